@@ -1,0 +1,28 @@
+"""``agentdock schema``: print the Dockfile JSON Schema."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from agentdock_cli import exitcodes
+
+__all__ = ["schema_command"]
+
+
+@click.command("schema")
+@click.option(
+    "--version",
+    "version",
+    type=click.Choice(["1.0", "1.1"]),
+    default="1.1",
+    show_default=True,
+    help="Dockfile version whose schema to print.",
+)
+def schema_command(version: str) -> None:
+    """Print the Dockfile JSON Schema (point your editor's YAML support at it)."""
+    from agentdock.spec.schema import load_schema
+
+    click.echo(json.dumps(load_schema(version), indent=2))
+    raise SystemExit(exitcodes.OK)

@@ -1,0 +1,203 @@
+"""Hook specifications: every way a plugin can extend AgentDock.
+
+Hooks run at start-up and at command time, never per request: the runtime resolves every
+plugin it needs once into a compiled pipeline. Registration hooks receive a ``register``
+callable owned by the core; a plugin calls it once per thing it provides::
+
+    @hookimpl
+    def agentdock_register_adapters(register):
+        register("echo", EchoAdapter, description="Echoes its input")
+
+``register(name, factory, description="")`` records ``factory`` under ``name`` for that
+kind. ``factory`` is called later, only when something is used, so a plugin module stays
+cheap to import (import heavy libraries inside the factory, not at module level). An
+implementation may accept any subset of a hook's parameters.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pluggy
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from pathlib import Path
+
+    from agentdock.findings import Finding
+
+__all__ = ["Register", "hookimpl", "hookspec"]
+
+hookspec = pluggy.HookspecMarker("agentdock")
+hookimpl = pluggy.HookimplMarker("agentdock")
+
+
+class Register(Protocol):
+    """The callable passed to every ``agentdock_register_*`` hook."""
+
+    def __call__(self, name: str, factory: Any, description: str = "") -> None: ...
+
+
+# -------------------------------------------------------------------------------------------
+# Registration: what a plugin provides
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def agentdock_register_adapters(register: Register) -> None:
+    """Register framework adapters, looked up by the Dockfile's ``agent.framework``.
+
+    Called once when the plugin manager first collects adapters (``agentdock validate``
+    checks the framework against them; the runtime builds the chosen one at start-up).
+
+    :param register: ``register(name, factory, description="")``; ``factory(...)`` returns an
+        :class:`agentdock.protocols.Adapter`.
+    """
+
+
+@hookspec
+def agentdock_register_policies(register: Register) -> None:
+    """Register policies (redaction, injection scoring, tool gating, ...) by name.
+
+    Called once when the runtime compiles its pipeline.
+
+    :param register: ``register(name, factory, description="")``; ``factory(...)`` returns an
+        :class:`agentdock.protocols.Policy`.
+    """
+
+
+@hookspec
+def agentdock_register_telemetry_sinks(register: Register) -> None:
+    """Register telemetry sinks (Prometheus, OpenTelemetry, LangFuse, local buffer, ...).
+
+    Called once when the runtime starts; sinks receive events from a bounded queue drained
+    off the request path.
+
+    :param register: ``register(name, factory, description="")``; ``factory(...)`` returns an
+        :class:`agentdock.protocols.TelemetrySink`.
+    """
+
+
+@hookspec
+def agentdock_register_auth_providers(register: Register) -> None:
+    """Register authentication providers, looked up by the Dockfile's ``auth.mode``.
+
+    Called once when the runtime starts; it refuses to start without a provider for the
+    configured mode.
+
+    :param register: ``register(name, factory, description="")``; ``factory(...)`` returns an
+        :class:`agentdock.protocols.AuthProvider`.
+    """
+
+
+@hookspec
+def agentdock_register_builders(register: Register) -> None:
+    """Register artifact builders (a local bundle, a container image, ...).
+
+    Called when ``agentdock build`` or ``agentdock deploy`` needs a builder.
+
+    :param register: ``register(name, factory, description="")``; ``factory(...)`` returns an
+        :class:`agentdock.protocols.Builder`.
+    """
+
+
+@hookspec
+def agentdock_register_targets(register: Register) -> None:
+    """Register deploy targets (local process, Docker, Kubernetes, ...).
+
+    Called when ``agentdock deploy``, ``status``, ``logs`` or ``rollback`` needs a target.
+
+    :param register: ``register(name, factory, description="")``; ``factory(...)`` returns an
+        :class:`agentdock.protocols.Target`.
+    """
+
+
+@hookspec
+def agentdock_register_hardware_profiles(register: Register) -> None:
+    """Register hardware profiles (``cpu``, ``cuda``, ...) chosen by ``build.hardware``.
+
+    Called at build time and at runtime start-up.
+
+    :param register: ``register(name, factory, description="")``; ``factory(...)`` returns an
+        :class:`agentdock.protocols.HardwareProfile`.
+    """
+
+
+@hookspec
+def agentdock_register_servers(register: Register) -> None:
+    """Register HTTP servers that expose a compiled pipeline.
+
+    Called once when ``agentdock serve`` or the container entrypoint starts.
+
+    :param register: ``register(name, factory, description="")``; ``factory(...)`` returns an
+        :class:`agentdock.protocols.Server`.
+    """
+
+
+@hookspec
+def agentdock_register_stores(register: Register) -> None:
+    """Register registry stores (SQLite, Postgres, ...).
+
+    Called when a command first opens the registry.
+
+    :param register: ``register(name, factory, description="")``; ``factory(...)`` returns an
+        :class:`agentdock.protocols.Store`.
+    """
+
+
+@hookspec
+def agentdock_register_spec_parsers(register: Register) -> None:
+    """Register extra Dockfile parsers, keyed by file suffix (``.toml``, ``.json``, ...).
+
+    Called when the loader meets a suffix it does not read itself (it reads YAML).
+
+    :param register: ``register(name, factory, description="")``; ``factory(...)`` returns an
+        :class:`agentdock.protocols.SpecParser`.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# Validation
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def agentdock_validate_spec(spec: Any, project_dir: Path) -> Sequence[Finding] | None:
+    """Check a Dockfile that passed the core checks; return findings or ``None``.
+
+    Called by ``agentdock validate`` (and before every build and deploy) once the document
+    is schema-valid and a frozen ``DockSpec`` exists. Findings with severity ``warning``
+    become errors under ``--strict``. A hook that raises is reported as a warning naming
+    the plugin, never as a crash.
+
+    :param spec: the frozen ``agentdock.spec.DockSpec``.
+    :param project_dir: the Dockfile's directory.
+    :returns: a sequence of :class:`agentdock.findings.Finding`, or ``None``.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# CLI and pricing
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def agentdock_register_commands(cli: Any) -> None:
+    """Add commands to the ``agentdock`` CLI.
+
+    Called once when the CLI starts, before arguments are parsed.
+
+    :param cli: the root ``click.Group``; call ``cli.add_command(...)`` or use
+        ``@cli.command()``.
+    """
+
+
+@hookspec
+def agentdock_model_pricing() -> Mapping[str, Mapping[str, float]] | None:
+    """Contribute token prices used to compute cost.
+
+    Called once when the runtime builds its cost table; later plugins override earlier
+    entries for the same model.
+
+    :returns: ``{"provider/model": {"input_per_1k": USD, "output_per_1k": USD}}`` or ``None``.
+    """

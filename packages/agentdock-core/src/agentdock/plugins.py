@@ -1,0 +1,385 @@
+"""The plugin manager: finds plugins through entry points and collects what they provide.
+
+Built-in plugins (``agentdock-plugins``) and third-party ones load the same way, through the
+entry-point group ``agentdock``. A plugin object can also be registered in-process
+(notebooks, tests) with :meth:`PluginManager.register`. Loading is lazy and runs once; a
+plugin that fails to import, or whose hooks raise, is recorded as a :class:`PluginError`
+naming it and never takes the caller down.
+
+``AGENTDOCK_LOAD_PLUGINS`` (comma-separated entry-point names) limits which entry points
+load; an empty value loads none.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import traceback
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from agentdock import hookspecs
+from agentdock.findings import Code, Finding, Severity
+
+__all__ = [
+    "BUILTIN_DISTRIBUTION",
+    "ENTRY_POINT_GROUP",
+    "KINDS",
+    "PluginError",
+    "PluginInfo",
+    "PluginManager",
+    "Registration",
+    "get_plugin_manager",
+    "make_plugin_manager",
+]
+
+ENTRY_POINT_GROUP = "agentdock"
+BUILTIN_DISTRIBUTION = "agentdock-plugins"
+ALLOWLIST_ENV = "AGENTDOCK_LOAD_PLUGINS"
+
+#: Kinds of things plugins register, each collected by ``agentdock_register_<kind>``.
+KINDS: tuple[str, ...] = (
+    "adapters",
+    "policies",
+    "telemetry_sinks",
+    "auth_providers",
+    "builders",
+    "targets",
+    "hardware_profiles",
+    "servers",
+    "stores",
+    "spec_parsers",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """One thing a plugin provides: ``factory`` registered under ``name`` for ``kind``."""
+
+    kind: str
+    name: str
+    factory: Any
+    description: str
+    plugin: str
+
+
+@dataclass(frozen=True, slots=True)
+class PluginInfo:
+    """A loaded plugin and where it came from."""
+
+    name: str
+    module: str
+    distribution: str | None
+    version: str | None
+    builtin: bool
+    hooks: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PluginError:
+    """A plugin that could not load, or whose hook raised."""
+
+    name: str
+    distribution: str | None
+    error: str
+    detail: str = ""
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    line = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return line[:300]
+
+
+def _allowlist_from_env() -> frozenset[str] | None:
+    raw = os.environ.get(ALLOWLIST_ENV)
+    if raw is None:
+        return None
+    return frozenset(part.strip() for part in raw.split(",") if part.strip())
+
+
+class PluginManager:
+    """AgentDock's view of pluggy: lazy entry-point loading and typed collections."""
+
+    def __init__(
+        self,
+        *,
+        load_entry_points: bool = True,
+        allowlist: Collection[str] | None = None,
+    ) -> None:
+        self._pm = pluggy.PluginManager("agentdock")
+        self._pm.add_hookspecs(hookspecs)
+        self._load_entry_points = load_entry_points
+        self._allowlist = frozenset(allowlist) if allowlist is not None else None
+        self._loaded = False
+        self._lock = threading.RLock()
+        self._errors: list[PluginError] = []
+        self._origins: dict[str, tuple[str | None, str | None]] = {}
+        self._collected: dict[str, dict[str, Registration]] = {}
+        self._conflicts: list[str] = []
+
+    # -- registration ------------------------------------------------------------------------
+
+    def register(self, plugin: object, name: str | None = None) -> str:
+        """Register a plugin object (a module or any object with ``@hookimpl`` methods).
+
+        :returns: the name it was registered under.
+        :raises ValueError: if the name is taken or the plugin's hooks do not match the specs.
+        """
+        with self._lock:
+            try:
+                registered = self._register_checked(plugin, name)
+            except pluggy.PluginValidationError as exc:
+                raise ValueError(f"plugin {name or plugin!r} is invalid: {exc}") from exc
+            if registered is None:
+                raise ValueError(f"a plugin named {name!r} is already registered")
+            self._collected.clear()
+            return registered
+
+    def _register_checked(self, plugin: object, name: str | None) -> str | None:
+        """Register, then refuse ``agentdock_*`` implementations of hooks that do not exist."""
+        registered = self._pm.register(plugin, name=name)
+        if registered is None:
+            return None
+        try:
+            self._pm.check_pending()
+        except pluggy.PluginValidationError:
+            self._pm.unregister(plugin, name=registered)
+            raise
+        return registered
+
+    def unregister(self, name: str) -> None:
+        """Remove a plugin registered under ``name`` (no error if absent)."""
+        with self._lock:
+            plugin = self._pm.get_plugin(name)
+            if plugin is not None:
+                self._pm.unregister(plugin, name=name)
+            self._origins.pop(name, None)
+            self._collected.clear()
+
+    def load(self) -> None:
+        """Load entry-point plugins once; later calls do nothing."""
+        with self._lock:
+            if self._loaded:
+                return
+            self._loaded = True
+            if not self._load_entry_points:
+                return
+            allow = self._allowlist if self._allowlist is not None else _allowlist_from_env()
+            for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+                if allow is not None and ep.name not in allow:
+                    continue
+                self._load_entry_point(ep)
+
+    def _load_entry_point(self, ep: metadata.EntryPoint) -> None:
+        dist_name = ep.dist.name if ep.dist is not None else None
+        dist_version = ep.dist.version if ep.dist is not None else None
+        if self._pm.get_plugin(ep.name) is not None or ep.name in self._origins:
+            self._errors.append(
+                PluginError(ep.name, dist_name, f"another plugin is already named {ep.name!r}")
+            )
+            return
+        try:
+            plugin = ep.load()
+        except BaseException as exc:  # a broken plugin must not take the host down
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            self._errors.append(
+                PluginError(ep.name, dist_name, _one_line(exc), traceback.format_exc())
+            )
+            return
+        try:
+            self._register_checked(plugin, ep.name)
+        except (pluggy.PluginValidationError, ValueError) as exc:
+            self._errors.append(PluginError(ep.name, dist_name, _one_line(exc)))
+            return
+        self._origins[ep.name] = (dist_name, dist_version)
+
+    # -- inspection --------------------------------------------------------------------------
+
+    @property
+    def hook(self) -> Any:
+        """Direct access to pluggy's hook caller (after loading)."""
+        self.load()
+        return self._pm.hook
+
+    def errors(self) -> list[PluginError]:
+        """Plugins that failed to load or whose hooks raised."""
+        self.load()
+        return list(self._errors)
+
+    def conflicts(self) -> list[str]:
+        """Names registered by more than one plugin (the first registration wins)."""
+        self._collect_all()
+        return list(self._conflicts)
+
+    def plugins(self) -> list[PluginInfo]:
+        """Every registered plugin, with its distribution, version and implemented hooks."""
+        self.load()
+        out: list[PluginInfo] = []
+        for name, plugin in self._pm.list_name_plugin():
+            if plugin is None:
+                continue
+            dist, version = self._origins.get(name, (None, None))
+            hooks = tuple(
+                sorted(caller.name for caller in self._pm.get_hookcallers(plugin) or ())
+            )
+            module = getattr(plugin, "__name__", None) or type(plugin).__module__
+            out.append(
+                PluginInfo(
+                    name=name,
+                    module=module,
+                    distribution=dist,
+                    version=version,
+                    builtin=dist == BUILTIN_DISTRIBUTION,
+                    hooks=hooks,
+                )
+            )
+        return sorted(out, key=lambda p: (not p.builtin, p.name))
+
+    # -- collections -------------------------------------------------------------------------
+
+    def registrations(self, kind: str) -> Mapping[str, Registration]:
+        """Everything registered for ``kind`` (one of :data:`KINDS`), by name."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown plugin kind {kind!r}; known: {', '.join(KINDS)}")
+        self.load()
+        with self._lock:
+            if kind not in self._collected:
+                self._collected[kind] = self._collect(kind)
+            return dict(self._collected[kind])
+
+    def get(self, kind: str, name: str) -> Registration | None:
+        """The registration for ``name`` of ``kind``, or ``None``."""
+        return self.registrations(kind).get(name)
+
+    def _collect_all(self) -> None:
+        for kind in KINDS:
+            self.registrations(kind)
+
+    def _collect(self, kind: str) -> dict[str, Registration]:
+        found: dict[str, Registration] = {}
+        caller = getattr(self._pm.hook, f"agentdock_register_{kind}")
+        # get_hookimpls() lists implementations in registration order.
+        for impl in caller.get_hookimpls():
+            plugin_name = impl.plugin_name
+
+            def register(
+                name: str,
+                factory: Any,
+                description: str = "",
+                _plugin: str = plugin_name,
+            ) -> None:
+                if not isinstance(name, str) or not name:
+                    raise ValueError(f"{kind} names must be non-empty strings, got {name!r}")
+                if name in found:
+                    self._conflicts.append(
+                        f"{kind} {name!r} from {_plugin} ignored: "
+                        f"already registered by {found[name].plugin}"
+                    )
+                    return
+                found[name] = Registration(kind, name, factory, description, _plugin)
+
+            self._call_impl(impl, {"register": register})
+        return found
+
+    def _call_impl(self, impl: Any, kwargs: Mapping[str, Any]) -> Any:
+        args = {k: kwargs[k] for k in impl.argnames if k in kwargs}
+        try:
+            return impl.function(**args)
+        except Exception as exc:
+            dist, _ = self._origins.get(impl.plugin_name, (None, None))
+            self._errors.append(
+                PluginError(
+                    impl.plugin_name,
+                    dist,
+                    f"{impl.function.__name__} raised {_one_line(exc)}",
+                    traceback.format_exc(),
+                )
+            )
+            return None
+
+    def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call every implementation of ``hook_name`` separately, isolating failures.
+
+        :returns: ``(plugin_name, result)`` for each implementation that did not raise.
+        """
+        self.load()
+        caller = getattr(self._pm.hook, hook_name)
+        results: list[tuple[str, Any]] = []
+        for impl in caller.get_hookimpls():
+            before = len(self._errors)
+            result = self._call_impl(impl, kwargs)
+            if len(self._errors) == before:
+                results.append((impl.plugin_name, result))
+        return results
+
+    def validate_spec(self, spec: Any, project_dir: Path) -> list[Finding]:
+        """Run every ``agentdock_validate_spec`` hook; a raising hook becomes a warning."""
+        findings: list[Finding] = []
+        before = len(self.errors())
+        for plugin_name, result in self.call_each(
+            "agentdock_validate_spec", spec=spec, project_dir=project_dir
+        ):
+            for item in result or ():
+                if isinstance(item, Finding):
+                    findings.append(item)
+                else:
+                    findings.append(
+                        Finding(
+                            Code.PluginWarning,
+                            (),
+                            f"plugin {plugin_name} returned {type(item).__name__}, not a Finding",
+                            severity=Severity.WARNING,
+                        )
+                    )
+        for err in self._errors[before:]:
+            findings.append(
+                Finding(
+                    Code.PluginWarning,
+                    (),
+                    f"plugin {err.name} could not check the spec: {err.error}",
+                    severity=Severity.WARNING,
+                    detail=err.detail or None,
+                )
+            )
+        return findings
+
+    def register_commands(self, cli: Any) -> None:
+        """Let plugins add commands to the CLI group ``cli``."""
+        self.call_each("agentdock_register_commands", cli=cli)
+
+
+def make_plugin_manager(
+    *, entry_points: bool = False, plugins: Iterable[object | tuple[str, object]] = ()
+) -> PluginManager:
+    """A fresh manager (entry points off by default): the way tests and notebooks start.
+
+    :param plugins: plugin objects, or ``(name, plugin)`` pairs, to register right away.
+    """
+    manager = PluginManager(load_entry_points=entry_points)
+    for item in plugins:
+        if isinstance(item, tuple):
+            manager.register(item[1], name=item[0])
+        else:
+            manager.register(item)
+    return manager
+
+
+_default: PluginManager | None = None
+_default_lock = threading.Lock()
+
+
+def get_plugin_manager() -> PluginManager:
+    """The process-wide manager, with entry points on, created on first use."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = PluginManager(load_entry_points=True)
+        return _default

@@ -1,0 +1,342 @@
+"""Frozen pydantic models of the Dockfile (versions 1.0 and 1.1).
+
+They mirror ``schemas/dockfile-1.*.json`` exactly: a contract test feeds both the same
+documents and requires the same verdict. The models are strict (no coercion of ``"1"``
+to ``1``) and use Python's ``re`` for patterns so that both sides match text the same way.
+Semantic rules (auth consistency, exposure, regex compilation, imports) are not here:
+they live in :mod:`agentdock.spec.semantic` and carry their own codes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+
+__all__ = [
+    "AgentCfg",
+    "ApiKeysCfg",
+    "AuthCfg",
+    "AuthJwtCfg",
+    "AuthOAuth2Cfg",
+    "BuildCfg",
+    "DeployCfg",
+    "DockSpec",
+    "DockSpec10",
+    "DockSpec11",
+    "ExposeCfg",
+    "ExposeCors",
+    "IOSchemaCfg",
+    "IOSchemaInline",
+    "IOSchemaProperty",
+    "MetadataCfg",
+    "MetricsCfg",
+    "ModelCfg",
+    "ObservabilityCfg",
+    "PoliciesCfg",
+    "ResourcesCfg",
+    "RoleCfg",
+    "SafetyPolicy",
+    "ToolPolicy",
+]
+
+
+class _NoNull(BaseModel):
+    """Rejects an explicit ``null`` for a declared field, as the JSON Schema does.
+
+    Optional fields default to ``None`` when absent, but ``key: null`` (or an empty YAML
+    value) is a type error in the schema, so it must be one here too.
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_null(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name in cls.model_fields:
+                if name in data and data[name] is None:
+                    raise ValueError(f"{name} must not be null")
+        return data
+
+
+class _Frozen(_NoNull):
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        strict=True,
+        regex_engine="python-re",
+    )
+
+
+def _pattern(p: str) -> Any:
+    return StringConstraints(pattern=p)
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema counts ``8080.0`` as an integer; so do we, normalised to ``8080``."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: JSON Schema "integer": an int, or a float with no fractional part; never a bool.
+Int = Annotated[int, BeforeValidator(_integral)]
+
+
+ENTRYPOINT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
+DOTTED_PATH_PATTERN = (
+    r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*[.:][A-Za-z_][A-Za-z0-9_]*$"
+)
+EntrypointPattern = re.compile(ENTRYPOINT_PATTERN)
+DottedPathPattern = re.compile(DOTTED_PATH_PATTERN)
+
+AgentName = Annotated[str, _pattern(r"^[a-z][a-z0-9_-]{2,63}$")]
+Entrypoint = Annotated[str, _pattern(ENTRYPOINT_PATTERN)]
+PluginName = Annotated[str, _pattern(r"^[a-z][a-z0-9_-]{0,63}$")]
+DottedPath = Annotated[str, _pattern(DOTTED_PATH_PATTERN)]
+ToolName = Annotated[str, _pattern(r"^[A-Za-z0-9_.-]{1,64}$")]
+RoleName = Annotated[str, _pattern(r"^[a-z][a-z0-9_-]{2,32}$")]
+Permission = Annotated[str, _pattern(r"^[a-z_]{2,32}$")]
+RateLimit = Annotated[str, _pattern(r"^[1-9][0-9]*\s*/\s*(s|m|h|d)$")]
+EnvName = Annotated[str, _pattern(r"^[A-Za-z_][A-Za-z0-9_]*$")]
+#: JSON Schema "number": an int or a float, never a bool.
+Number = int | float
+
+
+class AgentCfg(_Frozen):
+    name: AgentName
+    description: str | None = None
+    entrypoint: Entrypoint
+    framework: PluginName
+
+
+class ModelCfg(_Frozen):
+    provider: Literal["openai", "azure", "anthropic", "google", "ollama", "custom"]
+    name: Annotated[str, StringConstraints(min_length=1)]
+    temperature: Annotated[Number, Field(ge=0, le=2)] | None = None
+    max_tokens: Annotated[Int, Field(ge=1)] | None = None
+    endpoint: str | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class IOSchemaProperty(_NoNull):
+    """One property of an inline I/O schema; any further JSON Schema keywords are kept."""
+
+    model_config = ConfigDict(frozen=True, extra="allow", strict=True)
+
+    type: Literal["string", "number", "integer", "boolean", "array", "object", "null"]
+    description: str | None = None
+    items: dict[str, Any] | None = None
+    enum: list[Any] | None = None
+
+
+class IOSchemaInline(_Frozen):
+    type: Literal["object"]
+    description: str | None = None
+    required: list[str] = Field(default_factory=list)
+    properties: dict[str, IOSchemaProperty]
+
+    def json_schema(self) -> dict[str, Any]:
+        """The inline schema as a plain JSON Schema document."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class IOSchemaCfg(_Frozen):
+    input: IOSchemaInline | None = None
+    output: IOSchemaInline | None = None
+    input_class: DottedPath | None = None
+    output_class: DottedPath | None = None
+
+    @property
+    def mode(self) -> Literal["inline", "class"]:
+        return "class" if self.input_class is not None else "inline"
+
+    @model_validator(mode="after")
+    def _one_form(self) -> IOSchemaCfg:
+        uses_class = self.input_class is not None or self.output_class is not None
+        if uses_class:
+            if self.input_class is None or self.output_class is None:
+                raise ValueError("input_class and output_class must be given together")
+            if self.input is not None or self.output is not None:
+                raise ValueError("inline input/output cannot be mixed with input_class/output_class")
+        elif self.input is None or self.output is None:
+            raise ValueError("give inline input and output, or input_class and output_class")
+        return self
+
+
+class ToolPolicy(_Frozen):
+    allowed: list[ToolName] = Field(default_factory=list)
+    deny_by_default: bool = True
+
+
+class SafetyPolicy(_Frozen):
+    redact_patterns: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
+        default_factory=list
+    )
+    max_output_chars: Annotated[Int, Field(ge=1)] | None = None
+    block_prompt_injection: bool = True
+    halt_on_violation: bool = False
+
+
+class PoliciesCfg(_Frozen):
+    tools: ToolPolicy = Field(default_factory=ToolPolicy)
+    safety: SafetyPolicy = Field(default_factory=SafetyPolicy)
+
+
+class RoleCfg(_Frozen):
+    name: RoleName
+    permissions: list[Permission]
+
+
+class AuthJwtCfg(_Frozen):
+    secret_key: Annotated[str, StringConstraints(min_length=16)] | None = None
+    expiry_minutes: Annotated[Int, Field(ge=5)] = 60
+
+
+class ApiKeysCfg(_Frozen):
+    enabled: bool = False
+    rotation_days: Annotated[Int, Field(ge=1)] | None = None
+
+
+class AuthOAuth2Cfg(_Frozen):
+    issuer: Annotated[str, StringConstraints(min_length=1)] | None = None
+    jwks_url: Annotated[str, _pattern(r"^https?://")] | None = None
+    audience: Annotated[str, StringConstraints(min_length=1)] | None = None
+    algorithms: (
+        Annotated[
+            list[
+                Literal[
+                    "RS256", "RS384", "RS512", "ES256", "ES384", "ES512",
+                    "PS256", "PS384", "PS512", "EdDSA",
+                ]
+            ],
+            Field(min_length=1),
+        ]
+        | None
+    ) = None
+
+
+class _AuthBase(_Frozen):
+    mode: Literal["jwt", "api_key", "oauth2"]
+    jwt: AuthJwtCfg | None = None
+    api_keys: ApiKeysCfg | None = None
+    roles: list[RoleCfg] = Field(default_factory=list)
+    rate_limits: dict[str, RateLimit] = Field(default_factory=dict)
+
+
+class AuthCfg10(_AuthBase):
+    pass
+
+
+class AuthCfg(_AuthBase):
+    """Auth block of Dockfile 1.1 (1.0 plus ``oauth2``)."""
+
+    oauth2: AuthOAuth2Cfg | None = None
+
+
+class LangfuseCfg(_Frozen):
+    project: str | None = None
+    public_key: str | None = None
+    secret_key: str | None = None
+
+
+class MetricsCfg(_Frozen):
+    latency: bool = True
+    tokens: bool = True
+    cost: bool = True
+
+
+class ObservabilityCfg(_Frozen):
+    langfuse: LangfuseCfg | None = None
+    tracing: bool = True
+    log_level: Literal["debug", "info", "warn", "error"] = "info"
+    metrics: MetricsCfg = Field(default_factory=MetricsCfg)
+
+
+class ExposeCors(_Frozen):
+    origins: list[str] = Field(default_factory=list)
+    methods: list[str] = Field(default_factory=list)
+
+
+class ExposeCfg(_Frozen):
+    rest: bool = True
+    streaming: Literal["sse", "websocket", "none"] = "sse"
+    port: Annotated[Int, Field(ge=1, le=65535)] = 8080
+    host: Annotated[str, StringConstraints(min_length=1)] = "0.0.0.0"
+    cors: ExposeCors | None = None
+
+
+class MetadataCfg(_NoNull):
+    model_config = ConfigDict(frozen=True, extra="allow", strict=True)
+
+    maintainer: str | None = None
+    version: str | None = None
+    tags: list[str] = Field(default_factory=list)
+
+
+class BuildCfg(_Frozen):
+    base_image: Annotated[str, StringConstraints(min_length=1)] | None = None
+    hardware: Literal["auto", "cpu", "cuda"] = "auto"
+    cuda_version: Annotated[str, _pattern(r"^[0-9]+\.[0-9]+$")] | None = None
+    python_version: Annotated[str, _pattern(r"^3\.[0-9]{2}$")] | None = None
+    platforms: (
+        Annotated[
+            list[Annotated[str, _pattern(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")]],
+            Field(min_length=1),
+        ]
+        | None
+    ) = None
+    requirements: Annotated[str, StringConstraints(min_length=1)] | None = None
+
+
+class ResourcesCfg(_Frozen):
+    cpu: Annotated[str, _pattern(r"^([0-9]+(\.[0-9]+)?|[0-9]+m)$")] | None = None
+    memory: Annotated[str, _pattern(r"^[0-9]+(Ki|Mi|Gi|Ti|K|M|G|T)?$")] | None = None
+    gpu: Annotated[Int, Field(ge=0)] | None = None
+
+
+class DeployCfg(_Frozen):
+    target: PluginName | None = None
+    replicas: Annotated[Int, Field(ge=1, le=1000)] = 1
+    resources: ResourcesCfg | None = None
+    env: dict[EnvName, str] = Field(default_factory=dict)
+    secrets: list[EnvName] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_secrets(self) -> DeployCfg:
+        if len(set(self.secrets)) != len(self.secrets):
+            raise ValueError("deploy.secrets has duplicate names")
+        return self
+
+
+class _DockSpecBase(_Frozen):
+    agent: AgentCfg
+    model: ModelCfg
+    io_schema: IOSchemaCfg
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    policies: PoliciesCfg = Field(default_factory=PoliciesCfg)
+    observability: ObservabilityCfg = Field(default_factory=ObservabilityCfg)
+    expose: ExposeCfg
+    metadata: MetadataCfg = Field(default_factory=MetadataCfg)
+
+
+class DockSpec10(_DockSpecBase):
+    """A Dockfile of version 1.0 (PRD section 8)."""
+
+    version: Literal["1.0"]
+    auth: AuthCfg10
+
+
+class DockSpec11(_DockSpecBase):
+    """A Dockfile of version 1.1: 1.0 plus ``build``, ``deploy`` and ``auth.oauth2``."""
+
+    version: Literal["1.1"]
+    auth: AuthCfg
+    build: BuildCfg | None = None
+    deploy: DeployCfg | None = None
+
+
+#: Any supported Dockfile version.
+DockSpec = DockSpec10 | DockSpec11
+
+MODELS: dict[str, type[DockSpec10] | type[DockSpec11]] = {"1.0": DockSpec10, "1.1": DockSpec11}

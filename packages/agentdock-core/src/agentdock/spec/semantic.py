@@ -1,0 +1,279 @@
+"""Semantic checks: what a schema cannot say about a Dockfile.
+
+Each check reads the loaded document defensively (it may be schema-invalid) so that one run
+reports every problem of a file. Secrets are judged by length only and never quoted.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Collection, Iterator, Mapping
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from agentdock.findings import Code, Finding, Path, Severity
+
+__all__ = [
+    "block",
+    "DEFAULT_ROLES",
+    "MIN_SECRET_BYTES",
+    "RESERVED_PERMISSIONS",
+    "check_auth",
+    "check_exposure",
+    "check_framework",
+    "check_inline_io",
+    "check_lint",
+    "check_telemetry",
+]
+
+#: HS256 secrets written into the Dockfile must be at least this long (RFC 7518 3.2).
+MIN_SECRET_BYTES = 32
+#: Roles that exist when a Dockfile declares none (PRD 5.3.4).
+DEFAULT_ROLES: Mapping[str, tuple[str, ...]] = {
+    "admin": ("deploy", "rollback", "view_metrics", "key_manage", "invoke"),
+    "developer": ("invoke", "view_metrics", "read_logs"),
+    "viewer": ("view_metrics", "read_docs"),
+}
+RESERVED_PERMISSIONS = frozenset(
+    {"deploy", "rollback", "invoke", "view_metrics", "key_manage", "read_logs", "read_docs"}
+)
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+_PERMISSIVE_TEMPERATURE = 1.2
+
+
+def block(data: Mapping[str, Any], *keys: str) -> Mapping[str, Any]:
+    """``data[k1][k2]...`` when every step is a mapping, else an empty mapping."""
+    node: Any = data
+    for key in keys:
+        node = node.get(key) if isinstance(node, Mapping) else None
+    return node if isinstance(node, Mapping) else {}
+
+
+def _has_placeholder(value: object) -> bool:
+    return isinstance(value, str) and "${" in value
+
+
+def check_auth(
+    data: Mapping[str, Any], version: str, interpolated: frozenset[Path]
+) -> Iterator[Finding]:
+    """Auth-mode consistency (4005) and the literal-secret lint."""
+    auth = block(data, "auth")
+    mode = auth.get("mode")
+    if mode == "jwt":
+        yield from _check_jwt(block(auth, "jwt"), "jwt" in auth, interpolated)
+    elif mode == "api_key":
+        if block(auth, "api_keys").get("enabled") is not True:
+            yield Finding(
+                Code.AuthConfigError,
+                ("auth", "api_keys", "enabled"),
+                "mode api_key needs API keys enabled",
+                hint="set auth.api_keys.enabled: true",
+            )
+    elif mode == "oauth2":
+        if version == "1.0":
+            yield Finding(
+                Code.AuthConfigError,
+                ("auth", "mode"),
+                "mode oauth2 needs auth.oauth2 (issuer, jwks_url), which Dockfile 1.0 lacks",
+                hint='declare version: "1.1" and add auth.oauth2',
+            )
+        else:
+            oauth2 = block(auth, "oauth2")
+            for key in ("issuer", "jwks_url"):
+                if not oauth2.get(key):
+                    yield Finding(
+                        Code.AuthConfigError,
+                        ("auth", "oauth2", key),
+                        f"mode oauth2 needs auth.oauth2.{key}",
+                    )
+    yield from _check_roles(auth)
+
+
+def _check_jwt(
+    jwt: Mapping[str, Any], present: bool, interpolated: frozenset[Path]
+) -> Iterator[Finding]:
+    path: Path = ("auth", "jwt", "secret_key")
+    secret = jwt.get("secret_key")
+    if not isinstance(secret, str) or not secret:
+        if present and "secret_key" in jwt and not isinstance(secret, str):
+            return  # a type error, reported by the schema
+        yield Finding(
+            Code.AuthConfigError,
+            path,
+            "mode jwt needs auth.jwt.secret_key",
+            hint='secret_key: "${JWT_SECRET}"',
+        )
+        return
+    if _has_placeholder(secret):
+        return  # unresolved and allowed: its length is unknown
+    size = len(secret.encode("utf-8"))
+    if path in interpolated:
+        if size < MIN_SECRET_BYTES:
+            yield Finding(
+                Code.AuthConfigError,
+                path,
+                f"the JWT secret resolves to fewer than {MIN_SECRET_BYTES} bytes",
+                hint="use a random secret of 32 bytes or more (openssl rand -hex 32)",
+            )
+        return
+    if size < MIN_SECRET_BYTES:
+        yield Finding(
+            Code.AuthConfigError,
+            path,
+            f"a literal JWT secret must be at least {MIN_SECRET_BYTES} bytes",
+            hint='reference it instead: secret_key: "${JWT_SECRET}"',
+        )
+    yield Finding(
+        Code.LiteralSecretWarning,
+        path,
+        "the JWT secret is written into the Dockfile",
+        severity=Severity.WARNING,
+        hint='reference an environment variable: secret_key: "${JWT_SECRET}"',
+    )
+
+
+def _check_roles(auth: Mapping[str, Any]) -> Iterator[Finding]:
+    roles = auth.get("roles")
+    names: list[str] = []
+    if isinstance(roles, list):
+        for index, role in enumerate(roles):
+            name = role.get("name") if isinstance(role, Mapping) else None
+            if not isinstance(name, str):
+                continue
+            if name in names:
+                yield Finding(
+                    Code.AuthConfigError,
+                    ("auth", "roles", index, "name"),
+                    f"role '{name}' is declared twice",
+                )
+            names.append(name)
+    known = names if isinstance(roles, list) and roles else list(DEFAULT_ROLES)
+    limits = auth.get("rate_limits")
+    if isinstance(limits, Mapping):
+        for role in limits:
+            if role in known:
+                continue
+            close = difflib.get_close_matches(str(role), known, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else "known roles: " + ", ".join(known)
+            yield Finding(
+                Code.AuthConfigError,
+                ("auth", "rate_limits", role),
+                f"rate limit for undeclared role '{role}'",
+                hint=hint,
+            )
+
+
+def check_exposure(data: Mapping[str, Any]) -> Iterator[Finding]:
+    """At least one of REST or streaming must be on (4010)."""
+    if "expose" not in data or not isinstance(data.get("expose"), Mapping):
+        return
+    expose = block(data, "expose")
+    if expose.get("rest", True) is False and expose.get("streaming", "sse") == "none":
+        yield Finding(
+            Code.ExposureError,
+            ("expose",),
+            "rest is false and streaming is none: the agent would not be reachable",
+            hint="set expose.rest: true or expose.streaming: sse",
+        )
+
+
+def check_framework(data: Mapping[str, Any], adapters: Collection[str]) -> Iterator[Finding]:
+    """The framework must be provided by an installed adapter plugin (4007)."""
+    framework = block(data, "agent").get("framework")
+    if not isinstance(framework, str) or framework in adapters:
+        return
+    available = ", ".join(sorted(adapters)) or "none"
+    close = difflib.get_close_matches(framework, list(adapters), n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    yield Finding(
+        Code.UnsupportedFrameworkError,
+        ("agent", "framework"),
+        f"no adapter plugin provides framework '{framework}'",
+        hint=f"{hint}installed adapters: {available} (see `agentdock plugins`)",
+    )
+
+
+def check_telemetry(data: Mapping[str, Any]) -> Iterator[Finding]:
+    """LangFuse needs both keys once its block is present (4008)."""
+    observability = block(data, "observability")
+    if "langfuse" not in observability:
+        return
+    langfuse = block(observability, "langfuse")
+    for key in ("public_key", "secret_key"):
+        value = langfuse.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            yield Finding(
+                Code.TelemetryConfigError,
+                ("observability", "langfuse", key),
+                f"LangFuse is configured but {key} is missing or empty",
+                hint=f'{key}: "${{LANGFUSE_{key.split("_")[0].upper()}_KEY}}"',
+            )
+
+
+def check_inline_io(data: Mapping[str, Any]) -> Iterator[Finding]:
+    """Inline I/O schemas must be well-formed JSON Schema, and ``required`` must be declared."""
+    io_schema = block(data, "io_schema")
+    for side in ("input", "output"):
+        schema = io_schema.get(side)
+        if not isinstance(schema, Mapping):
+            continue
+        base: Path = ("io_schema", side)
+        try:
+            Draft202012Validator.check_schema(dict(schema))
+        except SchemaError as exc:
+            yield Finding(
+                Code.InvalidIOSchemaError,
+                (*base, *exc.absolute_path),
+                f"not a valid JSON Schema: {exc.message.splitlines()[0][:200]}",
+            )
+        properties = schema.get("properties")
+        required = schema.get("required")
+        if isinstance(properties, Mapping) and isinstance(required, list):
+            for index, name in enumerate(required):
+                if isinstance(name, str) and name not in properties:
+                    close = difflib.get_close_matches(name, list(properties), n=1)
+                    yield Finding(
+                        Code.InvalidIOSchemaError,
+                        (*base, "required", index),
+                        f"'{name}' is required but not declared in properties",
+                        hint=f"did you mean '{close[0]}'?" if close else None,
+                    )
+
+
+def check_lint(data: Mapping[str, Any]) -> Iterator[Finding]:
+    """Non-fatal warnings of PRD 8.9 (regex lint lives with the regex checks)."""
+    safety = block(data, "policies", "safety")
+    temperature = block(data, "model").get("temperature")
+    if (
+        isinstance(temperature, int | float)
+        and not isinstance(temperature, bool)
+        and temperature > _PERMISSIVE_TEMPERATURE
+        and safety.get("block_prompt_injection", True) is False
+    ):
+        yield Finding(
+            Code.PermissiveModelWarning,
+            ("model", "temperature"),
+            f"temperature above {_PERMISSIVE_TEMPERATURE} with prompt-injection blocking off",
+            severity=Severity.WARNING,
+            hint="lower the temperature or set policies.safety.block_prompt_injection: true",
+        )
+    auth = block(data, "auth")
+    if auth.get("mode") in ("jwt", "oauth2") and not auth.get("roles"):
+        yield Finding(
+            Code.MissingRolesWarning,
+            ("auth", "roles"),
+            "no roles declared; the defaults admin, developer and viewer apply",
+            severity=Severity.WARNING,
+            hint="declare auth.roles to state who may invoke the agent",
+        )
+    host = block(data, "expose").get("host", "0.0.0.0")
+    if host not in _LOOPBACK and "max_output_chars" not in safety:
+        yield Finding(
+            Code.UnboundedOutputWarning,
+            ("policies", "safety", "max_output_chars"),
+            f"the agent listens on {host} with no bound on output size",
+            severity=Severity.WARNING,
+            hint="set policies.safety.max_output_chars",
+        )

@@ -1,0 +1,182 @@
+"""The validation pipeline of PRD 8.6: parse, schema, semantics, adapters, freeze.
+
+One call reports every finding of a file. The pipeline runs the same way from the CLI,
+from a notebook and before every build, so the verdicts never drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from pathlib import Path as FsPath
+from typing import Any
+
+from pydantic import ValidationError as PydanticValidationError
+
+from agentdock.findings import Code, Finding, Severity, ValidationReport
+from agentdock.plugins import PluginManager, get_plugin_manager
+from agentdock.spec import semantic
+from agentdock.spec.imports import ImportTarget, check_imports
+from agentdock.spec.loader import LoadedDocument, load_document
+from agentdock.spec.models import MODELS, DottedPathPattern, EntrypointPattern
+from agentdock.spec.regexlint import check_patterns
+from agentdock.spec.schema import check_schema
+
+__all__ = ["DockfileError", "load", "validate", "validate_document"]
+
+DEFAULT_DOCKFILE = "Dockfile.yaml"
+
+
+class DockfileError(Exception):
+    """Raised by :func:`load` when a Dockfile is invalid; carries the full report."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        self.report = report
+        first = report.errors[0].one_line() if report.errors else "invalid Dockfile"
+        more = len(report.errors) - 1
+        suffix = f" (and {more} more)" if more > 0 else ""
+        super().__init__(f"{report.file or '<mapping>'}: {first}{suffix}")
+
+
+def validate(
+    source: str | os.PathLike[str] | Mapping[str, Any] = DEFAULT_DOCKFILE,
+    strict: bool = False,
+    *,
+    env: Mapping[str, str] | None = None,
+    allow_unresolved: bool = False,
+    skip_imports: bool = False,
+    plugins: PluginManager | None = None,
+) -> ValidationReport:
+    """Validate a Dockfile (a path, or an already-parsed mapping) and report every finding.
+
+    :param strict: turn warnings into errors (``agentdock validate --strict``).
+    :param env: ``${VAR}`` values that take precedence over the process environment.
+    :param allow_unresolved: keep unresolved placeholders (warning instead of 4001).
+    :param skip_imports: do not import the entrypoint or I/O classes.
+    :param plugins: the plugin manager to consult (default: the process-wide one).
+    :returns: the report; ``report.spec`` holds the frozen ``DockSpec`` when valid.
+    """
+    if not isinstance(source, Mapping):
+        source = _resolve_dockfile(source)
+    document = load_document(source, env=env, allow_unresolved=allow_unresolved)
+    return validate_document(
+        document,
+        strict=strict,
+        allow_unresolved=allow_unresolved,
+        skip_imports=skip_imports,
+        plugins=plugins,
+    )
+
+
+def validate_document(
+    document: LoadedDocument,
+    *,
+    strict: bool = False,
+    allow_unresolved: bool = False,
+    skip_imports: bool = False,
+    plugins: PluginManager | None = None,
+) -> ValidationReport:
+    """Validate an already loaded document (see :func:`validate`)."""
+    manager = plugins if plugins is not None else get_plugin_manager()
+    file = str(document.path) if document.path is not None else None
+    findings: list[Finding] = list(document.findings)
+    spec: Any = None
+    data = document.data
+    if data is not None:
+        version, schema_findings = check_schema(
+            data, interpolated=document.interpolated, unresolved_ok=allow_unresolved
+        )
+        findings.extend(schema_findings)
+        findings.extend(_semantic_findings(data, version, document, manager, skip_imports))
+        if not any(f.severity is Severity.ERROR for f in findings):
+            spec, freeze_findings = _freeze(data, version)
+            findings.extend(freeze_findings)
+            if spec is not None:
+                findings.extend(manager.validate_spec(spec, document.project_dir))
+    located = [_locate(f, document) for f in findings]
+    return ValidationReport.from_findings(file, located, strict=strict, spec=spec)
+
+
+def load(
+    path: str | os.PathLike[str] = DEFAULT_DOCKFILE,
+    env: Mapping[str, str] | None = None,
+    *,
+    skip_imports: bool = True,
+    plugins: PluginManager | None = None,
+) -> Any:
+    """Load and validate a Dockfile, returning its frozen ``DockSpec``.
+
+    :raises DockfileError: with the full report when the file is invalid.
+    """
+    report = validate(path, env=env, skip_imports=skip_imports, plugins=plugins)
+    if not report.ok:
+        raise DockfileError(report)
+    return report.spec
+
+
+def _semantic_findings(
+    data: Mapping[str, Any],
+    version: str,
+    document: LoadedDocument,
+    manager: PluginManager,
+    skip_imports: bool,
+) -> Iterable[Finding]:
+    yield from semantic.check_auth(data, version, document.interpolated)
+    yield from semantic.check_exposure(data)
+    yield from semantic.check_framework(data, manager.registrations("adapters").keys())
+    yield from semantic.check_telemetry(data)
+    yield from semantic.check_inline_io(data)
+    patterns = semantic.block(data, "policies", "safety").get("redact_patterns")
+    if isinstance(patterns, list):
+        yield from check_patterns(patterns)
+    yield from semantic.check_lint(data)
+    if not skip_imports:
+        targets = _import_targets(data)
+        if targets:
+            yield from check_imports(document.project_dir, targets)
+
+
+def _import_targets(data: Mapping[str, Any]) -> list[ImportTarget]:
+    targets: list[ImportTarget] = []
+    entrypoint = semantic.block(data, "agent").get("entrypoint")
+    if isinstance(entrypoint, str) and EntrypointPattern.match(entrypoint):
+        targets.append(ImportTarget(("agent", "entrypoint"), entrypoint, "entrypoint"))
+    io_schema = semantic.block(data, "io_schema")
+    for key in ("input_class", "output_class"):
+        ref = io_schema.get(key)
+        if isinstance(ref, str) and DottedPathPattern.match(ref):
+            targets.append(ImportTarget(("io_schema", key), ref, "model_class"))
+    return targets
+
+
+def _freeze(data: Mapping[str, Any], version: str) -> tuple[Any, list[Finding]]:
+    try:
+        return MODELS[version].model_validate(dict(data)), []
+    except PydanticValidationError as exc:
+        # The schema accepted what the models refuse: report it without quoting values.
+        findings = [
+            Finding(
+                Code.InvalidSchemaError,
+                tuple(err["loc"]),
+                err["msg"].split(",")[0][:200],
+            )
+            for err in exc.errors(include_input=False, include_url=False)
+        ]
+        return None, findings
+
+
+def _locate(finding: Finding, document: LoadedDocument) -> Finding:
+    if finding.line is not None:
+        return finding
+    where = document.location(finding.path)
+    if where is None:
+        if finding.file is None and document.path is not None:
+            return replace(finding, file=str(document.path))
+        return finding
+    return replace(finding, file=finding.file or where.file, line=where.line)
+
+
+def _resolve_dockfile(path: str | os.PathLike[str]) -> FsPath:
+    candidate = FsPath(path)
+    return candidate / DEFAULT_DOCKFILE if candidate.is_dir() else candidate

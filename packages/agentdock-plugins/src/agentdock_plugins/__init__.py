@@ -1,0 +1,1 @@
+"""AgentDock built-in plugins."""

@@ -1,0 +1,169 @@
+"""The plugin manager: registration, collection, isolation of broken plugins."""
+
+from __future__ import annotations
+
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentdock import hookimpl
+from agentdock.findings import Code, Finding, Severity
+from agentdock.plugins import KINDS, PluginManager, make_plugin_manager
+
+
+class EchoAdapter:
+    def __init__(self, entry: Any, spec: Any) -> None:
+        self.entry = entry
+
+
+class AdapterPlugin:
+    @hookimpl
+    def agentdock_register_adapters(self, register: Any) -> None:
+        register("echo", EchoAdapter, description="echoes")
+
+
+class SecondEchoPlugin:
+    @hookimpl
+    def agentdock_register_adapters(self, register: Any) -> None:
+        register("echo", object, description="a second echo")
+        register("other", object)
+
+
+class RaisingPlugin:
+    @hookimpl
+    def agentdock_register_adapters(self, register: Any) -> None:
+        raise RuntimeError("cannot register today")
+
+
+class ValidatingPlugin:
+    @hookimpl
+    def agentdock_validate_spec(self, spec: Any) -> list[Finding]:  # a subset of the params
+        return [
+            Finding(Code.PluginWarning, ("agent",), f"seen {spec}", severity=Severity.WARNING)
+        ]
+
+
+def test_fresh_manager_has_no_entry_point_plugins() -> None:
+    manager = make_plugin_manager()
+    assert manager.plugins() == []
+    assert manager.registrations("adapters") == {}
+
+
+def test_registered_plugin_provides_adapter_by_name() -> None:
+    manager = make_plugin_manager()
+    manager.register(AdapterPlugin(), name="echo-plugin")
+    try:
+        reg = manager.get("adapters", "echo")
+        assert reg is not None
+        assert reg.factory is EchoAdapter
+        assert reg.plugin == "echo-plugin"
+        assert reg.description == "echoes"
+        assert [p.name for p in manager.plugins()] == ["echo-plugin"]
+        assert manager.plugins()[0].hooks == ("agentdock_register_adapters",)
+    finally:
+        manager.unregister("echo-plugin")
+    assert manager.get("adapters", "echo") is None
+
+
+def test_first_registration_wins_and_conflict_is_reported() -> None:
+    manager = make_plugin_manager(plugins=[("a", AdapterPlugin()), ("b", SecondEchoPlugin())])
+    adapters = manager.registrations("adapters")
+    assert adapters["echo"].plugin == "a"
+    assert adapters["other"].plugin == "b"
+    assert any("'echo' from b ignored" in c for c in manager.conflicts())
+
+
+def test_raising_hook_is_isolated_and_named() -> None:
+    manager = make_plugin_manager(plugins=[("bad", RaisingPlugin()), ("good", AdapterPlugin())])
+    assert set(manager.registrations("adapters")) == {"echo"}
+    errors = manager.errors()
+    assert len(errors) == 1
+    assert errors[0].name == "bad"
+    assert "RuntimeError: cannot register today" in errors[0].error
+
+
+def test_duplicate_plugin_name_refused() -> None:
+    manager = make_plugin_manager(plugins=[("same", AdapterPlugin())])
+    with pytest.raises(ValueError, match="already registered"):
+        manager.register(SecondEchoPlugin(), name="same")
+
+
+def test_invalid_hookimpl_refused_with_clear_error() -> None:
+    class Misspelled:
+        @hookimpl
+        def agentdock_register_adaptors(self, register: Any) -> None:  # not a hook
+            return None
+
+    manager = make_plugin_manager()
+    with pytest.raises(ValueError, match="invalid"):
+        manager.register(Misspelled(), name="misspelled")
+
+
+def test_hook_may_accept_a_subset_of_parameters(tmp_path: Path) -> None:
+    manager = make_plugin_manager(plugins=[("v", ValidatingPlugin())])
+    findings = manager.validate_spec("SPEC", tmp_path)
+    assert [f.message for f in findings] == ["seen SPEC"]
+
+
+def test_validate_spec_hook_that_raises_becomes_warning(tmp_path: Path) -> None:
+    class Boom:
+        @hookimpl
+        def agentdock_validate_spec(self, spec: Any, project_dir: Path) -> None:
+            raise KeyError("nope")
+
+    manager = make_plugin_manager(plugins=[("boom", Boom())])
+    findings = manager.validate_spec(object(), tmp_path)
+    assert len(findings) == 1
+    assert findings[0].code is Code.PluginWarning
+    assert findings[0].severity is Severity.WARNING
+    assert "boom" in findings[0].message
+
+
+def test_module_plugin_and_every_kind_collects() -> None:
+    module = types.ModuleType("all_kinds")
+    for kind in KINDS:
+
+        def impl(register: Any, _kind: str = kind) -> None:
+            register(f"{_kind}-one", object)
+
+        impl.__name__ = f"agentdock_register_{kind}"
+        setattr(module, impl.__name__, hookimpl(impl))
+    manager = make_plugin_manager(plugins=[("all", module)])
+    for kind in KINDS:
+        assert list(manager.registrations(kind)) == [f"{kind}-one"]
+    with pytest.raises(ValueError, match="unknown plugin kind"):
+        manager.registrations("widgets")
+
+
+def test_entry_points_load_builtins_through_the_same_group() -> None:
+    manager = PluginManager(load_entry_points=True, allowlist=None)
+    names = {p.name: p for p in manager.plugins()}
+    assert {"langgraph", "langchain"} <= set(names)
+    assert names["langgraph"].builtin
+    assert names["langgraph"].distribution == "agentdock-plugins"
+    assert set(manager.registrations("adapters")) >= {"langgraph", "langchain"}
+
+
+def test_allowlist_limits_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTDOCK_LOAD_PLUGINS", "langchain")
+    manager = PluginManager(load_entry_points=True)
+    assert [p.name for p in manager.plugins()] == ["langchain"]
+    monkeypatch.setenv("AGENTDOCK_LOAD_PLUGINS", "")
+    assert PluginManager(load_entry_points=True).plugins() == []
+
+
+def test_register_commands_hook_adds_cli_command() -> None:
+    import click
+
+    class Commands:
+        @hookimpl
+        def agentdock_register_commands(self, cli: click.Group) -> None:
+            @cli.command("hello")
+            def hello() -> None:
+                click.echo("hi")
+
+    group = click.Group("root")
+    make_plugin_manager(plugins=[("cmds", Commands())]).register_commands(group)
+    assert "hello" in group.commands
