@@ -161,14 +161,15 @@ def _allowed_keys(schema: Mapping[str, Any]) -> list[str]:
 def _to_findings(
     error: ValidationError, path: Path, version: str, interpolated: frozenset[Path]
 ) -> Iterator[Finding]:
-    kind = error.validator
+    kind: Any = error.validator
+    rule: Any = error.validator_value
     schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
     value = error.instance
     code = _code_for(path)
 
     if kind == "required":
         present = value if isinstance(value, Mapping) else {}
-        for key in error.validator_value:
+        for key in rule:
             if key not in present:
                 yield Finding(code, (*path, key), f"missing required key '{key}'")
         return
@@ -181,13 +182,13 @@ def _to_findings(
             yield Finding(code, (*path, key), f"unknown key '{key}'", hint=hint)
         return
     if kind == "type":
-        expected = error.validator_value
+        expected = rule
         expected_text = " or ".join(expected) if isinstance(expected, list) else expected
         message = f"expected {expected_text}, got {_type_name(value)}"
         yield Finding(code, path, message)
         return
     if kind in ("enum", "const"):
-        options = error.validator_value if kind == "enum" else [error.validator_value]
+        options = rule if kind == "enum" else [rule]
         shown = json.dumps(value) if _quotable(path, interpolated) else "the value"
         choices = ", ".join(json.dumps(o) for o in options)
         hint = None
@@ -200,9 +201,7 @@ def _to_findings(
     if kind == "pattern":
         described = schema.get("description")
         hint = described if isinstance(described, str) else None
-        yield Finding(
-            code, path, f"does not match the pattern {error.validator_value}", hint=hint
-        )
+        yield Finding(code, path, f"does not match the pattern {error.validator_value}", hint=hint)
         return
     if kind in ("minLength", "maxLength"):
         bound = error.validator_value

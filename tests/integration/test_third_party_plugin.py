@@ -1,0 +1,164 @@
+"""A third-party plugin distribution, built and installed into a temporary environment.
+
+Proves that discovery goes through the ``agentdock`` entry-point group exactly as for the
+built-ins, and that a plugin that raises on import is named and does not take the CLI down.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+UV = shutil.which("uv")
+
+GOOD_PLUGIN = '''
+"""A tiny AgentDock plugin: the "echo" framework."""
+from agentdock import hookimpl
+
+
+class EchoAdapter:
+    def __init__(self, entry, spec):
+        self.entry = entry
+
+    async def invoke(self, payload, config):
+        return dict(payload)
+
+    async def stream(self, payload, config):
+        yield {"event": "token", "data": {"text": str(payload)}}
+
+
+@hookimpl
+def agentdock_register_adapters(register):
+    register("echo", EchoAdapter, description="returns its input")
+'''
+
+BROKEN_PLUGIN = '''
+raise RuntimeError("this plugin is broken on purpose")
+'''
+
+
+def _make_distribution(root: Path, dist: str, module: str, source: str) -> Path:
+    project = root / dist
+    (project / "src" / module).mkdir(parents=True)
+    (project / "src" / module / "__init__.py").write_text(textwrap.dedent(source))
+    (project / "pyproject.toml").write_text(
+        textwrap.dedent(
+            f"""
+            [project]
+            name = "{dist}"
+            version = "0.3.1"
+            requires-python = ">=3.11"
+
+            [project.entry-points.agentdock]
+            {module} = "{module}"
+
+            [build-system]
+            requires = ["hatchling"]
+            build-backend = "hatchling.build"
+
+            [tool.hatch.build.targets.wheel]
+            packages = ["src/{module}"]
+            """
+        )
+    )
+    return project
+
+
+@pytest.fixture(scope="module")
+def plugin_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build both distributions as wheels and install them into a fresh target directory."""
+    if UV is None:
+        pytest.fail("uv is required to build the test plugin distributions")
+    root = tmp_path_factory.mktemp("plugins")
+    wheels = root / "wheels"
+    target = root / "site"
+    for dist, module, source in (
+        ("agentdock-echo", "agentdock_echo", GOOD_PLUGIN),
+        ("agentdock-broken", "agentdock_broken", BROKEN_PLUGIN),
+    ):
+        project = _make_distribution(root, dist, module, source)
+        subprocess.run(
+            [UV, "build", "--wheel", "--out-dir", str(wheels), str(project)],
+            check=True,
+            capture_output=True,
+        )
+    subprocess.run(
+        [UV, "pip", "install", "--no-deps", "--target", str(target), *map(str, wheels.glob("*.whl"))],
+        check=True,
+        capture_output=True,
+    )
+    return target
+
+
+def _agentdock(site: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    env.pop("AGENTDOCK_LOAD_PLUGINS", None)
+    return subprocess.run(
+        [sys.executable, "-m", "agentdock_cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def test_installed_plugin_is_discovered(plugin_env: Path) -> None:
+    result = _agentdock(plugin_env, "plugins", "--json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    plugins = {p["name"]: p for p in document["plugins"]}
+    echo = plugins["agentdock_echo"]
+    assert echo["distribution"] == "agentdock-echo"
+    assert echo["version"] == "0.3.1"
+    assert echo["builtin"] is False
+    assert echo["provides"] == {"adapters": [{"name": "echo", "description": "returns its input"}]}
+    assert plugins["langgraph"]["builtin"] is True
+
+
+def test_broken_plugin_is_named_and_cli_survives(plugin_env: Path) -> None:
+    result = _agentdock(plugin_env, "plugins", "--json")
+    assert result.returncode == 0
+    errors = json.loads(result.stdout)["errors"]
+    assert [e["name"] for e in errors] == ["agentdock_broken"]
+    assert errors[0]["distribution"] == "agentdock-broken"
+    assert "RuntimeError: this plugin is broken on purpose" in errors[0]["error"]
+
+
+def test_plugin_framework_validates_and_broken_plugin_is_a_warning(
+    plugin_env: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "Dockfile.yaml").write_text(
+        textwrap.dedent(
+            """
+            version: "1.0"
+            agent: {name: echo-agent, entrypoint: "agent:build", framework: echo}
+            model: {provider: custom, name: none}
+            io_schema:
+              input: {type: object, properties: {text: {type: string}}}
+              output: {type: object, properties: {text: {type: string}}}
+            auth: {mode: api_key, api_keys: {enabled: true}}
+            policies: {safety: {max_output_chars: 100}}
+            expose: {rest: true}
+            """
+        )
+    )
+    result = _agentdock(plugin_env, "validate", "--skip-imports", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["ok"] is True
+    assert "agentdock_broken" in result.stderr
+
+    # Without the plugin on the path, the framework is unknown: 4007.
+    result = _agentdock(tmp_path / "empty", "validate", "--skip-imports", "--json", cwd=tmp_path)
+    assert result.returncode == 1
+    codes = [e["code"] for e in json.loads(result.stdout)["errors"]]
+    assert codes == [4007]
