@@ -12,7 +12,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 __all__ = [
     "AgentCfg",
@@ -158,7 +165,9 @@ class IOSchemaCfg(_Frozen):
             if self.input_class is None or self.output_class is None:
                 raise ValueError("input_class and output_class must be given together")
             if self.input is not None or self.output is not None:
-                raise ValueError("inline input/output cannot be mixed with input_class/output_class")
+                raise ValueError(
+                    "inline input/output cannot be mixed with input_class/output_class"
+                )
         elif self.input is None or self.output is None:
             raise ValueError("give inline input and output, or input_class and output_class")
         return self
@@ -206,8 +215,16 @@ class AuthOAuth2Cfg(_Frozen):
         Annotated[
             list[
                 Literal[
-                    "RS256", "RS384", "RS512", "ES256", "ES384", "ES512",
-                    "PS256", "PS384", "PS512", "EdDSA",
+                    "RS256",
+                    "RS384",
+                    "RS512",
+                    "ES256",
+                    "ES384",
+                    "ES512",
+                    "PS256",
+                    "PS384",
+                    "PS512",
+                    "EdDSA",
                 ]
             ],
             Field(min_length=1),
