@@ -57,10 +57,14 @@ def plugins_command(as_json: bool) -> None:
 
     table = Table("plugin", "version", "source", "provides", box=None, pad_edge=False)
     for plugin in document["plugins"]:
-        provided = "; ".join(
-            f"{kind}: {', '.join(item['name'] for item in items)}"
-            for kind, items in plugin["provides"].items()
-        ) or ", ".join(plugin["hooks"]) or "-"
+        provided = (
+            "; ".join(
+                f"{kind}: {', '.join(item['name'] for item in items)}"
+                for kind, items in plugin["provides"].items()
+            )
+            or ", ".join(plugin["hooks"])
+            or "-"
+        )
         source = "built-in" if plugin["builtin"] else (plugin["distribution"] or "in-process")
         table.add_row(
             escape(plugin["name"]), plugin["version"] or "-", escape(source), escape(provided)

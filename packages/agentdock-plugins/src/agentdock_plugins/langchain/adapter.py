@@ -26,5 +26,5 @@ class LangChainAdapter:
             text = getattr(chunk, "content", chunk if isinstance(chunk, str) else None)
             if text:
                 yield {"event": "token", "data": {"text": text}}
-            else:
+            elif text is None:
                 yield {"event": "event", "data": {"chunk": chunk}}

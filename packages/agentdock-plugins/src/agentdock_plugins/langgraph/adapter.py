@@ -29,7 +29,10 @@ class LangGraphAdapter:
                 message, meta = chunk
                 text = getattr(message, "content", "")
                 if text:
-                    yield {"event": "token", "data": {"text": text, "node": meta.get("langgraph_node")}}
+                    yield {
+                        "event": "token",
+                        "data": {"text": text, "node": meta.get("langgraph_node")},
+                    }
             else:
                 for node, update in chunk.items():
                     yield {"event": "event", "data": {"node": node, "update": update}}

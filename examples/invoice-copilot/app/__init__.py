@@ -1,0 +1,1 @@
+"""The invoice copilot: extracts the key fields of an invoice and summarizes them."""

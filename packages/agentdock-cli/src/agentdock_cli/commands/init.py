@@ -1,0 +1,123 @@
+"""``agentdock init``: scaffold a runnable example agent and its Dockfile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from agentdock_cli import exitcodes
+from agentdock_cli.output import console, err_console, print_json
+from agentdock_cli.scaffold import (
+    AGENT_NAME_PATTERN,
+    DEFAULT_TEMPLATE,
+    ScaffoldConflictError,
+    available_templates,
+    default_agent_name,
+    scaffold,
+)
+
+__all__ = ["init_command"]
+
+
+def _check_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not AGENT_NAME_PATTERN.match(value):
+        raise click.BadParameter(
+            f"{value!r} is not a valid agent name: use a lowercase letter, "
+            "then 2-63 of [a-z0-9_-] (e.g. my-agent)"
+        )
+    return value
+
+
+@click.command("init")
+@click.argument(
+    "directory",
+    required=False,
+    default=".",
+    type=click.Path(file_okay=False, path_type=Path),
+)
+@click.option(
+    "-t",
+    "--template",
+    type=click.Choice(available_templates()),
+    default=DEFAULT_TEMPLATE,
+    show_default=True,
+    help="Which example agent to scaffold.",
+)
+@click.option(
+    "--name",
+    callback=_check_name,
+    help="Agent name for the Dockfile (default: derived from DIRECTORY's name).",
+)
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def init_command(
+    directory: Path, template: str, name: str | None, force: bool, as_json: bool
+) -> None:
+    """Scaffold an example agent, its Dockfile, tests and README into DIRECTORY (default .).
+
+    The agent runs offline with a fake chat model that reports token usage. Nothing is
+    written when a file would be overwritten, unless --force is given.
+
+    Exits 0 when written, 1 when files already exist, 2 on a usage error.
+    """
+    agent = name if name is not None else default_agent_name(directory)
+    summary: dict[str, Any] = {
+        "directory": str(directory),
+        "template": template,
+        "agent": agent,
+    }
+    try:
+        written = scaffold(directory, template=template, name=agent, force=force)
+    except ScaffoldConflictError as exc:
+        if as_json:
+            error = _conflict_message(exc, directory)
+            print_json({"ok": False, **summary, "error": error, "conflicts": _paths(exc)})
+        else:
+            _print_conflicts(exc, directory)
+        raise SystemExit(exitcodes.INVALID) from None
+    if as_json:
+        print_json({"ok": True, **summary, "files": [str(p) for p in written]})
+    else:
+        _print_created(written, directory, template, agent)
+    raise SystemExit(exitcodes.OK)
+
+
+def _paths(exc: ScaffoldConflictError) -> list[str]:
+    return [str(p) for p in exc.conflicts]
+
+
+def _conflict_message(exc: ScaffoldConflictError, directory: Path) -> str:
+    count = len(exc.conflicts)
+    if exc.forceable:
+        files = "file already exists" if count == 1 else "files already exist"
+        return f"{directory}: {count} {files}; nothing was written (pass --force to overwrite)"
+    paths = "path is" if count == 1 else "paths are"
+    return f"{directory}: {count} {paths} in the way and not files; nothing was written"
+
+
+def _print_conflicts(exc: ScaffoldConflictError, directory: Path) -> None:
+    from rich.markup import escape
+
+    out = err_console()
+    out.print(f"[red]✗ {escape(_conflict_message(exc, directory))}[/]")
+    for path in exc.conflicts:
+        out.print(f"  {escape(str(path))}")
+
+
+def _print_created(written: list[Path], directory: Path, template: str, agent: str) -> None:
+    from rich.markup import escape
+
+    out = console()
+    out.print(
+        f"[green]✓ Created agent[/] [bold]{escape(agent)}[/] from template "
+        f"[bold]{escape(template)}[/] in {escape(str(directory))}"
+    )
+    for path in written:
+        out.print(f"  {escape(str(path))}")
+    dockfile = directory / "Dockfile.yaml"
+    tests = directory / "tests"
+    out.print("\nNext steps:")
+    out.print(f"  agentdock validate {escape(str(dockfile))}")
+    out.print(f"  python -m pytest {escape(str(tests))}")
