@@ -29,8 +29,13 @@ def test_readme_reference_matches_schema() -> None:
 
 def test_reference_lists_every_schema_key() -> None:
     table = render_reference("1.1")
-    for key in ("agent.entrypoint", "auth.oauth2.jwks_url", "deploy.resources.memory",
-                "policies.safety.redact_patterns", "auth.roles[].permissions"):
+    for key in (
+        "agent.entrypoint",
+        "auth.oauth2.jwks_url",
+        "deploy.resources.memory",
+        "policies.safety.redact_patterns",
+        "auth.roles[].permissions",
+    ):
         assert f"`{key}`" in table
 
 
@@ -40,8 +45,11 @@ def test_readme_lists_every_finding_code() -> None:
 
 
 def test_guide_documents_every_hook() -> None:
-    hooks = [name for name, _ in inspect.getmembers(hookspecs, inspect.isfunction)
-             if name.startswith("agentdock_")]
+    hooks = [
+        name
+        for name, _ in inspect.getmembers(hookspecs, inspect.isfunction)
+        if name.startswith("agentdock_")
+    ]
     assert len(hooks) == 13
     for name in hooks:
         params = ", ".join(inspect.signature(getattr(hookspecs, name)).parameters)

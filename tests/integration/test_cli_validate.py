@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
-
 from agentdock_cli.main import cli
+from click.testing import CliRunner
 
 GOOD = """\
 version: "1.1"
@@ -96,8 +95,9 @@ def test_malformed_env_is_a_usage_error(project: Path, pair: str) -> None:
 
 
 def test_two_errors_in_one_file_are_both_reported(project: Path) -> None:
-    text = GOOD.replace('  entrypoint: "agent:build"\n', "").replace("rest: true, streaming: sse",
-                                                                    "rest: false, streaming: none")
+    text = GOOD.replace('  entrypoint: "agent:build"\n', "").replace(
+        "rest: true, streaming: sse", "rest: false, streaming: none"
+    )
     (project / "Dockfile.yaml").write_text(text)
     code, document = run_json(["validate", str(project / "Dockfile.yaml")])
     assert code == 1
@@ -119,7 +119,9 @@ def test_unknown_key_suggests_closest(project: Path) -> None:
 
 
 def test_strict_turns_warnings_into_errors(project: Path) -> None:
-    (project / "Dockfile.yaml").write_text(GOOD.replace("policies: {safety: {max_output_chars: 200}}\n", ""))
+    (project / "Dockfile.yaml").write_text(
+        GOOD.replace("policies: {safety: {max_output_chars: 200}}\n", "")
+    )
     code, document = run_json(["validate", str(project / "Dockfile.yaml")])
     assert code == 0
     assert [w["code"] for w in document["warnings"]] == [4105]
@@ -169,8 +171,10 @@ def test_env_flag_and_allow_unresolved(project: Path) -> None:
 
 def test_secret_never_in_output(project: Path) -> None:
     secret = "S3cr3t-" + "q" * 10  # too short: the error must not quote it
-    text = GOOD.replace("auth: {mode: api_key, api_keys: {enabled: true}}",
-                        'auth: {mode: jwt, jwt: {secret_key: "${JWT_SECRET}"}}')
+    text = GOOD.replace(
+        "auth: {mode: api_key, api_keys: {enabled: true}}",
+        'auth: {mode: jwt, jwt: {secret_key: "${JWT_SECRET}"}}',
+    )
     (project / "Dockfile.yaml").write_text(text)
     (project / ".env").write_text(f"JWT_SECRET={secret}\n")
     for extra in ([], ["--json"], ["--verbose"]):
@@ -187,9 +191,12 @@ def test_secret_never_in_output(project: Path) -> None:
         (b"- a\n- b\n", 4000),
         (b"version: [\n", 4000),
         (bytes(range(256)) * 4, 4000),
-        (b"a: &a [1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
-         b"d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
-         b"f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n", 4000),
+        (
+            b"a: &a [1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+            b"d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+            b"f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n",
+            4000,
+        ),
         (b"x: " + b"[" * 5000 + b"]" * 5000 + b"\n", 4000),
     ],
     ids=["empty", "list", "invalid-yaml", "binary", "alias-bomb", "deep"],
@@ -230,7 +237,9 @@ def test_validate_process_does_not_import_heavy_frameworks(project: Path) -> Non
     )
     result = subprocess.run(
         [sys.executable, "-c", probe, str(project / "Dockfile.yaml")],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert json.loads(result.stdout)["ok"] is True
     assert json.loads(result.stderr.strip().splitlines()[-1]) == []

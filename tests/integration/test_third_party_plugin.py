@@ -41,9 +41,9 @@ def agentdock_register_adapters(register):
     register("echo", EchoAdapter, description="returns its input")
 '''
 
-BROKEN_PLUGIN = '''
+BROKEN_PLUGIN = """
 raise RuntimeError("this plugin is broken on purpose")
-'''
+"""
 
 
 def _make_distribution(root: Path, dist: str, module: str, source: str) -> Path:
@@ -92,7 +92,15 @@ def plugin_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
             capture_output=True,
         )
     subprocess.run(
-        [UV, "pip", "install", "--no-deps", "--target", str(target), *map(str, wheels.glob("*.whl"))],
+        [
+            UV,
+            "pip",
+            "install",
+            "--no-deps",
+            "--target",
+            str(target),
+            *map(str, wheels.glob("*.whl")),
+        ],
         check=True,
         capture_output=True,
     )

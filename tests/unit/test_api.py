@@ -6,9 +6,8 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import agentdock
+import pytest
 from agentdock import Code, Finding, Severity, hookimpl, make_plugin_manager
 from agentdock.findings import ValidationReport, format_path
 from agentdock.spec import DockSpec10, DockSpec11
@@ -91,20 +90,40 @@ def test_load_raises_with_full_report(tmp_path: Path) -> None:
     ("changes", "expected"),
     [
         ({"auth": {"mode": "jwt"}}, {(4005, "auth.jwt.secret_key")}),
-        ({"auth": {"mode": "jwt", "jwt": {"secret_key": "short-but-16-chars"}}},
-         {(4005, "auth.jwt.secret_key")}),
+        (
+            {"auth": {"mode": "jwt", "jwt": {"secret_key": "short-but-16-chars"}}},
+            {(4005, "auth.jwt.secret_key")},
+        ),
         ({"auth": {"mode": "api_key"}}, {(4005, "auth.api_keys.enabled")}),
-        ({"auth": {"mode": "oauth2"}}, {(4005, "auth.oauth2.issuer"), (4005, "auth.oauth2.jwks_url")}),
+        (
+            {"auth": {"mode": "oauth2"}},
+            {(4005, "auth.oauth2.issuer"), (4005, "auth.oauth2.jwks_url")},
+        ),
         ({"version": "1.0", "auth": {"mode": "oauth2"}}, {(4005, "auth.mode")}),
         ({"expose": {"rest": False, "streaming": "none"}}, {(4010, "expose")}),
         ({"agent__framework": "crewai"}, {(4007, "agent.framework")}),
-        ({"observability": {"langfuse": {"project": "p"}}},
-         {(4008, "observability.langfuse.public_key"), (4008, "observability.langfuse.secret_key")}),
-        ({"policies__safety__redact_patterns": ["(unclosed"]},
-         {(4006, "policies.safety.redact_patterns[0]")}),
+        (
+            {"observability": {"langfuse": {"project": "p"}}},
+            {
+                (4008, "observability.langfuse.public_key"),
+                (4008, "observability.langfuse.secret_key"),
+            },
+        ),
+        (
+            {"policies__safety__redact_patterns": ["(unclosed"]},
+            {(4006, "policies.safety.redact_patterns[0]")},
+        ),
         ({"io_schema__input__required": ["missing"]}, {(4004, "io_schema.input.required[0]")}),
-        ({"auth": {"mode": "api_key", "api_keys": {"enabled": True}, "rate_limits": {"devs": "10/m"}}},
-         {(4005, "auth.rate_limits.devs")}),
+        (
+            {
+                "auth": {
+                    "mode": "api_key",
+                    "api_keys": {"enabled": True},
+                    "rate_limits": {"devs": "10/m"},
+                }
+            },
+            {(4005, "auth.rate_limits.devs")},
+        ),
         ({"version": "1.0", "build": {"hardware": "cpu"}}, {(4002, "build")}),
     ],
 )
@@ -122,15 +141,25 @@ def test_1_0_build_block_hint_says_declare_1_1() -> None:
 
 def test_literal_long_secret_is_warning_not_error() -> None:
     report = agentdock.validate(
-        doc(auth={"mode": "jwt", "jwt": {"secret_key": "k" * 40},
-                  "roles": [{"name": "admin", "permissions": ["invoke"]}]}),
+        doc(
+            auth={
+                "mode": "jwt",
+                "jwt": {"secret_key": "k" * 40},
+                "roles": [{"name": "admin", "permissions": ["invoke"]}],
+            }
+        ),
         skip_imports=True,
     )
     assert report.ok
     assert [f.code for f in report.warnings] == [Code.LiteralSecretWarning]
     strict = agentdock.validate(
-        doc(auth={"mode": "jwt", "jwt": {"secret_key": "k" * 40},
-                  "roles": [{"name": "admin", "permissions": ["invoke"]}]}),
+        doc(
+            auth={
+                "mode": "jwt",
+                "jwt": {"secret_key": "k" * 40},
+                "roles": [{"name": "admin", "permissions": ["invoke"]}],
+            }
+        ),
         strict=True,
         skip_imports=True,
     )
@@ -160,18 +189,27 @@ def test_plugin_validate_spec_hook_findings_and_strict() -> None:
     class NoOpenAI:
         @hookimpl
         def agentdock_validate_spec(self, spec: Any) -> list[Finding]:
-            return [Finding(Code.PluginWarning, ("model", "provider"), "openai is discouraged",
-                            severity=Severity.WARNING)]
+            return [
+                Finding(
+                    Code.PluginWarning,
+                    ("model", "provider"),
+                    "openai is discouraged",
+                    severity=Severity.WARNING,
+                )
+            ]
 
     from agentdock.plugins import get_plugin_manager
 
     manager = make_plugin_manager(plugins=[("no-openai", NoOpenAI())])
     for name, reg in get_plugin_manager().registrations("adapters").items():
+
         class Provide:
             @hookimpl
-            def agentdock_register_adapters(self, register: Any, _n: str = name,
-                                            _f: Any = reg.factory) -> None:
+            def agentdock_register_adapters(
+                self, register: Any, _n: str = name, _f: Any = reg.factory
+            ) -> None:
                 register(_n, _f)
+
         manager.register(Provide(), name=f"adapter-{name}")
     report = agentdock.validate(doc(), skip_imports=True, plugins=manager)
     assert report.ok
@@ -193,10 +231,26 @@ def test_report_shape() -> None:
     assert report.to_dict() == {
         "ok": False,
         "file": "f.yaml",
-        "errors": [{"code": 4002, "name": "InvalidSchemaError", "path": "a[0].b",
-                    "message": "m", "hint": None, "line": 3}],
-        "warnings": [{"code": 4105, "name": "UnboundedOutputWarning", "path": "",
-                      "message": "w", "hint": None, "line": None}],
+        "errors": [
+            {
+                "code": 4002,
+                "name": "InvalidSchemaError",
+                "path": "a[0].b",
+                "message": "m",
+                "hint": None,
+                "line": 3,
+            }
+        ],
+        "warnings": [
+            {
+                "code": 4105,
+                "name": "UnboundedOutputWarning",
+                "path": "",
+                "message": "w",
+                "hint": None,
+                "line": None,
+            }
+        ],
     }
     assert format_path(("policies", "safety", "redact_patterns", 1)) == (
         "policies.safety.redact_patterns[1]"

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from agentdock import hookimpl
 from agentdock.findings import Code, Finding, Severity
 from agentdock.plugins import KINDS, PluginManager, make_plugin_manager
@@ -40,9 +39,7 @@ class RaisingPlugin:
 class ValidatingPlugin:
     @hookimpl
     def agentdock_validate_spec(self, spec: Any) -> list[Finding]:  # a subset of the params
-        return [
-            Finding(Code.PluginWarning, ("agent",), f"seen {spec}", severity=Severity.WARNING)
-        ]
+        return [Finding(Code.PluginWarning, ("agent",), f"seen {spec}", severity=Severity.WARNING)]
 
 
 def test_fresh_manager_has_no_entry_point_plugins() -> None:

@@ -9,7 +9,7 @@ the latter into the former without losing anything.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -58,7 +58,10 @@ class Severity(enum.StrEnum):
 
 
 def format_path(path: Sequence[str | int]) -> str:
-    """Render ``("policies", "safety", "redact_patterns", 1)`` as ``policies.safety.redact_patterns[1]``."""
+    """Render a path tuple the way users write it.
+
+    ``("policies", "safety", "redact_patterns", 1)`` → ``policies.safety.redact_patterns[1]``.
+    """
     out: list[str] = []
     for part in path:
         if isinstance(part, int):
@@ -110,24 +113,48 @@ class Finding:
         return f"{where}{int(self.code)} {self.name} at {path}: {self.message}{hint}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ValidationReport:
-    """The verdict on one Dockfile: every error and warning found in one run."""
+    """The verdict on one Dockfile: every error and warning found in one run.
+
+    The frozen ``DockSpec`` of a valid document is built on first access to :attr:`spec`,
+    so a command that only needs the verdict never pays for building the models.
+    """
 
     file: str | None
     errors: tuple[Finding, ...] = ()
     warnings: tuple[Finding, ...] = ()
-    #: The frozen spec when the document is valid (``agentdock.spec.DockSpec``).
-    spec: Any = None
+    #: A few facts about a valid Dockfile (agent, framework, model, auth, exposure).
+    summary: Mapping[str, str] = field(default_factory=dict)
+    _spec: Any = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
+    @property
+    def spec(self) -> Any:
+        """The frozen ``agentdock.spec.DockSpec`` when the document is valid, else ``None``."""
+        if self.errors:
+            return None
+        if callable(self._spec):
+            object.__setattr__(self, "_spec", self._spec())
+        return self._spec
+
     @classmethod
     def from_findings(
-        cls, file: str | None, findings: Iterable[Finding], *, strict: bool = False, spec: Any = None
+        cls,
+        file: str | None,
+        findings: Iterable[Finding],
+        *,
+        strict: bool = False,
+        spec: Any = None,
+        summary: Mapping[str, str] | None = None,
     ) -> ValidationReport:
+        """Sort findings into errors and warnings, dropping exact duplicates.
+
+        :param spec: the frozen spec, or a zero-argument callable that builds it.
+        """
         errors: list[Finding] = []
         warnings: list[Finding] = []
         seen: set[tuple[Code, Path, str]] = set()
@@ -146,7 +173,8 @@ class ValidationReport:
             file=file,
             errors=tuple(errors),
             warnings=() if strict else tuple(warnings),
-            spec=spec if not errors else None,
+            summary=dict(summary or {}) if not errors else {},
+            _spec=spec if not errors else None,
         )
 
     def codes(self) -> list[int]:

@@ -227,9 +227,7 @@ class PluginManager:
             if plugin is None:
                 continue
             dist, version = self._origins.get(name, (None, None))
-            hooks = tuple(
-                sorted(caller.name for caller in self._pm.get_hookcallers(plugin) or ())
-            )
+            hooks = tuple(sorted(caller.name for caller in self._pm.get_hookcallers(plugin) or ()))
             module = getattr(plugin, "__name__", None) or type(plugin).__module__
             out.append(
                 PluginInfo(
@@ -319,6 +317,11 @@ class PluginManager:
             if len(self._errors) == before:
                 results.append((impl.plugin_name, result))
         return results
+
+    def implements(self, hook_name: str) -> bool:
+        """Whether any registered plugin implements ``hook_name``."""
+        self.load()
+        return bool(getattr(self._pm.hook, hook_name).get_hookimpls())
 
     def validate_spec(self, spec: Any, project_dir: Path) -> list[Finding]:
         """Run every ``agentdock_validate_spec`` hook; a raising hook becomes a warning."""

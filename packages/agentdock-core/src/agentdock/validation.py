@@ -6,20 +6,19 @@ from a notebook and before every build, so the verdicts never drift apart.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path as FsPath
 from typing import Any
 
-from pydantic import ValidationError as PydanticValidationError
-
 from agentdock.findings import Code, Finding, Severity, ValidationReport
 from agentdock.plugins import PluginManager, get_plugin_manager
 from agentdock.spec import semantic
 from agentdock.spec.imports import ImportTarget, check_imports
 from agentdock.spec.loader import LoadedDocument, load_document
-from agentdock.spec.models import MODELS, DottedPathPattern, EntrypointPattern
+from agentdock.spec.patterns import DottedPathPattern, EntrypointPattern
 from agentdock.spec.regexlint import check_patterns
 from agentdock.spec.schema import check_schema
 
@@ -63,7 +62,6 @@ def validate(
     return validate_document(
         document,
         strict=strict,
-        allow_unresolved=allow_unresolved,
         skip_imports=skip_imports,
         plugins=plugins,
     )
@@ -73,7 +71,6 @@ def validate_document(
     document: LoadedDocument,
     *,
     strict: bool = False,
-    allow_unresolved: bool = False,
     skip_imports: bool = False,
     plugins: PluginManager | None = None,
 ) -> ValidationReport:
@@ -82,20 +79,27 @@ def validate_document(
     file = str(document.path) if document.path is not None else None
     findings: list[Finding] = list(document.findings)
     spec: Any = None
+    summary: dict[str, str] = {}
     data = document.data
     if data is not None:
         version, schema_findings = check_schema(
-            data, interpolated=document.interpolated, unresolved_ok=allow_unresolved
+            data, interpolated=document.interpolated, unresolved_ok=bool(document.unresolved)
         )
         findings.extend(schema_findings)
         findings.extend(_semantic_findings(data, version, document, manager, skip_imports))
         if not any(f.severity is Severity.ERROR for f in findings):
-            spec, freeze_findings = _freeze(data, version)
-            findings.extend(freeze_findings)
-            if spec is not None:
-                findings.extend(manager.validate_spec(spec, document.project_dir))
+            summary = _summary(data, version)
+            spec = functools.partial(_freeze, data, version)
+            if manager.implements("agentdock_validate_spec"):
+                # Plugins check the frozen spec, so build it now.
+                try:
+                    spec = spec()
+                except DockfileError as exc:
+                    findings.extend(exc.report.errors)
+                else:
+                    findings.extend(manager.validate_spec(spec, document.project_dir))
     located = [_locate(f, document) for f in findings]
-    return ValidationReport.from_findings(file, located, strict=strict, spec=spec)
+    return ValidationReport.from_findings(file, located, strict=strict, spec=spec, summary=summary)
 
 
 def load(
@@ -150,20 +154,46 @@ def _import_targets(data: Mapping[str, Any]) -> list[ImportTarget]:
     return targets
 
 
-def _freeze(data: Mapping[str, Any], version: str) -> tuple[Any, list[Finding]]:
+def _freeze(data: Mapping[str, Any], version: str) -> Any:
+    """The frozen ``DockSpec`` of a schema-valid document."""
+    from pydantic import ValidationError as PydanticValidationError
+
+    from agentdock.spec.models import MODELS
+
     try:
-        return MODELS[version].model_validate(dict(data)), []
+        return MODELS[version].model_validate(dict(data))
     except PydanticValidationError as exc:
         # The schema accepted what the models refuse: report it without quoting values.
         findings = [
-            Finding(
-                Code.InvalidSchemaError,
-                tuple(err["loc"]),
-                err["msg"].split(",")[0][:200],
-            )
+            Finding(Code.InvalidSchemaError, tuple(err["loc"]), err["msg"].split(",")[0][:200])
             for err in exc.errors(include_input=False, include_url=False)
         ]
-        return None, findings
+        raise DockfileError(ValidationReport.from_findings(None, findings)) from None
+
+
+def _summary(data: Mapping[str, Any], version: str) -> dict[str, str]:
+    """What ``agentdock validate`` prints about a valid Dockfile (defaults applied)."""
+    agent = semantic.block(data, "agent")
+    model = semantic.block(data, "model")
+    auth = semantic.block(data, "auth")
+    expose = semantic.block(data, "expose")
+    mode = str(auth.get("mode"))
+    if mode != "api_key" and semantic.block(auth, "api_keys").get("enabled") is True:
+        mode += " + api keys"
+    streaming = expose.get("streaming", "sse")
+    channels = [
+        name
+        for name, on in (("rest", expose.get("rest", True)), (streaming, streaming != "none"))
+        if on
+    ]
+    host, port = expose.get("host", "0.0.0.0"), expose.get("port", 8080)
+    return {
+        "agent": f"{agent.get('name')} (Dockfile {version})",
+        "framework": str(agent.get("framework")),
+        "model": f"{model.get('provider')}/{model.get('name')}",
+        "auth": mode,
+        "exposure": f"{', '.join(channels)} on {host}:{port}",
+    }
 
 
 def _locate(finding: Finding, document: LoadedDocument) -> Finding:

@@ -2,14 +2,14 @@
 
 They mirror ``schemas/dockfile-1.*.json`` exactly: a contract test feeds both the same
 documents and requires the same verdict. The models are strict (no coercion of ``"1"``
-to ``1``) and use Python's ``re`` for patterns so that both sides match text the same way.
-Semantic rules (auth consistency, exposure, regex compilation, imports) are not here:
-they live in :mod:`agentdock.spec.semantic` and carry their own codes.
+to ``1``). Schema patterns are ECMA-262 regular expressions, as the schema validator runs
+them; the models rewrite them for Python's ``re`` (``_ecma_to_python``) so that both sides
+match text the same way. Semantic rules (auth consistency, exposure, regex compilation,
+imports) are not here: they live in :mod:`agentdock.spec.semantic` and carry their own codes.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -20,6 +20,8 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+
+from agentdock.spec.patterns import DOTTED_PATH_PATTERN, ENTRYPOINT_PATTERN
 
 __all__ = [
     "AgentCfg",
@@ -75,8 +77,48 @@ class _Frozen(_NoNull):
     )
 
 
+#: What ECMA-262 means by ``\s``, ``\d`` and ``\w``, as Python ``re`` class contents.
+_ECMA_CLASSES = {
+    "s": r"\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff",
+    "d": "0-9",
+    "w": "A-Za-z0-9_",
+}
+
+
+def _ecma_to_python(pattern: str) -> str:
+    """A JSON Schema (ECMA-262) pattern rewritten for Python's ``re`` with the same meaning.
+
+    Python's ``$`` also matches before a final newline and its ``\\s``, ``\\d`` and ``\\w``
+    are Unicode-wide (``\\s`` takes ``\\x1c``-``\\x1f`` and ``\\x85`` but not ``\\ufeff``); in
+    ECMA-262 ``$`` is the end of the text and the three classes are the ones above.
+    """
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            escaped = pattern[i + 1]
+            if escaped in _ECMA_CLASSES:
+                inner = _ECMA_CLASSES[escaped]
+                out.append(inner if in_class else f"[{inner}]")
+            else:
+                out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if char == "[" and not in_class:
+            in_class = True
+        elif char == "]" and in_class:
+            in_class = False
+        elif char == "$" and not in_class:
+            char = r"\Z"
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
 def _pattern(p: str) -> Any:
-    return StringConstraints(pattern=p)
+    return StringConstraints(pattern=_ecma_to_python(p))
 
 
 def _integral(value: Any) -> Any:
@@ -89,13 +131,6 @@ def _integral(value: Any) -> Any:
 #: JSON Schema "integer": an int, or a float with no fractional part; never a bool.
 Int = Annotated[int, BeforeValidator(_integral)]
 
-
-ENTRYPOINT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
-DOTTED_PATH_PATTERN = (
-    r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*[.:][A-Za-z_][A-Za-z0-9_]*$"
-)
-EntrypointPattern = re.compile(ENTRYPOINT_PATTERN)
-DottedPathPattern = re.compile(DOTTED_PATH_PATTERN)
 
 AgentName = Annotated[str, _pattern(r"^[a-z][a-z0-9_-]{2,63}$")]
 Entrypoint = Annotated[str, _pattern(ENTRYPOINT_PATTERN)]

@@ -1,8 +1,10 @@
 """JSON Schema validation of a loaded Dockfile, turned into findings.
 
-Messages are written here rather than taken from ``jsonschema``: its messages quote the
-offending value, and a value may be a secret resolved from the environment. We quote a
-value only for enum/const mismatches on paths that were not interpolated.
+Validation runs on ``jsonschema-rs`` (Rust): it reports every error of a document and imports
+in a fraction of the time of the pure-Python validator, which keeps ``agentdock validate`` a
+fast command. Messages are written here rather than taken from the validator: its messages
+quote the offending value, and a value may be a secret resolved from the environment. We
+quote a value only for enum/const mismatches on paths that were not interpolated.
 """
 
 from __future__ import annotations
@@ -14,8 +16,7 @@ from collections.abc import Iterator, Mapping
 from importlib import resources
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+import jsonschema_rs
 
 from agentdock.findings import Code, Finding, Path
 
@@ -63,8 +64,27 @@ def load_schema(version: str) -> dict[str, Any]:
 
 
 @functools.cache
-def _validator(version: str) -> Draft202012Validator:
-    return Draft202012Validator(load_schema(version))
+def _validator(version: str) -> Any:
+    return jsonschema_rs.Draft202012Validator(load_schema(version))
+
+
+def _subschema(root: Mapping[str, Any], schema_path: Any) -> Mapping[str, Any]:
+    """The schema object holding the failed keyword (``$ref`` steps followed)."""
+    node: Any = root
+    for step in list(schema_path)[:-1]:
+        if step == "$ref" and isinstance(node, Mapping):
+            target = node.get("$ref", "")
+            node = root
+            for part in str(target).removeprefix("#/").split("/"):
+                node = node.get(part, {}) if isinstance(node, Mapping) else {}
+            continue
+        if isinstance(node, Mapping):
+            node = node.get(step, {})
+        elif isinstance(node, list) and isinstance(step, int) and step < len(node):
+            node = node[step]
+        else:
+            return {}
+    return node if isinstance(node, Mapping) else {}
 
 
 def schema_version_of(data: Mapping[str, Any]) -> tuple[str, list[Finding]]:
@@ -121,19 +141,20 @@ def check_schema(
     """Validate ``data`` against the schema of its version.
 
     :param interpolated: paths whose values came from ``${VAR}`` (never quoted).
-    :param unresolved_ok: skip errors on values that still hold a ``${...}`` placeholder
-        (``--allow-unresolved``), since their real value is unknown.
+    :param unresolved_ok: skip errors on values that still hold a ``${...}`` placeholder:
+        their real value is unknown, and the loader already reported them (4001 or 4107).
     :returns: the version used and the findings, in document order.
     """
     version, findings = schema_version_of(data)
     validator = _validator(version)
     for error in validator.iter_errors(dict(data)):
-        path = tuple(error.absolute_path)
+        path = tuple(error.instance_path)
         if path == ("version",):
             continue  # reported by schema_version_of
         if unresolved_ok and isinstance(error.instance, str) and "${" in error.instance:
             continue
-        findings.extend(_to_findings(error, path, version, interpolated))
+        schema = _subschema(load_schema(version), error.schema_path)
+        findings.extend(_to_findings(error, schema, path, version, interpolated))
     return version, findings
 
 
@@ -159,25 +180,24 @@ def _allowed_keys(schema: Mapping[str, Any]) -> list[str]:
 
 
 def _to_findings(
-    error: ValidationError, path: Path, version: str, interpolated: frozenset[Path]
+    error: Any,
+    schema: Mapping[str, Any],
+    path: Path,
+    version: str,
+    interpolated: frozenset[Path],
 ) -> Iterator[Finding]:
-    kind: Any = error.validator
-    rule: Any = error.validator_value
-    schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
+    kind: str = error.kind.name
+    rule: Any = schema.get(kind)
     value = error.instance
     code = _code_for(path)
 
     if kind == "required":
-        present = value if isinstance(value, Mapping) else {}
-        for key in rule:
-            if key not in present:
-                yield Finding(code, (*path, key), f"missing required key '{key}'")
+        key = error.kind.property
+        yield Finding(code, (*path, key), f"missing required key '{key}'")
         return
-    if kind == "additionalProperties" and isinstance(value, Mapping):
+    if kind == "additionalProperties":
         allowed = _allowed_keys(schema)
-        for key in value:
-            if key in allowed:
-                continue
+        for key in error.kind.unexpected:
             hint = _hint_for_unknown(path, key, allowed, version)
             yield Finding(code, (*path, key), f"unknown key '{key}'", hint=hint)
         return
@@ -201,16 +221,16 @@ def _to_findings(
     if kind == "pattern":
         described = schema.get("description")
         hint = described if isinstance(described, str) else None
-        yield Finding(code, path, f"does not match the pattern {error.validator_value}", hint=hint)
+        yield Finding(code, path, f"does not match the pattern {rule}", hint=hint)
         return
     if kind in ("minLength", "maxLength"):
-        bound = error.validator_value
+        bound = rule
         word = "at least" if kind == "minLength" else "at most"
         yield Finding(code, path, f"must be {word} {bound} characters long")
         return
     if kind in ("minItems", "maxItems"):
         word = "at least" if kind == "minItems" else "at most"
-        yield Finding(code, path, f"must have {word} {error.validator_value} items")
+        yield Finding(code, path, f"must have {word} {rule} items")
         return
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         words = {
@@ -219,15 +239,18 @@ def _to_findings(
             "exclusiveMinimum": "greater than",
             "exclusiveMaximum": "less than",
         }
-        yield Finding(code, path, f"must be {words[kind]} {error.validator_value}")
+        yield Finding(code, path, f"must be {words[kind]} {rule}")
         return
     if kind == "uniqueItems":
         yield Finding(code, path, "items must be unique")
         return
     if kind == "propertyNames":
-        yield Finding(code, path, "has a key that is not a valid name")
+        inner = getattr(error.kind, "error", None)
+        key = getattr(inner, "instance", None)
+        shown = f" '{key}'" if isinstance(key, str) else ""
+        yield Finding(code, path, f"has a key{shown} that is not a valid name")
         return
-    if kind is None:  # a ``false`` subschema: the io_schema forms are exclusive
+    if kind == "falseSchema":  # the io_schema forms are exclusive
         yield Finding(
             code,
             path,

@@ -10,16 +10,15 @@ import difflib
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
+import jsonschema_rs
 
 from agentdock.findings import Code, Finding, Path, Severity
 
 __all__ = [
-    "block",
     "DEFAULT_ROLES",
     "MIN_SECRET_BYTES",
     "RESERVED_PERMISSIONS",
+    "block",
     "check_auth",
     "check_exposure",
     "check_framework",
@@ -221,11 +220,11 @@ def check_inline_io(data: Mapping[str, Any]) -> Iterator[Finding]:
             continue
         base: Path = ("io_schema", side)
         try:
-            Draft202012Validator.check_schema(dict(schema))
-        except SchemaError as exc:
+            jsonschema_rs.meta.validate(dict(schema))
+        except jsonschema_rs.ValidationError as exc:
             yield Finding(
                 Code.InvalidIOSchemaError,
-                (*base, *exc.absolute_path),
+                (*base, *exc.instance_path),
                 f"not a valid JSON Schema: {exc.message.splitlines()[0][:200]}",
             )
         properties = schema.get("properties")
@@ -269,7 +268,7 @@ def check_lint(data: Mapping[str, Any]) -> Iterator[Finding]:
             hint="declare auth.roles to state who may invoke the agent",
         )
     host = block(data, "expose").get("host", "0.0.0.0")
-    if host not in _LOOPBACK and "max_output_chars" not in safety:
+    if isinstance(host, str) and host not in _LOOPBACK and "max_output_chars" not in safety:
         yield Finding(
             Code.UnboundedOutputWarning,
             ("policies", "safety", "max_output_chars"),
