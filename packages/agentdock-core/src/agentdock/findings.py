@@ -20,6 +20,7 @@ __all__ = [
     "Severity",
     "ValidationReport",
     "format_path",
+    "quote",
 ]
 
 #: A location inside a document: mapping keys and sequence indexes, outermost first.
@@ -69,6 +70,25 @@ def format_path(path: Sequence[str | int]) -> str:
         else:
             out.append(f".{part}" if out else part)
     return "".join(out)
+
+
+def quote(value: object, limit: int = 64) -> str:
+    """User text for a one-line message: single-quoted, control characters escaped, truncated.
+
+    Keys and names come from the user's document and may hold newlines or other line breaks;
+    a finding's message must stay on one line.
+    """
+    text = str(value)
+    short = text if len(text) <= limit else text[: limit - 1] + "…"
+    return "'" + "".join(_escape(ch) for ch in short) + "'"
+
+
+def _escape(ch: str) -> str:
+    if ch in "'\\":
+        return "\\" + ch
+    if ch.isprintable():
+        return ch
+    return ch.encode("unicode_escape").decode("ascii")
 
 
 @dataclass(frozen=True, slots=True)

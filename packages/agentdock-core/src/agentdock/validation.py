@@ -144,12 +144,12 @@ def _semantic_findings(
 def _import_targets(data: Mapping[str, Any]) -> list[ImportTarget]:
     targets: list[ImportTarget] = []
     entrypoint = semantic.block(data, "agent").get("entrypoint")
-    if isinstance(entrypoint, str) and EntrypointPattern.match(entrypoint):
+    if isinstance(entrypoint, str) and EntrypointPattern.fullmatch(entrypoint):
         targets.append(ImportTarget(("agent", "entrypoint"), entrypoint, "entrypoint"))
     io_schema = semantic.block(data, "io_schema")
     for key in ("input_class", "output_class"):
         ref = io_schema.get(key)
-        if isinstance(ref, str) and DottedPathPattern.match(ref):
+        if isinstance(ref, str) and DottedPathPattern.fullmatch(ref):
             targets.append(ImportTarget(("io_schema", key), ref, "model_class"))
     return targets
 

@@ -295,6 +295,15 @@ def _load_mapping(
     )
 
 
+def _unicode_text(text: str, path: Path) -> str:
+    """``text`` when it is valid Unicode (no lone surrogates, as JSON text requires)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _Invalid(path, "text is not valid Unicode (a lone surrogate)") from None
+    return str(text)
+
+
 def _plain_copy(
     value: Any, path: Path, depth: int, counter: list[int], max_depth: int, max_nodes: int
 ) -> Any:
@@ -304,7 +313,7 @@ def _plain_copy(
     if value is None:
         return None
     if isinstance(value, str):
-        return str(value)
+        return _unicode_text(value, path)
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, int):
@@ -322,6 +331,7 @@ def _plain_copy(
                 if not isinstance(key, str):
                     kind = type(key).__name__
                     raise _Invalid(path, f"mapping keys must be strings, got {kind}")
+                _unicode_text(key, path)
                 out[key] = _plain_copy(item, (*path, key), depth + 1, counter, max_depth, max_nodes)
             return out
         return [

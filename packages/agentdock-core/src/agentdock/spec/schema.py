@@ -18,7 +18,7 @@ from typing import Any
 
 import jsonschema_rs
 
-from agentdock.findings import Code, Finding, Path
+from agentdock.findings import Code, Finding, Path, quote
 
 __all__ = [
     "LATEST_VERSION",
@@ -199,7 +199,7 @@ def _to_findings(
         allowed = _allowed_keys(schema)
         for key in error.kind.unexpected:
             hint = _hint_for_unknown(path, key, allowed, version)
-            yield Finding(code, (*path, key), f"unknown key '{key}'", hint=hint)
+            yield Finding(code, (*path, key), f"unknown key {quote(key)}", hint=hint)
         return
     if kind == "type":
         expected = rule
@@ -247,7 +247,7 @@ def _to_findings(
     if kind == "propertyNames":
         inner = getattr(error.kind, "error", None)
         key = getattr(inner, "instance", None)
-        shown = f" '{key}'" if isinstance(key, str) else ""
+        shown = f" {quote(key)}" if isinstance(key, str) else ""
         yield Finding(code, path, f"has a key{shown} that is not a valid name")
         return
     if kind == "falseSchema":  # the io_schema forms are exclusive

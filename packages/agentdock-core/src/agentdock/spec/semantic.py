@@ -12,7 +12,7 @@ from typing import Any
 
 import jsonschema_rs
 
-from agentdock.findings import Code, Finding, Path, Severity
+from agentdock.findings import Code, Finding, Path, Severity, quote
 
 __all__ = [
     "DEFAULT_ROLES",
@@ -145,7 +145,7 @@ def _check_roles(auth: Mapping[str, Any]) -> Iterator[Finding]:
                 yield Finding(
                     Code.AuthConfigError,
                     ("auth", "roles", index, "name"),
-                    f"role '{name}' is declared twice",
+                    f"role {quote(name)} is declared twice",
                 )
             names.append(name)
     known = names if isinstance(roles, list) and roles else list(DEFAULT_ROLES)
@@ -159,7 +159,7 @@ def _check_roles(auth: Mapping[str, Any]) -> Iterator[Finding]:
             yield Finding(
                 Code.AuthConfigError,
                 ("auth", "rate_limits", role),
-                f"rate limit for undeclared role '{role}'",
+                f"rate limit for undeclared role {quote(role)}",
                 hint=hint,
             )
 
@@ -189,7 +189,7 @@ def check_framework(data: Mapping[str, Any], adapters: Collection[str]) -> Itera
     yield Finding(
         Code.UnsupportedFrameworkError,
         ("agent", "framework"),
-        f"no adapter plugin provides framework '{framework}'",
+        f"no adapter plugin provides framework {quote(framework)}",
         hint=f"{hint}installed adapters: {available} (see `agentdock plugins`)",
     )
 
@@ -236,7 +236,7 @@ def check_inline_io(data: Mapping[str, Any]) -> Iterator[Finding]:
                     yield Finding(
                         Code.InvalidIOSchemaError,
                         (*base, "required", index),
-                        f"'{name}' is required but not declared in properties",
+                        f"{quote(name)} is required but not declared in properties",
                         hint=f"did you mean '{close[0]}'?" if close else None,
                     )
 
@@ -272,7 +272,7 @@ def check_lint(data: Mapping[str, Any]) -> Iterator[Finding]:
         yield Finding(
             Code.UnboundedOutputWarning,
             ("policies", "safety", "max_output_chars"),
-            f"the agent listens on {host} with no bound on output size",
+            f"the agent listens on {quote(host)} with no bound on output size",
             severity=Severity.WARNING,
             hint="set policies.safety.max_output_chars",
         )
