@@ -99,6 +99,8 @@ def validate_document(
                 else:
                     findings.extend(manager.validate_spec(spec, document.project_dir))
     located = [_locate(f, document) for f in findings]
+    # Document order reads best; findings with no line (mapping input) keep their order.
+    located.sort(key=lambda f: (f.file != file, f.line is None, f.line or 0))
     return ValidationReport.from_findings(file, located, strict=strict, spec=spec, summary=summary)
 
 
