@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from agentdock.run import RunContext, RunResult, StreamEvent
+
 __all__ = [
     "Adapter",
     "AdapterFactory",
@@ -31,29 +33,29 @@ __all__ = [
 
 @runtime_checkable
 class Adapter(Protocol):
-    """Runs one agent of one framework.
+    """Runs one agent of one framework; built once at start-up by its factory.
 
     Example::
+
+        from agentdock.run import RunResult, StreamEvent
 
         class EchoAdapter:
             def __init__(self, entry, spec):
                 self.entry = entry
 
-            async def invoke(self, payload, config):
-                return {"echo": payload}
+            async def invoke(self, payload, context):
+                return RunResult(output=dict(payload))
 
-            async def stream(self, payload, config):
-                yield {"event": "token", "data": str(payload)}
+            async def stream(self, payload, context):
+                yield StreamEvent("token", {"text": str(payload)})
     """
 
-    async def invoke(self, payload: Mapping[str, Any], config: Mapping[str, Any]) -> Any:
-        """Run the agent once and return its output."""
+    async def invoke(self, payload: Mapping[str, Any], context: RunContext) -> RunResult:
+        """Run the agent once; await ``context.before_tool`` before every tool call."""
         ...
 
-    def stream(
-        self, payload: Mapping[str, Any], config: Mapping[str, Any]
-    ) -> AsyncIterator[Mapping[str, Any]]:
-        """Run the agent and yield stream events (tokens, node and tool updates)."""
+    def stream(self, payload: Mapping[str, Any], context: RunContext) -> AsyncIterator[StreamEvent]:
+        """Run the agent, yielding tokens, node/tool updates, tool calls and usage."""
         ...
 
 

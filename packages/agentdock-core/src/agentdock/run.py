@@ -1,0 +1,100 @@
+"""The vocabulary of one agent run, shared by adapters, the runtime pipeline and servers.
+
+An adapter receives the validated input and a :class:`RunContext`; it returns a
+:class:`RunResult` (``invoke``) or yields :class:`StreamEvent` values (``stream``). Before
+every tool call it awaits ``context.before_tool(call)``; the policy engine raises
+:class:`ToolDenied` there to stop the run cleanly before the tool runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "EventKind",
+    "RunContext",
+    "RunResult",
+    "StreamEvent",
+    "ToolCall",
+    "ToolDenied",
+    "Usage",
+]
+
+#: ``token``: a chunk of model text; ``event``: a node or tool update; ``tool``: a tool call
+#: about to run; ``usage``: token counts reported by a model message.
+EventKind = Literal["token", "event", "tool", "usage"]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens a run consumed, normalised from the model messages."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A tool the agent is about to call."""
+
+    name: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+    call_id: str | None = None
+
+
+class ToolDenied(Exception):
+    """Raised by ``RunContext.before_tool`` to stop a run before a tool runs."""
+
+    def __init__(self, tool: str, reason: str) -> None:
+        super().__init__(f"tool {tool!r} denied: {reason}")
+        self.tool = tool
+        self.reason = reason
+
+
+async def _allow_every_tool(call: ToolCall) -> None:
+    return None
+
+
+@dataclass(slots=True)
+class RunContext:
+    """What an adapter knows about the run besides its input."""
+
+    run_id: str
+    #: Conversation id for stateful agents (``x-thread-id``); ``None`` for a stateless run.
+    thread_id: str | None = None
+    #: The Dockfile's ``arguments``.
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    #: Who called (never the credential itself).
+    subject: str | None = None
+    role: str | None = None
+    #: Awaited before every tool call; raises :class:`ToolDenied` to stop the run.
+    before_tool: Callable[[ToolCall], Awaitable[None]] = _allow_every_tool
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """What ``Adapter.invoke`` returns: the agent's output and the tokens it used."""
+
+    output: Any
+    usage: Usage = field(default_factory=Usage)
+    #: Tool calls made during the run, in order.
+    tools: tuple[ToolCall, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """One item of ``Adapter.stream``."""
+
+    kind: EventKind
+    data: Mapping[str, Any] = field(default_factory=dict)
