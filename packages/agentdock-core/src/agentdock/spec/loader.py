@@ -199,6 +199,19 @@ def _load_file(
     )
     result = interpolate_tree(raw, variables, retypable=parsed.retypable, retype=resolve_plain)
     findings.extend(variables.findings)
+    return _interpolated(path, project_dir, raw, source_map, result, findings, allow_unresolved)
+
+
+def _interpolated(
+    path: pathlib.Path | None,
+    project_dir: pathlib.Path,
+    raw: dict[str, Any],
+    source_map: Mapping[Path, SourceLocation],
+    result: TreeInterpolation,
+    findings: list[Finding],
+    allow_unresolved: bool,
+) -> LoadedDocument:
+    """The loaded document once ``${VAR}`` interpolation has run over ``raw``."""
     findings.extend(_interpolation_findings(result, source_map, allow_unresolved))
     return LoadedDocument(
         path=path,
@@ -280,19 +293,8 @@ def _load_mapping(
     except _Invalid as exc:
         finding = Finding(code=Code.DockfileSyntaxError, path=exc.path, message=exc.message)
         return _failed(None, project_dir, [finding], _EMPTY_MAP)
-    variables = Variables(env, environ, None)
-    result = interpolate_tree(raw, variables)
-    return LoadedDocument(
-        path=None,
-        project_dir=project_dir,
-        data=result.data,
-        raw=raw,
-        source_map=_EMPTY_MAP,
-        variables=result.variables,
-        interpolated=result.interpolated,
-        unresolved=frozenset(name for _, name in result.unresolved),
-        findings=tuple(_interpolation_findings(result, _EMPTY_MAP, allow_unresolved)),
-    )
+    result = interpolate_tree(raw, Variables(env, environ, None))
+    return _interpolated(None, project_dir, raw, _EMPTY_MAP, result, [], allow_unresolved)
 
 
 def _unicode_text(text: str, path: Path) -> str:
