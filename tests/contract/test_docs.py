@@ -10,6 +10,7 @@ from pathlib import Path
 
 from agentdock import hookspecs, make_plugin_manager, validate
 from agentdock.findings import Code
+from agentdock.run import RunContext, RunResult, StreamEvent
 from agentdock.spec.reference import render_reference
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,6 +81,12 @@ def test_readme_plugin_example_runs(tmp_path: Path) -> None:
     report = validate(document, skip_imports=True, plugins=manager)
     assert report.ok, [f.one_line() for f in report.errors]
     adapter = adapter_cls(None, report.spec)
-    assert asyncio.run(adapter.invoke({"text": "hi"}, {})) == {"text": "hi"}
+    context = RunContext(run_id="readme")
+    assert asyncio.run(adapter.invoke({"text": "hi"}, context)) == RunResult(output={"text": "hi"})
+
+    async def stream() -> list[StreamEvent]:
+        return [event async for event in adapter.stream({"text": "hi"}, context)]
+
+    assert asyncio.run(stream()) == [StreamEvent("token", {"text": "{'text': 'hi'}"})]
     bare = validate(document, skip_imports=True, plugins=make_plugin_manager())
     assert bare.codes() == [4007]

@@ -1,13 +1,23 @@
-"""The examples: each Dockfile validates, and examples/chat is exactly what `init` writes."""
+"""The examples: each Dockfile validates, examples/chat is exactly what `init` writes, and
+examples/react-tools runs through the LangGraph adapter with its tools gated."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import agentdock
 import pytest
+from agentdock.run import RunContext, StreamEvent, ToolCall, ToolDenied, Usage
 from agentdock_cli.main import cli
+from agentdock_plugins.langgraph.adapter import LangGraphAdapter
 from click.testing import CliRunner
+from langchain_core.callbacks import UsageMetadataCallbackHandler
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 INVOICE_VARIABLES = ("JWT_SECRET", "LANGFUSE_PUBLIC", "LANGFUSE_SECRET")
@@ -100,3 +110,152 @@ def test_chat_example_is_a_fresh_init(tmp_path: Path) -> None:
     assert sorted(committed) == sorted(fresh)
     for name, content in fresh.items():
         assert committed[name] == content, f"examples/chat/{name} differs from `agentdock init`"
+
+
+# -- examples/react-tools: a tool-calling ReAct agent run through the LangGraph adapter --------
+
+REACT = EXAMPLES / "react-tools"
+REFUND = {"question": "Please refund order A-1001."}
+
+
+@contextmanager
+def react_agent() -> Iterator[Any]:
+    """The example's package, imported from its directory only and forgotten afterwards."""
+
+    def purge() -> None:
+        for name in [n for n in sys.modules if n.split(".")[0] == "react_agent"]:
+            del sys.modules[name]
+
+    purge()
+    sys.path.insert(0, str(REACT))
+    try:
+        yield importlib.import_module("react_agent.graph")
+    finally:
+        sys.path.remove(str(REACT))
+        purge()
+
+
+def react_adapter(tmp_path: Path) -> tuple[LangGraphAdapter, Any]:
+    spec = agentdock.load(REACT / "Dockfile.yaml")
+    with react_agent() as graph:
+        tools = importlib.import_module("react_agent.tools")
+        return LangGraphAdapter(graph.build_graph, spec, project_dir=tmp_path), tools
+
+
+def test_react_tools_validates_cleanly() -> None:
+    result = CliRunner().invoke(cli, ["validate", str(REACT / "Dockfile.yaml")])
+    assert result.exit_code == 0, result.output
+    report = agentdock.validate(REACT / "Dockfile.yaml")
+    assert report.ok, [f.one_line() for f in report.errors]
+    assert report.warnings == (), [f.one_line() for f in report.warnings]
+    spec = report.spec
+    assert spec.version == "1.1"
+    assert spec.auth.mode == "api_key"
+    assert spec.io_schema.mode == "inline"
+    assert spec.policies.safety.max_output_chars is not None
+    assert list(spec.policies.tools.allowed) == ["lookup_order", "issue_refund"]
+    assert spec.arguments["checkpointer"] == "sqlite"
+
+
+def test_react_tools_calls_both_tools_and_sums_usage(tmp_path: Path) -> None:
+    adapter, _tools = react_adapter(tmp_path)
+    assert adapter.synchronous
+    result = asyncio.run(adapter.invoke(REFUND, RunContext("r1")))
+    assert result.output == {"answer": "refund R-A-1001 of 39.50 issued."}
+    assert result.tools == (
+        ToolCall("lookup_order", {"order_id": "A-1001"}, "call_lookup_A-1001"),
+        ToolCall("issue_refund", {"order_id": "A-1001", "amount": 39.5}, "call_refund_A-1001"),
+    )
+    # The run's usage is the sum over the model's three replies.
+    with react_agent() as graph:
+        usage = UsageMetadataCallbackHandler()
+        graph.build_graph().invoke(REFUND, config={"callbacks": [usage]})
+    (totals,) = usage.usage_metadata.values()
+    assert result.usage == Usage(totals["input_tokens"], totals["output_tokens"])
+    assert result.usage.input_tokens > 0
+    adapter.close()
+
+
+def test_react_tools_streams_a_tool_event_before_each_tool(tmp_path: Path) -> None:
+    adapter, _tools = react_adapter(tmp_path)
+
+    async def collect() -> list[StreamEvent]:
+        return [e async for e in adapter.stream(REFUND, RunContext("r1"))]
+
+    events = asyncio.run(collect())
+    steps = [
+        e.data.get("node") or e.data.get("name") for e in events if e.kind in {"event", "tool"}
+    ]
+    assert steps == [
+        "ask",
+        "agent",
+        "lookup_order",
+        "tools",
+        "agent",
+        "issue_refund",
+        "tools",
+        "agent",
+        "answer",
+    ]
+    tools = [dict(e.data) for e in events if e.kind == "tool"]
+    assert tools[1] == {
+        "name": "issue_refund",
+        "args": {"order_id": "A-1001", "amount": 39.5},
+        "id": "call_refund_A-1001",
+    }
+    tokens = "".join(str(e.data["text"]) for e in events if e.kind == "token")
+    assert tokens == "refund R-A-1001 of 39.50 issued."
+    assert events[-1].kind == "usage"
+    assert events[-1].data["total_tokens"] > 0
+    adapter.close()
+
+
+def test_react_tools_denied_refund_never_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    adapter, tools = react_adapter(tmp_path)
+    ran: list[str] = []
+    for name in ("lookup_order", "issue_refund"):
+        tool = getattr(tools, name)
+        monkeypatch.setattr(tool, "func", _spy(tool.func, name, ran))
+    asked: list[str] = []
+
+    async def before_tool(call: ToolCall) -> None:
+        asked.append(call.name)
+        if call.name not in {"lookup_order"}:
+            raise ToolDenied(call.name, "refunds need a human")
+
+    with pytest.raises(ToolDenied) as denied:
+        asyncio.run(adapter.invoke(REFUND, RunContext("r1", before_tool=before_tool)))
+    assert denied.value.tool == "issue_refund"
+    assert asked == ["lookup_order", "issue_refund"]
+    assert ran == ["lookup_order"]
+    adapter.close()
+
+
+def test_react_tools_conversation_survives_a_restart(tmp_path: Path) -> None:
+    first, _tools = react_adapter(tmp_path)
+    result = asyncio.run(first.invoke(REFUND, RunContext("r1", thread_id="customer-7")))
+    assert result.output == {"answer": "refund R-A-1001 of 39.50 issued."}
+    first.close()
+    assert (tmp_path / ".agentdock" / "checkpoints.db").is_file()
+
+    second, _tools = react_adapter(tmp_path)
+    again = {"question": "And order A-1002 too."}
+    result = asyncio.run(second.invoke(again, RunContext("r2", thread_id="customer-7")))
+    assert result.output == {"answer": "refund R-A-1002 of 89.00 issued."}
+    state = second._stateful.get_state({"configurable": {"thread_id": "customer-7"}})
+    questions = [m.content for m in state.values["messages"] if m.type == "human"]
+    assert questions == [REFUND["question"], again["question"]]
+    # The second turn's prompt includes the first turn: more input tokens than a fresh thread.
+    fresh = asyncio.run(second.invoke(again, RunContext("r3", thread_id="customer-8")))
+    assert result.usage.input_tokens > fresh.usage.input_tokens
+    second.close()
+
+
+def _spy(function: Any, name: str, ran: list[str]) -> Any:
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        ran.append(name)
+        return function(*args, **kwargs)
+
+    return spy

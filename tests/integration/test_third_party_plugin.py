@@ -23,17 +23,18 @@ UV = shutil.which("uv")
 GOOD_PLUGIN = '''
 """A tiny AgentDock plugin: the "echo" framework."""
 from agentdock import hookimpl
+from agentdock.run import RunResult, StreamEvent
 
 
 class EchoAdapter:
     def __init__(self, entry, spec):
         self.entry = entry
 
-    async def invoke(self, payload, config):
-        return dict(payload)
+    async def invoke(self, payload, context):
+        return RunResult(output=dict(payload))
 
-    async def stream(self, payload, config):
-        yield {"event": "token", "data": {"text": str(payload)}}
+    async def stream(self, payload, context):
+        yield StreamEvent("token", {"text": str(payload)})
 
 
 @hookimpl

@@ -13,6 +13,9 @@ def resolve_runnable(entry: Any, spec: Any) -> Any:
 
     A builder is called once, at start-up, with whichever of ``model`` (the Dockfile's
     model block), ``arguments`` and ``spec`` its signature accepts.
+
+    :raises TypeError: the entrypoint is neither a runnable nor callable, or its builder
+        returned something that is not a runnable.
     """
     if hasattr(entry, "ainvoke"):
         return entry

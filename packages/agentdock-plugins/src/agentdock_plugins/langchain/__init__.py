@@ -1,20 +1,35 @@
-"""Built-in plugin: the ``langchain`` framework adapter."""
+"""Built-in plugin: the ``langchain`` framework adapter.
+
+The adapter module (and LangChain) is imported only when the adapter is built, never by
+``agentdock validate``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from agentdock import hookimpl
 
-__all__ = ["agentdock_register_adapters"]
+if TYPE_CHECKING:
+    from agentdock_plugins.langchain.adapter import LangChainAdapter
+
+__all__ = ["agentdock_register_adapters", "langchain_adapter"]
+
+
+def langchain_adapter(
+    entry: Any, spec: Any, *, project_dir: str | Path | None = None
+) -> LangChainAdapter:
+    """Build the adapter: see :class:`agentdock_plugins.langchain.adapter.LangChainAdapter`."""
+    from agentdock_plugins.langchain.adapter import LangChainAdapter
+
+    return LangChainAdapter(entry, spec, project_dir=project_dir)
 
 
 @hookimpl
 def agentdock_register_adapters(register: Any) -> None:
-    from agentdock_plugins.langchain.adapter import LangChainAdapter
-
     register(
         "langchain",
-        LangChainAdapter,
+        langchain_adapter,
         description="LangChain: any Runnable (LCEL), or a builder that returns one",
     )

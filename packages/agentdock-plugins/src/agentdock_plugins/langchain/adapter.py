@@ -1,30 +1,71 @@
-"""The LangChain adapter: runs any Runnable (LCEL chain) or the one a builder returns."""
+"""The LangChain adapter: runs any Runnable (LCEL chain) or the one a builder returns.
+
+Runs go through ``ainvoke``/``astream`` (LCEL runs synchronous steps in worker threads).
+Streaming yields each chat-model chunk as a ``token``, each output chunk that is not text
+as an ``event`` ({"chunk": ...}), a ``tool`` event before every tool call, and the run's
+``usage`` last.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 from typing import Any
 
+from agentdock.run import RunContext, RunResult, StreamEvent
+from langchain_core.messages import BaseMessageChunk
+from langchain_core.runnables import RunnableConfig
+
+from agentdock_plugins._run import EventChannel, RunTracker, message_text
 from agentdock_plugins._runnable import resolve_runnable
 
 __all__ = ["LangChainAdapter"]
 
 
 class LangChainAdapter:
-    """Invokes and streams a LangChain Runnable; built once, at start-up."""
+    """Invokes and streams a LangChain Runnable; built once, at start-up.
 
-    def __init__(self, entry: Any, spec: Any) -> None:
-        self.runnable = resolve_runnable(entry, spec)
+    :param entry: a Runnable, or a builder called once with whichever of ``model``,
+        ``arguments`` and ``spec`` it accepts.
+    :param spec: the validated Dockfile.
+    :param project_dir: the Dockfile's directory (accepted for symmetry with the LangGraph
+        adapter; a chain keeps no state).
+    """
 
-    async def invoke(self, payload: Mapping[str, Any], config: Mapping[str, Any]) -> Any:
-        return await self.runnable.ainvoke(dict(payload), config=dict(config) or None)
+    def __init__(self, entry: Any, spec: Any, *, project_dir: str | Path | None = None) -> None:
+        self.runnable: Any = resolve_runnable(entry, spec)
+        self.project_dir = Path(project_dir) if project_dir is not None else Path.cwd()
+
+    async def invoke(self, payload: Mapping[str, Any], context: RunContext) -> RunResult:
+        tracker = RunTracker(context)
+        try:
+            output = await self.runnable.ainvoke(dict(payload), _config(context, tracker))
+        except Exception as error:
+            tracker.finish(error)
+            raise
+        tracker.finish()
+        return RunResult(output=output, usage=tracker.usage, tools=tuple(tracker.tools))
 
     async def stream(
-        self, payload: Mapping[str, Any], config: Mapping[str, Any]
-    ) -> AsyncIterator[Mapping[str, Any]]:
-        async for chunk in self.runnable.astream(dict(payload), config=dict(config) or None):
-            text = getattr(chunk, "content", chunk if isinstance(chunk, str) else None)
-            if text:
-                yield {"event": "token", "data": {"text": text}}
-            elif text is None:
-                yield {"event": "event", "data": {"chunk": chunk}}
+        self, payload: Mapping[str, Any], context: RunContext
+    ) -> AsyncIterator[StreamEvent]:
+        channel = EventChannel()
+        tracker = RunTracker(context, emit=channel.put, tokens=True)
+        config = _config(context, tracker)
+
+        async def produce() -> None:
+            async for chunk in self.runnable.astream(dict(payload), config):
+                if isinstance(chunk, str | BaseMessageChunk):
+                    # Text the chain outputs: already streamed when it came from a chat model.
+                    text = chunk if isinstance(chunk, str) else message_text(chunk.content)
+                    if text and not tracker.streamed_tokens:
+                        channel.put(StreamEvent("token", {"text": text}))
+                else:
+                    channel.put(StreamEvent("event", {"chunk": chunk}))
+
+        async for event in channel.run(produce, tracker):
+            yield event
+
+
+def _config(context: RunContext, tracker: RunTracker) -> RunnableConfig:
+    return {"callbacks": tracker.handlers, "metadata": {"agentdock_run_id": context.run_id}}

@@ -1,38 +1,214 @@
-"""The LangGraph adapter: runs a compiled graph (or the graph a builder returns)."""
+"""The LangGraph adapter: runs a compiled graph (or the graph a builder returns).
+
+Built once at start-up. It decides there how the graph runs: a graph whose nodes and
+routing functions are all synchronous runs with ``graph.invoke``/``graph.stream`` in a
+dedicated pool of worker threads, so a slow node never holds the event loop; any other
+graph runs with ``ainvoke``/``astream`` on the loop.
+
+The Dockfile's ``arguments`` it reads:
+
+``worker_threads`` (int, default 64)
+    Size of the worker-thread pool for synchronous graphs (concurrent runs in flight).
+``checkpointer`` (``memory`` | ``sqlite`` | ``none``, default ``memory``)
+    Where a conversation is kept when a request carries a thread id.
+``checkpoint_path`` (path, default ``.agentdock/checkpoints.db``)
+    The SQLite file for ``checkpointer: sqlite``, relative to the Dockfile's directory.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import asyncio
+import contextvars
+import functools
+from collections.abc import AsyncIterator, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
-from agentdock_plugins._runnable import resolve_runnable
+from agentdock.run import RunContext, RunResult, StreamEvent
+from langchain_core.messages import AIMessage
+from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph.state import StateGraph
+from langgraph.prebuilt import ToolNode
+from langgraph.pregel import Pregel
 
-__all__ = ["LangGraphAdapter"]
+from agentdock_plugins._run import EventChannel, RunTracker, message_text
+from agentdock_plugins._runnable import resolve_runnable
+from agentdock_plugins.langgraph.checkpoint import make_checkpointer
+
+__all__ = ["DEFAULT_WORKER_THREADS", "LangGraphAdapter", "is_synchronous"]
+
+DEFAULT_WORKER_THREADS = 64
+_STREAM_MODES = ["messages", "updates"]
 
 
 class LangGraphAdapter:
-    """Invokes and streams a LangGraph graph; the graph is built once, at start-up."""
+    """Invokes and streams a LangGraph graph; the graph is built once, at start-up.
 
-    def __init__(self, entry: Any, spec: Any) -> None:
-        self.graph = resolve_runnable(entry, spec)
+    :param entry: a compiled graph, or a builder called once with whichever of ``model``,
+        ``arguments`` and ``spec`` it accepts.
+    :param spec: the validated Dockfile (its ``model`` and ``arguments`` are read).
+    :param project_dir: the Dockfile's directory; relative paths in ``arguments`` are
+        resolved against it (default: the working directory).
+    """
 
-    async def invoke(self, payload: Mapping[str, Any], config: Mapping[str, Any]) -> Any:
-        return await self.graph.ainvoke(dict(payload), config=dict(config) or None)
+    def __init__(self, entry: Any, spec: Any, *, project_dir: str | Path | None = None) -> None:
+        self.graph: Any = resolve_runnable(entry, spec)
+        arguments: Mapping[str, Any] = dict(getattr(spec, "arguments", None) or {})
+        self.project_dir = Path(project_dir) if project_dir is not None else Path.cwd()
+        #: Whether runs go through ``invoke`` in worker threads (else ``ainvoke``).
+        self.synchronous = is_synchronous(self.graph)
+        workers = int(arguments.get("worker_threads", DEFAULT_WORKER_THREADS))
+        if workers < 1:
+            raise ValueError(f"arguments.worker_threads must be at least 1, not {workers}")
+        self._executor = (
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="agentdock-graph")
+            if self.synchronous
+            else None
+        )
+        self.checkpointer: BaseCheckpointSaver[Any] | None = None
+        self._stateful: Any = None
+        own = getattr(self.graph, "checkpointer", None)
+        if isinstance(own, BaseCheckpointSaver):
+            # The graph brought its own checkpointer: it keeps every conversation.
+            self._stateful = self.graph
+        elif isinstance(self.graph, Pregel):
+            self.checkpointer = make_checkpointer(arguments, self.project_dir)
+            if self.checkpointer is not None:
+                self._stateful = self.graph.copy(update={"checkpointer": self.checkpointer})
+
+    # -- the Adapter protocol -------------------------------------------------------------------
+
+    async def invoke(self, payload: Mapping[str, Any], context: RunContext) -> RunResult:
+        tracker = RunTracker(context)
+        graph, config = self._prepare(context, tracker)
+        try:
+            if self._executor is not None:
+                output = await self._in_worker(graph.invoke, dict(payload), config)
+            else:
+                output = await graph.ainvoke(dict(payload), config)
+        except Exception as error:
+            tracker.finish(error)
+            raise
+        tracker.finish()
+        return RunResult(output=output, usage=tracker.usage, tools=tuple(tracker.tools))
 
     async def stream(
-        self, payload: Mapping[str, Any], config: Mapping[str, Any]
-    ) -> AsyncIterator[Mapping[str, Any]]:
-        async for mode, chunk in self.graph.astream(
-            dict(payload), config=dict(config) or None, stream_mode=["messages", "updates"]
-        ):
-            if mode == "messages":
-                message, meta = chunk
-                text = getattr(message, "content", "")
-                if text:
-                    yield {
-                        "event": "token",
-                        "data": {"text": text, "node": meta.get("langgraph_node")},
-                    }
+        self, payload: Mapping[str, Any], context: RunContext
+    ) -> AsyncIterator[StreamEvent]:
+        channel = EventChannel()
+        tracker = RunTracker(context, emit=channel.put)
+        graph, config = self._prepare(context, tracker)
+        executor = self._executor
+
+        async def produce() -> None:
+            if executor is not None:
+
+                def pump() -> None:
+                    for mode, chunk in graph.stream(
+                        dict(payload), config, stream_mode=_STREAM_MODES
+                    ):
+                        for event in _events(mode, chunk):
+                            channel.put_threadsafe(event)
+                        if channel.closed.is_set():
+                            break
+
+                await self._in_worker(pump)
             else:
-                for node, update in chunk.items():
-                    yield {"event": "event", "data": {"node": node, "update": update}}
+                async for mode, chunk in graph.astream(
+                    dict(payload), config, stream_mode=_STREAM_MODES
+                ):
+                    for event in _events(mode, chunk):
+                        channel.put(event)
+
+        async for event in channel.run(produce, tracker):
+            yield event
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the worker threads and close the checkpointer's file, if any."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        close = getattr(self.checkpointer, "close", None)
+        if callable(close):
+            close()
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _prepare(self, context: RunContext, tracker: RunTracker) -> tuple[Any, RunnableConfig]:
+        config: RunnableConfig = {
+            "callbacks": tracker.handlers,
+            "metadata": {"agentdock_run_id": context.run_id},
+        }
+        graph = self.graph
+        if context.thread_id is not None:
+            if self._stateful is None:
+                raise ValueError(
+                    "this agent is stateless (arguments.checkpointer: none, or not a graph): "
+                    "it takes no thread id"
+                )
+            graph = self._stateful
+            config["configurable"] = {"thread_id": context.thread_id}
+        elif graph is self._stateful:
+            # A graph with its own checkpointer still needs a thread: one per run.
+            config["configurable"] = {"thread_id": context.run_id}
+        return graph, config
+
+    async def _in_worker(self, function: Any, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        call = functools.partial(contextvars.copy_context().run, function, *args)
+        return await loop.run_in_executor(self._executor, call)
+
+
+def _events(mode: str, chunk: Any) -> Iterable[StreamEvent]:
+    if mode == "messages":
+        message, meta = chunk
+        if isinstance(message, AIMessage):
+            text = message_text(message.content)
+            if text:
+                yield StreamEvent("token", {"text": text, "node": meta.get("langgraph_node")})
+    elif mode == "updates" and isinstance(chunk, Mapping):
+        for node, update in chunk.items():
+            yield StreamEvent("event", {"node": node, "update": update})
+
+
+# -- choosing the execution path -------------------------------------------------------------
+
+
+def is_synchronous(graph: Any) -> bool:
+    """Whether every node and routing function of ``graph`` has a synchronous form.
+
+    Conservative: anything not recognised (a custom Runnable, a graph without its builder)
+    counts as asynchronous, and the graph then runs with ``ainvoke``.
+    """
+    builder = getattr(graph, "builder", None)
+    if not isinstance(graph, Pregel) or not isinstance(builder, StateGraph):
+        return False
+    for node in builder.nodes.values():
+        if not _sync_runnable(node.runnable):
+            return False
+    for branches in builder.branches.values():
+        for branch in branches.values():
+            if not _sync_runnable(branch.path):
+                return False
+    return True
+
+
+def _sync_runnable(runnable: Any) -> bool:
+    if isinstance(runnable, Pregel):
+        return is_synchronous(runnable)
+    if isinstance(runnable, ToolNode):
+        return all(_sync_tool(tool) for tool in runnable.tools_by_name.values())
+    if isinstance(runnable, RunnableLambda):
+        return hasattr(runnable, "func")
+    if hasattr(runnable, "func") and hasattr(runnable, "afunc"):
+        # LangGraph's wrapper of a node function: ``func`` is None for an ``async def``.
+        return runnable.func is not None
+    return False
+
+
+def _sync_tool(tool: Any) -> bool:
+    # StructuredTool and Tool made from a coroutine alone have no ``func`` to call.
+    return not hasattr(tool, "coroutine") or getattr(tool, "func", None) is not None

@@ -1,0 +1,1 @@
+"""A tool-calling ReAct agent: looks up an order, then refunds it."""

@@ -1,0 +1,332 @@
+"""What the adapters share about one run: callbacks for tools and usage, and the event channel.
+
+One :class:`RunTracker` is made per run. Its two callback handlers ride along in the
+runnable's config (and so reach every nested model and tool):
+
+* the *tool gate* runs before every tool call, awaits ``RunContext.before_tool`` on the
+  event loop that started the run and, when the call is allowed, records it and emits a
+  ``tool`` event. A :class:`~agentdock.run.ToolDenied` raised there propagates out of the
+  tool before it runs; the denial is also latched, so a graph that swallows tool errors is
+  stopped at its next step and the run still ends with the denial;
+* the *recorder* sums the ``usage_metadata`` of every model message and, when asked, emits
+  each chat-model chunk as a ``token`` event.
+
+Handlers are called from the event loop's thread (async runnables) or from worker threads
+(synchronous graphs and nodes); both are handled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from uuid import UUID
+
+from agentdock.run import RunContext, StreamEvent, ToolCall, ToolDenied, Usage
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.outputs import LLMResult
+
+__all__ = ["EventChannel", "RunTracker", "message_text", "usage_data"]
+
+
+class _QuietDenials(logging.Filter):
+    """Drops LangChain's warning about a callback error when the error is a denial.
+
+    A denial is how the run is meant to stop, not a fault of the callback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not any(isinstance(arg, str) and arg.startswith("ToolDenied(") for arg in args)
+
+
+logging.getLogger("langchain_core.callbacks.manager").addFilter(_QuietDenials())
+
+
+def message_text(content: Any) -> str:
+    """The text of a message's content: a string, or the text parts of a content list."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts: list[str] = []
+        for part in content:
+            if isinstance(part, str):
+                parts.append(part)
+            elif isinstance(part, Mapping) and part.get("type", "text") == "text":
+                parts.append(str(part.get("text", "")))
+        return "".join(parts)
+    return ""
+
+
+def usage_data(usage: Usage) -> dict[str, int]:
+    """The ``data`` of a ``usage`` stream event."""
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def _usage_of(response: LLMResult) -> Usage:
+    """Tokens reported by a model response: its messages' ``usage_metadata``.
+
+    Falls back to the provider's ``llm_output["token_usage"]`` for a response whose
+    messages carry no usage metadata.
+    """
+    total = Usage()
+    reported = False
+    for generations in response.generations:
+        for generation in generations:
+            metadata = getattr(getattr(generation, "message", None), "usage_metadata", None)
+            if metadata:
+                reported = True
+                total += Usage(
+                    int(metadata.get("input_tokens", 0) or 0),
+                    int(metadata.get("output_tokens", 0) or 0),
+                )
+    if not reported and isinstance(response.llm_output, Mapping):
+        token_usage = response.llm_output.get("token_usage")
+        if isinstance(token_usage, Mapping):
+            total += Usage(
+                int(token_usage.get("prompt_tokens", 0) or 0),
+                int(token_usage.get("completion_tokens", 0) or 0),
+            )
+    return total
+
+
+def _tool_args(input_str: str, inputs: Any) -> dict[str, Any]:
+    if isinstance(inputs, Mapping):
+        return dict(inputs)
+    try:
+        parsed = json.loads(input_str)
+    except (TypeError, ValueError):
+        return {"input": input_str}
+    return dict(parsed) if isinstance(parsed, Mapping) else {"input": parsed}
+
+
+class RunTracker:
+    """The per-run state the callbacks fill: usage, tool calls made, a latched denial."""
+
+    def __init__(
+        self,
+        context: RunContext,
+        *,
+        emit: Callable[[StreamEvent], None] | None = None,
+        tokens: bool = False,
+    ) -> None:
+        self.context = context
+        self.loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._emit = emit
+        self._lock = threading.Lock()
+        self.usage = Usage()
+        self.tools: list[ToolCall] = []
+        self.denied: ToolDenied | None = None
+        #: Whether any chat-model chunk was emitted as a token.
+        self.streamed_tokens = False
+        self.handlers: list[BaseCallbackHandler] = [
+            _Recorder(self, tokens=tokens and emit is not None),
+            _ToolGate(self),
+        ]
+
+    # -- called by the handlers, from any thread --------------------------------------------
+
+    def emit(self, event: StreamEvent) -> None:
+        if self._emit is None:
+            return
+        if threading.get_ident() == self._loop_thread:
+            self._emit(event)
+        else:
+            self.loop.call_soon_threadsafe(self._emit, event)
+
+    def add_usage(self, usage: Usage) -> None:
+        with self._lock:
+            self.usage += usage
+
+    def check(self) -> None:
+        """Raise the run's denial, if a tool was denied."""
+        if self.denied is not None:
+            raise self.denied
+
+    def gate(self, call: ToolCall) -> None:
+        """Await ``before_tool`` for ``call`` on the run's loop; block this thread meanwhile."""
+        self.check()
+        try:
+            if threading.get_ident() == self._loop_thread:
+                # A synchronous tool call made on the loop's own thread: the loop cannot run
+                # the check while this thread waits, so it runs on a loop of its own.
+                with ThreadPoolExecutor(1, thread_name_prefix="agentdock-gate") as pool:
+                    pool.submit(asyncio.run, _awaited(self.context.before_tool(call))).result()
+            else:
+                asyncio.run_coroutine_threadsafe(
+                    _awaited(self.context.before_tool(call)), self.loop
+                ).result()
+        except ToolDenied as denied:
+            with self._lock:
+                if self.denied is None:
+                    self.denied = denied
+            raise
+        with self._lock:
+            self.tools.append(call)
+        self.emit(
+            StreamEvent("tool", {"name": call.name, "args": dict(call.args), "id": call.call_id})
+        )
+
+    # -- called by the adapters -------------------------------------------------------------
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """End of the run: a latched denial wins over whatever error the run ended with."""
+        if self.denied is not None and self.denied is not error:
+            raise self.denied from error
+
+
+async def _awaited(awaitable: Awaitable[None]) -> None:
+    await awaitable
+
+
+class _Recorder(BaseCallbackHandler):
+    """Sums model usage, streams chat-model chunks, stops the run after a denial."""
+
+    raise_error = True
+    run_inline = True
+
+    def __init__(self, tracker: RunTracker, *, tokens: bool) -> None:
+        self.tracker = tracker
+        self.tokens = tokens
+
+    def on_chain_start(self, serialized: Any, inputs: Any, **kwargs: Any) -> None:
+        self.tracker.check()
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+        self.tracker.check()
+
+    def on_llm_start(self, serialized: Any, prompts: Any, **kwargs: Any) -> None:
+        self.tracker.check()
+
+    def on_llm_new_token(
+        self, token: str | list[str | dict[str, Any]], *, chunk: Any = None, **kwargs: Any
+    ) -> None:
+        if not self.tokens:
+            return
+        message = getattr(chunk, "message", None)
+        text = message_text(message.content if message is not None else token)
+        if text:
+            self.tracker.streamed_tokens = True
+            self.tracker.emit(StreamEvent("token", {"text": text}))
+
+    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+        self.tracker.add_usage(_usage_of(response))
+
+
+class _ToolGate(BaseCallbackHandler):
+    """Awaits ``before_tool`` before every tool call; sees tool events only.
+
+    It is synchronous and not inline, so an async callback manager runs it in a worker
+    thread while the loop stays free to run the check, and a synchronous one runs it in the
+    tool's own thread; either way an exception stops the tool.
+    """
+
+    raise_error = True
+    run_inline = False
+
+    def __init__(self, tracker: RunTracker) -> None:
+        self.tracker = tracker
+
+    @property
+    def ignore_llm(self) -> bool:
+        return True
+
+    @property
+    def ignore_chain(self) -> bool:
+        return True
+
+    @property
+    def ignore_retriever(self) -> bool:
+        return True
+
+    @property
+    def ignore_chat_model(self) -> bool:
+        return True
+
+    @property
+    def ignore_retry(self) -> bool:
+        return True
+
+    @property
+    def ignore_custom_event(self) -> bool:
+        return True
+
+    def on_tool_start(
+        self,
+        serialized: dict[str, Any],
+        input_str: str,
+        *,
+        inputs: dict[str, Any] | None = None,
+        tool_call_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        name = str((serialized or {}).get("name") or kwargs.get("name") or "")
+        self.tracker.gate(ToolCall(name, _tool_args(input_str, inputs), tool_call_id))
+
+
+class _End:
+    """The producer finished (``error`` is ``None``) or failed."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+
+
+class EventChannel:
+    """Carries a run's events from its producer (a task or a thread) to the consumer."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[StreamEvent | _End] = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
+        #: Set when the consumer stopped listening; a thread producer checks it.
+        self.closed = threading.Event()
+
+    def put(self, event: StreamEvent) -> None:
+        """Enqueue from the loop's thread."""
+        self._queue.put_nowait(event)
+
+    def put_threadsafe(self, event: StreamEvent | _End) -> None:
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, event)
+
+    async def run(
+        self,
+        produce: Callable[[], Awaitable[None]],
+        tracker: RunTracker,
+    ) -> AsyncIterator[StreamEvent]:
+        """Run ``produce`` as a task and yield what it and the callbacks emit, then usage."""
+
+        async def producer() -> None:
+            try:
+                await produce()
+            except Exception as error:  # handed to the consumer, which raises it
+                self._queue.put_nowait(_End(error))
+            else:
+                self._queue.put_nowait(_End())
+
+        task = asyncio.create_task(producer())
+        try:
+            while True:
+                item = await self._queue.get()
+                if isinstance(item, _End):
+                    if item.error is not None:
+                        tracker.finish(item.error)
+                        raise item.error
+                    break
+                yield item
+            tracker.finish()
+            yield StreamEvent("usage", usage_data(tracker.usage))
+        finally:
+            self.closed.set()
+            if not task.done():
+                task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

@@ -1,0 +1,130 @@
+"""Checkpointers for stateful LangGraph runs (a request with a thread id).
+
+The Dockfile's ``arguments`` choose one:
+
+``checkpointer: memory`` (the default)
+    Conversations live in the process: they continue across requests, not restarts.
+``checkpointer: sqlite``
+    Conversations live in a SQLite file, ``checkpoint_path`` (default
+    ``.agentdock/checkpoints.db``, relative to the Dockfile's directory): they continue
+    across requests and restarts.
+``checkpointer: none``
+    The agent is stateless; a request with a thread id is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+)
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+__all__ = [
+    "CHECKPOINTERS",
+    "DEFAULT_CHECKPOINT_PATH",
+    "SqliteCheckpointer",
+    "make_checkpointer",
+]
+
+#: The values ``arguments.checkpointer`` accepts.
+CHECKPOINTERS = ("memory", "sqlite", "none")
+DEFAULT_CHECKPOINT_PATH = ".agentdock/checkpoints.db"
+
+
+class SqliteCheckpointer(SqliteSaver):
+    """:class:`SqliteSaver` that also serves async runs, its queries run in worker threads.
+
+    One connection, shared by every thread under the saver's lock, so the same saver serves
+    graphs run with ``invoke`` in worker threads and with ``ainvoke`` on any event loop.
+    """
+
+    @classmethod
+    def open(cls, path: Path) -> SqliteCheckpointer:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(str(path), check_same_thread=False)
+        connection.execute("PRAGMA journal_mode=WAL")
+        saver = cls(connection)
+        saver.setup()
+        return saver
+
+    def close(self) -> None:
+        self.conn.close()
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return await asyncio.to_thread(self.get_tuple, config)
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        def collect() -> list[CheckpointTuple]:
+            found: Iterator[CheckpointTuple] = self.list(
+                config, filter=filter, before=before, limit=limit
+            )
+            return list(found)
+
+        for item in await asyncio.to_thread(collect):
+            yield item
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        return await asyncio.to_thread(self.put, config, checkpoint, metadata, new_versions)
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        await asyncio.to_thread(self.put_writes, config, writes, task_id, task_path)
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        await asyncio.to_thread(self.delete_thread, thread_id)
+
+    async def aget_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, Any]:
+        return await asyncio.to_thread(
+            lambda: self.get_delta_channel_history(config=config, channels=channels)
+        )
+
+
+def make_checkpointer(
+    arguments: Mapping[str, Any], project_dir: Path
+) -> BaseCheckpointSaver[Any] | None:
+    """The checkpointer ``arguments`` ask for; ``None`` for ``checkpointer: none``."""
+    kind = str(arguments.get("checkpointer", "memory")).lower()
+    if kind not in CHECKPOINTERS:
+        raise ValueError(
+            f"arguments.checkpointer is {kind!r}; expected one of {', '.join(CHECKPOINTERS)}"
+        )
+    if kind == "none":
+        return None
+    if kind == "memory":
+        return InMemorySaver()
+    path = Path(str(arguments.get("checkpoint_path") or DEFAULT_CHECKPOINT_PATH))
+    if not path.is_absolute():
+        path = project_dir / path
+    return SqliteCheckpointer.open(path)
