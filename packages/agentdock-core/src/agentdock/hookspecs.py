@@ -59,10 +59,11 @@ def agentdock_register_adapters(register: Register) -> None:
 def agentdock_register_policies(register: Register) -> None:
     """Register policies (redaction, injection scoring, tool gating, ...) by name.
 
-    Called once when the runtime compiles its pipeline.
+    Called once when the runtime compiles its pipeline; every registered factory is then
+    called once with the resolved spec.
 
-    :param register: ``register(name, factory, description="")``; ``factory(...)`` returns an
-        :class:`agentdock.protocols.Policy`.
+    :param register: ``register(name, factory, description="")``; ``factory(spec)`` returns an
+        :class:`agentdock.protocols.Policy`, or ``None`` when it does not apply to this spec.
     """
 
 
@@ -70,11 +71,12 @@ def agentdock_register_policies(register: Register) -> None:
 def agentdock_register_telemetry_sinks(register: Register) -> None:
     """Register telemetry sinks (Prometheus, OpenTelemetry, LangFuse, local buffer, ...).
 
-    Called once when the runtime starts; sinks receive events from a bounded queue drained
-    off the request path.
+    Called once when the runtime starts; every registered factory is then called once with
+    the resolved spec. Sinks receive events from a bounded queue drained off the request path.
 
-    :param register: ``register(name, factory, description="")``; ``factory(...)`` returns an
-        :class:`agentdock.protocols.TelemetrySink`.
+    :param register: ``register(name, factory, description="")``; ``factory(spec)`` returns a
+        :class:`agentdock.protocols.TelemetrySink`, or ``None`` when this spec does not
+        configure it.
     """
 
 
@@ -83,9 +85,9 @@ def agentdock_register_auth_providers(register: Register) -> None:
     """Register authentication providers, looked up by the Dockfile's ``auth.mode``.
 
     Called once when the runtime starts; it refuses to start without a provider for the
-    configured mode.
+    configured mode (unless started with ``insecure_no_auth``).
 
-    :param register: ``register(name, factory, description="")``; ``factory(...)`` returns an
+    :param register: ``register(mode, factory, description="")``; ``factory(spec)`` returns an
         :class:`agentdock.protocols.AuthProvider`.
     """
 

@@ -8,8 +8,8 @@ object with ``isinstance`` at start-up (never per request).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -23,6 +23,7 @@ __all__ = [
     "Builder",
     "HardwareProfile",
     "Policy",
+    "PolicyStage",
     "Server",
     "SpecParser",
     "Store",
@@ -65,22 +66,72 @@ class AdapterFactory(Protocol):
     def __call__(self, entry: Any, spec: Any) -> Adapter: ...
 
 
+#: Where a policy runs: on the validated input, on each tool call, or on the output.
+PolicyStage = Literal["pre", "tool", "post"]
+
+
 @runtime_checkable
 class Policy(Protocol):
-    """Inspects or rewrites a run at one stage (``pre``, ``tool`` or ``post``)."""
+    """Inspects or rewrites one stage of every run; built once at start-up.
 
-    stage: str
+    Factory: ``factory(spec) -> Policy | None``, registered with
+    ``agentdock_register_policies``. The runtime calls every registered policy factory once
+    with the resolved ``DockSpec``; ``None`` means "not applicable to this spec" (a redaction
+    policy for a Dockfile without ``redact_patterns``). Policies of one stage run in
+    registration order.
 
-    def check(self, value: Any, context: Mapping[str, Any]) -> Any:
-        """Return the (possibly rewritten) value, or raise the policy's violation error."""
+    ``check`` may be a coroutine function or a plain function (the runtime tells which once,
+    at start-up; keep a plain one cheap, it runs on the event loop). What it receives and
+    returns depends on ``stage``:
+
+    - ``"pre"``: the validated input mapping; returns the input to use (the same object or a
+      rewritten one).
+    - ``"tool"``: an :class:`agentdock.run.ToolCall` the agent is about to make; the return
+      value is ignored. Raise :class:`agentdock.run.ToolDenied` to stop the run (403).
+    - ``"post"``: the validated output of ``invoke``, or the ``data`` mapping of each
+      ``token`` item of a stream; returns the value to send.
+
+    To refuse, raise one of the runtime's HTTP errors
+    (``agentdock_runtime.errors.PolicyViolationError`` for 403,
+    ``PayloadTooLarge`` for 413); any other exception answers 500 without details.
+
+    Example::
+
+        class MaxInputChars:
+            stage = "pre"
+
+            def __init__(self, spec):
+                self.limit = spec.arguments.get("max_input_chars", 10_000)
+
+            def check(self, value, context):
+                if len(str(value)) > self.limit:
+                    raise PolicyViolationError("input too long")
+                return value
+    """
+
+    stage: PolicyStage
+
+    def check(self, value: Any, context: RunContext) -> Any:
+        """Return the value to go on with, or raise to refuse (see the class docstring)."""
         ...
 
 
 @runtime_checkable
 class TelemetrySink(Protocol):
-    """Receives telemetry events off the request path."""
+    """Receives telemetry events off the request path; built once at start-up.
 
-    async def emit(self, events: list[Mapping[str, Any]]) -> None:
+    Factory: ``factory(spec) -> TelemetrySink | None``, registered with
+    ``agentdock_register_telemetry_sinks``; ``None`` means the sink is not configured for
+    this spec. Events reach ``emit`` in batches from a bounded queue drained by one
+    background task; a request never awaits a sink. A sink that raises or runs past the
+    runtime's sink timeout loses that batch and is counted, nothing else.
+
+    An event is a JSON-compatible mapping, for example ``{"type": "run", "run_id": ...,
+    "agent": ..., "status": "ok", "duration_ms": 12.5, "input_tokens": 10, ...}``; it never
+    holds the input, the output or a credential.
+    """
+
+    async def emit(self, events: Sequence[Mapping[str, Any]]) -> None:
         """Deliver a batch of events; may raise, the caller counts and drops."""
         ...
 
@@ -91,10 +142,23 @@ class TelemetrySink(Protocol):
 
 @runtime_checkable
 class AuthProvider(Protocol):
-    """Turns request credentials into an identity (subject and role)."""
+    """Turns request credentials into an identity; built once at start-up.
+
+    Factory: ``factory(spec) -> AuthProvider``, registered with
+    ``agentdock_register_auth_providers`` under the ``auth.mode`` it serves (``jwt``,
+    ``api_key``, ``oauth2``). The runtime refuses to compile a pipeline when no provider is
+    registered for the spec's mode, unless it is started with ``insecure_no_auth``.
+
+    ``authenticate`` may be a coroutine function (a key store or JWKS lookup) or a plain
+    function (an HS256 check); the runtime tells which once, at start-up. ``headers`` has
+    lower-case names. It returns at least ``{"sub": ..., "role": ...}`` (never the credential
+    itself), or raises one of the runtime's HTTP errors (``Unauthorized`` 401,
+    ``Forbidden`` 403, ``TokenExpired`` 498, ``KeyRevoked`` 499); any other exception answers
+    401 without details.
+    """
 
     def authenticate(self, headers: Mapping[str, str]) -> Mapping[str, Any]:
-        """Return ``{"sub": ..., "role": ...}`` or raise the provider's auth error."""
+        """Return the caller's identity or raise (see the class docstring)."""
         ...
 
 

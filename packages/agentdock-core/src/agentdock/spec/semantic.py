@@ -16,6 +16,7 @@ from agentdock.findings import Code, Finding, Path, Severity, quote
 
 __all__ = [
     "DEFAULT_ROLES",
+    "IO_SCHEMA_KEYWORDS",
     "MIN_SECRET_BYTES",
     "RESERVED_PERMISSIONS",
     "block",
@@ -38,6 +39,29 @@ DEFAULT_ROLES: Mapping[str, tuple[str, ...]] = {
 RESERVED_PERMISSIONS = frozenset(
     {"deploy", "rollback", "invoke", "view_metrics", "key_manage", "read_logs", "read_docs"}
 )
+#: JSON Schema keywords an inline I/O schema may use, at any depth; the runtime turns exactly
+#: these into its decoder types, so any other keyword would be silently ignored and is refused.
+IO_SCHEMA_KEYWORDS: tuple[str, ...] = (
+    "type",
+    "properties",
+    "required",
+    "enum",
+    "const",
+    "items",
+    "additionalProperties",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minimum",
+    "maximum",
+    "minItems",
+    "maxItems",
+    "description",
+    "title",
+    "default",
+    "examples",
+)
+_IO_KEYWORD_SET = frozenset(IO_SCHEMA_KEYWORDS)
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _PERMISSIVE_TEMPERATURE = 1.2
 
@@ -212,7 +236,8 @@ def check_telemetry(data: Mapping[str, Any]) -> Iterator[Finding]:
 
 
 def check_inline_io(data: Mapping[str, Any]) -> Iterator[Finding]:
-    """Inline I/O schemas must be well-formed JSON Schema, and ``required`` must be declared."""
+    """Inline I/O schemas must be well-formed JSON Schema built only from the supported
+    keywords (:data:`IO_SCHEMA_KEYWORDS`), and ``required`` must be declared."""
     io_schema = block(data, "io_schema")
     for side in ("input", "output"):
         schema = io_schema.get(side)
@@ -227,18 +252,58 @@ def check_inline_io(data: Mapping[str, Any]) -> Iterator[Finding]:
                 (*base, *exc.instance_path),
                 f"not a valid JSON Schema: {exc.message.splitlines()[0][:200]}",
             )
-        properties = schema.get("properties")
-        required = schema.get("required")
-        if isinstance(properties, Mapping) and isinstance(required, list):
-            for index, name in enumerate(required):
-                if isinstance(name, str) and name not in properties:
-                    close = difflib.get_close_matches(name, list(properties), n=1)
-                    yield Finding(
-                        Code.InvalidIOSchemaError,
-                        (*base, "required", index),
-                        f"{quote(name)} is required but not declared in properties",
-                        hint=f"did you mean '{close[0]}'?" if close else None,
-                    )
+        yield from _unsupported_io_keywords(schema, base, root=True)
+        yield from _undeclared_required(schema, base)
+
+
+def _undeclared_required(schema: Mapping[str, Any], base: Path) -> Iterator[Finding]:
+    properties = schema.get("properties")
+    required = schema.get("required")
+    if isinstance(properties, Mapping) and isinstance(required, list):
+        for index, name in enumerate(required):
+            if isinstance(name, str) and name not in properties:
+                close = difflib.get_close_matches(name, list(properties), n=1)
+                yield Finding(
+                    Code.InvalidIOSchemaError,
+                    (*base, "required", index),
+                    f"{quote(name)} is required but not declared in properties",
+                    hint=f"did you mean '{close[0]}'?" if close else None,
+                )
+
+
+def _unsupported_io_keywords(
+    schema: Mapping[str, Any], path: Path, *, root: bool = False
+) -> Iterator[Finding]:
+    """4004 for every keyword outside :data:`IO_SCHEMA_KEYWORDS`, at any depth.
+
+    The top level is already closed by the Dockfile schema (which reports its own errors
+    there), so only the keywords below it are judged here.
+    """
+    if not root:
+        for key in schema:
+            if key not in _IO_KEYWORD_SET:
+                yield Finding(
+                    Code.InvalidIOSchemaError,
+                    (*path, key),
+                    f"JSON Schema keyword {quote(key)} is not supported in inline I/O schemas",
+                    hint="supported keywords: " + ", ".join(IO_SCHEMA_KEYWORDS),
+                )
+    properties = schema.get("properties")
+    if isinstance(properties, Mapping):
+        for name, sub in properties.items():
+            if isinstance(sub, Mapping):
+                yield from _unsupported_io_keywords(sub, (*path, "properties", name))
+    for key in ("items", "additionalProperties"):
+        sub = schema.get(key)
+        if isinstance(sub, Mapping):
+            yield from _unsupported_io_keywords(sub, (*path, key))
+        elif key == "items" and isinstance(sub, list):
+            yield Finding(
+                Code.InvalidIOSchemaError,
+                (*path, key),
+                "items must be one schema for every element (tuple form is not supported)",
+                hint="items: {type: string}",
+            )
 
 
 def check_lint(data: Mapping[str, Any]) -> Iterator[Finding]:

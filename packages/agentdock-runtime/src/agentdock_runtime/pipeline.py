@@ -1,0 +1,731 @@
+"""The compiled pipeline: everything one run needs, resolved once at start-up.
+
+:func:`compile_pipeline` looks every plugin up once (adapter by ``agent.framework``, auth
+provider by ``auth.mode``, every policy and telemetry sink factory called with the spec) and
+compiles the I/O schemas. A request then runs, with no lookups and no compilation::
+
+    auth → decode/validate input → pre policies → adapter (each tool call through the tool
+    policies) → validate output → post policies → telemetry event queued
+
+Servers call :meth:`Pipeline.invoke` or iterate :meth:`Pipeline.stream`; every refusal is a
+:class:`~agentdock_runtime.errors.RuntimeHTTPError` carrying the run id. The adapter runs in
+the caller's task, so when a server cancels the request's task (the client went away) the
+cancellation reaches the agent. ``arguments.timeout_sec`` bounds the agent (504 past it);
+``arguments.max_retries`` re-runs an agent that raised, never one that timed out or was
+denied, and in a stream only while nothing has been sent.
+
+Telemetry events go to a bounded queue drained by one background task; a full queue drops
+the event and counts it, and a sink that raises or hangs past ``sink_timeout`` is counted
+too (:attr:`Pipeline.telemetry_stats`). No request ever awaits a sink.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from agentdock.plugins import PluginManager
+from agentdock.run import RunContext, RunResult, StreamEvent, ToolCall, ToolDenied, Usage
+
+from agentdock_runtime.errors import (
+    AgentError,
+    AgentTimeoutError,
+    InternalError,
+    RuntimeHTTPError,
+    ToolDeniedError,
+    Unauthorized,
+)
+from agentdock_runtime.iomodels import InputModel, OutputModel, input_model, output_model
+
+__all__ = [
+    "DEFAULT_TIMEOUT_SEC",
+    "InvokeResult",
+    "Pipeline",
+    "PipelineError",
+    "RunSettings",
+    "StreamItem",
+    "StreamItemKind",
+    "TelemetryStats",
+    "compile_pipeline",
+]
+
+log = logging.getLogger("agentdock.runtime")
+
+#: How long an agent may run when ``arguments.timeout_sec`` is not given.
+DEFAULT_TIMEOUT_SEC = 60.0
+_STAGES = ("pre", "tool", "post")
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+_ANONYMOUS: Mapping[str, Any] = MappingProxyType({"sub": None, "role": None})
+
+StreamItemKind = Literal["start", "token", "event", "end", "error"]
+_Check = Callable[[Any, RunContext], Awaitable[Any]]
+
+
+class PipelineError(Exception):
+    """The pipeline cannot be compiled from this spec and these plugins (start-up only)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InvokeResult:
+    """A finished run: its id, the validated output (ready to encode) and the tokens used."""
+
+    run_id: str
+    output: Any
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class StreamItem:
+    """One item of a stream; ``id`` increases by one from ``1`` (the SSE ``id:``)."""
+
+    id: int
+    event: StreamItemKind
+    data: Mapping[str, Any]
+
+
+@dataclass(slots=True)
+class TelemetryStats:
+    """What happened to telemetry events since start-up."""
+
+    queued: int = 0
+    dropped: int = 0
+    delivered: int = 0
+    sink_errors: int = 0
+    sink_timeouts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """The run knobs read from the Dockfile's ``arguments``."""
+
+    #: Seconds the agent may run (all attempts together); ``None``: no bound.
+    timeout_sec: float | None = DEFAULT_TIMEOUT_SEC
+    #: Further attempts after the agent raised.
+    max_retries: int = 0
+
+    @classmethod
+    def from_arguments(cls, arguments: Mapping[str, Any]) -> RunSettings:
+        timeout = arguments.get("timeout_sec", DEFAULT_TIMEOUT_SEC)
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+        ):
+            raise PipelineError(f"arguments.timeout_sec must be a positive number, got {timeout!r}")
+        retries = arguments.get("max_retries", 0)
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise PipelineError(f"arguments.max_retries must be an integer >= 0, got {retries!r}")
+        return cls(float(timeout) if timeout is not None else None, retries)
+
+
+# -- telemetry -----------------------------------------------------------------------------------
+
+
+class _Telemetry:
+    """A bounded queue and the one task that drains it into every sink."""
+
+    def __init__(
+        self, sinks: Sequence[Any], *, queue_size: int, batch_size: int, sink_timeout: float
+    ) -> None:
+        self.sinks = tuple(sinks)
+        self.queue_size = queue_size
+        self.batch_size = batch_size
+        self.sink_timeout = sink_timeout
+        self.stats = TelemetryStats()
+        self._queue: asyncio.Queue[Mapping[str, Any]] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def put(self, event: Mapping[str, Any]) -> None:
+        if not self.sinks:
+            return
+        task = self._task
+        if task is None or task.done():
+            self._start()
+        assert self._queue is not None
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.stats.dropped += 1
+        else:
+            self.stats.queued += 1
+
+    def _start(self) -> None:
+        self._queue = asyncio.Queue(self.queue_size)
+        self._task = asyncio.get_running_loop().create_task(
+            self._drain(self._queue), name="agentdock-telemetry"
+        )
+
+    async def _drain(self, queue: asyncio.Queue[Mapping[str, Any]]) -> None:
+        while True:
+            batch = [await queue.get()]
+            while len(batch) < self.batch_size:
+                try:
+                    batch.append(queue.get_nowait())
+                except asyncio.QueueEmpty:
+                    break
+            try:
+                await asyncio.gather(*(self._deliver(sink, batch) for sink in self.sinks))
+            finally:
+                for _ in batch:
+                    queue.task_done()
+
+    async def _deliver(self, sink: Any, batch: list[Mapping[str, Any]]) -> None:
+        try:
+            async with asyncio.timeout(self.sink_timeout):
+                await sink.emit(batch)
+        except TimeoutError:
+            self.stats.sink_timeouts += 1
+            log.warning("telemetry sink %s timed out; %d events lost", _name(sink), len(batch))
+        except Exception as exc:
+            self.stats.sink_errors += 1
+            log.warning(
+                "telemetry sink %s failed (%s); %d events lost",
+                _name(sink),
+                type(exc).__name__,
+                len(batch),
+            )
+        else:
+            self.stats.delivered += len(batch)
+
+    async def aclose(self, timeout: float) -> None:
+        task, queue = self._task, self._queue
+        if task is not None and queue is not None and not task.done():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await queue.join()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._task = None
+        for sink in self.sinks:
+            try:
+                async with asyncio.timeout(timeout):
+                    await sink.flush()
+            except Exception as exc:  # a sink must not stop shutdown
+                log.warning("telemetry sink %s did not flush (%s)", _name(sink), type(exc).__name__)
+
+
+def _name(obj: Any) -> str:
+    return type(obj).__name__
+
+
+# -- per-run state -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _RunState:
+    """What the tool gate saw during one run (an adapter may swallow the gate's error)."""
+
+    failure: RuntimeHTTPError | None = None
+    usage: Usage = field(default_factory=Usage)
+    retries: int = 0
+
+
+async def _no_tools_after_run(call: ToolCall) -> None:
+    raise ToolDenied(call.name, "the run is over")
+
+
+def _new_run_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _as_async(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """A coroutine function for ``fn``, decided once at compile time."""
+    if inspect.iscoroutinefunction(fn):
+        return fn
+
+    async def call(*args: Any) -> Any:
+        return fn(*args)
+
+    return call
+
+
+def _usage_dict(usage: Usage) -> dict[str, int]:
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+# -- the pipeline --------------------------------------------------------------------------------
+
+
+class Pipeline:
+    """One agent, its auth, policies, I/O models and telemetry, ready to run requests."""
+
+    def __init__(
+        self,
+        *,
+        agent: str,
+        adapter: Any,
+        input: InputModel,
+        output: OutputModel,
+        auth: Any | None = None,
+        policies: Sequence[tuple[str, Any]] = (),
+        sinks: Sequence[Any] = (),
+        arguments: Mapping[str, Any] | None = None,
+        settings: RunSettings | None = None,
+        telemetry_queue_size: int = 1024,
+        telemetry_batch_size: int = 64,
+        sink_timeout: float = 5.0,
+    ) -> None:
+        self.agent = agent
+        self.adapter = adapter
+        self.input = input
+        self.output = output
+        self.arguments: Mapping[str, Any] = MappingProxyType(dict(arguments or {}))
+        self.settings = (
+            settings if settings is not None else RunSettings.from_arguments(self.arguments)
+        )
+        self._auth = _as_async(auth.authenticate) if auth is not None else None
+        self.auth_provider = auth
+        stages: dict[str, list[tuple[str, _Check]]] = {stage: [] for stage in _STAGES}
+        for name, policy in policies:
+            stage = getattr(policy, "stage", None)
+            if stage not in stages:
+                raise PipelineError(
+                    f"policy {name!r} has stage {stage!r}; expected one of {', '.join(_STAGES)}"
+                )
+            stages[stage].append((name, _as_async(policy.check)))
+        self._pre = tuple(stages["pre"])
+        self._tool = tuple(stages["tool"])
+        self._post = tuple(stages["post"])
+        self._telemetry = _Telemetry(
+            sinks,
+            queue_size=telemetry_queue_size,
+            batch_size=telemetry_batch_size,
+            sink_timeout=sink_timeout,
+        )
+
+    @property
+    def telemetry_stats(self) -> TelemetryStats:
+        return self._telemetry.stats
+
+    async def aclose(self, timeout: float = 5.0) -> None:
+        """Deliver queued telemetry (within ``timeout``), flush the sinks, stop the drain."""
+        await self._telemetry.aclose(timeout)
+
+    async def __aenter__(self) -> Pipeline:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- invoke ----------------------------------------------------------------------------------
+
+    async def invoke(
+        self,
+        payload: bytes | bytearray | memoryview | str | Mapping[str, Any],
+        *,
+        headers: Mapping[str, str] = _NO_HEADERS,
+        thread_id: str | None = None,
+    ) -> InvokeResult:
+        """Run the agent once.
+
+        :param payload: the raw JSON body, or an already decoded mapping.
+        :param headers: request headers, lower-case names (for the auth provider).
+        :param thread_id: conversation id for stateful agents.
+        :raises RuntimeHTTPError: any refusal or failure, with ``run_id`` set.
+        """
+        run_id = _new_run_id()
+        started = time.perf_counter()
+        state = _RunState()
+        status, error, identity = "error", None, _ANONYMOUS
+        try:
+            identity = await self._authenticate(headers)
+            value, context = await self._prepare(payload, identity, run_id, thread_id, state)
+            try:
+                result = await self._call_agent(value, context, state)
+            finally:
+                context.before_tool = _no_tools_after_run
+            state.usage = result.usage
+            output = self.output.validate(result.output)
+            output = await self._run_policies(self._post, output, context)
+            status = "ok"
+            return InvokeResult(run_id, output, result.usage)
+        except RuntimeHTTPError as exc:
+            exc.run_id = run_id
+            error = exc.name
+            raise
+        except asyncio.CancelledError:
+            status = "cancelled"
+            raise
+        except Exception:
+            log.exception("run %s failed inside the runtime", run_id)
+            internal = InternalError("the runtime failed to complete the run")
+            internal.run_id = run_id
+            error = internal.name
+            raise internal from None
+        finally:
+            self._emit("invoke", run_id, started, status, error, identity, state)
+
+    async def _authenticate(self, headers: Mapping[str, str]) -> Mapping[str, Any]:
+        if self._auth is None:
+            return _ANONYMOUS
+        try:
+            identity: Mapping[str, Any] = await self._auth(headers)
+        except RuntimeHTTPError:
+            raise
+        except Exception as exc:
+            log.warning("auth provider failed (%s)", type(exc).__name__)
+            raise Unauthorized("invalid or missing credentials") from None
+        return identity
+
+    async def _prepare(
+        self,
+        payload: bytes | bytearray | memoryview | str | Mapping[str, Any],
+        identity: Mapping[str, Any],
+        run_id: str,
+        thread_id: str | None,
+        state: _RunState,
+    ) -> tuple[Any, RunContext]:
+        if isinstance(payload, Mapping):
+            value: Any = self.input.validate(payload if type(payload) is dict else dict(payload))
+        else:
+            value = self.input.decode(payload)
+        context = RunContext(
+            run_id=run_id,
+            thread_id=thread_id,
+            arguments=self.arguments,
+            subject=identity.get("sub"),
+            role=identity.get("role"),
+        )
+        if self._tool:
+            context.before_tool = _ToolGate(self._tool, context, state)
+        value = await self._run_policies(self._pre, value, context)
+        return value, context
+
+    async def _run_policies(
+        self, policies: tuple[tuple[str, _Check], ...], value: Any, context: RunContext
+    ) -> Any:
+        for name, check in policies:
+            try:
+                value = await check(value, context)
+            except RuntimeHTTPError:
+                raise
+            except Exception as exc:
+                log.warning("policy %s failed (%s)", name, type(exc).__name__)
+                raise InternalError(f"policy {name!r} failed") from None
+        return value
+
+    async def _call_agent(self, value: Any, context: RunContext, state: _RunState) -> RunResult:
+        settings = self.settings
+        timeout = asyncio.timeout(settings.timeout_sec)
+        try:
+            async with timeout:
+                while True:
+                    try:
+                        result: RunResult = await self.adapter.invoke(value, context)
+                    except ToolDenied as exc:
+                        raise state.failure or _denied(exc) from None
+                    except RuntimeHTTPError:
+                        raise
+                    except Exception as exc:
+                        if state.failure is not None:
+                            raise state.failure from None
+                        if timeout.expired():
+                            raise
+                        if state.retries < settings.max_retries:
+                            state.retries += 1
+                            log.warning(
+                                "run %s: agent raised %s; retry %d of %d",
+                                context.run_id,
+                                type(exc).__name__,
+                                state.retries,
+                                settings.max_retries,
+                            )
+                            continue
+                        _log_agent_failure(context.run_id, exc)
+                        raise AgentError("the agent failed to complete the run") from None
+                    if state.failure is not None:
+                        raise state.failure
+                    return result
+        except (asyncio.CancelledError, Exception) as exc:
+            if timeout.expired() and not isinstance(exc, RuntimeHTTPError):
+                raise _timed_out(settings.timeout_sec) from None
+            raise
+
+    # -- stream ----------------------------------------------------------------------------------
+
+    async def stream(
+        self,
+        payload: bytes | bytearray | memoryview | str | Mapping[str, Any],
+        *,
+        headers: Mapping[str, str] = _NO_HEADERS,
+        thread_id: str | None = None,
+    ) -> AsyncIterator[StreamItem]:
+        """Run the agent, yielding ``start``, then ``token``/``event`` items, then ``end``.
+
+        A refusal before the run starts (auth, input, pre policies) is *raised* from the
+        first step, so a server can still answer with an HTTP status; once ``start`` is out,
+        a failure becomes one final ``error`` item holding the error envelope.
+        """
+        run_id = _new_run_id()
+        started = time.perf_counter()
+        state = _RunState()
+        status, error, identity = "error", None, _ANONYMOUS
+        context: RunContext | None = None
+        try:
+            try:
+                identity = await self._authenticate(headers)
+                value, context = await self._prepare(payload, identity, run_id, thread_id, state)
+            except RuntimeHTTPError as exc:
+                exc.run_id = run_id
+                error = exc.name
+                raise
+            except Exception:
+                log.exception("run %s failed inside the runtime", run_id)
+                internal = InternalError("the runtime failed to start the run")
+                internal.run_id = run_id
+                error = internal.name
+                raise internal from None
+            item_id = 1
+            yield StreamItem(item_id, "start", {"run_id": run_id})
+            failure: RuntimeHTTPError | None = None
+            try:
+                async with contextlib.aclosing(self._agent_events(value, context, state)) as events:
+                    async for kind, data in events:
+                        if kind == "token" and self._post:
+                            data = await self._run_policies(self._post, data, context)
+                        item_id += 1
+                        yield StreamItem(item_id, kind, data)
+            except RuntimeHTTPError as exc:
+                exc.run_id = run_id
+                failure = exc
+            if failure is not None:
+                error = failure.name
+                item_id += 1
+                yield StreamItem(item_id, "error", failure.envelope(run_id))
+                return
+            item_id += 1
+            yield StreamItem(item_id, "end", {"run_id": run_id, "usage": _usage_dict(state.usage)})
+            status = "ok"
+        except (asyncio.CancelledError, GeneratorExit):
+            status = "cancelled"
+            raise
+        finally:
+            if context is not None:
+                context.before_tool = _no_tools_after_run
+            self._emit("stream", run_id, started, status, error, identity, state)
+
+    async def _agent_events(
+        self, value: Any, context: RunContext, state: _RunState
+    ) -> AsyncGenerator[tuple[StreamItemKind, Mapping[str, Any]], None]:
+        settings = self.settings
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + settings.timeout_sec if settings.timeout_sec else None
+        while True:
+            events = self.adapter.stream(value, context)
+            sent = False
+            try:
+                while True:
+                    step = asyncio.timeout_at(deadline)
+                    try:
+                        async with step:
+                            event: StreamEvent = await anext(events)
+                    except StopAsyncIteration:
+                        break
+                    except (TimeoutError, asyncio.CancelledError):
+                        if step.expired():
+                            raise _timed_out(settings.timeout_sec) from None
+                        raise
+                    if event.kind == "usage":
+                        state.usage = state.usage + Usage(
+                            int(event.data.get("input_tokens", 0)),
+                            int(event.data.get("output_tokens", 0)),
+                        )
+                        continue
+                    sent = True
+                    if event.kind == "token":
+                        yield "token", event.data
+                    elif event.kind == "tool":
+                        yield "event", {"type": "tool", **event.data}
+                    else:
+                        yield "event", event.data
+                if state.failure is not None:
+                    raise state.failure
+                return
+            except ToolDenied as exc:
+                raise state.failure or _denied(exc) from None
+            except RuntimeHTTPError:
+                raise
+            except Exception as exc:
+                if state.failure is not None:
+                    raise state.failure from None
+                if not sent and state.retries < settings.max_retries:
+                    state.retries += 1
+                    log.warning(
+                        "run %s: agent raised %s before streaming; retry %d of %d",
+                        context.run_id,
+                        type(exc).__name__,
+                        state.retries,
+                        settings.max_retries,
+                    )
+                    continue
+                _log_agent_failure(context.run_id, exc)
+                raise AgentError("the agent failed to complete the run") from None
+            finally:
+                aclose = getattr(events, "aclose", None)
+                if aclose is not None:
+                    with contextlib.suppress(Exception):
+                        await aclose()
+
+    # -- telemetry -------------------------------------------------------------------------------
+
+    def _emit(
+        self,
+        mode: str,
+        run_id: str,
+        started: float,
+        status: str,
+        error: str | None,
+        identity: Mapping[str, Any],
+        state: _RunState,
+    ) -> None:
+        if not self._telemetry.sinks:
+            return
+        self._telemetry.put(
+            {
+                "type": "run",
+                "mode": mode,
+                "run_id": run_id,
+                "agent": self.agent,
+                "status": status,
+                "error": error,
+                "duration_ms": (time.perf_counter() - started) * 1000.0,
+                "subject": identity.get("sub"),
+                "role": identity.get("role"),
+                "retries": state.retries,
+                **_usage_dict(state.usage),
+            }
+        )
+
+
+class _ToolGate:
+    """``RunContext.before_tool`` for one run: every tool policy, in order."""
+
+    __slots__ = ("checks", "context", "state")
+
+    def __init__(
+        self, checks: tuple[tuple[str, _Check], ...], context: RunContext, state: _RunState
+    ) -> None:
+        self.checks = checks
+        self.context = context
+        self.state = state
+
+    async def __call__(self, call: ToolCall) -> None:
+        for name, check in self.checks:
+            try:
+                await check(call, self.context)
+            except ToolDenied as exc:
+                self.state.failure = _denied(exc)
+                raise
+            except RuntimeHTTPError as exc:
+                self.state.failure = exc
+                raise
+            except Exception as exc:
+                log.warning("tool policy %s failed (%s)", name, type(exc).__name__)
+                self.state.failure = InternalError(f"policy {name!r} failed")
+                raise ToolDenied(call.name, "the tool policy failed") from None
+
+
+def _log_agent_failure(run_id: str, exc: BaseException) -> None:
+    # The exception's text may quote what the agent handled: only its type at error level.
+    log.error("run %s: agent raised %s", run_id, type(exc).__name__)
+    log.debug("run %s: agent traceback", run_id, exc_info=exc)
+
+
+def _denied(exc: ToolDenied) -> ToolDeniedError:
+    return ToolDeniedError(f"tool {exc.tool!r} is not allowed: {exc.reason}", path=exc.tool)
+
+
+def _timed_out(timeout: float | None) -> AgentTimeoutError:
+    return AgentTimeoutError(f"the agent did not finish within {timeout:g} s")
+
+
+# -- compiling -----------------------------------------------------------------------------------
+
+
+def compile_pipeline(
+    spec: Any,
+    *,
+    entry: Any,
+    plugins: PluginManager,
+    insecure_no_auth: bool = False,
+    telemetry_queue_size: int = 1024,
+    sink_timeout: float = 5.0,
+) -> Pipeline:
+    """Resolve every plugin the spec needs, once, into a :class:`Pipeline`.
+
+    :param spec: the resolved ``DockSpec`` (placeholders already filled in).
+    :param entry: the imported ``agent.entrypoint`` object, handed to the adapter factory.
+    :param plugins: where adapters, auth providers, policies and sinks are registered.
+    :param insecure_no_auth: run with no authentication at all (local development only).
+    :raises PipelineError: a plugin is missing, a factory failed, or ``arguments`` are wrong.
+    """
+    framework = spec.agent.framework
+    registration = plugins.get("adapters", framework)
+    if registration is None:
+        raise PipelineError(f"no adapter plugin provides framework {framework!r}")
+    adapter = _build("adapter", framework, registration.factory, entry, spec)
+
+    auth: Any | None = None
+    mode = spec.auth.mode
+    if insecure_no_auth:
+        log.warning("authentication is OFF (insecure_no_auth); never expose this runtime")
+    else:
+        provider = plugins.get("auth_providers", mode)
+        if provider is None:
+            raise PipelineError(
+                f"no auth provider plugin for auth.mode {mode!r}; refusing to serve the agent "
+                "without authentication"
+            )
+        auth = _build("auth provider", mode, provider.factory, spec)
+
+    policies: list[tuple[str, Any]] = []
+    for name, reg in plugins.registrations("policies").items():
+        policy = _build("policy", name, reg.factory, spec)
+        if policy is not None:
+            policies.append((name, policy))
+    sinks: list[Any] = []
+    for name, reg in plugins.registrations("telemetry_sinks").items():
+        sink = _build("telemetry sink", name, reg.factory, spec)
+        if sink is not None:
+            sinks.append(sink)
+
+    try:
+        inputs = input_model(spec.io_schema)
+        outputs = output_model(spec.io_schema)
+    except Exception as exc:
+        raise PipelineError(f"cannot compile io_schema: {type(exc).__name__}: {exc}") from exc
+
+    arguments = dict(spec.arguments)
+    return Pipeline(
+        agent=spec.agent.name,
+        adapter=adapter,
+        input=inputs,
+        output=outputs,
+        auth=auth,
+        policies=policies,
+        sinks=sinks,
+        arguments=arguments,
+        settings=RunSettings.from_arguments(arguments),
+        telemetry_queue_size=telemetry_queue_size,
+        sink_timeout=sink_timeout,
+    )
+
+
+def _build(kind: str, name: str, factory: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return factory(*args)
+    except Exception as exc:
+        raise PipelineError(
+            f"{kind} {name!r} could not be built: {type(exc).__name__}: {exc}"
+        ) from exc
