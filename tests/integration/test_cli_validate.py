@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -11,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agentdock_cli.main import cli
-from click.testing import CliRunner
+from _cli import run_cli
 
 GOOD = """\
 version: "1.1"
@@ -35,16 +33,7 @@ def build():
 """
 
 
-def run(args: list[str], cwd: Path | None = None) -> tuple[int, str, str]:
-    runner = CliRunner()
-    old = os.getcwd()
-    if cwd is not None:
-        os.chdir(cwd)
-    try:
-        result = runner.invoke(cli, args, catch_exceptions=False)
-    finally:
-        os.chdir(old)
-    return result.exit_code, result.stdout, result.stderr
+run = run_cli
 
 
 def run_json(args: list[str], cwd: Path | None = None) -> tuple[int, dict[str, Any]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 import agentdock
 import pytest
-from agentdock_cli.main import cli
+from _cli import run_cli
 from agentdock_cli.scaffold import (
     AGENT_NAME_PATTERN,
     InvalidAgentNameError,
@@ -22,7 +21,6 @@ from agentdock_cli.scaffold import (
     plan,
     scaffold,
 )
-from click.testing import CliRunner
 
 TEMPLATES = ["langchain", "langgraph"]
 COMMON_FILES = {
@@ -38,16 +36,7 @@ COMMON_FILES = {
 ENTRY_FILES = {"langgraph": "agent/graph.py", "langchain": "agent/chain.py"}
 
 
-def invoke(args: list[str], cwd: Path | None = None) -> tuple[int, str, str]:
-    runner = CliRunner()
-    old = os.getcwd()
-    if cwd is not None:
-        os.chdir(cwd)
-    try:
-        result = runner.invoke(cli, args, catch_exceptions=False)
-    finally:
-        os.chdir(old)
-    return result.exit_code, result.stdout, result.stderr
+invoke = run_cli
 
 
 def invoke_json(args: list[str], cwd: Path | None = None) -> tuple[int, dict[str, Any]]:
