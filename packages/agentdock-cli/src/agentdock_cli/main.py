@@ -10,6 +10,7 @@ from agentdock_cli import __version__
 from agentdock_cli.commands.init import init_command
 from agentdock_cli.commands.plugins import plugins_command
 from agentdock_cli.commands.schema import schema_command
+from agentdock_cli.commands.serve import serve_command
 from agentdock_cli.commands.validate import validate_command
 
 __all__ = ["cli", "main"]
@@ -29,6 +30,7 @@ cli.add_command(init_command)
 cli.add_command(validate_command)
 cli.add_command(schema_command)
 cli.add_command(plugins_command)
+cli.add_command(serve_command)
 
 
 def main() -> None:

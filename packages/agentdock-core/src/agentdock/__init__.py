@@ -35,6 +35,7 @@ __all__ = [
     "Severity",
     "ValidationReport",
     "__version__",
+    "app",
     "get_plugin_manager",
     "hookimpl",
     "load",
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "app": "agentdock_runtime.app",
     "DockfileError": "agentdock.validation",
     "load": "agentdock.validation",
     "validate": "agentdock.validation",

@@ -1,0 +1,100 @@
+"""Every error of the server as the runtime's envelope, never a traceback.
+
+``{"error": NAME, "code": STATUS, "detail": TEXT, "run_id": ...}`` plus ``path``/``details``
+when they say something. Pipeline errors carry their run id (also sent as ``x-run-id``);
+Litestar's own errors (unknown route, wrong method, body too large) get a stable name.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from agentdock_runtime import RuntimeHTTPError
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+
+from agentdock_plugins.litestar.encoding import encode_json
+
+__all__ = ["EXCEPTION_HANDLERS", "error_response", "status_name"]
+
+log = logging.getLogger("agentdock.server")
+
+JSON = "application/json"
+
+_NAMES = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    406: "NotAcceptable",
+    408: "RequestTimeout",
+    413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+    422: "ValidationError",
+    429: "RateLimitExceeded",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+    504: "AgentTimeoutError",
+}
+
+
+def status_name(status: int) -> str:
+    """The envelope name for an HTTP status with no runtime error behind it."""
+    name = _NAMES.get(status)
+    if name is not None:
+        return name
+    try:
+        return HTTPStatus(status).phrase.title().replace(" ", "").replace("-", "")
+    except ValueError:
+        return "Error"
+
+
+def error_response(error: RuntimeHTTPError, headers: dict[str, str] | None = None) -> Response[Any]:
+    """The response for a runtime error (status, envelope and ``x-run-id``)."""
+    out = dict(headers or {})
+    if error.run_id is not None:
+        out["x-run-id"] = error.run_id
+    return Response(
+        content=encode_json(error.envelope()),
+        status_code=error.status,
+        media_type=JSON,
+        headers=out,
+    )
+
+
+def _runtime_error(request: Request[Any, Any, Any], exc: RuntimeHTTPError) -> Response[Any]:
+    return error_response(exc)
+
+
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    if status >= 500:
+        log.error("%s %s failed with %d", request.method, request.url.path, status)
+        detail = "the server failed to handle the request"
+    elif status == 413:
+        detail = "the request body is too large"
+    elif status == 404:
+        detail = f"no route for {request.url.path}"
+    elif status == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    else:
+        detail = str(exc.detail) if exc.detail else HTTPStatus(status).phrase
+    headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() == "allow"}
+    return error_response(RuntimeHTTPError(status, status_name(status), detail), headers)
+
+
+def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.error("%s %s raised %s", request.method, request.url.path, type(exc).__name__, exc_info=exc)
+    return error_response(
+        RuntimeHTTPError(500, "InternalError", "the server failed to handle the request")
+    )
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    RuntimeHTTPError: _runtime_error,
+    HTTPException: _http_error,
+    Exception: _internal,
+}

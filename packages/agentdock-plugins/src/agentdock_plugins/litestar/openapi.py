@@ -1,0 +1,296 @@
+"""The OpenAPI 3.1 document of one agent's runtime, built once from its Dockfile.
+
+The request and response bodies of ``/invoke`` and ``/stream`` are the agent's declared
+``io_schema`` (inline schemas as written; ``input_class``/``output_class`` through pydantic),
+so the document is the contract callers generate clients from.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+__all__ = ["TAG", "declared_schemas", "openapi_document", "swagger_html"]
+
+TAG = "AgentDock Runtime"
+_REF = "#/components/schemas/"
+
+_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "The error envelope of every HTTP error.",
+    "required": ["error", "code", "detail"],
+    "properties": {
+        "error": {"type": "string", "description": "Stable error name."},
+        "code": {"type": "integer", "description": "The HTTP status."},
+        "detail": {"type": "string", "description": "What went wrong, for the caller."},
+        "run_id": {"type": "string", "description": "The run, when one had started."},
+        "path": {"type": "string", "description": "Where in the input, when known."},
+        "details": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+
+_HEALTH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["status", "version", "agent", "uptime_seconds"],
+    "properties": {
+        "status": {"type": "string", "enum": ["healthy", "stopping"]},
+        "version": {"type": ["string", "null"], "description": "metadata.version"},
+        "agent": {"type": "string"},
+        "uptime_seconds": {"type": "number"},
+    },
+}
+
+_ERRORS = {
+    "400": "Malformed JSON or a bad query parameter",
+    "401": "Missing or invalid credentials",
+    "403": "Forbidden, or refused by a policy",
+    "413": "Request body too large",
+    "415": "Content type is not JSON",
+    "422": "Input does not match the input schema",
+    "429": "Rate limit exceeded",
+    "498": "Token expired",
+    "499": "API key revoked",
+    "500": "The agent or the runtime failed",
+    "503": "The runtime is shutting down",
+    "504": "The agent ran past arguments.timeout_sec",
+}
+
+
+def declared_schemas(spec: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """``(input, output, defs)``: the JSON Schemas the Dockfile declares, refs into ``defs``."""
+    io = spec.io_schema
+    if getattr(io, "input_class", None):
+        from agentdock_runtime.iomodels import import_object
+        from pydantic import TypeAdapter
+
+        defs: dict[str, Any] = {}
+        sides = []
+        for ref in (io.input_class, io.output_class):
+            schema = TypeAdapter(import_object(ref)).json_schema(ref_template=_REF + "{model}")
+            defs.update(schema.pop("$defs", {}))
+            sides.append(schema)
+        return sides[0], sides[1], defs
+    return _inline(io.input), _inline(io.output), {}
+
+
+def _inline(schema: Any) -> dict[str, Any]:
+    if isinstance(schema, dict):
+        return copy.deepcopy(schema)
+    dumped: dict[str, Any] = schema.model_dump(mode="json", exclude_unset=True)
+    return dumped
+
+
+def _error_responses(*statuses: str) -> dict[str, Any]:
+    return {
+        status: {
+            "description": _ERRORS[status],
+            "content": {"application/json": {"schema": {"$ref": _REF + "Error"}}},
+        }
+        for status in statuses
+    }
+
+
+def openapi_document(spec: Any) -> dict[str, Any]:
+    """The whole OpenAPI document (deterministic: the same spec gives the same bytes)."""
+    input_schema, output_schema, defs = declared_schemas(spec)
+    agent = spec.agent
+    version = getattr(spec.metadata, "version", None) if spec.metadata else None
+    run_errors = ("400", "401", "403", "413", "415", "422", "429", "498", "499", "500", "503")
+    input_ref = {"$ref": _REF + "Input"}
+    run_id_header = {
+        "x-run-id": {"description": "The run's id", "schema": {"type": "string"}},
+    }
+    thread_params = [
+        {
+            "name": "x-thread-id",
+            "in": "header",
+            "required": False,
+            "description": "Conversation id for stateful agents.",
+            "schema": {"type": "string"},
+        },
+        {
+            "name": "thread_id",
+            "in": "query",
+            "required": False,
+            "description": "Conversation id (when a header cannot be set).",
+            "schema": {"type": "string"},
+        },
+    ]
+    sse = {
+        "description": (
+            "Server-Sent Events: `start`, then `token`/`event`, then `end` or `error`; "
+            "each frame carries `event:`, `id:` and JSON `data:`; `: ping` comments while idle."
+        ),
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+    public: list[Any] = []
+    paths: dict[str, Any] = {
+        "/invoke": {
+            "post": {
+                "tags": [TAG],
+                "summary": "Run the agent once",
+                "operationId": "invoke",
+                "parameters": thread_params,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": input_ref}},
+                },
+                "responses": {
+                    "200": {
+                        "description": "The agent's output",
+                        "headers": run_id_header,
+                        "content": {"application/json": {"schema": {"$ref": _REF + "Output"}}},
+                    },
+                    **_error_responses(*run_errors, "504"),
+                },
+            }
+        },
+        "/stream": {
+            "get": {
+                "tags": [TAG],
+                "summary": "Run the agent, streaming events",
+                "operationId": "stream",
+                "parameters": [
+                    {
+                        "name": "input",
+                        "in": "query",
+                        "required": True,
+                        "description": "The input as one JSON document.",
+                        "content": {"application/json": {"schema": input_ref}},
+                    },
+                    *thread_params,
+                ],
+                "responses": {"200": sse, **_error_responses(*run_errors)},
+            },
+            "post": {
+                "tags": [TAG],
+                "summary": "Run the agent, streaming events (input in the body)",
+                "operationId": "stream_post",
+                "parameters": thread_params,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": input_ref}},
+                },
+                "responses": {"200": sse, **_error_responses(*run_errors)},
+            },
+        },
+        "/schema": {
+            "get": {
+                "tags": [TAG],
+                "summary": "The agent's input and output JSON Schemas",
+                "operationId": "schema",
+                "security": public,
+                "responses": {
+                    "200": {
+                        "description": "The schemas as declared in the Dockfile",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["input", "output"],
+                                    "properties": {"input": {}, "output": {}},
+                                }
+                            }
+                        },
+                    }
+                },
+            }
+        },
+        "/health": {
+            "get": {
+                "tags": [TAG],
+                "summary": "Liveness and version",
+                "operationId": "health",
+                "security": public,
+                "responses": {
+                    "200": {
+                        "description": "The runtime is alive",
+                        "content": {"application/json": {"schema": {"$ref": _REF + "Health"}}},
+                    }
+                },
+            }
+        },
+        "/ready": {
+            "get": {
+                "tags": [TAG],
+                "summary": "Readiness: the agent is loaded and takes runs",
+                "operationId": "ready",
+                "security": public,
+                "responses": {
+                    "200": {
+                        "description": "Ready",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {"status": {"type": "string"}},
+                                }
+                            }
+                        },
+                    },
+                    **_error_responses("503"),
+                },
+            }
+        },
+    }
+    info: dict[str, Any] = {"title": agent.name, "version": version or "0.0.0"}
+    if agent.description:
+        info["description"] = agent.description
+    return {
+        "openapi": "3.1.0",
+        "info": info,
+        "tags": [{"name": TAG, "description": "The routes every AgentDock agent exposes."}],
+        "security": [{"bearerAuth": []}, {"apiKeyAuth": []}],
+        "paths": paths,
+        "components": {
+            "schemas": {
+                "Input": input_schema,
+                "Output": output_schema,
+                "Error": _ERROR_SCHEMA,
+                "Health": _HEALTH_SCHEMA,
+                **defs,
+            },
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "A JWT (auth.mode jwt or oauth2).",
+                },
+                "apiKeyAuth": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "x-api-key",
+                    "description": "An API key (auth.mode api_key).",
+                },
+            },
+        },
+    }
+
+
+def swagger_html(title: str, openapi_url: str = "/openapi.json") -> str:
+    """A Swagger UI page for the document at ``openapi_url``."""
+    from html import escape
+
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{escape(title)} — API</title>
+<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script>
+window.ui = SwaggerUIBundle({{url: "{escape(openapi_url)}", dom_id: "#swagger-ui"}});
+</script>
+</body>
+</html>
+"""

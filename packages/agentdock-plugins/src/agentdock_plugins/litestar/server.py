@@ -1,0 +1,41 @@
+"""The ``litestar`` server plugin object: an ASGI app factory and a uvicorn runner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentdock_plugins.litestar.app import DEFAULT_HEARTBEAT_SEC, DEFAULT_MAX_BODY_BYTES
+
+__all__ = ["LitestarServer"]
+
+
+class LitestarServer:
+    """Serves one compiled pipeline (satisfies :class:`agentdock.protocols.Server`)."""
+
+    def __init__(
+        self,
+        spec: Any,
+        *,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        heartbeat_sec: float = DEFAULT_HEARTBEAT_SEC,
+    ) -> None:
+        self.spec = spec
+        self.max_body_bytes = max_body_bytes
+        self.heartbeat_sec = heartbeat_sec
+
+    def app(self, pipeline: Any) -> Any:
+        """The Litestar ASGI application for ``pipeline`` (built once)."""
+        from agentdock_plugins.litestar.app import create_app
+
+        return create_app(
+            pipeline,
+            self.spec,
+            max_body_bytes=self.max_body_bytes,
+            heartbeat_sec=self.heartbeat_sec,
+        )
+
+    def serve(self, pipeline: Any, host: str, port: int) -> None:
+        """Run under uvicorn until SIGINT or SIGTERM, then shut down gracefully and return."""
+        from agentdock_plugins.litestar.running import run
+
+        run(self.app(pipeline), host=host, port=port)

@@ -1,0 +1,90 @@
+"""The echo example's OpenAPI document is a contract: it changes only on purpose.
+
+Regenerate the snapshot after an intended change with::
+
+    AGENTDOCK_UPDATE_SNAPSHOTS=1 uv run pytest tests/contract/test_openapi.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import agentdock
+import agentdock_plugins.langgraph
+import agentdock_plugins.litestar
+import jsonschema
+from agentdock import make_plugin_manager
+from agentdock_plugins.litestar.openapi import TAG, openapi_document
+from litestar.testing import TestClient
+
+ROOT = Path(__file__).resolve().parents[2]
+ECHO = ROOT / "examples" / "echo" / "Dockfile.yaml"
+SNAPSHOT = ROOT / "contracts" / "openapi" / "echo.json"
+UPDATE_ENV = "AGENTDOCK_UPDATE_SNAPSHOTS"
+
+
+def render(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def echo_document() -> dict[str, Any]:
+    return openapi_document(agentdock.load(ECHO))
+
+
+def test_echo_openapi_matches_the_snapshot() -> None:
+    text = render(echo_document())
+    if os.environ.get(UPDATE_ENV) == "1":
+        SNAPSHOT.parent.mkdir(parents=True, exist_ok=True)
+        SNAPSHOT.write_text(text, encoding="utf-8")
+    assert SNAPSHOT.exists(), f"{SNAPSHOT} is missing: run with {UPDATE_ENV}=1 to create it"
+    assert SNAPSHOT.read_text(encoding="utf-8") == text, (
+        f"the OpenAPI document of examples/echo changed. If the change is intended, "
+        f"regenerate the snapshot with {UPDATE_ENV}=1 uv run pytest tests/contract/test_openapi.py "
+        f"and commit {SNAPSHOT.relative_to(ROOT)}"
+    )
+
+
+def test_served_document_is_the_snapshot() -> None:
+    manager = make_plugin_manager(plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar])
+    app = agentdock.app(ECHO, insecure_no_auth=True, plugins=manager)
+    with TestClient(app) as client:
+        served = client.get("/openapi.json").json()
+    assert served == json.loads(SNAPSHOT.read_text(encoding="utf-8"))
+
+
+def test_document_shape() -> None:
+    document = echo_document()
+    assert document["openapi"].startswith("3.1")
+    spec = agentdock.load(ECHO)
+    schemas = document["components"]["schemas"]
+    assert schemas["Input"] == spec.io_schema.input.model_dump(mode="json", exclude_unset=True)
+    assert schemas["Output"] == spec.io_schema.output.model_dump(mode="json", exclude_unset=True)
+    for name in ("Input", "Output", "Error", "Health"):
+        jsonschema.Draft202012Validator.check_schema(schemas[name])
+    invoke = document["paths"]["/invoke"]["post"]
+    assert invoke["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Input"
+    }
+    assert invoke["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Output"
+    }
+    assert invoke["tags"] == [TAG]
+    assert document["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "A JWT (auth.mode jwt or oauth2).",
+    }
+    assert document["components"]["securitySchemes"]["apiKeyAuth"]["name"] == "x-api-key"
+    assert document["paths"]["/health"]["get"]["security"] == []
+    assert set(document["paths"]) == {"/invoke", "/stream", "/schema", "/health", "/ready"}
+    for path_item in document["paths"].values():
+        for operation in path_item.values():
+            for response in operation["responses"].values():
+                for media in response.get("content", {}).values():
+                    ref = media["schema"].get("$ref")
+                    if ref:
+                        assert ref.removeprefix("#/components/schemas/") in schemas

@@ -1,0 +1,399 @@
+"""The litestar server plugin over HTTP: the echo example and scriptable test agents.
+
+Every error answers with the runtime's envelope and never a traceback; streams are SSE
+frames; a client that goes away cancels its run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import agentdock
+import agentdock_plugins.langgraph
+import agentdock_plugins.litestar
+import pytest
+from agentdock import hookimpl, make_plugin_manager
+from agentdock.run import RunContext, RunResult, StreamEvent, Usage
+from agentdock.spec.models import DockSpec11
+from agentdock_plugins.litestar import litestar_server
+from agentdock_plugins.litestar.app import DEFAULT_MAX_BODY_BYTES
+from agentdock_runtime import compile_pipeline
+from litestar.testing import TestClient
+
+ECHO = Path(__file__).resolve().parents[2] / "examples" / "echo" / "Dockfile.yaml"
+SECRET = "sk-planted-secret-0123456789abcdef"
+
+
+# -- the echo example ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def echo() -> Iterator[TestClient[Any]]:
+    manager = make_plugin_manager(plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar])
+    app = agentdock.app(ECHO, insecure_no_auth=True, plugins=manager)
+    with TestClient(app) as client:
+        yield client
+
+
+def assert_envelope(response: Any, status: int, name: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert body["error"] == name
+    assert body["code"] == status
+    assert isinstance(body["detail"], str) and body["detail"]
+    assert "Traceback" not in response.text
+    assert set(body) <= {"error", "code", "detail", "run_id", "path", "details"}
+    return dict(body)
+
+
+def sse_frames(text: str) -> list[dict[str, Any]]:
+    frames = []
+    for block in text.split("\n\n"):
+        if not block.strip() or block.startswith(":"):
+            continue
+        fields = dict(line.split(": ", 1) for line in block.splitlines())
+        frames.append(
+            {"event": fields["event"], "id": int(fields["id"]), **json.loads(fields["data"])}
+        )
+    return frames
+
+
+def test_invoke_echo(echo: TestClient[Any]) -> None:
+    response = echo.post("/invoke", json={"text": "hi"})
+    assert response.status_code == 200
+    assert response.json() == {"text": "HI"}
+    assert response.headers["content-type"].startswith("application/json")
+    assert len(response.headers["x-run-id"]) == 32
+
+
+def test_invoke_errors_are_envelopes(echo: TestClient[Any]) -> None:
+    body = assert_envelope(echo.post("/invoke", content=b'{"text": '), 400, "MalformedJSONError")
+    assert len(body["run_id"]) == 32
+    assert_envelope(echo.post("/invoke", content=b""), 400, "MalformedJSONError")
+    assert_envelope(echo.post("/invoke", content=b"[" * 20_000), 400, "MalformedJSONError")
+    wrong = assert_envelope(echo.post("/invoke", json={"text": 5}), 422, "ValidationError")
+    assert wrong["details"] == [{"path": "text", "message": "expected string, got an integer"}]
+    assert_envelope(echo.post("/invoke", json=["hi"]), 422, "ValidationError")
+    missing = assert_envelope(echo.post("/invoke", json={}), 422, "ValidationError")
+    assert missing["details"][0]["path"] == "text"
+
+
+def test_wrong_content_type_is_415(echo: TestClient[Any]) -> None:
+    response = echo.post(
+        "/invoke", content=b"text=hi", headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert_envelope(response, 415, "UnsupportedMediaType")
+    ok = echo.post(
+        "/invoke",
+        content=b'{"text": "a"}',
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
+    assert ok.json() == {"text": "A"}
+
+
+def test_body_over_the_limit_is_413(echo: TestClient[Any]) -> None:
+    big = b'{"text": "' + b"a" * DEFAULT_MAX_BODY_BYTES + b'"}'
+    assert_envelope(echo.post("/invoke", content=big), 413, "PayloadTooLarge")
+    assert_envelope(echo.post("/stream", content=big), 413, "PayloadTooLarge")
+
+
+def test_litestar_errors_are_envelopes(echo: TestClient[Any]) -> None:
+    assert_envelope(echo.get("/nowhere"), 404, "NotFound")
+    response = echo.get("/invoke")
+    assert_envelope(response, 405, "MethodNotAllowed")
+    assert "POST" in response.headers.get("allow", "")
+    assert_envelope(echo.delete("/health"), 405, "MethodNotAllowed")
+
+
+def test_schema_health_ready(echo: TestClient[Any]) -> None:
+    schema = echo.get("/schema").json()
+    assert schema["input"]["required"] == ["text"]
+    assert schema["output"]["properties"]["text"]["type"] == "string"
+    health = echo.get("/health").json()
+    assert health["status"] == "healthy"
+    assert health["agent"] == "echo"
+    assert "version" in health
+    assert health["uptime_seconds"] >= 0
+    assert echo.get("/ready").status_code == 200
+
+
+def test_openapi_and_docs(echo: TestClient[Any]) -> None:
+    document = echo.get("/openapi.json").json()
+    assert document["components"]["schemas"]["Input"]["required"] == ["text"]
+    assert set(document["components"]["securitySchemes"]) == {"bearerAuth", "apiKeyAuth"}
+    docs = echo.get("/docs")
+    assert docs.status_code == 200
+    assert "swagger-ui" in docs.text and "/openapi.json" in docs.text
+
+
+def test_stream_get_and_post(echo: TestClient[Any]) -> None:
+    response = echo.get("/stream", params={"input": json.dumps({"text": "hi"})})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    frames = sse_frames(response.text)
+    assert [f["event"] for f in frames] == ["start", "event", "end"]
+    assert [f["id"] for f in frames] == [1, 2, 3]
+    assert frames[0]["run_id"] == frames[-1]["run_id"] == response.headers["x-run-id"]
+    posted = sse_frames(echo.post("/stream", json={"text": "yo"}).text)
+    assert posted[-1]["event"] == "end"
+    assert "YO" in json.dumps(posted)
+
+
+def test_stream_input_errors(echo: TestClient[Any]) -> None:
+    bad = assert_envelope(
+        echo.get("/stream", params={"input": "{not json"}), 400, "MalformedJSONError"
+    )
+    assert bad["path"] == "input"
+    assert assert_envelope(echo.get("/stream"), 400, "BadRequest")["path"] == "input"
+    assert_envelope(echo.get("/stream", params={"input": "[1]"}), 422, "ValidationError")
+    assert_envelope(echo.get("/stream", params={"input": '{"text": 1}'}), 422, "ValidationError")
+    assert_envelope(echo.post("/stream", content=b"{"), 400, "MalformedJSONError")
+
+
+# -- scriptable test agents ----------------------------------------------------------------------
+
+
+class ScriptedAgent:
+    """Behaves as the input's ``text`` says: ``boom`` raises, ``hang`` never returns."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.cancelled = 0
+
+    async def _act(self, payload: Mapping[str, Any], context: RunContext) -> dict[str, Any]:
+        self.started.set()
+        text = payload["text"]
+        try:
+            if text == "boom":
+                raise RuntimeError(f"database password {SECRET} rejected")
+            if text == "hang":
+                await asyncio.Event().wait()
+            if text == "slow":
+                await asyncio.sleep(0.3)
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        return {"text": text.upper(), "thread": context.thread_id or "", "keys": sorted(payload)}
+
+    async def invoke(self, payload: Mapping[str, Any], context: RunContext) -> RunResult:
+        output = await self._act(payload, context)
+        return RunResult(
+            {"text": output["text"], "thread": output["thread"], "keys": output["keys"]},
+            Usage(1, 2),
+        )
+
+    async def stream(
+        self, payload: Mapping[str, Any], context: RunContext
+    ) -> AsyncIterator[StreamEvent]:
+        if payload["text"] == "late":
+            yield StreamEvent("token", {"text": "partial"})
+            raise RuntimeError(SECRET)
+        output = await self._act(payload, context)
+        for word in output["text"].split():
+            yield StreamEvent("token", {"text": word})
+
+
+def scripted_spec(**extra: Any) -> Any:
+    document: dict[str, Any] = {
+        "version": "1.1",
+        "agent": {"name": "scripted", "entrypoint": "app:graph", "framework": "scripted"},
+        "model": {"provider": "custom", "name": "none"},
+        "io_schema": {
+            "input": {
+                "type": "object",
+                "required": ["text"],
+                "properties": {"text": {"type": "string"}},
+            },
+            "output": {
+                "type": "object",
+                "required": ["text"],
+                "properties": {"text": {"type": "string"}},
+            },
+        },
+        "arguments": {"timeout_sec": 0.5},
+        "auth": {"mode": "api_key", "api_keys": {"enabled": True}},
+        "expose": {"rest": True, "streaming": "sse", "port": 8080},
+    }
+    document.update(extra)
+    return DockSpec11.model_validate(document)
+
+
+def scripted_app(agent: ScriptedAgent, spec: Any | None = None, **options: Any) -> Any:
+    class Plugin:
+        @hookimpl
+        def agentdock_register_adapters(self, register: Any) -> None:
+            register("scripted", lambda entry, spec: agent)
+
+    manager = make_plugin_manager(plugins=[("scripted", Plugin()), agentdock_plugins.litestar])
+    spec = spec if spec is not None else scripted_spec()
+    pipeline = compile_pipeline(spec, entry=None, plugins=manager, insecure_no_auth=True)
+    return litestar_server(spec, **options).app(pipeline)
+
+
+@pytest.fixture
+def agent() -> ScriptedAgent:
+    return ScriptedAgent()
+
+
+@pytest.fixture
+def client(agent: ScriptedAgent) -> Iterator[TestClient[Any]]:
+    with TestClient(scripted_app(agent)) as test_client:
+        yield test_client
+
+
+def test_agent_that_raises_is_500_with_run_id(client: TestClient[Any]) -> None:
+    response = client.post("/invoke", json={"text": "boom"})
+    body = assert_envelope(response, 500, "AgentError")
+    assert body["run_id"] == response.headers["x-run-id"]
+    assert SECRET not in response.text and "RuntimeError" not in response.text
+
+
+def test_agent_past_timeout_is_504(client: TestClient[Any], agent: ScriptedAgent) -> None:
+    response = client.post("/invoke", json={"text": "hang"})
+    body = assert_envelope(response, 504, "AgentTimeoutError")
+    assert body["run_id"]
+    assert agent.cancelled == 1
+
+
+def test_thread_id_from_header_or_query(client: TestClient[Any]) -> None:
+    by_header = client.post("/invoke", json={"text": "a"}, headers={"x-thread-id": "t-1"})
+    assert by_header.json()["thread"] == "t-1"
+    by_query = client.post("/invoke?thread_id=t-2", json={"text": "a"})
+    assert by_query.json()["thread"] == "t-2"
+    assert client.post("/invoke", json={"text": "a"}).json()["thread"] == ""
+
+
+def test_extra_fields_are_passed_on(client: TestClient[Any]) -> None:
+    response = client.post("/invoke", json={"text": "a", "extra": {"n": 1}})
+    assert response.status_code == 200
+    assert response.json()["keys"] == ["extra", "text"]
+
+
+def test_stream_failure_after_start_is_an_error_frame(client: TestClient[Any]) -> None:
+    response = client.post("/stream", json={"text": "late"})
+    assert response.status_code == 200
+    frames = sse_frames(response.text)
+    assert [f["event"] for f in frames] == ["start", "token", "error"]
+    assert frames[-1]["error"] == "AgentError" and frames[-1]["code"] == 500
+    assert frames[-1]["run_id"] == frames[0]["run_id"]
+    assert SECRET not in response.text
+
+
+def test_stream_timeout_is_an_error_frame(client: TestClient[Any]) -> None:
+    frames = sse_frames(client.post("/stream", json={"text": "hang"}).text)
+    assert frames[-1]["event"] == "error" and frames[-1]["code"] == 504
+
+
+def test_heartbeat_comments_while_idle(agent: ScriptedAgent) -> None:
+    with TestClient(scripted_app(agent, heartbeat_sec=0.05)) as client:
+        response = client.post("/stream", json={"text": "slow"})
+    assert ": ping\n\n" in response.text
+    assert [f["event"] for f in sse_frames(response.text)] == ["start", "token", "end"]
+
+
+def test_small_body_limit(agent: ScriptedAgent) -> None:
+    with TestClient(scripted_app(agent, max_body_bytes=64)) as client:
+        assert client.post("/invoke", json={"text": "a"}).status_code == 200
+        assert_envelope(client.post("/invoke", json={"text": "a" * 100}), 413, "PayloadTooLarge")
+
+
+def test_cors_from_expose(agent: ScriptedAgent) -> None:
+    spec = scripted_spec(
+        expose={"port": 8080, "cors": {"origins": ["https://app.example"], "methods": ["POST"]}}
+    )
+    with TestClient(scripted_app(agent, spec)) as client:
+        preflight = client.options(
+            "/invoke",
+            headers={
+                "origin": "https://app.example",
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "content-type,x-api-key",
+            },
+        )
+        assert preflight.status_code in (200, 204)
+        assert preflight.headers["access-control-allow-origin"] == "https://app.example"
+        simple = client.post(
+            "/invoke", json={"text": "a"}, headers={"origin": "https://app.example"}
+        )
+        assert simple.headers["access-control-allow-origin"] == "https://app.example"
+        other = client.post(
+            "/invoke", json={"text": "a"}, headers={"origin": "https://evil.example"}
+        )
+        assert "access-control-allow-origin" not in other.headers
+
+
+def test_sse_client_disconnect_cancels_the_run(agent: ScriptedAgent) -> None:
+    app = scripted_app(agent)
+
+    async def scenario() -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+        first_frame = asyncio.Event()
+        requested = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal requested
+            if not requested:
+                requested = True
+                return {"type": "http.request", "body": b'{"text": "hang"}', "more_body": False}
+            await first_frame.wait()
+            await agent.started.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+            if message["type"] == "http.response.body" and message.get("body"):
+                first_frame.set()
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/stream",
+            "raw_path": b"/stream",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"content-type", b"application/json"), (b"host", b"test")],
+            "server": ("test", 80),
+            "client": ("127.0.0.1", 5000),
+            "state": {},
+        }
+        await asyncio.wait_for(app(scope, receive, send), timeout=5)
+        await asyncio.sleep(0)
+        left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        assert left == []
+        return sent
+
+    sent = asyncio.run(scenario())
+    assert sent[0]["status"] == 200
+    assert agent.cancelled == 1
+    assert b"event: start" in sent[1]["body"]
+
+
+# -- WebSocket -----------------------------------------------------------------------------------
+
+
+def test_websocket_stream(client: TestClient[Any]) -> None:
+    with client.websocket_connect("/ws/stream") as socket:
+        socket.send_text(json.dumps({"input": {"text": "a b"}, "thread_id": "t"}))
+        events = []
+        while not events or events[-1]["event"] not in ("end", "error"):
+            events.append(json.loads(socket.receive_text()))
+        assert [e["event"] for e in events] == ["start", "token", "token", "end"]
+        assert [e["id"] for e in events] == [1, 2, 3, 4]
+        socket.send_text("{garbage")
+        garbage = json.loads(socket.receive_text())
+        assert garbage["event"] == "error" and garbage["data"]["error"] == "MalformedJSONError"
+        socket.send_text(json.dumps([1]))
+        assert json.loads(socket.receive_text())["data"]["code"] == 400
+        socket.send_text(json.dumps({"input": {"text": 3}}))
+        invalid = json.loads(socket.receive_text())
+        assert invalid["data"]["error"] == "ValidationError" and invalid["data"]["run_id"]
+        socket.send_text(json.dumps({"input": {"text": "still open"}}))
+        assert json.loads(socket.receive_text())["event"] == "start"
