@@ -1,0 +1,268 @@
+"""Requests/s and latency of AgentDock /invoke against a hand-written server and LangServe.
+
+    uv run python benchmarks/http_servers.py [--duration 10] [--connections 32]
+
+Every server runs the same graphs (benchmarks/servers/echo_graphs.py), pinned to core 0
+with taskset; wrk (Debian package `wrk`) runs on core 1 with one thread:
+- (a) Litestar + `await graph.ainvoke`, written here (benchmarks/servers/bare_litestar.py)
+- (b) `agentdock serve --insecure-no-auth` on the same graph (auth off, as in (a) and (c))
+- (c) LangServe `add_routes` (benchmarks/servers/langserve_app.py), in its own virtual
+      environment .bench/langserve, created on first run with uv
+for the synchronous-node graph and the async-node graph. Also the cold start of (b):
+process start to the first 200 from /ready, median of 5.
+Only loopback addresses are used; every run is bounded by --duration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVERS = ROOT / "benchmarks" / "servers"
+LANGSERVE_VENV = ROOT / ".bench" / "langserve"
+
+
+@dataclass
+class Server:
+    name: str
+    command: list[str]
+    path: str
+    body: dict[str, object]
+    ready_path: str | None = None
+    env: dict[str, str] | None = None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _langserve_python() -> str:
+    python = LANGSERVE_VENV / "bin" / "python"
+    if not python.exists():
+        uv = shutil.which("uv") or sys.exit("uv is needed to create the LangServe environment")
+        subprocess.run([uv, "venv", "-q", str(LANGSERVE_VENV), "--python", "3.11"], check=True)
+        subprocess.run(
+            [
+                uv,
+                "pip",
+                "install",
+                "-q",
+                "--python",
+                str(python),
+                "langserve[server]",
+                "langgraph",
+                "uvicorn",
+            ],
+            check=True,
+        )
+    return str(python)
+
+
+def _post(url: str, body: bytes) -> int:
+    request = urllib.request.Request(
+        url, data=body, headers={"content-type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=2) as response:
+        return int(response.status)
+
+
+def _wait_ready(server: Server, port: int, deadline: float) -> float:
+    base = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
+    while time.perf_counter() - started < deadline:
+        try:
+            if server.ready_path:
+                with urllib.request.urlopen(base + server.ready_path, timeout=1) as response:
+                    if response.status == 200:
+                        return time.perf_counter() - started
+            elif _post(base + server.path, json.dumps(server.body).encode()) == 200:
+                return time.perf_counter() - started
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.02)
+    raise SystemExit(f"{server.name} did not become ready within {deadline}s")
+
+
+def _start(server: Server, port: int) -> subprocess.Popen[bytes]:
+    command = [part.replace("{port}", str(port)) for part in server.command]
+    env = {**os.environ, **(server.env or {})}
+    return subprocess.Popen(
+        ["taskset", "-c", "0", *command],
+        cwd=SERVERS,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _wrk(url: str, body: dict[str, object], duration: int, connections: int) -> dict[str, float]:
+    script = (
+        'wrk.method = "POST"\n'
+        'wrk.headers["content-type"] = "application/json"\n'
+        f"wrk.body = {json.dumps(json.dumps(body))}\n"
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    try:
+        subprocess.run(  # warm-up
+            [
+                "taskset",
+                "-c",
+                "1",
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                "-d2s",
+                "-s",
+                handle.name,
+                url,
+            ],
+            capture_output=True,
+            check=True,
+        )
+        out = subprocess.run(
+            [
+                "taskset",
+                "-c",
+                "1",
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{duration}s",
+                "--latency",
+                "-s",
+                handle.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(handle.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return {
+        "rps": rps,
+        "p50": _millis(re.search(r"50%\s+([\d.]+\w+)", out).group(1)),  # type: ignore[union-attr]
+        "p99": _millis(re.search(r"99%\s+([\d.]+\w+)", out).group(1)),  # type: ignore[union-attr]
+        "non_2xx": float(errors.group(1)) if errors else 0.0,
+    }
+
+
+def _millis(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def _servers(graph: str) -> list[Server]:
+    python = sys.executable
+    dockfile = SERVERS / f"echo-{graph}" / "Dockfile.yaml"
+    uvicorn = ["-m", "uvicorn", "--port", "{port}", "--log-level", "warning", "--no-access-log"]
+    env = {"BENCH_GRAPH": graph}
+    return [
+        Server(
+            "(a) litestar+ainvoke",
+            [python, *uvicorn, "bare_litestar:app"],
+            "/invoke",
+            {"text": "hi"},
+            env=env,
+        ),
+        Server(
+            "(b) agentdock /invoke",
+            [
+                python,
+                "-m",
+                "agentdock_cli",
+                "serve",
+                str(dockfile),
+                "--insecure-no-auth",
+                "--port",
+                "{port}",
+            ],
+            "/invoke",
+            {"text": "hi"},
+            ready_path="/ready",
+        ),
+        Server(
+            "(c) langserve",
+            [_langserve_python(), *uvicorn, "langserve_app:app"],
+            "/echo/invoke",
+            {"input": {"text": "hi"}},
+            env=env,
+        ),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--graphs", default="sync,async")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None or shutil.which("taskset") is None:
+        raise SystemExit("needs wrk and taskset (apt-get install wrk util-linux)")
+    for graph in args.graphs.split(","):
+        results: dict[str, dict[str, float]] = {}
+        for server in _servers(graph):
+            port = _free_port()
+            process = _start(server, port)
+            try:
+                _wait_ready(server, port, 60)
+                url = f"http://127.0.0.1:{port}{server.path}"
+                results[server.name] = _wrk(url, server.body, args.duration, args.connections)
+            finally:
+                _stop(process)
+        print(f"\n{graph} graph, wrk -t1 -c{args.connections} -d{args.duration}s")
+        print(f"{'server':<24} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+        for name, row in results.items():
+            print(
+                f"{name:<24} {row['rps']:>9.0f} {row['p50']:>8.2f} {row['p99']:>8.2f} "
+                f"{row['non_2xx']:>8.0f}"
+            )
+        a, b, c = (results[s.name]["rps"] for s in _servers(graph))
+        print(f"(b)/(a) = {b / a:.2f}x   (b)/(c) = {b / c:.2f}x")
+
+    server = _servers("sync")[1]
+    samples = []
+    for _ in range(5):
+        port = _free_port()
+        process = _start(server, port)
+        try:
+            samples.append(_wait_ready(server, port, 60))
+        finally:
+            _stop(process)
+    print(
+        f"\ncold start of (b), process start to /ready 200: median "
+        f"{statistics.median(samples) * 1000:.0f} ms (min {min(samples) * 1000:.0f}, "
+        f"max {max(samples) * 1000:.0f})"
+    )
+
+
+if __name__ == "__main__":
+    main()
