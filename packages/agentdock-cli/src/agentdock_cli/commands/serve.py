@@ -76,7 +76,8 @@ def serve_command(
     if not target.exists():
         _fail(f"{target} does not exist", exitcodes.NOT_FOUND, as_json=as_json)
     manager = get_plugin_manager()
-    report = validate(target, plugins=manager)
+    # The entrypoint is imported in this process just below; no need to probe it first.
+    report = validate(target, plugins=manager, skip_imports=True)
     if not report.ok:
         from agentdock_cli.commands.validate import _print_human
 
