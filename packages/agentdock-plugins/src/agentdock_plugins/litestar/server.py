@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from agentdock_plugins.litestar.app import DEFAULT_HEARTBEAT_SEC, DEFAULT_MAX_BODY_BYTES
@@ -34,8 +35,17 @@ class LitestarServer:
             heartbeat_sec=self.heartbeat_sec,
         )
 
-    def serve(self, pipeline: Any, host: str, port: int) -> None:
-        """Run under uvicorn until SIGINT or SIGTERM, then shut down gracefully and return."""
+    def serve(
+        self, pipeline: Any, host: str, port: int, *, drain_timeout: float | None = None
+    ) -> None:
+        """Run under uvicorn until SIGINT or SIGTERM, then shut down gracefully and return.
+
+        :param drain_timeout: seconds in-flight requests get to finish after the signal
+            (default: as long as they take).
+        """
         from agentdock_plugins.litestar.running import run
 
-        run(self.app(pipeline), host=host, port=port)
+        options: dict[str, Any] = {}
+        if drain_timeout is not None:
+            options["timeout_graceful_shutdown"] = max(1, math.ceil(drain_timeout))
+        run(self.app(pipeline), host=host, port=port, **options)

@@ -1,0 +1,256 @@
+"""The container entrypoint, ``python -m agentdock_runtime``: one agent, configured by the env.
+
+Environment variables:
+
+``AGENTDOCK_SPEC`` (required)
+    The path of a Dockfile (or of its directory), or of a frozen spec snapshot: a YAML or
+    JSON document whose ``${VAR}`` placeholders are kept verbatim.
+``AGENTDOCK_HOST`` / ``AGENTDOCK_PORT``
+    Override ``expose.host`` (default ``0.0.0.0``) and ``expose.port`` (default 8080).
+``AGENTDOCK_PROJECT_DIR``
+    Where the agent's code lives (default: the directory of ``AGENTDOCK_SPEC``).
+``AGENTDOCK_DRAIN_TIMEOUT``
+    Seconds in-flight requests get to finish after SIGTERM (default 30).
+``AGENTDOCK_INSECURE_NO_AUTH=1``
+    Serve WITHOUT authentication. Local development only; a warning says so at start-up.
+
+``${VAR}`` placeholders resolve from the process environment only (a ``.env`` file is never
+read). Start-up failures print ``[FATAL] ...`` lines to stderr and exit non-zero:
+
+* 78 (``EX_CONFIG``): required variables are missing (one line naming all of them, never a
+  value), the spec is invalid (one line per finding), a setting above is malformed, or a
+  plugin is missing (an auth provider for ``auth.mode`` unless insecure mode is on);
+* 70 (``EX_SOFTWARE``): the agent's entrypoint cannot be imported.
+
+SIGTERM (or SIGINT) stops accepting connections, drains in-flight requests, flushes
+telemetry and exits 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, NoReturn
+
+__all__ = [
+    "DEFAULT_DRAIN_TIMEOUT",
+    "EX_CONFIG",
+    "EX_SOFTWARE",
+    "ConfigError",
+    "Settings",
+    "load_spec",
+    "main",
+    "read_settings",
+]
+
+EX_CONFIG = 78
+EX_SOFTWARE = 70
+DEFAULT_DRAIN_TIMEOUT = 30.0
+
+SPEC_ENV = "AGENTDOCK_SPEC"
+HOST_ENV = "AGENTDOCK_HOST"
+PORT_ENV = "AGENTDOCK_PORT"
+PROJECT_DIR_ENV = "AGENTDOCK_PROJECT_DIR"
+DRAIN_TIMEOUT_ENV = "AGENTDOCK_DRAIN_TIMEOUT"
+INSECURE_ENV = "AGENTDOCK_INSECURE_NO_AUTH"
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
+
+
+class ConfigError(Exception):
+    """The runtime cannot start; ``lines`` are printed as ``[FATAL]`` lines."""
+
+    def __init__(self, lines: list[str], code: int = EX_CONFIG) -> None:
+        super().__init__("; ".join(lines))
+        self.lines = lines
+        self.code = code
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    """The entrypoint's settings, read from the environment."""
+
+    spec_path: Path
+    host: str | None
+    port: int | None
+    project_dir: Path | None
+    drain_timeout: float
+    insecure_no_auth: bool
+
+
+def read_settings(environ: Mapping[str, str]) -> Settings:
+    """The settings in ``environ``.
+
+    :raises ConfigError: a variable is missing or malformed (every problem, one line each).
+    """
+    problems: list[str] = []
+    spec_path = Path(".")
+    raw_spec = environ.get(SPEC_ENV, "").strip()
+    if not raw_spec:
+        problems.append(f"{SPEC_ENV} is not set: give the path of a Dockfile or spec snapshot")
+    else:
+        spec_path = Path(raw_spec)
+        if spec_path.is_dir():
+            spec_path = spec_path / "Dockfile.yaml"
+        if not spec_path.is_file():
+            problems.append(f"{SPEC_ENV}: {spec_path} does not exist")
+    host = environ.get(HOST_ENV, "").strip() or None
+    port: int | None = None
+    raw_port = environ.get(PORT_ENV, "").strip()
+    if raw_port:
+        if raw_port.isdigit() and 1 <= int(raw_port) <= 65535:
+            port = int(raw_port)
+        else:
+            problems.append(f"{PORT_ENV} must be a port number (1-65535), got {raw_port!r}")
+    raw_dir = environ.get(PROJECT_DIR_ENV, "").strip()
+    project_dir = Path(raw_dir) if raw_dir else None
+    if project_dir is not None and not project_dir.is_dir():
+        problems.append(f"{PROJECT_DIR_ENV}: {project_dir} is not a directory")
+    drain_timeout = DEFAULT_DRAIN_TIMEOUT
+    raw_drain = environ.get(DRAIN_TIMEOUT_ENV, "").strip()
+    if raw_drain:
+        try:
+            drain_timeout = float(raw_drain)
+        except ValueError:
+            drain_timeout = -1.0
+        if not math.isfinite(drain_timeout) or drain_timeout <= 0:
+            problems.append(
+                f"{DRAIN_TIMEOUT_ENV} must be a positive number of seconds, got {raw_drain!r}"
+            )
+    raw_insecure = environ.get(INSECURE_ENV, "").strip().lower()
+    if raw_insecure not in _TRUE | _FALSE:
+        problems.append(f"{INSECURE_ENV} must be 1 or 0, got {raw_insecure!r}")
+    if problems:
+        raise ConfigError(problems)
+    return Settings(
+        spec_path=spec_path,
+        host=host,
+        port=port,
+        project_dir=project_dir,
+        drain_timeout=drain_timeout,
+        insecure_no_auth=raw_insecure in _TRUE,
+    )
+
+
+class _EveryNameBlank(Mapping[str, str]):
+    """Holds every variable name, each empty: parsing alone never looks anywhere for values."""
+
+    def __getitem__(self, key: str) -> str:
+        return ""
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def load_spec(path: Path, environ: Mapping[str, str], *, plugins: Any) -> Any:
+    """The frozen ``DockSpec`` at ``path``, placeholders resolved from ``environ`` alone.
+
+    :raises ConfigError: required variables are missing (one line naming them all, sorted,
+        values never shown), or the spec is invalid (one line per error).
+    """
+    from agentdock.findings import Code, Severity
+    from agentdock.spec.loader import load_document
+    from agentdock.validation import validate_document
+
+    # First the document alone (includes expanded, placeholders verbatim), then its
+    # placeholders from ``environ``: a mapping has no ``.env`` beside it to fall back on.
+    parsed = load_document(path, env=_EveryNameBlank())
+    if parsed.raw is None:
+        raise ConfigError([f.one_line() for f in parsed.findings if f.severity is Severity.ERROR])
+    resolved = load_document(parsed.raw, environ=environ)
+    if resolved.unresolved:
+        names = ", ".join(sorted(resolved.unresolved))
+        raise ConfigError([f"Missing required environment variables: {names}"])
+    interpolation = {Code.EnvInterpolationError, Code.UnresolvedVariableWarning}
+    document = dataclasses.replace(
+        resolved,
+        path=parsed.path,
+        project_dir=parsed.project_dir,
+        source_map=parsed.source_map,
+        findings=(
+            *(f for f in parsed.findings if f.code not in interpolation),
+            *resolved.findings,
+        ),
+    )
+    report = validate_document(document, skip_imports=True, plugins=plugins)
+    if not report.ok:
+        raise ConfigError([f.one_line() for f in report.errors])
+    return report.spec
+
+
+def _fatal(lines: list[str], code: int) -> NoReturn:
+    for line in lines:
+        print(f"[FATAL] {line}", file=sys.stderr, flush=True)
+    raise SystemExit(code)
+
+
+def _warn(message: str) -> None:
+    print(f"WARNING: {message}", file=sys.stderr, flush=True)
+
+
+def main(environ: Mapping[str, str] | None = None) -> int:
+    """Start the runtime described by ``environ`` (default: the process environment).
+
+    Returns 0 after a graceful shutdown; exits with ``[FATAL]`` lines when it cannot start.
+    """
+    env = os.environ if environ is None else environ
+    from agentdock.plugins import get_plugin_manager
+
+    from agentdock_runtime.app import get_server, load_agent
+    from agentdock_runtime.pipeline import PipelineError, compile_pipeline
+
+    try:
+        settings = read_settings(env)
+        manager = get_plugin_manager()
+        spec = load_spec(settings.spec_path, env, plugins=manager)
+    except ConfigError as exc:
+        _fatal(exc.lines, exc.code)
+    project_dir = settings.project_dir or settings.spec_path.resolve().parent
+    host = settings.host if settings.host is not None else spec.expose.host
+    port = settings.port if settings.port is not None else spec.expose.port
+    try:
+        agent = load_agent(spec, project_dir=project_dir, plugins=manager)
+    except Exception as exc:
+        _fatal(
+            [f"cannot load {spec.agent.entrypoint}: {type(exc).__name__}: {exc}"],
+            EX_SOFTWARE,
+        )
+    if settings.insecure_no_auth:
+        _warn(
+            f"authentication is OFF ({INSECURE_ENV}=1). Anyone who can reach {host}:{port} "
+            "can run this agent. Never use this in production."
+        )
+    try:
+        pipeline = compile_pipeline(
+            spec, entry=agent.entry, plugins=manager, insecure_no_auth=settings.insecure_no_auth
+        )
+        server = get_server(spec, plugins=manager)
+    except PipelineError as exc:
+        _fatal([str(exc)], EX_CONFIG)
+    print(
+        f"Serving {spec.agent.name} on http://{host}:{port}",
+        file=sys.stderr,
+        flush=True,
+    )
+    serve = server.serve
+    try:
+        accepts_drain = "drain_timeout" in inspect.signature(serve).parameters
+    except (TypeError, ValueError):
+        accepts_drain = False
+    if accepts_drain:
+        serve(pipeline, host, port, drain_timeout=settings.drain_timeout)
+    else:
+        serve(pipeline, host, port)
+    return 0

@@ -1,0 +1,99 @@
+"""``agentdock.testing``: in-process clients against the echo agent."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import agentdock
+import httpx
+import pytest
+from agentdock.testing import async_client, client
+
+ROOT = Path(__file__).resolve().parents[2]
+ECHO = ROOT / "examples" / "echo" / "Dockfile.yaml"
+
+
+def test_sync_client_serves_echo() -> None:
+    with client(ECHO, insecure_no_auth=True) as http:
+        assert isinstance(http, httpx.Client)
+        ready = http.get("/ready")
+        assert ready.status_code == 200
+        assert ready.json()["agent"] == "echo"
+        response = http.post("/invoke", json={"text": "hi"})
+        assert response.status_code == 200
+        assert response.json() == {"text": "HI"}
+        assert response.headers["x-run-id"]
+        schema = http.get("/schema")
+        assert schema.status_code == 200
+        assert schema.json()["input"]["required"] == ["text"]
+        assert http.post("/invoke", json={}).status_code == 422
+
+
+def test_sync_client_without_context_manager() -> None:
+    http = client(ECHO.parent, insecure_no_auth=True)
+    try:
+        assert http.get("/ready").status_code == 200
+        assert http.post("/invoke", json={"text": "nb"}).json() == {"text": "NB"}
+    finally:
+        http.close()
+
+
+def test_sync_client_streams_sse() -> None:
+    with client(ECHO, insecure_no_auth=True) as http:
+        response = http.post("/stream", json={"text": "sse"})
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert "SSE" in response.text
+
+
+def test_async_client_serves_echo() -> None:
+    async def scenario() -> None:
+        async with async_client(ECHO, insecure_no_auth=True) as http:
+            assert isinstance(http, httpx.AsyncClient)
+            assert (await http.get("/ready")).status_code == 200
+            response = await http.post("/invoke", json={"text": "hi"})
+            assert response.status_code == 200
+            assert response.json() == {"text": "HI"}
+            schema = await http.get("/schema")
+            assert schema.status_code == 200
+            assert set(schema.json()) >= {"input", "output"}
+
+    asyncio.run(scenario())
+
+
+def test_async_client_without_context_manager() -> None:
+    async def scenario() -> None:
+        http = async_client(ECHO, insecure_no_auth=True)
+        try:
+            assert (await http.post("/invoke", json={"text": "x"})).json() == {"text": "X"}
+        finally:
+            await http.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_client_without_auth_provider_refuses() -> None:
+    from agentdock_runtime.pipeline import PipelineError
+
+    with pytest.raises(PipelineError, match="auth provider"):
+        client(ECHO)
+
+
+def test_client_takes_a_spec_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = agentdock.load(ECHO)
+    monkeypatch.chdir(ECHO.parent)
+    with client(spec, insecure_no_auth=True, headers={"x-thread-id": "t1"}) as http:
+        assert http.post("/invoke", json={"text": "obj"}).json() == {"text": "OBJ"}
+
+
+def test_testing_module_imports_no_runtime() -> None:
+    code = (
+        "import sys, agentdock.testing; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in "
+        "{'agentdock_runtime', 'agentdock_plugins', 'httpx', 'litestar'}]; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
