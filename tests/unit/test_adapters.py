@@ -412,6 +412,51 @@ def test_a_sync_tool_called_from_an_async_node_is_gated() -> None:
     assert result.tools == (ToolCall("wipe", {"target": "disk"}, None),)
 
 
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync-graph", "async-graph"])
+def test_a_run_that_allows_every_tool_still_records_each_call(asynchronous: bool) -> None:
+    graph, ran = tool_graph(asynchronous=asynchronous)
+    adapter = LangGraphAdapter(graph, NO_ARGUMENTS)
+    result = run(adapter.invoke({"messages": [HumanMessage("go")]}, ctx()))
+    assert ran == ["search", "delete_file"]
+    assert result.tools == (
+        ToolCall("search", {"query": "x"}, "call_0"),
+        ToolCall("delete_file", {"path": "/tmp/a"}, "call_0"),
+    )
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync-graph", "async-graph"])
+def test_a_check_installed_during_the_run_gates_later_tools(asynchronous: bool) -> None:
+    ran: list[str] = []
+    context = ctx()
+
+    @tool
+    def wipe(target: str) -> str:
+        """Wipe something."""
+        ran.append(target)
+        return "wiped"
+
+    def first(state: Chat, config: RunnableConfig) -> dict[str, Any]:
+        wipe.invoke({"target": "a"}, config)
+        context.before_tool = deny("wipe")
+        wipe.invoke({"target": "b"}, config)
+        return {"messages": []}
+
+    async def afirst(state: Chat, config: RunnableConfig) -> dict[str, Any]:
+        await wipe.ainvoke({"target": "a"}, config)
+        context.before_tool = deny("wipe")
+        await wipe.ainvoke({"target": "b"}, config)
+        return {"messages": []}
+
+    graph = StateGraph(Chat)
+    graph.add_node("node", afirst if asynchronous else first)
+    graph.add_edge(START, "node")
+    graph.add_edge("node", END)
+    adapter = LangGraphAdapter(graph.compile(), NO_ARGUMENTS)
+    with pytest.raises(ToolDenied):
+        run(adapter.invoke({"messages": []}, context))
+    assert ran == ["a"]
+
+
 # -- usage -------------------------------------------------------------------------------------
 
 

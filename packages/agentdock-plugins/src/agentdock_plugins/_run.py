@@ -11,6 +11,13 @@ runnable's config (and so reach every nested model and tool):
 * the *recorder* sums the ``usage_metadata`` of every model message and, when asked, emits
   each chat-model chunk as a ``token`` event.
 
+A run whose ``before_tool`` is the default, which allows every tool, needs no waiting
+before a tool: the recorder then records each tool call and emits its ``tool`` event
+itself, inline, and the gate is left out. A handler that is not inline costs every
+callback event of the run (each node's start and end) a task on the loop, so this path
+is kept to the runs that check their tools. Should ``before_tool`` be replaced while
+the run is still going, the recorder hands each later tool call to the gate's checks.
+
 Handlers are called from the event loop's thread (async runnables) or from worker threads
 (synchronous graphs and nodes); both are handled.
 """
@@ -27,6 +34,7 @@ from typing import Any
 from uuid import UUID
 
 from agentdock.run import RunContext, StreamEvent, ToolCall, ToolDenied, Usage
+from agentdock.run import _allow_every_tool as _ALLOW_EVERY_TOOL
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 
@@ -108,6 +116,10 @@ def _tool_args(input_str: str, inputs: Any) -> dict[str, Any]:
     return dict(parsed) if isinstance(parsed, Mapping) else {"input": parsed}
 
 
+def _tool_name(serialized: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> str:
+    return str((serialized or {}).get("name") or kwargs.get("name") or "")
+
+
 class RunTracker:
     """The per-run state the callbacks fill: usage, tool calls made, a latched denial."""
 
@@ -128,10 +140,12 @@ class RunTracker:
         self.denied: ToolDenied | None = None
         #: Whether any chat-model chunk was emitted as a token.
         self.streamed_tokens = False
-        self.handlers: list[BaseCallbackHandler] = [
-            _Recorder(self, tokens=tokens and emit is not None),
-            _ToolGate(self),
-        ]
+        stream_tokens = tokens and emit is not None
+        self.handlers: list[BaseCallbackHandler]
+        if context.before_tool is _ALLOW_EVERY_TOOL:
+            self.handlers = [_ToolRecorder(self, tokens=stream_tokens)]
+        else:
+            self.handlers = [_Recorder(self, tokens=stream_tokens), _ToolGate(self)]
 
     # -- called by the handlers, from any thread --------------------------------------------
 
@@ -170,6 +184,10 @@ class RunTracker:
                 if self.denied is None:
                     self.denied = denied
             raise
+        self.record(call)
+
+    def record(self, call: ToolCall) -> None:
+        """Keep an allowed tool call and emit its ``tool`` event."""
         with self._lock:
             self.tools.append(call)
         self.emit(
@@ -222,6 +240,27 @@ class _Recorder(BaseCallbackHandler):
         self.tracker.add_usage(_usage_of(response))
 
 
+class _ToolRecorder(_Recorder):
+    """The recorder of a run that allows every tool: it records each tool call as well."""
+
+    def on_tool_start(
+        self,
+        serialized: dict[str, Any],
+        input_str: str,
+        *,
+        inputs: dict[str, Any] | None = None,
+        tool_call_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        tracker = self.tracker
+        call = ToolCall(_tool_name(serialized, kwargs), _tool_args(input_str, inputs), tool_call_id)
+        if tracker.context.before_tool is _ALLOW_EVERY_TOOL:
+            tracker.check()
+            tracker.record(call)
+        else:
+            tracker.gate(call)
+
+
 class _ToolGate(BaseCallbackHandler):
     """Awaits ``before_tool`` before every tool call; sees tool events only.
 
@@ -269,8 +308,8 @@ class _ToolGate(BaseCallbackHandler):
         tool_call_id: str | None = None,
         **kwargs: Any,
     ) -> None:
-        name = str((serialized or {}).get("name") or kwargs.get("name") or "")
-        self.tracker.gate(ToolCall(name, _tool_args(input_str, inputs), tool_call_id))
+        call = ToolCall(_tool_name(serialized, kwargs), _tool_args(input_str, inputs), tool_call_id)
+        self.tracker.gate(call)
 
 
 class _End:
