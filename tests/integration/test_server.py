@@ -57,8 +57,14 @@ def sse_frames(text: str) -> list[dict[str, Any]]:
         if not block.strip() or block.startswith(":"):
             continue
         fields = dict(line.split(": ", 1) for line in block.splitlines())
+        run_id, _, number = fields["id"].rpartition(":")
         frames.append(
-            {"event": fields["event"], "id": int(fields["id"]), **json.loads(fields["data"])}
+            {
+                **json.loads(fields["data"]),
+                "event": fields["event"],
+                "id": int(number),
+                "sse_run_id": run_id,
+            }
         )
     return frames
 
@@ -139,6 +145,7 @@ def test_stream_get_and_post(echo: TestClient[Any]) -> None:
     assert [f["event"] for f in frames] == ["start", "event", "end"]
     assert [f["id"] for f in frames] == [1, 2, 3]
     assert frames[0]["run_id"] == frames[-1]["run_id"] == response.headers["x-run-id"]
+    assert {f["sse_run_id"] for f in frames} == {response.headers["x-run-id"]}
     posted = sse_frames(echo.post("/stream", json={"text": "yo"}).text)
     assert posted[-1]["event"] == "end"
     assert "YO" in json.dumps(posted)

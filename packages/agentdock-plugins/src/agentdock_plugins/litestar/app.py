@@ -1,28 +1,36 @@
 """The Litestar application for one compiled pipeline, built once at start-up.
 
 Routes: ``POST /invoke``, ``GET /stream?input=<json>`` and ``POST /stream`` (Server-Sent
-Events), ``/ws/stream`` (WebSocket), ``GET /schema``, ``GET /health``, ``GET /ready``,
-``GET /openapi.json`` and ``GET /docs``. Handlers take the raw request and hand its bytes to
-the pipeline, which decodes them with msgspec; everything else (schemas, the OpenAPI
-document, CORS) is computed here, once.
+Events; ``Last-Event-ID`` resumes a recent stream, see :mod:`.sse`), ``/ws/stream``
+(WebSocket), ``GET /schema``, ``GET /health``, ``GET /ready``, ``GET /openapi.json`` and
+``GET /docs``. Handlers take the raw request and hand its bytes to the pipeline, which decodes
+them with msgspec; everything else (schemas, the OpenAPI document, CORS) is computed here,
+once.
 """
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from agentdock_runtime import MalformedJSONError, Pipeline, RuntimeHTTPError, ServiceUnavailable
+from agentdock_runtime import (
+    MalformedJSONError,
+    Pipeline,
+    RuntimeHTTPError,
+    ServiceUnavailable,
+    Unauthorized,
+)
 from agentdock_runtime.iomodels import decode_json
-from litestar import Litestar, Request, Response, WebSocket, get, post, websocket
+from litestar import HttpMethod, Litestar, Request, Response, WebSocket, get, post, route, websocket
 from litestar.config.cors import CORSConfig
 from litestar.response import Stream
 
 from agentdock_plugins.litestar.encoding import encode_json
 from agentdock_plugins.litestar.errors import EXCEPTION_HANDLERS, JSON
 from agentdock_plugins.litestar.openapi import declared_schemas, openapi_document, swagger_html
-from agentdock_plugins.litestar.sse import sse_stream
+from agentdock_plugins.litestar.sse import StreamReplay, sse_stream
 from agentdock_plugins.litestar.ws import ws_session
 
 __all__ = ["DEFAULT_HEARTBEAT_SEC", "DEFAULT_MAX_BODY_BYTES", "create_app"]
@@ -80,12 +88,16 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     heartbeat_sec: float = DEFAULT_HEARTBEAT_SEC,
     debug: bool = False,
+    replay: StreamReplay | None = None,
 ) -> Litestar:
     """The ASGI application serving ``pipeline`` as described by ``spec``.
 
     :param max_body_bytes: the request body limit (413 past it).
     :param heartbeat_sec: seconds between ``: ping`` comments on an idle stream.
+    :param replay: the window of recent stream frames for ``Last-Event-ID`` (default: one
+        with the bounds of :mod:`.sse`).
     """
+    replay = replay if replay is not None else StreamReplay()
     started = time.monotonic()
     state = {"ready": True}
     agent_name = spec.agent.name
@@ -127,14 +139,45 @@ def create_app(
         # Refusals before the run starts (auth, input, pre policies) keep their HTTP status.
         first = await anext(items)
         return Stream(
-            sse_stream(first, items, heartbeat=heartbeat_sec),  # type: ignore[arg-type]
+            sse_stream(first, items, heartbeat=heartbeat_sec, replay=replay),  # type: ignore[arg-type]
             media_type="text/event-stream",
             headers={**_SSE_HEADERS, "x-run-id": str(first.data.get("run_id", ""))},
         )
 
-    @get("/stream")
-    async def stream_get(request: Request[Any, Any, Any]) -> Stream:
+    async def _authenticate(headers: Mapping[str, str]) -> None:
+        provider = pipeline.auth_provider
+        if provider is None:
+            return
+        try:
+            result = provider.authenticate(headers)
+            if inspect.isawaitable(result):
+                await result
+        except RuntimeHTTPError:
+            raise
+        except Exception:
+            raise Unauthorized("invalid or missing credentials") from None
+
+    async def _resume(headers: Mapping[str, str], last_event_id: str) -> Stream:
+        """The frames after ``Last-Event-ID`` from the replay window (409 when it cannot)."""
+        await _authenticate(headers)
+        recording, after = replay.lookup(last_event_id)
+        return Stream(
+            replay.follow(recording, after, heartbeat=heartbeat_sec),
+            media_type="text/event-stream",
+            headers={**_SSE_HEADERS, "x-run-id": recording.run_id},
+        )
+
+    # One handler for both methods, so ``OPTIONS /stream`` lists both in ``Allow``.
+    @route("/stream", http_method=[HttpMethod.GET, HttpMethod.POST], status_code=200)
+    async def stream(request: Request[Any, Any, Any]) -> Stream:
         _refuse_when_stopping()
+        headers = _headers(request)
+        last_event_id = headers.get("last-event-id")
+        if last_event_id:
+            return await _resume(headers, last_event_id)
+        if request.method == HttpMethod.POST:
+            _check_json(headers)
+            return await _open_stream(await request.body(), headers, request)
         raw = request.query_params.get("input")
         if raw is None:
             raise RuntimeHTTPError(
@@ -147,15 +190,7 @@ def create_app(
                 "the input query parameter is not valid JSON", path="input"
             ) from None
         payload: bytes | Mapping[str, Any] | str = value if type(value) is dict else raw
-        return await _open_stream(payload, _headers(request), request)
-
-    @post("/stream", status_code=200)
-    async def stream_post(request: Request[Any, Any, Any]) -> Stream:
-        _refuse_when_stopping()
-        headers = _headers(request)
-        _check_json(headers)
-        body = await request.body()
-        return await _open_stream(body, headers, request)
+        return await _open_stream(payload, headers, request)
 
     @get("/schema")
     async def schema() -> Response[bytes]:
@@ -210,8 +245,7 @@ def create_app(
     return Litestar(
         route_handlers=[
             invoke,
-            stream_get,
-            stream_post,
+            stream,
             schema,
             health,
             ready,

@@ -14,6 +14,13 @@ __all__ = ["encode_json", "sse_comment", "sse_frame"]
 def _enc_hook(obj: Any) -> Any:
     if isinstance(obj, Mapping):
         return dict(obj)
+    # Pydantic models (LangChain messages in a graph's state updates, for one).
+    dump = getattr(obj, "model_dump", None)
+    if callable(dump):
+        try:
+            return dump(mode="json")
+        except Exception as exc:
+            raise TypeError(f"{type(obj).__name__} is not JSON serialisable") from exc
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
@@ -27,9 +34,18 @@ _EVENT = {
 }
 
 
-def sse_frame(item: StreamItem) -> bytes:
-    """``event: <kind>\\nid: <n>\\ndata: <json>\\n\\n``."""
-    return b"%s%d\ndata: %s\n\n" % (_EVENT[item.event], item.id, encode_json(item.data))
+def sse_frame(item: StreamItem, run_id: str) -> bytes:
+    """``event: <kind>\\nid: <run_id>:<n>\\ndata: <json>\\n\\n``.
+
+    The id names the run and the frame, so a client that reconnects with ``Last-Event-ID``
+    can be sent the frames it missed.
+    """
+    return b"%s%s:%d\ndata: %s\n\n" % (
+        _EVENT[item.event],
+        run_id.encode("ascii", "replace"),
+        item.id,
+        encode_json(item.data),
+    )
 
 
 def sse_comment(text: str = "ping") -> bytes:

@@ -46,10 +46,31 @@ _HEALTH_SCHEMA: dict[str, Any] = {
     },
 }
 
+_STREAM_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": (
+        "One Server-Sent Event. `data` is JSON: `start` {run_id}, `token` {text, ...}, "
+        "`event` {node, update} or {name, ...}, `end` {run_id, usage}, `error` (the Error "
+        "envelope)."
+    ),
+    "required": ["event", "id", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["start", "token", "event", "end", "error"]},
+        "id": {
+            "type": "string",
+            "pattern": "^.+:[0-9]+$",
+            "description": "`<run_id>:<n>`, n from 1; send it back as Last-Event-ID to resume.",
+        },
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "retry": {"type": "integer", "minimum": 0},
+    },
+}
+
 _ERRORS = {
     "400": "Malformed JSON or a bad query parameter",
     "401": "Missing or invalid credentials",
     "403": "Forbidden, or refused by a policy",
+    "409": "Last-Event-ID names no stream the runtime still holds (StreamNotResumable)",
     "413": "Request body too large",
     "415": "Content type is not JSON",
     "422": "Input does not match the input schema",
@@ -125,10 +146,24 @@ def openapi_document(spec: Any) -> dict[str, Any]:
     sse = {
         "description": (
             "Server-Sent Events: `start`, then `token`/`event`, then `end` or `error`; "
-            "each frame carries `event:`, `id:` and JSON `data:`; `: ping` comments while idle."
+            "each frame carries `event:`, `id:` (`<run_id>:<n>`) and JSON `data:`; "
+            "`: ping` comments while idle."
         ),
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "headers": run_id_header,
+        "content": {"text/event-stream": {"schema": {"$ref": _REF + "StreamEvent"}}},
     }
+    last_event_id = {
+        "name": "Last-Event-ID",
+        "in": "header",
+        "required": False,
+        "description": (
+            "Resume a recent stream: the `id:` of the last frame received. The frames after it "
+            "are sent again without a new run (the input is then ignored); 409 when the "
+            "runtime no longer holds them."
+        ),
+        "schema": {"type": "string"},
+    }
+    stream_errors = (*run_errors[:3], "409", *run_errors[3:])
     public: list[Any] = []
     paths: dict[str, Any] = {
         "/invoke": {
@@ -165,19 +200,20 @@ def openapi_document(spec: Any) -> dict[str, Any]:
                         "content": {"application/json": {"schema": input_ref}},
                     },
                     *thread_params,
+                    last_event_id,
                 ],
-                "responses": {"200": sse, **_error_responses(*run_errors)},
+                "responses": {"200": sse, **_error_responses(*stream_errors)},
             },
             "post": {
                 "tags": [TAG],
                 "summary": "Run the agent, streaming events (input in the body)",
                 "operationId": "stream_post",
-                "parameters": thread_params,
+                "parameters": [*thread_params, last_event_id],
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": input_ref}},
                 },
-                "responses": {"200": sse, **_error_responses(*run_errors)},
+                "responses": {"200": sse, **_error_responses(*stream_errors)},
             },
         },
         "/schema": {
@@ -254,6 +290,7 @@ def openapi_document(spec: Any) -> dict[str, Any]:
                 "Output": output_schema,
                 "Error": _ERROR_SCHEMA,
                 "Health": _HEALTH_SCHEMA,
+                "StreamEvent": _STREAM_EVENT_SCHEMA,
                 **defs,
             },
             "securitySchemes": {

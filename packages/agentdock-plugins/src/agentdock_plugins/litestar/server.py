@@ -19,10 +19,14 @@ class LitestarServer:
         *,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         heartbeat_sec: float = DEFAULT_HEARTBEAT_SEC,
+        replay: Any | None = None,
     ) -> None:
+        """:param replay: a :class:`~agentdock_plugins.litestar.sse.StreamReplay` (the window
+        of recent stream frames for ``Last-Event-ID``); default: one per application."""
         self.spec = spec
         self.max_body_bytes = max_body_bytes
         self.heartbeat_sec = heartbeat_sec
+        self.replay = replay
 
     def app(self, pipeline: Any) -> Any:
         """The Litestar ASGI application for ``pipeline`` (built once)."""
@@ -33,6 +37,7 @@ class LitestarServer:
             self.spec,
             max_body_bytes=self.max_body_bytes,
             heartbeat_sec=self.heartbeat_sec,
+            replay=self.replay,
         )
 
     def serve(

@@ -1,0 +1,103 @@
+"""Property-based checks of the echo example against its own ``/openapi.json`` (schemathesis).
+
+Schemathesis generates valid and invalid requests for every documented operation and checks
+each response: no 5xx (echo never fails on its own), documented status codes, content types
+and headers, bodies (and each SSE event) that match the documented schemas, valid input
+accepted and invalid input refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import agentdock
+import agentdock_plugins.langgraph
+import agentdock_plugins.litestar
+import pytest
+import schemathesis
+from agentdock import make_plugin_manager
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import (
+    content_type_conformance,
+    ignored_auth,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from schemathesis.core.result import Ok
+
+ECHO = Path(__file__).resolve().parents[2] / "examples" / "echo" / "Dockfile.yaml"
+MAX_EXAMPLES = 50
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+
+
+def _app() -> Any:
+    """The echo application, its lifespan left out.
+
+    Schemathesis starts and stops an ASGI application's lifespan around every test; the
+    runtime's shutdown is final (it stops taking runs and closes the pipeline), so the
+    application here answers the lifespan messages itself and serves every test.
+    """
+    manager = make_plugin_manager(plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar])
+    app = agentdock.app(ECHO, insecure_no_auth=True, plugins=manager)
+
+    async def without_lifespan(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    return without_lifespan
+
+
+schema = schemathesis.openapi.from_asgi("/openapi.json", _app())
+
+
+@schema.parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+)
+def test_echo_conforms_to_its_openapi_document(case: schemathesis.Case[Any]) -> None:
+    # Every default check but ``ignored_auth``: the document declares the Dockfile's auth,
+    # and this application is served with ``insecure_no_auth``.
+    case.call_and_validate(excluded_checks=[ignored_auth])
+
+
+def test_every_operation_is_covered() -> None:
+    operations = set()
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result
+        operations.add(f"{result.ok().method.upper()} {result.ok().path}")
+    assert operations == {
+        "POST /invoke",
+        "GET /stream",
+        "POST /stream",
+        "GET /schema",
+        "GET /health",
+        "GET /ready",
+    }
+
+
+@pytest.mark.parametrize("body", [{"text": ""}, {"text": "ü" * 100}, {"text": "a", "x": [1]}])
+def test_valid_bodies_answer_the_output_schema(body: dict[str, Any]) -> None:
+    case = schema["/invoke"]["POST"].Case(body=body, media_type="application/json")
+    response = case.call_and_validate(checks=CHECKS)
+    assert response.status_code == 200
