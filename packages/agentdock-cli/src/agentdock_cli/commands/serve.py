@@ -147,6 +147,7 @@ def serve_command(
             reload_dirs=[str(agent.project_dir)] if reload else None,
             workers=None if reload else workers,
             lifespan="on",
+            access_log=False,
         )
     else:
         server.serve(pipeline, bind_host, bind_port)

@@ -36,5 +36,7 @@ class _Server(uvicorn.Server):
 
 def run(app: Any, *, host: str, port: int, **options: Any) -> None:
     """Serve ``app`` until SIGINT or SIGTERM; returns after a graceful shutdown."""
+    # Requests are reported as structured run events, not uvicorn's access log line.
+    options.setdefault("access_log", False)
     config = uvicorn.Config(app, host=host, port=port, lifespan="on", **options)
     _Server(config).run()
