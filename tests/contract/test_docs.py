@@ -40,6 +40,14 @@ def test_reference_lists_every_schema_key() -> None:
         assert f"`{key}`" in table
 
 
+def test_readme_lists_every_inline_schema_keyword() -> None:
+    from agentdock.spec.semantic import IO_SCHEMA_KEYWORDS
+
+    section = README[README.index("### Inline I/O schemas") : README.index("### Editor support")]
+    for keyword in IO_SCHEMA_KEYWORDS:
+        assert f"`{keyword}`" in section, keyword
+
+
 def test_readme_lists_every_finding_code() -> None:
     for code in Code:
         assert re.search(rf"\| {int(code)} \| {code.name} \|", README), code.name
