@@ -428,22 +428,10 @@ class Pipeline:
                     except RuntimeHTTPError:
                         raise
                     except Exception as exc:
-                        if state.failure is not None:
-                            raise state.failure from None
-                        if timeout.expired():
+                        if state.failure is None and timeout.expired():
                             raise
-                        if state.retries < settings.max_retries:
-                            state.retries += 1
-                            log.warning(
-                                "run %s: agent raised %s; retry %d of %d",
-                                context.run_id,
-                                type(exc).__name__,
-                                state.retries,
-                                settings.max_retries,
-                            )
-                            continue
-                        _log_agent_failure(context.run_id, exc)
-                        raise AgentError("the agent failed to complete the run") from None
+                        self._retry_or_fail(exc, context, state, may_retry=True)
+                        continue
                     if state.failure is not None:
                         raise state.failure
                     return result
@@ -451,6 +439,29 @@ class Pipeline:
             if timeout.expired() and not isinstance(exc, RuntimeHTTPError):
                 raise _timed_out(settings.timeout_sec) from None
             raise
+
+    def _retry_or_fail(
+        self, exc: Exception, context: RunContext, state: _RunState, *, may_retry: bool
+    ) -> None:
+        """What an exception from the agent means: return to retry, or raise the run's error.
+
+        A failure a policy already recorded wins; otherwise the agent is run again while
+        ``max_retries`` allows, then the run ends with :class:`AgentError`.
+        """
+        if state.failure is not None:
+            raise state.failure from None
+        if may_retry and state.retries < self.settings.max_retries:
+            state.retries += 1
+            log.warning(
+                "run %s: agent raised %s; retry %d of %d",
+                context.run_id,
+                type(exc).__name__,
+                state.retries,
+                self.settings.max_retries,
+            )
+            return
+        _log_agent_failure(context.run_id, exc)
+        raise AgentError("the agent failed to complete the run") from None
 
     # -- stream ----------------------------------------------------------------------------------
 
@@ -557,20 +568,9 @@ class Pipeline:
             except RuntimeHTTPError:
                 raise
             except Exception as exc:
-                if state.failure is not None:
-                    raise state.failure from None
-                if not sent and state.retries < settings.max_retries:
-                    state.retries += 1
-                    log.warning(
-                        "run %s: agent raised %s before streaming; retry %d of %d",
-                        context.run_id,
-                        type(exc).__name__,
-                        state.retries,
-                        settings.max_retries,
-                    )
-                    continue
-                _log_agent_failure(context.run_id, exc)
-                raise AgentError("the agent failed to complete the run") from None
+                # Nothing is retried once output reached the client.
+                self._retry_or_fail(exc, context, state, may_retry=not sent)
+                continue
             finally:
                 aclose = getattr(events, "aclose", None)
                 if aclose is not None:
