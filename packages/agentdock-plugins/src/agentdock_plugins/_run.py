@@ -271,33 +271,12 @@ class _ToolGate(BaseCallbackHandler):
 
     raise_error = True
     run_inline = False
+    # Tool events only: every other kind of callback skips this handler.
+    ignore_llm = ignore_chain = ignore_retriever = ignore_chat_model = True
+    ignore_retry = ignore_custom_event = True
 
     def __init__(self, tracker: RunTracker) -> None:
         self.tracker = tracker
-
-    @property
-    def ignore_llm(self) -> bool:
-        return True
-
-    @property
-    def ignore_chain(self) -> bool:
-        return True
-
-    @property
-    def ignore_retriever(self) -> bool:
-        return True
-
-    @property
-    def ignore_chat_model(self) -> bool:
-        return True
-
-    @property
-    def ignore_retry(self) -> bool:
-        return True
-
-    @property
-    def ignore_custom_event(self) -> bool:
-        return True
 
     def on_tool_start(
         self,
