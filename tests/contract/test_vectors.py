@@ -28,6 +28,7 @@ from agentdock.spec.models import MODELS
 from agentdock.spec.schema import LATEST_VERSION, load_schema, schema_version_of
 from agentdock.validation import validate
 from pydantic import ValidationError
+from regex_dialects import dialect_sensitive
 
 VECTORS_DIR = Path(__file__).resolve().parents[2] / "contracts" / "vectors"
 SOURCES = frozenset({"PRD 8.10", "PRD 8.11", "PRD 5.2.11", "PRD 5.2.2", "own"})
@@ -42,8 +43,6 @@ PRD_8_11_CASES = frozenset(
     }
 )
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
-#: Characters that Python's ``\s`` and ECMA-262's ``\s`` disagree on.
-_DIALECT_SPACES = frozenset("\x1c\x1d\x1e\x1f\x85\ufeff")
 
 
 def _load_vectors() -> dict[str, dict[str, Any]]:
@@ -75,21 +74,6 @@ def _resolved(vector: dict[str, Any]) -> Any:
     """The document with the vector's env substituted (placeholders without a value stay)."""
     env: dict[str, str] = vector.get("env") or {}
     return interpolate_tree(vector["document"], env.get).data
-
-
-def _strings(node: Any) -> list[str]:
-    if isinstance(node, str):
-        return [node]
-    if isinstance(node, dict):
-        return [*node, *(s for v in node.values() for s in _strings(v))]
-    if isinstance(node, list):
-        return [s for v in node for s in _strings(v)]
-    return []
-
-
-def _dialect_sensitive(document: Any) -> bool:
-    """Python's ``re`` and ECMA-262 could disagree on some string of ``document``."""
-    return any(s.endswith("\n") or _DIALECT_SPACES & set(s) for s in _strings(document))
 
 
 def _version(document: Any) -> str:
@@ -142,7 +126,7 @@ def test_schema_and_models_agree(name: str) -> None:
     version = _version(document)
     schema = load_schema(version)
     verdicts = {"jsonschema-rs": jsonschema_rs.Draft202012Validator(schema).is_valid(document)}
-    if not _dialect_sensitive(document):
+    if not dialect_sensitive(document):
         verdicts["jsonschema"] = jsonschema.Draft202012Validator(schema).is_valid(document)
     try:
         MODELS[version].model_validate(document)

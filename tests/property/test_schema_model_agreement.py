@@ -27,11 +27,10 @@ from agentdock.validation import validate
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
+from regex_dialects import dialect_sensitive
 
 RS_VALIDATORS = {v: jsonschema_rs.Draft202012Validator(load_schema(v)) for v in MODELS}
 PY_VALIDATORS = {v: jsonschema.Draft202012Validator(load_schema(v)) for v in MODELS}
-#: Characters that Python's ``\s`` and ECMA-262's ``\s`` disagree on.
-DIALECT_SPACES = frozenset("\x1c\x1d\x1e\x1f\x85\ufeff")
 SETTINGS = settings(
     max_examples=300,
     deadline=None,
@@ -465,26 +464,11 @@ def mutated_documents(draw: st.DrawFn, *, exotic: bool = False) -> Doc:
 # ----------------------------------------------------------------------------- properties
 
 
-def _strings(node: Any) -> list[str]:
-    if isinstance(node, str):
-        return [node]
-    if isinstance(node, dict):
-        return [*node, *(s for v in node.values() for s in _strings(v))]
-    if isinstance(node, list):
-        return [s for v in node for s in _strings(v)]
-    return []
-
-
-def _dialect_sensitive(doc: Doc) -> bool:
-    """Python's ``re`` and ECMA-262 could disagree on some string of ``doc``."""
-    return any(s.endswith("\n") or DIALECT_SPACES & set(s) for s in _strings(doc))
-
-
 def _verdicts(doc: Doc) -> tuple[dict[str, bool], str]:
     version = schema_version_of(doc)[0]
     errors = [f"{e.instance_path}: {e.message}" for e in RS_VALIDATORS[version].iter_errors(doc)]
     verdicts = {"jsonschema-rs": not errors}
-    if not _dialect_sensitive(doc):
+    if not dialect_sensitive(doc):
         verdicts["jsonschema"] = PY_VALIDATORS[version].is_valid(doc)
     detail = f"version {version}\nschema: {errors}"
     try:
