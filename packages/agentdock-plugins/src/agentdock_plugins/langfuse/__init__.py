@@ -1,0 +1,1 @@
+"""Built-in plugin: LangFuse traces with an offline buffer."""

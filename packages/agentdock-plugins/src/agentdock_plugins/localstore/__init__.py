@@ -1,0 +1,1 @@
+"""Built-in plugin: the local run collector (SQLite) behind agentdock metrics."""

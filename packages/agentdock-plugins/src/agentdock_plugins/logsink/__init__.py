@@ -1,0 +1,1 @@
+"""Built-in plugin: structured event logs, one JSON line per event."""

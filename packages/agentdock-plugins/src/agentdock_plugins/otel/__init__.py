@@ -1,0 +1,1 @@
+"""Built-in plugin: OpenTelemetry GenAI spans exported over OTLP/HTTP."""

@@ -1,0 +1,1 @@
+"""Built-in plugin: the policy engine (redaction, PII, prompt injection, tool gating, output limits)."""

@@ -1,0 +1,1 @@
+"""Built-in plugin: Prometheus metrics served at /metrics."""
