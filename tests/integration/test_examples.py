@@ -259,3 +259,60 @@ def _spy(function: Any, name: str, ran: list[str]) -> Any:
         return function(*args, **kwargs)
 
     return spy
+
+
+def _traced_context(run_id: str, before_tool: Any = None) -> tuple[RunContext, list[Any]]:
+    events: list[Any] = []
+    context = RunContext(run_id, emit=lambda kind, data: events.append((kind, dict(data))))
+    if before_tool is not None:
+        context.before_tool = before_tool
+    return context, events
+
+
+def test_react_tools_reports_each_node_tool_and_model_call(tmp_path: Path) -> None:
+    adapter, _tools = react_adapter(tmp_path)
+    context, events = _traced_context("r-traced")
+    assert context.traced
+    result = asyncio.run(adapter.invoke(REFUND, context))
+    adapter.close()
+    kinds = [kind for kind, _ in events]
+    tools = [data for kind, data in events if kind == "tool_event"]
+    assert [(t["tool"], t["status"], t["call_id"]) for t in tools] == [
+        ("lookup_order", "ok", "call_lookup_A-1001"),
+        ("issue_refund", "ok", "call_refund_A-1001"),
+    ]
+    models = [data for kind, data in events if kind == "model_event"]
+    assert len(models) == 3, "one per reply of the scripted model"
+    assert sum(m["tokens_input"] for m in models) == result.usage.input_tokens
+    assert sum(m["tokens_output"] for m in models) == result.usage.output_tokens
+    nodes = [data["node"] for kind, data in events if kind == "node_event"]
+    assert nodes.count("agent") == 3 and nodes.count("tools") == 2
+    assert kinds.count("node_event") == len(nodes)
+    spans = [data["span_id"] for _, data in events]
+    assert len(set(spans)) == len(spans) and all(len(s) == 16 for s in spans)
+    for _, data in events:
+        assert data["duration_ms"] >= 0 and data["start_unix_nano"] > 0
+
+
+def test_a_denied_tool_is_reported_as_denied(tmp_path: Path) -> None:
+    adapter, _tools = react_adapter(tmp_path)
+
+    async def deny_refunds(call: ToolCall) -> None:
+        if call.name == "issue_refund":
+            raise ToolDenied(call.name, "not today")
+
+    context, events = _traced_context("r-denied", deny_refunds)
+    with pytest.raises(ToolDenied):
+        asyncio.run(adapter.invoke(REFUND, context))
+    adapter.close()
+    tools_reported = [(d["tool"], d["status"]) for k, d in events if k == "tool_event"]
+    assert tools_reported == [("lookup_order", "ok"), ("issue_refund", "denied")]
+
+
+def test_an_untraced_run_installs_no_timing_callbacks(tmp_path: Path) -> None:
+    from agentdock_plugins._run import RunTracker
+
+    async def handlers() -> list[str]:
+        return [type(h).__name__ for h in RunTracker(RunContext("r")).handlers]
+
+    assert asyncio.run(handlers()) == ["_ToolRecorder"]

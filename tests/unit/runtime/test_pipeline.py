@@ -357,12 +357,14 @@ def test_stages_run_in_order() -> None:
     assert result.output == {"text": "[REDACTED] HI"}
     assert result.usage == Usage(3, 4)
     assert len(result.run_id) == 32
-    assert [e["status"] for e in sink.events] == ["ok"]
-    event = sink.events[0]
-    assert event["run_id"] == result.run_id and event["subject"] == "alice"
-    assert event["input_tokens"] == 3 and event["output_tokens"] == 4
+    assert [e["event"] for e in sink.events] == ["run_start", "run_end"]
+    event = sink.events[1]
+    assert event["run_id"] == result.run_id == event["trace_id"] == result.trace_id
+    data = event["data"]
+    assert data["status"] == "ok" and data["success"] is True and data["subject"] == "alice"
+    assert data["tokens_input"] == 3 and data["tokens_output"] == 4
     assert sink.flushed
-    assert "hi" not in json.dumps(event).lower().replace("echo_agent", "")
+    assert "hi" not in json.dumps(sink.events).lower().replace("echo_agent", "")
 
 
 def test_auth_failures_are_401_and_never_reach_the_agent() -> None:
@@ -565,8 +567,8 @@ def test_slow_and_raising_sinks_never_slow_or_fail_a_run() -> None:
     run(main())
     stats = pipeline.telemetry_stats
     assert stats.sink_timeouts >= 1 and stats.sink_errors >= 1
-    assert len(good.events) == 3
-    assert stats.queued == 3 and stats.dropped == 0
+    assert len(good.events) == 6, "run_start and run_end of each run"
+    assert stats.queued == 6 and stats.dropped == 0
 
 
 def test_queue_overflow_drops_and_counts() -> None:
@@ -582,7 +584,7 @@ def test_queue_overflow_drops_and_counts() -> None:
     run(main())
     stats = pipeline.telemetry_stats
     assert stats.dropped > 0
-    assert stats.queued + stats.dropped == 10
+    assert stats.queued + stats.dropped == 20, "run_start and run_end of each run"
     assert len(sink.events) == stats.queued
 
 
@@ -599,10 +601,28 @@ def test_errors_and_cancellations_are_reported_to_telemetry() -> None:
         await pipeline.aclose()
 
     run(main())
-    assert [(e["status"], e["error"]) for e in sink.events] == [
-        ("error", "Unauthorized"),
-        ("error", "ValidationError"),
+    assert [e["event"] for e in sink.events] == [
+        "auth_event",
+        "error_event",
+        "run_end",
+        "error_event",
+        "run_end",
     ]
+    auth, denied, end, invalid, _ = (e["data"] for e in sink.events)
+    assert auth == {
+        "outcome": "failure",
+        "reason": "missing",
+        "mode": "api_key",
+        "role": None,
+        "subject": None,
+    }
+    assert (denied["error_type"], denied["code"], denied["stage"]) == ("Unauthorized", 401, "auth")
+    assert (end["status"], end["success"], end["error_type"]) == ("error", False, "Unauthorized")
+    assert (invalid["error_type"], invalid["code"], invalid["stage"]) == (
+        "ValidationError",
+        422,
+        "input",
+    )
 
 
 # -- stream --------------------------------------------------------------------------------------

@@ -66,6 +66,10 @@ async def _allow_every_tool(call: ToolCall) -> None:
     return None
 
 
+def _no_telemetry(kind: str, data: Mapping[str, Any]) -> None:
+    return None
+
+
 @dataclass(slots=True)
 class RunContext:
     """What an adapter knows about the run besides its input."""
@@ -80,6 +84,19 @@ class RunContext:
     role: str | None = None
     #: Awaited before every tool call; raises :class:`ToolDenied` to stop the run.
     before_tool: Callable[[ToolCall], Awaitable[None]] = _allow_every_tool
+    #: ``emit(kind, data)`` queues one telemetry event of this run (``"policy_event"``,
+    #: ``"tool_event"``, ...); it never blocks or raises, and is a no-op without sinks.
+    emit: Callable[[str, Mapping[str, Any]], None] = _no_telemetry
+    #: W3C trace id (32 hex) and this run's span id (16 hex).
+    trace_id: str | None = None
+    span_id: str | None = None
+    #: Per-run scratch space for policies and adapters, keyed by their name.
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def traced(self) -> bool:
+        """Whether telemetry listens: adapters collect node/tool/model timings only then."""
+        return self.emit is not _no_telemetry
 
 
 @dataclass(frozen=True, slots=True)

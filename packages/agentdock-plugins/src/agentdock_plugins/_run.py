@@ -28,6 +28,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -35,6 +36,7 @@ from uuid import UUID
 
 from agentdock.run import RunContext, StreamEvent, ToolCall, ToolDenied, Usage
 from agentdock.run import _allow_every_tool as _ALLOW_EVERY_TOOL
+from agentdock_runtime.events import new_span_id
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 
@@ -146,6 +148,8 @@ class RunTracker:
             self.handlers = [_ToolRecorder(self, tokens=stream_tokens)]
         else:
             self.handlers = [_Recorder(self, tokens=stream_tokens), _ToolGate(self)]
+        if context.traced:
+            self.handlers.append(_Timings(context))
 
     # -- called by the handlers, from any thread --------------------------------------------
 
@@ -183,6 +187,18 @@ class RunTracker:
             with self._lock:
                 if self.denied is None:
                     self.denied = denied
+            if self.context.traced:
+                self.context.emit(
+                    "tool_event",
+                    {
+                        "tool": call.name,
+                        "call_id": call.call_id,
+                        "status": "denied",
+                        "duration_ms": 0.0,
+                        "start_unix_nano": time.time_ns(),
+                        "span_id": new_span_id(),
+                    },
+                )
             raise
         self.record(call)
 
@@ -289,6 +305,101 @@ class _ToolGate(BaseCallbackHandler):
     ) -> None:
         call = ToolCall(_tool_name(serialized, kwargs), _tool_args(input_str, inputs), tool_call_id)
         self.tracker.gate(call)
+
+
+class _Timings(BaseCallbackHandler):
+    """Times every node, tool call and model call of a run for telemetry.
+
+    Present only when a telemetry sink listens (``RunContext.traced``); each finished step
+    becomes one ``node_event``, ``tool_event`` or ``model_event`` with its own span id.
+    """
+
+    run_inline = True
+
+    def __init__(self, context: RunContext) -> None:
+        self.emit = context.emit
+        self._open: dict[UUID, tuple[str, dict[str, Any], int, int]] = {}
+
+    def _start(self, run_id: UUID, kind: str, data: dict[str, Any]) -> None:
+        self._open[run_id] = (kind, data, time.time_ns(), time.perf_counter_ns())
+
+    def _end(self, run_id: UUID, status: str, extra: Mapping[str, Any] | None = None) -> None:
+        opened = self._open.pop(run_id, None)
+        if opened is None:
+            return
+        kind, data, start_ns, started = opened
+        data.update(
+            status=status,
+            duration_ms=(time.perf_counter_ns() - started) / 1e6,
+            start_unix_nano=start_ns,
+            span_id=new_span_id(),
+        )
+        if extra:
+            data.update(extra)
+        self.emit(kind, data)
+
+    def on_chain_start(
+        self, serialized: Any, inputs: Any, *, run_id: UUID, metadata: Any = None, **kwargs: Any
+    ) -> None:
+        node = metadata.get("langgraph_node") if isinstance(metadata, Mapping) else None
+        if node is not None and kwargs.get("name") == node:
+            self._start(run_id, "node_event", {"node": str(node)})
+
+    def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        self._end(run_id, "ok")
+
+    def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self._end(run_id, "error")
+
+    def on_tool_start(
+        self,
+        serialized: Any,
+        input_str: str,
+        *,
+        run_id: UUID,
+        tool_call_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        name = _tool_name(serialized, kwargs)
+        self._start(run_id, "tool_event", {"tool": name, "call_id": tool_call_id})
+
+    def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        self._end(run_id, "ok")
+
+    def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self._end(run_id, "error")
+
+    def _model_start(self, serialized: Any, run_id: UUID, kwargs: Mapping[str, Any]) -> None:
+        metadata = kwargs.get("metadata")
+        metadata = metadata if isinstance(metadata, Mapping) else {}
+        params = kwargs.get("invocation_params")
+        params = params if isinstance(params, Mapping) else {}
+        model = metadata.get("ls_model_name") or params.get("model") or params.get("model_name")
+        provider = metadata.get("ls_provider")
+        self._start(
+            run_id,
+            "model_event",
+            {"model": str(model) if model else None, "provider": provider},
+        )
+
+    def on_chat_model_start(
+        self, serialized: Any, messages: Any, *, run_id: UUID, **kwargs: Any
+    ) -> None:
+        self._model_start(serialized, run_id, kwargs)
+
+    def on_llm_start(self, serialized: Any, prompts: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        self._model_start(serialized, run_id, kwargs)
+
+    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+        usage = _usage_of(response)
+        self._end(
+            run_id,
+            "ok",
+            {"tokens_input": usage.input_tokens, "tokens_output": usage.output_tokens},
+        )
+
+    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self._end(run_id, "error", {"tokens_input": 0, "tokens_output": 0})
 
 
 class _End:

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import os
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -43,6 +44,7 @@ from agentdock_runtime.errors import (
     ToolDeniedError,
     Unauthorized,
 )
+from agentdock_runtime.events import envelope, new_span_id, parse_traceparent
 from agentdock_runtime.iomodels import InputModel, OutputModel, input_model, output_model
 
 __all__ = [
@@ -80,6 +82,8 @@ class InvokeResult:
     run_id: str
     output: Any
     usage: Usage
+    #: The W3C trace id of the run (the caller's, when it sent a ``traceparent``).
+    trace_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +229,13 @@ class _RunState:
     failure: RuntimeHTTPError | None = None
     usage: Usage = field(default_factory=Usage)
     retries: int = 0
+    trace_id: str | None = None
+    span_id: str | None = None
+    parent_span_id: str | None = None
+    thread_id: str | None = None
+    start_unix_nano: int = 0
+    #: Where the run is: auth, input, pre, agent, output, post (``error_event.stage``).
+    stage: str = "auth"
 
 
 async def _no_tools_after_run(call: ToolCall) -> None:
@@ -270,13 +281,21 @@ class Pipeline:
         auth: Any | None = None,
         policies: Sequence[tuple[str, Any]] = (),
         sinks: Sequence[Any] = (),
+        access: Any | None = None,
+        pricing: Any | None = None,
         arguments: Mapping[str, Any] | None = None,
         settings: RunSettings | None = None,
+        model: str | None = None,
+        provider: str | None = None,
+        auth_mode: str | None = None,
         telemetry_queue_size: int = 1024,
         telemetry_batch_size: int = 64,
         sink_timeout: float = 5.0,
     ) -> None:
         self.agent = agent
+        self.model = model
+        self.provider = provider
+        self.auth_mode = auth_mode
         self.adapter = adapter
         self.input = input
         self.output = output
@@ -286,6 +305,10 @@ class Pipeline:
         )
         self._auth = _as_async(auth.authenticate) if auth is not None else None
         self.auth_provider = auth
+        #: Roles, permissions and rate limits (``None`` when auth is off).
+        self.access = access
+        self._access = access.check if access is not None else None
+        self._pricing = pricing
         stages: dict[str, list[tuple[str, _Check]]] = {stage: [] for stage in _STAGES}
         for name, policy in policies:
             stage = getattr(policy, "stage", None)
@@ -297,6 +320,12 @@ class Pipeline:
         self._pre = tuple(stages["pre"])
         self._tool = tuple(stages["tool"])
         self._post = tuple(stages["post"])
+        # Post policies that hold stream text back release it here, at the end of a stream.
+        self._post_finish = tuple(
+            (index, name, _as_async(policy.finish))
+            for index, (name, policy) in enumerate(p for p in policies if p[1].stage == "post")
+            if callable(getattr(policy, "finish", None))
+        )
         self._telemetry = _Telemetry(
             sinks,
             queue_size=telemetry_queue_size,
@@ -307,6 +336,11 @@ class Pipeline:
     @property
     def telemetry_stats(self) -> TelemetryStats:
         return self._telemetry.stats
+
+    @property
+    def sinks(self) -> tuple[Any, ...]:
+        """The telemetry sinks built for this spec."""
+        return self._telemetry.sinks
 
     async def aclose(self, timeout: float = 5.0) -> None:
         """Deliver queued telemetry (within ``timeout``), flush the sinks, stop the drain."""
@@ -336,23 +370,26 @@ class Pipeline:
         """
         run_id = _new_run_id()
         started = time.perf_counter()
-        state = _RunState()
+        state = self._new_state(run_id, headers, thread_id)
         status, error, identity = "error", None, _ANONYMOUS
         try:
-            identity = await self._authenticate(headers)
+            identity = await self._admit(headers, "invoke", state)
             value, context = await self._prepare(payload, identity, run_id, thread_id, state)
             try:
+                state.stage = "agent"
                 result = await self._call_agent(value, context, state)
             finally:
                 context.before_tool = _no_tools_after_run
             state.usage = result.usage
+            state.stage = "output"
             output = self.output.validate(result.output)
+            state.stage = "post"
             output = await self._run_policies(self._post, output, context)
             status = "ok"
-            return InvokeResult(run_id, output, result.usage)
+            return InvokeResult(run_id, output, result.usage, state.trace_id)
         except RuntimeHTTPError as exc:
             exc.run_id = run_id
-            error = exc.name
+            error = exc
             raise
         except asyncio.CancelledError:
             status = "cancelled"
@@ -361,22 +398,54 @@ class Pipeline:
             log.exception("run %s failed inside the runtime", run_id)
             internal = InternalError("the runtime failed to complete the run")
             internal.run_id = run_id
-            error = internal.name
+            error = internal
             raise internal from None
         finally:
-            self._emit("invoke", run_id, started, status, error, identity, state)
+            self._finish("invoke", run_id, started, status, error, identity, state)
 
-    async def _authenticate(self, headers: Mapping[str, str]) -> Mapping[str, Any]:
+    async def authorize(self, headers: Mapping[str, str], permission: str) -> Mapping[str, Any]:
+        """Authenticate a request and check that its role has ``permission``.
+
+        For routes outside a run (``/metrics``, ``/docs``): the identity, or the refusal
+        (401/498/499 from the auth provider, 403/429 from the access rules).
+        """
+        return await self._admit(headers, permission, None)
+
+    async def _admit(
+        self, headers: Mapping[str, str], permission: str, state: _RunState | None
+    ) -> Mapping[str, Any]:
         if self._auth is None:
             return _ANONYMOUS
         try:
-            identity: Mapping[str, Any] = await self._auth(headers)
-        except RuntimeHTTPError:
+            try:
+                identity: Mapping[str, Any] = await self._auth(headers)
+            except RuntimeHTTPError:
+                raise
+            except Exception as exc:
+                log.warning("auth provider failed (%s)", type(exc).__name__)
+                raise Unauthorized("invalid or missing credentials") from None
+            if self._access is not None:
+                await self._access(identity, permission)
+        except RuntimeHTTPError as exc:
+            if self._telemetry.sinks:
+                self._auth_failure(exc, headers, state)
             raise
-        except Exception as exc:
-            log.warning("auth provider failed (%s)", type(exc).__name__)
-            raise Unauthorized("invalid or missing credentials") from None
         return identity
+
+    def _new_state(
+        self, run_id: str, headers: Mapping[str, str], thread_id: str | None
+    ) -> _RunState:
+        state = _RunState(trace_id=run_id, thread_id=thread_id)
+        traceparent = headers.get("traceparent")
+        if traceparent:
+            caller = parse_traceparent(traceparent)
+            if caller is not None:
+                state.trace_id = caller.trace_id
+                state.parent_span_id = caller.parent_span_id
+        if self._telemetry.sinks:
+            state.span_id = new_span_id()
+            state.start_unix_nano = time.time_ns()
+        return state
 
     async def _prepare(
         self,
@@ -386,6 +455,7 @@ class Pipeline:
         thread_id: str | None,
         state: _RunState,
     ) -> tuple[Any, RunContext]:
+        state.stage = "input"
         if isinstance(payload, Mapping):
             value: Any = self.input.validate(payload if type(payload) is dict else dict(payload))
         else:
@@ -396,9 +466,15 @@ class Pipeline:
             arguments=self.arguments,
             subject=identity.get("sub"),
             role=identity.get("role"),
+            trace_id=state.trace_id,
+            span_id=state.span_id,
         )
+        if self._telemetry.sinks:
+            context.emit = _RunEvents(self, run_id, state)
+            context.emit("run_start", self._run_data(identity, state))
         if self._tool:
             context.before_tool = _ToolGate(self._tool, context, state)
+        state.stage = "pre"
         value = await self._run_policies(self._pre, value, context)
         return value, context
 
@@ -480,26 +556,27 @@ class Pipeline:
         """
         run_id = _new_run_id()
         started = time.perf_counter()
-        state = _RunState()
+        state = self._new_state(run_id, headers, thread_id)
         status, error, identity = "error", None, _ANONYMOUS
         context: RunContext | None = None
         try:
             try:
-                identity = await self._authenticate(headers)
+                identity = await self._admit(headers, "invoke", state)
                 value, context = await self._prepare(payload, identity, run_id, thread_id, state)
             except RuntimeHTTPError as exc:
                 exc.run_id = run_id
-                error = exc.name
+                error = exc
                 raise
             except Exception:
                 log.exception("run %s failed inside the runtime", run_id)
                 internal = InternalError("the runtime failed to start the run")
                 internal.run_id = run_id
-                error = internal.name
+                error = internal
                 raise internal from None
             item_id = 1
-            yield StreamItem(item_id, "start", {"run_id": run_id})
+            yield StreamItem(item_id, "start", {"run_id": run_id, "trace_id": state.trace_id})
             failure: RuntimeHTTPError | None = None
+            state.stage = "agent"
             try:
                 async with contextlib.aclosing(self._agent_events(value, context, state)) as events:
                     async for kind, data in events:
@@ -507,11 +584,17 @@ class Pipeline:
                             data = await self._run_policies(self._post, data, context)
                         item_id += 1
                         yield StreamItem(item_id, kind, data)
+                state.stage = "post"
+                for index, name, finish in self._post_finish:
+                    tail = await self._finish_policy(index, name, finish, context)
+                    if tail is not None:
+                        item_id += 1
+                        yield StreamItem(item_id, "token", tail)
             except RuntimeHTTPError as exc:
                 exc.run_id = run_id
                 failure = exc
             if failure is not None:
-                error = failure.name
+                error = failure
                 item_id += 1
                 yield StreamItem(item_id, "error", failure.envelope(run_id))
                 return
@@ -524,7 +607,23 @@ class Pipeline:
         finally:
             if context is not None:
                 context.before_tool = _no_tools_after_run
-            self._emit("stream", run_id, started, status, error, identity, state)
+            self._finish("stream", run_id, started, status, error, identity, state)
+
+    async def _finish_policy(
+        self, index: int, name: str, finish: _Check, context: RunContext
+    ) -> Mapping[str, Any] | None:
+        """What post policy ``index`` held back, passed through the post policies after it."""
+        try:
+            tail = await finish(context)
+        except RuntimeHTTPError:
+            raise
+        except Exception as exc:
+            log.warning("policy %s failed (%s)", name, type(exc).__name__)
+            raise InternalError(f"policy {name!r} failed") from None
+        if tail is None:
+            return None
+        result: Mapping[str, Any] = await self._run_policies(self._post[index + 1 :], tail, context)
+        return result
 
     async def _agent_events(
         self, value: Any, context: RunContext, state: _RunState
@@ -579,33 +678,133 @@ class Pipeline:
 
     # -- telemetry -------------------------------------------------------------------------------
 
-    def _emit(
+    def _run_data(self, identity: Mapping[str, Any], state: _RunState) -> dict[str, Any]:
+        return {
+            "thread_id": state.thread_id,
+            "role": identity.get("role"),
+            "subject": identity.get("sub"),
+            "model": self.model,
+            "provider": self.provider,
+            "start_unix_nano": state.start_unix_nano,
+        }
+
+    def _event(
+        self,
+        name: str,
+        data: Mapping[str, Any],
+        run_id: str | None,
+        state: _RunState | None,
+        span_id: str | None = None,
+    ) -> None:
+        self._telemetry.put(
+            envelope(
+                name,
+                self.agent,
+                data,
+                run_id=run_id,
+                trace_id=state.trace_id if state is not None else None,
+                span_id=span_id or (state.span_id if state is not None else None),
+            )
+        )
+
+    def _auth_failure(
+        self, exc: RuntimeHTTPError, headers: Mapping[str, str], state: _RunState | None
+    ) -> None:
+        reason = _AUTH_REASONS.get(exc.name, "invalid")
+        if reason == "invalid" and not ("authorization" in headers or "x-api-key" in headers):
+            reason = "missing"
+        data = {
+            "outcome": "failure",
+            "reason": reason,
+            "mode": self.auth_mode,
+            "role": None,
+            "subject": None,
+        }
+        self._event("auth_event", data, None, state)
+
+    def _finish(
         self,
         mode: str,
         run_id: str,
         started: float,
         status: str,
-        error: str | None,
+        error: RuntimeHTTPError | None,
         identity: Mapping[str, Any],
         state: _RunState,
     ) -> None:
         if not self._telemetry.sinks:
             return
-        self._telemetry.put(
-            {
-                "type": "run",
-                "mode": mode,
-                "run_id": run_id,
-                "agent": self.agent,
-                "status": status,
-                "error": error,
-                "duration_ms": (time.perf_counter() - started) * 1000.0,
-                "subject": identity.get("sub"),
-                "role": identity.get("role"),
-                "retries": state.retries,
-                **_usage_dict(state.usage),
-            }
+        data = self._run_data(identity, state)
+        usage = state.usage
+        data.update(
+            mode=mode,
+            status=status,
+            success=status == "ok",
+            error_type=error.name if error is not None else None,
+            latency_ms=(time.perf_counter() - started) * 1000.0,
+            tokens_input=usage.input_tokens,
+            tokens_output=usage.output_tokens,
+            retries=state.retries,
+            end_unix_nano=time.time_ns(),
+            parent_span_id=state.parent_span_id,
         )
+        if self._pricing is not None:
+            cost = self._pricing.cost_usd(usage.input_tokens, usage.output_tokens)
+            if cost is not None:
+                data["cost_usd"] = cost
+        if error is not None:
+            self._event(
+                "error_event",
+                {
+                    "error_type": error.name,
+                    "code": error.status,
+                    "detail": error.detail,
+                    "stage": state.stage,
+                },
+                run_id,
+                state,
+            )
+        self._event("run_end", data, run_id, state)
+
+
+#: ``auth_event.reason`` for each refusal of the auth provider or the access rules.
+_AUTH_REASONS = {
+    "Unauthorized": "invalid",
+    "TokenExpired": "expired",
+    "KeyRevoked": "revoked",
+    "Forbidden": "forbidden",
+    "RateLimitExceeded": "rate_limited",
+}
+
+
+class _RunEvents:
+    """``RunContext.emit`` of one run: puts the run's events on the telemetry queue.
+
+    The envelope's ``span_id`` is the run's; a tool, node or model event carries its own
+    span id in ``data``. Callable from any thread (synchronous graphs report from workers).
+    """
+
+    __slots__ = ("loop", "pipeline", "run_id", "state")
+
+    def __init__(self, pipeline: Pipeline, run_id: str, state: _RunState) -> None:
+        self.pipeline = pipeline
+        self.run_id = run_id
+        self.state = state
+        self.loop = asyncio.get_running_loop()
+
+    def __call__(self, kind: str, data: Mapping[str, Any]) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self.loop.call_soon_threadsafe(self._put, kind, dict(data))
+        else:
+            self._put(kind, data)
+
+    def _put(self, kind: str, data: Mapping[str, Any]) -> None:
+        try:
+            self.pipeline._event(kind, data, self.run_id, self.state)
+        except Exception as exc:  # telemetry never fails a run
+            log.debug("event %s dropped (%s)", kind, type(exc).__name__)
 
 
 class _ToolGate:
@@ -706,6 +905,9 @@ def compile_pipeline(
     except Exception as exc:
         raise PipelineError(f"cannot compile io_schema: {type(exc).__name__}: {exc}") from exc
 
+    access = _compile_access(spec) if auth is not None else None
+    pricing = _compile_pricing(spec, plugins) if sinks else None
+
     arguments = dict(spec.arguments)
     return Pipeline(
         agent=spec.agent.name,
@@ -715,11 +917,39 @@ def compile_pipeline(
         auth=auth,
         policies=policies,
         sinks=sinks,
+        access=access,
+        pricing=pricing,
         arguments=arguments,
         settings=RunSettings.from_arguments(arguments),
+        model=spec.model.name,
+        provider=spec.model.provider,
+        auth_mode=mode,
         telemetry_queue_size=telemetry_queue_size,
         sink_timeout=sink_timeout,
     )
+
+
+def _compile_access(spec: Any) -> Any | None:
+    """Roles, permissions and rate limits; shared through Redis when AGENTDOCK_REDIS_URL is set."""
+    try:
+        from agentdock_runtime.access import compile_access
+    except ModuleNotFoundError:
+        return None
+    try:
+        return compile_access(spec, redis_url=os.environ.get("AGENTDOCK_REDIS_URL") or None)
+    except Exception as exc:
+        raise PipelineError(f"cannot compile auth roles and rate limits: {exc}") from exc
+
+
+def _compile_pricing(spec: Any, plugins: PluginManager) -> Any | None:
+    try:
+        from agentdock_runtime.cost import compile_pricing
+    except ModuleNotFoundError:
+        return None
+    try:
+        return compile_pricing(spec, plugins)
+    except Exception as exc:
+        raise PipelineError(f"cannot compile the model pricing: {exc}") from exc
 
 
 def _build(kind: str, name: str, factory: Callable[..., Any], *args: Any) -> Any:

@@ -10,18 +10,12 @@ once.
 
 from __future__ import annotations
 
-import inspect
+import asyncio
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from agentdock_runtime import (
-    MalformedJSONError,
-    Pipeline,
-    RuntimeHTTPError,
-    ServiceUnavailable,
-    Unauthorized,
-)
+from agentdock_runtime import MalformedJSONError, Pipeline, RuntimeHTTPError, ServiceUnavailable
 from agentdock_runtime.iomodels import decode_json
 from litestar import HttpMethod, Litestar, Request, Response, WebSocket, get, post, route, websocket
 from litestar.config.cors import CORSConfig
@@ -127,7 +121,7 @@ def create_app(
         return Response(
             content=encode_json(result.output),
             media_type=JSON,
-            headers={"x-run-id": result.run_id},
+            headers={"x-run-id": result.run_id, "x-trace-id": result.trace_id or result.run_id},
         )
 
     async def _open_stream(
@@ -138,28 +132,20 @@ def create_app(
         items = pipeline.stream(payload, headers=headers, thread_id=_thread_id(headers, request))
         # Refusals before the run starts (auth, input, pre policies) keep their HTTP status.
         first = await anext(items)
+        run_id = str(first.data.get("run_id", ""))
         return Stream(
             sse_stream(first, items, heartbeat=heartbeat_sec, replay=replay),  # type: ignore[arg-type]
             media_type="text/event-stream",
-            headers={**_SSE_HEADERS, "x-run-id": str(first.data.get("run_id", ""))},
+            headers={
+                **_SSE_HEADERS,
+                "x-run-id": run_id,
+                "x-trace-id": str(first.data.get("trace_id") or run_id),
+            },
         )
-
-    async def _authenticate(headers: Mapping[str, str]) -> None:
-        provider = pipeline.auth_provider
-        if provider is None:
-            return
-        try:
-            result = provider.authenticate(headers)
-            if inspect.isawaitable(result):
-                await result
-        except RuntimeHTTPError:
-            raise
-        except Exception:
-            raise Unauthorized("invalid or missing credentials") from None
 
     async def _resume(headers: Mapping[str, str], last_event_id: str) -> Stream:
         """The frames after ``Last-Event-ID`` from the replay window (409 when it cannot)."""
-        await _authenticate(headers)
+        await pipeline.authorize(headers, "invoke")
         recording, after = replay.lookup(last_event_id)
         return Stream(
             replay.follow(recording, after, heartbeat=heartbeat_sec),
@@ -217,8 +203,26 @@ def create_app(
         return Response(content=openapi_bytes, media_type=JSON)
 
     @get("/docs")
-    async def docs() -> Response[str]:
+    async def docs(request: Request[Any, Any, Any]) -> Response[str]:
+        await pipeline.authorize(_headers(request), "read_docs")
         return Response(content=docs_html, media_type="text/html")
+
+    handlers: list[Any] = [invoke, stream, schema, health, ready, openapi, docs]
+    exporter = next((s for s in pipeline.sinks if hasattr(s, "render_metrics")), None)
+    if exporter is not None:
+        metrics_cfg = getattr(getattr(spec, "observability", None), "metrics", None)
+        public_metrics = bool(getattr(metrics_cfg, "public", False))
+
+        @get("/metrics")
+        async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+            if not public_metrics:
+                await pipeline.authorize(_headers(request), "view_metrics")
+            # Multiprocess collection reads files: off the event loop.
+            body, content_type = await asyncio.to_thread(exporter.render_metrics)
+            return Response(content=body, media_type=content_type)
+
+        handlers.append(metrics)
+    middleware = [s.asgi_middleware for s in pipeline.sinks if hasattr(s, "asgi_middleware")]
 
     @websocket("/ws/stream")
     async def ws_stream(socket: WebSocket[Any, Any, Any]) -> None:
@@ -243,16 +247,8 @@ def create_app(
     )
 
     return Litestar(
-        route_handlers=[
-            invoke,
-            stream,
-            schema,
-            health,
-            ready,
-            openapi,
-            docs,
-            ws_stream,
-        ],
+        route_handlers=[*handlers, ws_stream],
+        middleware=middleware,
         exception_handlers=EXCEPTION_HANDLERS,
         on_shutdown=[on_shutdown],
         cors_config=cors_config,

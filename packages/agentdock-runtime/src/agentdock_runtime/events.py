@@ -1,0 +1,111 @@
+"""Telemetry events: the envelope every sink receives, and W3C trace context.
+
+Every event is a plain dict (the schemas live in ``contracts/events/``)::
+
+    {"event": "run_end", "version": "1.0", "timestamp": "2026-11-25T16:40:00.123456Z",
+     "agent": "echo", "run_id": "…32 hex…", "trace_id": "…32 hex…", "span_id": "…16 hex…",
+     "data": {...}}
+
+Events are built only when at least one sink is configured, and never hold the input, the
+output or a credential. A run's trace id continues an incoming ``traceparent`` header, or is
+the run id (also 32 hex) when there is none, so no extra randomness is spent per request.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = [
+    "EVENT_NAMES",
+    "EVENT_VERSION",
+    "TraceContext",
+    "envelope",
+    "new_span_id",
+    "parse_traceparent",
+]
+
+EVENT_VERSION = "1.0"
+EVENT_NAMES = (
+    "run_start",
+    "run_end",
+    "tool_event",
+    "node_event",
+    "model_event",
+    "policy_event",
+    "error_event",
+    "auth_event",
+)
+
+# version "00"-"fe", 32 hex trace id, 16 hex parent id, 2 hex flags; lower-case per the spec.
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_ZERO_TRACE = "0" * 32
+_ZERO_SPAN = "0" * 16
+
+
+class TraceContext:
+    """The trace a run belongs to: its trace id and the caller's span, if any."""
+
+    __slots__ = ("parent_span_id", "trace_id")
+
+    def __init__(self, trace_id: str, parent_span_id: str | None) -> None:
+        self.trace_id = trace_id
+        self.parent_span_id = parent_span_id
+
+
+def parse_traceparent(value: str | None) -> TraceContext | None:
+    """The caller's trace from a W3C ``traceparent`` header; ``None`` when absent or invalid.
+
+    A malformed header is ignored (the run starts a new trace), as the W3C spec asks.
+    """
+    if not value or len(value) < 55:
+        return None
+    match = _TRACEPARENT.match(value.strip())
+    if match is None:
+        return None
+    version, trace_id, parent, _flags = match.groups()
+    if version == "ff" or trace_id == _ZERO_TRACE or parent == _ZERO_SPAN:
+        return None
+    if version == "00" and len(value.strip()) != 55:
+        return None
+    return TraceContext(trace_id, parent)
+
+
+def new_span_id() -> str:
+    """A random, non-zero 16-hex span id."""
+    while True:
+        span = os.urandom(8).hex()
+        if span != _ZERO_SPAN:
+            return span
+
+
+def _timestamp(unix_nano: int | None = None) -> str:
+    seconds = (unix_nano if unix_nano is not None else time.time_ns()) / 1e9
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def envelope(
+    name: str,
+    agent: str,
+    data: Mapping[str, Any],
+    *,
+    run_id: str | None = None,
+    trace_id: str | None = None,
+    span_id: str | None = None,
+    unix_nano: int | None = None,
+) -> dict[str, Any]:
+    """One event in the common envelope."""
+    return {
+        "event": name,
+        "version": EVENT_VERSION,
+        "timestamp": _timestamp(unix_nano),
+        "agent": agent,
+        "run_id": run_id,
+        "trace_id": trace_id,
+        "span_id": span_id,
+        "data": dict(data),
+    }

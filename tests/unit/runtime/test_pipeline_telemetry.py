@@ -1,0 +1,322 @@
+"""What the pipeline tells telemetry: the event envelope, trace context, policy seams."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from agentdock.run import RunContext
+from agentdock_runtime import Forbidden, PolicyViolationError, RateLimited, StreamItem
+from agentdock_runtime.events import EVENT_NAMES, new_span_id, parse_traceparent
+from hypothesis import given
+from hypothesis import strategies as st
+from unit.runtime.test_pipeline import GOOD, SECRET, Agent, Recorder, Sink, build, raises, run
+
+CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+CALLER_SPAN = "00f067aa0ba902b7"
+TRACEPARENT = f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"
+
+
+# -- traceparent ---------------------------------------------------------------------------------
+
+
+def test_a_valid_traceparent_is_read() -> None:
+    caller = parse_traceparent(TRACEPARENT)
+    assert caller is not None
+    assert (caller.trace_id, caller.parent_span_id) == (CALLER_TRACE, CALLER_SPAN)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "",
+        "garbage",
+        f"ff-{CALLER_TRACE}-{CALLER_SPAN}-01",  # forbidden version
+        f"00-{'0' * 32}-{CALLER_SPAN}-01",  # all-zero trace id
+        f"00-{CALLER_TRACE}-{'0' * 16}-01",  # all-zero parent
+        f"00-{CALLER_TRACE.upper()}-{CALLER_SPAN}-01",  # upper-case hex
+        f"00-{CALLER_TRACE}-{CALLER_SPAN}-01-extra",  # version 00 has exactly four fields
+        f"00-{CALLER_TRACE[:-1]}-{CALLER_SPAN}-01",  # short trace id
+    ],
+)
+def test_a_malformed_traceparent_is_ignored(header: str) -> None:
+    assert parse_traceparent(header) is None
+
+
+@given(st.text(max_size=80))
+def test_traceparent_parsing_never_raises(header: str) -> None:
+    caller = parse_traceparent(header)
+    assert caller is None or len(caller.trace_id) == 32
+
+
+def test_span_ids_are_16_hex_and_differ() -> None:
+    spans = {new_span_id() for _ in range(100)}
+    assert len(spans) == 100
+    assert all(len(s) == 16 and int(s, 16) for s in spans)
+
+
+def test_a_run_continues_the_callers_trace() -> None:
+    sink = Sink()
+    pipeline = build(Agent(), sinks={"s": sink})
+
+    async def main() -> Any:
+        result = await pipeline.invoke(
+            b'{"text": "a"}', headers={**GOOD, "traceparent": TRACEPARENT}
+        )
+        plain = await pipeline.invoke(b'{"text": "a"}', headers={**GOOD, "traceparent": "bad"})
+        await pipeline.aclose()
+        return result, plain
+
+    result, plain = run(main())
+    assert result.trace_id == CALLER_TRACE
+    assert plain.trace_id == plain.run_id, "a malformed traceparent starts a new trace"
+    ends = [e for e in sink.events if e["event"] == "run_end"]
+    assert ends[0]["trace_id"] == CALLER_TRACE
+    assert ends[0]["data"]["parent_span_id"] == CALLER_SPAN
+    assert ends[1]["data"]["parent_span_id"] is None
+    starts = [e for e in sink.events if e["event"] == "run_start"]
+    assert [s["span_id"] for s in starts] == [e["span_id"] for e in ends]
+    assert starts[0]["span_id"] != starts[1]["span_id"]
+
+
+def test_without_sinks_the_trace_id_is_the_run_id_and_nothing_is_queued() -> None:
+    pipeline = build(Agent())
+    result = run(pipeline.invoke(b'{"text": "a"}', headers=GOOD))
+    assert result.trace_id == result.run_id
+    assert pipeline.telemetry_stats.queued == 0
+
+
+# -- the envelope ----------------------------------------------------------------------------------
+
+
+def test_every_event_has_the_envelope_and_no_input_or_output() -> None:
+    sink = Sink()
+    pipeline = build(
+        Agent(),
+        policies={"post": Recorder("post", []), "pre": Recorder("pre", [])},
+        sinks={"s": sink},
+    )
+
+    async def main() -> None:
+        await pipeline.invoke(json.dumps({"text": SECRET}).encode(), headers=GOOD)
+        with pytest.raises(PolicyViolationError):
+            await pipeline.invoke(json.dumps({"text": "forbidden"}).encode(), headers=GOOD)
+        await pipeline.aclose()
+
+    run(main())
+    assert sink.events
+    for event in sink.events:
+        assert set(event) == {
+            "event",
+            "version",
+            "timestamp",
+            "agent",
+            "run_id",
+            "trace_id",
+            "span_id",
+            "data",
+        }
+        assert event["event"] in EVENT_NAMES
+        assert event["agent"] == "echo_agent" and event["version"] == "1.0"
+        assert event["timestamp"].endswith("Z")
+    dumped = json.dumps(sink.events)
+    assert SECRET not in dumped and SECRET.upper() not in dumped
+    refused = [e for e in sink.events if e["event"] == "error_event"]
+    assert [(e["data"]["error_type"], e["data"]["stage"]) for e in refused] == [
+        ("PolicyViolationError", "pre")
+    ]
+
+
+class Pricing:
+    def cost_usd(self, input_tokens: int, output_tokens: int) -> float:
+        return input_tokens * 0.5 + output_tokens * 2.0
+
+
+def test_run_end_carries_cost_when_the_model_has_a_price() -> None:
+    sink = Sink()
+    pipeline = build(Agent(), sinks={"s": sink})
+    pipeline._pricing = Pricing()
+
+    async def main() -> None:
+        await pipeline.invoke(b'{"text": "a"}', headers=GOOD)
+        await pipeline.aclose()
+
+    run(main())
+    (end,) = (e["data"] for e in sink.events if e["event"] == "run_end")
+    assert end["cost_usd"] == 3 * 0.5 + 4 * 2.0
+    assert (end["model"], end["provider"], end["mode"]) == ("gpt-4o-mini", "openai", "invoke")
+
+
+# -- policies talk to telemetry and hold stream text back ---------------------------------------
+
+
+class Counting:
+    """A pre policy that reports how many times it saw the letter x."""
+
+    stage = "pre"
+
+    def check(self, value: Any, context: RunContext) -> Any:
+        context.emit(
+            "policy_event",
+            {
+                "stage": "pre",
+                "policy": "count",
+                "action": "flag",
+                "matches": value["text"].count("x"),
+                "duration_ms": 0.0,
+            },
+        )
+        return value
+
+
+class HoldBack:
+    """A post policy that holds back the last two characters of the stream until its end."""
+
+    stage = "post"
+
+    def check(self, value: Mapping[str, Any], context: RunContext) -> Mapping[str, Any]:
+        text = context.state.get("held", "") + value["text"]
+        context.state["held"] = text[-2:]
+        return {**value, "text": text[:-2]}
+
+    def finish(self, context: RunContext) -> Mapping[str, Any] | None:
+        held = context.state.pop("held", "")
+        return {"text": held} if held else None
+
+
+class Upper:
+    stage = "post"
+
+    async def check(self, value: Mapping[str, Any], context: RunContext) -> Mapping[str, Any]:
+        return {**value, "text": value["text"].upper()}
+
+
+def test_a_policy_event_joins_the_runs_envelope() -> None:
+    sink = Sink()
+    pipeline = build(Agent(), policies={"count": Counting()}, sinks={"s": sink})
+
+    async def main() -> Any:
+        result = await pipeline.invoke(b'{"text": "xox"}', headers=GOOD)
+        await pipeline.aclose()
+        return result
+
+    result = run(main())
+    (event,) = (e for e in sink.events if e["event"] == "policy_event")
+    assert event["run_id"] == result.run_id and event["trace_id"] == result.trace_id
+    assert event["data"]["matches"] == 2
+
+
+def test_emit_is_a_no_op_without_sinks() -> None:
+    pipeline = build(Agent(), policies={"count": Counting()})
+    assert run(pipeline.invoke(b'{"text": "x"}', headers=GOOD)).output == {"text": "X"}
+
+
+def test_a_held_back_tail_is_sent_before_end_through_the_later_policies() -> None:
+    pipeline = build(Agent(), policies={"hold": HoldBack(), "upper": Upper()})
+
+    async def main() -> list[StreamItem]:
+        return [item async for item in pipeline.stream(b'{"text": "ab cd ef"}', headers=GOOD)]
+
+    items = run(main())
+    tokens = [i.data["text"] for i in items if i.event == "token"]
+    assert "".join(tokens) == "ABCDEF"
+    assert tokens[-1] == "EF", "the tail comes last, upper-cased by the policy after it"
+    assert [i.event for i in items][-2:] == ["token", "end"]
+    assert [i.id for i in items] == list(range(1, len(items) + 1))
+
+
+def test_the_stream_start_item_names_the_trace() -> None:
+    pipeline = build(Agent())
+
+    async def main() -> StreamItem:
+        items = pipeline.stream(b'{"text": "a"}', headers={**GOOD, "traceparent": TRACEPARENT})
+        first = await anext(items)
+        await items.aclose()
+        return first
+
+    first = run(main())
+    assert first.data["trace_id"] == CALLER_TRACE
+
+
+# -- access rules ------------------------------------------------------------------------------
+
+
+class Access:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str | None, str]] = []
+
+    async def check(self, identity: Mapping[str, Any], permission: str) -> None:
+        self.seen.append((identity.get("role"), permission))
+        if permission == "view_metrics":
+            raise Forbidden("role 'developer' lacks permission 'view_metrics'")
+        if permission == "invoke" and len(self.seen) > 3:
+            raise RateLimited("too many requests")
+
+
+def test_access_rules_run_after_auth_and_refusals_become_auth_events() -> None:
+    sink = Sink()
+    pipeline = build(Agent(), sinks={"s": sink})
+    access = Access()
+    pipeline._access = access.check
+
+    async def main() -> None:
+        assert (await pipeline.authorize(GOOD, "read_docs"))["sub"] == "alice"
+        with pytest.raises(Forbidden):
+            await pipeline.authorize(GOOD, "view_metrics")
+        await pipeline.invoke(b'{"text": "a"}', headers=GOOD)
+        with pytest.raises(RateLimited):
+            await pipeline.invoke(b'{"text": "a"}', headers=GOOD)
+        await pipeline.aclose()
+
+    run(main())
+    assert access.seen == [
+        ("developer", "read_docs"),
+        ("developer", "view_metrics"),
+        ("developer", "invoke"),
+        ("developer", "invoke"),
+    ]
+    reasons = [e["data"]["reason"] for e in sink.events if e["event"] == "auth_event"]
+    assert reasons == ["forbidden", "rate_limited"]
+
+
+def test_an_unauthenticated_request_never_reaches_the_access_rules() -> None:
+    pipeline = build(Agent())
+    access = Access()
+    pipeline._access = access.check
+    raises(pipeline.authorize({}, "read_docs"), Exception)  # type: ignore[arg-type]
+    assert access.seen == []
+
+
+def test_emit_from_a_worker_thread_reaches_the_queue() -> None:
+    sink = Sink()
+
+    class Threaded:
+        stage = "pre"
+
+        async def check(self, value: Any, context: RunContext) -> Any:
+            def report() -> None:
+                context.emit(
+                    "policy_event",
+                    {
+                        "stage": "pre",
+                        "policy": "t",
+                        "action": "flag",
+                        "matches": 1,
+                        "duration_ms": 0.0,
+                    },
+                )
+
+            await asyncio.to_thread(report)
+            return value
+
+    pipeline = build(Agent(), policies={"t": Threaded()}, sinks={"s": sink})
+
+    async def main() -> None:
+        await pipeline.invoke(b'{"text": "a"}', headers=GOOD)
+        await pipeline.aclose()
+
+    run(main())
+    assert [e["event"] for e in sink.events].count("policy_event") == 1
