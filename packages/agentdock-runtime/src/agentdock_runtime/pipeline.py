@@ -27,7 +27,6 @@ import inspect
 import logging
 import os
 import time
-import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -44,7 +43,7 @@ from agentdock_runtime.errors import (
     ToolDeniedError,
     Unauthorized,
 )
-from agentdock_runtime.events import envelope, new_span_id, parse_traceparent
+from agentdock_runtime.events import envelope, new_run_id, new_span_id, parse_traceparent
 from agentdock_runtime.iomodels import InputModel, OutputModel, input_model, output_model
 
 __all__ = [
@@ -242,10 +241,6 @@ async def _no_tools_after_run(call: ToolCall) -> None:
     raise ToolDenied(call.name, "the run is over")
 
 
-def _new_run_id() -> str:
-    return uuid.uuid4().hex
-
-
 def _as_async(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     """A coroutine function for ``fn``, decided once at compile time."""
     if inspect.iscoroutinefunction(fn):
@@ -368,7 +363,7 @@ class Pipeline:
         :param thread_id: conversation id for stateful agents.
         :raises RuntimeHTTPError: any refusal or failure, with ``run_id`` set.
         """
-        run_id = _new_run_id()
+        run_id = new_run_id()
         started = time.perf_counter()
         state = self._new_state(run_id, headers, thread_id)
         status, error, identity = "error", None, _ANONYMOUS
@@ -554,7 +549,7 @@ class Pipeline:
         first step, so a server can still answer with an HTTP status; once ``start`` is out,
         a failure becomes one final ``error`` item holding the error envelope.
         """
-        run_id = _new_run_id()
+        run_id = new_run_id()
         started = time.perf_counter()
         state = self._new_state(run_id, headers, thread_id)
         status, error, identity = "error", None, _ANONYMOUS
