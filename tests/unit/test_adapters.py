@@ -309,8 +309,8 @@ def test_arguments_are_checked_at_start_up() -> None:
     with pytest.raises(ValueError, match="checkpointer"):
         LangGraphAdapter(graph, SimpleNamespace(model=None, arguments={"checkpointer": "redis"}))
     adapter = LangGraphAdapter(graph, SimpleNamespace(model=None, arguments={"worker_threads": 3}))
-    assert adapter._executor is not None
-    assert adapter._executor._max_workers == 3
+    assert adapter._workers is not None
+    assert adapter._workers.maximum == 3 and adapter._workers.core <= 3
 
 
 # -- tools: events and gating ------------------------------------------------------------------

@@ -320,3 +320,24 @@ def test_emit_from_a_worker_thread_reaches_the_queue() -> None:
 
     run(main())
     assert [e["event"] for e in sink.events].count("policy_event") == 1
+
+
+def test_run_ids_are_unique_hex_and_differ_in_a_forked_child() -> None:
+    import os
+
+    from agentdock_runtime.events import new_run_id
+
+    ids = {new_run_id() for _ in range(10_000)}
+    assert len(ids) == 10_000
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(write, new_run_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.close(write)
+    parent = new_run_id()
+    assert len(child) == 32 and child not in ids and child != parent

@@ -8,7 +8,11 @@ graph runs with ``ainvoke``/``astream`` on the loop.
 The Dockfile's ``arguments`` it reads:
 
 ``worker_threads`` (int, default 64)
-    Size of the worker-thread pool for synchronous graphs (concurrent runs in flight).
+    Most synchronous runs in flight at once. The pool keeps a few threads busy while runs
+    finish quickly and lets more in when they wait (a model call of several seconds): see
+    :mod:`agentdock_plugins.langgraph.workers`.
+``worker_threads_core`` (int, default two per CPU core plus two, at most ``worker_threads``)
+    Runs in flight while runs finish quickly.
 ``checkpointer`` (``memory`` | ``sqlite`` | ``none``, default ``memory``)
     Where a conversation is kept when a request carries a thread id.
 ``checkpoint_path`` (path, default ``.agentdock/checkpoints.db``)
@@ -17,11 +21,7 @@ The Dockfile's ``arguments`` it reads:
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
-import functools
 from collections.abc import AsyncIterator, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from langgraph.pregel import Pregel
 from agentdock_plugins._run import EventChannel, RunTracker, message_text
 from agentdock_plugins._runnable import resolve_runnable
 from agentdock_plugins.langgraph.checkpoint import make_checkpointer
+from agentdock_plugins.langgraph.workers import WorkerPool
 
 __all__ = ["DEFAULT_WORKER_THREADS", "LangGraphAdapter", "is_synchronous"]
 
@@ -62,8 +63,11 @@ class LangGraphAdapter:
         workers = int(arguments.get("worker_threads", DEFAULT_WORKER_THREADS))
         if workers < 1:
             raise ValueError(f"arguments.worker_threads must be at least 1, not {workers}")
-        self._executor = (
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="agentdock-graph")
+        core = arguments.get("worker_threads_core")
+        if core is not None and int(core) < 1:
+            raise ValueError(f"arguments.worker_threads_core must be at least 1, not {core}")
+        self._workers = (
+            WorkerPool(workers, core=int(core) if core is not None else None)
             if self.synchronous
             else None
         )
@@ -84,8 +88,8 @@ class LangGraphAdapter:
         tracker = RunTracker(context)
         graph, config = self._prepare(context, tracker)
         try:
-            if self._executor is not None:
-                output = await self._in_worker(graph.invoke, dict(payload), config)
+            if self._workers is not None:
+                output = await self._workers.run(graph.invoke, dict(payload), config)
             else:
                 output = await graph.ainvoke(dict(payload), config)
         except Exception as error:
@@ -100,10 +104,10 @@ class LangGraphAdapter:
         channel = EventChannel()
         tracker = RunTracker(context, emit=channel.put)
         graph, config = self._prepare(context, tracker)
-        executor = self._executor
+        workers = self._workers
 
         async def produce() -> None:
-            if executor is not None:
+            if workers is not None:
 
                 def pump() -> None:
                     for mode, chunk in graph.stream(
@@ -114,7 +118,7 @@ class LangGraphAdapter:
                         if channel.closed.is_set():
                             break
 
-                await self._in_worker(pump)
+                await workers.run(pump)
             else:
                 async for mode, chunk in graph.astream(
                     dict(payload), config, stream_mode=_STREAM_MODES
@@ -129,8 +133,8 @@ class LangGraphAdapter:
 
     def close(self) -> None:
         """Stop the worker threads and close the checkpointer's file, if any."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._workers is not None:
+            self._workers.shutdown()
         close = getattr(self.checkpointer, "close", None)
         if callable(close):
             close()
@@ -155,11 +159,6 @@ class LangGraphAdapter:
             # A graph with its own checkpointer still needs a thread: one per run.
             config["configurable"] = {"thread_id": context.run_id}
         return graph, config
-
-    async def _in_worker(self, function: Any, *args: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        call = functools.partial(contextvars.copy_context().run, function, *args)
-        return await loop.run_in_executor(self._executor, call)
 
 
 def _events(mode: str, chunk: Any) -> Iterable[StreamEvent]:

@@ -1,0 +1,131 @@
+"""The worker pool of synchronous graphs: few threads while calls are quick, more when they wait."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+from typing import Any
+
+import pytest
+from agentdock_plugins.langgraph.workers import WorkerPool, default_core_threads
+
+
+class Gauge:
+    """Counts calls in flight (from worker threads) and the most seen at once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = 0
+        self.most = 0
+
+    def __enter__(self) -> None:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+
+    def __exit__(self, *exc: object) -> None:
+        with self.lock:
+            self.now -= 1
+
+
+def test_blocked_calls_get_threads_beyond_core_up_to_the_maximum() -> None:
+    pool = WorkerPool(8, core=2, grow_after=0.002)
+    gauge = Gauge()
+    release = threading.Event()
+
+    def wait() -> str:
+        with gauge:
+            assert release.wait(10), "never released"
+        return "done"
+
+    async def main() -> list[str]:
+        calls = [asyncio.ensure_future(pool.run(wait)) for _ in range(12)]
+        for _ in range(500):
+            if gauge.now == 8:
+                break
+            await asyncio.sleep(0.005)
+        in_flight = gauge.now
+        release.set()
+        results = await asyncio.gather(*calls)
+        assert in_flight == 8, "waiting calls got threads up to the maximum"
+        return results
+
+    assert asyncio.run(main()) == ["done"] * 12
+    assert gauge.most == 8, "never more than the maximum"
+    assert pool.running == 0
+    assert pool.limit == pool.core == 2, "back to core once calls finish"
+    pool.shutdown()
+
+
+def test_quick_calls_stay_within_core() -> None:
+    pool = WorkerPool(64, core=3, grow_after=5.0)  # no growth within the test
+    gauge = Gauge()
+
+    def quick(n: int) -> int:
+        with gauge:
+            return n * 2
+
+    async def main() -> list[int]:
+        return await asyncio.gather(*(pool.run(quick, n) for n in range(200)))
+
+    assert asyncio.run(main()) == [n * 2 for n in range(200)]
+    assert gauge.most <= 3
+    assert pool.running == 0
+    pool.shutdown()
+
+
+def test_a_cancelled_waiting_call_gives_its_turn_back() -> None:
+    pool = WorkerPool(1, core=1, grow_after=5.0)
+    release = threading.Event()
+
+    async def main() -> str:
+        first = asyncio.ensure_future(pool.run(release.wait, 10))
+        await asyncio.sleep(0.01)
+        waiting = asyncio.ensure_future(pool.run(lambda: "never"))
+        await asyncio.sleep(0.01)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        release.set()
+        await first
+        return await pool.run(lambda: "after")
+
+    assert asyncio.run(main()) == "after"
+    assert pool.running == 0
+    pool.shutdown()
+
+
+def test_context_variables_reach_the_worker() -> None:
+    pool = WorkerPool(2)
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var")
+
+    async def main() -> Any:
+        var.set("from the request")
+        return await pool.run(var.get)
+
+    assert asyncio.run(main()) == "from the request"
+    pool.shutdown()
+
+
+def test_errors_reach_the_caller_and_free_the_slot() -> None:
+    pool = WorkerPool(1, core=1)
+
+    def boom() -> None:
+        raise KeyError("x")
+
+    async def main() -> None:
+        with pytest.raises(KeyError):
+            await pool.run(boom)
+
+    asyncio.run(main())
+    assert pool.running == 0
+    pool.shutdown()
+
+
+def test_sizes_are_checked() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        WorkerPool(0)
+    assert 1 <= default_core_threads(64) <= 64
+    assert default_core_threads(1) == 1
+    assert WorkerPool(4, core=10).core == 4
