@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -55,47 +58,97 @@ def test_insecure_refuses_a_public_host() -> None:
 
 
 @pytest.mark.slow
-def test_serve_echo_end_to_end() -> None:
+@contextmanager
+def serving(*args: str, cwd: Path = ROOT) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``agentdock serve ARGS --insecure-no-auth --port P`` until ready; SIGTERM on exit."""
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "agentdock_cli", "serve", *args]
+    command += ["--insecure-no-auth", "--port", str(port)]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "agentdock_cli",
-            "serve",
-            str(ECHO),
-            "--insecure-no-auth",
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        cwd=ROOT,
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.communicate()[1].decode()
-            try:
-                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server never became ready"
-            time.sleep(0.1)
+        wait_ready(proc, base)
+        yield proc, base
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+
+
+def wait_ready(proc: subprocess.Popen[bytes], base: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        assert proc.poll() is None, proc.communicate()[1].decode()
+        try:
+            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "the server never became ready"
+        time.sleep(0.1)
+
+
+def children(pid: int) -> set[int]:
+    """Every descendant process of ``pid`` (from /proc)."""
+    found: set[int] = set()
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        for task in Path(f"/proc/{parent}/task").iterdir():
+            kids = (task / "children").read_text().split()
+            for kid in map(int, kids):
+                if kid not in found:
+                    found.add(kid)
+                    frontier.append(kid)
+    return found
+
+
+def test_serve_echo_end_to_end() -> None:
+    with serving(str(ECHO)) as (proc, base):
         response = httpx.post(f"{base}/invoke", json={"text": "hi"}, timeout=10)
         assert response.status_code == 200
         assert response.json() == {"text": "HI"}
         assert response.headers["x-run-id"]
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            _, stderr = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
+    _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr.decode()
     assert b"authentication is OFF" in stderr
+
+
+def test_serve_with_workers_runs_several_processes() -> None:
+    with serving(str(ECHO), "--workers", "2") as (proc, base):
+        deadline = time.monotonic() + 30
+        while len(children(proc.pid)) < 2:
+            assert time.monotonic() < deadline, "the workers never started"
+            time.sleep(0.1)
+        with httpx.Client(base_url=base, timeout=10) as client:
+            for n in range(20):
+                response = client.post("/invoke", json={"text": f"hi {n}"})
+                assert response.json() == {"text": f"HI {n}"}
+    assert proc.returncode == 0, proc.communicate()[1].decode()
+
+
+def test_serve_with_reload_picks_up_a_code_change(tmp_path: Path) -> None:
+    project = tmp_path / "echo"
+    shutil.copytree(ECHO.parent, project, ignore=shutil.ignore_patterns("__pycache__"))
+    graph = project / "echo" / "graph.py"
+    with serving(str(project / "Dockfile.yaml"), "--reload", cwd=tmp_path) as (_proc, base):
+        assert httpx.post(f"{base}/invoke", json={"text": "hi"}).json() == {"text": "HI"}
+        source = graph.read_text()
+        graph.write_text(source.replace('state["text"].upper()', 'state["text"].upper() + "!"'))
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                answer = httpx.post(f"{base}/invoke", json={"text": "hi"}, timeout=5).json()
+            except (httpx.TransportError, ValueError):
+                answer = None
+            if answer == {"text": "HI!"}:
+                break
+            assert time.monotonic() < deadline, f"never reloaded; last answer {answer}"
+            time.sleep(0.2)
