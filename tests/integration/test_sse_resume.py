@@ -16,7 +16,7 @@ from agentdock.spec.models import DockSpec11
 from agentdock_plugins import litestar as litestar_plugin
 from agentdock_plugins.litestar import litestar_server
 from agentdock_plugins.litestar.sse import StreamReplay, parse_event_id
-from agentdock_runtime import RuntimeHTTPError, compile_pipeline
+from agentdock_runtime import RuntimeHTTPError, Unauthorized, compile_pipeline
 from litestar.testing import TestClient
 
 
@@ -54,15 +54,31 @@ def _spec() -> Any:
     )
 
 
-def _app(agent: CountingAgent, replay: StreamReplay | None = None) -> Any:
+class KeyAuth:
+    """``x-api-key: <name>`` is the caller ``<name>``."""
+
+    def authenticate(self, headers: Mapping[str, str]) -> Mapping[str, Any]:
+        key = headers.get("x-api-key")
+        if not key:
+            raise Unauthorized("missing API key")
+        return {"sub": key, "role": "developer"}
+
+
+def _app(agent: CountingAgent, replay: StreamReplay | None = None, *, auth: bool = False) -> Any:
     class Plugin:
         @hookimpl
         def agentdock_register_adapters(self, register: Any) -> None:
             register("counting", lambda entry, spec: agent)
 
+        @hookimpl
+        def agentdock_register_auth_providers(self, register: Any) -> None:
+            register("api_key", lambda spec: KeyAuth())
+
     manager = make_plugin_manager(plugins=[("counting", Plugin()), litestar_plugin])
     spec = _spec()
-    pipeline = compile_pipeline(spec, entry=None, plugins=manager, insecure_no_auth=True)
+    pipeline = compile_pipeline(spec, entry=None, plugins=manager, insecure_no_auth=not auth)
+    if auth:
+        pipeline._access = None  # roles are not what this test is about
     return litestar_server(spec, replay=replay).app(pipeline)
 
 
@@ -306,3 +322,34 @@ def test_resume_after_the_client_went_away(agent: CountingAgent) -> None:
     assert event == "error" and data["error"] == "StreamInterrupted"
     assert event_id == f"{data['run_id']}:4"
     assert agent.runs == 1
+
+
+def test_window_keeps_the_latest_bytes_of_a_run(agent: CountingAgent) -> None:
+    replay = StreamReplay(max_bytes=300)
+    with TestClient(_app(agent, replay)) as client:
+        sent = frames(client.post("/stream", json={"text": "a b c d e f g h"}).text)
+        assert len(sent) == 10
+        (rec,) = replay._runs.values()
+        assert rec.size <= 300 and len(rec.frames) < 10
+        assert rec.size == sum(len(frame) for _, frame in rec.frames)
+        oldest = rec.frames[0][0]
+        gap = client.get("/stream", headers={"last-event-id": sent[oldest - 3][1]})
+        assert gap.status_code == 409
+        kept = client.get("/stream", headers={"last-event-id": sent[oldest - 2][1]})
+        assert frames(kept.text) == sent[oldest - 1 :]
+
+
+def test_only_the_caller_who_started_a_stream_may_resume_it(agent: CountingAgent) -> None:
+    with TestClient(_app(agent, auth=True)) as client:
+        started = client.post("/stream", json={"text": "a b"}, headers={"x-api-key": "ann"})
+        sent = frames(started.text)
+        first = sent[0][1]
+        other = client.get("/stream", headers={"last-event-id": first, "x-api-key": "bob"})
+        assert other.status_code == 409
+        assert other.json()["error"] == "StreamNotResumable"
+        assert "unknown" in other.json()["detail"]
+        anonymous = client.get("/stream", headers={"last-event-id": first})
+        assert anonymous.status_code == 401
+        same = client.get("/stream", headers={"last-event-id": first, "x-api-key": "ann"})
+        assert frames(same.text) == sent[1:]
+        assert agent.runs == 1

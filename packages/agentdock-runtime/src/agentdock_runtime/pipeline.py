@@ -92,6 +92,9 @@ class StreamItem:
     id: int
     event: StreamItemKind
     data: Mapping[str, Any]
+    #: On the ``start`` item: the caller's subject, so a server lets only that caller
+    #: resume the stream. Never sent to the client.
+    owner: str | None = field(default=None, compare=False)
 
 
 @dataclass(slots=True)
@@ -569,7 +572,12 @@ class Pipeline:
                 error = internal
                 raise internal from None
             item_id = 1
-            yield StreamItem(item_id, "start", {"run_id": run_id, "trace_id": state.trace_id})
+            yield StreamItem(
+                item_id,
+                "start",
+                {"run_id": run_id, "trace_id": state.trace_id},
+                _owner(identity),
+            )
             failure: RuntimeHTTPError | None = None
             state.stage = "agent"
             try:
@@ -828,6 +836,11 @@ class _ToolGate:
                 log.warning("tool policy %s failed (%s)", name, type(exc).__name__)
                 self.state.failure = InternalError(f"policy {name!r} failed")
                 raise ToolDenied(call.name, "the tool policy failed") from None
+
+
+def _owner(identity: Mapping[str, Any]) -> str | None:
+    subject = identity.get("sub")
+    return None if subject is None else str(subject)
 
 
 def _log_agent_failure(run_id: str, exc: BaseException) -> None:

@@ -145,8 +145,9 @@ def create_app(
 
     async def _resume(headers: Mapping[str, str], last_event_id: str) -> Stream:
         """The frames after ``Last-Event-ID`` from the replay window (409 when it cannot)."""
-        await pipeline.authorize(headers, "invoke")
-        recording, after = replay.lookup(last_event_id)
+        identity = await pipeline.authorize(headers, "invoke")
+        subject = identity.get("sub")
+        recording, after = replay.lookup(last_event_id, None if subject is None else str(subject))
         return Stream(
             replay.follow(recording, after, heartbeat=heartbeat_sec),
             media_type="text/event-stream",

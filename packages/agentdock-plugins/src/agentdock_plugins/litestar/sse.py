@@ -8,17 +8,19 @@ task of the run outlives the request.
 **Resume.** Every frame's ``id:`` is ``<run_id>:<n>`` (``n`` counts from 1). The frames of
 recent streams are kept in a bounded in-memory window, :class:`StreamReplay`:
 
-* at most ``max_frames`` frames per run (default 256, the latest ones);
+* at most ``max_frames`` frames and ``max_bytes`` bytes per run (default 256 and 64 KiB,
+  the latest ones), so the window never holds more than ``max_runs × max_bytes``;
 * a run is kept while its stream is open and ``ttl_sec`` seconds after it ends (default 60);
 * at most ``max_runs`` runs (default 1024); past that the oldest is forgotten first.
 
 A client that reconnects to ``GET /stream`` or ``POST /stream`` with the header
 ``Last-Event-ID: <run_id>:<n>`` is sent the frames after ``n`` from the window, without
 running the agent again; while the original stream is still open it then follows it live.
-The resuming request needs the same credentials as a run; the input (query or body) is
-ignored. A run that stopped without its ``end`` or ``error`` frame (its client went away,
-which cancels the run) closes the resumed stream with an ``error`` frame named
-``StreamInterrupted`` (code 409).
+The resuming request needs the same credentials as a run, and only the caller who started
+a stream (the same subject) may resume it; to anyone else the id is unknown. The input
+(query or body) is ignored. A run that stopped without its ``end`` or ``error`` frame (its
+client went away, which cancels the run) closes the resumed stream with an ``error`` frame
+named ``StreamInterrupted`` (code 409).
 
 An id the window cannot serve (malformed, unknown, expired, or its frames after ``n`` no
 longer held) is answered **409** ``StreamNotResumable`` before any frame, never with a fresh
@@ -41,6 +43,7 @@ from agentdock_runtime import InternalError, RuntimeHTTPError, StreamItem
 from agentdock_plugins.litestar.encoding import sse_comment, sse_frame
 
 __all__ = [
+    "DEFAULT_REPLAY_BYTES",
     "DEFAULT_REPLAY_FRAMES",
     "DEFAULT_REPLAY_RUNS",
     "DEFAULT_REPLAY_TTL_SEC",
@@ -56,6 +59,8 @@ _TERMINAL = frozenset({"end", "error"})
 
 #: Frames kept per run (the latest ones).
 DEFAULT_REPLAY_FRAMES = 256
+#: Bytes of frames kept per run (the latest ones).
+DEFAULT_REPLAY_BYTES = 64 * 1024
 #: Seconds a run's frames are kept after its stream ends.
 DEFAULT_REPLAY_TTL_SEC = 60.0
 #: Runs kept at most; the oldest is forgotten first.
@@ -80,10 +85,23 @@ def parse_event_id(value: str) -> tuple[str, int]:
 class _Recording:
     """The frames of one run, kept for clients that reconnect."""
 
-    __slots__ = ("changed", "finished_at", "frames", "last", "run_id", "terminal")
+    __slots__ = (
+        "changed",
+        "finished_at",
+        "frames",
+        "last",
+        "max_bytes",
+        "owner",
+        "run_id",
+        "size",
+        "terminal",
+    )
 
-    def __init__(self, run_id: str, max_frames: int) -> None:
+    def __init__(self, run_id: str, max_frames: int, max_bytes: int, owner: str | None) -> None:
         self.run_id = run_id
+        self.owner = owner
+        self.max_bytes = max_bytes
+        self.size = 0
         self.frames: deque[tuple[int, bytes]] = deque(maxlen=max_frames)
         self.last = 0
         self.terminal = False
@@ -95,7 +113,13 @@ class _Recording:
         self.changed = asyncio.Event()
 
     def add(self, n: int, frame: bytes, event: str) -> None:
-        self.frames.append((n, frame))
+        frames = self.frames
+        if len(frames) == frames.maxlen:
+            self.size -= len(frames[0][1])
+        frames.append((n, frame))
+        self.size += len(frame)
+        while self.size > self.max_bytes and len(frames) > 1:
+            self.size -= len(frames.popleft()[1])
         self.last = n
         self.terminal = event in _TERMINAL
         self._wake()
@@ -118,13 +142,17 @@ class StreamReplay:
         self,
         *,
         max_frames: int = DEFAULT_REPLAY_FRAMES,
+        max_bytes: int = DEFAULT_REPLAY_BYTES,
         ttl_sec: float = DEFAULT_REPLAY_TTL_SEC,
         max_runs: int = DEFAULT_REPLAY_RUNS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if max_frames < 1 or max_runs < 1 or ttl_sec < 0:
-            raise ValueError("max_frames and max_runs must be positive, ttl_sec not negative")
+        if max_frames < 1 or max_runs < 1 or max_bytes < 1 or ttl_sec < 0:
+            raise ValueError(
+                "max_frames, max_bytes and max_runs must be positive, ttl_sec not negative"
+            )
         self.max_frames = max_frames
+        self.max_bytes = max_bytes
         self.ttl_sec = ttl_sec
         self.max_runs = max_runs
         self._clock = clock
@@ -144,25 +172,29 @@ class StreamReplay:
         for run_id in expired:
             del self._runs[run_id]
 
-    def start(self, run_id: str) -> _Recording:
-        """A new recording for ``run_id``, forgetting expired and then the oldest runs."""
+    def start(self, run_id: str, owner: str | None = None) -> _Recording:
+        """A new recording for ``run_id`` of the caller ``owner``, forgetting expired and
+        then the oldest runs."""
         self._expire()
         self._runs.pop(run_id, None)
         while len(self._runs) >= self.max_runs:
             self._runs.popitem(last=False)
-        rec = _Recording(run_id, self.max_frames)
+        rec = _Recording(run_id, self.max_frames, self.max_bytes, owner)
         self._runs[run_id] = rec
         return rec
 
     def finish(self, rec: _Recording) -> None:
         rec.finish(self._clock())
 
-    def lookup(self, event_id: str) -> tuple[_Recording, int]:
-        """The recording and frame number a ``Last-Event-ID`` names (409 when it cannot)."""
+    def lookup(self, event_id: str, owner: str | None = None) -> tuple[_Recording, int]:
+        """The recording and frame number a ``Last-Event-ID`` names (409 when it cannot).
+
+        Another caller's stream answers exactly like an unknown one.
+        """
         run_id, n = parse_event_id(event_id)
         self._expire()
         rec = self._runs.get(run_id)
-        if rec is None:
+        if rec is None or rec.owner != owner:
             raise not_resumable("the stream is unknown or has expired; start a new run")
         if n > rec.last and rec.finished_at is not None:
             raise not_resumable("the stream never sent that frame", run_id)
@@ -217,7 +249,7 @@ async def sse_stream(
     With ``replay``, every frame is recorded (before it is sent) for clients that resume.
     """
     run_id = str(first.data.get("run_id", ""))
-    rec = replay.start(run_id) if replay is not None and run_id else None
+    rec = replay.start(run_id, first.owner) if replay is not None and run_id else None
 
     def frame(item: StreamItem) -> bytes:
         data = sse_frame(item, run_id)
