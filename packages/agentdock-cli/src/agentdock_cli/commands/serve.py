@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -19,6 +21,10 @@ from agentdock_cli.output import print_json
 __all__ = ["serve_command"]
 
 _LOOPBACK = "127.0.0.1"
+#: prometheus-client's multiprocess mode: where every worker writes its metrics.
+_METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+#: Read by the structured-log sink: one readable line per event instead of JSON.
+_LOG_FORMAT_ENV = "AGENTDOCK_LOG_FORMAT"
 
 
 def _is_loopback(host: str) -> bool:
@@ -87,6 +93,9 @@ def serve_command(
             _print_human(report, verbose=False)
         raise SystemExit(exitcodes.INVALID)
     spec = report.spec
+    # Event logs: readable lines in a terminal, JSON lines with --json or when piped.
+    human = not as_json and sys.stdout.isatty()
+    os.environ.setdefault(_LOG_FORMAT_ENV, "text" if human else "json")
     bind_host = host if host is not None else spec.expose.host
     bind_port = port if port is not None else spec.expose.port
     if insecure_no_auth:
@@ -138,6 +147,11 @@ def serve_command(
         # uvicorn re-imports the app in each worker: hand it the Dockfile through the env.
         os.environ[DOCKFILE_ENV] = str(target.resolve())
         os.environ[INSECURE_ENV] = "1" if insecure_no_auth else "0"
+        if workers > 1 and not os.environ.get(_METRICS_DIR_ENV):
+            # One directory of metric files shared by the workers: /metrics of any worker
+            # reports them all. Removed when serve exits.
+            metrics_dir = tempfile.TemporaryDirectory(prefix="agentdock-metrics-")
+            os.environ[_METRICS_DIR_ENV] = metrics_dir.name
         uvicorn.run(
             "agentdock_runtime.app:app_from_env",
             factory=True,
