@@ -120,12 +120,20 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def _wrk(url: str, body: dict[str, object], duration: int, connections: int) -> dict[str, float]:
+def _wrk(
+    url: str,
+    body: dict[str, object],
+    duration: int,
+    connections: int,
+    headers: dict[str, str] | None = None,
+) -> dict[str, float]:
     script = (
         'wrk.method = "POST"\n'
         'wrk.headers["content-type"] = "application/json"\n'
         f"wrk.body = {json.dumps(json.dumps(body))}\n"
     )
+    for name, value in (headers or {}).items():
+        script += f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}\n"
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     try:

@@ -1,0 +1,179 @@
+"""What security and telemetry cost on /invoke: the same echo graph with them off and on.
+
+    uv run python benchmarks/http_features.py [--duration 10] [--connections 32]
+
+Same harness as benchmarks/http_servers.py (server pinned to core 0, `wrk -t1` on core 1),
+all in one run, every server `agentdock serve` on the synchronous echo graph:
+
+security (goal: on / off >= 0.9)
+- off        echo-plain, --insecure-no-auth (no auth, no policy)
+- auth       echo-plain with an API key (x-api-key; roles; key verified against the registry)
+- auth+pol   echo-secure with an API key, two redaction patterns and the injection check
+
+telemetry (goal: on / off >= 0.98)
+- off        echo-plain, --insecure-no-auth, no telemetry backend configured
+- on         echo-observed, --insecure-no-auth: Prometheus (/metrics), OpenTelemetry spans
+             to a local OTLP/HTTP receiver and LangFuse traces to a local fake LangFuse
+
+The API key lives in a throw-away AGENTDOCK_HOME; the receivers are in-process HTTP
+servers of this script that count what arrives (printed at the end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.server
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, ClassVar
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVERS = ROOT / "benchmarks" / "servers"
+
+_HARNESS = ROOT / "benchmarks" / "http_servers.py"
+_spec = importlib.util.spec_from_file_location("http_servers", _HARNESS)
+assert _spec is not None and _spec.loader is not None
+harness: Any = importlib.util.module_from_spec(_spec)
+sys.modules["http_servers"] = harness
+_spec.loader.exec_module(harness)
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    """Answers every POST with 200 and counts the bytes (an OTLP or LangFuse endpoint)."""
+
+    received: ClassVar[dict[str, int]] = {"requests": 0, "bytes": 0}
+    lock = threading.Lock()
+
+    def do_POST(self) -> None:
+        size = int(self.headers.get("content-length", 0))
+        self.rfile.read(size)
+        with self.lock:
+            self.received["requests"] += 1
+            self.received["bytes"] += size
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+def _receiver() -> tuple[http.server.ThreadingHTTPServer, str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def _api_key(home: Path, agent: str) -> str:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agentdock_cli",
+            "key",
+            "create",
+            "--agent",
+            agent,
+            "--role",
+            "caller",
+            "--json",
+        ],
+        env={**os.environ, "AGENTDOCK_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return str(json.loads(out.stdout)["key"])
+
+
+def _serve(dockfile: Path, *, insecure: bool, env: dict[str, str]) -> Any:
+    command = [sys.executable, "-m", "agentdock_cli", "serve", str(dockfile), "--port", "{port}"]
+    if insecure:
+        command.append("--insecure-no-auth")
+    else:
+        command += ["--host", "127.0.0.1"]
+    return harness.Server(dockfile.parent.name, command, "/invoke", {"text": "hi"}, "/ready", env)
+
+
+def _measure(server: Any, args: argparse.Namespace, headers: dict[str, str]) -> dict[str, float]:
+    port = harness._free_port()
+    process = harness._start(server, port)
+    try:
+        harness._wait_ready(server, port, 60)
+        url = f"http://127.0.0.1:{port}{server.path}"
+        return dict(harness._wrk(url, server.body, args.duration, args.connections, headers))
+    finally:
+        harness._stop(process)
+
+
+def _table(title: str, rows: dict[str, dict[str, float]], goal: float) -> None:
+    print(f"\n{title}")
+    print(f"{'case':<12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'vs off':>7}")
+    base = rows["off"]["rps"]
+    for name, row in rows.items():
+        print(
+            f"{name:<12} {row['rps']:>9.0f} {row['p50']:>8.2f} {row['p99']:>8.2f} "
+            f"{row['non_2xx']:>8.0f} {row['rps'] / base:>6.2f}x"
+        )
+    print(f"goal: the last row >= {goal}x of off")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None or shutil.which("taskset") is None:
+        raise SystemExit("needs wrk and taskset (apt-get install wrk util-linux)")
+
+    with tempfile.TemporaryDirectory(prefix="agentdock-bench-") as scratch:
+        home = Path(scratch)
+        quiet = {"AGENTDOCK_HOME": str(home), "AGENTDOCK_LOG_FORMAT": "off"}
+        plain = SERVERS / "echo-plain" / "Dockfile.yaml"
+        secure = SERVERS / "echo-secure" / "Dockfile.yaml"
+        observed = SERVERS / "echo-observed" / "Dockfile.yaml"
+
+        security = {
+            "off": _measure(_serve(plain, insecure=True, env=quiet), args, {}),
+            "auth": _measure(
+                _serve(plain, insecure=False, env=quiet),
+                args,
+                {"x-api-key": _api_key(home, "echo-plain")},
+            ),
+            "auth+pol": _measure(
+                _serve(secure, insecure=False, env=quiet),
+                args,
+                {"x-api-key": _api_key(home, "echo-secure")},
+            ),
+        }
+        _table("security: API-key auth and policies", security, 0.9)
+
+        otlp, otlp_url = _receiver()
+        langfuse, langfuse_url = _receiver()
+        telemetry_env = {
+            **quiet,
+            "BENCH_OTLP": otlp_url,
+            "BENCH_LANGFUSE": langfuse_url,
+            "LANGFUSE_PUBLIC": "pk-lf-bench",
+            "LANGFUSE_SECRET": "sk-lf-bench",
+        }
+        telemetry = {
+            "off": _measure(_serve(plain, insecure=True, env=quiet), args, {}),
+            "on": _measure(_serve(observed, insecure=True, env=telemetry_env), args, {}),
+        }
+        _table("telemetry: Prometheus + OpenTelemetry + LangFuse", telemetry, 0.98)
+        print(f"\nreceived by the OTLP and LangFuse endpoints: {_Receiver.received}")
+        otlp.shutdown()
+        langfuse.shutdown()
+
+
+if __name__ == "__main__":
+    main()
