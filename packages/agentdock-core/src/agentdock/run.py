@@ -92,6 +92,9 @@ class RunContext:
     span_id: str | None = None
     #: Per-run scratch space for policies and adapters, keyed by their name.
     state: dict[str, Any] = field(default_factory=dict)
+    #: ``"stream"`` when the output goes out token by token (post policies then see each
+    #: token's data, and ``finish`` at the end), else ``"invoke"``.
+    mode: Literal["invoke", "stream"] = "invoke"
 
     @property
     def traced(self) -> bool:

@@ -324,6 +324,13 @@ class Pipeline:
             for index, (name, policy) in enumerate(p for p in policies if p[1].stage == "post")
             if callable(getattr(policy, "finish", None))
         )
+        # Node updates of a stream carry the agent's state: post policies that inspect
+        # them (``check_event``) see every ``event`` item.
+        self._post_event = tuple(
+            (name, _as_async(policy.check_event))
+            for name, policy in policies
+            if policy.stage == "post" and callable(getattr(policy, "check_event", None))
+        )
         self._telemetry = _Telemetry(
             sinks,
             queue_size=telemetry_queue_size,
@@ -452,6 +459,8 @@ class Pipeline:
         run_id: str,
         thread_id: str | None,
         state: _RunState,
+        *,
+        mode: Literal["invoke", "stream"] = "invoke",
     ) -> tuple[Any, RunContext]:
         state.stage = "input"
         if isinstance(payload, Mapping):
@@ -466,6 +475,7 @@ class Pipeline:
             role=identity.get("role"),
             trace_id=state.trace_id,
             span_id=state.span_id,
+            mode=mode,
         )
         if self._telemetry.sinks:
             context.emit = _RunEvents(self, run_id, state)
@@ -560,7 +570,9 @@ class Pipeline:
         try:
             try:
                 identity = await self._admit(headers, "invoke", state)
-                value, context = await self._prepare(payload, identity, run_id, thread_id, state)
+                value, context = await self._prepare(
+                    payload, identity, run_id, thread_id, state, mode="stream"
+                )
             except RuntimeHTTPError as exc:
                 exc.run_id = run_id
                 error = exc
@@ -585,6 +597,8 @@ class Pipeline:
                     async for kind, data in events:
                         if kind == "token" and self._post:
                             data = await self._run_policies(self._post, data, context)
+                        elif kind == "event" and self._post_event:
+                            data = await self._run_policies(self._post_event, data, context)
                         item_id += 1
                         yield StreamItem(item_id, kind, data)
                 state.stage = "post"

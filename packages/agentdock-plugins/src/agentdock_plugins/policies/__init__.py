@@ -1,4 +1,4 @@
-"""Built-in plugin: the policy engine (redaction, PII, prompt injection, tool gating, output limits).
+"""Built-in plugin: the policy engine (redaction, PII, injection, tool gating, output limits).
 
 Each policy is its own small factory, called once with the resolved spec; it returns ``None``
 when the Dockfile does not configure it, so an unconfigured policy costs nothing per request.
