@@ -8,6 +8,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
+import agentdock
 import jsonschema_rs
 import pytest
 from agentdock.spec.models import MODELS
@@ -24,6 +25,19 @@ DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 
 #: What Dockfile 1.1 adds to 1.0, as paths of ``properties`` entries.
 V11_ADDITIONS: tuple[tuple[str, ...], ...] = (("build",), ("deploy",), ("auth", "oauth2"))
+#: Single keys 1.1 adds inside blocks that 1.0 already has.
+V11_KEYS: tuple[tuple[str, ...], ...] = (
+    ("auth", "jwt", "algorithms"),
+    ("auth", "jwt", "public_key"),
+    ("auth", "jwt", "issuer"),
+    ("auth", "jwt", "audience"),
+    ("auth", "api_keys", "grace_hours"),
+    ("policies", "safety", "pii"),
+    ("policies", "safety", "injection_threshold"),
+    ("policies", "safety", "compliance_keywords"),
+    ("observability", "otlp_endpoint"),
+    ("observability", "langfuse", "host"),
+)
 
 
 def _packaged(version: str) -> dict[str, Any]:
@@ -90,7 +104,7 @@ def _without_identity(schema: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def test_v11_is_v10_plus_build_deploy_and_oauth2() -> None:
+def test_v11_is_v10_plus_its_blocks_and_keys() -> None:
     v10 = load_schema("1.0")
     v11 = copy.deepcopy(load_schema("1.1"))
     for path in V11_ADDITIONS:
@@ -100,7 +114,23 @@ def test_v11_is_v10_plus_build_deploy_and_oauth2() -> None:
         assert added["type"] == "object"
         assert added["additionalProperties"] is False
         assert added["description"].strip()
+    for path in V11_KEYS:
+        with pytest.raises(KeyError):
+            _pop(copy.deepcopy(v10), path)
+        assert _pop(v11, path)["description"].strip()
     assert _without_identity(v11) == _without_identity(v10)
+
+
+@pytest.mark.parametrize("path", V11_KEYS, ids=".".join)
+def test_a_v11_key_in_a_v10_file_says_to_declare_v11(path: tuple[str, ...]) -> None:
+    document: dict[str, Any] = {"version": "1.0"}
+    node = document
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = "x"
+    report = agentdock.validate(document, skip_imports=True)
+    hints = [f.hint or "" for f in report.errors]
+    assert any("declare version: \"1.1\"" in hint for hint in hints), hints
 
 
 def test_v11_additions_are_optional() -> None:

@@ -65,6 +65,8 @@ def served(
     example: Example = request.param
     for key, value in example.env.items():
         monkeypatch.setenv(key, value)
+    # Buffers and registries (the LangFuse spool of invoice-copilot) land here, not in the repo.
+    monkeypatch.setenv("AGENTDOCK_HOME", str(tmp_path / "home"))
     project = tmp_path / example.name
     shutil.copytree(EXAMPLES / example.name, project, ignore=_NOT_SOURCE)
     dockfile = project / "Dockfile.yaml"

@@ -166,7 +166,9 @@ def test_bad_settings_are_fatal(tmp_path: Path) -> None:
 
 
 def test_missing_auth_provider_is_fatal(tmp_path: Path) -> None:
-    result = run_runtime(runtime_env(AGENTDOCK_SPEC=str(ECHO)), tmp_path)
+    # Only the adapter and the server: no plugin provides auth.mode api_key.
+    env = runtime_env(AGENTDOCK_SPEC=str(ECHO), AGENTDOCK_LOAD_PLUGINS="langgraph,litestar")
+    result = run_runtime(env, tmp_path)
     assert result.returncode == 78
     assert result.stderr.startswith("[FATAL] ")
     assert "auth provider" in result.stderr

@@ -30,10 +30,13 @@ def free_port() -> int:
 
 
 def test_serve_refuses_without_auth() -> None:
-    result = CliRunner().invoke(cli, ["serve", str(ECHO), "--port", "1"])
-    assert result.exit_code == 4, result.output
-    assert "auth provider" in result.output
-    assert "--insecure-no-auth" in result.output
+    # Only the adapter and the server: no plugin provides auth.mode api_key.
+    env = {**os.environ, "AGENTDOCK_LOAD_PLUGINS": "langgraph,litestar"}
+    command = [sys.executable, "-m", "agentdock_cli", "serve", str(ECHO), "--port", "1"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 4, result.stderr
+    assert "auth provider" in result.stderr
+    assert "--insecure-no-auth" in result.stderr
 
 
 def test_serve_invalid_dockfile_exits_1(tmp_path: Path) -> None:

@@ -8,8 +8,11 @@ import sys
 from pathlib import Path
 
 import agentdock
+import agentdock_plugins.langgraph
+import agentdock_plugins.litestar
 import httpx
 import pytest
+from agentdock import make_plugin_manager
 from agentdock.testing import async_client, client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,8 +81,11 @@ def test_async_client_without_context_manager() -> None:
 def test_client_without_auth_provider_refuses() -> None:
     from agentdock_runtime.pipeline import PipelineError
 
+    only_adapter_and_server = make_plugin_manager(
+        plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar]
+    )
     with pytest.raises(PipelineError, match="auth provider"):
-        client(ECHO)
+        client(ECHO, plugins=only_adapter_and_server)
 
 
 def test_client_takes_a_spec_object(monkeypatch: pytest.MonkeyPatch) -> None:

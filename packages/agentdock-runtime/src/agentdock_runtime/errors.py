@@ -13,6 +13,7 @@ auth providers and policies raise the subclasses below to choose the status.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -53,6 +54,7 @@ class RuntimeHTTPError(Exception):
         detail: str,
         path: str | None = None,
         details: Sequence[Mapping[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -60,7 +62,12 @@ class RuntimeHTTPError(Exception):
         self.detail = detail
         self.path = path
         self.details = list(details) if details is not None else None
+        #: Response headers the server sends with the envelope (``WWW-Authenticate``,
+        #: ``Retry-After``); never a credential.
+        self.headers: dict[str, str] = dict(headers) if headers else {}
         self.run_id = None
+        #: The run's W3C trace id, set with ``run_id`` (servers send it as ``x-trace-id``).
+        self.trace_id: str | None = None
 
     def envelope(self, run_id: str | None = None) -> dict[str, Any]:
         """The JSON body of the error response (``run_id`` defaults to the error's own)."""
@@ -90,8 +97,11 @@ class _Fixed(RuntimeHTTPError):
         *,
         path: str | None = None,
         details: Sequence[Mapping[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(self.STATUS, self.NAME, detail, path=path, details=details)
+        super().__init__(
+            self.STATUS, self.NAME, detail, path=path, details=details, headers=headers
+        )
 
 
 class MalformedJSONError(_Fixed):
@@ -144,10 +154,28 @@ class InputValidationError(_Fixed):
 
 
 class RateLimited(_Fixed):
-    """429: the caller's role exceeded its rate limit."""
+    """429: the caller's role exceeded its rate limit.
+
+    ``retry_after`` is how many seconds until one more request would be allowed; it is sent
+    as ``Retry-After`` (whole seconds, rounded up, at least 1).
+    """
 
     STATUS = 429
     NAME = "RateLimitExceeded"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        retry_after: float = 1.0,
+        path: str | None = None,
+        details: Sequence[Mapping[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.retry_after = max(0.0, float(retry_after))
+        merged = {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
+        merged.update(headers or {})
+        super().__init__(detail, path=path, details=details, headers=merged)
 
 
 class TokenExpired(_Fixed):

@@ -348,8 +348,20 @@ class Pipeline:
         return self._telemetry.sinks
 
     async def aclose(self, timeout: float = 5.0) -> None:
-        """Deliver queued telemetry (within ``timeout``), flush the sinks, stop the drain."""
+        """Deliver queued telemetry (within ``timeout``), flush the sinks, stop the drain,
+        then let the auth provider and the access rules write back and close."""
         await self._telemetry.aclose(timeout)
+        close = getattr(self.auth_provider, "close", None)
+        if callable(close):
+            try:
+                await asyncio.wait_for(asyncio.to_thread(close), timeout)
+            except Exception as exc:  # shutdown goes on
+                log.warning("auth provider did not close (%s)", type(exc).__name__)
+        if self.access is not None and hasattr(self.access, "close"):
+            try:
+                await asyncio.wait_for(self.access.close(), timeout)
+            except Exception as exc:
+                log.warning("access rules did not close (%s)", type(exc).__name__)
 
     async def __aenter__(self) -> Pipeline:
         return self
@@ -394,6 +406,7 @@ class Pipeline:
             return InvokeResult(run_id, output, result.usage, state.trace_id)
         except RuntimeHTTPError as exc:
             exc.run_id = run_id
+            exc.trace_id = state.trace_id
             error = exc
             raise
         except asyncio.CancelledError:
@@ -403,6 +416,7 @@ class Pipeline:
             log.exception("run %s failed inside the runtime", run_id)
             internal = InternalError("the runtime failed to complete the run")
             internal.run_id = run_id
+            internal.trace_id = state.trace_id
             error = internal
             raise internal from None
         finally:
@@ -428,7 +442,9 @@ class Pipeline:
                 raise
             except Exception as exc:
                 log.warning("auth provider failed (%s)", type(exc).__name__)
-                raise Unauthorized("invalid or missing credentials") from None
+                raise Unauthorized(
+                    "invalid or missing credentials", headers=_CHALLENGE
+                ) from None
             if self._access is not None:
                 await self._access(identity, permission)
         except RuntimeHTTPError as exc:
@@ -479,7 +495,7 @@ class Pipeline:
         )
         if self._telemetry.sinks:
             context.emit = _RunEvents(self, run_id, state)
-            context.emit("run_start", self._run_data(identity, state))
+            context.emit("run_start", {"mode": mode, **self._run_data(identity, state)})
         if self._tool:
             context.before_tool = _ToolGate(self._tool, context, state)
         state.stage = "pre"
@@ -575,12 +591,14 @@ class Pipeline:
                 )
             except RuntimeHTTPError as exc:
                 exc.run_id = run_id
+                exc.trace_id = state.trace_id
                 error = exc
                 raise
             except Exception:
                 log.exception("run %s failed inside the runtime", run_id)
                 internal = InternalError("the runtime failed to start the run")
                 internal.run_id = run_id
+                internal.trace_id = state.trace_id
                 error = internal
                 raise internal from None
             item_id = 1
@@ -609,6 +627,7 @@ class Pipeline:
                         yield StreamItem(item_id, "token", tail)
             except RuntimeHTTPError as exc:
                 exc.run_id = run_id
+                exc.trace_id = state.trace_id
                 failure = exc
             if failure is not None:
                 error = failure
@@ -783,6 +802,9 @@ class Pipeline:
             )
         self._event("run_end", data, run_id, state)
 
+
+#: Sent with a 401 the auth provider did not word itself.
+_CHALLENGE: Mapping[str, str] = MappingProxyType({"www-authenticate": 'Bearer realm="agentdock"'})
 
 #: ``auth_event.reason`` for each refusal of the auth provider or the access rules.
 _AUTH_REASONS = {

@@ -26,8 +26,10 @@ from agentdock.spec.patterns import DOTTED_PATH_PATTERN, ENTRYPOINT_PATTERN
 __all__ = [
     "AgentCfg",
     "ApiKeysCfg",
+    "ApiKeysCfg10",
     "AuthCfg",
     "AuthJwtCfg",
+    "AuthJwtCfg10",
     "AuthOAuth2Cfg",
     "BuildCfg",
     "DeployCfg",
@@ -39,14 +41,18 @@ __all__ = [
     "IOSchemaCfg",
     "IOSchemaInline",
     "IOSchemaProperty",
+    "LangfuseCfg",
     "MetadataCfg",
     "MetricsCfg",
     "ModelCfg",
     "ObservabilityCfg",
+    "PiiName",
     "PoliciesCfg",
+    "PoliciesCfg10",
     "ResourcesCfg",
     "RoleCfg",
     "SafetyPolicy",
+    "SafetyPolicy10",
     "ToolPolicy",
 ]
 
@@ -213,13 +219,35 @@ class ToolPolicy(_Frozen):
     deny_by_default: bool = True
 
 
-class SafetyPolicy(_Frozen):
+class SafetyPolicy10(_Frozen):
+    """The safety block of Dockfile 1.0."""
+
     redact_patterns: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
         default_factory=list
     )
     max_output_chars: Annotated[Int, Field(ge=1)] | None = None
     block_prompt_injection: bool = True
     halt_on_violation: bool = False
+
+
+#: Built-in PII recognisers (``policies.safety.pii``).
+PiiName = Literal["credit_card", "us_ssn", "email", "phone", "iban", "ipv4", "api_key"]
+
+
+class SafetyPolicy(SafetyPolicy10):
+    """The safety block of Dockfile 1.1: 1.0 plus PII recognisers, the injection threshold
+    and compliance keywords."""
+
+    pii: list[PiiName] = Field(default_factory=list)
+    injection_threshold: Annotated[Number, Field(gt=0)] = 1.0
+    compliance_keywords: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
+        default_factory=list
+    )
+
+
+class PoliciesCfg10(_Frozen):
+    tools: ToolPolicy = Field(default_factory=ToolPolicy)
+    safety: SafetyPolicy10 = Field(default_factory=SafetyPolicy10)
 
 
 class PoliciesCfg(_Frozen):
@@ -232,14 +260,46 @@ class RoleCfg(_Frozen):
     permissions: list[Permission]
 
 
-class AuthJwtCfg(_Frozen):
+class AuthJwtCfg10(_Frozen):
     secret_key: Annotated[str, StringConstraints(min_length=16)] | None = None
     expiry_minutes: Annotated[Int, Field(ge=5)] = 60
 
 
-class ApiKeysCfg(_Frozen):
+JwtAlgorithm = Literal[
+    "HS256",
+    "HS384",
+    "HS512",
+    "RS256",
+    "RS384",
+    "RS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "EdDSA",
+]
+
+
+class AuthJwtCfg(AuthJwtCfg10):
+    """JWT settings of Dockfile 1.1: 1.0 plus pinned algorithms, a public key, iss/aud."""
+
+    algorithms: Annotated[list[JwtAlgorithm], Field(min_length=1)] | None = None
+    public_key: Annotated[str, StringConstraints(min_length=1)] | None = None
+    issuer: Annotated[str, StringConstraints(min_length=1)] | None = None
+    audience: Annotated[str, StringConstraints(min_length=1)] | None = None
+
+
+class ApiKeysCfg10(_Frozen):
     enabled: bool = False
     rotation_days: Annotated[Int, Field(ge=1)] | None = None
+
+
+class ApiKeysCfg(ApiKeysCfg10):
+    """API-key settings of Dockfile 1.1: 1.0 plus the rotation grace period."""
+
+    grace_hours: Annotated[Int, Field(ge=0, le=8760)] = 24
 
 
 class AuthOAuth2Cfg(_Frozen):
@@ -270,26 +330,33 @@ class AuthOAuth2Cfg(_Frozen):
 
 class _AuthBase(_Frozen):
     mode: Literal["jwt", "api_key", "oauth2"]
-    jwt: AuthJwtCfg | None = None
-    api_keys: ApiKeysCfg | None = None
     roles: list[RoleCfg] = Field(default_factory=list)
     rate_limits: dict[str, RateLimit] = Field(default_factory=dict)
 
 
 class AuthCfg10(_AuthBase):
-    pass
+    jwt: AuthJwtCfg10 | None = None
+    api_keys: ApiKeysCfg10 | None = None
 
 
 class AuthCfg(_AuthBase):
-    """Auth block of Dockfile 1.1 (1.0 plus ``oauth2``)."""
+    """Auth block of Dockfile 1.1 (1.0 plus ``oauth2`` and the extended jwt/api_keys)."""
 
+    jwt: AuthJwtCfg | None = None
+    api_keys: ApiKeysCfg | None = None
     oauth2: AuthOAuth2Cfg | None = None
 
 
-class LangfuseCfg(_Frozen):
+class LangfuseCfg10(_Frozen):
     project: str | None = None
     public_key: str | None = None
     secret_key: str | None = None
+
+
+class LangfuseCfg(LangfuseCfg10):
+    """LangFuse block of Dockfile 1.1 (1.0 plus ``host``)."""
+
+    host: Annotated[str, _pattern(r"^https?://")] | None = None
 
 
 class MetricsCfg(_Frozen):
@@ -298,11 +365,18 @@ class MetricsCfg(_Frozen):
     cost: bool = True
 
 
-class ObservabilityCfg(_Frozen):
-    langfuse: LangfuseCfg | None = None
+class ObservabilityCfg10(_Frozen):
+    langfuse: LangfuseCfg10 | None = None
     tracing: bool = True
     log_level: Literal["debug", "info", "warn", "error"] = "info"
     metrics: MetricsCfg = Field(default_factory=MetricsCfg)
+
+
+class ObservabilityCfg(ObservabilityCfg10):
+    """Observability block of Dockfile 1.1 (1.0 plus ``otlp_endpoint`` and ``langfuse.host``)."""
+
+    langfuse: LangfuseCfg | None = None
+    otlp_endpoint: Annotated[str, _pattern(r"^https?://")] | None = None
 
 
 class ExposeCors(_Frozen):
@@ -366,8 +440,6 @@ class _DockSpecBase(_Frozen):
     model: ModelCfg
     io_schema: IOSchemaCfg
     arguments: dict[str, Any] = Field(default_factory=dict)
-    policies: PoliciesCfg = Field(default_factory=PoliciesCfg)
-    observability: ObservabilityCfg = Field(default_factory=ObservabilityCfg)
     expose: ExposeCfg
     metadata: MetadataCfg = Field(default_factory=MetadataCfg)
 
@@ -377,6 +449,8 @@ class DockSpec10(_DockSpecBase):
 
     version: Literal["1.0"]
     auth: AuthCfg10
+    policies: PoliciesCfg10 = Field(default_factory=PoliciesCfg10)
+    observability: ObservabilityCfg10 = Field(default_factory=ObservabilityCfg10)
 
 
 class DockSpec11(_DockSpecBase):
@@ -384,6 +458,8 @@ class DockSpec11(_DockSpecBase):
 
     version: Literal["1.1"]
     auth: AuthCfg
+    policies: PoliciesCfg = Field(default_factory=PoliciesCfg)
+    observability: ObservabilityCfg = Field(default_factory=ObservabilityCfg)
     build: BuildCfg | None = None
     deploy: DeployCfg | None = None
 

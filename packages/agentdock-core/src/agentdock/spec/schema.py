@@ -40,6 +40,11 @@ _BLOCK_CODES: dict[str, Code] = {
 _V11_ONLY: dict[Path, frozenset[str]] = {
     (): frozenset({"build", "deploy"}),
     ("auth",): frozenset({"oauth2"}),
+    ("auth", "jwt"): frozenset({"algorithms", "public_key", "issuer", "audience"}),
+    ("auth", "api_keys"): frozenset({"grace_hours"}),
+    ("policies", "safety"): frozenset({"pii", "injection_threshold", "compliance_keywords"}),
+    ("observability",): frozenset({"otlp_endpoint"}),
+    ("observability", "langfuse"): frozenset({"host"}),
 }
 _SECRETISH = ("secret", "key", "token", "password")
 _JSON_TYPES = {

@@ -85,7 +85,36 @@ def check_auth(
     auth = block(data, "auth")
     mode = auth.get("mode")
     if mode == "jwt":
-        yield from _check_jwt(block(auth, "jwt"), "jwt" in auth, interpolated)
+        jwt = block(auth, "jwt")
+        algorithms = jwt.get("algorithms")
+        if isinstance(algorithms, list) and algorithms:
+            hmac_algs = [a for a in algorithms if isinstance(a, str) and a.startswith("HS")]
+            if hmac_algs and len(hmac_algs) != len(algorithms):
+                yield Finding(
+                    Code.AuthConfigError,
+                    ("auth", "jwt", "algorithms"),
+                    "HMAC (HS*) and public-key algorithms cannot be mixed",
+                    hint="pin one family: [HS256] with secret_key, or [RS256] with public_key",
+                )
+                return
+            if not hmac_algs:
+                if not jwt.get("public_key"):
+                    yield Finding(
+                        Code.AuthConfigError,
+                        ("auth", "jwt", "public_key"),
+                        f"algorithm {algorithms[0]} needs auth.jwt.public_key",
+                        hint='public_key: "${JWT_PUBLIC_KEY}" (PEM)',
+                    )
+                yield from _check_roles(auth)
+                return
+        if jwt.get("public_key"):
+            yield Finding(
+                Code.AuthConfigError,
+                ("auth", "jwt", "public_key"),
+                "public_key is only used with RS*, ES*, PS* or EdDSA algorithms",
+                hint="add algorithms: [RS256] (or remove public_key)",
+            )
+        yield from _check_jwt(jwt, "jwt" in auth, interpolated)
     elif mode == "api_key":
         if block(auth, "api_keys").get("enabled") is not True:
             yield Finding(

@@ -1,1 +1,43 @@
-"""Built-in plugin: LangFuse traces with an offline buffer."""
+"""Built-in plugin: LangFuse traces with an offline buffer.
+
+The sink is built when the Dockfile's ``observability.langfuse`` has both keys. Each run
+becomes a LangFuse trace (same id as its OpenTelemetry trace and ``x-trace-id``) with a
+generation carrying model, usage and cost, a span per tool, and policy decisions as
+metadata. While LangFuse is down, slow or refusing load, export requests wait in a bounded
+SQLite buffer and are re-sent with backoff. The SDK is imported only when the sink is built.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from agentdock import hookimpl
+
+if TYPE_CHECKING:
+    from agentdock_plugins.langfuse.sink import LangfuseSink
+
+__all__ = ["agentdock_register_telemetry_sinks", "langfuse_sink"]
+
+
+def langfuse_sink(spec: Any) -> LangfuseSink | None:
+    """The sink for ``spec``, or ``None`` when it names no LangFuse keys.
+
+    :raises agentdock_plugins.langfuse.config.SettingsError: a LangFuse variable is malformed.
+    """
+    from agentdock_plugins.langfuse.config import langfuse_settings
+
+    settings = langfuse_settings(spec)
+    if settings is None:
+        return None
+    from agentdock_plugins.langfuse.sink import LangfuseSink
+
+    return LangfuseSink(spec, settings)
+
+
+@hookimpl
+def agentdock_register_telemetry_sinks(register: Any) -> None:
+    register(
+        "langfuse",
+        langfuse_sink,
+        description="LangFuse traces (generation, tools, cost) with an offline SQLite buffer",
+    )

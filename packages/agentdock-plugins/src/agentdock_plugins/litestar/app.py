@@ -241,7 +241,7 @@ def create_app(
             allow_origins=list(cors.origins),
             allow_methods=list(cors.methods) or ["GET", "POST"],
             allow_headers=_ALLOWED_HEADERS,
-            expose_headers=["x-run-id"],
+            expose_headers=["x-run-id", "x-trace-id"],
         )
         if cors is not None and cors.origins
         else None

@@ -53,10 +53,12 @@ def status_name(status: int) -> str:
 
 
 def error_response(error: RuntimeHTTPError, headers: dict[str, str] | None = None) -> Response[Any]:
-    """The response for a runtime error (status, envelope and ``x-run-id``)."""
-    out = dict(headers or {})
+    """The response for a runtime error (status, envelope, ``x-run-id`` and its headers)."""
+    out = dict(getattr(error, "headers", None) or {})
+    out.update(headers or {})
     if error.run_id is not None:
         out["x-run-id"] = error.run_id
+        out["x-trace-id"] = error.trace_id or error.run_id
     return Response(
         content=encode_json(error.envelope()),
         status_code=error.status,

@@ -1,1 +1,42 @@
-"""Built-in plugin: OpenTelemetry GenAI spans exported over OTLP/HTTP."""
+"""Built-in plugin: OpenTelemetry GenAI spans exported over OTLP/HTTP.
+
+The sink is built when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or
+``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) is set or the Dockfile names
+``observability.otlp_endpoint``, and ``observability.tracing`` is not false. A run becomes
+an ``invoke_agent {agent}`` span with ``execute_tool``, ``chat`` and node children and its
+policy decisions as span events, under the trace id the runtime answered in ``x-trace-id``.
+The OpenTelemetry SDK is imported only when the sink is built.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from agentdock import hookimpl
+
+if TYPE_CHECKING:
+    from agentdock_plugins.otel.sink import OtelSink
+
+__all__ = ["agentdock_register_telemetry_sinks", "otel_sink"]
+
+
+def otel_sink(spec: Any) -> OtelSink | None:
+    """The sink for ``spec``, or ``None`` when no OTLP endpoint is configured."""
+    from agentdock_plugins.otel.config import traces_endpoint
+
+    endpoint = traces_endpoint(spec, os.environ)
+    if endpoint is None:
+        return None
+    from agentdock_plugins.otel.sink import OtelSink
+
+    return OtelSink(spec, endpoint=endpoint)
+
+
+@hookimpl
+def agentdock_register_telemetry_sinks(register: Any) -> None:
+    register(
+        "otel",
+        otel_sink,
+        description="OpenTelemetry GenAI spans over OTLP/HTTP (run, node, tool, model)",
+    )

@@ -10,30 +10,38 @@ redaction marker from what it replaced). See ``docs/policies.md``.
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from typing import Any
 
 from agentdock import hookimpl
 
-from agentdock_plugins.policies.compliance import compliance_check
-from agentdock_plugins.policies.output_limit import output_limit
-from agentdock_plugins.policies.prompt_injection import prompt_injection
-from agentdock_plugins.policies.redaction import input_redaction, output_redaction
-from agentdock_plugins.policies.tool_gate import tool_gate
-
 __all__ = ["FACTORIES", "agentdock_register_policies"]
 
-#: ``(name, factory, description)`` of every built-in policy, in run order per stage.
-FACTORIES: tuple[tuple[str, Any, str], ...] = (
-    ("redact_input", input_redaction, "pre: redact_patterns and PII recognisers on the input"),
-    ("prompt_injection", prompt_injection, "pre: heuristic prompt-injection score, 403 past it"),
-    ("tool_gate", tool_gate, "tool: only tools in policies.tools.allowed may run"),
-    ("redact_output", output_redaction, "post: redaction of the output and of streamed tokens"),
-    ("compliance_keywords", compliance_check, "post: flag or refuse output with listed terms"),
-    ("max_output_chars", output_limit, "post: truncate (or 413) output past the limit"),
+#: ``(name, "module:factory", description)`` of every built-in policy, in run order per
+#: stage. Modules are imported when the runtime builds the policy, never by ``validate``.
+FACTORIES: tuple[tuple[str, str, str], ...] = (
+    ("redact_input", "redaction:input_redaction", "pre: redact_patterns and PII recognisers"),
+    ("prompt_injection", "prompt_injection:prompt_injection", "pre: prompt-injection score"),
+    ("tool_gate", "tool_gate:tool_gate", "tool: only tools in policies.tools.allowed may run"),
+    ("redact_output", "redaction:output_redaction", "post: redaction of output and tokens"),
+    ("compliance_keywords", "compliance:compliance_check", "post: flag or refuse listed terms"),
+    ("max_output_chars", "output_limit:output_limit", "post: truncate (or 413) past the limit"),
 )
+
+
+def _lazy(target: str) -> Callable[[Any], Any]:
+    module, _, name = target.partition(":")
+
+    def factory(spec: Any) -> Any:
+        built = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+        return built(spec)
+
+    factory.__name__ = name
+    return factory
 
 
 @hookimpl
 def agentdock_register_policies(register: Any) -> None:
-    for name, factory, description in FACTORIES:
-        register(name, factory, description=description)
+    for name, target, description in FACTORIES:
+        register(name, _lazy(target), description=description)

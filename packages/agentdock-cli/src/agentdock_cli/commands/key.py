@@ -1,0 +1,264 @@
+"""``agentdock key``: create, list, rotate and revoke API keys in the registry.
+
+A new key is printed once and never stored: the registry keeps its digest. Every action is
+appended to the audit log (key id, role, agent; never the key).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from agentdock_cli import exitcodes
+from agentdock_cli.commands._admin import (
+    actor,
+    check_agent,
+    check_role,
+    fail,
+    load_spec,
+    open_registry,
+)
+from agentdock_cli.output import console, print_json
+
+__all__ = ["DEFAULT_GRACE_HOURS", "key_command"]
+
+#: How long a rotated key keeps working when neither --grace nor the Dockfile says.
+DEFAULT_GRACE_HOURS = 24
+
+_registry_option = click.option(
+    "--registry",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Registry database (default: $AGENTDOCK_HOME/registry.db or ./.agentdock/registry.db).",
+)
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _duration(text: str | None, option: str, as_json: bool) -> int | None:
+    if text is None:
+        return None
+    from agentdock.auth import DurationError, parse_duration
+
+    try:
+        return parse_duration(text)
+    except DurationError as exc:
+        fail(exitcodes.INVALID, "InvalidDuration", f"{option}: {exc}", as_json)
+    return None
+
+
+@click.group("key")
+def key_command() -> None:
+    """Manage the API keys of an agent (shown once, stored hashed)."""
+
+
+@key_command.command("create")
+@click.option("--agent", required=True, help="Agent name the key is for.")
+@click.option("--role", required=True, help="Role the key acts as (e.g. developer).")
+@click.option("--expires", default=None, metavar="DURATION", help="Lifetime, e.g. 30d, 12h.")
+@click.option(
+    "--file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Dockfile whose roles the role must be one of.",
+)
+@_registry_option
+@_json_option
+def create_command(
+    agent: str,
+    role: str,
+    expires: str | None,
+    file: Path | None,
+    registry: Path | None,
+    as_json: bool,
+) -> None:
+    """Create a key; it is printed once and cannot be shown again."""
+    from agentdock.auth import generate_key
+
+    check_agent(agent, as_json)
+    check_role(role, file, as_json)
+    lifetime = _duration(expires, "--expires", as_json)
+    now = time.time()
+    store = open_registry(registry, as_json)
+    with store:
+        generated = generate_key()
+        record = store.create_api_key(
+            agent=agent,
+            role=role,
+            key_id=generated.key_id,
+            hashed_key=generated.digest,
+            hash_algorithm=generated.algorithm,
+            expires_at=now + lifetime if lifetime is not None else None,
+            created_by=actor(),
+            now=now,
+        )
+        store.append_audit(
+            "key.create",
+            actor=actor(),
+            agent=agent,
+            target=record.key_id,
+            details={"role": role, "expires_at": record.expires_at},
+        )
+    if as_json:
+        print_json({"ok": True, "key": generated.key, **record.public(now)})
+    else:
+        out = console()
+        out.print(f"[green]✓[/green] Created key [bold]{record.key_id}[/bold] for {agent} ({role})")
+        out.print("Store it now; it will not be shown again:")
+        click.echo(generated.key)
+    raise SystemExit(exitcodes.OK)
+
+
+@key_command.command("list")
+@click.option("--agent", default=None, help="Only this agent's keys.")
+@_registry_option
+@_json_option
+def list_command(agent: str | None, registry: Path | None, as_json: bool) -> None:
+    """List keys (ids, roles, states; never the keys)."""
+    if agent is not None:
+        check_agent(agent, as_json)
+    now = time.time()
+    store = open_registry(registry, as_json)
+    with store:
+        records = store.list_api_keys(agent)
+    rows: list[dict[str, Any]] = [r.public(now) for r in records]
+    if as_json:
+        print_json({"ok": True, "keys": rows})
+        raise SystemExit(exitcodes.OK)
+    from rich.table import Table
+
+    table = Table()
+    for column in ("key id", "agent", "role", "state", "created", "expires", "last used"):
+        table.add_column(column, no_wrap=column in ("key id", "state"))
+    for row in rows:
+        table.add_row(
+            row["key_id"],
+            row["agent"],
+            row["role"],
+            row["state"],
+            _when(row["created_at"]),
+            _when(row["expires_at"]),
+            _when(row["last_used_at"]),
+        )
+    console().print(table if rows else "No API keys.")
+    raise SystemExit(exitcodes.OK)
+
+
+@key_command.command("rotate")
+@click.argument("agent")
+@click.argument("key_id")
+@click.option(
+    "--grace",
+    default=None,
+    metavar="DURATION",
+    help=(
+        "How long the old key keeps working (default: the Dockfile's "
+        f"auth.api_keys.grace_hours with --file, else {DEFAULT_GRACE_HOURS}h)."
+    ),
+)
+@click.option(
+    "--file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Dockfile whose auth.api_keys.grace_hours sets the grace period.",
+)
+@_registry_option
+@_json_option
+def rotate_command(
+    agent: str,
+    key_id: str,
+    grace: str | None,
+    file: Path | None,
+    registry: Path | None,
+    as_json: bool,
+) -> None:
+    """Replace a key by a new one; the old one works for the grace period."""
+    from agentdock.auth import generate_key
+
+    check_agent(agent, as_json)
+    grace_seconds = _duration(grace, "--grace", as_json)
+    if grace_seconds is None and file is not None:
+        keys_cfg = load_spec(file, as_json).auth.api_keys
+        hours = getattr(keys_cfg, "grace_hours", None)
+        if hours is not None:
+            grace_seconds = int(hours) * 3600
+    if grace_seconds is None:
+        grace_seconds = DEFAULT_GRACE_HOURS * 3600
+    now = time.time()
+    store = open_registry(registry, as_json)
+    with store:
+        generated = generate_key()
+        result = store.rotate_api_key(
+            agent=agent,
+            key_id=key_id,
+            new_key_id=generated.key_id,
+            new_hashed_key=generated.digest,
+            hash_algorithm=generated.algorithm,
+            grace_seconds=grace_seconds,
+            created_by=actor(),
+            now=now,
+        )
+        if result is None:
+            fail(
+                exitcodes.NOT_FOUND,
+                "KeyNotFound",
+                f"agent {agent!r} has no active key {key_id!r}",
+                as_json,
+            )
+            return
+        old, new = result
+        store.append_audit(
+            "key.rotate",
+            actor=actor(),
+            agent=agent,
+            target=key_id,
+            details={"new_key_id": new.key_id, "grace_until": old.grace_until},
+        )
+    if as_json:
+        print_json({"ok": True, "key": generated.key, **new.public(now), "old": old.public(now)})
+    else:
+        out = console()
+        out.print(
+            f"[green]✓[/green] Rotated {key_id} → [bold]{new.key_id}[/bold]; "
+            f"the old key works until {_when(old.grace_until)}"
+        )
+        out.print("Store the new key now; it will not be shown again:")
+        click.echo(generated.key)
+    raise SystemExit(exitcodes.OK)
+
+
+@key_command.command("revoke")
+@click.argument("agent")
+@click.argument("key_id")
+@_registry_option
+@_json_option
+def revoke_command(agent: str, key_id: str, registry: Path | None, as_json: bool) -> None:
+    """Revoke a key at once (requests with it get 499 KeyRevoked)."""
+    check_agent(agent, as_json)
+    now = time.time()
+    store = open_registry(registry, as_json)
+    with store:
+        record = store.revoke_api_key(agent=agent, key_id=key_id, now=now)
+        if record is None:
+            fail(
+                exitcodes.NOT_FOUND,
+                "KeyNotFound",
+                f"agent {agent!r} has no key {key_id!r}",
+                as_json,
+            )
+            return
+        store.append_audit("key.revoke", actor=actor(), agent=agent, target=key_id)
+    if as_json:
+        print_json({"ok": True, **record.public(now)})
+    else:
+        console().print(f"[green]✓[/green] Revoked {key_id} of {agent}")
+    raise SystemExit(exitcodes.OK)

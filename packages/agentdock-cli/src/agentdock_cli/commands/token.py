@@ -1,0 +1,194 @@
+"""``agentdock token issue``: mint a JWT the agent's runtime accepts.
+
+The signing key is the Dockfile's ``auth.jwt.secret_key`` (resolved from the environment,
+``--env`` or ``.env``, exactly as the runtime resolves it), or ``AGENTDOCK_JWT_SECRET``
+when no Dockfile is used; RS*/ES* Dockfiles need ``--private-key``. The token is printed
+once; the audit log records who issued what for whom, never the token.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from agentdock_cli import exitcodes
+from agentdock_cli.commands._admin import (
+    actor,
+    check_agent,
+    check_role,
+    fail,
+    load_spec,
+    open_registry,
+    roles_of,
+)
+from agentdock_cli.commands.validate import parse_env_pairs
+from agentdock_cli.output import console, print_json
+
+__all__ = ["SECRET_ENV", "token_command"]
+
+SECRET_ENV = "AGENTDOCK_JWT_SECRET"  # noqa: S105 - a variable name, not a secret
+_DEFAULT_FILE = Path("Dockfile.yaml")
+
+
+@click.group("token")
+def token_command() -> None:
+    """Issue JWTs for agents in jwt mode."""
+
+
+@token_command.command("issue")
+@click.option("--agent", required=True, help="Agent the token is for (its agent claim).")
+@click.option("--role", required=True, help="Role claim.")
+@click.option("--sub", required=True, help="Subject claim (who the caller is).")
+@click.option(
+    "--ttl",
+    default=None,
+    metavar="DURATION",
+    help="Lifetime, e.g. 1h (default: the Dockfile's expiry_minutes, else 1h).",
+)
+@click.option(
+    "--file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Dockfile with auth.jwt (default: ./Dockfile.yaml when it exists).",
+)
+@click.option("--env", "env_pairs", multiple=True, metavar="KEY=VALUE", help="Value for ${KEY}.")
+@click.option(
+    "--private-key",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="PEM private key for RS*/ES*/PS*/EdDSA Dockfiles.",
+)
+@click.option(
+    "--registry",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Registry database for the audit log.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def issue_command(
+    agent: str,
+    role: str,
+    sub: str,
+    ttl: str | None,
+    file: Path | None,
+    env_pairs: tuple[str, ...],
+    private_key: Path | None,
+    registry: Path | None,
+    as_json: bool,
+) -> None:
+    """Print a signed token with claims sub, role, agent, iat, nbf, exp."""
+    from agentdock.auth import DurationError, TokenError, mint_token, parse_duration
+
+    check_agent(agent, as_json)
+    if not sub.strip() or len(sub) > 256:
+        fail(exitcodes.INVALID, "InvalidSubject", "--sub must be 1 to 256 characters", as_json)
+    if file is None and _DEFAULT_FILE.is_file():
+        file = _DEFAULT_FILE
+    algorithm = "HS256"
+    key: Any = None
+    issuer = audience = None
+    ttl_seconds = 3600
+    if file is not None:
+        spec = load_spec(file, as_json, parse_env_pairs(env_pairs))
+        if spec.agent.name != agent:
+            fail(
+                exitcodes.INVALID,
+                "AgentMismatch",
+                f"{file} describes agent {spec.agent.name!r}, not {agent!r}",
+                as_json,
+            )
+        if spec.auth.mode != "jwt" or spec.auth.jwt is None:
+            fail(
+                exitcodes.INVALID,
+                "NotJwtMode",
+                f"{file} uses auth.mode {spec.auth.mode!r}; tokens are for mode jwt",
+                as_json,
+            )
+        check_role(role, None, as_json)
+        roles = roles_of(spec)
+        if role not in roles:
+            fail(
+                exitcodes.INVALID,
+                "UnknownRole",
+                f"role {role!r} is not defined in {file} (roles: {', '.join(sorted(roles))})",
+                as_json,
+            )
+        cfg = spec.auth.jwt
+        algorithm = (getattr(cfg, "algorithms", None) or ["HS256"])[0]
+        issuer = getattr(cfg, "issuer", None)
+        audience = getattr(cfg, "audience", None)
+        ttl_seconds = int(cfg.expiry_minutes) * 60
+        key = cfg.secret_key if algorithm.startswith("HS") else None
+    else:
+        check_role(role, None, as_json)
+        key = os.environ.get(SECRET_ENV) or None
+    if not algorithm.startswith("HS"):
+        if private_key is None:
+            fail(
+                exitcodes.USAGE,
+                "PrivateKeyRequired",
+                f"{algorithm} tokens need --private-key",
+                as_json,
+            )
+            return
+        key = private_key.read_bytes()
+    if not key:
+        fail(
+            exitcodes.INVALID,
+            "NoSigningKey",
+            f"no signing secret: pass --file with auth.jwt.secret_key, or set {SECRET_ENV}",
+            as_json,
+        )
+    if ttl is not None:
+        try:
+            ttl_seconds = parse_duration(ttl)
+        except DurationError as exc:
+            fail(exitcodes.INVALID, "InvalidDuration", f"--ttl: {exc}", as_json)
+    now = time.time()
+    try:
+        token = mint_token(
+            key=key,
+            agent=agent,
+            role=role,
+            sub=sub,
+            ttl_seconds=ttl_seconds,
+            algorithm=algorithm,
+            issuer=issuer,
+            audience=audience,
+            now=now,
+        )
+    except TokenError as exc:
+        fail(exitcodes.INVALID, "TokenError", str(exc), as_json)
+        return
+    expires_at = int(now) + ttl_seconds
+    store = open_registry(registry, as_json)
+    with store:
+        store.append_audit(
+            "token.issue",
+            actor=actor(),
+            agent=agent,
+            target=sub,
+            details={"role": role, "algorithm": algorithm, "expires_at": expires_at},
+        )
+    if as_json:
+        print_json(
+            {
+                "ok": True,
+                "token": token,
+                "agent": agent,
+                "role": role,
+                "sub": sub,
+                "algorithm": algorithm,
+                "expires_at": expires_at,
+            }
+        )
+    else:
+        console().print(
+            f"[green]✓[/green] Token for {sub} ({role}) on {agent}, valid {ttl_seconds} s:"
+        )
+        click.echo(token)
+    raise SystemExit(exitcodes.OK)

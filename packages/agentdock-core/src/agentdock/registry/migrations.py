@@ -1,0 +1,75 @@
+"""Numbered schema migrations of the registry store.
+
+Each entry runs once, inside one transaction, and is recorded in ``schema_migrations``.
+Migrations are append-only: a released number is never edited, a change is a new number.
+Migration 1 creates the tables of the data model (agents, agent_versions, deployments,
+api_keys, policies) and the audit log. Timestamps are UNIX seconds (REAL, UTC).
+"""
+
+from __future__ import annotations
+
+__all__ = ["MIGRATIONS"]
+
+_INITIAL = """
+CREATE TABLE agents (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    created_at REAL NOT NULL,
+    owner      TEXT,
+    org_id     TEXT
+);
+CREATE TABLE agent_versions (
+    id            INTEGER PRIMARY KEY,
+    agent_id      INTEGER NOT NULL REFERENCES agents(id) ON DELETE RESTRICT,
+    version       TEXT NOT NULL,
+    dockfile_yaml TEXT NOT NULL,
+    image_ref     TEXT,
+    created_at    REAL NOT NULL,
+    created_by    TEXT,
+    UNIQUE (agent_id, version)
+);
+CREATE TABLE deployments (
+    id               INTEGER PRIMARY KEY,
+    agent_version_id INTEGER NOT NULL REFERENCES agent_versions(id) ON DELETE RESTRICT,
+    status           TEXT NOT NULL,
+    endpoint_url     TEXT,
+    started_at       REAL NOT NULL,
+    stopped_at       REAL
+);
+CREATE TABLE api_keys (
+    id             TEXT PRIMARY KEY,
+    agent_id       INTEGER NOT NULL REFERENCES agents(id) ON DELETE RESTRICT,
+    role           TEXT NOT NULL,
+    hashed_key     TEXT NOT NULL,
+    hash_algorithm TEXT NOT NULL CHECK (hash_algorithm IN ('sha256', 'hmac-sha256')),
+    created_at     REAL NOT NULL,
+    created_by     TEXT,
+    expires_at     REAL,
+    revoked_at     REAL,
+    rotated_at     REAL,
+    grace_until    REAL,
+    replaced_by    TEXT REFERENCES api_keys(id),
+    last_used_at   REAL
+);
+CREATE INDEX api_keys_agent ON api_keys (agent_id);
+CREATE TABLE policies (
+    id          INTEGER PRIMARY KEY,
+    agent_id    INTEGER NOT NULL REFERENCES agents(id) ON DELETE RESTRICT,
+    version_id  INTEGER REFERENCES agent_versions(id) ON DELETE RESTRICT,
+    policy_json TEXT NOT NULL,
+    created_at  REAL NOT NULL
+);
+CREATE TABLE audit_log (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    at           REAL NOT NULL,
+    actor        TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    agent        TEXT,
+    target       TEXT,
+    details_json TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX audit_log_agent ON audit_log (agent, at);
+"""
+
+#: ``(number, SQL script)`` in order; numbers start at 1 and have no gaps.
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _INITIAL),)

@@ -1,0 +1,163 @@
+"""What makes an AgentDock span tree a LangFuse trace.
+
+LangFuse reads plain OpenTelemetry spans and a few attributes of its own (the names the
+SDK writes, from :class:`langfuse.LangfuseOtelSpanAttributes`): per run a trace named after
+the agent, with the caller's subject as user id, the thread id as session, tags for agent,
+version, environment and role, and policy decisions as metadata; the run span is the
+``agent`` observation, each tool call a ``tool``, each model call a ``generation`` with
+model, usage and cost. A run that reported no model call gets one generation spanning the
+run, from ``run_end``'s model and token counts, so usage and cost are never missing. When a
+run made several model calls, the run's cost is shared between them by tokens.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from langfuse import LangfuseOtelSpanAttributes as LF
+from opentelemetry.trace import SpanKind
+
+from agentdock_plugins.otel.spans import SpanFlavor, SpanPlan, policy_summary
+
+__all__ = ["LangfuseFlavor"]
+
+_TYPES = {"tool_event": "tool", "node_event": "span", "model_event": "generation"}
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class LangfuseFlavor(SpanFlavor):
+    """Adds LangFuse's trace and observation attributes to every span of a run."""
+
+    def __init__(self, *, environment: str, release: str | None) -> None:
+        self.environment = environment
+        self.release = release
+
+    def _trace(self, end: Mapping[str, Any]) -> dict[str, Any]:
+        data = end.get("data") or {}
+        agent = str(end.get("agent") or "agent")
+        tags = [f"agent:{agent}", f"env:{self.environment}"]
+        if self.release:
+            tags.append(f"version:{self.release}")
+        if data.get("role"):
+            tags.append(f"role:{data['role']}")
+        attributes: dict[str, Any] = {
+            LF.TRACE_NAME: agent,
+            LF.TRACE_TAGS: tags,
+            LF.ENVIRONMENT: self.environment,
+        }
+        if data.get("subject"):
+            attributes[LF.TRACE_USER_ID] = str(data["subject"])
+        if data.get("thread_id"):
+            attributes[LF.TRACE_SESSION_ID] = str(data["thread_id"])
+        if self.release:
+            attributes[LF.RELEASE] = self.release
+            attributes[LF.VERSION] = self.release
+        return attributes
+
+    def run(
+        self, plan: SpanPlan, end: Mapping[str, Any], held: Sequence[Mapping[str, Any]]
+    ) -> None:
+        data = end.get("data") or {}
+        plan.attributes.update(self._trace(end))
+        plan.attributes[LF.OBSERVATION_TYPE] = "agent"
+        # What the SDK's processor marks at span start: the run is the root LangFuse shows,
+        # also when it continues a caller's trace whose spans LangFuse never sees.
+        plan.attributes[LF.IS_APP_ROOT] = True
+        metadata = {
+            "run_id": end.get("run_id"),
+            "mode": data.get("mode"),
+            "status": data.get("status"),
+            "role": data.get("role"),
+            "retries": data.get("retries"),
+            "cost_usd": data.get("cost_usd"),
+        }
+        policies = policy_summary(held)
+        if policies:
+            metadata["policy_events"] = [
+                {k.removeprefix("agentdock.policy."): v for k, v in item.items()}
+                for item in policies
+            ]
+        for key, value in metadata.items():
+            if value is not None:
+                plan.attributes[f"{LF.TRACE_METADATA}.{key}"] = _json(value)
+        if plan.error is not None:
+            plan.attributes[LF.OBSERVATION_LEVEL] = "ERROR"
+            plan.attributes[LF.OBSERVATION_STATUS_MESSAGE] = plan.error
+
+    def child(self, plan: SpanPlan, event: Mapping[str, Any], end: Mapping[str, Any]) -> None:
+        # Trace attributes live on the run span only: LangFuse reads them from any span.
+        kind = _TYPES.get(str(event.get("event")), "span")
+        plan.attributes[LF.OBSERVATION_TYPE] = kind
+        if kind == "generation":
+            _generation(plan, plan.attributes.get("gen_ai.request.model"))
+        if plan.error is not None:
+            plan.attributes[LF.OBSERVATION_LEVEL] = "ERROR"
+            plan.attributes[LF.OBSERVATION_STATUS_MESSAGE] = plan.error
+
+    def more_spans(
+        self, run: SpanPlan, end: Mapping[str, Any], children: Sequence[SpanPlan]
+    ) -> Iterable[SpanPlan]:
+        data = end.get("data") or {}
+        cost = data.get("cost_usd")
+        cost = float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None
+        generations = [p for p in children if p.attributes.get(LF.OBSERVATION_TYPE) == "generation"]
+        if generations:
+            _share_cost(generations, cost)
+            return ()
+        model = data.get("model") or "model"
+        attributes = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": str(model),
+            LF.OBSERVATION_TYPE: "generation",
+        }
+        for key, source in (
+            ("gen_ai.provider.name", "provider"),
+            ("gen_ai.usage.input_tokens", "tokens_input"),
+            ("gen_ai.usage.output_tokens", "tokens_output"),
+        ):
+            if data.get(source) is not None:
+                attributes[key] = data[source]
+        plan = SpanPlan(
+            f"chat {model}",
+            kind=SpanKind.CLIENT,
+            start_ns=run.start_ns,
+            end_ns=run.end_ns,
+            attributes=attributes,
+            parent_span_id=run.span_id,
+        )
+        _generation(plan, model)
+        _share_cost([plan], cost)
+        return (plan,)
+
+
+def _tokens(plan: SpanPlan, key: str) -> int:
+    value = plan.attributes.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _generation(plan: SpanPlan, model: Any) -> None:
+    if model:
+        plan.attributes[LF.OBSERVATION_MODEL] = str(model)
+    tokens_in = _tokens(plan, "gen_ai.usage.input_tokens")
+    tokens_out = _tokens(plan, "gen_ai.usage.output_tokens")
+    plan.attributes[LF.OBSERVATION_USAGE_DETAILS] = _json(
+        {"input": tokens_in, "output": tokens_out, "total": tokens_in + tokens_out}
+    )
+
+
+def _share_cost(generations: Sequence[SpanPlan], cost: float | None) -> None:
+    if cost is None:
+        return
+    weights = [
+        _tokens(p, "gen_ai.usage.input_tokens") + _tokens(p, "gen_ai.usage.output_tokens")
+        for p in generations
+    ]
+    total = sum(weights)
+    for plan, weight in zip(generations, weights, strict=True):
+        share = cost * weight / total if total else cost / len(generations)
+        plan.attributes[LF.OBSERVATION_COST_DETAILS] = _json({"total": share})

@@ -1,0 +1,37 @@
+"""The SDK's OTLP/HTTP span exporter, encoding with :mod:`agentdock_plugins.otel.wire`.
+
+Everything but the encoding is the SDK's: the endpoint, ``OTEL_EXPORTER_OTLP_*`` headers,
+timeout, compression and certificates, the retries with backoff on 429/5xx and the size
+limit. Should a later SDK rearrange its internals, the exporter falls back to the SDK's own
+encoding rather than failing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExportResult
+
+from agentdock_plugins.otel.wire import encode_request
+
+__all__ = ["OtlpHttpExporter"]
+
+log = logging.getLogger("agentdock.otel")
+
+
+class OtlpHttpExporter(OTLPSpanExporter):
+    """``OTLPSpanExporter`` with a cheaper encoder for AgentDock's spans."""
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        client = getattr(self, "_client", None)
+        if client is None or not hasattr(client, "export") or getattr(self, "_shutdown", False):
+            return super().export(spans)
+        try:
+            outcome = client.export(encode_request(spans))
+        except Exception as exc:  # the SDK's client reports failures; this is a bug guard
+            log.warning("span export failed (%s)", type(exc).__name__)
+            return SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS if outcome.success else SpanExportResult.FAILURE

@@ -1,0 +1,450 @@
+"""Telemetry events turned into OpenTelemetry GenAI spans, after the fact.
+
+The runtime never touches OpenTelemetry while it serves a request: it emits plain events
+(``run_end``, ``tool_event``, ...) carrying their own start times and durations, and this
+module rebuilds the span tree from them off the request path. Each run's child events are
+held until its ``run_end`` arrives; then the run's spans are made, finished, as the SDK's
+``ReadableSpan`` objects and handed to a span processor (children first, as they would end
+live). The tracer provider's sampler decides once per run, so a run and its children are
+kept or dropped together; building finished spans directly skips the SDK's per-span start
+machinery, which costs more than the span itself here.
+
+Ids are the runtime's, not new ones: the run span gets the envelope's ``trace_id`` and
+``span_id`` (so the ``x-trace-id`` a caller saw finds the trace), a child gets the
+``span_id`` of its event, and a run that continued an incoming ``traceparent`` hangs under
+the caller's span (``parent_span_id``).
+
+What a span carries comes from the event alone, and an event never holds the input, the
+output or a credential, so neither does a span. A :class:`SpanFlavor` may add attributes
+per span (the LangFuse sink adds its own) or extra spans.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.sdk.trace.sampling import Decision, Sampler
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+)
+
+__all__ = [
+    "CHILD_EVENTS",
+    "RunSpanBuilder",
+    "SpanFlavor",
+    "SpanPlan",
+    "parse_span_id",
+    "parse_trace_id",
+    "policy_summary",
+]
+
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_UNSET = Status(StatusCode.UNSET)
+#: Events that become child spans of their run.
+CHILD_EVENTS = frozenset({"tool_event", "node_event", "model_event"})
+#: Events recorded as span events on their run's span.
+_RUN_SPAN_EVENTS = frozenset({"policy_event", "error_event"})
+_HELD_EVENTS = CHILD_EVENTS | _RUN_SPAN_EVENTS
+
+# GenAI semantic conventions (opentelemetry-semantic-conventions, gen_ai_attributes).
+OPERATION = "gen_ai.operation.name"
+AGENT_NAME = "gen_ai.agent.name"
+PROVIDER = "gen_ai.provider.name"
+REQUEST_MODEL = "gen_ai.request.model"
+INPUT_TOKENS = "gen_ai.usage.input_tokens"
+OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+CONVERSATION = "gen_ai.conversation.id"
+TOOL_NAME = "gen_ai.tool.name"
+TOOL_CALL_ID = "gen_ai.tool.call.id"
+ERROR_TYPE = "error.type"
+
+#: ``run_end`` data keys copied to HTTP server attributes when the runtime provides them.
+_HTTP_KEYS = (
+    ("http_method", "http.request.method"),
+    ("http_route", "http.route"),
+    ("http_status_code", "http.response.status_code"),
+)
+
+
+def parse_trace_id(value: Any) -> int:
+    """A 32-hex trace id as an int; ``0`` (invalid) for anything else."""
+    return _parse_hex(value, 32)
+
+
+def parse_span_id(value: Any) -> int:
+    """A 16-hex span id as an int; ``0`` (invalid) for anything else."""
+    return _parse_hex(value, 16)
+
+
+def _parse_hex(value: Any, width: int) -> int:
+    if not isinstance(value, str) or len(value) != width:
+        return 0
+    try:
+        return int(value, 16)
+    except ValueError:
+        return 0
+
+
+class SpanPlan:
+    """One span to create: what the builder (or a flavor) decided, before the SDK sees it."""
+
+    __slots__ = (
+        "attributes",
+        "end_ns",
+        "error",
+        "events",
+        "kind",
+        "name",
+        "parent_span_id",
+        "span_id",
+        "start_ns",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        kind: SpanKind,
+        start_ns: int,
+        end_ns: int,
+        attributes: dict[str, Any],
+        span_id: int = 0,
+        parent_span_id: int = 0,
+        error: str | None = None,
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.start_ns = start_ns
+        self.end_ns = max(end_ns, start_ns)
+        self.attributes = attributes
+        self.span_id = span_id
+        self.parent_span_id = parent_span_id
+        self.error = error
+        self.events: list[tuple[str, dict[str, Any], int]] = []
+
+
+class SpanFlavor:
+    """Hooks a sink uses to add its own attributes and spans; the base adds nothing."""
+
+    def run(
+        self, plan: SpanPlan, end: Mapping[str, Any], held: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Adjust the run span of ``end`` (``held``: the run's other events, in order)."""
+
+    def child(self, plan: SpanPlan, event: Mapping[str, Any], end: Mapping[str, Any]) -> None:
+        """Adjust the child span built from ``event``."""
+
+    def more_spans(
+        self, run: SpanPlan, end: Mapping[str, Any], children: Sequence[SpanPlan]
+    ) -> Iterable[SpanPlan]:
+        """Further spans under the run span (none by default)."""
+        return ()
+
+
+class RunSpanBuilder:
+    """Holds each run's events until its ``run_end``, then creates the run's spans.
+
+    Bounded: at most ``max_runs`` runs wait for their end, ``max_events`` events per run and
+    ``max_held`` events in all; past a bound the oldest run (or the extra event) is dropped
+    and its events counted in :attr:`dropped`. Not thread-safe: its owner feeds it one batch
+    at a time.
+    """
+
+    def __init__(
+        self,
+        processor: SpanProcessor,
+        *,
+        resource: Any,
+        sampler: Sampler,
+        scope: str,
+        flavor: SpanFlavor | None = None,
+        max_runs: int = 4096,
+        max_events: int = 1024,
+        max_held: int = 32_768,
+    ) -> None:
+        self._processor = processor
+        self._resource = resource
+        self._sampler = sampler
+        self._scope = InstrumentationScope(scope)
+        self._random = RandomIdGenerator()
+        self._flavor = flavor or SpanFlavor()
+        self._max_runs = max_runs
+        self._max_events = max_events
+        self._max_held = max_held
+        self._held_count = 0
+        self._held: OrderedDict[str, list[Mapping[str, Any]]] = OrderedDict()
+        #: Events lost to the bounds above, and runs whose spans were created.
+        self.dropped = 0
+        self.runs = 0
+
+    @property
+    def waiting(self) -> int:
+        """Runs whose ``run_end`` has not arrived yet."""
+        return len(self._held)
+
+    def add(self, events: Iterable[Mapping[str, Any]]) -> None:
+        """Take a batch of events; every complete run becomes spans now."""
+        for event in events:
+            name = event.get("event")
+            run_id = event.get("run_id")
+            if name == "run_end":
+                held = self._held.pop(run_id, []) if isinstance(run_id, str) else []
+                self._held_count -= len(held)
+                self._build(event, held)
+            elif name in _HELD_EVENTS and isinstance(run_id, str):
+                self._hold(run_id, event)
+
+    def _hold(self, run_id: str, event: Mapping[str, Any]) -> None:
+        held = self._held.get(run_id)
+        if held is not None and len(held) >= self._max_events:
+            self.dropped += 1
+            return
+        new_run = held is None
+        while self._held and (
+            self._held_count >= self._max_held or (new_run and len(self._held) >= self._max_runs)
+        ):
+            oldest, lost = self._held.popitem(last=False)
+            self._held_count -= len(lost)
+            self.dropped += len(lost)
+            if oldest == run_id:
+                held = None
+        if held is None:
+            held = self._held[run_id] = []
+        held.append(event)
+        self._held_count += 1
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _build(self, end: Mapping[str, Any], held: Sequence[Mapping[str, Any]]) -> None:
+        self.runs += 1
+        run = self._run_plan(end, held)
+        trace_id = parse_trace_id(end.get("trace_id")) or self._random.generate_trace_id()
+        caller_id = parse_span_id(_data(end).get("parent_span_id"))
+        caller = (
+            SpanContext(trace_id, caller_id, is_remote=True, trace_flags=_SAMPLED)
+            if caller_id
+            else None
+        )
+        if not self._sampled(run, trace_id, caller):
+            return  # the children go with their run
+        self._flavor.run(run, end, held)
+        pairs = [(e, self._child_plan(e, end)) for e in held if e["event"] in CHILD_EVENTS]
+        children = [plan for _, plan in pairs]
+        own_ids = {plan.span_id for plan in children}
+        for event, plan in pairs:
+            if plan.parent_span_id not in own_ids:
+                plan.parent_span_id = run.span_id
+            self._flavor.child(plan, event, end)
+        for plan in self._flavor.more_spans(run, end, children):
+            plan.span_id = plan.span_id or self._random.generate_span_id()
+            plan.parent_span_id = plan.parent_span_id or run.span_id
+            children.append(plan)
+        # Children end before their parents, as they would have live.
+        for plan in sorted(children, key=lambda p: p.start_ns):
+            parent = SpanContext(
+                trace_id, plan.parent_span_id, is_remote=False, trace_flags=_SAMPLED
+            )
+            self._processor.on_end(self._finished(plan, trace_id, parent))
+        self._processor.on_end(self._finished(run, trace_id, caller))
+
+    def _sampled(self, run: SpanPlan, trace_id: int, caller: SpanContext | None) -> bool:
+        context = trace.set_span_in_context(NonRecordingSpan(caller)) if caller else Context()
+        result = self._sampler.should_sample(context, trace_id, run.name, run.kind, run.attributes)
+        return result.decision is Decision.RECORD_AND_SAMPLE
+
+    def _finished(self, plan: SpanPlan, trace_id: int, parent: SpanContext | None) -> ReadableSpan:
+        return ReadableSpan(
+            plan.name,
+            context=SpanContext(trace_id, plan.span_id, is_remote=False, trace_flags=_SAMPLED),
+            parent=parent,
+            resource=self._resource,
+            attributes=plan.attributes,
+            events=[Event(name, attributes, stamp) for name, attributes, stamp in plan.events],
+            kind=plan.kind,
+            status=Status(StatusCode.ERROR, plan.error) if plan.error is not None else _UNSET,
+            start_time=plan.start_ns,
+            end_time=plan.end_ns,
+            instrumentation_scope=self._scope,
+        )
+
+    def _run_plan(self, end: Mapping[str, Any], held: Sequence[Mapping[str, Any]]) -> SpanPlan:
+        data = _data(end)
+        agent = str(end.get("agent") or "agent")
+        end_ns = _int(data.get("end_unix_nano")) or _timestamp_ns(end.get("timestamp"))
+        start_ns = _int(data.get("start_unix_nano")) or end_ns - _ms_to_ns(data.get("latency_ms"))
+        attributes: dict[str, Any] = {OPERATION: "invoke_agent", AGENT_NAME: agent}
+        _put(attributes, PROVIDER, data.get("provider"))
+        _put(attributes, REQUEST_MODEL, data.get("model"))
+        _put(attributes, INPUT_TOKENS, _int_or_none(data.get("tokens_input")))
+        _put(attributes, OUTPUT_TOKENS, _int_or_none(data.get("tokens_output")))
+        _put(attributes, CONVERSATION, data.get("thread_id"))
+        _put(attributes, "agentdock.run_id", end.get("run_id"))
+        _put(attributes, "agentdock.run.mode", data.get("mode"))
+        _put(attributes, "agentdock.run.status", data.get("status"))
+        _put(attributes, "agentdock.run.retries", _int_or_none(data.get("retries")))
+        _put(attributes, "agentdock.role", data.get("role"))
+        _put(attributes, "agentdock.subject", data.get("subject"))
+        cost = data.get("cost_usd")
+        if isinstance(cost, int | float) and not isinstance(cost, bool):
+            attributes["agentdock.cost_usd"] = float(cost)
+        for key, attribute in _HTTP_KEYS:
+            _put(attributes, attribute, data.get(key))
+        error: str | None = None
+        if data.get("status") == "error" or data.get("success") is False:
+            error = str(data.get("error_type") or "_OTHER")
+            attributes[ERROR_TYPE] = error
+        plan = SpanPlan(
+            f"invoke_agent {agent}",
+            kind=SpanKind.SERVER,
+            start_ns=start_ns,
+            end_ns=end_ns,
+            attributes=attributes,
+            span_id=parse_span_id(end.get("span_id")) or self._random.generate_span_id(),
+            error=error,
+        )
+        for event in held:
+            if event["event"] == "policy_event":
+                found = _policy_attributes(event)
+                plan.events.append(("agentdock.policy", found, _event_ns(event)))
+            elif event["event"] == "error_event":
+                found = _error_attributes(event)
+                plan.events.append(("agentdock.error", found, _event_ns(event)))
+        return plan
+
+    def _child_plan(self, event: Mapping[str, Any], end: Mapping[str, Any]) -> SpanPlan:
+        data = _data(event)
+        start_ns = _int(data.get("start_unix_nano")) or _event_ns(event)
+        end_ns = start_ns + _ms_to_ns(data.get("duration_ms"))
+        name = event["event"]
+        attributes: dict[str, Any] = {AGENT_NAME: str(end.get("agent") or "agent")}
+        status = data.get("status")
+        error: str | None = None
+        if name == "tool_event":
+            tool = str(data.get("tool") or "tool")
+            title, kind = f"execute_tool {tool}", SpanKind.INTERNAL
+            attributes[OPERATION] = "execute_tool"
+            attributes[TOOL_NAME] = tool
+            _put(attributes, TOOL_CALL_ID, data.get("call_id"))
+            _put(attributes, "agentdock.tool.status", status)
+        elif name == "model_event":
+            model = data.get("model") or _data(end).get("model") or "model"
+            title, kind = f"chat {model}", SpanKind.CLIENT
+            attributes[OPERATION] = "chat"
+            attributes[REQUEST_MODEL] = str(model)
+            _put(attributes, PROVIDER, data.get("provider") or _data(end).get("provider"))
+            _put(attributes, INPUT_TOKENS, _int_or_none(data.get("tokens_input")))
+            _put(attributes, OUTPUT_TOKENS, _int_or_none(data.get("tokens_output")))
+        else:
+            node = str(data.get("node") or "node")
+            title, kind = f"node {node}", SpanKind.INTERNAL
+            attributes["agentdock.node.name"] = node
+            _put(attributes, "agentdock.node.status", status)
+        if status in ("error", "denied"):
+            error = str(data.get("error_type") or status)
+            attributes[ERROR_TYPE] = error
+        return SpanPlan(
+            title,
+            kind=kind,
+            start_ns=start_ns,
+            end_ns=end_ns,
+            attributes=attributes,
+            span_id=parse_span_id(data.get("span_id")) or self._random.generate_span_id(),
+            parent_span_id=parse_span_id(data.get("parent_span_id")),
+            error=error,
+        )
+
+
+def _policy_attributes(event: Mapping[str, Any]) -> dict[str, Any]:
+    data = _data(event)
+    attributes: dict[str, Any] = {}
+    _put(attributes, "agentdock.policy.name", data.get("policy"))
+    _put(attributes, "agentdock.policy.stage", data.get("stage"))
+    _put(attributes, "agentdock.policy.action", data.get("action"))
+    _put(attributes, "agentdock.policy.matches", _int_or_none(data.get("matches")))
+    duration = data.get("duration_ms")
+    if isinstance(duration, int | float) and not isinstance(duration, bool):
+        attributes["agentdock.policy.duration_ms"] = float(duration)
+    kinds = data.get("kinds")
+    if isinstance(kinds, list) and all(isinstance(k, str) for k in kinds):
+        attributes["agentdock.policy.kinds"] = list(kinds)
+    return attributes
+
+
+def _error_attributes(event: Mapping[str, Any]) -> dict[str, Any]:
+    # ``detail`` is left out: it is caller-safe text, but a span needs only the class.
+    data = _data(event)
+    attributes: dict[str, Any] = {}
+    _put(attributes, ERROR_TYPE, data.get("error_type"))
+    _put(attributes, "http.response.status_code", _int_or_none(data.get("code")))
+    _put(attributes, "agentdock.stage", data.get("stage"))
+    return attributes
+
+
+def policy_summary(held: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The run's policy decisions as plain mappings (for metadata), in order."""
+    return [_policy_attributes(event) for event in held if event.get("event") == "policy_event"]
+
+
+def _data(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    data = event.get("data")
+    return data if isinstance(data, Mapping) else {}
+
+
+def _put(attributes: dict[str, Any], key: str, value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool | int | float | str):
+        attributes[key] = value
+    else:
+        attributes[key] = str(value)
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return 0
+
+
+def _int_or_none(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _ms_to_ns(value: Any) -> int:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return int(value * 1_000_000)
+    return 0
+
+
+def _timestamp_ns(value: Any) -> int:
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            return int(moment.timestamp() * 1_000_000_000)
+    return time.time_ns()
+
+
+def _event_ns(event: Mapping[str, Any]) -> int:
+    return _timestamp_ns(event.get("timestamp"))

@@ -1,0 +1,269 @@
+"""`agentdock key` and `agentdock token issue`: exit codes, JSON, the audit log, and no
+key or token ever at rest in the registry."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from _cli import run_cli
+from agentdock.registry import open_store
+from agentdock_plugins.auth import api_key_provider, jwt_provider
+from agentdock_runtime.errors import KeyRevoked
+
+ECHO = Path(__file__).resolve().parents[2] / "examples" / "echo"
+SECRET = "planted-cli-secret-0123456789abcdef-0123"
+
+JWT_DOCKFILE = """\
+version: "1.1"
+agent:
+  name: echo
+  entrypoint: echo.graph:build_graph
+  framework: langgraph
+model: {provider: custom, name: echo}
+io_schema:
+  input: {type: object, properties: {text: {type: string}}, required: [text]}
+  output: {type: object, properties: {text: {type: string}}, required: [text]}
+auth:
+  mode: jwt
+  jwt:
+    secret_key: "${JWT_SECRET}"
+    expiry_minutes: 15
+    issuer: "https://issuer.test"
+    audience: "echo"
+  roles:
+    - {name: caller, permissions: [invoke]}
+expose: {rest: true, streaming: sse, port: 8080}
+"""
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("AGENTDOCK_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("AGENTDOCK_KEY_PEPPER", raising=False)
+    monkeypatch.delenv("AGENTDOCK_JWT_SECRET", raising=False)
+    return tmp_path / "home"
+
+
+def cli_json(args: list[str], cwd: Path | None = None) -> tuple[int, dict[str, Any]]:
+    code, out, _ = run_cli([*args, "--json"], cwd=cwd)
+    return code, json.loads(out)
+
+
+def registry_bytes(home: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in home.iterdir() if p.is_file())
+
+
+def authenticate(spec_provider: Any, headers: dict[str, str]) -> Any:
+    result = spec_provider.authenticate(headers)
+    return asyncio.run(result) if asyncio.iscoroutine(result) else result
+
+
+def test_key_lifecycle(home: Path, tmp_path: Path) -> None:
+    code, created = cli_json(
+        ["key", "create", "--agent", "echo", "--role", "developer", "--expires", "30d"]
+    )
+    assert code == 0 and created["ok"]
+    key, key_id = created["key"], created["key_id"]
+    assert key.startswith(f"adk_{key_id}_")
+    assert created["state"] == "active" and created["expires_at"] is not None
+    assert "hashed_key" not in created
+
+    code, listed = cli_json(["key", "list", "--agent", "echo"])
+    assert code == 0
+    assert [k["key_id"] for k in listed["keys"]] == [key_id]
+    assert key not in json.dumps(listed)
+
+    # The runtime accepts the key the CLI minted.
+    import agentdock
+
+    spec = agentdock.load(ECHO / "Dockfile.yaml")
+    provider = api_key_provider(spec)
+    assert authenticate(provider, {"x-api-key": key})["role"] == "developer"
+
+    code, rotated = cli_json(["key", "rotate", "echo", key_id, "--grace", "2h"])
+    assert code == 0
+    new_key, new_id = rotated["key"], rotated["key_id"]
+    assert new_id != key_id and rotated["old"]["state"] == "rotating"
+    assert rotated["old"]["grace_until"] - rotated["old"]["rotated_at"] == pytest.approx(7200)
+    provider.verifier.invalidate()
+    assert authenticate(provider, {"x-api-key": key})  # still inside its grace period
+    assert authenticate(provider, {"x-api-key": new_key})["key_id"] == new_id
+
+    code, revoked = cli_json(["key", "revoke", "echo", new_id])
+    assert code == 0 and revoked["state"] == "revoked"
+    provider.verifier.invalidate()
+    with pytest.raises(KeyRevoked):
+        authenticate(provider, {"x-api-key": new_key})
+    provider.close()
+
+    with open_store() as store:
+        actions = [(e.action, e.target) for e in store.list_audit(agent="echo")]
+        details = json.dumps([e.details for e in store.list_audit()])
+    assert actions == [("key.create", key_id), ("key.rotate", key_id), ("key.revoke", new_id)]
+    raw = registry_bytes(home) + details.encode()
+    for secret in (key, new_key, key.split("_", 2)[2], new_key.split("_", 2)[2]):
+        assert secret.encode() not in raw
+
+
+def test_key_create_prints_the_key_once_in_text_mode(home: Path) -> None:
+    code, out, _ = run_cli(["key", "create", "--agent", "echo", "--role", "viewer"])
+    assert code == 0
+    lines = [line for line in out.splitlines() if line.startswith("adk_")]
+    assert len(lines) == 1
+    code, out, _ = run_cli(["key", "list"])
+    assert code == 0 and "viewer" in out and lines[0] not in out
+
+
+def test_key_exit_codes(home: Path, tmp_path: Path) -> None:
+    assert cli_json(["key", "rotate", "echo", "000000000000"]) == (
+        5,
+        {
+            "ok": False,
+            "error": "KeyNotFound",
+            "message": "agent 'echo' has no active key '000000000000'",
+        },
+    )
+    assert cli_json(["key", "revoke", "echo", "000000000000"])[0] == 5
+    code, body = cli_json(["key", "create", "--agent", "Bad Name", "--role", "developer"])
+    assert code == 1 and body["error"] == "InvalidAgentName"
+    code, body = cli_json(["key", "create", "--agent", "echo", "--role", "x"])
+    assert code == 1 and body["error"] == "InvalidRole"
+    code, body = cli_json(
+        ["key", "create", "--agent", "echo", "--role", "developer", "--expires", "soon"]
+    )
+    assert code == 1 and body["error"] == "InvalidDuration"
+    code, body = cli_json(
+        [
+            "key",
+            "create",
+            "--agent",
+            "echo",
+            "--role",
+            "auditor",
+            "--file",
+            str(ECHO / "Dockfile.yaml"),
+        ]
+    )
+    assert code == 1 and body["error"] == "UnknownRole" and "developer" in body["message"]
+    assert run_cli(["key", "create", "--agent", "echo"])[0] == 2
+    assert run_cli(["key", "frobnicate"])[0] == 2
+    # A revoked key cannot be rotated.
+    _, created = cli_json(["key", "create", "--agent", "echo", "--role", "developer"])
+    assert cli_json(["key", "revoke", "echo", created["key_id"]])[0] == 0
+    assert cli_json(["key", "rotate", "echo", created["key_id"]])[0] == 5
+    assert cli_json(["key", "revoke", "other_agent", created["key_id"]])[0] == 5
+
+
+def test_explicit_registry_path(tmp_path: Path, home: Path) -> None:
+    db = tmp_path / "custom" / "reg.db"
+    code, created = cli_json(
+        ["key", "create", "--agent", "echo", "--role", "developer", "--registry", str(db)]
+    )
+    assert code == 0 and db.is_file()
+    assert (
+        cli_json(["key", "list", "--registry", str(db)])[1]["keys"][0]["key_id"]
+        == created["key_id"]
+    )
+    assert cli_json(["key", "list"])[1]["keys"] == []
+
+
+def project(tmp_path: Path) -> Path:
+    target = tmp_path / "proj"
+    shutil.copytree(ECHO / "echo", target / "echo")
+    (target / "Dockfile.yaml").write_text(JWT_DOCKFILE)
+    return target
+
+
+def test_token_issue_from_the_dockfile(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proj = project(tmp_path)
+    monkeypatch.setenv("JWT_SECRET", SECRET)
+    code, issued = cli_json(
+        ["token", "issue", "--agent", "echo", "--role", "caller", "--sub", "ann", "--ttl", "10m"],
+        cwd=proj,
+    )
+    assert code == 0, issued
+    token = issued["token"]
+    claims = jwt.decode(
+        token, SECRET, algorithms=["HS256"], audience="echo", issuer="https://issuer.test"
+    )
+    assert (claims["sub"], claims["role"], claims["agent"]) == ("ann", "caller", "echo")
+    assert claims["exp"] - claims["iat"] == 600
+
+    import agentdock
+
+    provider = jwt_provider(agentdock.load(proj / "Dockfile.yaml"))
+    assert authenticate(provider, {"authorization": f"Bearer {token}"})["role"] == "caller"
+
+    with open_store() as store:
+        (entry,) = store.list_audit()
+    assert (entry.action, entry.agent, entry.target) == ("token.issue", "echo", "ann")
+    raw = registry_bytes(home)
+    assert token.encode() not in raw and SECRET.encode() not in raw
+
+    # Default lifetime: the Dockfile's expiry_minutes.
+    _, issued = cli_json(
+        ["token", "issue", "--agent", "echo", "--role", "caller", "--sub", "b"], cwd=proj
+    )
+    decoded = jwt.decode(issued["token"], options={"verify_signature": False})
+    assert decoded["exp"] - decoded["iat"] == 15 * 60
+
+
+def test_token_issue_errors(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    proj = project(tmp_path)
+    monkeypatch.setenv("JWT_SECRET", SECRET)
+    base = ["token", "issue", "--sub", "ann"]
+    code, body = cli_json([*base, "--agent", "other", "--role", "caller"], cwd=proj)
+    assert code == 1 and body["error"] == "AgentMismatch"
+    code, body = cli_json([*base, "--agent", "echo", "--role", "developer"], cwd=proj)
+    assert code == 1 and body["error"] == "UnknownRole"
+    code, body = cli_json([*base, "--agent", "echo", "--role", "caller", "--ttl", "0s"], cwd=proj)
+    assert code == 1 and body["error"] == "InvalidDuration"
+    code, body = cli_json(
+        [*base, "--agent", "echo", "--role", "developer", "--file", str(ECHO / "Dockfile.yaml")]
+    )
+    assert code == 1 and body["error"] == "NotJwtMode"
+    monkeypatch.delenv("JWT_SECRET")
+    code, body = cli_json([*base, "--agent", "echo", "--role", "caller"], cwd=proj)
+    assert code == 1 and body["error"] == "InvalidDockfile"
+    assert SECRET not in json.dumps(body)
+    # No Dockfile: the secret comes from AGENTDOCK_JWT_SECRET.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, body = cli_json([*base, "--agent", "echo", "--role", "caller"], cwd=empty)
+    assert code == 1 and body["error"] == "NoSigningKey"
+    monkeypatch.setenv("AGENTDOCK_JWT_SECRET", "short")
+    code, body = cli_json([*base, "--agent", "echo", "--role", "caller"], cwd=empty)
+    assert code == 1 and body["error"] == "TokenError" and "short" not in body["message"]
+    monkeypatch.setenv("AGENTDOCK_JWT_SECRET", SECRET)
+    code, body = cli_json([*base, "--agent", "echo", "--role", "caller"], cwd=empty)
+    assert code == 0
+    jwt.decode(body["token"], SECRET, algorithms=["HS256"])
+    assert run_cli(["token", "issue", "--agent", "echo"])[0] == 2
+
+
+def test_rotate_grace_from_the_dockfile(home: Path, tmp_path: Path) -> None:
+    proj = tmp_path / "graceful"
+    shutil.copytree(ECHO / "echo", proj / "echo")
+    text = (
+        (ECHO / "Dockfile.yaml")
+        .read_text()
+        .replace("api_keys: { enabled: true }", "api_keys: { enabled: true, grace_hours: 3 }")
+    )
+    assert "grace_hours: 3" in text
+    (proj / "Dockfile.yaml").write_text(text)
+    _, created = cli_json(["key", "create", "--agent", "echo", "--role", "developer"])
+    code, rotated = cli_json(
+        ["key", "rotate", "echo", created["key_id"], "--file", str(proj / "Dockfile.yaml")]
+    )
+    assert code == 0
+    assert rotated["old"]["grace_until"] - rotated["old"]["rotated_at"] == pytest.approx(3 * 3600)
+    _, again = cli_json(["key", "rotate", "echo", rotated["key_id"]])
+    assert again["old"]["grace_until"] - again["old"]["rotated_at"] == pytest.approx(24 * 3600)
