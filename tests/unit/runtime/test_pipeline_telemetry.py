@@ -341,3 +341,16 @@ def test_run_ids_are_unique_hex_and_differ_in_a_forked_child() -> None:
     os.close(write)
     parent = new_run_id()
     assert len(child) == 32 and child not in ids and child != parent
+
+
+@given(st.integers(min_value=0, max_value=4_102_444_800 * 10**9))
+def test_event_timestamps_are_utc_iso_with_microseconds(unix_nano: int) -> None:
+    from datetime import UTC, datetime
+
+    from agentdock_runtime.events import envelope
+
+    stamp = envelope("run_end", "a", {}, unix_nano=unix_nano)["timestamp"]
+    expected = datetime.fromtimestamp(unix_nano // 1000 / 1e6, UTC)
+    assert stamp.endswith("Z") and len(stamp) == 27
+    parsed = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert abs((parsed - expected).total_seconds()) < 1e-6

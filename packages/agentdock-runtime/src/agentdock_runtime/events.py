@@ -116,9 +116,25 @@ def new_span_id() -> str:
             return span
 
 
-def _timestamp(unix_nano: int | None = None) -> str:
-    seconds = (unix_nano if unix_nano is not None else time.time_ns()) / 1e9
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+class _Clock:
+    """UTC ISO-8601 timestamps with microseconds; the part up to the second is cached."""
+
+    __slots__ = ("cached",)
+
+    def __init__(self) -> None:
+        self.cached: tuple[int, str] = (-1, "")
+
+    def __call__(self, unix_nano: int | None = None) -> str:
+        nanos = unix_nano if unix_nano is not None else time.time_ns()
+        second, rest = divmod(nanos, 1_000_000_000)
+        cached_second, prefix = self.cached  # one tuple: safe to share between threads
+        if second != cached_second:
+            prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self.cached = (second, prefix)
+        return f"{prefix}.{rest // 1000:06d}Z"
+
+
+_timestamp = _Clock()
 
 
 def envelope(

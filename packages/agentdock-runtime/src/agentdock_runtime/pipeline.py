@@ -134,7 +134,12 @@ class RunSettings:
 
 
 class _Telemetry:
-    """A bounded queue and the one task that drains it into every sink."""
+    """A bounded queue and the one task that drains it into every sink.
+
+    An item of the queue is the list of one run's events, put once when the run ends (a
+    run's events are collected without touching the loop, even from worker threads), so a
+    run costs one queue operation whatever it reports. ``queue_size`` bounds the items.
+    """
 
     def __init__(
         self, sinks: Sequence[Any], *, queue_size: int, batch_size: int, sink_timeout: float
@@ -144,22 +149,23 @@ class _Telemetry:
         self.batch_size = batch_size
         self.sink_timeout = sink_timeout
         self.stats = TelemetryStats()
-        self._queue: asyncio.Queue[Mapping[str, Any]] | None = None
+        self._queue: asyncio.Queue[list[Mapping[str, Any]]] | None = None
         self._task: asyncio.Task[None] | None = None
 
-    def put(self, event: Mapping[str, Any]) -> None:
-        if not self.sinks:
+    def put(self, events: list[Mapping[str, Any]]) -> None:
+        """Queue a run's events (or one event outside a run) as one item."""
+        if not self.sinks or not events:
             return
         task = self._task
         if task is None or task.done():
             self._start()
         assert self._queue is not None
         try:
-            self._queue.put_nowait(event)
+            self._queue.put_nowait(events)
         except asyncio.QueueFull:
-            self.stats.dropped += 1
+            self.stats.dropped += len(events)
         else:
-            self.stats.queued += 1
+            self.stats.queued += len(events)
 
     def _start(self) -> None:
         self._queue = asyncio.Queue(self.queue_size)
@@ -167,18 +173,23 @@ class _Telemetry:
             self._drain(self._queue), name="agentdock-telemetry"
         )
 
-    async def _drain(self, queue: asyncio.Queue[Mapping[str, Any]]) -> None:
+    async def _drain(self, queue: asyncio.Queue[list[Mapping[str, Any]]]) -> None:
         while True:
-            batch = [await queue.get()]
+            batch = list(await queue.get())
+            items = 1
             while len(batch) < self.batch_size:
                 try:
-                    batch.append(queue.get_nowait())
+                    batch.extend(queue.get_nowait())
                 except asyncio.QueueEmpty:
                     break
+                items += 1
             try:
-                await asyncio.gather(*(self._deliver(sink, batch) for sink in self.sinks))
+                if len(self.sinks) == 1:
+                    await self._deliver(self.sinks[0], batch)
+                else:
+                    await asyncio.gather(*(self._deliver(sink, batch) for sink in self.sinks))
             finally:
-                for _ in batch:
+                for _ in range(items):
                     queue.task_done()
 
     async def _deliver(self, sink: Any, batch: list[Mapping[str, Any]]) -> None:
@@ -238,6 +249,8 @@ class _RunState:
     start_unix_nano: int = 0
     #: Where the run is: auth, input, pre, agent, output, post (``error_event.stage``).
     stage: str = "auth"
+    #: The run's telemetry events, queued together when it ends (``None`` once queued).
+    events: list[Mapping[str, Any]] | None = None
 
 
 async def _no_tools_after_run(call: ToolCall) -> None:
@@ -466,6 +479,7 @@ class Pipeline:
         if self._telemetry.sinks:
             state.span_id = new_span_id()
             state.start_unix_nano = time.time_ns()
+            state.events = []
         return state
 
     async def _prepare(
@@ -725,23 +739,22 @@ class Pipeline:
         }
 
     def _event(
-        self,
-        name: str,
-        data: Mapping[str, Any],
-        run_id: str | None,
-        state: _RunState | None,
-        span_id: str | None = None,
+        self, name: str, data: Mapping[str, Any], run_id: str | None, state: _RunState | None
     ) -> None:
-        self._telemetry.put(
-            envelope(
-                name,
-                self.agent,
-                data,
-                run_id=run_id,
-                trace_id=state.trace_id if state is not None else None,
-                span_id=span_id or (state.span_id if state is not None else None),
-            )
+        """Add an event to its run's (queued when the run ends), or queue it alone."""
+        event = envelope(
+            name,
+            self.agent,
+            data,
+            run_id=run_id,
+            trace_id=state.trace_id if state is not None else None,
+            span_id=state.span_id if state is not None else None,
         )
+        events = state.events if state is not None else None
+        if events is not None:
+            events.append(event)
+        elif state is None:
+            self._telemetry.put([event])
 
     def _auth_failure(
         self, exc: RuntimeHTTPError, headers: Mapping[str, str], state: _RunState | None
@@ -801,6 +814,9 @@ class Pipeline:
                 state,
             )
         self._event("run_end", data, run_id, state)
+        events, state.events = state.events, None
+        if events:
+            self._telemetry.put(events)
 
 
 #: Sent with a 401 the auth provider did not word itself.
@@ -817,31 +833,37 @@ _AUTH_REASONS = {
 
 
 class _RunEvents:
-    """``RunContext.emit`` of one run: puts the run's events on the telemetry queue.
+    """``RunContext.emit`` of one run: adds an event to the run's, queued when it ends.
 
     The envelope's ``span_id`` is the run's; a tool, node or model event carries its own
-    span id in ``data``. Callable from any thread (synchronous graphs report from workers).
+    span id in ``data``. Callable from any thread (synchronous graphs report from their
+    worker): appending to the run's list needs neither the loop nor a lock. An event
+    reported after its run ended is dropped.
     """
 
-    __slots__ = ("loop", "pipeline", "run_id", "state")
+    __slots__ = ("pipeline", "run_id", "state")
 
     def __init__(self, pipeline: Pipeline, run_id: str, state: _RunState) -> None:
         self.pipeline = pipeline
         self.run_id = run_id
         self.state = state
-        self.loop = asyncio.get_running_loop()
 
     def __call__(self, kind: str, data: Mapping[str, Any]) -> None:
+        state = self.state
+        events = state.events
+        if events is None:
+            return
         try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            self.loop.call_soon_threadsafe(self._put, kind, dict(data))
-        else:
-            self._put(kind, data)
-
-    def _put(self, kind: str, data: Mapping[str, Any]) -> None:
-        try:
-            self.pipeline._event(kind, data, self.run_id, self.state)
+            events.append(
+                envelope(
+                    kind,
+                    self.pipeline.agent,
+                    data,
+                    run_id=self.run_id,
+                    trace_id=state.trace_id,
+                    span_id=state.span_id,
+                )
+            )
         except Exception as exc:  # telemetry never fails a run
             log.debug("event %s dropped (%s)", kind, type(exc).__name__)
 
