@@ -568,7 +568,7 @@ def test_slow_and_raising_sinks_never_slow_or_fail_a_run() -> None:
     stats = pipeline.telemetry_stats
     assert stats.sink_timeouts >= 1 and stats.sink_errors >= 1
     assert len(good.events) == 6, "run_start and run_end of each run"
-    assert stats.queued == 6 and stats.dropped == 0
+    assert stats.queued == 3 * 6 and stats.dropped == 0, "six events for each of three sinks"
 
 
 def test_queue_overflow_drops_and_counts() -> None:

@@ -354,3 +354,56 @@ def test_event_timestamps_are_utc_iso_with_microseconds(unix_nano: int) -> None:
     assert stamp.endswith("Z") and len(stamp) == 27
     parsed = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     assert abs((parsed - expected).total_seconds()) < 1e-6
+
+
+def test_a_hanging_sink_does_not_hold_back_the_others() -> None:
+    hanging, good = Sink("hang"), Sink()
+    pipeline = build(Agent(), sinks={"hang": hanging, "good": good}, sink_timeout=60.0)
+
+    async def main() -> None:
+        for _ in range(3):
+            await pipeline.invoke(b'{"text": "a"}', headers=GOOD)
+        for _ in range(500):  # the good sink is served while the other hangs for a minute
+            if len(good.events) == 6:
+                break
+            await asyncio.sleep(0.01)
+        await pipeline.aclose(timeout=0.2)
+
+    run(main())
+    assert len(good.events) == 6
+    assert hanging.events == []
+
+
+def test_a_run_reports_at_most_max_run_events() -> None:
+    from agentdock_runtime.pipeline import MAX_RUN_EVENTS
+
+    sink = Sink()
+
+    class Chatty:
+        stage = "pre"
+
+        def check(self, value: Any, context: RunContext) -> Any:
+            for n in range(MAX_RUN_EVENTS + 50):
+                context.emit(
+                    "policy_event",
+                    {
+                        "stage": "pre",
+                        "policy": "chatty",
+                        "action": "flag",
+                        "matches": n,
+                        "duration_ms": 0.0,
+                    },
+                )
+            return value
+
+    pipeline = build(Agent(), policies={"chatty": Chatty()}, sinks={"s": sink})
+
+    async def main() -> None:
+        await pipeline.invoke(b'{"text": "a"}', headers=GOOD)
+        await pipeline.aclose()
+
+    run(main())
+    kinds = [e["event"] for e in sink.events]
+    assert kinds[0] == "run_start" and kinds[-1] == "run_end", "start and end always kept"
+    assert len(sink.events) == MAX_RUN_EVENTS + 1
+    assert pipeline.telemetry_stats.dropped == 51

@@ -8,9 +8,12 @@ import click
 
 from agentdock_cli import __version__
 from agentdock_cli.commands.init import init_command
+from agentdock_cli.commands.key import key_command
+from agentdock_cli.commands.metrics import metrics_command
 from agentdock_cli.commands.plugins import plugins_command
 from agentdock_cli.commands.schema import schema_command
 from agentdock_cli.commands.serve import serve_command
+from agentdock_cli.commands.token import token_command
 from agentdock_cli.commands.validate import validate_command
 
 __all__ = ["cli", "main"]
@@ -31,6 +34,9 @@ cli.add_command(validate_command)
 cli.add_command(schema_command)
 cli.add_command(plugins_command)
 cli.add_command(serve_command)
+cli.add_command(metrics_command)
+cli.add_command(key_command)
+cli.add_command(token_command)
 
 
 def main() -> None:

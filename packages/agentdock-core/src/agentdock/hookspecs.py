@@ -198,8 +198,11 @@ def agentdock_register_commands(cli: Any) -> None:
 def agentdock_model_pricing() -> Mapping[str, Mapping[str, float]] | None:
     """Contribute token prices used to compute cost.
 
-    Called once when the runtime builds its cost table; later plugins override earlier
-    entries for the same model.
+    Called once when the runtime builds its cost table, on top of the table shipped with the
+    runtime; later plugins override earlier entries for the same model, and the Dockfile's
+    ``model.extra.pricing`` overrides them all. A ``"provider/*"`` key prices every model of
+    that provider. A malformed entry stops the runtime at start-up.
 
-    :returns: ``{"provider/model": {"input_per_1k": USD, "output_per_1k": USD}}`` or ``None``.
+    :returns: ``{"provider/model": {"input_per_1m": USD, "output_per_1m": USD}}`` (USD per
+        1,000,000 tokens; ``input_per_1k``/``output_per_1k`` are accepted too) or ``None``.
     """

@@ -84,6 +84,10 @@ class RunContext:
     role: str | None = None
     #: Awaited before every tool call; raises :class:`ToolDenied` to stop the run.
     before_tool: Callable[[ToolCall], Awaitable[None]] = _allow_every_tool
+    #: The same check as ``before_tool``, synchronous, when every tool policy is: an adapter
+    #: may call it in the thread that makes the tool call instead of awaiting
+    #: ``before_tool`` on the event loop. ``None`` when not available.
+    check_tool: Callable[[ToolCall], None] | None = None
     #: ``emit(kind, data)`` queues one telemetry event of this run (``"policy_event"``,
     #: ``"tool_event"``, ...); it never blocks or raises, and is a no-op without sinks.
     emit: Callable[[str, Mapping[str, Any]], None] = _no_telemetry

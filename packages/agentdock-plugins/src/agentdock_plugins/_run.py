@@ -13,7 +13,9 @@ runnable's config (and so reach every nested model and tool):
 
 A run whose ``before_tool`` is the default, which allows every tool, needs no waiting
 before a tool: the recorder then records each tool call and emits its ``tool`` event
-itself, inline, and the gate is left out. A handler that is not inline costs every
+itself, inline, and the gate is left out. So does a run whose tool policies are all
+synchronous (``RunContext.check_tool``): the recorder runs that check in the thread that
+makes the tool call. A handler that is not inline costs every
 callback event of the run (each node's start and end) a task on the loop, so this path
 is kept to the runs that check their tools. Should ``before_tool`` be replaced while
 the run is still going, the recorder hands each later tool call to the gate's checks.
@@ -144,7 +146,7 @@ class RunTracker:
         self.streamed_tokens = False
         stream_tokens = tokens and emit is not None
         self.handlers: list[BaseCallbackHandler]
-        if context.before_tool is _ALLOW_EVERY_TOOL:
+        if context.before_tool is _ALLOW_EVERY_TOOL or context.check_tool is not None:
             self.handlers = [_ToolRecorder(self, tokens=stream_tokens)]
         else:
             self.handlers = [_Recorder(self, tokens=stream_tokens), _ToolGate(self)]
@@ -184,23 +186,36 @@ class RunTracker:
                     _awaited(self.context.before_tool(call)), self.loop
                 ).result()
         except ToolDenied as denied:
-            with self._lock:
-                if self.denied is None:
-                    self.denied = denied
-            if self.context.traced:
-                self.context.emit(
-                    "tool_event",
-                    {
-                        "tool": call.name,
-                        "call_id": call.call_id,
-                        "status": "denied",
-                        "duration_ms": 0.0,
-                        "start_unix_nano": time.time_ns(),
-                        "span_id": new_span_id(),
-                    },
-                )
+            self._deny(call, denied)
             raise
         self.record(call)
+
+    def check_here(self, call: ToolCall, check: Callable[[ToolCall], None]) -> None:
+        """Run the synchronous tool check for ``call`` in this thread (no loop round trip)."""
+        self.check()
+        try:
+            check(call)
+        except ToolDenied as denied:
+            self._deny(call, denied)
+            raise
+        self.record(call)
+
+    def _deny(self, call: ToolCall, denied: ToolDenied) -> None:
+        with self._lock:
+            if self.denied is None:
+                self.denied = denied
+        if self.context.traced:
+            self.context.emit(
+                "tool_event",
+                {
+                    "tool": call.name,
+                    "call_id": call.call_id,
+                    "status": "denied",
+                    "duration_ms": 0.0,
+                    "start_unix_nano": time.time_ns(),
+                    "span_id": new_span_id(),
+                },
+            )
 
     def record(self, call: ToolCall) -> None:
         """Keep an allowed tool call and emit its ``tool`` event."""
@@ -270,9 +285,12 @@ class _ToolRecorder(_Recorder):
     ) -> None:
         tracker = self.tracker
         call = ToolCall(_tool_name(serialized, kwargs), _tool_args(input_str, inputs), tool_call_id)
-        if tracker.context.before_tool is _ALLOW_EVERY_TOOL:
+        context = tracker.context
+        if context.before_tool is _ALLOW_EVERY_TOOL:
             tracker.check()
             tracker.record(call)
+        elif context.check_tool is not None:
+            tracker.check_here(call, context.check_tool)
         else:
             tracker.gate(call)
 

@@ -48,6 +48,7 @@ from agentdock_runtime.iomodels import InputModel, OutputModel, input_model, out
 
 __all__ = [
     "DEFAULT_TIMEOUT_SEC",
+    "MAX_RUN_EVENTS",
     "InvokeResult",
     "Pipeline",
     "PipelineError",
@@ -99,10 +100,13 @@ class StreamItem:
 
 @dataclass(slots=True)
 class TelemetryStats:
-    """What happened to telemetry events since start-up."""
+    """What happened to telemetry events since start-up, summed over the sinks (an event
+    queued for three sinks counts three times)."""
 
     queued: int = 0
     dropped: int = 0
+    #: ``dropped`` by sink class name.
+    dropped_by_sink: dict[str, int] = field(default_factory=dict)
     delivered: int = 0
     sink_errors: int = 0
     sink_timeouts: int = 0
@@ -134,11 +138,13 @@ class RunSettings:
 
 
 class _Telemetry:
-    """A bounded queue and the one task that drains it into every sink.
+    """Bounded queues, one per sink, each drained by its own task.
 
-    An item of the queue is the list of one run's events, put once when the run ends (a
-    run's events are collected without touching the loop, even from worker threads), so a
-    run costs one queue operation whatever it reports. ``queue_size`` bounds the items.
+    An item of a queue is the list of one run's events, put once when the run ends (a run's
+    events are collected without touching the loop, even from worker threads), so a run
+    costs one queue operation per sink whatever it reports. ``queue_size`` bounds the items
+    of each queue. A sink that hangs or falls behind fills only its own queue: the others
+    keep receiving.
     """
 
     def __init__(
@@ -149,31 +155,38 @@ class _Telemetry:
         self.batch_size = batch_size
         self.sink_timeout = sink_timeout
         self.stats = TelemetryStats()
-        self._queue: asyncio.Queue[list[Mapping[str, Any]]] | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._queues: list[asyncio.Queue[list[Mapping[str, Any]]]] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     def put(self, events: list[Mapping[str, Any]]) -> None:
-        """Queue a run's events (or one event outside a run) as one item."""
+        """Queue a run's events (or one event outside a run) for every sink; a full queue
+        drops them for its sink only."""
         if not self.sinks or not events:
             return
-        task = self._task
-        if task is None or task.done():
+        if not self._tasks or any(task.done() for task in self._tasks):
             self._start()
-        assert self._queue is not None
-        try:
-            self._queue.put_nowait(events)
-        except asyncio.QueueFull:
-            self.stats.dropped += len(events)
-        else:
-            self.stats.queued += len(events)
+        stats = self.stats
+        for sink, queue in zip(self.sinks, self._queues, strict=True):
+            try:
+                queue.put_nowait(events)
+            except asyncio.QueueFull:
+                stats.dropped += len(events)
+                name = _name(sink)
+                stats.dropped_by_sink[name] = stats.dropped_by_sink.get(name, 0) + len(events)
+            else:
+                stats.queued += len(events)
 
     def _start(self) -> None:
-        self._queue = asyncio.Queue(self.queue_size)
-        self._task = asyncio.get_running_loop().create_task(
-            self._drain(self._queue), name="agentdock-telemetry"
-        )
+        for task in self._tasks:
+            task.cancel()
+        loop = asyncio.get_running_loop()
+        self._queues = [asyncio.Queue(self.queue_size) for _ in self.sinks]
+        self._tasks = [
+            loop.create_task(self._drain(sink, queue), name=f"agentdock-telemetry-{_name(sink)}")
+            for sink, queue in zip(self.sinks, self._queues, strict=True)
+        ]
 
-    async def _drain(self, queue: asyncio.Queue[list[Mapping[str, Any]]]) -> None:
+    async def _drain(self, sink: Any, queue: asyncio.Queue[list[Mapping[str, Any]]]) -> None:
         while True:
             batch = list(await queue.get())
             items = 1
@@ -184,10 +197,7 @@ class _Telemetry:
                     break
                 items += 1
             try:
-                if len(self.sinks) == 1:
-                    await self._deliver(self.sinks[0], batch)
-                else:
-                    await asyncio.gather(*(self._deliver(sink, batch) for sink in self.sinks))
+                await self._deliver(sink, batch)
             finally:
                 for _ in range(items):
                     queue.task_done()
@@ -211,15 +221,14 @@ class _Telemetry:
             self.stats.delivered += len(batch)
 
     async def aclose(self, timeout: float) -> None:
-        task, queue = self._task, self._queue
-        if task is not None and queue is not None and not task.done():
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout):
-                    await queue.join()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._task = None
+        """Let every sink drain its queue (all within ``timeout``), then flush each."""
+        if self._tasks:
+            joins = [asyncio.ensure_future(queue.join()) for queue in self._queues]
+            await asyncio.wait(joins, timeout=timeout)
+            for pending in (*joins, *self._tasks):
+                pending.cancel()
+            await asyncio.gather(*joins, *self._tasks, return_exceptions=True)
+        self._tasks, self._queues = [], []
         for sink in self.sinks:
             try:
                 async with asyncio.timeout(timeout):
@@ -321,6 +330,7 @@ class Pipeline:
         self._access = access.check if access is not None else None
         self._pricing = pricing
         stages: dict[str, list[tuple[str, _Check]]] = {stage: [] for stage in _STAGES}
+        sync_tool_checks: list[tuple[str, Callable[[ToolCall, RunContext], Any]]] = []
         for name, policy in policies:
             stage = getattr(policy, "stage", None)
             if stage not in stages:
@@ -328,8 +338,15 @@ class Pipeline:
                     f"policy {name!r} has stage {stage!r}; expected one of {', '.join(_STAGES)}"
                 )
             stages[stage].append((name, _as_async(policy.check)))
+            if stage == "tool" and not inspect.iscoroutinefunction(policy.check):
+                sync_tool_checks.append((name, policy.check))
         self._pre = tuple(stages["pre"])
         self._tool = tuple(stages["tool"])
+        # Every tool policy synchronous: adapters may check a tool call in the thread that
+        # makes it, without a round trip to the event loop.
+        self._tool_sync = (
+            tuple(sync_tool_checks) if len(sync_tool_checks) == len(self._tool) else None
+        )
         self._post = tuple(stages["post"])
         # Post policies that hold stream text back release it here, at the end of a stream.
         self._post_finish = tuple(
@@ -455,9 +472,7 @@ class Pipeline:
                 raise
             except Exception as exc:
                 log.warning("auth provider failed (%s)", type(exc).__name__)
-                raise Unauthorized(
-                    "invalid or missing credentials", headers=_CHALLENGE
-                ) from None
+                raise Unauthorized("invalid or missing credentials", headers=_CHALLENGE) from None
             if self._access is not None:
                 await self._access(identity, permission)
         except RuntimeHTTPError as exc:
@@ -512,6 +527,8 @@ class Pipeline:
             context.emit("run_start", {"mode": mode, **self._run_data(identity, state)})
         if self._tool:
             context.before_tool = _ToolGate(self._tool, context, state)
+            if self._tool_sync is not None:
+                context.check_tool = _SyncToolGate(self._tool_sync, context, state)
         state.stage = "pre"
         value = await self._run_policies(self._pre, value, context)
         return value, context
@@ -832,6 +849,11 @@ _AUTH_REASONS = {
 }
 
 
+#: Events one run may report besides its own start and end; past it they are dropped and
+#: counted (``TelemetryStats.dropped``), so a run that loops over tools stays bounded.
+MAX_RUN_EVENTS = 1000
+
+
 class _RunEvents:
     """``RunContext.emit`` of one run: adds an event to the run's, queued when it ends.
 
@@ -852,6 +874,10 @@ class _RunEvents:
         state = self.state
         events = state.events
         if events is None:
+            return
+        if len(events) >= MAX_RUN_EVENTS:
+            telemetry = self.pipeline._telemetry
+            telemetry.stats.dropped += len(telemetry.sinks)
             return
         try:
             events.append(
@@ -884,6 +910,40 @@ class _ToolGate:
         for name, check in self.checks:
             try:
                 await check(call, self.context)
+            except ToolDenied as exc:
+                self.state.failure = _denied(exc)
+                raise
+            except RuntimeHTTPError as exc:
+                self.state.failure = exc
+                raise
+            except Exception as exc:
+                log.warning("tool policy %s failed (%s)", name, type(exc).__name__)
+                self.state.failure = InternalError(f"policy {name!r} failed")
+                raise ToolDenied(call.name, "the tool policy failed") from None
+
+
+class _SyncToolGate:
+    """``RunContext.check_tool`` for one run: the same checks as :class:`_ToolGate`, called
+    in the thread that makes the tool call (every tool policy is synchronous)."""
+
+    __slots__ = ("checks", "context", "state")
+
+    def __init__(
+        self,
+        checks: tuple[tuple[str, Callable[[ToolCall, RunContext], Any]], ...],
+        context: RunContext,
+        state: _RunState,
+    ) -> None:
+        self.checks = checks
+        self.context = context
+        self.state = state
+
+    def __call__(self, call: ToolCall) -> None:
+        if self.context.before_tool is _no_tools_after_run:
+            raise ToolDenied(call.name, "the run is over")
+        for name, check in self.checks:
+            try:
+                check(call, self.context)
             except ToolDenied as exc:
                 self.state.failure = _denied(exc)
                 raise
@@ -975,7 +1035,7 @@ def compile_pipeline(
     pricing = _compile_pricing(spec, plugins) if sinks else None
 
     arguments = dict(spec.arguments)
-    return Pipeline(
+    pipeline = Pipeline(
         agent=spec.agent.name,
         adapter=adapter,
         input=inputs,
@@ -993,6 +1053,11 @@ def compile_pipeline(
         telemetry_queue_size=telemetry_queue_size,
         sink_timeout=sink_timeout,
     )
+    for sink in sinks:
+        bind = getattr(sink, "bind", None)
+        if callable(bind):  # a sink that reports on the pipeline itself (queue, drops)
+            bind(pipeline)
+    return pipeline
 
 
 def _compile_access(spec: Any) -> Any | None:

@@ -147,11 +147,18 @@ def serve_command(
         # uvicorn re-imports the app in each worker: hand it the Dockfile through the env.
         os.environ[DOCKFILE_ENV] = str(target.resolve())
         os.environ[INSECURE_ENV] = "1" if insecure_no_auth else "0"
-        if workers > 1 and not os.environ.get(_METRICS_DIR_ENV):
+        metrics_dir = None
+        if workers > 1 and not reload:
             # One directory of metric files shared by the workers: /metrics of any worker
-            # reports them all. Removed when serve exits.
-            metrics_dir = tempfile.TemporaryDirectory(prefix="agentdock-metrics-")
-            os.environ[_METRICS_DIR_ENV] = metrics_dir.name
+            # reports them all. Ours is removed when serve exits; a given one is emptied of
+            # the files of an earlier run.
+            given = os.environ.get(_METRICS_DIR_ENV)
+            if given:
+                for stale in Path(given).glob("*.db"):
+                    stale.unlink(missing_ok=True)
+            else:
+                metrics_dir = tempfile.TemporaryDirectory(prefix="agentdock-metrics-")
+                os.environ[_METRICS_DIR_ENV] = metrics_dir.name
         uvicorn.run(
             "agentdock_runtime.app:app_from_env",
             factory=True,
@@ -163,6 +170,8 @@ def serve_command(
             lifespan="on",
             access_log=False,
         )
+        if metrics_dir is not None:
+            metrics_dir.cleanup()
     else:
         server.serve(pipeline, bind_host, bind_port)
     raise SystemExit(exitcodes.OK)

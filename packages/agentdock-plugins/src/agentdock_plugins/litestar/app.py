@@ -247,9 +247,8 @@ def create_app(
         else None
     )
 
-    return Litestar(
+    application = Litestar(
         route_handlers=[*handlers, ws_stream],
-        middleware=middleware,
         exception_handlers=EXCEPTION_HANDLERS,
         on_shutdown=[on_shutdown],
         cors_config=cors_config,
@@ -257,3 +256,7 @@ def create_app(
         request_max_body_size=max_body_bytes,
         debug=debug,
     )
+    # Around the whole application, not the routes: 404s and 405s are requests too.
+    for wrap in middleware:
+        application.asgi_handler = wrap(application.asgi_handler)
+    return application

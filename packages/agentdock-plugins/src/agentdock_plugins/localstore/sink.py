@@ -1,0 +1,159 @@
+"""The local collector sink: run, tool and policy rows written to SQLite by one thread.
+
+``emit`` (in the telemetry drain task) turns events into row tuples and puts them on a
+bounded queue; past ``max_queued`` rows it drops and counts. A worker thread inserts in
+batches, one transaction each, and prunes past the retention bounds every
+``prune_every`` rows, so neither SQLite's writes nor its fsyncs ever run on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+from agentdock_plugins.localstore.store import (
+    INSERT,
+    Retention,
+    connect,
+    prune,
+    row_from_event,
+    telemetry_db_path,
+)
+
+__all__ = ["LocalStoreSink"]
+
+log = logging.getLogger("agentdock.localstore")
+_STOP = object()
+
+
+class LocalStoreSink:
+    """Keeps run, tool and policy rows in the local telemetry store.
+
+    :param spec: the resolved ``DockSpec`` (its tool allow-list bounds stored tool names).
+    :param path: the SQLite file (default: :func:`telemetry_db_path`).
+    :param retention: row and age bounds (default: from the environment).
+    """
+
+    def __init__(
+        self,
+        spec: Any | None = None,
+        *,
+        path: Path | None = None,
+        retention: Retention | None = None,
+        max_queued: int = 10_000,
+        batch_size: int = 500,
+        prune_every: int = 1_000,
+    ) -> None:
+        self.path = path if path is not None else telemetry_db_path()
+        self.retention = retention if retention is not None else Retention.from_env()
+        tools_cfg = getattr(getattr(spec, "policies", None), "tools", None)
+        allowed = getattr(tools_cfg, "allowed", None)
+        self._tool_names = frozenset(allowed) if allowed else None
+        self.batch_size = batch_size
+        self.prune_every = prune_every
+        self.dropped = 0
+        self.written = 0
+        self.write_errors = 0
+        self._queue: queue.Queue[Any] = queue.Queue(max_queued)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    async def emit(self, events: Sequence[Mapping[str, Any]]) -> None:
+        names = self._tool_names
+        put = self._queue.put_nowait
+        started = False
+        for event in events:
+            row = row_from_event(event, names)
+            if row is None:
+                continue
+            if not started:
+                self._ensure_thread()
+                started = True
+            try:
+                put(row)
+            except queue.Full:
+                self.dropped += 1
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="agentdock-localstore", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            conn = connect(self.path)
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("local telemetry store %s unavailable (%s)", self.path, exc)
+            self._discard_forever()
+            return
+        since_prune = 0
+        try:
+            with suppress(sqlite3.Error):
+                prune(conn, self.retention)
+            while True:
+                item = self._queue.get()
+                if item is _STOP:
+                    self._queue.task_done()
+                    return
+                batch = [item]
+                stop = False
+                while len(batch) < self.batch_size:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is _STOP:
+                        stop = True
+                        break
+                    batch.append(nxt)
+                try:
+                    with conn:
+                        conn.executemany(INSERT, batch)
+                    self.written += len(batch)
+                    since_prune += len(batch)
+                    if since_prune >= self.prune_every:
+                        prune(conn, self.retention)
+                        since_prune = 0
+                except sqlite3.Error as exc:  # disk full, locked too long: lose the batch
+                    self.write_errors += 1
+                    log.warning("local telemetry store: %d rows lost (%s)", len(batch), exc)
+                finally:
+                    for _ in range(len(batch) + (1 if stop else 0)):
+                        self._queue.task_done()
+                if stop:
+                    return
+        finally:
+            conn.close()
+
+    def _discard_forever(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is not _STOP:
+                self.dropped += 1
+            self._queue.task_done()
+            if item is _STOP:
+                return
+
+    def _drain(self, timeout: float) -> None:
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            return
+        with suppress(queue.Full):
+            self._queue.put(_STOP, timeout=timeout)
+        thread.join(timeout)
+
+    async def flush(self) -> None:
+        """Write everything queued, then stop the writer (it restarts on the next event)."""
+        await asyncio.to_thread(self._drain, 5.0)

@@ -1,0 +1,80 @@
+"""ASGI middleware that counts and times HTTP requests for Prometheus.
+
+Per request it does one dict lookup for the route template, reads the status from the
+``http.response.start`` message and observes the time until the app returned (for a stream,
+until its last frame). Label children are resolved once per (route, method, status) and
+kept, so the label lock of prometheus-client is taken once per combination, not per request.
+WebSocket and lifespan scopes pass straight through.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentdock_plugins.prometheus.labels import OTHER, route_label
+
+__all__ = ["HttpMetrics", "metrics_middleware"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_METHODS = {m: m for m in ("GET", "POST", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE")}
+
+
+@dataclass(slots=True)
+class HttpMetrics:
+    """The three HTTP metric families and their resolved children."""
+
+    requests: Any
+    duration: Any
+    in_flight: Any
+    _counted: dict[tuple[str, str, int], Any] = field(default_factory=dict)
+    _timed: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+    def record(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        counter = self._counted.get(key)
+        if counter is None:
+            counter = self._counted[key] = self.requests.labels(route, method, str(status))
+        counter.inc()
+        timed = self._timed.get((route, method))
+        if timed is None:
+            timed = self._timed[(route, method)] = self.duration.labels(route, method)
+        timed.observe(seconds)
+
+
+def metrics_middleware(app: ASGIApp, metrics: HttpMetrics) -> ASGIApp:
+    """``app`` wrapped so every HTTP request is counted, timed and seen in flight."""
+    in_flight = metrics.in_flight
+    record = metrics.record
+    clock = time.perf_counter
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        route = route_label(scope["path"])
+        method = _METHODS.get(scope["method"], OTHER)
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        in_flight.inc()
+        started = clock()
+        try:
+            await app(scope, receive, send_status)
+        finally:
+            in_flight.dec()
+            record(route, method, status if 100 <= status <= 599 else 500, clock() - started)
+
+    return middleware

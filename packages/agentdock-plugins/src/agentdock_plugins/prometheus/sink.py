@@ -1,0 +1,416 @@
+"""The Prometheus sink: telemetry events become counters and histograms, off the request path.
+
+One :class:`PrometheusSink` per application, each with its own ``CollectorRegistry`` (never
+the process-global one, so several apps or tests in one process do not collide). It gives
+the server three things:
+
+- ``emit(events)``: runs in the telemetry drain task; updates run, token, cost, tool, policy,
+  auth and error metrics from ``run_end``, ``tool_event``, ``policy_event``, ``auth_event``
+  and ``error_event``;
+- ``asgi_middleware(app)``: wraps the routes; requests by route template, method and status,
+  a duration histogram in seconds and an in-flight gauge (see :mod:`.middleware`);
+- ``render_metrics()``: the exposition text for ``GET /metrics``.
+
+``bind(pipeline)`` lets the sink export the pipeline's own telemetry counters (events queued,
+dropped for a full queue, delivered, sink errors and timeouts).
+
+Several worker processes: when ``PROMETHEUS_MULTIPROC_DIR`` names a directory before
+prometheus-client is first imported (``agentdock serve --workers N`` sets it), every process
+writes its samples to files there and ``render_metrics`` merges them, so any worker answers
+a scrape with the sum over all workers. Process metrics (CPU, memory, file descriptors) are
+exported in single-process mode only, where they describe the one process serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import values as _values
+
+from agentdock_plugins.prometheus.labels import OTHER, LabelCap
+from agentdock_plugins.prometheus.middleware import HttpMetrics, metrics_middleware
+
+__all__ = [
+    "CONTENT_TYPE",
+    "HTTP_BUCKETS",
+    "MULTIPROC_ENV",
+    "TOOL_BUCKETS",
+    "PrometheusSink",
+]
+
+log = logging.getLogger("agentdock.metrics")
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+#: The text exposition format 0.0.4 (UTF-8; servers add ``charset=utf-8`` to text types).
+CONTENT_TYPE = "text/plain; version=0.0.4"
+#: Seconds; from a health check to a minute-long agent run.
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+TOOL_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+_MODES = frozenset({"invoke", "stream"})
+_RUN_STATUS = frozenset({"ok", "error", "cancelled"})
+_TOOL_STATUS = frozenset({"ok", "error", "denied"})
+_STAGES = frozenset({"pre", "tool", "post"})
+_ACTIONS = frozenset({"redact", "block", "truncate", "deny", "flag"})
+_AUTH_REASONS = frozenset({"missing", "invalid", "expired", "revoked", "forbidden", "rate_limited"})
+_STATS = ("queued", "dropped", "delivered", "sink_errors", "sink_timeouts")
+
+
+def _one_of(value: Any, allowed: frozenset[str]) -> str:
+    return value if isinstance(value, str) and value in allowed else OTHER
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+class _Children:
+    """A metric's label children, resolved once per combination of (bounded) label values."""
+
+    __slots__ = ("_cache", "_metric")
+
+    def __init__(self, metric: Any) -> None:
+        self._metric = metric
+        self._cache: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self._cache.get(values)
+        if child is None:
+            child = self._cache[values] = self._metric.labels(*values)
+        return child
+
+
+def _multiprocess_dir() -> str | None:
+    path = os.environ.get(MULTIPROC_ENV)
+    if not path:
+        return None
+    if _values.ValueClass is _values.MutexValue:
+        log.warning(
+            "%s is set but prometheus-client was imported before it was: metrics are per process",
+            MULTIPROC_ENV,
+        )
+        return None
+    return path
+
+
+class PrometheusSink:
+    """Telemetry events and HTTP traffic as Prometheus metrics for one application.
+
+    :param spec: the resolved ``DockSpec`` (its ``observability.metrics`` switches, the tool
+        allow-list and the agent's name); ``None`` for every family with no allow-list.
+    :param max_tools: distinct tool names kept as labels (the rest count as ``"other"``).
+    :param max_policies: distinct policy names kept as labels.
+    :param max_error_types: distinct error types kept as labels.
+    """
+
+    def __init__(
+        self,
+        spec: Any | None = None,
+        *,
+        max_tools: int = 50,
+        max_policies: int = 32,
+        max_error_types: int = 32,
+    ) -> None:
+        metrics_cfg = getattr(getattr(spec, "observability", None), "metrics", None)
+        self.latency = bool(getattr(metrics_cfg, "latency", True))
+        self.tokens = bool(getattr(metrics_cfg, "tokens", True))
+        self.cost = bool(getattr(metrics_cfg, "cost", True))
+        tools_cfg = getattr(getattr(spec, "policies", None), "tools", None)
+        allowed = list(getattr(tools_cfg, "allowed", None) or ()) or None
+        self._tool_label = LabelCap(max_tools, allowed)
+        self._policy_label = LabelCap(max_policies)
+        self._error_label = LabelCap(max_error_types)
+        self._pipeline: Any | None = None
+        self._stats_seen = dict.fromkeys(_STATS, 0)
+        self._stats_lock = threading.Lock()
+
+        self.multiprocess_dir = _multiprocess_dir()
+        self.registry = CollectorRegistry(auto_describe=True)
+        registry = self.registry
+        if self.multiprocess_dir is not None:
+            from prometheus_client import multiprocess
+
+            self._render_registry = CollectorRegistry()
+            merge: Any = multiprocess.MultiProcessCollector  # untyped in prometheus-client
+            merge(self._render_registry, path=self.multiprocess_dir)
+        else:
+            from prometheus_client import GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECTOR
+
+            for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+                registry.register(collector)
+            self._render_registry = registry
+
+        # The model's name is not a label: a Dockfile may fill it from a ${VAR} placeholder.
+        agent = getattr(getattr(spec, "agent", None), "name", None) or "unknown"
+        version = getattr(getattr(spec, "metadata", None), "version", None) or ""
+        info = Gauge(
+            "agentdock_agent_info",
+            "The agent this runtime serves (always 1).",
+            ["agent", "version"],
+            registry=registry,
+            multiprocess_mode="max",
+        )
+        info.labels(agent, str(version)).set(1)
+
+        self.http = HttpMetrics(
+            requests=Counter(
+                "agentdock_http_requests",
+                "HTTP requests by route template, method and status code.",
+                ["route", "method", "status"],
+                registry=registry,
+            ),
+            duration=Histogram(
+                "agentdock_http_request_duration_seconds",
+                "HTTP request duration in seconds, until the response body ended.",
+                ["route", "method"],
+                registry=registry,
+                buckets=HTTP_BUCKETS,
+            ),
+            in_flight=Gauge(
+                "agentdock_http_requests_in_flight",
+                "HTTP requests being served now.",
+                registry=registry,
+                multiprocess_mode="livesum",
+            ),
+        )
+        self._runs = Counter(
+            "agentdock_runs",
+            "Agent runs by mode (invoke, stream) and status (ok, error, cancelled).",
+            ["mode", "status"],
+            registry=registry,
+        )
+        self._run_errors = Counter(
+            "agentdock_run_errors",
+            "Failed runs by error type.",
+            ["error_type"],
+            registry=registry,
+        )
+        self._run_duration = (
+            Histogram(
+                "agentdock_run_duration_seconds",
+                "Agent run latency in seconds, from the request to the last output.",
+                ["mode"],
+                registry=registry,
+                buckets=HTTP_BUCKETS,
+            )
+            if self.latency
+            else None
+        )
+        self._tokens = (
+            Counter(
+                "agentdock_tokens",
+                "Model tokens used by runs, by direction (input, output).",
+                ["direction"],
+                registry=registry,
+            )
+            if self.tokens
+            else None
+        )
+        self._cost = (
+            Counter(
+                "agentdock_cost_usd",
+                "Estimated model cost of runs in US dollars (runs with a known price).",
+                registry=registry,
+            )
+            if self.cost
+            else None
+        )
+        self._tool_calls = Counter(
+            "agentdock_tool_calls",
+            "Tool calls by tool and status (ok, error, denied).",
+            ["tool", "status"],
+            registry=registry,
+        )
+        self._tool_duration = Histogram(
+            "agentdock_tool_duration_seconds",
+            "Tool call duration in seconds.",
+            ["tool"],
+            registry=registry,
+            buckets=TOOL_BUCKETS,
+        )
+        self._policy_events = Counter(
+            "agentdock_policy_events",
+            "Policy decisions by policy, stage and action (redact, block, truncate, deny, flag).",
+            ["policy", "stage", "action"],
+            registry=registry,
+        )
+        self._policy_matches = Counter(
+            "agentdock_policy_matches",
+            "Matches found by policies (redacted spans, flagged patterns), by policy.",
+            ["policy"],
+            registry=registry,
+        )
+        self._auth_failures = Counter(
+            "agentdock_auth_failures",
+            "Refused requests by reason (missing, invalid, expired, revoked, forbidden, "
+            "rate_limited).",
+            ["reason"],
+            registry=registry,
+        )
+        self._rate_limited = Counter(
+            "agentdock_rate_limited_requests",
+            "Requests refused by a rate limit (429).",
+            registry=registry,
+        )
+        self._errors = Counter(
+            "agentdock_errors",
+            "Error responses by error type and stage.",
+            ["error_type", "stage"],
+            registry=registry,
+        )
+        self._invalid = Counter(
+            "agentdock_telemetry_invalid_events",
+            "Telemetry events this sink could not read (skipped).",
+            registry=registry,
+        )
+        stat_help = {
+            "events_queued": "Telemetry events queued for the sinks.",
+            "events_dropped": "Telemetry events dropped because the queue was full.",
+            "events_delivered": "Telemetry event deliveries to sinks (one per event and sink).",
+            "sink_errors": "Telemetry batches lost because a sink raised.",
+            "sink_timeouts": "Telemetry batches lost because a sink did not answer in time.",
+        }
+        self._stat_counters = {
+            name.removeprefix("events_"): Counter(
+                f"agentdock_telemetry_{name}", text, registry=registry
+            )
+            for name, text in stat_help.items()
+        }
+        # Label children, resolved once per combination (every label value is bounded).
+        self._runs_of = _Children(self._runs)
+        self._run_errors_of = _Children(self._run_errors)
+        self._tool_calls_of = _Children(self._tool_calls)
+        self._tool_duration_of = _Children(self._tool_duration)
+        self._policy_events_of = _Children(self._policy_events)
+        self._policy_matches_of = _Children(self._policy_matches)
+        self._auth_failures_of = _Children(self._auth_failures)
+        self._errors_of = _Children(self._errors)
+        if self._run_duration is not None:
+            self._run_duration_of = _Children(self._run_duration)
+        # Children that never change, resolved once.
+        if self._tokens is not None:
+            self._tokens_in = self._tokens.labels("input")
+            self._tokens_out = self._tokens.labels("output")
+        self._handlers: dict[str, Callable[[Mapping[str, Any]], None]] = {
+            "run_end": self._on_run_end,
+            "tool_event": self._on_tool,
+            "policy_event": self._on_policy,
+            "auth_event": self._on_auth,
+            "error_event": self._on_error,
+        }
+
+    # -- the server's side -----------------------------------------------------------------------
+
+    def bind(self, pipeline: Any) -> None:
+        """Export ``pipeline.telemetry_stats`` (queue drops, sink errors) with the metrics."""
+        self._pipeline = pipeline
+
+    def asgi_middleware(self, app: Any) -> Any:
+        """An ASGI app around ``app`` that counts and times HTTP requests."""
+        return metrics_middleware(app, self.http)
+
+    def render_metrics(self) -> tuple[bytes, str]:
+        """The exposition text for ``GET /metrics`` and its content type."""
+        self._sync_stats()
+        return generate_latest(self._render_registry), CONTENT_TYPE
+
+    # -- the telemetry side ----------------------------------------------------------------------
+
+    async def emit(self, events: Sequence[Mapping[str, Any]]) -> None:
+        handlers = self._handlers
+        for event in events:
+            try:
+                handler = handlers.get(event["event"])
+                if handler is not None:
+                    handler(event["data"])
+            except Exception:  # one malformed event must not lose the batch
+                self._invalid.inc()
+        self._sync_stats()
+
+    async def flush(self) -> None:
+        """Metrics are pulled; at shutdown a worker's live gauges leave the merged view."""
+        self._sync_stats()
+        if self.multiprocess_dir is not None:
+            from prometheus_client import multiprocess
+
+            dead: Any = multiprocess.mark_process_dead  # untyped in prometheus-client
+            dead(os.getpid(), self.multiprocess_dir)
+
+    def _sync_stats(self) -> None:
+        pipeline = self._pipeline
+        if pipeline is None:
+            return
+        stats = pipeline.telemetry_stats
+        with self._stats_lock:
+            for name, counter in self._stat_counters.items():
+                value = getattr(stats, name, 0)
+                delta = value - self._stats_seen[name]
+                if delta > 0:
+                    counter.inc(delta)
+                    self._stats_seen[name] = value
+
+    def _on_run_end(self, data: Mapping[str, Any]) -> None:
+        mode = _one_of(data.get("mode"), _MODES)
+        status = _one_of(data.get("status"), _RUN_STATUS)
+        self._runs_of(mode, status).inc()
+        if status == "error":
+            self._run_errors_of(self._error_label(data.get("error_type") or "unknown")).inc()
+        latency = _number(data.get("latency_ms"))
+        if self._run_duration is not None and latency is not None:
+            self._run_duration_of(mode).observe(latency / 1000.0)
+        if self._tokens is not None:
+            tokens_in = _number(data.get("tokens_input"))
+            tokens_out = _number(data.get("tokens_output"))
+            if tokens_in:
+                self._tokens_in.inc(tokens_in)
+            if tokens_out:
+                self._tokens_out.inc(tokens_out)
+        if self._cost is not None:
+            cost = _number(data.get("cost_usd"))
+            if cost:
+                self._cost.inc(cost)
+
+    def _on_tool(self, data: Mapping[str, Any]) -> None:
+        tool = self._tool_label(data.get("tool"))
+        self._tool_calls_of(tool, _one_of(data.get("status"), _TOOL_STATUS)).inc()
+        duration = _number(data.get("duration_ms"))
+        if duration is not None:
+            self._tool_duration_of(tool).observe(duration / 1000.0)
+
+    def _on_policy(self, data: Mapping[str, Any]) -> None:
+        policy = self._policy_label(data.get("policy"))
+        self._policy_events_of(
+            policy, _one_of(data.get("stage"), _STAGES), _one_of(data.get("action"), _ACTIONS)
+        ).inc()
+        matches = _number(data.get("matches"))
+        if matches:
+            self._policy_matches_of(policy).inc(matches)
+
+    def _on_auth(self, data: Mapping[str, Any]) -> None:
+        if data.get("outcome") != "failure":
+            return
+        reason = _one_of(data.get("reason"), _AUTH_REASONS)
+        self._auth_failures_of(reason).inc()
+        if reason == "rate_limited":
+            self._rate_limited.inc()
+
+    def _on_error(self, data: Mapping[str, Any]) -> None:
+        self._errors_of(
+            self._error_label(data.get("error_type") or "unknown"),
+            _one_of(data.get("stage"), _STAGES | {"auth", "input", "agent", "output"}),
+        ).inc()
