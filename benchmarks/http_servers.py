@@ -5,7 +5,9 @@
 Every server runs the same graphs (benchmarks/servers/echo_graphs.py), pinned to core 0
 with taskset; wrk (Debian package `wrk`) runs on core 1 with one thread:
 - (a) Litestar + `await graph.ainvoke`, written here (benchmarks/servers/bare_litestar.py)
-- (b) `agentdock serve --insecure-no-auth` on the same graph (auth off, as in (a) and (c))
+- (b) `agentdock serve --insecure-no-auth` on the same graph (auth off, as in (a) and (c)),
+      with its default policies and telemetry sinks (Prometheus, event logs, local collector)
+- (b') the same with those telemetry sinks switched off by their environment variables
 - (c) LangServe `add_routes` (benchmarks/servers/langserve_app.py), in its own virtual
       environment .bench/langserve, created on first run with uv
 for the synchronous-node graph and the async-node graph. Also the cold start of (b):
@@ -218,6 +220,27 @@ def _servers(graph: str) -> list[Server]:
             ready_path="/ready",
         ),
         Server(
+            "(b') telemetry off",
+            [
+                python,
+                "-m",
+                "agentdock_cli",
+                "serve",
+                str(dockfile),
+                "--insecure-no-auth",
+                "--port",
+                "{port}",
+            ],
+            "/invoke",
+            {"text": "hi"},
+            ready_path="/ready",
+            env={
+                "AGENTDOCK_METRICS": "off",
+                "AGENTDOCK_LOG_FORMAT": "off",
+                "AGENTDOCK_LOCALSTORE": "off",
+            },
+        ),
+        Server(
             "(c) langserve",
             [_langserve_python(), *uvicorn, "langserve_app:app"],
             "/echo/invoke",
@@ -253,8 +276,11 @@ def main() -> None:
                 f"{name:<24} {row['rps']:>9.0f} {row['p50']:>8.2f} {row['p99']:>8.2f} "
                 f"{row['non_2xx']:>8.0f}"
             )
-        a, b, c = (results[s.name]["rps"] for s in _servers(graph))
-        print(f"(b)/(a) = {b / a:.2f}x   (b)/(c) = {b / c:.2f}x")
+        a, b, b_off, c = (results[s.name]["rps"] for s in _servers(graph))
+        print(
+            f"(b)/(a) = {b / a:.2f}x   (b)/(c) = {b / c:.2f}x   "
+            f"(b')/(a) = {b_off / a:.2f}x   (b')/(c) = {b_off / c:.2f}x"
+        )
 
     server = _servers("sync")[1]
     samples = []

@@ -261,9 +261,16 @@ def _spy(function: Any, name: str, ran: list[str]) -> Any:
     return spy
 
 
-def _traced_context(run_id: str, before_tool: Any = None) -> tuple[RunContext, list[Any]]:
+ALL_STEPS = frozenset({"node_event", "tool_event", "model_event"})
+
+
+def _traced_context(
+    run_id: str, before_tool: Any = None, steps: frozenset[str] = ALL_STEPS
+) -> tuple[RunContext, list[Any]]:
     events: list[Any] = []
-    context = RunContext(run_id, emit=lambda kind, data: events.append((kind, dict(data))))
+    context = RunContext(
+        run_id, emit=lambda kind, data: events.append((kind, dict(data))), steps=steps
+    )
     if before_tool is not None:
         context.before_tool = before_tool
     return context, events
@@ -307,6 +314,14 @@ def test_a_denied_tool_is_reported_as_denied(tmp_path: Path) -> None:
     adapter.close()
     tools_reported = [(d["tool"], d["status"]) for k, d in events if k == "tool_event"]
     assert tools_reported == [("lookup_order", "ok"), ("issue_refund", "denied")]
+
+
+def test_only_the_steps_a_sink_uses_are_timed(tmp_path: Path) -> None:
+    adapter, _tools = react_adapter(tmp_path)
+    context, events = _traced_context("r-tools", steps=frozenset({"tool_event"}))
+    asyncio.run(adapter.invoke(REFUND, context))
+    adapter.close()
+    assert [kind for kind, _ in events] == ["tool_event", "tool_event"]
 
 
 def test_an_untraced_run_installs_no_timing_callbacks(tmp_path: Path) -> None:

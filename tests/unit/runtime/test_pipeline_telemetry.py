@@ -407,3 +407,38 @@ def test_a_run_reports_at_most_max_run_events() -> None:
     assert kinds[0] == "run_start" and kinds[-1] == "run_end", "start and end always kept"
     assert len(sink.events) == MAX_RUN_EVENTS + 1
     assert pipeline.telemetry_stats.dropped == 51
+
+
+class Picky(Sink):
+    """A sink that uses run_end events only."""
+
+    wants = frozenset({"run_end"})
+
+
+def test_only_the_events_some_sink_wants_are_built() -> None:
+    picky = Picky()
+    pipeline = build(Agent(), policies={"count": Counting()}, sinks={"picky": picky})
+    assert pipeline._steps == frozenset()
+
+    async def main() -> None:
+        await pipeline.invoke(b'{"text": "x"}', headers=GOOD)
+        await pipeline.aclose()
+
+    run(main())
+    assert [e["event"] for e in picky.events] == ["run_end"]
+
+
+def test_a_sink_without_wants_gets_every_event() -> None:
+    picky, plain = Picky(), Sink()
+    pipeline = build(
+        Agent(), policies={"count": Counting()}, sinks={"picky": picky, "plain": plain}
+    )
+    assert pipeline._steps == {"node_event", "tool_event", "model_event"}
+
+    async def main() -> None:
+        await pipeline.invoke(b'{"text": "x"}', headers=GOOD)
+        await pipeline.aclose()
+
+    run(main())
+    assert [e["event"] for e in plain.events] == ["run_start", "policy_event", "run_end"]
+    assert [e["event"] for e in picky.events] == ["run_start", "policy_event", "run_end"]

@@ -126,9 +126,15 @@ class TelemetrySink(Protocol):
     background task; a request never awaits a sink. A sink that raises or runs past the
     runtime's sink timeout loses that batch and is counted, nothing else.
 
-    An event is a JSON-compatible mapping, for example ``{"type": "run", "run_id": ...,
-    "agent": ..., "status": "ok", "duration_ms": 12.5, "input_tokens": 10, ...}``; it never
-    holds the input, the output or a credential.
+    An event is a JSON-compatible mapping in the envelope of ``contracts/events/``
+    (``{"event": "run_end", "version": "1.0", "timestamp": ..., "agent": ..., "run_id": ...,
+    "trace_id": ..., "span_id": ..., "data": {...}}``); it never holds the input, the
+    output or a credential.
+
+    A sink may declare ``wants: frozenset[str]``, the event names it uses: the runtime
+    builds only the events some sink wants (and times no node, tool or model step that no
+    sink asks for), so a sink may still see events it did not ask for. A sink without the
+    attribute wants every event.
     """
 
     async def emit(self, events: Sequence[Mapping[str, Any]]) -> None:

@@ -100,9 +100,13 @@ class RunContext:
     #: token's data, and ``finish`` at the end), else ``"invoke"``.
     mode: Literal["invoke", "stream"] = "invoke"
 
+    #: The step events some sink uses (``node_event``, ``tool_event``, ``model_event``):
+    #: adapters time those steps, and only those, for telemetry.
+    steps: frozenset[str] = frozenset()
+
     @property
     def traced(self) -> bool:
-        """Whether telemetry listens: adapters collect node/tool/model timings only then."""
+        """Whether telemetry listens at all (``emit`` is not the no-op)."""
         return self.emit is not _no_telemetry
 
 

@@ -150,7 +150,7 @@ class RunTracker:
             self.handlers = [_ToolRecorder(self, tokens=stream_tokens)]
         else:
             self.handlers = [_Recorder(self, tokens=stream_tokens), _ToolGate(self)]
-        if context.traced:
+        if context.steps:
             self.handlers.append(_Timings(context))
 
     # -- called by the handlers, from any thread --------------------------------------------
@@ -204,7 +204,7 @@ class RunTracker:
         with self._lock:
             if self.denied is None:
                 self.denied = denied
-        if self.context.traced:
+        if "tool_event" in self.context.steps:
             self.context.emit(
                 "tool_event",
                 {
@@ -328,15 +328,33 @@ class _ToolGate(BaseCallbackHandler):
 class _Timings(BaseCallbackHandler):
     """Times every node, tool call and model call of a run for telemetry.
 
-    Present only when a telemetry sink listens (``RunContext.traced``); each finished step
-    becomes one ``node_event``, ``tool_event`` or ``model_event`` with its own span id.
+    Present only when a telemetry sink uses step events (``RunContext.steps``); each
+    finished step of a kind some sink uses becomes one ``node_event``, ``tool_event`` or
+    ``model_event`` with its own span id. Kinds nobody uses are not even called back.
     """
 
     run_inline = True
 
     def __init__(self, context: RunContext) -> None:
         self.emit = context.emit
+        steps = context.steps
+        self._nodes = "node_event" in steps
+        self._models = "model_event" in steps
+        self.tools = "tool_event" in steps
         self._open: dict[UUID, tuple[str, dict[str, Any], int, int]] = {}
+
+    # LangChain skips a handler for the kinds of callback it ignores.
+    @property
+    def ignore_chain(self) -> bool:
+        return not self._nodes
+
+    @property
+    def ignore_llm(self) -> bool:
+        return not self._models
+
+    @property
+    def ignore_chat_model(self) -> bool:
+        return not self._models
 
     def _start(self, run_id: UUID, kind: str, data: dict[str, Any]) -> None:
         self._open[run_id] = (kind, data, time.time_ns(), time.perf_counter_ns())
@@ -378,6 +396,8 @@ class _Timings(BaseCallbackHandler):
         tool_call_id: str | None = None,
         **kwargs: Any,
     ) -> None:
+        if not self.tools:
+            return
         name = _tool_name(serialized, kwargs)
         self._start(run_id, "tool_event", {"tool": name, "call_id": tool_call_id})
 

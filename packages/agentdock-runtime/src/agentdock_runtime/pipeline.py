@@ -64,6 +64,7 @@ log = logging.getLogger("agentdock.runtime")
 #: How long an agent may run when ``arguments.timeout_sec`` is not given.
 DEFAULT_TIMEOUT_SEC = 60.0
 _STAGES = ("pre", "tool", "post")
+_STEP_EVENTS = ("node_event", "tool_event", "model_event")
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 _ANONYMOUS: Mapping[str, Any] = MappingProxyType({"sub": None, "role": None})
 
@@ -361,6 +362,21 @@ class Pipeline:
             for name, policy in policies
             if policy.stage == "post" and callable(getattr(policy, "check_event", None))
         )
+        # The events some sink uses (``None``: a sink takes every event), and the steps the
+        # adapter must time for them.
+        wanted: set[str] | None = set()
+        for sink in sinks:
+            names = getattr(sink, "wants", None)
+            if not isinstance(names, frozenset | set):
+                wanted = None
+                break
+            wanted.update(str(name) for name in names)
+        self._wanted: frozenset[str] | None = frozenset(wanted) if wanted is not None else None
+        self._steps = (
+            frozenset(name for name in _STEP_EVENTS if self._wanted is None or name in self._wanted)
+            if sinks
+            else frozenset()
+        )
         self._telemetry = _Telemetry(
             sinks,
             queue_size=telemetry_queue_size,
@@ -524,7 +540,9 @@ class Pipeline:
         )
         if self._telemetry.sinks:
             context.emit = _RunEvents(self, run_id, state)
-            context.emit("run_start", {"mode": mode, **self._run_data(identity, state)})
+            context.steps = self._steps
+            if self._wanted is None or "run_start" in self._wanted:
+                context.emit("run_start", {"mode": mode, **self._run_data(identity, state)})
         if self._tool:
             context.before_tool = _ToolGate(self._tool, context, state)
             if self._tool_sync is not None:
@@ -759,6 +777,8 @@ class Pipeline:
         self, name: str, data: Mapping[str, Any], run_id: str | None, state: _RunState | None
     ) -> None:
         """Add an event to its run's (queued when the run ends), or queue it alone."""
+        if self._wanted is not None and name not in self._wanted:
+            return
         event = envelope(
             name,
             self.agent,
@@ -874,6 +894,9 @@ class _RunEvents:
         state = self.state
         events = state.events
         if events is None:
+            return
+        wanted = self.pipeline._wanted
+        if wanted is not None and kind not in wanted:
             return
         if len(events) >= MAX_RUN_EVENTS:
             telemetry = self.pipeline._telemetry

@@ -51,6 +51,8 @@ class LocalStoreSink:
         batch_size: int = 500,
         prune_every: int = 1_000,
     ) -> None:
+        #: The events that become rows (``TelemetrySink.wants``).
+        self.wants = frozenset({"run_end", "tool_event", "policy_event"})
         self.path = path if path is not None else telemetry_db_path()
         self.retention = retention if retention is not None else Retention.from_env()
         tools_cfg = getattr(getattr(spec, "policies", None), "tools", None)

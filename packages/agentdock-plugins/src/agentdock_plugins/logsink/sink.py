@@ -128,6 +128,12 @@ class LogSink:
         observability = getattr(spec, "observability", None)
         level_name = getattr(observability, "log_level", "info") or "info"
         self.threshold = LEVELS[level_name]
+        #: Events this sink may write at its level (``TelemetrySink.wants``).
+        self.wants: frozenset[str] | None = (
+            None
+            if self.threshold <= 10
+            else frozenset({"run_end", "error_event", "auth_event", "policy_event", "tool_event"})
+        )
         self.version = getattr(getattr(spec, "metadata", None), "version", None)
         self.stream: TextIO = stream if stream is not None else sys.stdout
         if fmt == "auto":

@@ -126,6 +126,10 @@ class PrometheusSink:
         max_policies: int = 32,
         max_error_types: int = 32,
     ) -> None:
+        #: The events the metrics come from (``TelemetrySink.wants``).
+        self.wants = frozenset(
+            {"run_end", "tool_event", "policy_event", "auth_event", "error_event"}
+        )
         metrics_cfg = getattr(getattr(spec, "observability", None), "metrics", None)
         self.latency = bool(getattr(metrics_cfg, "latency", True))
         self.tokens = bool(getattr(metrics_cfg, "tokens", True))
