@@ -9,7 +9,8 @@ case reports its best rate over the trials, all measured in the same run:
 - adapter.invoke                  LangGraphAdapter, ``before_tool`` left at allow-all
 - adapter.invoke (tool check)     the same with a ``before_tool`` of its own, as a
                                   pipeline with tool policies passes
-- pipeline.invoke (auth off)      the whole runtime pipeline
+- pipeline.invoke (auth off)      the whole runtime pipeline with its default policies (the
+                                  injection check, the tool gate) and no telemetry sink
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+# The pipeline's own cost: no telemetry sink (benchmarks/http_features.py measures those).
+for _switch in ("AGENTDOCK_METRICS", "AGENTDOCK_LOG_FORMAT", "AGENTDOCK_LOCALSTORE"):
+    os.environ.setdefault(_switch, "off")
 ECHO = ROOT / "examples" / "echo"
 
 
