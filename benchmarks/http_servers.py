@@ -195,6 +195,8 @@ def _servers(graph: str) -> list[Server]:
     dockfile = SERVERS / f"echo-{graph}" / "Dockfile.yaml"
     uvicorn = ["-m", "uvicorn", "--port", "{port}", "--log-level", "warning", "--no-access-log"]
     env = {"BENCH_GRAPH": graph}
+    agentdock = [python, "-m", "agentdock_cli", "serve", str(dockfile), "--insecure-no-auth"]
+    agentdock += ["--port", "{port}"]
     return [
         Server(
             "(a) litestar+ainvoke",
@@ -205,32 +207,14 @@ def _servers(graph: str) -> list[Server]:
         ),
         Server(
             "(b) agentdock /invoke",
-            [
-                python,
-                "-m",
-                "agentdock_cli",
-                "serve",
-                str(dockfile),
-                "--insecure-no-auth",
-                "--port",
-                "{port}",
-            ],
+            agentdock,
             "/invoke",
             {"text": "hi"},
             ready_path="/ready",
         ),
         Server(
             "(b') telemetry off",
-            [
-                python,
-                "-m",
-                "agentdock_cli",
-                "serve",
-                str(dockfile),
-                "--insecure-no-auth",
-                "--port",
-                "{port}",
-            ],
+            agentdock,
             "/invoke",
             {"text": "hi"},
             ready_path="/ready",

@@ -30,7 +30,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from agentdock.plugins import PluginManager
 from agentdock.run import RunContext, RunResult, StreamEvent, ToolCall, ToolDenied, Usage
@@ -933,16 +933,8 @@ class _ToolGate:
         for name, check in self.checks:
             try:
                 await check(call, self.context)
-            except ToolDenied as exc:
-                self.state.failure = _denied(exc)
-                raise
-            except RuntimeHTTPError as exc:
-                self.state.failure = exc
-                raise
             except Exception as exc:
-                log.warning("tool policy %s failed (%s)", name, type(exc).__name__)
-                self.state.failure = InternalError(f"policy {name!r} failed")
-                raise ToolDenied(call.name, "the tool policy failed") from None
+                _tool_refused(exc, name, call, self.state)
 
 
 class _SyncToolGate:
@@ -967,16 +959,21 @@ class _SyncToolGate:
         for name, check in self.checks:
             try:
                 check(call, self.context)
-            except ToolDenied as exc:
-                self.state.failure = _denied(exc)
-                raise
-            except RuntimeHTTPError as exc:
-                self.state.failure = exc
-                raise
             except Exception as exc:
-                log.warning("tool policy %s failed (%s)", name, type(exc).__name__)
-                self.state.failure = InternalError(f"policy {name!r} failed")
-                raise ToolDenied(call.name, "the tool policy failed") from None
+                _tool_refused(exc, name, call, self.state)
+
+
+def _tool_refused(exc: Exception, name: str, call: ToolCall, state: _RunState) -> NoReturn:
+    """Latch what tool policy ``name`` raised as the run's failure; raise the denial."""
+    if isinstance(exc, ToolDenied):
+        state.failure = _denied(exc)
+        raise exc
+    if isinstance(exc, RuntimeHTTPError):
+        state.failure = exc
+        raise exc
+    log.warning("tool policy %s failed (%s)", name, type(exc).__name__)
+    state.failure = InternalError(f"policy {name!r} failed")
+    raise ToolDenied(call.name, "the tool policy failed") from None
 
 
 def _owner(identity: Mapping[str, Any]) -> str | None:
