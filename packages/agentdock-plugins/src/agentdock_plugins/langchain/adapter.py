@@ -68,4 +68,4 @@ class LangChainAdapter:
 
 
 def _config(context: RunContext, tracker: RunTracker) -> RunnableConfig:
-    return {"callbacks": tracker.handlers, "metadata": {"agentdock_run_id": context.run_id}}
+    return {"callbacks": tracker.handlers}

@@ -142,10 +142,10 @@ class LangGraphAdapter:
     # -- internals ------------------------------------------------------------------------------
 
     def _prepare(self, context: RunContext, tracker: RunTracker) -> tuple[Any, RunnableConfig]:
-        config: RunnableConfig = {
-            "callbacks": tracker.handlers,
-            "metadata": {"agentdock_run_id": context.run_id},
-        }
+        # No run metadata in the config: LangChain merges it into every nested runnable's
+        # config (about 80 calls a run on a one-node graph); the run id reaches telemetry
+        # through the runtime's own events.
+        config: RunnableConfig = {"callbacks": tracker.handlers}
         graph = self.graph
         if context.thread_id is not None:
             if self._stateful is None:
