@@ -277,10 +277,16 @@ def test_collector_is_off_when_a_backend_is_configured(monkeypatch: pytest.Monke
         monkeypatch.delenv(name, raising=False)
     assert not has_backend(make_spec())
     assert isinstance(localstore_sink(make_spec()), LocalStoreSink)
-    assert has_backend(make_spec(langfuse={"project": "p"}))
-    assert localstore_sink(make_spec(langfuse={"project": "p"})) is None
+    keys = {"project": "p", "public_key": "pk-lf-1", "secret_key": "sk-lf-1"}
+    assert has_backend(make_spec(langfuse=keys))
+    assert localstore_sink(make_spec(langfuse=keys)) is None
+    # A LangFuse block without keys sends nothing anywhere: the collector stays.
+    assert not has_backend(make_spec(langfuse={"project": "p"}))
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")
     assert localstore_sink(make_spec()) is None
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")  # the endpoint is there, tracing is not
+    assert isinstance(localstore_sink(make_spec()), LocalStoreSink)
+    monkeypatch.delenv("OTEL_SDK_DISABLED")
     monkeypatch.setenv("AGENTDOCK_LOCALSTORE", "on")
     assert isinstance(localstore_sink(make_spec()), LocalStoreSink)
     monkeypatch.setenv("AGENTDOCK_LOCALSTORE", "off")

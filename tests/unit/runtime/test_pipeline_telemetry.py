@@ -442,3 +442,25 @@ def test_a_sink_without_wants_gets_every_event() -> None:
     run(main())
     assert [e["event"] for e in plain.events] == ["run_start", "policy_event", "run_end"]
     assert [e["event"] for e in picky.events] == ["run_start", "policy_event", "run_end"]
+
+
+class Cancelling(Sink):
+    """A sink whose emit raises CancelledError of its own (a bug in a sink)."""
+
+    async def emit(self, events: list[Mapping[str, Any]]) -> None:
+        raise asyncio.CancelledError
+
+
+def test_a_sink_raising_cancelled_error_neither_stops_its_drain_nor_the_others() -> None:
+    bad, good = Cancelling(), Sink()
+    pipeline = build(Agent(), sinks={"bad": bad, "good": good})
+
+    async def main() -> None:
+        for _ in range(5):
+            await pipeline.invoke(b'{"text": "a"}', headers=GOOD)
+            await asyncio.sleep(0)
+        await pipeline.aclose()
+
+    run(main())
+    assert len(good.events) == 10
+    assert pipeline.telemetry_stats.sink_errors >= 1

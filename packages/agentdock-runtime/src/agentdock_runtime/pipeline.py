@@ -164,8 +164,12 @@ class _Telemetry:
         drops them for its sink only."""
         if not self.sinks or not events:
             return
-        if not self._tasks or any(task.done() for task in self._tasks):
+        if not self._tasks:
             self._start()
+        else:
+            for index, task in enumerate(self._tasks):
+                if task.done():  # only that sink's drain, on its own queue
+                    self._tasks[index] = self._drainer(index)
         stats = self.stats
         for sink, queue in zip(self.sinks, self._queues, strict=True):
             try:
@@ -178,14 +182,14 @@ class _Telemetry:
                 stats.queued += len(events)
 
     def _start(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        loop = asyncio.get_running_loop()
         self._queues = [asyncio.Queue(self.queue_size) for _ in self.sinks]
-        self._tasks = [
-            loop.create_task(self._drain(sink, queue), name=f"agentdock-telemetry-{_name(sink)}")
-            for sink, queue in zip(self.sinks, self._queues, strict=True)
-        ]
+        self._tasks = [self._drainer(index) for index in range(len(self.sinks))]
+
+    def _drainer(self, index: int) -> asyncio.Task[None]:
+        sink = self.sinks[index]
+        return asyncio.get_running_loop().create_task(
+            self._drain(sink, self._queues[index]), name=f"agentdock-telemetry-{_name(sink)}"
+        )
 
     async def _drain(self, sink: Any, queue: asyncio.Queue[list[Mapping[str, Any]]]) -> None:
         while True:
@@ -210,6 +214,12 @@ class _Telemetry:
         except TimeoutError:
             self.stats.sink_timeouts += 1
             log.warning("telemetry sink %s timed out; %d events lost", _name(sink), len(batch))
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the drain itself is being stopped
+            self.stats.sink_errors += 1  # the sink's own cancellation: not the drain's end
+            log.warning("telemetry sink %s was cancelled; %d events lost", _name(sink), len(batch))
         except Exception as exc:
             self.stats.sink_errors += 1
             log.warning(
@@ -222,20 +232,33 @@ class _Telemetry:
             self.stats.delivered += len(batch)
 
     async def aclose(self, timeout: float) -> None:
-        """Let every sink drain its queue (all within ``timeout``), then flush each."""
+        """Let every sink drain its queue, then flush them all at once: at most about
+        ``2 × timeout`` in all. Events still queued after the first ``timeout`` are dropped
+        and counted."""
         if self._tasks:
             joins = [asyncio.ensure_future(queue.join()) for queue in self._queues]
             await asyncio.wait(joins, timeout=timeout)
+            for sink, queue in zip(self.sinks, self._queues, strict=True):
+                left = sum(len(queue.get_nowait()) for _ in range(queue.qsize()))
+                if left:
+                    self.stats.dropped += left
+                    name = _name(sink)
+                    self.stats.dropped_by_sink[name] = (
+                        self.stats.dropped_by_sink.get(name, 0) + left
+                    )
             for pending in (*joins, *self._tasks):
                 pending.cancel()
             await asyncio.gather(*joins, *self._tasks, return_exceptions=True)
         self._tasks, self._queues = [], []
-        for sink in self.sinks:
+
+        async def flush(sink: Any) -> None:
             try:
                 async with asyncio.timeout(timeout):
                     await sink.flush()
             except Exception as exc:  # a sink must not stop shutdown
                 log.warning("telemetry sink %s did not flush (%s)", _name(sink), type(exc).__name__)
+
+        await asyncio.gather(*(flush(sink) for sink in self.sinks))
 
 
 def _name(obj: Any) -> str:

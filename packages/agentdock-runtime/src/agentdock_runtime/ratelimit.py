@@ -137,6 +137,10 @@ return {1, '0'}
 """
 
 
+#: Seconds between attempts to reach a Redis that failed (limits are per process meanwhile).
+REDIS_RETRY_SEC = 5.0
+
+
 class RedisLimiter:
     """GCRA in Redis (``redis.asyncio``), shared by every process using the same server."""
 
@@ -145,12 +149,22 @@ class RedisLimiter:
 
         self.url = url
         self.prefix = prefix
-        self._client = client if client is not None else redis.from_url(url)
+        # Short timeouts: a Redis that hangs or drops packets costs a request a quarter of a
+        # second at most, never the operating system's connect timeout.
+        self._client = (
+            client
+            if client is not None
+            else redis.from_url(url, socket_connect_timeout=0.25, socket_timeout=0.25)
+        )
         self._script = self._client.register_script(GCRA_LUA)
         self._fallback = MemoryLimiter()
         self._failing = False
+        #: While Redis is failing, it is tried again only after this (monotonic) time.
+        self._retry_at = 0.0
 
     async def hit(self, key: str, rate: Rate) -> Decision:
+        if self._failing and time.monotonic() < self._retry_at:
+            return self._fallback.hit_now(key, rate)
         try:
             allowed, wait = await self._script(
                 keys=[self.prefix + key], args=[rate.interval * 1000.0, rate.period * 1000.0]
@@ -161,6 +175,7 @@ class RedisLimiter:
                     "rate limits fall back to memory: Redis failed (%s)", type(exc).__name__
                 )
                 self._failing = True
+            self._retry_at = time.monotonic() + REDIS_RETRY_SEC
             return self._fallback.hit_now(key, rate)
         if self._failing:
             log.warning("rate limits are shared through Redis again")

@@ -41,7 +41,10 @@ _json_option = click.option("--json", "as_json", is_flag=True, help="Print one J
 def _when(ts: float | None) -> str:
     if ts is None:
         return "-"
-    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    try:
+        return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return "far future"
 
 
 def _duration(text: str | None, option: str, as_json: bool) -> int | None:

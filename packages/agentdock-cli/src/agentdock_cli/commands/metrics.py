@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+from rich.markup import escape
 
 from agentdock_cli import exitcodes
 from agentdock_cli.output import console, err_console, print_json
@@ -66,7 +67,7 @@ def _fail(message: str, code: int, *, as_json: bool) -> NoReturn:
     if as_json:
         print_json({"error": message, "code": code})
     else:
-        err_console().print(f"[red]✗[/] {message}", markup=True, highlight=False)
+        err_console().print(f"[red]✗[/] {escape(message)}", markup=True, highlight=False)
     raise SystemExit(code)
 
 

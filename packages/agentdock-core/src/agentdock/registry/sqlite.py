@@ -64,7 +64,11 @@ def open_store(
     """Open (creating it and its directory if needed) and migrate the registry."""
     target = Path(path) if path is not None else default_registry_path(project_dir)
     store = SQLiteStore(target)
-    store.migrate()
+    try:
+        store.migrate()
+    except sqlite3.Error as exc:
+        store.close()
+        raise RegistryError(f"cannot migrate the registry {store.path}: {exc}") from None
     return store
 
 
@@ -99,10 +103,14 @@ class SQLiteStore:
             raise RegistryError(f"cannot open the registry {self.path}: {exc}") from None
         self._lock = threading.RLock()
         with self._lock:
-            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._conn.execute("PRAGMA foreign_keys = ON")
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA synchronous = NORMAL")
+            try:
+                self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                self._conn.execute("PRAGMA foreign_keys = ON")
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                self._conn.execute("PRAGMA synchronous = NORMAL")
+            except sqlite3.Error as exc:  # not a database, read-only, locked, ...
+                self._conn.close()
+                raise RegistryError(f"cannot open the registry {self.path}: {exc}") from None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -241,15 +249,15 @@ class SQLiteStore:
         """Replace a live key by a new one with the same role and expiry, in one transaction.
 
         The old key stays valid until ``now + grace_seconds``. Returns ``(old, new)``, or
-        None when the agent has no such live (not revoked, not rotated) key.
+        None when the agent has no such live (not revoked, not rotated, not expired) key.
         """
         at = time.time() if now is None else now
         with self._tx() as conn:
             row = conn.execute(
                 "SELECT k.agent_id, k.role, k.expires_at FROM api_keys k JOIN agents a "
                 "ON a.id = k.agent_id WHERE k.id = ? AND a.name = ? AND k.revoked_at IS NULL "
-                "AND k.rotated_at IS NULL",
-                (key_id, agent),
+                "AND k.rotated_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?)",
+                (key_id, agent, at),
             ).fetchone()
             if row is None:
                 return None

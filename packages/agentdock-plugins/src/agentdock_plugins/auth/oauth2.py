@@ -51,6 +51,7 @@ class JwksCache:
         self._fetched_at: float | None = None
         #: When an unknown ``kid`` last caused a fetch (refetches are rate-limited).
         self._forced_at: float | None = None
+        self._failed_at: float | None = None
         self._lock: asyncio.Lock | None = None
         #: How many times the key set was fetched (for tests and diagnostics).
         self.fetches = 0
@@ -77,11 +78,19 @@ class JwksCache:
     async def _refresh(self, *, forced: bool) -> None:
         if self._lock is None:
             self._lock = asyncio.Lock()
-        before = self._fetched_at
+        before = (self._fetched_at, self._failed_at)
         async with self._lock:
-            if self._fetched_at != before:
-                return  # another request fetched while this one waited
+            if (self._fetched_at, self._failed_at) != before:
+                # Another request fetched, or tried and failed, while this one waited.
+                if self._fetched_at is None:
+                    raise invalid("the token issuer's keys are unavailable")
+                return
             now = self._clock()
+            if self._failed_at is not None and now - self._failed_at < self.min_refresh_interval:
+                # The issuer failed a moment ago: no new attempt per request.
+                if self._fetched_at is None:
+                    raise invalid("the token issuer's keys are unavailable")
+                return
             if forced:
                 if (
                     self._forced_at is not None
@@ -91,7 +100,9 @@ class JwksCache:
                 self._forced_at = now
             try:
                 await self._fetch()
+                self._failed_at = None
             except Exception as exc:  # the issuer is down: keep the old keys
+                self._failed_at = now
                 log.warning("could not fetch the JWKS (%s)", type(exc).__name__)
                 if self._fetched_at is None:
                     raise invalid("the token issuer's keys are unavailable") from None

@@ -22,19 +22,25 @@ __all__ = ["MODE_ENV", "agentdock_register_telemetry_sinks", "has_backend", "loc
 
 #: ``on``, ``off`` or ``auto`` (the default: on when no backend is configured).
 MODE_ENV = "AGENTDOCK_LOCALSTORE"
-_OTLP_ENV = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
 
 def has_backend(spec: Any, env: Mapping[str, str] | None = None) -> bool:
-    """Whether the spec or the environment names a telemetry backend (LangFuse, OTLP)."""
+    """Whether a telemetry backend (LangFuse, OTLP) really receives this spec's runs.
+
+    Decided exactly as the LangFuse and OpenTelemetry sinks decide whether they are built,
+    so switching one off (``observability.tracing: false``, ``OTEL_SDK_DISABLED``, empty
+    LangFuse keys) brings the local collector back.
+    """
+    from agentdock_plugins.langfuse.config import langfuse_settings
+    from agentdock_plugins.otel.config import traces_endpoint
+
     env = os.environ if env is None else env
-    observability = getattr(spec, "observability", None)
-    if getattr(observability, "langfuse", None) is not None:
-        return True
-    for attr in ("endpoint", "otlp_endpoint"):
-        if getattr(observability, attr, None):
+    try:
+        if langfuse_settings(spec, env) is not None:
             return True
-    return any(env.get(name) for name in _OTLP_ENV)
+    except Exception:  # a malformed LangFuse setting: the LangFuse sink refuses to start
+        return True
+    return traces_endpoint(spec, env) is not None
 
 
 def localstore_sink(spec: Any) -> LocalStoreSink | None:

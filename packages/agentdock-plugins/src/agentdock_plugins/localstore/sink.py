@@ -128,7 +128,8 @@ class LocalStoreSink:
                     if since_prune >= self.prune_every:
                         prune(conn, self.retention)
                         since_prune = 0
-                except sqlite3.Error as exc:  # disk full, locked too long: lose the batch
+                # Disk full, locked too long, a value SQLite cannot hold: lose the batch.
+                except (sqlite3.Error, OverflowError, ValueError) as exc:
                     self.write_errors += 1
                     log.warning("local telemetry store: %d rows lost (%s)", len(batch), exc)
                 finally:

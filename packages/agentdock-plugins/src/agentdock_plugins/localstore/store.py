@@ -179,7 +179,8 @@ def _num(value: Any) -> float | None:
 
 
 def _int(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int):
+    """An integer SQLite can store (64-bit), else ``None``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**63:
         return None
     return value
 
