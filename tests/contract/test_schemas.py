@@ -130,7 +130,7 @@ def test_a_v11_key_in_a_v10_file_says_to_declare_v11(path: tuple[str, ...]) -> N
     node[path[-1]] = "x"
     report = agentdock.validate(document, skip_imports=True)
     hints = [f.hint or "" for f in report.errors]
-    assert any("declare version: \"1.1\"" in hint for hint in hints), hints
+    assert any('declare version: "1.1"' in hint for hint in hints), hints
 
 
 def test_v11_additions_are_optional() -> None:
