@@ -84,6 +84,7 @@ RUN_END = {
     "start_unix_nano": 1_795_000_000_000_000_000,
     "end_unix_nano": 1_795_000_000_012_500_000,
     "parent_span_id": None,
+    "parent_sampled": True,
 }
 
 

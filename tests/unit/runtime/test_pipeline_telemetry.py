@@ -464,3 +464,22 @@ def test_a_sink_raising_cancelled_error_neither_stops_its_drain_nor_the_others()
     run(main())
     assert len(good.events) == 10
     assert pipeline.telemetry_stats.sink_errors >= 1
+
+
+def test_the_callers_sampled_flag_is_kept() -> None:
+    sampled = parse_traceparent(TRACEPARENT)
+    unsampled = parse_traceparent(TRACEPARENT[:-2] + "00")
+    assert sampled is not None and sampled.sampled is True
+    assert unsampled is not None and unsampled.sampled is False
+    sink = Sink()
+    pipeline = build(Agent(), sinks={"s": sink})
+
+    async def main() -> None:
+        headers = {**GOOD, "traceparent": TRACEPARENT[:-2] + "00"}
+        await pipeline.invoke(b'{"text": "a"}', headers=headers)
+        await pipeline.invoke(b'{"text": "a"}', headers=GOOD)
+        await pipeline.aclose()
+
+    run(main())
+    flags = [e["data"]["parent_sampled"] for e in sink.events if e["event"] == "run_end"]
+    assert flags == [False, True]

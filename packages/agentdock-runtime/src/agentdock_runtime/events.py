@@ -53,11 +53,13 @@ _ZERO_SPAN = "0" * 16
 class TraceContext:
     """The trace a run belongs to: its trace id and the caller's span, if any."""
 
-    __slots__ = ("parent_span_id", "trace_id")
+    __slots__ = ("parent_span_id", "sampled", "trace_id")
 
-    def __init__(self, trace_id: str, parent_span_id: str | None) -> None:
+    def __init__(self, trace_id: str, parent_span_id: str | None, sampled: bool = True) -> None:
         self.trace_id = trace_id
         self.parent_span_id = parent_span_id
+        #: The caller's ``sampled`` flag: samplers that follow the parent keep or drop with it.
+        self.sampled = sampled
 
 
 def parse_traceparent(value: str | None) -> TraceContext | None:
@@ -70,12 +72,12 @@ def parse_traceparent(value: str | None) -> TraceContext | None:
     match = _TRACEPARENT.match(value.strip())
     if match is None:
         return None
-    version, trace_id, parent, _flags = match.groups()
+    version, trace_id, parent, flags = match.groups()
     if version == "ff" or trace_id == _ZERO_TRACE or parent == _ZERO_SPAN:
         return None
     if version == "00" and len(value.strip()) != 55:
         return None
-    return TraceContext(trace_id, parent)
+    return TraceContext(trace_id, parent, sampled=bool(int(flags, 16) & 1))
 
 
 class _Ids:

@@ -278,6 +278,7 @@ class _RunState:
     trace_id: str | None = None
     span_id: str | None = None
     parent_span_id: str | None = None
+    parent_sampled: bool = True
     thread_id: str | None = None
     start_unix_nano: int = 0
     #: Where the run is: auth, input, pre, agent, output, post (``error_event.stage``).
@@ -530,6 +531,7 @@ class Pipeline:
             if caller is not None:
                 state.trace_id = caller.trace_id
                 state.parent_span_id = caller.parent_span_id
+                state.parent_sampled = caller.sampled
         if self._telemetry.sinks:
             state.span_id = new_span_id()
             state.start_unix_nano = time.time_ns()
@@ -856,6 +858,7 @@ class Pipeline:
             retries=state.retries,
             end_unix_nano=time.time_ns(),
             parent_span_id=state.parent_span_id,
+            parent_sampled=state.parent_sampled,
         )
         if self._pricing is not None:
             cost = self._pricing.cost_usd(usage.input_tokens, usage.output_tokens)

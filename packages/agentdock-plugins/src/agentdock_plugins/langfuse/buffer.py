@@ -137,8 +137,11 @@ class SpanBuffer:
 
     # -- sending -----------------------------------------------------------------------------
 
-    def lease(self, limit: int, *, now: float | None = None) -> list[tuple[str, bytes]]:
-        """The oldest rows nobody is sending, leased to the caller for :data:`LEASE_S`."""
+    def lease(
+        self, limit: int, *, now: float | None = None, lease_s: float = LEASE_S
+    ) -> list[tuple[str, bytes]]:
+        """The oldest rows nobody is sending, leased to the caller for ``lease_s`` seconds
+        (long enough to send them all: another sender never takes a row still being sent)."""
         now = time.time() if now is None else now
         with self._lock:
             try:
@@ -153,7 +156,7 @@ class SpanBuffer:
                     self._db.executemany(
                         "UPDATE batches SET leased_until = ?, attempts = attempts + 1 "
                         "WHERE batch_id = ?",
-                        [(now + LEASE_S, row[0]) for row in rows],
+                        [(now + lease_s, row[0]) for row in rows],
                     )
                     self._db.execute("COMMIT")
                 except BaseException:

@@ -37,7 +37,7 @@ import httpx
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from agentdock_plugins.langfuse.buffer import SpanBuffer
+from agentdock_plugins.langfuse.buffer import LEASE_S, SpanBuffer
 from agentdock_plugins.otel.wire import encode_request
 
 __all__ = ["BATCH_ID_HEADER", "TRACES_PATH", "ExportStats", "SpoolingExporter"]
@@ -247,7 +247,9 @@ class SpoolingExporter(SpanExporter):
     def _resend_pass(self) -> bool:
         """Send leased rows until one fails; ``True`` when rows may remain."""
         assert self.buffer is not None
-        rows = self.buffer.lease(_RESEND_BATCH)
+        # Each POST may take a few times timeout_s (connect, write and read each have it).
+        lease_s = max(LEASE_S, _RESEND_BATCH * self.timeout_s * 3)
+        rows = self.buffer.lease(_RESEND_BATCH, lease_s=lease_s)
         if not rows:
             self._failures = 0
             return False

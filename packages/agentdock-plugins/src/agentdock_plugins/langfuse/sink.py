@@ -68,9 +68,10 @@ class LangfuseSink(OtelSink):
         flavor = LangfuseFlavor(environment=settings.environment, release=settings.release)
         sampler = None
         if settings.sample_rate < 1.0:
-            from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+            from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 
-            sampler = ParentBased(TraceIdRatioBased(settings.sample_rate))
+            # LANGFUSE_SAMPLE_RATE applies whatever the caller's traceparent says.
+            sampler = TraceIdRatioBased(settings.sample_rate)
         super().__init__(spec, processor=processor, flavor=flavor, sampler=sampler)
         self.endpoint = self.exporter.endpoint
 

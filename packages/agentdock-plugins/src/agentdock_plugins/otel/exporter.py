@@ -29,8 +29,13 @@ class OtlpHttpExporter(OTLPSpanExporter):
         client = getattr(self, "_client", None)
         if client is None or not hasattr(client, "export") or getattr(self, "_shutdown", False):
             return super().export(spans)
+        data = encode_request(spans)
+        limit = getattr(self, "_max_request_size", None)
+        if isinstance(limit, int) and len(data) > limit:  # the SDK's own bound on a request
+            log.warning("a span batch of %d bytes is over max_request_size; dropped", len(data))
+            return SpanExportResult.FAILURE
         try:
-            outcome = client.export(encode_request(spans))
+            outcome = client.export(data)
         except Exception as exc:  # the SDK's client reports failures; this is a bug guard
             log.warning("span export failed (%s)", type(exc).__name__)
             return SpanExportResult.FAILURE

@@ -53,6 +53,7 @@ __all__ = [
 ]
 
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
 _UNSET = Status(StatusCode.UNSET)
 #: Events that become child spans of their run.
 CHILD_EVENTS = frozenset({"tool_event", "node_event", "model_event"})
@@ -234,8 +235,9 @@ class RunSpanBuilder:
         run = self._run_plan(end, held)
         trace_id = parse_trace_id(end.get("trace_id")) or self._random.generate_trace_id()
         caller_id = parse_span_id(_data(end).get("parent_span_id"))
+        caller_flags = _SAMPLED if _data(end).get("parent_sampled", True) else _NOT_SAMPLED
         caller = (
-            SpanContext(trace_id, caller_id, is_remote=True, trace_flags=_SAMPLED)
+            SpanContext(trace_id, caller_id, is_remote=True, trace_flags=caller_flags)
             if caller_id
             else None
         )
