@@ -388,3 +388,34 @@ def test_parse_since() -> None:
     assert parse_since("1970-01-01T01:00:00") == 3600.0
     with pytest.raises(ValueError, match="neither a duration"):
         parse_since("yesterday")
+
+
+def test_a_store_that_opens_late_is_used_once_it_opens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_connect = connect
+    attempts = {"n": 0}
+
+    def late_connect(path: Path, **kw: Any) -> Any:
+        attempts["n"] += 1
+        if attempts["n"] == 1:
+            raise sqlite3.OperationalError("database is locked")
+        return real_connect(path, **kw)
+
+    monkeypatch.setattr("agentdock_plugins.localstore.sink.connect", late_connect)
+    sink = LocalStoreSink(None, path=tmp_path / "t.db")
+    sink.retry_after = 0.05
+
+    async def main() -> None:
+        await sink.emit([run_end(1.0)])  # lost while the store cannot be opened
+        for _ in range(500):
+            if attempts["n"] >= 2:
+                break
+            await asyncio.sleep(0.01)
+        await sink.emit([run_end(2.0)])  # the same writer thread, now connected
+        await sink.flush()
+
+    asyncio.run(main())
+    rows = sqlite3.connect(tmp_path / "t.db").execute("SELECT duration_ms FROM events").fetchall()
+    assert rows == [(2.0,)]
+    assert sink.dropped == 1 and attempts["n"] == 2

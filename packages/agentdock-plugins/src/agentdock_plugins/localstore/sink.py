@@ -13,6 +13,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
@@ -33,6 +34,10 @@ log = logging.getLogger("agentdock.localstore")
 _STOP = object()
 
 
+#: Longest wait between attempts to open an unavailable store.
+MAX_RETRY_SEC = 60.0
+
+
 class LocalStoreSink:
     """Keeps run, tool and policy rows in the local telemetry store.
 
@@ -40,6 +45,9 @@ class LocalStoreSink:
     :param path: the SQLite file (default: :func:`telemetry_db_path`).
     :param retention: row and age bounds (default: from the environment).
     """
+
+    #: Seconds before the first new attempt to open an unavailable store (then doubling).
+    retry_after = 1.0
 
     def __init__(
         self,
@@ -94,11 +102,8 @@ class LocalStoreSink:
                 self._thread.start()
 
     def _run(self) -> None:
-        try:
-            conn = connect(self.path)
-        except (OSError, sqlite3.Error) as exc:
-            log.warning("local telemetry store %s unavailable (%s)", self.path, exc)
-            self._discard_forever()
+        conn = self._connect()
+        if conn is None:
             return
         since_prune = 0
         try:
@@ -140,14 +145,35 @@ class LocalStoreSink:
         finally:
             conn.close()
 
-    def _discard_forever(self) -> None:
+    def _connect(self) -> sqlite3.Connection | None:
+        """Open the store, retrying with back-off (rows meanwhile are dropped and counted);
+        ``None`` when asked to stop first."""
+        delay = self.retry_after
+        warned = False
         while True:
-            item = self._queue.get()
-            if item is not _STOP:
-                self.dropped += 1
+            try:
+                return connect(self.path)
+            except (OSError, sqlite3.Error) as exc:
+                if not warned:
+                    log.warning("local telemetry store %s unavailable (%s)", self.path, exc)
+                    warned = True
+            if self._discard_for(delay):
+                return None
+            delay = min(delay * 2, MAX_RETRY_SEC)
+
+    def _discard_for(self, seconds: float) -> bool:
+        """Drop (and count) rows for ``seconds``; True when a stop request came."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                item = self._queue.get(timeout=left)
+            except queue.Empty:
+                return False
             self._queue.task_done()
             if item is _STOP:
-                return
+                return True
+            self.dropped += 1
+        return False
 
     def _drain(self, timeout: float) -> None:
         thread = self._thread
