@@ -66,3 +66,24 @@ def test_an_attack_anywhere_in_a_nested_input_is_refused(value: object, route: l
     with pytest.raises(PolicyViolationError):
         policy.check({"value": value, "deep": attack}, context)
     assert events and events[-1][1]["action"] == "block"
+
+
+def _pieces() -> list[str]:
+    from agentdock_plugins.policies import injection
+
+    triggers = sorted({t for *_, trig in injection._COMPILED for t in trig})
+    return [*triggers, "please", "the", "order", "you", "now", ":", "\n", "###", "<|"]
+
+
+@given(st.lists(st.sampled_from(_pieces()), max_size=12), st.sampled_from([" ", "", "\n"]))
+def test_the_trigger_prefilter_never_changes_a_score(pieces: list[str], glue: str) -> None:
+    from agentdock_plugins.policies import injection
+
+    text = glue.join(pieces)
+    names: set[str] = set()
+    total = 0.0
+    for name, weight, regex, triggers in injection._COMPILED:  # every rule, no prefilter
+        if name not in names and any(t in text for t in triggers) and regex.search(text):
+            names.add(name)
+            total += weight
+    assert injection._rules(text) == (names, total)

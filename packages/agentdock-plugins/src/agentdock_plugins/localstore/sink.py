@@ -34,6 +34,8 @@ log = logging.getLogger("agentdock.localstore")
 _STOP = object()
 
 
+#: After writing a partial batch, the writer waits this long for more rows.
+LINGER_SEC = 0.05
 #: Longest wait between attempts to open an unavailable store.
 MAX_RETRY_SEC = 60.0
 
@@ -142,6 +144,10 @@ class LocalStoreSink:
                         self._queue.task_done()
                 if stop:
                     return
+                if len(batch) < self.batch_size:
+                    # Let rows gather: one transaction (and one wake-up of this thread) for
+                    # many runs rather than one per run, each of which costs the loop the GIL.
+                    time.sleep(LINGER_SEC)
         finally:
             conn.close()
 

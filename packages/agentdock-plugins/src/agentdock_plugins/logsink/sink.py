@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TextIO
@@ -30,6 +31,9 @@ LogFormat = Literal["json", "text", "off", "auto"]
 LEVELS = {"debug": 10, "info": 20, "warn": 30, "error": 40}
 _NAMES = {10: "DEBUG", 20: "INFO", 30: "WARN", 40: "ERROR"}
 _ENCODER = msgspec.json.Encoder(enc_hook=str)
+#: After writing fewer lines than this, the writer waits ``LINGER_SEC`` for more.
+LINGER_LINES = 256
+LINGER_SEC = 0.05
 _ENVELOPE = ("event", "run_id", "trace_id", "span_id")
 _STEP_EVENTS = frozenset({"tool_event", "node_event", "model_event"})
 #: Spec values repeated in events; a Dockfile may fill them from ``${VAR}`` placeholders,
@@ -227,6 +231,10 @@ class LogSink:
                 self.written += len(batch)
             except Exception:  # a closed or broken stdout loses lines, never the thread
                 self.write_errors += 1
+            if len(batch) < LINGER_LINES:
+                # Let lines gather: one write (and one wake-up of this thread) for many runs
+                # rather than one per run, each of which costs the event loop the GIL.
+                time.sleep(LINGER_SEC)
 
     def wait_written(self, timeout: float) -> bool:
         """Block until every buffered line is written (or ``timeout``); ``True`` when done."""

@@ -174,6 +174,14 @@ _RULE_SOURCES: tuple[tuple[str, float, str, tuple[str, ...]], ...] = (
 #: ``(name, weight)`` of each text rule, in the order of the table above.
 RULES: tuple[tuple[str, float], ...] = tuple(dict.fromkeys((n, w) for n, w, _, _ in _RULE_SOURCES))
 _COMPILED = tuple((n, w, re.compile(src), trig) for n, w, src, trig in _RULE_SOURCES)
+#: Any trigger of any rule: a rule fires only where one of its triggers occurs, so a text
+#: without any (most ordinary input) is scored with one scan instead of one per trigger.
+_ANY_TRIGGER = re.compile(
+    "|".join(
+        re.escape(t)
+        for t in sorted({t for *_, trig in _RULE_SOURCES for t in trig}, key=len, reverse=True)
+    )
+)
 
 #: A base64 or hex blob: 16 or more characters of the base64 alphabets (hex is a subset).
 _BLOB = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
@@ -207,6 +215,8 @@ def _rules(text: str) -> tuple[set[str], float]:
     """Names and summed weight of the rules matching normalised ``text``."""
     names: set[str] = set()
     total = 0.0
+    if _ANY_TRIGGER.search(text) is None:
+        return names, total
     present: dict[str, bool] = {}
     for name, weight, regex, triggers in _COMPILED:
         if name in names:
