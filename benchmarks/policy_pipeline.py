@@ -31,6 +31,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+# The policies' own cost: no telemetry sink (benchmarks/http_features.py measures those).
+for _switch in ("AGENTDOCK_METRICS", "AGENTDOCK_LOG_FORMAT", "AGENTDOCK_LOCALSTORE"):
+    os.environ.setdefault(_switch, "off")
 sys.path.insert(0, str(ROOT / "tests"))
 
 PATTERNS = [
@@ -137,12 +140,12 @@ def main() -> None:
     if args.cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
 
-    from agentdock_plugins.policies import FACTORIES
+    from agentdock_plugins.policies import factories
     from policy_support import recording_context, spec_with
 
     def build(safety: dict[str, Any], stage: str) -> list[Any]:
         spec = spec_with(safety)
-        built = [factory(spec) for _, factory, _ in FACTORIES]
+        built = [factory(spec) for _, factory in factories()]
         return [p for p in built if p is not None and p.stage == stage]
 
     value = make_input()

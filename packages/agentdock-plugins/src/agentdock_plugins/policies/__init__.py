@@ -16,7 +16,7 @@ from typing import Any
 
 from agentdock import hookimpl
 
-__all__ = ["FACTORIES", "agentdock_register_policies"]
+__all__ = ["FACTORIES", "agentdock_register_policies", "factories"]
 
 #: ``(name, "module:factory", description)`` of every built-in policy, in run order per
 #: stage. Modules are imported when the runtime builds the policy, never by ``validate``.
@@ -41,7 +41,12 @@ def _lazy(target: str) -> Callable[[Any], Any]:
     return factory
 
 
+def factories() -> list[tuple[str, Callable[[Any], Any]]]:
+    """``(name, factory)`` of every built-in policy, in run order per stage."""
+    return [(name, _lazy(target)) for name, target, _ in FACTORIES]
+
+
 @hookimpl
 def agentdock_register_policies(register: Any) -> None:
-    for name, target, description in FACTORIES:
-        register(name, _lazy(target), description=description)
+    for (name, factory), (_, _, description) in zip(factories(), FACTORIES, strict=True):
+        register(name, factory, description=description)
