@@ -265,10 +265,8 @@ class AuthJwtCfg10(_Frozen):
     expiry_minutes: Annotated[Int, Field(ge=5)] = 60
 
 
-JwtAlgorithm = Literal[
-    "HS256",
-    "HS384",
-    "HS512",
+#: Signature algorithms verified with a public key (JWT and OAuth2 bearer tokens).
+PublicKeyAlgorithm = Literal[
     "RS256",
     "RS384",
     "RS512",
@@ -280,6 +278,7 @@ JwtAlgorithm = Literal[
     "PS512",
     "EdDSA",
 ]
+JwtAlgorithm = Literal["HS256", "HS384", "HS512", PublicKeyAlgorithm]
 
 
 class AuthJwtCfg(AuthJwtCfg10):
@@ -306,26 +305,7 @@ class AuthOAuth2Cfg(_Frozen):
     issuer: Annotated[str, StringConstraints(min_length=1)] | None = None
     jwks_url: Annotated[str, _pattern(r"^https?://")] | None = None
     audience: Annotated[str, StringConstraints(min_length=1)] | None = None
-    algorithms: (
-        Annotated[
-            list[
-                Literal[
-                    "RS256",
-                    "RS384",
-                    "RS512",
-                    "ES256",
-                    "ES384",
-                    "ES512",
-                    "PS256",
-                    "PS384",
-                    "PS512",
-                    "EdDSA",
-                ]
-            ],
-            Field(min_length=1),
-        ]
-        | None
-    ) = None
+    algorithms: Annotated[list[PublicKeyAlgorithm], Field(min_length=1)] | None = None
 
 
 class _AuthBase(_Frozen):
