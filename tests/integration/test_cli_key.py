@@ -267,3 +267,19 @@ def test_rotate_grace_from_the_dockfile(home: Path, tmp_path: Path) -> None:
     assert rotated["old"]["grace_until"] - rotated["old"]["rotated_at"] == pytest.approx(3 * 3600)
     _, again = cli_json(["key", "rotate", "echo", rotated["key_id"]])
     assert again["old"]["grace_until"] - again["old"]["rotated_at"] == pytest.approx(24 * 3600)
+
+
+def test_key_create_resolves_the_dockfile_with_env(home: Path, tmp_path: Path) -> None:
+    dockfile = tmp_path / "Dockfile.yaml"
+    dockfile.write_text(JWT_DOCKFILE)
+    base = ["key", "create", "--agent", "echo", "--role", "caller", "--file", str(dockfile)]
+    code, body = cli_json(base, cwd=tmp_path)
+    assert code == 1 and "JWT_SECRET" in body["message"]
+    code, body = cli_json([*base, "--env", f"JWT_SECRET={SECRET}"], cwd=tmp_path)
+    assert code == 0 and body["role"] == "caller"
+    assert SECRET not in json.dumps(body)
+    code, body = cli_json(
+        [*base[:-2], "--role", "nobody", "--file", str(dockfile), "--env", f"JWT_SECRET={SECRET}"],
+        cwd=tmp_path,
+    )
+    assert code == 1 and body["error"] == "UnknownRole"

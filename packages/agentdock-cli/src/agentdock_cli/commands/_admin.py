@@ -83,7 +83,9 @@ def roles_of(spec: Any) -> dict[str, frozenset[str]]:
     return roles_from_spec(spec.auth)
 
 
-def check_role(role: str, file: Path | None, as_json: bool) -> None:
+def check_role(
+    role: str, file: Path | None, as_json: bool, env: dict[str, str] | None = None
+) -> None:
     """A role must match the name pattern and, with a Dockfile, be one of its roles."""
     if not ROLE_NAME.match(role):
         fail(
@@ -94,7 +96,7 @@ def check_role(role: str, file: Path | None, as_json: bool) -> None:
         )
     if file is None:
         return
-    spec = load_spec(file, as_json)
+    spec = load_spec(file, as_json, env)
     roles = roles_of(spec)
     if role not in roles:
         fail(

@@ -22,6 +22,7 @@ from agentdock_cli.commands._admin import (
     load_spec,
     open_registry,
 )
+from agentdock_cli.commands.validate import parse_env_pairs
 from agentdock_cli.output import console, print_json
 
 __all__ = ["DEFAULT_GRACE_HOURS", "key_command"]
@@ -59,6 +60,16 @@ def _duration(text: str | None, option: str, as_json: bool) -> int | None:
     return None
 
 
+#: ``--file`` Dockfiles resolve their ``${VAR}`` like ``validate`` does.
+_env_option = click.option(
+    "--env",
+    "env_pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Value for ${KEY} in the --file Dockfile.",
+)
+
+
 @click.group("key")
 def key_command() -> None:
     """Manage the API keys of an agent (shown once, stored hashed)."""
@@ -74,6 +85,7 @@ def key_command() -> None:
     default=None,
     help="Dockfile whose roles the role must be one of.",
 )
+@_env_option
 @_registry_option
 @_json_option
 def create_command(
@@ -81,6 +93,7 @@ def create_command(
     role: str,
     expires: str | None,
     file: Path | None,
+    env_pairs: tuple[str, ...],
     registry: Path | None,
     as_json: bool,
 ) -> None:
@@ -88,7 +101,7 @@ def create_command(
     from agentdock.auth import generate_key
 
     check_agent(agent, as_json)
-    check_role(role, file, as_json)
+    check_role(role, file, as_json, parse_env_pairs(env_pairs))
     lifetime = _duration(expires, "--expires", as_json)
     now = time.time()
     store = open_registry(registry, as_json)
@@ -174,6 +187,7 @@ def list_command(agent: str | None, registry: Path | None, as_json: bool) -> Non
     default=None,
     help="Dockfile whose auth.api_keys.grace_hours sets the grace period.",
 )
+@_env_option
 @_registry_option
 @_json_option
 def rotate_command(
@@ -181,6 +195,7 @@ def rotate_command(
     key_id: str,
     grace: str | None,
     file: Path | None,
+    env_pairs: tuple[str, ...],
     registry: Path | None,
     as_json: bool,
 ) -> None:
@@ -190,7 +205,7 @@ def rotate_command(
     check_agent(agent, as_json)
     grace_seconds = _duration(grace, "--grace", as_json)
     if grace_seconds is None and file is not None:
-        keys_cfg = load_spec(file, as_json).auth.api_keys
+        keys_cfg = load_spec(file, as_json, parse_env_pairs(env_pairs)).auth.api_keys
         hours = getattr(keys_cfg, "grace_hours", None)
         if hours is not None:
             grace_seconds = int(hours) * 3600
