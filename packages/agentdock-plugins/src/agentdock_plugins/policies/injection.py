@@ -174,8 +174,11 @@ _RULE_SOURCES: tuple[tuple[str, float, str, tuple[str, ...]], ...] = (
 #: ``(name, weight)`` of each text rule, in the order of the table above.
 RULES: tuple[tuple[str, float], ...] = tuple(dict.fromkeys((n, w) for n, w, _, _ in _RULE_SOURCES))
 _COMPILED = tuple((n, w, re.compile(src), trig) for n, w, src, trig in _RULE_SOURCES)
-#: Any trigger of any rule: a rule fires only where one of its triggers occurs, so a text
-#: without any (most ordinary input) is scored with one scan instead of one per trigger.
+#: Any trigger of any rule: a rule fires only where one of its triggers occurs, so a short
+#: text without any (most ordinary input) is scored with one scan instead of one per
+#: trigger. On long prose the substring checks are faster than this scan: it is used up to
+#: ``_PREFILTER_MAX`` characters.
+_PREFILTER_MAX = 512
 _ANY_TRIGGER = re.compile(
     "|".join(
         re.escape(t)
@@ -215,7 +218,7 @@ def _rules(text: str) -> tuple[set[str], float]:
     """Names and summed weight of the rules matching normalised ``text``."""
     names: set[str] = set()
     total = 0.0
-    if _ANY_TRIGGER.search(text) is None:
+    if len(text) <= _PREFILTER_MAX and _ANY_TRIGGER.search(text) is None:
         return names, total
     present: dict[str, bool] = {}
     for name, weight, regex, triggers in _COMPILED:
