@@ -57,11 +57,17 @@ _MAX_BLOB = 16_384
 
 _INVISIBLE = dict.fromkeys(
     [
-        0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E,
+        0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, *range(0x180B, 0x1810),
         *range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2070),
-        0x3164, 0xFEFF, 0xFFA0,
+        0x3164, *range(0xFE00, 0xFE10), 0xFEFF, 0xFFA0,
+        0xE0000, 0xE0001, *range(0xE007F, 0xE0080), *range(0xE0100, 0xE01F0),
     ]
 )  # fmt: skip
+#: Unicode tag characters spell ASCII invisibly ("ASCII smuggling"): read them as ASCII.
+_TAGS = {cp: cp - 0xE0000 for cp in range(0xE0020, 0xE007F)}
+#: ... or, sprinkled inside words, read past them: both readings are scored.
+_NO_TAGS = dict.fromkeys(range(0xE0000, 0xE0080))
+_ANY_TAG = re.compile("[\U000e0000-\U000e007f]")
 _LOOKALIKES = str.maketrans(
     {
         "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i",
@@ -76,7 +82,8 @@ _THING = (
     r"(?:instructions?|prompts?|rules|directions|directives|guidelines|guardrails|"
     r"constraints|context|messages?|programming|policies)"
 )
-_W = r"(?:[\s,;:'\"-]+[\w']+){0,3}?[\s,;:'\"-]+"
+# Possessive separators: a run of apostrophes splits one way only (no polynomial backtracking).
+_W = r"(?:[\s,;:'\"-]++[\w']+){0,3}?[\s,;:'\"-]++"
 
 _VERBS = ("ignor", "disregard", "forget", "overrid", "bypass", "skip", "neglect")
 
@@ -153,7 +160,9 @@ _RULE_SOURCES: tuple[tuple[str, float, str, tuple[str, ...]], ...] = (
     (
         "delimiter",
         0.5,
-        r"(?:-{3,}|={3,}|\*{3,}|\"{3}|`{3}|#{3,})\s*(?:system|assistant|new\s+instructions)\b",
+        # A run is tried from its first character only, and never given back: linear time.
+        r"(?:(?<!-)-{3,}+|(?<!=)={3,}+|(?<!\*)\*{3,}+|\"{3}|`{3}|(?<!#)#{3,}+)"
+        r"\s*(?:system|assistant|new\s+instructions)\b",
         ("---", "===", "***", '"""', "```", "###"),
     ),
     (
@@ -209,9 +218,10 @@ def normalise(text: str) -> tuple[str, bool]:
     """``(normalised text, whether obfuscation was removed)``: NFKC, invisibles, look-alikes."""
     if text.isascii():
         return text.lower(), False
-    folded = unicodedata.normalize("NFKC", text).casefold()
+    untagged = text.translate(_TAGS)
+    folded = unicodedata.normalize("NFKC", untagged).casefold()
     mapped = folded.translate(_INVISIBLE).translate(_LOOKALIKES)
-    return mapped, mapped != folded
+    return mapped, mapped != folded or untagged != text
 
 
 def _rules(text: str) -> tuple[set[str], float]:
@@ -243,7 +253,10 @@ def _unescape(match: re.Match[str]) -> str:
 
 
 def _decoded(text: str) -> Iterable[str]:
-    """Texts hidden in ``text``: escapes decoded in place, blobs decoded on their own."""
+    """Texts hidden in ``text``: escapes decoded in place, blobs decoded on their own, tag
+    characters read past."""
+    if not text.isascii() and _ANY_TAG.search(text):
+        yield text.translate(_NO_TAGS)
     if "%" in text and _URLENC.search(text):
         out = urllib.parse.unquote(text)
         if out != text:
@@ -256,8 +269,10 @@ def _decoded(text: str) -> Iterable[str]:
     found = 0
     for m in _BLOB.finditer(text):
         blob = m.group()
-        if found >= _MAX_BLOBS or len(blob) > _MAX_BLOB:
+        if found >= _MAX_BLOBS:
             return
+        if len(blob) > _MAX_BLOB:
+            continue  # too long to decode; the blobs after it are still looked at
         try:
             out = _hex(blob) if _HEX.fullmatch(blob) else _b64(blob)
         except (ValueError, UnicodeError, binascii.Error):
