@@ -157,6 +157,32 @@ def test_a_very_long_match_is_released_in_parts_past_max_hold() -> None:
     assert "x" not in out and out.startswith(MARKER)
 
 
+@pytest.mark.parametrize("size", [7, 1, 33])
+def test_a_match_longer_than_the_hold_fails_closed(size: int) -> None:
+    """The rest of an over-long match never leaks, and the text after it still streams."""
+    redactor = Redactor([r"password=\S+"], window=16, max_hold=64)
+    text = "x password=" + "Q" * 5000 + " y and then some text after the secret"
+    tokens = [text[i : i + size] for i in range(0, len(text), size)]
+    out = stream(redactor, tokens)
+    assert "Q" not in out
+    assert out == f"x {MARKER} y and then some text after the secret"
+
+
+@pytest.mark.parametrize("size", [5, 64, 1000])
+def test_a_match_that_completes_late_is_caught_whole_in_a_stream(size: int) -> None:
+    pem = r"-----BEGIN PRIVATE KEY-----[\s\S]*?-----END PRIVATE KEY-----"
+    redactor = Redactor([pem])
+    body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC" * 40  # 1,280 characters of key
+    text = f"hello -----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY----- bye"
+    tokens = [text[i : i + size] for i in range(0, len(text), size)]
+    assert stream(redactor, tokens) == f"hello {MARKER} bye" == redactor.redact(text)[0]
+
+
+def test_a_rule_that_grows_from_its_start_keeps_the_short_hold() -> None:
+    assert Redactor([r"password=\S+"]).width == 256
+    assert Redactor([r"-----BEGIN[\s\S]*?-----END"]).width == 4095
+
+
 # -- the policies --------------------------------------------------------------------------------
 
 

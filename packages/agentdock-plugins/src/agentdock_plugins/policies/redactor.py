@@ -20,13 +20,17 @@ lower-casing is exactly how ``re`` ignores case. A pattern that starts with ``\b
 compiled in an equivalent form that ``re`` can scan quickly (:func:`fast_form`).
 
 Streams: :meth:`Redactor.feed` holds back the last ``width + 1`` characters of the text seen
-so far, where ``width`` is the longest match any rule can make (capped at ``window``,
-default 256), and any match that reaches into that tail. Everything before it is final and
-is released redacted; :meth:`Redactor.finish` releases the tail when the stream ends. For rules
-of bounded width the streamed result equals redacting the whole text at once, however the
-text is split into tokens. A rule that can match more than ``window`` characters is exact
-only for matches of at most ``window`` characters, and no more than ``max_hold`` characters
-are held at once (a longer match is released redacted in parts).
+so far, where ``width`` is the longest match any rule can make, and any match that reaches
+into that tail. Everything before it is final and is released redacted;
+:meth:`Redactor.finish` releases the tail when the stream ends. For rules of bounded width
+(up to ``window``, default 256) the streamed result equals redacting the whole text at once,
+however the text is split into tokens; a bounded rule wider than that is exact for matches
+up to ``window`` characters. An unbounded rule that grows from its start (``sk-\\w{20,}``,
+``password=\\S+``) is seen as soon as it starts; one whose match completes only late
+(``BEGIN[\\s\\S]*?END``) makes the stream hold back ``max_hold - 1`` characters (default
+4,095) so the match is caught whole. A match longer than ``max_hold`` fails
+closed: its start is released as one marker and the rest of it is swallowed until the rule
+stops matching.
 """
 
 from __future__ import annotations
@@ -69,6 +73,10 @@ class StreamHold:
 
     held: str = ""
     context: str = ""
+    #: A match longer than the hold, cut after its marker: its rule, and the text it began
+    #: with (to tell where it ends).
+    open_rule: Any = None
+    open_text: str = ""
 
 
 #: ``(?flags)\b`` + one word-character atom + an optional quantifier with a minimum >= 1.
@@ -146,6 +154,35 @@ def _max_width(source: str) -> int:
     return int(_parser.parse(source).getwidth()[1])
 
 
+#: ``getwidth()`` of a pattern with an unbounded repeat.
+_UNBOUNDED = 1 << 31
+
+
+def _completes_late(source: str) -> bool:
+    """Whether a match of ``source`` can be seen only once a late part of it arrives.
+
+    ``sk-\\w{20,}`` or ``password=\\S+`` match as soon as their start is written and grow
+    from there, so the stream sees them early; ``BEGIN[\\s\\S]*?END`` matches only once
+    ``END`` arrives. A pattern counts as growing when it ends with an unbounded repeat.
+    """
+    from re import _constants, _parser  # type: ignore[attr-defined]
+
+    def ends_open(items: Any) -> bool:
+        seq = [item for item in items if item[0] is not _constants.AT]
+        if not seq:
+            return False
+        op, av = seq[-1]
+        if op in (_constants.MAX_REPEAT, _constants.MIN_REPEAT, _constants.POSSESSIVE_REPEAT):
+            return bool(av[1] == _constants.MAXREPEAT)
+        if op is _constants.SUBPATTERN:
+            return ends_open(av[-1])
+        if op is _constants.BRANCH:
+            return all(ends_open(branch) for branch in av[1])
+        return False
+
+    return not ends_open(_parser.parse(source).data)
+
+
 class Redactor:
     """Finds and replaces every match of a fixed set of rules; built once, used per request.
 
@@ -190,10 +227,19 @@ class Redactor:
             )
         except re.error as exc:
             raise ValueError(f"a redaction pattern does not compile: {exc}") from None
-        width = max((_max_width(source) for _, source, _, _ in sources), default=0)
-        #: Longest match the engine assumes (the rules' widest, capped at ``window``).
-        self.width = min(width, window)
+        widths = [_max_width(source) for _, source, _, _ in sources]
+        width = max(widths, default=0)
+        late = any(
+            w >= _UNBOUNDED and _completes_late(source)
+            for w, (_, source, _, _) in zip(widths, sources, strict=True)
+        )
+        #: Longest match the engine assumes: the rules' widest up to ``window``, or
+        #: ``max_hold - 1`` when an unbounded rule's matches complete late (``BEGIN…END``).
         self.bounded = width <= window
+        if self.bounded:
+            self.width = width
+        else:
+            self.width = max(window, max_hold - 1) if late else window
         self.max_hold = max(max_hold, self.width + 1)
         self._filtered = any(rule.literals is not None for rule in self.rules)
 
@@ -309,6 +355,10 @@ class Redactor:
 
         Text that a match still being written could reach stays in ``hold``.
         """
+        if hold.open_rule is not None:
+            text = self._swallow(hold, text)
+            if not text:
+                return "", 0, set()
         base = len(hold.context)
         buf = hold.context + hold.held + text
         size = len(buf)
@@ -327,7 +377,16 @@ class Redactor:
                 if size - s <= self.max_hold:
                     cut = s
                 else:
+                    # Too long to hold: one marker for all of it, and the rest of the match
+                    # is swallowed as it arrives (never released in clear).
                     released.append((s, cut, rule))
+                    out = self._render(buf, released, base, cut)
+                    hold.open_rule, hold.open_text = rule, buf[s:]
+                    hold.held, hold.context = "", ""
+                    tail = self._swallow(hold, "")
+                    if tail:
+                        hold.held = tail
+                    return out, len(released), {r.kind for _, _, r in released}
                 break
             released.append(span)
         if cut <= base:
@@ -338,8 +397,27 @@ class Redactor:
         hold.context = buf[max(0, cut - _CONTEXT) : cut]
         return out, len(released), {rule.kind for _, _, rule in released}
 
+    def _swallow(self, hold: StreamHold, text: str) -> str:
+        """Drop what continues an open over-long match; return the text after its end."""
+        probe = hold.open_text + text
+        match = hold.open_rule.regex.match(probe)
+        if match is None:  # cannot happen for the text the match began with; fail open here
+            hold.open_rule, hold.open_text = None, ""
+            return text
+        if match.end() >= len(probe):
+            # Still matching to the very end: keep swallowing. What is kept is the match's
+            # head (so the rule still matches from its start) and its latest tail.
+            if len(probe) > self.max_hold:
+                half = self.max_hold // 2
+                probe = probe[:half] + probe[-half:]
+            hold.open_text = probe
+            return ""
+        hold.open_rule, hold.open_text = None, ""
+        return probe[match.end() :]
+
     def finish(self, hold: StreamHold) -> tuple[str, int, set[str]]:
         """Release (redacted) whatever the stream still holds; ``hold`` is emptied."""
+        hold.open_rule, hold.open_text = None, ""
         base = len(hold.context)
         buf = hold.context + hold.held
         hold.held = ""
