@@ -191,21 +191,21 @@ def test_factories_return_none_when_nothing_is_configured() -> None:
     assert input_redaction(spec) is None and output_redaction(spec) is None
 
 
-def test_input_redaction_rewrites_nested_strings_and_keeps_keys() -> None:
+def test_input_redaction_rewrites_nested_strings_and_keys() -> None:
     policy = input_redaction(spec_with({"redact_patterns": ["secret"], "pii": ["us_ssn"]}))
     assert isinstance(policy, InputRedaction) and policy.stage == "pre"
     context, events = recording_context()
     value = {"secret": "a secret", "items": [{"ssn": "123-45-6789"}, 7, None], "t": ("secret",)}
     out = policy.check(value, context)
     assert out == {
-        "secret": f"a {MARKER}",
+        MARKER: f"a {MARKER}",  # a key is sent to the client too: redacted like any text
         "items": [{"ssn": "[REDACTED:US_SSN]"}, 7, None],
         "t": (MARKER,),
     }
     assert value["secret"] == "a secret"  # the caller's object is not modified
     [(kind, data)] = events
     assert kind == "policy_event"
-    assert data["stage"] == "pre" and data["action"] == "redact" and data["matches"] == 3
+    assert data["stage"] == "pre" and data["action"] == "redact" and data["matches"] == 4
     assert data["policy"] == "safety.redact_patterns"
     assert data["kinds"] == ["redact_patterns[0]", "us_ssn"]
     assert data["duration_ms"] >= 0
@@ -361,3 +361,39 @@ def test_pydantic_model_values_are_walked_and_copied() -> None:
     with pytest.raises(PolicyViolationError) as raised:
         halting.check(value.model_copy(update={"text": "fine"}), context)
     assert raised.value.path == "items[1].note"
+
+
+def test_everything_the_encoder_sends_is_redacted() -> None:
+    """Keys, sets, bytes, long numbers, dataclasses and pydantic extras, not only strings."""
+    import dataclasses
+
+    from pydantic import BaseModel, ConfigDict
+
+    @dataclasses.dataclass(frozen=True)
+    class Update:
+        note: str
+
+    class Loose(BaseModel):
+        model_config = ConfigDict(extra="allow")
+        a: str
+
+    redactor = Redactor(["hunter2"], ["credit_card"])
+    value = {
+        "hunter2": 1,
+        "tags": {"hunter2", "ok"},
+        "raw": b"pw hunter2",
+        "card": 4111111111111111,
+        "count": 7,
+        "update": Update("hunter2"),
+        "model": Loose(a="x", extra="hunter2"),
+    }
+    out, count, _ = redactor.redact_value(value)
+    assert MARKER in out and out[MARKER] == 1
+    assert out["tags"] == {MARKER, "ok"}
+    assert out["raw"] == f"pw {MARKER}".encode()
+    assert out["card"] == "[REDACTED:CREDIT_CARD]"
+    assert out["count"] == 7
+    assert out["update"] == Update(MARKER)
+    assert out["model"].extra == MARKER and out["model"].a == "x"
+    assert count == 6
+    assert "hunter2" not in repr(out)

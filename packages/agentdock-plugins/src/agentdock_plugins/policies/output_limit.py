@@ -65,7 +65,7 @@ class OutputLimit:
             remaining = 0
             return kept + TRUNCATION_MARKER if kept or cut == 1 else ""
 
-        new = map_strings(value, one)
+        new = map_strings(value, one, text_only=True)
         if not cut:
             return value
         if self.halt:
