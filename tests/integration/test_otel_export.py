@@ -27,7 +27,7 @@ from agentdock_plugins.otel import otel_sink
 from agentdock_plugins.otel.config import traces_endpoint
 from agentdock_plugins.otel.sink import OtelSink
 from agentdock_runtime.events import envelope, new_span_id
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 SECRET = "sk-otel-planted-7f3a9c1e5b2d4680"
@@ -359,6 +359,13 @@ _field = st.one_of(st.none(), st.integers(-5, 10**19), st.floats(allow_nan=True)
         ),
         max_size=4,
     ),
+)
+@example(trace_id=None, span_id=None, data={"latency_ms": float("inf")}, children=[])
+@example(
+    trace_id=None,
+    span_id=None,
+    data={"start_unix_nano": 10**19, "end_unix_nano": 10**19, "latency_ms": 1e300},
+    children=[("tool_event", {"duration_ms": float("nan"), "start_unix_nano": 10**19})],
 )
 def test_any_event_shape_builds_without_raising(
     trace_id: Any, span_id: Any, data: dict[str, Any], children: list[tuple[str, Any]]

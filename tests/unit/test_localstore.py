@@ -8,6 +8,7 @@ import json
 import sqlite3
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +55,12 @@ def make_spec(**observability: Any) -> Any:
 def event(name: str, agent: str = "local", at: float | None = None, **data: Any) -> dict[str, Any]:
     if at is not None:
         data.setdefault("end_unix_nano", int(at * 1e9))
+    # Stamped now (or at ``at``): the summaries look back from the current time.
+    stamp = datetime.fromtimestamp(time.time() if at is None else at, UTC)
     return {
         "event": name,
         "version": "1.0",
-        "timestamp": "2026-11-25T16:40:00.123456Z",
+        "timestamp": stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "agent": agent,
         "run_id": "a" * 32,
         "trace_id": "b" * 32,

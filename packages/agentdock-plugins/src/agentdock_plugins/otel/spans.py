@@ -416,7 +416,8 @@ def _put(attributes: dict[str, Any], key: str, value: Any) -> None:
 
 
 def _int(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+    """A positive 64-bit timestamp, else 0 (unknown)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63:
         return value
     return 0
 
@@ -432,9 +433,14 @@ def _int_or_none(value: Any) -> int | None:
 
 
 def _ms_to_ns(value: Any) -> int:
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+    """Milliseconds as nanoseconds; 0 for anything else (negative, NaN, infinite, huge)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < _MAX_MS:
         return int(value * 1_000_000)
     return 0
+
+
+#: A duration past this (about 31 years) is not a span's: treated as unknown.
+_MAX_MS = 1e12
 
 
 def _timestamp_ns(value: Any) -> int:
