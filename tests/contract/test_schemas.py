@@ -37,6 +37,7 @@ V11_KEYS: tuple[tuple[str, ...], ...] = (
     ("policies", "safety", "compliance_keywords"),
     ("observability", "otlp_endpoint"),
     ("observability", "langfuse", "host"),
+    ("observability", "metrics", "public"),
 )
 
 

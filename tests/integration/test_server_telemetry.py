@@ -132,3 +132,25 @@ def test_no_metrics_route_without_an_exporter() -> None:
     manager = make_plugin_manager(plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar])
     with TestClient(agentdock.app(ECHO, insecure_no_auth=True, plugins=manager)) as client:
         assert client.get("/metrics").status_code == 404
+
+
+def test_metrics_can_be_public_for_a_scraper(
+    exporter: Exporter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    import agentdock_runtime.pipeline as pipeline_module
+
+    monkeypatch.setattr(pipeline_module, "_compile_access", lambda spec: Access())
+    project = tmp_path / "echo"
+    shutil.copytree(ECHO.parent, project, ignore=shutil.ignore_patterns("__pycache__"))
+    dockfile = project / "Dockfile.yaml"
+    dockfile.write_text(
+        dockfile.read_text() + "\nobservability:\n  metrics: {public: true}\n", encoding="utf-8"
+    )
+    manager = make_plugin_manager(
+        plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar, ("t", Plugin(exporter))]
+    )
+    with TestClient(agentdock.app(dockfile, plugins=manager)) as client:
+        assert client.get("/metrics").status_code == 200
+        assert client.get("/docs").status_code == 401, "only /metrics is opened"

@@ -44,6 +44,7 @@ __all__ = [
     "LangfuseCfg",
     "MetadataCfg",
     "MetricsCfg",
+    "MetricsCfg11",
     "ModelCfg",
     "ObservabilityCfg",
     "PiiName",
@@ -352,10 +353,18 @@ class ObservabilityCfg10(_Frozen):
     metrics: MetricsCfg = Field(default_factory=MetricsCfg)
 
 
+class MetricsCfg11(MetricsCfg):
+    """Metrics block of Dockfile 1.1: 1.0 plus ``public`` (``/metrics`` without credentials)."""
+
+    public: bool = False
+
+
 class ObservabilityCfg(ObservabilityCfg10):
-    """Observability block of Dockfile 1.1 (1.0 plus ``otlp_endpoint`` and ``langfuse.host``)."""
+    """Observability block of Dockfile 1.1 (1.0 plus ``otlp_endpoint``, ``langfuse.host`` and
+    ``metrics.public``)."""
 
     langfuse: LangfuseCfg | None = None
+    metrics: MetricsCfg11 = Field(default_factory=MetricsCfg11)
     otlp_endpoint: Annotated[str, _pattern(r"^https?://")] | None = None
 
 

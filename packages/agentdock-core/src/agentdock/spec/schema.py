@@ -45,6 +45,7 @@ _V11_ONLY: dict[Path, frozenset[str]] = {
     ("policies", "safety"): frozenset({"pii", "injection_threshold", "compliance_keywords"}),
     ("observability",): frozenset({"otlp_endpoint"}),
     ("observability", "langfuse"): frozenset({"host"}),
+    ("observability", "metrics"): frozenset({"public"}),
 }
 _SECRETISH = ("secret", "key", "token", "password")
 _JSON_TYPES = {
