@@ -247,6 +247,12 @@ class _Recorder(BaseCallbackHandler):
         self.tracker = tracker
         self.tokens = tokens
 
+    # Chain starts matter only to stop a run after a denial: until one happens, LangChain
+    # skips this handler for them (every node and nested runnable starts one).
+    @property
+    def ignore_chain(self) -> bool:
+        return self.tracker.denied is None
+
     def on_chain_start(self, serialized: Any, inputs: Any, **kwargs: Any) -> None:
         self.tracker.check()
 
