@@ -154,3 +154,18 @@ def test_metrics_can_be_public_for_a_scraper(
     with TestClient(agentdock.app(dockfile, plugins=manager)) as client:
         assert client.get("/metrics").status_code == 200
         assert client.get("/docs").status_code == 401, "only /metrics is opened"
+
+
+def test_swagger_ui_is_served_by_the_runtime_itself(client: TestClient[Any]) -> None:
+    page = client.get("/docs", headers={"x-api-key": "dev"})
+    assert "http" not in page.text.split("<body>")[0], "no CDN: assets come from the runtime"
+    script = client.get("/docs/assets/swagger-ui-bundle.js")  # public, like /openapi.json
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("application/javascript")
+    assert b"SwaggerUIBundle" in script.content
+    style = client.get("/docs/assets/swagger-ui.css")
+    assert style.status_code == 200 and style.headers["content-type"].startswith("text/css")
+    for bad in ("LICENSE", "..%2Fapp.py", "swagger-ui.css.map", "%00"):
+        missing = client.get(f"/docs/assets/{bad}")
+        assert missing.status_code == 404, bad
+        assert missing.json()["error"] == "NotFound"

@@ -13,17 +13,23 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 from agentdock_runtime import MalformedJSONError, Pipeline, RuntimeHTTPError, ServiceUnavailable
 from agentdock_runtime.iomodels import decode_json
 from litestar import HttpMethod, Litestar, Request, Response, WebSocket, get, post, route, websocket
 from litestar.config.cors import CORSConfig
+from litestar.params import PathParameter
 from litestar.response import Stream
 
 from agentdock_plugins.litestar.encoding import encode_json
 from agentdock_plugins.litestar.errors import EXCEPTION_HANDLERS, JSON
-from agentdock_plugins.litestar.openapi import declared_schemas, openapi_document, swagger_html
+from agentdock_plugins.litestar.openapi import (
+    declared_schemas,
+    openapi_document,
+    swagger_asset,
+    swagger_html,
+)
 from agentdock_plugins.litestar.sse import StreamReplay, sse_stream
 from agentdock_plugins.litestar.ws import ws_session
 
@@ -208,7 +214,18 @@ def create_app(
         await pipeline.authorize(_headers(request), "read_docs")
         return Response(content=docs_html, media_type="text/html")
 
-    handlers: list[Any] = [invoke, stream, schema, health, ready, openapi, docs]
+    @get("/docs/assets/{name:str}")
+    async def docs_asset(name: Annotated[str, PathParameter()]) -> Response[bytes]:
+        # Public like /openapi.json: the browser fetches them without the API credentials.
+        asset = swagger_asset(name)
+        if asset is None:
+            raise RuntimeHTTPError(404, "NotFound", "no such asset", path=name)
+        body, media_type = asset
+        return Response(
+            content=body, media_type=media_type, headers={"cache-control": "max-age=86400"}
+        )
+
+    handlers: list[Any] = [invoke, stream, schema, health, ready, openapi, docs, docs_asset]
     exporter = next((s for s in pipeline.sinks if hasattr(s, "render_metrics")), None)
     if exporter is not None:
         metrics_cfg = getattr(getattr(spec, "observability", None), "metrics", None)

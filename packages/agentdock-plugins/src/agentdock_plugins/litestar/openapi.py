@@ -8,9 +8,11 @@ so the document is the contract callers generate clients from.
 from __future__ import annotations
 
 import copy
+import functools
+from importlib import resources
 from typing import Any
 
-__all__ = ["TAG", "declared_schemas", "openapi_document", "swagger_html"]
+__all__ = ["TAG", "declared_schemas", "openapi_document", "swagger_asset", "swagger_html"]
 
 TAG = "AgentDock Runtime"
 _REF = "#/components/schemas/"
@@ -312,7 +314,11 @@ def openapi_document(spec: Any) -> dict[str, Any]:
 
 
 def swagger_html(title: str, openapi_url: str = "/openapi.json") -> str:
-    """A Swagger UI page for the document at ``openapi_url``."""
+    """A Swagger UI page for the document at ``openapi_url``.
+
+    Its script and style come from the runtime itself (``/docs/assets/``, Swagger UI shipped
+    in the package), so the page works where no CDN is reachable.
+    """
     from html import escape
 
     return f"""<!DOCTYPE html>
@@ -320,14 +326,30 @@ def swagger_html(title: str, openapi_url: str = "/openapi.json") -> str:
 <head>
 <meta charset="utf-8">
 <title>{escape(title)} — API</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
+<link rel="stylesheet" href="docs/assets/swagger-ui.css">
 </head>
 <body>
 <div id="swagger-ui"></div>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script src="docs/assets/swagger-ui-bundle.js"></script>
 <script>
 window.ui = SwaggerUIBundle({{url: "{escape(openapi_url)}", dom_id: "#swagger-ui"}});
 </script>
 </body>
 </html>
 """
+
+
+_SWAGGER_ASSETS = {
+    "swagger-ui-bundle.js": "application/javascript",
+    "swagger-ui.css": "text/css",
+}
+
+
+@functools.cache
+def swagger_asset(name: str) -> tuple[bytes, str] | None:
+    """``(body, media type)`` of a shipped Swagger UI file, read once; ``None`` if unknown."""
+    media_type = _SWAGGER_ASSETS.get(name)
+    if media_type is None:
+        return None
+    body = resources.files("agentdock_plugins.litestar").joinpath("swagger", name).read_bytes()
+    return body, media_type
