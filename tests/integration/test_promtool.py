@@ -3,7 +3,6 @@ warnings. Skips without promtool, unless ``AGENTDOCK_REQUIRE_SERVERS=1`` (then i
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from agentdock.testing import client
+from processes import require_binary
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SECRET = "sk-planted-secret-0123456789abcdef"
@@ -20,14 +20,7 @@ SECRET = "sk-planted-secret-0123456789abcdef"
 
 @pytest.fixture(scope="module")
 def promtool() -> str:
-    found = shutil.which("promtool") or (
-        "/usr/bin/promtool" if os.path.exists("/usr/bin/promtool") else None
-    )
-    if found is None:
-        if os.environ.get("AGENTDOCK_REQUIRE_SERVERS") == "1":
-            pytest.fail("promtool is required (AGENTDOCK_REQUIRE_SERVERS=1) but not installed")
-        pytest.skip("promtool is not installed (Debian: apt-get install prometheus)")
-    return found
+    return require_binary("promtool", "Debian: apt-get install prometheus")
 
 
 @pytest.fixture

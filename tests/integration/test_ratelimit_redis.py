@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -24,6 +22,7 @@ from agentdock.spec.models import DockSpec11
 from agentdock_runtime.access import compile_access
 from agentdock_runtime.errors import RateLimited
 from agentdock_runtime.ratelimit import RedisLimiter, parse_rate
+from processes import require_binary
 
 
 def _free_port() -> int:
@@ -34,11 +33,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if os.environ.get("AGENTDOCK_REQUIRE_SERVERS") == "1":
-            pytest.fail("redis-server is required (AGENTDOCK_REQUIRE_SERVERS=1) but not installed")
-        pytest.skip("redis-server is not installed")
+    binary = require_binary("redis-server", "Debian: apt-get install redis-server")
     port = _free_port()
     workdir = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen(

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from processes import wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 ECHO_DIR = ROOT / "examples" / "echo"
@@ -98,17 +99,7 @@ def serving(env: Mapping[str, str], cwd: Path) -> Iterator[tuple[subprocess.Pope
     )
     base = f"http://127.0.0.1:{env['AGENTDOCK_PORT']}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the runtime exited: {proc.communicate()[1].decode()}")
-            try:
-                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the runtime never became ready"
-            time.sleep(0.1)
+        wait_ready(proc, base)
         yield proc, base
     finally:
         if proc.poll() is None:

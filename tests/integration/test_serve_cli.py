@@ -17,6 +17,7 @@ import httpx
 import pytest
 from agentdock_cli.main import cli
 from click.testing import CliRunner
+from processes import wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 ECHO = ROOT / "examples" / "echo" / "Dockfile.yaml"
@@ -83,19 +84,6 @@ def serving(*args: str, cwd: Path = ROOT) -> Iterator[tuple[subprocess.Popen[byt
         except subprocess.TimeoutExpired:
             proc.kill()
             raise
-
-
-def wait_ready(proc: subprocess.Popen[bytes], base: str) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        assert proc.poll() is None, proc.communicate()[1].decode()
-        try:
-            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "the server never became ready"
-        time.sleep(0.1)
 
 
 def children(pid: int) -> set[int]:
