@@ -12,8 +12,8 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import sqlite3
-import textwrap
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -41,7 +41,7 @@ _LANGGRAPH = make_plugin_manager(plugins=[("langgraph", agentdock_plugins.langgr
 
 DOCUMENT: dict[str, Any] = {
     "version": "1.1",
-    "agent": {"name": "probe", "entrypoint": "probe_lf_graph:build", "framework": "langgraph"},
+    "agent": {"name": "probe", "entrypoint": "echo.graph:build_graph", "framework": "langgraph"},
     "model": {"provider": "openai", "name": "gpt-4o-mini"},
     "io_schema": {
         "input": {"type": "object", "properties": {"text": {"type": "string"}}},
@@ -518,27 +518,8 @@ def test_plugin_registration_and_factory(tmp_path: Path, monkeypatch: pytest.Mon
 
 # -- through the real runtime --------------------------------------------------------------------
 
-GRAPH = """
-from typing import TypedDict
-
-from langgraph.graph import END, START, StateGraph
-
-
-class State(TypedDict):
-    text: str
-
-
-def shout(state: State) -> State:
-    return {"text": state["text"].upper()}
-
-
-def build():
-    graph = StateGraph(State)
-    graph.add_node("shout", shout)
-    graph.add_edge(START, "shout")
-    graph.add_edge("shout", END)
-    return graph.compile()
-"""
+#: The reference agent of examples/echo (one node that upper-cases ``text``).
+ECHO_PACKAGE = Path(__file__).resolve().parents[2] / "examples" / "echo" / "echo"
 
 
 def test_runtime_runs_reach_langfuse_after_an_outage(
@@ -551,7 +532,7 @@ def test_runtime_runs_reach_langfuse_after_an_outage(
     monkeypatch.setenv("AGENTDOCK_LANGFUSE_BACKOFF_MAX", "0.1")
     for name in ("LANGFUSE_HOST", "LANGFUSE_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
-    (tmp_path / "probe_lf_graph.py").write_text(textwrap.dedent(GRAPH), encoding="utf-8")
+    shutil.copytree(ECHO_PACKAGE, tmp_path / "echo", ignore=shutil.ignore_patterns("__pycache__"))
     block = {"public_key": PUBLIC, "secret_key": SECRET, "host": down.url}
     document = {**DOCUMENT, "observability": {"langfuse": block}}
     path = tmp_path / "Dockfile.yaml"

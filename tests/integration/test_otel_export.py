@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import textwrap
+import shutil
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -36,7 +36,7 @@ STATUS_ERROR = 2
 
 DOCUMENT: dict[str, Any] = {
     "version": "1.1",
-    "agent": {"name": "probe", "entrypoint": "probe_otel_graph:build", "framework": "langgraph"},
+    "agent": {"name": "probe", "entrypoint": "echo.graph:build_graph", "framework": "langgraph"},
     "model": {"provider": "openai", "name": "gpt-4o-mini"},
     "io_schema": {
         "input": {"type": "object", "properties": {"text": {"type": "string"}}},
@@ -490,33 +490,14 @@ def test_dead_collector_neither_raises_nor_hangs_flush(monkeypatch: pytest.Monke
 
 # -- through the real runtime --------------------------------------------------------------------
 
-GRAPH = """
-from typing import TypedDict
-
-from langgraph.graph import END, START, StateGraph
-
-
-class State(TypedDict):
-    text: str
-
-
-def shout(state: State) -> State:
-    return {"text": state["text"].upper()}
-
-
-def build():
-    graph = StateGraph(State)
-    graph.add_node("shout", shout)
-    graph.add_edge(START, "shout")
-    graph.add_edge("shout", END)
-    return graph.compile()
-"""
+#: The reference agent of examples/echo (one node that upper-cases ``text``).
+ECHO_PACKAGE = Path(__file__).resolve().parents[2] / "examples" / "echo" / "echo"
 
 
 def _project(tmp_path: Path, endpoint: str, redact: bool) -> Path:
     import yaml
 
-    (tmp_path / "probe_otel_graph.py").write_text(textwrap.dedent(GRAPH), encoding="utf-8")
+    shutil.copytree(ECHO_PACKAGE, tmp_path / "echo", ignore=shutil.ignore_patterns("__pycache__"))
     document = {**DOCUMENT, "observability": {"otlp_endpoint": endpoint}}
     if redact:
         document["policies"] = {"safety": {"redact_patterns": ["sk-otel-[a-z0-9-]+"]}}
