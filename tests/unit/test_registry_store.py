@@ -60,7 +60,7 @@ def test_migrations_are_numbered_recorded_and_idempotent(tmp_path: Path) -> None
     rows = conn.execute("SELECT version FROM schema_migrations").fetchall()
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     conn.close()
-    assert rows == [(1,)]
+    assert rows == [(n,) for n in numbers]
     assert {
         "agents",
         "agent_versions",

@@ -8,12 +8,13 @@ object with ``isinstance`` at start-up (never per request).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from agentdock.deployment.artifacts import Artifact, BuildRequest, Progress, StartRequest
     from agentdock.run import RunContext, RunResult, StreamEvent
 
 __all__ = [
@@ -170,23 +171,65 @@ class AuthProvider(Protocol):
 
 @runtime_checkable
 class Builder(Protocol):
-    """Turns a validated spec and its project into a deployable artifact."""
+    """Turns a validated spec and its project into a runnable artifact.
 
-    def build(self, spec: Any, project_dir: Path, options: Mapping[str, Any]) -> Mapping[str, Any]:
-        """Build and return the artifact description (at least ``{"ref": ...}``)."""
+    Factory: ``factory() -> Builder``, registered with ``agentdock_register_builders``
+    under the name users pick (``local``, ``docker``). Builds are content-addressed: the
+    same :class:`~agentdock.deployment.artifacts.BuildRequest` inputs give the same
+    artifact, and a second build of them returns it with ``cached=True`` without building.
+    Errors are :class:`~agentdock.deployment.errors.BuildFailed` (exit 3) with a one-line
+    cause naming what failed (the dependency that cannot be resolved, the missing daemon).
+    """
+
+    def build(self, request: BuildRequest, progress: Progress) -> Artifact:
+        """Build (or find) the artifact; report each step through ``progress``."""
+        ...
+
+    def exists(self, artifact: Artifact) -> bool:
+        """Whether the artifact is still there (a bundle directory, an image)."""
+        ...
+
+    def remove(self, artifact: Artifact) -> None:
+        """Delete the artifact (``agentdock cleanup``); absent is not an error."""
         ...
 
 
 @runtime_checkable
 class Target(Protocol):
-    """Runs an artifact somewhere and reports on it."""
+    """Runs artifacts somewhere and reports on them.
 
-    def deploy(self, artifact: Mapping[str, Any], spec: Any) -> Mapping[str, Any]:
-        """Start the artifact and return where it runs."""
+    Factory: ``factory() -> Target``, registered with ``agentdock_register_targets``.
+    ``builder`` names the builder whose artifacts it runs. A *handle* is the JSON-compatible
+    mapping ``start`` returns (pid, container id, port, ``endpoint``); the registry keeps it
+    in the deployment row and passes it back to the other methods, from any later process.
+    A handle never holds a secret value.
+    """
+
+    builder: str
+
+    def start(
+        self, artifact: Artifact, request: StartRequest, progress: Progress
+    ) -> Mapping[str, Any]:
+        """Start the runtime in the background and return its handle (with ``endpoint``)."""
         ...
 
-    def status(self, agent: str) -> Mapping[str, Any]:
-        """Report the agent's state on this target."""
+    def wait_ready(self, handle: Mapping[str, Any], timeout: float, progress: Progress) -> None:
+        """Return once ``/ready`` answers 200 (and the container reports healthy); raise
+        :class:`~agentdock.deployment.errors.HealthGateFailed` with the runtime's last log
+        lines when it exits or the timeout passes."""
+        ...
+
+    def stop(self, handle: Mapping[str, Any], timeout: float) -> None:
+        """Stop it cleanly (SIGTERM, drain, then kill after ``timeout``); stopped is fine."""
+        ...
+
+    def status(self, handle: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``{"state": "running"|"degraded"|"stopped"|"exited", "healthy": bool|None,
+        "restarts": int, "started_at": float|None}``, read live."""
+        ...
+
+    def logs(self, handle: Mapping[str, Any], tail: int | None, follow: bool) -> Iterator[str]:
+        """The runtime's log lines, oldest first; with ``follow``, keep yielding new ones."""
         ...
 
 

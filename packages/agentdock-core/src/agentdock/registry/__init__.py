@@ -8,21 +8,37 @@ whose names look secret.
 
 from __future__ import annotations
 
-from agentdock.registry.records import ApiKeyRecord, AuditEntry
+from agentdock.registry.records import (
+    ApiKeyRecord,
+    ArtifactRecord,
+    AuditEntry,
+    DeploymentRecord,
+    VersionRecord,
+)
+from agentdock.registry.sql import ImmutableVersion, LockHeld, RegistryError, SQLStore
 from agentdock.registry.sqlite import (
+    DATABASE_URL_ENV,
     HOME_ENV,
-    RegistryError,
     SQLiteStore,
     default_registry_path,
     open_store,
+    redact_url,
 )
 
 __all__ = [
+    "DATABASE_URL_ENV",
     "HOME_ENV",
     "ApiKeyRecord",
+    "ArtifactRecord",
     "AuditEntry",
+    "DeploymentRecord",
+    "ImmutableVersion",
+    "LockHeld",
     "RegistryError",
+    "SQLStore",
     "SQLiteStore",
+    "VersionRecord",
     "default_registry_path",
     "open_store",
+    "redact_url",
 ]

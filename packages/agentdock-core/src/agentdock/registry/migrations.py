@@ -71,5 +71,44 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_agent ON audit_log (agent, at);
 """
 
+# Versions become immutable records of content (snapshot + hash); artifacts are what each
+# builder made of a version; deployments name their agent, target, instance and handle;
+# at most one deployment per agent and instance is active (a partial unique index);
+# deploy_locks serialises deploys of one agent and instance across processes.
+_DEPLOY = """
+ALTER TABLE agent_versions ADD COLUMN content_hash TEXT;
+CREATE TABLE artifacts (
+    id               INTEGER PRIMARY KEY,
+    agent_version_id INTEGER NOT NULL REFERENCES agent_versions(id) ON DELETE RESTRICT,
+    builder          TEXT NOT NULL,
+    ref              TEXT NOT NULL,
+    digest           TEXT NOT NULL,
+    details_json     TEXT NOT NULL DEFAULT '{}',
+    created_at       REAL NOT NULL,
+    removed_at       REAL,
+    UNIQUE (agent_version_id, builder)
+);
+ALTER TABLE deployments ADD COLUMN agent_id INTEGER REFERENCES agents(id);
+ALTER TABLE deployments ADD COLUMN artifact_id INTEGER REFERENCES artifacts(id);
+ALTER TABLE deployments ADD COLUMN target TEXT NOT NULL DEFAULT 'local';
+ALTER TABLE deployments ADD COLUMN instance TEXT NOT NULL DEFAULT '';
+ALTER TABLE deployments ADD COLUMN handle_json TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE deployments ADD COLUMN reason TEXT NOT NULL DEFAULT 'deploy';
+ALTER TABLE deployments ADD COLUMN detail TEXT;
+ALTER TABLE deployments ADD COLUMN deployed_by TEXT;
+CREATE UNIQUE INDEX deployments_one_active ON deployments (agent_id, instance)
+    WHERE status = 'active';
+CREATE INDEX deployments_agent ON deployments (agent_id, instance, id);
+CREATE TABLE deploy_locks (
+    agent       TEXT NOT NULL,
+    instance    TEXT NOT NULL,
+    holder      TEXT NOT NULL,
+    pid         INTEGER NOT NULL,
+    host        TEXT NOT NULL,
+    acquired_at REAL NOT NULL,
+    PRIMARY KEY (agent, instance)
+);
+"""
+
 #: ``(number, SQL script)`` in order; numbers start at 1 and have no gaps.
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _INITIAL),)
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _INITIAL), (2, _DEPLOY))

@@ -5,7 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ApiKeyRecord", "AuditEntry"]
+__all__ = [
+    "ACTIVE",
+    "DEPLOYMENT_STATES",
+    "ApiKeyRecord",
+    "ArtifactRecord",
+    "AuditEntry",
+    "DeploymentRecord",
+    "VersionRecord",
+]
+
+#: A deployment is ``pending`` while its runtime starts and passes the health gate, then
+#: ``active`` (at most one per agent and instance), later ``superseded`` by a newer one or
+#: ``stopped``; one that never passed its gate, or was interrupted, ends ``failed``.
+ACTIVE = "active"
+DEPLOYMENT_STATES = ("pending", ACTIVE, "superseded", "stopped", "failed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +83,88 @@ class AuditEntry:
     agent: str | None
     target: str | None
     details: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRecord:
+    """One immutable agent version: the Dockfile snapshot (placeholders kept) and its hash."""
+
+    id: int
+    agent: str
+    version: str
+    content_hash: str
+    snapshot: str = field(repr=False)
+    created_at: float
+    created_by: str | None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "agent": self.agent,
+            "version": self.version,
+            "content_hash": self.content_hash,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactRecord:
+    """What a builder made of one version (a bundle path, an image tag)."""
+
+    id: int
+    version_id: int
+    builder: str
+    ref: str
+    digest: str
+    details: dict[str, Any]
+    created_at: float
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "builder": self.builder,
+            "ref": self.ref,
+            "digest": self.digest,
+            "details": self.details,
+            "created_at": self.created_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentRecord:
+    """One start of one version on one target (rollback is a new deployment, never an edit).
+
+    ``instance`` is ``""`` for an agent's default instance. ``handle`` is what the target
+    returned at start (pid, container id, port), never a secret.
+    """
+
+    id: int
+    agent: str
+    version: str
+    version_id: int
+    artifact_id: int | None
+    target: str
+    instance: str
+    status: str
+    endpoint: str | None
+    handle: dict[str, Any]
+    reason: str
+    detail: str | None
+    started_at: float
+    stopped_at: float | None
+    deployed_by: str | None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "deployment_id": self.id,
+            "agent": self.agent,
+            "version": self.version,
+            "target": self.target,
+            "instance": self.instance or None,
+            "status": self.status,
+            "endpoint": self.endpoint,
+            "reason": self.reason,
+            "detail": self.detail,
+            "started_at": self.started_at,
+            "stopped_at": self.stopped_at,
+            "deployed_by": self.deployed_by,
+        }
