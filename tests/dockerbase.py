@@ -75,6 +75,8 @@ def ensure_base_image(client) -> str:  # type: ignore[no-untyped-def]
     docker_cli = shutil.which("docker")
     if docker_cli is None:
         _unavailable("the docker CLI is not installed (apt-get install -y docker.io)")
-    subprocess.run([docker_cli, "import", str(_TARBALL), BASE_IMAGE], check=True, capture_output=True)
+    subprocess.run(
+        [docker_cli, "import", str(_TARBALL), BASE_IMAGE], check=True, capture_output=True
+    )
     client.images.get(BASE_IMAGE)
     return BASE_IMAGE

@@ -9,6 +9,10 @@ The Python API is small::
         spec = report.spec            # the frozen DockSpec
     spec = agentdock.load("Dockfile.yaml")  # raises DockfileError when invalid
 
+    d = agentdock.deploy("Dockfile.yaml")   # build, start behind the health gate, activate
+    agentdock.status(d.agent)
+    agentdock.rollback(d.agent)             # the previous version, without rebuilding
+
 Plugin authors import :data:`hookimpl` from here.
 """
 
@@ -20,6 +24,17 @@ from agentdock.findings import Code, Finding, Severity, ValidationReport
 from agentdock.hookspecs import hookimpl
 
 if TYPE_CHECKING:
+    from agentdock.deployment import (
+        DeployError,
+        Deployment,
+        cleanup,
+        deploy,
+        logs,
+        rollback,
+        status,
+        stop,
+        versions,
+    )
     from agentdock.plugins import PluginManager, get_plugin_manager, make_plugin_manager
     from agentdock.spec.models import DockSpec
     from agentdock.validation import DockfileError, load, validate
@@ -28,6 +43,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Code",
+    "DeployError",
+    "Deployment",
     "DockSpec",
     "DockfileError",
     "Finding",
@@ -36,11 +53,18 @@ __all__ = [
     "ValidationReport",
     "__version__",
     "app",
+    "cleanup",
+    "deploy",
     "get_plugin_manager",
     "hookimpl",
     "load",
+    "logs",
     "make_plugin_manager",
+    "rollback",
+    "status",
+    "stop",
     "validate",
+    "versions",
 ]
 
 _LAZY = {
@@ -49,6 +73,20 @@ _LAZY = {
     "load": "agentdock.validation",
     "validate": "agentdock.validation",
     "DockSpec": "agentdock.spec.models",
+    **dict.fromkeys(
+        (
+            "DeployError",
+            "Deployment",
+            "cleanup",
+            "deploy",
+            "logs",
+            "rollback",
+            "status",
+            "stop",
+            "versions",
+        ),
+        "agentdock.deployment",
+    ),
     "PluginManager": "agentdock.plugins",
     "get_plugin_manager": "agentdock.plugins",
     "make_plugin_manager": "agentdock.plugins",

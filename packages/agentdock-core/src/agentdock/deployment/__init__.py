@@ -1,0 +1,55 @@
+"""Deploying agents: versions, builds, targets, health gates and rollback (DESIGN §3, §8).
+
+The Python API::
+
+    import agentdock
+
+    d = agentdock.deploy("examples/chat/Dockfile.yaml")       # local target, no Docker
+    print(d.endpoint, d.version, d.api_key)                   # key: first deploy only
+    agentdock.status("chat")["health"]
+    agentdock.rollback("chat")                                # the previous version
+
+Errors are :class:`~agentdock.deployment.errors.DeployError` subclasses with an exit code.
+"""
+
+from __future__ import annotations
+
+from agentdock.deployment.artifacts import Artifact, BuildRequest, Progress, StartRequest
+from agentdock.deployment.errors import (
+    BuildFailed,
+    DeployError,
+    DeployFailed,
+    DeployInProgress,
+    HealthGateFailed,
+    InvalidDeployInput,
+    NotFound,
+    TargetUnavailable,
+    VersionConflict,
+)
+from agentdock.deployment.operations import cleanup, logs, status, stop, versions
+from agentdock.deployment.release import Deployment
+from agentdock.deployment.service import deploy, rollback
+
+__all__ = [
+    "Artifact",
+    "BuildFailed",
+    "BuildRequest",
+    "DeployError",
+    "DeployFailed",
+    "DeployInProgress",
+    "Deployment",
+    "HealthGateFailed",
+    "InvalidDeployInput",
+    "NotFound",
+    "Progress",
+    "StartRequest",
+    "TargetUnavailable",
+    "VersionConflict",
+    "cleanup",
+    "deploy",
+    "logs",
+    "rollback",
+    "status",
+    "stop",
+    "versions",
+]

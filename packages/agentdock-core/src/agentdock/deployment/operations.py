@@ -1,0 +1,183 @@
+"""Looking at and managing what is deployed: status, versions, logs, stop, cleanup."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from agentdock.deployment.artifacts import Artifact, Progress, no_progress
+from agentdock.deployment.errors import DeployError, InvalidDeployInput, NotFound
+from agentdock.deployment.release import STOP_TIMEOUT, deploy_lock
+from agentdock.deployment.workspace import Workspace, actor
+from agentdock.registry import DeploymentRecord, SQLStore
+
+__all__ = ["cleanup", "logs", "status", "stop", "versions"]
+
+
+def _current(ws: Workspace, agent: str, instance: str) -> DeploymentRecord:
+    """The active deployment, else the newest one (stopped, failed ...)."""
+    ws.require_agent(agent)
+    active = ws.store.active_deployment(agent, instance)
+    if active is not None:
+        return active
+    history = ws.store.list_deployments(agent, instance=instance)
+    if not history:
+        label = agent + (f" instance {instance}" if instance else "")
+        raise NotFound(f"{label} has never been deployed", hint="agentdock deploy Dockfile.yaml")
+    return history[-1]
+
+
+def status(
+    agent: str, *, instance: str | None = None, store: SQLStore | None = None, plugins: Any = None
+) -> dict[str, Any]:
+    """Version, target, endpoint, health, uptime and restarts of an agent, read live."""
+    with Workspace.open(store, plugins) as ws:
+        record = _current(ws, agent, instance or "")
+        live: dict[str, Any] = {"state": record.status, "healthy": None, "restarts": 0}
+        if record.status == "active" and record.handle:
+            try:
+                live.update(ws.target(record.target).status(record.handle))
+            except DeployError as exc:
+                live.update({"state": "unknown", "detail": exc.cause})
+        started = live.get("started_at")
+        out = record.public()
+        out.update(
+            {
+                "health": live.get("state"),
+                "healthy": live.get("healthy"),
+                "restarts": live.get("restarts", 0),
+                "uptime_s": round(time.time() - started, 1) if started else None,
+            }
+        )
+        return out
+
+
+def versions(
+    agent: str, *, store: SQLStore | None = None, plugins: Any = None
+) -> list[dict[str, Any]]:
+    """Every version of an agent, oldest first, with its artifacts and whether it is active."""
+    with Workspace.open(store, plugins) as ws:
+        ws.require_agent(agent)
+        active = {d.version_id for d in ws.store.list_deployments(agent, statuses=["active"])}
+        artifacts: dict[int, list[dict[str, Any]]] = {}
+        for art in ws.store.list_artifacts(agent):
+            artifacts.setdefault(art.version_id, []).append(art.public())
+        rows = []
+        for record in ws.store.list_versions(agent):
+            row = record.public()
+            row["active"] = record.id in active
+            row["artifacts"] = artifacts.get(record.id, [])
+            rows.append(row)
+        return rows
+
+
+def logs(
+    agent: str,
+    *,
+    instance: str | None = None,
+    tail: int | None = None,
+    follow: bool = False,
+    store: SQLStore | None = None,
+    plugins: Any = None,
+) -> Iterator[str]:
+    """The runtime's log lines (of the active deployment, else the newest)."""
+    if tail is not None and tail < 0:
+        raise InvalidDeployInput("--tail must be 0 or more", path="--tail")
+    with Workspace.open(store, plugins) as ws:
+        record = _current(ws, agent, instance or "")
+        target = ws.target(record.target)
+    if not record.handle:
+        return iter(())
+    return iter(target.logs(record.handle, tail, follow))
+
+
+def stop(
+    agent: str,
+    *,
+    instance: str | None = None,
+    timeout: float = STOP_TIMEOUT,
+    store: SQLStore | None = None,
+    plugins: Any = None,
+) -> dict[str, Any]:
+    """Stop the active deployment cleanly (drain, then exit) and record it stopped."""
+    instance_name = instance or ""
+    with Workspace.open(store, plugins) as ws:
+        ws.require_agent(agent)
+        with deploy_lock(ws, agent, instance_name):
+            active = ws.store.active_deployment(agent, instance_name)
+            if active is None:
+                raise NotFound(
+                    f"{agent} has no active deployment", hint=f"agentdock status {agent}"
+                )
+            if active.handle:
+                ws.target(active.target).stop(active.handle, timeout)
+            ws.store.finish_deployment(active.id, "stopped", detail=f"stopped by {actor()}")
+            ws.store.append_audit(
+                "deploy.stop",
+                actor=actor(),
+                agent=agent,
+                target=active.version,
+                details={"deployment_id": active.id, "instance": instance_name or None},
+            )
+            out = active.public()
+            out["status"] = "stopped"
+            return out
+
+
+def cleanup(
+    agent: str | None = None,
+    *,
+    keep: int = 3,
+    progress: Progress = no_progress,
+    store: SQLStore | None = None,
+    plugins: Any = None,
+) -> list[dict[str, Any]]:
+    """Remove old bundles and images, keeping the newest ``keep`` versions' artifacts and,
+    always, those of the active and the previous version of every instance."""
+    if keep < 0:
+        raise InvalidDeployInput("--keep must be 0 or more", path="--keep")
+    removed: list[dict[str, Any]] = []
+    with Workspace.open(store, plugins) as ws:
+        agents = [agent] if agent is not None else ws.store.list_agents()
+        if agent is not None:
+            ws.require_agent(agent)
+        for name in agents:
+            protected = _protected_versions(ws, name)
+            newest = [v.id for v in ws.store.list_versions(name)][-keep:] if keep else []
+            for art in ws.store.list_artifacts(name):
+                if art.version_id in protected or art.version_id in newest:
+                    continue
+                artifact = Artifact.from_json(art.public())
+                progress("remove", f"removing {art.builder} artifact {art.ref}")
+                ws.builder(art.builder).remove(artifact)
+                ws.store.mark_artifact_removed(art.id)
+                removed.append({"agent": name, **art.public()})
+            if removed:
+                ws.store.append_audit(
+                    "artifact.cleanup",
+                    actor=actor(),
+                    agent=name,
+                    details={"removed": sum(1 for r in removed if r["agent"] == name)},
+                )
+    return removed
+
+
+def _protected_versions(ws: Workspace, agent: str) -> set[int]:
+    """Per instance: the active version and the one before it (the rollback target)."""
+    keep: set[int] = set()
+    by_instance: dict[str, list[DeploymentRecord]] = {}
+    for record in ws.store.list_deployments(agent):
+        by_instance.setdefault(record.instance, []).append(record)
+    for history in by_instance.values():
+        seen: list[int] = []
+        for record in reversed(history):
+            if (
+                record.status in {"active", "superseded", "stopped"}
+                and record.version_id not in seen
+            ):
+                seen.append(record.version_id)
+            if len(seen) == 2:
+                break
+        keep.update(seen)
+    return keep

@@ -1,0 +1,174 @@
+"""Starting a version's artifact behind the health gate, and switching traffic to it.
+
+Shared by deploy and rollback: a ``pending`` deployment row is written before the runtime
+starts, its handle as soon as the target returns one, and the row becomes ``active`` (the
+previous one ``superseded``, in the same transaction) only after ``/ready`` answered. The
+previous runtime is stopped after the switch, so it keeps serving until then. A failed gate
+stops the new runtime and marks its row ``failed``; the previous one is not touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentdock.deployment.artifacts import Artifact, Progress, StartRequest
+from agentdock.deployment.errors import DeployError, DeployFailed, DeployInProgress
+from agentdock.deployment.workspace import Workspace, actor
+from agentdock.registry import DeploymentRecord, LockHeld
+
+__all__ = ["Deployment", "deploy_lock", "recover_interrupted", "release"]
+
+#: Seconds a stopped runtime gets to drain before it is killed.
+STOP_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The outcome of ``deploy`` or ``rollback``.
+
+    ``noop`` is True when the same content was already active on the same target (nothing
+    was built or started). ``api_key`` is set only when this deploy created the agent's
+    first API key: it is shown once and never stored.
+    """
+
+    agent: str
+    version: str
+    deployment_id: int
+    target: str
+    instance: str | None
+    endpoint: str | None
+    status: str
+    artifact: Artifact | None = None
+    cached: bool = False
+    noop: bool = False
+    new_version: bool = False
+    previous_version: str | None = None
+    reason: str = "deploy"
+    api_key: str | None = field(default=None, repr=False)
+    key_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "agent": self.agent,
+            "version": self.version,
+            "deployment_id": self.deployment_id,
+            "target": self.target,
+            "instance": self.instance,
+            "endpoint": self.endpoint,
+            "status": self.status,
+            "cached": self.cached,
+            "noop": self.noop,
+            "new_version": self.new_version,
+            "previous_version": self.previous_version,
+            "reason": self.reason,
+            "artifact": self.artifact.to_json() if self.artifact else None,
+        }
+        if self.key_id is not None:
+            out["key_id"] = self.key_id
+        return out
+
+
+@contextlib.contextmanager
+def deploy_lock(ws: Workspace, agent: str, instance: str) -> Any:
+    """Hold the registry's deploy lock of one agent and instance, or fail clearly."""
+    pid, host = ws.lock_owner()
+    try:
+        ws.store.acquire_lock(
+            agent, instance, holder=actor(), pid=pid, host=host, is_stale=ws.is_stale
+        )
+    except LockHeld as exc:
+        label = f"{agent}" + (f" (instance {instance})" if instance else "")
+        raise DeployInProgress(
+            f"another deploy of {label} is in progress: {exc}",
+            hint="wait for it to finish, then run the command again",
+        ) from None
+    try:
+        yield
+    finally:
+        ws.store.release_lock(agent, instance, pid=pid, host=host)
+
+
+def _stop_quietly(ws: Workspace, record: DeploymentRecord) -> None:
+    if not record.handle:
+        return
+    with contextlib.suppress(Exception):
+        ws.target(record.target).stop(record.handle, STOP_TIMEOUT)
+
+
+def recover_interrupted(ws: Workspace, agent: str, instance: str, progress: Progress) -> None:
+    """Close deployments left ``pending`` by a deploy that died (we hold the lock now)."""
+    for record in ws.store.list_deployments(agent, instance=instance, statuses=["pending"]):
+        progress("recover", f"deployment {record.id} was interrupted; cleaning it up")
+        _stop_quietly(ws, record)
+        ws.store.finish_deployment(record.id, "failed", detail="interrupted before activation")
+
+
+def release(
+    ws: Workspace,
+    *,
+    agent: str,
+    version_id: int,
+    version: str,
+    artifact: Artifact,
+    artifact_id: int | None,
+    target_name: str,
+    instance: str,
+    port: int,
+    host: str,
+    env: Mapping[str, str],
+    resources: Mapping[str, Any],
+    timeout: float,
+    reason: str,
+    progress: Progress,
+) -> tuple[DeploymentRecord, DeploymentRecord | None]:
+    """Start, gate, activate, then retire the previous deployment. Returns (new, previous)."""
+    target = ws.target(target_name)
+    record = ws.store.create_deployment(
+        version_id=version_id,
+        artifact_id=artifact_id,
+        target=target_name,
+        instance=instance,
+        reason=reason,
+        deployed_by=actor(),
+    )
+    state_dir = ws.home / "run" / str(record.id)
+    request = StartRequest(
+        agent=agent,
+        version=version,
+        deployment_id=record.id,
+        port=port,
+        host=host,
+        env={**env, "AGENTDOCK_HOME": str(ws.home)} if target_name == "local" else dict(env),
+        state_dir=state_dir,
+        home=ws.home,
+        instance=instance or None,
+        resources=dict(resources),
+        labels={"io.agentdock.reason": reason},
+    )
+    handle: Mapping[str, Any] = {}
+    try:
+        progress("start", f"starting {agent} {version} on the {target_name} target")
+        handle = target.start(artifact, request, progress)
+        ws.store.set_deployment_handle(record.id, handle, handle.get("endpoint"))
+        progress("health", f"waiting for {handle.get('endpoint')}/ready (up to {timeout:g} s)")
+        target.wait_ready(handle, timeout, progress)
+    except BaseException as exc:
+        if handle:
+            with contextlib.suppress(Exception):
+                target.stop(handle, 5.0)
+        cause = exc.cause if isinstance(exc, DeployError) else f"{type(exc).__name__}: {exc}"
+        ws.store.finish_deployment(record.id, "failed", detail=cause[:500])
+        if isinstance(exc, DeployError) or not isinstance(exc, Exception):
+            raise
+        raise DeployFailed(f"the {target_name} target failed: {cause}") from None
+    previous = ws.store.activate_deployment(record.id, actor=actor())
+    progress("activate", f"{agent} {version} is active at {handle.get('endpoint')}")
+    if previous is not None:
+        progress("retire", f"stopping the previous deployment ({previous.version})")
+        _stop_quietly(ws, previous)
+    active = ws.store.get_deployment(record.id)
+    assert active is not None
+    return active, previous
