@@ -7,8 +7,16 @@ import sys
 import click
 
 from agentdock_cli import __version__
+from agentdock_cli.commands.deploy import deploy_command, rollback_command
 from agentdock_cli.commands.init import init_command
 from agentdock_cli.commands.key import key_command
+from agentdock_cli.commands.lifecycle import (
+    cleanup_command,
+    logs_command,
+    status_command,
+    stop_command,
+    versions_command,
+)
 from agentdock_cli.commands.metrics import metrics_command
 from agentdock_cli.commands.plugins import plugins_command
 from agentdock_cli.commands.schema import schema_command
@@ -34,6 +42,13 @@ cli.add_command(validate_command)
 cli.add_command(schema_command)
 cli.add_command(plugins_command)
 cli.add_command(serve_command)
+cli.add_command(deploy_command)
+cli.add_command(rollback_command)
+cli.add_command(status_command)
+cli.add_command(versions_command)
+cli.add_command(logs_command)
+cli.add_command(stop_command)
+cli.add_command(cleanup_command)
 cli.add_command(metrics_command)
 cli.add_command(key_command)
 cli.add_command(token_command)

@@ -170,11 +170,15 @@ def deploy(
     instance: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     build_options: dict[str, Any] | None = None,
+    check_imports: bool = True,
     progress: Progress = no_progress,
     store: SQLStore | None = None,
     plugins: Any = None,
 ) -> Deployment:
     """Deploy the agent of a Dockfile; returns the active :class:`Deployment`.
+
+    New content has its entrypoint imported once, in a probe process, before anything is
+    built (``check_imports=False`` skips that; the health gate still catches it later).
 
     :raises DeployError: a subclass with ``exit_code`` (1 invalid, 3 build, 4 deploy or
         health gate, 5 not found), a one-line ``cause`` and a ``hint``.
@@ -194,7 +198,7 @@ def deploy(
         target_plugin = ws.target(target_name)
         builder_name = str(getattr(target_plugin, "builder", target_name))
         chosen, existing = _pick_version(ws.store, agent, version, spec.metadata.version, digest)
-        if existing is None:
+        if existing is None and check_imports:
             # New content: import the entrypoint once, in a probe process, before building.
             progress("validate", "importing the entrypoint")
             _validated(file, values, skip_imports=False)

@@ -17,7 +17,6 @@ import hashlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import pathspec
 
@@ -46,14 +45,14 @@ ALWAYS_EXCLUDED = (
 _CHUNK = 1 << 20
 
 
-def _spec(project_dir: Path) -> tuple[pathspec.PathSpec[Any], pathspec.PathSpec[Any]]:
+def _spec(project_dir: Path) -> tuple[pathspec.GitIgnoreSpec, pathspec.GitIgnoreSpec]:
     lines: list[str] = []
     for name in IGNORE_FILES:
         path = project_dir / name
         if path.is_file():
             lines.extend(path.read_text(encoding="utf-8", errors="replace").splitlines())
-    user = pathspec.PathSpec.from_lines("gitwildmatch", lines)
-    fixed = pathspec.PathSpec.from_lines("gitwildmatch", ALWAYS_EXCLUDED)
+    user = pathspec.GitIgnoreSpec.from_lines(lines)
+    fixed = pathspec.GitIgnoreSpec.from_lines(ALWAYS_EXCLUDED)
     return user, fixed
 
 

@@ -1,0 +1,154 @@
+"""``agentdock deploy`` and ``agentdock rollback``: put a version live behind its health gate.
+
+Exit codes: 0 ok (also when nothing had to change), 1 invalid Dockfile or option (including
+a version string already used for other content), 3 build failed (or dockerd not running),
+4 deploy or health gate failed (the previous version keeps serving), 5 not found, 130
+interrupted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from agentdock_cli import exitcodes
+from agentdock_cli.output import console
+from agentdock_cli.progress import reporting
+
+__all__ = ["deploy_command", "rollback_command"]
+
+_json_option = click.option(
+    "--json", "as_json", is_flag=True, help="One JSON event per line (progress, then result)."
+)
+_instance_option = click.option(
+    "--instance", default=None, metavar="NAME", help="A named instance of the agent (tenant)."
+)
+_timeout_option = click.option(
+    "--timeout",
+    type=click.FloatRange(1, 3600),
+    default=60.0,
+    show_default=True,
+    help="Seconds the new runtime gets to answer /ready.",
+)
+_env_file_option = click.option(
+    "--env-file",
+    "env_files",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="KEY=VALUE file for the runtime's variables (wins over the environment and .env).",
+)
+
+
+def _summary(deployment: Any, verb: str) -> None:
+    out = console()
+    if deployment.noop:
+        out.print(
+            f"[green]✓[/green] {deployment.agent} {deployment.version} is already active at "
+            f"{deployment.endpoint} (nothing changed)"
+        )
+        return
+    cached = " (cached build)" if deployment.cached and verb == "Deployed" else ""
+    previous = f", replacing {deployment.previous_version}" if deployment.previous_version else ""
+    out.print(
+        f"[green]✓[/green] {verb} {deployment.agent} {deployment.version}{cached} on "
+        f"{deployment.target}{previous}"
+    )
+    out.print(f"  endpoint: {deployment.endpoint}")
+    if deployment.api_key:
+        out.print(f"  API key {deployment.key_id} (shown once, store it now):")
+        click.echo(deployment.api_key)
+        click.echo(
+            f"  curl -s {deployment.endpoint}/invoke -H 'x-api-key: {deployment.api_key}' "
+            "-H 'content-type: application/json' -d '{...}'"
+        )
+
+
+@click.command("deploy")
+@click.argument("file", required=False, default="Dockfile.yaml", type=click.Path(path_type=Path))
+@click.option(
+    "--target",
+    default=None,
+    help="Where to run it: local (default), docker, or a plugin's target.",
+)
+@click.option(
+    "--version",
+    "version",
+    default=None,
+    help="Version string (default: metadata.version or the next patch version).",
+)
+@_env_file_option
+@_instance_option
+@_timeout_option
+@click.option("--base-image", default=None, help="Override build.base_image (docker builder).")
+@_json_option
+def deploy_command(
+    file: Path,
+    target: str | None,
+    version: str | None,
+    env_files: tuple[Path, ...],
+    instance: str | None,
+    timeout: float,
+    base_image: str | None,
+    as_json: bool,
+) -> None:
+    """Build FILE's agent and make it live, health-gated (default FILE: ./Dockfile.yaml).
+
+    The same content deployed again changes nothing; the previous version serves until the
+    new one answers /ready. On the first deploy of an api_key agent a key is printed once.
+    """
+    from agentdock.deployment import deploy
+
+    options = {"base_image": base_image} if base_image else {}
+    with reporting(as_json) as report:
+        deployment = deploy(
+            file,
+            target=target,
+            version=version,
+            env_files=env_files,
+            instance=instance,
+            timeout=timeout,
+            build_options=options,
+            progress=report,
+        )
+        document = deployment.to_json()
+        if deployment.api_key:
+            document["api_key"] = deployment.api_key
+        report.result(document)
+    if not as_json:
+        _summary(deployment, "Deployed")
+    raise SystemExit(exitcodes.OK)
+
+
+@click.command("rollback")
+@click.argument("agent")
+@click.argument("version", required=False)
+@_env_file_option
+@_instance_option
+@_timeout_option
+@_json_option
+def rollback_command(
+    agent: str,
+    version: str | None,
+    env_files: tuple[Path, ...],
+    instance: str | None,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Make an earlier VERSION of AGENT live again (default: the previous one). Never builds."""
+    from agentdock.deployment import rollback
+
+    with reporting(as_json) as report:
+        deployment = rollback(
+            agent,
+            version,
+            instance=instance,
+            env_files=env_files,
+            timeout=timeout,
+            progress=report,
+        )
+        report.result(deployment.to_json())
+    if not as_json:
+        _summary(deployment, "Rolled back to")
+    raise SystemExit(exitcodes.OK)

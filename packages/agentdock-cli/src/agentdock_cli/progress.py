@@ -1,0 +1,73 @@
+"""How long operations report: rich lines for people, one JSON event per line for machines.
+
+With ``--json`` every step is ``{"event": "progress", "step": ..., "message": ...}`` on its
+own line, and the last line is ``{"event": "result", "ok": true, ...}`` or
+``{"event": "error", "ok": false, "error": NAME, "code": EXIT, "detail": ...}``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+from agentdock_cli.output import err_console, print_json
+
+__all__ = ["Reporter", "reporting"]
+
+
+class Reporter:
+    """A ``progress(step, message, **fields)`` callback bound to one output style."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.started = time.monotonic()
+        self._err = None if as_json else err_console()
+
+    def __call__(self, step: str, message: str, **fields: Any) -> None:
+        if self.as_json:
+            print_json({"event": "progress", "step": step, "message": message, **fields})
+            return
+        elapsed = time.monotonic() - self.started
+        assert self._err is not None
+        self._err.print(f"[dim]{elapsed:6.1f}s[/dim] [cyan]{step:>8}[/cyan] {message}", markup=True)
+
+    def result(self, document: dict[str, Any]) -> None:
+        if self.as_json:
+            print_json({"event": "result", "ok": True, **document})
+
+    def fail(self, error: Any) -> NoReturn:
+        """Report a :class:`agentdock.deployment.DeployError` and exit with its code."""
+        if self.as_json:
+            print_json({"event": "error", "ok": False, **error.to_json()})
+        else:
+            assert self._err is not None
+            self._err.print(f"[red]✗[/red] {error.cause}", markup=True, highlight=False)
+            if error.path:
+                self._err.print(f"  at: {error.path}", highlight=False)
+            if error.hint:
+                self._err.print(f"  hint: {error.hint}", highlight=False)
+            if error.log_tail:
+                self._err.print("  the runtime's last log lines:", highlight=False)
+                for line in error.log_tail:
+                    self._err.print(f"    {line}", markup=False, highlight=False)
+        raise SystemExit(error.exit_code)
+
+
+@contextmanager
+def reporting(as_json: bool) -> Iterator[Reporter]:
+    """A reporter; a ``DeployError`` or Ctrl-C inside ends the command with its code."""
+    from agentdock.deployment import DeployError
+
+    reporter = Reporter(as_json)
+    try:
+        yield reporter
+    except DeployError as exc:
+        reporter.fail(exc)
+    except KeyboardInterrupt:
+        if as_json:
+            print_json({"event": "error", "ok": False, "error": "Interrupted", "code": 130})
+        else:
+            err_console().print("[red]✗[/red] interrupted", markup=True)
+        raise SystemExit(130) from None

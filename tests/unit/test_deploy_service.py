@@ -1,0 +1,337 @@
+"""The deploy service against in-process fake plugins: versions, gate, rollback, locks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+from agentdock.deployment import (
+    BuildFailed,
+    DeployInProgress,
+    HealthGateFailed,
+    InvalidDeployInput,
+    NotFound,
+    VersionConflict,
+    cleanup,
+    deploy,
+    logs,
+    rollback,
+    status,
+    stop,
+    versions,
+)
+from agentdock.deployment.service import next_patch
+from agentdock.registry import open_store
+from deploy_fakes import fake_manager
+from hypothesis import given
+from hypothesis import strategies as st
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "echo"
+SECRET = "s3cr3t-planted-value-7f1c"
+_MODEL = "name: echo\n\nio_schema"
+_MODEL_FROM_ENV = 'name: "${ECHO_MODEL}"\n\nio_schema'
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "home"
+    monkeypatch.setenv("AGENTDOCK_HOME", str(path))
+    monkeypatch.delenv("AGENTDOCK_DATABASE_URL", raising=False)
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    dest = tmp_path / "echo"
+    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+@pytest.fixture
+def fakes(home: Path):
+    return fake_manager()
+
+
+def _edit(project: Path) -> None:
+    graph = project / "echo" / "graph.py"
+    graph.write_text(graph.read_text() + "\n# a one-line change\n")
+
+
+def _deploy(project: Path, manager, **kw):
+    kw.setdefault("check_imports", False)
+    return deploy(project / "Dockfile.yaml", target="fake", plugins=manager, **kw)
+
+
+def test_first_deploy_records_version_artifact_and_active_deployment(project, fakes) -> None:
+    manager, plugin = fakes
+    d = _deploy(project, manager)
+    assert (d.agent, d.version, d.status, d.new_version) == ("echo", "0.1.0", "active", True)
+    assert d.endpoint == f"http://127.0.0.1:{9000 + d.deployment_id}"
+    assert d.api_key and d.api_key.startswith("adk_")  # api_key mode: first key, shown once
+    with open_store() as store:
+        (version,) = store.list_versions("echo")
+        assert version.content_hash and "name: echo" in version.snapshot
+        assert store.active_deployment("echo").id == d.deployment_id
+        (key,) = store.list_api_keys("echo")
+        assert key.hashed_key != d.api_key and d.api_key not in key.hashed_key
+    assert plugin.log == [("build", "0.1.0"), ("start", "0.1.0")]
+
+
+def test_same_content_again_is_a_noop(project, fakes) -> None:
+    manager, plugin = fakes
+    first = _deploy(project, manager)
+    again = _deploy(project, manager)
+    assert again.noop and again.version == first.version
+    assert again.deployment_id == first.deployment_id
+    assert again.api_key is None
+    assert [e for e in plugin.log if e[0] == "build"] == [("build", "0.1.0")]
+
+
+def test_changed_code_is_the_next_patch_and_supersedes(project, fakes) -> None:
+    manager, plugin = fakes
+    v1 = _deploy(project, manager)
+    _edit(project)
+    v2 = _deploy(project, manager)
+    assert v2.version == "0.1.1" and v2.previous_version == "0.1.0"
+    assert ("stop", v1.deployment_id) in plugin.log  # the old runtime stopped after the switch
+    with open_store() as store:
+        states = {d.id: d.status for d in store.list_deployments("echo")}
+    assert states == {v1.deployment_id: "superseded", v2.deployment_id: "active"}
+
+
+def test_same_version_other_content_is_refused_and_records_nothing(project, fakes) -> None:
+    manager, plugin = fakes
+    _deploy(project, manager, version="1.0.0")
+    _edit(project)
+    with pytest.raises(VersionConflict) as info:
+        _deploy(project, manager, version="1.0.0")
+    assert info.value.exit_code == 1 and "immutable" in (info.value.hint or "")
+    with open_store() as store:
+        assert [v.version for v in store.list_versions("echo")] == ["1.0.0"]
+        assert len(store.list_deployments("echo")) == 1
+    assert [e for e in plugin.log if e[0] == "build"] == [("build", "1.0.0")]
+
+
+def test_metadata_version_is_used(project, fakes) -> None:
+    manager, _ = fakes
+    dockfile = project / "Dockfile.yaml"
+    text = dockfile.read_text().replace("metadata:\n", "metadata:\n  version: 2.3.4\n")
+    dockfile.write_text(text)
+    assert _deploy(project, manager).version == "2.3.4"
+
+
+@pytest.mark.parametrize("bad", ["", "-x", "a b", "v/1", "x" * 65])
+def test_malformed_version_strings_are_refused(project, fakes, bad: str) -> None:
+    manager, _ = fakes
+    with pytest.raises(InvalidDeployInput) as info:
+        _deploy(project, manager, version=bad or "..")
+    assert info.value.exit_code == 1
+
+
+def test_failed_gate_keeps_the_previous_version_serving(project, fakes) -> None:
+    manager, plugin = fakes
+    v1 = _deploy(project, manager)
+    _edit(project)
+    plugin.target.fail_gate = "the runtime exited with 78 during start-up"
+    with pytest.raises(HealthGateFailed) as info:
+        _deploy(project, manager)
+    assert info.value.exit_code == 4 and info.value.log_tail == ["[FATAL] boom"]
+    with open_store() as store:
+        active = store.active_deployment("echo")
+        failed = store.list_deployments("echo", statuses=["failed"])
+    assert active.id == v1.deployment_id
+    assert len(failed) == 1 and "78" in failed[0].detail
+    assert set(plugin.target.running) == {v1.deployment_id}  # the new runtime was stopped
+
+
+def test_rollback_redeploys_the_previous_artifact_without_building(project, fakes) -> None:
+    manager, plugin = fakes
+    _deploy(project, manager)
+    _edit(project)
+    _deploy(project, manager)
+    builds = sum(1 for e in plugin.log if e[0] == "build")
+    back = rollback("echo", plugins=manager)
+    assert (back.version, back.reason, back.previous_version) == ("0.1.0", "rollback", "0.1.1")
+    assert sum(1 for e in plugin.log if e[0] == "build") == builds
+    assert status("echo", plugins=manager)["version"] == "0.1.0"
+    forward = rollback("echo", "0.1.1", plugins=manager)
+    assert forward.version == "0.1.1"
+    with open_store() as store:
+        actions = [e.action for e in store.list_audit(agent="echo")]
+    assert "rollback.activate" in actions and actions.count("deploy.activate") == 2
+
+
+def test_rollback_bad_inputs(project, fakes) -> None:
+    manager, _ = fakes
+    with pytest.raises(NotFound) as info:
+        rollback("nobody", plugins=manager)
+    assert info.value.exit_code == 5
+    _deploy(project, manager)
+    with pytest.raises(NotFound):
+        rollback("echo", plugins=manager)  # nothing earlier
+    with pytest.raises(NotFound) as info:
+        rollback("echo", "9.9.9", plugins=manager)
+    assert "9.9.9" in info.value.cause
+
+
+def test_rollback_to_a_removed_artifact_is_not_found(project, fakes) -> None:
+    manager, _ = fakes
+    v1 = _deploy(project, manager)
+    _edit(project)
+    _deploy(project, manager)
+    shutil.rmtree(v1.artifact.ref)
+    with pytest.raises(NotFound) as info:
+        rollback("echo", plugins=manager)
+    assert "gone" in info.value.cause
+
+
+def test_invalid_dockfile_builds_and_records_nothing(project, fakes) -> None:
+    manager, plugin = fakes
+    (project / "Dockfile.yaml").write_text("version: '1.1'\nagent: {name: X}\n")
+    with pytest.raises(InvalidDeployInput) as info:
+        _deploy(project, manager)
+    assert info.value.exit_code == 1
+    assert plugin.log == []
+    with open_store() as store:
+        assert store.list_agents() == []
+
+
+def test_a_broken_entrypoint_is_refused_before_building(project, fakes) -> None:
+    manager, plugin = fakes
+    (project / "echo" / "graph.py").write_text("raise RuntimeError('broken at import')\n")
+    with pytest.raises(InvalidDeployInput) as info:
+        _deploy(project, manager, check_imports=True)
+    assert info.value.exit_code == 1 and "entrypoint" in info.value.cause.lower()
+    assert plugin.log == []
+
+
+def test_missing_dockfile_is_not_found(tmp_path, fakes) -> None:
+    manager, _ = fakes
+    with pytest.raises(NotFound):
+        deploy(tmp_path / "nope.yaml", target="fake", plugins=manager)
+
+
+def test_unknown_target_lists_the_known_ones(project, fakes) -> None:
+    manager, _ = fakes
+    with pytest.raises(InvalidDeployInput) as info:
+        deploy(project / "Dockfile.yaml", target="moon", plugins=manager)
+    assert "fake" in info.value.cause
+
+
+def test_build_failure_records_nothing(project, fakes) -> None:
+    manager, plugin = fakes
+    plugin.builder.fail_with = "cannot resolve no-such-package"
+    with pytest.raises(BuildFailed) as info:
+        _deploy(project, manager)
+    assert info.value.exit_code == 3
+    with open_store() as store:
+        assert store.list_versions("echo") == []
+        assert store.list_deployments("echo") == []
+
+
+def test_a_held_lock_fails_clearly_and_a_dead_holder_is_taken_over(project, fakes) -> None:
+    manager, _ = fakes
+    with open_store() as store:
+        store.acquire_lock("echo", "", holder="ci", pid=os.getppid(), host=socket.gethostname())
+    with pytest.raises(DeployInProgress) as info:
+        _deploy(project, manager)
+    assert info.value.exit_code == 4 and "in progress" in info.value.cause
+    with open_store() as store:
+        store.release_lock("echo", "", pid=os.getppid(), host=socket.gethostname())
+        store.acquire_lock("echo", "", holder="ci", pid=2**22 + 12345, host=socket.gethostname())
+    assert _deploy(project, manager).status == "active"
+
+
+def test_an_interrupted_deploy_is_closed_by_the_next(project, fakes) -> None:
+    manager, plugin = fakes
+    _deploy(project, manager)
+    with open_store() as store:
+        version = store.list_versions("echo")[0]
+        pending = store.create_deployment(version_id=version.id, artifact_id=None, target="fake")
+        store.set_deployment_handle(pending.id, {"id": pending.id}, None)
+    _edit(project)
+    _deploy(project, manager)
+    with open_store() as store:
+        record = store.get_deployment(pending.id)
+        assert record.status == "failed" and "interrupted" in record.detail
+        assert len(store.list_deployments("echo", statuses=["active"])) == 1
+    assert ("stop", pending.id) in plugin.log
+
+
+def test_secrets_reach_the_target_but_never_the_registry(project, fakes, monkeypatch) -> None:
+    manager, plugin = fakes
+    dockfile = project / "Dockfile.yaml"
+    dockfile.write_text(dockfile.read_text().replace(_MODEL, _MODEL_FROM_ENV))
+    (project / ".env").write_text(f"ECHO_MODEL={SECRET}\n")
+    d = _deploy(project, manager)
+    assert plugin.target.envs[d.deployment_id]["ECHO_MODEL"] == SECRET
+    with open_store() as store:
+        assert "${ECHO_MODEL}" in store.list_versions("echo")[0].snapshot
+    for path in Path(os.environ["AGENTDOCK_HOME"]).rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+    assert SECRET not in repr(d) and SECRET not in str(d.to_json())
+
+
+def test_env_file_wins_over_dotenv_and_environment(project, fakes, monkeypatch, tmp_path) -> None:
+    manager, plugin = fakes
+    dockfile = project / "Dockfile.yaml"
+    dockfile.write_text(dockfile.read_text().replace(_MODEL, _MODEL_FROM_ENV))
+    (project / ".env").write_text("ECHO_MODEL=from-dotenv\n")
+    monkeypatch.setenv("ECHO_MODEL", "from-environ")
+    tenant = tmp_path / "tenant.env"
+    tenant.write_text("ECHO_MODEL=from-env-file\n")
+    d = _deploy(project, manager, env_files=[tenant])
+    assert plugin.target.envs[d.deployment_id]["ECHO_MODEL"] == "from-env-file"
+    with pytest.raises(InvalidDeployInput):
+        _deploy(project, manager, env_files=[tmp_path / "missing.env"])
+
+
+def test_status_versions_logs_stop_and_cleanup(project, fakes) -> None:
+    manager, plugin = fakes
+    for _ in range(4):
+        _deploy(project, manager)
+        _edit(project)
+    info = status("echo", plugins=manager)
+    assert (info["version"], info["health"], info["healthy"]) == ("0.1.3", "running", True)
+    rows = versions("echo", plugins=manager)
+    assert [r["version"] for r in rows] == ["0.1.0", "0.1.1", "0.1.2", "0.1.3"]
+    assert [r["active"] for r in rows] == [False, False, False, True]
+    assert list(logs("echo", tail=2, plugins=manager)) == ["line 3", "line 4"]
+    removed = cleanup("echo", keep=0, plugins=manager)
+    # the active (0.1.3) and the previous (0.1.2) versions are always kept
+    assert sorted(r["ref"] for r in removed) == sorted(r["artifacts"][0]["ref"] for r in rows[:2])
+    assert not any(Path(r["ref"]).exists() for r in removed)
+    stopped = stop("echo", plugins=manager)
+    assert stopped["status"] == "stopped" and plugin.target.running == {}
+    with pytest.raises(NotFound):
+        stop("echo", plugins=manager)
+    assert status("echo", plugins=manager)["status"] == "stopped"
+    with pytest.raises(NotFound):
+        status("ghost", plugins=manager)
+
+
+def test_bad_instance_names_are_refused(project, fakes) -> None:
+    manager, _ = fakes
+    for bad in ("UPPER", "-x", "a_b", "x" * 40):
+        with pytest.raises(InvalidDeployInput):
+            _deploy(project, manager, instance=bad)
+
+
+def test_instances_have_their_own_active_deployment(project, fakes) -> None:
+    manager, _ = fakes
+    a = _deploy(project, manager, instance="acme")
+    b = _deploy(project, manager, instance="globex")
+    assert a.deployment_id != b.deployment_id and not b.noop
+    assert status("echo", instance="acme", plugins=manager)["instance"] == "acme"
+
+
+@given(st.lists(st.tuples(st.integers(0, 99), st.integers(0, 99), st.integers(0, 99)), max_size=8))
+def test_next_patch_is_above_every_semver(triples) -> None:
+    texts = [f"{a}.{b}.{c}" for a, b, c in triples] + ["latest", "v-x"]
+    nxt = tuple(int(p) for p in next_patch(texts).split("."))
+    assert all(nxt > t for t in triples)
+    assert next_patch(["latest"]) == "0.1.0"
