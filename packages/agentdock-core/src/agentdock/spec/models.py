@@ -404,18 +404,44 @@ class BuildCfg(_Frozen):
     requirements: Annotated[str, StringConstraints(min_length=1)] | None = None
 
 
+_CpuQuantity = Annotated[str, _pattern(r"^([0-9]+(\.[0-9]+)?|[0-9]+m)$")]
+_MemoryQuantity = Annotated[str, _pattern(r"^[0-9]+(Ki|Mi|Gi|Ti|K|M|G|T)?$")]
+
+
+class LimitsCfg(_Frozen):
+    cpu: _CpuQuantity | None = None
+    memory: _MemoryQuantity | None = None
+
+
 class ResourcesCfg(_Frozen):
-    cpu: Annotated[str, _pattern(r"^([0-9]+(\.[0-9]+)?|[0-9]+m)$")] | None = None
-    memory: Annotated[str, _pattern(r"^[0-9]+(Ki|Mi|Gi|Ti|K|M|G|T)?$")] | None = None
+    """Requests per instance (``cpu``, ``memory``); ``limits`` only when they differ."""
+
+    cpu: _CpuQuantity | None = None
+    memory: _MemoryQuantity | None = None
     gpu: Annotated[Int, Field(ge=0)] | None = None
+    limits: LimitsCfg | None = None
+
+    def limit(self, name: str) -> str | None:
+        """The limit of ``cpu`` or ``memory``: ``limits`` when given, else the request."""
+        given = getattr(self.limits, name, None) if self.limits is not None else None
+        value: str | None = given or getattr(self, name)
+        return value
+
+
+class AutoscaleCfg(_Frozen):
+    min_replicas: Annotated[Int, Field(ge=1, le=1000)] = 1
+    max_replicas: Annotated[Int, Field(ge=1, le=1000)]
+    cpu_percent: Annotated[Int, Field(ge=1, le=100)] = 80
 
 
 class DeployCfg(_Frozen):
     target: PluginName | None = None
     replicas: Annotated[Int, Field(ge=1, le=1000)] = 1
+    autoscale: AutoscaleCfg | None = None
     resources: ResourcesCfg | None = None
     env: dict[EnvName, str] = Field(default_factory=dict)
     secrets: list[EnvName] = Field(default_factory=list)
+    node_selector: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _unique_secrets(self) -> DeployCfg:

@@ -13,6 +13,7 @@ from typing import Any
 import jsonschema_rs
 
 from agentdock.findings import Code, Finding, Path, Severity, quote
+from agentdock.spec.quantities import cpu_millis, memory_bytes
 
 __all__ = [
     "DEFAULT_ROLES",
@@ -228,6 +229,37 @@ def check_exposure(data: Mapping[str, Any]) -> Iterator[Finding]:
             ("expose",),
             "rest is false and streaming is none: the agent would not be reachable",
             hint="set expose.rest: true or expose.streaming: sse",
+        )
+
+
+def check_deploy(data: Mapping[str, Any]) -> Iterator[Finding]:
+    """Resources a scheduler could never grant: requests above limits, an autoscale range
+    whose minimum is above its maximum (4002)."""
+    resources = block(data, "deploy", "resources")
+    limits = block(data, "deploy", "resources", "limits")
+    for name, parse in (("cpu", cpu_millis), ("memory", memory_bytes)):
+        request, limit = resources.get(name), limits.get(name)
+        if request is None or limit is None:
+            continue
+        try:
+            above = parse(request) > parse(limit)
+        except ValueError:  # the schema reports malformed quantities
+            continue
+        if above:
+            yield Finding(
+                Code.InvalidSchemaError,
+                ("deploy", "resources", name),
+                f"the {name} request {request} is above its limit {limit}",
+                hint=f"raise deploy.resources.limits.{name} or lower deploy.resources.{name}",
+            )
+    autoscale = block(data, "deploy", "autoscale")
+    low, high = autoscale.get("min_replicas", 1), autoscale.get("max_replicas")
+    if isinstance(low, int) and isinstance(high, int) and low > high:
+        yield Finding(
+            Code.InvalidSchemaError,
+            ("deploy", "autoscale", "min_replicas"),
+            f"min_replicas {low} is above max_replicas {high}",
+            hint="make deploy.autoscale.min_replicas at most max_replicas",
         )
 
 
