@@ -235,14 +235,69 @@ class Target(Protocol):
 
 @runtime_checkable
 class HardwareProfile(Protocol):
-    """Chooses base images and tuned defaults for a family of machines."""
+    """A family of machines: its base images, platforms, tuned defaults and GPU requests.
 
-    def detect(self) -> bool:
-        """Whether this machine belongs to the profile's family."""
+    Factory: ``factory() -> HardwareProfile``, registered with
+    ``agentdock_register_hardware_profiles`` under the name ``build.hardware`` picks
+    (``cpu``, ``cuda``). ``build.hardware: auto`` asks every profile but ``cpu`` whether
+    the machine belongs to it (``detect``) and falls back to ``cpu``.
+
+    ``probe`` is what was detected about a machine (the built-in probe returns an
+    ``agentdock_plugins.hardware.probe.Probe``: ``gpus``, ``cpus``, ``memory_bytes``,
+    ``driver_version``, ``cuda_version``, ``problems``). Every method is called at build or
+    start-up time, never per request, and none may raise for an unusual machine: a machine
+    without what the profile needs is a ``False`` from ``detect``, not an error.
+
+    Example::
+
+        class CpuProfile:
+            name = "cpu"
+            bundles_python = True
+
+            def detect(self, probe):
+                return True
+
+            def base_image(self, python_version, cuda_version=None):
+                return f"python:{python_version}-slim-bookworm"
+
+            def platforms(self):
+                return ["linux/amd64", "linux/arm64"]
+
+            def tuned(self, machine):
+                return {"env": {"OMP_NUM_THREADS": str(machine.cpus)}}
+
+            def gpu_request(self, count):
+                return {}
+    """
+
+    #: The name ``build.hardware`` uses.
+    name: str
+    #: Whether :meth:`base_image` names an image that already carries the requested Python
+    #: (``False``: the builder must bring the interpreter, or the user names a base that has
+    #: it in ``build.base_image``).
+    bundles_python: bool
+
+    def detect(self, probe: Any) -> bool:
+        """Whether the probed machine belongs to this family."""
         ...
 
-    def defaults(self) -> Mapping[str, Any]:
-        """Tuned defaults (base image, worker count, environment)."""
+    def base_image(self, python_version: str, cuda_version: str | None = None) -> str:
+        """The family's default base image (``build.base_image`` overrides it)."""
+        ...
+
+    def platforms(self) -> list[str]:
+        """The OCI platforms the family's base images exist for, the usual one first."""
+        ...
+
+    def tuned(self, machine: Any) -> dict[str, Any]:
+        """The machine profile for ``machine`` (a probe): the JSON document written to
+        ``/etc/agentdock/machine-profile.json``, with its ``env`` defaults."""
+        ...
+
+    def gpu_request(self, count: int) -> dict[str, Any]:
+        """How targets ask for ``count`` GPUs: ``{}`` for none, else a mapping with
+        ``count``, ``docker`` (device request fields) and ``kubernetes`` (limits, node
+        selector, tolerations). Raise ``ValueError`` for a count the family cannot serve."""
         ...
 
 

@@ -74,20 +74,29 @@ def open_store(
 
 
 def redact_url(url: str) -> str:
-    """``url`` without its password (for errors and logs)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc))
+    """``url`` without its password (for errors and logs), even when it is malformed."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
+        if parts.port is not None:
+            netloc += f":{parts.port}"
+        return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:  # a bad port or IPv6 host: drop everything between :// and @
+        scheme, sep, rest = url.partition("://")
+        if not sep or "@" not in rest:
+            return url
+        return f"{scheme}://***@{rest.rpartition('@')[2]}"
 
 
 def _plugin_store(url: str) -> SQLStore:
     from agentdock.plugins import get_plugin_manager
 
-    scheme = urlsplit(url).scheme.split("+")[0]
+    try:
+        scheme = urlsplit(url).scheme.split("+")[0]
+    except ValueError:
+        raise RegistryError(f"malformed registry URL {redact_url(url)!r}") from None
     name = _SCHEMES.get(scheme, scheme)
     registration = get_plugin_manager().get("stores", name) if name else None
     if registration is None:
@@ -96,7 +105,11 @@ def _plugin_store(url: str) -> SQLStore:
             f"known: {', '.join(sorted(get_plugin_manager().registrations('stores'))) or 'none'}"
         )
     store: SQLStore = registration.factory(url)
-    store.migrate()
+    try:
+        store.migrate()
+    except BaseException:
+        store.close()
+        raise
     return store
 
 
