@@ -1,0 +1,124 @@
+"""``deploy.resources`` quantities as Docker limits, and the target's pure helpers."""
+
+from __future__ import annotations
+
+import pytest
+from agentdock.deployment.errors import InvalidDeployInput
+from agentdock_plugins.docker.resources import container_limits, cpu_to_nano, memory_to_bytes
+from agentdock_plugins.docker.target import _bind_address, _state, _timestamp, container_name
+from hypothesis import given
+from hypothesis import strategies as st
+
+
+@pytest.mark.parametrize(
+    ("cpu", "nano"),
+    [
+        ("500m", 500_000_000),
+        ("1.5", 1_500_000_000),
+        ("2", 2_000_000_000),
+        ("1m", 1_000_000),
+        (3, 3_000_000_000),
+        ("0.25", 250_000_000),
+    ],
+)
+def test_cpu(cpu: str | int, nano: int) -> None:
+    assert cpu_to_nano(cpu) == nano
+
+
+@pytest.mark.parametrize(
+    ("memory", "size"),
+    [
+        ("512Mi", 512 * 2**20),
+        ("1Gi", 2**30),
+        ("64Ki", 64 * 1024),
+        ("1G", 10**9),
+        ("500M", 500 * 10**6),
+        ("2K", 2000),
+        ("1Ti", 2**40),
+        ("1048576", 1048576),
+    ],
+)
+def test_memory(memory: str, size: int) -> None:
+    assert memory_to_bytes(memory) == size
+
+
+@pytest.mark.parametrize("bad", ["", "1.5.2", "-1", "abc", "500u", "0", "0m", "1 cpu"])
+def test_bad_cpu_is_invalid_input_with_its_path(bad: str) -> None:
+    with pytest.raises(InvalidDeployInput) as failed:
+        cpu_to_nano(bad)
+    assert failed.value.path == "deploy.resources.cpu"
+    assert failed.value.exit_code == 1
+
+
+@pytest.mark.parametrize("bad", ["512MB", "1.5Gi", "Mi", "-5", "0", "0Gi", "12 Mi"])
+def test_bad_memory_is_invalid_input_with_its_path(bad: str) -> None:
+    with pytest.raises(InvalidDeployInput) as failed:
+        memory_to_bytes(bad)
+    assert failed.value.path == "deploy.resources.memory"
+
+
+@given(st.integers(min_value=1, max_value=10**6))
+def test_millicores_are_thousandths(milli: int) -> None:
+    assert cpu_to_nano(f"{milli}m") * 1000 == cpu_to_nano(str(milli))
+
+
+@given(st.integers(min_value=1, max_value=10**6), st.sampled_from(["Ki", "Mi", "Gi"]))
+def test_binary_units_are_powers_of_two(n: int, unit: str) -> None:
+    assert memory_to_bytes(f"{n}{unit}") == n * 2 ** (10 * ("KMG".index(unit[0]) + 1))
+
+
+def test_container_limits() -> None:
+    assert container_limits(None) == {}
+    assert container_limits({}) == {}
+    assert container_limits({"cpu": "250m", "memory": "1Gi"}) == {
+        "nano_cpus": 250_000_000,
+        "mem_limit": 2**30,
+    }
+    limits = container_limits({"gpu": 2})
+    assert limits["device_requests"][0]["Count"] == 2
+    assert limits["device_requests"][0]["Capabilities"] == [["gpu"]]
+    assert container_limits({"gpu": 0}) == {}
+
+
+def test_container_name() -> None:
+    assert container_name("echo_agent", 7) == "agentdock-echo-agent-7"
+    assert container_name("echo_agent", 7, "Acme Corp") == "agentdock-echo-agent-acme-corp-7"
+
+
+@pytest.mark.parametrize(
+    ("host", "bind"),
+    [
+        ("0.0.0.0", "0.0.0.0"),
+        ("::", "0.0.0.0"),
+        ("", "0.0.0.0"),
+        ("localhost", "127.0.0.1"),
+        ("127.0.0.1", "127.0.0.1"),
+        ("10.1.2.3", "10.1.2.3"),
+    ],
+)
+def test_bind_address(host: str, bind: str) -> None:
+    assert _bind_address(host) == bind
+
+
+def test_started_at_parses_nanoseconds_and_never_started() -> None:
+    assert _timestamp("2026-11-25T18:40:01.123456789Z") == pytest.approx(1795632001.123456)
+    assert _timestamp("2026-11-25T18:40:01Z") == pytest.approx(1795632001.0)
+    assert _timestamp("0001-01-01T00:00:00Z") is None
+    assert _timestamp(None) is None
+    assert _timestamp("garbage") is None
+
+
+@pytest.mark.parametrize(
+    ("state", "health", "expected"),
+    [
+        ({"Status": "running"}, None, "running"),
+        ({"Status": "running"}, "healthy", "running"),
+        ({"Status": "running"}, "unhealthy", "degraded"),
+        ({"Status": "restarting"}, None, "degraded"),
+        ({"Status": "exited", "ExitCode": 0}, None, "stopped"),
+        ({"Status": "exited", "ExitCode": 1}, None, "exited"),
+        ({"Status": "created"}, None, "stopped"),
+    ],
+)
+def test_state(state: dict[str, object], health: str | None, expected: str) -> None:
+    assert _state(state, health) == expected
