@@ -122,3 +122,8 @@ def test_started_at_parses_nanoseconds_and_never_started() -> None:
 )
 def test_state(state: dict[str, object], health: str | None, expected: str) -> None:
     assert _state(state, health) == expected
+
+
+def test_limits_win_over_requests_for_docker() -> None:
+    out = container_limits({"cpu": "500m", "memory": "256Mi", "limits": {"cpu": "2"}})
+    assert out["nano_cpus"] == 2 * 10**9 and out["mem_limit"] == 256 * 2**20

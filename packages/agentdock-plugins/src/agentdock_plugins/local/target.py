@@ -1,0 +1,282 @@
+"""The ``local`` target: a bundle run by a detached supervisor process on this machine.
+
+``start`` launches ``python -m agentdock_plugins.local.supervisor`` in a new session, so it
+outlives the CLI and a Ctrl-C at the terminal never reaches it. The runtime's resolved
+environment travels in the supervisor's process environment only. Everything later
+(``wait_ready``, ``status``, ``stop``, ``logs``) works from the handle alone, from any
+process: the supervisor's pid, the port, the log path and the state directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+from agentdock.deployment.artifacts import Artifact, Progress, StartRequest
+from agentdock.deployment.errors import DeployFailed, HealthGateFailed
+
+from agentdock_plugins.local.supervisor import read_state, write_state
+
+__all__ = ["LOG_TAIL_LINES", "LocalTarget", "choose_port", "log_path", "pid_alive"]
+
+LOG_TAIL_LINES = 20
+_POLL = 0.05
+#: Supervisor states after which nothing will become ready without a new start.
+_FINAL = frozenset({"failed", "degraded", "stopped"})
+
+
+def log_path(home: Path, agent: str, instance: str | None = None) -> Path:
+    """``<home>/logs/<agent>[.<instance>].log``."""
+    name = f"{agent}.{instance}" if instance else agent
+    return home / "logs" / f"{name}.log"
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, exited but not yet reaped, does not)."""
+    if pid <= 0:
+        return False
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)  # reap it if it happens to be our child
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def _port_free(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def choose_port(host: str, wanted: int) -> int:
+    """``wanted`` when it is free on ``host``, else a free port the system picks."""
+    if wanted and _port_free(host, wanted):
+        return wanted
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _tail(path: Path, lines: int, offset: int = 0) -> list[str]:
+    try:
+        with path.open("r", encoding="utf-8", errors="replace") as fh:
+            fh.seek(offset)
+            return [line.rstrip("\n") for line in deque(fh, maxlen=lines)]
+    except OSError:
+        return []
+
+
+class LocalTarget:
+    """Runs ``local`` bundles as supervised background processes (see the module doc)."""
+
+    builder = "local"
+
+    def start(
+        self, artifact: Artifact, request: StartRequest, progress: Progress
+    ) -> Mapping[str, Any]:
+        bundle = Path(artifact.ref)
+        if not (bundle / "venv" / "bin" / "python").exists():
+            raise DeployFailed(
+                f"bundle {bundle} is missing or incomplete",
+                hint="deploy again to rebuild it (agentdock cleanup may have removed it)",
+            )
+        host = request.host or "0.0.0.0"
+        port = choose_port(host, request.port)
+        if port != request.port:
+            progress("start", f"port {request.port} is taken: using {port}", port=port)
+        log = log_path(request.home, request.agent, request.instance)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        state_dir = Path(request.state_dir)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+        env.update(request.env)
+        args = [
+            sys.executable,
+            "-m",
+            "agentdock_plugins.local.supervisor",
+            "--bundle",
+            str(bundle),
+            "--state-dir",
+            str(state_dir),
+            "--log",
+            str(log),
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--detach",
+        ]
+        with subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+            text=True,
+        ) as launcher:
+            out, err = launcher.communicate(timeout=30)
+        pid_text = out.strip().splitlines()[-1] if out.strip() else ""
+        if launcher.returncode != 0 or not pid_text.isdigit():
+            last = (err.strip().splitlines() or ["no output"])[-1]
+            raise DeployFailed(f"cannot start the supervisor: {last}")
+        pid = int(pid_text)
+        progress("start", f"supervisor pid {pid}, port {port}, log {log}", pid=pid, port=port)
+        return {
+            "pid": pid,
+            "port": port,
+            "host": host,
+            "endpoint": f"http://127.0.0.1:{port}",
+            "log": str(log),
+            "state_dir": str(state_dir),
+        }
+
+    def _log_tail(self, handle: Mapping[str, Any], lines: int = LOG_TAIL_LINES) -> list[str]:
+        state = read_state(Path(handle["state_dir"])) or {}
+        return _tail(Path(handle["log"]), lines, int(state.get("log_offset") or 0))
+
+    def wait_ready(self, handle: Mapping[str, Any], timeout: float, progress: Progress) -> None:
+        """Poll ``/ready`` and the state file; a supervisor that gave up (failed, degraded)
+        or is gone fails the gate at once, with the runtime's last log lines."""
+        deadline = time.monotonic() + timeout
+        url = f"{handle['endpoint']}/ready"
+        state_dir = Path(handle["state_dir"])
+        progress("health", f"waiting for {url}")
+        with httpx.Client(timeout=1.0, trust_env=False) as client:
+            while True:
+                state = read_state(state_dir) or {}
+                current = state.get("state")
+                if current in _FINAL or not pid_alive(int(handle["pid"])):
+                    code = state.get("last_exit_code")
+                    why = f"the runtime {current or 'exited'}" + (
+                        f" (exit code {code})" if code is not None else ""
+                    )
+                    raise HealthGateFailed(
+                        f"{why} before it was ready",
+                        hint=f"see the log: {handle['log']}",
+                        log_tail=self._log_tail(handle),
+                    )
+                if state.get("runtime_pid"):
+                    with contextlib.suppress(httpx.HTTPError):
+                        if client.get(url).status_code == 200:
+                            progress("health", "ready")
+                            return
+                if time.monotonic() >= deadline:
+                    raise HealthGateFailed(
+                        f"/ready did not answer 200 within {timeout:g}s",
+                        hint=f"see the log: {handle['log']}",
+                        log_tail=self._log_tail(handle),
+                    )
+                time.sleep(_POLL)
+
+    def stop(self, handle: Mapping[str, Any], timeout: float) -> None:
+        """SIGTERM the supervisor (it forwards to the runtime, which drains), then SIGKILL
+        the whole process group after ``timeout``; stopped already is fine."""
+        pid = int(handle["pid"])
+        if not pid_alive(pid):
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not pid_alive(pid):
+                return
+            time.sleep(_POLL)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        while pid_alive(pid):
+            time.sleep(_POLL)
+        state_dir = Path(handle["state_dir"])
+        state = read_state(state_dir) or {}
+        runtime_pid = state.get("runtime_pid")
+        if runtime_pid and pid_alive(int(runtime_pid)):  # left its group: still ours to end
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(runtime_pid), signal.SIGKILL)
+        state.update(state="stopped", ready=False, runtime_pid=None, updated_at=time.time())
+        with contextlib.suppress(OSError):
+            write_state(state_dir, state)
+
+    def status(self, handle: Mapping[str, Any]) -> Mapping[str, Any]:
+        state = read_state(Path(handle["state_dir"])) or {}
+        alive = pid_alive(int(handle["pid"]))
+        current = state.get("state")
+        healthy: bool | None = None
+        if alive:
+            shown = "running"
+            try:
+                resp = httpx.get(f"{handle['endpoint']}/health", timeout=1.0, trust_env=False)
+                healthy = resp.status_code == 200
+            except httpx.HTTPError:
+                healthy = False
+        elif current == "degraded":
+            shown = "degraded"
+        elif current == "stopped":
+            shown = "stopped"
+        else:
+            shown = "exited"
+        return {
+            "state": shown,
+            "healthy": healthy,
+            "restarts": int(state.get("restarts") or 0),
+            "started_at": state.get("started_at"),
+            "supervisor": current,
+            "pid": handle["pid"],
+            "runtime_pid": state.get("runtime_pid") if alive else None,
+            "port": handle["port"],
+            "last_exit_code": state.get("last_exit_code"),
+        }
+
+    def logs(self, handle: Mapping[str, Any], tail: int | None, follow: bool) -> Iterator[str]:
+        """The log's lines, oldest first (the last ``tail`` of them); with ``follow``, new
+        lines as they come, until the supervisor is gone and nothing more was written."""
+        path = Path(handle["log"])
+        try:
+            fh = path.open("r", encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return
+        with fh:
+            lines: Iterator[str] = iter(fh.readlines())
+            if tail is not None:
+                lines = iter(deque(lines, maxlen=max(tail, 0)))
+            for line in lines:
+                yield line.rstrip("\n")
+            if not follow:
+                return
+            pending = ""
+            while True:
+                chunk = fh.readline()
+                if chunk:
+                    pending += chunk
+                    if pending.endswith("\n"):
+                        yield pending.rstrip("\n")
+                        pending = ""
+                    continue
+                if not pid_alive(int(handle["pid"])):
+                    if pending:
+                        yield pending
+                    return
+                time.sleep(0.2)

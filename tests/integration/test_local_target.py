@@ -1,0 +1,292 @@
+"""The ``local`` target with real processes: start, the health gate, restarts, the crash
+loop, a runtime that cannot start, a taken port, stop, and a supervisor that outlives the
+process that started it. A planted secret travels in the environment and must show up
+nowhere on disk or in a handle."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from agentdock.deployment.artifacts import Artifact, BuildRequest, StartRequest, no_progress
+from agentdock.deployment.errors import HealthGateFailed
+from agentdock.deployment.sources import collect_sources, content_hash
+from agentdock.validation import validate
+from agentdock_plugins import pydeps
+from agentdock_plugins.local.builder import LocalBuilder
+from agentdock_plugins.local.supervisor import read_state
+from agentdock_plugins.local.target import LocalTarget, choose_port, pid_alive
+
+pytestmark = pytest.mark.slow
+
+ECHO = Path(__file__).resolve().parents[2] / "examples" / "echo"
+SECRET = "planted-secret-91c2aa07f3"
+RUNTIME_ENV = {"AGENTDOCK_INSECURE_NO_AUTH": "1", "ECHO_TOKEN": SECRET}
+POLL = 0.05
+
+
+def _build(project: Path, home: Path) -> Artifact:
+    snapshot = (project / "Dockfile.yaml").read_text("utf-8")
+    report = validate(project / "Dockfile.yaml", allow_unresolved=True, skip_imports=True)
+    assert report.spec is not None
+    sources = collect_sources(project)
+    request = BuildRequest(
+        agent=report.spec.agent.name,
+        version="0.1.0",
+        project_dir=project,
+        snapshot=snapshot,
+        content_hash=content_hash(snapshot, project, sources),
+        sources=sources,
+        spec=report.spec,
+        home=home,
+    )
+    return LocalBuilder(home / "wheels").build(request, no_progress)
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("local-target")
+    frozen = pydeps.agentdock_dists(root / "home" / "wheels")
+    with pytest.MonkeyPatch.context() as mp:  # edits to the workspace meanwhile change nothing
+        mp.setattr(pydeps, "agentdock_dists", lambda *_a, **_k: frozen)
+        yield root / "home"
+
+
+@pytest.fixture(scope="module")
+def echo_bundle(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Artifact:
+    project = tmp_path_factory.mktemp("projects") / "echo"
+    shutil.copytree(ECHO, project, ignore=shutil.ignore_patterns("__pycache__"))
+    (project / ".env").write_text(f"ECHO_TOKEN={SECRET}\n")
+    return _build(project, home)
+
+
+@pytest.fixture
+def target() -> Iterator[tuple[LocalTarget, list[dict[str, Any]]]]:
+    """The target, and every handle it started: stopped at the end whatever happened."""
+    local = LocalTarget()
+    handles: list[dict[str, Any]] = []
+    yield local, handles
+    for handle in handles:
+        local.stop(handle, 5)
+
+
+def _request(home: Path, deployment_id: int, port: int, **changes: Any) -> StartRequest:
+    fields: dict[str, Any] = {
+        "agent": "echo",
+        "version": "0.1.0",
+        "deployment_id": deployment_id,
+        "port": port,
+        "host": "127.0.0.1",
+        "env": dict(RUNTIME_ENV),
+        "state_dir": home / "deployments" / str(deployment_id),
+        "home": home,
+        "instance": f"d{deployment_id}",
+    }
+    fields.update(changes)
+    return StartRequest(**fields)
+
+
+def _free_port() -> int:
+    return choose_port("127.0.0.1", 0)
+
+
+def _poll(predicate: Any, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "condition never held"
+        time.sleep(POLL)
+
+
+def _invoke(handle: dict[str, Any], text: str) -> str:
+    resp = httpx.post(f"{handle['endpoint']}/invoke", json={"text": text}, timeout=10)
+    assert resp.status_code == 200, resp.text
+    return str(resp.json()["text"])
+
+
+def _assert_no_secret(handle: dict[str, Any]) -> None:
+    assert SECRET not in json.dumps(handle)
+    assert SECRET not in Path(handle["log"]).read_text("utf-8", errors="replace")
+    for path in Path(handle["state_dir"]).iterdir():
+        assert SECRET not in path.read_text("utf-8", errors="replace"), path
+
+
+def test_start_ready_invoke_restart_and_stop(
+    home: Path, echo_bundle: Artifact, target: Any
+) -> None:
+    local, handles = target
+    steps: list[str] = []
+    port = _free_port()
+    handle = dict(
+        local.start(echo_bundle, _request(home, 1, port), lambda s, m, **_: steps.append(s))
+    )
+    handles.append(handle)
+    assert handle["port"] == port and handle["endpoint"] == f"http://127.0.0.1:{port}"
+    assert {"pid", "host", "log", "state_dir"} <= handle.keys()
+    assert handle["log"] == str(home / "logs" / "echo.d1.log")
+    local.wait_ready(handle, 60, no_progress)
+    assert _invoke(handle, "hello") == "HELLO"
+    status = local.status(handle)
+    assert status["state"] == "running" and status["healthy"] is True
+    assert status["restarts"] == 0 and status["started_at"]
+
+    first = read_state(Path(handle["state_dir"]))
+    assert first is not None and first["ready"] and first["supervisor_pid"] == handle["pid"]
+    for pid in (handle["pid"], first["runtime_pid"]):  # in the environment, never in argv
+        assert SECRET.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    assert (
+        f"ECHO_TOKEN={SECRET}".encode()
+        in Path(f"/proc/{first['runtime_pid']}/environ").read_bytes()
+    )
+    os.kill(first["runtime_pid"], signal.SIGKILL)
+    state = _poll(
+        lambda: (s := read_state(Path(handle["state_dir"]))) and s["ready"] and s["restarts"] and s
+    )
+    assert state["restarts"] == 1 and state["runtime_pid"] != first["runtime_pid"]
+    assert state["last_exit_code"] == -signal.SIGKILL
+    local.wait_ready(handle, 60, no_progress)
+    assert _invoke(handle, "again") == "AGAIN"
+    assert local.status(handle)["restarts"] == 1
+    log = Path(handle["log"]).read_text("utf-8")
+    assert "runtime exited with code -9" in log and "restarting the runtime (restart 1)" in log
+
+    local.stop(handle, 10)
+    assert not pid_alive(handle["pid"]) and not pid_alive(state["runtime_pid"])
+    stopped = local.status(handle)
+    assert stopped["state"] == "stopped" and stopped["healthy"] is None
+    local.stop(handle, 1)  # stopped already is fine
+    lines = list(local.logs(handle, 2, False))
+    assert len(lines) == 2 and lines[-1].endswith("agentdock supervisor: stopped")
+    assert "runtime exited with code 0" in lines[0]  # SIGTERM drained, exit 0
+    _assert_no_secret(handle)
+
+
+def test_crash_loop_marks_the_deployment_degraded(
+    home: Path, echo_bundle: Artifact, target: Any
+) -> None:
+    local, handles = target
+    handle = dict(local.start(echo_bundle, _request(home, 2, _free_port()), no_progress))
+    handles.append(handle)
+    local.wait_ready(handle, 60, no_progress)
+    killed: set[int] = set()
+
+    def kill_until_degraded() -> bool:
+        state = read_state(Path(handle["state_dir"])) or {}
+        if state.get("state") == "degraded":
+            return True
+        pid = state.get("runtime_pid")
+        if pid and pid not in killed:
+            killed.add(pid)
+            with contextlib.suppress(ProcessLookupError):  # it may be gone already
+                os.kill(pid, signal.SIGKILL)
+        return False
+
+    _poll(kill_until_degraded)
+    _poll(lambda: not pid_alive(handle["pid"]))
+    status = local.status(handle)
+    assert status["state"] == "degraded" and status["restarts"] == 3
+    assert len(killed) == 4
+    with pytest.raises(HealthGateFailed) as caught:
+        local.wait_ready(handle, 60, no_progress)
+    assert "degraded" in caught.value.cause
+    assert any("degraded" in line for line in caught.value.log_tail)
+    _assert_no_secret(handle)
+
+
+def test_missing_variable_fails_the_gate_at_once(
+    home: Path, echo_bundle: Artifact, target: Any, tmp_path: Path
+) -> None:
+    local, handles = target
+    project = tmp_path / "echo"
+    shutil.copytree(Path(echo_bundle.ref) / "app", project)
+    (project / "spec.yaml").unlink()
+    dockfile = (ECHO / "Dockfile.yaml").read_text("utf-8")
+    (project / "Dockfile.yaml").write_text(
+        dockfile.replace("  name: echo\n\nio_schema", '  name: "${ECHO_MODEL_KEY}"\n\nio_schema')
+    )
+    assert "${ECHO_MODEL_KEY}" in (project / "Dockfile.yaml").read_text()
+    bundle = _build(project, home)
+    handle = dict(local.start(bundle, _request(home, 3, _free_port()), no_progress))
+    handles.append(handle)
+    with pytest.raises(HealthGateFailed) as caught:
+        local.wait_ready(handle, 600, no_progress)
+    error = caught.value
+    assert "failed" in error.cause and "78" in error.cause  # not the timeout
+    assert any(
+        "[FATAL] Missing required environment variables: ECHO_MODEL_KEY" in line
+        for line in error.log_tail
+    ), error.log_tail
+    assert len(error.log_tail) <= 20
+    state = read_state(Path(handle["state_dir"]))
+    assert state is not None and state["state"] == "failed" and state["restarts"] == 0
+    assert SECRET not in json.dumps(error.to_json())
+    _assert_no_secret(handle)
+
+
+def test_taken_port_gives_another(home: Path, echo_bundle: Artifact, target: Any) -> None:
+    local, handles = target
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        steps: list[str] = []
+        handle = dict(
+            local.start(echo_bundle, _request(home, 4, taken), lambda s, m, **_: steps.append(m))
+        )
+        handles.append(handle)
+        assert handle["port"] != taken
+        assert any(f"port {taken} is taken" in m for m in steps)
+        local.wait_ready(handle, 60, no_progress)
+        assert _invoke(handle, "port") == "PORT"
+
+
+def test_supervisor_outlives_the_process_that_started_it(
+    home: Path, echo_bundle: Artifact, target: Any
+) -> None:
+    local, handles = target
+    state_dir = home / "deployments" / "5"
+    script = textwrap.dedent(
+        f"""
+        import json, os, sys
+        from pathlib import Path
+        from agentdock.deployment.artifacts import Artifact, StartRequest, no_progress
+        from agentdock_plugins.local.target import LocalTarget
+        request = StartRequest(
+            agent="echo", version="0.1.0", deployment_id=5, port={_free_port()},
+            host="127.0.0.1", env={{k: os.environ[k] for k in {sorted(RUNTIME_ENV)!r}}},
+            state_dir=Path({str(state_dir)!r}), home=Path({str(home)!r}), instance="d5",
+        )
+        artifact = Artifact("local", {echo_bundle.ref!r}, {echo_bundle.digest!r})
+        print(json.dumps(dict(LocalTarget().start(artifact, request, no_progress))))
+        """
+    )
+    starter = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, **RUNTIME_ENV},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert starter.returncode == 0, starter.stderr
+    handle = json.loads(starter.stdout.strip().splitlines()[-1])
+    handles.append(handle)
+    local.wait_ready(handle, 60, no_progress)
+    assert pid_alive(handle["pid"])
+    assert _invoke(handle, "still here") == "STILL HERE"
+    _assert_no_secret(handle)

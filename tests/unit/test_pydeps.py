@@ -1,0 +1,175 @@
+"""The dependency layer over uv: where requirements come from, AgentDock's own wheels,
+the reading of uv's resolution failures, and finding uv itself."""
+
+from __future__ import annotations
+
+import sys
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from agentdock.deployment.errors import BuildFailed, InvalidDeployInput, TargetUnavailable
+from agentdock_plugins import pydeps
+from agentdock_plugins.pydeps import dists as dists_mod
+from agentdock_plugins.pydeps.lock import unresolvable
+
+
+def _spec(requirements: str | None) -> SimpleNamespace:
+    return SimpleNamespace(build=SimpleNamespace(requirements=requirements))
+
+
+def test_build_requirements_comes_first(tmp_path: Path) -> None:
+    (tmp_path / "deps").mkdir()
+    (tmp_path / "deps" / "prod.txt").write_text("httpx>=0.27\n")
+    (tmp_path / "requirements.txt").write_text("rich\n")
+    found = pydeps.agent_requirements(tmp_path, _spec("deps/prod.txt"))
+    assert found.origin == "build.requirements"
+    assert found.file == (tmp_path / "deps" / "prod.txt").resolve()
+    assert found.text == "httpx>=0.27\n"
+
+
+def test_requirements_txt_then_pyproject_then_none(tmp_path: Path) -> None:
+    assert pydeps.agent_requirements(tmp_path, _spec(None)).origin == "none"
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "a"\nversion = "1"\ndependencies = ["rich>=13", "six"]\n'
+    )
+    from_pyproject = pydeps.agent_requirements(tmp_path, None)
+    assert from_pyproject.origin == "pyproject.toml"
+    assert from_pyproject.lines == ("rich>=13", "six")
+    assert from_pyproject.file is None
+    (tmp_path / "requirements.txt").write_text("six\n")
+    assert pydeps.agent_requirements(tmp_path, None).origin == "requirements.txt"
+
+
+@pytest.mark.parametrize("declared", ["missing.txt", "../outside.txt"])
+def test_bad_build_requirements_is_invalid_input(tmp_path: Path, declared: str) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (tmp_path / "outside.txt").write_text("six\n")
+    with pytest.raises(InvalidDeployInput) as caught:
+        pydeps.agent_requirements(project, _spec(declared))
+    assert caught.value.path == "build.requirements"
+
+
+def test_unparsable_pyproject_is_invalid_input(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[project\n")
+    with pytest.raises(InvalidDeployInput, match=r"pyproject\.toml"):
+        pydeps.agent_requirements(tmp_path, None)
+
+
+@pytest.mark.parametrize(
+    ("lines", "name"),
+    [
+        (
+            [
+                "error: No solution found when resolving dependencies",
+                "  cause: Because nope-pkg was not found in the package registry and you "
+                "require nope-pkg, we can conclude that your requirements are unsatisfiable.",
+            ],
+            "nope-pkg",
+        ),
+        (
+            [
+                "  × No solution found when resolving dependencies:",
+                "  ╰─▶ Because only httpx<=1.0.dev6 is available and you require httpx>=999, "
+                "we can conclude that your requirements are unsatisfiable.",
+            ],
+            "httpx",
+        ),
+        (
+            ["  ╰─▶ Because there are no versions of zzz-lib and you require zzz-lib, ..."],
+            "zzz-lib",
+        ),
+    ],
+)
+def test_unresolvable_names_the_dependency(lines: list[str], name: str) -> None:
+    found, why = unresolvable(lines)
+    assert found == name
+    assert why.startswith("Because")
+
+
+def test_unresolvable_without_a_name_keeps_the_message() -> None:
+    found, why = unresolvable(["error: Failed to connect to the index"])
+    assert found is None
+    assert "Failed to connect" in why
+
+
+def test_uv_platform() -> None:
+    assert pydeps.uv_platform("linux/amd64") == "x86_64-manylinux_2_28"
+    assert pydeps.uv_platform("linux/arm64") == "aarch64-manylinux_2_28"
+    with pytest.raises(BuildFailed, match="linux/s390x"):
+        pydeps.uv_platform("linux/s390x")
+
+
+def test_third_party_requirements_leave_out_agentdock_extras_and_deploy_tools() -> None:
+    kept = dists_mod._third_party(
+        [
+            "agentdock-core",
+            "Agentdock_Runtime>=0.1",
+            "docker>=7.1",
+            "uv>=0.5",
+            'pytest; extra == "test"',
+            "uvicorn[standard]>=0.30",
+            'tomli; python_version < "3.11"',
+        ]
+    )
+    assert kept == ["uvicorn[standard]>=0.30", 'tomli; python_version < "3.11"']
+
+
+def test_source_hash_follows_sources_not_caches(tmp_path: Path) -> None:
+    (tmp_path / "src" / "pkg").mkdir(parents=True)
+    (tmp_path / "pyproject.toml").write_text("[project]\nname='p'\n")
+    (tmp_path / "src" / "pkg" / "a.py").write_text("X = 1\n")
+    before = dists_mod.source_hash(tmp_path)
+    (tmp_path / "src" / "pkg" / "__pycache__").mkdir()
+    (tmp_path / "src" / "pkg" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"\0")
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "p-1.whl").write_bytes(b"\0")
+    assert dists_mod.source_hash(tmp_path) == before
+    (tmp_path / "src" / "pkg" / "a.py").write_text("X = 2\n")
+    assert dists_mod.source_hash(tmp_path) != before
+
+
+def test_agentdock_wheels_are_built_once_and_carry_their_requirements(tmp_path: Path) -> None:
+    cache = tmp_path / "wheels"
+    first = pydeps.agentdock_dists(cache)
+    if first.pins:
+        pytest.skip("AgentDock is installed from an index here: nothing to build")
+    names = sorted(w.name.split("-")[0] for w in first.wheels)
+    assert names == ["agentdock_core", "agentdock_plugins", "agentdock_runtime"]
+    for wheel in first.wheels:
+        assert zipfile.is_zipfile(wheel)
+    mtimes = [w.stat().st_mtime_ns for w in first.wheels]
+    again = pydeps.agentdock_dists(cache)
+    assert again.digest == first.digest
+    assert [w.stat().st_mtime_ns for w in again.wheels] == mtimes
+    lowered = [r.lower() for r in first.requirements]
+    assert any(r.startswith("pydantic") for r in lowered)  # core's
+    assert any(r.startswith("msgspec") for r in lowered)  # runtime's
+    assert not any(r.startswith(("agentdock", "docker", "kubernetes", "uv>")) for r in lowered)
+    assert first.install_args == tuple(str(w) for w in first.wheels)
+
+
+def test_find_uv_prefers_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uv
+
+    assert pydeps.find_uv() == str(uv.find_uv_bin())
+
+
+def test_find_uv_missing_is_target_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "uv", None)
+    monkeypatch.setenv("PATH", "")
+    with pytest.raises(TargetUnavailable) as caught:
+        pydeps.find_uv()
+    assert caught.value.hint and "uv" in caught.value.hint
+
+
+def test_run_uv_streams_every_line() -> None:
+    seen: list[tuple[str, str]] = []
+    result = pydeps.run_uv(
+        ["--version"], step="probe", progress=lambda s, m, **_: seen.append((s, m))
+    )
+    assert result.returncode == 0
+    assert seen and seen[0][0] == "probe" and seen[0][1].startswith("uv ")
+    assert result.lines == [m for _, m in seen]
