@@ -17,6 +17,29 @@ from agentdock_cli.output import err_console, print_json
 __all__ = ["Reporter", "reporting"]
 
 
+#: Steps a person sees as lines; anything else (uv's and docker's output) only updates the
+#: spinner line, so a build shows what it is doing without scrolling the terminal away.
+MAIN_STEPS = frozenset(
+    {
+        "validate",
+        "build",
+        "bundle",
+        "image",
+        "start",
+        "health",
+        "activate",
+        "retire",
+        "noop",
+        "recover",
+        "rollback",
+        "remove",
+        "resolve",
+        "cached",
+        "layers",
+    }
+)
+
+
 class Reporter:
     """A ``progress(step, message, **fields)`` callback bound to one output style."""
 
@@ -24,14 +47,27 @@ class Reporter:
         self.as_json = as_json
         self.started = time.monotonic()
         self._err = None if as_json else err_console()
+        self._status: Any = None
 
     def __call__(self, step: str, message: str, **fields: Any) -> None:
         if self.as_json:
             print_json({"event": "progress", "step": step, "message": message, **fields})
             return
-        elapsed = time.monotonic() - self.started
         assert self._err is not None
+        if step not in MAIN_STEPS:
+            if self._err.is_terminal:
+                if self._status is None:
+                    self._status = self._err.status("", spinner="dots")
+                    self._status.start()
+                self._status.update(f"[dim]{step}[/dim] {message}"[:200])
+            return
+        elapsed = time.monotonic() - self.started
         self._err.print(f"[dim]{elapsed:6.1f}s[/dim] [cyan]{step:>8}[/cyan] {message}", markup=True)
+
+    def close(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
 
     def result(self, document: dict[str, Any]) -> None:
         if self.as_json:
@@ -64,10 +100,14 @@ def reporting(as_json: bool) -> Iterator[Reporter]:
     try:
         yield reporter
     except DeployError as exc:
+        reporter.close()
         reporter.fail(exc)
     except KeyboardInterrupt:
+        reporter.close()
         if as_json:
             print_json({"event": "error", "ok": False, "error": "Interrupted", "code": 130})
         else:
             err_console().print("[red]✗[/red] interrupted", markup=True)
         raise SystemExit(130) from None
+    finally:
+        reporter.close()

@@ -92,10 +92,16 @@ def deploy_lock(ws: Workspace, agent: str, instance: str) -> Any:
 
 
 def _stop_quietly(ws: Workspace, record: DeploymentRecord) -> None:
-    if not record.handle:
-        return
+    # A start interrupted before the target returned has no handle yet: targets find what
+    # they started from the deployment's state directory or its id.
+    handle = record.handle or {
+        "state_dir": str(ws.home / "run" / str(record.id)),
+        "deployment_id": record.id,
+        "agent": record.agent,
+        "instance": record.instance or None,
+    }
     with contextlib.suppress(Exception):
-        ws.target(record.target).stop(record.handle, STOP_TIMEOUT)
+        ws.target(record.target).stop(handle, STOP_TIMEOUT)
 
 
 def recover_interrupted(ws: Workspace, agent: str, instance: str, progress: Progress) -> None:

@@ -305,9 +305,15 @@ class DockerTarget:
         return self._client
 
     def _get(self, client: docker.DockerClient, handle: Mapping[str, Any]) -> Container | None:
-        ref = str(handle.get("container_id") or handle["name"])
+        ref = handle.get("container_id") or handle.get("name")
+        if not ref and handle.get("deployment_id"):  # a start interrupted before its handle
+            ref = container_name(
+                str(handle["agent"]), int(handle["deployment_id"]), handle.get("instance")
+            )
+        if not ref:
+            return None
         try:
-            return client.containers.get(ref)
+            return client.containers.get(str(ref))
         except Exception as exc:
             if _is_not_found(exc):
                 return None

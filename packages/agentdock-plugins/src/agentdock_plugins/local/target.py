@@ -72,9 +72,11 @@ def _port_free(host: str, port: int) -> bool:
 
 
 def choose_port(host: str, wanted: int) -> int:
-    """``wanted`` when it is free on ``host``, else a free port the system picks."""
-    if wanted and _port_free(host, wanted):
-        return wanted
+    """``wanted`` when it is free on ``host``, else the next free one of the 20 after it
+    (easy to guess while two versions overlap), else one the system picks."""
+    for candidate in range(wanted, min(wanted + 21, 65536)) if wanted else ():
+        if _port_free(host, candidate):
+            return candidate
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
@@ -195,9 +197,16 @@ class LocalTarget:
 
     def stop(self, handle: Mapping[str, Any], timeout: float) -> None:
         """SIGTERM the supervisor (it forwards to the runtime, which drains), then SIGKILL
-        the whole process group after ``timeout``; stopped already is fine."""
-        pid = int(handle["pid"])
-        if not pid_alive(pid):
+        the whole process group after ``timeout``; stopped already is fine.
+
+        A handle with only ``state_dir`` (a start interrupted before it returned) finds the
+        supervisor through its state file."""
+        pid = int(
+            handle.get("pid")
+            or (read_state(Path(handle["state_dir"])) or {}).get("supervisor_pid")
+            or 0
+        )
+        if not pid or not pid_alive(pid):
             return
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
