@@ -8,6 +8,7 @@ import click
 
 from agentdock_cli import __version__
 from agentdock_cli.commands.deploy import deploy_command, rollback_command
+from agentdock_cli.commands.hardware import hardware_command
 from agentdock_cli.commands.init import init_command
 from agentdock_cli.commands.key import key_command
 from agentdock_cli.commands.lifecycle import (
@@ -49,6 +50,7 @@ cli.add_command(versions_command)
 cli.add_command(logs_command)
 cli.add_command(stop_command)
 cli.add_command(cleanup_command)
+cli.add_command(hardware_command)
 cli.add_command(metrics_command)
 cli.add_command(key_command)
 cli.add_command(token_command)

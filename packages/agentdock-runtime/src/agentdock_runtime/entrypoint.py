@@ -206,6 +206,14 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     Returns 0 after a graceful shutdown; exits with ``[FATAL]`` lines when it cannot start.
     """
     env = os.environ if environ is None else environ
+    if environ is None:
+        # Tuned defaults of the image's hardware profile (OMP_NUM_THREADS, CUDA_VISIBLE_DEVICES,
+        # ...) go into the environment first: OpenMP and PyTorch read them once, at load.
+        from agentdock_runtime.machine import apply_machine_profile
+
+        report = apply_machine_profile()
+        if report.get("problem"):
+            print(f"[WARN] machine profile: {report['problem']}", file=sys.stderr)
     from agentdock.plugins import get_plugin_manager
 
     from agentdock_runtime.app import get_server, load_agent

@@ -11,7 +11,8 @@ The Dockfile's ``arguments`` it reads:
     Most synchronous runs in flight at once. The pool keeps a few threads busy while runs
     finish quickly and lets more in when they wait (a model call of several seconds): see
     :mod:`agentdock_plugins.langgraph.workers`.
-``worker_threads_core`` (int, default two per CPU core plus two, at most ``worker_threads``)
+``worker_threads_core`` (int, default ``$AGENTDOCK_WORKER_THREADS`` (set by the hardware
+    profile), else two per CPU core plus two; at most ``worker_threads``)
     Runs in flight while runs finish quickly.
 ``checkpointer`` (``memory`` | ``sqlite`` | ``none``, default ``memory``)
     Where a conversation is kept when a request carries a thread id.
@@ -21,6 +22,7 @@ The Dockfile's ``arguments`` it reads:
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,7 @@ from agentdock_plugins.langgraph.workers import WorkerPool
 __all__ = ["DEFAULT_WORKER_THREADS", "LangGraphAdapter", "is_synchronous"]
 
 DEFAULT_WORKER_THREADS = 64
+WORKER_THREADS_ENV = "AGENTDOCK_WORKER_THREADS"
 _STREAM_MODES = ["messages", "updates"]
 
 
@@ -63,7 +66,9 @@ class LangGraphAdapter:
         workers = int(arguments.get("worker_threads", DEFAULT_WORKER_THREADS))
         if workers < 1:
             raise ValueError(f"arguments.worker_threads must be at least 1, not {workers}")
-        core = arguments.get("worker_threads_core")
+        # The hardware profile's tuned value (AGENTDOCK_WORKER_THREADS) when the Dockfile
+        # says nothing.
+        core = arguments.get("worker_threads_core", os.environ.get(WORKER_THREADS_ENV) or None)
         if core is not None and int(core) < 1:
             raise ValueError(f"arguments.worker_threads_core must be at least 1, not {core}")
         self._workers = (
