@@ -54,6 +54,7 @@ def value_sources(
 def runtime_env(spec: Any, variables: Iterable[str], values: Mapping[str, str]) -> dict[str, str]:
     """The variables the runtime needs that have a value, plus ``deploy.env`` literals.
 
+    ``AGENTDOCK_DATABASE_URL`` goes along when set, so the runtime uses the same registry.
     A referenced variable without a value is left out: the runtime names it in its
     ``[FATAL] Missing required environment variables`` line and the health gate fails.
     """
@@ -61,6 +62,8 @@ def runtime_env(spec: Any, variables: Iterable[str], values: Mapping[str, str]) 
     deploy = getattr(spec, "deploy", None)
     if deploy is not None:
         wanted.update(deploy.secrets)
+    # A team registry (Postgres) is where the runtime checks API keys.
+    wanted.add("AGENTDOCK_DATABASE_URL")
     env = {name: values[name] for name in sorted(wanted) if name in values}
     if deploy is not None:
         env.update(deploy.env)

@@ -17,9 +17,11 @@ import contextlib
 import math
 import re
 import socket
+import stat
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -114,6 +116,7 @@ class DockerTarget:
             LABEL_PREFIX + "instance": request.instance or "",
         }
         limits = container_limits(request.resources)
+        registry = _registry_access(request)
         wanted: int | None = request.port
         for _ in range(_PORT_TRIES):
             host_port = wanted if wanted is not None and _port_free(bind, wanted) else None
@@ -133,11 +136,13 @@ class DockerTarget:
                     detach=True,
                     environment={
                         **request.env,
+                        **registry.pop("environment", {}),
                         # The runtime listens on every interface of the container's own
                         # network; who can reach it is the publish address's business.
                         HOST_ENV: "0.0.0.0",
                         PORT_ENV: str(request.port),
                     },
+                    **registry,
                     ports={container_port: (bind, host_port)},
                     labels=labels,
                     restart_policy={"Name": "on-failure", "MaximumRetryCount": MAX_RESTARTS},
@@ -529,3 +534,34 @@ def _is_api_error(exc: Exception) -> bool:
     import docker.errors
 
     return isinstance(exc, docker.errors.APIError)
+
+
+#: Where a container finds the embedded registry (API keys) of the deploying machine.
+REGISTRY_MOUNT = "/var/lib/agentdock"
+
+
+def _registry_access(request: StartRequest) -> dict[str, Any]:
+    """Let the runtime read API keys (and record their last use) in the registry.
+
+    With ``AGENTDOCK_DATABASE_URL`` in the run-time environment the runtime reaches that
+    database itself. Otherwise the embedded SQLite registry is bind-mounted: the home
+    directory at :data:`REGISTRY_MOUNT`, with the container's non-root user (10001) added to
+    the directory's group, and the directory and database files made group-writable (SQLite
+    in WAL mode writes its ``-shm`` file even to read).
+    """
+    if "AGENTDOCK_DATABASE_URL" in request.env:
+        return {}
+    home = Path(request.home)
+    database = home / "registry.db"
+    if not database.is_file():
+        return {}
+    for path in (home, database, home / "registry.db-wal", home / "registry.db-shm"):
+        with contextlib.suppress(OSError):
+            mode = path.stat().st_mode
+            extra = stat.S_IRWXG if path.is_dir() else stat.S_IRGRP | stat.S_IWGRP
+            path.chmod(mode | extra)
+    return {
+        "environment": {"AGENTDOCK_HOME": REGISTRY_MOUNT},
+        "volumes": {str(home): {"bind": REGISTRY_MOUNT, "mode": "rw"}},
+        "group_add": [str(home.stat().st_gid)],
+    }
