@@ -1,0 +1,347 @@
+"""The ``docker`` builder against a real dockerd: image shape, layer reuse, cache hits, no
+secret in any layer, ignored files never sent, and the errors a user meets.
+
+One module-scoped build of a small agent (the echo example under another name) serves most
+tests; the dependency trees are cached on the host between runs, so a warm run builds in
+seconds. Images are removed at the end.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tarfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from agentdock.deployment.artifacts import Artifact, BuildRequest
+from agentdock.deployment.errors import BuildFailed, TargetUnavailable
+from agentdock.deployment.sources import collect_sources, content_hash
+from agentdock.validation import validate
+from agentdock_plugins import pydeps
+from agentdock_plugins.docker import builder as builder_module
+from agentdock_plugins.docker.builder import DockerBuilder
+from dockerbase import docker_client, ensure_base_image
+
+ROOT = Path(__file__).resolve().parents[2]
+ECHO = ROOT / "examples" / "echo"
+AGENT = "dockbuild_test"
+REPOSITORY = "agentdock/dockbuild-test"
+PORT = 8181
+SECRET = "pl4nted-d0cker-s3cret-7c1e"
+ENV_SECRET = "env-pl4nted-d0cker-s3cret-0b9d"
+DESCRIPTION = 'Echo for $HOME "quoted" \\ image'
+
+DOCKFILE = f"""\
+version: "1.1"
+agent:
+  name: {AGENT}
+  description: '{DESCRIPTION}'
+  entrypoint: echo.graph:build_graph
+  framework: langgraph
+model:
+  provider: custom
+  name: echo
+io_schema:
+  input:
+    type: object
+    properties: {{text: {{type: string}}}}
+    required: [text]
+  output:
+    type: object
+    properties: {{text: {{type: string}}}}
+    required: [text]
+arguments:
+  token: "${{DOCKBUILD_TOKEN}}"
+  other: "${{DOCKBUILD_ENV_TOKEN}}"
+auth:
+  mode: api_key
+  api_keys: {{enabled: true}}
+expose:
+  port: {PORT}
+"""
+
+
+@dataclass
+class Recorder:
+    """A Progress that keeps every event."""
+
+    events: list[tuple[str, str]] = field(default_factory=list)
+
+    def __call__(self, step: str, message: str, **fields: Any) -> None:
+        self.events.append((step, message))
+
+    def steps(self, step: str) -> list[str]:
+        return [m for s, m in self.events if s == step]
+
+
+def _request(project: Path, version: str, **options: Any) -> BuildRequest:
+    report = validate(project / "Dockfile.yaml")
+    assert report.ok, [f.one_line() for f in report.errors]
+    snapshot = (project / "Dockfile.yaml").read_text(encoding="utf-8")
+    sources = collect_sources(project)
+    return BuildRequest(
+        agent=AGENT,
+        version=version,
+        project_dir=project,
+        snapshot=snapshot,
+        content_hash=content_hash(snapshot, project, sources),
+        sources=sources,
+        spec=report.spec,
+        home=project / ".agentdock",
+        options={"base_image": BASE, **options},
+    )
+
+
+BASE = "agentdock-test-base:bookworm"
+
+
+def _remove_repository(client: Any) -> None:
+    for image in client.images.list(name=REPOSITORY):
+        for tag in image.tags:
+            client.images.remove(tag, force=True)
+
+
+@dataclass
+class Built:
+    client: Any
+    project: Path
+    request: BuildRequest
+    artifact: Artifact
+    progress: Recorder
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+    client = docker_client()
+    assert ensure_base_image(client) == BASE
+    _remove_repository(client)
+    project = tmp_path_factory.mktemp("dockbuild") / "agent"
+    shutil.copytree(ECHO / "echo", project / "echo", ignore=shutil.ignore_patterns("__pycache__"))
+    (project / "Dockfile.yaml").write_text(DOCKFILE, encoding="utf-8")
+    (project / ".env").write_text(f"DOCKBUILD_TOKEN={SECRET}\n", encoding="utf-8")
+    (project / ".dockerignore").write_text("big.bin\n", encoding="utf-8")
+    with (project / "big.bin").open("wb") as fh:  # 1 GB, sparse: costs no disk
+        fh.truncate(1 << 30)
+    saved = os.environ.get("DOCKBUILD_ENV_TOKEN")
+    os.environ["DOCKBUILD_ENV_TOKEN"] = ENV_SECRET
+    # AgentDock's own wheels are built from this checkout, whose files may change while the
+    # module runs; one set of them keeps "same inputs" the same.
+    dists = pydeps.agentdock_dists()
+    patch = pytest.MonkeyPatch()
+    patch.setattr(builder_module, "agentdock_dists", lambda **_: dists)
+    try:
+        request = _request(project, "1.0.0")
+        assert "big.bin" not in request.sources and ".env" not in request.sources
+        # The builder is handed the resolved spec: both secrets are within its reach.
+        assert request.spec.arguments == {"token": SECRET, "other": ENV_SECRET}
+        progress = Recorder()
+        artifact = DockerBuilder().build(request, progress)
+        yield Built(client, project, request, artifact, progress)
+    finally:
+        patch.undo()
+        if saved is None:
+            os.environ.pop("DOCKBUILD_ENV_TOKEN", None)
+        else:
+            os.environ["DOCKBUILD_ENV_TOKEN"] = saved
+        _remove_repository(client)
+        client.close()
+
+
+def test_tag_is_content_addressed(built: Built) -> None:
+    artifact = built.artifact
+    assert artifact.builder == "docker" and not artifact.cached
+    assert len(artifact.digest) == 64
+    assert artifact.ref == f"{REPOSITORY}:1.0.0-{artifact.digest[:12]}"
+    image = built.client.images.get(artifact.ref)
+    assert image.id == artifact.details["image_id"]
+    assert artifact.details["size_bytes"] == image.attrs["Size"]
+    assert artifact.details["layers"] == len(image.attrs["RootFS"]["Layers"])
+    assert artifact.to_json()["details"]["tag"] == artifact.ref
+
+
+def test_build_output_streams_through_progress(built: Built) -> None:
+    build_lines = built.progress.steps("build")
+    assert any(line.startswith("Step ") for line in build_lines)
+    assert any("Successfully tagged" in line for line in build_lines)
+    assert built.progress.steps("context") and built.progress.steps("done")
+
+
+def test_image_settings(built: Built) -> None:
+    image = built.client.images.get(built.artifact.ref)
+    config = image.attrs["Config"]
+    assert config["User"] == "10001:10001"
+    assert set(config["ExposedPorts"]) == {f"{PORT}/tcp"}
+    assert config["Entrypoint"] == ["/opt/agentdock/deps/bin/dumb-init", "--"]
+    assert config["Cmd"] == ["python3", "-m", "agentdock_runtime"]
+    env = dict(item.split("=", 1) for item in config["Env"])
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1" and env["PYTHONUNBUFFERED"] == "1"
+    assert env["AGENTDOCK_SPEC"] == "/opt/agentdock/spec.yaml"
+    assert env["AGENTDOCK_PROJECT_DIR"] == "/app"
+    health = config["Healthcheck"]["Test"]
+    assert health[0] == "CMD" and health[1] == "python3" and "/health" in health[-1]
+    assert not any("curl" in part for part in health)
+    labels = config["Labels"]
+    assert labels["io.agentdock.agent"] == AGENT
+    assert labels["io.agentdock.version"] == "1.0.0"
+    assert labels["io.agentdock.spec-hash"] == built.request.content_hash
+    assert labels["io.agentdock.digest"] == built.artifact.digest
+    assert labels["org.opencontainers.image.title"] == AGENT
+    assert labels["org.opencontainers.image.version"] == "1.0.0"
+    assert labels["org.opencontainers.image.description"] == DESCRIPTION
+    assert labels["org.opencontainers.image.base.digest"] == built.artifact.details["base_image_id"]
+
+
+def test_second_build_is_a_cache_hit(built: Built) -> None:
+    progress = Recorder()
+    again = DockerBuilder().build(built.request, progress)
+    assert again.cached
+    assert again.ref == built.artifact.ref and again.digest == built.artifact.digest
+    assert again.details["image_id"] == built.artifact.details["image_id"]
+    assert progress.steps("cached") and not progress.steps("build")
+
+
+def _layers(client: Any, ref: str) -> list[str]:
+    return list(client.images.get(ref).attrs["RootFS"]["Layers"])
+
+
+def test_code_change_rebuilds_only_the_top_layers(built: Built) -> None:
+    graph = built.project / "echo" / "graph.py"
+    original = graph.read_text(encoding="utf-8")
+    graph.write_text(original + "\n# one more line\n", encoding="utf-8")
+    try:
+        progress = Recorder()
+        changed = DockerBuilder().build(_request(built.project, "1.0.1"), progress)
+    finally:
+        graph.write_text(original, encoding="utf-8")
+    assert not changed.cached and changed.ref != built.artifact.ref
+    base = _layers(built.client, BASE)
+    before = _layers(built.client, built.artifact.ref)
+    after = _layers(built.client, changed.ref)
+    # base, user, dependencies, AgentDock, code, spec snapshot
+    assert len(before) == len(after) == len(base) + 5
+    assert before[: len(base) + 3] == after[: len(base) + 3]
+    assert before[len(base) + 3] != after[len(base) + 3]
+    # The dependency and runtime levels were found by their keys; only the agent's files
+    # went to the engine.
+    assert len(progress.steps("layers")) == 2
+    assert not any("COPY deps/" in line or "COPY dist/" in line for line in progress.steps("build"))
+    assert changed.details["runtime_image"] == built.artifact.details["runtime_image"]
+    DockerBuilder().remove(changed)
+
+
+def _saved_members(client: Any, ref: str, dest: Path) -> Iterator[tuple[str, bytes]]:
+    with dest.open("wb") as fh:
+        for chunk in client.images.get(ref).save(named=True):
+            fh.write(chunk)
+    with tarfile.open(dest) as outer:
+        for member in outer:
+            if not member.isfile():
+                continue
+            data = outer.extractfile(member)
+            assert data is not None
+            yield member.name, data.read()
+
+
+def test_no_secret_in_any_layer_or_the_config(built: Built, tmp_path: Path) -> None:
+    names: list[str] = []
+    layer_names: list[str] = []
+    for name, data in _saved_members(built.client, built.artifact.ref, tmp_path / "image.tar"):
+        names.append(name)
+        for planted in (SECRET, ENV_SECRET):
+            assert planted.encode() not in data, f"{planted!r} found in {name}"
+        if name.endswith("layer.tar"):
+            with tarfile.open(fileobj=io.BytesIO(data)) as layer:
+                layer_names += layer.getnames()
+    assert any(n.endswith(".json") and "manifest" not in n for n in names)  # the config
+    assert any(n.endswith("app/echo/graph.py") for n in layer_names)
+    assert not any(n.endswith("app/.env") or n.endswith("big.bin") for n in layer_names)
+    # The placeholder itself is kept: the runtime resolves it at start.
+    assert any(n.endswith("opt/agentdock/spec.yaml") for n in layer_names)
+    for _step, message in built.progress.events:
+        assert SECRET not in message and ENV_SECRET not in message
+    assert SECRET not in str(built.artifact.to_json()) and ENV_SECRET not in str(
+        built.artifact.to_json()
+    )
+
+
+def test_container_runs_as_non_root_behind_an_init_and_turns_healthy(built: Built) -> None:
+    container = built.client.containers.run(
+        built.artifact.ref,
+        detach=True,
+        network_mode="none",
+        environment={"DOCKBUILD_TOKEN": "x", "DOCKBUILD_ENV_TOKEN": "y"},
+    )
+    try:
+        deadline = time.monotonic() + 90
+        state: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            container.reload()
+            state = container.attrs["State"]
+            if state["Status"] != "running" or state.get("Health", {}).get("Status") == "healthy":
+                break
+            time.sleep(0.5)
+        assert state["Status"] == "running", container.logs().decode()[-2000:]
+        assert state["Health"]["Status"] == "healthy", state["Health"]
+        top = container.top(ps_args="-o pid,user,args")
+        users = {row[1] for row in top["Processes"]}
+        assert users == {"10001"} or users == {"agentdock"}, top
+        pid1 = container.exec_run(["cat", "/proc/1/cmdline"]).output
+        assert pid1.split(b"\0")[0].endswith(b"dumb-init")
+    finally:
+        container.remove(force=True)
+
+
+def test_unresolvable_dependency_is_named(
+    built: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "agent"
+    shutil.copytree(built.project / "echo", project / "echo")
+    (project / "Dockfile.yaml").write_text(DOCKFILE, encoding="utf-8")
+    (project / "requirements.txt").write_text("agentdock-no-such-dependency-q7z==9.9.9\n")
+    monkeypatch.setenv("DOCKBUILD_TOKEN", "x")
+    request = _request(project, "1.0.0")
+    with pytest.raises(BuildFailed) as info:
+        DockerBuilder().build(request, Recorder())
+    assert info.value.exit_code == 3
+    assert "agentdock-no-such-dependency-q7z" in info.value.cause
+
+
+def test_missing_base_image_is_a_build_failure(built: Built) -> None:
+    request = replace(built.request, options={"base_image": "agentdock-no-such-base:never"})
+    with pytest.raises(BuildFailed) as info:
+        DockerBuilder().build(request, Recorder())
+    assert "agentdock-no-such-base:never" in info.value.cause
+    assert info.value.hint and "build.base_image" in info.value.hint
+
+
+def test_exists_and_remove(built: Built) -> None:
+    builder = DockerBuilder()
+    assert builder.exists(built.artifact)
+    ghost = replace(built.artifact, ref=f"{REPOSITORY}:0.0.0-000000000000")
+    assert not builder.exists(ghost)
+    builder.remove(ghost)  # absent is not an error
+
+
+def test_dockerd_not_running(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent")
+    request = BuildRequest(
+        agent=AGENT,
+        version="1.0.0",
+        project_dir=tmp_path,
+        snapshot="",
+        content_hash="0" * 64,
+        sources=(),
+        spec=None,
+        home=tmp_path,
+    )
+    with pytest.raises(TargetUnavailable) as info:
+        DockerBuilder().build(request, Recorder())
+    assert info.value.exit_code == 3
+    assert "dockerd is not running" in info.value.cause
+    assert info.value.hint and "DOCKER_HOST" in info.value.hint
