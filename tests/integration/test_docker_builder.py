@@ -9,6 +9,7 @@ seconds. Images are removed at the end.
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import tarfile
@@ -20,7 +21,7 @@ from typing import Any
 
 import pytest
 from agentdock.deployment.artifacts import Artifact, BuildRequest
-from agentdock.deployment.errors import BuildFailed, TargetUnavailable
+from agentdock.deployment.errors import BuildFailed, InvalidDeployInput, TargetUnavailable
 from agentdock.deployment.sources import collect_sources, content_hash
 from agentdock.validation import validate
 from agentdock_plugins import pydeps
@@ -223,10 +224,10 @@ def test_code_change_rebuilds_only_the_top_layers(built: Built) -> None:
     base = _layers(built.client, BASE)
     before = _layers(built.client, built.artifact.ref)
     after = _layers(built.client, changed.ref)
-    # base, user, dependencies, AgentDock, code, spec snapshot
-    assert len(before) == len(after) == len(base) + 5
-    assert before[: len(base) + 3] == after[: len(base) + 3]
-    assert before[len(base) + 3] != after[len(base) + 3]
+    # base, user, dependencies, AgentDock, machine profile, code, spec snapshot
+    assert len(before) == len(after) == len(base) + 6
+    assert before[: len(base) + 4] == after[: len(base) + 4]
+    assert before[len(base) + 4] != after[len(base) + 4]
     # The dependency and runtime levels were found by their keys; only the agent's files
     # went to the engine.
     assert len(progress.steps("layers")) == 2
@@ -293,8 +294,41 @@ def test_container_runs_as_non_root_behind_an_init_and_turns_healthy(built: Buil
         assert users == {"10001"} or users == {"agentdock"}, top
         pid1 = container.exec_run(["cat", "/proc/1/cmdline"]).output
         assert pid1.split(b"\0")[0].endswith(b"dumb-init")
+        # The hardware profile was baked in and applied to the runtime's environment.
+        profile = json.loads(
+            container.exec_run(["cat", "/etc/agentdock/machine-profile.json"]).output
+        )
+        assert profile["hardware"] == "auto" and "OMP_NUM_THREADS" in profile["env"]
+        applied = container.exec_run(
+            [
+                "python3",
+                "-c",
+                "import os; from agentdock_runtime.machine import apply_machine_profile; "
+                "r = apply_machine_profile(); print(r['profile'], os.environ['OMP_NUM_THREADS'])",
+            ]
+        )
+        assert applied.exit_code == 0, applied.output
+        profile_name, threads = applied.output.decode().split()
+        assert profile_name == "cpu" and int(threads) >= 1
     finally:
         container.remove(force=True)
+
+
+def test_a_gpu_on_the_cpu_profile_is_refused_before_building(built: Built) -> None:
+    dockfile = built.project / "Dockfile.yaml"
+    original = dockfile.read_text(encoding="utf-8")
+    dockfile.write_text(
+        original + "\nbuild:\n  hardware: cpu\ndeploy:\n  resources:\n    gpu: 1\n",
+        encoding="utf-8",
+    )
+    try:
+        request = _request(built.project, "9.9.9")
+        with pytest.raises(InvalidDeployInput) as info:
+            DockerBuilder().build(request, Recorder())
+    finally:
+        dockfile.write_text(original, encoding="utf-8")
+    assert info.value.exit_code == 1 and info.value.path == "deploy.resources.gpu"
+    assert "gpu" in info.value.cause.lower()
 
 
 def test_unresolvable_dependency_is_named(

@@ -57,12 +57,13 @@ def test_levels_stack_in_order_of_change() -> None:
     agent = render_agent(RUNTIME_ID, 8181, {"io.agentdock.version": "1.0.0"}).splitlines()
     order = [
         _index(agent, f"FROM {RUNTIME_ID}"),
+        _index(agent, "COPY machine-profile.json /etc/agentdock/machine-profile.json"),
         _index(agent, "COPY app/ /app/"),
         _index(agent, "COPY spec.yaml /opt/agentdock/spec.yaml"),
         _index(agent, "LABEL "),
     ]
     assert order == sorted(order)
-    assert sum(line.startswith("COPY ") for line in agent) == 2
+    assert sum(line.startswith("COPY ") for line in agent) == 3
     # Labels come last: a new version changes nothing before them.
     plain = render_agent(RUNTIME_ID, 8181).splitlines()
     labelled = render_agent(RUNTIME_ID, 8181, {"io.agentdock.version": "2"}).splitlines()
@@ -235,7 +236,7 @@ def test_contexts_hold_exactly_their_files(tmp_path: Path) -> None:
         snapshot="version: '1.1'\n",
     )
     assert count == 1
-    assert _files(agent) == ["Dockerfile", "app/pkg/mod.py", "spec.yaml"]
+    assert _files(agent) == ["Dockerfile", "app/pkg/mod.py", "machine-profile.json", "spec.yaml"]
     # Readable by the image's non-root user, whatever the source file's mode was.
     assert (agent / "app" / "pkg" / "mod.py").stat().st_mode & 0o777 == 0o644
     deps = tmp_path / "deps"

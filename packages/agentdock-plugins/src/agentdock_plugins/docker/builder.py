@@ -13,8 +13,10 @@ An image is built in three levels (see :mod:`.dockerfile`); the first two are ta
 own inputs and shared by every agent with the same requirements, so after the first build
 only the agent's files are ever sent to the engine.
 
-The default base image is :data:`DEFAULT_BASE_IMAGE`; ``build.base_image`` (Dockfile 1.1)
-or the ``base_image`` option overrides it. Its Python must be ``build.python_version``
+The base image is the hardware profile's family image (``build.hardware``: the ``cpu``
+profile's is :data:`DEFAULT_BASE_IMAGE`); ``build.base_image`` (Dockfile 1.1) or the
+``base_image`` option overrides it. The profile's tuned defaults are baked in as
+``/etc/agentdock/machine-profile.json``, which the runtime applies at start-up. Its Python must be ``build.python_version``
 (default 3.11): the build checks and says so when it is not. The platform is the first of
 ``build.platforms``, else the engine's own.
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import hashlib
+import json
 import re
 import tempfile
 from collections import deque
@@ -107,6 +110,8 @@ class _Plan:
     native: bool
     python_version: str
     port: int
+    #: ``/etc/agentdock/machine-profile.json`` (the hardware profile's tuned defaults).
+    machine_profile: str = ""
 
 
 def agentdock_version() -> str:
@@ -153,17 +158,48 @@ def _engine_platform(client: docker.DockerClient) -> str:
     return f"{info.get('Os') or 'linux'}/{_ARCH.get(arch, arch)}"
 
 
-def _base_image(request: BuildRequest) -> str:
+def _hardware(request: BuildRequest) -> tuple[str, str]:
+    """The base image ref (option, ``build.base_image``, else the hardware profile's family
+    image) and the machine-profile JSON baked into the image.
+
+    :raises InvalidDeployInput: the Dockfile asks for GPUs its profile cannot give.
+    """
+    from agentdock_plugins.hardware.defaults import (
+        base_image_for,
+        hardware_problem,
+        machine_profile,
+        requested_gpus,
+        resolve,
+    )
+    from agentdock_plugins.hardware.probe import probe
+
+    build_cfg = _build_cfg(request.spec)
+    deploy_cfg = getattr(request.spec, "deploy", None)
+    resources = getattr(deploy_cfg, "resources", None)
+    problem = hardware_problem(build_cfg, resources)
+    if problem:
+        raise InvalidDeployInput(problem, path="deploy.resources.gpu")
+    machine = probe()
+    profile = resolve(build_cfg, machine, gpus=int(getattr(resources, "gpu", 0) or 0))
+    gpus = requested_gpus(resources, profile)
+    document = machine_profile(build_cfg, machine, gpus=gpus)
+    base = base_image_for(build_cfg, profile)
     option = request.options.get("base_image")
-    declared = getattr(_build_cfg(request.spec), "base_image", None)
-    ref = str(option or declared or DEFAULT_BASE_IMAGE).strip()
+    ref = str(option or base.ref).strip()
     if not valid_image_ref(ref):
         raise InvalidDeployInput(
             f"build.base_image is not an image reference: {ref!r}",
-            hint="use a name like python:3.11-slim-bookworm or registry.example/team/py:3.11",
+            hint="write an image reference such as python:3.11-slim-bookworm",
             path="build.base_image",
         )
-    return ref
+    if option is None and base.bundles_python is False:
+        raise InvalidDeployInput(
+            f"the {profile.name} family image {ref} has no Python {base.python_version}, and "
+            "the build has no network to install one",
+            hint=f"set build.base_image to a CUDA image that carries Python {base.python_version}",
+            path="build.base_image",
+        )
+    return ref, json.dumps(document, sort_keys=True, indent=2) + "\n"
 
 
 def _find_base(client: docker.DockerClient, ref: str, progress: Progress) -> Image:
@@ -287,7 +323,7 @@ class DockerBuilder:
     def _plan(
         self, client: docker.DockerClient, request: BuildRequest, progress: Progress
     ) -> tuple[_Plan, Image]:
-        ref = _base_image(request)
+        ref, machine_profile = _hardware(request)
         base = _find_base(client, ref, progress)
         engine = _engine_platform(client)
         platform, declared = _platform(request, engine)
@@ -304,6 +340,7 @@ class DockerBuilder:
             native=_same_arch(platform, engine),
             python_version=python_version,
             port=_port(request.spec),
+            machine_profile=machine_profile,
         )
         return plan, base
 
@@ -337,6 +374,7 @@ class DockerBuilder:
             f"content={request.content_hash}",
             runtime_key,
             render_agent(runtime_tag, plan.port),
+            plan.machine_profile,
         )
         tag = f"{image_repository(request.dns_name)}:{image_tag(request.version, digest)}"
         layers = (deps_tag, runtime_tag)
@@ -389,6 +427,7 @@ class DockerBuilder:
                 project_dir=request.project_dir,
                 sources=request.sources,
                 snapshot=request.snapshot,
+                machine_profile=plan.machine_profile,
             )
             progress("context", f"build context ready: {count} agent file(s)")
 

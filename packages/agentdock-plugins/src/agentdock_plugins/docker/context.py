@@ -109,6 +109,7 @@ def write_agent_context(
     project_dir: Path,
     sources: Iterable[str],
     snapshot: str,
+    machine_profile: str = "",
 ) -> int:
     """Fill the empty directory ``context`` for level 3; returns the number of agent files.
 
@@ -121,4 +122,7 @@ def write_agent_context(
     spec = context / "spec.yaml"
     spec.write_text(snapshot, encoding="utf-8")
     os.chmod(spec, 0o644)
+    profile = context / "machine-profile.json"
+    profile.write_text(machine_profile or "{}\n", encoding="utf-8")
+    os.chmod(profile, 0o644)
     return count
