@@ -16,8 +16,9 @@ only the agent's files are ever sent to the engine.
 The base image is the hardware profile's family image (``build.hardware``: the ``cpu``
 profile's is :data:`DEFAULT_BASE_IMAGE`); ``build.base_image`` (Dockfile 1.1) or the
 ``base_image`` option overrides it. The profile's tuned defaults are baked in as
-``/etc/agentdock/machine-profile.json``, which the runtime applies at start-up. Its Python must be ``build.python_version``
-(default 3.11): the build checks and says so when it is not. The platform is the first of
+``/etc/agentdock/machine-profile.json``, which the runtime applies at start-up. The base's
+Python must be ``build.python_version`` (default 3.11): the build checks and says so when
+it is not. The platform is the first of
 ``build.platforms``, else the engine's own.
 """
 
