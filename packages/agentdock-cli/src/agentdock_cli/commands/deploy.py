@@ -82,6 +82,29 @@ def _summary(deployment: Any, verb: str) -> None:
 @_instance_option
 @_timeout_option
 @click.option("--base-image", default=None, help="Override build.base_image (docker builder).")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print what the target would apply (Kubernetes manifests); build and start nothing.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "fmt",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    show_default=True,
+    help="--dry-run: the manifests' format.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="--dry-run: write one file per object into this directory instead.",
+)
+@click.option("--namespace", default=None, help="--dry-run: the Kubernetes namespace.")
+@click.option("--image", default=None, help="--dry-run: the image the manifests run.")
 @_json_option
 def deploy_command(
     file: Path,
@@ -91,6 +114,11 @@ def deploy_command(
     instance: str | None,
     timeout: float,
     base_image: str | None,
+    dry_run: bool,
+    fmt: str,
+    out_dir: Path | None,
+    namespace: str | None,
+    image: str | None,
     as_json: bool,
 ) -> None:
     """Build FILE's agent and make it live, health-gated (default FILE: ./Dockfile.yaml).
@@ -99,6 +127,9 @@ def deploy_command(
     new one answers /ready. On the first deploy of an api_key agent a key is printed once.
     """
     from agentdock.deployment import deploy
+
+    if dry_run:
+        _dry_run(file, target, version, env_files, instance, fmt, out_dir, namespace, image)
 
     options = {"base_image": base_image} if base_image else {}
     with reporting(as_json) as report:
@@ -118,6 +149,40 @@ def deploy_command(
         report.result(document)
     if not as_json:
         _summary(deployment, "Deployed")
+    raise SystemExit(exitcodes.OK)
+
+
+def _dry_run(
+    file: Path,
+    target: str | None,
+    version: str | None,
+    env_files: tuple[Path, ...],
+    instance: str | None,
+    fmt: str,
+    out_dir: Path | None,
+    namespace: str | None,
+    image: str | None,
+) -> None:
+    from agentdock.deployment import dry_run
+
+    with reporting(False):
+        result = dry_run(
+            file,
+            target=target or "kubernetes",
+            fmt=fmt,
+            out_dir=out_dir,
+            image=image,
+            version=version,
+            namespace=namespace,
+            instance=instance,
+            env_files=env_files,
+        )
+    if result.get("text") is not None:
+        click.echo(result["text"], nl=not str(result["text"]).endswith("\n"))
+    for path in result.get("files") or []:
+        click.echo(f"wrote {path}", err=True)
+    if result.get("hint"):
+        click.echo(f"# {result['hint']}", err=True)
     raise SystemExit(exitcodes.OK)
 
 

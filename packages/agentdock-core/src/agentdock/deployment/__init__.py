@@ -28,7 +28,7 @@ from agentdock.deployment.errors import (
 )
 from agentdock.deployment.operations import cleanup, logs, status, stop, versions
 from agentdock.deployment.release import Deployment
-from agentdock.deployment.service import deploy, rollback
+from agentdock.deployment.service import deploy, dry_run, rollback
 
 __all__ = [
     "Artifact",
@@ -47,6 +47,7 @@ __all__ = [
     "VersionConflict",
     "cleanup",
     "deploy",
+    "dry_run",
     "logs",
     "rollback",
     "status",

@@ -117,3 +117,6 @@ class StartRequest:
     instance: str | None = None
     resources: Mapping[str, Any] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
+    #: The version's spec snapshot (placeholders kept), for targets that ship it themselves
+    #: (a Kubernetes ConfigMap).
+    snapshot: str | None = field(default=None, repr=False)

@@ -126,6 +126,7 @@ def release(
     host: str,
     env: Mapping[str, str],
     resources: Mapping[str, Any],
+    snapshot: str,
     timeout: float,
     reason: str,
     progress: Progress,
@@ -153,6 +154,7 @@ def release(
         instance=instance or None,
         resources=dict(resources),
         labels={"io.agentdock.reason": reason},
+        snapshot=snapshot,
     )
     handle: Mapping[str, Any] = {}
     try:

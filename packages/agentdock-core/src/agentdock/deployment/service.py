@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from agentdock.deployment.sources import collect_sources, content_hash
 from agentdock.deployment.workspace import Workspace, actor
 from agentdock.registry import ImmutableVersion, SQLStore, VersionRecord
 
-__all__ = ["DEFAULT_TARGET", "DEFAULT_TIMEOUT", "deploy", "next_patch", "rollback"]
+__all__ = ["DEFAULT_TARGET", "DEFAULT_TIMEOUT", "deploy", "dry_run", "next_patch", "rollback"]
 
 DEFAULT_TARGET = "local"
 #: Seconds a new runtime gets to answer /ready.
@@ -271,6 +271,7 @@ def deploy(
                 host=spec.expose.host,
                 env=runtime_env(spec, document.variables, values),
                 resources=_resources(spec),
+                snapshot=snapshot,
                 timeout=timeout,
                 reason="deploy",
                 progress=progress,
@@ -291,6 +292,34 @@ def deploy(
             api_key=key,
             key_id=key_id,
         )
+
+
+def dry_run(
+    path: str | os.PathLike[str] = "Dockfile.yaml",
+    *,
+    target: str,
+    plugins: Any = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """What ``target`` would apply for a Dockfile (Kubernetes manifests), without building,
+    recording or contacting anything. ``options`` go to the target's ``dry_run``
+    (``fmt``, ``out_dir``, ``image``, ``version``, ``namespace``, ``instance``,
+    ``env_files``)."""
+    from agentdock.plugins import get_plugin_manager
+
+    file = _dockfile(path)
+    manager = plugins or get_plugin_manager()
+    registration = manager.get("targets", target)
+    if registration is None:
+        known = ", ".join(sorted(manager.registrations("targets"))) or "none"
+        raise InvalidDeployInput(f"no target named {target!r} (known: {known})")
+    plugin = registration.factory()
+    if not callable(getattr(plugin, "dry_run", None)):
+        raise InvalidDeployInput(
+            f"the {target} target has no dry run", hint="--dry-run works with --target kubernetes"
+        )
+    result: dict[str, Any] = plugin.dry_run(file, **options)
+    return result
 
 
 def _declared_target(spec: Any) -> str | None:
@@ -358,8 +387,8 @@ def rollback(
                     f"the {builder_name} artifact of {agent} {chosen} is gone",
                     hint=f"deploy that version's Dockfile again, or agentdock versions {agent}",
                 )
-            spec, variables = _snapshot_spec(record)
             values = value_sources(Path.cwd(), env_files)
+            spec, variables = _snapshot_spec(record, values)
             progress("rollback", f"rolling {agent} back to {chosen} ({artifact.ref})")
             new, previous = release(
                 ws,
@@ -374,6 +403,7 @@ def rollback(
                 host=spec.expose.host,
                 env=runtime_env(spec, variables, values),
                 resources=_resources(spec),
+                snapshot=record.snapshot,
                 timeout=timeout,
                 reason="rollback",
                 progress=progress,
@@ -401,14 +431,26 @@ def _previous_version(history: Sequence[Any], active: Any) -> str | None:
     return None
 
 
-def _snapshot_spec(record: VersionRecord) -> tuple[Any, frozenset[str]]:
-    """The recorded snapshot as a spec (placeholders kept), and the variables it uses."""
+#: Stands in for a variable that has no value here, so a snapshot still makes a spec (the
+#: runtime gets the real values, or names the missing ones at start-up).
+_STAND_IN = "agentdock-unset-variable-stand-in-0000000000"
+
+
+def _snapshot_spec(record: VersionRecord, values: Mapping[str, str]) -> tuple[Any, frozenset[str]]:
+    """The recorded snapshot as a spec (for its port, host and resources), and the
+    variables it uses."""
     from agentdock.spec.loader import load_document
-    from agentdock.validation import validate_document
+    from agentdock.validation import DockfileError, validate_document
 
     data = yaml.safe_load(record.snapshot)
-    document = load_document(data, environ={}, allow_unresolved=True)
+    variables = load_document(data, environ={}, allow_unresolved=True).variables
+    environ = {name: values.get(name) or _STAND_IN for name in variables}
+    document = load_document(data, environ=environ, allow_unresolved=True)
     report = validate_document(document, skip_imports=True)
-    if not report.ok or report.spec is None:
+    try:
+        spec = report.spec if report.ok else None
+    except DockfileError:
+        spec = None
+    if spec is None:
         raise InvalidDeployInput(f"the recorded snapshot of {record.version} no longer validates")
-    return report.spec, document.variables
+    return spec, variables

@@ -1,0 +1,548 @@
+"""Kubernetes manifests for one agent version: what ``kubectl apply -f`` or a GitOps repo takes.
+
+Every value comes from the spec *snapshot* (the Dockfile with ``${VAR}`` placeholders kept),
+loaded without any environment: a spec resolved against the user's environment is never
+read, so no variable's value can reach a manifest. Each variable becomes a ``secretKeyRef``
+into one Secret, ``<name>-env``, that this module never renders: its values stay where they
+are, and :func:`secret_hint` says how to create it from an env file.
+
+Objects, in apply order: ConfigMap (the snapshot, mounted as ``/etc/agentdock/spec.yaml``),
+Service, Deployment, HorizontalPodAutoscaler (``deploy.autoscale``), PodDisruptionBudget
+(more than one replica). Selectors use only the name and instance labels, which never
+change between versions, so an apply of a new version rolls the same Deployment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from agentdock.deployment.errors import InvalidDeployInput
+
+__all__ = [
+    "CONFIG_DIR",
+    "CONTAINER",
+    "FIELD_MANAGER",
+    "GID",
+    "SPEC_FILE",
+    "UID",
+    "Manifest",
+    "ObjectNames",
+    "dump",
+    "names",
+    "render",
+    "render_file",
+    "required_variables",
+    "secret_hint",
+    "selector",
+    "write",
+]
+
+#: A manifest: a JSON-compatible mapping with ``apiVersion``, ``kind`` and ``metadata``.
+Manifest = dict[str, Any]
+
+FIELD_MANAGER = "agentdock"
+UID = 10001
+GID = 10001
+CONFIG_DIR = "/etc/agentdock"
+SPEC_FILE = f"{CONFIG_DIR}/spec.yaml"
+#: Where the image keeps AgentDock's state (``AGENTDOCK_HOME``): writable through an emptyDir,
+#: as is ``/tmp``, because the root filesystem is read-only.
+STATE_DIR = "/var/lib/agentdock"
+CONTAINER = "agent"
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_NODE_SELECTOR = {"nvidia.com/gpu.present": "true"}
+GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
+_RESERVED_ENV = ("AGENTDOCK_SPEC", "AGENTDOCK_HOST", "AGENTDOCK_PORT")
+_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}")
+
+
+class ObjectNames:
+    """The derived names of one agent (and instance): DNS-1123 labels, checked."""
+
+    __slots__ = ("agent", "base", "configmap", "instance", "secret")
+
+    def __init__(self, agent: str, instance: str | None = None) -> None:
+        dns = agent.replace("_", "-")
+        base = f"{dns}-{instance}" if instance else dns
+        # Every derived name must be a DNS label (the Service's is the base itself); the
+        # longest is ``<base>-spec``. The agent alone is checked first, to blame the right input.
+        checks = [(dns, "agent.name")]
+        if instance:
+            checks.append((base, "--instance"))
+        for stem, path in checks:
+            for candidate in (stem, f"{stem}-spec"):
+                if len(candidate) <= 63 and _DNS_LABEL.match(candidate):
+                    continue
+                why = "longer than 63 characters" if len(candidate) > 63 else "not a DNS-1123 label"
+                raise InvalidDeployInput(
+                    f"the Kubernetes name {candidate!r} derived from agent {agent!r}"
+                    + (f" and instance {instance!r}" if path == "--instance" else "")
+                    + f" is {why}",
+                    hint="use a shorter agent or instance name, starting with a letter and "
+                    "ending with a letter or digit",
+                    path=path,
+                )
+        self.agent = agent
+        self.instance = instance
+        self.base = base
+        self.configmap = f"{base}-spec"
+        self.secret = f"{base}-env"
+
+
+def names(agent: str, instance: str | None = None) -> ObjectNames:
+    """The object names for ``agent`` (``_`` → ``-``) and an optional instance suffix."""
+    return ObjectNames(agent, instance)
+
+
+def selector(agent: str, instance: str | None = None) -> dict[str, str]:
+    """The labels that select an agent's pods, stable across versions."""
+    base = names(agent, instance).base
+    return {"app.kubernetes.io/name": agent.replace("_", "-"), "app.kubernetes.io/instance": base}
+
+
+def _label_value(value: str, path: str) -> str:
+    text = value.replace("+", "_")
+    if len(text) > 63 or not _LABEL_VALUE.match(text):
+        raise InvalidDeployInput(
+            f"{value!r} cannot be a Kubernetes label value (at most 63 characters: letters, "
+            "digits, - _ . and starting and ending with a letter or digit)",
+            path=path,
+        )
+    return text
+
+
+def _snapshot_document(snapshot: str) -> tuple[frozenset[str], frozenset[str], dict[str, Any]]:
+    """The snapshot's variables, those without a default, and its data (placeholders kept)."""
+    from agentdock.spec.loader import load_document
+
+    try:
+        data = yaml.safe_load(snapshot)
+    except yaml.YAMLError as exc:
+        raise InvalidDeployInput(f"the spec snapshot is not YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidDeployInput("the spec snapshot is not a mapping")
+    document = load_document(data, environ={}, allow_unresolved=True)
+    return document.variables, document.unresolved, data
+
+
+def required_variables(snapshot: str) -> tuple[list[str], list[str]]:
+    """The Secret keys a deployment of ``snapshot`` reads: (required, optional).
+
+    Required: placeholders without a default and ``deploy.secrets``; optional: placeholders
+    with a default (the pod starts without them). Names ``deploy.env`` sets literally are
+    neither."""
+    variables, unresolved, raw = _snapshot_document(snapshot)
+    return _secret_keys(raw, variables, unresolved)
+
+
+def _secret_keys(
+    raw: Mapping[str, Any], variables: Iterable[str], unresolved: Iterable[str]
+) -> tuple[list[str], list[str]]:
+    deploy = raw.get("deploy") or {}
+    literal = {str(k) for k in deploy.get("env") or {}}
+    required = set(unresolved) | {str(n) for n in deploy.get("secrets") or ()}
+    optional = set(variables) - required
+    skip = literal | set(_RESERVED_ENV)
+    return sorted(required - skip), sorted(optional - skip)
+
+
+def secret_hint(agent: str, instance: str | None = None, namespace: str = "default") -> str:
+    """The command that creates the Secret the pods read their variables from."""
+    secret = names(agent, instance).secret
+    return f"kubectl create secret generic {secret} --from-env-file=.env --namespace {namespace}"
+
+
+def _resources(spec: Any) -> tuple[dict[str, Any], int]:
+    deploy = getattr(spec, "deploy", None)
+    res = deploy.resources if deploy is not None else None
+    if res is None:
+        return {}, 0
+    requests: dict[str, str] = {}
+    limits: dict[str, Any] = {}
+    for name in ("cpu", "memory"):
+        if getattr(res, name) is not None:
+            requests[name] = str(getattr(res, name))
+        limit = res.limit(name)
+        if limit is not None:
+            limits[name] = str(limit)
+    gpus = int(res.gpu or 0)
+    if gpus:
+        limits[GPU_RESOURCE] = gpus
+    out: dict[str, Any] = {}
+    if requests:
+        out["requests"] = requests
+    if limits:
+        out["limits"] = limits
+    return out, gpus
+
+
+def _env(
+    spec: Any,
+    raw: Mapping[str, Any],
+    variables: frozenset[str],
+    unresolved: frozenset[str],
+    secret: str,
+    port: int,
+) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [
+        {"name": "AGENTDOCK_SPEC", "value": SPEC_FILE},
+        {"name": "AGENTDOCK_HOST", "value": "0.0.0.0"},
+        {"name": "AGENTDOCK_PORT", "value": str(port)},
+    ]
+    required, optional = _secret_keys(raw, variables, unresolved)
+    for name in sorted([*required, *optional]):
+        ref: dict[str, Any] = {"name": secret, "key": name}
+        if name in optional:
+            ref["optional"] = True
+        env.append({"name": name, "valueFrom": {"secretKeyRef": ref}})
+    # Literal ``deploy.env`` values as the snapshot writes them: a placeholder becomes the
+    # Kubernetes reference ``$(NAME)`` to the secret-backed variable defined above.
+    literal = (raw.get("deploy") or {}).get("env") or {}
+    for name in sorted(literal):
+        if name in _RESERVED_ENV:
+            continue
+        value = _PLACEHOLDER.sub(lambda m: f"$({m[1]})", str(literal[name]))
+        env.append({"name": str(name), "value": value})
+    return env
+
+
+def _node_selector(raw: Mapping[str, Any]) -> dict[str, str]:
+    given = (raw.get("deploy") or {}).get("node_selector") or {}
+    out = {}
+    for key, value in given.items():
+        if "${" in str(key) or "${" in str(value):
+            raise InvalidDeployInput(
+                "deploy.node_selector cannot use a ${VAR} placeholder in a manifest",
+                hint="write the node label literally",
+                path=f"deploy.node_selector.{key}",
+            )
+        out[str(key)] = str(value)
+    return out
+
+
+def _probe(path: str, period: int, failures: int, timeout: int = 2) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": "http", "scheme": "HTTP"},
+        "periodSeconds": period,
+        "timeoutSeconds": timeout,
+        "failureThreshold": failures,
+        "successThreshold": 1,
+    }
+
+
+def render(
+    spec: Any,
+    *,
+    snapshot: str,
+    image: str,
+    version: str,
+    namespace: str = "default",
+    instance: str | None = None,
+) -> list[Manifest]:
+    """The manifests of one version of an agent, in apply order.
+
+    ``spec`` is the validated ``DockSpec`` of ``snapshot``; it may have been resolved
+    against the user's environment, so only its typed fields are read (name, port,
+    replicas, autoscale, resources, hardware, secret names). Free-form strings (the
+    ``deploy.env`` values, ``deploy.node_selector``) and the variables come from
+    ``snapshot``, whose placeholders are kept: no variable's value reaches a manifest.
+
+    :raises InvalidDeployInput: a derived name is not a DNS-1123 label, the version cannot
+        be a label value, a GPU is asked of the ``cpu`` hardware profile, autoscaling has
+        no CPU request to measure against, or a node selector holds a placeholder.
+    """
+    variables, unresolved, raw = _snapshot_document(snapshot)
+    agent = str(spec.agent.name)
+    raw_name = (raw.get("agent") or {}).get("name")
+    if isinstance(raw_name, str) and "${" not in raw_name and raw_name != agent:
+        raise InvalidDeployInput(
+            f"the spec ({agent}) and the snapshot ({raw_name}) are different agents"
+        )
+    safe = spec
+    objs = names(agent, instance)
+    if not image or any(c.isspace() for c in image):
+        raise InvalidDeployInput(f"invalid image reference {image!r}", path="image")
+    if not _DNS_LABEL.match(namespace) or len(namespace) > 63:
+        raise InvalidDeployInput(
+            f"namespace {namespace!r} is not a DNS-1123 label", path="--namespace"
+        )
+    version_label = _label_value(version, "metadata.version")
+    deploy = getattr(safe, "deploy", None)
+    build = getattr(safe, "build", None)
+    port = int(safe.expose.port)
+    resources, gpus = _resources(safe)
+    if gpus and build is not None and build.hardware == "cpu":
+        raise InvalidDeployInput(
+            f"deploy.resources.gpu asks for {gpus} GPU(s) but build.hardware is cpu",
+            hint="set build.hardware to cuda (or auto), or drop deploy.resources.gpu",
+            path="deploy.resources.gpu",
+        )
+    autoscale = deploy.autoscale if deploy is not None else None
+    if autoscale is not None and "cpu" not in resources.get("requests", {}):
+        raise InvalidDeployInput(
+            "deploy.autoscale scales on CPU utilization, which Kubernetes measures against "
+            "the CPU request, and deploy.resources.cpu is not set",
+            hint="add deploy.resources.cpu (for example 250m)",
+            path="deploy.autoscale",
+        )
+    replicas = (
+        autoscale.min_replicas
+        if autoscale is not None
+        else (deploy.replicas if deploy is not None else 1)
+    )
+    match = selector(agent, instance)
+    labels = {
+        **match,
+        "app.kubernetes.io/version": version_label,
+        "app.kubernetes.io/component": "agent",
+        "app.kubernetes.io/managed-by": "agentdock",
+        "io.agentdock/agent": agent,
+        "io.agentdock/version": version_label,
+    }
+    if instance:
+        labels["io.agentdock/instance"] = instance
+
+    def meta(name: str) -> dict[str, Any]:
+        return {"name": name, "namespace": namespace, "labels": dict(labels)}
+
+    metrics = getattr(getattr(safe, "observability", None), "metrics", None)
+    public_metrics = bool(getattr(metrics, "public", False))
+    configmap: Manifest = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": meta(objs.configmap),
+        "data": {"spec.yaml": snapshot},
+    }
+    service: Manifest = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta(objs.base),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": dict(match),
+            "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+    node_selector = {**(GPU_NODE_SELECTOR if gpus else {}), **_node_selector(raw)}
+    container: dict[str, Any] = {
+        "name": CONTAINER,
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
+        "env": _env(safe, raw, variables, unresolved, objs.secret, port),
+        "startupProbe": _probe("/health", 2, 60),
+        "livenessProbe": _probe("/health", 10, 3),
+        "readinessProbe": _probe("/ready", 5, 3),
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": UID,
+            "runAsGroup": GID,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "privileged": False,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "volumeMounts": [
+            {"name": "spec", "mountPath": SPEC_FILE, "subPath": "spec.yaml", "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir, not a file
+            {"name": "state", "mountPath": STATE_DIR},
+        ],
+    }
+    if resources:
+        container["resources"] = resources
+    pod_spec: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "terminationGracePeriodSeconds": 40,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": UID,
+            "runAsGroup": GID,
+            "fsGroup": GID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+        "volumes": [
+            {"name": "spec", "configMap": {"name": objs.configmap}},
+            {"name": "tmp", "emptyDir": {}},
+            {"name": "state", "emptyDir": {}},
+        ],
+    }
+    if node_selector:
+        pod_spec["nodeSelector"] = node_selector
+    if gpus:
+        pod_spec["tolerations"] = [dict(GPU_TOLERATION)]
+    deployment: Manifest = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta(objs.base),
+        "spec": {
+            "replicas": replicas,
+            "revisionHistoryLimit": 5,
+            "progressDeadlineSeconds": 600,
+            "selector": {"matchLabels": dict(match)},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            },
+            "template": {
+                "metadata": {
+                    "labels": dict(labels),
+                    "annotations": {
+                        "prometheus.io/scrape": "true" if public_metrics else "false",
+                        "prometheus.io/port": str(port),
+                        "prometheus.io/path": "/metrics",
+                        # A new snapshot rolls the pods even when the image is the same.
+                        "io.agentdock/spec-sha256": hashlib.sha256(
+                            snapshot.encode("utf-8")
+                        ).hexdigest(),
+                    },
+                },
+                "spec": pod_spec,
+            },
+        },
+    }
+    out = [configmap, service, deployment]
+    if autoscale is not None:
+        out.append(
+            {
+                "apiVersion": "autoscaling/v2",
+                "kind": "HorizontalPodAutoscaler",
+                "metadata": meta(objs.base),
+                "spec": {
+                    "scaleTargetRef": {
+                        "apiVersion": "apps/v1",
+                        "kind": "Deployment",
+                        "name": objs.base,
+                    },
+                    "minReplicas": autoscale.min_replicas,
+                    "maxReplicas": autoscale.max_replicas,
+                    "metrics": [
+                        {
+                            "type": "Resource",
+                            "resource": {
+                                "name": "cpu",
+                                "target": {
+                                    "type": "Utilization",
+                                    "averageUtilization": autoscale.cpu_percent,
+                                },
+                            },
+                        }
+                    ],
+                },
+            }
+        )
+    if replicas > 1:
+        out.append(
+            {
+                "apiVersion": "policy/v1",
+                "kind": "PodDisruptionBudget",
+                "metadata": meta(objs.base),
+                "spec": {"maxUnavailable": 1, "selector": {"matchLabels": dict(match)}},
+            }
+        )
+    return out
+
+
+def render_file(
+    path: str | os.PathLike[str],
+    *,
+    image: str | None = None,
+    version: str | None = None,
+    namespace: str = "default",
+    instance: str | None = None,
+    env_files: Sequence[str | os.PathLike[str]] = (),
+) -> list[Manifest]:
+    """The manifests of a Dockfile (``agentdock deploy --target kubernetes --dry-run``).
+
+    Nothing is built: ``image`` defaults to ``<agent dns name>:<version>`` and ``version``
+    to ``metadata.version``, else ``0.1.0``. Variables are read (environment, ``.env``
+    beside the Dockfile, ``env_files``) only so that the spec validates, as ``deploy``
+    does; the manifests hold none of their values.
+    """
+    from agentdock.spec.loader import load_document
+    from agentdock.validation import validate_document
+
+    file = Path(path)
+    if file.is_dir():
+        file = file / "Dockfile.yaml"
+    if not file.is_file():
+        from agentdock.deployment.errors import NotFound
+
+        raise NotFound(f"no Dockfile at {file}", path=str(file))
+    from agentdock.deployment.runenv import value_sources
+
+    values = value_sources(file.resolve().parent, env_files)
+    document = load_document(file, env=values, environ={}, allow_unresolved=True)
+    report = validate_document(document, skip_imports=True)
+    try:
+        spec = report.spec if report.ok else None
+    except Exception:  # a placeholder left verbatim breaks a field's constraint
+        spec = None
+    if spec is None or document.raw is None:
+        first = report.errors[0] if report.errors else None
+        missing = sorted(document.unresolved)
+        raise InvalidDeployInput(
+            f"{file} does not validate"
+            + (f": {first.code.value} {first.code.name}: {first.message}" if first else "")
+            + (f" (unset: {', '.join(missing)})" if missing else ""),
+            path=".".join(str(p) for p in first.path) if first is not None else None,
+            hint=f"agentdock validate {file}"
+            + (" with those variables set (environment, .env or --env-file)" if missing else ""),
+        )
+    snapshot = yaml.safe_dump(document.raw, sort_keys=False, allow_unicode=True)
+    chosen = version or spec.metadata.version or "0.1.0"
+    ref = image or f"{spec.agent.name.replace('_', '-')}:{chosen.replace('+', '_')}"
+    return render(
+        spec,
+        snapshot=snapshot,
+        image=ref,
+        version=chosen,
+        namespace=namespace,
+        instance=instance,
+    )
+
+
+def dump(manifests: Sequence[Manifest], fmt: str = "yaml") -> str:
+    """The manifests as one multi-document YAML stream, or one JSON ``List``."""
+    if fmt == "yaml":
+        return "".join(
+            "---\n" + yaml.safe_dump(m, sort_keys=False, allow_unicode=True) for m in manifests
+        )
+    if fmt == "json":
+        return (
+            json.dumps({"apiVersion": "v1", "kind": "List", "items": list(manifests)}, indent=2)
+            + "\n"
+        )
+    raise ValueError(f"unknown format {fmt!r} (yaml or json)")
+
+
+def write(
+    manifests: Sequence[Manifest], out_dir: str | os.PathLike[str], fmt: str = "yaml"
+) -> list[Path]:
+    """One file per object, numbered in apply order (``00-configmap-chat-spec.yaml``)."""
+    if fmt not in ("yaml", "json"):
+        raise ValueError(f"unknown format {fmt!r} (yaml or json)")
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for index, manifest in enumerate(manifests):
+        name = f"{index:02d}-{manifest['kind'].lower()}-{manifest['metadata']['name']}.{fmt}"
+        file = folder / name
+        if fmt == "yaml":
+            text = yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True)
+        else:
+            text = json.dumps(manifest, indent=2) + "\n"
+        file.write_text(text, encoding="utf-8")
+        written.append(file)
+    return written
