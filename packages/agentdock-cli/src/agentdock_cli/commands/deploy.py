@@ -8,6 +8,7 @@ interrupted.
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,17 @@ def _summary(deployment: Any, verb: str) -> None:
     default=None,
     help="--dry-run: write one file per object into this directory instead.",
 )
+@click.option(
+    "--new-key",
+    is_flag=True,
+    help="Create (and print once) a new API key even if the agent has one (api_key mode).",
+)
+@click.option(
+    "--print-env",
+    is_flag=True,
+    help="Print export lines (AGENTDOCK_ENDPOINT, AGENTDOCK_API_KEY) for `eval`; implies "
+    "--new-key. Progress goes to stderr.",
+)
 @click.option("--namespace", default=None, help="--dry-run: the Kubernetes namespace.")
 @click.option("--image", default=None, help="--dry-run: the image the manifests run.")
 @_json_option
@@ -119,6 +131,8 @@ def deploy_command(
     out_dir: Path | None,
     namespace: str | None,
     image: str | None,
+    new_key: bool,
+    print_env: bool,
     as_json: bool,
 ) -> None:
     """Build FILE's agent and make it live, health-gated (default FILE: ./Dockfile.yaml).
@@ -141,13 +155,18 @@ def deploy_command(
             instance=instance,
             timeout=timeout,
             build_options=options,
+            new_key=new_key or print_env,
             progress=report,
         )
         document = deployment.to_json()
         if deployment.api_key:
             document["api_key"] = deployment.api_key
         report.result(document)
-    if not as_json:
+    if print_env:
+        click.echo(f"export AGENTDOCK_ENDPOINT={shlex.quote(deployment.endpoint or '')}")
+        if deployment.api_key:
+            click.echo(f"export AGENTDOCK_API_KEY={shlex.quote(deployment.api_key)}")
+    elif not as_json:
         _summary(deployment, "Deployed")
     raise SystemExit(exitcodes.OK)
 

@@ -129,8 +129,9 @@ def _pick_version(
     return next_patch([v.version for v in store.list_versions(agent)]), None
 
 
-def _first_key(ws: Workspace, spec: Any) -> tuple[str | None, str | None]:
-    """Create the agent's first API key (api_key mode, none live yet): shown once."""
+def _first_key(ws: Workspace, spec: Any, force: bool = False) -> tuple[str | None, str | None]:
+    """Create the agent's first API key (api_key mode, none live yet), or a new one when
+    ``force``: shown once, stored as a digest."""
     import time
 
     from agentdock.auth import generate_key
@@ -138,7 +139,8 @@ def _first_key(ws: Workspace, spec: Any) -> tuple[str | None, str | None]:
     if spec.auth.mode != "api_key":
         return None, None
     now = time.time()
-    if any(k.state(now) in {"active", "rotating"} for k in ws.store.list_api_keys(spec.agent.name)):
+    live = ws.store.list_api_keys(spec.agent.name)
+    if not force and any(k.state(now) in {"active", "rotating"} for k in live):
         return None, None
     roles = [r for r in spec.auth.roles if "invoke" in r.permissions] or list(spec.auth.roles)
     role = roles[0].name if roles else "developer"
@@ -156,7 +158,7 @@ def _first_key(ws: Workspace, spec: Any) -> tuple[str | None, str | None]:
         actor=actor(),
         agent=spec.agent.name,
         target=record.key_id,
-        details={"role": role, "reason": "first deploy"},
+        details={"role": role, "reason": "requested at deploy" if force else "first deploy"},
     )
     return generated.key, record.key_id
 
@@ -171,11 +173,15 @@ def deploy(
     timeout: float = DEFAULT_TIMEOUT,
     build_options: dict[str, Any] | None = None,
     check_imports: bool = True,
+    new_key: bool = False,
     progress: Progress = no_progress,
     store: SQLStore | None = None,
     plugins: Any = None,
 ) -> Deployment:
     """Deploy the agent of a Dockfile; returns the active :class:`Deployment`.
+
+    An ``api_key`` agent gets a key on its first deploy (or on every deploy with
+    ``new_key``); it is in ``Deployment.api_key`` and nowhere else.
 
     New content has its entrypoint imported once, in a probe process, before anything is
     built (``check_imports=False`` skips that; the health gate still catches it later).
@@ -213,6 +219,7 @@ def deploy(
                 and _healthy(ws, active)
             ):
                 progress("noop", f"{agent} {chosen} is already active: nothing to do")
+                key, key_id = _first_key(ws, spec, force=new_key) if new_key else (None, None)
                 return Deployment(
                     agent,
                     chosen,
@@ -222,6 +229,8 @@ def deploy(
                     active.endpoint,
                     active.status,
                     noop=True,
+                    api_key=key,
+                    key_id=key_id,
                 )
             request = BuildRequest(
                 agent=agent,
@@ -276,7 +285,7 @@ def deploy(
                 reason="deploy",
                 progress=progress,
             )
-            key, key_id = _first_key(ws, spec)
+            key, key_id = _first_key(ws, spec, force=new_key)
         return Deployment(
             agent,
             chosen,
