@@ -335,3 +335,15 @@ def test_next_patch_is_above_every_semver(triples) -> None:
     nxt = tuple(int(p) for p in next_patch(texts).split("."))
     assert all(nxt > t for t in triples)
     assert next_patch(["latest"]) == "0.1.0"
+
+
+def test_new_key_issues_a_fresh_key_even_on_a_noop(project, fakes) -> None:
+    manager, _ = fakes
+    first = _deploy(project, manager)
+    again = _deploy(project, manager, new_key=True)
+    assert again.noop and again.api_key and again.api_key != first.api_key
+    with open_store() as store:
+        keys = store.list_api_keys("echo")
+        reasons = [e.details.get("reason") for e in store.list_audit(agent="echo")]
+    assert len(keys) == 2 and "requested at deploy" in reasons
+    assert all(again.api_key not in k.hashed_key for k in keys)
