@@ -347,3 +347,113 @@ def test_new_key_issues_a_fresh_key_even_on_a_noop(project, fakes) -> None:
         reasons = [e.details.get("reason") for e in store.list_audit(agent="echo")]
     assert len(keys) == 2 and "requested at deploy" in reasons
     assert all(again.api_key not in k.hashed_key for k in keys)
+
+
+# -- per-tenant instances -------------------------------------------------------------------
+
+
+def _tenant_project(project: Path, tmp_path: Path, tenants: dict[str, str]) -> dict[str, Path]:
+    dockfile = project / "Dockfile.yaml"
+    text = dockfile.read_text().replace(_MODEL, _MODEL_FROM_ENV)
+    dockfile.write_text(text.replace("port: 8080", "port: ${ECHO_PORT:-8080}"))
+    files = {}
+    for name, body in tenants.items():
+        files[name] = tmp_path / f"{name}.env"
+        files[name].write_text(body)
+    return files
+
+
+def test_an_instance_missing_a_required_variable_starts_nothing(project, fakes, tmp_path) -> None:
+    manager, plugin = fakes
+    files = _tenant_project(project, tmp_path, {"acme": "OTHER=1\n"})
+    with pytest.raises(InvalidDeployInput) as info:
+        _deploy(project, manager, instance="acme", env_files=[files["acme"]])
+    assert "[FATAL] Missing required environment variables: ECHO_MODEL" in info.value.cause
+    assert info.value.exit_code == 1 and plugin.log == []
+
+
+def test_two_instances_asking_for_the_same_port_are_refused(project, fakes, tmp_path) -> None:
+    manager, _ = fakes
+    files = _tenant_project(
+        project,
+        tmp_path,
+        {"acme": "ECHO_MODEL=a\nECHO_PORT=9100\n", "globex": "ECHO_MODEL=g\nECHO_PORT=9100\n"},
+    )
+    _deploy(project, manager, instance="acme", env_files=[files["acme"]])
+    with pytest.raises(InvalidDeployInput) as info:
+        _deploy(project, manager, instance="globex", env_files=[files["globex"]])
+    assert "acme" in info.value.cause and "9100" in info.value.cause
+
+
+def test_instances_get_their_own_env_and_roll_out_one_at_a_time(
+    project, fakes, tmp_path, monkeypatch
+) -> None:
+    from agentdock.deployment import deploy_instances, instances
+
+    manager, plugin = fakes
+    monkeypatch.delenv("ECHO_MODEL", raising=False)
+    files = _tenant_project(
+        project,
+        tmp_path,
+        {"acme": "ECHO_MODEL=acme-model\n", "globex": "ECHO_MODEL=globex-model\n"},
+    )
+    first = {
+        name: _deploy(project, manager, instance=name, env_files=[path])
+        for name, path in files.items()
+    }
+    assert plugin.target.envs[first["acme"].deployment_id]["ECHO_MODEL"] == "acme-model"
+    assert plugin.target.envs[first["globex"].deployment_id]["AGENTDOCK_INSTANCE"] == "globex"
+    rows = instances("echo", plugins=manager)
+    assert [(r["instance"], r["version"]) for r in rows] == [("acme", "0.1.0"), ("globex", "0.1.0")]
+
+    _edit(project)
+    done = deploy_instances(project / "Dockfile.yaml", plugins=manager, check_imports=False)
+    assert [(d.instance, d.version) for d in done] == [("acme", "0.1.1"), ("globex", "0.1.1")]
+    starts = [e for e in plugin.log if e[0] == "start"]
+    assert starts[-2:] == [("start", "0.1.1"), ("start", "0.1.1")]
+    assert plugin.target.envs[done[1].deployment_id]["ECHO_MODEL"] == "globex-model"
+
+    # A rollback of one instance keeps its own env file.
+    back = rollback("echo", instance="globex", plugins=manager)
+    assert plugin.target.envs[back.deployment_id]["ECHO_MODEL"] == "globex-model"
+    assert status("echo", instance="acme", plugins=manager)["version"] == "0.1.1"
+
+
+def test_a_rollout_checks_every_instance_first_and_stops_at_the_first_failure(
+    project, fakes, tmp_path, monkeypatch
+) -> None:
+    from agentdock.deployment import deploy_instances
+
+    manager, plugin = fakes
+    monkeypatch.delenv("ECHO_MODEL", raising=False)
+    files = _tenant_project(
+        project,
+        tmp_path,
+        {"a": "ECHO_MODEL=1\n", "b": "ECHO_MODEL=2\n", "c": "ECHO_MODEL=3\n"},
+    )
+    for name, path in files.items():
+        _deploy(project, manager, instance=name, env_files=[path])
+    _edit(project)
+    files["c"].write_text("NOTHING=1\n")  # c lost its variable: nothing may start
+    starts = len([e for e in plugin.log if e[0] == "start"])
+    with pytest.raises(InvalidDeployInput) as info:
+        deploy_instances(project / "Dockfile.yaml", plugins=manager, check_imports=False)
+    assert "instance c" in info.value.cause and "ECHO_MODEL" in info.value.cause
+    assert len([e for e in plugin.log if e[0] == "start"]) == starts
+    files["c"].write_text("ECHO_MODEL=3\n")
+
+    calls = {"n": 0}
+    original = plugin.target.wait_ready
+
+    def second_fails(handle, timeout, progress):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise HealthGateFailed("b never became ready")
+        original(handle, timeout, progress)
+
+    plugin.target.wait_ready = second_fails
+    with pytest.raises(HealthGateFailed) as info:
+        deploy_instances(project / "Dockfile.yaml", plugins=manager, check_imports=False)
+    assert "instance b" in info.value.cause and "rolled out before it: a" in info.value.cause
+    versions_now = {n: status("echo", instance=n, plugins=manager)["version"] for n in "abc"}
+    assert versions_now == {"a": "0.1.1", "b": "0.1.0", "c": "0.1.0"}

@@ -86,8 +86,19 @@ def test_run_end_counts_runs_latency_tokens_and_cost() -> None:
     assert value(sink, "agentdock_run_duration_seconds_sum", mode="invoke") == pytest.approx(0.24)
     assert value(sink, "agentdock_run_duration_seconds_bucket", mode="invoke", le="0.1") == 0
     assert value(sink, "agentdock_run_duration_seconds_bucket", mode="invoke", le="0.25") == 2
-    assert value(sink, "agentdock_agent_info", agent="metered", version="1.2.0") == 1
+    assert value(sink, "agentdock_agent_info", agent="metered", version="1.2.0", tenant="") == 1
     assert b"gpt-4o-mini" not in sink.render_metrics()[0]
+
+
+def test_a_deployed_instance_labels_its_info_with_tenant_and_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AGENTDOCK_INSTANCE", "acme")
+    monkeypatch.setenv("AGENTDOCK_VERSION", "0.1.7")
+    spec = make_spec()
+    sink = PrometheusSink(spec)
+    version = spec.metadata.version or "0.1.7"
+    assert value(sink, "agentdock_agent_info", agent="metered", version=version, tenant="acme") == 1
 
 
 def test_a_run_without_a_price_adds_no_cost() -> None:

@@ -13,6 +13,7 @@ from agentdock_cli.commands.init import init_command
 from agentdock_cli.commands.key import key_command
 from agentdock_cli.commands.lifecycle import (
     cleanup_command,
+    instances_command,
     logs_command,
     status_command,
     stop_command,
@@ -51,6 +52,7 @@ cli.add_command(logs_command)
 cli.add_command(stop_command)
 cli.add_command(cleanup_command)
 cli.add_command(hardware_command)
+cli.add_command(instances_command)
 cli.add_command(metrics_command)
 cli.add_command(key_command)
 cli.add_command(token_command)

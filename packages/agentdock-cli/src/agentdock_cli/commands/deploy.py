@@ -105,6 +105,12 @@ def _summary(deployment: Any, verb: str) -> None:
     help="--dry-run: write one file per object into this directory instead.",
 )
 @click.option(
+    "--all-instances",
+    is_flag=True,
+    help="Roll FILE out to every named instance of its agent, one at a time, health-gated; "
+    "stop at the first failure.",
+)
+@click.option(
     "--new-key",
     is_flag=True,
     help="Create (and print once) a new API key even if the agent has one (api_key mode).",
@@ -131,6 +137,7 @@ def deploy_command(
     out_dir: Path | None,
     namespace: str | None,
     image: str | None,
+    all_instances: bool,
     new_key: bool,
     print_env: bool,
     as_json: bool,
@@ -144,8 +151,9 @@ def deploy_command(
 
     if dry_run:
         _dry_run(file, target, version, env_files, instance, fmt, out_dir, namespace, image)
-
     options = {"base_image": base_image} if base_image else {}
+    if all_instances:
+        _all_instances(file, target, version, timeout, options, as_json)
     with reporting(as_json) as report:
         deployment = deploy(
             file,
@@ -168,6 +176,35 @@ def deploy_command(
             click.echo(f"export AGENTDOCK_API_KEY={shlex.quote(deployment.api_key)}")
     elif not as_json:
         _summary(deployment, "Deployed")
+    raise SystemExit(exitcodes.OK)
+
+
+def _all_instances(
+    file: Path,
+    target: str | None,
+    version: str | None,
+    timeout: float,
+    options: dict[str, Any],
+    as_json: bool,
+) -> None:
+    from agentdock.deployment import deploy_instances
+
+    with reporting(as_json) as report:
+        done = deploy_instances(
+            file,
+            target=target,
+            version=version,
+            timeout=timeout,
+            build_options=options,
+            progress=report,
+        )
+        report.result({"instances": [d.to_json() for d in done]})
+    if not as_json:
+        for d in done:
+            console().print(
+                f"[green]✓[/green] {d.instance}: {d.agent} {d.version} at {d.endpoint}"
+                + (" (unchanged)" if d.noop else "")
+            )
     raise SystemExit(exitcodes.OK)
 
 

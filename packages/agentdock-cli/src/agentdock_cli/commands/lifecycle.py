@@ -18,6 +18,7 @@ from agentdock_cli.progress import reporting
 
 __all__ = [
     "cleanup_command",
+    "instances_command",
     "logs_command",
     "status_command",
     "stop_command",
@@ -73,6 +74,37 @@ def status_command(agent: str, instance: str | None, as_json: bool) -> None:
     ]
     for name, value in rows:
         out.print(f"[bold]{name:>9}[/bold]  {value}")
+    raise SystemExit(exitcodes.OK)
+
+
+@click.command("instances")
+@click.argument("agent")
+@_json_option
+def instances_command(agent: str, as_json: bool) -> None:
+    """The per-tenant instances of AGENT: version, status, endpoint, health."""
+    from agentdock.deployment import instances
+
+    with reporting(as_json):
+        rows = instances(agent)
+    if as_json:
+        print_json({"ok": True, "agent": agent, "instances": rows})
+        raise SystemExit(exitcodes.OK)
+    from rich.table import Table
+
+    table = Table()
+    for column in ("instance", "version", "status", "target", "endpoint", "health", "restarts"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["instance"],
+            row["version"],
+            row["status"],
+            row["target"],
+            row.get("endpoint") or "-",
+            str(row.get("health")),
+            str(row.get("restarts", 0)),
+        )
+    console().print(table)
     raise SystemExit(exitcodes.OK)
 
 

@@ -26,9 +26,9 @@ from agentdock.deployment.errors import (
     TargetUnavailable,
     VersionConflict,
 )
-from agentdock.deployment.operations import cleanup, logs, status, stop, versions
+from agentdock.deployment.operations import cleanup, instances, logs, status, stop, versions
 from agentdock.deployment.release import Deployment
-from agentdock.deployment.service import deploy, dry_run, rollback
+from agentdock.deployment.service import deploy, deploy_instances, dry_run, rollback
 
 __all__ = [
     "Artifact",
@@ -47,7 +47,9 @@ __all__ = [
     "VersionConflict",
     "cleanup",
     "deploy",
+    "deploy_instances",
     "dry_run",
+    "instances",
     "logs",
     "rollback",
     "status",

@@ -12,7 +12,7 @@ from agentdock.deployment.release import STOP_TIMEOUT, deploy_lock
 from agentdock.deployment.workspace import Workspace, actor
 from agentdock.registry import DeploymentRecord, SQLStore
 
-__all__ = ["cleanup", "logs", "status", "stop", "versions"]
+__all__ = ["cleanup", "instances", "logs", "status", "stop", "versions"]
 
 
 def _current(ws: Workspace, agent: str, instance: str) -> DeploymentRecord:
@@ -51,6 +51,16 @@ def status(
             }
         )
         return out
+
+
+def instances(
+    agent: str, *, store: SQLStore | None = None, plugins: Any = None
+) -> list[dict[str, Any]]:
+    """The named (per-tenant) instances of an agent, each with its live status."""
+    with Workspace.open(store, plugins) as ws:
+        ws.require_agent(agent)
+        names = ws.store.list_instances(agent)
+    return [status(agent, instance=name, store=store, plugins=plugins) for name in names]
 
 
 def versions(

@@ -130,6 +130,7 @@ def release(
     timeout: float,
     reason: str,
     progress: Progress,
+    settings: Mapping[str, Any] | None = None,
 ) -> tuple[DeploymentRecord, DeploymentRecord | None]:
     """Start, gate, activate, then retire the previous deployment. Returns (new, previous)."""
     target = ws.target(target_name)
@@ -140,6 +141,7 @@ def release(
         instance=instance,
         reason=reason,
         deployed_by=actor(),
+        settings=settings,
     )
     state_dir = ws.home / "run" / str(record.id)
     request = StartRequest(
@@ -148,7 +150,11 @@ def release(
         deployment_id=record.id,
         port=port,
         host=host,
-        env={**env, "AGENTDOCK_HOME": str(ws.home)} if target_name == "local" else dict(env),
+        env={
+            **env,
+            "AGENTDOCK_VERSION": version,
+            **({"AGENTDOCK_INSTANCE": instance} if instance else {}),
+        },
         state_dir=state_dir,
         home=ws.home,
         instance=instance or None,

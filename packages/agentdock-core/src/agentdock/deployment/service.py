@@ -33,12 +33,20 @@ from agentdock.deployment.release import (
     recover_interrupted,
     release,
 )
-from agentdock.deployment.runenv import runtime_env, value_sources
+from agentdock.deployment.runenv import read_env_file, runtime_env, value_sources
 from agentdock.deployment.sources import collect_sources, content_hash
 from agentdock.deployment.workspace import Workspace, actor
 from agentdock.registry import ImmutableVersion, SQLStore, VersionRecord
 
-__all__ = ["DEFAULT_TARGET", "DEFAULT_TIMEOUT", "deploy", "dry_run", "next_patch", "rollback"]
+__all__ = [
+    "DEFAULT_TARGET",
+    "DEFAULT_TIMEOUT",
+    "deploy",
+    "deploy_instances",
+    "dry_run",
+    "next_patch",
+    "rollback",
+]
 
 DEFAULT_TARGET = "local"
 #: Seconds a new runtime gets to answer /ready.
@@ -200,6 +208,10 @@ def deploy(
         sources = collect_sources(project_dir)
         digest = content_hash(snapshot, project_dir, sources)
         agent = spec.agent.name
+        settings = _settings(document, spec, env_files)
+        if instance_name:
+            _check_instance_env(instance_name, document)
+            _check_instance_port(ws.store, agent, instance_name, settings)
         target_name = target or _declared_target(spec) or DEFAULT_TARGET
         target_plugin = ws.target(target_name)
         builder_name = str(getattr(target_plugin, "builder", target_name))
@@ -284,6 +296,7 @@ def deploy(
                 timeout=timeout,
                 reason="deploy",
                 progress=progress,
+                settings=settings,
             )
             key, key_id = _first_key(ws, spec, force=new_key)
         return Deployment(
@@ -329,6 +342,129 @@ def dry_run(
         )
     result: dict[str, Any] = plugin.dry_run(file, **options)
     return result
+
+
+_PORT_PATH = ("expose", "port")
+
+
+_PLACEHOLDER_NAME = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _settings(document: Any, spec: Any, env_files: Sequence[Any]) -> dict[str, Any]:
+    """How a deployment is started, for the registry: env files' paths and the port it
+    asks for (never a value from the environment). ``port_from_env`` says the port came
+    from a variable an env file sets: an instance's own port."""
+    raw_port = str((document.raw or {}).get("expose", {}).get("port", ""))
+    own: set[str] = set()
+    for file in env_files:
+        own.update(read_env_file(file))
+    return {
+        "env_files": [str(Path(f).resolve()) for f in env_files],
+        "port": spec.expose.port,
+        "port_from_env": _PORT_PATH in document.interpolated
+        and any(name in own for name in _PLACEHOLDER_NAME.findall(raw_port)),
+    }
+
+
+def _missing_line(names: Sequence[str]) -> str:
+    return f"[FATAL] Missing required environment variables: {', '.join(sorted(names))}"
+
+
+def _check_instance_env(instance: str, document: Any) -> None:
+    """A per-tenant instance must have every required variable before anything starts."""
+    if document.unresolved:
+        raise InvalidDeployInput(
+            f"instance {instance}: {_missing_line(list(document.unresolved))}",
+            hint="add them to the instance's --env-file (or the environment)",
+            path="--env-file",
+        )
+
+
+def _check_instance_port(store: SQLStore, agent: str, instance: str, settings: Any) -> None:
+    """Two instances may not ask for the same port through their own variables."""
+    if not settings["port_from_env"]:
+        return  # one port for all: each instance gets a free one next to it
+    for name in store.list_instances(agent):
+        if name == instance:
+            continue
+        active = store.active_deployment(agent, name)
+        if (
+            active is not None
+            and active.settings.get("port_from_env")
+            and active.settings.get("port") == settings["port"]
+        ):
+            raise InvalidDeployInput(
+                f"instances {name} and {instance} both ask for port {settings['port']}",
+                hint=f"give {instance} another port in its env file",
+                path="expose.port",
+            )
+
+
+def deploy_instances(
+    path: str | os.PathLike[str] = "Dockfile.yaml",
+    *,
+    target: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: Progress = no_progress,
+    store: SQLStore | None = None,
+    plugins: Any = None,
+    **options: Any,
+) -> list[Deployment]:
+    """Roll a Dockfile out to every named instance of its agent, one at a time.
+
+    Each instance keeps the env files and target of its last deployment. Every instance's
+    required variables are checked before anything starts; the rollout stops at the first
+    instance whose deploy fails (the ones before it stay on the new version, the rest on
+    their old one) and raises that error, naming which instances were done.
+    """
+    from agentdock.spec.loader import load_document
+
+    file = _dockfile(path)
+    project_dir = file.resolve().parent
+    with Workspace.open(store, plugins) as ws:
+        _, spec = _validated(file, value_sources(project_dir), skip_imports=True)
+        agent = spec.agent.name
+        names = ws.store.list_instances(agent)
+        if not names:
+            raise NotFound(
+                f"{agent} has no named instances",
+                hint="deploy one first: agentdock deploy FILE --instance NAME --env-file F",
+            )
+        plans: list[tuple[str, list[str], str | None]] = []
+        missing: list[str] = []
+        for name in names:
+            last = ws.store.list_deployments(agent, instance=name)[-1]
+            env_files = list(last.settings.get("env_files") or [])
+            values = value_sources(project_dir, env_files)
+            document = load_document(file, env=values, allow_unresolved=True)
+            if document.unresolved:
+                missing.append(f"instance {name}: {_missing_line(list(document.unresolved))}")
+            plans.append((name, env_files, target or last.target))
+        if missing:
+            raise InvalidDeployInput("; ".join(missing), hint="fix the instances' env files")
+    done: list[Deployment] = []
+    for name, env_files, target_name in plans:
+        progress("instance", f"instance {name} ({len(done) + 1} of {len(plans)})")
+        try:
+            done.append(
+                deploy(
+                    file,
+                    target=target_name,
+                    instance=name,
+                    env_files=env_files,
+                    timeout=timeout,
+                    progress=progress,
+                    store=store,
+                    plugins=plugins,
+                    **options,
+                )
+            )
+        except DeployError as exc:
+            finished = ", ".join(d.instance or "" for d in done) or "none"
+            exc.cause = f"instance {name}: {exc.cause} (rolled out before it: {finished})"
+            exc.args = (exc.cause,)
+            raise
+    return done
 
 
 def _declared_target(spec: Any) -> str | None:
@@ -396,6 +532,8 @@ def rollback(
                     f"the {builder_name} artifact of {agent} {chosen} is gone",
                     hint=f"deploy that version's Dockfile again, or agentdock versions {agent}",
                 )
+            if not env_files and history:
+                env_files = list(history[-1].settings.get("env_files") or [])
             values = value_sources(Path.cwd(), env_files)
             spec, variables = _snapshot_spec(record, values)
             progress("rollback", f"rolling {agent} back to {chosen} ({artifact.ref})")
@@ -416,6 +554,10 @@ def rollback(
                 timeout=timeout,
                 reason="rollback",
                 progress=progress,
+                settings={
+                    **(last.settings if last else {}),
+                    "env_files": list(map(str, env_files)),
+                },
             )
         return Deployment(
             agent,
@@ -453,8 +595,11 @@ def _snapshot_spec(record: VersionRecord, values: Mapping[str, str]) -> tuple[An
 
     data = yaml.safe_load(record.snapshot)
     variables = load_document(data, environ={}, allow_unresolved=True).variables
-    environ = {name: values.get(name) or _STAND_IN for name in variables}
+    environ = {name: values[name] for name in variables if name in values}
     document = load_document(data, environ=environ, allow_unresolved=True)
+    if document.unresolved:  # no value and no default here: a stand-in, for the spec only
+        environ.update(dict.fromkeys(document.unresolved, _STAND_IN))
+        document = load_document(data, environ=environ, allow_unresolved=True)
     report = validate_document(document, skip_imports=True)
     try:
         spec = report.spec if report.ok else None

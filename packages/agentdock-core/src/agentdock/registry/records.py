@@ -152,6 +152,7 @@ class DeploymentRecord:
     started_at: float
     stopped_at: float | None
     deployed_by: str | None
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def public(self) -> dict[str, Any]:
         return {
@@ -167,4 +168,5 @@ class DeploymentRecord:
             "started_at": self.started_at,
             "stopped_at": self.stopped_at,
             "deployed_by": self.deployed_by,
+            "settings": self.settings,
         }

@@ -48,7 +48,8 @@ _ARTIFACT_SELECT = (
 _DEPLOYMENT_SELECT = (
     "SELECT d.id, a.name, v.version, d.agent_version_id, d.artifact_id, d.target, d.instance, "
     "d.status, d.endpoint_url, d.handle_json, d.reason, d.detail, d.started_at, d.stopped_at, "
-    "d.deployed_by FROM deployments d JOIN agent_versions v ON v.id = d.agent_version_id "
+    "d.deployed_by, d.settings_json FROM deployments d "
+    "JOIN agent_versions v ON v.id = d.agent_version_id "
     "JOIN agents a ON a.id = v.agent_id"
 )
 #: Details keys an audit entry may never carry, whatever the caller passes.
@@ -134,6 +135,7 @@ def _deployment(row: Sequence[Any]) -> DeploymentRecord:
         started_at=row[12],
         stopped_at=row[13],
         deployed_by=row[14],
+        settings=json.loads(row[15]),
     )
 
 
@@ -529,17 +531,33 @@ class SQLStore:
         instance: str = "",
         reason: str = "deploy",
         deployed_by: str | None = None,
+        settings: Mapping[str, Any] | None = None,
         now: float | None = None,
     ) -> DeploymentRecord:
-        """A new ``pending`` deployment (its runtime is about to start)."""
+        """A new ``pending`` deployment (its runtime is about to start).
+
+        ``settings`` records how it was started (env file paths, the requested port), never
+        a value from the environment.
+        """
         at = _now(now)
+        payload = json.dumps(dict(settings or {}), sort_keys=True)
         with self._tx() as conn:
             row = conn.execute(
                 "INSERT INTO deployments (agent_version_id, agent_id, artifact_id, status, "
-                "target, instance, reason, deployed_by, started_at) "
-                "SELECT ?, agent_id, ?, 'pending', ?, ?, ?, ?, ? FROM agent_versions "
+                "target, instance, reason, deployed_by, started_at, settings_json) "
+                "SELECT ?, agent_id, ?, 'pending', ?, ?, ?, ?, ?, ? FROM agent_versions "
                 "WHERE id = ? RETURNING id",
-                (version_id, artifact_id, target, instance, reason, deployed_by, at, version_id),
+                (
+                    version_id,
+                    artifact_id,
+                    target,
+                    instance,
+                    reason,
+                    deployed_by,
+                    at,
+                    payload,
+                    version_id,
+                ),
             ).fetchone()
             if row is None:
                 raise RegistryError(f"no version with id {version_id}")
@@ -631,6 +649,16 @@ class SQLStore:
                 (agent, instance, ACTIVE),
             ).fetchone()
         return _deployment(row) if row is not None else None
+
+    def list_instances(self, agent: str) -> list[str]:
+        """Named instances of ``agent`` ever deployed (``""``, the default one, excluded)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT d.instance FROM deployments d JOIN agents a ON a.id = d.agent_id "
+                "WHERE a.name = ? AND d.instance <> '' ORDER BY d.instance",
+                (agent,),
+            ).fetchall()
+        return [str(r[0]) for r in rows]
 
     def list_deployments(
         self,

@@ -137,6 +137,9 @@ class DockerTarget:
                     environment={
                         **request.env,
                         **registry.pop("environment", {}),
+                        # Checkpoints per agent and instance, in the (mounted) home.
+                        "AGENTDOCK_STATE_DIR": f"{REGISTRY_MOUNT}/state/{request.agent}"
+                        + (f".{request.instance}" if request.instance else ""),
                         # The runtime listens on every interface of the container's own
                         # network; who can reach it is the publish address's business.
                         HOST_ENV: "0.0.0.0",

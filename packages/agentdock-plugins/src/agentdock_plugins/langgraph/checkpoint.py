@@ -6,8 +6,9 @@ The Dockfile's ``arguments`` choose one:
     Conversations live in the process: they continue across requests, not restarts.
 ``checkpointer: sqlite``
     Conversations live in a SQLite file, ``checkpoint_path`` (default
-    ``.agentdock/checkpoints.db``, relative to the Dockfile's directory): they continue
-    across requests and restarts.
+    ``$AGENTDOCK_STATE_DIR/checkpoints.db`` when a deploy target set that directory, one per
+    agent and instance, else ``.agentdock/checkpoints.db``; relative paths are relative to
+    the Dockfile's directory): they continue across requests, restarts and versions.
 ``checkpointer: none``
     The agent is stateless; a request with a thread id is refused.
 """
@@ -15,6 +16,7 @@ The Dockfile's ``arguments`` choose one:
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -41,6 +43,8 @@ __all__ = [
 #: The values ``arguments.checkpointer`` accepts.
 CHECKPOINTERS = ("memory", "sqlite", "none")
 DEFAULT_CHECKPOINT_PATH = ".agentdock/checkpoints.db"
+#: Set by deploy targets: where one agent instance keeps its state across versions.
+STATE_DIR_ENV = "AGENTDOCK_STATE_DIR"
 
 
 class SqliteCheckpointer(SqliteSaver):
@@ -124,7 +128,9 @@ def make_checkpointer(
         return None
     if kind == "memory":
         return InMemorySaver()
-    path = Path(str(arguments.get("checkpoint_path") or DEFAULT_CHECKPOINT_PATH))
+    state_dir = os.environ.get(STATE_DIR_ENV)
+    default = Path(state_dir) / "checkpoints.db" if state_dir else Path(DEFAULT_CHECKPOINT_PATH)
+    path = Path(str(arguments.get("checkpoint_path") or default))
     if not path.is_absolute():
         path = project_dir / path
     return SqliteCheckpointer.open(path)

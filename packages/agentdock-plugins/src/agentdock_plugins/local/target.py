@@ -116,6 +116,11 @@ class LocalTarget:
         state_dir.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
         env.update(request.env)
+        # The registry (API keys) of the deploying CLI, and state (checkpoints) per agent
+        # and instance that outlives versions.
+        state_name = request.agent + (f".{request.instance}" if request.instance else "")
+        env["AGENTDOCK_HOME"] = str(request.home)
+        env["AGENTDOCK_STATE_DIR"] = str(Path(request.home) / "state" / state_name)
         args = [
             sys.executable,
             "-m",

@@ -15,6 +15,7 @@ newest are dropped and counted (:attr:`LogSink.dropped`).
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -138,7 +139,10 @@ class LogSink:
             if self.threshold <= 10
             else frozenset({"run_end", "error_event", "auth_event", "policy_event", "tool_event"})
         )
-        self.version = getattr(getattr(spec, "metadata", None), "version", None)
+        # A deployed runtime knows its registry version even when the Dockfile names none.
+        self.version = getattr(getattr(spec, "metadata", None), "version", None) or (
+            os.environ.get("AGENTDOCK_VERSION") or None
+        )
         self.stream: TextIO = stream if stream is not None else sys.stdout
         if fmt == "auto":
             isatty = getattr(self.stream, "isatty", None)

@@ -106,5 +106,11 @@ CREATE TABLE deploy_locks (
 );
 """
 
+# What a deployment was started with, other than values: the env files' paths and the port
+# it asked for (per-tenant instances are rolled out again with their own files).
+_SETTINGS = """
+ALTER TABLE deployments ADD COLUMN settings_json TEXT NOT NULL DEFAULT '{}';
+"""
+
 #: ``(number, SQL script)`` in order, the same numbers as the SQLite migrations.
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _INITIAL), (2, _DEPLOY))
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _INITIAL), (2, _DEPLOY), (3, _SETTINGS))

@@ -161,15 +161,17 @@ class PrometheusSink:
 
         # The model's name is not a label: a Dockfile may fill it from a ${VAR} placeholder.
         agent = getattr(getattr(spec, "agent", None), "name", None) or "unknown"
-        version = getattr(getattr(spec, "metadata", None), "version", None) or ""
+        version = getattr(getattr(spec, "metadata", None), "version", None) or (
+            os.environ.get("AGENTDOCK_VERSION", "")
+        )
         info = Gauge(
             "agentdock_agent_info",
-            "The agent this runtime serves (always 1).",
-            ["agent", "version"],
+            "The agent this runtime serves (always 1); tenant names a per-tenant instance.",
+            ["agent", "version", "tenant"],
             registry=registry,
             multiprocess_mode="max",
         )
-        info.labels(agent, str(version)).set(1)
+        info.labels(agent, str(version), os.environ.get("AGENTDOCK_INSTANCE", "")).set(1)
 
         self.http = HttpMetrics(
             requests=Counter(
