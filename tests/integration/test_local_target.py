@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -290,3 +291,26 @@ def test_supervisor_outlives_the_process_that_started_it(
     assert pid_alive(handle["pid"])
     assert _invoke(handle, "still here") == "STILL HERE"
     _assert_no_secret(handle)
+
+
+def test_stop_enforces_its_timeout_on_a_runtime_that_ignores_sigterm(
+    home: Path, target: tuple[LocalTarget, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    local, handles = target
+    bundle = tmp_path / "stubborn"
+    python = bundle / "venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    (bundle / "app").mkdir()
+    python.write_text("#!/bin/sh\ntrap '' TERM\nexec sleep 1000\n")
+    python.chmod(0o755)
+    artifact = Artifact("local", str(bundle), "0" * 64)
+    handle = local.start(artifact, _request(home, 91, _free_port()), no_progress)
+    handles.append(dict(handle))
+    runtime = _poll(lambda: (read_state(Path(handle["state_dir"])) or {}).get("runtime_pid"))
+    # Before the supervisor led its own process group, the kill after the timeout missed
+    # and stop() waited forever: run it in a thread so a regression fails, not hangs.
+    stopper = threading.Thread(target=local.stop, args=(handle, 1.0), daemon=True)
+    stopper.start()
+    stopper.join(60)
+    assert not stopper.is_alive(), "stop() ignored its timeout"
+    assert not pid_alive(int(handle["pid"])) and not pid_alive(int(runtime))

@@ -457,3 +457,41 @@ def test_a_rollout_checks_every_instance_first_and_stops_at_the_first_failure(
     assert "instance b" in info.value.cause and "rolled out before it: a" in info.value.cause
     versions_now = {n: status("echo", instance=n, plugins=manager)["version"] for n in "abc"}
     assert versions_now == {"a": "0.1.1", "b": "0.1.0", "c": "0.1.0"}
+
+
+def test_rollback_reads_the_projects_env_from_anywhere(project, fakes, tmp_path, monkeypatch):
+    manager, plugin = fakes
+    monkeypatch.delenv("ECHO_MODEL", raising=False)
+    dockfile = project / "Dockfile.yaml"
+    dockfile.write_text(dockfile.read_text().replace(_MODEL, _MODEL_FROM_ENV))
+    (project / ".env").write_text("ECHO_MODEL=from-the-project\n")
+    _deploy(project, manager)
+    _edit(project)
+    _deploy(project, manager)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    back = rollback("echo", plugins=manager)
+    assert plugin.target.envs[back.deployment_id]["ECHO_MODEL"] == "from-the-project"
+
+
+def test_a_rebuilt_artifact_of_the_same_version_replaces_the_old_one(project, fakes) -> None:
+    manager, plugin = fakes
+    first = _deploy(project, manager)
+    stop("echo", plugins=manager)
+    # A new builder input (say, a new AgentDock) gives the same version a new artifact.
+    original = plugin.builder.build
+
+    def salted(request, progress):
+        artifact = original(request, progress)
+        moved = Path(artifact.ref + "-rebuilt")
+        Path(artifact.ref).rename(moved)
+        return type(artifact)("fake", str(moved), artifact.digest + "1", details={})
+
+    plugin.builder.build = salted
+    second = _deploy(project, manager)
+    assert second.version == first.version and second.artifact.ref != first.artifact.ref
+    with open_store() as store:
+        (artifact,) = store.list_artifacts("echo")
+    assert artifact.ref == second.artifact.ref
+    assert not Path(first.artifact.ref).exists() and Path(second.artifact.ref).exists()

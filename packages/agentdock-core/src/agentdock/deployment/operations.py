@@ -130,9 +130,9 @@ def stop(
                 target=active.version,
                 details={"deployment_id": active.id, "instance": instance_name or None},
             )
-            out = active.public()
-            out["status"] = "stopped"
-            return out
+            stopped = ws.store.get_deployment(active.id)
+            assert stopped is not None
+            return stopped.public()
 
 
 def cleanup(

@@ -104,12 +104,31 @@ def _stop_quietly(ws: Workspace, record: DeploymentRecord) -> None:
         ws.target(record.target).stop(handle, STOP_TIMEOUT)
 
 
+#: How many of the latest replaced deployments recovery checks for a runtime still running.
+_RETIRE_CHECK = 3
+
+
 def recover_interrupted(ws: Workspace, agent: str, instance: str, progress: Progress) -> None:
-    """Close deployments left ``pending`` by a deploy that died (we hold the lock now)."""
+    """Clean up after a deploy that died (we hold the lock now): deployments left
+    ``pending`` are stopped and marked failed, and a replaced runtime that was never
+    retired (the deploy died between activation and the stop) is stopped."""
     for record in ws.store.list_deployments(agent, instance=instance, statuses=["pending"]):
         progress("recover", f"deployment {record.id} was interrupted; cleaning it up")
         _stop_quietly(ws, record)
         ws.store.finish_deployment(record.id, "failed", detail="interrupted before activation")
+    replaced = ws.store.list_deployments(agent, instance=instance, statuses=["superseded"])
+    for record in replaced[-_RETIRE_CHECK:]:
+        if record.handle and _still_running(ws, record):
+            progress("recover", f"deployment {record.id} was replaced but still runs; stopping it")
+            _stop_quietly(ws, record)
+
+
+def _still_running(ws: Workspace, record: DeploymentRecord) -> bool:
+    try:
+        state = ws.target(record.target).status(record.handle)
+    except Exception:  # a target that cannot tell: leave it alone
+        return False
+    return state.get("state") in {"running", "degraded", "starting"}
 
 
 def release(

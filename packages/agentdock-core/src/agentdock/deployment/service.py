@@ -12,8 +12,10 @@ way. It never builds.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -272,6 +274,7 @@ def deploy(
                 )
             except ImmutableVersion as exc:  # recorded by a concurrent deploy meanwhile
                 raise VersionConflict(str(exc), hint="bump metadata.version") from None
+            replaced = ws.store.get_artifact(record.id, artifact.builder)
             stored = ws.store.record_artifact(
                 version_id=record.id,
                 builder=artifact.builder,
@@ -298,6 +301,10 @@ def deploy(
                 progress=progress,
                 settings=settings,
             )
+            if replaced is not None and replaced.ref != artifact.ref:
+                # The same version rebuilt (a new AgentDock, a new base image): the old
+                # artifact's runtime was just retired, so nothing runs it any more.
+                _remove_quietly(ws, replaced)
             key, key_id = _first_key(ws, spec, force=new_key)
         return Deployment(
             agent,
@@ -359,6 +366,7 @@ def _settings(document: Any, spec: Any, env_files: Sequence[Any]) -> dict[str, A
     for file in env_files:
         own.update(read_env_file(file))
     return {
+        "project_dir": str(Path(document.project_dir).resolve()),
         "env_files": [str(Path(f).resolve()) for f in env_files],
         "port": spec.expose.port,
         "port_from_env": _PORT_PATH in document.interpolated
@@ -467,6 +475,12 @@ def deploy_instances(
     return done
 
 
+def _remove_quietly(ws: Workspace, stored: Any) -> None:
+    # Still in use or already gone: cleanup can try again.
+    with contextlib.suppress(DeployError):
+        ws.builder(stored.builder).remove(Artifact.from_json(stored.public()))
+
+
 def _declared_target(spec: Any) -> str | None:
     deploy_cfg = getattr(spec, "deploy", None)
     return deploy_cfg.target if deploy_cfg is not None else None
@@ -532,9 +546,12 @@ def rollback(
                     f"the {builder_name} artifact of {agent} {chosen} is gone",
                     hint=f"deploy that version's Dockfile again, or agentdock versions {agent}",
                 )
-            if not env_files and history:
-                env_files = list(history[-1].settings.get("env_files") or [])
-            values = value_sources(Path.cwd(), env_files)
+            recorded = (last or history[-1]).settings if history else {}
+            if not env_files:
+                env_files = list(recorded.get("env_files") or [])
+            # The .env beside the Dockfile the version was deployed from, wherever we are.
+            project = Path(str(recorded.get("project_dir") or Path.cwd()))
+            values = value_sources(project if project.is_dir() else Path.cwd(), env_files)
             spec, variables = _snapshot_spec(record, values)
             progress("rollback", f"rolling {agent} back to {chosen} ({artifact.ref})")
             new, previous = release(
@@ -593,14 +610,18 @@ def _snapshot_spec(record: VersionRecord, values: Mapping[str, str]) -> tuple[An
     from agentdock.spec.loader import load_document
     from agentdock.validation import DockfileError, validate_document
 
-    data = yaml.safe_load(record.snapshot)
-    variables = load_document(data, environ={}, allow_unresolved=True).variables
-    environ = {name: values[name] for name in variables if name in values}
-    document = load_document(data, environ=environ, allow_unresolved=True)
-    if document.unresolved:  # no value and no default here: a stand-in, for the spec only
-        environ.update(dict.fromkeys(document.unresolved, _STAND_IN))
-        document = load_document(data, environ=environ, allow_unresolved=True)
-    report = validate_document(document, skip_imports=True)
+    # Loaded as YAML text, as the runtime will: a plain ``${PORT:-8080}`` scalar becomes an
+    # integer there, which a parsed mapping would keep as a string.
+    with tempfile.TemporaryDirectory(prefix="agentdock-snapshot-") as tmp:
+        file = Path(tmp) / "spec.yaml"
+        file.write_text(record.snapshot, encoding="utf-8")
+        variables = load_document(file, environ={}, allow_unresolved=True).variables
+        environ = {name: values[name] for name in variables if name in values}
+        document = load_document(file, environ=environ, allow_unresolved=True)
+        if document.unresolved:  # no value and no default here: a stand-in, for the spec
+            environ.update(dict.fromkeys(document.unresolved, _STAND_IN))
+            document = load_document(file, environ=environ, allow_unresolved=True)
+        report = validate_document(document, skip_imports=True)
     try:
         spec = report.spec if report.ok else None
     except DockfileError:

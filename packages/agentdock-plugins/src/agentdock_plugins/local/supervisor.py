@@ -194,6 +194,9 @@ def _detach(log: Path) -> None:
         sys.stdout.write(f"{pid}\n")
         sys.stdout.flush()
         os._exit(0)
+    # Lead a session and process group of its own, so stop() can end the supervisor and
+    # its runtime together with one killpg(pid) after its timeout.
+    os.setsid()
     devnull = os.open(os.devnull, os.O_RDWR)
     err = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     os.dup2(devnull, 0)
