@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 import pytest
+from agentdock.deployment.workspace import pid_alive
 from agentdock.registry import SQLStore, open_store
 
 pytestmark = pytest.mark.slow
@@ -68,21 +69,6 @@ def build_graph():
 
 
 # -- processes and the CLI ----------------------------------------------------------------
-
-
-def _pid_alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def _poll(predicate: Any, timeout: float = 60.0, what: str = "condition") -> Any:
@@ -231,7 +217,7 @@ class Home:
         for record in self.deployments():
             if record.handle.get("pid"):
                 pids.add(int(record.handle["pid"]))
-        return {pid for pid in pids if _pid_alive(pid)}
+        return {pid for pid in pids if pid_alive(pid)}
 
     def orphans(self) -> set[int]:
         """Live supervisors that no active deployment names."""
@@ -264,13 +250,13 @@ class Home:
                 groups.add(os.getpgid(pid))
                 os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(_pid_alive(p) for p in pids | runtimes):
+        while time.monotonic() < deadline and any(pid_alive(p) for p in pids | runtimes):
             time.sleep(POLL)
         for group in groups:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(group, signal.SIGKILL)
         for pid in pids | runtimes:
-            if _pid_alive(pid):
+            if pid_alive(pid):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
 
@@ -509,7 +495,7 @@ def test_a_dead_active_deployment_is_redeployed_not_a_noop(lifecycle: Lifecycle)
     state = json.loads((Path(dead.handle["state_dir"]) / "supervisor.json").read_text("utf-8"))
     for pid in (int(dead.handle["pid"]), int(state["runtime_pid"])):  # as a reboot would
         os.kill(pid, signal.SIGKILL)
-    _poll(lambda: not _pid_alive(int(dead.handle["pid"])), what="the supervisor's end")
+    _poll(lambda: not pid_alive(int(dead.handle["pid"])), what="the supervisor's end")
     info = json.loads(home.cli("status", "echo", "--json").stdout)
     assert info["health"] != "running" and info["healthy"] is not True, info
 
@@ -531,7 +517,7 @@ def test_a_crash_loop_is_degraded_and_a_deploy_replaces_it(lifecycle: Lifecycle)
     def next_runtime() -> int | None:
         state = json.loads(state_file.read_text("utf-8"))
         pid = state.get("runtime_pid")
-        return int(pid) if pid and int(pid) not in killed and _pid_alive(int(pid)) else None
+        return int(pid) if pid and int(pid) not in killed and pid_alive(int(pid)) else None
 
     for _ in range(4):  # one more crash than the supervisor restarts in its window
         pid = _poll(next_runtime, what="a runtime to kill")
@@ -544,7 +530,7 @@ def test_a_crash_loop_is_degraded_and_a_deploy_replaces_it(lifecycle: Lifecycle)
 
     info = _poll(degraded, what="the degraded state")
     assert info["restarts"] == 3 and info["status"] == "active", info
-    assert not _pid_alive(int(looping.handle["pid"]))
+    assert not pid_alive(int(looping.handle["pid"]))
 
     run = home.deploy()
     result = _result(run)
@@ -750,7 +736,7 @@ def test_cli_killed_at_a_step_leaves_the_registry_consistent(
         return any(
             i not in deployments_before
             and s.get("supervisor_pid")
-            and _pid_alive(int(s["supervisor_pid"]))
+            and pid_alive(int(s["supervisor_pid"]))
             for i, s in home.state_files().items()
         )
 

@@ -584,9 +584,8 @@ def test_the_deploy_service_keeps_the_live_version_when_a_rollout_fails(
     cluster, kubeconfig, project
 ) -> None:
     """A new version whose rollout never completes: the gate fails (exit 4), the registry
-    keeps the earlier version active, and the failed deployment's stop leaves the objects
-    to the earlier version's pods, which keep serving (maxUnavailable 0) until its
-    manifests are applied again."""
+    keeps the earlier version active, the objects are left to the earlier version's pods
+    (maxUnavailable 0), and the service applies the earlier version's manifests again."""
     from agentdock.deployment import deploy, rollback
 
     state, _ = cluster
@@ -603,6 +602,10 @@ def test_the_deploy_service_keeps_the_live_version_when_a_rollout_fails(
         active = store.active_deployment("echo")
     assert active is not None and active.id == first.deployment_id
     assert state.deployment() is not None  # not deleted under the serving pods
+    image = state.deployment()["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == f"registry.example/echo:{first.version}"  # rolled back to v1's manifests
+    annotations = state.deployment()["metadata"]["annotations"]
+    assert annotations["io.agentdock/deployment-id"] == str(first.deployment_id)
     state.rollout = "complete"
     back = rollback("echo", first.version, plugins=manager)
     assert back.status == "active"

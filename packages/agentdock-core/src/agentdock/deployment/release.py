@@ -10,6 +10,7 @@ stops the new runtime and marks its row ``failed``; the previous one is not touc
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,6 +124,29 @@ def recover_interrupted(ws: Workspace, agent: str, instance: str, progress: Prog
             _stop_quietly(ws, record)
 
 
+def _restore_active(ws: Workspace, target: Any, request: StartRequest, progress: Progress) -> None:
+    """A target that updates one set of objects in place (Kubernetes) was left holding the
+    failed version's manifests: apply the active version's again (it never stopped
+    serving, and stays the registry's active deployment)."""
+    active = ws.store.active_deployment(request.agent, request.instance or "")
+    if active is None:
+        return
+    stored = ws.store.get_artifact(active.version_id, str(getattr(target, "builder", "")))
+    version = ws.store.get_version_by_id(active.version_id)
+    if stored is None or version is None:
+        return
+    progress("restore", f"applying {active.version}'s manifests again")
+    previous = dataclasses.replace(
+        request,
+        version=active.version,
+        deployment_id=active.id,
+        snapshot=version.snapshot,
+        state_dir=ws.home / "run" / str(active.id),
+    )
+    with contextlib.suppress(Exception):
+        target.start(Artifact.from_json(stored.public()), previous, progress)
+
+
 def _still_running(ws: Workspace, record: DeploymentRecord) -> bool:
     try:
         state = ws.target(record.target).status(record.handle)
@@ -194,6 +218,8 @@ def release(
                 target.stop(handle, 5.0)
         cause = exc.cause if isinstance(exc, DeployError) else f"{type(exc).__name__}: {exc}"
         ws.store.finish_deployment(record.id, "failed", detail=cause[:500])
+        if getattr(target, "replaces_in_place", False):
+            _restore_active(ws, target, request, progress)
         if isinstance(exc, DeployError) or not isinstance(exc, Exception):
             raise
         raise DeployFailed(f"the {target_name} target failed: {cause}") from None

@@ -6,6 +6,7 @@ The AgentDock home holds the registry, bundles, run state and logs: ``$AGENTDOCK
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import socket
@@ -28,13 +29,23 @@ def actor() -> str:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (a zombie, exited but not yet reaped,
+    does not; one that is our own child is reaped on the way)."""
+    if pid <= 0:
+        return False
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc here: kill(0) said it exists
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 @dataclass

@@ -123,6 +123,9 @@ class KubernetesTarget:
     """Applies an agent's manifests to a cluster; see the module docstring."""
 
     builder = "docker"
+    #: Every version of an agent updates the same objects: after a failed rollout the deploy
+    #: service applies the active version's manifests again.
+    replaces_in_place = True
 
     def __init__(
         self,

@@ -23,6 +23,7 @@ from typing import Any
 
 from agentdock.deployment.artifacts import Artifact, BuildRequest, Progress
 from agentdock.deployment.errors import BuildFailed
+from agentdock.deployment.workspace import pid_alive
 
 from agentdock_plugins import pydeps
 
@@ -61,21 +62,11 @@ def bundle_digest(
     return digest.hexdigest()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _remove_stale_temporaries(bundles: Path) -> None:
     """Remove what interrupted builds left: temporaries whose building process is gone."""
     for entry in bundles.glob(f".*{_TMP_MARK}*"):
         pid_text = entry.name.rsplit(_TMP_MARK, 1)[-1]
-        if pid_text.isdigit() and _pid_alive(int(pid_text)) and int(pid_text) != os.getpid():
+        if pid_text.isdigit() and pid_alive(int(pid_text)) and int(pid_text) != os.getpid():
             continue
         shutil.rmtree(entry, ignore_errors=True)
 

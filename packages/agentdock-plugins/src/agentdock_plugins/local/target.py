@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 from agentdock.deployment.artifacts import Artifact, Progress, StartRequest
 from agentdock.deployment.errors import DeployFailed, HealthGateFailed
+from agentdock.deployment.workspace import pid_alive
 
 from agentdock_plugins.local.supervisor import read_state, write_state
 
@@ -39,25 +40,6 @@ def log_path(home: Path, agent: str, instance: str | None = None) -> Path:
     """``<home>/logs/<agent>[.<instance>].log``."""
     name = f"{agent}.{instance}" if instance else agent
     return home / "logs" / f"{name}.log"
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, exited but not yet reaped, does not)."""
-    if pid <= 0:
-        return False
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)  # reap it if it happens to be our child
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def _port_free(host: str, port: int) -> bool:
