@@ -615,6 +615,11 @@ def test_merge_from_include(tmp_path: pathlib.Path) -> None:
     assert doc.source_map[("cfg", "retries")] == SourceLocation(file, 3, 12)
 
 
+def test_an_include_path_with_a_line_break_is_quoted_in_one_line(tmp_path: pathlib.Path) -> None:
+    finding = refused(load(tmp_path, 'b: !include "x\\ny.yaml"\n'))
+    assert finding.message == "included file not found: 'x\\ny.yaml'"
+
+
 def test_include_missing_file(tmp_path: pathlib.Path) -> None:
     finding = refused(load(tmp_path, "a: 1\nb: !include x.yaml\n"))
     assert finding.message == "included file not found: x.yaml"

@@ -579,7 +579,7 @@ class _Builder:
             return None
         real = os.path.realpath(os.path.join(node.source.directory, written))
         if not _inside(real, self.root_real):
-            message = f"include escapes the project directory: {written}"
+            message = f"include escapes the project directory: {_one_line(written)}"
             self.report(_at(node, message, path))
             return None
         if real in chain:
@@ -592,7 +592,7 @@ class _Builder:
             self.report(_at(node, message, path, Code.IncludeCycleError))
             return None
         if not os.path.exists(real):
-            self.report(_at(node, f"included file not found: {written}", path))
+            self.report(_at(node, f"included file not found: {_one_line(written)}", path))
             return None
         loaded = self.files.get(real)
         if loaded is None:
@@ -662,3 +662,9 @@ def load_yaml_file(
         message = "document is nested too deeply to load"
         result.findings.append(_error(message, file=display))
     return result
+
+
+def _one_line(text: str) -> str:
+    """A path as written, quoted when it holds a line break or other control character
+    (a message is one line)."""
+    return repr(text) if any(ord(c) < 32 for c in text) else text
