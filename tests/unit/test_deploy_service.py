@@ -23,7 +23,7 @@ from agentdock.deployment import (
     stop,
     versions,
 )
-from agentdock.deployment.service import next_patch
+from agentdock.deployment.inputs import next_patch
 from agentdock.registry import open_store
 from deploy_fakes import fake_manager
 from hypothesis import given

@@ -26,9 +26,11 @@ from agentdock.deployment.errors import (
     TargetUnavailable,
     VersionConflict,
 )
+from agentdock.deployment.instances import deploy_instances
 from agentdock.deployment.operations import cleanup, instances, logs, status, stop, versions
 from agentdock.deployment.release import Deployment
-from agentdock.deployment.service import deploy, deploy_instances, dry_run, rollback
+from agentdock.deployment.rollbacks import rollback
+from agentdock.deployment.service import deploy, dry_run
 
 __all__ = [
     "Artifact",

@@ -1,0 +1,130 @@
+"""``rollback``: a new deployment of an earlier version's recorded artifact and snapshot,
+health-gated like a deploy. It never builds."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agentdock.deployment.artifacts import Artifact, Progress, no_progress
+from agentdock.deployment.errors import (
+    NotFound,
+)
+from agentdock.deployment.inputs import (
+    DEFAULT_TARGET,
+    DEFAULT_TIMEOUT,
+    check_instance,
+    resources_of,
+    spec_of_snapshot,
+)
+from agentdock.deployment.release import (
+    Deployment,
+    deploy_lock,
+    recover_interrupted,
+    release,
+)
+from agentdock.deployment.runenv import runtime_env, value_sources
+from agentdock.deployment.workspace import Workspace
+from agentdock.registry import SQLStore
+
+__all__ = ["rollback"]
+
+
+def rollback(
+    agent: str,
+    version: str | None = None,
+    *,
+    instance: str | None = None,
+    env_files: Sequence[str | os.PathLike[str]] = (),
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: Progress = no_progress,
+    store: SQLStore | None = None,
+    plugins: Any = None,
+) -> Deployment:
+    """Deploy an earlier version again (default: the one active before the current one).
+
+    Uses the version's recorded artifact and snapshot; never builds. ``NotFound`` (exit 5)
+    when the agent, the version or its artifact is not there.
+    """
+    instance_name = check_instance(instance)
+    with Workspace.open(store, plugins) as ws:
+        ws.require_agent(agent)
+        with deploy_lock(ws, agent, instance_name):
+            recover_interrupted(ws, agent, instance_name, progress)
+            history = ws.store.list_deployments(agent, instance=instance_name)
+            active = ws.store.active_deployment(agent, instance_name)
+            chosen = version or _previous_version(history, active)
+            if chosen is None:
+                raise NotFound(
+                    f"{agent} has no earlier version to roll back to",
+                    hint=f"agentdock versions {agent}",
+                )
+            record = ws.store.get_version(agent, chosen)
+            if record is None:
+                raise NotFound(
+                    f"{agent} has no version {chosen}", hint=f"agentdock versions {agent}"
+                )
+            last = next((d for d in reversed(history) if d.version_id == record.id), None)
+            basis = active or last
+            target_name = basis.target if basis is not None else DEFAULT_TARGET
+            builder_name = str(getattr(ws.target(target_name), "builder", target_name))
+            stored = ws.store.get_artifact(record.id, builder_name)
+            artifact = Artifact.from_json(stored.public()) if stored else None
+            if stored is None or artifact is None or not ws.builder(builder_name).exists(artifact):
+                raise NotFound(
+                    f"the {builder_name} artifact of {agent} {chosen} is gone",
+                    hint=f"deploy that version's Dockfile again, or agentdock versions {agent}",
+                )
+            recorded = (last or history[-1]).settings if history else {}
+            if not env_files:
+                env_files = list(recorded.get("env_files") or [])
+            # The .env beside the Dockfile the version was deployed from, wherever we are.
+            project = Path(str(recorded.get("project_dir") or Path.cwd()))
+            values = value_sources(project if project.is_dir() else Path.cwd(), env_files)
+            spec, variables = spec_of_snapshot(record, values)
+            progress("rollback", f"rolling {agent} back to {chosen} ({artifact.ref})")
+            new, previous = release(
+                ws,
+                agent=agent,
+                version_id=record.id,
+                version=chosen,
+                artifact=artifact,
+                artifact_id=stored.id,
+                target_name=target_name,
+                instance=instance_name,
+                port=spec.expose.port,
+                host=spec.expose.host,
+                env=runtime_env(spec, variables, values),
+                resources=resources_of(spec),
+                snapshot=record.snapshot,
+                timeout=timeout,
+                reason="rollback",
+                progress=progress,
+                settings={
+                    **(last.settings if last else {}),
+                    "env_files": list(map(str, env_files)),
+                },
+            )
+        return Deployment(
+            agent,
+            chosen,
+            new.id,
+            target_name,
+            instance_name or None,
+            new.endpoint,
+            new.status,
+            artifact=artifact,
+            cached=True,
+            previous_version=previous.version if previous else None,
+            reason="rollback",
+        )
+
+
+def _previous_version(history: Sequence[Any], active: Any) -> str | None:
+    current = active.version_id if active is not None else None
+    for record in reversed(history):
+        if record.status in {"superseded", "stopped"} and record.version_id != current:
+            return str(record.version)
+    return None
