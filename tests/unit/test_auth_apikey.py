@@ -161,6 +161,32 @@ def test_missing_malformed_unknown_and_foreign_keys(store: SQLiteStore) -> None:
     assert refused(provider, {"x-api-key": foreign.key}).detail == "unknown API key"
 
 
+def test_a_tenant_instance_accepts_only_its_own_keys(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acme = add_key(store, instance="acme")
+    globex = add_key(store, instance="globex")
+    default = add_key(store)
+    monkeypatch.setenv("AGENTDOCK_INSTANCE", "acme")
+    provider = provider_for(store, Clock())
+    assert auth(provider, {"x-api-key": acme.key})["role"] == "developer"
+    assert refused(provider, {"x-api-key": globex.key}).detail == "unknown API key"
+    assert refused(provider, {"x-api-key": default.key}).detail == "unknown API key"
+    monkeypatch.delenv("AGENTDOCK_INSTANCE")
+    default_provider = provider_for(store, Clock())
+    assert auth(default_provider, {"x-api-key": default.key})["role"] == "developer"
+    assert refused(default_provider, {"x-api-key": acme.key}).detail == "unknown API key"
+    rotated = store.rotate_api_key(
+        agent=AGENT,
+        key_id=acme.key_id,
+        new_key_id=generate_key().key_id,
+        new_hashed_key="x" * 64,
+        hash_algorithm="sha256",
+        grace_seconds=60,
+    )
+    assert rotated is not None and rotated[1].instance == "acme"
+
+
 def test_right_id_wrong_secret_is_refused(store: SQLiteStore) -> None:
     key = add_key(store)
     provider = provider_for(store, Clock())

@@ -403,6 +403,10 @@ def test_instances_get_their_own_env_and_roll_out_one_at_a_time(
     }
     assert plugin.target.envs[first["acme"].deployment_id]["ECHO_MODEL"] == "acme-model"
     assert plugin.target.envs[first["globex"].deployment_id]["AGENTDOCK_INSTANCE"] == "globex"
+    # Each instance got its own first key, scoped to it.
+    with open_store() as store:
+        scopes = sorted(k.instance for k in store.list_api_keys("echo"))
+    assert scopes == ["acme", "globex"] and first["acme"].api_key != first["globex"].api_key
     rows = instances("echo", plugins=manager)
     assert [(r["instance"], r["version"]) for r in rows] == [("acme", "0.1.0"), ("globex", "0.1.0")]
 

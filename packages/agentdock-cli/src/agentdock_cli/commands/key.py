@@ -6,6 +6,7 @@ appended to the audit log (key id, role, agent; never the key).
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,8 @@ from agentdock_cli.commands.validate import parse_env_pairs
 from agentdock_cli.output import console, print_json
 
 __all__ = ["DEFAULT_GRACE_HOURS", "key_command"]
+
+INSTANCE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 
 #: How long a rotated key keeps working when neither --grace nor the Dockfile says.
 DEFAULT_GRACE_HOURS = 24
@@ -80,6 +83,12 @@ def key_command() -> None:
 @click.option("--role", required=True, help="Role the key acts as (e.g. developer).")
 @click.option("--expires", default=None, metavar="DURATION", help="Lifetime, e.g. 30d, 12h.")
 @click.option(
+    "--instance",
+    default="",
+    metavar="NAME",
+    help="Only for this per-tenant instance of the agent (default: the default instance).",
+)
+@click.option(
     "--file",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
@@ -92,6 +101,7 @@ def create_command(
     agent: str,
     role: str,
     expires: str | None,
+    instance: str,
     file: Path | None,
     env_pairs: tuple[str, ...],
     registry: Path | None,
@@ -101,6 +111,13 @@ def create_command(
     from agentdock.auth import generate_key
 
     check_agent(agent, as_json)
+    if instance and not INSTANCE_NAME.match(instance):
+        fail(
+            exitcodes.INVALID,
+            "InvalidInstanceName",
+            f"invalid instance name {instance!r}: a DNS label of at most 32 characters",
+            as_json,
+        )
     check_role(role, file, as_json, parse_env_pairs(env_pairs))
     lifetime = _duration(expires, "--expires", as_json)
     now = time.time()
@@ -115,6 +132,7 @@ def create_command(
             hash_algorithm=generated.algorithm,
             expires_at=now + lifetime if lifetime is not None else None,
             created_by=actor(),
+            instance=instance,
             now=now,
         )
         store.append_audit(
@@ -122,7 +140,11 @@ def create_command(
             actor=actor(),
             agent=agent,
             target=record.key_id,
-            details={"role": role, "expires_at": record.expires_at},
+            details={
+                "role": role,
+                "expires_at": record.expires_at,
+                "instance": instance or None,
+            },
         )
     if as_json:
         print_json({"ok": True, "key": generated.key, **record.public(now)})

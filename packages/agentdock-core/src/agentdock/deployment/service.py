@@ -48,7 +48,9 @@ from agentdock.registry import ImmutableVersion, SQLStore
 __all__ = ["deploy", "dry_run"]
 
 
-def _first_key(ws: Workspace, spec: Any, force: bool = False) -> tuple[str | None, str | None]:
+def _first_key(
+    ws: Workspace, spec: Any, instance: str, force: bool = False
+) -> tuple[str | None, str | None]:
     """Create the agent's first API key (api_key mode, none live yet), or a new one when
     ``force``: shown once, stored as a digest."""
     import time
@@ -58,7 +60,7 @@ def _first_key(ws: Workspace, spec: Any, force: bool = False) -> tuple[str | Non
     if spec.auth.mode != "api_key":
         return None, None
     now = time.time()
-    live = ws.store.list_api_keys(spec.agent.name)
+    live = [k for k in ws.store.list_api_keys(spec.agent.name) if k.instance == instance]
     if not force and any(k.state(now) in {"active", "rotating"} for k in live):
         return None, None
     roles = [r for r in spec.auth.roles if "invoke" in r.permissions] or list(spec.auth.roles)
@@ -71,6 +73,7 @@ def _first_key(ws: Workspace, spec: Any, force: bool = False) -> tuple[str | Non
         hashed_key=generated.digest,
         hash_algorithm=generated.algorithm,
         created_by=actor(),
+        instance=instance,
     )
     ws.store.append_audit(
         "key.create",
@@ -142,7 +145,9 @@ def deploy(
                 and _healthy(ws, active)
             ):
                 progress("noop", f"{agent} {chosen} is already active: nothing to do")
-                key, key_id = _first_key(ws, spec, force=new_key) if new_key else (None, None)
+                key, key_id = (
+                    _first_key(ws, spec, instance_name, force=new_key) if new_key else (None, None)
+                )
                 return Deployment(
                     agent,
                     chosen,
@@ -214,7 +219,7 @@ def deploy(
                 # The same version rebuilt (a new AgentDock, a new base image): the old
                 # artifact's runtime was just retired, so nothing runs it any more.
                 _remove_quietly(ws, replaced)
-            key, key_id = _first_key(ws, spec, force=new_key)
+            key, key_id = _first_key(ws, spec, instance_name, force=new_key)
         return Deployment(
             agent,
             chosen,

@@ -116,5 +116,15 @@ _SETTINGS = """
 ALTER TABLE deployments ADD COLUMN settings_json TEXT NOT NULL DEFAULT '{}';
 """
 
+# A key may belong to one per-tenant instance of its agent ('' for the default instance).
+_KEY_INSTANCE = """
+ALTER TABLE api_keys ADD COLUMN instance TEXT NOT NULL DEFAULT '';
+"""
+
 #: ``(number, SQL script)`` in order; numbers start at 1 and have no gaps.
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _INITIAL), (2, _DEPLOY), (3, _SETTINGS))
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (1, _INITIAL),
+    (2, _DEPLOY),
+    (3, _SETTINGS),
+    (4, _KEY_INSTANCE),
+)

@@ -39,6 +39,8 @@ class ApiKeyRecord:
     grace_until: float | None = None
     replaced_by: str | None = None
     last_used_at: float | None = None
+    #: The per-tenant instance the key works on ("" for the agent's default instance).
+    instance: str = ""
 
     def state(self, now: float) -> str:
         """``active``, ``revoked``, ``expired``, ``rotating`` (in its grace period) or
@@ -69,6 +71,7 @@ class ApiKeyRecord:
             "grace_until": self.grace_until,
             "replaced_by": self.replaced_by,
             "last_used_at": self.last_used_at,
+            "instance": self.instance or None,
         }
 
 

@@ -35,8 +35,8 @@ __all__ = [
 
 _KEY_SELECT = (
     "SELECT k.id, a.name, k.role, k.hashed_key, k.hash_algorithm, k.created_at, k.created_by, "
-    "k.expires_at, k.revoked_at, k.rotated_at, k.grace_until, k.replaced_by, k.last_used_at "
-    "FROM api_keys k JOIN agents a ON a.id = k.agent_id"
+    "k.expires_at, k.revoked_at, k.rotated_at, k.grace_until, k.replaced_by, k.last_used_at, "
+    "k.instance FROM api_keys k JOIN agents a ON a.id = k.agent_id"
 )
 _VERSION_SELECT = (
     "SELECT v.id, a.name, v.version, v.content_hash, v.dockfile_yaml, v.created_at, "
@@ -189,16 +189,19 @@ class SQLStore:
         hash_algorithm: str,
         expires_at: float | None = None,
         created_by: str | None = None,
+        instance: str = "",
         now: float | None = None,
     ) -> ApiKeyRecord:
-        """Insert a key row (the agent row is created on first use)."""
+        """Insert a key row (the agent row is created on first use). A key of a named
+        ``instance`` works only on that per-tenant instance."""
         at = _now(now)
         try:
             with self._tx() as conn:
                 agent_id = self._agent_id(conn, agent, at)
                 conn.execute(
                     "INSERT INTO api_keys (id, agent_id, role, hashed_key, hash_algorithm, "
-                    "created_at, created_by, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "created_at, created_by, expires_at, instance) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         key_id,
                         agent_id,
@@ -208,6 +211,7 @@ class SQLStore:
                         at,
                         created_by,
                         expires_at,
+                        instance,
                     ),
                 )
         except RegistryError:
@@ -260,17 +264,18 @@ class SQLStore:
         at = _now(now)
         with self._tx() as conn:
             row = conn.execute(
-                "SELECT k.agent_id, k.role, k.expires_at FROM api_keys k JOIN agents a "
+                "SELECT k.agent_id, k.role, k.expires_at, k.instance FROM api_keys k JOIN agents a "
                 "ON a.id = k.agent_id WHERE k.id = ? AND a.name = ? AND k.revoked_at IS NULL "
                 "AND k.rotated_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?)",
                 (key_id, agent, at),
             ).fetchone()
             if row is None:
                 return None
-            agent_id, role, expires_at = row
+            agent_id, role, expires_at, instance = row
             conn.execute(
                 "INSERT INTO api_keys (id, agent_id, role, hashed_key, hash_algorithm, "
-                "created_at, created_by, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "created_at, created_by, expires_at, instance) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     new_key_id,
                     agent_id,
@@ -280,6 +285,7 @@ class SQLStore:
                     at,
                     created_by,
                     expires_at,
+                    instance,
                 ),
             )
             conn.execute(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -91,6 +92,8 @@ class ApiKeyVerifier:
     ) -> None:
         self.store = store
         self.agent = agent
+        #: A per-tenant instance accepts only its own keys (the deploy target sets it).
+        self.instance = os.environ.get("AGENTDOCK_INSTANCE", "")
         self.cache_ttl = cache_ttl
         self.touch_interval = touch_interval
         self._clock = clock
@@ -144,7 +147,7 @@ class ApiKeyVerifier:
 
     def check(self, key: str, key_id: str, record: ApiKeyRecord | None) -> dict[str, Any]:
         """The identity for a key whose row is ``record``, or the refusal."""
-        if record is None or record.agent != self.agent:
+        if record is None or record.agent != self.agent or record.instance != self.instance:
             raise invalid("unknown API key", "ApiKey")
         if not verify_key(key, record.hashed_key, record.hash_algorithm):
             raise invalid("unknown API key", "ApiKey")

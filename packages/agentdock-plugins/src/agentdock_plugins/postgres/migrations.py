@@ -112,5 +112,15 @@ _SETTINGS = """
 ALTER TABLE deployments ADD COLUMN settings_json TEXT NOT NULL DEFAULT '{}';
 """
 
+# A key may belong to one per-tenant instance of its agent ('' for the default instance).
+_KEY_INSTANCE = """
+ALTER TABLE api_keys ADD COLUMN instance TEXT NOT NULL DEFAULT '';
+"""
+
 #: ``(number, SQL script)`` in order, the same numbers as the SQLite migrations.
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _INITIAL), (2, _DEPLOY), (3, _SETTINGS))
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (1, _INITIAL),
+    (2, _DEPLOY),
+    (3, _SETTINGS),
+    (4, _KEY_INSTANCE),
+)
