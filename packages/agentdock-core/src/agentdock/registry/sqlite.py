@@ -133,11 +133,27 @@ class SQLiteStore(SQLStore):
             try:
                 self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
                 self._conn.execute("PRAGMA foreign_keys = ON")
-                self._conn.execute("PRAGMA journal_mode = WAL")
+                self._wal()
                 self._conn.execute("PRAGMA synchronous = NORMAL")
             except sqlite3.Error as exc:  # not a database, read-only, locked, ...
                 self._conn.close()
                 raise RegistryError(f"cannot open the registry {self.path}: {exc}") from None
+
+    def _wal(self) -> None:
+        """Switch a new file to WAL (kept in the file: later opens find it set). Switching
+        needs the file to itself and SQLite does not wait for that, so two processes
+        creating one registry at once retry within the busy timeout."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                mode = self._conn.execute("PRAGMA journal_mode").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    self._conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     # -- lifecycle ------------------------------------------------------------------------
 

@@ -8,14 +8,19 @@ failure. Here the signal only starts the graceful shutdown and ``run`` returns.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
 
-__all__ = ["run"]
+__all__ = ["LISTEN_FD_ENV", "run"]
+
+#: A listening socket inherited from a supervisor (see :func:`run`).
+LISTEN_FD_ENV = "AGENTDOCK_LISTEN_FD"
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -35,8 +40,16 @@ class _Server(uvicorn.Server):
 
 
 def run(app: Any, *, host: str, port: int, **options: Any) -> None:
-    """Serve ``app`` until SIGINT or SIGTERM; returns after a graceful shutdown."""
+    """Serve ``app`` until SIGINT or SIGTERM; returns after a graceful shutdown.
+
+    With ``AGENTDOCK_LISTEN_FD`` set (a supervisor handed over a socket it already bound
+    and listens on), that socket is served instead of binding ``host:port``: nobody can take
+    the port between the supervisor's choice and the runtime's start, and connections wait
+    in its backlog while the runtime restarts.
+    """
     # Requests are reported as structured run events, not uvicorn's access log line.
     options.setdefault("access_log", False)
     config = uvicorn.Config(app, host=host, port=port, lifespan="on", **options)
-    _Server(config).run()
+    fd = os.environ.pop(LISTEN_FD_ENV, "")
+    sockets = [socket.socket(fileno=int(fd))] if fd.isdigit() else None
+    _Server(config).run(sockets=sockets)

@@ -71,6 +71,8 @@ class Supervisor:
         self.log_path = Path(args.log)
         self.host = args.host
         self.port = int(args.port)
+        #: The listening socket the target bound for the runtime (kept across restarts).
+        self.fd: int | None = args.fd
         self.stopping = False
         self.proc: subprocess.Popen[bytes] | None = None
         self.crashes: deque[float] = deque()
@@ -113,6 +115,8 @@ class Supervisor:
             AGENTDOCK_PORT=str(self.port),
             PYTHONUNBUFFERED="1",
         )
+        if self.fd is not None:
+            env["AGENTDOCK_LISTEN_FD"] = str(self.fd)
         # Bytecode may be cached in the bundle's own venv: a bundle's content is fixed by
         # its digest, so a module compiled once serves every later start.
         env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -134,6 +138,7 @@ class Supervisor:
             stderr=subprocess.STDOUT,
             cwd=self.bundle / "app",
             env=env,
+            pass_fds=(self.fd,) if self.fd is not None else (),
         )
         self.note(log, f"runtime started (pid {self.proc.pid}, port {self.port})")
         self.save(runtime_pid=self.proc.pid, state="starting", ready=False)
@@ -213,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log", required=True)
     parser.add_argument("--host", required=True)
     parser.add_argument("--port", required=True, type=int)
+    parser.add_argument("--fd", type=int, default=None, help="an inherited listening socket")
     parser.add_argument("--detach", action="store_true")
     args = parser.parse_args(argv)
     if args.detach:

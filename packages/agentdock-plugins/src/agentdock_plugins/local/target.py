@@ -28,7 +28,14 @@ from agentdock.deployment.workspace import pid_alive
 
 from agentdock_plugins.local.supervisor import read_state, write_state
 
-__all__ = ["LOG_TAIL_LINES", "LocalTarget", "choose_port", "log_path", "pid_alive"]
+__all__ = [
+    "LOG_TAIL_LINES",
+    "LocalTarget",
+    "choose_port",
+    "listen_socket",
+    "log_path",
+    "pid_alive",
+]
 
 LOG_TAIL_LINES = 20
 _POLL = 0.05
@@ -42,27 +49,30 @@ def log_path(home: Path, agent: str, instance: str | None = None) -> Path:
     return home / "logs" / f"{name}.log"
 
 
-def _port_free(host: str, port: int) -> bool:
+def choose_port(host: str, wanted: int) -> int:
+    """The port :func:`listen_socket` would listen on now (it may be taken a moment later)."""
+    with listen_socket(host, wanted) as sock:
+        return int(sock.getsockname()[1])
+
+
+def listen_socket(host: str, wanted: int) -> socket.socket:
+    """A socket bound and listening on ``host``: on ``wanted`` when it is free, else on the
+    first free one of the 20 after it, else on a port the system picks. The runtime serves
+    this very socket (handed down through the supervisor), so the port cannot be taken
+    between this choice and the runtime's start."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
+    candidates = list(range(wanted, min(wanted + 21, 65536))) if wanted else []
+    for port in [*candidates, 0]:
+        sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
+            sock.listen(2048)
         except OSError:
-            return False
-    return True
-
-
-def choose_port(host: str, wanted: int) -> int:
-    """``wanted`` when it is free on ``host``, else the next free one of the 20 after it
-    (easy to guess while two versions overlap), else one the system picks."""
-    for candidate in range(wanted, min(wanted + 21, 65536)) if wanted else ():
-        if _port_free(host, candidate):
-            return candidate
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+            sock.close()
+            continue
+        return sock
+    raise DeployFailed(f"no port to listen on at {host}", hint="free a port")
 
 
 def _tail(path: Path, lines: int, offset: int = 0) -> list[str]:
@@ -89,7 +99,8 @@ class LocalTarget:
                 hint="deploy again to rebuild it (agentdock cleanup may have removed it)",
             )
         host = request.host or "0.0.0.0"
-        port = choose_port(host, request.port)
+        listener = listen_socket(host, request.port)
+        port = int(listener.getsockname()[1])
         if port != request.port:
             progress("start", f"port {request.port} is taken: using {port}", port=port)
         log = log_path(request.home, request.agent, request.instance)
@@ -117,6 +128,8 @@ class LocalTarget:
             host,
             "--port",
             str(port),
+            "--fd",
+            str(listener.fileno()),
             "--detach",
         ]
         with subprocess.Popen(
@@ -127,8 +140,10 @@ class LocalTarget:
             env=env,
             start_new_session=True,
             text=True,
+            pass_fds=(listener.fileno(),),
         ) as launcher:
             out, err = launcher.communicate(timeout=30)
+        listener.close()  # the supervisor holds it now
         pid_text = out.strip().splitlines()[-1] if out.strip() else ""
         if launcher.returncode != 0 or not pid_text.isdigit():
             last = (err.strip().splitlines() or ["no output"])[-1]
