@@ -14,6 +14,19 @@ Environment variables:
 ``AGENTDOCK_INSECURE_NO_AUTH=1``
     Serve WITHOUT authentication. Local development only; a warning says so at start-up.
 
+Set by deploy targets (a user rarely sets them):
+
+``AGENTDOCK_VERSION`` / ``AGENTDOCK_INSTANCE``
+    The registry version and the per-tenant instance this runtime serves (logs, the
+    ``agentdock_agent_info`` metric; an instance accepts only its own API keys).
+``AGENTDOCK_STATE_DIR``
+    Where the SQLite checkpointer keeps conversations by default (one per instance).
+``AGENTDOCK_LISTEN_FD``
+    A socket the supervisor already bound and listens on; served instead of binding.
+``AGENTDOCK_MACHINE_PROFILE``
+    ``off`` skips ``/etc/agentdock/machine-profile.json`` (the hardware profile's tuned
+    defaults, applied first; variables already set always win).
+
 ``${VAR}`` placeholders resolve from the process environment only (a ``.env`` file is never
 read). Start-up failures print ``[FATAL] ...`` lines to stderr and exit non-zero:
 
