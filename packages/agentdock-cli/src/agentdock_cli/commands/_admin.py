@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import getpass
-import os
 import re
 from pathlib import Path
 from typing import Any
+
+from agentdock.deployment.workspace import actor
 
 from agentdock_cli import exitcodes
 from agentdock_cli.output import err_console, print_json
@@ -34,14 +34,6 @@ def fail(code: int, error: str, message: str, as_json: bool, **extra: Any) -> No
     else:
         err_console().print(f"[red]✗[/red] {message}", markup=True)
     raise SystemExit(code)
-
-
-def actor() -> str:
-    """Who runs the command, for the audit log (never a credential)."""
-    try:
-        return getpass.getuser()
-    except Exception:  # no user database entry (containers)
-        return os.environ.get("USER") or "unknown"
 
 
 def check_agent(agent: str, as_json: bool) -> None:

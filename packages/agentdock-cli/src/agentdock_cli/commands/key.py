@@ -6,7 +6,6 @@ appended to the audit log (key id, role, agent; never the key).
 
 from __future__ import annotations
 
-import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,8 +26,6 @@ from agentdock_cli.commands.validate import parse_env_pairs
 from agentdock_cli.output import console, print_json
 
 __all__ = ["DEFAULT_GRACE_HOURS", "key_command"]
-
-INSTANCE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 
 #: How long a rotated key keeps working when neither --grace nor the Dockfile says.
 DEFAULT_GRACE_HOURS = 24
@@ -111,6 +108,8 @@ def create_command(
     from agentdock.auth import generate_key
 
     check_agent(agent, as_json)
+    from agentdock.deployment.inputs import INSTANCE_NAME
+
     if instance and not INSTANCE_NAME.match(instance):
         fail(
             exitcodes.INVALID,

@@ -28,6 +28,7 @@ from agentdock.registry import SQLStore, VersionRecord
 __all__ = [
     "DEFAULT_TARGET",
     "DEFAULT_TIMEOUT",
+    "INSTANCE_NAME",
     "check_instance",
     "check_instance_env",
     "check_instance_port",
@@ -48,7 +49,8 @@ DEFAULT_TARGET = "local"
 #: Seconds a new runtime gets to answer /ready.
 DEFAULT_TIMEOUT = 60.0
 
-_INSTANCE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
+#: A per-tenant instance name: a DNS label of at most 32 characters.
+INSTANCE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 
 _VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$")
 
@@ -71,7 +73,7 @@ def next_patch(versions: Sequence[str]) -> str:
 def check_instance(instance: str | None) -> str:
     if instance is None or instance == "":
         return ""
-    if not _INSTANCE.match(instance):
+    if not INSTANCE_NAME.match(instance):
         raise InvalidDeployInput(
             f"invalid instance name {instance!r}: expected a DNS label of at most 32 "
             "characters (a-z, 0-9, -)",

@@ -17,6 +17,7 @@ from typing import Any
 
 from agentdock.deployment.artifacts import Artifact, Progress, StartRequest
 from agentdock.deployment.errors import DeployError, DeployFailed, DeployInProgress
+from agentdock.deployment.inputs import resources_of
 from agentdock.deployment.workspace import Workspace, actor
 from agentdock.registry import DeploymentRecord, LockHeld
 
@@ -165,10 +166,8 @@ def release(
     artifact_id: int | None,
     target_name: str,
     instance: str,
-    port: int,
-    host: str,
+    spec: Any,
     env: Mapping[str, str],
-    resources: Mapping[str, Any],
     snapshot: str,
     timeout: float,
     reason: str,
@@ -191,8 +190,8 @@ def release(
         agent=agent,
         version=version,
         deployment_id=record.id,
-        port=port,
-        host=host,
+        port=spec.expose.port,
+        host=spec.expose.host,
         env={
             **env,
             "AGENTDOCK_VERSION": version,
@@ -201,7 +200,7 @@ def release(
         state_dir=state_dir,
         home=ws.home,
         instance=instance or None,
-        resources=dict(resources),
+        resources=resources_of(spec),
         labels={"io.agentdock.reason": reason},
         snapshot=snapshot,
     )

@@ -16,7 +16,6 @@ from agentdock.deployment.inputs import (
     DEFAULT_TARGET,
     DEFAULT_TIMEOUT,
     check_instance,
-    resources_of,
     spec_of_snapshot,
 )
 from agentdock.deployment.release import (
@@ -94,10 +93,8 @@ def rollback(
                 artifact_id=stored.id,
                 target_name=target_name,
                 instance=instance_name,
-                port=spec.expose.port,
-                host=spec.expose.host,
+                spec=spec,
                 env=runtime_env(spec, variables, values),
-                resources=resources_of(spec),
                 snapshot=record.snapshot,
                 timeout=timeout,
                 reason="rollback",

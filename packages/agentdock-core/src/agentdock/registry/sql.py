@@ -9,6 +9,7 @@ new ids. A backend supplies two context managers: ``_tx()`` (one write transacti
 
 from __future__ import annotations
 
+import abc
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -139,20 +140,24 @@ def _deployment(row: Sequence[Any]) -> DeploymentRecord:
     )
 
 
-class SQLStore:
+class SQLStore(abc.ABC):
     """Every registry operation; subclasses supply connections and migrations."""
 
+    @abc.abstractmethod
     def _tx(self) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
+        """One write transaction (committed on exit, rolled back on an exception)."""
 
+    @abc.abstractmethod
     def _read(self) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
+        """A connection for reads."""
 
+    @abc.abstractmethod
     def migrate(self) -> None:
-        raise NotImplementedError
+        """Bring the schema up to date."""
 
+    @abc.abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Release the connections."""
 
     def __enter__(self) -> Self:
         return self

@@ -8,6 +8,8 @@ SQLite's ``REAL``). Append-only, like the SQLite ones: a change is a new number 
 
 from __future__ import annotations
 
+from agentdock.registry.migrations import MIGRATIONS as SQLITE_MIGRATIONS
+
 __all__ = ["MIGRATIONS"]
 
 _INITIAL = """
@@ -106,21 +108,10 @@ CREATE TABLE deploy_locks (
 );
 """
 
-# What a deployment was started with, other than values: the env files' paths and the port
-# it asked for (per-tenant instances are rolled out again with their own files).
-_SETTINGS = """
-ALTER TABLE deployments ADD COLUMN settings_json TEXT NOT NULL DEFAULT '{}';
-"""
-
-# A key may belong to one per-tenant instance of its agent ('' for the default instance).
-_KEY_INSTANCE = """
-ALTER TABLE api_keys ADD COLUMN instance TEXT NOT NULL DEFAULT '';
-"""
-
 #: ``(number, SQL script)`` in order, the same numbers as the SQLite migrations.
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, _INITIAL),
     (2, _DEPLOY),
-    (3, _SETTINGS),
-    (4, _KEY_INSTANCE),
+    # From 3 on the SQLite scripts are portable SQL: the same text serves both backends.
+    *((number, script) for number, script in SQLITE_MIGRATIONS if number >= 3),
 )
