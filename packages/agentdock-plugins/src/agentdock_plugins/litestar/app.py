@@ -24,6 +24,12 @@ from litestar.response import Stream
 
 from agentdock_plugins.litestar.encoding import encode_json
 from agentdock_plugins.litestar.errors import EXCEPTION_HANDLERS, JSON
+from agentdock_plugins.litestar.fastpath import (
+    check_json,
+    invoke_fast_path,
+    request_headers,
+    thread_id,
+)
 from agentdock_plugins.litestar.openapi import (
     declared_schemas,
     openapi_document,
@@ -51,34 +57,11 @@ _ALLOWED_HEADERS = [
 
 
 def _headers(request: Request[Any, Any, Any]) -> dict[str, str]:
-    # ASGI header names are already lower-case.
-    return {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}
+    return request_headers(request.scope)
 
 
 def _thread_id(headers: Mapping[str, str], request: Request[Any, Any, Any]) -> str | None:
-    thread = headers.get("x-thread-id")
-    if thread:
-        return thread
-    if request.scope["query_string"]:
-        return request.query_params.get("thread_id") or None
-    return None
-
-
-def _check_json(headers: Mapping[str, str]) -> None:
-    """A body sent as something else than JSON is refused (415); none declared is JSON."""
-    content_type = headers.get("content-type")
-    if content_type is None:
-        return
-    media = content_type.partition(";")[0].strip().lower()
-    if media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
-    ):
-        return
-    raise RuntimeHTTPError(
-        415,
-        "UnsupportedMediaType",
-        f"the request body must be application/json, not {media or 'empty'}",
-    )
+    return thread_id(headers, request.scope["query_string"])
 
 
 def create_app(
@@ -119,7 +102,7 @@ def create_app(
     async def invoke(request: Request[Any, Any, Any]) -> Response[bytes]:
         _refuse_when_stopping()
         headers = _headers(request)
-        _check_json(headers)
+        check_json(headers)
         body = await request.body()
         result = await pipeline.invoke(
             body, headers=headers, thread_id=_thread_id(headers, request)
@@ -169,7 +152,7 @@ def create_app(
         if last_event_id:
             return await _resume(headers, last_event_id)
         if request.method == HttpMethod.POST:
-            _check_json(headers)
+            check_json(headers)
             return await _open_stream(await request.body(), headers, request)
         raw = request.query_params.get("input")
         if raw is None:
@@ -245,7 +228,7 @@ def create_app(
     @websocket("/ws/stream")
     async def ws_stream(socket: WebSocket[Any, Any, Any]) -> None:
         await socket.accept()
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in socket.scope["headers"]}
+        headers = request_headers(socket.scope)
         await ws_session(socket, pipeline, headers)
 
     async def on_shutdown() -> None:
@@ -272,6 +255,13 @@ def create_app(
         openapi_config=None,
         request_max_body_size=max_body_bytes,
         debug=debug,
+    )
+    application.asgi_handler = invoke_fast_path(
+        application.asgi_handler,
+        pipeline,
+        max_body_bytes=max_body_bytes,
+        is_ready=lambda: state["ready"],
+        cors=cors_config is not None,
     )
     # Around the whole application, not the routes: 404s and 405s are requests too.
     for wrap in middleware:
