@@ -17,6 +17,7 @@ from typing import Any
 
 from agentdock.plugins import PluginManager, get_plugin_manager
 
+from agentdock_runtime.heap import freeze_startup_heap
 from agentdock_runtime.iomodels import import_object
 from agentdock_runtime.pipeline import Pipeline, PipelineError, compile_pipeline
 
@@ -130,4 +131,6 @@ def app_from_env() -> Any:
     path = os.environ.get(DOCKFILE_ENV)
     if not path:
         raise RuntimeError(f"{DOCKFILE_ENV} is not set")
-    return app(path, insecure_no_auth=os.environ.get(INSECURE_ENV) == "1")
+    application = app(path, insecure_no_auth=os.environ.get(INSECURE_ENV) == "1")
+    freeze_startup_heap()
+    return application

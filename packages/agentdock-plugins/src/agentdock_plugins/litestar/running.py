@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
+from agentdock_runtime.heap import freeze_startup_heap
 
 __all__ = ["LISTEN_FD_ENV", "run"]
 
@@ -52,4 +53,5 @@ def run(app: Any, *, host: str, port: int, **options: Any) -> None:
     config = uvicorn.Config(app, host=host, port=port, lifespan="on", **options)
     fd = os.environ.pop(LISTEN_FD_ENV, "")
     sockets = [socket.socket(fileno=int(fd))] if fd.isdigit() else None
+    freeze_startup_heap()
     _Server(config).run(sockets=sockets)
