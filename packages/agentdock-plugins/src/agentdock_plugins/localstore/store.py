@@ -81,6 +81,8 @@ CREATE TABLE IF NOT EXISTS events (
     role TEXT
 );
 CREATE INDEX IF NOT EXISTS events_agent_ts ON events (agent, ts);
+-- Pruning by age deletes across agents: without it, every prune scans the whole table.
+CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
 """
 _COLUMN_LIST = ", ".join(COLUMNS)
 #: Built once from the fixed :data:`COLUMNS`; values are always bound parameters.
