@@ -112,6 +112,21 @@ def test_bundle_holds_app_spec_lock_venv_and_manifest(built: Any) -> None:
     assert probe.returncode == 0, probe.stderr
 
 
+def test_bundle_is_byte_compiled(built: Any) -> None:
+    """A runtime that never writes bytecode still starts without compiling its imports."""
+    _request, artifact, _steps = built
+    site = next((Path(artifact.ref) / "venv" / "lib").glob("python3*/site-packages"))
+    # Whole packages, most of which no start imports (so no start could have compiled them).
+    for package in ("langchain_core", "agentdock_runtime"):
+        sources = list((site / package).rglob("*.py"))
+        missing = [
+            source
+            for source in sources
+            if not list((source.parent / "__pycache__").glob(f"{source.stem}.*.pyc"))
+        ]
+        assert sources and not missing, f"{len(missing)} module(s) of {package} not compiled"
+
+
 def test_no_secret_anywhere_in_the_bundle(built: Any) -> None:
     _request, artifact, steps = built
     needle = SECRET.encode()

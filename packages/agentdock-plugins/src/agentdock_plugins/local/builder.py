@@ -163,8 +163,12 @@ class LocalBuilder:
         lock = tmp / "requirements.lock"
         pydeps.lock_for(agent, dists, lock, python=python, progress=progress, cwd=root)
         venv_python = pydeps.create_venv(tmp / "venv", python, progress=progress)
-        pydeps.install_lock(lock, python=venv_python, progress=progress)
-        pydeps.install_agentdock(dists, python=venv_python, progress=progress)
+        # Byte-compiled now, once: a runtime started with PYTHONDONTWRITEBYTECODE (or from a
+        # read-only bundle) would otherwise compile every module it imports at each start.
+        pydeps.install_lock(lock, python=venv_python, compile_bytecode=True, progress=progress)
+        pydeps.install_agentdock(
+            dists, python=venv_python, compile_bytecode=True, progress=progress
+        )
         size, _count = _tree_size(tmp)
         manifest = {
             "format": BUNDLE_FORMAT,
