@@ -16,7 +16,7 @@ import pytest
 from agentdock.spec.models import DockSpec11
 from agentdock_cli.commands.metrics import parse_since
 from agentdock_cli.main import cli
-from agentdock_plugins.localstore import has_backend, localstore_sink
+from agentdock_plugins.localstore import has_backend, localstore_sink, store
 from agentdock_plugins.localstore.sink import LocalStoreSink
 from agentdock_plugins.localstore.store import (
     Retention,
@@ -254,11 +254,12 @@ def test_a_full_disk_loses_the_batch_and_keeps_writing(
             def __exit__(self, *exc: Any) -> Any:
                 return conn.__exit__(*exc)
 
-            def executemany(self, *args: Any) -> Any:
-                calls["n"] += 1
-                if calls["n"] == 1:
-                    raise sqlite3.OperationalError("database or disk is full")
-                return conn.executemany(*args)
+            def execute(self, sql: str, *args: Any) -> Any:
+                if sql.startswith("INSERT"):
+                    calls["n"] += 1
+                    if calls["n"] == 1:
+                        raise sqlite3.OperationalError("database or disk is full")
+                return conn.execute(sql, *args)
 
         return Full()
 
@@ -422,3 +423,12 @@ def test_a_store_that_opens_late_is_used_once_it_opens(
     rows = sqlite3.connect(tmp_path / "t.db").execute("SELECT duration_ms FROM events").fetchall()
     assert rows == [(2.0,)]
     assert sink.dropped == 1 and attempts["n"] == 2
+
+
+def test_insert_rows_writes_every_row_across_statement_chunks(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "t.db")
+    rows = [row_from_event(run_end(float(n)), None) for n in range(store.INSERT_CHUNK * 2 + 3)]
+    store.insert_rows(conn, rows)
+    conn.commit()
+    got = [r[0] for r in conn.execute("SELECT duration_ms FROM events ORDER BY id")]
+    assert got == [float(n) for n in range(store.INSERT_CHUNK * 2 + 3)]

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from agentdock_plugins.localstore.store import (
-    INSERT,
     Retention,
     connect,
+    insert_rows,
     prune,
     row_from_event,
     telemetry_db_path,
@@ -129,7 +129,7 @@ class LocalStoreSink:
                     batch.append(nxt)
                 try:
                     with conn:
-                        conn.executemany(INSERT, batch)
+                        insert_rows(conn, batch)
                     self.written += len(batch)
                     since_prune += len(batch)
                     if since_prune >= self.prune_every:
