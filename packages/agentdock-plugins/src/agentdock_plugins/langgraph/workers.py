@@ -5,9 +5,10 @@ threads may run at once matters both ways:
 
 * an agent that waits seconds on a model needs many threads in flight, or a small pool
   caps how many requests it serves at once;
-* a quick, CPU-bound graph is fastest with a few threads: every extra runnable thread
-  competes for the GIL with the event loop and the others (on one core, 32 runnable
-  threads serve about a third fewer echo-graph calls per second than 4).
+* a quick, CPU-bound graph gains nothing from many: every extra runnable thread competes
+  for the GIL with the event loop and the others (over HTTP on one core, 1 or 2 threads
+  serve the echo graph a quarter slower than 6, and 6, 16 or 32 are within the noise of
+  one another).
 
 So the pool starts with ``core`` threads in flight and lets more in only when calls stop
 finishing: when a call is waiting and none has finished for ``grow_after`` seconds, the
