@@ -90,8 +90,8 @@ _COLUMN_LIST = ", ".join(COLUMNS)
 #: Built once from the fixed :data:`COLUMNS`; values are always bound parameters.
 INSERT = f"INSERT INTO events ({_COLUMN_LIST}) VALUES ({', '.join('?' * len(COLUMNS))})"  # noqa: S608
 _ROW_PARAMS = f"({', '.join('?' * len(COLUMNS))})"
-#: Rows per INSERT statement (15 parameters each, well under SQLite's 32,766).
-INSERT_CHUNK = 500
+#: Rows per INSERT statement: 64 x 15 parameters stays under the 999 of SQLite before 3.32.
+INSERT_CHUNK = 64
 _SELECT_ROWS = f"SELECT {_COLUMN_LIST} FROM events WHERE agent = ? AND ts >= ? ORDER BY id"  # noqa: S608
 
 
@@ -151,7 +151,7 @@ def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
     return conn
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=INSERT_CHUNK)
 def _insert_many(count: int) -> str:
     return f"INSERT INTO events ({_COLUMN_LIST}) VALUES {', '.join([_ROW_PARAMS] * count)}"  # noqa: S608
 
