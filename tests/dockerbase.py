@@ -17,19 +17,13 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import pytest
+from processes import unavailable
 
 __all__ = ["BASE_IMAGE", "docker_client", "ensure_base_image"]
 
 BASE_IMAGE = "agentdock-test-base:bookworm"
 _CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "agentdock-tests"
 _TARBALL = _CACHE / "bookworm-minbase-python3.tar"
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("AGENTDOCK_REQUIRE_SERVERS") == "1":
-        pytest.fail(f"{reason} (AGENTDOCK_REQUIRE_SERVERS=1)")
-    pytest.skip(reason)
 
 
 def docker_client():  # type: ignore[no-untyped-def]
@@ -40,14 +34,14 @@ def docker_client():  # type: ignore[no-untyped-def]
         client = docker.from_env(timeout=300)
         client.ping()
     except Exception as exc:  # DockerException, connection refused, no socket ...
-        _unavailable(f"dockerd is not running ({type(exc).__name__}); start it: dockerd &")
+        unavailable(f"dockerd is not running ({type(exc).__name__}); start it: dockerd &")
     return client
 
 
 def _bootstrap(tarball: Path) -> None:
     debootstrap = shutil.which("debootstrap")
     if debootstrap is None:
-        _unavailable("debootstrap is not installed (apt-get install -y debootstrap)")
+        unavailable("debootstrap is not installed (apt-get install -y debootstrap)")
     tarball.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="agentdock-rootfs-") as root:
         subprocess.run(
@@ -74,7 +68,7 @@ def ensure_base_image(client) -> str:  # type: ignore[no-untyped-def]
     # The docker CLI streams a large tarball reliably (docker-py's chunked upload may not).
     docker_cli = shutil.which("docker")
     if docker_cli is None:
-        _unavailable("the docker CLI is not installed (apt-get install -y docker.io)")
+        unavailable("the docker CLI is not installed (apt-get install -y docker.io)")
     subprocess.run(
         [docker_cli, "import", str(_TARBALL), BASE_IMAGE], check=True, capture_output=True
     )

@@ -22,8 +22,10 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
+from processes import unavailable
 
 __all__ = ["PgCluster", "find_pg_bin", "pg_cluster", "pg_url", "start_cluster"]
 
@@ -145,10 +147,8 @@ def start_cluster(bin_dir: Path) -> Iterator[PgCluster]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("AGENTDOCK_REQUIRE_SERVERS") == "1":
-        pytest.fail(f"PostgreSQL is required (AGENTDOCK_REQUIRE_SERVERS=1): {reason}")
-    pytest.skip(f"{reason} ({_INSTALL_HINT})")
+def _unavailable(reason: str) -> NoReturn:
+    unavailable(f"PostgreSQL: {reason} ({_INSTALL_HINT})")
 
 
 @pytest.fixture(scope="session")

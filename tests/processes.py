@@ -6,23 +6,29 @@ import os
 import shutil
 import subprocess
 import time
+from typing import NoReturn
 
 import httpx
 import pytest
 
 
-def require_binary(name: str, install_hint: str) -> str:
-    """The path of ``name``; skip the test without it, fail instead in CI.
+def unavailable(reason: str) -> NoReturn:
+    """Skip the test for want of a server or tool; fail instead in CI.
 
-    ``.ci/run`` installs the binaries and sets ``AGENTDOCK_REQUIRE_SERVERS=1``, so a missing
-    one there is a failure, never a silent skip.
+    ``.ci/run`` installs what the tests drive and sets ``AGENTDOCK_REQUIRE_SERVERS=1``, so
+    a missing one there is a failure, never a silent skip.
     """
+    if os.environ.get("AGENTDOCK_REQUIRE_SERVERS") == "1":
+        pytest.fail(f"required (AGENTDOCK_REQUIRE_SERVERS=1): {reason}")
+    pytest.skip(reason)
+
+
+def require_binary(name: str, install_hint: str) -> str:
+    """The path of ``name``; without it, :func:`unavailable`."""
     found = shutil.which(name)
     if found is not None:
         return found
-    if os.environ.get("AGENTDOCK_REQUIRE_SERVERS") == "1":
-        pytest.fail(f"{name} is required (AGENTDOCK_REQUIRE_SERVERS=1) but not installed")
-    pytest.skip(f"{name} is not installed ({install_hint})")
+    unavailable(f"{name} is not installed ({install_hint})")
 
 
 def wait_ready(proc: subprocess.Popen[bytes], base: str, timeout: float = 60.0) -> None:

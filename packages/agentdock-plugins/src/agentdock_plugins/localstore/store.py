@@ -87,8 +87,8 @@ CREATE INDEX IF NOT EXISTS events_agent_ts ON events (agent, ts);
 CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
 """
 _COLUMN_LIST = ", ".join(COLUMNS)
-#: Built once from the fixed :data:`COLUMNS`; values are always bound parameters.
-INSERT = f"INSERT INTO events ({_COLUMN_LIST}) VALUES ({', '.join('?' * len(COLUMNS))})"  # noqa: S608
+#: One row's placeholders; statements are built from the fixed :data:`COLUMNS` only, and
+#: values are always bound parameters.
 _ROW_PARAMS = f"({', '.join('?' * len(COLUMNS))})"
 #: Rows per INSERT statement: 64 x 15 parameters stays under the 999 of SQLite before 3.32.
 INSERT_CHUNK = 64

@@ -69,12 +69,14 @@ def install_lock(
     (another machine's wheels, installed on this one). ``compile_bytecode`` writes the
     ``.pyc`` files at install time, so a runtime that never writes bytecode (a read-only
     bundle or image) does not compile every module at each start."""
-    args = ["pip", "install", "--require-hashes", "--no-deps", "-r", str(lock)]
-    if compile_bytecode:
-        args.append("--compile-bytecode")
-    args += _where(python, target, python_version, python_platform)
-    result = run_uv(args, step="install", progress=progress)
-    _check(result.returncode, result.lines, "the locked dependencies")
+    _pip_install(
+        ["--require-hashes", "-r", str(lock)],
+        _where(python, target, python_version, python_platform),
+        compile_bytecode=compile_bytecode,
+        step="install",
+        what="the locked dependencies",
+        progress=progress,
+    )
 
 
 def install_agentdock(
@@ -88,10 +90,29 @@ def install_agentdock(
     progress: Progress = no_progress,
 ) -> None:
     """Install AgentDock's wheels (or pins) ``--no-deps``: their requirements come from the
-    lock, so this step never resolves."""
-    args = ["pip", "install", "--no-deps", *dists.install_args]
+    lock, so this step never resolves. Where and ``compile_bytecode``: as :func:`install_lock`."""
+    _pip_install(
+        list(dists.install_args),
+        _where(python, target, python_version, python_platform),
+        compile_bytecode=compile_bytecode,
+        step="agentdock",
+        what="AgentDock's distributions",
+        progress=progress,
+    )
+
+
+def _pip_install(
+    what_args: list[str],
+    where_args: list[str],
+    *,
+    compile_bytecode: bool,
+    step: str,
+    what: str,
+    progress: Progress,
+) -> None:
+    """``uv pip install --no-deps`` of ``what_args`` into ``where_args``; a failure raises."""
+    args = ["pip", "install", "--no-deps", *what_args]
     if compile_bytecode:
         args.append("--compile-bytecode")
-    args += _where(python, target, python_version, python_platform)
-    result = run_uv(args, step="agentdock", progress=progress)
-    _check(result.returncode, result.lines, "AgentDock's distributions")
+    result = run_uv([*args, *where_args], step=step, progress=progress)
+    _check(result.returncode, result.lines, what)
