@@ -8,52 +8,22 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from fake_smi import SMI_TWO_GPUS, fake_smi
 
-ROWS = """\
-0, NVIDIA GeForce RTX 4090, 24564, 550.54.14, GPU-aaaa
-1, NVIDIA GeForce RTX 3060, 12288, 550.54.14, GPU-bbbb
-"""
-BANNER = "| NVIDIA-SMI 550.54.14    Driver Version: 550.54.14    CUDA Version: 12.4     |\n"
 BROKEN = "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver."
 
 
 def _command() -> list[str]:
-    """``agentdock hardware`` once the command is registered in ``main``; until then the
-    click command itself, run the same way."""
-    from agentdock_cli.main import cli
-
-    if "hardware" in cli.commands:
-        return [sys.executable, "-m", "agentdock_cli", "hardware"]
-    return [
-        sys.executable,
-        "-c",
-        "from agentdock_cli.commands.hardware import hardware_command as c;"
-        "c(prog_name='agentdock hardware')",
-    ]
+    return [sys.executable, "-m", "agentdock_cli", "hardware"]
 
 
-def fake_smi(directory: Path, rows: str = ROWS, exit_code: int = 0) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "rows.txt").write_text(rows)
-    (directory / "banner.txt").write_text(BANNER)
-    (directory / "broken.txt").write_text(BROKEN + "\n")
-    script = directory / "nvidia-smi"
-    script.write_text(
-        "#!/bin/sh\n"
-        f"if [ {exit_code} -ne 0 ]; then cat '{directory}/broken.txt'; exit {exit_code}; fi\n"
-        'case "$1" in\n'
-        f"  --query-gpu=*) cat '{directory}/rows.txt' ;;\n"
-        f"  *) cat '{directory}/banner.txt' ;;\n"
-        "esac\n"
-    )
-    script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return script
+def fake_bin(directory: Path, *, exit_code: int = 0) -> Path:
+    return fake_smi(directory, SMI_TWO_GPUS, exit_code=exit_code, message=BROKEN)
 
 
 def run(bin_dir: Path | None, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -73,7 +43,7 @@ def run(bin_dir: Path | None, *args: str, **env: str) -> subprocess.CompletedPro
 
 
 def test_json_with_two_gpus_from_nvidia_smi(tmp_path: Path) -> None:
-    fake_smi(tmp_path / "bin")
+    fake_bin(tmp_path / "bin")
     done = run(tmp_path / "bin", "--json")
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
@@ -99,7 +69,7 @@ def test_json_with_two_gpus_from_nvidia_smi(tmp_path: Path) -> None:
 
 
 def test_human_output_names_gpus_and_defaults(tmp_path: Path) -> None:
-    fake_smi(tmp_path / "bin")
+    fake_bin(tmp_path / "bin")
     done = run(tmp_path / "bin")
     assert done.returncode == 0, done.stderr
     out = done.stdout
@@ -127,7 +97,7 @@ def test_no_gpu_anywhere_is_the_cpu_profile(tmp_path: Path) -> None:
 
 
 def test_broken_driver_says_why_and_warns_for_cuda(tmp_path: Path) -> None:
-    fake_smi(tmp_path / "bin", exit_code=9)
+    fake_bin(tmp_path / "bin", exit_code=9)
     done = run(tmp_path / "bin", "--hardware", "cuda")
     assert done.returncode == 0, done.stderr
     assert "GPUs     none" in done.stdout
