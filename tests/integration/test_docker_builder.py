@@ -22,11 +22,10 @@ from typing import Any
 import pytest
 from agentdock.deployment.artifacts import Artifact, BuildRequest
 from agentdock.deployment.errors import BuildFailed, InvalidDeployInput, TargetUnavailable
-from agentdock.deployment.sources import collect_sources, content_hash
-from agentdock.validation import validate
 from agentdock_plugins import pydeps
 from agentdock_plugins.docker import builder as builder_module
 from agentdock_plugins.docker.builder import DockerBuilder
+from build_requests import build_request
 from dockerbase import docker_client, ensure_base_image
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,21 +81,14 @@ class Recorder:
 
 
 def _request(project: Path, version: str, **options: Any) -> BuildRequest:
-    report = validate(project / "Dockfile.yaml")
-    assert report.ok, [f.one_line() for f in report.errors]
-    snapshot = (project / "Dockfile.yaml").read_text(encoding="utf-8")
-    sources = collect_sources(project)
-    return BuildRequest(
-        agent=AGENT,
+    request = build_request(
+        project,
+        project / ".agentdock",
         version=version,
-        project_dir=project,
-        snapshot=snapshot,
-        content_hash=content_hash(snapshot, project, sources),
-        sources=sources,
-        spec=report.spec,
-        home=project / ".agentdock",
         options={"base_image": BASE, **options},
     )
+    assert request.agent == AGENT
+    return request
 
 
 BASE = "agentdock-test-base:bookworm"

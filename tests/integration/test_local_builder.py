@@ -16,33 +16,14 @@ from typing import Any
 import pytest
 from agentdock.deployment.artifacts import BuildRequest, no_progress
 from agentdock.deployment.errors import BuildFailed
-from agentdock.deployment.sources import collect_sources, content_hash
-from agentdock.validation import validate
 from agentdock_plugins import pydeps
 from agentdock_plugins.local.builder import LocalBuilder
+from build_requests import build_request
 
 pytestmark = pytest.mark.slow
 
 ECHO = Path(__file__).resolve().parents[2] / "examples" / "echo"
 SECRET = "planted-secret-3b1f9c0e7d"
-
-
-def make_request(project: Path, home: Path) -> BuildRequest:
-    """A build request as ``deploy`` makes it: snapshot, filtered sources, content hash."""
-    snapshot = (project / "Dockfile.yaml").read_text("utf-8")
-    report = validate(project / "Dockfile.yaml", allow_unresolved=True, skip_imports=True)
-    assert report.spec is not None
-    sources = collect_sources(project)
-    return BuildRequest(
-        agent=report.spec.agent.name,
-        version="0.1.0",
-        project_dir=project,
-        snapshot=snapshot,
-        content_hash=content_hash(snapshot, project, sources),
-        sources=sources,
-        spec=report.spec,
-        home=home,
-    )
 
 
 def echo_project(root: Path) -> Path:
@@ -68,7 +49,7 @@ def built(
     tmp_path_factory: pytest.TempPathFactory, wheel_cache: Path
 ) -> Iterator[tuple[BuildRequest, Any, list[tuple[str, str]]]]:
     root = tmp_path_factory.mktemp("local-builder")
-    request = make_request(echo_project(root), root / "home")
+    request = build_request(echo_project(root), root / "home")
     steps: list[tuple[str, str]] = []
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ECHO_TOKEN", SECRET)
@@ -156,7 +137,7 @@ def test_one_line_change_gives_a_new_bundle(built: Any, wheel_cache: Path, tmp_p
     shutil.copytree(request.project_dir, project)
     graph = project / "echo" / "graph.py"
     graph.write_text(graph.read_text("utf-8") + "\n# one more line\n", "utf-8")
-    changed = LocalBuilder(wheel_cache).build(make_request(project, request.home), no_progress)
+    changed = LocalBuilder(wheel_cache).build(build_request(project, request.home), no_progress)
     assert not changed.cached
     assert changed.digest != artifact.digest and changed.ref != artifact.ref
     assert (Path(changed.ref) / "app" / "echo" / "graph.py").read_text().endswith("line\n")
@@ -172,7 +153,7 @@ def test_unresolvable_requirement_is_named_and_leaves_nothing(
     (project / "requirements.txt").write_text("agentdock-no-such-package-zq9\n")
     home = tmp_path / "home"
     with pytest.raises(BuildFailed) as caught:
-        LocalBuilder(wheel_cache).build(make_request(project, home), no_progress)
+        LocalBuilder(wheel_cache).build(build_request(project, home), no_progress)
     assert "agentdock-no-such-package-zq9" in caught.value.cause
     assert caught.value.exit_code == 3
     assert list((home / "bundles").iterdir()) == []

@@ -22,14 +22,13 @@ from typing import Any
 
 import httpx
 import pytest
-from agentdock.deployment.artifacts import Artifact, BuildRequest, StartRequest, no_progress
+from agentdock.deployment.artifacts import Artifact, StartRequest, no_progress
 from agentdock.deployment.errors import HealthGateFailed
-from agentdock.deployment.sources import collect_sources, content_hash
-from agentdock.validation import validate
 from agentdock_plugins import pydeps
 from agentdock_plugins.local.builder import LocalBuilder
 from agentdock_plugins.local.supervisor import read_state
 from agentdock_plugins.local.target import LocalTarget, choose_port, pid_alive
+from build_requests import build_request
 
 pytestmark = pytest.mark.slow
 
@@ -40,21 +39,7 @@ POLL = 0.05
 
 
 def _build(project: Path, home: Path) -> Artifact:
-    snapshot = (project / "Dockfile.yaml").read_text("utf-8")
-    report = validate(project / "Dockfile.yaml", allow_unresolved=True, skip_imports=True)
-    assert report.spec is not None
-    sources = collect_sources(project)
-    request = BuildRequest(
-        agent=report.spec.agent.name,
-        version="0.1.0",
-        project_dir=project,
-        snapshot=snapshot,
-        content_hash=content_hash(snapshot, project, sources),
-        sources=sources,
-        spec=report.spec,
-        home=home,
-    )
-    return LocalBuilder(home / "wheels").build(request, no_progress)
+    return LocalBuilder(home / "wheels").build(build_request(project, home), no_progress)
 
 
 @pytest.fixture(scope="module")
