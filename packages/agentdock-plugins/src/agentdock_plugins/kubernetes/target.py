@@ -401,18 +401,7 @@ class KubernetesTarget:
         for index, pod in enumerate(ordered):
             pod_name = str((pod.get("metadata") or {}).get("name"))
             streaming = follow and index == len(ordered) - 1
-            response = self._call(
-                functools.partial(
-                    core.read_namespaced_pod_log,
-                    pod_name,
-                    namespace,
-                    container=CONTAINER,
-                    tail_lines=tail,
-                    follow=streaming,
-                    _preload_content=False,
-                    _request_timeout=None if streaming else REQUEST_TIMEOUT,
-                )
-            )
+            response = self._pod_log(core, pod_name, namespace, tail, follow=streaming)
             lines = (
                 _stream_lines(response)
                 if streaming
@@ -421,6 +410,31 @@ class KubernetesTarget:
             for line in lines:
                 text = _scrub(line, self._masked)
                 yield f"[{pod_name}] {text}" if prefix else text
+
+    def _pod_log(
+        self,
+        core: Any,
+        pod_name: str,
+        namespace: str,
+        tail: int | None,
+        *,
+        follow: bool = False,
+        previous: bool = False,
+    ) -> Any:
+        """The raw response of the pod's log read (a stream to follow when ``follow``)."""
+        return self._call(
+            functools.partial(
+                core.read_namespaced_pod_log,
+                pod_name,
+                namespace,
+                container=CONTAINER,
+                tail_lines=tail,
+                follow=follow,
+                previous=previous,
+                _preload_content=False,
+                _request_timeout=None if follow else REQUEST_TIMEOUT,
+            )
+        )
 
     def _connect(self, context: str | None) -> None:
         """Load the cluster's configuration once (see the module docstring)."""
@@ -611,18 +625,7 @@ class KubernetesTarget:
             pod_name = str((pod.get("metadata") or {}).get("name"))
             for previous in (False, True):
                 try:
-                    response = self._call(
-                        functools.partial(
-                            core.read_namespaced_pod_log,
-                            pod_name,
-                            namespace,
-                            container=CONTAINER,
-                            tail_lines=LOG_TAIL,
-                            previous=previous,
-                            _preload_content=False,
-                            _request_timeout=REQUEST_TIMEOUT,
-                        )
-                    )
+                    response = self._pod_log(core, pod_name, namespace, LOG_TAIL, previous=previous)
                 except DeployError:
                     continue
                 text = response.data.decode("utf-8", errors="replace")
