@@ -129,3 +129,52 @@ def test_sizes_are_checked() -> None:
     assert 1 <= default_core_threads(64) <= 64
     assert default_core_threads(1) == 1
     assert WorkerPool(4, core=10).core == 4
+
+
+def test_a_caller_that_gives_up_mid_call_does_not_hold_up_the_next_call() -> None:
+    pool = WorkerPool(2, core=1, grow_after=5.0)
+    release = threading.Event()
+
+    async def main() -> str:
+        stuck = asyncio.ensure_future(pool.run(release.wait, 10))
+        await asyncio.sleep(0.02)
+        stuck.cancel()  # the thread still runs release.wait
+        with pytest.raises(asyncio.CancelledError):
+            await stuck
+        # The slot is free and a second thread takes the call while the first is busy.
+        after = await asyncio.wait_for(pool.run(lambda: "served"), 5)
+        release.set()
+        return after
+
+    assert asyncio.run(main()) == "served"
+    assert pool.running == 0
+    pool.shutdown()
+
+
+def test_shutdown_cancels_calls_no_thread_has_started() -> None:
+    pool = WorkerPool(1, core=1, grow_after=5.0)
+    release = threading.Event()
+
+    async def main() -> None:
+        started = threading.Event()
+
+        def busy() -> bool:
+            started.set()
+            return release.wait(10)
+
+        first = asyncio.ensure_future(pool.run(busy))
+        await asyncio.to_thread(started.wait, 5)
+        first.cancel()  # its slot is free, but its one thread is still busy
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        queued = asyncio.ensure_future(pool.run(lambda: "never"))
+        await asyncio.sleep(0.02)
+        assert not queued.done(), "waits for the only thread"
+        pool.shutdown()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(queued, 5)
+        release.set()
+        with pytest.raises(RuntimeError, match="shut down"):
+            await pool.run(lambda: "late")
+
+    asyncio.run(main())

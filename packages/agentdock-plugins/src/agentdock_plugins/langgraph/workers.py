@@ -14,6 +14,11 @@ So the pool starts with ``core`` threads in flight and lets more in only when ca
 finishing: when a call is waiting and none has finished for ``grow_after`` seconds, the
 waiting calls get threads of their own, up to ``maximum``. When calls finish quickly again
 and nobody waits, the limit falls back towards ``core``.
+
+A call reaches a thread through a ``queue.SimpleQueue`` and its result comes back with
+``call_soon_threadsafe``, rather than through ``run_in_executor``: the executor's
+``concurrent.futures.Future``, chained onto an asyncio future, cost the echo graph about
+twice the hand-over time (21.7 µs against 10.5 µs a call, one core).
 """
 
 from __future__ import annotations
@@ -21,12 +26,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import functools
 import os
+import queue
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 __all__ = ["WorkerPool", "default_core_threads"]
@@ -58,7 +63,12 @@ class WorkerPool:
         self.maximum = maximum
         self.core = min(core if core is not None else default_core_threads(maximum), maximum)
         self.grow_after = grow_after
-        self._executor = ThreadPoolExecutor(max_workers=maximum, thread_name_prefix=name)
+        self.name = name
+        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        #: Calls handed to the threads whose result has not come back to the loop yet.
+        self._outstanding = 0
+        self._closed = False
         #: Calls allowed in flight now (between ``core`` and ``maximum``).
         self.limit = self.core
         self.running = 0
@@ -73,11 +83,41 @@ class WorkerPool:
             self.running += 1
         else:
             await self._wait_turn(loop)
-        call = functools.partial(contextvars.copy_context().run, function, *args)
         try:
-            return await loop.run_in_executor(self._executor, call)
+            if self._closed:
+                raise RuntimeError("the worker pool is shut down")
+            future: asyncio.Future[T] = loop.create_future()
+            self._outstanding += 1
+            # A thread for every call in flight, even one whose caller gave up while its
+            # function still runs, up to the maximum.
+            if self._outstanding > len(self._threads) and len(self._threads) < self.maximum:
+                self._start_thread()
+            self._calls.put((loop, future, contextvars.copy_context(), function, args, self))
+            return await future
         finally:
             self._done()
+
+    def _start_thread(self) -> None:
+        thread = threading.Thread(
+            target=_work,
+            args=(self._calls,),
+            name=f"{self.name}_{len(self._threads)}",
+            daemon=True,
+        )
+        thread.start()
+        self._threads.append(thread)
+
+    def _settle(
+        self, future: asyncio.Future[Any], result: Any, error: BaseException | None
+    ) -> None:
+        """On the loop: the result of a call a thread finished."""
+        self._outstanding -= 1
+        if future.done():  # its caller gave up
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
 
     async def _wait_turn(self, loop: asyncio.AbstractEventLoop) -> None:
         turn: asyncio.Future[None] = loop.create_future()
@@ -122,8 +162,50 @@ class WorkerPool:
             self._timer = loop.call_later(self.grow_after, self._check)
 
     def shutdown(self) -> None:
-        """Stop the threads; calls not started yet are dropped."""
+        """Stop the threads; calls not started yet are cancelled (from any thread)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._closed = True
+        while True:
+            try:
+                call = self._calls.get_nowait()
+            except queue.Empty:
+                break
+            if call is not None:
+                loop, future = call[0], call[1]
+                with contextlib.suppress(RuntimeError):  # the loop is already closed
+                    loop.call_soon_threadsafe(future.cancel)
+        for _ in self._threads:
+            self._calls.put(None)
+
+
+#: A call for a worker thread: the loop to answer on, its future, the caller's context
+#: variables, the function and its arguments, and the pool that counts it.
+_Call = tuple[
+    asyncio.AbstractEventLoop,
+    "asyncio.Future[Any]",
+    contextvars.Context,
+    Callable[..., Any],
+    tuple[Any, ...],
+    WorkerPool,
+]
+
+
+def _work(calls: queue.SimpleQueue[_Call | None]) -> None:
+    """A worker thread: run calls until the pool puts ``None``."""
+    while True:
+        call = calls.get()
+        if call is None:
+            return
+        loop, future, context, function, args, pool = call
+        result: Any = None
+        error: BaseException | None = None
+        if not future.cancelled():  # its caller gave up before it started
+            try:
+                result = context.run(function, *args)
+            except BaseException as exc:  # everything reaches the caller, as an executor does
+                error = exc
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+            loop.call_soon_threadsafe(pool._settle, future, result, error)
+        del call, result, error, future
