@@ -45,6 +45,7 @@ from agentdock_runtime.errors import (
 )
 from agentdock_runtime.events import envelope, new_run_id, new_span_id, parse_traceparent
 from agentdock_runtime.iomodels import InputModel, OutputModel, input_model, output_model
+from agentdock_runtime.telemetry import TelemetryQueues, TelemetryStats
 
 __all__ = [
     "DEFAULT_TIMEOUT_SEC",
@@ -99,20 +100,6 @@ class StreamItem:
     owner: str | None = field(default=None, compare=False)
 
 
-@dataclass(slots=True)
-class TelemetryStats:
-    """What happened to telemetry events since start-up, summed over the sinks (an event
-    queued for three sinks counts three times)."""
-
-    queued: int = 0
-    dropped: int = 0
-    #: ``dropped`` by sink class name.
-    dropped_by_sink: dict[str, int] = field(default_factory=dict)
-    delivered: int = 0
-    sink_errors: int = 0
-    sink_timeouts: int = 0
-
-
 @dataclass(frozen=True, slots=True)
 class RunSettings:
     """The run knobs read from the Dockfile's ``arguments``."""
@@ -133,136 +120,6 @@ class RunSettings:
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise PipelineError(f"arguments.max_retries must be an integer >= 0, got {retries!r}")
         return cls(float(timeout) if timeout is not None else None, retries)
-
-
-# -- telemetry -----------------------------------------------------------------------------------
-
-
-class _Telemetry:
-    """Bounded queues, one per sink, each drained by its own task.
-
-    An item of a queue is the list of one run's events, put once when the run ends (a run's
-    events are collected without touching the loop, even from worker threads), so a run
-    costs one queue operation per sink whatever it reports. ``queue_size`` bounds the items
-    of each queue. A sink that hangs or falls behind fills only its own queue: the others
-    keep receiving.
-    """
-
-    def __init__(
-        self, sinks: Sequence[Any], *, queue_size: int, batch_size: int, sink_timeout: float
-    ) -> None:
-        self.sinks = tuple(sinks)
-        self.queue_size = queue_size
-        self.batch_size = batch_size
-        self.sink_timeout = sink_timeout
-        self.stats = TelemetryStats()
-        self._queues: list[asyncio.Queue[list[Mapping[str, Any]]]] = []
-        self._tasks: list[asyncio.Task[None]] = []
-
-    def put(self, events: list[Mapping[str, Any]]) -> None:
-        """Queue a run's events (or one event outside a run) for every sink; a full queue
-        drops them for its sink only."""
-        if not self.sinks or not events:
-            return
-        if not self._tasks:
-            self._start()
-        else:
-            for index, task in enumerate(self._tasks):
-                if task.done():  # only that sink's drain, on its own queue
-                    self._tasks[index] = self._drainer(index)
-        stats = self.stats
-        for sink, queue in zip(self.sinks, self._queues, strict=True):
-            try:
-                queue.put_nowait(events)
-            except asyncio.QueueFull:
-                stats.dropped += len(events)
-                name = _name(sink)
-                stats.dropped_by_sink[name] = stats.dropped_by_sink.get(name, 0) + len(events)
-            else:
-                stats.queued += len(events)
-
-    def _start(self) -> None:
-        self._queues = [asyncio.Queue(self.queue_size) for _ in self.sinks]
-        self._tasks = [self._drainer(index) for index in range(len(self.sinks))]
-
-    def _drainer(self, index: int) -> asyncio.Task[None]:
-        sink = self.sinks[index]
-        return asyncio.get_running_loop().create_task(
-            self._drain(sink, self._queues[index]), name=f"agentdock-telemetry-{_name(sink)}"
-        )
-
-    async def _drain(self, sink: Any, queue: asyncio.Queue[list[Mapping[str, Any]]]) -> None:
-        while True:
-            batch = list(await queue.get())
-            items = 1
-            while len(batch) < self.batch_size:
-                try:
-                    batch.extend(queue.get_nowait())
-                except asyncio.QueueEmpty:
-                    break
-                items += 1
-            try:
-                await self._deliver(sink, batch)
-            finally:
-                for _ in range(items):
-                    queue.task_done()
-
-    async def _deliver(self, sink: Any, batch: list[Mapping[str, Any]]) -> None:
-        try:
-            async with asyncio.timeout(self.sink_timeout):
-                await sink.emit(batch)
-        except TimeoutError:
-            self.stats.sink_timeouts += 1
-            log.warning("telemetry sink %s timed out; %d events lost", _name(sink), len(batch))
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise  # the drain itself is being stopped
-            self.stats.sink_errors += 1  # the sink's own cancellation: not the drain's end
-            log.warning("telemetry sink %s was cancelled; %d events lost", _name(sink), len(batch))
-        except Exception as exc:
-            self.stats.sink_errors += 1
-            log.warning(
-                "telemetry sink %s failed (%s); %d events lost",
-                _name(sink),
-                type(exc).__name__,
-                len(batch),
-            )
-        else:
-            self.stats.delivered += len(batch)
-
-    async def aclose(self, timeout: float) -> None:
-        """Let every sink drain its queue, then flush them all at once: at most about
-        ``2 × timeout`` in all. Events still queued after the first ``timeout`` are dropped
-        and counted."""
-        if self._tasks:
-            joins = [asyncio.ensure_future(queue.join()) for queue in self._queues]
-            await asyncio.wait(joins, timeout=timeout)
-            for sink, queue in zip(self.sinks, self._queues, strict=True):
-                left = sum(len(queue.get_nowait()) for _ in range(queue.qsize()))
-                if left:
-                    self.stats.dropped += left
-                    name = _name(sink)
-                    self.stats.dropped_by_sink[name] = (
-                        self.stats.dropped_by_sink.get(name, 0) + left
-                    )
-            for pending in (*joins, *self._tasks):
-                pending.cancel()
-            await asyncio.gather(*joins, *self._tasks, return_exceptions=True)
-        self._tasks, self._queues = [], []
-
-        async def flush(sink: Any) -> None:
-            try:
-                async with asyncio.timeout(timeout):
-                    await sink.flush()
-            except Exception as exc:  # a sink must not stop shutdown
-                log.warning("telemetry sink %s did not flush (%s)", _name(sink), type(exc).__name__)
-
-        await asyncio.gather(*(flush(sink) for sink in self.sinks))
-
-
-def _name(obj: Any) -> str:
-    return type(obj).__name__
 
 
 # -- per-run state -------------------------------------------------------------------------------
@@ -401,7 +258,7 @@ class Pipeline:
             if sinks
             else frozenset()
         )
-        self._telemetry = _Telemetry(
+        self._telemetry = TelemetryQueues(
             sinks,
             queue_size=telemetry_queue_size,
             batch_size=telemetry_batch_size,
