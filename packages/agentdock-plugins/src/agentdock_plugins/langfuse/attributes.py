@@ -12,10 +12,10 @@ run made several model calls, the run's cost is shared between them by tokens.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import msgspec
 from langfuse import LangfuseOtelSpanAttributes as LF
 from opentelemetry.trace import SpanKind
 
@@ -26,8 +26,12 @@ __all__ = ["LangfuseFlavor"]
 _TYPES = {"tool_event": "tool", "node_event": "span", "model_event": "generation"}
 
 
+_encode = msgspec.json.Encoder().encode
+
+
 def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    # Compact, UTF-8 as is; the stdlib's json.dumps cost ~7 µs a call here (7 calls a run).
+    return _encode(value).decode("utf-8")
 
 
 class LangfuseFlavor(SpanFlavor):
