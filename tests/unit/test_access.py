@@ -115,6 +115,27 @@ def test_no_double_burst_at_a_window_edge() -> None:
     assert sum(limiter.hit_now("k", rate).allowed for _ in range(60)) == 1
 
 
+@given(
+    now=st.floats(0, 10**7, allow_nan=False),
+    count=st.integers(1, 50),
+    period=st.sampled_from(["s", "m", "h", "d"]),
+)
+def test_a_first_request_is_always_allowed(now: float, count: int, period: str) -> None:
+    """At 481.0235626848347 s of monotonic time, (now + 3600) - 3600 > now: a 1/h limit
+    once refused a caller's first request."""
+    clock = Clock()
+    clock.now = now
+    assert MemoryLimiter(clock).hit_now("k", parse_rate(f"{count}/{period}")).allowed
+
+
+def test_a_burst_of_one_at_a_time_that_rounds_up() -> None:
+    clock = Clock()
+    clock.now = 481.0235626848347
+    limiter = MemoryLimiter(clock)
+    assert limiter.hit_now("k", parse_rate("1/h")).allowed
+    assert not limiter.hit_now("k", parse_rate("1/h")).allowed
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     count=st.integers(1, 50),

@@ -97,9 +97,12 @@ class MemoryLimiter:
         if tat < now:
             tat = now
         new_tat = tat + rate.interval
-        allow_at = new_tat - rate.period
-        if now < allow_at:
-            return Decision(False, allow_at - now)
+        # How far the TAT would run past one period ahead, computed from the difference of
+        # the times: ``tat + interval - period`` rounds, and at a burst of 1 it could come
+        # out a hair after ``now`` and refuse a caller's very first request.
+        wait = (tat - now) - (rate.period - rate.interval)
+        if wait > 0:
+            return Decision(False, wait)
         if len(self._tat) >= self._max_keys and key not in self._tat:
             self._prune(now)
         self._tat[key] = new_tat
