@@ -6,14 +6,9 @@ one append per sink whatever it reports. A sink that hangs or falls behind fills
 own queue: the others keep receiving.
 
 The queues are plain deques with one waiting future per drain, not ``asyncio.Queue``: a put
-is an append and a length check. With ``asyncio.Queue``'s put, get and ``task_done`` per run
-and sink, queueing three sinks cost 3.9 µs a run; this costs 2.0 (no-op sinks, a wake-up
-every 16 runs, one core).
-
-Idle drains are woken together, ``LINGER_S`` after the first run that finds them idle, not
-by that run: under load, runs end one at a time, and a drain woken per run handed each sink
-a batch of one or two runs, paying a task switch, a timeout and the sink's own per-batch
-work each time. Events reach the sinks at most ``LINGER_S`` later.
+is an append and a length check, and a drain is woken only when it has gone idle. With
+``asyncio.Queue``'s put, get and ``task_done`` per run and sink, queueing three sinks cost
+3.9 µs a run; this costs 2.0 (no-op sinks, a wake-up every 16 runs, one core).
 """
 
 from __future__ import annotations
@@ -32,8 +27,6 @@ log = logging.getLogger("agentdock.runtime")
 
 #: How often ``aclose`` looks whether the drains have caught up.
 _SETTLE_POLL_S = 0.005
-#: How long the first run queued for an idle drain waits for others to join it.
-LINGER_S = 0.01
 
 
 @dataclass(slots=True)
@@ -76,7 +69,6 @@ class TelemetryQueues:
         #: Whether each drain is inside its sink's ``emit``.
         self._busy = [False] * len(self.sinks)
         self._tasks: list[asyncio.Task[None]] = []
-        self._wake_timer: asyncio.TimerHandle | None = None
 
     def put(self, events: Events) -> None:
         """Queue a run's events (or one event outside a run) for every sink; a full queue
@@ -98,16 +90,7 @@ class TelemetryQueues:
                 continue
             pending.append(events)
             stats.queued += len(events)
-            if waiter is not None and self._wake_timer is None:
-                self._wake_timer = asyncio.get_running_loop().call_later(LINGER_S, self._wake)
-
-    def _wake(self) -> None:
-        """Wake every idle drain that has runs queued."""
-        if self._wake_timer is not None:
-            self._wake_timer.cancel()  # a no-op when the timer itself called
-            self._wake_timer = None
-        for index, waiter in enumerate(self._waiters):
-            if waiter is not None and self._pending[index]:
+            if waiter is not None:
                 self._waiters[index] = None
                 if not waiter.done():
                     waiter.set_result(None)
@@ -166,14 +149,12 @@ class TelemetryQueues:
     async def _settled(self) -> None:
         while any(self._pending) or any(self._busy):
             await asyncio.sleep(_SETTLE_POLL_S)
-            self._wake()
 
     async def aclose(self, timeout: float) -> None:
         """Let every sink drain its queue, then flush them all at once: at most about
         ``2 × timeout`` in all. Events still queued after the first ``timeout`` are dropped
         and counted."""
         if self._tasks:
-            self._wake()  # no linger at shutdown
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._settled(), timeout)
             for sink, pending in zip(self.sinks, self._pending, strict=True):
@@ -188,9 +169,6 @@ class TelemetryQueues:
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._wake_timer is not None:
-            self._wake_timer.cancel()
-            self._wake_timer = None
         self._tasks = []
 
         async def flush(sink: Any) -> None:
