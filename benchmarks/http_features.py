@@ -14,6 +14,8 @@ telemetry (goal: on / off >= 0.98)
 - off        echo-plain, --insecure-no-auth, no telemetry backend configured
 - on         echo-observed, --insecure-no-auth: Prometheus (/metrics), OpenTelemetry spans
              to a local OTLP/HTTP receiver and LangFuse traces to a local fake LangFuse
+- on, 10%    "on" with a tenth of the runs traced (OTEL_TRACES_SAMPLER_ARG=0.1,
+             LANGFUSE_SAMPLE_RATE=0.1), as docs/tracing.md suggests for CPU-bound services
 
 The API key lives in a throw-away AGENTDOCK_HOME; the receivers are in-process HTTP
 servers of this script that count what arrives (printed at the end).
@@ -165,8 +167,16 @@ def main() -> None:
             "LANGFUSE_PUBLIC": "pk-lf-bench",
             "LANGFUSE_SECRET": "sk-lf-bench",
         }
+        # The sampling docs/tracing.md recommends for CPU-bound services: a tenth of the runs.
+        sampled_env = {
+            **telemetry_env,
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": "0.1",
+            "LANGFUSE_SAMPLE_RATE": "0.1",
+        }
         telemetry = {
             "off": _measure(_serve(plain, insecure=True, env=quiet), args, {}),
+            "on, 10%": _measure(_serve(observed, insecure=True, env=sampled_env), args, {}),
             "on": _measure(_serve(observed, insecure=True, env=telemetry_env), args, {}),
         }
         _table("telemetry: Prometheus + OpenTelemetry + LangFuse", telemetry, 0.98)
