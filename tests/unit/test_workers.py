@@ -29,6 +29,13 @@ class Gauge:
             self.now -= 1
 
 
+async def cancel(task: asyncio.Future[Any]) -> None:
+    """Cancel ``task`` and wait until it has ended cancelled."""
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
 def test_blocked_calls_get_threads_beyond_core_up_to_the_maximum() -> None:
     pool = WorkerPool(8, core=2, grow_after=0.002)
     gauge = Gauge()
@@ -84,9 +91,7 @@ def test_a_cancelled_waiting_call_gives_its_turn_back() -> None:
         await asyncio.sleep(0.01)
         waiting = asyncio.ensure_future(pool.run(lambda: "never"))
         await asyncio.sleep(0.01)
-        waiting.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await waiting
+        await cancel(waiting)
         release.set()
         await first
         return await pool.run(lambda: "after")
@@ -138,9 +143,7 @@ def test_a_caller_that_gives_up_mid_call_does_not_hold_up_the_next_call() -> Non
     async def main() -> str:
         stuck = asyncio.ensure_future(pool.run(release.wait, 10))
         await asyncio.sleep(0.02)
-        stuck.cancel()  # the thread still runs release.wait
-        with pytest.raises(asyncio.CancelledError):
-            await stuck
+        await cancel(stuck)  # the thread still runs release.wait
         # The slot is free and a second thread takes the call while the first is busy.
         after = await asyncio.wait_for(pool.run(lambda: "served"), 5)
         release.set()
@@ -164,9 +167,7 @@ def test_shutdown_cancels_calls_no_thread_has_started() -> None:
 
         first = asyncio.ensure_future(pool.run(busy))
         await asyncio.to_thread(started.wait, 5)
-        first.cancel()  # its slot is free, but its one thread is still busy
-        with pytest.raises(asyncio.CancelledError):
-            await first
+        await cancel(first)  # its slot is free, but its one thread is still busy
         queued = asyncio.ensure_future(pool.run(lambda: "never"))
         await asyncio.sleep(0.02)
         assert not queued.done(), "waits for the only thread"
