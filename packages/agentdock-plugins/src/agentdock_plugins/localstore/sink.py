@@ -181,7 +181,8 @@ class LocalStoreSink:
             rows = self._take(left)
             if rows is None:
                 return True
-            self.dropped += len(rows)
+            with self._cond:  # emit counts its own drops under the same lock
+                self.dropped += len(rows)
         return False
 
     def _drain(self, timeout: float) -> None:
