@@ -120,20 +120,26 @@ def test_no_double_burst_at_a_window_edge() -> None:
     count=st.integers(1, 50),
     period=st.sampled_from(["s", "m", "h", "d"]),
 )
-def test_a_first_request_is_always_allowed(now: float, count: int, period: str) -> None:
-    """At 481.0235626848347 s of monotonic time, (now + 3600) - 3600 > now: a 1/h limit
-    once refused a caller's first request."""
+def test_a_whole_burst_is_always_allowed(now: float, count: int, period: str) -> None:
+    """Float sums of the interval round: at 481.0235626848347 s of monotonic time a 1/h
+    limit once refused a caller's first request, and at 1000.1 s a 3/s limit its third."""
     clock = Clock()
     clock.now = now
-    assert MemoryLimiter(clock).hit_now("k", parse_rate(f"{count}/{period}")).allowed
-
-
-def test_a_burst_of_one_at_a_time_that_rounds_up() -> None:
-    clock = Clock()
-    clock.now = 481.0235626848347
     limiter = MemoryLimiter(clock)
-    assert limiter.hit_now("k", parse_rate("1/h")).allowed
-    assert not limiter.hit_now("k", parse_rate("1/h")).allowed
+    rate = parse_rate(f"{count}/{period}")
+    assert all(limiter.hit_now("k", rate).allowed for _ in range(count))
+    assert not limiter.hit_now("k", rate).allowed
+
+
+@pytest.mark.parametrize(("now", "text"), [(481.0235626848347, "1/h"), (1000.1, "3/s")])
+def test_bursts_at_times_that_round_up(now: float, text: str) -> None:
+    clock = Clock()
+    clock.now = now
+    limiter = MemoryLimiter(clock)
+    rate = parse_rate(text)
+    assert all(limiter.hit_now("k", rate).allowed for _ in range(rate.count))
+    refused = limiter.hit_now("k", rate)
+    assert not refused.allowed and refused.retry_after == pytest.approx(rate.interval)
 
 
 @settings(max_examples=60, deadline=None)

@@ -97,11 +97,11 @@ class MemoryLimiter:
         if tat < now:
             tat = now
         new_tat = tat + rate.interval
-        # How far the TAT would run past one period ahead, computed from the difference of
-        # the times: ``tat + interval - period`` rounds, and at a burst of 1 it could come
-        # out a hair after ``now`` and refuse a caller's very first request.
+        # How far the TAT would run past one period ahead. Float sums of ``interval`` round,
+        # and a wait of a few ulps would refuse the last request of a burst (or, at a burst
+        # of 1, a caller's very first): waits under SLACK_S count as none.
         wait = (tat - now) - (rate.period - rate.interval)
-        if wait > 0:
+        if wait > SLACK_S:
             return Decision(False, wait)
         if len(self._tat) >= self._max_keys and key not in self._tat:
             self._prune(now)
@@ -121,7 +121,11 @@ class MemoryLimiter:
         return None
 
 
-#: GCRA on Redis' clock. KEYS[1] caller; ARGV[1] interval ms; ARGV[2] period ms.
+#: Waits shorter than this (one microsecond) are float rounding, not a limit.
+SLACK_S = 1e-6
+
+#: GCRA on Redis' clock (its ``0.001`` ms is :data:`SLACK_S`). KEYS[1] caller;
+#: ARGV[1] interval ms; ARGV[2] period ms.
 #: Returns {1, "0"} when allowed, {0, "<ms to wait>"} when refused.
 GCRA_LUA = """
 local interval = tonumber(ARGV[1])
@@ -132,7 +136,7 @@ local tat = tonumber(redis.call('GET', KEYS[1]))
 if tat == nil or tat < now then tat = now end
 local new_tat = tat + interval
 local allow_at = new_tat - period
-if now < allow_at then
+if allow_at - now > 0.001 then
   return {0, tostring(allow_at - now)}
 end
 redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil(new_tat - now) + 1000)
