@@ -179,3 +179,52 @@ def test_shutdown_cancels_calls_no_thread_has_started() -> None:
             await pool.run(lambda: "late")
 
     asyncio.run(main())
+
+
+def test_a_pool_dropped_without_shutdown_ends_its_threads() -> None:
+    import gc
+
+    pool = WorkerPool(4, core=4)
+
+    async def main(pool: WorkerPool) -> None:
+        await asyncio.gather(*(pool.run(lambda: None) for _ in range(4)))
+
+    asyncio.run(main(pool))
+    threads = list(pool._threads)
+    assert threads and all(thread.is_alive() for thread in threads)
+    del pool
+    gc.collect()
+    for thread in threads:
+        thread.join(5)
+    assert not any(thread.is_alive() for thread in threads)
+
+
+def test_stop_iteration_reaches_the_caller_as_a_runtime_error() -> None:
+    pool = WorkerPool(1, core=1)
+
+    def stops() -> None:
+        raise StopIteration
+
+    async def main() -> None:
+        with pytest.raises(RuntimeError, match="StopIteration"):
+            await asyncio.wait_for(pool.run(stops), 5)
+
+    asyncio.run(main())
+    assert pool.running == 0
+    pool.shutdown()
+
+
+def test_shutdown_from_another_thread_never_strands_a_caller() -> None:
+    for _ in range(20):
+        pool = WorkerPool(2, core=2)
+
+        async def main(pool: WorkerPool = pool) -> list[Any]:
+            stopper = threading.Thread(target=pool.shutdown)
+            calls = [asyncio.ensure_future(pool.run(lambda: "ran")) for _ in range(8)]
+            stopper.start()
+            outcomes = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 5)
+            stopper.join(5)
+            return outcomes
+
+        for outcome in asyncio.run(main()):
+            assert outcome == "ran" or isinstance(outcome, RuntimeError | asyncio.CancelledError)

@@ -84,3 +84,17 @@ def test_a_hanging_sink_fills_only_its_own_queue_and_shutdown_stays_bounded() ->
     assert stats.dropped_by_sink == {"Hanging": 9}
     assert "Recorder" not in stats.dropped_by_sink
     assert good.flushed == 1
+
+
+def test_a_queue_size_of_zero_is_unbounded() -> None:
+    sink = Recorder()
+    queues = TelemetryQueues([sink], queue_size=0, batch_size=64, sink_timeout=1.0)
+
+    async def main() -> None:
+        for index in range(2000):
+            queues.put(run(1, start=index))
+        await queues.aclose(5.0)
+
+    asyncio.run(main())
+    assert queues.stats.dropped == 0
+    assert [n for batch in sink.batches for n in batch] == list(range(2000))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,7 +51,8 @@ class TelemetryQueues:
     """Bounded queues, one per sink, each drained by its own task.
 
     :param sinks: the telemetry sinks (``emit(batch)`` and ``flush()`` coroutines).
-    :param queue_size: runs (items) each queue holds before it drops new ones.
+    :param queue_size: runs (items) each queue holds before it drops new ones; ``0`` or
+        less: unbounded (as ``asyncio.Queue`` has it).
     :param batch_size: events a drain hands its sink at once (a run is never split).
     :param sink_timeout: seconds one ``emit`` may take before its batch is counted lost.
     """
@@ -60,6 +62,7 @@ class TelemetryQueues:
     ) -> None:
         self.sinks = tuple(sinks)
         self.queue_size = queue_size
+        self._limit = queue_size if queue_size > 0 else sys.maxsize
         self.batch_size = batch_size
         self.sink_timeout = sink_timeout
         self.stats = TelemetryStats()
@@ -78,7 +81,7 @@ class TelemetryQueues:
         if not self._tasks:
             self._tasks = [self._drainer(index) for index in range(len(self.sinks))]
         stats = self.stats
-        limit = self.queue_size
+        limit = self._limit
         for index, pending in enumerate(self._pending):
             waiter = self._waiters[index]
             if waiter is None and self._tasks[index].done():  # that sink's drain ended alone

@@ -30,6 +30,7 @@ import os
 import queue
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -69,6 +70,11 @@ class WorkerPool:
         #: Calls handed to the threads whose result has not come back to the loop yet.
         self._outstanding = 0
         self._closed = False
+        #: Taken by ``run`` (check, start a thread, queue) and by ``shutdown``, which may
+        #: come from another thread.
+        self._lock = threading.Lock()
+        # A pool dropped without shutdown() still ends its threads, as an executor's do.
+        weakref.finalize(self, _stop_threads, self._calls, self._threads)
         #: Calls allowed in flight now (between ``core`` and ``maximum``).
         self.limit = self.core
         self.running = 0
@@ -84,15 +90,18 @@ class WorkerPool:
         else:
             await self._wait_turn(loop)
         try:
-            if self._closed:
-                raise RuntimeError("the worker pool is shut down")
             future: asyncio.Future[T] = loop.create_future()
-            self._outstanding += 1
-            # A thread for every call in flight, even one whose caller gave up while its
-            # function still runs, up to the maximum.
-            if self._outstanding > len(self._threads) and len(self._threads) < self.maximum:
-                self._start_thread()
-            self._calls.put((loop, future, contextvars.copy_context(), function, args, self))
+            call = (loop, future, contextvars.copy_context(), function, args, self)
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError("the worker pool is shut down")
+                self._outstanding += 1
+                # A thread for every call in flight, even one whose caller gave up while its
+                # function still runs, up to the maximum.
+                if self._outstanding > len(self._threads) and len(self._threads) < self.maximum:
+                    self._start_thread()
+                self._calls.put(call)
+            del call
             return await future
         finally:
             self._done()
@@ -114,6 +123,10 @@ class WorkerPool:
         self._outstanding -= 1
         if future.done():  # its caller gave up
             return
+        if isinstance(error, StopIteration):  # a future cannot hold one (asyncio's rule)
+            wrapped = RuntimeError(f"the call raised {type(error).__name__}")
+            wrapped.__cause__ = error
+            error = wrapped
         if error is not None:
             future.set_exception(error)
         else:
@@ -166,18 +179,26 @@ class WorkerPool:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._closed = True
-        while True:
-            try:
-                call = self._calls.get_nowait()
-            except queue.Empty:
-                break
-            if call is not None:
-                loop, future = call[0], call[1]
-                with contextlib.suppress(RuntimeError):  # the loop is already closed
-                    loop.call_soon_threadsafe(future.cancel)
-        for _ in self._threads:
-            self._calls.put(None)
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            while True:
+                try:
+                    call = self._calls.get_nowait()
+                except queue.Empty:
+                    break
+                if call is not None:
+                    loop, future = call[0], call[1]
+                    with contextlib.suppress(RuntimeError):  # the loop is already closed
+                        loop.call_soon_threadsafe(future.cancel)
+            _stop_threads(self._calls, self._threads)
+
+
+def _stop_threads(calls: queue.SimpleQueue[Any], threads: list[threading.Thread]) -> None:
+    """One stop for each thread (they end once the calls queued before it are done)."""
+    for _ in threads:
+        calls.put(None)
 
 
 #: A call for a worker thread: the loop to answer on, its future, the caller's context
@@ -208,4 +229,5 @@ def _work(calls: queue.SimpleQueue[_Call | None]) -> None:
                 error = exc
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
             loop.call_soon_threadsafe(pool._settle, future, result, error)
-        del call, result, error, future
+        # An idle thread keeps nothing of its last call (payload, context, pool, loop).
+        del call, loop, future, context, function, args, pool, result, error

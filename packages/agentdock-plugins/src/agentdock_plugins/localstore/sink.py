@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import sys
 import threading
 import time
 from collections import deque
@@ -72,7 +73,8 @@ class LocalStoreSink:
         self.dropped = 0
         self.written = 0
         self.write_errors = 0
-        self.max_queued = max_queued
+        #: Rows that may wait for the writer; ``0`` or less: unbounded (as ``queue.Queue``).
+        self.max_queued = max_queued if max_queued > 0 else sys.maxsize
         # Rows wait as the lists ``emit`` made, one per batch of events: a lock and a
         # notify per batch, where a ``queue.Queue`` of rows took a put, a get and a
         # ``task_done`` per row (one core, echo graph: ~10 µs more CPU a run).
