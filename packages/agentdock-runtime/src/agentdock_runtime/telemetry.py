@@ -61,8 +61,8 @@ class TelemetryQueues:
         self, sinks: Sequence[Any], *, queue_size: int, batch_size: int, sink_timeout: float
     ) -> None:
         self.sinks = tuple(sinks)
-        self.queue_size = queue_size
-        self._limit = queue_size if queue_size > 0 else sys.maxsize
+        #: Runs each queue holds.
+        self.limit = queue_size if queue_size > 0 else sys.maxsize
         self.batch_size = batch_size
         self.sink_timeout = sink_timeout
         self.stats = TelemetryStats()
@@ -81,7 +81,7 @@ class TelemetryQueues:
         if not self._tasks:
             self._tasks = [self._drainer(index) for index in range(len(self.sinks))]
         stats = self.stats
-        limit = self._limit
+        limit = self.limit
         for index, pending in enumerate(self._pending):
             waiter = self._waiters[index]
             if waiter is None and self._tasks[index].done():  # that sink's drain ended alone
