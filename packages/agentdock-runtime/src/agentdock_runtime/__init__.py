@@ -15,6 +15,7 @@ from __future__ import annotations
 from agentdock_runtime.errors import (
     AgentError,
     AgentTimeoutError,
+    BadRequest,
     Forbidden,
     InputValidationError,
     InternalError,
@@ -56,6 +57,7 @@ __all__ = [
     "DEFAULT_TIMEOUT_SEC",
     "AgentError",
     "AgentTimeoutError",
+    "BadRequest",
     "Forbidden",
     "InlineSchema",
     "InputModel",

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 __all__ = [
     "AgentError",
     "AgentTimeoutError",
+    "BadRequest",
     "FieldError",
     "Forbidden",
     "InputValidationError",
@@ -109,6 +110,13 @@ class MalformedJSONError(_Fixed):
 
     STATUS = 400
     NAME = "MalformedJSONError"
+
+
+class BadRequest(_Fixed):
+    """400: the request cannot be answered without guessing (ambiguous credentials)."""
+
+    STATUS = 400
+    NAME = "BadRequest"
 
 
 class Unauthorized(_Fixed):

@@ -27,7 +27,7 @@ from agentdock.auth import MalformedKey, key_id_of, verify_key
 from agentdock.registry import ApiKeyRecord, SQLiteStore, open_store
 from agentdock_runtime.errors import KeyRevoked
 
-from agentdock_plugins.auth.credentials import api_key_of, bearer_of, invalid, missing
+from agentdock_plugins.auth.credentials import api_key_of, invalid, missing, presented_key
 
 __all__ = [
     "DEFAULT_CACHE_TTL",
@@ -222,7 +222,8 @@ class ApiKeyVerifier:
 
 
 class ApiKeyProvider:
-    """Mode ``api_key``: ``x-api-key: adk_...`` (or ``Authorization: Bearer adk_...``)."""
+    """Mode ``api_key``: ``x-api-key: adk_...`` (or ``Authorization: Bearer adk_...``; both
+    only with the same key)."""
 
     schemes: tuple[str, ...] = ("ApiKey",)
 
@@ -230,12 +231,9 @@ class ApiKeyProvider:
         self.verifier = verifier
 
     async def authenticate(self, headers: Mapping[str, str]) -> Mapping[str, Any]:
-        key = api_key_of(headers)
+        key = presented_key(headers)
         if key is None:
-            bearer = bearer_of(headers) if "authorization" in headers else None
-            if bearer is None:
-                raise missing(self.schemes)
-            key = bearer
+            raise missing(self.schemes)
         return await self.verifier.verify(key)
 
     def close(self) -> None:

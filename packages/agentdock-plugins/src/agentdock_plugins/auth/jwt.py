@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 import jwt
 from agentdock_runtime.errors import TokenExpired
 
-from agentdock_plugins.auth.credentials import MAX_CREDENTIAL_BYTES, bearer_of, invalid, missing
+from agentdock_plugins.auth.credentials import (
+    MAX_CREDENTIAL_BYTES,
+    bearer_of,
+    check_both,
+    invalid,
+    missing,
+)
 
 if TYPE_CHECKING:
     from agentdock_plugins.auth.apikey import ApiKeyVerifier
@@ -205,7 +211,8 @@ class JwtProvider:
 class JwtOrKeyProvider(JwtProvider):
     """Mode ``jwt`` with ``auth.api_keys.enabled``: a bearer token or an ``x-api-key``.
 
-    The bearer token wins when both are present.
+    The bearer token wins when both are present (an empty or repeated header beside the
+    other is refused with 400, as :func:`~.credentials.check_both` says).
     """
 
     schemes: tuple[str, ...] = ("Bearer", "ApiKey")
@@ -215,6 +222,8 @@ class JwtOrKeyProvider(JwtProvider):
         self.api_keys = api_keys
 
     async def authenticate(self, headers: Mapping[str, str]) -> Mapping[str, Any]:  # type: ignore[override]
+        if "x-api-key" in headers and "authorization" in headers:
+            check_both(headers)
         token = bearer_of(headers)
         if token is not None:
             return self.verify_token(token)

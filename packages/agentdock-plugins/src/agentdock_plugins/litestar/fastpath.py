@@ -43,9 +43,26 @@ class _Disconnected(Exception):
     """The client went away before its body arrived: nothing to answer."""
 
 
+#: Headers whose repeats are kept (joined) so that the auth provider refuses them.
+_CREDENTIAL_HEADERS = (b"authorization", b"x-api-key")
+
+
 def request_headers(scope: Scope) -> dict[str, str]:
-    """The request's headers as ``{lower-case name: value}`` (ASGI names are lower-case)."""
-    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+    """The request's headers as ``{lower-case name: value}`` (ASGI names are lower-case).
+
+    A repeated header keeps its last value, except a credential header: its values are
+    joined with ``", "`` (as RFC 9110 §5.3 combines field lines), which no key or token
+    contains, so the auth provider sees several credentials and refuses the request instead
+    of silently using the last. Only a request with a repeated header pays for the check.
+    """
+    raw = scope["headers"]
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
+    if len(headers) != len(raw):
+        for name in _CREDENTIAL_HEADERS:
+            values = [v.decode("latin-1") for k, v in raw if k == name]
+            if len(values) > 1:
+                headers[name.decode()] = ", ".join(values)
+    return headers
 
 
 def thread_id(headers: Mapping[str, str], query_string: bytes) -> str | None:

@@ -1,0 +1,122 @@
+"""Which credential a request carries: one, or a 400 when that would be a guess."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from agentdock.auth import generate_key
+from agentdock.registry import open_store
+from agentdock.spec.models import DockSpec11
+from agentdock_plugins.auth import api_key_provider, jwt_provider
+from agentdock_plugins.auth.credentials import presented_key
+from agentdock_plugins.litestar.fastpath import request_headers
+from agentdock_runtime.errors import BadRequest, Unauthorized
+
+AGENT = "echo_agent"
+SECRET = "credentials-secret-0123456789abcdef-0123456789"
+
+
+def test_repeated_credential_headers_are_joined_others_keep_their_last() -> None:
+    scope = {
+        "headers": [
+            (b"x-api-key", b"adk_one"),
+            (b"accept", b"text/plain"),
+            (b"x-api-key", b"adk_two"),
+            (b"authorization", b"Bearer a"),
+            (b"accept", b"application/json"),
+            (b"authorization", b""),
+        ]
+    }
+    assert request_headers(scope) == {
+        "x-api-key": "adk_one, adk_two",
+        "authorization": "Bearer a, ",
+        "accept": "application/json",
+    }
+    single = {"headers": [(b"x-api-key", b"adk_one"), (b"accept", b"*/*")]}
+    assert request_headers(single) == {"x-api-key": "adk_one", "accept": "*/*"}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"x-api-key": "adk_one, adk_two"},
+        {"authorization": "Bearer adk_one, Bearer adk_two"},
+        {"x-api-key": "", "authorization": "Bearer adk_one"},
+        {"x-api-key": "adk_one", "authorization": "Bearer"},
+        {"x-api-key": "adk_one", "authorization": "  "},
+        {"x-api-key": "adk_one", "authorization": "Bearer adk_two"},
+        {"x-api-key": "adk_one", "authorization": "Basic dXNlcjpwdw=="},
+        {"x-api-key": "adk_one, adk_one", "authorization": "Bearer adk_one"},
+    ],
+)
+def test_ambiguous_key_headers_are_400(headers: dict[str, str]) -> None:
+    with pytest.raises(BadRequest) as info:
+        presented_key(headers)
+    assert info.value.status == 400 and info.value.name == "BadRequest"
+    assert "adk_one" not in info.value.detail and "adk_two" not in info.value.detail
+
+
+def test_one_key_in_either_header_or_both() -> None:
+    assert presented_key({}) is None
+    assert presented_key({"x-api-key": " adk_one "}) == "adk_one"
+    assert presented_key({"authorization": "Bearer adk_one"}) == "adk_one"
+    assert presented_key({"x-api-key": "adk_one", "authorization": "bearer  adk_one"}) == "adk_one"
+    with pytest.raises(Unauthorized):  # one empty header alone is no credential: 401
+        presented_key({"x-api-key": ""})
+
+
+def _spec(auth: dict[str, Any]) -> Any:
+    return DockSpec11.model_validate(
+        {
+            "version": "1.1",
+            "agent": {"name": AGENT, "entrypoint": "app:graph", "framework": "langgraph"},
+            "model": {"provider": "openai", "name": "gpt-4o-mini"},
+            "io_schema": {
+                "input": {"type": "object", "properties": {"text": {"type": "string"}}},
+                "output": {"type": "object", "properties": {"text": {"type": "string"}}},
+            },
+            "auth": auth,
+            "expose": {"rest": True, "streaming": "sse", "port": 8080},
+        }
+    )
+
+
+def test_providers_refuse_ambiguity_before_any_lookup(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "r.db")
+    key = generate_key()
+    store.create_api_key(
+        agent=AGENT,
+        role="developer",
+        key_id=key.key_id,
+        hashed_key=key.digest,
+        hash_algorithm=key.algorithm,
+    )
+    keys = api_key_provider(_spec({"mode": "api_key", "api_keys": {"enabled": True}}), store=store)
+    both = jwt_provider(
+        _spec({"mode": "jwt", "jwt": {"secret_key": SECRET}, "api_keys": {"enabled": True}}),
+        store=store,
+    )
+
+    async def outcome(provider: Any, headers: dict[str, str]) -> int:
+        try:
+            await provider.authenticate(headers)
+        except (BadRequest, Unauthorized) as exc:
+            return exc.status
+        return 200
+
+    async def main() -> None:
+        assert await outcome(keys, {"x-api-key": key.key}) == 200
+        assert await outcome(keys, {"x-api-key": "", "authorization": f"Bearer {key.key}"}) == 400
+        assert await outcome(keys, {"x-api-key": f"{key.key}, {key.key}"}) == 400
+        assert await outcome(both, {"x-api-key": key.key}) == 200
+        assert await outcome(both, {"x-api-key": "", "authorization": "Bearer x.y.z"}) == 400
+        assert await outcome(both, {"x-api-key": key.key, "authorization": ""}) == 400
+        assert await outcome(both, {"authorization": "Bearer a.b.c, Bearer d.e.f"}) == 400
+
+    asyncio.run(main())
+    keys.close()
+    both.close()
+    store.close()
