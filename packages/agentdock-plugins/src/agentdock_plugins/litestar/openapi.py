@@ -69,7 +69,7 @@ _STREAM_EVENT_SCHEMA: dict[str, Any] = {
 }
 
 _ERRORS = {
-    "400": "Malformed JSON or a bad query parameter",
+    "400": "Malformed JSON, a bad query parameter, or ambiguous credentials",
     "401": "Missing or invalid credentials",
     "403": "Forbidden, or refused by a policy",
     "409": "Last-Event-ID names no stream the runtime still holds (StreamNotResumable)",
