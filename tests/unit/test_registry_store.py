@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -219,3 +220,66 @@ def test_concurrent_writers_share_the_file(tmp_path: Path) -> None:
     assert len(stores[0].list_api_keys()) == 60
     for s in stores:
         s.close()
+
+
+def test_key_changes_are_announced_after_their_commit(store: SQLiteStore) -> None:
+    from agentdock import hookimpl
+    from agentdock.plugins import get_plugin_manager
+
+    key, _ = _new_key(store)
+    heard: list[tuple[str, list[str], str, str]] = []
+
+    class Listener:
+        @hookimpl
+        def agentdock_api_keys_changed(self, agent: str, key_ids: list[str], action: str) -> None:
+            with open_store(store.path) as other:  # committed: another connection sees it
+                state = other.get_api_key(key_ids[0]).state(time.time())  # type: ignore[union-attr]
+            heard.append((agent, key_ids, action, state))
+
+    class Broken:
+        @hookimpl
+        def agentdock_api_keys_changed(self) -> None:
+            raise RuntimeError("bus down")
+
+    manager = get_plugin_manager()
+    names = [
+        manager.register(Listener(), "test-listener"),
+        manager.register(Broken(), "test-broken"),
+    ]
+    try:
+        new = generate_key()
+        rotated = store.rotate_api_key(
+            agent="echo_agent",
+            key_id=key.key_id,
+            new_key_id=new.key_id,
+            new_hashed_key=new.digest,
+            hash_algorithm=new.algorithm,
+            grace_seconds=60,
+        )
+        assert rotated is not None  # a failing hook does not undo the change
+        assert store.revoke_api_key(agent="echo_agent", key_id=new.key_id) is not None
+        assert store.revoke_api_key(agent="echo_agent", key_id="nope") is None
+    finally:
+        for name in names:
+            manager.unregister(name)
+    assert heard == [
+        ("echo_agent", [key.key_id, new.key_id], "rotate", "rotating"),
+        ("echo_agent", [new.key_id], "revoke", "revoked"),
+    ]
+    assert any(e.name == "test-broken" and "bus down" in e.error for e in manager.errors())
+
+
+def test_many_key_rows_at_once(store: SQLiteStore) -> None:
+    keys = [_new_key(store)[1] for _ in range(3)]
+    wanted = [k.key_id for k in keys] * 400 + ["missing"]  # over one query's worth of ids
+    assert store.get_api_keys(wanted) == {k.key_id: k for k in keys}
+    assert store.get_api_keys([]) == {}
+
+
+def test_data_version_moves_with_commits_of_other_connections(store: SQLiteStore) -> None:
+    with open_store(store.path) as other:
+        before = store.data_version()
+        _new_key(store)
+        assert store.data_version() == before  # its own commit
+        _new_key(other)
+        assert store.data_version() != before

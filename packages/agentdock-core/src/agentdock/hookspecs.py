@@ -206,3 +206,26 @@ def agentdock_model_pricing() -> Mapping[str, Mapping[str, float]] | None:
     :returns: ``{"provider/model": {"input_per_1m": USD, "output_per_1m": USD}}`` (USD per
         1,000,000 tokens; ``input_per_1k``/``output_per_1k`` are accepted too) or ``None``.
     """
+
+
+# -------------------------------------------------------------------------------------------
+# Registry changes
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def agentdock_api_keys_changed(agent: str, key_ids: Sequence[str], action: str) -> None:
+    """Tell running runtimes that API keys changed, so that they stop trusting the rows
+    they hold in memory.
+
+    Called in the process that changed the registry (``agentdock key revoke`` and ``key
+    rotate``, or anything else using the store), right after the change is committed. The
+    built-in auth plugin publishes it on Redis when ``AGENTDOCK_REDIS_URL`` is set; a plugin
+    may carry it over another bus. Runtimes on the registry's own host (SQLite) or reading
+    a Postgres registry learn of it without any hook. A hook that raises is recorded as a
+    plugin error; the change stands.
+
+    :param agent: the agent whose keys changed.
+    :param key_ids: the public ids of the changed keys (never a key or a digest).
+    :param action: ``revoke`` or ``rotate``.
+    """

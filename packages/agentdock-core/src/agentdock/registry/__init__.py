@@ -8,6 +8,7 @@ whose names look secret.
 
 from __future__ import annotations
 
+from agentdock.registry.keychanges import KEY_CHANNEL, change_message, changed_agent
 from agentdock.registry.records import (
     ApiKeyRecord,
     ArtifactRecord,
@@ -28,6 +29,7 @@ from agentdock.registry.sqlite import (
 __all__ = [
     "DATABASE_URL_ENV",
     "HOME_ENV",
+    "KEY_CHANNEL",
     "ApiKeyRecord",
     "ArtifactRecord",
     "AuditEntry",
@@ -38,6 +40,8 @@ __all__ = [
     "SQLStore",
     "SQLiteStore",
     "VersionRecord",
+    "change_message",
+    "changed_agent",
     "default_registry_path",
     "open_store",
     "redact_url",

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, Self
 
+from agentdock.registry.keychanges import announce, change_message
 from agentdock.registry.records import (
     ACTIVE,
     ApiKeyRecord,
@@ -53,6 +54,8 @@ _DEPLOYMENT_SELECT = (
     "JOIN agent_versions v ON v.id = d.agent_version_id "
     "JOIN agents a ON a.id = v.agent_id"
 )
+#: Key ids per query when many key rows are read at once (under every backend's limit).
+_KEYS_PER_QUERY = 500
 #: Details keys an audit entry may never carry, whatever the caller passes.
 _SECRET_WORDS = ("key", "secret", "token", "password", "digest", "hash")
 _SAFE_DETAIL_KEYS = frozenset({"key_id", "new_key_id", "old_key_id", "hash_algorithm"})
@@ -159,6 +162,12 @@ class SQLStore(abc.ABC):
     def close(self) -> None:
         """Release the connections."""
 
+    def _key_changed(self, conn: Connection, message: str) -> None:
+        """Inside the transaction that changed API keys: a backend that can tell other
+        processes at commit time does it here (Postgres: ``NOTIFY``). ``message`` is
+        :func:`~agentdock.registry.keychanges.change_message`'s payload."""
+        return None
+
     def __enter__(self) -> Self:
         return self
 
@@ -238,6 +247,23 @@ class SQLStore(abc.ABC):
             row = conn.execute(f"{_KEY_SELECT} WHERE k.id = ?", (key_id,)).fetchone()
         return ApiKeyRecord(*row) if row is not None else None
 
+    def get_api_keys(self, key_ids: Iterable[str]) -> dict[str, ApiKeyRecord]:
+        """The rows of many key ids at once, by id (ids without a row are left out).
+
+        A runtime re-reads every key row it holds in memory with this after a change.
+        """
+        wanted = list(dict.fromkeys(key_ids))
+        found: dict[str, ApiKeyRecord] = {}
+        with self._read() as conn:
+            for start in range(0, len(wanted), _KEYS_PER_QUERY):
+                chunk = wanted[start : start + _KEYS_PER_QUERY]
+                marks = ", ".join("?" * len(chunk))
+                rows = conn.execute(f"{_KEY_SELECT} WHERE k.id IN ({marks})", chunk).fetchall()
+                for row in rows:
+                    record = ApiKeyRecord(*row)
+                    found[record.key_id] = record
+        return found
+
     def list_api_keys(self, agent: str | None = None) -> list[ApiKeyRecord]:
         """Every key (of one agent), oldest first."""
         with self._read() as conn:
@@ -265,6 +291,7 @@ class SQLStore(abc.ABC):
 
         The old key stays valid until ``now + grace_seconds``. Returns ``(old, new)``, or
         None when the agent has no such live (not revoked, not rotated, not expired) key.
+        Running runtimes are told (see :mod:`agentdock.registry.keychanges`).
         """
         at = _now(now)
         with self._tx() as conn:
@@ -297,6 +324,8 @@ class SQLStore(abc.ABC):
                 "UPDATE api_keys SET rotated_at = ?, grace_until = ?, replaced_by = ? WHERE id = ?",
                 (at, at + grace_seconds, new_key_id, key_id),
             )
+            self._key_changed(conn, change_message(agent, [key_id, new_key_id], "rotate"))
+        announce(agent, [key_id, new_key_id], "rotate")
         old, new = self.get_api_key(key_id), self.get_api_key(new_key_id)
         assert old is not None and new is not None
         return old, new
@@ -306,7 +335,8 @@ class SQLStore(abc.ABC):
     ) -> ApiKeyRecord | None:
         """Mark a key revoked (effective immediately); None when the agent has no such key.
 
-        Revoking an already revoked key keeps its first ``revoked_at``.
+        Revoking an already revoked key keeps its first ``revoked_at``. Running runtimes
+        are told (see :mod:`agentdock.registry.keychanges`).
         """
         at = _now(now)
         with self._tx() as conn:
@@ -317,6 +347,8 @@ class SQLStore(abc.ABC):
             )
             if cur.rowcount == 0:
                 return None
+            self._key_changed(conn, change_message(agent, [key_id], "revoke"))
+        announce(agent, [key_id], "revoke")
         return self.get_api_key(key_id)
 
     def touch_api_keys(self, used: Mapping[str, float] | Iterable[tuple[str, float]]) -> int:

@@ -204,6 +204,13 @@ class SQLiteStore(SQLStore):
             row = self._conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
         return int(row[0] or 0)
 
+    def data_version(self) -> int:
+        """A number that changes whenever another connection (another process: ``agentdock
+        key revoke``, a deploy) commits to the file; this connection's own commits leave it
+        alone. Reading it touches only the WAL index in shared memory, no table."""
+        with self._lock:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
     def pragma(self, name: str) -> Any:
         """One PRAGMA's value (``journal_mode``, ``foreign_keys``, ``busy_timeout``)."""
         if not name.isidentifier():
