@@ -9,6 +9,10 @@ instead of failing on a unique index when two processes race. Registry writes ar
 short (deploys, key changes, batched ``last_used_at``), so serialising them costs nothing
 that matters. The partial unique index ``deployments_one_active`` still backs the rule.
 
+A key revocation or rotation sends ``NOTIFY`` in its transaction, and
+:meth:`PostgresStore.listen_key_changes` hears it in every runtime reading the database
+(see :mod:`agentdock.registry.keychanges`).
+
 Errors name the database by :func:`~agentdock.registry.redact_url`: the URL's password
 never reaches a message.
 """
@@ -17,18 +21,19 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 import psycopg
-from agentdock.registry import RegistryError, SQLStore, redact_url
+from agentdock.registry import KEY_CHANNEL, RegistryError, SQLStore, redact_url
 from agentdock.registry.sql import Connection, Cursor
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from agentdock_plugins.postgres.listen import KeyChangeListener
 from agentdock_plugins.postgres.migrations import MIGRATIONS
 
 __all__ = ["CONNECT_TIMEOUT_S", "POOL_MAX", "POOL_MIN", "PostgresStore"]
@@ -192,6 +197,15 @@ class PostgresStore(SQLStore):
     def _read(self) -> Iterator[Connection]:
         with self._connection() as conn:
             yield _Conn(conn)
+
+    def _key_changed(self, conn: Connection, message: str) -> None:
+        # Delivered at commit, to every session listening on the channel.
+        conn.execute("SELECT pg_notify(?, ?)", (KEY_CHANNEL, message))
+
+    def listen_key_changes(self, on_change: Callable[[str | None], None]) -> Callable[[], None]:
+        """Call ``on_change(payload)`` for every key change committed by any process, and
+        ``on_change(None)`` whenever listening (re)starts; returns the function that stops."""
+        return KeyChangeListener(self._conninfo, on_change).stop
 
     def _is_integrity_error(self, exc: BaseException) -> bool:
         return isinstance(exc, psycopg.errors.IntegrityError) or super()._is_integrity_error(exc)
