@@ -1,73 +1,26 @@
 """Rate limits shared through a real redis-server: several runtimes, one budget.
 
-The fixture starts ``redis-server`` on a free port with persistence off; without the binary
-the tests skip, unless ``AGENTDOCK_REQUIRE_SERVERS=1`` (CI) turns the skip into a failure.
+The ``redis_url`` fixture (``tests/redisserver.py``) starts ``redis-server`` on a free port
+with persistence off; without the binary the tests skip, unless
+``AGENTDOCK_REQUIRE_SERVERS=1`` (CI) turns the skip into a failure.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from agentdock.spec.models import DockSpec11
 from agentdock_runtime.access import compile_access
 from agentdock_runtime.errors import RateLimited
 from agentdock_runtime.ratelimit import RedisLimiter, parse_rate
-from processes import require_binary
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = require_binary("redis-server", "Debian: apt-get install redis-server")
-    port = _free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(200):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2) as conn:
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(16).startswith(b"+PONG"):
-                        break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            pytest.fail("redis-server did not start")
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+pytest_plugins = ("redisserver",)
 
 
 def make_spec(limit: str) -> Any:
