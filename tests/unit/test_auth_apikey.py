@@ -1,16 +1,19 @@
 """API-key mode: lookups by key id, revocation (499), rotation grace, expiry, the in-memory
-cache, batched last_used_at writes and the constant-time comparison on the request path."""
+cache and how changes made elsewhere reach it, batched last_used_at writes and the
+constant-time comparison on the request path."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import hmac
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from agentdock.auth import generate_key
-from agentdock.registry import SQLiteStore, open_store
+from agentdock.registry import SQLiteStore, change_message, open_store
 from agentdock.spec.models import DockSpec11
 from agentdock_plugins.auth import api_key_provider
 from agentdock_plugins.auth.apikey import ApiKeyProvider, ApiKeyVerifier
@@ -35,10 +38,15 @@ class CountingStore:
     def __init__(self, store: SQLiteStore) -> None:
         self.store = store
         self.reads = 0
+        self.bulk_reads = 0
 
     def get_api_key(self, key_id: str) -> Any:
         self.reads += 1
         return self.store.get_api_key(key_id)
+
+    def get_api_keys(self, key_ids: Any) -> Any:
+        self.bulk_reads += 1
+        return self.store.get_api_keys(key_ids)
 
     def touch_api_keys(self, used: Any) -> int:
         return self.store.touch_api_keys(used)
@@ -224,19 +232,115 @@ def test_revoked_key_is_499_and_invalidation_is_immediate_in_process(store: SQLi
     assert info.value.status == 499
 
 
-def test_revocation_by_another_process_is_seen_after_the_cache_ttl(
+def eventually_refused(provider: ApiKeyProvider, key: str, within: float = 10.0) -> Exception:
+    """The refusal of ``key``, polled until it comes (the bound is generous on purpose:
+    tests never assert on wall-clock time)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            auth(provider, {"x-api-key": key})
+        except (Unauthorized, KeyRevoked) as exc:
+            return exc
+        assert time.monotonic() < deadline, "the change was never seen"
+        time.sleep(0.02)
+
+
+def test_revocation_by_another_connection_is_seen_without_waiting_for_the_ttl(
     store: SQLiteStore, tmp_path: Path
 ) -> None:
     key = add_key(store)
-    clock = Clock()
-    provider = provider_for(store, clock, ttl=5)
+    provider = provider_for(store, Clock(), ttl=3600)  # only the registry's signal can help
     auth(provider, {"x-api-key": key.key})
     with open_store(tmp_path / "registry.db") as other:  # e.g. `agentdock key revoke`
         other.revoke_api_key(agent=AGENT, key_id=key.key_id)
-    assert auth(provider, {"x-api-key": key.key})  # still cached
-    clock.now += 5
-    with pytest.raises(KeyRevoked):
+    refusal = eventually_refused(provider, key.key)
+    assert isinstance(refusal, KeyRevoked) and refusal.status == 499
+    provider.close()
+
+
+def test_rotation_and_role_change_by_another_connection_are_seen(
+    store: SQLiteStore, tmp_path: Path
+) -> None:
+    clock = Clock(time.time())
+    rotated, changed = add_key(store), add_key(store)
+    provider = provider_for(store, clock, ttl=3600)
+    assert auth(provider, {"x-api-key": rotated.key})
+    assert auth(provider, {"x-api-key": changed.key})["role"] == "developer"
+    with open_store(tmp_path / "registry.db") as other:
+        new = generate_key()
+        other.rotate_api_key(
+            agent=AGENT,
+            key_id=rotated.key_id,
+            new_key_id=new.key_id,
+            new_hashed_key=new.digest,
+            hash_algorithm=new.algorithm,
+            grace_seconds=0,
+            now=clock.now - 1,
+        )
+        with other._tx() as conn:  # no command changes a role; the registry's signal does
+            conn.execute("UPDATE api_keys SET role = 'viewer' WHERE id = ?", (changed.key_id,))
+    assert "grace period" in eventually_refused(provider, rotated.key).detail  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 10
+    while auth(provider, {"x-api-key": changed.key})["role"] != "viewer":
+        assert time.monotonic() < deadline, "the role change was never seen"
+        time.sleep(0.02)
+    provider.close()
+
+
+def test_an_announced_change_of_this_agent_refreshes_the_rows(store: SQLiteStore) -> None:
+    key = add_key(store)
+    counting = CountingStore(store)
+    verifier = ApiKeyVerifier(
+        counting, AGENT, cache_ttl=3600, registry_poll=None, touch_interval=3600
+    )
+    provider = ApiKeyProvider(verifier)
+    auth(provider, {"x-api-key": key.key})
+    store.revoke_api_key(agent=AGENT, key_id=key.key_id)  # unseen: no polling here
+    assert auth(provider, {"x-api-key": key.key})
+    verifier.changed(change_message("other_agent", [key.key_id], "revoke"))
+    assert not verifier._announced  # another agent's keys: nothing to re-read
+    verifier.changed(b"not json")  # unreadable: treated as a change of ours
+    assert verifier._announced
+    verifier.changed(change_message(AGENT, [key.key_id], "revoke"))
+    assert isinstance(eventually_refused(provider, key.key), KeyRevoked)
+    assert counting.bulk_reads >= 1  # every kept row in one query
+    provider.close()
+
+
+def test_a_row_read_before_a_change_is_not_trusted_after_it(store: SQLiteStore) -> None:
+    key = add_key(store)
+    before = store.get_api_key(key.key_id)
+    verifier = ApiKeyVerifier(store, AGENT, cache_ttl=3600, registry_poll=None)
+
+    class ChangedDuringTheRead(CountingStore):
+        def get_api_key(self, key_id: str) -> Any:
+            self.reads += 1
+            if self.reads == 1:  # the revocation commits while the first read is in flight
+                self.store.revoke_api_key(agent=AGENT, key_id=key_id)
+                verifier.refresh()
+                return before
+            return self.store.get_api_key(key_id)
+
+    racing = ChangedDuringTheRead(store)
+    verifier.store = racing  # type: ignore[assignment]
+    provider = ApiKeyProvider(verifier)
+    assert auth(provider, {"x-api-key": key.key})  # answered with the row it read
+    with pytest.raises(KeyRevoked):  # but that row was not kept as fresh
         auth(provider, {"x-api-key": key.key})
+    assert racing.reads == 2
+    provider.close()
+
+
+def test_a_dropped_verifier_ends_its_thread(store: SQLiteStore) -> None:
+    key = add_key(store)
+    provider = provider_for(store, Clock())
+    auth(provider, {"x-api-key": key.key})
+    thread = provider.verifier._thread
+    assert thread is not None and thread.is_alive()
+    del provider
+    gc.collect()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
 
 
 def test_cache_spares_store_reads(store: SQLiteStore) -> None:
@@ -308,14 +412,14 @@ def test_background_writer_flushes(store: SQLiteStore) -> None:
     verifier = ApiKeyVerifier(store, AGENT, touch_interval=0.01)
     provider = ApiKeyProvider(verifier)
     auth(provider, {"x-api-key": key.key})
-    assert verifier._flusher is not None and verifier._flusher.daemon
+    assert verifier._thread is not None and verifier._thread.daemon
     for _ in range(500):
         if store.get_api_key(key.key_id).last_used_at is not None:  # type: ignore[union-attr]
             break
         verifier._stop.wait(0.01)
     assert store.get_api_key(key.key_id).last_used_at is not None  # type: ignore[union-attr]
     provider.close()
-    assert not verifier._flusher.is_alive()
+    assert not verifier._thread.is_alive()
 
 
 def test_lookups_run_in_a_worker_thread(store: SQLiteStore) -> None:

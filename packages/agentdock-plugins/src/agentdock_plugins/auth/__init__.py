@@ -2,16 +2,21 @@
 
 Each factory is called once at start-up with the resolved spec; the modules holding pyjwt,
 cryptography, httpx and the registry are imported only then, never by ``agentdock
-validate``.
+validate``. API keys are read from ``AGENTDOCK_DATABASE_URL``'s registry when it is set,
+else from the embedded one; with ``AGENTDOCK_REDIS_URL`` set, key changes are published
+there by the process that makes them and heard there by every runtime.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from typing import Any
 
 from agentdock import hookimpl
 
 __all__ = [
+    "agentdock_api_keys_changed",
     "agentdock_register_auth_providers",
     "api_key_provider",
     "jwt_provider",
@@ -20,13 +25,16 @@ __all__ = [
 
 
 def _key_verifier(spec: Any, store: Any | None = None) -> Any:
-    from agentdock.registry import default_registry_path
+    from agentdock.registry import DATABASE_URL_ENV, default_registry_path
+    from agentdock_runtime.access import REDIS_URL_ENV
 
     from agentdock_plugins.auth.apikey import ApiKeyVerifier, LazyRegistry
 
     if store is None:
-        store = LazyRegistry(default_registry_path())
-    return ApiKeyVerifier(store, spec.agent.name)
+        url = os.environ.get(DATABASE_URL_ENV) or None
+        store = LazyRegistry(default_registry_path() if url is None else None, url=url)
+    redis_url = os.environ.get(REDIS_URL_ENV) or None
+    return ApiKeyVerifier(store, spec.agent.name, redis_url=redis_url)
 
 
 def jwt_provider(spec: Any, *, store: Any | None = None) -> Any:
@@ -60,3 +68,18 @@ def agentdock_register_auth_providers(register: Any) -> None:
     )
     register("api_key", api_key_provider, description="API keys (x-api-key) from the registry")
     register("oauth2", oauth2_provider, description="OAuth2/OIDC bearer tokens checked via JWKS")
+
+
+@hookimpl
+def agentdock_api_keys_changed(agent: str, key_ids: Sequence[str], action: str) -> None:
+    """Publish a key change on Redis for the runtimes of other hosts (when configured)."""
+    from agentdock_runtime.access import REDIS_URL_ENV
+
+    url = os.environ.get(REDIS_URL_ENV) or None
+    if url is None:
+        return
+    from agentdock.registry import change_message
+
+    from agentdock_plugins.auth.redisfeed import publish
+
+    publish(url, change_message(agent, key_ids, action))

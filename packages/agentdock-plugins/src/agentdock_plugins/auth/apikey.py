@@ -1,12 +1,27 @@
 """API-key verification against the registry store, without blocking the event loop.
 
 A presented key ``adk_<id>_<secret>`` is looked up by its id. Rows are read in a worker
-thread and cached in memory for ``cache_ttl`` seconds, so a busy key costs one SHA-256 (or
-HMAC) and one :func:`hmac.compare_digest` per request and no I/O. A revocation made in this
-process (:meth:`ApiKeyVerifier.invalidate`) takes effect at once; one made by another
-process (``agentdock key revoke``) within ``cache_ttl`` seconds. ``last_used_at`` is
-collected in memory and written in batches by a background thread every
-``touch_interval`` seconds.
+thread and kept in memory, so a busy key costs one SHA-256 (or HMAC), one
+:func:`hmac.compare_digest` and one generation check per request, and no I/O.
+
+A kept row is trusted until the registry says it changed, at most ``cache_ttl`` seconds.
+A background thread learns of changes without ever writing to the registry (see
+:mod:`agentdock.registry.keychanges`):
+
+- SQLite: it reads ``PRAGMA data_version`` every ``registry_poll`` seconds (a read of the
+  WAL index in shared memory, about two microseconds, off the request path); the number
+  moves with every commit of another process, such as ``agentdock key revoke``.
+- PostgreSQL: the store's ``LISTEN`` connection hears the ``NOTIFY`` the revoking
+  transaction sends.
+- Redis (``AGENTDOCK_REDIS_URL``): a subscription hears what ``key revoke`` published.
+
+On a change the thread re-reads every kept row in one query and bumps the cache's
+generation, so a row read before the change, still in flight in a worker thread, is never
+trusted afterwards. A revocation, a rotation (or any other change of a key's row) thus
+takes effect within ``registry_poll`` seconds on the host and within a message's travel
+time elsewhere; a revocation made in this process (:meth:`ApiKeyVerifier.invalidate`) at
+once. ``last_used_at`` is collected in memory and written in batches by the same thread
+every ``touch_interval`` seconds.
 
 Refusals: unknown or malformed key, key of another agent, expired key, rotated key past its
 grace period → 401; revoked key → 499 ``KeyRevoked``.
@@ -19,18 +34,20 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+import weakref
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from agentdock.auth import MalformedKey, key_id_of, verify_key
-from agentdock.registry import ApiKeyRecord, SQLiteStore, open_store
+from agentdock.registry import ApiKeyRecord, SQLStore, changed_agent, open_store
 from agentdock_runtime.errors import KeyRevoked
 
 from agentdock_plugins.auth.credentials import api_key_of, invalid, missing, presented_key
 
 __all__ = [
     "DEFAULT_CACHE_TTL",
+    "DEFAULT_REGISTRY_POLL",
     "DEFAULT_TOUCH_INTERVAL",
     "ApiKeyProvider",
     "ApiKeyVerifier",
@@ -39,43 +56,139 @@ __all__ = [
 
 log = logging.getLogger("agentdock.auth")
 
-#: Seconds a key row read from the store is trusted before it is read again.
+#: Seconds a key row is trusted at most, even when no change is heard (a channel down).
 DEFAULT_CACHE_TTL = 5.0
+#: Seconds between two reads of the SQLite registry's ``data_version``.
+DEFAULT_REGISTRY_POLL = 0.2
 #: Seconds between batched ``last_used_at`` writes.
 DEFAULT_TOUCH_INTERVAL = 10.0
 _MAX_CACHE = 10_000
 
+#: A kept row: when it was read, the cache generation it was read in, the row (None: no key).
+_Entry = tuple[float, int, ApiKeyRecord | None]
+
 
 class LazyRegistry:
-    """The registry at ``path``, opened on first need and never created by the runtime.
+    """The registry, opened on first need and never created by the runtime.
 
-    A runtime only reads keys: when no registry exists yet every key is unknown (401), and
-    keys created later with ``agentdock key create`` are found without a restart.
+    ``url`` (``AGENTDOCK_DATABASE_URL``) selects a store plugin such as Postgres; otherwise
+    the SQLite file at ``path``, read only once it exists: when no registry exists yet every
+    key is unknown (401), and keys created later with ``agentdock key create`` are found
+    without a restart.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | None = None, *, url: str | None = None) -> None:
         self.path = path
-        self._store: SQLiteStore | None = None
+        self.url = url
+        self._store: SQLStore | None = None
         self._lock = threading.Lock()
+        self._on_change: Callable[[str | None], None] | None = None
+        self._stop_listening: Callable[[], None] | None = None
 
-    def _open(self) -> SQLiteStore | None:
+    def _open(self) -> SQLStore | None:
         if self._store is None:
             with self._lock:
-                if self._store is None and self.path.is_file():
-                    self._store = open_store(self.path)
+                if self._store is None:
+                    if self.url is not None:
+                        store = open_store(url=self.url)
+                    elif self.path is not None and self.path.is_file():
+                        store = open_store(self.path)
+                    else:
+                        return None
+                    self._listen(store)
+                    self._store = store
         return self._store
+
+    def _listen(self, store: SQLStore) -> None:
+        listen = getattr(store, "listen_key_changes", None)
+        if listen is not None and self._on_change is not None and self._stop_listening is None:
+            self._stop_listening = listen(self._on_change)
 
     def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
         store = self._open()
         return store.get_api_key(key_id) if store is not None else None
 
+    def get_api_keys(self, key_ids: Iterable[str]) -> dict[str, ApiKeyRecord]:
+        store = self._open()
+        return store.get_api_keys(key_ids) if store is not None else {}
+
     def touch_api_keys(self, used: Mapping[str, float]) -> int:
         store = self._open()
         return store.touch_api_keys(used) if store is not None else 0
 
+    def data_version(self) -> int | None:
+        """The SQLite file's ``data_version`` once it is open; None before, or for a store
+        that announces its changes instead."""
+        poll = getattr(self._store, "data_version", None)
+        return int(poll()) if poll is not None else None
+
+    def listen_key_changes(self, on_change: Callable[[str | None], None]) -> Callable[[], None]:
+        """Have a store that announces changes (Postgres) call ``on_change``, from when it
+        is opened; returns the function that stops listening."""
+        with self._lock:
+            self._on_change = on_change
+            if self._store is not None:
+                self._listen(self._store)
+        return self._unlisten
+
+    def _unlisten(self) -> None:
+        stop, self._stop_listening = self._stop_listening, None
+        if stop is not None:
+            stop()
+
     def close(self) -> None:
+        self._unlisten()
         if self._store is not None:
             self._store.close()
+
+
+def _weak(method: Callable[[Any], None]) -> Callable[[Any], None]:
+    """``method`` called through a weak reference: a listener thread holding it does not
+    keep the verifier alive."""
+    ref = weakref.WeakMethod(method)
+
+    def call(message: Any) -> None:
+        target = ref()
+        if target is not None:
+            target(message)
+
+    return call
+
+
+def _background(
+    ref: weakref.ref[ApiKeyVerifier],
+    wake: threading.Event,
+    stop: threading.Event,
+    period: float,
+) -> None:
+    """The verifier's thread: change checks and ``last_used_at`` writes. It ends with
+    :meth:`ApiKeyVerifier.close`, or once the verifier is dropped."""
+    while not stop.is_set():
+        wake.wait(period)
+        wake.clear()
+        if stop.is_set():
+            return
+        verifier = ref()
+        if verifier is None:
+            return
+        try:
+            verifier._tick()
+        except Exception as exc:  # the thread must outlive any one failure
+            log.warning("API key background work failed (%s)", type(exc).__name__)
+        del verifier
+
+
+def _stop_all(
+    stop: threading.Event, wake: threading.Event, feeds: list[Callable[[], None]]
+) -> None:
+    stop.set()
+    wake.set()
+    while True:
+        try:
+            stop_feed = feeds.pop()
+        except IndexError:  # none left (close() and the finalizer may both get here)
+            return
+        stop_feed()
 
 
 class ApiKeyVerifier:
@@ -83,54 +196,92 @@ class ApiKeyVerifier:
 
     def __init__(
         self,
-        store: SQLiteStore | LazyRegistry,
+        store: SQLStore | LazyRegistry,
         agent: str,
         *,
-        cache_ttl: float = DEFAULT_CACHE_TTL,
+        cache_ttl: float | None = None,
+        registry_poll: float | None = DEFAULT_REGISTRY_POLL,
+        redis_url: str | None = None,
         touch_interval: float = DEFAULT_TOUCH_INTERVAL,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """:param cache_ttl: seconds a row is trusted at most (default
+            :data:`DEFAULT_CACHE_TTL`, read when the verifier is made).
+        :param registry_poll: seconds between ``data_version`` reads of a SQLite registry;
+            None: no polling (changes then come from Postgres or Redis, or the TTL).
+        :param redis_url: hear key changes published on this Redis.
+        """
         self.store = store
         self.agent = agent
         #: A per-tenant instance accepts only its own keys (the deploy target sets it).
         self.instance = os.environ.get("AGENTDOCK_INSTANCE", "")
-        self.cache_ttl = cache_ttl
+        self.cache_ttl = DEFAULT_CACHE_TTL if cache_ttl is None else cache_ttl
+        self.registry_poll = registry_poll
+        self.redis_url = redis_url
         self.touch_interval = touch_interval
         self._clock = clock
-        self._cache: dict[str, tuple[float, ApiKeyRecord | None]] = {}
+        self._cache: dict[str, _Entry] = {}
+        #: Bumped on every change heard: entries of an older generation are not trusted.
+        self._generation = 0
+        self._generation_lock = threading.Lock()
         self._used: dict[str, float] = {}
         self._used_lock = threading.Lock()
+        poll = getattr(store, "data_version", None) if registry_poll is not None else None
+        self._poll: Callable[[], int | None] | None = poll
+        self._version: int | None = None
+        self._checks_failing = False
+        #: Set by a listener thread when a change was announced.
+        self._announced = False
+        self._flush_at = time.monotonic() + touch_interval
         self._stop = threading.Event()
-        self._flusher: threading.Thread | None = None
+        self._wake = threading.Event()
+        self._feeds: list[Callable[[], None]] = []
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        weakref.finalize(self, _stop_all, self._stop, self._wake, self._feeds)
 
     # -- lookup ---------------------------------------------------------------------------
 
     def invalidate(self, key_id: str | None = None) -> None:
-        """Forget one cached row (or all): the next request reads the store again."""
+        """Forget one kept row (or all): the next request reads the store again."""
         if key_id is None:
+            self._bump()
             self._cache.clear()
         else:
             self._cache.pop(key_id, None)
 
+    def _bump(self) -> int:
+        with self._generation_lock:
+            self._generation += 1
+            return self._generation
+
     def _cached(self, key_id: str, now: float) -> tuple[bool, ApiKeyRecord | None]:
         hit = self._cache.get(key_id)
-        if hit is not None and now - hit[0] < self.cache_ttl:
-            return True, hit[1]
+        if hit is not None and hit[1] == self._generation and now - hit[0] < self.cache_ttl:
+            return True, hit[2]
         return False, None
 
-    def _remember(self, key_id: str, record: ApiKeyRecord | None, now: float) -> None:
+    def _remember(
+        self, key_id: str, record: ApiKeyRecord | None, now: float, generation: int
+    ) -> None:
         if len(self._cache) >= _MAX_CACHE:
             self._cache.clear()
-        self._cache[key_id] = (now, record)
+        self._cache[key_id] = (now, generation, record)
+
+    def _read(self, key_id: str) -> ApiKeyRecord | None:
+        if self._thread is None:
+            self._start()
+        return self.store.get_api_key(key_id)
 
     async def lookup(self, key_id: str) -> ApiKeyRecord | None:
-        """The key's row, from the cache or (in a worker thread) from the store."""
+        """The key's row, from memory or (in a worker thread) from the store."""
         now = self._clock()
         hit, record = self._cached(key_id, now)
         if hit:
             return record
-        record = await asyncio.to_thread(self.store.get_api_key, key_id)
-        self._remember(key_id, record, now)
+        generation = self._generation
+        record = await asyncio.to_thread(self._read, key_id)
+        self._remember(key_id, record, now, generation)
         return record
 
     def lookup_blocking(self, key_id: str) -> ApiKeyRecord | None:
@@ -139,9 +290,95 @@ class ApiKeyVerifier:
         hit, record = self._cached(key_id, now)
         if hit:
             return record
-        record = self.store.get_api_key(key_id)
-        self._remember(key_id, record, now)
+        generation = self._generation
+        record = self._read(key_id)
+        self._remember(key_id, record, now, generation)
         return record
+
+    # -- freshness ------------------------------------------------------------------------
+
+    def changed(self, message: str | bytes | None = None) -> None:
+        """A change was announced (from a listener thread): the kept rows are re-read at
+        once, unless ``message`` names another agent."""
+        agent = changed_agent(message)
+        if agent is not None and agent != self.agent:
+            return
+        self._announced = True
+        self._wake.set()
+
+    def refresh(self) -> None:
+        """Re-read every kept row in one query and start a new generation (rows read
+        before now, even those still in flight, are no longer trusted). When the store
+        cannot be read, nothing kept is trusted any more and the error is raised."""
+        ids = [key_id for key_id, entry in list(self._cache.items()) if entry[2] is not None]
+        try:
+            rows = self.store.get_api_keys(ids) if ids else {}
+        except BaseException:
+            self._bump()
+            raise
+        now = self._clock()
+        generation = self._bump()
+        for key_id in ids:
+            self._cache[key_id] = (now, generation, rows.get(key_id))
+
+    def _registry_moved(self) -> bool:
+        if self._poll is None:
+            return False
+        version = self._poll()
+        if version is None or version == self._version:
+            return False
+        # The first reading counts too: a commit may have come between a row's read and it.
+        self._version = version
+        return True
+
+    def _tick(self) -> None:
+        announced, self._announced = self._announced, False
+        try:
+            if self._registry_moved() or announced:
+                self.refresh()
+        except Exception as exc:
+            # Changes cannot be checked: trust nothing kept, so requests read the store.
+            self._bump()
+            self._announced = True
+            if not self._checks_failing:
+                log.warning(
+                    "cannot check the registry for API key changes (%s); every request "
+                    "reads its key meanwhile",
+                    type(exc).__name__,
+                )
+                self._checks_failing = True
+        else:
+            if self._checks_failing:
+                log.warning("API key changes are checked again")
+                self._checks_failing = False
+        now = time.monotonic()
+        if now >= self._flush_at:
+            self._flush_at = now + self.touch_interval
+            self.flush()
+
+    def _start(self) -> None:
+        """Start the background thread and the listeners (once, off the event loop)."""
+        with self._start_lock:
+            if self._thread is not None or self._stop.is_set():
+                return
+            listen = getattr(self.store, "listen_key_changes", None)
+            if listen is not None:
+                self._feeds.append(listen(_weak(self.changed)))
+            if self.redis_url:
+                from agentdock_plugins.auth.redisfeed import RedisKeyChanges
+
+                self._feeds.append(RedisKeyChanges(self.redis_url, _weak(self.changed)).stop)
+            periods = [self.touch_interval]
+            if self._poll is not None and self.registry_poll is not None:
+                periods.append(self.registry_poll)
+            thread = threading.Thread(
+                target=_background,
+                args=(weakref.ref(self), self._wake, self._stop, min(periods)),
+                name="agentdock-keys",
+                daemon=True,
+            )
+            thread.start()
+            self._thread = thread
 
     # -- verification ---------------------------------------------------------------------
 
@@ -189,11 +426,8 @@ class ApiKeyVerifier:
     def _note_use(self, key_id: str, now: float) -> None:
         with self._used_lock:
             self._used[key_id] = now
-        if self._flusher is None:
-            self._flusher = threading.Thread(
-                target=self._flush_loop, name="agentdock-key-touch", daemon=True
-            )
-            self._flusher.start()
+        if self._thread is None:
+            self._start()
 
     def flush(self) -> int:
         """Write the pending ``last_used_at`` times now; returns the rows updated."""
@@ -207,15 +441,11 @@ class ApiKeyVerifier:
             log.warning("could not record API key use (%s)", type(exc).__name__)
             return 0
 
-    def _flush_loop(self) -> None:
-        while not self._stop.wait(self.touch_interval):
-            self.flush()
-
     def close(self) -> None:
-        """Stop the background writer after one last flush."""
-        self._stop.set()
-        if self._flusher is not None:
-            self._flusher.join(timeout=5)
+        """Stop the background thread and the listeners after one last flush."""
+        _stop_all(self._stop, self._wake, self._feeds)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
         self.flush()
         if isinstance(self.store, LazyRegistry):
             self.store.close()

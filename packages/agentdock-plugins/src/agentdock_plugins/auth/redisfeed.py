@@ -1,0 +1,110 @@
+"""API key changes over Redis pub/sub: the writer publishes, every runtime subscribes.
+
+With ``AGENTDOCK_REDIS_URL`` set, ``agentdock key revoke`` and ``key rotate`` publish the
+change (:func:`agentdock.registry.change_message`) on :data:`~agentdock.registry.KEY_CHANNEL`
+right after the registry commits it, and each runtime's :class:`RedisKeyChanges` thread
+hears it and has its key rows re-read: replicas on other hosts stop accepting a revoked key
+within a second. Pub/sub keeps nothing for a subscriber that is away, so every
+(re)subscription is reported as a change of unknown extent (``None``). Publishing is
+best-effort: the change is already committed, and a runtime that misses it re-reads the
+row when its cache entry expires.
+
+Log lines name the exception type only: a Redis URL may carry a password.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from agentdock.registry import KEY_CHANNEL
+
+__all__ = ["RETRY_S", "RedisKeyChanges", "publish"]
+
+log = logging.getLogger("agentdock.auth")
+
+#: Seconds between attempts to subscribe again after Redis failed.
+RETRY_S = 1.0
+#: Seconds one wait for a message lasts (how soon ``stop()`` is noticed).
+_WAIT_S = 0.5
+#: Seconds between pings on an idle subscription, to find a dead connection.
+_HEALTH_CHECK_S = 10
+
+
+def _client(url: str, **options: Any) -> Any:
+    import redis
+
+    return redis.Redis.from_url(url, socket_connect_timeout=1.0, **options)
+
+
+def publish(url: str, message: str) -> bool:
+    """Publish one change message; False (and a warning) when Redis cannot be reached."""
+    client = _client(url, socket_timeout=1.0)
+    try:
+        client.publish(KEY_CHANNEL, message)
+        return True
+    except Exception as exc:  # Redis down or refusing: the change itself stands
+        log.warning(
+            "could not announce the API key change on Redis (%s); runtimes that rely on "
+            "Redis see it when their cached key rows expire",
+            type(exc).__name__,
+        )
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            client.close()
+
+
+class RedisKeyChanges:
+    """Calls ``on_change(payload)`` for each message on the channel and ``on_change(None)``
+    on each (re)subscription, from a daemon thread; :meth:`stop` ends it."""
+
+    def __init__(
+        self, url: str, on_change: Callable[[bytes | None], None], *, retry_s: float = RETRY_S
+    ) -> None:
+        self._client = _client(url, socket_timeout=None, health_check_interval=_HEALTH_CHECK_S)
+        self._on_change = on_change
+        self._retry_s = retry_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="agentdock-key-redis", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        failing = False
+        while not self._stop.is_set():
+            pubsub = self._client.pubsub()
+            try:
+                pubsub.subscribe(KEY_CHANNEL)
+                while not self._stop.is_set():
+                    message = pubsub.get_message(timeout=_WAIT_S)
+                    if message is None:
+                        continue
+                    if message["type"] == "subscribe":
+                        if failing:
+                            log.warning("API key changes arrive over Redis again")
+                            failing = False
+                        self._on_change(None)
+                    elif message["type"] == "message":
+                        self._on_change(message["data"])
+            except Exception as exc:  # redis.RedisError, OSError: retried until stopped
+                if not failing:
+                    log.warning(
+                        "cannot subscribe to API key changes on Redis (%s); retrying",
+                        type(exc).__name__,
+                    )
+                    failing = True
+                self._stop.wait(self._retry_s)
+            finally:
+                with contextlib.suppress(Exception):
+                    pubsub.close()
+        with contextlib.suppress(Exception):
+            self._client.close()
+
+    def stop(self) -> None:
+        """End the thread (within one wait) and close its connection."""
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
