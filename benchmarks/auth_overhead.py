@@ -1,17 +1,29 @@
-"""Cost of authenticating one request, per mode, median of many calls.
+"""Cost of authenticating one request, per mode, median of many calls; and how long a
+revocation made by another connection takes to reach a runtime.
 
     uv run python benchmarks/auth_overhead.py [--calls 20000] [--trials 7]
+        [--revocations 20] [--redis-url redis://...] [--database-url postgresql://...]
 
 Measured in one process, all in the same run (figures move between machines; compare the
 ratios):
 - jwt HS256 (first use)          JwtProvider.authenticate: signature and claim checks
 - jwt HS256 (seen before)        the same token again: the verified-token cache, exp check
 - api_key (cached)               ApiKeyProvider.authenticate with the row in the memory cache:
-                                 one SHA-256 and one hmac.compare_digest, no I/O
+                                 one SHA-256, one hmac.compare_digest and the generation
+                                 check, no I/O; the verifier's thread reads the registry's
+                                 data_version every 0.2 s meanwhile, as in a runtime
 - api_key (uncached)             the same with the cache off: a SQLite read in a worker thread
 - access.check (memory limiter)  role/permission check plus one GCRA step
+- data_version read              one change check of the background thread (off the request
+                                 path; five a second)
 
 Each figure is the median over the trials of the mean µs per call within a trial.
+
+Revocation latency: a key is revoked through another store connection (as ``agentdock key
+revoke`` does) while a verifier that trusts cached rows for an hour serves it; the time until
+the verifier refuses it, median and maximum over ``--revocations`` keys, for SQLite
+(data_version) and, when their URLs are given, Redis pub/sub (a runtime that cannot see the
+SQLite file move) and a Postgres registry (LISTEN/NOTIFY).
 """
 
 from __future__ import annotations
@@ -19,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import statistics
 import tempfile
 import time
@@ -27,11 +40,12 @@ from pathlib import Path
 from typing import Any
 
 from agentdock.auth import generate_key, mint_token
-from agentdock.registry import open_store
+from agentdock.registry import SQLStore, open_store
 from agentdock.spec.models import DockSpec11
 from agentdock_plugins.auth.apikey import ApiKeyProvider, ApiKeyVerifier
 from agentdock_plugins.auth.jwt import JwtProvider
 from agentdock_runtime.access import compile_access
+from agentdock_runtime.errors import KeyRevoked
 
 SECRET = "benchmark-secret-0123456789abcdef-0123456789"
 AGENT = "echo_agent"
@@ -75,6 +89,86 @@ async def _async_us(call: Callable[[], Awaitable[Any]], calls: int, trials: int)
             await call()
         means.append((time.perf_counter() - start) / calls * 1e6)
     return statistics.median(means)
+
+
+def _add_key(store: SQLStore) -> Any:
+    generated = generate_key()
+    store.create_api_key(
+        agent=AGENT,
+        role="developer",
+        key_id=generated.key_id,
+        hashed_key=generated.digest,
+        hash_algorithm=generated.algorithm,
+    )
+    return generated
+
+
+class _NoDataVersion:
+    """A store whose file's data_version this process cannot see (a runtime on another
+    host): only Redis can tell it of a change."""
+
+    def __init__(self, store: SQLStore) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "data_version":
+            raise AttributeError(name)
+        return getattr(self._store, name)
+
+
+def _revocation_ms(
+    served: Any, writer: SQLStore, count: int, **options: Any
+) -> tuple[float, float]:
+    """(median, max) ms from a revocation's commit to the verifier's first refusal."""
+    verifier = ApiKeyVerifier(served, AGENT, cache_ttl=3600, touch_interval=3600, **options)
+    keys = [_add_key(writer) for _ in range(count)]
+    for key in keys:
+        verifier.check(key.key, key.key_id, verifier.lookup_blocking(key.key_id))
+    time.sleep(1.0)  # the thread and its listeners are up
+    seen = []
+    phase = random.Random(0)
+    for key in keys:
+        time.sleep(phase.uniform(0, 0.25))  # any moment of the poll period
+        start = time.perf_counter()
+        writer.revoke_api_key(agent=AGENT, key_id=key.key_id)
+        while True:
+            try:
+                verifier.check(key.key, key.key_id, verifier.lookup_blocking(key.key_id))
+            except KeyRevoked:
+                break
+            if time.perf_counter() - start > 30:
+                raise SystemExit("a revocation was not seen within 30 s")
+            time.sleep(0.0005)
+        seen.append((time.perf_counter() - start) * 1000)
+    verifier.close()
+    return statistics.median(seen), max(seen)
+
+
+def revocation_rows(
+    count: int, redis_url: str | None, database_url: str | None
+) -> list[tuple[str, float, float]]:
+    rows: list[tuple[str, float, float]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "registry.db"
+        with open_store(path) as writer, open_store(path) as served:
+            rows.append(("SQLite data_version", *_revocation_ms(served, writer, count)))
+            if redis_url:
+                os.environ["AGENTDOCK_REDIS_URL"] = redis_url  # the writer publishes
+                try:
+                    rows.append(
+                        (
+                            "Redis pub/sub",
+                            *_revocation_ms(
+                                _NoDataVersion(served), writer, count, redis_url=redis_url
+                            ),
+                        )
+                    )
+                finally:
+                    del os.environ["AGENTDOCK_REDIS_URL"]
+    if database_url:
+        with open_store(url=database_url) as writer, open_store(url=database_url) as served:
+            rows.append(("Postgres LISTEN/NOTIFY", *_revocation_ms(served, writer, count)))
+    return rows
 
 
 async def main(calls: int, trials: int) -> None:
@@ -126,6 +220,7 @@ async def main(calls: int, trials: int) -> None:
         )
         cached.close()
         uncached.close()
+        rows.append(("data_version read", _sync_us(store.data_version, calls, trials)))
         store.close()
 
     access = compile_access(
@@ -156,5 +251,15 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=20000)
     parser.add_argument("--trials", type=int, default=7)
+    parser.add_argument("--revocations", type=int, default=20, help="0: skip the latency")
+    parser.add_argument("--redis-url", default=None)
+    parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     asyncio.run(main(args.calls, args.trials))
+    if args.revocations:
+        print()
+        print(f"{'revocation reaches a runtime':32} {'median ms':>10} {'max ms':>8}")
+        for name, median, worst in revocation_rows(
+            args.revocations, args.redis_url, args.database_url
+        ):
+            print(f"{name:32} {median:10.1f} {worst:8.1f}")
