@@ -459,3 +459,21 @@ def test_no_key_that_was_not_issued_is_accepted(store: SQLiteStore, text: str) -
         return
     with pytest.raises((Unauthorized, BadRequest)):
         auth(provider, {"x-api-key": text})
+
+
+def test_a_bad_redis_url_breaks_neither_the_writer_nor_the_runtime(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from agentdock_plugins.auth.redisfeed import RedisKeyChanges, publish
+
+    url = "redis://:planted-redis-pw@[not-a-host/0"
+    with caplog.at_level("WARNING", logger="agentdock.auth"):
+        assert publish(url, change_message(AGENT, ["k"], "revoke")) is False
+        feed = RedisKeyChanges(url, lambda message: None, retry_s=0.01)
+        deadline = time.monotonic() + 10
+        while "cannot subscribe" not in caplog.text:
+            assert time.monotonic() < deadline, "the subscriber never reported its failure"
+            time.sleep(0.01)
+        feed.stop()
+    assert "could not announce the API key change" in caplog.text
+    assert "planted-redis-pw" not in caplog.text

@@ -42,11 +42,12 @@ def _client(url: str, **options: Any) -> Any:
 
 def publish(url: str, message: str) -> bool:
     """Publish one change message; False (and a warning) when Redis cannot be reached."""
-    client = _client(url, socket_timeout=1.0)
+    client = None
     try:
+        client = _client(url, socket_timeout=1.0)
         client.publish(KEY_CHANNEL, message)
         return True
-    except Exception as exc:  # Redis down or refusing: the change itself stands
+    except Exception as exc:  # a bad URL, Redis down or refusing: the change itself stands
         log.warning(
             "could not announce the API key change on Redis (%s); runtimes that rely on "
             "Redis see it when their cached key rows expire",
@@ -54,8 +55,9 @@ def publish(url: str, message: str) -> bool:
         )
         return False
     finally:
-        with contextlib.suppress(Exception):
-            client.close()
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
 
 
 class RedisKeyChanges:
@@ -65,7 +67,7 @@ class RedisKeyChanges:
     def __init__(
         self, url: str, on_change: Callable[[bytes | None], None], *, retry_s: float = RETRY_S
     ) -> None:
-        self._client = _client(url, socket_timeout=None, health_check_interval=_HEALTH_CHECK_S)
+        self._url = url
         self._on_change = on_change
         self._retry_s = retry_s
         self._stop = threading.Event()
@@ -75,8 +77,12 @@ class RedisKeyChanges:
     def _run(self) -> None:
         failing = False
         while not self._stop.is_set():
-            pubsub = self._client.pubsub()
+            client = pubsub = None
             try:
+                client = _client(
+                    self._url, socket_timeout=None, health_check_interval=_HEALTH_CHECK_S
+                )
+                pubsub = client.pubsub()
                 pubsub.subscribe(KEY_CHANNEL)
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=_WAIT_S)
@@ -89,7 +95,7 @@ class RedisKeyChanges:
                         self._on_change(None)
                     elif message["type"] == "message":
                         self._on_change(message["data"])
-            except Exception as exc:  # redis.RedisError, OSError: retried until stopped
+            except Exception as exc:  # a bad URL, redis.RedisError, OSError: retried
                 if not failing:
                     log.warning(
                         "cannot subscribe to API key changes on Redis (%s); retrying",
@@ -98,10 +104,10 @@ class RedisKeyChanges:
                     failing = True
                 self._stop.wait(self._retry_s)
             finally:
-                with contextlib.suppress(Exception):
-                    pubsub.close()
-        with contextlib.suppress(Exception):
-            self._client.close()
+                for closable in (pubsub, client):
+                    if closable is not None:
+                        with contextlib.suppress(Exception):
+                            closable.close()
 
     def stop(self) -> None:
         """End the thread (within one wait) and close its connection."""
