@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 from pathlib import Path
@@ -239,6 +240,9 @@ def test_a_held_lock_fails_clearly_and_a_dead_holder_is_taken_over(project, fake
     with pytest.raises(DeployInProgress) as info:
         _deploy(project, manager)
     assert info.value.exit_code == 4 and "in progress" in info.value.cause
+    # When, as this machine's local time and an age; never a raw epoch.
+    assert re.search(r" since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(\d+ s ago\)", info.value.cause)
+    assert not re.search(r"since \d{9,}", info.value.cause), info.value.cause
     with open_store() as store:
         store.release_lock("echo", "", pid=os.getppid(), host=socket.gethostname())
         store.acquire_lock("echo", "", holder="ci", pid=2**22 + 12345, host=socket.gethostname())
