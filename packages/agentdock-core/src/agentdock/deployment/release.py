@@ -153,7 +153,8 @@ def _still_running(ws: Workspace, record: DeploymentRecord) -> bool:
         state = ws.target(record.target).status(record.handle)
     except Exception:  # a target that cannot tell: leave it alone
         return False
-    return state.get("state") in {"running", "degraded", "starting"}
+    # "down": nothing serves, but a container or a Deployment may still be there to remove.
+    return state.get("state") in {"running", "degraded", "starting", "down"}
 
 
 def release(

@@ -477,13 +477,15 @@ def _free_port(bind: str) -> int:
 
 
 def _state(state: Mapping[str, Any], health: str | None) -> str:
+    """Docker's container state in the target protocol's words: a container that exited
+    with an error (Docker gave up restarting it, or it died) is ``down``: nothing serves."""
     status = state.get("Status")
     if status == "running":
         return "degraded" if health == "unhealthy" else "running"
     if status in ("restarting", "paused"):
         return "degraded"
     if status in ("exited", "dead"):
-        return "stopped" if state.get("ExitCode") == 0 else "exited"
+        return "stopped" if state.get("ExitCode") == 0 else "down"
     return "stopped"  # created, removing
 
 

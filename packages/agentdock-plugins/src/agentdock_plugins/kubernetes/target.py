@@ -281,9 +281,9 @@ class KubernetesTarget:
 
     def status(self, handle: Mapping[str, Any]) -> Mapping[str, Any]:
         """The rollout read live: ``running`` when every replica is available, ``degraded``
-        when some are not, ``stopped`` when scaled to zero or replaced in place by another
-        deployment, ``missing`` when the Deployment is gone. Beyond the protocol's keys:
-        ``replicas``, ``available``, ``updated``, ``image``."""
+        when some are not, ``down`` when none is, ``stopped`` when scaled to zero or
+        replaced in place by another deployment, ``missing`` when the Deployment is gone.
+        Beyond the protocol's keys: ``replicas``, ``available``, ``updated``, ``image``."""
         self._connect(handle.get("context"))
         namespace, name = str(handle["namespace"]), str(handle["name"])
         live = self._get("Deployment", name, namespace)
@@ -320,7 +320,10 @@ class KubernetesTarget:
             base.update(state="running", healthy=True)
         else:
             # Some replicas serve while others do not: no verdict unless none serves.
-            base.update(state="degraded", healthy=None if available > 0 else False)
+            if available > 0:
+                base.update(state="degraded", healthy=None)
+            else:
+                base.update(state="down", healthy=False)
         base["restarts"] = sum(
             int(c.get("restartCount") or 0)
             for pod in self._pods(handle)
