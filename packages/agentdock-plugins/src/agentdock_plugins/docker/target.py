@@ -451,9 +451,10 @@ class DockerTarget:
         return exc
 
 
-def _bind_address(host: str) -> str:
-    """The host address to publish on, from the Dockfile's ``expose.host``: everything for
-    a wildcard, the loopback for ``localhost``, otherwise that address."""
+def _bind_address(host: str | None) -> str:
+    """The host address to publish on, from ``--host`` or the Dockfile's ``expose.host``:
+    everything for a wildcard or nothing asked, the loopback for ``localhost``, otherwise
+    that address."""
     host = (host or "").strip()
     if host in ("", "0.0.0.0", "::", "*"):
         return "0.0.0.0"
