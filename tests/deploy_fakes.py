@@ -52,6 +52,7 @@ class FakeTarget:
         self.fail_gate: str | None = None
         self.running: dict[int, dict[str, Any]] = {}
         self.envs: dict[int, dict[str, str]] = {}
+        self.hosts: dict[int, str | None] = {}
 
     def start(self, artifact: Artifact, request: Any, progress: Any) -> dict[str, Any]:
         handle = {
@@ -61,6 +62,7 @@ class FakeTarget:
         }
         self.running[request.deployment_id] = handle
         self.envs[request.deployment_id] = dict(request.env)
+        self.hosts[request.deployment_id] = request.host
         self.log.append(("start", request.version))
         return handle
 

@@ -28,6 +28,7 @@ from dockerbase import docker_client, ensure_base_image
 pytestmark = pytest.mark.slow
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "echo"
+SHELL_ONLY = "shell-only-planted-2b7e51"
 GRAPH = Path("echo") / "graph.py"
 
 
@@ -71,11 +72,26 @@ def _deploy(env: dict[str, Any], **kw: Any) -> Any:
     )
 
 
-def test_deploy_upgrade_rollback_and_a_crashing_version(env: dict[str, Any]) -> None:
+def test_deploy_upgrade_rollback_and_a_crashing_version(
+    env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UNRELATED_TOKEN", SHELL_ONLY)  # exported in the deploying shell
     v1 = _deploy(env)
     assert v1.api_key and v1.version == "0.1.0"
     key = v1.api_key
     assert _invoke(v1.endpoint, key, "hi").json() == {"text": "HI"}
+    # Inside the container: the image's environment and what the deploy gave, nothing else.
+    name = open_store().get_deployment(v1.deployment_id).handle["name"]
+    container = env["client"].containers.get(name)
+    init = int(container.attrs["State"]["Pid"])  # dumb-init, seen from the host
+    (runtime,) = Path(f"/proc/{init}/task/{init}/children").read_text().split()
+    raw = Path(f"/proc/{runtime}/environ").read_bytes()
+    names = {item.decode().partition("=")[0] for item in raw.split(b"\0") if item}
+    assert "AGENTDOCK_SPEC" in names  # the runtime's own environment
+    image_env = {i.partition("=")[0] for i in container.image.attrs["Config"].get("Env") or ()}
+    assert "UNRELATED_TOKEN" not in names
+    assert {n for n in names - image_env if not n.startswith("AGENTDOCK_")} == {"HOSTNAME"}
+    assert SHELL_ONLY not in json.dumps(container.attrs["Config"]["Env"])
 
     graph = env["project"] / GRAPH
     graph.write_text(graph.read_text().replace(".upper()}", '.upper() + "!"}'))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -37,6 +38,8 @@ pytestmark = pytest.mark.slow
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SECRET = "e2e-planted-secret-4b7f0c93d21a"
+SHELL_ONLY = "UNRELATED_TOKEN"
+SHELL_ONLY_VALUE = "e2e-shell-only-8d20c4"
 MISSING_VAR = "AGENTDOCK_E2E_NEVER_SET"
 POLL = 0.05
 #: Seconds a CLI call may take at most before the test gives up on it (a build is ~10 s).
@@ -132,6 +135,7 @@ class Home:
         }
         env["AGENTDOCK_HOME"] = str(self.root)
         env["NO_COLOR"] = "1"
+        env[SHELL_ONLY] = SHELL_ONLY_VALUE  # exported in the deploying shell, used by nothing
         return env
 
     def command(self, *args: str) -> list[str]:
@@ -373,6 +377,17 @@ def test_first_deploy_prints_a_key_and_moves_off_a_taken_port(lifecycle: Lifecyc
     assert result["endpoint"] == f"http://127.0.0.1:{new_port}"
     assert home.invoke(result["endpoint"]) == "HI"
     assert _active_one(home).version == "1.0.0"
+    # Nobody asked for more: this machine only, and the output says so.
+    assert result["host"] == "127.0.0.1"
+    said = [e for e in first.events if str(e.get("message", "")).startswith("listening on")]
+    assert said and said[0]["host"] == "127.0.0.1" and "this machine only" in said[0]["message"]
+    # Nothing of the deploying shell's environment but what the docs list.
+    active = _active_one(home)
+    state = json.loads((Path(active.handle["state_dir"]) / "supervisor.json").read_text("utf-8"))
+    for pid in (int(active.handle["pid"]), int(state["runtime_pid"])):
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+        assert SHELL_ONLY.encode() not in environ and SHELL_ONLY_VALUE.encode() not in environ
+        assert f"ECHO_TOKEN={SECRET}".encode() in environ
     progress = [e for e in first.events if e.get("event") == "progress"]
     assert result["api_key"] not in json.dumps(progress), "the key leaked into a progress event"
 
@@ -414,6 +429,9 @@ def test_deploy_v2_rollback_and_noop(lifecycle: Lifecycle) -> None:
     assert same["noop"] is True and same["version"] == "1.0.0"
     assert "build" not in again.steps() and "start" not in again.steps()
     assert same["deployment_id"] == rolled["deployment_id"]
+    shown = home.cli("deploy", "--timeout", "90")  # for people: where it listens, too
+    assert shown.code == 0 and "nothing changed" in shown.stdout, str(shown)
+    assert "listening on 127.0.0.1: this machine only" in shown.stdout, shown.stdout
 
 
 def test_version_string_reused_with_other_content_is_refused(lifecycle: Lifecycle) -> None:
@@ -508,7 +526,7 @@ def test_a_dead_active_deployment_is_redeployed_not_a_noop(lifecycle: Lifecycle)
     assert home.invoke(str(fresh.endpoint)) == "HI"
 
 
-def test_a_crash_loop_is_degraded_and_a_deploy_replaces_it(lifecycle: Lifecycle) -> None:
+def test_a_crash_loop_is_down_and_a_deploy_replaces_it(lifecycle: Lifecycle) -> None:
     home = lifecycle.home
     looping = _active_one(home)
     state_file = Path(looping.handle["state_dir"]) / "supervisor.json"
@@ -524,13 +542,16 @@ def test_a_crash_loop_is_degraded_and_a_deploy_replaces_it(lifecycle: Lifecycle)
         os.kill(pid, signal.SIGKILL)
         killed.add(pid)
 
-    def degraded() -> dict[str, Any] | None:
+    def down() -> dict[str, Any] | None:
         info = json.loads(home.cli("status", "echo", "--json").stdout)
-        return info if info["health"] == "degraded" else None
+        return info if info["health"] == "down" else None
 
-    info = _poll(degraded, what="the degraded state")
+    info = _poll(down, what="the down state")
     assert info["restarts"] == 3 and info["status"] == "active", info
+    assert info["healthy"] is False
     assert not pid_alive(int(looping.handle["pid"]))
+    shown = home.cli("status", "echo")
+    assert shown.code == 0 and re.search(r"health\s+down", shown.stdout), shown.stdout
 
     run = home.deploy()
     result = _result(run)

@@ -210,9 +210,13 @@ def _poll(check: Any, what: str, timeout: float = 60.0) -> Any:
 
 
 def test_start_ready_and_serving_with_env_and_labels(
-    docker_env: tuple[Any, str], target: DockerTarget, tmp_path: Path
+    docker_env: tuple[Any, str],
+    target: DockerTarget,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     client, tag = docker_env
+    monkeypatch.setenv("UNRELATED_TOKEN", "shell-only-" + PLANTED)  # the deploying shell's
     request = _request(tmp_path, env={"AGENT_SECRET": PLANTED}, instance="acme")
     events = Events()
     started = time.perf_counter()
@@ -230,6 +234,11 @@ def test_start_ready_and_serving_with_env_and_labels(
     assert httpx.get(f"{base}/env", params={"name": "NOT_GIVEN"}).json()["set"] is False
 
     attrs = client.api.inspect_container(handle["container_id"])
+    # The container's environment: the image's own, the request's and the target's settings.
+    image_env = set(client.api.inspect_image(tag)["Config"].get("Env") or ())
+    given = {item.partition("=")[0] for item in set(attrs["Config"]["Env"]) - image_env}
+    assert given == {"AGENT_SECRET", "AGENTDOCK_STATE_DIR", "AGENTDOCK_HOST", "AGENTDOCK_PORT"}
+    assert "shell-only-" not in json.dumps(attrs["Config"]["Env"])
     labels = attrs["Config"]["Labels"]
     assert labels[LABEL_PREFIX + "agent"] == "echo_agent"
     assert labels[LABEL_PREFIX + "version"] == "1.0.0"

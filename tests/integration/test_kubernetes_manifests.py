@@ -151,6 +151,29 @@ def test_every_example_renders_valid_manifests(dockfile: str, planted: None) -> 
     assert refs == set(variables)
 
 
+@pytest.mark.parametrize("dockfile", EXAMPLES, ids=lambda p: Path(p).parent.name)
+def test_a_pod_gets_the_dockfiles_variables_and_nothing_of_the_deploying_shell(
+    dockfile: str, planted: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UNRELATED_TOKEN", "shell-only-" + PLANTED)
+    monkeypatch.setenv("AGENTDOCK_KEY_PEPPER", "shell-only-pepper-" + PLANTED)
+    manifests = render_file(dockfile, version="1.2.3")
+    pod = _by_kind(manifests)["Deployment"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert "envFrom" not in container
+    document = load_document(dockfile, environ={}, allow_unresolved=True)
+    literal = set(((document.raw or {}).get("deploy") or {}).get("env") or {})
+    variables = set(document.variables) - literal
+    env = {e["name"]: e for e in container["env"]}
+    own = {"AGENTDOCK_SPEC", "AGENTDOCK_HOST", "AGENTDOCK_PORT"}
+    if variables:
+        own.add("AGENTDOCK_SECRET_NAMES")  # names only: the runtime masks their values
+        assert env["AGENTDOCK_SECRET_NAMES"]["value"] == ",".join(sorted(variables))
+    assert set(env) == own | variables | literal
+    for text in (dump(manifests, "yaml"), dump(manifests, "json")):
+        assert "UNRELATED_TOKEN" not in text and "shell-only-" not in text
+
+
 def test_the_invoice_example_reads_its_three_secrets_from_one_secret(planted: None) -> None:
     manifests = render_file(ROOT / "examples" / "invoice-copilot", version="2.0.0")
     container = _by_kind(manifests)["Deployment"]["spec"]["template"]["spec"]["containers"][0]

@@ -1,7 +1,8 @@
 """The ``local`` target with real processes: start, the health gate, restarts, the crash
 loop, a runtime that cannot start, a taken port, stop, and a supervisor that outlives the
 process that started it. A planted secret travels in the environment and must show up
-nowhere on disk or in a handle."""
+nowhere on disk or in a handle, masked in the log even when the runtime prints it; a
+variable planted in the deploying shell must reach neither the supervisor nor the runtime."""
 
 from __future__ import annotations
 
@@ -34,7 +35,18 @@ pytestmark = pytest.mark.slow
 
 ECHO = Path(__file__).resolve().parents[2] / "examples" / "echo"
 SECRET = "planted-secret-91c2aa07f3"
-RUNTIME_ENV = {"AGENTDOCK_INSECURE_NO_AUTH": "1", "ECHO_TOKEN": SECRET}
+#: What the deploy service hands the target: the variable and the names of secret ones.
+RUNTIME_ENV = {
+    "AGENTDOCK_INSECURE_NO_AUTH": "1",
+    "ECHO_TOKEN": SECRET,
+    "AGENTDOCK_SECRET_NAMES": "ECHO_TOKEN",
+}
+#: Exported in the deploying shell, referenced by nothing.
+SHELL_ONLY = "UNRELATED_TOKEN"
+SHELL_ONLY_VALUE = "shell-only-planted-4e0d77"
+#: Every name a local runtime's environment may hold besides AGENTDOCK_* and the request's
+#: variables (docs/deploy.md, "The runtime's environment").
+HOST_NAMES = {"PATH", "HOME", "LANG", "TZ", "TMPDIR", "PYTHONUNBUFFERED"}
 POLL = 0.05
 
 
@@ -105,6 +117,34 @@ def _invoke(handle: dict[str, Any], text: str) -> str:
     return str(resp.json()["text"])
 
 
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(item.decode().partition("=")[::2] for item in raw.split(b"\0") if item)
+
+
+def _listening(port: int) -> set[str]:
+    """The addresses a socket listens on ``port`` at (IPv4), from ``/proc/net/tcp``."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, _, hex_port = local.partition(":")
+        if state == "0A" and int(hex_port, 16) == port:
+            found.add(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
+    return found
+
+
+def _assert_only_allowed(environ: dict[str, str]) -> None:
+    assert SHELL_ONLY not in environ and SHELL_ONLY_VALUE not in "".join(environ.values())
+    extra = {
+        name
+        for name in environ
+        if name not in HOST_NAMES
+        and not name.startswith(("LC_", "AGENTDOCK_"))
+        and name not in RUNTIME_ENV
+    }
+    assert extra == set(), extra
+
+
 def _assert_no_secret(handle: dict[str, Any]) -> None:
     assert SECRET not in json.dumps(handle)
     assert SECRET not in Path(handle["log"]).read_text("utf-8", errors="replace")
@@ -113,11 +153,13 @@ def _assert_no_secret(handle: dict[str, Any]) -> None:
 
 
 def test_start_ready_invoke_restart_and_stop(
-    home: Path, echo_bundle: Artifact, target: Any
+    home: Path, echo_bundle: Artifact, target: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     local, handles = target
     steps: list[str] = []
     port = _free_port()
+    monkeypatch.setenv(SHELL_ONLY, SHELL_ONLY_VALUE)
+    monkeypatch.setenv("AGENTDOCK_DRAIN_TIMEOUT", "29")  # an AgentDock setting: it goes along
     handle = dict(
         local.start(echo_bundle, _request(home, 1, port), lambda s, m, **_: steps.append(s))
     )
@@ -135,10 +177,12 @@ def test_start_ready_invoke_restart_and_stop(
     assert first is not None and first["ready"] and first["supervisor_pid"] == handle["pid"]
     for pid in (handle["pid"], first["runtime_pid"]):  # in the environment, never in argv
         assert SECRET.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
-    assert (
-        f"ECHO_TOKEN={SECRET}".encode()
-        in Path(f"/proc/{first['runtime_pid']}/environ").read_bytes()
-    )
+    supervisor, runtime = _environ(handle["pid"]), _environ(first["runtime_pid"])
+    assert runtime["ECHO_TOKEN"] == SECRET and supervisor["ECHO_TOKEN"] == SECRET
+    assert runtime["AGENTDOCK_DRAIN_TIMEOUT"] == "29" and runtime["AGENTDOCK_LISTEN_FD"]
+    assert runtime["AGENTDOCK_HOME"] == str(home)
+    _assert_only_allowed(supervisor)
+    _assert_only_allowed(runtime)
     os.kill(first["runtime_pid"], signal.SIGKILL)
     state = _poll(
         lambda: (s := read_state(Path(handle["state_dir"]))) and s["ready"] and s["restarts"] and s
@@ -162,7 +206,7 @@ def test_start_ready_invoke_restart_and_stop(
     _assert_no_secret(handle)
 
 
-def test_crash_loop_marks_the_deployment_degraded(
+def test_crash_loop_marks_the_deployment_down(
     home: Path, echo_bundle: Artifact, target: Any
 ) -> None:
     local, handles = target
@@ -171,9 +215,9 @@ def test_crash_loop_marks_the_deployment_degraded(
     local.wait_ready(handle, 60, no_progress)
     killed: set[int] = set()
 
-    def kill_until_degraded() -> bool:
+    def kill_until_down() -> bool:
         state = read_state(Path(handle["state_dir"])) or {}
-        if state.get("state") == "degraded":
+        if state.get("state") == "down":
             return True
         pid = state.get("runtime_pid")
         if pid and pid not in killed:
@@ -182,15 +226,17 @@ def test_crash_loop_marks_the_deployment_degraded(
                 os.kill(pid, signal.SIGKILL)
         return False
 
-    _poll(kill_until_degraded)
+    _poll(kill_until_down)
     _poll(lambda: not pid_alive(handle["pid"]))
     status = local.status(handle)
-    assert status["state"] == "degraded" and status["restarts"] == 3
+    assert status["state"] == "down" and status["healthy"] is False
+    assert status["restarts"] == 3 and status["runtime_pid"] is None
+    assert _listening(handle["port"]) == set()  # nothing listens: down, not degraded
     assert len(killed) == 4
     with pytest.raises(HealthGateFailed) as caught:
         local.wait_ready(handle, 60, no_progress)
-    assert "degraded" in caught.value.cause
-    assert any("degraded" in line for line in caught.value.log_tail)
+    assert "down" in caught.value.cause
+    assert any("giving up, the deployment is down" in line for line in caught.value.log_tail)
     _assert_no_secret(handle)
 
 
@@ -239,6 +285,87 @@ def test_taken_port_gives_another(home: Path, echo_bundle: Artifact, target: Any
         assert any(f"port {taken} is taken" in m for m in steps)
         local.wait_ready(handle, 60, no_progress)
         assert _invoke(handle, "port") == "PORT"
+
+
+def test_it_listens_on_the_loopback_unless_asked_for_more(
+    home: Path, echo_bundle: Artifact, target: Any
+) -> None:
+    local, handles = target
+    said: list[tuple[str, dict[str, Any]]] = []
+    handle = dict(
+        local.start(
+            echo_bundle,
+            _request(home, 6, _free_port(), host=None),
+            lambda s, m, **f: said.append((m, f)),
+        )
+    )
+    handles.append(handle)
+    local.wait_ready(handle, 60, no_progress)
+    assert handle["host"] == "127.0.0.1" and handle["endpoint"].startswith("http://127.0.0.1:")
+    assert _listening(handle["port"]) == {"127.0.0.1"}
+    message, fields = next((m, f) for m, f in said if m.startswith("listening on"))
+    assert fields["host"] == "127.0.0.1" and "this machine only" in message
+
+    wide = dict(
+        local.start(echo_bundle, _request(home, 7, _free_port(), host="0.0.0.0"), no_progress)
+    )
+    handles.append(wide)
+    local.wait_ready(wide, 60, no_progress)
+    assert _listening(wide["port"]) == {"0.0.0.0"}
+    assert wide["endpoint"] == f"http://127.0.0.1:{wide['port']}"
+
+
+def test_a_secret_in_a_failing_entrypoints_exception_is_masked_in_the_log(
+    home: Path, echo_bundle: Artifact, target: Any, tmp_path: Path
+) -> None:
+    local, handles = target
+    project = tmp_path / "echo"
+    shutil.copytree(Path(echo_bundle.ref) / "app", project)
+    (project / "spec.yaml").unlink()
+    shutil.copy(ECHO / "Dockfile.yaml", project / "Dockfile.yaml")
+    (project / "echo" / "graph.py").write_text(
+        "import os\nraise ValueError('the token ' + os.environ['ECHO_TOKEN'] + ' was refused')\n"
+    )
+    bundle = _build(project, home)
+    handle = dict(local.start(bundle, _request(home, 8, _free_port()), no_progress))
+    handles.append(handle)
+    with pytest.raises(HealthGateFailed) as caught:
+        local.wait_ready(handle, 600, no_progress)
+    fatal = [line for line in caught.value.log_tail if "[FATAL]" in line]
+    assert fatal == [
+        "[FATAL] cannot load echo.graph:build_graph: ValueError: the token *** was refused"
+    ], caught.value.log_tail
+    _assert_no_secret(handle)
+
+
+def test_the_supervisor_masks_what_reaches_the_log_around_the_runtime(
+    home: Path, target: tuple[LocalTarget, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    """Output the runtime's own masking never sees (a child process writing to the
+    inherited descriptor) is masked by the supervisor's copy into the log."""
+    local, handles = target
+    bundle = tmp_path / "raw"
+    python = bundle / "venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    (bundle / "app").mkdir()
+    # A value split over two writes, one inside another text, and a partial last line.
+    python.write_text(
+        "#!/bin/sh\n"
+        'printf "a child says %s and " "$ECHO_TOKEN"\n'
+        'printf "$ECHO_TOKEN" | cut -c1-9 | tr -d "\\n"\n'
+        'printf "%s\\n" "$(printf "$ECHO_TOKEN" | cut -c10-)"\n'
+        'printf "x${ECHO_TOKEN}y"\n'
+        "exit 78\n"
+    )
+    python.chmod(0o755)
+    artifact = Artifact("local", str(bundle), "0" * 64)
+    handle = local.start(artifact, _request(home, 92, _free_port()), no_progress)
+    handles.append(dict(handle))
+    with pytest.raises(HealthGateFailed):
+        local.wait_ready(handle, 60, no_progress)
+    log = Path(handle["log"]).read_text("utf-8")
+    assert "a child says *** and ***\n" in log and "x***y\n" in log, log
+    _assert_no_secret(dict(handle))
 
 
 def test_supervisor_outlives_the_process_that_started_it(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -134,6 +135,41 @@ def test_missing_variables_is_one_fatal_line_naming_all(tmp_path: Path) -> None:
     for output in (result.stdout, result.stderr):
         assert PLANTED not in output
         assert DOTENV_PLANTED not in output
+
+
+FAILING_GRAPH = """
+import os
+
+print("checking token", os.environ["ECHO_TOKEN"])
+raise ValueError("cannot use token " + os.environ["ECHO_TOKEN"] + " (rejected)")
+"""
+
+
+def test_a_secret_in_an_entrypoints_exception_is_masked_in_every_line(tmp_path: Path) -> None:
+    """The agent's import fails with a message quoting a secret; the [FATAL] line and
+    whatever else the runtime writes show ``***`` in its place."""
+    shutil.copytree(ECHO_DIR, tmp_path / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "app" / "echo" / "graph.py").write_text(FAILING_GRAPH, encoding="utf-8")
+    spec = tmp_path / "app" / "Dockfile.yaml"
+    spec.write_text(
+        spec.read_text("utf-8").replace(
+            "name: echo\n\nio_schema", 'name: "${ECHO_TOKEN}"\n\nio_schema'
+        ),
+        encoding="utf-8",
+    )
+    env = runtime_env(
+        AGENTDOCK_SPEC=str(spec),
+        ECHO_TOKEN=PLANTED,
+        AGENTDOCK_SECRET_NAMES="ECHO_TOKEN",
+    )
+    result = run_runtime(env, tmp_path / "app")
+    assert result.returncode == 70
+    fatal = [line for line in result.stderr.splitlines() if line.startswith("[FATAL]")]
+    assert fatal == [
+        "[FATAL] cannot load echo.graph:build_graph: ValueError: cannot use token *** (rejected)"
+    ], result.stderr
+    assert "checking token ***" in result.stdout  # what the agent prints is masked too
+    assert PLANTED not in result.stdout + result.stderr
 
 
 def test_invalid_spec_prints_one_fatal_line_per_finding(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 from pathlib import Path
@@ -239,6 +240,9 @@ def test_a_held_lock_fails_clearly_and_a_dead_holder_is_taken_over(project, fake
     with pytest.raises(DeployInProgress) as info:
         _deploy(project, manager)
     assert info.value.exit_code == 4 and "in progress" in info.value.cause
+    # When, as this machine's local time and an age; never a raw epoch.
+    assert re.search(r" since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(\d+ s ago\)", info.value.cause)
+    assert not re.search(r"since \d{9,}", info.value.cause), info.value.cause
     with open_store() as store:
         store.release_lock("echo", "", pid=os.getppid(), host=socket.gethostname())
         store.acquire_lock("echo", "", holder="ci", pid=2**22 + 12345, host=socket.gethostname())
@@ -274,6 +278,48 @@ def test_secrets_reach_the_target_but_never_the_registry(project, fakes, monkeyp
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
     assert SECRET not in repr(d) and SECRET not in str(d.to_json())
+
+
+def test_the_target_gets_only_what_the_dockfile_references(project, fakes, monkeypatch) -> None:
+    """Nothing of the deploying shell but the Dockfile's variables (and the names of those
+    whose values logs must mask) reaches a target's StartRequest."""
+    manager, plugin = fakes
+    dockfile = project / "Dockfile.yaml"
+    dockfile.write_text(dockfile.read_text().replace(_MODEL, _MODEL_FROM_ENV))
+    monkeypatch.setenv("UNRELATED_TOKEN", "shell-only-value-31d9")
+    monkeypatch.setenv("ECHO_MODEL", SECRET)
+    d = _deploy(project, manager)
+    env = plugin.target.envs[d.deployment_id]
+    assert env == {
+        "ECHO_MODEL": SECRET,
+        "AGENTDOCK_SECRET_NAMES": "ECHO_MODEL",
+        "AGENTDOCK_VERSION": d.version,
+    }
+
+
+def test_the_bind_address_is_asked_for_only_by_host_or_the_dockfile(
+    project, fakes, tmp_path
+) -> None:
+    manager, plugin = fakes
+    first = _deploy(project, manager)
+    assert plugin.target.hosts[first.deployment_id] is None  # the target's default
+    same = _deploy(project, manager, host="0.0.0.0")  # same content, asked for more
+    assert not same.noop and plugin.target.hosts[same.deployment_id] == "0.0.0.0"
+    assert _deploy(project, manager, host="0.0.0.0").noop
+    _edit(project)
+    wide = _deploy(project, manager, host="0.0.0.0")
+    assert plugin.target.hosts[wide.deployment_id] == "0.0.0.0"
+    back = rollback("echo", "0.1.0", plugins=manager)  # keeps the --host it was given
+    assert plugin.target.hosts[back.deployment_id] == "0.0.0.0"
+    dockfile = project / "Dockfile.yaml"
+    dockfile.write_text(
+        dockfile.read_text().replace("  port: 8080", "  port: 8080\n  host: 10.1.2.3")
+    )
+    written = _deploy(project, manager)
+    assert plugin.target.hosts[written.deployment_id] == "10.1.2.3"
+    with pytest.raises(InvalidDeployInput) as info:
+        _deploy(project, manager, host="  ")
+    assert info.value.path == "--host"
 
 
 def test_env_file_wins_over_dotenv_and_environment(project, fakes, monkeypatch, tmp_path) -> None:

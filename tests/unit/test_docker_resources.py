@@ -116,7 +116,9 @@ def test_started_at_parses_nanoseconds_and_never_started() -> None:
         ({"Status": "running"}, "unhealthy", "degraded"),
         ({"Status": "restarting"}, None, "degraded"),
         ({"Status": "exited", "ExitCode": 0}, None, "stopped"),
-        ({"Status": "exited", "ExitCode": 1}, None, "exited"),
+        # Docker gave up restarting it, or it died: nothing serves.
+        ({"Status": "exited", "ExitCode": 1}, None, "down"),
+        ({"Status": "dead"}, None, "down"),
         ({"Status": "created"}, None, "stopped"),
     ],
 )

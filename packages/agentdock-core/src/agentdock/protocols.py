@@ -224,8 +224,10 @@ class Target(Protocol):
         ...
 
     def status(self, handle: Mapping[str, Any]) -> Mapping[str, Any]:
-        """``{"state": "running"|"degraded"|"stopped"|"exited", "healthy": bool|None,
-        "restarts": int, "started_at": float|None}``, read live."""
+        """``{"state": "running"|"degraded"|"down"|"stopped", "healthy": bool|None,
+        "restarts": int, "started_at": float|None}``, read live. ``degraded``: it serves,
+        impaired (unhealthy, restarting, some replicas missing); ``down``: it should serve
+        and nothing does (a crash loop it gave up on, a runtime that died)."""
         ...
 
     def logs(self, handle: Mapping[str, Any], tail: int | None, follow: bool) -> Iterator[str]:

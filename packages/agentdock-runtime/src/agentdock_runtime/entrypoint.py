@@ -23,6 +23,9 @@ Set by deploy targets (a user rarely sets them):
     Where the SQLite checkpointer keeps conversations by default (one per instance).
 ``AGENTDOCK_LISTEN_FD``
     A socket the supervisor already bound and listens on; served instead of binding.
+``AGENTDOCK_SECRET_NAMES``
+    Comma-separated names of the variables that hold secrets: their values are masked
+    (``***``) in everything the runtime writes to stdout and stderr (:mod:`.logmask`).
 ``AGENTDOCK_MACHINE_PROFILE``
     ``off`` skips ``/etc/agentdock/machine-profile.json`` (the hardware profile's tuned
     defaults, applied first; variables already set always win).
@@ -204,8 +207,11 @@ def load_spec(path: Path, environ: Mapping[str, str], *, plugins: Any) -> Any:
 
 
 def _fatal(lines: list[str], code: int) -> NoReturn:
+    from agentdock_runtime.logmask import mask
+
+    # An agent's exception text may quote a secret: masked here whatever stderr is.
     for line in lines:
-        print(f"[FATAL] {line}", file=sys.stderr, flush=True)
+        print(f"[FATAL] {mask(line)}", file=sys.stderr, flush=True)
     raise SystemExit(code)
 
 
@@ -219,6 +225,10 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     Returns 0 after a graceful shutdown; exits with ``[FATAL]`` lines when it cannot start.
     """
     env = os.environ if environ is None else environ
+    from agentdock_runtime.logmask import install as mask_secrets_in_output
+
+    # First of all, so nothing this process writes shows a value AGENTDOCK_SECRET_NAMES names.
+    mask_secrets_in_output(env)
     if environ is None:
         # Tuned defaults of the image's hardware profile (OMP_NUM_THREADS, CUDA_VISIBLE_DEVICES,
         # ...) go into the environment first: OpenMP and PyTorch read them once, at load.

@@ -49,14 +49,20 @@ def _summary(deployment: Any, verb: str) -> None:
             f"[green]✓[/green] {deployment.agent} {deployment.version} is already active at "
             f"{deployment.endpoint} (nothing changed)"
         )
-        return
-    cached = " (cached build)" if deployment.cached and verb == "Deployed" else ""
-    previous = f", replacing {deployment.previous_version}" if deployment.previous_version else ""
-    out.print(
-        f"[green]✓[/green] {verb} {deployment.agent} {deployment.version}{cached} on "
-        f"{deployment.target}{previous}"
-    )
-    out.print(f"  endpoint: {deployment.endpoint}")
+    else:
+        cached = " (cached build)" if deployment.cached and verb == "Deployed" else ""
+        previous = (
+            f", replacing {deployment.previous_version}" if deployment.previous_version else ""
+        )
+        out.print(
+            f"[green]✓[/green] {verb} {deployment.agent} {deployment.version}{cached} on "
+            f"{deployment.target}{previous}"
+        )
+        out.print(f"  endpoint: {deployment.endpoint}")
+    if deployment.host:
+        from agentdock.deployment.inputs import reach_of
+
+        out.print(f"  listening on {deployment.host}: {reach_of(deployment.host)}")
     if deployment.api_key:
         out.print(f"  API key {deployment.key_id} (shown once, store it now):")
         click.echo(deployment.api_key)
@@ -81,6 +87,13 @@ def _summary(deployment: Any, verb: str) -> None:
 )
 @_env_file_option
 @_instance_option
+@click.option(
+    "--host",
+    default=None,
+    metavar="ADDRESS",
+    help="Address the runtime listens on (default: expose.host when the Dockfile sets it, "
+    "else 127.0.0.1 for the local target: this machine only). 0.0.0.0: every interface.",
+)
 @_timeout_option
 @click.option("--base-image", default=None, help="Override build.base_image (docker builder).")
 @click.option(
@@ -130,6 +143,7 @@ def deploy_command(
     version: str | None,
     env_files: tuple[Path, ...],
     instance: str | None,
+    host: str | None,
     timeout: float,
     base_image: str | None,
     dry_run: bool,
@@ -153,7 +167,7 @@ def deploy_command(
         _dry_run(file, target, version, env_files, instance, fmt, out_dir, namespace, image)
     options = {"base_image": base_image} if base_image else {}
     if all_instances:
-        _all_instances(file, target, version, timeout, options, as_json)
+        _all_instances(file, target, version, host, timeout, options, as_json)
     with reporting(as_json) as report:
         deployment = deploy(
             file,
@@ -161,6 +175,7 @@ def deploy_command(
             version=version,
             env_files=env_files,
             instance=instance,
+            host=host,
             timeout=timeout,
             build_options=options,
             new_key=new_key or print_env,
@@ -183,6 +198,7 @@ def _all_instances(
     file: Path,
     target: str | None,
     version: str | None,
+    host: str | None,
     timeout: float,
     options: dict[str, Any],
     as_json: bool,
@@ -193,6 +209,7 @@ def _all_instances(
         done = deploy_instances(
             file,
             target=target,
+            host=host,
             version=version,
             timeout=timeout,
             build_options=options,

@@ -100,7 +100,11 @@ class StartRequest:
     process environment, ``--env-file`` or ``.env``): a target passes them to the runtime
     at start and must never write them to disk, a label, a log or the registry. ``port`` is
     the Dockfile's ``expose.port``; a target may choose another when it is taken and says
-    which in the handle it returns. ``instance`` names a per-tenant instance (None for the
+    which in the handle it returns. ``host`` is the address the runtime was asked to listen
+    on (``--host``, or ``expose.host`` written in the Dockfile); None means nobody asked and
+    the target picks a safe default (the ``local`` target: 127.0.0.1, this machine only; a
+    container: every interface of its own network, published where the target decides).
+    ``instance`` names a per-tenant instance (None for the
     default one). ``state_dir`` is a directory the target may use for this deployment
     (pid and state files), under ``home`` (the AgentDock home: ``$AGENTDOCK_HOME`` or the
     project's ``.agentdock/``); logs go to ``home / "logs"``.
@@ -110,7 +114,7 @@ class StartRequest:
     version: str
     deployment_id: int
     port: int
-    host: str
+    host: str | None
     env: Mapping[str, str] = field(repr=False)
     state_dir: Path
     home: Path

@@ -3,11 +3,13 @@ it deploys as, the settings it starts with, and the per-instance checks.
 
 A version string is ``--version``, else ``metadata.version``, else the version that already
 holds the same content, else the next patch version. Settings record how a deployment
-starts (env files' paths, the port it asks for) and never a value from the environment.
+starts (env files' paths, the port it asks for, the ``--host`` it was given) and never a
+value from the environment.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tempfile
@@ -29,6 +31,7 @@ __all__ = [
     "DEFAULT_TARGET",
     "DEFAULT_TIMEOUT",
     "INSTANCE_NAME",
+    "bind_host",
     "check_instance",
     "check_instance_env",
     "check_instance_port",
@@ -37,6 +40,7 @@ __all__ = [
     "missing_variables_line",
     "next_patch",
     "pick_version",
+    "reach_of",
     "resources_of",
     "snapshot_of",
     "spec_of_snapshot",
@@ -155,10 +159,46 @@ _PORT_PATH = ("expose", "port")
 _PLACEHOLDER_NAME = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 
 
-def start_settings(document: Any, spec: Any, env_files: Sequence[Any]) -> dict[str, Any]:
-    """How a deployment is started, for the registry: env files' paths and the port it
-    asks for (never a value from the environment). ``port_from_env`` says the port came
-    from a variable an env file sets: an instance's own port."""
+def bind_host(spec: Any, requested: str | None = None) -> str | None:
+    """The address a runtime is asked to listen on: ``requested`` (``--host``), else
+    ``expose.host`` when the Dockfile writes one, else None: the target's default, which
+    for the ``local`` target is 127.0.0.1 (this machine only) and for a container its
+    every interface, since who reaches it is the publish address's business.
+
+    :raises InvalidDeployInput: ``requested`` is blank or holds white space.
+    """
+    if requested is not None:
+        if not requested.strip() or any(c.isspace() for c in requested):
+            raise InvalidDeployInput(
+                f"--host must be an address or host name, got {requested!r}",
+                hint="for example --host 0.0.0.0 (every interface) or --host 127.0.0.1",
+                path="--host",
+            )
+        return requested
+    expose = getattr(spec, "expose", None)
+    if expose is not None and "host" in getattr(expose, "model_fields_set", ()):
+        return str(expose.host)
+    return None
+
+
+def reach_of(host: str) -> str:
+    """Who can reach a runtime listening on ``host``, in words for the deploy output."""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: whoever can resolve and route to it
+        loopback = False
+    if loopback:
+        return "this machine only (--host 0.0.0.0 to accept other machines)"
+    return "reachable from other machines"
+
+
+def start_settings(
+    document: Any, spec: Any, env_files: Sequence[Any], host: str | None = None
+) -> dict[str, Any]:
+    """How a deployment is started, for the registry: env files' paths, the port it
+    asks for and the ``--host`` it was given (never a value from the environment).
+    ``port_from_env`` says the port came from a variable an env file sets: an instance's
+    own port."""
     raw_port = str((document.raw or {}).get("expose", {}).get("port", ""))
     own: set[str] = set()
     for file in env_files:
@@ -167,6 +207,7 @@ def start_settings(document: Any, spec: Any, env_files: Sequence[Any]) -> dict[s
         "project_dir": str(Path(document.project_dir).resolve()),
         "env_files": [str(Path(f).resolve()) for f in env_files],
         "port": spec.expose.port,
+        **({"host": host} if host is not None else {}),
         "port_from_env": _PORT_PATH in document.interpolated
         and any(name in own for name in _PLACEHOLDER_NAME.findall(raw_port)),
     }

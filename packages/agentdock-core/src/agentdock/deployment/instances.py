@@ -32,6 +32,7 @@ def deploy_instances(
     path: str | os.PathLike[str] = "Dockfile.yaml",
     *,
     target: str | None = None,
+    host: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     progress: Progress = no_progress,
     store: SQLStore | None = None,
@@ -40,7 +41,8 @@ def deploy_instances(
 ) -> list[Deployment]:
     """Roll a Dockfile out to every named instance of its agent, one at a time.
 
-    Each instance keeps the env files and target of its last deployment. Every instance's
+    Each instance keeps the env files, target and ``--host`` of its last deployment
+    (``target`` and ``host`` given here win). Every instance's
     required variables are checked before anything starts; the rollout stops at the first
     instance whose deploy fails (the ones before it stay on the new version, the rest on
     their old one) and raises that error, naming which instances were done.
@@ -58,7 +60,7 @@ def deploy_instances(
                 f"{agent} has no named instances",
                 hint="deploy one first: agentdock deploy FILE --instance NAME --env-file F",
             )
-        plans: list[tuple[str, list[str], str | None]] = []
+        plans: list[tuple[str, list[str], str | None, str | None]] = []
         missing: list[str] = []
         for name in names:
             last = ws.store.list_deployments(agent, instance=name)[-1]
@@ -69,11 +71,13 @@ def deploy_instances(
                 missing.append(
                     f"instance {name}: {missing_variables_line(list(document.unresolved))}"
                 )
-            plans.append((name, env_files, target or last.target))
+            plans.append(
+                (name, env_files, target or last.target, host or last.settings.get("host"))
+            )
         if missing:
             raise InvalidDeployInput("; ".join(missing), hint="fix the instances' env files")
     done: list[Deployment] = []
-    for name, env_files, target_name in plans:
+    for name, env_files, target_name, bind in plans:
         progress("instance", f"instance {name} ({len(done) + 1} of {len(plans)})")
         try:
             done.append(
@@ -82,6 +86,7 @@ def deploy_instances(
                     target=target_name,
                     instance=name,
                     env_files=env_files,
+                    host=bind,
                     timeout=timeout,
                     progress=progress,
                     store=store,

@@ -33,7 +33,9 @@ class Deployment:
 
     ``noop`` is True when the same content was already active on the same target (nothing
     was built or started). ``api_key`` is set only when this deploy created the agent's
-    first API key: it is shown once and never stored.
+    first API key: it is shown once and never stored. ``host`` is the address the runtime
+    listens on, as its target reports it (``local``: 127.0.0.1 unless asked for more);
+    None when the target does not say.
     """
 
     agent: str
@@ -51,6 +53,7 @@ class Deployment:
     reason: str = "deploy"
     api_key: str | None = field(default=None, repr=False)
     key_id: str | None = None
+    host: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -60,6 +63,7 @@ class Deployment:
             "target": self.target,
             "instance": self.instance,
             "endpoint": self.endpoint,
+            "host": self.host,
             "status": self.status,
             "cached": self.cached,
             "noop": self.noop,
@@ -153,7 +157,8 @@ def _still_running(ws: Workspace, record: DeploymentRecord) -> bool:
         state = ws.target(record.target).status(record.handle)
     except Exception:  # a target that cannot tell: leave it alone
         return False
-    return state.get("state") in {"running", "degraded", "starting"}
+    # "down": nothing serves, but a container or a Deployment may still be there to remove.
+    return state.get("state") in {"running", "degraded", "starting", "down"}
 
 
 def release(
@@ -173,8 +178,12 @@ def release(
     reason: str,
     progress: Progress,
     settings: Mapping[str, Any] | None = None,
+    host: str | None = None,
 ) -> tuple[DeploymentRecord, DeploymentRecord | None]:
-    """Start, gate, activate, then retire the previous deployment. Returns (new, previous)."""
+    """Start, gate, activate, then retire the previous deployment. Returns (new, previous).
+
+    ``host`` is the address asked for (:func:`~agentdock.deployment.inputs.bind_host`);
+    None leaves it to the target (the ``local`` target's is 127.0.0.1)."""
     target = ws.target(target_name)
     record = ws.store.create_deployment(
         version_id=version_id,
@@ -191,7 +200,7 @@ def release(
         version=version,
         deployment_id=record.id,
         port=spec.expose.port,
-        host=spec.expose.host,
+        host=host,
         env={
             **env,
             "AGENTDOCK_VERSION": version,

@@ -15,6 +15,7 @@ from agentdock.deployment.errors import (
 from agentdock.deployment.inputs import (
     DEFAULT_TARGET,
     DEFAULT_TIMEOUT,
+    bind_host,
     check_instance,
     spec_of_snapshot,
 )
@@ -44,8 +45,10 @@ def rollback(
 ) -> Deployment:
     """Deploy an earlier version again (default: the one active before the current one).
 
-    Uses the version's recorded artifact and snapshot; never builds. ``NotFound`` (exit 5)
-    when the agent, the version or its artifact is not there.
+    Uses the version's recorded artifact and snapshot; never builds. The runtime listens
+    where the serving deployment does (its ``--host``, else ``expose.host`` when written,
+    else the target's default). ``NotFound`` (exit 5) when the agent, the version or its
+    artifact is not there.
     """
     instance_name = check_instance(instance)
     with Workspace.open(store, plugins) as ws:
@@ -83,6 +86,9 @@ def rollback(
             project = Path(str(recorded.get("project_dir") or Path.cwd()))
             values = value_sources(project if project.is_dir() else Path.cwd(), env_files)
             spec, variables = spec_of_snapshot(record, values)
+            # The address it listens on is the serving deployment's (its --host, if any).
+            asked = (basis.settings if basis is not None else {}).get("host")
+            kept = {k: v for k, v in (last.settings if last else {}).items() if k != "host"}
             progress("rollback", f"rolling {agent} back to {chosen} ({artifact.ref})")
             new, previous = release(
                 ws,
@@ -100,9 +106,11 @@ def rollback(
                 reason="rollback",
                 progress=progress,
                 settings={
-                    **(last.settings if last else {}),
+                    **kept,
                     "env_files": list(map(str, env_files)),
+                    **({"host": asked} if asked is not None else {}),
                 },
+                host=bind_host(spec, asked),
             )
         return Deployment(
             agent,
@@ -116,6 +124,7 @@ def rollback(
             cached=True,
             previous_version=previous.version if previous else None,
             reason="rollback",
+            host=new.handle.get("host"),
         )
 
 

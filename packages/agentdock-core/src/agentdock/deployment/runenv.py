@@ -1,10 +1,16 @@
-"""The environment a deployed runtime gets: referenced variables, resolved at deploy time.
+"""The environment a deployed runtime gets, and nothing more: never the deploying shell's.
 
 A runtime needs the values of the ``${VAR}`` placeholders its snapshot keeps, the literal
 ``deploy.env`` entries and the ``deploy.secrets`` names of Dockfile 1.1. Values come from,
 in order of precedence: ``--env-file`` files (later files win), the process environment,
 then the ``.env`` file beside the Dockfile. They go to the target at start and nowhere else:
-not the registry, not a label, not a log.
+not the registry, not a label, not a log. :func:`runtime_env` computes them for every
+target, with ``AGENTDOCK_SECRET_NAMES`` naming the ones whose values logs must mask.
+
+A runtime on this machine (the ``local`` target) also needs a few variables of the machine
+itself and AgentDock's own settings: :func:`host_runtime_env` adds exactly those
+(:data:`HOST_VARIABLES`, ``LC_*`` and the forwarded ``AGENTDOCK_*`` settings). A container
+gets its image's environment instead.
 """
 
 from __future__ import annotations
@@ -12,11 +18,63 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from agentdock.deployment.errors import InvalidDeployInput
+from agentdock.masking import SECRET_NAMES_ENV
 
-__all__ = ["read_env_file", "runtime_env", "value_sources"]
+__all__ = [
+    "HOST_PREFIXES",
+    "HOST_VARIABLES",
+    "SECRET_SETTINGS",
+    "TARGET_SETTINGS",
+    "host_runtime_env",
+    "read_env_file",
+    "runtime_env",
+    "value_sources",
+]
+
+#: Variables of the deploying machine that a runtime on the same machine keeps:
+#: ``PATH`` (the agent's tools and ``nvidia-smi`` are found through it), ``HOME`` (libraries
+#: keep caches and configuration under it), ``LANG`` and ``LC_*`` (the encoding of text
+#: I/O), ``TZ`` (local time in logs) and ``TMPDIR`` (where temporary files go). Python
+#: itself needs none of them to start the bundle's interpreter.
+HOST_VARIABLES = frozenset({"PATH", "HOME", "LANG", "TZ", "TMPDIR"})
+HOST_PREFIXES = ("LC_",)
+#: AgentDock's settings prefix: the deploying shell's ``AGENTDOCK_*`` variables are
+#: forwarded to a runtime on this machine, except :data:`TARGET_SETTINGS`.
+SETTINGS_PREFIX = "AGENTDOCK_"
+#: ``AGENTDOCK_*`` variables never forwarded from the deploying shell: a target sets them for
+#: each runtime, or they belong to the CLI and its clients, not to a runtime.
+TARGET_SETTINGS = frozenset(
+    {
+        "AGENTDOCK_HOME",
+        "AGENTDOCK_STATE_DIR",
+        "AGENTDOCK_SPEC",
+        "AGENTDOCK_PROJECT_DIR",
+        "AGENTDOCK_HOST",
+        "AGENTDOCK_PORT",
+        "AGENTDOCK_LISTEN_FD",
+        "AGENTDOCK_VERSION",
+        "AGENTDOCK_INSTANCE",
+        SECRET_NAMES_ENV,
+        "AGENTDOCK_DOCKFILE",
+        "AGENTDOCK_ENDPOINT",
+        "AGENTDOCK_API_KEY",
+        "AGENTDOCK_KUBE_CONTEXT",
+        "AGENTDOCK_KUBE_NAMESPACE",
+    }
+)
+#: AgentDock settings whose values are credentials: masked in logs like ``deploy.secrets``.
+SECRET_SETTINGS = frozenset(
+    {
+        "AGENTDOCK_DATABASE_URL",
+        "AGENTDOCK_REDIS_URL",
+        "AGENTDOCK_KEY_PEPPER",
+        "AGENTDOCK_JWT_SECRET",
+    }
+)
 
 
 def read_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
@@ -57,6 +115,8 @@ def runtime_env(spec: Any, variables: Iterable[str], values: Mapping[str, str]) 
     ``AGENTDOCK_DATABASE_URL`` goes along when set, so the runtime uses the same registry.
     A referenced variable without a value is left out: the runtime names it in its
     ``[FATAL] Missing required environment variables`` line and the health gate fails.
+    ``AGENTDOCK_SECRET_NAMES`` names every variable taken from ``values`` (referenced,
+    ``deploy.secrets``, the database URL): the runtime masks their values in its logs.
     """
     wanted = set(variables)
     deploy = getattr(spec, "deploy", None)
@@ -65,6 +125,39 @@ def runtime_env(spec: Any, variables: Iterable[str], values: Mapping[str, str]) 
     # A team registry (Postgres) is where the runtime checks API keys.
     wanted.add("AGENTDOCK_DATABASE_URL")
     env = {name: values[name] for name in sorted(wanted) if name in values}
+    secret_names = sorted(env)
     if deploy is not None:
         env.update(deploy.env)
+    if secret_names:
+        env[SECRET_NAMES_ENV] = ",".join(secret_names)
     return env
+
+
+def host_runtime_env(
+    env: Mapping[str, str],
+    settings: Mapping[str, str] = MappingProxyType({}),
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The whole environment of a runtime process started on this machine, and of the
+    process that supervises it: nothing of the deploying shell (``environ``, default the
+    process environment) but :data:`HOST_VARIABLES`, ``LC_*`` and its ``AGENTDOCK_*``
+    settings (less :data:`TARGET_SETTINGS`); then ``env`` (the :class:`StartRequest`'s,
+    from :func:`runtime_env`) and the target's own ``settings`` on top.
+
+    ``AGENTDOCK_SECRET_NAMES`` also names the forwarded :data:`SECRET_SETTINGS`.
+    """
+    shell = os.environ if environ is None else environ
+    out = {
+        name: value
+        for name, value in shell.items()
+        if name in HOST_VARIABLES
+        or name.startswith(HOST_PREFIXES)
+        or (name.startswith(SETTINGS_PREFIX) and name not in TARGET_SETTINGS)
+    }
+    out.update(env)
+    out.update(settings)
+    names = {n for n in out.get(SECRET_NAMES_ENV, "").split(",") if n}
+    names.update(name for name in SECRET_SETTINGS if out.get(name))
+    if names:
+        out[SECRET_NAMES_ENV] = ",".join(sorted(names))
+    return out

@@ -23,6 +23,7 @@ from agentdock.deployment.errors import (
 from agentdock.deployment.inputs import (
     DEFAULT_TARGET,
     DEFAULT_TIMEOUT,
+    bind_host,
     check_instance,
     check_instance_env,
     check_instance_port,
@@ -91,6 +92,7 @@ def deploy(
     version: str | None = None,
     env_files: Sequence[str | os.PathLike[str]] = (),
     instance: str | None = None,
+    host: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     build_options: dict[str, Any] | None = None,
     check_imports: bool = True,
@@ -103,6 +105,10 @@ def deploy(
 
     An ``api_key`` agent gets a key on its first deploy (or on every deploy with
     ``new_key``); it is in ``Deployment.api_key`` and nowhere else.
+
+    ``host`` is the address the runtime listens on (``--host``); without it, the
+    Dockfile's ``expose.host`` when written there, else the target's default (``local``:
+    127.0.0.1, this machine only). ``Deployment.host`` says which.
 
     New content has its entrypoint imported once, in a probe process, before anything is
     built (``check_imports=False`` skips that; the health gate still catches it later).
@@ -121,7 +127,8 @@ def deploy(
         sources = collect_sources(project_dir)
         digest = content_hash(snapshot, project_dir, sources)
         agent = spec.agent.name
-        settings = start_settings(document, spec, env_files)
+        bind = bind_host(spec, host)
+        settings = start_settings(document, spec, env_files, host)
         if instance_name:
             check_instance_env(instance_name, document)
             check_instance_port(ws.store, agent, instance_name, settings)
@@ -141,6 +148,7 @@ def deploy(
                 and existing is not None
                 and active.version_id == existing.id
                 and active.target == target_name
+                and active.settings.get("host") == host
                 and _healthy(ws, active)
             ):
                 progress("noop", f"{agent} {chosen} is already active: nothing to do")
@@ -158,6 +166,7 @@ def deploy(
                     noop=True,
                     api_key=key,
                     key_id=key_id,
+                    host=active.handle.get("host"),
                 )
             request = BuildRequest(
                 agent=agent,
@@ -211,6 +220,7 @@ def deploy(
                 reason="deploy",
                 progress=progress,
                 settings=settings,
+                host=bind,
             )
             if replaced is not None and replaced.ref != artifact.ref:
                 # The same version rebuilt (a new AgentDock, a new base image): the old
@@ -231,6 +241,7 @@ def deploy(
             previous_version=previous.version if previous else None,
             api_key=key,
             key_id=key_id,
+            host=new.handle.get("host"),
         )
 
 

@@ -80,8 +80,27 @@ class LockHeld(RegistryError):
     """Another process holds the deploy lock of an agent and instance."""
 
     def __init__(self, holder: str, pid: int, host: str, acquired_at: float) -> None:
-        super().__init__(f"held by {holder} (pid {pid} on {host}) since {acquired_at:.0f}")
+        super().__init__(f"held by {holder} (pid {pid} on {host}) since {since(acquired_at)}")
         self.holder, self.pid, self.host, self.acquired_at = holder, pid, host, acquired_at
+
+
+def since(ts: float, now: float | None = None) -> str:
+    """An epoch as this machine's local time and its age: ``2026-12-06 09:14:02 (3 min ago)``."""
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+    return f"{when} ({_age(_now(now) - ts)})"
+
+
+def _age(seconds: float) -> str:
+    if seconds < 0:
+        return "in the future: check the clocks"
+    if seconds < 60:
+        return f"{int(seconds)} s ago"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min ago"
+    days = int(seconds // 86400)
+    return f"{days} day{'' if days == 1 else 's'} ago"
 
 
 class Cursor(Protocol):

@@ -32,6 +32,7 @@ from agentdock.deployment.errors import (
     NotFound,
     TargetUnavailable,
 )
+from agentdock.masking import MIN_SECRET_LENGTH, SECRET_NAMES_ENV, Masker
 
 from agentdock_plugins.docker.client import engine_address, open_client
 from agentdock_plugins.docker.resources import container_limits
@@ -53,9 +54,6 @@ HOST_ENV = "AGENTDOCK_HOST"
 PORT_ENV = "AGENTDOCK_PORT"
 
 _T = TypeVar("_T")
-#: Shorter values are not masked in messages: a port, "on" or "info" would garble every
-#: line, and a credential is longer than this.
-_MASK_MIN = 8
 _POLL_FIRST = 0.05
 _POLL_MAX = 0.25
 _NANO_PER_S = 1_000_000_000
@@ -95,7 +93,11 @@ class DockerTarget:
         """Create and start the container; return its handle (the host port may differ from
         ``request.port`` when that one is taken)."""
         image = artifact.ref
-        secrets = [v for v in request.env.values() if len(v) >= _MASK_MIN]
+        secrets = [
+            v
+            for k, v in request.env.items()
+            if k != SECRET_NAMES_ENV and len(v) >= MIN_SECRET_LENGTH
+        ]
         for key, value in request.labels.items():
             if any(secret in str(value) for secret in secrets):
                 raise InvalidDeployInput(
@@ -404,8 +406,12 @@ class DockerTarget:
             image_env = (container.image.attrs.get("Config") or {}).get("Env") or ()
         except Exception:
             image_env = ()
-        values = {item.partition("=")[2] for item in given.difference(image_env)}
-        return sorted((v for v in values if len(v) >= _MASK_MIN), key=len, reverse=True)
+        values = {
+            value
+            for name, _, value in (item.partition("=") for item in given.difference(image_env))
+            if name != SECRET_NAMES_ENV  # names, not values
+        }
+        return sorted((v for v in values if len(v) >= MIN_SECRET_LENGTH), key=len, reverse=True)
 
     def _call(
         self,
@@ -445,9 +451,10 @@ class DockerTarget:
         return exc
 
 
-def _bind_address(host: str) -> str:
-    """The host address to publish on, from the Dockfile's ``expose.host``: everything for
-    a wildcard, the loopback for ``localhost``, otherwise that address."""
+def _bind_address(host: str | None) -> str:
+    """The host address to publish on, from ``--host`` or the Dockfile's ``expose.host``:
+    everything for a wildcard or nothing asked, the loopback for ``localhost``, otherwise
+    that address."""
     host = (host or "").strip()
     if host in ("", "0.0.0.0", "::", "*"):
         return "0.0.0.0"
@@ -477,13 +484,15 @@ def _free_port(bind: str) -> int:
 
 
 def _state(state: Mapping[str, Any], health: str | None) -> str:
+    """Docker's container state in the target protocol's words: a container that exited
+    with an error (Docker gave up restarting it, or it died) is ``down``: nothing serves."""
     status = state.get("Status")
     if status == "running":
         return "degraded" if health == "unhealthy" else "running"
     if status in ("restarting", "paused"):
         return "degraded"
     if status in ("exited", "dead"):
-        return "stopped" if state.get("ExitCode") == 0 else "exited"
+        return "stopped" if state.get("ExitCode") == 0 else "down"
     return "stopped"  # created, removing
 
 
@@ -516,9 +525,7 @@ def _lines(stream: Iterator[bytes]) -> Iterator[str]:
 
 
 def _scrub(text: str, secrets: list[str] | None) -> str:
-    for value in sorted(secrets or (), key=len, reverse=True):
-        text = text.replace(value, "***")
-    return text
+    return Masker(secrets or ())(text)
 
 
 def _discard(container: Container) -> None:

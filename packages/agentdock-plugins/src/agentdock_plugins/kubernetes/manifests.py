@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 from agentdock.deployment.errors import InvalidDeployInput
+from agentdock.masking import SECRET_NAMES_ENV
 
 __all__ = [
     "CONFIG_DIR",
@@ -59,7 +60,7 @@ CONTAINER = "agent"
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_NODE_SELECTOR = {"nvidia.com/gpu.present": "true"}
 GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
-_RESERVED_ENV = ("AGENTDOCK_SPEC", "AGENTDOCK_HOST", "AGENTDOCK_PORT")
+_RESERVED_ENV = ("AGENTDOCK_SPEC", "AGENTDOCK_HOST", "AGENTDOCK_PORT", SECRET_NAMES_ENV)
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}")
@@ -204,6 +205,10 @@ def _env(
         if name in optional:
             ref["optional"] = True
         env.append({"name": name, "valueFrom": {"secretKeyRef": ref}})
+    if required or optional:
+        # The runtime masks these variables' values in its logs (names only, never values).
+        names = ",".join(sorted([*required, *optional]))
+        env.append({"name": SECRET_NAMES_ENV, "value": names})
     # Literal ``deploy.env`` values as the snapshot writes them: a placeholder becomes the
     # Kubernetes reference ``$(NAME)`` to the secret-backed variable defined above.
     literal = (raw.get("deploy") or {}).get("env") or {}

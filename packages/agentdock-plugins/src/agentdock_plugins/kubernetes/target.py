@@ -37,6 +37,7 @@ from agentdock.deployment.errors import (
     InvalidDeployInput,
     NotFound,
 )
+from agentdock.masking import MIN_SECRET_LENGTH, SECRET_NAMES_ENV, Masker
 
 from agentdock_plugins.kubernetes.manifests import (
     CONTAINER,
@@ -79,7 +80,6 @@ FATAL_REASONS = frozenset(
 )
 _POLL_FIRST = 0.05
 _POLL_MAX = 1.0
-_MASK_MIN = 8
 #: Kind → (client API class, the method suffix of its namespaced calls).
 _APIS = {
     "ConfigMap": ("CoreV1Api", "config_map"),
@@ -153,7 +153,13 @@ class KubernetesTarget:
     ) -> Mapping[str, Any]:
         """Apply the version's manifests (server-side apply, idempotent); return the handle."""
         self._masked = sorted(
-            (v for v in request.env.values() if len(v) >= _MASK_MIN), key=len, reverse=True
+            (
+                v
+                for k, v in request.env.items()
+                if k != SECRET_NAMES_ENV and len(v) >= MIN_SECRET_LENGTH
+            ),
+            key=len,
+            reverse=True,
         )
         snapshot = self._snapshot_source(request)
         spec = _spec_of(snapshot, request.env)
@@ -281,9 +287,9 @@ class KubernetesTarget:
 
     def status(self, handle: Mapping[str, Any]) -> Mapping[str, Any]:
         """The rollout read live: ``running`` when every replica is available, ``degraded``
-        when some are not, ``stopped`` when scaled to zero or replaced in place by another
-        deployment, ``missing`` when the Deployment is gone. Beyond the protocol's keys:
-        ``replicas``, ``available``, ``updated``, ``image``."""
+        when some are not, ``down`` when none is, ``stopped`` when scaled to zero or
+        replaced in place by another deployment, ``missing`` when the Deployment is gone.
+        Beyond the protocol's keys: ``replicas``, ``available``, ``updated``, ``image``."""
         self._connect(handle.get("context"))
         namespace, name = str(handle["namespace"]), str(handle["name"])
         live = self._get("Deployment", name, namespace)
@@ -320,7 +326,10 @@ class KubernetesTarget:
             base.update(state="running", healthy=True)
         else:
             # Some replicas serve while others do not: no verdict unless none serves.
-            base.update(state="degraded", healthy=None if available > 0 else False)
+            if available > 0:
+                base.update(state="degraded", healthy=None)
+            else:
+                base.update(state="down", healthy=False)
         base["restarts"] = sum(
             int(c.get("restartCount") or 0)
             for pod in self._pods(handle)
@@ -786,6 +795,4 @@ def _first_line(value: object) -> str:
 
 
 def _scrub(text: str, secrets: list[str]) -> str:
-    for value in secrets:
-        text = text.replace(value, "***")
-    return text
+    return Masker(secrets)(text)

@@ -1,16 +1,18 @@
 """The supervisor of one local deployment: ``python -m agentdock_plugins.local.supervisor``.
 
-It runs ``<bundle>/venv/bin/python -m agentdock_runtime``, appends the runtime's output to
-the deployment's log with a timestamped line at each start, exit and restart, restarts a
-runtime that crashes (at most :data:`MAX_RESTARTS` times in :data:`RESTART_WINDOW`
-seconds, then the deployment is ``degraded``) and keeps a JSON state file the ``local``
-target reads from any later process. A runtime that exits with 78 (configuration) or 70
-(entrypoint import) before it was ever ready is not restarted: the deployment is
-``failed``, since the same start would fail the same way. SIGTERM is forwarded to the
-runtime, which drains; the supervisor then exits 0.
+It runs ``<bundle>/venv/bin/python -m agentdock_runtime``, copies the runtime's output into
+the deployment's log with every known secret value masked (the variables
+``AGENTDOCK_SECRET_NAMES`` names), adds a timestamped line at each start, exit and restart,
+restarts a runtime that crashes (at most :data:`MAX_RESTARTS` times in
+:data:`RESTART_WINDOW` seconds; after that it gives up and the deployment is ``down``) and
+keeps a JSON state file the ``local`` target reads from any later process. A runtime that
+exits with 78 (configuration) or 70 (entrypoint import) before it was ever ready is not
+restarted: the deployment is ``failed``, since the same start would fail the same way.
+SIGTERM is forwarded to the runtime, which drains; the supervisor then exits 0.
 
 The runtime's resolved environment arrives in this process's environment only, never in
-argv or on disk. Standard library only, so it starts fast and needs nothing of the bundle.
+argv or on disk; the runtime gets that environment plus its own settings. Standard library
+and :mod:`agentdock.masking` only, so it starts fast and needs nothing of the bundle.
 """
 
 from __future__ import annotations
@@ -22,25 +24,41 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections import deque
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
-__all__ = ["MAX_RESTARTS", "RESTART_WINDOW", "STATE_FILE", "main", "read_state", "write_state"]
+from agentdock.masking import Masker, masker_from_env
+
+__all__ = [
+    "GAVE_UP",
+    "MAX_RESTARTS",
+    "RESTART_WINDOW",
+    "STATE_FILE",
+    "local_address",
+    "main",
+    "read_state",
+    "write_state",
+]
 
 STATE_FILE = "supervisor.json"
 MAX_RESTARTS = 3
 RESTART_WINDOW = 60.0
 #: Exit codes of ``agentdock_runtime`` that no restart can fix (EX_CONFIG, EX_SOFTWARE).
 NO_RESTART_CODES = frozenset({78, 70})
+#: The supervisor's state once it gave up restarting: nothing serves until a new start.
+GAVE_UP = "down"
 _POLL = 0.05
-#: Variables of the CLI's own Python environment that must not leak into the bundle's.
-#: Probes go straight to 127.0.0.1 whatever proxy the environment names.
+#: Probes go straight to the runtime whatever proxy the environment names.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-_DROP_ENV = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "CONDA_PREFIX")
+#: A line longer than this is written (masked) in pieces rather than held whole.
+_MAX_LINE = 1 << 16
+#: Seconds the log copier gets after the runtime exited to write its last lines.
+_COPY_GRACE = 5.0
 
 
 def write_state(state_dir: Path, state: dict[str, Any]) -> None:
@@ -60,8 +78,49 @@ def read_state(state_dir: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def local_address(host: str) -> str:
+    """The address this machine reaches a socket bound on ``host`` at, as a URL host:
+    the loopback for a wildcard, else the address itself."""
+    if host in ("0.0.0.0", "", "*"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
 def _stamp() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+class _LogCopier(threading.Thread):
+    """Copies the runtime's output into the log a line at a time, secrets masked.
+
+    Whole lines are masked, so a value split across two writes of the runtime is still
+    found; the log gets them under the same lock as the supervisor's own lines."""
+
+    def __init__(self, pipe: IO[bytes], log: TextIO, lock: threading.Lock, mask: Masker):
+        super().__init__(name="agentdock-log-copier", daemon=True)
+        self.pipe, self.log, self.lock, self.mask = pipe, log, lock, mask
+
+    def emit(self, lines: list[bytes]) -> None:
+        text = "".join(self.mask(line.decode("utf-8", "replace")) + "\n" for line in lines)
+        with self.lock:
+            self.log.write(text)
+            self.log.flush()
+
+    def run(self) -> None:
+        pending = b""
+        read = getattr(self.pipe, "read1", self.pipe.read)
+        with contextlib.suppress(OSError, ValueError), self.pipe:
+            while chunk := read(_MAX_LINE):
+                *lines, pending = (pending + chunk).split(b"\n")
+                if len(pending) > _MAX_LINE:
+                    lines.append(pending)
+                    pending = b""
+                if lines:
+                    self.emit(lines)
+        if pending:
+            self.emit([pending])
 
 
 class Supervisor:
@@ -75,6 +134,8 @@ class Supervisor:
         self.fd: int | None = args.fd
         self.stopping = False
         self.proc: subprocess.Popen[bytes] | None = None
+        self.mask = masker_from_env(os.environ)
+        self.log_lock = threading.Lock()
         self.crashes: deque[float] = deque()
         self.ever_ready = False
         self.state: dict[str, Any] = {
@@ -96,8 +157,9 @@ class Supervisor:
         write_state(self.state_dir, self.state)
 
     def note(self, log: TextIO, message: str) -> None:
-        log.write(f"[{_stamp()}] agentdock supervisor: {message}\n")
-        log.flush()
+        with self.log_lock:
+            log.write(f"[{_stamp()}] agentdock supervisor: {message}\n")
+            log.flush()
 
     def on_signal(self, signum: int, _frame: Any) -> None:
         self.stopping = True
@@ -107,7 +169,8 @@ class Supervisor:
                 proc.send_signal(signal.SIGTERM)
 
     def runtime_env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in _DROP_ENV}
+        """This process's environment (the target computed it) and the runtime's settings."""
+        env = dict(os.environ)
         env.update(
             AGENTDOCK_SPEC=str(self.bundle / "app" / "spec.yaml"),
             AGENTDOCK_PROJECT_DIR=str(self.bundle / "app"),
@@ -117,13 +180,10 @@ class Supervisor:
         )
         if self.fd is not None:
             env["AGENTDOCK_LISTEN_FD"] = str(self.fd)
-        # Bytecode may be cached in the bundle's own venv: a bundle's content is fixed by
-        # its digest, so a module compiled once serves every later start.
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
         return env
 
     def probe_ready(self) -> bool:
-        url = f"http://127.0.0.1:{self.port}/ready"
+        url = f"http://{local_address(self.host)}:{self.port}/ready"
         try:
             with _OPENER.open(url, timeout=1.0) as resp:
                 return int(resp.status) == 200
@@ -134,21 +194,29 @@ class Supervisor:
         self.proc = subprocess.Popen(
             [str(self.bundle / "venv" / "bin" / "python"), "-m", "agentdock_runtime"],
             stdin=subprocess.DEVNULL,
-            stdout=log,
+            stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             cwd=self.bundle / "app",
             env=env,
             pass_fds=(self.fd,) if self.fd is not None else (),
         )
+        assert self.proc.stdout is not None
+        copier = _LogCopier(self.proc.stdout, log, self.log_lock, self.mask)
+        copier.start()
         self.note(log, f"runtime started (pid {self.proc.pid}, port {self.port})")
         self.save(runtime_pid=self.proc.pid, state="starting", ready=False)
         if self.stopping:  # a signal that came before the runtime existed
             self.proc.send_signal(signal.SIGTERM)
         while True:
             try:
-                return self.proc.wait(timeout=_POLL if not self.state["ready"] else 0.5)
+                code = self.proc.wait(timeout=_POLL if not self.state["ready"] else 0.5)
             except subprocess.TimeoutExpired:
                 pass
+            else:
+                # Its last lines before the note of its exit (a child of the runtime that
+                # still holds the pipe only delays this by the grace period).
+                copier.join(_COPY_GRACE)
+                return code
             if not self.state["ready"] and not self.stopping and self.probe_ready():
                 self.ever_ready = True
                 self.save(state="running", ready=True)
@@ -180,9 +248,10 @@ class Supervisor:
                 if len(self.crashes) > MAX_RESTARTS:
                     self.note(
                         log,
-                        f"crashed {len(self.crashes)} times in {RESTART_WINDOW:.0f}s: degraded",
+                        f"crashed {len(self.crashes)} times in {RESTART_WINDOW:.0f}s: "
+                        f"giving up, the deployment is {GAVE_UP}",
                     )
-                    self.save(state="degraded", ready=False, runtime_pid=None, last_exit_code=code)
+                    self.save(state=GAVE_UP, ready=False, runtime_pid=None, last_exit_code=code)
                     return 1
                 restarts = int(self.state["restarts"]) + 1
                 self.note(log, f"restarting the runtime (restart {restarts})")

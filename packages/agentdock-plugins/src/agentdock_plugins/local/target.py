@@ -2,7 +2,10 @@
 
 ``start`` launches ``python -m agentdock_plugins.local.supervisor`` in a new session, so it
 outlives the CLI and a Ctrl-C at the terminal never reaches it. The runtime's resolved
-environment travels in the supervisor's process environment only. Everything later
+environment travels in the supervisor's process environment only, and that environment is
+:func:`~agentdock.deployment.runenv.host_runtime_env`'s: never the deploying shell's whole
+environment. The runtime listens on 127.0.0.1 unless the request names another address
+(``--host``, or ``expose.host`` written in the Dockfile). Everything later
 (``wait_ready``, ``status``, ``stop``, ``logs``) works from the handle alone, from any
 process: the supervisor's pid, the port, the log path and the state directory.
 """
@@ -24,23 +27,31 @@ from typing import Any
 import httpx
 from agentdock.deployment.artifacts import Artifact, Progress, StartRequest
 from agentdock.deployment.errors import DeployFailed, HealthGateFailed
+from agentdock.deployment.inputs import reach_of
+from agentdock.deployment.runenv import host_runtime_env
 from agentdock.deployment.workspace import pid_alive
 
-from agentdock_plugins.local.supervisor import read_state, write_state
+from agentdock_plugins.local.supervisor import GAVE_UP, local_address, read_state, write_state
 
 __all__ = [
+    "DEFAULT_HOST",
     "LOG_TAIL_LINES",
     "LocalTarget",
     "choose_port",
     "listen_socket",
+    "local_address",
     "log_path",
     "pid_alive",
 ]
 
 LOG_TAIL_LINES = 20
+#: Where a local runtime listens unless asked for more: this machine only.
+DEFAULT_HOST = "127.0.0.1"
 _POLL = 0.05
-#: Supervisor states after which nothing will become ready without a new start.
-_FINAL = frozenset({"failed", "degraded", "stopped"})
+#: Supervisor states after which nothing will become ready without a new start
+#: (``degraded`` is what supervisors of earlier releases wrote when they gave up).
+_GAVE_UP = frozenset({"failed", GAVE_UP, "degraded"})
+_FINAL = _GAVE_UP | {"stopped"}
 
 
 def log_path(home: Path, agent: str, instance: str | None = None) -> Path:
@@ -98,22 +109,27 @@ class LocalTarget:
                 f"bundle {bundle} is missing or incomplete",
                 hint="deploy again to rebuild it (agentdock cleanup may have removed it)",
             )
-        host = request.host or "0.0.0.0"
+        host = request.host or DEFAULT_HOST
         listener = listen_socket(host, request.port)
         port = int(listener.getsockname()[1])
         if port != request.port:
             progress("start", f"port {request.port} is taken: using {port}", port=port)
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        progress("start", f"listening on {where}: {reach_of(host)}", host=host, port=port)
         log = log_path(request.home, request.agent, request.instance)
         log.parent.mkdir(parents=True, exist_ok=True)
         state_dir = Path(request.state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-        env.update(request.env)
         # The registry (API keys) of the deploying CLI, and state (checkpoints) per agent
         # and instance that outlives versions.
         state_name = request.agent + (f".{request.instance}" if request.instance else "")
-        env["AGENTDOCK_HOME"] = str(request.home)
-        env["AGENTDOCK_STATE_DIR"] = str(Path(request.home) / "state" / state_name)
+        env = host_runtime_env(
+            request.env,
+            {
+                "AGENTDOCK_HOME": str(request.home),
+                "AGENTDOCK_STATE_DIR": str(Path(request.home) / "state" / state_name),
+            },
+        )
         args = [
             sys.executable,
             "-m",
@@ -154,7 +170,7 @@ class LocalTarget:
             "pid": pid,
             "port": port,
             "host": host,
-            "endpoint": f"http://127.0.0.1:{port}",
+            "endpoint": f"http://{local_address(host)}:{port}",
             "log": str(log),
             "state_dir": str(state_dir),
         }
@@ -164,7 +180,7 @@ class LocalTarget:
         return _tail(Path(handle["log"]), lines, int(state.get("log_offset") or 0))
 
     def wait_ready(self, handle: Mapping[str, Any], timeout: float, progress: Progress) -> None:
-        """Poll ``/ready`` and the state file; a supervisor that gave up (failed, degraded)
+        """Poll ``/ready`` and the state file; a supervisor that gave up (failed, down)
         or is gone fails the gate at once, with the runtime's last log lines."""
         deadline = time.monotonic() + timeout
         url = f"{handle['endpoint']}/ready"
@@ -232,23 +248,27 @@ class LocalTarget:
             write_state(state_dir, state)
 
     def status(self, handle: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``running`` while the supervisor lives (``healthy`` from ``/health``),
+        ``stopped`` after a stop, else ``down``: the supervisor gave up after a crash loop
+        or a configuration the runtime cannot start with, or was killed, and nothing
+        listens on the port any more."""
         state = read_state(Path(handle["state_dir"])) or {}
         alive = pid_alive(int(handle["pid"]))
         current = state.get("state")
         healthy: bool | None = None
-        if alive:
+        if current in _GAVE_UP:  # it may still be on its way out
+            shown, healthy = "down", False
+        elif alive:
             shown = "running"
             try:
                 resp = httpx.get(f"{handle['endpoint']}/health", timeout=1.0, trust_env=False)
                 healthy = resp.status_code == 200
             except httpx.HTTPError:
                 healthy = False
-        elif current == "degraded":
-            shown = "degraded"
         elif current == "stopped":
             shown = "stopped"
         else:
-            shown = "exited"
+            shown, healthy = "down", False
         return {
             "state": shown,
             "healthy": healthy,
