@@ -88,3 +88,8 @@ def test_the_request_env_wins_and_secret_settings_are_named() -> None:
     env = host_runtime_env(request_env, {}, shell)
     assert env["AGENTDOCK_DATABASE_URL"] == "postgresql://env-file/db"
     assert env[SECRET_NAMES_ENV].split(",") == sorted({"X", *SECRET_SETTINGS})
+
+
+def test_insecure_mode_left_in_the_shell_never_reaches_a_deployed_runtime() -> None:
+    env = host_runtime_env({}, {}, {"AGENTDOCK_INSECURE_NO_AUTH": "1", "PATH": "/usr/bin"})
+    assert "AGENTDOCK_INSECURE_NO_AUTH" not in env

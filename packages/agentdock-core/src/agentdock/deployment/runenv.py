@@ -46,9 +46,11 @@ HOST_PREFIXES = ("LC_",)
 #: forwarded to a runtime on this machine, except :data:`TARGET_SETTINGS`.
 SETTINGS_PREFIX = "AGENTDOCK_"
 #: ``AGENTDOCK_*`` variables never forwarded from the deploying shell: a target sets them for
-#: each runtime, or they belong to the CLI and its clients, not to a runtime.
+#: each runtime, or they belong to the CLI and its clients, not to a runtime. Insecure mode
+#: is among them: a deployed runtime always authenticates, whatever the shell was left with.
 TARGET_SETTINGS = frozenset(
     {
+        "AGENTDOCK_INSECURE_NO_AUTH",
         "AGENTDOCK_HOME",
         "AGENTDOCK_STATE_DIR",
         "AGENTDOCK_SPEC",
