@@ -224,32 +224,47 @@ def test_jwt_over_http(jwt_app: httpx.Client) -> None:
     )
 
 
-def test_websocket_stream_needs_credentials(
+def test_websocket_handshake_needs_credentials(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import base64
     import json
 
     import agentdock
-    from litestar.testing import TestClient
+    from served import serving
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
 
     monkeypatch.setenv("JWT_SECRET", SECRET)
-    proj = project(tmp_path, JWT_DOCKFILE)
+    proj = project(tmp_path, JWT_DOCKFILE.replace("streaming: sse", "streaming: websocket"))
     monkeypatch.chdir(proj)
     app = agentdock.app(proj / "Dockfile.yaml", plugins=manager())
-    with TestClient(app) as http:
-        with http.websocket_connect("/ws/stream") as socket:
-            socket.send_text(json.dumps({"input": {"text": "hi"}}))
-            frame = json.loads(socket.receive_text())
-        assert frame["event"] == "error"
-        assert frame["data"]["code"] == 401 and frame["data"]["error"] == "Unauthorized"
-        with http.websocket_connect("/ws/stream", headers=token(role="reader")) as socket:
-            socket.send_text(json.dumps({"input": {"text": "hi"}}))
-            frame = json.loads(socket.receive_text())
-        assert frame["data"]["code"] == 403
-        assert frame["data"]["detail"] == "role 'reader' lacks permission 'invoke'"
-        with http.websocket_connect("/ws/stream", headers=token()) as socket:
-            socket.send_text(json.dumps({"input": {"text": "hi"}}))
-            events = [json.loads(socket.receive_text())]
+
+    def refusal(url: str, **options: Any) -> dict[str, Any]:
+        with pytest.raises(InvalidStatus) as caught:
+            connect(url, proxy=None, **options).close()
+        body: dict[str, Any] = json.loads(caught.value.response.body or b"")
+        assert body["code"] == caught.value.response.status_code
+        return body
+
+    def first_run(url: str, **options: Any) -> list[str]:
+        with connect(url, proxy=None, **options) as socket:
+            socket.send(json.dumps({"input": {"text": "hi"}}))
+            events = [json.loads(socket.recv(timeout=30))]
             while events[-1]["event"] not in ("end", "error"):
-                events.append(json.loads(socket.receive_text()))
-        assert events[0]["event"] == "start" and events[-1]["event"] == "end"
+                events.append(json.loads(socket.recv(timeout=30)))
+        return [e["event"] for e in events]
+
+    with serving(app) as port:
+        url = f"ws://127.0.0.1:{port}/ws/stream"
+        assert refusal(url)["error"] == "Unauthorized"
+        expired = refusal(url, additional_headers=token(exp=int(time.time()) - 600))
+        assert expired["error"] == "TokenExpired"
+        forbidden = refusal(url, additional_headers=token(role="reader"))
+        assert forbidden["detail"] == "role 'reader' lacks permission 'invoke'"
+        assert first_run(url, additional_headers=token()) == ["start", "event", "end"]
+        # A browser's way: the token in the subprotocol list, base64url without padding.
+        raw = token()["authorization"].removeprefix("Bearer ")
+        encoded = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        offered = ["agentdock", f"agentdock.bearer.{encoded}"]
+        assert first_run(url, subprotocols=offered) == ["start", "event", "end"]

@@ -192,6 +192,21 @@ def test_bad_settings_are_fatal(tmp_path: Path) -> None:
     assert "AGENTDOCK_PORT" in lines[1]
 
 
+def test_bad_server_limits_are_fatal(tmp_path: Path) -> None:
+    env = runtime_env(
+        AGENTDOCK_SPEC=str(ECHO),
+        AGENTDOCK_INSECURE_NO_AUTH="1",
+        AGENTDOCK_MAX_BODY_BYTES="-1",
+        AGENTDOCK_WS_IDLE_TIMEOUT="soon",
+    )
+    result = run_runtime(env, tmp_path)
+    assert result.returncode == 78
+    fatal = [line for line in result.stderr.splitlines() if line.startswith("[FATAL] ")]
+    assert len(fatal) == 1
+    assert "AGENTDOCK_MAX_BODY_BYTES must be a positive whole number, got '-1'" in fatal[0]
+    assert "AGENTDOCK_WS_IDLE_TIMEOUT must be a positive number of seconds" in fatal[0]
+
+
 def test_missing_auth_provider_is_fatal(tmp_path: Path) -> None:
     # Only the adapter and the server: no plugin provides auth.mode api_key.
     env = runtime_env(AGENTDOCK_SPEC=str(ECHO), AGENTDOCK_LOAD_PLUGINS="langgraph,litestar")

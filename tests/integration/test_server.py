@@ -386,8 +386,12 @@ def test_sse_client_disconnect_cancels_the_run(agent: ScriptedAgent) -> None:
 # -- WebSocket -----------------------------------------------------------------------------------
 
 
-def test_websocket_stream(client: TestClient[Any]) -> None:
-    with client.websocket_connect("/ws/stream") as socket:
+def test_websocket_stream(agent: ScriptedAgent) -> None:
+    spec = scripted_spec(expose={"rest": True, "streaming": "websocket"})
+    with (
+        TestClient(scripted_app(agent, spec)) as client,
+        client.websocket_connect("/ws/stream") as socket,
+    ):
         socket.send_text(json.dumps({"input": {"text": "a b"}, "thread_id": "t"}))
         events = []
         while not events or events[-1]["event"] not in ("end", "error"):

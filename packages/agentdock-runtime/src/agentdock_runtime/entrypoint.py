@@ -14,6 +14,18 @@ Environment variables:
 ``AGENTDOCK_INSECURE_NO_AUTH=1``
     Serve WITHOUT authentication. Local development only; a warning says so at start-up.
 
+Read by the server plugin (the ``litestar`` one: ``agentdock_plugins.litestar.limits``),
+once at start-up; a malformed value is a ``[FATAL]`` line and exit 78:
+
+``AGENTDOCK_MAX_BODY_BYTES``
+    The largest request body, and the largest WebSocket message (default 1048576).
+``AGENTDOCK_HEADER_TIMEOUT`` / ``AGENTDOCK_BODY_TIMEOUT``
+    Seconds a request's headers (default 5) and its body (default 10) may take to arrive;
+    past them the request is answered 408 and its connection closed.
+``AGENTDOCK_WS_MAX_CONNECTIONS`` / ``AGENTDOCK_WS_IDLE_TIMEOUT``
+    Open ``/ws/stream`` connections per process (default 100); seconds one may stay without
+    a frame or a run (default 300).
+
 Set by deploy targets (a user rarely sets them):
 
 ``AGENTDOCK_VERSION`` / ``AGENTDOCK_INSTANCE``

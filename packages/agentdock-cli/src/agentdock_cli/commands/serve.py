@@ -159,6 +159,8 @@ def serve_command(
             else:
                 metrics_dir = tempfile.TemporaryDirectory(prefix="agentdock-metrics-")
                 os.environ[_METRICS_DIR_ENV] = metrics_dir.name
+        # The server plugin's bounds (read deadlines, WebSocket message size), if it has any.
+        limits = getattr(server, "uvicorn_options", None)
         uvicorn.run(
             "agentdock_runtime.app:app_from_env",
             factory=True,
@@ -169,6 +171,7 @@ def serve_command(
             workers=None if reload else workers,
             lifespan="on",
             access_log=False,
+            **(limits() if callable(limits) else {}),
         )
         if metrics_dir is not None:
             metrics_dir.cleanup()

@@ -2,10 +2,13 @@
 
 Routes: ``POST /invoke``, ``GET /stream?input=<json>`` and ``POST /stream`` (Server-Sent
 Events; ``Last-Event-ID`` resumes a recent stream, see :mod:`.sse`), ``/ws/stream``
-(WebSocket), ``GET /schema``, ``GET /health``, ``GET /ready``, ``GET /openapi.json`` and
-``GET /docs``. Handlers take the raw request and hand its bytes to the pipeline, which decodes
-them with msgspec; everything else (schemas, the OpenAPI document, CORS) is computed here,
-once.
+(WebSocket, see :mod:`.ws`), ``GET /schema``, ``GET /health``, ``GET /ready``,
+``GET /openapi.json`` and ``GET /docs``. The Dockfile's ``expose`` picks the run routes:
+``rest: true`` serves ``/invoke``; ``streaming: sse`` serves ``/stream``, ``websocket``
+serves ``/ws/stream``, ``none`` neither. A route it leaves out is not built at all (404 with
+the error envelope, absent from the OpenAPI document), decided here once. Handlers take the
+raw request and hand its bytes to the pipeline, which decodes them with msgspec; everything
+else (schemas, the OpenAPI document, CORS) is computed here, once.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from agentdock_plugins.litestar.fastpath import (
     request_headers,
     thread_id,
 )
+from agentdock_plugins.litestar.limits import DEFAULT_MAX_BODY_BYTES, ServerLimits
 from agentdock_plugins.litestar.openapi import (
     declared_schemas,
     openapi_document,
@@ -37,12 +41,10 @@ from agentdock_plugins.litestar.openapi import (
     swagger_html,
 )
 from agentdock_plugins.litestar.sse import StreamReplay, sse_stream
-from agentdock_plugins.litestar.ws import ws_session
+from agentdock_plugins.litestar.ws import ConnectionSlots, refuse, ws_endpoint
 
 __all__ = ["DEFAULT_HEARTBEAT_SEC", "DEFAULT_MAX_BODY_BYTES", "create_app"]
 
-#: Largest request body accepted (413 past it).
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 #: Seconds of silence on a stream before a ``: ping`` comment.
 DEFAULT_HEARTBEAT_SEC = 15.0
 
@@ -68,19 +70,28 @@ def create_app(
     pipeline: Pipeline,
     spec: Any,
     *,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    limits: ServerLimits | None = None,
     heartbeat_sec: float = DEFAULT_HEARTBEAT_SEC,
     debug: bool = False,
     replay: StreamReplay | None = None,
 ) -> Litestar:
     """The ASGI application serving ``pipeline`` as described by ``spec``.
 
-    :param max_body_bytes: the request body limit (413 past it).
+    :param limits: the request body limit (413 past it), which is also the WebSocket
+        message limit, and the WebSocket connection limits (default: :class:`ServerLimits`).
     :param heartbeat_sec: seconds between ``: ping`` comments on an idle stream.
     :param replay: the window of recent stream frames for ``Last-Event-ID`` (default: one
         with the bounds of :mod:`.sse`).
+    :raises ValueError: ``expose`` leaves no route that runs the agent.
     """
+    limits = limits if limits is not None else ServerLimits()
+    max_body_bytes = limits.max_body_bytes
     replay = replay if replay is not None else StreamReplay()
+    rest = bool(spec.expose.rest)
+    streaming = spec.expose.streaming
+    if not rest and streaming == "none":
+        # Validation refuses such a Dockfile (4010); a spec built around it gets here.
+        raise ValueError("expose.rest is false and expose.streaming is none: no route runs it")
     started = time.monotonic()
     state = {"ready": True}
     agent_name = spec.agent.name
@@ -208,7 +219,11 @@ def create_app(
             content=body, media_type=media_type, headers={"cache-control": "max-age=86400"}
         )
 
-    handlers: list[Any] = [invoke, stream, schema, health, ready, openapi, docs, docs_asset]
+    handlers: list[Any] = [schema, health, ready, openapi, docs, docs_asset]
+    if rest:
+        handlers.append(invoke)
+    if streaming == "sse":
+        handlers.append(stream)
     exporter = next((s for s in pipeline.sinks if hasattr(s, "render_metrics")), None)
     if exporter is not None:
         metrics_cfg = getattr(getattr(spec, "observability", None), "metrics", None)
@@ -225,11 +240,35 @@ def create_app(
         handlers.append(metrics)
     middleware = [s.asgi_middleware for s in pipeline.sinks if hasattr(s, "asgi_middleware")]
 
-    @websocket("/ws/stream")
-    async def ws_stream(socket: WebSocket[Any, Any, Any]) -> None:
-        await socket.accept()
-        headers = request_headers(socket.scope)
-        await ws_session(socket, pipeline, headers)
+    if streaming == "websocket":
+        slots = ConnectionSlots(limits.ws_max_connections)
+
+        @websocket("/ws/stream")
+        async def ws_stream(socket: WebSocket[Any, Any, Any]) -> None:
+            asgi: Any = socket  # its typed scope and callables, as plain ASGI ones
+            await ws_endpoint(
+                asgi.scope,
+                asgi.receive,
+                asgi.send,
+                pipeline=pipeline,
+                slots=slots,
+                max_bytes=max_body_bytes,
+                idle_timeout=limits.ws_idle_timeout,
+                is_ready=lambda: state["ready"],
+            )
+
+        handlers.append(ws_stream)
+    else:
+        not_served = RuntimeHTTPError(
+            404, "NotFound", f"no route for /ws/stream (expose.streaming is {streaming})"
+        )
+
+        @websocket("/ws/stream")
+        async def ws_not_served(socket: WebSocket[Any, Any, Any]) -> None:
+            asgi: Any = socket
+            await refuse(asgi.scope, asgi.send, not_served)
+
+        handlers.append(ws_not_served)
 
     async def on_shutdown() -> None:
         state["ready"] = False
@@ -248,7 +287,7 @@ def create_app(
     )
 
     application = Litestar(
-        route_handlers=[*handlers, ws_stream],
+        route_handlers=handlers,
         exception_handlers=EXCEPTION_HANDLERS,
         on_shutdown=[on_shutdown],
         cors_config=cors_config,
@@ -256,13 +295,14 @@ def create_app(
         request_max_body_size=max_body_bytes,
         debug=debug,
     )
-    application.asgi_handler = invoke_fast_path(
-        application.asgi_handler,
-        pipeline,
-        max_body_bytes=max_body_bytes,
-        is_ready=lambda: state["ready"],
-        cors=cors_config is not None,
-    )
+    if rest:
+        application.asgi_handler = invoke_fast_path(
+            application.asgi_handler,
+            pipeline,
+            max_body_bytes=max_body_bytes,
+            is_ready=lambda: state["ready"],
+            cors=cors_config is not None,
+        )
     # Around the whole application, not the routes: 404s and 405s are requests too.
     for wrap in middleware:
         application.asgi_handler = wrap(application.asgi_handler)

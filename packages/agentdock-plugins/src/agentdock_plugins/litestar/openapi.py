@@ -2,7 +2,10 @@
 
 The request and response bodies of ``/invoke`` and ``/stream`` are the agent's declared
 ``io_schema`` (inline schemas as written; ``input_class``/``output_class`` through pydantic),
-so the document is the contract callers generate clients from.
+so the document is the contract callers generate clients from. It lists the routes the
+server builds: ``/invoke`` when ``expose.rest`` is true, ``/stream`` when
+``expose.streaming`` is ``sse`` (OpenAPI cannot describe ``/ws/stream``; its messages carry
+the same ``Input`` schema).
 """
 
 from __future__ import annotations
@@ -277,6 +280,19 @@ def openapi_document(spec: Any) -> dict[str, Any]:
             }
         },
     }
+    expose = spec.expose
+    if not expose.rest:
+        del paths["/invoke"]
+    if expose.streaming != "sse":
+        del paths["/stream"]
+    schemas: dict[str, Any] = {
+        "Input": input_schema,
+        "Output": output_schema,
+        "Error": _ERROR_SCHEMA,
+        "Health": _HEALTH_SCHEMA,
+    }
+    if "/stream" in paths:
+        schemas["StreamEvent"] = _STREAM_EVENT_SCHEMA
     info: dict[str, Any] = {"title": agent.name, "version": version or "0.0.0"}
     if agent.description:
         info["description"] = agent.description
@@ -287,14 +303,7 @@ def openapi_document(spec: Any) -> dict[str, Any]:
         "security": [{"bearerAuth": []}, {"apiKeyAuth": []}],
         "paths": paths,
         "components": {
-            "schemas": {
-                "Input": input_schema,
-                "Output": output_schema,
-                "Error": _ERROR_SCHEMA,
-                "Health": _HEALTH_SCHEMA,
-                "StreamEvent": _STREAM_EVENT_SCHEMA,
-                **defs,
-            },
+            "schemas": {**schemas, **defs},
             "securitySchemes": {
                 "bearerAuth": {
                     "type": "http",

@@ -3,6 +3,9 @@
 uvicorn re-raises the signal it caught once it has shut down, so the process would die of
 SIGTERM after a graceful stop; a supervisor (Docker, Kubernetes, systemd) then reads a
 failure. Here the signal only starts the graceful shutdown and ``run`` returns.
+
+:func:`uvicorn_options` holds the server to the :class:`~.limits.ServerLimits`: header and
+body read deadlines, and WebSocket messages no larger than a request body (:mod:`.protocols`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ from typing import Any
 import uvicorn
 from agentdock_runtime.heap import freeze_startup_heap
 
-__all__ = ["LISTEN_FD_ENV", "run"]
+from agentdock_plugins.litestar.limits import ServerLimits
+from agentdock_plugins.litestar.protocols import WebSocketProtocol, deadline_protocol
+
+__all__ = ["LISTEN_FD_ENV", "run", "server_config", "uvicorn_options"]
 
 #: A listening socket inherited from a supervisor (see :func:`run`).
 LISTEN_FD_ENV = "AGENTDOCK_LISTEN_FD"
@@ -40,17 +46,48 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def run(app: Any, *, host: str, port: int, **options: Any) -> None:
+def uvicorn_options(limits: ServerLimits) -> dict[str, Any]:
+    """``uvicorn.Config`` keyword arguments that enforce ``limits``.
+
+    uvicorn's websockets protocol refuses a message larger than ``ws_max_size`` from its
+    frame header, before reading the payload, and bounds what permessage-deflate may
+    inflate to the same size; it stops reading a connection while one received message
+    waits for the application (``ws_max_queue`` says the same to uvicorn's other protocols).
+    """
+    return {
+        "http": deadline_protocol(
+            header_timeout=limits.header_timeout, body_timeout=limits.body_timeout
+        ),
+        "ws": WebSocketProtocol,
+        "ws_max_size": limits.max_body_bytes,
+        "ws_max_queue": 1,
+        "ws_per_message_deflate": True,
+    }
+
+
+def server_config(
+    app: Any, *, host: str, port: int, limits: ServerLimits | None = None, **options: Any
+) -> uvicorn.Config:
+    """The uvicorn configuration :func:`run` serves ``app`` with (``options`` win)."""
+    # Requests are reported as structured run events, not uvicorn's access log line.
+    options.setdefault("access_log", False)
+    options = {**uvicorn_options(limits or ServerLimits()), **options}
+    return uvicorn.Config(app, host=host, port=port, lifespan="on", **options)
+
+
+def run(
+    app: Any, *, host: str, port: int, limits: ServerLimits | None = None, **options: Any
+) -> None:
     """Serve ``app`` until SIGINT or SIGTERM; returns after a graceful shutdown.
 
     With ``AGENTDOCK_LISTEN_FD`` set (a supervisor handed over a socket it already bound
     and listens on), that socket is served instead of binding ``host:port``: nobody can take
     the port between the supervisor's choice and the runtime's start, and connections wait
     in its backlog while the runtime restarts.
+
+    :param limits: the bounds of :func:`uvicorn_options` (default: :class:`ServerLimits`'s).
     """
-    # Requests are reported as structured run events, not uvicorn's access log line.
-    options.setdefault("access_log", False)
-    config = uvicorn.Config(app, host=host, port=port, lifespan="on", **options)
+    config = server_config(app, host=host, port=port, limits=limits, **options)
     fd = os.environ.pop(LISTEN_FD_ENV, "")
     sockets = [socket.socket(fileno=int(fd))] if fd.isdigit() else None
     freeze_startup_heap()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
 from typing import Any
 
-from agentdock_plugins.litestar.app import DEFAULT_HEARTBEAT_SEC, DEFAULT_MAX_BODY_BYTES
+from agentdock_plugins.litestar.app import DEFAULT_HEARTBEAT_SEC
+from agentdock_plugins.litestar.limits import ServerLimits
 
 __all__ = ["LitestarServer"]
 
@@ -17,16 +20,29 @@ class LitestarServer:
         self,
         spec: Any,
         *,
-        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        limits: ServerLimits | None = None,
+        max_body_bytes: int | None = None,
         heartbeat_sec: float = DEFAULT_HEARTBEAT_SEC,
         replay: Any | None = None,
     ) -> None:
-        """:param replay: a :class:`~agentdock_plugins.litestar.sse.StreamReplay` (the window
-        of recent stream frames for ``Last-Event-ID``); default: one per application."""
+        """:param limits: the bounds clients are held to (default: from the ``AGENTDOCK_*``
+            variables of :mod:`.limits`, read once, here).
+        :param max_body_bytes: overrides ``limits.max_body_bytes``.
+        :param replay: a :class:`~agentdock_plugins.litestar.sse.StreamReplay` (the window
+            of recent stream frames for ``Last-Event-ID``); default: one per application.
+        :raises ValueError: a limit, or an ``AGENTDOCK_*`` variable for one, is malformed.
+        """
+        limits = limits if limits is not None else ServerLimits.from_env(os.environ)
+        if max_body_bytes is not None:
+            limits = dataclasses.replace(limits, max_body_bytes=max_body_bytes)
         self.spec = spec
-        self.max_body_bytes = max_body_bytes
+        self.limits = limits
         self.heartbeat_sec = heartbeat_sec
         self.replay = replay
+
+    @property
+    def max_body_bytes(self) -> int:
+        return self.limits.max_body_bytes
 
     def app(self, pipeline: Any) -> Any:
         """The Litestar ASGI application for ``pipeline`` (built once)."""
@@ -35,10 +51,17 @@ class LitestarServer:
         return create_app(
             pipeline,
             self.spec,
-            max_body_bytes=self.max_body_bytes,
+            limits=self.limits,
             heartbeat_sec=self.heartbeat_sec,
             replay=self.replay,
         )
+
+    def uvicorn_options(self) -> dict[str, Any]:
+        """``uvicorn.Config`` arguments enforcing the limits, for a caller that runs uvicorn
+        itself (several workers, reload)."""
+        from agentdock_plugins.litestar.running import uvicorn_options
+
+        return uvicorn_options(self.limits)
 
     def serve(
         self, pipeline: Any, host: str, port: int, *, drain_timeout: float | None = None
@@ -53,4 +76,4 @@ class LitestarServer:
         options: dict[str, Any] = {}
         if drain_timeout is not None:
             options["timeout_graceful_shutdown"] = max(1, math.ceil(drain_timeout))
-        run(self.app(pipeline), host=host, port=port, **options)
+        run(self.app(pipeline), host=host, port=port, limits=self.limits, **options)

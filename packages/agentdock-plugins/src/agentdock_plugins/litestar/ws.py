@@ -1,27 +1,177 @@
 """``/ws/stream``: runs over one WebSocket, one JSON text frame per stream item.
 
-The client sends ``{"input": {...}, "thread_id": "..."}`` (``thread_id`` optional); the
-server answers with ``{"event": KIND, "id": N, "data": {...}}`` frames, ``start`` to ``end``
-or ``error``, the same items as the SSE stream. A frame that is not such an object gets one
-``error`` frame holding the error envelope, and the connection stays open for the next run.
-Credentials come from the handshake's headers. When the client disconnects mid-run, the run
-is cancelled with the handler's task.
+**Handshake.** The caller is authenticated from the upgrade request, before the connection
+is accepted: not one frame is read, decoded or buffered by the application before that.
+Credentials come from
+
+* the ``x-api-key`` or ``Authorization: Bearer`` header, as on every other route; or
+* for browsers, which cannot set headers on a WebSocket, the subprotocol list (the scheme
+  of the Kubernetes API server): the client offers ``agentdock`` and one of
+  ``agentdock.bearer.<credential>`` (sent on as ``Authorization: Bearer``) or
+  ``agentdock.api-key.<credential>`` (as ``x-api-key``), the credential base64url-encoded
+  without padding. The server answers with ``agentdock`` alone, never the credential::
+
+      new WebSocket(url, ["agentdock", "agentdock.bearer." + base64url(token)])
+
+The handshake counts as one request against the caller's rate limit, and failures are
+counted in telemetry like those of any route. A refused handshake is answered with the HTTP
+response the same failure gets on ``/invoke`` (status, error envelope, ``WWW-Authenticate``
+or ``Retry-After``) instead of ``101``: 400 (a credential both in a header and in a
+subprotocol, several credential subprotocols, or one without ``agentdock`` beside it), 401,
+403, 429, 498, 499, 503 (shutting down, or :attr:`~.limits.ServerLimits.ws_max_connections`
+open already). An ASGI server without the WebSocket denial-response extension answers 403.
+A browser reports any refusal as a failed connection (close code 1006).
+
+**Runs.** The client sends ``{"input": {...}, "thread_id": "..."}`` (``thread_id``
+optional); the server answers with ``{"event": KIND, "id": N, "data": {...}}`` frames,
+``start`` to ``end`` or ``error``, the same items as the SSE stream. A frame that is not
+such an object gets one ``error`` frame holding the error envelope, and the connection
+stays open for the next run. Runs go one at a time: the next frame is read when the current
+run has ended, and the server stops reading the socket meanwhile, so at most one message
+waits per connection. Each run is authenticated again (a revoked key stops working on an
+open connection). When the client disconnects mid-run, the run is cancelled.
+
+**Close codes.**
+
+====== ===========================================================================
+1001   idle: no frame and no run for ``ws_idle_timeout`` seconds
+1008   the credentials stopped being valid: a run was refused 401, 498 or 499 (its
+       ``error`` frame is sent first)
+1009   a message larger than ``max_body_bytes``, compressed or not: uvicorn closes
+       from the frame's header, before reading it; this handler checks again for
+       servers that do not
+1012   the server is shutting down (uvicorn)
+====== ===========================================================================
 """
 
 from __future__ import annotations
 
+import asyncio
+import binascii
 import contextlib
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any, cast
 
-from agentdock_runtime import MalformedJSONError, Pipeline, RuntimeHTTPError, StreamItem
+from agentdock_runtime import (
+    MalformedJSONError,
+    Pipeline,
+    RuntimeHTTPError,
+    ServiceUnavailable,
+    StreamItem,
+    Unauthorized,
+)
 from agentdock_runtime.iomodels import decode_json
-from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 
+from agentdock_plugins.auth.credentials import MAX_CREDENTIAL_BYTES
 from agentdock_plugins.litestar.encoding import encode_json
+from agentdock_plugins.litestar.fastpath import Receive, Scope, Send, request_headers
 
-__all__ = ["ws_session"]
+__all__ = [
+    "CLOSE_CREDENTIALS",
+    "CLOSE_IDLE",
+    "CLOSE_TOO_BIG",
+    "SUBPROTOCOL",
+    "ConnectionSlots",
+    "handshake_credentials",
+    "refuse",
+    "ws_endpoint",
+]
+
+#: The subprotocol the server answers with when the client offers it.
+SUBPROTOCOL = "agentdock"
+#: Subprotocol prefixes that carry a credential, and the header each stands for.
+_CARRIERS = (("agentdock.bearer.", "authorization"), ("agentdock.api-key.", "x-api-key"))
+
+CLOSE_IDLE = 1001
+CLOSE_CREDENTIALS = 1008
+CLOSE_TOO_BIG = 1009
+#: A run refused with one of these: the connection's credentials are no longer good.
+_CREDENTIALS_GONE = frozenset({401, 498, 499})
+#: Base64url text of the largest credential accepted.
+_MAX_ENCODED = (MAX_CREDENTIAL_BYTES * 4 + 2) // 3
+_DENIAL = "websocket.http.response"
+_JSON = (b"content-type", b"application/json")
+
+
+class ConnectionSlots:
+    """Open WebSocket connections of one application, against their limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open = 0
+
+    def take(self) -> bool:
+        if self.open >= self.limit:
+            return False
+        self.open += 1
+        return True
+
+    def give_back(self) -> None:
+        self.open -= 1
+
+
+def _bad_request(detail: str) -> RuntimeHTTPError:
+    return RuntimeHTTPError(400, "BadRequest", detail, path="Sec-WebSocket-Protocol")
+
+
+def _decode_credential(encoded: str) -> str:
+    if not encoded or len(encoded) > _MAX_ENCODED:
+        raise Unauthorized("the credential subprotocol is empty or too large")
+    padded = encoded.replace("-", "+").replace("_", "/") + "=" * (-len(encoded) % 4)
+    try:
+        value = binascii.a2b_base64(padded, strict_mode=True).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthorized("the credential subprotocol is not base64url text") from None
+    if not value.isprintable() or not value.strip():
+        raise Unauthorized("the credential subprotocol holds no credential")
+    return value.strip()
+
+
+def handshake_credentials(scope: Scope) -> tuple[dict[str, str], str | None]:
+    """The headers to authenticate (a subprotocol's credential moved into its header, the
+    ``Sec-WebSocket-Protocol`` header dropped), and the subprotocol to answer with.
+
+    :raises RuntimeHTTPError: 400 for ambiguous credentials, 401 for an undecodable one.
+    """
+    headers = request_headers(scope)
+    headers.pop("sec-websocket-protocol", None)
+    offered: list[str] = list(scope.get("subprotocols") or ())
+    answer = SUBPROTOCOL if SUBPROTOCOL in offered else None
+    carried = [
+        (header, protocol[len(prefix) :])
+        for protocol in offered
+        for prefix, header in _CARRIERS
+        if protocol.startswith(prefix)
+    ]
+    if not carried:
+        return headers, answer
+    if len(carried) > 1:
+        raise _bad_request("offer one credential subprotocol, not several")
+    if "authorization" in headers or "x-api-key" in headers:
+        raise _bad_request("credentials both in a header and in a subprotocol: send one")
+    if answer is None:
+        raise _bad_request(f"a credential subprotocol needs {SUBPROTOCOL!r} offered beside it")
+    header, encoded = carried[0]
+    value = _decode_credential(encoded)
+    headers[header] = f"Bearer {value}" if header == "authorization" else value
+    return headers, answer
+
+
+async def refuse(scope: Scope, send: Send, error: RuntimeHTTPError) -> None:
+    """Answer the handshake with ``error``'s status and envelope instead of accepting it."""
+    if _DENIAL not in (scope.get("extensions") or {}):
+        await send({"type": "websocket.close", "code": CLOSE_CREDENTIALS, "reason": error.name})
+        return
+    body = encode_json(error.envelope())
+    headers = [
+        _JSON,
+        (b"content-length", str(len(body)).encode()),
+        *((k.encode("latin-1"), v.encode("latin-1")) for k, v in error.headers.items()),
+    ]
+    start = {"type": "websocket.http.response.start", "status": error.status, "headers": headers}
+    await send(start)
+    await send({"type": "websocket.http.response.body", "body": body})
 
 
 def _frame(event: str, item_id: int, data: Mapping[str, Any]) -> str:
@@ -45,22 +195,97 @@ def _request(raw: str | bytes) -> tuple[Any, str | None]:
     return (value if type(value) is dict else encode_json(value)), thread_id
 
 
-async def ws_session(
-    socket: WebSocket[Any, Any, Any], pipeline: Pipeline, headers: Mapping[str, str]
+def _too_large(data: str | bytes, limit: int) -> bool:
+    if len(data) > limit:
+        return True
+    # A character is 1 to 4 bytes of UTF-8: count exactly only when it can matter.
+    return isinstance(data, str) and len(data) * 4 > limit and len(data.encode()) > limit
+
+
+async def _runs(
+    receive: Receive,
+    send: Send,
+    pipeline: Pipeline,
+    headers: Mapping[str, str],
+    *,
+    max_bytes: int,
+    idle_timeout: float,
 ) -> None:
-    """Serve runs on ``socket`` until the client closes it."""
-    with contextlib.suppress(WebSocketDisconnect):
-        while True:
-            message = await socket.receive_data(mode="text")
-            try:
-                payload, thread_id = _request(message)
-                # Pipeline.stream is an async generator: aclose() ends the run on disconnect.
-                items = cast(
-                    "AsyncGenerator[StreamItem, None]",
-                    pipeline.stream(payload, headers=headers, thread_id=thread_id),
-                )
-                async with contextlib.aclosing(items):
-                    async for item in items:
-                        await socket.send_text(_frame(item.event, item.id, item.data))
-            except RuntimeHTTPError as exc:
-                await socket.send_text(_frame("error", 1, exc.envelope()))
+    async def close(code: int, reason: str) -> None:
+        await send({"type": "websocket.close", "code": code, "reason": reason})
+
+    async def send_text(text: str) -> None:
+        await send({"type": "websocket.send", "text": text})
+
+    while True:
+        try:
+            async with asyncio.timeout(idle_timeout):
+                message = await receive()
+        except TimeoutError:
+            await close(CLOSE_IDLE, "idle timeout")
+            return
+        kind = message["type"]
+        if kind == "websocket.connect":  # queued by the server with the handshake
+            continue
+        if kind != "websocket.receive":
+            return
+        data = message.get("text")
+        if data is None:
+            data = message.get("bytes") or b""
+        if _too_large(data, max_bytes):
+            await close(CLOSE_TOO_BIG, f"a message may hold {max_bytes} bytes")
+            return
+        try:
+            payload, thread_id = _request(data)
+            # Pipeline.stream is an async generator: aclose() ends the run on disconnect.
+            items = cast(
+                "AsyncGenerator[StreamItem, None]",
+                pipeline.stream(payload, headers=headers, thread_id=thread_id),
+            )
+            async with contextlib.aclosing(items):
+                async for item in items:
+                    await send_text(_frame(item.event, item.id, item.data))
+        except RuntimeHTTPError as exc:
+            await send_text(_frame("error", 1, exc.envelope()))
+            if exc.status in _CREDENTIALS_GONE:
+                await close(CLOSE_CREDENTIALS, "the credentials are no longer valid")
+                return
+
+
+async def ws_endpoint(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    pipeline: Pipeline,
+    slots: ConnectionSlots,
+    max_bytes: int,
+    idle_timeout: float,
+    is_ready: Callable[[], bool],
+) -> None:
+    """Authenticate the handshake, then serve runs until either side closes."""
+    try:
+        if not is_ready():
+            raise ServiceUnavailable("the runtime is shutting down")
+        headers, subprotocol = handshake_credentials(scope)
+        await pipeline.authorize(headers, "invoke")
+        if not slots.take():
+            raise ServiceUnavailable(
+                f"{slots.limit} WebSocket connections are open already; retry later"
+            )
+    except RuntimeHTTPError as exc:
+        await refuse(scope, send, exc)
+        return
+    try:
+        await send({"type": "websocket.accept", "subprotocol": subprotocol, "headers": []})
+        with contextlib.suppress(WebSocketDisconnect, OSError):
+            await _runs(
+                receive,
+                send,
+                pipeline,
+                headers,
+                max_bytes=max_bytes,
+                idle_timeout=idle_timeout,
+            )
+    finally:
+        slots.give_back()
