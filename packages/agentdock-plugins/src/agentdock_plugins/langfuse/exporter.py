@@ -14,8 +14,9 @@ a slow LangFuse is handled like a down one.
 Every request carries an ``x-agentdock-batch-id`` header that stays the same across re-sends,
 and a re-send is byte-for-byte the first request. A batch whose answer was lost (a timeout
 after LangFuse took it) is sent again: LangFuse stores observations by their id (the span
-id, upserted), so the second copy replaces the first rather than adding to it. Nothing else
-is ever sent twice: a batch goes either to LangFuse or to the buffer.
+id, upserted), so the second copy replaces the first rather than adding to it. Otherwise a
+batch goes either to LangFuse or to the buffer, except one still waiting on LangFuse when the
+runtime stops: the span queue buffers it too, in case it never landed.
 
 Everything here runs on the span queue's thread, the sink's worker thread (overflow) or the
 re-send thread; nothing on the request path or the event loop. The keys live only in the
