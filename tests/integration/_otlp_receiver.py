@@ -2,8 +2,9 @@
 
 It speaks what the OpenTelemetry exporter (and the LangFuse SDK, which is built on it)
 really sends: ``POST`` of a protobuf ``ExportTraceServiceRequest``, gzip-encoded or not.
-``behaviour`` makes it answer a status code, hang past the client's timeout, or refuse
-Basic credentials; ``stop()`` and ``start()`` on the same port simulate an outage.
+``behaviour`` makes it answer a status code, hang past the client's timeout, stall (take
+the request and answer nothing until :meth:`Receiver.release`), or refuse Basic credentials;
+``stop()`` and ``start()`` on the same port simulate an outage.
 """
 
 from __future__ import annotations
@@ -107,9 +108,14 @@ class Receiver:
         self.received: list[Received] = []
         self.attempts = 0
         self.unauthorized = 0
-        #: ``"ok"``, an HTTP status code to answer, or ``"hang"`` (sleep ``hang_s``, then 200).
+        #: ``"ok"``, an HTTP status code to answer, ``"hang"`` (sleep ``hang_s``, then 200), or
+        #: ``"stall"`` (read the request, then answer nothing until :meth:`release`).
         self.behaviour: str | int = "ok"
         self.hang_s = 2.0
+        #: Requests stalled so far, and whether :meth:`release` lets them land.
+        self.stalled = 0
+        self._land_stalled = False
+        self._released = threading.Event()
         self.retry_after: str | None = None
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -135,10 +141,21 @@ class Receiver:
         return self
 
     def stop(self) -> None:
+        if self.behaviour == "stall":
+            self.release(land=False)  # no handler thread outlives the test
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+    def release(self, *, land: bool) -> None:
+        """End a stall: from now on answer as usual. The stalled requests then either land
+        (stored and answered late, as a backend that was only slow) or are cut off unanswered
+        and unstored (as a backend that restarted)."""
+        with self._lock:
+            self.behaviour = "ok"
+            self._land_stalled = land
+        self._released.set()
 
     @property
     def url(self) -> str:
@@ -180,6 +197,13 @@ class Receiver:
             return
         if behaviour == "hang":
             time.sleep(self.hang_s)
+        if behaviour == "stall":
+            with self._lock:
+                self.stalled += 1
+            self._released.wait()
+            if not self._land_stalled:
+                handler.close_connection = True
+                return
         raw = gzip.decompress(body) if handler.headers.get("Content-Encoding") == "gzip" else body
         item = Received(
             handler.path,

@@ -341,6 +341,111 @@ def test_a_slow_langfuse_gets_each_batch_again_under_the_same_id(
     assert _unique_roots(fake) == Counter([span_id])
 
 
+#: Events per run of :func:`_run_events` (tool, policy, run_end): what a lost run counts.
+EVENTS_PER_RUN = 3
+
+
+def _small_queues(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A span queue of 64 spans sent 16 at a time, so a flood outruns a stalled export."""
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "64")
+    monkeypatch.setenv("LANGFUSE_FLUSH_AT", "16")
+    monkeypatch.setenv("LANGFUSE_FLUSH_INTERVAL", "0.05")
+
+
+def _flood(sink: LangfuseSink, runs: int) -> list[str]:
+    """``runs`` runs handed to the sink 15 at a time, as the telemetry drain does."""
+    expected: list[str] = []
+
+    async def go() -> None:
+        batch: list[Any] = []
+        for index in range(runs):
+            _, span_id, events = _run_events()
+            expected.append(span_id)
+            batch.extend(events)
+            if index % 15 == 14 or index == runs - 1:
+                await sink.emit(batch)
+                batch = []
+
+    asyncio.run(go())
+    return expected
+
+
+def _check_arrivals(fake: Receiver, expected: list[str], dropped_events: int) -> set[str]:
+    """Every run arrived whole and once, or is missing and counted; returns the missing ids."""
+    counts = _unique_roots(fake)
+    assert set(counts) <= set(expected)
+    assert all(count == 1 for count in counts.values()), "a trace arrived twice"
+    missing = set(expected) - set(counts)
+    assert len(missing) * EVENTS_PER_RUN == dropped_events
+    # A run arrives whole: its run, tool and generation spans, never a part of them.
+    by_trace: dict[str, set[str]] = {}
+    batches_of: dict[str, set[str]] = {}
+    for item in fake.received:
+        for span in item.spans:
+            by_trace.setdefault(span.trace_id, set()).add(span.name)
+            batches_of.setdefault(span.span_id, set()).add(item.headers[BATCH_ID_HEADER])
+    assert all(len(names) == 3 for names in by_trace.values())
+    assert len(by_trace) == len(counts)
+    # A span that arrived twice came in one batch sent twice (its answer was lost), which
+    # LangFuse stores once: it upserts observations by id.
+    assert all(len(batches) == 1 for batches in batches_of.values())
+    return missing
+
+
+def _settled(sink: LangfuseSink, fake: Receiver, expected: list[str]) -> bool:
+    buffer = sink.exporter.buffer
+    arrived = len(_unique_roots(fake))
+    lost = sink.stats.get("dropped", 0) // EVENTS_PER_RUN
+    return arrived + lost >= len(expected) and (buffer is None or buffer.pending() == 0)
+
+
+def test_a_stalled_langfuse_gets_every_trace_once_after_it_recovers(
+    tmp_path: Path, fake: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LangFuse takes the requests and answers none of them while 300 runs arrive, then
+    recovers and lets the stalled requests land late: every trace is there exactly once."""
+    _small_queues(monkeypatch)
+    fake.behaviour = "stall"
+    sink = LangfuseSink(_spec(), _settings(tmp_path, fake.url, timeout_s=0.3))
+    try:
+        expected = _flood(sink, 300)
+        assert fake.wait_for(lambda: fake.stalled >= 2)  # one request has timed out
+        fake.release(land=True)
+        asyncio.run(sink.flush())
+        settled = fake.wait_for(lambda: _settled(sink, fake, expected), timeout=20)
+    finally:
+        sink.shutdown()
+    stats = sink.stats
+    assert settled, stats
+    assert stats["spilled"] > 0, "the queue overflowed into the buffer, not onto the floor"
+    missing = _check_arrivals(fake, expected, stats["dropped"])
+    assert not missing and stats["dropped"] == 0
+
+
+def test_a_stalled_langfuse_with_a_small_buffer_counts_what_it_loses(
+    tmp_path: Path, fake: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same stall with a buffer too small for the flood: the buffer drops its oldest
+    batches, and the runs that never arrive are exactly the runs counted as dropped."""
+    _small_queues(monkeypatch)
+    fake.behaviour = "stall"
+    sink = LangfuseSink(_spec(), _settings(tmp_path, fake.url, timeout_s=0.3, max_bytes=6_000))
+    try:
+        expected = _flood(sink, 300)
+        assert fake.wait_for(lambda: fake.stalled >= 2)  # one request has timed out
+        fake.release(land=False)  # the stalled requests are cut off: LangFuse restarted
+        asyncio.run(sink.flush())
+        settled = fake.wait_for(lambda: _settled(sink, fake, expected), timeout=20)
+    finally:
+        sink.shutdown()
+    stats = sink.stats
+    assert settled, stats
+    assert stats["buffer_dropped_full"] > 0
+    assert stats["dropped_buffer"] > 0 and sink.dropped == stats["dropped"]
+    missing = _check_arrivals(fake, expected, stats["dropped"])
+    assert missing and len(missing) < len(expected)
+
+
 def test_client_errors_are_not_retried(tmp_path: Path, fake: Receiver, caplog: Any) -> None:
     fake.behaviour = 400
     sink = LangfuseSink(_spec(), _settings(tmp_path, fake.url))
@@ -403,6 +508,48 @@ def test_buffer_keeps_the_newest_within_its_byte_bound(tmp_path: Path) -> None:
     assert not buffer.put("huge", b"x" * 10_001)
     assert buffer.stats.dropped_full == 6
     buffer.close()
+
+
+def test_buffer_never_drops_a_batch_being_sent(tmp_path: Path) -> None:
+    """A leased row may be arriving at LangFuse: making room skips it, and when only leased
+    rows are left the new batch is the one refused, so a counted loss is always a loss."""
+    buffer = SpanBuffer(tmp_path / "b.db", max_bytes=10_000, retention_s=3600)
+    for index in range(3):
+        assert buffer.put(f"batch-{index}", b"x" * 3_000, events=index + 1, now=100.0 + index)
+    assert [batch for batch, _ in buffer.lease(1, now=110.0)] == ["batch-0"]
+    assert buffer.put("batch-3", b"y" * 3_000, events=7, now=111.0)
+    # batch-0 is being sent: batch-1, the oldest of the others, made room.
+    assert buffer.stats.dropped_full == 1 and buffer.stats.events_dropped == 2
+    assert [batch for batch, _ in buffer.lease(10, now=112.0)] == ["batch-2", "batch-3"]
+    assert not buffer.put("batch-4", b"z" * 3_000, events=5, now=113.0)
+    assert buffer.stats.dropped_full == 2 and buffer.stats.events_dropped == 2  # its caller's
+    buffer.done("batch-2", delivered=False)  # refused for good on a re-send
+    assert buffer.stats.events_dropped == 2 + 3
+    buffer.done("batch-0")
+    assert buffer.stats.events_dropped == 5 and buffer.pending() == 1
+    buffer.close()
+
+
+def test_a_buffer_from_before_event_counts_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE batches (batch_id TEXT PRIMARY KEY, created_at REAL NOT NULL,"
+        " size INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+        " leased_until REAL NOT NULL DEFAULT 0, body BLOB NOT NULL);"
+        "INSERT INTO batches (batch_id, created_at, size, body) VALUES ('kept', 1.0, 1, x'00');"
+    )
+    old.commit()
+    old.close()
+    buffer = SpanBuffer(path, max_bytes=1_000_000, retention_s=1e9)
+    second = SpanBuffer(path, max_bytes=1_000_000, retention_s=1e9)  # already upgraded
+    assert buffer.put("new", b"x", events=4, now=2.0)
+    assert [batch for batch, _ in buffer.lease(10, now=3.0)] == ["kept", "new"]
+    buffer.done("kept", delivered=False)
+    buffer.done("new", delivered=False)
+    assert buffer.stats.events_dropped == 4  # an old row counts no events
+    buffer.close()
+    second.close()
 
 
 def test_buffer_drops_batches_past_retention(tmp_path: Path) -> None:

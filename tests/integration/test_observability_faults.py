@@ -1,6 +1,6 @@
 """Telemetry faults end to end: the real Prometheus, log and local-store sinks next to a sink
-that raises and one that hangs, a 10,000-event flood, and a planted secret that reaches none
-of them."""
+that raises and one that hangs, a 10,000-event flood, a tracing backend that stalls, and a
+planted secret that reaches none of them."""
 
 from __future__ import annotations
 
@@ -13,13 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import agentdock_plugins.policies
+import pytest
+from _otlp_receiver import Receiver
 from agentdock import hookimpl, make_plugin_manager
 from agentdock.run import RunContext, RunResult, StreamEvent, Usage
 from agentdock.spec.models import DockSpec11
+from agentdock_cli.main import cli
 from agentdock_plugins.localstore.sink import LocalStoreSink
+from agentdock_plugins.localstore.store import read_summary
 from agentdock_plugins.logsink.sink import LogSink
+from agentdock_plugins.otel.sink import OtelSink
 from agentdock_plugins.prometheus.sink import PrometheusSink
 from agentdock_runtime import Pipeline, RuntimeHTTPError, Unauthorized, compile_pipeline
+from click.testing import CliRunner
 
 SECRET = "sk-planted-secret-0123456789abcdef"
 GOOD = {"x-api-key": "good"}
@@ -130,7 +136,6 @@ def build(
     pipeline = compile_pipeline(
         spec, entry=None, plugins=manager, sink_timeout=0.2, telemetry_queue_size=queue_size
     )
-    sinks["prometheus"].bind(pipeline)
     return pipeline, sinks, logs
 
 
@@ -201,9 +206,79 @@ def test_a_flood_of_events_is_bounded_and_the_drops_are_exported(tmp_path: Path)
     prometheus: PrometheusSink = sinks["prometheus"]
     prometheus.render_metrics()
     registry = prometheus.registry
-    assert registry.get_sample_value("agentdock_telemetry_events_dropped_total") == stats.dropped
+    # Each sink's series counts its queue's drops (sinks are named as registered).
+    assert set(stats.dropped_by_sink) == {"prometheus", "logs", "localstore"}
+    for name, count in stats.dropped_by_sink.items():
+        exported = registry.get_sample_value(
+            "agentdock_telemetry_events_dropped_total", {"sink": name}
+        )
+        assert exported == count, name
     assert registry.get_sample_value("agentdock_telemetry_events_queued_total") == stats.queued
     # What was queued reached the sinks that answer; none of them dropped on its own.
     runs = registry.get_sample_value("agentdock_runs_total", {"mode": "invoke", "status": "ok"})
-    assert runs == (10_000 - stats.dropped_by_sink.get("PrometheusSink", 0)) / 5
+    assert runs == (10_000 - stats.dropped_by_sink.get("prometheus", 0)) / 5
     assert sinks["localstore"].dropped == 0 and sinks["logs"].dropped == 0
+    # The local store recorded the same losses for `agentdock metrics show`.
+    summary = read_summary(tmp_path / "telemetry.db", "faulty", 0.0)
+    assert summary["telemetry_dropped"] == stats.dropped_by_sink == pipeline.telemetry_drops()
+
+
+def test_runs_lost_to_a_stalled_tracing_backend_are_counted_per_sink(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """300 runs while the OTLP collector takes requests and answers none, then restarts: the
+    runs the OpenTelemetry sink lost are counted under its name in /metrics and in
+    `agentdock metrics show`, and every other run's trace arrived."""
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "64")
+    monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "16")
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0.3")
+    collector = Receiver().start()
+    collector.behaviour = "stall"
+    spec = make_spec()
+    db = tmp_path / "telemetry.db"
+    otel = OtelSink(spec, endpoint=f"{collector.url}/v1/traces")
+    sinks = {
+        "prometheus": PrometheusSink(spec),
+        "localstore": LocalStoreSink(spec, path=db),
+        "otel": otel,
+    }
+    manager = make_plugin_manager(plugins=[("test", Plugin(sinks))])
+    pipeline = compile_pipeline(spec, entry=None, plugins=manager, sink_timeout=5.0)
+
+    async def main() -> list[str]:
+        results = await asyncio.gather(
+            *(pipeline.invoke(b'{"text": "hi"}', headers=GOOD) for _ in range(300))
+        )
+        lost = await asyncio.to_thread(collector.wait_for, lambda: otel.stats["dropped_export"] > 0)
+        assert lost, otel.stats
+        collector.release(land=False)
+        await otel.flush()  # what is still queued now reaches the restarted collector
+        await pipeline.aclose(timeout=10.0)
+        return [str(result.trace_id) for result in results]
+
+    try:
+        trace_ids = asyncio.run(main())
+    finally:
+        otel.shutdown()
+        collector.stop()
+    stats = otel.stats
+    arrived = {span.trace_id for span in collector.spans}
+    assert arrived <= set(trace_ids)
+    assert len(arrived) + stats["lost_runs"] == 300
+    assert stats["dropped"] == stats["lost_runs"] > 0  # one event (run_end) a run
+
+    prometheus: PrometheusSink = sinks["prometheus"]
+    prometheus.render_metrics()
+    dropped = "agentdock_telemetry_events_dropped_total"
+    registry = prometheus.registry
+    assert registry.get_sample_value(dropped, {"sink": "otel"}) == stats["dropped"]
+    assert registry.get_sample_value(dropped, {"sink": "localstore"}) == 0
+
+    shown = CliRunner().invoke(cli, ["metrics", "show", "faulty", "--db", str(db), "--json"])
+    assert shown.exit_code == 0, shown.output
+    summary = json.loads(shown.output)
+    assert summary["requests"] == 300
+    assert summary["telemetry_dropped"] == {"otel": stats["dropped"]}
+    table = CliRunner().invoke(cli, ["metrics", "show", "faulty", "--db", str(db)])
+    assert f"otel {stats['dropped']:,}" in table.output

@@ -256,7 +256,9 @@ def test_children_wait_for_their_run_across_batches(receiver: Receiver, sink: Ot
     assert receiver.wait_for(lambda: len(receiver.spans) == 2)
     spans = _by_name(receiver.spans)
     assert spans["execute_tool search"].parent_span_id == run.span_id
-    assert sink.stats == {"runs": 1, "dropped": 0, "waiting": 0}
+    stats = sink.stats
+    assert (stats["runs"], stats["waiting"], stats["exported_runs"]) == (1, 0, 1)
+    assert stats["dropped"] == stats["lost_runs"] == 0
 
 
 def test_failed_run_and_denied_tool_are_errors(receiver: Receiver, sink: OtelSink) -> None:
@@ -486,6 +488,56 @@ def test_dead_collector_neither_raises_nor_hangs_flush(monkeypatch: pytest.Monke
     _deliver(sink, run.events)  # a refused connection is the exporter's problem, not ours
     assert sink.stats["runs"] == 1
     sink.shutdown()
+
+
+def test_a_stalled_collector_loses_only_counted_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A collector that takes requests and answers none while 300 runs arrive, then restarts
+    (the stalled requests are cut off): the sink has no buffer, so runs are lost, but each
+    lost run is counted, and each run that arrives arrives whole and once."""
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "64")
+    monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "16")
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0.3")
+    stalled = Receiver().start()
+    stalled.behaviour = "stall"
+    sink = OtelSink(_spec(), endpoint=f"{stalled.url}/v1/traces")
+    expected: list[str] = []
+
+    async def flood() -> None:
+        for _ in range(20):
+            batch: list[dict[str, Any]] = []
+            for _ in range(15):
+                run = Run()
+                run.child("tool_event", 1, 1, tool="search", status="ok")
+                run.end()
+                expected.append(run.trace_id)
+                batch.extend(run.events)
+            await sink.emit(batch)
+
+    try:
+        asyncio.run(flood())
+        assert stalled.wait_for(lambda: stalled.stalled >= 1)
+        assert stalled.wait_for(lambda: sink.stats["dropped"] > 0)
+        stalled.release(land=False)
+
+        def settled() -> bool:
+            arrived = {span.trace_id for span in stalled.spans}
+            return len(arrived) + sink.stats["dropped"] // 2 >= len(expected)
+
+        asyncio.run(sink.flush())
+        assert stalled.wait_for(settled), sink.stats
+    finally:
+        sink.shutdown()
+        stalled.stop()
+    names: dict[str, list[str]] = {}
+    for span in stalled.spans:
+        names.setdefault(span.trace_id, []).append(span.name)
+    assert set(names) <= set(expected)
+    assert all(sorted(n) == ["execute_tool search", "invoke_agent probe"] for n in names.values())
+    missing = set(expected) - set(names)
+    assert missing, "the stall cost some runs"
+    assert len(missing) * 2 == sink.stats["dropped"]  # two events per run: tool, run_end
+    assert sink.dropped == sink.stats["dropped"]
 
 
 # -- through the real runtime --------------------------------------------------------------------

@@ -268,6 +268,7 @@ def test_a_full_disk_loses_the_batch_and_keeps_writing(
     write(sink, [run_end(3.0)])
     assert sink.write_errors == 1
     assert sink.written == 2  # the first row and the last; the batch of two was lost
+    assert sink.dropped == 2  # and counted, as every row the sink loses
     rows = sqlite3.connect(tmp_path / "t.db").execute("SELECT duration_ms FROM events").fetchall()
     assert rows == [(1.0,), (3.0,)]
 

@@ -173,20 +173,30 @@ class FakePipeline:
 
     def __init__(self) -> None:
         self.telemetry_stats = self.Stats()
+        self.drops = {"langfuse": 0, "prometheus": 0}
+
+    def telemetry_drops(self) -> dict[str, int]:
+        return dict(self.drops)
 
 
-def test_bound_pipeline_exports_telemetry_drops() -> None:
+def test_bound_pipeline_exports_telemetry_drops_per_sink() -> None:
     sink = PrometheusSink(make_spec())
     pipeline = FakePipeline()
     sink.bind(pipeline)
-    pipeline.telemetry_stats.queued = 10
-    pipeline.telemetry_stats.dropped = 4
     body = sink.render_metrics()[0].decode()
-    assert "agentdock_telemetry_events_dropped_total 4.0" in body
-    pipeline.telemetry_stats.dropped = 9
+    # Every sink has its series from the start, so a dashboard sees 0 rather than nothing.
+    assert 'agentdock_telemetry_events_dropped_total{sink="langfuse"} 0.0' in body
+    assert 'agentdock_telemetry_events_dropped_total{sink="prometheus"} 0.0' in body
+    pipeline.telemetry_stats.queued = 10
+    pipeline.drops["langfuse"] = 4
+    body = sink.render_metrics()[0].decode()
+    assert 'agentdock_telemetry_events_dropped_total{sink="langfuse"} 4.0' in body
+    pipeline.drops.update(langfuse=9, prometheus=2)
     pipeline.telemetry_stats.sink_timeouts = 1
     emit(sink)
-    assert value(sink, "agentdock_telemetry_events_dropped_total") == 9
+    dropped = "agentdock_telemetry_events_dropped_total"
+    assert sink.registry.get_sample_value(dropped, {"sink": "langfuse"}) == 9
+    assert sink.registry.get_sample_value(dropped, {"sink": "prometheus"}) == 2
     assert value(sink, "agentdock_telemetry_events_queued_total") == 10
     assert value(sink, "agentdock_telemetry_sink_timeouts_total") == 1
 

@@ -407,6 +407,7 @@ def test_a_run_reports_at_most_max_run_events() -> None:
     assert kinds[0] == "run_start" and kinds[-1] == "run_end", "start and end always kept"
     assert len(sink.events) == MAX_RUN_EVENTS + 1
     assert pipeline.telemetry_stats.dropped == 51
+    assert pipeline.telemetry_drops() == {"s": 51}, "counted for the sink, by its name"
 
 
 class Picky(Sink):

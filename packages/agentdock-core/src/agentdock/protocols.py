@@ -136,6 +136,12 @@ class TelemetrySink(Protocol):
     builds only the events some sink wants (and times no node, tool or model step that no
     sink asks for), so a sink may still see events it did not ask for. A sink without the
     attribute wants every event.
+
+    A sink that can lose events after ``emit`` returned (its own queue, a backend that
+    fails or times out, a bounded buffer) exposes ``dropped: int``, the events it lost
+    since start-up; the runtime adds it to what the queue dropped for that sink and reports
+    the sum per sink (``agentdock_telemetry_events_dropped_total{sink=...}``). A sink may
+    also have ``bind(pipeline)``, called once the pipeline is compiled.
     """
 
     async def emit(self, events: Sequence[Mapping[str, Any]]) -> None:

@@ -183,6 +183,7 @@ class Pipeline:
         auth: Any | None = None,
         policies: Sequence[tuple[str, Any]] = (),
         sinks: Sequence[Any] = (),
+        sink_names: Sequence[str] | None = None,
         access: Any | None = None,
         pricing: Any | None = None,
         arguments: Mapping[str, Any] | None = None,
@@ -260,6 +261,7 @@ class Pipeline:
         )
         self._telemetry = TelemetryQueues(
             sinks,
+            names=sink_names,
             queue_size=telemetry_queue_size,
             batch_size=telemetry_batch_size,
             sink_timeout=sink_timeout,
@@ -268,6 +270,11 @@ class Pipeline:
     @property
     def telemetry_stats(self) -> TelemetryStats:
         return self._telemetry.stats
+
+    def telemetry_drops(self) -> dict[str, int]:
+        """Telemetry events lost per sink name (queue and sink together; see
+        :meth:`~agentdock_runtime.telemetry.TelemetryQueues.sink_drops`)."""
+        return self._telemetry.sink_drops()
 
     @property
     def sinks(self) -> tuple[Any, ...]:
@@ -782,8 +789,7 @@ class _RunEvents:
         if wanted is not None and kind not in wanted:
             return
         if len(events) >= MAX_RUN_EVENTS:
-            telemetry = self.pipeline._telemetry
-            telemetry.stats.dropped += len(telemetry.sinks)
+            self.pipeline._telemetry.drop_for_every_sink()
             return
         try:
             events.append(
@@ -923,10 +929,12 @@ def compile_pipeline(
         if policy is not None:
             policies.append((name, policy))
     sinks: list[Any] = []
+    sink_names: list[str] = []
     for name, reg in plugins.registrations("telemetry_sinks").items():
         sink = _build("telemetry sink", name, reg.factory, spec)
         if sink is not None:
             sinks.append(sink)
+            sink_names.append(name)
 
     try:
         inputs = input_model(spec.io_schema)
@@ -946,6 +954,7 @@ def compile_pipeline(
         auth=auth,
         policies=policies,
         sinks=sinks,
+        sink_names=sink_names,
         access=access,
         pricing=pricing,
         arguments=arguments,

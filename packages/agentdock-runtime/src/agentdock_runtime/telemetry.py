@@ -5,6 +5,12 @@ events are collected without touching the loop, even from worker threads), so a 
 one append per sink whatever it reports. A sink that hangs or falls behind fills only its
 own queue: the others keep receiving.
 
+Losses are counted per sink, under the sink's name (its plugin name in a compiled pipeline):
+events its queue dropped (full, or still queued at shutdown), plus what the sink reports it
+lost itself after taking them (a sink's ``dropped`` attribute: its own queues, a backend
+that failed or timed out, an offline buffer's bounds). :meth:`TelemetryQueues.sink_drops`
+adds the two; the Prometheus sink exports it and the local store records it.
+
 The queues are plain deques with one waiting future per drain, not ``asyncio.Queue``: a put
 is an append and a length check, and a drain is woken only when it has gone idle. With
 ``asyncio.Queue``'s put, get and ``task_done`` per run and sink, queueing three sinks cost
@@ -36,8 +42,9 @@ class TelemetryStats:
     queued for three sinks counts three times)."""
 
     queued: int = 0
+    #: Events the queues dropped (full, over a run's event bound, left at shutdown).
     dropped: int = 0
-    #: ``dropped`` by sink class name.
+    #: ``dropped`` by sink name.
     dropped_by_sink: dict[str, int] = field(default_factory=dict)
     delivered: int = 0
     sink_errors: int = 0
@@ -51,6 +58,7 @@ class TelemetryQueues:
     """Bounded queues, one per sink, each drained by its own task.
 
     :param sinks: the telemetry sinks (``emit(batch)`` and ``flush()`` coroutines).
+    :param names: each sink's name in counters and logs (default: its class name).
     :param queue_size: runs (items) each queue holds before it drops new ones; ``0`` or
         less: unbounded (as ``asyncio.Queue`` has it).
     :param batch_size: events a drain hands its sink at once (a run is never split).
@@ -58,9 +66,18 @@ class TelemetryQueues:
     """
 
     def __init__(
-        self, sinks: Sequence[Any], *, queue_size: int, batch_size: int, sink_timeout: float
+        self,
+        sinks: Sequence[Any],
+        *,
+        queue_size: int,
+        batch_size: int,
+        sink_timeout: float,
+        names: Sequence[str] | None = None,
     ) -> None:
         self.sinks = tuple(sinks)
+        self.names = tuple(names) if names is not None else tuple(_name(s) for s in self.sinks)
+        if len(self.names) != len(self.sinks):
+            raise ValueError("one name per sink")
         #: Runs each queue holds.
         self.limit = queue_size if queue_size > 0 else sys.maxsize
         self.batch_size = batch_size
@@ -87,9 +104,7 @@ class TelemetryQueues:
             if waiter is None and self._tasks[index].done():  # that sink's drain ended alone
                 self._tasks[index] = self._drainer(index)
             if len(pending) >= limit:
-                stats.dropped += len(events)
-                name = _name(self.sinks[index])
-                stats.dropped_by_sink[name] = stats.dropped_by_sink.get(name, 0) + len(events)
+                self._drop(self.names[index], len(events))
                 continue
             pending.append(events)
             stats.queued += len(events)
@@ -98,10 +113,31 @@ class TelemetryQueues:
                 if not waiter.done():
                     waiter.set_result(None)
 
+    def _drop(self, name: str, count: int) -> None:
+        stats = self.stats
+        stats.dropped += count
+        stats.dropped_by_sink[name] = stats.dropped_by_sink.get(name, 0) + count
+
+    def drop_for_every_sink(self, count: int = 1) -> None:
+        """Count ``count`` events lost before they were queued (for every sink)."""
+        for name in self.names:
+            self._drop(name, count)
+
+    def sink_drops(self) -> dict[str, int]:
+        """Events lost per sink since start-up: dropped by its queue, plus those the sink
+        reports it lost after taking them (its ``dropped`` attribute, when it has one)."""
+        queued = self.stats.dropped_by_sink
+        out: dict[str, int] = {}
+        for name, sink in zip(self.names, self.sinks, strict=True):
+            own = getattr(sink, "dropped", 0)
+            if isinstance(own, bool) or not isinstance(own, int):
+                own = 0
+            out[name] = queued.get(name, 0) + own
+        return out
+
     def _drainer(self, index: int) -> asyncio.Task[None]:
-        sink = self.sinks[index]
         return asyncio.get_running_loop().create_task(
-            self._drain(index), name=f"agentdock-telemetry-{_name(sink)}"
+            self._drain(index), name=f"agentdock-telemetry-{self.names[index]}"
         )
 
     async def _drain(self, index: int) -> None:
@@ -160,15 +196,11 @@ class TelemetryQueues:
         if self._tasks:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._settled(), timeout)
-            for sink, pending in zip(self.sinks, self._pending, strict=True):
+            for name, pending in zip(self.names, self._pending, strict=True):
                 left = sum(len(events) for events in pending)
                 pending.clear()
                 if left:
-                    self.stats.dropped += left
-                    name = _name(sink)
-                    self.stats.dropped_by_sink[name] = (
-                        self.stats.dropped_by_sink.get(name, 0) + left
-                    )
+                    self._drop(name, left)
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)

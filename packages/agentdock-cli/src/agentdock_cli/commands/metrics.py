@@ -1,9 +1,9 @@
 """``agentdock metrics``: read the local telemetry store of a runtime with no backend.
 
 ``show AGENT`` prints requests, error rate, p50/p90/p99 latency, tokens, cost, policy
-violations and time per tool over a window (a rich table, or ``--json``); ``export`` writes
-the rows out as CSV or JSON. Exit codes: 0 ok, 1 the store cannot be read, 2 usage, 5 no
-data for that agent.
+violations, time per tool and telemetry events lost per sink over a window (a rich table,
+or ``--json``); ``export`` writes the rows out as CSV or JSON. Exit codes: 0 ok, 1 the
+store cannot be read, 2 usage, 5 no data for that agent.
 """
 
 from __future__ import annotations
@@ -160,6 +160,11 @@ def _print_summary(summary: dict[str, Any]) -> None:
     )
     table.add_row("cost", "unknown (no price)" if cost is None else f"${cost:,.6f}")
     table.add_row("policy events", f"{summary['policy_violations']:,}")
+    dropped = summary.get("telemetry_dropped") or {}
+    table.add_row(
+        "telemetry dropped",
+        ", ".join(f"{escape(str(sink))} {count:,}" for sink, count in dropped.items()) or "0",
+    )
     out.print(table)
     if summary["tools"]:
         tools = Table("tool", "calls", "failures", "total", "mean", title="time per tool")

@@ -2,9 +2,10 @@
 
 Each row is one encoded OTLP export request (the gzip'd protobuf body, exactly what will be
 POSTed) under a batch id, so a re-send is byte-for-byte the first attempt and carries the
-same id. Rows hold no key, header or URL. The buffer is bounded twice: by total body bytes
-(the oldest rows go first when a new one does not fit) and by age (rows older than the
-retention are dropped). Every loss is counted in :attr:`SpanBuffer.stats`.
+same id, with the number of telemetry events its runs were built from. Rows hold no key,
+header or URL. The buffer is bounded twice: by total body bytes (the oldest rows go first
+when a new one does not fit) and by age (rows older than the retention are dropped). Every
+loss is counted in :attr:`SpanBuffer.stats`, in rows and in events.
 
 Several worker processes may share one file: a sender *leases* a row before sending it, so
 two processes never send the same row at the same time, and a lease that outlives a crashed
@@ -31,7 +32,8 @@ CREATE TABLE IF NOT EXISTS batches (
     size        INTEGER NOT NULL,
     attempts    INTEGER NOT NULL DEFAULT 0,
     leased_until REAL NOT NULL DEFAULT 0,
-    body        BLOB NOT NULL
+    body        BLOB NOT NULL,
+    events      INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS batches_created ON batches (created_at);
 """
@@ -48,6 +50,10 @@ class BufferStats:
     dropped_full: int = 0
     dropped_expired: int = 0
     dropped_disk: int = 0
+    #: Telemetry events of the rows above that the buffer had kept and then lost (made room,
+    #: expired, or refused by LangFuse on a re-send); a row it could not take is the
+    #: caller's to count.
+    events_dropped: int = 0
 
 
 class SpanBuffer:
@@ -65,16 +71,31 @@ class SpanBuffer:
         self.stats = BufferStats()
         self._lock = threading.Lock()
         self._warned_disk = False
+        self._warned_full = False
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._add_events_column()
+
+    def _add_events_column(self) -> None:
+        """A buffer written before rows counted their events gets the column (0 for old
+        rows); another process adding it at the same time is fine."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(batches)")}
+        if "events" not in columns:
+            try:
+                self._db.execute("ALTER TABLE batches ADD COLUMN events INTEGER NOT NULL DEFAULT 0")
+            except sqlite3.OperationalError:
+                columns = {row[1] for row in self._db.execute("PRAGMA table_info(batches)")}
+                if "events" not in columns:
+                    raise
 
     # -- writing -----------------------------------------------------------------------------
 
-    def put(self, batch_id: str, body: bytes, *, now: float | None = None) -> bool:
-        """Keep ``body`` for a later re-send; ``False`` when it could not be kept (counted)."""
+    def put(self, batch_id: str, body: bytes, *, events: int = 0, now: float | None = None) -> bool:
+        """Keep ``body`` (built from ``events`` telemetry events) for a later re-send;
+        ``False`` when it could not be kept (counted as a row; its events are the caller's)."""
         now = time.time() if now is None else now
         size = len(body)
         if size > self.max_bytes:
@@ -86,12 +107,13 @@ class SpanBuffer:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
                     self._expire(now)
-                    self._make_room(size)
-                    self._db.execute(
-                        "INSERT OR IGNORE INTO batches (batch_id, created_at, size, body) "
-                        "VALUES (?, ?, ?, ?)",
-                        (batch_id, now, size, body),
-                    )
+                    room = self._make_room(size, now)
+                    if room:
+                        self._db.execute(
+                            "INSERT OR IGNORE INTO batches"
+                            " (batch_id, created_at, size, body, events) VALUES (?, ?, ?, ?, ?)",
+                            (batch_id, now, size, body, events),
+                        )
                     self._db.execute("COMMIT")
                 except BaseException:
                     self._db.execute("ROLLBACK")
@@ -100,28 +122,59 @@ class SpanBuffer:
                 self.stats.dropped_disk += 1
                 self._disk_warning(exc)
                 return False
+        if not room:
+            self.stats.dropped_full += 1
+            self._full_warning("every batch in it is being sent; a new batch was dropped")
+            return False
         self.stats.stored += 1
         return True
 
-    def _make_room(self, size: int) -> None:
-        used = self._db.execute("SELECT COALESCE(SUM(size), 0) FROM batches").fetchone()[0]
+    def _make_room(self, size: int, now: float) -> bool:
+        """Drop the oldest rows until ``size`` more bytes fit; ``False`` (nothing dropped)
+        when they cannot. A row being sent (leased) is never dropped: it may be arriving
+        at LangFuse right now, and a loss must be counted only when it is one."""
+        used, free = self._db.execute(
+            "SELECT COALESCE(SUM(size), 0), COALESCE(SUM(CASE WHEN leased_until < ? "
+            "THEN size ELSE 0 END), 0) FROM batches",
+            (now,),
+        ).fetchone()
+        if used + size <= self.max_bytes:
+            return True
+        if used - free + size > self.max_bytes:
+            return False
         while used + size > self.max_bytes:
-            row = self._db.execute(
-                "SELECT batch_id, size FROM batches ORDER BY created_at LIMIT 1"
+            batch_id, row_size, events = self._db.execute(
+                "SELECT batch_id, size, events FROM batches WHERE leased_until < ? "
+                "ORDER BY created_at LIMIT 1",
+                (now,),
             ).fetchone()
-            if row is None:
-                break
-            self._db.execute("DELETE FROM batches WHERE batch_id = ?", (row[0],))
-            used -= row[1]
+            self._db.execute("DELETE FROM batches WHERE batch_id = ?", (batch_id,))
+            used -= row_size
             self.stats.dropped_full += 1
-            log.warning("LangFuse buffer is full (%d bytes); dropped its oldest batch", used)
+            self.stats.events_dropped += events
+            self._full_warning("dropped its oldest batches")
+        return True
+
+    def _full_warning(self, what: str) -> None:
+        # One warning until LangFuse takes a batch again, not one per batch of a flood.
+        if not self._warned_full:
+            self._warned_full = True
+            log.warning("LangFuse buffer is full (%d bytes); %s", self.max_bytes, what)
 
     def _expire(self, now: float) -> None:
+        # Rows being sent wait for their sender's verdict, as in _make_room.
+        args = (now - self.retention_s, now)
+        (events,) = self._db.execute(
+            "SELECT COALESCE(SUM(events), 0) FROM batches"
+            " WHERE created_at < ? AND leased_until < ?",
+            args,
+        ).fetchone()
         cursor = self._db.execute(
-            "DELETE FROM batches WHERE created_at < ?", (now - self.retention_s,)
+            "DELETE FROM batches WHERE created_at < ? AND leased_until < ?", args
         )
         if cursor.rowcount > 0:
             self.stats.dropped_expired += cursor.rowcount
+            self.stats.events_dropped += events
             log.warning(
                 "dropped %d LangFuse batches older than the buffer's retention", cursor.rowcount
             )
@@ -168,15 +221,24 @@ class SpanBuffer:
         return [(str(batch_id), bytes(body)) for batch_id, body in rows]
 
     def done(self, batch_id: str, *, delivered: bool = True) -> None:
-        """Forget a row LangFuse accepted (or, ``delivered=False``, refused for good)."""
+        """Forget a row LangFuse accepted (or, ``delivered=False``, refused for good: its
+        events are counted lost)."""
         with self._lock:
             try:
+                row = None
+                if not delivered:
+                    row = self._db.execute(
+                        "SELECT events FROM batches WHERE batch_id = ?", (batch_id,)
+                    ).fetchone()
                 self._db.execute("DELETE FROM batches WHERE batch_id = ?", (batch_id,))
             except sqlite3.Error as exc:
                 self._disk_warning(exc)
                 return
         if delivered:
             self.stats.sent += 1
+            self._warned_full = False
+        elif row is not None:
+            self.stats.events_dropped += row[0]
         self._warned_disk = False
 
     def release(self, batch_id: str) -> None:

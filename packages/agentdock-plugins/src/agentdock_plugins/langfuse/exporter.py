@@ -1,4 +1,4 @@
-"""The span exporter handed to the LangFuse SDK: send now, or spool and send later.
+"""The span exporter of the LangFuse sink: send now, or spool and send later.
 
 The SDK's own exporter (OTLP/HTTP) gives up on a batch after a short retry, which loses
 traces whenever LangFuse is down for longer. This one sends the same request (OTLP/HTTP
@@ -7,15 +7,20 @@ LangFuse is unreachable, slow (past ``timeout_s``), or answers 429 or 5xx, it st
 encoded request in the :class:`~agentdock_plugins.langfuse.buffer.SpanBuffer` instead, and
 a background thread re-sends the buffer, oldest first, with exponential backoff (and
 ``Retry-After`` when LangFuse gives one). While the buffer holds anything, new batches join
-it, so they reach LangFuse in order and a down endpoint is not hammered.
+it, so they reach LangFuse in order and a down endpoint is not hammered. Runs the span queue
+cannot hold while a request waits on a slow LangFuse come here too (:meth:`spool_runs`):
+a slow LangFuse is handled like a down one.
 
-Every request carries an ``x-agentdock-batch-id`` header that stays the same across re-sends:
-a batch whose answer was lost (a timeout after LangFuse took it) is sent again under the same
-id, and LangFuse, which upserts observations by id, stores it once.
+Every request carries an ``x-agentdock-batch-id`` header that stays the same across re-sends,
+and a re-send is byte-for-byte the first request. A batch whose answer was lost (a timeout
+after LangFuse took it) is sent again: LangFuse stores observations by their id (the span
+id, upserted), so the second copy replaces the first rather than adding to it. Otherwise a
+batch goes either to LangFuse or to the buffer, except one still waiting on LangFuse when the
+runtime stops: the span queue buffers it too, in case it never landed.
 
-Everything here runs on the SDK's span processor thread or on the re-send thread; nothing on
-the request path or the event loop. The keys live only in the prepared ``Authorization``
-header: never in a row, a log line or an error.
+Everything here runs on the span queue's thread, the sink's worker thread (overflow) or the
+re-send thread; nothing on the request path or the event loop. The keys live only in the
+prepared ``Authorization`` header: never in a row, a log line or an error.
 """
 
 from __future__ import annotations
@@ -52,6 +57,10 @@ _RESEND_BATCH = 16
 _IDLE_S = 30.0
 
 
+def _encode(spans: Sequence[ReadableSpan]) -> bytes:
+    return gzip.compress(encode_request(spans), compresslevel=6)
+
+
 class _Outcome(Enum):
     SENT = "sent"
     RETRY = "retry"
@@ -60,7 +69,10 @@ class _Outcome(Enum):
 
 @dataclass
 class ExportStats:
-    """Batches by fate since start-up (the buffer counts its own losses)."""
+    """Batches by fate since start-up. A batch LangFuse refuses on its first send, or that
+    cannot be kept (``lost``), makes ``export_runs`` fail: the span queue counts its events.
+    One refused on a re-send, like every other loss of a buffered batch, is counted by the
+    buffer."""
 
     sent: int = 0
     spooled: int = 0
@@ -110,6 +122,9 @@ class SpoolingExporter(SpanExporter):
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
         self.stats = ExportStats()
+        #: Guards ``stats`` and the re-send thread's start: the span queue's thread and the
+        #: sink's worker thread (overflow) both spool.
+        self._lock = threading.Lock()
         self._client = httpx.Client(timeout=timeout_s)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -125,19 +140,33 @@ class SpoolingExporter(SpanExporter):
     # -- SpanExporter ------------------------------------------------------------------------
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        body = gzip.compress(encode_request(spans), compresslevel=6)
+        return self.export_runs(spans, len(spans))
+
+    def export_runs(self, spans: Sequence[ReadableSpan], events: int) -> SpanExportResult:
+        """Send ``spans`` (built from ``events`` telemetry events), or spool them.
+
+        ``SUCCESS``: LangFuse took the batch, or the buffer holds it. ``FAILURE``: LangFuse
+        refused it for good, or it could not be kept (no buffer, disk full).
+        """
+        body = _encode(spans)
         batch_id = uuid.uuid4().hex
         if self.buffer is not None and (self._failures or self.buffer.pending()):
-            return self._spool(batch_id, body)
+            return self._spool(batch_id, body, events)
         outcome = self._post(batch_id, body)
         if outcome is _Outcome.SENT:
-            self.stats.sent += 1
+            self._count("sent")
             return SpanExportResult.SUCCESS
         if outcome is _Outcome.REJECTED:
-            self.stats.rejected += 1
+            self._count("rejected")
             return SpanExportResult.FAILURE
         self._failed()
-        return self._spool(batch_id, body)
+        return self._spool(batch_id, body, events)
+
+    def spool_runs(self, spans: Sequence[ReadableSpan], events: int) -> bool:
+        """Put a batch straight into the buffer (the span queue's overflow while a request
+        waits on LangFuse); ``False`` when it could not be kept (counted as lost)."""
+        body = _encode(spans)
+        return self._spool(uuid.uuid4().hex, body, events) is SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
         self._stop.set()
@@ -158,11 +187,15 @@ class SpoolingExporter(SpanExporter):
 
     # -- sending -----------------------------------------------------------------------------
 
-    def _spool(self, batch_id: str, body: bytes) -> SpanExportResult:
-        if self.buffer is None or not self.buffer.put(batch_id, body):
-            self.stats.lost += 1
+    def _count(self, name: str) -> None:
+        with self._lock:
+            setattr(self.stats, name, getattr(self.stats, name) + 1)
+
+    def _spool(self, batch_id: str, body: bytes, events: int) -> SpanExportResult:
+        if self.buffer is None or not self.buffer.put(batch_id, body, events=events):
+            self._count("lost")
             return SpanExportResult.FAILURE
-        self.stats.spooled += 1
+        self._count("spooled")
         self._start_resender()
         return SpanExportResult.SUCCESS
 
@@ -217,13 +250,14 @@ class SpoolingExporter(SpanExporter):
     # -- the re-send thread ------------------------------------------------------------------
 
     def _start_resender(self) -> None:
-        if self._resender is not None and self._resender.is_alive():
-            self._wake.set()
-            return
-        self._resender = threading.Thread(
-            target=self._resend_loop, name="agentdock-langfuse-resend", daemon=True
-        )
-        self._resender.start()
+        with self._lock:
+            if self._resender is not None and self._resender.is_alive():
+                self._wake.set()
+                return
+            self._resender = threading.Thread(
+                target=self._resend_loop, name="agentdock-langfuse-resend", daemon=True
+            )
+            self._resender.start()
 
     def _resend_loop(self) -> None:
         assert self.buffer is not None
@@ -261,10 +295,7 @@ class SpoolingExporter(SpanExporter):
                     self.buffer.release(left)
                 return True
             delivered = outcome is _Outcome.SENT
-            if delivered:
-                self.stats.resent += 1
-            else:
-                self.stats.rejected += 1
+            self._count("resent" if delivered else "rejected")
             self.buffer.done(batch_id, delivered=delivered)
             self._failures = 0
         return True

@@ -1,30 +1,35 @@
-"""The LangFuse sink: the OpenTelemetry span tree, LangFuse-flavoured, through the SDK.
+"""The LangFuse sink: the OpenTelemetry span tree, LangFuse-flavoured, spooled when LangFuse
+is away.
 
 The spans are built as for OpenTelemetry (same trace and span ids, so a trace has the same
-id in LangFuse as in any other backend and in ``x-trace-id``) and handed to the LangFuse
-SDK's span processor (its bounded queue, batching and ``LANGFUSE_FLUSH_AT`` /
-``LANGFUSE_FLUSH_INTERVAL``), with AgentDock's spooling exporter in place of the SDK's.
+id in LangFuse as in any other backend and in ``x-trace-id``) and queued, whole runs at a
+time, in a :class:`~agentdock_plugins.otel.batching.RunBatchProcessor` (batches of
+``LANGFUSE_FLUSH_AT`` spans every ``LANGFUSE_FLUSH_INTERVAL`` seconds, as the SDK's processor
+batches) for AgentDock's spooling exporter. The SDK's own processor is not used: its queue
+drops spans uncounted while an export waits on a slow LangFuse. Here a full queue goes to
+the offline buffer, like a batch LangFuse did not answer in time.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from agentdock_plugins.langfuse.attributes import LangfuseFlavor
 from agentdock_plugins.langfuse.buffer import SpanBuffer
 from agentdock_plugins.langfuse.config import LangfuseSettings
 from agentdock_plugins.langfuse.exporter import SpoolingExporter
-from agentdock_plugins.otel.sink import INSTRUMENTATION_SCOPE, OtelSink
+from agentdock_plugins.otel.batching import RunBatchProcessor, batch_settings
+from agentdock_plugins.otel.sink import OtelSink
 
 __all__ = ["LangfuseSink"]
 
 log = logging.getLogger("agentdock.langfuse")
 
-
-def _ours(span: Any) -> bool:
-    scope = span.instrumentation_scope
-    return scope is not None and scope.name == INSTRUMENTATION_SCOPE
+#: The SDK's variables for its batching, read the same way.
+FLUSH_AT_ENV = "LANGFUSE_FLUSH_AT"
+FLUSH_INTERVAL_ENV = "LANGFUSE_FLUSH_INTERVAL"
 
 
 class LangfuseSink(OtelSink):
@@ -32,7 +37,6 @@ class LangfuseSink(OtelSink):
 
     def __init__(self, spec: Any, settings: LangfuseSettings) -> None:
         from langfuse import __version__ as sdk_version
-        from langfuse._client.span_processor import LangfuseSpanProcessor
 
         buffer: SpanBuffer | None
         try:
@@ -58,13 +62,9 @@ class LangfuseSink(OtelSink):
             backoff_max_s=settings.backoff_max_s,
             sdk_version=sdk_version,
         )
-        processor = LangfuseSpanProcessor(
-            public_key=settings.public_key,
-            secret_key=settings.secret_key,
-            base_url=settings.host,
-            span_exporter=self.exporter,
-            should_export_span=_ours,
-        )
+        batching = batch_settings(os.environ, batch_env=FLUSH_AT_ENV, delay_env=FLUSH_INTERVAL_ENV)
+        overflow = self.exporter.spool_runs if buffer is not None else None
+        processor = RunBatchProcessor(self.exporter, batching, overflow=overflow)
         flavor = LangfuseFlavor(environment=settings.environment, release=settings.release)
         sampler = None
         if settings.sample_rate < 1.0:
@@ -76,8 +76,17 @@ class LangfuseSink(OtelSink):
         self.endpoint = self.exporter.endpoint
 
     @property
+    def dropped(self) -> int:
+        """Telemetry events this sink took and lost: the builder's bounds and the span
+        queue's losses (as for OpenTelemetry), plus runs the buffer kept and then lost
+        (made room, expired, refused on a re-send)."""
+        buffer = self.exporter.buffer
+        return super().dropped + (buffer.stats.events_dropped if buffer is not None else 0)
+
+    @property
     def stats(self) -> dict[str, int]:
-        """Runs, builder drops, and batches by fate (sent, spooled, re-sent, lost...)."""
+        """The OpenTelemetry sink's counters (``dropped`` here includes the buffer's losses),
+        and batches by fate (sent, spooled, re-sent, refused, lost) and buffer drops."""
         out = dict(super().stats)
         exported = self.exporter.stats
         out.update(
@@ -93,6 +102,7 @@ class LangfuseSink(OtelSink):
                 buffer_dropped_full=buffer.stats.dropped_full,
                 buffer_dropped_expired=buffer.stats.dropped_expired,
                 buffer_dropped_disk=buffer.stats.dropped_disk,
+                dropped_buffer=buffer.stats.events_dropped,
             )
         return out
 

@@ -4,6 +4,10 @@
 list per batch; past ``max_queued`` rows it drops and counts. A worker thread inserts in
 batches, one transaction each, and prunes past the retention bounds every
 ``prune_every`` rows, so neither SQLite's writes nor its fsyncs ever run on the event loop.
+
+Bound to a pipeline (``bind``), it also records the telemetry events every sink lost, as
+``drop`` rows, with the next batch after a loss and at shutdown, so ``agentdock metrics
+show`` reports them next to the runs.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 from agentdock_plugins.localstore.store import (
     Retention,
     connect,
+    drop_row,
     insert_rows,
     prune,
     row_from_event,
@@ -68,6 +73,10 @@ class LocalStoreSink:
         tools_cfg = getattr(getattr(spec, "policies", None), "tools", None)
         allowed = getattr(tools_cfg, "allowed", None)
         self._tool_names = frozenset(allowed) if allowed else None
+        self._agent = str(getattr(getattr(spec, "agent", None), "name", None) or "unknown")
+        self._pipeline: Any | None = None
+        #: Each sink's loss count as of its last queued ``drop`` row.
+        self._drops_seen: dict[str, int] = {}
         self.batch_size = batch_size
         self.prune_every = prune_every
         self.dropped = 0
@@ -89,21 +98,41 @@ class LocalStoreSink:
         """Rows waiting for the writer."""
         return self._queued
 
+    def bind(self, pipeline: Any) -> None:
+        """Record the events each of ``pipeline``'s sinks loses (``telemetry_drops``)."""
+        if callable(getattr(pipeline, "telemetry_drops", None)):
+            self._pipeline = pipeline
+            self._agent = str(getattr(pipeline, "agent", None) or self._agent)
+
     async def emit(self, events: Sequence[Mapping[str, Any]]) -> None:
         names = self._tool_names
         rows = [row for event in events if (row := row_from_event(event, names)) is not None]
-        if not rows:
-            return
         with self._cond:
-            self._ensure_thread()
-            room = self.max_queued - self._queued
-            if room < len(rows):
-                self.dropped += len(rows) - max(room, 0)
-                rows = rows[: max(room, 0)]
             if rows:
+                room = self.max_queued - self._queued
+                if room < len(rows):
+                    self.dropped += len(rows) - max(room, 0)
+                    rows = rows[: max(room, 0)]
+            rows.extend(self._drop_rows())
+            if rows:
+                self._ensure_thread()
                 self._batches.append(rows)
                 self._queued += len(rows)
                 self._cond.notify()
+
+    def _drop_rows(self) -> list[tuple[Any, ...]]:
+        """A ``drop`` row for each sink that lost events since its last one, while there is
+        room (under ``_cond``); one that does not fit waits for a later batch, uncounted."""
+        if self._pipeline is None:
+            return []
+        rows: list[tuple[Any, ...]] = []
+        now = time.time()
+        for sink, total in self._pipeline.telemetry_drops().items():
+            delta = total - self._drops_seen.get(sink, 0)
+            if delta > 0 and self._queued + len(rows) < self.max_queued:
+                rows.append(drop_row(self._agent, sink, delta, now))
+                self._drops_seen[sink] = total
+        return rows
 
     def _ensure_thread(self) -> None:
         """Start the writer if it is not running (under ``_cond``)."""
@@ -152,6 +181,8 @@ class LocalStoreSink:
                 # Disk full, locked too long, a value SQLite cannot hold: lose the batch.
                 except (sqlite3.Error, OverflowError, ValueError) as exc:
                     self.write_errors += 1
+                    with self._cond:  # emit counts its own drops under the same lock
+                        self.dropped += len(batch)
                     log.warning("local telemetry store: %d rows lost (%s)", len(batch), exc)
                 if len(batch) < self.batch_size and not self._stop:
                     # Let rows gather: one transaction (and one wake-up of this thread) for
@@ -197,5 +228,7 @@ class LocalStoreSink:
         thread.join(timeout)
 
     async def flush(self) -> None:
-        """Write everything queued, then stop the writer (it restarts on the next event)."""
+        """Record the sinks' last losses, write everything queued, then stop the writer (it
+        restarts on the next event)."""
+        await self.emit(())
         await asyncio.to_thread(self._drain, 5.0)

@@ -6,7 +6,9 @@ Where it lives (first that applies): ``AGENTDOCK_TELEMETRY_DB`` (a file path),
 both resolve the path the same way.
 
 Rows hold only metadata (names, statuses, durations, token counts, cost, trace ids): never
-an input, an output, a subject or a credential. Retention is bounded by age
+an input, an output, a subject or a credential. Besides ``run``, ``tool`` and ``policy`` rows,
+a ``drop`` row records telemetry events a sink lost (``name`` the sink, ``matches`` how many
+since the previous ``drop`` row of that sink). Retention is bounded by age
 (``AGENTDOCK_TELEMETRY_RETENTION_DAYS``, default 7) and by count
 (``AGENTDOCK_TELEMETRY_MAX_ROWS``, default 1,000,000); the oldest rows go first.
 """
@@ -31,6 +33,7 @@ __all__ = [
     "RETENTION_ENV",
     "Retention",
     "connect",
+    "drop_row",
     "insert_rows",
     "percentile",
     "read_summary",
@@ -252,6 +255,12 @@ def row_from_event(
     )
 
 
+def drop_row(agent: str, sink: str, count: int, ts: float) -> tuple[Any, ...]:
+    """The row saying that ``sink`` lost ``count`` more telemetry events by ``ts``."""
+    values = {"ts": ts, "agent": agent[:128], "kind": "drop", "name": sink[:128], "matches": count}
+    return tuple(values.get(column) for column in COLUMNS)
+
+
 def percentile(sorted_values: list[float], q: float) -> float | None:
     """Nearest-rank percentile of an ascending list (``None`` for an empty one)."""
     if not sorted_values:
@@ -288,7 +297,8 @@ def read_rows(path: Path, agent: str, since: float) -> list[dict[str, Any]]:
 
 
 def read_summary(path: Path, agent: str, since: float) -> dict[str, Any]:
-    """Requests, error rate, latency percentiles, tokens, cost, policy and tool figures."""
+    """Requests, error rate, latency percentiles, tokens, cost, policy and tool figures, and
+    telemetry events lost per sink."""
     with _reading(path) as conn:
         runs = conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(status = 'error'), 0), COALESCE(SUM(tokens_input), 0),"
@@ -308,6 +318,11 @@ def read_summary(path: Path, agent: str, since: float) -> dict[str, Any]:
             "SELECT name, status, COUNT(*), COALESCE(SUM(matches), 0) FROM events"
             " WHERE agent = ? AND kind = 'policy' AND ts >= ? GROUP BY name, status"
             " ORDER BY COUNT(*) DESC",
+            (agent, since),
+        ).fetchall()
+        drops = conn.execute(
+            "SELECT name, COALESCE(SUM(matches), 0) FROM events"
+            " WHERE agent = ? AND kind = 'drop' AND ts >= ? GROUP BY name ORDER BY name",
             (agent, since),
         ).fetchall()
         tools = conn.execute(
@@ -337,6 +352,7 @@ def read_summary(path: Path, agent: str, since: float) -> dict[str, Any]:
             for name, action, count, matches in policies
         ],
         "policy_violations": sum(count for _, _, count, _ in policies),
+        "telemetry_dropped": {name: count for name, count in drops},
         "tools": [
             {
                 "tool": name,

@@ -5,9 +5,10 @@ The runtime never touches OpenTelemetry while it serves a request: it emits plai
 module rebuilds the span tree from them off the request path. Each run's child events are
 held until its ``run_end`` arrives; then the run's spans are made, finished, as the SDK's
 ``ReadableSpan`` objects and handed to a span processor (children first, as they would end
-live). The tracer provider's sampler decides once per run, so a run and its children are
-kept or dropped together; building finished spans directly skips the SDK's per-span start
-machinery, which costs more than the span itself here.
+live; to :class:`~agentdock_plugins.otel.batching.RunBatchProcessor` as one run, so a run is
+delivered or lost whole). The tracer provider's sampler decides once per run, so a run and
+its children are kept or dropped together; building finished spans directly skips the SDK's
+per-span start machinery, which costs more than the span itself here.
 
 Ids are the runtime's, not new ones: the run span gets the envelope's ``trace_id`` and
 ``span_id`` (so the ``x-trace-id`` a caller saw finds the trace), a child gets the
@@ -178,6 +179,8 @@ class RunSpanBuilder:
         max_held: int = 32_768,
     ) -> None:
         self._processor = processor
+        #: ``add_run(spans, events)`` of a processor that queues whole runs.
+        self._add_run = getattr(processor, "add_run", None)
         self._resource = resource
         self._sampler = sampler
         self._scope = InstrumentationScope(scope)
@@ -256,12 +259,20 @@ class RunSpanBuilder:
             plan.parent_span_id = plan.parent_span_id or run.span_id
             children.append(plan)
         # Children end before their parents, as they would have live.
-        for plan in sorted(children, key=lambda p: p.start_ns):
-            parent = SpanContext(
-                trace_id, plan.parent_span_id, is_remote=False, trace_flags=_SAMPLED
+        spans = [
+            self._finished(
+                plan,
+                trace_id,
+                SpanContext(trace_id, plan.parent_span_id, is_remote=False, trace_flags=_SAMPLED),
             )
-            self._processor.on_end(self._finished(plan, trace_id, parent))
-        self._processor.on_end(self._finished(run, trace_id, caller))
+            for plan in sorted(children, key=lambda p: p.start_ns)
+        ]
+        spans.append(self._finished(run, trace_id, caller))
+        if self._add_run is not None:  # the whole run at once: kept or lost together
+            self._add_run(spans, len(held) + 1)
+        else:
+            for span in spans:
+                self._processor.on_end(span)
 
     def _sampled(self, run: SpanPlan, trace_id: int, caller: SpanContext | None) -> bool:
         context = trace.set_span_in_context(NonRecordingSpan(caller)) if caller else Context()

@@ -12,7 +12,8 @@ the server three things:
 - ``render_metrics()``: the exposition text for ``GET /metrics``.
 
 ``bind(pipeline)`` lets the sink export the pipeline's own telemetry counters (events queued,
-dropped for a full queue, delivered, sink errors and timeouts).
+delivered, sink errors and timeouts) and the events lost per sink (dropped by its queue or
+lost inside the sink: a span queue, a backend that failed or timed out, a buffer's bounds).
 
 Several worker processes: when ``PROMETHEUS_MULTIPROC_DIR`` names a directory before
 prometheus-client is first imported (``agentdock serve --workers N`` sets it), every process
@@ -65,7 +66,15 @@ _TOOL_STATUS = frozenset({"ok", "error", "denied"})
 _STAGES = frozenset({"pre", "tool", "post"})
 _ACTIONS = frozenset({"redact", "block", "truncate", "deny", "flag"})
 _AUTH_REASONS = frozenset({"missing", "invalid", "expired", "revoked", "forbidden", "rate_limited"})
-_STATS = ("queued", "dropped", "delivered", "sink_errors", "sink_timeouts")
+_STATS = ("queued", "delivered", "sink_errors", "sink_timeouts")
+
+
+def _drops(pipeline: Any) -> dict[str, int]:
+    """Events lost per sink: the pipeline's count, or its queue's alone for an older one."""
+    per_sink = getattr(pipeline, "telemetry_drops", None)
+    if callable(per_sink):
+        return dict(per_sink())
+    return dict(getattr(pipeline.telemetry_stats, "dropped_by_sink", None) or {})
 
 
 def _one_of(value: Any, allowed: frozenset[str]) -> str:
@@ -286,7 +295,6 @@ class PrometheusSink:
         )
         stat_help = {
             "events_queued": "Telemetry events queued for the sinks.",
-            "events_dropped": "Telemetry events dropped because the queue was full.",
             "events_delivered": "Telemetry event deliveries to sinks (one per event and sink).",
             "sink_errors": "Telemetry batches lost because a sink raised.",
             "sink_timeouts": "Telemetry batches lost because a sink did not answer in time.",
@@ -297,6 +305,15 @@ class PrometheusSink:
             )
             for name, text in stat_help.items()
         }
+        self._dropped = Counter(
+            "agentdock_telemetry_events_dropped",
+            "Telemetry events lost, by sink: dropped by its queue (full, or at shutdown) or "
+            "lost inside it (its span queue, failed or timed-out exports, its buffer's bounds).",
+            ["sink"],
+            registry=registry,
+        )
+        self._dropped_of = _Children(self._dropped)
+        self._drops_seen: dict[str, int] = {}
         # Label children, resolved once per combination (every label value is bounded).
         self._runs_of = _Children(self._runs)
         self._run_errors_of = _Children(self._run_errors)
@@ -323,8 +340,11 @@ class PrometheusSink:
     # -- the server's side -----------------------------------------------------------------------
 
     def bind(self, pipeline: Any) -> None:
-        """Export ``pipeline.telemetry_stats`` (queue drops, sink errors) with the metrics."""
+        """Export ``pipeline.telemetry_stats`` (queue, sink errors) and the events lost per
+        sink with the metrics; every sink's series exists from the start, at 0."""
         self._pipeline = pipeline
+        for name in _drops(pipeline):
+            self._dropped_of(name)
 
     def asgi_middleware(self, app: Any) -> Any:
         """An ASGI app around ``app`` that counts and times HTTP requests."""
@@ -362,6 +382,7 @@ class PrometheusSink:
         if pipeline is None:
             return
         stats = pipeline.telemetry_stats
+        drops = _drops(pipeline)
         with self._stats_lock:
             for name, counter in self._stat_counters.items():
                 value = getattr(stats, name, 0)
@@ -369,6 +390,12 @@ class PrometheusSink:
                 if delta > 0:
                     counter.inc(delta)
                     self._stats_seen[name] = value
+            seen = self._drops_seen
+            for sink, value in drops.items():
+                delta = value - seen.get(sink, 0)
+                if delta > 0:
+                    self._dropped_of(sink).inc(delta)
+                    seen[sink] = value
 
     def _on_run_end(self, data: Mapping[str, Any]) -> None:
         mode = _one_of(data.get("mode"), _MODES)
