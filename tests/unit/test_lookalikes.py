@@ -40,6 +40,13 @@ def test_a_text_with_many_look_alikes_folds_them_all() -> None:
     assert folded == ".".join("123" for _ in range(500)) + "😀" * 50 + "@"
 
 
+def test_a_text_with_many_distinct_look_alikes_folds_them_all() -> None:
+    # More distinct characters than are replaced one by one: the rest in one pass.
+    full_width = "".join(chr(0xFF41 + i) for i in range(26))  # ａ to ｚ
+    text = f"{full_width} 😀 ⑴ {full_width.upper()} 。"
+    assert fold(text) == "abcdefghijklmnopqrstuvwxyz 😀 ⑴ ABCDEFGHIJKLMNOPQRSTUVWXYZ ."
+
+
 def test_the_table_holds_every_character_whose_nfkc_form_is_one_ascii_character() -> None:
     """The table is built from a list of Unicode blocks (fast at start-up): this checks the
     list against the whole code space of the running Python."""

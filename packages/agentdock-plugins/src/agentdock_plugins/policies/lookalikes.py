@@ -22,7 +22,8 @@ the same in both. What folds:
 A character whose NFKC form is several characters (``⑴``, ``ﬁ``, ``½``) is left as it is,
 and so are invisible format characters (zero-width space, joiners, soft hyphen): the
 recognisers accept those between the groups of a number instead (see ``recognisers.py``).
-Pure-ASCII text, the common case, is returned as is after one ``str.isascii`` check.
+Pure-ASCII text, the common case, is returned as is after one ``str.isascii`` check; other
+text costs a scan for look-alikes and a ``str.replace`` per distinct one found.
 """
 
 from __future__ import annotations
@@ -71,6 +72,11 @@ def _build() -> dict[str, str]:
 
 
 _TABLE = _build()
+#: The same, for ``str.translate``.
+_BY_CODE = {ord(char): ascii_form for char, ascii_form in _TABLE.items()}
+#: Distinct characters folded one ``str.replace`` at a time before one ``str.translate``
+#: pass is cheaper (a text of many distinct look-alikes, or of many emoji).
+_MAX_STEPS = 16
 
 
 def _class(chars: list[str]) -> str:
@@ -106,12 +112,18 @@ def fold(text: str) -> str:
     """``text`` with every look-alike replaced by its ASCII form; same length, same offsets.
 
     Each distinct look-alike costs one ``str.replace`` over the text, so a text full of
-    ideographic full stops costs about what a text with one does.
+    ideographic full stops costs about what a text with one does; past a few distinct ones
+    (or astral characters without an ASCII form, such as emoji), one ``str.translate``
+    pass does the rest, so no text costs more than that pass.
     """
     if text.isascii():
         return text
     match = _FOLDABLE.search(text)
+    steps = 0
     while match is not None:
+        steps += 1
+        if steps > _MAX_STEPS:
+            return text.translate(_BY_CODE)
         char = match.group()
         ascii_form = _TABLE.get(char)
         if ascii_form is None:  # an astral character with no ASCII form (an emoji)

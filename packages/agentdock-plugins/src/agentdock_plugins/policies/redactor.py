@@ -361,8 +361,7 @@ class Redactor:
                 cached = upcoming[index]
                 if cached == -2 or 0 <= cached < pos:
                     searcher = searchers[index]
-                    subject = folded if searcher.folded else text
-                    m = found[index] = searcher.search(subject, pos)
+                    m = found[index] = searcher.search(folded if searcher.folded else text, pos)
                     cached = upcoming[index] = -1 if m is None else m.start()
                 if cached >= 0 and (start < 0 or cached < start):
                     start = cached
