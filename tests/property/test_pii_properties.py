@@ -177,8 +177,10 @@ def phones(draw: st.DrawFn) -> str:
     line = draw(st.text("0123456789", min_size=4, max_size=4))
     a, b, c = (draw(st.sampled_from(PHONE_SEPARATORS)) for _ in range(3))
     country = draw(st.sampled_from(["1", "44", "49", "353", "86"]))
-    shape = draw(st.sampled_from(["plus", "parentheses", "both"]))
-    if shape == "plus":
+    shape = draw(st.sampled_from(["plus", "parentheses", "both", "digits"]))
+    if shape == "digits":  # three groups set apart alike
+        written = f"{area}{b}{exchange}{b}{line}"
+    elif shape == "plus":
         written = f"+{country}{a}{area}{b}{exchange}{c}{line}"
     elif shape == "parentheses":
         written = f"({area}){b}{exchange}{c}{line}"
