@@ -9,6 +9,10 @@ the PRD allows 10 ms). All cases run in the same process, so compare them with e
 - pre: redaction, 10 patterns           ``redact_input`` on a 4 KB input (a few matches)
 - pre: redaction + injection score      the whole pre stage with the default injection check
 - pre: + 7 PII recognisers              the same with every built-in recogniser on
+- pre: 7 PII recognisers only           ``redact_input`` with the recognisers and nothing else
+- pre: 7 PII, non-ASCII text            the same on a 4 KB text of curly quotes, dashes,
+                                        accents and Chinese with look-alike values in it
+                                        (the recognisers' folded-text path)
 - post: invoke output                   redaction, compliance keywords and the length guard
 - post: stream, per 4-char token        one streamed token through the same post policies
 
@@ -56,6 +60,19 @@ PROSE = (
     "to ship the export rewrite first. Support tickets fell by a fifth after the new help "
     "centre went live, and the on-call rotation now covers weekends with two engineers. "
 )
+
+
+PROSE_UNICODE = (
+    "The model said — quite reasonably — that it’s fine: “naïve café” pricing fell 12–15 % "
+    "this year. 季度报告涵盖了收入、客户流失以及路线图。团队计划首先发布导出重写。 "
+)
+
+
+def make_unicode_input() -> dict[str, Any]:
+    body = PROSE_UNICODE * 40
+    planted = " 卡号 ４１１１ １１１１ １１１１ １１１１，邮箱 bob＠exämple.com，主机 10。1。2。3 "
+    text = body[:1900] + planted + body[1900 : 4096 - len(planted)]
+    return {"text": text}
 
 
 def make_input() -> dict[str, Any]:
@@ -165,6 +182,9 @@ def main() -> None:
     only_redaction = build({"redact_patterns": PATTERNS, "block_prompt_injection": False}, "pre")
     pre = build({"redact_patterns": PATTERNS}, "pre")
     pre_pii = build({"redact_patterns": PATTERNS, "pii": PII}, "pre")
+    only_pii = build({"pii": PII, "block_prompt_injection": False}, "pre")
+    unicode_value = make_unicode_input()
+    assert len(unicode_value["text"]) == 4096
     post_safety = {
         "redact_patterns": PATTERNS,
         "compliance_keywords": ["confidential", "restricted"],
@@ -200,6 +220,8 @@ def main() -> None:
     rows.append(("pre: redaction, 10 patterns", *measure(run(only_redaction, value), args.calls)))
     rows.append(("pre: redaction + injection score", *measure(run(pre, value), args.calls)))
     rows.append(("pre: + 7 PII recognisers", *measure(run(pre_pii, value), args.calls)))
+    rows.append(("pre: 7 PII recognisers only", *measure(run(only_pii, value), args.calls)))
+    rows.append(("pre: 7 PII, non-ASCII text", *measure(run(only_pii, unicode_value), args.calls)))
     context.before_tool = _no_tools_after_run
     rows.append(("post: invoke output", *measure(invoke_post, args.calls)))
     context.before_tool = open_gate

@@ -55,12 +55,12 @@ AGENT = textwrap.dedent(
 )
 
 
-def dockfile(safety: dict[str, Any]) -> dict[str, Any]:
+def dockfile(safety: dict[str, Any], module: str = "policy_http_agent") -> dict[str, Any]:
     return {
         "version": "1.1",
         "agent": {
             "name": "policy-http",
-            "entrypoint": "policy_http_agent:build_graph",
+            "entrypoint": f"{module}:build_graph",
             "framework": "langgraph",
         },
         "model": {"provider": "custom", "name": "offline"},
@@ -97,9 +97,11 @@ def agent_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def serve(directory: Path, safety: dict[str, Any]) -> httpx.Client:
+def serve(
+    directory: Path, safety: dict[str, Any], module: str = "policy_http_agent"
+) -> httpx.Client:
     path = directory / "Dockfile.yaml"
-    path.write_text(yaml.safe_dump(dockfile(safety)), encoding="utf-8")
+    path.write_text(yaml.safe_dump(dockfile(safety, module)), encoding="utf-8")
     return client(path, insecure_no_auth=True)
 
 
@@ -243,3 +245,92 @@ def test_a_tool_outside_allowed_is_403_and_never_runs(
     assert "issue_refund" not in ran and ran.count("lookup_order") == 2
     items = frames(streamed.text)
     assert items[-1]["event"] == "error" and items[-1]["data"]["error"] == "ToolDeniedError"
+
+
+# -- PII written with look-alikes, through /invoke, /stream and /ws/stream -------------------------
+
+#: One value per recogniser, each written a way the recognisers once missed.
+PII_VALUES = {
+    "credit_card": "4111\u00a01111\u00a01111\u00a01111",
+    "email": "bob\uff20ex\u00e4mple.com",
+    "ipv4": "10\u30021\u30022\u30023",
+    "us_ssn": "123\u201345\u20136789",
+    "phone": "+1 415 555 0132",
+    "iban": "GB82\u200bWEST\u200b1234\u200b5698\u200b7654\u200b32",
+}
+ALL_PII = ["credit_card", "us_ssn", "email", "phone", "iban", "ipv4", "api_key"]
+
+
+def pii_reply(key: str) -> str:
+    values = {**PII_VALUES, "api_key": key}
+    listed = ", ".join(f"{name} {value}" for name, value in values.items())
+    # Longer than the hold-back window, so tokens are released while the run streams.
+    return f"On file: {listed}. " + "Lorem ipsum dolor. " * 30
+
+
+def pii_redacted(reply: str, key: str) -> str:
+    values = {**PII_VALUES, "api_key": key}
+    for name, value in values.items():
+        reply = reply.replace(value, f"[REDACTED:{name.upper()}]")
+    return reply
+
+
+@pytest.fixture
+def pii_agent(tmp_path: Path) -> tuple[Path, str, str]:
+    """A served agent whose reply holds one look-alike value of every kind."""
+    from agentdock.auth.keys import generate_key
+
+    key = generate_key().key
+    reply = pii_reply(key)
+    source = AGENT.replace(f"REPLY = {REPLY!r}", f"REPLY = {reply!r}")
+    assert f"REPLY = {reply!r}" in source
+    # Its own module name: the other tests' agent module is already imported.
+    (tmp_path / "pii_http_agent.py").write_text(source, encoding="utf-8")
+    return tmp_path, reply, key
+
+
+def ws_tokens(directory: Path, question: str) -> list[dict[str, Any]]:
+    from agentdock_runtime.app import app
+    from litestar.testing import TestClient
+
+    path = directory / "Dockfile.yaml"
+    items: list[dict[str, Any]] = []
+    with (
+        TestClient(app(path, insecure_no_auth=True)) as http,
+        http.websocket_connect("/ws/stream") as socket,
+    ):
+        socket.send_text(json.dumps({"input": {"question": question}}))
+        while not items or items[-1]["event"] not in ("end", "error"):
+            items.append(json.loads(socket.receive_text()))
+    return items
+
+
+def test_look_alike_pii_is_one_marker_each_on_invoke_stream_and_websocket(
+    pii_agent: tuple[Path, str, str],
+) -> None:
+    directory, reply, key = pii_agent
+    expected = pii_redacted(reply, key)
+    assert expected.count("[REDACTED:") == 7
+    question = "card ４１１１ １１１１ １１１１ １１１１?"  # full-width digits
+    with serve(directory, {"pii": ALL_PII}, "pii_http_agent") as http:
+        invoked = http.post("/invoke", json={"question": question})
+        streamed = http.post("/stream", json={"question": "hi"})
+    assert invoked.status_code == 200, invoked.text
+    # The agent saw the redacted question (input), and its reply is redacted (output).
+    assert invoked.json()["answer"] == f"{expected} You asked: card [REDACTED:CREDIT_CARD]?"
+
+    items = frames(streamed.text)
+    assert items[-1]["event"] == "end"
+    tokens = [i["data"]["text"] for i in items if i["event"] == "token"]
+    assert sum(1 for t in tokens if t) > 10  # released while the run streamed
+    assert "".join(tokens) == expected
+
+    socket_items = ws_tokens(directory, "hi")
+    assert socket_items[-1]["event"] == "end"
+    socket_tokens = [i["data"]["text"] for i in socket_items if i["event"] == "token"]
+    assert sum(1 for t in socket_tokens if t) > 10
+    assert "".join(socket_tokens) == expected
+    # Node updates (event items) carry the reply too: redacted the same way.
+    for text in (streamed.text, json.dumps(socket_items)):
+        assert key not in text and key[-12:] not in text
+        assert "415 555 0132" not in text and "WEST" not in text

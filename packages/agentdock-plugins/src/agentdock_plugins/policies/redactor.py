@@ -1,31 +1,45 @@
 """The redaction engine: user patterns and PII recognisers, compiled once, scanned once each.
 
-Every rule (each ``policies.safety.redact_patterns`` entry and each recogniser named in
-``policies.safety.pii``) is compiled at start-up. A string is scanned for the leftmost
-position where any rule matches; there every rule is tried and the longest confirmed match
-wins (a recogniser's validator must accept its candidate); then the scan goes on *inside*
-that match, so a match of another rule that starts within it and runs past its end is merged
-into one redacted span. The redacted text is therefore the union of every rule's matches:
-with ``password`` and ``word123`` on ``password123`` nothing of ``word123`` survives (a
-plain leftmost-first alternation would leave ``123``).
+Every rule (each ``policies.safety.redact_patterns`` entry and each part of each recogniser
+named in ``policies.safety.pii``) is compiled at start-up. A string is scanned for the
+leftmost position where any rule matches; there every rule that matches is considered and
+the longest confirmed match wins (a recogniser's confirmation must accept its candidate, and
+may trim it); then the scan goes on *inside* that match, so a match of another rule that
+starts within it and runs past its end is merged into one redacted span. The redacted text
+is therefore the union of every rule's matches: with ``password`` and ``word123`` on
+``password123`` nothing of ``word123`` survives (a plain leftmost-first alternation would
+leave ``123``), and a card number that a phone pattern reads in part is one marker.
 
-Why not one big alternation: Python's ``re`` tries every branch at every position and has no
-multi-pattern prefilter, so ten patterns joined scan a 4 KB text no faster than ten separate
-scans (measured: 563 µs joined, 508 µs separately, same machine), and separate rules allow a
-prefilter: a rule whose every match contains a fixed ASCII literal (``password``, ``sk-``,
-``AKIA``) is skipped when the lower-cased text lacks it (one ``str.__contains__``, no regex).
-Each active rule's next match is searched once and cached, so a string costs one pass per
-active rule however many matches it holds. The prefilter applies to ASCII text only, where
+User patterns match the text as it is; recognisers match its folded copy
+(:func:`~agentdock_plugins.policies.lookalikes.fold`: look-alike digits, at signs, full
+stops, spaces and dashes as ASCII), which has the same offsets, so their spans are cut out
+of the original text. Pure-ASCII text is not copied.
+
+Why not one big alternation of the user patterns: Python's ``re`` tries every branch at every
+position and has no multi-pattern prefilter, so ten patterns joined scan a 4 KB text no
+faster than ten separate scans (measured: 563 µs joined, 508 µs separately, same machine),
+and separate rules allow a prefilter: a rule whose every match contains a fixed ASCII literal
+(``password``, ``sk-``, ``AKIA``) is skipped when the lower-cased text lacks it (one
+``str.__contains__``, no regex). Each searcher's next match is searched once and cached, and
+its match object is used where it starts, so a string costs one pass per searcher however
+many matches it holds. The prefilter applies to a user pattern on ASCII text only, where
 lower-casing is exactly how ``re`` ignores case. A pattern that starts with ``\b`` is
 compiled in an equivalent form that ``re`` can scan quickly (:func:`fast_form`).
+Recognisers whose shapes start with the same character class (the digit-led card, SSN,
+IPv4 and phone shapes) *are* joined: ``re`` factors the shared first class out of the
+alternation and skips ahead to it, so they cost one pass together instead of one each, and
+only where it stops are they tried one by one.
 
 Streams: :meth:`Redactor.feed` holds back the last ``width + 1`` characters of the text seen
 so far, where ``width`` is the longest match any rule can make, and any match that reaches
 into that tail. Everything before it is final and is released redacted;
-:meth:`Redactor.finish` releases the tail when the stream ends. For rules of bounded width
-(up to ``window``, default 256) the streamed result equals redacting the whole text at once,
-however the text is split into tokens; a bounded rule wider than that is exact for matches
-up to ``window`` characters. An unbounded rule that grows from its start (``sk-\\w{20,}``,
+:meth:`Redactor.finish` releases the tail when the stream ends. Released text is kept as
+context for the next scan (32 characters, or 64 with recognisers, whose confirmations read
+up to :data:`~agentdock_plugins.policies.recognisers.LOOKBACK` characters before a
+candidate: "SSN" before nine bare digits). For rules of bounded width (up to ``window``,
+default 256) the streamed result equals redacting the whole text at once, however the text
+is split into tokens; a bounded rule wider than that is exact for matches up to ``window``
+characters. An unbounded rule that grows from its start (``sk-\\w{20,}``,
 ``password=\\S+``) is seen as soon as it starts; one whose match completes only late
 (``BEGIN[\\s\\S]*?END``) makes the stream hold back ``max_hold - 1`` characters (default
 4,095) so the match is caught whole. A match longer than ``max_hold`` fails
@@ -40,7 +54,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agentdock_plugins.policies.recognisers import RECOGNISERS
+from agentdock_plugins.policies.lookalikes import fold
+from agentdock_plugins.policies.recognisers import LOOKBACK, RECOGNISERS, Confirm
 from agentdock_plugins.policies.walk import map_strings
 
 __all__ = ["MARKER", "Redactor", "Rule", "StreamHold", "fast_form"]
@@ -53,18 +68,27 @@ DEFAULT_WINDOW = 256
 DEFAULT_MAX_HOLD = 4096
 #: Characters of released text kept as look-behind context for the next scan.
 _CONTEXT = 32
+#: ... with recognisers: what their confirmations read before a candidate, and a few more.
+_RECOGNISER_CONTEXT = max(_CONTEXT, LOOKBACK + 8)
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One thing to redact: a name for telemetry, its regex, a validator and its marker."""
+    """One thing to redact: a name for telemetry, its regex, a confirmation and its marker."""
 
     kind: str
     regex: re.Pattern[str]
-    validate: Callable[[str], bool] | None
+    #: ``confirm(text, start, end)``: the end of the confirmed match, or -1 (recognisers).
+    confirm: Confirm | None
     marker: str
     #: Lower-case ASCII literals of which every match contains one (the prefilter), or ``None``.
     literals: tuple[str, ...] | None = None
+    #: Whether the rule matches the folded text (look-alikes as ASCII: the recognisers).
+    folded: bool = False
+    #: ``search(text, pos)``: ``regex.search``, or a faster equivalent (a recogniser's seek).
+    search: Callable[[str, int], re.Match[str] | None] | None = None
+    #: Rules with the same scout are searched together, in one pass (recognisers).
+    scout: str | None = None
 
 
 @dataclass(slots=True)
@@ -77,6 +101,18 @@ class StreamHold:
     #: with (to tell where it ends).
     open_rule: Any = None
     open_text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Searcher:
+    """What a scan searches with: one rule's search, or a scout's for several rules."""
+
+    search: Callable[[str, int], re.Match[str] | None]
+    #: Whether it searches the folded text.
+    folded: bool
+    #: Indexes of its rules in :attr:`Redactor.rules`, in declared order.
+    rules: tuple[int, ...]
+    literals: tuple[str, ...] | None
 
 
 #: ``(?flags)\b`` + one word-character atom + an optional quantifier with a minimum >= 1.
@@ -202,36 +238,43 @@ class Redactor:
         window: int = DEFAULT_WINDOW,
         max_hold: int = DEFAULT_MAX_HOLD,
     ) -> None:
-        sources: list[tuple[str, str, Callable[[str], bool] | None, str]] = []
-        literals: list[tuple[str, ...] | None] = []
-        for index, pattern in enumerate(patterns):
-            sources.append((f"redact_patterns[{index}]", pattern, None, MARKER))
-            literals.append(None)
+        rules: list[Rule] = []
+        sources: list[str] = []
+        try:
+            for index, pattern in enumerate(patterns):
+                regex = re.compile(fast_form(pattern))
+                literals = _required_literals(pattern)
+                rules.append(Rule(f"redact_patterns[{index}]", regex, None, MARKER, literals))
+                sources.append(pattern)
+        except re.error as exc:
+            raise ValueError(f"a redaction pattern does not compile: {exc}") from None
         for name in dict.fromkeys(pii):
             recogniser = RECOGNISERS.get(name)
             if recogniser is None:
                 known = ", ".join(RECOGNISERS)
                 raise ValueError(f"unknown PII recogniser {name!r} (known: {known})")
-            sources.append((name, recogniser.pattern, recogniser.validate, recogniser.marker))
-            literals.append(recogniser.literals)
-        try:
-            self.rules = tuple(
-                Rule(
-                    kind,
-                    re.compile(fast_form(source)),
-                    validate,
-                    marker,
-                    known if known is not None else _required_literals(source),
+            for part in recogniser.parts:
+                regex = re.compile(part.pattern)
+                search = part.seek(regex) if part.seek is not None else None
+                rules.append(
+                    Rule(
+                        name,
+                        regex,
+                        part.confirm,
+                        recogniser.marker,
+                        part.literals,
+                        True,
+                        search,
+                        part.scout,
+                    )
                 )
-                for (kind, source, validate, marker), known in zip(sources, literals, strict=True)
-            )
-        except re.error as exc:
-            raise ValueError(f"a redaction pattern does not compile: {exc}") from None
-        widths = [_max_width(source) for _, source, _, _ in sources]
+                sources.append(part.pattern)
+        self.rules = tuple(rules)
+        widths = [_max_width(source) for source in sources]
         width = max(widths, default=0)
         late = any(
             w >= _UNBOUNDED and _completes_late(source)
-            for w, (_, source, _, _) in zip(widths, sources, strict=True)
+            for w, source in zip(widths, sources, strict=True)
         )
         #: Longest match the engine assumes: the rules' widest up to ``window``, or
         #: ``max_hold - 1`` when an unbounded rule's matches complete late (``BEGIN…END``).
@@ -242,66 +285,116 @@ class Redactor:
             self.width = max(window, max_hold - 1) if late else window
         self.max_hold = max(max_hold, self.width + 1)
         self._filtered = any(rule.literals is not None for rule in self.rules)
+        self._folds = any(rule.folded for rule in self.rules)
+        self._context = _RECOGNISER_CONTEXT if self._folds else _CONTEXT
+        # What a scan searches: one searcher per rule, except that the rules sharing a scout
+        # share one searcher, their regexes joined (a scout's rules have no literals).
+        scouts: dict[str, list[int]] = {}
+        solo: list[_Searcher] = []
+        for index, rule in enumerate(self.rules):
+            if rule.scout is not None:
+                scouts.setdefault(rule.scout, []).append(index)
+            else:
+                search = rule.search or rule.regex.search
+                solo.append(_Searcher(search, rule.folded, (index,), rule.literals))
+        for members in scouts.values():
+            joined = "|".join(f"(?:{self.rules[index].regex.pattern})" for index in members)
+            solo.append(_Searcher(re.compile(joined).search, True, tuple(members), None))
+        self._searchers = tuple(solo)
 
     def __bool__(self) -> bool:
         return bool(self.rules)
 
     # -- finding ---------------------------------------------------------------------------------
 
-    def _active(self, text: str) -> tuple[Rule, ...]:
-        """The rules that can match ``text`` (the literal prefilter, ASCII text only)."""
-        if not self._filtered or not text.isascii():
-            return self.rules
-        lowered = text.lower()
-        # Declared order is kept: of two equally long matches, the earlier rule's marker wins.
+    def _active(self, text: str, folded: str) -> tuple[_Searcher, ...]:
+        """The searchers whose rules can match ``text`` (the literal prefilter).
+
+        A user pattern's literals are checked on ASCII text only, where lower-casing is
+        exactly how ``re`` ignores case; a recogniser's (case-sensitive regexes on the
+        folded text) are checked on the lower-cased folded text, whatever it holds.
+        Declared order is kept: of two equally long matches, the earlier rule's marker wins.
+        """
+        if not self._filtered:
+            return self._searchers
+        if text.isascii():
+            lowered = text.lower()
+            return tuple(
+                searcher
+                for searcher in self._searchers
+                if searcher.literals is None
+                or any(literal in lowered for literal in searcher.literals)
+            )
+        lowered = folded.lower()
         return tuple(
-            rule
-            for rule in self.rules
-            if rule.literals is None or any(literal in lowered for literal in rule.literals)
+            searcher
+            for searcher in self._searchers
+            if searcher.literals is None
+            or not searcher.folded
+            or any(literal in lowered for literal in searcher.literals)
         )
 
     def spans(self, text: str, pos: int = 0) -> list[tuple[int, int, Rule]]:
         """Disjoint ``(start, end, rule)`` spans to redact in ``text[pos:]``, in order.
 
         ``rule`` is the one whose match opened the span; overlapping matches are merged.
+        Recognisers match :func:`fold`'s copy of ``text``, which has the same offsets.
         """
-        rules = self._active(text)
+        folded = fold(text) if self._folds else text
+        searchers = self._active(text, folded)
         out: list[tuple[int, int, Rule]] = []
-        if not rules:
+        if not searchers:
             return out
-        # Each rule's next match start at or after the scan position (-1: none left).
-        upcoming = [-2] * len(rules)
+        rules = self.rules
+        count = len(searchers)
+        # Each searcher's next match at or after the scan position, and where it starts
+        # (-2: not searched yet, -1: none left).
+        found: list[re.Match[str] | None] = [None] * count
+        upcoming = [-2] * count
         back = self.width - 1
         size = len(text)
         cur_s = cur_e = -1
         cur_rule: Rule | None = None
         while pos < size:
             start = -1
-            for index, rule in enumerate(rules):
+            for index in range(count):
                 cached = upcoming[index]
                 if cached == -2 or 0 <= cached < pos:
-                    m = rule.regex.search(text, pos)
+                    searcher = searchers[index]
+                    m = found[index] = searcher.search(folded if searcher.folded else text, pos)
                     cached = upcoming[index] = -1 if m is None else m.start()
                 if cached >= 0 and (start < 0 or cached < start):
                     start = cached
             if start < 0:
                 break
-            best_e, best_rule = -1, None
-            for rule in rules:
-                m = rule.regex.match(text, start)
-                if (
-                    m is not None
-                    and m.end() > best_e
-                    and (rule.validate is None or rule.validate(m.group()))
-                ):
-                    best_e, best_rule = m.end(), rule
-            if best_rule is not None and best_e > start:
+            # The rules that match here: the longest confirmed match wins, the first declared
+            # of equally long ones.
+            best_e, best_at = -1, -1
+            for index in range(count):
+                if upcoming[index] != start:
+                    continue
+                searcher = searchers[index]
+                subject = folded if searcher.folded else text
+                for at in searcher.rules:
+                    rule = rules[at]
+                    if len(searcher.rules) == 1:
+                        m = found[index]
+                    else:  # a scout found where one of its rules matches: which ones
+                        m = rule.regex.match(subject, start)
+                    if m is None:
+                        continue
+                    end = m.end()
+                    if rule.confirm is not None:
+                        end = rule.confirm(subject, start, end)
+                    if end > best_e or (end == best_e and at < best_at):
+                        best_e, best_at = end, at
+            if best_at >= 0 and best_e > start:
                 if start < cur_e:
                     cur_e = max(cur_e, best_e)
                 else:
                     if cur_rule is not None:
                         out.append((cur_s, cur_e, cur_rule))
-                    cur_s, cur_e, cur_rule = start, best_e, best_rule
+                    cur_s, cur_e, cur_rule = start, best_e, rules[best_at]
                 pos = max(start + 1, cur_e - back)
             else:
                 pos = start + 1
@@ -394,13 +487,14 @@ class Redactor:
             return "", 0, set()
         out = self._render(buf, released, base, cut)
         hold.held = buf[cut:]
-        hold.context = buf[max(0, cut - _CONTEXT) : cut]
+        hold.context = buf[max(0, cut - self._context) : cut]
         return out, len(released), {rule.kind for _, _, rule in released}
 
     def _swallow(self, hold: StreamHold, text: str) -> str:
         """Drop what continues an open over-long match; return the text after its end."""
         probe = hold.open_text + text
-        match = hold.open_rule.regex.match(probe)
+        rule = hold.open_rule
+        match = rule.regex.match(fold(probe) if rule.folded else probe)
         if match is None:  # cannot happen for the text the match began with; fail open here
             hold.open_rule, hold.open_text = None, ""
             return text

@@ -1,0 +1,570 @@
+"""Properties of the PII recognisers: every written form of a value is one marker of its
+kind, ordinary text with numbers is left alone, and the fast regexes match like plain ones.
+
+All recognisers are on in every test, as with ``pii: [every name]``: a value must come out
+as exactly one marker, and of its own kind, whatever else could read part of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import random
+import re
+import string
+
+from agentdock_plugins.policies.lookalikes import fold
+from agentdock_plugins.policies.recognisers import RECOGNISERS, luhn_ok
+from agentdock_plugins.policies.redactor import Redactor, StreamHold
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+ALL = Redactor([], list(RECOGNISERS))
+
+# -- look-alikes ---------------------------------------------------------------------------------
+
+#: Ways of writing each ASCII digit: itself, full-width, mathematical bold, Arabic-Indic,
+#: Devanagari.
+DIGIT_FORMS = {
+    str(d): [str(d), chr(0xFF10 + d), chr(0x1D7CE + d), chr(0x0660 + d), chr(0x0966 + d)]
+    for d in range(10)
+}
+
+
+def letter_forms(char: str) -> list[str]:
+    """An ASCII letter as itself or full-width."""
+    return [char, chr(ord(char) - 0x21 + 0xFF01)]
+
+
+@st.composite
+def dressed(draw: st.DrawFn, text: str) -> str:
+    """``text`` with any of its digits and letters written as look-alikes."""
+    out = []
+    for char in text:
+        if char in DIGIT_FORMS:
+            out.append(draw(st.sampled_from(DIGIT_FORMS[char])))
+        elif char.isascii() and char.isalpha():
+            out.append(draw(st.sampled_from(letter_forms(char))))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+@st.composite
+def seeded(draw: st.DrawFn, alphabet: str, size: int) -> str:
+    """A random-looking token (keys are random): hypothesis varies the seed, not the text."""
+    rng = random.Random(draw(st.integers(0, 2**32)))  # noqa: S311 - test data
+    return "".join(rng.choice(alphabet) for _ in range(size))
+
+
+def one_marker(name: str, before: str, value: str, after: str) -> None:
+    text = before + value + after
+    out, count, kinds = ALL.redact(text)
+    assert out == before + RECOGNISERS[name].marker + after, (name, text, out)
+    assert count == 1 and kinds == {name}
+
+
+befores = st.sampled_from(["", "value ", "here: ", "(", '"', "号码", "값 ", "\n"])
+afters = st.sampled_from(["", " ok", ".", ", thanks", ")", '"', "。", "谢谢", "\n"])
+
+# -- cards ---------------------------------------------------------------------------------------
+
+CARD_SEPARATORS = [
+    *(" ", "  ", "\u00a0", "\u2009", "\u202f", "\u3000", "\u200b", "\u200b ", "\u2060"),
+    *("-", "\u2013", "\u2014", "\u2212", "\uff0d", " - ", "_", "/", "\uff0f", ".", "\uff0e"),
+]
+#: (issuer prefix, length, grouping or None for one run of digits).
+CARD_SHAPES = [
+    ("4", 16, (4, 4, 4, 4)),
+    ("4", 13, (4, 4, 4, 1)),
+    ("4", 19, (4, 4, 4, 4, 3)),
+    ("51", 16, (4, 4, 4, 4)),
+    ("2221", 16, (4, 4, 4, 4)),
+    ("34", 15, (4, 6, 5)),
+    ("37", 15, (4, 6, 5)),
+    ("36", 14, (4, 6, 4)),
+    ("6011", 16, (4, 4, 4, 4)),
+    ("62", 19, (4, 4, 4, 4, 3)),
+    ("3528", 16, (4, 4, 4, 4)),
+]
+
+
+@st.composite
+def cards(draw: st.DrawFn) -> str:
+    prefix, size, grouping = draw(st.sampled_from(CARD_SHAPES))
+    body = prefix + draw(st.text("0123456789", min_size=size - len(prefix) - 1, max_size=size))
+    body = body[: size - 1]
+    number = next(body + d for d in "0123456789" if luhn_ok(body + d))
+    assume(len(set(number)) > 1)
+    if draw(st.booleans()):
+        groups = [number]
+    else:
+        cuts = list(itertools.accumulate(grouping))
+        groups = [number[a:b] for a, b in itertools.pairwise([0, *cuts])]
+    seps = [draw(st.sampled_from(CARD_SEPARATORS)) for _ in groups[1:]]
+    written = groups[0] + "".join(s + g for s, g in zip(seps, groups[1:], strict=True))
+    return draw(dressed(written))
+
+
+@settings(max_examples=400, deadline=None)
+@given(befores, cards(), afters)
+def test_a_card_written_any_way_is_one_marker(before: str, card: str, after: str) -> None:
+    one_marker("credit_card", before, card, after)
+
+
+# -- SSN -----------------------------------------------------------------------------------------
+
+SSN_SEPARATORS = ["-", " ", "\u2013", "\u2014", "\u00a0", ".", " - ", "\u200b", "\uff0d"]
+
+
+@st.composite
+def ssns(draw: st.DrawFn) -> tuple[str, str]:
+    """``(keyword before it or "", the SSN)``: bare digits need the keyword."""
+    area = draw(st.integers(1, 899).filter(lambda a: a != 666))
+    group, serial = draw(st.integers(1, 99)), draw(st.integers(1, 9999))
+    parts = [f"{area:03d}", f"{group:02d}", f"{serial:04d}"]
+    if draw(st.booleans()):
+        keyword = draw(st.sampled_from(["SSN ", "SSN: ", "ssn#", "social security number "]))
+        return keyword, draw(dressed("".join(parts)))
+    # Set apart alike: "100.50 2000" is a price and a year, not an SSN.
+    separator = draw(st.sampled_from(SSN_SEPARATORS))
+    return "", draw(dressed(separator.join(parts)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(befores, ssns(), afters)
+def test_an_ssn_written_any_way_is_one_marker(
+    before: str, ssn: tuple[str, str], after: str
+) -> None:
+    keyword, value = ssn
+    one_marker("us_ssn", before + keyword, value, after)
+
+
+# -- e-mail --------------------------------------------------------------------------------------
+
+LOCAL_CHARS = string.ascii_lowercase + string.digits + "äöüéñçøßδοκιμήиван"
+LABEL_CHARS = string.ascii_lowercase + string.digits + "äöüé例え日本пример"
+AT_SIGNS = ["@", "\uff20", "\ufe6b"]
+FULL_STOPS = [".", "\u3002", "\uff0e", "\uff61"]
+
+
+@st.composite
+def emails(draw: st.DrawFn) -> str:
+    words = draw(st.lists(st.text(LOCAL_CHARS, min_size=1, max_size=8), min_size=1, max_size=3))
+    local = "".join(w if i == 0 else draw(st.sampled_from(".+-_")) + w for i, w in enumerate(words))
+    labels = draw(st.lists(st.text(LABEL_CHARS, min_size=1, max_size=10), min_size=1, max_size=3))
+    tld = draw(st.sampled_from(["com", "org", "jp", "de", "io", "co", "рф", "ελ", "xn--p1ai"]))
+    dots = [draw(st.sampled_from(FULL_STOPS)) for _ in labels]
+    domain = "".join(label + dot for label, dot in zip(labels, dots, strict=True)) + tld
+    return draw(dressed(local)) + draw(st.sampled_from(AT_SIGNS)) + draw(dressed(domain))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(["", "mail ", "(", "<", "请联系", "\n"]), emails(), afters)
+def test_an_address_written_any_way_is_one_marker(before: str, email: str, after: str) -> None:
+    one_marker("email", before, email, after)
+
+
+# -- phone ---------------------------------------------------------------------------------------
+
+PHONE_SEPARATORS = [" ", "-", ".", "\u00a0", "\u2013", "\u2009"]
+
+
+@st.composite
+def phones(draw: st.DrawFn) -> str:
+    area = draw(st.text("0123456789", min_size=3, max_size=3))
+    exchange = draw(st.text("0123456789", min_size=3, max_size=3))
+    line = draw(st.text("0123456789", min_size=4, max_size=4))
+    a, b, c = (draw(st.sampled_from(PHONE_SEPARATORS)) for _ in range(3))
+    country = draw(st.sampled_from(["1", "44", "49", "353", "86"]))
+    shape = draw(st.sampled_from(["plus", "parentheses", "both", "digits"]))
+    if shape == "digits":  # three groups set apart alike
+        written = f"{area}{b}{exchange}{b}{line}"
+    elif shape == "plus":
+        written = f"+{country}{a}{area}{b}{exchange}{c}{line}"
+    elif shape == "parentheses":
+        written = f"({area}){b}{exchange}{c}{line}"
+    else:
+        written = f"+{country}{a}({area}){b}{exchange}{c}{line}"
+    assume(len(set(area + exchange + line)) > 1)
+    return draw(dressed(written))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["", "call ", "tel: ", "电话"]), phones(), afters)
+def test_a_phone_number_written_any_way_is_one_marker(before: str, phone: str, after: str) -> None:
+    one_marker("phone", before, phone, after)
+
+
+# -- IBAN ----------------------------------------------------------------------------------------
+
+IBAN_SIZES = {"GB": 22, "DE": 22, "FR": 27, "NL": 18, "ES": 24, "CH": 21, "NO": 15, "MT": 31}
+
+
+@st.composite
+def ibans(draw: st.DrawFn) -> str:
+    country = draw(st.sampled_from(sorted(IBAN_SIZES)))
+    size = IBAN_SIZES[country]
+    bban = draw(
+        st.text(string.ascii_uppercase + string.digits, min_size=size - 4, max_size=size - 4)
+    )
+    number = int("".join(str(int(c, 36)) for c in bban + country + "00"))
+    iban = f"{country}{98 - number % 97:02d}{bban}"
+    if draw(st.booleans()):
+        separator = draw(st.sampled_from([" ", "\u00a0", "\u200b", "  ", "-", "\u3000"]))
+        iban = separator.join(iban[i : i + 4] for i in range(0, len(iban), 4))
+    return draw(dressed(iban))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["", "iban ", "IBAN: ", "账户"]), ibans(), afters)
+def test_an_iban_written_any_way_is_one_marker(before: str, iban: str, after: str) -> None:
+    one_marker("iban", before, iban, after)
+
+
+# -- IPv4 ----------------------------------------------------------------------------------------
+
+
+@st.composite
+def ipv4s(draw: st.DrawFn) -> str:
+    octets = [draw(st.integers(0, 255)) for _ in range(4)]
+    padded = draw(st.booleans())  # zero-padded: 010.001.002.003
+    parts = [f"{o:03d}" if padded else str(o) for o in octets]
+    stops = [draw(st.sampled_from(FULL_STOPS)) for _ in range(3)]
+    written = parts[0] + "".join(s + p for s, p in zip(stops, parts[1:], strict=True))
+    return draw(dressed(written))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["", "host ", "ip=", "服务器", "("]),
+    ipv4s(),
+    st.sampled_from(["", " up", ".", ":8080", ")", "。", "已启动"]),
+)
+def test_an_ipv4_address_written_any_way_is_one_marker(before: str, ip: str, after: str) -> None:
+    one_marker("ipv4", before, ip, after)
+
+
+# -- API keys ------------------------------------------------------------------------------------
+
+ALNUM = string.ascii_letters + string.digits
+B64URL = ALNUM + "-_"
+HEX = "0123456789abcdef"
+BASE32 = string.ascii_uppercase + "234567"
+
+
+@st.composite
+def api_keys(draw: st.DrawFn) -> str:
+    def body(alphabet: str, size: int) -> str:
+        # A real key's body holds letters and digits; so does this one.
+        text = draw(seeded(alphabet, size))
+        return text[:-2] + draw(st.sampled_from("abcXYZ")) + draw(st.sampled_from("0123789"))
+
+    shapes = [
+        lambda: "adk_" + draw(seeded(HEX, 12)) + "_" + draw(seeded(B64URL, 43)),
+        lambda: "sk-" + body(ALNUM, 48),
+        lambda: "sk-proj-" + body(B64URL, draw(st.integers(40, 160))),
+        lambda: "sk-ant-api03-" + body(B64URL, 93) + "AA",
+        lambda: draw(st.sampled_from(["AKIA", "ASIA"])) + draw(seeded(BASE32, 16)),
+        lambda: "gh" + draw(st.sampled_from("pousr")) + "_" + body(ALNUM, 36),
+        lambda: "github_pat_" + body(ALNUM, 22) + "_" + body(ALNUM, 59),
+        lambda: draw(st.sampled_from(["xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxe.xoxp-"]))
+        + draw(seeded("0123456789", 12))
+        + "-"
+        + body(ALNUM, 24),
+        lambda: "xapp-1-A" + body(ALNUM, 10) + "-" + draw(seeded(HEX, 64)),
+        lambda: "https://hooks.slack.com/services/T" + draw(seeded("ABCDEFGHIJ0123456789", 10))
+        + "/B" + draw(seeded("ABCDEFGHIJ0123456789", 10)) + "/" + body(ALNUM, 24),
+        lambda: "AIza" + body(B64URL, 35),
+        lambda: "GOCSPX-" + body(B64URL, 28),
+        lambda: "glpat-" + body(B64URL, 20),
+        lambda: draw(st.sampled_from(["sk", "rk", "whsec"])) + "_"
+        + draw(st.sampled_from(["live", "test", "prod"])) + "_" + body(ALNUM, 24),
+    ]  # fmt: skip
+    return draw(st.sampled_from(shapes))()
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(["", "key ", "token=", "export OPENAI_API_KEY=", '"', "密钥", "\n"]),
+    api_keys(),
+    st.sampled_from(["", " here", '"', ".", "。", ")", "\n", ", next"]),
+)
+def test_an_api_key_of_any_vendor_is_one_marker(before: str, key: str, after: str) -> None:
+    one_marker("api_key", before, key, after)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(
+        [
+            "aws_secret_access_key = ",
+            "AWS_SECRET_ACCESS_KEY=",
+            '"SecretAccessKey": "',
+            "aws secret key is ",
+            "secret-access-key: '",
+        ]
+    ),
+    seeded(ALNUM + "/+", 40),
+    st.sampled_from(["", '"', "'", "\n", " and more"]),
+)
+def test_an_aws_secret_key_after_its_name_is_one_marker(
+    before: str, secret: str, after: str
+) -> None:
+    one_marker("api_key", before, secret, after)
+
+
+# -- what is left alone --------------------------------------------------------------------------
+
+
+@st.composite
+def ordinary(draw: st.DrawFn) -> str:
+    """One piece of ordinary text with numbers in it."""
+    day = draw(st.dates(dt.date(1900, 1, 1), dt.date(2100, 12, 31)))
+    moment = draw(st.datetimes(dt.datetime(1970, 1, 1), dt.datetime(2100, 1, 1)))
+    amount = draw(st.floats(0, 1e9, allow_nan=False))
+    a, b, c, d = (draw(st.integers(0, 40)) for _ in range(4))
+    kind = draw(st.integers(0, 15))
+    if kind == 0:
+        fmt = draw(st.sampled_from(["%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%Y/%m/%d", "%d.%m.%Y"]))
+        return day.strftime(fmt)
+    if kind == 1:
+        fmt = draw(st.sampled_from(["%Y%m%d", "%B %d, %Y", "%d %b %Y", "%Y%m%d%H%M%S"]))
+        return moment.strftime(fmt)
+    if kind == 2:
+        fmt = draw(st.sampled_from(["%H:%M", "%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d %H:%M"]))
+        return moment.strftime(fmt)
+    if kind == 3:
+        return draw(st.sampled_from(["$", "€ ", "£", "USD "])) + f"{amount:,.2f}"
+    if kind == 4:  # the German way: 1.234.567,89
+        return f"{amount:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".") + " €"
+    if kind == 5:
+        return draw(st.sampled_from([f"v{a}.{b}.{c}", f"{a}.{b}.{c}", f"Python 3.{b}.{c}"]))
+    if kind == 6:  # four-part versions are told from addresses by the word before them
+        return draw(st.sampled_from(["version", "v", "build", "release"])) + f" {a}.{b}.{c}.{d}"
+    if kind == 7:
+        number = draw(st.integers(0, 10**12 - 1))
+        return draw(st.sampled_from(["order #", "order ", "ORD-2024-", "id ", "ref "])) + str(
+            number
+        )
+    if kind == 8:
+        return str(draw(st.uuids()))
+    if kind == 9:  # ISBN-13, hyphenated or not
+        body = "978" + draw(st.text("0123456789", min_size=9, max_size=9))
+        check = (10 - sum(int(x) * (3 if i % 2 else 1) for i, x in enumerate(body)) % 10) % 10
+        isbn = body + str(check)
+        if draw(st.booleans()):
+            return isbn
+        return f"{isbn[:3]}-{isbn[3]}-{isbn[4:6]}-{isbn[6:12]}-{isbn[12]}"
+    if kind == 10:  # Unix times in seconds, milliseconds, microseconds
+        seconds = draw(st.integers(10**9, 2 * 10**9 - 1))
+        return str(seconds * draw(st.sampled_from([1, 1000, 1000000])))
+    if kind == 11:
+        return draw(st.sampled_from(["%", " %", " ms", " s", " units", "x"])).join(
+            ["", f"{amount:.{draw(st.integers(0, 3))}f}"][::-1]
+        )
+    if kind == 12:
+        return f"{draw(st.integers(0, 10**12)):,}"
+    if kind == 13:  # hashes: git commits, SHA-256
+        return draw(seeded(HEX, draw(st.sampled_from([7, 40, 64]))))
+    if kind == 14:  # short phone-like numbers: extensions, local numbers
+        return f"{draw(st.integers(100, 999))}-{draw(st.integers(0, 9999)):04d}"
+    return f"{a}-{b}-{c}-{d}"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(ordinary(), min_size=1, max_size=6), st.sampled_from([" ", ", ", "; ", "\n"]))
+def test_ordinary_text_with_numbers_is_left_alone(pieces: list[str], joiner: str) -> None:
+    text = joiner.join(pieces)
+    assert ALL.redact(text)[0] == text
+
+
+# -- streams -------------------------------------------------------------------------------------
+
+values = st.one_of(
+    cards(),
+    ssns().map("".join),
+    emails(),
+    phones(),
+    ibans(),
+    ipv4s(),
+    api_keys(),
+    st.sampled_from(["version 1.2.3.4", "SSN on file", "order 123456789", "bob@例え.jp"]),
+)
+fillers = st.sampled_from(
+    [" ", ", ", " and ", "。", "\n", " 号码 ", " SSN: ", " aws_secret_key = "]
+)
+
+
+def split(text: str, cuts: list[int]) -> list[str]:
+    points = sorted({c % (len(text) + 1) for c in cuts} | {0, len(text)})
+    return [text[a:b] for a, b in itertools.pairwise(points)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(fillers, values), min_size=1, max_size=5),
+    st.lists(st.integers(0, 2000), max_size=60),
+)
+def test_streamed_redaction_of_look_alikes_equals_whole_text(
+    items: list[tuple[str, str]], cuts: list[int]
+) -> None:
+    text = "".join(filler + value for filler, value in items) + " end"
+    hold = StreamHold()
+    out = [ALL.feed(hold, token)[0] for token in split(text, cuts)]
+    out.append(ALL.finish(hold)[0])
+    assert "".join(out) == ALL.redact(text)[0]
+
+
+# -- the fast regexes ----------------------------------------------------------------------------
+
+#: Every part's regex in its plain form (look-behind first); the shipped ones consume a
+#: character first and look behind it, which must not change a single match.
+_CARD_SEP = "[ _./\\-\u00ad\u180e\u200b-\u200d\u2060-\u2064\ufeff]{1,3}"
+_SSN_SEP = "[ .\\-\u00ad\u180e\u200b-\u200d\u2060-\u2064\ufeff]{1,3}"
+_IBAN_SEP = "[ \\-\u00ad\u180e\u200b-\u200d\u2060-\u2064\ufeff]{0,2}"
+_KEY_END = r"(?![A-Za-z0-9_-])"
+_PHONE_REST = r"[ .-]?[0-9]{3,4}[ .-]?[0-9]{3,4}(?![A-Za-z0-9_-]|[.][0-9])"
+PLAIN: dict[str, list[str | None]] = {
+    "credit_card": [
+        r"(?<![A-Za-z0-9_])(?<![0-9][.,])[0-9](?:[0-9]{12,18}"
+        rf"|[0-9]{{3}}(?:{_CARD_SEP}[0-9]{{4,6}}){{0,3}}{_CARD_SEP}[0-9]{{1,6}})(?![A-Za-z0-9_])"
+    ],
+    "us_ssn": [
+        r"(?<![0-9])(?<![0-9][.-])[0-9]{3}"
+        rf"(?:{_SSN_SEP}[0-9]{{2}}{_SSN_SEP}|[0-9]{{2}})[0-9]{{4}}(?![0-9]|[.-][0-9])"
+    ],
+    "email": [None],  # its look-behind is checked below, with its seek
+    "phone": [
+        r"(?<![A-Za-z0-9_+/-])(?<![0-9][.])[0-9]{2,4}" + _PHONE_REST,
+        r"(?<![A-Za-z0-9_+/-])(?<![0-9][.])"
+        r"(?:\+[0-9]{1,3}[ .-]?(?:\([0-9]{2,4}\)|[0-9]{2,4})|\([0-9]{2,4}\))" + _PHONE_REST,
+    ],
+    "iban": [
+        rf"(?<![A-Za-z0-9])[A-Z]{{2}}[0-9]{{2}}(?:{_IBAN_SEP}[A-Z0-9]){{11,30}}(?![A-Za-z0-9])"
+    ],
+    "ipv4": [r"(?<![A-Za-z0-9_.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9]|\.[0-9])"],
+    "api_key": [
+        rf"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{{20,250}}{_KEY_END}",
+        rf"(?<![A-Za-z0-9_-])adk_[0-9a-f]{{12}}_[A-Za-z0-9_-]{{43}}{_KEY_END}",
+        r"(?<![A-Za-z0-9])A[KS]IA[0-9A-Z]{16}(?![0-9A-Za-z])",
+        r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])",
+        rf"(?<![A-Za-z0-9_-])gh[pousr]_[A-Za-z0-9]{{30,250}}{_KEY_END}",
+        rf"(?<![A-Za-z0-9_-])github_pat_[A-Za-z0-9_]{{30,240}}{_KEY_END}",
+        rf"(?<![A-Za-z0-9_-])xox[abposre](?:\.xox[bp])?-[A-Za-z0-9-]{{10,250}}{_KEY_END}",
+        rf"(?<![A-Za-z0-9_-])xapp-[0-9]-[A-Za-z0-9-]{{10,250}}{_KEY_END}",
+        None,  # the Slack webhook URL starts with a literal: no look-behind
+        rf"(?<![A-Za-z0-9_-])glpat-[A-Za-z0-9_-]{{20,60}}{_KEY_END}",
+        rf"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{{35}}{_KEY_END}",
+        rf"(?<![A-Za-z0-9_-])GOCSPX-[0-9A-Za-z_-]{{28}}{_KEY_END}",
+        r"(?<![A-Za-z0-9_-])[A-Za-z]{1,9}_(?:live|test|prod|secret|key|token)_[A-Za-z0-9]{16,120}"
+        + _KEY_END,
+    ],
+}
+
+pieces = st.sampled_from(
+    ["4111 1111 1111 1111", "4111.1111", "123-45-6789", "123 45", "a.b@ex.io", "bob＠例え。jp",
+     "+1 415-555-0132", "(415) 555 0132", "GB82 WEST 1234 5698 7654 32", "10.0.0.1", "010.001",
+     "sk-proj-Zq81fLx0VbT3pQa9Wc2Nd7Ye", "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRf",
+     "ghp_16C7e42F292c6912E7710c838347Ae178B4a", "xoxb-2934-8273-Ab91dk", "xoxe.xoxp-1-", "xapp-1-",
+     "adk_0123456789ab_", "github_pat_", "glpat-", "AIza", "GOCSPX-", "aws_secret_access_key=",
+     "ab_live_0123456789abcdefXYZ", "_key_", "-", ".", "+", "(", "x", "A", "_", "9", " ", "@", "é",
+     "例", "\u200b", "/", "=", "ssn "]
+)  # fmt: skip
+
+
+def test_every_part_has_a_plain_form() -> None:
+    for name, recogniser in RECOGNISERS.items():
+        assert len(PLAIN[name]) == len(recogniser.parts), name
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.sampled_from(
+        [(n, i) for n, forms in PLAIN.items() for i, form in enumerate(forms) if form is not None]
+    ),
+    st.lists(pieces, max_size=8).map("".join),
+)
+def test_recognisers_match_like_their_plain_form(where: tuple[str, int], text: str) -> None:
+    name, index = where
+    plain = re.compile(PLAIN[name][index] or "")
+    fast = re.compile(RECOGNISERS[name].parts[index].pattern)
+    for start in range(len(text) + 1):
+        a, b = plain.match(text, start), fast.match(text, start)
+        assert (a and a.span()) == (b and b.span()), (name, index, text, start)
+
+
+SEEKING = [
+    (name, index)
+    for name, recogniser in RECOGNISERS.items()
+    for index, part in enumerate(recogniser.parts)
+    if part.seek is not None
+]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.sampled_from(SEEKING), st.lists(pieces, max_size=10).map("".join), st.integers(0, 30))
+def test_a_seek_skips_only_what_its_confirmation_refuses(
+    where: tuple[str, int], text: str, pos: int
+) -> None:
+    """A part's seek returns one of its regex's matches at or after ``pos``, and every match
+    it passes over is one the confirmation refuses: the engine finds the same values as with
+    ``regex.search``, without trying the regex at every letter."""
+    name, index = where
+    part = RECOGNISERS[name].parts[index]
+    assert part.seek is not None
+    regex = re.compile(part.pattern)
+    text = fold(text)
+    pos = min(pos, len(text))
+    found = part.seek(regex)(text, pos)
+    stop = len(text) + 1 if found is None else found.start()
+    assert found is None or found.start() >= pos
+    for start in range(pos, stop):
+        m = regex.match(text, start)
+        assert m is None or part.confirm(text, start, m.end()) < 0, (name, index, text, start)
+    if found is not None:
+        m = regex.match(text, found.start())
+        assert m is not None and m.span() == found.span()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(pieces, max_size=8).map("".join))
+def test_the_email_look_behind_matches_its_plain_form(text: str) -> None:
+    from agentdock_plugins.policies import recognisers
+
+    local = recognisers._LOCAL
+    shipped = RECOGNISERS["email"].parts[0].pattern
+    plain = re.compile(f"(?<!{local}){local}{{1,64}}" + shipped.split("{0,63}", 1)[1])
+    fast = re.compile(shipped)
+    for start in range(len(text) + 1):
+        a, b = plain.match(text, start), fast.match(text, start)
+        assert (a and a.span()) == (b and b.span()), (text, start)
+
+
+def reference_spans(text: str) -> list[tuple[int, int, str]]:
+    """Every confirmed match of every part at every position, overlaps merged: what the
+    engine (scouts, seeks, cached matches, prefilters) must find, done the slow way."""
+    folded = fold(text)
+    matches = []
+    for order, (name, recogniser) in enumerate(RECOGNISERS.items()):
+        for part in recogniser.parts:
+            regex = re.compile(part.pattern)
+            for start in range(len(folded)):
+                m = regex.match(folded, start)
+                if m is not None and (end := part.confirm(folded, start, m.end())) > start:
+                    matches.append((start, -end, order, name))
+    merged: list[tuple[int, int, str]] = []
+    for start, negative_end, _, name in sorted(matches):
+        if merged and start < merged[-1][1]:
+            last = merged[-1]
+            merged[-1] = (last[0], max(last[1], -negative_end), last[2])
+        else:
+            merged.append((start, -negative_end, name))
+    return merged
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(fillers, st.one_of(values, pieces)), min_size=1, max_size=6))
+def test_the_engine_finds_what_trying_every_position_finds(items: list[tuple[str, str]]) -> None:
+    text = "".join(filler + value for filler, value in items)
+    assert [(s, e, rule.kind) for s, e, rule in ALL.spans(text)] == reference_spans(text)
