@@ -40,8 +40,11 @@ class FakeBuilder:
     def exists(self, artifact: Artifact) -> bool:
         return Path(artifact.ref).is_dir()
 
-    def remove(self, artifact: Artifact) -> None:
-        shutil.rmtree(artifact.ref, ignore_errors=True)
+    def remove(self, artifact: Artifact) -> int:
+        folder = Path(artifact.ref)
+        size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+        shutil.rmtree(folder, ignore_errors=True)
+        return size
 
 
 class FakeTarget:

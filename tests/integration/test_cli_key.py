@@ -50,6 +50,20 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "home"
 
 
+def record_deployed(agent: str = "echo", dockfile: Path = ECHO / "Dockfile.yaml") -> None:
+    """The registry as a deploy leaves it: the agent and a version with its snapshot."""
+    text = dockfile.read_text("utf-8").replace("name: echo\n", f"name: {agent}\n", 1)
+    with open_store() as store:
+        store.record_version(agent=agent, version="0.1.0", snapshot=text, content_hash="0" * 64)
+
+
+@pytest.fixture
+def deployed(home: Path) -> Path:
+    """``echo`` deployed (api_key mode, no auth.roles: the default roles)."""
+    record_deployed()
+    return home
+
+
 def cli_json(args: list[str], cwd: Path | None = None) -> tuple[int, dict[str, Any]]:
     code, out, _ = run_cli([*args, "--json"], cwd=cwd)
     return code, json.loads(out)
@@ -64,7 +78,8 @@ def authenticate(spec_provider: Any, headers: dict[str, str]) -> Any:
     return asyncio.run(result) if asyncio.iscoroutine(result) else result
 
 
-def test_key_lifecycle(home: Path, tmp_path: Path) -> None:
+def test_key_lifecycle(deployed: Path, tmp_path: Path) -> None:
+    home = deployed
     code, created = cli_json(
         ["key", "create", "--agent", "echo", "--role", "developer", "--expires", "30d"]
     )
@@ -105,13 +120,18 @@ def test_key_lifecycle(home: Path, tmp_path: Path) -> None:
     with open_store() as store:
         actions = [(e.action, e.target) for e in store.list_audit(agent="echo")]
         details = json.dumps([e.details for e in store.list_audit()])
-    assert actions == [("key.create", key_id), ("key.rotate", key_id), ("key.revoke", new_id)]
+    assert actions == [
+        ("version.record", "0.1.0"),
+        ("key.create", key_id),
+        ("key.rotate", key_id),
+        ("key.revoke", new_id),
+    ]
     raw = registry_bytes(home) + details.encode()
     for secret in (key, new_key, key.split("_", 2)[2], new_key.split("_", 2)[2]):
         assert secret.encode() not in raw
 
 
-def test_key_create_prints_the_key_once_in_text_mode(home: Path) -> None:
+def test_key_create_prints_the_key_once_in_text_mode(deployed: Path) -> None:
     code, out, _ = run_cli(["key", "create", "--agent", "echo", "--role", "viewer"])
     assert code == 0
     lines = [line for line in out.splitlines() if line.startswith("adk_")]
@@ -120,7 +140,7 @@ def test_key_create_prints_the_key_once_in_text_mode(home: Path) -> None:
     assert code == 0 and "viewer" in out and lines[0] not in out
 
 
-def test_key_exit_codes(home: Path, tmp_path: Path) -> None:
+def test_key_exit_codes(deployed: Path, tmp_path: Path) -> None:
     assert cli_json(["key", "rotate", "echo", "000000000000"]) == (
         5,
         {
@@ -162,9 +182,10 @@ def test_key_exit_codes(home: Path, tmp_path: Path) -> None:
 
 def test_explicit_registry_path(tmp_path: Path, home: Path) -> None:
     db = tmp_path / "custom" / "reg.db"
-    code, created = cli_json(
-        ["key", "create", "--agent", "echo", "--role", "developer", "--registry", str(db)]
-    )
+    base = ["key", "create", "--agent", "echo", "--role", "developer", "--registry", str(db)]
+    code, refused = cli_json(base)
+    assert code == 1 and str(db) in refused["message"] and not db.exists()
+    code, created = cli_json([*base, "--not-deployed"])
     assert code == 0 and db.is_file()
     assert (
         cli_json(["key", "list", "--registry", str(db)])[1]["keys"][0]["key_id"]
@@ -249,7 +270,7 @@ def test_token_issue_errors(home: Path, tmp_path: Path, monkeypatch: pytest.Monk
     assert run_cli(["token", "issue", "--agent", "echo"])[0] == 2
 
 
-def test_rotate_grace_from_the_dockfile(home: Path, tmp_path: Path) -> None:
+def test_rotate_grace_from_the_dockfile(deployed: Path, tmp_path: Path) -> None:
     proj = tmp_path / "graceful"
     shutil.copytree(ECHO / "echo", proj / "echo")
     text = (
@@ -273,13 +294,164 @@ def test_key_create_resolves_the_dockfile_with_env(home: Path, tmp_path: Path) -
     dockfile = tmp_path / "Dockfile.yaml"
     dockfile.write_text(JWT_DOCKFILE)
     base = ["key", "create", "--agent", "echo", "--role", "caller", "--file", str(dockfile)]
+    base.append("--not-deployed")
     code, body = cli_json(base, cwd=tmp_path)
     assert code == 1 and "JWT_SECRET" in body["message"]
     code, body = cli_json([*base, "--env", f"JWT_SECRET={SECRET}"], cwd=tmp_path)
     assert code == 0 and body["role"] == "caller"
     assert SECRET not in json.dumps(body)
+    other_role = [*base[:-3], "--role", "nobody", "--file", str(dockfile)]
     code, body = cli_json(
-        [*base[:-2], "--role", "nobody", "--file", str(dockfile), "--env", f"JWT_SECRET={SECRET}"],
-        cwd=tmp_path,
+        [*other_role, "--env", f"JWT_SECRET={SECRET}", "--not-deployed"], cwd=tmp_path
     )
     assert code == 1 and body["error"] == "UnknownRole"
+
+
+# -- the agent and the role must exist ------------------------------------------------------
+
+SCAFFOLDED = """\
+version: "1.1"
+agent:
+  name: my-agent
+  entrypoint: echo.graph:build_graph
+  framework: langgraph
+model: {provider: custom, name: echo}
+io_schema:
+  input: {type: object, properties: {text: {type: string}}, required: [text]}
+  output: {type: object, properties: {text: {type: string}}, required: [text]}
+auth:
+  mode: api_key
+  api_keys: {enabled: true}
+  roles:
+    - {name: developer, permissions: [invoke, view_metrics]}
+expose: {rest: true, streaming: sse, port: 8080}
+"""
+
+
+def key_rows(home: Path) -> list[Any]:
+    with open_store() as store:
+        return store.list_api_keys()
+
+
+def test_a_typo_in_the_agent_is_refused_with_a_suggestion(deployed: Path) -> None:
+    registry = str(deployed / "registry.db")
+    code, body = cli_json(["key", "create", "--agent", "ehco", "--role", "developer"])
+    assert code == 1 and body["error"] == "UnknownAgent"
+    assert body["message"] == (
+        f"no agent named 'ehco' in the registry {registry} (did you mean 'echo'?)"
+    )
+    assert "--not-deployed" in body["hint"]
+    code, _, err = run_cli(["key", "create", "--agent", "ehco", "--role", "developer"])
+    assert code == 1 and "did you mean 'echo'?" in err and "--not-deployed" in err
+    with open_store() as store:
+        assert store.list_agents() == ["echo"] and store.list_api_keys() == []
+
+
+def test_a_role_the_agent_does_not_define_is_refused(home: Path, tmp_path: Path) -> None:
+    dockfile = tmp_path / "Dockfile.yaml"
+    dockfile.write_text(SCAFFOLDED)
+    record_deployed("my-agent", dockfile)
+    code, body = cli_json(["key", "create", "--agent", "my-agent", "--role", "admin"])
+    assert code == 1 and body["error"] == "UnknownRole"
+    assert "role 'admin' is not defined for my-agent 0.1.0" in body["message"]
+    assert "auth.roles: developer" in body["message"]
+    assert key_rows(home) == []
+    assert cli_json(["key", "create", "--agent", "my-agent", "--role", "developer"])[0] == 0
+    # No auth.roles: the runtime's default roles (admin, developer, viewer) are the ones.
+    record_deployed()
+    code, body = cli_json(["key", "create", "--agent", "echo", "--role", "auditor"])
+    assert code == 1 and "the default roles" in body["message"]
+    assert "admin, developer, viewer" in body["message"]
+    assert cli_json(["key", "create", "--agent", "echo", "--role", "admin"])[0] == 0
+
+
+def test_the_role_comes_from_the_version_the_instance_runs(home: Path, tmp_path: Path) -> None:
+    dockfile = tmp_path / "Dockfile.yaml"
+    dockfile.write_text(SCAFFOLDED)
+    record_deployed("my-agent", dockfile)
+    with open_store() as store:
+        text = SCAFFOLDED.replace("name: developer", "name: tenant_user")
+        v2, _ = store.record_version(
+            agent="my-agent", version="0.2.0", snapshot=text, content_hash="1" * 64
+        )
+        v1 = store.get_version("my-agent", "0.1.0")
+        assert v1 is not None
+        store.create_deployment(version_id=v1.id, artifact_id=None, target="t")
+        store.create_deployment(version_id=v2.id, artifact_id=None, target="t", instance="acme")
+    base = ["key", "create", "--agent", "my-agent", "--role", "tenant_user"]
+    assert cli_json(base)[0] == 1  # the default instance runs 0.1.0 (developer only)
+    code, body = cli_json([*base, "--instance", "acme"])
+    assert code == 0 and body["instance"] == "acme"
+
+
+def test_not_deployed_skips_the_registry_checks_only(home: Path, tmp_path: Path) -> None:
+    code, body = cli_json(
+        ["key", "create", "--agent", "not-yet", "--role", "developer", "--not-deployed"]
+    )
+    assert code == 0 and body["agent"] == "not-yet"
+    code, body = cli_json(
+        ["key", "create", "--agent", "Not Yet", "--role", "developer", "--not-deployed"]
+    )
+    assert code == 1 and body["error"] == "InvalidAgentName"
+    dockfile = tmp_path / "Dockfile.yaml"
+    dockfile.write_text(SCAFFOLDED)
+    base = ["key", "create", "--agent", "not-yet", "--not-deployed", "--file", str(dockfile)]
+    code, body = cli_json([*base, "--role", "admin"])
+    assert code == 1 and body["error"] == "UnknownRole"
+    assert cli_json([*base, "--role", "developer"])[0] == 0
+    with open_store() as store:
+        (entry, *_) = store.list_audit(agent="not-yet")
+    assert entry.details.get("not_deployed") is True
+    # An agent known only through such keys has nothing deployed to read roles from.
+    code, body = cli_json(["key", "create", "--agent", "not-yet", "--role", "developer"])
+    assert code == 1 and body["error"] == "NotDeployed"
+
+
+def test_rotate_and_revoke_of_an_unknown_agent_exit_5(deployed: Path) -> None:
+    _, created = cli_json(["key", "create", "--agent", "echo", "--role", "developer"])
+    for action in ("rotate", "revoke"):
+        code, body = cli_json(["key", action, "ehco", created["key_id"]])
+        assert code == 5 and body["error"] == "UnknownAgent"
+        assert "did you mean 'echo'?" in body["message"] and str(deployed) in body["message"]
+        assert body["hint"] == "agentdock key list shows every agent's keys"
+    code, body = cli_json(["key", "list", "--agent", "ehco"])
+    assert code == 5 and "did you mean 'echo'?" in body["message"]
+
+
+def test_key_list_piped_prints_every_value_whole(home: Path) -> None:
+    agent = "a-rather-long-agent-name-for-a-narrow-table"
+    created = []
+    for role in ("developer", "viewer"):
+        code, body = cli_json(
+            [
+                "key",
+                "create",
+                "--agent",
+                agent,
+                "--role",
+                role,
+                "--not-deployed",
+                "--expires",
+                "30d",
+            ]
+        )
+        assert code == 0
+        created.append(body)
+    code, out, _ = run_cli(["key", "list"])  # CliRunner's stdout is no terminal
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split("\t") == [
+        "key id",
+        "agent",
+        "instance",
+        "role",
+        "state",
+        "created",
+        "expires",
+        "last used",
+    ]
+    rows = [line.split("\t") for line in lines[1:]]
+    assert [r[0] for r in rows] == [c["key_id"] for c in created]
+    assert {r[1] for r in rows} == {agent}
+    assert [r[3] for r in rows] == ["developer", "viewer"]
+    assert all(len(r) == 8 and r[6].endswith("Z") and "…" not in "".join(r) for r in rows)

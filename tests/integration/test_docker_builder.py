@@ -225,7 +225,13 @@ def test_code_change_rebuilds_only_the_top_layers(built: Built) -> None:
     assert len(progress.steps("layers")) == 2
     assert not any("COPY deps/" in line or "COPY dist/" in line for line in progress.steps("build"))
     assert changed.details["runtime_image"] == built.artifact.details["runtime_image"]
-    DockerBuilder().remove(changed)
+    # Removing it frees the layers only it has (its code and snapshot), not shared ones.
+    shared = {h["Id"] for h in built.client.images.get(built.artifact.ref).history()}
+    history = built.client.images.get(changed.ref).history()
+    own = sum(h["Size"] for h in history if h["Id"] not in shared)
+    assert 0 < own < sum(h["Size"] for h in history) // 100
+    assert DockerBuilder().remove(changed) == own
+    assert not DockerBuilder().exists(changed)
 
 
 def _saved_members(client: Any, ref: str, dest: Path) -> Iterator[tuple[str, bytes]]:
@@ -351,7 +357,7 @@ def test_exists_and_remove(built: Built) -> None:
     assert builder.exists(built.artifact)
     ghost = replace(built.artifact, ref=f"{REPOSITORY}:0.0.0-000000000000")
     assert not builder.exists(ghost)
-    builder.remove(ghost)  # absent is not an error
+    assert builder.remove(ghost) == 0  # absent is not an error
 
 
 def test_dockerd_not_running(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -65,7 +67,7 @@ def test_scaffolded_project_validates_and_passes_its_tests(tmp_path: Path, templ
     assert code == 0, out
     assert files_under(project) == COMMON_FILES | {ENTRY_FILES[template]}
     assert "✓" in out
-    assert f"agentdock validate {project / 'Dockfile.yaml'}" in out
+    assert f"validate {project / 'Dockfile.yaml'}" in out  # how: see the next-steps tests
 
     dockfile = (project / "Dockfile.yaml").read_text(encoding="utf-8")
     assert "name: my-agent\n" in dockfile
@@ -248,3 +250,85 @@ def test_dollar_escapes_in_templates() -> None:
             text = planned.content.decode("utf-8")
             assert "$agent_name" not in text
             assert "$template" not in text
+
+
+# -- the printed next steps work when pasted -----------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+
+def _shell_env(path: str) -> dict[str, str]:
+    """A login shell's environment: no uv run variables, no virtual environment."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("UV") and k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")
+    }
+    env["PATH"] = path
+    return env
+
+
+def _next_steps(out: str) -> list[str]:
+    lines = out.splitlines()
+    steps = [line.strip() for line in lines[lines.index("Next steps:") + 1 :] if line.strip()]
+    assert len(steps) == 2, out
+    return steps
+
+
+def _paste(steps: list[str], cwd: Path, env: dict[str, str]) -> None:
+    for step in steps:
+        done = subprocess.run(
+            ["bash", "-c", step], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, f"{step}\n{done.stdout}\n{done.stderr}"
+
+
+def test_next_steps_with_agentdock_on_path(tmp_path: Path) -> None:
+    env = _shell_env(f"{VENV_BIN}:/usr/bin:/bin")
+    done = subprocess.run(
+        ["agentdock", "init", "my-agent"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    steps = _next_steps(done.stdout)
+    assert steps == ["agentdock validate my-agent/Dockfile.yaml", "python -m pytest my-agent/tests"]
+    _paste(steps, tmp_path, env)
+
+
+def test_next_steps_after_uv_run_in_a_uv_project(tmp_path: Path) -> None:
+    uv = shutil.which("uv") or os.environ.get("UV")
+    assert uv, "uv is needed to run AgentDock's own commands (README)"
+    # What `uv run agentdock init` sees: its environment first on PATH, for this command only.
+    shell = _shell_env(f"{Path(uv).parent}:/usr/bin:/bin")
+    under_uv = {**shell, "PATH": f"{VENV_BIN}:{shell['PATH']}", "UV_RUN_RECURSION_DEPTH": "1"}
+    target = tmp_path / "my agent"
+    done = subprocess.run(
+        ["agentdock", "init", str(target), "--name", "my-agent"],
+        cwd=REPO,
+        env=under_uv,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    steps = _next_steps(done.stdout)
+    assert steps == [
+        f"uv run agentdock validate '{target}/Dockfile.yaml'",
+        f"uv run python -m pytest '{target}/tests'",
+    ]
+    # Pasted into the shell that ran `uv run` (frozen: the lock is not touched here).
+    _paste(steps, REPO, {**shell, "UV_FROZEN": "1", "UV_OFFLINE": "1"})
+
+
+def test_next_steps_with_neither(tmp_path: Path) -> None:
+    env = _shell_env("/usr/bin:/bin")
+    done = subprocess.run(
+        [sys.executable, "-m", "agentdock_cli", "init", "my-agent"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    steps = _next_steps(done.stdout)
+    assert steps[0] == f"{sys.executable} -m agentdock_cli validate my-agent/Dockfile.yaml"
+    _paste(steps, tmp_path, env)

@@ -347,7 +347,7 @@ def test_status_versions_logs_stop_and_cleanup(project, fakes) -> None:
     assert [r["version"] for r in rows] == ["0.1.0", "0.1.1", "0.1.2", "0.1.3"]
     assert [r["active"] for r in rows] == [False, False, False, True]
     assert list(logs("echo", tail=2, plugins=manager)) == ["line 3", "line 4"]
-    removed = cleanup("echo", keep=0, plugins=manager)
+    removed = cleanup("echo", keep=0, plugins=manager)["removed"]
     # the active (0.1.3) and the previous (0.1.2) versions are always kept
     assert sorted(r["ref"] for r in removed) == sorted(r["artifacts"][0]["ref"] for r in rows[:2])
     assert not any(Path(r["ref"]).exists() for r in removed)

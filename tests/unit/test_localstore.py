@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from agentdock.home import agentdock_home
 from agentdock.spec.models import DockSpec11
 from agentdock_cli.commands.metrics import parse_since
 from agentdock_cli.main import cli
@@ -196,7 +197,8 @@ def test_retention_and_path_come_from_the_environment(tmp_path: Path) -> None:
     assert telemetry_db_path({"AGENTDOCK_TELEMETRY_DB": "/x/t.db"}) == Path("/x/t.db")
     assert telemetry_db_path({"AGENTDOCK_HOME": "/h"}) == Path("/h/telemetry.db")
     assert telemetry_db_path({"AGENTDOCK_PROJECT_DIR": "/p"}) == Path("/p/.agentdock/telemetry.db")
-    assert telemetry_db_path({}) == Path(".agentdock/telemetry.db")
+    # Else the registry's home (tests/unit/test_home_location.py walks it).
+    assert telemetry_db_path({}) == agentdock_home(environ={}) / "telemetry.db"
 
 
 def test_a_flood_is_bounded_and_drops_are_counted(tmp_path: Path) -> None:

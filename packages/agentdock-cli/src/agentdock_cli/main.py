@@ -15,6 +15,7 @@ from agentdock_cli.commands.lifecycle import (
     cleanup_command,
     instances_command,
     logs_command,
+    rm_command,
     status_command,
     stop_command,
     versions_command,
@@ -51,6 +52,7 @@ cli.add_command(versions_command)
 cli.add_command(logs_command)
 cli.add_command(stop_command)
 cli.add_command(cleanup_command)
+cli.add_command(rm_command)
 cli.add_command(hardware_command)
 cli.add_command(instances_command)
 cli.add_command(metrics_command)

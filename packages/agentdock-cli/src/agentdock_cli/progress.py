@@ -36,6 +36,8 @@ MAIN_STEPS = frozenset(
         "resolve",
         "cached",
         "layers",
+        "registry",
+        "stop",
     }
 )
 

@@ -195,8 +195,9 @@ class Builder(Protocol):
         """Whether the artifact is still there (a bundle directory, an image)."""
         ...
 
-    def remove(self, artifact: Artifact) -> None:
-        """Delete the artifact (``agentdock cleanup``); absent is not an error."""
+    def remove(self, artifact: Artifact) -> int | None:
+        """Delete the artifact (``agentdock cleanup``, ``agentdock rm``); absent is not an
+        error. Returns the bytes the machine got back, or None when not measured."""
         ...
 
 

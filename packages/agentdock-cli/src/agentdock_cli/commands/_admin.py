@@ -1,12 +1,18 @@
-"""What ``agentdock key`` and ``agentdock token`` share: the registry, the actor, the spec."""
+"""What ``agentdock key`` and ``agentdock token`` share: the registry, the actor, the spec.
+
+The registry is the one of the AgentDock home found from the working directory
+(:mod:`agentdock.home`) unless ``--registry`` names a file. Commands that only read open
+it without creating it; a command that writes and finds none creates it and says where.
+"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from agentdock.deployment.workspace import actor
+from rich.markup import escape
 
 from agentdock_cli import exitcodes
 from agentdock_cli.output import err_console, print_json
@@ -19,7 +25,9 @@ __all__ = [
     "check_role",
     "fail",
     "load_spec",
+    "missing_registry",
     "open_registry",
+    "require_known_agent",
     "roles_of",
 ]
 
@@ -27,12 +35,20 @@ AGENT_NAME = re.compile(r"^[a-z][a-z0-9_-]{2,63}$")
 ROLE_NAME = re.compile(r"^[a-z][a-z0-9_-]{2,32}$")
 
 
-def fail(code: int, error: str, message: str, as_json: bool, **extra: Any) -> None:
+def fail(
+    code: int, error: str, message: str, as_json: bool, hint: str | None = None, **extra: Any
+) -> NoReturn:
     """Report one error (rich on stderr, or one JSON document) and exit with ``code``."""
     if as_json:
-        print_json({"ok": False, "error": error, "message": message, **extra})
+        print_json(
+            {"ok": False, "error": error, "message": message, **extra}
+            | ({"hint": hint} if hint else {})
+        )
     else:
-        err_console().print(f"[red]✗[/red] {message}", markup=True)
+        out = err_console()
+        out.print(f"[red]✗[/red] {escape(message)}", markup=True, highlight=False)
+        if hint:
+            out.print(f"  hint: {hint}", markup=False, highlight=False)
     raise SystemExit(code)
 
 
@@ -46,14 +62,67 @@ def check_agent(agent: str, as_json: bool) -> None:
         )
 
 
-def open_registry(path: Path | None, as_json: bool) -> Any:
-    from agentdock.registry import RegistryError, open_store
+def open_registry(path: Path | None, as_json: bool, *, create: bool = True) -> Any:
+    """The registry at ``path`` or of the home found from here.
 
+    ``create`` False: a missing registry raises :class:`~agentdock.registry.RegistryNotFound`
+    (the caller says what that means for it) and nothing is written. ``create`` True: a new
+    one is created, and a line on stderr says where.
+    """
+    import os
+
+    from agentdock.home import locate_home
+    from agentdock.registry import DATABASE_URL_ENV, RegistryError, RegistryNotFound, open_store
+
+    location = locate_home() if path is None else None
+    target = path if location is None else location.registry
+    new = (
+        create
+        and not (path is None and os.environ.get(DATABASE_URL_ENV))
+        and not (target.is_file())
+    )
     try:
-        return open_store(path)
+        store = open_store(path, create=create)
+    except RegistryNotFound:
+        raise
     except RegistryError as exc:
         fail(exitcodes.INVALID, "RegistryError", str(exc), as_json)
         raise AssertionError("unreachable") from None
+    if new:
+        said = location.creating() if location is not None else f"created a new registry at {path}"
+        err_console().print(f"[yellow]![/yellow] {escape(said)}", markup=True, highlight=False)
+    return store
+
+
+def missing_registry(exc: Any, code: int, error: str, as_json: bool, what: str = "") -> None:
+    """Report a :class:`~agentdock.registry.RegistryNotFound` and exit with ``code``."""
+    fail(
+        code,
+        error,
+        f"{what}{exc}",
+        as_json,
+        hint="run this where the agent was deployed from (or below it), set AGENTDOCK_HOME "
+        "to the directory holding its registry.db, or pass --registry",
+    )
+
+
+def require_known_agent(store: Any, agent: str, code: int, as_json: bool, hint: str) -> None:
+    """Exit with ``code`` when the registry has never heard of ``agent`` (a typo, most
+    often: the message suggests the closest names)."""
+    from agentdock.deployment.workspace import did_you_mean
+    from agentdock.registry import describe_store
+
+    known = store.list_agents()
+    if agent not in known:
+        store.close()
+        fail(
+            code,
+            "UnknownAgent",
+            f"no agent named {agent!r} in the registry {describe_store(store)}"
+            + did_you_mean(agent, known),
+            as_json,
+            hint=hint,
+        )
 
 
 def load_spec(file: Path, as_json: bool, env: dict[str, str] | None = None) -> Any:

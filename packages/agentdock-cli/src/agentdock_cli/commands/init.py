@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -116,8 +120,63 @@ def _print_created(written: list[Path], directory: Path, template: str, agent: s
     )
     for path in written:
         out.print(f"  {escape(str(path))}")
-    dockfile = directory / "Dockfile.yaml"
-    tests = directory / "tests"
+    agentdock, python = runners()
+    dockfile = shlex.quote(str(directory / "Dockfile.yaml"))
+    tests = shlex.quote(str(directory / "tests"))
     out.print("\nNext steps:")
-    out.print(f"  agentdock validate {escape(str(dockfile))}")
-    out.print(f"  python -m pytest {escape(str(tests))}")
+    out.print(f"  {agentdock} validate {dockfile}", markup=False, highlight=False)
+    out.print(f"  {python} -m pytest {tests}", markup=False, highlight=False)
+
+
+def runners(cwd: Path | None = None) -> tuple[str, str]:
+    """How to start ``agentdock`` and the Python that has it, in commands a person pastes
+    into the shell this command was started from.
+
+    ``agentdock`` found on ``PATH`` as this very installation: plain ``agentdock`` and
+    ``python``. Started by ``uv run`` (which puts the environment on ``PATH`` for that one
+    command only), or not on ``PATH``, inside a uv project whose lock has AgentDock:
+    ``uv run agentdock`` and ``uv run python``. Otherwise the full path of the ``agentdock``
+    that runs (or of this interpreter, with ``-m agentdock_cli``).
+    """
+    here = Path.cwd() if cwd is None else cwd
+    python = shlex.quote(sys.executable)
+    under_uv = bool(os.environ.get("UV_RUN_RECURSION_DEPTH"))
+    if not under_uv and _is_this_install(shutil.which("agentdock")):
+        return "agentdock", "python" if _is_this_python(shutil.which("python")) else python
+    if _uv_project_with_agentdock(here):
+        return "uv run agentdock", "uv run python"
+    script = Path(sys.argv[0])
+    if script.name == "agentdock" and _is_this_install(str(script)):
+        return shlex.quote(str(script.absolute())), python
+    return f"{python} -m agentdock_cli", python
+
+
+def _is_this_install(found: str | None) -> bool:
+    """Whether ``found`` (the ``agentdock`` on PATH, maybe a link to it) is the console
+    script of this interpreter's environment."""
+    me = Path(sys.executable)
+    return found is not None and Path(found).resolve().parent == me.parent.resolve()
+
+
+def _is_this_python(found: str | None) -> bool:
+    """Whether ``found`` (the ``python`` on PATH) is this interpreter, in this environment
+    (a virtual environment's python links to a base one that other environments share)."""
+    me = Path(sys.executable)
+    return (
+        found is not None
+        and Path(found).parent.resolve() == me.parent.resolve()
+        and Path(found).resolve() == me.resolve()
+    )
+
+
+def _uv_project_with_agentdock(start: Path) -> bool:
+    """A ``uv.lock`` in ``start`` or above that pins AgentDock's CLI: ``uv run`` from here
+    finds it."""
+    for directory in (start, *start.parents):
+        lock = directory / "uv.lock"
+        if lock.is_file():
+            try:
+                return 'name = "agentdock-cli"' in lock.read_text(encoding="utf-8")
+            except OSError:
+                return False
+    return False

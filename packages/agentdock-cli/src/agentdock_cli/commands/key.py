@@ -2,6 +2,12 @@
 
 A new key is printed once and never stored: the registry keeps its digest. Every action is
 appended to the audit log (key id, role, agent; never the key).
+
+``create`` refuses (exit 1) an agent the registry does not know and a role the agent does
+not define (its roles come from the snapshot of the version its instance runs, as the
+runtime reads them), unless ``--not-deployed`` says the agent has not been deployed yet:
+then only the names' syntax and, with ``--file``, the Dockfile's roles are checked.
+``rotate`` and ``revoke`` of an agent the registry does not know exit 5.
 """
 
 from __future__ import annotations
@@ -20,10 +26,12 @@ from agentdock_cli.commands._admin import (
     check_role,
     fail,
     load_spec,
+    missing_registry,
     open_registry,
+    require_known_agent,
 )
 from agentdock_cli.commands.validate import parse_env_pairs
-from agentdock_cli.output import console, print_json
+from agentdock_cli.output import console, err_console, print_json, print_table
 
 __all__ = ["DEFAULT_GRACE_HOURS", "key_command"]
 
@@ -34,7 +42,8 @@ _registry_option = click.option(
     "--registry",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Registry database (default: $AGENTDOCK_HOME/registry.db or ./.agentdock/registry.db).",
+    help="Registry database (default: $AGENTDOCK_HOME/registry.db, else the nearest "
+    ".agentdock/registry.db up from here).",
 )
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 
@@ -91,6 +100,12 @@ def key_command() -> None:
     default=None,
     help="Dockfile whose roles the role must be one of.",
 )
+@click.option(
+    "--not-deployed",
+    is_flag=True,
+    help="The agent is not deployed yet: skip the registry's agent and role checks "
+    "(--file still checks the role).",
+)
 @_env_option
 @_registry_option
 @_json_option
@@ -100,11 +115,16 @@ def create_command(
     expires: str | None,
     instance: str,
     file: Path | None,
+    not_deployed: bool,
     env_pairs: tuple[str, ...],
     registry: Path | None,
     as_json: bool,
 ) -> None:
-    """Create a key; it is printed once and cannot be shown again."""
+    """Create a key; it is printed once and cannot be shown again.
+
+    The agent must be in the registry and define the role (exit 1 otherwise), unless
+    --not-deployed is given.
+    """
     from agentdock.auth import generate_key
 
     check_agent(agent, as_json)
@@ -120,7 +140,11 @@ def create_command(
     check_role(role, file, as_json, parse_env_pairs(env_pairs))
     lifetime = _duration(expires, "--expires", as_json)
     now = time.time()
-    store = open_registry(registry, as_json)
+    if not_deployed:
+        store = open_registry(registry, as_json, create=True)
+    else:
+        store = _deployed_registry(registry, agent, as_json)
+        _check_defined_role(store, agent, role, instance, as_json)
     with store:
         generated = generate_key()
         record = store.create_api_key(
@@ -143,6 +167,7 @@ def create_command(
                 "role": role,
                 "expires_at": record.expires_at,
                 "instance": instance or None,
+                **({"not_deployed": True} if not_deployed else {}),
             },
         )
     if as_json:
@@ -155,39 +180,134 @@ def create_command(
     raise SystemExit(exitcodes.OK)
 
 
+_NOT_DEPLOYED_HINT = (
+    "check the name, run this where the agent was deployed from, or pass --not-deployed "
+    "to create a key for an agent not deployed yet"
+)
+
+
+def _deployed_registry(registry: Path | None, agent: str, as_json: bool) -> Any:
+    """The existing registry, holding ``agent``; exit 1 otherwise."""
+    from agentdock.registry import RegistryNotFound
+
+    try:
+        store = open_registry(registry, as_json, create=False)
+    except RegistryNotFound as exc:
+        missing_registry(exc, exitcodes.INVALID, "UnknownAgent", as_json, f"{agent}: ")
+    require_known_agent(store, agent, exitcodes.INVALID, as_json, _NOT_DEPLOYED_HINT)
+    return store
+
+
+def _check_defined_role(store: Any, agent: str, role: str, instance: str, as_json: bool) -> None:
+    """The role must be one the agent's runtime knows (exit 1 otherwise)."""
+    from agentdock.deployment import DeployError
+    from agentdock.deployment.roles import defined_roles
+    from agentdock.registry import describe_store
+
+    where = describe_store(store)
+    try:
+        found = defined_roles(store, agent, instance)
+    except DeployError as exc:
+        store.close()
+        fail(
+            exitcodes.INVALID,
+            "UnreadableSnapshot",
+            f"cannot read {agent}'s roles from the registry {where}: {exc.cause}",
+            as_json,
+            hint="pass --not-deployed --file Dockfile.yaml to check the role against a file",
+        )
+    if found is None:
+        store.close()
+        fail(
+            exitcodes.INVALID,
+            "NotDeployed",
+            f"{agent} has no deployed version in the registry {where}",
+            as_json,
+            hint="deploy it first, or pass --not-deployed (with --file to check the role)",
+        )
+    if role not in found.roles:
+        store.close()
+        source = "auth.roles" if found.declared else "the default roles (no auth.roles)"
+        fail(
+            exitcodes.INVALID,
+            "UnknownRole",
+            f"role {role!r} is not defined for {agent} {found.version} "
+            f"(roles from {source}: {', '.join(sorted(found.roles))}; registry {where})",
+            as_json,
+            hint="pick one of those roles, or add it to auth.roles and deploy again",
+        )
+
+
 @key_command.command("list")
 @click.option("--agent", default=None, help="Only this agent's keys.")
 @_registry_option
 @_json_option
 def list_command(agent: str | None, registry: Path | None, as_json: bool) -> None:
-    """List keys (ids, roles, states; never the keys)."""
+    """List keys (ids, roles, states; never the keys).
+
+    Piped, it prints tab-separated lines with every value whole.
+    """
+    from agentdock.registry import RegistryNotFound, describe_store
+
     if agent is not None:
         check_agent(agent, as_json)
     now = time.time()
-    store = open_registry(registry, as_json)
+    try:
+        store = open_registry(registry, as_json, create=False)
+    except RegistryNotFound as exc:
+        if agent is not None:
+            missing_registry(exc, exitcodes.NOT_FOUND, "UnknownAgent", as_json, f"{agent}: ")
+        if as_json:
+            print_json({"ok": True, "keys": [], "registry": None})
+        else:
+            err_console().print(f"No API keys: {exc}.", markup=False, highlight=False)
+        raise SystemExit(exitcodes.OK) from None
     with store:
+        if agent is not None:
+            require_known_agent(
+                store, agent, exitcodes.NOT_FOUND, as_json, "agentdock key list shows every key"
+            )
         records = store.list_api_keys(agent)
+        where = describe_store(store)
     rows: list[dict[str, Any]] = [r.public(now) for r in records]
     if as_json:
-        print_json({"ok": True, "keys": rows})
+        print_json({"ok": True, "keys": rows, "registry": where})
         raise SystemExit(exitcodes.OK)
-    from rich.table import Table
-
-    table = Table()
-    for column in ("key id", "agent", "role", "state", "created", "expires", "last used"):
-        table.add_column(column, no_wrap=column in ("key id", "state"))
-    for row in rows:
-        table.add_row(
-            row["key_id"],
-            row["agent"],
-            row["role"],
-            row["state"],
-            _when(row["created_at"]),
-            _when(row["expires_at"]),
-            _when(row["last_used_at"]),
-        )
-    console().print(table if rows else "No API keys.")
+    if not rows:
+        console().print(f"No API keys (registry: {where}).", markup=False, highlight=False)
+        raise SystemExit(exitcodes.OK)
+    print_table(
+        ("key id", "agent", "instance", "role", "state", "created", "expires", "last used"),
+        [
+            (
+                row["key_id"],
+                row["agent"],
+                row["instance"] or "-",
+                row["role"],
+                row["state"],
+                _when(row["created_at"]),
+                _when(row["expires_at"]),
+                _when(row["last_used_at"]),
+            )
+            for row in rows
+        ],
+        whole=("key id", "state"),
+    )
     raise SystemExit(exitcodes.OK)
+
+
+def _existing_registry(registry: Path | None, agent: str, as_json: bool) -> Any:
+    """The existing registry, holding ``agent``; exit 5 otherwise."""
+    from agentdock.registry import RegistryNotFound
+
+    try:
+        store = open_registry(registry, as_json, create=False)
+    except RegistryNotFound as exc:
+        missing_registry(exc, exitcodes.NOT_FOUND, "UnknownAgent", as_json, f"{agent}: ")
+    require_known_agent(
+        store, agent, exitcodes.NOT_FOUND, as_json, "agentdock key list shows every agent's keys"
+    )
+    return store
 
 
 @key_command.command("rotate")
@@ -233,7 +353,7 @@ def rotate_command(
     if grace_seconds is None:
         grace_seconds = DEFAULT_GRACE_HOURS * 3600
     now = time.time()
-    store = open_registry(registry, as_json)
+    store = _existing_registry(registry, agent, as_json)
     with store:
         generated = generate_key()
         result = store.rotate_api_key(
@@ -284,7 +404,7 @@ def revoke_command(agent: str, key_id: str, registry: Path | None, as_json: bool
     """Revoke a key at once (requests with it get 499 KeyRevoked)."""
     check_agent(agent, as_json)
     now = time.time()
-    store = open_registry(registry, as_json)
+    store = _existing_registry(registry, agent, as_json)
     with store:
         record = store.revoke_api_key(agent=agent, key_id=key_id, now=now)
         if record is None:

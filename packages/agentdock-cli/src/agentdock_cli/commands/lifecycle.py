@@ -1,8 +1,9 @@
-"""``agentdock status``, ``versions``, ``logs``, ``stop`` and ``cleanup``.
+"""``agentdock status``, ``instances``, ``versions``, ``logs``, ``stop``, ``cleanup`` and
+``rm``.
 
 Each has ``--json`` (one JSON document; ``logs --json`` prints one object per line) and the
-shared exit codes: 0 ok, 1 invalid option, 4 the target failed, 5 no such agent or
-deployment.
+shared exit codes: 0 ok, 1 invalid option, 2 usage (``rm`` unconfirmed), 4 the target
+failed, 5 no such agent or deployment (or no registry: none is ever created here).
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from typing import Any
 import click
 
 from agentdock_cli import exitcodes
-from agentdock_cli.output import console, print_json
+from agentdock_cli.output import console, err_console, print_json, print_table
 from agentdock_cli.progress import reporting
 
 __all__ = [
     "cleanup_command",
     "instances_command",
     "logs_command",
+    "rm_command",
     "status_command",
     "stop_command",
     "versions_command",
@@ -89,22 +91,29 @@ def instances_command(agent: str, as_json: bool) -> None:
     if as_json:
         print_json({"ok": True, "agent": agent, "instances": rows})
         raise SystemExit(exitcodes.OK)
-    from rich.table import Table
-
-    table = Table()
-    for column in ("instance", "version", "status", "target", "endpoint", "health", "restarts"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(
-            row["instance"],
-            row["version"],
-            row["status"],
-            row["target"],
-            row.get("endpoint") or "-",
-            str(row.get("health")),
-            str(row.get("restarts", 0)),
+    if not rows:
+        console().print(
+            f"{agent} has no named instances (its default instance: agentdock status {agent})",
+            markup=False,
+            highlight=False,
         )
-    console().print(table)
+        raise SystemExit(exitcodes.OK)
+    print_table(
+        ("instance", "version", "status", "target", "endpoint", "health", "restarts"),
+        [
+            (
+                row["instance"],
+                row["version"],
+                row["status"],
+                row["target"],
+                row.get("endpoint") or "-",
+                row.get("health"),
+                row.get("restarts", 0),
+            )
+            for row in rows
+        ],
+        whole=("instance", "status"),
+    )
     raise SystemExit(exitcodes.OK)
 
 
@@ -120,21 +129,21 @@ def versions_command(agent: str, as_json: bool) -> None:
     if as_json:
         print_json({"ok": True, "agent": agent, "versions": rows})
         raise SystemExit(exitcodes.OK)
-    from rich.table import Table
-
-    table = Table()
-    for column in ("", "version", "content", "created", "by", "artifacts"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(
-            "*" if row["active"] else "",
-            row["version"],
-            row["content_hash"][:12],
-            _when(row["created_at"]),
-            row["created_by"] or "-",
-            ", ".join(f"{a['builder']}: {a['ref']}" for a in row["artifacts"]) or "(removed)",
-        )
-    console().print(table)
+    print_table(
+        ("active", "version", "content", "created", "by", "artifacts"),
+        [
+            (
+                "*" if row["active"] else "",
+                row["version"],
+                row["content_hash"][:12],
+                _when(row["created_at"]),
+                row["created_by"] or "-",
+                ", ".join(f"{a['builder']}: {a['ref']}" for a in row["artifacts"]) or "(removed)",
+            )
+            for row in rows
+        ],
+        whole=("version",),
+    )
     raise SystemExit(exitcodes.OK)
 
 
@@ -187,6 +196,47 @@ def stop_command(agent: str, instance: str | None, timeout: float, as_json: bool
     raise SystemExit(exitcodes.OK)
 
 
+def _size(count: int | None) -> str:
+    """Bytes for a person, in powers of ten like ``du --si``."""
+    if count is None:
+        return "not measured"
+    if count < 1000:
+        return f"{count} B"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:,.1f} {unit}"
+    raise AssertionError("unreachable")
+
+
+def _print_reclaimed(result: dict[str, Any], verb: str) -> None:
+    """What was removed (and freed) and why the rest stays, for a person."""
+    out = console()
+    removed, kept = result["removed"], result["kept"]
+    measured = [r for r in removed if r.get("freed_bytes") is not None]
+    freed = _size(result["freed_bytes"]) if measured or not removed else "not measured"
+    if len(measured) < len(removed) and measured:
+        freed += f" (and {len(removed) - len(measured)} not measured)"
+    out.print(
+        f"[green]✓[/green] {verb} {len(removed)} artifact(s), freed {freed}",
+        markup=True,
+        highlight=False,
+    )
+    for row in removed:
+        out.print(
+            f"  removed  {row['agent']} {row['version']}  {row['builder']}: {row['ref']}"
+            f"  ({_size(row.get('freed_bytes'))})",
+            markup=False,
+            highlight=False,
+        )
+    for row in kept:
+        out.print(
+            f"  kept     {row['agent']} {row['version']}  {row['builder']}: {row['ref']}"
+            f"  ({row['reason']})",
+            markup=False,
+            highlight=False,
+        )
+
+
 @click.command("cleanup")
 @click.argument("agent", required=False)
 @click.option(
@@ -194,17 +244,108 @@ def stop_command(agent: str, instance: str | None, timeout: float, as_json: bool
     type=click.IntRange(0, 1000),
     default=3,
     show_default=True,
-    help="Newest versions whose artifacts are kept (the active and previous always are).",
+    help="Newest versions whose artifacts are kept, besides what a running instance "
+    "needs (its version and its rollback target).",
 )
 @_json_option
 def cleanup_command(agent: str | None, keep: int, as_json: bool) -> None:
-    """Remove old bundles and images (of AGENT, or of every agent)."""
+    """Remove old bundles and images (of AGENT, or of every agent), saying why any stay.
+
+    A stopped agent needs none: after `agentdock stop`, `cleanup --keep 0` removes them all.
+    """
     from agentdock.deployment import cleanup
 
     with reporting(as_json) as report:
-        removed = cleanup(agent, keep=keep, progress=report)
+        result = cleanup(agent, keep=keep, progress=report)
     if as_json:
-        print_json({"ok": True, "removed": removed})
+        print_json({"ok": True, **result})
     else:
-        console().print(f"[green]✓[/green] Removed {len(removed)} artifact(s)")
+        _print_reclaimed(result, "Removed")
+    raise SystemExit(exitcodes.OK)
+
+
+def _interactive() -> bool:
+    import sys
+
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _ask(plan: dict[str, Any]) -> bool:
+    """Show what ``rm`` will do and ask (on stderr; the default is no)."""
+    err = err_console()
+    for record in plan["stop"]:
+        where = f" instance {record['instance']}" if record.get("instance") else ""
+        err.print(
+            f"  stop    {record['agent']}{where} {record['version']} ({record['endpoint'] or '-'})",
+            markup=False,
+            highlight=False,
+        )
+    for row in plan["remove"]:
+        err.print(
+            f"  delete  {row['version']}  {row['builder']}: {row['ref']}",
+            markup=False,
+            highlight=False,
+        )
+    if not plan["stop"] and not plan["remove"]:
+        err.print("  nothing runs and no artifact is left", markup=False, highlight=False)
+    return click.confirm("Go ahead?", default=False, err=True)
+
+
+@click.command("rm")
+@click.argument("agent")
+@_instance_option
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0, 3600),
+    default=30.0,
+    show_default=True,
+    help="Seconds in-flight requests get to finish when it is stopped.",
+)
+@_json_option
+def rm_command(agent: str, instance: str | None, yes: bool, timeout: float, as_json: bool) -> None:
+    """Stop AGENT (or one --instance) if it runs and remove its bundles and images.
+
+    The registry keeps its versions, deployments, keys and audit log (an entry records the
+    removal). Asks first unless --yes; without a terminal (or with --json) it refuses
+    without --yes (exit 2).
+    """
+    from agentdock.deployment import remove
+
+    label = agent + (f" instance {instance}" if instance else " (every instance)")
+    if not yes and (as_json or not _interactive()):
+        message = f"refusing to remove {label} without confirmation: pass --yes"
+        if as_json:
+            print_json({"ok": False, "error": "ConfirmationRequired", "message": message})
+        else:
+            err_console().print(f"[red]✗[/red] {message}", markup=True, highlight=False)
+        raise SystemExit(exitcodes.USAGE)
+    with reporting(as_json) as report:
+        result = remove(
+            agent,
+            instance=instance,
+            timeout=timeout,
+            confirm=None if yes else _ask,
+            progress=report,
+        )
+    if result["cancelled"]:
+        err_console().print("Nothing was stopped or removed.", markup=False, highlight=False)
+        raise SystemExit(exitcodes.INVALID)
+    if as_json:
+        print_json({"ok": True, **result})
+        raise SystemExit(exitcodes.OK)
+    out = console()
+    for record in result["stopped"]:
+        where = f" instance {record['instance']}" if record.get("instance") else ""
+        out.print(
+            f"[green]✓[/green] Stopped {agent}{where} {record['version']}",
+            markup=True,
+            highlight=False,
+        )
+    _print_reclaimed(result, "Removed")
+    out.print(
+        f"The registry ({result['registry']}) keeps {agent}'s history: agentdock versions {agent}",
+        markup=False,
+        highlight=False,
+    )
     raise SystemExit(exitcodes.OK)

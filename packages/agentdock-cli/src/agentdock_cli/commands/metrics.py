@@ -23,7 +23,7 @@ import click
 from rich.markup import escape
 
 from agentdock_cli import exitcodes
-from agentdock_cli.output import console, err_console, print_json
+from agentdock_cli.output import err_console, print_json, print_table
 
 __all__ = ["metrics_command", "parse_since"]
 
@@ -96,8 +96,8 @@ _DB_OPTION = click.option(
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="The telemetry store (default: $AGENTDOCK_TELEMETRY_DB, $AGENTDOCK_HOME/telemetry.db "
-    "or ./.agentdock/telemetry.db).",
+    help="The telemetry store (default: $AGENTDOCK_TELEMETRY_DB, else telemetry.db in the "
+    "AgentDock home: $AGENTDOCK_HOME, or the nearest .agentdock/ holding a registry).",
 )
 
 
@@ -140,53 +140,61 @@ def show_command(agent: str, window: float, db: Path | None, as_json: bool) -> N
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    out = console()
+    """The summary as tables (tab-separated lines when piped). The agent's name is shown as
+    written, never at the start of a line, where some displays capitalise."""
     latency = summary["latency_ms"]
     cost = summary["cost_usd"]
-    table = Table(title=f"{escape(summary['agent'])} since {summary['since']}", show_header=False)
-    table.add_column("metric", style="bold")
-    table.add_column("value", justify="right")
-    table.add_row("requests", f"{summary['requests']:,}")
-    table.add_row("error rate", f"{summary['error_rate']:.2%} ({summary['errors']:,})")
-    table.add_row("latency p50", _fmt_ms(latency["p50"]))
-    table.add_row("latency p90", _fmt_ms(latency["p90"]))
-    table.add_row("latency p99", _fmt_ms(latency["p99"]))
-    table.add_row(
-        "tokens in / out",
-        f"{summary['tokens']['input']:,} / {summary['tokens']['output']:,}",
+    print_table(
+        ("metric", "value"),
+        [
+            ("requests", f"{summary['requests']:,}"),
+            ("error rate", f"{summary['error_rate']:.2%} ({summary['errors']:,})"),
+            ("latency p50", _fmt_ms(latency["p50"])),
+            ("latency p90", _fmt_ms(latency["p90"])),
+            ("latency p99", _fmt_ms(latency["p99"])),
+            (
+                "tokens in / out",
+                f"{summary['tokens']['input']:,} / {summary['tokens']['output']:,}",
+            ),
+            ("cost", "unknown (no price)" if cost is None else f"${cost:,.6f}"),
+            ("policy events", f"{summary['policy_violations']:,}"),
+            (
+                "telemetry dropped",
+                ", ".join(
+                    f"{sink} {count:,}"
+                    for sink, count in (summary.get("telemetry_dropped") or {}).items()
+                )
+                or "0",
+            ),
+        ],
+        title=f"metrics of {summary['agent']} since {summary['since']}",
+        show_header=False,
+        justify=("left", "right"),
     )
-    table.add_row("cost", "unknown (no price)" if cost is None else f"${cost:,.6f}")
-    table.add_row("policy events", f"{summary['policy_violations']:,}")
-    dropped = summary.get("telemetry_dropped") or {}
-    table.add_row(
-        "telemetry dropped",
-        ", ".join(f"{escape(str(sink))} {count:,}" for sink, count in dropped.items()) or "0",
-    )
-    out.print(table)
     if summary["tools"]:
-        tools = Table("tool", "calls", "failures", "total", "mean", title="time per tool")
-        for row in summary["tools"]:
-            tools.add_row(
-                escape(str(row["tool"])),
-                f"{row['calls']:,}",
-                f"{row['failures']:,}",
-                _fmt_ms(row["total_ms"]),
-                _fmt_ms(row["mean_ms"]),
-            )
-        out.print(tools)
+        print_table(
+            ("tool", "calls", "failures", "total", "mean"),
+            [
+                (
+                    row["tool"],
+                    f"{row['calls']:,}",
+                    f"{row['failures']:,}",
+                    _fmt_ms(row["total_ms"]),
+                    _fmt_ms(row["mean_ms"]),
+                )
+                for row in summary["tools"]
+            ],
+            title="time per tool",
+        )
     if summary["policy_events"]:
-        policies = Table("policy", "action", "events", "matches", title="policy events")
-        for row in summary["policy_events"]:
-            policies.add_row(
-                escape(str(row["policy"])),
-                escape(str(row["action"])),
-                f"{row['count']:,}",
-                f"{row['matches']:,}",
-            )
-        out.print(policies)
+        print_table(
+            ("policy", "action", "events", "matches"),
+            [
+                (row["policy"], row["action"], f"{row['count']:,}", f"{row['matches']:,}")
+                for row in summary["policy_events"]
+            ],
+            title="policy events",
+        )
 
 
 @metrics_command.command("export")

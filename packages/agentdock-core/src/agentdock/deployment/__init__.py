@@ -8,6 +8,7 @@ The Python API::
     print(d.endpoint, d.version, d.api_key)                   # key: first deploy only
     agentdock.status("chat")["health"]
     agentdock.rollback("chat")                                # the previous version
+    agentdock.remove("chat")                                  # stop it, free its disk
 
 Errors are :class:`~agentdock.deployment.errors.DeployError` subclasses with an exit code.
 """
@@ -27,7 +28,8 @@ from agentdock.deployment.errors import (
     VersionConflict,
 )
 from agentdock.deployment.instances import deploy_instances
-from agentdock.deployment.operations import cleanup, instances, logs, status, stop, versions
+from agentdock.deployment.operations import instances, logs, status, stop, versions
+from agentdock.deployment.reclaim import cleanup, remove
 from agentdock.deployment.release import Deployment
 from agentdock.deployment.rollbacks import rollback
 from agentdock.deployment.service import deploy, dry_run
@@ -53,6 +55,7 @@ __all__ = [
     "dry_run",
     "instances",
     "logs",
+    "remove",
     "rollback",
     "status",
     "stop",

@@ -9,7 +9,6 @@ from agentdock.deployment.artifacts import Progress, no_progress
 from agentdock.deployment.errors import (
     DeployError,
     InvalidDeployInput,
-    NotFound,
 )
 from agentdock.deployment.inputs import (
     DEFAULT_TIMEOUT,
@@ -56,7 +55,7 @@ def deploy_instances(
         agent = spec.agent.name
         names = ws.store.list_instances(agent)
         if not names:
-            raise NotFound(
+            raise ws.not_found(
                 f"{agent} has no named instances",
                 hint="deploy one first: agentdock deploy FILE --instance NAME --env-file F",
             )

@@ -1,4 +1,9 @@
-"""Looking at and managing what is deployed: status, versions, logs, stop, cleanup."""
+"""Looking at and managing what is deployed: status, instances, versions, logs, stop.
+
+Each reads the registry of the AgentDock home found from the working directory and never
+creates one: with no registry, or no such agent in it, they raise :class:`NotFound`
+naming the registry they read.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from agentdock.deployment.artifacts import Artifact, Progress, no_progress
-from agentdock.deployment.errors import DeployError, InvalidDeployInput, NotFound
+from agentdock.deployment.errors import DeployError, InvalidDeployInput
 from agentdock.deployment.release import STOP_TIMEOUT, deploy_lock
 from agentdock.deployment.workspace import Workspace, actor
 from agentdock.registry import DeploymentRecord, SQLStore
 
-__all__ = ["cleanup", "instances", "logs", "status", "stop", "versions"]
+__all__ = ["instances", "logs", "status", "stop", "stop_active", "versions"]
 
 
 def _current(ws: Workspace, agent: str, instance: str) -> DeploymentRecord:
@@ -24,7 +28,9 @@ def _current(ws: Workspace, agent: str, instance: str) -> DeploymentRecord:
     history = ws.store.list_deployments(agent, instance=instance)
     if not history:
         label = agent + (f" instance {instance}" if instance else "")
-        raise NotFound(f"{label} has never been deployed", hint="agentdock deploy Dockfile.yaml")
+        raise ws.not_found(
+            f"{label} has never been deployed", hint="agentdock deploy Dockfile.yaml"
+        )
     return history[-1]
 
 
@@ -32,7 +38,7 @@ def status(
     agent: str, *, instance: str | None = None, store: SQLStore | None = None, plugins: Any = None
 ) -> dict[str, Any]:
     """Version, target, endpoint, health, uptime and restarts of an agent, read live."""
-    with Workspace.open(store, plugins) as ws:
+    with Workspace.open(store, plugins, agent=agent) as ws:
         record = _current(ws, agent, instance or "")
         live: dict[str, Any] = {"state": record.status, "healthy": None, "restarts": 0}
         if record.status == "active" and record.handle:
@@ -57,7 +63,7 @@ def instances(
     agent: str, *, store: SQLStore | None = None, plugins: Any = None
 ) -> list[dict[str, Any]]:
     """The named (per-tenant) instances of an agent, each with its live status."""
-    with Workspace.open(store, plugins) as ws:
+    with Workspace.open(store, plugins, agent=agent) as ws:
         ws.require_agent(agent)
         names = ws.store.list_instances(agent)
     return [status(agent, instance=name, store=store, plugins=plugins) for name in names]
@@ -67,7 +73,7 @@ def versions(
     agent: str, *, store: SQLStore | None = None, plugins: Any = None
 ) -> list[dict[str, Any]]:
     """Every version of an agent, oldest first, with its artifacts and whether it is active."""
-    with Workspace.open(store, plugins) as ws:
+    with Workspace.open(store, plugins, agent=agent) as ws:
         ws.require_agent(agent)
         active = {d.version_id for d in ws.store.list_deployments(agent, statuses=["active"])}
         artifacts: dict[int, list[dict[str, Any]]] = {}
@@ -94,7 +100,7 @@ def logs(
     """The runtime's log lines (of the active deployment, else the newest)."""
     if tail is not None and tail < 0:
         raise InvalidDeployInput("--tail must be 0 or more", path="--tail")
-    with Workspace.open(store, plugins) as ws:
+    with Workspace.open(store, plugins, agent=agent) as ws:
         record = _current(ws, agent, instance or "")
         target = ws.target(record.target)
     if not record.handle:
@@ -112,82 +118,36 @@ def stop(
 ) -> dict[str, Any]:
     """Stop the active deployment cleanly (drain, then exit) and record it stopped."""
     instance_name = instance or ""
-    with Workspace.open(store, plugins) as ws:
+    with Workspace.open(store, plugins, agent=agent) as ws:
         ws.require_agent(agent)
         with deploy_lock(ws, agent, instance_name):
-            active = ws.store.active_deployment(agent, instance_name)
-            if active is None:
-                raise NotFound(
-                    f"{agent} has no active deployment", hint=f"agentdock status {agent}"
+            stopped = stop_active(ws, agent, instance_name, timeout)
+            if stopped is None:
+                label = agent + (f" instance {instance_name}" if instance_name else "")
+                raise ws.not_found(
+                    f"{label} has no active deployment", hint=f"agentdock status {agent}"
                 )
-            if active.handle:
-                ws.target(active.target).stop(active.handle, timeout)
-            ws.store.finish_deployment(active.id, "stopped", detail=f"stopped by {actor()}")
-            ws.store.append_audit(
-                "deploy.stop",
-                actor=actor(),
-                agent=agent,
-                target=active.version,
-                details={"deployment_id": active.id, "instance": instance_name or None},
-            )
-            stopped = ws.store.get_deployment(active.id)
-            assert stopped is not None
-            return stopped.public()
+            return stopped
 
 
-def cleanup(
-    agent: str | None = None,
-    *,
-    keep: int = 3,
-    progress: Progress = no_progress,
-    store: SQLStore | None = None,
-    plugins: Any = None,
-) -> list[dict[str, Any]]:
-    """Remove old bundles and images, keeping the newest ``keep`` versions' artifacts and,
-    always, those of the active and the previous version of every instance."""
-    if keep < 0:
-        raise InvalidDeployInput("--keep must be 0 or more", path="--keep")
-    removed: list[dict[str, Any]] = []
-    with Workspace.open(store, plugins) as ws:
-        agents = [agent] if agent is not None else ws.store.list_agents()
-        if agent is not None:
-            ws.require_agent(agent)
-        for name in agents:
-            protected = _protected_versions(ws, name)
-            newest = [v.id for v in ws.store.list_versions(name)][-keep:] if keep else []
-            for art in ws.store.list_artifacts(name):
-                if art.version_id in protected or art.version_id in newest:
-                    continue
-                artifact = Artifact.from_json(art.public())
-                progress("remove", f"removing {art.builder} artifact {art.ref}")
-                ws.builder(art.builder).remove(artifact)
-                ws.store.mark_artifact_removed(art.id)
-                removed.append({"agent": name, **art.public()})
-            if removed:
-                ws.store.append_audit(
-                    "artifact.cleanup",
-                    actor=actor(),
-                    agent=name,
-                    details={"removed": sum(1 for r in removed if r["agent"] == name)},
-                )
-    return removed
-
-
-def _protected_versions(ws: Workspace, agent: str) -> set[int]:
-    """Per instance: the active version and the one before it (the rollback target)."""
-    keep: set[int] = set()
-    by_instance: dict[str, list[DeploymentRecord]] = {}
-    for record in ws.store.list_deployments(agent):
-        by_instance.setdefault(record.instance, []).append(record)
-    for history in by_instance.values():
-        seen: list[int] = []
-        for record in reversed(history):
-            if (
-                record.status in {"active", "superseded", "stopped"}
-                and record.version_id not in seen
-            ):
-                seen.append(record.version_id)
-            if len(seen) == 2:
-                break
-        keep.update(seen)
-    return keep
+def stop_active(
+    ws: Workspace, agent: str, instance: str, timeout: float = STOP_TIMEOUT
+) -> dict[str, Any] | None:
+    """Under the caller's deploy lock: stop the active deployment of one instance and record
+    it (``deploy.stop`` in the audit log); None when nothing is active."""
+    active = ws.store.active_deployment(agent, instance)
+    if active is None:
+        return None
+    if active.handle:
+        ws.target(active.target).stop(active.handle, timeout)
+    ws.store.finish_deployment(active.id, "stopped", detail=f"stopped by {actor()}")
+    ws.store.append_audit(
+        "deploy.stop",
+        actor=actor(),
+        agent=agent,
+        target=active.version,
+        details={"deployment_id": active.id, "instance": instance or None},
+    )
+    stopped = ws.store.get_deployment(active.id)
+    assert stopped is not None
+    return stopped.public()

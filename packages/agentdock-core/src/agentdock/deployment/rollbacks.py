@@ -9,9 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from agentdock.deployment.artifacts import Artifact, Progress, no_progress
-from agentdock.deployment.errors import (
-    NotFound,
-)
 from agentdock.deployment.inputs import (
     DEFAULT_TARGET,
     DEFAULT_TIMEOUT,
@@ -51,7 +48,7 @@ def rollback(
     artifact is not there.
     """
     instance_name = check_instance(instance)
-    with Workspace.open(store, plugins) as ws:
+    with Workspace.open(store, plugins, agent=agent) as ws:
         ws.require_agent(agent)
         with deploy_lock(ws, agent, instance_name):
             recover_interrupted(ws, agent, instance_name, progress)
@@ -59,13 +56,13 @@ def rollback(
             active = ws.store.active_deployment(agent, instance_name)
             chosen = version or _previous_version(history, active)
             if chosen is None:
-                raise NotFound(
+                raise ws.not_found(
                     f"{agent} has no earlier version to roll back to",
                     hint=f"agentdock versions {agent}",
                 )
             record = ws.store.get_version(agent, chosen)
             if record is None:
-                raise NotFound(
+                raise ws.not_found(
                     f"{agent} has no version {chosen}", hint=f"agentdock versions {agent}"
                 )
             last = next((d for d in reversed(history) if d.version_id == record.id), None)
@@ -75,7 +72,7 @@ def rollback(
             stored = ws.store.get_artifact(record.id, builder_name)
             artifact = Artifact.from_json(stored.public()) if stored else None
             if stored is None or artifact is None or not ws.builder(builder_name).exists(artifact):
-                raise NotFound(
+                raise ws.not_found(
                     f"the {builder_name} artifact of {agent} {chosen} is gone",
                     hint=f"deploy that version's Dockfile again, or agentdock versions {agent}",
                 )

@@ -120,7 +120,9 @@ def deploy(
     file = find_dockfile(path)
     project_dir = file.resolve().parent
     values = value_sources(project_dir, env_files)
-    with Workspace.open(store, plugins) as ws:
+    with Workspace.open(store, plugins, create=True) as ws:
+        if ws.created:
+            progress("registry", ws.created, path=ws.registry)
         progress("validate", f"validating {file}")
         document, spec = validate_for_deploy(file, values, skip_imports=True)
         snapshot = snapshot_of(document.raw)

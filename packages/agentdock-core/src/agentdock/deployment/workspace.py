@@ -1,12 +1,15 @@
 """Where deploy operations find their pieces: the registry, the plugins, the home directory.
 
-The AgentDock home holds the registry, bundles, run state and logs: ``$AGENTDOCK_HOME``, or
-``.agentdock/`` of the working directory (the same place ``agentdock key`` uses).
+The AgentDock home holds the registry, bundles, run state and logs: ``$AGENTDOCK_HOME``, else
+the nearest ``.agentdock/registry.db`` up from the working directory, else ``.agentdock/`` of
+the working directory (:mod:`agentdock.home`; the same place ``agentdock key`` uses). Only
+an operation that records something (a deploy) creates a registry there.
 """
 
 from __future__ import annotations
 
 import contextlib
+import difflib
 import getpass
 import os
 import socket
@@ -15,9 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from agentdock.deployment.errors import DeployError, InvalidDeployInput, NotFound
-from agentdock.registry import SQLStore, default_registry_path, open_store
+from agentdock.home import locate_home
+from agentdock.registry import SQLStore, describe_store, open_store
 
-__all__ = ["Workspace", "actor", "pid_alive"]
+__all__ = ["Workspace", "actor", "did_you_mean", "pid_alive"]
+
+
+def did_you_mean(name: str, known: list[str]) -> str:
+    """`` (did you mean 'my-agent'?)`` for a name close to a known one, else ``""``."""
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)"
 
 
 def actor() -> str:
@@ -50,26 +62,63 @@ def pid_alive(pid: int) -> bool:
 
 @dataclass
 class Workspace:
-    """An open registry, a plugin manager and the home directory, for one operation."""
+    """An open registry, a plugin manager and the home directory, for one operation.
+
+    ``registry`` names the registry read (its file, or a store plugin's URL without the
+    password), for messages; ``created`` says where and why when this operation created it.
+    """
 
     store: SQLStore
     plugins: Any
     home: Path
     owns_store: bool = True
+    registry: str = ""
+    created: str | None = None
 
     @classmethod
-    def open(cls, store: SQLStore | None = None, plugins: Any = None) -> Workspace:
-        from agentdock.plugins import get_plugin_manager
-        from agentdock.registry import RegistryError
+    def open(
+        cls,
+        store: SQLStore | None = None,
+        plugins: Any = None,
+        *,
+        create: bool = False,
+        agent: str | None = None,
+    ) -> Workspace:
+        """The workspace of the home :func:`~agentdock.home.locate_home` finds.
 
-        home = default_registry_path().parent
+        Without ``create`` a missing registry is :class:`NotFound` (exit 5, naming
+        ``agent`` when given) and nothing is written; with it (a deploy) a new one is
+        created in ``.agentdock/`` of the working directory.
+        """
+        from agentdock.plugins import get_plugin_manager
+        from agentdock.registry import DATABASE_URL_ENV, RegistryError
+
+        location = locate_home()
         owns = store is None
+        created = None
         if store is None:
+            embedded = not os.environ.get(DATABASE_URL_ENV)
+            if embedded and not location.exists:
+                if not create:
+                    about = f"no agent named {agent!r}: " if agent else ""
+                    raise NotFound(
+                        f"{about}no registry found (looked for {location.searched()})",
+                        hint="run this where the agent was deployed from (or below it), "
+                        "or set AGENTDOCK_HOME to the directory holding its registry.db",
+                    )
+                created = location.creating()
             try:
-                store = open_store()
+                store = open_store(location.registry, create=create) if embedded else open_store()
             except RegistryError as exc:
                 raise InvalidDeployInput(str(exc)) from None
-        return cls(store, plugins or get_plugin_manager(), home.resolve(), owns)
+        return cls(
+            store,
+            plugins or get_plugin_manager(),
+            location.path.resolve(),
+            owns,
+            describe_store(store),
+            created,
+        )
 
     def close(self) -> None:
         if self.owns_store:
@@ -106,11 +155,18 @@ class Workspace:
     def builder(self, name: str) -> Any:
         return self.plugin("builders", name)
 
+    def not_found(self, cause: str, hint: str | None = None) -> NotFound:
+        """A :class:`NotFound` that names the registry it read."""
+        return NotFound(f"{cause} (registry: {self.registry})", hint=hint)
+
     def require_agent(self, agent: str) -> None:
-        if agent not in self.store.list_agents():
+        known = self.store.list_agents()
+        if agent not in known:
             raise NotFound(
-                f"no agent named {agent!r} in the registry {self.home}",
-                hint="deploy it first: agentdock deploy Dockfile.yaml",
+                f"no agent named {agent!r} in the registry {self.registry}"
+                + did_you_mean(agent, known),
+                hint="deploy it first (agentdock deploy Dockfile.yaml), or run this where "
+                "its registry is (or with AGENTDOCK_HOME set to it)",
             )
 
     def lock_owner(self) -> tuple[int, str]:

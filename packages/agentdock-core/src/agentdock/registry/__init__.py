@@ -1,7 +1,8 @@
 """The registry store (DESIGN §8): agents, versions, deployments, API keys, audit log.
 
-``open_store()`` opens the embedded SQLite registry at ``$AGENTDOCK_HOME/registry.db`` or
-``<project>/.agentdock/registry.db`` and brings its schema up to date. Rows never hold a
+``open_store()`` opens the embedded SQLite registry of the AgentDock home
+(``$AGENTDOCK_HOME/registry.db``, else the nearest ``.agentdock/registry.db`` up from the
+working directory: :mod:`agentdock.home`) and brings its schema up to date. Rows never hold a
 key in clear or any other secret: keys are stored as digests, audit entries drop fields
 whose names look secret.
 """
@@ -20,8 +21,10 @@ from agentdock.registry.sql import ImmutableVersion, LockHeld, RegistryError, SQ
 from agentdock.registry.sqlite import (
     DATABASE_URL_ENV,
     HOME_ENV,
+    RegistryNotFound,
     SQLiteStore,
     default_registry_path,
+    describe_store,
     open_store,
     redact_url,
 )
@@ -37,12 +40,14 @@ __all__ = [
     "ImmutableVersion",
     "LockHeld",
     "RegistryError",
+    "RegistryNotFound",
     "SQLStore",
     "SQLiteStore",
     "VersionRecord",
     "change_message",
     "changed_agent",
     "default_registry_path",
+    "describe_store",
     "open_store",
     "redact_url",
 ]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
+from agentdock.home import HOME_ENV, HomeLocation, locate_home
 from agentdock.registry.migrations import MIGRATIONS
 from agentdock.registry.sql import Connection, RegistryError, SQLStore
 
@@ -26,25 +27,35 @@ __all__ = [
     "DATABASE_URL_ENV",
     "HOME_ENV",
     "RegistryError",
+    "RegistryNotFound",
     "SQLiteStore",
     "default_registry_path",
+    "describe_store",
     "open_store",
     "redact_url",
 ]
 
-HOME_ENV = "AGENTDOCK_HOME"
 DATABASE_URL_ENV = "AGENTDOCK_DATABASE_URL"
 _SCHEMES = {"postgresql": "postgres", "postgres": "postgres"}
 BUSY_TIMEOUT_MS = 5000
 
 
+class RegistryNotFound(RegistryError):
+    """No registry file where one was looked for (a command that only reads never creates
+    one). ``searched`` says where, in words; ``path`` is the file it would be."""
+
+    def __init__(self, path: Path, searched: str) -> None:
+        super().__init__(f"no registry found (looked for {searched})")
+        self.path = path
+        self.searched = searched
+
+
 def default_registry_path(project_dir: str | os.PathLike[str] | None = None) -> Path:
-    """``$AGENTDOCK_HOME/registry.db`` when set, else ``<project>/.agentdock/registry.db``."""
-    home = os.environ.get(HOME_ENV)
-    if home:
-        return Path(home) / "registry.db"
-    base = Path(project_dir) if project_dir is not None else Path.cwd()
-    return base / ".agentdock" / "registry.db"
+    """The registry file of the AgentDock home found from ``project_dir`` (default: the
+    working directory): ``$AGENTDOCK_HOME/registry.db``, else the nearest
+    ``.agentdock/registry.db`` up the tree, else ``<dir>/.agentdock/registry.db``
+    (see :mod:`agentdock.home`)."""
+    return locate_home(project_dir).registry
 
 
 def open_store(
@@ -52,25 +63,44 @@ def open_store(
     *,
     project_dir: str | os.PathLike[str] | None = None,
     url: str | None = None,
+    create: bool = True,
 ) -> SQLStore:
-    """Open (creating it if needed) and migrate the registry.
+    """Open and migrate the registry.
 
     ``url`` (default: ``$AGENTDOCK_DATABASE_URL`` when no ``path`` is given) selects a store
     plugin by its scheme (``postgresql://`` → the ``postgres`` store); otherwise the
-    embedded SQLite file at ``path`` or :func:`default_registry_path`.
+    embedded SQLite file at ``path`` or :func:`default_registry_path`. With ``create``
+    False a missing SQLite file raises :class:`RegistryNotFound` and nothing is written
+    (what commands that only read use).
     """
     if url is None and path is None:
         url = os.environ.get(DATABASE_URL_ENV) or None
     if url:
         return _plugin_store(url)
-    target = Path(path) if path is not None else default_registry_path(project_dir)
-    store = SQLiteStore(target)
+    if path is not None:
+        target, searched = Path(path), str(path)
+    else:
+        location: HomeLocation = locate_home(project_dir)
+        target, searched = location.registry, location.searched()
+    if not create and not target.is_file():
+        raise RegistryNotFound(target, searched)
+    store = SQLiteStore(target, create=create)
     try:
         store.migrate()
     except sqlite3.Error as exc:
         store.close()
         raise RegistryError(f"cannot migrate the registry {store.path}: {exc}") from None
     return store
+
+
+def describe_store(store: object) -> str:
+    """Which registry a store reads, for messages: the SQLite file's path, or a store
+    plugin's URL without its password."""
+    path = getattr(store, "path", None)
+    if path is not None:
+        return str(path)
+    url = getattr(store, "url", None)
+    return redact_url(str(url)) if url else type(store).__name__
 
 
 def redact_url(url: str) -> str:
@@ -116,15 +146,19 @@ def _plugin_store(url: str) -> SQLStore:
 class SQLiteStore(SQLStore):
     """Registry store on :mod:`sqlite3` (satisfies :class:`agentdock.protocols.Store`)."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
+        """``create`` False opens an existing file only (``mode=rw``: SQLite itself refuses
+        to create it, so a file removed meanwhile is not made again)."""
         self.path = Path(path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(
-                self.path,
+                self.path.resolve().as_uri() + ("" if create else "?mode=rw"),
                 timeout=BUSY_TIMEOUT_MS / 1000,
                 isolation_level=None,
                 check_same_thread=False,
+                uri=True,
             )
         except (OSError, sqlite3.Error) as exc:
             raise RegistryError(f"cannot open the registry {self.path}: {exc}") from None

@@ -586,8 +586,12 @@ class DockerBuilder:
         finally:
             client.close()
 
-    def remove(self, artifact: Artifact) -> None:
+    def remove(self, artifact: Artifact) -> int | None:
         """Remove the image's tag (and its layers no other image uses); absent is fine.
+
+        Returns the bytes of the layers the engine deleted (the agent's own layers: the
+        dependency and runtime layer images other agents share stay), or None when the
+        engine does not say which (an image store without layer ids in its history).
 
         :raises BuildFailed: a container still uses the image (stop it first).
         """
@@ -595,9 +599,20 @@ class DockerBuilder:
 
         client = open_client()
         try:
-            client.images.remove(artifact.ref, noprune=False)
+            try:
+                history = client.images.get(artifact.ref).history()
+            except docker.errors.ImageNotFound:
+                return 0
+            sizes = {
+                h["Id"]: int(h.get("Size") or 0)
+                for h in history
+                if h.get("Id", "")[:7] == "sha256:"
+            }
+            answer = client.api.remove_image(artifact.ref, noprune=False)
+            deleted = [d["Deleted"] for d in answer or [] if isinstance(d, dict) and "Deleted" in d]
+            return sum(sizes.get(layer, 0) for layer in deleted) if sizes else None
         except docker.errors.ImageNotFound:
-            return
+            return 0
         except docker.errors.APIError as exc:
             reason = " ".join(str(getattr(exc, "explanation", "") or exc).split())[:200]
             raise BuildFailed(

@@ -2,9 +2,9 @@
 
 The keys come from ``observability.langfuse`` (write them as ``${VAR}``); the host from
 ``LANGFUSE_HOST`` or ``LANGFUSE_BASE_URL`` when set, else ``observability.langfuse.host``,
-else LangFuse Cloud. The offline buffer lives at ``$AGENTDOCK_HOME/langfuse-buffer.db``, or
-``.agentdock/langfuse-buffer.db`` under the working directory, unless
-``AGENTDOCK_LANGFUSE_BUFFER`` names a file. A malformed number in one of the variables
+else LangFuse Cloud. The offline buffer lives at ``langfuse-buffer.db`` in the AgentDock home
+(``$AGENTDOCK_HOME``, else the one found from the working directory: :mod:`agentdock.home`),
+unless ``AGENTDOCK_LANGFUSE_BUFFER`` names a file. A malformed number in one of the variables
 below stops start-up with a message naming the variable (never its neighbours' values).
 """
 
@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from agentdock.home import agentdock_home
 
 __all__ = ["DEFAULT_HOST", "LangfuseSettings", "SettingsError", "langfuse_settings"]
 
@@ -92,7 +94,7 @@ def langfuse_settings(
     elif home:
         buffer_path = Path(home) / "langfuse-buffer.db"
     else:
-        buffer_path = Path.cwd() / ".agentdock" / "langfuse-buffer.db"
+        buffer_path = agentdock_home(environ=env) / "langfuse-buffer.db"
     environment = next((env[n].strip() for n in ENVIRONMENT_ENVS if env.get(n, "").strip()), "")
     version = getattr(getattr(spec, "metadata", None), "version", None)
     return LangfuseSettings(

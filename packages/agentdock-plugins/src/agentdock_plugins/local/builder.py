@@ -26,6 +26,7 @@ from agentdock.deployment.errors import BuildFailed
 from agentdock.deployment.workspace import pid_alive
 
 from agentdock_plugins import pydeps
+from agentdock_plugins.local.diskusage import tree_usage
 
 __all__ = ["BUNDLE_FORMAT", "LocalBuilder", "bundle_digest"]
 
@@ -191,16 +192,20 @@ class LocalBuilder:
         manifest = _read_manifest(Path(artifact.ref))
         return manifest is not None and manifest.get("digest") == artifact.digest
 
-    def remove(self, artifact: Artifact) -> None:
+    def remove(self, artifact: Artifact) -> int | None:
         """Delete the bundle; absent is fine. Only a directory holding a bundle manifest is
-        ever deleted, and it is first renamed aside so a half-deleted one never looks whole."""
+        ever deleted, and it is first renamed aside so a half-deleted one never looks whole.
+        Returns the bytes the file system got back (files shared with uv's cache by hard
+        links free nothing), 0 when it was not there."""
         bundle = Path(artifact.ref)
         if not (bundle / MANIFEST).is_file():
-            return
+            return 0
         aside = bundle.with_name(f".{bundle.name}{_TMP_MARK}{os.getpid()}")
         shutil.rmtree(aside, ignore_errors=True)
         try:
             bundle.rename(aside)
         except FileNotFoundError:
-            return
+            return 0
+        freed = tree_usage(aside).freed
         shutil.rmtree(aside, ignore_errors=True)
+        return freed

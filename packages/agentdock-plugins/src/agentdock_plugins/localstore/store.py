@@ -1,9 +1,10 @@
 """The local telemetry store: one SQLite file of run, tool and policy rows, bounded.
 
 Where it lives (first that applies): ``AGENTDOCK_TELEMETRY_DB`` (a file path),
-``$AGENTDOCK_HOME/telemetry.db``, ``$AGENTDOCK_PROJECT_DIR/.agentdock/telemetry.db``,
-``./.agentdock/telemetry.db``. The runtime writes it and ``agentdock metrics`` reads it, so
-both resolve the path the same way.
+``$AGENTDOCK_HOME/telemetry.db``, ``$AGENTDOCK_PROJECT_DIR/.agentdock/telemetry.db``, else
+``telemetry.db`` in the AgentDock home found from the working directory (the nearest
+``.agentdock/registry.db`` up the tree, else ``./.agentdock``: :mod:`agentdock.home`). The
+runtime writes it and ``agentdock metrics`` reads it, so both resolve the path the same way.
 
 Rows hold only metadata (names, statuses, durations, token counts, cost, trace ids): never
 an input, an output, a subject or a credential. Besides ``run``, ``tool`` and ``policy`` rows,
@@ -24,6 +25,8 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from agentdock.home import agentdock_home
 
 __all__ = [
     "COLUMNS",
@@ -107,7 +110,7 @@ def telemetry_db_path(env: Mapping[str, str] | None = None) -> Path:
         return Path(env[HOME_ENV]) / "telemetry.db"
     if env.get(PROJECT_ENV):
         return Path(env[PROJECT_ENV]) / ".agentdock" / "telemetry.db"
-    return Path(".agentdock") / "telemetry.db"
+    return agentdock_home(environ=env) / "telemetry.db"
 
 
 def _positive(env: Mapping[str, str], name: str, default: float) -> float:
