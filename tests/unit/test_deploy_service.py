@@ -667,3 +667,20 @@ def test_a_dry_run_checks_variables_too(project, home, monkeypatch) -> None:
     with pytest.raises(InvalidDeployInput) as info:
         dry_run(dockfile, target="kubernetes", plugins=manager)
     assert info.value.exit_code == 1 and _missing(info) == ({4001}, {"ECHO_MODEL"})
+
+
+def test_the_wait_for_health_is_reported_once_by_the_target(project, fakes) -> None:
+    """The target says what it waits for (its own words); the service adds no second line."""
+    manager, plugin = fakes
+    original = plugin.target.wait_ready
+
+    def reporting(handle, timeout, progress):
+        progress("health", f"waiting for {handle['endpoint']}/ready")
+        original(handle, timeout, progress)
+
+    plugin.target.wait_ready = reporting
+    seen: list[tuple[str, str]] = []
+    _deploy(project, manager, progress=lambda step, message, **_: seen.append((step, message)))
+    assert [m for step, m in seen if step == "health"] == [
+        "waiting for http://127.0.0.1:9001/ready"
+    ]
