@@ -325,8 +325,11 @@ def write_variant(
     )
     dockfile = (EXAMPLES / "echo" / "Dockfile.yaml").read_text("utf-8")
     dockfile = dockfile.replace("port: 8080", f"port: {port}")
-    model = "model:\n  provider: custom\n  name: echo\n"
-    lines = ["  extra:", '    token: "${ECHO_TOKEN}"']
+    model = "model:\n  provider: custom\n"
+    offline = "  extra: { offline: true }  # the graph calls no model: nothing to price\n"
+    assert offline in dockfile
+    dockfile = dockfile.replace(offline, "", 1)
+    lines = ["  extra:", "    offline: true", '    token: "${ECHO_TOKEN}"']
     for name, value in (extra or {}).items():
         lines.append(f'    {name}: "{value}"')
     assert model in dockfile
