@@ -111,7 +111,9 @@ def validate_for_deploy(
     document = load_document(path, env=values, allow_unresolved=True)
     if require_values:
         require_variables(document, instance)
-    report = validate_document(document, skip_imports=skip_imports)
+    # Imported only: a builder may need what only the deployed runtime has (a service of its
+    # network, a mounted file); the health gate sees it fail there.
+    report = validate_document(document, skip_imports=skip_imports, build=False)
     if not report.ok:
         first = report.errors[0]
         more = len(report.errors) - 1
