@@ -553,7 +553,8 @@ def test_a_rebuilt_artifact_of_the_same_version_replaces_the_old_one(project, fa
 _TWO_FROM_ENV = 'name: "${ECHO_MODEL}"\n  endpoint: "${ECHO_ENDPOINT}"\n\nio_schema'
 
 
-def _nothing_built_or_recorded(home: Path, plugin) -> None:
+def _nothing_built_or_recorded(home: Path, plugin, opened: bool = True) -> None:
+    assert (home / "registry.db").exists() is opened
     assert [e for e in plugin.log if e[0] in {"build", "start"}] == []
     assert not (home / "fake-bundles").exists()
     assert not (home / "bundles").exists()
@@ -584,7 +585,8 @@ def test_a_missing_variable_is_refused_before_building(
     assert all(f.line for f in info.value.findings)  # where the Dockfile uses them
     document = info.value.to_json()
     assert [f["code"] for f in document["findings"]] == [4001, 4001]
-    _nothing_built_or_recorded(home, plugin)
+    assert "--env-file" in info.value.findings[0].hint
+    _nothing_built_or_recorded(home, plugin, opened=False)  # not even a registry is made
 
 
 def test_a_rollback_to_a_version_needing_an_unset_variable_starts_nothing(

@@ -300,9 +300,14 @@ def missing_variables(
         )
         if not unresolved:
             continue
-        changes: dict[str, Any] = {"code": Code.EnvInterpolationError, "severity": Severity.ERROR}
-        if instance:
-            changes["hint"] = f"instance {instance}: add it to the instance's --env-file"
+        name = finding.message.removeprefix("unresolved variable ")
+        changes: dict[str, Any] = {
+            "code": Code.EnvInterpolationError,
+            "severity": Severity.ERROR,
+            "hint": f"instance {instance}: add {name} to the instance's --env-file"
+            if instance
+            else f"export {name}, or add it to the .env beside the Dockfile or an --env-file",
+        }
         if not located:
             changes.update(file=None, line=None)
         findings.append(dataclasses.replace(finding, **changes))

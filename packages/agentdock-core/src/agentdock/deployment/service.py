@@ -120,12 +120,11 @@ def deploy(
     file = find_dockfile(path)
     project_dir = file.resolve().parent
     values = value_sources(project_dir, env_files)
+    progress("validate", f"validating {file}")
+    # A variable without a value is refused here, before anything is built or recorded (or
+    # a registry opened).
+    document, spec = validate_for_deploy(file, values, skip_imports=True, instance=instance_name)
     with Workspace.open(store, plugins) as ws:
-        progress("validate", f"validating {file}")
-        # A variable without a value is refused here, before anything is built or recorded.
-        document, spec = validate_for_deploy(
-            file, values, skip_imports=True, instance=instance_name
-        )
         snapshot = snapshot_of(document.raw)
         sources = collect_sources(project_dir)
         digest = content_hash(snapshot, project_dir, sources)
