@@ -292,18 +292,44 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+#: A builder that fails only in a deployed runtime (which has ``AGENTDOCK_VERSION``): what
+#: validation and the deploy's probe cannot see, such as a service only production reaches.
+FAILS_DEPLOYED = """
+
+_build = build_graph
+
+
+def build_graph():
+    import os
+
+    if os.environ.get("AGENTDOCK_VERSION"):
+        raise RuntimeError("cannot reach the orders database")
+    return _build()
+"""
+
+
 def write_variant(
-    project: Path, suffix: str, *, port: int, extra: dict[str, str] | None = None
+    project: Path,
+    suffix: str,
+    *,
+    port: int,
+    extra: dict[str, str] | None = None,
+    fails_deployed: bool = False,
 ) -> None:
     """The agent's code and Dockfile: echo upper-cases and appends ``suffix``; the Dockfile
     references ``${ECHO_TOKEN}`` (the planted secret, from ``.env``) and ``extra``."""
     (project / "echo" / "graph.py").write_text(
-        GRAPH.format(variant=suffix or "plain", suffix=suffix), "utf-8"
+        GRAPH.format(variant=suffix or "plain", suffix=suffix)
+        + (FAILS_DEPLOYED if fails_deployed else ""),
+        "utf-8",
     )
     dockfile = (EXAMPLES / "echo" / "Dockfile.yaml").read_text("utf-8")
     dockfile = dockfile.replace("port: 8080", f"port: {port}")
-    model = "model:\n  provider: custom\n  name: echo\n"
-    lines = ["  extra:", '    token: "${ECHO_TOKEN}"']
+    model = "model:\n  provider: custom\n"
+    offline = "  extra: { offline: true }  # the graph calls no model: nothing to price\n"
+    assert offline in dockfile
+    dockfile = dockfile.replace(offline, "", 1)
+    lines = ["  extra:", "    offline: true", '    token: "${ECHO_TOKEN}"']
     for name, value in (extra or {}).items():
         lines.append(f'    {name}: "{value}"')
     assert model in dockfile
@@ -456,7 +482,7 @@ def test_a_version_that_cannot_start_leaves_the_previous_one_serving(
     home = lifecycle.home
     serving = _active_one(home)
     expected = home.invoke(str(serving.endpoint))
-    write_variant(home.project, "#v3", port=lifecycle.port, extra={"needs": f"${{{MISSING_VAR}}}"})
+    write_variant(home.project, "#v3", port=lifecycle.port, fails_deployed=True)
     try:
         run = home.deploy()
     finally:
@@ -466,7 +492,7 @@ def test_a_version_that_cannot_start_leaves_the_previous_one_serving(
     assert error["event"] == "error" and error["ok"] is False and error["code"] == 4
     assert error["error"] == "HealthGateFailed", error
     fatal = [line for line in error.get("log_tail", []) if "FATAL" in line]
-    assert fatal and MISSING_VAR in fatal[0], error.get("log_tail")
+    assert fatal and "orders database" in fatal[0], error.get("log_tail")
 
     # The previous deployment is untouched and still answers on its endpoint.
     still = _active_one(home)
@@ -645,6 +671,29 @@ def test_an_invalid_dockfile_builds_and_records_nothing(tmp_path: Path) -> None:
         store = home.store()
         try:
             assert store.list_agents() == []
+        finally:
+            store.close()
+
+
+def test_a_missing_variable_builds_and_records_nothing(tmp_path: Path) -> None:
+    """Found before the build, not by the runtime after it: exit 1 naming every variable
+    with where the Dockfile uses it, no bundle, no version row."""
+    home = _make_home(tmp_path)
+    extra = {"needs": f"${{{MISSING_VAR}}}", "also": "${AGENTDOCK_E2E_ALSO_UNSET}"}
+    write_variant(home.project, "", port=_free_port(), extra=extra)
+    run = home.deploy()
+    assert run.code == 1, str(run)
+    error = run.last
+    assert error["error"] == "MissingVariables" and error["code"] == 1, error
+    assert f"AGENTDOCK_E2E_ALSO_UNSET, {MISSING_VAR}" in error["detail"]
+    assert [f["code"] for f in error["findings"]] == [4001, 4001]
+    assert {f["path"] for f in error["findings"]} == {"model.extra.needs", "model.extra.also"}
+    assert "build" not in run.steps()
+    assert not (home.root / "bundles").exists()
+    if (home.root / "registry.db").exists():
+        store = home.store()
+        try:
+            assert store.list_versions("echo") == []
         finally:
             store.close()
 

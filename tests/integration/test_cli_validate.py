@@ -28,8 +28,13 @@ expose: {rest: true, streaming: sse}
 """
 
 AGENT = """\
+class Graph:
+    async def ainvoke(self, payload):
+        return payload
+
+
 def build():
-    return object()
+    return Graph()
 """
 
 
@@ -133,6 +138,37 @@ def test_entrypoint_raising_on_import(project: Path) -> None:
     code, out, _ = run(["validate", str(project / "Dockfile.yaml"), "--verbose"])
     assert code == 1
     assert "Traceback" in out
+
+
+def test_a_builder_that_raises_fails_validation_with_its_cause(project: Path) -> None:
+    """The builder is called as the runtime would call it, its secrets masked in the cause."""
+    planted = "planted-builder-secret-61f0d2"
+    (project / "Dockfile.yaml").write_text(GOOD.replace("name: fake", 'name: "${MODEL_NAME}"'))
+    (project / ".env").write_text(f"MODEL_NAME={planted}\n")
+    (project / "agent.py").write_text(
+        "def build(model):\n    raise ConnectionError(f'no route to {model.name}')\n"
+    )
+    code, document = run_json(["validate", str(project / "Dockfile.yaml")])
+    assert code == 1
+    [error] = document["errors"]
+    assert (error["code"], error["path"]) == (4003, "agent.entrypoint")
+    assert error["message"] == "the builder agent:build raised ConnectionError: no route to ***"
+    assert "--no-build" in error["hint"]
+    for extra in ([], ["--verbose"]):
+        code, out, err = run(["validate", str(project / "Dockfile.yaml"), *extra])
+        assert code == 1 and planted not in out + err
+    assert "Traceback" in out and "agent.py" in out  # --verbose shows where it raised
+    code, document = run_json(["validate", str(project / "Dockfile.yaml"), "--no-build"])
+    assert code == 0, document  # imported, not called
+
+
+def test_a_builder_must_return_a_graph(project: Path) -> None:
+    (project / "agent.py").write_text("def build():\n    return object()\n")
+    code, document = run_json(["validate", str(project / "Dockfile.yaml")])
+    assert code == 1
+    assert document["errors"][0]["message"] == (
+        "the builder agent:build returned object, not a runnable graph"
+    )
 
 
 def test_skip_imports_does_not_import(project: Path) -> None:

@@ -25,6 +25,7 @@ from agentdock.deployment.errors import BuildFailed, InvalidDeployInput, TargetU
 from agentdock_plugins import pydeps
 from agentdock_plugins.docker import builder as builder_module
 from agentdock_plugins.docker.builder import DockerBuilder
+from agentdock_plugins.docker.naming import image_reference
 from build_requests import build_request
 from dockerbase import docker_client, ensure_base_image
 
@@ -151,6 +152,8 @@ def test_tag_is_content_addressed(built: Built) -> None:
     assert artifact.builder == "docker" and not artifact.cached
     assert len(artifact.digest) == 64
     assert artifact.ref == f"{REPOSITORY}:1.0.0-{artifact.digest[:12]}"
+    # The one name every target uses for a version's image (a Kubernetes dry run too).
+    assert artifact.ref == image_reference("dockbuild_test", "1.0.0", artifact.digest)
     image = built.client.images.get(artifact.ref)
     assert image.id == artifact.details["image_id"]
     assert artifact.details["size_bytes"] == image.attrs["Size"]

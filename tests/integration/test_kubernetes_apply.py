@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -36,6 +36,9 @@ ECHO = ROOT / "examples" / "echo"
 PLANTED = "planted-secret-value-5b1e9c0d7a"
 TOKEN = "planted-bearer-token-0c4f2e"
 IMAGE = "registry.example/agentdock/echo:0123abcd"
+DB_PASSWORD = "planted-db-password-7c1d0e"
+#: A shared registry: the echo agent checks API keys, which its pods read from there.
+SHARED = {"AGENTDOCK_DATABASE_URL": f"postgresql://agentdock:{DB_PASSWORD}@db.example/agentdock"}
 
 _PATH = re.compile(
     r"^/(?:api/v1|apis/(?P<group>[a-z.]+/v[0-9a-z]+))/namespaces/(?P<ns>[^/]+)/"
@@ -307,7 +310,7 @@ def _request(tmp_path: Path, deployment_id: int = 1, **kw: Any) -> StartRequest:
         "deployment_id": deployment_id,
         "port": 8080,
         "host": "0.0.0.0",
-        "env": {"ECHO_TOKEN": PLANTED},
+        "env": {"ECHO_TOKEN": PLANTED, **SHARED},
         "state_dir": tmp_path / "run" / str(deployment_id),
         "home": tmp_path,
     }
@@ -359,6 +362,11 @@ def test_apply_ready_status_logs_stop(cluster, kubeconfig, tmp_path) -> None:
         "key": "ECHO_TOKEN",
     }
     assert env["ECHO_GREETING"]["value"] == "hello $(ECHO_TOKEN)"
+    # echo checks API keys: its pods read the shared registry's URL from the same Secret.
+    assert env["AGENTDOCK_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": "echo-env",
+        "key": "AGENTDOCK_DATABASE_URL",
+    }
     assert any(
         step == "secret" and "kubectl create secret generic echo-env" in msg
         for step, msg, _ in events
@@ -388,6 +396,7 @@ def test_apply_ready_status_logs_stop(cluster, kubeconfig, tmp_path) -> None:
     assert target.status(handle)["state"] == "missing"
     everything = json.dumps(state.requests) + json.dumps(handle) + repr(events)
     assert PLANTED not in everything and TOKEN not in json.dumps(handle)
+    assert DB_PASSWORD not in everything
 
 
 def test_a_new_version_replaces_in_place_and_retiring_the_old_one_is_a_noop(
@@ -402,7 +411,7 @@ def test_a_new_version_replaces_in_place_and_retiring_the_old_one_is_a_noop(
     second = _target(_snapshot())
     new = second.start(
         Artifact("docker", IMAGE + "-v2", "d2"),
-        _request(tmp_path, 2, version="1.0.1", env={}),
+        _request(tmp_path, 2, version="1.0.1", env=dict(SHARED)),
         progress,
     )
     assert new["previous"] == "1"
@@ -447,13 +456,15 @@ def test_a_failed_rollout_over_a_live_version_leaves_it_serving(
     state, _ = cluster
     _, progress = _events()
     good = _target(_snapshot())
-    live = good.start(Artifact("docker", IMAGE, "d1"), _request(tmp_path, 1, env={}), progress)
+    live = good.start(
+        Artifact("docker", IMAGE, "d1"), _request(tmp_path, 1, env=dict(SHARED)), progress
+    )
     good.wait_ready(live, 10, progress)
     state.rollout = "stuck"
     bad = _target(_snapshot())
     handle = bad.start(
         Artifact("docker", IMAGE + "-bad", "d2"),
-        _request(tmp_path, 2, version="1.0.1", env={}),
+        _request(tmp_path, 2, version="1.0.1", env=dict(SHARED)),
         progress,
     )
     with pytest.raises(HealthGateFailed):
@@ -461,7 +472,9 @@ def test_a_failed_rollout_over_a_live_version_leaves_it_serving(
     bad.stop(handle, 5)  # the service stops the failed one, then applies v1's manifests again
     assert state.deployment() is not None
     state.rollout = "complete"
-    again = good.start(Artifact("docker", IMAGE, "d1"), _request(tmp_path, 3, env={}), progress)
+    again = good.start(
+        Artifact("docker", IMAGE, "d1"), _request(tmp_path, 3, env=dict(SHARED)), progress
+    )
     good.wait_ready(again, 10, progress)
     assert state.deployment()["spec"]["template"]["spec"]["containers"][0]["image"] == IMAGE
 
@@ -492,7 +505,9 @@ def test_a_kubeconfig_pointing_at_a_closed_port_is_deploy_failed(tmp_path, monke
     target = _target(_snapshot())
     _, progress = _events()
     with pytest.raises(DeployFailed) as info:
-        target.start(Artifact("docker", IMAGE, "d1"), _request(tmp_path, env={}), progress)
+        target.start(
+            Artifact("docker", IMAGE, "d1"), _request(tmp_path, env=dict(SHARED)), progress
+        )
     error = info.value
     assert error.exit_code == 4 and not isinstance(error, HealthGateFailed)
     assert f"cannot reach the Kubernetes API at http://127.0.0.1:{port}" in error.cause
@@ -506,13 +521,17 @@ def test_no_kubeconfig_at_all_is_deploy_failed(tmp_path, monkeypatch) -> None:
     target = _target(_snapshot())
     _, progress = _events()
     with pytest.raises(DeployFailed) as info:
-        target.start(Artifact("docker", IMAGE, "d1"), _request(tmp_path, env={}), progress)
+        target.start(
+            Artifact("docker", IMAGE, "d1"), _request(tmp_path, env=dict(SHARED)), progress
+        )
     assert info.value.exit_code == 4
     assert "no kubeconfig" in info.value.cause
     missing = tmp_path / "nowhere.yaml"
     monkeypatch.setenv("KUBECONFIG", str(missing))
     with pytest.raises(DeployFailed) as info:
-        target.start(Artifact("docker", IMAGE, "d1"), _request(tmp_path, env={}), progress)
+        target.start(
+            Artifact("docker", IMAGE, "d1"), _request(tmp_path, env=dict(SHARED)), progress
+        )
     assert f"KUBECONFIG names {missing}, which does not exist" == info.value.cause
 
 
@@ -523,7 +542,7 @@ def test_a_malformed_kubeconfig_is_deploy_failed(tmp_path, monkeypatch) -> None:
     _, progress = _events()
     with pytest.raises(DeployFailed) as info:
         _target(_snapshot()).start(
-            Artifact("docker", IMAGE, "d1"), _request(tmp_path, env={}), progress
+            Artifact("docker", IMAGE, "d1"), _request(tmp_path, env=dict(SHARED)), progress
         )
     assert info.value.cause.startswith("cannot use the kubeconfig")
 
@@ -531,7 +550,10 @@ def test_a_malformed_kubeconfig_is_deploy_failed(tmp_path, monkeypatch) -> None:
 class _ImageBuilder:
     """Stands in for the docker builder: the kubernetes target only needs an image ref."""
 
+    built: ClassVar[list[str]] = []
+
     def build(self, request: Any, progress: Any) -> Artifact:
+        self.built.append(request.version)
         return Artifact("docker", f"registry.example/{request.dns_name}:{request.version}", "d")
 
     def exists(self, artifact: Artifact) -> bool:
@@ -549,10 +571,13 @@ class _Plugin:
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The echo agent, with the shared registry's URL in the .env its Secret is made from
+    (this process's own registry stays the embedded one of the test's home)."""
     monkeypatch.setenv("AGENTDOCK_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("AGENTDOCK_DATABASE_URL", raising=False)
     dest = tmp_path / "echo"
     shutil.copytree(ECHO, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    (dest / ".env").write_text("".join(f"{k}={v}\n" for k, v in SHARED.items()))
     return dest
 
 
@@ -611,3 +636,32 @@ def test_the_deploy_service_keeps_the_live_version_when_a_rollout_fails(
     assert back.status == "active"
     image = state.deployment()["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image == f"registry.example/echo:{first.version}"
+
+
+def test_an_api_key_agent_without_a_shared_registry_is_refused_before_building(
+    cluster, kubeconfig, project
+) -> None:
+    """Keys made here would live in this machine's SQLite file, which no pod can read."""
+    from agentdock.deployment import InvalidDeployInput, deploy
+
+    state, _ = cluster
+    (project / ".env").unlink()
+    _ImageBuilder.built.clear()
+    manager = make_plugin_manager(plugins=[("images", _Plugin()), ("kubernetes", k8s_plugin)])
+    with pytest.raises(InvalidDeployInput) as info:
+        deploy(project / "Dockfile.yaml", target="kubernetes", plugins=manager)
+    assert info.value.exit_code == 1
+    assert "AGENTDOCK_DATABASE_URL=postgresql://" in info.value.cause
+    assert "Secret echo-env" in info.value.cause and "SQLite" in info.value.cause
+    assert _ImageBuilder.built == [] and state.requests == []
+    with open_store() as store:
+        assert store.list_versions("echo") == [] and store.list_api_keys("echo") == []
+    # A jwt agent shares nothing with the deploying machine: it deploys.
+    dockfile = project / "Dockfile.yaml"
+    data = yaml.safe_load(dockfile.read_text())
+    data["auth"] = {"mode": "jwt", "jwt": {"secret_key": "${ECHO_JWT}"}}
+    dockfile.write_text(yaml.safe_dump(data))
+    (project / ".env").write_text(f"ECHO_JWT={PLANTED * 2}\n")
+    assert deploy(dockfile, target="kubernetes", plugins=manager, check_imports=False).status == (
+        "active"
+    )

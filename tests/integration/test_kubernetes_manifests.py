@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from agentdock.spec.loader import load_document
 from agentdock.validation import validate_document
 from agentdock_plugins import kubernetes as k8s_plugin
 from agentdock_plugins.kubernetes.manifests import (
+    checks_api_keys,
     dump,
     names,
     render,
@@ -38,6 +40,7 @@ EXAMPLES = sorted(glob.glob(str(ROOT / "examples" / "*" / "Dockfile.yaml")))
 VERSIONS = ("1.30", "1.33", "1.37")
 PLANTED = "planted-secret-value-9d2c41f7e8a0b3c5d6e7"
 SELECTOR_KEYS = {"app.kubernetes.io/name", "app.kubernetes.io/instance"}
+REGISTRY = "AGENTDOCK_DATABASE_URL"
 LABEL_KEYS = SELECTOR_KEYS | {
     "app.kubernetes.io/version",
     "app.kubernetes.io/component",
@@ -55,6 +58,11 @@ def _validate(manifests: list[dict[str, Any]], versions: tuple[str, ...] = VERSI
             except kv.ValidationError as exc:  # pragma: no cover - the message is the point
                 where = ".".join(str(p) for p in exc.path)
                 pytest.fail(f"{manifest['kind']} fails {version} at {where}: {exc.message}")
+
+
+def _registry_of(raw: dict[str, Any] | None) -> set[str]:
+    """The registry's URL, a Secret key of every agent that checks API keys."""
+    return {REGISTRY} if checks_api_keys(raw or {}) else set()
 
 
 def _by_kind(manifests: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -123,7 +131,9 @@ def _check_common(manifests: list[dict[str, Any]], agent: str, version: str) -> 
                 "key": name,
                 **({"optional": True} if ref.get("optional") else {}),
             }
-            assert name in snapshot  # only variables the snapshot names
+            # Only variables the snapshot names, and the registry of an agent checking keys.
+            keys = checks_api_keys(yaml.safe_load(snapshot))
+            assert name in snapshot or (name == REGISTRY and keys)
     assert "Secret" not in kinds  # values never leave the user's environment
 
 
@@ -145,10 +155,10 @@ def test_every_example_renders_valid_manifests(dockfile: str, planted: None) -> 
     assert "HorizontalPodAutoscaler" not in kinds and "PodDisruptionBudget" not in kinds
     for text in (dump(manifests, "yaml"), dump(manifests, "json")):
         assert PLANTED not in text
-    variables = load_document(dockfile, environ={}, allow_unresolved=True).variables
+    document = load_document(dockfile, environ={}, allow_unresolved=True)
     env = _by_kind(manifests)["Deployment"]["spec"]["template"]["spec"]["containers"][0]["env"]
     refs = {e["name"] for e in env if "valueFrom" in e}
-    assert refs == set(variables)
+    assert refs == set(document.variables) | _registry_of(document.raw)
 
 
 @pytest.mark.parametrize("dockfile", EXAMPLES, ids=lambda p: Path(p).parent.name)
@@ -163,7 +173,7 @@ def test_a_pod_gets_the_dockfiles_variables_and_nothing_of_the_deploying_shell(
     assert "envFrom" not in container
     document = load_document(dockfile, environ={}, allow_unresolved=True)
     literal = set(((document.raw or {}).get("deploy") or {}).get("env") or {})
-    variables = set(document.variables) - literal
+    variables = (set(document.variables) | _registry_of(document.raw)) - literal
     env = {e["name"]: e for e in container["env"]}
     own = {"AGENTDOCK_SPEC", "AGENTDOCK_HOST", "AGENTDOCK_PORT"}
     if variables:
@@ -178,9 +188,9 @@ def test_the_invoice_example_reads_its_three_secrets_from_one_secret(planted: No
     manifests = render_file(ROOT / "examples" / "invoice-copilot", version="2.0.0")
     container = _by_kind(manifests)["Deployment"]["spec"]["template"]["spec"]["containers"][0]
     refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e}
-    assert refs == {
+    assert refs == {  # jwt with API keys too: the registry they are checked in
         name: {"name": "invoice-copilot-env", "key": name}
-        for name in ("JWT_SECRET", "LANGFUSE_PUBLIC", "LANGFUSE_SECRET")
+        for name in ("AGENTDOCK_DATABASE_URL", "JWT_SECRET", "LANGFUSE_PUBLIC", "LANGFUSE_SECRET")
     }
     assert _by_kind(manifests)["Deployment"]["metadata"]["name"] == "invoice-copilot"
     assert "${JWT_SECRET}" in _by_kind(manifests)["ConfigMap"]["data"]["spec.yaml"]
@@ -458,9 +468,11 @@ def test_required_and_optional_variables(planted: None) -> None:
     path = ROOT / "examples" / "chat" / "Dockfile.yaml"
     document = load_document(path, environ={}, allow_unresolved=True)
     snapshot = yaml.safe_dump(document.raw, sort_keys=False)
-    assert required_variables(snapshot) == ([], ["AGENT_MODEL_NAME"])
+    assert required_variables(snapshot) == ([REGISTRY], ["AGENT_MODEL_NAME"])
     data = {**document.raw, "deploy": {"secrets": ["API_TOKEN"], "env": {"AGENT_MODEL_NAME": "x"}}}
-    assert required_variables(yaml.safe_dump(data)) == (["API_TOKEN"], [])
+    assert required_variables(yaml.safe_dump(data)) == ([REGISTRY, "API_TOKEN"], [])
+    data["auth"] = {"mode": "jwt", "jwt": {"algorithm": "HS256", "secret": "${JWT_SECRET}"}}
+    assert required_variables(yaml.safe_dump(data)) == (["API_TOKEN", "JWT_SECRET"], [])
 
 
 def test_the_plugin_registers_the_kubernetes_target_with_its_dry_run(
@@ -479,7 +491,7 @@ def test_the_plugin_registers_the_kubernetes_target_with_its_dry_run(
     listed = json.loads(out["text"])
     assert listed["items"] == out["manifests"] and out["files"] == []
     assert out["secret"] == "invoice-copilot-acme-env"
-    assert out["required"] == ["JWT_SECRET", "LANGFUSE_PUBLIC", "LANGFUSE_SECRET"]
+    assert out["required"] == [REGISTRY, "JWT_SECRET", "LANGFUSE_PUBLIC", "LANGFUSE_SECRET"]
     assert out["hint"] == (
         "kubectl create secret generic invoice-copilot-acme-env --from-env-file=.env "
         "--namespace agents"
@@ -496,12 +508,22 @@ def test_cli_dry_run_prints_and_writes_valid_manifests(tmp_path: Path) -> None:
 
     dockfile = Path(__file__).resolve().parents[2] / "examples" / "chat" / "Dockfile.yaml"
     cli = [sys.executable, "-m", "agentdock_cli", "deploy", str(dockfile), "--dry-run"]
+    env = {k: v for k, v in os.environ.items() if k != "AGENTDOCK_DATABASE_URL"}
+    env["AGENTDOCK_HOME"] = str(tmp_path / "home")
     printed = subprocess.run(
-        [*cli, "-o", "json"], capture_output=True, text=True, timeout=120, check=False
+        [*cli, "-o", "json"], capture_output=True, text=True, timeout=120, check=False, env=env
     )
     assert printed.returncode == 0, printed.stderr
-    kinds = [item["kind"] for item in json.loads(printed.stdout)["items"]]
-    assert kinds == ["ConfigMap", "Service", "Deployment"]
+    items = json.loads(printed.stdout)["items"]
+    assert [item["kind"] for item in items] == ["ConfigMap", "Service", "Deployment"]
+    assert items[2]["spec"]["template"]["spec"]["containers"][0]["image"] == (
+        "agentdock/chat:0.1.0"
+    )
+    # What a person needs to know goes to stderr: the version, the image, the registry.
+    assert "# version 0.1.0" in printed.stderr
+    assert "# note: chat 0.1.0 has no docker image yet" in printed.stderr
+    assert "# note: deploy --target kubernetes refuses this" in printed.stderr
+    assert not (tmp_path / "home").exists()  # a dry run creates no registry
     written = subprocess.run(
         [*cli, "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120
     )
@@ -511,3 +533,81 @@ def test_cli_dry_run_prints_and_writes_valid_manifests(tmp_path: Path) -> None:
         [*cli, "--target", "local"], capture_output=True, text=True, timeout=120
     )
     assert refused.returncode == 1 and "no dry run" in refused.stderr
+
+
+# -- one version and one image reference for every target ----------------------------------
+
+
+def test_a_dry_run_renders_the_version_and_image_a_deploy_would_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The version comes from the registry like a deploy's; the image is the one the docker
+    builder recorded for it, else its name without the digest only a build gives."""
+    import shutil
+
+    from agentdock.deployment import deploy, dry_run
+    from agentdock.registry import open_store
+    from deploy_fakes import FakePlugin
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("AGENTDOCK_HOME", str(home))
+    monkeypatch.delenv("AGENTDOCK_DATABASE_URL", raising=False)
+    project = tmp_path / "echo"
+    shutil.copytree(ROOT / "examples" / "echo", project, ignore=shutil.ignore_patterns("__py*"))
+    graph = project / "echo" / "graph.py"
+    manager = make_plugin_manager(plugins=[("fake", FakePlugin()), ("k8s", k8s_plugin)])
+
+    def render() -> dict[str, Any]:
+        out = dry_run(project, target="kubernetes", plugins=manager)
+        deployment = _by_kind(out["manifests"])["Deployment"]
+        labels = deployment["metadata"]["labels"]
+        assert labels["app.kubernetes.io/version"] == out["version"]
+        out["image"] = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+        return out
+
+    first = render()  # no registry yet: none is created by a dry run
+    assert (first["version"], first["image"]) == ("0.1.0", "agentdock/echo:0.1.0")
+    assert not first["image_built"] and "has no docker image yet" in first["notes"][0]
+    assert not (home / "registry.db").exists()
+
+    deploy(project, target="fake", plugins=manager, check_imports=False)
+    graph.write_text(graph.read_text() + "\n# v2\n")
+    v2 = deploy(project, target="fake", plugins=manager, check_imports=False)
+    assert v2.version == "0.1.1"
+    same = render()  # the working tree holds 0.1.1's content
+    assert (same["version"], same["image"]) == ("0.1.1", "agentdock/echo:0.1.1")
+    with open_store() as store:
+        row = store.get_version("echo", "0.1.1")
+        built = f"agentdock/echo:0.1.1-{'ab' * 6}"
+        store.record_artifact(version_id=row.id, builder="docker", ref=built, digest="ab" * 32)
+    found = render()
+    assert (found["version"], found["image"], found["image_built"]) == ("0.1.1", built, True)
+    assert not any("no docker image" in note for note in found["notes"])
+    graph.write_text(graph.read_text() + "\n# v3\n")
+    assert render()["version"] == "0.1.2"  # new content: the next patch, as a deploy says
+    given = dry_run(project, target="kubernetes", plugins=manager, image="reg.example/e:1")
+    assert "image: reg.example/e:1" in given["text"]
+
+
+def test_a_dry_run_of_an_api_key_agent_says_what_a_deploy_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentdock.deployment import dry_run
+
+    monkeypatch.setenv("AGENTDOCK_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("AGENTDOCK_DATABASE_URL", raising=False)
+    manager = make_plugin_manager(plugins=[("k8s", k8s_plugin)])
+    out = dry_run(ROOT / "examples" / "echo", target="kubernetes", plugins=manager)
+    assert "AGENTDOCK_DATABASE_URL" in out["required"]
+    pod = _by_kind(out["manifests"])["Deployment"]["spec"]["template"]["spec"]
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    assert env["AGENTDOCK_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "echo-env"
+    (note,) = [n for n in out["notes"] if "refuses" in n]
+    assert "AGENTDOCK_DATABASE_URL=postgresql://" in note
+    shared_env = tmp_path / "shared.env"
+    shared_env.write_text(f"AGENTDOCK_DATABASE_URL=postgresql://u:{PLANTED}@db/agentdock\n")
+    shared = dry_run(
+        ROOT / "examples" / "echo", target="kubernetes", plugins=manager, env_files=[shared_env]
+    )
+    assert not any("refuses" in n for n in shared["notes"])
+    assert PLANTED not in json.dumps(shared["manifests"])

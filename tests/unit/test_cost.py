@@ -81,6 +81,35 @@ def test_unknown_model_has_no_cost_and_warns_once(caplog: pytest.LogCaptureFixtu
     assert compile_pricing(spec("openai", "gpt-4o-mini-custom")).price is None
 
 
+def test_an_offline_model_costs_nothing_and_is_not_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="agentdock.runtime.cost"):
+        pricing = compile_pricing(spec("custom", "offline-fake", offline=True))
+        free = compile_pricing(spec("ollama", "llama3"))  # the table prices it at zero
+    assert pricing.source == "model.extra.offline" and pricing.cost_usd(1000, 1000) == 0.0
+    assert free.cost_usd(1000, 1000) == 0.0
+    assert "no price" not in caplog.text
+    with caplog.at_level(logging.WARNING, logger="agentdock.runtime.cost"):
+        compile_pricing(spec("custom", "offline-fake", offline="yes"))  # only true marks it
+    assert "no price" in caplog.text
+
+
+@pytest.mark.parametrize("example", ["chat", "echo", "react-tools"])
+def test_the_offline_examples_and_template_start_without_a_price_warning(
+    example: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from pathlib import Path
+
+    from agentdock.validation import load
+
+    root = Path(__file__).resolve().parents[2]
+    loaded = load(root / "examples" / example / "Dockfile.yaml")
+    with caplog.at_level(logging.WARNING, logger="agentdock.runtime.cost"):
+        pricing = compile_pricing(loaded)
+    assert "no price" not in caplog.text and pricing.cost_usd(10, 10) == 0.0
+
+
 def test_model_extra_overrides_everything() -> None:
     manager = make_plugin_manager(
         plugins=[("p", Prices({"openai/gpt-4o-mini": {"input_per_1m": 9, "output_per_1m": 9}}))]

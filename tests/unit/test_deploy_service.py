@@ -414,7 +414,8 @@ def test_an_instance_missing_a_required_variable_starts_nothing(project, fakes, 
     files = _tenant_project(project, tmp_path, {"acme": "OTHER=1\n"})
     with pytest.raises(InvalidDeployInput) as info:
         _deploy(project, manager, instance="acme", env_files=[files["acme"]])
-    assert "[FATAL] Missing required environment variables: ECHO_MODEL" in info.value.cause
+    assert "missing required environment variables: ECHO_MODEL" in info.value.cause
+    assert "instance acme" in info.value.findings[0].hint
     assert info.value.exit_code == 1 and plugin.log == []
 
 
@@ -545,3 +546,143 @@ def test_a_rebuilt_artifact_of_the_same_version_replaces_the_old_one(project, fa
         (artifact,) = store.list_artifacts("echo")
     assert artifact.ref == second.artifact.ref
     assert not Path(first.artifact.ref).exists() and Path(second.artifact.ref).exists()
+
+
+# -- required variables: checked before anything is built or recorded ---------------------
+
+_TWO_FROM_ENV = 'name: "${ECHO_MODEL}"\n  endpoint: "${ECHO_ENDPOINT}"\n\nio_schema'
+
+
+def _nothing_built_or_recorded(home: Path, plugin, opened: bool = True) -> None:
+    assert (home / "registry.db").exists() is opened
+    assert [e for e in plugin.log if e[0] in {"build", "start"}] == []
+    assert not (home / "fake-bundles").exists()
+    assert not (home / "bundles").exists()
+    with open_store() as store:
+        assert store.list_versions("echo") == []
+        assert store.list_deployments("echo") == []
+
+
+def _missing(info) -> tuple[set[int], set[str]]:
+    findings = info.value.findings
+    return {f.code for f in findings}, {f.message.rsplit(" ", 1)[-1] for f in findings}
+
+
+@pytest.mark.parametrize("instance", [None, "acme"])
+def test_a_missing_variable_is_refused_before_building(
+    project, fakes, home, monkeypatch, instance
+) -> None:
+    manager, plugin = fakes
+    monkeypatch.delenv("ECHO_MODEL", raising=False)
+    monkeypatch.delenv("ECHO_ENDPOINT", raising=False)
+    dockfile = project / "Dockfile.yaml"
+    dockfile.write_text(dockfile.read_text().replace(_MODEL, _TWO_FROM_ENV))
+    with pytest.raises(InvalidDeployInput) as info:
+        _deploy(project, manager, instance=instance, check_imports=True)
+    assert info.value.exit_code == 1
+    assert "4001" in info.value.cause and "ECHO_ENDPOINT, ECHO_MODEL" in info.value.cause
+    assert _missing(info) == ({4001}, {"ECHO_MODEL", "ECHO_ENDPOINT"})
+    assert all(f.line for f in info.value.findings)  # where the Dockfile uses them
+    document = info.value.to_json()
+    assert [f["code"] for f in document["findings"]] == [4001, 4001]
+    assert "--env-file" in info.value.findings[0].hint
+    _nothing_built_or_recorded(home, plugin, opened=False)  # not even a registry is made
+
+
+def test_a_rollback_to_a_version_needing_an_unset_variable_starts_nothing(
+    project, fakes, monkeypatch
+) -> None:
+    """The old version's snapshot names a variable nobody sets any more."""
+    manager, plugin = fakes
+    monkeypatch.delenv("ECHO_MODEL", raising=False)
+    dockfile = project / "Dockfile.yaml"
+    original = dockfile.read_text()
+    dockfile.write_text(original.replace(_MODEL, _MODEL_FROM_ENV))
+    (project / ".env").write_text("ECHO_MODEL=from-the-project\n")
+    _deploy(project, manager)
+    dockfile.write_text(original)
+    (project / ".env").unlink()
+    current = _deploy(project, manager)
+    starts = len([e for e in plugin.log if e[0] == "start"])
+    with pytest.raises(InvalidDeployInput) as info:
+        rollback("echo", "0.1.0", plugins=manager)
+    assert info.value.exit_code == 1 and "ECHO_MODEL" in info.value.cause
+    assert _missing(info) == ({4001}, {"ECHO_MODEL"})
+    assert len([e for e in plugin.log if e[0] == "start"]) == starts
+    with open_store() as store:
+        assert [d.id for d in store.list_deployments("echo")][-1] == current.deployment_id
+        assert store.active_deployment("echo").id == current.deployment_id
+
+
+def test_every_instance_missing_a_variable_is_named_with_its_findings(
+    project, fakes, tmp_path, monkeypatch
+) -> None:
+    from agentdock.deployment import deploy_instances
+
+    manager, plugin = fakes
+    monkeypatch.delenv("ECHO_MODEL", raising=False)
+    files = _tenant_project(project, tmp_path, {"a": "ECHO_MODEL=1\n", "b": "ECHO_MODEL=2\n"})
+    for name, path in files.items():
+        _deploy(project, manager, instance=name, env_files=[path])
+    _edit(project)
+    for path in files.values():
+        path.write_text("NOTHING=1\n")
+    builds = len([e for e in plugin.log if e[0] == "build"])
+    with pytest.raises(InvalidDeployInput) as info:
+        deploy_instances(project / "Dockfile.yaml", plugins=manager, check_imports=False)
+    assert "instance a" in info.value.cause and "instance b" in info.value.cause
+    assert _missing(info) == ({4001}, {"ECHO_MODEL"}) and len(info.value.findings) == 2
+    assert len([e for e in plugin.log if e[0] == "build"]) == builds
+
+
+@pytest.mark.parametrize("target", ["docker", "kubernetes"])
+def test_container_targets_check_variables_before_building(
+    project, home, monkeypatch, target
+) -> None:
+    """Nothing reaches the Docker engine or a cluster: no builder or target is even made."""
+    from agentdock import make_plugin_manager
+    from agentdock_plugins import docker as docker_plugin
+    from agentdock_plugins import kubernetes as k8s_plugin
+
+    monkeypatch.delenv("ECHO_MODEL", raising=False)
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    monkeypatch.setenv("KUBECONFIG", str(home / "absent"))
+    dockfile = project / "Dockfile.yaml"
+    dockfile.write_text(dockfile.read_text().replace(_MODEL, _MODEL_FROM_ENV))
+    manager = make_plugin_manager(plugins=[("docker", docker_plugin), ("k8s", k8s_plugin)])
+    with pytest.raises(InvalidDeployInput) as info:
+        deploy(dockfile, target=target, plugins=manager)
+    assert info.value.exit_code == 1 and _missing(info) == ({4001}, {"ECHO_MODEL"})
+    with open_store() as store:
+        assert store.list_versions("echo") == [] and store.list_deployments("echo") == []
+
+
+def test_a_dry_run_checks_variables_too(project, home, monkeypatch) -> None:
+    from agentdock import make_plugin_manager
+    from agentdock.deployment import dry_run
+    from agentdock_plugins import kubernetes as k8s_plugin
+
+    monkeypatch.delenv("ECHO_MODEL", raising=False)
+    dockfile = project / "Dockfile.yaml"
+    dockfile.write_text(dockfile.read_text().replace(_MODEL, _MODEL_FROM_ENV))
+    manager = make_plugin_manager(plugins=[("k8s", k8s_plugin)])
+    with pytest.raises(InvalidDeployInput) as info:
+        dry_run(dockfile, target="kubernetes", plugins=manager)
+    assert info.value.exit_code == 1 and _missing(info) == ({4001}, {"ECHO_MODEL"})
+
+
+def test_the_wait_for_health_is_reported_once_by_the_target(project, fakes) -> None:
+    """The target says what it waits for (its own words); the service adds no second line."""
+    manager, plugin = fakes
+    original = plugin.target.wait_ready
+
+    def reporting(handle, timeout, progress):
+        progress("health", f"waiting for {handle['endpoint']}/ready")
+        original(handle, timeout, progress)
+
+    plugin.target.wait_ready = reporting
+    seen: list[tuple[str, str]] = []
+    _deploy(project, manager, progress=lambda step, message, **_: seen.append((step, message)))
+    assert [m for step, m in seen if step == "health"] == [
+        "waiting for http://127.0.0.1:9001/ready"
+    ]

@@ -166,6 +166,16 @@ def test_tag() -> None:
     assert image_tag("-x", digest) == "x-0123456789ab"
 
 
+def test_image_reference_is_repository_and_tag() -> None:
+    from agentdock_plugins.docker.naming import image_reference
+
+    digest = "0123456789abcdef" * 4
+    assert (
+        image_reference("my_agent", "1.0.0+b", digest) == "agentdock/my-agent:1.0.0_b-0123456789ab"
+    )
+    assert image_reference("my_agent", "0.1.1") == "agentdock/my-agent:0.1.1"  # not built yet
+
+
 def test_labels_from_snapshot_keep_placeholders_out() -> None:
     snap = (
         "agent:\n  name: a\n  description: '${SECRET_DESC}'\n"

@@ -94,6 +94,32 @@ MODULES = {
         def run():
             return None
     """,
+    "builders.py": """
+        import os
+        import time
+
+        class Graph:
+            async def ainvoke(self, payload):
+                return payload
+
+            def __call__(self, *args, **kwargs):
+                raise AssertionError("a graph is served as it is, never called")
+
+        graph = Graph()
+
+        def good(model=None, arguments=None):
+            assert model.name == "offline-fake" and arguments == {"depth": 2}
+            return Graph()
+
+        def raises(model):
+            raise ValueError(f"bad token {os.environ['BUILDER_TOKEN']} for {model.name}")
+
+        def returns_text():
+            return "not a graph"
+
+        def blocks(spec):
+            time.sleep(600)
+    """,
     "app/__init__.py": "",
     "app/graph.py": """
         from app.nodes import node
@@ -374,3 +400,64 @@ def test_marker_matches_the_probe() -> None:
     from agentdock.spec import probe
 
     assert probe.MARKER == imports._MARKER
+
+
+# -- builder entrypoints: called once, as the runtime would ---------------------------------
+
+SPEC = {
+    "version": "1.1",
+    "agent": {"name": "built", "entrypoint": "builders:good", "framework": "langgraph"},
+    "model": {"provider": "custom", "name": "offline-fake"},
+    "io_schema": {
+        "input": {"type": "object", "properties": {"q": {"type": "string"}}},
+        "output": {"type": "object", "properties": {"a": {"type": "string"}}},
+    },
+    "arguments": {"depth": 2},
+    "auth": {"mode": "api_key"},
+    "expose": {"rest": True},
+}
+PLANTED = "planted-builder-token-3e9d1c"
+
+
+def built(ref: str) -> ImportTarget:
+    return ImportTarget(ENTRY, ref, "entrypoint", build={"version": "1.1", "data": SPEC})
+
+
+def test_a_builder_is_called_with_what_it_accepts(project: Path) -> None:
+    assert check_imports(project, [built("builders:good"), built("builders:graph")]) == []
+
+
+def test_a_builder_that_raises_is_4003_with_its_cause_and_secrets_masked(project: Path) -> None:
+    finding = only(
+        check_imports(
+            project,
+            [built("builders:raises")],
+            env={"BUILDER_TOKEN": PLANTED},
+            secrets=[PLANTED],
+        )
+    )
+    assert finding.code is Code.EntrypointNotFoundError and finding.path == ENTRY
+    assert finding.message == (
+        "the builder builders:raises raised ValueError: bad token *** for offline-fake"
+    )
+    assert "--no-build" in (finding.hint or "")
+    assert finding.detail is not None and "builders.py" in finding.detail
+    assert PLANTED not in repr(finding) + (finding.detail or "")
+
+
+def test_a_builder_must_return_a_runnable(project: Path) -> None:
+    finding = only(check_imports(project, [built("builders:returns_text")]))
+    assert finding.message == (
+        "the builder builders:returns_text returned str, not a runnable graph"
+    )
+
+
+def test_without_build_the_builder_is_not_called(project: Path) -> None:
+    assert check_imports(project, [entry("builders:raises"), entry("builders:blocks")]) == []
+
+
+def test_a_builder_that_blocks_is_cut_off(project: Path) -> None:
+    finding = only(check_imports(project, [built("builders:blocks")], timeout=3))
+    assert finding.code is Code.EntrypointNotFoundError
+    assert finding.message == "the builder builders:blocks did not return within 3s"
+    assert finding.detail is not None and "builders.py" in finding.detail  # where it waits

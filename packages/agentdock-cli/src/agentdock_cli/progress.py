@@ -82,7 +82,9 @@ class Reporter:
         else:
             assert self._err is not None
             self._err.print(f"[red]✗[/red] {error.cause}", markup=True, highlight=False)
-            if error.path:
+            for finding in getattr(error, "findings", ()):
+                self._err.print(f"  {finding.one_line()}", markup=False, highlight=False)
+            if error.path and not getattr(error, "findings", ()):
                 self._err.print(f"  at: {error.path}", highlight=False)
             if error.hint:
                 self._err.print(f"  hint: {error.hint}", highlight=False)

@@ -210,6 +210,11 @@ class Target(Protocol):
     mapping ``start`` returns (pid, container id, port, ``endpoint``); the registry keeps it
     in the deployment row and passes it back to the other methods, from any later process.
     A handle never holds a secret value.
+
+    Optional, looked up with ``getattr``: ``preflight(spec, *, snapshot, version, env,
+    instance)``, called before anything is built or started, raises ``InvalidDeployInput``
+    for what the target could never serve; ``dry_run(path, **options)`` serves
+    ``agentdock deploy --dry-run`` (see docs/plugins.md).
     """
 
     builder: str

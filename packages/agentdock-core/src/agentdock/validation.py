@@ -13,10 +13,12 @@ from dataclasses import replace
 from pathlib import Path as FsPath
 from typing import Any
 
+from agentdock.entrypoints import marked
 from agentdock.findings import Code, Finding, Severity, ValidationReport
 from agentdock.plugins import PluginManager, get_plugin_manager
 from agentdock.spec import semantic
 from agentdock.spec.imports import ImportTarget, check_imports
+from agentdock.spec.interpolate import Variables
 from agentdock.spec.loader import LoadedDocument, load_document
 from agentdock.spec.patterns import DottedPathPattern, EntrypointPattern
 from agentdock.spec.regexlint import check_patterns
@@ -45,6 +47,7 @@ def validate(
     env: Mapping[str, str] | None = None,
     allow_unresolved: bool = False,
     skip_imports: bool = False,
+    build: bool = True,
     plugins: PluginManager | None = None,
 ) -> ValidationReport:
     """Validate a Dockfile (a path, or an already-parsed mapping) and report every finding.
@@ -53,6 +56,10 @@ def validate(
     :param env: ``${VAR}`` values that take precedence over the process environment.
     :param allow_unresolved: keep unresolved placeholders (warning instead of 4001).
     :param skip_imports: do not import the entrypoint or I/O classes.
+    :param build: when the entrypoint is a builder (not already a graph) of a framework that
+        builds (``langgraph``, ``langchain``), call it in the import probe as the runtime
+        will, once everything else is valid; one that raises is 4003 with its exception
+        (``agentdock validate --no-build``: False).
     :param plugins: the plugin manager to consult (default: the process-wide one).
     :returns: the report; ``report.spec`` holds the frozen ``DockSpec`` when valid.
     """
@@ -63,6 +70,7 @@ def validate(
         document,
         strict=strict,
         skip_imports=skip_imports,
+        build=build,
         plugins=plugins,
     )
 
@@ -72,6 +80,7 @@ def validate_document(
     *,
     strict: bool = False,
     skip_imports: bool = False,
+    build: bool = True,
     plugins: PluginManager | None = None,
 ) -> ValidationReport:
     """Validate an already loaded document (see :func:`validate`)."""
@@ -86,7 +95,11 @@ def validate_document(
             data, interpolated=document.interpolated, unresolved_ok=bool(document.unresolved)
         )
         findings.extend(schema_findings)
-        findings.extend(_semantic_findings(data, version, document, manager, skip_imports))
+        findings.extend(_semantic_findings(data, version, document, manager))
+        if not skip_imports:
+            # A builder is called only for a document valid so far: it gets the spec.
+            valid = not any(f.severity is Severity.ERROR for f in findings)
+            findings.extend(_import_findings(data, version, document, manager, build and valid))
         if not any(f.severity is Severity.ERROR for f in findings):
             summary = _summary(data, version)
             spec = functools.partial(_freeze, data, version)
@@ -126,7 +139,6 @@ def _semantic_findings(
     version: str,
     document: LoadedDocument,
     manager: PluginManager,
-    skip_imports: bool,
 ) -> Iterable[Finding]:
     yield from semantic.check_auth(data, version, document.interpolated)
     yield from semantic.check_exposure(data)
@@ -138,17 +150,45 @@ def _semantic_findings(
     if isinstance(patterns, list):
         yield from check_patterns(patterns)
     yield from semantic.check_lint(data)
-    if not skip_imports:
-        targets = _import_targets(data)
-        if targets:
-            yield from check_imports(document.project_dir, targets)
 
 
-def _import_targets(data: Mapping[str, Any]) -> list[ImportTarget]:
+def _import_findings(
+    data: Mapping[str, Any],
+    version: str,
+    document: LoadedDocument,
+    manager: PluginManager,
+    build: bool,
+) -> list[Finding]:
+    """Import the entrypoint and I/O classes in a probe process; with ``build``, call a
+    builder entrypoint of a framework whose adapter builds (:mod:`agentdock.entrypoints`).
+
+    The probe's environment gets the values of the Dockfile's variables (from ``--env``,
+    the environment or ``.env``) and of ``deploy.secrets``, as a deployed runtime would,
+    and whatever it reports has those values masked."""
+    framework = semantic.block(data, "agent").get("framework")
+    registration = manager.get("adapters", framework) if isinstance(framework, str) else None
+    builds = build and registration is not None and marked(registration.factory)
+    targets = _import_targets(data, {"version": version, "data": dict(data)} if builds else None)
+    if not targets:
+        return []
+    env = dict(document.values)
+    secret_names = semantic.block(data, "deploy").get("secrets")
+    if builds and isinstance(secret_names, list):
+        lookup = Variables(None, os.environ, document.project_dir / ".env")
+        for name in secret_names:
+            value = lookup(str(name)) if isinstance(name, str) else None
+            if value is not None:
+                env.setdefault(name, value)
+    return check_imports(document.project_dir, targets, env=env, secrets=env.values())
+
+
+def _import_targets(
+    data: Mapping[str, Any], build: Mapping[str, Any] | None = None
+) -> list[ImportTarget]:
     targets: list[ImportTarget] = []
     entrypoint = semantic.block(data, "agent").get("entrypoint")
     if isinstance(entrypoint, str) and EntrypointPattern.fullmatch(entrypoint):
-        targets.append(ImportTarget(("agent", "entrypoint"), entrypoint, "entrypoint"))
+        targets.append(ImportTarget(("agent", "entrypoint"), entrypoint, "entrypoint", build))
     io_schema = semantic.block(data, "io_schema")
     for key in ("input_class", "output_class"):
         ref = io_schema.get(key)

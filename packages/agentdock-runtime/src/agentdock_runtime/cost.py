@@ -7,8 +7,13 @@ Prices are USD per 1,000,000 tokens, input and output. Three sources, the later 
 2. the ``agentdock_model_pricing`` plugin hook (later plugins override earlier ones);
 3. the Dockfile's ``model.extra.pricing``: ``{input_per_1m: 0.15, output_per_1m: 0.6}``.
 
-A model found in none of them has no price: :meth:`Pricing.cost_usd` returns ``None`` (the
-run's ``cost_usd`` is omitted) and one warning is logged when the pricing is compiled. No
+A model the Dockfile marks offline (``model.extra.offline: true``: a fake or local model that
+calls no provider, like the ``agentdock init`` template's) costs nothing and is looked up
+nowhere; a model the table prices at zero (``ollama/*``) is free too. Neither is warned about.
+
+Any other model found in none of them has no price: :meth:`Pricing.cost_usd` returns
+``None`` (the run's ``cost_usd`` is omitted) and one warning is logged when the pricing is
+compiled. No
 cost is ever guessed from a similar model name; only a dated snapshot suffix
 (``gpt-4o-mini-2024-07-18``, ``claude-3-5-haiku@20241022``) falls back to the undated name,
 and an ``azure`` deployment falls back to the OpenAI model of the same name.
@@ -61,7 +66,8 @@ class Pricing:
     provider: str
     model: str
     price: ModelPrice | None
-    #: Where the price came from: ``"table"``, ``"plugin:<name>"``, ``"model.extra"`` or ``None``.
+    #: Where the price came from: ``"table"``, ``"plugin:<name>"``, ``"model.extra"``,
+    #: ``"model.extra.offline"`` or ``None``.
     source: str | None = None
 
     def cost_usd(self, input_tokens: int, output_tokens: int) -> float | None:
@@ -160,12 +166,15 @@ def compile_pricing(spec: Any, plugins: Any | None = None) -> Pricing:
     if "pricing" in extra:
         price = _price(extra["pricing"], "model.extra.pricing")
         return Pricing(provider, model, price, "model.extra")
+    if extra.get("offline") is True:
+        return Pricing(provider, model, ModelPrice(0.0, 0.0), "model.extra.offline")
     found = _lookup(table, provider, model)
     if found is None:
         # The name is not repeated: a Dockfile may fill it from a ${VAR} kept out of logs.
         log.warning(
             "no price for the model named in model.name (provider %s): cost_usd is omitted "
-            "from telemetry (set model.extra.pricing {input_per_1m, output_per_1m} to price it)",
+            "from telemetry (set model.extra.pricing {input_per_1m, output_per_1m} to price "
+            "it, or model.extra.offline: true for a model that calls no provider)",
             provider if provider in _KNOWN_PROVIDERS else "custom",
         )
         return Pricing(provider, model, None, None)

@@ -254,8 +254,13 @@ def _dry_run(
         click.echo(result["text"], nl=not str(result["text"]).endswith("\n"))
     for path in result.get("files") or []:
         click.echo(f"wrote {path}", err=True)
+    if result.get("version"):
+        version = result["version"]
+        click.echo(f"# version {version}, as a deploy of this content records it", err=True)
     if result.get("hint"):
         click.echo(f"# {result['hint']}", err=True)
+    for note in result.get("notes") or []:
+        click.echo(f"# note: {note}", err=True)
     raise SystemExit(exitcodes.OK)
 
 

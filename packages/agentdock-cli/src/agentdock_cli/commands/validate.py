@@ -50,6 +50,11 @@ def parse_env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
     help="Keep unresolved ${VAR} placeholders (a warning instead of 4001).",
 )
 @click.option("--skip-imports", is_flag=True, help="Do not import the entrypoint or I/O classes.")
+@click.option(
+    "--no-build",
+    is_flag=True,
+    help="Import a builder entrypoint (build_graph) but do not call it.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of failed imports.")
 def validate_command(
     file: Path,
@@ -58,6 +63,7 @@ def validate_command(
     env_pairs: tuple[str, ...],
     allow_unresolved: bool,
     skip_imports: bool,
+    no_build: bool,
     verbose: bool,
 ) -> None:
     """Validate FILE (default ./Dockfile.yaml) and report every finding.
@@ -76,6 +82,7 @@ def validate_command(
         env=env,
         allow_unresolved=allow_unresolved,
         skip_imports=skip_imports,
+        build=not no_build,
         plugins=manager,
     )
     _report_plugin_errors(manager)

@@ -6,7 +6,11 @@ The CLI prints them (or their ``to_json()``) and exits with ``exit_code`` (DESIG
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agentdock.findings import Finding
 
 __all__ = [
     "BuildFailed",
@@ -15,6 +19,7 @@ __all__ = [
     "DeployInProgress",
     "HealthGateFailed",
     "InvalidDeployInput",
+    "MissingVariables",
     "NotFound",
     "TargetUnavailable",
     "VersionConflict",
@@ -23,7 +28,8 @@ __all__ = [
 
 class DeployError(Exception):
     """Base class. ``cause`` is one line; ``hint`` says what to do; ``log_tail`` holds the
-    runtime's last log lines when a start-up failed."""
+    runtime's last log lines when a start-up failed; ``findings`` the Dockfile findings
+    behind an invalid input, each with its code, path and line."""
 
     exit_code = 4
     name = "DeployError"
@@ -35,12 +41,14 @@ class DeployError(Exception):
         hint: str | None = None,
         path: str | None = None,
         log_tail: list[str] | None = None,
+        findings: Sequence[Finding] = (),
     ) -> None:
         super().__init__(cause)
         self.cause = cause
         self.hint = hint
         self.path = path
         self.log_tail = list(log_tail or [])
+        self.findings = tuple(findings)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"error": self.name, "code": self.exit_code, "detail": self.cause}
@@ -50,6 +58,8 @@ class DeployError(Exception):
             out["path"] = self.path
         if self.log_tail:
             out["log_tail"] = self.log_tail
+        if self.findings:
+            out["findings"] = [f.to_dict() for f in self.findings]
         return out
 
 
@@ -58,6 +68,13 @@ class InvalidDeployInput(DeployError):
 
     exit_code = 1
     name = "InvalidInput"
+
+
+class MissingVariables(InvalidDeployInput):
+    """Variables the Dockfile (or a recorded snapshot) needs have no value: found before
+    anything is built, recorded or started. ``findings`` holds one 4001 per use."""
+
+    name = "MissingVariables"
 
 
 class VersionConflict(InvalidDeployInput):

@@ -9,6 +9,7 @@ value from the environment.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import re
@@ -21,26 +22,31 @@ import yaml
 
 from agentdock.deployment.errors import (
     InvalidDeployInput,
+    MissingVariables,
     NotFound,
     VersionConflict,
 )
 from agentdock.deployment.runenv import read_env_file
+from agentdock.findings import Code, Finding, Severity
 from agentdock.registry import SQLStore, VersionRecord
 
 __all__ = [
     "DEFAULT_TARGET",
     "DEFAULT_TIMEOUT",
     "INSTANCE_NAME",
+    "Missing",
     "bind_host",
     "check_instance",
-    "check_instance_env",
     "check_instance_port",
     "declared_target",
     "find_dockfile",
-    "missing_variables_line",
+    "missing_variables",
+    "missing_variables_error",
     "next_patch",
     "pick_version",
+    "preflight",
     "reach_of",
+    "require_variables",
     "resources_of",
     "snapshot_of",
     "spec_of_snapshot",
@@ -86,12 +92,28 @@ def check_instance(instance: str | None) -> str:
     return instance
 
 
-def validate_for_deploy(path: Path, values: dict[str, str], skip_imports: bool) -> tuple[Any, Any]:
+def validate_for_deploy(
+    path: Path,
+    values: dict[str, str],
+    skip_imports: bool,
+    *,
+    instance: str | None = None,
+    require_values: bool = True,
+) -> tuple[Any, Any]:
+    """The loaded Dockfile and its spec, or :class:`InvalidDeployInput` (exit 1).
+
+    With ``require_values`` a variable without a value or default is refused first
+    (:class:`MissingVariables`, naming all of them): nothing that follows could work.
+    """
     from agentdock.spec.loader import load_document
     from agentdock.validation import validate_document
 
     document = load_document(path, env=values, allow_unresolved=True)
-    report = validate_document(document, skip_imports=skip_imports)
+    if require_values:
+        require_variables(document, instance)
+    # Imported only: a builder may need what only the deployed runtime has (a service of its
+    # network, a mounted file); the health gate sees it fail there.
+    report = validate_document(document, skip_imports=skip_imports, build=False)
     if not report.ok:
         first = report.errors[0]
         more = len(report.errors) - 1
@@ -118,9 +140,17 @@ def snapshot_of(raw: Any) -> str:
 
 
 def pick_version(
-    store: SQLStore, agent: str, requested: str | None, declared: str | None, digest: str
+    store: SQLStore | None,
+    agent: str,
+    requested: str | None,
+    declared: str | None,
+    digest: str,
 ) -> tuple[str, VersionRecord | None]:
-    """The version string this content deploys as, and its row when already recorded."""
+    """The version string this content deploys as, and its row when already recorded.
+
+    The one rule every target and ``--dry-run`` follows (see the module doc). ``store`` None
+    is a registry that does not exist yet: nothing is recorded, the first version is next.
+    """
     wanted = requested or declared
     if wanted is not None:
         if not _VERSION.match(wanted):
@@ -128,6 +158,8 @@ def pick_version(
                 f"invalid version {wanted!r}: letters, digits and . + _ - (at most 64)",
                 path="--version" if requested else "metadata.version",
             )
+        if store is None:
+            return wanted, None
         existing = store.get_version(agent, wanted)
         if existing is not None and existing.content_hash != digest:
             raise VersionConflict(
@@ -136,10 +168,27 @@ def pick_version(
                 path="--version" if requested else "metadata.version",
             )
         return wanted, existing
+    if store is None:
+        return next_patch([]), None
     same = store.find_version_by_hash(agent, digest)
     if same is not None:
         return same.version, same
     return next_patch([v.version for v in store.list_versions(agent)]), None
+
+
+def preflight(
+    target: Any,
+    spec: Any,
+    snapshot: str,
+    version: str,
+    env: Mapping[str, str],
+    instance: str,
+) -> None:
+    """Ask the target whether it could ever serve this version, before anything is built
+    or started (an optional ``preflight`` method; see docs/plugins.md)."""
+    check = getattr(target, "preflight", None)
+    if callable(check):
+        check(spec, snapshot=snapshot, version=version, env=env, instance=instance or None)
 
 
 def declared_target(spec: Any) -> str | None:
@@ -213,8 +262,82 @@ def start_settings(
     }
 
 
-def missing_variables_line(names: Sequence[str]) -> str:
-    return f"[FATAL] Missing required environment variables: {', '.join(sorted(names))}"
+@dataclasses.dataclass(frozen=True)
+class Missing:
+    """The variables one deployment needs and nobody sets: their sorted names, and one 4001
+    finding per use (with the Dockfile's file and line when there is a Dockfile)."""
+
+    names: tuple[str, ...]
+    findings: tuple[Finding, ...]
+    instance: str | None = None
+
+
+#: What to do about a missing variable, wherever it is found.
+MISSING_HINT = (
+    "set them in the environment, the .env beside the Dockfile or an --env-file, or give "
+    "each a default: ${NAME:-value}"
+)
+
+
+def missing_variables(
+    document: Any, instance: str | None = None, *, located: bool = True
+) -> Missing | None:
+    """The placeholders of ``document`` (loaded with ``allow_unresolved``) that have neither
+    a value nor a default, as 4001 ``EnvInterpolationError`` findings; None when none.
+
+    They are what a runtime refuses to start without (``[FATAL] Missing required environment
+    variables``), so a deploy, a rollback or a dry run asks this before it builds, records or
+    starts anything. ``located=False`` drops file and line (a snapshot read from a
+    temporary file has none worth showing).
+    """
+    if not document.unresolved:
+        return None
+    findings = []
+    for finding in document.findings:
+        unresolved = finding.code is Code.UnresolvedVariableWarning or (
+            finding.code is Code.EnvInterpolationError
+            and finding.message.startswith("unresolved variable ")
+        )
+        if not unresolved:
+            continue
+        name = finding.message.removeprefix("unresolved variable ")
+        changes: dict[str, Any] = {
+            "code": Code.EnvInterpolationError,
+            "severity": Severity.ERROR,
+            "hint": f"instance {instance}: add {name} to the instance's --env-file"
+            if instance
+            else f"export {name}, or add it to the .env beside the Dockfile or an --env-file",
+        }
+        if not located:
+            changes.update(file=None, line=None)
+        findings.append(dataclasses.replace(finding, **changes))
+    return Missing(tuple(sorted(document.unresolved)), tuple(findings), instance or None)
+
+
+def missing_variables_error(
+    problems: Sequence[Missing], hint: str = MISSING_HINT
+) -> MissingVariables:
+    """One error (exit 1) naming every missing variable of every deployment in ``problems``."""
+    prefix = ""
+    if len(problems) == 1:
+        named = ", ".join(problems[0].names)
+        prefix = f"instance {problems[0].instance}: " if problems[0].instance else ""
+    else:
+        named = "; ".join(f"instance {p.instance}: {', '.join(p.names)}" for p in problems)
+    return MissingVariables(
+        f"{prefix}{int(Code.EnvInterpolationError)} {Code.EnvInterpolationError.name}: "
+        f"missing required environment variables: {named} (nothing was built or started)",
+        hint=hint,
+        path=problems[0].findings[0].dotted_path if problems[0].findings else None,
+        findings=[f for p in problems for f in p.findings],
+    )
+
+
+def require_variables(document: Any, instance: str | None = None) -> None:
+    """Raise :class:`MissingVariables` when ``document`` needs a variable nobody sets."""
+    problem = missing_variables(document, instance)
+    if problem is not None:
+        raise missing_variables_error([problem])
 
 
 #: Stands in for a variable that has no value here, so a snapshot still makes a spec (the
@@ -224,9 +347,9 @@ _STAND_IN = "agentdock-unset-variable-stand-in-0000000000"
 
 def spec_of_snapshot(
     record: VersionRecord, values: Mapping[str, str]
-) -> tuple[Any, frozenset[str]]:
-    """The recorded snapshot as a spec (for its port, host and resources), and the
-    variables it uses."""
+) -> tuple[Any, frozenset[str], Missing | None]:
+    """The recorded snapshot as a spec (for its port, host and resources), the variables it
+    uses, and those of them ``values`` lacks (see :func:`missing_variables`)."""
     from agentdock.spec.loader import load_document
     from agentdock.validation import DockfileError, validate_document
 
@@ -238,6 +361,7 @@ def spec_of_snapshot(
         variables = load_document(file, environ={}, allow_unresolved=True).variables
         environ = {name: values[name] for name in variables if name in values}
         document = load_document(file, environ=environ, allow_unresolved=True)
+        missing = missing_variables(document, located=False)
         if document.unresolved:  # no value and no default here: a stand-in, for the spec
             environ.update(dict.fromkeys(document.unresolved, _STAND_IN))
             document = load_document(file, environ=environ, allow_unresolved=True)
@@ -248,17 +372,7 @@ def spec_of_snapshot(
         spec = None
     if spec is None:
         raise InvalidDeployInput(f"the recorded snapshot of {record.version} no longer validates")
-    return spec, variables
-
-
-def check_instance_env(instance: str, document: Any) -> None:
-    """A per-tenant instance must have every required variable before anything starts."""
-    if document.unresolved:
-        raise InvalidDeployInput(
-            f"instance {instance}: {missing_variables_line(list(document.unresolved))}",
-            hint="add them to the instance's --env-file (or the environment)",
-            path="--env-file",
-        )
+    return spec, variables, missing
 
 
 def check_instance_port(store: SQLStore, agent: str, instance: str, settings: Any) -> None:

@@ -8,12 +8,13 @@ from typing import Any
 from agentdock.deployment.artifacts import Progress, no_progress
 from agentdock.deployment.errors import (
     DeployError,
-    InvalidDeployInput,
 )
 from agentdock.deployment.inputs import (
     DEFAULT_TIMEOUT,
+    Missing,
     find_dockfile,
-    missing_variables_line,
+    missing_variables,
+    missing_variables_error,
     validate_for_deploy,
 )
 from agentdock.deployment.release import (
@@ -51,7 +52,10 @@ def deploy_instances(
     file = find_dockfile(path)
     project_dir = file.resolve().parent
     with Workspace.open(store, plugins) as ws:
-        _, spec = validate_for_deploy(file, value_sources(project_dir), skip_imports=True)
+        # Each instance's variables come from its own env files: checked below, per instance.
+        _, spec = validate_for_deploy(
+            file, value_sources(project_dir), skip_imports=True, require_values=False
+        )
         agent = spec.agent.name
         names = ws.store.list_instances(agent)
         if not names:
@@ -60,21 +64,20 @@ def deploy_instances(
                 hint="deploy one first: agentdock deploy FILE --instance NAME --env-file F",
             )
         plans: list[tuple[str, list[str], str | None, str | None]] = []
-        missing: list[str] = []
+        missing: list[Missing] = []
         for name in names:
             last = ws.store.list_deployments(agent, instance=name)[-1]
             env_files = list(last.settings.get("env_files") or [])
             values = value_sources(project_dir, env_files)
             document = load_document(file, env=values, allow_unresolved=True)
-            if document.unresolved:
-                missing.append(
-                    f"instance {name}: {missing_variables_line(list(document.unresolved))}"
-                )
+            problem = missing_variables(document, name)
+            if problem is not None:
+                missing.append(problem)
             plans.append(
                 (name, env_files, target or last.target, host or last.settings.get("host"))
             )
         if missing:
-            raise InvalidDeployInput("; ".join(missing), hint="fix the instances' env files")
+            raise missing_variables_error(missing, hint="add them to the instances' env files")
     done: list[Deployment] = []
     for name, env_files, target_name, bind in plans:
         progress("instance", f"instance {name} ({len(done) + 1} of {len(plans)})")

@@ -218,7 +218,7 @@ def release(
         progress("start", f"starting {agent} {version} on the {target_name} target")
         handle = target.start(artifact, request, progress)
         ws.store.set_deployment_handle(record.id, handle, handle.get("endpoint"))
-        progress("health", f"waiting for {handle.get('endpoint')}/ready (up to {timeout:g} s)")
+        # The target reports what it waits for (a "health" step): said once, in its words.
         target.wait_ready(handle, timeout, progress)
     except BaseException as exc:
         if handle:

@@ -3,6 +3,7 @@ health-gated like a deploy. It never builds."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,8 @@ from agentdock.deployment.inputs import (
     DEFAULT_TIMEOUT,
     bind_host,
     check_instance,
+    missing_variables_error,
+    preflight,
     spec_of_snapshot,
 )
 from agentdock.deployment.release import (
@@ -82,7 +85,15 @@ def rollback(
             # The .env beside the Dockfile the version was deployed from, wherever we are.
             project = Path(str(recorded.get("project_dir") or Path.cwd()))
             values = value_sources(project if project.is_dir() else Path.cwd(), env_files)
-            spec, variables = spec_of_snapshot(record, values)
+            spec, variables, missing = spec_of_snapshot(record, values)
+            if missing is not None:  # the old version needs a variable nobody sets now
+                raise missing_variables_error(
+                    [dataclasses.replace(missing, instance=instance_name or None)],
+                    hint=f"{chosen}'s snapshot uses them: set them in the environment, "
+                    f"the .env of {project} or pass --env-file",
+                )
+            env = runtime_env(spec, variables, values)
+            preflight(ws.target(target_name), spec, record.snapshot, chosen, env, instance_name)
             # The address it listens on is the serving deployment's (its --host, if any).
             asked = (basis.settings if basis is not None else {}).get("host")
             kept = {k: v for k, v in (last.settings if last else {}).items() if k != "host"}
@@ -97,7 +108,7 @@ def rollback(
                 target_name=target_name,
                 instance=instance_name,
                 spec=spec,
-                env=runtime_env(spec, variables, values),
+                env=env,
                 snapshot=record.snapshot,
                 timeout=timeout,
                 reason="rollback",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from agentdock.deployment.artifacts import Artifact, BuildRequest, Progress, no_progress
@@ -25,11 +25,11 @@ from agentdock.deployment.inputs import (
     DEFAULT_TIMEOUT,
     bind_host,
     check_instance,
-    check_instance_env,
     check_instance_port,
     declared_target,
     find_dockfile,
     pick_version,
+    preflight,
     snapshot_of,
     start_settings,
     validate_for_deploy,
@@ -120,11 +120,13 @@ def deploy(
     file = find_dockfile(path)
     project_dir = file.resolve().parent
     values = value_sources(project_dir, env_files)
+    progress("validate", f"validating {file}")
+    # A variable without a value is refused here, before anything is built or recorded (or
+    # a registry opened).
+    document, spec = validate_for_deploy(file, values, skip_imports=True, instance=instance_name)
     with Workspace.open(store, plugins, create=True) as ws:
         if ws.created:
             progress("registry", ws.created, path=ws.registry)
-        progress("validate", f"validating {file}")
-        document, spec = validate_for_deploy(file, values, skip_imports=True)
         snapshot = snapshot_of(document.raw)
         sources = collect_sources(project_dir)
         digest = content_hash(snapshot, project_dir, sources)
@@ -132,12 +134,13 @@ def deploy(
         bind = bind_host(spec, host)
         settings = start_settings(document, spec, env_files, host)
         if instance_name:
-            check_instance_env(instance_name, document)
             check_instance_port(ws.store, agent, instance_name, settings)
         target_name = target or declared_target(spec) or DEFAULT_TARGET
         target_plugin = ws.target(target_name)
         builder_name = str(getattr(target_plugin, "builder", target_name))
         chosen, existing = pick_version(ws.store, agent, version, spec.metadata.version, digest)
+        env = runtime_env(spec, document.variables, values)
+        preflight(target_plugin, spec, snapshot, chosen, env, instance_name)
         if existing is None and check_imports:
             # New content: import the entrypoint once, in a probe process, before building.
             progress("validate", "importing the entrypoint")
@@ -216,7 +219,7 @@ def deploy(
                 target_name=target_name,
                 instance=instance_name,
                 spec=spec,
-                env=runtime_env(spec, document.variables, values),
+                env=env,
                 snapshot=snapshot,
                 timeout=timeout,
                 reason="deploy",
@@ -251,15 +254,27 @@ def dry_run(
     path: str | os.PathLike[str] = "Dockfile.yaml",
     *,
     target: str,
+    version: str | None = None,
+    image: str | None = None,
+    env_files: Sequence[str | os.PathLike[str]] = (),
+    instance: str | None = None,
+    store: SQLStore | None = None,
     plugins: Any = None,
     **options: Any,
 ) -> dict[str, Any]:
     """What ``target`` would apply for a Dockfile (Kubernetes manifests), without building,
-    recording or contacting anything. ``options`` go to the target's ``dry_run``
-    (``fmt``, ``out_dir``, ``image``, ``version``, ``namespace``, ``instance``,
-    ``env_files``)."""
+    recording or contacting anything.
+
+    The checks of a deploy come first (the Dockfile validates, every required variable has
+    a value). The version is the one a deploy of this content would record (the same rule,
+    read from the registry when there is one; none is created), and the image the one the
+    target's builder recorded for that version, else ``image`` (``--image``), else the name
+    a build would give it without its digest (``image_built`` is False, a note says so).
+    ``options`` go to the target's ``dry_run`` (``fmt``, ``out_dir``, ``namespace``).
+    """
     from agentdock.plugins import get_plugin_manager
 
+    instance_name = check_instance(instance)
     file = find_dockfile(path)
     manager = plugins or get_plugin_manager()
     registration = manager.get("targets", target)
@@ -271,8 +286,63 @@ def dry_run(
         raise InvalidDeployInput(
             f"the {target} target has no dry run", hint="--dry-run works with --target kubernetes"
         )
-    result: dict[str, Any] = plugin.dry_run(file, **options)
+    project_dir = file.resolve().parent
+    values = value_sources(project_dir, env_files)
+    document, spec = validate_for_deploy(file, values, skip_imports=True, instance=instance_name)
+    digest = content_hash(snapshot_of(document.raw), project_dir, collect_sources(project_dir))
+    builder = str(getattr(plugin, "builder", target))
+    with _registry_if_any(store) as registry:
+        chosen, existing = pick_version(
+            registry, spec.agent.name, version, spec.metadata.version, digest
+        )
+        stored = registry.get_artifact(existing.id, builder) if registry and existing else None
+    notes: list[str] = []
+    if image is None and stored is not None:
+        image = stored.ref
+    elif image is None:
+        notes.append(
+            f"{spec.agent.name} {chosen} has no {builder} image yet: the manifests name it "
+            f"without the digest a build adds (agentdock deploy --target {target} builds and "
+            "applies it; --image names an image pushed elsewhere)"
+        )
+    result: dict[str, Any] = plugin.dry_run(
+        file,
+        version=chosen,
+        image=image,
+        env_files=env_files,
+        instance=instance_name or None,
+        **options,
+    )
+    result["version"] = chosen
+    result["image_built"] = stored is not None and image == stored.ref
+    result["notes"] = [*notes, *(result.get("notes") or [])]
     return result
+
+
+@contextlib.contextmanager
+def _registry_if_any(store: SQLStore | None) -> Iterator[SQLStore | None]:
+    """The registry when there is one (a dry run never creates it), else None."""
+    from agentdock.registry import (
+        DATABASE_URL_ENV,
+        RegistryError,
+        default_registry_path,
+        open_store,
+    )
+
+    if store is not None:
+        yield store
+        return
+    if not os.environ.get(DATABASE_URL_ENV) and not default_registry_path().is_file():
+        yield None
+        return
+    try:
+        opened = open_store()
+    except RegistryError as exc:
+        raise InvalidDeployInput(str(exc)) from None
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 def _remove_quietly(ws: Workspace, stored: Any) -> None:

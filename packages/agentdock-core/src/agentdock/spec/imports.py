@@ -1,9 +1,14 @@
-"""Check that the Python objects a Dockfile names can be imported.
+"""Check that the Python objects a Dockfile names can be imported, and a builder can build.
 
 ``agent.entrypoint`` and ``io_schema.input_class``/``output_class`` are imported in one
 fresh interpreter (``sys.executable``) per call, with the project directory as working
-directory and first on ``sys.path``. Nothing is imported into the calling process, and
-its ``sys.path`` is left alone. See :mod:`agentdock.spec.probe` for the other side.
+directory and first on ``sys.path``. An entrypoint target that carries ``build`` (the
+resolved Dockfile) and is a builder rather than a runnable is also called there, as the
+runtime will call it (:mod:`agentdock.entrypoints`); the interpreter gets ``env`` on top of
+this process's environment, so the builder sees the Dockfile's variables as the runtime
+would. Whatever a finding quotes (message, hint, traceback) has the ``secrets`` values
+masked. Nothing is imported into the calling process, and its ``sys.path`` is left alone.
+See :mod:`agentdock.spec.probe` for the other side.
 """
 
 from __future__ import annotations
@@ -17,11 +22,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import IO, Any, Literal
 
 from agentdock.findings import Code, Finding, Path
+from agentdock.masking import Masker
 
 __all__ = ["ImportTarget", "check_imports"]
 
@@ -39,6 +45,9 @@ class ImportTarget:
     path: Path
     ref: str
     kind: Literal["entrypoint", "model_class"]
+    #: ``{"version": ..., "data": <the resolved Dockfile>}``: call the entrypoint when it is
+    #: a builder (None: import it only).
+    build: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
 
 
 def _code(target: ImportTarget) -> Code:
@@ -65,6 +74,8 @@ class _Run:
 
     results: dict[int, dict[str, Any]] = field(default_factory=dict)
     started: list[int] = field(default_factory=list)
+    #: Targets whose builder was being called (after their import).
+    building: set[int] = field(default_factory=set)
     done: bool = False
     timed_out: bool = False
     returncode: int | None = None
@@ -80,16 +91,44 @@ class _Run:
 
 
 def check_imports(
-    project_dir: pathlib.Path, targets: Sequence[ImportTarget], *, timeout: float = 60.0
+    project_dir: pathlib.Path,
+    targets: Sequence[ImportTarget],
+    *,
+    timeout: float = 60.0,
+    env: Mapping[str, str] | None = None,
+    secrets: Iterable[str] = (),
 ) -> list[Finding]:
     """Import every target in one subprocess and report what failed; never raises.
 
-    Entrypoints must import and be callable or have an ``invoke`` method (4003); model
-    classes must import, subclass ``pydantic.BaseModel`` and produce a JSON schema (4004).
-    ``timeout`` bounds the whole check. A target whose import ends the interpreter is
-    reported and the targets after it are checked in a fresh one; after a timeout the
-    targets not yet reached are not reported.
+    Entrypoints must import and be callable or have an ``invoke`` method (4003); with
+    ``build``, a builder must return a runnable without raising (4003, the exception's type
+    and message). Model classes must import, subclass ``pydantic.BaseModel`` and produce a
+    JSON schema (4004). ``timeout`` bounds the whole check, a builder that never returns
+    included. A target whose import ends the interpreter is reported and the targets after
+    it are checked in a fresh one; after a timeout the targets not yet reached are not
+    reported. ``env`` is added to the probe's environment; ``secrets`` are masked.
     """
+    masker = Masker(secrets)
+    findings = _check(pathlib.Path(project_dir), targets, timeout, dict(env or {}))
+    if not masker:
+        return findings
+    return [
+        replace(
+            f,
+            message=masker(f.message),
+            hint=masker(f.hint) if f.hint else f.hint,
+            detail=masker(f.detail) if f.detail else f.detail,
+        )
+        for f in findings
+    ]
+
+
+def _check(
+    project_dir: pathlib.Path,
+    targets: Sequence[ImportTarget],
+    timeout: float,
+    env: dict[str, str],
+) -> list[Finding]:
     per_target: dict[int, list[Finding]] = {}
     pending: list[int] = []
     for index, target in enumerate(targets):
@@ -110,7 +149,7 @@ def check_imports(
             pending.append(index)
     if pending:
         try:
-            _check_pending(pathlib.Path(project_dir), targets, pending, timeout, per_target)
+            _check_pending(project_dir, targets, pending, timeout, per_target, env)
         except Exception as exc:
             first = targets[pending[0]]
             per_target.setdefault(pending[0], []).append(
@@ -129,6 +168,7 @@ def _check_pending(
     pending: list[int],
     timeout: float,
     per_target: dict[int, list[Finding]],
+    env: dict[str, str],
 ) -> None:
     first = targets[pending[0]]
     if not project_dir.is_dir():
@@ -144,7 +184,7 @@ def _check_pending(
     while pending:
         batch = [targets[i] for i in pending]
         remaining = deadline - time.monotonic()
-        run = _run_probe(project_dir.resolve(), batch, max(remaining, 0.1))
+        run = _run_probe(project_dir.resolve(), batch, max(remaining, 0.1), env)
         if run.error is not None:
             per_target.setdefault(pending[0], []).append(
                 Finding(Code.EntrypointNotFoundError, targets[pending[0]].path, run.error)
@@ -186,7 +226,13 @@ def _check_pending(
         module = _split_ref(target.ref)
         module_name = module[0] if module else target.ref
         output = _output_of(run.stderr, current)
-        if run.timed_out:
+        if run.timed_out and current in run.building:
+            message = f"the builder {target.ref} did not return within {timeout:g}s"
+            hint = (
+                "does it wait on a service, a lock or a download? The runtime would wait "
+                "too; validate --no-build skips the call"
+            )
+        elif run.timed_out:
             message = f"import of {module_name} timed out after {timeout:g}s"
             hint = "does the module do work at import time (a server, a loop, a network call)?"
         else:
@@ -272,17 +318,25 @@ def _probe_source() -> str:
     return _PROBE_FILE.read_text(encoding="utf-8")
 
 
-def _run_probe(project_dir: pathlib.Path, batch: Sequence[ImportTarget], timeout: float) -> _Run:
+def _run_probe(
+    project_dir: pathlib.Path,
+    batch: Sequence[ImportTarget],
+    timeout: float,
+    env: Mapping[str, str],
+) -> _Run:
     run = _Run()
     try:
         source = _probe_source()
     except OSError as exc:
         run.error = f"the import check could not run: cannot read the probe: {exc}"
         return run
-    targets: list[dict[str, str]] = []
+    targets: list[dict[str, Any]] = []
     for target in batch:
         module, attr = _split_ref(target.ref) or (target.ref, "")
-        targets.append({"module": module, "attr": attr, "kind": target.kind})
+        item: dict[str, Any] = {"module": module, "attr": attr, "kind": target.kind}
+        if target.build is not None:
+            item["build"] = dict(target.build)
+        targets.append(item)
     with tempfile.TemporaryDirectory(
         prefix="agentdock-imports-", ignore_cleanup_errors=True
     ) as scratch:
@@ -302,6 +356,7 @@ def _run_probe(project_dir: pathlib.Path, batch: Sequence[ImportTarget], timeout
                     stdout=output,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
+                    env={**os.environ, **env} if env else None,
                 )
             except OSError as exc:
                 run.error = f"the import check could not start {sys.executable}: {exc}"
@@ -309,7 +364,8 @@ def _run_probe(project_dir: pathlib.Path, batch: Sequence[ImportTarget], timeout
             try:
                 # Only stdin is a pipe: the wait ends when the probe exits, even when
                 # something the import started still holds the output file open.
-                proc.communicate(json.dumps(request).encode("utf-8"), timeout=timeout)
+                payload = json.dumps(request, default=str).encode("utf-8")
+                proc.communicate(payload, timeout=timeout)
             except subprocess.TimeoutExpired:
                 run.timed_out = True
             finally:
@@ -364,6 +420,8 @@ def _parse_reply(reply: str, run: _Run) -> None:
             continue
         if payload.get("done") is True:
             run.done = True
+        elif isinstance(payload.get("building"), int):
+            run.building.add(payload["building"])
         elif isinstance(payload.get("start"), int):
             run.started.append(payload["start"])
         elif isinstance(payload.get("index"), int):

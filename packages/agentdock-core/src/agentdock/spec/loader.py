@@ -20,7 +20,7 @@ import os
 import pathlib
 import types
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from agentdock.findings import Code, Finding, Path, Severity
@@ -54,6 +54,9 @@ class LoadedDocument:
     #: Variable names that had no value and no default.
     unresolved: frozenset[str]
     findings: tuple[Finding, ...]
+    #: The value each referenced variable had (never shown: the import probe gives them to
+    #: a builder, as the runtime will, and masks them in what it reports).
+    values: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def location(self, path: Path) -> SourceLocation | None:
         """Where ``path`` starts, or its nearest ancestor that is in the source map."""
@@ -199,7 +202,9 @@ def _load_file(
     )
     result = interpolate_tree(raw, variables, retypable=parsed.retypable, retype=resolve_plain)
     findings.extend(variables.findings)
-    return _interpolated(path, project_dir, raw, source_map, result, findings, allow_unresolved)
+    return _interpolated(
+        path, project_dir, raw, source_map, result, findings, allow_unresolved, variables
+    )
 
 
 def _interpolated(
@@ -210,9 +215,11 @@ def _interpolated(
     result: TreeInterpolation,
     findings: list[Finding],
     allow_unresolved: bool,
+    lookup: Variables,
 ) -> LoadedDocument:
     """The loaded document once ``${VAR}`` interpolation has run over ``raw``."""
     findings.extend(_interpolation_findings(result, source_map, allow_unresolved))
+    values = {name: value for name in result.variables if (value := lookup(name)) is not None}
     return LoadedDocument(
         path=path,
         project_dir=project_dir,
@@ -223,6 +230,7 @@ def _interpolated(
         interpolated=result.interpolated,
         unresolved=frozenset(name for _, name in result.unresolved),
         findings=tuple(findings),
+        values=types.MappingProxyType(values),
     )
 
 
@@ -293,8 +301,9 @@ def _load_mapping(
     except _Invalid as exc:
         finding = Finding(code=Code.DockfileSyntaxError, path=exc.path, message=exc.message)
         return _failed(None, project_dir, [finding], _EMPTY_MAP)
-    result = interpolate_tree(raw, Variables(env, environ, None))
-    return _interpolated(None, project_dir, raw, _EMPTY_MAP, result, [], allow_unresolved)
+    lookup = Variables(env, environ, None)
+    result = interpolate_tree(raw, lookup)
+    return _interpolated(None, project_dir, raw, _EMPTY_MAP, result, [], allow_unresolved, lookup)
 
 
 def _unicode_text(text: str, path: Path) -> str:

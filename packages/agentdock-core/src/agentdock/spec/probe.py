@@ -4,7 +4,13 @@
 directory and writes a JSON request on stdin::
 
     {"project_dir": "/abs/dir", "timeout": 60.0, "result_file": "/tmp/.../result",
-     "targets": [{"module": "app.graph", "attr": "build_graph", "kind": "entrypoint"}]}
+     "targets": [{"module": "app.graph", "attr": "build_graph", "kind": "entrypoint",
+                  "build": {"version": "1.1", "data": {...the resolved Dockfile...}}}]}
+
+An entrypoint target with ``build`` that is not already a runnable is a builder: after the
+import the probe calls it as the runtime will (:mod:`agentdock.entrypoints`, with the spec
+made from ``data``), announcing it with a ``{"building": index}`` line first so that a
+builder that never returns is told apart from an import that never does.
 
 Before importing anything the probe points fd 1 at fd 2, so whatever the imported code
 prints lands on stderr. To ``result_file`` it appends one line per event, each starting
@@ -19,7 +25,8 @@ then leaves with ``os._exit(0)`` so that threads or ``atexit`` handlers started 
 imported code cannot keep it alive. A run that ends without ``done`` was cut short by the
 imported code (``os._exit``, a crash) or by the parent's timeout.
 
-Only the standard library is used; pydantic is imported only to check a model class.
+Only the standard library is used; pydantic is imported only to check a model class, and
+AgentDock's spec models only to call a builder.
 """
 
 from __future__ import annotations
@@ -27,11 +34,13 @@ from __future__ import annotations
 import contextlib
 import difflib
 import faulthandler
+import functools
 import importlib
 import json
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 MARKER = "@@agentdock-probe@@ "
@@ -146,10 +155,52 @@ def resolve(module_name: str, attr: str) -> tuple[Any, dict[str, Any] | None]:
     return obj, None
 
 
-def check_entrypoint(module_name: str, attr: str) -> dict[str, Any]:
+def call_builder(
+    builder: Any, module_name: str, attr: str, build: dict[str, Any]
+) -> dict[str, Any]:
+    """Call ``builder`` as the runtime's adapter does, with the spec made from ``build``."""
+    display = f"{module_name}:{attr}"
+    try:
+        from agentdock.entrypoints import builder_arguments, is_runnable
+        from agentdock.spec.models import MODELS
+
+        spec = MODELS[str(build["version"])].model_validate(build["data"])
+        kwargs = builder_arguments(builder, spec)
+    except BaseException as exc:
+        return _failure(
+            f"cannot prepare the call of the builder {display}: {one_line(exc)}",
+            detail=format_traceback(exc),
+        )
+    try:
+        built = builder(**kwargs)
+    except BaseException as exc:
+        return _failure(
+            f"the builder {display} raised {one_line(exc)}",
+            hint="the runtime calls it the same way at start-up; validate --no-build skips "
+            "the call",
+            detail=format_traceback(exc),
+        )
+    if not is_runnable(built):
+        return _failure(
+            f"the builder {display} returned {type(built).__name__}, not a runnable graph",
+            hint="return the compiled graph (graph.compile()) or a Runnable",
+        )
+    return {"ok": True}
+
+
+def check_entrypoint(
+    module_name: str,
+    attr: str,
+    build: dict[str, Any] | None = None,
+    announce: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     obj, failure = resolve(module_name, attr)
     if failure is not None:
         return failure
+    if build is not None and callable(obj) and not hasattr(obj, "ainvoke"):
+        if announce is not None:
+            announce()
+        return call_builder(obj, module_name, attr, build)
     if callable(obj):
         return {"ok": True}
     try:
@@ -193,12 +244,13 @@ def check_model_class(module_name: str, attr: str) -> dict[str, Any]:
     return {"ok": True}
 
 
-def check(target: dict[str, Any]) -> dict[str, Any]:
+def check(target: dict[str, Any], announce: Callable[[], None] | None = None) -> dict[str, Any]:
     module_name = str(target["module"])
     attr = str(target["attr"])
     if target.get("kind") == "model_class":
         return check_model_class(module_name, attr)
-    return check_entrypoint(module_name, attr)
+    build = target.get("build")
+    return check_entrypoint(module_name, attr, build if isinstance(build, dict) else None, announce)
 
 
 def _emit(fd: int, payload: dict[str, Any]) -> None:
@@ -235,7 +287,7 @@ def main() -> None:
             _emit(2, {"start": index})
         _emit(result_fd, {"start": index})
         try:
-            outcome = check(target)
+            outcome = check(target, functools.partial(_emit, result_fd, {"building": index}))
         except BaseException as exc:
             outcome = _failure(one_line(exc), detail=format_traceback(exc))
         _flush_std()

@@ -62,6 +62,7 @@ from agentdock_plugins.docker.dockerfile import (
     render_dist,
     valid_image_ref,
 )
+from agentdock_plugins.docker.naming import image_reference, image_repository, image_tag
 from agentdock_plugins.pydeps import agent_requirements, agentdock_dists, uv_platform
 
 if TYPE_CHECKING:
@@ -88,18 +89,6 @@ RUNTIME_REPOSITORY = "agentdock-layers/runtime"
 _DIGEST_FORMAT = "agentdock-docker-2"
 _LOG_TAIL = 20
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
-
-
-def image_repository(dns_name: str) -> str:
-    """``agentdock/<name>``: a repository component must end with a letter or digit."""
-    name = re.sub(r"[^a-z0-9-]+", "-", dns_name.lower()).strip("-") or "agent"
-    return f"agentdock/{name}"
-
-
-def image_tag(version: str, digest: str) -> str:
-    """``<version>-<digest[:12]>``, with what a tag may not hold replaced by ``_``."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", version).lstrip(".-") or "0"
-    return f"{safe[:100]}-{digest[:12]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,7 +366,7 @@ class DockerBuilder:
             render_agent(runtime_tag, plan.port),
             plan.machine_profile,
         )
-        tag = f"{image_repository(request.dns_name)}:{image_tag(request.version, digest)}"
+        tag = image_reference(request.agent, request.version, digest)
         layers = (deps_tag, runtime_tag)
 
         with contextlib.suppress(docker.errors.ImageNotFound):

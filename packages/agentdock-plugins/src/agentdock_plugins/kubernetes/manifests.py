@@ -6,6 +6,12 @@ read, so no variable's value can reach a manifest. Each variable becomes a ``sec
 into one Secret, ``<name>-env``, that this module never renders: its values stay where they
 are, and :func:`secret_hint` says how to create it from an env file.
 
+An agent that checks API keys (``auth.mode: api_key``, or ``jwt`` with ``api_keys.enabled``)
+reads them from the registry ``AGENTDOCK_DATABASE_URL`` names, a key of the same Secret: its
+pods cannot share the deploying machine's embedded SQLite file, so keys made with ``agentdock
+key create`` work there only through a shared (Postgres) registry. :func:`registry_problem`
+says when the deploying machine has none.
+
 Objects, in apply order: ConfigMap (the snapshot, mounted as ``/etc/agentdock/spec.yaml``),
 Service, Deployment, HorizontalPodAutoscaler (``deploy.autoscale``), PodDisruptionBudget
 (more than one replica). Selectors use only the name and instance labels, which never
@@ -25,6 +31,9 @@ from typing import Any
 import yaml
 from agentdock.deployment.errors import InvalidDeployInput
 from agentdock.masking import SECRET_NAMES_ENV
+from agentdock.registry import DATABASE_URL_ENV
+
+from agentdock_plugins.docker.naming import image_reference
 
 __all__ = [
     "CONFIG_DIR",
@@ -35,8 +44,10 @@ __all__ = [
     "UID",
     "Manifest",
     "ObjectNames",
+    "checks_api_keys",
     "dump",
     "names",
+    "registry_problem",
     "render",
     "render_file",
     "required_variables",
@@ -138,11 +149,44 @@ def _snapshot_document(snapshot: str) -> tuple[frozenset[str], frozenset[str], d
 def required_variables(snapshot: str) -> tuple[list[str], list[str]]:
     """The Secret keys a deployment of ``snapshot`` reads: (required, optional).
 
-    Required: placeholders without a default and ``deploy.secrets``; optional: placeholders
-    with a default (the pod starts without them). Names ``deploy.env`` sets literally are
-    neither."""
+    Required: placeholders without a default, ``deploy.secrets`` and, for an agent that
+    checks API keys, ``AGENTDOCK_DATABASE_URL``; optional: placeholders with a default (the
+    pod starts without them). Names ``deploy.env`` sets literally are neither."""
     variables, unresolved, raw = _snapshot_document(snapshot)
     return _secret_keys(raw, variables, unresolved)
+
+
+def checks_api_keys(raw: Mapping[str, Any]) -> bool:
+    """Whether the agent's runtime checks API keys (in the registry): ``auth.mode: api_key``,
+    or ``jwt`` with ``auth.api_keys.enabled``."""
+    auth = raw.get("auth")
+    if not isinstance(auth, Mapping):
+        return False
+    keys = auth.get("api_keys")
+    enabled = isinstance(keys, Mapping) and keys.get("enabled") is True
+    return auth.get("mode") == "api_key" or (auth.get("mode") == "jwt" and enabled)
+
+
+def registry_problem(
+    snapshot: str, env: Mapping[str, str], *, agent: str, instance: str | None = None
+) -> str | None:
+    """Why the pods of ``snapshot`` could never accept a key made on this machine, or None.
+
+    An agent that checks API keys needs the registry they are made in to be one its pods
+    reach: a shared database, named by ``AGENTDOCK_DATABASE_URL`` in ``env`` (the values a
+    deploy reads: environment, ``.env``, env files). Without it the registry is the embedded
+    SQLite file of the deploying machine, which no pod can read.
+    """
+    _, _, raw = _snapshot_document(snapshot)
+    if not checks_api_keys(raw) or env.get(DATABASE_URL_ENV):
+        return None
+    return (
+        f"{agent} checks API keys and the registry here is the embedded SQLite file, which "
+        "pods on Kubernetes cannot share: a key made with agentdock key create would never "
+        f"work there. Set {DATABASE_URL_ENV}=postgresql://... (a registry the cluster can "
+        "reach) for the deploy and for agentdock key, and put the same URL in the Secret "
+        f"{names(agent, instance).secret}, where the pods read it"
+    )
 
 
 def _secret_keys(
@@ -151,6 +195,9 @@ def _secret_keys(
     deploy = raw.get("deploy") or {}
     literal = {str(k) for k in deploy.get("env") or {}}
     required = set(unresolved) | {str(n) for n in deploy.get("secrets") or ()}
+    if checks_api_keys(raw):
+        # The registry the runtime checks keys in: never the pod's own (empty) state dir.
+        required.add(DATABASE_URL_ENV)
     optional = set(variables) - required
     skip = literal | set(_RESERVED_ENV)
     return sorted(required - skip), sorted(optional - skip)
@@ -470,25 +517,24 @@ def render_file(
 ) -> list[Manifest]:
     """The manifests of a Dockfile (``agentdock deploy --target kubernetes --dry-run``).
 
-    Nothing is built: ``image`` defaults to ``<agent dns name>:<version>`` and ``version``
-    to ``metadata.version``, else ``0.1.0``. Variables are read (environment, ``.env``
-    beside the Dockfile, ``env_files``) only so that the spec validates, as ``deploy``
-    does; the manifests hold none of their values.
+    Nothing is built. ``version`` defaults as a deploy picks it without a registry
+    (``metadata.version``, else ``0.1.0``: ``agentdock.deployment.dry_run`` passes the one
+    the registry gives); ``image`` to :func:`~agentdock_plugins.docker.naming.image_reference`
+    of that version. Variables are read (environment, ``.env`` beside the Dockfile,
+    ``env_files``) to check that every required one has a value and that the spec validates,
+    as ``deploy`` does; the manifests hold none of their values.
+
+    :raises MissingVariables: a variable without a value or default (exit 1, 4001 each).
     """
+    from agentdock.deployment.inputs import find_dockfile, pick_version, require_variables
+    from agentdock.deployment.runenv import value_sources
     from agentdock.spec.loader import load_document
     from agentdock.validation import validate_document
 
-    file = Path(path)
-    if file.is_dir():
-        file = file / "Dockfile.yaml"
-    if not file.is_file():
-        from agentdock.deployment.errors import NotFound
-
-        raise NotFound(f"no Dockfile at {file}", path=str(file))
-    from agentdock.deployment.runenv import value_sources
-
+    file = find_dockfile(path)
     values = value_sources(file.resolve().parent, env_files)
     document = load_document(file, env=values, environ={}, allow_unresolved=True)
+    require_variables(document, instance)
     report = validate_document(document, skip_imports=True)
     try:
         spec = report.spec if report.ok else None
@@ -496,22 +542,18 @@ def render_file(
         spec = None
     if spec is None or document.raw is None:
         first = report.errors[0] if report.errors else None
-        missing = sorted(document.unresolved)
         raise InvalidDeployInput(
             f"{file} does not validate"
-            + (f": {first.code.value} {first.code.name}: {first.message}" if first else "")
-            + (f" (unset: {', '.join(missing)})" if missing else ""),
+            + (f": {first.code.value} {first.code.name}: {first.message}" if first else ""),
             path=".".join(str(p) for p in first.path) if first is not None else None,
-            hint=f"agentdock validate {file}"
-            + (" with those variables set (environment, .env or --env-file)" if missing else ""),
+            hint=f"agentdock validate {file}",
         )
     snapshot = yaml.safe_dump(document.raw, sort_keys=False, allow_unicode=True)
-    chosen = version or spec.metadata.version or "0.1.0"
-    ref = image or f"{spec.agent.name.replace('_', '-')}:{chosen.replace('+', '_')}"
+    chosen, _ = pick_version(None, spec.agent.name, version, spec.metadata.version, "")
     return render(
         spec,
         snapshot=snapshot,
-        image=ref,
+        image=image or image_reference(spec.agent.name, chosen),
         version=chosen,
         namespace=namespace,
         instance=instance,

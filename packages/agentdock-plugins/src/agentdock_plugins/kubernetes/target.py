@@ -44,6 +44,7 @@ from agentdock_plugins.kubernetes.manifests import (
     FIELD_MANAGER,
     Manifest,
     names,
+    registry_problem,
     render,
     required_variables,
     secret_hint,
@@ -148,6 +149,37 @@ class KubernetesTarget:
 
     # -- Target protocol ------------------------------------------------------------------
 
+    def preflight(
+        self,
+        spec: Any,
+        *,
+        snapshot: str,
+        version: str,
+        env: Mapping[str, str],
+        instance: str | None = None,
+    ) -> None:
+        """Refuse, before anything is built, what no rollout could serve: manifests that do
+        not render (a name that is no DNS label, a GPU on the ``cpu`` profile, autoscaling
+        without a CPU request, ...) and an agent that checks API keys while the registry
+        here is one its pods cannot share (see ``manifests.registry_problem``).
+
+        :raises InvalidDeployInput: with what to change (exit 1).
+        """
+        render(
+            spec,
+            snapshot=snapshot,
+            image="agentdock/preflight:0",
+            version=version,
+            instance=instance,
+        )
+        problem = registry_problem(snapshot, env, agent=spec.agent.name, instance=instance)
+        if problem is not None:
+            raise InvalidDeployInput(
+                problem,
+                hint="or deploy it with --target docker or local, which share this registry",
+                path="auth.mode",
+            )
+
     def start(
         self, artifact: Artifact, request: StartRequest, progress: Progress
     ) -> Mapping[str, Any]:
@@ -163,6 +195,13 @@ class KubernetesTarget:
         )
         snapshot = self._snapshot_source(request)
         spec = _spec_of(snapshot, request.env)
+        self.preflight(
+            spec,
+            snapshot=snapshot,
+            version=request.version,
+            env=request.env,
+            instance=request.instance,
+        )
         context = self._context or os.environ.get(CONTEXT_ENV) or None
         self._connect(context)
         namespace = self._namespace or os.environ.get(NAMESPACE_ENV) or self._default_namespace
@@ -365,10 +404,13 @@ class KubernetesTarget:
 
         Returns ``manifests``, ``text`` (the YAML stream or JSON ``List``; None with
         ``out_dir``), ``files`` (the paths written under ``out_dir``), ``secret`` (the
-        Secret's name), ``required``/``optional`` (its keys) and ``hint`` (the command that
-        creates it). The namespace defaults to ``$AGENTDOCK_KUBE_NAMESPACE``, else
-        ``default``; no kubeconfig is read.
+        Secret's name), ``required``/``optional`` (its keys), ``hint`` (the command that
+        creates it) and ``notes`` (what a deploy of it would refuse). The namespace
+        defaults to ``$AGENTDOCK_KUBE_NAMESPACE``, else ``default``; no kubeconfig is read.
         """
+        from agentdock.deployment.inputs import find_dockfile
+        from agentdock.deployment.runenv import value_sources
+
         from agentdock_plugins.kubernetes.manifests import dump, render_file, write
 
         ns = namespace or self._namespace or os.environ.get(NAMESPACE_ENV) or "default"
@@ -380,8 +422,11 @@ class KubernetesTarget:
             instance=instance,
             env_files=env_files,
         )
-        required, optional = required_variables(manifests[0]["data"]["spec.yaml"])
+        snapshot = manifests[0]["data"]["spec.yaml"]
+        required, optional = required_variables(snapshot)
         agent = str(manifests[0]["metadata"]["labels"]["io.agentdock/agent"])
+        values = value_sources(find_dockfile(path).resolve().parent, env_files)
+        problem = registry_problem(snapshot, values, agent=agent, instance=instance)
         files = [str(p) for p in write(manifests, out_dir, fmt)] if out_dir is not None else []
         return {
             "manifests": manifests,
@@ -392,6 +437,8 @@ class KubernetesTarget:
             "required": required,
             "optional": optional,
             "hint": secret_hint(agent, instance, ns) if required or optional else None,
+            # A deploy refuses what the dry run only warns about: it would create keys here.
+            "notes": [f"deploy --target kubernetes refuses this: {problem}"] if problem else [],
         }
 
     # -- helpers --------------------------------------------------------------------------

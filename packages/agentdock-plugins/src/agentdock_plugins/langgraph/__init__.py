@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentdock import hookimpl
+from agentdock.entrypoints import calls_builder
 
 if TYPE_CHECKING:
     from agentdock_plugins.langgraph.adapter import LangGraphAdapter
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["agentdock_register_adapters", "langgraph_adapter"]
 
 
+@calls_builder
 def langgraph_adapter(
     entry: Any, spec: Any, *, project_dir: str | Path | None = None
 ) -> LangGraphAdapter:
