@@ -49,5 +49,5 @@ def defined_roles(store: SQLStore, agent: str, instance: str = "") -> DefinedRol
     record = _version_for(store, agent, instance)
     if record is None:
         return None
-    spec, _ = spec_of_snapshot(record, {})
+    spec, _, _ = spec_of_snapshot(record, {})
     return DefinedRoles(record.version, roles_from_spec(spec.auth), bool(spec.auth.roles))
