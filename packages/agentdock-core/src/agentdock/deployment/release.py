@@ -2,9 +2,11 @@
 
 Shared by deploy and rollback: a ``pending`` deployment row is written before the runtime
 starts, its handle as soon as the target returns one, and the row becomes ``active`` (the
-previous one ``superseded``, in the same transaction) only after ``/ready`` answered. The
+previous one ``superseded``, in the same transaction) only after ``/ready`` answered and a
+target that keeps one address per agent (``promote``) has the new runtime serving it. The
 previous runtime is stopped after the switch, so it keeps serving until then. A failed gate
-stops the new runtime and marks its row ``failed``; the previous one is not touched.
+or promotion stops the new runtime and marks its row ``failed``; the previous one is not
+touched.
 """
 
 from __future__ import annotations
@@ -218,8 +220,11 @@ def release(
         progress("start", f"starting {agent} {version} on the {target_name} target")
         handle = target.start(artifact, request, progress)
         ws.store.set_deployment_handle(record.id, handle, handle.get("endpoint"))
-        progress("health", f"waiting for {handle.get('endpoint')}/ready (up to {timeout:g} s)")
+        progress("health", f"waiting for {agent} {version} to answer /ready (up to {timeout:g} s)")
         target.wait_ready(handle, timeout, progress)
+        promote = getattr(target, "promote", None)
+        if callable(promote):  # the new runtime takes the agent's address over
+            promote(handle, progress)
     except BaseException as exc:
         if handle:
             with contextlib.suppress(Exception):
