@@ -138,14 +138,15 @@ class HandoffServer(threading.Thread):
             self.server.close()
 
 
-def _candidates(directory: Path, key: str) -> Iterator[tuple[int, Path]]:
-    """The sockets of supervisors of ``key``, newest process first."""
+def _sockets(directory: Path, key: str = "*") -> Iterator[tuple[str, int, Path]]:
+    """``(key, pid, path)`` of the supervisors' sockets (of ``key``), newest process first."""
     found = []
     for path in directory.glob(f"{key}.*.sock"):
-        pid = path.name[len(key) + 1 : -len(".sock")]
+        name, _, pid = path.name[: -len(".sock")].rpartition(".")
         if pid.isdigit():
-            found.append((int(pid), path))
-    yield from sorted(found, reverse=True)
+            found.append((int(pid), name, path))
+    for pid, name, path in sorted(found, reverse=True):
+        yield name, pid, path
 
 
 def _receive(path: Path) -> tuple[dict[str, Any], socket.socket] | None:
@@ -178,12 +179,13 @@ def receive_listener(
     listens on ``host`` (as asked) and ``port``; None when none does.
 
     ``alive(pid)`` tells whether a supervisor still runs: the files of those that do not
-    (killed, so they could not remove theirs) are removed on the way."""
-    for pid, path in _candidates(directory, key):
-        if alive is not None and not alive(pid):
-            with contextlib.suppress(OSError):
-                path.unlink()
-            continue
+    (killed, so they could not remove theirs), of any agent, are removed on the way."""
+    if alive is not None:
+        for _name, pid, path in _sockets(directory):
+            if not alive(pid):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+    for _name, _pid, path in _sockets(directory, key):
         got = _receive(path)
         if got is None:
             continue
