@@ -2,6 +2,8 @@
 
 The fake builder writes a marker file per digest under the home (so ``exists`` and
 ``remove`` are real); the fake target records every call and can be told to fail its gate.
+The ``fake-promote`` target is the same with ``promote`` (one address for every version),
+which can be told to fail too.
 """
 
 from __future__ import annotations
@@ -91,11 +93,23 @@ class FakeTarget:
         return iter(lines[-tail:] if tail else lines)
 
 
+class PromotingTarget(FakeTarget):
+    def __init__(self, log: list[tuple[str, Any]]) -> None:
+        super().__init__(log)
+        self.fail_promote: str | None = None
+
+    def promote(self, handle: Any, progress: Any) -> None:
+        self.log.append(("promote", handle["id"]))
+        if self.fail_promote:
+            raise HealthGateFailed(self.fail_promote, log_tail=["did not take over"])
+
+
 class FakePlugin:
     def __init__(self) -> None:
         self.log: list[tuple[str, Any]] = []
         self.builder = FakeBuilder(self.log)
         self.target = FakeTarget(self.log)
+        self.promoting = PromotingTarget(self.log)
 
     @hookimpl
     def agentdock_register_builders(self, register: Any) -> None:
@@ -104,6 +118,7 @@ class FakePlugin:
     @hookimpl
     def agentdock_register_targets(self, register: Any) -> None:
         register("fake", lambda: self.target)
+        register("fake-promote", lambda: self.promoting)
 
 
 def fake_manager() -> tuple[Any, FakePlugin]:

@@ -33,6 +33,7 @@ import httpx
 import pytest
 from agentdock.deployment.workspace import pid_alive
 from agentdock.registry import SQLStore, open_store
+from hammer import Hammer
 
 pytestmark = pytest.mark.slow
 
@@ -434,8 +435,9 @@ def test_deploy_v2_rollback_and_noop(lifecycle: Lifecycle) -> None:
     assert rolled["version"] == "1.0.0" and rolled["reason"] == "rollback"
     assert "build" not in back.steps() and "install" not in back.steps(), back.steps()
     assert home.invoke(rolled["endpoint"]) == "HI"
-    with pytest.raises(httpx.TransportError):  # the v2 runtime was retired
-        httpx.post(f"{result['endpoint']}/invoke", json={"text": "x"}, timeout=2, trust_env=False)
+    assert rolled["endpoint"] == result["endpoint"]  # one address for every version
+    v2 = next(d for d in home.deployments() if d.id == result["deployment_id"])
+    assert not pid_alive(int(v2.handle["pid"]))  # the v2 runtime was retired
     assert _active_one(home).version == "1.0.0"
 
     listed = home.cli("versions", "echo", "--json")
@@ -549,6 +551,7 @@ def test_a_dead_active_deployment_is_redeployed_not_a_noop(lifecycle: Lifecycle)
     assert "start" in run.steps()
     fresh = _active_one(home)
     assert fresh.id == result["deployment_id"] != dead.id
+    assert fresh.endpoint == dead.endpoint  # the address it had, bound again
     assert home.invoke(str(fresh.endpoint)) == "HI"
 
 
@@ -583,7 +586,7 @@ def test_a_crash_loop_is_down_and_a_deploy_replaces_it(lifecycle: Lifecycle) -> 
     result = _result(run)
     assert result["noop"] is False and result["version"] == looping.version
     fresh = _active_one(home)
-    assert fresh.id != looping.id
+    assert fresh.id != looping.id and fresh.endpoint == looping.endpoint
     assert home.invoke(str(fresh.endpoint)) == "HI"
 
 
@@ -696,6 +699,74 @@ def test_a_missing_variable_builds_and_records_nothing(tmp_path: Path) -> None:
             assert store.list_versions("echo") == []
         finally:
             store.close()
+
+
+# -- one address for every release ----------------------------------------------------------
+
+
+def test_the_endpoint_stays_through_deploy_rollback_restart_and_stop(tmp_path: Path) -> None:
+    """Clients holding the first deploy's URL (one keeping its connection alive, one
+    connecting anew for each request) lose no request through a deploy and a rollback,
+    and the URL still answers after a crash, and after stop and deploy again."""
+    home = _make_home(tmp_path)
+    port = _free_port()
+    write_variant(home.project, "", port=port)
+    try:
+        first = _result(home.deploy("--version", "1.0.0"))
+        home.key = first["api_key"]
+        endpoint = first["endpoint"]
+        assert home.invoke(endpoint) == "HI"
+        headers = {"x-api-key": str(home.key)}
+        url = f"{endpoint}/invoke"
+        with (
+            Hammer(url, headers=headers, keep_alive=True) as kept,
+            Hammer(url, headers=headers, keep_alive=False) as fresh,
+        ):
+            kept.wait_for("HI")
+            write_variant(home.project, "!", port=port)
+            second = _result(home.deploy())
+            kept.wait_for("HI!")
+            fresh.wait_for("HI!")
+            back = _result(home.cli("rollback", "echo", "--json", "--timeout", "90"))
+            kept.wait_for("HI")
+            fresh.wait_for("HI")
+        for client in (kept, fresh):
+            assert client.failures == [], client.failures[:5]
+            assert client.seen()["HI"] > 0 and client.seen()["HI!"] > 0, client.seen()
+        assert (second["version"], back["version"]) == ("1.0.1", "1.0.0")
+        assert second["endpoint"] == back["endpoint"] == endpoint
+        shown = json.loads(home.cli("status", "echo", "--json").stdout)
+        assert shown["endpoint"] == endpoint and shown["version"] == "1.0.0"
+        assert shown["runtime_endpoint"].startswith("http://127.0.0.1:")
+        assert shown["runtime_endpoint"] != endpoint and shown["healthy"] is True
+        table = home.cli("status", "echo")
+        assert re.search(rf"endpoint\s+{re.escape(endpoint)}\n", table.stdout), table.stdout
+        write_variant(home.project, "", port=port)  # 1.0.0's content: nothing to deploy
+        printed = home.cli("deploy", "--print-env", "--timeout", "90")
+        assert printed.code == 0 and "nothing to do" in printed.stderr, str(printed)
+        assert f"export AGENTDOCK_ENDPOINT={endpoint}\n" in printed.stdout
+
+        active = _active_one(home)
+        state_file = Path(active.handle["state_dir"]) / "supervisor.json"
+        os.kill(int(json.loads(state_file.read_text("utf-8"))["runtime_pid"]), signal.SIGKILL)
+        _poll(
+            lambda: (
+                json.loads(state_file.read_text("utf-8")).get("ready")
+                and json.loads(state_file.read_text("utf-8")).get("restarts") == 1
+            ),
+            what="a restart",
+        )
+        assert home.invoke(endpoint) == "HI"
+
+        assert home.cli("stop", "echo", "--json").code == 0
+        with pytest.raises(httpx.TransportError):
+            httpx.post(url, json={"text": "x"}, headers=headers, timeout=2, trust_env=False)
+        again = _result(home.deploy())
+        assert again["endpoint"] == endpoint and again["noop"] is False
+        assert home.invoke(endpoint) == "HI"
+    finally:
+        home.shutdown()
+    assert not home.live_supervisors(), "a supervisor outlived the test"
 
 
 # -- the interrupts home ---------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The ``local`` target with real processes: start, the health gate, restarts, the crash
-loop, a runtime that cannot start, a taken port, stop, and a supervisor that outlives the
-process that started it. A planted secret travels in the environment and must show up
-nowhere on disk or in a handle, masked in the log even when the runtime prints it; a
-variable planted in the deploying shell must reach neither the supervisor nor the runtime."""
+loop, a runtime that cannot start, a taken port, stop, a supervisor that outlives the
+process that started it, and one address handed from version to version. A planted secret
+travels in the environment and must show up nowhere on disk or in a handle, masked in the
+log even when the runtime prints it; a variable planted in the deploying shell must reach
+neither the supervisor nor the runtime."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from agentdock_plugins.local.builder import LocalBuilder
 from agentdock_plugins.local.supervisor import read_state
 from agentdock_plugins.local.target import LocalTarget, choose_port, pid_alive
 from build_requests import build_request
+from hammer import Hammer
 
 pytestmark = pytest.mark.slow
 
@@ -111,8 +113,8 @@ def _poll(predicate: Any, timeout: float = 60.0) -> Any:
         time.sleep(POLL)
 
 
-def _invoke(handle: dict[str, Any], text: str) -> str:
-    resp = httpx.post(f"{handle['endpoint']}/invoke", json={"text": text}, timeout=10)
+def _invoke(handle: dict[str, Any], text: str, endpoint: str = "endpoint") -> str:
+    resp = httpx.post(f"{handle[endpoint]}/invoke", json={"text": text}, timeout=10)
     assert resp.status_code == 200, resp.text
     return str(resp.json()["text"])
 
@@ -168,6 +170,7 @@ def test_start_ready_invoke_restart_and_stop(
     assert {"pid", "host", "log", "state_dir"} <= handle.keys()
     assert handle["log"] == str(home / "logs" / "echo.d1.log")
     local.wait_ready(handle, 60, no_progress)
+    local.promote(handle, no_progress)
     assert _invoke(handle, "hello") == "HELLO"
     status = local.status(handle)
     assert status["state"] == "running" and status["healthy"] is True
@@ -284,6 +287,7 @@ def test_taken_port_gives_another(home: Path, echo_bundle: Artifact, target: Any
         assert handle["port"] != taken
         assert any(f"port {taken} is taken" in m for m in steps)
         local.wait_ready(handle, 60, no_progress)
+        local.promote(handle, no_progress)
         assert _invoke(handle, "port") == "PORT"
 
 
@@ -400,6 +404,7 @@ def test_supervisor_outlives_the_process_that_started_it(
     handle = json.loads(starter.stdout.strip().splitlines()[-1])
     handles.append(handle)
     local.wait_ready(handle, 60, no_progress)
+    local.promote(handle, no_progress)
     assert pid_alive(handle["pid"])
     assert _invoke(handle, "still here") == "STILL HERE"
     _assert_no_secret(handle)
@@ -426,3 +431,132 @@ def test_stop_enforces_its_timeout_on_a_runtime_that_ignores_sigterm(
     stopper.join(60)
     assert not stopper.is_alive(), "stop() ignored its timeout"
     assert not pid_alive(int(handle["pid"])) and not pid_alive(int(runtime))
+
+
+# -- one address for every version -----------------------------------------------------------
+
+
+def _variant(bundle: Artifact, root: Path, suffix: str) -> Artifact:
+    """Another version of ``bundle``: the same virtual environment (linked, not rebuilt)
+    and an echo graph that appends ``suffix``."""
+    variant = root / f"variant{len(list(root.iterdir()))}"
+    variant.mkdir()
+    (variant / "venv").symlink_to(Path(bundle.ref) / "venv")
+    shutil.copytree(
+        Path(bundle.ref) / "app", variant / "app", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    graph = variant / "app" / "echo" / "graph.py"
+    source = graph.read_text("utf-8")
+    assert ".upper()}" in source
+    graph.write_text(source.replace(".upper()}", f".upper() + {suffix!r}}}"), "utf-8")
+    return Artifact("local", str(variant), "1" * 64)
+
+
+def _runtime_of(handle: dict[str, Any]) -> int:
+    return int(_poll(lambda: (read_state(Path(handle["state_dir"])) or {}).get("runtime_pid")))
+
+
+def test_one_address_through_a_release_a_crash_and_a_stop(
+    home: Path, echo_bundle: Artifact, target: Any, tmp_path: Path
+) -> None:
+    """The second version takes the first one's address over: clients that hold it (one
+    keeping its connection, one connecting for each request) lose no request and reach
+    the second version only once it is promoted; the address stays through a crash of
+    its runtime, and after a stop the next start binds it again."""
+    local, handles = target
+    port = _free_port()
+    second = _variant(echo_bundle, tmp_path, "!")
+    one = dict(local.start(echo_bundle, _request(home, 20, port, instance="stable"), no_progress))
+    handles.append(one)
+    local.wait_ready(one, 60, no_progress)
+    local.promote(one, no_progress)
+    assert one["endpoint"] == f"http://127.0.0.1:{port}"
+    assert one["gate_endpoint"] != one["endpoint"] and _invoke(one, "hi") == "HI"
+    url = f"{one['endpoint']}/invoke"
+    said: list[str] = []
+    with Hammer(url, keep_alive=True) as kept, Hammer(url, keep_alive=False) as fresh:
+        kept.wait_for("HI")
+        two = dict(
+            local.start(
+                second,
+                _request(home, 21, port, instance="stable"),
+                lambda s, m, **_: said.append(m),
+            )
+        )
+        handles.append(two)
+        assert two["endpoint"] == one["endpoint"] and two["port"] == port
+        assert two["gate_endpoint"] not in (one["gate_endpoint"], one["endpoint"])
+        assert any(f"taking over 127.0.0.1:{port}" in m for m in said), said
+        local.wait_ready(two, 60, no_progress)
+        assert _invoke(two, "ready", "gate_endpoint") == "READY!"  # up, on its own port
+        kept.wait_for("HI", 10)
+        fresh.wait_for("HI", 10)
+        unpromoted = kept.seen()["HI!"] + fresh.seen()["HI!"]
+        local.promote(two, no_progress)
+        local.promote(two, no_progress)  # idempotent
+        state = read_state(Path(two["state_dir"]))
+        assert state is not None and state["serving"] is True and not state["promote_error"]
+        local.stop(one, 30)
+        kept.wait_for("HI!", 10)
+        fresh.wait_for("HI!", 10)
+    assert unpromoted == 0
+    for client in (kept, fresh):
+        assert client.failures == [], client.failures[:5]
+    assert local.status(two)["serving"] is True and local.status(one)["state"] == "stopped"
+
+    crashed = _runtime_of(two)
+    os.kill(crashed, signal.SIGKILL)
+    _poll(lambda: (s := read_state(Path(two["state_dir"]))) and s["restarts"] == 1 and s["ready"])
+    assert _invoke(two, "back") == "BACK!"  # the restarted runtime serves the address at once
+
+    local.stop(two, 30)
+    with pytest.raises(httpx.TransportError):
+        httpx.post(url, json={"text": "x"}, timeout=2)
+    three = dict(local.start(echo_bundle, _request(home, 22, port, instance="stable"), no_progress))
+    handles.append(three)
+    assert three["endpoint"] == one["endpoint"]
+    local.wait_ready(three, 60, no_progress)
+    local.promote(three, no_progress)
+    assert _invoke(three, "again") == "AGAIN"
+
+
+def test_a_version_that_is_never_promoted_never_answers_on_the_address(
+    home: Path, echo_bundle: Artifact, target: Any, tmp_path: Path
+) -> None:
+    """What a failed gate does (stop the new runtime, unpromoted) costs the clients of the
+    serving version nothing, though the new one was up and answering on its own port; a
+    promotion that cannot happen fails like a gate, with the log's tail."""
+    local, handles = target
+    port = _free_port()
+    one = dict(local.start(echo_bundle, _request(home, 30, port, instance="gated"), no_progress))
+    handles.append(one)
+    local.wait_ready(one, 60, no_progress)
+    local.promote(one, no_progress)
+    url = f"{one['endpoint']}/invoke"
+    with Hammer(url, keep_alive=True) as kept, Hammer(url, keep_alive=False) as fresh:
+        kept.wait_for("HI")
+        bad = _variant(echo_bundle, tmp_path, "?")
+        two = dict(local.start(bad, _request(home, 31, port, instance="gated"), no_progress))
+        handles.append(two)
+        local.wait_ready(two, 60, no_progress)
+        assert _invoke(two, "up", "gate_endpoint") == "UP?"
+        fresh.wait_for("HI", 20)
+        kept.wait_for("HI", 20)
+        local.stop(two, 30)
+        kept.wait_for("HI", 10)
+        fresh.wait_for("HI", 10)
+    for client in (kept, fresh):
+        assert client.failures == [] and set(client.seen()) == {"HI"}, (
+            client.seen(),
+            client.failures[:5],
+        )
+    assert _invoke(one, "still") == "STILL"
+
+    three = dict(local.start(bad, _request(home, 32, port, instance="gated"), no_progress))
+    handles.append(three)
+    local.wait_ready(three, 60, no_progress)
+    os.kill(int(three["pid"]), signal.SIGKILL)  # its supervisor, gone before the promotion
+    with pytest.raises(HealthGateFailed) as caught:
+        local.promote(three, no_progress)
+    assert "before it took over" in caught.value.cause
+    assert _invoke(one, "unharmed") == "UNHARMED"

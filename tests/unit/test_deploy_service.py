@@ -63,7 +63,8 @@ def _edit(project: Path) -> None:
 
 def _deploy(project: Path, manager, **kw):
     kw.setdefault("check_imports", False)
-    return deploy(project / "Dockfile.yaml", target="fake", plugins=manager, **kw)
+    kw.setdefault("target", "fake")
+    return deploy(project / "Dockfile.yaml", plugins=manager, **kw)
 
 
 def test_first_deploy_records_version_artifact_and_active_deployment(project, fakes) -> None:
@@ -146,6 +147,60 @@ def test_failed_gate_keeps_the_previous_version_serving(project, fakes) -> None:
     assert active.id == v1.deployment_id
     assert len(failed) == 1 and "78" in failed[0].detail
     assert set(plugin.target.running) == {v1.deployment_id}  # the new runtime was stopped
+
+
+def _calls(plugin, since: int = 0) -> list[tuple[str, object]]:
+    return [e for e in plugin.log[since:] if e[0] in {"start", "promote", "stop"}]
+
+
+def test_promote_comes_after_the_gate_and_before_the_previous_one_stops(project, fakes) -> None:
+    manager, plugin = fakes
+    v1 = _deploy(project, manager, target="fake-promote")
+    _edit(project)
+    mark = len(plugin.log)
+    v2 = _deploy(project, manager, target="fake-promote")
+    assert _calls(plugin, mark) == [
+        ("start", "0.1.1"),
+        ("promote", v2.deployment_id),
+        ("stop", v1.deployment_id),
+    ]
+    mark = len(plugin.log)
+    back = rollback("echo", plugins=manager)
+    assert _calls(plugin, mark) == [
+        ("start", "0.1.0"),
+        ("promote", back.deployment_id),
+        ("stop", v2.deployment_id),
+    ]
+    # A target without promote: started, gated, activated, as before.
+    _edit(project)
+    mark = len(plugin.log)
+    v4 = _deploy(project, manager)
+    assert [e[0] for e in _calls(plugin, mark)] == ["start", "stop"]
+    assert status("echo", plugins=manager)["deployment_id"] == v4.deployment_id
+
+
+def test_a_failed_gate_never_promotes_and_a_failed_promote_fails_like_a_gate(
+    project, fakes
+) -> None:
+    manager, plugin = fakes
+    v1 = _deploy(project, manager, target="fake-promote")
+    _edit(project)
+    plugin.promoting.fail_gate = "no /ready"
+    mark = len(plugin.log)
+    with pytest.raises(HealthGateFailed):
+        _deploy(project, manager, target="fake-promote")
+    assert "promote" not in [e[0] for e in plugin.log[mark:]]
+    plugin.promoting.fail_gate = None
+    plugin.promoting.fail_promote = "the runtime did not take the address over"
+    with pytest.raises(HealthGateFailed) as info:
+        _deploy(project, manager, target="fake-promote")
+    assert info.value.exit_code == 4 and info.value.log_tail == ["did not take over"]
+    with open_store() as store:
+        active = store.active_deployment("echo")
+        failed = store.list_deployments("echo", statuses=["failed"])
+    assert active.id == v1.deployment_id  # the previous one is untouched, still active
+    assert [f.detail for f in failed][-1] == "the runtime did not take the address over"
+    assert set(plugin.promoting.running) == {v1.deployment_id}  # the new one was stopped
 
 
 def test_rollback_redeploys_the_previous_artifact_without_building(project, fakes) -> None:

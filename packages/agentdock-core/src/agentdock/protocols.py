@@ -215,6 +215,15 @@ class Target(Protocol):
     instance)``, called before anything is built or started, raises ``InvalidDeployInput``
     for what the target could never serve; ``dry_run(path, **options)`` serves
     ``agentdock deploy --dry-run`` (see docs/plugins.md).
+
+    Optional: ``promote(handle, progress)``, for a target that keeps one address per agent
+    and instance across versions (the ``local`` target). A runtime it starts serves that
+    address only once promoted; a deploy or rollback calls it after ``wait_ready`` passed and
+    before the registry activates the new deployment (then the previous one is stopped and
+    drains). It must be idempotent; raising
+    :class:`~agentdock.deployment.errors.HealthGateFailed` fails the deploy like the gate:
+    the new runtime is stopped and the previous one keeps serving, untouched. Without it,
+    each runtime serves its own endpoint from the start.
     """
 
     builder: str

@@ -34,7 +34,11 @@ Set by deploy targets (a user rarely sets them):
 ``AGENTDOCK_STATE_DIR``
     Where the SQLite checkpointer keeps conversations by default (one per instance).
 ``AGENTDOCK_LISTEN_FD``
-    A socket the supervisor already bound and listens on; served instead of binding.
+    Sockets the supervisor already bound and listens on (comma-separated); served instead
+    of binding.
+``AGENTDOCK_STANDBY_FD`` / ``AGENTDOCK_CONTROL_FD``
+    The agent's stable address, still served by the version before this one, and a socket
+    to the supervisor, which says when to accept on it too (after the health gate).
 ``AGENTDOCK_SECRET_NAMES``
     Comma-separated names of the variables that hold secrets: their values are masked
     (``***``) in everything the runtime writes to stdout and stderr (:mod:`.logmask`).

@@ -37,7 +37,11 @@ def _current(ws: Workspace, agent: str, instance: str) -> DeploymentRecord:
 def status(
     agent: str, *, instance: str | None = None, store: SQLStore | None = None, plugins: Any = None
 ) -> dict[str, Any]:
-    """Version, target, endpoint, health, uptime and restarts of an agent, read live."""
+    """Version, target, endpoint, health, uptime and restarts of an agent, read live.
+
+    ``endpoint`` is the agent's address; a target that keeps one address for every
+    version (``local``) also says where this deployment's own runtime answers
+    (``runtime_endpoint``: what the health gate and ``/health`` checks reach)."""
     with Workspace.open(store, plugins, agent=agent) as ws:
         record = _current(ws, agent, instance or "")
         live: dict[str, Any] = {"state": record.status, "healthy": None, "restarts": 0}
@@ -56,6 +60,8 @@ def status(
                 "uptime_s": round(time.time() - started, 1) if started else None,
             }
         )
+        if live.get("runtime_endpoint"):  # this runtime's own address (local), not the agent's
+            out["runtime_endpoint"] = live["runtime_endpoint"]
         return out
 
 

@@ -2,9 +2,11 @@
 
 Shared by deploy and rollback: a ``pending`` deployment row is written before the runtime
 starts, its handle as soon as the target returns one, and the row becomes ``active`` (the
-previous one ``superseded``, in the same transaction) only after ``/ready`` answered. The
+previous one ``superseded``, in the same transaction) only after ``/ready`` answered and a
+target that keeps one address per agent (``promote``) has the new runtime serving it. The
 previous runtime is stopped after the switch, so it keeps serving until then. A failed gate
-stops the new runtime and marks its row ``failed``; the previous one is not touched.
+or promotion stops the new runtime and marks its row ``failed``; the previous one is not
+touched.
 """
 
 from __future__ import annotations
@@ -220,6 +222,9 @@ def release(
         ws.store.set_deployment_handle(record.id, handle, handle.get("endpoint"))
         # The target reports what it waits for (a "health" step): said once, in its words.
         target.wait_ready(handle, timeout, progress)
+        promote = getattr(target, "promote", None)
+        if callable(promote):  # the new runtime takes the agent's address over
+            promote(handle, progress)
     except BaseException as exc:
         if handle:
             with contextlib.suppress(Exception):

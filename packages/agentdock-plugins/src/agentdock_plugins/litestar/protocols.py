@@ -15,6 +15,9 @@ sent a byte, or whose response has already started, is closed without one. A tim
 only when a read leaves a request incomplete, so a request that arrives in one read, as
 nearly all do, costs no timer at all.
 
+While the server drains before a stop (:mod:`.handover`), each request is answered with
+``connection: close``, so a kept-alive client moves to the next version's connection.
+
 uvicorn takes a protocol factory (``Config(http=...)``): :func:`deadline_protocol` gives one.
 
 **WebSocket.** :class:`WebSocketProtocol` is uvicorn's websockets protocol, which refuses a
@@ -35,6 +38,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from agentdock_plugins.litestar.encoding import encode_json
+from agentdock_plugins.litestar.handover import DRAINING
 
 __all__ = ["DeadlineHttpProtocol", "WebSocketProtocol", "deadline_protocol"]
 
@@ -117,6 +121,8 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         upgrading = self.parser.should_upgrade() and self._should_upgrade()
         self._waiting = None if upgrading else "body"
+        if not upgrading and getattr(self.server_state, DRAINING, False):
+            self.cycle.keep_alive = False  # draining (.handover): answer, then close
 
     def on_message_complete(self) -> None:
         self._disarm()

@@ -11,7 +11,6 @@ body read deadlines, and WebSocket messages no larger than a request body (:mod:
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import socket
 import threading
@@ -21,18 +20,29 @@ from typing import Any
 import uvicorn
 from agentdock_runtime.heap import freeze_startup_heap
 
+from agentdock_plugins.litestar.handover import LISTEN_FD_ENV, Handover, inherited
 from agentdock_plugins.litestar.limits import ServerLimits
 from agentdock_plugins.litestar.protocols import WebSocketProtocol, deadline_protocol
 
 __all__ = ["LISTEN_FD_ENV", "run", "server_config", "uvicorn_options"]
 
-#: A listening socket inherited from a supervisor (see :func:`run`).
-LISTEN_FD_ENV = "AGENTDOCK_LISTEN_FD"
-
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class _Server(uvicorn.Server):
+    #: Sockets a supervisor handed down (:mod:`.handover`); None when it binds its own.
+    handover: Handover | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.handover is not None and self.started:
+            self.handover.attach(self)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.handover is not None:  # a successor may serve the same socket: hand over
+            await self.handover.drain(self)
+        await super().shutdown(sockets=sockets)
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         if threading.current_thread() is not threading.main_thread():
@@ -80,15 +90,16 @@ def run(
 ) -> None:
     """Serve ``app`` until SIGINT or SIGTERM; returns after a graceful shutdown.
 
-    With ``AGENTDOCK_LISTEN_FD`` set (a supervisor handed over a socket it already bound
-    and listens on), that socket is served instead of binding ``host:port``: nobody can take
-    the port between the supervisor's choice and the runtime's start, and connections wait
-    in its backlog while the runtime restarts.
+    With ``AGENTDOCK_LISTEN_FD`` set (a supervisor handed over sockets it already bound
+    and listens on), those sockets are served instead of binding ``host:port``: nobody can
+    take the port between the supervisor's choice and the runtime's start, and connections
+    wait in its backlog while the runtime restarts. A stable address shared with the
+    version before this one is taken over when the supervisor says so (:mod:`.handover`).
 
     :param limits: the bounds of :func:`uvicorn_options` (default: :class:`ServerLimits`'s).
     """
     config = server_config(app, host=host, port=port, limits=limits, **options)
-    fd = os.environ.pop(LISTEN_FD_ENV, "")
-    sockets = [socket.socket(fileno=int(fd))] if fd.isdigit() else None
+    server = _Server(config)
+    server.handover = inherited()
     freeze_startup_heap()
-    _Server(config).run(sockets=sockets)
+    server.run(sockets=server.handover.served if server.handover else None)

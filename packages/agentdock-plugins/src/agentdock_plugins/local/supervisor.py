@@ -10,6 +10,14 @@ exits with 78 (configuration) or 70 (entrypoint import) before it was ever ready
 restarted: the deployment is ``failed``, since the same start would fail the same way.
 SIGTERM is forwarded to the runtime, which drains; the supervisor then exits 0.
 
+Two listening sockets come from the target: the agent's stable address, which every version
+serves in turn, and the runtime's own (127.0.0.1, a port of its own), where the health
+gate and the supervisor's probes reach this runtime and no other. A new runtime accepts on
+its own socket only; SIGUSR1 (the target's ``promote``, once the gate passed) tells it,
+through a control socket, to accept on the stable one too, and from then on every restart
+serves both from the start. Meanwhile the supervisor hands the stable socket to the next
+deploy of the same agent (:mod:`.handoff`).
+
 The runtime's resolved environment arrives in this process's environment only, never in
 argv or on disk; the runtime gets that environment plus its own settings. Standard library
 and :mod:`agentdock.masking` only, so it starts fast and needs nothing of the bundle.
@@ -21,7 +29,9 @@ import argparse
 import contextlib
 import json
 import os
+import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -33,6 +43,9 @@ from pathlib import Path
 from typing import IO, Any, TextIO
 
 from agentdock.masking import Masker, masker_from_env
+
+from agentdock_plugins.litestar.handover import CONTROL_FD_ENV, LISTEN_FD_ENV, STANDBY_FD_ENV
+from agentdock_plugins.local.handoff import HandoffServer, socket_path
 
 __all__ = [
     "GAVE_UP",
@@ -59,6 +72,8 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 _MAX_LINE = 1 << 16
 #: Seconds the log copier gets after the runtime exited to write its last lines.
 _COPY_GRACE = 5.0
+#: Seconds a runtime gets to confirm it serves the stable socket.
+_PROMOTE_TIMEOUT = 10.0
 
 
 def write_state(state_dir: Path, state: dict[str, Any]) -> None:
@@ -130,14 +145,31 @@ class Supervisor:
         self.log_path = Path(args.log)
         self.host = args.host
         self.port = int(args.port)
-        #: The listening socket the target bound for the runtime (kept across restarts).
+        #: The stable listening socket the target bound or was handed (kept across restarts).
         self.fd: int | None = args.fd
+        #: The runtime's own listening socket, for the gate and the probes (kept likewise).
+        self.gate_fd: int | None = args.gate_fd
+        self.gate_port: int | None = _bound_port(args.gate_fd)
+        #: Whether the runtime serves the stable socket: at once without a socket of its
+        #: own (nothing to gate on it), else once promoted.
+        self.promoted = self.gate_fd is None
+        self.promote_wanted = False
+        self.handoff_at = (
+            socket_path(Path(args.handoff_dir), args.handoff_key, os.getpid())
+            if args.fd is not None and args.handoff_dir and args.handoff_key
+            else None
+        )
+        self.handoff: HandoffServer | None = None
+        self.control: socket.socket | None = None
         self.stopping = False
         self.proc: subprocess.Popen[bytes] | None = None
         self.mask = masker_from_env(os.environ)
         self.log_lock = threading.Lock()
         self.crashes: deque[float] = deque()
         self.ever_ready = False
+        self.wake_r, self.wake_w = os.pipe()
+        for fd in (self.wake_r, self.wake_w):
+            os.set_blocking(fd, False)
         self.state: dict[str, Any] = {
             "supervisor_pid": os.getpid(),
             "runtime_pid": None,
@@ -146,7 +178,10 @@ class Supervisor:
             "started_at": time.time(),
             "last_exit_code": None,
             "ready": False,
+            "serving": False,
+            "promote_error": None,
             "port": self.port,
+            "gate_port": self.gate_port,
             "host": self.host,
             "bundle": str(self.bundle),
             "log_offset": 0,
@@ -168,8 +203,15 @@ class Supervisor:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
 
-    def runtime_env(self) -> dict[str, str]:
-        """This process's environment (the target computed it) and the runtime's settings."""
+    def on_promote(self, signum: int, _frame: Any) -> None:
+        # Only a flag: the main loop (woken by the signal's byte on wake_r) does the work,
+        # never a signal handler that could interrupt it holding the log's lock.
+        self.promote_wanted = True
+
+    def runtime_env(self, control: int | None) -> dict[str, str]:
+        """This process's environment (the target computed it) and the runtime's settings:
+        the sockets it serves from the start, the one it serves once promoted, and its
+        control channel."""
         env = dict(os.environ)
         env.update(
             AGENTDOCK_SPEC=str(self.bundle / "app" / "spec.yaml"),
@@ -178,84 +220,188 @@ class Supervisor:
             AGENTDOCK_PORT=str(self.port),
             PYTHONUNBUFFERED="1",
         )
-        if self.fd is not None:
-            env["AGENTDOCK_LISTEN_FD"] = str(self.fd)
+        served = [fd for fd in (self.gate_fd, self.fd if self.promoted else None) if fd is not None]
+        if served:
+            env[LISTEN_FD_ENV] = ",".join(map(str, served))
+        if self.fd is not None and not self.promoted:
+            env[STANDBY_FD_ENV] = str(self.fd)
+        if control is not None:
+            env[CONTROL_FD_ENV] = str(control)
         return env
 
     def probe_ready(self) -> bool:
-        url = f"http://{local_address(self.host)}:{self.port}/ready"
+        """``/ready`` of this supervisor's runtime: on its own socket when it has one (the
+        stable address may be answered by another version meanwhile)."""
+        if self.gate_port is not None:
+            url = f"http://127.0.0.1:{self.gate_port}/ready"
+        else:
+            url = f"http://{local_address(self.host)}:{self.port}/ready"
         try:
             with _OPENER.open(url, timeout=1.0) as resp:
                 return int(resp.status) == 200
         except (OSError, urllib.error.URLError, ValueError):
             return False
 
-    def run_once(self, log: TextIO, env: dict[str, str]) -> int:
-        self.proc = subprocess.Popen(
-            [str(self.bundle / "venv" / "bin" / "python"), "-m", "agentdock_runtime"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            cwd=self.bundle / "app",
-            env=env,
-            pass_fds=(self.fd,) if self.fd is not None else (),
-        )
+    def promote(self, log: TextIO) -> None:
+        """Ask the runtime to accept on the stable socket and wait for its word; record
+        the outcome in the state file (``serving``, else ``promote_error``)."""
+        if self.control is None:
+            self.save(promote_error="the runtime has no control channel")
+            return
+        try:
+            self.control.settimeout(_PROMOTE_TIMEOUT)
+            self.control.sendall(b"promote\n")
+            reply = self.control.recv(256).decode("utf-8", "replace").strip()
+        except OSError as exc:
+            reply = f"error: {exc}"
+        if reply == "serving":
+            if not self.promoted:
+                self.note(log, f"the runtime serves {self.host}:{self.port} now")
+            self.promoted = True
+            self.save(serving=True, promote_error=None)
+        else:
+            why = reply or "the runtime closed its control channel"
+            self.note(log, f"the runtime did not take {self.host}:{self.port} over: {why}")
+            self.save(promote_error=why[:300])
+
+    def pause(self, pidfd: int | None, timeout: float) -> None:
+        """Until the runtime exits, a signal comes (its byte on ``wake_r``) or ``timeout``."""
+        waitables = [self.wake_r] + ([pidfd] if pidfd is not None else [])
+        with contextlib.suppress(InterruptedError, OSError):
+            select.select(waitables, [], [], timeout)
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.read(self.wake_r, 512)
+
+    def run_once(self, log: TextIO) -> int:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        inherited = [fd for fd in (self.fd, self.gate_fd, theirs.fileno()) if fd is not None]
+        try:
+            self.proc = subprocess.Popen(
+                [str(self.bundle / "venv" / "bin" / "python"), "-m", "agentdock_runtime"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                cwd=self.bundle / "app",
+                env=self.runtime_env(theirs.fileno()),
+                pass_fds=tuple(inherited),
+            )
+        finally:
+            theirs.close()
+        self.control = ours
         assert self.proc.stdout is not None
         copier = _LogCopier(self.proc.stdout, log, self.log_lock, self.mask)
         copier.start()
-        self.note(log, f"runtime started (pid {self.proc.pid}, port {self.port})")
-        self.save(runtime_pid=self.proc.pid, state="starting", ready=False)
+        ports = f"port {self.port}" + (f", own port {self.gate_port}" if self.gate_port else "")
+        self.note(log, f"runtime started (pid {self.proc.pid}, {ports})")
+        self.save(runtime_pid=self.proc.pid, state="starting", ready=False, serving=False)
         if self.stopping:  # a signal that came before the runtime existed
             self.proc.send_signal(signal.SIGTERM)
-        while True:
-            try:
-                code = self.proc.wait(timeout=_POLL if not self.state["ready"] else 0.5)
-            except subprocess.TimeoutExpired:
-                pass
-            else:
-                # Its last lines before the note of its exit (a child of the runtime that
-                # still holds the pipe only delays this by the grace period).
-                copier.join(_COPY_GRACE)
-                return code
-            if not self.state["ready"] and not self.stopping and self.probe_ready():
-                self.ever_ready = True
-                self.save(state="running", ready=True)
+        pidfd: int | None = None
+        with contextlib.suppress(AttributeError, OSError):
+            pidfd = os.pidfd_open(self.proc.pid)
+        try:
+            while True:
+                code = self.proc.poll()
+                if code is not None:
+                    # Its last lines before the note of its exit (a child of the runtime
+                    # that still holds the pipe only delays this by the grace period).
+                    copier.join(_COPY_GRACE)
+                    return code
+                ready = bool(self.state["ready"])
+                if not ready and not self.stopping and self.probe_ready():
+                    self.ever_ready = ready = True
+                    self.save(state="running", ready=True, serving=self.promoted)
+                if ready and self.promote_wanted and not self.stopping:
+                    self.promote_wanted = False
+                    self.promote(log)
+                self.pause(pidfd, _POLL if not ready else (5.0 if pidfd is not None else 0.5))
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
+            self.control = None
+            ours.close()
 
     def run(self) -> int:
+        signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGTERM, self.on_signal)
         signal.signal(signal.SIGINT, self.on_signal)
+        signal.signal(signal.SIGUSR1, self.on_promote)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = self.runtime_env()
         with self.log_path.open("a", encoding="utf-8", errors="replace") as log:
             self.save(log_offset=log.tell())
             self.note(log, f"starting {self.bundle.name} (supervisor pid {os.getpid()})")
-            while True:
-                code = self.run_once(log, env)
-                self.proc = None
-                self.note(log, f"runtime exited with code {code}")
-                if self.stopping:
-                    self.note(log, "stopped")
-                    self.save(state="stopped", ready=False, runtime_pid=None, last_exit_code=code)
-                    return 0
-                if code in NO_RESTART_CODES and not self.ever_ready:
-                    self.note(log, "the runtime cannot start with this configuration: failed")
-                    self.save(state="failed", ready=False, runtime_pid=None, last_exit_code=code)
-                    return 1
-                now = time.monotonic()
-                self.crashes.append(now)
-                while self.crashes and now - self.crashes[0] > RESTART_WINDOW:
-                    self.crashes.popleft()
-                if len(self.crashes) > MAX_RESTARTS:
-                    self.note(
-                        log,
-                        f"crashed {len(self.crashes)} times in {RESTART_WINDOW:.0f}s: "
-                        f"giving up, the deployment is {GAVE_UP}",
-                    )
-                    self.save(state=GAVE_UP, ready=False, runtime_pid=None, last_exit_code=code)
-                    return 1
-                restarts = int(self.state["restarts"]) + 1
-                self.note(log, f"restarting the runtime (restart {restarts})")
-                self.save(restarts=restarts, last_exit_code=code, ready=False)
+            try:
+                self.serve_handoff(log)
+                return self.supervise(log)
+            finally:
+                if self.handoff is not None:
+                    self.handoff.close()
+
+    def serve_handoff(self, log: TextIO) -> None:
+        """Hand the stable socket to the next deploy of this agent (:mod:`.handoff`); without
+        it that deploy binds another port, so a failure here is noted, not fatal."""
+        if self.handoff_at is None or self.fd is None:
+            return
+        try:
+            self.handoff = HandoffServer(self.handoff_at, self.fd, self.host, self.port)
+        except OSError as exc:
+            self.note(log, f"cannot serve the address to the next deploy: {exc}")
+            return
+        self.handoff.start()
+
+    def supervise(self, log: TextIO) -> int:
+        while True:
+            code = self.run_once(log)
+            self.proc = None
+            self.note(log, f"runtime exited with code {code}")
+            if self.stopping:
+                self.note(log, "stopped")
+                self.save(
+                    state="stopped",
+                    ready=False,
+                    serving=False,
+                    runtime_pid=None,
+                    last_exit_code=code,
+                )
+                return 0
+            if code in NO_RESTART_CODES and not self.ever_ready:
+                self.note(log, "the runtime cannot start with this configuration: failed")
+                self.save(
+                    state="failed",
+                    ready=False,
+                    serving=False,
+                    runtime_pid=None,
+                    last_exit_code=code,
+                )
+                return 1
+            now = time.monotonic()
+            self.crashes.append(now)
+            while self.crashes and now - self.crashes[0] > RESTART_WINDOW:
+                self.crashes.popleft()
+            if len(self.crashes) > MAX_RESTARTS:
+                self.note(
+                    log,
+                    f"crashed {len(self.crashes)} times in {RESTART_WINDOW:.0f}s: "
+                    f"giving up, the deployment is {GAVE_UP}",
+                )
+                self.save(
+                    state=GAVE_UP,
+                    ready=False,
+                    serving=False,
+                    runtime_pid=None,
+                    last_exit_code=code,
+                )
+                return 1
+            restarts = int(self.state["restarts"]) + 1
+            self.note(log, f"restarting the runtime (restart {restarts})")
+            self.save(restarts=restarts, last_exit_code=code, ready=False, serving=False)
+
+
+def _bound_port(fd: int | None) -> int | None:
+    if fd is None:
+        return None
+    with socket.socket(fileno=os.dup(fd)) as sock:
+        return int(sock.getsockname()[1])
 
 
 def _detach(log: Path) -> None:
@@ -287,7 +433,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log", required=True)
     parser.add_argument("--host", required=True)
     parser.add_argument("--port", required=True, type=int)
-    parser.add_argument("--fd", type=int, default=None, help="an inherited listening socket")
+    parser.add_argument("--fd", type=int, default=None, help="the stable listening socket")
+    parser.add_argument(
+        "--gate-fd", type=int, default=None, help="the runtime's own listening socket"
+    )
+    parser.add_argument("--handoff-dir", default=None, help="where to serve --fd to deploys")
+    parser.add_argument("--handoff-key", default=None, help="the agent's name there")
     parser.add_argument("--detach", action="store_true")
     args = parser.parse_args(argv)
     if args.detach:

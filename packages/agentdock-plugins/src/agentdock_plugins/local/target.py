@@ -6,8 +6,13 @@ environment travels in the supervisor's process environment only, and that envir
 :func:`~agentdock.deployment.runenv.host_runtime_env`'s: never the deploying shell's whole
 environment. The runtime listens on 127.0.0.1 unless the request names another address
 (``--host``, or ``expose.host`` written in the Dockfile). Everything later
-(``wait_ready``, ``status``, ``stop``, ``logs``) works from the handle alone, from any
-process: the supervisor's pid, the port, the log path and the state directory.
+(``wait_ready``, ``promote``, ``status``, ``stop``, ``logs``) works from the handle alone,
+from any process: the supervisor's pid, the ports, the log path and the state directory.
+
+An agent keeps one address (:mod:`.address`) across deploys, rollbacks, restarts and
+``stop``: a new version starts next to the serving one with that address's socket in hand
+but accepting only on a port of its own, where the health gate checks it; ``promote`` then
+has it accept on the shared socket too, and the old version, once stopped, drains.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +35,12 @@ from agentdock.deployment.inputs import reach_of
 from agentdock.deployment.runenv import host_runtime_env
 from agentdock.deployment.workspace import pid_alive
 
+from agentdock_plugins.local.address import (
+    listen_socket,
+    record_path,
+    stable_listener,
+    write_record,
+)
 from agentdock_plugins.local.supervisor import GAVE_UP, local_address, read_state, write_state
 
 __all__ = [
@@ -48,6 +58,8 @@ LOG_TAIL_LINES = 20
 #: Where a local runtime listens unless asked for more: this machine only.
 DEFAULT_HOST = "127.0.0.1"
 _POLL = 0.05
+#: Seconds ``promote`` waits for the runtime to accept on the stable address.
+PROMOTE_TIMEOUT = 15.0
 #: Supervisor states after which nothing will become ready without a new start
 #: (``degraded`` is what supervisors of earlier releases wrote when they gave up).
 _GAVE_UP = frozenset({"failed", GAVE_UP, "degraded"})
@@ -66,24 +78,10 @@ def choose_port(host: str, wanted: int) -> int:
         return int(sock.getsockname()[1])
 
 
-def listen_socket(host: str, wanted: int) -> socket.socket:
-    """A socket bound and listening on ``host``: on ``wanted`` when it is free, else on the
-    first free one of the 20 after it, else on a port the system picks. The runtime serves
-    this very socket (handed down through the supervisor), so the port cannot be taken
-    between this choice and the runtime's start."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    candidates = list(range(wanted, min(wanted + 21, 65536))) if wanted else []
-    for port in [*candidates, 0]:
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-            sock.listen(2048)
-        except OSError:
-            sock.close()
-            continue
-        return sock
-    raise DeployFailed(f"no port to listen on at {host}", hint="free a port")
+def _own_endpoint(handle: Mapping[str, Any]) -> str:
+    """Where this deployment's runtime answers and no other: its own port (handles of
+    earlier releases have none: their endpoint was theirs alone)."""
+    return str(handle.get("gate_endpoint") or handle["endpoint"])
 
 
 def _tail(path: Path, lines: int, offset: int = 0) -> list[str]:
@@ -110,56 +108,61 @@ class LocalTarget:
                 hint="deploy again to rebuild it (agentdock cleanup may have removed it)",
             )
         host = request.host or DEFAULT_HOST
-        listener = listen_socket(host, request.port)
-        port = int(listener.getsockname()[1])
-        if port != request.port:
-            progress("start", f"port {request.port} is taken: using {port}", port=port)
-        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        progress("start", f"listening on {where}: {reach_of(host)}", host=host, port=port)
-        log = log_path(request.home, request.agent, request.instance)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        state_dir = Path(request.state_dir)
-        state_dir.mkdir(parents=True, exist_ok=True)
-        # The registry (API keys) of the deploying CLI, and state (checkpoints) per agent
-        # and instance that outlives versions.
-        state_name = request.agent + (f".{request.instance}" if request.instance else "")
-        env = host_runtime_env(
-            request.env,
-            {
-                "AGENTDOCK_HOME": str(request.home),
-                "AGENTDOCK_STATE_DIR": str(Path(request.home) / "state" / state_name),
-            },
-        )
-        args = [
-            sys.executable,
-            "-m",
-            "agentdock_plugins.local.supervisor",
-            "--bundle",
-            str(bundle),
-            "--state-dir",
-            str(state_dir),
-            "--log",
-            str(log),
-            "--host",
-            host,
-            "--port",
-            str(port),
-            "--fd",
-            str(listener.fileno()),
-            "--detach",
-        ]
-        with subprocess.Popen(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            start_new_session=True,
-            text=True,
-            pass_fds=(listener.fileno(),),
-        ) as launcher:
-            out, err = launcher.communicate(timeout=30)
-        listener.close()  # the supervisor holds it now
+        listener, key, sockets = stable_listener(request, host, progress)
+        with listener, listen_socket("127.0.0.1", 0) as gate:  # the supervisor keeps copies
+            port = int(listener.getsockname()[1])
+            gate_port = int(gate.getsockname()[1])
+            where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            progress("start", f"listening on {where}: {reach_of(host)}", host=host, port=port)
+            log = log_path(request.home, request.agent, request.instance)
+            log.parent.mkdir(parents=True, exist_ok=True)
+            state_dir = Path(request.state_dir)
+            state_dir.mkdir(parents=True, exist_ok=True)
+            # The registry (API keys) of the deploying CLI, and state (checkpoints) per agent
+            # and instance that outlives versions.
+            state_name = request.agent + (f".{request.instance}" if request.instance else "")
+            env = host_runtime_env(
+                request.env,
+                {
+                    "AGENTDOCK_HOME": str(request.home),
+                    "AGENTDOCK_STATE_DIR": str(Path(request.home) / "state" / state_name),
+                },
+            )
+            args = [
+                sys.executable,
+                "-m",
+                "agentdock_plugins.local.supervisor",
+                "--bundle",
+                str(bundle),
+                "--state-dir",
+                str(state_dir),
+                "--log",
+                str(log),
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--fd",
+                str(listener.fileno()),
+                "--gate-fd",
+                str(gate.fileno()),
+                "--handoff-dir",
+                str(sockets),
+                "--handoff-key",
+                key,
+                "--detach",
+            ]
+            with subprocess.Popen(
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                start_new_session=True,
+                text=True,
+                pass_fds=(listener.fileno(), gate.fileno()),
+            ) as launcher:
+                out, err = launcher.communicate(timeout=30)
         pid_text = out.strip().splitlines()[-1] if out.strip() else ""
         if launcher.returncode != 0 or not pid_text.isdigit():
             last = (err.strip().splitlines() or ["no output"])[-1]
@@ -171,6 +174,9 @@ class LocalTarget:
             "port": port,
             "host": host,
             "endpoint": f"http://{local_address(host)}:{port}",
+            "requested_port": request.port,
+            "gate_endpoint": f"http://127.0.0.1:{gate_port}",
+            "address_record": str(record_path(request.home, request.agent, request.instance)),
             "log": str(log),
             "state_dir": str(state_dir),
         }
@@ -180,12 +186,13 @@ class LocalTarget:
         return _tail(Path(handle["log"]), lines, int(state.get("log_offset") or 0))
 
     def wait_ready(self, handle: Mapping[str, Any], timeout: float, progress: Progress) -> None:
-        """Poll ``/ready`` and the state file; a supervisor that gave up (failed, down)
+        """Poll ``/ready`` on the new runtime's own port (the stable address may still be
+        the old version's) and the state file; a supervisor that gave up (failed, down)
         or is gone fails the gate at once, with the runtime's last log lines."""
         deadline = time.monotonic() + timeout
-        url = f"{handle['endpoint']}/ready"
+        url = f"{_own_endpoint(handle)}/ready"
         state_dir = Path(handle["state_dir"])
-        progress("health", f"waiting for {url}")
+        progress("health", f"waiting up to {timeout:g}s for {url}")
         with httpx.Client(timeout=1.0, trust_env=False) as client:
             while True:
                 state = read_state(state_dir) or {}
@@ -212,6 +219,43 @@ class LocalTarget:
                         log_tail=self._log_tail(handle),
                     )
                 time.sleep(_POLL)
+
+    def promote(self, handle: Mapping[str, Any], progress: Progress) -> None:
+        """Have the runtime accept on the agent's stable address (after its gate), and
+        remember that address for the deploys after ``stop``. Idempotent.
+
+        SIGUSR1 asks the supervisor, which asks the runtime and records the answer: the
+        state file's ``serving``, or ``promote_error``. Until then the version before keeps
+        serving alone; a runtime that cannot take the address over fails like a gate."""
+        state_dir = Path(handle["state_dir"])
+        pid = int(handle["pid"])
+        state = read_state(state_dir) or {}
+        if handle.get("gate_endpoint") and not state.get("serving"):
+            asked = time.time()
+            with contextlib.suppress(ProcessLookupError):  # reported below, with the log
+                os.kill(pid, signal.SIGUSR1)
+            deadline = time.monotonic() + PROMOTE_TIMEOUT
+            while True:
+                state = read_state(state_dir) or {}
+                if state.get("serving"):
+                    break
+                error = state.get("promote_error")
+                if error and float(state.get("updated_at") or 0) >= asked:
+                    why = f"the runtime did not take {handle['endpoint']} over: {error}"
+                elif state.get("state") in _FINAL or not pid_alive(pid):
+                    why = f"the runtime {state.get('state') or 'exited'} before it took over"
+                elif time.monotonic() >= deadline:
+                    why = f"the runtime did not take {handle['endpoint']} over within "
+                    why += f"{PROMOTE_TIMEOUT:g}s"
+                else:
+                    time.sleep(_POLL)
+                    continue
+                raise HealthGateFailed(
+                    why, hint=f"see the log: {handle['log']}", log_tail=self._log_tail(handle)
+                )
+            progress("promote", f"{handle['endpoint']} is served by the new version")
+        if handle.get("address_record") and handle.get("requested_port") is not None:
+            write_record(Path(handle["address_record"]), handle)
 
     def stop(self, handle: Mapping[str, Any], timeout: float) -> None:
         """SIGTERM the supervisor (it forwards to the runtime, which drains), then SIGKILL
@@ -261,7 +305,7 @@ class LocalTarget:
         elif alive:
             shown = "running"
             try:
-                resp = httpx.get(f"{handle['endpoint']}/health", timeout=1.0, trust_env=False)
+                resp = httpx.get(f"{_own_endpoint(handle)}/health", timeout=1.0, trust_env=False)
                 healthy = resp.status_code == 200
             except httpx.HTTPError:
                 healthy = False
@@ -278,6 +322,8 @@ class LocalTarget:
             "pid": handle["pid"],
             "runtime_pid": state.get("runtime_pid") if alive else None,
             "port": handle["port"],
+            "runtime_endpoint": handle.get("gate_endpoint"),
+            "serving": bool(state.get("serving")) if alive else False,
             "last_exit_code": state.get("last_exit_code"),
         }
 
