@@ -294,6 +294,10 @@ def ws_tokens(directory: Path, question: str) -> list[dict[str, Any]]:
     from litestar.testing import TestClient
 
     path = directory / "Dockfile.yaml"
+    # The same agent, exposed over the WebSocket (``/ws/stream`` is served only then).
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    document["expose"]["streaming"] = "websocket"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
     items: list[dict[str, Any]] = []
     with (
         TestClient(app(path, insecure_no_auth=True)) as http,
