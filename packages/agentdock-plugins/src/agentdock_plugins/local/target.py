@@ -284,9 +284,15 @@ class LocalTarget:
         state_dir = Path(handle["state_dir"])
         state = read_state(state_dir) or {}
         runtime_pid = state.get("runtime_pid")
-        if runtime_pid and pid_alive(int(runtime_pid)):  # left its group: still ours to end
+        if runtime_pid and pid_alive(int(runtime_pid)):  # left its group, or not yet dead
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(int(runtime_pid), signal.SIGKILL)
+            # A SIGKILL is delivered asynchronously: return once the runtime is gone, so a
+            # caller that stopped it can rely on it (bounded: a process in uninterruptible
+            # sleep dies when it wakes).
+            gone_by = time.monotonic() + 5.0
+            while pid_alive(int(runtime_pid)) and time.monotonic() < gone_by:
+                time.sleep(_POLL)
         state.update(state="stopped", ready=False, runtime_pid=None, updated_at=time.time())
         with contextlib.suppress(OSError):
             write_state(state_dir, state)
