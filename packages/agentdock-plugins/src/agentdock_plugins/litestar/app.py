@@ -292,6 +292,8 @@ def create_app(
         on_shutdown=[on_shutdown],
         cors_config=cors_config,
         openapi_config=None,
+        # A library leaves logging alone: Litestar's default would take over the root logger.
+        logging_config=None,
         request_max_body_size=max_body_bytes,
         debug=debug,
     )
