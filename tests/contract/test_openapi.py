@@ -88,3 +88,17 @@ def test_document_shape() -> None:
                     ref = media["schema"].get("$ref")
                     if ref:
                         assert ref.removeprefix("#/components/schemas/") in schemas
+
+
+def test_schema_route_answers_what_the_document_declares() -> None:
+    manager = make_plugin_manager(plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar])
+    app = agentdock.app(ECHO, insecure_no_auth=True, plugins=manager)
+    with TestClient(app) as client:
+        body = client.get("/schema").json()
+        document = client.get("/openapi.json").json()
+    declared = document["paths"]["/schema"]["get"]["responses"]["200"]["content"]
+    schema = declared["application/json"]["schema"]
+    assert schema["required"] == ["input_schema", "output_schema"]
+    jsonschema.validate(body, schema)
+    assert set(body) == {"input_schema", "output_schema"}  # PRD 5.6 (C)
+    assert body["input_schema"] == document["components"]["schemas"]["Input"]

@@ -118,8 +118,9 @@ def test_litestar_errors_are_envelopes(echo: TestClient[Any]) -> None:
 
 def test_schema_health_ready(echo: TestClient[Any]) -> None:
     schema = echo.get("/schema").json()
-    assert schema["input"]["required"] == ["text"]
-    assert schema["output"]["properties"]["text"]["type"] == "string"
+    assert set(schema) == {"input_schema", "output_schema"}
+    assert schema["input_schema"]["required"] == ["text"]
+    assert schema["output_schema"]["properties"]["text"]["type"] == "string"
     health = echo.get("/health").json()
     assert health["status"] == "healthy"
     assert health["agent"] == "echo"

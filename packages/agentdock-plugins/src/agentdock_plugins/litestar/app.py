@@ -97,7 +97,8 @@ def create_app(
     agent_name = spec.agent.name
     version = getattr(spec.metadata, "version", None) if spec.metadata else None
     input_schema, output_schema, defs = declared_schemas(spec)
-    schema_body = {"input": input_schema, "output": output_schema}
+    # PRD 5.6 (C): the declared schemas under ``input_schema`` and ``output_schema``.
+    schema_body = {"input_schema": input_schema, "output_schema": output_schema}
     if defs:
         schema_body["$defs"] = defs
     schema_bytes = encode_json(schema_body)

@@ -234,8 +234,24 @@ def openapi_document(spec: Any) -> dict[str, Any]:
                             "application/json": {
                                 "schema": {
                                     "type": "object",
-                                    "required": ["input", "output"],
-                                    "properties": {"input": {}, "output": {}},
+                                    "required": ["input_schema", "output_schema"],
+                                    "properties": {
+                                        "input_schema": {
+                                            "type": "object",
+                                            "description": "JSON Schema of the input",
+                                        },
+                                        "output_schema": {
+                                            "type": "object",
+                                            "description": "JSON Schema of the output",
+                                        },
+                                        "$defs": {
+                                            "type": "object",
+                                            "description": (
+                                                "Models the schemas refer to "
+                                                "(input_class/output_class)"
+                                            ),
+                                        },
+                                    },
                                 }
                             }
                         },
