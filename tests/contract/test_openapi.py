@@ -16,6 +16,7 @@ import agentdock
 import agentdock_plugins.langgraph
 import agentdock_plugins.litestar
 import jsonschema
+import pytest
 from agentdock import make_plugin_manager
 from agentdock_plugins.litestar.openapi import TAG, openapi_document
 from litestar.testing import TestClient
@@ -102,3 +103,17 @@ def test_schema_route_answers_what_the_document_declares() -> None:
     jsonschema.validate(body, schema)
     assert set(body) == {"input_schema", "output_schema"}  # PRD 5.6 (C)
     assert body["input_schema"] == document["components"]["schemas"]["Input"]
+
+
+def test_stream_end_frames_match_the_documented_schema() -> None:
+    manager = make_plugin_manager(plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar])
+    app = agentdock.app(ECHO, insecure_no_auth=True, plugins=manager)
+    with TestClient(app) as client:
+        document = client.get("/openapi.json").json()
+        text = client.post("/stream", json={"text": "documented"}).text
+    end = json.loads(text.strip().split("\n\n")[-1].split("data: ", 1)[1])
+    schema = {**document["components"]["schemas"]["StreamEnd"], **document}
+    jsonschema.validate(end, schema)
+    assert end["output"] == {"text": "DOCUMENTED"}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**end, "output": {"text": 1}}, schema)

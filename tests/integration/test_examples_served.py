@@ -135,6 +135,19 @@ def test_stream_frames(served: tuple[Example, httpx.Client, Any]) -> None:
     assert [int(f["sse_id"].rpartition(":")[2]) for f in frames] == list(range(1, len(frames) + 1))
 
 
+def test_stream_end_carries_the_output_invoke_answers(
+    served: tuple[Example, httpx.Client, Any],
+) -> None:
+    example, http, _spec = served
+    invoked = http.post("/invoke", json=example.body)
+    assert invoked.status_code == 200, invoked.text
+    end = _frames(http.post("/stream", json=example.body).text)[-1]
+    assert end["event"] == "end"
+    assert end["output"] == invoked.json()
+    _input_schema, output_schema = _declared(http)
+    jsonschema.validate(end["output"], output_schema)
+
+
 def test_schema_is_the_declared_one(served: tuple[Example, httpx.Client, Any]) -> None:
     example, http, spec = served
     body = http.get("/schema").json()

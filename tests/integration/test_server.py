@@ -409,3 +409,32 @@ def test_websocket_stream(agent: ScriptedAgent) -> None:
         assert invalid["data"]["error"] == "ValidationError" and invalid["data"]["run_id"]
         socket.send_text(json.dumps({"input": {"text": "still open"}}))
         assert json.loads(socket.receive_text())["event"] == "start"
+
+
+def test_the_end_of_a_stream_carries_the_output_sse_and_websocket(tmp_path: Path) -> None:
+    """The ``end`` frame holds what ``/invoke`` answers, on both stream transports."""
+    import shutil
+
+    manager = make_plugin_manager(plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar])
+    sse_app = agentdock.app(ECHO, insecure_no_auth=True, plugins=manager)
+    with TestClient(sse_app) as client:
+        invoked = client.post("/invoke", json={"text": "same"}).json()
+        frames = sse_frames(client.post("/stream", json={"text": "same"}).text)
+    assert frames[-1]["event"] == "end"
+    assert frames[-1]["output"] == invoked == {"text": "SAME"}
+    assert set(frames[-1]) >= {"run_id", "usage", "output"}
+
+    project = tmp_path / "echo"
+    shutil.copytree(ECHO.parent, project, ignore=shutil.ignore_patterns("__pycache__"))
+    dockfile = project / "Dockfile.yaml"
+    text = dockfile.read_text(encoding="utf-8")
+    assert "streaming: sse" in text
+    dockfile.write_text(text.replace("streaming: sse", "streaming: websocket"), encoding="utf-8")
+    ws_app = agentdock.app(dockfile, insecure_no_auth=True, plugins=manager)
+    with TestClient(ws_app) as client, client.websocket_connect("/ws/stream") as socket:
+        socket.send_text(json.dumps({"input": {"text": "same"}}))
+        events: list[dict[str, Any]] = []
+        while not events or events[-1]["event"] not in ("end", "error"):
+            events.append(json.loads(socket.receive_text()))
+    assert events[-1]["event"] == "end"
+    assert events[-1]["data"]["output"] == invoked

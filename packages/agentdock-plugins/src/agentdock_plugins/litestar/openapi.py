@@ -54,9 +54,9 @@ _HEALTH_SCHEMA: dict[str, Any] = {
 _STREAM_EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": (
-        "One Server-Sent Event. `data` is JSON: `start` {run_id}, `token` {text, ...}, "
-        "`event` {node, update} or {name, ...}, `end` {run_id, usage}, `error` (the Error "
-        "envelope)."
+        "One Server-Sent Event. `data` is JSON: `start` {run_id, trace_id}, `token` "
+        "{text, ...}, `event` {node, update} or {name, ...}, `end` (StreamEnd: run_id, usage "
+        "and the run's output), `error` (the Error envelope)."
     ),
     "required": ["event", "id", "data"],
     "properties": {
@@ -68,6 +68,36 @@ _STREAM_EVENT_SCHEMA: dict[str, Any] = {
         },
         "data": {"type": "string", "contentMediaType": "application/json"},
         "retry": {"type": "integer", "minimum": 0},
+    },
+}
+
+_USAGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["input_tokens", "output_tokens", "total_tokens"],
+    "properties": {
+        "input_tokens": {"type": "integer", "minimum": 0},
+        "output_tokens": {"type": "integer", "minimum": 0},
+        "total_tokens": {"type": "integer", "minimum": 0},
+    },
+}
+
+_STREAM_END_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": (
+        "The `data` of the last frame of a run that succeeded (SSE `end`; the WebSocket's "
+        "`end` message holds it as `data` too)."
+    ),
+    "required": ["run_id", "usage", "output"],
+    "properties": {
+        "run_id": {"type": "string"},
+        "usage": {"$ref": _REF + "Usage"},
+        "output": {
+            "description": (
+                "The run's output, as POST /invoke answers it (validated, through the post "
+                "policies); null when the agent's adapter reports none."
+            ),
+            "anyOf": [{"$ref": _REF + "Output"}, {"type": "null"}],
+        },
     },
 }
 
@@ -309,6 +339,9 @@ def openapi_document(spec: Any) -> dict[str, Any]:
     }
     if "/stream" in paths:
         schemas["StreamEvent"] = _STREAM_EVENT_SCHEMA
+    if expose.streaming != "none":
+        schemas["StreamEnd"] = _STREAM_END_SCHEMA
+        schemas["Usage"] = _USAGE_SCHEMA
     info: dict[str, Any] = {"title": agent.name, "version": version or "0.0.0"}
     if agent.description:
         info["description"] = agent.description
