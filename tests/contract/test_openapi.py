@@ -73,11 +73,14 @@ def test_document_shape() -> None:
         "$ref": "#/components/schemas/Output"
     }
     assert invoke["tags"] == [TAG]
-    assert document["components"]["securitySchemes"]["bearerAuth"] == {
-        "type": "http",
-        "scheme": "bearer",
-        "bearerFormat": "JWT",
-        "description": "A JWT (auth.mode jwt or oauth2).",
+    # echo's auth.mode is api_key: "Authorize" asks for a key, sent as x-api-key.
+    assert document["components"]["securitySchemes"] == {
+        "apiKeyAuth": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "x-api-key",
+            "description": "An API key (auth.mode api_key): agentdock key create.",
+        }
     }
     assert document["components"]["securitySchemes"]["apiKeyAuth"]["name"] == "x-api-key"
     assert document["paths"]["/health"]["get"]["security"] == []

@@ -3,7 +3,9 @@
 Routes: ``POST /invoke``, ``GET /stream?input=<json>`` and ``POST /stream`` (Server-Sent
 Events; ``Last-Event-ID`` resumes a recent stream, see :mod:`.sse`), ``/ws/stream``
 (WebSocket, see :mod:`.ws`), ``GET /schema``, ``GET /health``, ``GET /ready``,
-``GET /openapi.json`` and ``GET /docs``. The Dockfile's ``expose`` picks the run routes:
+``GET /openapi.json`` and ``GET /docs`` (Swagger UI, public like the document it shows: it
+holds no data, and its "Authorize" button carries the caller's key or token to "Try it
+out"; ``expose.docs: false`` leaves it out). The Dockfile's ``expose`` picks the run routes:
 ``rest: true`` serves ``/invoke``; ``streaming: sse`` serves ``/stream``, ``websocket``
 serves ``/ws/stream``, ``none`` neither. A route it leaves out is not built at all (404 with
 the error envelope, absent from the OpenAPI document), decided here once. Handlers take the
@@ -206,12 +208,16 @@ def create_app(
 
     @get("/docs")
     async def docs(request: Request[Any, Any, Any]) -> Response[str]:
-        await pipeline.authorize(_headers(request), "read_docs")
+        # Public like /openapi.json: a browser cannot send the API's credentials to load a
+        # page. ``/docs/`` reaches here too (Litestar ignores the slash), where the page's
+        # relative links would miss: the browser is sent to ``/docs`` (under any prefix).
+        raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
+        if raw_path.endswith(b"/"):
+            return Response(content="", status_code=301, headers={"location": "../docs"})
         return Response(content=docs_html, media_type="text/html")
 
     @get("/docs/assets/{name:str}")
     async def docs_asset(name: Annotated[str, PathParameter()]) -> Response[bytes]:
-        # Public like /openapi.json: the browser fetches them without the API credentials.
         asset = swagger_asset(name)
         if asset is None:
             raise RuntimeHTTPError(404, "NotFound", "no such asset", path=name)
@@ -220,7 +226,9 @@ def create_app(
             content=body, media_type=media_type, headers={"cache-control": "max-age=86400"}
         )
 
-    handlers: list[Any] = [schema, health, ready, openapi, docs, docs_asset]
+    handlers: list[Any] = [schema, health, ready, openapi]
+    if getattr(spec.expose, "docs", True):
+        handlers += [docs, docs_asset]
     if rest:
         handlers.append(invoke)
     if streaming == "sse":

@@ -15,7 +15,14 @@ import functools
 from importlib import resources
 from typing import Any
 
-__all__ = ["TAG", "declared_schemas", "openapi_document", "swagger_asset", "swagger_html"]
+__all__ = [
+    "TAG",
+    "declared_schemas",
+    "openapi_document",
+    "security_schemes",
+    "swagger_asset",
+    "swagger_html",
+]
 
 TAG = "AgentDock Runtime"
 _REF = "#/components/schemas/"
@@ -345,37 +352,51 @@ def openapi_document(spec: Any) -> dict[str, Any]:
     info: dict[str, Any] = {"title": agent.name, "version": version or "0.0.0"}
     if agent.description:
         info["description"] = agent.description
+    schemes = security_schemes(spec.auth)
     return {
         "openapi": "3.1.0",
         "info": info,
         "tags": [{"name": TAG, "description": "The routes every AgentDock agent exposes."}],
-        "security": [{"bearerAuth": []}, {"apiKeyAuth": []}],
+        "security": [{name: []} for name in schemes],
         "paths": paths,
-        "components": {
-            "schemas": {**schemas, **defs},
-            "securitySchemes": {
-                "bearerAuth": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "bearerFormat": "JWT",
-                    "description": "A JWT (auth.mode jwt or oauth2).",
-                },
-                "apiKeyAuth": {
-                    "type": "apiKey",
-                    "in": "header",
-                    "name": "x-api-key",
-                    "description": "An API key (auth.mode api_key).",
-                },
-            },
-        },
+        "components": {"schemas": {**schemas, **defs}, "securitySchemes": schemes},
     }
 
 
-def swagger_html(title: str, openapi_url: str = "/openapi.json") -> str:
+def security_schemes(auth: Any) -> dict[str, Any]:
+    """The credentials ``auth.mode`` accepts, as OpenAPI security schemes (sorted by name):
+    what Swagger UI's "Authorize" dialog asks for and sends with "Try it out"."""
+    mode = auth.mode
+    schemes: dict[str, Any] = {}
+    keys = getattr(auth, "api_keys", None)
+    if mode == "api_key" or (mode == "jwt" and keys is not None and keys.enabled):
+        schemes["apiKeyAuth"] = {
+            "type": "apiKey",
+            "in": "header",
+            "name": "x-api-key",
+            "description": f"An API key (auth.mode {mode}): agentdock key create.",
+        }
+    if mode in ("jwt", "oauth2"):
+        schemes["bearerAuth"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": (
+                "A JWT signed with auth.jwt's key: agentdock token issue."
+                if mode == "jwt"
+                else "An access token of the auth.oauth2 issuer."
+            ),
+        }
+    return dict(sorted(schemes.items()))
+
+
+def swagger_html(title: str, openapi_url: str = "openapi.json") -> str:
     """A Swagger UI page for the document at ``openapi_url``.
 
     Its script and style come from the runtime itself (``/docs/assets/``, Swagger UI shipped
-    in the package), so the page works where no CDN is reachable.
+    in the package), so the page works where no CDN is reachable. Every link is relative to
+    ``/docs``, so the page works under a path prefix too. The key or token given to
+    "Authorize" stays in the page (never stored), sent with each "Try it out".
     """
     from html import escape
 
