@@ -49,11 +49,27 @@ def test_echo_openapi_matches_the_snapshot() -> None:
 
 
 def test_served_document_is_the_snapshot() -> None:
+    import agentdock_plugins.auth
+
+    manager = make_plugin_manager(
+        plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar, agentdock_plugins.auth]
+    )
+    app = agentdock.app(ECHO, plugins=manager)
+    with TestClient(app) as client:
+        served = client.get("/openapi.json").json()
+    assert served == json.loads(SNAPSHOT.read_text(encoding="utf-8"))
+
+
+def test_a_runtime_without_authentication_declares_no_security() -> None:
     manager = make_plugin_manager(plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar])
     app = agentdock.app(ECHO, insecure_no_auth=True, plugins=manager)
     with TestClient(app) as client:
         served = client.get("/openapi.json").json()
-    assert served == json.loads(SNAPSHOT.read_text(encoding="utf-8"))
+    assert "security" not in served
+    assert "securitySchemes" not in served["components"]
+    secured = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
+    del secured["security"], secured["components"]["securitySchemes"]
+    assert served == secured
 
 
 def test_document_shape() -> None:

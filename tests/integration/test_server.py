@@ -132,7 +132,7 @@ def test_schema_health_ready(echo: TestClient[Any]) -> None:
 def test_openapi_and_docs(echo: TestClient[Any]) -> None:
     document = echo.get("/openapi.json").json()
     assert document["components"]["schemas"]["Input"]["required"] == ["text"]
-    assert set(document["components"]["securitySchemes"]) == {"apiKeyAuth"}
+    assert "securitySchemes" not in document["components"], "served without authentication"
     docs = echo.get("/docs")
     assert docs.status_code == 200
     assert "swagger-ui" in docs.text and '"openapi.json"' in docs.text

@@ -281,6 +281,11 @@ class Pipeline:
         return self._telemetry.stats
 
     @property
+    def authenticated(self) -> bool:
+        """Whether requests are authenticated (``False`` only with ``insecure_no_auth``)."""
+        return self._auth is not None
+
+    @property
     def sinks(self) -> tuple[Any, ...]:
         """The telemetry sinks built for this spec."""
         return self._telemetry.sinks

@@ -104,7 +104,9 @@ def create_app(
     if defs:
         schema_body["$defs"] = defs
     schema_bytes = encode_json(schema_body)
-    openapi_bytes = encode_json(openapi_document(spec))
+    openapi_bytes = encode_json(
+        openapi_document(spec, secured=getattr(pipeline, "authenticated", True))
+    )
     docs_html = swagger_html(agent_name)
     ready_bytes = encode_json({"status": "ready", "agent": agent_name})
 

@@ -159,8 +159,13 @@ def _error_responses(*statuses: str) -> dict[str, Any]:
     }
 
 
-def openapi_document(spec: Any) -> dict[str, Any]:
-    """The whole OpenAPI document (deterministic: the same spec gives the same bytes)."""
+def openapi_document(spec: Any, *, secured: bool = True) -> dict[str, Any]:
+    """The whole OpenAPI document (deterministic: the same spec gives the same bytes).
+
+    :param secured: whether the runtime authenticates; a runtime served without
+        authentication (``--insecure-no-auth``) declares no security schemes, so Swagger UI
+        asks for no credentials and clients generated from it send none.
+    """
     input_schema, output_schema, defs = declared_schemas(spec)
     agent = spec.agent
     version = getattr(spec.metadata, "version", None) if spec.metadata else None
@@ -352,15 +357,18 @@ def openapi_document(spec: Any) -> dict[str, Any]:
     info: dict[str, Any] = {"title": agent.name, "version": version or "0.0.0"}
     if agent.description:
         info["description"] = agent.description
-    schemes = security_schemes(spec.auth)
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": info,
         "tags": [{"name": TAG, "description": "The routes every AgentDock agent exposes."}],
-        "security": [{name: []} for name in schemes],
         "paths": paths,
-        "components": {"schemas": {**schemas, **defs}, "securitySchemes": schemes},
+        "components": {"schemas": {**schemas, **defs}},
     }
+    if secured:
+        schemes = security_schemes(spec.auth)
+        document["security"] = [{name: []} for name in schemes]
+        document["components"]["securitySchemes"] = schemes
+    return document
 
 
 def security_schemes(auth: Any) -> dict[str, Any]:
