@@ -47,6 +47,8 @@ WORKER_THREADS_ENV = "AGENTDOCK_WORKER_THREADS"
 #: ``values``: the state after each step; the last one is what ``invoke`` returns, sent as
 #: the run's ``output`` event when the stream ends.
 _STREAM_MODES = ["messages", "updates", "values"]
+#: No ``values`` chunk came: the run reports no output.
+_NO_VALUES: Any = object()
 
 
 class LangGraphAdapter:
@@ -114,11 +116,11 @@ class LangGraphAdapter:
         workers = self._workers
 
         async def produce() -> None:
-            output: Any = None
+            output: Any = _NO_VALUES
             if workers is not None:
 
                 def pump() -> Any:
-                    last: Any = None
+                    last: Any = _NO_VALUES
                     for mode, chunk in graph.stream(
                         dict(payload), config, stream_mode=_STREAM_MODES
                     ):
@@ -141,7 +143,8 @@ class LangGraphAdapter:
                         continue
                     for event in _events(mode, chunk):
                         channel.put(event)
-            channel.put(StreamEvent("output", {"output": _output_of(graph, output)}))
+            if output is not _NO_VALUES:
+                channel.put(StreamEvent("output", {"output": _output_of(graph, output)}))
 
         async for event in channel.run(produce, tracker):
             yield event
