@@ -368,7 +368,7 @@ class Pipeline:
     async def authorize(self, headers: Mapping[str, str], permission: str) -> Mapping[str, Any]:
         """Authenticate a request and check that its role has ``permission``.
 
-        For routes outside a run (``/metrics``, ``/docs``): the identity, or the refusal
+        For routes outside a run (``/metrics``): the identity, or the refusal
         (401/498/499 from the auth provider, 403/429 from the access rules).
         """
         return await self._admit(headers, permission, None)
