@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 import time
-from typing import NoReturn
+from collections.abc import Callable
+from typing import IO, NoReturn
 
 import httpx
 import pytest
@@ -44,3 +46,45 @@ def wait_ready(proc: subprocess.Popen[bytes], base: str, timeout: float = 60.0) 
             pass
         assert time.monotonic() < deadline, "the server never became ready"
         time.sleep(0.1)
+
+
+class LineReader:
+    """Collects the lines a process writes to a pipe, in a thread, so a test can wait for
+    one without blocking on a process that never writes it."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.lines: list[str] = []
+        self._more = threading.Condition()
+        self._done = False
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[bytes]) -> None:
+        for raw in iter(stream.readline, b""):
+            with self._more:
+                self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+                self._more.notify_all()
+        with self._more:
+            self._done = True
+            self._more.notify_all()
+
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float = 60.0) -> str:
+        """The first line ``predicate`` accepts; fails when the stream ends without one."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        with self._more:
+            while True:
+                for line in self.lines[seen:]:
+                    if predicate(line):
+                        return line
+                seen = len(self.lines)
+                left = deadline - time.monotonic()
+                if self._done or left <= 0:
+                    pytest.fail("no such line; got:\n" + "\n".join(self.lines))
+                self._more.wait(left)
+
+    def rest(self, timeout: float = 30.0) -> list[str]:
+        """Every line, once the stream has ended."""
+        self._thread.join(timeout)
+        with self._more:
+            return list(self.lines)

@@ -16,6 +16,7 @@ import agentdock
 import agentdock_plugins.langgraph
 import agentdock_plugins.litestar
 import jsonschema
+import pytest
 from agentdock import make_plugin_manager
 from agentdock_plugins.litestar.openapi import TAG, openapi_document
 from litestar.testing import TestClient
@@ -48,11 +49,27 @@ def test_echo_openapi_matches_the_snapshot() -> None:
 
 
 def test_served_document_is_the_snapshot() -> None:
+    import agentdock_plugins.auth
+
+    manager = make_plugin_manager(
+        plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar, agentdock_plugins.auth]
+    )
+    app = agentdock.app(ECHO, plugins=manager)
+    with TestClient(app) as client:
+        served = client.get("/openapi.json").json()
+    assert served == json.loads(SNAPSHOT.read_text(encoding="utf-8"))
+
+
+def test_a_runtime_without_authentication_declares_no_security() -> None:
     manager = make_plugin_manager(plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar])
     app = agentdock.app(ECHO, insecure_no_auth=True, plugins=manager)
     with TestClient(app) as client:
         served = client.get("/openapi.json").json()
-    assert served == json.loads(SNAPSHOT.read_text(encoding="utf-8"))
+    assert "security" not in served
+    assert "securitySchemes" not in served["components"]
+    secured = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
+    del secured["security"], secured["components"]["securitySchemes"]
+    assert served == secured
 
 
 def test_document_shape() -> None:
@@ -72,11 +89,14 @@ def test_document_shape() -> None:
         "$ref": "#/components/schemas/Output"
     }
     assert invoke["tags"] == [TAG]
-    assert document["components"]["securitySchemes"]["bearerAuth"] == {
-        "type": "http",
-        "scheme": "bearer",
-        "bearerFormat": "JWT",
-        "description": "A JWT (auth.mode jwt or oauth2).",
+    # echo's auth.mode is api_key: "Authorize" asks for a key, sent as x-api-key.
+    assert document["components"]["securitySchemes"] == {
+        "apiKeyAuth": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "x-api-key",
+            "description": "An API key (auth.mode api_key): agentdock key create.",
+        }
     }
     assert document["components"]["securitySchemes"]["apiKeyAuth"]["name"] == "x-api-key"
     assert document["paths"]["/health"]["get"]["security"] == []
@@ -88,3 +108,31 @@ def test_document_shape() -> None:
                     ref = media["schema"].get("$ref")
                     if ref:
                         assert ref.removeprefix("#/components/schemas/") in schemas
+
+
+def test_schema_route_answers_what_the_document_declares() -> None:
+    manager = make_plugin_manager(plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar])
+    app = agentdock.app(ECHO, insecure_no_auth=True, plugins=manager)
+    with TestClient(app) as client:
+        body = client.get("/schema").json()
+        document = client.get("/openapi.json").json()
+    declared = document["paths"]["/schema"]["get"]["responses"]["200"]["content"]
+    schema = declared["application/json"]["schema"]
+    assert schema["required"] == ["input_schema", "output_schema"]
+    jsonschema.validate(body, schema)
+    assert set(body) == {"input_schema", "output_schema"}  # PRD 5.6 (C)
+    assert body["input_schema"] == document["components"]["schemas"]["Input"]
+
+
+def test_stream_end_frames_match_the_documented_schema() -> None:
+    manager = make_plugin_manager(plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar])
+    app = agentdock.app(ECHO, insecure_no_auth=True, plugins=manager)
+    with TestClient(app) as client:
+        document = client.get("/openapi.json").json()
+        text = client.post("/stream", json={"text": "documented"}).text
+    end = json.loads(text.strip().split("\n\n")[-1].split("data: ", 1)[1])
+    schema = {**document["components"]["schemas"]["StreamEnd"], **document}
+    jsonschema.validate(end, schema)
+    assert end["output"] == {"text": "DOCUMENTED"}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**end, "output": {"text": 1}}, schema)

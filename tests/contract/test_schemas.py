@@ -38,6 +38,7 @@ V11_KEYS: tuple[tuple[str, ...], ...] = (
     ("observability", "otlp_endpoint"),
     ("observability", "langfuse", "host"),
     ("observability", "metrics", "public"),
+    ("expose", "docs"),
 )
 
 

@@ -150,14 +150,9 @@ def test_role_without_permission_gets_403_naming_both(
     assert body["detail"] == "role 'viewer' lacks permission 'invoke'"
     stream = http.post("/stream", json={"text": "hi"}, headers=viewer)
     assert_error(stream, 403, "Forbidden")
-    # viewer holds read_docs; developer does not.
-    assert http.get("/docs", headers=viewer).status_code == 200
-    docs = http.get("/docs", headers={"x-api-key": keys["developer"].key})
-    assert (
-        assert_error(docs, 403, "Forbidden")["detail"]
-        == "role 'developer' lacks permission 'read_docs'"
-    )
-    assert_error(http.get("/docs"), 401, "Unauthorized")
+    # The Swagger UI page holds no data: anyone may load it, as /openapi.json.
+    for headers in (viewer, {"x-api-key": keys["developer"].key}, {}):
+        assert http.get("/docs", headers=headers).status_code == 200
 
 
 def test_rate_limit_gets_429_with_retry_after(

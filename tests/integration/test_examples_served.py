@@ -87,7 +87,7 @@ def _declared(http: httpx.Client) -> tuple[dict[str, Any], dict[str, Any]]:
     defs = body.get("$defs", {})
     # Class-declared schemas refer to ``#/components/schemas/<Model>`` (the OpenAPI layout).
     wrap = {"components": {"schemas": defs}, "$defs": defs}
-    return {**body["input"], **wrap}, {**body["output"], **wrap}
+    return {**body["input_schema"], **wrap}, {**body["output_schema"], **wrap}
 
 
 def _frames(text: str) -> list[dict[str, Any]]:
@@ -135,6 +135,19 @@ def test_stream_frames(served: tuple[Example, httpx.Client, Any]) -> None:
     assert [int(f["sse_id"].rpartition(":")[2]) for f in frames] == list(range(1, len(frames) + 1))
 
 
+def test_stream_end_carries_the_output_invoke_answers(
+    served: tuple[Example, httpx.Client, Any],
+) -> None:
+    example, http, _spec = served
+    invoked = http.post("/invoke", json=example.body)
+    assert invoked.status_code == 200, invoked.text
+    end = _frames(http.post("/stream", json=example.body).text)[-1]
+    assert end["event"] == "end"
+    assert end["output"] == invoked.json()
+    _input_schema, output_schema = _declared(http)
+    jsonschema.validate(end["output"], output_schema)
+
+
 def test_schema_is_the_declared_one(served: tuple[Example, httpx.Client, Any]) -> None:
     example, http, spec = served
     body = http.get("/schema").json()
@@ -143,20 +156,20 @@ def test_schema_is_the_declared_one(served: tuple[Example, httpx.Client, Any]) -
 
         input_schema, output_schema, defs = declared_schemas(spec)
         assert body == {
-            "input": input_schema,
-            "output": output_schema,
+            "input_schema": input_schema,
+            "output_schema": output_schema,
             **({"$defs": defs} if defs else {}),
         }
-        assert body["input"]["required"] == ["document"]
-        assert "summary" in body["output"]["required"]
+        assert body["input_schema"]["required"] == ["document"]
+        assert "summary" in body["output_schema"]["required"]
     else:
         assert body == {
-            "input": spec.io_schema.input.model_dump(mode="json", exclude_unset=True),
-            "output": spec.io_schema.output.model_dump(mode="json", exclude_unset=True),
+            "input_schema": spec.io_schema.input.model_dump(mode="json", exclude_unset=True),
+            "output_schema": spec.io_schema.output.model_dump(mode="json", exclude_unset=True),
         }
         declared = (EXAMPLES / example.name / "Dockfile.yaml").read_text(encoding="utf-8")
-        for name in body["input"]["required"]:
+        for name in body["input_schema"]["required"]:
             assert name in declared
     openapi = http.get("/openapi.json").json()["components"]["schemas"]
-    assert openapi["Input"] == body["input"]
-    assert openapi["Output"] == body["output"]
+    assert openapi["Input"] == body["input_schema"]
+    assert openapi["Output"] == body["output_schema"]

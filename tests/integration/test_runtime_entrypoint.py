@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -306,3 +307,55 @@ def test_sigterm_drains_in_flight_requests_then_exits_0(tmp_path: Path) -> None:
     assert response.json() == {"text": "ZZ"}
     assert proc.returncode == 0, stderr.decode()
     assert b"Shutting down" in stderr
+
+
+def test_a_taken_port_is_fatal_with_a_hint_and_no_banner(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        env = runtime_env(
+            AGENTDOCK_SPEC=str(ECHO),
+            AGENTDOCK_HOST="127.0.0.1",
+            AGENTDOCK_PORT=str(port),
+            AGENTDOCK_INSECURE_NO_AUTH="1",
+        )
+        result = run_runtime(env, tmp_path)
+    assert result.returncode == 78, result.stderr
+    fatal = [line for line in result.stderr.splitlines() if line.startswith("[FATAL] ")]
+    assert fatal == [
+        f"[FATAL] cannot listen on 127.0.0.1:{port}: already in use; "
+        "set AGENTDOCK_PORT to a free port (0 picks one)"
+    ]
+    assert "Serving" not in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_port_0_is_served_where_the_banner_says(tmp_path: Path) -> None:
+    from processes import LineReader
+
+    env = runtime_env(
+        AGENTDOCK_SPEC=str(ECHO),
+        AGENTDOCK_HOST="127.0.0.1",
+        AGENTDOCK_PORT="0",
+        AGENTDOCK_INSECURE_NO_AUTH="1",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agentdock_runtime"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        err = LineReader(proc.stderr)  # type: ignore[arg-type]
+        banner = json.loads(err.wait_for(lambda line: '"serving"' in line))
+        assert banner["message"] == f"Serving echo on {banner['url']}"
+        assert re.fullmatch(r"http://127\.0\.0\.1:[1-9][0-9]*", banner["url"])
+        wait_ready(proc, banner["url"])
+        answer = httpx.post(f"{banner['url']}/invoke", json={"text": "hi"}, timeout=10)
+        assert answer.json() == {"text": "HI"}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -17,7 +19,7 @@ import httpx
 import pytest
 from agentdock_cli.main import cli
 from click.testing import CliRunner
-from processes import wait_ready
+from processes import LineReader, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 ECHO = ROOT / "examples" / "echo" / "Dockfile.yaml"
@@ -143,3 +145,183 @@ def test_serve_with_reload_picks_up_a_code_change(tmp_path: Path) -> None:
                 break
             assert time.monotonic() < deadline, f"never reloaded; last answer {answer}"
             time.sleep(0.2)
+
+
+# -- the port, the banner and the log format --------------------------------------------------
+
+
+@contextmanager
+def taken_port() -> Iterator[int]:
+    """A port another process (this one) listens on."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        yield int(holder.getsockname()[1])
+
+
+def serve_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "agentdock_cli", "serve", *args]
+
+
+@contextmanager
+def started(
+    *args: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], LineReader, LineReader]]:
+    """``agentdock serve ARGS`` with both pipes read line by line; SIGTERM on exit."""
+    proc = subprocess.Popen(
+        serve_command(*args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        cwd=ROOT,
+    )
+    out, err = LineReader(proc.stdout), LineReader(proc.stderr)  # type: ignore[arg-type]
+    try:
+        yield proc, out, err
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+
+
+def json_line(line: str) -> dict[str, object] | None:
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def test_a_taken_port_exits_4_with_hints_and_no_banner() -> None:
+    with taken_port() as port:
+        result = subprocess.run(
+            serve_command(str(ECHO), "--insecure-no-auth", "--port", str(port)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "AGENTDOCK_LOG_FORMAT": "text"},
+        )
+    assert result.returncode == 4, result.stderr
+    assert f"cannot listen on 127.0.0.1:{port}: already in use" in result.stderr
+    assert "--port 0" in result.stderr and "agentdock status" in result.stderr
+    assert "Serving" not in result.stdout + result.stderr
+
+
+def test_a_taken_port_with_json_is_one_json_error() -> None:
+    with taken_port() as port:
+        result = subprocess.run(
+            serve_command(str(ECHO), "--insecure-no-auth", "--port", str(port), "--json"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 4, result.stderr
+    document = json.loads(result.stdout)
+    assert document["ok"] is False and "already in use" in document["error"]
+    assert "--port 0" in document["hint"]
+
+
+@pytest.mark.slow
+def test_port_0_serves_on_the_port_the_banner_names() -> None:
+    with started(str(ECHO), "--insecure-no-auth", "--port", "0", "--json") as (proc, out, _):
+        banner = json_line(out.wait_for(lambda line: '"serving"' in line))
+        assert banner is not None and banner["agent"] == "echo"
+        port = banner["port"]
+        assert isinstance(port, int) and port > 0
+        assert banner["url"] == f"http://127.0.0.1:{port}"
+        assert banner["docs"] == f"http://127.0.0.1:{port}/docs"
+        wait_ready(proc, str(banner["url"]))
+        answer = httpx.post(f"{banner['url']}/invoke", json={"text": "zero"}, timeout=10)
+        assert answer.json() == {"text": "ZERO"}
+
+
+@pytest.mark.slow
+def test_a_piped_run_writes_json_lines_only_uvicorns_included() -> None:
+    with started(str(ECHO), "--insecure-no-auth", "--port", "0") as (proc, out, err):
+        banner = json_line(err.wait_for(lambda line: '"serving"' in line))
+        assert banner is not None
+        base = str(banner["url"])
+        wait_ready(proc, base)
+        assert httpx.post(f"{base}/invoke", json={"text": "hi"}, timeout=10).status_code == 200
+        out.wait_for(lambda line: '"run_end"' in line)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    lines = [line for line in out.rest() + err.rest() if line.strip()]
+    not_json = [line for line in lines if json_line(line) is None]
+    assert not_json == []
+    records = [json_line(line) for line in lines]
+    loggers = {str(r.get("logger")) for r in records if r is not None and "logger" in r}
+    assert any(name.startswith("uvicorn") for name in loggers), loggers
+    assert "agentdock.serve" in loggers
+    warning = next(r for r in records if r and "authentication is OFF" in str(r["message"]))
+    assert warning["level"] == "WARN"
+
+
+@pytest.mark.slow
+def test_text_format_writes_no_json_line() -> None:
+    env = {"AGENTDOCK_LOG_FORMAT": "text"}
+    with started(str(ECHO), "--insecure-no-auth", "--port", "0", env=env) as (proc, out, err):
+        banner = err.wait_for(lambda line: "Serving echo on" in line)
+        match = re.search(r"http://127\.0\.0\.1:(\d+) \(docs: ", banner)
+        assert match, banner
+        base = f"http://127.0.0.1:{match.group(1)}"
+        wait_ready(proc, base)
+        assert httpx.post(f"{base}/invoke", json={"text": "hi"}, timeout=10).status_code == 200
+        out.wait_for(lambda line: "run ok (invoke)" in line)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    lines = [line for line in out.rest() + err.rest() if line.strip()]
+    assert [line for line in lines if json_line(line) is not None] == []
+    assert any(" INFO  uvicorn" in line for line in lines), lines
+
+
+FAILING_BUILDER = """
+from langgraph.graph import StateGraph
+
+
+def _connect_to_the_model(name):
+    raise RuntimeError(f"no such model: {name}")
+
+
+def build_graph():
+    _connect_to_the_model("missing")
+    return StateGraph(dict).compile()
+"""
+
+
+def failing_project(tmp_path: Path) -> Path:
+    project = tmp_path / "broken"
+    shutil.copytree(ECHO.parent, project, ignore=shutil.ignore_patterns("__pycache__"))
+    (project / "echo" / "graph.py").write_text(FAILING_BUILDER, encoding="utf-8")
+    return project / "Dockfile.yaml"
+
+
+def test_an_agent_that_fails_to_build_is_one_line_and_v_shows_the_traceback(
+    tmp_path: Path,
+) -> None:
+    dockfile = failing_project(tmp_path)
+    args = [str(dockfile), "--insecure-no-auth", "--port", "0"]
+    env = {**os.environ, "AGENTDOCK_LOG_FORMAT": "text"}
+    quiet = subprocess.run(
+        serve_command(*args), capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path
+    )
+    assert quiet.returncode == 4, quiet.stderr
+    assert "no such model: missing" in quiet.stderr
+    assert "Traceback" not in quiet.stderr
+    assert "-v" in quiet.stderr
+    loud = subprocess.run(
+        serve_command(*args, "-v"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert loud.returncode == 4, loud.stderr
+    assert "Traceback (most recent call last)" in loud.stderr
+    assert "_connect_to_the_model" in loud.stderr
+    assert "Serving" not in loud.stderr

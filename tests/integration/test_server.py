@@ -118,8 +118,9 @@ def test_litestar_errors_are_envelopes(echo: TestClient[Any]) -> None:
 
 def test_schema_health_ready(echo: TestClient[Any]) -> None:
     schema = echo.get("/schema").json()
-    assert schema["input"]["required"] == ["text"]
-    assert schema["output"]["properties"]["text"]["type"] == "string"
+    assert set(schema) == {"input_schema", "output_schema"}
+    assert schema["input_schema"]["required"] == ["text"]
+    assert schema["output_schema"]["properties"]["text"]["type"] == "string"
     health = echo.get("/health").json()
     assert health["status"] == "healthy"
     assert health["agent"] == "echo"
@@ -131,10 +132,10 @@ def test_schema_health_ready(echo: TestClient[Any]) -> None:
 def test_openapi_and_docs(echo: TestClient[Any]) -> None:
     document = echo.get("/openapi.json").json()
     assert document["components"]["schemas"]["Input"]["required"] == ["text"]
-    assert set(document["components"]["securitySchemes"]) == {"bearerAuth", "apiKeyAuth"}
+    assert "securitySchemes" not in document["components"], "served without authentication"
     docs = echo.get("/docs")
     assert docs.status_code == 200
-    assert "swagger-ui" in docs.text and "/openapi.json" in docs.text
+    assert "swagger-ui" in docs.text and '"openapi.json"' in docs.text
 
 
 def test_stream_get_and_post(echo: TestClient[Any]) -> None:
@@ -408,3 +409,121 @@ def test_websocket_stream(agent: ScriptedAgent) -> None:
         assert invalid["data"]["error"] == "ValidationError" and invalid["data"]["run_id"]
         socket.send_text(json.dumps({"input": {"text": "still open"}}))
         assert json.loads(socket.receive_text())["event"] == "start"
+
+
+def test_the_end_of_a_stream_carries_the_output_sse_and_websocket(tmp_path: Path) -> None:
+    """The ``end`` frame holds what ``/invoke`` answers, on both stream transports."""
+    import shutil
+
+    manager = make_plugin_manager(plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar])
+    sse_app = agentdock.app(ECHO, insecure_no_auth=True, plugins=manager)
+    with TestClient(sse_app) as client:
+        invoked = client.post("/invoke", json={"text": "same"}).json()
+        frames = sse_frames(client.post("/stream", json={"text": "same"}).text)
+    assert frames[-1]["event"] == "end"
+    assert frames[-1]["output"] == invoked == {"text": "SAME"}
+    assert set(frames[-1]) >= {"run_id", "usage", "output"}
+
+    project = tmp_path / "echo"
+    shutil.copytree(ECHO.parent, project, ignore=shutil.ignore_patterns("__pycache__"))
+    dockfile = project / "Dockfile.yaml"
+    text = dockfile.read_text(encoding="utf-8")
+    assert "streaming: sse" in text
+    dockfile.write_text(text.replace("streaming: sse", "streaming: websocket"), encoding="utf-8")
+    ws_app = agentdock.app(dockfile, insecure_no_auth=True, plugins=manager)
+    with TestClient(ws_app) as client, client.websocket_connect("/ws/stream") as socket:
+        socket.send_text(json.dumps({"input": {"text": "same"}}))
+        events: list[dict[str, Any]] = []
+        while not events or events[-1]["event"] not in ("end", "error"):
+            events.append(json.loads(socket.receive_text()))
+    assert events[-1]["event"] == "end"
+    assert events[-1]["data"]["output"] == invoked
+
+
+# -- /docs ---------------------------------------------------------------------------------------
+
+
+def echo_variant(tmp_path: Path, old: str, new: str) -> Path:
+    """A copy of the echo example with ``old`` replaced by ``new`` in its Dockfile."""
+    import shutil
+
+    project = tmp_path / "echo"
+    shutil.copytree(ECHO.parent, project, ignore=shutil.ignore_patterns("__pycache__"))
+    dockfile = project / "Dockfile.yaml"
+    text = dockfile.read_text(encoding="utf-8")
+    assert old in text
+    dockfile.write_text(text.replace(old, new), encoding="utf-8")
+    return dockfile
+
+
+def test_docs_page_and_assets_are_public_with_auth_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agentdock_plugins.auth
+
+    monkeypatch.setenv("AGENTDOCK_HOME", str(tmp_path / "home"))
+    manager = make_plugin_manager(
+        plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar, agentdock_plugins.auth]
+    )
+    with TestClient(agentdock.app(ECHO, plugins=manager)) as client:
+        assert client.post("/invoke", json={"text": "hi"}).status_code == 401
+        page = client.get("/docs")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
+        # The trailing slash sends the browser to the page whose relative links work.
+        slash = client.get("/docs/", follow_redirects=False)
+        assert slash.status_code in (301, 308)
+        assert slash.headers["location"] == "../docs"
+        followed = client.get("/docs/")
+        assert followed.status_code == 200 and str(followed.url).endswith("/docs")
+        # "Authorize" offers what auth.mode accepts: here an API key in x-api-key.
+        document = client.get("/openapi.json").json()
+    assert document["components"]["securitySchemes"] == {
+        "apiKeyAuth": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "x-api-key",
+            "description": "An API key (auth.mode api_key): agentdock key create.",
+        }
+    }
+    assert document["security"] == [{"apiKeyAuth": []}]
+    assert document["paths"]["/schema"]["get"]["security"] == []
+
+
+def test_docs_off_in_the_dockfile_is_404_but_the_document_stays(tmp_path: Path) -> None:
+    dockfile = echo_variant(tmp_path, "streaming: sse\n", "streaming: sse\n  docs: false\n")
+    manager = make_plugin_manager(plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar])
+    with TestClient(agentdock.app(dockfile, insecure_no_auth=True, plugins=manager)) as client:
+        for path in ("/docs", "/docs/", "/docs/assets/swagger-ui-bundle.js"):
+            assert_envelope(client.get(path, follow_redirects=False), 404, "NotFound")
+        assert client.get("/openapi.json").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("auth", "schemes"),
+    [
+        ('auth:\n  mode: jwt\n  jwt: {secret_key: "${JWT_SECRET}"}\n', {"bearerAuth"}),
+        (
+            'auth:\n  mode: jwt\n  jwt: {secret_key: "${JWT_SECRET}"}\n'
+            "  api_keys: {enabled: true}\n",
+            {"bearerAuth", "apiKeyAuth"},
+        ),
+        (
+            "auth:\n  mode: oauth2\n  oauth2: {issuer: https://id.example, "
+            "jwks_url: https://id.example/jwks, audience: echo}\n",
+            {"bearerAuth"},
+        ),
+    ],
+    ids=["jwt", "jwt-and-keys", "oauth2"],
+)
+def test_security_schemes_follow_the_auth_mode(
+    auth: str, schemes: set[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentdock_plugins.litestar.openapi import openapi_document
+
+    monkeypatch.setenv("JWT_SECRET", "s" * 40)
+    echo_auth = "auth:\n  mode: api_key\n  api_keys: { enabled: true }\n"
+    dockfile = echo_variant(tmp_path, echo_auth, auth)
+    document = openapi_document(agentdock.load(dockfile))
+    assert set(document["components"]["securitySchemes"]) == schemes
+    assert document["security"] == [{name: []} for name in sorted(schemes)]

@@ -121,10 +121,9 @@ def test_metrics_need_the_view_metrics_permission(
     assert "/invoke" in exporter.requests and "/metrics" in exporter.requests
 
 
-def test_docs_need_credentials_but_schema_and_health_do_not(client: TestClient[Any]) -> None:
-    assert client.get("/docs").status_code == 401
-    assert client.get("/docs", headers={"x-api-key": "dev"}).status_code == 200
-    for public in ("/health", "/ready", "/schema", "/openapi.json"):
+def test_docs_schema_and_health_are_public_runs_are_not(client: TestClient[Any]) -> None:
+    assert client.post("/invoke", json={"text": "hi"}).status_code == 401
+    for public in ("/docs", "/health", "/ready", "/schema", "/openapi.json"):
         assert client.get(public).status_code == 200, public
 
 
@@ -153,11 +152,13 @@ def test_metrics_can_be_public_for_a_scraper(
     )
     with TestClient(agentdock.app(dockfile, plugins=manager)) as client:
         assert client.get("/metrics").status_code == 200
-        assert client.get("/docs").status_code == 401, "only /metrics is opened"
+        assert client.post("/invoke", json={"text": "hi"}).status_code == 401, (
+            "only /metrics is opened"
+        )
 
 
 def test_swagger_ui_is_served_by_the_runtime_itself(client: TestClient[Any]) -> None:
-    page = client.get("/docs", headers={"x-api-key": "dev"})
+    page = client.get("/docs")
     assert "http" not in page.text.split("<body>")[0], "no CDN: assets come from the runtime"
     script = client.get("/docs/assets/swagger-ui-bundle.js")  # public, like /openapi.json
     assert script.status_code == 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -31,7 +32,7 @@ def test_sync_client_serves_echo() -> None:
         assert response.headers["x-run-id"]
         schema = http.get("/schema")
         assert schema.status_code == 200
-        assert schema.json()["input"]["required"] == ["text"]
+        assert schema.json()["input_schema"]["required"] == ["text"]
         assert http.post("/invoke", json={}).status_code == 422
 
 
@@ -62,7 +63,7 @@ def test_async_client_serves_echo() -> None:
             assert response.json() == {"text": "HI"}
             schema = await http.get("/schema")
             assert schema.status_code == 200
-            assert set(schema.json()) >= {"input", "output"}
+            assert set(schema.json()) == {"input_schema", "output_schema"}
 
     asyncio.run(scenario())
 
@@ -103,3 +104,35 @@ def test_testing_module_imports_no_runtime() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+NOTEBOOK = """
+import logging, sys
+import agentdock
+
+root = logging.getLogger()
+before = (root.level, list(root.handlers))
+with agentdock.testing.client({dockfile!r}, insecure_no_auth=True) as http:
+    for text in ("one", "two"):
+        assert http.post("/invoke", json={{"text": text}}).json() == {{"text": text.upper()}}
+    assert http.post("/stream", json={{"text": "three"}}).status_code == 200
+after = (root.level, list(root.handlers))
+assert before == after, (before, after)
+print("done")
+"""
+
+
+def test_a_notebook_session_leaves_logging_alone_and_prints_no_event_lines() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "AGENTDOCK_LOG_FORMAT"}
+    result = subprocess.run(
+        [sys.executable, "-c", NOTEBOOK.format(dockfile=str(ECHO))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "done\n"
+    output = result.stdout + result.stderr
+    assert "run_end" not in output and "run ok" not in output
+    assert "HTTP Request" not in output

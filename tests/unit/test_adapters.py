@@ -181,6 +181,7 @@ def test_echo_graph_invoke_and_stream() -> None:
     events = run(collect(adapter.stream({"text": "hello there"}, ctx())))
     assert events == [
         StreamEvent("event", {"node": "shout", "update": {"text": "HELLO THERE"}}),
+        StreamEvent("output", {"output": {"text": "HELLO THERE"}}),
         StreamEvent("usage", {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}),
     ]
 
@@ -228,8 +229,12 @@ def test_invoice_copilot_reports_its_tool_calls() -> None:
     assert result.tools[0].args == {"document": INVOICE}
     assert result.usage.input_tokens > 0
     assert result.usage.output_tokens > 0
-    steps = [e.data.get("node") or e.data.get("name") for e in events if e.kind != "token"]
-    assert steps[:-1] == [
+    steps = [
+        e.data.get("node") or e.data.get("name")
+        for e in events
+        if e.kind not in ("token", "output", "usage")
+    ]
+    assert steps == [
         "agent",
         "extract_invoice",
         "tools",
@@ -240,6 +245,8 @@ def test_invoice_copilot_reports_its_tool_calls() -> None:
         "answer",
     ]
     assert events[-1].kind == "usage"
+    # The stream ends with what invoke returned (the graph's output channels only).
+    assert events[-2] == StreamEvent("output", {"output": result.output})
     # The document is never streamed back as tokens, only what the model produces.
     assert not any("4111111111111111" in str(t) for t in kinds(events, "token"))
 
@@ -346,9 +353,14 @@ def test_tool_events_come_before_each_tool_runs(asynchronous: bool) -> None:
         ("tool", "delete_file"),
         ("event", "tools"),
         ("event", "agent"),
+        ("output", None),
         ("usage", None),
     ]
     assert kinds(events, "tool")[0] == {"name": "search", "args": {"query": "x"}, "id": "call_0"}
+    [final] = kinds(events, "output")
+    assert [m.content for m in final["output"]["messages"]] == [
+        m.content for m in result.output["messages"]
+    ]
 
 
 @pytest.mark.parametrize(
@@ -675,8 +687,29 @@ def test_langchain_text_without_a_model_is_streamed_as_tokens() -> None:
     events = run(collect(adapter.stream({"name": "ada"}, ctx())))
     assert events == [
         StreamEvent("token", {"text": "hi ada"}),
+        StreamEvent("output", {"output": "hi ada"}),
         StreamEvent("usage", {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}),
     ]
+
+
+def test_langchain_stream_output_is_the_chunks_added_up() -> None:
+    """Dict chunks of an LCEL chain add up to what ``invoke`` returns."""
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+    from langchain_core.output_parsers import StrOutputParser
+    from langchain_core.runnables import RunnableParallel
+
+    def chain() -> Any:
+        model = GenericFakeChatModel(messages=iter([AIMessage("streamed in parts")]))
+        ask = RunnableLambda(lambda x: x["question"])
+        return RunnableParallel(answer=ask | model | StrOutputParser())
+
+    question = {"question": "q"}
+    expected = run(LangChainAdapter(chain(), NO_ARGUMENTS).invoke(question, ctx())).output
+    events = run(collect(LangChainAdapter(chain(), NO_ARGUMENTS).stream(question, ctx())))
+    assert len(kinds(events, "token")) > 1  # it did stream in chunks
+    assert kinds(events, "output") == [{"output": expected}]
+    assert expected == {"answer": "streamed in parts"}
 
 
 def test_langchain_tools_are_gated() -> None:

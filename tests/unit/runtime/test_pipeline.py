@@ -643,8 +643,65 @@ def test_stream_items_in_order_with_increasing_ids() -> None:
     assert items[-1].data == {
         "run_id": run_id,
         "usage": {"input_tokens": 2, "output_tokens": 4, "total_tokens": 6},
+        "output": None,  # this adapter reports no output
     }
     assert calls == ["auth", "adapter", "tool:search", "post", "post"]
+
+
+class Outputting(Agent):
+    """Streams as :class:`Agent` does, then reports the run's output."""
+
+    def __init__(self, output: Any, calls: list[str] | None = None) -> None:
+        super().__init__(calls)
+        self.output = output
+
+    async def stream(
+        self, payload: Mapping[str, Any], context: RunContext
+    ) -> AsyncIterator[StreamEvent]:
+        async for event in super().stream(payload, context):
+            yield event
+        yield StreamEvent("output", {"output": self.output})
+
+
+class ModeRecorder(Recorder):
+    """A post policy that notes the run mode it saw, and reports one event per call."""
+
+    def __init__(self, calls: list[str]) -> None:
+        super().__init__("post", calls)
+        self.modes: list[str] = []
+
+    def _sync_check(self, value: Any, context: RunContext) -> Any:
+        self.modes.append(context.mode)
+        context.emit("policy_event", {"policy": "mode", "action": "flag"})
+        return super()._sync_check(value, context)
+
+
+def test_stream_end_carries_the_output_after_the_post_policies() -> None:
+    calls: list[str] = []
+    agent = Outputting({"text": "one SECRET"}, calls)
+    post = ModeRecorder(calls)
+    sink = Sink()
+    pipeline = build(agent, calls, policies={"post": post}, sinks={"capture": sink})
+
+    async def main() -> list[StreamItem]:
+        items = await collect(pipeline.stream(b'{"text": "one SECRET"}', headers=GOOD))
+        await pipeline.aclose()
+        return items
+
+    items = run(main())
+    assert [i.event for i in items] == ["start", "token", "token", "event", "end"]
+    # Redacted as /invoke's body is: the whole output once, in invoke mode.
+    assert items[-1].data["output"] == {"text": "one [REDACTED]"}
+    assert post.modes == ["stream", "stream", "invoke"]
+    # The policy's events were reported for the tokens; the end's pass adds none.
+    assert sum(e["event"] == "policy_event" for e in sink.events) == 2
+
+
+def test_stream_output_that_fails_the_output_schema_is_an_error_item() -> None:
+    items = run(collect(build(Outputting({"txt": 1})).stream(b'{"text": "a"}', headers=GOOD)))
+    assert [i.event for i in items] == ["start", "token", "event", "error"]
+    error = items[-1].data
+    assert (error["error"], error["code"]) == ("SchemaMismatchError", 500)
 
 
 def test_stream_refusals_before_start_are_raised() -> None:

@@ -1,6 +1,7 @@
 """AgentDock: turn a LangGraph or LangChain agent plus one Dockfile into a secure service.
 
-The Python API is small::
+The Python API is small, and every name of it is reachable from ``import agentdock``
+(loaded on first use, so the import itself stays cheap)::
 
     import agentdock
 
@@ -9,11 +10,16 @@ The Python API is small::
         spec = report.spec            # the frozen DockSpec
     spec = agentdock.load("Dockfile.yaml")  # raises DockfileError when invalid
 
+    with agentdock.testing.client("Dockfile.yaml", insecure_no_auth=True) as http:
+        http.post("/invoke", json={...})    # the agent in-process, no socket
+    asgi = agentdock.app("Dockfile.yaml")   # for uvicorn or any ASGI server
+
     d = agentdock.deploy("Dockfile.yaml")   # build, start behind the health gate, activate
     agentdock.status(d.agent)
     agentdock.rollback(d.agent)             # the previous version, without rebuilding
 
-Plugin authors import :data:`hookimpl` from here.
+Plugin authors import :data:`hookimpl` from here. The README's "Python API" section lists
+every name of :data:`__all__`.
 """
 
 from __future__ import annotations
@@ -24,11 +30,23 @@ from agentdock.findings import Code, Finding, Severity, ValidationReport
 from agentdock.hookspecs import hookimpl
 
 if TYPE_CHECKING:
+    from agentdock import testing
+    from agentdock._runtime import app
     from agentdock.deployment import (
+        BuildFailed,
         DeployError,
+        DeployFailed,
+        DeployInProgress,
         Deployment,
+        HealthGateFailed,
+        InvalidDeployInput,
+        NotFound,
+        TargetUnavailable,
+        VersionConflict,
         cleanup,
         deploy,
+        deploy_instances,
+        dry_run,
         logs,
         remove,
         rollback,
@@ -36,6 +54,7 @@ if TYPE_CHECKING:
         stop,
         versions,
     )
+    from agentdock.deployment.operations import instances
     from agentdock.plugins import PluginManager, get_plugin_manager, make_plugin_manager
     from agentdock.spec.models import DockSpec
     from agentdock.validation import DockfileError, load, validate
@@ -43,21 +62,32 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "BuildFailed",
     "Code",
     "DeployError",
+    "DeployFailed",
+    "DeployInProgress",
     "Deployment",
     "DockSpec",
     "DockfileError",
     "Finding",
+    "HealthGateFailed",
+    "InvalidDeployInput",
+    "NotFound",
     "PluginManager",
     "Severity",
+    "TargetUnavailable",
     "ValidationReport",
+    "VersionConflict",
     "__version__",
     "app",
     "cleanup",
     "deploy",
+    "deploy_instances",
+    "dry_run",
     "get_plugin_manager",
     "hookimpl",
+    "instances",
     "load",
     "logs",
     "make_plugin_manager",
@@ -65,22 +95,35 @@ __all__ = [
     "rollback",
     "status",
     "stop",
+    "testing",
     "validate",
     "versions",
 ]
 
+#: Names loaded on first use: ``name -> module``; ``testing`` is the module itself.
 _LAZY = {
-    "app": "agentdock_runtime.app",
+    "app": "agentdock._runtime",
+    "testing": "agentdock.testing",
     "DockfileError": "agentdock.validation",
     "load": "agentdock.validation",
     "validate": "agentdock.validation",
     "DockSpec": "agentdock.spec.models",
     **dict.fromkeys(
         (
+            "BuildFailed",
             "DeployError",
+            "DeployFailed",
+            "DeployInProgress",
             "Deployment",
+            "HealthGateFailed",
+            "InvalidDeployInput",
+            "NotFound",
+            "TargetUnavailable",
+            "VersionConflict",
             "cleanup",
             "deploy",
+            "deploy_instances",
+            "dry_run",
             "logs",
             "remove",
             "rollback",
@@ -90,6 +133,8 @@ _LAZY = {
         ),
         "agentdock.deployment",
     ),
+    # agentdock.deployment.instances is also a module: the function lives in operations.
+    "instances": "agentdock.deployment.operations",
     "PluginManager": "agentdock.plugins",
     "get_plugin_manager": "agentdock.plugins",
     "make_plugin_manager": "agentdock.plugins",
@@ -104,6 +149,11 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'agentdock' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(module_name), name)
+    module = importlib.import_module(module_name)
+    value = module if module_name == f"{__name__}.{name}" else getattr(module, name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -329,7 +329,8 @@ class Server(Protocol):
     """Serves a compiled pipeline over HTTP."""
 
     def serve(self, pipeline: Any, host: str, port: int) -> None:
-        """Run until stopped."""
+        """Run until stopped. When ``AGENTDOCK_LISTEN_FD`` names a listening socket (the
+        entrypoints bind it first), serve that socket instead of binding ``host:port``."""
         ...
 
 

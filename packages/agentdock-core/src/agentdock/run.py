@@ -23,8 +23,10 @@ __all__ = [
 ]
 
 #: ``token``: a chunk of model text; ``event``: a node or tool update; ``tool``: a tool call
-#: about to run; ``usage``: token counts reported by a model message.
-EventKind = Literal["token", "event", "tool", "usage"]
+#: about to run; ``usage``: token counts reported by a model message; ``output``: the run's
+#: final output, ``{"output": value}``, what ``invoke`` would have returned (last, once; the
+#: runtime validates it, passes it through the post policies and sends it with ``end``).
+EventKind = Literal["token", "event", "tool", "usage", "output"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,8 @@ and telemetry is flushed when the client closes::
 
 Both return plain ``httpx`` clients; extra keyword arguments (``headers``, ``timeout``,
 ``base_url``...) go to them. They need ``agentdock-runtime`` and a server plugin installed.
+Like the rest of the library they leave logging alone: no handler is installed and no
+event line is printed (``agentdock serve`` and the container entrypoint do that).
 """
 
 from __future__ import annotations
@@ -33,14 +35,9 @@ DEFAULT_BASE_URL = "http://agentdock.test"
 def _build_app(
     spec_or_path: Any, insecure_no_auth: bool, plugins: PluginManager | None, server: str | None
 ) -> Any:
-    from agentdock_runtime.app import DEFAULT_SERVER, app
+    from agentdock._runtime import app
 
-    return app(
-        spec_or_path,
-        insecure_no_auth=insecure_no_auth,
-        plugins=plugins,
-        server=server or DEFAULT_SERVER,
-    )
+    return app(spec_or_path, insecure_no_auth=insecure_no_auth, plugins=plugins, server=server)
 
 
 def client(

@@ -6,13 +6,18 @@ Environment variables:
     The path of a Dockfile (or of its directory), or of a frozen spec snapshot: a YAML or
     JSON document whose ``${VAR}`` placeholders are kept verbatim.
 ``AGENTDOCK_HOST`` / ``AGENTDOCK_PORT``
-    Override ``expose.host`` (default ``0.0.0.0``) and ``expose.port`` (default 8080).
+    Override ``expose.host`` (default ``0.0.0.0``) and ``expose.port`` (default 8080);
+    port ``0`` lets the system pick a free one.
 ``AGENTDOCK_PROJECT_DIR``
     Where the agent's code lives (default: the directory of ``AGENTDOCK_SPEC``).
 ``AGENTDOCK_DRAIN_TIMEOUT``
     Seconds in-flight requests get to finish after SIGTERM (default 30).
 ``AGENTDOCK_INSECURE_NO_AUTH=1``
     Serve WITHOUT authentication. Local development only; a warning says so at start-up.
+``AGENTDOCK_LOG_FORMAT``
+    ``json`` or ``text``: the format of every line of the run, the log sink's event lines
+    and the log records (the runtime's and uvicorn's) alike; ``off`` writes no event lines.
+    Unset: text on a terminal, JSON otherwise (:mod:`.logconfig`).
 
 Read by the server plugin (the ``litestar`` one: ``agentdock_plugins.litestar.limits``),
 once at start-up; a malformed value is a ``[FATAL]`` line and exit 78:
@@ -47,11 +52,14 @@ Set by deploy targets (a user rarely sets them):
     defaults, applied first; variables already set always win).
 
 ``${VAR}`` placeholders resolve from the process environment only (a ``.env`` file is never
-read). Start-up failures print ``[FATAL] ...`` lines to stderr and exit non-zero:
+read). The port is bound before the agent is loaded; ``Serving <agent> on <url>`` is logged
+once the agent is ready, with the address actually bound. Start-up failures print
+``[FATAL] ...`` lines to stderr and exit non-zero:
 
 * 78 (``EX_CONFIG``): required variables are missing (one line naming all of them, never a
-  value), the spec is invalid (one line per finding), a setting above is malformed, or a
-  plugin is missing (an auth provider for ``auth.mode`` unless insecure mode is on);
+  value), the spec is invalid (one line per finding), a setting above is malformed, the
+  address cannot be listened on (the port is taken), or a plugin is missing (an auth
+  provider for ``auth.mode`` unless insecure mode is on);
 * 70 (``EX_SOFTWARE``): the agent's entrypoint cannot be imported.
 
 SIGTERM (or SIGINT) stops accepting connections, drains in-flight requests, flushes
@@ -62,6 +70,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import logging
 import math
 import os
 import sys
@@ -90,6 +99,8 @@ PORT_ENV = "AGENTDOCK_PORT"
 PROJECT_DIR_ENV = "AGENTDOCK_PROJECT_DIR"
 DRAIN_TIMEOUT_ENV = "AGENTDOCK_DRAIN_TIMEOUT"
 INSECURE_ENV = "AGENTDOCK_INSECURE_NO_AUTH"
+
+log = logging.getLogger("agentdock.runtime")
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
@@ -136,10 +147,12 @@ def read_settings(environ: Mapping[str, str]) -> Settings:
     port: int | None = None
     raw_port = environ.get(PORT_ENV, "").strip()
     if raw_port:
-        if raw_port.isdigit() and 1 <= int(raw_port) <= 65535:
+        if raw_port.isdigit() and 0 <= int(raw_port) <= 65535:
             port = int(raw_port)
         else:
-            problems.append(f"{PORT_ENV} must be a port number (1-65535), got {raw_port!r}")
+            problems.append(
+                f"{PORT_ENV} must be a port number (1-65535, or 0 for a free one), got {raw_port!r}"
+            )
     raw_dir = environ.get(PROJECT_DIR_ENV, "").strip()
     project_dir = Path(raw_dir) if raw_dir else None
     if project_dir is not None and not project_dir.is_dir():
@@ -231,8 +244,27 @@ def _fatal(lines: list[str], code: int) -> NoReturn:
     raise SystemExit(code)
 
 
-def _warn(message: str) -> None:
-    print(f"WARNING: {message}", file=sys.stderr, flush=True)
+def _listen(settings: Settings, spec: Any) -> tuple[str, int]:
+    """The address served: the supervisor's socket (``AGENTDOCK_LISTEN_FD``), or one bound
+    here and handed to the server plugin the same way. Exits 78 when it cannot be bound."""
+    from agentdock_runtime import listen
+
+    inherited = listen.inherited()
+    if inherited is not None:
+        with inherited:
+            return listen.bound_address(inherited)
+    host = settings.host if settings.host is not None else spec.expose.host
+    port = settings.port if settings.port is not None else spec.expose.port
+    try:
+        sock = listen.bind(host, port)
+    except listen.ListenError as exc:
+        hint = f"set {PORT_ENV} to a free port (0 picks one)"
+        if not exc.in_use:
+            hint = f"check {HOST_ENV} and {PORT_ENV}"
+        _fatal([f"{exc}; {hint}"], EX_CONFIG)
+    address = listen.bound_address(sock)
+    listen.hand_over(sock)
+    return address
 
 
 def main(environ: Mapping[str, str] | None = None) -> int:
@@ -255,6 +287,7 @@ def main(environ: Mapping[str, str] | None = None) -> int:
             print(f"[WARN] machine profile: {report['problem']}", file=sys.stderr)
     from agentdock.plugins import get_plugin_manager
 
+    from agentdock_runtime import listen, logconfig
     from agentdock_runtime.app import get_server, load_agent
     from agentdock_runtime.pipeline import PipelineError, compile_pipeline
 
@@ -264,9 +297,10 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         spec = load_spec(settings.spec_path, env, plugins=manager)
     except ConfigError as exc:
         _fatal(exc.lines, exc.code)
+    # This process is the runtime: one log format for all it writes from here on.
+    logconfig.configure(level=logconfig.level_of(spec))
     project_dir = settings.project_dir or settings.spec_path.resolve().parent
-    host = settings.host if settings.host is not None else spec.expose.host
-    port = settings.port if settings.port is not None else spec.expose.port
+    host, port = _listen(settings, spec)
     try:
         agent = load_agent(spec, project_dir=project_dir, plugins=manager)
     except Exception as exc:
@@ -274,10 +308,13 @@ def main(environ: Mapping[str, str] | None = None) -> int:
             [f"cannot load {spec.agent.entrypoint}: {type(exc).__name__}: {exc}"],
             EX_SOFTWARE,
         )
+    where = listen.url(host, port)
     if settings.insecure_no_auth:
-        _warn(
-            f"authentication is OFF ({INSECURE_ENV}=1). Anyone who can reach {host}:{port} "
-            "can run this agent. Never use this in production."
+        log.warning(
+            "authentication is OFF (%s=1). Anyone who can reach %s can run this agent. "
+            "Never use this in production.",
+            INSECURE_ENV,
+            where,
         )
     try:
         pipeline = compile_pipeline(
@@ -286,10 +323,11 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         server = get_server(spec, plugins=manager)
     except PipelineError as exc:
         _fatal([str(exc)], EX_CONFIG)
-    print(
-        f"Serving {spec.agent.name} on http://{host}:{port}",
-        file=sys.stderr,
-        flush=True,
+    log.info(
+        "Serving %s on %s",
+        spec.agent.name,
+        where,
+        extra={"event": "serving", "agent": spec.agent.name, "url": where, "port": port},
     )
     serve = server.serve
     try:

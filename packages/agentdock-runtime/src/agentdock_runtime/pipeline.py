@@ -33,7 +33,15 @@ from types import MappingProxyType
 from typing import Any, Literal, NoReturn
 
 from agentdock.plugins import PluginManager
-from agentdock.run import RunContext, RunResult, StreamEvent, ToolCall, ToolDenied, Usage
+from agentdock.run import (
+    RunContext,
+    RunResult,
+    StreamEvent,
+    ToolCall,
+    ToolDenied,
+    Usage,
+    _no_telemetry,
+)
 
 from agentdock_runtime.errors import (
     AgentError,
@@ -142,6 +150,9 @@ class _RunState:
     stage: str = "auth"
     #: The run's telemetry events, queued together when it ends (``None`` once queued).
     events: list[Mapping[str, Any]] | None = None
+    #: A stream's final output, as its adapter reported it (``output`` event).
+    output: Any = None
+    has_output: bool = False
 
 
 async def _no_tools_after_run(call: ToolCall) -> None:
@@ -277,6 +288,11 @@ class Pipeline:
         return self._telemetry.sink_drops()
 
     @property
+    def authenticated(self) -> bool:
+        """Whether requests are authenticated (``False`` only with ``insecure_no_auth``)."""
+        return self._auth is not None
+
+    @property
     def sinks(self) -> tuple[Any, ...]:
         """The telemetry sinks built for this spec."""
         return self._telemetry.sinks
@@ -359,7 +375,7 @@ class Pipeline:
     async def authorize(self, headers: Mapping[str, str], permission: str) -> Mapping[str, Any]:
         """Authenticate a request and check that its role has ``permission``.
 
-        For routes outside a run (``/metrics``, ``/docs``): the identity, or the refusal
+        For routes outside a run (``/metrics``): the identity, or the refusal
         (401/498/499 from the auth provider, 403/429 from the access rules).
         """
         return await self._admit(headers, permission, None)
@@ -510,7 +526,8 @@ class Pipeline:
         headers: Mapping[str, str] = _NO_HEADERS,
         thread_id: str | None = None,
     ) -> AsyncIterator[StreamItem]:
-        """Run the agent, yielding ``start``, then ``token``/``event`` items, then ``end``.
+        """Run the agent, yielding ``start``, then ``token``/``event`` items, then ``end``
+        (``run_id``, ``usage`` and the run's ``output``, as ``invoke`` would answer it).
 
         A refusal before the run starts (auth, input, pre policies) is *raised* from the
         first step, so a server can still answer with an HTTP status; once ``start`` is out,
@@ -563,6 +580,7 @@ class Pipeline:
                     if tail is not None:
                         item_id += 1
                         yield StreamItem(item_id, "token", tail)
+                output = await self._final_output(context, state)
             except RuntimeHTTPError as exc:
                 exc.run_id = run_id
                 exc.trace_id = state.trace_id
@@ -573,7 +591,11 @@ class Pipeline:
                 yield StreamItem(item_id, "error", failure.envelope(run_id))
                 return
             item_id += 1
-            yield StreamItem(item_id, "end", {"run_id": run_id, "usage": _usage_dict(state.usage)})
+            yield StreamItem(
+                item_id,
+                "end",
+                {"run_id": run_id, "usage": _usage_dict(state.usage), "output": output},
+            )
             status = "ok"
         except (asyncio.CancelledError, GeneratorExit):
             status = "cancelled"
@@ -582,6 +604,26 @@ class Pipeline:
             if context is not None:
                 context.before_tool = _no_tools_after_run
             self._finish("stream", run_id, started, status, error, identity, state)
+
+    async def _final_output(self, context: RunContext, state: _RunState) -> Any:
+        """The stream's output for its ``end`` item, as ``invoke`` would answer it: checked
+        against the output schema, then through the post policies as one whole output.
+
+        The policies' events were reported for the streamed tokens already, so this pass
+        reports none. ``None`` when the adapter reported no output.
+        """
+        if not state.has_output:
+            return None
+        state.stage = "output"
+        output = self.output.validate(state.output)
+        state.stage = "post"
+        if not self._post:
+            return output
+        emit, context.emit, context.mode = context.emit, _no_telemetry, "invoke"
+        try:
+            return await self._run_policies(self._post, output, context)
+        finally:
+            context.emit, context.mode = emit, "stream"
 
     async def _finish_policy(
         self, index: int, name: str, finish: _Check, context: RunContext
@@ -625,6 +667,9 @@ class Pipeline:
                             int(event.data.get("input_tokens", 0)),
                             int(event.data.get("output_tokens", 0)),
                         )
+                        continue
+                    if event.kind == "output":
+                        state.output, state.has_output = event.data.get("output"), True
                         continue
                     sent = True
                     if event.kind == "token":

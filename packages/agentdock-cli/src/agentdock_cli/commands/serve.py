@@ -3,15 +3,23 @@
 The Dockfile is validated first (exit 1 with every finding, as ``validate`` prints them);
 the pipeline then refuses to start without an auth provider for ``auth.mode`` unless
 ``--insecure-no-auth`` is given, which also binds to the loopback interface only.
+
+The port is bound before the agent is loaded, and the banner printed only once the agent
+is ready to serve, from the bound socket: a taken port is exit 4 with a hint, never a
+banner, and ``--port 0`` prints the port the system picked. Every line of the run has one
+format (:mod:`agentdock_runtime.logconfig`): readable text on a terminal, JSON lines
+otherwise or with ``--json``.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
-import sys
 import tempfile
+import traceback
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -23,8 +31,8 @@ __all__ = ["serve_command"]
 _LOOPBACK = "127.0.0.1"
 #: prometheus-client's multiprocess mode: where every worker writes its metrics.
 _METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
-#: Read by the structured-log sink: one readable line per event instead of JSON.
-_LOG_FORMAT_ENV = "AGENTDOCK_LOG_FORMAT"
+
+log = logging.getLogger("agentdock.serve")
 
 
 def _is_loopback(host: str) -> bool:
@@ -52,7 +60,12 @@ def _fail(message: str, code: int, *, as_json: bool, hint: str | None = None) ->
 @click.command("serve")
 @click.argument("file", required=False, default="Dockfile.yaml", type=click.Path(path_type=Path))
 @click.option("--host", default=None, help="Interface to bind (default: expose.host).")
-@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Default: expose.port.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Default: expose.port. 0 picks a free port (printed when serving).",
+)
 @click.option(
     "--insecure-no-auth",
     is_flag=True,
@@ -61,6 +74,12 @@ def _fail(message: str, code: int, *, as_json: bool, hint: str | None = None) ->
 @click.option("--reload", is_flag=True, help="Restart when files in the project change.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of text.")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Show the traceback of an agent that fails to load; AgentDock's debug records.",
+)
 def serve_command(
     file: Path,
     host: str | None,
@@ -69,11 +88,13 @@ def serve_command(
     reload: bool,
     workers: int,
     as_json: bool,
+    verbose: bool,
 ) -> None:
     """Serve the agent of FILE (default ./Dockfile.yaml) over HTTP until stopped.
 
     Exits 0 after a clean shutdown (SIGINT or SIGTERM), 1 when the Dockfile is invalid,
-    2 on bad options, 4 when the runtime cannot start, 5 when FILE does not exist.
+    2 on bad options, 4 when the runtime cannot start (the port is taken, the agent does
+    not load), 5 when FILE does not exist.
     """
     from agentdock.plugins import get_plugin_manager
     from agentdock.validation import validate
@@ -93,21 +114,32 @@ def serve_command(
             _print_human(report, verbose=False)
         raise SystemExit(exitcodes.INVALID)
     spec = report.spec
-    # Event logs: readable lines in a terminal, JSON lines with --json or when piped.
-    human = not as_json and sys.stdout.isatty()
-    os.environ.setdefault(_LOG_FORMAT_ENV, "text" if human else "json")
     bind_host = host if host is not None else spec.expose.host
     bind_port = port if port is not None else spec.expose.port
     if insecure_no_auth:
         if host is not None and not _is_loopback(host):
             raise click.UsageError("--insecure-no-auth serves on the loopback interface only")
         bind_host = host or _LOOPBACK
-        click.secho(
-            "WARNING: authentication is OFF (--insecure-no-auth). Anyone who can reach "
-            f"{bind_host}:{bind_port} can run this agent. Never use this in production.",
-            fg="red",
-            bold=True,
-            err=True,
+
+    from agentdock_runtime import listen, logconfig
+
+    # One format for every line of the run: the event lines, AgentDock's and uvicorn's.
+    log_format = logconfig.configure(
+        level=logconfig.level_of(spec),
+        requested="json" if as_json else None,
+        debug_agentdock=verbose,
+    )
+    try:
+        sock = listen.bind(bind_host, bind_port)
+    except listen.ListenError as exc:
+        _fail(str(exc), exitcodes.DEPLOY_FAILED, as_json=as_json, hint=_listen_hint(exc))
+        return
+    bind_host, bind_port = listen.bound_address(sock)
+    if insecure_no_auth:
+        log.warning(
+            "authentication is OFF (--insecure-no-auth). Anyone who can reach %s can run "
+            "this agent. Never use this in production.",
+            listen.url(bind_host, bind_port),
         )
 
     from agentdock_runtime.app import DOCKFILE_ENV, INSECURE_ENV, get_server, load_agent
@@ -120,61 +152,158 @@ def serve_command(
         )
         server = get_server(spec, plugins=manager)
     except PipelineError as exc:
+        sock.close()
+        if verbose:
+            _print_traceback(exc)
         hint = (
             "install an auth provider plugin, or pass --insecure-no-auth for local development"
             if "auth provider" in str(exc)
             else None
+            if verbose
+            else _VERBOSE_HINT
         )
         _fail(str(exc), exitcodes.DEPLOY_FAILED, as_json=as_json, hint=hint)
         return
     except Exception as exc:
+        sock.close()
+        if verbose:
+            _print_traceback(exc)
         _fail(
             f"cannot load {spec.agent.entrypoint}: {type(exc).__name__}: {exc}",
             exitcodes.DEPLOY_FAILED,
             as_json=as_json,
+            hint=None if verbose else _VERBOSE_HINT,
         )
         return
 
-    url = f"http://{bind_host}:{bind_port}"
-    if as_json:
-        print_json({"event": "serving", "agent": spec.agent.name, "url": url})
-    else:
-        click.echo(f"Serving {spec.agent.name} on {url} (docs: {url}/docs)", err=True)
-
     if reload or workers > 1:
-        import uvicorn
-
-        # uvicorn re-imports the app in each worker: hand it the Dockfile through the env.
-        os.environ[DOCKFILE_ENV] = str(target.resolve())
-        os.environ[INSECURE_ENV] = "1" if insecure_no_auth else "0"
-        metrics_dir = None
-        if workers > 1 and not reload:
-            # One directory of metric files shared by the workers: /metrics of any worker
-            # reports them all. Ours is removed when serve exits; a given one is emptied of
-            # the files of an earlier run.
-            given = os.environ.get(_METRICS_DIR_ENV)
-            if given:
-                for stale in Path(given).glob("*.db"):
-                    stale.unlink(missing_ok=True)
-            else:
-                metrics_dir = tempfile.TemporaryDirectory(prefix="agentdock-metrics-")
-                os.environ[_METRICS_DIR_ENV] = metrics_dir.name
-        # The server plugin's bounds (read deadlines, WebSocket message size), if it has any.
-        limits = getattr(server, "uvicorn_options", None)
-        uvicorn.run(
-            "agentdock_runtime.app:app_from_env",
-            factory=True,
-            host=bind_host,
-            port=bind_port,
+        # uvicorn binds in its own process and hands the socket to the workers: the port
+        # is free again (checked above, and picked when 0) a moment before it does.
+        sock.close()
+        _announce(spec, bind_host, bind_port, as_json=as_json)
+        _run_uvicorn(
+            target,
+            agent,
+            server,
+            bind_host,
+            bind_port,
+            insecure_no_auth=insecure_no_auth,
             reload=reload,
-            reload_dirs=[str(agent.project_dir)] if reload else None,
-            workers=None if reload else workers,
-            lifespan="on",
-            access_log=False,
-            **(limits() if callable(limits) else {}),
+            workers=workers,
+            log_config=logconfig.dict_config(
+                log_format, logconfig.level_of(spec), debug_agentdock=verbose
+            ),
+            dockfile_env=DOCKFILE_ENV,
+            insecure_env=INSECURE_ENV,
         )
-        if metrics_dir is not None:
-            metrics_dir.cleanup()
     else:
+        listen.hand_over(sock)
+        _announce(spec, bind_host, bind_port, as_json=as_json)
         server.serve(pipeline, bind_host, bind_port)
     raise SystemExit(exitcodes.OK)
+
+
+_VERBOSE_HINT = "run again with -v for the traceback"
+
+
+def _print_traceback(exc: BaseException) -> None:
+    click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
+
+
+def _listen_hint(exc: Any) -> str:
+    """What to do about a port that cannot be listened on."""
+    import errno
+
+    free = "pass --port N, or --port 0 to pick a free one"
+    if exc.in_use:
+        return (
+            f"another process listens on port {exc.port} (an agent started with "
+            f"'agentdock deploy'? see 'agentdock status AGENT'): {free}"
+        )
+    if exc.errno == errno.EACCES:
+        return f"ports below 1024 need privileges: {free}"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return "--host must be an address of this machine (127.0.0.1, 0.0.0.0, ...)"
+    return free
+
+
+def _announce(spec: Any, host: str, port: int, *, as_json: bool) -> None:
+    """The banner, from the bound address: printed once the agent is loaded."""
+    from agentdock_runtime import listen
+
+    local = listen.local_url(host, port)
+    docs = f"{local}/docs" if _docs_served(spec) else None
+    if as_json:
+        print_json(
+            {
+                "event": "serving",
+                "agent": spec.agent.name,
+                "url": local,
+                "host": host,
+                "port": port,
+                "docs": docs,
+            }
+        )
+        return
+    where = f"{local} (all interfaces, port {port})" if listen.is_wildcard(host) else local
+    log.info(
+        "Serving %s on %s%s",
+        spec.agent.name,
+        where,
+        f" (docs: {docs})" if docs else "",
+        extra={"event": "serving", "agent": spec.agent.name, "url": local, "port": port},
+    )
+
+
+def _docs_served(spec: Any) -> bool:
+    return bool(getattr(spec.expose, "docs", True))
+
+
+def _run_uvicorn(
+    target: Path,
+    agent: Any,
+    server: Any,
+    host: str,
+    port: int,
+    *,
+    insecure_no_auth: bool,
+    reload: bool,
+    workers: int,
+    log_config: dict[str, Any],
+    dockfile_env: str,
+    insecure_env: str,
+) -> None:
+    import uvicorn
+
+    # uvicorn re-imports the app in each worker: hand it the Dockfile through the env.
+    os.environ[dockfile_env] = str(target.resolve())
+    os.environ[insecure_env] = "1" if insecure_no_auth else "0"
+    metrics_dir = None
+    if workers > 1 and not reload:
+        # One directory of metric files shared by the workers: /metrics of any worker
+        # reports them all. Ours is removed when serve exits; a given one is emptied of
+        # the files of an earlier run.
+        given = os.environ.get(_METRICS_DIR_ENV)
+        if given:
+            for stale in Path(given).glob("*.db"):
+                stale.unlink(missing_ok=True)
+        else:
+            metrics_dir = tempfile.TemporaryDirectory(prefix="agentdock-metrics-")
+            os.environ[_METRICS_DIR_ENV] = metrics_dir.name
+    # The server plugin's bounds (read deadlines, WebSocket message size), if it has any.
+    limits = getattr(server, "uvicorn_options", None)
+    uvicorn.run(
+        "agentdock_runtime.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        reload=reload,
+        reload_dirs=[str(agent.project_dir)] if reload else None,
+        workers=None if reload else workers,
+        lifespan="on",
+        access_log=False,
+        log_config=log_config,
+        **(limits() if callable(limits) else {}),
+    )
+    if metrics_dir is not None:
+        metrics_dir.cleanup()

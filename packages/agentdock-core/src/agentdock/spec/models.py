@@ -37,6 +37,7 @@ __all__ = [
     "DockSpec10",
     "DockSpec11",
     "ExposeCfg",
+    "ExposeCfg11",
     "ExposeCors",
     "IOSchemaCfg",
     "IOSchemaInline",
@@ -381,6 +382,12 @@ class ExposeCfg(_Frozen):
     cors: ExposeCors | None = None
 
 
+class ExposeCfg11(ExposeCfg):
+    """Exposure of Dockfile 1.1: 1.0 plus ``docs`` (the Swagger UI at ``/docs``)."""
+
+    docs: bool = True
+
+
 class MetadataCfg(_NoNull):
     model_config = ConfigDict(frozen=True, extra="allow", strict=True)
 
@@ -475,6 +482,7 @@ class DockSpec11(_DockSpecBase):
     auth: AuthCfg
     policies: PoliciesCfg = Field(default_factory=PoliciesCfg)
     observability: ObservabilityCfg = Field(default_factory=ObservabilityCfg)
+    expose: ExposeCfg11
     build: BuildCfg | None = None
     deploy: DeployCfg | None = None
 

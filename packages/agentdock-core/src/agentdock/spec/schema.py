@@ -46,6 +46,7 @@ _V11_ONLY: dict[Path, frozenset[str]] = {
     ("observability",): frozenset({"otlp_endpoint"}),
     ("observability", "langfuse"): frozenset({"host"}),
     ("observability", "metrics"): frozenset({"public"}),
+    ("expose",): frozenset({"docs"}),
 }
 _SECRETISH = ("secret", "key", "token", "password")
 _JSON_TYPES = {

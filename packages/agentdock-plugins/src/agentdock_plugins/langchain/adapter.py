@@ -2,8 +2,9 @@
 
 Runs go through ``ainvoke``/``astream`` (LCEL runs synchronous steps in worker threads).
 Streaming yields each chat-model chunk as a ``token``, each output chunk that is not text
-as an ``event`` ({"chunk": ...}), a ``tool`` event before every tool call, and the run's
-``usage`` last.
+as an ``event`` ({"chunk": ...}), a ``tool`` event before every tool call, then the run's
+``output`` (the chunks added up, as LangChain's own ``invoke`` of a stream does) and its
+``usage``.
 """
 
 from __future__ import annotations
@@ -54,7 +55,11 @@ class LangChainAdapter:
         config = _config(context, tracker)
 
         async def produce() -> None:
+            output: Any = None
+            started = False
             async for chunk in self.runnable.astream(dict(payload), config):
+                output = _add(output, chunk) if started else chunk
+                started = True
                 if isinstance(chunk, str | BaseMessageChunk):
                     # Text the chain outputs: already streamed when it came from a chat model.
                     text = chunk if isinstance(chunk, str) else message_text(chunk.content)
@@ -62,9 +67,19 @@ class LangChainAdapter:
                         channel.put(StreamEvent("token", {"text": text}))
                 else:
                     channel.put(StreamEvent("event", {"chunk": chunk}))
+            channel.put(StreamEvent("output", {"output": output}))
 
         async for event in channel.run(produce, tracker):
             yield event
+
+
+def _add(total: Any, chunk: Any) -> Any:
+    """``total + chunk`` where the chunks add up (text, message chunks, LCEL's dict chunks),
+    else the newest chunk: how ``Runnable.transform`` folds a stream into one output."""
+    try:
+        return total + chunk
+    except TypeError:
+        return chunk
 
 
 def _config(context: RunContext, tracker: RunTracker) -> RunnableConfig:

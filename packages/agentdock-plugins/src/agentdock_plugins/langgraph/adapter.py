@@ -44,7 +44,11 @@ __all__ = ["DEFAULT_WORKER_THREADS", "LangGraphAdapter", "is_synchronous"]
 
 DEFAULT_WORKER_THREADS = 64
 WORKER_THREADS_ENV = "AGENTDOCK_WORKER_THREADS"
-_STREAM_MODES = ["messages", "updates"]
+#: ``values``: the state after each step; the last one is what ``invoke`` returns, sent as
+#: the run's ``output`` event when the stream ends.
+_STREAM_MODES = ["messages", "updates", "values"]
+#: No ``values`` chunk came: the run reports no output.
+_NO_VALUES: Any = object()
 
 
 class LangGraphAdapter:
@@ -112,24 +116,35 @@ class LangGraphAdapter:
         workers = self._workers
 
         async def produce() -> None:
+            output: Any = _NO_VALUES
             if workers is not None:
 
-                def pump() -> None:
+                def pump() -> Any:
+                    last: Any = _NO_VALUES
                     for mode, chunk in graph.stream(
                         dict(payload), config, stream_mode=_STREAM_MODES
                     ):
+                        if mode == "values":
+                            last = chunk
+                            continue
                         for event in _events(mode, chunk):
                             channel.put_threadsafe(event)
                         if channel.closed.is_set():
                             break
+                    return last
 
-                await workers.run(pump)
+                output = await workers.run(pump)
             else:
                 async for mode, chunk in graph.astream(
                     dict(payload), config, stream_mode=_STREAM_MODES
                 ):
+                    if mode == "values":
+                        output = chunk
+                        continue
                     for event in _events(mode, chunk):
                         channel.put(event)
+            if output is not _NO_VALUES:
+                channel.put(StreamEvent("output", {"output": _output_of(graph, output)}))
 
         async for event in channel.run(produce, tracker):
             yield event
@@ -164,6 +179,15 @@ class LangGraphAdapter:
             # A graph with its own checkpointer still needs a thread: one per run.
             config["configurable"] = {"thread_id": context.run_id}
         return graph, config
+
+
+def _output_of(graph: Any, values: Any) -> Any:
+    """The part of the final state ``invoke`` returns: the graph's output channels (its
+    ``output_schema``), where ``values`` streams every channel."""
+    keys = getattr(graph, "output_channels", None)
+    if isinstance(keys, list | tuple) and isinstance(values, Mapping):
+        return {key: values[key] for key in keys if key in values}
+    return values
 
 
 def _events(mode: str, chunk: Any) -> Iterable[StreamEvent]:

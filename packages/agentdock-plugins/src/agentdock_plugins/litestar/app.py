@@ -3,7 +3,9 @@
 Routes: ``POST /invoke``, ``GET /stream?input=<json>`` and ``POST /stream`` (Server-Sent
 Events; ``Last-Event-ID`` resumes a recent stream, see :mod:`.sse`), ``/ws/stream``
 (WebSocket, see :mod:`.ws`), ``GET /schema``, ``GET /health``, ``GET /ready``,
-``GET /openapi.json`` and ``GET /docs``. The Dockfile's ``expose`` picks the run routes:
+``GET /openapi.json`` and ``GET /docs`` (Swagger UI, public like the document it shows: it
+holds no data, and its "Authorize" button carries the caller's key or token to "Try it
+out"; ``expose.docs: false`` leaves it out). The Dockfile's ``expose`` picks the run routes:
 ``rest: true`` serves ``/invoke``; ``streaming: sse`` serves ``/stream``, ``websocket``
 serves ``/ws/stream``, ``none`` neither. A route it leaves out is not built at all (404 with
 the error envelope, absent from the OpenAPI document), decided here once. Handlers take the
@@ -97,11 +99,14 @@ def create_app(
     agent_name = spec.agent.name
     version = getattr(spec.metadata, "version", None) if spec.metadata else None
     input_schema, output_schema, defs = declared_schemas(spec)
-    schema_body = {"input": input_schema, "output": output_schema}
+    # PRD 5.6 (C): the declared schemas under ``input_schema`` and ``output_schema``.
+    schema_body = {"input_schema": input_schema, "output_schema": output_schema}
     if defs:
         schema_body["$defs"] = defs
     schema_bytes = encode_json(schema_body)
-    openapi_bytes = encode_json(openapi_document(spec))
+    openapi_bytes = encode_json(
+        openapi_document(spec, secured=getattr(pipeline, "authenticated", True))
+    )
     docs_html = swagger_html(agent_name)
     ready_bytes = encode_json({"status": "ready", "agent": agent_name})
 
@@ -205,12 +210,16 @@ def create_app(
 
     @get("/docs")
     async def docs(request: Request[Any, Any, Any]) -> Response[str]:
-        await pipeline.authorize(_headers(request), "read_docs")
+        # Public like /openapi.json: a browser cannot send the API's credentials to load a
+        # page. ``/docs/`` reaches here too (Litestar ignores the slash), where the page's
+        # relative links would miss: the browser is sent to ``/docs`` (under any prefix).
+        raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
+        if raw_path.endswith(b"/"):
+            return Response(content="", status_code=301, headers={"location": "../docs"})
         return Response(content=docs_html, media_type="text/html")
 
     @get("/docs/assets/{name:str}")
     async def docs_asset(name: Annotated[str, PathParameter()]) -> Response[bytes]:
-        # Public like /openapi.json: the browser fetches them without the API credentials.
         asset = swagger_asset(name)
         if asset is None:
             raise RuntimeHTTPError(404, "NotFound", "no such asset", path=name)
@@ -219,7 +228,9 @@ def create_app(
             content=body, media_type=media_type, headers={"cache-control": "max-age=86400"}
         )
 
-    handlers: list[Any] = [schema, health, ready, openapi, docs, docs_asset]
+    handlers: list[Any] = [schema, health, ready, openapi]
+    if getattr(spec.expose, "docs", True):
+        handlers += [docs, docs_asset]
     if rest:
         handlers.append(invoke)
     if streaming == "sse":
@@ -292,6 +303,8 @@ def create_app(
         on_shutdown=[on_shutdown],
         cors_config=cors_config,
         openapi_config=None,
+        # A library leaves logging alone: Litestar's default would take over the root logger.
+        logging_config=None,
         request_max_body_size=max_body_bytes,
         debug=debug,
     )

@@ -15,7 +15,14 @@ import functools
 from importlib import resources
 from typing import Any
 
-__all__ = ["TAG", "declared_schemas", "openapi_document", "swagger_asset", "swagger_html"]
+__all__ = [
+    "TAG",
+    "declared_schemas",
+    "openapi_document",
+    "security_schemes",
+    "swagger_asset",
+    "swagger_html",
+]
 
 TAG = "AgentDock Runtime"
 _REF = "#/components/schemas/"
@@ -54,9 +61,9 @@ _HEALTH_SCHEMA: dict[str, Any] = {
 _STREAM_EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": (
-        "One Server-Sent Event. `data` is JSON: `start` {run_id}, `token` {text, ...}, "
-        "`event` {node, update} or {name, ...}, `end` {run_id, usage}, `error` (the Error "
-        "envelope)."
+        "One Server-Sent Event. `data` is JSON: `start` {run_id, trace_id}, `token` "
+        "{text, ...}, `event` {node, update} or {name, ...}, `end` (StreamEnd: run_id, usage "
+        "and the run's output), `error` (the Error envelope)."
     ),
     "required": ["event", "id", "data"],
     "properties": {
@@ -68,6 +75,36 @@ _STREAM_EVENT_SCHEMA: dict[str, Any] = {
         },
         "data": {"type": "string", "contentMediaType": "application/json"},
         "retry": {"type": "integer", "minimum": 0},
+    },
+}
+
+_USAGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["input_tokens", "output_tokens", "total_tokens"],
+    "properties": {
+        "input_tokens": {"type": "integer", "minimum": 0},
+        "output_tokens": {"type": "integer", "minimum": 0},
+        "total_tokens": {"type": "integer", "minimum": 0},
+    },
+}
+
+_STREAM_END_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": (
+        "The `data` of the last frame of a run that succeeded (SSE `end`; the WebSocket's "
+        "`end` message holds it as `data` too)."
+    ),
+    "required": ["run_id", "usage", "output"],
+    "properties": {
+        "run_id": {"type": "string"},
+        "usage": {"$ref": _REF + "Usage"},
+        "output": {
+            "description": (
+                "The run's output, as POST /invoke answers it (validated, through the post "
+                "policies); null when the agent's adapter reports none."
+            ),
+            "anyOf": [{"$ref": _REF + "Output"}, {"type": "null"}],
+        },
     },
 }
 
@@ -122,8 +159,13 @@ def _error_responses(*statuses: str) -> dict[str, Any]:
     }
 
 
-def openapi_document(spec: Any) -> dict[str, Any]:
-    """The whole OpenAPI document (deterministic: the same spec gives the same bytes)."""
+def openapi_document(spec: Any, *, secured: bool = True) -> dict[str, Any]:
+    """The whole OpenAPI document (deterministic: the same spec gives the same bytes).
+
+    :param secured: whether the runtime authenticates; a runtime served without
+        authentication (``--insecure-no-auth``) declares no security schemes, so Swagger UI
+        asks for no credentials and clients generated from it send none.
+    """
     input_schema, output_schema, defs = declared_schemas(spec)
     agent = spec.agent
     version = getattr(spec.metadata, "version", None) if spec.metadata else None
@@ -234,8 +276,24 @@ def openapi_document(spec: Any) -> dict[str, Any]:
                             "application/json": {
                                 "schema": {
                                     "type": "object",
-                                    "required": ["input", "output"],
-                                    "properties": {"input": {}, "output": {}},
+                                    "required": ["input_schema", "output_schema"],
+                                    "properties": {
+                                        "input_schema": {
+                                            "type": "object",
+                                            "description": "JSON Schema of the input",
+                                        },
+                                        "output_schema": {
+                                            "type": "object",
+                                            "description": "JSON Schema of the output",
+                                        },
+                                        "$defs": {
+                                            "type": "object",
+                                            "description": (
+                                                "Models the schemas refer to "
+                                                "(input_class/output_class)"
+                                            ),
+                                        },
+                                    },
                                 }
                             }
                         },
@@ -293,40 +351,60 @@ def openapi_document(spec: Any) -> dict[str, Any]:
     }
     if "/stream" in paths:
         schemas["StreamEvent"] = _STREAM_EVENT_SCHEMA
+    if expose.streaming != "none":
+        schemas["StreamEnd"] = _STREAM_END_SCHEMA
+        schemas["Usage"] = _USAGE_SCHEMA
     info: dict[str, Any] = {"title": agent.name, "version": version or "0.0.0"}
     if agent.description:
         info["description"] = agent.description
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": info,
         "tags": [{"name": TAG, "description": "The routes every AgentDock agent exposes."}],
-        "security": [{"bearerAuth": []}, {"apiKeyAuth": []}],
         "paths": paths,
-        "components": {
-            "schemas": {**schemas, **defs},
-            "securitySchemes": {
-                "bearerAuth": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "bearerFormat": "JWT",
-                    "description": "A JWT (auth.mode jwt or oauth2).",
-                },
-                "apiKeyAuth": {
-                    "type": "apiKey",
-                    "in": "header",
-                    "name": "x-api-key",
-                    "description": "An API key (auth.mode api_key).",
-                },
-            },
-        },
+        "components": {"schemas": {**schemas, **defs}},
     }
+    if secured:
+        schemes = security_schemes(spec.auth)
+        document["security"] = [{name: []} for name in schemes]
+        document["components"]["securitySchemes"] = schemes
+    return document
 
 
-def swagger_html(title: str, openapi_url: str = "/openapi.json") -> str:
+def security_schemes(auth: Any) -> dict[str, Any]:
+    """The credentials ``auth.mode`` accepts, as OpenAPI security schemes (sorted by name):
+    what Swagger UI's "Authorize" dialog asks for and sends with "Try it out"."""
+    mode = auth.mode
+    schemes: dict[str, Any] = {}
+    keys = getattr(auth, "api_keys", None)
+    if mode == "api_key" or (mode == "jwt" and keys is not None and keys.enabled):
+        schemes["apiKeyAuth"] = {
+            "type": "apiKey",
+            "in": "header",
+            "name": "x-api-key",
+            "description": f"An API key (auth.mode {mode}): agentdock key create.",
+        }
+    if mode in ("jwt", "oauth2"):
+        schemes["bearerAuth"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": (
+                "A JWT signed with auth.jwt's key: agentdock token issue."
+                if mode == "jwt"
+                else "An access token of the auth.oauth2 issuer."
+            ),
+        }
+    return dict(sorted(schemes.items()))
+
+
+def swagger_html(title: str, openapi_url: str = "openapi.json") -> str:
     """A Swagger UI page for the document at ``openapi_url``.
 
     Its script and style come from the runtime itself (``/docs/assets/``, Swagger UI shipped
-    in the package), so the page works where no CDN is reachable.
+    in the package), so the page works where no CDN is reachable. Every link is relative to
+    ``/docs``, so the page works under a path prefix too. The key or token given to
+    "Authorize" stays in the page (never stored), sent with each "Try it out".
     """
     from html import escape
 

@@ -81,6 +81,9 @@ def server_config(
     """The uvicorn configuration :func:`run` serves ``app`` with (``options`` win)."""
     # Requests are reported as structured run events, not uvicorn's access log line.
     options.setdefault("access_log", False)
+    # uvicorn's records go through the process's logging as configured by whoever owns the
+    # process (agentdock_runtime.logconfig), not through handlers of uvicorn's own.
+    options.setdefault("log_config", None)
     options = {**uvicorn_options(limits or ServerLimits()), **options}
     return uvicorn.Config(app, host=host, port=port, lifespan="on", **options)
 
