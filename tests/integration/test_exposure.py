@@ -92,6 +92,9 @@ def test_websocket_follows_expose_streaming(served: tuple[bool, str, str]) -> No
     response = caught.value.response
     assert response.status_code == 404
     assert json.loads(response.body or b"")["error"] == "NotFound"
+    # A plain HTTP request to the path is not told "method not allowed": there is no route.
+    for method in ("GET", "POST"):
+        assert_not_found(httpx.request(method, f"http://{address}/ws/stream", headers=KEY))
 
 
 def test_openapi_lists_the_routes_served(served: tuple[bool, str, str]) -> None:

@@ -279,7 +279,12 @@ def create_app(
             asgi: Any = socket
             await refuse(asgi.scope, asgi.send, not_served)
 
-        handlers.append(ws_not_served)
+        # A plain HTTP request to the path is told the same (not 405: there is no route).
+        @route("/ws/stream", http_method=list(HttpMethod), include_in_schema=False)
+        async def ws_not_served_http() -> None:
+            raise not_served
+
+        handlers.extend((ws_not_served, ws_not_served_http))
 
     async def on_shutdown() -> None:
         state["ready"] = False
