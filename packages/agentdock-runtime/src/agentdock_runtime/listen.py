@@ -71,9 +71,13 @@ def bind(host: str, port: int) -> socket.socket:
 
 def inherited(environ: Mapping[str, str] | None = None) -> socket.socket | None:
     """The listening socket a supervisor handed down in ``AGENTDOCK_LISTEN_FD``, if any
-    (a duplicate: the variable and its descriptor stay for the server plugin)."""
+    (a duplicate: the variable and its descriptors stay for the server plugin).
+
+    The variable may list several descriptors, comma-separated (a local runtime restarted
+    after it took its agent's address over serves its own port and that address): the
+    first is the runtime's own, the one to name."""
     env = os.environ if environ is None else environ
-    fd = env.get(LISTEN_FD_ENV, "").strip()
+    fd = env.get(LISTEN_FD_ENV, "").partition(",")[0].strip()
     if not fd.isdigit():
         return None
     try:
