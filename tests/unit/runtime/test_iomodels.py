@@ -124,6 +124,30 @@ def test_malformed_json_is_400(raw: bytes) -> None:
     assert exc.value.envelope("r")["error"] == "MalformedJSONError"
 
 
+@pytest.mark.parametrize(
+    ("raw", "path"),
+    [
+        (b'{"text": "a", "n": 22801594220640617664654770735939584}', "n"),
+        (b'{"text": "a", "k": [1, {"deep": -9223372036854775809}]}', "k[1].deep"),
+        ('{"text": "a", "w": 18446744073709551616}', "w"),
+    ],
+)
+def test_an_integer_wider_than_64_bits_is_400_with_its_path(raw: bytes | str, path: str) -> None:
+    """Checkpointers and telemetry store 64 bits: a wider integer would fail the run as a
+    500 inside the agent, so it is the request's error, named where it is."""
+    with pytest.raises(MalformedJSONError) as exc:
+        _decode(raw)
+    assert exc.value.status == 400 and exc.value.path == path
+    assert "64-bit" in exc.value.detail
+
+
+def test_integers_within_64_bits_and_long_digit_strings_pass() -> None:
+    extremes = b'{"text": "9223372036854775808000", "lo": -9223372036854775808, '
+    extremes += b'"hi": 18446744073709551615, "f": 1e300}'
+    value = decode_json(extremes)
+    assert value["hi"] == 2**64 - 1 and value["lo"] == -(2**63)
+
+
 @pytest.mark.parametrize("raw", [b"[]", b'"text"', b"1", b"null", b"true", b"[{}]"])
 def test_non_object_json_is_422(raw: bytes) -> None:
     with pytest.raises(InputValidationError) as exc:

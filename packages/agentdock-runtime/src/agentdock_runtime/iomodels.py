@@ -80,12 +80,47 @@ class _Invalid(Exception):
 
 _json_decoder = msgspec.json.Decoder()
 
+#: Integers an agent's state can hold: checkpointers (msgpack), SQLite, Postgres and the
+#: telemetry encoders store at most 64 bits, so a wider one fails the run later, as a 500.
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+#: Only a run of 19 digits or more can be outside that range: one C-level scan of the body
+#: decides whether the decoded value needs walking at all.
+_LONG_DIGITS_BYTES = re.compile(rb"[0-9]{19}")
+_LONG_DIGITS_TEXT = re.compile(r"[0-9]{19}")
+
+
+def _wide_integer(value: Any, path: str) -> str | None:
+    """The path of the first integer outside the 64-bit range in ``value``, if any."""
+    if type(value) is int:
+        return path if not _INT_MIN <= value <= _INT_MAX else None
+    if type(value) is dict:
+        for key, item in value.items():
+            found = _wide_integer(item, f"{path}.{key}" if path else str(key))
+            if found is not None:
+                return found
+    elif type(value) is list:
+        for index, item in enumerate(value):
+            found = _wide_integer(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
 
 def decode_json(raw: bytes | bytearray | memoryview | str) -> Any:
     """One JSON document, or :class:`MalformedJSONError` (empty, truncated, bad UTF-8 or
-    escapes such as lone surrogates, nested too deeply)."""
+    escapes such as lone surrogates, nested too deeply, an integer wider than 64 bits)."""
     try:
-        return _json_decoder.decode(raw)
+        value = _json_decoder.decode(raw)
+        long_digits = _LONG_DIGITS_TEXT if isinstance(raw, str) else _LONG_DIGITS_BYTES
+        if long_digits.search(raw) is not None:  # type: ignore[arg-type]
+            where = _wide_integer(value, "")
+            if where is not None:
+                raise MalformedJSONError(
+                    "the request body holds an integer outside the 64-bit range "
+                    f"({_INT_MIN} to {_INT_MAX})",
+                    path=where or None,
+                )
+        return value
     except msgspec.DecodeError as exc:
         if not (raw.strip() if isinstance(raw, bytes | str) else bytes(raw).strip()):
             raise MalformedJSONError("the request body is empty") from None
