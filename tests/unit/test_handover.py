@@ -113,6 +113,15 @@ def test_the_stable_socket_is_served_only_once_promoted(runtime: Runtime) -> Non
     assert resp.text == "ok" and runtime.app.ports.count(runtime.stable_port) == 2
 
 
+def test_a_runtime_whose_supervisor_is_gone_shuts_down(runtime: Runtime) -> None:
+    """Unsupervised, it would keep the agent's address where no deploy can take it over."""
+    assert runtime.promote() == "serving\n"
+    runtime.control.close()  # what the supervisor's death does to its end
+    runtime.thread.join(30)
+    assert not runtime.thread.is_alive()
+    assert runtime.server.should_exit
+
+
 def test_a_draining_runtime_answers_on_kept_alive_connections_and_closes_them(
     runtime: Runtime,
 ) -> None:

@@ -13,6 +13,8 @@ A local deployment's runtime inherits listening sockets instead of binding its o
 ``AGENTDOCK_CONTROL_FD``
     A Unix socket to the supervisor. A line ``promote`` is answered ``serving`` once the
     runtime accepts on the standby socket (at once when it already does), or ``error: ...``.
+    When it closes (the supervisor was killed), the runtime shuts down gracefully: an
+    unsupervised runtime would hold the agent's address where no deploy can take it over.
 
 While two versions accept on the same socket, each connection goes to one of them; the
 connections waiting in its backlog wait for either. The version stopped after the switch
@@ -29,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import os
 import socket
 import time
@@ -50,6 +53,8 @@ CONTROL_FD_ENV = "AGENTDOCK_CONTROL_FD"
 #: Set on uvicorn's ``server_state`` while draining: a request then closes its connection.
 DRAINING = "agentdock_draining"
 _POLL = 0.05
+
+log = logging.getLogger("agentdock.server")
 
 
 def _fds(text: str) -> list[int]:
@@ -83,8 +88,15 @@ class Handover:
             return
         except OSError:
             data = b""
-        if not data:  # the supervisor is gone: keep serving what we serve
+        if not data:
+            # The supervisor is gone (killed: a stop would have signalled us first). Nobody
+            # would restart this runtime, report on it or hand its agent's address to the
+            # next version, which would then move to another port: shut down gracefully,
+            # so the address is free for the next deploy and ``status`` tells the truth.
             loop.remove_reader(self.control.fileno())
+            log.warning("the supervisor is gone: shutting down")
+            if self.server is not None:
+                self.server.should_exit = True
             return
         for line in data.decode("ascii", "replace").splitlines():
             if line.strip() == "promote":
