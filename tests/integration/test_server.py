@@ -129,6 +129,18 @@ def test_schema_health_ready(echo: TestClient[Any]) -> None:
     assert echo.get("/ready").status_code == 200
 
 
+def test_a_deployed_runtime_reports_its_registry_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The echo Dockfile names no version: a deploy target's ``AGENTDOCK_VERSION`` is what
+    ``/health`` and the OpenAPI document (Swagger UI's badge) show."""
+    monkeypatch.setenv("AGENTDOCK_VERSION", "0.1.2")
+    manager = make_plugin_manager(plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar])
+    with TestClient(agentdock.app(ECHO, insecure_no_auth=True, plugins=manager)) as client:
+        assert client.get("/health").json()["version"] == "0.1.2"
+        assert client.get("/openapi.json").json()["info"]["version"] == "0.1.2"
+
+
 def test_openapi_and_docs(echo: TestClient[Any]) -> None:
     document = echo.get("/openapi.json").json()
     assert document["components"]["schemas"]["Input"]["required"] == ["text"]

@@ -22,6 +22,7 @@ from typing import Annotated, Any
 
 from agentdock_runtime import MalformedJSONError, Pipeline, RuntimeHTTPError, ServiceUnavailable
 from agentdock_runtime.iomodels import decode_json
+from agentdock_runtime.version import served_version
 from litestar import HttpMethod, Litestar, Request, Response, WebSocket, get, post, route, websocket
 from litestar.config.cors import CORSConfig
 from litestar.params import PathParameter
@@ -97,7 +98,7 @@ def create_app(
     started = time.monotonic()
     state = {"ready": True}
     agent_name = spec.agent.name
-    version = getattr(spec.metadata, "version", None) if spec.metadata else None
+    version = served_version(spec)
     input_schema, output_schema, defs = declared_schemas(spec)
     # PRD 5.6 (C): the declared schemas under ``input_schema`` and ``output_schema``.
     schema_body = {"input_schema": input_schema, "output_schema": output_schema}

@@ -15,6 +15,8 @@ import functools
 from importlib import resources
 from typing import Any
 
+from agentdock_runtime.version import served_version
+
 __all__ = [
     "TAG",
     "declared_schemas",
@@ -168,7 +170,7 @@ def openapi_document(spec: Any, *, secured: bool = True) -> dict[str, Any]:
     """
     input_schema, output_schema, defs = declared_schemas(spec)
     agent = spec.agent
-    version = getattr(spec.metadata, "version", None) if spec.metadata else None
+    version = served_version(spec)
     run_errors = ("400", "401", "403", "413", "415", "422", "429", "498", "499", "500", "503")
     input_ref = {"$ref": _REF + "Input"}
     run_id_header = {

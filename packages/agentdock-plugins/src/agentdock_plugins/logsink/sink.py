@@ -15,7 +15,6 @@ newest are dropped and counted (:attr:`LogSink.dropped`).
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -24,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TextIO
 
 import msgspec
+from agentdock_runtime.version import served_version
 
 __all__ = ["LEVELS", "LogFormat", "LogSink", "event_level", "format_from_env"]
 
@@ -140,9 +140,7 @@ class LogSink:
             else frozenset({"run_end", "error_event", "auth_event", "policy_event", "tool_event"})
         )
         # A deployed runtime knows its registry version even when the Dockfile names none.
-        self.version = getattr(getattr(spec, "metadata", None), "version", None) or (
-            os.environ.get("AGENTDOCK_VERSION") or None
-        )
+        self.version = served_version(spec)
         self.stream: TextIO = stream if stream is not None else sys.stdout
         if fmt == "auto":
             isatty = getattr(self.stream, "isatty", None)

@@ -31,6 +31,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from agentdock_runtime.version import served_version
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -170,9 +171,7 @@ class PrometheusSink:
 
         # The model's name is not a label: a Dockfile may fill it from a ${VAR} placeholder.
         agent = getattr(getattr(spec, "agent", None), "name", None) or "unknown"
-        version = getattr(getattr(spec, "metadata", None), "version", None) or (
-            os.environ.get("AGENTDOCK_VERSION", "")
-        )
+        version = served_version(spec) or ""
         info = Gauge(
             "agentdock_agent_info",
             "The agent this runtime serves (always 1); tenant names a per-tenant instance.",
