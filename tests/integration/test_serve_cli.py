@@ -19,7 +19,7 @@ import httpx
 import pytest
 from agentdock_cli.main import cli
 from click.testing import CliRunner
-from processes import LineReader, wait_ready
+from processes import LineReader, stop, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 ECHO = ROOT / "examples" / "echo" / "Dockfile.yaml"
@@ -79,13 +79,7 @@ def serving(*args: str, cwd: Path = ROOT) -> Iterator[tuple[subprocess.Popen[byt
         wait_ready(proc, base)
         yield proc, base
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
+        stop(proc)
 
 
 def children(pid: int) -> set[int]:
@@ -179,13 +173,7 @@ def started(
     try:
         yield proc, out, err
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
+        stop(proc)
 
 
 def json_line(line: str) -> dict[str, object] | None:
