@@ -349,48 +349,33 @@ class Supervisor:
             return
         self.handoff.start()
 
+    def finish(self, log: TextIO, code: int, state: str, message: str) -> None:
+        """Record that nothing runs any more: ``state`` and the runtime's last exit code."""
+        self.note(log, message)
+        self.save(state=state, ready=False, serving=False, runtime_pid=None, last_exit_code=code)
+
     def supervise(self, log: TextIO) -> int:
         while True:
             code = self.run_once(log)
             self.proc = None
             self.note(log, f"runtime exited with code {code}")
             if self.stopping:
-                self.note(log, "stopped")
-                self.save(
-                    state="stopped",
-                    ready=False,
-                    serving=False,
-                    runtime_pid=None,
-                    last_exit_code=code,
-                )
+                self.finish(log, code, "stopped", "stopped")
                 return 0
             if code in NO_RESTART_CODES and not self.ever_ready:
-                self.note(log, "the runtime cannot start with this configuration: failed")
-                self.save(
-                    state="failed",
-                    ready=False,
-                    serving=False,
-                    runtime_pid=None,
-                    last_exit_code=code,
-                )
+                message = "the runtime cannot start with this configuration: failed"
+                self.finish(log, code, "failed", message)
                 return 1
             now = time.monotonic()
             self.crashes.append(now)
             while self.crashes and now - self.crashes[0] > RESTART_WINDOW:
                 self.crashes.popleft()
             if len(self.crashes) > MAX_RESTARTS:
-                self.note(
-                    log,
+                message = (
                     f"crashed {len(self.crashes)} times in {RESTART_WINDOW:.0f}s: "
-                    f"giving up, the deployment is {GAVE_UP}",
+                    f"giving up, the deployment is {GAVE_UP}"
                 )
-                self.save(
-                    state=GAVE_UP,
-                    ready=False,
-                    serving=False,
-                    runtime_pid=None,
-                    last_exit_code=code,
-                )
+                self.finish(log, code, GAVE_UP, message)
                 return 1
             restarts = int(self.state["restarts"]) + 1
             self.note(log, f"restarting the runtime (restart {restarts})")
