@@ -13,6 +13,8 @@ import os
 import socket
 from collections.abc import Mapping
 
+from agentdock.listenfd import LISTEN_FD_ENV, descriptors
+
 __all__ = [
     "BACKLOG",
     "LISTEN_FD_ENV",
@@ -26,8 +28,6 @@ __all__ = [
     "url",
 ]
 
-#: A listening socket the server plugin serves instead of binding ``host:port`` itself.
-LISTEN_FD_ENV = "AGENTDOCK_LISTEN_FD"
 #: uvicorn's default backlog.
 BACKLOG = 2048
 
@@ -70,14 +70,15 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def inherited(environ: Mapping[str, str] | None = None) -> socket.socket | None:
-    """The listening socket a supervisor handed down in ``AGENTDOCK_LISTEN_FD``, if any
-    (a duplicate: the variable and its descriptor stay for the server plugin)."""
+    """The runtime's own listening socket a supervisor handed down in
+    ``AGENTDOCK_LISTEN_FD`` (the first it names), if any: a duplicate, since the variable and
+    its descriptors stay for the server plugin."""
     env = os.environ if environ is None else environ
-    fd = env.get(LISTEN_FD_ENV, "").strip()
-    if not fd.isdigit():
+    fds = descriptors(env.get(LISTEN_FD_ENV, ""))
+    if not fds:
         return None
     try:
-        return socket.socket(fileno=os.dup(int(fd)))
+        return socket.socket(fileno=os.dup(fds[0]))
     except OSError:
         return None
 
