@@ -12,6 +12,7 @@ deploy then says which port it uses instead).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -22,6 +23,7 @@ from typing import Any
 from agentdock.deployment.artifacts import Progress, StartRequest
 from agentdock.deployment.errors import DeployFailed
 from agentdock.deployment.workspace import pid_alive
+from agentdock_runtime.listen import ListenError, bind
 
 from agentdock_plugins.local.handoff import (
     UnsafeDirectory,
@@ -39,18 +41,10 @@ def listen_socket(host: str, wanted: int) -> socket.socket:
     first free one of the 20 after it, else on a port the system picks. The runtime serves
     this very socket (handed down through the supervisor), so the port cannot be taken
     between this choice and the runtime's start."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     candidates = list(range(wanted, min(wanted + 21, 65536))) if wanted else []
     for port in [*candidates, 0]:
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-            sock.listen(2048)
-        except OSError:
-            sock.close()
-            continue
-        return sock
+        with contextlib.suppress(ListenError):
+            return bind(host, port)
     raise DeployFailed(f"no port to listen on at {host}", hint="free a port")
 
 

@@ -52,7 +52,6 @@ __all__ = [
     "MAX_RESTARTS",
     "RESTART_WINDOW",
     "STATE_FILE",
-    "local_address",
     "main",
     "read_state",
     "write_state",
@@ -91,16 +90,6 @@ def read_state(state_dir: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def local_address(host: str) -> str:
-    """The address this machine reaches a socket bound on ``host`` at, as a URL host:
-    the loopback for a wildcard, else the address itself."""
-    if host in ("0.0.0.0", "", "*"):
-        return "127.0.0.1"
-    if host == "::":
-        return "[::1]"
-    return f"[{host}]" if ":" in host else host
 
 
 def _stamp() -> str:
@@ -150,6 +139,7 @@ class Supervisor:
         #: The runtime's own listening socket, for the gate and the probes (kept likewise).
         self.gate_fd: int | None = args.gate_fd
         self.gate_port: int | None = _bound_port(args.gate_fd)
+        self.ready_url = self._ready_url()
         #: Whether the runtime serves the stable socket: at once without a socket of its
         #: own (nothing to gate on it), else once promoted.
         self.promoted = self.gate_fd is None
@@ -229,15 +219,21 @@ class Supervisor:
             env[CONTROL_FD_ENV] = str(control)
         return env
 
-    def probe_ready(self) -> bool:
+    def _ready_url(self) -> str:
         """``/ready`` of this supervisor's runtime: on its own socket when it has one (the
         stable address may be answered by another version meanwhile)."""
         if self.gate_port is not None:
-            url = f"http://127.0.0.1:{self.gate_port}/ready"
-        else:
-            url = f"http://{local_address(self.host)}:{self.port}/ready"
+            return f"http://127.0.0.1:{self.gate_port}/ready"
+        # Only without a socket of its own (a handle of an earlier release): the runtime
+        # package is imported for this alone, so the supervisor starts without it otherwise.
+        from agentdock_runtime.listen import local_url
+
+        return f"{local_url(self.host, self.port)}/ready"
+
+    def probe_ready(self) -> bool:
+        """Whether the runtime answers :attr:`ready_url` with 200."""
         try:
-            with _OPENER.open(url, timeout=1.0) as resp:
+            with _OPENER.open(self.ready_url, timeout=1.0) as resp:
                 return int(resp.status) == 200
         except (OSError, urllib.error.URLError, ValueError):
             return False
