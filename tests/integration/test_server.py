@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,14 @@ def echo() -> Iterator[TestClient[Any]]:
     app = agentdock.app(ECHO, insecure_no_auth=True, plugins=manager)
     with TestClient(app) as client:
         yield client
+
+
+def test_an_app_without_authentication_warns_once(caplog: pytest.LogCaptureFixture) -> None:
+    manager = make_plugin_manager(plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar])
+    with caplog.at_level(logging.WARNING, logger="agentdock.runtime"):
+        agentdock.app(ECHO, insecure_no_auth=True, plugins=manager)
+    warnings = [r.getMessage() for r in caplog.records if "authentication is OFF" in r.getMessage()]
+    assert len(warnings) == 1, warnings
 
 
 def assert_envelope(response: Any, status: int, name: str) -> dict[str, Any]:
