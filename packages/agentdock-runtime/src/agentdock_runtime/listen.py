@@ -22,6 +22,7 @@ __all__ = [
     "bind",
     "bound_address",
     "hand_over",
+    "host_port",
     "inherited",
     "is_wildcard",
     "local_url",
@@ -40,14 +41,15 @@ class ListenError(OSError):
         self.port = port
         self.in_use = cause.errno == errno.EADDRINUSE
         reason = "already in use" if self.in_use else (cause.strerror or str(cause))
-        self.message = f"cannot listen on {_join(host, port)}: {reason}"
+        self.message = f"cannot listen on {host_port(host, port)}: {reason}"
         super().__init__(cause.errno, self.message)
 
     def __str__(self) -> str:
         return self.message
 
 
-def _join(host: str, port: int) -> str:
+def host_port(host: str, port: int) -> str:
+    """``host:port`` as an address is written (brackets around an IPv6 address)."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
@@ -91,7 +93,7 @@ def bound_address(sock: socket.socket) -> tuple[str, int]:
 
 def url(host: str, port: int) -> str:
     """``http://host:port`` (brackets around an IPv6 address)."""
-    return f"http://{_join(host, port)}"
+    return f"http://{host_port(host, port)}"
 
 
 def is_wildcard(host: str) -> bool:

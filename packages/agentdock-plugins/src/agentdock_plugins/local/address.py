@@ -23,7 +23,7 @@ from typing import Any
 from agentdock.deployment.artifacts import Progress, StartRequest
 from agentdock.deployment.errors import DeployFailed
 from agentdock.deployment.workspace import pid_alive
-from agentdock_runtime.listen import ListenError, bind
+from agentdock_runtime.listen import ListenError, bind, host_port
 
 from agentdock_plugins.local.handoff import (
     UnsafeDirectory,
@@ -75,10 +75,6 @@ def write_record(path: Path, handle: Mapping[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _where(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 def handoff_dir() -> Path:
     """This user's private socket directory, or a :class:`DeployFailed` saying what is
     wrong with it."""
@@ -114,7 +110,7 @@ def stable_listener(
         if handed is not None:
             progress(
                 "start",
-                f"taking over {_where(host, wanted)} from the version serving it",
+                f"taking over {host_port(host, wanted)} from the version serving it",
                 port=wanted,
             )
             return handed, key, directory

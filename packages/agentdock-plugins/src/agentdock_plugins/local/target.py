@@ -34,7 +34,7 @@ from agentdock.deployment.errors import DeployFailed, HealthGateFailed
 from agentdock.deployment.inputs import reach_of
 from agentdock.deployment.runenv import host_runtime_env
 from agentdock.deployment.workspace import pid_alive
-from agentdock_runtime.listen import local_url
+from agentdock_runtime.listen import host_port, local_url
 
 from agentdock_plugins.local.address import (
     listen_socket,
@@ -112,7 +112,7 @@ class LocalTarget:
         with listener, listen_socket("127.0.0.1", 0) as gate:  # the supervisor keeps copies
             port = int(listener.getsockname()[1])
             gate_port = int(gate.getsockname()[1])
-            where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            where = host_port(host, port)
             progress("start", f"listening on {where}: {reach_of(host)}", host=host, port=port)
             log = log_path(request.home, request.agent, request.instance)
             log.parent.mkdir(parents=True, exist_ok=True)
