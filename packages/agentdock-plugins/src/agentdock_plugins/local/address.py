@@ -13,8 +13,6 @@ deploy then says which port it uses instead).
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import socket
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,6 +30,7 @@ from agentdock_plugins.local.handoff import (
     receive_listener,
     socket_dir,
 )
+from agentdock_plugins.local.jsonfile import read_json, write_json
 
 __all__ = ["listen_socket", "read_record", "record_path", "stable_listener", "write_record"]
 
@@ -55,11 +54,7 @@ def record_path(home: Path, agent: str, instance: str | None) -> Path:
 
 def read_record(path: Path) -> dict[str, Any] | None:
     """The remembered address, or None (never deployed, or an unreadable file)."""
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return read_json(path)
 
 
 def write_record(path: Path, handle: Mapping[str, Any]) -> None:
@@ -70,9 +65,7 @@ def write_record(path: Path, handle: Mapping[str, Any]) -> None:
         "port": handle["port"],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(record), encoding="utf-8")
-    os.replace(tmp, path)
+    write_json(path, record)
 
 
 def handoff_dir() -> Path:

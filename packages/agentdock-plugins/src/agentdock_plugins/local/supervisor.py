@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import select
 import signal
@@ -46,6 +45,7 @@ from agentdock.masking import Masker, masker_from_env
 
 from agentdock_plugins.litestar.handover import CONTROL_FD_ENV, LISTEN_FD_ENV, STANDBY_FD_ENV
 from agentdock_plugins.local.handoff import HandoffServer, socket_path
+from agentdock_plugins.local.jsonfile import read_json, write_json
 
 __all__ = [
     "GAVE_UP",
@@ -77,19 +77,12 @@ _PROMOTE_TIMEOUT = 10.0
 
 def write_state(state_dir: Path, state: dict[str, Any]) -> None:
     """Replace the state file atomically (write a sibling, then rename over)."""
-    path = state_dir / STATE_FILE
-    tmp = path.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    write_json(state_dir / STATE_FILE, state, indent=1, sort_keys=True)
 
 
 def read_state(state_dir: Path) -> dict[str, Any] | None:
     """The state file, or None when there is none (yet) or it cannot be read."""
-    try:
-        data = json.loads((state_dir / STATE_FILE).read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return read_json(state_dir / STATE_FILE)
 
 
 def _stamp() -> str:
