@@ -4,9 +4,6 @@ The fake builder writes a marker file per digest under the home (so ``exists`` a
 ``remove`` are real); the fake target records every call and can be told to fail its gate.
 The ``fake-promote`` target is the same with ``promote`` (one address for every version),
 which can be told to fail too.
-
-A test module that loads this file as a plugin (``pytest_plugins = ("deploy_fakes",)``) also
-gets the fixtures below: a home of its own, a copy of the echo example, and the fakes.
 """
 
 from __future__ import annotations
@@ -16,11 +13,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
 from agentdock import hookimpl, make_plugin_manager
 from agentdock.deployment import Artifact, BuildFailed, HealthGateFailed
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "echo"
 
 
 class FakeBuilder:
@@ -130,26 +124,3 @@ class FakePlugin:
 def fake_manager() -> tuple[Any, FakePlugin]:
     plugin = FakePlugin()
     return make_plugin_manager(plugins=[("fake", plugin)]), plugin
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """``AGENTDOCK_HOME`` of the test's own (the SQLite registry under it)."""
-    path = tmp_path / "home"
-    monkeypatch.setenv("AGENTDOCK_HOME", str(path))
-    monkeypatch.delenv("AGENTDOCK_DATABASE_URL", raising=False)
-    return path
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A copy of examples/echo to deploy (and edit)."""
-    dest = tmp_path / "echo"
-    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("__pycache__", ".agentdock"))
-    return dest
-
-
-@pytest.fixture
-def fakes(home: Path) -> tuple[Any, FakePlugin]:
-    """A plugin manager with the fake builder and targets, and their plugin."""
-    return fake_manager()

@@ -29,7 +29,7 @@ from agentdock.registry import open_store
 from hypothesis import given
 from hypothesis import strategies as st
 
-pytest_plugins = ("deploy_fakes",)
+pytest_plugins = ("deploy_fixtures",)
 
 SECRET = "s3cr3t-planted-value-7f1c"
 _MODEL = "name: echo\n\nio_schema"

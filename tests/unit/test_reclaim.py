@@ -10,7 +10,7 @@ import pytest
 from agentdock.deployment import NotFound, cleanup, deploy, remove, status, stop, versions
 from agentdock.registry import open_store
 
-pytest_plugins = ("deploy_fakes",)
+pytest_plugins = ("deploy_fixtures",)
 
 
 def _deploy(project: Path, manager: Any, **kw: Any) -> Any:
