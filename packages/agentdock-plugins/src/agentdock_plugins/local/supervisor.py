@@ -19,8 +19,10 @@ serves both from the start. Meanwhile the supervisor hands the stable socket to 
 deploy of the same agent (:mod:`.handoff`).
 
 The runtime's resolved environment arrives in this process's environment only, never in
-argv or on disk; the runtime gets that environment plus its own settings. Standard library
-and :mod:`agentdock.masking` only, so it starts fast and needs nothing of the bundle.
+argv or on disk; the runtime gets that environment plus its own settings. Standard library,
+:mod:`agentdock.masking` and modules as light (:mod:`.handoff`, :mod:`.jsonfile`, the socket
+names of :mod:`agentdock_plugins.litestar.handover`) only, so it starts fast and needs
+nothing of the bundle.
 """
 
 from __future__ import annotations
