@@ -33,38 +33,26 @@ import asyncio
 import os
 import random
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from agentdock.auth import generate_key, mint_token
+from agentdock.auth import mint_token
 from agentdock.registry import SQLStore, open_store
-from agentdock.spec.models import DockSpec11
 from agentdock_plugins.auth.apikey import ApiKeyProvider, ApiKeyVerifier
 from agentdock_plugins.auth.jwt import JwtProvider
 from agentdock_runtime.access import compile_access
 from agentdock_runtime.errors import KeyRevoked
 
+ROOT = Path(__file__).resolve().parents[1]
+# The auth tests' spec and key helpers (tests/auth_support.py).
+sys.path.insert(0, str(ROOT / "tests"))
+from auth_support import AGENT, add_key, auth_spec  # noqa: E402
+
 SECRET = "benchmark-secret-0123456789abcdef-0123456789"
-AGENT = "echo_agent"
-
-
-def _spec(auth: dict[str, Any]) -> Any:
-    return DockSpec11.model_validate(
-        {
-            "version": "1.1",
-            "agent": {"name": AGENT, "entrypoint": "app:graph", "framework": "langgraph"},
-            "model": {"provider": "openai", "name": "gpt-4o-mini"},
-            "io_schema": {
-                "input": {"type": "object", "properties": {"text": {"type": "string"}}},
-                "output": {"type": "object", "properties": {"text": {"type": "string"}}},
-            },
-            "auth": auth,
-            "expose": {"rest": True, "streaming": "sse", "port": 8080},
-        }
-    )
 
 
 def _sync_us(call: Callable[[], Any], calls: int, trials: int) -> float:
@@ -91,18 +79,6 @@ async def _async_us(call: Callable[[], Awaitable[Any]], calls: int, trials: int)
     return statistics.median(means)
 
 
-def _add_key(store: SQLStore) -> Any:
-    generated = generate_key()
-    store.create_api_key(
-        agent=AGENT,
-        role="developer",
-        key_id=generated.key_id,
-        hashed_key=generated.digest,
-        hash_algorithm=generated.algorithm,
-    )
-    return generated
-
-
 class _NoDataVersion:
     """A store whose file's data_version this process cannot see (a runtime on another
     host): only Redis can tell it of a change."""
@@ -121,7 +97,7 @@ def _revocation_ms(
 ) -> tuple[float, float]:
     """(median, max) ms from a revocation's commit to the verifier's first refusal."""
     verifier = ApiKeyVerifier(served, AGENT, cache_ttl=3600, touch_interval=3600, **options)
-    keys = [_add_key(writer) for _ in range(count)]
+    keys = [add_key(writer) for _ in range(count)]
     for key in keys:
         verifier.check(key.key, key.key_id, verifier.lookup_blocking(key.key_id))
     time.sleep(1.0)  # the thread and its listeners are up
@@ -175,7 +151,7 @@ async def main(calls: int, trials: int) -> None:
     os.environ.pop("AGENTDOCK_KEY_PEPPER", None)
     rows: list[tuple[str, float]] = []
 
-    jwt_provider = JwtProvider(_spec({"mode": "jwt", "jwt": {"secret_key": SECRET}}))
+    jwt_provider = JwtProvider(auth_spec({"mode": "jwt", "jwt": {"secret_key": SECRET}}))
     token = mint_token(key=SECRET, agent=AGENT, role="developer", sub="bench", ttl_seconds=3600)
     bearer = {"authorization": f"Bearer {token}"}
 
@@ -193,14 +169,7 @@ async def main(calls: int, trials: int) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(Path(tmp) / "registry.db")
-        generated = generate_key()
-        store.create_api_key(
-            agent=AGENT,
-            role="developer",
-            key_id=generated.key_id,
-            hashed_key=generated.digest,
-            hash_algorithm=generated.algorithm,
-        )
+        generated = add_key(store)
         headers = {"x-api-key": generated.key}
         cached = ApiKeyProvider(ApiKeyVerifier(store, AGENT, touch_interval=3600))
         rows.append(
@@ -224,7 +193,7 @@ async def main(calls: int, trials: int) -> None:
         store.close()
 
     access = compile_access(
-        _spec(
+        auth_spec(
             {
                 "mode": "api_key",
                 "api_keys": {"enabled": True},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -46,6 +47,20 @@ def wait_ready(proc: subprocess.Popen[bytes], base: str, timeout: float = 60.0) 
             pass
         assert time.monotonic() < deadline, "the server never became ready"
         time.sleep(0.1)
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """SIGTERM ``proc`` if it still runs and wait for it; one that outlives ``timeout`` is
+    killed and the test fails (:class:`subprocess.TimeoutExpired`): a server must stop on
+    SIGTERM."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise
 
 
 class LineReader:

@@ -15,14 +15,17 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 
-__all__ = ["Received", "Receiver", "Span", "decode_value"]
+if TYPE_CHECKING:
+    import pytest
+
+__all__ = ["Received", "Receiver", "Span", "decode_value", "stalled_collector"]
 
 
 @dataclass
@@ -232,3 +235,17 @@ class Receiver:
             handler.end_headers()
         except OSError:
             pass
+
+
+def stalled_collector(monkeypatch: pytest.MonkeyPatch) -> Receiver:
+    """A started receiver that takes requests and answers none (until
+    :meth:`Receiver.release`), and an OpenTelemetry sink configuration that a flood of runs
+    outruns meanwhile: a queue of 64 spans sent 16 at a time every 50 ms, each export
+    timing out after 0.3 s."""
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "64")
+    monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "16")
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0.3")
+    collector = Receiver().start()
+    collector.behaviour = "stall"
+    return collector

@@ -25,8 +25,8 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from agentdock.auth import generate_key
 from agentdock.registry import open_store
+from auth_support import add_key
 from processes import wait_ready
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
@@ -92,16 +92,8 @@ class Served:
         return base
 
     def add_key(self) -> Any:
-        generated = generate_key()
         with open_store(self.home / "registry.db") as store:
-            store.create_api_key(
-                agent="echo",
-                role="developer",
-                key_id=generated.key_id,
-                hashed_key=generated.digest,
-                hash_algorithm=generated.algorithm,
-            )
-        return generated
+            return add_key(store, "echo")
 
     def stop(self) -> None:
         for proc in self.procs:

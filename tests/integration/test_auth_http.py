@@ -22,6 +22,7 @@ from agentdock import make_plugin_manager
 from agentdock.auth import generate_key
 from agentdock.registry import open_store
 from agentdock.testing import client
+from auth_support import stored_key
 
 ECHO = Path(__file__).resolve().parents[2] / "examples" / "echo"
 SECRET = "planted-http-secret-0123456789abcdef-0123"
@@ -71,16 +72,8 @@ def project(tmp_path: Path, dockfile: str) -> Path:
 
 
 def add_key(role: str) -> Any:
-    generated = generate_key()
     with open_store() as store:
-        store.create_api_key(
-            agent="echo",
-            role=role,
-            key_id=generated.key_id,
-            hashed_key=generated.digest,
-            hash_algorithm=generated.algorithm,
-        )
-    return generated
+        return stored_key(store, "echo", role)[0]
 
 
 def assert_error(response: httpx.Response, status: int, name: str) -> dict[str, Any]:

@@ -16,16 +16,15 @@ from typing import Any
 
 import jwt
 import pytest
-from agentdock.spec.models import DockSpec11
 from agentdock_plugins.auth import oauth2_provider
 from agentdock_plugins.auth.oauth2 import OAuth2Provider
 from agentdock_runtime.errors import TokenExpired, Unauthorized
+from auth_support import AGENT, auth_spec
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 ISSUER = "https://idp.example.test/"
 AUDIENCE = "echo-api"
-AGENT = "echo_agent"
 
 
 class Issuer:
@@ -91,22 +90,8 @@ def issuer() -> Iterator[tuple[Issuer, str]]:
 
 
 def make_spec(jwks_url: str, **oauth2: Any) -> Any:
-    return DockSpec11.model_validate(
-        {
-            "version": "1.1",
-            "agent": {"name": AGENT, "entrypoint": "app:graph", "framework": "langgraph"},
-            "model": {"provider": "openai", "name": "gpt-4o-mini"},
-            "io_schema": {
-                "input": {"type": "object", "properties": {"text": {"type": "string"}}},
-                "output": {"type": "object", "properties": {"text": {"type": "string"}}},
-            },
-            "auth": {
-                "mode": "oauth2",
-                "oauth2": {"issuer": ISSUER, "jwks_url": jwks_url, "audience": AUDIENCE, **oauth2},
-            },
-            "expose": {"rest": True, "streaming": "sse", "port": 8080},
-        }
-    )
+    block = {"issuer": ISSUER, "jwks_url": jwks_url, "audience": AUDIENCE, **oauth2}
+    return auth_spec({"mode": "oauth2", "oauth2": block})
 
 
 def bearer(token: str) -> dict[str, str]:

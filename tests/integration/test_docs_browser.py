@@ -22,8 +22,8 @@ import agentdock_plugins.langgraph
 import agentdock_plugins.litestar
 import pytest
 from agentdock import make_plugin_manager
-from agentdock.auth import generate_key
 from agentdock.registry import open_store
+from auth_support import add_key
 from processes import unavailable
 from served import serving
 
@@ -57,15 +57,8 @@ def chat_served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tup
     """The chat example on a real socket, auth on; yields its base URL and a developer key."""
     monkeypatch.setenv("AGENTDOCK_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("AGENTDOCK_REDIS_URL", raising=False)
-    key = generate_key()
     with open_store() as store:
-        store.create_api_key(
-            agent="chat",
-            role="developer",
-            key_id=key.key_id,
-            hashed_key=key.digest,
-            hash_algorithm=key.algorithm,
-        )
+        key = add_key(store, "chat")
     project = tmp_path / "chat"
     shutil.copytree(CHAT, project, ignore=shutil.ignore_patterns("__pycache__", ".agentdock"))
     for name in [n for n in sys.modules if n.split(".")[0] == "agent"]:

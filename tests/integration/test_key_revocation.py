@@ -28,10 +28,10 @@ import agentdock_plugins.postgres
 import httpx
 import pytest
 from agentdock import make_plugin_manager
-from agentdock.auth import generate_key
 from agentdock.registry import open_store
 from agentdock.testing import client
 from agentdock_plugins.auth import apikey
+from auth_support import add_key
 
 pytest_plugins = ("pgserver", "redisserver")
 
@@ -59,18 +59,10 @@ class Registry:
         self.env = env
 
     def add_key(self) -> Any:
-        generated = generate_key()
         url = self.env.get("AGENTDOCK_DATABASE_URL")
         path = None if url else Path(self.env["AGENTDOCK_HOME"]) / "registry.db"
         with open_store(path, url=url) as store:
-            store.create_api_key(
-                agent="echo",
-                role="developer",
-                key_id=generated.key_id,
-                hashed_key=generated.digest,
-                hash_algorithm=generated.algorithm,
-            )
-        return generated
+            return add_key(store, "echo")
 
     def revoke(self, key_id: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
         """``agentdock key revoke`` in a process of its own, as an operator runs it."""

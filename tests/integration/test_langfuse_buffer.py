@@ -399,22 +399,32 @@ def _settled(sink: LangfuseSink, fake: Receiver, expected: list[str]) -> bool:
     return arrived + lost >= len(expected) and (buffer is None or buffer.pending() == 0)
 
 
+def _stalled_flood(
+    tmp_path: Path, fake: Receiver, monkeypatch: pytest.MonkeyPatch, *, land: bool, **settings: Any
+) -> tuple[LangfuseSink, list[str], bool]:
+    """300 runs while LangFuse takes requests and answers none; then the stalled requests
+    land late (``land``) or are cut off, and the sink flushes. Returns the sink (shut down),
+    the runs' ids, and whether every run arrived or was counted lost in time."""
+    _small_queues(monkeypatch)
+    fake.behaviour = "stall"
+    sink = LangfuseSink(_spec(), _settings(tmp_path, fake.url, timeout_s=0.3, **settings))
+    try:
+        expected = _flood(sink, 300)
+        assert fake.wait_for(lambda: fake.stalled >= 2)  # one request has timed out
+        fake.release(land=land)
+        asyncio.run(sink.flush())
+        settled = fake.wait_for(lambda: _settled(sink, fake, expected), timeout=20)
+    finally:
+        sink.shutdown()
+    return sink, expected, settled
+
+
 def test_a_stalled_langfuse_gets_every_trace_once_after_it_recovers(
     tmp_path: Path, fake: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """LangFuse takes the requests and answers none of them while 300 runs arrive, then
     recovers and lets the stalled requests land late: every trace is there exactly once."""
-    _small_queues(monkeypatch)
-    fake.behaviour = "stall"
-    sink = LangfuseSink(_spec(), _settings(tmp_path, fake.url, timeout_s=0.3))
-    try:
-        expected = _flood(sink, 300)
-        assert fake.wait_for(lambda: fake.stalled >= 2)  # one request has timed out
-        fake.release(land=True)
-        asyncio.run(sink.flush())
-        settled = fake.wait_for(lambda: _settled(sink, fake, expected), timeout=20)
-    finally:
-        sink.shutdown()
+    sink, expected, settled = _stalled_flood(tmp_path, fake, monkeypatch, land=True)
     stats = sink.stats
     assert settled, stats
     assert stats["spilled"] > 0, "the queue overflowed into the buffer, not onto the floor"
@@ -427,17 +437,10 @@ def test_a_stalled_langfuse_with_a_small_buffer_counts_what_it_loses(
 ) -> None:
     """The same stall with a buffer too small for the flood: the buffer drops its oldest
     batches, and the runs that never arrive are exactly the runs counted as dropped."""
-    _small_queues(monkeypatch)
-    fake.behaviour = "stall"
-    sink = LangfuseSink(_spec(), _settings(tmp_path, fake.url, timeout_s=0.3, max_bytes=6_000))
-    try:
-        expected = _flood(sink, 300)
-        assert fake.wait_for(lambda: fake.stalled >= 2)  # one request has timed out
-        fake.release(land=False)  # the stalled requests are cut off: LangFuse restarted
-        asyncio.run(sink.flush())
-        settled = fake.wait_for(lambda: _settled(sink, fake, expected), timeout=20)
-    finally:
-        sink.shutdown()
+    # The stalled requests are cut off: LangFuse restarted.
+    sink, expected, settled = _stalled_flood(
+        tmp_path, fake, monkeypatch, land=False, max_bytes=6_000
+    )
     stats = sink.stats
     assert settled, stats
     assert stats["buffer_dropped_full"] > 0

@@ -83,6 +83,32 @@ def target() -> Iterator[tuple[LocalTarget, list[dict[str, Any]]]]:
         local.stop(handle, 5)
 
 
+def _project_of(bundle: Artifact, tmp_path: Path) -> Path:
+    """The app of a built echo bundle as a project again (the example's Dockfile), to change
+    and build anew."""
+    project = tmp_path / "echo"
+    shutil.copytree(Path(bundle.ref) / "app", project)
+    (project / "spec.yaml").unlink()
+    shutil.copy(ECHO / "Dockfile.yaml", project / "Dockfile.yaml")
+    return project
+
+
+def _gate_refuses(
+    local: LocalTarget,
+    handles: list[dict[str, Any]],
+    project: Path,
+    home: Path,
+    deployment_id: int,
+) -> tuple[dict[str, Any], HealthGateFailed]:
+    """Build ``project``, start it, and the handle with the health gate's refusal."""
+    bundle = _build(project, home)
+    handle = dict(local.start(bundle, _request(home, deployment_id, _free_port()), no_progress))
+    handles.append(handle)
+    with pytest.raises(HealthGateFailed) as caught:
+        local.wait_ready(handle, 600, no_progress)
+    return handle, caught.value
+
+
 def _request(home: Path, deployment_id: int, port: int, **changes: Any) -> StartRequest:
     fields: dict[str, Any] = {
         "agent": "echo",
@@ -247,20 +273,15 @@ def test_missing_variable_fails_the_gate_at_once(
     home: Path, echo_bundle: Artifact, target: Any, tmp_path: Path
 ) -> None:
     local, handles = target
-    project = tmp_path / "echo"
-    shutil.copytree(Path(echo_bundle.ref) / "app", project)
-    (project / "spec.yaml").unlink()
-    dockfile = (ECHO / "Dockfile.yaml").read_text("utf-8")
-    (project / "Dockfile.yaml").write_text(
-        dockfile.replace("  name: echo\n\nio_schema", '  name: "${ECHO_MODEL_KEY}"\n\nio_schema')
+    project = _project_of(echo_bundle, tmp_path)
+    dockfile = project / "Dockfile.yaml"
+    dockfile.write_text(
+        dockfile.read_text("utf-8").replace(
+            "  name: echo\n\nio_schema", '  name: "${ECHO_MODEL_KEY}"\n\nio_schema'
+        )
     )
-    assert "${ECHO_MODEL_KEY}" in (project / "Dockfile.yaml").read_text()
-    bundle = _build(project, home)
-    handle = dict(local.start(bundle, _request(home, 3, _free_port()), no_progress))
-    handles.append(handle)
-    with pytest.raises(HealthGateFailed) as caught:
-        local.wait_ready(handle, 600, no_progress)
-    error = caught.value
+    assert "${ECHO_MODEL_KEY}" in dockfile.read_text()
+    handle, error = _gate_refuses(local, handles, project, home, 3)
     assert "failed" in error.cause and "78" in error.cause  # not the timeout
     assert any(
         "[FATAL] Missing required environment variables: ECHO_MODEL_KEY" in line
@@ -323,22 +344,15 @@ def test_a_secret_in_a_failing_entrypoints_exception_is_masked_in_the_log(
     home: Path, echo_bundle: Artifact, target: Any, tmp_path: Path
 ) -> None:
     local, handles = target
-    project = tmp_path / "echo"
-    shutil.copytree(Path(echo_bundle.ref) / "app", project)
-    (project / "spec.yaml").unlink()
-    shutil.copy(ECHO / "Dockfile.yaml", project / "Dockfile.yaml")
+    project = _project_of(echo_bundle, tmp_path)
     (project / "echo" / "graph.py").write_text(
         "import os\nraise ValueError('the token ' + os.environ['ECHO_TOKEN'] + ' was refused')\n"
     )
-    bundle = _build(project, home)
-    handle = dict(local.start(bundle, _request(home, 8, _free_port()), no_progress))
-    handles.append(handle)
-    with pytest.raises(HealthGateFailed) as caught:
-        local.wait_ready(handle, 600, no_progress)
-    fatal = [line for line in caught.value.log_tail if "[FATAL]" in line]
+    handle, error = _gate_refuses(local, handles, project, home, 8)
+    fatal = [line for line in error.log_tail if "[FATAL]" in line]
     assert fatal == [
         "[FATAL] cannot load echo.graph:build_graph: ValueError: the token *** was refused"
-    ], caught.value.log_tail
+    ], error.log_tail
     _assert_no_secret(handle)
 
 

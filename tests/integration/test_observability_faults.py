@@ -14,7 +14,7 @@ from typing import Any
 
 import agentdock_plugins.policies
 import pytest
-from _otlp_receiver import Receiver
+from _otlp_receiver import stalled_collector
 from agentdock import hookimpl, make_plugin_manager
 from agentdock.run import RunContext, RunResult, StreamEvent, Usage
 from agentdock.spec.models import DockSpec11
@@ -229,12 +229,7 @@ def test_runs_lost_to_a_stalled_tracing_backend_are_counted_per_sink(
     """300 runs while the OTLP collector takes requests and answers none, then restarts: the
     runs the OpenTelemetry sink lost are counted under its name in /metrics and in
     `agentdock metrics show`, and every other run's trace arrived."""
-    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "64")
-    monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "16")
-    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0.3")
-    collector = Receiver().start()
-    collector.behaviour = "stall"
+    collector = stalled_collector(monkeypatch)
     spec = make_spec()
     db = tmp_path / "telemetry.db"
     otel = OtelSink(spec, endpoint=f"{collector.url}/v1/traces")

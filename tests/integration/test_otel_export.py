@@ -20,7 +20,7 @@ import agentdock_plugins.langgraph
 import agentdock_plugins.litestar
 import agentdock_plugins.otel
 import pytest
-from _otlp_receiver import Receiver, Span
+from _otlp_receiver import Receiver, Span, stalled_collector
 from agentdock import make_plugin_manager, validate
 from agentdock.testing import client
 from agentdock_plugins.otel import otel_sink
@@ -494,12 +494,7 @@ def test_a_stalled_collector_loses_only_counted_runs(monkeypatch: pytest.MonkeyP
     """A collector that takes requests and answers none while 300 runs arrive, then restarts
     (the stalled requests are cut off): the sink has no buffer, so runs are lost, but each
     lost run is counted, and each run that arrives arrives whole and once."""
-    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "64")
-    monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "16")
-    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0.3")
-    stalled = Receiver().start()
-    stalled.behaviour = "stall"
+    stalled = stalled_collector(monkeypatch)
     sink = OtelSink(_spec(), endpoint=f"{stalled.url}/v1/traces")
     expected: list[str] = []
 

@@ -35,6 +35,17 @@ def served_normally(port: int) -> None:
     assert (answer.status_code, answer.json()) == (200, {"text": "HI"})
 
 
+def read_to_close(raw: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (or resets it)."""
+    received = b""
+    try:
+        while chunk := raw.recv(65536):
+            received += chunk
+    except ConnectionResetError:
+        pass
+    return received
+
+
 def trickle(port: int, head: bytes, drip: bytes) -> bytes:
     """Send ``head``, then ``drip`` a byte every 0.2 s until the server answers or closes,
     while another client is served; what the server sent the trickling one."""
@@ -50,12 +61,7 @@ def trickle(port: int, head: bytes, drip: bytes) -> bytes:
             except OSError:
                 break
             position += 1
-        received = b""
-        try:
-            while chunk := raw.recv(65536):
-                received += chunk
-        except ConnectionResetError:
-            pass
+        received = read_to_close(raw)
     served_normally(port)
     return received
 
@@ -103,10 +109,5 @@ def test_a_kept_alive_connection_is_timed_again_for_its_next_request(port: int) 
             first += raw.recv(65536)
         assert first.startswith(b"HTTP/1.1 200")
         raw.sendall(b"POST /invoke HTTP/1.1\r\n")
-        received = b""
-        try:
-            while chunk := raw.recv(65536):
-                received += chunk
-        except ConnectionResetError:
-            pass
+        received = read_to_close(raw)
     assert_408(received)

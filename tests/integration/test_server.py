@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,11 @@ import agentdock_plugins.litestar
 import pytest
 from agentdock import hookimpl, make_plugin_manager
 from agentdock.run import RunContext, RunResult, StreamEvent, Usage
-from agentdock.spec.models import DockSpec11
 from agentdock_plugins.litestar import litestar_server
 from agentdock_plugins.litestar.app import DEFAULT_MAX_BODY_BYTES
 from agentdock_runtime import compile_pipeline
 from litestar.testing import TestClient
+from scripted_server import scripted_spec as served_spec
 
 ECHO = Path(__file__).resolve().parents[2] / "examples" / "echo" / "Dockfile.yaml"
 SECRET = "sk-planted-secret-0123456789abcdef"
@@ -37,6 +38,14 @@ def echo() -> Iterator[TestClient[Any]]:
     app = agentdock.app(ECHO, insecure_no_auth=True, plugins=manager)
     with TestClient(app) as client:
         yield client
+
+
+def test_an_app_without_authentication_warns_once(caplog: pytest.LogCaptureFixture) -> None:
+    manager = make_plugin_manager(plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar])
+    with caplog.at_level(logging.WARNING, logger="agentdock.runtime"):
+        agentdock.app(ECHO, insecure_no_auth=True, plugins=manager)
+    warnings = [r.getMessage() for r in caplog.records if "authentication is OFF" in r.getMessage()]
+    assert len(warnings) == 1, warnings
 
 
 def assert_envelope(response: Any, status: int, name: str) -> dict[str, Any]:
@@ -219,28 +228,8 @@ class ScriptedAgent:
 
 
 def scripted_spec(**extra: Any) -> Any:
-    document: dict[str, Any] = {
-        "version": "1.1",
-        "agent": {"name": "scripted", "entrypoint": "app:graph", "framework": "scripted"},
-        "model": {"provider": "custom", "name": "none"},
-        "io_schema": {
-            "input": {
-                "type": "object",
-                "required": ["text"],
-                "properties": {"text": {"type": "string"}},
-            },
-            "output": {
-                "type": "object",
-                "required": ["text"],
-                "properties": {"text": {"type": "string"}},
-            },
-        },
-        "arguments": {"timeout_sec": 0.5},
-        "auth": {"mode": "api_key", "api_keys": {"enabled": True}},
-        "expose": {"rest": True, "streaming": "sse", "port": 8080},
-    }
-    document.update(extra)
-    return DockSpec11.model_validate(document)
+    """:mod:`scripted_server`'s spec, streamed over SSE, its runs cut off after 0.5 s."""
+    return served_spec(streaming="sse", **{"arguments": {"timeout_sec": 0.5}, **extra})
 
 
 def scripted_app(agent: ScriptedAgent, spec: Any | None = None, **options: Any) -> Any:

@@ -15,9 +15,9 @@ from typing import Any
 
 import jwt
 import pytest
-from agentdock.spec.models import DockSpec11
 from agentdock_plugins.auth import jwt_provider
 from agentdock_runtime.errors import RuntimeHTTPError, Unauthorized
+from auth_support import AGENT, auth_spec
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -25,23 +25,8 @@ from hypothesis import strategies as st
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
 SECRET = "property-secret-0123456789abcdef-0123456789"
-AGENT = "echo_agent"
 
-PROVIDER = jwt_provider(
-    DockSpec11.model_validate(
-        {
-            "version": "1.1",
-            "agent": {"name": AGENT, "entrypoint": "app:graph", "framework": "langgraph"},
-            "model": {"provider": "openai", "name": "gpt-4o-mini"},
-            "io_schema": {
-                "input": {"type": "object", "properties": {"text": {"type": "string"}}},
-                "output": {"type": "object", "properties": {"text": {"type": "string"}}},
-            },
-            "auth": {"mode": "jwt", "jwt": {"secret_key": SECRET}},
-            "expose": {"rest": True, "streaming": "sse", "port": 8080},
-        }
-    )
-)
+PROVIDER = jwt_provider(auth_spec({"mode": "jwt", "jwt": {"secret_key": SECRET}}))
 
 json_scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.text(max_size=20)

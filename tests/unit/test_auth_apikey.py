@@ -14,14 +14,12 @@ from typing import Any
 import pytest
 from agentdock.auth import generate_key
 from agentdock.registry import SQLiteStore, change_message, open_store
-from agentdock.spec.models import DockSpec11
 from agentdock_plugins.auth import api_key_provider
 from agentdock_plugins.auth.apikey import ApiKeyProvider, ApiKeyVerifier
 from agentdock_runtime.errors import BadRequest, KeyRevoked, Unauthorized
+from auth_support import AGENT, add_key, auth_spec, rotate_key
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-AGENT = "echo_agent"
 
 
 class Clock:
@@ -53,19 +51,7 @@ class CountingStore:
 
 
 def make_spec() -> Any:
-    return DockSpec11.model_validate(
-        {
-            "version": "1.1",
-            "agent": {"name": AGENT, "entrypoint": "app:graph", "framework": "langgraph"},
-            "model": {"provider": "openai", "name": "gpt-4o-mini"},
-            "io_schema": {
-                "input": {"type": "object", "properties": {"text": {"type": "string"}}},
-                "output": {"type": "object", "properties": {"text": {"type": "string"}}},
-            },
-            "auth": {"mode": "api_key", "api_keys": {"enabled": True}},
-            "expose": {"rest": True, "streaming": "sse", "port": 8080},
-        }
-    )
+    return auth_spec({"mode": "api_key", "api_keys": {"enabled": True}})
 
 
 @pytest.fixture
@@ -73,19 +59,6 @@ def store(tmp_path: Path) -> SQLiteStore:
     s = open_store(tmp_path / "registry.db")
     yield s
     s.close()
-
-
-def add_key(store: SQLiteStore, agent: str = AGENT, role: str = "developer", **kw: Any) -> Any:
-    generated = generate_key()
-    store.create_api_key(
-        agent=agent,
-        role=role,
-        key_id=generated.key_id,
-        hashed_key=generated.digest,
-        hash_algorithm=generated.algorithm,
-        **kw,
-    )
-    return generated
 
 
 def provider_for(store: Any, clock: Clock, ttl: float = 5.0) -> ApiKeyProvider:
@@ -267,16 +240,7 @@ def test_rotation_and_role_change_by_another_connection_are_seen(
     assert auth(provider, {"x-api-key": rotated.key})
     assert auth(provider, {"x-api-key": changed.key})["role"] == "developer"
     with open_store(tmp_path / "registry.db") as other:
-        new = generate_key()
-        other.rotate_api_key(
-            agent=AGENT,
-            key_id=rotated.key_id,
-            new_key_id=new.key_id,
-            new_hashed_key=new.digest,
-            hash_algorithm=new.algorithm,
-            grace_seconds=0,
-            now=clock.now - 1,
-        )
+        rotate_key(other, rotated.key_id, grace_seconds=0, now=clock.now - 1)
         with other._tx() as conn:  # no command changes a role; the registry's signal does
             conn.execute("UPDATE api_keys SET role = 'viewer' WHERE id = ?", (changed.key_id,))
     assert "grace period" in eventually_refused(provider, rotated.key).detail  # type: ignore[attr-defined]
@@ -363,16 +327,7 @@ def test_cache_spares_store_reads(store: SQLiteStore) -> None:
 def test_rotation_grace_period(store: SQLiteStore) -> None:
     clock = Clock()
     old = add_key(store, now=clock.now)
-    new = generate_key()
-    store.rotate_api_key(
-        agent=AGENT,
-        key_id=old.key_id,
-        new_key_id=new.key_id,
-        new_hashed_key=new.digest,
-        hash_algorithm=new.algorithm,
-        grace_seconds=24 * 3600,
-        now=clock.now,
-    )
+    new, _ = rotate_key(store, old.key_id, grace_seconds=24 * 3600, now=clock.now)
     provider = provider_for(store, clock, ttl=0)
     assert auth(provider, {"x-api-key": old.key})["key_id"] == old.key_id
     assert auth(provider, {"x-api-key": new.key})["key_id"] == new.key_id

@@ -7,15 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agentdock.auth import generate_key
 from agentdock.registry import open_store
-from agentdock.spec.models import DockSpec11
 from agentdock_plugins.auth import api_key_provider, jwt_provider
 from agentdock_plugins.auth.credentials import presented_key
 from agentdock_plugins.litestar.fastpath import request_headers
 from agentdock_runtime.errors import BadRequest, Unauthorized
+from auth_support import add_key, auth_spec
 
-AGENT = "echo_agent"
 SECRET = "credentials-secret-0123456789abcdef-0123456789"
 
 
@@ -68,35 +66,14 @@ def test_one_key_in_either_header_or_both() -> None:
         presented_key({"x-api-key": ""})
 
 
-def _spec(auth: dict[str, Any]) -> Any:
-    return DockSpec11.model_validate(
-        {
-            "version": "1.1",
-            "agent": {"name": AGENT, "entrypoint": "app:graph", "framework": "langgraph"},
-            "model": {"provider": "openai", "name": "gpt-4o-mini"},
-            "io_schema": {
-                "input": {"type": "object", "properties": {"text": {"type": "string"}}},
-                "output": {"type": "object", "properties": {"text": {"type": "string"}}},
-            },
-            "auth": auth,
-            "expose": {"rest": True, "streaming": "sse", "port": 8080},
-        }
-    )
-
-
 def test_providers_refuse_ambiguity_before_any_lookup(tmp_path: Path) -> None:
     store = open_store(tmp_path / "r.db")
-    key = generate_key()
-    store.create_api_key(
-        agent=AGENT,
-        role="developer",
-        key_id=key.key_id,
-        hashed_key=key.digest,
-        hash_algorithm=key.algorithm,
+    key = add_key(store)
+    keys = api_key_provider(
+        auth_spec({"mode": "api_key", "api_keys": {"enabled": True}}), store=store
     )
-    keys = api_key_provider(_spec({"mode": "api_key", "api_keys": {"enabled": True}}), store=store)
     both = jwt_provider(
-        _spec({"mode": "jwt", "jwt": {"secret_key": SECRET}, "api_keys": {"enabled": True}}),
+        auth_spec({"mode": "jwt", "jwt": {"secret_key": SECRET}, "api_keys": {"enabled": True}}),
         store=store,
     )
 

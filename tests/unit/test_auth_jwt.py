@@ -16,33 +16,16 @@ from typing import Any
 
 import jwt
 import pytest
-from agentdock.auth import generate_key, mint_token
+from agentdock.auth import mint_token
 from agentdock.registry import open_store
-from agentdock.spec.models import DockSpec11
 from agentdock_plugins.auth import jwt_provider
 from agentdock_plugins.auth.jwt import JwtOrKeyProvider, JwtProvider, JwtVerifier
 from agentdock_runtime.errors import TokenExpired, Unauthorized
+from auth_support import AGENT, add_key, auth_spec
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 SECRET = "planted-jwt-secret-0123456789abcdef-XYZ"
-AGENT = "echo_agent"
-
-
-def make_spec(auth: dict[str, Any]) -> Any:
-    return DockSpec11.model_validate(
-        {
-            "version": "1.1",
-            "agent": {"name": AGENT, "entrypoint": "app:graph", "framework": "langgraph"},
-            "model": {"provider": "openai", "name": "gpt-4o-mini"},
-            "io_schema": {
-                "input": {"type": "object", "properties": {"text": {"type": "string"}}},
-                "output": {"type": "object", "properties": {"text": {"type": "string"}}},
-            },
-            "auth": auth,
-            "expose": {"rest": True, "streaming": "sse", "port": 8080},
-        }
-    )
 
 
 def pem_public(key: Any) -> str:
@@ -60,7 +43,7 @@ def rsa_key() -> Any:
 
 @pytest.fixture(scope="module")
 def hs() -> JwtProvider:
-    return jwt_provider(make_spec({"mode": "jwt", "jwt": {"secret_key": SECRET}}))
+    return jwt_provider(auth_spec({"mode": "jwt", "jwt": {"secret_key": SECRET}}))
 
 
 def claims(**overrides: Any) -> dict[str, Any]:
@@ -127,7 +110,7 @@ def test_alg_none_is_refused(hs: JwtProvider) -> None:
 def test_hs256_signed_with_the_rs_public_key_is_refused(rsa_key: Any) -> None:
     public = pem_public(rsa_key)
     provider = jwt_provider(
-        make_spec({"mode": "jwt", "jwt": {"algorithms": ["RS256"], "public_key": public}})
+        auth_spec({"mode": "jwt", "jwt": {"algorithms": ["RS256"], "public_key": public}})
     )
     good = jwt.encode(claims(), rsa_key, algorithm="RS256")
     assert provider.authenticate(bearer(good))["sub"] == "ann@example.com"
@@ -146,7 +129,7 @@ def test_hs256_signed_with_the_rs_public_key_is_refused(rsa_key: Any) -> None:
 def test_es256_with_a_public_key() -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     provider = jwt_provider(
-        make_spec({"mode": "jwt", "jwt": {"algorithms": ["ES256"], "public_key": pem_public(key)}})
+        auth_spec({"mode": "jwt", "jwt": {"algorithms": ["ES256"], "public_key": pem_public(key)}})
     )
     assert provider.authenticate(bearer(jwt.encode(claims(), key, algorithm="ES256")))
     other = ec.generate_private_key(ec.SECP256R1())
@@ -189,7 +172,7 @@ def test_token_for_another_agent_is_refused(hs: JwtProvider) -> None:
 
 def test_audience_and_issuer_when_configured() -> None:
     provider = jwt_provider(
-        make_spec(
+        auth_spec(
             {
                 "mode": "jwt",
                 "jwt": {"secret_key": SECRET, "issuer": "https://idp.example", "audience": "echo"},
@@ -237,26 +220,19 @@ def test_verifier_refuses_mixed_or_unknown_algorithms() -> None:
 
 def test_factory_refuses_unusable_configurations(rsa_key: Any) -> None:
     with pytest.raises(ValueError, match="secret_key"):
-        jwt_provider(make_spec({"mode": "jwt", "jwt": {"secret_key": "${JWT_SECRET}"}}))
+        jwt_provider(auth_spec({"mode": "jwt", "jwt": {"secret_key": "${JWT_SECRET}"}}))
     with pytest.raises(ValueError, match="public_key"):
-        jwt_provider(make_spec({"mode": "jwt", "jwt": {"algorithms": ["RS256"]}}))
+        jwt_provider(auth_spec({"mode": "jwt", "jwt": {"algorithms": ["RS256"]}}))
     with pytest.raises(ValueError, match="PEM"):
         jwt_provider(
-            make_spec({"mode": "jwt", "jwt": {"algorithms": ["RS256"], "public_key": "nope"}})
+            auth_spec({"mode": "jwt", "jwt": {"algorithms": ["RS256"], "public_key": "nope"}})
         )
 
 
 def test_jwt_mode_with_api_keys_accepts_either(tmp_path: Path) -> None:
     store = open_store(tmp_path / "r.db")
-    generated = generate_key()
-    store.create_api_key(
-        agent=AGENT,
-        role="viewer",
-        key_id=generated.key_id,
-        hashed_key=generated.digest,
-        hash_algorithm=generated.algorithm,
-    )
-    spec = make_spec({"mode": "jwt", "jwt": {"secret_key": SECRET}, "api_keys": {"enabled": True}})
+    generated = add_key(store, role="viewer")
+    spec = auth_spec({"mode": "jwt", "jwt": {"secret_key": SECRET}, "api_keys": {"enabled": True}})
     provider = jwt_provider(spec, store=store)
     assert isinstance(provider, JwtOrKeyProvider)
     token = jwt.encode(claims(), SECRET, algorithm="HS256")
@@ -277,7 +253,7 @@ def test_jwt_mode_with_api_keys_accepts_either(tmp_path: Path) -> None:
 
 
 def test_verified_tokens_are_remembered_until_they_expire(monkeypatch: pytest.MonkeyPatch) -> None:
-    provider = jwt_provider(make_spec({"mode": "jwt", "jwt": {"secret_key": SECRET}}))
+    provider = jwt_provider(auth_spec({"mode": "jwt", "jwt": {"secret_key": SECRET}}))
     calls: list[str] = []
     real = provider.verifier.verify
 

@@ -29,7 +29,7 @@ from agentdock.auth import (
     verify_key,
 )
 from agentdock.auth import keys as keys_module
-from agentdock.spec.models import DockSpec11
+from auth_support import auth_spec
 
 SECRET = "s" * 40
 
@@ -154,24 +154,8 @@ def test_default_roles_follow_the_prd() -> None:
     assert "invoke" not in DEFAULT_ROLES["viewer"]
 
 
-def _spec(auth: dict[str, Any]) -> Any:
-    return DockSpec11.model_validate(
-        {
-            "version": "1.1",
-            "agent": {"name": "echo_agent", "entrypoint": "app:graph", "framework": "langgraph"},
-            "model": {"provider": "openai", "name": "gpt-4o-mini"},
-            "io_schema": {
-                "input": {"type": "object", "properties": {"text": {"type": "string"}}},
-                "output": {"type": "object", "properties": {"text": {"type": "string"}}},
-            },
-            "auth": auth,
-            "expose": {"rest": True, "streaming": "sse", "port": 8080},
-        }
-    )
-
-
 def test_roles_from_spec() -> None:
-    declared = _spec(
+    declared = auth_spec(
         {
             "mode": "api_key",
             "api_keys": {"enabled": True},
@@ -179,7 +163,7 @@ def test_roles_from_spec() -> None:
         }
     )
     assert roles_from_spec(declared.auth) == {"caller": frozenset({"invoke"})}
-    defaults = _spec({"mode": "api_key", "api_keys": {"enabled": True}})
+    defaults = auth_spec({"mode": "api_key", "api_keys": {"enabled": True}})
     assert roles_from_spec(defaults.auth) == dict(DEFAULT_ROLES)
 
 

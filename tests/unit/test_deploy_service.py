@@ -26,34 +26,14 @@ from agentdock.deployment import (
 )
 from agentdock.deployment.inputs import next_patch
 from agentdock.registry import open_store
-from deploy_fakes import fake_manager
 from hypothesis import given
 from hypothesis import strategies as st
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "echo"
+pytest_plugins = ("deploy_fixtures",)
+
 SECRET = "s3cr3t-planted-value-7f1c"
 _MODEL = "name: echo\n\nio_schema"
 _MODEL_FROM_ENV = 'name: "${ECHO_MODEL}"\n\nio_schema'
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "home"
-    monkeypatch.setenv("AGENTDOCK_HOME", str(path))
-    monkeypatch.delenv("AGENTDOCK_DATABASE_URL", raising=False)
-    return path
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    dest = tmp_path / "echo"
-    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("__pycache__"))
-    return dest
-
-
-@pytest.fixture
-def fakes(home: Path):
-    return fake_manager()
 
 
 def _edit(project: Path) -> None:

@@ -173,3 +173,23 @@ def test_inherited_reads_and_removes_the_variables(monkeypatch: pytest.MonkeyPat
     for sock in (*got.served, got.control, own, stable, ours, theirs):
         sock.close()
     assert handover.inherited() is None
+
+
+def test_the_entrypoint_reads_the_sockets_the_server_plugin_serves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A promoted runtime that restarts is handed its own socket and the stable one: the
+    entrypoint finds its own (the first) there and binds nothing, and the variable stays
+    for the server plugin."""
+    from agentdock_runtime import listen
+
+    own, stable = _listening(), _listening()
+    handed = f"{own.fileno()},{stable.fileno()}"
+    monkeypatch.setenv(handover.LISTEN_FD_ENV, handed)
+    found = listen.inherited()
+    assert found is not None
+    with found:
+        assert found.getsockname() == own.getsockname()
+    assert os.environ[handover.LISTEN_FD_ENV] == handed
+    own.close()
+    stable.close()

@@ -30,6 +30,6 @@ def test_of_several_inherited_descriptors_the_first_is_the_runtimes_own() -> Non
 
 
 def test_no_or_a_malformed_variable_is_nothing_inherited() -> None:
-    for value in ("", "x", ",3", " "):
+    for value in ("", "x", " ", "-1"):
         assert listen.inherited({listen.LISTEN_FD_ENV: value}) is None
     assert listen.inherited({}) is None

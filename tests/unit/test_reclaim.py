@@ -3,36 +3,14 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 from agentdock.deployment import NotFound, cleanup, deploy, remove, status, stop, versions
 from agentdock.registry import open_store
-from deploy_fakes import fake_manager
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "echo"
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "home"
-    monkeypatch.setenv("AGENTDOCK_HOME", str(path))
-    monkeypatch.delenv("AGENTDOCK_DATABASE_URL", raising=False)
-    return path
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    dest = tmp_path / "echo"
-    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("__pycache__", ".agentdock"))
-    return dest
-
-
-@pytest.fixture
-def fakes(home: Path) -> Any:
-    return fake_manager()
+pytest_plugins = ("deploy_fixtures",)
 
 
 def _deploy(project: Path, manager: Any, **kw: Any) -> Any:

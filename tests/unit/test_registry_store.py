@@ -18,6 +18,7 @@ from agentdock.registry import (
     open_store,
 )
 from agentdock.registry.migrations import MIGRATIONS
+from auth_support import rotate_key, stored_key
 
 
 @pytest.fixture
@@ -25,19 +26,6 @@ def store(tmp_path: Path) -> SQLiteStore:
     s = open_store(tmp_path / "registry.db")
     yield s
     s.close()
-
-
-def _new_key(store: SQLiteStore, agent: str = "echo_agent", role: str = "developer", **kw: float):
-    generated = generate_key()
-    record = store.create_api_key(
-        agent=agent,
-        role=role,
-        key_id=generated.key_id,
-        hashed_key=generated.digest,
-        hash_algorithm=generated.algorithm,
-        **kw,
-    )
-    return generated, record
 
 
 def test_store_protocol_and_pragmas(store: SQLiteStore) -> None:
@@ -99,14 +87,14 @@ def test_unopenable_registry_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_create_get_list(store: SQLiteStore) -> None:
-    generated, record = _new_key(store, expires_at=5000.0, now=1000.0)
+    generated, record = stored_key(store, expires_at=5000.0, now=1000.0)
     assert record.key_id == generated.key_id
     assert record.agent == "echo_agent"
     assert record.state(1000.0) == "active"
     assert record.state(5000.0) == "expired"
     assert store.get_api_key(generated.key_id) == record
     assert store.get_api_key("000000000000") is None
-    _new_key(store, agent="other_agent")
+    stored_key(store, agent="other_agent")
     assert [r.agent for r in store.list_api_keys()] == ["echo_agent", "other_agent"]
     assert [r.key_id for r in store.list_api_keys("echo_agent")] == [generated.key_id]
     assert store.list_api_keys("nobody") == []
@@ -121,17 +109,8 @@ def test_create_get_list(store: SQLiteStore) -> None:
 
 
 def test_rotate_keeps_the_old_key_for_the_grace_period(store: SQLiteStore) -> None:
-    old, _ = _new_key(store, role="admin", expires_at=9e9, now=100.0)
-    new = generate_key()
-    result = store.rotate_api_key(
-        agent="echo_agent",
-        key_id=old.key_id,
-        new_key_id=new.key_id,
-        new_hashed_key=new.digest,
-        hash_algorithm=new.algorithm,
-        grace_seconds=3600,
-        now=200.0,
-    )
+    old, _ = stored_key(store, role="admin", expires_at=9e9, now=100.0)
+    new, result = rotate_key(store, old.key_id, grace_seconds=3600, now=200.0)
     assert result is not None
     before, after = result
     assert before.rotated_at == 200.0 and before.grace_until == 3800.0
@@ -153,7 +132,7 @@ def test_rotate_keeps_the_old_key_for_the_grace_period(store: SQLiteStore) -> No
 
 
 def test_revoke(store: SQLiteStore) -> None:
-    generated, _ = _new_key(store)
+    generated, _ = stored_key(store)
     assert store.revoke_api_key(agent="other_agent", key_id=generated.key_id) is None
     assert store.revoke_api_key(agent="echo_agent", key_id="000000000000") is None
     first = store.revoke_api_key(agent="echo_agent", key_id=generated.key_id, now=10.0)
@@ -163,8 +142,8 @@ def test_revoke(store: SQLiteStore) -> None:
 
 
 def test_touch_in_batches_never_moves_back(store: SQLiteStore) -> None:
-    a, _ = _new_key(store)
-    b, _ = _new_key(store)
+    a, _ = stored_key(store)
+    b, _ = stored_key(store)
     assert store.touch_api_keys({a.key_id: 50.0, b.key_id: 60.0, "000000000000": 1.0}) == 2
     assert store.touch_api_keys([(a.key_id, 40.0)]) == 0
     assert store.get_api_key(a.key_id).last_used_at == 50.0  # type: ignore[union-attr]
@@ -191,7 +170,7 @@ def test_audit_log(store: SQLiteStore) -> None:
 def test_no_key_in_clear_at_rest(tmp_path: Path) -> None:
     path = tmp_path / "r.db"
     with open_store(path) as s:
-        generated, _ = _new_key(s)
+        generated, _ = stored_key(s)
         s.append_audit("key.create", actor="ann", agent="echo_agent", target=generated.key_id)
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
     assert generated.key.encode() not in raw
@@ -207,7 +186,7 @@ def test_concurrent_writers_share_the_file(tmp_path: Path) -> None:
     def work(s: SQLiteStore) -> None:
         try:
             for _ in range(20):
-                _new_key(s)
+                stored_key(s)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -226,7 +205,7 @@ def test_key_changes_are_announced_after_their_commit(store: SQLiteStore) -> Non
     from agentdock import hookimpl
     from agentdock.plugins import get_plugin_manager
 
-    key, _ = _new_key(store)
+    key, _ = stored_key(store)
     heard: list[tuple[str, list[str], str, str]] = []
 
     class Listener:
@@ -247,15 +226,7 @@ def test_key_changes_are_announced_after_their_commit(store: SQLiteStore) -> Non
         manager.register(Broken(), "test-broken"),
     ]
     try:
-        new = generate_key()
-        rotated = store.rotate_api_key(
-            agent="echo_agent",
-            key_id=key.key_id,
-            new_key_id=new.key_id,
-            new_hashed_key=new.digest,
-            hash_algorithm=new.algorithm,
-            grace_seconds=60,
-        )
+        new, rotated = rotate_key(store, key.key_id, grace_seconds=60)
         assert rotated is not None  # a failing hook does not undo the change
         assert store.revoke_api_key(agent="echo_agent", key_id=new.key_id) is not None
         assert store.revoke_api_key(agent="echo_agent", key_id="nope") is None
@@ -270,7 +241,7 @@ def test_key_changes_are_announced_after_their_commit(store: SQLiteStore) -> Non
 
 
 def test_many_key_rows_at_once(store: SQLiteStore) -> None:
-    keys = [_new_key(store)[1] for _ in range(3)]
+    keys = [stored_key(store)[1] for _ in range(3)]
     wanted = [k.key_id for k in keys] * 400 + ["missing"]  # over one query's worth of ids
     assert store.get_api_keys(wanted) == {k.key_id: k for k in keys}
     assert store.get_api_keys([]) == {}
@@ -279,7 +250,7 @@ def test_many_key_rows_at_once(store: SQLiteStore) -> None:
 def test_data_version_moves_with_commits_of_other_connections(store: SQLiteStore) -> None:
     with open_store(store.path) as other:
         before = store.data_version()
-        _new_key(store)
+        stored_key(store)
         assert store.data_version() == before  # its own commit
-        _new_key(other)
+        stored_key(other)
         assert store.data_version() != before

@@ -54,6 +54,18 @@ def traces(exporter: Exporter) -> list[int]:
     return sorted({trace for batch in exporter.batches for trace in batch})
 
 
+def stuck(
+    exporter: Exporter, settings: BatchSettings, events: int, overflow: Any = None
+) -> RunBatchProcessor:
+    """A processor whose export thread took run 1 (of ``events`` events) and is stuck
+    exporting it until ``exporter.gate`` opens."""
+    exporter.gate = threading.Event()
+    processor = RunBatchProcessor(exporter, settings, overflow=overflow)
+    processor.add_run(run(1), events)  # taken by the export thread, which then blocks
+    assert exporter.entered.wait(5)
+    return processor
+
+
 def test_batches_hold_whole_runs_and_respect_the_batch_size() -> None:
     exporter = Exporter()
     processor = RunBatchProcessor(exporter, BatchSettings(64, 8, 0.01))
@@ -73,10 +85,7 @@ def test_a_full_queue_without_overflow_drops_new_runs_and_counts_them(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     exporter = Exporter()
-    exporter.gate = threading.Event()
-    processor = RunBatchProcessor(exporter, BatchSettings(6, 3, 0.01))
-    processor.add_run(run(1), 2)  # taken by the export thread, which then blocks
-    assert exporter.entered.wait(5)
+    processor = stuck(exporter, BatchSettings(6, 3, 0.01), 2)
     with caplog.at_level(logging.WARNING, logger="agentdock.otel"):
         for trace in range(2, 8):
             processor.add_run(run(trace), 2)
@@ -91,16 +100,13 @@ def test_a_full_queue_without_overflow_drops_new_runs_and_counts_them(
 
 def test_a_full_queue_goes_to_the_overflow_in_export_sized_batches() -> None:
     exporter = Exporter()
-    exporter.gate = threading.Event()
     spilled: list[tuple[list[int], int]] = []
 
     def overflow(spans: list[ReadableSpan], events: int) -> bool:
         spilled.append(([span.context.trace_id for span in spans], events))
         return True
 
-    processor = RunBatchProcessor(exporter, BatchSettings(6, 4, 0.01), overflow=overflow)
-    processor.add_run(run(1), 3)
-    assert exporter.entered.wait(5)
+    processor = stuck(exporter, BatchSettings(6, 4, 0.01), 3, overflow)
     for trace in range(2, 5):
         processor.add_run(run(trace), 3)
     # Runs 2 and 3 filled the queue; run 4 did not fit, so all three went to the overflow,
@@ -115,10 +121,7 @@ def test_a_full_queue_goes_to_the_overflow_in_export_sized_batches() -> None:
 
 def test_an_overflow_that_cannot_keep_a_batch_counts_it() -> None:
     exporter = Exporter()
-    exporter.gate = threading.Event()
-    processor = RunBatchProcessor(exporter, BatchSettings(3, 3, 0.01), overflow=lambda s, e: False)
-    processor.add_run(run(1), 1)
-    assert exporter.entered.wait(5)
+    processor = stuck(exporter, BatchSettings(3, 3, 0.01), 1, overflow=lambda s, e: False)
     processor.add_run(run(2), 5)
     processor.add_run(run(3), 7)
     assert processor.stats.dropped_full == 12 and processor.stats.lost_runs == 2
@@ -141,10 +144,7 @@ def test_failed_exports_are_counted_in_events(how: str) -> None:
 
 def test_flush_gives_up_at_its_bound_and_shutdown_counts_what_is_left() -> None:
     exporter = Exporter()
-    exporter.gate = threading.Event()
-    processor = RunBatchProcessor(exporter, BatchSettings(64, 3, 0.01))
-    processor.add_run(run(1), 1)
-    assert exporter.entered.wait(5)
+    processor = stuck(exporter, BatchSettings(64, 3, 0.01), 1)
     processor.add_run(run(2), 2)
     assert processor.force_flush(50) is False
     processor.shutdown(timeout_s=0.05)  # the exporter is still stuck on run 1
@@ -156,15 +156,13 @@ def test_flush_gives_up_at_its_bound_and_shutdown_counts_what_is_left() -> None:
 
 def test_shutdown_hands_what_is_left_to_the_overflow() -> None:
     exporter = Exporter()
-    exporter.gate = threading.Event()
     kept: list[int] = []
-    processor = RunBatchProcessor(
+    processor = stuck(
         exporter,
         BatchSettings(64, 3, 0.01),
+        1,
         overflow=lambda spans, events: kept.append(events) is None,
     )
-    processor.add_run(run(1), 1)
-    assert exporter.entered.wait(5)
     processor.add_run(run(2), 2)
     processor.shutdown(timeout_s=0.05)
     assert kept == [2] and processor.stats.dropped == 0
@@ -213,10 +211,7 @@ def test_the_last_flush_counts_what_it_could_not_send(outcome: SpanExportResult)
     """At shutdown the process ends after the flush: runs still queued or being exported
     then are counted lost, once, whatever the stuck export does afterwards."""
     exporter = Exporter(outcome)
-    exporter.gate = threading.Event()
-    processor = RunBatchProcessor(exporter, BatchSettings(64, 3, 0.01))
-    processor.add_run(run(1), 1)
-    assert exporter.entered.wait(5)
+    processor = stuck(exporter, BatchSettings(64, 3, 0.01), 1)
     processor.add_run(run(2), 2)
     assert processor.settle(50) is False
     assert processor.stats.shutdown == 3 and processor.stats.lost_runs == 2
@@ -229,16 +224,13 @@ def test_the_last_flush_counts_what_it_could_not_send(outcome: SpanExportResult)
 
 def test_the_last_flush_hands_what_it_could_not_send_to_the_overflow() -> None:
     exporter = Exporter()
-    exporter.gate = threading.Event()
     kept: list[tuple[list[int], int]] = []
 
     def overflow(spans: list[ReadableSpan], events: int) -> bool:
         kept.append((sorted({span.context.trace_id for span in spans}), events))
         return True
 
-    processor = RunBatchProcessor(exporter, BatchSettings(64, 3, 0.01), overflow=overflow)
-    processor.add_run(run(1), 1)
-    assert exporter.entered.wait(5)
+    processor = stuck(exporter, BatchSettings(64, 3, 0.01), 1, overflow)
     processor.add_run(run(2), 2)
     assert processor.settle(50) is False
     assert sorted(kept) == [([1], 1), ([2], 2)]

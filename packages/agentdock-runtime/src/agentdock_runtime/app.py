@@ -8,6 +8,7 @@ imports a plugin by name.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Mapping
@@ -32,6 +33,8 @@ __all__ = [
     "get_server",
     "load_agent",
 ]
+
+log = logging.getLogger("agentdock.runtime")
 
 DEFAULT_SERVER = "litestar"
 #: Read by :func:`app_from_env` (the factory uvicorn imports in reload or multi-worker mode).
@@ -118,6 +121,15 @@ def app(
     :raises agentdock.DockfileError: the Dockfile is invalid.
     :raises PipelineError: a plugin is missing (an auth provider unless ``insecure_no_auth``).
     """
+    application = _build(spec_or_path, insecure_no_auth, plugins, server)
+    if insecure_no_auth:  # agentdock serve and the entrypoint warn themselves, naming the URL
+        log.warning("authentication is OFF (insecure_no_auth); never expose this runtime")
+    return application
+
+
+def _build(
+    spec_or_path: Any, insecure_no_auth: bool, plugins: PluginManager | None, server: str
+) -> Any:
     manager = plugins if plugins is not None else get_plugin_manager()
     agent = load_agent(spec_or_path, plugins=manager)
     pipeline = compile_pipeline(
@@ -127,10 +139,13 @@ def app(
 
 
 def app_from_env() -> Any:
-    """:func:`app` for the Dockfile named by ``AGENTDOCK_DOCKFILE`` (a uvicorn factory)."""
+    """:func:`app` for the Dockfile named by ``AGENTDOCK_DOCKFILE``: the uvicorn factory of
+    ``agentdock serve --reload`` or ``--workers``, whose process warned of
+    ``AGENTDOCK_INSECURE_NO_AUTH`` once already (each worker does not again)."""
     path = os.environ.get(DOCKFILE_ENV)
     if not path:
         raise RuntimeError(f"{DOCKFILE_ENV} is not set")
-    application = app(path, insecure_no_auth=os.environ.get(INSECURE_ENV) == "1")
+    insecure = os.environ.get(INSECURE_ENV) == "1"
+    application = _build(path, insecure, None, DEFAULT_SERVER)
     freeze_startup_heap()
     return application

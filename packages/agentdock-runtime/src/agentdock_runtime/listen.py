@@ -13,6 +13,8 @@ import os
 import socket
 from collections.abc import Mapping
 
+from agentdock.listenfd import LISTEN_FD_ENV, descriptors
+
 __all__ = [
     "BACKLOG",
     "LISTEN_FD_ENV",
@@ -20,14 +22,13 @@ __all__ = [
     "bind",
     "bound_address",
     "hand_over",
+    "host_port",
     "inherited",
     "is_wildcard",
     "local_url",
     "url",
 ]
 
-#: A listening socket the server plugin serves instead of binding ``host:port`` itself.
-LISTEN_FD_ENV = "AGENTDOCK_LISTEN_FD"
 #: uvicorn's default backlog.
 BACKLOG = 2048
 
@@ -40,14 +41,15 @@ class ListenError(OSError):
         self.port = port
         self.in_use = cause.errno == errno.EADDRINUSE
         reason = "already in use" if self.in_use else (cause.strerror or str(cause))
-        self.message = f"cannot listen on {_join(host, port)}: {reason}"
+        self.message = f"cannot listen on {host_port(host, port)}: {reason}"
         super().__init__(cause.errno, self.message)
 
     def __str__(self) -> str:
         return self.message
 
 
-def _join(host: str, port: int) -> str:
+def host_port(host: str, port: int) -> str:
+    """``host:port`` as an address is written (brackets around an IPv6 address)."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
@@ -70,18 +72,15 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def inherited(environ: Mapping[str, str] | None = None) -> socket.socket | None:
-    """The listening socket a supervisor handed down in ``AGENTDOCK_LISTEN_FD``, if any
-    (a duplicate: the variable and its descriptors stay for the server plugin).
-
-    The variable may list several descriptors, comma-separated (a local runtime restarted
-    after it took its agent's address over serves its own port and that address): the
-    first is the runtime's own, the one to name."""
+    """The runtime's own listening socket a supervisor handed down in
+    ``AGENTDOCK_LISTEN_FD`` (the first it names), if any: a duplicate, since the variable and
+    its descriptors stay for the server plugin."""
     env = os.environ if environ is None else environ
-    fd = env.get(LISTEN_FD_ENV, "").partition(",")[0].strip()
-    if not fd.isdigit():
+    fds = descriptors(env.get(LISTEN_FD_ENV, ""))
+    if not fds:
         return None
     try:
-        return socket.socket(fileno=os.dup(int(fd)))
+        return socket.socket(fileno=os.dup(fds[0]))
     except OSError:
         return None
 
@@ -94,7 +93,7 @@ def bound_address(sock: socket.socket) -> tuple[str, int]:
 
 def url(host: str, port: int) -> str:
     """``http://host:port`` (brackets around an IPv6 address)."""
-    return f"http://{_join(host, port)}"
+    return f"http://{host_port(host, port)}"
 
 
 def is_wildcard(host: str) -> bool:

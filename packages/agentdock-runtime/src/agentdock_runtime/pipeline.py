@@ -946,7 +946,8 @@ def compile_pipeline(
     :param spec: the resolved ``DockSpec`` (placeholders already filled in).
     :param entry: the imported ``agent.entrypoint`` object, handed to the adapter factory.
     :param plugins: where adapters, auth providers, policies and sinks are registered.
-    :param insecure_no_auth: run with no authentication at all (local development only).
+    :param insecure_no_auth: run with no authentication at all (local development only);
+        whoever serves the pipeline warns of it, naming where it is served.
     :raises PipelineError: a plugin is missing, a factory failed, or ``arguments`` are wrong.
     """
     framework = spec.agent.framework
@@ -957,9 +958,7 @@ def compile_pipeline(
 
     auth: Any | None = None
     mode = spec.auth.mode
-    if insecure_no_auth:
-        log.warning("authentication is OFF (insecure_no_auth); never expose this runtime")
-    else:
+    if not insecure_no_auth:
         provider = plugins.get("auth_providers", mode)
         if provider is None:
             raise PipelineError(

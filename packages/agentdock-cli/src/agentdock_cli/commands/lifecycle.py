@@ -33,6 +33,13 @@ _instance_option = click.option(
 )
 
 
+def _drain_option(help: str) -> Any:
+    """``--timeout``: how long a stopped runtime drains, the same bound for every command."""
+    return click.option(
+        "--timeout", type=click.FloatRange(0, 3600), default=30.0, show_default=True, help=help
+    )
+
+
 def _when(ts: float | None) -> str:
     if ts is None:
         return "-"
@@ -175,13 +182,7 @@ def logs_command(
 @click.command("stop")
 @click.argument("agent")
 @_instance_option
-@click.option(
-    "--timeout",
-    type=click.FloatRange(0, 3600),
-    default=30.0,
-    show_default=True,
-    help="Seconds in-flight requests get to finish.",
-)
+@_drain_option("Seconds in-flight requests get to finish.")
 @_json_option
 def stop_command(agent: str, instance: str | None, timeout: float, as_json: bool) -> None:
     """Stop AGENT's active deployment cleanly (drain, then exit)."""
@@ -295,13 +296,7 @@ def _ask(plan: dict[str, Any]) -> bool:
 @click.argument("agent")
 @_instance_option
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(0, 3600),
-    default=30.0,
-    show_default=True,
-    help="Seconds in-flight requests get to finish when it is stopped.",
-)
+@_drain_option("Seconds in-flight requests get to finish when it is stopped.")
 @_json_option
 def rm_command(agent: str, instance: str | None, yes: bool, timeout: float, as_json: bool) -> None:
     """Stop AGENT (or one --instance) if it runs and remove its bundles and images.

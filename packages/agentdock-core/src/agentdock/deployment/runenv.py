@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from agentdock.deployment.errors import InvalidDeployInput
+from agentdock.listenfd import LISTEN_FD_ENV
 from agentdock.masking import SECRET_NAMES_ENV
 
 __all__ = [
@@ -57,7 +58,7 @@ TARGET_SETTINGS = frozenset(
         "AGENTDOCK_PROJECT_DIR",
         "AGENTDOCK_HOST",
         "AGENTDOCK_PORT",
-        "AGENTDOCK_LISTEN_FD",
+        LISTEN_FD_ENV,
         "AGENTDOCK_STANDBY_FD",
         "AGENTDOCK_CONTROL_FD",
         "AGENTDOCK_VERSION",

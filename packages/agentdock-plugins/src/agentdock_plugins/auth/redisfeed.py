@@ -16,18 +16,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from agentdock.registry import KEY_CHANNEL
 
+from agentdock_plugins.keyfeed import RETRY_S, KeyFeed
+
 __all__ = ["RETRY_S", "RedisKeyChanges", "publish"]
 
 log = logging.getLogger("agentdock.auth")
 
-#: Seconds between attempts to subscribe again after Redis failed.
-RETRY_S = 1.0
 #: Seconds one wait for a message lasts (how soon ``stop()`` is noticed).
 _WAIT_S = 0.5
 #: Seconds between pings on an idle subscription, to find a dead connection.
@@ -60,57 +59,38 @@ def publish(url: str, message: str) -> bool:
                 client.close()
 
 
-class RedisKeyChanges:
+class RedisKeyChanges(KeyFeed):
     """Calls ``on_change(payload)`` for each message on the channel and ``on_change(None)``
     on each (re)subscription, from a daemon thread; :meth:`stop` ends it."""
+
+    log = log
+    failing_message = "cannot subscribe to API key changes on Redis (%s); retrying"
+    recovered_message = "API key changes arrive over Redis again"
+    # errors: any Exception (a bad URL, redis.RedisError, OSError) is retried.
+    thread_name = "agentdock-key-redis"
 
     def __init__(
         self, url: str, on_change: Callable[[bytes | None], None], *, retry_s: float = RETRY_S
     ) -> None:
         self._url = url
-        self._on_change = on_change
-        self._retry_s = retry_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="agentdock-key-redis", daemon=True)
-        self._thread.start()
+        super().__init__(on_change, retry_s=retry_s)
 
-    def _run(self) -> None:
-        failing = False
-        while not self._stop.is_set():
-            client = pubsub = None
-            try:
-                client = _client(
-                    self._url, socket_timeout=None, health_check_interval=_HEALTH_CHECK_S
-                )
-                pubsub = client.pubsub()
-                pubsub.subscribe(KEY_CHANNEL)
-                while not self._stop.is_set():
-                    message = pubsub.get_message(timeout=_WAIT_S)
-                    if message is None:
-                        continue
-                    if message["type"] == "subscribe":
-                        if failing:
-                            log.warning("API key changes arrive over Redis again")
-                            failing = False
-                        self._on_change(None)
-                    elif message["type"] == "message":
-                        self._on_change(message["data"])
-            except Exception as exc:  # a bad URL, redis.RedisError, OSError: retried
-                if not failing:
-                    log.warning(
-                        "cannot subscribe to API key changes on Redis (%s); retrying",
-                        type(exc).__name__,
-                    )
-                    failing = True
-                self._stop.wait(self._retry_s)
-            finally:
-                for closable in (pubsub, client):
-                    if closable is not None:
-                        with contextlib.suppress(Exception):
-                            closable.close()
-
-    def stop(self) -> None:
-        """End the thread (within one wait) and close its connection."""
-        self._stop.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+    def _listen(self) -> None:
+        client = pubsub = None
+        try:
+            client = _client(self._url, socket_timeout=None, health_check_interval=_HEALTH_CHECK_S)
+            pubsub = client.pubsub()
+            pubsub.subscribe(KEY_CHANNEL)
+            while not self._stop.is_set():
+                message = pubsub.get_message(timeout=_WAIT_S)
+                if message is None:
+                    continue
+                if message["type"] == "subscribe":
+                    self._connected()
+                elif message["type"] == "message":
+                    self._on_change(message["data"])
+        finally:
+            for closable in (pubsub, client):
+                if closable is not None:
+                    with contextlib.suppress(Exception):
+                        closable.close()

@@ -23,7 +23,8 @@ it already holds is answered, with ``connection: close``, so the client's next r
 a connection that the new version accepts. A kept-alive connection is thus never closed
 under a client that is sending on it, which no client could tell from a failure.
 
-Standard library only at import time (the supervisor reads the names above from here).
+Standard library and :mod:`agentdock.listenfd` only at import time (the supervisor reads the
+names above from here).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentdock.listenfd import LISTEN_FD_ENV, descriptors
+
 __all__ = [
     "CONTROL_FD_ENV",
     "DRAINING",
@@ -47,7 +50,6 @@ __all__ = [
     "inherited",
 ]
 
-LISTEN_FD_ENV = "AGENTDOCK_LISTEN_FD"
 STANDBY_FD_ENV = "AGENTDOCK_STANDBY_FD"
 CONTROL_FD_ENV = "AGENTDOCK_CONTROL_FD"
 #: Set on uvicorn's ``server_state`` while draining: a request then closes its connection.
@@ -55,10 +57,6 @@ DRAINING = "agentdock_draining"
 _POLL = 0.05
 
 log = logging.getLogger("agentdock.server")
-
-
-def _fds(text: str) -> list[int]:
-    return [int(part) for part in text.split(",") if part.strip().isdigit()]
 
 
 @dataclass
@@ -162,9 +160,9 @@ class Handover:
 def inherited() -> Handover | None:
     """The sockets the supervisor handed down (the variables are removed, so nothing the
     agent starts inherits them), or None when there are none."""
-    served = _fds(os.environ.pop(LISTEN_FD_ENV, ""))
-    standby = _fds(os.environ.pop(STANDBY_FD_ENV, ""))
-    control = _fds(os.environ.pop(CONTROL_FD_ENV, ""))
+    served = descriptors(os.environ.pop(LISTEN_FD_ENV, ""))
+    standby = descriptors(os.environ.pop(STANDBY_FD_ENV, ""))
+    control = descriptors(os.environ.pop(CONTROL_FD_ENV, ""))
     if not served:
         for fd in standby + control:
             with contextlib.suppress(OSError):

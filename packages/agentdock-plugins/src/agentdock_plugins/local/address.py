@@ -12,8 +12,7 @@ deploy then says which port it uses instead).
 
 from __future__ import annotations
 
-import json
-import os
+import contextlib
 import socket
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 from agentdock.deployment.artifacts import Progress, StartRequest
 from agentdock.deployment.errors import DeployFailed
 from agentdock.deployment.workspace import pid_alive
+from agentdock_runtime.listen import ListenError, bind, host_port
 
 from agentdock_plugins.local.handoff import (
     UnsafeDirectory,
@@ -30,6 +30,7 @@ from agentdock_plugins.local.handoff import (
     receive_listener,
     socket_dir,
 )
+from agentdock_plugins.local.jsonfile import read_json, write_json
 
 __all__ = ["listen_socket", "read_record", "record_path", "stable_listener", "write_record"]
 
@@ -39,18 +40,10 @@ def listen_socket(host: str, wanted: int) -> socket.socket:
     first free one of the 20 after it, else on a port the system picks. The runtime serves
     this very socket (handed down through the supervisor), so the port cannot be taken
     between this choice and the runtime's start."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     candidates = list(range(wanted, min(wanted + 21, 65536))) if wanted else []
     for port in [*candidates, 0]:
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-            sock.listen(2048)
-        except OSError:
-            sock.close()
-            continue
-        return sock
+        with contextlib.suppress(ListenError):
+            return bind(host, port)
     raise DeployFailed(f"no port to listen on at {host}", hint="free a port")
 
 
@@ -61,11 +54,7 @@ def record_path(home: Path, agent: str, instance: str | None) -> Path:
 
 def read_record(path: Path) -> dict[str, Any] | None:
     """The remembered address, or None (never deployed, or an unreadable file)."""
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return read_json(path)
 
 
 def write_record(path: Path, handle: Mapping[str, Any]) -> None:
@@ -76,13 +65,7 @@ def write_record(path: Path, handle: Mapping[str, Any]) -> None:
         "port": handle["port"],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(record), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _where(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    write_json(path, record)
 
 
 def handoff_dir() -> Path:
@@ -120,7 +103,7 @@ def stable_listener(
         if handed is not None:
             progress(
                 "start",
-                f"taking over {_where(host, wanted)} from the version serving it",
+                f"taking over {host_port(host, wanted)} from the version serving it",
                 port=wanted,
             )
             return handed, key, directory

@@ -19,15 +19,16 @@ serves both from the start. Meanwhile the supervisor hands the stable socket to 
 deploy of the same agent (:mod:`.handoff`).
 
 The runtime's resolved environment arrives in this process's environment only, never in
-argv or on disk; the runtime gets that environment plus its own settings. Standard library
-and :mod:`agentdock.masking` only, so it starts fast and needs nothing of the bundle.
+argv or on disk; the runtime gets that environment plus its own settings. Standard library,
+:mod:`agentdock.masking` and modules as light (:mod:`.handoff`, :mod:`.jsonfile`, the socket
+names of :mod:`agentdock_plugins.litestar.handover`) only, so it starts fast and needs
+nothing of the bundle.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import select
 import signal
@@ -46,13 +47,13 @@ from agentdock.masking import Masker, masker_from_env
 
 from agentdock_plugins.litestar.handover import CONTROL_FD_ENV, LISTEN_FD_ENV, STANDBY_FD_ENV
 from agentdock_plugins.local.handoff import HandoffServer, socket_path
+from agentdock_plugins.local.jsonfile import read_json, write_json
 
 __all__ = [
     "GAVE_UP",
     "MAX_RESTARTS",
     "RESTART_WINDOW",
     "STATE_FILE",
-    "local_address",
     "main",
     "read_state",
     "write_state",
@@ -78,29 +79,12 @@ _PROMOTE_TIMEOUT = 10.0
 
 def write_state(state_dir: Path, state: dict[str, Any]) -> None:
     """Replace the state file atomically (write a sibling, then rename over)."""
-    path = state_dir / STATE_FILE
-    tmp = path.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    write_json(state_dir / STATE_FILE, state, indent=1, sort_keys=True)
 
 
 def read_state(state_dir: Path) -> dict[str, Any] | None:
     """The state file, or None when there is none (yet) or it cannot be read."""
-    try:
-        data = json.loads((state_dir / STATE_FILE).read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def local_address(host: str) -> str:
-    """The address this machine reaches a socket bound on ``host`` at, as a URL host:
-    the loopback for a wildcard, else the address itself."""
-    if host in ("0.0.0.0", "", "*"):
-        return "127.0.0.1"
-    if host == "::":
-        return "[::1]"
-    return f"[{host}]" if ":" in host else host
+    return read_json(state_dir / STATE_FILE)
 
 
 def _stamp() -> str:
@@ -150,6 +134,7 @@ class Supervisor:
         #: The runtime's own listening socket, for the gate and the probes (kept likewise).
         self.gate_fd: int | None = args.gate_fd
         self.gate_port: int | None = _bound_port(args.gate_fd)
+        self.ready_url = self._ready_url()
         #: Whether the runtime serves the stable socket: at once without a socket of its
         #: own (nothing to gate on it), else once promoted.
         self.promoted = self.gate_fd is None
@@ -229,15 +214,21 @@ class Supervisor:
             env[CONTROL_FD_ENV] = str(control)
         return env
 
-    def probe_ready(self) -> bool:
+    def _ready_url(self) -> str:
         """``/ready`` of this supervisor's runtime: on its own socket when it has one (the
         stable address may be answered by another version meanwhile)."""
         if self.gate_port is not None:
-            url = f"http://127.0.0.1:{self.gate_port}/ready"
-        else:
-            url = f"http://{local_address(self.host)}:{self.port}/ready"
+            return f"http://127.0.0.1:{self.gate_port}/ready"
+        # Only without a socket of its own (a handle of an earlier release): the runtime
+        # package is imported for this alone, so the supervisor starts without it otherwise.
+        from agentdock_runtime.listen import local_url
+
+        return f"{local_url(self.host, self.port)}/ready"
+
+    def probe_ready(self) -> bool:
+        """Whether the runtime answers :attr:`ready_url` with 200."""
         try:
-            with _OPENER.open(url, timeout=1.0) as resp:
+            with _OPENER.open(self.ready_url, timeout=1.0) as resp:
                 return int(resp.status) == 200
         except (OSError, urllib.error.URLError, ValueError):
             return False
@@ -349,48 +340,33 @@ class Supervisor:
             return
         self.handoff.start()
 
+    def finish(self, log: TextIO, code: int, state: str, message: str) -> None:
+        """Record that nothing runs any more: ``state`` and the runtime's last exit code."""
+        self.note(log, message)
+        self.save(state=state, ready=False, serving=False, runtime_pid=None, last_exit_code=code)
+
     def supervise(self, log: TextIO) -> int:
         while True:
             code = self.run_once(log)
             self.proc = None
             self.note(log, f"runtime exited with code {code}")
             if self.stopping:
-                self.note(log, "stopped")
-                self.save(
-                    state="stopped",
-                    ready=False,
-                    serving=False,
-                    runtime_pid=None,
-                    last_exit_code=code,
-                )
+                self.finish(log, code, "stopped", "stopped")
                 return 0
             if code in NO_RESTART_CODES and not self.ever_ready:
-                self.note(log, "the runtime cannot start with this configuration: failed")
-                self.save(
-                    state="failed",
-                    ready=False,
-                    serving=False,
-                    runtime_pid=None,
-                    last_exit_code=code,
-                )
+                message = "the runtime cannot start with this configuration: failed"
+                self.finish(log, code, "failed", message)
                 return 1
             now = time.monotonic()
             self.crashes.append(now)
             while self.crashes and now - self.crashes[0] > RESTART_WINDOW:
                 self.crashes.popleft()
             if len(self.crashes) > MAX_RESTARTS:
-                self.note(
-                    log,
+                message = (
                     f"crashed {len(self.crashes)} times in {RESTART_WINDOW:.0f}s: "
-                    f"giving up, the deployment is {GAVE_UP}",
+                    f"giving up, the deployment is {GAVE_UP}"
                 )
-                self.save(
-                    state=GAVE_UP,
-                    ready=False,
-                    serving=False,
-                    runtime_pid=None,
-                    last_exit_code=code,
-                )
+                self.finish(log, code, GAVE_UP, message)
                 return 1
             restarts = int(self.state["restarts"]) + 1
             self.note(log, f"restarting the runtime (restart {restarts})")

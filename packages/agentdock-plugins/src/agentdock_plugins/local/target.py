@@ -34,6 +34,7 @@ from agentdock.deployment.errors import DeployFailed, HealthGateFailed
 from agentdock.deployment.inputs import reach_of
 from agentdock.deployment.runenv import host_runtime_env
 from agentdock.deployment.workspace import pid_alive
+from agentdock_runtime.listen import host_port, local_url
 
 from agentdock_plugins.local.address import (
     listen_socket,
@@ -41,7 +42,7 @@ from agentdock_plugins.local.address import (
     stable_listener,
     write_record,
 )
-from agentdock_plugins.local.supervisor import GAVE_UP, local_address, read_state, write_state
+from agentdock_plugins.local.supervisor import GAVE_UP, read_state, write_state
 
 __all__ = [
     "DEFAULT_HOST",
@@ -49,7 +50,6 @@ __all__ = [
     "LocalTarget",
     "choose_port",
     "listen_socket",
-    "local_address",
     "log_path",
     "pid_alive",
 ]
@@ -112,7 +112,7 @@ class LocalTarget:
         with listener, listen_socket("127.0.0.1", 0) as gate:  # the supervisor keeps copies
             port = int(listener.getsockname()[1])
             gate_port = int(gate.getsockname()[1])
-            where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            where = host_port(host, port)
             progress("start", f"listening on {where}: {reach_of(host)}", host=host, port=port)
             log = log_path(request.home, request.agent, request.instance)
             log.parent.mkdir(parents=True, exist_ok=True)
@@ -173,7 +173,7 @@ class LocalTarget:
             "pid": pid,
             "port": port,
             "host": host,
-            "endpoint": f"http://{local_address(host)}:{port}",
+            "endpoint": local_url(host, port),
             "requested_port": request.port,
             "gate_endpoint": f"http://127.0.0.1:{gate_port}",
             "address_record": str(record_path(request.home, request.agent, request.instance)),
