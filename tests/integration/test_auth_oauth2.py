@@ -1,6 +1,6 @@
 """Mode oauth2 against a JWKS server started by the test: issuer and audience checks, the
 key-set cache, refresh on an unknown kid (rate-limited), the algorithm attacks, and an
-issuer that is slow, silent, huge or broken (bounded fetch, 503)."""
+issuer that is slow, silent, huge or broken (bounded fetch, 503, /ready, metrics)."""
 
 from __future__ import annotations
 
@@ -11,21 +11,31 @@ import hashlib
 import hmac
 import json
 import logging
+import math
+import shutil
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+import agentdock
+import agentdock_plugins.langgraph
+import agentdock_plugins.litestar
+import agentdock_plugins.prometheus
 import jwt
 import pytest
+from agentdock import hookimpl, make_plugin_manager
 from agentdock_plugins.auth import oauth2_provider
 from agentdock_plugins.auth.oauth2 import OAuth2Provider
 from agentdock_runtime.errors import ServiceUnavailable, TokenExpired, Unauthorized
 from auth_support import AGENT, auth_spec
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+from litestar.testing import TestClient
 
+ECHO = Path(__file__).resolve().parents[2] / "examples" / "echo" / "Dockfile.yaml"
 ISSUER = "https://idp.example.test/"
 AUDIENCE = "echo-api"
 
@@ -453,3 +463,88 @@ def test_the_fetch_outcome_never_carries_the_url_secrets(
     assert planted not in caplog.text
     assert planted not in json.dumps(refused.envelope())
     assert planted not in (provider.readiness() or "")
+
+
+class FastOAuth2:
+    """The built-in oauth2 provider with small bounds, registered under its own mode."""
+
+    @hookimpl
+    def agentdock_register_auth_providers(self, register: Any) -> None:
+        register("oauth2", lambda spec: fast(spec.auth.oauth2.jwks_url))
+
+
+def served_echo(tmp_path: Path, jwks_url: str) -> Path:
+    """The echo example, in oauth2 mode against ``jwks_url``, its metrics public."""
+    project = tmp_path / "echo"
+    shutil.copytree(ECHO.parent, project, ignore=shutil.ignore_patterns("__pycache__"))
+    dockfile = project / "Dockfile.yaml"
+    text = dockfile.read_text(encoding="utf-8")
+    old = "auth:\n  mode: api_key\n  api_keys: { enabled: true }\n"
+    assert old in text
+    oauth2 = (
+        f"auth:\n  mode: oauth2\n  oauth2: {{issuer: '{ISSUER}', jwks_url: '{jwks_url}', "
+        f"audience: {AUDIENCE}}}\nobservability:\n  metrics: {{public: true}}\n"
+    )
+    dockfile.write_text(text.replace(old, oauth2), encoding="utf-8")
+    return dockfile
+
+
+def metric(text: str, name: str) -> float | None:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None
+
+
+def test_ready_invoke_and_metrics_follow_the_key_set(
+    issuer: tuple[Issuer, str], tmp_path: Path
+) -> None:
+    """A hanging issuer: /health 200 (the process lives), /ready 503 (it cannot verify
+    anyone yet), /invoke 503 with the envelope, the timeouts counted; once the issuer
+    answers, /ready turns 200 without any request and /invoke works."""
+    state, url = issuer
+    state.mode = "hang"
+    manager = make_plugin_manager(
+        plugins=[
+            agentdock_plugins.langgraph,
+            agentdock_plugins.litestar,
+            agentdock_plugins.prometheus,
+            ("fast-oauth2", FastOAuth2()),
+        ]
+    )
+    app = agentdock.app(served_echo(tmp_path, url), plugins=manager)
+    token = {"authorization": f"Bearer {state.token()}"}
+    with TestClient(app) as client:
+        assert client.get("/health").status_code == 200
+        not_ready = client.get("/ready")
+        assert not_ready.status_code == 503
+        assert not_ready.json()["error"] == "ServiceUnavailable"
+        assert "signing keys" in not_ready.json()["detail"]
+        refused = client.post("/invoke", json={"text": "hi"}, headers=token)
+        assert refused.status_code == 503, refused.text
+        assert refused.json() == {
+            "error": "ServiceUnavailable",
+            "code": 503,
+            "detail": "the token issuer's signing keys are unavailable; try again later",
+            "run_id": refused.json()["run_id"],
+        }
+        assert int(refused.headers["retry-after"]) >= 1
+        scrape = client.get("/metrics").text
+        timeouts = metric(scrape, 'agentdock_auth_keys_fetch_total{outcome="timeout"}')
+        assert timeouts is not None and timeouts >= 1
+        assert metric(scrape, 'agentdock_auth_keys_fetch_total{outcome="ok"}') == 0.0
+        assert metric(scrape, "agentdock_auth_keys_age_seconds") == math.inf
+        assert metric(scrape, 'agentdock_auth_failures_total{reason="unavailable"}') == 1.0
+
+        state.mode = "ok"
+        deadline = time.monotonic() + 30
+        while client.get("/ready").status_code != 200:  # each probe may start a fetch
+            assert time.monotonic() < deadline, "never ready after the issuer recovered"
+            time.sleep(0.1)
+        answered = client.post("/invoke", json={"text": "hi"}, headers=token)
+        assert answered.status_code == 200, answered.text
+        assert answered.json() == {"text": "HI"}
+        scrape = client.get("/metrics").text
+        assert metric(scrape, 'agentdock_auth_keys_fetch_total{outcome="ok"}') == 1.0
+        age = metric(scrape, "agentdock_auth_keys_age_seconds")
+        assert age is not None and 0 <= age < 30
