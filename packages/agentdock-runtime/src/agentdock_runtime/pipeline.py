@@ -801,6 +801,7 @@ _AUTH_REASONS = {
     "KeyRevoked": "revoked",
     "Forbidden": "forbidden",
     "RateLimitExceeded": "rate_limited",
+    "ServiceUnavailable": "unavailable",
 }
 
 
