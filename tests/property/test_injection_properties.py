@@ -71,19 +71,25 @@ def test_an_attack_anywhere_in_a_nested_input_is_refused(value: object, route: l
 def _pieces() -> list[str]:
     from agentdock_plugins.policies import injection
 
-    triggers = sorted({t for *_, trig in injection._COMPILED for t in trig})
-    return [*triggers, "please", "the", "order", "you", "now", ":", "\n", "###", "<|"]
+    triggers = sorted(
+        {t.decode() for *_, groups in injection._COMPILED for whole, _ in groups for t in whole}
+        | {t for *_, groups in injection._COMPILED for _, parts in groups for t in parts}
+    )
+    glue = ["please", "the", "order", "you", "now", ":", "\n", "###", "<|", "'s", "x", "s"]
+    return [*triggers, *glue]
 
 
-@given(st.lists(st.sampled_from(_pieces()), max_size=12), st.sampled_from([" ", "", "\n"]))
-def test_the_trigger_prefilter_never_changes_a_score(pieces: list[str], glue: str) -> None:
+@given(st.lists(st.sampled_from(_pieces()), max_size=12), st.sampled_from([" ", "", "\n", ", "]))
+def test_the_triggers_never_hide_a_match(pieces: list[str], glue: str) -> None:
+    """A rule is skipped when its triggers are absent: that must never skip a match."""
     from agentdock_plugins.policies import injection
 
     text = glue.join(pieces)
     names: set[str] = set()
     total = 0.0
-    for name, weight, regex, triggers in injection._COMPILED:  # every rule, no prefilter
-        if name not in names and any(t in text for t in triggers) and regex.search(text):
+    for name, weight, regex, _ in injection._COMPILED:  # every rule, no triggers
+        if name not in names and regex.search(text):
             names.add(name)
             total += weight
-    assert injection._rules(text) == (names, total)
+    found: set[str] = set()
+    assert (found, injection._english(text, found)) == (names, total)

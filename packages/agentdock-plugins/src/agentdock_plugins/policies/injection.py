@@ -1,136 +1,349 @@
-"""A heuristic prompt-injection scorer: named rules with weights, summed per string.
+"""Tier 1 of the prompt-injection defence: named rules with weights, summed per text.
 
-Each string of the input is normalised, then scored; the input's score is the highest of its
-strings. Normalisation defeats cheap obfuscation: Unicode NFKC (full-width and styled letters
-become plain ones), zero-width and other invisible format characters removed, common
-Cyrillic and Greek look-alikes mapped to Latin letters, case folded. Then every rule that
-matches adds its weight once:
+A text is first taken apart into the texts it holds (:func:`~agentdock_plugins.policies.
+injection_decode.views`: itself, then what base64, hex, rot13, reversal, URL or HTML
+escaping hides in it, nested), and each is put in canonical form
+(:func:`~agentdock_plugins.policies.injection_normal.canonical`: NFKC, marks and invisible
+characters dropped, confusables, letter-spacing and leetspeak folded, case folded). Every
+rule that matches a canonical text adds its weight once; the text's score is the highest
+of its views. A rule is tried only where one of its *triggers* (a substring every match
+contains, or for the multilingual families one of their words) occurs.
 
-================  ======  ==============================================================
-rule              weight  matches
-================  ======  ==============================================================
-override          1.0     "ignore/disregard/forget/override/bypass ... previous/prior/
-                          above/system/... instructions/prompt/rules/..."
-override_soft     0.6     "ignore all/your/these ... instructions/rules/guidelines"
-chat_template     1.0     chat-template control tokens: ``<|im_start|>``, ``<|system|>``,
-                          ``[INST]``, ``<<SYS>>``, ``<|start_header_id|>``, ``<|endoftext|>``
-exfiltration      1.0     "reveal/print/show/repeat ... system prompt/hidden instructions"
-jailbreak         1.0     "do anything now", "you are now/act as ... DAN/unrestricted/
-                          without restrictions", "developer mode enabled"
-role_line         0.6     a line that starts with ``system:``, ``assistant:``, ``developer:``
-role_header       0.6     a Markdown header ``### System`` / ``# Instructions``
-tag_switch        1.0     a closed user tag followed by a system one: ``</user><system>``
-role_tag          0.6     ``<system>``, ``</user>``, ``<instructions>`` tags
-delimiter         0.5     fake boundaries: "end of user input", "begin system prompt",
-                          ``----- system``, triple quotes + ``assistant``
-escaped_role      0.6     literal ``\\n\\nSystem:`` escapes that turn into a role line
-new_instructions  0.5     "new instructions:", "from now on you ..."
-obfuscation       0.3     the text held invisible characters or look-alikes and scored
-                          above zero after normalising
-encoded           1.0     a base64, hex, URL-encoded or ``\\uXXXX``-escaped blob that
-                          decodes to text scoring at the threshold on its own
-================  ======  ==============================================================
+=================== ======  ==============================================================
+rule                weight  matches
+=================== ======  ==============================================================
+override            1.0     "ignore/disregard/forget/override/bypass ... previous/prior/
+                            above/system/... instructions/prompt/rules/..."; "do not follow
+                            the previous instructions"; "the instructions above are void"
+override[xx]        1.0     the same in French, German, Spanish, Portuguese, Italian,
+                            Russian, Chinese, Japanese or Korean (``xx`` the language)
+override_soft       0.6     "ignore all/your/these ... instructions/rules/guidelines" (and
+                            the same without a *which* word in the other languages)
+chat_template       1.0     chat-template control tokens of current model families, spaced
+                            or not: ``<|im_start|>``, ``<|start_header_id|>``,
+                            ``<start_of_turn>``, ``[INST]``, ``<<SYS>>``, ``<|channel|>``,
+                            ``[SYSTEM_PROMPT]``, ``<｜begin▁of▁sentence｜>``, ...
+role_fence          1.0     a code fence opened as a role: ```` ```system ````
+exfiltration        1.0     "reveal/print/show/repeat ... system prompt/hidden instructions";
+                            "repeat the words above"; "output initialization above";
+                            "start your reply with 'You are'"; "what is your system prompt"
+exfiltration[xx]    1.0     the same in the other languages
+exfiltration_soft   0.6     "show me your instructions/rules/configuration"
+jailbreak           1.0     "do anything now", "developer mode enabled", "you are now DAN /
+                            unrestricted", "no longer bound by ... rules", "freed from the
+                            confines", "ignore OpenAI's content policy"
+jailbreak_persona   0.5     "unfiltered", "uncensored", "amoral", "no ethical guidelines"
+role_play           0.5     "stay in character", "never refuse"
+role_line           0.6     a line that starts with ``system:``, ``assistant:``, ``developer:``
+role_header         0.6     a Markdown header ``### System`` / ``# Instructions``
+tag_switch          1.0     a closed user tag followed by a system one: ``</user><system>``
+role_tag            0.6     ``<system>``, ``</user>``, ``<instructions>`` tags
+delimiter           0.5     fake boundaries: "end of user input", "begin system prompt",
+                            ``----- system``, triple quotes + ``assistant``
+escaped_role        0.6     literal ``\\n\\nSystem:`` escapes that turn into a role line
+new_instructions    0.5     "new instructions:", "from now on you ...", "your new task is"
+obfuscation         0.3     added when a disguise was taken off (invisible characters,
+                            look-alikes, spaced letters, leetspeak) and another rule matched
+encoded             0       names a score found in a decoded text (base64, hex, rot13, ...)
+=================== ======  ==============================================================
 
-The default threshold is 1.0: one strong signal blocks, a weak one alone does not. So
+The default threshold is 1.0: one strong signal decides, a weak one alone does not. So
 "System: Ubuntu 22.04" at the start of a line (0.6), "## Instructions" in a recipe (0.6) or
 "the system: Linux" in a sentence (0) pass, while a role line followed by "new instructions:"
-(1.1) does not.
+(1.1) does not. A text whose letters were spaced apart with single spaces
+(``i g n o r e a l l ...``) reads as one long word; the override, exfiltration and
+jailbreak phrases are also looked for inside such words.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
 import re
-import unicodedata
-import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from agentdock_plugins.policies.invisible import INVISIBLE
+from agentdock_plugins.policies.injection_decode import MAX_DEPTH, Budget, views
+from agentdock_plugins.policies.injection_normal import canonical
+from agentdock_plugins.policies.injection_phrases import LANGUAGES, PHRASES
 
-__all__ = ["DEFAULT_THRESHOLD", "RULES", "InjectionScore", "normalise", "score_text"]
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "LANGUAGES",
+    "RULES",
+    "InjectionScore",
+    "RuleSet",
+    "View",
+    "canonical_views",
+    "normalise",
+    "score_text",
+]
 
 DEFAULT_THRESHOLD = 1.0
-#: Encoded blobs decoded per string at most, and the longest decoded.
-_MAX_BLOBS = 8
-_MAX_BLOB = 16_384
 
-_INVISIBLE = dict.fromkeys(INVISIBLE)
-#: Unicode tag characters spell ASCII invisibly ("ASCII smuggling"): read them as ASCII.
-_TAGS = {cp: cp - 0xE0000 for cp in range(0xE0020, 0xE007F)}
-#: ... or, sprinkled inside words, read past them: both readings are scored.
-_NO_TAGS = dict.fromkeys(range(0xE0000, 0xE0080))
-_ANY_TAG = re.compile("[\U000e0000-\U000e007f]")
-_LOOKALIKES = str.maketrans(
-    {
-        "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i",
-        "ј": "j", "ѕ": "s", "ԁ": "d", "ɡ": "g", "һ": "h", "ӏ": "l", "м": "m", "т": "t",
-        "в": "b", "к": "k", "н": "h", "ο": "o", "α": "a", "ε": "e", "ι": "i", "κ": "k",
-        "ν": "v", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ѵ": "v", "ԛ": "q", "ԝ": "w",
-    }
-)  # fmt: skip
-
-_VERB = r"(?:ignore|disregard|forget|override|bypass|skip|neglect)"
+_VERB = r"(?:ignore|disregard|forget|override|bypass|skip|neglect|discard|dismiss|abandon)"
 _THING = (
     r"(?:instructions?|prompts?|rules|directions|directives|guidelines|guardrails|"
-    r"constraints|context|messages?|programming|policies)"
+    r"constraints|context|messages?|programming|policies|commands|orders|restrictions|"
+    r"training|limitations|safeguards)"
+)
+_WHICH = (
+    r"(?:previous|prior|above|earlier|preceding|initial|original|system|developer|safety|"
+    r"existing|former|old|foregoing|given|default)"
 )
 # Possessive separators: a run of apostrophes splits one way only (no polynomial backtracking).
 _W = r"(?:[\s,;:'\"-]++[\w']+){0,3}?[\s,;:'\"-]++"
+_HIDDEN_PROMPT = (
+    r"(?:system\s+(?:prompt|message|instructions?)|initial\s+(?:prompt|instructions?)|"
+    r"hidden\s+(?:prompt|instructions?|rules)|original\s+(?:prompt|instructions?)|"
+    r"developer\s+(?:message|prompt|instructions?)|secret\s+(?:prompt|instructions?)|"
+    r"pre-?prompt|internal\s+instructions)\b"
+)
+_SHOW = (
+    r"(?:reveal|print|show|repeat|output|leak|dump|display|tell\s+me|give\s+me|write\s+out|"
+    r"recite|share|copy|paste|spell\s+out|reproduce|disclose|expose|echo|type\s+out|list)"
+)
 
-_VERBS = ("ignor", "disregard", "forget", "overrid", "bypass", "skip", "neglect")
 
-#: ``(name, weight, regex, triggers)``: the regex runs only on text holding a trigger, a
-#: substring every match contains (checked with ``in``, far cheaper than a regex scan). A
-#: rule may have several entries (one regex each): it counts once. Regexes start with a
-#: literal or a set of literals, not ``\b``, so that ``re`` can skip ahead to candidates.
-_RULE_SOURCES: tuple[tuple[str, float, str, tuple[str, ...]], ...] = (
+_Triggers = tuple[str, ...] | tuple[tuple[str, ...], ...]
+
+
+def _w(words: str) -> tuple[str, ...]:
+    """Whole-word triggers: looked up in the text's set of words, not searched for."""
+    return tuple(words.split())
+
+
+_VERB_WORDS = _w(
+    "ignore ignores ignored ignoring disregard disregards disregarding forget forgets "
+    "forgetting override overrides overriding bypass bypasses bypassing skip skipping neglect "
+    "neglecting discard discarding dismiss dismissing abandon abandoning"
+)
+_WHICH_WORDS = _w(
+    "previous prior above earlier preceding initial original system developer safety existing "
+    "former old foregoing given default"
+)
+_THING_WORDS = _w(
+    "instruction instructions prompt prompts rules direction directions directive directives "
+    "guideline guidelines guardrail guardrails constraint constraints context message "
+    "messages programming policy policies command commands orders restriction restrictions "
+    "training limitation limitations safeguard safeguards"
+)
+_SHOW_WORDS = _w(
+    "reveal print show repeat output leak dump display tell give write recite share copy paste "
+    "spell reproduce disclose expose echo type list"
+)
+
+#: ``(name, weight, regex, triggers)`` of the English rules and the language-free ones: the
+#: regex runs only on text holding a trigger, a substring every match contains (checked
+#: with ``in``, far cheaper than a regex scan); where the triggers are groups, one of each
+#: group (every match holds one of each). A rule may have several entries: it counts once.
+#: Regexes start with a literal or a set of literals where they can, not ``\b``, so that
+#: ``re`` can skip ahead to candidates.
+_RULE_SOURCES: tuple[tuple[str, float, str, _Triggers], ...] = (
     (
         "override",
         1.0,
-        rf"{_VERB}\b{_W}(?:previous|prior|above|earlier|preceding|initial|original|"
-        rf"system|developer|safety|existing)\b(?:[\s,-]+[\w']+){{0,2}}?[\s,-]+{_THING}\b",
-        _VERBS,
+        rf"{_VERB}\b{_W}{_WHICH}\b(?:[\s,-]+[\w']+){{0,2}}?[\s,-]+{_THING}\b",
+        (_VERB_WORDS, _WHICH_WORDS),
+    ),
+    (
+        "override",
+        1.0,
+        r"(?:not|never|stop|n't)\s+(?:follow(?:ing)?|obey(?:ing)?|listen(?:ing)?\s+to|"
+        r"adher(?:e|ing)\s+to|comply(?:ing)?\s+with)\s+(?:any\s+|all\s+)?(?:of\s+)?(?:the\s+|"
+        rf"your\s+)?{_WHICH}\s+(?:[\w']+\s+){{0,2}}?{_THING}\b",
+        (
+            _w("follow following obey obeying listen listening adhere adhering comply complying"),
+            _WHICH_WORDS,
+        ),
+    ),
+    (
+        "override",
+        1.0,
+        rf"{_WHICH}\s+(?:[\w']+\s+){{0,2}}?{_THING}\s+(?:are|were|is|have\s+been|has\s+been)\s+"
+        r"(?:now\s+|hereby\s+)?(?:void|null|obsolete|cancel+ed|invalid|revoked|overridden|"
+        r"replaced|superseded|suspended|lifted|disabled|no\s+longer\s+(?:valid|in\s+effect|"
+        r"apply|applicable))",
+        (
+            (
+                *_w(
+                    "void null obsolete canceled cancelled invalid revoked overridden replaced "
+                    "superseded suspended lifted disabled"
+                ),
+                "no longer",
+            ),
+            _THING_WORDS,
+        ),
     ),
     (
         "override_soft",
         0.6,
-        rf"{_VERB}\s+(?:all|any|your|these|those|every)\b(?:\s+[\w']+){{0,2}}?\s+"
-        r"(?:instructions?|rules|guidelines|restrictions|directives)\b",
-        _VERBS,
+        rf"{_VERB}\s+(?:all|any|your|these|those|every|the)\b(?:\s+[\w']+){{0,2}}?\s+"
+        r"(?:instructions?|rules|guidelines|restrictions|directives|programming|guardrails)\b",
+        (
+            _VERB_WORDS,
+            _w(
+                "instruction instructions rules guidelines restrictions directives "
+                "programming guardrails"
+            ),
+        ),
     ),
     (
         "chat_template",
         1.0,
-        r"<\|(?:im_start|im_end|system|assistant|user|start_header_id|end_header_id|eot_id|"
-        r"endoftext)\|>|\[/?inst\]|<</?sys>>",
-        ("<|", "inst]", "<<"),
+        r"<\s*\|\s*(?:im_start|im_end|im_sep|system|assistant|user|start_header_id|"
+        r"end_header_id|eot_id|begin_of_text|end_of_text|endoftext|start|end|message|channel|"
+        r"return|call|tool|system_prompt|begin[▁_ ]of[▁_ ]sentence|end[▁_ ]of[▁_ ]sentence)"
+        r"\s*\|\s*>",
+        (("<",), ("|",)),
+    ),
+    (
+        "chat_template",
+        1.0,
+        r"\[\s*/?\s*(?:inst|system_prompt|available_tools|tool_results)\s*\]|"
+        r"<<\s*/?\s*sys\s*>>|<\s*/?\s*(?:start|end)_of_turn\s*>",
+        _w("inst system_prompt available_tools tool_results sys start_of_turn end_of_turn"),
+    ),
+    (
+        "role_fence",
+        1.0,
+        r"(?:`{3,}+|~{3,}+)[ \t]*(?:system|developer|sys|instructions?|system[_-]prompt)\b",
+        ("```", "~~~"),
     ),
     (
         "exfiltration",
         1.0,
-        r"(?:reveal|print|show|repeat|output|leak|dump|display|tell\s+me)\b(?:\s+[\w']+){0,3}?"
-        r"\s+(?:system\s+prompt|initial\s+prompt|hidden\s+(?:prompt|instructions)|"
-        r"original\s+instructions|developer\s+(?:message|prompt))",
-        ("prompt", "instruction", "developer"),
+        rf"{_SHOW}\b(?:\s+[\w'-]+){{0,4}}?\s+{_HIDDEN_PROMPT}",
+        (
+            _SHOW_WORDS,
+            _w("prompt instruction instructions preprompt message rules"),
+        ),
     ),
-    ("jailbreak", 1.0, r"do\s+anything\s+now\b", ("anything",)),
-    ("jailbreak", 1.0, r"developer\s+mode\s+(?:enabled|on|activated)\b", ("developer",)),
+    (
+        "exfiltration",
+        1.0,
+        r"(?:repeat|print|output|copy|reproduce|write|recite|echo|type|paste)\s+(?:back\s+)?"
+        r"(?:out\s+)?(?:all\s+|everything\s+)?(?:of\s+)?(?:the\s+)?(?:words|text|messages?|"
+        r"content|everything|lines|sentences|instructions|prompt)\s+(?:[\w']+\s+){0,2}?"
+        r"(?:above|before\s+(?:this|that|the)|prior\s+to|preceding|earlier|written\s+above)",
+        (
+            _w("above before prior preceding earlier"),
+            _w("repeat print output copy reproduce write recite echo type paste"),
+            _w(
+                "words text message messages content everything lines sentences instructions prompt"
+            ),
+        ),
+    ),
+    (
+        "exfiltration",
+        1.0,
+        r"(?:what(?:'s|\s+is|\s+are|\s+was|\s+were)|which\s+are)\s+(?:written\s+in\s+|in\s+)?"
+        r"your\s+(?:system\s+prompt|initial|original|hidden|secret|pre-?prompt|system\s+message)",
+        (
+            _w("your"),
+            _w("system initial original hidden secret prompt preprompt"),
+            _w("what whats which"),
+        ),
+    ),
+    (
+        "exfiltration",
+        1.0,
+        r"output\s+(?:your\s+)?initiali[sz]ation\s+above|(?:begin|start)\s+(?:your\s+)?"
+        r"(?:response|reply|answer|output)\s+with\s+[\"'“‘`]?you\s+are\b|everything\s+"
+        r"(?:above|before)\s+(?:this|the)\s+(?:line|point|message)|(?:your|the)\s+(?:very\s+)?"
+        r"first\s+(?:initial\s+)?(?:prompt|instructions)\b",
+        (
+            (*_w("initialization initialisation everything first"), "you are"),
+            (*_w("above before prompt instructions"), "you are"),
+        ),
+    ),
+    (
+        "exfiltration_soft",
+        0.6,
+        rf"{_SHOW}\b(?:\s+me)?\s+(?:all\s+)?(?:of\s+)?your\s+(?:instructions|rules|guidelines|"
+        r"configuration|directives|prompt)\b",
+        (
+            _w("your"),
+            _w("instructions rules guidelines configuration directives prompt"),
+            _SHOW_WORDS,
+        ),
+    ),
+    ("jailbreak", 1.0, r"do\s+anything\s+now\b", _w("anything")),
+    ("jailbreak", 1.0, r"developer\s+mode\s+(?:enabled|on|activated|output)\b", _w("developer")),
     (
         "jailbreak",
         1.0,
-        r"(?:you\s+are\s+now|act\s+as|pretend\s+(?:to\s+be|you\s+are)|roleplay\s+as)\b"
-        r"[^.\n]{0,40}?\b(?:dan|jailbroken|unrestricted|unfiltered|uncensored|"
-        r"without\s+(?:any\s+)?(?:restrictions|filters|rules|limits))\b",
-        ("dan", "jailbr", "unrestrict", "unfilter", "uncensor", "without"),
+        r"\b(?:you\s+are\s+now|you're\s+now|act\s+as|pretend\s+(?:to\s+be|you\s+are)|roleplay\s+as|"
+        r"role-play\s+as|you\s+will\s+be|become)\b[^.\n]{0,40}?\b(?:dan|jailbroken|unrestricted|"
+        r"unfiltered|uncensored|unbound|unlimited|amoral|evil|without\s+(?:any\s+)?"
+        r"(?:restrictions|filters|rules|limits|limitations|guidelines|ethics|morals))\b",
+        (
+            _w(
+                "dan jailbroken unrestricted unfiltered uncensored unbound unlimited amoral evil "
+                "without"
+            ),
+            _w("now act pretend roleplay role become will"),
+        ),
+    ),
+    (
+        "jailbreak",
+        1.0,
+        r"(?:no\s+longer|not|never|aren't|isn't)\s+(?:be\s+)?(?:bound|restricted|limited|"
+        r"constrained|censored|governed)\s+by\s+(?:any\s+|the\s+|your\s+|its\s+)?(?:[\w'-]+\s+)"
+        r"{0,2}?(?:rules|polic(?:y|ies)|guidelines|restrictions|filters|programming|limitations|"
+        r"ethics|morals|principles|safeguards)",
+        (
+            _w("bound restricted limited constrained censored governed"),
+            _w(
+                "rules policy policies guidelines restrictions filters programming limitations "
+                "ethics morals principles safeguards"
+            ),
+        ),
+    ),
+    (
+        "jailbreak",
+        1.0,
+        r"(?:free|freed|liberated|released|broken\s+free|escaped)\s+(?:from|of)\s+(?:the\s+|all\s+"
+        r"|any\s+|your\s+|its\s+)?(?:typical\s+|usual\s+)?(?:confines|restrictions|limitations|"
+        r"rules|shackles|constraints|censorship|filters|guidelines|chains|programming)",
+        (
+            _w("free freed liberated released broken escaped"),
+            _w(
+                "confines restrictions limitations rules shackles constraints censorship filters "
+                "guidelines chains programming"
+            ),
+        ),
+    ),
+    (
+        "jailbreak",
+        1.0,
+        r"(?:ignore|ignoring|bypass|bypassing|violate|violating|break|breaking|disregard|override|"
+        r"circumvent|against|not\s+(?:follow|adhere\s+to|comply\s+with))\s+(?:all\s+|any\s+|the\s+)?"
+        r"(?:of\s+)?(?:openai|anthropic|google|meta|microsoft|content|usage|safety|ethical|moral)"
+        r"(?:'s)?\s+(?:content\s+)?(?:polic(?:y|ies)|guidelines|rules|restrictions|filters|"
+        r"principles|standards)",
+        (
+            _w("policy policies guidelines rules restrictions filters principles standards"),
+            _w("openai anthropic google meta microsoft content usage safety ethical moral"),
+        ),
+    ),
+    (
+        "jailbreak_persona",
+        0.5,
+        r"\b(?:unfiltered|uncensored|unrestricted|amoral|jailbroken|jailbreak|no\s+(?:ethical|"
+        r"moral)\s+(?:guidelines|boundaries|restrictions|limits|standards))\b",
+        _w("unfiltered uncensored unrestricted amoral jailbroken jailbreak ethical moral"),
+    ),
+    (
+        "role_play",
+        0.5,
+        r"(?:stay|remain|staying)\s+in\s+character|break(?:ing)?\s+character|(?:never|don't|"
+        r"do\s+not|will\s+not|won't|cannot|can't)\s+(?:ever\s+)?refuse",
+        _w("character refuse"),
     ),
     (
         "role_line",
         0.6,
         r"(?m:^)[ \t>*_-]*(?:system|assistant|developer)[ \t]*:",
-        ("system", "assistant", "developer"),
+        _w("system assistant developer"),
     ),
     (
         "role_header",
@@ -149,9 +362,9 @@ _RULE_SOURCES: tuple[tuple[str, float, str, tuple[str, ...]], ...] = (
         "delimiter",
         0.5,
         r"end\s+of\s+(?:the\s+)?(?:user\s+)?(?:input|prompt|context|conversation)\b",
-        ("end",),
+        _w("end"),
     ),
-    ("delimiter", 0.5, r"begin\s+(?:new\s+)?(?:system|instructions|prompt)\b", ("begin",)),
+    ("delimiter", 0.5, r"begin\s+(?:new\s+)?(?:system|instructions|prompt)\b", _w("begin")),
     (
         "delimiter",
         0.5,
@@ -169,144 +382,303 @@ _RULE_SOURCES: tuple[tuple[str, float, str, tuple[str, ...]], ...] = (
     (
         "new_instructions",
         0.5,
-        r"(?:new|updated|real|actual)\s+(?:system\s+)?instructions?\s*:",
-        ("instruction",),
+        r"(?:new|updated|real|actual|important)\s+(?:system\s+)?instructions?\s*:",
+        _w("instruction instructions"),
     ),
-    ("new_instructions", 0.5, r"from\s+now\s+on\b", ("now",)),
+    ("new_instructions", 0.5, r"from\s+now\s+on\b", _w("now")),
+    (
+        "new_instructions",
+        0.5,
+        r"(?:your|the)\s+(?:new|real|actual|only|true)\s+(?:task|goal|objective|mission|purpose|"
+        r"job|role)\s+(?:is|will\s+be|now\s+is)\b",
+        (
+            _w("task goal objective mission purpose job role"),
+            _w("new real actual only true"),
+        ),
+    ),
 )
 
-#: ``(name, weight)`` of each text rule, in the order of the table above.
-RULES: tuple[tuple[str, float], ...] = tuple(dict.fromkeys((n, w) for n, w, _, _ in _RULE_SOURCES))
-_COMPILED = tuple((n, w, re.compile(src), trig) for n, w, src, trig in _RULE_SOURCES)
-#: Any trigger of any rule: a rule fires only where one of its triggers occurs, so a short
-#: text without any (most ordinary input) is scored with one scan instead of one per
-#: trigger. On long prose the substring checks are faster than this scan: it is used up to
-#: ``_PREFILTER_MAX`` characters.
-_PREFILTER_MAX = 512
-_ANY_TRIGGER = re.compile(
-    "|".join(
-        re.escape(t)
-        for t in sorted({t for *_, trig in _RULE_SOURCES for t in trig}, key=len, reverse=True)
+#: Phrases looked for inside one long word: text whose letters were spaced apart with
+#: single spaces loses its word boundaries when the spacing is taken out.
+_SQUEEZED = (
+    (
+        "override",
+        re.compile(
+            r"(?:ignor|disregard|forget|bypass|overrid|skip)[a-z]{0,12}?(?:previous|prior|"
+            r"above|earlier|preceding|initial|original|system|all|your)[a-z]{0,12}?"
+            r"(?:instruction|prompt|rule|direction|guideline|directive)"
+        ),
+    ),
+    (
+        "exfiltration",
+        re.compile(
+            r"(?:reveal|print|show|repeat|output|display|tellme|giveme|leak|dump)[a-z]{0,12}?"
+            r"(?:systemprompt|initialprompt|hiddeninstruction|originalinstruction|"
+            r"systemmessage|initialinstruction)"
+        ),
+    ),
+    ("jailbreak", re.compile(r"doanythingnow|developermode(?:enabled|on)")),
+)
+_LONG_WORD = re.compile(r"[a-z]{20,}")
+_LONG_RUN = b"a" * 20
+_LETTER_SHAPE = bytes(97 if 97 <= i <= 122 else 32 for i in range(256))
+
+
+def _shape(text: str) -> bytes:
+    """``text``'s bytes with ASCII lower-case letters as ``a``, everything else a space."""
+    return text.encode("utf-8", "surrogatepass").translate(_LETTER_SHAPE)
+
+
+#: Bytes of a word (ASCII letters, digits, ``_``, and every byte of a non-ASCII character)
+#: kept, every other byte a space: ``translate`` then ``split`` gives a text's words in two
+#: C-level passes.
+_WORD_BYTES = bytes(
+    i if (48 <= i <= 57 or 65 <= i <= 90 or 97 <= i <= 122 or i == 95 or i >= 128) else 32
+    for i in range(256)
+)
+_WORD = re.compile("[a-z0-9_]+")
+
+
+def _words(text: str) -> set[bytes]:
+    """The words of canonical ``text``, as UTF-8 bytes."""
+    return set(text.encode("utf-8", "surrogatepass").translate(_WORD_BYTES).split())
+
+
+#: A group of triggers: whole words (looked up in the text's words) and substrings.
+_Group = tuple[frozenset[bytes], tuple[str, ...]]
+
+
+def _groups(triggers: _Triggers) -> tuple[_Group, ...]:
+    nested = not all(isinstance(t, str) for t in triggers)
+    raw: tuple[tuple[str, ...], ...] = triggers if nested else (triggers,)  # type: ignore[assignment]
+    return tuple(
+        (
+            frozenset(t.encode() for t in group if _WORD.fullmatch(t)),
+            tuple(t for t in group if not _WORD.fullmatch(t)),
+        )
+        for group in raw
     )
-)
 
-#: A base64 or hex blob: 16 or more characters of the base64 alphabets (hex is a subset).
-_BLOB = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
-_HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
-_BLOB_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-")
-#: Maps blob characters to ``a`` and everything else to a space, for a cheap run check.
-_BLOB_BYTES = bytes(97 if i in _BLOB_CHARS else 32 for i in range(256))
-_RUN = b"a" * 16
-_URLENC = re.compile(r"%[0-9A-Fa-f]{2}")
-_UESC = re.compile(r"(?:\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2})+")
+
+_COMPILED = tuple((n, w, re.compile(src), _groups(trig)) for n, w, src, trig in _RULE_SOURCES)
+
+_WEIGHTS: dict[str, float] = {n: w for n, w, _, _ in _RULE_SOURCES}
+_FAMILY_WEIGHTS = {"override": 1.0, "override_soft": 0.6, "exfiltration": 1.0}
+
+
+def _canon_words(words: Iterable[str]) -> list[str]:
+    return sorted({canonical(w)[0].strip() for w in words}, key=len, reverse=True)
+
+
+def _alt(words: Iterable[str]) -> str:
+    return "(?:" + "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in words) + ")"
+
+
+@dataclass(frozen=True, slots=True)
+class _Family:
+    """One language's compiled override and exfiltration patterns and their triggers."""
+
+    language: str
+    unspaced: bool
+    #: Spaced languages: the first words of the verbs (as :func:`_words` gives them).
+    triggers: frozenset[bytes]
+    #: Unspaced languages: any verb.
+    trigger: re.Pattern[str] | None
+    override: re.Pattern[str]
+    override_soft: re.Pattern[str]
+    exfiltration: re.Pattern[str]
+
+
+def _family(language: str) -> _Family:
+    words = PHRASES[language]
+    verbs, objects = _canon_words(words["verbs"]), _canon_words(words["objects"])
+    which, show = _canon_words(words["which"]), _canon_words(words["show"])
+    secrets = _canon_words(words["secrets"])
+    unspaced = words["unspaced"]
+    if unspaced:
+        gap, near, b = r"[^。！？!?\n]{0,24}?", r"[^。！？!?\n]{0,16}?", ""
+        triggers: frozenset[bytes] = frozenset()
+        trigger: re.Pattern[str] | None = re.compile(_alt(verbs + show))
+    else:
+        gap, near, b = r"[^.!?\n]{0,48}?", r"[^.!?\n]{0,32}?", r"\b"
+        triggers = frozenset(_first_word(v) for v in verbs + show)
+        trigger = None
+    v, o, w, s, k = (_alt(x) for x in (verbs, objects, which, show, secrets))
+    v, o, w, s, k = (f"{b}{x}{b}" for x in (v, o, w, s, k))
+    override = re.compile(
+        f"{v}{gap}{w}{near}{o}|{v}{gap}{o}{near}{w}|{o}{near}{w}{near}{v}|{w}{near}{o}{near}{v}"
+    )
+    soft = re.compile(f"{v}{gap}{o}|{o}{near}{v}")
+    exfiltration = re.compile(f"{s}{gap}{k}|{k}{near}{s}")
+    return _Family(language, unspaced, triggers, trigger, override, soft, exfiltration)
+
+
+def _first_word(phrase: str) -> bytes:
+    """The first word of a canonical phrase, as :func:`_words` splits it."""
+    return phrase.encode().translate(_WORD_BYTES).split()[0]
+
+
+def _english(text: str, names: set[str], words: set[bytes] | None = None) -> float:
+    """The English and language-free rules matching canonical ``text``: their names are added
+    to ``names``, their summed weight returned. ``words``: the text's :func:`_words`."""
+    if words is None:
+        words = _words(text)
+    total = 0.0
+    present: dict[str, bool] = {}
+    for name, weight, regex, groups in _COMPILED:
+        if name in names:
+            continue
+        for whole, parts in groups:
+            if not whole.isdisjoint(words):
+                continue
+            for part in parts:
+                seen = present.get(part)
+                if seen is None:
+                    seen = present[part] = part in text
+                if seen:
+                    break
+            else:
+                break
+        else:
+            if regex.search(text) is not None:
+                names.add(name)
+                total += weight
+    return total
 
 
 @dataclass(frozen=True, slots=True)
 class InjectionScore:
-    """A string's score and the names of the rules that contributed."""
+    """A text's score, the rules that contributed, and how the scored text was found."""
 
     score: float
     rules: tuple[str, ...]
+    #: The decodings that led to the scored text (``("base64", "rot13")``); empty for the
+    #: text as given.
+    transforms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """One text a detector reads: canonical form, whether a disguise was taken off, and the
+    decodings that led to it."""
+
+    text: str
+    disguised: bool
+    transforms: tuple[str, ...]
+
+
+def canonical_views(text: str, budget: Budget | None = None) -> Iterator[View]:
+    """``text`` and every text hidden in it, each in canonical form (see the module doc)."""
+    for transforms, found in views(text, budget):
+        # The text as given is read with its hidden characters, so that they count as a
+        # disguise; decoded texts are read as decoded.
+        canon, disguised = canonical(found if transforms else text)
+        yield View(canon, disguised, transforms)
+
+
+class RuleSet:
+    """The rules for a set of languages, compiled once (English is always on)."""
+
+    def __init__(self, languages: Iterable[str] | None = None) -> None:
+        chosen = tuple(LANGUAGES) if languages is None else tuple(dict.fromkeys(languages))
+        unknown = [lang for lang in chosen if lang not in LANGUAGES]
+        if unknown:
+            raise ValueError(
+                f"unknown injection language(s) {', '.join(unknown)}; known: "
+                + ", ".join(LANGUAGES)
+            )
+        self.languages = chosen
+        families = [_family(lang) for lang in chosen if lang != "en"]
+        self._spaced = tuple(f for f in families if not f.unspaced)
+        self._unspaced = tuple(f for f in families if f.unspaced)
+
+    def rules(self, text: str) -> tuple[set[str], float]:
+        """Names and summed weight of the rules matching canonical ``text``."""
+        names: set[str] = set()
+        words = _words(text)
+        total = _english(text, names, words)
+        if self._spaced or self._unspaced:
+            total += self._languages(text, names, words)
+        if "override" not in names and _LONG_RUN in _shape(text):
+            total += self._squeezed(text, names)
+        return names, total
+
+    def _languages(self, text: str, names: set[str], words: set[bytes]) -> float:
+        """The other languages' families: each rule counts once whatever the language (a
+        phrase that reads as English and French is one signal, not two)."""
+        total = 0.0
+        families: list[_Family] = []
+        families.extend(f for f in self._spaced if not f.triggers.isdisjoint(words))
+        if self._unspaced and not text.isascii():
+            families.extend(
+                f for f in self._unspaced if f.trigger is not None and f.trigger.search(text)
+            )
+        counted = {name for name in names if name in _FAMILY_WEIGHTS}
+        for family in families:
+            lang = family.language
+            for base, regex in (
+                ("override", family.override),
+                ("override_soft", family.override_soft),
+                ("exfiltration", family.exfiltration),
+            ):
+                if base == "override_soft" and "override" in counted:
+                    continue
+                if base in counted or regex.search(text) is None:
+                    continue
+                names.add(f"{base}[{lang}]")
+                counted.add(base)
+                total += _FAMILY_WEIGHTS[base]
+        return total
+
+    @staticmethod
+    def _squeezed(text: str, names: set[str]) -> float:
+        total = 0.0
+        for word in _LONG_WORD.findall(text):
+            for name, regex in _SQUEEZED:
+                if name not in names and regex.search(word) is not None:
+                    names.add(name)
+                    total += _WEIGHTS[name]
+        return total
+
+    def score_view(self, view: View) -> InjectionScore:
+        names, total = self.rules(view.text)
+        if names and view.disguised:
+            names.add("obfuscation")
+            total += 0.3
+        if names and view.transforms:
+            names.add("encoded")
+        return InjectionScore(round(total, 3), tuple(sorted(names)), view.transforms)
+
+    def score(
+        self, text: str, threshold: float = DEFAULT_THRESHOLD, *, depth: int = MAX_DEPTH
+    ) -> InjectionScore:
+        """The highest score of ``text``'s views; stops at the first that reaches
+        ``threshold``."""
+        best = InjectionScore(0.0, ())
+        for view in canonical_views(text):
+            if len(view.transforms) > depth:
+                continue
+            result = self.score_view(view)
+            if result.score > best.score:
+                best = result
+                if best.score >= threshold:
+                    break
+        return best
+
+
+#: The rules of every language, compiled at import.
+DEFAULT_RULES = RuleSet()
+#: ``(name, weight)`` of each English and language-free rule, in the order of the table.
+RULES: tuple[tuple[str, float], ...] = tuple(dict.fromkeys((n, w) for n, w, _, _ in _RULE_SOURCES))
 
 
 def normalise(text: str) -> tuple[str, bool]:
-    """``(normalised text, whether obfuscation was removed)``: NFKC, invisibles, look-alikes."""
-    if text.isascii():
-        return text.lower(), False
-    untagged = text.translate(_TAGS)
-    folded = unicodedata.normalize("NFKC", untagged).casefold()
-    mapped = folded.translate(_INVISIBLE).translate(_LOOKALIKES)
-    return mapped, mapped != folded or untagged != text
-
-
-def _rules(text: str) -> tuple[set[str], float]:
-    """Names and summed weight of the rules matching normalised ``text``."""
-    names: set[str] = set()
-    total = 0.0
-    if len(text) <= _PREFILTER_MAX and _ANY_TRIGGER.search(text) is None:
-        return names, total
-    present: dict[str, bool] = {}
-    for name, weight, regex, triggers in _COMPILED:
-        if name in names:
-            continue
-        hit = False
-        for trigger in triggers:
-            seen = present.get(trigger)
-            if seen is None:
-                seen = present[trigger] = trigger in text
-            if seen:
-                hit = True
-                break
-        if hit and regex.search(text) is not None:
-            names.add(name)
-            total += weight
-    return names, total
-
-
-def _unescape(match: re.Match[str]) -> str:
-    return match.group().encode("ascii").decode("unicode_escape")
-
-
-def _decoded(text: str) -> Iterable[str]:
-    """Texts hidden in ``text``: escapes decoded in place, blobs decoded on their own, tag
-    characters read past."""
-    if not text.isascii() and _ANY_TAG.search(text):
-        yield text.translate(_NO_TAGS)
-    if "%" in text and _URLENC.search(text):
-        out = urllib.parse.unquote(text)
-        if out != text:
-            yield out
-    if "\\" in text and _UESC.search(text):
-        with contextlib.suppress(UnicodeError):
-            yield _UESC.sub(_unescape, text)
-    if text.isascii() and _RUN not in text.encode("ascii").translate(_BLOB_BYTES):
-        return  # no run of 16 blob characters: nothing to decode (no regex scan needed)
-    found = 0
-    for m in _BLOB.finditer(text):
-        blob = m.group()
-        if found >= _MAX_BLOBS:
-            return
-        if len(blob) > _MAX_BLOB:
-            continue  # too long to decode; the blobs after it are still looked at
-        try:
-            out = _hex(blob) if _HEX.fullmatch(blob) else _b64(blob)
-        except (ValueError, UnicodeError, binascii.Error):
-            continue
-        found += 1
-        yield out
-
-
-def _hex(blob: str) -> str:
-    return _printable(bytes.fromhex(blob).decode("utf-8"))
-
-
-def _printable(text: str) -> str:
-    if not all(c.isprintable() or c.isspace() for c in text):
-        raise ValueError("not text")
-    return text
-
-
-def _b64(blob: str) -> str:
-    padded = blob + "=" * (-len(blob) % 4)
-    altchars = b"-_" if ("-" in blob or "_" in blob) else None
-    raw = base64.b64decode(padded, altchars=altchars, validate=altchars is None)
-    return _printable(raw.decode("utf-8"))
+    """``(canonical text, whether a disguise was taken off)``."""
+    return canonical(text)
 
 
 def score_text(
-    text: str, threshold: float = DEFAULT_THRESHOLD, *, depth: int = 2
+    text: str, threshold: float = DEFAULT_THRESHOLD, *, depth: int = MAX_DEPTH
 ) -> InjectionScore:
-    """Score one string (see the module docstring for the rules)."""
-    normal, obfuscated = normalise(text)
-    names, total = _rules(normal)
-    if names and obfuscated:
-        names.add("obfuscation")
-        total += 0.3
-    if depth > 0 and total < threshold:
-        for decoded in _decoded(text):
-            inner = score_text(decoded, threshold, depth=depth - 1)
-            if inner.score >= threshold:
-                names.add("encoded")
-                total += 1.0
-                break
-    return InjectionScore(round(total, 3), tuple(sorted(names)))
+    """Score one string with every language's rules (see the module docstring)."""
+    return DEFAULT_RULES.score(text, threshold, depth=depth)

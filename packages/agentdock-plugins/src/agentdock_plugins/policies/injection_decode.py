@@ -1,0 +1,438 @@
+"""Texts hidden inside a text: encodings decoded, nested and chunked, within fixed bounds.
+
+A model reads base64, rot13 or reversed text and follows what it says, so a detector must
+read it too. :func:`views` yields the text itself, then every text found by decoding it,
+and what is found inside those, depth first:
+
+========== ==================================================================================
+transform  what is decoded
+========== ==================================================================================
+url        ``%XX`` escapes (``%49gnore``)
+html       character references and entities (``&#105;gnore``, ``&lt;|im_start|&gt;``)
+escape     ``\\uXXXX`` and ``\\xXX`` escapes
+hex        a run of hex digits, spaced or ``\\x``/``0x``-prefixed bytes joined
+base64     a blob of the standard or URL-safe alphabet, padded or not; also *chunked*: runs
+           of same-length pieces set apart by spaces, commas or line breaks, joined again
+base32     a blob of ``A-Z2-7`` (upper case, ``=`` padding optional)
+base85     a blob of 20 or more characters of the base85 (RFC 1924) or Ascii85 alphabets
+tags       tag characters read past (they are also read as the ASCII they spell)
+rot13      the whole text, when it holds a rot13 spelling of an injection key word or is
+           one token (a blob rot13'd after encoding)
+reversed   the whole text read backwards, when it holds a key word spelled backwards or
+           is one token
+========== ==================================================================================
+
+A decoded blob is kept only when it is UTF-8 text (mostly printable), so random tokens,
+hashes and ids cost a failed decode and nothing else. Bounds: :data:`MAX_DEPTH` levels (an
+attack base64-encoded three times and chunked is found), :data:`MAX_VIEWS` texts in all,
+:data:`MAX_DECODED` characters decoded in all, blobs of at most :data:`MAX_BLOB`
+characters and :data:`MAX_BLOBS` per text. Every scan is a C-level regex or ``str`` method
+over text already bounded, so the work per call is linear in the input and capped by these
+numbers whatever the input; :class:`Budget` counts it (the tests read the count).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import html
+import re
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from agentdock_plugins.policies.injection_normal import canonical, strip_hidden
+
+__all__ = [
+    "KEY_WORDS",
+    "MAX_BLOB",
+    "MAX_BLOBS",
+    "MAX_DECODED",
+    "MAX_DEPTH",
+    "MAX_VIEWS",
+    "Budget",
+    "decode_once",
+    "views",
+]
+
+MAX_DEPTH = 4
+MAX_VIEWS = 24
+MAX_DECODED = 65_536
+MAX_BLOB = 16_384
+MAX_BLOBS = 8
+
+#: Words an injection is written around; rot13 and reversed text is decoded only when it
+#: holds one of them so spelled (one regex scan, instead of scoring every text twice more).
+KEY_WORDS = (
+    "ignore", "instruction", "previous", "prompt", "system", "reveal", "disregard",
+    "forget", "override", "jailbreak", "anything now", "developer", "bypass", "pretend",
+    "unrestricted", "guidelines", "rules", "secret", "password",
+)  # fmt: skip
+_ROT13 = str.maketrans(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "nopqrstuvwxyzabcdefghijklmNOPQRSTUVWXYZABCDEFGHIJKLM",
+)
+#: The most telling key words, looked for with ``in`` (a few substring tests are cheaper
+#: than one regex alternation over the text).
+_STEMS = (
+    "instruct", "prompt", "ignor", "system", "disregard", "reveal", "jailbr", "anything",
+    "forget", "guideline", "previous",
+)  # fmt: skip
+#: rot13 and reversal commute: rot13 of reversed stems leads to reversed text next.
+_ROT13_STEMS = tuple(w.translate(_ROT13) for w in _STEMS) + tuple(
+    w[::-1].translate(_ROT13) for w in _STEMS
+)
+_REVERSED_STEMS = tuple(w[::-1] for w in _STEMS)
+
+_ANY_TAG = re.compile("[\U000e0020-\U000e007e]")
+_NO_TAGS = dict.fromkeys(range(0xE0000, 0xE0080))
+_URLENC = re.compile(r"%[0-9A-Fa-f]{2}")
+#: Character references and ``%XX`` escapes written backwards (``;501#&``, ``94%``).
+_REVERSED_ENTITY = re.compile(r";(?:[0-9]{1,7}|[0-9A-Fa-f]{1,6}[xX])#&")
+_REVERSED_URLENC = re.compile(r"[0-9A-Fa-f]{2}%")
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_UESC = re.compile(r"(?:\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2})+")
+#: One blob: 16 or more characters of the base64 alphabets (hex and base32 are subsets).
+_BLOB = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,6}")
+_BLOB_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-")
+#: Maps blob characters to ``a`` and everything else to a space, for a cheap run check.
+_BLOB_BYTES = bytes(97 if i in _BLOB_CHARS else 32 for i in range(256))
+_RUN = b"a" * 16
+#: Pieces of a chunked blob: two or more runs set apart by spaces, commas or line breaks.
+_CHUNKED = re.compile(
+    r"(?<![A-Za-z0-9+/=_-])={0,6}(?:[A-Za-z0-9+/_-]{2,64}={0,6}[ \t\r\n,;|]{1,4}){2,}"
+    r"[A-Za-z0-9+/_-]{1,64}={0,6}(?![A-Za-z0-9+/=_-])"
+)
+_CHUNK_SEP = re.compile(r"[ \t\r\n,;|]+")
+
+
+def _table(classes: dict[bytes, int], other: int) -> bytes:
+    table = bytearray([other]) * 256
+    for chars, code in classes.items():
+        for char in chars:
+            table[char] = code
+    return bytes(table)
+
+
+#: Shapes (see ``injection_normal``): upper case ``U``, lower case ``l``, digits ``d``. Prose
+#: seldom has a lower case letter before an upper case one *and* a letter next to a digit;
+#: base64 nearly always has both, base32 many upper case letters next to digits.
+_CASES = _table(
+    {b"ABCDEFGHIJKLMNOPQRSTUVWXYZ": 85, b"abcdefghijklmnopqrstuvwxyz": 108, b"0123456789": 100},
+    32,
+)
+#: Hex digits ``h``, their separators ``s``: four spaced pairs (``hhshhshhshh``).
+_HEXES = _table({b"0123456789abcdefABCDEF": 104, b" ,:": 115}, 32)
+#: Anything but white space ``x``: a token of 20 characters or more may be base85.
+_TOKENS = _table({b" \t\r\n\x0b\x0c": 32}, 120)
+#: Hex digits rot13'd (``a-f`` read as ``n-s``) and their separators.
+_ROT_HEXES = _table({b"0123456789abcdefnopqrsABCDEFNOPQRS": 104, b" ,:": 115}, 32)
+_ROT_HEX_BYTES = re.compile(r"(?:[0-9a-fn-sA-FN-S]{2}[ ,:]?){8,}")
+_ROT_HEX_LETTER = re.compile("[n-sN-S]")
+#: Hex bytes written one by one: ``\x69\x67``, ``0x69 0x67``, ``69 67 6e``.
+_HEX_BYTES = re.compile(r"(?:(?:\\x|0x)?[0-9A-Fa-f]{2}[ ,:]?){8,}")
+_HEX_SEP = re.compile(r"\\x|0x|[ ,:]")
+_HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
+_B32 = re.compile(r"[A-Z2-7]+=*")
+#: A base85 candidate: a long token with characters outside the base64 alphabet.
+_B85 = re.compile(r"(?:<~)?[!-~]{20,}(?:~>)?")
+#: A URL: not a base85 blob, though it holds characters of that alphabet.
+_URL_START = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_B64_ONLY = re.compile(r"[A-Za-z0-9+/=_-]+")
+
+
+@dataclass(slots=True)
+class Budget:
+    """What one text may still cost: views yielded and characters decoded."""
+
+    views: int = MAX_VIEWS
+    decoded: int = MAX_DECODED
+    #: Characters every decoder scanned, in all (for the tests' bound on work).
+    scanned: int = 0
+    transforms: list[str] = field(default_factory=list)
+
+    def take(self, text: str) -> bool:
+        if self.views <= 0 or len(text) > self.decoded:
+            return False
+        self.views -= 1
+        self.decoded -= len(text)
+        return True
+
+
+def _texty(raw: bytes) -> str | None:
+    """``raw`` as text, if it is UTF-8 and mostly printable; else ``None``."""
+    try:
+        text = strip_hidden(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+    if len(text) < 4:
+        return None
+    shown = sum(1 for c in text if c.isprintable() or c in "\n\r\t")
+    if shown < len(text) * 0.95 or not any(c.isalnum() for c in text):
+        return None
+    return text
+
+
+def _hex_text(digits: str) -> str | None:
+    """The text that hex ``digits`` spell; a word before or after the run that is itself a
+    hex pair (``ab 49 67 ...``) is left out when the whole run is not text."""
+    for part in (digits, digits[2:], digits[:-2], digits[2:-2]):
+        out = _texty(bytes.fromhex(part))
+        if out is not None:
+            return out
+    return None
+
+
+def _blob(blob: str) -> tuple[str, str] | None:
+    """``(transform, text)`` a blob decodes to, trying hex, base32, then base64."""
+    blob = blob.strip()
+    core = blob.rstrip("=")
+    try:
+        if _HEX.fullmatch(blob) and len(blob) >= 16:
+            out = _texty(bytes.fromhex(blob))
+            if out is not None:
+                return "hex", out
+        if _B32.fullmatch(blob):
+            padded = core + "=" * (-len(core) % 8)
+            out = _texty(base64.b32decode(padded))
+            if out is not None:
+                return "base32", out
+        padded = core + "=" * (-len(core) % 4)
+        altchars = b"-_" if ("-" in blob or "_" in blob) else None
+        out = _texty(base64.b64decode(padded, altchars=altchars, validate=altchars is None))
+        if out is not None:
+            return "base64", out
+    except (ValueError, binascii.Error):
+        return None
+    return None
+
+
+def _b85(token: str) -> tuple[str, str] | None:
+    body = token.removeprefix("<~").removesuffix("~>")
+    for name, decode in (("base85", base64.b85decode), ("base85", base64.a85decode)):
+        try:
+            out = _texty(decode(body.encode("ascii")))
+        except (ValueError, binascii.Error, UnicodeEncodeError):
+            continue
+        if out is not None:
+            return name, out
+    return None
+
+
+def _chunks(run: str) -> Iterator[str]:
+    """Ways to read a run of pieces as one blob cut at a fixed width: the pieces joined,
+    a word or two before or after the blob left out. The first piece may be short as well
+    as the last (a chunked blob written backwards)."""
+    pieces = _CHUNK_SEP.split(run.strip())
+    for start in range(min(3, len(pieces))):
+        for end in range(len(pieces), max(start + 1, len(pieces) - 3), -1):
+            part = pieces[start:end]
+            if len(part) < 2:
+                continue
+            width = len(part[1]) if len(part) > 2 else max(len(part[0]), len(part[1]))
+            if (
+                width >= 4
+                and all(len(p) == width for p in part[1:-1])
+                and len(part[0]) <= width
+                and len(part[-1]) <= width
+                and (len(part[0]) == width or len(part[-1]) == width)
+            ):
+                joined = "".join(part)
+                if len(joined) >= 16:
+                    yield joined
+
+
+def _chunked(run: str) -> tuple[str, str] | None:
+    """``(transform, text)`` of a chunked blob; one rot13'd or written backwards as a
+    whole gives its turned reading, decoded at the next level."""
+    for joined in _chunks(run):
+        if len(joined) > MAX_BLOB:
+            return None
+        decoded = _blob(joined)
+        if decoded is not None:
+            return decoded
+        if _blob(joined.translate(_ROT13)) is not None:
+            return "rot13", run.translate(_ROT13)
+    backwards = run[::-1]
+    for joined in _chunks(backwards):
+        if len(joined) <= MAX_BLOB and (
+            _blob(joined) is not None or _blob(joined.translate(_ROT13)) is not None
+        ):
+            return "reversed", backwards
+    return None
+
+
+def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
+    """``(transform, text)`` for every text found in ``text`` one level down."""
+    budget.scanned += len(text)
+    raw = text.encode("utf-8", "surrogatepass")
+    # Key words are looked for in canonical form: look-alikes and spaced letters in rot13
+    # or reversed text too.
+    lower = canonical(text)[0]
+    if "%" in text and _URLENC.search(text):
+        # Escapes that do not spell UTF-8 are not URL encoding (a rot13'd ``%R2``, say).
+        with contextlib.suppress(UnicodeDecodeError):
+            out = urllib.parse.unquote(text, errors="strict")
+            if out != text:
+                yield "url", out
+    if "&" in text and _ENTITY.search(text):
+        out = html.unescape(text)
+        if out != text:
+            yield "html", out
+    if "\\" in text and _UESC.search(text):
+        try:
+            unescaped: str | None = _UESC.sub(_unescape, text)
+        except UnicodeError:
+            unescaped = None
+        if unescaped is not None:
+            yield "escape", unescaped
+    if any(stem in lower for stem in _ROT13_STEMS):
+        yield "rot13", text.translate(_ROT13)
+    if any(stem in lower for stem in _REVERSED_STEMS) or (
+        ("#&" in text and _REVERSED_ENTITY.search(text) is not None)
+        or ("%" in text and len(_REVERSED_URLENC.findall(text, 0, 4096)) >= 4)
+    ):
+        yield "reversed", text[::-1]
+    yield from _blobs(text, budget)
+    # A token may be a blob rot13'd or reversed after encoding.
+    if b"x" * 16 in raw.translate(_TOKENS):
+        yield from _turned_tokens(text)
+
+
+#: A token of 16 characters or more set apart by white space.
+_TOKEN = re.compile(r"(?<!\S)\S{16,}")
+
+
+def _turned_tokens(text: str) -> Iterator[tuple[str, str]]:
+    """Tokens that decode once rot13'd or reversed (as a blob, or with more ``%XX`` escapes
+    than before): each such reading (at most :data:`MAX_BLOBS` tokens tried)."""
+    for tried, m in enumerate(_TOKEN.finditer(text)):
+        if tried >= MAX_BLOBS:
+            return
+        token = m.group()
+        if len(token) > MAX_BLOB or _blob(token) is not None or _b85(token) is not None:
+            continue
+        escapes = len(_URLENC.findall(token))
+        rot13 = token.translate(_ROT13)
+        for name, turned, tried in (
+            ("reversed", token[::-1], token[::-1]),
+            ("rot13", rot13, rot13),
+            ("rot13", rot13, rot13[::-1]),  # both: reversed at the next level
+        ):
+            if (
+                _blob(tried) is not None
+                or _b85(tried) is not None
+                or ("%" in token and len(_URLENC.findall(tried)) > escapes)
+            ):
+                yield name, turned
+                break
+
+
+def _unescape(match: re.Match[str]) -> str:
+    return match.group().encode("ascii").decode("unicode_escape")
+
+
+def _blobs(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
+    found = 0
+    raw = text.encode("utf-8", "surrogatepass")
+    cases = raw.translate(_CASES)
+    # Base64 of text made of hex digits or a few letters may hold no digit: then several
+    # lower case letters before an upper case one are the sign.
+    mixed = (
+        b"d" in cases
+        and (
+            (b"lU" in cases and (b"ld" in cases or b"dl" in cases or b"Ud" in cases))
+            or cases.count(b"Ud") + cases.count(b"dU") >= 4
+        )
+    ) or cases.count(b"lU") >= 4
+    if "0x" in text or b"hhshhshhshh" in raw.translate(_HEXES):
+        for m in _HEX_BYTES.finditer(text):
+            joined = _HEX_SEP.sub("", m.group())
+            if len(joined) < 16 or len(joined) % 2:
+                continue
+            if found >= MAX_BLOBS:
+                return
+            out = _hex_text(joined)
+            if out is not None:
+                found += 1
+                yield "hex", out
+            elif _hex_text(joined[::-1]) is not None:
+                found += 1  # hex bytes written backwards: the run reversed is decoded next
+                yield "reversed", m.group()[::-1]
+    if b"hhshhshhshh" in raw.translate(_ROT_HEXES):
+        for m in _ROT_HEX_BYTES.finditer(text):
+            if found >= MAX_BLOBS:
+                return
+            run = m.group()
+            if _ROT_HEX_LETTER.search(run) is not None:
+                found += 1  # hex bytes rot13'd: the run rot13'd back is decoded next
+                yield "rot13", run.translate(_ROT13)
+    if mixed:
+        for m in _CHUNKED.finditer(text):
+            if found >= MAX_BLOBS:
+                return
+            decoded = _chunked(m.group())
+            if decoded is not None:
+                found += 1
+                yield decoded
+    if _RUN in raw.translate(_BLOB_BYTES):
+        for m in _BLOB.finditer(text):
+            if found >= MAX_BLOBS:
+                return
+            blob = m.group()
+            if len(blob) > MAX_BLOB:
+                continue  # too long to decode; the blobs after it are still looked at
+            decoded = _blob(blob)
+            if decoded is not None:
+                found += 1
+                yield decoded
+    if b"x" * 20 in raw.translate(_TOKENS):
+        for m in _B85.finditer(text):
+            if found >= MAX_BLOBS:
+                return
+            token = m.group()
+            if len(token) > MAX_BLOB or _B64_ONLY.fullmatch(token) or _URL_START.match(token):
+                continue
+            decoded = _b85(token)
+            if decoded is not None:
+                found += 1
+                yield decoded
+
+
+def views(text: str, budget: Budget | None = None) -> Iterator[tuple[tuple[str, ...], str]]:
+    """``(transforms, text)``: ``text`` itself (no transforms), then every text hidden in it.
+
+    Depth first, so a text three encodings down is reached before its siblings' contents;
+    each decoded text is yielded once (a text that decodes to itself, or to one already
+    seen, ends there).
+    """
+    budget = budget if budget is not None else Budget()
+    plain = strip_hidden(text)
+    yield (), plain
+    seen = {plain}
+    stack: list[tuple[tuple[str, ...], str]] = [((), plain)]
+    if not text.isascii() and _ANY_TAG.search(text) is not None:
+        # Tag characters sprinkled inside words are read past, too: both readings count.
+        untagged = strip_hidden(text.translate(_NO_TAGS))
+        if untagged not in seen and budget.take(untagged):
+            seen.add(untagged)
+            yield ("tags",), untagged
+            stack.append((("tags",), untagged))
+    while stack:
+        path, current = stack.pop()
+        if len(path) >= MAX_DEPTH:
+            continue
+        found: list[tuple[tuple[str, ...], str]] = []
+        for transform, out in decode_once(current, budget):
+            out = strip_hidden(out)
+            if out in seen or not budget.take(out):
+                continue
+            seen.add(out)
+            where = (*path, transform)
+            budget.transforms.append(transform)
+            yield where, out
+            found.append((where, out))
+            if budget.views <= 0:
+                return
+        stack.extend(reversed(found))

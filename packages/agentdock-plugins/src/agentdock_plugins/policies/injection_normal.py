@@ -1,0 +1,247 @@
+"""The canonical form every prompt-injection detector reads.
+
+An attacker hides a phrase from a pattern by writing it differently, not by changing what
+it says to the model: full-width or mathematical letters, Cyrillic and Greek look-alikes,
+a combining accent or a Braille blank after every letter, zero-width and tag characters,
+letters spaced, dotted or hyphenated apart, leetspeak. :func:`canonical` undoes all of
+these, in this order:
+
+1. tag characters (U+E0020–U+E007E) read as the ASCII they spell ("ASCII smuggling");
+2. NFKD, then every combining mark (categories Mn, Me), format character (Cf), the invisible
+   characters of :mod:`~agentdock_plugins.policies.invisible` (variation selectors, Hangul
+   fillers, ...) and the Braille blank U+2800 dropped, then NFKC (recomposing Hangul);
+3. case folded;
+4. confusables folded to ASCII: every character that Unicode's confusables data (shipped by
+   the ``confusable-homoglyphs`` package) lists as a look-alike of an ASCII letter or digit;
+5. letter-separated words joined: ``i g n o r e``, ``i.g.n.o.r.e``, ``i-g-n-o-r-e`` (a run
+   of single characters set apart by one repeated separator, three or more with spaces, two
+   or more with punctuation); a wider gap
+   between two runs stays a space;
+6. leetspeak folded inside words that hold letters: ``0 1 3 4 5 7 @ $`` read as
+   ``o i e a s t a s`` (``h3ll0`` is ``hello``; ``2024`` and ``A-1001`` are left alone).
+
+The form is lossy on purpose (accents go, Cyrillic ``о`` becomes ``o``): the detectors'
+phrases are put through the same function when they are compiled, so both sides agree.
+Pure-ASCII text, the common case, skips steps 1–4 after one ``str.isascii`` check.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from itertools import islice
+
+from agentdock_plugins.policies.invisible import INVISIBLE
+
+__all__ = ["LEET", "canonical", "confusable_table", "strip_hidden"]
+
+#: Leetspeak digits and symbols, read as letters inside a word that holds letters.
+LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
+)
+_TAGS = {cp: cp - 0xE0000 for cp in range(0xE0020, 0xE007F)}
+#: Planes whose marks and format characters are dropped (others hold none in use).
+_SCANNED = (*range(0x0, 0x20000), *range(0xE0000, 0xE0200))
+
+
+def _hidden_codes() -> dict[int, None]:
+    codes = dict.fromkeys(INVISIBLE)
+    codes[0x2800] = None  # Braille pattern blank: looks like a space, is a letter
+    for code in _SCANNED:
+        if unicodedata.category(chr(code)) in {"Mn", "Me", "Cf"}:
+            codes[code] = None
+    # Tags not read as ASCII (the cancel tag and the language tag) are dropped too.
+    for code in range(0xE0000, 0xE0080):
+        codes.setdefault(code, None)
+    return codes
+
+
+_HIDDEN = _hidden_codes()
+
+
+def _class(codes: list[int]) -> str:
+    codes = sorted(codes)
+    parts: list[str] = []
+    start = prev = codes[0]
+    for code in [*codes[1:], -1]:
+        if code == prev + 1:
+            prev = code
+            continue
+        first, last = re.escape(chr(start)), re.escape(chr(prev))
+        parts.append(first if start == prev else f"{first}-{last}")
+        start = prev = code
+    return "".join(parts)
+
+
+#: ``re`` checks a class's BMP part in a bitmap but each astral range one by one for every
+#: character of the text, so classes here are their BMP part and the whole astral range;
+#: an astral match is then looked up (:func:`_search`, :func:`_drop`).
+_ASTRAL = "\U00010000-\U0010ffff"
+_HIDDEN_BMP = re.compile(f"[{_class([c for c in _HIDDEN if c < 0x10000])}]")
+#: A hidden character or a combining mark in NFC text: an accent on a letter that has a
+#: precomposed form is composed by NFC and so not found (``é`` in French is no disguise).
+_HIDDEN_CHAR = re.compile(f"[{_class([c for c in _HIDDEN if c < 0x10000])}{_ASTRAL}]")
+_ANY_ASTRAL = re.compile(f"[{_ASTRAL}]")
+
+
+def _search(pattern: re.Pattern[str], text: str, members: dict[int, object]) -> bool:
+    """Whether ``text`` holds a character of ``pattern``'s class that is in ``members``."""
+    for match in pattern.finditer(text):
+        code = ord(match.group())
+        if code < 0x10000 or code in members:
+            return True
+    return False
+
+
+def _drop(text: str) -> str:
+    """``text`` without its hidden characters and combining marks."""
+    text = _HIDDEN_BMP.sub("", text)
+    if _ANY_ASTRAL.search(text) is not None:
+        text = text.translate(_HIDDEN)
+    return text
+
+
+@lru_cache(maxsize=1)
+def confusable_table() -> dict[int, str]:
+    """Non-ASCII code point → the ASCII letter or digit it is confusable with (lower case).
+
+    Built once from the ``confusable-homoglyphs`` package's copy of Unicode's
+    confusables data: a character that looks like several ASCII characters maps to the
+    first letter among them (else the first digit).
+    """
+    from confusable_homoglyphs.utils import load
+
+    table: dict[int, str] = {}
+    for char, glyphs in load("confusables.json").items():
+        if len(char) != 1 or char.isascii():
+            continue
+        candidates = [g["c"] for g in glyphs if len(g["c"]) == 1 and g["c"].isascii()]
+        letters = [c for c in candidates if c.isalpha()]
+        digits = [c for c in candidates if c.isdigit()]
+        pick = (letters or digits or [None])[0]
+        if pick is not None:
+            table[ord(char)] = pick.lower()
+    return table
+
+
+_CONFUSABLE = confusable_table()
+#: Any character of the table: text without one (most text in any script) is not copied.
+_CONFUSABLE_CHAR = re.compile(f"[{_class([c for c in _CONFUSABLE if c < 0x10000])}{_ASTRAL}]")
+_ANY_TAG = re.compile("[\U000e0000-\U000e007f]")
+
+#: A run of single word characters set apart by one repeated separator: three or more
+#: set apart by spaces, two or more by punctuation (``d.o``, ``a-n``).
+_SPACED = re.compile(
+    r"(?<![^\W_])(?:[^\W_](?P<space> )[^\W_](?:(?P=space)[^\W_])+"
+    r"|[^\W_](?P<sep>[.\-_*·•/|+~,:;])[^\W_](?:(?P=sep)[^\W_])*)(?![^\W_])"
+)
+#: A word holding both letters and leetspeak characters.
+_LEETY = re.compile(r"[a-z@$]*[0134573@$][a-z0-9@$]*")
+
+
+def _table(classes: dict[bytes, int], other: int) -> bytes:
+    table = bytearray([other]) * 256
+    for chars, code in classes.items():
+        for char in chars:
+            table[char] = code
+    return bytes(table)
+
+
+_LETTERS = bytes(range(97, 123))
+#: Shapes: the UTF-8 bytes of a text translated to one class letter each (a C-level pass),
+#: so that what a regex would look for can first be ruled out with ``in``. Continuation
+#: bytes of a multi-byte character are deleted: one character, one class letter.
+_CONTINUATION = bytes(range(0x80, 0xC0))
+#: Letters ``a``, digits ``d``, separators ``s``: two single letters in a row, each set
+#: apart (``sasas``), are in every letter-spaced word.
+_UNITS = _table(
+    {_LETTERS + bytes(range(0xC0, 0x100)): 97, b"0123456789@$": 100, b" .-_*/|+~,:;": 115}, 120
+)
+#: Letters ``a``, leetspeak characters ``l``: ``al`` or ``la`` is where leetspeak may be.
+_LEETS = _table({_LETTERS: 97, b"0134573@$": 108}, 32)
+
+
+def _shape(text: str, table: bytes) -> bytes:
+    return text.encode("utf-8", "surrogatepass").translate(table, _CONTINUATION)
+
+
+def strip_hidden(text: str) -> str:
+    """``text`` with tags read as ASCII and hidden characters dropped; case and script kept.
+
+    What the decoders read: a base64 blob with a zero-width space inside is still a blob,
+    and its case still matters.
+    """
+    if text.isascii():
+        return text
+    if _ANY_TAG.search(text) is not None:
+        text = text.translate(_TAGS)
+    if not _search(_HIDDEN_CHAR, text, _HIDDEN):
+        return text
+    return _drop(text)
+
+
+def _join_run(match: re.Match[str]) -> str:
+    return match.group()[::2]
+
+
+def _leet(match: re.Match[str]) -> str:
+    word = match.group()
+    if not any(c.isalpha() for c in word):
+        return word
+    return word.translate(LEET)
+
+
+def canonical(text: str) -> tuple[str, bool]:
+    """``(canonical form, whether a disguise was taken off)`` (see the module docstring).
+
+    A disguise is a hidden character, a combining mark left after NFC (one that no
+    precomposed letter absorbs), combining marks typed after ASCII letters (``i\u0301``), a
+    look-alike folded in text that also holds ASCII letters, a letter-separated word, or
+    leetspeak.
+    """
+    disguised = False
+    if text.isascii():
+        out = text.lower()
+    else:
+        if _ANY_TAG.search(text) is not None:
+            text = text.translate(_TAGS)
+        nfc = unicodedata.normalize("NFC", text)
+        if _search(_HIDDEN_CHAR, nfc, _HIDDEN) or _stacked(text):
+            disguised = True
+        out = _drop(unicodedata.normalize("NFKD", nfc))
+        out = unicodedata.normalize("NFKC", out).casefold()
+        if not out.isascii() and _search(_CONFUSABLE_CHAR, out, _CONFUSABLE):
+            folded = out.translate(_CONFUSABLE)
+            if _has_ascii_letter(out):
+                disguised = True
+            out = folded
+    if b"sasas" in b"s" + _shape(out, _UNITS) + b"s" and _SPACED.search(out) is not None:
+        out = _SPACED.sub(_join_run, out)
+        disguised = True
+    leets = _shape(out, _LEETS)
+    if b"al" in leets or b"la" in leets:
+        folded = _LEETY.sub(_leet, out)
+        if folded != out:
+            disguised = True
+            out = folded
+    return out, disguised
+
+
+_ASCII_LETTER = re.compile("[a-z]")
+#: A combining mark right after an ASCII letter, as written (before NFC composes it).
+_MARK_AFTER_LETTER = re.compile("[A-Za-z][\u0300-\u036f]")
+_COMBINING = re.compile("[\u0300-\u036f]")
+
+
+def _stacked(text: str) -> bool:
+    """Whether combining marks follow ASCII letters three times or more: accents typed as
+    separate characters on English letters are a disguise (NFC text of any language has
+    its accents composed)."""
+    if _COMBINING.search(text) is None:
+        return False
+    return sum(1 for _ in islice(_MARK_AFTER_LETTER.finditer(text), 3)) >= 3
+
+
+def _has_ascii_letter(text: str) -> bool:
+    return _ASCII_LETTER.search(text) is not None
