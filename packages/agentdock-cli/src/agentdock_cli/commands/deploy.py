@@ -91,8 +91,9 @@ def _summary(deployment: Any, verb: str) -> None:
     "--host",
     default=None,
     metavar="ADDRESS",
-    help="Address the runtime listens on (default: expose.host when the Dockfile sets it, "
-    "else 127.0.0.1 for the local target: this machine only). 0.0.0.0: every interface.",
+    help="Address the runtime listens on, or a container's port is published on (default: "
+    "expose.host when the Dockfile sets it, else 127.0.0.1: this machine only). 0.0.0.0: "
+    "every interface.",
 )
 @_timeout_option
 @click.option("--base-image", default=None, help="Override build.base_image (docker builder).")
