@@ -70,6 +70,8 @@ TARGET_SETTINGS = frozenset(
         "AGENTDOCK_API_KEY",
         "AGENTDOCK_KUBE_CONTEXT",
         "AGENTDOCK_KUBE_NAMESPACE",
+        "AGENTDOCK_KUBE_INGRESS_FROM",
+        "AGENTDOCK_KUBE_EGRESS_TO",
     }
 )
 #: AgentDock settings whose values are credentials: masked in logs like ``deploy.secrets``.
