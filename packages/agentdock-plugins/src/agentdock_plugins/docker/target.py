@@ -12,8 +12,8 @@ a file only its runtime reads (:mod:`.envfile`; in its environment for an image 
 that), never a label, the handle, an error or a progress event, nor ``docker inspect``.
 
 The container runs as locked down as the Kubernetes pods (:mod:`.hardening`): no
-capabilities, no privilege escalation, a read-only root with tmpfs where the runtime writes,
-memory and process limits (:mod:`.resources`). Its port is published on the address the
+capabilities, no privilege escalation, a read-only root writable only where the runtime
+writes, memory and process limits (:mod:`.resources`). Its port is published on the address the
 deploy reports: ``--host`` or ``expose.host`` when given, else 127.0.0.1 (this machine only),
 as the ``local`` target listens.
 """
@@ -298,7 +298,7 @@ class DockerTarget:
         seconds = max(0, math.ceil(timeout))
         try:
             container.stop(timeout=seconds)
-            container.remove(force=True, v=True)  # and the env file's volume
+            container.remove(force=True, v=True)  # and its volumes: env file, state
         except Exception as exc:
             if _is_not_found(exc) or "removal of container" in str(exc):
                 return
