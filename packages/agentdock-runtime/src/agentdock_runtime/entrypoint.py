@@ -44,6 +44,9 @@ Set by deploy targets (a user rarely sets them):
 ``AGENTDOCK_STANDBY_FD`` / ``AGENTDOCK_CONTROL_FD``
     The agent's stable address, still served by the version before this one, and a socket
     to the supervisor, which says when to accept on it too (after the health gate).
+``AGENTDOCK_ENV_FILE``
+    A JSON file of more variables (the ``docker`` target's, kept out of ``docker inspect``),
+    read first; the environment wins over it (:mod:`.envfile`).
 ``AGENTDOCK_SECRET_NAMES``
     Comma-separated names of the variables that hold secrets: their values are masked
     (``***``) in everything the runtime writes to stdout and stderr (:mod:`.logmask`).
@@ -57,9 +60,10 @@ once the agent is ready, with the address actually bound. Start-up failures prin
 ``[FATAL] ...`` lines to stderr and exit non-zero:
 
 * 78 (``EX_CONFIG``): required variables are missing (one line naming all of them, never a
-  value), the spec is invalid (one line per finding), a setting above is malformed, the
-  address cannot be listened on (the port is taken), or a plugin is missing (an auth
-  provider for ``auth.mode`` unless insecure mode is on);
+  value), ``AGENTDOCK_ENV_FILE`` cannot be read, the spec is invalid (one line per
+  finding), a setting above is malformed, the address cannot be listened on (the port is
+  taken), or a plugin is missing (an auth provider for ``auth.mode`` unless insecure mode
+  is on);
 * 70 (``EX_SOFTWARE``): the agent's entrypoint cannot be imported.
 
 SIGTERM (or SIGINT) stops accepting connections, drains in-flight requests, flushes
@@ -273,8 +277,18 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     Returns 0 after a graceful shutdown; exits with ``[FATAL]`` lines when it cannot start.
     """
     env = os.environ if environ is None else environ
+    from agentdock_runtime.envfile import EnvFileError, read_env_file
     from agentdock_runtime.logmask import install as mask_secrets_in_output
 
+    try:
+        handed = read_env_file(env)
+    except EnvFileError as exc:
+        _fatal([str(exc)], EX_CONFIG)
+    if handed and environ is None:
+        for name, value in handed.items():
+            os.environ.setdefault(name, value)
+    elif handed:
+        env = {**handed, **env}
     # First of all, so nothing this process writes shows a value AGENTDOCK_SECRET_NAMES names.
     mask_secrets_in_output(env)
     if environ is None:

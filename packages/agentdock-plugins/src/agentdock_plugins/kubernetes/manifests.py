@@ -13,9 +13,16 @@ key create`` work there only through a shared (Postgres) registry. :func:`regist
 says when the deploying machine has none.
 
 Objects, in apply order: ConfigMap (the snapshot, mounted as ``/etc/agentdock/spec.yaml``),
-Service, Deployment, HorizontalPodAutoscaler (``deploy.autoscale``), PodDisruptionBudget
-(more than one replica). Selectors use only the name and instance labels, which never
-change between versions, so an apply of a new version rolls the same Deployment.
+Service, NetworkPolicy (who reaches the pods, where they go: :mod:`.network`; before the
+pods exist), Deployment, HorizontalPodAutoscaler (``deploy.autoscale``),
+PodDisruptionBudget (more than one replica). Selectors use only the name and instance
+labels, which never change between versions, so an apply of a new version rolls the same
+Deployment.
+
+The pods run ``image`` as given. The target passes the image by digest
+(``repository@sha256:...``) when the engine knows one (the image was pushed to, or pulled
+from, a registry); a local image has only its tag, and its id (``sha256:...``, which no
+registry resolves) goes in the pod template's :data:`IMAGE_ID_ANNOTATION`.
 """
 
 from __future__ import annotations
@@ -34,12 +41,14 @@ from agentdock.masking import SECRET_NAMES_ENV
 from agentdock.registry import DATABASE_URL_ENV
 
 from agentdock_plugins.docker.naming import image_reference
+from agentdock_plugins.kubernetes.network import DEFAULT_EGRESS, DEFAULT_INGRESS, network_policy
 
 __all__ = [
     "CONFIG_DIR",
     "CONTAINER",
     "FIELD_MANAGER",
     "GID",
+    "IMAGE_ID_ANNOTATION",
     "SPEC_FILE",
     "UID",
     "Manifest",
@@ -68,6 +77,8 @@ SPEC_FILE = f"{CONFIG_DIR}/spec.yaml"
 #: as is ``/tmp``, because the root filesystem is read-only.
 STATE_DIR = "/var/lib/agentdock"
 CONTAINER = "agent"
+#: The image id (its config's digest) of a pod template whose image is named by tag.
+IMAGE_ID_ANNOTATION = "io.agentdock/image-id"
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_NODE_SELECTOR = {"nvidia.com/gpu.present": "true"}
 GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
@@ -299,8 +310,14 @@ def render(
     version: str,
     namespace: str = "default",
     instance: str | None = None,
+    image_id: str | None = None,
+    ingress_from: Sequence[str] = DEFAULT_INGRESS,
+    egress_to: Sequence[str] = DEFAULT_EGRESS,
 ) -> list[Manifest]:
     """The manifests of one version of an agent, in apply order.
+
+    ``image_id`` goes in the pod template's :data:`IMAGE_ID_ANNOTATION` (when ``image`` is a
+    tag); ``ingress_from`` and ``egress_to`` are the NetworkPolicy's terms (:mod:`.network`).
 
     ``spec`` is the validated ``DockSpec`` of ``snapshot``; it may have been resolved
     against the user's environment, so only its typed fields are read (name, port,
@@ -310,7 +327,8 @@ def render(
 
     :raises InvalidDeployInput: a derived name is not a DNS-1123 label, the version cannot
         be a label value, a GPU is asked of the ``cpu`` hardware profile, autoscaling has
-        no CPU request to measure against, or a node selector holds a placeholder.
+        no CPU request to measure against, a node selector holds a placeholder, or a
+        NetworkPolicy term is malformed.
     """
     variables, unresolved, raw = _snapshot_document(snapshot)
     agent = str(spec.agent.name)
@@ -384,6 +402,7 @@ def render(
             "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}],
         },
     }
+    policy = network_policy(meta(objs.base), match, port, ingress_from, egress_to)
     node_selector = {**(GPU_NODE_SELECTOR if gpus else {}), **_node_selector(raw)}
     container: dict[str, Any] = {
         "name": CONTAINER,
@@ -458,13 +477,16 @@ def render(
                         "io.agentdock/spec-sha256": hashlib.sha256(
                             snapshot.encode("utf-8")
                         ).hexdigest(),
+                        **(
+                            {IMAGE_ID_ANNOTATION: image_id} if image_id and "@" not in image else {}
+                        ),
                     },
                 },
                 "spec": pod_spec,
             },
         },
     }
-    out = [configmap, service, deployment]
+    out = [configmap, service, policy, deployment]
     if autoscale is not None:
         out.append(
             {
@@ -514,6 +536,8 @@ def render_file(
     namespace: str = "default",
     instance: str | None = None,
     env_files: Sequence[str | os.PathLike[str]] = (),
+    ingress_from: Sequence[str] = DEFAULT_INGRESS,
+    egress_to: Sequence[str] = DEFAULT_EGRESS,
 ) -> list[Manifest]:
     """The manifests of a Dockfile (``agentdock deploy --target kubernetes --dry-run``).
 
@@ -557,6 +581,8 @@ def render_file(
         version=chosen,
         namespace=namespace,
         instance=instance,
+        ingress_from=ingress_from,
+        egress_to=egress_to,
     )
 
 
