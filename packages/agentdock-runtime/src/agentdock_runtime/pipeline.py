@@ -810,6 +810,8 @@ _AUTH_REASONS = {
     "KeyRevoked": "revoked",
     "Forbidden": "forbidden",
     "RateLimitExceeded": "rate_limited",
+    # The check could not be made (limits set to fail closed while Redis is unreachable).
+    "ServiceUnavailable": "unavailable",
 }
 
 
@@ -1026,7 +1028,8 @@ def compile_pipeline(
 
 
 def _compile_access(spec: Any) -> Any | None:
-    """Roles, permissions and rate limits; shared through Redis when AGENTDOCK_REDIS_URL is set."""
+    """Roles, permissions and rate limits (see :mod:`agentdock_runtime.access` for where
+    limits are kept: memory, a file the workers share, Redis)."""
     try:
         from agentdock_runtime.access import compile_access
     except ModuleNotFoundError:

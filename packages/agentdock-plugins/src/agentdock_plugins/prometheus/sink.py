@@ -13,7 +13,9 @@ the server three things:
 
 ``bind(pipeline)`` lets the sink export the pipeline's own telemetry counters (events queued,
 delivered, sink errors and timeouts) and the events lost per sink (dropped by its queue or
-lost inside the sink: a span queue, a backend that failed or timed out, a buffer's bounds).
+lost inside the sink: a span queue, a backend that failed or timed out, a buffer's bounds),
+and, for an agent with rate limits, where they are kept now (Redis, locally, or refused
+while Redis is unreachable) and how many times Redis failed.
 
 Several worker processes: when ``PROMETHEUS_MULTIPROC_DIR`` names a directory before
 prometheus-client is first imported (``agentdock serve --workers N`` sets it), every process
@@ -66,8 +68,12 @@ _RUN_STATUS = frozenset({"ok", "error", "cancelled"})
 _TOOL_STATUS = frozenset({"ok", "error", "denied"})
 _STAGES = frozenset({"pre", "tool", "post"})
 _ACTIONS = frozenset({"redact", "block", "truncate", "deny", "flag"})
-_AUTH_REASONS = frozenset({"missing", "invalid", "expired", "revoked", "forbidden", "rate_limited"})
+_AUTH_REASONS = frozenset(
+    {"missing", "invalid", "expired", "revoked", "forbidden", "rate_limited", "unavailable"}
+)
 _STATS = ("queued", "delivered", "sink_errors", "sink_timeouts")
+#: ``agentdock_ratelimit_backend`` states: the limiter's ``backend``.
+_LIMIT_BACKENDS = ("redis", "local", "closed")
 
 
 def _drops(pipeline: Any) -> dict[str, int]:
@@ -272,7 +278,7 @@ class PrometheusSink:
         self._auth_failures = Counter(
             "agentdock_auth_failures",
             "Refused requests by reason (missing, invalid, expired, revoked, forbidden, "
-            "rate_limited).",
+            "rate_limited, unavailable).",
             ["reason"],
             registry=registry,
         )
@@ -313,6 +319,23 @@ class PrometheusSink:
         )
         self._dropped_of = _Children(self._dropped)
         self._drops_seen: dict[str, int] = {}
+        # Where rate limits are kept, per process (summed over live workers).
+        self._limit_backend = Gauge(
+            "agentdock_ratelimit_backend",
+            "Runtime processes whose rate limits are kept in each place now: redis (shared), "
+            "local (this process, or the workers of one host together), closed (Redis "
+            "unreachable: limited callers refused).",
+            ["state"],
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self._limit_fallbacks = Counter(
+            "agentdock_ratelimit_fallbacks",
+            "Times Redis failed and rate limits left it (kept locally, or refused).",
+            registry=registry,
+        )
+        self._limiter: Any | None = None
+        self._fallbacks_seen = 0
         # Label children, resolved once per combination (every label value is bounded).
         self._runs_of = _Children(self._runs)
         self._run_errors_of = _Children(self._run_errors)
@@ -344,6 +367,12 @@ class PrometheusSink:
         self._pipeline = pipeline
         for name in _drops(pipeline):
             self._dropped_of(name)
+        access = getattr(pipeline, "access", None)
+        if access is not None and getattr(access, "rates", None):
+            self._limiter = access.limiter
+            self._fallbacks_seen = 0
+            with self._stats_lock:
+                self._sync_limiter()
 
     def asgi_middleware(self, app: Any) -> Any:
         """An ASGI app around ``app`` that counts and times HTTP requests."""
@@ -376,6 +405,20 @@ class PrometheusSink:
             dead: Any = multiprocess.mark_process_dead  # untyped in prometheus-client
             dead(os.getpid(), self.multiprocess_dir)
 
+    def _sync_limiter(self) -> None:
+        """The limiter's state, read where the sink syncs (each batch, each scrape): one
+        process's value, summed over live workers in multiprocess mode."""
+        limiter = self._limiter
+        if limiter is None:
+            return
+        state = getattr(limiter, "backend", "local")
+        for name in _LIMIT_BACKENDS:
+            self._limit_backend.labels(name).set(1 if name == state else 0)
+        fallbacks = int(getattr(limiter, "fallbacks", 0))
+        if fallbacks > self._fallbacks_seen:
+            self._limit_fallbacks.inc(fallbacks - self._fallbacks_seen)
+            self._fallbacks_seen = fallbacks
+
     def _sync_stats(self) -> None:
         pipeline = self._pipeline
         if pipeline is None:
@@ -383,6 +426,7 @@ class PrometheusSink:
         stats = pipeline.telemetry_stats
         drops = _drops(pipeline)
         with self._stats_lock:
+            self._sync_limiter()
             for name, counter in self._stat_counters.items():
                 value = getattr(stats, name, 0)
                 delta = value - self._stats_seen[name]
