@@ -174,6 +174,18 @@ def test_instances_sharing_a_redis_have_budgets_of_their_own(redis_url: str) -> 
     ]
 
 
+def patient(spec: Any, url: str, on_outage: str = "local") -> Any:
+    """``compile_access``'s Access, its Redis client waiting seconds (not a quarter of one)
+    for an answer: on a loaded machine a slow answer must not pass for the outage a test
+    makes by killing the server (refused at once) or cutting the client off."""
+    import redis.asyncio
+
+    access = compile_access(spec, redis_url="")
+    client = redis.asyncio.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    access.limiter = RedisLimiter(url, client=client, on_outage=on_outage)
+    return access
+
+
 async def _allowed(access: Any, identity: dict[str, str], n: int) -> int:
     """How many of ``n`` requests, one after the other, ``access`` lets through."""
     ok = 0
@@ -196,8 +208,7 @@ def test_a_redis_outage_limits_from_the_last_spend_each_runtime_heard(
     identity = {"sub": "outage-caller", "role": "developer"}
 
     async def main(server: Any) -> None:
-        a = compile_access(spec, redis_url=server.url)
-        b = compile_access(spec, redis_url=server.url)
+        a, b = patient(spec, server.url), patient(spec, server.url)
         assert await _allowed(a, identity, 10) == 10
         assert await _allowed(b, identity, 5) == 5
         assert await _allowed(a, identity, 1) == 1
@@ -228,7 +239,7 @@ def test_spend_during_an_outage_is_carried_back_to_redis(
 
     async def main() -> None:
         server = redis_servers()
-        access = compile_access(spec, redis_url=server.url)
+        access = patient(spec, server.url)
         assert await _allowed(access, identity, 8) == 8
         server.kill()
         assert await _allowed(access, identity, 4) == 4  # locally, from 8 spent
@@ -237,7 +248,7 @@ def test_spend_during_an_outage_is_carried_back_to_redis(
         assert await _allowed(access, identity, 20) == 8
         assert access.limiter.backend == "redis"
         # Redis holds the spend now: a runtime that never saw the caller agrees.
-        other = compile_access(spec, redis_url=again.url)
+        other = patient(spec, again.url)
         assert await _allowed(other, identity, 5) == 0
         await other.close()
         await access.close()
@@ -260,8 +271,7 @@ def test_spend_while_redis_was_unreachable_is_carried_back(
         raise ConnectionError("partitioned")
 
     async def main() -> None:
-        a = compile_access(spec, redis_url=redis_url)
-        b = compile_access(spec, redis_url=redis_url)
+        a, b = patient(spec, redis_url), patient(spec, redis_url)
         assert await _allowed(a, identity, 16) == 16
         script = a.limiter._script
         a.limiter._script = cut_off
@@ -281,7 +291,7 @@ def test_a_redis_outage_can_fail_closed(redis_servers: Callable[..., Any]) -> No
     identity = {"sub": "closed-caller", "role": "developer"}
 
     async def main(server: Any) -> None:
-        access = compile_access(spec, redis_url=server.url, on_outage="closed")
+        access = patient(spec, server.url, on_outage="closed")
         assert await _allowed(access, identity, 3) == 3
         server.kill()
         with pytest.raises(ServiceUnavailable) as info:

@@ -89,6 +89,12 @@ class Served:
         assert set(statuses) <= {200, 429}, statuses
         return statuses
 
+    def metrics_text(self) -> str:
+        """``GET /metrics`` (merged over the workers), as an admin."""
+        response = httpx.get(f"{self.base}/metrics", headers=token("root", "admin"), timeout=10)
+        assert response.status_code == 200, response.text
+        return response.text
+
     def per_worker(self) -> dict[str, tuple[int, int]]:
         """pid → (admitted, refused) once the workers' counters account for every request
         sent (telemetry reaches the metrics a moment after the response)."""
@@ -198,13 +204,18 @@ def test_workers_keep_the_spend_when_redis_dies_mid_run(
     with serve(tmp_path, {"AGENTDOCK_REDIS_URL": redis.url}) as served:
         ann = token("ann")
         assert served.burst(12, ann).count(200) == 12
+        # A worker whose Redis answer came later than its client waits (a loaded machine)
+        # limited alone for a while already: then the documented bound, not the exact one.
+        early = _sample(served.metrics_text(), "agentdock_ratelimit_fallbacks_total")
         redis.kill()
-        assert served.burst(30, ann).count(200) == BUDGET - 12
+        after = served.burst(30, ann).count(200)
+        if early == 0:
+            assert after == BUDGET - 12
+        else:
+            assert after <= BUDGET
         counts = reach_both_workers(served, ann)
-        assert sum(admitted for admitted, _ in counts.values()) == BUDGET
-        metrics = httpx.get(f"{served.base}/metrics", headers=token("root", "admin"), timeout=10)
-        assert metrics.status_code == 200, metrics.text
-        text = metrics.text
+        assert sum(admitted for admitted, _ in counts.values()) == 12 + after
+        text = served.metrics_text()
         # Every worker that has served since Redis died limits locally, and says so.
         assert _sample(text, "agentdock_ratelimit_fallbacks_total") >= 1
         assert _sample(text, 'agentdock_ratelimit_backend{state="local"}') >= 1
