@@ -305,3 +305,21 @@ def test_a_redis_outage_can_fail_closed(redis_servers: Callable[..., Any]) -> No
         await access.close()
 
     asyncio.run(main(redis_servers()))
+
+
+def test_a_local_count_beyond_a_period_is_not_carried_into_redis(redis_url: str) -> None:
+    """A TAT more than a period ahead cannot come from GCRA (a table kept across a reboot,
+    another clock's): Redis keeps its own count rather than lock the caller out."""
+    from agentdock_runtime.ratelimit import MemoryLimiter
+
+    local = MemoryLimiter()
+    local.observe("k", 10**7)
+    rate = parse_rate("2/m")
+
+    async def main() -> list[bool]:
+        limiter = RedisLimiter(redis_url, prefix="agentdock:test-clock:", local=local)
+        decisions = [(await limiter.hit("k", rate)).allowed for _ in range(3)]
+        await limiter.close()
+        return decisions
+
+    assert asyncio.run(main()) == [True, True, False]

@@ -196,9 +196,10 @@ SLACK_S = 1e-6
 
 #: GCRA on Redis' clock (its ``0.001`` ms is :data:`SLACK_S`). KEYS[1] caller;
 #: ARGV[1] interval ms; ARGV[2] period ms; ARGV[3] ms the caller's TAT runs ahead by this
-#: runtime's own count. That count is taken when Redis holds no TAT for the caller (it
-#: restarted empty) or one more than half an interval behind it (the runtime admitted
-#: callers alone while Redis was unreachable); closer, it is only the network's delay.
+#: runtime's own count (more than a period: another clock's, none). That count is taken
+#: when Redis holds no TAT for the caller (it restarted empty) or one more than half an
+#: interval behind it (the runtime admitted callers alone while Redis was unreachable);
+#: closer, it is only the network's delay.
 #: Returns {1, "0", "<ms the TAT now runs ahead>"} when allowed, {0, "<ms to wait>", "<ms
 #: ahead>"} when refused.
 GCRA_LUA = """
@@ -206,7 +207,9 @@ local interval = tonumber(ARGV[1])
 local period = tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local known = now + tonumber(ARGV[3])
+local ahead = tonumber(ARGV[3])
+if ahead > period + interval then ahead = 0 end
+local known = now + ahead
 local tat = tonumber(redis.call('GET', KEYS[1]))
 local carried = tat == nil or known - tat > interval / 2
 if carried then tat = known end
