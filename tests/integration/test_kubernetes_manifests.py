@@ -743,3 +743,70 @@ def test_an_image_by_tag_carries_its_id_and_one_by_digest_needs_none(tmp_path: P
     assert pin("other/echo:1", attrs) is None  # several elsewhere: which one is not ours to say
     assert pin("agentdock/echo:1.0-abc", {"RepoDigests": []}) is None
     assert pin(f"x/y@{digest}", {}) == f"x/y@{digest}"
+
+
+def _limited(tmp_path: Path, deploy: dict[str, Any]) -> Path:
+    """A jwt agent (no registry involved) with a rate limit and the ``deploy`` block."""
+    auth = {
+        "mode": "jwt",
+        "jwt": {"secret_key": PLANTED * 2},
+        "rate_limits": {"developer": "20/m"},
+    }
+    return _dockfile(tmp_path, auth=auth, deploy=deploy)
+
+
+@pytest.mark.parametrize(
+    ("deploy", "most"),
+    [
+        ({"replicas": 3}, 3),
+        ({"autoscale": {"min_replicas": 1, "max_replicas": 4}, "resources": {"cpu": "1"}}, 4),
+    ],
+    ids=["replicas", "autoscale"],
+)
+def test_replicas_with_rate_limits_and_no_redis_are_refused_naming_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deploy: dict[str, Any], most: int
+) -> None:
+    """Each pod would keep its own budget: a caller would get the limit once per replica."""
+    from agentdock.deployment import dry_run
+
+    monkeypatch.setenv("AGENTDOCK_HOME", str(tmp_path / "home"))
+    manager = make_plugin_manager(plugins=[("k8s", k8s_plugin)])
+    path = _limited(tmp_path, deploy)
+    out = dry_run(path, target="kubernetes", plugins=manager)
+    (note,) = [n for n in out["notes"] if "AGENTDOCK_REDIS_URL" in n]
+    assert note.startswith("deploy --target kubernetes refuses this:")
+    assert "auth.rate_limits" in note and f"{most} replicas" in note
+    assert f"{most} times" in note and "deploy.secrets" in note
+    target = manager.get("targets", "kubernetes").factory()
+    document = load_document(path, environ={}, allow_unresolved=True)
+    spec = validate_document(document, skip_imports=True).spec
+    snapshot = yaml.safe_dump(document.raw, sort_keys=False)
+    with pytest.raises(InvalidDeployInput) as info:
+        target.preflight(spec, snapshot=snapshot, version="1.0.0", env={})
+    assert info.value.exit_code == 1
+    assert info.value.path == ("deploy.autoscale" if "autoscale" in deploy else "deploy.replicas")
+    assert "AGENTDOCK_REDIS_URL" in info.value.cause
+
+
+@pytest.mark.parametrize(
+    "deploy",
+    [
+        {"replicas": 1},
+        {"replicas": 3, "secrets": ["AGENTDOCK_REDIS_URL"]},
+        {"replicas": 3, "env": {"AGENTDOCK_REDIS_URL": "redis://redis.agents:6379/0"}},
+    ],
+    ids=["one-replica", "redis-from-the-secret", "redis-in-deploy-env"],
+)
+def test_one_replica_or_a_shared_redis_renders_without_a_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deploy: dict[str, Any]
+) -> None:
+    from agentdock.deployment import dry_run
+
+    monkeypatch.setenv("AGENTDOCK_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("AGENTDOCK_REDIS_URL", "redis://planted:6379/0")
+    manager = make_plugin_manager(plugins=[("k8s", k8s_plugin)])
+    out = dry_run(_limited(tmp_path, deploy), target="kubernetes", plugins=manager)
+    assert not any("AGENTDOCK_REDIS_URL" in n for n in out["notes"]), out["notes"]
+    pod = _by_kind(out["manifests"])["Deployment"]["spec"]["template"]["spec"]
+    env = {e["name"] for e in pod["containers"][0]["env"]}
+    assert ("AGENTDOCK_REDIS_URL" in env) == ("replicas" in deploy and deploy["replicas"] > 1)

@@ -18,6 +18,14 @@ Environment variables:
     ``json`` or ``text``: the format of every line of the run, the log sink's event lines
     and the log records (the runtime's and uvicorn's) alike; ``off`` writes no event lines.
     Unset: text on a terminal, JSON otherwise (:mod:`.logconfig`).
+``AGENTDOCK_REDIS_URL``
+    Keep rate limits in this Redis, shared by every runtime of the agent (:mod:`.access`).
+``AGENTDOCK_RATELIMIT_ON_OUTAGE``
+    ``local`` (default: limit alone from the spend last heard of) or ``closed`` (refuse
+    rate-limited callers with 503) while that Redis is unreachable.
+``AGENTDOCK_RATELIMIT_FILE``
+    A file the runtime processes of one host share rate limits through
+    (:mod:`.sharedlimit`; ``agentdock serve --workers`` sets it).
 
 Read by the server plugin (the ``litestar`` one: ``agentdock_plugins.litestar.limits``),
 once at start-up; a malformed value is a ``[FATAL]`` line and exit 78:

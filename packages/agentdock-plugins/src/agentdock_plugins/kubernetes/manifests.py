@@ -12,6 +12,10 @@ pods cannot share the deploying machine's embedded SQLite file, so keys made wit
 key create`` work there only through a shared (Postgres) registry. :func:`registry_problem`
 says when the deploying machine has none.
 
+An agent with rate limits that may run more than one replica needs the replicas to share
+one budget per caller through Redis: :func:`ratelimit_problem` says when the pods would get
+no ``AGENTDOCK_REDIS_URL`` (each would keep budgets of its own).
+
 Objects, in apply order: ConfigMap (the snapshot, mounted as ``/etc/agentdock/spec.yaml``),
 Service, NetworkPolicy (who reaches the pods, where they go: :mod:`.network`; before the
 pods exist), Deployment, HorizontalPodAutoscaler (``deploy.autoscale``),
@@ -33,7 +37,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from agentdock.deployment.errors import InvalidDeployInput
@@ -53,9 +57,11 @@ __all__ = [
     "UID",
     "Manifest",
     "ObjectNames",
+    "Problem",
     "checks_api_keys",
     "dump",
     "names",
+    "ratelimit_problem",
     "registry_problem",
     "render",
     "render_file",
@@ -82,10 +88,19 @@ IMAGE_ID_ANNOTATION = "io.agentdock/image-id"
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_NODE_SELECTOR = {"nvidia.com/gpu.present": "true"}
 GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
+#: The Redis the runtimes of an agent share their rate limits through.
+REDIS_URL_ENV = "AGENTDOCK_REDIS_URL"
 _RESERVED_ENV = ("AGENTDOCK_SPEC", "AGENTDOCK_HOST", "AGENTDOCK_PORT", SECRET_NAMES_ENV)
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}")
+
+
+class Problem(NamedTuple):
+    """What a deploy refuses: the Dockfile path to change and why."""
+
+    path: str
+    reason: str
 
 
 class ObjectNames:
@@ -198,6 +213,53 @@ def registry_problem(
         "reach) for the deploy and for agentdock key, and put the same URL in the Secret "
         f"{names(agent, instance).secret}, where the pods read it"
     )
+
+
+def ratelimit_problem(snapshot: str, *, agent: str, instance: str | None = None) -> Problem | None:
+    """Why the replicas of ``snapshot`` would multiply its rate limits, or None.
+
+    Limits are kept per runtime unless the runtimes share a Redis (``AGENTDOCK_REDIS_URL``).
+    Pods get only the variables their manifest names, never the deploying shell's, so the
+    Dockfile itself must give them the URL: in ``deploy.secrets`` (read from the Secret),
+    as a ``${AGENTDOCK_REDIS_URL}`` placeholder, or in ``deploy.env``.
+
+    :returns: (the Dockfile path to change, why) when the agent has rate limits, may run more
+        than one replica, and its pods get no Redis URL.
+    """
+    variables, unresolved, raw = _snapshot_document(snapshot)
+    auth = raw.get("auth")
+    if not isinstance(auth, Mapping) or not auth.get("rate_limits"):
+        return None
+    deploy = raw.get("deploy")
+    if not isinstance(deploy, Mapping):
+        deploy = {}
+    autoscale = deploy.get("autoscale")
+    if isinstance(autoscale, Mapping):
+        path, most = "deploy.autoscale", _count(autoscale.get("max_replicas"))
+    else:
+        path, most = "deploy.replicas", _count(deploy.get("replicas"))
+    if most <= 1:
+        return None
+    required, optional = _secret_keys(raw, variables, unresolved)
+    given = {*required, *optional, *(str(k) for k in deploy.get("env") or {})}
+    if REDIS_URL_ENV in given:
+        return None
+    secret = names(agent, instance).secret
+    return Problem(
+        path,
+        f"{agent} limits each caller (auth.rate_limits) and may run {most} replicas, and its "
+        f"pods get no {REDIS_URL_ENV}: each replica would keep budgets of its own, so a "
+        f"caller could make up to {most} times its limit. Add {REDIS_URL_ENV} to "
+        f"deploy.secrets (its value in the Secret {secret}) so the replicas share one "
+        "budget in Redis, or run one replica",
+    )
+
+
+def _count(value: Any) -> int:
+    try:
+        return int(value) if value is not None else 1
+    except (TypeError, ValueError):
+        return 1
 
 
 def _secret_keys(

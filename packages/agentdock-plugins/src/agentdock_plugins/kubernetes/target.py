@@ -49,6 +49,7 @@ from agentdock_plugins.kubernetes.manifests import (
     FIELD_MANAGER,
     Manifest,
     names,
+    ratelimit_problem,
     registry_problem,
     render,
     required_variables,
@@ -174,7 +175,8 @@ class KubernetesTarget:
         """Refuse, before anything is built, what no rollout could serve: manifests that do
         not render (a name that is no DNS label, a GPU on the ``cpu`` profile, autoscaling
         without a CPU request, ...) and an agent that checks API keys while the registry
-        here is one its pods cannot share (see ``manifests.registry_problem``).
+        here is one its pods cannot share (see ``manifests.registry_problem``), or whose
+        replicas would each keep rate limits of their own (``manifests.ratelimit_problem``).
 
         :raises InvalidDeployInput: with what to change (exit 1).
         """
@@ -194,6 +196,13 @@ class KubernetesTarget:
                 problem,
                 hint="or deploy it with --target docker or local, which share this registry",
                 path="auth.mode",
+            )
+        limits = ratelimit_problem(snapshot, agent=spec.agent.name, instance=instance)
+        if limits is not None:
+            raise InvalidDeployInput(
+                limits.reason,
+                hint="deploy.secrets: [AGENTDOCK_REDIS_URL], and the URL in the Secret",
+                path=limits.path,
             )
 
     def start(
@@ -463,6 +472,8 @@ class KubernetesTarget:
         agent = str(manifests[0]["metadata"]["labels"]["io.agentdock/agent"])
         values = value_sources(find_dockfile(path).resolve().parent, env_files)
         problem = registry_problem(snapshot, values, agent=agent, instance=instance)
+        limits = ratelimit_problem(snapshot, agent=agent, instance=instance)
+        refused = [p for p in (problem, limits.reason if limits else None) if p is not None]
         files = [str(p) for p in write(manifests, out_dir, fmt)] if out_dir is not None else []
         return {
             "manifests": manifests,
@@ -473,8 +484,9 @@ class KubernetesTarget:
             "required": required,
             "optional": optional,
             "hint": secret_hint(agent, instance, ns) if required or optional else None,
-            # A deploy refuses what the dry run only warns about: it would create keys here.
-            "notes": [f"deploy --target kubernetes refuses this: {problem}"] if problem else [],
+            # A deploy refuses what the dry run only warns about (it would create keys here;
+            # replicas would multiply the rate limits).
+            "notes": [f"deploy --target kubernetes refuses this: {p}" for p in refused],
         }
 
     # -- helpers --------------------------------------------------------------------------
