@@ -437,6 +437,11 @@ def test_an_iban_followed_by_capitals_is_cut_at_the_iban() -> None:
     assert redact(text) == f"IBAN {marker('iban')} THE END"
 
 
+def test_a_word_after_an_iban_is_not_taken_in_by_a_chance_checksum() -> None:
+    # NL IBANs have 18 characters; "NL909O1SEIA8LSEF90OK" (20) also happens to be 1 mod 97.
+    assert redact("NL909O1SEIA8LSEF90 ok") == f"{marker('iban')} ok"
+
+
 def test_values_with_invisible_characters_split_across_tokens_are_one_marker() -> None:
     from agentdock_plugins.policies.redactor import StreamHold
 

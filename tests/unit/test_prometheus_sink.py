@@ -176,6 +176,7 @@ class FakePipeline:
     def __init__(self) -> None:
         self.telemetry_stats = self.Stats()
         self.drops = {"langfuse": 0, "prometheus": 0}
+        self.access: Any = None
 
     def telemetry_drops(self) -> dict[str, int]:
         return dict(self.drops)
@@ -239,6 +240,35 @@ def test_no_key_families_for_a_provider_without_remote_keys() -> None:
     sink.bind(FakePipeline())
     body = sink.render_metrics()[0].decode()
     assert "agentdock_auth_keys" not in body
+
+
+def test_where_rate_limits_are_kept_and_redis_failures_are_exported() -> None:
+    from agentdock_runtime.access import compile_access
+    from auth_support import auth_spec
+
+    spec = auth_spec(
+        {"mode": "api_key", "api_keys": {"enabled": True}, "rate_limits": {"developer": "5/m"}}
+    )
+    pipeline = FakePipeline()
+    pipeline.access = compile_access(spec, redis_url="redis://127.0.0.1:1/0")  # nothing there
+    sink = PrometheusSink(spec)
+    sink.bind(pipeline)
+    backend = "agentdock_ratelimit_backend"
+    assert value(sink, backend, state="redis") == 1
+    assert value(sink, backend, state="local") == 0
+    assert value(sink, "agentdock_ratelimit_fallbacks_total") == 0
+    asyncio.run(pipeline.access.check({"sub": "ann", "role": "developer"}, "invoke"))
+    emit(sink)  # every batch, and every scrape, reads the limiter again
+    assert value(sink, backend, state="redis") == 0
+    assert value(sink, backend, state="local") == 1
+    assert value(sink, "agentdock_ratelimit_fallbacks_total") == 1
+    body = sink.render_metrics()[0].decode()
+    assert 'agentdock_ratelimit_backend{state="local"} 1.0' in body
+    asyncio.run(pipeline.access.close())
+    # An agent without rate limits has no backend to report.
+    plain = PrometheusSink(make_spec())
+    plain.bind(FakePipeline())
+    assert value(plain, backend, state="local") is None
 
 
 def test_render_has_process_metrics_and_a_prometheus_content_type() -> None:

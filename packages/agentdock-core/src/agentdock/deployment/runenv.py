@@ -64,11 +64,14 @@ TARGET_SETTINGS = frozenset(
         "AGENTDOCK_VERSION",
         "AGENTDOCK_INSTANCE",
         SECRET_NAMES_ENV,
+        "AGENTDOCK_ENV_FILE",
         "AGENTDOCK_DOCKFILE",
         "AGENTDOCK_ENDPOINT",
         "AGENTDOCK_API_KEY",
         "AGENTDOCK_KUBE_CONTEXT",
         "AGENTDOCK_KUBE_NAMESPACE",
+        "AGENTDOCK_KUBE_INGRESS_FROM",
+        "AGENTDOCK_KUBE_EGRESS_TO",
     }
 )
 #: AgentDock settings whose values are credentials: masked in logs like ``deploy.secrets``.

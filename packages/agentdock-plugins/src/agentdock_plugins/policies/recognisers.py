@@ -272,13 +272,16 @@ _IBAN_LENGTHS = {
 
 
 def _iban(text: str, start: int, end: int) -> int:
-    """mod-97, cut at the longest valid prefix; not in capitals, the country's length too."""
+    """mod-97, cut at the longest valid prefix of the country's length.
+
+    A country in the registry fixes the length whatever the case, so a word after the
+    number (``NL90... ok``) is never taken into it by a chance mod-97 match; a country not
+    in it is accepted only in capitals, at any length ISO 13616 allows.
+    """
     country = text[start : start + 2]
-    if country.isupper():
-        return _prefixes(text, start, end, iban_ok, 15)
     size = _IBAN_LENGTHS.get(country.upper())
     if size is None:
-        return -1
+        return _prefixes(text, start, end, iban_ok, 15) if country.isupper() else -1
     return _prefixes(text, start, end, lambda iban: len(iban) == size and iban_ok(iban), size)
 
 

@@ -15,7 +15,8 @@ the server three things:
 delivered, sink errors and timeouts) and the events lost per sink (dropped by its queue or
 lost inside the sink: a span queue, a backend that failed or timed out, a buffer's bounds),
 and, when the auth provider fetches keys (``key_set_stats()``: mode oauth2), the fetches by
-outcome and the age of the key set in use.
+outcome and the age of the key set in use; and, for an agent with rate limits, where they are
+kept now (Redis, locally, or refused while Redis is unreachable) and how many times Redis failed.
 
 Several worker processes: when ``PROMETHEUS_MULTIPROC_DIR`` names a directory before
 prometheus-client is first imported (``agentdock serve --workers N`` sets it), every process
@@ -72,6 +73,8 @@ _AUTH_REASONS = frozenset(
     {"missing", "invalid", "expired", "revoked", "forbidden", "rate_limited", "unavailable"}
 )
 _STATS = ("queued", "delivered", "sink_errors", "sink_timeouts")
+#: ``agentdock_ratelimit_backend`` states: the limiter's ``backend``.
+_LIMIT_BACKENDS = ("redis", "local", "closed")
 
 
 def _drops(pipeline: Any) -> dict[str, int]:
@@ -319,6 +322,23 @@ class PrometheusSink:
         )
         self._dropped_of = _Children(self._dropped)
         self._drops_seen: dict[str, int] = {}
+        # Where rate limits are kept, per process (summed over live workers).
+        self._limit_backend = Gauge(
+            "agentdock_ratelimit_backend",
+            "Runtime processes whose rate limits are kept in each place now: redis (shared), "
+            "local (this process, or the workers of one host together), closed (Redis "
+            "unreachable: limited callers refused).",
+            ["state"],
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self._limit_fallbacks = Counter(
+            "agentdock_ratelimit_fallbacks",
+            "Times Redis failed and rate limits left it (kept locally, or refused).",
+            registry=registry,
+        )
+        self._limiter: Any | None = None
+        self._fallbacks_seen = 0
         # Label children, resolved once per combination (every label value is bounded).
         self._runs_of = _Children(self._runs)
         self._run_errors_of = _Children(self._run_errors)
@@ -350,6 +370,12 @@ class PrometheusSink:
         self._pipeline = pipeline
         for name in _drops(pipeline):
             self._dropped_of(name)
+        access = getattr(pipeline, "access", None)
+        if access is not None and getattr(access, "rates", None):
+            self._limiter = access.limiter
+            self._fallbacks_seen = 0
+            with self._stats_lock:
+                self._sync_limiter()
         key_stats = getattr(getattr(pipeline, "auth_provider", None), "key_set_stats", None)
         if callable(key_stats) and self._key_stats is None:
             self._bind_key_stats(key_stats)
@@ -409,6 +435,20 @@ class PrometheusSink:
             dead: Any = multiprocess.mark_process_dead  # untyped in prometheus-client
             dead(os.getpid(), self.multiprocess_dir)
 
+    def _sync_limiter(self) -> None:
+        """The limiter's state, read where the sink syncs (each batch, each scrape): one
+        process's value, summed over live workers in multiprocess mode."""
+        limiter = self._limiter
+        if limiter is None:
+            return
+        state = getattr(limiter, "backend", "local")
+        for name in _LIMIT_BACKENDS:
+            self._limit_backend.labels(name).set(1 if name == state else 0)
+        fallbacks = int(getattr(limiter, "fallbacks", 0))
+        if fallbacks > self._fallbacks_seen:
+            self._limit_fallbacks.inc(fallbacks - self._fallbacks_seen)
+            self._fallbacks_seen = fallbacks
+
     def _sync_stats(self) -> None:
         pipeline = self._pipeline
         if pipeline is None:
@@ -416,6 +456,7 @@ class PrometheusSink:
         stats = pipeline.telemetry_stats
         drops = _drops(pipeline)
         with self._stats_lock:
+            self._sync_limiter()
             for name, counter in self._stat_counters.items():
                 value = getattr(stats, name, 0)
                 delta = value - self._stats_seen[name]
