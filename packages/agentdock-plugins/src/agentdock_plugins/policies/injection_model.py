@@ -1,0 +1,90 @@
+"""Tier 2 of the prompt-injection defence: a linear classifier shipped with AgentDock.
+
+Rules (tier 1) catch the phrases they name; an attack worded another way ("set aside what
+you were told", a role-play preamble of a kind never seen) needs a model of how attacks are
+written. This one is a logistic regression over the words and word pairs of a text's
+canonical form (:func:`~agentdock_plugins.policies.injection_normal.canonical`; in scripts
+written without spaces, pairs of characters), each present feature counting once and the
+sum divided by the square root of their number (an L2-normalised binary vector, so long
+benign documents are not pushed either way by their length).
+
+Its weights (``injection_model.json.gz``, beside this module) are trained by
+``benchmarks/injection/train.py`` on the train split of the corpus that
+``benchmarks/injection/build_corpus.py`` builds (its sources and licences in
+``benchmarks/injection/SOURCES.md``). Only features with a weight are kept, as a plain
+``dict``: scoring is a split, a set and one ``dict.get`` per feature, in pure Python,
+loaded once (:func:`default_model`), never per request.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from itertools import pairwise
+
+__all__ = ["MODEL_FILE", "LinearModel", "default_model", "features"]
+
+MODEL_FILE = "injection_model.json.gz"
+#: Words, as canonical form leaves them (letters and digits of any script, and ``'``).
+_WORD = re.compile(r"[^\W_][\w']*")
+#: Characters of scripts written without spaces (CJK ideographs, kana, Hangul syllables).
+_UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
+#: Features read per text at most: beyond this, more of a long document adds nothing.
+MAX_FEATURES = 4096
+
+
+def features(text: str) -> set[str]:
+    """The features of canonical ``text``: its words, its adjacent word pairs (``a b``), and
+    in runs of unspaced scripts each pair of characters."""
+    words = _WORD.findall(text[: MAX_FEATURES * 8])
+    found = set(words)
+    found.update(f"{a} {b}" for a, b in pairwise(words))
+    if not text.isascii():
+        for run in _UNSPACED.findall(text):
+            found.update(run[i : i + 2] for i in range(len(run) - 1))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class LinearModel:
+    """A bias, a weight per feature, and the probability above which a text is an attack."""
+
+    bias: float
+    weights: dict[str, float]
+    threshold: float
+    #: What the model was trained on, as the training script recorded it.
+    meta: dict[str, object]
+
+    def probability(self, text: str) -> float:
+        """The probability that canonical ``text`` is an injection."""
+        found = features(text)
+        if not found:
+            return 1.0 / (1.0 + math.exp(-self.bias))
+        get = self.weights.get
+        total = sum(get(f, 0.0) for f in found)
+        z = self.bias + total / math.sqrt(len(found))
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> LinearModel:
+        weights = data["weights"]
+        if not isinstance(weights, dict):
+            raise ValueError("injection model: 'weights' is not an object")
+        return cls(
+            bias=float(data["bias"]),  # type: ignore[arg-type]
+            weights={str(k): float(v) for k, v in weights.items()},
+            threshold=float(data["threshold"]),  # type: ignore[arg-type]
+            meta=dict(data.get("meta") or {}),  # type: ignore[call-overload]
+        )
+
+
+@lru_cache(maxsize=1)
+def default_model() -> LinearModel:
+    """The shipped model, read once per process."""
+    raw = resources.files(__package__).joinpath(MODEL_FILE).read_bytes()
+    return LinearModel.from_json(json.loads(gzip.decompress(raw)))
