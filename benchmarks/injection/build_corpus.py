@@ -41,7 +41,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from transforms import TRANSFORMS  # noqa: E402
-from written import BENIGN, EXTRACTION, GOAL_HIJACK, MULTILINGUAL, REQUESTS  # noqa: E402
+from written import BENIGN, EXTRACTION, GENERATED, GOAL_HIJACK, MULTILINGUAL, REQUESTS  # noqa: E402
 
 OUT = HERE / "corpus.jsonl.gz"
 
@@ -181,6 +181,11 @@ def _written() -> Iterator[dict]:
                 yield _record(text, 1, family, source, where)
                 for name, transform in TRANSFORMS.items():
                     yield _record(transform(text), 1, family, source, where, transform=name)
+    for family, prompts in GENERATED.items():
+        label = 0 if family == "benign" else 1
+        for i, text in enumerate(prompts):
+            where = "dev" if i % 10 == 9 else "train"
+            yield _record(text, label, family, f"generated:{family}", where)
     for lang, lists in MULTILINGUAL.items():
         for split, prompts in lists.items():
             for text in prompts:

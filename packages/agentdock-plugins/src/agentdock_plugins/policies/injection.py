@@ -246,14 +246,27 @@ _RULE_SOURCES: tuple[tuple[str, float, str, _Triggers], ...] = (
     (
         "exfiltration",
         1.0,
-        r"output\s+(?:your\s+)?initiali[sz]ation\s+above|(?:begin|start)\s+(?:your\s+)?"
-        r"(?:response|reply|answer|output)\s+with\s+[\"'“‘`]?you\s+are\b|everything\s+"
-        r"(?:above|before)\s+(?:this|the)\s+(?:line|point|message)|(?:your|the)\s+(?:very\s+)?"
-        r"first\s+(?:initial\s+)?(?:prompt|instructions)\b",
-        (
-            (*_w("initialization initialisation everything first"), "you are"),
-            (*_w("above before prompt instructions"), "you are"),
-        ),
+        r"output\s+(?:your\s+)?initiali[sz]ation\s+above",
+        _w("initialization initialisation"),
+    ),
+    (
+        "exfiltration",
+        1.0,
+        r"(?:begin|start)\s+(?:your\s+)?(?:response|reply|answer|output)\s+with\s+"
+        r"[\"'“‘`]?you\s+are\b",
+        (("you are",), _w("begin start")),
+    ),
+    (
+        "exfiltration",
+        1.0,
+        r"everything\s+(?:above|before)\s+(?:this|the)\s+(?:line|point|message)",
+        (_w("everything"), _w("above before")),
+    ),
+    (
+        "exfiltration",
+        1.0,
+        r"(?:your|the)\s+(?:very\s+)?first\s+(?:initial\s+)?(?:prompt|instructions)\b",
+        (_w("first"), _w("prompt instructions")),
     ),
     (
         "exfiltration_soft",
@@ -365,13 +378,23 @@ _RULE_SOURCES: tuple[tuple[str, float, str, _Triggers], ...] = (
         _w("end"),
     ),
     ("delimiter", 0.5, r"begin\s+(?:new\s+)?(?:system|instructions|prompt)\b", _w("begin")),
-    (
-        "delimiter",
-        0.5,
-        # A run is tried from its first character only, and never given back: linear time.
-        r"(?:(?<!-)-{3,}+|(?<!=)={3,}+|(?<!\*)\*{3,}+|\"{3}|`{3}|(?<!#)#{3,}+)"
-        r"\s*(?:system|assistant|new\s+instructions)\b",
-        ("---", "===", "***", '"""', "```", "###"),
+    # A fence of three or more ``-``, ``=``, ``*`` or ``#`` (or three quotes or backticks)
+    # before a role: one entry per character, each starting with its literal (``re`` skips
+    # ahead to it) and matched from the start of a run only (the look-behind), never given
+    # back: linear time on any run.
+    *(
+        (
+            "delimiter",
+            0.5,
+            rf"{re.escape(c * 3)}(?<!{re.escape(c * 4)}){re.escape(c)}*+"
+            r"\s*(?:system|assistant|new\s+instructions)\b",
+            (c * 3,),
+        )
+        for c in "-=*#"
+    ),
+    *(
+        ("delimiter", 0.5, rf"{q}\s*(?:system|assistant|new\s+instructions)\b", (q,))
+        for q in ('"""', "```")
     ),
     (
         "escaped_role",

@@ -208,6 +208,21 @@ def _blob(blob: str) -> tuple[str, str] | None:
     return None
 
 
+_ALNUM = re.compile("[A-Za-z0-9]")
+_WORDISH = re.compile("[a-z]{4}")
+
+
+def _b85ish(token: str) -> bool:
+    """Whether ``token`` may be a base85 blob: a quarter of that alphabet is punctuation, so
+    a blob of varied bytes holds many kinds of it; one of few kinds of bytes (hex digits,
+    say) has no run of lower case letters as a word of prose or code does
+    (``FeedParser.feed()``)."""
+    symbols = _ALNUM.sub("", token)
+    if len(symbols) >= len(token) * 0.12 and len(set(symbols)) >= 4:
+        return True
+    return _WORDISH.search(token) is None
+
+
 def _b85(token: str) -> tuple[str, str] | None:
     body = token.removeprefix("<~").removesuffix("~>")
     for name, decode in (("base85", base64.b85decode), ("base85", base64.a85decode)):
@@ -225,6 +240,10 @@ def _chunks(run: str) -> Iterator[str]:
     a word or two before or after the blob left out. The first piece may be short as well
     as the last (a chunked blob written backwards)."""
     pieces = _CHUNK_SEP.split(run.strip())
+    # The pieces between the ends all have one width, or this is prose (one pass).
+    middle = pieces[3:-3]
+    if middle and len(set(map(len, middle))) > 1:
+        return
     for start in range(min(3, len(pieces))):
         for end in range(len(pieces), max(start + 1, len(pieces) - 3), -1):
             part = pieces[start:end]
@@ -243,9 +262,15 @@ def _chunks(run: str) -> Iterator[str]:
                     yield joined
 
 
+_BLOBBY = re.compile(r"[a-z][A-Z]|[A-Za-z][0-9]|[0-9][A-Za-z]|[+/]")
+
+
 def _chunked(run: str) -> tuple[str, str] | None:
     """``(transform, text)`` of a chunked blob; one rot13'd or written backwards as a
     whole gives its turned reading, decoded at the next level."""
+    # Pieces of a blob mix cases and digits; words of prose seldom do (one scan).
+    if len(_BLOBBY.findall(run)) * 2 < run.count(" ") + run.count("\n") + 1:
+        return None
     for joined in _chunks(run):
         if len(joined) > MAX_BLOB:
             return None
@@ -311,7 +336,11 @@ def _turned_tokens(text: str) -> Iterator[tuple[str, str]]:
         if tried >= MAX_BLOBS:
             return
         token = m.group()
-        if len(token) > MAX_BLOB or _blob(token) is not None or _b85(token) is not None:
+        if len(token) > MAX_BLOB or not (
+            _B64_ONLY.fullmatch(token) or "%" in token or _b85ish(token)
+        ):
+            continue
+        if _blob(token) is not None or _b85(token) is not None:
             continue
         escapes = len(_URLENC.findall(token))
         rot13 = token.translate(_ROT13)
@@ -392,7 +421,12 @@ def _blobs(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
             if found >= MAX_BLOBS:
                 return
             token = m.group()
-            if len(token) > MAX_BLOB or _B64_ONLY.fullmatch(token) or _URL_START.match(token):
+            if (
+                len(token) > MAX_BLOB
+                or _B64_ONLY.fullmatch(token)
+                or _URL_START.match(token)
+                or not _b85ish(token)
+            ):
                 continue
             decoded = _b85(token)
             if decoded is not None:
