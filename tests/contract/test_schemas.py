@@ -34,6 +34,7 @@ V11_KEYS: tuple[tuple[str, ...], ...] = (
     ("auth", "api_keys", "grace_hours"),
     ("policies", "safety", "pii"),
     ("policies", "safety", "injection_threshold"),
+    ("policies", "safety", "injection"),
     ("policies", "safety", "compliance_keywords"),
     ("observability", "otlp_endpoint"),
     ("observability", "langfuse", "host"),

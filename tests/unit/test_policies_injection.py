@@ -125,7 +125,7 @@ def test_threshold_and_switch_come_from_the_dockfile() -> None:
     context, _ = recording_context()
     with pytest.raises(PolicyViolationError):
         strict.check({"text": "System: Linux"}, context)
-    lax = prompt_injection(spec_with({"injection_threshold": 5}))
+    lax = prompt_injection(spec_with({"injection_threshold": 5, "injection": {"tiers": [1]}}))
     assert lax is not None
     assert lax.check({"text": ATTACKS[0]}, context) == {"text": ATTACKS[0]}
 

@@ -42,6 +42,7 @@ __all__ = [
     "IOSchemaCfg",
     "IOSchemaInline",
     "IOSchemaProperty",
+    "InjectionCfg",
     "LangfuseCfg",
     "MetadataCfg",
     "MetricsCfg",
@@ -236,12 +237,34 @@ class SafetyPolicy10(_Frozen):
 PiiName = Literal["credit_card", "us_ssn", "email", "phone", "iban", "ipv4", "api_key"]
 
 
+#: Languages of the prompt-injection rule families (``policies.safety.injection.languages``).
+InjectionLanguage = Literal["en", "fr", "de", "es", "pt", "it", "ru", "zh", "ja", "ko"]
+
+
+class InjectionCfg(_Frozen):
+    """``policies.safety.injection`` (1.1): which detectors run and what a detection does."""
+
+    tiers: Annotated[list[Literal[1, 2]], Field(min_length=1)] = [1, 2]
+    classifier_threshold: Annotated[Number, Field(gt=0, lt=1)] | None = None
+    languages: Annotated[list[InjectionLanguage], Field(min_length=1)] | None = None
+    action: Literal["block", "flag", "log"] = "block"
+
+    @model_validator(mode="after")
+    def _unique(self) -> InjectionCfg:
+        for name in ("tiers", "languages"):
+            items = getattr(self, name) or []
+            if len(set(items)) != len(items):
+                raise ValueError(f"{name} must not repeat an item")
+        return self
+
+
 class SafetyPolicy(SafetyPolicy10):
     """The safety block of Dockfile 1.1: 1.0 plus PII recognisers, the injection threshold
     and compliance keywords."""
 
     pii: list[PiiName] = Field(default_factory=list)
     injection_threshold: Annotated[Number, Field(gt=0)] = 1.0
+    injection: InjectionCfg = Field(default_factory=InjectionCfg)
     compliance_keywords: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
         default_factory=list
     )

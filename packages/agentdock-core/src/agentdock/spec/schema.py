@@ -42,7 +42,9 @@ _V11_ONLY: dict[Path, frozenset[str]] = {
     ("auth",): frozenset({"oauth2"}),
     ("auth", "jwt"): frozenset({"algorithms", "public_key", "issuer", "audience"}),
     ("auth", "api_keys"): frozenset({"grace_hours"}),
-    ("policies", "safety"): frozenset({"pii", "injection_threshold", "compliance_keywords"}),
+    ("policies", "safety"): frozenset(
+        {"pii", "injection_threshold", "injection", "compliance_keywords"}
+    ),
     ("observability",): frozenset({"otlp_endpoint"}),
     ("observability", "langfuse"): frozenset({"host"}),
     ("observability", "metrics"): frozenset({"public"}),

@@ -14,7 +14,7 @@ from typing import Any, Literal
 __all__ = ["Action", "Stage", "report"]
 
 Stage = Literal["pre", "tool", "post"]
-Action = Literal["redact", "block", "truncate", "deny", "flag"]
+Action = Literal["redact", "block", "truncate", "deny", "flag", "log"]
 
 
 def report(
@@ -26,8 +26,11 @@ def report(
     matches: int,
     started: float,
     kinds: Iterable[str] = (),
+    tier: int | None = None,
+    score: float | None = None,
 ) -> None:
-    """Queue one ``policy_event`` (``started`` is a ``time.perf_counter()`` reading)."""
+    """Queue one ``policy_event`` (``started`` is a ``time.perf_counter()`` reading);
+    ``tier`` and ``score`` say which prompt-injection detector decided, and how surely."""
     data: dict[str, Any] = {
         "stage": stage,
         "policy": policy,
@@ -38,4 +41,8 @@ def report(
     names = sorted(set(kinds))
     if names:
         data["kinds"] = names
+    if tier is not None:
+        data["tier"] = tier
+    if score is not None:
+        data["score"] = score
     context.emit("policy_event", data)

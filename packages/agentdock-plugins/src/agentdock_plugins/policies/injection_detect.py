@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from agentdock_plugins.policies.injection import DEFAULT_THRESHOLD, RuleSet, View
+from agentdock_plugins.policies.injection import DEFAULT_RULES, DEFAULT_THRESHOLD, RuleSet, View
 from agentdock_plugins.policies.injection import canonical_views as _views
 from agentdock_plugins.policies.injection_model import LinearModel, default_model
 
@@ -66,7 +66,7 @@ class Detector:
     ) -> None:
         self.tiers = tuple(sorted(set(tiers)))
         self.threshold = threshold
-        self.rules = RuleSet(languages)
+        self.rules = DEFAULT_RULES if languages is None else RuleSet(languages)
         self.model = (model or default_model()) if 2 in self.tiers else None
         self.model_threshold = (
             model_threshold

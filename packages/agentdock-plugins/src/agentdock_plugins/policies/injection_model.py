@@ -27,7 +27,7 @@ from functools import lru_cache
 from importlib import resources
 from itertools import pairwise
 
-__all__ = ["MODEL_FILE", "LinearModel", "default_model", "features"]
+__all__ = ["MIN_WORDS", "MODEL_FILE", "LinearModel", "default_model", "features"]
 
 MODEL_FILE = "injection_model.json.gz"
 #: Words, as canonical form leaves them (letters and digits of any script, and ``'``).
@@ -36,6 +36,12 @@ _WORD = re.compile(r"[^\W_][\w']*")
 _UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
 #: Features read per text at most: beyond this, more of a long document adds nothing.
 MAX_FEATURES = 4096
+
+
+#: Texts of fewer words are not read (probability 0): a field of one or two words (a role,
+#: a name, an enum value) holds no instruction to hijack anything, and a linear model over
+#: so few features says more about the words than about the text.
+MIN_WORDS = 4
 
 
 def features(text: str) -> set[str]:
@@ -63,8 +69,8 @@ class LinearModel:
     def probability(self, text: str) -> float:
         """The probability that canonical ``text`` is an injection."""
         found = features(text)
-        if not found:
-            return 1.0 / (1.0 + math.exp(-self.bias))
+        if len(found) < MIN_WORDS * 2 - 1:  # n words give n words and n - 1 pairs
+            return 0.0
         get = self.weights.get
         total = sum(get(f, 0.0) for f in found)
         z = self.bias + total / math.sqrt(len(found))

@@ -1,63 +1,105 @@
-"""Prompt-injection blocking (stage ``pre``): ``policies.safety.block_prompt_injection``.
+"""Prompt-injection detection (stage ``pre``): ``policies.safety.block_prompt_injection``.
 
-Every string of the input, nested fields included, is scored by
-:func:`~agentdock_plugins.policies.injection.score_text`; when the highest score reaches
-``policies.safety.injection_threshold`` (default 1.0) the run is refused with 403
-``PolicyViolationError`` naming the policy, the field and the rules that fired (never the
-text). ``block_prompt_injection`` is on unless the Dockfile turns it off.
+Every string of the input, nested fields included, goes through the configured tiers of
+:class:`~agentdock_plugins.policies.injection_detect.Detector` (``policies.safety.injection``:
+``tiers``, ``languages``, ``classifier_threshold``; tier 1's threshold is
+``policies.safety.injection_threshold``, default 1.0). On the first string a tier decides is
+an attack, ``policies.safety.injection.action`` says what happens:
+
+- ``block`` (default): the run is refused with 403 ``PolicyViolationError`` naming the
+  policy, the field, the tier, its score and the rules or label (never the text);
+- ``flag``: the input goes through; a ``policy_event`` with action ``flag`` marks the run;
+- ``log``: the input goes through; the ``policy_event`` says ``log``.
+
+Each decision emits one ``policy_event`` with ``tier``, ``score`` and ``kinds`` (the rules, or
+``classifier``). ``block_prompt_injection`` is on unless the Dockfile turns it off. The
+detector (compiled rules, the loaded classifier) is built once, when the policy is.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal
 
 from agentdock_runtime.errors import PolicyViolationError
 
 from agentdock_plugins.policies.events import Stage, report
-from agentdock_plugins.policies.injection import DEFAULT_THRESHOLD, score_text
+from agentdock_plugins.policies.injection import DEFAULT_THRESHOLD
+from agentdock_plugins.policies.injection_detect import Decision, Detector
 from agentdock_plugins.policies.walk import iter_strings
 
 __all__ = ["POLICY", "PromptInjection", "prompt_injection"]
 
 POLICY = "safety.block_prompt_injection"
+InjectionAction = Literal["block", "flag", "log"]
 
 
 class PromptInjection:
-    """Stage ``pre``: refuse inputs whose score reaches the threshold."""
+    """Stage ``pre``: refuse (or flag, or log) inputs a tier finds to be an injection."""
 
     stage: Stage = "pre"
 
-    def __init__(self, threshold: float = DEFAULT_THRESHOLD) -> None:
+    def __init__(
+        self,
+        threshold: float = DEFAULT_THRESHOLD,
+        *,
+        detector: Detector | None = None,
+        action: InjectionAction = "block",
+    ) -> None:
         self.threshold = threshold
+        self.detector = detector if detector is not None else Detector(threshold=threshold)
+        self.action = action
 
     def check(self, value: Any, context: Any) -> Any:
         started = time.perf_counter()
-        threshold = self.threshold
         for path, text in iter_strings(value):
-            result = score_text(text, threshold)
-            if result.score >= threshold:
-                report(
-                    context,
-                    stage="pre",
-                    policy=POLICY,
-                    action="block",
-                    matches=len(result.rules),
-                    started=started,
-                    kinds=result.rules,
-                )
-                field = f" in field {path!r}" if path else ""
-                raise PolicyViolationError(
-                    f"policy {POLICY} refused the input: possible prompt injection{field} "
-                    f"(score {result.score:g} >= {threshold:g}; rules: {', '.join(result.rules)})",
-                    path=path or None,
-                )
+            decision = self.detector.decide(text)
+            if decision is None:
+                continue
+            report(
+                context,
+                stage=self.stage,
+                policy=POLICY,
+                action=self.action,
+                matches=len(decision.rules),
+                started=started,
+                kinds=decision.rules,
+                tier=decision.tier,
+                score=decision.score,
+            )
+            if self.action == "block":
+                raise PolicyViolationError(_refusal(decision, path), path=path or None)
         return value
+
+
+def _refusal(decision: Decision, path: str) -> str:
+    field = f" in field {path!r}" if path else ""
+    return (
+        f"policy {POLICY} refused the input: possible prompt injection{field} "
+        f"(tier {decision.tier}, score {decision.score:g}; rules: {', '.join(decision.rules)})"
+    )
+
+
+def detector_for(safety: Any) -> tuple[Detector, InjectionAction]:
+    """The detector and action a ``policies.safety`` block configures (1.0 blocks have no
+    ``injection`` key: tiers 1 and 2, every language, block)."""
+    threshold = getattr(safety, "injection_threshold", None)
+    threshold = DEFAULT_THRESHOLD if threshold is None else float(threshold)
+    cfg = getattr(safety, "injection", None)
+    if cfg is None:
+        return Detector(threshold=threshold), "block"
+    detector = Detector(
+        tiers=tuple(cfg.tiers),
+        threshold=threshold,
+        languages=cfg.languages,
+        model_threshold=cfg.classifier_threshold,
+    )
+    return detector, cfg.action
 
 
 def prompt_injection(spec: Any) -> PromptInjection | None:
     safety = spec.policies.safety
     if not safety.block_prompt_injection:
         return None
-    threshold = getattr(safety, "injection_threshold", None)
-    return PromptInjection(DEFAULT_THRESHOLD if threshold is None else float(threshold))
+    detector, action = detector_for(safety)
+    return PromptInjection(detector.threshold, detector=detector, action=action)

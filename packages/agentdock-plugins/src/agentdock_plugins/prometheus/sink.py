@@ -68,7 +68,7 @@ _MODES = frozenset({"invoke", "stream"})
 _RUN_STATUS = frozenset({"ok", "error", "cancelled"})
 _TOOL_STATUS = frozenset({"ok", "error", "denied"})
 _STAGES = frozenset({"pre", "tool", "post"})
-_ACTIONS = frozenset({"redact", "block", "truncate", "deny", "flag"})
+_ACTIONS = frozenset({"redact", "block", "truncate", "deny", "flag", "log"})
 _AUTH_REASONS = frozenset(
     {"missing", "invalid", "expired", "revoked", "forbidden", "rate_limited", "unavailable"}
 )
@@ -268,7 +268,8 @@ class PrometheusSink:
         )
         self._policy_events = Counter(
             "agentdock_policy_events",
-            "Policy decisions by policy, stage and action (redact, block, truncate, deny, flag).",
+            "Policy decisions by policy, stage and action "
+            "(redact, block, truncate, deny, flag, log).",
             ["policy", "stage", "action"],
             registry=registry,
         )
