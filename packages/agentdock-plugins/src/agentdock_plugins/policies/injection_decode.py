@@ -69,6 +69,8 @@ KEY_WORDS = (
     "forget", "override", "jailbreak", "anything now", "developer", "bypass", "pretend",
     "unrestricted", "guidelines", "rules", "secret", "password",
 )  # fmt: skip
+#: Texts up to this length are put in canonical form before key words are looked for.
+_CANONICAL_KEYS = 4096
 _ROT13 = str.maketrans(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
     "nopqrstuvwxyzabcdefghijklmNOPQRSTUVWXYZABCDEFGHIJKLM",
@@ -104,6 +106,14 @@ _CHUNKED = re.compile(
     r"(?<![A-Za-z0-9+/=_-])={0,6}(?:[A-Za-z0-9+/_-]{2,64}={0,6}[ \t\r\n,;|]{1,4}){2,}"
     r"[A-Za-z0-9+/_-]{1,64}={0,6}(?![A-Za-z0-9+/=_-])"
 )
+#: Blob characters (and ``=``) ``a``, chunk separators a space, the rest ``x``: three pieces
+#: of one width in a row (``aaaaaaaa aaaaaaaa aaaaaaaa``) are where a chunked blob may be,
+#: found in one pass over bytes (prose seldom has three words of one length in a row, each
+#: mixing cases or digits, as ``mixed`` also asks).
+_PIECES = bytes(
+    97 if (i in _BLOB_CHARS or i == 61) else 32 if i in b" \t\r\n,;|" else 120 for i in range(256)
+)
+_EVEN_PIECES = re.compile(rb"(?<!a)(a{4,64})[ ]{1,4}\1[ ]{1,4}\1(?!a)")
 _CHUNK_SEP = re.compile(r"[ \t\r\n,;|]+")
 
 
@@ -292,9 +302,9 @@ def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
     """``(transform, text)`` for every text found in ``text`` one level down."""
     budget.scanned += len(text)
     raw = text.encode("utf-8", "surrogatepass")
-    # Key words are looked for in canonical form: look-alikes and spaced letters in rot13
-    # or reversed text too.
-    lower = canonical(text)[0]
+    # Key words are looked for in canonical form (look-alikes and spaced letters in rot13
+    # or reversed text too), in texts of a prompt's length; longer ones in lower case.
+    lower = canonical(text)[0] if len(text) <= _CANONICAL_KEYS else text.lower()
     if "%" in text and _URLENC.search(text):
         # Escapes that do not spell UTF-8 are not URL encoding (a rot13'd ``%R2``, say).
         with contextlib.suppress(UnicodeDecodeError):
@@ -319,25 +329,24 @@ def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
         or ("%" in text and len(_REVERSED_URLENC.findall(text, 0, 4096)) >= 4)
     ):
         yield "reversed", text[::-1]
-    yield from _blobs(text, budget)
+    # Tokens long enough to be a blob, split off in C (a regex scan of prose costs more).
+    tokens = (
+        [t for t in text.split() if len(t) >= 16] if b"x" * 16 in raw.translate(_TOKENS) else []
+    )
+    yield from _blobs(text, budget, tokens)
     # A token may be a blob rot13'd or reversed after encoding.
-    if b"x" * 16 in raw.translate(_TOKENS):
-        yield from _turned_tokens(text)
+    if tokens:
+        yield from _turned_tokens(tokens)
 
 
-#: A token of 16 characters or more set apart by white space.
-_TOKEN = re.compile(r"(?<!\S)\S{16,}")
-
-
-def _turned_tokens(text: str) -> Iterator[tuple[str, str]]:
+def _turned_tokens(tokens: list[str]) -> Iterator[tuple[str, str]]:
     """Tokens that decode once rot13'd or reversed (as a blob, or with more ``%XX`` escapes
     than before): each such reading (at most :data:`MAX_BLOBS` tokens tried)."""
-    for tried, m in enumerate(_TOKEN.finditer(text)):
+    for tried, token in enumerate(tokens):
         if tried >= MAX_BLOBS:
             return
-        token = m.group()
         if len(token) > MAX_BLOB or not (
-            _B64_ONLY.fullmatch(token) or "%" in token or _b85ish(token)
+            (_B64_ONLY.fullmatch(token) and _BLOBBY.search(token)) or "%" in token or _b85ish(token)
         ):
             continue
         if _blob(token) is not None or _b85(token) is not None:
@@ -362,7 +371,7 @@ def _unescape(match: re.Match[str]) -> str:
     return match.group().encode("ascii").decode("unicode_escape")
 
 
-def _blobs(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
+def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, str]]:
     found = 0
     raw = text.encode("utf-8", "surrogatepass")
     cases = raw.translate(_CASES)
@@ -397,7 +406,7 @@ def _blobs(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
             if _ROT_HEX_LETTER.search(run) is not None:
                 found += 1  # hex bytes rot13'd: the run rot13'd back is decoded next
                 yield "rot13", run.translate(_ROT13)
-    if mixed:
+    if mixed and _EVEN_PIECES.search(raw.translate(_PIECES)) is not None:
         for m in _CHUNKED.finditer(text):
             if found >= MAX_BLOBS:
                 return
@@ -405,8 +414,9 @@ def _blobs(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
             if decoded is not None:
                 found += 1
                 yield decoded
-    if _RUN in raw.translate(_BLOB_BYTES):
-        for m in _BLOB.finditer(text):
+    blobs = (m for token in tokens for m in _BLOB.finditer(token))
+    if tokens and _RUN in raw.translate(_BLOB_BYTES):
+        for m in blobs:
             if found >= MAX_BLOBS:
                 return
             blob = m.group()
@@ -416,8 +426,9 @@ def _blobs(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
             if decoded is not None:
                 found += 1
                 yield decoded
-    if b"x" * 20 in raw.translate(_TOKENS):
-        for m in _B85.finditer(text):
+    candidates = (m for token in tokens if len(token) >= 20 for m in _B85.finditer(token))
+    if tokens:
+        for m in candidates:
             if found >= MAX_BLOBS:
                 return
             token = m.group()
