@@ -298,6 +298,29 @@ def _chunked(run: str) -> tuple[str, str] | None:
     return None
 
 
+#: Common English words: prose holds some; the same prose rot13'd or written backwards holds
+#: none, but its rot13 or reversed reading does.
+_COMMON = frozenset((
+    "the", "and", "you", "your", "to", "of", "is", "in", "all", "me", "this", "that", "what",
+    "it", "my", "for", "with", "are", "now", "be", "not", "on", "do", "from", "will", "any",
+    "an", "as", "at", "by", "or", "so", "if", "no",
+))  # fmt: skip
+_COMMON_ROT13 = frozenset(w.translate(_ROT13) for w in _COMMON) - _COMMON
+_COMMON_REVERSED = frozenset(w[::-1] for w in _COMMON) - _COMMON
+_LETTERS_RUN = re.compile("[a-z]+")
+
+
+def _turned_prose(lower: str) -> tuple[bool, bool]:
+    """Whether lower-case ``lower`` reads as rot13'd, or reversed, prose: at most one common
+    English word in its first 2,000 characters, and two or more once turned."""
+    words = _LETTERS_RUN.findall(lower, 0, 2000)
+    if len(words) < 4 or sum(1 for w in words if w in _COMMON) > 1:
+        return False, False
+    rot13 = sum(1 for w in words if w in _COMMON_ROT13) >= 2
+    backwards = sum(1 for w in words if w in _COMMON_REVERSED) >= 2
+    return rot13, backwards
+
+
 def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
     """``(transform, text)`` for every text found in ``text`` one level down."""
     budget.scanned += len(text)
@@ -322,10 +345,13 @@ def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
             unescaped = None
         if unescaped is not None:
             yield "escape", unescaped
-    if any(stem in lower for stem in _ROT13_STEMS):
+    rot13, backwards = _turned_prose(lower)
+    if rot13 or any(stem in lower for stem in _ROT13_STEMS):
         yield "rot13", text.translate(_ROT13)
-    if any(stem in lower for stem in _REVERSED_STEMS) or (
-        ("#&" in text and _REVERSED_ENTITY.search(text) is not None)
+    if (
+        backwards
+        or any(stem in lower for stem in _REVERSED_STEMS)
+        or ("#&" in text and _REVERSED_ENTITY.search(text) is not None)
         or ("%" in text and len(_REVERSED_URLENC.findall(text, 0, 4096)) >= 4)
     ):
         yield "reversed", text[::-1]
