@@ -39,7 +39,7 @@ import contextlib
 import html
 import re
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from agentdock_plugins.policies.injection_normal import canonical, strip_hidden
@@ -227,6 +227,8 @@ def _b85ish(token: str) -> bool:
     a blob of varied bytes holds many kinds of it; one of few kinds of bytes (hex digits,
     say) has no run of lower case letters as a word of prose or code does
     (``FeedParser.feed()``)."""
+    if len(set(token)) < 10:
+        return False  # a run of dashes or a repeated pattern: no blob of 16 or more characters
     symbols = _ALNUM.sub("", token)
     if len(symbols) >= len(token) * 0.12 and len(set(symbols)) >= 4:
         return True
@@ -313,8 +315,16 @@ _LETTERS_RUN = re.compile("[a-z]+")
 def _turned_prose(lower: str) -> tuple[bool, bool]:
     """Whether lower-case ``lower`` reads as rot13'd, or reversed, prose: at most one common
     English word in its first 2,000 characters, and two or more once turned."""
-    words = _LETTERS_RUN.findall(lower, 0, 2000)
-    if len(words) < 4 or sum(1 for w in words if w in _COMMON) > 1:
+    words: list[str] = []
+    common = 0
+    for match in _LETTERS_RUN.finditer(lower, 0, 2000):
+        word = match.group()
+        if word in _COMMON:
+            common += 1
+            if common > 1:
+                return False, False  # prose as written: most texts end here, a few words in
+        words.append(word)
+    if len(words) < 4:
         return False, False
     rot13 = sum(1 for w in words if w in _COMMON_ROT13) >= 2
     backwards = sum(1 for w in words if w in _COMMON_REVERSED) >= 2
@@ -366,28 +376,36 @@ def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
 
 
 def _turned_tokens(tokens: list[str]) -> Iterator[tuple[str, str]]:
-    """Tokens that decode once rot13'd or reversed (as a blob, or with more ``%XX`` escapes
-    than before): each such reading (at most :data:`MAX_BLOBS` tokens tried)."""
-    for tried, token in enumerate(tokens):
-        if tried >= MAX_BLOBS:
+    """Tokens that decode once rot13'd or reversed (as a blob of the alphabet they are
+    written in, or with more ``%XX`` escapes than before): each such reading (at most
+    :data:`MAX_BLOBS` tokens tried). rot13 and reversal keep a token's alphabet, so a token
+    is decoded only the way its alphabet allows."""
+    for count, token in enumerate(tokens):
+        if count >= MAX_BLOBS:
             return
-        if len(token) > MAX_BLOB or not (
-            (_B64_ONLY.fullmatch(token) and _BLOBBY.search(token)) or "%" in token or _b85ish(token)
-        ):
+        if len(token) > MAX_BLOB or len(set(token)) < 5:
             continue
-        if _blob(token) is not None or _b85(token) is not None:
+        decode: Callable[[str], tuple[str, str] | None] | None = None
+        if _B64_ONLY.fullmatch(token):
+            # A word in one case (``implementations``) is no blob; digits alone may be hex.
+            plain = token.isalpha() and (token.islower() or token.isupper())
+            decode = None if plain else _blob
+        elif _b85ish(token):
+            decode = _b85
+        url = "%" in token
+        if decode is None and not url:
             continue
-        escapes = len(_URLENC.findall(token))
+        if decode is not None and decode(token) is not None:
+            continue
+        escapes = len(_URLENC.findall(token)) if url else 0
         rot13 = token.translate(_ROT13)
-        for name, turned, tried in (
+        for name, turned, reading in (
             ("reversed", token[::-1], token[::-1]),
             ("rot13", rot13, rot13),
             ("rot13", rot13, rot13[::-1]),  # both: reversed at the next level
         ):
-            if (
-                _blob(tried) is not None
-                or _b85(tried) is not None
-                or ("%" in token and len(_URLENC.findall(tried)) > escapes)
+            if (decode is not None and decode(reading) is not None) or (
+                url and len(_URLENC.findall(reading)) > escapes
             ):
                 yield name, turned
                 break
