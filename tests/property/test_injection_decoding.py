@@ -192,3 +192,14 @@ def test_prose_turned_without_a_key_word_is_read_back(name: str) -> None:
 def test_plain_prose_is_not_turned() -> None:
     text = "Could you remind me what the earlier steps of the installation were?"
     assert [v.transforms for v in canonical_views(text)] == [()]
+
+
+def test_a_chunked_attack_among_100_kb_of_chunked_lines_is_found() -> None:
+    noise = _chunked("The weather report for Tuesday says light rain in the afternoon")
+    text = (noise + "\n") * 900 + _chunked(ATTACKS[0]) + "\n" + (noise + "\n") * 40
+    assert len(text) > 70_000
+    budget = Budget()
+    found = [t for _, t in views(text, budget)]
+    assert ATTACKS[0] not in found  # past the lines tried: bounded, not found
+    near = (noise + "\n") * 20 + _chunked(ATTACKS[0]) + "\n" + (noise + "\n") * 900
+    assert score_text(near).score >= 1.0

@@ -26,7 +26,8 @@ A decoded blob is kept only when it is UTF-8 text (mostly printable), so random 
 hashes and ids cost a failed decode and nothing else. Bounds: :data:`MAX_DEPTH` levels (an
 attack base64-encoded three times and chunked is found), :data:`MAX_VIEWS` texts in all,
 :data:`MAX_DECODED` characters decoded in all, blobs of at most :data:`MAX_BLOB`
-characters and :data:`MAX_BLOBS` per text. Every scan is a C-level regex or ``str`` method
+characters and :data:`MAX_BLOBS` per text (a longer run of chunked pieces is tried line by
+line, :data:`MAX_LINES` lines). Every scan is a C-level regex or ``str`` method
 over text already bounded, so the work per call is linear in the input and capped by these
 numbers whatever the input; :class:`Budget` counts it (the tests read the count).
 """
@@ -50,6 +51,7 @@ __all__ = [
     "MAX_BLOBS",
     "MAX_DECODED",
     "MAX_DEPTH",
+    "MAX_LINES",
     "MAX_VIEWS",
     "Budget",
     "decode_once",
@@ -61,6 +63,8 @@ MAX_VIEWS = 24
 MAX_DECODED = 65_536
 MAX_BLOB = 16_384
 MAX_BLOBS = 8
+#: Lines of a run of chunked pieces longer than a blob that are tried one by one.
+MAX_LINES = 64
 
 #: Words an injection is written around; rot13 and reversed text is decoded only when it
 #: holds one of them so spelled (one regex scan, instead of scoring every text twice more).
@@ -452,12 +456,17 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
                 yield "rot13", run.translate(_ROT13)
     if mixed and _EVEN_PIECES.search(raw.translate(_PIECES)) is not None:
         for m in _CHUNKED.finditer(text):
-            if found >= MAX_BLOBS:
-                return
-            decoded = _chunked(m.group())
-            if decoded is not None:
-                found += 1
-                yield decoded
+            run = m.group()
+            # A run longer than a blob may be many chunked blobs, a line each: each line
+            # is tried (the first MAX_LINES), so padding does not hide the one that counts.
+            parts = [run] if len(run) <= MAX_BLOB else run.splitlines()[:MAX_LINES]
+            for part in dict.fromkeys(parts):  # a line repeated is decoded once
+                if found >= MAX_BLOBS:
+                    return
+                decoded = _chunked(part) if len(part) <= MAX_BLOB else None
+                if decoded is not None:
+                    found += 1
+                    yield decoded
     blobs = (m for token in tokens for m in _BLOB.finditer(token))
     if tokens and _RUN in raw.translate(_BLOB_BYTES):
         for m in blobs:

@@ -137,7 +137,8 @@ _SPACED = re.compile(
     r"|[^\W_](?P<sep>[.\-_*·•/|+~,:;])[^\W_](?:(?P=sep)[^\W_])*)(?![^\W_])"
 )
 #: A word holding both letters and leetspeak characters.
-_LEETY = re.compile(r"[a-z@$]*[0134573@$][a-z0-9@$]*")
+#: Captured, so that ``split`` hands the words over in C (a callback per word costs more).
+_LEETY = re.compile(r"([a-z@$]*[0134573@$][a-z0-9@$]*)")
 
 
 def _table(classes: dict[bytes, int], other: int) -> bytes:
@@ -185,11 +186,14 @@ def _join_run(match: re.Match[str]) -> str:
     return match.group()[::2]
 
 
-def _leet(match: re.Match[str]) -> str:
-    word = match.group()
-    if not any(c.isalpha() for c in word):
-        return word
-    return word.translate(LEET)
+def _leet(text: str) -> str:
+    """``text`` with leetspeak folded in the words that hold a letter."""
+    parts = _LEETY.split(text)
+    parts[1::2] = [w.translate(LEET) if w.strip(_NOT_LETTERS) else w for w in parts[1::2]]
+    return "".join(parts)
+
+
+_NOT_LETTERS = "0123456789@$"
 
 
 def canonical(text: str) -> tuple[str, bool]:
@@ -221,7 +225,7 @@ def canonical(text: str) -> tuple[str, bool]:
         disguised = True
     leets = _shape(out, _LEETS)
     if b"al" in leets or b"la" in leets:
-        folded = _LEETY.sub(_leet, out)
+        folded = _leet(out)
         if folded != out:
             disguised = True
             out = folded
