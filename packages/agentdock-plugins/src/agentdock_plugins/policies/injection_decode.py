@@ -223,20 +223,20 @@ def _blob(blob: str) -> tuple[str, str] | None:
 
 
 _ALNUM = re.compile("[A-Za-z0-9]")
-_WORDISH = re.compile("[a-z]{4}")
+_WORDISH = re.compile("[a-z]{4,}")
 
 
 def _b85ish(token: str) -> bool:
     """Whether ``token`` may be a base85 blob: a quarter of that alphabet is punctuation, so
     a blob of varied bytes holds many kinds of it; one of few kinds of bytes (hex digits,
-    say) has no run of lower case letters as a word of prose or code does
+    say) is not mostly runs of lower case letters as a word of prose or code is
     (``FeedParser.feed()``)."""
     if len(set(token)) < 10:
         return False  # a run of dashes or a repeated pattern: no blob of 16 or more characters
     symbols = _ALNUM.sub("", token)
     if len(symbols) >= len(token) * 0.12 and len(set(symbols)) >= 4:
         return True
-    return _WORDISH.search(token) is None
+    return sum(map(len, _WORDISH.findall(token))) < len(token) * 0.4
 
 
 def _b85(token: str) -> tuple[str, str] | None:
@@ -304,6 +304,13 @@ def _chunked(run: str) -> tuple[str, str] | None:
     return None
 
 
+def _url_backwards(text: str) -> bool:
+    """Whether ``text`` holds ``%XX`` escapes written backwards (``D3%``), as many as or more
+    than the forward ones (in its first 4,096 characters)."""
+    backwards = len(_REVERSED_URLENC.findall(text, 0, 4096))
+    return backwards >= 2 and backwards >= len(_URLENC.findall(text, 0, 4096))
+
+
 #: Common English words: prose holds some; the same prose rot13'd or written backwards holds
 #: none, but its rot13 or reversed reading does.
 _COMMON = frozenset((
@@ -313,12 +320,14 @@ _COMMON = frozenset((
 ))  # fmt: skip
 _COMMON_ROT13 = frozenset(w.translate(_ROT13) for w in _COMMON) - _COMMON
 _COMMON_REVERSED = frozenset(w[::-1] for w in _COMMON) - _COMMON
-_LETTERS_RUN = re.compile("[a-z]+")
+_LETTERS_RUN = re.compile("[a-z]{3,}")
 
 
 def _turned_prose(lower: str) -> tuple[bool, bool]:
-    """Whether lower-case ``lower`` reads as rot13'd, or reversed, prose: at most one common
-    English word in its first 2,000 characters, and two or more once turned."""
+    """Whether lower-case ``lower`` reads as rot13'd, or reversed, prose: of its words (three
+    letters or more: hex pairs read as leetspeak make two-letter ones; in its first 2,000
+    characters) at most one is a common English word,
+    and once turned, two or more and a fifth of them are."""
     words: list[str] = []
     common = 0
     for match in _LETTERS_RUN.finditer(lower, 0, 2000):
@@ -330,8 +339,9 @@ def _turned_prose(lower: str) -> tuple[bool, bool]:
         words.append(word)
     if len(words) < 4:
         return False, False
-    rot13 = sum(1 for w in words if w in _COMMON_ROT13) >= 2
-    backwards = sum(1 for w in words if w in _COMMON_REVERSED) >= 2
+    enough = max(2, len(words) // 5)
+    rot13 = sum(1 for w in words if w in _COMMON_ROT13) >= enough
+    backwards = sum(1 for w in words if w in _COMMON_REVERSED) >= enough
     return rot13, backwards
 
 
@@ -366,7 +376,7 @@ def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
         backwards
         or any(stem in lower for stem in _REVERSED_STEMS)
         or ("#&" in text and _REVERSED_ENTITY.search(text) is not None)
-        or ("%" in text and len(_REVERSED_URLENC.findall(text, 0, 4096)) >= 4)
+        or ("%" in text and _url_backwards(text))
     ):
         yield "reversed", text[::-1]
     # Tokens long enough to be a blob, split off in C (a regex scan of prose costs more).
@@ -377,6 +387,15 @@ def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
     # A token may be a blob rot13'd or reversed after encoding.
     if tokens:
         yield from _turned_tokens(tokens)
+
+
+def _unquoted_blob(token: str) -> bool:
+    """Whether URL-decoding ``token`` gives a blob that decodes."""
+    try:
+        out = urllib.parse.unquote(token, errors="strict")
+    except UnicodeDecodeError:
+        return False
+    return out != token and (_blob(out) is not None or _b85(out) is not None)
 
 
 def _turned_tokens(tokens: list[str]) -> Iterator[tuple[str, str]]:
@@ -409,10 +428,9 @@ def _turned_tokens(tokens: list[str]) -> Iterator[tuple[str, str]]:
             ("rot13", rot13, rot13[::-1]),  # both: reversed at the next level
         ):
             if (decode is not None and decode(reading) is not None) or (
-                url and len(_URLENC.findall(reading)) > escapes
+                url and (len(_URLENC.findall(reading)) > escapes or _unquoted_blob(reading))
             ):
-                yield name, turned
-                break
+                yield name, turned  # every reading that decodes: junk may decode too
 
 
 def _unescape(match: re.Match[str]) -> str:
@@ -503,18 +521,20 @@ def views(text: str, budget: Budget | None = None) -> Iterator[tuple[tuple[str, 
 
     Depth first, so a text three encodings down is reached before its siblings' contents;
     each decoded text is yielded once (a text that decodes to itself, or to one already
-    seen, ends there).
+    seen, ends there), but one reached again by a shorter path is decoded further from there
+    (a junk decoding may reach a text first, by a longer way, and eat its depth).
     """
     budget = budget if budget is not None else Budget()
     plain = strip_hidden(text)
     yield (), plain
-    seen = {plain}
+    #: Each text seen, and the fewest transforms it was reached by.
+    seen = {plain: 0}
     stack: list[tuple[tuple[str, ...], str]] = [((), plain)]
     if not text.isascii() and _ANY_TAG.search(text) is not None:
         # Tag characters sprinkled inside words are read past, too: both readings count.
         untagged = strip_hidden(text.translate(_NO_TAGS))
         if untagged not in seen and budget.take(untagged):
-            seen.add(untagged)
+            seen[untagged] = 1
             yield ("tags",), untagged
             stack.append((("tags",), untagged))
     while stack:
@@ -524,12 +544,14 @@ def views(text: str, budget: Budget | None = None) -> Iterator[tuple[tuple[str, 
         found: list[tuple[tuple[str, ...], str]] = []
         for transform, out in decode_once(current, budget):
             out = strip_hidden(out)
-            if out in seen or not budget.take(out):
+            known = seen.get(out)
+            if (known is not None and known <= len(path) + 1) or not budget.take(out):
                 continue
-            seen.add(out)
+            seen[out] = len(path) + 1
             where = (*path, transform)
-            budget.transforms.append(transform)
-            yield where, out
+            if known is None:
+                budget.transforms.append(transform)
+                yield where, out
             found.append((where, out))
             if budget.views <= 0:
                 return
