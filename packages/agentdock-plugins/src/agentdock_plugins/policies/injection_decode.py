@@ -326,8 +326,8 @@ _LETTERS_RUN = re.compile("[a-z]{3,}")
 def _turned_prose(lower: str) -> tuple[bool, bool]:
     """Whether lower-case ``lower`` reads as rot13'd, or reversed, prose: of its words (three
     letters or more: hex pairs read as leetspeak make two-letter ones; in its first 2,000
-    characters) at most one is a common English word,
-    and once turned, two or more and a fifth of them are."""
+    characters) at most one is a common English word, and once turned, more are (one where
+    none was)."""
     words: list[str] = []
     common = 0
     for match in _LETTERS_RUN.finditer(lower, 0, 2000):
@@ -339,7 +339,7 @@ def _turned_prose(lower: str) -> tuple[bool, bool]:
         words.append(word)
     if len(words) < 4:
         return False, False
-    enough = max(2, len(words) // 5)
+    enough = 2 if common else 1
     rot13 = sum(1 for w in words if w in _COMMON_ROT13) >= enough
     backwards = sum(1 for w in words if w in _COMMON_REVERSED) >= enough
     return rot13, backwards
