@@ -67,8 +67,9 @@ class AdapterFactory(Protocol):
     def __call__(self, entry: Any, spec: Any) -> Adapter: ...
 
 
-#: Where a policy runs: on the validated input, on each tool call, or on the output.
-PolicyStage = Literal["pre", "tool", "post"]
+#: Where a policy runs: on the validated input, on each tool call, on each tool's result,
+#: or on the output.
+PolicyStage = Literal["pre", "tool", "tool_output", "post"]
 
 
 @runtime_checkable
@@ -89,6 +90,10 @@ class Policy(Protocol):
       rewritten one).
     - ``"tool"``: an :class:`agentdock.run.ToolCall` the agent is about to make; the return
       value is ignored. Raise :class:`agentdock.run.ToolDenied` to stop the run (403).
+    - ``"tool_output"``: ``check(call, output, context)`` with the :class:`agentdock.run.
+      ToolCall` and what the tool returned, called synchronously in the thread that made the
+      call, before the agent reads the result; the return value is ignored. Raise
+      :class:`agentdock.run.ToolDenied` to stop the run (403) before the agent sees it.
     - ``"post"``: the validated output of ``invoke``, or the ``data`` mapping of each
       ``token`` item of a stream; returns the value to send.
 

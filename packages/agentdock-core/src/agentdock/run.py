@@ -90,6 +90,10 @@ class RunContext:
     #: may call it in the thread that makes the tool call instead of awaiting
     #: ``before_tool`` on the event loop. ``None`` when not available.
     check_tool: Callable[[ToolCall], None] | None = None
+    #: Called with each tool call and what the tool returned, in the thread that made the
+    #: call, before the agent reads the result (the ``tool_output`` policies); raises
+    #: :class:`ToolDenied` to stop the run there. ``None`` when no such policy is configured.
+    check_tool_output: Callable[[ToolCall, Any], None] | None = None
     #: ``emit(kind, data)`` queues one telemetry event of this run (``"policy_event"``,
     #: ``"tool_event"``, ...); it never blocks or raises, and is a no-op without sinks.
     emit: Callable[[str, Mapping[str, Any]], None] = _no_telemetry

@@ -150,6 +150,8 @@ class RunTracker:
             self.handlers = [_ToolRecorder(self, tokens=stream_tokens)]
         else:
             self.handlers = [_Recorder(self, tokens=stream_tokens), _ToolGate(self)]
+        if context.check_tool_output is not None:
+            self.handlers.append(_ToolOutputCheck(self, context.check_tool_output))
         if context.steps:
             self.handlers.append(_Timings(context))
 
@@ -329,6 +331,49 @@ class _ToolGate(BaseCallbackHandler):
     ) -> None:
         call = ToolCall(_tool_name(serialized, kwargs), _tool_args(input_str, inputs), tool_call_id)
         self.tracker.gate(call)
+
+
+class _ToolOutputCheck(BaseCallbackHandler):
+    """Hands every tool's result to ``RunContext.check_tool_output`` as the tool returns,
+    in its own thread, before the agent reads it. A :class:`~agentdock.run.ToolDenied`
+    raised there fails the tool call (the agent gets an error, not the result) and is
+    latched, so the run stops at its next step with the denial."""
+
+    raise_error = True
+    run_inline = True
+    ignore_llm = ignore_chain = ignore_retriever = ignore_chat_model = True
+    ignore_retry = ignore_custom_event = True
+
+    def __init__(self, tracker: RunTracker, check: Callable[[ToolCall, Any], None]) -> None:
+        self.tracker = tracker
+        self.check = check
+        self.calls: dict[UUID, ToolCall] = {}
+
+    def on_tool_start(
+        self,
+        serialized: dict[str, Any],
+        input_str: str,
+        *,
+        run_id: UUID,
+        inputs: dict[str, Any] | None = None,
+        tool_call_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        name = _tool_name(serialized, kwargs)
+        self.calls[run_id] = ToolCall(name, _tool_args(input_str, inputs), tool_call_id)
+
+    def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        call = self.calls.pop(run_id, None)
+        if call is None:
+            return
+        try:
+            self.check(call, output)
+        except ToolDenied as denied:
+            self.tracker._deny(call, denied)
+            raise
+
+    def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self.calls.pop(run_id, None)
 
 
 class _Timings(BaseCallbackHandler):

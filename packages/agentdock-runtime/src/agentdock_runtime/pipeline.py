@@ -72,7 +72,7 @@ log = logging.getLogger("agentdock.runtime")
 
 #: How long an agent may run when ``arguments.timeout_sec`` is not given.
 DEFAULT_TIMEOUT_SEC = 60.0
-_STAGES = ("pre", "tool", "post")
+_STAGES = ("pre", "tool", "tool_output", "post")
 _STEP_EVENTS = ("node_event", "tool_event", "model_event")
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 _ANONYMOUS: Mapping[str, Any] = MappingProxyType({"sub": None, "role": None})
@@ -225,12 +225,21 @@ class Pipeline:
         self._pricing = pricing
         stages: dict[str, list[tuple[str, _Check]]] = {stage: [] for stage in _STAGES}
         sync_tool_checks: list[tuple[str, Callable[[ToolCall, RunContext], Any]]] = []
+        tool_output_checks: list[tuple[str, Callable[[ToolCall, Any, RunContext], Any]]] = []
         for name, policy in policies:
             stage = getattr(policy, "stage", None)
             if stage not in stages:
                 raise PipelineError(
                     f"policy {name!r} has stage {stage!r}; expected one of {', '.join(_STAGES)}"
                 )
+            if stage == "tool_output":
+                if inspect.iscoroutinefunction(policy.check):
+                    raise PipelineError(
+                        f"policy {name!r}: a tool_output check runs in the tool's thread, "
+                        "so it must be synchronous"
+                    )
+                tool_output_checks.append((name, policy.check))
+                continue
             stages[stage].append((name, _as_async(policy.check)))
             if stage == "tool" and not inspect.iscoroutinefunction(policy.check):
                 sync_tool_checks.append((name, policy.check))
@@ -241,6 +250,7 @@ class Pipeline:
         self._tool_sync = (
             tuple(sync_tool_checks) if len(sync_tool_checks) == len(self._tool) else None
         )
+        self._tool_output = tuple(tool_output_checks)
         self._post = tuple(stages["post"])
         # Post policies that hold stream text back release it here, at the end of a stream.
         self._post_finish = tuple(
@@ -454,6 +464,8 @@ class Pipeline:
             context.before_tool = _ToolGate(self._tool, context, state)
             if self._tool_sync is not None:
                 context.check_tool = _SyncToolGate(self._tool_sync, context, state)
+        if self._tool_output:
+            context.check_tool_output = _ToolOutputGate(self._tool_output, context, state)
         state.stage = "pre"
         value = await self._run_policies(self._pre, value, context)
         return value, context
@@ -905,6 +917,30 @@ class _SyncToolGate:
         for name, check in self.checks:
             try:
                 check(call, self.context)
+            except Exception as exc:
+                _tool_refused(exc, name, call, self.state)
+
+
+class _ToolOutputGate:
+    """``RunContext.check_tool_output`` for one run: every ``tool_output`` policy, in order,
+    in the thread that made the tool call."""
+
+    __slots__ = ("checks", "context", "state")
+
+    def __init__(
+        self,
+        checks: tuple[tuple[str, Callable[[ToolCall, Any, RunContext], Any]], ...],
+        context: RunContext,
+        state: _RunState,
+    ) -> None:
+        self.checks = checks
+        self.context = context
+        self.state = state
+
+    def __call__(self, call: ToolCall, output: Any) -> None:
+        for name, check in self.checks:
+            try:
+                check(call, output, self.context)
             except Exception as exc:
                 _tool_refused(exc, name, call, self.state)
 

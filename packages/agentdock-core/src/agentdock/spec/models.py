@@ -242,16 +242,20 @@ InjectionLanguage = Literal["en", "fr", "de", "es", "pt", "it", "ru", "zh", "ja"
 
 
 class InjectionCfg(_Frozen):
-    """``policies.safety.injection`` (1.1): which detectors run and what a detection does."""
+    """``policies.safety.injection`` (1.1): which detectors run, what a detection does, and
+    which tools' results are checked too."""
 
     tiers: Annotated[list[Literal[1, 2]], Field(min_length=1)] = [1, 2]
     classifier_threshold: Annotated[Number, Field(gt=0, lt=1)] | None = None
     languages: Annotated[list[InjectionLanguage], Field(min_length=1)] | None = None
     action: Literal["block", "flag", "log"] = "block"
+    tool_output: (
+        Annotated[list[Annotated[str, StringConstraints(min_length=1)]], Field(min_length=1)] | None
+    ) = None
 
     @model_validator(mode="after")
     def _unique(self) -> InjectionCfg:
-        for name in ("tiers", "languages"):
+        for name in ("tiers", "languages", "tool_output"):
             items = getattr(self, name) or []
             if len(set(items)) != len(items):
                 raise ValueError(f"{name} must not repeat an item")

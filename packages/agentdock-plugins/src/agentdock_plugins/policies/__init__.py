@@ -24,6 +24,11 @@ FACTORIES: tuple[tuple[str, str, str], ...] = (
     ("redact_input", "redaction:input_redaction", "pre: redact_patterns and PII recognisers"),
     ("prompt_injection", "prompt_injection:prompt_injection", "pre: prompt-injection score"),
     ("tool_gate", "tool_gate:tool_gate", "tool: only tools in policies.tools.allowed may run"),
+    (
+        "tool_output_injection",
+        "tool_output:tool_output_injection",
+        "tool_output: prompt-injection check of the listed tools' results",
+    ),
     ("redact_output", "redaction:output_redaction", "post: redaction of output and tokens"),
     ("compliance_keywords", "compliance:compliance_check", "post: flag or refuse listed terms"),
     ("max_output_chars", "output_limit:output_limit", "post: truncate (or 413) past the limit"),

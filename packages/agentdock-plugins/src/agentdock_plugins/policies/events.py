@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 __all__ = ["Action", "Stage", "report"]
 
-Stage = Literal["pre", "tool", "post"]
+Stage = Literal["pre", "tool", "tool_output", "post"]
 Action = Literal["redact", "block", "truncate", "deny", "flag", "log"]
 
 

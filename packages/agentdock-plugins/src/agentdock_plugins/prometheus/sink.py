@@ -67,7 +67,7 @@ TOOL_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 3
 _MODES = frozenset({"invoke", "stream"})
 _RUN_STATUS = frozenset({"ok", "error", "cancelled"})
 _TOOL_STATUS = frozenset({"ok", "error", "denied"})
-_STAGES = frozenset({"pre", "tool", "post"})
+_STAGES = frozenset({"pre", "tool", "tool_output", "post"})
 _ACTIONS = frozenset({"redact", "block", "truncate", "deny", "flag", "log"})
 _AUTH_REASONS = frozenset(
     {"missing", "invalid", "expired", "revoked", "forbidden", "rate_limited", "unavailable"}
