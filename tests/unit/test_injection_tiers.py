@@ -105,7 +105,9 @@ def test_tiers_languages_and_classifier_threshold_come_from_the_dockfile() -> No
     ("injection", "where"),
     [
         ({"tiers": []}, "policies.safety.injection.tiers"),
-        ({"tiers": [3]}, "policies.safety.injection.tiers.0"),
+        ({"tiers": [4]}, "policies.safety.injection.tiers.0"),
+        ({"tiers": [3]}, "policies.safety.injection.tiers"),
+        ({"detector": {"kind": "onnx"}}, "policies.safety.injection.detector.path"),
         ({"tiers": [1, 1]}, "policies.safety.injection.tiers"),
         ({"classifier_threshold": 1.5}, "policies.safety.injection.classifier_threshold"),
         ({"languages": ["xx"]}, "policies.safety.injection.languages.0"),

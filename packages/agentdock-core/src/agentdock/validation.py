@@ -142,6 +142,7 @@ def _semantic_findings(
 ) -> Iterable[Finding]:
     yield from semantic.check_auth(data, version, document.interpolated)
     yield from semantic.check_exposure(data)
+    yield from semantic.check_injection(data)
     yield from semantic.check_deploy(data)
     yield from semantic.check_framework(data, manager.registrations("adapters").keys())
     yield from semantic.check_telemetry(data)

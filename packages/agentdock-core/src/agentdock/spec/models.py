@@ -43,6 +43,7 @@ __all__ = [
     "IOSchemaInline",
     "IOSchemaProperty",
     "InjectionCfg",
+    "InjectionDetectorCfg",
     "LangfuseCfg",
     "MetadataCfg",
     "MetricsCfg",
@@ -241,14 +242,24 @@ PiiName = Literal["credit_card", "us_ssn", "email", "phone", "iban", "ipv4", "ap
 InjectionLanguage = Literal["en", "fr", "de", "es", "pt", "it", "ru", "zh", "ja", "ko"]
 
 
+class InjectionDetectorCfg(_Frozen):
+    """``policies.safety.injection.detector``: tier 3, a model the user names by path."""
+
+    kind: Literal["onnx"] = "onnx"
+    path: Annotated[str, StringConstraints(min_length=1)]
+    threshold: Annotated[Number, Field(gt=0, lt=1)] = 0.5
+    label: Annotated[Int, Field(ge=0)] = 1
+
+
 class InjectionCfg(_Frozen):
     """``policies.safety.injection`` (1.1): which detectors run, what a detection does, and
     which tools' results are checked too."""
 
-    tiers: Annotated[list[Literal[1, 2]], Field(min_length=1)] = [1, 2]
+    tiers: Annotated[list[Literal[1, 2, 3]], Field(min_length=1)] = [1, 2]
     classifier_threshold: Annotated[Number, Field(gt=0, lt=1)] | None = None
     languages: Annotated[list[InjectionLanguage], Field(min_length=1)] | None = None
     action: Literal["block", "flag", "log"] = "block"
+    detector: InjectionDetectorCfg | None = None
     tool_output: (
         Annotated[list[Annotated[str, StringConstraints(min_length=1)]], Field(min_length=1)] | None
     ) = None

@@ -256,6 +256,23 @@ def check_exposure(data: Mapping[str, Any]) -> Iterator[Finding]:
         )
 
 
+def check_injection(data: Mapping[str, Any]) -> Iterator[Finding]:
+    """Tier 3 of the injection detector needs the model it runs (4006)."""
+    injection = block(data, "policies", "safety", "injection")
+    tiers = injection.get("tiers")
+    if (
+        isinstance(tiers, list)
+        and 3 in tiers
+        and not isinstance(injection.get("detector"), Mapping)
+    ):
+        yield Finding(
+            Code.PolicyValidationError,
+            ("policies", "safety", "injection", "tiers"),
+            "tier 3 is listed but no detector names its model",
+            hint="add policies.safety.injection.detector.path, or drop 3 from tiers",
+        )
+
+
 def check_deploy(data: Mapping[str, Any]) -> Iterator[Finding]:
     """Resources a scheduler could never grant: requests above limits, an autoscale range
     whose minimum is above its maximum (4002)."""

@@ -2,7 +2,7 @@
 
 Every string of the input, nested fields included, goes through the configured tiers of
 :class:`~agentdock_plugins.policies.injection_detect.Detector` (``policies.safety.injection``:
-``tiers``, ``languages``, ``classifier_threshold``; tier 1's threshold is
+``tiers``, ``languages``, ``classifier_threshold``, ``detector`` for tier 3; tier 1's threshold is
 ``policies.safety.injection_threshold``, default 1.0). On the first string a tier decides is
 an attack, ``policies.safety.injection.action`` says what happens:
 
@@ -88,11 +88,22 @@ def detector_for(safety: Any) -> tuple[Detector, InjectionAction]:
     cfg = getattr(safety, "injection", None)
     if cfg is None:
         return Detector(threshold=threshold), "block"
+    external = None
+    external_threshold = 0.5
+    if 3 in cfg.tiers and cfg.detector is not None:
+        from agentdock_plugins.policies.injection_plugin import load_detector
+
+        external = load_detector(
+            cfg.detector.kind, cfg.detector.path, label_index=cfg.detector.label
+        )
+        external_threshold = float(cfg.detector.threshold)
     detector = Detector(
         tiers=tuple(cfg.tiers),
         threshold=threshold,
         languages=cfg.languages,
         model_threshold=cfg.classifier_threshold,
+        external=external,
+        external_threshold=external_threshold,
     )
     return detector, cfg.action
 
