@@ -7,6 +7,7 @@ import sys
 import click
 
 from agentdock_cli import __version__
+from agentdock_cli.commands.audit import audit_command
 from agentdock_cli.commands.deploy import deploy_command, rollback_command
 from agentdock_cli.commands.hardware import hardware_command
 from agentdock_cli.commands.init import init_command
@@ -58,6 +59,7 @@ cli.add_command(instances_command)
 cli.add_command(metrics_command)
 cli.add_command(key_command)
 cli.add_command(token_command)
+cli.add_command(audit_command)
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from typing import Any
 from agentdock.deployment.errors import InvalidDeployInput
 from agentdock.listenfd import LISTEN_FD_ENV
 from agentdock.masking import SECRET_NAMES_ENV
+from agentdock.registry.sqlite import DATABASE_URL_ENV, RUNTIME_DATABASE_URL_ENV
 
 __all__ = [
     "HOST_PREFIXES",
@@ -69,12 +70,16 @@ TARGET_SETTINGS = frozenset(
         "AGENTDOCK_API_KEY",
         "AGENTDOCK_KUBE_CONTEXT",
         "AGENTDOCK_KUBE_NAMESPACE",
+        # The audit log's chain key belongs to the registry's writers, never a runtime.
+        "AGENTDOCK_AUDIT_KEY",
+        "AGENTDOCK_KEY_VIEW",
     }
 )
 #: AgentDock settings whose values are credentials: masked in logs like ``deploy.secrets``.
 SECRET_SETTINGS = frozenset(
     {
         "AGENTDOCK_DATABASE_URL",
+        "AGENTDOCK_RUNTIME_DATABASE_URL",
         "AGENTDOCK_REDIS_URL",
         "AGENTDOCK_KEY_PEPPER",
         "AGENTDOCK_JWT_SECRET",
@@ -149,7 +154,9 @@ def host_runtime_env(
     settings (less :data:`TARGET_SETTINGS`); then ``env`` (the :class:`StartRequest`'s,
     from :func:`runtime_env`) and the target's own ``settings`` on top.
 
-    ``AGENTDOCK_SECRET_NAMES`` also names the forwarded :data:`SECRET_SETTINGS`.
+    ``AGENTDOCK_SECRET_NAMES`` also names the forwarded :data:`SECRET_SETTINGS`. With
+    ``AGENTDOCK_RUNTIME_DATABASE_URL`` set, the registry owner's ``AGENTDOCK_DATABASE_URL``
+    is not forwarded: the runtime reads its keys with the least-privilege role only.
     """
     shell = os.environ if environ is None else environ
     out = {
@@ -159,6 +166,8 @@ def host_runtime_env(
         or name.startswith(HOST_PREFIXES)
         or (name.startswith(SETTINGS_PREFIX) and name not in TARGET_SETTINGS)
     }
+    if out.get(RUNTIME_DATABASE_URL_ENV) or env.get(RUNTIME_DATABASE_URL_ENV):
+        out.pop(DATABASE_URL_ENV, None)
     out.update(env)
     out.update(settings)
     names = {n for n in out.get(SECRET_NAMES_ENV, "").split(",") if n}
