@@ -86,7 +86,7 @@ def test_the_runtime_role_reads_its_own_keys_and_nothing_else(pg_url: str) -> No
     attempts = {
         "insert_key": "INSERT INTO api_keys (id, agent_id, role, hashed_key, hash_algorithm, "
         "created_at) SELECT 'forgedforged', id, 'admin', 'x', 'sha256', 0 FROM agents",
-        "change_role": f"UPDATE api_keys SET role = 'admin' WHERE id = '{mine.key_id}'",
+        "change_role": "UPDATE api_keys SET role = 'admin'",
         "public_keys": "SELECT * FROM public.api_keys",
         "audit_read": "SELECT * FROM public.audit_log",
         "audit_delete": "DELETE FROM public.audit_log",

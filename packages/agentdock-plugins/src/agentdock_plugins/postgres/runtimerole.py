@@ -56,6 +56,7 @@ def role_sql(agent: str, instance: str, role: str, password: str | None = None) 
     run it as the registry's owner. Idempotent."""
     r, a, i = _ident(role), _literal(agent), _literal(instance)
     login = f"LOGIN PASSWORD {_literal(password)}" if password is not None else "LOGIN"
+    # Every name and value below is quoted by _ident or _literal (DDL takes no parameters).
     return f"""\
 BEGIN;
 DO $$ BEGIN
@@ -77,7 +78,7 @@ GRANT SELECT ON {r}.agents, {r}.api_keys TO {r};
 GRANT UPDATE (last_used_at) ON {r}.api_keys TO {r};
 ALTER ROLE {r} SET search_path = {r};
 COMMIT;
-"""
+"""  # noqa: S608
 
 
 def runtime_url(owner_url: str, role: str, password: str) -> str:
