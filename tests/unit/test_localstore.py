@@ -195,10 +195,18 @@ def test_retention_and_path_come_from_the_environment(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="RETENTION_DAYS must be a positive"):
         Retention.from_env({"AGENTDOCK_TELEMETRY_RETENTION_DAYS": "-1"})
     assert telemetry_db_path({"AGENTDOCK_TELEMETRY_DB": "/x/t.db"}) == Path("/x/t.db")
-    assert telemetry_db_path({"AGENTDOCK_HOME": "/h"}) == Path("/h/telemetry.db")
-    assert telemetry_db_path({"AGENTDOCK_PROJECT_DIR": "/p"}) == Path("/p/.agentdock/telemetry.db")
+    home = {"AGENTDOCK_HOME": str(tmp_path)}
+    assert telemetry_db_path(home) == tmp_path / "telemetry" / "telemetry.db"
+    project = {"AGENTDOCK_PROJECT_DIR": "/p"}
+    assert telemetry_db_path(project) == Path("/p/.agentdock/telemetry/telemetry.db")
     # Else the registry's home (tests/unit/test_home_location.py walks it).
-    assert telemetry_db_path({}) == agentdock_home(environ={}) / "telemetry.db"
+    assert telemetry_db_path({}) == agentdock_home(environ={}) / "telemetry" / "telemetry.db"
+    # A home of an earlier release: its store at the top is read until it is moved.
+    (tmp_path / "telemetry.db").write_bytes(b"")
+    assert telemetry_db_path(home) == tmp_path / "telemetry.db"
+    (tmp_path / "telemetry").mkdir()
+    (tmp_path / "telemetry" / "telemetry.db").write_bytes(b"")
+    assert telemetry_db_path(home) == tmp_path / "telemetry" / "telemetry.db"
 
 
 def test_a_flood_is_bounded_and_drops_are_counted(tmp_path: Path) -> None:
