@@ -478,7 +478,7 @@ def test_key_list_warns_of_keys_made_with_another_pepper(
 def test_key_list_shows_the_last_use_a_runtime_recorded(deployed: Path) -> None:
     from agentdock.registry.keyview import write_key_use
 
-    code, made = cli_json(["key", "create", "--agent", "echo", "--role", "developer"])
+    _, made = cli_json(["key", "create", "--agent", "echo", "--role", "developer"])
     write_key_use(deployed / "state" / "echo" / "key-use.json", {made["key_id"]: 1234.5})
     code, listed = cli_json(["key", "list"])
-    assert [k["last_used_at"] for k in listed["keys"]] == [1234.5]
+    assert code == 0 and [k["last_used_at"] for k in listed["keys"]] == [1234.5]

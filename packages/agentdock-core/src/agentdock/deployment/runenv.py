@@ -122,7 +122,9 @@ def value_sources(
 def runtime_env(spec: Any, variables: Iterable[str], values: Mapping[str, str]) -> dict[str, str]:
     """The variables the runtime needs that have a value, plus ``deploy.env`` literals.
 
-    ``AGENTDOCK_DATABASE_URL`` goes along when set, so the runtime uses the same registry.
+    ``AGENTDOCK_DATABASE_URL`` goes along when set, so the runtime uses the same registry,
+    unless ``AGENTDOCK_RUNTIME_DATABASE_URL`` (a role that reads only the agent's keys) is
+    set: that one goes instead.
     A referenced variable without a value is left out: the runtime names it in its
     ``[FATAL] Missing required environment variables`` line and the health gate fails.
     ``AGENTDOCK_SECRET_NAMES`` names every variable taken from ``values`` (referenced,
@@ -132,8 +134,11 @@ def runtime_env(spec: Any, variables: Iterable[str], values: Mapping[str, str]) 
     deploy = getattr(spec, "deploy", None)
     if deploy is not None:
         wanted.update(deploy.secrets)
-    # A team registry (Postgres) is where the runtime checks API keys.
-    wanted.add("AGENTDOCK_DATABASE_URL")
+    # A team registry (Postgres) is where the runtime checks API keys: through a role that
+    # reads only its keys when one is given, and then never with the owner's credentials.
+    wanted.add(RUNTIME_DATABASE_URL_ENV)
+    if not values.get(RUNTIME_DATABASE_URL_ENV):
+        wanted.add(DATABASE_URL_ENV)
     env = {name: values[name] for name in sorted(wanted) if name in values}
     secret_names = sorted(env)
     if deploy is not None:

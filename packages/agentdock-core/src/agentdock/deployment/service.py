@@ -137,7 +137,7 @@ def _key_access(
             "warning",
             f"the runtime gets {DATABASE_URL_ENV}, the registry owner's credentials: code "
             "in the agent could write keys and the audit log. Give it a role that reads "
-            f"only its keys (agentdock key runtime-role {agent}) in "
+            f"only its keys (agentdock postgres runtime-role {agent}) in "
             f"{RUNTIME_DATABASE_URL_ENV}",
         )
 

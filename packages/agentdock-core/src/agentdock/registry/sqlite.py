@@ -41,7 +41,7 @@ __all__ = [
 
 DATABASE_URL_ENV = "AGENTDOCK_DATABASE_URL"
 #: The database URL a runtime reads its API keys with (a role that may read only its own
-#: agent's keys: ``agentdock key runtime-role``), before ``AGENTDOCK_DATABASE_URL``.
+#: agent's keys: ``agentdock postgres runtime-role``), before ``AGENTDOCK_DATABASE_URL``.
 RUNTIME_DATABASE_URL_ENV = "AGENTDOCK_RUNTIME_DATABASE_URL"
 _SCHEMES = {"postgresql": "postgres", "postgres": "postgres"}
 BUSY_TIMEOUT_MS = 5000

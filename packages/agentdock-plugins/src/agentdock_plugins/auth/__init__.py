@@ -3,7 +3,7 @@
 Each factory is called once at start-up with the resolved spec; the modules holding pyjwt,
 cryptography, httpx and the registry are imported only then, never by ``agentdock
 validate``. API keys are read from the database ``AGENTDOCK_RUNTIME_DATABASE_URL`` (a
-least-privilege role: ``agentdock key runtime-role``) or ``AGENTDOCK_DATABASE_URL`` names,
+least-privilege role: ``agentdock postgres runtime-role``) or ``AGENTDOCK_DATABASE_URL`` names,
 else from the runtime's key view (never the embedded registry file itself:
 :mod:`.keyfile`); with ``AGENTDOCK_REDIS_URL`` set, key changes are published there by the
 process that makes them and heard there by every runtime.

@@ -3,7 +3,7 @@
 The store is the runtime's key view (:class:`~agentdock_plugins.auth.keyfile.KeyViewStore`:
 its own agent's and instance's rows, never the embedded registry file) or, with a
 database URL, a registry database (:class:`LazyRegistry`; best through a role that may only
-read this agent's rows: ``agentdock key runtime-role``).
+read this agent's rows: ``agentdock postgres runtime-role``).
 
 A presented key ``adk_<id>_<secret>`` is looked up by its id. Rows are read in a worker
 thread and kept in memory, so a busy key costs one SHA-256 (or HMAC), one
