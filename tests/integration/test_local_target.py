@@ -620,6 +620,7 @@ attempt("move_bundles", lambda: os.rename(home / "bundles", home / "bundles.orig
 attempt("audit_key", lambda: (home / "audit.key").write_text("0" * 64))
 attempt("own_state", lambda: (Path(os.environ["AGENTDOCK_STATE_DIR"]) / "probe").write_text("1"))
 attempt("tmp", lambda: tempfile.NamedTemporaryFile().close())
+attempt("shared_tmp", lambda: open("/tmp/agentdock-sandbox-probe-%d" % os.getpid(), "w").close())
 out = Path(os.environ["AGENTDOCK_STATE_DIR"]) / "attempts.json"
 out.write_text(json.dumps(tried))
 """

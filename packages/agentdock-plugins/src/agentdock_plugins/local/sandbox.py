@@ -57,17 +57,18 @@ __all__ = [
 
 SANDBOX_ENV = "AGENTDOCK_SANDBOX"
 WRITABLE_ENV = "AGENTDOCK_WRITABLE_PATHS"
-#: Written by every program: the null and terminal devices, temporary directories, shared
-#: memory (multiprocessing's semaphores, PyTorch's tensors).
+#: Written by every program: the null and terminal devices and shared memory
+#: (multiprocessing's semaphores, PyTorch's tensors). Not ``/tmp``: the runtime's
+#: ``TMPDIR`` is a directory of its own (the local target sets it), and ``/tmp`` holds
+#: what other processes of the user rely on, such as the local supervisors' hand-over
+#: sockets (``AGENTDOCK_WRITABLE_PATHS=/tmp`` allows it for a library that insists).
 DEFAULT_WRITABLE = (
     "/dev/null",
     "/dev/zero",
     "/dev/full",
     "/dev/tty",
     "/dev/pts",
-    "/dev/shm",  # noqa: S108 (directories the runtime may write, not files this module makes)
-    "/tmp",  # noqa: S108
-    "/var/tmp",  # noqa: S108
+    "/dev/shm",  # noqa: S108 (a directory the runtime may write, not a file made here)
 )
 #: Directories the local target names: the instance's state directory (checkpoints, key
 #: use, LangFuse buffer, caches through ``XDG_CACHE_HOME``) and ``TMPDIR``.
