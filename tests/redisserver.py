@@ -2,20 +2,23 @@
 
 Load the fixture with ``pytest_plugins = ("redisserver",)`` in a test module. The server
 listens on a free port of 127.0.0.1; without the binary the tests skip, unless
-``AGENTDOCK_REQUIRE_SERVERS=1`` (CI) turns the skip into a failure.
+``AGENTDOCK_REQUIRE_SERVERS=1`` (CI) turns the skip into a failure. A test that kills its
+server mid-run (an outage) starts servers of its own through the ``redis_servers`` fixture.
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from processes import require_binary
 
-__all__ = ["redis_url"]
+__all__ = ["RedisServer", "redis_server", "redis_servers", "redis_url"]
 
 
 def _free_port() -> int:
@@ -24,12 +27,27 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``redis://127.0.0.1:PORT/0`` of a server of this module's own."""
+class RedisServer:
+    """One ``redis-server`` process: its URL, and :meth:`kill` for an outage."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], port: int) -> None:
+        self.proc = proc
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+
+    def kill(self) -> None:
+        """SIGKILL: the server is gone at once, as in a crash."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def redis_server(workdir: Path, port: int | None = None) -> Iterator[RedisServer]:
+    """A ``redis-server`` of the caller's own, stopped when the block ends; on a free port,
+    or on ``port`` (a server started again where a killed one listened)."""
     binary = require_binary("redis-server", "Debian: apt-get install redis-server")
-    port = _free_port()
-    workdir = tmp_path_factory.mktemp("redis")
+    port = port if port is not None else _free_port()
     proc = subprocess.Popen(
         [
             binary,
@@ -47,6 +65,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    server = RedisServer(proc, port)
     try:
         for _ in range(200):
             try:
@@ -58,7 +77,31 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 time.sleep(0.05)
         else:
             pytest.fail("redis-server did not start")
-        yield f"redis://127.0.0.1:{port}/0"
+        yield server
     finally:
-        proc.terminate()
+        if proc.poll() is None:
+            proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``redis://127.0.0.1:PORT/0`` of a server of this module's own."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as server:
+        yield server.url
+
+
+@pytest.fixture
+def redis_servers(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
+    """``start(port=None)``: a server of this test's own (one it may kill), on a free port
+    or on ``port``; every one is stopped when the test ends."""
+    with contextlib.ExitStack() as stack:
+        started: list[RedisServer] = []
+
+        def start(port: int | None = None) -> RedisServer:
+            workdir = tmp_path / f"redis-{len(started)}"
+            workdir.mkdir()
+            started.append(stack.enter_context(redis_server(workdir, port)))
+            return started[-1]
+
+        yield start

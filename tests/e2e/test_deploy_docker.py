@@ -29,6 +29,9 @@ pytestmark = pytest.mark.slow
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "echo"
 SHELL_ONLY = "shell-only-planted-2b7e51"
+#: The value of a variable the agent's Dockfile references: the runtime must get it, and
+#: nothing docker inspect shows may hold it.
+TOKEN = "echo-token-planted-8c3f0a9d"
 GRAPH = Path("echo") / "graph.py"
 
 
@@ -45,8 +48,16 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     home = tmp_path_factory.mktemp("home")
     project = tmp_path_factory.mktemp("proj") / "echo"
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("__pycache__"))
+    dockfile = project / "Dockfile.yaml"
+    text = dockfile.read_text(encoding="utf-8")
+    marker = "extra: { offline: true }"
+    assert marker in text
+    dockfile.write_text(
+        text.replace(marker, 'extra: { offline: true, token: "${ECHO_TOKEN}" }'), encoding="utf-8"
+    )
     old = os.environ.get("AGENTDOCK_HOME")
     os.environ["AGENTDOCK_HOME"] = str(home)
+    os.environ["ECHO_TOKEN"] = TOKEN
     try:
         yield {"client": client, "base": base, "home": home, "project": project}
     finally:
@@ -55,7 +66,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 name = record.handle.get("name")
                 if name:
                     with contextlib.suppress(Exception):  # already gone
-                        client.containers.get(name).remove(force=True)
+                        client.containers.get(name).remove(force=True, v=True)
+        os.environ.pop("ECHO_TOKEN", None)
         if old is None:
             os.environ.pop("AGENTDOCK_HOME", None)
         else:
@@ -92,6 +104,19 @@ def test_deploy_upgrade_rollback_and_a_crashing_version(
     assert "UNRELATED_TOKEN" not in names
     assert {n for n in names - image_env if not n.startswith("AGENTDOCK_")} == {"HOSTNAME"}
     assert SHELL_ONLY not in json.dumps(container.attrs["Config"]["Env"])
+    # It serves (above) with the pods' posture on, and ECHO_TOKEN resolved its placeholder
+    # (else the runtime would have stopped at start) from the env file, not the environment.
+    assert "ECHO_TOKEN" not in names
+    assert TOKEN not in json.dumps(env["client"].api.inspect_container(container.id))
+    host = container.attrs["HostConfig"]
+    assert host["CapDrop"] == ["ALL"] and host["SecurityOpt"] == ["no-new-privileges"]
+    assert host["ReadonlyRootfs"] is True and host["PidsLimit"] == 1024
+    assert host["Memory"] == 2 * 2**30
+    assert {b["HostIp"] for b in host["PortBindings"]["8080/tcp"]} == {"127.0.0.1"}
+    assert v1.host == "127.0.0.1"
+    status_lines = Path(f"/proc/{runtime}/status").read_text().splitlines()
+    caps = dict(line.split(":", 1) for line in status_lines)
+    assert int(caps["CapEff"], 16) == 0 and caps["NoNewPrivs"].strip() == "1"
 
     graph = env["project"] / GRAPH
     graph.write_text(graph.read_text().replace(".upper()}", '.upper() + "!"}'))

@@ -6,6 +6,7 @@ role and the permission, 429 with Retry-After; /health, /ready and /schema stay 
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ import agentdock_plugins.litestar
 import httpx
 import jwt
 import pytest
-from agentdock import make_plugin_manager
+from agentdock import hookimpl, make_plugin_manager
 from agentdock.auth import generate_key
 from agentdock.registry import open_store
 from agentdock.testing import client
@@ -163,6 +164,62 @@ def test_rate_limit_gets_429_with_retry_after(
     admin = {"x-api-key": keys["admin"].key}
     for _ in range(5):
         assert http.post("/invoke", json={"text": "hi"}, headers=admin).status_code == 200
+
+
+class CapturedEvents:
+    """A telemetry sink plugin that keeps every event it is sent."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    async def emit(self, events: Any) -> None:
+        self.events.extend(events)
+
+    async def flush(self) -> None:
+        return None
+
+    @hookimpl
+    def agentdock_register_telemetry_sinks(self, register: Any) -> None:
+        register("captured", lambda spec: self)
+
+
+def test_limit_events_name_role_and_subject_never_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGENTDOCK_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("AGENTDOCK_REDIS_URL", raising=False)
+    developer, viewer = add_key("developer"), add_key("viewer")
+    proj = project(tmp_path, API_KEY_DOCKFILE)
+    monkeypatch.chdir(proj)
+    captured = CapturedEvents()
+    plugins = make_plugin_manager(
+        plugins=[
+            agentdock_plugins.langgraph,
+            agentdock_plugins.litestar,
+            agentdock_plugins.auth,
+            ("captured", captured),
+        ]
+    )
+    with client(proj / "Dockfile.yaml", plugins=plugins) as http:
+        for _ in range(4):
+            http.post("/invoke", json={"text": "hi"}, headers={"x-api-key": developer.key})
+        assert (
+            http.post("/invoke", json={"text": "hi"}, headers={"x-api-key": viewer.key}).status_code
+            == 403
+        )
+    refusals = [
+        e["data"]
+        for e in captured.events
+        if e["event"] == "auth_event" and e["data"]["outcome"] == "failure"
+    ]
+    assert [(r["reason"], r["role"], r["subject"]) for r in refusals] == [
+        ("rate_limited", "developer", f"key:{developer.key_id}"),
+        ("forbidden", "viewer", f"key:{viewer.key_id}"),
+    ]
+    text = json.dumps(captured.events)
+    for key in (developer, viewer):
+        assert key.key not in text
+        assert key.key.split("_", 2)[2] not in text  # nor its secret part alone
 
 
 @pytest.fixture

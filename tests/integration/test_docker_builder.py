@@ -272,6 +272,20 @@ def test_no_secret_in_any_layer_or_the_config(built: Built, tmp_path: Path) -> N
     )
 
 
+#: Prints every file of the root file system with a setuid or setgid bit (``find / -xdev
+#: -perm /6000``).
+SETID_FILES = """
+import os, stat
+root = os.lstat("/").st_dev
+for top, dirs, files in os.walk("/"):
+    dirs[:] = [d for d in dirs if os.lstat(os.path.join(top, d)).st_dev == root]
+    for name in files:
+        mode = os.lstat(os.path.join(top, name)).st_mode
+        if stat.S_ISREG(mode) and mode & 0o6000:
+            print(os.path.join(top, name))
+"""
+
+
 def test_container_runs_as_non_root_behind_an_init_and_turns_healthy(built: Built) -> None:
     container = built.client.containers.run(
         built.artifact.ref,
@@ -295,6 +309,9 @@ def test_container_runs_as_non_root_behind_an_init_and_turns_healthy(built: Buil
         assert users == {"10001"} or users == {"agentdock"}, top
         pid1 = container.exec_run(["cat", "/proc/1/cmdline"]).output
         assert pid1.split(b"\0")[0].endswith(b"dumb-init")
+        # The base's setuid and setgid programs (su, mount, passwd ... in Debian) lost the bit.
+        setid = container.exec_run(["python3", "-c", SETID_FILES])
+        assert setid.exit_code == 0 and setid.output.decode().split() == [], setid.output
         # The hardware profile was baked in and applied to the runtime's environment.
         profile = json.loads(
             container.exec_run(["cat", "/etc/agentdock/machine-profile.json"]).output

@@ -3,7 +3,9 @@
 The image (built once per module from the test base image, no network) runs a stdlib HTTP
 server that answers ``/health`` and ``/ready``, says whether a variable is set (never its
 value), exits at start-up with a ``[FATAL]`` line when a variable it requires is missing,
-and exits non-zero on ``POST /crash`` so Docker's restart policy can be watched.
+and exits non-zero on ``POST /crash`` so Docker's restart policy can be watched. Like the
+runtime of an AgentDock image, it reads its variables from ``AGENTDOCK_ENV_FILE`` first and
+says so with the image label the target looks for.
 """
 
 from __future__ import annotations
@@ -29,12 +31,17 @@ from agentdock.deployment.errors import (
     InvalidDeployInput,
     TargetUnavailable,
 )
+from agentdock_plugins.docker.envfile import ENV_FILE_LABEL
 from agentdock_plugins.docker.target import LABEL_PREFIX, MAX_RESTARTS, DockerTarget
 from dockerbase import docker_client, ensure_base_image
 
 SERVER = r"""
 import http.server, json, os, signal, sys, threading, urllib.parse
 
+if os.environ.get("AGENTDOCK_ENV_FILE"):  # as agentdock_runtime.envfile reads it
+    with open(os.environ["AGENTDOCK_ENV_FILE"]) as fh:
+        for name, value in json.load(fh).items():
+            os.environ.setdefault(name, value)
 if os.environ.get("LEAK_VAR"):  # a careless agent that prints a secret
     print("token is " + os.environ.get(os.environ["LEAK_VAR"], ""), flush=True)
 required = ["MISSING_ONE"] if os.environ.get("STRICT") else []
@@ -88,7 +95,12 @@ print("stopped cleanly", flush=True)
 """
 
 HEALTH = r"""
-import os, sys, urllib.request
+import json, os, sys, urllib.request
+# A health command runs beside the runtime, with the container's environment: a variable
+# of the deployment is in the env file.
+if os.environ.get("AGENTDOCK_ENV_FILE"):
+    with open(os.environ["AGENTDOCK_ENV_FILE"]) as fh:
+        os.environ.update(json.load(fh))
 if os.environ.get("HEALTH_FAIL"):
     sys.exit(1)
 port = os.environ.get("AGENTDOCK_PORT", "8080")
@@ -100,7 +112,7 @@ except Exception:
 
 DOCKERFILE = """\
 FROM {base}
-COPY server.py health.py /srv/
+{label}COPY server.py health.py /srv/
 EXPOSE 8080
 HEALTHCHECK --interval={interval} --timeout=3s --retries=3 CMD ["python3", "/srv/health.py"]
 CMD ["python3", "-u", "/srv/server.py"]
@@ -111,10 +123,11 @@ RUN_LABEL = "io.agentdock.test-run"
 RUN_ID = secrets.token_hex(6)
 
 
-def _image(client: Any, base: str, interval: str) -> str:
-    """The test image with this health-check interval; the tag hashes its files, so a
-    second run reuses it."""
-    dockerfile = DOCKERFILE.format(base=base, interval=interval)
+def _image(client: Any, base: str, interval: str, *, env_file: bool = True) -> str:
+    """The test image with this health-check interval, reading the env file or (an image
+    built before env files) not; the tag hashes its files, so a second run reuses it."""
+    label = f'LABEL {ENV_FILE_LABEL}="1"\n' if env_file else ""
+    dockerfile = DOCKERFILE.format(base=base, interval=interval, label=label)
     digest = hashlib.sha256((dockerfile + SERVER + HEALTH).encode()).hexdigest()[:12]
     tag = f"agentdock-test-target:{digest}"
     try:
@@ -135,8 +148,15 @@ def docker_env() -> Iterator[tuple[Any, str]]:
     base = ensure_base_image(client)
     yield client, _image(client, base, "500ms")
     for container in client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={RUN_ID}"}):
-        container.remove(force=True)
+        container.remove(force=True, v=True)
     client.close()
+
+
+@pytest.fixture(scope="module")
+def legacy_image(docker_env: tuple[Any, str]) -> str:
+    """The same image without the label: a runtime that does not read env files."""
+    client, _ = docker_env
+    return _image(client, ensure_base_image(client), "500ms", env_file=False)
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +175,7 @@ def _request(tmp_path: Path, port: int = 8080, **overrides: Any) -> StartRequest
         "version": "1.0.0",
         "deployment_id": next(_ids),
         "port": port,
-        "host": "127.0.0.1",
+        "host": None,  # nobody asked: published on 127.0.0.1, like the local target
         "env": {},
         "state_dir": tmp_path / "state",
         "home": tmp_path,
@@ -224,7 +244,8 @@ def test_start_ready_and_serving_with_env_and_labels(
     target.wait_ready(handle, timeout=60, progress=events)
     print(f"\ndocker target: start -> ready in {time.perf_counter() - started:.2f}s")
 
-    assert set(handle) == {"container_id", "name", "port", "endpoint", "image"}
+    assert set(handle) == {"container_id", "name", "port", "host", "endpoint", "image"}
+    assert handle["host"] == "127.0.0.1"
     assert handle["name"] == f"agentdock-echo-agent-acme-{request.deployment_id}"
     assert handle["endpoint"] == f"http://127.0.0.1:{handle['port']}"
     assert handle["image"] == tag
@@ -234,18 +255,55 @@ def test_start_ready_and_serving_with_env_and_labels(
     assert httpx.get(f"{base}/env", params={"name": "NOT_GIVEN"}).json()["set"] is False
 
     attrs = client.api.inspect_container(handle["container_id"])
-    # The container's environment: the image's own, the request's and the target's settings.
+    # The container's environment: the image's own and the target's settings. The request's
+    # variables are in the env file the server read (it says AGENT_SECRET is set), and no
+    # value of theirs is anywhere in what docker inspect shows.
     image_env = set(client.api.inspect_image(tag)["Config"].get("Env") or ())
     given = {item.partition("=")[0] for item in set(attrs["Config"]["Env"]) - image_env}
     assert given == {
-        "AGENT_SECRET",
+        "AGENTDOCK_ENV_FILE",
         "AGENTDOCK_STATE_DIR",
         "AGENTDOCK_LANGFUSE_BUFFER",
         "AGENTDOCK_KEY_VIEW",
         "AGENTDOCK_HOST",
         "AGENTDOCK_PORT",
     }
+    assert PLANTED not in json.dumps(attrs)
     assert "shell-only-" not in json.dumps(attrs["Config"]["Env"])
+    # As locked down as the pods: no capabilities, no privilege escalation, a read-only root
+    # writable only in tmpfs mounts, memory and process limits, published on the loopback.
+    host_config = attrs["HostConfig"]
+    assert host_config["CapDrop"] == ["ALL"] and not host_config["CapAdd"]
+    assert host_config["SecurityOpt"] == ["no-new-privileges"]
+    assert host_config["Privileged"] is False
+    assert host_config["ReadonlyRootfs"] is True
+    assert set(host_config["Tmpfs"]) == {"/tmp", "/home/agentdock"}
+    assert host_config["PidsLimit"] == 1024
+    assert host_config["Memory"] == host_config["MemorySwap"] == 2 * 2**30
+    volumes = {m["Destination"]: m["Type"] for m in attrs["Mounts"]}
+    assert volumes == {
+        "/run/agentdock": "volume",
+        "/var/lib/agentdock": "volume",
+        # Of the home: its key view (read-only) and its state directory.
+        "/etc/agentdock/keys": "bind",
+        "/var/lib/agentdock/state/echo_agent.acme": "bind",
+    }
+    inside = client.containers.get(handle["container_id"])
+    probe = inside.exec_run(
+        [
+            "python3",
+            "-c",
+            "import os, stat\n"
+            "try:\n    open('/planted', 'w')\nexcept OSError as e:\n    print('root', e.errno)\n"
+            "open('/tmp/scratch', 'w').write('ok')\n"
+            "open('/var/lib/agentdock/state.db', 'w').write('ok')\n"
+            "status = dict(l.split(':', 1) for l in open('/proc/1/status'))\n"
+            "print('caps', int(status['CapEff'], 16), 'nnp', status['NoNewPrivs'].strip())\n"
+            "print('mode', oct(stat.S_IMODE(os.stat('/run/agentdock/env').st_mode)))\n",
+        ]
+    )
+    assert probe.exit_code == 0, probe.output
+    assert probe.output.decode().split("\n")[:3] == ["root 30", "caps 0 nnp 1", "mode 0o400"]
     labels = attrs["Config"]["Labels"]
     assert labels[LABEL_PREFIX + "agent"] == "echo_agent"
     assert labels[LABEL_PREFIX + "version"] == "1.0.0"
@@ -418,25 +476,55 @@ def test_stop_removes_the_container_and_is_idempotent(
     docker_env: tuple[Any, str], target: DockerTarget, tmp_path: Path
 ) -> None:
     client, tag = docker_env
-    handle = target.start(_artifact(tag), _request(tmp_path), Events())
+    handle = target.start(_artifact(tag), _request(tmp_path, env={"X_TOKEN": PLANTED}), Events())
     target.wait_ready(handle, timeout=60, progress=Events())
+    mounts = client.api.inspect_container(handle["container_id"])["Mounts"]
+    volumes = [m["Name"] for m in mounts if m["Type"] == "volume"]
+    assert len(volumes) == 2  # the env file's and the state directory's
 
     target.stop(handle, timeout=10)
 
     assert not client.containers.list(all=True, filters={"id": handle["container_id"]})
+    for volume in volumes:  # they went with it
+        assert not client.volumes.list(filters={"name": volume})
     assert target.status(handle)["state"] == "missing"
     target.stop(handle, timeout=10)  # already gone: no error
 
 
-def test_resources_become_container_limits(
+def test_resources_become_container_limits_and_a_wildcard_host_is_published_so(
     docker_env: tuple[Any, str], target: DockerTarget, tmp_path: Path
 ) -> None:
     client, tag = docker_env
-    request = _request(tmp_path, resources={"cpu": "500m", "memory": "96Mi"})
+    request = _request(tmp_path, resources={"cpu": "500m", "memory": "96Mi"}, host="0.0.0.0")
     handle = target.start(_artifact(tag), request, Events())
     host_config = client.api.inspect_container(handle["container_id"])["HostConfig"]
     assert host_config["NanoCpus"] == 500_000_000
-    assert host_config["Memory"] == 96 * 2**20
+    assert host_config["Memory"] == host_config["MemorySwap"] == 96 * 2**20
+    assert host_config["PidsLimit"] == 1024
+    # Asked for every interface: published there, reached from here on the loopback.
+    assert host_config["PortBindings"]["8080/tcp"][0]["HostIp"] == "0.0.0.0"
+    assert handle["host"] == "0.0.0.0"
+    assert handle["endpoint"] == f"http://127.0.0.1:{handle['port']}"
+
+
+def test_an_image_without_env_files_gets_its_variables_in_the_environment(
+    docker_env: tuple[Any, str], legacy_image: str, target: DockerTarget, tmp_path: Path
+) -> None:
+    """A version built before env files (a rollback to it) still starts with its variables,
+    and the deploy says where they are; the rest of the posture is the same."""
+    client, _ = docker_env
+    events = Events()
+    handle = target.start(
+        _artifact(legacy_image), _request(tmp_path, env={"X_TOKEN": PLANTED}), events
+    )
+    target.wait_ready(handle, timeout=60, progress=events)
+    assert httpx.get(f"{handle['endpoint']}/env", params={"name": "X_TOKEN"}).json()["set"]
+    attrs = client.api.inspect_container(handle["container_id"])
+    assert f"X_TOKEN={PLANTED}" in attrs["Config"]["Env"]
+    assert not [m for m in attrs["Mounts"] if m["Destination"] == "/run/agentdock"]
+    assert attrs["HostConfig"]["ReadonlyRootfs"] is True
+    assert [step for step, _, _ in events.calls if step == "env"] == ["env"]
+    assert PLANTED not in events.text()
 
 
 def test_missing_image_is_a_deploy_error(docker_env: tuple[Any, str], tmp_path: Path) -> None:
@@ -547,7 +635,9 @@ def test_a_container_gets_its_key_view_read_only_and_nothing_else_of_the_home(
         container = client.containers.get(handle["container_id"])
         host = container.attrs["HostConfig"]
         assert not host.get("GroupAdd")
-        mounts = {Path(m["Source"]): m for m in container.attrs["Mounts"]}
+        # Of the host, two directories of the home (the engine's own volumes aside: the
+        # image's state directory and the env file's, see test_start_ready_and_serving...).
+        mounts = {Path(m["Source"]): m for m in container.attrs["Mounts"] if m["Type"] == "bind"}
         state = tmp_path / "state" / "echo_agent"
         assert set(mounts) == {tmp_path / "keys" / "echo_agent", state}
         assert all(not m["RW"] for source, m in mounts.items() if source != state)

@@ -41,7 +41,7 @@ DB_PASSWORD = "planted-db-password-7c1d0e"
 SHARED = {"AGENTDOCK_DATABASE_URL": f"postgresql://agentdock:{DB_PASSWORD}@db.example/agentdock"}
 
 _PATH = re.compile(
-    r"^/(?:api/v1|apis/(?P<group>[a-z.]+/v[0-9a-z]+))/namespaces/(?P<ns>[^/]+)/"
+    r"^/(?:api/v1|apis/(?P<group>[a-z0-9.]+/v[0-9a-z]+))/namespaces/(?P<ns>[^/]+)/"
     r"(?P<plural>[a-z]+)(?:/(?P<name>[^/]+))?(?:/(?P<sub>log|status))?$"
 )
 
@@ -335,7 +335,9 @@ def test_apply_ready_status_logs_stop(cluster, kubeconfig, tmp_path) -> None:
     state, _ = cluster
     target = _target(_snapshot(_SECRET_DEPLOY))
     events, progress = _events()
-    handle = target.start(Artifact("docker", IMAGE, "d1"), _request(tmp_path), progress)
+    image_id = "sha256:" + "3c" * 32
+    built = Artifact("docker", IMAGE, "d1", details={"image_id": image_id})
+    handle = target.start(built, _request(tmp_path), progress)
 
     assert handle["namespace"] == "agents"  # the kubeconfig context's namespace
     assert handle["endpoint"] == "http://echo.agents.svc.cluster.local:8080"
@@ -345,6 +347,7 @@ def test_apply_ready_status_logs_stop(cluster, kubeconfig, tmp_path) -> None:
     assert [r["path"].rsplit("/", 2)[1] for r in patches] == [
         "configmaps",
         "services",
+        "networkpolicies",
         "deployments",
         "poddisruptionbudgets",
     ]
@@ -353,9 +356,22 @@ def test_apply_ready_status_logs_stop(cluster, kubeconfig, tmp_path) -> None:
         assert request["query"]["fieldManager"] == ["agentdock"]
         assert request["query"]["force"] == ["true"]
         assert request["authorization"] == f"Bearer {TOKEN}"
-    assert state.kinds() == {"ConfigMap", "Service", "Deployment", "PodDisruptionBudget"}
+    assert state.kinds() == {
+        "ConfigMap",
+        "Service",
+        "NetworkPolicy",
+        "Deployment",
+        "PodDisruptionBudget",
+    }
     dep = state.deployment()
     assert dep["metadata"]["annotations"][DEPLOYMENT_ANNOTATION] == "1"
+    # The engine here has no registry digest of the image: it is named by tag, its id kept.
+    template = dep["spec"]["template"]
+    assert template["spec"]["containers"][0]["image"] == IMAGE
+    assert template["metadata"]["annotations"]["io.agentdock/image-id"] == image_id
+    assert any(step == "image" and "by tag" in msg for step, msg, _ in events)
+    policy = state.objects[("networkpolicies", "agents", "echo")]
+    assert policy["spec"]["ingress"][0]["from"] == [{"podSelector": {}}]
     env = {e["name"]: e for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["ECHO_TOKEN"]["valueFrom"]["secretKeyRef"] == {
         "name": "echo-env",
@@ -386,7 +402,7 @@ def test_apply_ready_status_logs_stop(cluster, kubeconfig, tmp_path) -> None:
 
     # Applying the same version again changes nothing: the Deployment's generation stays.
     generation = state.deployment()["metadata"]["generation"]
-    again = target.start(Artifact("docker", IMAGE, "d1"), _request(tmp_path), progress)
+    again = target.start(built, _request(tmp_path), progress)
     assert state.deployment()["metadata"]["generation"] == generation
     assert again["previous"] == "1"
 

@@ -72,7 +72,8 @@ def _by_kind(manifests: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def _check_common(manifests: list[dict[str, Any]], agent: str, version: str) -> None:
     """The rules every rendering follows, whatever the Dockfile says."""
     kinds = [m["kind"] for m in manifests]
-    assert kinds[:3] == ["ConfigMap", "Service", "Deployment"]
+    # The NetworkPolicy is applied before the pods exist.
+    assert kinds[:4] == ["ConfigMap", "Service", "NetworkPolicy", "Deployment"]
     base = names(agent).base
     for manifest in manifests:
         labels = manifest["metadata"]["labels"]
@@ -115,6 +116,13 @@ def _check_common(manifests: list[dict[str, Any]], agent: str, version: str) -> 
     port = container["ports"][0]["containerPort"]
     assert annotations["prometheus.io/port"] == str(port)
     assert objs["Service"]["spec"]["ports"][0]["port"] == port
+    # By default only the pods of the agent's namespace reach its port; egress is open.
+    policy = objs["NetworkPolicy"]["spec"]
+    assert policy == {
+        "podSelector": {"matchLabels": spec["selector"]["matchLabels"]},
+        "policyTypes": ["Ingress"],
+        "ingress": [{"ports": [{"port": port, "protocol": "TCP"}], "from": [{"podSelector": {}}]}],
+    }
     mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes[mounts["/tmp"]["name"]] == {"name": "tmp", "emptyDir": {}}
@@ -443,6 +451,7 @@ def test_dump_and_write_round_trip(tmp_path: Path) -> None:
     assert [m["kind"] for m in manifests] == [
         "ConfigMap",
         "Service",
+        "NetworkPolicy",
         "Deployment",
         "HorizontalPodAutoscaler",
     ]  # autoscale min 1 → one replica at start: no PodDisruptionBudget
@@ -454,8 +463,9 @@ def test_dump_and_write_round_trip(tmp_path: Path) -> None:
     assert [f.name for f in files] == [
         "00-configmap-echo-acme-spec.yaml",
         "01-service-echo-acme.yaml",
-        "02-deployment-echo-acme.yaml",
-        "03-horizontalpodautoscaler-echo-acme.yaml",
+        "02-networkpolicy-echo-acme.yaml",
+        "03-deployment-echo-acme.yaml",
+        "04-horizontalpodautoscaler-echo-acme.yaml",
     ]
     assert [yaml.safe_load(f.read_text()) for f in files] == manifests
     as_json = write(manifests, tmp_path / "json", fmt="json")
@@ -497,8 +507,8 @@ def test_the_plugin_registers_the_kubernetes_target_with_its_dry_run(
         "--namespace agents"
     )
     written = target.dry_run(dockfile, out_dir=tmp_path / "gitops", image="reg.example/inv:1")
-    assert written["text"] is None and len(written["files"]) == 3
-    assert "image: reg.example/inv:1" in Path(written["files"][2]).read_text()
+    assert written["text"] is None and len(written["files"]) == 4
+    assert "image: reg.example/inv:1" in Path(written["files"][3]).read_text()
     assert PLANTED not in json.dumps(out) + json.dumps(written)
 
 
@@ -510,13 +520,30 @@ def test_cli_dry_run_prints_and_writes_valid_manifests(tmp_path: Path) -> None:
     cli = [sys.executable, "-m", "agentdock_cli", "deploy", str(dockfile), "--dry-run"]
     env = {k: v for k, v in os.environ.items() if k != "AGENTDOCK_DATABASE_URL"}
     env["AGENTDOCK_HOME"] = str(tmp_path / "home")
+    network = ["--ingress-from", "pods:app=gw", "--ingress-from", "cidr:10.0.0.0/8"]
     printed = subprocess.run(
-        [*cli, "-o", "json"], capture_output=True, text=True, timeout=120, check=False, env=env
+        [*cli, "-o", "json", *network, "--egress-to", "cidr:10.1.0.0/16"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
     )
     assert printed.returncode == 0, printed.stderr
     items = json.loads(printed.stdout)["items"]
-    assert [item["kind"] for item in items] == ["ConfigMap", "Service", "Deployment"]
-    assert items[2]["spec"]["template"]["spec"]["containers"][0]["image"] == (
+    policy = items[2]["spec"]
+    assert policy["ingress"][0]["from"] == [
+        {"podSelector": {"matchLabels": {"app": "gw"}}},
+        {"ipBlock": {"cidr": "10.0.0.0/8"}},
+    ]
+    assert policy["egress"][1] == {"to": [{"ipBlock": {"cidr": "10.1.0.0/16"}}]}
+    assert [item["kind"] for item in items] == [
+        "ConfigMap",
+        "Service",
+        "NetworkPolicy",
+        "Deployment",
+    ]
+    assert items[3]["spec"]["template"]["spec"]["containers"][0]["image"] == (
         "agentdock/chat:0.1.0"
     )
     # What a person needs to know goes to stderr: the version, the image, the registry.
@@ -528,11 +555,15 @@ def test_cli_dry_run_prints_and_writes_valid_manifests(tmp_path: Path) -> None:
         [*cli, "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120
     )
     assert written.returncode == 0, written.stderr
-    assert sorted(p.suffix for p in (tmp_path / "out").iterdir()) == [".yaml"] * 3
+    assert sorted(p.suffix for p in (tmp_path / "out").iterdir()) == [".yaml"] * 4
     refused = subprocess.run(
         [*cli, "--target", "local"], capture_output=True, text=True, timeout=120
     )
     assert refused.returncode == 1 and "no dry run" in refused.stderr
+    malformed = subprocess.run(
+        [*cli, "--ingress-from", "pods"], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert malformed.returncode == 1 and "--ingress-from 'pods'" in malformed.stderr
 
 
 # -- one version and one image reference for every target ----------------------------------
@@ -611,3 +642,171 @@ def test_a_dry_run_of_an_api_key_agent_says_what_a_deploy_needs(
     )
     assert not any("refuses" in n for n in shared["notes"])
     assert PLANTED not in json.dumps(shared["manifests"])
+
+
+# -- the NetworkPolicy and the image reference -------------------------------------------------
+
+
+def test_the_network_policy_admits_the_peers_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _dockfile(tmp_path)
+    ingress = (
+        "pods:app.kubernetes.io/name=gateway,tier=edge",
+        "namespaces:kubernetes.io/metadata.name=monitoring",
+        "cidr:10.0.0.0/8",
+    )
+    manifests = render_file(path, ingress_from=ingress, egress_to=("cidr:10.20.0.0/16",))
+    _validate(manifests)
+    policy = _by_kind(manifests)["NetworkPolicy"]["spec"]
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    assert policy["ingress"][0]["from"] == [
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "gateway", "tier": "edge"}}},
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
+        {"ipBlock": {"cidr": "10.0.0.0/8"}},
+    ]
+    # Egress asked for: DNS anywhere, then only the peers given.
+    assert policy["egress"] == [
+        {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
+        {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}]},
+    ]
+    anyone = _by_kind(render_file(path, ingress_from=("any",)))["NetworkPolicy"]["spec"]
+    assert anyone["ingress"] == [{"ports": [{"port": 8080, "protocol": "TCP"}]}]
+
+    for bad in ("pods:", "pods:app", "pods:app=a b", "everyone", "cidr:10.0.0.1/8", "cidr:x"):
+        with pytest.raises(InvalidDeployInput) as info:
+            render_file(path, ingress_from=(bad,))
+        assert info.value.path == "--ingress-from" and info.value.exit_code == 1
+        assert "pods:KEY=VALUE" in (info.value.hint or "")
+    with pytest.raises(InvalidDeployInput, match="any stands alone"):
+        render_file(path, egress_to=("any", "cidr:10.0.0.0/8"))
+
+    # A deploy (and a dry run without the options) reads the variables; options win.
+    monkeypatch.setenv("AGENTDOCK_KUBE_INGRESS_FROM", " pods:app=gw   cidr:192.168.0.0/16 ")
+    monkeypatch.setenv("AGENTDOCK_KUBE_EGRESS_TO", "namespaces:team=data")
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
+    from agentdock_plugins.kubernetes.target import KubernetesTarget
+
+    target = KubernetesTarget()
+    from_env = _by_kind(target.dry_run(path)["manifests"])["NetworkPolicy"]["spec"]
+    assert from_env["ingress"][0]["from"] == [
+        {"podSelector": {"matchLabels": {"app": "gw"}}},
+        {"ipBlock": {"cidr": "192.168.0.0/16"}},
+    ]
+    assert from_env["egress"][1] == {
+        "to": [{"namespaceSelector": {"matchLabels": {"team": "data"}}}]
+    }
+    given = target.dry_run(path, ingress_from=("namespace",), egress_to=("any",))
+    policy = _by_kind(given["manifests"])["NetworkPolicy"]["spec"]
+    assert policy["ingress"][0]["from"] == [{"podSelector": {}}]
+    assert policy["policyTypes"] == ["Ingress"]
+    monkeypatch.setenv("AGENTDOCK_KUBE_INGRESS_FROM", "pods=gw")
+    with pytest.raises(InvalidDeployInput, match="--ingress-from 'pods=gw'"):
+        target.dry_run(path)
+
+
+def test_an_image_by_tag_carries_its_id_and_one_by_digest_needs_none(tmp_path: Path) -> None:
+    from agentdock_plugins.kubernetes.image import pin, repository_of
+    from agentdock_plugins.kubernetes.manifests import IMAGE_ID_ANNOTATION
+
+    image_id = "sha256:" + "1f" * 32
+    digest = "sha256:" + "2e" * 32
+    tagged = render_file(_dockfile(tmp_path), image="agentdock/echo:1.0-abc")
+    spec = _by_kind(tagged)["Deployment"]["spec"]["template"]
+    assert IMAGE_ID_ANNOTATION not in spec["metadata"]["annotations"]  # no id known
+    from agentdock_plugins.kubernetes.manifests import render as render_spec
+
+    document = load_document(_dockfile(tmp_path), environ={}, allow_unresolved=True)
+    report = validate_document(document, skip_imports=True)
+    snapshot = yaml.safe_dump(document.raw, sort_keys=False)
+    for image, annotated in (
+        ("agentdock/echo:1.0-abc", True),
+        (f"registry.example:5000/team/echo@{digest}", False),
+    ):
+        rendered = render_spec(
+            report.spec, snapshot=snapshot, image=image, version="1.0", image_id=image_id
+        )
+        _validate(rendered)
+        template = _by_kind(rendered)["Deployment"]["spec"]["template"]
+        assert template["spec"]["containers"][0]["image"] == image
+        assert (IMAGE_ID_ANNOTATION in template["metadata"]["annotations"]) is annotated
+
+    # The digest a registry gave the image: of the same repository, else the only one.
+    assert repository_of("registry.example:5000/team/echo:1.0") == "registry.example:5000/team/echo"
+    assert repository_of(f"agentdock/echo@{digest}") == "agentdock/echo"
+    assert repository_of("registry.example:5000/echo") == "registry.example:5000/echo"
+    attrs = {"RepoDigests": [f"mirror.example/echo@{digest}", f"agentdock/echo@{digest}"]}
+    assert pin("agentdock/echo:1.0-abc", attrs) == f"agentdock/echo@{digest}"
+    assert pin("other/echo:1", {"RepoDigests": [f"mirror.example/echo@{digest}"]}) == (
+        f"mirror.example/echo@{digest}"
+    )
+    assert pin("other/echo:1", attrs) is None  # several elsewhere: which one is not ours to say
+    assert pin("agentdock/echo:1.0-abc", {"RepoDigests": []}) is None
+    assert pin(f"x/y@{digest}", {}) == f"x/y@{digest}"
+
+
+def _limited(tmp_path: Path, deploy: dict[str, Any]) -> Path:
+    """A jwt agent (no registry involved) with a rate limit and the ``deploy`` block."""
+    auth = {
+        "mode": "jwt",
+        "jwt": {"secret_key": PLANTED * 2},
+        "rate_limits": {"developer": "20/m"},
+    }
+    return _dockfile(tmp_path, auth=auth, deploy=deploy)
+
+
+@pytest.mark.parametrize(
+    ("deploy", "most"),
+    [
+        ({"replicas": 3}, 3),
+        ({"autoscale": {"min_replicas": 1, "max_replicas": 4}, "resources": {"cpu": "1"}}, 4),
+    ],
+    ids=["replicas", "autoscale"],
+)
+def test_replicas_with_rate_limits_and_no_redis_are_refused_naming_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deploy: dict[str, Any], most: int
+) -> None:
+    """Each pod would keep its own budget: a caller would get the limit once per replica."""
+    from agentdock.deployment import dry_run
+
+    monkeypatch.setenv("AGENTDOCK_HOME", str(tmp_path / "home"))
+    manager = make_plugin_manager(plugins=[("k8s", k8s_plugin)])
+    path = _limited(tmp_path, deploy)
+    out = dry_run(path, target="kubernetes", plugins=manager)
+    (note,) = [n for n in out["notes"] if "AGENTDOCK_REDIS_URL" in n]
+    assert note.startswith("deploy --target kubernetes refuses this:")
+    assert "auth.rate_limits" in note and f"{most} replicas" in note
+    assert f"{most} times" in note and "deploy.secrets" in note
+    target = manager.get("targets", "kubernetes").factory()
+    document = load_document(path, environ={}, allow_unresolved=True)
+    spec = validate_document(document, skip_imports=True).spec
+    snapshot = yaml.safe_dump(document.raw, sort_keys=False)
+    with pytest.raises(InvalidDeployInput) as info:
+        target.preflight(spec, snapshot=snapshot, version="1.0.0", env={})
+    assert info.value.exit_code == 1
+    assert info.value.path == ("deploy.autoscale" if "autoscale" in deploy else "deploy.replicas")
+    assert "AGENTDOCK_REDIS_URL" in info.value.cause
+
+
+@pytest.mark.parametrize(
+    "deploy",
+    [
+        {"replicas": 1},
+        {"replicas": 3, "secrets": ["AGENTDOCK_REDIS_URL"]},
+        {"replicas": 3, "env": {"AGENTDOCK_REDIS_URL": "redis://redis.agents:6379/0"}},
+    ],
+    ids=["one-replica", "redis-from-the-secret", "redis-in-deploy-env"],
+)
+def test_one_replica_or_a_shared_redis_renders_without_a_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deploy: dict[str, Any]
+) -> None:
+    from agentdock.deployment import dry_run
+
+    monkeypatch.setenv("AGENTDOCK_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("AGENTDOCK_REDIS_URL", "redis://planted:6379/0")
+    manager = make_plugin_manager(plugins=[("k8s", k8s_plugin)])
+    out = dry_run(_limited(tmp_path, deploy), target="kubernetes", plugins=manager)
+    assert not any("AGENTDOCK_REDIS_URL" in n for n in out["notes"]), out["notes"]
+    pod = _by_kind(out["manifests"])["Deployment"]["spec"]["template"]["spec"]
+    env = {e["name"] for e in pod["containers"][0]["env"]}
+    assert ("AGENTDOCK_REDIS_URL" in env) == ("replicas" in deploy and deploy["replicas"] > 1)

@@ -167,6 +167,56 @@ def test_a_secret_in_an_entrypoints_exception_is_masked_in_every_line(tmp_path: 
     assert PLANTED not in result.stdout + result.stderr
 
 
+def test_variables_from_the_env_file_resolve_mask_and_reach_the_agent(tmp_path: Path) -> None:
+    """``AGENTDOCK_ENV_FILE`` (how the docker target keeps values out of ``docker inspect``):
+    its variables resolve the spec's placeholders, reach the agent's ``os.environ`` and are
+    masked like the environment's; the environment wins over the file."""
+    shutil.copytree(ECHO_DIR, tmp_path / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    graph = 'print("model", os.environ["MODEL_NAME"])\n' + FAILING_GRAPH
+    (tmp_path / "app" / "echo" / "graph.py").write_text("import os\n" + graph, encoding="utf-8")
+    spec = tmp_path / "app" / "Dockfile.yaml"
+    spec.write_text(
+        spec.read_text("utf-8").replace(
+            "name: echo\n\nio_schema", 'name: "${ECHO_TOKEN}-${MODEL_NAME}"\n\nio_schema'
+        ),
+        encoding="utf-8",
+    )
+    handed = tmp_path / "env.json"
+    handed.write_text(
+        json.dumps(
+            {
+                "ECHO_TOKEN": PLANTED,
+                "MODEL_NAME": "from-the-file",
+                "AGENTDOCK_SECRET_NAMES": "ECHO_TOKEN",
+            }
+        ),
+        encoding="utf-8",
+    )
+    env = runtime_env(
+        AGENTDOCK_SPEC=str(spec), AGENTDOCK_ENV_FILE=str(handed), MODEL_NAME="from-the-env"
+    )
+    result = run_runtime(env, tmp_path / "app")
+    # Not 78 (missing variables): the file's ECHO_TOKEN resolved the placeholder, and the
+    # agent read it from its environment.
+    assert result.returncode == 70, result.stderr
+    assert "checking token ***" in result.stdout
+    assert "model from-the-env" in result.stdout
+    assert PLANTED not in result.stdout + result.stderr
+
+    # A file that cannot be used stops the runtime naming the file, never its text.
+    for content in (f"ECHO_TOKEN={PLANTED}\n", json.dumps({"ECHO_TOKEN": [PLANTED]})):
+        handed.write_text(content, encoding="utf-8")
+        bad = run_runtime(env, tmp_path / "app")
+        assert bad.returncode == 78
+        (line,) = bad.stderr.strip().splitlines()
+        assert line.startswith("[FATAL] AGENTDOCK_ENV_FILE: ") and str(handed) in line
+        assert PLANTED not in bad.stdout + bad.stderr
+    handed.unlink()
+    gone = run_runtime(env, tmp_path / "app")
+    assert gone.returncode == 78
+    assert "cannot read" in gone.stderr and "No such file" in gone.stderr
+
+
 def test_invalid_spec_prints_one_fatal_line_per_finding(tmp_path: Path) -> None:
     bad = tmp_path / "Dockfile.yaml"
     bad.write_text('version: "1.1"\nagent: {name: X}\n', encoding="utf-8")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from agentdock.spec.models import DockSpec11
 from agentdock_runtime.access import Access, compile_access
-from agentdock_runtime.errors import Forbidden, RateLimited
+from agentdock_runtime.errors import Forbidden, RateLimited, ServiceUnavailable
 from agentdock_runtime.ratelimit import (
     MemoryLimiter,
     RateLimitSyntaxError,
@@ -214,6 +214,70 @@ def test_redis_outage_falls_back_to_memory_limits() -> None:
         await access.check(ann, "invoke")
         with pytest.raises(RateLimited):
             await access.check(ann, "invoke")
+        assert (access.limiter.backend, access.limiter.fallbacks) == ("local", 1)
         await access.close()
 
     asyncio.run(main())
+
+
+def test_instances_sharing_a_limiter_have_budgets_of_their_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spec = make_spec({"rate_limits": {"developer": "2/m"}})
+    shared = MemoryLimiter()
+    ann = {"sub": "ann", "role": "developer"}
+    monkeypatch.setenv("AGENTDOCK_INSTANCE", "acme")
+    acme = compile_access(spec, redis_url="")
+    assert acme.instance == "acme"
+    globex = compile_access(spec, redis_url="", instance="globex")
+    for access in (acme, globex):
+        access.limiter = shared
+        check(access, ann, "invoke")
+        check(access, ann, "invoke")
+        with pytest.raises(RateLimited):
+            check(access, ann, "invoke")
+    assert sorted(shared._tat) == [
+        "echo_agent:acme:developer:ann",
+        "echo_agent:globex:developer:ann",
+    ]
+
+
+def test_an_unknown_outage_mode_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = make_spec({"rate_limits": {"developer": "2/m"}})
+    monkeypatch.setenv("AGENTDOCK_RATELIMIT_ON_OUTAGE", "open")
+    with pytest.raises(ValueError, match="AGENTDOCK_RATELIMIT_ON_OUTAGE is 'open'"):
+        compile_access(spec, redis_url="redis://127.0.0.1:1/0")
+    closed = compile_access(spec, redis_url="redis://127.0.0.1:1/0", on_outage="closed")
+    assert isinstance(closed.limiter, RedisLimiter)
+
+
+def test_an_unreachable_redis_fails_closed_when_asked() -> None:
+    spec = make_spec({"rate_limits": {"developer": "2/m"}})
+    access = compile_access(spec, redis_url="redis://127.0.0.1:1/0", on_outage="closed")
+    ann = {"sub": "ann", "role": "developer"}
+
+    async def main() -> None:
+        for _ in range(2):
+            with pytest.raises(ServiceUnavailable) as info:
+                await access.check(ann, "invoke")
+            assert info.value.status == 503
+            assert info.value.headers["Retry-After"] == "5"
+        assert (access.limiter.backend, access.limiter.fallbacks) == ("closed", 1)
+        await access.check({"sub": "ann", "role": "admin"}, "invoke")  # not limited
+        await access.close()
+
+    asyncio.run(main())
+
+
+def test_the_memory_limiter_mirrors_a_tat_forward_only() -> None:
+    clock = Clock()
+    limiter = MemoryLimiter(clock)
+    rate = parse_rate("10/m")
+    assert limiter.ahead("k") == 0.0
+    limiter.observe("k", 54.0)
+    limiter.observe("k", 6.0)  # a late, older answer
+    assert limiter.ahead("k") == pytest.approx(54.0)
+    assert limiter.hit_now("k", rate).allowed
+    assert not limiter.hit_now("k", rate).allowed
+    clock.now += 120
+    assert limiter.ahead("k") < 0

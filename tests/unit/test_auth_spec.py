@@ -111,3 +111,31 @@ def test_dockfile_10_keeps_its_schema() -> None:
     assert not report.ok
     doc = document({"mode": "api_key", "api_keys": {"enabled": True, "grace_hours": 2}}, "1.0")
     assert not validate(doc, skip_imports=True).ok
+
+
+@pytest.mark.parametrize(
+    ("jwks_url", "warned"),
+    [
+        ("http://idp.example.com/.well-known/jwks.json", True),
+        ("https://idp.example.com/.well-known/jwks.json", False),
+        ("http://127.0.0.1:8080/jwks", False),  # loopback: a sidecar on the same host
+        ("http://localhost/jwks", False),
+        ("http://[::1]:9000/jwks", False),
+    ],
+)
+def test_plain_http_jwks_url_is_a_warning(jwks_url: str, warned: bool) -> None:
+    doc = document(
+        {"mode": "oauth2", "oauth2": {"issuer": "https://idp.example.com/", "jwks_url": jwks_url}}
+    )
+    report = validate(doc, skip_imports=True)
+    found = [f for f in report.errors + report.warnings if f.code is Code.InsecureJwksWarning]
+    if not warned:
+        assert found == []
+        return
+    assert report.ok  # a warning, not an error
+    [finding] = found
+    assert finding.severity == "warning"
+    assert finding.path == ("auth", "oauth2", "jwks_url")
+    assert "'idp.example.com'" in finding.message
+    assert "https://" in (finding.hint or "")
+    assert not validate(doc, skip_imports=True, strict=True).ok

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from agentdock.deployment.errors import InvalidDeployInput
+from agentdock_plugins.docker.hardening import image_owner, security_options
 from agentdock_plugins.docker.resources import container_limits, cpu_to_nano, memory_to_bytes
 from agentdock_plugins.docker.target import _bind_address, _state, _timestamp, container_name
 from hypothesis import given
@@ -68,16 +69,21 @@ def test_binary_units_are_powers_of_two(n: int, unit: str) -> None:
 
 
 def test_container_limits() -> None:
-    assert container_limits(None) == {}
-    assert container_limits({}) == {}
+    # Without deploy.resources a container still has a memory (no swap beyond it) and a
+    # process limit.
+    defaults = {"mem_limit": 2 * 2**30, "memswap_limit": 2 * 2**30, "pids_limit": 1024}
+    assert container_limits(None) == defaults
+    assert container_limits({}) == defaults
+    assert container_limits({"gpu": 0}) == defaults
     assert container_limits({"cpu": "250m", "memory": "1Gi"}) == {
         "nano_cpus": 250_000_000,
         "mem_limit": 2**30,
+        "memswap_limit": 2**30,
+        "pids_limit": 1024,
     }
     limits = container_limits({"gpu": 2})
     assert limits["device_requests"][0]["Count"] == 2
     assert limits["device_requests"][0]["Capabilities"] == [["gpu"]]
-    assert container_limits({"gpu": 0}) == {}
 
 
 def test_container_name() -> None:
@@ -88,15 +94,17 @@ def test_container_name() -> None:
 @pytest.mark.parametrize(
     ("host", "bind"),
     [
+        # Nobody asked: this machine only, as the local target listens and the deploy says.
+        (None, "127.0.0.1"),
+        ("", "127.0.0.1"),
         ("0.0.0.0", "0.0.0.0"),
         ("::", "0.0.0.0"),
-        ("", "0.0.0.0"),
         ("localhost", "127.0.0.1"),
         ("127.0.0.1", "127.0.0.1"),
         ("10.1.2.3", "10.1.2.3"),
     ],
 )
-def test_bind_address(host: str, bind: str) -> None:
+def test_bind_address(host: str | None, bind: str) -> None:
     assert _bind_address(host) == bind
 
 
@@ -129,3 +137,35 @@ def test_state(state: dict[str, object], health: str | None, expected: str) -> N
 def test_limits_win_over_requests_for_docker() -> None:
     out = container_limits({"cpu": "500m", "memory": "256Mi", "limits": {"cpu": "2"}})
     assert out["nano_cpus"] == 2 * 10**9 and out["mem_limit"] == 256 * 2**20
+
+
+@pytest.mark.parametrize(
+    ("user", "owner"),
+    [("10001:10001", (10001, 10001)), ("10001", (10001, 10001)), ("", None), ("agentdock", None)],
+)
+def test_image_owner(user: str, owner: tuple[int, int] | None) -> None:
+    assert image_owner({"User": user}) == owner
+
+
+def test_security_options_leave_a_mounted_directory_to_its_volume() -> None:
+    out = security_options((10001, 10001), ["/home/agentdock/"], {"io.agentdock.agent": "a"})
+    assert out["cap_drop"] == ["ALL"] and out["security_opt"] == ["no-new-privileges"]
+    assert out["read_only"] is True
+    assert out["tmpfs"] == {"/tmp": "rw,nosuid,nodev,mode=1777"}
+    (state,) = out["mounts"]
+    assert (state["Target"], state["Type"], state["Source"]) == (
+        "/var/lib/agentdock",
+        "volume",
+        None,
+    )
+    assert state["VolumeOptions"]["Labels"] == {"io.agentdock.agent": "a"}
+    # The state directory mounted from elsewhere (the home); an image whose user is unknown
+    # gets scratch directories anyone in it may write.
+    other = security_options(None, ["/var/lib/agentdock"], {})
+    assert other["mounts"] == []
+    assert other["tmpfs"] == {
+        "/tmp": "rw,nosuid,nodev,mode=1777",
+        "/home/agentdock": "rw,nosuid,nodev,mode=1777",
+    }
+    owned = security_options((10001, 10001), [], {})["tmpfs"]["/home/agentdock"]
+    assert owned == "rw,nosuid,nodev,uid=10001,gid=10001,mode=0700"

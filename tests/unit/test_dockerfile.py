@@ -94,6 +94,12 @@ def test_image_settings() -> None:
     assert len(runs) == 3
     for line in runs:
         assert json.loads(line[4:])[0] == "python3"
+    # The step that adds the user also clears every setuid/setgid bit of the base, in the
+    # same layer; the runtime level says its runtime reads the docker target's env file.
+    (prepare,) = [json.loads(r[4:])[2] for r in runs if "/etc/passwd" in r]
+    compile(prepare, "<prepare>", "exec")
+    assert "os.chmod(path, mode & ~0o6000)" in prepare
+    assert 'LABEL io.agentdock.env-file="1"' in runtime
 
 
 def test_other_platform_has_no_run_steps() -> None:

@@ -62,6 +62,18 @@ CARD_VARIANTS = [
     "3782 822463 10005",  # American Express grouping
     "4222 2222 2222 2",  # 13-digit Visa
     "6011000990139424",
+    "4111\t1111\t1111\t1111",  # tab
+    "4111\n1111\n1111\n1111",  # a number wrapped across lines
+    "4111    1111    1111    1111",  # four spaces
+    "4111,1111,1111,1111",
+    "4111, 1111, 1111, 1111",
+    "4111:1111:1111:1111",
+    "4111~1111~1111~1111",
+    "4111\u00b71111\u00b71111\u00b71111",  # middle dot
+    "41 11 11 11 11 11 11 11",  # pairs
+    "4111-11111111-1111",  # 4-8-4
+    "4111\u200b1111\u200b 1111 1111",  # invisible and visible separators together
+    "41\u200b11 1111 1111 1111",  # an invisible character inside a group
 ]
 
 
@@ -74,6 +86,34 @@ def test_a_card_followed_by_its_expiry_date_is_cut_at_the_card() -> None:
     # The candidate runs on into "12/25"; the longest Luhn-valid prefix is the card.
     assert redact("4111 1111 1111 1111 12/25") == f"{marker('credit_card')} 12/25"
     assert redact("4111-1111-1111-1111-2025") == f"{marker('credit_card')}-2025"
+
+
+def test_a_card_inside_a_longer_run_of_groups_is_left_alone() -> None:
+    # A 24-digit serial: its first 16 digits pass the checks, but the run goes on.
+    for text in (
+        "Serial no. 4111 1111 1111 1111 1111 1111",
+        "Serial no. 1234 5678 4111 1111 1111 1111",
+        "Serial no. 1234 4111 1111 1111 1111 5678",
+        "Serial no. 4111-1111-1111-1111-1111-1111",
+    ):
+        assert redact(text) == text
+
+
+def test_cards_next_to_other_numbers_are_one_marker_each() -> None:
+    card = marker("credit_card")
+    # Two cards in a row, written alike: each is a card, not a serial.
+    assert redact("4111 1111 1111 1111 5500 0000 0000 0004") == f"{card} {card}"
+    assert redact("4111 1111 1111 1111, 5500 0000 0000 0004") == f"{card}, {card}"
+    # A card and its security code, or a year, in another shape.
+    assert redact("4111 1111 1111 1111 123 ok") == f"{card} 123 ok"
+    assert redact("in 2019: 4111 1111 1111 1111") == f"in 2019: {card}"
+    # A year before four groups of four is as often a reference number's first group.
+    assert redact("ref 2019 4111 1111 1111 1111") == "ref 2019 4111 1111 1111 1111"
+
+
+def test_numbers_grouped_by_thousands_are_not_cards() -> None:
+    for text in ("4,111,111,111,111,111", "4.111.111.111.111.111", "4 111 111 111 111 111"):
+        assert redact(f"total {text} units") == f"total {text} units"
 
 
 def test_luhn_valid_numbers_that_no_card_can_be_are_left_alone() -> None:
@@ -108,6 +148,16 @@ EMAIL_VARIANTS = [
     "δοκιμή@παράδειγμα.ελ",
     "иван@пример.рф",
     "user@xn--r8jz45g.jp",
+    "bob@exa\u200bmple.com",  # zero-width space in the domain
+    "b\u200bob@example.com",
+    "bob@example\u200b.com",
+    "ボブ@例え.jp",  # Japanese local part
+    "山田太郎@example.jp",
+    '"bob smith"@example.com',  # quoted local part
+    '"bob@home"@example.com',
+    "bob.o'neil@example.com",  # apostrophe
+    "o'neil@example.com",
+    "bob.o\u2019neil@example.com",
 ]
 
 
@@ -122,7 +172,22 @@ def test_an_address_written_straight_after_chinese_text_is_cut_out_alone() -> No
     assert redact("邮箱：bob@example.com。谢谢") == f"邮箱：{email}。谢谢"
 
 
+def test_quotes_and_apostrophes_around_an_address_are_not_part_of_it() -> None:
+    email = marker("email")
+    assert redact("write to 'bob@example.com' now") == f"write to '{email}' now"
+    assert redact('He said "hi" to "bob smith"@example.com') == f'He said "hi" to {email}'
+    assert redact("bob's address: bob@example.com") == f"bob's address: {email}"
+
+
 # -- API keys ------------------------------------------------------------------------------------
+
+
+#: A JSON Web Token (HS256, {"sub": "1234567890", "name": "John Doe", "iat": 1516239022}).
+JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+    "eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ."
+    "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+)
 
 
 def api_keys() -> list[str]:
@@ -150,6 +215,12 @@ def api_keys() -> list[str]:
         "GOCSPX-" + token(b64, 28, 20),  # Google OAuth client secret
         "glpat-" + token(b64, 20, 21),  # GitLab
         "sk_live_" + token(ALNUM, 24, 22),  # Stripe
+        "hf_" + token(ALNUM, 34, 23),  # Hugging Face
+        "npm_" + token(ALNUM, 36, 24),  # npm
+        JWT,
+        JWT.rsplit(".", 1)[0],  # header and claims, no signature
+        "AKIA\u200bIOSFODNN7EXAMPLE",  # a zero-width space inside
+        "sk-" + token(ALNUM, 20, 25) + "\u200b" + token(ALNUM, 28, 26),
     ]
 
 
@@ -175,6 +246,11 @@ def test_aws_secret_keys_are_redacted_after_their_name(before: str) -> None:
     assert redact(f"{before}{AWS_SECRET}") == f"{before}{marker('api_key')}"
 
 
+def test_a_jwt_at_the_end_of_a_sentence_leaves_the_full_stop() -> None:
+    assert redact(f"Bearer {JWT}.") == f"Bearer {marker('api_key')}."
+    assert redact(f"token={JWT}&next=1") == f"token={marker('api_key')}&next=1"
+
+
 def test_forty_character_tokens_without_a_name_are_left_alone() -> None:
     # Alone, an AWS secret key looks like any 40-character token, and a git commit like it.
     for text in (f"value {AWS_SECRET} end", "commit 3f786850e387550fdab836ed7e6dc881de23001b"):
@@ -191,6 +267,10 @@ IPV4_VARIANTS = [
     "10｡1｡2｡3",  # half-width ideographic full stop
     "１９２．１６８．０．１",
     "192.168.0.1",
+    "10.001.002.003",  # leading zeros, first octet of two digits
+    "10.01.02.03",
+    "1.002.003.004",
+    "10.1\u200b.2.3",  # a zero-width space inside
 ]
 
 
@@ -198,6 +278,27 @@ IPV4_VARIANTS = [
 def test_ipv4_with_leading_zeros_and_other_full_stops_is_one_marker(address: str) -> None:
     assert redact(f"host {address} up") == f"host {marker('ipv4')} up"
     assert redact(f"服务器{address}已启动") == f"服务器{marker('ipv4')}已启动"
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        "Chapter",
+        "chapter",
+        "Section",
+        "section",
+        "§",
+        "§ ",
+        "Figure",
+        "Fig.",
+        "Table",
+        "version",
+        "v",
+    ],
+)
+def test_a_dotted_quad_after_a_section_word_is_left_alone(before: str) -> None:
+    text = f"See {before} 12.34.56.78 for details"
+    assert redact(text) == text
 
 
 # -- SSN -----------------------------------------------------------------------------------------
@@ -209,6 +310,9 @@ SSN_VARIANTS = [
     "123\u00a045\u00a06789",
     "123.45.6789",
     "１２３－４５－６７８９",
+    "123_45_6789",
+    "123/45/6789",
+    "123\u200b-45-6789",
 ]
 
 
@@ -223,6 +327,14 @@ def test_ssns_with_any_separator_are_one_marker(ssn: str) -> None:
 )
 def test_nine_bare_digits_are_an_ssn_only_after_the_word(before: str) -> None:
     assert redact(before) == before.replace("123456789", marker("us_ssn"))
+
+
+@pytest.mark.parametrize("ssn", ["123-45 6789", "123 45-6789", "123.45/6789", "123, 45, 6789"])
+def test_ssns_with_mixed_separators_are_one_marker_after_the_word(ssn: str) -> None:
+    assert redact(f"SSN {ssn} ok") == f"SSN {marker('us_ssn')} ok"
+    assert redact(f"SSN: {ssn}") == f"SSN: {marker('us_ssn')}"
+    # Without the word, mixed separators are as often a price and a year (100.50 2000).
+    assert redact(f"ref {ssn} ok") == f"ref {ssn} ok"
 
 
 def test_nine_bare_digits_without_the_word_are_left_alone() -> None:
@@ -249,6 +361,13 @@ ORDINARY = [
     "See ISO 8601 and RFC 3339; section 4.1.2.",
     "A billion is 1.000.000.000 in Germany, ten are 10.000.000.000.",
     "ghp_short and sk-aaaaaaaaaaaaaaaaaaaaaaaa and AKIA are not keys.",
+    "Part numbers 1234-5678-9012, 12-3456-7890 and 100-200-3000.",
+    "Reference 2024 1234 5678 9012.",
+    "Chapter 12.34.56.78 and section 1.2.3.4.",
+    "Serial no. 4111 1111 1111 1111 1111 1111.",
+    "Call 555-123-4567 or 911-555-0132: exchanges and area codes never start with 0 or 1.",
+    "UK 020 7946 0958, without the country code, is a national number.",
+    "Scores 12 34 56 78 and hf_model_name and npm_package and eyJ alone.",
 ]
 
 
@@ -263,8 +382,20 @@ def test_phone_numbers_need_a_plus_parentheses_or_separators() -> None:
     assert redact("call (415) 555 0132 today") == f"call {phone} today"
     assert redact("call +14155550132 today") == f"call {phone} today"
     assert redact("call +44\u00a020\u00a07946\u00a00958 today") == f"call {phone} today"
+    assert redact("call 415.555.0132 today") == f"call {phone} today"
+    assert redact("call 1-800-555-0199 today") == f"call {phone} today"
+    assert redact("call 1 415 555 0132 today") == f"call {phone} today"
     # A bare run of ten digits is as often an order number or a Unix time.
     assert redact("call 4155550132 today") == "call 4155550132 today"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1234-5678-9012", "12-3456-7890", "100-200-3000", "2024 1234 5678 9012", "415-555 0132"],
+)
+def test_numbers_that_no_north_american_number_can_be_are_not_phones(text: str) -> None:
+    # Area codes and exchanges start with 2 to 9; three groups of 3, 3 and 4 set apart alike.
+    assert redact(f"no. {text} ok") == f"no. {text} ok"
 
 
 def test_a_uuid_tail_is_not_a_phone_number() -> None:
@@ -287,9 +418,93 @@ def test_every_value_of_a_mixed_text_gets_its_own_marker() -> None:
     assert count == 7 and kinds == set(RECOGNISERS)
 
 
+@pytest.mark.parametrize(
+    "iban",
+    ["gb82 west 1234 5698 7654 32", "gb82west12345698765432", "Gb82 West 1234 5698 7654 32"],
+)
+def test_an_iban_in_lower_case_is_one_iban_marker(iban: str) -> None:
+    assert redact(f"iban {iban} ok") == f"iban {marker('iban')} ok"
+
+
+def test_lower_case_words_and_digits_are_not_ibans() -> None:
+    # Lower case needs a country that issues IBANs: "zz" is none.
+    for text in ("zz82 west 1234 5698 7654 32", "ab12 cd34 ef56 gh78"):
+        assert redact(f"code {text} ok") == f"code {text} ok"
+
+
 def test_an_iban_followed_by_capitals_is_cut_at_the_iban() -> None:
     text = "IBAN GB82 WEST 1234 5698 7654 32 THE END"
     assert redact(text) == f"IBAN {marker('iban')} THE END"
+
+
+def test_a_word_after_an_iban_is_not_taken_in_by_a_chance_checksum() -> None:
+    # NL IBANs have 18 characters; "NL909O1SEIA8LSEF90OK" (20) also happens to be 1 mod 97.
+    assert redact("NL909O1SEIA8LSEF90 ok") == f"{marker('iban')} ok"
+
+
+def test_values_with_invisible_characters_split_across_tokens_are_one_marker() -> None:
+    from agentdock_plugins.policies.redactor import StreamHold
+
+    text = (
+        "mail bob@exa\u200bmple.com key AKIA\u200bIOSFODNN7EXAMPLE card 4111\u200b 1111 "
+        "11\u200b11 1111 host 10.1\u200b.2.3 SSN: 123\u200b456789 " + "filler text " * 30
+    )
+    expected = (
+        f"mail {marker('email')} key {marker('api_key')} card {marker('credit_card')} "
+        f"host {marker('ipv4')} SSN: {marker('us_ssn')} " + "filler text " * 30
+    )
+    assert redact(text) == expected
+    for size in (1, 2, 5, 11):
+        hold = StreamHold()
+        tokens = [text[i : i + size] for i in range(0, len(text), size)]
+        out = "".join(ALL.feed(hold, token)[0] for token in tokens) + ALL.finish(hold)[0]
+        assert out == expected, size
+
+
+def test_a_stream_holds_back_a_value_with_many_invisible_characters_but_not_them_alone() -> None:
+    from agentdock_plugins.policies.redactor import StreamHold
+
+    # 300 zero-width spaces inside a card number: more than the hold-back window, still
+    # held back whole (visible characters are what the window counts).
+    card = "4111" + "\u200b" * 300 + " 1111 1111 1111"
+    text = f"card {card} ok " + "filler text " * 30
+    hold = StreamHold()
+    tokens = [text[i : i + 3] for i in range(0, len(text), 3)]
+    out = "".join(ALL.feed(hold, token)[0] for token in tokens) + ALL.finish(hold)[0]
+    assert out == f"card {marker('credit_card')} ok " + "filler text " * 30
+    # Invisible characters alone are released as they come, not held.
+    hold = StreamHold()
+    released = "".join(ALL.feed(hold, "\u200b" * 100)[0] for _ in range(20))
+    assert len(released) == 2000 and hold.held == ""
+
+
+def test_a_long_jwt_streamed_in_small_tokens_is_never_released_in_clear() -> None:
+    from agentdock_plugins.policies.redactor import StreamHold
+
+    claims = "eyJ" + token(ALNUM + "-_", 900, 27)
+    jwt = f"eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.{claims}.{token(ALNUM, 342, 28)}"
+    text = f"Authorization: Bearer {jwt}\nnext line " + "filler " * 50
+    expected = f"Authorization: Bearer {marker('api_key')}\nnext line " + "filler " * 50
+    assert redact(text) == expected
+    for size in (3, 16):
+        hold = StreamHold()
+        tokens = [text[i : i + size] for i in range(0, len(text), size)]
+        out = "".join(ALL.feed(hold, token)[0] for token in tokens) + ALL.finish(hold)[0]
+        assert out == expected, size
+
+
+def test_a_jwt_longer_than_the_hold_with_invisible_characters_is_swallowed_whole() -> None:
+    from agentdock_plugins.policies.redactor import StreamHold
+
+    claims = "eyJ" + "\u200b".join(token(ALNUM, 60, 100 + i) for i in range(90))
+    jwt = f"eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.{claims}.{token(ALNUM, 342, 29)}"
+    assert len(jwt) > 5000
+    text = f"Bearer {jwt} done"
+    for size in (5, 64):
+        hold = StreamHold()
+        tokens = [text[i : i + size] for i in range(0, len(text), size)]
+        out = "".join(ALL.feed(hold, token)[0] for token in tokens) + ALL.finish(hold)[0]
+        assert out == f"Bearer {marker('api_key')} done", size
 
 
 def test_words_before_a_value_are_read_across_token_boundaries() -> None:

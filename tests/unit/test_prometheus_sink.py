@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from agentdock import make_plugin_manager
 from agentdock.spec.models import DockSpec11
 from agentdock_plugins import prometheus as prometheus_plugin
+from agentdock_plugins.auth.jwks import FETCH_OUTCOMES, KeySetStats
 from agentdock_plugins.prometheus.labels import OTHER, LabelCap, route_label
 from agentdock_plugins.prometheus.sink import PrometheusSink
 from hypothesis import given, settings
@@ -174,6 +176,7 @@ class FakePipeline:
     def __init__(self) -> None:
         self.telemetry_stats = self.Stats()
         self.drops = {"langfuse": 0, "prometheus": 0}
+        self.access: Any = None
 
     def telemetry_drops(self) -> dict[str, int]:
         return dict(self.drops)
@@ -199,6 +202,73 @@ def test_bound_pipeline_exports_telemetry_drops_per_sink() -> None:
     assert sink.registry.get_sample_value(dropped, {"sink": "prometheus"}) == 2
     assert value(sink, "agentdock_telemetry_events_queued_total") == 10
     assert value(sink, "agentdock_telemetry_sink_timeouts_total") == 1
+
+
+class KeyFetchingAuth:
+    """An auth provider that fetches its keys (as mode oauth2's does)."""
+
+    def __init__(self) -> None:
+        self.stats = KeySetStats(fetches=dict.fromkeys(FETCH_OUTCOMES, 0), age_seconds=math.inf)
+
+    def key_set_stats(self) -> KeySetStats:
+        return self.stats
+
+
+def test_key_fetches_and_key_age_follow_the_auth_provider() -> None:
+    sink = PrometheusSink(make_spec())
+    pipeline = FakePipeline()
+    pipeline.auth_provider = KeyFetchingAuth()  # type: ignore[attr-defined]
+    sink.bind(pipeline)
+    fetches = "agentdock_auth_keys_fetch_total"
+    for outcome in FETCH_OUTCOMES:  # every outcome from the start, at 0
+        assert value(sink, fetches, outcome=outcome) == 0
+    sink.render_metrics()
+    assert value(sink, "agentdock_auth_keys_age_seconds") == math.inf
+    pipeline.auth_provider.stats = KeySetStats(  # type: ignore[attr-defined]
+        fetches={**dict.fromkeys(FETCH_OUTCOMES, 0), "timeout": 2, "ok": 1}, age_seconds=12.5
+    )
+    body = sink.render_metrics()[0].decode()
+    assert 'agentdock_auth_keys_fetch_total{outcome="timeout"} 2.0' in body
+    assert value(sink, fetches, outcome="ok") == 1
+    assert value(sink, "agentdock_auth_keys_age_seconds") == 12.5
+    emit(sink)  # a second sync adds nothing that did not happen
+    assert value(sink, fetches, outcome="timeout") == 2
+
+
+def test_no_key_families_for_a_provider_without_remote_keys() -> None:
+    sink = PrometheusSink(make_spec())
+    sink.bind(FakePipeline())
+    body = sink.render_metrics()[0].decode()
+    assert "agentdock_auth_keys" not in body
+
+
+def test_where_rate_limits_are_kept_and_redis_failures_are_exported() -> None:
+    from agentdock_runtime.access import compile_access
+    from auth_support import auth_spec
+
+    spec = auth_spec(
+        {"mode": "api_key", "api_keys": {"enabled": True}, "rate_limits": {"developer": "5/m"}}
+    )
+    pipeline = FakePipeline()
+    pipeline.access = compile_access(spec, redis_url="redis://127.0.0.1:1/0")  # nothing there
+    sink = PrometheusSink(spec)
+    sink.bind(pipeline)
+    backend = "agentdock_ratelimit_backend"
+    assert value(sink, backend, state="redis") == 1
+    assert value(sink, backend, state="local") == 0
+    assert value(sink, "agentdock_ratelimit_fallbacks_total") == 0
+    asyncio.run(pipeline.access.check({"sub": "ann", "role": "developer"}, "invoke"))
+    emit(sink)  # every batch, and every scrape, reads the limiter again
+    assert value(sink, backend, state="redis") == 0
+    assert value(sink, backend, state="local") == 1
+    assert value(sink, "agentdock_ratelimit_fallbacks_total") == 1
+    body = sink.render_metrics()[0].decode()
+    assert 'agentdock_ratelimit_backend{state="local"} 1.0' in body
+    asyncio.run(pipeline.access.close())
+    # An agent without rate limits has no backend to report.
+    plain = PrometheusSink(make_spec())
+    plain.bind(FakePipeline())
+    assert value(plain, backend, state="local") is None
 
 
 def test_render_has_process_metrics_and_a_prometheus_content_type() -> None:

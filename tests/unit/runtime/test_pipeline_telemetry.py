@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 from agentdock.run import RunContext
-from agentdock_runtime import Forbidden, PolicyViolationError, RateLimited, StreamItem
+from agentdock_runtime import (
+    Forbidden,
+    PolicyViolationError,
+    RateLimited,
+    StreamItem,
+    Unauthorized,
+)
 from agentdock_runtime.events import EVENT_NAMES, new_span_id, parse_traceparent
 from hypothesis import given
 from hypothesis import strategies as st
@@ -278,8 +284,31 @@ def test_access_rules_run_after_auth_and_refusals_become_auth_events() -> None:
         ("developer", "invoke"),
         ("developer", "invoke"),
     ]
-    reasons = [e["data"]["reason"] for e in sink.events if e["event"] == "auth_event"]
-    assert reasons == ["forbidden", "rate_limited"]
+    refusals = [e["data"] for e in sink.events if e["event"] == "auth_event"]
+    # Refused once authenticated: the event names who (never the credential).
+    assert [(r["reason"], r["role"], r["subject"]) for r in refusals] == [
+        ("forbidden", "developer", "alice"),
+        ("rate_limited", "developer", "alice"),
+    ]
+    assert GOOD["x-api-key"] not in json.dumps(sink.events)
+
+
+def test_a_refused_credential_names_nobody() -> None:
+    sink = Sink()
+    pipeline = build(Agent(), sinks={"s": sink})
+
+    async def main() -> None:
+        for headers in ({"x-api-key": "forged"}, {}):
+            with pytest.raises(Unauthorized):
+                await pipeline.invoke(b'{"text": "a"}', headers=headers)
+        await pipeline.aclose()
+
+    run(main())
+    refusals = [e["data"] for e in sink.events if e["event"] == "auth_event"]
+    assert [(r["reason"], r["role"], r["subject"]) for r in refusals] == [
+        ("invalid", None, None),
+        ("missing", None, None),
+    ]
 
 
 def test_an_unauthenticated_request_never_reaches_the_access_rules() -> None:

@@ -51,6 +51,7 @@ class Code(enum.IntEnum):
     LiteralSecretWarning = 4106
     UnresolvedVariableWarning = 4107
     PluginWarning = 4108
+    InsecureJwksWarning = 4109
 
 
 class Severity(enum.StrEnum):

@@ -166,8 +166,14 @@ class AuthProvider(Protocol):
     function (an HS256 check); the runtime tells which once, at start-up. ``headers`` has
     lower-case names. It returns at least ``{"sub": ..., "role": ...}`` (never the credential
     itself), or raises one of the runtime's HTTP errors (``Unauthorized`` 401,
-    ``Forbidden`` 403, ``TokenExpired`` 498, ``KeyRevoked`` 499); any other exception answers
-    401 without details.
+    ``Forbidden`` 403, ``TokenExpired`` 498, ``KeyRevoked`` 499, ``ServiceUnavailable`` 503
+    when what it needs to decide cannot be had); any other exception answers 401 without
+    details.
+
+    Optional, looked up once when the server is built: ``readiness() -> str | None``, the
+    reason the provider cannot verify anyone yet (``/ready`` answers 503 with it; it must
+    not block), and ``key_set_stats()`` for a provider that fetches keys (``fetches`` by
+    outcome and ``age_seconds``, exported as metrics).
     """
 
     def authenticate(self, headers: Mapping[str, str]) -> Mapping[str, Any]:

@@ -18,6 +18,14 @@ Environment variables:
     ``json`` or ``text``: the format of every line of the run, the log sink's event lines
     and the log records (the runtime's and uvicorn's) alike; ``off`` writes no event lines.
     Unset: text on a terminal, JSON otherwise (:mod:`.logconfig`).
+``AGENTDOCK_REDIS_URL``
+    Keep rate limits in this Redis, shared by every runtime of the agent (:mod:`.access`).
+``AGENTDOCK_RATELIMIT_ON_OUTAGE``
+    ``local`` (default: limit alone from the spend last heard of) or ``closed`` (refuse
+    rate-limited callers with 503) while that Redis is unreachable.
+``AGENTDOCK_RATELIMIT_FILE``
+    A file the runtime processes of one host share rate limits through
+    (:mod:`.sharedlimit`; ``agentdock serve --workers`` sets it).
 
 Read by the server plugin (the ``litestar`` one: ``agentdock_plugins.litestar.limits``),
 once at start-up; a malformed value is a ``[FATAL]`` line and exit 78:
@@ -44,6 +52,9 @@ Set by deploy targets (a user rarely sets them):
 ``AGENTDOCK_STANDBY_FD`` / ``AGENTDOCK_CONTROL_FD``
     The agent's stable address, still served by the version before this one, and a socket
     to the supervisor, which says when to accept on it too (after the health gate).
+``AGENTDOCK_ENV_FILE``
+    A JSON file of more variables (the ``docker`` target's, kept out of ``docker inspect``),
+    read first; the environment wins over it (:mod:`.envfile`).
 ``AGENTDOCK_SECRET_NAMES``
     Comma-separated names of the variables that hold secrets: their values are masked
     (``***``) in everything the runtime writes to stdout and stderr (:mod:`.logmask`).
@@ -57,9 +68,10 @@ once the agent is ready, with the address actually bound. Start-up failures prin
 ``[FATAL] ...`` lines to stderr and exit non-zero:
 
 * 78 (``EX_CONFIG``): required variables are missing (one line naming all of them, never a
-  value), the spec is invalid (one line per finding), a setting above is malformed, the
-  address cannot be listened on (the port is taken), or a plugin is missing (an auth
-  provider for ``auth.mode`` unless insecure mode is on);
+  value), ``AGENTDOCK_ENV_FILE`` cannot be read, the spec is invalid (one line per
+  finding), a setting above is malformed, the address cannot be listened on (the port is
+  taken), or a plugin is missing (an auth provider for ``auth.mode`` unless insecure mode
+  is on);
 * 70 (``EX_SOFTWARE``): the agent's entrypoint cannot be imported.
 
 SIGTERM (or SIGINT) stops accepting connections, drains in-flight requests, flushes
@@ -273,8 +285,18 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     Returns 0 after a graceful shutdown; exits with ``[FATAL]`` lines when it cannot start.
     """
     env = os.environ if environ is None else environ
+    from agentdock_runtime.envfile import EnvFileError, read_env_file
     from agentdock_runtime.logmask import install as mask_secrets_in_output
 
+    try:
+        handed = read_env_file(env)
+    except EnvFileError as exc:
+        _fatal([str(exc)], EX_CONFIG)
+    if handed and environ is None:
+        for name, value in handed.items():
+            os.environ.setdefault(name, value)
+    elif handed:
+        env = {**handed, **env}
     # First of all, so nothing this process writes shows a value AGENTDOCK_SECRET_NAMES names.
     mask_secrets_in_output(env)
     if environ is None:

@@ -222,7 +222,8 @@ class SchemaMismatchError(_Fixed):
 
 
 class ServiceUnavailable(_Fixed):
-    """503: the runtime is shutting down and takes no new runs."""
+    """503: the runtime is shutting down and takes no new runs, or what authentication
+    needs (an OAuth2 issuer's keys) cannot be had."""
 
     STATUS = 503
     NAME = "ServiceUnavailable"

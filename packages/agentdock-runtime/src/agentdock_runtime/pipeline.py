@@ -385,6 +385,7 @@ class Pipeline:
     ) -> Mapping[str, Any]:
         if self._auth is None:
             return _ANONYMOUS
+        caller: Mapping[str, Any] | None = None  # once authenticated: who was refused
         try:
             try:
                 identity: Mapping[str, Any] = await self._auth(headers)
@@ -393,11 +394,12 @@ class Pipeline:
             except Exception as exc:
                 log.warning("auth provider failed (%s)", type(exc).__name__)
                 raise Unauthorized("invalid or missing credentials", headers=_CHALLENGE) from None
+            caller = identity
             if self._access is not None:
                 await self._access(identity, permission)
         except RuntimeHTTPError as exc:
             if self._telemetry.sinks:
-                self._auth_failure(exc, headers, state)
+                self._auth_failure(exc, headers, state, caller)
             raise
         return identity
 
@@ -728,17 +730,24 @@ class Pipeline:
             self._telemetry.put([event])
 
     def _auth_failure(
-        self, exc: RuntimeHTTPError, headers: Mapping[str, str], state: _RunState | None
+        self,
+        exc: RuntimeHTTPError,
+        headers: Mapping[str, str],
+        state: _RunState | None,
+        identity: Mapping[str, Any] | None,
     ) -> None:
+        """The ``auth_event`` of a refusal: who was refused, once authenticated (a 403 or a
+        429 names the role and the subject, never the credential), else nobody."""
         reason = _AUTH_REASONS.get(exc.name, "invalid")
         if reason == "invalid" and not ("authorization" in headers or "x-api-key" in headers):
             reason = "missing"
+        role = identity.get("role") if identity is not None else None
         data = {
             "outcome": "failure",
             "reason": reason,
             "mode": self.auth_mode,
-            "role": None,
-            "subject": None,
+            "role": None if role is None else str(role),
+            "subject": _owner(identity) if identity is not None else None,
         }
         self._event("auth_event", data, None, state)
 
@@ -801,6 +810,9 @@ _AUTH_REASONS = {
     "KeyRevoked": "revoked",
     "Forbidden": "forbidden",
     "RateLimitExceeded": "rate_limited",
+    # The check could not be made: the issuer's keys are unavailable, or limits set to fail
+    # closed while Redis is unreachable.
+    "ServiceUnavailable": "unavailable",
 }
 
 
@@ -1017,7 +1029,8 @@ def compile_pipeline(
 
 
 def _compile_access(spec: Any) -> Any | None:
-    """Roles, permissions and rate limits; shared through Redis when AGENTDOCK_REDIS_URL is set."""
+    """Roles, permissions and rate limits (see :mod:`agentdock_runtime.access` for where
+    limits are kept: memory, a file the workers share, Redis)."""
     try:
         from agentdock_runtime.access import compile_access
     except ModuleNotFoundError:

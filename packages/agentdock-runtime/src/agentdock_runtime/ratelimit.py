@@ -7,10 +7,18 @@ the TAT by ``period / n``; a request is refused while the TAT would run more tha
 with no window edge where ``2n`` requests slip through (as a counter reset every minute
 allows), and tells a refused caller exactly how long to wait (``Retry-After``).
 
-The in-memory limiter serves one process. :class:`RedisLimiter` runs the same algorithm in
-one Lua script, atomically, on Redis' own clock, so every runtime process that points at the
-same Redis shares one budget per caller. If Redis cannot be reached the limiter falls back
-to the in-memory one (and logs it), so an outage of Redis never takes the agent down.
+The in-memory limiter serves one process; :class:`~agentdock_runtime.sharedlimit.SharedLimiter`
+keeps the same numbers in a file mapped by every worker process of one host.
+:class:`RedisLimiter` runs the algorithm in one Lua script, atomically, on Redis' own clock,
+so every runtime process that points at the same Redis shares one budget per caller.
+
+Each Redis answer also tells how far ahead the caller's TAT now runs; the limiter copies it
+into its local limiter. If Redis cannot be reached, the local limiter takes over from that
+copy (the last spend this runtime heard of), or, with ``on_outage="closed"``, limited
+callers are refused until Redis answers again (a 503, never a 429 they did not earn). When
+Redis answers again, a TAT the runtime pushed further alone meanwhile is carried back into
+Redis (so is one Redis lost, restarted empty). ``backend`` and ``fallbacks`` say which way
+limits are kept now and how many outages there were; the Prometheus sink exports them.
 """
 
 from __future__ import annotations
@@ -24,12 +32,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 __all__ = [
+    "ALLOWED",
+    "OUTAGE_MODES",
     "Decision",
     "Limiter",
+    "LocalLimiter",
     "MemoryLimiter",
     "Rate",
     "RateLimitSyntaxError",
     "RedisLimiter",
+    "gcra_wait",
     "parse_rate",
     "retry_seconds",
 ]
@@ -71,20 +83,67 @@ def parse_rate(text: str) -> Rate:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """Whether one request may go; ``retry_after`` seconds until one would when refused."""
+    """Whether one request may go; ``retry_after`` seconds until one would when refused.
+
+    ``unavailable``: refused because the limiter could not decide (Redis unreachable and
+    limits set to fail closed), not because the caller spent its budget.
+    """
 
     allowed: bool
     retry_after: float = 0.0
+    unavailable: bool = False
+
+
+#: The decision of every admitted request (frozen: one instance serves them all).
+ALLOWED = Decision(True)
+
+
+def gcra_wait(tat: float, now: float, rate: Rate) -> float:
+    """Seconds a request at ``now`` would wait, for a caller whose TAT is ``tat`` (at least
+    ``now``): how far the TAT would run past one period ahead. More than :data:`SLACK_S`
+    refuses the request; else the caller's TAT becomes ``tat + rate.interval``.
+
+    Float sums of ``interval`` round, and a wait of a few ulps would refuse the last request
+    of a burst (or, at a burst of 1, a caller's very first): waits under SLACK_S count as none.
+    """
+    return (tat - now) - (rate.period - rate.interval)
 
 
 class Limiter(Protocol):
+    """What :class:`~agentdock_runtime.access.Access` asks per request.
+
+    ``backend`` is where limits are kept now: ``redis``, ``local`` (this process, or the
+    workers of one host together) or ``closed`` (Redis failing, limited callers refused);
+    ``fallbacks`` counts the times Redis failed and limits left it.
+    """
+
+    backend: str
+    fallbacks: int
+
     async def hit(self, key: str, rate: Rate) -> Decision: ...
 
     async def close(self) -> None: ...
 
 
+class LocalLimiter(Limiter, Protocol):
+    """A limiter of this host that answers without I/O: what Redis falls back to."""
+
+    def hit_now(self, key: str, rate: Rate) -> Decision: ...
+
+    def ahead(self, key: str) -> float:
+        """Seconds the caller's TAT runs ahead of now (0 or less: its whole budget)."""
+        ...
+
+    def observe(self, key: str, ahead: float) -> None:
+        """Move the caller's TAT to ``ahead`` seconds from now, unless it is further."""
+        ...
+
+
 class MemoryLimiter:
     """GCRA with one float per caller, for one process (the default)."""
+
+    backend = "local"
+    fallbacks = 0
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000):
         self._clock = clock
@@ -97,19 +156,30 @@ class MemoryLimiter:
         if tat < now:
             tat = now
         new_tat = tat + rate.interval
-        # How far the TAT would run past one period ahead. Float sums of ``interval`` round,
-        # and a wait of a few ulps would refuse the last request of a burst (or, at a burst
-        # of 1, a caller's very first): waits under SLACK_S count as none.
+        # :func:`gcra_wait`, inlined: a call would cost this method a tenth of its time.
         wait = (tat - now) - (rate.period - rate.interval)
         if wait > SLACK_S:
             return Decision(False, wait)
         if len(self._tat) >= self._max_keys and key not in self._tat:
             self._prune(now)
         self._tat[key] = new_tat
-        return Decision(True)
+        return ALLOWED
 
     async def hit(self, key: str, rate: Rate) -> Decision:
         return self.hit_now(key, rate)
+
+    def ahead(self, key: str) -> float:
+        tat = self._tat.get(key)
+        return 0.0 if tat is None else tat - self._clock()
+
+    def observe(self, key: str, ahead: float) -> None:
+        now = self._clock()
+        tat = now + ahead
+        if tat <= self._tat.get(key, now):
+            return
+        if len(self._tat) >= self._max_keys and key not in self._tat:
+            self._prune(now)
+        self._tat[key] = tat
 
     def _prune(self, now: float) -> None:
         # Callers whose TAT is in the past have their whole budget back: forget them.
@@ -125,35 +195,69 @@ class MemoryLimiter:
 SLACK_S = 1e-6
 
 #: GCRA on Redis' clock (its ``0.001`` ms is :data:`SLACK_S`). KEYS[1] caller;
-#: ARGV[1] interval ms; ARGV[2] period ms.
-#: Returns {1, "0"} when allowed, {0, "<ms to wait>"} when refused.
+#: ARGV[1] interval ms; ARGV[2] period ms; ARGV[3] ms the caller's TAT runs ahead by this
+#: runtime's own count (more than a period: another clock's, none). That count is taken
+#: when Redis holds no TAT for the caller (it restarted empty) or one more than half an
+#: interval behind it (the runtime admitted callers alone while Redis was unreachable);
+#: closer, it is only the network's delay.
+#: Returns {1, "0", "<ms the TAT now runs ahead>"} when allowed, {0, "<ms to wait>", "<ms
+#: ahead>"} when refused.
 GCRA_LUA = """
 local interval = tonumber(ARGV[1])
 local period = tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local ahead = tonumber(ARGV[3])
+if ahead > period + interval then ahead = 0 end
+local known = now + ahead
 local tat = tonumber(redis.call('GET', KEYS[1]))
-if tat == nil or tat < now then tat = now end
+local carried = tat == nil or known - tat > interval / 2
+if carried then tat = known end
+if tat < now then tat = now end
 local new_tat = tat + interval
 local allow_at = new_tat - period
 if allow_at - now > 0.001 then
-  return {0, tostring(allow_at - now)}
+  if carried and tat > now then
+    redis.call('SET', KEYS[1], tostring(tat), 'PX', math.ceil(tat - now) + 1000)
+  end
+  return {0, tostring(allow_at - now), tostring(tat - now)}
 end
 redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil(new_tat - now) + 1000)
-return {1, '0'}
+return {1, '0', tostring(new_tat - now)}
 """
 
 
-#: Seconds between attempts to reach a Redis that failed (limits are per process meanwhile).
+#: Seconds between attempts to reach a Redis that failed (limits are local meanwhile).
 REDIS_RETRY_SEC = 5.0
+
+#: What a :class:`RedisLimiter` does while Redis is unreachable: limit locally from the last
+#: spend it heard of, or refuse limited callers.
+OUTAGE_MODES = ("local", "closed")
 
 
 class RedisLimiter:
-    """GCRA in Redis (``redis.asyncio``), shared by every process using the same server."""
+    """GCRA in Redis (``redis.asyncio``), shared by every process using the same server.
 
-    def __init__(self, url: str, *, prefix: str = "agentdock:rl:", client: Any | None = None):
+    :param local: the limiter of this host that mirrors Redis' answers and takes over while
+        Redis is unreachable (default: a :class:`MemoryLimiter` of this process).
+    :param on_outage: ``local`` (default) or ``closed``: see the module docstring.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "agentdock:rl:",
+        client: Any | None = None,
+        local: LocalLimiter | None = None,
+        on_outage: str = "local",
+    ):
         import redis.asyncio as redis
 
+        if on_outage not in OUTAGE_MODES:
+            raise ValueError(
+                f"invalid rate-limit outage mode {on_outage!r}: expected local or closed"
+            )
         self.url = url
         self.prefix = prefix
         # Short timeouts: a Redis that hangs or drops packets costs a request a quarter of a
@@ -164,35 +268,54 @@ class RedisLimiter:
             else redis.from_url(url, socket_connect_timeout=0.25, socket_timeout=0.25)
         )
         self._script = self._client.register_script(GCRA_LUA)
-        self._fallback = MemoryLimiter()
+        self._local: LocalLimiter = local if local is not None else MemoryLimiter()
+        self._closed = on_outage == "closed"
+        self.backend = "redis"
+        self.fallbacks = 0
         self._failing = False
         #: While Redis is failing, it is tried again only after this (monotonic) time.
         self._retry_at = 0.0
 
     async def hit(self, key: str, rate: Rate) -> Decision:
         if self._failing and time.monotonic() < self._retry_at:
-            return self._fallback.hit_now(key, rate)
+            return self._without_redis(key, rate)
+        local = self._local
         try:
-            allowed, wait = await self._script(
-                keys=[self.prefix + key], args=[rate.interval * 1000.0, rate.period * 1000.0]
+            allowed, wait, ahead = await self._script(
+                keys=[self.prefix + key],
+                args=[rate.interval * 1000.0, rate.period * 1000.0, local.ahead(key) * 1000.0],
             )
-        except Exception as exc:  # Redis down: keep limiting, per process
+        except Exception as exc:  # Redis down: keep limiting from what was heard last
             if not self._failing:
-                log.warning(
-                    "rate limits fall back to memory: Redis failed (%s)", type(exc).__name__
-                )
                 self._failing = True
+                self.fallbacks += 1
+                self.backend = "closed" if self._closed else "local"
+                log.warning(
+                    "Redis failed (%s); until it answers again, %s",
+                    type(exc).__name__,
+                    "callers of rate-limited roles are refused (503)"
+                    if self._closed
+                    else "this runtime keeps rate limits alone, from the spend it last heard of",
+                )
             self._retry_at = time.monotonic() + REDIS_RETRY_SEC
-            return self._fallback.hit_now(key, rate)
+            return self._without_redis(key, rate)
         if self._failing:
             log.warning("rate limits are shared through Redis again")
             self._failing = False
+            self.backend = "redis"
+        local.observe(key, float(ahead) / 1000.0)
         if int(allowed) == 1:
-            return Decision(True)
+            return ALLOWED
         return Decision(False, max(0.0, float(wait) / 1000.0))
+
+    def _without_redis(self, key: str, rate: Rate) -> Decision:
+        if self._closed:
+            return Decision(False, REDIS_RETRY_SEC, unavailable=True)
+        return self._local.hit_now(key, rate)
 
     async def close(self) -> None:
         await self._client.aclose()
+        await self._local.close()
 
 
 def retry_seconds(decision: Decision) -> int:

@@ -91,8 +91,9 @@ def _summary(deployment: Any, verb: str) -> None:
     "--host",
     default=None,
     metavar="ADDRESS",
-    help="Address the runtime listens on (default: expose.host when the Dockfile sets it, "
-    "else 127.0.0.1 for the local target: this machine only). 0.0.0.0: every interface.",
+    help="Address the runtime listens on, or a container's port is published on (default: "
+    "expose.host when the Dockfile sets it, else 127.0.0.1: this machine only). 0.0.0.0: "
+    "every interface.",
 )
 @_timeout_option
 @click.option("--base-image", default=None, help="Override build.base_image (docker builder).")
@@ -136,6 +137,23 @@ def _summary(deployment: Any, verb: str) -> None:
 )
 @click.option("--namespace", default=None, help="--dry-run: the Kubernetes namespace.")
 @click.option("--image", default=None, help="--dry-run: the image the manifests run.")
+@click.option(
+    "--ingress-from",
+    "ingress_from",
+    multiple=True,
+    metavar="TERM",
+    help="--dry-run: who the NetworkPolicy lets reach the agent: namespace (default), any, "
+    "pods:K=V[,K=V], namespaces:K=V[,K=V] or cidr:NET; repeat to allow several "
+    "(a deploy reads AGENTDOCK_KUBE_INGRESS_FROM).",
+)
+@click.option(
+    "--egress-to",
+    "egress_to",
+    multiple=True,
+    metavar="TERM",
+    help="--dry-run: where the pods may connect besides DNS: any (default) or the same terms "
+    "(a deploy reads AGENTDOCK_KUBE_EGRESS_TO).",
+)
 @_json_option
 def deploy_command(
     file: Path,
@@ -151,6 +169,8 @@ def deploy_command(
     out_dir: Path | None,
     namespace: str | None,
     image: str | None,
+    ingress_from: tuple[str, ...],
+    egress_to: tuple[str, ...],
     all_instances: bool,
     new_key: bool,
     print_env: bool,
@@ -164,7 +184,19 @@ def deploy_command(
     from agentdock.deployment import deploy
 
     if dry_run:
-        _dry_run(file, target, version, env_files, instance, fmt, out_dir, namespace, image)
+        network = {"ingress_from": ingress_from, "egress_to": egress_to}
+        _dry_run(
+            file,
+            target,
+            version,
+            env_files,
+            instance,
+            fmt,
+            out_dir,
+            namespace,
+            image,
+            {k: v for k, v in network.items() if v},
+        )
     options = {"base_image": base_image} if base_image else {}
     if all_instances:
         _all_instances(file, target, version, host, timeout, options, as_json)
@@ -235,6 +267,7 @@ def _dry_run(
     out_dir: Path | None,
     namespace: str | None,
     image: str | None,
+    network: dict[str, Any],
 ) -> None:
     from agentdock.deployment import dry_run
 
@@ -249,6 +282,7 @@ def _dry_run(
             namespace=namespace,
             instance=instance,
             env_files=env_files,
+            **network,
         )
     if result.get("text") is not None:
         click.echo(result["text"], nl=not str(result["text"]).endswith("\n"))

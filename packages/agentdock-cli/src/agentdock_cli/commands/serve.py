@@ -274,10 +274,15 @@ def _run_uvicorn(
     insecure_env: str,
 ) -> None:
     import uvicorn
+    from agentdock_runtime.sharedlimit import RATELIMIT_FILE_ENV
 
     # uvicorn re-imports the app in each worker: hand it the Dockfile through the env.
     os.environ[dockfile_env] = str(target.resolve())
     os.environ[insecure_env] = "1" if insecure_no_auth else "0"
+    # One rate-limit table for every worker (and every reload): a caller's budget is the
+    # agent's, not each process's. Fresh for each run, in memory where the host has a tmpfs.
+    limits_dir = tempfile.TemporaryDirectory(prefix="agentdock-ratelimit-", dir=_shm_dir())
+    os.environ[RATELIMIT_FILE_ENV] = str(Path(limits_dir.name) / "limits.bin")
     metrics_dir = None
     if workers > 1 and not reload:
         # One directory of metric files shared by the workers: /metrics of any worker
@@ -307,3 +312,11 @@ def _run_uvicorn(
     )
     if metrics_dir is not None:
         metrics_dir.cleanup()
+    limits_dir.cleanup()
+
+
+def _shm_dir() -> str | None:
+    """``/dev/shm`` when it is a writable directory (a tmpfs: the table never touches a
+    disk), else the default temporary directory."""
+    shm = "/dev/shm"  # noqa: S108 - a private directory is made inside it
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None

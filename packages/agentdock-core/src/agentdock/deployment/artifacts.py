@@ -102,8 +102,9 @@ class StartRequest:
     the Dockfile's ``expose.port``; a target may choose another when it is taken and says
     which in the handle it returns. ``host`` is the address the runtime was asked to listen
     on (``--host``, or ``expose.host`` written in the Dockfile); None means nobody asked and
-    the target picks a safe default (the ``local`` target: 127.0.0.1, this machine only; a
-    container: every interface of its own network, published where the target decides).
+    the target picks a safe default (the ``local`` target listens on 127.0.0.1, this machine
+    only; the ``docker`` target publishes there, its container listening on every interface
+    of its own network).
     ``instance`` names a per-tenant instance (None for the
     default one). ``state_dir`` is a directory the target may use for this deployment
     (pid and state files), under ``home`` (the AgentDock home: ``$AGENTDOCK_HOME`` or the

@@ -31,6 +31,7 @@ from agentdock.findings import Code, Finding, Severity
 from agentdock.registry import SQLStore, VersionRecord
 
 __all__ = [
+    "DEFAULT_HOST",
     "DEFAULT_TARGET",
     "DEFAULT_TIMEOUT",
     "INSTANCE_NAME",
@@ -208,11 +209,19 @@ _PORT_PATH = ("expose", "port")
 _PLACEHOLDER_NAME = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 
 
+#: Where a deployment on this machine is reachable when nobody asked for more (``--host``
+#: or ``expose.host``): this machine only. The ``local`` target listens there and the
+#: ``docker`` target publishes the container's port there, so what a deploy prints is
+#: where it can be reached, and from where.
+DEFAULT_HOST = "127.0.0.1"
+
+
 def bind_host(spec: Any, requested: str | None = None) -> str | None:
     """The address a runtime is asked to listen on: ``requested`` (``--host``), else
-    ``expose.host`` when the Dockfile writes one, else None: the target's default, which
-    for the ``local`` target is 127.0.0.1 (this machine only) and for a container its
-    every interface, since who reaches it is the publish address's business.
+    ``expose.host`` when the Dockfile writes one, else None: the target's default,
+    :data:`DEFAULT_HOST` for the ``local`` target and for the host side of a ``docker``
+    container's published port (the container itself listens on its every interface:
+    who reaches it is the publish address's business).
 
     :raises InvalidDeployInput: ``requested`` is blank or holds white space.
     """

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema_rs
 
@@ -141,7 +142,30 @@ def check_auth(
                         ("auth", "oauth2", key),
                         f"mode oauth2 needs auth.oauth2.{key}",
                     )
+            yield from _check_jwks_url(oauth2.get("jwks_url"))
     yield from _check_roles(auth)
+
+
+def _check_jwks_url(url: object) -> Iterator[Finding]:
+    """Warn of a JWKS fetched over plain HTTP from another host: whoever sits on the path
+    can substitute their own keys and sign any token. Loopback (a sidecar) is exempt."""
+    if not isinstance(url, str) or _has_placeholder(url):
+        return
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError:
+        return  # not a URL: the schema reports it
+    if parts.scheme.lower() != "http" or host is None or host in _LOOPBACK:
+        return
+    yield Finding(
+        Code.InsecureJwksWarning,
+        ("auth", "oauth2", "jwks_url"),
+        f"the issuer's signing keys are fetched over plain HTTP from {quote(host)}; anyone on "
+        "the network path can replace them and sign any token",
+        severity=Severity.WARNING,
+        hint="use an https:// jwks_url",
+    )
 
 
 def _check_jwt(

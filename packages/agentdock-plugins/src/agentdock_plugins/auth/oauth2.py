@@ -1,133 +1,50 @@
 """Mode ``oauth2``: bearer tokens from an external issuer, verified through its JWKS.
 
-The issuer's key set is fetched with httpx (never blocking the event loop), cached for
-``jwks_ttl`` seconds, and fetched again when a token names an unknown ``kid`` (key
-rotation at the issuer), at most once every ``min_refresh_interval`` seconds so that a
-flood of tokens with made-up key ids cannot turn the runtime into a JWKS hammer.
-Concurrent requests share one fetch. ``iss`` and ``aud`` are checked (``issuer`` is
-required by validation), algorithms are pinned (default RS256), and a JWK whose type does
-not fit the pinned algorithms is never used.
+The issuer's key set is fetched with httpx (never blocking the event loop, every fetch
+bounded in time and size), cached for ``jwks_ttl`` seconds, and fetched again when a token
+names an unknown ``kid`` (key rotation at the issuer), at most once every
+``min_refresh_interval`` seconds so that a flood of tokens with made-up key ids cannot turn
+the runtime into a JWKS hammer; :mod:`.jwks` holds the fetch and the cache. ``iss`` and
+``aud`` are checked (``issuer`` is required by validation), algorithms are pinned (default
+RS256), and a JWK whose type does not fit the pinned algorithms is never used.
+
+The provider offers :meth:`OAuth2Provider.readiness` (the server's ``/ready`` answers 503
+until a key set was fetched, so a replica is not sent traffic it would refuse) and
+:meth:`OAuth2Provider.key_set_stats` (fetch outcomes and key-set age for the metrics).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import jwt
 
 from agentdock_plugins.auth.credentials import bearer_of, invalid, missing
+from agentdock_plugins.auth.jwks import (
+    DEFAULT_FETCH_DEADLINE,
+    DEFAULT_JWKS_TTL,
+    DEFAULT_MIN_REFRESH,
+    MAX_JWKS_BYTES,
+    MAX_JWKS_KEYS,
+    JwksCache,
+    KeySetStats,
+)
 from agentdock_plugins.auth.jwt import JwtVerifier, identity_from_claims
 
 __all__ = ["DEFAULT_JWKS_TTL", "DEFAULT_MIN_REFRESH", "JwksCache", "OAuth2Provider"]
 
-log = logging.getLogger("agentdock.auth")
-
-DEFAULT_JWKS_TTL = 3600.0
-DEFAULT_MIN_REFRESH = 30.0
-
-
-class JwksCache:
-    """The issuer's signing keys by ``kid``, fetched lazily and refreshed on demand."""
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        ttl: float = DEFAULT_JWKS_TTL,
-        min_refresh_interval: float = DEFAULT_MIN_REFRESH,
-        timeout: float = 5.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.url = url
-        self.ttl = ttl
-        self.min_refresh_interval = min_refresh_interval
-        self.timeout = timeout
-        self._clock = clock
-        self._keys: dict[str, Any] = {}
-        self._fetched_at: float | None = None
-        #: When an unknown ``kid`` last caused a fetch (refetches are rate-limited).
-        self._forced_at: float | None = None
-        self._failed_at: float | None = None
-        self._lock: asyncio.Lock | None = None
-        #: How many times the key set was fetched (for tests and diagnostics).
-        self.fetches = 0
-
-    async def _fetch(self) -> None:
-        import httpx
-
-        async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
-            response = await client.get(self.url, headers={"accept": "application/json"})
-            response.raise_for_status()
-            data = response.json()
-        keys: dict[str, Any] = {}
-        for entry in data.get("keys", []) if isinstance(data, Mapping) else []:
-            try:
-                jwk = jwt.PyJWK.from_dict(entry)
-            except Exception as exc:  # a key type this runtime cannot use
-                log.info("skipping a JWKS entry (%s)", type(exc).__name__)
-                continue
-            keys[str(entry.get("kid", ""))] = jwk
-        self._keys = keys
-        self._fetched_at = self._clock()
-        self.fetches += 1
-
-    async def _refresh(self, *, forced: bool) -> None:
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        before = (self._fetched_at, self._failed_at)
-        async with self._lock:
-            if (self._fetched_at, self._failed_at) != before:
-                # Another request fetched, or tried and failed, while this one waited.
-                if self._fetched_at is None:
-                    raise invalid("the token issuer's keys are unavailable")
-                return
-            now = self._clock()
-            if self._failed_at is not None and now - self._failed_at < self.min_refresh_interval:
-                # The issuer failed a moment ago: no new attempt per request.
-                if self._fetched_at is None:
-                    raise invalid("the token issuer's keys are unavailable")
-                return
-            if forced:
-                if (
-                    self._forced_at is not None
-                    and now - self._forced_at < self.min_refresh_interval
-                ):
-                    return
-                self._forced_at = now
-            try:
-                await self._fetch()
-                self._failed_at = None
-            except Exception as exc:  # the issuer is down: keep the old keys
-                self._failed_at = now
-                log.warning("could not fetch the JWKS (%s)", type(exc).__name__)
-                if self._fetched_at is None:
-                    raise invalid("the token issuer's keys are unavailable") from None
-
-    async def key(self, kid: str | None) -> Any:
-        """The JWK for ``kid`` (the only key when the token names none)."""
-        now = self._clock()
-        if self._fetched_at is None or now - self._fetched_at >= self.ttl:
-            await self._refresh(forced=False)
-        found = self._pick(kid)
-        if found is None:
-            await self._refresh(forced=True)
-            found = self._pick(kid)
-        if found is None:
-            raise invalid("the token was signed with an unknown key")
-        return found
-
-    def _pick(self, kid: str | None) -> Any:
-        if kid is None:
-            return next(iter(self._keys.values())) if len(self._keys) == 1 else None
-        return self._keys.get(kid)
-
 
 class OAuth2Provider:
-    """Verifies external bearer tokens: signature (JWKS), ``iss``, ``aud``, ``exp``."""
+    """Verifies external bearer tokens: signature (JWKS), ``iss``, ``aud``, ``exp``.
+
+    :param min_refresh_interval: seconds between refetches for unknown key ids, and the
+        back-off after a failed fetch.
+    :param jwks_ttl: seconds a key set is used before it is refreshed in the background.
+    :param fetch_deadline: seconds one fetch of the key set may take in all.
+    :param max_jwks_bytes: the largest key-set document read.
+    :param max_jwks_keys: the most keys a key-set document may hold.
+    """
 
     schemes: tuple[str, ...] = ("Bearer",)
 
@@ -137,6 +54,9 @@ class OAuth2Provider:
         *,
         min_refresh_interval: float = DEFAULT_MIN_REFRESH,
         jwks_ttl: float = DEFAULT_JWKS_TTL,
+        fetch_deadline: float = DEFAULT_FETCH_DEADLINE,
+        max_jwks_bytes: int = MAX_JWKS_BYTES,
+        max_jwks_keys: int = MAX_JWKS_KEYS,
     ) -> None:
         cfg = spec.auth.oauth2
         if cfg is None or not cfg.jwks_url or not cfg.issuer:
@@ -147,7 +67,29 @@ class OAuth2Provider:
             audience=cfg.audience,
             issuer=cfg.issuer,
         )
-        self.jwks = JwksCache(cfg.jwks_url, ttl=jwks_ttl, min_refresh_interval=min_refresh_interval)
+        self.jwks = JwksCache(
+            cfg.jwks_url,
+            ttl=jwks_ttl,
+            min_refresh_interval=min_refresh_interval,
+            deadline=fetch_deadline,
+            max_bytes=max_jwks_bytes,
+            max_keys=max_jwks_keys,
+        )
+
+    def readiness(self) -> str | None:
+        """``None`` once the issuer's keys were fetched; else why requests cannot be
+        verified yet. Starts a fetch when one is due (never waits for it)."""
+        jwks = self.jwks
+        if jwks.ready:
+            return None
+        jwks.prefetch()
+        last = jwks.last_outcome
+        tried = f" (last attempt: {last.replace('_', ' ')})" if last is not None else ""
+        return f"the token issuer's signing keys have not been fetched yet{tried}"
+
+    def key_set_stats(self) -> KeySetStats:
+        """Fetches by outcome and the age of the key set in use, for the metrics."""
+        return self.jwks.stats()
 
     async def authenticate(self, headers: Mapping[str, str]) -> Mapping[str, Any]:
         token = bearer_of(headers)

@@ -31,6 +31,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from agentdock_plugins.docker.envfile import ENV_FILE_LABEL
+
 __all__ = [
     "APP_DIR",
     "DEPS_DIR",
@@ -117,10 +119,26 @@ def healthcheck_command(port: int) -> list[str]:
     return ["python3", "-I", "-c", probe]
 
 
+#: Clears the setuid and setgid bits of every file of the root file system (``find / -xdev
+#: -perm /6000 -exec chmod a-s``, without find): no program of the image can run with
+#: another user's or group's rights, whatever the container's settings.
+_NO_SETID = """
+import os, stat
+root = os.lstat("/").st_dev
+for top, dirs, files in os.walk("/"):
+    dirs[:] = [d for d in dirs if os.lstat(os.path.join(top, d)).st_dev == root]
+    for name in files:
+        path = os.path.join(top, name)
+        mode = os.lstat(path).st_mode
+        if stat.S_ISREG(mode) and mode & 0o6000:
+            os.chmod(path, mode & ~0o6000)
+"""
+
+
 def _prepare_script(python_version: str) -> str:
     """Checks the interpreter the dependencies were installed for, then adds the runtime
     user and its writable directories (no ``useradd``: a slim or distroless base may lack
-    it)."""
+    it) and clears every setuid and setgid bit (:data:`_NO_SETID`)."""
     return (
         "import os,sys;"
         "v='%d.%d'%sys.version_info[:2];"
@@ -130,7 +148,7 @@ def _prepare_script(python_version: str) -> str:
         f"open('/etc/passwd','a').write('agentdock:x:{UID}:{GID}::{HOME_DIR}:/sbin/nologin\\n');"
         f"open('/etc/group','a').write('agentdock:x:{GID}:\\n');"
         f"[(os.makedirs(d,exist_ok=True),os.chown(d,{UID},{GID}),os.chmod(d,0o750))"
-        f" for d in ({HOME_DIR!r},{STATE_DIR!r})]"
+        f" for d in ({HOME_DIR!r},{STATE_DIR!r})]" + _NO_SETID
     )
 
 
@@ -217,6 +235,9 @@ def render_dist(parent: str, *, native: bool = True) -> str:
         f"    AGENTDOCK_HOME={STATE_DIR} \\",
         f"    AGENTDOCK_SPEC={SPEC_PATH} \\",
         f"    AGENTDOCK_PROJECT_DIR={APP_DIR}",
+        # This runtime reads AGENTDOCK_ENV_FILE: the docker target hands it the deployment's
+        # variables in a file instead of the container's (inspectable) environment.
+        f'LABEL {ENV_FILE_LABEL}="1"',
         f"USER {UID}:{GID}",
         "STOPSIGNAL SIGTERM",
         f"ENTRYPOINT {_exec([INIT, '--'])}",

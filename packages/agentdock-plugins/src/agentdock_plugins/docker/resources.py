@@ -15,9 +15,21 @@ from typing import Any
 from agentdock.deployment.errors import InvalidDeployInput
 from agentdock.spec.quantities import cpu_millis, memory_bytes
 
-__all__ = ["container_limits", "cpu_to_nano", "memory_to_bytes"]
+__all__ = [
+    "DEFAULT_MEMORY",
+    "DEFAULT_PIDS",
+    "container_limits",
+    "cpu_to_nano",
+    "memory_to_bytes",
+]
 
 _NANO_PER_MILLI = 1_000_000
+#: A container's memory when the Dockfile sets none (2 GiB): a runaway agent (or a tmpfs
+#: filled up) is killed instead of starving the machine. ``deploy.resources.memory`` raises it.
+DEFAULT_MEMORY = 2 * 2**30
+#: Processes and threads a container may have: a fork bomb stops there, a runtime (its
+#: event loop, thread pools, the agent's tools) stays far below it.
+DEFAULT_PIDS = 1024
 
 
 def cpu_to_nano(value: str | int | float) -> int:
@@ -58,21 +70,21 @@ def memory_to_bytes(value: str | int) -> int:
 
 
 def container_limits(resources: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Keyword arguments for ``containers.create`` (``mem_limit``, ``nano_cpus``,
-    ``device_requests``); empty when the Dockfile sets no limits.
+    """Keyword arguments for ``containers.create``: ``mem_limit`` (the Dockfile's, else
+    :data:`DEFAULT_MEMORY`) with as much swap as that (none beyond it, as on Kubernetes),
+    ``pids_limit`` (:data:`DEFAULT_PIDS`), and ``nano_cpus`` and ``device_requests`` when
+    the Dockfile asks.
 
     Docker has only limits: ``resources.limits`` when given, else the requests.
     """
-    out: dict[str, Any] = {}
-    if not resources:
-        return out
+    resources = resources or {}
     limits = resources.get("limits") or {}
     cpu = limits.get("cpu") or resources.get("cpu")
     memory = limits.get("memory") or resources.get("memory")
+    mem = memory_to_bytes(memory) if memory is not None else DEFAULT_MEMORY
+    out: dict[str, Any] = {"mem_limit": mem, "memswap_limit": mem, "pids_limit": DEFAULT_PIDS}
     if cpu is not None:
         out["nano_cpus"] = cpu_to_nano(cpu)
-    if memory is not None:
-        out["mem_limit"] = memory_to_bytes(memory)
     gpus = resources.get("gpu")
     if gpus:
         from docker.types import DeviceRequest

@@ -7,8 +7,15 @@ port, the endpoint and the image), and the container's ``io.agentdock.*`` labels
 to the agent, version and deployment, so ``docker ps --filter label=io.agentdock.agent=NAME``
 finds an agent's containers without the registry.
 
-The run-time environment (``StartRequest.env``, secrets included) reaches the container only
-as its environment: never a label, the handle, an error or a progress event.
+The run-time environment (``StartRequest.env``, secrets included) reaches the container in
+a file only its runtime reads (:mod:`.envfile`; in its environment for an image built before
+that), never a label, the handle, an error or a progress event, nor ``docker inspect``.
+
+The container runs as locked down as the Kubernetes pods (:mod:`.hardening`): no
+capabilities, no privilege escalation, a read-only root writable only where the runtime
+writes, memory and process limits (:mod:`.resources`). Its port is published on the address the
+deploy reports: ``--host`` or ``expose.host`` when given, else 127.0.0.1 (this machine only),
+as the ``local`` target listens.
 
 Of the AgentDock home a container sees two directories (:func:`_home_mounts`): its own key
 view, read-only, and its own state directory; never the registry, the bundles, another
@@ -37,9 +44,20 @@ from agentdock.deployment.errors import (
     NotFound,
     TargetUnavailable,
 )
+from agentdock.deployment.inputs import DEFAULT_HOST, reach_of
 from agentdock.masking import MIN_SECRET_LENGTH, SECRET_NAMES_ENV, Masker
 
 from agentdock_plugins.docker.client import engine_address, open_client
+from agentdock_plugins.docker.envfile import (
+    ENV_DIR,
+    ENV_FILE,
+    ENV_FILE_ENV,
+    env_file_archive,
+    env_file_mount,
+    reads_env_file,
+    written_values,
+)
+from agentdock_plugins.docker.hardening import image_owner, security_options
 from agentdock_plugins.docker.resources import container_limits
 
 if TYPE_CHECKING:
@@ -110,7 +128,9 @@ class DockerTarget:
                     hint="labels are readable by anyone with docker access; pass it as env",
                 )
         client = self._engine()
-        self._call(lambda: client.images.get(image), missing=f"image {image}", secrets=secrets)
+        found = self._call(
+            lambda: client.images.get(image), missing=f"image {image}", secrets=secrets
+        )
         name = container_name(request.agent, request.deployment_id, request.instance)
         self._remove_leftover(client, name, request)
         bind = _bind_address(request.host)
@@ -123,7 +143,24 @@ class DockerTarget:
             LABEL_PREFIX + "instance": request.instance or "",
         }
         limits = container_limits(request.resources)
-        mounts = _home_mounts(request)
+        registry = _home_mounts(request)
+        settings = {
+            # Its key view and state directory (checkpoints), mounted.
+            **registry["environment"],
+            # The runtime listens on every interface of the container's own network; who
+            # can reach it is the publish address's business.
+            HOST_ENV: "0.0.0.0",
+            PORT_ENV: str(request.port),
+        }
+        config = found.attrs.get("Config") or {}
+        posture = _posture(config, request.env, settings, registry, labels)
+        hand_over = posture.pop("hand_over")
+        if not reads_env_file(config) and request.env:
+            progress(
+                "env",
+                f"{image} predates env files: its variables go in the container's "
+                "environment, which docker inspect shows",
+            )
         wanted: int | None = request.port
         for _ in range(_PORT_TRIES):
             host_port = wanted if wanted is not None and _port_free(bind, wanted) else None
@@ -141,25 +178,19 @@ class DockerTarget:
                     image,
                     name=name,
                     detach=True,
-                    environment={
-                        **request.env,
-                        # Its key view and state directory (checkpoints), mounted.
-                        **mounts["environment"],
-                        # The runtime listens on every interface of the container's own
-                        # network; who can reach it is the publish address's business.
-                        HOST_ENV: "0.0.0.0",
-                        PORT_ENV: str(request.port),
-                    },
-                    volumes=mounts["volumes"],
+                    **{k: v for k, v in registry.items() if k != "environment"},
                     ports={container_port: (bind, host_port)},
                     labels=labels,
                     restart_policy={"Name": "on-failure", "MaximumRetryCount": MAX_RESTARTS},
                     log_config=_LOG_CONFIG,
                     **limits,
+                    **posture,
                 ),
                 secrets=secrets,
             )
             try:
+                if hand_over is not None:
+                    container.put_archive(ENV_DIR, hand_over)
                 container.start()
             except Exception as exc:
                 _discard(container)
@@ -180,10 +211,16 @@ class DockerTarget:
             "container_id": container.id,
             "name": name,
             "port": host_port,
+            "host": bind,
             "endpoint": f"http://{endpoint_host}:{host_port}",
             "image": image,
         }
-        progress("started", f"container {name} is up, waiting for it", **handle)
+        progress(
+            "started",
+            f"container {name} is up, published on {bind}:{host_port} ({reach_of(bind)}), "
+            "waiting for it",
+            **handle,
+        )
         return handle
 
     def wait_ready(self, handle: Mapping[str, Any], timeout: float, progress: Progress) -> None:
@@ -264,7 +301,7 @@ class DockerTarget:
         seconds = max(0, math.ceil(timeout))
         try:
             container.stop(timeout=seconds)
-            container.remove(force=True)
+            container.remove(force=True, v=True)  # and its volumes: env file, state
         except Exception as exc:
             if _is_not_found(exc) or "removal of container" in str(exc):
                 return
@@ -353,7 +390,7 @@ class DockerTarget:
                 hint=f"remove it (docker rm -f {name}) or use another AgentDock home",
             )
         try:
-            found.remove(force=True)
+            found.remove(force=True, v=True)
         except Exception as exc:
             if not _is_not_found(exc):
                 raise self._translate(exc) from None
@@ -402,8 +439,9 @@ class DockerTarget:
         return text.splitlines()[-LOG_TAIL:]
 
     def _run_time_values(self, container: Container) -> list[str]:
-        """Values of the variables given at ``start`` (the container's environment less the
-        image's own, such as ``PATH``), longest first so a value inside another is masked."""
+        """Values of the variables given at ``start`` (its env file's, and the container's
+        environment less the image's own, such as ``PATH``), longest first so a value inside
+        another is masked."""
         given = set(((container.attrs.get("Config") or {}).get("Env")) or ())
         try:
             image_env = (container.image.attrs.get("Config") or {}).get("Env") or ()
@@ -414,6 +452,8 @@ class DockerTarget:
             for name, _, value in (item.partition("=") for item in given.difference(image_env))
             if name != SECRET_NAMES_ENV  # names, not values
         }
+        if f"{ENV_FILE_ENV}={ENV_FILE}" in given:
+            values.update(written_values(container))
         return sorted((v for v in values if len(v) >= MIN_SECRET_LENGTH), key=len, reverse=True)
 
     def _call(
@@ -456,14 +496,42 @@ class DockerTarget:
 
 def _bind_address(host: str | None) -> str:
     """The host address to publish on, from ``--host`` or the Dockfile's ``expose.host``:
-    everything for a wildcard or nothing asked, the loopback for ``localhost``, otherwise
-    that address."""
+    the local target's rule (:data:`~agentdock.deployment.inputs.DEFAULT_HOST`, this machine
+    only, when nothing was asked), with every interface for a wildcard and the loopback for
+    ``localhost``."""
     host = (host or "").strip()
-    if host in ("", "0.0.0.0", "::", "*"):
+    if not host:
+        return DEFAULT_HOST
+    if host in ("0.0.0.0", "::", "*"):
         return "0.0.0.0"
     if host in ("localhost", "::1"):
         return "127.0.0.1"
     return host
+
+
+def _posture(
+    image_config: Mapping[str, Any],
+    env: Mapping[str, str],
+    settings: Mapping[str, str],
+    registry: Mapping[str, Any],
+    labels: Mapping[str, str],
+) -> dict[str, Any]:
+    """The keyword arguments of ``containers.create`` that make a container as locked down
+    as a pod (:mod:`.hardening`) and carry its variables: ``environment`` (the target's
+    ``settings``, plus ``env`` itself for an image that predates env files) and ``mounts``;
+    and ``hand_over``, the env file's tar stream (None: no file)."""
+    owner = image_owner(image_config)
+    mounted = [str(m.get("bind", "")) for m in (registry.get("volumes") or {}).values()]
+    out = security_options(owner, mounted, labels)
+    handed = {k: v for k, v in env.items() if k not in settings}
+    if reads_env_file(image_config) and handed:
+        out["environment"] = {**settings, ENV_FILE_ENV: ENV_FILE}
+        out["mounts"].append(env_file_mount(labels))
+        out["hand_over"] = env_file_archive(handed, owner)
+    else:
+        out["environment"] = {**env, **settings}
+        out["hand_over"] = None
+    return out
 
 
 def _port_free(bind: str, port: int) -> bool:
@@ -534,7 +602,7 @@ def _scrub(text: str, secrets: list[str] | None) -> str:
 def _discard(container: Container) -> None:
     # Best effort: the start error is what the caller needs to see.
     with contextlib.suppress(Exception):
-        container.remove(force=True)
+        container.remove(force=True, v=True)
 
 
 def _is_not_found(exc: Exception) -> bool:

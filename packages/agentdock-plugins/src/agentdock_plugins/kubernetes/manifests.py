@@ -12,10 +12,21 @@ pods cannot share the deploying machine's embedded SQLite file, so keys made wit
 key create`` work there only through a shared (Postgres) registry. :func:`registry_problem`
 says when the deploying machine has none.
 
+An agent with rate limits that may run more than one replica needs the replicas to share
+one budget per caller through Redis: :func:`ratelimit_problem` says when the pods would get
+no ``AGENTDOCK_REDIS_URL`` (each would keep budgets of its own).
+
 Objects, in apply order: ConfigMap (the snapshot, mounted as ``/etc/agentdock/spec.yaml``),
-Service, Deployment, HorizontalPodAutoscaler (``deploy.autoscale``), PodDisruptionBudget
-(more than one replica). Selectors use only the name and instance labels, which never
-change between versions, so an apply of a new version rolls the same Deployment.
+Service, NetworkPolicy (who reaches the pods, where they go: :mod:`.network`; before the
+pods exist), Deployment, HorizontalPodAutoscaler (``deploy.autoscale``),
+PodDisruptionBudget (more than one replica). Selectors use only the name and instance
+labels, which never change between versions, so an apply of a new version rolls the same
+Deployment.
+
+The pods run ``image`` as given. The target passes the image by digest
+(``repository@sha256:...``) when the engine knows one (the image was pushed to, or pulled
+from, a registry); a local image has only its tag, and its id (``sha256:...``, which no
+registry resolves) goes in the pod template's :data:`IMAGE_ID_ANNOTATION`.
 """
 
 from __future__ import annotations
@@ -26,7 +37,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from agentdock.deployment.errors import InvalidDeployInput
@@ -34,19 +45,23 @@ from agentdock.masking import SECRET_NAMES_ENV
 from agentdock.registry import DATABASE_URL_ENV, RUNTIME_DATABASE_URL_ENV
 
 from agentdock_plugins.docker.naming import image_reference
+from agentdock_plugins.kubernetes.network import DEFAULT_EGRESS, DEFAULT_INGRESS, network_policy
 
 __all__ = [
     "CONFIG_DIR",
     "CONTAINER",
     "FIELD_MANAGER",
     "GID",
+    "IMAGE_ID_ANNOTATION",
     "SPEC_FILE",
     "UID",
     "Manifest",
     "ObjectNames",
+    "Problem",
     "checks_api_keys",
     "dump",
     "names",
+    "ratelimit_problem",
     "registry_problem",
     "render",
     "render_file",
@@ -68,13 +83,24 @@ SPEC_FILE = f"{CONFIG_DIR}/spec.yaml"
 #: as is ``/tmp``, because the root filesystem is read-only.
 STATE_DIR = "/var/lib/agentdock"
 CONTAINER = "agent"
+#: The image id (its config's digest) of a pod template whose image is named by tag.
+IMAGE_ID_ANNOTATION = "io.agentdock/image-id"
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_NODE_SELECTOR = {"nvidia.com/gpu.present": "true"}
 GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
+#: The Redis the runtimes of an agent share their rate limits through.
+REDIS_URL_ENV = "AGENTDOCK_REDIS_URL"
 _RESERVED_ENV = ("AGENTDOCK_SPEC", "AGENTDOCK_HOST", "AGENTDOCK_PORT", SECRET_NAMES_ENV)
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}")
+
+
+class Problem(NamedTuple):
+    """What a deploy refuses: the Dockfile path to change and why."""
+
+    path: str
+    reason: str
 
 
 class ObjectNames:
@@ -190,6 +216,53 @@ def registry_problem(
     )
 
 
+def ratelimit_problem(snapshot: str, *, agent: str, instance: str | None = None) -> Problem | None:
+    """Why the replicas of ``snapshot`` would multiply its rate limits, or None.
+
+    Limits are kept per runtime unless the runtimes share a Redis (``AGENTDOCK_REDIS_URL``).
+    Pods get only the variables their manifest names, never the deploying shell's, so the
+    Dockfile itself must give them the URL: in ``deploy.secrets`` (read from the Secret),
+    as a ``${AGENTDOCK_REDIS_URL}`` placeholder, or in ``deploy.env``.
+
+    :returns: (the Dockfile path to change, why) when the agent has rate limits, may run more
+        than one replica, and its pods get no Redis URL.
+    """
+    variables, unresolved, raw = _snapshot_document(snapshot)
+    auth = raw.get("auth")
+    if not isinstance(auth, Mapping) or not auth.get("rate_limits"):
+        return None
+    deploy = raw.get("deploy")
+    if not isinstance(deploy, Mapping):
+        deploy = {}
+    autoscale = deploy.get("autoscale")
+    if isinstance(autoscale, Mapping):
+        path, most = "deploy.autoscale", _count(autoscale.get("max_replicas"))
+    else:
+        path, most = "deploy.replicas", _count(deploy.get("replicas"))
+    if most <= 1:
+        return None
+    required, optional = _secret_keys(raw, variables, unresolved)
+    given = {*required, *optional, *(str(k) for k in deploy.get("env") or {})}
+    if REDIS_URL_ENV in given:
+        return None
+    secret = names(agent, instance).secret
+    return Problem(
+        path,
+        f"{agent} limits each caller (auth.rate_limits) and may run {most} replicas, and its "
+        f"pods get no {REDIS_URL_ENV}: each replica would keep budgets of its own, so a "
+        f"caller could make up to {most} times its limit. Add {REDIS_URL_ENV} to "
+        f"deploy.secrets (its value in the Secret {secret}) so the replicas share one "
+        "budget in Redis, or run one replica",
+    )
+
+
+def _count(value: Any) -> int:
+    try:
+        return int(value) if value is not None else 1
+    except (TypeError, ValueError):
+        return 1
+
+
 def _secret_keys(
     raw: Mapping[str, Any], variables: Iterable[str], unresolved: Iterable[str]
 ) -> tuple[list[str], list[str]]:
@@ -300,8 +373,14 @@ def render(
     version: str,
     namespace: str = "default",
     instance: str | None = None,
+    image_id: str | None = None,
+    ingress_from: Sequence[str] = DEFAULT_INGRESS,
+    egress_to: Sequence[str] = DEFAULT_EGRESS,
 ) -> list[Manifest]:
     """The manifests of one version of an agent, in apply order.
+
+    ``image_id`` goes in the pod template's :data:`IMAGE_ID_ANNOTATION` (when ``image`` is a
+    tag); ``ingress_from`` and ``egress_to`` are the NetworkPolicy's terms (:mod:`.network`).
 
     ``spec`` is the validated ``DockSpec`` of ``snapshot``; it may have been resolved
     against the user's environment, so only its typed fields are read (name, port,
@@ -311,7 +390,8 @@ def render(
 
     :raises InvalidDeployInput: a derived name is not a DNS-1123 label, the version cannot
         be a label value, a GPU is asked of the ``cpu`` hardware profile, autoscaling has
-        no CPU request to measure against, or a node selector holds a placeholder.
+        no CPU request to measure against, a node selector holds a placeholder, or a
+        NetworkPolicy term is malformed.
     """
     variables, unresolved, raw = _snapshot_document(snapshot)
     agent = str(spec.agent.name)
@@ -385,6 +465,7 @@ def render(
             "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}],
         },
     }
+    policy = network_policy(meta(objs.base), match, port, ingress_from, egress_to)
     node_selector = {**(GPU_NODE_SELECTOR if gpus else {}), **_node_selector(raw)}
     container: dict[str, Any] = {
         "name": CONTAINER,
@@ -459,13 +540,16 @@ def render(
                         "io.agentdock/spec-sha256": hashlib.sha256(
                             snapshot.encode("utf-8")
                         ).hexdigest(),
+                        **(
+                            {IMAGE_ID_ANNOTATION: image_id} if image_id and "@" not in image else {}
+                        ),
                     },
                 },
                 "spec": pod_spec,
             },
         },
     }
-    out = [configmap, service, deployment]
+    out = [configmap, service, policy, deployment]
     if autoscale is not None:
         out.append(
             {
@@ -515,6 +599,8 @@ def render_file(
     namespace: str = "default",
     instance: str | None = None,
     env_files: Sequence[str | os.PathLike[str]] = (),
+    ingress_from: Sequence[str] = DEFAULT_INGRESS,
+    egress_to: Sequence[str] = DEFAULT_EGRESS,
 ) -> list[Manifest]:
     """The manifests of a Dockfile (``agentdock deploy --target kubernetes --dry-run``).
 
@@ -558,6 +644,8 @@ def render_file(
         version=chosen,
         namespace=namespace,
         instance=instance,
+        ingress_from=ingress_from,
+        egress_to=egress_to,
     )
 
 

@@ -16,6 +16,10 @@ previous version's manifests to be applied again.
 
 Run-time values (``StartRequest.env``) are never sent: the pods read them from the Secret
 ``<name>-env``, which the user creates (see ``manifests.secret_hint``).
+
+The pods run the image by digest when the local engine knows its registry digest, else by
+its tag with its id in an annotation (:mod:`.image`). The NetworkPolicy's peers come from
+``$AGENTDOCK_KUBE_INGRESS_FROM`` and ``$AGENTDOCK_KUBE_EGRESS_TO`` (:mod:`.network`).
 """
 
 from __future__ import annotations
@@ -39,15 +43,24 @@ from agentdock.deployment.errors import (
 )
 from agentdock.masking import MIN_SECRET_LENGTH, SECRET_NAMES_ENV, Masker
 
+from agentdock_plugins.kubernetes.image import resolve
 from agentdock_plugins.kubernetes.manifests import (
     CONTAINER,
     FIELD_MANAGER,
     Manifest,
     names,
+    ratelimit_problem,
     registry_problem,
     render,
     required_variables,
     secret_hint,
+)
+from agentdock_plugins.kubernetes.network import (
+    DEFAULT_EGRESS,
+    DEFAULT_INGRESS,
+    EGRESS_ENV,
+    INGRESS_ENV,
+    terms_from_env,
 )
 
 if TYPE_CHECKING:
@@ -85,6 +98,7 @@ _POLL_MAX = 1.0
 _APIS = {
     "ConfigMap": ("CoreV1Api", "config_map"),
     "Service": ("CoreV1Api", "service"),
+    "NetworkPolicy": ("NetworkingV1Api", "network_policy"),
     "Deployment": ("AppsV1Api", "deployment"),
     "HorizontalPodAutoscaler": ("AutoscalingV2Api", "horizontal_pod_autoscaler"),
     "PodDisruptionBudget": ("PolicyV1Api", "pod_disruption_budget"),
@@ -161,16 +175,20 @@ class KubernetesTarget:
         """Refuse, before anything is built, what no rollout could serve: manifests that do
         not render (a name that is no DNS label, a GPU on the ``cpu`` profile, autoscaling
         without a CPU request, ...) and an agent that checks API keys while the registry
-        here is one its pods cannot share (see ``manifests.registry_problem``).
+        here is one its pods cannot share (see ``manifests.registry_problem``), or whose
+        replicas would each keep rate limits of their own (``manifests.ratelimit_problem``).
 
         :raises InvalidDeployInput: with what to change (exit 1).
         """
+        ingress, egress = _network_terms()
         render(
             spec,
             snapshot=snapshot,
             image="agentdock/preflight:0",
             version=version,
             instance=instance,
+            ingress_from=ingress,
+            egress_to=egress,
         )
         problem = registry_problem(snapshot, env, agent=spec.agent.name, instance=instance)
         if problem is not None:
@@ -178,6 +196,13 @@ class KubernetesTarget:
                 problem,
                 hint="or deploy it with --target docker or local, which share this registry",
                 path="auth.mode",
+            )
+        limits = ratelimit_problem(snapshot, agent=spec.agent.name, instance=instance)
+        if limits is not None:
+            raise InvalidDeployInput(
+                limits.reason,
+                hint="deploy.secrets: [AGENTDOCK_REDIS_URL], and the URL in the Secret",
+                path=limits.path,
             )
 
     def start(
@@ -205,13 +230,20 @@ class KubernetesTarget:
         context = self._context or os.environ.get(CONTEXT_ENV) or None
         self._connect(context)
         namespace = self._namespace or os.environ.get(NAMESPACE_ENV) or self._default_namespace
+        ingress, egress = _network_terms()
+        image = resolve(artifact)
+        if image.note is not None:
+            progress("image", image.note, image=image.reference)
         manifests = render(
             spec,
             snapshot=snapshot,
-            image=artifact.ref,
+            image=image.reference,
             version=request.version,
             namespace=namespace,
             instance=request.instance,
+            image_id=image.image_id,
+            ingress_from=ingress,
+            egress_to=egress,
         )
         objs = names(spec.agent.name, request.instance)
         for manifest in manifests:
@@ -243,7 +275,7 @@ class KubernetesTarget:
             "name": objs.base,
             "configmap": objs.configmap,
             "kinds": applied,
-            "image": artifact.ref,
+            "image": image.reference,
             "version": request.version,
             "deployment_id": request.deployment_id,
             "previous": previous,
@@ -319,7 +351,13 @@ class KubernetesTarget:
             done, _, _ = _rollout(live)
             if not done and handle.get("previous"):
                 return
-        kinds = ["Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Service"]
+        kinds = [
+            "Deployment",
+            "HorizontalPodAutoscaler",
+            "PodDisruptionBudget",
+            "Service",
+            "NetworkPolicy",
+        ]
         for kind in kinds:
             self._delete_ours(kind, name, namespace)
         self._delete_ours("ConfigMap", str(handle.get("configmap") or f"{name}-spec"), namespace)
@@ -398,6 +436,8 @@ class KubernetesTarget:
         namespace: str | None = None,
         instance: str | None = None,
         env_files: Sequence[str | os.PathLike[str]] = (),
+        ingress_from: Sequence[str] = (),
+        egress_to: Sequence[str] = (),
     ) -> dict[str, Any]:
         """``agentdock deploy --target kubernetes --dry-run``: render a Dockfile's manifests
         without a cluster, a build or a registry.
@@ -406,7 +446,9 @@ class KubernetesTarget:
         ``out_dir``), ``files`` (the paths written under ``out_dir``), ``secret`` (the
         Secret's name), ``required``/``optional`` (its keys), ``hint`` (the command that
         creates it) and ``notes`` (what a deploy of it would refuse). The namespace
-        defaults to ``$AGENTDOCK_KUBE_NAMESPACE``, else ``default``; no kubeconfig is read.
+        defaults to ``$AGENTDOCK_KUBE_NAMESPACE``, else ``default``, and the NetworkPolicy's
+        terms (``--ingress-from``, ``--egress-to``) to the variables a deploy reads them
+        from; no kubeconfig is read.
         """
         from agentdock.deployment.inputs import find_dockfile
         from agentdock.deployment.runenv import value_sources
@@ -414,6 +456,7 @@ class KubernetesTarget:
         from agentdock_plugins.kubernetes.manifests import dump, render_file, write
 
         ns = namespace or self._namespace or os.environ.get(NAMESPACE_ENV) or "default"
+        ingress, egress = _network_terms(ingress_from, egress_to)
         manifests = render_file(
             path,
             image=image,
@@ -421,12 +464,16 @@ class KubernetesTarget:
             namespace=ns,
             instance=instance,
             env_files=env_files,
+            ingress_from=ingress,
+            egress_to=egress,
         )
         snapshot = manifests[0]["data"]["spec.yaml"]
         required, optional = required_variables(snapshot)
         agent = str(manifests[0]["metadata"]["labels"]["io.agentdock/agent"])
         values = value_sources(find_dockfile(path).resolve().parent, env_files)
         problem = registry_problem(snapshot, values, agent=agent, instance=instance)
+        limits = ratelimit_problem(snapshot, agent=agent, instance=instance)
+        refused = [p for p in (problem, limits.reason if limits else None) if p is not None]
         files = [str(p) for p in write(manifests, out_dir, fmt)] if out_dir is not None else []
         return {
             "manifests": manifests,
@@ -437,8 +484,9 @@ class KubernetesTarget:
             "required": required,
             "optional": optional,
             "hint": secret_hint(agent, instance, ns) if required or optional else None,
-            # A deploy refuses what the dry run only warns about: it would create keys here.
-            "notes": [f"deploy --target kubernetes refuses this: {problem}"] if problem else [],
+            # A deploy refuses what the dry run only warns about (it would create keys here;
+            # replicas would multiply the rate limits).
+            "notes": [f"deploy --target kubernetes refuses this: {p}" for p in refused],
         }
 
     # -- helpers --------------------------------------------------------------------------
@@ -690,6 +738,17 @@ class KubernetesTarget:
                     lines += [prefix + _scrub(line, self._masked) for line in text.splitlines()]
                     break
         return lines[-LOG_TAIL:]
+
+
+def _network_terms(
+    ingress_from: Sequence[str] = (), egress_to: Sequence[str] = ()
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The NetworkPolicy's (ingress, egress) terms: those given, else the variables', else
+    the defaults (the pods of the namespace in; anything out)."""
+    return (
+        tuple(ingress_from) or terms_from_env(INGRESS_ENV) or DEFAULT_INGRESS,
+        tuple(egress_to) or terms_from_env(EGRESS_ENV) or DEFAULT_EGRESS,
+    )
 
 
 def _spec_of(snapshot: str, env: Mapping[str, str]) -> Any:

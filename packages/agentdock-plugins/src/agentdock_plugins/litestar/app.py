@@ -2,7 +2,8 @@
 
 Routes: ``POST /invoke``, ``GET /stream?input=<json>`` and ``POST /stream`` (Server-Sent
 Events; ``Last-Event-ID`` resumes a recent stream, see :mod:`.sse`), ``/ws/stream``
-(WebSocket, see :mod:`.ws`), ``GET /schema``, ``GET /health``, ``GET /ready``,
+(WebSocket, see :mod:`.ws`), ``GET /schema``, ``GET /health``, ``GET /ready`` (503 while
+shutting down, or while the auth provider's ``readiness()`` names a reason),
 ``GET /openapi.json`` and ``GET /docs`` (Swagger UI, public like the document it shows: it
 holds no data, and its "Authorize" button carries the caller's key or token to "Try it
 out"; ``expose.docs: false`` leaves it out). The Dockfile's ``expose`` picks the run routes:
@@ -110,6 +111,10 @@ def create_app(
     )
     docs_html = swagger_html(agent_name)
     ready_bytes = encode_json({"status": "ready", "agent": agent_name})
+    # An auth provider that needs something before it can verify anyone (an issuer's keys)
+    # offers ``readiness()``: None when ready, else the reason; looked up once, here.
+    readiness = getattr(getattr(pipeline, "auth_provider", None), "readiness", None)
+    readiness = readiness if callable(readiness) else None
 
     def _refuse_when_stopping() -> None:
         if not state["ready"]:
@@ -203,6 +208,10 @@ def create_app(
     async def ready() -> Response[bytes]:
         if not state["ready"]:
             raise ServiceUnavailable("the runtime is shutting down")
+        if readiness is not None:
+            reason = readiness()
+            if reason is not None:
+                raise ServiceUnavailable(reason)
         return Response(content=ready_bytes, media_type=JSON)
 
     @get("/openapi.json")
@@ -287,6 +296,10 @@ def create_app(
 
         handlers.extend((ws_not_served, ws_not_served_http))
 
+    async def on_startup() -> None:
+        if readiness is not None:
+            readiness()  # starts what the provider needs (fetching keys), never waits for it
+
     async def on_shutdown() -> None:
         state["ready"] = False
         await pipeline.aclose()
@@ -306,6 +319,7 @@ def create_app(
     application = Litestar(
         route_handlers=handlers,
         exception_handlers=EXCEPTION_HANDLERS,
+        on_startup=[on_startup],
         on_shutdown=[on_shutdown],
         cors_config=cors_config,
         openapi_config=None,

@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 from agentdock.deployment.artifacts import Artifact, Progress, StartRequest
 from agentdock.deployment.errors import DeployFailed, HealthGateFailed
-from agentdock.deployment.inputs import reach_of
+from agentdock.deployment.inputs import DEFAULT_HOST, reach_of
 from agentdock.deployment.runenv import host_runtime_env
 from agentdock.deployment.workspace import pid_alive
 from agentdock_runtime.listen import host_port, local_url
@@ -55,8 +55,6 @@ __all__ = [
 ]
 
 LOG_TAIL_LINES = 20
-#: Where a local runtime listens unless asked for more: this machine only.
-DEFAULT_HOST = "127.0.0.1"
 _POLL = 0.05
 #: Seconds ``promote`` waits for the runtime to accept on the stable address.
 PROMOTE_TIMEOUT = 15.0

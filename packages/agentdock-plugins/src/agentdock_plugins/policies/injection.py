@@ -48,6 +48,8 @@ import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from agentdock_plugins.policies.invisible import INVISIBLE
+
 __all__ = ["DEFAULT_THRESHOLD", "RULES", "InjectionScore", "normalise", "score_text"]
 
 DEFAULT_THRESHOLD = 1.0
@@ -55,14 +57,7 @@ DEFAULT_THRESHOLD = 1.0
 _MAX_BLOBS = 8
 _MAX_BLOB = 16_384
 
-_INVISIBLE = dict.fromkeys(
-    [
-        0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, *range(0x180B, 0x1810),
-        *range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2070),
-        0x3164, *range(0xFE00, 0xFE10), 0xFEFF, 0xFFA0,
-        0xE0000, 0xE0001, *range(0xE007F, 0xE0080), *range(0xE0100, 0xE01F0),
-    ]
-)  # fmt: skip
+_INVISIBLE = dict.fromkeys(INVISIBLE)
 #: Unicode tag characters spell ASCII invisibly ("ASCII smuggling"): read them as ASCII.
 _TAGS = {cp: cp - 0xE0000 for cp in range(0xE0020, 0xE007F)}
 #: ... or, sprinkled inside words, read past them: both readings are scored.

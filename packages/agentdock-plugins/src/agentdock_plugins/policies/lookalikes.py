@@ -33,7 +33,9 @@ import re
 import sys
 import unicodedata
 
-__all__ = ["fold", "fold_table"]
+from agentdock_plugins.policies.invisible import INVISIBLE, has_invisible
+
+__all__ = ["fold", "fold_checked", "fold_table"]
 
 #: Full stops that NFKC does not map to ``.``.
 _FULL_STOPS = "\u3002\uff61\ufe12"
@@ -100,7 +102,13 @@ def _class(chars: list[str]) -> str:
 # One class: the foldable characters of the BMP (``re`` checks those in a two-level bitmap)
 # and every astral character as one range (a list of astral ranges would be checked one by
 # one for every character of the text); an astral match is looked up in the table.
-_FOLDABLE = re.compile(f"[{_class([c for c in _TABLE if c < chr(0x10000)])}\U00010000-\U0010ffff]")
+_BMP_FOLDABLE = _class([c for c in _TABLE if c < chr(0x10000)])
+_FOLDABLE = re.compile(f"[{_BMP_FOLDABLE}\U00010000-\U0010ffff]")
+#: The same, and the invisible characters of the BMP (the astral ones are in it already):
+#: :func:`fold_checked` learns whether a text holds any in the same scan.
+_FOLDABLE_OR_HIDDEN = re.compile(
+    f"[{_BMP_FOLDABLE}{_class([chr(c) for c in INVISIBLE if c < 0x10000])}\U00010000-\U0010ffff]"
+)
 
 
 def fold_table() -> dict[str, str]:
@@ -116,19 +124,35 @@ def fold(text: str) -> str:
     (or astral characters without an ASCII form, such as emoji), one ``str.translate``
     pass does the rest, so no text costs more than that pass.
     """
+    return fold_checked(text)[0]
+
+
+def fold_checked(text: str) -> tuple[str, bool]:
+    """:func:`fold`'s copy of ``text``, and whether it holds invisible characters.
+
+    One scan does both: it looks for look-alikes and invisible characters together until it
+    finds the first invisible one, then for look-alikes alone. Pure-ASCII text costs one
+    ``str.isascii`` check.
+    """
     if text.isascii():
-        return text
-    match = _FOLDABLE.search(text)
+        return text, False
+    hidden = False
+    pattern = _FOLDABLE_OR_HIDDEN
+    match = pattern.search(text)
     steps = 0
     while match is not None:
         steps += 1
         if steps > _MAX_STEPS:
-            return text.translate(_BY_CODE)
+            folded = text.translate(_BY_CODE)
+            return folded, hidden or has_invisible(folded)
         char = match.group()
         ascii_form = _TABLE.get(char)
-        if ascii_form is None:  # an astral character with no ASCII form (an emoji)
-            match = _FOLDABLE.search(text, match.end())
+        if ascii_form is None:  # invisible, or an astral character with no ASCII form
+            if not hidden and has_invisible(char):
+                hidden = True
+                pattern = _FOLDABLE
+            match = pattern.search(text, match.end())
             continue
         text = text.replace(char, ascii_form)
-        match = _FOLDABLE.search(text, match.start() + 1)
-    return text
+        match = pattern.search(text, match.start() + 1)
+    return text, hidden

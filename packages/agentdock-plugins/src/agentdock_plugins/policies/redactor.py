@@ -50,11 +50,13 @@ stops matching.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agentdock_plugins.policies.lookalikes import fold
+from agentdock_plugins.policies.invisible import compact, visible_start
+from agentdock_plugins.policies.lookalikes import fold_checked
 from agentdock_plugins.policies.recognisers import LOOKBACK, RECOGNISERS, Confirm
 from agentdock_plugins.policies.walk import map_strings
 
@@ -219,6 +221,20 @@ def _completes_late(source: str) -> bool:
     return not ends_open(_parser.parse(source).data)
 
 
+def _union(
+    first: list[tuple[int, int, Rule]], second: list[tuple[int, int, Rule]]
+) -> list[tuple[int, int, Rule]]:
+    """Two span lists merged: overlapping spans become one, opened by the earlier (longer)."""
+    out: list[tuple[int, int, Rule]] = []
+    for start, end, rule in sorted(first + second, key=lambda span: (span[0], -span[1])):
+        if out and start < out[-1][1]:
+            if end > out[-1][1]:
+                out[-1] = (out[-1][0], end, out[-1][2])
+        else:
+            out.append((start, end, rule))
+    return out
+
+
 class Redactor:
     """Finds and replaces every match of a fixed set of rules; built once, used per request.
 
@@ -240,12 +256,15 @@ class Redactor:
     ) -> None:
         rules: list[Rule] = []
         sources: list[str] = []
+        #: Characters past a rule's longest match that its confirmation may read.
+        ahead: list[int] = []
         try:
             for index, pattern in enumerate(patterns):
                 regex = re.compile(fast_form(pattern))
                 literals = _required_literals(pattern)
                 rules.append(Rule(f"redact_patterns[{index}]", regex, None, MARKER, literals))
                 sources.append(pattern)
+                ahead.append(0)
         except re.error as exc:
             raise ValueError(f"a redaction pattern does not compile: {exc}") from None
         for name in dict.fromkeys(pii):
@@ -269,8 +288,9 @@ class Redactor:
                     )
                 )
                 sources.append(part.pattern)
+                ahead.append(part.ahead)
         self.rules = tuple(rules)
-        widths = [_max_width(source) for source in sources]
+        widths = [_max_width(source) + more for source, more in zip(sources, ahead, strict=True)]
         width = max(widths, default=0)
         late = any(
             w >= _UNBOUNDED and _completes_late(source)
@@ -338,10 +358,26 @@ class Redactor:
         """Disjoint ``(start, end, rule)`` spans to redact in ``text[pos:]``, in order.
 
         ``rule`` is the one whose match opened the span; overlapping matches are merged.
-        Recognisers match :func:`fold`'s copy of ``text``, which has the same offsets.
+        Recognisers match :func:`fold`'s copy of ``text``, which has the same offsets, and,
+        when the text holds invisible characters, also that copy with them taken out
+        (:func:`~agentdock_plugins.policies.invisible.compact`), whose spans are mapped back
+        to the original characters they cover and merged with the others.
         """
-        folded = fold(text) if self._folds else text
-        searchers = self._active(text, folded)
+        folded, hidden = fold_checked(text) if self._folds else (text, False)
+        out = self._scan(text, folded, pos, self._active(text, folded))
+        if hidden:
+            visible, where = compact(folded)
+            searchers = tuple(s for s in self._active(visible, visible) if s.folded)
+            found = self._scan(visible, visible, bisect_left(where, pos), searchers)
+            if found:
+                mapped = [(where[s], where[e - 1] + 1, rule) for s, e, rule in found]
+                out = _union(out, mapped)
+        return out
+
+    def _scan(
+        self, text: str, folded: str, pos: int, searchers: tuple[_Searcher, ...]
+    ) -> list[tuple[int, int, Rule]]:
+        """The engine: :meth:`spans` of ``text`` (and its folded copy) for ``searchers``."""
         out: list[tuple[int, int, Rule]] = []
         if not searchers:
             return out
@@ -456,6 +492,10 @@ class Redactor:
         buf = hold.context + hold.held + text
         size = len(buf)
         limit = size - (self.width + 1)
+        if self._folds:
+            # Invisible characters inside a value make it longer than the rules' width:
+            # hold back ``width + 1`` visible characters (at most ``max_hold`` in all).
+            limit = visible_start(buf, size, self.width + 1, size - self.max_hold)
         if limit <= base:
             hold.held += text
             return "", 0, set()
@@ -487,18 +527,37 @@ class Redactor:
             return "", 0, set()
         out = self._render(buf, released, base, cut)
         hold.held = buf[cut:]
-        hold.context = buf[max(0, cut - self._context) : cut]
+        reach = cut - self._context
+        if self._folds:
+            reach = visible_start(buf, cut, self._context, cut - 4 * self._context)
+        hold.context = buf[max(0, reach) : cut]
         return out, len(released), {rule.kind for _, _, rule in released}
 
     def _swallow(self, hold: StreamHold, text: str) -> str:
         """Drop what continues an open over-long match; return the text after its end."""
         probe = hold.open_text + text
         rule = hold.open_rule
-        match = rule.regex.match(fold(probe) if rule.folded else probe)
-        if match is None:  # cannot happen for the text the match began with; fail open here
+        end = -1
+        if rule.folded:
+            subject, hidden = fold_checked(probe)
+            match = rule.regex.match(subject)
+            if match is not None:
+                end = match.end()
+            if hidden:
+                # The match read with the invisible characters taken out, if it goes further.
+                visible, where = compact(subject)
+                match = rule.regex.match(visible)
+                if match is not None:
+                    mapped = len(probe) if match.end() >= len(visible) else where[match.end()]
+                    end = max(end, mapped)
+        else:
+            match = rule.regex.match(probe)
+            if match is not None:
+                end = match.end()
+        if end < 0:  # cannot happen for the text the match began with; fail open here
             hold.open_rule, hold.open_text = None, ""
             return text
-        if match.end() >= len(probe):
+        if end >= len(probe):
             # Still matching to the very end: keep swallowing. What is kept is the match's
             # head (so the rule still matches from its start) and its latest tail.
             if len(probe) > self.max_hold:
@@ -507,7 +566,7 @@ class Redactor:
             hold.open_text = probe
             return ""
         hold.open_rule, hold.open_text = None, ""
-        return probe[match.end() :]
+        return probe[end:]
 
     def finish(self, hold: StreamHold) -> tuple[str, int, set[str]]:
         """Release (redacted) whatever the stream still holds; ``hold`` is emptied."""

@@ -13,7 +13,10 @@ the server three things:
 
 ``bind(pipeline)`` lets the sink export the pipeline's own telemetry counters (events queued,
 delivered, sink errors and timeouts) and the events lost per sink (dropped by its queue or
-lost inside the sink: a span queue, a backend that failed or timed out, a buffer's bounds).
+lost inside the sink: a span queue, a backend that failed or timed out, a buffer's bounds),
+and, when the auth provider fetches keys (``key_set_stats()``: mode oauth2), the fetches by
+outcome and the age of the key set in use; and, for an agent with rate limits, where they are
+kept now (Redis, locally, or refused while Redis is unreachable) and how many times Redis failed.
 
 Several worker processes: when ``PROMETHEUS_MULTIPROC_DIR`` names a directory before
 prometheus-client is first imported (``agentdock serve --workers N`` sets it), every process
@@ -66,8 +69,12 @@ _RUN_STATUS = frozenset({"ok", "error", "cancelled"})
 _TOOL_STATUS = frozenset({"ok", "error", "denied"})
 _STAGES = frozenset({"pre", "tool", "post"})
 _ACTIONS = frozenset({"redact", "block", "truncate", "deny", "flag"})
-_AUTH_REASONS = frozenset({"missing", "invalid", "expired", "revoked", "forbidden", "rate_limited"})
+_AUTH_REASONS = frozenset(
+    {"missing", "invalid", "expired", "revoked", "forbidden", "rate_limited", "unavailable"}
+)
 _STATS = ("queued", "delivered", "sink_errors", "sink_timeouts")
+#: ``agentdock_ratelimit_backend`` states: the limiter's ``backend``.
+_LIMIT_BACKENDS = ("redis", "local", "closed")
 
 
 def _drops(pipeline: Any) -> dict[str, int]:
@@ -150,6 +157,8 @@ class PrometheusSink:
         self._policy_label = LabelCap(max_policies)
         self._error_label = LabelCap(max_error_types)
         self._pipeline: Any | None = None
+        self._key_stats: Callable[[], Any] | None = None
+        self._key_fetches_seen: dict[str, int] = {}
         self._stats_seen = dict.fromkeys(_STATS, 0)
         self._stats_lock = threading.Lock()
 
@@ -272,7 +281,7 @@ class PrometheusSink:
         self._auth_failures = Counter(
             "agentdock_auth_failures",
             "Refused requests by reason (missing, invalid, expired, revoked, forbidden, "
-            "rate_limited).",
+            "rate_limited, unavailable).",
             ["reason"],
             registry=registry,
         )
@@ -313,6 +322,23 @@ class PrometheusSink:
         )
         self._dropped_of = _Children(self._dropped)
         self._drops_seen: dict[str, int] = {}
+        # Where rate limits are kept, per process (summed over live workers).
+        self._limit_backend = Gauge(
+            "agentdock_ratelimit_backend",
+            "Runtime processes whose rate limits are kept in each place now: redis (shared), "
+            "local (this process, or the workers of one host together), closed (Redis "
+            "unreachable: limited callers refused).",
+            ["state"],
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self._limit_fallbacks = Counter(
+            "agentdock_ratelimit_fallbacks",
+            "Times Redis failed and rate limits left it (kept locally, or refused).",
+            registry=registry,
+        )
+        self._limiter: Any | None = None
+        self._fallbacks_seen = 0
         # Label children, resolved once per combination (every label value is bounded).
         self._runs_of = _Children(self._runs)
         self._run_errors_of = _Children(self._run_errors)
@@ -344,6 +370,39 @@ class PrometheusSink:
         self._pipeline = pipeline
         for name in _drops(pipeline):
             self._dropped_of(name)
+        access = getattr(pipeline, "access", None)
+        if access is not None and getattr(access, "rates", None):
+            self._limiter = access.limiter
+            self._fallbacks_seen = 0
+            with self._stats_lock:
+                self._sync_limiter()
+        key_stats = getattr(getattr(pipeline, "auth_provider", None), "key_set_stats", None)
+        if callable(key_stats) and self._key_stats is None:
+            self._bind_key_stats(key_stats)
+
+    def _bind_key_stats(self, key_stats: Callable[[], Any]) -> None:
+        """The key-fetch families, for a provider that fetches its keys (every outcome's
+        series exists from the start, at 0)."""
+        self._key_stats = key_stats
+        fetches = Counter(
+            "agentdock_auth_keys_fetch",
+            "Fetches of the token issuer's signing keys (JWKS) by outcome (ok, timeout, "
+            "unreachable, http_error, too_large, too_many_keys, invalid).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self._key_age = Gauge(
+            "agentdock_auth_keys_age_seconds",
+            "Seconds since the signing keys in use were fetched (+Inf: none yet); the oldest "
+            "of the live workers.",
+            registry=self.registry,
+            multiprocess_mode="livemax",
+        )
+        self._key_fetches_of = _Children(fetches)
+        # A third-party provider names its own outcomes: bounded like every label.
+        self._outcome_label = LabelCap(16)
+        for outcome in key_stats().fetches:
+            self._key_fetches_of(self._outcome_label(outcome))
 
     def asgi_middleware(self, app: Any) -> Any:
         """An ASGI app around ``app`` that counts and times HTTP requests."""
@@ -376,6 +435,20 @@ class PrometheusSink:
             dead: Any = multiprocess.mark_process_dead  # untyped in prometheus-client
             dead(os.getpid(), self.multiprocess_dir)
 
+    def _sync_limiter(self) -> None:
+        """The limiter's state, read where the sink syncs (each batch, each scrape): one
+        process's value, summed over live workers in multiprocess mode."""
+        limiter = self._limiter
+        if limiter is None:
+            return
+        state = getattr(limiter, "backend", "local")
+        for name in _LIMIT_BACKENDS:
+            self._limit_backend.labels(name).set(1 if name == state else 0)
+        fallbacks = int(getattr(limiter, "fallbacks", 0))
+        if fallbacks > self._fallbacks_seen:
+            self._limit_fallbacks.inc(fallbacks - self._fallbacks_seen)
+            self._fallbacks_seen = fallbacks
+
     def _sync_stats(self) -> None:
         pipeline = self._pipeline
         if pipeline is None:
@@ -383,6 +456,7 @@ class PrometheusSink:
         stats = pipeline.telemetry_stats
         drops = _drops(pipeline)
         with self._stats_lock:
+            self._sync_limiter()
             for name, counter in self._stat_counters.items():
                 value = getattr(stats, name, 0)
                 delta = value - self._stats_seen[name]
@@ -395,6 +469,17 @@ class PrometheusSink:
                 if delta > 0:
                     self._dropped_of(sink).inc(delta)
                     seen[sink] = value
+            if self._key_stats is not None:
+                self._sync_key_stats(self._key_stats())
+
+    def _sync_key_stats(self, stats: Any) -> None:
+        seen = self._key_fetches_seen
+        for outcome, value in stats.fetches.items():
+            delta = value - seen.get(outcome, 0)
+            if delta > 0:
+                self._key_fetches_of(self._outcome_label(outcome)).inc(delta)
+                seen[outcome] = value
+        self._key_age.set(stats.age_seconds)
 
     def _on_run_end(self, data: Mapping[str, Any]) -> None:
         mode = _one_of(data.get("mode"), _MODES)
