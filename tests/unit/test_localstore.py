@@ -209,6 +209,19 @@ def test_retention_and_path_come_from_the_environment(tmp_path: Path) -> None:
     assert telemetry_db_path(home) == tmp_path / "telemetry" / "telemetry.db"
 
 
+def test_a_home_it_may_not_search_gives_the_path_not_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A tmpfs over the image's 0750 state directory, say: stat() fails with EACCES. The
+    # path is still given; opening it is the sink's business (it loses rows, never raises).
+    def denied(self: Path) -> bool:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "is_file", denied)
+    home = {"AGENTDOCK_HOME": str(tmp_path)}
+    assert telemetry_db_path(home) == tmp_path / "telemetry" / "telemetry.db"
+
+
 def test_a_flood_is_bounded_and_drops_are_counted(tmp_path: Path) -> None:
     started = threading.Event()
     release = threading.Event()

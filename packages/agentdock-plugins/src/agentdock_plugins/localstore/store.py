@@ -126,7 +126,10 @@ def in_home(home: Path) -> Path:
     release while only that one exists."""
     current = home / TELEMETRY_DIR / "telemetry.db"
     legacy = home / "telemetry.db"
-    return legacy if legacy.is_file() and not current.exists() else current
+    try:
+        return legacy if legacy.is_file() and not current.exists() else current
+    except OSError:  # a home it may not search (EACCES): the sink reports it when it opens
+        return current
 
 
 def _positive(env: Mapping[str, str], name: str, default: float) -> float:
