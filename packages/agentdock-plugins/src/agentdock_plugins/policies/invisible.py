@@ -56,6 +56,7 @@ def _ranges(codes: list[int]) -> str:
 #: for every character of the text (three times slower with three of them).
 INVISIBLE_CLASS = _ranges([code for code in INVISIBLE if code < 0x10000]) + "\U000e0000-\U000e01ef"
 _ANY = re.compile(f"[{INVISIBLE_CLASS}]")
+_RUN = re.compile(f"[{INVISIBLE_CLASS}]+")
 _SPLIT = re.compile(f"([{INVISIBLE_CLASS}]+)")
 _VISIBLE = re.compile(f"[^{INVISIBLE_CLASS}]")
 
@@ -69,37 +70,46 @@ def compact(text: str) -> tuple[str, Offsets]:
     """``text`` without its invisible characters, and where each character kept came from.
 
     ``offsets[i]`` is the index in ``text`` of the compacted copy's ``i``-th character, so
-    a span ``(s, e)`` of the copy covers ``text[offsets[s] : offsets[e - 1] + 1]``. Built
-    in C (one split, one findall, sums), however many runs of invisible characters the
-    text holds.
+    a span ``(s, e)`` of the copy covers ``text[offsets[s] : offsets[e - 1] + 1]``. The
+    copy is one substitution in C; the offsets are worked out only when first read (most
+    texts hold no value across invisible characters, and need none).
     """
-    # [visible, invisible, visible, ..., visible]: one split, in C.
-    parts = _SPLIT.split(text)
-    pieces = parts[::2]
-    copied = list(accumulate(map(len, pieces), initial=0))
-    removed = accumulate(map(len, parts[1::2]), initial=0)
-    return "".join(pieces), Offsets(copied[:-1], list(map(add, copied, removed)), copied[-1])
+    visible = _RUN.sub("", text)
+    return visible, Offsets(text, len(visible))
 
 
 class Offsets:
     """Where each character of a compacted copy came from, read off the starts of the
-    visible stretches (in the copy and in the original) rather than kept one by one."""
+    visible stretches (in the copy and in the original) rather than kept one by one: built
+    in C (one split, sums) on first use, however many runs of invisible characters the
+    text holds."""
 
-    __slots__ = ("_copied", "_original", "_size")
+    __slots__ = ("_copied", "_original", "_size", "_text")
 
-    def __init__(self, copied: list[int], original: list[int], size: int) -> None:
-        self._copied = copied
-        self._original = original
+    def __init__(self, text: str, size: int) -> None:
+        self._text = text
         self._size = size
+        self._copied: list[int] = []
+        self._original: list[int] = []
 
     def __len__(self) -> int:
         return self._size
+
+    def _build(self) -> None:
+        # [visible, invisible, visible, ..., visible]: one split, in C.
+        parts = _SPLIT.split(self._text)
+        copied = list(accumulate(map(len, parts[::2]), initial=0))
+        removed = accumulate(map(len, parts[1::2]), initial=0)
+        self._original = list(map(add, copied, removed))
+        self._copied = copied[:-1]
 
     def __getitem__(self, index: int) -> int:
         if index < 0:
             index += self._size
         if not 0 <= index < self._size:
             raise IndexError(index)
+        if not self._copied:
+            self._build()
         # The last stretch that starts at or before ``index`` (an empty one is followed by
         # one that starts where it does).
         stretch = bisect_right(self._copied, index) - 1

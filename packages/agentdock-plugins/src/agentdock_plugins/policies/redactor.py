@@ -414,7 +414,8 @@ class Redactor:
             visible, where = compact(folded)
             searchers = self._active(visible, visible)[1]
             more: list[tuple[int, int, int]] = []
-            self._recognise(visible, bisect_left(where, pos), searchers, more)
+            start = bisect_left(where, pos) if pos else 0
+            self._recognise(visible, start, searchers, more)
             if more:
                 mapped = [(where[s], where[e - 1] + 1, rule) for s, e, rule in self._merge(more)]
                 out = _union(out, mapped)
