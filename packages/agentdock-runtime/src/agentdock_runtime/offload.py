@@ -2,13 +2,12 @@
 
 Policies such as redaction are synchronous and cost time in proportion to the text they
 read: on the event loop, a large body blocks every other request (``/health`` included)
-while it is checked. A thread round trip costs about 100 µs, more than redacting a 4 KB
-input with every recogniser on, so small values stay on the loop and only values above
-:data:`OFFLOAD_CHARS` characters of text go to a thread. 16 KiB is where the round trip
-drops below a fifth of the redaction's own cost (10 patterns and 7 PII recognisers on
-prose: about 0.5 ms at 16 KiB, 2 ms at 64 KiB; hostile digit runs at most about ten times
-that), so the loop is never held for more than a few milliseconds by one policy call
-(figures: ``benchmarks/policy_hostile.py``).
+while it is checked. A thread round trip costs 30 to 100 µs, about what redacting a 4 KB
+input with every recogniser on costs, so small values stay on the loop and only values
+above :data:`OFFLOAD_CHARS` characters of text go to a thread. At 16 KiB the round trip is
+a fifth or less of the redaction's own cost (10 patterns and 7 PII recognisers on prose:
+about 0.5 to 0.7 ms at 16 KiB, 2 ms at 64 KiB), and one policy call holds the loop for at
+most about 20 ms even on hostile text (figures: ``benchmarks/policy_hostile.py``).
 """
 
 from __future__ import annotations
