@@ -372,6 +372,9 @@ def _issued_pairs(size: int) -> frozenset[str]:
 
 
 _ISSUED_PAIRS = {size: _issued_pairs(size) for size in range(13, 20)}
+#: The first two digits of every card, whatever its length (a card's first group has two
+#: digits or more).
+_ANY_PAIR = frozenset().union(*_ISSUED_PAIRS.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -472,16 +475,17 @@ def _group_start(stretch: Stretch, group: int) -> int:
 
 
 def _shaped(text: str, start: int, end: int, reach: int) -> list[int]:
-    """The group starts in ``text[start:end]`` where :data:`SHAPED` matches."""
+    """The group starts in ``text[start:end]`` where :data:`SHAPED` matches and the first
+    two digits are those of a card."""
     found: list[int] = []
     stop = end + reach
-    at = start
-    while at < end and (match := _SHAPED.search(text, at, stop)) is not None:
+    # SHAPED matches the first digit of a group: its matches never overlap.
+    for match in _SHAPED.finditer(text, start, stop):
         at = match.start()
         if at >= end:
             break
-        found.append(at)
-        at += 1
+        if text[at : at + 2] in _ANY_PAIR:
+            found.append(at)
     return found
 
 
