@@ -4,7 +4,7 @@
 build time through NVML, then ``nvidia-smi``, then CPU; and again at start-up). A profile
 chooses the base image family, the platforms, the tuned defaults baked into
 ``/etc/agentdock/machine-profile.json`` and how targets ask for GPUs. See
-:mod:`~agentdock_plugins.hardware.defaults` for the values and why.
+:mod:`~agentdock_plugins.hardware.tuning` for the values and why.
 """
 
 from __future__ import annotations
