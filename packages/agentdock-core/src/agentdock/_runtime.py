@@ -9,8 +9,8 @@ imports.
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -26,10 +26,12 @@ _MISSING = (
 )
 
 
-def _runtime_module(name: str) -> ModuleType:
-    """``agentdock_runtime.<name>``, or a ``ModuleNotFoundError`` naming what to install."""
+@contextmanager
+def _runtime_required() -> Iterator[None]:
+    """Turn a missing ``agentdock_runtime`` into a ``ModuleNotFoundError`` naming what to
+    install; any other missing module is left as it is."""
     try:
-        return importlib.import_module(f"agentdock_runtime.{name}")
+        yield
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] != "agentdock_runtime":
             raise
@@ -54,22 +56,26 @@ def app(
     :raises agentdock.DockfileError: the Dockfile is invalid.
     :raises ModuleNotFoundError: ``agentdock-runtime`` is not installed.
     """
-    runtime_app = _runtime_module("app")
-    return runtime_app.app(
+    with _runtime_required():
+        from agentdock_runtime.app import DEFAULT_SERVER
+        from agentdock_runtime.app import app as build
+    return build(
         spec_or_path,
         insecure_no_auth=insecure_no_auth,
         plugins=plugins,
-        server=server or runtime_app.DEFAULT_SERVER,
+        server=server or DEFAULT_SERVER,
     )
 
 
 def client(asgi_app: Any, **kwargs: Any) -> httpx.Client:
     """The runtime's in-process ``httpx.Client`` for ``asgi_app`` (lifespan included)."""
-    client_of: Any = _runtime_module("asgiclient").client
-    return client_of(asgi_app, **kwargs)  # type: ignore[no-any-return]
+    with _runtime_required():
+        from agentdock_runtime.asgiclient import client as client_of
+    return client_of(asgi_app, **kwargs)
 
 
 def async_client(asgi_app: Any, **kwargs: Any) -> httpx.AsyncClient:
     """The runtime's in-process ``httpx.AsyncClient`` for ``asgi_app`` (lifespan included)."""
-    client_of: Any = _runtime_module("asgiclient").async_client
-    return client_of(asgi_app, **kwargs)  # type: ignore[no-any-return]
+    with _runtime_required():
+        from agentdock_runtime.asgiclient import async_client as client_of
+    return client_of(asgi_app, **kwargs)
