@@ -147,17 +147,6 @@ def agentdock_register_stores(register: Register) -> None:
     """
 
 
-@hookspec
-def agentdock_register_spec_parsers(register: Register) -> None:
-    """Register extra Dockfile parsers, keyed by file suffix (``.toml``, ``.json``, ...).
-
-    Called when the loader meets a suffix it does not read itself (it reads YAML).
-
-    :param register: ``register(name, factory, description="")``; ``factory(...)`` returns an
-        :class:`agentdock.protocols.SpecParser`.
-    """
-
-
 # -------------------------------------------------------------------------------------------
 # Validation
 # -------------------------------------------------------------------------------------------
@@ -199,7 +188,8 @@ def agentdock_model_pricing() -> Mapping[str, Mapping[str, float]] | None:
     """Contribute token prices used to compute cost.
 
     Called once when the runtime builds its cost table, on top of the table shipped with the
-    runtime; later plugins override earlier entries for the same model, and the Dockfile's
+    runtime; where two plugins price the same model the first one called wins (pluggy's
+    order: ``tryfirst``, then the last registered first), and the Dockfile's
     ``model.extra.pricing`` overrides them all. A ``"provider/*"`` key prices every model of
     that provider. A malformed entry stops the runtime at start-up.
 
