@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from agentdock.home import agentdock_home
 from agentdock.spec.models import DockSpec11
-from agentdock_cli.commands.metrics import parse_since
 from agentdock_cli.main import cli
 from agentdock_plugins.localstore import has_backend, localstore_sink, store
+from agentdock_plugins.localstore.commands import parse_since
 from agentdock_plugins.localstore.sink import LocalStoreSink
 from agentdock_plugins.localstore.store import (
     Retention,
