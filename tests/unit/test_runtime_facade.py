@@ -12,7 +12,10 @@ from agentdock import testing
 
 @pytest.fixture
 def no_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A None entry makes every import of the package, and of its modules, fail as missing.
+    # A None entry makes an import of that module fail as missing: the package and every
+    # module of it another test has imported already (a cached one would be found).
+    for name in [n for n in sys.modules if n.split(".")[0] == "agentdock_runtime"]:
+        monkeypatch.setitem(sys.modules, name, None)
     monkeypatch.setitem(sys.modules, "agentdock_runtime", None)
 
 
