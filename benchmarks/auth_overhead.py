@@ -8,21 +8,26 @@ Measured in one process, all in the same run (figures move between machines; com
 ratios):
 - jwt HS256 (first use)          JwtProvider.authenticate: signature and claim checks
 - jwt HS256 (seen before)        the same token again: the verified-token cache, exp check
-- api_key (cached)               ApiKeyProvider.authenticate with the row in the memory cache:
+- api_key (cached, key view)     ApiKeyProvider.authenticate with the row in the memory cache:
                                  one SHA-256, one hmac.compare_digest and the generation
-                                 check, no I/O; the verifier's thread reads the registry's
-                                 data_version every 0.2 s meanwhile, as in a runtime
-- api_key (uncached)             the same with the cache off: a SQLite read in a worker thread
+                                 check, no I/O; the verifier's thread checks the key view's
+                                 stat signature every 0.2 s meanwhile, as in a runtime
+- api_key (uncached, key view)   the same with the cache off: a stat of the view file and a
+                                 dict lookup in a worker thread (what a runtime does now)
+- api_key (uncached, registry)   the same reading the SQLite registry instead (what runtimes
+                                 did before key views; the baseline)
 - access.check (memory limiter)  role/permission check plus one GCRA step
-- data_version read              one change check of the background thread (off the request
-                                 path; five a second)
+- key view change check          one change check of the background thread: a stat (off the
+                                 request path; five a second)
+- data_version read              the registry's change check that it replaced
 
 Each figure is the median over the trials of the mean µs per call within a trial.
 
 Revocation latency: a key is revoked through another store connection (as ``agentdock key
 revoke`` does) while a verifier that trusts cached rows for an hour serves it; the time until
-the verifier refuses it, median and maximum over ``--revocations`` keys, for SQLite
-(data_version) and, when their URLs are given, Redis pub/sub (a runtime that cannot see the
+the verifier refuses it, median and maximum over ``--revocations`` keys, for the key view
+(the file the revocation rewrites, watched with stat), SQLite's data_version (the mechanism
+it replaced) and, when their URLs are given, Redis pub/sub (a runtime that cannot see the
 SQLite file move) and a Postgres registry (LISTEN/NOTIFY).
 """
 
@@ -42,8 +47,10 @@ from typing import Any
 
 from agentdock.auth import mint_token
 from agentdock.registry import SQLStore, open_store
+from agentdock.registry.keyview import VIEW_FILE, view_dir
 from agentdock_plugins.auth.apikey import ApiKeyProvider, ApiKeyVerifier
 from agentdock_plugins.auth.jwt import JwtProvider
+from agentdock_plugins.auth.keyfile import KeyViewStore
 from agentdock_runtime.access import compile_access
 from agentdock_runtime.errors import KeyRevoked
 
@@ -127,7 +134,9 @@ def revocation_rows(
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "registry.db"
         with open_store(path) as writer, open_store(path) as served:
-            rows.append(("SQLite data_version", *_revocation_ms(served, writer, count)))
+            view = KeyViewStore(view_dir(Path(tmp), AGENT) / VIEW_FILE, AGENT)
+            rows.append(("key view (stat)", *_revocation_ms(view, writer, count)))
+            rows.append(("SQLite data_version (before)", *_revocation_ms(served, writer, count)))
             if redis_url:
                 os.environ["AGENTDOCK_REDIS_URL"] = redis_url  # the writer publishes
                 try:
@@ -171,24 +180,28 @@ async def main(calls: int, trials: int) -> None:
         store = open_store(Path(tmp) / "registry.db")
         generated = add_key(store)
         headers = {"x-api-key": generated.key}
-        cached = ApiKeyProvider(ApiKeyVerifier(store, AGENT, touch_interval=3600))
+        view = KeyViewStore(view_dir(Path(tmp), AGENT) / VIEW_FILE, AGENT)
+        cached = ApiKeyProvider(ApiKeyVerifier(view, AGENT, touch_interval=3600))
         rows.append(
             (
-                "api_key (cached)",
+                "api_key (cached, key view)",
                 await _async_us(lambda: cached.authenticate(headers), calls, trials),
             )
         )
-        uncached = ApiKeyProvider(ApiKeyVerifier(store, AGENT, cache_ttl=0, touch_interval=3600))
-        rows.append(
-            (
-                "api_key (uncached)",
-                await _async_us(
-                    lambda: uncached.authenticate(headers), max(calls // 10, 100), trials
-                ),
+        slow = max(calls // 10, 100)
+        for name, source in (("key view", view), ("registry", store)):
+            uncached = ApiKeyProvider(
+                ApiKeyVerifier(source, AGENT, cache_ttl=0, touch_interval=3600)
             )
-        )
+            rows.append(
+                (
+                    f"api_key (uncached, {name})",
+                    await _async_us(lambda u=uncached: u.authenticate(headers), slow, trials),
+                )
+            )
+            uncached.close()
         cached.close()
-        uncached.close()
+        rows.append(("key view change check", _sync_us(view.data_version, calls, trials)))
         rows.append(("data_version read", _sync_us(store.data_version, calls, trials)))
         store.close()
 

@@ -72,12 +72,16 @@ def _as_docker_run(
     assert security["runAsNonRoot"] and security["runAsUser"] != 0
     assert security["seccompProfile"] == {"type": "RuntimeDefault"}  # Docker's default one
     volumes = {v["name"]: v for v in pod["volumes"]}
-    tmpfs: dict[str, str] = {}
     binds: dict[str, dict[str, str]] = {}
     for mount in container["volumeMounts"]:
         volume = volumes[mount["name"]]
         if "emptyDir" in volume:
-            tmpfs[mount["mountPath"]] = "rw,mode=0777"
+            # A kubelet's emptyDir is an empty 0777 directory of the node. (A tmpfs would take
+            # the image directory's mode, 0750, but not its owner: unlike a pod.)
+            empty = files / f"emptydir-{mount['name']}"
+            empty.mkdir()
+            empty.chmod(0o777)
+            binds[str(empty)] = {"bind": mount["mountPath"], "mode": "rw"}
         else:
             data = objs["ConfigMap"]["data"]
             assert volume["configMap"]["name"] == objs["ConfigMap"]["metadata"]["name"]
@@ -94,7 +98,6 @@ def _as_docker_run(
         "cap_drop": security["capabilities"]["drop"],
         "security_opt": [] if security["allowPrivilegeEscalation"] else ["no-new-privileges"],
         "privileged": security["privileged"],
-        "tmpfs": tmpfs,
         "volumes": binds,
     }
 
@@ -189,6 +192,9 @@ def test_an_api_key_pod_serves_the_keys_of_its_registry(
             timeout=30,
         )
         assert wrong.status_code == 401, wrong.text
+        # Its local telemetry store is in the emptyDir, where the runtime may write.
+        listed = container.exec_run(["ls", "/var/lib/agentdock/telemetry"])
+        assert listed.exit_code == 0 and b"telemetry.db" in listed.output, listed.output
         # The registry's password never reaches the pod's log lines.
         password = pg_url.split(":")[2].split("@")[0]
         assert password not in container.logs().decode()

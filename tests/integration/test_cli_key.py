@@ -455,3 +455,30 @@ def test_key_list_piped_prints_every_value_whole(home: Path) -> None:
     assert {r[1] for r in rows} == {agent}
     assert [r[3] for r in rows] == ["developer", "viewer"]
     assert all(len(r) == 8 and r[6].endswith("Z") and "…" not in "".join(r) for r in rows)
+
+
+def test_key_list_warns_of_keys_made_with_another_pepper(
+    deployed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    planted = "planted-pepper-for-key-list-0001"
+    monkeypatch.setenv("AGENTDOCK_KEY_PEPPER", planted)
+    code, made = cli_json(["key", "create", "--agent", "echo", "--role", "developer"])
+    assert code == 0 and made["hash_algorithm"] == "hmac-sha256" and made["pepper_id"]
+    code, listed = cli_json(["key", "list"])
+    assert code == 0 and listed["warnings"] == []  # the same pepper: nothing to say
+    monkeypatch.setenv("AGENTDOCK_KEY_PEPPER", "another-pepper-entirely-0002")
+    code, out, err = run_cli(["key", "list"])
+    assert code == 0 and made["pepper_id"] in err and "runtimes with this environment" in err
+    monkeypatch.delenv("AGENTDOCK_KEY_PEPPER")
+    code, listed = cli_json(["key", "list"])
+    assert len(listed["warnings"]) == 1 and "no pepper" in listed["warnings"][0]
+    assert planted not in json.dumps(listed) + out + err
+
+
+def test_key_list_shows_the_last_use_a_runtime_recorded(deployed: Path) -> None:
+    from agentdock.registry.keyview import write_key_use
+
+    _, made = cli_json(["key", "create", "--agent", "echo", "--role", "developer"])
+    write_key_use(deployed / "state" / "echo" / "key-use.json", {made["key_id"]: 1234.5})
+    code, listed = cli_json(["key", "list"])
+    assert code == 0 and [k["last_used_at"] for k in listed["keys"]] == [1234.5]

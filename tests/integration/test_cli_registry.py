@@ -112,7 +112,7 @@ def test_key_list_and_metrics_without_a_registry(root: Path) -> None:
     code, out, _ = run_cli(["key", "list", "--json"], cwd=dest)
     assert code == 0 and json.loads(out) == {"ok": True, "keys": [], "registry": None}
     code, out, err = run_cli(["metrics", "show", "my-agent"], cwd=dest)
-    assert code == 5 and str(dest / ".agentdock" / "telemetry.db") in err
+    assert code == 5 and str(dest / ".agentdock" / "telemetry" / "telemetry.db") in err
     assert not list(root.rglob(".agentdock"))
 
 

@@ -263,6 +263,8 @@ def test_start_ready_and_serving_with_env_and_labels(
     assert given == {
         "AGENTDOCK_ENV_FILE",
         "AGENTDOCK_STATE_DIR",
+        "AGENTDOCK_LANGFUSE_BUFFER",
+        "AGENTDOCK_KEY_VIEW",
         "AGENTDOCK_HOST",
         "AGENTDOCK_PORT",
     }
@@ -279,7 +281,13 @@ def test_start_ready_and_serving_with_env_and_labels(
     assert host_config["PidsLimit"] == 1024
     assert host_config["Memory"] == host_config["MemorySwap"] == 2 * 2**30
     volumes = {m["Destination"]: m["Type"] for m in attrs["Mounts"]}
-    assert volumes == {"/run/agentdock": "volume", "/var/lib/agentdock": "volume"}
+    assert volumes == {
+        "/run/agentdock": "volume",
+        "/var/lib/agentdock": "volume",
+        # Of the home: its key view (read-only) and its state directory.
+        "/etc/agentdock/keys": "bind",
+        "/var/lib/agentdock/state/echo_agent.acme": "bind",
+    }
     inside = client.containers.get(handle["container_id"])
     probe = inside.exec_run(
         [
@@ -583,3 +591,70 @@ def test_a_foreign_container_with_the_name_is_left_alone(
         DockerTarget().start(_artifact(tag), request, Events())
     foreign.reload()
     assert foreign.status == "created"
+
+
+ATTEMPTS = r"""
+import json, os, sys
+out = {}
+def attempt(name, fn):
+    try:
+        fn()
+        out[name] = "ok"
+    except OSError as exc:
+        out[name] = type(exc).__name__
+view = "/etc/agentdock/keys/keys.json"
+attempt("append_view", lambda: open(view, "a").write("x"))
+attempt("new_file_beside_view", lambda: open("/etc/agentdock/keys/forged.json", "w").write("{}"))
+attempt("replace_view", lambda: os.replace("/etc/agentdock/keys/keys.json", "/tmp/v"))
+attempt("write_state", lambda: open(os.environ["AGENTDOCK_STATE_DIR"] + "/probe", "w").write("1"))
+found = []
+for root, dirs, files in os.walk("/", onerror=lambda e: None):
+    if root.startswith(("/proc", "/sys")):
+        dirs[:] = []
+        continue
+    found += [os.path.join(root, f) for f in files if f.startswith(("registry.db", "audit.key"))]
+out["registry_files"] = found
+out["view"] = json.load(open(view))
+out["groups"] = os.getgroups()
+print(json.dumps(out))
+"""
+
+
+def test_a_container_gets_its_key_view_read_only_and_nothing_else_of_the_home(
+    target: DockerTarget, docker_env: tuple[Any, str], tmp_path: Path
+) -> None:
+    from agentdock.registry import open_store
+    from auth_support import add_key
+
+    client, tag = docker_env
+    with open_store(tmp_path / "registry.db") as store:
+        mine = add_key(store)
+        other = add_key(store, agent="other_agent", role="admin")
+        handle = target.start(_artifact(tag), _request(tmp_path), Events())
+        target.wait_ready(handle, 60, Events())
+        container = client.containers.get(handle["container_id"])
+        host = container.attrs["HostConfig"]
+        assert not host.get("GroupAdd")
+        # Of the host, two directories of the home (the engine's own volumes aside: the
+        # image's state directory and the env file's, see test_start_ready_and_serving...).
+        mounts = {Path(m["Source"]): m for m in container.attrs["Mounts"] if m["Type"] == "bind"}
+        state = tmp_path / "state" / "echo_agent"
+        assert set(mounts) == {tmp_path / "keys" / "echo_agent", state}
+        assert all(not m["RW"] for source, m in mounts.items() if source != state)
+        # Python in the container, as the image's user, tries to touch what it must not.
+        code, output = container.exec_run(["python3", "-c", ATTEMPTS], user="10001:10001")
+        assert code == 0, output
+        seen = json.loads(output.decode().strip().splitlines()[-1])
+        assert seen["append_view"] != "ok" and seen["new_file_beside_view"] != "ok"
+        assert seen["replace_view"] != "ok"
+        assert seen["write_state"] == "ok"
+        assert seen["registry_files"] == [] and set(seen["groups"]) <= {10001}
+        assert [k["key_id"] for k in seen["view"]["keys"]] == [mine.key_id]
+        assert other.key_id not in output.decode()
+        # A revocation made on the host reaches the mounted view (replaced by a rename).
+        store.revoke_api_key(agent="echo_agent", key_id=mine.key_id)
+        code, output = container.exec_run(
+            ["python3", "-c", "print(open('/etc/agentdock/keys/keys.json').read())"],
+            user="10001:10001",
+        )
+        assert json.loads(output)["keys"][0]["revoked_at"] is not None

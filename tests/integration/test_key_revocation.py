@@ -1,6 +1,7 @@
 """A key revoked by ``agentdock key revoke`` in another process stops working in a running
-runtime without waiting for its cached row to expire: through SQLite's ``data_version`` on
-the registry's host, through Redis pub/sub or a Postgres registry's NOTIFY elsewhere.
+runtime without waiting for its cached row to expire: through its key view (rewritten by the
+revocation, watched by the runtime) on the registry's host, through Redis pub/sub or a
+Postgres registry's NOTIFY elsewhere.
 
 The runtime here trusts a cached row for an hour, so only the change signal can make it
 refuse the key; the refusal is polled for with a generous bound (tests never assert on
@@ -30,7 +31,7 @@ import pytest
 from agentdock import make_plugin_manager
 from agentdock.registry import open_store
 from agentdock.testing import client
-from agentdock_plugins.auth import apikey
+from agentdock_plugins.auth import apikey, keyfile
 from auth_support import add_key
 
 pytest_plugins = ("pgserver", "redisserver")
@@ -152,9 +153,9 @@ def test_sqlite_registry_revocation_from_another_process(serve: Any, tmp_path: P
 def test_redis_carries_the_revocation_to_a_runtime_on_another_host(
     serve: Any, tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A runtime on another host does not see the file's data_version move: only Redis
-    # can tell it.
-    monkeypatch.setattr(apikey.LazyRegistry, "data_version", lambda self: None)
+    # A runtime that does not watch its key view (as one on another host cannot watch the
+    # registry) hears of the change only through Redis.
+    monkeypatch.setattr(keyfile.KeyViewStore, "data_version", lambda self: None)
     registry = Registry({"AGENTDOCK_HOME": str(tmp_path / "home")})
     key = registry.add_key()
     http = serve({**registry.env, "AGENTDOCK_REDIS_URL": redis_url})

@@ -48,7 +48,7 @@ SHELL_ONLY = "UNRELATED_TOKEN"
 SHELL_ONLY_VALUE = "shell-only-planted-4e0d77"
 #: Every name a local runtime's environment may hold besides AGENTDOCK_* and the request's
 #: variables (docs/deploy.md, "The runtime's environment").
-HOST_NAMES = {"PATH", "HOME", "LANG", "TZ", "TMPDIR", "PYTHONUNBUFFERED"}
+HOST_NAMES = {"PATH", "HOME", "LANG", "TZ", "TMPDIR", "PYTHONUNBUFFERED", "XDG_CACHE_HOME"}
 POLL = 0.05
 
 
@@ -574,3 +574,111 @@ def test_a_version_that_is_never_promoted_never_answers_on_the_address(
         local.promote(three, no_progress)
     assert "before it took over" in caught.value.cause
     assert _invoke(one, "unharmed") == "UNHARMED"
+
+
+#: Run by the agent's module at import: what code in an agent tries against the home.
+ATTACK = r"""
+import json, os, sqlite3, sys, tempfile
+from pathlib import Path
+
+home = Path(os.environ["AGENTDOCK_HOME"])
+other = Path(os.environ["OTHER_BUNDLE"])
+tried = {}
+
+
+def attempt(name, fn):
+    try:
+        fn()
+        tried[name] = "done"
+    except (OSError, sqlite3.Error) as exc:
+        tried[name] = type(exc).__name__
+
+
+def sql(statement):
+    def run():
+        conn = sqlite3.connect(home / "registry.db")
+        try:
+            conn.execute(statement)
+            conn.commit()
+        finally:
+            conn.close()
+    return run
+
+
+attempt("insert_key", sql(
+    "INSERT INTO api_keys (id, agent_id, role, hashed_key, hash_algorithm, created_at) "
+    "VALUES ('forgedforged', 1, 'admin', 'x', 'sha256', 0)"))
+attempt("change_role", sql("UPDATE api_keys SET role = 'admin'"))
+attempt("delete_audit", sql("DELETE FROM audit_log"))
+attempt("append_registry", lambda: open(home / "registry.db", "ab").write(b"x"))
+attempt("replace_view", lambda: (home / "keys" / "echo" / "keys.json").write_text("{}"))
+attempt("new_view", lambda: (home / "keys" / "planted.json").write_text("{}"))
+attempt("other_bundle_code", lambda: open(other / "app" / "echo" / "graph.py", "a").write("#"))
+attempt("other_bundle_pth", lambda: (next((other / "venv" / "lib").glob("python*"))
+        / "site-packages" / "planted.pth").write_text("import os"))
+attempt("move_bundles", lambda: os.rename(home / "bundles", home / "bundles.orig"))
+attempt("audit_key", lambda: (home / "audit.key").write_text("0" * 64))
+attempt("own_state", lambda: (Path(os.environ["AGENTDOCK_STATE_DIR"]) / "probe").write_text("1"))
+attempt("tmp", lambda: tempfile.NamedTemporaryFile().close())
+attempt("shared_tmp", lambda: open("/tmp/agentdock-sandbox-probe-%d" % os.getpid(), "w").close())
+out = Path(os.environ["AGENTDOCK_STATE_DIR"]) / "attempts.json"
+out.write_text(json.dumps(tried))
+"""
+
+
+def test_the_agent_s_code_cannot_write_the_registry_views_or_other_bundles(
+    home: Path, echo_bundle: Artifact, target: Any, tmp_path: Path
+) -> None:
+    from agentdock.registry import open_store
+    from agentdock.registry.keyview import state_dir
+    from agentdock_plugins.local.sandbox import probe
+    from auth_support import add_key
+
+    if probe()[1] is not None:
+        pytest.skip(f"no Landlock here: {probe()[1]}")
+    local, handles = target
+    with open_store(home / "registry.db") as store:
+        add_key(store, agent="echo")
+        store.append_audit("key.create", actor="ann", agent="echo")
+    registry = (home / "registry.db").read_bytes()
+    project = _project_of(echo_bundle, tmp_path)
+    graph = project / "echo" / "graph.py"
+    (project / "echo" / "attack.py").write_text(ATTACK)
+    graph.write_text(graph.read_text() + "\nfrom echo import attack  # noqa\n")
+    bundle = _build(project, home)
+    request = _request(home, 12, _free_port(), env={**RUNTIME_ENV, "OTHER_BUNDLE": echo_bundle.ref})
+    handle = dict(local.start(bundle, request, no_progress))
+    handles.append(handle)
+    local.wait_ready(handle, 120, no_progress)
+    assert _invoke(handle, "still serving", "gate_endpoint") == "STILL SERVING"
+    state = state_dir(home, "echo", "d12")
+    tried = json.loads((state / "attempts.json").read_text())
+    assert tried.pop("own_state") == "done" and tried.pop("tmp") == "done"
+    assert all(outcome != "done" for outcome in tried.values()), tried
+    assert (home / "bundles").is_dir() and not (home / "keys" / "planted.json").exists()
+    with open_store(home / "registry.db") as store:
+        assert store.get_api_key("forgedforged") is None
+        assert {k.role for k in store.list_api_keys("echo")} == {"developer"}
+        assert store.verify_audit(store.audit_key()).ok
+    assert (home / "registry.db").read_bytes() == registry
+    status = local.status(handle)
+    assert status["isolation"] == "landlock", status
+
+
+def test_a_bundle_someone_else_may_write_is_never_run(
+    home: Path, echo_bundle: Artifact, target: Any, tmp_path: Path
+) -> None:
+    local, handles = target
+    bundle = _build(_project_of(echo_bundle, tmp_path), home)
+    venv_bin = Path(bundle.ref) / "venv" / "bin"
+    venv_bin.chmod(0o777)  # what a group-writable home let a container do
+    try:
+        handle = dict(local.start(bundle, _request(home, 13, _free_port()), no_progress))
+        handles.append(handle)
+        with pytest.raises(HealthGateFailed):
+            local.wait_ready(handle, 60, no_progress)
+        state = read_state(Path(handle["state_dir"])) or {}
+        assert state["state"] == "failed" and state["runtime_pid"] is None
+        assert "writable by its group or by everyone" in Path(handle["log"]).read_text()
+    finally:
+        venv_bin.chmod(0o755)

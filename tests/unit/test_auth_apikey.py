@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from agentdock.auth import generate_key
 from agentdock.registry import SQLiteStore, change_message, open_store
+from agentdock.registry.keyview import merge_key_use, read_key_use
 from agentdock_plugins.auth import api_key_provider
 from agentdock_plugins.auth.apikey import ApiKeyProvider, ApiKeyVerifier
 from agentdock_runtime.errors import BadRequest, KeyRevoked, Unauthorized
@@ -119,8 +120,15 @@ def test_runtime_never_creates_the_registry(
         )
     assert auth(provider, {"x-api-key": key.key})["role"] == "viewer"
     provider.close()
+    # Its use is recorded in the instance's state directory, never in the registry; key
+    # list merges it.
     with open_store() as s:
-        assert s.get_api_key(key.key_id).last_used_at is not None  # type: ignore[union-attr]
+        assert s.get_api_key(key.key_id).last_used_at is None  # type: ignore[union-attr]
+        merged = merge_key_use(tmp_path / "home", s.list_api_keys(AGENT))
+    assert merged[0].last_used_at is not None
+    assert read_key_use(tmp_path / "home" / "state" / AGENT / "key-use.json") == {
+        key.key_id: merged[0].last_used_at
+    }
 
 
 def test_valid_key_header_and_bearer(store: SQLiteStore) -> None:

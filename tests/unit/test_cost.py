@@ -174,3 +174,20 @@ def test_cost_is_linear_and_never_negative(
     assert cost is not None and cost >= 0
     expected = pricing.cost_usd(tokens_in, 0) + pricing.cost_usd(0, tokens_out)  # type: ignore[operator]
     assert cost == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_the_first_plugin_called_prices_a_model_and_tryfirst_comes_first() -> None:
+    price = {"input_per_1m": 1.0, "output_per_1m": 1.0}
+    cheap = {"openai/gpt-4o-mini": {"input_per_1m": 0.5, "output_per_1m": 0.5}}
+
+    class FirstPrices(Prices):
+        @hookimpl(tryfirst=True)
+        def agentdock_model_pricing(self) -> Any:
+            return self.table
+
+    manager = make_plugin_manager(
+        plugins=[("first", FirstPrices(cheap)), ("plain", Prices({"openai/gpt-4o-mini": price}))]
+    )
+    pricing = compile_pricing(spec("openai", "gpt-4o-mini"), manager)
+    assert pricing.source == "plugin:first"
+    assert pricing.cost_usd(1_000_000, 0) == pytest.approx(0.5)

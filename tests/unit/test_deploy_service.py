@@ -721,3 +721,45 @@ def test_the_wait_for_health_is_reported_once_by_the_target(project, fakes) -> N
     assert [m for step, m in seen if step == "health"] == [
         "waiting for http://127.0.0.1:9001/ready"
     ]
+
+
+def test_a_runtime_handed_the_registry_owner_s_url_is_warned_of(project, fakes, tmp_path) -> None:
+    manager, plugin = fakes
+    owner = "postgresql://owner:planted-owner-password@db.invalid/agentdock"
+    env_file = tmp_path / "owner.env"
+    env_file.write_text(f"AGENTDOCK_DATABASE_URL={owner}\n")
+    said: list[tuple[str, str]] = []
+    d = _deploy(
+        project, manager, env_files=[env_file], progress=lambda s, m, **_: said.append((s, m))
+    )
+    warnings = [m for s, m in said if s == "warning"]
+    assert len(warnings) == 1 and "agentdock postgres runtime-role echo" in warnings[0]
+    assert "planted-owner-password" not in repr(said)
+    assert plugin.target.envs[d.deployment_id]["AGENTDOCK_DATABASE_URL"] == owner
+    # With the least-privilege role's URL the owner's stays out of the runtime.
+    role = "postgresql://agentdock_rt_echo:pw-of-the-role@db.invalid/agentdock"
+    env_file.write_text(f"AGENTDOCK_DATABASE_URL={owner}\nAGENTDOCK_RUNTIME_DATABASE_URL={role}\n")
+    _edit(project)
+    said.clear()
+    d = _deploy(
+        project, manager, env_files=[env_file], progress=lambda s, m, **_: said.append((s, m))
+    )
+    assert [m for s, m in said if s == "warning"] == []
+    env = plugin.target.envs[d.deployment_id]
+    assert "AGENTDOCK_DATABASE_URL" not in env and env["AGENTDOCK_RUNTIME_DATABASE_URL"] == role
+
+
+def test_a_deploy_writes_the_key_view_and_warns_of_a_missing_pepper(
+    project, fakes, home, monkeypatch
+) -> None:
+    manager, _ = fakes
+    monkeypatch.setenv("AGENTDOCK_KEY_PEPPER", "planted-deploy-pepper-0003")
+    _deploy(project, manager)  # the first key, made with the pepper
+    assert (home / "keys" / "echo" / "keys.json").is_file()
+    monkeypatch.delenv("AGENTDOCK_KEY_PEPPER")
+    _edit(project)
+    said: list[tuple[str, str]] = []
+    _deploy(project, manager, progress=lambda s, m, **_: said.append((s, m)))
+    warnings = [m for s, m in said if s == "warning"]
+    assert len(warnings) == 1 and "no pepper" in warnings[0]
+    assert "planted-deploy-pepper" not in repr(said)

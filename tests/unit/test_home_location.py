@@ -43,7 +43,7 @@ def test_a_nested_directory_finds_the_registry_above(
     with open_store(create=False) as store:
         assert store.path == tree / ".agentdock" / "registry.db"
     # The telemetry store and the LangFuse buffer live in the same home.
-    assert telemetry_db_path() == tree / ".agentdock" / "telemetry.db"
+    assert telemetry_db_path() == tree / ".agentdock" / "telemetry" / "telemetry.db"
     spec = SimpleNamespace(
         observability=SimpleNamespace(langfuse=SimpleNamespace(public_key="p", secret_key="s")),
         metadata=SimpleNamespace(version="1"),

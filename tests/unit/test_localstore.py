@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from agentdock.home import agentdock_home
 from agentdock.spec.models import DockSpec11
-from agentdock_cli.commands.metrics import parse_since
 from agentdock_cli.main import cli
 from agentdock_plugins.localstore import has_backend, localstore_sink, store
+from agentdock_plugins.localstore.commands import parse_since
 from agentdock_plugins.localstore.sink import LocalStoreSink
 from agentdock_plugins.localstore.store import (
     Retention,
@@ -195,10 +195,31 @@ def test_retention_and_path_come_from_the_environment(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="RETENTION_DAYS must be a positive"):
         Retention.from_env({"AGENTDOCK_TELEMETRY_RETENTION_DAYS": "-1"})
     assert telemetry_db_path({"AGENTDOCK_TELEMETRY_DB": "/x/t.db"}) == Path("/x/t.db")
-    assert telemetry_db_path({"AGENTDOCK_HOME": "/h"}) == Path("/h/telemetry.db")
-    assert telemetry_db_path({"AGENTDOCK_PROJECT_DIR": "/p"}) == Path("/p/.agentdock/telemetry.db")
+    home = {"AGENTDOCK_HOME": str(tmp_path)}
+    assert telemetry_db_path(home) == tmp_path / "telemetry" / "telemetry.db"
+    project = {"AGENTDOCK_PROJECT_DIR": "/p"}
+    assert telemetry_db_path(project) == Path("/p/.agentdock/telemetry/telemetry.db")
     # Else the registry's home (tests/unit/test_home_location.py walks it).
-    assert telemetry_db_path({}) == agentdock_home(environ={}) / "telemetry.db"
+    assert telemetry_db_path({}) == agentdock_home(environ={}) / "telemetry" / "telemetry.db"
+    # A home of an earlier release: its store at the top is read until it is moved.
+    (tmp_path / "telemetry.db").write_bytes(b"")
+    assert telemetry_db_path(home) == tmp_path / "telemetry.db"
+    (tmp_path / "telemetry").mkdir()
+    (tmp_path / "telemetry" / "telemetry.db").write_bytes(b"")
+    assert telemetry_db_path(home) == tmp_path / "telemetry" / "telemetry.db"
+
+
+def test_a_home_it_may_not_search_gives_the_path_not_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A tmpfs over the image's 0750 state directory, say: stat() fails with EACCES. The
+    # path is still given; opening it is the sink's business (it loses rows, never raises).
+    def denied(self: Path) -> bool:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "is_file", denied)
+    home = {"AGENTDOCK_HOME": str(tmp_path)}
+    assert telemetry_db_path(home) == tmp_path / "telemetry" / "telemetry.db"
 
 
 def test_a_flood_is_bounded_and_drops_are_counted(tmp_path: Path) -> None:

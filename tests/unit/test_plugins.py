@@ -64,12 +64,13 @@ def test_registered_plugin_provides_adapter_by_name() -> None:
     assert manager.get("adapters", "echo") is None
 
 
-def test_first_registration_wins_and_conflict_is_reported() -> None:
-    manager = make_plugin_manager(plugins=[("a", AdapterPlugin()), ("b", SecondEchoPlugin())])
+def test_first_implementation_called_wins_and_conflict_is_reported() -> None:
+    # pluggy's order: the last registered of two plain implementations is called first.
+    manager = make_plugin_manager(plugins=[("a", SecondEchoPlugin()), ("b", AdapterPlugin())])
     adapters = manager.registrations("adapters")
-    assert adapters["echo"].plugin == "a"
-    assert adapters["other"].plugin == "b"
-    assert any("'echo' from b ignored" in c for c in manager.conflicts())
+    assert adapters["echo"].plugin == "b"
+    assert adapters["other"].plugin == "a"
+    assert any("'echo' from a ignored" in c for c in manager.conflicts())
 
 
 def test_raising_hook_is_isolated_and_named() -> None:
@@ -164,3 +165,16 @@ def test_register_commands_hook_adds_cli_command() -> None:
     group = click.Group("root")
     make_plugin_manager(plugins=[("cmds", Commands())]).register_commands(group)
     assert "hello" in group.commands
+
+
+def test_there_is_no_spec_parser_hook() -> None:
+    # The loader reads YAML Dockfiles only; a parser hook it never called is gone, and a
+    # plugin still implementing it is told so instead of being silently ignored.
+    class TomlParser:
+        @hookimpl
+        def agentdock_register_spec_parsers(self, register: Any) -> None:
+            register(".toml", object)
+
+    assert "spec_parsers" not in KINDS
+    with pytest.raises(ValueError, match="agentdock_register_spec_parsers"):
+        make_plugin_manager().register(TomlParser(), name="toml")

@@ -1,14 +1,19 @@
-"""The ``agentdock`` command: a thin layer over the Python API."""
+"""The ``agentdock`` command: a thin layer over the Python API.
+
+The CLI imports core only. Commands that belong to a plugin (``serve`` with the built-in
+server, ``hardware`` with the hardware profiles, ``metrics`` with the local telemetry store,
+and any third-party command) come through the ``agentdock_register_commands`` hook, asked
+for only when a name is not a built-in command or the whole list is wanted (help,
+completion): ``agentdock validate`` loads no plugin.
+"""
 
 from __future__ import annotations
-
-import sys
 
 import click
 
 from agentdock_cli import __version__
+from agentdock_cli.commands.audit import audit_command
 from agentdock_cli.commands.deploy import deploy_command, rollback_command
-from agentdock_cli.commands.hardware import hardware_command
 from agentdock_cli.commands.init import init_command
 from agentdock_cli.commands.key import key_command
 from agentdock_cli.commands.lifecycle import (
@@ -20,17 +25,40 @@ from agentdock_cli.commands.lifecycle import (
     stop_command,
     versions_command,
 )
-from agentdock_cli.commands.metrics import metrics_command
 from agentdock_cli.commands.plugins import plugins_command
 from agentdock_cli.commands.schema import schema_command
-from agentdock_cli.commands.serve import serve_command
 from agentdock_cli.commands.token import token_command
 from agentdock_cli.commands.validate import validate_command
 
 __all__ = ["cli", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _AgentDockGroup(click.Group):
+    """The root group: built-in commands, then those plugins add, loaded on first need."""
+
+    _plugin_commands_added = False
+
+    def _add_plugin_commands(self) -> None:
+        if self._plugin_commands_added:
+            return
+        self._plugin_commands_added = True
+        from agentdock.plugins import get_plugin_manager
+
+        get_plugin_manager().register_commands(self)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and not self._plugin_commands_added:
+            self._add_plugin_commands()
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=_AgentDockGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="agentdock")
 def cli() -> None:
     """AgentDock: turn an agent and one Dockfile into a secure, observable service.
@@ -44,7 +72,6 @@ cli.add_command(init_command)
 cli.add_command(validate_command)
 cli.add_command(schema_command)
 cli.add_command(plugins_command)
-cli.add_command(serve_command)
 cli.add_command(deploy_command)
 cli.add_command(rollback_command)
 cli.add_command(status_command)
@@ -53,23 +80,12 @@ cli.add_command(logs_command)
 cli.add_command(stop_command)
 cli.add_command(cleanup_command)
 cli.add_command(rm_command)
-cli.add_command(hardware_command)
 cli.add_command(instances_command)
-cli.add_command(metrics_command)
 cli.add_command(key_command)
 cli.add_command(token_command)
+cli.add_command(audit_command)
 
 
 def main() -> None:
-    """Console-script entry point: add plugin commands, then run."""
-    if _wants_plugin_commands(sys.argv[1:]):
-        from agentdock.plugins import get_plugin_manager
-
-        get_plugin_manager().register_commands(cli)
+    """Console-script entry point."""
     cli(prog_name="agentdock")
-
-
-def _wants_plugin_commands(args: list[str]) -> bool:
-    """Built-in commands need no plugin commands; anything else might be one."""
-    first = next((a for a in args if not a.startswith("-")), None)
-    return first is None or first not in cli.commands

@@ -38,6 +38,7 @@ MAIN_STEPS = frozenset(
         "layers",
         "registry",
         "stop",
+        "warning",
     }
 )
 

@@ -12,6 +12,12 @@ callable owned by the core; a plugin calls it once per thing it provides::
 kind. ``factory`` is called later, only when something is used, so a plugin module stays
 cheap to import (import heavy libraries inside the factory, not at module level). An
 implementation may accept any subset of a hook's parameters.
+
+Implementations are called one by one in pluggy's order: ``@hookimpl(tryfirst=True)`` ones
+first, then the others from the last registered to the first, ``trylast=True`` ones last.
+Where two register the same name, the first called keeps it. Hook wrappers (``wrapper=True``,
+``hookwrapper=True``) are refused: each implementation runs on its own, so that one raising
+never stops the others, and there is no chain for a wrapper to wrap.
 """
 
 from __future__ import annotations
@@ -147,17 +153,6 @@ def agentdock_register_stores(register: Register) -> None:
     """
 
 
-@hookspec
-def agentdock_register_spec_parsers(register: Register) -> None:
-    """Register extra Dockfile parsers, keyed by file suffix (``.toml``, ``.json``, ...).
-
-    Called when the loader meets a suffix it does not read itself (it reads YAML).
-
-    :param register: ``register(name, factory, description="")``; ``factory(...)`` returns an
-        :class:`agentdock.protocols.SpecParser`.
-    """
-
-
 # -------------------------------------------------------------------------------------------
 # Validation
 # -------------------------------------------------------------------------------------------
@@ -187,7 +182,10 @@ def agentdock_validate_spec(spec: Any, project_dir: Path) -> Sequence[Finding] |
 def agentdock_register_commands(cli: Any) -> None:
     """Add commands to the ``agentdock`` CLI.
 
-    Called once when the CLI starts, before arguments are parsed.
+    Called once per process, the first time the CLI meets a command name that is not built
+    in or lists every command (help, shell completion); the built-in commands load no plugin.
+    Define the command in a module of its own and import it inside the hook, so that loading
+    the plugin without the CLI imports neither click nor the CLI.
 
     :param cli: the root ``click.Group``; call ``cli.add_command(...)`` or use
         ``@cli.command()``.
@@ -199,7 +197,8 @@ def agentdock_model_pricing() -> Mapping[str, Mapping[str, float]] | None:
     """Contribute token prices used to compute cost.
 
     Called once when the runtime builds its cost table, on top of the table shipped with the
-    runtime; later plugins override earlier entries for the same model, and the Dockfile's
+    runtime; where two plugins price the same model the first one called wins (pluggy's
+    order: ``tryfirst``, then the last registered first), and the Dockfile's
     ``model.extra.pricing`` overrides them all. A ``"provider/*"`` key prices every model of
     that provider. A malformed entry stops the runtime at start-up.
 

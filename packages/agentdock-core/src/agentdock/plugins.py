@@ -8,6 +8,12 @@ naming it and never takes the caller down.
 
 ``AGENTDOCK_LOAD_PLUGINS`` (comma-separated entry-point names) limits which entry points
 load; an empty value loads none.
+
+Implementations are called in pluggy's order (:meth:`PluginManager.implementations`):
+``tryfirst`` ones first, then the others from the last registered to the first, ``trylast``
+ones last; where two give the same name, the first called wins. Each is called on its own, so
+that one raising never stops the others; a hook wrapper, which pluggy runs around the rest of
+the chain, has no such chain here and is refused when its plugin registers.
 """
 
 from __future__ import annotations
@@ -53,7 +59,6 @@ KINDS: tuple[str, ...] = (
     "hardware_profiles",
     "servers",
     "stores",
-    "spec_parsers",
 )
 
 
@@ -143,16 +148,32 @@ class PluginManager:
             return registered
 
     def _register_checked(self, plugin: object, name: str | None) -> str | None:
-        """Register, then refuse ``agentdock_*`` implementations of hooks that do not exist."""
+        """Register, then refuse ``agentdock_*`` implementations of hooks that do not exist,
+        and hook wrappers."""
         registered = self._pm.register(plugin, name=name)
         if registered is None:
             return None
         try:
             self._pm.check_pending()
+            self._refuse_wrappers(plugin)
         except pluggy.PluginValidationError:
             self._pm.unregister(plugin, name=registered)
             raise
         return registered
+
+    def _refuse_wrappers(self, plugin: object) -> None:
+        wrappers = sorted(
+            caller.name
+            for caller in self._pm.get_hookcallers(plugin) or ()
+            for impl in caller.get_hookimpls()
+            if impl.plugin is plugin and (impl.hookwrapper or impl.wrapper)
+        )
+        if wrappers:
+            raise pluggy.PluginValidationError(
+                plugin,
+                f"{', '.join(wrappers)} is a hook wrapper (wrapper=True or hookwrapper=True); "
+                "AgentDock calls each implementation on its own and takes no wrappers",
+            )
 
     def unregister(self, name: str) -> None:
         """Remove a plugin registered under ``name`` (no error if absent)."""
@@ -215,7 +236,7 @@ class PluginManager:
         return list(self._errors)
 
     def conflicts(self) -> list[str]:
-        """Names registered by more than one plugin (the first registration wins)."""
+        """Names registered by more than one plugin (the first implementation called wins)."""
         self._collect_all()
         return list(self._conflicts)
 
@@ -263,9 +284,8 @@ class PluginManager:
 
     def _collect(self, kind: str) -> dict[str, Registration]:
         found: dict[str, Registration] = {}
-        caller = getattr(self._pm.hook, f"agentdock_register_{kind}")
-        # get_hookimpls() lists implementations in registration order.
-        for impl in caller.get_hookimpls():
+        # The first implementation called keeps a name: tryfirst wins, trylast yields.
+        for impl in self.implementations(f"agentdock_register_{kind}"):
             plugin_name = impl.plugin_name
 
             def register(
@@ -304,19 +324,27 @@ class PluginManager:
             return None
 
     def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call every implementation of ``hook_name`` separately, isolating failures.
+        """Call every implementation of ``hook_name`` separately, in pluggy's order,
+        isolating failures.
 
         :returns: ``(plugin_name, result)`` for each implementation that did not raise.
         """
-        self.load()
-        caller = getattr(self._pm.hook, hook_name)
         results: list[tuple[str, Any]] = []
-        for impl in caller.get_hookimpls():
+        for impl in self.implementations(hook_name):
             before = len(self._errors)
             result = self._call_impl(impl, kwargs)
             if len(self._errors) == before:
                 results.append((impl.plugin_name, result))
         return results
+
+    def implementations(self, hook_name: str) -> list[Any]:
+        """The implementations of ``hook_name`` in the order pluggy calls them.
+
+        pluggy keeps them ``trylast`` first and ``tryfirst`` last, each group in registration
+        order, and calls the list from its end.
+        """
+        self.load()
+        return list(reversed(getattr(self._pm.hook, hook_name).get_hookimpls()))
 
     def implements(self, hook_name: str) -> bool:
         """Whether any registered plugin implements ``hook_name``."""

@@ -12,8 +12,6 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from agentdock.deployment.artifacts import Artifact, BuildRequest, Progress, StartRequest
     from agentdock.run import RunContext, RunResult, StreamEvent
 
@@ -26,7 +24,6 @@ __all__ = [
     "Policy",
     "PolicyStage",
     "Server",
-    "SpecParser",
     "Store",
     "Target",
     "TelemetrySink",
@@ -351,13 +348,4 @@ class Store(Protocol):
 
     def migrate(self) -> None:
         """Bring the schema up to date."""
-        ...
-
-
-@runtime_checkable
-class SpecParser(Protocol):
-    """Reads a Dockfile in another format into a plain mapping."""
-
-    def parse(self, text: str, path: Path) -> Mapping[str, Any]:
-        """Return the document as a JSON-compatible mapping."""
         ...

@@ -13,7 +13,8 @@ and telemetry is flushed when the client closes::
         response = await http.get("/ready")
 
 Both return plain ``httpx`` clients; extra keyword arguments (``headers``, ``timeout``,
-``base_url``...) go to them. They need ``agentdock-runtime`` and a server plugin installed.
+``base_url``...) go to them. They need ``agentdock-runtime`` (which brings ``httpx``) and a
+server plugin installed; both are reached through :mod:`agentdock._runtime`.
 Like the rest of the library they leave logging alone: no handler is installed and no
 event line is printed (``agentdock serve`` and the container entrypoint do that).
 """
@@ -60,13 +61,10 @@ def client(
     :param server: the server plugin (default: ``litestar``).
     :raises agentdock.DockfileError: the Dockfile is invalid.
     """
-    import httpx
+    from agentdock import _runtime
 
-    from agentdock._asgiclient import ThreadedASGITransport
-
-    transport = ThreadedASGITransport(_build_app(spec_or_path, insecure_no_auth, plugins, server))
     kwargs.setdefault("base_url", DEFAULT_BASE_URL)
-    return httpx.Client(transport=transport, **kwargs)
+    return _runtime.client(_build_app(spec_or_path, insecure_no_auth, plugins, server), **kwargs)
 
 
 def async_client(
@@ -82,10 +80,8 @@ def async_client(
     The application starts with ``async with`` (or the first request) and stops with
     ``aclose()`` or the end of the block. Arguments as for :func:`client`.
     """
-    import httpx
+    from agentdock import _runtime
 
-    from agentdock._asgiclient import LifespanASGITransport
-
-    transport = LifespanASGITransport(_build_app(spec_or_path, insecure_no_auth, plugins, server))
     kwargs.setdefault("base_url", DEFAULT_BASE_URL)
-    return httpx.AsyncClient(transport=transport, **kwargs)
+    app = _build_app(spec_or_path, insecure_no_auth, plugins, server)
+    return _runtime.async_client(app, **kwargs)

@@ -159,8 +159,11 @@ def compile_pricing(spec: Any, plugins: Any | None = None) -> Pricing:
                     raise PricingError(
                         f"plugin {plugin_name}: price keys are 'provider/model', got {key!r}"
                     )
-                table[key] = _price(entry, f"plugin {plugin_name}: {key}")
-                sources[key] = f"plugin:{plugin_name}"
+                price = _price(entry, f"plugin {plugin_name}: {key}")
+                # Plugins come in pluggy's call order: the first one to price a model wins.
+                if not sources.get(key, "").startswith("plugin:"):
+                    table[key] = price
+                    sources[key] = f"plugin:{plugin_name}"
 
     extra = spec.model.extra or {}
     if "pricing" in extra:

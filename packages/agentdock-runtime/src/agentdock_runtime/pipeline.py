@@ -53,6 +53,7 @@ from agentdock_runtime.errors import (
 )
 from agentdock_runtime.events import envelope, new_run_id, new_span_id, parse_traceparent
 from agentdock_runtime.iomodels import InputModel, OutputModel, input_model, output_model
+from agentdock_runtime.offload import is_large
 from agentdock_runtime.telemetry import TelemetryQueues, TelemetryStats
 
 __all__ = [
@@ -226,6 +227,9 @@ class Pipeline:
         stages: dict[str, list[tuple[str, _Check]]] = {stage: [] for stage in _STAGES}
         sync_tool_checks: list[tuple[str, Callable[[ToolCall, RunContext], Any]]] = []
         tool_output_checks: list[tuple[str, Callable[[ToolCall, Any, RunContext], Any]]] = []
+        #: The synchronous pre and post checks, by their coroutine wrappers: on a large value
+        #: they run in a worker thread (``offload.py``), so the event loop keeps serving.
+        self._sync: dict[_Check, Callable[..., Any]] = {}
         for name, policy in policies:
             stage = getattr(policy, "stage", None)
             if stage not in stages:
@@ -240,7 +244,10 @@ class Pipeline:
                     )
                 tool_output_checks.append((name, policy.check))
                 continue
-            stages[stage].append((name, _as_async(policy.check)))
+            check = _as_async(policy.check)
+            stages[stage].append((name, check))
+            if stage != "tool" and check is not policy.check:
+                self._sync[check] = policy.check
             if stage == "tool" and not inspect.iscoroutinefunction(policy.check):
                 sync_tool_checks.append((name, policy.check))
         self._pre = tuple(stages["pre"])
@@ -260,11 +267,15 @@ class Pipeline:
         )
         # Node updates of a stream carry the agent's state: post policies that inspect
         # them (``check_event``) see every ``event`` item.
-        self._post_event = tuple(
-            (name, _as_async(policy.check_event))
-            for name, policy in policies
-            if policy.stage == "post" and callable(getattr(policy, "check_event", None))
-        )
+        post_event: list[tuple[str, _Check]] = []
+        for name, policy in policies:
+            inspect_event = getattr(policy, "check_event", None)
+            if policy.stage == "post" and callable(inspect_event):
+                check = _as_async(inspect_event)
+                post_event.append((name, check))
+                if check is not inspect_event:
+                    self._sync[check] = inspect_event
+        self._post_event = tuple(post_event)
         # The events some sink uses (``None``: a sink takes every event), and the steps the
         # adapter must time for them.
         wanted: set[str] | None = set()
@@ -361,7 +372,9 @@ class Pipeline:
             state.stage = "output"
             output = self.output.validate(result.output)
             state.stage = "post"
-            output = await self._run_policies(self._post, output, context)
+            output = await self._run_policies(
+                self._post, output, context, bool(self._sync) and is_large(output)
+            )
             status = "ok"
             return InvokeResult(run_id, output, result.usage, state.trace_id)
         except RuntimeHTTPError as exc:
@@ -467,15 +480,28 @@ class Pipeline:
         if self._tool_output:
             context.check_tool_output = _ToolOutputGate(self._tool_output, context, state)
         state.stage = "pre"
-        value = await self._run_policies(self._pre, value, context)
+        large = bool(self._sync) and is_large(
+            value, None if isinstance(payload, Mapping) else payload
+        )
+        value = await self._run_policies(self._pre, value, context, large)
         return value, context
 
     async def _run_policies(
-        self, policies: tuple[tuple[str, _Check], ...], value: Any, context: RunContext
+        self,
+        policies: tuple[tuple[str, _Check], ...],
+        value: Any,
+        context: RunContext,
+        large: bool = False,
     ) -> Any:
+        """``value`` through ``policies`` in order; ``large``: the synchronous ones run in a
+        worker thread, one at a time, so that other requests are served meanwhile."""
         for name, check in policies:
             try:
-                value = await check(value, context)
+                sync = self._sync.get(check) if large else None
+                if sync is not None:
+                    value = await asyncio.to_thread(sync, value, context)
+                else:
+                    value = await check(value, context)
             except RuntimeHTTPError:
                 raise
             except Exception as exc:
@@ -583,9 +609,13 @@ class Pipeline:
                 async with contextlib.aclosing(self._agent_events(value, context, state)) as events:
                     async for kind, data in events:
                         if kind == "token" and self._post:
-                            data = await self._run_policies(self._post, data, context)
+                            data = await self._run_policies(
+                                self._post, data, context, bool(self._sync) and is_large(data)
+                            )
                         elif kind == "event" and self._post_event:
-                            data = await self._run_policies(self._post_event, data, context)
+                            data = await self._run_policies(
+                                self._post_event, data, context, is_large(data)
+                            )
                         item_id += 1
                         yield StreamItem(item_id, kind, data)
                 state.stage = "post"
@@ -635,7 +665,8 @@ class Pipeline:
             return output
         emit, context.emit, context.mode = context.emit, _no_telemetry, "invoke"
         try:
-            return await self._run_policies(self._post, output, context)
+            large = bool(self._sync) and is_large(output)
+            return await self._run_policies(self._post, output, context, large)
         finally:
             context.emit, context.mode = emit, "stream"
 

@@ -33,7 +33,7 @@ from agentdock_cli.commands._admin import (
 from agentdock_cli.commands.validate import parse_env_pairs
 from agentdock_cli.output import console, err_console, print_json, print_table
 
-__all__ = ["DEFAULT_GRACE_HOURS", "key_command"]
+__all__ = ["DEFAULT_GRACE_HOURS", "key_command", "pepper_warnings"]
 
 #: How long a rotated key keeps working when neither --grace nor the Dockfile says.
 DEFAULT_GRACE_HOURS = 24
@@ -269,10 +269,18 @@ def list_command(agent: str | None, registry: Path | None, as_json: bool) -> Non
             )
         records = store.list_api_keys(agent)
         where = describe_store(store)
+        home = getattr(store, "path", None)
+    if home is not None:  # the embedded registry: last uses the runtimes recorded beside it
+        from agentdock.registry.keyview import merge_key_use
+
+        records = merge_key_use(Path(home).parent, records)
     rows: list[dict[str, Any]] = [r.public(now) for r in records]
+    warnings = pepper_warnings(records)
     if as_json:
-        print_json({"ok": True, "keys": rows, "registry": where})
+        print_json({"ok": True, "keys": rows, "registry": where, "warnings": warnings})
         raise SystemExit(exitcodes.OK)
+    for line in warnings:
+        err_console().print(f"[yellow]![/yellow] {line}", highlight=False)
     if not rows:
         console().print(f"No API keys (registry: {where}).", markup=False, highlight=False)
         raise SystemExit(exitcodes.OK)
@@ -294,6 +302,30 @@ def list_command(agent: str | None, registry: Path | None, as_json: bool) -> Non
         whole=("key id", "state"),
     )
     raise SystemExit(exitcodes.OK)
+
+
+def pepper_warnings(records: Any) -> list[str]:
+    """One line per pepper that live ``hmac-sha256`` keys were made with and this
+    environment lacks (``AGENTDOCK_KEY_PEPPER`` unset or another value): runtimes given
+    this environment's pepper refuse those keys."""
+    from agentdock.auth import HMAC_SHA256, pepper_id
+
+    mine = pepper_id()
+    now = time.time()
+    counts: dict[str, int] = {}
+    for record in records:
+        if (
+            record.hash_algorithm == HMAC_SHA256
+            and record.pepper_id not in (None, mine)
+            and record.state(now) in {"active", "rotating"}
+        ):
+            counts[record.pepper_id] = counts.get(record.pepper_id, 0) + 1
+    have = f"pepper {mine}" if mine else "no pepper"
+    return [
+        f"{count} live key(s) were made with pepper {fingerprint} but AGENTDOCK_KEY_PEPPER "
+        f"here is {have}: runtimes with this environment refuse them"
+        for fingerprint, count in sorted(counts.items())
+    ]
 
 
 def _existing_registry(registry: Path | None, agent: str, as_json: bool) -> Any:

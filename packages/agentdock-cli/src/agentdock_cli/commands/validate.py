@@ -92,7 +92,7 @@ def validate_command(
     if as_json:
         print_json(report.to_dict())
     else:
-        _print_human(report, verbose=verbose)
+        print_report(report, verbose=verbose)
     raise SystemExit(code)
 
 
@@ -107,7 +107,7 @@ def _report_plugin_errors(manager: PluginManager) -> None:
 
 
 # Plain click styling rather than rich: `validate` runs in CI loops and must start fast.
-def _print_human(report: ValidationReport, *, verbose: bool) -> None:
+def print_report(report: ValidationReport, *, verbose: bool) -> None:
     name = report.file or "<mapping>"
     if report.ok:
         click.echo(click.style("✓ Validated successfully", fg="green") + f" {name}")

@@ -19,6 +19,7 @@ from agentdock.auth.keys import (
     digest_key,
     generate_key,
     key_id_of,
+    pepper_id,
     verify_key,
 )
 from agentdock.auth.permissions import DEFAULT_ROLES, RESERVED_PERMISSIONS, roles_from_spec
@@ -41,6 +42,7 @@ __all__ = [
     "key_id_of",
     "mint_token",
     "parse_duration",
+    "pepper_id",
     "roles_from_spec",
     "verify_key",
 ]

@@ -9,6 +9,11 @@ the whole key is stored: HMAC-SHA-256 with a server-side pepper when
 otherwise SHA-256; the row records which (``hmac-sha256`` / ``sha256``) so that a store
 keeps working when a pepper is introduced later. Digests are compared with
 :func:`hmac.compare_digest` so the time taken does not reveal how many bytes matched.
+
+A row made with a pepper also records :func:`pepper_id`, 32 bits of an HMAC of a fixed
+text under the pepper: enough to tell that a process has another pepper (or none) than the
+one a key was made with, too short to be worth much to whoever guesses peppers (and the keys
+themselves are 256-bit random, which no pepper guess brings closer).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ __all__ = [
     "digest_key",
     "generate_key",
     "key_id_of",
+    "pepper_id",
     "verify_key",
 ]
 
@@ -57,6 +63,8 @@ class GeneratedKey:
     key_id: str
     digest: str
     algorithm: str
+    #: :func:`pepper_id` of the pepper the digest was made with (None: no pepper).
+    pepper_id: str | None = None
 
     def __repr__(self) -> str:  # the key must not end up in a log through repr()
         return f"GeneratedKey(key_id={self.key_id!r}, algorithm={self.algorithm!r})"
@@ -90,6 +98,15 @@ def digest_key(key: str, algorithm: str | None = None, pepper: str | bytes | Non
     raise ValueError(f"unknown key digest algorithm {algorithm!r}")
 
 
+def pepper_id(pepper: str | bytes | None = None) -> str | None:
+    """A short fingerprint of the pepper (argument, else ``AGENTDOCK_KEY_PEPPER``), or None
+    without one: the first 8 hex characters of HMAC-SHA-256(pepper, a fixed text)."""
+    secret = _pepper(pepper)
+    if secret is None:
+        return None
+    return hmac.new(secret, b"agentdock key pepper id", hashlib.sha256).hexdigest()[:8]
+
+
 def algorithm_in_use(pepper: str | bytes | None = None) -> str:
     """The digest algorithm new keys get (``hmac-sha256`` when a pepper is configured)."""
     return HMAC_SHA256 if _pepper(pepper) is not None else SHA256
@@ -101,7 +118,8 @@ def generate_key(pepper: str | bytes | None = None) -> GeneratedKey:
     secret = secrets.token_urlsafe(SECRET_BYTES)
     key = f"{KEY_PREFIX}{key_id}_{secret}"
     algorithm = algorithm_in_use(pepper)
-    return GeneratedKey(key, key_id, digest_key(key, algorithm, pepper), algorithm)
+    fingerprint = pepper_id(pepper) if algorithm == HMAC_SHA256 else None
+    return GeneratedKey(key, key_id, digest_key(key, algorithm, pepper), algorithm, fingerprint)
 
 
 def key_id_of(key: str) -> str:

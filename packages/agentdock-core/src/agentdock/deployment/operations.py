@@ -62,6 +62,9 @@ def status(
         )
         if live.get("runtime_endpoint"):  # this runtime's own address (local), not the agent's
             out["runtime_endpoint"] = live["runtime_endpoint"]
+        if live.get("isolation"):  # whether the local sandbox holds (Landlock), and why not
+            out["isolation"] = live["isolation"]
+            out["isolation_detail"] = live.get("isolation_detail")
         return out
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from agentdock.deployment.errors import InvalidDeployInput
 from agentdock.listenfd import LISTEN_FD_ENV
 from agentdock.masking import SECRET_NAMES_ENV
+from agentdock.registry.sqlite import DATABASE_URL_ENV, RUNTIME_DATABASE_URL_ENV
 
 __all__ = [
     "HOST_PREFIXES",
@@ -72,12 +73,16 @@ TARGET_SETTINGS = frozenset(
         "AGENTDOCK_KUBE_NAMESPACE",
         "AGENTDOCK_KUBE_INGRESS_FROM",
         "AGENTDOCK_KUBE_EGRESS_TO",
+        # The audit log's chain key belongs to the registry's writers, never a runtime.
+        "AGENTDOCK_AUDIT_KEY",
+        "AGENTDOCK_KEY_VIEW",
     }
 )
 #: AgentDock settings whose values are credentials: masked in logs like ``deploy.secrets``.
 SECRET_SETTINGS = frozenset(
     {
         "AGENTDOCK_DATABASE_URL",
+        "AGENTDOCK_RUNTIME_DATABASE_URL",
         "AGENTDOCK_REDIS_URL",
         "AGENTDOCK_KEY_PEPPER",
         "AGENTDOCK_JWT_SECRET",
@@ -120,7 +125,9 @@ def value_sources(
 def runtime_env(spec: Any, variables: Iterable[str], values: Mapping[str, str]) -> dict[str, str]:
     """The variables the runtime needs that have a value, plus ``deploy.env`` literals.
 
-    ``AGENTDOCK_DATABASE_URL`` goes along when set, so the runtime uses the same registry.
+    ``AGENTDOCK_DATABASE_URL`` goes along when set, so the runtime uses the same registry,
+    unless ``AGENTDOCK_RUNTIME_DATABASE_URL`` (a role that reads only the agent's keys) is
+    set: that one goes instead.
     A referenced variable without a value is left out: the runtime names it in its
     ``[FATAL] Missing required environment variables`` line and the health gate fails.
     ``AGENTDOCK_SECRET_NAMES`` names every variable taken from ``values`` (referenced,
@@ -130,8 +137,11 @@ def runtime_env(spec: Any, variables: Iterable[str], values: Mapping[str, str]) 
     deploy = getattr(spec, "deploy", None)
     if deploy is not None:
         wanted.update(deploy.secrets)
-    # A team registry (Postgres) is where the runtime checks API keys.
-    wanted.add("AGENTDOCK_DATABASE_URL")
+    # A team registry (Postgres) is where the runtime checks API keys: through a role that
+    # reads only its keys when one is given, and then never with the owner's credentials.
+    wanted.add(RUNTIME_DATABASE_URL_ENV)
+    if not values.get(RUNTIME_DATABASE_URL_ENV):
+        wanted.add(DATABASE_URL_ENV)
     env = {name: values[name] for name in sorted(wanted) if name in values}
     secret_names = sorted(env)
     if deploy is not None:
@@ -152,7 +162,9 @@ def host_runtime_env(
     settings (less :data:`TARGET_SETTINGS`); then ``env`` (the :class:`StartRequest`'s,
     from :func:`runtime_env`) and the target's own ``settings`` on top.
 
-    ``AGENTDOCK_SECRET_NAMES`` also names the forwarded :data:`SECRET_SETTINGS`.
+    ``AGENTDOCK_SECRET_NAMES`` also names the forwarded :data:`SECRET_SETTINGS`. With
+    ``AGENTDOCK_RUNTIME_DATABASE_URL`` set, the registry owner's ``AGENTDOCK_DATABASE_URL``
+    is not forwarded: the runtime reads its keys with the least-privilege role only.
     """
     shell = os.environ if environ is None else environ
     out = {
@@ -162,6 +174,8 @@ def host_runtime_env(
         or name.startswith(HOST_PREFIXES)
         or (name.startswith(SETTINGS_PREFIX) and name not in TARGET_SETTINGS)
     }
+    if out.get(RUNTIME_DATABASE_URL_ENV) or env.get(RUNTIME_DATABASE_URL_ENV):
+        out.pop(DATABASE_URL_ENV, None)
     out.update(env)
     out.update(settings)
     names = {n for n in out.get(SECRET_NAMES_ENV, "").split(",") if n}

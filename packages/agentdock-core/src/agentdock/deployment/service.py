@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -40,7 +41,7 @@ from agentdock.deployment.release import (
     recover_interrupted,
     release,
 )
-from agentdock.deployment.runenv import runtime_env, value_sources
+from agentdock.deployment.runenv import host_runtime_env, runtime_env, value_sources
 from agentdock.deployment.sources import collect_sources, content_hash
 from agentdock.deployment.workspace import Workspace, actor
 from agentdock.registry import ImmutableVersion, SQLStore
@@ -53,8 +54,6 @@ def _first_key(
 ) -> tuple[str | None, str | None]:
     """Create the agent's first API key (api_key mode, none live yet), or a new one when
     ``force``: shown once, stored as a digest."""
-    import time
-
     from agentdock.auth import generate_key
 
     if spec.auth.mode != "api_key":
@@ -83,6 +82,64 @@ def _first_key(
         details={"role": role, "reason": "requested at deploy" if force else "first deploy"},
     )
     return generated.key, record.key_id
+
+
+def _checks_keys(spec: Any) -> bool:
+    keys = spec.auth.api_keys
+    return bool(spec.auth.mode == "api_key" or (keys is not None and keys.enabled))
+
+
+def _key_access(
+    ws: Workspace,
+    spec: Any,
+    instance: str,
+    env: dict[str, str],
+    target: str,
+    progress: Progress,
+) -> None:
+    """Before an agent that checks API keys starts: its key view is written (the embedded
+    registry: the runtime reads that file, never the registry), and what would make its
+    keys fail or its access too wide is said: keys made with a pepper its environment
+    lacks, or the registry owner's database URL handed to it."""
+    from agentdock.auth import HMAC_SHA256, PEPPER_ENV, pepper_id
+    from agentdock.registry import DATABASE_URL_ENV, RUNTIME_DATABASE_URL_ENV
+
+    if not _checks_keys(spec):
+        return
+    if target == "local":  # it also gets the deploying shell's AGENTDOCK_* settings
+        env = host_runtime_env(env)
+    agent = spec.agent.name
+    write_view = getattr(ws.store, "write_key_views", None)
+    if write_view is not None:
+        write_view(agent, instance)
+    pepper = env.get(PEPPER_ENV) or None
+    mine = pepper_id(pepper) if pepper else None
+    now = time.time()
+    others = sorted(
+        {
+            k.pepper_id
+            for k in ws.store.list_api_keys(agent)
+            if k.instance == instance
+            and k.hash_algorithm == HMAC_SHA256
+            and k.pepper_id not in (None, mine)
+            and k.state(now) in {"active", "rotating"}
+        }
+    )
+    if others:
+        progress(
+            "warning",
+            f"live keys of {agent} were made with pepper {', '.join(others)} but the runtime "
+            f"gets {'pepper ' + mine if mine else 'no pepper'} ({PEPPER_ENV}): it will "
+            "refuse them",
+        )
+    if env.get(DATABASE_URL_ENV) and not env.get(RUNTIME_DATABASE_URL_ENV):
+        progress(
+            "warning",
+            f"the runtime gets {DATABASE_URL_ENV}, the registry owner's credentials: code "
+            "in the agent could write keys and the audit log. Give it a role that reads "
+            f"only its keys (agentdock postgres runtime-role {agent}) in "
+            f"{RUNTIME_DATABASE_URL_ENV}",
+        )
 
 
 def deploy(
@@ -209,6 +266,7 @@ def deploy(
                 digest=artifact.digest,
                 details=artifact.details,
             )
+            _key_access(ws, spec, instance_name, env, target_name, progress)
             new, previous = release(
                 ws,
                 agent=agent,

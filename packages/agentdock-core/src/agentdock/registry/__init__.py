@@ -4,11 +4,14 @@
 (``$AGENTDOCK_HOME/registry.db``, else the nearest ``.agentdock/registry.db`` up from the
 working directory: :mod:`agentdock.home`) and brings its schema up to date. Rows never hold a
 key in clear or any other secret: keys are stored as digests, audit entries drop fields
-whose names look secret.
+whose names look secret. Audit rows are sealed into a keyed hash chain
+(:mod:`agentdock.registry.auditchain`); runtimes read keys from per-instance key views
+(:mod:`agentdock.registry.keyview`), never from the registry file.
 """
 
 from __future__ import annotations
 
+from agentdock.registry.auditchain import AUDIT_KEY_ENV, ChainReport
 from agentdock.registry.keychanges import KEY_CHANNEL, change_message, changed_agent
 from agentdock.registry.records import (
     ApiKeyRecord,
@@ -21,6 +24,7 @@ from agentdock.registry.sql import ImmutableVersion, LockHeld, RegistryError, SQ
 from agentdock.registry.sqlite import (
     DATABASE_URL_ENV,
     HOME_ENV,
+    RUNTIME_DATABASE_URL_ENV,
     RegistryNotFound,
     SQLiteStore,
     default_registry_path,
@@ -30,12 +34,15 @@ from agentdock.registry.sqlite import (
 )
 
 __all__ = [
+    "AUDIT_KEY_ENV",
     "DATABASE_URL_ENV",
     "HOME_ENV",
     "KEY_CHANNEL",
+    "RUNTIME_DATABASE_URL_ENV",
     "ApiKeyRecord",
     "ArtifactRecord",
     "AuditEntry",
+    "ChainReport",
     "DeploymentRecord",
     "ImmutableVersion",
     "LockHeld",

@@ -121,10 +121,25 @@ _KEY_INSTANCE = """
 ALTER TABLE api_keys ADD COLUMN instance TEXT NOT NULL DEFAULT '';
 """
 
+# Key rows made with a pepper record its fingerprint; audit rows are sealed into a hash
+# chain (agentdock.registry.auditchain) whose end the one-row audit_head table marks.
+_CHAIN = """
+ALTER TABLE api_keys ADD COLUMN pepper_id TEXT;
+ALTER TABLE audit_log ADD COLUMN prev_hash TEXT;
+ALTER TABLE audit_log ADD COLUMN row_hash TEXT;
+CREATE TABLE audit_head (
+    id        INTEGER PRIMARY KEY CHECK (id = 1),
+    last_id   BIGINT NOT NULL,
+    last_hash TEXT NOT NULL,
+    head_mac  TEXT NOT NULL
+);
+"""
+
 #: ``(number, SQL script)`` in order; numbers start at 1 and have no gaps.
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, _INITIAL),
     (2, _DEPLOY),
     (3, _SETTINGS),
     (4, _KEY_INSTANCE),
+    (5, _CHAIN),
 )

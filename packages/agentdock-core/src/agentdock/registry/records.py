@@ -41,6 +41,10 @@ class ApiKeyRecord:
     last_used_at: float | None = None
     #: The per-tenant instance the key works on ("" for the agent's default instance).
     instance: str = ""
+    #: For ``hmac-sha256`` rows, a short fingerprint of the pepper the digest was made with
+    #: (:func:`agentdock.auth.pepper_id`; never the pepper), so that a process with another
+    #: pepper, or none, can say why such keys fail instead of calling them unknown.
+    pepper_id: str | None = None
 
     def state(self, now: float) -> str:
         """``active``, ``revoked``, ``expired``, ``rotating`` (in its grace period) or
@@ -72,6 +76,7 @@ class ApiKeyRecord:
             "replaced_by": self.replaced_by,
             "last_used_at": self.last_used_at,
             "instance": self.instance or None,
+            "pepper_id": self.pepper_id,
         }
 
 

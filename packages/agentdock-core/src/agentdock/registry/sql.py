@@ -11,11 +11,23 @@ from __future__ import annotations
 
 import abc
 import json
+import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any, Protocol, Self
 
+from agentdock.registry.auditchain import (
+    AUDIT_KEY_ENV,
+    GENESIS,
+    AuditKeyError,
+    ChainReport,
+    head_mac,
+    load_audit_key,
+    row_hash,
+    verify_chain,
+)
 from agentdock.registry.keychanges import announce, change_message
 from agentdock.registry.records import (
     ACTIVE,
@@ -38,7 +50,7 @@ __all__ = [
 _KEY_SELECT = (
     "SELECT k.id, a.name, k.role, k.hashed_key, k.hash_algorithm, k.created_at, k.created_by, "
     "k.expires_at, k.revoked_at, k.rotated_at, k.grace_until, k.replaced_by, k.last_used_at, "
-    "k.instance FROM api_keys k JOIN agents a ON a.id = k.agent_id"
+    "k.instance, k.pepper_id FROM api_keys k JOIN agents a ON a.id = k.agent_id"
 )
 _VERSION_SELECT = (
     "SELECT v.id, a.name, v.version, v.content_hash, v.dockfile_yaml, v.created_at, "
@@ -59,6 +71,25 @@ _KEYS_PER_QUERY = 500
 #: Details keys an audit entry may never carry, whatever the caller passes.
 _SECRET_WORDS = ("key", "secret", "token", "password", "digest", "hash")
 _SAFE_DETAIL_KEYS = frozenset({"key_id", "new_key_id", "old_key_id", "hash_algorithm"})
+
+
+log = logging.getLogger("agentdock.registry")
+
+#: An audit row's sealed columns, in :func:`~agentdock.registry.auditchain.row_hash` order.
+_AUDIT_SELECT = "SELECT id, at, actor, action, agent, target, details_json FROM audit_log"
+_AUDIT_CHAIN_SELECT = (
+    "SELECT id, at, actor, action, agent, target, details_json, prev_hash, row_hash "
+    "FROM audit_log ORDER BY id"
+)
+
+
+def _pepper_of(algorithm: str, given: str | None) -> str | None:
+    """The pepper fingerprint an ``hmac-sha256`` row records."""
+    from agentdock.auth.keys import HMAC_SHA256, pepper_id
+
+    if algorithm != HMAC_SHA256:
+        return None
+    return given if given is not None else pepper_id()
 
 
 class RegistryError(Exception):
@@ -187,6 +218,27 @@ class SQLStore(abc.ABC):
         :func:`~agentdock.registry.keychanges.change_message`'s payload."""
         return None
 
+    def _refresh_key_views(self, agent: str | None = None) -> None:
+        """After a commit that changed key rows of ``agent`` (None: any): a backend whose
+        runtimes read key views (:mod:`agentdock.registry.keyview`) rewrites them here."""
+        return None
+
+    def _audit_key_dir(self) -> Path | None:
+        """Where the chain key file lives without ``AGENTDOCK_AUDIT_KEY`` (None: nowhere,
+        the variable is then required to seal rows)."""
+        return None
+
+    def audit_key(self, *, create: bool = False) -> bytes | None:
+        """The audit chain key (:func:`~agentdock.registry.auditchain.load_audit_key`)."""
+        key: bytes | None = getattr(self, "_chain_key", None)
+        if key is None:
+            try:
+                key = load_audit_key(self._audit_key_dir(), create=create)
+            except AuditKeyError as exc:
+                raise RegistryError(str(exc)) from None
+            self._chain_key = key
+        return key
+
     def __enter__(self) -> Self:
         return self
 
@@ -223,18 +275,21 @@ class SQLStore(abc.ABC):
         expires_at: float | None = None,
         created_by: str | None = None,
         instance: str = "",
+        pepper_id: str | None = None,
         now: float | None = None,
     ) -> ApiKeyRecord:
         """Insert a key row (the agent row is created on first use). A key of a named
-        ``instance`` works only on that per-tenant instance."""
+        ``instance`` works only on that per-tenant instance. An ``hmac-sha256`` row records
+        the fingerprint of the pepper (``pepper_id``, default: this process's)."""
         at = _now(now)
+        fingerprint = _pepper_of(hash_algorithm, pepper_id)
         try:
             with self._tx() as conn:
                 agent_id = self._agent_id(conn, agent, at)
                 conn.execute(
                     "INSERT INTO api_keys (id, agent_id, role, hashed_key, hash_algorithm, "
-                    "created_at, created_by, expires_at, instance) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "created_at, created_by, expires_at, instance, pepper_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         key_id,
                         agent_id,
@@ -245,6 +300,7 @@ class SQLStore(abc.ABC):
                         created_by,
                         expires_at,
                         instance,
+                        fingerprint,
                     ),
                 )
         except RegistryError:
@@ -253,6 +309,7 @@ class SQLStore(abc.ABC):
             if not self._is_integrity_error(exc):
                 raise
             raise RegistryError(f"cannot store key {key_id}: {exc}") from None
+        self._refresh_key_views(agent)
         record = self.get_api_key(key_id)
         assert record is not None
         return record
@@ -325,8 +382,8 @@ class SQLStore(abc.ABC):
             agent_id, role, expires_at, instance = row
             conn.execute(
                 "INSERT INTO api_keys (id, agent_id, role, hashed_key, hash_algorithm, "
-                "created_at, created_by, expires_at, instance) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "created_at, created_by, expires_at, instance, pepper_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     new_key_id,
                     agent_id,
@@ -337,6 +394,7 @@ class SQLStore(abc.ABC):
                     created_by,
                     expires_at,
                     instance,
+                    _pepper_of(hash_algorithm, None),
                 ),
             )
             conn.execute(
@@ -344,6 +402,7 @@ class SQLStore(abc.ABC):
                 (at, at + grace_seconds, new_key_id, key_id),
             )
             self._key_changed(conn, change_message(agent, [key_id, new_key_id], "rotate"))
+        self._refresh_key_views(agent)
         announce(agent, [key_id, new_key_id], "rotate")
         old, new = self.get_api_key(key_id), self.get_api_key(new_key_id)
         assert old is not None and new is not None
@@ -367,6 +426,7 @@ class SQLStore(abc.ABC):
             if cur.rowcount == 0:
                 return None
             self._key_changed(conn, change_message(agent, [key_id], "revoke"))
+        self._refresh_key_views(agent)
         announce(agent, [key_id], "revoke")
         return self.get_api_key(key_id)
 
@@ -423,7 +483,78 @@ class SQLStore(abc.ABC):
             "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             (at, actor, action, agent, target, json.dumps(clean, sort_keys=True)),
         ).fetchone()
-        return int(row[0])
+        entry_id = int(row[0])
+        key = self.audit_key(create=True)
+        if key is not None:
+            self._seal(conn, key, entry_id)
+        elif not getattr(self, "_unsealed_warned", False):
+            self._unsealed_warned = True
+            log.warning(
+                "audit rows are appended unsealed: set %s (the same value for everyone who "
+                "writes this registry) to chain them",
+                AUDIT_KEY_ENV,
+            )
+        return entry_id
+
+    def _seal(self, conn: Connection, key: bytes, upto: int | None) -> None:
+        """Seal row ``upto`` onto the chain's head, inside the caller's write transaction
+        (which holds the registry's write lock: no other writer can fork the chain).
+
+        Without a head yet, every row up to ``upto`` (None: every row) is sealed from the
+        genesis value: the rows written before the chain existed. With one, only ``upto``:
+        a row some other writer slipped in unsealed stays unsealed, for ``verify`` to see.
+        """
+        head = conn.execute("SELECT last_id, last_hash FROM audit_head WHERE id = 1").fetchone()
+        query = _AUDIT_SELECT
+        if head is None:
+            last_id, last_hash = 0, GENESIS
+            rows = conn.execute(
+                query + (" WHERE id <= ?" if upto is not None else "") + " ORDER BY id",
+                (upto,) if upto is not None else (),
+            ).fetchall()
+        else:
+            last_id, last_hash = int(head[0]), str(head[1])
+            rows = conn.execute(query + " WHERE id = ?", (upto,)).fetchall() if upto else []
+        for found in rows:
+            if int(found[0]) <= last_id:
+                continue
+            sealed = row_hash(key, found, last_hash)
+            conn.execute(
+                "UPDATE audit_log SET prev_hash = ?, row_hash = ? WHERE id = ?",
+                (last_hash, sealed, found[0]),
+            )
+            last_id, last_hash = int(found[0]), sealed
+        mac = head_mac(key, last_id, last_hash)
+        if head is None:
+            conn.execute(
+                "INSERT INTO audit_head (id, last_id, last_hash, head_mac) VALUES (1, ?, ?, ?)",
+                (last_id, last_hash, mac),
+            )
+        else:
+            conn.execute(
+                "UPDATE audit_head SET last_id = ?, last_hash = ?, head_mac = ? WHERE id = 1",
+                (last_id, last_hash, mac),
+            )
+
+    def seal_audit(self) -> bool:
+        """Seal the rows written before the chain existed, when this process has the key
+        and no chain was started yet; whether a chain exists afterwards."""
+        key = self.audit_key(create=True)
+        if key is None:
+            return False
+        with self._tx() as conn:
+            if conn.execute("SELECT 1 FROM audit_head WHERE id = 1").fetchone() is None:
+                self._seal(conn, key, None)
+        return True
+
+    def verify_audit(self, key: bytes) -> ChainReport:
+        """Walk the whole chain (:func:`~agentdock.registry.auditchain.verify_chain`)."""
+        with self._read() as conn:
+            head = conn.execute(
+                "SELECT last_id, last_hash, head_mac FROM audit_head WHERE id = 1"
+            ).fetchone()
+            rows = conn.execute(_AUDIT_CHAIN_SELECT).fetchall()
+        return verify_chain(key, rows, head)
 
     def list_audit(self, *, agent: str | None = None, limit: int = 100) -> list[AuditEntry]:
         """The newest ``limit`` entries (of one agent), oldest first."""

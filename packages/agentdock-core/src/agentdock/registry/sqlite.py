@@ -8,6 +8,7 @@ timeout makes a writer wait for another writer instead of failing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -19,6 +20,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from agentdock.home import HOME_ENV, HomeLocation, locate_home
+from agentdock.registry import keyview
 from agentdock.registry.migrations import MIGRATIONS
 from agentdock.registry.sql import Connection, RegistryError, SQLStore
 
@@ -26,6 +28,7 @@ __all__ = [
     "BUSY_TIMEOUT_MS",
     "DATABASE_URL_ENV",
     "HOME_ENV",
+    "RUNTIME_DATABASE_URL_ENV",
     "RegistryError",
     "RegistryNotFound",
     "SQLiteStore",
@@ -33,9 +36,13 @@ __all__ = [
     "describe_store",
     "open_store",
     "redact_url",
+    "secure_home",
 ]
 
 DATABASE_URL_ENV = "AGENTDOCK_DATABASE_URL"
+#: The database URL a runtime reads its API keys with (a role that may read only its own
+#: agent's keys: ``agentdock postgres runtime-role``), before ``AGENTDOCK_DATABASE_URL``.
+RUNTIME_DATABASE_URL_ENV = "AGENTDOCK_RUNTIME_DATABASE_URL"
 _SCHEMES = {"postgresql": "postgres", "postgres": "postgres"}
 BUSY_TIMEOUT_MS = 5000
 
@@ -64,6 +71,7 @@ def open_store(
     project_dir: str | os.PathLike[str] | None = None,
     url: str | None = None,
     create: bool = True,
+    migrate: bool = True,
 ) -> SQLStore:
     """Open and migrate the registry.
 
@@ -71,12 +79,13 @@ def open_store(
     plugin by its scheme (``postgresql://`` → the ``postgres`` store); otherwise the
     embedded SQLite file at ``path`` or :func:`default_registry_path`. With ``create``
     False a missing SQLite file raises :class:`RegistryNotFound` and nothing is written
-    (what commands that only read use).
+    (what commands that only read use). ``migrate`` False leaves a store plugin's schema
+    alone (a runtime's least-privilege database role may not change it).
     """
     if url is None and path is None:
         url = os.environ.get(DATABASE_URL_ENV) or None
     if url:
-        return _plugin_store(url)
+        return _plugin_store(url, migrate=migrate)
     if path is not None:
         target, searched = Path(path), str(path)
     else:
@@ -91,6 +100,27 @@ def open_store(
         store.close()
         raise RegistryError(f"cannot migrate the registry {store.path}: {exc}") from None
     return store
+
+
+def secure_home(registry: Path) -> None:
+    """Take group and world write away from the registry's directory and every permission
+    but the owner's from its database files.
+
+    Earlier releases made the home group-writable for containers; a group- or
+    world-writable home lets whoever can write it swap a bundle's interpreter, which the
+    local supervisor then runs as the operator. Best effort: a file owned by someone else
+    is left as it is.
+    """
+    home = registry.parent
+    with contextlib.suppress(OSError):
+        mode = home.stat().st_mode & 0o7777
+        if mode & 0o022:
+            home.chmod(mode & ~0o022)
+    for path in (registry, *(registry.with_name(registry.name + s) for s in ("-wal", "-shm"))):
+        with contextlib.suppress(OSError):
+            mode = path.stat().st_mode & 0o777
+            if mode & 0o077:
+                path.chmod(mode & 0o600)
 
 
 def describe_store(store: object) -> str:
@@ -120,7 +150,7 @@ def redact_url(url: str) -> str:
         return f"{scheme}://***@{rest.rpartition('@')[2]}"
 
 
-def _plugin_store(url: str) -> SQLStore:
+def _plugin_store(url: str, *, migrate: bool = True) -> SQLStore:
     from agentdock.plugins import get_plugin_manager
 
     try:
@@ -135,6 +165,8 @@ def _plugin_store(url: str) -> SQLStore:
             f"known: {', '.join(sorted(get_plugin_manager().registrations('stores'))) or 'none'}"
         )
     store: SQLStore = registration.factory(url)
+    if not migrate:
+        return store
     try:
         store.migrate()
     except BaseException:
@@ -148,11 +180,13 @@ class SQLiteStore(SQLStore):
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
         """``create`` False opens an existing file only (``mode=rw``: SQLite itself refuses
-        to create it, so a file removed meanwhile is not made again)."""
+        to create it, so a file removed meanwhile is not made again).
+
+        The directory and the database files are kept private (:func:`secure_home`)."""
         self.path = Path(path)
         try:
-            if create:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+            if create and not self.path.parent.is_dir():
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             self._conn = sqlite3.connect(
                 self.path.resolve().as_uri() + ("" if create else "?mode=rw"),
                 timeout=BUSY_TIMEOUT_MS / 1000,
@@ -172,6 +206,7 @@ class SQLiteStore(SQLStore):
             except sqlite3.Error as exc:  # not a database, read-only, locked, ...
                 self._conn.close()
                 raise RegistryError(f"cannot open the registry {self.path}: {exc}") from None
+        secure_home(self.path)
 
     def _wal(self) -> None:
         """Switch a new file to WAL (kept in the file: later opens find it set). Switching
@@ -211,8 +246,40 @@ class SQLiteStore(SQLStore):
         with self._lock:
             yield cast(Connection, self._conn)
 
+    def _refresh_key_views(self, agent: str | None = None) -> None:
+        """Rewrite the key views of ``agent`` (None: every agent) from the committed rows,
+        under the views' lock (:mod:`agentdock.registry.keyview`)."""
+        home = self.path.parent
+        with keyview.view_lock(home):
+            records = self.list_api_keys(agent)
+            groups: dict[tuple[str, str], list[Any]] = {}
+            for record in records:
+                groups.setdefault((record.agent, record.instance), []).append(record)
+            for (name, instance), rows in groups.items():
+                keyview.write_view(home, name, instance, rows)
+
+    def write_key_views(self, agent: str, instance: str = "") -> Path:
+        """Write the view of one agent and instance now, even one without keys (a deploy
+        does, so that its runtime finds the file); returns its path."""
+        home = self.path.parent
+        with keyview.view_lock(home):
+            rows = [r for r in self.list_api_keys(agent) if r.instance == instance]
+            return keyview.write_view(home, agent, instance, rows)
+
+    def _audit_key_dir(self) -> Path | None:
+        return self.path.parent
+
     def migrate(self) -> None:
-        """Apply every migration not yet recorded in ``schema_migrations``."""
+        """Apply every migration not yet recorded in ``schema_migrations``. When one was
+        applied, the key views are written and the audit rows sealed (what a registry of an
+        earlier release lacks)."""
+        applied = self._apply_migrations()
+        if applied:
+            self._refresh_key_views()
+            self.seal_audit()
+
+    def _apply_migrations(self) -> bool:
+        applied = False
         with self._lock:
             self._conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations "
@@ -232,6 +299,8 @@ class SQLiteStore(SQLStore):
                         "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                         (number, time.time()),
                     )
+                    applied = True
+        return applied
 
     def schema_version(self) -> int:
         with self._lock:

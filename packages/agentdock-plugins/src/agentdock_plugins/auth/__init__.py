@@ -2,9 +2,11 @@
 
 Each factory is called once at start-up with the resolved spec; the modules holding pyjwt,
 cryptography, httpx and the registry are imported only then, never by ``agentdock
-validate``. API keys are read from ``AGENTDOCK_DATABASE_URL``'s registry when it is set,
-else from the embedded one; with ``AGENTDOCK_REDIS_URL`` set, key changes are published
-there by the process that makes them and heard there by every runtime.
+validate``. API keys are read from the database ``AGENTDOCK_RUNTIME_DATABASE_URL`` (a
+least-privilege role: ``agentdock postgres runtime-role``) or ``AGENTDOCK_DATABASE_URL`` names,
+else from the runtime's key view (never the embedded registry file itself:
+:mod:`.keyfile`); with ``AGENTDOCK_REDIS_URL`` set, key changes are published there by the
+process that makes them and heard there by every runtime.
 """
 
 from __future__ import annotations
@@ -25,14 +27,19 @@ __all__ = [
 
 
 def _key_verifier(spec: Any, store: Any | None = None) -> Any:
-    from agentdock.registry import DATABASE_URL_ENV, default_registry_path
+    from agentdock.registry import DATABASE_URL_ENV, RUNTIME_DATABASE_URL_ENV
     from agentdock_runtime.access import REDIS_URL_ENV
 
     from agentdock_plugins.auth.apikey import ApiKeyVerifier, LazyRegistry
+    from agentdock_plugins.auth.keyfile import KeyViewStore
 
     if store is None:
-        url = os.environ.get(DATABASE_URL_ENV) or None
-        store = LazyRegistry(default_registry_path() if url is None else None, url=url)
+        url = os.environ.get(RUNTIME_DATABASE_URL_ENV) or os.environ.get(DATABASE_URL_ENV)
+        if url:
+            store = LazyRegistry(url=url)
+        else:
+            store = KeyViewStore.from_env(spec.agent.name)
+            store.load()
     redis_url = os.environ.get(REDIS_URL_ENV) or None
     return ApiKeyVerifier(store, spec.agent.name, redis_url=redis_url)
 

@@ -1,4 +1,9 @@
-"""API-key verification against the registry store, without blocking the event loop.
+"""API-key verification against a store of key rows, without blocking the event loop.
+
+The store is the runtime's key view (:class:`~agentdock_plugins.auth.keyfile.KeyViewStore`:
+its own agent's and instance's rows, never the embedded registry file) or, with a
+database URL, a registry database (:class:`LazyRegistry`; best through a role that may only
+read this agent's rows: ``agentdock postgres runtime-role``).
 
 A presented key ``adk_<id>_<secret>`` is looked up by its id. Rows are read in a worker
 thread and kept in memory, so a busy key costs one SHA-256 (or HMAC), one
@@ -8,9 +13,8 @@ A kept row is trusted until the registry says it changed, at most ``cache_ttl`` 
 A background thread learns of changes without ever writing to the registry (see
 :mod:`agentdock.registry.keychanges`):
 
-- SQLite: it reads ``PRAGMA data_version`` every ``registry_poll`` seconds (a read of the
-  WAL index in shared memory, about two microseconds, off the request path); the number
-  moves with every commit of another process, such as ``agentdock key revoke``.
+- Key view: it compares the view file's ``stat`` signature every ``registry_poll`` seconds
+  (one system call, off the request path); ``agentdock key revoke`` replaces the file.
 - PostgreSQL: the store's ``LISTEN`` connection hears the ``NOTIFY`` the revoking
   transaction sends.
 - Redis (``AGENTDOCK_REDIS_URL``): a subscription hears what ``key revoke`` published.
@@ -21,7 +25,9 @@ trusted afterwards. A revocation, a rotation (or any other change of a key's row
 takes effect within ``registry_poll`` seconds on the host and within a message's travel
 time elsewhere; a revocation made in this process (:meth:`ApiKeyVerifier.invalidate`) at
 once. ``last_used_at`` is collected in memory and written in batches by the same thread
-every ``touch_interval`` seconds.
+every ``touch_interval`` seconds: to ``key-use.json`` in the runtime's state directory
+with a key view (never the registry), to the database's ``last_used_at`` column with a
+URL (a runtime role may update that column of its own rows and nothing else).
 
 Refusals: unknown or malformed key, key of another agent, expired key, rotated key past its
 grace period → 401; revoked key → 499 ``KeyRevoked``.
@@ -36,10 +42,9 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
-from agentdock.auth import MalformedKey, key_id_of, verify_key
+from agentdock.auth import MalformedKey, key_id_of, pepper_id, verify_key
 from agentdock.registry import ApiKeyRecord, SQLStore, changed_agent, open_store
 from agentdock_runtime.errors import KeyRevoked
 
@@ -58,7 +63,7 @@ log = logging.getLogger("agentdock.auth")
 
 #: Seconds a key row is trusted at most, even when no change is heard (a channel down).
 DEFAULT_CACHE_TTL = 5.0
-#: Seconds between two reads of the SQLite registry's ``data_version``.
+#: Seconds between two checks of the key view (its ``stat`` signature) for changes.
 DEFAULT_REGISTRY_POLL = 0.2
 #: Seconds between batched ``last_used_at`` writes.
 DEFAULT_TOUCH_INTERVAL = 10.0
@@ -69,16 +74,13 @@ _Entry = tuple[float, int, ApiKeyRecord | None]
 
 
 class LazyRegistry:
-    """The registry, opened on first need and never created by the runtime.
-
-    ``url`` (``AGENTDOCK_DATABASE_URL``) selects a store plugin such as Postgres; otherwise
-    the SQLite file at ``path``, read only once it exists: when no registry exists yet every
-    key is unknown (401), and keys created later with ``agentdock key create`` are found
-    without a restart.
+    """A registry database (``url``: ``AGENTDOCK_RUNTIME_DATABASE_URL`` or
+    ``AGENTDOCK_DATABASE_URL``), opened on first need, never migrated by the runtime (a
+    least-privilege role may only read its agent's rows). A runtime of the embedded
+    registry reads its key view instead (:class:`~agentdock_plugins.auth.keyfile.KeyViewStore`).
     """
 
-    def __init__(self, path: Path | None = None, *, url: str | None = None) -> None:
-        self.path = path
+    def __init__(self, *, url: str) -> None:
         self.url = url
         self._store: SQLStore | None = None
         self._lock = threading.Lock()
@@ -89,12 +91,7 @@ class LazyRegistry:
         if self._store is None:
             with self._lock:
                 if self._store is None:
-                    if self.url is not None:
-                        store = open_store(url=self.url)
-                    elif self.path is not None and self.path.is_file():
-                        store = open_store(self.path)
-                    else:
-                        return None
+                    store = open_store(url=self.url, migrate=False)
                     self._listen(store)
                     self._store = store
         return self._store
@@ -196,7 +193,7 @@ class ApiKeyVerifier:
 
     def __init__(
         self,
-        store: SQLStore | LazyRegistry,
+        store: Any,
         agent: str,
         *,
         cache_ttl: float | None = None,
@@ -220,6 +217,8 @@ class ApiKeyVerifier:
         self.redis_url = redis_url
         self.touch_interval = touch_interval
         self._clock = clock
+        self._pepper_id = pepper_id()
+        self._pepper_warned: set[str] = set()
         self._cache: dict[str, _Entry] = {}
         #: Bumped on every change heard: entries of an older generation are not trusted.
         self._generation = 0
@@ -387,6 +386,7 @@ class ApiKeyVerifier:
         if record is None or record.agent != self.agent or record.instance != self.instance:
             raise invalid("unknown API key", "ApiKey")
         if not verify_key(key, record.hashed_key, record.hash_algorithm):
+            self._pepper_hint(record)
             raise invalid("unknown API key", "ApiKey")
         now = self._clock()
         state = record.state(now)
@@ -405,6 +405,24 @@ class ApiKeyVerifier:
             "auth": "api_key",
         }
         return identity
+
+    def _pepper_hint(self, record: ApiKeyRecord) -> None:
+        """A key that fails to verify against a row made with another pepper (or with one
+        while this runtime has none): say so once per pepper, in the log only (the caller
+        still gets "unknown API key")."""
+        if record.pepper_id is None or record.pepper_id == self._pepper_id:
+            return
+        if record.pepper_id in self._pepper_warned:
+            return
+        self._pepper_warned.add(record.pepper_id)
+        mine = f"pepper {self._pepper_id}" if self._pepper_id else "no pepper"
+        log.warning(
+            "API key %s was made with pepper %s but this runtime has %s "
+            "(AGENTDOCK_KEY_PEPPER): keys made with that pepper are refused",
+            record.key_id,
+            record.pepper_id,
+            mine,
+        )
 
     async def verify(self, key: str) -> dict[str, Any]:
         try:

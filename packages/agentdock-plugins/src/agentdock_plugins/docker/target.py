@@ -16,12 +16,17 @@ capabilities, no privilege escalation, a read-only root writable only where the 
 writes, memory and process limits (:mod:`.resources`). Its port is published on the address the
 deploy reports: ``--host`` or ``expose.host`` when given, else 127.0.0.1 (this machine only),
 as the ``local`` target listens.
+
+Of the AgentDock home a container sees two directories (:func:`_home_mounts`): its own key
+view, read-only, and its own state directory; never the registry, the bundles, another
+agent's keys or the audit chain key, and its user joins no group of the host.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import os
 import re
 import socket
 import stat
@@ -138,12 +143,10 @@ class DockerTarget:
             LABEL_PREFIX + "instance": request.instance or "",
         }
         limits = container_limits(request.resources)
-        registry = _registry_access(request)
+        registry = _home_mounts(request)
         settings = {
-            **registry.get("environment", {}),
-            # Checkpoints per agent and instance, in the (mounted) home.
-            "AGENTDOCK_STATE_DIR": f"{REGISTRY_MOUNT}/state/{request.agent}"
-            + (f".{request.instance}" if request.instance else ""),
+            # Its key view and state directory (checkpoints), mounted.
+            **registry["environment"],
             # The runtime listens on every interface of the container's own network; who
             # can reach it is the publish address's business.
             HOST_ENV: "0.0.0.0",
@@ -614,32 +617,59 @@ def _is_api_error(exc: Exception) -> bool:
     return isinstance(exc, docker.errors.APIError)
 
 
-#: Where a container finds the embedded registry (API keys) of the deploying machine.
-REGISTRY_MOUNT = "/var/lib/agentdock"
+#: Where a container finds its key view: the host's ``<home>/keys/<agent>[.<instance>]``,
+#: bind-mounted read-only (the directory, so that a view replaced by a rename shows).
+KEYS_MOUNT = "/etc/agentdock/keys"
+#: Where a container's state directory (checkpoints, key use, LangFuse buffer) is mounted.
+STATE_MOUNT = "/var/lib/agentdock/state"
 
 
-def _registry_access(request: StartRequest) -> dict[str, Any]:
-    """Let the runtime read API keys (and record their last use) in the registry.
+def _home_mounts(request: StartRequest) -> dict[str, Any]:
+    """What of the AgentDock home a container gets: its own key view read-only and its own
+    state directory, nothing else (never the registry, another agent's keys, the bundles
+    or the chain key), and no supplementary group.
 
-    With ``AGENTDOCK_DATABASE_URL`` in the run-time environment the runtime reaches that
-    database itself. Otherwise the embedded SQLite registry is bind-mounted: the home
-    directory at :data:`REGISTRY_MOUNT`, with the container's non-root user (10001) added to
-    the directory's group, and the directory and database files made group-writable (SQLite
-    in WAL mode writes its ``-shm`` file even to read).
+    The key view (:mod:`agentdock.registry.keyview`) is a 0644 file of digests in a 0755
+    directory: the container's user (10001) reads it as "other". The state directory must
+    be writable by that user: handed to it (``chown``) when AgentDock runs as root, else
+    opened to everyone (0777) inside a home that is then kept 0700, so that no other user
+    of the host can reach it. With a database URL in the run-time environment the runtime
+    reads its keys there and no view is mounted.
     """
-    if "AGENTDOCK_DATABASE_URL" in request.env:
-        return {}
+    from agentdock.registry import DATABASE_URL_ENV, RUNTIME_DATABASE_URL_ENV
+    from agentdock.registry.keyview import VIEW_FILE, instance_name, state_dir, view_dir
+
     home = Path(request.home)
-    database = home / "registry.db"
-    if not database.is_file():
-        return {}
-    for path in (home, database, home / "registry.db-wal", home / "registry.db-shm"):
-        with contextlib.suppress(OSError):
-            mode = path.stat().st_mode
-            extra = stat.S_IRWXG if path.is_dir() else stat.S_IRGRP | stat.S_IWGRP
-            path.chmod(mode | extra)
-    return {
-        "environment": {"AGENTDOCK_HOME": REGISTRY_MOUNT},
-        "volumes": {str(home): {"bind": REGISTRY_MOUNT, "mode": "rw"}},
-        "group_add": [str(home.stat().st_gid)],
+    name = instance_name(request.agent, request.instance)
+    inside = f"{STATE_MOUNT}/{name}"
+    state = state_dir(home, request.agent, request.instance)
+    state.mkdir(parents=True, exist_ok=True)
+    _writable_by_container(state, home)
+    volumes: dict[str, dict[str, str]] = {str(state): {"bind": inside, "mode": "rw"}}
+    environment = {
+        "AGENTDOCK_STATE_DIR": inside,
+        "AGENTDOCK_LANGFUSE_BUFFER": f"{inside}/langfuse-buffer.db",
     }
+    if not (request.env.get(DATABASE_URL_ENV) or request.env.get(RUNTIME_DATABASE_URL_ENV)):
+        keys = view_dir(home, request.agent, request.instance)
+        keys.mkdir(mode=0o755, parents=True, exist_ok=True)
+        for directory in (keys.parent, keys):
+            with contextlib.suppress(OSError):
+                directory.chmod(0o755)
+        volumes[str(keys)] = {"bind": KEYS_MOUNT, "mode": "ro"}
+        environment["AGENTDOCK_KEY_VIEW"] = f"{KEYS_MOUNT}/{VIEW_FILE}"
+    return {"environment": environment, "volumes": volumes}
+
+
+def _writable_by_container(path: Path, home: Path) -> None:
+    """Let the image's user (10001) write ``path`` (see :func:`_home_mounts`)."""
+    from agentdock_plugins.docker.dockerfile import GID, UID
+
+    if os.geteuid() == 0:
+        with contextlib.suppress(OSError):
+            os.chown(path, UID, GID)
+            path.chmod(0o700)
+            return
+    with contextlib.suppress(OSError):
+        home.chmod(stat.S_IMODE(home.stat().st_mode) & 0o700)
+        path.chmod(0o777)

@@ -4,7 +4,7 @@
 build time through NVML, then ``nvidia-smi``, then CPU; and again at start-up). A profile
 chooses the base image family, the platforms, the tuned defaults baked into
 ``/etc/agentdock/machine-profile.json`` and how targets ask for GPUs. See
-:mod:`~agentdock_plugins.hardware.defaults` for the values and why.
+:mod:`~agentdock_plugins.hardware.tuning` for the values and why.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from agentdock import hookimpl
 
-__all__ = ["agentdock_register_hardware_profiles"]
+__all__ = ["agentdock_register_commands", "agentdock_register_hardware_profiles"]
 
 
 def _cpu() -> Any:
@@ -36,3 +36,11 @@ def agentdock_register_hardware_profiles(register: Any) -> None:
         _cuda,
         "NVIDIA GPU machines: CUDA runtime base, allocator settings by GPU memory, GPU requests",
     )
+
+
+@hookimpl
+def agentdock_register_commands(cli: Any) -> None:
+    """``agentdock hardware``: what this machine has and which profile it gets."""
+    from agentdock_plugins.hardware.commands import hardware_command
+
+    cli.add_command(hardware_command)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agentdock_plugins.hardware.defaults import (
+from agentdock_plugins.hardware.tuning import (
     CPU_TUNING,
     CUDA_TUNING,
     DEFAULT_CUDA_VERSION,

@@ -42,7 +42,7 @@ from typing import Any, NamedTuple
 import yaml
 from agentdock.deployment.errors import InvalidDeployInput
 from agentdock.masking import SECRET_NAMES_ENV
-from agentdock.registry import DATABASE_URL_ENV
+from agentdock.registry import DATABASE_URL_ENV, RUNTIME_DATABASE_URL_ENV
 
 from agentdock_plugins.docker.naming import image_reference
 from agentdock_plugins.kubernetes.network import DEFAULT_EGRESS, DEFAULT_INGRESS, network_policy
@@ -204,7 +204,8 @@ def registry_problem(
     SQLite file of the deploying machine, which no pod can read.
     """
     _, _, raw = _snapshot_document(snapshot)
-    if not checks_api_keys(raw) or env.get(DATABASE_URL_ENV):
+    # A least-privilege role's URL given for the runtimes means a database registry too.
+    if not checks_api_keys(raw) or env.get(DATABASE_URL_ENV) or env.get(RUNTIME_DATABASE_URL_ENV):
         return None
     return (
         f"{agent} checks API keys and the registry here is the embedded SQLite file, which "

@@ -16,7 +16,7 @@ from agentdock import hookimpl
 if TYPE_CHECKING:
     from agentdock_plugins.litestar.server import LitestarServer
 
-__all__ = ["agentdock_register_servers", "litestar_server"]
+__all__ = ["agentdock_register_commands", "agentdock_register_servers", "litestar_server"]
 
 
 def litestar_server(spec: Any, **options: Any) -> LitestarServer:
@@ -33,3 +33,11 @@ def agentdock_register_servers(register: Any) -> None:
         litestar_server,
         description="Litestar: REST, SSE and WebSocket routes, OpenAPI, served by uvicorn",
     )
+
+
+@hookimpl
+def agentdock_register_commands(cli: Any) -> None:
+    """``agentdock serve``: the agent of a Dockfile under this server, until stopped."""
+    from agentdock_plugins.litestar.commands import serve_command
+
+    cli.add_command(serve_command)

@@ -20,9 +20,15 @@ deploy of the same agent (:mod:`.handoff`).
 
 The runtime's resolved environment arrives in this process's environment only, never in
 argv or on disk; the runtime gets that environment plus its own settings. Standard library,
-:mod:`agentdock.masking` and modules as light (:mod:`.handoff`, :mod:`.jsonfile`, the socket
-names of :mod:`agentdock_plugins.litestar.handover`) only, so it starts fast and needs
-nothing of the bundle.
+:mod:`agentdock.masking` and modules as light (:mod:`.handoff`, :mod:`.jsonfile`,
+:mod:`.sandbox`, the socket names of :mod:`agentdock_plugins.litestar.handover`) only, so it
+starts fast and needs nothing of the bundle.
+
+Every start of the runtime goes through the sandbox (:mod:`.sandbox`: Landlock allows it to
+write only its state directory, the telemetry directory and temporary files), and is
+refused when the bundle could have been tampered with (:func:`check_bundle`): the
+supervisor runs the bundle's interpreter as the operator, so a bundle directory that
+someone else owns or may write is never executed.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import os
 import select
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -46,6 +53,7 @@ from typing import IO, Any, TextIO
 from agentdock.masking import Masker, masker_from_env
 
 from agentdock_plugins.litestar.handover import CONTROL_FD_ENV, LISTEN_FD_ENV, STANDBY_FD_ENV
+from agentdock_plugins.local import sandbox
 from agentdock_plugins.local.handoff import HandoffServer, socket_path
 from agentdock_plugins.local.jsonfile import read_json, write_json
 
@@ -54,6 +62,8 @@ __all__ = [
     "MAX_RESTARTS",
     "RESTART_WINDOW",
     "STATE_FILE",
+    "BundleTampered",
+    "check_bundle",
     "main",
     "read_state",
     "write_state",
@@ -85,6 +95,41 @@ def write_state(state_dir: Path, state: dict[str, Any]) -> None:
 def read_state(state_dir: Path) -> dict[str, Any] | None:
     """The state file, or None when there is none (yet) or it cannot be read."""
     return read_json(state_dir / STATE_FILE)
+
+
+class BundleTampered(Exception):
+    """A bundle the supervisor must not execute (one-line cause)."""
+
+
+def check_bundle(bundle: Path) -> None:
+    """Refuse a bundle whose interpreter someone other than this user (or root) could have
+    replaced: the home, ``bundles/``, the bundle, its ``venv`` and ``venv/bin`` and the
+    interpreter must be owned by either and writable by no group or other user; a link
+    among them is followed and its target checked likewise (the link itself can only be
+    changed by whoever may write its directory, which is checked).
+
+    :raises BundleTampered: naming the path and what is wrong with it.
+    """
+    me = os.geteuid()
+    python = bundle / "venv" / "bin" / "python"
+    pending = [bundle.parent.parent, bundle.parent, bundle, bundle / "venv", python.parent, python]
+    seen: set[Path] = set()
+    while pending:
+        path = pending.pop(0)
+        if path in seen:
+            continue
+        seen.add(path)
+        try:
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                pending.append(path.resolve(strict=True))
+                continue
+        except OSError as exc:
+            raise BundleTampered(f"{path}: {exc.strerror}") from None
+        if st.st_uid not in (me, 0):
+            raise BundleTampered(f"{path} is owned by uid {st.st_uid}, not by this user")
+        if st.st_mode & 0o022 and not (st.st_mode & stat.S_ISVTX):  # a sticky /tmp is fine
+            raise BundleTampered(f"{path} is writable by its group or by everyone")
 
 
 def _stamp() -> str:
@@ -152,6 +197,9 @@ class Supervisor:
         self.log_lock = threading.Lock()
         self.crashes: deque[float] = deque()
         self.ever_ready = False
+        #: Landlock's ABI when runtimes are sandboxed, else 0 and why not.
+        self.sandbox_abi, self.sandbox_missing = sandbox.probe()
+        self.writable = sandbox.writable_paths(os.environ)
         self.wake_r, self.wake_w = os.pipe()
         for fd in (self.wake_r, self.wake_w):
             os.set_blocking(fd, False)
@@ -170,6 +218,9 @@ class Supervisor:
             "host": self.host,
             "bundle": str(self.bundle),
             "log_offset": 0,
+            "isolation": "landlock" if self.sandbox_missing is None else "none",
+            "isolation_detail": self.sandbox_missing
+            or f"Landlock ABI {self.sandbox_abi}: writes only to {', '.join(self.writable)}",
         }
 
     def save(self, **changes: Any) -> None:
@@ -263,12 +314,20 @@ class Supervisor:
         with contextlib.suppress(BlockingIOError, OSError):
             os.read(self.wake_r, 512)
 
+    def runtime_command(self) -> list[str]:
+        """The bundle's interpreter running the runtime, in the sandbox when there is one."""
+        program = [str(self.bundle / "venv" / "bin" / "python"), "-m", "agentdock_runtime"]
+        if self.sandbox_missing is not None:
+            return program
+        return sandbox.command(program, self.writable)
+
     def run_once(self, log: TextIO) -> int:
+        check_bundle(self.bundle)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         inherited = [fd for fd in (self.fd, self.gate_fd, theirs.fileno()) if fd is not None]
         try:
             self.proc = subprocess.Popen(
-                [str(self.bundle / "venv" / "bin" / "python"), "-m", "agentdock_runtime"],
+                self.runtime_command(),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -321,6 +380,12 @@ class Supervisor:
         with self.log_path.open("a", encoding="utf-8", errors="replace") as log:
             self.save(log_offset=log.tell())
             self.note(log, f"starting {self.bundle.name} (supervisor pid {os.getpid()})")
+            if self.sandbox_missing is not None:
+                self.note(
+                    log,
+                    f"[WARN] the runtime is not sandboxed ({self.sandbox_missing}): the "
+                    "agent's code may write anything this user may, the registry included",
+                )
             try:
                 self.serve_handoff(log)
                 return self.supervise(log)
@@ -347,7 +412,11 @@ class Supervisor:
 
     def supervise(self, log: TextIO) -> int:
         while True:
-            code = self.run_once(log)
+            try:
+                code = self.run_once(log)
+            except BundleTampered as exc:
+                self.finish(log, -1, "failed", f"refusing to run the bundle: {exc}")
+                return 1
             self.proc = None
             self.note(log, f"runtime exited with code {code}")
             if self.stopping:

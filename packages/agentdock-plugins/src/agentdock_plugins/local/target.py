@@ -82,6 +82,39 @@ def _own_endpoint(handle: Mapping[str, Any]) -> str:
     return str(handle.get("gate_endpoint") or handle["endpoint"])
 
 
+def _runtime_dirs(request: StartRequest) -> dict[str, str]:
+    """Where the runtime reads its key view (through the home) and may write: its state
+    per agent and instance, which outlives versions (checkpoints, key use, the LangFuse
+    buffer, temporary files, caches), and the home's telemetry directory; the sandbox
+    allows writes there and nowhere else in the home (:mod:`.sandbox`)."""
+    from agentdock.registry.keyview import state_dir
+
+    from agentdock_plugins.localstore.store import TELEMETRY_DIR
+
+    home = Path(request.home)
+    state = state_dir(home, request.agent, request.instance)
+    state.mkdir(parents=True, exist_ok=True)
+    telemetry = home / TELEMETRY_DIR
+    telemetry.mkdir(exist_ok=True)
+    if (home / "telemetry.db").is_file() and not (telemetry / "telemetry.db").exists():
+        for name in ("telemetry.db-wal", "telemetry.db-shm", "telemetry.db"):  # an earlier
+            if (home / name).is_file():  # release kept the store at the top of the home
+                os.replace(home / name, telemetry / name)
+    dirs = {
+        "AGENTDOCK_HOME": str(home),
+        "AGENTDOCK_STATE_DIR": str(state),
+        "AGENTDOCK_TELEMETRY_DB": str(telemetry / "telemetry.db"),
+        "AGENTDOCK_LANGFUSE_BUFFER": str(state / "langfuse-buffer.db"),
+    }
+    # Temporary files and caches of its own: the sandbox never lets it write a directory
+    # that holds the home, such as /tmp for a project kept there.
+    for name, sub in (("TMPDIR", "tmp"), ("XDG_CACHE_HOME", "cache")):
+        if not request.env.get(name):
+            (state / sub).mkdir(exist_ok=True)
+            dirs[name] = str(state / sub)
+    return dirs
+
+
 def _tail(path: Path, lines: int, offset: int = 0) -> list[str]:
     try:
         with path.open("r", encoding="utf-8", errors="replace") as fh:
@@ -116,16 +149,7 @@ class LocalTarget:
             log.parent.mkdir(parents=True, exist_ok=True)
             state_dir = Path(request.state_dir)
             state_dir.mkdir(parents=True, exist_ok=True)
-            # The registry (API keys) of the deploying CLI, and state (checkpoints) per agent
-            # and instance that outlives versions.
-            state_name = request.agent + (f".{request.instance}" if request.instance else "")
-            env = host_runtime_env(
-                request.env,
-                {
-                    "AGENTDOCK_HOME": str(request.home),
-                    "AGENTDOCK_STATE_DIR": str(Path(request.home) / "state" / state_name),
-                },
-            )
+            env = host_runtime_env(request.env, _runtime_dirs(request))
             args = [
                 sys.executable,
                 "-m",
@@ -329,6 +353,8 @@ class LocalTarget:
             "runtime_endpoint": handle.get("gate_endpoint"),
             "serving": bool(state.get("serving")) if alive else False,
             "last_exit_code": state.get("last_exit_code"),
+            "isolation": state.get("isolation"),
+            "isolation_detail": state.get("isolation_detail"),
         }
 
     def logs(self, handle: Mapping[str, Any], tail: int | None, follow: bool) -> Iterator[str]:

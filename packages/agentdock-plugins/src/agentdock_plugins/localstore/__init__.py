@@ -18,7 +18,13 @@ from agentdock import hookimpl
 if TYPE_CHECKING:
     from agentdock_plugins.localstore.sink import LocalStoreSink
 
-__all__ = ["MODE_ENV", "agentdock_register_telemetry_sinks", "has_backend", "localstore_sink"]
+__all__ = [
+    "MODE_ENV",
+    "agentdock_register_commands",
+    "agentdock_register_telemetry_sinks",
+    "has_backend",
+    "localstore_sink",
+]
 
 #: ``on``, ``off`` or ``auto`` (the default: on when no backend is configured).
 MODE_ENV = "AGENTDOCK_LOCALSTORE"
@@ -62,3 +68,11 @@ def agentdock_register_telemetry_sinks(register: Any) -> None:
         localstore_sink,
         description="Local SQLite collector of runs, tools and policy events",
     )
+
+
+@hookimpl
+def agentdock_register_commands(cli: Any) -> None:
+    """``agentdock metrics show|export``: read the local telemetry store."""
+    from agentdock_plugins.localstore.commands import metrics_command
+
+    cli.add_command(metrics_command)

@@ -1,10 +1,14 @@
 """The local telemetry store: one SQLite file of run, tool and policy rows, bounded.
 
 Where it lives (first that applies): ``AGENTDOCK_TELEMETRY_DB`` (a file path),
-``$AGENTDOCK_HOME/telemetry.db``, ``$AGENTDOCK_PROJECT_DIR/.agentdock/telemetry.db``, else
-``telemetry.db`` in the AgentDock home found from the working directory (the nearest
+``$AGENTDOCK_HOME/telemetry/telemetry.db``,
+``$AGENTDOCK_PROJECT_DIR/.agentdock/telemetry/telemetry.db``, else ``telemetry/telemetry.db``
+in the AgentDock home found from the working directory (the nearest
 ``.agentdock/registry.db`` up the tree, else ``./.agentdock``: :mod:`agentdock.home`). The
 runtime writes it and ``agentdock metrics`` reads it, so both resolve the path the same way.
+It has a directory of its own because local runtimes may write there and nowhere else in
+the home (their sandbox: :mod:`agentdock_plugins.local.sandbox`); a home of an earlier
+release keeps its ``telemetry.db`` at the top until a local deploy moves it.
 
 Rows hold only metadata (names, statuses, durations, token counts, cost, trace ids): never
 an input, an output, a subject or a credential. Besides ``run``, ``tool`` and ``policy`` rows,
@@ -34,9 +38,11 @@ __all__ = [
     "HOME_ENV",
     "MAX_ROWS_ENV",
     "RETENTION_ENV",
+    "TELEMETRY_DIR",
     "Retention",
     "connect",
     "drop_row",
+    "in_home",
     "insert_rows",
     "percentile",
     "read_summary",
@@ -45,6 +51,8 @@ __all__ = [
 ]
 
 DB_ENV = "AGENTDOCK_TELEMETRY_DB"
+#: The home's directory of telemetry files (see the module docstring).
+TELEMETRY_DIR = "telemetry"
 HOME_ENV = "AGENTDOCK_HOME"
 PROJECT_ENV = "AGENTDOCK_PROJECT_DIR"
 MAX_ROWS_ENV = "AGENTDOCK_TELEMETRY_MAX_ROWS"
@@ -107,10 +115,21 @@ def telemetry_db_path(env: Mapping[str, str] | None = None) -> Path:
     if env.get(DB_ENV):
         return Path(env[DB_ENV])
     if env.get(HOME_ENV):
-        return Path(env[HOME_ENV]) / "telemetry.db"
+        return in_home(Path(env[HOME_ENV]))
     if env.get(PROJECT_ENV):
-        return Path(env[PROJECT_ENV]) / ".agentdock" / "telemetry.db"
-    return agentdock_home(environ=env) / "telemetry.db"
+        return in_home(Path(env[PROJECT_ENV]) / ".agentdock")
+    return in_home(agentdock_home(environ=env))
+
+
+def in_home(home: Path) -> Path:
+    """``<home>/telemetry/telemetry.db``, or the ``<home>/telemetry.db`` of an earlier
+    release while only that one exists."""
+    current = home / TELEMETRY_DIR / "telemetry.db"
+    legacy = home / "telemetry.db"
+    try:
+        return legacy if legacy.is_file() and not current.exists() else current
+    except OSError:  # a home it may not search (EACCES): the sink reports it when it opens
+        return current
 
 
 def _positive(env: Mapping[str, str], name: str, default: float) -> float:

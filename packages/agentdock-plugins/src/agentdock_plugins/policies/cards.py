@@ -29,19 +29,24 @@ lists of figures; what tells a card apart:
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import accumulate
 
 from agentdock_plugins.policies.invisible import INVISIBLE_CLASS
+from agentdock_plugins.policies.runs import Stretch
 
 __all__ = [
     "CARD",
     "GAP",
     "INVISIBLE_KIND",
     "PUNCT",
+    "SHAPED",
     "SPACE",
     "card_end",
     "card_ok",
+    "card_sweep",
     "gap_kind",
     "luhn_ok",
 ]
@@ -84,11 +89,17 @@ _THOUSANDS_MARKS = frozenset({"", "'", "\u2019"})
 def luhn_ok(candidate: str) -> bool:
     """13 to 19 digits (anything else ignored) with a valid Luhn digit, not one repeated."""
     digits = "".join(_DIGITS.findall(candidate))
-    if not 13 <= len(digits) <= 19 or digits.count(digits[0]) == len(digits):
+    return 13 <= len(digits) <= 19 and _luhn(digits)
+
+
+def _luhn(digits: str) -> bool:
+    """ASCII digits with a valid Luhn digit, not one repeated: the digits' sum is taken
+    over their bytes, in C (each byte is 48 more than its digit)."""
+    if digits.count(digits[0]) == len(digits):
         return False
     backwards = digits[::-1]
-    doubled = backwards[1::2].translate(_LUHN_DOUBLED)
-    return (sum(map(int, backwards[::2])) + sum(map(int, doubled))) % 10 == 0
+    total = sum(backwards[::2].encode()) + sum(backwards[1::2].translate(_LUHN_DOUBLED).encode())
+    return (total - 48 * len(digits)) % 10 == 0
 
 
 #: A digit doubled, its two digits summed (Luhn).
@@ -181,11 +192,31 @@ def _continues(card_kinds: Sequence[str], edge: int, kind: str, size: int) -> bo
 
 
 class _Run:
-    """The digit groups of a candidate and which of their prefixes are cards."""
+    """The digit groups of a run and which of their prefixes are cards.
 
-    __slots__ = ("_memo", "digits", "groups", "kinds", "offsets", "places", "sizes")
+    Built once for a run of groups (a candidate's, or a whole stretch's), a card is sought
+    from a group ``first`` within a window that ends at group ``wend``: the candidate's
+    regex match, whose last group has no next one to carry it on. ``lenient`` runs are
+    read for their shape alone, to reason about every run of one shape at once: every
+    digit string counts as issued and Luhn-valid, and every group of four digits may be a
+    year (with ``years=False``, none is).
+    """
 
-    def __init__(self, text: str, start: int, end: int) -> None:
+    __slots__ = (
+        "_memo",
+        "digits",
+        "groups",
+        "kinds",
+        "lenient",
+        "offsets",
+        "places",
+        "sizes",
+        "years",
+    )
+
+    def __init__(
+        self, text: str, start: int, end: int, *, lenient: bool = False, years: bool = True
+    ) -> None:
         # ["", group, gap, group, ..., group, ""]: one split, in C.
         parts = _SPLIT.split(text[start:end])
         self.groups = groups = parts[1::2]
@@ -196,48 +227,70 @@ class _Run:
         #: Where each part starts in the text (group ``i`` ends where part ``2 * i + 2``
         #: starts).
         self.places = list(accumulate(map(len, parts), initial=start))
-        self._memo: dict[int, int] = {}
+        self._memo: dict[tuple[int, int], int] = {}
+        self.lenient = lenient
+        self.years = years
 
     def end(self, index: int) -> int:
         """Where group ``index`` ends in the text."""
         return self.places[2 * index + 2]
 
-    def card_from(self, first: int, before: tuple[str, int, bool] | None = None) -> int:
-        """The last group of the longest card that starts at group ``first`` and ends its
-        run, or -1. ``before``: the separator kind and size of the group right before the
-        run, and whether that group may stand next to a card (it ends another card)."""
-        if before is None and first in self._memo:
-            return self._memo[first]
-        found = -1
-        sizes, kinds, offsets = self.sizes, self.kinds, self.offsets
-        for last in range(len(sizes) - 1, first - 1, -1):
-            count = offsets[last + 1] - offsets[first]
-            if count < 13:
-                break
-            if count > 19:
-                continue
-            digits = self.digits[offsets[first] : offsets[last + 1]]
-            card_kinds = kinds[first:last]
-            if not _issued(digits) or not _shape_ok(sizes[first : last + 1], card_kinds):
-                continue
-            if before is not None:
-                kind, size, may_touch = before
-                if not may_touch and _continues(card_kinds, sizes[first], kind, size):
-                    continue
-            if not luhn_ok(digits):
-                continue
-            if (
-                last + 1 < len(sizes)
-                and _continues(card_kinds, sizes[last], kinds[last], sizes[last + 1])
-                and _YEAR.fullmatch(self.groups[last + 1]) is None
-                and self.card_from(last + 1) < 0
-            ):
-                continue
-            found = last
-            break
+    def _year(self, index: int) -> bool:
+        if self.lenient:
+            return self.years and self.sizes[index] == 4
+        return _YEAR.fullmatch(self.groups[index]) is not None
+
+    def card_from(self, first: int, wend: int, before: tuple[str, int, bool] | None = None) -> int:
+        """The last group of the longest card that starts at group ``first``, ends by group
+        ``wend`` and ends its run, or -1. ``before``: the separator kind and size of the
+        group right before the run, and whether that group may stand next to a card (it
+        ends another card)."""
         if before is None:
-            self._memo[first] = found
+            known = self._memo.get((first, wend))
+            if known is not None:
+                return known
+        found = next(
+            (last for last in self._lasts(first, wend) if self._ends(first, last, wend, before)), -1
+        )
+        if before is None:
+            self._memo[first, wend] = found
         return found
+
+    def cards_from(self, first: int, wend: int) -> list[int]:
+        """The last groups of every card that starts at group ``first``, ends by group
+        ``wend`` and ends its run, longest first."""
+        return [last for last in self._lasts(first, wend) if self._ends(first, last, wend, None)]
+
+    def _lasts(self, first: int, wend: int) -> range:
+        """The groups a card of 13 to 19 digits from group ``first`` may end with, by group
+        ``wend``, longest first."""
+        offsets = self.offsets
+        base = offsets[first]
+        high = min(wend, bisect_right(offsets, base + 19) - 2)
+        return range(high, bisect_left(offsets, base + 13) - 2, -1)
+
+    def _ends(self, first: int, last: int, wend: int, before: tuple[str, int, bool] | None) -> bool:
+        """Whether groups ``first`` to ``last`` are a card that ends its run."""
+        sizes, kinds = self.sizes, self.kinds
+        digits = self.digits[self.offsets[first] : self.offsets[last + 1]]
+        card_kinds = kinds[first:last]
+        lenient = self.lenient
+        if not lenient and not _issued(digits):
+            return False
+        if not _shape_ok(sizes[first : last + 1], card_kinds):
+            return False
+        if before is not None:
+            kind, size, may_touch = before
+            if not may_touch and _continues(card_kinds, sizes[first], kind, size):
+                return False
+        if not lenient and not _luhn(digits):
+            return False
+        return not (
+            last < wend
+            and _continues(card_kinds, sizes[last], kinds[last], sizes[last + 1])
+            and not self._year(last + 1)
+            and self.card_from(last + 1, wend) < 0
+        )
 
     def ends_with_card(self) -> bool:
         """Whether the run's last groups are a card (read backwards: shape and digits)."""
@@ -250,10 +303,33 @@ class _Run:
             if (
                 count >= 13
                 and _shape_ok(sizes[first:], kinds[first:])
-                and card_ok(self.digits[offsets[first] :])
+                and _issued(digits := self.digits[offsets[first] :])
+                and _luhn(digits)
             ):
                 return True
         return False
+
+    def confirm(self, text: str, first: int, wend: int, lookback: int) -> int:
+        """Where the card that starts at group ``first`` (its candidate's match ending with
+        group ``wend``) ends in the text, or -1; reads up to ``lookback`` characters before
+        it for the groups before it."""
+        offsets = self.offsets
+        if offsets[wend + 1] - offsets[first] < 13 or self.card_from(first, wend) < 0:
+            return -1
+        # A card here: the groups right before it may still carry it on.
+        last = self.card_from(first, wend, _before(text, self.places[2 * first + 1], lookback))
+        return self.end(last) if last >= 0 else -1
+
+
+def _before(text: str, start: int, lookback: int) -> tuple[str, int, bool] | None:
+    """The groups right before ``start`` (read within ``lookback`` characters): the
+    separator kind and size of the last one, and whether they end with a card."""
+    chain = _CHAIN_BEFORE.search(text, max(0, start - lookback), start)
+    if chain is None:
+        return None
+    previous = _Run(text, chain.start(), start)
+    kind = gap_kind(text[previous.end(len(previous.sizes) - 1) : start])
+    return kind, previous.sizes[-1], previous.ends_with_card()
 
 
 def card_end(text: str, start: int, end: int, lookback: int) -> int:
@@ -262,14 +338,228 @@ def card_end(text: str, start: int, end: int, lookback: int) -> int:
     Reads up to ``lookback`` characters before ``start`` for the groups before it.
     """
     run = _Run(text, start, end)
-    if run.offsets[-1] < 13 or run.card_from(0) < 0:
-        return -1
-    # A card here: the groups right before it may still carry it on.
-    before = None
-    chain = _CHAIN_BEFORE.search(text, max(0, start - lookback), start)
-    if chain is not None:
-        previous = _Run(text, chain.start(), start)
-        kind = gap_kind(text[previous.end(len(previous.sizes) - 1) : start])
-        before = (kind, previous.sizes[-1], previous.ends_with_card())
-    last = run.card_from(0, before)
-    return run.end(last) if last >= 0 else -1
+    return run.confirm(text, 0, len(run.sizes) - 1, lookback)
+
+
+# -- long runs -----------------------------------------------------------------------------------
+
+_CARD = re.compile(CARD)
+#: Where a card may start, by the shape of the groups there (what :func:`_shape_ok` needs of
+#: a card's first two groups): a first group of 13 digits or more; a first group of 4 then
+#: a middle one of 4 to 8 and a third; or two groups of one size then a third. Every card
+#: starts where this matches; :data:`CARD` also matches at most other group starts.
+SHAPED = (
+    r"[0-9](?<![A-Za-z0-9_+][0-9])(?<![0-9][.,][0-9])(?=[0-9]{12}"
+    rf"|[0-9]{{3}}(?:{GAP})[0-9]{{4,8}}(?![0-9])(?:{GAP})[0-9]"
+    + "".join(
+        rf"|[0-9]{{{size - 1}}}(?:{GAP})[0-9]{{{size}}}(?![0-9])(?:{GAP})[0-9]"
+        for size in range(2, 17)
+    )
+    + ")"
+)
+_SHAPED = re.compile(SHAPED)
+#: A group that may be a year (see :data:`_YEAR`), at the start of a group.
+_YEAR_GROUP = re.compile(r"1(?<![0-9]1)9[0-9]{2}(?![0-9])|2(?<![0-9]2)0[0-9]{2}(?![0-9])")
+
+
+def _issued_pairs(size: int) -> frozenset[str]:
+    """The first two digits of the numbers of ``size`` digits that cards are issued with."""
+    return frozenset(
+        f"{pair:02d}"
+        for pair in range(100)
+        if any(_issued(f"{pair:02d}{more:02d}" + "0" * (size - 4)) for more in range(100))
+    )
+
+
+_ISSUED_PAIRS = {size: _issued_pairs(size) for size in range(13, 20)}
+#: The first two digits of every card, whatever its length (a card's first group has two
+#: digits or more).
+_ANY_PAIR = frozenset().union(*_ISSUED_PAIRS.values())
+
+
+@dataclass(frozen=True, slots=True)
+class _Phase:
+    """What a card needs at one group of a stretch's unit, read from the shape alone."""
+
+    #: The first two digits it may start with (those of the lengths its first card may be).
+    pairs: frozenset[str]
+    #: Groups after it (counted from it) of which one must be a year, or ``None``.
+    years: tuple[int, ...] | None
+
+
+#: The phases of the units seen (a handful of shapes recur), by sizes and separators.
+_PHASES: dict[tuple[tuple[int, ...], tuple[str, ...]], tuple[_Phase | None, ...]] = {}
+
+
+def _phases(sizes: tuple[int, ...], separators: tuple[str, ...]) -> tuple[_Phase | None, ...]:
+    """For each group of a unit repeated over and over: ``None`` where no card can start,
+    whatever the digits, else what the digits must be for one to start there.
+
+    Read on a copy of the run with every digit ``0`` and a lenient :class:`_Run` (every
+    number issued and Luhn-valid, every group of four a year or none): a card needs what
+    the lenient reading needs, and more.
+    """
+    key = (sizes, separators)
+    known = _PHASES.get(key)
+    if known is not None:
+        return known
+    unit = "".join("0" * size + sep for size, sep in zip(sizes, separators, strict=True))
+    # Enough units for a window of ten groups and the group after it, after one unit (so
+    # that what a candidate's regex reads before it is the run too).
+    text = unit * (2 + -(-12 // len(sizes)))
+    phases: list[_Phase | None] = []
+    at = len(unit)
+    for size, sep in zip(sizes, separators, strict=True):
+        phases.append(_phase(text, at))
+        at += size + len(sep)
+    found = tuple(phases)
+    if len(_PHASES) >= 256:
+        _PHASES.clear()
+    _PHASES[key] = found
+    return found
+
+
+def _phase(text: str, start: int) -> _Phase | None:
+    match = _CARD.match(text, start)
+    if match is None:
+        return None
+    run = _Run(text, start, match.end(), lenient=True)
+    wend = len(run.sizes) - 1
+    if run.offsets[-1] < 13:
+        return None
+    lengths = {run.offsets[last + 1] for last in run.cards_from(0, wend)}
+    if not lengths:
+        return None
+    pairs = frozenset().union(*(_ISSUED_PAIRS.get(size, ()) for size in lengths))
+    if _Run(text, start, match.end(), lenient=True, years=False).card_from(0, wend) >= 0:
+        return _Phase(pairs, None)
+    return _Phase(pairs, tuple(j for j in range(1, wend + 1) if run.sizes[j] == 4))
+
+
+def card_sweep(
+    text: str, start: int, end: int, stretch: Stretch | None, reach: int, lookback: int
+) -> list[tuple[int, int]]:
+    """Every card that starts in ``text[start:end]``, as ``(start, end)``: what confirming
+    each :data:`CARD` candidate there with :func:`card_end` gives.
+
+    ``stretch``: the run of one repeated unit that the range lies in, if any (see
+    ``runs.py``); where a window of ten groups and the group after it lie inside it, each
+    group of the unit is read once for its shape (:func:`_phases`) and the digits of each
+    start only for what its phase needs. Elsewhere :data:`SHAPED` finds the starts. The
+    candidates left are confirmed together where their matches overlap, on one
+    :class:`_Run`. ``reach``: most characters a match reads past its start; ``lookback``:
+    before it.
+    """
+    return _confirm(text, _starts(text, start, end, stretch, reach), lookback)
+
+
+def _starts(text: str, start: int, end: int, stretch: Stretch | None, reach: int) -> list[int]:
+    """Where a card may start in ``text[start:end]``; every other candidate is refused."""
+    if stretch is None:
+        return _shaped(text, start, end, reach)
+    # The stretch's groups past its first whose window and the group after it lie in it.
+    count = len(stretch.sizes)
+    last = stretch.repeats * count - 11
+    if last < 1:
+        return _shaped(text, start, end, reach)
+    low, high = _group_start(stretch, 1), _group_start(stretch, last) + 1
+    starts = _shaped(text, start, min(end, low), reach)
+    if max(start, low) < min(end, high):
+        starts += _phased(text, max(start, low), min(end, high), stretch, reach)
+    return starts + _shaped(text, max(start, high), end, reach)
+
+
+def _group_start(stretch: Stretch, group: int) -> int:
+    count = len(stretch.sizes)
+    return stretch.start + group // count * stretch.unit + stretch.offsets[group % count]
+
+
+def _shaped(text: str, start: int, end: int, reach: int) -> list[int]:
+    """The group starts in ``text[start:end]`` where :data:`SHAPED` matches and the first
+    two digits are those of a card."""
+    found: list[int] = []
+    stop = end + reach
+    # SHAPED matches the first digit of a group: its matches never overlap.
+    for match in _SHAPED.finditer(text, start, stop):
+        at = match.start()
+        if at >= end:
+            break
+        if text[at : at + 2] in _ANY_PAIR:
+            found.append(at)
+    return found
+
+
+def _phased(text: str, start: int, end: int, stretch: Stretch, reach: int) -> list[int]:
+    """Where a card may start in ``text[start:end]``, inside a stretch: by each phase."""
+    phases = _phases(stretch.sizes, stretch.separators)
+    base, unit, count = stretch.start, stretch.unit, len(stretch.sizes)
+    first = (start - base) // unit
+    starts: list[int] = []
+    years: set[int] | None = None
+    for index, phase in enumerate(phases):
+        if phase is None or not phase.pairs:
+            continue
+        offset = stretch.offsets[index]
+        at = base + first * unit + offset
+        if at < start:
+            at += unit
+        if phase.years is None:
+            starts.extend(p for p in range(at, end, unit) if text[p : p + 2] in phase.pairs)
+            continue
+        if years is None:
+            years = _years(text, stretch, start, end + reach)
+        for group in {g - slot for g in years for slot in phase.years}:
+            if group % count == index:
+                p = base + group // count * unit + offset
+                if at <= p < end and text[p : p + 2] in phase.pairs:
+                    starts.append(p)
+    starts.sort()
+    return starts
+
+
+def _confirm(text: str, starts: list[int], lookback: int) -> list[tuple[int, int]]:
+    """The cards among candidate ``starts`` (in order): each cluster of candidates whose
+    matches overlap is read as one :class:`_Run`, its cards sought from each start."""
+    found: list[tuple[int, int]] = []
+    count = len(starts)
+    index = 0
+    while index < count:
+        matches: list[tuple[int, int]] = []
+        stop = -1
+        while index < count and (stop < 0 or starts[index] < stop):
+            at = starts[index]
+            index += 1
+            match = _CARD.match(text, at)
+            if match is not None:
+                matches.append((at, match.end()))
+                stop = max(stop, match.end())
+        if not matches:
+            continue
+        if len(matches) == 1:
+            at, end = matches[0]
+            end = card_end(text, at, end, lookback)
+            if end > at:
+                found.append((at, end))
+            continue
+        run = _Run(text, matches[0][0], stop)
+        places = run.places
+        firsts = {places[2 * group + 1]: group for group in range(len(run.sizes))}
+        lasts = {places[2 * group + 2]: group for group in range(len(run.sizes))}
+        for at, end in matches:
+            end = run.confirm(text, firsts[at], lasts[end], lookback)
+            if end > at:
+                found.append((at, end))
+    return found
+
+
+def _years(text: str, stretch: Stretch, start: int, end: int) -> set[int]:
+    """The groups of ``stretch`` in ``text[start:end]`` that are years, counted from its start."""
+    where = {offset: index for index, offset in enumerate(stretch.offsets)}
+    count = len(stretch.sizes)
+    found: set[int] = set()
+    for match in _YEAR_GROUP.finditer(text, start, end):
+        units, offset = divmod(match.start() - stretch.start, stretch.unit)
+        index = where.get(offset)
+        if index is not None:
+            found.add(units * count + index)
+    return found

@@ -19,8 +19,11 @@ operators, the byte order mark, the variation selectors and the language tag cha
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from itertools import accumulate
+from operator import add
 
-__all__ = ["INVISIBLE", "INVISIBLE_CLASS", "compact", "has_invisible", "visible_start"]
+__all__ = ["INVISIBLE", "INVISIBLE_CLASS", "Offsets", "compact", "has_invisible", "visible_start"]
 
 #: Code points of the invisible format characters (tags aside, see :data:`TAGS`).
 INVISIBLE: tuple[int, ...] = (
@@ -54,6 +57,7 @@ def _ranges(codes: list[int]) -> str:
 INVISIBLE_CLASS = _ranges([code for code in INVISIBLE if code < 0x10000]) + "\U000e0000-\U000e01ef"
 _ANY = re.compile(f"[{INVISIBLE_CLASS}]")
 _RUN = re.compile(f"[{INVISIBLE_CLASS}]+")
+_SPLIT = re.compile(f"([{INVISIBLE_CLASS}]+)")
 _VISIBLE = re.compile(f"[^{INVISIBLE_CLASS}]")
 
 
@@ -62,22 +66,54 @@ def has_invisible(text: str) -> bool:
     return not text.isascii() and _ANY.search(text) is not None
 
 
-def compact(text: str) -> tuple[str, list[int]]:
+def compact(text: str) -> tuple[str, Offsets]:
     """``text`` without its invisible characters, and where each character kept came from.
 
     ``offsets[i]`` is the index in ``text`` of the compacted copy's ``i``-th character, so
-    a span ``(s, e)`` of the copy covers ``text[offsets[s] : offsets[e - 1] + 1]``.
+    a span ``(s, e)`` of the copy covers ``text[offsets[s] : offsets[e - 1] + 1]``. The
+    copy is one substitution in C; the offsets are worked out only when first read (most
+    texts hold no value across invisible characters, and need none).
     """
-    pieces: list[str] = []
-    offsets: list[int] = []
-    pos = 0
-    for run in _RUN.finditer(text):
-        pieces.append(text[pos : run.start()])
-        offsets.extend(range(pos, run.start()))
-        pos = run.end()
-    pieces.append(text[pos:])
-    offsets.extend(range(pos, len(text)))
-    return "".join(pieces), offsets
+    visible = _RUN.sub("", text)
+    return visible, Offsets(text, len(visible))
+
+
+class Offsets:
+    """Where each character of a compacted copy came from, read off the starts of the
+    visible stretches (in the copy and in the original) rather than kept one by one: built
+    in C (one split, sums) on first use, however many runs of invisible characters the
+    text holds."""
+
+    __slots__ = ("_copied", "_original", "_size", "_text")
+
+    def __init__(self, text: str, size: int) -> None:
+        self._text = text
+        self._size = size
+        self._copied: list[int] = []
+        self._original: list[int] = []
+
+    def __len__(self) -> int:
+        return self._size
+
+    def _build(self) -> None:
+        # [visible, invisible, visible, ..., visible]: one split, in C.
+        parts = _SPLIT.split(self._text)
+        copied = list(accumulate(map(len, parts[::2]), initial=0))
+        removed = accumulate(map(len, parts[1::2]), initial=0)
+        self._original = list(map(add, copied, removed))
+        self._copied = copied[:-1]
+
+    def __getitem__(self, index: int) -> int:
+        if index < 0:
+            index += self._size
+        if not 0 <= index < self._size:
+            raise IndexError(index)
+        if not self._copied:
+            self._build()
+        # The last stretch that starts at or before ``index`` (an empty one is followed by
+        # one that starts where it does).
+        stretch = bisect_right(self._copied, index) - 1
+        return self._original[stretch] + index - self._copied[stretch]
 
 
 def visible_start(text: str, end: int, count: int, floor: int) -> int:

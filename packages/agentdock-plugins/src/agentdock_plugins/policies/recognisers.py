@@ -46,18 +46,23 @@ from agentdock_plugins.policies.cards import (
     CARD,
     GAP,
     INVISIBLE_KIND,
+    PUNCT,
+    SPACE,
     card_end,
     card_ok,
+    card_sweep,
     gap_kind,
     luhn_ok,
 )
 from agentdock_plugins.policies.invisible import INVISIBLE_CLASS
+from agentdock_plugins.policies.runs import Stretch
 
 __all__ = [
     "LOOKBACK",
     "RECOGNISERS",
     "Part",
     "Recogniser",
+    "Scout",
     "api_key_ok",
     "card_ok",
     "entropy",
@@ -71,6 +76,22 @@ LOOKBACK = 56
 
 Confirm = Callable[[str, int, int], int]
 Seek = Callable[[str, int], "re.Match[str] | None"]
+Sweep = Callable[[str, int, int, "Stretch | None", int, int], list[tuple[int, int]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Scout:
+    """Parts searched together, in one pass, and how a long run of their candidates is
+    taken as a whole.
+
+    Every match of a scout's parts lies inside one match of ``region`` that starts where a
+    part matches, and its regex and confirmation read a bounded neighbourhood of it, so a
+    region longer than :data:`~agentdock_plugins.policies.runs.LONG` is swept at once
+    (:func:`~agentdock_plugins.policies.runs.sweep`) instead of candidate by candidate.
+    """
+
+    name: str
+    region: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +112,14 @@ class Part:
     #: search as the prefilter is to check).
     literals: tuple[str, ...] | None = None
     seek: Callable[[re.Pattern[str]], Seek] | None = None
-    scout: str | None = None
+    scout: Scout | None = None
     #: Characters past the end of its longest match that ``confirm`` may read (whether a
     #: run of groups goes on): a stream holds back that many more.
     ahead: int = 0
+    #: ``sweep(text, start, end, stretch, reach, lookback)``: its confirmed matches that
+    #: start in a stretch of a long region of its scout, found together (see
+    #: :class:`~agentdock_plugins.policies.runs.Member`).
+    sweep: Sweep | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,13 +213,15 @@ _NOT_DIGITS = re.compile(r"[^0-9]+")
 
 
 def _email(text: str, start: int, end: int) -> int:
+    """At most 254 characters; an unquoted local part neither starts nor ends with a full
+    stop nor holds two in a row; no domain label starts or ends with a hyphen."""
     candidate = text[start:end]
     local, _, domain = candidate.rpartition("@")
     if len(candidate) > 254:
         return -1
     if local[0] != '"' and (local[0] == "." or local[-1] == "." or ".." in local):
         return -1
-    if any(label[0] == "-" or label[-1] == "-" for label in domain.split(".")):
+    if domain[0] == "-" or domain[-1] == "-" or ".-" in domain or "-." in domain:
         return -1
     return end
 
@@ -495,13 +522,15 @@ _DOMAIN = (
 _EMAIL = f"{_LOCAL_START}{_LOCAL}{{0,63}}@{_DOMAIN}"
 _QUOTED_EMAIL = f'"[^"\\\\\\r\\n]{{1,62}}"@{_DOMAIN}'
 
-#: An at sign that can be an address's: a local-part character before it, a label and a
-#: full stop after it (so a run of "@" or "a@a@a@" costs one pass, not a try each). It
-#: starts with the literal, which ``re`` finds fast, and only then looks behind.
-_EMAIL_ANCHOR = re.compile(f"@(?<=[^{_NOT_IN_ADDRESS}]@)(?={_LABEL}{{1,63}}\\.)")
-_QUOTED_ANCHOR = re.compile(f'"@(?={_LABEL}{{1,63}}\\.)')
-#: A run of local-part characters (apostrophes aside) that ends at the at sign.
-_LOCAL_RUN = re.compile(f"[^{_NOT_IN_ADDRESS}]{{1,64}}\\Z")
+#: An at sign that can be an address's: a local-part character before it, a domain after
+#: it (so a run of "@", "a@a@a@" or "@a.@a." costs one pass, not a try each). It starts
+#: with the literal, which ``re`` finds fast, and only then looks around.
+_EMAIL_ANCHOR = re.compile(f"@(?<=[^{_NOT_IN_ADDRESS}]@)(?={_DOMAIN})")
+_QUOTED_ANCHOR = re.compile(f'"@(?={_DOMAIN})')
+#: The run of local-part characters (apostrophes aside) that ends a text: everything up to
+#: the last other character is skipped in one backtracking step from the end (a search
+#: would try every start in the run).
+_LOCAL_RUN = re.compile(f"(?:[\\s\\S]*[{_NOT_IN_ADDRESS}])?(?P<run>[^{_NOT_IN_ADDRESS}]+)\\Z")
 #: A letter of a spaced script right after one of a script written without spaces.
 _SWITCH = re.compile(f"{_UNSPACED}(?={_ALPHA})")
 _ALPHA_CHAR = re.compile(_ALPHA)
@@ -517,22 +546,23 @@ def _seek_address(regex: re.Pattern[str]) -> Seek:
         for found in _EMAIL_ANCHOR.finditer(text, pos):
             at = found.start()
             floor = max(pos, at - 64)
-            run = _LOCAL_RUN.search(text, floor, at)
+            run = _LOCAL_RUN.match(text, floor, at)
             if run is None:
                 continue
-            start = run.start()
+            start = run.start("run")
             while (
                 start - 2 >= floor
                 and text[start - 1] in "'\u2019"
                 and _ALPHA_CHAR.match(text, start - 2)
                 and _ALPHA_CHAR.match(text, start)
             ):
-                run = _LOCAL_RUN.search(text, floor, start - 1)
+                run = _LOCAL_RUN.match(text, floor, start - 1)
                 if run is None:
                     break
-                start = run.start()
-            for switch in _SWITCH.finditer(text, start, at):
-                start = switch.end()
+                start = run.start("run")
+            if not text[start:at].isascii():
+                for switch in _SWITCH.finditer(text, start, at):
+                    start = switch.end()
             match = regex.match(text, start)
             if match is not None:
                 return match
@@ -565,8 +595,10 @@ _IPV4 = (
     r"(?![0-9]|\.[0-9])"
 )
 
-#: The scout of the shapes that start with a digit (cards, SSNs, IPv4, phone numbers).
-_DIGIT_LED = "digit-led"
+#: The scout of the shapes that start with a digit (cards, SSNs, IPv4, phone numbers): each
+#: lies in a run of digit groups and separators (whitespace, punctuation, invisible
+#: characters), and reads at most :data:`LOOKBACK` characters before it.
+_DIGIT_LED = Scout("digit-led", f"[0-9][0-9{SPACE}{PUNCT}]*")
 
 _KEY_END = r"(?![A-Za-z0-9_-])"
 
@@ -655,7 +687,11 @@ _API_KEY_PARTS = (
 RECOGNISERS: dict[str, Recogniser] = {
     r.name: r
     for r in (
-        Recogniser("credit_card", "[REDACTED:CREDIT_CARD]", (Part(CARD, _card, scout=_DIGIT_LED),)),
+        Recogniser(
+            "credit_card",
+            "[REDACTED:CREDIT_CARD]",
+            (Part(CARD, _card, scout=_DIGIT_LED, sweep=card_sweep),),
+        ),
         Recogniser("us_ssn", "[REDACTED:US_SSN]", (Part(_SSN, _ssn, scout=_DIGIT_LED, ahead=9),)),
         Recogniser(
             "email",

@@ -1,14 +1,13 @@
 """The redaction engine: user patterns and PII recognisers, compiled once, scanned once each.
 
 Every rule (each ``policies.safety.redact_patterns`` entry and each part of each recogniser
-named in ``policies.safety.pii``) is compiled at start-up. A string is scanned for the
-leftmost position where any rule matches; there every rule that matches is considered and
-the longest confirmed match wins (a recogniser's confirmation must accept its candidate, and
-may trim it); then the scan goes on *inside* that match, so a match of another rule that
-starts within it and runs past its end is merged into one redacted span. The redacted text
-is therefore the union of every rule's matches: with ``password`` and ``word123`` on
-``password123`` nothing of ``word123`` survives (a plain leftmost-first alternation would
-leave ``123``), and a card number that a phone pattern reads in part is one marker.
+named in ``policies.safety.pii``) is compiled at start-up. The redacted text is the union of
+every rule's matches: at each position where rules match, the longest confirmed match
+opens a span (a recogniser's confirmation must accept its candidate, and may trim it), and
+any match that starts inside a span and runs past its end is merged into it. With
+``password`` and ``word123`` on ``password123`` nothing of ``word123`` survives (a plain
+leftmost-first alternation would leave ``123``), and a card number that a phone pattern
+reads in part is one marker.
 
 User patterns match the text as it is; recognisers match its folded copy
 (:func:`~agentdock_plugins.policies.lookalikes.fold`: look-alike digits, at signs, full
@@ -20,31 +19,41 @@ position and has no multi-pattern prefilter, so ten patterns joined scan a 4 KB 
 faster than ten separate scans (measured: 563 µs joined, 508 µs separately, same machine),
 and separate rules allow a prefilter: a rule whose every match contains a fixed ASCII literal
 (``password``, ``sk-``, ``AKIA``) is skipped when the lower-cased text lacks it (one
-``str.__contains__``, no regex). Each searcher's next match is searched once and cached, and
-its match object is used where it starts, so a string costs one pass per searcher however
-many matches it holds. The prefilter applies to a user pattern on ASCII text only, where
-lower-casing is exactly how ``re`` ignores case. A pattern that starts with ``\b`` is
-compiled in an equivalent form that ``re`` can scan quickly (:func:`fast_form`).
-Recognisers whose shapes start with the same character class (the digit-led card, SSN,
-IPv4 and phone shapes) *are* joined: ``re`` factors the shared first class out of the
-alternation and skips ahead to it, so they cost one pass together instead of one each, and
-only where it stops are they tried one by one.
+``str.__contains__``, no regex). User patterns are scanned together for the leftmost
+position where one matches, each searcher's next match searched once and cached, so a
+string costs one pass per pattern however many matches it holds. The prefilter applies to
+a user pattern on ASCII text only, where lower-casing is exactly how ``re`` ignores case. A
+pattern that starts with ``\b`` is compiled in an equivalent form that ``re`` can scan
+quickly (:func:`fast_form`).
+
+Each recogniser part is searched on its own, every candidate confirmed in turn, except
+where hostile text would make that cost a confirmation per character or so:
+
+* a part whose candidates come at a steady distance in text that repeats (``GB82 GB82 …``)
+  has the confirmations of one period copied over the stretch (``repeats.py``);
+* the recognisers whose shapes start with a digit (card, SSN, IPv4 and phone shapes) share
+  one search (*scout*): their regexes are joined, ``re`` factors the shared first class
+  out of the alternation and skips ahead to it. Where it stops, the run of digit groups
+  there (the scout's *region*) is taken whole: a short one has its candidates confirmed
+  one by one, and its matches are kept by the text they read (a region written again and
+  again is confirmed once); a long one is swept (``runs.py``), its repeated stretches
+  read once per period or per shape, so that ``41 41 41 …`` costs about what prose does.
 
 Streams: :meth:`Redactor.feed` holds back the last ``width + 1`` characters of the text seen
 so far, where ``width`` is the longest match any rule can make, and any match that reaches
 into that tail. Everything before it is final and is released redacted;
-:meth:`Redactor.finish` releases the tail when the stream ends. Released text is kept as
-context for the next scan (32 characters, or 64 with recognisers, whose confirmations read
-up to :data:`~agentdock_plugins.policies.recognisers.LOOKBACK` characters before a
-candidate: "SSN" before nine bare digits). For rules of bounded width (up to ``window``,
-default 256) the streamed result equals redacting the whole text at once, however the text
-is split into tokens; a bounded rule wider than that is exact for matches up to ``window``
-characters. An unbounded rule that grows from its start (``sk-\\w{20,}``,
-``password=\\S+``) is seen as soon as it starts; one whose match completes only late
-(``BEGIN[\\s\\S]*?END``) makes the stream hold back ``max_hold - 1`` characters (default
-4,095) so the match is caught whole. A match longer than ``max_hold`` fails
-closed: its start is released as one marker and the rest of it is swallowed until the rule
-stops matching.
+:meth:`Redactor.finish` releases the tail when the stream ends.
+Released text is kept as context for the next scan (32 characters, or 64 with recognisers,
+whose confirmations read up to :data:`~agentdock_plugins.policies.recognisers.LOOKBACK`
+characters before a candidate: "SSN" before nine bare digits). For rules of bounded width
+(up to ``window``, default 256) the streamed result equals redacting the whole text at
+once, however the text is split into tokens; a bounded rule wider than that is exact for
+matches up to ``window`` characters. An unbounded rule that grows from its start
+(``sk-\\w{20,}``, ``password=\\S+``) is seen as soon as it starts; one whose match
+completes only late (``BEGIN[\\s\\S]*?END``) makes the stream hold back ``max_hold - 1``
+characters (default 4,095) so the match is caught whole. A match longer than ``max_hold``
+fails closed: its start is released as one marker and the rest of it is swallowed until
+the rule stops matching.
 """
 
 from __future__ import annotations
@@ -57,7 +66,9 @@ from typing import Any
 
 from agentdock_plugins.policies.invisible import compact, visible_start
 from agentdock_plugins.policies.lookalikes import fold_checked
-from agentdock_plugins.policies.recognisers import LOOKBACK, RECOGNISERS, Confirm
+from agentdock_plugins.policies.recognisers import LOOKBACK, RECOGNISERS, Confirm, Scout
+from agentdock_plugins.policies.repeats import MAX_REACH, Repeats
+from agentdock_plugins.policies.runs import LONG, Member, Sweep, sweep
 from agentdock_plugins.policies.walk import map_strings
 
 __all__ = ["MARKER", "Redactor", "Rule", "StreamHold", "fast_form"]
@@ -72,6 +83,9 @@ DEFAULT_MAX_HOLD = 4096
 _CONTEXT = 32
 #: ... with recognisers: what their confirmations read before a candidate, and a few more.
 _RECOGNISER_CONTEXT = max(_CONTEXT, LOOKBACK + 8)
+#: Characters after a scout's region that its parts' regexes and confirmations may read
+#: (a separator and a digit: whether a run of groups goes on).
+_REGION_AHEAD = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +104,11 @@ class Rule:
     #: ``search(text, pos)``: ``regex.search``, or a faster equivalent (a recogniser's seek).
     search: Callable[[str, int], re.Match[str] | None] | None = None
     #: Rules with the same scout are searched together, in one pass (recognisers).
-    scout: str | None = None
+    scout: Scout | None = None
+    #: Its confirmed matches in a long region of its scout, found together (``Part.sweep``).
+    sweep: Sweep | None = None
+    #: Most characters past a candidate's start that its regex and confirmation read.
+    reach: int = 0
 
 
 @dataclass(slots=True)
@@ -115,6 +133,10 @@ class _Searcher:
     #: Indexes of its rules in :attr:`Redactor.rules`, in declared order.
     rules: tuple[int, ...]
     literals: tuple[str, ...] | None
+    #: A scout's: what a run of its candidates is (see ``Scout.region``), and its rules as
+    #: a sweep takes them.
+    region: re.Pattern[str] | None = None
+    members: tuple[Member, ...] = ()
 
 
 #: ``(?flags)\b`` + one word-character atom + an optional quantifier with a minimum >= 1.
@@ -221,6 +243,11 @@ def _completes_late(source: str) -> bool:
     return not ends_open(_parser.parse(source).data)
 
 
+def _may_match(searcher: _Searcher, lowered: str) -> bool:
+    """Whether ``lowered`` holds one of the searcher's literals (or it has none)."""
+    return searcher.literals is None or any(literal in lowered for literal in searcher.literals)
+
+
 def _union(
     first: list[tuple[int, int, Rule]], second: list[tuple[int, int, Rule]]
 ) -> list[tuple[int, int, Rule]]:
@@ -275,6 +302,7 @@ class Redactor:
             for part in recogniser.parts:
                 regex = re.compile(part.pattern)
                 search = part.seek(regex) if part.seek is not None else None
+                reach = _max_width(part.pattern) + part.ahead + 8
                 rules.append(
                     Rule(
                         name,
@@ -285,6 +313,8 @@ class Redactor:
                         True,
                         search,
                         part.scout,
+                        part.sweep,
+                        reach,
                     )
                 )
                 sources.append(part.pattern)
@@ -309,7 +339,7 @@ class Redactor:
         self._context = _RECOGNISER_CONTEXT if self._folds else _CONTEXT
         # What a scan searches: one searcher per rule, except that the rules sharing a scout
         # share one searcher, their regexes joined (a scout's rules have no literals).
-        scouts: dict[str, list[int]] = {}
+        scouts: dict[Scout, list[int]] = {}
         solo: list[_Searcher] = []
         for index, rule in enumerate(self.rules):
             if rule.scout is not None:
@@ -317,42 +347,51 @@ class Redactor:
             else:
                 search = rule.search or rule.regex.search
                 solo.append(_Searcher(search, rule.folded, (index,), rule.literals))
-        for members in scouts.values():
-            joined = "|".join(f"(?:{self.rules[index].regex.pattern})" for index in members)
-            solo.append(_Searcher(re.compile(joined).search, True, tuple(members), None))
-        self._searchers = tuple(solo)
+        for scout, indexes in scouts.items():
+            joined = "|".join(f"(?:{self.rules[index].regex.pattern})" for index in indexes)
+            members = tuple(
+                Member(index, rule.regex, rule.confirm, rule.reach, rule.sweep)
+                for index in indexes
+                if (rule := self.rules[index]).confirm is not None
+            )
+            solo.append(
+                _Searcher(
+                    re.compile(joined).search,
+                    True,
+                    tuple(indexes),
+                    None,
+                    re.compile(scout.region),
+                    members,
+                )
+            )
+        self._patterns = tuple(s for s in solo if not s.folded)
+        self._recognisers = tuple(s for s in solo if s.folded)
 
     def __bool__(self) -> bool:
         return bool(self.rules)
 
     # -- finding ---------------------------------------------------------------------------------
 
-    def _active(self, text: str, folded: str) -> tuple[_Searcher, ...]:
-        """The searchers whose rules can match ``text`` (the literal prefilter).
+    def _active(
+        self, text: str, folded: str
+    ) -> tuple[tuple[_Searcher, ...], tuple[_Searcher, ...]]:
+        """The searchers whose rules can match ``text`` (the literal prefilter): the user
+        patterns', and the recognisers'.
 
         A user pattern's literals are checked on ASCII text only, where lower-casing is
         exactly how ``re`` ignores case; a recogniser's (case-sensitive regexes on the
         folded text) are checked on the lower-cased folded text, whatever it holds.
-        Declared order is kept: of two equally long matches, the earlier rule's marker wins.
         """
         if not self._filtered:
-            return self._searchers
+            return self._patterns, self._recognisers
         if text.isascii():
             lowered = text.lower()
-            return tuple(
-                searcher
-                for searcher in self._searchers
-                if searcher.literals is None
-                or any(literal in lowered for literal in searcher.literals)
+            return (
+                tuple(s for s in self._patterns if _may_match(s, lowered)),
+                tuple(s for s in self._recognisers if _may_match(s, lowered)),
             )
         lowered = folded.lower()
-        return tuple(
-            searcher
-            for searcher in self._searchers
-            if searcher.literals is None
-            or not searcher.folded
-            or any(literal in lowered for literal in searcher.literals)
-        )
+        return self._patterns, tuple(s for s in self._recognisers if _may_match(s, lowered))
 
     def spans(self, text: str, pos: int = 0) -> list[tuple[int, int, Rule]]:
         """Disjoint ``(start, end, rule)`` spans to redact in ``text[pos:]``, in order.
@@ -364,79 +403,171 @@ class Redactor:
         to the original characters they cover and merged with the others.
         """
         folded, hidden = fold_checked(text) if self._folds else (text, False)
-        out = self._scan(text, folded, pos, self._active(text, folded))
+        patterns, recognisers = self._active(text, folded)
+        found: list[tuple[int, int, int]] = []
+        if patterns:
+            self._scan(text, pos, patterns, found)
+        if recognisers:
+            self._recognise(folded, pos, recognisers, found)
+        out = self._merge(found)
         if hidden:
             visible, where = compact(folded)
-            searchers = tuple(s for s in self._active(visible, visible) if s.folded)
-            found = self._scan(visible, visible, bisect_left(where, pos), searchers)
-            if found:
-                mapped = [(where[s], where[e - 1] + 1, rule) for s, e, rule in found]
+            searchers = self._active(visible, visible)[1]
+            more: list[tuple[int, int, int]] = []
+            start = bisect_left(where, pos) if pos else 0
+            self._recognise(visible, start, searchers, more)
+            if more:
+                mapped = [(where[s], where[e - 1] + 1, rule) for s, e, rule in self._merge(more)]
                 out = _union(out, mapped)
         return out
 
-    def _scan(
-        self, text: str, folded: str, pos: int, searchers: tuple[_Searcher, ...]
-    ) -> list[tuple[int, int, Rule]]:
-        """The engine: :meth:`spans` of ``text`` (and its folded copy) for ``searchers``."""
-        out: list[tuple[int, int, Rule]] = []
-        if not searchers:
-            return out
+    def _merge(self, found: list[tuple[int, int, int]]) -> list[tuple[int, int, Rule]]:
+        """Matches ``(start, -end, rule index)`` as disjoint spans: overlapping ones merged,
+        each opened by the longest match at its start (the first declared of equally long
+        ones)."""
+        if not found:
+            return []
+        found.sort()
         rules = self.rules
+        out: list[tuple[int, int, Rule]] = []
+        cur_s, negative, cur_at = found[0]
+        cur_e = -negative
+        for start, negative, at in found:
+            end = -negative
+            if start < cur_e:
+                if end > cur_e:
+                    cur_e = end
+            else:
+                out.append((cur_s, cur_e, rules[cur_at]))
+                cur_s, cur_e, cur_at = start, end, at
+        out.append((cur_s, cur_e, rules[cur_at]))
+        return out
+
+    def _scan(
+        self,
+        text: str,
+        pos: int,
+        searchers: tuple[_Searcher, ...],
+        found: list[tuple[int, int, int]],
+    ) -> None:
+        """The user patterns' matches in ``text[pos:]``: at each position where one matches,
+        the longest (the first declared of equally long ones), as ``(start, -end, index)``.
+        Positions inside a match that no match from there can outgrow are skipped."""
+        if not searchers:
+            return
         count = len(searchers)
         # Each searcher's next match at or after the scan position, and where it starts
         # (-2: not searched yet, -1: none left).
-        found: list[re.Match[str] | None] = [None] * count
+        matches: list[re.Match[str] | None] = [None] * count
         upcoming = [-2] * count
         back = self.width - 1
         size = len(text)
-        cur_s = cur_e = -1
-        cur_rule: Rule | None = None
+        cur_e = -1
         while pos < size:
             start = -1
             for index in range(count):
                 cached = upcoming[index]
                 if cached == -2 or 0 <= cached < pos:
-                    searcher = searchers[index]
-                    m = found[index] = searcher.search(folded if searcher.folded else text, pos)
+                    m = matches[index] = searchers[index].search(text, pos)
                     cached = upcoming[index] = -1 if m is None else m.start()
                 if cached >= 0 and (start < 0 or cached < start):
                     start = cached
             if start < 0:
                 break
-            # The rules that match here: the longest confirmed match wins, the first declared
-            # of equally long ones.
+            # The rules that match here: the longest wins, the first declared of equally
+            # long ones.
             best_e, best_at = -1, -1
             for index in range(count):
                 if upcoming[index] != start:
                     continue
-                searcher = searchers[index]
-                subject = folded if searcher.folded else text
-                for at in searcher.rules:
-                    rule = rules[at]
-                    if len(searcher.rules) == 1:
-                        m = found[index]
-                    else:  # a scout found where one of its rules matches: which ones
-                        m = rule.regex.match(subject, start)
-                    if m is None:
-                        continue
-                    end = m.end()
-                    if rule.confirm is not None:
-                        end = rule.confirm(subject, start, end)
-                    if end > best_e or (end == best_e and at < best_at):
-                        best_e, best_at = end, at
+                m = matches[index]
+                at = searchers[index].rules[0]
+                end = m.end() if m is not None else -1
+                if end > best_e or (end == best_e and at < best_at):
+                    best_e, best_at = end, at
             if best_at >= 0 and best_e > start:
-                if start < cur_e:
-                    cur_e = max(cur_e, best_e)
-                else:
-                    if cur_rule is not None:
-                        out.append((cur_s, cur_e, cur_rule))
-                    cur_s, cur_e, cur_rule = start, best_e, rules[best_at]
+                found.append((start, -best_e, best_at))
+                cur_e = max(cur_e, best_e)
                 pos = max(start + 1, cur_e - back)
             else:
                 pos = start + 1
-        if cur_rule is not None:
-            out.append((cur_s, cur_e, cur_rule))
-        return out
+
+    def _recognise(
+        self,
+        text: str,
+        pos: int,
+        searchers: tuple[_Searcher, ...],
+        found: list[tuple[int, int, int]],
+    ) -> None:
+        """Every confirmed match of the recognisers in ``text[pos:]`` (the folded text), as
+        ``(start, -end, index)``: each searcher's candidates, confirmed one by one, or, for
+        a scout, region by region (:meth:`_regions`)."""
+        rules = self.rules
+        for searcher in searchers:
+            if searcher.region is not None:
+                self._regions(text, pos, searcher, found)
+                continue
+            at = searcher.rules[0]
+            rule = rules[at]
+            confirm, search = rule.confirm, searcher.search
+            if confirm is None:  # pragma: no cover - every recogniser part confirms
+                continue
+            # Repeats are watched for once a part has had a few candidates.
+            repeats: Repeats | None = None
+            watch = 8 if rule.reach <= MAX_REACH else -1
+            start = pos
+            while (match := search(text, start)) is not None:
+                start = match.start()
+                end = confirm(text, start, match.end())
+                if end > start:
+                    found.append((start, -end, at))
+                if watch:
+                    watch -= 1
+                elif repeats is None:
+                    repeats = Repeats(self._context, rule.reach)
+                elif resume := repeats.add(text, start, end, at, found):
+                    start = resume
+                    continue
+                start += 1
+
+    def _regions(
+        self, text: str, pos: int, searcher: _Searcher, found: list[tuple[int, int, int]]
+    ) -> None:
+        """A scout's confirmed matches: from each candidate, the region it starts (a run of
+        digit groups) is taken whole. A long one is swept (``runs.py``); a short one's
+        candidates are tried one by one, and its matches are kept by what they read, so
+        that a region written again and again is confirmed once."""
+        search, region, members = searcher.search, searcher.region, searcher.members
+        assert region is not None
+        lookback = self._context
+        seen: dict[tuple[int, int, str], list[tuple[int, int, int]]] = {}
+        match = search(text, pos)
+        while match is not None:
+            start = match.start()
+            run = region.match(text, start)
+            end = run.end() if run is not None else start + 1
+            if end - start >= LONG:
+                sweep(text, start, end, members, lookback, found)
+                match = search(text, end)
+                continue
+            low = max(0, start - lookback)
+            key = (start - low, end - start, text[low : end + _REGION_AHEAD])
+            known = seen.get(key)
+            if known is not None:
+                found.extend((start + s, -(start + e), at) for s, e, at in known)
+                match = search(text, end)
+                continue
+            here: list[tuple[int, int, int]] = []
+            while match is not None and (at := match.start()) < end:
+                for member in members:
+                    candidate = member.regex.match(text, at)
+                    if candidate is not None:
+                        stop = member.confirm(text, at, candidate.end())
+                        if stop > at:
+                            here.append((at - start, stop - start, member.index))
+                match = search(text, at + 1)
+            seen[key] = here
+            found.extend((start + s, -(start + e), at) for s, e, at in here)
 
     @staticmethod
     def _render(text: str, spans: Sequence[tuple[int, int, Rule]], start: int, end: int) -> str:

@@ -2,7 +2,8 @@
 
 Detection goes NVML, then ``nvidia-smi``, then CPU, and says why each way found nothing.
 ``AGENTDOCK_NVML=off`` skips NVML and ``AGENTDOCK_NVIDIA_SMI`` names the ``nvidia-smi``
-to run (``off`` skips it).
+to run (``off`` skips it). The command comes with the hardware plugin, added to the CLI
+through ``agentdock_register_commands``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import os
 from typing import Any
 
 import click
-
 from agentdock_cli import exitcodes
 from agentdock_cli.output import console, print_json
 
@@ -21,6 +21,7 @@ __all__ = ["hardware_command", "hardware_document"]
 def _profiles() -> dict[str, Any]:
     """The registered hardware profiles; the built-ins when no plugin registered any."""
     from agentdock.plugins import get_plugin_manager
+
     from agentdock_plugins.hardware.defaults import load_profiles
     from agentdock_plugins.hardware.profiles import CpuProfile, CudaProfile
 
@@ -81,17 +82,7 @@ def _gib(size: int | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 def hardware_command(hardware: str, as_json: bool) -> None:
     """Show the GPUs, CPUs and memory detected, the hardware profile and its defaults."""
-    try:
-        document = hardware_document(hardware)
-    except ImportError as exc:
-        message = f"the hardware profiles are not installed (agentdock-plugins): {exc}"
-        if as_json:
-            print_json({"error": "NotFound", "code": exitcodes.NOT_FOUND, "detail": message})
-        else:
-            from rich.markup import escape
-
-            console().print(f"[red]error:[/] {escape(message)}")
-        raise SystemExit(exitcodes.NOT_FOUND) from None
+    document = hardware_document(hardware)
     if as_json:
         print_json(document)
         raise SystemExit(exitcodes.OK)

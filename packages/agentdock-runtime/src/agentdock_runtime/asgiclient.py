@@ -1,6 +1,7 @@
-"""``httpx`` transports that drive an ASGI application in-process, lifespan included.
+"""``httpx`` clients that drive an ASGI application in-process, lifespan included.
 
-Imported only by :mod:`agentdock.testing`, on first use (``httpx`` comes with the runtime).
+The clients behind :mod:`agentdock.testing`, which reaches them through
+:mod:`agentdock._runtime` on first use: ``httpx`` is the runtime's dependency, not core's.
 """
 
 from __future__ import annotations
@@ -12,7 +13,13 @@ from typing import Any, TypeVar
 
 import httpx
 
-__all__ = ["Lifespan", "LifespanASGITransport", "ThreadedASGITransport"]
+__all__ = [
+    "Lifespan",
+    "LifespanASGITransport",
+    "ThreadedASGITransport",
+    "async_client",
+    "client",
+]
 
 _T = TypeVar("_T")
 
@@ -173,3 +180,15 @@ class ThreadedASGITransport(httpx.BaseTransport):
             loop.call_soon_threadsafe(loop.stop)
             thread.join()
             loop.close()
+
+
+def client(app: Any, **kwargs: Any) -> httpx.Client:
+    """A synchronous client for ``app``, which runs on an event loop in a background thread
+    (see :class:`ThreadedASGITransport`); ``kwargs`` go to ``httpx.Client``."""
+    return httpx.Client(transport=ThreadedASGITransport(app), **kwargs)
+
+
+def async_client(app: Any, **kwargs: Any) -> httpx.AsyncClient:
+    """A client for ``app`` on the caller's event loop (see :class:`LifespanASGITransport`);
+    ``kwargs`` go to ``httpx.AsyncClient``."""
+    return httpx.AsyncClient(transport=LifespanASGITransport(app), **kwargs)

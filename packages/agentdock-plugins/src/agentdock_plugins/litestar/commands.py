@@ -1,5 +1,10 @@
 """``agentdock serve``: run one agent as an HTTP service on this machine.
 
+The command comes with the built-in server (it runs a server plugin, and uvicorn for
+``--reload`` and ``--workers``), added to the CLI through ``agentdock_register_commands``;
+it speaks the CLI's output and exit codes (:mod:`agentdock_cli.output`,
+:mod:`agentdock_cli.exitcodes`).
+
 The Dockfile is validated first (exit 1 with every finding, as ``validate`` prints them);
 the pipeline then refuses to start without an auth provider for ``auth.mode`` unless
 ``--insecure-no-auth`` is given, which also binds to the loopback interface only.
@@ -22,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-
 from agentdock_cli import exitcodes
 from agentdock_cli.output import print_json
 
@@ -106,12 +110,12 @@ def serve_command(
     # The entrypoint is imported in this process just below; no need to probe it first.
     report = validate(target, plugins=manager, skip_imports=True)
     if not report.ok:
-        from agentdock_cli.commands.validate import _print_human
+        from agentdock_cli.commands.validate import print_report
 
         if as_json:
             print_json(report.to_dict())
         else:
-            _print_human(report, verbose=False)
+            print_report(report, verbose=False)
         raise SystemExit(exitcodes.INVALID)
     spec = report.spec
     bind_host = host if host is not None else spec.expose.host

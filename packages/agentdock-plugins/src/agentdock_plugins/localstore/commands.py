@@ -3,7 +3,8 @@
 ``show AGENT`` prints requests, error rate, p50/p90/p99 latency, tokens, cost, policy
 violations, time per tool and telemetry events lost per sink over a window (a rich table,
 or ``--json``); ``export`` writes the rows out as CSV or JSON. Exit codes: 0 ok, 1 the
-store cannot be read, 2 usage, 5 no data for that agent.
+store cannot be read, 2 usage, 5 no data for that agent. The command comes with the
+collector's plugin, added to the CLI through ``agentdock_register_commands``.
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
-from rich.markup import escape
-
 from agentdock_cli import exitcodes
 from agentdock_cli.output import err_console, print_json, print_table
+from rich.markup import escape
 
 __all__ = ["metrics_command", "parse_since"]
 
