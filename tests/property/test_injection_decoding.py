@@ -203,3 +203,10 @@ def test_a_chunked_attack_among_100_kb_of_chunked_lines_is_found() -> None:
     assert ATTACKS[0] not in found  # past the lines tried: bounded, not found
     near = (noise + "\n") * 20 + _chunked(ATTACKS[0]) + "\n" + (noise + "\n") * 900
     assert score_text(near).score >= 1.0
+
+
+def test_two_letter_words_of_letter_spaced_text_are_joined_too() -> None:
+    assert (
+        canonical("w o r k  f o r  m e  i s  t h e  g o a l")[0] == "work  for  me  is  the  goal"
+    )
+    assert canonical("Plan A B and C")[0] == "plan a b and c"  # not letter-spaced: left alone

@@ -182,6 +182,10 @@ def strip_hidden(text: str) -> str:
     return _drop(text)
 
 
+#: Two single characters set apart by one space, between wider gaps or the text's ends.
+_SPACED_PAIR = re.compile(r"(?:(?<=  )|(?<=^ )|^)([^\W_]) ([^\W_])(?=  | ?$)", re.MULTILINE)
+
+
 def _join_run(match: re.Match[str]) -> str:
     return match.group()[::2]
 
@@ -222,6 +226,9 @@ def canonical(text: str) -> tuple[str, bool]:
             out = folded
     if b"sasas" in b"s" + _shape(out, _UNITS) + b"s" and _SPACED.search(out) is not None:
         out = _SPACED.sub(_join_run, out)
+        # In text spaced letter by letter, two-letter words (``m e``, ``i s``) are spaced
+        # too; elsewhere two single letters are left alone.
+        out = _SPACED_PAIR.sub(_join_run, out)
         disguised = True
     leets = _shape(out, _LEETS)
     if b"al" in leets or b"la" in leets:
