@@ -219,3 +219,32 @@ def test_plugin_framework_validates_and_broken_plugin_is_a_warning(
     assert result.returncode == 1
     codes = [e["code"] for e in json.loads(result.stdout)["errors"]]
     assert codes == [4007]
+
+
+def test_a_dockfile_naming_a_policy_of_a_broken_plugin_is_refused(
+    plugin_env: Path, tmp_path: Path
+) -> None:
+    # The policy its agent relies on is in a plugin that fails to import: the agent must not
+    # run without it. validate (as deploy, serve and the runtime, which validate first) stops.
+    (tmp_path / "Dockfile.yaml").write_text(
+        textwrap.dedent(
+            """
+            version: "1.1"
+            agent: {name: echo-agent, entrypoint: "agent:build", framework: echo}
+            model: {provider: custom, name: none}
+            io_schema:
+              input: {type: object, properties: {text: {type: string}}}
+              output: {type: object, properties: {text: {type: string}}}
+            auth: {mode: api_key, api_keys: {enabled: true}}
+            policies: {safety: {max_output_chars: 100}}
+            expose: {rest: true}
+            plugins:
+              refuse_secrets: {}
+            """
+        )
+    )
+    result = _agentdock(plugin_env, "validate", "--skip-imports", "--json", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    [error] = json.loads(result.stdout)["errors"]
+    assert (error["code"], error["path"]) == (4011, "plugins.refuse_secrets")
+    assert "agentdock_broken (agentdock-broken): RuntimeError" in error["hint"]

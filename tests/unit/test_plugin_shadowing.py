@@ -105,3 +105,14 @@ def test_errors_reach_every_listener_once_including_earlier_ones() -> None:
 
     manager.add_error_listener(broken)  # never takes the manager down
     assert len(manager.errors()) == 2
+
+
+def test_built_in_policies_come_first_so_redaction_runs_before_a_plugin_s_policy() -> None:
+    # Registered before the built-ins, and so called last by pluggy's order; its policy still
+    # comes after theirs: a pre policy of a plugin never sees the input before redact_input.
+    manager = make_plugin_manager(plugins=[agentdock_plugins.policies, ("shadow", Shadow())])
+    names = list(manager.registrations("policies"))
+    assert names.index("redact_input") < names.index("shadow_extra")
+    assert all(
+        manager.get("policies", n).plugin != "shadow" for n in names[: names.index("shadow_extra")]
+    )  # type: ignore[union-attr]

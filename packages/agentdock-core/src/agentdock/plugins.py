@@ -85,6 +85,8 @@ class Registration:
     factory: Any
     description: str
     plugin: str
+    #: The JSON Schema (draft 2020-12) of its entry in a Dockfile's ``plugins`` block, or None.
+    config_schema: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +142,22 @@ def parse_replaces(items: Iterable[str]) -> frozenset[tuple[str, str, str]]:
             )
         out.add((kind, name, plugin))
     return frozenset(out)
+
+
+def _check_config_schema(kind: str, name: str, schema: object) -> None:
+    """A ``config_schema`` must be a JSON Schema (draft 2020-12) object.
+
+    :raises ValueError: it is not (the plugin's hook then counts as raising).
+    """
+    import jsonschema_rs
+
+    if not isinstance(schema, Mapping):
+        raise ValueError(f"{kind} {name!r}: config_schema must be a mapping (a JSON Schema)")
+    try:
+        jsonschema_rs.Draft202012Validator(dict(schema))
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{kind} {name!r}: config_schema is not a JSON Schema: {first}") from None
 
 
 def _allowlist_from_env() -> frozenset[str] | None:
@@ -251,6 +269,14 @@ class PluginManager:
         plugin = self._pm.get_plugin(plugin_name)
         module = getattr(plugin, "__name__", None) or type(plugin).__module__
         return module == BUILTIN_PACKAGE or module.startswith(BUILTIN_PACKAGE + ".")
+
+    def needs_naming(self, plugin_name: str) -> bool:
+        """Whether what ``plugin_name`` provides is used only where a Dockfile names it: a
+        plugin installed beside AgentDock (an entry point of another distribution). The
+        built-ins, and plugins a program registers in process, are its own choice."""
+        if plugin_name not in self._origins:
+            return False
+        return not self.is_builtin(plugin_name)
 
     def unregister(self, name: str) -> None:
         """Remove a plugin registered under ``name`` (no error if absent)."""
@@ -373,11 +399,14 @@ class PluginManager:
                 name: str,
                 factory: Any,
                 description: str = "",
+                config_schema: Mapping[str, Any] | None = None,
                 _plugin: str = plugin_name,
                 _ours: bool = is_ours,
             ) -> None:
                 if not isinstance(name, str) or not name:
                     raise ValueError(f"{kind} names must be non-empty strings, got {name!r}")
+                if config_schema is not None:
+                    _check_config_schema(kind, name, config_schema)
                 held = found.get(name)
                 if held is not None and name in builtin and not _ours:
                     if (kind, name, _plugin) not in self._replaces:
@@ -403,7 +432,7 @@ class PluginManager:
                         f"{held.plugin}"
                     )
                     return
-                found[name] = Registration(kind, name, factory, description, _plugin)
+                found[name] = Registration(kind, name, factory, description, _plugin, config_schema)
                 if _ours:
                     builtin.add(name)
 
