@@ -32,7 +32,7 @@ import os
 import threading
 import traceback
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -494,9 +494,11 @@ class PluginManager:
         for plugin_name, result in self.call_each(
             "agentdock_validate_spec", spec=spec, project_dir=project_dir
         ):
-            for item in result or ():
+            # One Finding, or any iterable of them; a dotted string path is split.
+            items = [result] if isinstance(result, Finding) else list(result or ())
+            for item in items:
                 if isinstance(item, Finding):
-                    findings.append(item)
+                    findings.append(_from_plugin(item, plugin_name))
                 else:
                     findings.append(
                         Finding(
@@ -521,6 +523,15 @@ class PluginManager:
     def register_commands(self, cli: Any) -> None:
         """Let plugins add commands to the CLI group ``cli``."""
         self.call_each("agentdock_register_commands", cli=cli)
+
+
+def _from_plugin(finding: Finding, plugin_name: str) -> Finding:
+    """``finding`` as a plugin returned it, its path a tuple (a plugin may give the dotted
+    string, ``"arguments.timeout"``) and its message naming the plugin."""
+    path: Any = finding.path
+    if isinstance(path, str):
+        path = tuple(part for part in path.split(".") if part)
+    return replace(finding, path=tuple(path), message=f"{finding.message} (plugin {plugin_name})")
 
 
 def make_plugin_manager(
