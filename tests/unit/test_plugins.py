@@ -167,6 +167,24 @@ def test_allowlist_limits_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
     assert PluginManager(load_entry_points=True).plugins() == []
 
 
+def test_minus_items_leave_plugins_out_and_keep_every_other(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    everything = {p.name for p in PluginManager(load_entry_points=True, allowlist=None).plugins()}
+    monkeypatch.setenv("AGENTDOCK_LOAD_PLUGINS", "-langchain, -hardware")
+    manager = PluginManager(load_entry_points=True)
+    assert {p.name for p in manager.plugins()} == everything - {"langchain", "hardware"}
+    assert manager.errors() == []
+
+
+def test_a_name_no_plugin_has_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTDOCK_LOAD_PLUGINS", "langgraph,langgrpah,-nosuch")
+    manager = PluginManager(load_entry_points=True)
+    assert [p.name for p in manager.plugins()] == ["langgraph"]
+    assert sorted(e.name for e in manager.errors()) == ["langgrpah", "nosuch"]
+    assert all("no installed plugin is" in e.error for e in manager.errors())
+
+
 def test_register_commands_hook_adds_cli_command() -> None:
     import click
 

@@ -7,7 +7,8 @@ plugin that fails to import, or whose hooks raise, is recorded as a :class:`Plug
 naming it and never takes the caller down.
 
 ``AGENTDOCK_LOAD_PLUGINS`` (comma-separated entry-point names) limits which entry points
-load; an empty value loads none.
+load; an empty value loads none; ``-name`` items alone load all but those. A name that no
+installed plugin has is an error (a typo must not pass for a plugin left out).
 
 Implementations are called in pluggy's order (:meth:`PluginManager.implementations`):
 ``tryfirst`` ones first, then the others from the last registered to the first, ``trylast``
@@ -160,6 +161,19 @@ def _check_config_schema(kind: str, name: str, schema: object) -> None:
         raise ValueError(f"{kind} {name!r}: config_schema is not a JSON Schema: {first}") from None
 
 
+def _chosen(found: Iterable[metadata.EntryPoint], allow: Collection[str] | None) -> set[str]:
+    """The entry points to load: all (no list); those named; or, when every item is
+    ``-name``, all but those (so that leaving one plugin out never drops the built-ins)."""
+    names = {ep.name for ep in found}
+    if allow is None:
+        return names
+    if allow and all(item.startswith("-") for item in allow):
+        return names - {item[1:] for item in allow}
+    return {item for item in allow if not item.startswith("-")} - {
+        item[1:] for item in allow if item.startswith("-")
+    }
+
+
 def _allowlist_from_env() -> frozenset[str] | None:
     raw = os.environ.get(ALLOWLIST_ENV)
     if raw is None:
@@ -296,10 +310,21 @@ class PluginManager:
             if not self._load_entry_points:
                 return
             allow = self._allowlist if self._allowlist is not None else _allowlist_from_env()
-            for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-                if allow is not None and ep.name not in allow:
-                    continue
-                self._load_entry_point(ep)
+            found = list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+            chosen = _chosen(found, allow)
+            for ep in found:
+                if ep.name in chosen:
+                    self._load_entry_point(ep)
+            known = {ep.name for ep in found}
+            for name in sorted({n.lstrip("-") for n in allow or ()} - known):
+                self._record(
+                    PluginError(
+                        name,
+                        None,
+                        f"{ALLOWLIST_ENV} names {name!r}, which no installed plugin is; "
+                        f"installed: {', '.join(sorted(known)) or 'none'}",
+                    )
+                )
 
     def _load_entry_point(self, ep: metadata.EntryPoint) -> None:
         dist_name = ep.dist.name if ep.dist is not None else None
