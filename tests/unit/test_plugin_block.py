@@ -190,3 +190,24 @@ def test_a_config_schema_that_is_not_one_is_the_plugin_s_error() -> None:
     assert manager.registrations("policies") == {}
     [error] = manager.errors()
     assert "config_schema is not a JSON Schema" in error.error
+
+
+def test_the_schema_shows_installed_plugins_configuration(installed: PluginManager) -> None:
+    from agentdock.spec.pluginblock import schema_with_plugins
+    from agentdock.spec.reference import render_reference
+    from agentdock.spec.schema import load_schema
+
+    schema = schema_with_plugins(load_schema("1.1"), installed)
+    entries = schema["properties"]["plugins"]["properties"]
+    assert set(entries) == {"shout", "shout_sink"}  # no built-in
+    assert entries["shout"]["properties"] == SCHEMA["properties"]
+    assert entries["shout"]["description"] == "shouts (plugin shout)"
+    assert entries["shout_sink"]["type"] == ["object", "null"]
+    assert load_schema("1.1")["properties"]["plugins"].get("properties") is None  # a copy
+    table = render_reference("1.1", schema=schema)
+    assert "| `plugins.shout.words` | array of string | yes |" in table
+    # A document the schema allows: the entries are checked as validate checks them.
+    report = validate(
+        _document(plugins={"shout": {"words": ["a"]}}), skip_imports=True, plugins=installed
+    )
+    assert report.ok, report.errors

@@ -16,7 +16,7 @@ from typing import Any
 
 from agentdock.findings import Code, Finding, Severity
 
-__all__ = ["PLUGIN_KINDS", "check_plugins"]
+__all__ = ["PLUGIN_KINDS", "check_plugins", "schema_with_plugins"]
 
 #: The kinds a ``plugins`` entry may name: the ones every matching plugin would otherwise
 #: apply to each agent (adapters, auth providers, targets ... are chosen by their own keys).
@@ -113,3 +113,27 @@ def _check_config(
 
 #: Schema rules whose messages name keys, never values.
 _KEY_RULES = frozenset({"required", "additionalProperties", "propertyNames"})
+
+
+def schema_with_plugins(schema: Mapping[str, Any], manager: Any) -> dict[str, Any]:
+    """The Dockfile JSON Schema ``schema`` (1.1) with each installed plugin's policy or sink
+    under ``plugins``: its description, and its ``config_schema`` where it declares one, so
+    that an editor completes and checks its configuration too (``agentdock schema
+    --plugins``)."""
+    import copy
+
+    out = copy.deepcopy(dict(schema))
+    block = out.get("properties", {}).get("plugins")
+    if block is None:  # 1.0 has no plugins block
+        return out
+    entries: dict[str, Any] = {}
+    for kind in PLUGIN_KINDS:
+        for name, registration in manager.registrations(kind).items():
+            if manager.is_builtin(registration.plugin) or name in entries:
+                continue
+            entry = dict(registration.config_schema or {"type": ["object", "null"]})
+            said = registration.description or f"a {kind[:-1].replace('_', ' ')}"
+            entry["description"] = f"{said} (plugin {registration.plugin})"
+            entries[name] = entry
+    block["properties"] = entries
+    return out
