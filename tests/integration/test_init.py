@@ -57,7 +57,8 @@ def files_under(directory: Path) -> set[str]:
 
 
 def test_bundled_templates() -> None:
-    assert available_templates() == TEMPLATES
+    # The agent templates, and a plugin distribution (test_init_plugin_template.py).
+    assert available_templates() == [*TEMPLATES, "plugin"]
 
 
 @pytest.mark.parametrize("template", TEMPLATES)

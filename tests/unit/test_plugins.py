@@ -102,7 +102,22 @@ def test_invalid_hookimpl_refused_with_clear_error() -> None:
 def test_hook_may_accept_a_subset_of_parameters(tmp_path: Path) -> None:
     manager = make_plugin_manager(plugins=[("v", ValidatingPlugin())])
     findings = manager.validate_spec("SPEC", tmp_path)
-    assert [f.message for f in findings] == ["seen SPEC"]
+    assert [f.message for f in findings] == ["seen SPEC (plugin v)"]
+
+
+def test_one_finding_and_a_dotted_string_path_are_taken_and_the_plugin_named(
+    tmp_path: Path,
+) -> None:
+    class One:
+        @hookimpl
+        def agentdock_validate_spec(self, spec: Any) -> Finding:
+            return Finding(Code.PluginValidationError, "arguments.timeout", "too long")  # type: ignore[arg-type]
+
+    findings = make_plugin_manager(plugins=[("one", One())]).validate_spec("SPEC", tmp_path)
+    [finding] = findings
+    assert finding.path == ("arguments", "timeout")
+    assert finding.dotted_path == "arguments.timeout"
+    assert finding.message == "too long (plugin one)"
 
 
 def test_validate_spec_hook_that_raises_becomes_warning(tmp_path: Path) -> None:
@@ -150,6 +165,24 @@ def test_allowlist_limits_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [p.name for p in manager.plugins()] == ["langchain"]
     monkeypatch.setenv("AGENTDOCK_LOAD_PLUGINS", "")
     assert PluginManager(load_entry_points=True).plugins() == []
+
+
+def test_minus_items_leave_plugins_out_and_keep_every_other(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    everything = {p.name for p in PluginManager(load_entry_points=True, allowlist=None).plugins()}
+    monkeypatch.setenv("AGENTDOCK_LOAD_PLUGINS", "-langchain, -hardware")
+    manager = PluginManager(load_entry_points=True)
+    assert {p.name for p in manager.plugins()} == everything - {"langchain", "hardware"}
+    assert manager.errors() == []
+
+
+def test_a_name_no_plugin_has_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTDOCK_LOAD_PLUGINS", "langgraph,langgrpah,-nosuch")
+    manager = PluginManager(load_entry_points=True)
+    assert [p.name for p in manager.plugins()] == ["langgraph"]
+    assert sorted(e.name for e in manager.errors()) == ["langgrpah", "nosuch"]
+    assert all("no installed plugin is" in e.error for e in manager.errors())
 
 
 def test_register_commands_hook_adds_cli_command() -> None:

@@ -9,6 +9,8 @@ completion): ``agentdock validate`` loads no plugin.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from agentdock_cli import __version__
@@ -30,7 +32,10 @@ from agentdock_cli.commands.schema import schema_command
 from agentdock_cli.commands.token import token_command
 from agentdock_cli.commands.validate import validate_command
 
-__all__ = ["cli", "main"]
+if TYPE_CHECKING:
+    from agentdock.plugins import PluginError
+
+__all__ = ["cli", "main", "report_plugin_errors"]
 
 
 class _AgentDockGroup(click.Group):
@@ -44,6 +49,7 @@ class _AgentDockGroup(click.Group):
         self._plugin_commands_added = True
         from agentdock.plugins import get_plugin_manager
 
+        report_plugin_errors()
         get_plugin_manager().register_commands(self)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
@@ -66,6 +72,31 @@ def cli() -> None:
     Exit codes: 0 ok, 1 invalid input or spec, 2 usage, 3 build failed,
     4 deploy or health check failed, 5 not found.
     """
+    report_plugin_errors()
+
+
+_reporting = False
+
+
+def report_plugin_errors() -> None:
+    """Print every plugin error on stderr, one line each, whichever command loads plugins
+    (a plugin that failed to import, a hook that raised, a built-in name refused to it):
+    a plugin that is not there must never go unnoticed."""
+    global _reporting
+    if _reporting:
+        return
+    _reporting = True
+    from agentdock.plugins import get_plugin_manager
+
+    get_plugin_manager().add_error_listener(_print_plugin_error)
+
+
+def _print_plugin_error(err: PluginError) -> None:
+    where = f" ({err.distribution})" if err.distribution else ""
+    click.echo(
+        click.style("warning: ", fg="yellow") + f"plugin {err.name}{where}: {err.error}",
+        err=True,
+    )
 
 
 cli.add_command(init_command)

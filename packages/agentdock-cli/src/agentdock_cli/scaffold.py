@@ -2,9 +2,11 @@
 
 A template is a folder under ``agentdock_cli/templates/<name>/``, laid over the files all
 templates share (``templates/_common/``). Every file is written to the same relative path in
-the target directory; a file ending in ``.tmpl`` loses
-that suffix and is rendered with :class:`string.Template`-style ``$agent_name``
-substitution. Only lowercase ``$name`` placeholders are substituted: the Dockfile's own
+the target directory; a file ending in ``.tmpl`` loses that suffix and is rendered with
+:class:`string.Template`-style ``$agent_name`` (and ``$module_name``, the name with ``-`` as
+``_``) substitution, which path parts get too (``src/$module_name/``). A template holding a
+``.standalone`` file (``plugin``: a plugin distribution, not an agent) is not laid over
+``_common``. Only lowercase ``$name`` placeholders are substituted: the Dockfile's own
 ``${VAR}`` references, ``$UPPERCASE`` text and any other ``$`` pass through untouched, and
 ``$$`` writes a literal ``$``.
 
@@ -45,6 +47,8 @@ TEMPLATE_SUFFIX = ".tmpl"
 _NAME_PREFIX = "agent-"
 #: Files every template shares; a template's own file of the same path wins.
 _COMMON = "_common"
+#: A file in a template that is a whole project of its own (``plugin``): no ``_common``.
+_STANDALONE = ".standalone"
 _SKIPPED_DIRS = frozenset({"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"})
 _SKIPPED_SUFFIXES = (".pyc", ".pyo")
 
@@ -143,16 +147,22 @@ def plan(template: str = DEFAULT_TEMPLATE, name: str = "agent") -> list[PlannedF
         raise UnknownTemplateError(template)
     if not AGENT_NAME_PATTERN.match(name):
         raise InvalidAgentNameError(name)
-    variables = {"agent_name": name, "template": template}
+    variables = {"agent_name": name, "module_name": name.replace("-", "_"), "template": template}
     root = _templates_root()
+    standalone = root.joinpath(template, _STANDALONE).is_file()
     sources: dict[PurePosixPath, Traversable] = {}
-    for folder in (_COMMON, template):
+    for folder in (template,) if standalone else (_COMMON, template):
         node = root.joinpath(folder)
         if node.is_dir():
             for relative, source in _walk(node, PurePosixPath()).items():
-                target = relative
-                if relative.name.endswith(TEMPLATE_SUFFIX):
-                    target = relative.with_name(relative.name[: -len(TEMPLATE_SUFFIX)])
+                if relative == PurePosixPath(_STANDALONE):
+                    continue
+                # A path part may hold placeholders too: src/$module_name/.
+                target = PurePosixPath(
+                    *(_Template(p).substitute(variables) for p in relative.parts)
+                )
+                if target.name.endswith(TEMPLATE_SUFFIX):
+                    target = target.with_name(target.name[: -len(TEMPLATE_SUFFIX)])
                 sources[target] = source
     files: list[PlannedFile] = []
     for target, source in sources.items():

@@ -41,7 +41,13 @@ hookimpl = pluggy.HookimplMarker("agentdock")
 class Register(Protocol):
     """The callable passed to every ``agentdock_register_*`` hook."""
 
-    def __call__(self, name: str, factory: Any, description: str = "") -> None: ...
+    def __call__(
+        self,
+        name: str,
+        factory: Any,
+        description: str = "",
+        config_schema: Mapping[str, Any] | None = None,
+    ) -> None: ...
 
 
 # -------------------------------------------------------------------------------------------
@@ -65,11 +71,15 @@ def agentdock_register_adapters(register: Register) -> None:
 def agentdock_register_policies(register: Register) -> None:
     """Register policies (redaction, injection scoring, tool gating, ...) by name.
 
-    Called once when the runtime compiles its pipeline; every registered factory is then
-    called once with the resolved spec.
+    Called once when the runtime compiles its pipeline; then each built-in factory, and each
+    other plugin's factory whose name the Dockfile's ``plugins`` block holds, is called once
+    with the resolved spec. A policy a plugin adds is active only where a Dockfile names it.
 
-    :param register: ``register(name, factory, description="")``; ``factory(spec)`` returns an
-        :class:`agentdock.protocols.Policy`, or ``None`` when it does not apply to this spec.
+    :param register: ``register(name, factory, description="", config_schema=None)``;
+        ``factory(spec)`` returns an :class:`agentdock.protocols.Policy`, or ``None`` when it
+        does not apply to this spec. Its configuration is ``spec.plugins[name]`` (a dict,
+        empty when none is given), checked at validate time against ``config_schema``, a JSON
+        Schema (draft 2020-12), when the plugin gives one.
     """
 
 
@@ -77,12 +87,14 @@ def agentdock_register_policies(register: Register) -> None:
 def agentdock_register_telemetry_sinks(register: Register) -> None:
     """Register telemetry sinks (Prometheus, OpenTelemetry, LangFuse, local buffer, ...).
 
-    Called once when the runtime starts; every registered factory is then called once with
+    Called once when the runtime starts; then each built-in factory, and each other
+    plugin's factory whose name the Dockfile's ``plugins`` block holds, is called once with
     the resolved spec. Sinks receive events from a bounded queue drained off the request path.
 
-    :param register: ``register(name, factory, description="")``; ``factory(spec)`` returns a
-        :class:`agentdock.protocols.TelemetrySink`, or ``None`` when this spec does not
-        configure it.
+    :param register: ``register(name, factory, description="", config_schema=None)``;
+        ``factory(spec)`` returns a :class:`agentdock.protocols.TelemetrySink`, or ``None``
+        when this spec does not configure it. Its configuration is ``spec.plugins[name]``,
+        checked against ``config_schema`` as for policies.
     """
 
 

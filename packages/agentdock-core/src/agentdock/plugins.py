@@ -7,22 +7,33 @@ plugin that fails to import, or whose hooks raise, is recorded as a :class:`Plug
 naming it and never takes the caller down.
 
 ``AGENTDOCK_LOAD_PLUGINS`` (comma-separated entry-point names) limits which entry points
-load; an empty value loads none.
+load; an empty value loads none; ``-name`` items alone load all but those. A name that no
+installed plugin has is an error (a typo must not pass for a plugin left out).
 
 Implementations are called in pluggy's order (:meth:`PluginManager.implementations`):
 ``tryfirst`` ones first, then the others from the last registered to the first, ``trylast``
-ones last; where two give the same name, the first called wins. Each is called on its own, so
+ones last; where two give the same name, the first called wins. A built-in's name (one
+``agentdock-plugins`` registers) is never taken by another plugin, whatever the order: an
+attempt is a :class:`PluginError` of that plugin, unless the replacement is asked for by name
+(``AGENTDOCK_PLUGIN_REPLACES=kind:name=plugin``, or ``replaces=`` in process), since a
+plugin installed beside AgentDock that quietly replaced ``api_key`` or ``redact_input``
+would change every agent's security.
+
+Every error is also handed to the listeners added with
+:meth:`PluginManager.add_error_listener` as it is recorded: the CLI prints each on stderr,
+the runtime logs it. Each is called on its own, so
 that one raising never stops the others; a hook wrapper, which pluggy runs around the rest of
 the chain, has no such chain here and is refused when its plugin registers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import traceback
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -36,6 +47,7 @@ __all__ = [
     "BUILTIN_DISTRIBUTION",
     "ENTRY_POINT_GROUP",
     "KINDS",
+    "REPLACES_ENV",
     "PluginError",
     "PluginInfo",
     "PluginManager",
@@ -47,6 +59,9 @@ __all__ = [
 ENTRY_POINT_GROUP = "agentdock"
 BUILTIN_DISTRIBUTION = "agentdock-plugins"
 ALLOWLIST_ENV = "AGENTDOCK_LOAD_PLUGINS"
+REPLACES_ENV = "AGENTDOCK_PLUGIN_REPLACES"
+#: The package of the built-in plugins (registered in process, they have no distribution).
+BUILTIN_PACKAGE = "agentdock_plugins"
 
 #: Kinds of things plugins register, each collected by ``agentdock_register_<kind>``.
 KINDS: tuple[str, ...] = (
@@ -71,6 +86,8 @@ class Registration:
     factory: Any
     description: str
     plugin: str
+    #: The JSON Schema (draft 2020-12) of its entry in a Dockfile's ``plugins`` block, or None.
+    config_schema: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +119,61 @@ def _one_line(exc: BaseException) -> str:
     return line[:300]
 
 
+def _replaces_from_env() -> frozenset[tuple[str, str, str]]:
+    """``AGENTDOCK_PLUGIN_REPLACES``: comma-separated ``kind:name=plugin`` items."""
+    return parse_replaces(os.environ.get(REPLACES_ENV, "").split(","))
+
+
+def parse_replaces(items: Iterable[str]) -> frozenset[tuple[str, str, str]]:
+    """``(kind, name, plugin)`` from ``kind:name=plugin`` items (blank ones skipped).
+
+    :raises ValueError: an item of another form, or an unknown kind.
+    """
+    out: set[tuple[str, str, str]] = set()
+    for raw in items:
+        item = raw.strip()
+        if not item:
+            continue
+        kind, _, rest = item.partition(":")
+        name, _, plugin = rest.partition("=")
+        if kind not in KINDS or not name or not plugin:
+            raise ValueError(
+                f"{REPLACES_ENV} item {item!r} is not kind:name=plugin with a kind of "
+                f"{', '.join(KINDS)}"
+            )
+        out.add((kind, name, plugin))
+    return frozenset(out)
+
+
+def _check_config_schema(kind: str, name: str, schema: object) -> None:
+    """A ``config_schema`` must be a JSON Schema (draft 2020-12) object.
+
+    :raises ValueError: it is not (the plugin's hook then counts as raising).
+    """
+    import jsonschema_rs
+
+    if not isinstance(schema, Mapping):
+        raise ValueError(f"{kind} {name!r}: config_schema must be a mapping (a JSON Schema)")
+    try:
+        jsonschema_rs.Draft202012Validator(dict(schema))
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{kind} {name!r}: config_schema is not a JSON Schema: {first}") from None
+
+
+def _chosen(found: Iterable[metadata.EntryPoint], allow: Collection[str] | None) -> set[str]:
+    """The entry points to load: all (no list); those named; or, when every item is
+    ``-name``, all but those (so that leaving one plugin out never drops the built-ins)."""
+    names = {ep.name for ep in found}
+    if allow is None:
+        return names
+    if allow and all(item.startswith("-") for item in allow):
+        return names - {item[1:] for item in allow}
+    return {item for item in allow if not item.startswith("-")} - {
+        item[1:] for item in allow if item.startswith("-")
+    }
+
+
 def _allowlist_from_env() -> frozenset[str] | None:
     raw = os.environ.get(ALLOWLIST_ENV)
     if raw is None:
@@ -117,7 +189,12 @@ class PluginManager:
         *,
         load_entry_points: bool = True,
         allowlist: Collection[str] | None = None,
+        replaces: Iterable[str] | None = None,
     ) -> None:
+        """:param replaces: ``kind:name=plugin`` items: built-in names those plugins may
+            take (default: ``AGENTDOCK_PLUGIN_REPLACES``).
+        :raises ValueError: a ``replaces`` item of another form.
+        """
         self._pm = pluggy.PluginManager("agentdock")
         self._pm.add_hookspecs(hookspecs)
         self._load_entry_points = load_entry_points
@@ -128,6 +205,8 @@ class PluginManager:
         self._origins: dict[str, tuple[str | None, str | None]] = {}
         self._collected: dict[str, dict[str, Registration]] = {}
         self._conflicts: list[str] = []
+        self._replaces = parse_replaces(replaces) if replaces is not None else _replaces_from_env()
+        self._listeners: list[Callable[[PluginError], None]] = []
 
     # -- registration ------------------------------------------------------------------------
 
@@ -175,6 +254,44 @@ class PluginManager:
                 "AgentDock calls each implementation on its own and takes no wrappers",
             )
 
+    def add_error_listener(self, listener: Callable[[PluginError], None]) -> None:
+        """Call ``listener`` with every error recorded so far and each one recorded later
+        (a listener that raises is ignored: reporting never takes the host down)."""
+        with self._lock:
+            self._listeners.append(listener)
+            for err in self._errors:
+                self._tell(listener, err)
+
+    def _record(self, err: PluginError) -> None:
+        if err in self._errors:  # the same refusal, met again when collections are redone
+            return
+        self._errors.append(err)
+        for listener in list(self._listeners):
+            self._tell(listener, err)
+
+    @staticmethod
+    def _tell(listener: Callable[[PluginError], None], err: PluginError) -> None:
+        with contextlib.suppress(Exception):  # a reporter's failure is not the plugin's
+            listener(err)
+
+    def is_builtin(self, plugin_name: str) -> bool:
+        """Whether ``plugin_name`` is one of AgentDock's own plugins: loaded from
+        ``agentdock-plugins``, or a module of ``agentdock_plugins`` registered in process."""
+        dist, _ = self._origins.get(plugin_name, (None, None))
+        if dist is not None:
+            return dist == BUILTIN_DISTRIBUTION
+        plugin = self._pm.get_plugin(plugin_name)
+        module = getattr(plugin, "__name__", None) or type(plugin).__module__
+        return module == BUILTIN_PACKAGE or module.startswith(BUILTIN_PACKAGE + ".")
+
+    def needs_naming(self, plugin_name: str) -> bool:
+        """Whether what ``plugin_name`` provides is used only where a Dockfile names it: a
+        plugin installed beside AgentDock (an entry point of another distribution). The
+        built-ins, and plugins a program registers in process, are its own choice."""
+        if plugin_name not in self._origins:
+            return False
+        return not self.is_builtin(plugin_name)
+
     def unregister(self, name: str) -> None:
         """Remove a plugin registered under ``name`` (no error if absent)."""
         with self._lock:
@@ -193,16 +310,27 @@ class PluginManager:
             if not self._load_entry_points:
                 return
             allow = self._allowlist if self._allowlist is not None else _allowlist_from_env()
-            for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-                if allow is not None and ep.name not in allow:
-                    continue
-                self._load_entry_point(ep)
+            found = list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+            chosen = _chosen(found, allow)
+            for ep in found:
+                if ep.name in chosen:
+                    self._load_entry_point(ep)
+            known = {ep.name for ep in found}
+            for name in sorted({n.lstrip("-") for n in allow or ()} - known):
+                self._record(
+                    PluginError(
+                        name,
+                        None,
+                        f"{ALLOWLIST_ENV} names {name!r}, which no installed plugin is; "
+                        f"installed: {', '.join(sorted(known)) or 'none'}",
+                    )
+                )
 
     def _load_entry_point(self, ep: metadata.EntryPoint) -> None:
         dist_name = ep.dist.name if ep.dist is not None else None
         dist_version = ep.dist.version if ep.dist is not None else None
         if self._pm.get_plugin(ep.name) is not None or ep.name in self._origins:
-            self._errors.append(
+            self._record(
                 PluginError(ep.name, dist_name, f"another plugin is already named {ep.name!r}")
             )
             return
@@ -211,14 +339,12 @@ class PluginManager:
         except BaseException as exc:  # a broken plugin must not take the host down
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            self._errors.append(
-                PluginError(ep.name, dist_name, _one_line(exc), traceback.format_exc())
-            )
+            self._record(PluginError(ep.name, dist_name, _one_line(exc), traceback.format_exc()))
             return
         try:
             self._register_checked(plugin, ep.name)
         except (pluggy.PluginValidationError, ValueError) as exc:
-            self._errors.append(PluginError(ep.name, dist_name, _one_line(exc)))
+            self._record(PluginError(ep.name, dist_name, _one_line(exc)))
             return
         self._origins[ep.name] = (dist_name, dist_version)
 
@@ -284,28 +410,63 @@ class PluginManager:
 
     def _collect(self, kind: str) -> dict[str, Registration]:
         found: dict[str, Registration] = {}
-        # The first implementation called keeps a name: tryfirst wins, trylast yields.
-        for impl in self.implementations(f"agentdock_register_{kind}"):
+        builtin: set[str] = set()
+        # Built-ins first, so that their names are theirs whatever the order; then the
+        # others, where the first implementation called keeps a name (tryfirst wins,
+        # trylast yields).
+        impls = self.implementations(f"agentdock_register_{kind}")
+        ours = [impl for impl in impls if self.is_builtin(impl.plugin_name)]
+        for impl in ours + [impl for impl in impls if impl not in ours]:
             plugin_name = impl.plugin_name
+            is_ours = impl in ours
 
             def register(
                 name: str,
                 factory: Any,
                 description: str = "",
+                config_schema: Mapping[str, Any] | None = None,
                 _plugin: str = plugin_name,
+                _ours: bool = is_ours,
             ) -> None:
                 if not isinstance(name, str) or not name:
                     raise ValueError(f"{kind} names must be non-empty strings, got {name!r}")
-                if name in found:
-                    self._conflicts.append(
-                        f"{kind} {name!r} from {_plugin} ignored: "
-                        f"already registered by {found[name].plugin}"
+                if config_schema is not None:
+                    _check_config_schema(kind, name, config_schema)
+                held = found.get(name)
+                if held is not None and name in builtin and not _ours:
+                    if (kind, name, _plugin) not in self._replaces:
+                        dist, _ = self._origins.get(_plugin, (None, None))
+                        self._record(
+                            PluginError(
+                                _plugin,
+                                dist,
+                                f"{kind} {name!r} is built in and was not replaced: register "
+                                f"it under another name, or allow it with "
+                                f"{REPLACES_ENV}={kind}:{name}={_plugin}",
+                            )
+                        )
+                        return
+                    self._conflict(
+                        f"{kind} {name!r}: the built-in one replaced by {_plugin}, as "
+                        f"{REPLACES_ENV} asks"
+                    )
+                    builtin.discard(name)
+                elif held is not None:
+                    self._conflict(
+                        f"{kind} {name!r} from {_plugin} ignored: already registered by "
+                        f"{held.plugin}"
                     )
                     return
-                found[name] = Registration(kind, name, factory, description, _plugin)
+                found[name] = Registration(kind, name, factory, description, _plugin, config_schema)
+                if _ours:
+                    builtin.add(name)
 
             self._call_impl(impl, {"register": register})
         return found
+
+    def _conflict(self, text: str) -> None:
+        if text not in self._conflicts:
+            self._conflicts.append(text)
 
     def _call_impl(self, impl: Any, kwargs: Mapping[str, Any]) -> Any:
         args = {k: kwargs[k] for k in impl.argnames if k in kwargs}
@@ -313,7 +474,7 @@ class PluginManager:
             return impl.function(**args)
         except Exception as exc:
             dist, _ = self._origins.get(impl.plugin_name, (None, None))
-            self._errors.append(
+            self._record(
                 PluginError(
                     impl.plugin_name,
                     dist,
@@ -358,9 +519,11 @@ class PluginManager:
         for plugin_name, result in self.call_each(
             "agentdock_validate_spec", spec=spec, project_dir=project_dir
         ):
-            for item in result or ():
+            # One Finding, or any iterable of them; a dotted string path is split.
+            items = [result] if isinstance(result, Finding) else list(result or ())
+            for item in items:
                 if isinstance(item, Finding):
-                    findings.append(item)
+                    findings.append(_from_plugin(item, plugin_name))
                 else:
                     findings.append(
                         Finding(
@@ -387,14 +550,27 @@ class PluginManager:
         self.call_each("agentdock_register_commands", cli=cli)
 
 
+def _from_plugin(finding: Finding, plugin_name: str) -> Finding:
+    """``finding`` as a plugin returned it, its path a tuple (a plugin may give the dotted
+    string, ``"arguments.timeout"``) and its message naming the plugin."""
+    path: Any = finding.path
+    if isinstance(path, str):
+        path = tuple(part for part in path.split(".") if part)
+    return replace(finding, path=tuple(path), message=f"{finding.message} (plugin {plugin_name})")
+
+
 def make_plugin_manager(
-    *, entry_points: bool = False, plugins: Iterable[object | tuple[str, object]] = ()
+    *,
+    entry_points: bool = False,
+    plugins: Iterable[object | tuple[str, object]] = (),
+    replaces: Iterable[str] = (),
 ) -> PluginManager:
     """A fresh manager (entry points off by default): the way tests and notebooks start.
 
     :param plugins: plugin objects, or ``(name, plugin)`` pairs, to register right away.
+    :param replaces: ``kind:name=plugin`` items: built-in names those plugins may take.
     """
-    manager = PluginManager(load_entry_points=entry_points)
+    manager = PluginManager(load_entry_points=entry_points, replaces=replaces)
     for item in plugins:
         if isinstance(item, tuple):
             manager.register(item[1], name=item[0])

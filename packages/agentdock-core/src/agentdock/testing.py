@@ -12,6 +12,17 @@ and telemetry is flushed when the client closes::
     async with async_client("Dockfile.yaml", insecure_no_auth=True) as http:
         response = await http.get("/ready")
 
+To test a plugin, serve an agent with the built-ins plus the plugin under test,
+registered in process (whether or not it is also installed)::
+
+    from agentdock.testing import client, plugin_manager
+
+    with client("Dockfile.yaml", plugins=plugin_manager(my_plugin)) as http:
+        ...
+
+Under pytest the ``agentdock_client`` fixture does the same and closes the client after
+the test (:mod:`agentdock.pytest_plugin`).
+
 Both return plain ``httpx`` clients; extra keyword arguments (``headers``, ``timeout``,
 ``base_url``...) go to them. They need ``agentdock-runtime`` (which brings ``httpx``) and a
 server plugin installed; both are reached through :mod:`agentdock._runtime`.
@@ -21,6 +32,7 @@ event line is printed (``agentdock serve`` and the container entrypoint do that)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -28,9 +40,54 @@ if TYPE_CHECKING:
 
     from agentdock.plugins import PluginManager
 
-__all__ = ["DEFAULT_BASE_URL", "async_client", "client"]
+__all__ = ["DEFAULT_BASE_URL", "async_client", "client", "plugin_manager"]
 
 DEFAULT_BASE_URL = "http://agentdock.test"
+
+
+def plugin_manager(
+    *plugins: object | tuple[str, object],
+    entry_points: bool = False,
+    replaces: Iterable[str] = (),
+) -> PluginManager:
+    """A plugin manager with AgentDock's built-ins and ``plugins``, the plugins under test.
+
+    The built-ins load from their entry points, as installed (a fresh
+    :func:`agentdock.make_plugin_manager` has none: it could not serve). ``plugins`` (objects,
+    or ``(name, object)`` pairs) are registered in process, so they act without a Dockfile
+    naming them, as a program's own plugins do. With ``entry_points=True`` every installed
+    plugin loads too, except the entry point of a plugin under test (an editable install of
+    the plugin being tested), which is not registered twice.
+
+    :param replaces: ``kind:name=plugin`` items: built-in names the plugins may take.
+    """
+    from importlib import metadata
+
+    from agentdock.plugins import BUILTIN_DISTRIBUTION, ENTRY_POINT_GROUP, PluginManager
+
+    under_test = [item[1] if isinstance(item, tuple) else item for item in plugins]
+    found = metadata.entry_points(group=ENTRY_POINT_GROUP)
+    wanted = {
+        ep.name
+        for ep in found
+        if (entry_points or (ep.dist is not None and ep.dist.name == BUILTIN_DISTRIBUTION))
+        and not _is_under_test(ep, under_test)
+    }
+    manager = PluginManager(load_entry_points=True, allowlist=wanted, replaces=replaces)
+    manager.load()
+    for item in plugins:
+        if isinstance(item, tuple):
+            manager.register(item[1], name=item[0])
+        else:
+            manager.register(item)
+    return manager
+
+
+def _is_under_test(entry_point: Any, under_test: list[object]) -> bool:
+    """Whether ``entry_point`` names a module among the plugins under test (compared by
+    module name, so it is not imported to find out)."""
+    names = {getattr(p, "__name__", None) for p in under_test} - {None}
+    return entry_point.value.partition(":")[0] in names
 
 
 def _build_app(

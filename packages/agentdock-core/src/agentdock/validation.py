@@ -145,12 +145,29 @@ def _semantic_findings(
     yield from semantic.check_injection(data)
     yield from semantic.check_deploy(data)
     yield from semantic.check_framework(data, manager.registrations("adapters").keys())
+    if data.get("plugins"):
+        yield from _plugin_block_findings(data, manager)
     yield from semantic.check_telemetry(data)
     yield from semantic.check_inline_io(data)
     patterns = semantic.block(data, "policies", "safety").get("redact_patterns")
     if isinstance(patterns, list):
         yield from check_patterns(patterns)
     yield from semantic.check_lint(data)
+
+
+def _plugin_block_findings(data: Mapping[str, Any], manager: PluginManager) -> Iterable[Finding]:
+    from agentdock.spec.pluginblock import PLUGIN_KINDS, check_plugins
+
+    registered: dict[str, Any] = {}
+    for kind in PLUGIN_KINDS:
+        for name, registration in manager.registrations(kind).items():
+            registered.setdefault(name, registration)
+    builtin = {name: manager.is_builtin(r.plugin) for name, r in registered.items()}
+    errors = [
+        f"{e.name}{f' ({e.distribution})' if e.distribution else ''}: {e.error}"
+        for e in manager.errors()
+    ]
+    return check_plugins(data, registered, builtin, errors)
 
 
 def _import_findings(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agentdock.plugins import PluginManager, get_plugin_manager
+from agentdock.plugins import PluginError, PluginManager, get_plugin_manager
 
 from agentdock_runtime.heap import freeze_startup_heap
 from agentdock_runtime.iomodels import import_object
@@ -138,6 +138,13 @@ def _build(
     return build_server_app(agent.spec, pipeline, plugins=manager, server=server)
 
 
+def log_plugin_error(err: PluginError) -> None:
+    """A plugin error as one warning of the runtime's log (the runtime's own listener:
+    :meth:`agentdock.plugins.PluginManager.add_error_listener`)."""
+    where = f" ({err.distribution})" if err.distribution else ""
+    log.warning("plugin %s%s: %s", err.name, where, err.error)
+
+
 def app_from_env() -> Any:
     """:func:`app` for the Dockfile named by ``AGENTDOCK_DOCKFILE``: the uvicorn factory of
     ``agentdock serve --reload`` or ``--workers``, whose process warned of
@@ -146,6 +153,7 @@ def app_from_env() -> Any:
     if not path:
         raise RuntimeError(f"{DOCKFILE_ENV} is not set")
     insecure = os.environ.get(INSECURE_ENV) == "1"
+    get_plugin_manager().add_error_listener(log_plugin_error)
     application = _build(path, insecure, None, DEFAULT_SERVER)
     freeze_startup_heap()
     return application

@@ -310,7 +310,7 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     from agentdock.plugins import get_plugin_manager
 
     from agentdock_runtime import listen, logconfig
-    from agentdock_runtime.app import get_server, load_agent
+    from agentdock_runtime.app import get_server, load_agent, log_plugin_error
     from agentdock_runtime.pipeline import PipelineError, compile_pipeline
 
     try:
@@ -321,6 +321,7 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         _fatal(exc.lines, exc.code)
     # This process is the runtime: one log format for all it writes from here on.
     logconfig.configure(level=logconfig.level_of(spec))
+    manager.add_error_listener(log_plugin_error)
     project_dir = settings.project_dir or settings.spec_path.resolve().parent
     host, port = _listen(settings, spec)
     try:

@@ -1011,6 +1011,19 @@ def _timed_out(timeout: float | None) -> AgentTimeoutError:
 # -- compiling -----------------------------------------------------------------------------------
 
 
+def _enabled(plugins: PluginManager, kind: str, spec: Any) -> list[tuple[str, Any]]:
+    """The registrations of ``kind`` this agent uses: the built-ins and those registered in
+    process, and an installed plugin's only where the Dockfile's ``plugins`` block names it
+    (:meth:`agentdock.plugins.PluginManager.needs_naming`): installing a plugin never
+    changes an agent that does not ask for it."""
+    named = getattr(spec, "plugins", None) or {}
+    return [
+        (name, reg)
+        for name, reg in plugins.registrations(kind).items()
+        if name in named or not plugins.needs_naming(reg.plugin)
+    ]
+
+
 def compile_pipeline(
     spec: Any,
     *,
@@ -1047,13 +1060,13 @@ def compile_pipeline(
         auth = _build("auth provider", mode, provider.factory, spec)
 
     policies: list[tuple[str, Any]] = []
-    for name, reg in plugins.registrations("policies").items():
+    for name, reg in _enabled(plugins, "policies", spec):
         policy = _build("policy", name, reg.factory, spec)
         if policy is not None:
             policies.append((name, policy))
     sinks: list[Any] = []
     sink_names: list[str] = []
-    for name, reg in plugins.registrations("telemetry_sinks").items():
+    for name, reg in _enabled(plugins, "telemetry_sinks", spec):
         sink = _build("telemetry sink", name, reg.factory, spec)
         if sink is not None:
             sinks.append(sink)

@@ -22,7 +22,10 @@ from agentdock_cli.scaffold import (
     scaffold,
 )
 
-__all__ = ["init_command"]
+__all__ = ["PLUGIN_TEMPLATE", "init_command"]
+
+#: The template that writes a plugin distribution, not an agent.
+PLUGIN_TEMPLATE = "plugin"
 
 
 def _check_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -47,7 +50,7 @@ def _check_name(ctx: click.Context, param: click.Parameter, value: str | None) -
     type=click.Choice(available_templates()),
     default=DEFAULT_TEMPLATE,
     show_default=True,
-    help="Which example agent to scaffold.",
+    help="Which example agent to scaffold (plugin: a plugin distribution instead).",
 )
 @click.option(
     "--name",
@@ -60,6 +63,9 @@ def init_command(
     directory: Path, template: str, name: str | None, force: bool, as_json: bool
 ) -> None:
     """Scaffold an example agent, its Dockfile, tests and README into DIRECTORY (default .).
+
+    With --template plugin: a plugin distribution (a policy, a telemetry sink, its entry
+    point, tests that serve an agent with it, a README), named by --name.
 
     The agent runs offline with a fake chat model that reports token usage. Nothing is
     written when a file would be overwritten, unless --force is given.
@@ -114,17 +120,29 @@ def _print_created(written: list[Path], directory: Path, template: str, agent: s
     from rich.markup import escape
 
     out = console()
+    what = "plugin" if template == PLUGIN_TEMPLATE else "agent"
     out.print(
-        f"[green]✓ Created agent[/] [bold]{escape(agent)}[/] from template "
+        f"[green]✓ Created {what}[/] [bold]{escape(agent)}[/] from template "
         f"[bold]{escape(template)}[/] in {escape(str(directory))}"
     )
     for path in written:
         out.print(f"  {escape(str(path))}")
     agentdock, python = runners()
-    dockfile = shlex.quote(str(directory / "Dockfile.yaml"))
     tests = shlex.quote(str(directory / "tests"))
     out.print("\nNext steps:")
-    out.print(f"  {agentdock} validate {dockfile}", markup=False, highlight=False)
+    if template == PLUGIN_TEMPLATE:
+        # Its tests import the plugin: installed (editable) into this environment first.
+        project = shlex.quote(str(directory))
+        if python.startswith("uv run"):
+            install = f"uv pip install -e {project}"
+        elif shutil.which("uv"):  # a uv environment may have no pip
+            install = f"uv pip install --python {python} -e {project}"
+        else:
+            install = f"{python} -m pip install -e {project}"
+        out.print(f"  {install}", markup=False, highlight=False)
+    else:
+        dockfile = shlex.quote(str(directory / "Dockfile.yaml"))
+        out.print(f"  {agentdock} validate {dockfile}", markup=False, highlight=False)
     out.print(f"  {python} -m pytest {tests}", markup=False, highlight=False)
 
 

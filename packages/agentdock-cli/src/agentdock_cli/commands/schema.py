@@ -28,14 +28,27 @@ __all__ = ["schema_command"]
     show_default=True,
     help="The JSON Schema itself, or the Markdown reference table rendered from it.",
 )
-def schema_command(version: str, fmt: str) -> None:
+@click.option(
+    "--plugins",
+    "with_plugins",
+    is_flag=True,
+    help="Add the installed plugins' policies and sinks, with their configuration schemas, "
+    "under the plugins block (1.1).",
+)
+def schema_command(version: str, fmt: str, with_plugins: bool) -> None:
     """Print the Dockfile JSON Schema (point your editor's YAML support at it)."""
+    from agentdock.spec.schema import load_schema
+
+    schema = load_schema(version)
+    if with_plugins:
+        from agentdock.plugins import get_plugin_manager
+        from agentdock.spec.pluginblock import schema_with_plugins
+
+        schema = schema_with_plugins(schema, get_plugin_manager())
     if fmt == "markdown":
         from agentdock.spec.reference import render_reference
 
-        click.echo(render_reference(version), nl=False)
+        click.echo(render_reference(version, schema=schema), nl=False)
     else:
-        from agentdock.spec.schema import load_schema
-
-        click.echo(json.dumps(load_schema(version), indent=2))
+        click.echo(json.dumps(schema, indent=2))
     raise SystemExit(exitcodes.OK)

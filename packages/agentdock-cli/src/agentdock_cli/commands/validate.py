@@ -12,7 +12,6 @@ from agentdock_cli.output import print_json
 
 if TYPE_CHECKING:
     from agentdock.findings import Finding, ValidationReport
-    from agentdock.plugins import PluginManager
 
 __all__ = ["parse_env_pairs", "validate_command"]
 
@@ -85,7 +84,6 @@ def validate_command(
         build=not no_build,
         plugins=manager,
     )
-    _report_plugin_errors(manager)
     code = exitcodes.OK if report.ok else exitcodes.INVALID
     if not target.exists():
         code = exitcodes.NOT_FOUND
@@ -94,16 +92,6 @@ def validate_command(
     else:
         print_report(report, verbose=verbose)
     raise SystemExit(code)
-
-
-def _report_plugin_errors(manager: PluginManager) -> None:
-    for err in manager.errors():
-        where = f" ({err.distribution})" if err.distribution else ""
-        click.echo(
-            click.style("warning: ", fg="yellow")
-            + f"plugin {err.name}{where} failed to load: {err.error}",
-            err=True,
-        )
 
 
 # Plain click styling rather than rich: `validate` runs in CI loops and must start fast.

@@ -10,6 +10,7 @@ imports) are not here: they live in :mod:`agentdock.spec.semantic` and carry the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -18,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
@@ -523,6 +525,16 @@ class DockSpec11(_DockSpecBase):
     expose: ExposeCfg11
     build: BuildCfg | None = None
     deploy: DeployCfg | None = None
+    #: Plugins' policies and sinks this agent uses, by registered name, with their
+    #: configuration (``null`` in the file: none): a factory reads its own entry.
+    plugins: dict[PluginName, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("plugins", mode="before")
+    @classmethod
+    def _no_config_is_empty(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: {} if v is None else v for k, v in value.items()}
+        return value
 
 
 #: Any supported Dockfile version.

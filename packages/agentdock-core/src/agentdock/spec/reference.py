@@ -56,9 +56,12 @@ def _constraints(node: Mapping[str, Any]) -> str:
     return "; ".join(p for p in parts if p)
 
 
-def reference_rows(version: str = "1.1") -> Iterator[tuple[str, str, bool, str, str, str]]:
-    """``(key, type, required, default, constraints, description)`` for every documented key."""
-    root = load_schema(version)
+def reference_rows(
+    version: str = "1.1", schema: Mapping[str, Any] | None = None
+) -> Iterator[tuple[str, str, bool, str, str, str]]:
+    """``(key, type, required, default, constraints, description)`` for every documented key
+    of ``schema`` (default: the Dockfile schema of ``version``)."""
+    root = schema if schema is not None else load_schema(version)
     yield from _walk(root, root, "")
 
 
@@ -98,13 +101,13 @@ def _walk(
             )
 
 
-def render_reference(version: str = "1.1") -> str:
-    """The reference as a Markdown table."""
+def render_reference(version: str = "1.1", schema: Mapping[str, Any] | None = None) -> str:
+    """The reference as a Markdown table (of ``schema`` when given, else of ``version``'s)."""
     lines = [
         "| key | type | required | default | constraints | description |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for key, kind, required, default, constraints, description in reference_rows(version):
+    for key, kind, required, default, constraints, description in reference_rows(version, schema):
         cells = [f"`{key}`", kind, "yes" if required else "", default, constraints, description]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"

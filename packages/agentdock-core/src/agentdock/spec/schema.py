@@ -38,7 +38,7 @@ _BLOCK_CODES: dict[str, Code] = {
 }
 #: Keys that only Dockfile 1.1 knows, by the path of the mapping that holds them.
 _V11_ONLY: dict[Path, frozenset[str]] = {
-    (): frozenset({"build", "deploy"}),
+    (): frozenset({"build", "deploy", "plugins"}),
     ("auth",): frozenset({"oauth2"}),
     ("auth", "jwt"): frozenset({"algorithms", "public_key", "issuer", "audience"}),
     ("auth", "api_keys"): frozenset({"grace_hours"}),
