@@ -16,12 +16,12 @@ An agent with rate limits that may run more than one replica needs the replicas 
 one budget per caller through Redis: :func:`ratelimit_problem` says when the pods would get
 no ``AGENTDOCK_REDIS_URL`` (each would keep budgets of its own).
 
-Objects, in apply order: ConfigMap (the snapshot, mounted as ``/etc/agentdock/spec.yaml``),
-Service, NetworkPolicy (who reaches the pods, where they go: :mod:`.network`; before the
-pods exist), Deployment, HorizontalPodAutoscaler (``deploy.autoscale``),
-PodDisruptionBudget (more than one replica). Selectors use only the name and instance
-labels, which never change between versions, so an apply of a new version rolls the same
-Deployment.
+Objects, in apply order, each built by its own function in :mod:`.objects`: ConfigMap (the
+snapshot, mounted as ``/etc/agentdock/spec.yaml``), Service, NetworkPolicy (who reaches the
+pods, where they go: :mod:`.network`; before the pods exist), Deployment,
+HorizontalPodAutoscaler (``deploy.autoscale``), PodDisruptionBudget (more than one replica).
+Selectors use only the name and instance labels, which never change between versions, so an
+apply of a new version rolls the same Deployment.
 
 The pods run ``image`` as given. The target passes the image by digest
 (``repository@sha256:...``) when the engine knows one (the image was pushed to, or pulled
@@ -31,7 +31,6 @@ registry resolves) goes in the pod template's :data:`IMAGE_ID_ANNOTATION`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -45,7 +44,18 @@ from agentdock.masking import SECRET_NAMES_ENV
 from agentdock.registry import DATABASE_URL_ENV, RUNTIME_DATABASE_URL_ENV
 
 from agentdock_plugins.docker.naming import image_reference
+from agentdock_plugins.kubernetes import objects
 from agentdock_plugins.kubernetes.network import DEFAULT_EGRESS, DEFAULT_INGRESS, network_policy
+from agentdock_plugins.kubernetes.objects import (
+    CONFIG_DIR,
+    CONTAINER,
+    GID,
+    GPU_RESOURCE,
+    IMAGE_ID_ANNOTATION,
+    SPEC_FILE,
+    UID,
+    Manifest,
+)
 
 __all__ = [
     "CONFIG_DIR",
@@ -71,23 +81,8 @@ __all__ = [
     "write",
 ]
 
-#: A manifest: a JSON-compatible mapping with ``apiVersion``, ``kind`` and ``metadata``.
-Manifest = dict[str, Any]
-
 FIELD_MANAGER = "agentdock"
-UID = 10001
-GID = 10001
-CONFIG_DIR = "/etc/agentdock"
-SPEC_FILE = f"{CONFIG_DIR}/spec.yaml"
-#: Where the image keeps AgentDock's state (``AGENTDOCK_HOME``): writable through an emptyDir,
-#: as is ``/tmp``, because the root filesystem is read-only.
-STATE_DIR = "/var/lib/agentdock"
-CONTAINER = "agent"
-#: The image id (its config's digest) of a pod template whose image is named by tag.
-IMAGE_ID_ANNOTATION = "io.agentdock/image-id"
-GPU_RESOURCE = "nvidia.com/gpu"
 GPU_NODE_SELECTOR = {"nvidia.com/gpu.present": "true"}
-GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
 #: The Redis the runtimes of an agent share their rate limits through.
 REDIS_URL_ENV = "AGENTDOCK_REDIS_URL"
 _RESERVED_ENV = ("AGENTDOCK_SPEC", "AGENTDOCK_HOST", "AGENTDOCK_PORT", SECRET_NAMES_ENV)
@@ -308,7 +303,6 @@ def _resources(spec: Any) -> tuple[dict[str, Any], int]:
 
 
 def _env(
-    spec: Any,
     raw: Mapping[str, Any],
     variables: frozenset[str],
     unresolved: frozenset[str],
@@ -355,16 +349,6 @@ def _node_selector(raw: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def _probe(path: str, period: int, failures: int, timeout: int = 2) -> dict[str, Any]:
-    return {
-        "httpGet": {"path": path, "port": "http", "scheme": "HTTP"},
-        "periodSeconds": period,
-        "timeoutSeconds": timeout,
-        "failureThreshold": failures,
-        "successThreshold": 1,
-    }
-
-
 def render(
     spec: Any,
     *,
@@ -387,6 +371,7 @@ def render(
     replicas, autoscale, resources, hardware, secret names). Free-form strings (the
     ``deploy.env`` values, ``deploy.node_selector``) and the variables come from
     ``snapshot``, whose placeholders are kept: no variable's value reaches a manifest.
+    Each object is built by its own function in :mod:`.objects`.
 
     :raises InvalidDeployInput: a derived name is not a DNS-1123 label, the version cannot
         be a label value, a GPU is asked of the ``cpu`` hardware profile, autoscaling has
@@ -395,12 +380,71 @@ def render(
     """
     variables, unresolved, raw = _snapshot_document(snapshot)
     agent = str(spec.agent.name)
+    objs = _check_inputs(raw, agent=agent, instance=instance, image=image, namespace=namespace)
+    version_label = _label_value(version, "metadata.version")
+    deploy = getattr(spec, "deploy", None)
+    resources, gpus = _resources(spec)
+    autoscale = deploy.autoscale if deploy is not None else None
+    _check_scaling(spec, resources, gpus)
+    replicas = (
+        autoscale.min_replicas
+        if autoscale is not None
+        else (deploy.replicas if deploy is not None else 1)
+    )
+    port = int(spec.expose.port)
+    metrics = getattr(getattr(spec, "observability", None), "metrics", None)
+    version_of = objects.AgentVersion(
+        names=objs,
+        namespace=namespace,
+        match=selector(agent, instance),
+        labels=_labels(agent, instance, version_label),
+        port=port,
+    )
+    container = objects.container(
+        image=image,
+        port=port,
+        env=_env(raw, variables, unresolved, objs.secret, port),
+        resources=resources,
+    )
+    pod = objects.pod_spec(
+        container,
+        configmap=objs.configmap,
+        node_selector={**(GPU_NODE_SELECTOR if gpus else {}), **_node_selector(raw)},
+        gpus=gpus,
+    )
+    out = [
+        objects.configmap(version_of, snapshot),
+        objects.service(version_of),
+        network_policy(version_of.meta(objs.base), version_of.match, port, ingress_from, egress_to),
+        objects.deployment(
+            version_of,
+            pod,
+            replicas=replicas,
+            annotations=objects.pod_annotations(
+                snapshot,
+                port=port,
+                public_metrics=bool(getattr(metrics, "public", False)),
+                image_id=image_id if image_id and "@" not in image else None,
+            ),
+        ),
+    ]
+    if autoscale is not None:
+        out.append(objects.autoscaler(version_of, autoscale))
+    if replicas > 1:
+        out.append(objects.disruption_budget(version_of))
+    return out
+
+
+def _check_inputs(
+    raw: Mapping[str, Any], *, agent: str, instance: str | None, image: str, namespace: str
+) -> ObjectNames:
+    """The agent's object names; refuses a snapshot of another agent, a name that is no DNS
+    label, an image reference with spaces and a namespace that is no DNS label."""
     raw_name = (raw.get("agent") or {}).get("name")
     if isinstance(raw_name, str) and "${" not in raw_name and raw_name != agent:
         raise InvalidDeployInput(
             f"the spec ({agent}) and the snapshot ({raw_name}) are different agents"
         )
-    safe = spec
     objs = names(agent, instance)
     if not image or any(c.isspace() for c in image):
         raise InvalidDeployInput(f"invalid image reference {image!r}", path="image")
@@ -408,11 +452,13 @@ def render(
         raise InvalidDeployInput(
             f"namespace {namespace!r} is not a DNS-1123 label", path="--namespace"
         )
-    version_label = _label_value(version, "metadata.version")
-    deploy = getattr(safe, "deploy", None)
-    build = getattr(safe, "build", None)
-    port = int(safe.expose.port)
-    resources, gpus = _resources(safe)
+    return objs
+
+
+def _check_scaling(spec: Any, resources: Mapping[str, Any], gpus: int) -> None:
+    """Refuse a GPU on the ``cpu`` hardware profile, and autoscaling with no CPU request."""
+    deploy = getattr(spec, "deploy", None)
+    build = getattr(spec, "build", None)
     if gpus and build is not None and build.hardware == "cpu":
         raise InvalidDeployInput(
             f"deploy.resources.gpu asks for {gpus} GPU(s) but build.hardware is cpu",
@@ -427,14 +473,11 @@ def render(
             hint="add deploy.resources.cpu (for example 250m)",
             path="deploy.autoscale",
         )
-    replicas = (
-        autoscale.min_replicas
-        if autoscale is not None
-        else (deploy.replicas if deploy is not None else 1)
-    )
-    match = selector(agent, instance)
+
+
+def _labels(agent: str, instance: str | None, version_label: str) -> dict[str, str]:
     labels = {
-        **match,
+        **selector(agent, instance),
         "app.kubernetes.io/version": version_label,
         "app.kubernetes.io/component": "agent",
         "app.kubernetes.io/managed-by": "agentdock",
@@ -443,152 +486,7 @@ def render(
     }
     if instance:
         labels["io.agentdock/instance"] = instance
-
-    def meta(name: str) -> dict[str, Any]:
-        return {"name": name, "namespace": namespace, "labels": dict(labels)}
-
-    metrics = getattr(getattr(safe, "observability", None), "metrics", None)
-    public_metrics = bool(getattr(metrics, "public", False))
-    configmap: Manifest = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": meta(objs.configmap),
-        "data": {"spec.yaml": snapshot},
-    }
-    service: Manifest = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": meta(objs.base),
-        "spec": {
-            "type": "ClusterIP",
-            "selector": dict(match),
-            "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}],
-        },
-    }
-    policy = network_policy(meta(objs.base), match, port, ingress_from, egress_to)
-    node_selector = {**(GPU_NODE_SELECTOR if gpus else {}), **_node_selector(raw)}
-    container: dict[str, Any] = {
-        "name": CONTAINER,
-        "image": image,
-        "imagePullPolicy": "IfNotPresent",
-        "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
-        "env": _env(safe, raw, variables, unresolved, objs.secret, port),
-        "startupProbe": _probe("/health", 2, 60),
-        "livenessProbe": _probe("/health", 10, 3),
-        "readinessProbe": _probe("/ready", 5, 3),
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": UID,
-            "runAsGroup": GID,
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "privileged": False,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
-        "volumeMounts": [
-            {"name": "spec", "mountPath": SPEC_FILE, "subPath": "spec.yaml", "readOnly": True},
-            {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir, not a file
-            {"name": "state", "mountPath": STATE_DIR},
-        ],
-    }
-    if resources:
-        container["resources"] = resources
-    pod_spec: dict[str, Any] = {
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-        "terminationGracePeriodSeconds": 40,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": UID,
-            "runAsGroup": GID,
-            "fsGroup": GID,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
-        "containers": [container],
-        "volumes": [
-            {"name": "spec", "configMap": {"name": objs.configmap}},
-            {"name": "tmp", "emptyDir": {}},
-            {"name": "state", "emptyDir": {}},
-        ],
-    }
-    if node_selector:
-        pod_spec["nodeSelector"] = node_selector
-    if gpus:
-        pod_spec["tolerations"] = [dict(GPU_TOLERATION)]
-    deployment: Manifest = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": meta(objs.base),
-        "spec": {
-            "replicas": replicas,
-            "revisionHistoryLimit": 5,
-            "progressDeadlineSeconds": 600,
-            "selector": {"matchLabels": dict(match)},
-            "strategy": {
-                "type": "RollingUpdate",
-                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
-            },
-            "template": {
-                "metadata": {
-                    "labels": dict(labels),
-                    "annotations": {
-                        "prometheus.io/scrape": "true" if public_metrics else "false",
-                        "prometheus.io/port": str(port),
-                        "prometheus.io/path": "/metrics",
-                        # A new snapshot rolls the pods even when the image is the same.
-                        "io.agentdock/spec-sha256": hashlib.sha256(
-                            snapshot.encode("utf-8")
-                        ).hexdigest(),
-                        **(
-                            {IMAGE_ID_ANNOTATION: image_id} if image_id and "@" not in image else {}
-                        ),
-                    },
-                },
-                "spec": pod_spec,
-            },
-        },
-    }
-    out = [configmap, service, policy, deployment]
-    if autoscale is not None:
-        out.append(
-            {
-                "apiVersion": "autoscaling/v2",
-                "kind": "HorizontalPodAutoscaler",
-                "metadata": meta(objs.base),
-                "spec": {
-                    "scaleTargetRef": {
-                        "apiVersion": "apps/v1",
-                        "kind": "Deployment",
-                        "name": objs.base,
-                    },
-                    "minReplicas": autoscale.min_replicas,
-                    "maxReplicas": autoscale.max_replicas,
-                    "metrics": [
-                        {
-                            "type": "Resource",
-                            "resource": {
-                                "name": "cpu",
-                                "target": {
-                                    "type": "Utilization",
-                                    "averageUtilization": autoscale.cpu_percent,
-                                },
-                            },
-                        }
-                    ],
-                },
-            }
-        )
-    if replicas > 1:
-        out.append(
-            {
-                "apiVersion": "policy/v1",
-                "kind": "PodDisruptionBudget",
-                "metadata": meta(objs.base),
-                "spec": {"maxUnavailable": 1, "selector": {"matchLabels": dict(match)}},
-            }
-        )
-    return out
+    return labels
 
 
 def render_file(
