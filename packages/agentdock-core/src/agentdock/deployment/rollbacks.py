@@ -21,6 +21,7 @@ from agentdock.deployment.inputs import (
 )
 from agentdock.deployment.release import (
     Deployment,
+    ReleasePlan,
     deploy_lock,
     recover_interrupted,
     release,
@@ -98,42 +99,32 @@ def rollback(
             asked = (basis.settings if basis is not None else {}).get("host")
             kept = {k: v for k, v in (last.settings if last else {}).items() if k != "host"}
             progress("rollback", f"rolling {agent} back to {chosen} ({artifact.ref})")
-            new, previous = release(
+            outcome = release(
                 ws,
-                agent=agent,
-                version_id=record.id,
-                version=chosen,
-                artifact=artifact,
-                artifact_id=stored.id,
-                target_name=target_name,
-                instance=instance_name,
-                spec=spec,
-                env=env,
-                snapshot=record.snapshot,
+                ReleasePlan(
+                    agent=agent,
+                    version_id=record.id,
+                    version=chosen,
+                    artifact=artifact,
+                    artifact_id=stored.id,
+                    target_name=target_name,
+                    instance=instance_name,
+                    spec=spec,
+                    env=env,
+                    snapshot=record.snapshot,
+                    reason="rollback",
+                    settings={
+                        **kept,
+                        "env_files": list(map(str, env_files)),
+                        **({"host": asked} if asked is not None else {}),
+                    },
+                    host=bind_host(spec, asked),
+                ),
                 timeout=timeout,
-                reason="rollback",
                 progress=progress,
-                settings={
-                    **kept,
-                    "env_files": list(map(str, env_files)),
-                    **({"host": asked} if asked is not None else {}),
-                },
-                host=bind_host(spec, asked),
             )
-        return Deployment(
-            agent,
-            chosen,
-            new.id,
-            target_name,
-            instance_name or None,
-            new.endpoint,
-            new.status,
-            artifact=artifact,
-            cached=True,
-            previous_version=previous.version if previous else None,
-            reason="rollback",
-            host=new.handle.get("host"),
-        )
+        # A rollback never builds: the artifact is the one recorded.
+        return dataclasses.replace(outcome, cached=True)
 
 
 def _previous_version(history: Sequence[Any], active: Any) -> str | None:
