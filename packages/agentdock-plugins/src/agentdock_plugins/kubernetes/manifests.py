@@ -23,6 +23,10 @@ HorizontalPodAutoscaler (``deploy.autoscale``), PodDisruptionBudget (more than o
 Selectors use only the name and instance labels, which never change between versions, so an
 apply of a new version rolls the same Deployment.
 
+Object names and selectors are :mod:`.naming`'s; what the pods need from outside (the
+Secret's keys, a shared registry, a shared Redis) is :mod:`.requirements`'; both are
+re-exported here.
+
 The pods run ``image`` as given. The target passes the image by digest
 (``repository@sha256:...``) when the engine knows one (the image was pushed to, or pulled
 from, a registry); a local image has only its tag, and its id (``sha256:...``, which no
@@ -34,17 +38,23 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import yaml
 from agentdock.deployment.errors import InvalidDeployInput
 from agentdock.masking import SECRET_NAMES_ENV
-from agentdock.registry import DATABASE_URL_ENV, RUNTIME_DATABASE_URL_ENV
 
 from agentdock_plugins.docker.naming import image_reference
 from agentdock_plugins.kubernetes import objects
+from agentdock_plugins.kubernetes.naming import (
+    DNS_LABEL,
+    ObjectNames,
+    label_value,
+    names,
+    selector,
+)
 from agentdock_plugins.kubernetes.network import DEFAULT_EGRESS, DEFAULT_INGRESS, network_policy
 from agentdock_plugins.kubernetes.objects import (
     CONFIG_DIR,
@@ -55,6 +65,17 @@ from agentdock_plugins.kubernetes.objects import (
     SPEC_FILE,
     UID,
     Manifest,
+)
+from agentdock_plugins.kubernetes.requirements import (
+    RESERVED_ENV,
+    Problem,
+    checks_api_keys,
+    ratelimit_problem,
+    registry_problem,
+    required_variables,
+    secret_hint,
+    secret_keys,
+    snapshot_document,
 )
 
 __all__ = [
@@ -83,199 +104,7 @@ __all__ = [
 
 FIELD_MANAGER = "agentdock"
 GPU_NODE_SELECTOR = {"nvidia.com/gpu.present": "true"}
-#: The Redis the runtimes of an agent share their rate limits through.
-REDIS_URL_ENV = "AGENTDOCK_REDIS_URL"
-_RESERVED_ENV = ("AGENTDOCK_SPEC", "AGENTDOCK_HOST", "AGENTDOCK_PORT", SECRET_NAMES_ENV)
-_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}")
-
-
-class Problem(NamedTuple):
-    """What a deploy refuses: the Dockfile path to change and why."""
-
-    path: str
-    reason: str
-
-
-class ObjectNames:
-    """The derived names of one agent (and instance): DNS-1123 labels, checked."""
-
-    __slots__ = ("agent", "base", "configmap", "instance", "secret")
-
-    def __init__(self, agent: str, instance: str | None = None) -> None:
-        dns = agent.replace("_", "-")
-        base = f"{dns}-{instance}" if instance else dns
-        # Every derived name must be a DNS label (the Service's is the base itself); the
-        # longest is ``<base>-spec``. The agent alone is checked first, to blame the right input.
-        checks = [(dns, "agent.name")]
-        if instance:
-            checks.append((base, "--instance"))
-        for stem, path in checks:
-            for candidate in (stem, f"{stem}-spec"):
-                if len(candidate) <= 63 and _DNS_LABEL.match(candidate):
-                    continue
-                why = "longer than 63 characters" if len(candidate) > 63 else "not a DNS-1123 label"
-                raise InvalidDeployInput(
-                    f"the Kubernetes name {candidate!r} derived from agent {agent!r}"
-                    + (f" and instance {instance!r}" if path == "--instance" else "")
-                    + f" is {why}",
-                    hint="use a shorter agent or instance name, starting with a letter and "
-                    "ending with a letter or digit",
-                    path=path,
-                )
-        self.agent = agent
-        self.instance = instance
-        self.base = base
-        self.configmap = f"{base}-spec"
-        self.secret = f"{base}-env"
-
-
-def names(agent: str, instance: str | None = None) -> ObjectNames:
-    """The object names for ``agent`` (``_`` → ``-``) and an optional instance suffix."""
-    return ObjectNames(agent, instance)
-
-
-def selector(agent: str, instance: str | None = None) -> dict[str, str]:
-    """The labels that select an agent's pods, stable across versions."""
-    base = names(agent, instance).base
-    return {"app.kubernetes.io/name": agent.replace("_", "-"), "app.kubernetes.io/instance": base}
-
-
-def _label_value(value: str, path: str) -> str:
-    text = value.replace("+", "_")
-    if len(text) > 63 or not _LABEL_VALUE.match(text):
-        raise InvalidDeployInput(
-            f"{value!r} cannot be a Kubernetes label value (at most 63 characters: letters, "
-            "digits, - _ . and starting and ending with a letter or digit)",
-            path=path,
-        )
-    return text
-
-
-def _snapshot_document(snapshot: str) -> tuple[frozenset[str], frozenset[str], dict[str, Any]]:
-    """The snapshot's variables, those without a default, and its data (placeholders kept)."""
-    from agentdock.spec.loader import load_document
-
-    try:
-        data = yaml.safe_load(snapshot)
-    except yaml.YAMLError as exc:
-        raise InvalidDeployInput(f"the spec snapshot is not YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise InvalidDeployInput("the spec snapshot is not a mapping")
-    document = load_document(data, environ={}, allow_unresolved=True)
-    return document.variables, document.unresolved, data
-
-
-def required_variables(snapshot: str) -> tuple[list[str], list[str]]:
-    """The Secret keys a deployment of ``snapshot`` reads: (required, optional).
-
-    Required: placeholders without a default, ``deploy.secrets`` and, for an agent that
-    checks API keys, ``AGENTDOCK_DATABASE_URL``; optional: placeholders with a default (the
-    pod starts without them). Names ``deploy.env`` sets literally are neither."""
-    variables, unresolved, raw = _snapshot_document(snapshot)
-    return _secret_keys(raw, variables, unresolved)
-
-
-def checks_api_keys(raw: Mapping[str, Any]) -> bool:
-    """Whether the agent's runtime checks API keys (in the registry): ``auth.mode: api_key``,
-    or ``jwt`` with ``auth.api_keys.enabled``."""
-    auth = raw.get("auth")
-    if not isinstance(auth, Mapping):
-        return False
-    keys = auth.get("api_keys")
-    enabled = isinstance(keys, Mapping) and keys.get("enabled") is True
-    return auth.get("mode") == "api_key" or (auth.get("mode") == "jwt" and enabled)
-
-
-def registry_problem(
-    snapshot: str, env: Mapping[str, str], *, agent: str, instance: str | None = None
-) -> str | None:
-    """Why the pods of ``snapshot`` could never accept a key made on this machine, or None.
-
-    An agent that checks API keys needs the registry they are made in to be one its pods
-    reach: a shared database, named by ``AGENTDOCK_DATABASE_URL`` in ``env`` (the values a
-    deploy reads: environment, ``.env``, env files). Without it the registry is the embedded
-    SQLite file of the deploying machine, which no pod can read.
-    """
-    _, _, raw = _snapshot_document(snapshot)
-    # A least-privilege role's URL given for the runtimes means a database registry too.
-    if not checks_api_keys(raw) or env.get(DATABASE_URL_ENV) or env.get(RUNTIME_DATABASE_URL_ENV):
-        return None
-    return (
-        f"{agent} checks API keys and the registry here is the embedded SQLite file, which "
-        "pods on Kubernetes cannot share: a key made with agentdock key create would never "
-        f"work there. Set {DATABASE_URL_ENV}=postgresql://... (a registry the cluster can "
-        "reach) for the deploy and for agentdock key, and put the same URL in the Secret "
-        f"{names(agent, instance).secret}, where the pods read it"
-    )
-
-
-def ratelimit_problem(snapshot: str, *, agent: str, instance: str | None = None) -> Problem | None:
-    """Why the replicas of ``snapshot`` would multiply its rate limits, or None.
-
-    Limits are kept per runtime unless the runtimes share a Redis (``AGENTDOCK_REDIS_URL``).
-    Pods get only the variables their manifest names, never the deploying shell's, so the
-    Dockfile itself must give them the URL: in ``deploy.secrets`` (read from the Secret),
-    as a ``${AGENTDOCK_REDIS_URL}`` placeholder, or in ``deploy.env``.
-
-    :returns: (the Dockfile path to change, why) when the agent has rate limits, may run more
-        than one replica, and its pods get no Redis URL.
-    """
-    variables, unresolved, raw = _snapshot_document(snapshot)
-    auth = raw.get("auth")
-    if not isinstance(auth, Mapping) or not auth.get("rate_limits"):
-        return None
-    deploy = raw.get("deploy")
-    if not isinstance(deploy, Mapping):
-        deploy = {}
-    autoscale = deploy.get("autoscale")
-    if isinstance(autoscale, Mapping):
-        path, most = "deploy.autoscale", _count(autoscale.get("max_replicas"))
-    else:
-        path, most = "deploy.replicas", _count(deploy.get("replicas"))
-    if most <= 1:
-        return None
-    required, optional = _secret_keys(raw, variables, unresolved)
-    given = {*required, *optional, *(str(k) for k in deploy.get("env") or {})}
-    if REDIS_URL_ENV in given:
-        return None
-    secret = names(agent, instance).secret
-    return Problem(
-        path,
-        f"{agent} limits each caller (auth.rate_limits) and may run {most} replicas, and its "
-        f"pods get no {REDIS_URL_ENV}: each replica would keep budgets of its own, so a "
-        f"caller could make up to {most} times its limit. Add {REDIS_URL_ENV} to "
-        f"deploy.secrets (its value in the Secret {secret}) so the replicas share one "
-        "budget in Redis, or run one replica",
-    )
-
-
-def _count(value: Any) -> int:
-    try:
-        return int(value) if value is not None else 1
-    except (TypeError, ValueError):
-        return 1
-
-
-def _secret_keys(
-    raw: Mapping[str, Any], variables: Iterable[str], unresolved: Iterable[str]
-) -> tuple[list[str], list[str]]:
-    deploy = raw.get("deploy") or {}
-    literal = {str(k) for k in deploy.get("env") or {}}
-    required = set(unresolved) | {str(n) for n in deploy.get("secrets") or ()}
-    if checks_api_keys(raw):
-        # The registry the runtime checks keys in: never the pod's own (empty) state dir.
-        required.add(DATABASE_URL_ENV)
-    optional = set(variables) - required
-    skip = literal | set(_RESERVED_ENV)
-    return sorted(required - skip), sorted(optional - skip)
-
-
-def secret_hint(agent: str, instance: str | None = None, namespace: str = "default") -> str:
-    """The command that creates the Secret the pods read their variables from."""
-    secret = names(agent, instance).secret
-    return f"kubectl create secret generic {secret} --from-env-file=.env --namespace {namespace}"
 
 
 def _resources(spec: Any) -> tuple[dict[str, Any], int]:
@@ -314,7 +143,7 @@ def _env(
         {"name": "AGENTDOCK_HOST", "value": "0.0.0.0"},
         {"name": "AGENTDOCK_PORT", "value": str(port)},
     ]
-    required, optional = _secret_keys(raw, variables, unresolved)
+    required, optional = secret_keys(raw, variables, unresolved)
     for name in sorted([*required, *optional]):
         ref: dict[str, Any] = {"name": secret, "key": name}
         if name in optional:
@@ -328,7 +157,7 @@ def _env(
     # Kubernetes reference ``$(NAME)`` to the secret-backed variable defined above.
     literal = (raw.get("deploy") or {}).get("env") or {}
     for name in sorted(literal):
-        if name in _RESERVED_ENV:
+        if name in RESERVED_ENV:
             continue
         value = _PLACEHOLDER.sub(lambda m: f"$({m[1]})", str(literal[name]))
         env.append({"name": str(name), "value": value})
@@ -378,10 +207,10 @@ def render(
         no CPU request to measure against, a node selector holds a placeholder, or a
         NetworkPolicy term is malformed.
     """
-    variables, unresolved, raw = _snapshot_document(snapshot)
+    variables, unresolved, raw = snapshot_document(snapshot)
     agent = str(spec.agent.name)
     objs = _check_inputs(raw, agent=agent, instance=instance, image=image, namespace=namespace)
-    version_label = _label_value(version, "metadata.version")
+    version_label = label_value(version, "metadata.version")
     deploy = getattr(spec, "deploy", None)
     resources, gpus = _resources(spec)
     autoscale = deploy.autoscale if deploy is not None else None
@@ -448,7 +277,7 @@ def _check_inputs(
     objs = names(agent, instance)
     if not image or any(c.isspace() for c in image):
         raise InvalidDeployInput(f"invalid image reference {image!r}", path="image")
-    if not _DNS_LABEL.match(namespace) or len(namespace) > 63:
+    if not DNS_LABEL.match(namespace) or len(namespace) > 63:
         raise InvalidDeployInput(
             f"namespace {namespace!r} is not a DNS-1123 label", path="--namespace"
         )

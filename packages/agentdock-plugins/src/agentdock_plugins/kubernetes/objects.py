@@ -13,10 +13,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from agentdock_plugins.kubernetes.manifests import ObjectNames
+from agentdock_plugins.kubernetes.naming import ObjectNames
 
 __all__ = [
     "CONFIG_DIR",
