@@ -136,3 +136,31 @@ def test_stream_end_frames_match_the_documented_schema() -> None:
     assert end["output"] == {"text": "DOCUMENTED"}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**end, "output": {"text": 1}}, schema)
+
+
+def test_declared_schemas_keep_their_null_values_and_the_document_names_no_server() -> None:
+    """The agent's schemas are the contract as written: a ``null`` default or constant stays
+    (the document's own parts are built with Litestar's spec objects, which drop ``None``),
+    and no ``servers`` entry pins the routes to the host's root (a path prefix works)."""
+    from types import SimpleNamespace as NS
+
+    declared = {
+        "type": "object",
+        "properties": {
+            "note": {"type": ["string", "null"], "default": None},
+            "nothing": {"const": None},
+        },
+    }
+    spec = NS(
+        agent=NS(name="nulls", description=None),
+        io_schema=NS(input=declared, output={"type": "object"}, input_class=None),
+        expose=NS(rest=True, streaming="none"),
+        auth=NS(mode="api_key", api_keys=None),
+        metadata=NS(version="1.0.0"),
+    )
+    document = openapi_document(spec)
+    assert document["components"]["schemas"]["Input"] == declared
+    assert "servers" not in document
+    assert set(document["paths"]) == {"/invoke", "/schema", "/health", "/ready"}
+    assert "StreamEnd" not in document["components"]["schemas"]
+    jsonschema.Draft202012Validator.check_schema(document["components"]["schemas"]["Input"])

@@ -357,3 +357,28 @@ def test_plugin_registers_the_sink_and_the_environment_turns_it_off(
     assert isinstance(registration.factory(make_spec()), PrometheusSink)
     monkeypatch.setenv("AGENTDOCK_METRICS", "off")
     assert registration.factory(make_spec()) is None
+
+
+def test_every_metric_family_is_declared_documented_and_exported() -> None:
+    """The families table is the one list: each row is an attribute the sink declares, a
+    name docs/observability.md explains, and a family ``GET /metrics`` shows."""
+    from pathlib import Path
+
+    from agentdock_plugins.prometheus.families import FAMILIES, KEY_FAMILIES
+    from prometheus_client import Counter
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "observability.md").read_text()
+    declared = PrometheusSink.__annotations__
+    sink = PrometheusSink(make_spec())
+    text = sink.render_metrics()[0].decode()
+    for family in FAMILIES:
+        assert family.attr in declared, family.attr
+        assert family.name in docs, family.name
+        exported = f"{family.name}_total" if family.kind is Counter else family.name
+        assert f"# TYPE {exported} " in text, family.name
+        assert getattr(sink, family.attr) is not None
+    for family in KEY_FAMILIES:
+        assert family.name in docs, family.name
+    switched_off = PrometheusSink(make_spec(metrics={"latency": False, "tokens": False}))
+    assert switched_off._run_duration is None and switched_off._tokens is None
+    assert "agentdock_run_duration_seconds" not in switched_off.render_metrics()[0].decode()

@@ -2,20 +2,30 @@
 
 The clients behind :mod:`agentdock.testing`, which reaches them through
 :mod:`agentdock._runtime` on first use: ``httpx`` is the runtime's dependency, not core's.
+
+Nothing here is hand-rolled: requests go through ``httpx.ASGITransport``, the lifespan
+(start-up before the first request, shutdown on close, a copy of its ``state`` in each
+request scope) is asgi-lifespan's ``LifespanManager``, and the synchronous client runs both
+on an event loop in a background thread through anyio's blocking portal. Litestar's own test
+clients would do the same for a Litestar app only, and the runtime serves whatever ASGI
+application its server plugin builds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 import httpx
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+from asgi_lifespan import LifespanManager
 
 __all__ = [
-    "Lifespan",
     "LifespanASGITransport",
+    "LifespanError",
     "ThreadedASGITransport",
     "async_client",
     "client",
@@ -25,93 +35,59 @@ _T = TypeVar("_T")
 
 
 class LifespanError(RuntimeError):
-    """The application failed to start up or shut down."""
-
-
-class Lifespan:
-    """Runs an ASGI application's lifespan protocol: start-up, then shutdown."""
-
-    def __init__(self, app: Any) -> None:
-        self._app = app
-        self._to_app: asyncio.Queue[dict[str, Any]] | None = None
-        self._from_app: asyncio.Queue[dict[str, Any]] | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._supported = True
-        self.started = False
-
-    async def startup(self) -> None:
-        """Send ``lifespan.startup`` and wait for the application's answer."""
-        if self.started:
-            return
-        self.started = True
-        self._to_app = asyncio.Queue()
-        self._from_app = asyncio.Queue()
-        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}}
-        self._task = asyncio.get_running_loop().create_task(self._run({**scope, "state": {}}))
-        await self._to_app.put({"type": "lifespan.startup"})
-        reply = await self._reply()
-        if reply is not None and reply["type"] == "lifespan.startup.failed":
-            raise LifespanError(f"application start-up failed: {reply.get('message', '')}")
-
-    async def shutdown(self) -> None:
-        """Send ``lifespan.shutdown`` and wait until the application has stopped."""
-        if not self.started or self._to_app is None or self._task is None:
-            return
-        self.started = False
-        if self._supported and not self._task.done():
-            await self._to_app.put({"type": "lifespan.shutdown"})
-            reply = await self._reply()
-            if reply is not None and reply["type"] == "lifespan.shutdown.failed":
-                raise LifespanError(f"application shutdown failed: {reply.get('message', '')}")
-        if not self._task.done():
-            await self._task
-
-    async def _run(self, scope: dict[str, Any]) -> None:
-        assert self._to_app is not None and self._from_app is not None
-        to_app, from_app = self._to_app, self._from_app
-
-        async def receive() -> dict[str, Any]:
-            return await to_app.get()
-
-        async def send(message: dict[str, Any]) -> None:
-            await from_app.put(message)
-
-        try:
-            await self._app(scope, receive, send)
-        except Exception:
-            # An application without lifespan support raises on the unknown scope type.
-            self._supported = False
-            if from_app.empty():
-                raise
-
-    async def _reply(self) -> dict[str, Any] | None:
-        """The application's next message, or ``None`` once it has returned."""
-        assert self._from_app is not None and self._task is not None
-        getter = asyncio.ensure_future(self._from_app.get())
-        done, _ = await asyncio.wait({getter, self._task}, return_when=asyncio.FIRST_COMPLETED)
-        if getter in done:
-            return getter.result()
-        getter.cancel()
-        if self._task.exception() is not None:
-            self._supported = False
-        return None
+    """The application reported that its start-up or shutdown failed."""
 
 
 class LifespanASGITransport(httpx.ASGITransport):
-    """:class:`httpx.ASGITransport` that starts the application first and stops it on close."""
+    """:class:`httpx.ASGITransport` that starts the application first and stops it on close.
+
+    The application starts with ``async with`` or the first request, and may take as long
+    as it needs (loading a model): no start-up or shutdown timeout is imposed.
+    """
 
     def __init__(self, app: Any, **kwargs: Any) -> None:
-        super().__init__(app, **kwargs)
-        self.lifespan = Lifespan(app)
+        super().__init__(self._request, **kwargs)
+        self._app = app
+        #: Made on the event loop that starts the application (it detects that loop's library).
+        self.lifespan: LifespanManager | None = None
+        self.started = False
         self._lock: asyncio.Lock | None = None
+        self._state: dict[str, Any] = {}
+
+    async def _request(self, scope: Any, receive: Any, send: Any) -> None:
+        """A request, with a shallow copy of the lifespan's state, as ASGI servers give it
+        (asgi-lifespan's own ``app`` would hand every request the same dict, where a
+        framework keeps per-connection data)."""
+        await self._app({**scope, "state": dict(self._state)}, receive, send)
+
+    async def _lifespan(self, scope: Any, receive: Any, send: Any) -> None:
+        """The application's lifespan; :class:`LifespanError` when it reports a failed
+        start-up or shutdown and returns (asgi-lifespan would wait for a completion that
+        never comes)."""
+        self._state = scope["state"]
+        failures: list[str] = []
+
+        async def watch(message: Any) -> None:
+            if message["type"] in ("lifespan.startup.failed", "lifespan.shutdown.failed"):
+                failures.append(f"{message['type']}: {message.get('message', '')}")
+            await send(message)
+
+        await self._app(scope, receive, watch)
+        if failures:
+            raise LifespanError(failures[0])
 
     async def _ensure_started(self) -> None:
-        if self.lifespan.started:
+        if self.started:
             return
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
-            await self.lifespan.startup()
+            if not self.started:
+                self.lifespan = LifespanManager(
+                    self._lifespan, startup_timeout=None, shutdown_timeout=None
+                )
+                await self.lifespan.__aenter__()
+                self.started = True
 
     async def __aenter__(self) -> LifespanASGITransport:
         await self._ensure_started()
@@ -122,32 +98,31 @@ class LifespanASGITransport(httpx.ASGITransport):
         return await super().handle_async_request(request)
 
     async def aclose(self) -> None:
-        await self.lifespan.shutdown()
+        if self.started and self.lifespan is not None:
+            self.started = False
+            await self.lifespan.__aexit__(None, None, None)
 
 
 class ThreadedASGITransport(httpx.BaseTransport):
-    """A synchronous transport: the application runs on an event loop in its own thread."""
+    """A synchronous transport: the application runs on an event loop in its own thread,
+    started with the first request (or ``with``) and stopped by ``close()``."""
 
     def __init__(self, app: Any, **kwargs: Any) -> None:
         self._inner = LifespanASGITransport(app, **kwargs)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._portal: BlockingPortal | None = None
+        self._portal_context: AbstractContextManager[BlockingPortal] | None = None
         self._guard = threading.Lock()
 
-    def _call(self, coro: Coroutine[Any, Any, _T]) -> _T:
+    def _call(self, function: Callable[..., Awaitable[_T]], *args: Any) -> _T:
         with self._guard:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                thread = threading.Thread(
-                    target=loop.run_forever, name="agentdock-testing", daemon=True
-                )
-                thread.start()
-                self._loop, self._thread = loop, thread
-            loop = self._loop
-        return asyncio.run_coroutine_threadsafe(coro, loop).result()
+            if self._portal is None:
+                self._portal_context = start_blocking_portal("asyncio")
+                self._portal = self._portal_context.__enter__()
+            portal = self._portal
+        return portal.call(function, *args)
 
     def __enter__(self) -> ThreadedASGITransport:
-        self._call(self._inner.__aenter__())
+        self._call(self._inner.__aenter__)
         return self
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -159,7 +134,7 @@ class ThreadedASGITransport(httpx.BaseTransport):
             content=body,
             extensions=request.extensions,
         )
-        status, headers, raw = self._call(self._send(forwarded))
+        status, headers, raw = self._call(self._send, forwarded)
         return httpx.Response(status, headers=headers, stream=httpx.ByteStream(raw))
 
     async def _send(self, request: httpx.Request) -> tuple[int, httpx.Headers, bytes]:
@@ -170,16 +145,14 @@ class ThreadedASGITransport(httpx.BaseTransport):
 
     def close(self) -> None:
         with self._guard:
-            loop, thread = self._loop, self._thread
-            self._loop = self._thread = None
-        if loop is None or thread is None:
+            portal, context = self._portal, self._portal_context
+            self._portal = self._portal_context = None
+        if portal is None or context is None:
             return
         try:
-            asyncio.run_coroutine_threadsafe(self._inner.aclose(), loop).result()
+            portal.call(self._inner.aclose)
         finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join()
-            loop.close()
+            context.__exit__(None, None, None)
 
 
 def client(app: Any, **kwargs: Any) -> httpx.Client:

@@ -23,7 +23,7 @@ from agentdock.deployment.inputs import resources_of
 from agentdock.deployment.workspace import Workspace, actor
 from agentdock.registry import DeploymentRecord, LockHeld
 
-__all__ = ["Deployment", "deploy_lock", "recover_interrupted", "release"]
+__all__ = ["Deployment", "ReleasePlan", "deploy_lock", "recover_interrupted", "release"]
 
 #: Seconds a stopped runtime gets to drain before it is killed.
 STOP_TIMEOUT = 30.0
@@ -163,38 +163,67 @@ def _still_running(ws: Workspace, record: DeploymentRecord) -> bool:
     return state.get("state") in {"running", "degraded", "starting", "down"}
 
 
-def release(
-    ws: Workspace,
-    *,
-    agent: str,
-    version_id: int,
-    version: str,
-    artifact: Artifact,
-    artifact_id: int | None,
-    target_name: str,
-    instance: str,
-    spec: Any,
-    env: Mapping[str, str],
-    snapshot: str,
-    timeout: float,
-    reason: str,
-    progress: Progress,
-    settings: Mapping[str, Any] | None = None,
-    host: str | None = None,
-) -> tuple[DeploymentRecord, DeploymentRecord | None]:
-    """Start, gate, activate, then retire the previous deployment. Returns (new, previous).
+@dataclass(frozen=True)
+class ReleasePlan:
+    """What deploy and rollback hand to :func:`release`: a recorded version's artifact, its
+    resolved spec and runtime environment, and where and why it is started.
 
     ``host`` is the address asked for (:func:`~agentdock.deployment.inputs.bind_host`);
-    None leaves it to the target (the ``local`` target's is 127.0.0.1)."""
+    None leaves it to the target (the ``local`` target's is 127.0.0.1). ``settings`` are
+    recorded with the deployment row (a later rollback reads them back)."""
+
+    agent: str
+    version_id: int
+    version: str
+    artifact: Artifact
+    artifact_id: int | None
+    target_name: str
+    instance: str
+    spec: Any
+    env: Mapping[str, str]
+    snapshot: str
+    reason: str
+    settings: Mapping[str, Any] | None = None
+    host: str | None = None
+
+
+def release(ws: Workspace, plan: ReleasePlan, *, timeout: float, progress: Progress) -> Deployment:
+    """Start, gate, activate, then retire the previous deployment.
+
+    Returns the outcome with the new deployment's id, endpoint, status and host and the
+    version it replaced; the caller adds what only it knows (a new key, a new version)."""
+    new, previous = _start_and_switch(ws, plan, timeout=timeout, progress=progress)
+    return Deployment(
+        plan.agent,
+        plan.version,
+        new.id,
+        plan.target_name,
+        plan.instance or None,
+        new.endpoint,
+        new.status,
+        artifact=plan.artifact,
+        cached=plan.artifact.cached,
+        previous_version=previous.version if previous else None,
+        reason=plan.reason,
+        host=new.handle.get("host"),
+    )
+
+
+def _start_and_switch(
+    ws: Workspace, plan: ReleasePlan, *, timeout: float, progress: Progress
+) -> tuple[DeploymentRecord, DeploymentRecord | None]:
+    """(new, previous): the new deployment's row once active, and the one it superseded."""
+    agent, version, target_name = plan.agent, plan.version, plan.target_name
+    instance, spec, artifact = plan.instance, plan.spec, plan.artifact
     target = ws.target(target_name)
     record = ws.store.create_deployment(
-        version_id=version_id,
-        artifact_id=artifact_id,
+        version_id=plan.version_id,
+        artifact_id=plan.artifact_id,
         target=target_name,
         instance=instance,
-        reason=reason,
+        reason=plan.reason,
         deployed_by=actor(),
-        settings=settings,
+        settings=plan.settings,
     )
     state_dir = ws.home / "run" / str(record.id)
     request = StartRequest(
@@ -202,9 +231,9 @@ def release(
         version=version,
         deployment_id=record.id,
         port=spec.expose.port,
-        host=host,
+        host=plan.host,
         env={
-            **env,
+            **plan.env,
             "AGENTDOCK_VERSION": version,
             **({"AGENTDOCK_INSTANCE": instance} if instance else {}),
         },
@@ -212,8 +241,8 @@ def release(
         home=ws.home,
         instance=instance or None,
         resources=resources_of(spec),
-        labels={"io.agentdock.reason": reason},
-        snapshot=snapshot,
+        labels={"io.agentdock.reason": plan.reason},
+        snapshot=plan.snapshot,
     )
     handle: Mapping[str, Any] = {}
     try:

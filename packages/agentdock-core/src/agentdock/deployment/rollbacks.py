@@ -21,6 +21,7 @@ from agentdock.deployment.inputs import (
 )
 from agentdock.deployment.release import (
     Deployment,
+    ReleasePlan,
     deploy_lock,
     recover_interrupted,
     release,
@@ -71,14 +72,7 @@ def rollback(
             last = next((d for d in reversed(history) if d.version_id == record.id), None)
             basis = active or last
             target_name = basis.target if basis is not None else DEFAULT_TARGET
-            builder_name = str(getattr(ws.target(target_name), "builder", target_name))
-            stored = ws.store.get_artifact(record.id, builder_name)
-            artifact = Artifact.from_json(stored.public()) if stored else None
-            if stored is None or artifact is None or not ws.builder(builder_name).exists(artifact):
-                raise ws.not_found(
-                    f"the {builder_name} artifact of {agent} {chosen} is gone",
-                    hint=f"deploy that version's Dockfile again, or agentdock versions {agent}",
-                )
+            artifact, artifact_id = _recorded_artifact(ws, agent, chosen, record.id, target_name)
             recorded = (last or history[-1]).settings if history else {}
             if not env_files:
                 env_files = list(recorded.get("env_files") or [])
@@ -96,44 +90,59 @@ def rollback(
             preflight(ws.target(target_name), spec, record.snapshot, chosen, env, instance_name)
             # The address it listens on is the serving deployment's (its --host, if any).
             asked = (basis.settings if basis is not None else {}).get("host")
-            kept = {k: v for k, v in (last.settings if last else {}).items() if k != "host"}
             progress("rollback", f"rolling {agent} back to {chosen} ({artifact.ref})")
-            new, previous = release(
+            outcome = release(
                 ws,
-                agent=agent,
-                version_id=record.id,
-                version=chosen,
-                artifact=artifact,
-                artifact_id=stored.id,
-                target_name=target_name,
-                instance=instance_name,
-                spec=spec,
-                env=env,
-                snapshot=record.snapshot,
+                ReleasePlan(
+                    agent=agent,
+                    version_id=record.id,
+                    version=chosen,
+                    artifact=artifact,
+                    artifact_id=artifact_id,
+                    target_name=target_name,
+                    instance=instance_name,
+                    spec=spec,
+                    env=env,
+                    snapshot=record.snapshot,
+                    reason="rollback",
+                    settings=_settings(last, env_files, asked),
+                    host=bind_host(spec, asked),
+                ),
                 timeout=timeout,
-                reason="rollback",
                 progress=progress,
-                settings={
-                    **kept,
-                    "env_files": list(map(str, env_files)),
-                    **({"host": asked} if asked is not None else {}),
-                },
-                host=bind_host(spec, asked),
             )
-        return Deployment(
-            agent,
-            chosen,
-            new.id,
-            target_name,
-            instance_name or None,
-            new.endpoint,
-            new.status,
-            artifact=artifact,
-            cached=True,
-            previous_version=previous.version if previous else None,
-            reason="rollback",
-            host=new.handle.get("host"),
+        # A rollback never builds: the artifact is the one recorded.
+        return dataclasses.replace(outcome, cached=True)
+
+
+def _recorded_artifact(
+    ws: Workspace, agent: str, version: str, version_id: int, target_name: str
+) -> tuple[Artifact, int]:
+    """The artifact the target's builder recorded for the version, and its row id.
+
+    :raises NotFound: none was recorded, or the builder no longer has it."""
+    builder_name = str(getattr(ws.target(target_name), "builder", target_name))
+    stored = ws.store.get_artifact(version_id, builder_name)
+    artifact = Artifact.from_json(stored.public()) if stored else None
+    if stored is None or artifact is None or not ws.builder(builder_name).exists(artifact):
+        raise ws.not_found(
+            f"the {builder_name} artifact of {agent} {version} is gone",
+            hint=f"deploy that version's Dockfile again, or agentdock versions {agent}",
         )
+    return artifact, stored.id
+
+
+def _settings(
+    last: Any, env_files: Sequence[str | os.PathLike[str]], host: str | None
+) -> dict[str, Any]:
+    """The settings recorded with the new deployment: those the version was last deployed
+    with, the env files read now and the address asked for (the serving deployment's)."""
+    kept = {k: v for k, v in (last.settings if last else {}).items() if k != "host"}
+    return {
+        **kept,
+        "env_files": list(map(str, env_files)),
+        **({"host": host} if host is not None else {}),
+    }
 
 
 def _previous_version(history: Sequence[Any], active: Any) -> str | None:

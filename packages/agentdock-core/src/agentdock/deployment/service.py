@@ -10,9 +10,12 @@ an interrupted deploy leaves at most a ``pending`` row that the next one closes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from agentdock.deployment.artifacts import Artifact, BuildRequest, Progress, no_progress
@@ -37,6 +40,7 @@ from agentdock.deployment.inputs import (
 )
 from agentdock.deployment.release import (
     Deployment,
+    ReleasePlan,
     deploy_lock,
     recover_interrupted,
     release,
@@ -175,8 +179,7 @@ def deploy(
     """
     instance_name = check_instance(instance)
     file = find_dockfile(path)
-    project_dir = file.resolve().parent
-    values = value_sources(project_dir, env_files)
+    values = value_sources(file.resolve().parent, env_files)
     progress("validate", f"validating {file}")
     # A variable without a value is refused here, before anything is built or recorded (or
     # a registry opened).
@@ -184,128 +187,197 @@ def deploy(
     with Workspace.open(store, plugins, create=True) as ws:
         if ws.created:
             progress("registry", ws.created, path=ws.registry)
-        snapshot = snapshot_of(document.raw)
-        sources = collect_sources(project_dir)
-        digest = content_hash(snapshot, project_dir, sources)
-        agent = spec.agent.name
-        bind = bind_host(spec, host)
-        settings = start_settings(document, spec, env_files, host)
-        if instance_name:
-            check_instance_port(ws.store, agent, instance_name, settings)
-        target_name = target or declared_target(spec) or DEFAULT_TARGET
-        target_plugin = ws.target(target_name)
-        builder_name = str(getattr(target_plugin, "builder", target_name))
-        chosen, existing = pick_version(ws.store, agent, version, spec.metadata.version, digest)
-        env = runtime_env(spec, document.variables, values)
-        preflight(target_plugin, spec, snapshot, chosen, env, instance_name)
-        if existing is None and check_imports:
+        plan = _plan(
+            ws, file, document, spec, values, env_files, instance_name, target, version, host
+        )
+        if plan.existing is None and check_imports:
             # New content: import the entrypoint once, in a probe process, before building.
             progress("validate", "importing the entrypoint")
             validate_for_deploy(file, values, skip_imports=False)
-        with deploy_lock(ws, agent, instance_name):
-            recover_interrupted(ws, agent, instance_name, progress)
-            active = ws.store.active_deployment(agent, instance_name)
-            if (
-                active is not None
-                and existing is not None
-                and active.version_id == existing.id
-                and active.target == target_name
-                and active.settings.get("host") == host
-                and _healthy(ws, active)
-            ):
-                progress("noop", f"{agent} {chosen} is already active: nothing to do")
-                key, key_id = (
-                    _first_key(ws, spec, instance_name, force=new_key) if new_key else (None, None)
-                )
-                return Deployment(
-                    agent,
-                    chosen,
-                    active.id,
-                    target_name,
-                    instance_name or None,
-                    active.endpoint,
-                    active.status,
-                    noop=True,
-                    api_key=key,
-                    key_id=key_id,
-                    host=active.handle.get("host"),
-                )
-            request = BuildRequest(
-                agent=agent,
-                version=chosen,
-                project_dir=project_dir,
-                snapshot=snapshot,
-                content_hash=digest,
-                sources=sources,
-                spec=spec,
-                home=ws.home,
-                options=dict(build_options or {}),
+        with deploy_lock(ws, plan.agent, instance_name):
+            recover_interrupted(ws, plan.agent, instance_name, progress)
+            unchanged = _already_active(ws, plan, host, new_key, progress)
+            if unchanged is not None:
+                return unchanged
+            artifact, record, created, replaced, stored = _build_and_record(
+                ws, plan, build_options, progress
             )
-            progress("build", f"building {agent} {chosen} with the {builder_name} builder")
-            artifact = ws.builder(builder_name).build(request, progress)
-            progress(
-                "build",
-                ("cache hit: " if artifact.cached else "built ") + artifact.ref,
-                cached=artifact.cached,
-            )
-            try:
-                record, created = ws.store.record_version(
-                    agent=agent,
-                    version=chosen,
-                    snapshot=snapshot,
-                    content_hash=digest,
-                    created_by=actor(),
-                )
-            except ImmutableVersion as exc:  # recorded by a concurrent deploy meanwhile
-                raise VersionConflict(str(exc), hint="bump metadata.version") from None
-            replaced = ws.store.get_artifact(record.id, artifact.builder)
-            stored = ws.store.record_artifact(
-                version_id=record.id,
-                builder=artifact.builder,
-                ref=artifact.ref,
-                digest=artifact.digest,
-                details=artifact.details,
-            )
-            _key_access(ws, spec, instance_name, env, target_name, progress)
-            new, previous = release(
+            _key_access(ws, spec, instance_name, plan.env, plan.target_name, progress)
+            outcome = release(
                 ws,
-                agent=agent,
-                version_id=record.id,
-                version=chosen,
-                artifact=artifact,
-                artifact_id=stored.id,
-                target_name=target_name,
-                instance=instance_name,
-                spec=spec,
-                env=env,
-                snapshot=snapshot,
+                ReleasePlan(
+                    agent=plan.agent,
+                    version_id=record.id,
+                    version=plan.version,
+                    artifact=artifact,
+                    artifact_id=stored.id,
+                    target_name=plan.target_name,
+                    instance=instance_name,
+                    spec=spec,
+                    env=plan.env,
+                    snapshot=plan.snapshot,
+                    reason="deploy",
+                    settings=plan.settings,
+                    host=plan.bind,
+                ),
                 timeout=timeout,
-                reason="deploy",
                 progress=progress,
-                settings=settings,
-                host=bind,
             )
             if replaced is not None and replaced.ref != artifact.ref:
                 # The same version rebuilt (a new AgentDock, a new base image): the old
                 # artifact's runtime was just retired, so nothing runs it any more.
                 _remove_quietly(ws, replaced)
             key, key_id = _first_key(ws, spec, instance_name, force=new_key)
-        return Deployment(
-            agent,
-            chosen,
-            new.id,
-            target_name,
-            instance_name or None,
-            new.endpoint,
-            new.status,
-            artifact=artifact,
-            cached=artifact.cached,
-            new_version=created,
-            previous_version=previous.version if previous else None,
-            api_key=key,
-            key_id=key_id,
-            host=new.handle.get("host"),
+        return dataclasses.replace(outcome, new_version=created, api_key=key, key_id=key_id)
+
+
+@dataclass(frozen=True)
+class _DeployPlan:
+    """What a deploy settled before taking the agent's lock: the content, its version and
+    where it goes."""
+
+    agent: str
+    instance: str
+    project_dir: Path
+    snapshot: str
+    sources: Any
+    digest: str
+    #: The address asked for, and the settings recorded with the deployment.
+    bind: str | None
+    settings: dict[str, Any]
+    target_name: str
+    builder_name: str
+    version: str
+    #: The version already holding this content, if any.
+    existing: Any
+    env: dict[str, str]
+    spec: Any
+
+
+def _plan(
+    ws: Workspace,
+    file: Path,
+    document: Any,
+    spec: Any,
+    values: Any,
+    env_files: Sequence[str | os.PathLike[str]],
+    instance_name: str,
+    target: str | None,
+    version: str | None,
+    host: str | None,
+) -> _DeployPlan:
+    """Snapshot, hash and version the content, pick the target and check it will take it."""
+    project_dir = file.resolve().parent
+    snapshot = snapshot_of(document.raw)
+    sources = collect_sources(project_dir)
+    digest = content_hash(snapshot, project_dir, sources)
+    agent = spec.agent.name
+    bind = bind_host(spec, host)
+    settings = start_settings(document, spec, env_files, host)
+    if instance_name:
+        check_instance_port(ws.store, agent, instance_name, settings)
+    target_name = target or declared_target(spec) or DEFAULT_TARGET
+    target_plugin = ws.target(target_name)
+    builder_name = str(getattr(target_plugin, "builder", target_name))
+    chosen, existing = pick_version(ws.store, agent, version, spec.metadata.version, digest)
+    env = runtime_env(spec, document.variables, values)
+    preflight(target_plugin, spec, snapshot, chosen, env, instance_name)
+    return _DeployPlan(
+        agent=agent,
+        instance=instance_name,
+        project_dir=project_dir,
+        snapshot=snapshot,
+        sources=sources,
+        digest=digest,
+        bind=bind,
+        settings=settings,
+        target_name=target_name,
+        builder_name=builder_name,
+        version=chosen,
+        existing=existing,
+        env=env,
+        spec=spec,
+    )
+
+
+def _already_active(
+    ws: Workspace, plan: _DeployPlan, host: str | None, new_key: bool, progress: Progress
+) -> Deployment | None:
+    """The outcome when this content already serves, healthy, on the same target and
+    address (nothing is built or started; a key is made only when asked for), else None."""
+    active = ws.store.active_deployment(plan.agent, plan.instance)
+    if (
+        active is None
+        or plan.existing is None
+        or active.version_id != plan.existing.id
+        or active.target != plan.target_name
+        or active.settings.get("host") != host
+        or not _healthy(ws, active)
+    ):
+        return None
+    progress("noop", f"{plan.agent} {plan.version} is already active: nothing to do")
+    key, key_id = (
+        _first_key(ws, plan.spec, plan.instance, force=new_key) if new_key else (None, None)
+    )
+    return Deployment(
+        plan.agent,
+        plan.version,
+        active.id,
+        plan.target_name,
+        plan.instance or None,
+        active.endpoint,
+        active.status,
+        noop=True,
+        api_key=key,
+        key_id=key_id,
+        host=active.handle.get("host"),
+    )
+
+
+def _build_and_record(
+    ws: Workspace, plan: _DeployPlan, build_options: dict[str, Any] | None, progress: Progress
+) -> tuple[Artifact, Any, bool, Any, Any]:
+    """Build (a cache hit builds nothing), then record the version and its artifact.
+
+    Returns (artifact, version row, whether the version is new, the artifact row this
+    build replaced, the artifact row recorded)."""
+    request = BuildRequest(
+        agent=plan.agent,
+        version=plan.version,
+        project_dir=plan.project_dir,
+        snapshot=plan.snapshot,
+        content_hash=plan.digest,
+        sources=plan.sources,
+        spec=plan.spec,
+        home=ws.home,
+        options=dict(build_options or {}),
+    )
+    progress("build", f"building {plan.agent} {plan.version} with the {plan.builder_name} builder")
+    artifact = ws.builder(plan.builder_name).build(request, progress)
+    progress(
+        "build",
+        ("cache hit: " if artifact.cached else "built ") + artifact.ref,
+        cached=artifact.cached,
+    )
+    try:
+        record, created = ws.store.record_version(
+            agent=plan.agent,
+            version=plan.version,
+            snapshot=plan.snapshot,
+            content_hash=plan.digest,
+            created_by=actor(),
         )
+    except ImmutableVersion as exc:  # recorded by a concurrent deploy meanwhile
+        raise VersionConflict(str(exc), hint="bump metadata.version") from None
+    replaced = ws.store.get_artifact(record.id, artifact.builder)
+    stored = ws.store.record_artifact(
+        version_id=record.id,
+        builder=artifact.builder,
+        ref=artifact.ref,
+        digest=artifact.digest,
+        details=artifact.details,
+    )
+    return artifact, record, created, replaced, stored
 
 
 def dry_run(

@@ -3,6 +3,11 @@
 Every pattern runs against each agent input and output, so a pattern that cannot compile or
 that matches the empty string is an error (4006), and two kinds of risk are worth a warning:
 patterns that can backtrack exponentially (4101) and patterns that repeat another (4102).
+
+The lint reads the parse trees of the standard library's private ``re._parser`` (no public
+API exposes them). tests/unit/test_private_apis.py checks the shape read here (opcode names,
+argument layouts, ``state.flags``, ``getwidth``) on the running Python, so a Python whose
+parser changes fails that test by name rather than quietly losing a warning.
 """
 
 from __future__ import annotations

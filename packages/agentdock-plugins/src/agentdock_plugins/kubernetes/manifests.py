@@ -16,12 +16,16 @@ An agent with rate limits that may run more than one replica needs the replicas 
 one budget per caller through Redis: :func:`ratelimit_problem` says when the pods would get
 no ``AGENTDOCK_REDIS_URL`` (each would keep budgets of its own).
 
-Objects, in apply order: ConfigMap (the snapshot, mounted as ``/etc/agentdock/spec.yaml``),
-Service, NetworkPolicy (who reaches the pods, where they go: :mod:`.network`; before the
-pods exist), Deployment, HorizontalPodAutoscaler (``deploy.autoscale``),
-PodDisruptionBudget (more than one replica). Selectors use only the name and instance
-labels, which never change between versions, so an apply of a new version rolls the same
-Deployment.
+Objects, in apply order, each built by its own function in :mod:`.objects`: ConfigMap (the
+snapshot, mounted as ``/etc/agentdock/spec.yaml``), Service, NetworkPolicy (who reaches the
+pods, where they go: :mod:`.network`; before the pods exist), Deployment,
+HorizontalPodAutoscaler (``deploy.autoscale``), PodDisruptionBudget (more than one replica).
+Selectors use only the name and instance labels, which never change between versions, so an
+apply of a new version rolls the same Deployment.
+
+Object names and selectors are :mod:`.naming`'s; what the pods need from outside (the
+Secret's keys, a shared registry, a shared Redis) is :mod:`.requirements`'; both are
+re-exported here.
 
 The pods run ``image`` as given. The target passes the image by digest
 (``repository@sha256:...``) when the engine knows one (the image was pushed to, or pulled
@@ -31,21 +35,48 @@ registry resolves) goes in the pod template's :data:`IMAGE_ID_ANNOTATION`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import yaml
 from agentdock.deployment.errors import InvalidDeployInput
 from agentdock.masking import SECRET_NAMES_ENV
-from agentdock.registry import DATABASE_URL_ENV, RUNTIME_DATABASE_URL_ENV
 
 from agentdock_plugins.docker.naming import image_reference
+from agentdock_plugins.kubernetes import objects
+from agentdock_plugins.kubernetes.naming import (
+    DNS_LABEL,
+    ObjectNames,
+    label_value,
+    names,
+    selector,
+)
 from agentdock_plugins.kubernetes.network import DEFAULT_EGRESS, DEFAULT_INGRESS, network_policy
+from agentdock_plugins.kubernetes.objects import (
+    CONFIG_DIR,
+    CONTAINER,
+    GID,
+    GPU_RESOURCE,
+    IMAGE_ID_ANNOTATION,
+    SPEC_FILE,
+    UID,
+    Manifest,
+)
+from agentdock_plugins.kubernetes.requirements import (
+    RESERVED_ENV,
+    Problem,
+    checks_api_keys,
+    ratelimit_problem,
+    registry_problem,
+    required_variables,
+    secret_hint,
+    secret_keys,
+    snapshot_document,
+)
 
 __all__ = [
     "CONFIG_DIR",
@@ -71,216 +102,9 @@ __all__ = [
     "write",
 ]
 
-#: A manifest: a JSON-compatible mapping with ``apiVersion``, ``kind`` and ``metadata``.
-Manifest = dict[str, Any]
-
 FIELD_MANAGER = "agentdock"
-UID = 10001
-GID = 10001
-CONFIG_DIR = "/etc/agentdock"
-SPEC_FILE = f"{CONFIG_DIR}/spec.yaml"
-#: Where the image keeps AgentDock's state (``AGENTDOCK_HOME``): writable through an emptyDir,
-#: as is ``/tmp``, because the root filesystem is read-only.
-STATE_DIR = "/var/lib/agentdock"
-CONTAINER = "agent"
-#: The image id (its config's digest) of a pod template whose image is named by tag.
-IMAGE_ID_ANNOTATION = "io.agentdock/image-id"
-GPU_RESOURCE = "nvidia.com/gpu"
 GPU_NODE_SELECTOR = {"nvidia.com/gpu.present": "true"}
-GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
-#: The Redis the runtimes of an agent share their rate limits through.
-REDIS_URL_ENV = "AGENTDOCK_REDIS_URL"
-_RESERVED_ENV = ("AGENTDOCK_SPEC", "AGENTDOCK_HOST", "AGENTDOCK_PORT", SECRET_NAMES_ENV)
-_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}")
-
-
-class Problem(NamedTuple):
-    """What a deploy refuses: the Dockfile path to change and why."""
-
-    path: str
-    reason: str
-
-
-class ObjectNames:
-    """The derived names of one agent (and instance): DNS-1123 labels, checked."""
-
-    __slots__ = ("agent", "base", "configmap", "instance", "secret")
-
-    def __init__(self, agent: str, instance: str | None = None) -> None:
-        dns = agent.replace("_", "-")
-        base = f"{dns}-{instance}" if instance else dns
-        # Every derived name must be a DNS label (the Service's is the base itself); the
-        # longest is ``<base>-spec``. The agent alone is checked first, to blame the right input.
-        checks = [(dns, "agent.name")]
-        if instance:
-            checks.append((base, "--instance"))
-        for stem, path in checks:
-            for candidate in (stem, f"{stem}-spec"):
-                if len(candidate) <= 63 and _DNS_LABEL.match(candidate):
-                    continue
-                why = "longer than 63 characters" if len(candidate) > 63 else "not a DNS-1123 label"
-                raise InvalidDeployInput(
-                    f"the Kubernetes name {candidate!r} derived from agent {agent!r}"
-                    + (f" and instance {instance!r}" if path == "--instance" else "")
-                    + f" is {why}",
-                    hint="use a shorter agent or instance name, starting with a letter and "
-                    "ending with a letter or digit",
-                    path=path,
-                )
-        self.agent = agent
-        self.instance = instance
-        self.base = base
-        self.configmap = f"{base}-spec"
-        self.secret = f"{base}-env"
-
-
-def names(agent: str, instance: str | None = None) -> ObjectNames:
-    """The object names for ``agent`` (``_`` → ``-``) and an optional instance suffix."""
-    return ObjectNames(agent, instance)
-
-
-def selector(agent: str, instance: str | None = None) -> dict[str, str]:
-    """The labels that select an agent's pods, stable across versions."""
-    base = names(agent, instance).base
-    return {"app.kubernetes.io/name": agent.replace("_", "-"), "app.kubernetes.io/instance": base}
-
-
-def _label_value(value: str, path: str) -> str:
-    text = value.replace("+", "_")
-    if len(text) > 63 or not _LABEL_VALUE.match(text):
-        raise InvalidDeployInput(
-            f"{value!r} cannot be a Kubernetes label value (at most 63 characters: letters, "
-            "digits, - _ . and starting and ending with a letter or digit)",
-            path=path,
-        )
-    return text
-
-
-def _snapshot_document(snapshot: str) -> tuple[frozenset[str], frozenset[str], dict[str, Any]]:
-    """The snapshot's variables, those without a default, and its data (placeholders kept)."""
-    from agentdock.spec.loader import load_document
-
-    try:
-        data = yaml.safe_load(snapshot)
-    except yaml.YAMLError as exc:
-        raise InvalidDeployInput(f"the spec snapshot is not YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise InvalidDeployInput("the spec snapshot is not a mapping")
-    document = load_document(data, environ={}, allow_unresolved=True)
-    return document.variables, document.unresolved, data
-
-
-def required_variables(snapshot: str) -> tuple[list[str], list[str]]:
-    """The Secret keys a deployment of ``snapshot`` reads: (required, optional).
-
-    Required: placeholders without a default, ``deploy.secrets`` and, for an agent that
-    checks API keys, ``AGENTDOCK_DATABASE_URL``; optional: placeholders with a default (the
-    pod starts without them). Names ``deploy.env`` sets literally are neither."""
-    variables, unresolved, raw = _snapshot_document(snapshot)
-    return _secret_keys(raw, variables, unresolved)
-
-
-def checks_api_keys(raw: Mapping[str, Any]) -> bool:
-    """Whether the agent's runtime checks API keys (in the registry): ``auth.mode: api_key``,
-    or ``jwt`` with ``auth.api_keys.enabled``."""
-    auth = raw.get("auth")
-    if not isinstance(auth, Mapping):
-        return False
-    keys = auth.get("api_keys")
-    enabled = isinstance(keys, Mapping) and keys.get("enabled") is True
-    return auth.get("mode") == "api_key" or (auth.get("mode") == "jwt" and enabled)
-
-
-def registry_problem(
-    snapshot: str, env: Mapping[str, str], *, agent: str, instance: str | None = None
-) -> str | None:
-    """Why the pods of ``snapshot`` could never accept a key made on this machine, or None.
-
-    An agent that checks API keys needs the registry they are made in to be one its pods
-    reach: a shared database, named by ``AGENTDOCK_DATABASE_URL`` in ``env`` (the values a
-    deploy reads: environment, ``.env``, env files). Without it the registry is the embedded
-    SQLite file of the deploying machine, which no pod can read.
-    """
-    _, _, raw = _snapshot_document(snapshot)
-    # A least-privilege role's URL given for the runtimes means a database registry too.
-    if not checks_api_keys(raw) or env.get(DATABASE_URL_ENV) or env.get(RUNTIME_DATABASE_URL_ENV):
-        return None
-    return (
-        f"{agent} checks API keys and the registry here is the embedded SQLite file, which "
-        "pods on Kubernetes cannot share: a key made with agentdock key create would never "
-        f"work there. Set {DATABASE_URL_ENV}=postgresql://... (a registry the cluster can "
-        "reach) for the deploy and for agentdock key, and put the same URL in the Secret "
-        f"{names(agent, instance).secret}, where the pods read it"
-    )
-
-
-def ratelimit_problem(snapshot: str, *, agent: str, instance: str | None = None) -> Problem | None:
-    """Why the replicas of ``snapshot`` would multiply its rate limits, or None.
-
-    Limits are kept per runtime unless the runtimes share a Redis (``AGENTDOCK_REDIS_URL``).
-    Pods get only the variables their manifest names, never the deploying shell's, so the
-    Dockfile itself must give them the URL: in ``deploy.secrets`` (read from the Secret),
-    as a ``${AGENTDOCK_REDIS_URL}`` placeholder, or in ``deploy.env``.
-
-    :returns: (the Dockfile path to change, why) when the agent has rate limits, may run more
-        than one replica, and its pods get no Redis URL.
-    """
-    variables, unresolved, raw = _snapshot_document(snapshot)
-    auth = raw.get("auth")
-    if not isinstance(auth, Mapping) or not auth.get("rate_limits"):
-        return None
-    deploy = raw.get("deploy")
-    if not isinstance(deploy, Mapping):
-        deploy = {}
-    autoscale = deploy.get("autoscale")
-    if isinstance(autoscale, Mapping):
-        path, most = "deploy.autoscale", _count(autoscale.get("max_replicas"))
-    else:
-        path, most = "deploy.replicas", _count(deploy.get("replicas"))
-    if most <= 1:
-        return None
-    required, optional = _secret_keys(raw, variables, unresolved)
-    given = {*required, *optional, *(str(k) for k in deploy.get("env") or {})}
-    if REDIS_URL_ENV in given:
-        return None
-    secret = names(agent, instance).secret
-    return Problem(
-        path,
-        f"{agent} limits each caller (auth.rate_limits) and may run {most} replicas, and its "
-        f"pods get no {REDIS_URL_ENV}: each replica would keep budgets of its own, so a "
-        f"caller could make up to {most} times its limit. Add {REDIS_URL_ENV} to "
-        f"deploy.secrets (its value in the Secret {secret}) so the replicas share one "
-        "budget in Redis, or run one replica",
-    )
-
-
-def _count(value: Any) -> int:
-    try:
-        return int(value) if value is not None else 1
-    except (TypeError, ValueError):
-        return 1
-
-
-def _secret_keys(
-    raw: Mapping[str, Any], variables: Iterable[str], unresolved: Iterable[str]
-) -> tuple[list[str], list[str]]:
-    deploy = raw.get("deploy") or {}
-    literal = {str(k) for k in deploy.get("env") or {}}
-    required = set(unresolved) | {str(n) for n in deploy.get("secrets") or ()}
-    if checks_api_keys(raw):
-        # The registry the runtime checks keys in: never the pod's own (empty) state dir.
-        required.add(DATABASE_URL_ENV)
-    optional = set(variables) - required
-    skip = literal | set(_RESERVED_ENV)
-    return sorted(required - skip), sorted(optional - skip)
-
-
-def secret_hint(agent: str, instance: str | None = None, namespace: str = "default") -> str:
-    """The command that creates the Secret the pods read their variables from."""
-    secret = names(agent, instance).secret
-    return f"kubectl create secret generic {secret} --from-env-file=.env --namespace {namespace}"
 
 
 def _resources(spec: Any) -> tuple[dict[str, Any], int]:
@@ -308,7 +132,6 @@ def _resources(spec: Any) -> tuple[dict[str, Any], int]:
 
 
 def _env(
-    spec: Any,
     raw: Mapping[str, Any],
     variables: frozenset[str],
     unresolved: frozenset[str],
@@ -320,7 +143,7 @@ def _env(
         {"name": "AGENTDOCK_HOST", "value": "0.0.0.0"},
         {"name": "AGENTDOCK_PORT", "value": str(port)},
     ]
-    required, optional = _secret_keys(raw, variables, unresolved)
+    required, optional = secret_keys(raw, variables, unresolved)
     for name in sorted([*required, *optional]):
         ref: dict[str, Any] = {"name": secret, "key": name}
         if name in optional:
@@ -334,7 +157,7 @@ def _env(
     # Kubernetes reference ``$(NAME)`` to the secret-backed variable defined above.
     literal = (raw.get("deploy") or {}).get("env") or {}
     for name in sorted(literal):
-        if name in _RESERVED_ENV:
+        if name in RESERVED_ENV:
             continue
         value = _PLACEHOLDER.sub(lambda m: f"$({m[1]})", str(literal[name]))
         env.append({"name": str(name), "value": value})
@@ -353,16 +176,6 @@ def _node_selector(raw: Mapping[str, Any]) -> dict[str, str]:
             )
         out[str(key)] = str(value)
     return out
-
-
-def _probe(path: str, period: int, failures: int, timeout: int = 2) -> dict[str, Any]:
-    return {
-        "httpGet": {"path": path, "port": "http", "scheme": "HTTP"},
-        "periodSeconds": period,
-        "timeoutSeconds": timeout,
-        "failureThreshold": failures,
-        "successThreshold": 1,
-    }
 
 
 def render(
@@ -387,32 +200,94 @@ def render(
     replicas, autoscale, resources, hardware, secret names). Free-form strings (the
     ``deploy.env`` values, ``deploy.node_selector``) and the variables come from
     ``snapshot``, whose placeholders are kept: no variable's value reaches a manifest.
+    Each object is built by its own function in :mod:`.objects`.
 
     :raises InvalidDeployInput: a derived name is not a DNS-1123 label, the version cannot
         be a label value, a GPU is asked of the ``cpu`` hardware profile, autoscaling has
         no CPU request to measure against, a node selector holds a placeholder, or a
         NetworkPolicy term is malformed.
     """
-    variables, unresolved, raw = _snapshot_document(snapshot)
+    variables, unresolved, raw = snapshot_document(snapshot)
     agent = str(spec.agent.name)
+    objs = _check_inputs(raw, agent=agent, instance=instance, image=image, namespace=namespace)
+    version_label = label_value(version, "metadata.version")
+    deploy = getattr(spec, "deploy", None)
+    resources, gpus = _resources(spec)
+    autoscale = deploy.autoscale if deploy is not None else None
+    _check_scaling(spec, resources, gpus)
+    replicas = (
+        autoscale.min_replicas
+        if autoscale is not None
+        else (deploy.replicas if deploy is not None else 1)
+    )
+    port = int(spec.expose.port)
+    metrics = getattr(getattr(spec, "observability", None), "metrics", None)
+    version_of = objects.AgentVersion(
+        names=objs,
+        namespace=namespace,
+        match=selector(agent, instance),
+        labels=_labels(agent, instance, version_label),
+        port=port,
+    )
+    container = objects.container(
+        image=image,
+        port=port,
+        env=_env(raw, variables, unresolved, objs.secret, port),
+        resources=resources,
+    )
+    pod = objects.pod_spec(
+        container,
+        configmap=objs.configmap,
+        node_selector={**(GPU_NODE_SELECTOR if gpus else {}), **_node_selector(raw)},
+        gpus=gpus,
+    )
+    out = [
+        objects.configmap(version_of, snapshot),
+        objects.service(version_of),
+        network_policy(version_of.meta(objs.base), version_of.match, port, ingress_from, egress_to),
+        objects.deployment(
+            version_of,
+            pod,
+            replicas=replicas,
+            annotations=objects.pod_annotations(
+                snapshot,
+                port=port,
+                public_metrics=bool(getattr(metrics, "public", False)),
+                image_id=image_id if image_id and "@" not in image else None,
+            ),
+        ),
+    ]
+    if autoscale is not None:
+        out.append(objects.autoscaler(version_of, autoscale))
+    if replicas > 1:
+        out.append(objects.disruption_budget(version_of))
+    return out
+
+
+def _check_inputs(
+    raw: Mapping[str, Any], *, agent: str, instance: str | None, image: str, namespace: str
+) -> ObjectNames:
+    """The agent's object names; refuses a snapshot of another agent, a name that is no DNS
+    label, an image reference with spaces and a namespace that is no DNS label."""
     raw_name = (raw.get("agent") or {}).get("name")
     if isinstance(raw_name, str) and "${" not in raw_name and raw_name != agent:
         raise InvalidDeployInput(
             f"the spec ({agent}) and the snapshot ({raw_name}) are different agents"
         )
-    safe = spec
     objs = names(agent, instance)
     if not image or any(c.isspace() for c in image):
         raise InvalidDeployInput(f"invalid image reference {image!r}", path="image")
-    if not _DNS_LABEL.match(namespace) or len(namespace) > 63:
+    if not DNS_LABEL.match(namespace) or len(namespace) > 63:
         raise InvalidDeployInput(
             f"namespace {namespace!r} is not a DNS-1123 label", path="--namespace"
         )
-    version_label = _label_value(version, "metadata.version")
-    deploy = getattr(safe, "deploy", None)
-    build = getattr(safe, "build", None)
-    port = int(safe.expose.port)
-    resources, gpus = _resources(safe)
+    return objs
+
+
+def _check_scaling(spec: Any, resources: Mapping[str, Any], gpus: int) -> None:
+    """Refuse a GPU on the ``cpu`` hardware profile, and autoscaling with no CPU request."""
+    deploy = getattr(spec, "deploy", None)
+    build = getattr(spec, "build", None)
     if gpus and build is not None and build.hardware == "cpu":
         raise InvalidDeployInput(
             f"deploy.resources.gpu asks for {gpus} GPU(s) but build.hardware is cpu",
@@ -427,14 +302,11 @@ def render(
             hint="add deploy.resources.cpu (for example 250m)",
             path="deploy.autoscale",
         )
-    replicas = (
-        autoscale.min_replicas
-        if autoscale is not None
-        else (deploy.replicas if deploy is not None else 1)
-    )
-    match = selector(agent, instance)
+
+
+def _labels(agent: str, instance: str | None, version_label: str) -> dict[str, str]:
     labels = {
-        **match,
+        **selector(agent, instance),
         "app.kubernetes.io/version": version_label,
         "app.kubernetes.io/component": "agent",
         "app.kubernetes.io/managed-by": "agentdock",
@@ -443,152 +315,7 @@ def render(
     }
     if instance:
         labels["io.agentdock/instance"] = instance
-
-    def meta(name: str) -> dict[str, Any]:
-        return {"name": name, "namespace": namespace, "labels": dict(labels)}
-
-    metrics = getattr(getattr(safe, "observability", None), "metrics", None)
-    public_metrics = bool(getattr(metrics, "public", False))
-    configmap: Manifest = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": meta(objs.configmap),
-        "data": {"spec.yaml": snapshot},
-    }
-    service: Manifest = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": meta(objs.base),
-        "spec": {
-            "type": "ClusterIP",
-            "selector": dict(match),
-            "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}],
-        },
-    }
-    policy = network_policy(meta(objs.base), match, port, ingress_from, egress_to)
-    node_selector = {**(GPU_NODE_SELECTOR if gpus else {}), **_node_selector(raw)}
-    container: dict[str, Any] = {
-        "name": CONTAINER,
-        "image": image,
-        "imagePullPolicy": "IfNotPresent",
-        "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
-        "env": _env(safe, raw, variables, unresolved, objs.secret, port),
-        "startupProbe": _probe("/health", 2, 60),
-        "livenessProbe": _probe("/health", 10, 3),
-        "readinessProbe": _probe("/ready", 5, 3),
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": UID,
-            "runAsGroup": GID,
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "privileged": False,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
-        "volumeMounts": [
-            {"name": "spec", "mountPath": SPEC_FILE, "subPath": "spec.yaml", "readOnly": True},
-            {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir, not a file
-            {"name": "state", "mountPath": STATE_DIR},
-        ],
-    }
-    if resources:
-        container["resources"] = resources
-    pod_spec: dict[str, Any] = {
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-        "terminationGracePeriodSeconds": 40,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": UID,
-            "runAsGroup": GID,
-            "fsGroup": GID,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
-        "containers": [container],
-        "volumes": [
-            {"name": "spec", "configMap": {"name": objs.configmap}},
-            {"name": "tmp", "emptyDir": {}},
-            {"name": "state", "emptyDir": {}},
-        ],
-    }
-    if node_selector:
-        pod_spec["nodeSelector"] = node_selector
-    if gpus:
-        pod_spec["tolerations"] = [dict(GPU_TOLERATION)]
-    deployment: Manifest = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": meta(objs.base),
-        "spec": {
-            "replicas": replicas,
-            "revisionHistoryLimit": 5,
-            "progressDeadlineSeconds": 600,
-            "selector": {"matchLabels": dict(match)},
-            "strategy": {
-                "type": "RollingUpdate",
-                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
-            },
-            "template": {
-                "metadata": {
-                    "labels": dict(labels),
-                    "annotations": {
-                        "prometheus.io/scrape": "true" if public_metrics else "false",
-                        "prometheus.io/port": str(port),
-                        "prometheus.io/path": "/metrics",
-                        # A new snapshot rolls the pods even when the image is the same.
-                        "io.agentdock/spec-sha256": hashlib.sha256(
-                            snapshot.encode("utf-8")
-                        ).hexdigest(),
-                        **(
-                            {IMAGE_ID_ANNOTATION: image_id} if image_id and "@" not in image else {}
-                        ),
-                    },
-                },
-                "spec": pod_spec,
-            },
-        },
-    }
-    out = [configmap, service, policy, deployment]
-    if autoscale is not None:
-        out.append(
-            {
-                "apiVersion": "autoscaling/v2",
-                "kind": "HorizontalPodAutoscaler",
-                "metadata": meta(objs.base),
-                "spec": {
-                    "scaleTargetRef": {
-                        "apiVersion": "apps/v1",
-                        "kind": "Deployment",
-                        "name": objs.base,
-                    },
-                    "minReplicas": autoscale.min_replicas,
-                    "maxReplicas": autoscale.max_replicas,
-                    "metrics": [
-                        {
-                            "type": "Resource",
-                            "resource": {
-                                "name": "cpu",
-                                "target": {
-                                    "type": "Utilization",
-                                    "averageUtilization": autoscale.cpu_percent,
-                                },
-                            },
-                        }
-                    ],
-                },
-            }
-        )
-    if replicas > 1:
-        out.append(
-            {
-                "apiVersion": "policy/v1",
-                "kind": "PodDisruptionBudget",
-                "metadata": meta(objs.base),
-                "spec": {"maxUnavailable": 1, "selector": {"matchLabels": dict(match)}},
-            }
-        )
-    return out
+    return labels
 
 
 def render_file(

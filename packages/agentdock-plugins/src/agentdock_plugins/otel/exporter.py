@@ -3,7 +3,9 @@
 Everything but the encoding is the SDK's: the endpoint, ``OTEL_EXPORTER_OTLP_*`` headers,
 timeout, compression and certificates, the retries with backoff on 429/5xx and the size
 limit. Should a later SDK rearrange its internals, the exporter falls back to the SDK's own
-encoding rather than failing.
+encoding rather than failing. The private attributes it reads (``_client``, ``_shutdown``,
+``_max_request_size``) are why the package's pyproject bounds the exporter's version above;
+tests/unit/test_private_apis.py checks them, and the bound, on the installed SDK.
 """
 
 from __future__ import annotations

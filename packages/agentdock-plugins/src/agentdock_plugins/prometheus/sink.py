@@ -35,15 +35,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from agentdock_runtime.version import served_version
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client import values as _values
 
+from agentdock_plugins.prometheus import families
+from agentdock_plugins.prometheus.families import HTTP_BUCKETS, TOOL_BUCKETS
 from agentdock_plugins.prometheus.labels import OTHER, LabelCap
 from agentdock_plugins.prometheus.middleware import HttpMetrics, metrics_middleware
 
@@ -60,9 +56,6 @@ log = logging.getLogger("agentdock.metrics")
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 #: The text exposition format 0.0.4 (UTF-8; servers add ``charset=utf-8`` to text types).
 CONTENT_TYPE = "text/plain; version=0.0.4"
-#: Seconds; from a health check to a minute-long agent run.
-HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
-TOOL_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 _MODES = frozenset({"invoke", "stream"})
 _RUN_STATUS = frozenset({"ok", "error", "cancelled"})
@@ -72,7 +65,6 @@ _ACTIONS = frozenset({"redact", "block", "truncate", "deny", "flag", "log"})
 _AUTH_REASONS = frozenset(
     {"missing", "invalid", "expired", "revoked", "forbidden", "rate_limited", "unavailable"}
 )
-_STATS = ("queued", "delivered", "sink_errors", "sink_timeouts")
 #: ``agentdock_ratelimit_backend`` states: the limiter's ``backend``.
 _LIMIT_BACKENDS = ("redis", "local", "closed")
 
@@ -135,6 +127,32 @@ class PrometheusSink:
     :param max_error_types: distinct error types kept as labels.
     """
 
+    # The metrics of families.FAMILIES, set by __init__ from the table (None: switched off).
+    _info: Any
+    _http_requests: Any
+    _http_duration: Any
+    _http_in_flight: Any
+    _runs: Any
+    _run_errors: Any
+    _run_duration: Any | None
+    _tokens: Any | None
+    _cost: Any | None
+    _tool_calls: Any
+    _tool_duration: Any
+    _policy_events: Any
+    _policy_matches: Any
+    _auth_failures: Any
+    _rate_limited: Any
+    _errors: Any
+    _invalid: Any
+    _stat_queued: Any
+    _stat_delivered: Any
+    _stat_sink_errors: Any
+    _stat_sink_timeouts: Any
+    _dropped: Any
+    _limit_backend: Any
+    _limit_fallbacks: Any
+
     def __init__(
         self,
         spec: Any | None = None,
@@ -159,188 +177,36 @@ class PrometheusSink:
         self._pipeline: Any | None = None
         self._key_stats: Callable[[], Any] | None = None
         self._key_fetches_seen: dict[str, int] = {}
-        self._stats_seen = dict.fromkeys(_STATS, 0)
+        self._stats_seen = dict.fromkeys(families.TELEMETRY_STATS, 0)
         self._stats_lock = threading.Lock()
 
         self.multiprocess_dir = _multiprocess_dir()
         self.registry = CollectorRegistry(auto_describe=True)
-        registry = self.registry
-        if self.multiprocess_dir is not None:
-            from prometheus_client import multiprocess
-
-            self._render_registry = CollectorRegistry()
-            merge: Any = multiprocess.MultiProcessCollector  # untyped in prometheus-client
-            merge(self._render_registry, path=self.multiprocess_dir)
-        else:
-            from prometheus_client import GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECTOR
-
-            for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
-                registry.register(collector)
-            self._render_registry = registry
-
+        self._render_registry = self._collectors(self.registry)
+        metrics = families.build(
+            families.FAMILIES,
+            self.registry,
+            {"latency": self.latency, "tokens": self.tokens, "cost": self.cost},
+        )
+        for attr, metric in metrics.items():
+            setattr(self, attr, metric)
         # The model's name is not a label: a Dockfile may fill it from a ${VAR} placeholder.
         agent = getattr(getattr(spec, "agent", None), "name", None) or "unknown"
         version = served_version(spec) or ""
-        info = Gauge(
-            "agentdock_agent_info",
-            "The agent this runtime serves (always 1); tenant names a per-tenant instance.",
-            ["agent", "version", "tenant"],
-            registry=registry,
-            multiprocess_mode="max",
-        )
-        info.labels(agent, str(version), os.environ.get("AGENTDOCK_INSTANCE", "")).set(1)
-
+        self._info.labels(agent, str(version), os.environ.get("AGENTDOCK_INSTANCE", "")).set(1)
         self.http = HttpMetrics(
-            requests=Counter(
-                "agentdock_http_requests",
-                "HTTP requests by route template, method and status code.",
-                ["route", "method", "status"],
-                registry=registry,
-            ),
-            duration=Histogram(
-                "agentdock_http_request_duration_seconds",
-                "HTTP request duration in seconds, until the response body ended.",
-                ["route", "method"],
-                registry=registry,
-                buckets=HTTP_BUCKETS,
-            ),
-            in_flight=Gauge(
-                "agentdock_http_requests_in_flight",
-                "HTTP requests being served now.",
-                registry=registry,
-                multiprocess_mode="livesum",
-            ),
+            requests=self._http_requests,
+            duration=self._http_duration,
+            in_flight=self._http_in_flight,
         )
-        self._runs = Counter(
-            "agentdock_runs",
-            "Agent runs by mode (invoke, stream) and status (ok, error, cancelled).",
-            ["mode", "status"],
-            registry=registry,
-        )
-        self._run_errors = Counter(
-            "agentdock_run_errors",
-            "Failed runs by error type.",
-            ["error_type"],
-            registry=registry,
-        )
-        self._run_duration = (
-            Histogram(
-                "agentdock_run_duration_seconds",
-                "Agent run latency in seconds, from the request to the last output.",
-                ["mode"],
-                registry=registry,
-                buckets=HTTP_BUCKETS,
-            )
-            if self.latency
-            else None
-        )
-        self._tokens = (
-            Counter(
-                "agentdock_tokens",
-                "Model tokens used by runs, by direction (input, output).",
-                ["direction"],
-                registry=registry,
-            )
-            if self.tokens
-            else None
-        )
-        self._cost = (
-            Counter(
-                "agentdock_cost_usd",
-                "Estimated model cost of runs in US dollars (runs with a known price).",
-                registry=registry,
-            )
-            if self.cost
-            else None
-        )
-        self._tool_calls = Counter(
-            "agentdock_tool_calls",
-            "Tool calls by tool and status (ok, error, denied).",
-            ["tool", "status"],
-            registry=registry,
-        )
-        self._tool_duration = Histogram(
-            "agentdock_tool_duration_seconds",
-            "Tool call duration in seconds.",
-            ["tool"],
-            registry=registry,
-            buckets=TOOL_BUCKETS,
-        )
-        self._policy_events = Counter(
-            "agentdock_policy_events",
-            "Policy decisions by policy, stage and action "
-            "(redact, block, truncate, deny, flag, log).",
-            ["policy", "stage", "action"],
-            registry=registry,
-        )
-        self._policy_matches = Counter(
-            "agentdock_policy_matches",
-            "Matches found by policies (redacted spans, flagged patterns), by policy.",
-            ["policy"],
-            registry=registry,
-        )
-        self._auth_failures = Counter(
-            "agentdock_auth_failures",
-            "Refused requests by reason (missing, invalid, expired, revoked, forbidden, "
-            "rate_limited, unavailable).",
-            ["reason"],
-            registry=registry,
-        )
-        self._rate_limited = Counter(
-            "agentdock_rate_limited_requests",
-            "Requests refused by a rate limit (429).",
-            registry=registry,
-        )
-        self._errors = Counter(
-            "agentdock_errors",
-            "Error responses by error type and stage.",
-            ["error_type", "stage"],
-            registry=registry,
-        )
-        self._invalid = Counter(
-            "agentdock_telemetry_invalid_events",
-            "Telemetry events this sink could not read (skipped).",
-            registry=registry,
-        )
-        stat_help = {
-            "events_queued": "Telemetry events queued for the sinks.",
-            "events_delivered": "Telemetry event deliveries to sinks (one per event and sink).",
-            "sink_errors": "Telemetry batches lost because a sink raised.",
-            "sink_timeouts": "Telemetry batches lost because a sink did not answer in time.",
-        }
         self._stat_counters = {
-            name.removeprefix("events_"): Counter(
-                f"agentdock_telemetry_{name}", text, registry=registry
-            )
-            for name, text in stat_help.items()
+            stat: metrics[attr] for stat, attr in families.TELEMETRY_STATS.items()
         }
-        self._dropped = Counter(
-            "agentdock_telemetry_events_dropped",
-            "Telemetry events lost, by sink: dropped by its queue (full, or at shutdown) or "
-            "lost inside it (its span queue, failed or timed-out exports, its buffer's bounds).",
-            ["sink"],
-            registry=registry,
-        )
-        self._dropped_of = _Children(self._dropped)
         self._drops_seen: dict[str, int] = {}
-        # Where rate limits are kept, per process (summed over live workers).
-        self._limit_backend = Gauge(
-            "agentdock_ratelimit_backend",
-            "Runtime processes whose rate limits are kept in each place now: redis (shared), "
-            "local (this process, or the workers of one host together), closed (Redis "
-            "unreachable: limited callers refused).",
-            ["state"],
-            registry=registry,
-            multiprocess_mode="livesum",
-        )
-        self._limit_fallbacks = Counter(
-            "agentdock_ratelimit_fallbacks",
-            "Times Redis failed and rate limits left it (kept locally, or refused).",
-            registry=registry,
-        )
         self._limiter: Any | None = None
         self._fallbacks_seen = 0
         # Label children, resolved once per combination (every label value is bounded).
+        self._dropped_of = _Children(self._dropped)
         self._runs_of = _Children(self._runs)
         self._run_errors_of = _Children(self._run_errors)
         self._tool_calls_of = _Children(self._tool_calls)
@@ -362,6 +228,22 @@ class PrometheusSink:
             "auth_event": self._on_auth,
             "error_event": self._on_error,
         }
+
+    def _collectors(self, registry: CollectorRegistry) -> CollectorRegistry:
+        """The registry ``render_metrics`` reads: the worker files merged, in multiprocess
+        mode; else ``registry`` itself, with the process, platform and GC collectors."""
+        if self.multiprocess_dir is not None:
+            from prometheus_client import multiprocess
+
+            merged = CollectorRegistry()
+            merge: Any = multiprocess.MultiProcessCollector  # untyped in prometheus-client
+            merge(merged, path=self.multiprocess_dir)
+            return merged
+        from prometheus_client import GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECTOR
+
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            registry.register(collector)
+        return registry
 
     # -- the server's side -----------------------------------------------------------------------
 
@@ -385,21 +267,9 @@ class PrometheusSink:
         """The key-fetch families, for a provider that fetches its keys (every outcome's
         series exists from the start, at 0)."""
         self._key_stats = key_stats
-        fetches = Counter(
-            "agentdock_auth_keys_fetch",
-            "Fetches of the token issuer's signing keys (JWKS) by outcome (ok, timeout, "
-            "unreachable, http_error, too_large, too_many_keys, invalid).",
-            ["outcome"],
-            registry=self.registry,
-        )
-        self._key_age = Gauge(
-            "agentdock_auth_keys_age_seconds",
-            "Seconds since the signing keys in use were fetched (+Inf: none yet); the oldest "
-            "of the live workers.",
-            registry=self.registry,
-            multiprocess_mode="livemax",
-        )
-        self._key_fetches_of = _Children(fetches)
+        metrics = families.build(families.KEY_FAMILIES, self.registry, {})
+        self._key_age = metrics["_key_age"]
+        self._key_fetches_of = _Children(metrics["_key_fetches"])
         # A third-party provider names its own outcomes: bounded like every label.
         self._outcome_label = LabelCap(16)
         for outcome in key_stats().fetches:
