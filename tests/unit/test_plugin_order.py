@@ -85,3 +85,34 @@ def test_an_entry_point_with_a_hook_wrapper_is_a_plugin_error(
     [error] = manager.errors()
     assert error.name == "wrapping"
     assert "agentdock_register_adapters" in error.error and "wrapper" in error.error
+
+
+def _written_for(version: object) -> object:
+    class Plugin:
+        agentdock_hook_api = version
+
+        @hookimpl
+        def agentdock_register_adapters(self, register: Any) -> None:
+            register("echo", object)
+
+    return Plugin()
+
+
+def test_a_plugin_written_for_this_hook_api_or_an_older_minor_loads() -> None:
+    from agentdock.hookspecs import HOOK_API_VERSION
+
+    major = HOOK_API_VERSION.split(".")[0]
+    for version in (HOOK_API_VERSION, f"{major}.0"):
+        manager = make_plugin_manager(plugins=[("p", _written_for(version))])
+        assert "echo" in manager.registrations("adapters")
+
+
+@pytest.mark.parametrize("version", ["1.99", "2.0", "0.9", "one", 1.1])
+def test_a_plugin_written_for_another_hook_api_is_refused_naming_both(version: object) -> None:
+    from agentdock.hookspecs import HOOK_API_VERSION
+
+    with pytest.raises(ValueError, match=r"hook API|major\.minor") as caught:
+        make_plugin_manager(plugins=[("p", _written_for(version))])
+    if isinstance(version, str) and "." in version:
+        assert f"hook API {version}" in str(caught.value)
+        assert f"this AgentDock has hook API {HOOK_API_VERSION}" in str(caught.value)

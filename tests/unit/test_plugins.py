@@ -211,3 +211,27 @@ def test_there_is_no_spec_parser_hook() -> None:
     assert "spec_parsers" not in KINDS
     with pytest.raises(ValueError, match="agentdock_register_spec_parsers"):
         make_plugin_manager().register(TomlParser(), name="toml")
+
+
+def test_a_failing_command_hook_is_said_before_the_unknown_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agentdock_cli import main as cli_main
+    from click.testing import CliRunner
+
+    class Broken:
+        @hookimpl
+        def agentdock_register_commands(self, cli: Any) -> None:
+            raise RuntimeError("cannot add hello today")
+
+    manager = make_plugin_manager(plugins=[("hello_plugin", Broken())])
+    monkeypatch.setattr("agentdock.plugins._default", manager)
+    monkeypatch.setattr(cli_main, "_reporting", False)
+    monkeypatch.setattr(cli_main.cli, "_plugin_commands_added", False)
+    result = CliRunner().invoke(cli_main.cli, ["hello"])
+    assert result.exit_code == 2
+    assert (
+        "plugin hello_plugin: agentdock_register_commands raised RuntimeError: "
+        "cannot add hello today" in result.output
+    )
+    assert "No such command 'hello'" in result.output

@@ -425,6 +425,26 @@ def test_policy_refusals_and_crashes() -> None:
     assert agent.attempts == 0
 
 
+class ForgetsToReturn:
+    """A policy whose check forgets to return the value (the contract says it must)."""
+
+    def __init__(self, stage: str) -> None:
+        self.stage = stage
+
+    def check(self, value: Any, context: RunContext) -> None:
+        return None
+
+
+@pytest.mark.parametrize("stage", ["pre", "post"])
+def test_a_policy_that_returns_nothing_is_named_not_the_agent(stage: str) -> None:
+    calls: list[str] = []
+    agent = Agent(calls)
+    pipeline = build(agent, calls, policies={"forgets": ForgetsToReturn(stage)})
+    err = raises(pipeline.invoke(b'{"text": "hi"}', headers=GOOD), InternalError)
+    assert err.envelope()["detail"] == "policy 'forgets' failed: its check returned nothing"
+    assert agent.attempts == (0 if stage == "pre" else 1)
+
+
 def test_agent_that_raises_is_500_with_run_id_and_no_traceback(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -31,8 +31,18 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from agentdock.findings import Finding
+    from agentdock.spec.models import DockSpec
 
-__all__ = ["Register", "hookimpl", "hookspec"]
+__all__ = ["HOOK_API_VERSION", "REQUIRES_ATTRIBUTE", "Register", "hookimpl", "hookspec"]
+
+#: The version of this set of hooks and the protocols they return, ``major.minor``: a minor
+#: release adds (a hook, a parameter a plugin may ignore, an optional capability); a major
+#: one changes or removes. 1.1 added ``config_schema`` and the Dockfile's ``plugins`` block.
+HOOK_API_VERSION = "1.1"
+#: A plugin states the hook API it was written for as a module (or object) attribute,
+#: ``agentdock_hook_api = "1.1"``: it loads where the major version is the same and the
+#: minor one at least as high, and is refused, with both versions named, elsewhere.
+REQUIRES_ATTRIBUTE = "agentdock_hook_api"
 
 hookspec = pluggy.HookspecMarker("agentdock")
 hookimpl = pluggy.HookimplMarker("agentdock")
@@ -171,7 +181,7 @@ def agentdock_register_stores(register: Register) -> None:
 
 
 @hookspec
-def agentdock_validate_spec(spec: Any, project_dir: Path) -> Sequence[Finding] | None:
+def agentdock_validate_spec(spec: DockSpec, project_dir: Path) -> Sequence[Finding] | None:
     """Check a Dockfile that passed the core checks; return findings or ``None``.
 
     Called by ``agentdock validate`` (and before every build and deploy) once the document

@@ -145,6 +145,33 @@ def parse_replaces(items: Iterable[str]) -> frozenset[tuple[str, str, str]]:
     return frozenset(out)
 
 
+def _check_hook_api(plugin: object) -> None:
+    """Refuse a plugin written for a hook API this AgentDock does not offer
+    (:data:`agentdock.hookspecs.REQUIRES_ATTRIBUTE`)."""
+    wanted = getattr(plugin, hookspecs.REQUIRES_ATTRIBUTE, None)
+    if wanted is None:
+        return
+    have = _api_version(hookspecs.HOOK_API_VERSION) or (0, 0)
+    need = _api_version(wanted) if isinstance(wanted, str) else None
+    if need is None:
+        raise pluggy.PluginValidationError(
+            plugin, f"{hookspecs.REQUIRES_ATTRIBUTE} = {wanted!r} is not a 'major.minor' string"
+        )
+    if need[0] != have[0] or need[1] > have[1]:
+        raise pluggy.PluginValidationError(
+            plugin,
+            f"it was written for hook API {wanted}; this AgentDock has hook API "
+            f"{hookspecs.HOOK_API_VERSION}",
+        )
+
+
+def _api_version(text: str) -> tuple[int, int] | None:
+    major, dot, minor = text.strip().partition(".")
+    if not (dot and major.isdigit() and minor.isdigit()):
+        return None
+    return int(major), int(minor)
+
+
 def _check_config_schema(kind: str, name: str, schema: object) -> None:
     """A ``config_schema`` must be a JSON Schema (draft 2020-12) object.
 
@@ -235,6 +262,7 @@ class PluginManager:
         try:
             self._pm.check_pending()
             self._refuse_wrappers(plugin)
+            _check_hook_api(plugin)
         except pluggy.PluginValidationError:
             self._pm.unregister(plugin, name=registered)
             raise

@@ -79,7 +79,9 @@ class Policy(Protocol):
     policy for a Dockfile without ``redact_patterns``). Policies of one stage run in
     registration order.
 
-    ``check`` may be a coroutine function or a plain function (the runtime tells which once,
+    ``check`` returns the value to go on with (for ``"pre"`` and ``"post"``: the same object
+    or a rewritten one); a ``check`` that returns ``None`` there is the policy's error, named
+    as such. It may be a coroutine function or a plain function (the runtime tells which once,
     at start-up; keep a plain one cheap, it runs on the event loop). What it receives and
     returns depends on ``stage``:
 
@@ -112,7 +114,10 @@ class Policy(Protocol):
                 return value
     """
 
-    stage: PolicyStage
+    #: One of :data:`PolicyStage`, checked once when the pipeline is compiled (an unknown
+    #: stage stops the start). Typed ``str`` so that ``stage = "pre"`` in a class, as the
+    #: example writes it, satisfies the protocol under mypy.
+    stage: str
 
     def check(self, value: Any, context: RunContext) -> Any:
         """Return the value to go on with, or raise to refuse (see the class docstring)."""

@@ -507,6 +507,11 @@ class Pipeline:
             except Exception as exc:
                 log.warning("policy %s failed (%s)", name, type(exc).__name__)
                 raise InternalError(f"policy {name!r} failed") from None
+            if value is None:  # no input, output or token is None: a check forgot to return
+                log.warning(
+                    "policy %s returned None; check() returns the value to go on with", name
+                )
+                raise InternalError(f"policy {name!r} failed: its check returned nothing")
         return value
 
     async def _call_agent(self, value: Any, context: RunContext, state: _RunState) -> RunResult:

@@ -14,6 +14,7 @@ __all__ = ["plugins_command", "plugins_document"]
 
 def plugins_document() -> dict[str, Any]:
     """The loaded plugins as a JSON-ready document (also the ``--json`` output)."""
+    from agentdock.hookspecs import HOOK_API_VERSION
     from agentdock.plugins import KINDS, get_plugin_manager
 
     manager = get_plugin_manager()
@@ -24,6 +25,7 @@ def plugins_document() -> dict[str, Any]:
                 {"name": reg.name, "description": reg.description}
             )
     return {
+        "hook_api": HOOK_API_VERSION,
         "plugins": [
             {
                 "name": info.name,
@@ -70,6 +72,7 @@ def plugins_command(as_json: bool) -> None:
             escape(plugin["name"]), plugin["version"] or "-", escape(source), escape(provided)
         )
     out = console()
+    out.print(f"hook API {document['hook_api']}")
     out.print(table)
     for error in document["errors"]:
         out.print(f"[red]✗ {escape(error['name'])}[/] failed to load: {escape(error['error'])}")
