@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from agentdock.hookspecs import HOOK_API_VERSION
 
 pytestmark = pytest.mark.slow
 
@@ -143,6 +144,7 @@ def test_installed_plugin_is_discovered(plugin_env: Path) -> None:
     result = _agentdock(plugin_env, "plugins", "--json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
+    assert document["hook_api"] == HOOK_API_VERSION
     plugins = {p["name"]: p for p in document["plugins"]}
     echo = plugins["agentdock_echo"]
     assert echo["distribution"] == "agentdock-echo"
