@@ -3,6 +3,7 @@ in-process (``agentdock.testing.plugin_manager``, the ``agentdock_client`` fixtu
 
 from __future__ import annotations
 
+import json
 import types
 from pathlib import Path
 from typing import Any
@@ -65,3 +66,21 @@ def test_an_installed_plugin_under_test_is_not_registered_twice() -> None:
     assert manager.get("policies", "redact_input") is not None
     # Every other installed plugin is there.
     assert {"langgraph", "litestar"} <= {p.name for p in manager.plugins()}
+
+
+class RaisesOnRegister:
+    @hookimpl
+    def agentdock_register_telemetry_sinks(self, register: Any) -> None:
+        raise RuntimeError("no sink today")
+
+
+def test_a_plugin_that_failed_is_named_in_health_and_metrics() -> None:
+    manager = plugin_manager(("broken_sink", RaisesOnRegister()))
+    with client(ECHO, insecure_no_auth=True, plugins=manager) as http:
+        health = http.get("/health").json()
+        assert health["plugin_errors"] == ["broken_sink"]
+        assert "no sink today" not in json.dumps(health)  # why is in the log only
+        metrics = http.get("/metrics").text
+        assert 'agentdock_plugin_errors{plugin="broken_sink"} 1.0' in metrics
+    with client(ECHO, insecure_no_auth=True, plugins=plugin_manager()) as http:
+        assert "plugin_errors" not in http.get("/health").json()

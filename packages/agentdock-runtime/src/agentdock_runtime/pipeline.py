@@ -185,6 +185,10 @@ def _usage_dict(usage: Usage) -> dict[str, int]:
 class Pipeline:
     """One agent, its auth, policies, I/O models and telemetry, ready to run requests."""
 
+    #: The plugins that failed to load or register when it was compiled (``/health`` and the
+    #: ``agentdock_plugin_errors`` metric name them; the log says why).
+    plugin_errors: tuple[str, ...] = ()
+
     def __init__(
         self,
         *,
@@ -1106,6 +1110,7 @@ def compile_pipeline(
         telemetry_queue_size=telemetry_queue_size,
         sink_timeout=sink_timeout,
     )
+    pipeline.plugin_errors = tuple(sorted({err.name for err in plugins.errors()}))
     for sink in sinks:
         bind = getattr(sink, "bind", None)
         if callable(bind):  # a sink that reports on the pipeline itself (queue, drops)

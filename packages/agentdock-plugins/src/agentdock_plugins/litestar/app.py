@@ -202,6 +202,8 @@ def create_app(
             "agent": agent_name,
             "uptime_seconds": round(time.monotonic() - started, 3),
         }
+        if pipeline.plugin_errors:  # names only: why is in the log, not on a public route
+            body["plugin_errors"] = list(pipeline.plugin_errors)
         return Response(content=encode_json(body), media_type=JSON)
 
     @get("/ready")

@@ -67,6 +67,14 @@ FAMILIES: tuple[Family, ...] = (
         multiprocess_mode="max",
     ),
     Family(
+        "_plugin_errors",
+        Gauge,
+        "agentdock_plugin_errors",
+        "Plugins that failed to load or register when the runtime started (1 each).",
+        ("plugin",),
+        multiprocess_mode="max",
+    ),
+    Family(
         "_http_requests",
         Counter,
         "agentdock_http_requests",

@@ -129,6 +129,7 @@ class PrometheusSink:
 
     # The metrics of families.FAMILIES, set by __init__ from the table (None: switched off).
     _info: Any
+    _plugin_errors: Any
     _http_requests: Any
     _http_duration: Any
     _http_in_flight: Any
@@ -251,6 +252,8 @@ class PrometheusSink:
         """Export ``pipeline.telemetry_stats`` (queue, sink errors) and the events lost per
         sink with the metrics; every sink's series exists from the start, at 0."""
         self._pipeline = pipeline
+        for plugin in getattr(pipeline, "plugin_errors", ()):
+            self._plugin_errors.labels(plugin).set(1)
         for name in _drops(pipeline):
             self._dropped_of(name)
         access = getattr(pipeline, "access", None)
