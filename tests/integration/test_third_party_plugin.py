@@ -63,6 +63,22 @@ def agentdock_register_auth_providers(register):
 """
 
 
+#: An agent of the "echo" framework the installed plugin provides.
+ECHO_DOCKFILE = textwrap.dedent(
+    """
+    version: "1.1"
+    agent: {name: echo-agent, entrypoint: "agent:build", framework: echo}
+    model: {provider: custom, name: none}
+    io_schema:
+      input: {type: object, properties: {text: {type: string}}}
+      output: {type: object, properties: {text: {type: string}}}
+    auth: {mode: api_key, api_keys: {enabled: true}}
+    policies: {safety: {max_output_chars: 100}}
+    expose: {rest: true}
+    """
+)
+
+
 def _make_distribution(root: Path, dist: str, module: str, source: str) -> Path:
     project = root / dist
     (project / "src" / module).mkdir(parents=True)
@@ -196,21 +212,7 @@ def test_a_built_in_name_is_not_taken_by_an_installed_plugin(plugin_env: Path) -
 def test_plugin_framework_validates_and_broken_plugin_is_a_warning(
     plugin_env: Path, tmp_path: Path
 ) -> None:
-    (tmp_path / "Dockfile.yaml").write_text(
-        textwrap.dedent(
-            """
-            version: "1.0"
-            agent: {name: echo-agent, entrypoint: "agent:build", framework: echo}
-            model: {provider: custom, name: none}
-            io_schema:
-              input: {type: object, properties: {text: {type: string}}}
-              output: {type: object, properties: {text: {type: string}}}
-            auth: {mode: api_key, api_keys: {enabled: true}}
-            policies: {safety: {max_output_chars: 100}}
-            expose: {rest: true}
-            """
-        )
-    )
+    (tmp_path / "Dockfile.yaml").write_text(ECHO_DOCKFILE.replace('"1.1"', '"1.0"'))
     result = _agentdock(plugin_env, "validate", "--skip-imports", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout)["ok"] is True
@@ -228,23 +230,7 @@ def test_a_dockfile_naming_a_policy_of_a_broken_plugin_is_refused(
 ) -> None:
     # The policy its agent relies on is in a plugin that fails to import: the agent must not
     # run without it. validate (as deploy, serve and the runtime, which validate first) stops.
-    (tmp_path / "Dockfile.yaml").write_text(
-        textwrap.dedent(
-            """
-            version: "1.1"
-            agent: {name: echo-agent, entrypoint: "agent:build", framework: echo}
-            model: {provider: custom, name: none}
-            io_schema:
-              input: {type: object, properties: {text: {type: string}}}
-              output: {type: object, properties: {text: {type: string}}}
-            auth: {mode: api_key, api_keys: {enabled: true}}
-            policies: {safety: {max_output_chars: 100}}
-            expose: {rest: true}
-            plugins:
-              refuse_secrets: {}
-            """
-        )
-    )
+    (tmp_path / "Dockfile.yaml").write_text(ECHO_DOCKFILE + "plugins:\n  refuse_secrets: {}\n")
     result = _agentdock(plugin_env, "validate", "--skip-imports", "--json", cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     [error] = json.loads(result.stdout)["errors"]

@@ -16,6 +16,7 @@ from agentdock.findings import Code
 from agentdock.plugins import PluginManager
 from agentdock.validation import validate
 from agentdock_runtime import compile_pipeline
+from policy_support import BASE_DOCKFILE
 
 PLANTED = "sk-planted-0123456789abcdef"
 
@@ -88,16 +89,9 @@ def installed(monkeypatch: pytest.MonkeyPatch) -> PluginManager:
 
 def _document(**extra: Any) -> dict[str, Any]:
     return {
-        "version": "1.1",
+        **BASE_DOCKFILE,
         "agent": {"name": "shouter", "entrypoint": "app:graph", "framework": "testfw"},
-        "model": {"provider": "custom", "name": "none"},
-        "io_schema": {
-            "input": {"type": "object", "properties": {"text": {"type": "string"}}},
-            "output": {"type": "object", "properties": {"text": {"type": "string"}}},
-        },
-        "auth": {"mode": "api_key", "api_keys": {"enabled": True}},
         "policies": {"safety": {"max_output_chars": 100}},
-        "expose": {"rest": True},
         **extra,
     }
 

@@ -54,6 +54,7 @@ __all__ = [
     "Registration",
     "get_plugin_manager",
     "make_plugin_manager",
+    "register_each",
 ]
 
 ENTRY_POINT_GROUP = "agentdock"
@@ -599,12 +600,17 @@ def make_plugin_manager(
     :param replaces: ``kind:name=plugin`` items: built-in names those plugins may take.
     """
     manager = PluginManager(load_entry_points=entry_points, replaces=replaces)
+    register_each(manager, plugins)
+    return manager
+
+
+def register_each(manager: PluginManager, plugins: Iterable[object | tuple[str, object]]) -> None:
+    """Register ``plugins`` (objects, or ``(name, plugin)`` pairs) with ``manager``."""
     for item in plugins:
         if isinstance(item, tuple):
             manager.register(item[1], name=item[0])
         else:
             manager.register(item)
-    return manager
 
 
 _default: PluginManager | None = None

@@ -63,7 +63,12 @@ def plugin_manager(
     """
     from importlib import metadata
 
-    from agentdock.plugins import BUILTIN_DISTRIBUTION, ENTRY_POINT_GROUP, PluginManager
+    from agentdock.plugins import (
+        BUILTIN_DISTRIBUTION,
+        ENTRY_POINT_GROUP,
+        PluginManager,
+        register_each,
+    )
 
     under_test = [item[1] if isinstance(item, tuple) else item for item in plugins]
     found = metadata.entry_points(group=ENTRY_POINT_GROUP)
@@ -75,11 +80,7 @@ def plugin_manager(
     }
     manager = PluginManager(load_entry_points=True, allowlist=wanted, replaces=replaces)
     manager.load()
-    for item in plugins:
-        if isinstance(item, tuple):
-            manager.register(item[1], name=item[0])
-        else:
-            manager.register(item)
+    register_each(manager, plugins)
     return manager
 
 
