@@ -28,7 +28,7 @@ from agentdock_plugins.policies.injection import DEFAULT_THRESHOLD
 from agentdock_plugins.policies.injection_detect import Decision, Detector
 from agentdock_plugins.policies.walk import iter_strings
 
-__all__ = ["POLICY", "PromptInjection", "prompt_injection"]
+__all__ = ["POLICY", "PromptInjection", "first_injection", "prompt_injection"]
 
 POLICY = "safety.block_prompt_injection"
 InjectionAction = Literal["block", "flag", "log"]
@@ -51,25 +51,47 @@ class PromptInjection:
         self.action = action
 
     def check(self, value: Any, context: Any) -> Any:
-        started = time.perf_counter()
-        for path, text in iter_strings(value):
-            decision = self.detector.decide(text)
-            if decision is None:
-                continue
-            report(
-                context,
-                stage=self.stage,
-                policy=POLICY,
-                action=self.action,
-                matches=len(decision.rules),
-                started=started,
-                kinds=decision.rules,
-                tier=decision.tier,
-                score=decision.score,
-            )
-            if self.action == "block":
-                raise PolicyViolationError(_refusal(decision, path), path=path or None)
+        found = first_injection(self.detector, value, context, stage=self.stage, policy=POLICY,
+                                action=self.action)  # fmt: skip
+        if found is not None and self.action == "block":
+            path, decision = found
+            raise PolicyViolationError(_refusal(decision, path), path=path or None)
         return value
+
+
+def first_injection(
+    detector: Detector,
+    value: Any,
+    context: Any,
+    *,
+    stage: Stage,
+    policy: str,
+    action: InjectionAction,
+) -> tuple[str, Decision] | None:
+    """The first string of ``value`` a tier decides is an injection, with its path, after
+    one ``policy_event`` for each decision up to it (``flag`` and ``log`` go on to the end:
+    every decision is reported, none stops the run)."""
+    started = time.perf_counter()
+    first: tuple[str, Decision] | None = None
+    for path, text in iter_strings(value):
+        decision = detector.decide(text)
+        if decision is None:
+            continue
+        report(
+            context,
+            stage=stage,
+            policy=policy,
+            action=action,
+            matches=len(decision.rules),
+            started=started,
+            kinds=decision.rules,
+            tier=decision.tier,
+            score=decision.score,
+        )
+        first = first or (path, decision)
+        if action == "block":
+            break
+    return first
 
 
 def _refusal(decision: Decision, path: str) -> str:

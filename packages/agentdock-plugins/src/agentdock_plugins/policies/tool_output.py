@@ -12,15 +12,17 @@ the text); ``flag`` and ``log`` let the result through. Each decision is one ``p
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from agentdock.run import ToolCall, ToolDenied
 
-from agentdock_plugins.policies.events import Stage, report
+from agentdock_plugins.policies.events import Stage
 from agentdock_plugins.policies.injection_detect import Detector
-from agentdock_plugins.policies.prompt_injection import InjectionAction, detector_for
-from agentdock_plugins.policies.walk import iter_strings
+from agentdock_plugins.policies.prompt_injection import (
+    InjectionAction,
+    detector_for,
+    first_injection,
+)
 
 __all__ = ["POLICY", "ToolOutputInjection", "tool_output_injection"]
 
@@ -50,29 +52,15 @@ class ToolOutputInjection:
     def check(self, call: ToolCall, output: Any, context: Any) -> None:
         if EVERY_TOOL not in self.tools and call.name not in self.tools:
             return
-        started = time.perf_counter()
-        for _, text in iter_strings(_content(output)):
-            decision = self.detector.decide(text)
-            if decision is None:
-                continue
-            report(
-                context,
-                stage=self.stage,
-                policy=POLICY,
-                action=self.action,
-                matches=len(decision.rules),
-                started=started,
-                kinds=decision.rules,
-                tier=decision.tier,
-                score=decision.score,
+        found = first_injection(self.detector, _content(output), context, stage=self.stage,
+                                policy=POLICY, action=self.action)  # fmt: skip
+        if found is not None and self.action == "block":
+            _, decision = found
+            raise ToolDenied(
+                call.name,
+                f"its output holds a possible prompt injection (tier {decision.tier}, "
+                f"score {decision.score:g}; rules: {', '.join(decision.rules)})",
             )
-            if self.action == "block":
-                raise ToolDenied(
-                    call.name,
-                    f"its output holds a possible prompt injection (tier {decision.tier}, "
-                    f"score {decision.score:g}; rules: {', '.join(decision.rules)})",
-                )
-            return
 
 
 def tool_output_injection(spec: Any) -> ToolOutputInjection | None:
