@@ -75,7 +75,8 @@ def open_registry(path: Path | None, as_json: bool, *, create: bool = True) -> A
     from agentdock.registry import DATABASE_URL_ENV, RegistryError, RegistryNotFound, open_store
 
     location = locate_home() if path is None else None
-    target = path if location is None else location.registry
+    target = location.registry if location is not None else path
+    assert target is not None  # one of the two is given
     new = (
         create
         and not (path is None and os.environ.get(DATABASE_URL_ENV))
@@ -87,7 +88,6 @@ def open_registry(path: Path | None, as_json: bool, *, create: bool = True) -> A
         raise
     except RegistryError as exc:
         fail(exitcodes.INVALID, "RegistryError", str(exc), as_json)
-        raise AssertionError("unreachable") from None
     if new:
         said = location.creating() if location is not None else f"created a new registry at {path}"
         err_console().print(f"[yellow]![/yellow] {escape(said)}", markup=True, highlight=False)

@@ -66,7 +66,6 @@ def _duration(text: str | None, option: str, as_json: bool) -> int | None:
         return parse_duration(text)
     except DurationError as exc:
         fail(exitcodes.INVALID, "InvalidDuration", f"{option}: {exc}", as_json)
-    return None
 
 
 #: ``--file`` Dockfiles resolve their ``${VAR}`` like ``validate`` does.
@@ -405,7 +404,6 @@ def rotate_command(
                 f"agent {agent!r} has no active key {key_id!r}",
                 as_json,
             )
-            return
         old, new = result
         store.append_audit(
             "key.rotate",
@@ -446,7 +444,6 @@ def revoke_command(agent: str, key_id: str, registry: Path | None, as_json: bool
                 f"agent {agent!r} has no key {key_id!r}",
                 as_json,
             )
-            return
         store.append_audit("key.revoke", actor=actor(), agent=agent, target=key_id)
     if as_json:
         print_json({"ok": True, **record.public(now)})

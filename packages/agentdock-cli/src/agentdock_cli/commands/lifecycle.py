@@ -8,8 +8,9 @@ failed, 5 no such agent or deployment (or no registry: none is ever created here
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -33,7 +34,11 @@ _instance_option = click.option(
 )
 
 
-def _drain_option(help: str) -> Any:
+#: A click command's callback, or the command itself (what ``click.option`` decorates).
+FC = TypeVar("FC", bound=Callable[..., Any] | click.Command)
+
+
+def _drain_option(help: str) -> Callable[[FC], FC]:
     """``--timeout``: how long a stopped runtime drains, the same bound for every command."""
     return click.option(
         "--timeout", type=click.FloatRange(0, 3600), default=30.0, show_default=True, help=help

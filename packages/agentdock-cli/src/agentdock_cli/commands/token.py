@@ -134,7 +134,6 @@ def issue_command(
                 f"{algorithm} tokens need --private-key",
                 as_json,
             )
-            return
         key = private_key.read_bytes()
     if not key:
         fail(
@@ -163,7 +162,6 @@ def issue_command(
         )
     except TokenError as exc:
         fail(exitcodes.INVALID, "TokenError", str(exc), as_json)
-        return
     expires_at = int(now) + ttl_seconds
     store = open_registry(registry, as_json)
     with store:

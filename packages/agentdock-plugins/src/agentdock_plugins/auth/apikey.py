@@ -42,7 +42,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from agentdock.auth import MalformedKey, key_id_of, pepper_id, verify_key
 from agentdock.registry import ApiKeyRecord, SQLStore, changed_agent, open_store
@@ -56,6 +56,7 @@ __all__ = [
     "DEFAULT_TOUCH_INTERVAL",
     "ApiKeyProvider",
     "ApiKeyVerifier",
+    "KeyStore",
     "LazyRegistry",
 ]
 
@@ -71,6 +72,18 @@ _MAX_CACHE = 10_000
 
 #: A kept row: when it was read, the cache generation it was read in, the row (None: no key).
 _Entry = tuple[float, int, ApiKeyRecord | None]
+
+
+class KeyStore(Protocol):
+    """What a verifier reads keys from: the registry (:class:`LazyRegistry`), a key view
+    (:mod:`.keyfile`) or a database role. ``data_version`` and ``listen_key_changes``, where a
+    store has them, are optional ways of hearing of changes."""
+
+    def get_api_key(self, key_id: str) -> ApiKeyRecord | None: ...
+
+    def get_api_keys(self, key_ids: Iterable[str]) -> dict[str, ApiKeyRecord]: ...
+
+    def touch_api_keys(self, used: Mapping[str, float]) -> int: ...
 
 
 class LazyRegistry:
@@ -193,7 +206,7 @@ class ApiKeyVerifier:
 
     def __init__(
         self,
-        store: Any,
+        store: KeyStore,
         agent: str,
         *,
         cache_ttl: float | None = None,

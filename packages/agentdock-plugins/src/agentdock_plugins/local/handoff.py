@@ -140,11 +140,11 @@ class HandoffServer(threading.Thread):
 
 def _sockets(directory: Path, key: str = "*") -> Iterator[tuple[str, int, Path]]:
     """``(key, pid, path)`` of the supervisors' sockets (of ``key``), newest process first."""
-    found = []
+    found: list[tuple[int, str, Path]] = []
     for path in directory.glob(f"{key}.*.sock"):
-        name, _, pid = path.name[: -len(".sock")].rpartition(".")
-        if pid.isdigit():
-            found.append((int(pid), name, path))
+        name, _, digits = path.name[: -len(".sock")].rpartition(".")
+        if digits.isdigit():
+            found.append((int(digits), name, path))
     for pid, name, path in sorted(found, reverse=True):
         yield name, pid, path
 

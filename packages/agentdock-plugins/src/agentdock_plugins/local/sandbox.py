@@ -177,7 +177,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"[FATAL] cannot run {program[0]}: {exc.strerror}", file=sys.stderr)
         return 70
-    return 0  # not reached
 
 
 if __name__ == "__main__":

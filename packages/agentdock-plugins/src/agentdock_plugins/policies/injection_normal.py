@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from functools import lru_cache
 from itertools import islice
 
@@ -85,7 +86,7 @@ _HIDDEN_CHAR = re.compile(f"[{_class([c for c in _HIDDEN if c < 0x10000])}{_ASTR
 _ANY_ASTRAL = re.compile(f"[{_ASTRAL}]")
 
 
-def _search(pattern: re.Pattern[str], text: str, members: dict[int, object]) -> bool:
+def _search(pattern: re.Pattern[str], text: str, members: Mapping[int, object]) -> bool:
     """Whether ``text`` holds a character of ``pattern``'s class that is in ``members``."""
     for match in pattern.finditer(text):
         code = ord(match.group())
