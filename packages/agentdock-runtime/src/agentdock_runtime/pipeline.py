@@ -282,14 +282,13 @@ class Pipeline:
         self._post_event = tuple(post_event)
         # The events some sink uses (``None``: a sink takes every event), and the steps the
         # adapter must time for them.
-        wanted: set[str] | None = set()
-        for sink in sinks:
-            names = getattr(sink, "wants", None)
-            if not isinstance(names, frozenset | set):
-                wanted = None
-                break
-            wanted.update(str(name) for name in names)
-        self._wanted: frozenset[str] | None = frozenset(wanted) if wanted is not None else None
+        named = [getattr(sink, "wants", None) for sink in sinks]
+        sets = [names for names in named if isinstance(names, frozenset | set)]
+        self._wanted: frozenset[str] | None = (
+            frozenset(str(name) for names in sets for name in names)
+            if len(sets) == len(named)
+            else None
+        )
         self._steps = (
             frozenset(name for name in _STEP_EVENTS if self._wanted is None or name in self._wanted)
             if sinks
@@ -680,7 +679,11 @@ class Pipeline:
             context.emit, context.mode = emit, "stream"
 
     async def _finish_policy(
-        self, index: int, name: str, finish: _Check, context: RunContext
+        self,
+        index: int,
+        name: str,
+        finish: Callable[[RunContext], Awaitable[Any]],
+        context: RunContext,
     ) -> Mapping[str, Any] | None:
         """What post policy ``index`` held back, passed through the post policies after it."""
         try:

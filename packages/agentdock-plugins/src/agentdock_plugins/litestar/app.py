@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from agentdock_runtime import MalformedJSONError, Pipeline, RuntimeHTTPError, ServiceUnavailable
 from agentdock_runtime.iomodels import decode_json
@@ -32,6 +32,8 @@ from litestar.response import Stream
 from agentdock_plugins.litestar.encoding import encode_json
 from agentdock_plugins.litestar.errors import EXCEPTION_HANDLERS, JSON
 from agentdock_plugins.litestar.fastpath import (
+    ASGIApp,
+    Scope,
     check_json,
     invoke_fast_path,
     request_headers,
@@ -63,7 +65,8 @@ _ALLOWED_HEADERS = [
 
 
 def _headers(request: Request[Any, Any, Any]) -> dict[str, str]:
-    return request_headers(request.scope)
+    # Litestar's scope is a TypedDict; the fast path reads plain ASGI mappings.
+    return request_headers(cast("Scope", request.scope))
 
 
 def _thread_id(headers: Mapping[str, str], request: Request[Any, Any, Any]) -> str | None:
@@ -331,12 +334,16 @@ def create_app(
         debug=debug,
     )
     if rest:
-        application.asgi_handler = invoke_fast_path(
-            application.asgi_handler,
-            pipeline,
-            max_body_bytes=max_body_bytes,
-            is_ready=lambda: state["ready"],
-            cors=cors_config is not None,
+        # The fast path speaks plain ASGI (its own types, not Litestar's TypedDicts).
+        application.asgi_handler = cast(
+            Any,
+            invoke_fast_path(
+                cast("ASGIApp", application.asgi_handler),
+                pipeline,
+                max_body_bytes=max_body_bytes,
+                is_ready=lambda: state["ready"],
+                cors=cors_config is not None,
+            ),
         )
     # Around the whole application, not the routes: 404s and 405s are requests too.
     for wrap in middleware:
