@@ -194,7 +194,7 @@ def main() -> None:
 
     invoke_post = run(post, value)
 
-    from agentdock_runtime.pipeline import _no_tools_after_run
+    from agentdock_runtime.gates import no_tools_after_run as _no_tools_after_run
 
     open_gate = context.before_tool
     tokens = [value["text"][i : i + 4] for i in range(0, 4096, 4)]

@@ -1,0 +1,133 @@
+"""Compiling a spec into a :class:`~agentdock_runtime.pipeline.Pipeline`, once, at start-up.
+
+:func:`compile_pipeline` looks every plugin up once (adapter by ``agent.framework``, auth
+provider by ``auth.mode``, every policy and telemetry sink factory called with the spec),
+compiles the I/O schemas, the roles and rate limits and the model pricing, and checks the
+run ``arguments``. Whatever is wrong stops the start-up with
+:class:`~agentdock_runtime.runsettings.PipelineError`; nothing is looked up per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from agentdock.plugins import PluginManager
+
+from agentdock_runtime.access import compile_access
+from agentdock_runtime.cost import compile_pricing
+from agentdock_runtime.iomodels import input_model, output_model
+from agentdock_runtime.pipeline import Pipeline
+from agentdock_runtime.runsettings import PipelineError, RunSettings
+
+__all__ = ["compile_pipeline"]
+
+
+def compile_pipeline(
+    spec: Any,
+    *,
+    entry: Any,
+    plugins: PluginManager,
+    insecure_no_auth: bool = False,
+    telemetry_queue_size: int = 1024,
+    sink_timeout: float = 5.0,
+) -> Pipeline:
+    """Resolve every plugin the spec needs, once, into a :class:`Pipeline`.
+
+    :param spec: the resolved ``DockSpec`` (placeholders already filled in).
+    :param entry: the imported ``agent.entrypoint`` object, handed to the adapter factory.
+    :param plugins: where adapters, auth providers, policies and sinks are registered.
+    :param insecure_no_auth: run with no authentication at all (local development only);
+        whoever serves the pipeline warns of it, naming where it is served.
+    :raises PipelineError: a plugin is missing, a factory failed, or ``arguments`` are wrong.
+    """
+    framework = spec.agent.framework
+    registration = plugins.get("adapters", framework)
+    if registration is None:
+        raise PipelineError(f"no adapter plugin provides framework {framework!r}")
+    adapter = _build("adapter", framework, registration.factory, entry, spec)
+
+    auth: Any | None = None
+    mode = spec.auth.mode
+    if not insecure_no_auth:
+        provider = plugins.get("auth_providers", mode)
+        if provider is None:
+            raise PipelineError(
+                f"no auth provider plugin for auth.mode {mode!r}; refusing to serve the agent "
+                "without authentication"
+            )
+        auth = _build("auth provider", mode, provider.factory, spec)
+
+    policies: list[tuple[str, Any]] = []
+    for name, reg in plugins.registrations("policies").items():
+        policy = _build("policy", name, reg.factory, spec)
+        if policy is not None:
+            policies.append((name, policy))
+    sinks: list[Any] = []
+    sink_names: list[str] = []
+    for name, reg in plugins.registrations("telemetry_sinks").items():
+        sink = _build("telemetry sink", name, reg.factory, spec)
+        if sink is not None:
+            sinks.append(sink)
+            sink_names.append(name)
+
+    try:
+        inputs = input_model(spec.io_schema)
+        outputs = output_model(spec.io_schema)
+    except Exception as exc:
+        raise PipelineError(f"cannot compile io_schema: {type(exc).__name__}: {exc}") from exc
+
+    access = _compile_access(spec) if auth is not None else None
+    pricing = _compile_pricing(spec, plugins) if sinks else None
+
+    arguments = dict(spec.arguments)
+    pipeline = Pipeline(
+        agent=spec.agent.name,
+        adapter=adapter,
+        input=inputs,
+        output=outputs,
+        auth=auth,
+        policies=policies,
+        sinks=sinks,
+        sink_names=sink_names,
+        access=access,
+        pricing=pricing,
+        arguments=arguments,
+        settings=RunSettings.from_arguments(arguments),
+        model=spec.model.name,
+        provider=spec.model.provider,
+        auth_mode=mode,
+        telemetry_queue_size=telemetry_queue_size,
+        sink_timeout=sink_timeout,
+    )
+    for sink in sinks:
+        bind = getattr(sink, "bind", None)
+        if callable(bind):  # a sink that reports on the pipeline itself (queue, drops)
+            bind(pipeline)
+    return pipeline
+
+
+def _compile_access(spec: Any) -> Any:
+    """Roles, permissions and rate limits (see :mod:`agentdock_runtime.access` for where
+    limits are kept: memory, a file the workers share, Redis named by
+    :data:`~agentdock_runtime.access.REDIS_URL_ENV`)."""
+    try:
+        return compile_access(spec)
+    except Exception as exc:
+        raise PipelineError(f"cannot compile auth roles and rate limits: {exc}") from exc
+
+
+def _compile_pricing(spec: Any, plugins: PluginManager) -> Any | None:
+    try:
+        return compile_pricing(spec, plugins)
+    except Exception as exc:
+        raise PipelineError(f"cannot compile the model pricing: {exc}") from exc
+
+
+def _build(kind: str, name: str, factory: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return factory(*args)
+    except Exception as exc:
+        raise PipelineError(
+            f"{kind} {name!r} could not be built: {type(exc).__name__}: {exc}"
+        ) from exc
