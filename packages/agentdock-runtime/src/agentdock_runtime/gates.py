@@ -5,6 +5,9 @@
 optional ``finish`` and ``check_event`` of post policies), and runs a stage's checks in
 order. A synchronous check runs inline, or in a worker thread on a large value
 (:mod:`agentdock_runtime.offload`) so that the event loop keeps serving.
+
+:class:`PolicyToolGate` is the run's :class:`~agentdock.run.ToolGate` when the spec has tool
+policies; :func:`refusal_error` turns what it refused into the error the run ends with.
 """
 
 from __future__ import annotations
@@ -15,13 +18,12 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
-from agentdock.run import RunContext, ToolCall, ToolDenied
+from agentdock.run import RunContext, ToolCall, ToolDenied, ToolGate
 
 from agentdock_runtime.errors import InternalError, RuntimeHTTPError, ToolDeniedError
-from agentdock_runtime.runreport import RunState
 from agentdock_runtime.runsettings import PipelineError
 
-__all__ = ["PolicyStages", "SyncToolGate", "ToolGate", "denied_error", "no_tools_after_run"]
+__all__ = ["PolicyStages", "PolicyToolGate", "denied_error", "refusal_error"]
 
 log = logging.getLogger("agentdock.runtime")
 
@@ -131,67 +133,63 @@ class PolicyStages:
 # -- the tool gate ---------------------------------------------------------------------------
 
 
-async def no_tools_after_run(call: ToolCall) -> None:
-    raise ToolDenied(call.name, "the run is over")
+class PolicyToolGate(ToolGate):
+    """The tool gate of one run whose spec has tool policies: each of them, in order.
 
+    With every tool policy synchronous the gate is :attr:`~agentdock.run.ToolGate.inline`:
+    an adapter checks a tool call in the thread that makes it, with no round trip to the
+    event loop. What a policy raised is kept as the run's refusal: a
+    :class:`~agentdock.run.ToolDenied` (the run ends 403), a
+    :class:`~agentdock_runtime.errors.RuntimeHTTPError` (the run ends with it), or, for
+    any other exception, an :class:`~agentdock_runtime.errors.InternalError` while the
+    adapter sees a denial.
+    """
 
-class ToolGate:
-    """``RunContext.before_tool`` for one run: every tool policy, in order."""
-
-    __slots__ = ("checks", "context", "state")
+    __slots__ = ("checks", "context", "sync_checks")
 
     def __init__(
-        self, checks: tuple[tuple[str, Check], ...], context: RunContext, state: RunState
+        self,
+        checks: tuple[tuple[str, Check], ...],
+        sync_checks: tuple[tuple[str, Callable[[ToolCall, RunContext], Any]], ...] | None,
+        context: RunContext,
+        loop: asyncio.AbstractEventLoop,
     ) -> None:
+        super().__init__(loop, inline=sync_checks is not None)
         self.checks = checks
+        self.sync_checks = sync_checks
         self.context = context
-        self.state = state
 
-    async def __call__(self, call: ToolCall) -> None:
+    def decide(self, call: ToolCall) -> None:
+        for name, check in self.sync_checks or ():
+            try:
+                check(call, self.context)
+            except Exception as exc:
+                self._refused(exc, name, call)
+
+    async def adecide(self, call: ToolCall) -> None:
         for name, check in self.checks:
             try:
                 await check(call, self.context)
             except Exception as exc:
-                _tool_refused(exc, name, call, self.state)
+                self._refused(exc, name, call)
+
+    def _refused(self, exc: Exception, name: str, call: ToolCall) -> NoReturn:
+        if isinstance(exc, ToolDenied | RuntimeHTTPError):
+            self.refuse(exc)
+            raise exc
+        log.warning("tool policy %s failed (%s)", name, type(exc).__name__)
+        self.refuse(InternalError(f"policy {name!r} failed"))
+        raise ToolDenied(call.name, "the tool policy failed") from None
 
 
-class SyncToolGate:
-    """``RunContext.check_tool`` for one run: the same checks as :class:`ToolGate`, called
-    in the thread that makes the tool call (every tool policy is synchronous)."""
-
-    __slots__ = ("checks", "context", "state")
-
-    def __init__(
-        self,
-        checks: tuple[tuple[str, Callable[[ToolCall, RunContext], Any]], ...],
-        context: RunContext,
-        state: RunState,
-    ) -> None:
-        self.checks = checks
-        self.context = context
-        self.state = state
-
-    def __call__(self, call: ToolCall) -> None:
-        if self.context.before_tool is no_tools_after_run:
-            raise ToolDenied(call.name, "the run is over")
-        for name, check in self.checks:
-            try:
-                check(call, self.context)
-            except Exception as exc:
-                _tool_refused(exc, name, call, self.state)
-
-
-def _tool_refused(exc: Exception, name: str, call: ToolCall, state: RunState) -> NoReturn:
-    """Latch what tool policy ``name`` raised as the run's failure; raise the denial."""
-    if isinstance(exc, ToolDenied):
-        state.failure = denied_error(exc)
-        raise exc
-    if isinstance(exc, RuntimeHTTPError):
-        state.failure = exc
-        raise exc
-    log.warning("tool policy %s failed (%s)", name, type(exc).__name__)
-    state.failure = InternalError(f"policy {name!r} failed")
-    raise ToolDenied(call.name, "the tool policy failed") from None
+def refusal_error(gate: ToolGate) -> RuntimeHTTPError | None:
+    """The error a run ends with when its tool gate refused a call (``None``: none was)."""
+    refusal = gate.refusal
+    if refusal is None or isinstance(refusal, RuntimeHTTPError):
+        return refusal
+    if isinstance(refusal, ToolDenied):
+        return denied_error(refusal)
+    return InternalError("the tool gate failed")
 
 
 def denied_error(exc: ToolDenied) -> ToolDeniedError:

@@ -36,7 +36,7 @@ from agentdock.run import (
     StreamEvent,
     ToolDenied,
     Usage,
-    _no_telemetry,
+    no_telemetry,
 )
 
 from agentdock_runtime.errors import (
@@ -49,11 +49,10 @@ from agentdock_runtime.errors import (
 from agentdock_runtime.events import new_run_id
 from agentdock_runtime.gates import (
     PolicyStages,
-    SyncToolGate,
-    ToolGate,
+    PolicyToolGate,
     as_async,
     denied_error,
-    no_tools_after_run,
+    refusal_error,
 )
 from agentdock_runtime.iomodels import InputModel, OutputModel
 from agentdock_runtime.offload import is_large
@@ -255,7 +254,7 @@ class Pipeline:
                 state.stage = "agent"
                 result = await self._call_agent(value, context, state)
             finally:
-                context.before_tool = no_tools_after_run
+                context.tools.close()
             state.usage = result.usage
             state.stage = "output"
             output = self.output.validate(result.output)
@@ -340,9 +339,9 @@ class Pipeline:
             if self._wanted is None or "run_start" in self._wanted:
                 context.emit("run_start", {"mode": mode, **self._report.run_data(identity, state)})
         if self._tool:
-            context.before_tool = ToolGate(self._tool, context, state)
-            if self._tool_sync is not None:
-                context.check_tool = SyncToolGate(self._tool_sync, context, state)
+            context.tools = PolicyToolGate(
+                self._tool, self._tool_sync, context, asyncio.get_running_loop()
+            )
         state.stage = "pre"
         large = bool(self._sync) and is_large(
             value, None if isinstance(payload, Mapping) else payload
@@ -359,16 +358,17 @@ class Pipeline:
                     try:
                         result: RunResult = await self.adapter.invoke(value, context)
                     except ToolDenied as exc:
-                        raise state.failure or denied_error(exc) from None
+                        raise refusal_error(context.tools) or denied_error(exc) from None
                     except RuntimeHTTPError:
                         raise
                     except Exception as exc:
-                        if state.failure is None and timeout.expired():
+                        if context.tools.refusal is None and timeout.expired():
                             raise
                         self._retry_or_fail(exc, context, state, may_retry=True)
                         continue
-                    if state.failure is not None:
-                        raise state.failure
+                    refused = refusal_error(context.tools)
+                    if refused is not None:
+                        raise refused
                     return result
         except (asyncio.CancelledError, Exception) as exc:
             if timeout.expired() and not isinstance(exc, RuntimeHTTPError):
@@ -380,11 +380,12 @@ class Pipeline:
     ) -> None:
         """What an exception from the agent means: return to retry, or raise the run's error.
 
-        A failure a policy already recorded wins; otherwise the agent is run again while
+        A refusal the tool gate recorded wins; otherwise the agent is run again while
         ``max_retries`` allows, then the run ends with :class:`AgentError`.
         """
-        if state.failure is not None:
-            raise state.failure from None
+        refused = refusal_error(context.tools)
+        if refused is not None:
+            raise refused from None
         if may_retry and state.retries < self.settings.max_retries:
             state.retries += 1
             log.warning(
@@ -481,7 +482,7 @@ class Pipeline:
             raise
         finally:
             if context is not None:
-                context.before_tool = no_tools_after_run
+                context.tools.close()
             self._finish("stream", run_id, started, status, error, identity, state)
 
     async def _final_output(self, context: RunContext, state: RunState) -> Any:
@@ -498,7 +499,7 @@ class Pipeline:
         state.stage = "post"
         if not self._post:
             return output
-        emit, context.emit, context.mode = context.emit, _no_telemetry, "invoke"
+        emit, context.emit, context.mode = context.emit, no_telemetry, "invoke"
         try:
             large = bool(self._sync) and is_large(output)
             return await self._run_policies(self._post, output, context, large)
@@ -542,11 +543,12 @@ class Pipeline:
                         yield "event", {"type": "tool", **event.data}
                     else:
                         yield "event", event.data
-                if state.failure is not None:
-                    raise state.failure
+                refused = refusal_error(context.tools)
+                if refused is not None:
+                    raise refused
                 return
             except ToolDenied as exc:
-                raise state.failure or denied_error(exc) from None
+                raise refusal_error(context.tools) or denied_error(exc) from None
             except RuntimeHTTPError:
                 raise
             except Exception as exc:

@@ -48,8 +48,6 @@ _AUTH_REASONS = {
 class RunState:
     """Where one run is and what it used: for its telemetry and its final answer."""
 
-    #: What the tool gate refused (an adapter may swallow the gate's error).
-    failure: RuntimeHTTPError | None = None
     usage: Usage = field(default_factory=Usage)
     retries: int = 0
     trace_id: str | None = None
