@@ -328,7 +328,7 @@ def test_only_the_steps_a_sink_uses_are_timed(tmp_path: Path) -> None:
 
 
 def test_an_untraced_run_installs_no_timing_callbacks(tmp_path: Path) -> None:
-    from agentdock_plugins._run import RunTracker
+    from agentdock_plugins.langchain_callbacks import RunTracker
 
     async def handlers() -> list[str]:
         return [type(h).__name__ for h in RunTracker(RunContext("r")).handlers]
