@@ -58,18 +58,10 @@ def compile_pipeline(
             )
         auth = _build("auth provider", mode, provider.factory, spec)
 
-    policies: list[tuple[str, Any]] = []
-    for name, reg in plugins.registrations("policies").items():
-        policy = _build("policy", name, reg.factory, spec)
-        if policy is not None:
-            policies.append((name, policy))
-    sinks: list[Any] = []
-    sink_names: list[str] = []
-    for name, reg in plugins.registrations("telemetry_sinks").items():
-        sink = _build("telemetry sink", name, reg.factory, spec)
-        if sink is not None:
-            sinks.append(sink)
-            sink_names.append(name)
+    policies = _build_each(plugins, "policies", "policy", spec)
+    built_sinks = _build_each(plugins, "telemetry_sinks", "telemetry sink", spec)
+    sinks = [sink for _, sink in built_sinks]
+    sink_names = [name for name, _ in built_sinks]
 
     try:
         inputs = input_model(spec.io_schema)
@@ -122,6 +114,17 @@ def _compile_pricing(spec: Any, plugins: PluginManager) -> Any | None:
         return compile_pricing(spec, plugins)
     except Exception as exc:
         raise PipelineError(f"cannot compile the model pricing: {exc}") from exc
+
+
+def _build_each(plugins: PluginManager, group: str, kind: str, spec: Any) -> list[tuple[str, Any]]:
+    """Every factory of ``group`` called with the spec, in registration order: what each
+    built, by name (a factory that returns ``None`` is left out)."""
+    built: list[tuple[str, Any]] = []
+    for name, reg in plugins.registrations(group).items():
+        item = _build(kind, name, reg.factory, spec)
+        if item is not None:
+            built.append((name, item))
+    return built
 
 
 def _build(kind: str, name: str, factory: Callable[..., Any], *args: Any) -> Any:

@@ -13,10 +13,11 @@ cancellation reaches the agent. ``arguments.timeout_sec`` bounds the agent (504 
 ``arguments.max_retries`` re-runs an agent that raised, never one that timed out or was
 denied, and in a stream only while nothing has been sent.
 
-The rooms beside this one: the policy stages and the tool gate (:mod:`.gates`), what a run
-hands to telemetry (:mod:`.runreport`; telemetry events go to a bounded queue drained by one
-background task, :mod:`.telemetry`, and no request ever awaits a sink), the ``arguments``
-knobs (:mod:`.runsettings`) and the compiler (:mod:`.compile`).
+The rooms beside this one: the adapter under its timeout and retries (:mod:`.agentcalls`),
+the policy stages and the tool gate (:mod:`.gates`), what a run hands to telemetry
+(:mod:`.runreport`; events go to a bounded queue drained by one background task,
+:mod:`.telemetry`, and no request ever awaits a sink), the ``arguments`` knobs
+(:mod:`.runsettings`) and the compiler (:mod:`.compile`).
 """
 
 from __future__ import annotations
@@ -25,23 +26,19 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
 from agentdock.run import (
     RunContext,
-    RunResult,
-    StreamEvent,
-    ToolDenied,
     Usage,
     no_telemetry,
 )
 
+from agentdock_runtime.agentcalls import AgentCalls
 from agentdock_runtime.errors import (
-    AgentError,
-    AgentTimeoutError,
     InternalError,
     RuntimeHTTPError,
     Unauthorized,
@@ -51,8 +48,6 @@ from agentdock_runtime.gates import (
     PolicyStages,
     PolicyToolGate,
     as_async,
-    denied_error,
-    refusal_error,
 )
 from agentdock_runtime.iomodels import InputModel, OutputModel
 from agentdock_runtime.offload import is_large
@@ -152,6 +147,7 @@ class Pipeline:
         self.settings = (
             settings if settings is not None else RunSettings.from_arguments(self.arguments)
         )
+        self._agent = AgentCalls(adapter, self.settings)
         self._auth = as_async(auth.authenticate) if auth is not None else None
         self.auth_provider = auth
         #: Roles, permissions and rate limits (``None`` when auth is off).
@@ -252,7 +248,7 @@ class Pipeline:
             value, context = await self._prepare(payload, identity, run_id, thread_id, state)
             try:
                 state.stage = "agent"
-                result = await self._call_agent(value, context, state)
+                result = await self._agent.invoke(value, context, state)
             finally:
                 context.tools.close()
             state.usage = result.usage
@@ -349,56 +345,6 @@ class Pipeline:
         value = await self._run_policies(self._pre, value, context, large)
         return value, context
 
-    async def _call_agent(self, value: Any, context: RunContext, state: RunState) -> RunResult:
-        settings = self.settings
-        timeout = asyncio.timeout(settings.timeout_sec)
-        try:
-            async with timeout:
-                while True:
-                    try:
-                        result: RunResult = await self.adapter.invoke(value, context)
-                    except ToolDenied as exc:
-                        raise refusal_error(context.tools) or denied_error(exc) from None
-                    except RuntimeHTTPError:
-                        raise
-                    except Exception as exc:
-                        if context.tools.refusal is None and timeout.expired():
-                            raise
-                        self._retry_or_fail(exc, context, state, may_retry=True)
-                        continue
-                    refused = refusal_error(context.tools)
-                    if refused is not None:
-                        raise refused
-                    return result
-        except (asyncio.CancelledError, Exception) as exc:
-            if timeout.expired() and not isinstance(exc, RuntimeHTTPError):
-                raise _timed_out(settings.timeout_sec) from None
-            raise
-
-    def _retry_or_fail(
-        self, exc: Exception, context: RunContext, state: RunState, *, may_retry: bool
-    ) -> None:
-        """What an exception from the agent means: return to retry, or raise the run's error.
-
-        A refusal the tool gate recorded wins; otherwise the agent is run again while
-        ``max_retries`` allows, then the run ends with :class:`AgentError`.
-        """
-        refused = refusal_error(context.tools)
-        if refused is not None:
-            raise refused from None
-        if may_retry and state.retries < self.settings.max_retries:
-            state.retries += 1
-            log.warning(
-                "run %s: agent raised %s; retry %d of %d",
-                context.run_id,
-                type(exc).__name__,
-                state.retries,
-                self.settings.max_retries,
-            )
-            return
-        _log_agent_failure(context.run_id, exc)
-        raise AgentError("the agent failed to complete the run") from None
-
     # -- stream ----------------------------------------------------------------------------------
 
     async def stream(
@@ -444,7 +390,7 @@ class Pipeline:
             failure: RuntimeHTTPError | None = None
             state.stage = "agent"
             try:
-                async with contextlib.aclosing(self._agent_events(value, context, state)) as events:
+                async with contextlib.aclosing(self._agent.events(value, context, state)) as events:
                     async for kind, data in events:
                         if kind == "token" and self._post:
                             data = await self._run_policies(
@@ -506,74 +452,9 @@ class Pipeline:
         finally:
             context.emit, context.mode = emit, "stream"
 
-    async def _agent_events(
-        self, value: Any, context: RunContext, state: RunState
-    ) -> AsyncGenerator[tuple[StreamItemKind, Mapping[str, Any]], None]:
-        settings = self.settings
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + settings.timeout_sec if settings.timeout_sec else None
-        while True:
-            events = self.adapter.stream(value, context)
-            sent = False
-            try:
-                while True:
-                    step = asyncio.timeout_at(deadline)
-                    try:
-                        async with step:
-                            event: StreamEvent = await anext(events)
-                    except StopAsyncIteration:
-                        break
-                    except (TimeoutError, asyncio.CancelledError):
-                        if step.expired():
-                            raise _timed_out(settings.timeout_sec) from None
-                        raise
-                    if event.kind == "usage":
-                        state.usage = state.usage + Usage(
-                            int(event.data.get("input_tokens", 0)),
-                            int(event.data.get("output_tokens", 0)),
-                        )
-                        continue
-                    if event.kind == "output":
-                        state.output, state.has_output = event.data.get("output"), True
-                        continue
-                    sent = True
-                    if event.kind == "token":
-                        yield "token", event.data
-                    elif event.kind == "tool":
-                        yield "event", {"type": "tool", **event.data}
-                    else:
-                        yield "event", event.data
-                refused = refusal_error(context.tools)
-                if refused is not None:
-                    raise refused
-                return
-            except ToolDenied as exc:
-                raise refusal_error(context.tools) or denied_error(exc) from None
-            except RuntimeHTTPError:
-                raise
-            except Exception as exc:
-                # Nothing is retried once output reached the client.
-                self._retry_or_fail(exc, context, state, may_retry=not sent)
-                continue
-            finally:
-                aclose = getattr(events, "aclose", None)
-                if aclose is not None:
-                    with contextlib.suppress(Exception):
-                        await aclose()
-
-
-def _log_agent_failure(run_id: str, exc: BaseException) -> None:
-    # The exception's text may quote what the agent handled: only its type at error level.
-    log.error("run %s: agent raised %s", run_id, type(exc).__name__)
-    log.debug("run %s: agent traceback", run_id, exc_info=exc)
-
 
 def _stamped(error: RuntimeHTTPError, run_id: str, state: RunState) -> RuntimeHTTPError:
     """``error`` with its run's ids, which servers send as ``x-run-id`` and ``x-trace-id``."""
     error.run_id = run_id
     error.trace_id = state.trace_id
     return error
-
-
-def _timed_out(timeout: float | None) -> AgentTimeoutError:
-    return AgentTimeoutError(f"the agent did not finish within {timeout:g} s")
