@@ -12,8 +12,11 @@ from agentdock import testing
 
 @pytest.fixture
 def no_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A None entry makes every import of the package, and of its modules, fail as missing.
-    monkeypatch.setitem(sys.modules, "agentdock_runtime", None)
+    # A None entry makes an import of the package fail as missing; its modules that earlier
+    # tests imported get one too, or ``from agentdock_runtime.app import ...`` finds them.
+    loaded = [name for name in sys.modules if name.startswith("agentdock_runtime.")]
+    for name in ["agentdock_runtime", *loaded]:
+        monkeypatch.setitem(sys.modules, name, None)
 
 
 @pytest.mark.usefixtures("no_runtime")
