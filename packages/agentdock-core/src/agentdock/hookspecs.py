@@ -82,7 +82,8 @@ def agentdock_register_telemetry_sinks(register: Register) -> None:
 
     :param register: ``register(name, factory, description="")``; ``factory(spec)`` returns a
         :class:`agentdock.protocols.TelemetrySink`, or ``None`` when this spec does not
-        configure it.
+        configure it. A factory with a ``built`` parameter is called after the others as
+        ``factory(spec, built=...)``, ``built`` mapping each sink they built to its name.
     """
 
 

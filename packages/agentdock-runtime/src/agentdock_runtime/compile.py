@@ -9,7 +9,9 @@ run ``arguments``. Whatever is wrong stops the start-up with
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
+from types import MappingProxyType
 from typing import Any
 
 from agentdock.plugins import PluginManager
@@ -59,7 +61,7 @@ def compile_pipeline(
         auth = _build("auth provider", mode, provider.factory, spec)
 
     policies = _build_each(plugins, "policies", "policy", spec)
-    built_sinks = _build_each(plugins, "telemetry_sinks", "telemetry sink", spec)
+    built_sinks = _build_sinks(plugins, spec)
     sinks = [sink for _, sink in built_sinks]
     sink_names = [name for name, _ in built_sinks]
 
@@ -127,9 +129,37 @@ def _build_each(plugins: PluginManager, group: str, kind: str, spec: Any) -> lis
     return built
 
 
-def _build(kind: str, name: str, factory: Callable[..., Any], *args: Any) -> Any:
+def _build_sinks(plugins: PluginManager, spec: Any) -> list[tuple[str, Any]]:
+    """The telemetry sinks, in registration order. A factory with a ``built`` parameter is
+    called after every other one, with what they built (name → sink): it decides by what is
+    there (the local collector stays away when a sink exports the runs), not by importing
+    other plugins."""
+    registrations = plugins.registrations("telemetry_sinks")
+    later = [name for name, reg in registrations.items() if _takes_built(reg.factory)]
+    built: dict[str, Any] = {}
+    for name, reg in registrations.items():
+        if name not in later:
+            sink = _build("telemetry sink", name, reg.factory, spec)
+            if sink is not None:
+                built[name] = sink
+    first = MappingProxyType(dict(built))
+    for name in later:
+        sink = _build("telemetry sink", name, registrations[name].factory, spec, built=first)
+        if sink is not None:
+            built[name] = sink
+    return [(name, built[name]) for name in registrations if name in built]
+
+
+def _takes_built(factory: Callable[..., Any]) -> bool:
     try:
-        return factory(*args)
+        return "built" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # no signature to read: called with the spec alone
+        return False
+
+
+def _build(kind: str, name: str, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    try:
+        return factory(*args, **kwargs)
     except Exception as exc:
         raise PipelineError(
             f"{kind} {name!r} could not be built: {type(exc).__name__}: {exc}"
