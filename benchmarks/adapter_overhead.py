@@ -6,9 +6,9 @@ One process (pinned to one core with --cpu), the synchronous echo graph of examp
 and the async one of benchmarks/servers/echo_graphs.py, C calls in flight at a time; each
 case reports its best rate over the trials, all measured in the same run:
 - graph.ainvoke                   the bare graph on the loop
-- adapter.invoke                  LangGraphAdapter, ``before_tool`` left at allow-all
-- adapter.invoke (tool check)     the same with a ``before_tool`` of its own, as a
-                                  pipeline with tool policies passes
+- adapter.invoke                  LangGraphAdapter, the run's tool gate left at allow-all
+- adapter.invoke (tool check)     the same with a gate that waits for the event loop, as
+                                  a pipeline with asynchronous tool policies passes
 - pipeline.invoke (auth off)      the whole runtime pipeline with its default policies (the
                                   injection check, the tool gate) and no telemetry sink
 """
@@ -68,12 +68,11 @@ async def _measure(
     label: str, build: Callable[[], Any], spec: Any, calls: int, concurrency: int, trials: int
 ) -> None:
     from agentdock.plugins import get_plugin_manager
-    from agentdock.run import RunContext, ToolCall
+    from agentdock.run import RunContext, ToolGate
     from agentdock_plugins.langgraph.adapter import LangGraphAdapter
     from agentdock_runtime import compile_pipeline
 
-    async def allow(call: ToolCall) -> None:
-        return None
+    loop = asyncio.get_running_loop()
 
     body = b'{"text": "hi"}'
     payload = {"text": "hi"}
@@ -87,7 +86,7 @@ async def _measure(
         "graph.ainvoke": lambda: graph.ainvoke(dict(payload)),
         "adapter.invoke": lambda: adapter.invoke(payload, RunContext(run_id="r")),
         "adapter.invoke (tool check)": lambda: adapter.invoke(
-            payload, RunContext(run_id="r", before_tool=allow)
+            payload, RunContext(run_id="r", tools=ToolGate(loop, inline=False))
         ),
         "pipeline.invoke": lambda: pipeline.invoke(body),
     }

@@ -194,9 +194,8 @@ def main() -> None:
 
     invoke_post = run(post, value)
 
-    from agentdock_runtime.pipeline import _no_tools_after_run
+    from agentdock.run import ToolGate
 
-    open_gate = context.before_tool
     tokens = [value["text"][i : i + 4] for i in range(0, 4096, 4)]
     position = 0
 
@@ -222,9 +221,9 @@ def main() -> None:
     rows.append(("pre: + 7 PII recognisers", *measure(run(pre_pii, value), args.calls)))
     rows.append(("pre: 7 PII recognisers only", *measure(run(only_pii, value), args.calls)))
     rows.append(("pre: 7 PII, non-ASCII text", *measure(run(only_pii, unicode_value), args.calls)))
-    context.before_tool = _no_tools_after_run
+    context.tools.close()
     rows.append(("post: invoke output", *measure(invoke_post, args.calls)))
-    context.before_tool = open_gate
+    context.tools = ToolGate()
     rows.append(("post: stream, per 4-char token", *measure(one_token, args.calls)))
     for name, median, p99 in rows:
         print(f"{name:<40} {median:>9.1f} {p99:>9.1f}")

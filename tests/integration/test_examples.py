@@ -13,7 +13,7 @@ from typing import Any
 
 import agentdock
 import pytest
-from agentdock.run import RunContext, StreamEvent, ToolCall, ToolDenied, Usage
+from agentdock.run import RunContext, StreamEvent, ToolCall, ToolDenied, ToolGate, Usage
 from agentdock_cli.main import cli
 from agentdock_plugins.langgraph.adapter import LangGraphAdapter
 from click.testing import CliRunner
@@ -220,13 +220,15 @@ def test_react_tools_denied_refund_never_runs(
         monkeypatch.setattr(tool, "func", _spy(tool.func, name, ran))
     asked: list[str] = []
 
-    async def before_tool(call: ToolCall) -> None:
-        asked.append(call.name)
-        if call.name not in {"lookup_order"}:
-            raise ToolDenied(call.name, "refunds need a human")
+    class HumanForRefunds(ToolGate):
+        async def adecide(self, call: ToolCall) -> None:
+            asked.append(call.name)
+            if call.name not in {"lookup_order"}:
+                raise ToolDenied(call.name, "refunds need a human")
 
+    gate = HumanForRefunds(inline=False)
     with pytest.raises(ToolDenied) as denied:
-        asyncio.run(adapter.invoke(REFUND, RunContext("r1", before_tool=before_tool)))
+        asyncio.run(adapter.invoke(REFUND, RunContext("r1", tools=gate)))
     assert denied.value.tool == "issue_refund"
     assert asked == ["lookup_order", "issue_refund"]
     assert ran == ["lookup_order"]
@@ -265,14 +267,14 @@ ALL_STEPS = frozenset({"node_event", "tool_event", "model_event"})
 
 
 def _traced_context(
-    run_id: str, before_tool: Any = None, steps: frozenset[str] = ALL_STEPS
+    run_id: str, tools: ToolGate | None = None, steps: frozenset[str] = ALL_STEPS
 ) -> tuple[RunContext, list[Any]]:
     events: list[Any] = []
     context = RunContext(
         run_id, emit=lambda kind, data: events.append((kind, dict(data))), steps=steps
     )
-    if before_tool is not None:
-        context.before_tool = before_tool
+    if tools is not None:
+        context.tools = tools
     return context, events
 
 
@@ -304,11 +306,12 @@ def test_react_tools_reports_each_node_tool_and_model_call(tmp_path: Path) -> No
 def test_a_denied_tool_is_reported_as_denied(tmp_path: Path) -> None:
     adapter, _tools = react_adapter(tmp_path)
 
-    async def deny_refunds(call: ToolCall) -> None:
-        if call.name == "issue_refund":
-            raise ToolDenied(call.name, "not today")
+    class DenyRefunds(ToolGate):
+        async def adecide(self, call: ToolCall) -> None:
+            if call.name == "issue_refund":
+                raise ToolDenied(call.name, "not today")
 
-    context, events = _traced_context("r-denied", deny_refunds)
+    context, events = _traced_context("r-denied", DenyRefunds(inline=False))
     with pytest.raises(ToolDenied):
         asyncio.run(adapter.invoke(REFUND, context))
     adapter.close()
@@ -325,7 +328,7 @@ def test_only_the_steps_a_sink_uses_are_timed(tmp_path: Path) -> None:
 
 
 def test_an_untraced_run_installs_no_timing_callbacks(tmp_path: Path) -> None:
-    from agentdock_plugins._run import RunTracker
+    from agentdock_plugins.langchain_callbacks import RunTracker
 
     async def handlers() -> list[str]:
         return [type(h).__name__ for h in RunTracker(RunContext("r")).handlers]

@@ -81,9 +81,9 @@ def exporter() -> Exporter:
 
 @pytest.fixture
 def client(exporter: Exporter, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient[Any]]:
-    import agentdock_runtime.pipeline as pipeline_module
+    import agentdock_runtime.compile as compile_module
 
-    monkeypatch.setattr(pipeline_module, "_compile_access", lambda spec: Access())
+    monkeypatch.setattr(compile_module, "_compile_access", lambda spec: Access())
     manager = make_plugin_manager(
         plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar, ("t", Plugin(exporter))]
     )
@@ -138,9 +138,9 @@ def test_metrics_can_be_public_for_a_scraper(
 ) -> None:
     import shutil
 
-    import agentdock_runtime.pipeline as pipeline_module
+    import agentdock_runtime.compile as compile_module
 
-    monkeypatch.setattr(pipeline_module, "_compile_access", lambda spec: Access())
+    monkeypatch.setattr(compile_module, "_compile_access", lambda spec: Access())
     project = tmp_path / "echo"
     shutil.copytree(ECHO.parent, project, ignore=shutil.ignore_patterns("__pycache__"))
     dockfile = project / "Dockfile.yaml"

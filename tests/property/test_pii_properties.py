@@ -17,7 +17,7 @@ from agentdock_plugins.policies.cards import GAP, PUNCT, SPACE
 from agentdock_plugins.policies.invisible import INVISIBLE_CLASS, compact, has_invisible
 from agentdock_plugins.policies.lookalikes import fold
 from agentdock_plugins.policies.recognisers import RECOGNISERS, luhn_ok
-from agentdock_plugins.policies.redactor import Redactor, StreamHold
+from agentdock_plugins.policies.redaction_engine import Redactor, StreamHold
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 

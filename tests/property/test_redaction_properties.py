@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from agentdock_plugins.policies.redactor import Redactor, StreamHold
+from agentdock_plugins.policies.redaction_engine import Redactor, StreamHold
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -111,7 +111,7 @@ boundary_patterns = st.builds(
 def test_fast_form_matches_exactly_what_the_pattern_matches(
     source: str, text: str, pos: int
 ) -> None:
-    from agentdock_plugins.policies.redactor import fast_form
+    from agentdock_plugins.policies.redaction_engine import fast_form
 
     original, rewritten = re.compile(source), re.compile(fast_form(source))
     assert [m.span() for m in original.finditer(text, pos)] == [

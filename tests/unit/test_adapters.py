@@ -14,7 +14,15 @@ from typing import Annotated, Any, TypedDict
 
 import agentdock
 import pytest
-from agentdock.run import RunContext, RunResult, StreamEvent, ToolCall, ToolDenied, Usage
+from agentdock.run import (
+    RunContext,
+    RunResult,
+    StreamEvent,
+    ToolCall,
+    ToolDenied,
+    ToolGate,
+    Usage,
+)
 from agentdock_cli.scaffold import scaffold
 from agentdock_plugins.langchain.adapter import LangChainAdapter
 from agentdock_plugins.langgraph.adapter import LangGraphAdapter, is_synchronous
@@ -157,15 +165,24 @@ def tool_graph(*, asynchronous: bool, handle_tool_errors: bool = False) -> tuple
     return graph.compile(), ran
 
 
-def deny(name: str, seen: list[ToolCall] | None = None) -> Any:
-    async def before_tool(call: ToolCall) -> None:
-        if seen is not None:
-            seen.append(call)
+class _Deny(ToolGate):
+    """A gate that awaits its check (as asynchronous tool policies do) and denies ``name``."""
+
+    def __init__(self, name: str, seen: list[ToolCall] | None) -> None:
+        super().__init__(inline=False)
+        self.name = name
+        self.seen = seen
+
+    async def adecide(self, call: ToolCall) -> None:
+        if self.seen is not None:
+            self.seen.append(call)
         await asyncio.sleep(0)
-        if call.name == name:
+        if call.name == self.name:
             raise ToolDenied(call.name, "not allowed here")
 
-    return before_tool
+
+def deny(name: str, seen: list[ToolCall] | None = None) -> ToolGate:
+    return _Deny(name, seen)
 
 
 # -- LangGraph: examples -----------------------------------------------------------------------
@@ -329,9 +346,7 @@ def test_tool_events_come_before_each_tool_runs(asynchronous: bool) -> None:
     adapter = LangGraphAdapter(graph, NO_ARGUMENTS)
     assert adapter.synchronous is not asynchronous
     seen: list[ToolCall] = []
-    result = run(
-        adapter.invoke({"messages": [HumanMessage("go")]}, ctx(before_tool=deny("none", seen)))
-    )
+    result = run(adapter.invoke({"messages": [HumanMessage("go")]}, ctx(tools=deny("none", seen))))
     assert ran == ["search", "delete_file"]
     assert seen == list(result.tools)
     assert result.tools == (
@@ -374,9 +389,7 @@ def test_denied_tool_stops_the_run_before_it_runs(
     graph, ran = tool_graph(asynchronous=asynchronous, handle_tool_errors=handle_tool_errors)
     adapter = LangGraphAdapter(graph, NO_ARGUMENTS)
     with pytest.raises(ToolDenied) as denied:
-        run(
-            adapter.invoke({"messages": [HumanMessage("go")]}, ctx(before_tool=deny("delete_file")))
-        )
+        run(adapter.invoke({"messages": [HumanMessage("go")]}, ctx(tools=deny("delete_file"))))
     assert denied.value.tool == "delete_file"
     assert ran == ["search"]
 
@@ -385,7 +398,7 @@ def test_denied_tool_stops_the_run_before_it_runs(
 
     async def consume() -> None:
         async for event in adapter.stream(
-            {"messages": [HumanMessage("go")]}, ctx(before_tool=deny("delete_file"))
+            {"messages": [HumanMessage("go")]}, ctx(tools=deny("delete_file"))
         ):
             events.append(event)
 
@@ -417,7 +430,7 @@ def test_a_sync_tool_called_from_an_async_node_is_gated() -> None:
     adapter = LangGraphAdapter(graph.compile(), NO_ARGUMENTS)
     assert not adapter.synchronous
     with pytest.raises(ToolDenied):
-        run(adapter.invoke({"messages": []}, ctx(before_tool=deny("wipe"))))
+        run(adapter.invoke({"messages": []}, ctx(tools=deny("wipe"))))
     assert ran == []
     result = run(adapter.invoke({"messages": []}, ctx()))
     assert ran == ["disk"]
@@ -449,13 +462,13 @@ def test_a_check_installed_during_the_run_gates_later_tools(asynchronous: bool) 
 
     def first(state: Chat, config: RunnableConfig) -> dict[str, Any]:
         wipe.invoke({"target": "a"}, config)
-        context.before_tool = deny("wipe")
+        context.tools = deny("wipe")
         wipe.invoke({"target": "b"}, config)
         return {"messages": []}
 
     async def afirst(state: Chat, config: RunnableConfig) -> dict[str, Any]:
         await wipe.ainvoke({"target": "a"}, config)
-        context.before_tool = deny("wipe")
+        context.tools = deny("wipe")
         await wipe.ainvoke({"target": "b"}, config)
         return {"messages": []}
 
@@ -724,7 +737,7 @@ def test_langchain_tools_are_gated() -> None:
     chain = RunnableLambda(lambda x: {"to": x["to"]}) | send_email
     adapter = LangChainAdapter(chain, NO_ARGUMENTS)
     with pytest.raises(ToolDenied):
-        run(adapter.invoke({"to": "a@example.com"}, ctx(before_tool=deny("send_email"))))
+        run(adapter.invoke({"to": "a@example.com"}, ctx(tools=deny("send_email"))))
     assert ran == []
     events = run(collect(adapter.stream({"to": "b@example.com"}, ctx())))
     assert ran == ["b@example.com"]

@@ -10,7 +10,7 @@ import pytest
 from agentdock.registry import open_store
 from agentdock_plugins.auth import api_key_provider, jwt_provider
 from agentdock_plugins.auth.credentials import presented_key
-from agentdock_plugins.litestar.fastpath import request_headers
+from agentdock_plugins.litestar.invoke import request_headers
 from agentdock_runtime.errors import BadRequest, Unauthorized
 from auth_support import add_key, auth_spec
 

@@ -11,8 +11,9 @@ from typing import Any, cast
 
 import pytest
 from agentdock_plugins.litestar import running
+from agentdock_plugins.litestar.errors import error_response
 from agentdock_plugins.litestar.fastpath import invoke_fast_path
-from agentdock_runtime import AgentError
+from agentdock_runtime import AgentError, RateLimited
 
 
 @dataclass
@@ -165,6 +166,18 @@ def test_runtime_error_is_the_envelope_with_its_run_id() -> None:
         "run_id": "run-7",
     }
     assert headers["x-run-id"] == "run-7" and headers["x-trace-id"] == "trace-7"
+
+
+def test_fast_path_and_litestar_handlers_send_the_same_error_response() -> None:
+    error = RateLimited("too many requests", retry_after=3)
+    error.run_id, error.trace_id = "run-8", "trace-8"
+    status, headers, body = _call(_app(_Pipeline(error=error)), _scope())
+    response = error_response(error)
+    assert status == response.status_code == 429
+    assert body == response.content
+    expected = {"content-type": "application/json", "content-length": str(len(body))}
+    assert headers == {**expected, **response.headers}
+    assert headers["Retry-After"] == "3" and headers["x-trace-id"] == "trace-8"
 
 
 def test_unexpected_failure_is_a_500_envelope_without_internals() -> None:

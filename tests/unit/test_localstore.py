@@ -296,33 +296,75 @@ def test_a_full_disk_loses_the_batch_and_keeps_writing(
     assert rows == [(1.0,), (3.0,)]
 
 
-def test_collector_is_off_when_a_backend_is_configured(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "OTEL_EXPORTER_OTLP_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-        "AGENTDOCK_LOCALSTORE",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    assert not has_backend(make_spec())
+class _Exporter:
+    exports_runs = True
+
+
+def test_collector_is_off_when_a_sink_exports_the_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AGENTDOCK_LOCALSTORE", raising=False)
+    assert not has_backend({}) and not has_backend({"logs": object()})
+    assert has_backend({"otel": _Exporter()})
     assert isinstance(localstore_sink(make_spec()), LocalStoreSink)
-    keys = {"project": "p", "public_key": "pk-lf-1", "secret_key": "sk-lf-1"}
-    assert has_backend(make_spec(langfuse=keys))
-    assert localstore_sink(make_spec(langfuse=keys)) is None
-    # A LangFuse block without keys sends nothing anywhere: the collector stays.
-    assert not has_backend(make_spec(langfuse={"project": "p"}))
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")
-    assert localstore_sink(make_spec()) is None
-    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")  # the endpoint is there, tracing is not
-    assert isinstance(localstore_sink(make_spec()), LocalStoreSink)
-    monkeypatch.delenv("OTEL_SDK_DISABLED")
+    assert isinstance(localstore_sink(make_spec(), {"logs": object()}), LocalStoreSink)
+    assert localstore_sink(make_spec(), {"otel": _Exporter()}) is None
     monkeypatch.setenv("AGENTDOCK_LOCALSTORE", "on")
-    assert isinstance(localstore_sink(make_spec()), LocalStoreSink)
+    assert isinstance(localstore_sink(make_spec(), {"otel": _Exporter()}), LocalStoreSink)
     monkeypatch.setenv("AGENTDOCK_LOCALSTORE", "off")
-    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT")
     assert localstore_sink(make_spec()) is None
     monkeypatch.setenv("AGENTDOCK_LOCALSTORE", "maybe")
     with pytest.raises(ValueError, match="AGENTDOCK_LOCALSTORE must be on, off or auto"):
         localstore_sink(make_spec())
+
+
+def _sinks_built(spec: Any) -> set[str]:
+    """The telemetry sinks a pipeline compiled from ``spec`` has, by class name."""
+    import agentdock_plugins.langfuse
+    import agentdock_plugins.localstore
+    import agentdock_plugins.otel
+    from agentdock import hookimpl, make_plugin_manager
+    from agentdock_runtime import compile_pipeline
+
+    class Adapter:
+        @hookimpl
+        def agentdock_register_adapters(self, register: Any) -> None:
+            register("langgraph", lambda entry, spec: object())
+
+    plugins = [
+        ("adapter", Adapter()),
+        agentdock_plugins.localstore,  # registered first, built last: it is told what was built
+        agentdock_plugins.otel,
+        agentdock_plugins.langfuse,
+    ]
+    manager = make_plugin_manager(plugins=plugins)
+
+    async def compiled() -> set[str]:
+        pipeline = compile_pipeline(spec, entry=None, plugins=manager, insecure_no_auth=True)
+        names = {type(sink).__name__ for sink in pipeline.sinks}
+        await pipeline.aclose(timeout=1.0)
+        return names
+
+    return asyncio.run(compiled())
+
+
+def test_the_runtime_builds_the_collector_only_when_no_backend_was_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_SDK_DISABLED",
+        "AGENTDOCK_LOCALSTORE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    assert _sinks_built(make_spec()) == {"LocalStoreSink"}
+    keys = {"project": "p", "public_key": "pk-lf-1", "secret_key": "sk-lf-1"}
+    assert _sinks_built(make_spec(langfuse=keys)) == {"LangfuseSink"}
+    # A LangFuse block without keys sends nothing anywhere: the collector stays.
+    assert _sinks_built(make_spec(langfuse={"project": "p"})) == {"LocalStoreSink"}
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9/v1")
+    assert _sinks_built(make_spec()) == {"OtelSink"}
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")  # the endpoint is there, tracing is not
+    assert _sinks_built(make_spec()) == {"LocalStoreSink"}
 
 
 def test_events_without_a_row() -> None:
@@ -456,3 +498,22 @@ def test_insert_rows_writes_every_row_across_statement_chunks(tmp_path: Path) ->
     conn.commit()
     got = [r[0] for r in conn.execute("SELECT duration_ms FROM events ORDER BY id")]
     assert got == [float(n) for n in range(store.INSERT_CHUNK * 2 + 3)]
+
+
+def test_the_collector_does_not_know_the_backends_by_name() -> None:
+    import ast
+
+    import agentdock_plugins.localstore
+
+    package = Path(agentdock_plugins.localstore.__file__).parent
+    imported = {
+        node.module
+        for path in package.glob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert not {
+        m
+        for m in imported
+        if m.startswith(("agentdock_plugins.langfuse", "agentdock_plugins.otel"))
+    }

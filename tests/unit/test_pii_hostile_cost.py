@@ -14,7 +14,7 @@ from types import FrameType
 from typing import Any
 
 import pytest
-from agentdock_plugins.policies.redactor import Redactor
+from agentdock_plugins.policies.redaction_engine import Redactor
 from hostile_text import PII, RANDOM, REPEATED, SHAPES
 
 KIB = 1024

@@ -13,7 +13,7 @@ import string
 import pytest
 from agentdock.auth.keys import generate_key
 from agentdock_plugins.policies.recognisers import RECOGNISERS, card_ok, luhn_ok
-from agentdock_plugins.policies.redactor import Redactor
+from agentdock_plugins.policies.redaction_engine import Redactor
 
 ALL = Redactor([], list(RECOGNISERS))
 
@@ -443,7 +443,7 @@ def test_a_word_after_an_iban_is_not_taken_in_by_a_chance_checksum() -> None:
 
 
 def test_values_with_invisible_characters_split_across_tokens_are_one_marker() -> None:
-    from agentdock_plugins.policies.redactor import StreamHold
+    from agentdock_plugins.policies.redaction_engine import StreamHold
 
     text = (
         "mail bob@exa\u200bmple.com key AKIA\u200bIOSFODNN7EXAMPLE card 4111\u200b 1111 "
@@ -462,7 +462,7 @@ def test_values_with_invisible_characters_split_across_tokens_are_one_marker() -
 
 
 def test_a_stream_holds_back_a_value_with_many_invisible_characters_but_not_them_alone() -> None:
-    from agentdock_plugins.policies.redactor import StreamHold
+    from agentdock_plugins.policies.redaction_engine import StreamHold
 
     # 300 zero-width spaces inside a card number: more than the hold-back window, still
     # held back whole (visible characters are what the window counts).
@@ -479,7 +479,7 @@ def test_a_stream_holds_back_a_value_with_many_invisible_characters_but_not_them
 
 
 def test_a_long_jwt_streamed_in_small_tokens_is_never_released_in_clear() -> None:
-    from agentdock_plugins.policies.redactor import StreamHold
+    from agentdock_plugins.policies.redaction_engine import StreamHold
 
     claims = "eyJ" + token(ALNUM + "-_", 900, 27)
     jwt = f"eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.{claims}.{token(ALNUM, 342, 28)}"
@@ -494,7 +494,7 @@ def test_a_long_jwt_streamed_in_small_tokens_is_never_released_in_clear() -> Non
 
 
 def test_a_jwt_longer_than_the_hold_with_invisible_characters_is_swallowed_whole() -> None:
-    from agentdock_plugins.policies.redactor import StreamHold
+    from agentdock_plugins.policies.redaction_engine import StreamHold
 
     claims = "eyJ" + "\u200b".join(token(ALNUM, 60, 100 + i) for i in range(90))
     jwt = f"eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.{claims}.{token(ALNUM, 342, 29)}"
@@ -508,7 +508,7 @@ def test_a_jwt_longer_than_the_hold_with_invisible_characters_is_swallowed_whole
 
 
 def test_words_before_a_value_are_read_across_token_boundaries() -> None:
-    from agentdock_plugins.policies.redactor import StreamHold
+    from agentdock_plugins.policies.redaction_engine import StreamHold
 
     text = (
         "Your SSN: 123456789, aws_secret_access_key = " + AWS_SECRET + ", version 1.2.3.4 "

@@ -8,7 +8,7 @@ import pytest
 from agentdock.run import ToolCall, ToolDenied
 from agentdock_plugins.policies.compliance import ComplianceCheck, compliance_check
 from agentdock_plugins.policies.output_limit import TRUNCATION_MARKER, OutputLimit, output_limit
-from agentdock_plugins.policies.tool_gate import ToolGate, tool_gate
+from agentdock_plugins.policies.tool_gate import ToolAllowList, tool_gate
 from agentdock_runtime.errors import PayloadTooLarge, PolicyViolationError
 from policy_support import recording_context, spec_with
 
@@ -17,7 +17,7 @@ from policy_support import recording_context, spec_with
 
 def test_tool_outside_the_allow_list_is_denied() -> None:
     gate = tool_gate(spec_with(tools={"allowed": ["search"], "deny_by_default": True}))
-    assert isinstance(gate, ToolGate) and gate.stage == "tool"
+    assert isinstance(gate, ToolAllowList) and gate.stage == "tool"
     context, events = recording_context()
     assert gate.check(ToolCall("search", {"q": "x"}), context) is None
     assert events == []

@@ -14,7 +14,7 @@ from agentdock_plugins.policies.redaction import (
     input_redaction,
     output_redaction,
 )
-from agentdock_plugins.policies.redactor import MARKER, Redactor, StreamHold
+from agentdock_plugins.policies.redaction_engine import MARKER, Redactor, StreamHold
 from agentdock_runtime.errors import PolicyViolationError
 from policy_support import recording_context, spec_with
 

@@ -12,11 +12,11 @@ from agentdock import testing
 
 @pytest.fixture
 def no_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A None entry makes an import of that module fail as missing: the package and every
-    # module of it another test has imported already (a cached one would be found).
-    for name in [n for n in sys.modules if n.split(".")[0] == "agentdock_runtime"]:
+    # A None entry makes an import of the package fail as missing; its modules that earlier
+    # tests imported get one too, or ``from agentdock_runtime.app import ...`` finds them.
+    loaded = [name for name in sys.modules if name.startswith("agentdock_runtime.")]
+    for name in ["agentdock_runtime", *loaded]:
         monkeypatch.setitem(sys.modules, name, None)
-    monkeypatch.setitem(sys.modules, "agentdock_runtime", None)
 
 
 @pytest.mark.usefixtures("no_runtime")

@@ -91,7 +91,7 @@ class Agent:
         self.started.set()
         try:
             if "tool" in payload:
-                await context.before_tool(ToolCall(payload["tool"], {"q": 1}))
+                await context.tools.acheck(ToolCall(payload["tool"], {"q": 1}))
             if self.behaviour is not None:
                 output = await self.behaviour(self.attempts, payload, context)
             else:
@@ -111,7 +111,7 @@ class Agent:
             if self.behaviour is not None:
                 await self.behaviour(self.attempts, payload, context)
             if "tool" in payload:
-                await context.before_tool(ToolCall(payload["tool"]))
+                await context.tools.acheck(ToolCall(payload["tool"]))
                 yield StreamEvent("tool", {"name": payload["tool"]})
             for word in payload["text"].split():
                 yield StreamEvent("token", {"text": word})
@@ -522,7 +522,7 @@ def test_tool_denial_is_403_and_not_retried_even_if_the_agent_swallows_it() -> N
         async def invoke(self, payload: Mapping[str, Any], context: RunContext) -> RunResult:
             self.attempts += 1
             with contextlib.suppress(ToolDenied):
-                await context.before_tool(ToolCall("rm"))
+                await context.tools.acheck(ToolCall("rm"))
             return RunResult({"text": "ran anyway"})
 
     quiet = Swallower(calls)

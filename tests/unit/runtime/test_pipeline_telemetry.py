@@ -144,7 +144,7 @@ class Pricing:
 def test_run_end_carries_cost_when_the_model_has_a_price() -> None:
     sink = Sink()
     pipeline = build(Agent(), sinks={"s": sink})
-    pipeline._pricing = Pricing()
+    pipeline._report.pricing = Pricing()
 
     async def main() -> None:
         await pipeline.invoke(b'{"text": "a"}', headers=GOOD)

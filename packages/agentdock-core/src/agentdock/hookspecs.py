@@ -104,7 +104,9 @@ def agentdock_register_telemetry_sinks(register: Register) -> None:
     :param register: ``register(name, factory, description="", config_schema=None)``;
         ``factory(spec)`` returns a :class:`agentdock.protocols.TelemetrySink`, or ``None``
         when this spec does not configure it. Its configuration is ``spec.plugins[name]``,
-        checked against ``config_schema`` as for policies.
+        checked against ``config_schema`` as for policies. A factory with a ``built``
+        parameter is called after the others as ``factory(spec, built=...)``, ``built``
+        mapping each sink they built to its name.
     """
 
 

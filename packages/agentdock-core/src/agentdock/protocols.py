@@ -50,7 +50,7 @@ class Adapter(Protocol):
     """
 
     async def invoke(self, payload: Mapping[str, Any], context: RunContext) -> RunResult:
-        """Run the agent once; await ``context.before_tool`` before every tool call."""
+        """Run the agent once; ask ``context.tools`` before every tool call."""
         ...
 
     def stream(self, payload: Mapping[str, Any], context: RunContext) -> AsyncIterator[StreamEvent]:

@@ -12,6 +12,7 @@ iterates :meth:`Pipeline.stream`; every failure is a :class:`RuntimeHTTPError` w
 
 from __future__ import annotations
 
+from agentdock_runtime.compile import compile_pipeline
 from agentdock_runtime.errors import (
     AgentError,
     AgentTimeoutError,
@@ -50,7 +51,6 @@ from agentdock_runtime.pipeline import (
     StreamItem,
     StreamItemKind,
     TelemetryStats,
-    compile_pipeline,
 )
 
 __all__ = [

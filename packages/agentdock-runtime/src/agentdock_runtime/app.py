@@ -18,9 +18,10 @@ from typing import Any
 
 from agentdock.plugins import PluginError, PluginManager, get_plugin_manager
 
+from agentdock_runtime.compile import compile_pipeline
 from agentdock_runtime.heap import freeze_startup_heap
 from agentdock_runtime.iomodels import import_object
-from agentdock_runtime.pipeline import Pipeline, PipelineError, compile_pipeline
+from agentdock_runtime.pipeline import Pipeline, PipelineError
 
 __all__ = [
     "DEFAULT_SERVER",

@@ -309,9 +309,8 @@ def main(environ: Mapping[str, str] | None = None) -> int:
             print(f"[WARN] machine profile: {report['problem']}", file=sys.stderr)
     from agentdock.plugins import get_plugin_manager
 
-    from agentdock_runtime import listen, logconfig
+    from agentdock_runtime import PipelineError, compile_pipeline, listen, logconfig
     from agentdock_runtime.app import get_server, load_agent, log_plugin_error
-    from agentdock_runtime.pipeline import PipelineError, compile_pipeline
 
     try:
         settings = read_settings(env)

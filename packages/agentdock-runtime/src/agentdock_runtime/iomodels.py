@@ -162,9 +162,9 @@ def _json_equal(a: Any, b: Any) -> bool:
 
 
 def _ecma(pattern: str) -> str:
-    from agentdock.spec.models import _ecma_to_python
+    from agentdock.spec.models import ecma_to_python
 
-    return _ecma_to_python(pattern)
+    return ecma_to_python(pattern)
 
 
 # -- the second pass: every failing field --------------------------------------------------------

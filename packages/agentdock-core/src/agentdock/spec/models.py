@@ -3,7 +3,7 @@
 They mirror ``schemas/dockfile-1.*.json`` exactly: a contract test feeds both the same
 documents and requires the same verdict. The models are strict (no coercion of ``"1"``
 to ``1``). Schema patterns are ECMA-262 regular expressions, as the schema validator runs
-them; the models rewrite them for Python's ``re`` (``_ecma_to_python``) so that both sides
+them; the models rewrite them for Python's ``re`` (``ecma_to_python``) so that both sides
 match text the same way. Semantic rules (auth consistency, exposure, regex compilation,
 imports) are not here: they live in :mod:`agentdock.spec.semantic` and carry their own codes.
 """
@@ -60,6 +60,7 @@ __all__ = [
     "SafetyPolicy",
     "SafetyPolicy10",
     "ToolPolicy",
+    "ecma_to_python",
 ]
 
 
@@ -97,7 +98,7 @@ _ECMA_CLASSES = {
 }
 
 
-def _ecma_to_python(pattern: str) -> str:
+def ecma_to_python(pattern: str) -> str:
     """A JSON Schema (ECMA-262) pattern rewritten for Python's ``re`` with the same meaning.
 
     Python's ``$`` also matches before a final newline and its ``\\s``, ``\\d`` and ``\\w``
@@ -130,7 +131,7 @@ def _ecma_to_python(pattern: str) -> str:
 
 
 def _pattern(p: str) -> Any:
-    return StringConstraints(pattern=_ecma_to_python(p))
+    return StringConstraints(pattern=ecma_to_python(p))
 
 
 def _integral(value: Any) -> Any:

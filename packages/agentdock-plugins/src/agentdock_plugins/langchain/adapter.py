@@ -17,8 +17,8 @@ from agentdock.run import RunContext, RunResult, StreamEvent
 from langchain_core.messages import BaseMessageChunk
 from langchain_core.runnables import RunnableConfig
 
-from agentdock_plugins._run import EventChannel, RunTracker, message_text
 from agentdock_plugins._runnable import resolve_runnable
+from agentdock_plugins.langchain_callbacks import EventChannel, RunTracker, message_text
 
 __all__ = ["LangChainAdapter"]
 

@@ -35,8 +35,8 @@ from langgraph.graph.state import StateGraph
 from langgraph.prebuilt import ToolNode
 from langgraph.pregel import Pregel
 
-from agentdock_plugins._run import EventChannel, RunTracker, message_text
 from agentdock_plugins._runnable import resolve_runnable
+from agentdock_plugins.langchain_callbacks import EventChannel, RunTracker, message_text
 from agentdock_plugins.langgraph.checkpoint import make_checkpointer
 from agentdock_plugins.langgraph.workers import WorkerPool
 

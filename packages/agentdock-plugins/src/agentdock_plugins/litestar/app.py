@@ -31,11 +31,11 @@ from litestar.response import Stream
 
 from agentdock_plugins.litestar.encoding import encode_json
 from agentdock_plugins.litestar.errors import EXCEPTION_HANDLERS, JSON
-from agentdock_plugins.litestar.fastpath import (
-    ASGIApp,
+from agentdock_plugins.litestar.fastpath import ASGIApp, invoke_fast_path
+from agentdock_plugins.litestar.invoke import (
+    InvokeRoute,
     Scope,
     check_json,
-    invoke_fast_path,
     request_headers,
     thread_id,
 )
@@ -73,6 +73,24 @@ def _thread_id(headers: Mapping[str, str], request: Request[Any, Any, Any]) -> s
     return thread_id(headers, request.scope["query_string"])
 
 
+class _Serving:
+    """Whether the application still takes runs (false once shutting down), and since when
+    it serves."""
+
+    __slots__ = ("ready", "started")
+
+    def __init__(self) -> None:
+        self.ready = True
+        self.started = time.monotonic()
+
+    def is_ready(self) -> bool:
+        return self.ready
+
+    def refuse_when_stopping(self) -> None:
+        if not self.ready:
+            raise ServiceUnavailable("the runtime is shutting down")
+
+
 def create_app(
     pipeline: Pipeline,
     spec: Any,
@@ -92,51 +110,86 @@ def create_app(
     :raises ValueError: ``expose`` leaves no route that runs the agent.
     """
     limits = limits if limits is not None else ServerLimits()
-    max_body_bytes = limits.max_body_bytes
     replay = replay if replay is not None else StreamReplay()
     rest = bool(spec.expose.rest)
     streaming = spec.expose.streaming
     if not rest and streaming == "none":
         # Validation refuses such a Dockfile (4010); a spec built around it gets here.
         raise ValueError("expose.rest is false and expose.streaming is none: no route runs it")
-    started = time.monotonic()
-    state = {"ready": True}
-    agent_name = spec.agent.name
-    version = served_version(spec)
-    input_schema, output_schema, defs = declared_schemas(spec)
-    # PRD 5.6 (C): the declared schemas under ``input_schema`` and ``output_schema``.
-    schema_body = {"input_schema": input_schema, "output_schema": output_schema}
-    if defs:
-        schema_body["$defs"] = defs
-    schema_bytes = encode_json(schema_body)
-    openapi_bytes = encode_json(
-        openapi_document(spec, secured=getattr(pipeline, "authenticated", True))
-    )
-    docs_html = swagger_html(agent_name)
-    ready_bytes = encode_json({"status": "ready", "agent": agent_name})
+    serving = _Serving()
     # An auth provider that needs something before it can verify anyone (an issuer's keys)
     # offers ``readiness()``: None when ready, else the reason; looked up once, here.
     readiness = getattr(getattr(pipeline, "auth_provider", None), "readiness", None)
     readiness = readiness if callable(readiness) else None
 
-    def _refuse_when_stopping() -> None:
-        if not state["ready"]:
-            raise ServiceUnavailable("the runtime is shutting down")
+    handlers = _info_handlers(pipeline, spec, serving, readiness)
+    route = InvokeRoute(pipeline, serving.is_ready)
+    if rest:
+        handlers.append(_invoke_handler(route))
+    if streaming == "sse":
+        handlers.append(_stream_handler(pipeline, serving, replay, heartbeat_sec))
+    handlers += _metrics_handlers(pipeline, spec)
+    handlers += _ws_handlers(pipeline, streaming, limits, serving)
+    middleware = [s.asgi_middleware for s in pipeline.sinks if hasattr(s, "asgi_middleware")]
+
+    async def on_startup() -> None:
+        if readiness is not None:
+            readiness()  # starts what the provider needs (fetching keys), never waits for it
+
+    async def on_shutdown() -> None:
+        serving.ready = False
+        await pipeline.aclose()
+
+    cors_config = _cors_config(spec.expose.cors)
+    application = Litestar(
+        route_handlers=handlers,
+        exception_handlers=EXCEPTION_HANDLERS,
+        on_startup=[on_startup],
+        on_shutdown=[on_shutdown],
+        cors_config=cors_config,
+        openapi_config=None,
+        # A library leaves logging alone: Litestar's default would take over the root logger.
+        logging_config=None,
+        request_max_body_size=limits.max_body_bytes,
+        debug=debug,
+    )
+    if rest:
+        # The fast path speaks plain ASGI (its own types, not Litestar's TypedDicts).
+        application.asgi_handler = cast(
+            Any,
+            invoke_fast_path(
+                cast("ASGIApp", application.asgi_handler),
+                pipeline,
+                max_body_bytes=limits.max_body_bytes,
+                is_ready=serving.is_ready,
+                cors=cors_config is not None,
+            ),
+        )
+    # Around the whole application, not the routes: 404s and 405s are requests too.
+    for wrap in middleware:
+        application.asgi_handler = wrap(application.asgi_handler)
+    return application
+
+
+def _invoke_handler(route: InvokeRoute) -> Any:
+    """``POST /invoke`` as a Litestar route, for what the fast path hands on."""
 
     @post("/invoke", status_code=200)
     async def invoke(request: Request[Any, Any, Any]) -> Response[bytes]:
-        _refuse_when_stopping()
         headers = _headers(request)
-        check_json(headers)
-        body = await request.body()
-        result = await pipeline.invoke(
-            body, headers=headers, thread_id=_thread_id(headers, request)
+        route.admit(headers)
+        content, run_headers = await route.run(
+            await request.body(), headers, request.scope["query_string"]
         )
-        return Response(
-            content=encode_json(result.output),
-            media_type=JSON,
-            headers={"x-run-id": result.run_id, "x-trace-id": result.trace_id or result.run_id},
-        )
+        return Response(content=content, media_type=JSON, headers=run_headers)
+
+    return invoke
+
+
+def _stream_handler(
+    pipeline: Pipeline, serving: _Serving, replay: StreamReplay, heartbeat_sec: float
+) -> Any:
+    """``GET`` and ``POST /stream``: Server-Sent Events, resumed with ``Last-Event-ID``."""
 
     async def _open_stream(
         payload: bytes | Mapping[str, Any] | str,
@@ -171,7 +224,7 @@ def create_app(
     # One handler for both methods, so ``OPTIONS /stream`` lists both in ``Allow``.
     @route("/stream", http_method=[HttpMethod.GET, HttpMethod.POST], status_code=200)
     async def stream(request: Request[Any, Any, Any]) -> Stream:
-        _refuse_when_stopping()
+        serving.refuse_when_stopping()
         headers = _headers(request)
         last_event_id = headers.get("last-event-id")
         if last_event_id:
@@ -193,6 +246,26 @@ def create_app(
         payload: bytes | Mapping[str, Any] | str = value if type(value) is dict else raw
         return await _open_stream(payload, headers, request)
 
+    return stream
+
+
+def _info_handlers(pipeline: Pipeline, spec: Any, serving: _Serving, readiness: Any) -> list[Any]:
+    """``/schema``, ``/health``, ``/ready``, ``/openapi.json`` and, unless ``expose.docs`` is
+    false, ``/docs`` with its assets: bodies computed here, once."""
+    agent_name = spec.agent.name
+    version = served_version(spec)
+    input_schema, output_schema, defs = declared_schemas(spec)
+    # PRD 5.6 (C): the declared schemas under ``input_schema`` and ``output_schema``.
+    schema_body = {"input_schema": input_schema, "output_schema": output_schema}
+    if defs:
+        schema_body["$defs"] = defs
+    schema_bytes = encode_json(schema_body)
+    openapi_bytes = encode_json(
+        openapi_document(spec, secured=getattr(pipeline, "authenticated", True))
+    )
+    docs_html = swagger_html(agent_name)
+    ready_bytes = encode_json({"status": "ready", "agent": agent_name})
+
     @get("/schema")
     async def schema() -> Response[bytes]:
         return Response(content=schema_bytes, media_type=JSON)
@@ -200,10 +273,10 @@ def create_app(
     @get("/health")
     async def health() -> Response[bytes]:
         body = {
-            "status": "healthy" if state["ready"] else "stopping",
+            "status": "healthy" if serving.ready else "stopping",
             "version": version,
             "agent": agent_name,
-            "uptime_seconds": round(time.monotonic() - started, 3),
+            "uptime_seconds": round(time.monotonic() - serving.started, 3),
         }
         if pipeline.plugin_errors:  # names only: why is in the log, not on a public route
             body["plugin_errors"] = list(pipeline.plugin_errors)
@@ -211,8 +284,7 @@ def create_app(
 
     @get("/ready")
     async def ready() -> Response[bytes]:
-        if not state["ready"]:
-            raise ServiceUnavailable("the runtime is shutting down")
+        serving.refuse_when_stopping()
         if readiness is not None:
             reason = readiness()
             if reason is not None:
@@ -246,26 +318,32 @@ def create_app(
     handlers: list[Any] = [schema, health, ready, openapi]
     if getattr(spec.expose, "docs", True):
         handlers += [docs, docs_asset]
-    if rest:
-        handlers.append(invoke)
-    if streaming == "sse":
-        handlers.append(stream)
+    return handlers
+
+
+def _metrics_handlers(pipeline: Pipeline, spec: Any) -> list[Any]:
+    """``GET /metrics`` when a telemetry sink renders metrics (none otherwise)."""
     exporter = next((s for s in pipeline.sinks if hasattr(s, "render_metrics")), None)
-    if exporter is not None:
-        metrics_cfg = getattr(getattr(spec, "observability", None), "metrics", None)
-        public_metrics = bool(getattr(metrics_cfg, "public", False))
+    if exporter is None:
+        return []
+    metrics_cfg = getattr(getattr(spec, "observability", None), "metrics", None)
+    public_metrics = bool(getattr(metrics_cfg, "public", False))
 
-        @get("/metrics")
-        async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
-            if not public_metrics:
-                await pipeline.authorize(_headers(request), "view_metrics")
-            # Multiprocess collection reads files: off the event loop.
-            body, content_type = await asyncio.to_thread(exporter.render_metrics)
-            return Response(content=body, media_type=content_type)
+    @get("/metrics")
+    async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+        if not public_metrics:
+            await pipeline.authorize(_headers(request), "view_metrics")
+        # Multiprocess collection reads files: off the event loop.
+        body, content_type = await asyncio.to_thread(exporter.render_metrics)
+        return Response(content=body, media_type=content_type)
 
-        handlers.append(metrics)
-    middleware = [s.asgi_middleware for s in pipeline.sinks if hasattr(s, "asgi_middleware")]
+    return [metrics]
 
+
+def _ws_handlers(
+    pipeline: Pipeline, streaming: str, limits: ServerLimits, serving: _Serving
+) -> list[Any]:
+    """``/ws/stream``: the WebSocket endpoint, or a 404 for every way of asking for it."""
     if streaming == "websocket":
         slots = ConnectionSlots(limits.ws_max_connections)
 
@@ -278,74 +356,36 @@ def create_app(
                 asgi.send,
                 pipeline=pipeline,
                 slots=slots,
-                max_bytes=max_body_bytes,
+                max_bytes=limits.max_body_bytes,
                 idle_timeout=limits.ws_idle_timeout,
-                is_ready=lambda: state["ready"],
+                is_ready=serving.is_ready,
             )
 
-        handlers.append(ws_stream)
-    else:
-        not_served = RuntimeHTTPError(
-            404, "NotFound", f"no route for /ws/stream (expose.streaming is {streaming})"
-        )
-
-        @websocket("/ws/stream")
-        async def ws_not_served(socket: WebSocket[Any, Any, Any]) -> None:
-            asgi: Any = socket
-            await refuse(asgi.scope, asgi.send, not_served)
-
-        # A plain HTTP request to the path is told the same (not 405: there is no route).
-        @route("/ws/stream", http_method=list(HttpMethod), include_in_schema=False)
-        async def ws_not_served_http() -> None:
-            raise not_served
-
-        handlers.extend((ws_not_served, ws_not_served_http))
-
-    async def on_startup() -> None:
-        if readiness is not None:
-            readiness()  # starts what the provider needs (fetching keys), never waits for it
-
-    async def on_shutdown() -> None:
-        state["ready"] = False
-        await pipeline.aclose()
-
-    cors = spec.expose.cors
-    cors_config = (
-        CORSConfig(
-            allow_origins=list(cors.origins),
-            allow_methods=list(cors.methods) or ["GET", "POST"],
-            allow_headers=_ALLOWED_HEADERS,
-            expose_headers=["x-run-id", "x-trace-id"],
-        )
-        if cors is not None and cors.origins
-        else None
+        return [ws_stream]
+    not_served = RuntimeHTTPError(
+        404, "NotFound", f"no route for /ws/stream (expose.streaming is {streaming})"
     )
 
-    application = Litestar(
-        route_handlers=handlers,
-        exception_handlers=EXCEPTION_HANDLERS,
-        on_startup=[on_startup],
-        on_shutdown=[on_shutdown],
-        cors_config=cors_config,
-        openapi_config=None,
-        # A library leaves logging alone: Litestar's default would take over the root logger.
-        logging_config=None,
-        request_max_body_size=max_body_bytes,
-        debug=debug,
+    @websocket("/ws/stream")
+    async def ws_not_served(socket: WebSocket[Any, Any, Any]) -> None:
+        asgi: Any = socket
+        await refuse(asgi.scope, asgi.send, not_served)
+
+    # A plain HTTP request to the path is told the same (not 405: there is no route).
+    @route("/ws/stream", http_method=list(HttpMethod), include_in_schema=False)
+    async def ws_not_served_http() -> None:
+        raise not_served
+
+    return [ws_not_served, ws_not_served_http]
+
+
+def _cors_config(cors: Any) -> CORSConfig | None:
+    """Litestar's CORS settings from ``expose.cors`` (``None``: no origin is allowed)."""
+    if cors is None or not cors.origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(cors.origins),
+        allow_methods=list(cors.methods) or ["GET", "POST"],
+        allow_headers=_ALLOWED_HEADERS,
+        expose_headers=["x-run-id", "x-trace-id"],
     )
-    if rest:
-        # The fast path speaks plain ASGI (its own types, not Litestar's TypedDicts).
-        application.asgi_handler = cast(
-            Any,
-            invoke_fast_path(
-                cast("ASGIApp", application.asgi_handler),
-                pipeline,
-                max_body_bytes=max_body_bytes,
-                is_ready=lambda: state["ready"],
-                cors=cors_config is not None,
-            ),
-        )
-    # Around the whole application, not the routes: 404s and 405s are requests too.
-    for wrap in middleware:
-        application.asgi_handler = wrap(application.asgi_handler)
-    return application

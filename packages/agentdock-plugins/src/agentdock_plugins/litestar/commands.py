@@ -146,8 +146,8 @@ def serve_command(
             listen.url(bind_host, bind_port),
         )
 
+    from agentdock_runtime import PipelineError, compile_pipeline
     from agentdock_runtime.app import DOCKFILE_ENV, INSECURE_ENV, get_server, load_agent
-    from agentdock_runtime.pipeline import PipelineError, compile_pipeline
 
     try:
         agent = load_agent(spec, project_dir=target.resolve().parent, plugins=manager)

@@ -8,6 +8,7 @@ Litestar's own errors (unknown route, wrong method, body too large) get a stable
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -17,7 +18,7 @@ from litestar.exceptions import HTTPException
 
 from agentdock_plugins.litestar.encoding import encode_json
 
-__all__ = ["EXCEPTION_HANDLERS", "error_response", "status_name"]
+__all__ = ["EXCEPTION_HANDLERS", "error_parts", "error_response", "status_name"]
 
 log = logging.getLogger("agentdock.server")
 
@@ -52,19 +53,31 @@ def status_name(status: int) -> str:
         return "Error"
 
 
-def error_response(error: RuntimeHTTPError, headers: dict[str, str] | None = None) -> Response[Any]:
-    """The response for a runtime error (status, envelope, ``x-run-id`` and its headers)."""
-    out = dict(getattr(error, "headers", None) or {})
-    out.update(headers or {})
+def error_parts(
+    error: RuntimeHTTPError, headers: Mapping[str, str] | None = None
+) -> tuple[int, bytes, dict[str, str]]:
+    """The status, JSON body and headers of the response to ``error``: the one place an
+    error envelope is written, whoever sends it (the exception handlers below, the
+    ``/invoke`` fast path, a refused WebSocket handshake, a request read past its deadline).
+
+    The headers are the error's own (``WWW-Authenticate``, ``Retry-After``), then
+    ``headers``, then ``x-run-id`` and ``x-trace-id`` once the error belongs to a run.
+    """
+    out = dict(error.headers)
+    if headers:
+        out.update(headers)
     if error.run_id is not None:
         out["x-run-id"] = error.run_id
         out["x-trace-id"] = error.trace_id or error.run_id
-    return Response(
-        content=encode_json(error.envelope()),
-        status_code=error.status,
-        media_type=JSON,
-        headers=out,
-    )
+    return error.status, encode_json(error.envelope()), out
+
+
+def error_response(
+    error: RuntimeHTTPError, headers: Mapping[str, str] | None = None
+) -> Response[Any]:
+    """The Litestar response for a runtime error (see :func:`error_parts`)."""
+    status, body, out = error_parts(error, headers)
+    return Response(content=body, status_code=status, media_type=JSON, headers=out)
 
 
 def _runtime_error(request: Request[Any, Any, Any], exc: RuntimeHTTPError) -> Response[Any]:

@@ -37,14 +37,14 @@ from agentdock_runtime import RuntimeHTTPError
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from agentdock_plugins.litestar.encoding import encode_json
+from agentdock_plugins.litestar.errors import error_parts
 from agentdock_plugins.litestar.handover import DRAINING
 
 __all__ = ["DeadlineHttpProtocol", "WebSocketProtocol", "deadline_protocol"]
 
 
 def _timeout_response(detail: str) -> bytes:
-    body = encode_json(RuntimeHTTPError(408, "RequestTimeout", detail).envelope())
+    _, body, _ = error_parts(RuntimeHTTPError(408, "RequestTimeout", detail))
     head = (
         b"HTTP/1.1 408 Request Timeout\r\n"
         b"content-type: application/json\r\n"

@@ -65,7 +65,8 @@ from litestar.exceptions import WebSocketDisconnect
 
 from agentdock_plugins.auth.credentials import MAX_CREDENTIAL_BYTES
 from agentdock_plugins.litestar.encoding import encode_json
-from agentdock_plugins.litestar.fastpath import Receive, Scope, Send, request_headers
+from agentdock_plugins.litestar.errors import error_parts
+from agentdock_plugins.litestar.invoke import Receive, Scope, Send, request_headers
 
 __all__ = [
     "CLOSE_CREDENTIALS",
@@ -163,13 +164,13 @@ async def refuse(scope: Scope, send: Send, error: RuntimeHTTPError) -> None:
     if _DENIAL not in (scope.get("extensions") or {}):
         await send({"type": "websocket.close", "code": CLOSE_CREDENTIALS, "reason": error.name})
         return
-    body = encode_json(error.envelope())
+    status, body, extra = error_parts(error)
     headers = [
         _JSON,
         (b"content-length", str(len(body)).encode()),
-        *((k.encode("latin-1"), v.encode("latin-1")) for k, v in error.headers.items()),
+        *((k.encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()),
     ]
-    start = {"type": "websocket.http.response.start", "status": error.status, "headers": headers}
+    start = {"type": "websocket.http.response.start", "status": status, "headers": headers}
     await send(start)
     await send({"type": "websocket.http.response.body", "body": body})
 

@@ -1,16 +1,19 @@
 """Built-in plugin: the local telemetry collector, for runtimes with no telemetry backend.
 
-When neither LangFuse (``observability.langfuse``) nor an OTLP endpoint
-(``OTEL_EXPORTER_OTLP_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) is configured,
-run, tool and policy rows land in a local SQLite file (see :mod:`.store` for where and for
-the retention bounds) that ``agentdock metrics show`` and ``agentdock metrics export``
-read. ``AGENTDOCK_LOCALSTORE=on`` keeps it even with a backend, ``off`` never builds it.
+When no telemetry sink built beside it exports the runs (LangFuse with its keys,
+OpenTelemetry with ``OTEL_EXPORTER_OTLP_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``:
+each says so with ``exports_runs = True``; the runtime hands this factory what it built, see
+:func:`has_backend`), run, tool and policy rows land in a local SQLite file (see
+:mod:`.store` for where and for the retention bounds) that ``agentdock metrics show`` and
+``agentdock metrics export`` read. ``AGENTDOCK_LOCALSTORE=on`` keeps it even with a
+backend, ``off`` never builds it.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from agentdock import hookimpl
@@ -30,31 +33,28 @@ __all__ = [
 MODE_ENV = "AGENTDOCK_LOCALSTORE"
 
 
-def has_backend(spec: Any, env: Mapping[str, str] | None = None) -> bool:
-    """Whether a telemetry backend (LangFuse, OTLP) really receives this spec's runs.
+def has_backend(built: Mapping[str, Any]) -> bool:
+    """Whether a sink built beside the collector sends the runs to a telemetry backend.
 
-    Decided exactly as the LangFuse and OpenTelemetry sinks decide whether they are built,
-    so switching one off (``observability.tracing: false``, ``OTEL_SDK_DISABLED``, empty
-    LangFuse keys) brings the local collector back.
+    A sink says so with ``exports_runs = True`` (the OpenTelemetry and LangFuse sinks). The
+    runtime builds the collector after the other sinks and hands it what they built, so
+    switching a backend off (``observability.tracing: false``, ``OTEL_SDK_DISABLED``, empty
+    LangFuse keys) brings the collector back.
     """
-    from agentdock_plugins.langfuse.config import langfuse_settings
-    from agentdock_plugins.otel.config import traces_endpoint
-
-    env = os.environ if env is None else env
-    try:
-        if langfuse_settings(spec, env) is not None:
-            return True
-    except Exception:  # a malformed LangFuse setting: the LangFuse sink refuses to start
-        return True
-    return traces_endpoint(spec, env) is not None
+    return any(getattr(sink, "exports_runs", False) is True for sink in built.values())
 
 
-def localstore_sink(spec: Any) -> LocalStoreSink | None:
-    """The collector for ``spec``, or ``None`` when a backend receives the telemetry."""
+def localstore_sink(
+    spec: Any, built: Mapping[str, Any] = MappingProxyType({})
+) -> LocalStoreSink | None:
+    """The collector for ``spec``, or ``None`` when a backend receives the telemetry.
+
+    :param built: the other telemetry sinks of the pipeline, by name.
+    """
     mode = (os.environ.get(MODE_ENV) or "auto").strip().lower()
     if mode not in {"on", "off", "auto"}:
         raise ValueError(f"{MODE_ENV} must be on, off or auto, got {mode!r}")
-    if mode == "off" or (mode == "auto" and has_backend(spec)):
+    if mode == "off" or (mode == "auto" and has_backend(built)):
         return None
     from agentdock_plugins.localstore.sink import LocalStoreSink
 

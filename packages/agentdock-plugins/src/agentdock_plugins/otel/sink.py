@@ -44,6 +44,9 @@ class OtelSink:
     :param sampler: the sampler; ``None`` reads ``OTEL_TRACES_SAMPLER`` (parent-based, on).
     """
 
+    #: The runs go to a telemetry backend (the local collector then stays away).
+    exports_runs = True
+
     def __init__(
         self,
         spec: Any,

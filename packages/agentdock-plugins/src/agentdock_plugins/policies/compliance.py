@@ -18,7 +18,6 @@ from typing import Any
 from agentdock_runtime.errors import PolicyViolationError
 
 from agentdock_plugins.policies.events import Stage, report
-from agentdock_plugins.policies.runmode import is_streaming
 from agentdock_plugins.policies.walk import iter_strings
 
 __all__ = ["POLICY", "ComplianceCheck", "compliance_check"]
@@ -41,7 +40,7 @@ class ComplianceCheck:
         self.halt = halt
 
     def check(self, value: Any, context: Any) -> Any:
-        if is_streaming(context) and isinstance(value, Mapping):
+        if context.mode == "stream" and isinstance(value, Mapping):
             return self.check_token(value, context)
         return self.check_output(value, context)
 

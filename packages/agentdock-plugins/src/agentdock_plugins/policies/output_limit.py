@@ -16,7 +16,6 @@ from typing import Any
 from agentdock_runtime.errors import PayloadTooLarge
 
 from agentdock_plugins.policies.events import Stage, report
-from agentdock_plugins.policies.runmode import is_streaming
 from agentdock_plugins.policies.walk import map_strings
 
 __all__ = ["POLICY", "TRUNCATION_MARKER", "OutputLimit", "output_limit"]
@@ -37,7 +36,7 @@ class OutputLimit:
         self.halt = halt
 
     def check(self, value: Any, context: Any) -> Any:
-        if is_streaming(context) and isinstance(value, Mapping):
+        if context.mode == "stream" and isinstance(value, Mapping):
             return self.check_token(value, context)
         return self.check_output(value, context)
 

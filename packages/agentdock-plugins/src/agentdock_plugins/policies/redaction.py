@@ -4,7 +4,7 @@
 agent sees it; ``redact_output`` (stage ``post``) rewrites the validated output of ``invoke``,
 the text of every streamed token, holding back a bounded tail so that a secret split
 across tokens is still caught, and (through ``check_event``) every ``event`` item of a
-stream (:class:`~agentdock_plugins.policies.redactor.Redactor`).
+stream (:class:`~agentdock_plugins.policies.redaction_engine.Redactor`).
 With ``policies.safety.halt_on_violation`` a match refuses the run (403) instead, naming the
 policy and the field, never the text.
 """
@@ -18,8 +18,7 @@ from typing import Any
 from agentdock_runtime.errors import PolicyViolationError
 
 from agentdock_plugins.policies.events import Stage, report
-from agentdock_plugins.policies.redactor import Redactor, StreamHold
-from agentdock_plugins.policies.runmode import is_streaming
+from agentdock_plugins.policies.redaction_engine import Redactor, StreamHold
 from agentdock_plugins.policies.walk import iter_strings
 
 __all__ = ["InputRedaction", "OutputRedaction", "input_redaction", "output_redaction"]
@@ -106,7 +105,7 @@ class OutputRedaction(_Redaction):
     _KEY = "policies.redact_output"
 
     def check(self, value: Any, context: Any) -> Any:
-        if is_streaming(context) and isinstance(value, Mapping):
+        if context.mode == "stream" and isinstance(value, Mapping):
             return self.check_token(value, context)
         return self.check_output(value, context)
 

@@ -1,8 +1,8 @@
 """Tool gating (stage ``tool``): only the tools in ``policies.tools.allowed`` may run.
 
-The adapter awaits ``context.before_tool(call)`` before every tool call; this policy raises
-:class:`agentdock.run.ToolDenied` there for a tool outside the allow-list, so the tool never
-runs and the runtime answers 403 ``ToolDeniedError``. ``deny_by_default: true`` (the default)
+The run's tool gate (``context.tools``) asks every tool policy before a tool call; this policy
+raises :class:`agentdock.run.ToolDenied` there for a tool outside the allow-list, so the tool
+never runs and the runtime answers 403 ``ToolDeniedError``. ``deny_by_default: true`` (the default)
 makes an empty list deny every tool; with ``deny_by_default: false`` nothing is gated.
 """
 
@@ -15,12 +15,12 @@ from agentdock.run import ToolCall, ToolDenied
 
 from agentdock_plugins.policies.events import Stage, report
 
-__all__ = ["POLICY", "ToolGate", "tool_gate"]
+__all__ = ["POLICY", "ToolAllowList", "tool_gate"]
 
 POLICY = "tools.allowed"
 
 
-class ToolGate:
+class ToolAllowList:
     """Stage ``tool``: refuse tools outside the allow-list (a frozen set, built once)."""
 
     stage: Stage = "tool"
@@ -44,8 +44,8 @@ class ToolGate:
         raise ToolDenied(call.name, "not in policies.tools.allowed")
 
 
-def tool_gate(spec: Any) -> ToolGate | None:
+def tool_gate(spec: Any) -> ToolAllowList | None:
     tools = spec.policies.tools
     if not tools.deny_by_default:
         return None
-    return ToolGate(frozenset(tools.allowed))
+    return ToolAllowList(frozenset(tools.allowed))

@@ -1,24 +1,25 @@
 """What the adapters share about one run: callbacks for tools and usage, and the event channel.
 
-One :class:`RunTracker` is made per run. Its two callback handlers ride along in the
+One :class:`RunTracker` is made per run. Its callback handlers ride along in the
 runnable's config (and so reach every nested model and tool):
 
-* the *tool gate* runs before every tool call, awaits ``RunContext.before_tool`` on the
-  event loop that started the run and, when the call is allowed, records it and emits a
-  ``tool`` event. A :class:`~agentdock.run.ToolDenied` raised there propagates out of the
-  tool before it runs; the denial is also latched, so a graph that swallows tool errors is
+* before every tool call, the run's :class:`~agentdock.run.ToolGate` (``context.tools``) is
+  asked with ``check(call)``; when the call is allowed it is recorded and a ``tool`` event
+  emitted. A :class:`~agentdock.run.ToolDenied` raised there propagates out of the tool
+  before it runs; the gate keeps the refusal, so a graph that swallows tool errors is
   stopped at its next step and the run still ends with the denial;
+* when the spec has ``tool_output`` policies, each tool's result is handed to
+  ``context.check_tool_output`` in the tool's thread as the tool returns, before the agent
+  reads it; a denial there is kept by the gate as well;
 * the *recorder* sums the ``usage_metadata`` of every model message and, when asked, emits
   each chat-model chunk as a ``token`` event.
 
-A run whose ``before_tool`` is the default, which allows every tool, needs no waiting
-before a tool: the recorder then records each tool call and emits its ``tool`` event
-itself, inline, and the gate is left out. So does a run whose tool policies are all
-synchronous (``RunContext.check_tool``): the recorder runs that check in the thread that
-makes the tool call. A handler that is not inline costs every
-callback event of the run (each node's start and end) a task on the loop, so this path
-is kept to the runs that check their tools. Should ``before_tool`` be replaced while
-the run is still going, the recorder hands each later tool call to the gate's checks.
+A gate that decides inline (it asks no policy, or only synchronous ones) is asked by the
+recorder itself, in the thread that makes the tool call. A gate that must wait for the
+event loop is asked from a handler of its own that is not inline; such a handler costs
+every callback event of the run (each node's start and end) a task on the loop, so it is
+kept to the runs whose gate needs it. Should ``context.tools`` be replaced while the run is
+still going, later tool calls go to the new gate.
 
 Handlers are called from the event loop's thread (async runnables) or from worker threads
 (synchronous graphs and nodes); both are handled.
@@ -32,12 +33,10 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import UUID
 
 from agentdock.run import RunContext, StreamEvent, ToolCall, ToolDenied, Usage
-from agentdock.run import _allow_every_tool as _ALLOW_EVERY_TOOL
 from agentdock_runtime.events import new_span_id
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
@@ -125,7 +124,7 @@ def _tool_name(serialized: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) 
 
 
 class RunTracker:
-    """The per-run state the callbacks fill: usage, tool calls made, a latched denial."""
+    """The per-run state the callbacks fill: usage and the tool calls made."""
 
     def __init__(
         self,
@@ -141,15 +140,14 @@ class RunTracker:
         self._lock = threading.Lock()
         self.usage = Usage()
         self.tools: list[ToolCall] = []
-        self.denied: ToolDenied | None = None
         #: Whether any chat-model chunk was emitted as a token.
         self.streamed_tokens = False
         stream_tokens = tokens and emit is not None
         self.handlers: list[BaseCallbackHandler]
-        if context.before_tool is _ALLOW_EVERY_TOOL or context.check_tool is not None:
+        if context.tools.inline:
             self.handlers = [_ToolRecorder(self, tokens=stream_tokens)]
         else:
-            self.handlers = [_Recorder(self, tokens=stream_tokens), _ToolGate(self)]
+            self.handlers = [_Recorder(self, tokens=stream_tokens), _ToolCheck(self)]
         if context.check_tool_output is not None:
             self.handlers.append(_ToolOutputCheck(self, context.check_tool_output))
         if context.steps:
@@ -169,43 +167,30 @@ class RunTracker:
         with self._lock:
             self.usage += usage
 
-    def check(self) -> None:
-        """Raise the run's denial, if a tool was denied."""
-        if self.denied is not None:
-            raise self.denied
+    def stop_if_refused(self) -> None:
+        """Raise the run's refusal, if a tool call was refused."""
+        self.context.tools.raise_refusal()
 
     def gate(self, call: ToolCall) -> None:
-        """Await ``before_tool`` for ``call`` on the run's loop; block this thread meanwhile."""
-        self.check()
+        """Ask the run's tool gate about ``call`` from this thread; record it when allowed.
+
+        A call after an earlier refusal is stopped with it, and not reported again."""
+        tools = self.context.tools
+        tools.raise_refusal()
         try:
-            if threading.get_ident() == self._loop_thread:
-                # A synchronous tool call made on the loop's own thread: the loop cannot run
-                # the check while this thread waits, so it runs on a loop of its own.
-                with ThreadPoolExecutor(1, thread_name_prefix="agentdock-gate") as pool:
-                    pool.submit(asyncio.run, _awaited(self.context.before_tool(call))).result()
-            else:
-                asyncio.run_coroutine_threadsafe(
-                    _awaited(self.context.before_tool(call)), self.loop
-                ).result()
-        except ToolDenied as denied:
-            self._deny(call, denied)
+            tools.check(call)
+        except ToolDenied:
+            self._report_denial(call)
             raise
         self.record(call)
 
-    def check_here(self, call: ToolCall, check: Callable[[ToolCall], None]) -> None:
-        """Run the synchronous tool check for ``call`` in this thread (no loop round trip)."""
-        self.check()
-        try:
-            check(call)
-        except ToolDenied as denied:
-            self._deny(call, denied)
-            raise
-        self.record(call)
+    def refuse_output(self, call: ToolCall, denied: ToolDenied) -> None:
+        """What ``call`` returned was refused (the ``tool_output`` policies): the denial is
+        kept as the run's refusal, unless the gate kept one already, and reported."""
+        self.context.tools.refuse(denied)
+        self._report_denial(call)
 
-    def _deny(self, call: ToolCall, denied: ToolDenied) -> None:
-        with self._lock:
-            if self.denied is None:
-                self.denied = denied
+    def _report_denial(self, call: ToolCall) -> None:
         if "tool_event" in self.context.steps:
             self.context.emit(
                 "tool_event",
@@ -230,17 +215,14 @@ class RunTracker:
     # -- called by the adapters -------------------------------------------------------------
 
     def finish(self, error: BaseException | None = None) -> None:
-        """End of the run: a latched denial wins over whatever error the run ended with."""
-        if self.denied is not None and self.denied is not error:
-            raise self.denied from error
-
-
-async def _awaited(awaitable: Awaitable[None]) -> None:
-    await awaitable
+        """End of the run: a refusal of the gate wins over whatever error the run ended with."""
+        refusal = self.context.tools.refusal
+        if refusal is not None and refusal is not error:
+            raise refusal from error
 
 
 class _Recorder(BaseCallbackHandler):
-    """Sums model usage, streams chat-model chunks, stops the run after a denial."""
+    """Sums model usage, streams chat-model chunks, stops the run after a refusal."""
 
     raise_error = True
     run_inline = True
@@ -249,20 +231,20 @@ class _Recorder(BaseCallbackHandler):
         self.tracker = tracker
         self.tokens = tokens
 
-    # Chain starts matter only to stop a run after a denial: until one happens, LangChain
+    # Chain starts matter only to stop a run after a refusal: until one happens, LangChain
     # skips this handler for them (every node and nested runnable starts one).
     @property
     def ignore_chain(self) -> bool:
-        return self.tracker.denied is None
+        return self.tracker.context.tools.refusal is None
 
     def on_chain_start(self, serialized: Any, inputs: Any, **kwargs: Any) -> None:
-        self.tracker.check()
+        self.tracker.stop_if_refused()
 
     def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
-        self.tracker.check()
+        self.tracker.stop_if_refused()
 
     def on_llm_start(self, serialized: Any, prompts: Any, **kwargs: Any) -> None:
-        self.tracker.check()
+        self.tracker.stop_if_refused()
 
     def on_llm_new_token(
         self, token: str | list[str | dict[str, Any]], *, chunk: Any = None, **kwargs: Any
@@ -280,7 +262,8 @@ class _Recorder(BaseCallbackHandler):
 
 
 class _ToolRecorder(_Recorder):
-    """The recorder of a run that allows every tool: it records each tool call as well."""
+    """The recorder of a run whose gate decides inline: it asks the gate about each tool
+    call, in the thread that makes it, and records it."""
 
     def on_tool_start(
         self,
@@ -291,20 +274,13 @@ class _ToolRecorder(_Recorder):
         tool_call_id: str | None = None,
         **kwargs: Any,
     ) -> None:
-        tracker = self.tracker
         call = ToolCall(_tool_name(serialized, kwargs), _tool_args(input_str, inputs), tool_call_id)
-        context = tracker.context
-        if context.before_tool is _ALLOW_EVERY_TOOL:
-            tracker.check()
-            tracker.record(call)
-        elif context.check_tool is not None:
-            tracker.check_here(call, context.check_tool)
-        else:
-            tracker.gate(call)
+        self.tracker.gate(call)
 
 
-class _ToolGate(BaseCallbackHandler):
-    """Awaits ``before_tool`` before every tool call; sees tool events only.
+class _ToolCheck(BaseCallbackHandler):
+    """Asks a gate that waits for the event loop before every tool call; sees tool events
+    only.
 
     It is synchronous and not inline, so an async callback manager runs it in a worker
     thread while the loop stays free to run the check, and a synchronous one runs it in the
@@ -336,8 +312,8 @@ class _ToolGate(BaseCallbackHandler):
 class _ToolOutputCheck(BaseCallbackHandler):
     """Hands every tool's result to ``RunContext.check_tool_output`` as the tool returns,
     in its own thread, before the agent reads it. A :class:`~agentdock.run.ToolDenied`
-    raised there fails the tool call (the agent gets an error, not the result) and is
-    latched, so the run stops at its next step with the denial."""
+    raised there fails the tool call (the agent gets an error, not the result) and is kept
+    by the run's tool gate, so the run stops at its next step with the denial."""
 
     raise_error = True
     run_inline = True
@@ -369,7 +345,7 @@ class _ToolOutputCheck(BaseCallbackHandler):
         try:
             self.check(call, output)
         except ToolDenied as denied:
-            self.tracker._deny(call, denied)
+            self.tracker.refuse_output(call, denied)
             raise
 
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
