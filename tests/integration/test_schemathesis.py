@@ -91,20 +91,18 @@ def filter_body(context: Any, body: Any) -> bool:
 
 @schema.hook
 def filter_query(context: Any, query: Any) -> bool:
-    # ``input`` (GET /stream) may reach the hook already written out as JSON text.
-    if isinstance(query, dict):
-        return all(_fits_64_bits(_as_json(value)) for value in query.values())
-    return _fits_64_bits(query)
+    # ``input`` of GET /stream is JSON in a query parameter: it may come already serialized.
+    values = query.values() if isinstance(query, dict) else ()
+    return _fits_64_bits(query) and all(_fits_64_bits(_as_json(value)) for value in values)
 
 
 def _as_json(value: Any) -> Any:
-    """``value`` read as JSON when it is JSON text, else ``value`` itself."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 @schema.parametrize()

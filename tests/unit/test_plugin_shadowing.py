@@ -85,6 +85,16 @@ def test_the_setting_comes_from_the_environment_and_is_checked(
     for bad in ("redact_input=shadow", "policy:redact_input=shadow", "policies:redact_input"):
         with pytest.raises(ValueError, match="is not kind:name=plugin"):
             parse_replaces([bad])
+    # A bad setting never takes the CLI or the runtime down: it replaces nothing, and is said.
+    monkeypatch.setenv("AGENTDOCK_PLUGIN_REPLACES", "policies:redact_input")
+    manager = PluginManager(load_entry_points=False)
+    manager.register(agentdock_plugins.policies)
+    manager.register(Shadow(), name="shadow")
+    assert manager.get("policies", "redact_input").plugin == "agentdock_plugins.policies"  # type: ignore[union-attr]
+    assert any(
+        e.name == "AGENTDOCK_PLUGIN_REPLACES" and "is not kind:name=plugin" in e.error
+        for e in manager.errors()
+    )
 
 
 def test_errors_reach_every_listener_once_including_earlier_ones() -> None:

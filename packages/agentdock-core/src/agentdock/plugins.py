@@ -17,13 +17,13 @@ ones last; where two give the same name, the first called wins. A built-in's nam
 attempt is a :class:`PluginError` of that plugin, unless the replacement is asked for by name
 (``AGENTDOCK_PLUGIN_REPLACES=kind:name=plugin``, or ``replaces=`` in process), since a
 plugin installed beside AgentDock that quietly replaced ``api_key`` or ``redact_input``
-would change every agent's security.
+would change every agent's security. Each implementation is called on its own, so that one
+raising never stops the others; a hook wrapper, which pluggy runs around the rest of the
+chain, has no such chain here and is refused when its plugin registers.
 
 Every error is also handed to the listeners added with
 :meth:`PluginManager.add_error_listener` as it is recorded: the CLI prints each on stderr,
-the runtime logs it. Each is called on its own, so
-that one raising never stops the others; a hook wrapper, which pluggy runs around the rest of
-the chain, has no such chain here and is refused when its plugin registers.
+the runtime logs it.
 """
 
 from __future__ import annotations
@@ -233,8 +233,15 @@ class PluginManager:
         self._origins: dict[str, tuple[str | None, str | None]] = {}
         self._collected: dict[str, dict[str, Registration]] = {}
         self._conflicts: list[str] = []
-        self._replaces = parse_replaces(replaces) if replaces is not None else _replaces_from_env()
         self._listeners: list[Callable[[PluginError], None]] = []
+        if replaces is not None:
+            self._replaces = parse_replaces(replaces)
+        else:
+            try:
+                self._replaces = _replaces_from_env()
+            except ValueError as exc:  # a bad setting replaces nothing, and is said
+                self._replaces = frozenset()
+                self._errors.append(PluginError(REPLACES_ENV, None, str(exc)))
 
     # -- registration ------------------------------------------------------------------------
 
