@@ -22,7 +22,7 @@ class RefuseForbidden:
     stage = "pre"
 
     def check(self, value: Any, context: Any) -> Any:
-        from agentdock_runtime.errors import PolicyViolationError
+        from agentdock.httperrors import PolicyViolationError  # core is enough
 
         if "forbidden" in str(value):
             raise PolicyViolationError("the word is forbidden")
@@ -84,3 +84,12 @@ def test_a_plugin_that_failed_is_named_in_health_and_metrics() -> None:
         assert 'agentdock_plugin_errors{plugin="broken_sink"} 1.0' in metrics
     with client(ECHO, insecure_no_auth=True, plugins=plugin_manager()) as http:
         assert "plugin_errors" not in http.get("/health").json()
+
+
+def test_the_errors_a_plugin_raises_are_core_s_and_the_runtime_s_alike() -> None:
+    import agentdock.httperrors as core
+    import agentdock_runtime.errors as runtime
+
+    assert set(runtime.__all__) == set(core.__all__)
+    for name in core.__all__:
+        assert getattr(runtime, name) is getattr(core, name), name

@@ -96,9 +96,9 @@ class Policy(Protocol):
     - ``"post"``: the validated output of ``invoke``, or the ``data`` mapping of each
       ``token`` item of a stream; returns the value to send.
 
-    To refuse, raise one of the runtime's HTTP errors
-    (``agentdock_runtime.errors.PolicyViolationError`` for 403,
-    ``PayloadTooLarge`` for 413); any other exception answers 500 without details.
+    To refuse, raise one of the HTTP errors of :mod:`agentdock.httperrors`
+    (``PolicyViolationError`` for 403, ``PayloadTooLarge`` for 413); any other exception
+    answers 500 without details.
 
     Example::
 
