@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
+    # For the annotation only: the CLI brings click; core itself never imports it.
+    import click
+
     from agentdock.findings import Finding
     from agentdock.spec.models import DockSpec
 
@@ -203,7 +206,7 @@ def agentdock_validate_spec(spec: DockSpec, project_dir: Path) -> Sequence[Findi
 
 
 @hookspec
-def agentdock_register_commands(cli: Any) -> None:
+def agentdock_register_commands(cli: click.Group) -> None:
     """Add commands to the ``agentdock`` CLI.
 
     Called once per process, the first time the CLI meets a command name that is not built
