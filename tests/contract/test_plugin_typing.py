@@ -11,6 +11,7 @@ from pathlib import Path
 PLUGIN = """
 from typing import Any
 
+import click
 from agentdock import hookimpl
 from agentdock.hookspecs import Register
 from agentdock.protocols import Policy
@@ -32,6 +33,13 @@ def no_shouting(spec: DockSpec) -> Policy:
 @hookimpl
 def agentdock_register_policies(register: Register) -> None:
     register("no-shouting", no_shouting, description="lower-cases the input")
+
+
+@hookimpl
+def agentdock_register_commands(cli: click.Group) -> None:
+    @cli.command("hello")
+    def hello() -> None:
+        click.echo("hi")
 """
 
 
