@@ -178,6 +178,15 @@ def test_broken_plugin_is_named_and_cli_survives(plugin_env: Path) -> None:
     assert "RuntimeError: this plugin is broken on purpose" in errors["agentdock_broken"]["error"]
 
 
+def test_plugins_verbose_shows_the_traceback(plugin_env: Path) -> None:
+    result = _agentdock(plugin_env, "plugins", "-v")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback (most recent call last)" in result.stdout
+    assert 'raise RuntimeError("this plugin is broken on purpose")' in result.stdout
+    # Each command's one line says where the traceback is.
+    assert "(traceback: agentdock plugins -v)" in result.stderr
+
+
 def test_every_command_that_loads_plugins_names_the_broken_one(plugin_env: Path) -> None:
     # A plugin command: its plugins load, and the broken one is named on stderr.
     result = _agentdock(plugin_env, "hardware", "--json")

@@ -94,7 +94,9 @@ def report_plugin_errors() -> None:
 def _print_plugin_error(err: PluginError) -> None:
     where = f" ({err.distribution})" if err.distribution else ""
     click.echo(
-        click.style("warning: ", fg="yellow") + f"plugin {err.name}{where}: {err.error}",
+        click.style("warning: ", fg="yellow")
+        + f"plugin {err.name}{where}: {err.error}"
+        + (" (traceback: agentdock plugins -v)" if err.detail else ""),
         err=True,
     )
 

@@ -46,9 +46,16 @@ def plugins_document() -> dict[str, Any]:
     }
 
 
+def _manager_errors() -> list[Any]:
+    from agentdock.plugins import get_plugin_manager
+
+    return get_plugin_manager().errors()
+
+
 @click.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def plugins_command(as_json: bool) -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Show each failed plugin's traceback.")
+def plugins_command(as_json: bool, verbose: bool) -> None:
     """List loaded plugins, what each provides, and plugins that failed to load."""
     document = plugins_document()
     if as_json:
@@ -74,8 +81,11 @@ def plugins_command(as_json: bool) -> None:
     out = console()
     out.print(f"hook API {document['hook_api']}")
     out.print(table)
+    details = {e.name: e.detail for e in _manager_errors()} if verbose else {}
     for error in document["errors"]:
         out.print(f"[red]✗ {escape(error['name'])}[/] failed to load: {escape(error['error'])}")
+        if details.get(error["name"]):
+            out.print(escape(details[error["name"]].rstrip()), highlight=False)
     for conflict in document["conflicts"]:
         out.print(f"[yellow]warning:[/] {escape(conflict)}")
     raise SystemExit(exitcodes.OK)
