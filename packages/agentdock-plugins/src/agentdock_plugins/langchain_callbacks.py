@@ -261,9 +261,10 @@ class _Recorder(BaseCallbackHandler):
         self.tracker.add_usage(_usage_of(response))
 
 
-class _ToolRecorder(_Recorder):
-    """The recorder of a run whose gate decides inline: it asks the gate about each tool
-    call, in the thread that makes it, and records it."""
+class _AsksTheGate:
+    """``on_tool_start``: asks the run's tool gate about the call (an exception stops it)."""
+
+    tracker: RunTracker
 
     def on_tool_start(
         self,
@@ -278,7 +279,12 @@ class _ToolRecorder(_Recorder):
         self.tracker.gate(call)
 
 
-class _ToolCheck(BaseCallbackHandler):
+class _ToolRecorder(_AsksTheGate, _Recorder):
+    """The recorder of a run whose gate decides inline: it asks the gate about each tool
+    call, in the thread that makes it, and records it."""
+
+
+class _ToolCheck(_AsksTheGate, BaseCallbackHandler):
     """Asks a gate that waits for the event loop before every tool call; sees tool events
     only.
 
@@ -295,18 +301,6 @@ class _ToolCheck(BaseCallbackHandler):
 
     def __init__(self, tracker: RunTracker) -> None:
         self.tracker = tracker
-
-    def on_tool_start(
-        self,
-        serialized: dict[str, Any],
-        input_str: str,
-        *,
-        inputs: dict[str, Any] | None = None,
-        tool_call_id: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        call = ToolCall(_tool_name(serialized, kwargs), _tool_args(input_str, inputs), tool_call_id)
-        self.tracker.gate(call)
 
 
 class _ToolOutputCheck(BaseCallbackHandler):

@@ -4,44 +4,7 @@ that depend on ``agentdock-core`` alone find them too (the same objects, so ``ex
 
 from __future__ import annotations
 
-from agentdock.httperrors import (
-    AgentError,
-    AgentTimeoutError,
-    BadRequest,
-    FieldError,
-    Forbidden,
-    InputValidationError,
-    InternalError,
-    KeyRevoked,
-    MalformedJSONError,
-    PayloadTooLarge,
-    PolicyViolationError,
-    RateLimited,
-    RuntimeHTTPError,
-    SchemaMismatchError,
-    ServiceUnavailable,
-    TokenExpired,
-    ToolDeniedError,
-    Unauthorized,
-)
+from agentdock import httperrors
+from agentdock.httperrors import *  # noqa: F403 - the same names, re-exported
 
-__all__ = [
-    "AgentError",
-    "AgentTimeoutError",
-    "BadRequest",
-    "FieldError",
-    "Forbidden",
-    "InputValidationError",
-    "InternalError",
-    "KeyRevoked",
-    "MalformedJSONError",
-    "PayloadTooLarge",
-    "PolicyViolationError",
-    "RateLimited",
-    "RuntimeHTTPError",
-    "SchemaMismatchError",
-    "ServiceUnavailable",
-    "TokenExpired",
-    "ToolDeniedError",
-    "Unauthorized",
-]
+__all__ = httperrors.__all__
