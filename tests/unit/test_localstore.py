@@ -187,7 +187,12 @@ def test_retention_bounds_rows_and_age(tmp_path: Path) -> None:
     ]
 
 
-def test_retention_and_path_come_from_the_environment(tmp_path: Path) -> None:
+def test_retention_and_path_come_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Away from any home of the checkout (a store an earlier run left there would be found).
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
     env = {"AGENTDOCK_TELEMETRY_MAX_ROWS": "10", "AGENTDOCK_TELEMETRY_RETENTION_DAYS": "0.5"}
     assert Retention.from_env(env) == Retention(10, 43_200.0)
     with pytest.raises(ValueError, match="AGENTDOCK_TELEMETRY_MAX_ROWS must be a positive"):
