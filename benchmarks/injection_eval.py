@@ -7,7 +7,8 @@ Reads ``benchmarks/injection/corpus.jsonl.gz`` (built by ``injection/build_corpu
 classifier is trained on its train split, so the test split is the held-out figure) and
 scores every text of the split with:
 
-- ``before``   the scorer at git revision ``--before`` (its ``injection.py`` loaded from git),
+- ``before``   the scorer at git revision ``--before`` (its ``injection_rules.py``, or
+               ``injection.py`` as it was named before, loaded from git),
 - ``tier1``    the rules over canonical and decoded views, threshold 1.0,
 - ``tier2``    the classifier alone, over the same views, at its shipped threshold,
 - ``tier1+2``  the default detector (``block_prompt_injection``): rules, then the classifier
@@ -38,16 +39,25 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "benchmarks" / "injection" / "corpus.jsonl.gz"
-SCORER = "packages/agentdock-plugins/src/agentdock_plugins/policies/injection.py"
+#: Where the tier-1 scorer lives, newest name first (``injection.py`` until it was renamed).
+SCORERS = tuple(
+    f"packages/agentdock-plugins/src/agentdock_plugins/policies/{name}.py"
+    for name in ("injection_rules", "injection")
+)
 
 
 def _before(rev: str) -> Callable[[str], bool] | None:
     """The scorer of ``rev``, loaded from git (it needs only modules still present)."""
-    try:
-        source = subprocess.run(
-            ["git", "show", f"{rev}:{SCORER}"], cwd=ROOT, capture_output=True, check=True
-        ).stdout
-    except (subprocess.CalledProcessError, FileNotFoundError):
+    source = None
+    for scorer in SCORERS:
+        try:
+            source = subprocess.run(
+                ["git", "show", f"{rev}:{scorer}"], cwd=ROOT, capture_output=True, check=True
+            ).stdout
+            break
+        except (subprocess.CalledProcessError, FileNotFoundError):
+            continue
+    if source is None:
         print(f"(no scorer at {rev}: 'before' left out)", file=sys.stderr)
         return None
     path = Path(tempfile.mkdtemp()) / "injection_before.py"

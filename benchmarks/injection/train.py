@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 from agentdock_plugins.policies import injection_model
-from agentdock_plugins.policies.injection import canonical_views
 from agentdock_plugins.policies.injection_model import LinearModel, features
+from agentdock_plugins.policies.injection_rules import canonical_views
 from scipy.sparse import csr_matrix
 from sklearn.linear_model import LogisticRegression
 

@@ -8,7 +8,6 @@ import urllib.parse
 from collections.abc import Callable
 
 import pytest
-from agentdock_plugins.policies.injection import canonical_views, score_text
 from agentdock_plugins.policies.injection_decode import (
     MAX_DECODED,
     MAX_DEPTH,
@@ -17,6 +16,7 @@ from agentdock_plugins.policies.injection_decode import (
     views,
 )
 from agentdock_plugins.policies.injection_normal import canonical
+from agentdock_plugins.policies.injection_rules import canonical_views, score_text
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from agentdock_plugins.policies.injection import DEFAULT_THRESHOLD, score_text
-from agentdock_plugins.policies.prompt_injection import PromptInjection
+from agentdock_plugins.policies.injection_input import PromptInjection
+from agentdock_plugins.policies.injection_rules import DEFAULT_THRESHOLD, score_text
 from agentdock_runtime.errors import PolicyViolationError
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -69,7 +69,7 @@ def test_an_attack_anywhere_in_a_nested_input_is_refused(value: object, route: l
 
 
 def _pieces() -> list[str]:
-    from agentdock_plugins.policies import injection
+    from agentdock_plugins.policies import injection_rules as injection
 
     triggers = sorted(
         {t.decode() for *_, groups in injection._COMPILED for whole, _ in groups for t in whole}
@@ -82,7 +82,7 @@ def _pieces() -> list[str]:
 @given(st.lists(st.sampled_from(_pieces()), max_size=12), st.sampled_from([" ", "", "\n", ", "]))
 def test_the_triggers_never_hide_a_match(pieces: list[str], glue: str) -> None:
     """A rule is skipped when its triggers are absent: that must never skip a match."""
-    from agentdock_plugins.policies import injection
+    from agentdock_plugins.policies import injection_rules as injection
 
     text = glue.join(pieces)
     names: set[str] = set()

@@ -11,8 +11,8 @@ from agentdock import Code
 from agentdock.validation import validate
 from agentdock_plugins.policies import injection_model
 from agentdock_plugins.policies.injection_detect import Detector
+from agentdock_plugins.policies.injection_input import prompt_injection
 from agentdock_plugins.policies.injection_model import MIN_WORDS, LinearModel, default_model
-from agentdock_plugins.policies.prompt_injection import prompt_injection
 from agentdock_runtime.errors import PolicyViolationError
 from policy_support import BASE_DOCKFILE, recording_context, spec_with
 
@@ -127,7 +127,7 @@ def test_bad_injection_settings_are_refused_with_their_path(
 
 
 def test_tool_output_is_off_unless_tools_are_listed() -> None:
-    from agentdock_plugins.policies.tool_output import tool_output_injection
+    from agentdock_plugins.policies.injection_tool_output import tool_output_injection
 
     assert tool_output_injection(spec_with({})) is None
     assert tool_output_injection(spec_with({"injection": {"action": "flag"}})) is None
@@ -137,7 +137,7 @@ def test_tool_output_is_off_unless_tools_are_listed() -> None:
 
 def test_tool_output_refuses_a_listed_tools_injected_result_with_an_event() -> None:
     from agentdock.run import ToolCall, ToolDenied
-    from agentdock_plugins.policies.tool_output import tool_output_injection
+    from agentdock_plugins.policies.injection_tool_output import tool_output_injection
     from langchain_core.messages import ToolMessage
 
     policy = tool_output_injection(spec_with({"injection": {"tool_output": ["search"]}}))
@@ -159,7 +159,7 @@ def test_tool_output_refuses_a_listed_tools_injected_result_with_an_event() -> N
 
 def test_tool_output_flag_lets_the_result_through() -> None:
     from agentdock.run import ToolCall
-    from agentdock_plugins.policies.tool_output import tool_output_injection
+    from agentdock_plugins.policies.injection_tool_output import tool_output_injection
 
     spec = spec_with({"injection": {"tool_output": ["*"], "action": "flag"}})
     policy = tool_output_injection(spec)

@@ -7,8 +7,8 @@ import json
 import urllib.parse
 
 import pytest
-from agentdock_plugins.policies.injection import DEFAULT_THRESHOLD, normalise, score_text
-from agentdock_plugins.policies.prompt_injection import PromptInjection, prompt_injection
+from agentdock_plugins.policies.injection_input import PromptInjection, prompt_injection
+from agentdock_plugins.policies.injection_rules import DEFAULT_THRESHOLD, normalise, score_text
 from agentdock_runtime.errors import PolicyViolationError
 from policy_support import recording_context, spec_with
 

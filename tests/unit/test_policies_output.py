@@ -133,7 +133,7 @@ def test_no_keywords_configured() -> None:
 
 def test_every_policy_event_matches_the_event_contract() -> None:
     import jsonschema
-    from agentdock_plugins.policies.prompt_injection import prompt_injection
+    from agentdock_plugins.policies.injection_input import prompt_injection
     from agentdock_plugins.policies.redaction import input_redaction
     from policy_support import ROOT
 

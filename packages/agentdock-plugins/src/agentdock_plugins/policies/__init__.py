@@ -22,11 +22,11 @@ __all__ = ["FACTORIES", "agentdock_register_policies", "factories"]
 #: stage. Modules are imported when the runtime builds the policy, never by ``validate``.
 FACTORIES: tuple[tuple[str, str, str], ...] = (
     ("redact_input", "redaction:input_redaction", "pre: redact_patterns and PII recognisers"),
-    ("prompt_injection", "prompt_injection:prompt_injection", "pre: prompt-injection score"),
+    ("prompt_injection", "injection_input:prompt_injection", "pre: prompt-injection score"),
     ("tool_gate", "tool_gate:tool_gate", "tool: only tools in policies.tools.allowed may run"),
     (
         "tool_output_injection",
-        "tool_output:tool_output_injection",
+        "injection_tool_output:tool_output_injection",
         "tool_output: prompt-injection check of the listed tools' results",
     ),
     ("redact_output", "redaction:output_redaction", "post: redaction of output and tokens"),

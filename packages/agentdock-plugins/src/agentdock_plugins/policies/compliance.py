@@ -18,7 +18,7 @@ from typing import Any
 from agentdock_runtime.errors import PolicyViolationError
 
 from agentdock_plugins.policies.events import Stage, report
-from agentdock_plugins.policies.walk import iter_strings
+from agentdock_plugins.policies.value_strings import iter_strings
 
 __all__ = ["POLICY", "ComplianceCheck", "compliance_check"]
 

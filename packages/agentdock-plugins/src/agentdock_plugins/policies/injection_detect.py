@@ -1,12 +1,12 @@
 """The tiers of the prompt-injection defence, run in order until one decides.
 
-1. **Rules** (:mod:`~agentdock_plugins.policies.injection`): a text whose score over its
+1. **Rules** (:mod:`~agentdock_plugins.policies.injection_rules`): a text whose score over its
    canonical views reaches the threshold is an attack, named by the rules that fired.
 2. **Classifier** (:mod:`~agentdock_plugins.policies.injection_model`): run only on text that
    tier 1 let through, on the same canonical views (the text and what was decoded from it,
    the first :data:`MODEL_VIEWS`); an attack when its probability reaches the model's
    threshold (or the one the Dockfile sets).
-3. **A model of the user's** (:mod:`~agentdock_plugins.policies.injection_plugin`), when
+3. **A model of the user's** (:mod:`~agentdock_plugins.policies.injection_onnx`), when
    configured: run last, on the text as given.
 
 A :class:`Decision` says which tier decided, with its score and its rule or label, and never
@@ -19,9 +19,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from agentdock_plugins.policies.injection import DEFAULT_RULES, DEFAULT_THRESHOLD, RuleSet, View
-from agentdock_plugins.policies.injection import canonical_views as _views
 from agentdock_plugins.policies.injection_model import LinearModel, default_model
+from agentdock_plugins.policies.injection_rules import (
+    DEFAULT_RULES,
+    DEFAULT_THRESHOLD,
+    RuleSet,
+    View,
+)
+from agentdock_plugins.policies.injection_rules import canonical_views as _views
 
 __all__ = ["MODEL_VIEWS", "TIERS", "Decision", "Detector", "ExternalModel"]
 

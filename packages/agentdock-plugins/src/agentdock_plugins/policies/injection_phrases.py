@@ -3,7 +3,7 @@
 Each language lists verbs that throw instructions away (*ignore*), what is thrown away
 (*instructions*), words that say which (*previous*, *all*), verbs that ask for something to
 be shown (*reveal*) and the secrets asked for (*system prompt*). The rules
-(:mod:`~agentdock_plugins.policies.injection`) put them through
+(:mod:`~agentdock_plugins.policies.injection_rules`) put them through
 :func:`~agentdock_plugins.policies.injection_normal.canonical` when they are compiled, so
 the words are written here with their accents and in their own script. English lives in
 the rules module itself (its patterns are finer). Languages: ``fr de es pt it ru zh ja ko``.

@@ -16,7 +16,7 @@ from typing import Any
 from agentdock_runtime.errors import PayloadTooLarge
 
 from agentdock_plugins.policies.events import Stage, report
-from agentdock_plugins.policies.walk import map_strings
+from agentdock_plugins.policies.value_strings import map_strings
 
 __all__ = ["POLICY", "TRUNCATION_MARKER", "OutputLimit", "output_limit"]
 

@@ -19,7 +19,7 @@ from agentdock_runtime.errors import PolicyViolationError
 
 from agentdock_plugins.policies.events import Stage, report
 from agentdock_plugins.policies.redaction_engine import Redactor, StreamHold
-from agentdock_plugins.policies.walk import iter_strings
+from agentdock_plugins.policies.value_strings import iter_strings
 
 __all__ = ["InputRedaction", "OutputRedaction", "input_redaction", "output_redaction"]
 

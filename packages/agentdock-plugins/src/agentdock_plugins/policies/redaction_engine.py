@@ -69,7 +69,7 @@ from agentdock_plugins.policies.lookalikes import fold_checked
 from agentdock_plugins.policies.recognisers import LOOKBACK, RECOGNISERS, Confirm, Scout
 from agentdock_plugins.policies.repeats import MAX_REACH, Repeats
 from agentdock_plugins.policies.runs import LONG, Member, Sweep, sweep
-from agentdock_plugins.policies.walk import map_strings
+from agentdock_plugins.policies.value_strings import map_strings
 
 __all__ = ["MARKER", "Redactor", "Rule", "StreamHold", "fast_form"]
 

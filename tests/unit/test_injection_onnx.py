@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from agentdock import Code
 from agentdock.validation import validate
-from agentdock_plugins.policies.injection_plugin import DetectorLoadError, load_detector
-from agentdock_plugins.policies.prompt_injection import prompt_injection
+from agentdock_plugins.policies.injection_input import prompt_injection
+from agentdock_plugins.policies.injection_onnx import DetectorLoadError, load_detector
 from agentdock_runtime.errors import PolicyViolationError
 from policy_support import BASE_DOCKFILE, recording_context, spec_with
 

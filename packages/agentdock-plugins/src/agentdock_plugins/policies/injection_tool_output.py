@@ -18,7 +18,7 @@ from agentdock.run import ToolCall, ToolDenied
 
 from agentdock_plugins.policies.events import Stage
 from agentdock_plugins.policies.injection_detect import Detector
-from agentdock_plugins.policies.prompt_injection import (
+from agentdock_plugins.policies.injection_input import (
     InjectionAction,
     detector_for,
     first_injection,

@@ -24,9 +24,9 @@ from typing import Any, Literal
 from agentdock_runtime.errors import PolicyViolationError
 
 from agentdock_plugins.policies.events import Stage, report
-from agentdock_plugins.policies.injection import DEFAULT_THRESHOLD
 from agentdock_plugins.policies.injection_detect import Decision, Detector
-from agentdock_plugins.policies.walk import iter_strings
+from agentdock_plugins.policies.injection_rules import DEFAULT_THRESHOLD
+from agentdock_plugins.policies.value_strings import iter_strings
 
 __all__ = ["POLICY", "PromptInjection", "first_injection", "prompt_injection"]
 
@@ -113,7 +113,7 @@ def detector_for(safety: Any) -> tuple[Detector, InjectionAction]:
     external = None
     external_threshold = 0.5
     if 3 in cfg.tiers and cfg.detector is not None:
-        from agentdock_plugins.policies.injection_plugin import load_detector
+        from agentdock_plugins.policies.injection_onnx import load_detector
 
         external = load_detector(
             cfg.detector.kind, cfg.detector.path, label_index=cfg.detector.label
