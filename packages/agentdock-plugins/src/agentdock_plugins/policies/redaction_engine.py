@@ -24,7 +24,9 @@ position where one matches, each searcher's next match searched once and cached,
 string costs one pass per pattern however many matches it holds. The prefilter applies to
 a user pattern on ASCII text only, where lower-casing is exactly how ``re`` ignores case. A
 pattern that starts with ``\b`` is compiled in an equivalent form that ``re`` can scan
-quickly (:func:`fast_form`).
+quickly (:func:`~agentdock_plugins.policies.redaction_rules.fast_form`). How the rules are
+compiled and grouped into searchers is in :mod:`~agentdock_plugins.policies.redaction_rules`;
+this module scans with them.
 
 Each recogniser part is searched on its own, every candidate confirmed in turn, except
 where hostile text would make that cost a confirmation per character or so:
@@ -60,21 +62,27 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from agentdock_plugins.policies.invisible import compact, visible_start
 from agentdock_plugins.policies.lookalikes import fold_checked
-from agentdock_plugins.policies.recognisers import LOOKBACK, RECOGNISERS, Confirm, Scout
+from agentdock_plugins.policies.recogniser_types import LOOKBACK
+from agentdock_plugins.policies.redaction_rules import (
+    MARKER,
+    Rule,
+    Searcher,
+    compile_rules,
+    fast_form,
+    searchers,
+)
 from agentdock_plugins.policies.repeats import MAX_REACH, Repeats
-from agentdock_plugins.policies.runs import LONG, Member, Sweep, sweep
+from agentdock_plugins.policies.runs import LONG, sweep
 from agentdock_plugins.policies.value_strings import map_strings
 
 __all__ = ["MARKER", "Redactor", "Rule", "StreamHold", "fast_form"]
 
-#: What replaces a match of a user pattern; recognisers use ``[REDACTED:<NAME>]``.
-MARKER = "[REDACTED]"
 #: Longest match the stream hold-back is sized for, unless a rule's width is smaller.
 DEFAULT_WINDOW = 256
 #: Most characters a stream may hold back while a match keeps growing.
@@ -86,29 +94,6 @@ _RECOGNISER_CONTEXT = max(_CONTEXT, LOOKBACK + 8)
 #: Characters after a scout's region that its parts' regexes and confirmations may read
 #: (a separator and a digit: whether a run of groups goes on).
 _REGION_AHEAD = 16
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """One thing to redact: a name for telemetry, its regex, a confirmation and its marker."""
-
-    kind: str
-    regex: re.Pattern[str]
-    #: ``confirm(text, start, end)``: the end of the confirmed match, or -1 (recognisers).
-    confirm: Confirm | None
-    marker: str
-    #: Lower-case ASCII literals of which every match contains one (the prefilter), or ``None``.
-    literals: tuple[str, ...] | None = None
-    #: Whether the rule matches the folded text (look-alikes as ASCII: the recognisers).
-    folded: bool = False
-    #: ``search(text, pos)``: ``regex.search``, or a faster equivalent (a recogniser's seek).
-    search: Callable[[str, int], re.Match[str] | None] | None = None
-    #: Rules with the same scout are searched together, in one pass (recognisers).
-    scout: Scout | None = None
-    #: Its confirmed matches in a long region of its scout, found together (``Part.sweep``).
-    sweep: Sweep | None = None
-    #: Most characters past a candidate's start that its regex and confirmation read.
-    reach: int = 0
 
 
 @dataclass(slots=True)
@@ -123,127 +108,7 @@ class StreamHold:
     open_text: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class _Searcher:
-    """What a scan searches with: one rule's search, or a scout's for several rules."""
-
-    search: Callable[[str, int], re.Match[str] | None]
-    #: Whether it searches the folded text.
-    folded: bool
-    #: Indexes of its rules in :attr:`Redactor.rules`, in declared order.
-    rules: tuple[int, ...]
-    literals: tuple[str, ...] | None
-    #: A scout's: what a run of its candidates is (see ``Scout.region``), and its rules as
-    #: a sweep takes them.
-    region: re.Pattern[str] | None = None
-    members: tuple[Member, ...] = ()
-
-
-#: ``(?flags)\b`` + one word-character atom + an optional quantifier with a minimum >= 1.
-_LEADING_BOUNDARY = re.compile(
-    r"(?P<flags>(?:\(\?[aiLmsu]+\))*)\\b"
-    r"(?P<atom>\\[dw]|\[(?:[A-Za-z0-9_](?:-[A-Za-z0-9_])?)+\]|[A-Za-z0-9_])"
-    r"(?:\{(?P<low>[1-9][0-9]*)(?P<high>,[0-9]*)?\}|(?P<plus>\+))?"
-    r"(?![?+*{])"
-)
-
-
-def fast_form(source: str) -> str:
-    r"""``source`` with a leading ``\b`` moved behind the first character, same matches.
-
-    ``re`` skips ahead to candidate positions only when a pattern starts with a literal or a
-    character class; a leading ``\b`` defeats that, and a 4 KB scan costs several times more.
-    Before a word character, ``\b`` means "no word character just before", so
-    ``\b\d{3}-`` is rewritten ``\d(?<!\w[\s\S])\d{2}-``: consume the first character, then
-    look behind it. Only that safe shape is rewritten; anything else is returned unchanged.
-    """
-    m = _LEADING_BOUNDARY.match(source)
-    if m is None:
-        return source
-    low, high, plus = m.group("low"), m.group("high"), m.group("plus")
-    atom = m.group("atom")
-    if plus:
-        rest = f"{atom}*"
-    elif low is None:
-        rest = ""
-    elif high is None:
-        rest = f"{atom}{{{int(low) - 1}}}"
-    elif high == ",":
-        rest = f"{atom}{{{int(low) - 1},}}"
-    else:
-        upper = int(high[1:])
-        if upper < int(low):
-            return source
-        rest = f"{atom}{{{int(low) - 1},{upper - 1}}}"
-    return f"{m.group('flags')}{atom}(?<!\\w[\\s\\S]){rest}{source[m.end() :]}"
-
-
-def _required_literals(source: str) -> tuple[str] | None:
-    """The longest lower-case ASCII literal every match of ``source`` contains, if any."""
-    from re import _constants as c  # type: ignore[attr-defined]
-    from re import _parser  # type: ignore[attr-defined]
-
-    runs: list[str] = []
-    zero_width = {c.AT, c.ASSERT, c.ASSERT_NOT}
-    repeats = {c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", c.MAX_REPEAT)}
-
-    def sequence(items: Any) -> None:
-        run: list[str] = []
-        for op, av in items:
-            if op is c.LITERAL and av < 128:
-                run.append(chr(av).lower())
-                continue
-            if op in zero_width:
-                continue
-            runs.append("".join(run))
-            run = []
-            if op is c.SUBPATTERN:
-                sequence(av[3].data)
-            elif op in repeats and av[0] >= 1:
-                sequence(av[2].data)
-        runs.append("".join(run))
-
-    sequence(_parser.parse(source).data)
-    best = max(runs, key=len, default="")
-    return (best,) if best else None
-
-
-def _max_width(source: str) -> int:
-    from re import _parser  # type: ignore[attr-defined]
-
-    return int(_parser.parse(source).getwidth()[1])
-
-
-#: ``getwidth()`` of a pattern with an unbounded repeat.
-_UNBOUNDED = 1 << 31
-
-
-def _completes_late(source: str) -> bool:
-    """Whether a match of ``source`` can be seen only once a late part of it arrives.
-
-    ``sk-\\w{20,}`` or ``password=\\S+`` match as soon as their start is written and grow
-    from there, so the stream sees them early; ``BEGIN[\\s\\S]*?END`` matches only once
-    ``END`` arrives. A pattern counts as growing when it ends with an unbounded repeat.
-    """
-    from re import _constants, _parser  # type: ignore[attr-defined]
-
-    def ends_open(items: Any) -> bool:
-        seq = [item for item in items if item[0] is not _constants.AT]
-        if not seq:
-            return False
-        op, av = seq[-1]
-        if op in (_constants.MAX_REPEAT, _constants.MIN_REPEAT, _constants.POSSESSIVE_REPEAT):
-            return bool(av[1] == _constants.MAXREPEAT)
-        if op is _constants.SUBPATTERN:
-            return ends_open(av[-1])
-        if op is _constants.BRANCH:
-            return all(ends_open(branch) for branch in av[1])
-        return False
-
-    return not ends_open(_parser.parse(source).data)
-
-
-def _may_match(searcher: _Searcher, lowered: str) -> bool:
+def _may_match(searcher: Searcher, lowered: str) -> bool:
     """Whether ``lowered`` holds one of the searcher's literals (or it has none)."""
     return searcher.literals is None or any(literal in lowered for literal in searcher.literals)
 
@@ -281,51 +146,7 @@ class Redactor:
         window: int = DEFAULT_WINDOW,
         max_hold: int = DEFAULT_MAX_HOLD,
     ) -> None:
-        rules: list[Rule] = []
-        sources: list[str] = []
-        #: Characters past a rule's longest match that its confirmation may read.
-        ahead: list[int] = []
-        try:
-            for index, pattern in enumerate(patterns):
-                regex = re.compile(fast_form(pattern))
-                literals = _required_literals(pattern)
-                rules.append(Rule(f"redact_patterns[{index}]", regex, None, MARKER, literals))
-                sources.append(pattern)
-                ahead.append(0)
-        except re.error as exc:
-            raise ValueError(f"a redaction pattern does not compile: {exc}") from None
-        for name in dict.fromkeys(pii):
-            recogniser = RECOGNISERS.get(name)
-            if recogniser is None:
-                known = ", ".join(RECOGNISERS)
-                raise ValueError(f"unknown PII recogniser {name!r} (known: {known})")
-            for part in recogniser.parts:
-                regex = re.compile(part.pattern)
-                search = part.seek(regex) if part.seek is not None else None
-                reach = _max_width(part.pattern) + part.ahead + 8
-                rules.append(
-                    Rule(
-                        name,
-                        regex,
-                        part.confirm,
-                        recogniser.marker,
-                        part.literals,
-                        True,
-                        search,
-                        part.scout,
-                        part.sweep,
-                        reach,
-                    )
-                )
-                sources.append(part.pattern)
-                ahead.append(part.ahead)
-        self.rules = tuple(rules)
-        widths = [_max_width(source) + more for source, more in zip(sources, ahead, strict=True)]
-        width = max(widths, default=0)
-        late = any(
-            w >= _UNBOUNDED and _completes_late(source)
-            for w, source in zip(widths, sources, strict=True)
-        )
+        self.rules, width, late = compile_rules(patterns, pii)
         #: Longest match the engine assumes: the rules' widest up to ``window``, or
         #: ``max_hold - 1`` when an unbounded rule's matches complete late (``BEGIN…END``).
         self.bounded = width <= window
@@ -337,44 +158,14 @@ class Redactor:
         self._filtered = any(rule.literals is not None for rule in self.rules)
         self._folds = any(rule.folded for rule in self.rules)
         self._context = _RECOGNISER_CONTEXT if self._folds else _CONTEXT
-        # What a scan searches: one searcher per rule, except that the rules sharing a scout
-        # share one searcher, their regexes joined (a scout's rules have no literals).
-        scouts: dict[Scout, list[int]] = {}
-        solo: list[_Searcher] = []
-        for index, rule in enumerate(self.rules):
-            if rule.scout is not None:
-                scouts.setdefault(rule.scout, []).append(index)
-            else:
-                search = rule.search or rule.regex.search
-                solo.append(_Searcher(search, rule.folded, (index,), rule.literals))
-        for scout, indexes in scouts.items():
-            joined = "|".join(f"(?:{self.rules[index].regex.pattern})" for index in indexes)
-            members = tuple(
-                Member(index, rule.regex, rule.confirm, rule.reach, rule.sweep)
-                for index in indexes
-                if (rule := self.rules[index]).confirm is not None
-            )
-            solo.append(
-                _Searcher(
-                    re.compile(joined).search,
-                    True,
-                    tuple(indexes),
-                    None,
-                    re.compile(scout.region),
-                    members,
-                )
-            )
-        self._patterns = tuple(s for s in solo if not s.folded)
-        self._recognisers = tuple(s for s in solo if s.folded)
+        self._patterns, self._recognisers = searchers(self.rules)
 
     def __bool__(self) -> bool:
         return bool(self.rules)
 
     # -- finding ---------------------------------------------------------------------------------
 
-    def _active(
-        self, text: str, folded: str
-    ) -> tuple[tuple[_Searcher, ...], tuple[_Searcher, ...]]:
+    def _active(self, text: str, folded: str) -> tuple[tuple[Searcher, ...], tuple[Searcher, ...]]:
         """The searchers whose rules can match ``text`` (the literal prefilter): the user
         patterns', and the recognisers'.
 
@@ -447,7 +238,7 @@ class Redactor:
         self,
         text: str,
         pos: int,
-        searchers: tuple[_Searcher, ...],
+        searchers: tuple[Searcher, ...],
         found: list[tuple[int, int, int]],
     ) -> None:
         """The user patterns' matches in ``text[pos:]``: at each position where one matches,
@@ -496,7 +287,7 @@ class Redactor:
         self,
         text: str,
         pos: int,
-        searchers: tuple[_Searcher, ...],
+        searchers: tuple[Searcher, ...],
         found: list[tuple[int, int, int]],
     ) -> None:
         """Every confirmed match of the recognisers in ``text[pos:]`` (the folded text), as
@@ -531,7 +322,7 @@ class Redactor:
                 start += 1
 
     def _regions(
-        self, text: str, pos: int, searcher: _Searcher, found: list[tuple[int, int, int]]
+        self, text: str, pos: int, searcher: Searcher, found: list[tuple[int, int, int]]
     ) -> None:
         """A scout's confirmed matches: from each candidate, the region it starts (a run of
         digit groups) is taken whole. A long one is swept (``runs.py``); a short one's
