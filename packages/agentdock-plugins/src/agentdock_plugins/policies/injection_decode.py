@@ -27,15 +27,14 @@ hashes and ids cost a failed decode and nothing else. Bounds: :data:`MAX_DEPTH` 
 attack base64-encoded three times and chunked is found), :data:`MAX_VIEWS` texts in all,
 :data:`MAX_DECODED` characters decoded in all, blobs of at most :data:`MAX_BLOB`
 characters and :data:`MAX_BLOBS` per text (a longer run of chunked pieces is tried line by
-line, :data:`MAX_LINES` lines). Every scan is a C-level regex or ``str`` method
+line, :data:`MAX_LINES` lines). The decoders themselves are in
+:mod:`~agentdock_plugins.policies.injection_blobs`. Every scan is a C-level regex or ``str`` method
 over text already bounded, so the work per call is linear in the input and capped by these
 numbers whatever the input; :class:`Budget` counts it (the tests read the count).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import html
 import re
@@ -43,6 +42,15 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from agentdock_plugins.policies.injection_blobs import (
+    MAX_BLOB,
+    ROT13,
+    b85ish,
+    decode_b85,
+    decode_blob,
+    decode_chunked,
+    hex_text,
+)
 from agentdock_plugins.policies.injection_normal import canonical, strip_hidden
 
 __all__ = [
@@ -61,7 +69,6 @@ __all__ = [
 MAX_DEPTH = 4
 MAX_VIEWS = 24
 MAX_DECODED = 65_536
-MAX_BLOB = 16_384
 MAX_BLOBS = 8
 #: Lines of a run of chunked pieces longer than a blob that are tried one by one.
 MAX_LINES = 64
@@ -75,10 +82,6 @@ KEY_WORDS = (
 )  # fmt: skip
 #: Texts up to this length are put in canonical form before key words are looked for.
 _CANONICAL_KEYS = 4096
-_ROT13 = str.maketrans(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
-    "nopqrstuvwxyzabcdefghijklmNOPQRSTUVWXYZABCDEFGHIJKLM",
-)
 #: The most telling key words, looked for with ``in`` (a few substring tests are cheaper
 #: than one regex alternation over the text).
 _STEMS = (
@@ -86,8 +89,8 @@ _STEMS = (
     "forget", "guideline", "previous",
 )  # fmt: skip
 #: rot13 and reversal commute: rot13 of reversed stems leads to reversed text next.
-_ROT13_STEMS = tuple(w.translate(_ROT13) for w in _STEMS) + tuple(
-    w[::-1].translate(_ROT13) for w in _STEMS
+_ROT13_STEMS = tuple(w.translate(ROT13) for w in _STEMS) + tuple(
+    w[::-1].translate(ROT13) for w in _STEMS
 )
 _REVERSED_STEMS = tuple(w[::-1] for w in _STEMS)
 
@@ -118,7 +121,6 @@ _PIECES = bytes(
     97 if (i in _BLOB_CHARS or i == 61) else 32 if i in b" \t\r\n,;|" else 120 for i in range(256)
 )
 _EVEN_PIECES = re.compile(rb"(?<!a)(a{4,64})[ ]{1,4}\1[ ]{1,4}\1(?!a)")
-_CHUNK_SEP = re.compile(r"[ \t\r\n,;|]+")
 
 
 def _table(classes: dict[bytes, int], other: int) -> bytes:
@@ -147,8 +149,6 @@ _ROT_HEX_LETTER = re.compile("[n-sN-S]")
 #: Hex bytes written one by one: ``\x69\x67``, ``0x69 0x67``, ``69 67 6e``.
 _HEX_BYTES = re.compile(r"(?:(?:\\x|0x)?[0-9A-Fa-f]{2}[ ,:]?){8,}")
 _HEX_SEP = re.compile(r"\\x|0x|[ ,:]")
-_HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
-_B32 = re.compile(r"[A-Z2-7]+=*")
 #: A base85 candidate: a long token with characters outside the base64 alphabet.
 _B85 = re.compile(r"(?:<~)?[!-~]{20,}(?:~>)?")
 #: A URL: not a base85 blob, though it holds characters of that alphabet.
@@ -174,136 +174,6 @@ class Budget:
         return True
 
 
-def _texty(raw: bytes) -> str | None:
-    """``raw`` as text, if it is UTF-8 and mostly printable; else ``None``."""
-    try:
-        text = strip_hidden(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        return None
-    if len(text) < 4:
-        return None
-    shown = sum(1 for c in text if c.isprintable() or c in "\n\r\t")
-    if shown < len(text) * 0.95 or not any(c.isalnum() for c in text):
-        return None
-    return text
-
-
-def _hex_text(digits: str) -> str | None:
-    """The text that hex ``digits`` spell; a word before or after the run that is itself a
-    hex pair (``ab 49 67 ...``) is left out when the whole run is not text."""
-    for part in (digits, digits[2:], digits[:-2], digits[2:-2]):
-        out = _texty(bytes.fromhex(part))
-        if out is not None:
-            return out
-    return None
-
-
-def _blob(blob: str) -> tuple[str, str] | None:
-    """``(transform, text)`` a blob decodes to, trying hex, base32, then base64."""
-    blob = blob.strip()
-    core = blob.rstrip("=")
-    try:
-        if _HEX.fullmatch(blob) and len(blob) >= 16:
-            out = _texty(bytes.fromhex(blob))
-            if out is not None:
-                return "hex", out
-        if _B32.fullmatch(blob):
-            padded = core + "=" * (-len(core) % 8)
-            out = _texty(base64.b32decode(padded))
-            if out is not None:
-                return "base32", out
-        padded = core + "=" * (-len(core) % 4)
-        altchars = b"-_" if ("-" in blob or "_" in blob) else None
-        out = _texty(base64.b64decode(padded, altchars=altchars, validate=altchars is None))
-        if out is not None:
-            return "base64", out
-    except (ValueError, binascii.Error):
-        return None
-    return None
-
-
-_ALNUM = re.compile("[A-Za-z0-9]")
-_WORDISH = re.compile("[a-z]{4,}")
-
-
-def _b85ish(token: str) -> bool:
-    """Whether ``token`` may be a base85 blob: a quarter of that alphabet is punctuation, so
-    a blob of varied bytes holds many kinds of it; one of few kinds of bytes (hex digits,
-    say) is not mostly runs of lower case letters as a word of prose or code is
-    (``FeedParser.feed()``)."""
-    if len(set(token)) < 10:
-        return False  # a run of dashes or a repeated pattern: no blob of 16 or more characters
-    symbols = _ALNUM.sub("", token)
-    if len(symbols) >= len(token) * 0.12 and len(set(symbols)) >= 4:
-        return True
-    return sum(map(len, _WORDISH.findall(token))) < len(token) * 0.4
-
-
-def _b85(token: str) -> tuple[str, str] | None:
-    body = token.removeprefix("<~").removesuffix("~>")
-    for name, decode in (("base85", base64.b85decode), ("base85", base64.a85decode)):
-        try:
-            out = _texty(decode(body.encode("ascii")))
-        except (ValueError, binascii.Error, UnicodeEncodeError):
-            continue
-        if out is not None:
-            return name, out
-    return None
-
-
-def _chunks(run: str) -> Iterator[str]:
-    """Ways to read a run of pieces as one blob cut at a fixed width: the pieces joined,
-    a word or two before or after the blob left out. The first piece may be short as well
-    as the last (a chunked blob written backwards)."""
-    pieces = _CHUNK_SEP.split(run.strip())
-    # The pieces between the ends all have one width, or this is prose (one pass).
-    middle = pieces[3:-3]
-    if middle and len(set(map(len, middle))) > 1:
-        return
-    for start in range(min(3, len(pieces))):
-        for end in range(len(pieces), max(start + 1, len(pieces) - 3), -1):
-            part = pieces[start:end]
-            if len(part) < 2:
-                continue
-            width = len(part[1]) if len(part) > 2 else max(len(part[0]), len(part[1]))
-            if (
-                width >= 4
-                and all(len(p) == width for p in part[1:-1])
-                and len(part[0]) <= width
-                and len(part[-1]) <= width
-                and (len(part[0]) == width or len(part[-1]) == width)
-            ):
-                joined = "".join(part)
-                if len(joined) >= 16:
-                    yield joined
-
-
-_BLOBBY = re.compile(r"[a-z][A-Z]|[A-Za-z][0-9]|[0-9][A-Za-z]|[+/]")
-
-
-def _chunked(run: str) -> tuple[str, str] | None:
-    """``(transform, text)`` of a chunked blob; one rot13'd or written backwards as a
-    whole gives its turned reading, decoded at the next level."""
-    # Pieces of a blob mix cases and digits; words of prose seldom do (one scan).
-    if len(_BLOBBY.findall(run)) * 2 < run.count(" ") + run.count("\n") + 1:
-        return None
-    for joined in _chunks(run):
-        if len(joined) > MAX_BLOB:
-            return None
-        decoded = _blob(joined)
-        if decoded is not None:
-            return decoded
-        if _blob(joined.translate(_ROT13)) is not None:
-            return "rot13", run.translate(_ROT13)
-    backwards = run[::-1]
-    for joined in _chunks(backwards):
-        if len(joined) <= MAX_BLOB and (
-            _blob(joined) is not None or _blob(joined.translate(_ROT13)) is not None
-        ):
-            return "reversed", backwards
-    return None
-
-
 def _url_backwards(text: str) -> bool:
     """Whether ``text`` holds ``%XX`` escapes written backwards (``D3%``), as many as or more
     than the forward ones (in its first 4,096 characters)."""
@@ -318,7 +188,7 @@ _COMMON = frozenset((
     "it", "my", "for", "with", "are", "now", "be", "not", "on", "do", "from", "will", "any",
     "an", "as", "at", "by", "or", "so", "if", "no",
 ))  # fmt: skip
-_COMMON_ROT13 = frozenset(w.translate(_ROT13) for w in _COMMON) - _COMMON
+_COMMON_ROT13 = frozenset(w.translate(ROT13) for w in _COMMON) - _COMMON
 _COMMON_REVERSED = frozenset(w[::-1] for w in _COMMON) - _COMMON
 _LETTERS_RUN = re.compile("[a-z]{3,}")
 
@@ -371,7 +241,7 @@ def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
             yield "escape", unescaped
     rot13, backwards = _turned_prose(lower)
     if rot13 or any(stem in lower for stem in _ROT13_STEMS):
-        yield "rot13", text.translate(_ROT13)
+        yield "rot13", text.translate(ROT13)
     if (
         backwards
         or any(stem in lower for stem in _REVERSED_STEMS)
@@ -395,7 +265,7 @@ def _unquoted_blob(token: str) -> bool:
         out = urllib.parse.unquote(token, errors="strict")
     except UnicodeDecodeError:
         return False
-    return out != token and (_blob(out) is not None or _b85(out) is not None)
+    return out != token and (decode_blob(out) is not None or decode_b85(out) is not None)
 
 
 def _turned_tokens(tokens: list[str]) -> Iterator[tuple[str, str]]:
@@ -412,16 +282,16 @@ def _turned_tokens(tokens: list[str]) -> Iterator[tuple[str, str]]:
         if _B64_ONLY.fullmatch(token):
             # A word in one case (``implementations``) is no blob; digits alone may be hex.
             plain = token.isalpha() and (token.islower() or token.isupper())
-            decode = None if plain else _blob
-        elif _b85ish(token):
-            decode = _b85
+            decode = None if plain else decode_blob
+        elif b85ish(token):
+            decode = decode_b85
         url = "%" in token
         if decode is None and not url:
             continue
         if decode is not None and decode(token) is not None:
             continue
         escapes = len(_URLENC.findall(token)) if url else 0
-        rot13 = token.translate(_ROT13)
+        rot13 = token.translate(ROT13)
         for name, turned, reading in (
             ("reversed", token[::-1], token[::-1]),
             ("rot13", rot13, rot13),
@@ -457,11 +327,11 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
                 continue
             if found >= MAX_BLOBS:
                 return
-            out = _hex_text(joined)
+            out = hex_text(joined)
             if out is not None:
                 found += 1
                 yield "hex", out
-            elif _hex_text(joined[::-1]) is not None:
+            elif hex_text(joined[::-1]) is not None:
                 found += 1  # hex bytes written backwards: the run reversed is decoded next
                 yield "reversed", m.group()[::-1]
     if b"hhshhshhshh" in raw.translate(_ROT_HEXES):
@@ -471,7 +341,7 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
             run = m.group()
             if _ROT_HEX_LETTER.search(run) is not None:
                 found += 1  # hex bytes rot13'd: the run rot13'd back is decoded next
-                yield "rot13", run.translate(_ROT13)
+                yield "rot13", run.translate(ROT13)
     if mixed and _EVEN_PIECES.search(raw.translate(_PIECES)) is not None:
         for m in _CHUNKED.finditer(text):
             run = m.group()
@@ -481,7 +351,7 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
             for part in dict.fromkeys(parts):  # a line repeated is decoded once
                 if found >= MAX_BLOBS:
                     return
-                decoded = _chunked(part) if len(part) <= MAX_BLOB else None
+                decoded = decode_chunked(part) if len(part) <= MAX_BLOB else None
                 if decoded is not None:
                     found += 1
                     yield decoded
@@ -493,7 +363,7 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
             blob = m.group()
             if len(blob) > MAX_BLOB:
                 continue  # too long to decode; the blobs after it are still looked at
-            decoded = _blob(blob)
+            decoded = decode_blob(blob)
             if decoded is not None:
                 found += 1
                 yield decoded
@@ -507,10 +377,10 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
                 len(token) > MAX_BLOB
                 or _B64_ONLY.fullmatch(token)
                 or _URL_START.match(token)
-                or not _b85ish(token)
+                or not b85ish(token)
             ):
                 continue
-            decoded = _b85(token)
+            decoded = decode_b85(token)
             if decoded is not None:
                 found += 1
                 yield decoded

@@ -44,13 +44,13 @@ from __future__ import annotations
 
 import re
 
+from agentdock_plugins.policies.card_runs import card_sweep
 from agentdock_plugins.policies.cards import (
     CARD,
     GAP,
     PUNCT,
     SPACE,
     card_ok,
-    card_sweep,
     luhn_ok,
 )
 from agentdock_plugins.policies.invisible import INVISIBLE_CLASS
