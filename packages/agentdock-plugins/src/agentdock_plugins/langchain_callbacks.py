@@ -23,16 +23,19 @@ still going, later tool calls go to the new gate.
 
 Handlers are called from the event loop's thread (async runnables) or from worker threads
 (synchronous graphs and nodes); both are handled.
+
+The per-step timings handler is :mod:`~agentdock_plugins.langchain_timings`, the readers of
+what callbacks hand over :mod:`~agentdock_plugins.langchain_messages`, and the event channel
+:mod:`~agentdock_plugins.event_channel`; the adapters' names are exported here too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -40,6 +43,16 @@ from agentdock.run import RunContext, StreamEvent, ToolCall, ToolDenied, Usage
 from agentdock_runtime.events import new_span_id
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
+
+from agentdock_plugins.event_channel import EventChannel
+from agentdock_plugins.langchain_messages import (
+    message_text,
+    tool_args,
+    tool_name,
+    usage_data,
+    usage_of,
+)
+from agentdock_plugins.langchain_timings import StepTimings
 
 __all__ = ["EventChannel", "RunTracker", "message_text", "usage_data"]
 
@@ -56,71 +69,6 @@ class _QuietDenials(logging.Filter):
 
 
 logging.getLogger("langchain_core.callbacks.manager").addFilter(_QuietDenials())
-
-
-def message_text(content: Any) -> str:
-    """The text of a message's content: a string, or the text parts of a content list."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts: list[str] = []
-        for part in content:
-            if isinstance(part, str):
-                parts.append(part)
-            elif isinstance(part, Mapping) and part.get("type", "text") == "text":
-                parts.append(str(part.get("text", "")))
-        return "".join(parts)
-    return ""
-
-
-def usage_data(usage: Usage) -> dict[str, int]:
-    """The ``data`` of a ``usage`` stream event."""
-    return {
-        "input_tokens": usage.input_tokens,
-        "output_tokens": usage.output_tokens,
-        "total_tokens": usage.total_tokens,
-    }
-
-
-def _usage_of(response: LLMResult) -> Usage:
-    """Tokens reported by a model response: its messages' ``usage_metadata``.
-
-    Falls back to the provider's ``llm_output["token_usage"]`` for a response whose
-    messages carry no usage metadata.
-    """
-    total = Usage()
-    reported = False
-    for generations in response.generations:
-        for generation in generations:
-            metadata = getattr(getattr(generation, "message", None), "usage_metadata", None)
-            if metadata:
-                reported = True
-                total += Usage(
-                    int(metadata.get("input_tokens", 0) or 0),
-                    int(metadata.get("output_tokens", 0) or 0),
-                )
-    if not reported and isinstance(response.llm_output, Mapping):
-        token_usage = response.llm_output.get("token_usage")
-        if isinstance(token_usage, Mapping):
-            total += Usage(
-                int(token_usage.get("prompt_tokens", 0) or 0),
-                int(token_usage.get("completion_tokens", 0) or 0),
-            )
-    return total
-
-
-def _tool_args(input_str: str, inputs: Any) -> dict[str, Any]:
-    if isinstance(inputs, Mapping):
-        return dict(inputs)
-    try:
-        parsed = json.loads(input_str)
-    except (TypeError, ValueError):
-        return {"input": input_str}
-    return dict(parsed) if isinstance(parsed, Mapping) else {"input": parsed}
-
-
-def _tool_name(serialized: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> str:
-    return str((serialized or {}).get("name") or kwargs.get("name") or "")
 
 
 class RunTracker:
@@ -151,7 +99,7 @@ class RunTracker:
         if context.check_tool_output is not None:
             self.handlers.append(_ToolOutputCheck(self, context.check_tool_output))
         if context.steps:
-            self.handlers.append(_Timings(context))
+            self.handlers.append(StepTimings(context))
 
     # -- called by the handlers, from any thread --------------------------------------------
 
@@ -258,7 +206,7 @@ class _Recorder(BaseCallbackHandler):
             self.tracker.emit(StreamEvent("token", {"text": text}))
 
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
-        self.tracker.add_usage(_usage_of(response))
+        self.tracker.add_usage(usage_of(response))
 
 
 class _AsksTheGate:
@@ -275,7 +223,7 @@ class _AsksTheGate:
         tool_call_id: str | None = None,
         **kwargs: Any,
     ) -> None:
-        call = ToolCall(_tool_name(serialized, kwargs), _tool_args(input_str, inputs), tool_call_id)
+        call = ToolCall(tool_name(serialized, kwargs), tool_args(input_str, inputs), tool_call_id)
         self.tracker.gate(call)
 
 
@@ -329,8 +277,8 @@ class _ToolOutputCheck(BaseCallbackHandler):
         tool_call_id: str | None = None,
         **kwargs: Any,
     ) -> None:
-        name = _tool_name(serialized, kwargs)
-        self.calls[run_id] = ToolCall(name, _tool_args(input_str, inputs), tool_call_id)
+        name = tool_name(serialized, kwargs)
+        self.calls[run_id] = ToolCall(name, tool_args(input_str, inputs), tool_call_id)
 
     def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
         call = self.calls.pop(run_id, None)
@@ -344,177 +292,3 @@ class _ToolOutputCheck(BaseCallbackHandler):
 
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         self.calls.pop(run_id, None)
-
-
-class _Timings(BaseCallbackHandler):
-    """Times every node, tool call and model call of a run for telemetry.
-
-    Present only when a telemetry sink uses step events (``RunContext.steps``); each
-    finished step of a kind some sink uses becomes one ``node_event``, ``tool_event`` or
-    ``model_event`` with its own span id. Kinds nobody uses are not even called back.
-    """
-
-    run_inline = True
-
-    def __init__(self, context: RunContext) -> None:
-        self.emit = context.emit
-        steps = context.steps
-        self._nodes = "node_event" in steps
-        self._models = "model_event" in steps
-        self.tools = "tool_event" in steps
-        self._open: dict[UUID, tuple[str, dict[str, Any], int, int]] = {}
-
-    # LangChain skips a handler for the kinds of callback it ignores.
-    @property
-    def ignore_chain(self) -> bool:
-        return not self._nodes
-
-    @property
-    def ignore_llm(self) -> bool:
-        return not self._models
-
-    @property
-    def ignore_chat_model(self) -> bool:
-        return not self._models
-
-    def _start(self, run_id: UUID, kind: str, data: dict[str, Any]) -> None:
-        self._open[run_id] = (kind, data, time.time_ns(), time.perf_counter_ns())
-
-    def _end(self, run_id: UUID, status: str, extra: Mapping[str, Any] | None = None) -> None:
-        opened = self._open.pop(run_id, None)
-        if opened is None:
-            return
-        kind, data, start_ns, started = opened
-        data.update(
-            status=status,
-            duration_ms=(time.perf_counter_ns() - started) / 1e6,
-            start_unix_nano=start_ns,
-            span_id=new_span_id(),
-        )
-        if extra:
-            data.update(extra)
-        self.emit(kind, data)
-
-    def on_chain_start(
-        self, serialized: Any, inputs: Any, *, run_id: UUID, metadata: Any = None, **kwargs: Any
-    ) -> None:
-        node = metadata.get("langgraph_node") if isinstance(metadata, Mapping) else None
-        if node is not None and kwargs.get("name") == node:
-            self._start(run_id, "node_event", {"node": str(node)})
-
-    def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        self._end(run_id, "ok")
-
-    def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        self._end(run_id, "error")
-
-    def on_tool_start(
-        self,
-        serialized: Any,
-        input_str: str,
-        *,
-        run_id: UUID,
-        tool_call_id: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        if not self.tools:
-            return
-        name = _tool_name(serialized, kwargs)
-        self._start(run_id, "tool_event", {"tool": name, "call_id": tool_call_id})
-
-    def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        self._end(run_id, "ok")
-
-    def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        self._end(run_id, "error")
-
-    def _model_start(self, serialized: Any, run_id: UUID, kwargs: Mapping[str, Any]) -> None:
-        metadata = kwargs.get("metadata")
-        metadata = metadata if isinstance(metadata, Mapping) else {}
-        params = kwargs.get("invocation_params")
-        params = params if isinstance(params, Mapping) else {}
-        model = metadata.get("ls_model_name") or params.get("model") or params.get("model_name")
-        provider = metadata.get("ls_provider")
-        self._start(
-            run_id,
-            "model_event",
-            {"model": str(model) if model else None, "provider": provider},
-        )
-
-    def on_chat_model_start(
-        self, serialized: Any, messages: Any, *, run_id: UUID, **kwargs: Any
-    ) -> None:
-        self._model_start(serialized, run_id, kwargs)
-
-    def on_llm_start(self, serialized: Any, prompts: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        self._model_start(serialized, run_id, kwargs)
-
-    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
-        usage = _usage_of(response)
-        self._end(
-            run_id,
-            "ok",
-            {"tokens_input": usage.input_tokens, "tokens_output": usage.output_tokens},
-        )
-
-    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        self._end(run_id, "error", {"tokens_input": 0, "tokens_output": 0})
-
-
-class _End:
-    """The producer finished (``error`` is ``None``) or failed."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: BaseException | None = None) -> None:
-        self.error = error
-
-
-class EventChannel:
-    """Carries a run's events from its producer (a task or a thread) to the consumer."""
-
-    def __init__(self) -> None:
-        self._queue: asyncio.Queue[StreamEvent | _End] = asyncio.Queue()
-        self._loop = asyncio.get_running_loop()
-        #: Set when the consumer stopped listening; a thread producer checks it.
-        self.closed = threading.Event()
-
-    def put(self, event: StreamEvent) -> None:
-        """Enqueue from the loop's thread."""
-        self._queue.put_nowait(event)
-
-    def put_threadsafe(self, event: StreamEvent | _End) -> None:
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, event)
-
-    async def run(
-        self,
-        produce: Callable[[], Awaitable[None]],
-        tracker: RunTracker,
-    ) -> AsyncIterator[StreamEvent]:
-        """Run ``produce`` as a task and yield what it and the callbacks emit, then usage."""
-
-        async def producer() -> None:
-            try:
-                await produce()
-            except Exception as error:  # handed to the consumer, which raises it
-                self._queue.put_nowait(_End(error))
-            else:
-                self._queue.put_nowait(_End())
-
-        task = asyncio.create_task(producer())
-        try:
-            while True:
-                item = await self._queue.get()
-                if isinstance(item, _End):
-                    if item.error is not None:
-                        tracker.finish(item.error)
-                        raise item.error
-                    break
-                yield item
-            tracker.finish()
-            yield StreamEvent("usage", usage_data(tracker.usage))
-        finally:
-            self.closed.set()
-            if not task.done():
-                task.cancel()
-            await asyncio.gather(task, return_exceptions=True)

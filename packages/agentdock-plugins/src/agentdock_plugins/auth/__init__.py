@@ -30,8 +30,9 @@ def _key_verifier(spec: Any, store: Any | None = None) -> Any:
     from agentdock.registry import DATABASE_URL_ENV, RUNTIME_DATABASE_URL_ENV
     from agentdock_runtime.access import REDIS_URL_ENV
 
-    from agentdock_plugins.auth.apikey import ApiKeyVerifier, LazyRegistry
+    from agentdock_plugins.auth.apikey import ApiKeyVerifier
     from agentdock_plugins.auth.keyfile import KeyViewStore
+    from agentdock_plugins.auth.keystores import LazyRegistry
 
     if store is None:
         url = os.environ.get(RUNTIME_DATABASE_URL_ENV) or os.environ.get(DATABASE_URL_ENV)

@@ -2,7 +2,8 @@
 
 The store is the runtime's key view (:class:`~agentdock_plugins.auth.keyfile.KeyViewStore`:
 its own agent's and instance's rows, never the embedded registry file) or, with a
-database URL, a registry database (:class:`LazyRegistry`; best through a role that may only
+database URL, a registry database
+(:class:`~agentdock_plugins.auth.keystores.LazyRegistry`; best through a role that may only
 read this agent's rows: ``agentdock postgres runtime-role``).
 
 A presented key ``adk_<id>_<secret>`` is looked up by its id. Rows are read in a worker
@@ -41,14 +42,15 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from agentdock.auth import MalformedKey, key_id_of, pepper_id, verify_key
-from agentdock.registry import ApiKeyRecord, SQLStore, changed_agent, open_store
+from agentdock.registry import ApiKeyRecord, changed_agent
 from agentdock_runtime.errors import KeyRevoked
 
 from agentdock_plugins.auth.credentials import api_key_of, invalid, missing, presented_key
+from agentdock_plugins.auth.keystores import KeyStore, LazyRegistry
 
 __all__ = [
     "DEFAULT_CACHE_TTL",
@@ -72,84 +74,6 @@ _MAX_CACHE = 10_000
 
 #: A kept row: when it was read, the cache generation it was read in, the row (None: no key).
 _Entry = tuple[float, int, ApiKeyRecord | None]
-
-
-class KeyStore(Protocol):
-    """What a verifier reads keys from: the registry (:class:`LazyRegistry`), a key view
-    (:mod:`.keyfile`) or a database role. ``data_version`` and ``listen_key_changes``, where a
-    store has them, are optional ways of hearing of changes."""
-
-    def get_api_key(self, key_id: str) -> ApiKeyRecord | None: ...
-
-    def get_api_keys(self, key_ids: Iterable[str]) -> dict[str, ApiKeyRecord]: ...
-
-    def touch_api_keys(self, used: Mapping[str, float]) -> int: ...
-
-
-class LazyRegistry:
-    """A registry database (``url``: ``AGENTDOCK_RUNTIME_DATABASE_URL`` or
-    ``AGENTDOCK_DATABASE_URL``), opened on first need, never migrated by the runtime (a
-    least-privilege role may only read its agent's rows). A runtime of the embedded
-    registry reads its key view instead (:class:`~agentdock_plugins.auth.keyfile.KeyViewStore`).
-    """
-
-    def __init__(self, *, url: str) -> None:
-        self.url = url
-        self._store: SQLStore | None = None
-        self._lock = threading.Lock()
-        self._on_change: Callable[[str | None], None] | None = None
-        self._stop_listening: Callable[[], None] | None = None
-
-    def _open(self) -> SQLStore | None:
-        if self._store is None:
-            with self._lock:
-                if self._store is None:
-                    store = open_store(url=self.url, migrate=False)
-                    self._listen(store)
-                    self._store = store
-        return self._store
-
-    def _listen(self, store: SQLStore) -> None:
-        listen = getattr(store, "listen_key_changes", None)
-        if listen is not None and self._on_change is not None and self._stop_listening is None:
-            self._stop_listening = listen(self._on_change)
-
-    def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
-        store = self._open()
-        return store.get_api_key(key_id) if store is not None else None
-
-    def get_api_keys(self, key_ids: Iterable[str]) -> dict[str, ApiKeyRecord]:
-        store = self._open()
-        return store.get_api_keys(key_ids) if store is not None else {}
-
-    def touch_api_keys(self, used: Mapping[str, float]) -> int:
-        store = self._open()
-        return store.touch_api_keys(used) if store is not None else 0
-
-    def data_version(self) -> int | None:
-        """The SQLite file's ``data_version`` once it is open; None before, or for a store
-        that announces its changes instead."""
-        poll = getattr(self._store, "data_version", None)
-        return int(poll()) if poll is not None else None
-
-    def listen_key_changes(self, on_change: Callable[[str | None], None]) -> Callable[[], None]:
-        """Have a store that announces changes (Postgres) call ``on_change``, from when it
-        is opened; returns the function that stops listening."""
-        with self._lock:
-            self._on_change = on_change
-            if self._store is not None:
-                self._listen(self._store)
-        return self._unlisten
-
-    def _unlisten(self) -> None:
-        stop, self._stop_listening = self._stop_listening, None
-        if stop is not None:
-            stop()
-
-    def close(self) -> None:
-        self._unlisten()
-        if self._store is not None:
-            self._store.close()
 
 
 def _weak(method: Callable[[Any], None]) -> Callable[[Any], None]:
