@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from agentdock.run import Usage
-from langchain_core.outputs import LLMResult
+from langchain_core.messages import AIMessage
+from langchain_core.outputs import ChatGeneration, LLMResult
 
 __all__ = ["message_text", "tool_args", "tool_name", "usage_data", "usage_of"]
 
@@ -52,7 +53,9 @@ def usage_of(response: LLMResult) -> Usage:
     reported = False
     for generations in response.generations:
         for generation in generations:
-            metadata = getattr(getattr(generation, "message", None), "usage_metadata", None)
+            message = generation.message if isinstance(generation, ChatGeneration) else None
+            # Only AI messages carry usage (AIMessageChunk is one).
+            metadata = message.usage_metadata if isinstance(message, AIMessage) else None
             if metadata:
                 reported = True
                 total += Usage(

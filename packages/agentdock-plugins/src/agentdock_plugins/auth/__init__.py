@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentdock import hookimpl
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = [
     "agentdock_api_keys_changed",
@@ -26,7 +29,7 @@ __all__ = [
 ]
 
 
-def _key_verifier(spec: Any, store: Any | None = None) -> Any:
+def _key_verifier(spec: DockSpec, store: Any | None = None) -> Any:
     from agentdock.registry import DATABASE_URL_ENV, RUNTIME_DATABASE_URL_ENV
     from agentdock_runtime.access import REDIS_URL_ENV
 
@@ -45,7 +48,7 @@ def _key_verifier(spec: Any, store: Any | None = None) -> Any:
     return ApiKeyVerifier(store, spec.agent.name, redis_url=redis_url)
 
 
-def jwt_provider(spec: Any, *, store: Any | None = None) -> Any:
+def jwt_provider(spec: DockSpec, *, store: Any | None = None) -> Any:
     """Mode ``jwt`` (plus ``x-api-key`` when ``auth.api_keys.enabled``)."""
     from agentdock_plugins.auth.jwt import JwtOrKeyProvider, JwtProvider
 
@@ -55,14 +58,14 @@ def jwt_provider(spec: Any, *, store: Any | None = None) -> Any:
     return JwtProvider(spec)
 
 
-def api_key_provider(spec: Any, *, store: Any | None = None) -> Any:
+def api_key_provider(spec: DockSpec, *, store: Any | None = None) -> Any:
     """Mode ``api_key``: keys from the registry store (``agentdock key create``)."""
     from agentdock_plugins.auth.apikey import ApiKeyProvider
 
     return ApiKeyProvider(_key_verifier(spec, store))
 
 
-def oauth2_provider(spec: Any, **options: Any) -> Any:
+def oauth2_provider(spec: DockSpec, **options: Any) -> Any:
     """Mode ``oauth2``: bearer tokens of an external issuer, checked through its JWKS."""
     from agentdock_plugins.auth.oauth2 import OAuth2Provider
 

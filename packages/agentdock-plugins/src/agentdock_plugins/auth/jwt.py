@@ -27,6 +27,8 @@ from agentdock_plugins.auth.credentials import (
 )
 
 if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
+
     from agentdock_plugins.auth.apikey import ApiKeyVerifier
 
 __all__ = [
@@ -154,7 +156,7 @@ class JwtProvider:
 
     schemes: tuple[str, ...] = ("Bearer",)
 
-    def __init__(self, spec: Any) -> None:
+    def __init__(self, spec: DockSpec) -> None:
         cfg = spec.auth.jwt
         if cfg is None:
             raise ValueError("mode jwt needs auth.jwt")
@@ -217,7 +219,7 @@ class JwtOrKeyProvider(JwtProvider):
 
     schemes: tuple[str, ...] = ("Bearer", "ApiKey")
 
-    def __init__(self, spec: Any, *, api_keys: ApiKeyVerifier) -> None:
+    def __init__(self, spec: DockSpec, *, api_keys: ApiKeyVerifier) -> None:
         super().__init__(spec)
         self.api_keys = api_keys
 

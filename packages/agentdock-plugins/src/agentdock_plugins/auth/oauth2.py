@@ -16,7 +16,7 @@ until a key set was fetched, so a replica is not sent traffic it would refuse) a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 
@@ -31,6 +31,9 @@ from agentdock_plugins.auth.jwks import (
     KeySetStats,
 )
 from agentdock_plugins.auth.jwt import JwtVerifier, identity_from_claims
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["DEFAULT_JWKS_TTL", "DEFAULT_MIN_REFRESH", "JwksCache", "OAuth2Provider"]
 
@@ -50,7 +53,7 @@ class OAuth2Provider:
 
     def __init__(
         self,
-        spec: Any,
+        spec: DockSpec,
         *,
         min_refresh_interval: float = DEFAULT_MIN_REFRESH,
         jwks_ttl: float = DEFAULT_JWKS_TTL,
@@ -58,7 +61,7 @@ class OAuth2Provider:
         max_jwks_bytes: int = MAX_JWKS_BYTES,
         max_jwks_keys: int = MAX_JWKS_KEYS,
     ) -> None:
-        cfg = spec.auth.oauth2
+        cfg = getattr(spec.auth, "oauth2", None)  # a Dockfile 1.1 block
         if cfg is None or not cfg.jwks_url or not cfg.issuer:
             raise ValueError("mode oauth2 needs auth.oauth2.issuer and auth.oauth2.jwks_url")
         self.agent: str = spec.agent.name

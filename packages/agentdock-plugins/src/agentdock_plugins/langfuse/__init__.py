@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 from agentdock import hookimpl
 
 if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
+
     from agentdock_plugins.langfuse.sink import LangfuseSink
 
 __all__ = ["agentdock_register_telemetry_sinks", "langfuse_sink"]
 
 
-def langfuse_sink(spec: Any) -> LangfuseSink | None:
+def langfuse_sink(spec: DockSpec) -> LangfuseSink | None:
     """The sink for ``spec``, or ``None`` when it names no LangFuse keys.
 
     :raises agentdock_plugins.langfuse.config.SettingsError: a LangFuse variable is malformed.

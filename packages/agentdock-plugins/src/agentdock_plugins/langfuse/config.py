@@ -15,9 +15,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from agentdock.home import agentdock_home
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["DEFAULT_HOST", "LangfuseSettings", "SettingsError", "langfuse_settings"]
 
@@ -69,20 +72,20 @@ def _number(environ: Mapping[str, str], name: str, default: float, *, low: float
 
 
 def langfuse_settings(
-    spec: Any, environ: Mapping[str, str] | None = None
+    spec: DockSpec, environ: Mapping[str, str] | None = None
 ) -> LangfuseSettings | None:
     """The settings for ``spec``, or ``None`` when its Dockfile configures no LangFuse keys.
 
     :raises SettingsError: a variable above is malformed, or the host is not http(s).
     """
     env = os.environ if environ is None else environ
-    block = getattr(getattr(spec, "observability", None), "langfuse", None)
+    block = spec.observability.langfuse
     if block is None or not block.public_key or not block.secret_key:
         return None
     host = (
         env.get("LANGFUSE_HOST", "").strip()
         or env.get("LANGFUSE_BASE_URL", "").strip()
-        or getattr(block, "host", None)
+        or getattr(block, "host", None)  # Dockfile 1.1 and later
         or DEFAULT_HOST
     )
     if not host.startswith(("http://", "https://")):
@@ -96,7 +99,7 @@ def langfuse_settings(
     else:
         buffer_path = agentdock_home(environ=env) / "langfuse-buffer.db"
     environment = next((env[n].strip() for n in ENVIRONMENT_ENVS if env.get(n, "").strip()), "")
-    version = getattr(getattr(spec, "metadata", None), "version", None)
+    version = spec.metadata.version
     return LangfuseSettings(
         public_key=block.public_key,
         secret_key=block.secret_key,

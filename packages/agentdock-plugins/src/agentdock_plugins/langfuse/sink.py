@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING
 
 from agentdock_plugins.langfuse.attributes import LangfuseFlavor
 from agentdock_plugins.langfuse.buffer import SpanBuffer
@@ -22,6 +22,9 @@ from agentdock_plugins.langfuse.config import LangfuseSettings
 from agentdock_plugins.langfuse.exporter import SpoolingExporter
 from agentdock_plugins.otel.batching import RunBatchProcessor, batch_settings
 from agentdock_plugins.otel.sink import OtelSink
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["LangfuseSink"]
 
@@ -35,7 +38,7 @@ FLUSH_INTERVAL_ENV = "LANGFUSE_FLUSH_INTERVAL"
 class LangfuseSink(OtelSink):
     """Runs as LangFuse traces, spooled to a local buffer while LangFuse is away."""
 
-    def __init__(self, spec: Any, settings: LangfuseSettings) -> None:
+    def __init__(self, spec: DockSpec, settings: LangfuseSettings) -> None:
         from langfuse import __version__ as sdk_version
 
         buffer: SpanBuffer | None

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from agentdock import hookimpl
 
 if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
+
     from agentdock_plugins.localstore.sink import LocalStoreSink
 
 __all__ = [
@@ -45,7 +47,7 @@ def has_backend(built: Mapping[str, Any]) -> bool:
 
 
 def localstore_sink(
-    spec: Any, built: Mapping[str, Any] = MappingProxyType({})
+    spec: DockSpec, built: Mapping[str, Any] = MappingProxyType({})
 ) -> LocalStoreSink | None:
     """The collector for ``spec``, or ``None`` when a backend receives the telemetry.
 

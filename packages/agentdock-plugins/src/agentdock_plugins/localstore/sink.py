@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentdock_plugins.localstore.store import (
     Retention,
@@ -33,6 +33,9 @@ from agentdock_plugins.localstore.store import (
     row_from_event,
     telemetry_db_path,
 )
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["LocalStoreSink"]
 
@@ -58,7 +61,7 @@ class LocalStoreSink:
 
     def __init__(
         self,
-        spec: Any | None = None,
+        spec: DockSpec | None = None,
         *,
         path: Path | None = None,
         retention: Retention | None = None,
@@ -70,10 +73,10 @@ class LocalStoreSink:
         self.wants = frozenset({"run_end", "tool_event", "policy_event"})
         self.path = path if path is not None else telemetry_db_path()
         self.retention = retention if retention is not None else Retention.from_env()
-        tools_cfg = getattr(getattr(spec, "policies", None), "tools", None)
-        allowed = getattr(tools_cfg, "allowed", None)
+        # Without a spec (a sink made by hand): any tool name, agent ``unknown``.
+        allowed = spec.policies.tools.allowed if spec is not None else None
         self._tool_names = frozenset(allowed) if allowed else None
-        self._agent = str(getattr(getattr(spec, "agent", None), "name", None) or "unknown")
+        self._agent = spec.agent.name if spec is not None else "unknown"
         self._pipeline: Any | None = None
         #: Each sink's loss count as of its last queued ``drop`` row.
         self._drops_seen: dict[str, int] = {}

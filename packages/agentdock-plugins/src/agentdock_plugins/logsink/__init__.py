@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from agentdock import hookimpl
 
 if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
+
     from agentdock_plugins.logsink.sink import LogSink
 
 __all__ = ["FORMAT_ENV", "agentdock_register_telemetry_sinks", "log_sink"]
@@ -27,7 +29,7 @@ __all__ = ["FORMAT_ENV", "agentdock_register_telemetry_sinks", "log_sink"]
 FORMAT_ENV = "AGENTDOCK_LOG_FORMAT"
 
 
-def log_sink(spec: Any) -> LogSink | None:
+def log_sink(spec: DockSpec) -> LogSink | None:
     """The log sink for ``spec``; ``None`` when ``AGENTDOCK_LOG_FORMAT`` is unset or ``off``."""
     from agentdock_plugins.logsink.sink import LogSink, format_from_env
 

@@ -20,10 +20,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import msgspec
 from agentdock_runtime.version import served_version
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["LEVELS", "LogFormat", "LogSink", "event_level", "format_from_env"]
 
@@ -124,7 +127,7 @@ class LogSink:
 
     def __init__(
         self,
-        spec: Any | None = None,
+        spec: DockSpec | None = None,
         *,
         fmt: LogFormat = "auto",
         stream: TextIO | None = None,

@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 from agentdock import hookimpl
 
 if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
+
     from agentdock_plugins.otel.sink import OtelSink
 
 __all__ = ["agentdock_register_telemetry_sinks", "otel_sink"]
 
 
-def otel_sink(spec: Any) -> OtelSink | None:
+def otel_sink(spec: DockSpec) -> OtelSink | None:
     """The sink for ``spec``, or ``None`` when no OTLP endpoint is configured."""
     from agentdock_plugins.otel.config import traces_endpoint
 

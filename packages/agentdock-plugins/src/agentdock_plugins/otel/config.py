@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = [
     "ENDPOINT_ENV",
@@ -29,14 +32,14 @@ TRACES_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 _PROTOCOL_ENVS = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
 
 
-def traces_endpoint(spec: Any, environ: Mapping[str, str]) -> str | None:
+def traces_endpoint(spec: DockSpec, environ: Mapping[str, str]) -> str | None:
     """The OTLP/HTTP traces URL for ``spec``, or ``None`` when spans are not exported.
 
     Off when ``observability.tracing`` is false, when ``OTEL_SDK_DISABLED=true``, when
     ``OTEL_TRACES_EXPORTER`` names exporters but not ``otlp``, or when no endpoint is set.
     """
-    observability = getattr(spec, "observability", None)
-    if observability is not None and observability.tracing is False:
+    observability = spec.observability
+    if observability.tracing is False:
         return None
     if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return None
@@ -44,6 +47,7 @@ def traces_endpoint(spec: Any, environ: Mapping[str, str]) -> str | None:
     if exporters and "otlp" not in {name.strip() for name in exporters.split(",")}:
         return None
     traces = environ.get(TRACES_ENDPOINT_ENV, "").strip()
+    # ``otlp_endpoint`` is a Dockfile 1.1 field.
     base = environ.get(ENDPOINT_ENV, "").strip() or getattr(observability, "otlp_endpoint", None)
     if not traces and not base:
         return None
@@ -57,13 +61,13 @@ def traces_endpoint(spec: Any, environ: Mapping[str, str]) -> str | None:
     return traces or str(base).rstrip("/") + "/v1/traces"
 
 
-def build_resource(spec: Any) -> Any:
+def build_resource(spec: DockSpec) -> Any:
     """``service.name`` = the agent, ``service.version`` = ``metadata.version``, then
     ``OTEL_RESOURCE_ATTRIBUTES`` and ``OTEL_SERVICE_NAME`` on top."""
     from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 
     own: dict[str, Any] = {"service.name": spec.agent.name}
-    version = getattr(getattr(spec, "metadata", None), "version", None)
+    version = spec.metadata.version
     if version:
         own["service.version"] = version
     return Resource.create(own).merge(OTELResourceDetector().detect())

@@ -14,7 +14,7 @@ import asyncio
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -22,6 +22,9 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from agentdock_plugins.otel.batching import QueueStats, RunBatchProcessor, batch_settings
 from agentdock_plugins.otel.config import build_resource
 from agentdock_plugins.otel.spans import RunSpanBuilder, SpanFlavor
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["FLUSH_TIMEOUT_MS", "INSTRUMENTATION_SCOPE", "OtelSink"]
 
@@ -49,7 +52,7 @@ class OtelSink:
 
     def __init__(
         self,
-        spec: Any,
+        spec: DockSpec,
         *,
         endpoint: str | None = None,
         exporter: SpanExporter | None = None,

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentdock import hookimpl
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["FACTORIES", "agentdock_register_policies", "factories"]
 
@@ -38,7 +41,7 @@ FACTORIES: tuple[tuple[str, str, str], ...] = (
 def _lazy(target: str) -> Callable[[Any], Any]:
     module, _, name = target.partition(":")
 
-    def factory(spec: Any) -> Any:
+    def factory(spec: DockSpec) -> Any:
         built = getattr(importlib.import_module(f"{__name__}.{module}"), name)
         return built(spec)
 

@@ -13,12 +13,15 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentdock_runtime.errors import PolicyViolationError
 
 from agentdock_plugins.policies.events import Stage, report
 from agentdock_plugins.policies.value_strings import iter_strings
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["POLICY", "ComplianceCheck", "compliance_check"]
 
@@ -93,7 +96,7 @@ class ComplianceCheck:
         return data
 
 
-def compliance_check(spec: Any) -> ComplianceCheck | None:
+def compliance_check(spec: DockSpec) -> ComplianceCheck | None:
     safety = spec.policies.safety
     keywords = [k for k in (getattr(safety, "compliance_keywords", None) or ()) if k.strip()]
     if not keywords:

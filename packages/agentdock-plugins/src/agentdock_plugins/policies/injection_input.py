@@ -19,7 +19,7 @@ detector (compiled rules, the loaded classifier) is built once, when the policy 
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from agentdock_runtime.errors import PolicyViolationError
 
@@ -27,6 +27,9 @@ from agentdock_plugins.policies.events import Stage, report
 from agentdock_plugins.policies.injection_detect import Decision, Detector
 from agentdock_plugins.policies.injection_rules import DEFAULT_THRESHOLD
 from agentdock_plugins.policies.value_strings import iter_strings
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["POLICY", "PromptInjection", "first_injection", "prompt_injection"]
 
@@ -130,7 +133,7 @@ def detector_for(safety: Any) -> tuple[Detector, InjectionAction]:
     return detector, cfg.action
 
 
-def prompt_injection(spec: Any) -> PromptInjection | None:
+def prompt_injection(spec: DockSpec) -> PromptInjection | None:
     safety = spec.policies.safety
     if not safety.block_prompt_injection:
         return None

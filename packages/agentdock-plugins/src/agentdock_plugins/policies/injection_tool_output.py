@@ -12,7 +12,7 @@ the text); ``flag`` and ``log`` let the result through. Each decision is one ``p
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentdock.run import ToolCall, ToolDenied
 
@@ -23,6 +23,9 @@ from agentdock_plugins.policies.injection_input import (
     detector_for,
     first_injection,
 )
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["POLICY", "ToolOutputInjection", "tool_output_injection"]
 
@@ -63,7 +66,7 @@ class ToolOutputInjection:
             )
 
 
-def tool_output_injection(spec: Any) -> ToolOutputInjection | None:
+def tool_output_injection(spec: DockSpec) -> ToolOutputInjection | None:
     safety = spec.policies.safety
     cfg = getattr(safety, "injection", None)
     tools = getattr(cfg, "tool_output", None)

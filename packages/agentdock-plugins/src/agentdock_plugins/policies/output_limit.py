@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentdock_runtime.errors import PayloadTooLarge
 
 from agentdock_plugins.policies.events import Stage, report
 from agentdock_plugins.policies.value_strings import map_strings
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["POLICY", "TRUNCATION_MARKER", "OutputLimit", "output_limit"]
 
@@ -91,7 +94,7 @@ class OutputLimit:
         return {**data, "text": text[: self.limit - sent] + TRUNCATION_MARKER}
 
 
-def output_limit(spec: Any) -> OutputLimit | None:
+def output_limit(spec: DockSpec) -> OutputLimit | None:
     safety = spec.policies.safety
     if safety.max_output_chars is None:
         return None

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentdock_runtime.errors import PolicyViolationError
 
 from agentdock_plugins.policies.events import Stage, report
 from agentdock_plugins.policies.redaction_engine import Redactor, StreamHold
 from agentdock_plugins.policies.value_strings import iter_strings
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["InputRedaction", "OutputRedaction", "input_redaction", "output_redaction"]
 
@@ -31,7 +34,7 @@ def _policy_name(kinds: set[str]) -> str:
     return PATTERNS_POLICY if any(k.startswith("redact_patterns[") for k in kinds) else PII_POLICY
 
 
-def build_redactor(spec: Any) -> Redactor | None:
+def build_redactor(spec: DockSpec) -> Redactor | None:
     """The spec's redactor, or ``None`` when it names no pattern and no recogniser."""
     safety = spec.policies.safety
     patterns = list(safety.redact_patterns)
@@ -174,14 +177,14 @@ class OutputRedaction(_Redaction):
         )
 
 
-def input_redaction(spec: Any) -> InputRedaction | None:
+def input_redaction(spec: DockSpec) -> InputRedaction | None:
     redactor = build_redactor(spec)
     if redactor is None:
         return None
     return InputRedaction(redactor, halt=spec.policies.safety.halt_on_violation)
 
 
-def output_redaction(spec: Any) -> OutputRedaction | None:
+def output_redaction(spec: DockSpec) -> OutputRedaction | None:
     redactor = build_redactor(spec)
     if redactor is None:
         return None

@@ -9,11 +9,14 @@ makes an empty list deny every tool; with ``deny_by_default: false`` nothing is 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentdock.run import ToolCall, ToolDenied
 
 from agentdock_plugins.policies.events import Stage, report
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["POLICY", "ToolAllowList", "tool_gate"]
 
@@ -44,7 +47,7 @@ class ToolAllowList:
         raise ToolDenied(call.name, "not in policies.tools.allowed")
 
 
-def tool_gate(spec: Any) -> ToolAllowList | None:
+def tool_gate(spec: DockSpec) -> ToolAllowList | None:
     tools = spec.policies.tools
     if not tools.deny_by_default:
         return None

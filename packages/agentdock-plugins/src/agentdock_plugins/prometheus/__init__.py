@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from agentdock import hookimpl
 
 if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
+
     from agentdock_plugins.prometheus.sink import PrometheusSink
 
 __all__ = ["DISABLE_ENV", "agentdock_register_telemetry_sinks", "prometheus_sink"]
@@ -26,7 +28,7 @@ __all__ = ["DISABLE_ENV", "agentdock_register_telemetry_sinks", "prometheus_sink
 DISABLE_ENV = "AGENTDOCK_METRICS"
 
 
-def prometheus_sink(spec: Any) -> PrometheusSink | None:
+def prometheus_sink(spec: DockSpec) -> PrometheusSink | None:
     """The sink for ``spec``, or ``None`` when metrics are switched off by the environment."""
     if os.environ.get(DISABLE_ENV, "").strip().lower() in {"off", "0", "false", "no"}:
         return None

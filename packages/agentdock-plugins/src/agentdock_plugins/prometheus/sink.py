@@ -32,7 +32,7 @@ import math
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentdock_runtime.version import served_version
 from prometheus_client import CollectorRegistry, generate_latest
@@ -42,6 +42,9 @@ from agentdock_plugins.prometheus import families
 from agentdock_plugins.prometheus.families import HTTP_BUCKETS, TOOL_BUCKETS
 from agentdock_plugins.prometheus.labels import OTHER, LabelCap
 from agentdock_plugins.prometheus.middleware import HttpMetrics, metrics_middleware
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = [
     "CONTENT_TYPE",
@@ -156,7 +159,7 @@ class PrometheusSink:
 
     def __init__(
         self,
-        spec: Any | None = None,
+        spec: DockSpec | None = None,
         *,
         max_tools: int = 50,
         max_policies: int = 32,
@@ -166,12 +169,12 @@ class PrometheusSink:
         self.wants = frozenset(
             {"run_end", "tool_event", "policy_event", "auth_event", "error_event"}
         )
-        metrics_cfg = getattr(getattr(spec, "observability", None), "metrics", None)
-        self.latency = bool(getattr(metrics_cfg, "latency", True))
-        self.tokens = bool(getattr(metrics_cfg, "tokens", True))
-        self.cost = bool(getattr(metrics_cfg, "cost", True))
-        tools_cfg = getattr(getattr(spec, "policies", None), "tools", None)
-        allowed = list(getattr(tools_cfg, "allowed", None) or ()) or None
+        # Without a spec (a sink made by hand): every family, no tool allow-list.
+        metrics_cfg = spec.observability.metrics if spec is not None else None
+        self.latency = metrics_cfg.latency if metrics_cfg is not None else True
+        self.tokens = metrics_cfg.tokens if metrics_cfg is not None else True
+        self.cost = metrics_cfg.cost if metrics_cfg is not None else True
+        allowed = (list(spec.policies.tools.allowed) or None) if spec is not None else None
         self._tool_label = LabelCap(max_tools, allowed)
         self._policy_label = LabelCap(max_policies)
         self._error_label = LabelCap(max_error_types)
@@ -192,7 +195,7 @@ class PrometheusSink:
         for attr, metric in metrics.items():
             setattr(self, attr, metric)
         # The model's name is not a label: a Dockfile may fill it from a ${VAR} placeholder.
-        agent = getattr(getattr(spec, "agent", None), "name", None) or "unknown"
+        agent = spec.agent.name if spec is not None else "unknown"
         version = served_version(spec) or ""
         self._info.labels(agent, str(version), os.environ.get("AGENTDOCK_INSTANCE", "")).set(1)
         self.http = HttpMetrics(
