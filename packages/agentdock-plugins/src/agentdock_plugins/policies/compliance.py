@@ -51,28 +51,19 @@ class ComplianceCheck:
         return [m.group().lower() for m in self.regex.finditer(text) if m.end() > start]
 
     def _act(self, found: list[str], context: Any, started: float) -> None:
-        if self.halt:
-            report(
-                context,
-                stage="post",
-                policy=POLICY,
-                action="block",
-                matches=len(found),
-                started=started,
-                kinds=found,
-            )
-            raise PolicyViolationError(
-                f"policy {POLICY} refused the output: it contained the term {found[0]!r}"
-            )
         report(
             context,
             stage="post",
             policy=POLICY,
-            action="flag",
+            action="block" if self.halt else "flag",
             matches=len(found),
             started=started,
             kinds=found,
         )
+        if self.halt:
+            raise PolicyViolationError(
+                f"policy {POLICY} refused the output: it contained the term {found[0]!r}"
+            )
 
     def check_output(self, value: Any, context: Any) -> Any:
         started = time.perf_counter()

@@ -51,7 +51,7 @@ from agentdock_plugins.policies.injection_blobs import (
     decode_chunked,
     hex_text,
 )
-from agentdock_plugins.policies.injection_normal import canonical, strip_hidden
+from agentdock_plugins.policies.injection_normal import byte_table, canonical, strip_hidden
 
 __all__ = [
     "KEY_WORDS",
@@ -123,27 +123,19 @@ _PIECES = bytes(
 _EVEN_PIECES = re.compile(rb"(?<!a)(a{4,64})[ ]{1,4}\1[ ]{1,4}\1(?!a)")
 
 
-def _table(classes: dict[bytes, int], other: int) -> bytes:
-    table = bytearray([other]) * 256
-    for chars, code in classes.items():
-        for char in chars:
-            table[char] = code
-    return bytes(table)
-
-
 #: Shapes (see ``injection_normal``): upper case ``U``, lower case ``l``, digits ``d``. Prose
 #: seldom has a lower case letter before an upper case one *and* a letter next to a digit;
 #: base64 nearly always has both, base32 many upper case letters next to digits.
-_CASES = _table(
+_CASES = byte_table(
     {b"ABCDEFGHIJKLMNOPQRSTUVWXYZ": 85, b"abcdefghijklmnopqrstuvwxyz": 108, b"0123456789": 100},
     32,
 )
 #: Hex digits ``h``, their separators ``s``: four spaced pairs (``hhshhshhshh``).
-_HEXES = _table({b"0123456789abcdefABCDEF": 104, b" ,:": 115}, 32)
+_HEXES = byte_table({b"0123456789abcdefABCDEF": 104, b" ,:": 115}, 32)
 #: Anything but white space ``x``: a token of 20 characters or more may be base85.
-_TOKENS = _table({b" \t\r\n\x0b\x0c": 32}, 120)
+_TOKENS = byte_table({b" \t\r\n\x0b\x0c": 32}, 120)
 #: Hex digits rot13'd (``a-f`` read as ``n-s``) and their separators.
-_ROT_HEXES = _table({b"0123456789abcdefnopqrsABCDEFNOPQRS": 104, b" ,:": 115}, 32)
+_ROT_HEXES = byte_table({b"0123456789abcdefnopqrsABCDEFNOPQRS": 104, b" ,:": 115}, 32)
 _ROT_HEX_BYTES = re.compile(r"(?:[0-9a-fn-sA-FN-S]{2}[ ,:]?){8,}")
 _ROT_HEX_LETTER = re.compile("[n-sN-S]")
 #: Hex bytes written one by one: ``\x69\x67``, ``0x69 0x67``, ``69 67 6e``.

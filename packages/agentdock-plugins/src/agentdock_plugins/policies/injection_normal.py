@@ -33,9 +33,9 @@ from collections.abc import Mapping
 from functools import lru_cache
 from itertools import islice
 
-from agentdock_plugins.policies.invisible import INVISIBLE
+from agentdock_plugins.policies.invisible import INVISIBLE, char_class
 
-__all__ = ["LEET", "canonical", "confusable_table", "strip_hidden"]
+__all__ = ["LEET", "byte_table", "canonical", "confusable_table", "strip_hidden"]
 
 #: Leetspeak digits and symbols, read as letters inside a word that holds letters.
 LEET = str.maketrans(
@@ -61,28 +61,14 @@ def _hidden_codes() -> dict[int, None]:
 _HIDDEN = _hidden_codes()
 
 
-def _class(codes: list[int]) -> str:
-    codes = sorted(codes)
-    parts: list[str] = []
-    start = prev = codes[0]
-    for code in [*codes[1:], -1]:
-        if code == prev + 1:
-            prev = code
-            continue
-        first, last = re.escape(chr(start)), re.escape(chr(prev))
-        parts.append(first if start == prev else f"{first}-{last}")
-        start = prev = code
-    return "".join(parts)
-
-
 #: ``re`` checks a class's BMP part in a bitmap but each astral range one by one for every
 #: character of the text, so classes here are their BMP part and the whole astral range;
 #: an astral match is then looked up (:func:`_search`, :func:`_drop`).
 _ASTRAL = "\U00010000-\U0010ffff"
-_HIDDEN_BMP = re.compile(f"[{_class([c for c in _HIDDEN if c < 0x10000])}]")
+_HIDDEN_BMP = re.compile(f"[{char_class([c for c in _HIDDEN if c < 0x10000])}]")
 #: A hidden character or a combining mark in NFC text: an accent on a letter that has a
 #: precomposed form is composed by NFC and so not found (``é`` in French is no disguise).
-_HIDDEN_CHAR = re.compile(f"[{_class([c for c in _HIDDEN if c < 0x10000])}{_ASTRAL}]")
+_HIDDEN_CHAR = re.compile(f"[{char_class([c for c in _HIDDEN if c < 0x10000])}{_ASTRAL}]")
 _ANY_ASTRAL = re.compile(f"[{_ASTRAL}]")
 
 
@@ -128,7 +114,7 @@ def confusable_table() -> dict[int, str]:
 
 _CONFUSABLE = confusable_table()
 #: Any character of the table: text without one (most text in any script) is not copied.
-_CONFUSABLE_CHAR = re.compile(f"[{_class([c for c in _CONFUSABLE if c < 0x10000])}{_ASTRAL}]")
+_CONFUSABLE_CHAR = re.compile(f"[{char_class([c for c in _CONFUSABLE if c < 0x10000])}{_ASTRAL}]")
 _ANY_TAG = re.compile("[\U000e0000-\U000e007f]")
 
 #: A run of single word characters set apart by one repeated separator: three or more
@@ -142,7 +128,9 @@ _SPACED = re.compile(
 _LEETY = re.compile(r"([a-z@$]*[0134573@$][a-z0-9@$]*)")
 
 
-def _table(classes: dict[bytes, int], other: int) -> bytes:
+def byte_table(classes: dict[bytes, int], other: int) -> bytes:
+    """A ``bytes.translate`` table: each byte of each key of ``classes`` maps to its value,
+    every other byte to ``other`` (the decoders classify bytes with it too)."""
     table = bytearray([other]) * 256
     for chars, code in classes.items():
         for char in chars:
@@ -157,11 +145,11 @@ _LETTERS = bytes(range(97, 123))
 _CONTINUATION = bytes(range(0x80, 0xC0))
 #: Letters ``a``, digits ``d``, separators ``s``: two single letters in a row, each set
 #: apart (``sasas``), are in every letter-spaced word.
-_UNITS = _table(
+_UNITS = byte_table(
     {_LETTERS + bytes(range(0xC0, 0x100)): 97, b"0123456789@$": 100, b" .-_*/|+~,:;": 115}, 120
 )
 #: Letters ``a``, leetspeak characters ``l``: ``al`` or ``la`` is where leetspeak may be.
-_LEETS = _table({_LETTERS: 97, b"0134573@$": 108}, 32)
+_LEETS = byte_table({_LETTERS: 97, b"0134573@$": 108}, 32)
 
 
 def _shape(text: str, table: bytes) -> bytes:

@@ -20,10 +20,19 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Iterable
 from itertools import accumulate
 from operator import add
 
-__all__ = ["INVISIBLE", "INVISIBLE_CLASS", "Offsets", "compact", "has_invisible", "visible_start"]
+__all__ = [
+    "INVISIBLE",
+    "INVISIBLE_CLASS",
+    "Offsets",
+    "char_class",
+    "compact",
+    "has_invisible",
+    "visible_start",
+]
 
 #: Code points of the invisible format characters (tags aside, see :data:`TAGS`).
 INVISIBLE: tuple[int, ...] = (
@@ -37,7 +46,10 @@ INVISIBLE: tuple[int, ...] = (
 TAGS = range(0xE0020, 0xE007F)
 
 
-def _ranges(codes: list[int]) -> str:
+def char_class(codes: Iterable[int]) -> str:
+    """The body of a regex character class (no brackets) matching exactly ``codes``, runs of
+    consecutive code points written as ranges, each character escaped where ``re`` needs it.
+    Shared with the prompt-injection normaliser, which builds its classes the same way."""
     codes = sorted(codes)
     parts: list[str] = []
     start = prev = codes[0]
@@ -45,16 +57,15 @@ def _ranges(codes: list[int]) -> str:
         if code == prev + 1:
             prev = code
             continue
-        parts.append(chr(start) if start == prev else f"{chr(start)}-{chr(prev)}")
+        first, last = re.escape(chr(start)), re.escape(chr(prev))
+        parts.append(first if start == prev else f"{first}-{last}")
         start = prev = code
     return "".join(parts)
 
 
-#: The characters :func:`compact` takes out, as the inside of a regex character class: the
-#: astral ones as one range from the first tag to the last variation selector (code points
-#: between them are unassigned), since ``re`` checks a class's astral ranges one by one
-#: for every character of the text (three times slower with three of them).
-INVISIBLE_CLASS = _ranges([code for code in INVISIBLE if code < 0x10000]) + "\U000e0000-\U000e01ef"
+INVISIBLE_CLASS = (
+    char_class([code for code in INVISIBLE if code < 0x10000]) + "\U000e0000-\U000e01ef"
+)
 _ANY = re.compile(f"[{INVISIBLE_CLASS}]")
 _RUN = re.compile(f"[{INVISIBLE_CLASS}]+")
 _SPLIT = re.compile(f"([{INVISIBLE_CLASS}]+)")

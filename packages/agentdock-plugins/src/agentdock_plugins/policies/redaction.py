@@ -46,10 +46,20 @@ def build_redactor(spec: DockSpec) -> Redactor | None:
 
 class _Redaction:
     stage: Stage
+    #: What a refusal calls the value it refused: ``input`` or ``output``.
+    where: str
 
     def __init__(self, redactor: Redactor, *, halt: bool) -> None:
         self.redactor = redactor
         self.halt = halt
+
+    def _apply(self, value: Any, context: Any) -> Any:
+        """``value`` redacted, or, with ``halt_on_violation``, refused if anything matches."""
+        started = time.perf_counter()
+        if self.halt:
+            self._refuse(value, context, started, self.where)
+            return value
+        return self._redact(value, context, started)
 
     def _refuse(self, value: Any, context: Any, started: float, where: str) -> None:
         """Raise if any string of ``value`` matches (``halt_on_violation``)."""
@@ -92,19 +102,17 @@ class InputRedaction(_Redaction):
     """Stage ``pre``: redact (or refuse) sensitive data in the input."""
 
     stage: Stage = "pre"
+    where = "input"
 
     def check(self, value: Any, context: Any) -> Any:
-        started = time.perf_counter()
-        if self.halt:
-            self._refuse(value, context, started, "input")
-            return value
-        return self._redact(value, context, started)
+        return self._apply(value, context)
 
 
 class OutputRedaction(_Redaction):
     """Stage ``post``: redact (or refuse) sensitive data in the output and in streams."""
 
     stage: Stage = "post"
+    where = "output"
     _KEY = "policies.redact_output"
 
     def check(self, value: Any, context: Any) -> Any:
@@ -113,11 +121,7 @@ class OutputRedaction(_Redaction):
         return self.check_output(value, context)
 
     def check_output(self, value: Any, context: Any) -> Any:
-        started = time.perf_counter()
-        if self.halt:
-            self._refuse(value, context, started, "output")
-            return value
-        return self._redact(value, context, started)
+        return self._apply(value, context)
 
     def check_token(self, data: Mapping[str, Any], context: Any) -> Mapping[str, Any]:
         text = data.get("text")
@@ -153,28 +157,19 @@ class OutputRedaction(_Redaction):
         if not count:
             return
         policy = _policy_name(kinds)
-        if self.halt:
-            report(
-                context,
-                stage="post",
-                policy=policy,
-                action="block",
-                matches=count,
-                started=started,
-                kinds=kinds,
-            )
-            raise PolicyViolationError(
-                f"policy {policy} refused the output: sensitive data matched in the stream"
-            )
         report(
             context,
             stage="post",
             policy=policy,
-            action="redact",
+            action="block" if self.halt else "redact",
             matches=count,
             started=started,
             kinds=kinds,
         )
+        if self.halt:
+            raise PolicyViolationError(
+                f"policy {policy} refused the output: sensitive data matched in the stream"
+            )
 
 
 def input_redaction(spec: DockSpec) -> InputRedaction | None:

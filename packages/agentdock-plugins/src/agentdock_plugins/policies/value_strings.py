@@ -45,16 +45,7 @@ def map_strings(value: Any, fn: _Fn, path: str = "", *, text_only: bool = False)
     if isinstance(value, Mapping):
         return _map_mapping(value, fn, path)
     if isinstance(value, list | tuple):
-        out: list[Any] | None = None
-        for index, item in enumerate(value):
-            new = map_strings(item, fn, f"{path}[{index}]")
-            if new is not item:
-                if out is None:
-                    out = list(value)
-                out[index] = new
-        if out is None:
-            return value
-        return tuple(out) if isinstance(value, tuple) else out
+        return _map_sequence(value, fn, path, False)
     if isinstance(value, bool) or value is None or isinstance(value, float):
         return value
     if isinstance(value, int):
@@ -87,16 +78,7 @@ def _map_text(value: Any, fn: _Fn, path: str) -> Any:
                 changed[key] = new
         return value if changed is None else changed
     if isinstance(value, list | tuple):
-        out: list[Any] | None = None
-        for index, item in enumerate(value):
-            new = map_strings(item, fn, f"{path}[{index}]", text_only=True)
-            if new is not item:
-                if out is None:
-                    out = list(value)
-                out[index] = new
-        if out is None:
-            return value
-        return tuple(out) if isinstance(value, tuple) else out
+        return _map_sequence(value, fn, path, True)
     fields = _model_fields(value)
     if fields is not None:
         update = {
@@ -107,6 +89,20 @@ def _map_text(value: Any, fn: _Fn, path: str) -> Any:
         }
         return value.model_copy(update=update) if update else value
     return value
+
+
+def _map_sequence(value: list[Any] | tuple[Any, ...], fn: _Fn, path: str, text_only: bool) -> Any:
+    """:func:`map_strings` over a list or tuple: the same object when nothing changed."""
+    out: list[Any] | None = None
+    for index, item in enumerate(value):
+        new = map_strings(item, fn, f"{path}[{index}]", text_only=text_only)
+        if new is not item:
+            if out is None:
+                out = list(value)
+            out[index] = new
+    if out is None:
+        return value
+    return tuple(out) if isinstance(value, tuple) else out
 
 
 def _map_mapping(value: Mapping[Any, Any], fn: _Fn, path: str) -> Any:
