@@ -274,6 +274,27 @@ def test_policies_are_registered_in_run_order() -> None:
     assert names.index("compliance_keywords") < names.index("max_output_chars")
 
 
+def test_every_built_in_policy_module_builds_its_policy() -> None:
+    """Each ``module:factory`` of FACTORIES imports, and the factory builds its policy when
+    the Dockfile turns it on and nothing when it is off."""
+    from agentdock_plugins.policies import factories
+
+    on = spec_with(
+        {
+            "redact_patterns": ["x"],
+            "compliance_keywords": ["secret"],
+            "max_output_chars": 10,
+            "injection": {"tool_output": ["search"]},
+        },
+        {"allowed": ["search"]},
+    )
+    off = spec_with({"block_prompt_injection": False}, {"deny_by_default": False})
+    built = {name: factory(on) for name, factory in factories()}
+    assert set(built) == {name for name, _, _ in FACTORIES}
+    assert [name for name, policy in built.items() if policy is None] == []
+    assert {name: factory(off) for name, factory in factories()} == dict.fromkeys(built)
+
+
 def test_registered_through_the_plugin_manager() -> None:
     import agentdock_plugins.policies as plugin
     from agentdock.plugins import make_plugin_manager
