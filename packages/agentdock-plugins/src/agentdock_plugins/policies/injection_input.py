@@ -30,6 +30,7 @@ from agentdock_plugins.policies.value_strings import iter_strings
 
 if TYPE_CHECKING:
     from agentdock.spec import DockSpec
+    from agentdock.spec.models import SafetyPolicy, SafetyPolicy10
 
 __all__ = ["POLICY", "PromptInjection", "first_injection", "prompt_injection"]
 
@@ -105,7 +106,7 @@ def _refusal(decision: Decision, path: str) -> str:
     )
 
 
-def detector_for(safety: Any) -> tuple[Detector, InjectionAction]:
+def detector_for(safety: SafetyPolicy10 | SafetyPolicy) -> tuple[Detector, InjectionAction]:
     """The detector and action a ``policies.safety`` block configures (1.0 blocks have no
     ``injection`` key: tiers 1 and 2, every language, block)."""
     threshold = getattr(safety, "injection_threshold", None)
