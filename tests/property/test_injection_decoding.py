@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 from agentdock_plugins.policies.injection_decode import (
+    MAX_BLOB,
     MAX_DECODED,
     MAX_DEPTH,
     MAX_VIEWS,
@@ -52,6 +53,20 @@ ENCODINGS: dict[str, Callable[[str], str]] = {
     "rot13": lambda t: codecs.encode(t, "rot13"),
     "reversed": lambda t: t[::-1],
 }
+
+#: Encodings that make one blob, which the decoder reads up to MAX_BLOB characters.
+BLOB_ENCODINGS = frozenset(
+    {
+        "base64",
+        "base64-chunked",
+        "base64-urlsafe",
+        "base32",
+        "base85",
+        "ascii85",
+        "hex",
+        "hex-spaced",
+    }
+)
 
 #: Disguises that canonical form takes off, by name.
 DISGUISES: dict[str, Callable[[str], str]] = {
@@ -103,10 +118,25 @@ def test_any_chain_of_encodings_up_to_the_depth_limit_decodes_to_the_attack(
     text = attack
     for name in chain:
         text = ENCODINGS[name](text)
+        # A blob longer than MAX_BLOB is not decoded, by design (see the next test): the
+        # chain stays within the documented bound (three HTML layers under hex pass it).
+        assume(name not in BLOB_ENCODINGS or len(text) <= MAX_BLOB)
     wrapped = f"{before} {text}" if before.strip() else text
     canonical_attack = canonical(attack)[0]
     # A whole-text decoding (URL, HTML, rot13, reversal) keeps the text around the attack.
     assert any(canonical_attack in v.text for v in canonical_views(wrapped)), chain
+
+
+def test_a_blob_over_the_bound_is_left_encoded() -> None:
+    # The bound that keeps decoding linear: one blob of MAX_BLOB characters is read, a
+    # longer one is not (the text is still scored as it stands).
+    attack = ATTACKS[0]
+    padded = attack + " " + "x" * (MAX_BLOB // 2 - len(attack))
+    within = ENCODINGS["hex"](padded[: MAX_BLOB // 2])
+    over = ENCODINGS["hex"](padded + "y" * 8)
+    assert len(within) <= MAX_BLOB < len(over)
+    assert any(attack.lower() in v.text for v in canonical_views(within))
+    assert not any(attack.lower() in v.text for v in canonical_views(over))
 
 
 @settings(max_examples=100, deadline=None)
