@@ -38,6 +38,7 @@ from langgraph.pregel import Pregel
 from agentdock_plugins._runnable import resolve_runnable
 from agentdock_plugins.langchain_callbacks import EventChannel, RunTracker, message_text
 from agentdock_plugins.langgraph.checkpoint import make_checkpointer
+from agentdock_plugins.langgraph.platformrun import PLATFORM_RUN, PlatformRun, graph_modes
 from agentdock_plugins.langgraph.workers import WorkerPool
 
 __all__ = ["DEFAULT_WORKER_THREADS", "LangGraphAdapter", "is_synchronous"]
@@ -93,11 +94,20 @@ class LangGraphAdapter:
 
     # -- the Adapter protocol -------------------------------------------------------------------
 
+    @property
+    def stateful_graph(self) -> Any:
+        """The graph with its checkpointer (the one thread runs use), or ``None`` when the
+        agent keeps no threads."""
+        return self._stateful
+
     async def invoke(self, payload: Mapping[str, Any], context: RunContext) -> RunResult:
         tracker = RunTracker(context)
         graph, config = self._prepare(context, tracker)
+        platform = PLATFORM_RUN.get()
         try:
-            if self._workers is not None:
+            if platform is not None:
+                output = await self._platform_invoke(graph, payload, config, platform)
+            elif self._workers is not None:
                 output = await self._workers.run(graph.invoke, dict(payload), config)
             else:
                 output = await graph.ainvoke(dict(payload), config)
@@ -114,6 +124,13 @@ class LangGraphAdapter:
         tracker = RunTracker(context, emit=channel.put)
         graph, config = self._prepare(context, tracker)
         workers = self._workers
+        platform = PLATFORM_RUN.get()
+        if platform is not None:
+            async for event in channel.run(
+                lambda: self._platform_stream(graph, payload, config, platform, channel), tracker
+            ):
+                yield event
+            return
 
         async def produce() -> None:
             output: Any = _NO_VALUES
@@ -148,6 +165,68 @@ class LangGraphAdapter:
 
         async for event in channel.run(produce, tracker):
             yield event
+
+    async def _platform_invoke(
+        self, graph: Any, payload: Mapping[str, Any], config: RunnableConfig, run: PlatformRun
+    ) -> Any:
+        """A Platform run to its end: the graph given a ``Command`` or the input, with the
+        caller's config, context and interrupt points."""
+        value = run.graph_input(payload)
+        config = run.merge_config(config)
+        kwargs = run.graph_kwargs()
+        if self._workers is not None:
+            return await self._workers.run(lambda: graph.invoke(value, config, **kwargs))
+        return await graph.ainvoke(value, config, **kwargs)
+
+    async def _platform_stream(
+        self,
+        graph: Any,
+        payload: Mapping[str, Any],
+        config: RunnableConfig,
+        platform: PlatformRun,
+        channel: EventChannel,
+    ) -> None:
+        """Stream a Platform run's modes as ``event`` items (see :mod:`.platformrun`)."""
+        value = platform.graph_input(payload)
+        config = platform.merge_config(config)
+        kwargs = platform.graph_kwargs()
+        modes = graph_modes(platform.stream_modes)
+        wanted = {m: m for m in platform.stream_modes}
+        forward = {"messages" if m == "messages-tuple" else m for m in wanted}
+        output: Any = _NO_VALUES
+
+        def events(ns: tuple[str, ...], mode: str, chunk: Any) -> Iterable[StreamEvent]:
+            if mode not in forward or (ns and not platform.subgraphs):
+                return ()
+            name = mode if not ns else "|".join((mode, *ns))
+            return (StreamEvent("event", {"event": name, "data": chunk}),)
+
+        if self._workers is not None:
+
+            def pump() -> Any:
+                last: Any = _NO_VALUES
+                for ns, mode, chunk in graph.stream(
+                    value, config, stream_mode=modes, subgraphs=True, **kwargs
+                ):
+                    if mode == "values" and not ns:
+                        last = chunk
+                    for event in events(ns, mode, chunk):
+                        channel.put_threadsafe(event)
+                    if channel.closed.is_set():
+                        break
+                return last
+
+            output = await self._workers.run(pump)
+        else:
+            async for ns, mode, chunk in graph.astream(
+                value, config, stream_mode=modes, subgraphs=True, **kwargs
+            ):
+                if mode == "values" and not ns:
+                    output = chunk
+                for event in events(ns, mode, chunk):
+                    channel.put(event)
+        if output is not _NO_VALUES:
+            channel.put(StreamEvent("output", {"output": _output_of(graph, output)}))
 
     # -- lifecycle ------------------------------------------------------------------------------
 
