@@ -249,6 +249,10 @@ def test_wrong_key_is_401_and_a_role_without_invoke_is_403(server: dict[str, Any
     refused(403, "Forbidden", viewer.runs.wait, None, AGENT_NAME, input={"text": "hi"})
     with pytest.raises(PermissionDeniedError):
         viewer.threads.create()
+    # A run on a thread the viewer names creates nothing: refused before the thread exists.
+    tid = str(uuid.uuid4())
+    refused(403, "Forbidden", viewer.runs.wait, tid, AGENT_NAME, input={}, if_not_exists="create")
+    assert sync_client(server).threads.create(thread_id=tid)["thread_id"] == tid  # no 409
     # The same key as a bearer token, through headers=.
     bearer = get_sync_client(
         url=server["url"],

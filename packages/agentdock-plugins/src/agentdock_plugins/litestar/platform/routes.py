@@ -113,15 +113,21 @@ class _Platform:
         return None if sub is None else str(sub)
 
     async def subject(self, headers: Mapping[str, str]) -> str | None:
-        """Before a run on a thread: who calls (the run itself is admitted by the pipeline,
-        so roles and rate limits are counted once). A refusal is the pipeline's own."""
+        """Before a run on a thread: who calls, and whether the role may run the agent (the
+        run itself is admitted by the pipeline, so the rate limit counts it once). A
+        refusal is the pipeline's own, reported as its refusals are."""
         if self._authenticate is None:
             return None
         try:
             identity = await self._authenticate(headers)
         except Exception:
-            await self.pipeline.authorize(headers, "invoke")  # raises the refusal, reported
-            raise Unauthorized("invalid or missing credentials") from None
+            identity = None
+        access = self.pipeline.access
+        if identity is None or (
+            access is not None and not access.allows(str(identity.get("role")), "invoke")
+        ):
+            await self.pipeline.authorize(headers, "invoke")  # raises the refusal
+            raise Unauthorized("invalid or missing credentials")
         sub = identity.get("sub")
         return None if sub is None else str(sub)
 
@@ -266,13 +272,15 @@ class _Platform:
         try:
             await asyncio.shield(task)
         except asyncio.CancelledError:
-            if handle.cancel_on_disconnect and not task.done():
-                handle.cancel()  # the client went away
-            if task.done() and not asyncio.current_task().cancelling():  # type: ignore[union-attr]
-                raise RuntimeHTTPError(
-                    409, "RunCancelled", f"run {handle.record.run_id} was cancelled"
-                ) from None
-            raise
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():  # this request is cancelled
+                if handle.cancel_on_disconnect:
+                    handle.cancel()
+                raise
+            # The run was cancelled (``cancel``, or a run that interrupted it).
+            raise RuntimeHTTPError(
+                409, "RunCancelled", f"run {handle.record.run_id} was cancelled"
+            ) from None
         error = handle.error
         if error is not None:
             if error.status < 500 and handle.output is None:
