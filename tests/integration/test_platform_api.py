@@ -59,6 +59,8 @@ GRAPH = textwrap.dedent(
             text = state.get("text", "")
             if text.startswith("slow"):
                 time.sleep(1.0)
+            if text.startswith("boom"):
+                raise ValueError("the node failed with a detail meant for the log only")
             llm.invoke([HumanMessage(text)])
             return {"answer": text.upper()}
 
@@ -234,6 +236,26 @@ def test_unsupported_mode_and_malformed_bodies_get_the_envelope(server: dict[str
         assert wrong["path"] == "input"
         assert_envelope(http.post("/runs/wait", json={"input": {}}), 422, "ValidationError")
         assert_envelope(http.post("/runs/crons", json={}), 501, "NotImplemented")
+
+
+def test_a_failing_run_is_an_error_event_and_an_error_body(server: dict[str, Any]) -> None:
+    headers = {"x-api-key": server["keys"]["developer"]}
+    body = {"assistant_id": AGENT_NAME, "input": {"text": "boom"}}
+    with httpx.Client(base_url=server["url"], headers=headers) as http:
+        waited = http.post("/runs/wait", json=body)
+    failed = assert_envelope(waited, 500, "AgentError")
+    assert failed["__error__"] == {"error": "AgentError", "message": failed["detail"]}
+    assert "meant for the log" not in waited.text
+    client = sync_client(server)
+    parts = list(client.runs.stream(None, AGENT_NAME, input={"text": "boom"}))
+    assert parts[0].event == "metadata"
+    assert parts[-1].event == "error"
+    assert parts[-1].data == {"error": "AgentError", "message": failed["detail"]}
+    tid = client.threads.create()["thread_id"]
+    run = client.runs.create(tid, AGENT_NAME, input={"text": "boom"})
+    refused(500, "AgentError", client.runs.join, tid, run["run_id"])
+    assert client.runs.get(tid, run["run_id"])["status"] == "error"
+    assert client.threads.get(tid)["status"] == "error"
 
 
 # -- auth and policies --------------------------------------------------------------------

@@ -20,7 +20,7 @@ from litestar import Request, Response, delete, get, post
 from litestar.params import PathParameter
 from litestar.response import Stream
 
-from agentdock_plugins.langgraph.platformrun import PlatformRun
+from agentdock_plugins.langgraph.platformrun import PLATFORM_RUN, PlatformRun
 from agentdock_plugins.litestar.invoke import Scope, check_json, request_headers
 from agentdock_plugins.litestar.openapi import declared_schemas
 from agentdock_plugins.litestar.platform.bodies import (
@@ -231,16 +231,7 @@ class _Platform:
             if found is None or found.owner != owner:
                 raise not_found("thread", thread_id)
             thread = found
-        run = PlatformRun(
-            command=body.command,
-            config=body.config or {},
-            context=body.context,
-            stream_modes=modes,
-            subgraphs=body.stream_subgraphs,
-            interrupt_before=body.interrupt_before,
-            interrupt_after=body.interrupt_after,
-            checkpoint_id=body.start_checkpoint(),
-        )
+        run = _platform_run(body, modes)
         record = RunRecord(
             run_id=new_id(),
             thread_id=thread.thread_id if thread is not None else "",
@@ -253,6 +244,21 @@ class _Platform:
         handle = self.runs.start(record, thread, run, body.input or {}, headers, wait=wait)
         handle.cancel_on_disconnect = body.on_disconnect == "cancel"
         return handle
+
+    async def wait_stateless(self, body: RunCreate, headers: Mapping[str, str]) -> Response[bytes]:
+        """``POST /runs/wait``: no thread, so nothing to queue behind, cancel or join; the
+        run is the request's own pipeline call, in the request's task."""
+        self.check_assistant(body.assistant_id)
+        token = PLATFORM_RUN.set(_platform_run(body, body.modes()))
+        try:
+            result = await self.pipeline.invoke(body.input or {}, headers=headers)
+        except RuntimeHTTPError as error:
+            if error.status < 500:
+                raise
+            return _failure(error, error.run_id, {})
+        finally:
+            PLATFORM_RUN.reset(token)
+        return _json(result.output, 200, {"x-run-id": result.run_id})
 
     def run_headers(self, handle: RunHandle) -> dict[str, str]:
         headers = {"content-location": self._run_path(handle)}
@@ -286,9 +292,7 @@ class _Platform:
             if error.status < 500 and handle.output is None:
                 error.run_id = handle.pipeline_run_id
                 raise error
-            # A failure of the run itself: the envelope, with the Platform's ``__error__``.
-            body = {**error.envelope(handle.pipeline_run_id), "__error__": error_body(error)}
-            return _json(body, error.status, self.run_headers(handle))
+            return _failure(error, handle.pipeline_run_id, self.run_headers(handle))
         return _json(handle.output, 200, self.run_headers(handle))
 
     async def stream(self, handle: RunHandle, after: int = 0) -> Stream:
@@ -516,9 +520,7 @@ def platform_handlers(
     @post("/runs/wait", status_code=200)
     async def runs_wait(request: Request[Any, Any, Any]) -> Response[bytes]:
         headers = _headers(request)
-        return await p.wait(
-            await p.start(await run_body(request, headers), None, headers, wait=True)
-        )
+        return await p.wait_stateless(await run_body(request, headers), headers)
 
     @post("/threads/{thread_id:str}/runs/wait", status_code=200)
     async def thread_runs_wait(
@@ -593,11 +595,7 @@ def platform_handlers(
         if handle is not None:
             await handle.done.wait()
             if handle.error is not None:
-                body = {
-                    **handle.error.envelope(handle.pipeline_run_id),
-                    "__error__": error_body(handle.error),
-                }
-                return _json(body, handle.error.status)
+                return _failure(handle.error, handle.pipeline_run_id, {})
             if handle.output is not None:
                 return _json(handle.output)
         if p.stateful is None:
@@ -682,6 +680,28 @@ def platform_handlers(
         thread_crons_create,
         crons_search,
     ]
+
+
+def _platform_run(body: RunCreate, modes: list[str]) -> PlatformRun:
+    return PlatformRun(
+        command=body.command,
+        config=body.config or {},
+        context=body.context,
+        stream_modes=modes,
+        subgraphs=body.stream_subgraphs,
+        interrupt_before=body.interrupt_before,
+        interrupt_after=body.interrupt_after,
+        checkpoint_id=body.start_checkpoint(),
+    )
+
+
+def _failure(
+    error: RuntimeHTTPError, run_id: str | None, headers: Mapping[str, str]
+) -> Response[bytes]:
+    """A run that failed once started (a 5xx): the envelope, with the Platform's
+    ``__error__`` that ``runs.wait`` raises."""
+    body = {**error.envelope(run_id), "__error__": error_body(error)}
+    return _json(body, error.status, headers)
 
 
 def _no_crons() -> RuntimeHTTPError:
