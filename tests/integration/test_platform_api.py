@@ -7,8 +7,10 @@ user of LangGraph Platform calls it: only the URL and the key differ.
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -19,7 +21,7 @@ import agentdock_plugins.litestar
 import agentdock_plugins.policies
 import httpx
 import pytest
-from agentdock import app, make_plugin_manager
+from agentdock import app, hookimpl, make_plugin_manager
 from agentdock.registry import open_store
 from auth_support import stored_key
 from langgraph.pregel.remote import RemoteGraph
@@ -96,6 +98,33 @@ expose: {{rest: true, streaming: sse, port: 8080}}
 """
 
 
+class CapturedEvents:
+    """A telemetry sink plugin that keeps every event it is sent."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    async def emit(self, events: Any) -> None:
+        self.events.extend(events)
+
+    async def flush(self) -> None:
+        return None
+
+    @hookimpl
+    def agentdock_register_telemetry_sinks(self, register: Any) -> None:
+        register("captured", lambda spec: self)
+
+    def of_run(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's events, once its ``run_end`` arrived (they are queued, not awaited)."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            found = [e for e in list(self.events) if e.get("run_id") == run_id]
+            if any(e["event"] == "run_end" for e in found):
+                return found
+            time.sleep(0.02)
+        raise AssertionError(f"no run_end for {run_id}")
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = tmp_path_factory.mktemp("platform")
@@ -115,17 +144,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         keys = {
             role: stored_key(store, AGENT_NAME, role)[0].key for role in ("developer", "viewer")
         }
+    captured = CapturedEvents()
     plugins = make_plugin_manager(
         plugins=[
             agentdock_plugins.langgraph,
             agentdock_plugins.litestar,
             agentdock_plugins.auth,
             agentdock_plugins.policies,
+            ("captured", captured),
         ]
     )
     try:
         with serving(app(project / "Dockfile.yaml", plugins=plugins)) as port:
-            yield {"url": f"http://127.0.0.1:{port}", "keys": keys}
+            yield {"url": f"http://127.0.0.1:{port}", "keys": keys, "events": captured}
     finally:
         monkey.undo()
         shutil.rmtree(root, ignore_errors=True)
@@ -297,6 +328,47 @@ def test_injection_is_refused_as_on_invoke(server: dict[str, Any]) -> None:
         assert body["detail"] == native.json()["detail"]
 
 
+def test_telemetry_is_that_of_invoke_and_names_no_key(server: dict[str, Any]) -> None:
+    captured: CapturedEvents = server["events"]
+    key = server["keys"]["developer"]
+    with httpx.Client(base_url=server["url"], headers={"x-api-key": key}) as http:
+        native = http.post("/invoke", json={"text": "hi"})
+        waited = http.post("/runs/wait", json={"assistant_id": AGENT_NAME, "input": {"text": "hi"}})
+        streamed = http.post(
+            "/runs/stream", json={"assistant_id": AGENT_NAME, "input": {"text": "hi"}}
+        )
+    assert native.status_code == waited.status_code == streamed.status_code == 200
+    runs = {
+        name: captured.of_run(response.headers["x-run-id"])
+        for name, response in (("invoke", native), ("wait", waited), ("stream", streamed))
+    }
+    kinds = {name: [e["event"] for e in events] for name, events in runs.items()}
+    assert kinds["wait"] == kinds["invoke"]
+    assert kinds["stream"][0] == "run_start" and kinds["stream"][-1] == "run_end"
+    ends = {name: next(e for e in ev if e["event"] == "run_end") for name, ev in runs.items()}
+    assert ends["wait"]["data"]["status"] == ends["invoke"]["data"]["status"] == "ok"
+    assert ends["wait"]["data"]["subject"] == ends["invoke"]["data"]["subject"]
+    assert key not in json.dumps(captured.events)
+
+
+def test_a_wrong_key_reaches_no_log_and_no_event(
+    server: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("DEBUG"):
+        wrong = get_sync_client(url=server["url"], api_key=WRONG_KEY)
+        refused(401, "Unauthorized", wrong.runs.wait, None, AGENT_NAME, input={"text": "hi"})
+        refused(401, "Unauthorized", wrong.threads.create)
+        tid = sync_client(server).threads.create()["thread_id"]
+        refused(401, "Unauthorized", wrong.runs.wait, tid, AGENT_NAME, input={"text": "hi"})
+        time.sleep(0.3)  # telemetry is queued
+    assert WRONG_KEY not in caplog.text
+    assert WRONG_KEY not in json.dumps(server["events"].events)
+    assert any(
+        e["event"] == "auth_event" and e["data"]["outcome"] == "failure"
+        for e in server["events"].events
+    )
+
+
 # -- threads ------------------------------------------------------------------------------
 
 
@@ -405,6 +477,43 @@ async def _busy_thread_rejects_enqueues_and_cancels(server: dict[str, Any]) -> N
             break
         await asyncio.sleep(0.05)
     assert (await client.runs.wait(tid, AGENT_NAME, input={"text": "three"}))["answer"] == "THREE"
+
+
+def settled(client: Any, tid: str, run_id: str) -> str:
+    for _ in range(200):
+        status = str(client.runs.get(tid, run_id)["status"])
+        if status not in ("pending", "running"):
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} never ended")
+
+
+@pytest.mark.parametrize(
+    ("on_disconnect", "outcome"), [("cancel", "interrupted"), ("continue", "success")]
+)
+def test_an_abandoned_stream_cancels_its_run_or_lets_it_finish(
+    server: dict[str, Any], on_disconnect: str, outcome: str
+) -> None:
+    client = sync_client(server)
+    tid = client.threads.create()["thread_id"]
+    body = {
+        "assistant_id": AGENT_NAME,
+        "input": {"text": "slow walk"},
+        "on_disconnect": on_disconnect,
+    }
+    headers = {"x-api-key": server["keys"]["developer"]}
+    with (
+        httpx.Client(base_url=server["url"], headers=headers) as http,
+        http.stream("POST", f"/threads/{tid}/runs/stream", json=body) as response,
+    ):
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line.startswith("data:"):
+                run_id = json.loads(line.removeprefix("data:"))["run_id"]
+                break
+    assert settled(client, tid, run_id) == outcome
+    if outcome == "success":
+        assert client.threads.get_state(tid)["values"]["answer"] == "SLOW WALK"
 
 
 # -- RemoteGraph --------------------------------------------------------------------------
