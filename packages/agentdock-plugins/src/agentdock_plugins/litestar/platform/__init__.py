@@ -13,7 +13,9 @@ Served beside AgentDock's own routes when the agent is a LangGraph graph:
 * runs: ``POST /runs/wait``, ``/runs/stream``, ``/runs`` and the same under
   ``/threads/{id}/runs…``; ``GET /threads/{id}/runs``, ``…/runs/{run_id}``, ``…/join``,
   ``…/stream``; ``POST …/cancel``;
-* crons: 501 with the error envelope.
+* crons: 501 with the error envelope;
+* LangServe's ``/langserve/{agent}/invoke``, ``…/batch`` and ``…/stream``
+  (:mod:`.langserve`), for ``RemoteRunnable``.
 
 Every run goes through the agent's pipeline (:mod:`.runs`); see :mod:`.routes` for auth.
 This package root imports nothing heavy: the server imports :mod:`.routes` when it builds

@@ -12,8 +12,9 @@ __all__ = ["PLATFORM_TAG", "PLATFORM_TAG_TEXT", "platform_paths"]
 
 PLATFORM_TAG = "LangGraph Platform API"
 PLATFORM_TAG_TEXT = (
-    "The subset of the LangGraph Platform API that langgraph-sdk and RemoteGraph use; "
-    "every run goes through the agent's pipeline."
+    "The subset of the LangGraph Platform API that langgraph-sdk and RemoteGraph use, and "
+    "LangServe's invoke, batch and stream for RemoteRunnable; every run goes through the "
+    "agent's pipeline."
 )
 TAG = PLATFORM_TAG
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -71,7 +72,8 @@ def _op(
 
 
 def platform_paths() -> dict[str, Any]:
-    """The path items of the Platform API (added to the agent's document)."""
+    """The path items of the Platform API and of LangServe's protocol (added to the agent's
+    document)."""
     a, t, r, c = (
         ("assistant_id",),
         ("thread_id",),
@@ -175,6 +177,23 @@ def platform_paths() -> dict[str, Any]:
                 params=t,
                 body=True,
                 status="501",
+            )
+        },
+        "/langserve/{agent}/invoke": {
+            "post": _op("langserve_invoke", "LangServe: run once", params=("agent",), body=True)
+        },
+        "/langserve/{agent}/batch": {
+            "post": _op(
+                "langserve_batch", "LangServe: run each input", params=("agent",), body=True
+            )
+        },
+        "/langserve/{agent}/stream": {
+            "post": _op(
+                "langserve_stream",
+                "LangServe: run, streaming",
+                params=("agent",),
+                body=True,
+                answer=_SSE,
             )
         },
         "/runs/crons/search": {
