@@ -13,6 +13,7 @@ import textwrap
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import agentdock_plugins.auth
@@ -20,6 +21,7 @@ import agentdock_plugins.langgraph
 import agentdock_plugins.litestar
 import agentdock_plugins.policies
 import httpx
+import jwt
 import pytest
 from agentdock import app, hookimpl, make_plugin_manager
 from agentdock.registry import open_store
@@ -550,6 +552,58 @@ async def _remote_graph_async_interrupt_and_resume(server: dict[str, Any]) -> No
     assert snapshot.next == ("review",)
     done = await remote.ainvoke(Command(resume="approved"), config)
     assert done["approval"] == "approved"
+
+
+# -- JWT ---------------------------------------------------------------------------------
+
+JWT_SECRET = "planted-platform-jwt-secret-0123456789abcdef"
+
+
+def bearer(sub: str = "ann", **claims: Any) -> dict[str, str]:
+    now = int(time.time())
+    body = {"sub": sub, "role": "caller", "agent": AGENT_NAME, "iat": now, "exp": now + 300}
+    body.update(claims)
+    return {"authorization": "Bearer " + jwt.encode(body, JWT_SECRET, algorithm="HS256")}
+
+
+def test_jwt_bearer_tokens_scope_threads_to_their_subject(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JWT_SECRET", JWT_SECRET)
+    monkeypatch.setenv("AGENTDOCK_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("LANGGRAPH_API_KEY", raising=False)
+    (tmp_path / "platform_agent.py").write_text(GRAPH, encoding="utf-8")
+    dockfile = DOCKFILE.replace(
+        "  mode: api_key\n  api_keys: {enabled: true}\n",
+        '  mode: jwt\n  jwt: {secret_key: "${JWT_SECRET}"}\n'
+        "  roles:\n    - {name: caller, permissions: [invoke]}\n"
+        "    - {name: reader, permissions: [read_docs]}\n",
+    )
+    assert "mode: jwt" in dockfile
+    (tmp_path / "Dockfile.yaml").write_text(dockfile, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugins = make_plugin_manager(
+        plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar, agentdock_plugins.auth]
+    )
+    with serving(app(tmp_path / "Dockfile.yaml", plugins=plugins)) as port:
+        url = f"http://127.0.0.1:{port}"
+        ann = get_sync_client(url=url, api_key=None, headers=bearer("ann"))
+        bob = get_sync_client(url=url, api_key=None, headers=bearer("bob"))
+        tid = ann.threads.create()["thread_id"]
+        assert ann.runs.wait(tid, AGENT_NAME, input={"text": "mine"})["answer"] == "MINE"
+        with pytest.raises(NotFoundError):
+            bob.threads.get_state(tid)
+        assert bob.threads.search() == []
+        refused(404, "NotFound", bob.runs.wait, tid, AGENT_NAME, input={"text": "yours"})
+        remote = RemoteGraph(AGENT_NAME, url=url, api_key=None, headers=bearer("ann"))
+        assert remote.get_state({"configurable": {"thread_id": tid}}).values["answer"] == "MINE"
+        expired = get_sync_client(
+            url=url, api_key=None, headers=bearer("ann", exp=int(time.time()) - 600)
+        )
+        refused(498, "TokenExpired", expired.runs.wait, None, AGENT_NAME, input={"text": "x"})
+        reader = get_sync_client(url=url, api_key=None, headers=bearer("rea", role="reader"))
+        refused(403, "Forbidden", reader.threads.create)
 
 
 # -- LangServe ----------------------------------------------------------------------------
