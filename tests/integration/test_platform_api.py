@@ -479,6 +479,26 @@ async def _busy_thread_rejects_enqueues_and_cancels(server: dict[str, Any]) -> N
             break
         await asyncio.sleep(0.05)
     assert (await client.runs.wait(tid, AGENT_NAME, input={"text": "three"}))["answer"] == "THREE"
+    # interrupt: the run in progress is cancelled, the new one runs.
+    first = await client.runs.create(tid, AGENT_NAME, input={"text": "slow four"})
+    second = await client.runs.wait(
+        tid, AGENT_NAME, input={"text": "five"}, multitask_strategy="interrupt"
+    )
+    assert second["answer"] == "FIVE"
+    assert (await client.runs.get(tid, first["run_id"]))["status"] == "interrupted"
+    # The interrupted run wrote nothing after the new one: its slow node has long ended.
+    await asyncio.sleep(1.5)
+    assert (await client.threads.get_state(tid))["values"]["answer"] == "FIVE"
+    # rollback is not built: said so, nothing faked.
+    await arefused(
+        501,
+        "NotImplemented",
+        client.runs.create,
+        tid,
+        AGENT_NAME,
+        input={"text": "six"},
+        multitask_strategy="rollback",
+    )
 
 
 def settled(client: Any, tid: str, run_id: str) -> str:

@@ -22,10 +22,12 @@ The Dockfile's ``arguments`` it reads:
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator, Iterable, Mapping
+import threading
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from agentdock.run import RunContext, RunResult, StreamEvent
 from langchain_core.messages import AIMessage
@@ -42,6 +44,11 @@ from agentdock_plugins.langgraph.platformrun import PLATFORM_RUN, PlatformRun, g
 from agentdock_plugins.langgraph.workers import WorkerPool
 
 __all__ = ["DEFAULT_WORKER_THREADS", "LangGraphAdapter", "is_synchronous"]
+
+T = TypeVar("T")
+#: The key under which LangGraph reports a run's interrupts (in ``invoke``'s output and in
+#: ``updates`` chunks).
+INTERRUPT = "__interrupt__"
 
 DEFAULT_WORKER_THREADS = 64
 WORKER_THREADS_ENV = "AGENTDOCK_WORKER_THREADS"
@@ -174,9 +181,28 @@ class LangGraphAdapter:
         value = run.graph_input(payload)
         config = run.merge_config(config)
         kwargs = run.graph_kwargs()
-        if self._workers is not None:
-            return await self._workers.run(lambda: graph.invoke(value, config, **kwargs))
-        return await graph.ainvoke(value, config, **kwargs)
+        if self._workers is None:
+            return await graph.ainvoke(value, config, **kwargs)
+        stop = threading.Event()
+
+        def steps() -> Any:
+            # ``invoke`` step by step, so that a cancelled run stops at its next step.
+            last: Any = None
+            interrupts: list[Any] = []
+            for mode, chunk in graph.stream(
+                value, config, stream_mode=["values", "updates"], **kwargs
+            ):
+                if mode == "values":
+                    last = chunk
+                elif isinstance(chunk, Mapping) and INTERRUPT in chunk:
+                    interrupts.extend(chunk[INTERRUPT])
+                if stop.is_set():
+                    break
+            if interrupts and isinstance(last, Mapping):
+                return {**last, INTERRUPT: tuple(interrupts)}
+            return last
+
+        return await _until_stopped(self._workers.run(steps), stop)
 
     async def _platform_stream(
         self,
@@ -202,6 +228,7 @@ class LangGraphAdapter:
             return (StreamEvent("event", {"event": name, "data": chunk}),)
 
         if self._workers is not None:
+            stop = threading.Event()
 
             def pump() -> Any:
                 last: Any = _NO_VALUES
@@ -212,11 +239,11 @@ class LangGraphAdapter:
                         last = chunk
                     for event in events(ns, mode, chunk):
                         channel.put_threadsafe(event)
-                    if channel.closed.is_set():
+                    if channel.closed.is_set() or stop.is_set():
                         break
                 return last
 
-            output = await self._workers.run(pump)
+            output = await _until_stopped(self._workers.run(pump), stop)
         else:
             async for ns, mode, chunk in graph.astream(
                 value, config, stream_mode=modes, subgraphs=True, **kwargs
@@ -258,6 +285,19 @@ class LangGraphAdapter:
             # A graph with its own checkpointer still needs a thread: one per run.
             config["configurable"] = {"thread_id": context.run_id}
         return graph, config
+
+
+async def _until_stopped(call: Coroutine[Any, Any, T], stop: threading.Event) -> T:
+    """``call`` (a graph run in a worker thread); when cancelled, the graph is told to stop
+    at its next step and waited for, so that a cancelled Platform run writes no checkpoint
+    after it is reported over (the thread's next run starts only then)."""
+    task = asyncio.ensure_future(call)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        stop.set()
+        await asyncio.wait((task,))
+        raise
 
 
 def _output_of(graph: Any, values: Any) -> Any:
