@@ -574,6 +574,56 @@ async def _remote_graph_async_interrupt_and_resume(server: dict[str, Any]) -> No
     assert done["approval"] == "approved"
 
 
+# -- an async graph ------------------------------------------------------------------------
+
+ASYNC_GRAPH = (
+    GRAPH.replace("def shout(", "async def shout(")
+    .replace("llm.invoke(", "await llm.ainvoke(")
+    .replace("time.sleep(1.0)", "await asyncio.sleep(1.0)")
+    .replace("import time\n", "import asyncio\n")
+)
+
+
+def test_an_async_graph_runs_streams_and_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert "async def shout" in ASYNC_GRAPH and "await llm.ainvoke" in ASYNC_GRAPH
+    monkeypatch.setenv("AGENTDOCK_HOME", str(tmp_path / "home"))
+    (tmp_path / "platform_async_agent.py").write_text(ASYNC_GRAPH, encoding="utf-8")
+    dockfile = DOCKFILE.replace("platform_agent:", "platform_async_agent:")
+    (tmp_path / "Dockfile.yaml").write_text(dockfile, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with open_store() as store:
+        key = stored_key(store, AGENT_NAME, "developer")[0].key
+    plugins = make_plugin_manager(
+        plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar, agentdock_plugins.auth]
+    )
+    with serving(app(tmp_path / "Dockfile.yaml", plugins=plugins)) as port:
+        url = f"http://127.0.0.1:{port}"
+        client = get_sync_client(url=url, api_key=key)
+        assert client.runs.wait(None, AGENT_NAME, input={"text": "hi"})["answer"] == "HI"
+        parts = list(
+            client.runs.stream(
+                None, AGENT_NAME, input={"text": "hi"}, stream_mode=["updates", "messages-tuple"]
+            )
+        )
+        assert {"shout": {"answer": "HI"}} in [p.data for p in parts if p.event == "updates"]
+        assert any(p.event == "messages" for p in parts)
+        remote = RemoteGraph(AGENT_NAME, url=url, api_key=key)
+        config = {"configurable": {"thread_id": str(uuid.uuid4())}}
+        assert remote.invoke({"text": "ask"}, config)["answer"] == "ASK"
+        assert remote.get_state(config).next == ("review",)
+        from langgraph.types import Command
+
+        assert remote.invoke(Command(resume="ok"), config)["approval"] == "ok"
+        tid = client.threads.create()["thread_id"]
+        slow = client.runs.create(tid, AGENT_NAME, input={"text": "slow"})
+        client.runs.cancel(tid, slow["run_id"], wait=True)
+        assert client.runs.get(tid, slow["run_id"])["status"] == "interrupted"
+        assert client.threads.get_state(tid)["values"].get("answer") is None
+
+
 # -- JWT ---------------------------------------------------------------------------------
 
 JWT_SECRET = "planted-platform-jwt-secret-0123456789abcdef"
