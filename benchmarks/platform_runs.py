@@ -9,8 +9,9 @@ benchmarks/http_servers.py, and measured in the same run:
 - server capacity, `wrk -t1` on core 1: ``POST /invoke`` against ``POST /runs/wait`` (the
   Platform route, the same pipeline behind it), requests/s and p99;
 - through the clients, on core 1, ``--connections`` concurrent calls for ``--duration``
-  seconds: ``langgraph-sdk``'s ``runs.wait`` against ``httpx`` posting ``/invoke`` (the client
-  a user of /invoke would write), calls/s;
+  seconds: ``langgraph-sdk``'s ``runs.wait`` against ``/invoke`` posted by ``httpx`` (the
+  client a user of /invoke would write) and by the SDK's own HTTP client (the same client
+  stack as ``runs.wait``, so only the route differs), calls/s;
 - time to the first event, ``--calls`` sequential calls: ``runs.stream`` through the SDK
   (its ``metadata`` event) against ``POST /stream`` through httpx (its ``start`` frame),
   median and p99.
@@ -96,6 +97,11 @@ async def _clients(base: str, key: str, args: argparse.Namespace) -> dict[str, A
             response = await http.post("/invoke", json={"text": "hi"})
             assert response.status_code == 200, response.text
 
+        async def invoke_sdk_http() -> None:
+            # The SDK's own HTTP client (same transport and JSON) posting /invoke.
+            out = await sdk.http.post("/invoke", json={"text": "hi"})
+            assert out["text"] == "HI", out
+
         async def wait() -> None:
             out = await sdk.runs.wait(None, AGENT, input={"text": "hi"})
             assert out["text"] == "HI", out
@@ -118,6 +124,7 @@ async def _clients(base: str, key: str, args: argparse.Namespace) -> dict[str, A
         figures = {
             "invoke_cps": await _throughput(invoke, args.connections, args.duration),
             "wait_cps": await _throughput(wait, args.connections, args.duration),
+            "invoke_sdk_cps": await _throughput(invoke_sdk_http, args.connections, args.duration),
             "ttfe_native": await _first_event(stream_native, args.calls),
             "ttfe_sdk": await _first_event(stream_sdk, args.calls),
         }
@@ -164,8 +171,12 @@ def main() -> None:
     print(f"/runs/wait / /invoke = {wrk_wait['rps'] / wrk_invoke['rps']:.2f}x")
     print(f"\nclients, {args.connections} concurrent callers, {args.duration} s")
     print(f"httpx POST /invoke          {figures['invoke_cps']:8.0f} calls/s")
+    print(f"sdk http POST /invoke       {figures['invoke_sdk_cps']:8.0f} calls/s")
     print(f"langgraph-sdk runs.wait     {figures['wait_cps']:8.0f} calls/s")
-    print(f"runs.wait / /invoke = {figures['wait_cps'] / figures['invoke_cps']:.2f}x")
+    print(
+        f"runs.wait / /invoke = {figures['wait_cps'] / figures['invoke_cps']:.2f}x (httpx), "
+        f"{figures['wait_cps'] / figures['invoke_sdk_cps']:.2f}x (the SDK's client)"
+    )
     print(f"\ntime to first event, {args.calls} sequential calls: median / p99 ms")
     native, sdk = figures["ttfe_native"], figures["ttfe_sdk"]
     print(f"httpx POST /stream (start)  {native[0]:8.2f} {native[1]:8.2f}")

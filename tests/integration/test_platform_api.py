@@ -205,6 +205,12 @@ def test_assistants_search_get_graph_and_schemas(server: dict[str, Any]) -> None
     assert client.assistants.search(graph_id="another") == []
     graph = client.assistants.get_graph(AGENT_NAME)
     assert {node["id"] for node in graph["nodes"]} >= {"shout", "review"}
+    headers = {"x-api-key": server["keys"]["developer"]}
+    path = f"{server['url']}/assistants/{AGENT_NAME}/graph"
+    for xray in ("9" * 5000, "true", "1"):  # a number too long for int() is a full x-ray
+        drawn = httpx.get(path, params={"xray": xray}, headers=headers)
+        assert drawn.status_code == 200, drawn.text
+        assert {node["id"] for node in drawn.json()["nodes"]} >= {"shout", "review"}
     schemas = client.assistants.get_schemas(AGENT_NAME)
     assert schemas["graph_id"] == AGENT_NAME
     assert schemas["input_schema"]["properties"]["text"] == {"type": "string"}

@@ -382,9 +382,8 @@ def openapi_document(spec: Any, *, secured: bool = True) -> dict[str, Any]:
         security=[{name: []} for name in schemes] if secured else None,
     ).to_schema()
     del document["servers"]
-    if (
-        getattr(agent, "framework", None) == "langgraph"
-    ):  # the LangGraph Platform API is served beside
+    # A LangGraph agent also serves the LangGraph Platform API and LangServe's routes.
+    if getattr(agent, "framework", None) == "langgraph":
         document["paths"].update(platform_paths())
         document["tags"].append({"name": PLATFORM_TAG, "description": PLATFORM_TAG_TEXT})
     declared = {"Input": input_schema, "Output": output_schema}

@@ -181,10 +181,18 @@ class _Platform:
         return body
 
     def drawn_graph(self, xray: str) -> Any:
-        found = self._graphs.get(xray)
+        """The graph's drawing (``xray``: ``true``, a depth, else none), computed once per
+        depth (at most 100 of them: a longer number is a full x-ray)."""
+        flag = xray.strip().lower()
+        depth: bool | int = False
+        if flag == "true":
+            depth = True
+        elif flag.isdigit():
+            depth = int(flag) if len(flag) <= 2 else True
+        key = repr(depth)  # True and 1 are equal keys, not the same drawing
+        found = self._graphs.get(key)
         if found is None:
-            depth: bool | int = xray.lower() == "true" or (int(xray) if xray.isdigit() else False)
-            found = self._graphs[xray] = self.graph.get_graph(xray=depth).to_json()
+            found = self._graphs[key] = self.graph.get_graph(xray=depth).to_json()
         return found
 
     def schemas(self) -> dict[str, Any]:
