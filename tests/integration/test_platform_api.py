@@ -207,7 +207,7 @@ def test_assistants_search_get_graph_and_schemas(server: dict[str, Any]) -> None
     assert {node["id"] for node in graph["nodes"]} >= {"shout", "review"}
     headers = {"x-api-key": server["keys"]["developer"]}
     path = f"{server['url']}/assistants/{AGENT_NAME}/graph"
-    for xray in ("9" * 5000, "true", "1"):  # a number too long for int() is a full x-ray
+    for xray in ("9" * 5000, "true", "1", "²"):  # a number too long for int() is a full x-ray
         drawn = httpx.get(path, params={"xray": xray}, headers=headers)
         assert drawn.status_code == 200, drawn.text
         assert {node["id"] for node in drawn.json()["nodes"]} >= {"shout", "review"}
@@ -456,6 +456,8 @@ async def _background_runs_create_get_join_list_and_stream(server: dict[str, Any
     assert (await client.runs.join(tid, run["run_id"]))["answer"] == "LATER"
     assert (await client.runs.get(tid, run["run_id"]))["status"] == "success"
     assert [r["run_id"] for r in await client.runs.list(tid)] == [run["run_id"]]
+    await arefused(422, "ValidationError", client.runs.list, tid, limit="²")  # type: ignore[arg-type]
+    await arefused(422, "ValidationError", client.runs.list, tid, offset="9" * 5000)  # type: ignore[arg-type]
     parts = [p async for p in client.runs.join_stream(tid, run["run_id"])]
     assert parts[0].event == "metadata"
     assert {"shout": {"answer": "LATER"}} in [p.data for p in parts if p.event == "updates"]

@@ -8,7 +8,7 @@ import pytest
 from agentdock_plugins.litestar.platform.bodies import RunCreate, decode_body
 from agentdock_plugins.litestar.platform.encoding import HEARTBEAT, encode, sse_event
 from agentdock_plugins.litestar.platform.records import MemoryRecords, RunRecord, ThreadRecord
-from agentdock_plugins.litestar.platform.routes import assistant_id
+from agentdock_plugins.litestar.platform.routes import assistant_id, small_int
 from agentdock_plugins.litestar.platform.runs import RunHandle
 from agentdock_runtime import InputValidationError, MalformedJSONError
 
@@ -98,3 +98,9 @@ def test_state_that_json_cannot_hold_is_sent_as_text() -> None:
         b'{"a":"opaque","b":[1,2]}',
         b'{"a":"opaque","b":[2,1]}',
     )
+
+
+def test_query_numbers_are_ascii_and_short() -> None:
+    assert small_int("42") == 42 and small_int("0") == 0
+    for text in ("", "²", "٣", "-1", "1e3", "9" * 10, "9" * 5000):
+        assert small_int(text) is None, text

@@ -184,11 +184,14 @@ class _Platform:
         """The graph's drawing (``xray``: ``true``, a depth, else none), computed once per
         depth (at most 100 of them: a longer number is a full x-ray)."""
         flag = xray.strip().lower()
+        number = small_int(flag)
         depth: bool | int = False
         if flag == "true":
             depth = True
-        elif flag.isdigit():
-            depth = int(flag) if len(flag) <= 2 else True
+        elif number is not None:
+            depth = number if number < 100 else True
+        elif flag.isascii() and flag.isdigit():  # too long to be a depth: all of them
+            depth = True
         key = repr(depth)  # True and 1 are equal keys, not the same drawing
         found = self._graphs.get(key)
         if found is None:
@@ -515,10 +518,8 @@ def platform_handlers(
         request: Request[Any, Any, Any], thread_id: ThreadPath
     ) -> Response[bytes]:
         owner = await p.authorize(_headers(request))
-        raw = request.query_params.get("limit") or "10"
-        if not raw.isdigit():
-            raise RuntimeHTTPError(422, "ValidationError", "limit must be an integer", path="limit")
-        return await history(thread_id, owner, HistoryQuery(limit=int(raw)))
+        limit = _count(request.query_params.get("limit"), "limit", 10)
+        return await history(thread_id, owner, HistoryQuery(limit=limit))
 
     # -- runs ------------------------------------------------------------------------------
 
@@ -578,12 +579,11 @@ def platform_handlers(
         owner = await p.authorize(_headers(request))
         p.thread(thread_id, owner)
         params = request.query_params
-        limit, offset = params.get("limit") or "10", params.get("offset") or "0"
-        if not (limit.isdigit() and offset.isdigit()):
-            raise RuntimeHTTPError(422, "ValidationError", "limit and offset must be integers")
+        limit = _count(params.get("limit"), "limit", 10)
+        offset = _count(params.get("offset"), "offset", 0)
         status = params.get("status")
         runs = [r for r in p.records.runs(thread_id) if status in (None, r.status)]
-        page = runs[int(offset) : int(offset) + int(limit)]
+        page = runs[offset : offset + limit]
         return _json([r.public() for r in page])
 
     @get("/threads/{thread_id:str}/runs/{run_id:str}")
@@ -622,8 +622,7 @@ def platform_handlers(
             raise RuntimeHTTPError(
                 409, "StreamNotResumable", f"the events of run {run_id} are no longer held"
             )
-        last = headers.get("last-event-id", "").strip()
-        after = int(last) if last.isdigit() else 0
+        after = small_int(headers.get("last-event-id", "").strip()) or 0
         handle.cancel_on_disconnect = request.query_params.get("cancel_on_disconnect") == "true"
         return Stream(
             p._follow(handle, after),
@@ -688,6 +687,26 @@ def platform_handlers(
         thread_crons_create,
         crons_search,
     ]
+
+
+def small_int(text: str) -> int | None:
+    """``text`` as a non-negative integer of at most nine ASCII digits, else ``None``
+    (``str.isdigit`` alone accepts "²", which ``int`` refuses)."""
+    if 0 < len(text) <= 9 and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
+def _count(raw: str | None, name: str, default: int) -> int:
+    """A ``limit`` or ``offset`` query parameter (422 naming it when it is not one)."""
+    if raw is None or raw == "":
+        return default
+    value = small_int(raw)
+    if value is None:
+        raise RuntimeHTTPError(
+            422, "ValidationError", f"{name} must be a whole number below 10^9", path=name
+        )
+    return value
 
 
 def _platform_run(body: RunCreate, modes: list[str]) -> PlatformRun:
