@@ -274,6 +274,18 @@ def test_unsupported_mode_and_malformed_bodies_get_the_envelope(server: dict[str
         )
         assert wrong["path"] == "input"
         assert_envelope(http.post("/runs/wait", json={"input": {}}), 422, "ValidationError")
+        bad_config = {"assistant_id": AGENT_NAME, "config": {"recursion_limit": "many"}}
+        refused_config = assert_envelope(
+            http.post("/runs/wait", json=bad_config), 422, "ValidationError"
+        )
+        assert refused_config["path"] == "config.recursion_limit"
+        bad_goto = {"assistant_id": AGENT_NAME, "command": {"goto": 3}}
+        assert_envelope(http.post("/runs/stream", json=bad_goto), 422, "ValidationError")
+        langserve = http.post(
+            f"/langserve/{AGENT_NAME}/invoke",
+            json={"input": {"text": "hi"}, "config": {"recursion_limit": "many"}},
+        )
+        assert assert_envelope(langserve, 422, "ValidationError")["path"] == "config"
         assert_envelope(http.post("/runs/crons", json={}), 501, "NotImplemented")
 
 
@@ -398,6 +410,10 @@ def test_threads_state_history_and_update(server: dict[str, Any]) -> None:
     updated = client.threads.update_state(tid, {"answer": "EDITED"}, as_node="shout")
     assert updated["checkpoint"]["checkpoint_id"] != state["checkpoint"]["checkpoint_id"]
     assert client.threads.get_state(tid)["values"]["answer"] == "EDITED"
+    refused(
+        422, "ValidationError", client.threads.update_state, tid, {"answer": "x"}, as_node="nope"
+    )
+    refused(422, "ValidationError", client.threads.update_state, tid, [1, 2], as_node="shout")
     found = client.threads.search(metadata={"user": "ada"})
     assert [t["thread_id"] for t in found] == [tid]
     assert client.threads.get(tid)["values"]["answer"] == "EDITED"

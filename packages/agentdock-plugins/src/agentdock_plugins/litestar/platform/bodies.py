@@ -18,12 +18,15 @@ from agentdock_plugins.langgraph.platformrun import STREAM_MODES
 __all__ = [
     "AssistantSearch",
     "HistoryQuery",
+    "ResumeCommand",
+    "RunConfig",
     "RunCreate",
     "StateCheckpoint",
     "StateUpdate",
     "ThreadCreate",
     "ThreadSearch",
     "decode_body",
+    "run_config",
 ]
 
 T = TypeVar("T")
@@ -69,11 +72,34 @@ class HistoryQuery(msgspec.Struct, kw_only=True):
     checkpoint: dict[str, Any] | None = None
 
 
+class RunConfig(msgspec.Struct, kw_only=True):
+    """The parts of a ``RunnableConfig`` a run may set (others are ignored)."""
+
+    recursion_limit: int | None = None
+    tags: list[str] | None = None
+    metadata: dict[str, Any] | None = None
+    configurable: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in msgspec.structs.asdict(self).items() if v is not None}
+
+
+class ResumeCommand(msgspec.Struct, kw_only=True):
+    """``command``: resume an interrupt, update the state, go to nodes."""
+
+    resume: Any = None
+    update: dict[str, Any] | list[Any] | None = None
+    goto: str | list[str] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return msgspec.structs.asdict(self)
+
+
 class RunCreate(msgspec.Struct, kw_only=True):
     assistant_id: str
     input: dict[str, Any] | None = None
-    command: dict[str, Any] | None = None
-    config: dict[str, Any] | None = None
+    command: ResumeCommand | None = None
+    config: RunConfig | None = None
     context: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
     stream_mode: str | list[str] = "values"
@@ -127,6 +153,17 @@ def decode_body(body: bytes, kind: type[T], *, empty_ok: bool = True) -> T:
         raise InputValidationError(message.partition(" - at")[0], path=path) from None
     except msgspec.DecodeError:
         raise MalformedJSONError("the request body is not valid JSON") from None
+
+
+def run_config(value: Any) -> dict[str, Any]:
+    """A ``config`` sent as a plain mapping (LangServe's), checked as :class:`RunConfig`
+    (422 naming the field of the wrong type)."""
+    if value is None:
+        return {}
+    try:
+        return msgspec.convert(value, RunConfig).as_dict()
+    except msgspec.ValidationError as exc:
+        raise InputValidationError(f"config: {exc}", path="config") from None
 
 
 def not_found(what: str, ident: str) -> RuntimeHTTPError:

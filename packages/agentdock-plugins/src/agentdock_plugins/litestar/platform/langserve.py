@@ -33,7 +33,7 @@ from litestar.response import Stream
 
 from agentdock_plugins.langgraph.platformrun import PLATFORM_RUN, PlatformRun
 from agentdock_plugins.litestar.invoke import Scope, check_json, request_headers
-from agentdock_plugins.litestar.platform.bodies import decode_body, not_found
+from agentdock_plugins.litestar.platform.bodies import decode_body, not_found, run_config
 from agentdock_plugins.litestar.platform.encoding import HEARTBEAT, encode, sse_event
 
 __all__ = ["langserve_handlers"]
@@ -54,8 +54,8 @@ class Batch(msgspec.Struct, kw_only=True):
     kwargs: dict[str, Any] | None = None
 
 
-def _run_of(config: Mapping[str, Any] | None, modes: tuple[str, ...] = ("values",)) -> PlatformRun:
-    return PlatformRun(config=dict(config or {}), stream_modes=modes)
+def _run_of(config: Mapping[str, Any] | None) -> PlatformRun:
+    return PlatformRun(config=run_config(config), stream_modes=("values",))
 
 
 def langserve_handlers(pipeline: Pipeline, spec: Any, *, heartbeat_sec: float) -> list[Any]:
@@ -108,7 +108,8 @@ def langserve_handlers(pipeline: Pipeline, spec: Any, *, heartbeat_sec: float) -
     async def stream(request: Request[Any, Any, Any], agent: AgentPath) -> Stream:
         headers, raw = await read(request, agent)
         body = decode_body(raw, Invoke, empty_ok=False)
-        token = PLATFORM_RUN.set(_run_of(body.config))
+        run = _run_of(body.config)
+        token = PLATFORM_RUN.set(run)
         try:
             items = pipeline.stream(body.input, headers=headers)
             first = await anext(items)  # a refusal keeps its HTTP status
@@ -116,7 +117,7 @@ def langserve_handlers(pipeline: Pipeline, spec: Any, *, heartbeat_sec: float) -
             PLATFORM_RUN.reset(token)
         run_id = str(first.data.get("run_id", ""))
         return Stream(
-            _frames(run_id, items, heartbeat_sec, _run_of(body.config)),
+            _frames(run_id, items, heartbeat_sec, run),
             media_type="text/event-stream",
             headers={"cache-control": "no-cache", "x-run-id": run_id},
         )

@@ -16,6 +16,7 @@ from typing import Annotated, Any, cast
 
 from agentdock_runtime import Pipeline, RuntimeHTTPError, Unauthorized
 from agentdock_runtime.gates import as_async
+from langgraph.errors import InvalidUpdateError
 from litestar import Request, Response, delete, get, post
 from litestar.params import PathParameter
 from litestar.response import Stream
@@ -250,7 +251,7 @@ class _Platform:
             owner=owner,
             multitask_strategy=body.multitask_strategy,
             metadata=body.metadata or {},
-            kwargs={"stream_mode": modes, "config": body.config or {}},
+            kwargs={"stream_mode": modes, "config": run.config},
         )
         handle = self.runs.start(record, thread, run, body.input or {}, headers, wait=wait)
         handle.cancel_on_disconnect = body.on_disconnect == "cancel"
@@ -476,11 +477,15 @@ def platform_handlers(
             config = await graph.aupdate_state(
                 {"configurable": configurable}, body.values, as_node=body.as_node
             )
-        except (ValueError, KeyError, TypeError) as exc:
-            # LangGraph's own refusal (an unknown node, an ambiguous update): the input's
-            # fault, worded by LangGraph without the state's values.
+        except (InvalidUpdateError, ValueError, KeyError, TypeError) as exc:
+            # LangGraph's own refusal (an unknown node, values that are not a mapping): the
+            # caller's fault; its first line, which names what was wrong, not the state.
+            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
             raise RuntimeHTTPError(
-                422, "ValidationError", f"the update was refused: {type(exc).__name__}: {exc}"
+                422,
+                "ValidationError",
+                f"the update was refused: {type(exc).__name__}: {reason}",
+                path="values",
             ) from None
         return _json({"checkpoint": checkpoint_of(config)})
 
@@ -711,8 +716,8 @@ def _count(raw: str | None, name: str, default: int) -> int:
 
 def _platform_run(body: RunCreate, modes: list[str]) -> PlatformRun:
     return PlatformRun(
-        command=body.command,
-        config=body.config or {},
+        command=body.command.as_dict() if body.command is not None else None,
+        config=body.config.as_dict() if body.config is not None else {},
         context=body.context,
         stream_modes=modes,
         subgraphs=body.stream_subgraphs,
