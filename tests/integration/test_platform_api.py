@@ -57,7 +57,7 @@ GRAPH = textwrap.dedent(
 
 
     def build_graph():
-        llm = FakeListChatModel(responses=["ok"])
+        llm = FakeListChatModel(responses=["ok, the password is hunter2"])
 
         def shout(state: State) -> dict[str, Any]:
             text = state.get("text", "")
@@ -92,7 +92,7 @@ io_schema:
   input: {{type: object, properties: {{text: {{type: string}}}}}}
   output: {{type: object, properties: {{answer: {{type: string}}, approval: {{type: string}}}}}}
 policies:
-  safety: {{block_prompt_injection: true}}
+  safety: {{block_prompt_injection: true, redact_patterns: ["(?i)hunter2"]}}
 auth:
   mode: api_key
   api_keys: {{enabled: true}}
@@ -333,6 +333,29 @@ def test_wrong_key_is_401_and_a_role_without_invoke_is_403(server: dict[str, Any
         headers={"authorization": f"Bearer {server['keys']['developer']}"},
     )
     assert bearer.runs.wait(None, AGENT_NAME, input={"text": "yo"})["answer"] == "YO"
+
+
+def test_streamed_chunks_pass_the_post_policies(server: dict[str, Any]) -> None:
+    headers = {"x-api-key": server["keys"]["developer"]}
+    body = {
+        "assistant_id": AGENT_NAME,
+        "input": {"text": "hi"},
+        "stream_mode": ["messages-tuple", "updates", "values", "debug"],
+    }
+    with httpx.Client(base_url=server["url"], headers=headers) as http:
+        streamed = http.post("/runs/stream", json=body)
+    assert streamed.status_code == 200
+    assert "hunter2" not in streamed.text.lower()
+    messages = [
+        json.loads(line.removeprefix("data: "))
+        for event, line in zip(
+            streamed.text.splitlines(), streamed.text.splitlines()[1:], strict=False
+        )
+        if event == "event: messages"
+    ]
+    # The model streams one character a chunk: the secret is redacted across chunks.
+    assert "".join(chunk["content"] for chunk, _ in messages) == ("ok, the password is [REDACTED]")
+    assert all(meta["langgraph_node"] == "shout" for _, meta in messages if meta)
 
 
 def test_injection_is_refused_as_on_invoke(server: dict[str, Any]) -> None:

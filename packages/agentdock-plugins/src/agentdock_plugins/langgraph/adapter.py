@@ -224,6 +224,10 @@ class LangGraphAdapter:
         def events(ns: tuple[str, ...], mode: str, chunk: Any) -> Iterable[StreamEvent]:
             if mode not in forward or (ns and not platform.subgraphs):
                 return ()
+            if mode == "messages":
+                token = _message_token(ns, chunk)
+                if token is not None:
+                    return (token,)
             name = mode if not ns else "|".join((mode, *ns))
             return (StreamEvent("event", {"event": name, "data": chunk}),)
 
@@ -285,6 +289,22 @@ class LangGraphAdapter:
             # A graph with its own checkpointer still needs a thread: one per run.
             config["configurable"] = {"thread_id": context.run_id}
         return graph, config
+
+
+def _message_token(ns: tuple[str, ...], chunk: Any) -> StreamEvent | None:
+    """A model's streamed text in a Platform run's ``messages`` mode, as a ``token`` item,
+    so that the post policies see it as they see ``/stream``'s tokens: a secret split
+    across chunks is held back and redacted whole. The server turns it back into a
+    ``messages`` event. ``None`` for anything else (a tool call chunk, a whole message),
+    which is sent as an event."""
+    message, meta = chunk
+    if not isinstance(message, AIMessage) or getattr(message, "tool_call_chunks", None):
+        return None
+    text = message_text(message.content)
+    if not text:
+        return None
+    data = {"text": text, "node": meta.get("langgraph_node"), "message_id": message.id}
+    return StreamEvent("token", {**data, "ns": list(ns), "metadata": meta})
 
 
 async def _until_stopped(call: Coroutine[Any, Any, T], stop: threading.Event) -> T:

@@ -277,6 +277,10 @@ class Runs:
                 data = item.data
                 if item.event == "event" and "event" in data and "data" in data:
                     handle.add(str(data["event"]), data["data"])
+                elif item.event == "token" and data.get("text"):
+                    # A model's text, through the post policies as /stream's tokens are.
+                    name = "|".join(("messages", *(data.get("ns") or ())))
+                    handle.add(name, [message_chunk(data), data.get("metadata") or {}])
                 elif item.event == "end":
                     handle.output = data.get("output")
                 elif item.event == "error":
@@ -290,6 +294,23 @@ class Runs:
             return "success"
         finally:
             await items.aclose()  # type: ignore[attr-defined]
+
+
+def message_chunk(token: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``AIMessageChunk`` a ``messages`` event carries, rebuilt around the text the
+    policies released (which may hold a few chunks' text, or a redaction)."""
+    return {
+        "type": "AIMessageChunk",
+        "content": token.get("text", ""),
+        "id": token.get("message_id"),
+        "name": None,
+        "additional_kwargs": {},
+        "response_metadata": {},
+        "tool_calls": [],
+        "tool_call_chunks": [],
+        "invalid_tool_calls": [],
+        "usage_metadata": None,
+    }
 
 
 def _with_status(thread: ThreadRecord, status: str) -> ThreadRecord:
