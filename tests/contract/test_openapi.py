@@ -19,6 +19,7 @@ import jsonschema
 import pytest
 from agentdock import make_plugin_manager
 from agentdock_plugins.litestar.openapi import TAG, openapi_document
+from agentdock_plugins.litestar.platform.openapi import platform_paths
 from litestar.testing import TestClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,7 +101,9 @@ def test_document_shape() -> None:
     }
     assert document["components"]["securitySchemes"]["apiKeyAuth"]["name"] == "x-api-key"
     assert document["paths"]["/health"]["get"]["security"] == []
-    assert set(document["paths"]) == {"/invoke", "/stream", "/schema", "/health", "/ready"}
+    own = {"/invoke", "/stream", "/schema", "/health", "/ready"}
+    # echo is a LangGraph agent: the LangGraph Platform API is listed beside its own routes.
+    assert set(document["paths"]) == own | set(platform_paths())
     for path_item in document["paths"].values():
         for operation in path_item.values():
             for response in operation["responses"].values():

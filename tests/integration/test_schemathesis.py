@@ -18,6 +18,7 @@ import agentdock_plugins.litestar
 import pytest
 import schemathesis
 from agentdock import make_plugin_manager
+from agentdock_plugins.litestar.platform.openapi import PLATFORM_TAG
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
     content_type_conformance,
@@ -30,6 +31,7 @@ from schemathesis.core.result import Ok
 
 ECHO = Path(__file__).resolve().parents[2] / "examples" / "echo" / "Dockfile.yaml"
 MAX_EXAMPLES = 50
+PLATFORM_EXAMPLES = 15
 
 CHECKS = [
     not_a_server_error,
@@ -65,7 +67,12 @@ def _app() -> Any:
     return without_lifespan
 
 
-schema = schemathesis.openapi.from_asgi("/openapi.json", _app())
+#: The whole document, AgentDock's own routes, and the LangGraph Platform API's (which the
+#: real clients drive in test_platform_api.py; here they are checked for crashes, status
+#: codes and content types).
+document = schemathesis.openapi.from_asgi("/openapi.json", _app())
+schema = document.exclude(tag=PLATFORM_TAG)
+platform = document.include(tag=PLATFORM_TAG)
 
 #: The runtime refuses an integer wider than 64 bits with 400 (checkpointers and telemetry
 #: store no wider; README, "Inline I/O schemas"). JSON Schema cannot say so without also
@@ -84,12 +91,12 @@ def _fits_64_bits(value: Any) -> bool:
     return True
 
 
-@schema.hook
+@document.hook
 def filter_body(context: Any, body: Any) -> bool:
     return _fits_64_bits(body)
 
 
-@schema.hook
+@document.hook
 def filter_query(context: Any, query: Any) -> bool:
     # ``input`` of GET /stream is JSON in a query parameter: it may come already serialized.
     values = query.values() if isinstance(query, dict) else ()
@@ -116,6 +123,24 @@ def test_echo_conforms_to_its_openapi_document(case: schemathesis.Case[Any]) -> 
     # Every default check: served with ``insecure_no_auth``, the document declares no
     # security, so schemathesis expects none.
     case.call_and_validate()
+
+
+@platform.parametrize()
+@settings(
+    max_examples=PLATFORM_EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+)
+def test_platform_routes_never_fail_on_bad_input(case: schemathesis.Case[Any]) -> None:
+    # Generated ids name no assistant, thread or run: 404 (or 409, 422) with the envelope,
+    # never a 5xx other than the documented 501 of crons.
+    response = case.call()
+    assert response.status_code < 500 or response.status_code == 501, response.text
+    if response.status_code >= 400:
+        body = response.json()
+        assert body["code"] == response.status_code and body["error"] and body["detail"]
+    case.validate_response(response, checks=[status_code_conformance, content_type_conformance])
 
 
 def test_every_operation_is_covered() -> None:

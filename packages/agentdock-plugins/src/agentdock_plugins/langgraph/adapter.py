@@ -22,10 +22,12 @@ The Dockfile's ``arguments`` it reads:
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator, Iterable, Mapping
+import threading
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from agentdock.run import RunContext, RunResult, StreamEvent
 from langchain_core.messages import AIMessage
@@ -38,9 +40,15 @@ from langgraph.pregel import Pregel
 from agentdock_plugins._runnable import resolve_runnable
 from agentdock_plugins.langchain_callbacks import EventChannel, RunTracker, message_text
 from agentdock_plugins.langgraph.checkpoint import make_checkpointer
+from agentdock_plugins.langgraph.platformrun import PLATFORM_RUN, PlatformRun, graph_modes
 from agentdock_plugins.langgraph.workers import WorkerPool
 
 __all__ = ["DEFAULT_WORKER_THREADS", "LangGraphAdapter", "is_synchronous"]
+
+T = TypeVar("T")
+#: The key under which LangGraph reports a run's interrupts (in ``invoke``'s output and in
+#: ``updates`` chunks).
+INTERRUPT = "__interrupt__"
 
 DEFAULT_WORKER_THREADS = 64
 WORKER_THREADS_ENV = "AGENTDOCK_WORKER_THREADS"
@@ -93,11 +101,20 @@ class LangGraphAdapter:
 
     # -- the Adapter protocol -------------------------------------------------------------------
 
+    @property
+    def stateful_graph(self) -> Any:
+        """The graph with its checkpointer (the one thread runs use), or ``None`` when the
+        agent keeps no threads."""
+        return self._stateful
+
     async def invoke(self, payload: Mapping[str, Any], context: RunContext) -> RunResult:
         tracker = RunTracker(context)
         graph, config = self._prepare(context, tracker)
+        platform = PLATFORM_RUN.get()
         try:
-            if self._workers is not None:
+            if platform is not None:
+                output = await self._platform_invoke(graph, payload, config, platform)
+            elif self._workers is not None:
                 output = await self._workers.run(graph.invoke, dict(payload), config)
             else:
                 output = await graph.ainvoke(dict(payload), config)
@@ -114,6 +131,13 @@ class LangGraphAdapter:
         tracker = RunTracker(context, emit=channel.put)
         graph, config = self._prepare(context, tracker)
         workers = self._workers
+        platform = PLATFORM_RUN.get()
+        if platform is not None:
+            async for event in channel.run(
+                lambda: self._platform_stream(graph, payload, config, platform, channel), tracker
+            ):
+                yield event
+            return
 
         async def produce() -> None:
             output: Any = _NO_VALUES
@@ -149,6 +173,92 @@ class LangGraphAdapter:
         async for event in channel.run(produce, tracker):
             yield event
 
+    async def _platform_invoke(
+        self, graph: Any, payload: Mapping[str, Any], config: RunnableConfig, run: PlatformRun
+    ) -> Any:
+        """A Platform run to its end: the graph given a ``Command`` or the input, with the
+        caller's config, context and interrupt points."""
+        value = run.graph_input(payload)
+        config = run.merge_config(config)
+        kwargs = run.graph_kwargs()
+        if self._workers is None:
+            return await graph.ainvoke(value, config, **kwargs)
+        stop = threading.Event()
+
+        def steps() -> Any:
+            # ``invoke`` step by step, so that a cancelled run stops at its next step.
+            last: Any = None
+            interrupts: list[Any] = []
+            for mode, chunk in graph.stream(
+                value, config, stream_mode=["values", "updates"], **kwargs
+            ):
+                if mode == "values":
+                    last = chunk
+                elif isinstance(chunk, Mapping) and INTERRUPT in chunk:
+                    interrupts.extend(chunk[INTERRUPT])
+                if stop.is_set():
+                    break
+            if interrupts and isinstance(last, Mapping):
+                return {**last, INTERRUPT: tuple(interrupts)}
+            return last
+
+        return await _until_stopped(self._workers.run(steps), stop)
+
+    async def _platform_stream(
+        self,
+        graph: Any,
+        payload: Mapping[str, Any],
+        config: RunnableConfig,
+        platform: PlatformRun,
+        channel: EventChannel,
+    ) -> None:
+        """Stream a Platform run's modes as ``event`` items (see :mod:`.platformrun`)."""
+        value = platform.graph_input(payload)
+        config = platform.merge_config(config)
+        kwargs = platform.graph_kwargs()
+        modes = graph_modes(platform.stream_modes)
+        wanted = {m: m for m in platform.stream_modes}
+        forward = {"messages" if m == "messages-tuple" else m for m in wanted}
+        output: Any = _NO_VALUES
+
+        def events(ns: tuple[str, ...], mode: str, chunk: Any) -> Iterable[StreamEvent]:
+            if mode not in forward or (ns and not platform.subgraphs):
+                return ()
+            if mode == "messages":
+                token = _message_token(ns, chunk)
+                if token is not None:
+                    return (token,)
+            name = mode if not ns else "|".join((mode, *ns))
+            return (StreamEvent("event", {"event": name, "data": chunk}),)
+
+        if self._workers is not None:
+            stop = threading.Event()
+
+            def pump() -> Any:
+                last: Any = _NO_VALUES
+                for ns, mode, chunk in graph.stream(
+                    value, config, stream_mode=modes, subgraphs=True, **kwargs
+                ):
+                    if mode == "values" and not ns:
+                        last = chunk
+                    for event in events(ns, mode, chunk):
+                        channel.put_threadsafe(event)
+                    if channel.closed.is_set() or stop.is_set():
+                        break
+                return last
+
+            output = await _until_stopped(self._workers.run(pump), stop)
+        else:
+            async for ns, mode, chunk in graph.astream(
+                value, config, stream_mode=modes, subgraphs=True, **kwargs
+            ):
+                if mode == "values" and not ns:
+                    output = chunk
+                for event in events(ns, mode, chunk):
+                    channel.put(event)
+        if output is not _NO_VALUES:
+            channel.put(StreamEvent("output", {"output": _output_of(graph, output)}))
+
     # -- lifecycle ------------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -179,6 +289,35 @@ class LangGraphAdapter:
             # A graph with its own checkpointer still needs a thread: one per run.
             config["configurable"] = {"thread_id": context.run_id}
         return graph, config
+
+
+def _message_token(ns: tuple[str, ...], chunk: Any) -> StreamEvent | None:
+    """A model's streamed text in a Platform run's ``messages`` mode, as a ``token`` item,
+    so that the post policies see it as they see ``/stream``'s tokens: a secret split
+    across chunks is held back and redacted whole. The server turns it back into a
+    ``messages`` event. ``None`` for anything else (a tool call chunk, a whole message),
+    which is sent as an event."""
+    message, meta = chunk
+    if not isinstance(message, AIMessage) or getattr(message, "tool_call_chunks", None):
+        return None
+    text = message_text(message.content)
+    if not text:
+        return None
+    data = {"text": text, "node": meta.get("langgraph_node"), "message_id": message.id}
+    return StreamEvent("token", {**data, "ns": list(ns), "metadata": meta})
+
+
+async def _until_stopped(call: Coroutine[Any, Any, T], stop: threading.Event) -> T:
+    """``call`` (a graph run in a worker thread); when cancelled, the graph is told to stop
+    at its next step and waited for, so that a cancelled Platform run writes no checkpoint
+    after it is reported over (the thread's next run starts only then)."""
+    task = asyncio.ensure_future(call)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        stop.set()
+        await asyncio.wait((task,))
+        raise
 
 
 def _output_of(graph: Any, values: Any) -> Any:

@@ -46,6 +46,9 @@ from agentdock_plugins.litestar.openapi import (
     swagger_asset,
     swagger_html,
 )
+from agentdock_plugins.litestar.platform import serves_platform
+from agentdock_plugins.litestar.platform.langserve import langserve_handlers
+from agentdock_plugins.litestar.platform.routes import platform_handlers
 from agentdock_plugins.litestar.sse import StreamReplay, sse_stream
 from agentdock_plugins.litestar.ws import ConnectionSlots, refuse, ws_endpoint
 
@@ -123,6 +126,9 @@ def create_app(
     readiness = readiness if callable(readiness) else None
 
     handlers = _info_handlers(pipeline, spec, serving, readiness)
+    if serves_platform(pipeline, spec):  # the LangGraph Platform API beside the agent's own routes
+        handlers += platform_handlers(pipeline, spec, heartbeat_sec=heartbeat_sec)
+        handlers += langserve_handlers(pipeline, spec, heartbeat_sec=heartbeat_sec)
     route = InvokeRoute(pipeline, serving.is_ready)
     if rest:
         handlers.append(_invoke_handler(route))

@@ -40,6 +40,12 @@ from litestar.openapi.spec import (
     Tag,
 )
 
+from agentdock_plugins.litestar.platform.openapi import (
+    PLATFORM_TAG,
+    PLATFORM_TAG_TEXT,
+    platform_paths,
+)
+
 __all__ = [
     "TAG",
     "declared_schemas",
@@ -376,6 +382,10 @@ def openapi_document(spec: Any, *, secured: bool = True) -> dict[str, Any]:
         security=[{name: []} for name in schemes] if secured else None,
     ).to_schema()
     del document["servers"]
+    # A LangGraph agent also serves the LangGraph Platform API and LangServe's routes.
+    if getattr(agent, "framework", None) == "langgraph":
+        document["paths"].update(platform_paths())
+        document["tags"].append({"name": PLATFORM_TAG, "description": PLATFORM_TAG_TEXT})
     declared = {"Input": input_schema, "Output": output_schema}
     document["components"]["schemas"] = {**declared, **document["components"]["schemas"], **defs}
     return document

@@ -1,0 +1,37 @@
+"""The LangGraph Platform API, so that ``langgraph-sdk`` and ``RemoteGraph`` talk to an
+AgentDock agent unchanged (the URL and the key are all a client changes).
+
+Served beside AgentDock's own routes when the agent is a LangGraph graph:
+
+* assistants: ``POST /assistants/search``, ``GET /assistants/{id}``, ``…/graph``,
+  ``…/schemas`` (one assistant: the agent; its id is a UUID derived from its name, and the
+  name is accepted wherever an id is);
+* threads: ``POST /threads``, ``POST /threads/search``, ``GET``/``DELETE /threads/{id}``,
+  ``GET``/``POST /threads/{id}/state``, ``GET /threads/{id}/state/{checkpoint_id}``,
+  ``POST /threads/{id}/state/checkpoint``, ``GET``/``POST /threads/{id}/history``, kept in
+  the agent's LangGraph checkpointer;
+* runs: ``POST /runs/wait``, ``/runs/stream``, ``/runs`` and the same under
+  ``/threads/{id}/runs…``; ``GET /threads/{id}/runs``, ``…/runs/{run_id}``, ``…/join``,
+  ``…/stream``; ``POST …/cancel``;
+* crons: 501 with the error envelope;
+* LangServe's ``/langserve/{agent}/invoke``, ``…/batch`` and ``…/stream``
+  (:mod:`.langserve`), for ``RemoteRunnable``.
+
+Every run goes through the agent's pipeline (:mod:`.runs`); see :mod:`.routes` for auth.
+This package root imports nothing heavy: the server imports :mod:`.routes` when it builds
+the application, the OpenAPI document :mod:`.openapi`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["serves_platform"]
+
+
+def serves_platform(pipeline: object, spec: Any) -> bool:
+    """Whether the agent speaks the Platform API: a LangGraph agent (``framework:
+    langgraph``, its adapter exposing ``stateful_graph``); the OpenAPI document lists the
+    routes on the same condition."""
+    adapter = getattr(pipeline, "adapter", None)
+    return spec.agent.framework == "langgraph" and hasattr(adapter, "stateful_graph")

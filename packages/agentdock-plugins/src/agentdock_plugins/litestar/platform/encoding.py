@@ -1,0 +1,46 @@
+"""JSON and Server-Sent Events as the Platform's clients read them.
+
+A graph's state holds what plain JSON does not (LangChain messages, ``Interrupt``
+dataclasses, sets): messages are dumped as the SDK expects them, and anything else JSON
+cannot hold is sent as its text rather than failing the run's response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+__all__ = ["HEARTBEAT", "encode", "sse_event"]
+
+#: The comment sent on an idle stream.
+HEARTBEAT = b": heartbeat\n\n"
+
+
+def _enc_hook(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    if isinstance(obj, set | frozenset):
+        return list(obj)
+    dump = getattr(obj, "model_dump", None)
+    if callable(dump):
+        try:
+            return dump(mode="json")
+        except Exception:
+            return str(obj)
+    return str(obj)
+
+
+_encoder = msgspec.json.Encoder(enc_hook=_enc_hook)
+
+#: One value as JSON bytes; never raises for a graph's state.
+encode = _encoder.encode
+
+
+def sse_event(event: str, data: Any, event_id: int | None = None) -> bytes:
+    """``event: <event>\\ndata: <json>\\n[id: <n>\\n]\\n``."""
+    head = b"event: %s\ndata: %s\n" % (event.encode("utf-8", "replace"), encode(data))
+    if event_id is not None:
+        head += b"id: %d\n" % event_id
+    return head + b"\n"

@@ -1,0 +1,165 @@
+"""LangServe's routes for one agent, so that ``RemoteRunnable(f"{base}/langserve/{agent}")``
+works unchanged: ``invoke``, ``batch`` and ``stream``.
+
+* ``POST /langserve/{agent}/invoke`` ``{"input", "config", "kwargs"}`` answers
+  ``{"output", "metadata": {"run_id", "feedback_tokens"}}``;
+* ``POST /langserve/{agent}/batch`` ``{"inputs", "config", "kwargs"}`` answers
+  ``{"output": [...], "metadata": {"run_ids": [...]}}`` (the runs run one after another, so
+  one caller's batch takes one run's share of the agent at a time);
+* ``POST /langserve/{agent}/stream`` sends ``metadata`` (``{"run_id"}``), a ``data`` event
+  per state the graph reaches (its ``values``, as ``graph.stream`` yields them), then
+  ``end``; a failure once streaming is an ``error`` event ``{"status_code", "message"}``.
+
+Each input is one run of the agent's pipeline, as on ``/invoke``: auth, the input schema,
+the policies (an injection attempt is refused with the same 403), the output schema and
+telemetry. A refusal before the run starts keeps its HTTP status and the error envelope.
+``config`` (tags, metadata, configurable) reaches the graph as a Platform run's does;
+``kwargs`` are ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import AsyncIterator, Mapping
+from typing import Annotated, Any, cast
+
+import anyio
+import msgspec
+from agentdock_runtime import Pipeline, RuntimeHTTPError, StreamItem
+from litestar import Request, Response, post
+from litestar.params import PathParameter
+from litestar.response import Stream
+
+from agentdock_plugins.langgraph.platformrun import PLATFORM_RUN, PlatformRun
+from agentdock_plugins.litestar.invoke import Scope, check_json, request_headers
+from agentdock_plugins.litestar.platform.bodies import decode_body, not_found, run_config
+from agentdock_plugins.litestar.platform.encoding import HEARTBEAT, encode, sse_event
+
+__all__ = ["langserve_handlers"]
+
+JSON = "application/json"
+AgentPath = Annotated[str, PathParameter()]
+
+
+class Invoke(msgspec.Struct, kw_only=True):
+    input: dict[str, Any]
+    config: dict[str, Any] | None = None
+    kwargs: dict[str, Any] | None = None
+
+
+class Batch(msgspec.Struct, kw_only=True):
+    inputs: list[dict[str, Any]]
+    config: dict[str, Any] | list[dict[str, Any]] | None = None
+    kwargs: dict[str, Any] | None = None
+
+
+def _run_of(config: Mapping[str, Any] | None) -> PlatformRun:
+    return PlatformRun(config=run_config(config), stream_modes=("values",))
+
+
+def langserve_handlers(pipeline: Pipeline, spec: Any, *, heartbeat_sec: float) -> list[Any]:
+    """The Litestar handlers of LangServe's protocol for ``pipeline`` (built once)."""
+    name = spec.agent.name
+
+    async def read(request: Request[Any, Any, Any], agent: str) -> tuple[dict[str, str], bytes]:
+        if agent != name:
+            raise not_found("agent", agent)
+        headers = request_headers(cast("Scope", request.scope))
+        check_json(headers)
+        return headers, await request.body()
+
+    async def run(value: dict[str, Any], config: Any, headers: Mapping[str, str]) -> Any:
+        token = PLATFORM_RUN.set(_run_of(config))
+        try:
+            return await pipeline.invoke(value, headers=headers)
+        finally:
+            PLATFORM_RUN.reset(token)
+
+    @post("/langserve/{agent:str}/invoke", status_code=200)
+    async def invoke(request: Request[Any, Any, Any], agent: AgentPath) -> Response[bytes]:
+        headers, raw = await read(request, agent)
+        body = decode_body(raw, Invoke, empty_ok=False)
+        result = await run(body.input, body.config, headers)
+        metadata = {"run_id": result.run_id, "feedback_tokens": []}
+        return Response(
+            content=encode({"output": result.output, "metadata": metadata}),
+            media_type=JSON,
+            headers={"x-run-id": result.run_id},
+        )
+
+    @post("/langserve/{agent:str}/batch", status_code=200)
+    async def batch(request: Request[Any, Any, Any], agent: AgentPath) -> Response[bytes]:
+        headers, raw = await read(request, agent)
+        body = decode_body(raw, Batch, empty_ok=False)
+        configs = body.config if isinstance(body.config, list) else [body.config] * len(body.inputs)
+        if len(configs) != len(body.inputs):
+            raise RuntimeHTTPError(
+                422, "ValidationError", "config must be one object or one per input", path="config"
+            )
+        results = [await run(v, c, headers) for v, c in zip(body.inputs, configs, strict=True)]
+        answer = {
+            "output": [r.output for r in results],
+            "metadata": {"run_ids": [r.run_id for r in results]},
+        }
+        return Response(content=encode(answer), media_type=JSON)
+
+    @post("/langserve/{agent:str}/stream", status_code=200)
+    async def stream(request: Request[Any, Any, Any], agent: AgentPath) -> Stream:
+        headers, raw = await read(request, agent)
+        body = decode_body(raw, Invoke, empty_ok=False)
+        run = _run_of(body.config)
+        token = PLATFORM_RUN.set(run)
+        try:
+            items = pipeline.stream(body.input, headers=headers)
+            first = await anext(items)  # a refusal keeps its HTTP status
+        finally:
+            PLATFORM_RUN.reset(token)
+        run_id = str(first.data.get("run_id", ""))
+        return Stream(
+            _frames(run_id, items, heartbeat_sec, run),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-cache", "x-run-id": run_id},
+        )
+
+    return [invoke, batch, stream]
+
+
+async def _next(items: Any) -> StreamItem:
+    return cast("StreamItem", await anext(items))
+
+
+async def _frames(
+    run_id: str, items: Any, heartbeat: float, run: PlatformRun
+) -> AsyncIterator[bytes]:
+    """LangServe's events from the pipeline's items; heartbeats while the agent is quiet.
+    Each step runs in a task of a context that names the run to the adapter."""
+    context = contextvars.copy_context()
+    context.run(PLATFORM_RUN.set, run)
+    loop = asyncio.get_running_loop()
+    pending: asyncio.Task[StreamItem] | None = None
+    try:
+        yield sse_event("metadata", {"run_id": run_id})
+        while True:
+            pending = loop.create_task(_next(items), context=context)
+            while not (await asyncio.wait((pending,), timeout=heartbeat))[0]:
+                yield HEARTBEAT
+            task, pending = pending, None
+            try:
+                item = task.result()
+            except StopAsyncIteration:
+                break
+            data = item.data
+            if item.event == "event" and data.get("event") == "values":
+                yield sse_event("data", data.get("data"))
+            elif item.event == "error":
+                failure = {"status_code": int(data.get("code", 500)), "message": data.get("detail")}
+                yield sse_event("error", failure)
+                return
+        yield sse_event("end", None)
+    finally:
+        with anyio.CancelScope(shield=True):
+            if pending is not None:
+                pending.cancel()
+                await asyncio.wait((pending,))
+            await items.aclose()

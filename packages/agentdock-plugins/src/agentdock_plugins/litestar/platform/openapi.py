@@ -1,0 +1,204 @@
+"""The Platform API's routes in the agent's OpenAPI document (``/openapi.json``).
+
+Bodies and answers are described loosely (JSON objects), as the Platform's clients need
+no more; every route names its errors with the one envelope, ``Error``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["PLATFORM_TAG", "PLATFORM_TAG_TEXT", "platform_paths"]
+
+PLATFORM_TAG = "LangGraph Platform API"
+PLATFORM_TAG_TEXT = (
+    "The subset of the LangGraph Platform API that langgraph-sdk and RemoteGraph use, and "
+    "LangServe's invoke, batch and stream for RemoteRunnable; every run goes through the "
+    "agent's pipeline."
+)
+TAG = PLATFORM_TAG
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_OBJECT: dict[str, Any] = {"type": "object"}
+_ARRAY: dict[str, Any] = {"type": "array", "items": {"type": "object"}}
+_ANY: dict[str, Any] = {}
+_SSE = {
+    "description": "Server-Sent Events",
+    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+}
+
+
+def _param(name: str, where: str = "path") -> dict[str, Any]:
+    return {"name": name, "in": where, "required": where == "path", "schema": {"type": "string"}}
+
+
+def _op(
+    op_id: str,
+    summary: str,
+    *,
+    params: tuple[str, ...] = (),
+    body: bool = False,
+    answer: dict[str, Any] | None = None,
+    status: str = "200",
+) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    if status == "204":
+        responses["204"] = {"description": "Done"}
+    elif answer is _SSE:
+        responses["200"] = _SSE
+    elif status == "200":
+        responses["200"] = {
+            "description": "OK",
+            "content": {"application/json": {"schema": answer if answer is not None else _OBJECT}},
+        }
+    # Every refusal is the one envelope: 400, 401, 403, 404, 409 (a busy, existing or
+    # stateless thread), 415, 422, 429, 498, 499, 500, 501, 503, 504.
+    responses["default"] = {
+        "description": "An error, as the error envelope",
+        "content": {"application/json": {"schema": _ERROR}},
+    }
+    operation: dict[str, Any] = {
+        "tags": [TAG],
+        "summary": summary,
+        "operationId": op_id,
+        "parameters": [_param(p) for p in params],
+        "responses": responses,
+    }
+    if body:
+        operation["requestBody"] = {
+            "required": False,
+            "content": {"application/json": {"schema": _OBJECT}},
+        }
+    return operation
+
+
+def platform_paths() -> dict[str, Any]:
+    """The path items of the Platform API and of LangServe's protocol (added to the agent's
+    document)."""
+    a, t, r, c = (
+        ("assistant_id",),
+        ("thread_id",),
+        ("thread_id", "run_id"),
+        ("thread_id", "checkpoint_id"),
+    )
+    return {
+        "/assistants/search": {
+            "post": _op("platform_assistants_search", "Search assistants", body=True, answer=_ARRAY)
+        },
+        "/assistants/{assistant_id}": {
+            "get": _op("platform_assistant_get", "An assistant", params=a)
+        },
+        "/assistants/{assistant_id}/graph": {
+            "get": _op("platform_assistant_graph", "An assistant's graph", params=a)
+        },
+        "/assistants/{assistant_id}/schemas": {
+            "get": _op("platform_assistant_schemas", "An assistant's schemas", params=a)
+        },
+        "/threads": {"post": _op("platform_thread_create", "Create a thread", body=True)},
+        "/threads/search": {
+            "post": _op("platform_thread_search", "Search threads", body=True, answer=_ARRAY)
+        },
+        "/threads/{thread_id}": {
+            "get": _op("platform_thread_get", "A thread", params=t),
+            "delete": _op("platform_thread_delete", "Delete a thread", params=t, status="204"),
+        },
+        "/threads/{thread_id}/state": {
+            "get": _op("platform_state_get", "A thread's latest state", params=t),
+            "post": _op("platform_state_update", "Update a thread's state", params=t, body=True),
+        },
+        "/threads/{thread_id}/state/{checkpoint_id}": {
+            "get": _op("platform_state_at", "A thread's state at a checkpoint", params=c)
+        },
+        "/threads/{thread_id}/state/checkpoint": {
+            "post": _op(
+                "platform_state_checkpoint", "A thread's state at a checkpoint", params=t, body=True
+            )
+        },
+        "/threads/{thread_id}/history": {
+            "get": _op("platform_history_get", "A thread's past states", params=t, answer=_ARRAY),
+            "post": _op(
+                "platform_history", "A thread's past states", params=t, body=True, answer=_ARRAY
+            ),
+        },
+        "/runs/wait": {
+            "post": _op(
+                "platform_runs_wait", "Run, answer the final values", body=True, answer=_ANY
+            )
+        },
+        "/runs/stream": {
+            "post": _op("platform_runs_stream", "Run, streaming", body=True, answer=_SSE)
+        },
+        "/runs": {"post": _op("platform_runs_create", "Start a background run", body=True)},
+        "/threads/{thread_id}/runs/wait": {
+            "post": _op(
+                "platform_thread_runs_wait",
+                "Run on a thread, answer the final values",
+                params=t,
+                body=True,
+                answer=_ANY,
+            )
+        },
+        "/threads/{thread_id}/runs/stream": {
+            "post": _op(
+                "platform_thread_runs_stream",
+                "Run on a thread, streaming",
+                params=t,
+                body=True,
+                answer=_SSE,
+            )
+        },
+        "/threads/{thread_id}/runs": {
+            "post": _op(
+                "platform_thread_runs_create",
+                "Start a background run on a thread",
+                params=t,
+                body=True,
+            ),
+            "get": _op("platform_runs_list", "A thread's runs", params=t, answer=_ARRAY),
+        },
+        "/threads/{thread_id}/runs/{run_id}": {"get": _op("platform_run_get", "A run", params=r)},
+        "/threads/{thread_id}/runs/{run_id}/join": {
+            "get": _op("platform_run_join", "Wait for a run's end", params=r, answer=_ANY)
+        },
+        "/threads/{thread_id}/runs/{run_id}/stream": {
+            "get": _op("platform_run_join_stream", "Follow a run's events", params=r, answer=_SSE)
+        },
+        "/threads/{thread_id}/runs/{run_id}/cancel": {
+            "post": _op("platform_run_cancel", "Cancel a run", params=r, status="204")
+        },
+        "/runs/crons": {
+            "post": _op(
+                "platform_crons_create", "Crons (not supported: 501)", body=True, status="501"
+            )
+        },
+        "/threads/{thread_id}/runs/crons": {
+            "post": _op(
+                "platform_thread_crons_create",
+                "Crons (not supported: 501)",
+                params=t,
+                body=True,
+                status="501",
+            )
+        },
+        "/langserve/{agent}/invoke": {
+            "post": _op("langserve_invoke", "LangServe: run once", params=("agent",), body=True)
+        },
+        "/langserve/{agent}/batch": {
+            "post": _op(
+                "langserve_batch", "LangServe: run each input", params=("agent",), body=True
+            )
+        },
+        "/langserve/{agent}/stream": {
+            "post": _op(
+                "langserve_stream",
+                "LangServe: run, streaming",
+                params=("agent",),
+                body=True,
+                answer=_SSE,
+            )
+        },
+        "/runs/crons/search": {
+            "post": _op(
+                "platform_crons_search", "Crons (not supported: 501)", body=True, status="501"
+            )
+        },
+    }

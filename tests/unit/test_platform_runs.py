@@ -1,0 +1,106 @@
+"""The Platform API's run bookkeeping without a server: frames, heartbeats, records."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from agentdock_plugins.litestar.platform.bodies import RunCreate, decode_body
+from agentdock_plugins.litestar.platform.encoding import HEARTBEAT, encode, sse_event
+from agentdock_plugins.litestar.platform.records import MemoryRecords, RunRecord, ThreadRecord
+from agentdock_plugins.litestar.platform.routes import assistant_id, small_int
+from agentdock_plugins.litestar.platform.runs import RunHandle
+from agentdock_runtime import InputValidationError, MalformedJSONError
+
+
+def record(run_id: str = "r1", thread_id: str = "t1") -> RunRecord:
+    return RunRecord(run_id, thread_id, "a", None, "reject")
+
+
+def test_an_idle_stream_sends_heartbeats_then_its_frames() -> None:
+    async def scenario() -> list[bytes]:
+        handle = RunHandle(record(), None)
+        got: list[bytes] = []
+
+        async def follow() -> None:
+            async for frame in handle.follow(0, heartbeat=0.01):
+                got.append(frame)
+
+        task = asyncio.create_task(follow())
+        await asyncio.sleep(0.05)
+        handle.add("metadata", {"run_id": "r1", "attempt": 1})
+        handle.done.set()
+        handle.add("values", {"x": 1})
+        await asyncio.wait_for(task, 5)
+        return got
+
+    frames = asyncio.run(scenario())
+    assert frames[0] == HEARTBEAT
+    assert frames[-2:] == [
+        sse_event("metadata", {"run_id": "r1", "attempt": 1}, 1),
+        sse_event("values", {"x": 1}, 2),
+    ]
+
+
+def test_a_late_follower_gets_the_frames_after_its_last_event_id() -> None:
+    async def scenario() -> list[bytes]:
+        handle = RunHandle(record(), None)
+        for n in range(3):
+            handle.add("updates", {"n": n})
+        handle.done.set()
+        return [frame async for frame in handle.follow(1, heartbeat=1)]
+
+    assert asyncio.run(scenario()) == [
+        sse_event("updates", {"n": 1}, 2),
+        sse_event("updates", {"n": 2}, 3),
+    ]
+
+
+def test_records_are_bounded_and_forget_a_thread_with_its_runs() -> None:
+    records = MemoryRecords(max_threads=2, max_runs=2)
+    for tid in ("a", "b", "c"):
+        records.put_thread(ThreadRecord(tid, None))
+    assert [t.thread_id for t in records.threads()] == ["c", "b"]
+    for n in range(3):
+        records.put_run(record(f"r{n}", "c"))
+    assert [r.run_id for r in records.runs("c")] == ["r2", "r1"]
+    assert records.get_run("c", "r0") is None
+    assert records.delete_thread("c") and records.runs("c") == []
+    assert records.get_run("zz", "r1") is None
+
+
+def test_bodies_are_refused_with_a_path_or_as_malformed() -> None:
+    with pytest.raises(InputValidationError) as wrong:
+        decode_body(b'{"assistant_id": "a", "stream_subgraphs": "yes"}', RunCreate)
+    assert wrong.value.path == "stream_subgraphs"
+    with pytest.raises(InputValidationError) as missing:
+        decode_body(b"{}", RunCreate)
+    assert "assistant_id" in missing.value.detail
+    with pytest.raises(MalformedJSONError):
+        decode_body(b"{nope", RunCreate)
+    with pytest.raises(MalformedJSONError):
+        decode_body(b"", RunCreate, empty_ok=False)
+    with pytest.raises(InputValidationError):
+        decode_body(b'{"assistant_id": "a", "stream_mode": "events"}', RunCreate).modes()
+
+
+def test_the_assistant_id_is_the_one_langgraph_gives_the_graph() -> None:
+    # langgraph-api: uuid5(UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8"), graph_id).
+    assert assistant_id("agent") == "fe096781-5601-53d2-b2f6-0d3403f7e9ca"
+
+
+def test_state_that_json_cannot_hold_is_sent_as_text() -> None:
+    class Opaque:
+        def __str__(self) -> str:
+            return "opaque"
+
+    assert encode({"a": Opaque(), "b": {1, 2}}) in (
+        b'{"a":"opaque","b":[1,2]}',
+        b'{"a":"opaque","b":[2,1]}',
+    )
+
+
+def test_query_numbers_are_ascii_and_short() -> None:
+    assert small_int("42") == 42 and small_int("0") == 0
+    for text in ("", "²", "٣", "-1", "1e3", "9" * 10, "9" * 5000):
+        assert small_int(text) is None, text
