@@ -86,6 +86,7 @@ def _api_key(home: Path, agent: str) -> str:
             agent,
             "--role",
             "caller",
+            "--not-deployed",
             "--json",
         ],
         env={**os.environ, "AGENTDOCK_HOME": str(home)},
