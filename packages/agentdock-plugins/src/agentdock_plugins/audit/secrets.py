@@ -1,0 +1,204 @@
+"""Secret rules: keys in code and committed ``.env`` files. Known key formats come from
+detect-secrets' detectors (AWS, GitHub, OpenAI, Slack, Stripe, private keys, JWTs, ...),
+built once per audit; a literal assigned to a secret-named variable or argument counts too.
+No finding ever holds the value: messages name the kind of secret and where it is.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from agentdock.readiness import Hit, Level, SourceFile
+from agentdock.readiness.astutil import SECRET_NAME, call_name, const_str, docstrings
+
+__all__ = ["CommittedEnvFile", "HardcodedApiKey", "SecretLiteral", "known_formats"]
+
+#: Placeholders that are not secrets.
+_PLACEHOLDERS = frozenset(
+    {"", "changeme", "change-me", "xxx", "todo", "none", "null", "secret", "password", "dummy"}
+)
+
+
+def known_formats() -> list[Any]:
+    """detect-secrets' detectors of known key formats (regex-based, no network)."""
+    from detect_secrets.plugins.artifactory import ArtifactoryDetector
+    from detect_secrets.plugins.aws import AWSKeyDetector
+    from detect_secrets.plugins.azure_storage_key import AzureStorageKeyDetector
+    from detect_secrets.plugins.discord import DiscordBotTokenDetector
+    from detect_secrets.plugins.github_token import GitHubTokenDetector
+    from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
+    from detect_secrets.plugins.jwt import JwtTokenDetector
+    from detect_secrets.plugins.mailchimp import MailchimpDetector
+    from detect_secrets.plugins.npm import NpmDetector
+    from detect_secrets.plugins.openai import OpenAIDetector
+    from detect_secrets.plugins.private_key import PrivateKeyDetector
+    from detect_secrets.plugins.pypi_token import PypiTokenDetector
+    from detect_secrets.plugins.sendgrid import SendGridDetector
+    from detect_secrets.plugins.slack import SlackDetector
+    from detect_secrets.plugins.stripe import StripeDetector
+    from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
+    from detect_secrets.plugins.twilio import TwilioKeyDetector
+
+    classes = (
+        ArtifactoryDetector,
+        AWSKeyDetector,
+        AzureStorageKeyDetector,
+        DiscordBotTokenDetector,
+        GitHubTokenDetector,
+        GitLabTokenDetector,
+        JwtTokenDetector,
+        MailchimpDetector,
+        NpmDetector,
+        OpenAIDetector,
+        PrivateKeyDetector,
+        PypiTokenDetector,
+        SendGridDetector,
+        SlackDetector,
+        StripeDetector,
+        TelegramBotTokenDetector,
+        TwilioKeyDetector,
+    )
+    return [cls() for cls in classes]
+
+
+def _kind_of(detectors: list[Any], value: str) -> str | None:
+    """The secret type detect-secrets recognises in ``value``, or ``None``."""
+    if len(value) < 16 or (" " in value and "-----BEGIN" not in value):
+        return None
+    for detector in detectors:
+        for _ in detector.analyze_string(value):
+            return str(detector.secret_type)
+    return None
+
+
+def _is_placeholder(value: str) -> bool:
+    text = value.strip().strip("<>{}$").lower()
+    return text in _PLACEHOLDERS or text.startswith(("your", "replace", "change")) or len(text) < 4
+
+
+_NOT_SECRET_NAME = re.compile(
+    r"(_ENV|_VAR|_FILE|_PATH|_NAMES?|_HEADER|_PREFIX|_TYPE|_KIND|_FIELD|_KEYS|TOKENS|_URL)$",
+    re.IGNORECASE,
+)
+
+
+def _looks_secret(name: str, value: str) -> bool:
+    """A literal worth reporting under a secret-looking name: not a placeholder, not a
+    word or identifier (``"TokenExpired"``, ``"AGENTDOCK_SECRET"``), long enough."""
+    if _NOT_SECRET_NAME.search(name) or _is_placeholder(value):
+        return False
+    if len(value) < 8 or any(ch.isspace() for ch in value):
+        return False
+    has_digit = any(ch.isdigit() for ch in value)
+    has_alpha = any(ch.isalpha() for ch in value)
+    return (has_digit and has_alpha) or not value.replace("_", "").replace(".", "").isalpha()
+
+
+def _assigned_name(source: SourceFile, node: ast.Constant) -> str | None:
+    """The variable, attribute, keyword or dict key a constant is assigned to."""
+    parent = source.parent(node)
+    if isinstance(parent, ast.Assign) and parent.value is node:
+        target = parent.targets[0]
+        if isinstance(target, ast.Name):
+            return target.id
+        if isinstance(target, ast.Attribute):
+            return target.attr
+    if isinstance(parent, ast.AnnAssign) and isinstance(parent.target, ast.Name):
+        return parent.target.id
+    if isinstance(parent, ast.keyword):
+        return parent.arg
+    if isinstance(parent, ast.Dict):
+        for key, value in zip(parent.keys, parent.values, strict=False):
+            if value is node:
+                return const_str(key)
+    return None
+
+
+class SecretLiteral:
+    """A secret is written in the code: a known key format (detect-secrets) anywhere in a
+    string, or a literal assigned to a secret-named variable (``API_KEY = "..."``)."""
+
+    id = "secret-literal"
+    level = Level.HIGH
+    category = "secrets"
+    kinds = frozenset({"python", "dockerfile", "compose"})
+    fix = "remove it (and rotate it); read it from the environment or a secret store"
+
+    def __init__(self) -> None:
+        self._detectors = known_formats()
+
+    def check(self, source: SourceFile) -> Iterator[Hit]:
+        if source.kind != "python":
+            for number, text in enumerate(source.lines, 1):
+                for word in text.replace("=", " ").replace('"', " ").replace("'", " ").split():
+                    kind = _kind_of(self._detectors, word)
+                    if kind:
+                        yield Hit(number, f"{kind} in {source.kind}")
+                        break
+            return
+        prose = docstrings(source)
+        for node in source.nodes(ast.Constant):
+            value = node.value
+            if not isinstance(value, str) or id(node) in prose:
+                continue
+            if _api_key_argument(source, node):
+                continue  # hardcoded-api-key reports it
+            kind = _kind_of(self._detectors, value)
+            if kind:
+                yield Hit(node.lineno, f"{kind} in a string literal")
+                continue
+            name = _assigned_name(source, node)
+            if name and SECRET_NAME.search(name) and _looks_secret(name, value):
+                yield Hit(node.lineno, f"literal value assigned to {name}")
+
+
+def _api_key_argument(source: SourceFile, node: ast.Constant) -> bool:
+    parent = source.parent(node)
+    return isinstance(parent, ast.keyword) and bool(parent.arg and parent.arg.endswith("api_key"))
+
+
+class HardcodedApiKey:
+    """A model client gets its API key as a literal (``ChatOpenAI(api_key="sk-...")``)."""
+
+    id = "hardcoded-api-key"
+    level = Level.HIGH
+    category = "secrets"
+    kinds = frozenset({"python"})
+    fix = "leave api_key out (clients read OPENAI_API_KEY etc.) or pass os.environ[...]"
+
+    def check(self, source: SourceFile) -> Iterator[Hit]:
+        for call in source.nodes(ast.Call):
+            for keyword in call.keywords:
+                if not (keyword.arg and keyword.arg.endswith("api_key")):
+                    continue
+                value = const_str(keyword.value)
+                if value is not None and not _is_placeholder(value):
+                    yield Hit(call.lineno, f"{call_name(call)}({keyword.arg}=<literal>)")
+
+
+class CommittedEnvFile:
+    """A ``.env`` file in the tree gives a secret-named variable a value (or holds a known
+    key format): it is one ``git add`` away from the repository and the image."""
+
+    id = "committed-env-file"
+    level = Level.HIGH
+    category = "secrets"
+    kinds = frozenset({"env"})
+    fix = "keep .env out of the repository (.gitignore, .dockerignore); commit .env.example"
+
+    def __init__(self) -> None:
+        self._detectors = known_formats()
+
+    def check(self, source: SourceFile) -> Iterator[Hit]:
+        for number, text in enumerate(source.lines, 1):
+            line = text.strip()
+            if not line or line.startswith("#") or "=" not in line:
+                continue
+            name, _, value = line.removeprefix("export ").partition("=")
+            value = value.strip().strip("\"'")
+            kind = _kind_of(self._detectors, value)
+            if kind or (SECRET_NAME.search(name) and not _is_placeholder(value)):
+                yield Hit(number, f"{name.strip()} has a value in {source.rel}")
