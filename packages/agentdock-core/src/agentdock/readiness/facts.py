@@ -20,7 +20,7 @@ from agentdock.readiness.astutil import (
     string_constants,
 )
 from agentdock.readiness.model import Dependency, EnvVar
-from agentdock.readiness.sources import AgentSources
+from agentdock.readiness.sources import AgentSources, SourceFile
 
 __all__ = ["dependencies", "env_vars"]
 
@@ -104,8 +104,11 @@ def dependencies(agents: Iterable[AgentSources]) -> list[Dependency]:
         for source in agent.of_kind("python"):
             if source.tree is None:
                 continue
+            listening = _listen_addresses(source)
             for node in string_constants(source):
                 assert isinstance(node.value, str)
+                if id(node) in listening:
+                    continue
                 url = parse_url(node.value)
                 if url is None or url.scheme not in SERVICE_SCHEMES:
                     continue
@@ -128,6 +131,17 @@ def dependencies(agents: Iterable[AgentSources]) -> list[Dependency]:
                 if key not in seen:
                     seen.add(key)
                     out.append(Dependency(agent.name, scheme, host, port, source.rel, call.lineno))
+    return out
+
+
+def _listen_addresses(source: SourceFile) -> set[int]:
+    """Ids of the string constants passed to ``bind``/``run``/``serve``-style calls: where the
+    agent listens, not what it calls."""
+    out: set[int] = set()
+    for call in source.nodes(ast.Call):
+        if call_name(call).rsplit(".", 1)[-1] in _SERVER_CALLS:
+            for arg in [*call.args, *(k.value for k in call.keywords)]:
+                out.update(id(node) for node in ast.walk(arg))
     return out
 
 
