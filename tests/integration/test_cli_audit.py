@@ -75,6 +75,7 @@ def test_monorepo_report_matches_the_expected_files(tmp_path: Path) -> None:
 
 def test_monorepo_clean_agents_are_clean_and_the_planted_ones_are_not() -> None:
     code, stdout, _ = run_cli(["audit", str(AGENTS), "--format", "json"])
+    assert code == 0
     rows = {row["name"]: row for row in json.loads(stdout)["agents"]}
     for clean in ("echo_clean", "gateway_clean", "worker_clean"):
         assert set(rows[clean]["checks"].values()) == {"ok"}, clean
@@ -89,6 +90,7 @@ def test_text_and_markdown_read_like_the_audit(tmp_path: Path) -> None:
     assert "service_registry/service_registry_agent.py:18  loopback-bind" in text
     assert "NOT AUDITED (2)" in text
     code, markdown, _ = run_cli(["audit", str(AGENTS), "--format", "markdown"])
+    assert code == 0
     assert "| Agent | Bind 0.0.0.0 | Env Config |" in markdown
     assert "| 🔴 High | `loopback-bind` | bind | 2 | 2 |" in markdown
 
@@ -117,6 +119,7 @@ def test_rules_option_selects(tmp_path: Path) -> None:
             "host-path",
         ]
     )
+    assert code == 0
     rules = {f["rule"] for f in json.loads(stdout)["findings"]}
     assert rules == {"loopback-bind", "docker-root", "host-path"}
 
