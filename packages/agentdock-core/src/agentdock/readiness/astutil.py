@@ -19,6 +19,7 @@ __all__ = [
     "EnvRead",
     "Url",
     "call_name",
+    "calls",
     "const_int",
     "const_str",
     "docstrings",
@@ -117,9 +118,20 @@ def const_int(node: ast.AST | None) -> int | None:
     return None
 
 
+def calls(source: SourceFile) -> list[tuple[str, ast.Call]]:
+    """``(call_name(call), call)`` for every call of the file, named once per file."""
+    return source.memo(
+        "calls", lambda: [(call_name(call), call) for call in source.nodes(ast.Call)]
+    )
+
+
 def docstrings(source: SourceFile) -> set[int]:
     """Ids of string constants that are docstrings or bare string statements (prose, not
     configuration)."""
+    return source.memo("docstrings", lambda: _docstrings(source))
+
+
+def _docstrings(source: SourceFile) -> set[int]:
     out: set[int] = set()
     for expr in source.nodes(ast.Expr):
         if const_str(expr.value) is not None:
@@ -128,13 +140,17 @@ def docstrings(source: SourceFile) -> set[int]:
 
 
 def string_constants(source: SourceFile) -> list[ast.Constant]:
-    """Every string constant of the file but docstrings, in line order."""
-    prose = docstrings(source)
-    return [
-        node
-        for node in source.nodes(ast.Constant)
-        if isinstance(node.value, str) and id(node) not in prose
-    ]
+    """Every string constant of the file but docstrings."""
+
+    def build() -> list[ast.Constant]:
+        prose = docstrings(source)
+        return [
+            node
+            for node in source.nodes(ast.Constant)
+            if isinstance(node.value, str) and id(node) not in prose
+        ]
+
+    return source.memo("strings", build)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,9 +171,13 @@ _GETTERS = frozenset(
 def env_reads(source: SourceFile) -> list[EnvRead]:
     """``os.getenv``, ``os.environ.get``/``setdefault`` and ``os.environ[...]`` reads with a
     constant name."""
+    return source.memo("env_reads", lambda: _env_reads(source))
+
+
+def _env_reads(source: SourceFile) -> list[EnvRead]:
     out: list[EnvRead] = []
-    for call in source.nodes(ast.Call):
-        if call_name(call) not in _GETTERS or not call.args:
+    for name_, call in calls(source):
+        if name_ not in _GETTERS or not call.args:
             continue
         name = const_str(call.args[0])
         if name is None:

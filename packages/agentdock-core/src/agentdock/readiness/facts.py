@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from agentdock.readiness.astutil import (
     SECRET_NAME,
-    call_name,
+    calls,
     const_int,
     const_str,
     env_reads,
@@ -122,8 +122,8 @@ def dependencies(agents: Iterable[AgentSources]) -> list[Dependency]:
                             agent.name, url.scheme, url.host, url.port, source.rel, node.lineno
                         )
                     )
-            for call in source.nodes(ast.Call):
-                found = _client_target(call)
+            for called, call in calls(source):
+                found = _client_target(called, call)
                 if found is None:
                     continue
                 scheme, host, port = found
@@ -138,15 +138,14 @@ def _listen_addresses(source: SourceFile) -> set[int]:
     """Ids of the string constants passed to ``bind``/``run``/``serve``-style calls: where the
     agent listens, not what it calls."""
     out: set[int] = set()
-    for call in source.nodes(ast.Call):
-        if call_name(call).rsplit(".", 1)[-1] in _SERVER_CALLS:
+    for called, call in calls(source):
+        if called.rsplit(".", 1)[-1] in _SERVER_CALLS:
             for arg in [*call.args, *(k.value for k in call.keywords)]:
                 out.update(id(node) for node in ast.walk(arg))
     return out
 
 
-def _client_target(call: ast.Call) -> tuple[str, str, int | None] | None:
-    name = call_name(call)
+def _client_target(name: str, call: ast.Call) -> tuple[str, str, int | None] | None:
     last = name.rsplit(".", 1)[-1]
     if last in ("connect", "create_connection") and call.args:
         first = call.args[0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -54,6 +54,7 @@ _REQUIREMENTS = re.compile(r"^requirements[\w.-]*\.txt$")
 _ENV_TEMPLATES = frozenset({"example", "sample", "template", "dist", "defaults"})
 
 N = TypeVar("N", bound=ast.AST)
+T = TypeVar("T")
 
 
 def file_kind(name: str) -> str | None:
@@ -83,7 +84,8 @@ def file_kind(name: str) -> str | None:
 @dataclass(eq=False)
 class SourceFile:
     """One file of an agent: its text and, for Python, its syntax tree parsed once and
-    indexed by node type once, so that every rule reads the same tree."""
+    indexed by node type once, so that every rule reads the same tree. Node lists are in
+    no particular order; rules that report "the first" sort by line themselves."""
 
     path: Path
     rel: str
@@ -94,6 +96,7 @@ class SourceFile:
     _tree: ast.Module | None = field(default=None, repr=False)
     _index: dict[type[ast.AST], list[ast.AST]] | None = field(default=None, repr=False)
     _parents: dict[int, ast.AST] | None = field(default=None, repr=False)
+    _memo: dict[str, object] = field(default_factory=dict, repr=False)
 
     @property
     def lines(self) -> list[str]:
@@ -124,33 +127,51 @@ class SourceFile:
         return None
 
     def nodes(self, kind: type[N]) -> list[N]:
-        """Every node of ``kind`` (exactly that type) in the tree, in walk order."""
+        """Every node of ``kind`` (exactly that type) in the tree, gathered in one walk for
+        all types the first time any is asked for."""
         if self._index is None:
-            self._build_index()
-        assert self._index is not None
+            self._index = _index(self._tree)
         return self._index.get(kind, [])  # type: ignore[return-value]
 
     def parent(self, node: ast.AST) -> ast.AST | None:
+        """The node holding ``node`` (the map is built on first use: few rules need it)."""
         if self._parents is None:
-            self._build_index()
-        assert self._parents is not None
+            parents: dict[int, ast.AST] = {}
+            for above in ast.walk(self._tree) if self._tree is not None else ():
+                for child in ast.iter_child_nodes(above):
+                    parents[id(child)] = above
+            self._parents = parents
         return self._parents.get(id(node))
 
-    def _build_index(self) -> None:
-        index: dict[type[ast.AST], list[ast.AST]] = {}
-        parents: dict[int, ast.AST] = {}
-        if self._tree is not None:
-            stack: list[ast.AST] = [self._tree]
-            while stack:
-                node = stack.pop()
-                index.setdefault(type(node), []).append(node)
-                for child in ast.iter_child_nodes(node):
-                    parents[id(child)] = node
-                    stack.append(child)
-            for nodes in index.values():
-                nodes.sort(key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)))
-        self._index = index
-        self._parents = parents
+    def memo(self, key: str, build: Callable[[], T]) -> T:
+        """``build()`` once per file under ``key``: what several rules derive from the same
+        tree (call names, environment reads) is derived once."""
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key]  # type: ignore[return-value]
+
+
+def _index(tree: ast.Module | None) -> dict[type[ast.AST], list[ast.AST]]:
+    index: dict[type[ast.AST], list[ast.AST]] = {}
+    if tree is None:
+        return index
+    todo: list[ast.AST] = [tree]
+    pop, push = todo.pop, todo.extend
+    while todo:
+        node = pop()
+        kind = type(node)
+        found = index.get(kind)
+        if found is None:
+            index[kind] = [node]
+        else:
+            found.append(node)
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, ast.AST):
+                todo.append(value)
+            elif isinstance(value, list):
+                push(v for v in value if isinstance(v, ast.AST))
+    return index
 
 
 @dataclass(eq=False)

@@ -8,7 +8,7 @@ import ast
 from collections.abc import Iterator
 
 from agentdock.readiness import Hit, Level, SourceFile
-from agentdock.readiness.astutil import call_name, const_int, const_str, kwarg
+from agentdock.readiness.astutil import call_name, calls, const_int, const_str, kwarg
 
 __all__ = [
     "BlockingIoInAsync",
@@ -80,8 +80,7 @@ class HardcodedModel:
     fix = "take it from the Dockfile's model block or os.getenv('MODEL_NAME', '...')"
 
     def check(self, source: SourceFile) -> Iterator[Hit]:
-        for call in source.nodes(ast.Call):
-            name = call_name(call)
+        for name, call in calls(source):
             last = name.rsplit(".", 1)[-1]
             if last == "init_chat_model" and call.args and const_str(call.args[0]):
                 yield Hit(call.lineno, f"{name}({const_str(call.args[0])!r})")
@@ -110,21 +109,23 @@ class BlockingIoInAsync:
 
     def check(self, source: SourceFile) -> Iterator[Hit]:
         for func in _async_functions(source):
-            for node in ast.walk(func):
-                if isinstance(node, ast.Call) and call_name(node) in _BLOCKING:
-                    if _nested_sync(source, node, func):
-                        continue
-                    yield Hit(node.lineno, f"{call_name(node)}() in async def {func.name}")
+            for node in _own_calls(func):
+                name = call_name(node)
+                if name in _BLOCKING:
+                    yield Hit(node.lineno, f"{name}() in async def {func.name}")
 
 
-def _nested_sync(source: SourceFile, node: ast.AST, outer: ast.AST) -> bool:
-    """Whether ``node`` sits in a plain ``def`` or lambda nested in ``outer``."""
-    parent = source.parent(node)
-    while parent is not None and parent is not outer:
-        if isinstance(parent, ast.FunctionDef | ast.Lambda):
-            return True
-        parent = source.parent(parent)
-    return False
+def _own_calls(func: ast.AsyncFunctionDef) -> Iterator[ast.Call]:
+    """The calls in ``func``'s body, not those of functions or lambdas nested in it (a
+    nested ``def`` runs wherever it is called; a nested ``async def`` is checked itself)."""
+    todo: list[ast.AST] = list(func.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            continue
+        if isinstance(node, ast.Call):
+            yield node
+        todo.extend(ast.iter_child_nodes(node))
 
 
 def _in_tool(source: SourceFile, node: ast.AST) -> bool:
@@ -152,8 +153,7 @@ class ToolShellEval:
     fix = "call a fixed program with an argument list (no shell); parse, never eval"
 
     def check(self, source: SourceFile) -> Iterator[Hit]:
-        for call in source.nodes(ast.Call):
-            name = call_name(call)
+        for name, call in calls(source):
             shell = kwarg(call, "shell")
             risky = name in _SHELL or (
                 name in _SUBPROCESS and isinstance(shell, ast.Constant) and shell.value is True
@@ -177,8 +177,7 @@ class HttpNoTimeout:
     fix = "pass timeout=(connect, read) seconds, e.g. timeout=10"
 
     def check(self, source: SourceFile) -> Iterator[Hit]:
-        for call in source.nodes(ast.Call):
-            name = call_name(call)
+        for name, call in calls(source):
             timeout = kwarg(call, "timeout")
             if (
                 name in _REQUESTS
@@ -213,15 +212,11 @@ class UnboundedRecursionLimit:
             for key, item in zip(node.keys, node.values, strict=False):
                 if const_str(key) == "recursion_limit" and _unbounded(item):
                     yield Hit(node.lineno, "recursion_limit without a useful bound")
-        for call in source.nodes(ast.Call):
+        for called, call in calls(source):
             value = kwarg(call, "recursion_limit")
             if value is not None and _unbounded(value):
                 yield Hit(call.lineno, "recursion_limit without a useful bound")
-            if (
-                call_name(call) == "sys.setrecursionlimit"
-                and call.args
-                and _unbounded(call.args[0])
-            ):
+            if called == "sys.setrecursionlimit" and call.args and _unbounded(call.args[0]):
                 yield Hit(call.lineno, "sys.setrecursionlimit without a useful bound")
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 from agentdock.readiness import Hit, Level, SourceFile
 from agentdock.readiness.astutil import (
-    call_name,
+    calls,
     const_int,
     const_str,
     env_reads,
@@ -46,9 +46,8 @@ def _env_defaults(source: SourceFile) -> set[int]:
     return out
 
 
-def _bind_address(call: ast.Call) -> ast.expr | None:
+def _bind_address(name: str, call: ast.Call) -> ast.expr | None:
     """The host a server call binds, or ``None`` when it names none."""
-    name = call_name(call)
     last = name.rsplit(".", 1)[-1]
     if last == "bind" and call.args:
         first = call.args[0]
@@ -83,9 +82,8 @@ class LoopbackBind:
     fix = "bind os.getenv('BIND_ADDRESS', '0.0.0.0') (or run under `agentdock serve`)"
 
     def check(self, source: SourceFile) -> Iterator[Hit]:
-        for call in source.nodes(ast.Call):
-            name = call_name(call)
-            host = _bind_address(call)
+        for name, call in calls(source):
+            host = _bind_address(name, call)
             if host is not None and _binds_loopback(host):
                 yield Hit(call.lineno, f"{name}() binds {const_str(host)!r}")
             elif host is None and (
@@ -106,7 +104,7 @@ class LoopbackConnect:
 
     def check(self, source: SourceFile) -> Iterator[Hit]:
         skip = _env_defaults(source)
-        binds = {id(_bind_address(c)) for c in source.nodes(ast.Call)}
+        binds = {id(_bind_address(n, c)) for n, c in calls(source)}
         for node in string_constants(source):
             if id(node) in skip or id(node) in binds:
                 continue
@@ -114,20 +112,20 @@ class LoopbackConnect:
             url = parse_url(node.value)
             if url and url.scheme in SERVICE_SCHEMES and is_loopback(url.host.strip("[]")):
                 yield Hit(node.lineno, f"{url.scheme} URL to {url.host} hard-coded")
-        for call in source.nodes(ast.Call):
+        for called, call in calls(source):
             if id(call) in skip:
                 continue
             host = kwarg(call, "host")
             text = const_str(host)
-            last = call_name(call).rsplit(".", 1)[-1]
+            last = called.rsplit(".", 1)[-1]
             if text and is_loopback(text) and last not in _SERVE and last != "Config":
-                yield Hit(call.lineno, f"{call_name(call)}(host={text!r}) connects to loopback")
+                yield Hit(call.lineno, f"{called}(host={text!r}) connects to loopback")
             if last in ("connect", "create_connection") and call.args:
                 first = call.args[0]
                 if isinstance(first, ast.Tuple) and first.elts:
                     addr = const_str(first.elts[0])
                     if addr and is_loopback(addr):
-                        yield Hit(call.lineno, f"{call_name(call)}() to {addr!r}")
+                        yield Hit(call.lineno, f"{called}() to {addr!r}")
 
 
 class EnvLoopbackFallback:
@@ -189,10 +187,10 @@ class HardcodedPort:
     fix = "read it with int(os.getenv('SERVICE_PORT', '8000'))"
 
     def check(self, source: SourceFile) -> Iterator[Hit]:
-        for call in source.nodes(ast.Call):
+        for called, call in calls(source):
             port = const_int(kwarg(call, "port"))
             if port is not None:
-                yield Hit(call.lineno, f"{call_name(call)}(port={port}) hard-coded")
+                yield Hit(call.lineno, f"{called}(port={port}) hard-coded")
 
 
 class UrlCredentials:

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 
 from agentdock.readiness import AgentSources, Hit, Level, SourceFile
-from agentdock.readiness.astutil import call_name, const_str, kwarg, string_constants
+from agentdock.readiness.astutil import call_name, calls, const_str, kwarg, string_constants
 
 __all__ = ["HostPath", "WriteOutsideDataDir"]
 
@@ -61,16 +61,15 @@ class WriteOutsideDataDir:
                     volumes += [v.strip().strip("\"'").rstrip("/") + "/" for v in raw.split()]
         allowed = tuple(volumes) + _SCRATCH
         for source in agent.of_kind("python"):
-            for call in source.nodes(ast.Call):
-                path = _written_path(call)
+            for called, call in calls(source):
+                path = _written_path(called, call)
                 if path and path.startswith("/") and not path.startswith(allowed):
                     yield Hit(
                         call.lineno, f"writes {path!r}, outside any declared volume", file=source
                     )
 
 
-def _written_path(call: ast.Call) -> str | None:
-    name = call_name(call)
+def _written_path(name: str, call: ast.Call) -> str | None:
     last = name.rsplit(".", 1)[-1]
     if name == "open" and call.args:
         mode = const_str(call.args[1]) if len(call.args) > 1 else const_str(kwarg(call, "mode"))

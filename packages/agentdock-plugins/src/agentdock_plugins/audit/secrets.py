@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from agentdock.readiness import Hit, Level, SourceFile
-from agentdock.readiness.astutil import SECRET_NAME, call_name, const_str, docstrings
+from agentdock.readiness.astutil import SECRET_NAME, calls, const_str, string_constants
 
 __all__ = ["CommittedEnvFile", "HardcodedApiKey", "SecretLiteral", "known_formats"]
 
@@ -97,24 +97,27 @@ def _looks_secret(name: str, value: str) -> bool:
     return (has_digit and has_alpha) or not value.replace("_", "").replace(".", "").isalpha()
 
 
-def _assigned_name(source: SourceFile, node: ast.Constant) -> str | None:
-    """The variable, attribute, keyword or dict key a constant is assigned to."""
-    parent = source.parent(node)
-    if isinstance(parent, ast.Assign) and parent.value is node:
-        target = parent.targets[0]
-        if isinstance(target, ast.Name):
-            return target.id
-        if isinstance(target, ast.Attribute):
-            return target.attr
-    if isinstance(parent, ast.AnnAssign) and isinstance(parent.target, ast.Name):
-        return parent.target.id
-    if isinstance(parent, ast.keyword):
-        return parent.arg
-    if isinstance(parent, ast.Dict):
-        for key, value in zip(parent.keys, parent.values, strict=False):
-            if value is node:
-                return const_str(key)
-    return None
+def _named_values(source: SourceFile) -> dict[int, str]:
+    """Ids of constants assigned to a name, attribute, keyword or dict key, with that name:
+    gathered from the assignments, so that no string needs its parent looked up."""
+    out: dict[int, str] = {}
+    for assign in source.nodes(ast.Assign):
+        target = assign.targets[0]
+        label = target.id if isinstance(target, ast.Name) else getattr(target, "attr", None)
+        if label:
+            out[id(assign.value)] = label
+    for annotated in source.nodes(ast.AnnAssign):
+        if isinstance(annotated.target, ast.Name) and annotated.value is not None:
+            out[id(annotated.value)] = annotated.target.id
+    for keyword in source.nodes(ast.keyword):
+        if keyword.arg:
+            out[id(keyword.value)] = keyword.arg
+    for mapping in source.nodes(ast.Dict):
+        for key, value in zip(mapping.keys, mapping.values, strict=False):
+            label = const_str(key)
+            if label:
+                out[id(value)] = label
+    return out
 
 
 class SecretLiteral:
@@ -139,25 +142,19 @@ class SecretLiteral:
                         yield Hit(number, f"{kind} in {source.kind}")
                         break
             return
-        prose = docstrings(source)
-        for node in source.nodes(ast.Constant):
+        names = _named_values(source)
+        for node in string_constants(source):
             value = node.value
-            if not isinstance(value, str) or id(node) in prose:
-                continue
-            if _api_key_argument(source, node):
+            assert isinstance(value, str)
+            name = names.get(id(node))
+            if name and name.endswith("api_key"):
                 continue  # hardcoded-api-key reports it
             kind = _kind_of(self._detectors, value)
             if kind:
                 yield Hit(node.lineno, f"{kind} in a string literal")
                 continue
-            name = _assigned_name(source, node)
             if name and SECRET_NAME.search(name) and _looks_secret(name, value):
                 yield Hit(node.lineno, f"literal value assigned to {name}")
-
-
-def _api_key_argument(source: SourceFile, node: ast.Constant) -> bool:
-    parent = source.parent(node)
-    return isinstance(parent, ast.keyword) and bool(parent.arg and parent.arg.endswith("api_key"))
 
 
 class HardcodedApiKey:
@@ -170,13 +167,13 @@ class HardcodedApiKey:
     fix = "leave api_key out (clients read OPENAI_API_KEY etc.) or pass os.environ[...]"
 
     def check(self, source: SourceFile) -> Iterator[Hit]:
-        for call in source.nodes(ast.Call):
+        for called, call in calls(source):
             for keyword in call.keywords:
                 if not (keyword.arg and keyword.arg.endswith("api_key")):
                     continue
                 value = const_str(keyword.value)
                 if value is not None and not _is_placeholder(value):
-                    yield Hit(call.lineno, f"{call_name(call)}({keyword.arg}=<literal>)")
+                    yield Hit(call.lineno, f"{called}({keyword.arg}=<literal>)")
 
 
 class CommittedEnvFile:

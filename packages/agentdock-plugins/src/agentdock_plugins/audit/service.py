@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 
 from agentdock.readiness import AgentSources, Hit, Level, SourceFile
-from agentdock.readiness.astutil import call_name, const_str, kwarg
+from agentdock.readiness.astutil import call_name, calls, const_str, kwarg
 
 __all__ = ["DebugEnabled", "HealthInconsistent", "HealthMissing", "NoSigterm", "UngatedAdminRoute"]
 
@@ -39,8 +39,8 @@ def routes(source: SourceFile) -> list[tuple[str, int, ast.AST]]:
                 path = const_str(deco.args[0])
                 if path is not None and path.startswith("/"):
                     out.append((path, deco.lineno, func))
-    for call in source.nodes(ast.Call):
-        if call_name(call).endswith(".add_url_rule") and call.args:
+    for called, call in calls(source):
+        if called.endswith(".add_url_rule") and call.args:
             path = const_str(call.args[0])
             if path is not None:
                 out.append((path, call.lineno, call))
@@ -144,12 +144,11 @@ class NoSigterm:
 
 
 def _long_running(source: SourceFile) -> tuple[int, SourceFile, str] | None:
-    for node in source.nodes(ast.While):
+    for node in sorted(source.nodes(ast.While), key=lambda n: n.lineno):
         test = node.test
         if isinstance(test, ast.Constant) and test.value in (True, 1):
             return node.lineno, source, "while True loop"
-    for call in source.nodes(ast.Call):
-        name = call_name(call)
+    for name, call in sorted(calls(source), key=lambda item: item[1].lineno):
         last = name.rsplit(".", 1)[-1]
         if last in _LONG_RUNNING:
             return call.lineno, source, f"{name}()"
@@ -169,11 +168,11 @@ class DebugEnabled:
     fix = "read it from the environment, off by default: debug=os.getenv('DEBUG') == '1'"
 
     def check(self, source: SourceFile) -> Iterator[Hit]:
-        for call in source.nodes(ast.Call):
+        for called, call in calls(source):
             for name in ("debug", "reload", "use_debugger"):
                 value = kwarg(call, name)
                 if isinstance(value, ast.Constant) and value.value is True:
-                    yield Hit(call.lineno, f"{call_name(call)}({name}=True)")
+                    yield Hit(call.lineno, f"{called}({name}=True)")
         for node in source.nodes(ast.Assign):
             if not (isinstance(node.value, ast.Constant) and node.value.value is True):
                 continue
