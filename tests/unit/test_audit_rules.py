@@ -57,7 +57,7 @@ POSITIVE: dict[str, dict[str, str]] = {
     },
     "secret-literal": {
         "svc/__init__.py": "",
-        "svc/c.py": "AWS = 'AKIAIOSFODNN7EXAMPLE'\nSERVICE_TOKEN = 'q8Zr2mW7xK4p'\n",
+        "svc/c.py": "AWS = 'AKIAIOSFODNN7EXAMPLE'\nSERVICE_TOKEN = 'q8Zr2mW7xK4p'\nSIGNING = 'x9K2mQ7vR4tY8nB3pL6wZ1cF5hJ0dGs'\n",
     },
     "url-credentials": {
         "svc/__init__.py": "",
@@ -162,7 +162,7 @@ NEGATIVE: dict[str, dict[str, str]] = {
     },
     "secret-literal": {
         "svc/__init__.py": "",
-        "svc/c.py": "import os\nSERVICE_TOKEN = os.environ['SERVICE_TOKEN']\nTOKEN_ENV = 'SERVICE_TOKEN'\nAPI_KEY = 'changeme'\n",
+        "svc/c.py": "import os\nSERVICE_TOKEN = os.environ['SERVICE_TOKEN']\nTOKEN_ENV = 'SERVICE_TOKEN'\nAPI_KEY = 'changeme'\nLABEL = 'deployment_readiness_audit_v1'\n",
     },
     "url-credentials": {
         "svc/__init__.py": "",
@@ -269,6 +269,16 @@ def test_rule_is_described(rule: type) -> None:
     assert isinstance(rule.level, Level)
     assert rule.category in CATEGORIES
     assert (rule.__doc__ or "").strip() and rule.fix
+
+
+def test_secret_literal_names_each_kind_without_the_value(tmp_path: Path) -> None:
+    _write(tmp_path, POSITIVE["secret-literal"])
+    report = audit(tmp_path, plugins=_manager(), rules=["secret-literal"])
+    assert [(f.line, f.message) for f in sorted(report.findings, key=lambda f: f.line)] == [
+        (1, "AWS Access Key in a string literal"),
+        (2, "literal value assigned to SERVICE_TOKEN"),
+        (3, "high-entropy string assigned to SIGNING"),
+    ]
 
 
 def test_levels_per_hit(tmp_path: Path) -> None:

@@ -122,7 +122,8 @@ def _named_values(source: SourceFile) -> dict[int, str]:
 
 class SecretLiteral:
     """A secret is written in the code: a known key format (detect-secrets) anywhere in a
-    string, or a literal assigned to a secret-named variable (``API_KEY = "..."``)."""
+    string, a literal assigned to a secret-named variable (``API_KEY = "..."``), or a
+    random-looking string (detect-secrets' base64 entropy above 4.5) assigned to any name."""
 
     id = "secret-literal"
     level = Level.HIGH
@@ -131,7 +132,19 @@ class SecretLiteral:
     fix = "remove it (and rotate it); read it from the environment or a secret store"
 
     def __init__(self) -> None:
+        from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString
+
         self._detectors = known_formats()
+        self._entropy = Base64HighEntropyString()
+        self._charset = frozenset(self._entropy.charset)
+
+    def _random(self, value: str) -> bool:
+        """A long base64-looking string with detect-secrets' high-entropy score (> 4.5)."""
+        return (
+            len(value) >= 20
+            and self._charset.issuperset(value)
+            and self._entropy.calculate_shannon_entropy(value) > self._entropy.entropy_limit
+        )
 
     def check(self, source: SourceFile) -> Iterator[Hit]:
         if source.kind != "python":
@@ -155,6 +168,8 @@ class SecretLiteral:
                 continue
             if name and SECRET_NAME.search(name) and _looks_secret(name, value):
                 yield Hit(node.lineno, f"literal value assigned to {name}")
+            elif name and self._random(value):
+                yield Hit(node.lineno, f"high-entropy string assigned to {name}")
 
 
 class HardcodedApiKey:
