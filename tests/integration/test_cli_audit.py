@@ -188,3 +188,17 @@ def test_deploy_strict_refuses_high_findings_before_building(tmp_path: Path) -> 
     assert json.loads(stdout)["error"] == "AuditBlocked"
     assert "agent.py:8 loopback-bind" in stderr
     assert not (tmp_path / ".agentdock").exists()
+
+
+def test_unwritable_out_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, stdout, _ = run_cli(["audit", str(AGENTS), "--json", "--out", str(blocker / "sub")])
+    assert code == 1 and json.loads(stdout)["error"] == "OutputError"
+
+
+@pytest.mark.parametrize("template", ["langgraph", "langchain"])
+def test_scaffolded_agents_audit_clean(tmp_path: Path, template: str) -> None:
+    assert run_cli(["init", str(tmp_path / "agent"), "-t", template])[0] == 0
+    code, stdout, _ = run_cli(["audit", str(tmp_path / "agent"), "--json", "--fail-on", "low"])
+    assert code == 0, json.loads(stdout)["findings"]

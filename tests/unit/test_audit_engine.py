@@ -307,3 +307,13 @@ def test_python_api_is_reachable_from_the_package_root(tmp_path: Path) -> None:
     report = agentdock.audit(tmp_path, plugins=_manager())
     assert isinstance(report, agentdock.AuditReport)
     assert [f.rule for f in report.findings] == ["loopback-bind"]
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_and_said(tmp_path: Path) -> None:
+    _write(tmp_path, {"svc/__init__.py": ""})
+    os.close(os.open(os.path.join(os.fsencode(tmp_path), b"svc", b"bad\xff.py"), os.O_CREAT))
+    report = audit(tmp_path, plugins=_manager())
+    assert [(p.file, p.reason) for p in report.problems] == [
+        ("svc/bad\\xff.py", "skipped: file name is not UTF-8")
+    ]
+    json.dumps(report.to_dict(), ensure_ascii=False).encode("utf-8")

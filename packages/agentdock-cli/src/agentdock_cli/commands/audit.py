@@ -111,11 +111,15 @@ def audit_command(
         )
     except AuditError as exc:
         fail(exitcodes.INVALID, "AuditError", str(exc), machine)
-    if write_baseline is not None:
-        document = baseline_document(report.findings)
-        write_baseline.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    if out_dir is not None:
-        _write_out(report, out_dir)
+    try:
+        if write_baseline is not None:
+            document = baseline_document(report.findings)
+            write_baseline.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        if out_dir is not None:
+            _write_out(report, out_dir)
+    except OSError as exc:
+        where = exc.filename or out_dir or write_baseline
+        fail(exitcodes.INVALID, "OutputError", f"{where}: {exc.strerror or exc}", machine)
     click.echo(render(report, fmt), nl=False)
     failing = [] if fail_on == "none" else report.at_or_above(Level.parse(fail_on))
     raise SystemExit(exitcodes.INVALID if failing else exitcodes.OK)

@@ -209,12 +209,25 @@ def _walk(root: Path, problems: list[FileProblem]) -> Iterator[tuple[str, list[s
         yield dirpath, dirnames, sorted(filenames)
 
 
+def _printable(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _safe(text: str) -> str:
+    """``text`` with undecodable bytes (surrogate escapes) written as ``\\xNN``."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _rel(path: Path, root: Path) -> str:
     try:
         rel = path.relative_to(root).as_posix()
     except ValueError:
         rel = path.as_posix()
-    return rel or "."
+    return _safe(rel) or "."
 
 
 def _read(path: Path, rel: str, max_bytes: int) -> str | FileProblem:
@@ -255,6 +268,10 @@ def collect(
         for name in filenames:
             kind = file_kind(name)
             if kind is None:
+                continue
+            if not _printable(name):
+                where = _safe(name if here == "." else f"{here}/{name}")
+                problems.append(FileProblem(where, "skipped: file name is not UTF-8"))
                 continue
             if kind == "dockfile":
                 dockfile_dirs.add(here)
