@@ -220,20 +220,57 @@ class _Broken:
         raise RuntimeError("boom\nsecond line")
 
 
+class _NotARule:
+    """Has no kinds, no fix and a string for a level."""
+
+    id = "not-a-rule"
+    level = "high"
+
+
+class _WrongHits(_CountPrints):
+    """Yields things that are not hits."""
+
+    id = "wrong-hits"
+
+    def check(self, source: SourceFile) -> Iterator[Hit]:
+        yield "line 1"  # type: ignore[misc]
+        yield Hit(1, "a real one")
+
+
+def _raising_factory() -> object:
+    raise ValueError("cannot build")
+
+
 class _ThirdParty:
     @hookimpl
     def agentdock_register_audit_rules(self, register: object) -> None:
         register("no-print", _CountPrints)  # type: ignore[operator]
         register("broken-rule", _Broken)  # type: ignore[operator]
+        register("not-a-rule", _NotARule)  # type: ignore[operator]
+        register("wrong-hits", _WrongHits)  # type: ignore[operator]
+        register("raising-factory", _raising_factory)  # type: ignore[operator]
 
 
 def test_third_party_rules_run_and_a_raising_rule_is_a_problem(tmp_path: Path) -> None:
     _write(tmp_path, {"svc/__init__.py": "", "svc/a.py": "print('hi')\n"})
     report = audit(tmp_path, plugins=_manager(("third", _ThirdParty())))
-    assert [(f.rule, f.line) for f in report.findings] == [("no-print", 1)]
-    assert [(p.file, p.reason) for p in report.problems if "broken" in p.reason] == [
+    assert sorted((f.rule, f.line) for f in report.findings) == [
+        ("no-print", 1),
+        ("wrong-hits", 1),
+        ("wrong-hits", 1),
+    ]
+    problems = sorted((p.file, p.reason) for p in report.problems)
+    assert problems == [
+        (
+            ".",
+            "rule not-a-rule is not an audit rule (it needs id, level: Level, category, "
+            "kinds, fix and check(source))",
+        ),
+        (".", "rule raising-factory failed: ValueError: cannot build"),
         ("svc/__init__.py", "rule broken-rule failed: RuntimeError: boom"),
+        ("svc/__init__.py", "rule wrong-hits returned something not a Hit"),
         ("svc/a.py", "rule broken-rule failed: RuntimeError: boom"),
+        ("svc/a.py", "rule wrong-hits returned something not a Hit"),
     ]
     assert {r["id"] for r in report.rules} >= {"no-print", "loopback-bind"}
 

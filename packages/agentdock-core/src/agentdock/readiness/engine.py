@@ -41,8 +41,14 @@ class AuditError(ValueError):
     baseline. The message is one line."""
 
 
-def load_rules(plugins: Any = None, select: Collection[str] | None = None) -> list[AuditRule]:
-    """Build each registered rule once; ``select`` keeps only those ids.
+def load_rules(
+    plugins: Any = None,
+    select: Collection[str] | None = None,
+    problems: list[FileProblem] | None = None,
+) -> list[AuditRule]:
+    """Build each registered rule once; ``select`` keeps only those ids. A factory that
+    raises, or builds something that is not an :class:`AuditRule` (an attribute missing, a
+    level that is not a :class:`Level`), is left out and added to ``problems``.
 
     :raises AuditError: ``select`` names a rule nobody registered.
     """
@@ -62,8 +68,29 @@ def load_rules(plugins: Any = None, select: Collection[str] | None = None) -> li
         if select is not None and name not in select:
             continue
         factory = registration.factory
-        rules.append(factory() if callable(factory) else factory)
+        try:
+            rule = factory() if callable(factory) else factory
+        except Exception as exc:  # a broken plugin is reported, never fatal
+            if problems is not None:
+                problems.append(FileProblem(".", f"rule {name} failed: {_cause(exc)}"))
+            continue
+        if not isinstance(rule, AuditRule) or not isinstance(rule.level, Level):
+            if problems is not None:
+                problems.append(
+                    FileProblem(
+                        ".",
+                        f"rule {name} is not an audit rule (it needs id, level: Level, "
+                        "category, kinds, fix and check(source))",
+                    )
+                )
+            continue
+        rules.append(rule)
     return rules
+
+
+def _cause(exc: BaseException) -> str:
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return (f"{type(exc).__name__}: {first}" if first else type(exc).__name__)[:200]
 
 
 def audit(
@@ -98,8 +125,10 @@ def audit(
             accepted = load_baseline(Path(baseline))
         except ValueError as exc:
             raise AuditError(str(exc)) from None
-    built = load_rules(plugins, rules)
+    broken: list[FileProblem] = []
+    built = load_rules(plugins, rules, broken)
     agents, problems, read = collect(root, max_bytes=max_file_bytes)
+    problems.extend(broken)
     raw: list[tuple[AuditRule, AgentSources, SourceFile, Hit]] = []
     for agent in agents:
         for source in agent.files:
@@ -142,12 +171,20 @@ def _safe(
     problems: list[FileProblem],
 ) -> list[Hit]:
     try:
-        return list(call() or ())
+        hits = list(call() or ())
     except Exception as exc:  # a broken rule is reported, never fatal
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        cause = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-        problems.append(FileProblem(where, f"rule {rule.id} failed: {cause[:200]}"))
+        problems.append(FileProblem(where, f"rule {rule.id} failed: {_cause(exc)}"))
         return []
+    good = [
+        hit
+        for hit in hits
+        if isinstance(hit, Hit)
+        and isinstance(hit.line, int)
+        and (hit.level is None or isinstance(hit.level, Level))
+    ]
+    if len(good) < len(hits):
+        problems.append(FileProblem(where, f"rule {rule.id} returned something not a Hit"))
+    return good
 
 
 def _run(
