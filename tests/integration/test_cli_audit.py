@@ -133,7 +133,7 @@ def test_write_baseline_then_baseline_hides_everything(tmp_path: Path) -> None:
     )
     document = json.loads(stdout)
     assert code == 0
-    assert document["findings"] == [] and document["summary"]["baselined"] == 45
+    assert document["findings"] == [] and document["summary"]["baselined"] == 47
     baseline.write_text("[]")
     code, stdout, _ = run_cli(["audit", str(AGENTS), "--json", "--baseline", str(baseline)])
     assert code == 1 and json.loads(stdout)["error"] == "AuditError"

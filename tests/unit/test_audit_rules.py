@@ -99,6 +99,10 @@ POSITIVE: dict[str, dict[str, str]] = {
         "svc/__init__.py": "",
         "svc/Dockerfile": "FROM python:3.11-slim\nADD https://example.com/x.tgz /x.tgz\n",
     },
+    "unpinned-requirements": {
+        "svc/__init__.py": "",
+        "svc/requirements.txt": "langgraph>=1.0\nrequests\nhttpx==0.28.1\n",
+    },
     "hardcoded-model": {"svc/__init__.py": "", "svc/c.py": "llm = ChatOpenAI(model='gpt-4o')\n"},
     "blocking-io-in-async": {
         "svc/__init__.py": "",
@@ -207,6 +211,10 @@ NEGATIVE: dict[str, dict[str, str]] = {
     "docker-add-url": {
         "svc/__init__.py": "",
         "svc/Dockerfile": "FROM python:3.11-slim\nADD --checksum=sha256:abc https://example.com/x.tgz /x\nCOPY app /app\n",
+    },
+    "unpinned-requirements": {
+        "svc/__init__.py": "",
+        "svc/requirements.txt": "# pinned by uv pip compile\n-r base.txt\nlanggraph==1.0.2\nrequests==2.32.3 --hash=sha256:abc\nmylib @ file:///wheels/mylib.whl\n",
     },
     "hardcoded-model": {
         "svc/__init__.py": "",

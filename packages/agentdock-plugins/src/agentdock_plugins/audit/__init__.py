@@ -26,6 +26,7 @@ from agentdock_plugins.audit.dockerfile import (
     DockerRoot,
     DockerSingleStage,
     DockerUnpinnedBase,
+    UnpinnedRequirements,
 )
 from agentdock_plugins.audit.network import (
     ConfigWithoutEnv,
@@ -72,6 +73,7 @@ RULES: tuple[Any, ...] = (
     DockerSingleStage,
     DockerNoHealthcheck,
     DockerAddUrl,
+    UnpinnedRequirements,
     HardcodedModel,
     BlockingIoInAsync,
     ToolShellEval,

@@ -1,6 +1,6 @@
-"""Dockerfile rules (hadolint-like; no Python-installable hadolint exists, so these read the
-file themselves): root user, unpinned base images, single-stage builds, no HEALTHCHECK,
-``ADD`` of URLs."""
+"""What goes into the image: Dockerfile rules (hadolint-like; no Python-installable hadolint
+exists, so these read the file themselves: root user, unpinned base images, single-stage
+builds, no HEALTHCHECK, ``ADD`` of URLs) and unpinned requirements."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ __all__ = [
     "DockerRoot",
     "DockerSingleStage",
     "DockerUnpinnedBase",
+    "UnpinnedRequirements",
     "instructions",
 ]
 
@@ -145,3 +146,27 @@ class DockerAddUrl:
         for line, word, args in instructions(source):
             if word == "ADD" and "://" in args and "--checksum" not in args:
                 yield Hit(line, "ADD of a URL without --checksum")
+
+
+class UnpinnedRequirements:
+    """A ``requirements*.txt`` line names a package without an exact version (``==``), a
+    hash or a direct reference: the image gets whatever is newest on the day it is built."""
+
+    id = "unpinned-requirements"
+    level = Level.LOW
+    category = "dockerfile"
+    kinds = frozenset({"requirements"})
+    fix = "pin exact versions (pip-compile, uv pip compile or uv export) and build from them"
+
+    def check(self, source: SourceFile) -> Iterator[Hit]:
+        for number, raw in enumerate(source.lines, 1):
+            line = raw.split(" #", 1)[0].strip()
+            if not line or line.startswith(("#", "-", "http://", "https://", "git+", ".", "/")):
+                continue
+            if "==" in line or "===" in line or " @ " in line or "--hash" in line:
+                continue
+            name = _REQUIREMENT_NAME.match(line)
+            yield Hit(number, f"{name.group(0) if name else 'a requirement'} is not pinned")
+
+
+_REQUIREMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
