@@ -308,6 +308,7 @@ def test_secrets_never_reach_any_output(tmp_path: Path) -> None:
 def test_json_matches_its_contract_and_sarif_the_oasis_schema(tmp_path: Path) -> None:
     _secret_tree(tmp_path)
     _write(tmp_path, {"other/__init__.py": "", "other/b.py": "def f(:\n"})
+    _write(tmp_path, {"other/my module.py": "uvicorn.run(app)\n"})
     report = audit(tmp_path, plugins=_manager())
     schema = json.loads((CONTRACTS / "audit-report.schema.json").read_text())
     document = json.loads(render(report, "json"))

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable
+from urllib.parse import quote
 
 from agentdock.readiness.model import CATEGORIES, AuditFinding, AuditReport, Level
 
@@ -237,6 +238,11 @@ def _short(name: str) -> str:
     return name.rsplit("/", 1)[-1].replace("-", "_").lower()
 
 
+def _uri(path: str) -> str:
+    """A relative path as a URI reference (spaces and the like percent-encoded)."""
+    return quote(path, safe="/")
+
+
 def to_sarif(report: AuditReport) -> dict[str, object]:
     """SARIF 2.1.0, one run, one rule per registered rule, as GitHub code scanning reads it."""
     rules = [
@@ -261,7 +267,7 @@ def to_sarif(report: AuditReport) -> dict[str, object]:
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": f.file, "uriBaseId": "%SRCROOT%"},
+                        "artifactLocation": {"uri": _uri(f.file), "uriBaseId": "%SRCROOT%"},
                         "region": {"startLine": max(f.line, 1)},
                     }
                 }
