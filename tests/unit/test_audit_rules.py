@@ -284,9 +284,27 @@ def test_secret_literal_names_each_kind_without_the_value(tmp_path: Path) -> Non
     report = audit(tmp_path, plugins=_manager(), rules=["secret-literal"])
     assert [(f.line, f.message) for f in sorted(report.findings, key=lambda f: f.line)] == [
         (1, "AWS Access Key in a string literal"),
-        (2, "literal value assigned to SERVICE_TOKEN"),
-        (3, "high-entropy string assigned to SIGNING"),
+        (2, "literal value assigned to 'SERVICE_TOKEN'"),
+        (3, "high-entropy string assigned to 'SIGNING'"),
     ]
+
+
+def test_names_from_code_stay_on_one_line(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "svc/__init__.py": "",
+            "svc/c.py": "import os\nX = os.getenv('A\\nB', 'localhost')\n"
+            "cfg = {'API\\nTOKEN': 'q8Zr2mW7xK4p'}\n",
+        },
+    )
+    report = audit(tmp_path, plugins=_manager(), rules=["env-loopback-fallback", "secret-literal"])
+    messages = sorted(f.message for f in report.findings)
+    assert messages == [
+        "'A\\nB' falls back to 'localhost'",
+        "literal value assigned to 'API\\nTOKEN'",
+    ]
+    assert [v.name for v in report.env] == []
 
 
 def test_levels_per_hit(tmp_path: Path) -> None:

@@ -51,6 +51,7 @@ SERVICE_SCHEMES = frozenset(
 )
 _DOCFILE_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}")
 _DOCKER_ENV = re.compile(r"^\s*(?:ENV|ARG)\s+([A-Za-z_][A-Za-z0-9_]*)(?:[= ](\S*))?", re.IGNORECASE)
+_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _URL_PASSWORD = re.compile(r"(://[^:@/\s]*:)[^@/\s]*@")
 
 
@@ -62,6 +63,8 @@ def env_vars(agents: Iterable[AgentSources]) -> list[EnvVar]:
     defaults: dict[str, str | None] = {}
 
     def add(name: str, where: str, default: str | None) -> None:
+        if not _VARIABLE.match(name):
+            return  # not a name a template line can hold
         places.setdefault(name, [])
         if where not in places[name]:
             places[name].append(where)

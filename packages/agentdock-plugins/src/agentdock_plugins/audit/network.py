@@ -7,6 +7,7 @@ import ast
 import re
 from collections.abc import Iterator
 
+from agentdock.findings import quote
 from agentdock.readiness import Hit, Level, SourceFile
 from agentdock.readiness.astutil import (
     calls,
@@ -146,7 +147,7 @@ class EnvLoopbackFallback:
             url = parse_url(text)
             host = url.host.strip("[]") if url else text.strip()
             if host and is_loopback(host):
-                yield Hit(read.line, f"{read.name} falls back to {host}")
+                yield Hit(read.line, f"{quote(read.name)} falls back to {quote(host)}")
 
 
 class HardcodedUrl:

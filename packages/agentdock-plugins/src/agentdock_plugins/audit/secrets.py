@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from agentdock.findings import quote
 from agentdock.readiness import Hit, Level, SourceFile
 from agentdock.readiness.astutil import SECRET_NAME, calls, const_str, string_constants
 
@@ -167,9 +168,9 @@ class SecretLiteral:
                 yield Hit(node.lineno, f"{kind} in a string literal")
                 continue
             if name and SECRET_NAME.search(name) and _looks_secret(name, value):
-                yield Hit(node.lineno, f"literal value assigned to {name}")
+                yield Hit(node.lineno, f"literal value assigned to {quote(name)}")
             elif name and self._random(value):
-                yield Hit(node.lineno, f"high-entropy string assigned to {name}")
+                yield Hit(node.lineno, f"high-entropy string assigned to {quote(name)}")
 
 
 class HardcodedApiKey:
@@ -213,4 +214,4 @@ class CommittedEnvFile:
             value = value.strip().strip("\"'")
             kind = _kind_of(self._detectors, value)
             if kind or (SECRET_NAME.search(name) and not _is_placeholder(value)):
-                yield Hit(number, f"{name.strip()} has a value in {source.rel}")
+                yield Hit(number, f"{quote(name.strip())} has a value in {source.rel}")
