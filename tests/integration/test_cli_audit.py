@@ -202,3 +202,25 @@ def test_scaffolded_agents_audit_clean(tmp_path: Path, template: str) -> None:
     assert run_cli(["init", str(tmp_path / "agent"), "-t", template])[0] == 0
     code, stdout, _ = run_cli(["audit", str(tmp_path / "agent"), "--json", "--fail-on", "low"])
     assert code == 0, json.loads(stdout)["findings"]
+
+
+def test_a_planted_secret_reaches_no_command_output(tmp_path: Path) -> None:
+    planted = "Zq7vK2mPx9LwR4tY8nB3"
+    dockfile = _leaky_project(tmp_path)
+    (tmp_path / "settings.py").write_text(
+        f"API_TOKEN = '{planted}'\nDB = 'postgres://app:{planted}@db/app'\n"
+    )
+    (tmp_path / ".env.local").write_text(f"SERVICE_SECRET={planted}\n")
+    outputs = []
+    for args in (
+        ["validate", str(dockfile), "--skip-imports", "--json"],
+        ["validate", str(dockfile), "--skip-imports"],
+        ["deploy", str(dockfile), "--strict", "--json"],
+        ["audit", str(tmp_path), "--format", "markdown", "--out", str(tmp_path / "out")],
+    ):
+        code, stdout, stderr = run_cli(args, cwd=tmp_path)
+        assert code in (0, 1), args
+        outputs += [stdout, stderr]
+    outputs += [p.read_text() for p in (tmp_path / "out").iterdir()]
+    assert "secret-literal" in outputs[0] and "committed-env-file" in outputs[0]
+    assert all(planted not in text for text in outputs)
