@@ -8,7 +8,6 @@ secrets, Dockerfiles, agent code). docs/audit.md lists every rule with an exampl
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from agentdock import hookimpl
@@ -47,7 +46,7 @@ from agentdock_plugins.audit.service import (
     UngatedAdminRoute,
 )
 
-__all__ = ["RULES", "agentdock_register_audit_rules", "agentdock_validate_spec"]
+__all__ = ["RULES", "agentdock_register_audit_rules"]
 
 #: Every built-in rule class, in the order docs/audit.md lists them.
 RULES: tuple[Any, ...] = (
@@ -87,11 +86,3 @@ def agentdock_register_audit_rules(register: Any) -> None:
     for rule in RULES:
         doc = (rule.__doc__ or "").strip().split("\n\n", 1)[0]
         register(rule.id, rule, description=" ".join(doc.split()))
-
-
-@hookimpl
-def agentdock_validate_spec(project_dir: Path) -> list[Any]:
-    """Report the readiness audit of the agent's own directory as validation warnings."""
-    from agentdock_plugins.audit.validation import audit_findings
-
-    return audit_findings(project_dir)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
+import string
 from collections.abc import Iterator
 from typing import Any
 
@@ -65,14 +66,50 @@ def known_formats() -> list[Any]:
     return [cls() for cls in classes]
 
 
-def _kind_of(detectors: list[Any], value: str) -> str | None:
-    """The secret type detect-secrets recognises in ``value``, or ``None``."""
-    if len(value) < 16 or (" " in value and "-----BEGIN" not in value):
+class _Detectors:
+    """detect-secrets' detectors and its entropy measure, imported on first need: importing
+    detect-secrets costs about half a second (it brings requests), which a tree with no
+    secret-shaped string, and every ``agentdock validate`` of one, never pays."""
+
+    def __init__(self) -> None:
+        self._formats: list[Any] | None = None
+        self._entropy: Any = None
+
+    def kind_of(self, value: str) -> str | None:
+        """The secret type detect-secrets recognises in ``value``, or ``None``."""
+        if not _shaped_like_a_key(value):
+            return None
+        if self._formats is None:
+            self._formats = known_formats()
+        for detector in self._formats:
+            for _ in detector.analyze_string(value):
+                return str(detector.secret_type)
         return None
-    for detector in detectors:
-        for _ in detector.analyze_string(value):
-            return str(detector.secret_type)
-    return None
+
+    def random(self, value: str) -> bool:
+        """A long base64-looking string with detect-secrets' high-entropy score (> 4.5)."""
+        if len(value) < 20 or not _BASE64.issuperset(value) or not _shaped_like_a_key(value):
+            return False
+        if self._entropy is None:
+            from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString
+
+            self._entropy = Base64HighEntropyString()
+        return bool(self._entropy.calculate_shannon_entropy(value) > self._entropy.entropy_limit)
+
+
+_BASE64 = frozenset(string.ascii_letters + string.digits + "+/-_=")
+
+
+def _shaped_like_a_key(value: str) -> bool:
+    """Long enough, one word, letters and digits (or a PEM header): every format
+    detect-secrets knows has that shape, so nothing else is handed to it."""
+    if len(value) < 16:
+        return False
+    if "-----BEGIN" in value:
+        return True
+    if any(ch.isspace() for ch in value):
+        return False
+    return any(ch.isdigit() for ch in value) and any(ch.isalpha() for ch in value)
 
 
 def _is_placeholder(value: str) -> bool:
@@ -133,25 +170,13 @@ class SecretLiteral:
     fix = "remove it (and rotate it); read it from the environment or a secret store"
 
     def __init__(self) -> None:
-        from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString
-
-        self._detectors = known_formats()
-        self._entropy = Base64HighEntropyString()
-        self._charset = frozenset(self._entropy.charset)
-
-    def _random(self, value: str) -> bool:
-        """A long base64-looking string with detect-secrets' high-entropy score (> 4.5)."""
-        return (
-            len(value) >= 20
-            and self._charset.issuperset(value)
-            and self._entropy.calculate_shannon_entropy(value) > self._entropy.entropy_limit
-        )
+        self._detectors = _Detectors()
 
     def check(self, source: SourceFile) -> Iterator[Hit]:
         if source.kind != "python":
             for number, text in enumerate(source.lines, 1):
                 for word in text.replace("=", " ").replace('"', " ").replace("'", " ").split():
-                    kind = _kind_of(self._detectors, word)
+                    kind = self._detectors.kind_of(word)
                     if kind:
                         yield Hit(number, f"{kind} in {source.kind}")
                         break
@@ -163,13 +188,13 @@ class SecretLiteral:
             name = names.get(id(node))
             if name and name.endswith("api_key"):
                 continue  # hardcoded-api-key reports it
-            kind = _kind_of(self._detectors, value)
+            kind = self._detectors.kind_of(value)
             if kind:
                 yield Hit(node.lineno, f"{kind} in a string literal")
                 continue
             if name and SECRET_NAME.search(name) and _looks_secret(name, value):
                 yield Hit(node.lineno, f"literal value assigned to {quote(name)}")
-            elif name and self._random(value):
+            elif name and self._detectors.random(value):
                 yield Hit(node.lineno, f"high-entropy string assigned to {quote(name)}")
 
 
@@ -203,7 +228,7 @@ class CommittedEnvFile:
     fix = "keep .env out of the repository (.gitignore, .dockerignore); commit .env.example"
 
     def __init__(self) -> None:
-        self._detectors = known_formats()
+        self._detectors = _Detectors()
 
     def check(self, source: SourceFile) -> Iterator[Hit]:
         for number, text in enumerate(source.lines, 1):
@@ -212,6 +237,6 @@ class CommittedEnvFile:
                 continue
             name, _, value = line.removeprefix("export ").partition("=")
             value = value.strip().strip("\"'")
-            kind = _kind_of(self._detectors, value)
+            kind = self._detectors.kind_of(value)
             if kind or (SECRET_NAME.search(name) and not _is_placeholder(value)):
                 yield Hit(number, f"{quote(name.strip())} has a value in {source.rel}")

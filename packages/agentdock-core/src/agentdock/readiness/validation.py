@@ -1,14 +1,16 @@
 """The audit inside ``agentdock validate``: each finding on the agent's own code becomes a
 warning (an error under ``--strict``) with a 42xx code per category, the rule id in its
-path (``audit.loopback-bind``) and the fix as its hint."""
+path (``audit.loopback-bind``) and the fix as its hint. Validation calls it for a Dockfile
+read from a file (a mapping has no directory of its own), without building the spec."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from agentdock.findings import Code, Finding, Severity
-from agentdock.readiness import AuditError, AuditFinding, audit
-from agentdock.readiness.sources import DOCKFILE_NAMES
+from agentdock.readiness.engine import AuditError, audit
+from agentdock.readiness.model import AuditFinding
 
 __all__ = ["CATEGORY_CODES", "audit_findings", "to_finding"]
 
@@ -37,14 +39,13 @@ def to_finding(finding: AuditFinding, project_dir: Path) -> Finding:
     )
 
 
-def audit_findings(project_dir: Path) -> list[Finding]:
-    """The audit of ``project_dir`` as validation warnings: none where the directory holds
-    no Dockfile (a document validated as a mapping has no code of its own) or the audit
-    cannot run."""
-    if not any((project_dir / name).is_file() for name in DOCKFILE_NAMES):
+def audit_findings(project_dir: Path, plugins: Any) -> list[Finding]:
+    """The audit of the Dockfile's directory as validation warnings; none where no plugin
+    registers audit rules or the audit cannot run."""
+    if not plugins.registrations("audit_rules"):
         return []
     try:
-        report = audit(project_dir)
+        report = audit(project_dir, plugins=plugins)
     except AuditError:
         return []
     return [to_finding(f, project_dir) for f in report.findings]
