@@ -9,11 +9,15 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from agentdock_cli import exitcodes
 from agentdock_cli.commands._admin import fail
+
+if TYPE_CHECKING:
+    from agentdock.readiness import AuditReport
 
 __all__ = ["audit_command"]
 
@@ -125,7 +129,7 @@ def audit_command(
     raise SystemExit(exitcodes.INVALID if failing else exitcodes.OK)
 
 
-def _write_out(report: object, out_dir: Path) -> None:
+def _write_out(report: AuditReport, out_dir: Path) -> None:
     from agentdock.readiness.formats import render, to_dot, to_env_template
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -137,10 +141,10 @@ def _write_out(report: object, out_dir: Path) -> None:
         "markdown": "audit.md",
     }
     for fmt, name in names.items():
-        (out_dir / name).write_text(render(report, fmt), encoding="utf-8")  # type: ignore[arg-type]
-    (out_dir / "env.template").write_text(to_env_template(report), encoding="utf-8")  # type: ignore[arg-type]
+        (out_dir / name).write_text(render(report, fmt), encoding="utf-8")
+    (out_dir / "env.template").write_text(to_env_template(report), encoding="utf-8")
     dot = out_dir / "dependencies.dot"
-    dot.write_text(to_dot(report), encoding="utf-8")  # type: ignore[arg-type]
+    dot.write_text(to_dot(report), encoding="utf-8")
     graphviz = shutil.which("dot")
     if graphviz is not None:
         subprocess.run(
