@@ -31,7 +31,8 @@ def to_finding(finding: AuditFinding, project_dir: Path) -> Finding:
     return Finding(
         CATEGORY_CODES.get(finding.category, Code.AuditWarning),
         ("audit", finding.rule),
-        f"[{finding.level.value}] {finding.message}",
+        # The file is named in the message too: validate's JSON findings carry a line only.
+        f"{finding.file}: {finding.message} ({finding.level.value})",
         severity=Severity.WARNING,
         hint=finding.fix,
         file=str(project_dir / finding.file),
