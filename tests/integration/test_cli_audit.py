@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from _cli import run_cli
+from processes import require_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 MONOREPO = ROOT / "tests" / "audit_monorepo"
@@ -151,6 +152,14 @@ def test_out_renders_svg_when_graphviz_is_there(
     out = tmp_path / "out"
     assert run_cli(["audit", str(AGENTS), "--out", str(out)])[0] == 0
     assert (out / "dependencies.svg").read_text() == (out / "dependencies.dot").read_text()
+
+
+def test_out_renders_svg_with_the_real_graphviz(tmp_path: Path) -> None:
+    require_binary("dot", "apt-get install graphviz")
+    out = tmp_path / "out"
+    assert run_cli(["audit", str(AGENTS), "--out", str(out)])[0] == 0
+    svg = (out / "dependencies.svg").read_text(encoding="utf-8")
+    assert "<svg" in svg and "<title>request_coordinator&#45;&gt;streaming_tts</title>" in svg
 
 
 def test_examples_audit_clean() -> None:
