@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -234,3 +236,29 @@ def test_a_planted_secret_reaches_no_command_output(tmp_path: Path) -> None:
     outputs += [p.read_text() for p in (tmp_path / "out").iterdir()]
     assert "secret-literal" in outputs[0] and "committed-env-file" in outputs[0]
     assert all(planted not in text for text in outputs)
+
+
+def test_validate_of_an_example_never_imports_detect_secrets() -> None:
+    # detect-secrets costs about half a second to import: it loads only for a key-shaped string.
+    code = (
+        "import sys, agentdock\n"
+        "report = agentdock.validate('examples/invoice-copilot/Dockfile.yaml', "
+        "skip_imports=True, allow_unresolved=True)\n"
+        "assert report.ok, [f.one_line() for f in report.errors]\n"
+        "wanted = ('detect_secrets', 'agentdock_plugins.audit')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(wanted)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == str(
+        [
+            "agentdock_plugins.audit",
+            "agentdock_plugins.audit.agentcode",
+            "agentdock_plugins.audit.dockerfile",
+            "agentdock_plugins.audit.network",
+            "agentdock_plugins.audit.paths",
+            "agentdock_plugins.audit.secrets",
+            "agentdock_plugins.audit.service",
+        ]
+    )

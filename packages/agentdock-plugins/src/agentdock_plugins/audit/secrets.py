@@ -98,6 +98,9 @@ class _Detectors:
 
 
 _BASE64 = frozenset(string.ascii_letters + string.digits + "+/-_=")
+#: Every character of the key formats detect-secrets knows (JWTs and SendGrid keys hold
+#: dots, Telegram tokens a colon, Azure keys base64).
+_KEY_CHARS = _BASE64 | frozenset(".:")
 
 
 def _shaped_like_a_key(value: str) -> bool:
@@ -107,8 +110,8 @@ def _shaped_like_a_key(value: str) -> bool:
         return False
     if "-----BEGIN" in value:
         return True
-    if any(ch.isspace() for ch in value):
-        return False
+    if not _KEY_CHARS.issuperset(value):
+        return False  # spaces, backslashes, brackets: prose, paths, patterns
     return any(ch.isdigit() for ch in value) and any(ch.isalpha() for ch in value)
 
 
