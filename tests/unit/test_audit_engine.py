@@ -122,6 +122,29 @@ def test_a_tree_of_ten_thousand_files(tmp_path: Path) -> None:
     assert report.findings == () and report.problems == ()
 
 
+def test_test_code_is_left_out_unless_asked_for(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "svc/__init__.py": "",
+            "svc/app.py": "X = 1\n",
+            "svc/tests/helpers.py": "URL = 'redis://localhost:6379/0'\n",
+            "svc/test_app.py": "URL = 'redis://localhost:6379/0'\n",
+            "svc/app_test.py": "URL = 'redis://localhost:6379/0'\n",
+            "svc/conftest.py": "URL = 'redis://localhost:6379/0'\n",
+        },
+    )
+    report = audit(tmp_path, plugins=_manager(), rules=["loopback-connect"])
+    assert report.findings == () and report.files_scanned == 2
+    everything = audit(tmp_path, plugins=_manager(), rules=["loopback-connect"], include_tests=True)
+    assert sorted(f.file for f in everything.findings) == [
+        "svc/app_test.py",
+        "svc/conftest.py",
+        "svc/test_app.py",
+        "svc/tests/helpers.py",
+    ]
+
+
 def test_path_errors_and_unknown_rules(tmp_path: Path) -> None:
     with pytest.raises(AuditError, match="does not exist"):
         audit(tmp_path / "nope", plugins=_manager())

@@ -79,6 +79,11 @@ def _rule_ids(values: tuple[str, ...]) -> list[str] | None:
     default=None,
     help="Skip (and list) files larger than this many bytes (default 1,000,000).",
 )
+@click.option(
+    "--include-tests",
+    is_flag=True,
+    help="Audit test code too (tests/, test_*.py, conftest.py), left out by default.",
+)
 def audit_command(
     path: Path,
     fmt: str,
@@ -89,6 +94,7 @@ def audit_command(
     baseline: Path | None,
     write_baseline: Path | None,
     max_file_size: int | None,
+    include_tests: bool,
 ) -> None:
     """Audit PATH (default .) for deployment readiness: each directory holding a Dockfile is
     an agent (or each Python package, where there is none). Nothing is imported or run."""
@@ -112,6 +118,7 @@ def audit_command(
             rules=_rule_ids(rule_values),
             baseline=baseline,
             max_file_bytes=max_file_size or DEFAULT_MAX_BYTES,
+            include_tests=include_tests,
         )
     except AuditError as exc:
         fail(exitcodes.INVALID, "AuditError", str(exc), machine)

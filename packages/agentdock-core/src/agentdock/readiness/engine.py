@@ -100,6 +100,7 @@ def audit(
     rules: Collection[str] | None = None,
     baseline: str | os.PathLike[str] | None = None,
     max_file_bytes: int = DEFAULT_MAX_BYTES,
+    include_tests: bool = False,
 ) -> AuditReport:
     """Audit the agent or tree of agents under ``path`` for deployment readiness.
 
@@ -112,6 +113,8 @@ def audit(
     :param baseline: a baseline file (:mod:`agentdock.readiness.baseline`); its findings are
         hidden and counted in ``report.baselined``.
     :param max_file_bytes: files above this size are skipped and listed in ``problems``.
+    :param include_tests: audit test code too (``tests/``, ``test_*.py``, ``conftest.py``),
+        which is left out by default: it is not deployed.
     :raises AuditError: ``path`` is not a directory, a rule id is unknown, or the baseline
         cannot be read.
     """
@@ -127,7 +130,7 @@ def audit(
             raise AuditError(str(exc)) from None
     broken: list[FileProblem] = []
     built = load_rules(plugins, rules, broken)
-    agents, problems, read = collect(root, max_bytes=max_file_bytes)
+    agents, problems, read = collect(root, max_bytes=max_file_bytes, include_tests=include_tests)
     problems.extend(broken)
     raw: list[tuple[AuditRule, AgentSources, SourceFile, Hit]] = []
     for agent in agents:

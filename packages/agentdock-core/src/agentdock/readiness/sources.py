@@ -53,6 +53,9 @@ _COMPOSE = re.compile(r"^(docker-)?compose([.-][\w.-]+)?\.ya?ml$")
 _REQUIREMENTS = re.compile(r"^requirements[\w.-]*\.txt$")
 _ENV_TEMPLATES = frozenset({"example", "sample", "template", "dist", "defaults"})
 
+#: Test code connects to localhost and plants secrets on purpose; it is not deployed, so it
+#: is left out unless asked for (``include_tests``).
+_TEST_DIRS = frozenset({"tests", "test", "testing"})
 N = TypeVar("N", bound=ast.AST)
 T = TypeVar("T")
 
@@ -189,7 +192,9 @@ class AgentSources:
         return (f for f in self.files if f.kind == kind)
 
 
-def _walk(root: Path, problems: list[FileProblem]) -> Iterator[tuple[str, list[str], list[str]]]:
+def _walk(
+    root: Path, problems: list[FileProblem], include_tests: bool
+) -> Iterator[tuple[str, list[str], list[str]]]:
     def onerror(exc: OSError) -> None:
         where = _rel(Path(exc.filename), root) if exc.filename else "."
         problems.append(FileProblem(where, f"cannot read directory: {exc.strerror or exc}"))
@@ -199,6 +204,8 @@ def _walk(root: Path, problems: list[FileProblem]) -> Iterator[tuple[str, list[s
         for d in sorted(dirnames):
             if d in _PRUNED or d.endswith(".egg-info"):
                 continue
+            if not include_tests and d in _TEST_DIRS:
+                continue
             if os.path.islink(os.path.join(dirpath, d)):
                 problems.append(
                     FileProblem(_rel(Path(dirpath, d), root), "symlinked directory not followed")
@@ -207,6 +214,10 @@ def _walk(root: Path, problems: list[FileProblem]) -> Iterator[tuple[str, list[s
             keep.append(d)
         dirnames[:] = keep
         yield dirpath, dirnames, sorted(filenames)
+
+
+def _is_test(name: str) -> bool:
+    return name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")
 
 
 def _printable(name: str) -> bool:
@@ -249,13 +260,14 @@ def _read(path: Path, rel: str, max_bytes: int) -> str | FileProblem:
 
 
 def collect(
-    root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES
+    root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, include_tests: bool = False
 ) -> tuple[list[AgentSources], list[FileProblem], int]:
     """Find the agents under ``root`` and read their files.
 
-    Agents are the directories holding a Dockfile; where there is none, the top-level
-    Python packages (a directory with ``__init__.py`` whose parent has none). Files outside
-    every agent belong to one named after ``root`` itself.
+    Test code (``tests/`` directories, ``test_*.py``, ``*_test.py``, ``conftest.py``) is left
+    out unless ``include_tests``. Agents are the directories holding a Dockfile; where there
+    is none, the top-level Python packages (a directory with ``__init__.py`` whose parent
+    has none). Files outside every agent belong to one named after ``root`` itself.
 
     :returns: ``(agents, problems, files_read)``.
     """
@@ -263,11 +275,11 @@ def collect(
     found: list[tuple[str, str, Path, str]] = []  # (dir rel, file rel, path, kind)
     dockfile_dirs: set[str] = set()
     package_dirs: set[str] = set()
-    for dirpath, _dirs, filenames in _walk(root, problems):
+    for dirpath, _dirs, filenames in _walk(root, problems, include_tests):
         here = _rel(Path(dirpath), root)
         for name in filenames:
             kind = file_kind(name)
-            if kind is None:
+            if kind is None or (not include_tests and _is_test(name)):
                 continue
             if not _printable(name):
                 where = _safe(name if here == "." else f"{here}/{name}")
