@@ -260,6 +260,16 @@ class _WrongHits(_CountPrints):
         yield Hit(1, "a real one")
 
 
+class _TreeWithoutFile(_CountPrints):
+    """A tree-level check whose hit names no file."""
+
+    id = "tree-without-file"
+    kinds: frozenset[str] = frozenset()
+
+    def check_tree(self, agents: object) -> Iterator[Hit]:
+        yield Hit(1, "somewhere")
+
+
 def _raising_factory() -> object:
     raise ValueError("cannot build")
 
@@ -272,6 +282,7 @@ class _ThirdParty:
         register("not-a-rule", _NotARule)  # type: ignore[operator]
         register("wrong-hits", _WrongHits)  # type: ignore[operator]
         register("raising-factory", _raising_factory)  # type: ignore[operator]
+        register("tree-without-file", _TreeWithoutFile)  # type: ignore[operator]
 
 
 def test_third_party_rules_run_and_a_raising_rule_is_a_problem(tmp_path: Path) -> None:
@@ -290,6 +301,7 @@ def test_third_party_rules_run_and_a_raising_rule_is_a_problem(tmp_path: Path) -
             "kinds, fix and check(source))",
         ),
         (".", "rule raising-factory failed: ValueError: cannot build"),
+        (".", "rule tree-without-file named no audited file"),
         ("svc/__init__.py", "rule broken-rule failed: RuntimeError: boom"),
         ("svc/__init__.py", "rule wrong-hits returned something not a Hit"),
         ("svc/a.py", "rule broken-rule failed: RuntimeError: boom"),

@@ -151,8 +151,11 @@ def audit(
         check_tree = getattr(rule, "check_tree", None)
         if check_tree is not None:
             for hit in _safe(rule, ".", partial(check_tree, agents), problems):
-                if hit.file is not None:
-                    raw.append((rule, by_name[hit.file.agent], hit.file, hit))
+                owner = by_name.get(hit.file.agent) if hit.file is not None else None
+                if owner is None or hit.file is None:
+                    problems.append(FileProblem(".", f"rule {rule.id} named no audited file"))
+                    continue
+                raw.append((rule, owner, hit.file, hit))
     findings, hidden = _findings(raw, accepted)
     return AuditReport(
         root=str(root),
