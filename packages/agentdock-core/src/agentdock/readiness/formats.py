@@ -31,7 +31,6 @@ _MARK = {"ok": "✅", "warn": "⚠", "fail": "❌"}
 _PRIORITY = {Level.HIGH: "🔴 High", Level.MEDIUM: "🟠 Medium", Level.LOW: "🟡 Low"}
 _SARIF_LEVEL = {Level.HIGH: "error", Level.MEDIUM: "warning", Level.LOW: "note"}
 _SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-_INFO_URI = "https://github.com/agentdock/agentdock/blob/main/docs/audit.md"
 #: The matrix's column titles, after the seed's checklist.
 COLUMN_TITLES = {
     "bind": "Bind 0.0.0.0",
@@ -250,8 +249,8 @@ def to_sarif(report: AuditReport) -> dict[str, object]:
             "id": r["id"],
             "name": r["id"],
             "shortDescription": {"text": r["description"] or r["id"]},
-            "help": {"text": r["fix"]},
-            "helpUri": f"{_INFO_URI}#{r['id']}",
+            # The rules are documented in docs/audit.md, one heading per id.
+            "help": {"text": r["fix"], "markdown": f"{r['fix']} (docs/audit.md, `{r['id']}`)"},
             "defaultConfiguration": {"level": _SARIF_LEVEL[Level(r["level"])]},
             "properties": {"category": r["category"], "level": r["level"]},
         }
@@ -300,7 +299,6 @@ def to_sarif(report: AuditReport) -> dict[str, object]:
                 "tool": {
                     "driver": {
                         "name": "agentdock-audit",
-                        "informationUri": _INFO_URI,
                         "rules": rules,
                     }
                 },
