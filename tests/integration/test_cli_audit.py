@@ -76,6 +76,14 @@ def test_monorepo_report_matches_the_expected_files(tmp_path: Path) -> None:
     assert (out / "audit.sarif").exists() and (out / "audit.md").exists()
 
 
+def test_monorepo_plants_every_builtin_rule() -> None:
+    import agentdock_plugins.audit as builtin_rules
+
+    expected = json.loads((EXPECTED / "report.json").read_text(encoding="utf-8"))
+    fired = {line.split()[1] for line in expected["findings"]}
+    assert fired == {rule.id for rule in builtin_rules.RULES}
+
+
 def test_monorepo_clean_agents_are_clean_and_the_planted_ones_are_not() -> None:
     code, stdout, _ = run_cli(["audit", str(AGENTS), "--format", "json"])
     assert code == 0
@@ -136,7 +144,7 @@ def test_write_baseline_then_baseline_hides_everything(tmp_path: Path) -> None:
     )
     document = json.loads(stdout)
     assert code == 0
-    assert document["findings"] == [] and document["summary"]["baselined"] == 47
+    assert document["findings"] == [] and document["summary"]["baselined"] == 48
     baseline.write_text("[]")
     code, stdout, _ = run_cli(["audit", str(AGENTS), "--json", "--baseline", str(baseline)])
     assert code == 1 and json.loads(stdout)["error"] == "AuditError"

@@ -10,3 +10,8 @@ signal.signal(signal.SIGTERM, lambda *_: None)
 @app.get("/health")
 def health():
     return "ok"
+
+
+def save_index(index):
+    with open("/var/lib/models/index.json", "w") as out:
+        out.write(index)
