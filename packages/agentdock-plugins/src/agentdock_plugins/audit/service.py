@@ -157,6 +157,9 @@ def _long_running(source: SourceFile) -> tuple[int, SourceFile, str] | None:
     return None
 
 
+_DEBUG_SWITCHES = frozenset({"debug", "reload", "use_debugger"})
+
+
 class DebugEnabled:
     """A debug switch is on in code (``debug=True``, ``DEBUG = True``, ``reload=True``):
     tracebacks and debuggers reach whoever calls the service."""
@@ -169,10 +172,14 @@ class DebugEnabled:
 
     def check(self, source: SourceFile) -> Iterator[Hit]:
         for called, call in calls(source):
-            for name in ("debug", "reload", "use_debugger"):
-                value = kwarg(call, name)
-                if isinstance(value, ast.Constant) and value.value is True:
-                    yield Hit(call.lineno, f"{called}({name}=True)")
+            for keyword in call.keywords:
+                value = keyword.value
+                if (
+                    keyword.arg in _DEBUG_SWITCHES
+                    and isinstance(value, ast.Constant)
+                    and value.value is True
+                ):
+                    yield Hit(call.lineno, f"{called}({keyword.arg}=True)")
         for node in source.nodes(ast.Assign):
             if not (isinstance(node.value, ast.Constant) and node.value.value is True):
                 continue
