@@ -59,7 +59,7 @@ def test_guide_documents_every_hook() -> None:
         for name, _ in inspect.getmembers(hookspecs, inspect.isfunction)
         if name.startswith("agentdock_")
     ]
-    assert len(hooks) == 13
+    assert len(hooks) == 14
     for name in hooks:
         params = ", ".join(inspect.signature(getattr(hookspecs, name)).parameters)
         assert f"### {name}({params})" in GUIDE, name

@@ -15,6 +15,7 @@ import click
 
 from agentdock_cli import __version__
 from agentdock_cli.commands.audit import audit_command
+from agentdock_cli.commands.audit_log import audit_log_command
 from agentdock_cli.commands.deploy import deploy_command, rollback_command
 from agentdock_cli.commands.init import init_command
 from agentdock_cli.commands.key import key_command
@@ -116,6 +117,7 @@ cli.add_command(rm_command)
 cli.add_command(instances_command)
 cli.add_command(key_command)
 cli.add_command(token_command)
+cli.add_command(audit_log_command)
 cli.add_command(audit_command)
 
 

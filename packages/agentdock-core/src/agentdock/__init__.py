@@ -17,6 +17,7 @@ The Python API is small, and every name of it is reachable from ``import agentdo
     d = agentdock.deploy("Dockfile.yaml")   # build, start behind the health gate, activate
     agentdock.status(d.agent)
     agentdock.rollback(d.agent)             # the previous version, without rebuilding
+    agentdock.audit("agents/").findings     # deployment readiness, read without importing
 
 Plugin authors import :data:`hookimpl` from here. The README's "Python API" section lists
 every name of :data:`__all__`.
@@ -56,12 +57,14 @@ if TYPE_CHECKING:
     )
     from agentdock.deployment.operations import instances
     from agentdock.plugins import PluginManager, get_plugin_manager, make_plugin_manager
+    from agentdock.readiness import AuditReport, audit
     from agentdock.spec.models import DockSpec
     from agentdock.validation import DockfileError, load, validate
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AuditReport",
     "BuildFailed",
     "Code",
     "DeployError",
@@ -81,6 +84,7 @@ __all__ = [
     "VersionConflict",
     "__version__",
     "app",
+    "audit",
     "cleanup",
     "deploy",
     "deploy_instances",
@@ -136,6 +140,8 @@ _LAZY = {
     # agentdock.deployment.instances is also a module: the function lives in operations.
     "instances": "agentdock.deployment.operations",
     "PluginManager": "agentdock.plugins",
+    "audit": "agentdock.readiness",
+    "AuditReport": "agentdock.readiness",
     "get_plugin_manager": "agentdock.plugins",
     "make_plugin_manager": "agentdock.plugins",
 }

@@ -28,7 +28,8 @@ Path = tuple[str | int, ...]
 
 
 class Code(enum.IntEnum):
-    """Finding codes. 4000-4010 are errors (PRD 8.8 plus 4000); 41xx are lint warnings."""
+    """Finding codes. 4000-4011 are errors (PRD 8.8 plus 4000, 4011); 41xx are lint warnings;
+    42xx are deployment-readiness audit findings."""
 
     DockfileSyntaxError = 4000
     EnvInterpolationError = 4001
@@ -52,6 +53,19 @@ class Code(enum.IntEnum):
     UnresolvedVariableWarning = 4107
     PluginWarning = 4108
     InsecureJwksWarning = 4109
+
+    # 4200-4299: deployment-readiness audit findings (agentdock.readiness), one per category;
+    # the rule id is in the finding's path (``audit.<rule-id>``).
+    AuditWarning = 4200
+    AuditBindWarning = 4201
+    AuditConfigWarning = 4202
+    AuditPathWarning = 4203
+    AuditHealthWarning = 4204
+    AuditShutdownWarning = 4205
+    AuditSecretWarning = 4206
+    AuditDebugWarning = 4207
+    AuditDockerfileWarning = 4208
+    AuditAgentCodeWarning = 4209
 
 
 class Severity(enum.StrEnum):

@@ -40,8 +40,9 @@ __all__ = ["HOOK_API_VERSION", "REQUIRES_ATTRIBUTE", "Register", "hookimpl", "ho
 
 #: The version of this set of hooks and the protocols they return, ``major.minor``: a minor
 #: release adds (a hook, a parameter a plugin may ignore, an optional capability); a major
-#: one changes or removes. 1.1 added ``config_schema`` and the Dockfile's ``plugins`` block.
-HOOK_API_VERSION = "1.1"
+#: one changes or removes. 1.1 added ``config_schema`` and the Dockfile's ``plugins`` block;
+#: 1.2 added ``agentdock_register_audit_rules``.
+HOOK_API_VERSION = "1.2"
 #: A plugin states the hook API it was written for as a module (or object) attribute,
 #: ``agentdock_hook_api = "1.1"``: it loads where the major version is the same and the
 #: minor one at least as high, and is refused, with both versions named, elsewhere.
@@ -177,6 +178,21 @@ def agentdock_register_stores(register: Register) -> None:
 
     :param register: ``register(name, factory, description="")``; ``factory(...)`` returns an
         :class:`agentdock.protocols.Store`.
+    """
+
+
+@hookspec
+def agentdock_register_audit_rules(register: Register) -> None:
+    """Register deployment-readiness rules for ``agentdock audit`` (and the audit warnings of
+    ``agentdock validate`` and ``deploy``).
+
+    Called once per process, the first time an audit collects its rules; each factory is
+    then called once per audit, never per file. Rules read code as text and syntax trees
+    and must never import or run it.
+
+    :param register: ``register(rule_id, factory, description="")``; ``factory()`` returns an
+        :class:`agentdock.readiness.AuditRule` (a class with ``id``, ``level``, ``category``,
+        ``kinds``, ``fix`` and ``check(source)`` is its own factory).
     """
 
 

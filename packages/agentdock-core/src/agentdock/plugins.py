@@ -75,6 +75,7 @@ KINDS: tuple[str, ...] = (
     "hardware_profiles",
     "servers",
     "stores",
+    "audit_rules",
 )
 
 

@@ -111,6 +111,10 @@ def validate_document(
                     findings.extend(exc.report.errors)
                 else:
                     findings.extend(manager.validate_spec(spec, document.project_dir))
+    if document.path is not None:
+        from agentdock.readiness.validation import audit_findings
+
+        findings.extend(audit_findings(document.project_dir, manager))
     located = [_locate(f, document) for f in findings]
     # Document order reads best; findings with no line (mapping input) keep their order.
     located.sort(key=lambda f: (f.file != file, f.line is None, f.line or 0))

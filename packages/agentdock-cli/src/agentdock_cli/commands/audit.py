@@ -1,128 +1,162 @@
-"""``agentdock audit-log``: read the registry's audit log and check its hash chain.
+"""``agentdock audit``: a deployment-readiness audit of agent code, read without running it.
 
-``verify`` walks the chain (:mod:`agentdock.registry.auditchain`) and reports the first
-broken link: which row, and whether a row was changed, inserted or deleted. Exit codes:
-0 intact, 1 broken (or the chain key is missing), 5 no registry.
+Exit codes as every command's: 0 done (no finding at ``--fail-on`` or above), 1 findings at
+that level remain (or a bad baseline or rule id), 2 usage, 5 PATH does not exist.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import shutil
+import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from agentdock_cli import exitcodes
-from agentdock_cli.commands._admin import fail, missing_registry, open_registry
-from agentdock_cli.output import console, print_json, print_table
+from agentdock_cli.commands._admin import fail
+
+if TYPE_CHECKING:
+    from agentdock.readiness import AuditReport
 
 __all__ = ["audit_command"]
 
-_registry_option = click.option(
-    "--registry",
+_FAIL_LEVELS = ("high", "medium", "low", "none")
+
+
+def _rule_ids(values: tuple[str, ...]) -> list[str] | None:
+    ids = [part.strip() for value in values for part in value.split(",") if part.strip()]
+    return ids or None
+
+
+@click.command("audit")
+@click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif", "csv", "markdown"]),
+    default="text",
+    show_default=True,
+    help="What to print on stdout.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Also write every format, env.template and dependencies.dot (and .svg) here.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(_FAIL_LEVELS, case_sensitive=False),
+    default="none",
+    show_default=True,
+    help="Exit 1 when a finding at this level or above remains.",
+)
+@click.option(
+    "--rules",
+    "rule_values",
+    multiple=True,
+    metavar="IDS",
+    help="Only these rule ids (comma-separated, repeatable).",
+)
+@click.option(
+    "--baseline",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Registry database (default: $AGENTDOCK_HOME/registry.db, else the nearest "
-    ".agentdock/registry.db up from here).",
+    help="Hide the findings this baseline file accepts.",
 )
-_json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--write-baseline",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write a baseline accepting every finding shown (fill in each reason).",
+)
+@click.option(
+    "--max-file-size",
+    type=click.IntRange(1),
+    default=None,
+    help="Skip (and list) files larger than this many bytes (default 1,000,000).",
+)
+@click.option(
+    "--include-tests",
+    is_flag=True,
+    help="Audit test code too (tests/, test_*.py, conftest.py), left out by default.",
+)
+def audit_command(
+    path: Path,
+    fmt: str,
+    as_json: bool,
+    out_dir: Path | None,
+    fail_on: str,
+    rule_values: tuple[str, ...],
+    baseline: Path | None,
+    write_baseline: Path | None,
+    max_file_size: int | None,
+    include_tests: bool,
+) -> None:
+    """Audit PATH (default .) for deployment readiness: each directory holding a Dockfile is
+    an agent (or each Python package, where there is none). Nothing is imported or run."""
+    import json
 
+    from agentdock.plugins import get_plugin_manager
+    from agentdock.readiness import AuditError, Level, audit
+    from agentdock.readiness.baseline import baseline_document
+    from agentdock.readiness.formats import render
+    from agentdock.readiness.sources import DEFAULT_MAX_BYTES
 
-def _existing(registry: Path | None, as_json: bool) -> object:
-    from agentdock.registry import RegistryNotFound
-
+    if as_json:
+        fmt = "json"
+    machine = fmt in ("json", "sarif")
+    if not path.exists():
+        fail(exitcodes.NOT_FOUND, "PathNotFound", f"{path}: no such directory", machine)
     try:
-        return open_registry(registry, as_json, create=False)
-    except RegistryNotFound as exc:
-        missing_registry(exc, exitcodes.NOT_FOUND, "RegistryNotFound", as_json)
-    raise AssertionError("unreachable")
-
-
-@click.group("audit-log")
-def audit_command() -> None:
-    """Read the audit log and check that nobody rewrote it."""
-
-
-@audit_command.command("verify")
-@_registry_option
-@_json_option
-def verify_command(registry: Path | None, as_json: bool) -> None:
-    """Check the audit log's hash chain; report the first broken link (exit 1)."""
-    from agentdock.registry import AUDIT_KEY_ENV, RegistryError, describe_store
-
-    store = _existing(registry, as_json)
-    with store:  # type: ignore[attr-defined]
-        where = describe_store(store)
-        try:
-            key = store.audit_key()  # type: ignore[attr-defined]
-        except RegistryError as exc:
-            fail(exitcodes.INVALID, "AuditKeyError", str(exc), as_json, registry=where)
-        if key is None:
-            fail(
-                exitcodes.INVALID,
-                "NoAuditKey",
-                f"no audit chain key for the registry {where}: the chain cannot be checked",
-                as_json,
-                hint=f"set {AUDIT_KEY_ENV} to the value its writers use",
-                registry=where,
-            )
-        report = store.verify_audit(key)  # type: ignore[attr-defined]
-    if as_json:
-        print_json({**report.public(), "registry": where})
-    elif report.ok:
-        console().print(
-            f"[green]✓[/green] the audit log is intact: {report.rows} rows (registry {where})",
-            highlight=False,
+        report = audit(
+            path,
+            plugins=get_plugin_manager(),
+            rules=_rule_ids(rule_values),
+            baseline=baseline,
+            max_file_bytes=max_file_size or DEFAULT_MAX_BYTES,
+            include_tests=include_tests,
         )
-    else:
-        fail(
-            exitcodes.INVALID,
-            "AuditChainBroken",
-            f"the audit log is broken at row {report.entry_id} ({report.kind}): {report.detail}",
-            False,
-            hint="restore the registry from a backup, or find out who could write it",
+    except AuditError as exc:
+        fail(exitcodes.INVALID, "AuditError", str(exc), machine)
+    try:
+        if write_baseline is not None:
+            document = baseline_document(report.findings)
+            write_baseline.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        if out_dir is not None:
+            _write_out(report, out_dir)
+    except OSError as exc:
+        where = exc.filename or out_dir or write_baseline
+        fail(exitcodes.INVALID, "OutputError", f"{where}: {exc.strerror or exc}", machine)
+    click.echo(render(report, fmt), nl=False)
+    failing = [] if fail_on == "none" else report.at_or_above(Level.parse(fail_on))
+    raise SystemExit(exitcodes.INVALID if failing else exitcodes.OK)
+
+
+def _write_out(report: AuditReport, out_dir: Path) -> None:
+    from agentdock.readiness.formats import render, to_dot, to_env_template
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = {
+        "text": "audit.txt",
+        "json": "audit.json",
+        "sarif": "audit.sarif",
+        "csv": "matrix.csv",
+        "markdown": "audit.md",
+    }
+    for fmt, name in names.items():
+        (out_dir / name).write_text(render(report, fmt), encoding="utf-8")
+    (out_dir / "env.template").write_text(to_env_template(report), encoding="utf-8")
+    dot = out_dir / "dependencies.dot"
+    dot.write_text(to_dot(report), encoding="utf-8")
+    graphviz = shutil.which("dot")
+    if graphviz is not None:
+        subprocess.run(
+            [graphviz, "-Tsvg", str(dot), "-o", str(out_dir / "dependencies.svg")],
+            check=False,
+            capture_output=True,
+            timeout=60,
         )
-    raise SystemExit(exitcodes.OK if report.ok else exitcodes.INVALID)
-
-
-@audit_command.command("list")
-@click.option("--agent", default=None, help="Only this agent's entries.")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
-@_registry_option
-@_json_option
-def list_command(agent: str | None, limit: int, registry: Path | None, as_json: bool) -> None:
-    """The newest entries (who did what, when, to which agent), oldest first."""
-    store = _existing(registry, as_json)
-    with store:  # type: ignore[attr-defined]
-        entries = store.list_audit(agent=agent, limit=limit)  # type: ignore[attr-defined]
-    rows = [
-        {
-            "id": e.id,
-            "at": e.at,
-            "actor": e.actor,
-            "action": e.action,
-            "agent": e.agent,
-            "target": e.target,
-            "details": e.details,
-        }
-        for e in entries
-    ]
-    if as_json:
-        print_json({"ok": True, "entries": rows})
-        raise SystemExit(exitcodes.OK)
-    print_table(
-        ("id", "at", "actor", "action", "agent", "target"),
-        [
-            (
-                str(r["id"]),
-                datetime.fromtimestamp(float(str(r["at"])), tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ"),
-                str(r["actor"]),
-                str(r["action"]),
-                str(r["agent"] or "-"),
-                str(r["target"] or "-"),
-            )
-            for r in rows
-        ],
-        whole=("id", "action"),
-    )
-    raise SystemExit(exitcodes.OK)

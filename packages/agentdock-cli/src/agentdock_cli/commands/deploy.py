@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from agentdock_cli import exitcodes
+from agentdock_cli.auditgate import audit_before_deploy
 from agentdock_cli.output import console
 from agentdock_cli.progress import reporting
 
@@ -154,6 +155,11 @@ def _summary(deployment: Any, verb: str) -> None:
     help="--dry-run: where the pods may connect besides DNS: any (default) or the same terms "
     "(a deploy reads AGENTDOCK_KUBE_EGRESS_TO).",
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse to deploy while `agentdock audit` finds high-level problems in the agent.",
+)
 @_json_option
 def deploy_command(
     file: Path,
@@ -174,6 +180,7 @@ def deploy_command(
     all_instances: bool,
     new_key: bool,
     print_env: bool,
+    strict: bool,
     as_json: bool,
 ) -> None:
     """Build FILE's agent and make it live, health-gated (default FILE: ./Dockfile.yaml).
@@ -197,6 +204,7 @@ def deploy_command(
             image,
             {k: v for k, v in network.items() if v},
         )
+    audit_before_deploy(file, strict=strict, as_json=as_json)
     options = {"base_image": base_image} if base_image else {}
     if all_instances:
         _all_instances(file, target, version, host, timeout, options, as_json)

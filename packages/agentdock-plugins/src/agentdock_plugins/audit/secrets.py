@@ -1,0 +1,245 @@
+"""Secret rules: keys in code and committed ``.env`` files. Known key formats come from
+detect-secrets' detectors (AWS, GitHub, OpenAI, Slack, Stripe, private keys, JWTs, ...),
+built once per audit; a literal assigned to a secret-named variable or argument counts too.
+No finding ever holds the value: messages name the kind of secret and where it is.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import string
+from collections.abc import Iterator
+from typing import Any
+
+from agentdock.findings import quote
+from agentdock.readiness import Hit, Level, SourceFile
+from agentdock.readiness.astutil import SECRET_NAME, calls, const_str, string_constants
+
+__all__ = ["CommittedEnvFile", "HardcodedApiKey", "SecretLiteral", "known_formats"]
+
+#: Placeholders that are not secrets.
+_PLACEHOLDERS = frozenset(
+    {"", "changeme", "change-me", "xxx", "todo", "none", "null", "secret", "password", "dummy"}
+)
+
+
+def known_formats() -> list[Any]:
+    """detect-secrets' detectors of known key formats (regex-based, no network)."""
+    from detect_secrets.plugins.artifactory import ArtifactoryDetector
+    from detect_secrets.plugins.aws import AWSKeyDetector
+    from detect_secrets.plugins.azure_storage_key import AzureStorageKeyDetector
+    from detect_secrets.plugins.discord import DiscordBotTokenDetector
+    from detect_secrets.plugins.github_token import GitHubTokenDetector
+    from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
+    from detect_secrets.plugins.jwt import JwtTokenDetector
+    from detect_secrets.plugins.mailchimp import MailchimpDetector
+    from detect_secrets.plugins.npm import NpmDetector
+    from detect_secrets.plugins.openai import OpenAIDetector
+    from detect_secrets.plugins.private_key import PrivateKeyDetector
+    from detect_secrets.plugins.pypi_token import PypiTokenDetector
+    from detect_secrets.plugins.sendgrid import SendGridDetector
+    from detect_secrets.plugins.slack import SlackDetector
+    from detect_secrets.plugins.stripe import StripeDetector
+    from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
+    from detect_secrets.plugins.twilio import TwilioKeyDetector
+
+    classes = (
+        ArtifactoryDetector,
+        AWSKeyDetector,
+        AzureStorageKeyDetector,
+        DiscordBotTokenDetector,
+        GitHubTokenDetector,
+        GitLabTokenDetector,
+        JwtTokenDetector,
+        MailchimpDetector,
+        NpmDetector,
+        OpenAIDetector,
+        PrivateKeyDetector,
+        PypiTokenDetector,
+        SendGridDetector,
+        SlackDetector,
+        StripeDetector,
+        TelegramBotTokenDetector,
+        TwilioKeyDetector,
+    )
+    return [cls() for cls in classes]
+
+
+class _Detectors:
+    """detect-secrets' detectors and its entropy measure, imported on first need: importing
+    detect-secrets costs about half a second (it brings requests), which a tree with no
+    secret-shaped string, and every ``agentdock validate`` of one, never pays."""
+
+    def __init__(self) -> None:
+        self._formats: list[Any] | None = None
+        self._entropy: Any = None
+
+    def kind_of(self, value: str) -> str | None:
+        """The secret type detect-secrets recognises in ``value``, or ``None``."""
+        if not _shaped_like_a_key(value):
+            return None
+        if self._formats is None:
+            self._formats = known_formats()
+        for detector in self._formats:
+            for _ in detector.analyze_string(value):
+                return str(detector.secret_type)
+        return None
+
+    def random(self, value: str) -> bool:
+        """A long base64-looking string with detect-secrets' high-entropy score (> 4.5)."""
+        if len(value) < 20 or not _BASE64.issuperset(value) or not _shaped_like_a_key(value):
+            return False
+        if self._entropy is None:
+            from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString
+
+            self._entropy = Base64HighEntropyString()
+        return bool(self._entropy.calculate_shannon_entropy(value) > self._entropy.entropy_limit)
+
+
+_BASE64 = frozenset(string.ascii_letters + string.digits + "+/-_=")
+#: Every character of the key formats detect-secrets knows (JWTs and SendGrid keys hold
+#: dots, Telegram tokens a colon, Azure keys base64).
+_KEY_CHARS = _BASE64 | frozenset(".:")
+
+
+def _shaped_like_a_key(value: str) -> bool:
+    """Long enough, one word, letters and digits (or a PEM header): every format
+    detect-secrets knows has that shape, so nothing else is handed to it."""
+    if len(value) < 16:
+        return False
+    if "-----BEGIN" in value:
+        return True
+    if not _KEY_CHARS.issuperset(value):
+        return False  # spaces, backslashes, brackets: prose, paths, patterns
+    return any(ch.isdigit() for ch in value) and any(ch.isalpha() for ch in value)
+
+
+def _is_placeholder(value: str) -> bool:
+    text = value.strip().strip("<>{}$").lower()
+    return text in _PLACEHOLDERS or text.startswith(("your", "replace", "change")) or len(text) < 4
+
+
+_NOT_SECRET_NAME = re.compile(
+    r"(_ENV|_VAR|_FILE|_PATH|_NAMES?|_HEADER|_PREFIX|_TYPE|_KIND|_FIELD|_KEYS|TOKENS|_URL)$",
+    re.IGNORECASE,
+)
+
+
+def _looks_secret(name: str, value: str) -> bool:
+    """A literal worth reporting under a secret-looking name: not a placeholder, not a
+    word or identifier (``"TokenExpired"``, ``"AGENTDOCK_SECRET"``), long enough."""
+    if _NOT_SECRET_NAME.search(name) or _is_placeholder(value):
+        return False
+    if len(value) < 8 or any(ch.isspace() for ch in value):
+        return False
+    has_digit = any(ch.isdigit() for ch in value)
+    has_alpha = any(ch.isalpha() for ch in value)
+    return (has_digit and has_alpha) or not value.replace("_", "").replace(".", "").isalpha()
+
+
+def _named_values(source: SourceFile) -> dict[int, str]:
+    """Ids of constants assigned to a name, attribute, keyword or dict key, with that name:
+    gathered from the assignments, so that no string needs its parent looked up."""
+    out: dict[int, str] = {}
+    for assign in source.nodes(ast.Assign):
+        target = assign.targets[0]
+        label = target.id if isinstance(target, ast.Name) else getattr(target, "attr", None)
+        if label:
+            out[id(assign.value)] = label
+    for annotated in source.nodes(ast.AnnAssign):
+        if isinstance(annotated.target, ast.Name) and annotated.value is not None:
+            out[id(annotated.value)] = annotated.target.id
+    for keyword in source.nodes(ast.keyword):
+        if keyword.arg:
+            out[id(keyword.value)] = keyword.arg
+    for mapping in source.nodes(ast.Dict):
+        for key, value in zip(mapping.keys, mapping.values, strict=False):
+            label = const_str(key)
+            if label:
+                out[id(value)] = label
+    return out
+
+
+class SecretLiteral:
+    """A secret is written in the code: a known key format (detect-secrets) anywhere in a
+    string, a literal assigned to a secret-named variable (``API_KEY = "..."``), or a
+    random-looking string (detect-secrets' base64 entropy above 4.5) assigned to any name."""
+
+    id = "secret-literal"
+    level = Level.HIGH
+    category = "secrets"
+    kinds = frozenset({"python", "dockerfile", "compose"})
+    fix = "remove it (and rotate it); read it from the environment or a secret store"
+
+    def __init__(self) -> None:
+        self._detectors = _Detectors()
+
+    def check(self, source: SourceFile) -> Iterator[Hit]:
+        if source.kind != "python":
+            for number, text in enumerate(source.lines, 1):
+                for word in text.replace("=", " ").replace('"', " ").replace("'", " ").split():
+                    kind = self._detectors.kind_of(word)
+                    if kind:
+                        yield Hit(number, f"{kind} in {source.kind}")
+                        break
+            return
+        names = _named_values(source)
+        for node in string_constants(source):
+            value = node.value
+            assert isinstance(value, str)
+            name = names.get(id(node))
+            if name and name.endswith("api_key"):
+                continue  # hardcoded-api-key reports it
+            kind = self._detectors.kind_of(value)
+            if kind:
+                yield Hit(node.lineno, f"{kind} in a string literal")
+                continue
+            if name and SECRET_NAME.search(name) and _looks_secret(name, value):
+                yield Hit(node.lineno, f"literal value assigned to {quote(name)}")
+            elif name and self._detectors.random(value):
+                yield Hit(node.lineno, f"high-entropy string assigned to {quote(name)}")
+
+
+class HardcodedApiKey:
+    """A model client gets its API key as a literal (``ChatOpenAI(api_key="sk-...")``)."""
+
+    id = "hardcoded-api-key"
+    level = Level.HIGH
+    category = "secrets"
+    kinds = frozenset({"python"})
+    fix = "leave api_key out (clients read OPENAI_API_KEY etc.) or pass os.environ[...]"
+
+    def check(self, source: SourceFile) -> Iterator[Hit]:
+        for called, call in calls(source):
+            for keyword in call.keywords:
+                if not (keyword.arg and keyword.arg.endswith("api_key")):
+                    continue
+                value = const_str(keyword.value)
+                if value is not None and not _is_placeholder(value):
+                    yield Hit(call.lineno, f"{called}({keyword.arg}=<literal>)")
+
+
+class CommittedEnvFile:
+    """A ``.env`` file in the tree gives a secret-named variable a value (or holds a known
+    key format): it is one ``git add`` away from the repository and the image."""
+
+    id = "committed-env-file"
+    level = Level.HIGH
+    category = "secrets"
+    kinds = frozenset({"env"})
+    fix = "keep .env out of the repository (.gitignore, .dockerignore); commit .env.example"
+
+    def __init__(self) -> None:
+        self._detectors = _Detectors()
+
+    def check(self, source: SourceFile) -> Iterator[Hit]:
+        for number, text in enumerate(source.lines, 1):
+            line = text.strip()
+            if not line or line.startswith("#") or "=" not in line:
+                continue
+            name, _, value = line.removeprefix("export ").partition("=")
+            value = value.strip().strip("\"'")
+            kind = self._detectors.kind_of(value)
+            if kind or (SECRET_NAME.search(name) and not _is_placeholder(value)):
+                yield Hit(number, f"{quote(name.strip())} has a value in {source.rel}")
