@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agentdock.capabilities import AppServer
 from agentdock.plugins import PluginError, PluginManager, get_plugin_manager
 
 from agentdock_runtime.compile import compile_pipeline
@@ -100,10 +101,9 @@ def build_server_app(
 ) -> Any:
     """The ASGI app of the server plugin ``server`` for ``pipeline``."""
     instance = get_server(spec, plugins=plugins, server=server)
-    make_app = getattr(instance, "app", None)
-    if make_app is None:
+    if not isinstance(instance, AppServer):
         raise PipelineError(f"server plugin {server!r} cannot build an ASGI application")
-    return make_app(pipeline)
+    return instance.app(pipeline)
 
 
 def app(

@@ -98,10 +98,8 @@ def compile_pipeline(
         sink_timeout=sink_timeout,
     )
     pipeline.plugin_errors = tuple(sorted({err.name for err in plugins.errors()}))
-    for sink in sinks:
-        bind = getattr(sink, "bind", None)
-        if callable(bind):  # a sink that reports on the pipeline itself (queue, drops)
-            bind(pipeline)
+    for sink in pipeline.capabilities.sinks.bound:  # sinks that report on the pipeline
+        sink.bind(pipeline)
     return pipeline
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from agentdock.capabilities import Preflighting
 from agentdock.deployment.errors import (
     InvalidDeployInput,
     MissingVariables,
@@ -28,7 +29,8 @@ from agentdock.deployment.errors import (
 )
 from agentdock.deployment.runenv import read_env_file
 from agentdock.findings import Code, Finding, Severity
-from agentdock.registry import SQLStore, VersionRecord
+from agentdock.registry import VersionRecord
+from agentdock.storecontract import Store
 
 __all__ = [
     "DEFAULT_HOST",
@@ -141,7 +143,7 @@ def snapshot_of(raw: Any) -> str:
 
 
 def pick_version(
-    store: SQLStore | None,
+    store: Store | None,
     agent: str,
     requested: str | None,
     declared: str | None,
@@ -187,9 +189,10 @@ def preflight(
 ) -> None:
     """Ask the target whether it could ever serve this version, before anything is built
     or started (an optional ``preflight`` method; see docs/plugins.md)."""
-    check = getattr(target, "preflight", None)
-    if callable(check):
-        check(spec, snapshot=snapshot, version=version, env=env, instance=instance or None)
+    if isinstance(target, Preflighting):
+        target.preflight(
+            spec, snapshot=snapshot, version=version, env=env, instance=instance or None
+        )
 
 
 def declared_target(spec: Any) -> str | None:
@@ -384,7 +387,7 @@ def spec_of_snapshot(
     return spec, variables, missing
 
 
-def check_instance_port(store: SQLStore, agent: str, instance: str, settings: Any) -> None:
+def check_instance_port(store: Store, agent: str, instance: str, settings: Any) -> None:
     """Two instances may not ask for the same port through their own variables."""
     if not settings["port_from_env"]:
         return  # one port for all: each instance gets a free one next to it

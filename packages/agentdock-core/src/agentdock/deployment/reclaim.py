@@ -29,7 +29,8 @@ from agentdock.deployment.operations import stop_active
 from agentdock.deployment.release import STOP_TIMEOUT, deploy_lock
 from agentdock.deployment.rollbacks import _previous_version
 from agentdock.deployment.workspace import Workspace, actor, did_you_mean
-from agentdock.registry import ArtifactRecord, DeploymentRecord, SQLStore
+from agentdock.registry import ArtifactRecord, DeploymentRecord
+from agentdock.storecontract import Store
 
 __all__ = ["Confirm", "cleanup", "remove"]
 
@@ -107,7 +108,7 @@ def cleanup(
     *,
     keep: int = 3,
     progress: Progress = no_progress,
-    store: SQLStore | None = None,
+    store: Store | None = None,
     plugins: Any = None,
 ) -> dict[str, Any]:
     """Remove old bundles and images: of one agent, or of every agent.
@@ -170,7 +171,7 @@ def remove(
     timeout: float = STOP_TIMEOUT,
     confirm: Confirm | None = None,
     progress: Progress = no_progress,
-    store: SQLStore | None = None,
+    store: Store | None = None,
     plugins: Any = None,
 ) -> dict[str, Any]:
     """Stop an agent (or one of its instances) where it runs and remove its artifacts.

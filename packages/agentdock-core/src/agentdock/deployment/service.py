@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agentdock.capabilities import KeyViewWriting, TargetDryRun
 from agentdock.deployment.artifacts import Artifact, BuildRequest, Progress, no_progress
 from agentdock.deployment.errors import (
     DeployError,
@@ -48,7 +49,8 @@ from agentdock.deployment.release import (
 from agentdock.deployment.runenv import host_runtime_env, runtime_env, value_sources
 from agentdock.deployment.sources import collect_sources, content_hash
 from agentdock.deployment.workspace import Workspace, actor
-from agentdock.registry import ImmutableVersion, SQLStore
+from agentdock.registry import ImmutableVersion
+from agentdock.storecontract import Store
 
 __all__ = ["deploy", "dry_run"]
 
@@ -113,9 +115,8 @@ def _key_access(
     if target == "local":  # it also gets the deploying shell's AGENTDOCK_* settings
         env = host_runtime_env(env)
     agent = spec.agent.name
-    write_view = getattr(ws.store, "write_key_views", None)
-    if write_view is not None:
-        write_view(agent, instance)
+    if isinstance(ws.store, KeyViewWriting):
+        ws.store.write_key_views(agent, instance)
     pepper = env.get(PEPPER_ENV) or None
     mine = pepper_id(pepper) if pepper else None
     now = time.time()
@@ -159,7 +160,7 @@ def deploy(
     check_imports: bool = True,
     new_key: bool = False,
     progress: Progress = no_progress,
-    store: SQLStore | None = None,
+    store: Store | None = None,
     plugins: Any = None,
 ) -> Deployment:
     """Deploy the agent of a Dockfile; returns the active :class:`Deployment`.
@@ -388,7 +389,7 @@ def dry_run(
     image: str | None = None,
     env_files: Sequence[str | os.PathLike[str]] = (),
     instance: str | None = None,
-    store: SQLStore | None = None,
+    store: Store | None = None,
     plugins: Any = None,
     **options: Any,
 ) -> dict[str, Any]:
@@ -412,7 +413,7 @@ def dry_run(
         known = ", ".join(sorted(manager.registrations("targets"))) or "none"
         raise InvalidDeployInput(f"no target named {target!r} (known: {known})")
     plugin = registration.factory()
-    if not callable(getattr(plugin, "dry_run", None)):
+    if not isinstance(plugin, TargetDryRun):
         raise InvalidDeployInput(
             f"the {target} target has no dry run", hint="--dry-run works with --target kubernetes"
         )
@@ -450,7 +451,7 @@ def dry_run(
 
 
 @contextlib.contextmanager
-def _registry_if_any(store: SQLStore | None) -> Iterator[SQLStore | None]:
+def _registry_if_any(store: Store | None) -> Iterator[Store | None]:
     """The registry when there is one (a dry run never creates it), else None."""
     from agentdock.registry import (
         DATABASE_URL_ENV,

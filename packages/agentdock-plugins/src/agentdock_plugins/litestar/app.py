@@ -118,9 +118,8 @@ def create_app(
         raise ValueError("expose.rest is false and expose.streaming is none: no route runs it")
     serving = _Serving()
     # An auth provider that needs something before it can verify anyone (an issuer's keys)
-    # offers ``readiness()``: None when ready, else the reason; looked up once, here.
-    readiness = getattr(getattr(pipeline, "auth_provider", None), "readiness", None)
-    readiness = readiness if callable(readiness) else None
+    # offers ``readiness()``: None when ready, else the reason; sorted with the pipeline.
+    readiness = pipeline.capabilities.auth.readiness
 
     handlers = _info_handlers(pipeline, spec, serving, readiness)
     route = InvokeRoute(pipeline, serving.is_ready)
@@ -130,7 +129,7 @@ def create_app(
         handlers.append(_stream_handler(pipeline, serving, replay, heartbeat_sec))
     handlers += _metrics_handlers(pipeline, spec)
     handlers += _ws_handlers(pipeline, streaming, limits, serving)
-    middleware = [s.asgi_middleware for s in pipeline.sinks if hasattr(s, "asgi_middleware")]
+    middleware = list(pipeline.capabilities.sinks.middleware)
 
     async def on_startup() -> None:
         if readiness is not None:
@@ -323,7 +322,7 @@ def _info_handlers(pipeline: Pipeline, spec: Any, serving: _Serving, readiness: 
 
 def _metrics_handlers(pipeline: Pipeline, spec: Any) -> list[Any]:
     """``GET /metrics`` when a telemetry sink renders metrics (none otherwise)."""
-    exporter = next((s for s in pipeline.sinks if hasattr(s, "render_metrics")), None)
+    exporter = pipeline.capabilities.sinks.metrics
     if exporter is None:
         return []
     metrics_cfg = getattr(getattr(spec, "observability", None), "metrics", None)

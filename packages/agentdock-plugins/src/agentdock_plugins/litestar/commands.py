@@ -278,6 +278,7 @@ def _run_uvicorn(
     insecure_env: str,
 ) -> None:
     import uvicorn
+    from agentdock.capabilities import ServerOptions
     from agentdock_runtime.sharedlimit import RATELIMIT_FILE_ENV
 
     # uvicorn re-imports the app in each worker: hand it the Dockfile through the env.
@@ -300,7 +301,7 @@ def _run_uvicorn(
             metrics_dir = tempfile.TemporaryDirectory(prefix="agentdock-metrics-")
             os.environ[_METRICS_DIR_ENV] = metrics_dir.name
     # The server plugin's bounds (read deadlines, WebSocket message size), if it has any.
-    limits = getattr(server, "uvicorn_options", None)
+    limits = server.uvicorn_options if isinstance(server, ServerOptions) else None
     uvicorn.run(
         "agentdock_runtime.app:app_from_env",
         factory=True,
@@ -312,7 +313,7 @@ def _run_uvicorn(
         lifespan="on",
         access_log=False,
         log_config=log_config,
-        **(limits() if callable(limits) else {}),
+        **(limits() if limits is not None else {}),
     )
     if metrics_dir is not None:
         metrics_dir.cleanup()
