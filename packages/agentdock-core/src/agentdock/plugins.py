@@ -36,12 +36,15 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from agentdock import hookspecs
 from agentdock.findings import Code, Finding, Severity
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = [
     "BUILTIN_DISTRIBUTION",
@@ -548,7 +551,7 @@ class PluginManager:
         self.load()
         return bool(getattr(self._pm.hook, hook_name).get_hookimpls())
 
-    def validate_spec(self, spec: Any, project_dir: Path) -> list[Finding]:
+    def validate_spec(self, spec: DockSpec, project_dir: Path) -> list[Finding]:
         """Run every ``agentdock_validate_spec`` hook; a raising hook becomes a warning."""
         findings: list[Finding] = []
         before = len(self.errors())

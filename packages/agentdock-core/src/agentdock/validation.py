@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path as FsPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentdock.entrypoints import marked
 from agentdock.findings import Code, Finding, Severity, ValidationReport
@@ -23,6 +23,9 @@ from agentdock.spec.loader import LoadedDocument, load_document
 from agentdock.spec.patterns import DottedPathPattern, EntrypointPattern
 from agentdock.spec.regexlint import check_patterns
 from agentdock.spec.schema import check_schema
+
+if TYPE_CHECKING:
+    pass
 
 __all__ = ["DockfileError", "load", "validate", "validate_document"]
 
@@ -87,7 +90,7 @@ def validate_document(
     manager = plugins if plugins is not None else get_plugin_manager()
     file = str(document.path) if document.path is not None else None
     findings: list[Finding] = list(document.findings)
-    spec: Any = None
+    spec: Any = None  # the frozen DockSpec, or a partial that builds it
     summary: dict[str, str] = {}
     data = document.data
     if data is not None:

@@ -88,7 +88,10 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = [
     "DEFAULT_DRAIN_TIMEOUT",
@@ -256,7 +259,7 @@ def _fatal(lines: list[str], code: int) -> NoReturn:
     raise SystemExit(code)
 
 
-def _listen(settings: Settings, spec: Any) -> tuple[str, int]:
+def _listen(settings: Settings, spec: DockSpec) -> tuple[str, int]:
     """The address served: the supervisor's socket (``AGENTDOCK_LISTEN_FD``), or one bound
     here and handed to the server plugin the same way. Exits 78 when it cannot be bound."""
     from agentdock_runtime import listen

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from agentdock.deployment.workspace import actor
 from rich.markup import escape
 
 from agentdock_cli import exitcodes
 from agentdock_cli.output import err_console, print_json
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = [
     "AGENT_NAME",
@@ -138,7 +141,7 @@ def load_spec(file: Path, as_json: bool, env: dict[str, str] | None = None) -> A
     raise AssertionError("unreachable")
 
 
-def roles_of(spec: Any) -> dict[str, frozenset[str]]:
+def roles_of(spec: DockSpec) -> dict[str, frozenset[str]]:
     from agentdock.auth import roles_from_spec
 
     return roles_from_spec(spec.auth)

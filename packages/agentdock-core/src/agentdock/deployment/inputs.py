@@ -16,7 +16,7 @@ import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -31,6 +31,9 @@ from agentdock.deployment.runenv import read_env_file
 from agentdock.findings import Code, Finding, Severity
 from agentdock.registry import VersionRecord
 from agentdock.storecontract import Store
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = [
     "DEFAULT_HOST",
@@ -181,7 +184,7 @@ def pick_version(
 
 def preflight(
     target: Any,
-    spec: Any,
+    spec: DockSpec,
     snapshot: str,
     version: str,
     env: Mapping[str, str],
@@ -195,12 +198,12 @@ def preflight(
         )
 
 
-def declared_target(spec: Any) -> str | None:
+def declared_target(spec: DockSpec) -> str | None:
     deploy_cfg = getattr(spec, "deploy", None)
     return deploy_cfg.target if deploy_cfg is not None else None
 
 
-def resources_of(spec: Any) -> dict[str, Any]:
+def resources_of(spec: DockSpec) -> dict[str, Any]:
     deploy_cfg = getattr(spec, "deploy", None)
     if deploy_cfg is None or deploy_cfg.resources is None:
         return {}
@@ -219,7 +222,7 @@ _PLACEHOLDER_NAME = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 DEFAULT_HOST = "127.0.0.1"
 
 
-def bind_host(spec: Any, requested: str | None = None) -> str | None:
+def bind_host(spec: DockSpec, requested: str | None = None) -> str | None:
     """The address a runtime is asked to listen on: ``requested`` (``--host``), else
     ``expose.host`` when the Dockfile writes one, else None: the target's default,
     :data:`DEFAULT_HOST` for the ``local`` target and for the host side of a ``docker``
@@ -254,7 +257,7 @@ def reach_of(host: str) -> str:
 
 
 def start_settings(
-    document: Any, spec: Any, env_files: Sequence[Any], host: str | None = None
+    document: Any, spec: DockSpec, env_files: Sequence[Any], host: str | None = None
 ) -> dict[str, Any]:
     """How a deployment is started, for the registry: env files' paths, the port it
     asks for and the ``--host`` it was given (never a value from the environment).

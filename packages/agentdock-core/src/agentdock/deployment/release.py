@@ -15,7 +15,7 @@ import contextlib
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentdock.capabilities import InPlaceTarget, Promoting
 from agentdock.deployment.artifacts import Artifact, Progress, StartRequest
@@ -23,6 +23,9 @@ from agentdock.deployment.errors import DeployError, DeployFailed, DeployInProgr
 from agentdock.deployment.inputs import resources_of
 from agentdock.deployment.workspace import Workspace, actor
 from agentdock.registry import DeploymentRecord, LockHeld
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["Deployment", "ReleasePlan", "deploy_lock", "recover_interrupted", "release"]
 
@@ -180,7 +183,7 @@ class ReleasePlan:
     artifact_id: int | None
     target_name: str
     instance: str
-    spec: Any
+    spec: DockSpec
     env: Mapping[str, str]
     snapshot: str
     reason: str

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentdock.capabilities import KeyViewWriting, TargetDryRun
 from agentdock.deployment.artifacts import Artifact, BuildRequest, Progress, no_progress
@@ -52,11 +52,14 @@ from agentdock.deployment.workspace import Workspace, actor
 from agentdock.registry import ImmutableVersion
 from agentdock.storecontract import Store
 
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
+
 __all__ = ["deploy", "dry_run"]
 
 
 def _first_key(
-    ws: Workspace, spec: Any, instance: str, force: bool = False
+    ws: Workspace, spec: DockSpec, instance: str, force: bool = False
 ) -> tuple[str | None, str | None]:
     """Create the agent's first API key (api_key mode, none live yet), or a new one when
     ``force``: shown once, stored as a digest."""
@@ -90,14 +93,14 @@ def _first_key(
     return generated.key, record.key_id
 
 
-def _checks_keys(spec: Any) -> bool:
+def _checks_keys(spec: DockSpec) -> bool:
     keys = spec.auth.api_keys
     return bool(spec.auth.mode == "api_key" or (keys is not None and keys.enabled))
 
 
 def _key_access(
     ws: Workspace,
-    spec: Any,
+    spec: DockSpec,
     instance: str,
     env: dict[str, str],
     target: str,
@@ -252,14 +255,14 @@ class _DeployPlan:
     #: The version already holding this content, if any.
     existing: Any
     env: dict[str, str]
-    spec: Any
+    spec: DockSpec
 
 
 def _plan(
     ws: Workspace,
     file: Path,
     document: Any,
-    spec: Any,
+    spec: DockSpec,
     values: Any,
     env_files: Sequence[str | os.PathLike[str]],
     instance_name: str,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentdock.run import RunContext, RunResult, StreamEvent
 from langchain_core.messages import BaseMessageChunk
@@ -19,6 +19,9 @@ from langchain_core.runnables import RunnableConfig
 
 from agentdock_plugins._runnable import resolve_runnable
 from agentdock_plugins.langchain_callbacks import EventChannel, RunTracker, message_text
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["LangChainAdapter"]
 
@@ -33,7 +36,9 @@ class LangChainAdapter:
         adapter; a chain keeps no state).
     """
 
-    def __init__(self, entry: Any, spec: Any, *, project_dir: str | Path | None = None) -> None:
+    def __init__(
+        self, entry: Any, spec: DockSpec, *, project_dir: str | Path | None = None
+    ) -> None:
         self.runnable: Any = resolve_runnable(entry, spec)
         self.project_dir = Path(project_dir) if project_dir is not None else Path.cwd()
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentdock.run import RunContext, RunResult, StreamEvent
 from langchain_core.messages import AIMessage
@@ -39,6 +39,9 @@ from agentdock_plugins._runnable import resolve_runnable
 from agentdock_plugins.langchain_callbacks import EventChannel, RunTracker, message_text
 from agentdock_plugins.langgraph.checkpoint import make_checkpointer
 from agentdock_plugins.langgraph.workers import WorkerPool
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["DEFAULT_WORKER_THREADS", "LangGraphAdapter", "is_synchronous"]
 
@@ -61,7 +64,9 @@ class LangGraphAdapter:
         resolved against it (default: the working directory).
     """
 
-    def __init__(self, entry: Any, spec: Any, *, project_dir: str | Path | None = None) -> None:
+    def __init__(
+        self, entry: Any, spec: DockSpec, *, project_dir: str | Path | None = None
+    ) -> None:
         self.graph: Any = resolve_runnable(entry, spec)
         arguments: Mapping[str, Any] = dict(getattr(spec, "arguments", None) or {})
         self.project_dir = Path(project_dir) if project_dir is not None else Path.cwd()

@@ -19,8 +19,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
+from agentdock.spec.models import MetricsCfg11
 from agentdock_runtime import MalformedJSONError, Pipeline, RuntimeHTTPError, ServiceUnavailable
 from agentdock_runtime.iomodels import decode_json
 from agentdock_runtime.version import served_version
@@ -48,6 +49,9 @@ from agentdock_plugins.litestar.openapi import (
 )
 from agentdock_plugins.litestar.sse import StreamReplay, sse_stream
 from agentdock_plugins.litestar.ws import ConnectionSlots, refuse, ws_endpoint
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["DEFAULT_HEARTBEAT_SEC", "DEFAULT_MAX_BODY_BYTES", "create_app"]
 
@@ -93,7 +97,7 @@ class _Serving:
 
 def create_app(
     pipeline: Pipeline,
-    spec: Any,
+    spec: DockSpec,
     *,
     limits: ServerLimits | None = None,
     heartbeat_sec: float = DEFAULT_HEARTBEAT_SEC,
@@ -248,7 +252,9 @@ def _stream_handler(
     return stream
 
 
-def _info_handlers(pipeline: Pipeline, spec: Any, serving: _Serving, readiness: Any) -> list[Any]:
+def _info_handlers(
+    pipeline: Pipeline, spec: DockSpec, serving: _Serving, readiness: Any
+) -> list[Any]:
     """``/schema``, ``/health``, ``/ready``, ``/openapi.json`` and, unless ``expose.docs`` is
     false, ``/docs`` with its assets: bodies computed here, once."""
     agent_name = spec.agent.name
@@ -271,7 +277,7 @@ def _info_handlers(pipeline: Pipeline, spec: Any, serving: _Serving, readiness: 
 
     @get("/health")
     async def health() -> Response[bytes]:
-        body = {
+        body: dict[str, Any] = {
             "status": "healthy" if serving.ready else "stopping",
             "version": version,
             "agent": agent_name,
@@ -320,13 +326,14 @@ def _info_handlers(pipeline: Pipeline, spec: Any, serving: _Serving, readiness: 
     return handlers
 
 
-def _metrics_handlers(pipeline: Pipeline, spec: Any) -> list[Any]:
+def _metrics_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
     """``GET /metrics`` when a telemetry sink renders metrics (none otherwise)."""
     exporter = pipeline.capabilities.sinks.metrics
     if exporter is None:
         return []
-    metrics_cfg = getattr(getattr(spec, "observability", None), "metrics", None)
-    public_metrics = bool(getattr(metrics_cfg, "public", False))
+    metrics_cfg = spec.observability.metrics
+    # ``public`` is Dockfile 1.1's (MetricsCfg11); a 1.0 spec's /metrics always asks.
+    public_metrics = isinstance(metrics_cfg, MetricsCfg11) and metrics_cfg.public
 
     @get("/metrics")
     async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:

@@ -24,11 +24,14 @@ import os
 import tempfile
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from agentdock_cli import exitcodes
 from agentdock_cli.output import print_json
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["serve_command"]
 
@@ -231,7 +234,7 @@ def _listen_hint(exc: Any) -> str:
     return free
 
 
-def _announce(spec: Any, host: str, port: int, *, as_json: bool) -> None:
+def _announce(spec: DockSpec, host: str, port: int, *, as_json: bool) -> None:
     """The banner, from the bound address: printed once the agent is loaded."""
     from agentdock_runtime import listen
 
@@ -259,7 +262,7 @@ def _announce(spec: Any, host: str, port: int, *, as_json: bool) -> None:
     )
 
 
-def _docs_served(spec: Any) -> bool:
+def _docs_served(spec: DockSpec) -> bool:
     return bool(getattr(spec.expose, "docs", True))
 
 
