@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from agentdock.deployment.artifacts import Progress, no_progress
+from agentdock.deployment.deploys import deploy
 from agentdock.deployment.errors import (
     DeployError,
 )
@@ -21,7 +22,6 @@ from agentdock.deployment.release import (
     Deployment,
 )
 from agentdock.deployment.runenv import value_sources
-from agentdock.deployment.service import deploy
 from agentdock.deployment.workspace import Workspace
 from agentdock.storecontract import Store
 

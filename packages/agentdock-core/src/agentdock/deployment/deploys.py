@@ -1,4 +1,5 @@
-"""``deploy``: the Python API behind ``agentdock deploy``.
+"""``deploy`` and ``dry_run``: the Python API behind ``agentdock deploy`` and its
+``--dry-run``.
 
 deploy: validate → snapshot (placeholders kept) → content hash → version (``metadata.version``,
 ``--version``, the version already holding this content, or the next patch) → lock → build
@@ -209,21 +210,7 @@ def deploy(
             _key_access(ws, spec, instance_name, plan.env, plan.target_name, progress)
             outcome = release(
                 ws,
-                ReleasePlan(
-                    agent=plan.agent,
-                    version_id=record.id,
-                    version=plan.version,
-                    artifact=artifact,
-                    artifact_id=stored.id,
-                    target_name=plan.target_name,
-                    instance=instance_name,
-                    spec=spec,
-                    env=plan.env,
-                    snapshot=plan.snapshot,
-                    reason="deploy",
-                    settings=plan.settings,
-                    host=plan.bind,
-                ),
+                plan.release_plan(record.id, artifact, stored.id),
                 timeout=timeout,
                 progress=progress,
             )
@@ -256,6 +243,25 @@ class _DeployPlan:
     existing: Any
     env: dict[str, str]
     spec: DockSpec
+
+    def release_plan(self, version_id: int, artifact: Artifact, artifact_id: int) -> ReleasePlan:
+        """What :func:`~agentdock.deployment.release.release` starts and activates, once the
+        artifact of this version is built and recorded."""
+        return ReleasePlan(
+            agent=self.agent,
+            version_id=version_id,
+            version=self.version,
+            artifact=artifact,
+            artifact_id=artifact_id,
+            target_name=self.target_name,
+            instance=self.instance,
+            spec=self.spec,
+            env=self.env,
+            snapshot=self.snapshot,
+            reason="deploy",
+            settings=self.settings,
+            host=self.bind,
+        )
 
 
 def _plan(
