@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path as FsPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agentdock.entrypoints import marked
 from agentdock.findings import Code, Finding, Severity, ValidationReport
@@ -23,9 +23,6 @@ from agentdock.spec.loader import LoadedDocument, load_document
 from agentdock.spec.patterns import DottedPathPattern, EntrypointPattern
 from agentdock.spec.regexlint import check_patterns
 from agentdock.spec.schema import check_schema
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["DockfileError", "load", "validate", "validate_document"]
 
