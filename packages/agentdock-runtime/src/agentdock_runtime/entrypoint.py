@@ -282,11 +282,10 @@ def _listen(settings: Settings, spec: DockSpec) -> tuple[str, int]:
     return address
 
 
-def main(environ: Mapping[str, str] | None = None) -> int:
-    """Start the runtime described by ``environ`` (default: the process environment).
-
-    Returns 0 after a graceful shutdown; exits with ``[FATAL]`` lines when it cannot start.
-    """
+def _prepared_env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
+    """The environment to start from: ``environ`` (default: the process environment) with
+    the values of ``AGENTDOCK_ENV_FILE`` added, secrets masked in all this process writes
+    from now on, and, for the process environment, the image's tuned hardware defaults."""
     env = os.environ if environ is None else environ
     from agentdock_runtime.envfile import EnvFileError, read_env_file
     from agentdock_runtime.logmask import install as mask_secrets_in_output
@@ -310,6 +309,15 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         report = apply_machine_profile()
         if report.get("problem"):
             print(f"[WARN] machine profile: {report['problem']}", file=sys.stderr)
+    return env
+
+
+def main(environ: Mapping[str, str] | None = None) -> int:
+    """Start the runtime described by ``environ`` (default: the process environment).
+
+    Returns 0 after a graceful shutdown; exits with ``[FATAL]`` lines when it cannot start.
+    """
+    env = _prepared_env(environ)
     from agentdock.plugins import get_plugin_manager
 
     from agentdock_runtime import PipelineError, compile_pipeline, listen, logconfig

@@ -373,6 +373,11 @@ class Pipeline:
         A refusal before the run starts (auth, input, pre policies) is *raised* from the
         first step, so a server can still answer with an HTTP status; once ``start`` is out,
         a failure becomes one final ``error`` item holding the error envelope.
+
+        One generator, a little over 80 lines, on purpose: the run's status, error and caller
+        are settled in one ``finally`` for every way a stream ends (done, refused, failed,
+        cancelled, closed), and every token passes through here; a nested generator would
+        add a frame per token (about 0.2 µs, against some 13 µs a token costs with policies).
         """
         run_id = new_run_id()
         started = time.perf_counter()

@@ -190,17 +190,7 @@ def remove(
     """
     with Workspace.open(store, plugins, agent=agent) as ws:
         ws.require_agent(agent)
-        named = ws.store.list_instances(agent)
-        if instance is not None:
-            name = check_instance(instance)
-            if name not in named:
-                raise ws.not_found(
-                    f"{agent} has no instance {instance!r}" + did_you_mean(instance, named),
-                    hint=f"agentdock instances {agent}",
-                )
-            chosen = [name]
-        else:
-            chosen = ["", *named]
+        chosen = _instances_to_remove(ws, agent, instance)
         result: dict[str, Any] = {
             "agent": agent,
             "instance": instance,
@@ -246,3 +236,18 @@ def remove(
             "kept": kept,
             "freed_bytes": freed,
         }
+
+
+def _instances_to_remove(ws: Workspace, agent: str, instance: str | None) -> list[str]:
+    """The instance asked for (refused when the agent has none of that name), else every
+    instance, the default one (``""``) first."""
+    named = ws.store.list_instances(agent)
+    if instance is None:
+        return ["", *named]
+    name = check_instance(instance)
+    if name not in named:
+        raise ws.not_found(
+            f"{agent} has no instance {instance!r}" + did_you_mean(instance, named),
+            hint=f"agentdock instances {agent}",
+        )
+    return [name]
