@@ -195,18 +195,28 @@ def _not_an_object(value: Any) -> list[FieldError]:
     return [{"path": "", "message": f"expected an object, got {article(json_type(value))}"}]
 
 
-class _InlineInput:
-    def __init__(self, schema: InlineSchema) -> None:
-        self.schema = schema
+def _not_an_object_input(value: Any) -> InputValidationError:
+    return InputValidationError("the input must be a JSON object", details=_not_an_object(value))
+
+
+class _Input:
+    """What both kinds of input have in common: the body is decoded by msgspec first, so
+    malformed JSON reads the same in both."""
+
+    def validate(self, value: Any) -> dict[str, Any]:
+        raise NotImplementedError
 
     def decode(self, raw: bytes | bytearray | memoryview | str) -> dict[str, Any]:
         return self.validate(decode_json(raw))
 
+
+class _InlineInput(_Input):
+    def __init__(self, schema: InlineSchema) -> None:
+        self.schema = schema
+
     def validate(self, value: Any) -> dict[str, Any]:
         if type(value) is not dict:
-            raise InputValidationError(
-                "the input must be a JSON object", details=_not_an_object(value)
-            )
+            raise _not_an_object_input(value)
         errors = self.schema.check(value)
         if errors is not None:
             raise InputValidationError(_summary(errors), details=errors)
@@ -227,18 +237,13 @@ class _InlineOutput:
         return value
 
 
-class _PydanticInput:
+class _PydanticInput(_Input):
     def __init__(self, schema: PydanticSchema) -> None:
         self.schema = schema
 
-    def decode(self, raw: bytes | bytearray | memoryview | str) -> dict[str, Any]:
-        return self.validate(decode_json(raw))
-
     def validate(self, value: Any) -> dict[str, Any]:
         if type(value) is not dict:
-            raise InputValidationError(
-                "the input must be a JSON object", details=_not_an_object(value)
-            )
+            raise _not_an_object_input(value)
         try:
             instance = self.schema.validate(value)
         except Invalid as exc:

@@ -24,7 +24,7 @@ from agentdock_cli.commands._admin import (
     fail,
     load_spec,
     open_registry,
-    roles_of,
+    require_defined_role,
 )
 from agentdock_cli.commands.validate import parse_env_pairs
 from agentdock_cli.output import console, print_json
@@ -73,14 +73,7 @@ def _signing_of_file(
             as_json,
         )
     check_role(role, None, as_json)
-    roles = roles_of(spec)
-    if role not in roles:
-        fail(
-            exitcodes.INVALID,
-            "UnknownRole",
-            f"role {role!r} is not defined in {file} (roles: {', '.join(sorted(roles))})",
-            as_json,
-        )
+    require_defined_role(spec, role, file, as_json)
     cfg = spec.auth.jwt
     # algorithms, issuer and audience are Dockfile 1.1's; a 1.0 block has none of them.
     algorithm = (getattr(cfg, "algorithms", None) or ["HS256"])[0]

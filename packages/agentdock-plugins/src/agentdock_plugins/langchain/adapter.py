@@ -17,7 +17,7 @@ from agentdock.run import RunContext, RunResult, StreamEvent
 from langchain_core.messages import BaseMessageChunk
 from langchain_core.runnables import RunnableConfig
 
-from agentdock_plugins._runnable import resolve_runnable
+from agentdock_plugins._runnable import resolve_runnable, tracked_result
 from agentdock_plugins.langchain_callbacks import EventChannel, RunTracker, message_text
 
 if TYPE_CHECKING:
@@ -44,13 +44,9 @@ class LangChainAdapter:
 
     async def invoke(self, payload: Mapping[str, Any], context: RunContext) -> RunResult:
         tracker = RunTracker(context)
-        try:
-            output = await self.runnable.ainvoke(dict(payload), _config(context, tracker))
-        except Exception as error:
-            tracker.finish(error)
-            raise
-        tracker.finish()
-        return RunResult(output=output, usage=tracker.usage, tools=tuple(tracker.tools))
+        return await tracked_result(
+            tracker, self.runnable.ainvoke(dict(payload), _config(context, tracker))
+        )
 
     async def stream(
         self, payload: Mapping[str, Any], context: RunContext

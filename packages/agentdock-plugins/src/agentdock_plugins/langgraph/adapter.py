@@ -35,7 +35,7 @@ from langgraph.graph.state import StateGraph
 from langgraph.prebuilt import ToolNode
 from langgraph.pregel import Pregel
 
-from agentdock_plugins._runnable import resolve_runnable
+from agentdock_plugins._runnable import resolve_runnable, tracked_result
 from agentdock_plugins.langchain_callbacks import EventChannel, RunTracker, message_text
 from agentdock_plugins.langgraph.checkpoint import make_checkpointer
 from agentdock_plugins.langgraph.workers import WorkerPool
@@ -101,16 +101,11 @@ class LangGraphAdapter:
     async def invoke(self, payload: Mapping[str, Any], context: RunContext) -> RunResult:
         tracker = RunTracker(context)
         graph, config = self._prepare(context, tracker)
-        try:
-            if self._workers is not None:
-                output = await self._workers.run(graph.invoke, dict(payload), config)
-            else:
-                output = await graph.ainvoke(dict(payload), config)
-        except Exception as error:
-            tracker.finish(error)
-            raise
-        tracker.finish()
-        return RunResult(output=output, usage=tracker.usage, tools=tuple(tracker.tools))
+        if self._workers is not None:
+            return await tracked_result(
+                tracker, self._workers.run(graph.invoke, dict(payload), config)
+            )
+        return await tracked_result(tracker, graph.ainvoke(dict(payload), config))
 
     async def stream(
         self, payload: Mapping[str, Any], context: RunContext
