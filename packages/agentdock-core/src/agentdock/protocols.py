@@ -19,6 +19,7 @@ from agentdock.storecontract import Store
 if TYPE_CHECKING:
     from agentdock.deployment.artifacts import Artifact, BuildRequest, Progress, StartRequest
     from agentdock.run import RunContext, RunResult, StreamEvent, ToolCall
+    from agentdock.spec import DockSpec
 
 __all__ = [
     "Adapter",
@@ -68,7 +69,7 @@ class Adapter(Protocol):
 class AdapterFactory(Protocol):
     """Builds an :class:`Adapter` once at start-up from the imported entrypoint and spec."""
 
-    def __call__(self, entry: Any, spec: Any) -> Adapter: ...
+    def __call__(self, entry: Any, spec: DockSpec) -> Adapter: ...
 
 
 #: Where a policy runs: on the validated input, on each tool call, on each tool's result,

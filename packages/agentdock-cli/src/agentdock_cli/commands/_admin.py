@@ -178,7 +178,7 @@ def check_role(
     require_defined_role(load_spec(file, as_json, env), role, file, as_json)
 
 
-def require_defined_role(spec: Any, role: str, file: Path, as_json: bool) -> None:
+def require_defined_role(spec: DockSpec, role: str, file: Path, as_json: bool) -> None:
     """Exit 1 (``UnknownRole``) unless ``role`` is one of the roles ``file`` defines."""
     roles = roles_of(spec)
     if role not in roles:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from agentdock.capabilities import StoreAtPath
 
 from agentdock_cli import exitcodes
 from agentdock_cli.commands._admin import (
@@ -261,7 +262,7 @@ def list_command(agent: str | None, registry: Path | None, as_json: bool) -> Non
             )
         records = store.list_api_keys(agent)
         where = describe_store(store)
-        home = getattr(store, "path", None)
+        home = store.path if isinstance(store, StoreAtPath) else None
     if home is not None:  # the embedded registry: last uses the runtimes recorded beside it
         from agentdock.registry.keyview import merge_key_use
 
