@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from agentdock.findings import Code, Finding, Severity
-from agentdock.spec import loader, yamlsource
+from agentdock.spec import loader, yamlcompose
 from agentdock.spec.loader import LoadedDocument, SourceLocation, load_document
 
 SECRET = "s3cr3t-Value-9f8e7d"
@@ -326,7 +326,7 @@ def test_huge_file_is_refused_without_reading_it(
         opened.append(args)
         raise AssertionError("the file must not be opened")
 
-    monkeypatch.setattr(yamlsource, "open", spy, raising=False)
+    monkeypatch.setattr(yamlcompose, "open", spy, raising=False)
     finding = refused(load_document(path, environ={}))
     assert finding.message == "file is 52428800 bytes; the limit is 1048576"
     assert finding.file == str(path)
@@ -375,7 +375,7 @@ def test_growing_file_is_read_at_most_one_byte_past_the_limit(
         return Spy(real_open(target, mode, *args, **kwargs))
 
     monkeypatch.setattr(os, "stat", small_stat)
-    monkeypatch.setattr(yamlsource, "open", spy_open, raising=False)
+    monkeypatch.setattr(yamlcompose, "open", spy_open, raising=False)
     finding = refused(load_document(path, environ={}, max_bytes=1000))
     assert finding.message == "file is more than 1000 bytes; the limit is 1000"
     assert requested == [1001]
@@ -1114,7 +1114,7 @@ def test_pure_python_parser_agrees(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, text: str
 ) -> None:
     fast = load(tmp_path, text)
-    monkeypatch.setattr(yamlsource, "_Parser", yaml.SafeLoader)
+    monkeypatch.setattr(yamlcompose, "_Parser", yaml.SafeLoader)
     slow = load(tmp_path, text)
     assert slow.data == fast.data
     assert dict(slow.source_map) == dict(fast.source_map)

@@ -1,10 +1,10 @@
 """The private APIs AgentDock still relies on, checked against the installed versions.
 
-Two remain, each with a fallback: the regex checks (``agentdock.spec.regexlint`` and the
-redaction policy's literal prefilter) read the parse trees of the standard library's
-``re._parser``, and the OTLP exporter hands its own encoding to the SDK exporter's private HTTP
-client. A Python or SDK upgrade that changes either shape fails here, by name, instead of
-silently switching a check off or sending spans the slow way.
+Two remain, each with a fallback: the regex checks (``agentdock.spec.regexparse``, read by
+``regexlint``, and the redaction policy's literal prefilter) read the parse trees of the
+standard library's ``re._parser``, and the OTLP exporter hands its own encoding to the SDK
+exporter's private HTTP client. A Python or SDK upgrade that changes either shape fails
+here, by name, instead of silently switching a check off or sending spans the slow way.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agentdock.spec import regexlint
+from agentdock.spec import regexlint, regexparse
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanContext, TraceFlags
 from packaging.requirements import Requirement
@@ -32,7 +32,7 @@ def _opcode_names(items: Any) -> list[str]:
 def test_regex_checks_use_the_standard_librarys_parser() -> None:
     import re._parser as parser  # type: ignore[import-not-found]
 
-    assert regexlint._parser is parser
+    assert regexparse._parser is parser
 
 
 def test_re_parser_trees_have_the_shape_the_regex_checks_read() -> None:

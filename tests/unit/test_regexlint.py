@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from agentdock.findings import Code, Finding, Severity
-from agentdock.spec import regexlint
+from agentdock.spec import regexparse
 from agentdock.spec.regexlint import catastrophic_reason, check_patterns
 
 BASE = ("policies", "safety", "redact_patterns")
@@ -104,7 +104,7 @@ def test_catastrophic_reason_survives_parser_failures(monkeypatch: pytest.Monkey
         def parse(pattern: str) -> object:
             raise TypeError("internal API changed")
 
-    monkeypatch.setattr(regexlint, "_parser", Broken)
+    monkeypatch.setattr(regexparse, "_parser", Broken)
     assert catastrophic_reason(r"(a+)+") is None
     # compile errors and empty matches do not depend on the parser
     codes = [f.code for f in check_patterns([r"(a+)+", "(", "a*"])]
@@ -117,7 +117,7 @@ def test_catastrophic_reason_survives_odd_trees(monkeypatch: pytest.MonkeyPatch)
         def parse(pattern: str) -> object:
             return object()
 
-    monkeypatch.setattr(regexlint, "_parser", Odd)
+    monkeypatch.setattr(regexparse, "_parser", Odd)
     assert catastrophic_reason(r"(a+)+") is None
 
 

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["build_runnable", "builder_arguments", "calls_builder", "is_runnable", "marked"]
 
@@ -41,7 +44,7 @@ def is_runnable(obj: Any) -> bool:
     return hasattr(obj, "ainvoke")
 
 
-def builder_arguments(builder: Callable[..., Any], spec: Any) -> dict[str, Any]:
+def builder_arguments(builder: Callable[..., Any], spec: DockSpec) -> dict[str, Any]:
     """The keyword arguments ``builder`` accepts of ``model``, ``arguments`` and ``spec``."""
     offered = {
         "model": getattr(spec, "model", None),
@@ -53,7 +56,7 @@ def builder_arguments(builder: Callable[..., Any], spec: Any) -> dict[str, Any]:
     return {k: v for k, v in offered.items() if takes_kwargs or k in params}
 
 
-def build_runnable(entry: Any, spec: Any) -> Any:
+def build_runnable(entry: Any, spec: DockSpec) -> Any:
     """The runnable behind an entrypoint: the object itself, or what its builder returns.
 
     :raises TypeError: the entrypoint is neither a runnable nor callable, or its builder

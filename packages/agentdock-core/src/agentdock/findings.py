@@ -11,7 +11,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = [
     "Code",
@@ -183,7 +186,7 @@ class ValidationReport:
         findings: Iterable[Finding],
         *,
         strict: bool = False,
-        spec: Any = None,
+        spec: DockSpec | None = None,
         summary: Mapping[str, str] | None = None,
     ) -> ValidationReport:
         """Sort findings into errors and warnings, dropping exact duplicates.

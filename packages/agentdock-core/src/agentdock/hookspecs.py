@@ -90,7 +90,7 @@ def agentdock_register_policies(register: Register) -> None:
     with the resolved spec. A policy a plugin adds is active only where a Dockfile names it.
 
     :param register: ``register(name, factory, description="", config_schema=None)``;
-        ``factory(spec)`` returns an :class:`agentdock.protocols.Policy`, or ``None`` when it
+        ``factory(spec)`` returns an :data:`agentdock.protocols.AnyPolicy`, or ``None`` when it
         does not apply to this spec. Its configuration is ``spec.plugins[name]`` (a dict,
         empty when none is given), checked at validate time against ``config_schema``, a JSON
         Schema (draft 2020-12), when the plugin gives one.

@@ -24,24 +24,50 @@ chain, has no such chain here and is refused when its plugin registers.
 Every error is also handed to the listeners added with
 :meth:`PluginManager.add_error_listener` as it is recorded: the CLI prints each on stderr,
 the runtime logs it.
+
+What the manager records (registrations, plugins, errors) is :mod:`agentdock.pluginrecords`;
+the allowlist, the replacements, the hook API version and the configuration schema checks
+are :mod:`agentdock.pluginrules` (public names are re-exported here).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import traceback
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from agentdock import hookspecs
 from agentdock.findings import Code, Finding, Severity
+from agentdock.pluginrecords import (
+    ALLOWLIST_ENV,
+    BUILTIN_DISTRIBUTION,
+    BUILTIN_PACKAGE,
+    ENTRY_POINT_GROUP,
+    KINDS,
+    REPLACES_ENV,
+    PluginError,
+    PluginInfo,
+    Registration,
+    _one_line,
+)
+from agentdock.pluginrules import (
+    _allowlist_from_env,
+    _check_config_schema,
+    _check_hook_api,
+    _chosen,
+    _replaces_from_env,
+    parse_replaces,
+)
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = [
     "BUILTIN_DISTRIBUTION",
@@ -56,158 +82,6 @@ __all__ = [
     "make_plugin_manager",
     "register_each",
 ]
-
-ENTRY_POINT_GROUP = "agentdock"
-BUILTIN_DISTRIBUTION = "agentdock-plugins"
-ALLOWLIST_ENV = "AGENTDOCK_LOAD_PLUGINS"
-REPLACES_ENV = "AGENTDOCK_PLUGIN_REPLACES"
-#: The package of the built-in plugins (registered in process, they have no distribution).
-BUILTIN_PACKAGE = "agentdock_plugins"
-
-#: Kinds of things plugins register, each collected by ``agentdock_register_<kind>``.
-KINDS: tuple[str, ...] = (
-    "adapters",
-    "policies",
-    "telemetry_sinks",
-    "auth_providers",
-    "builders",
-    "targets",
-    "hardware_profiles",
-    "servers",
-    "stores",
-    "audit_rules",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Registration:
-    """One thing a plugin provides: ``factory`` registered under ``name`` for ``kind``."""
-
-    kind: str
-    name: str
-    factory: Any
-    description: str
-    plugin: str
-    #: The JSON Schema (draft 2020-12) of its entry in a Dockfile's ``plugins`` block, or None.
-    config_schema: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PluginInfo:
-    """A loaded plugin and where it came from."""
-
-    name: str
-    module: str
-    distribution: str | None
-    version: str | None
-    builtin: bool
-    hooks: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class PluginError:
-    """A plugin that could not load, or whose hook raised."""
-
-    name: str
-    distribution: str | None
-    error: str
-    detail: str = ""
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else ""
-    line = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-    return line[:300]
-
-
-def _replaces_from_env() -> frozenset[tuple[str, str, str]]:
-    """``AGENTDOCK_PLUGIN_REPLACES``: comma-separated ``kind:name=plugin`` items."""
-    return parse_replaces(os.environ.get(REPLACES_ENV, "").split(","))
-
-
-def parse_replaces(items: Iterable[str]) -> frozenset[tuple[str, str, str]]:
-    """``(kind, name, plugin)`` from ``kind:name=plugin`` items (blank ones skipped).
-
-    :raises ValueError: an item of another form, or an unknown kind.
-    """
-    out: set[tuple[str, str, str]] = set()
-    for raw in items:
-        item = raw.strip()
-        if not item:
-            continue
-        kind, _, rest = item.partition(":")
-        name, _, plugin = rest.partition("=")
-        if kind not in KINDS or not name or not plugin:
-            raise ValueError(
-                f"{REPLACES_ENV} item {item!r} is not kind:name=plugin with a kind of "
-                f"{', '.join(KINDS)}"
-            )
-        out.add((kind, name, plugin))
-    return frozenset(out)
-
-
-def _check_hook_api(plugin: object) -> None:
-    """Refuse a plugin written for a hook API this AgentDock does not offer
-    (:data:`agentdock.hookspecs.REQUIRES_ATTRIBUTE`)."""
-    wanted = getattr(plugin, hookspecs.REQUIRES_ATTRIBUTE, None)
-    if wanted is None:
-        return
-    have = _api_version(hookspecs.HOOK_API_VERSION) or (0, 0)
-    need = _api_version(wanted) if isinstance(wanted, str) else None
-    if need is None:
-        raise pluggy.PluginValidationError(
-            plugin, f"{hookspecs.REQUIRES_ATTRIBUTE} = {wanted!r} is not a 'major.minor' string"
-        )
-    if need[0] != have[0] or need[1] > have[1]:
-        raise pluggy.PluginValidationError(
-            plugin,
-            f"it was written for hook API {wanted}; this AgentDock has hook API "
-            f"{hookspecs.HOOK_API_VERSION}",
-        )
-
-
-def _api_version(text: str) -> tuple[int, int] | None:
-    major, dot, minor = text.strip().partition(".")
-    if not (dot and major.isdigit() and minor.isdigit()):
-        return None
-    return int(major), int(minor)
-
-
-def _check_config_schema(kind: str, name: str, schema: object) -> None:
-    """A ``config_schema`` must be a JSON Schema (draft 2020-12) object.
-
-    :raises ValueError: it is not (the plugin's hook then counts as raising).
-    """
-    import jsonschema_rs
-
-    if not isinstance(schema, Mapping):
-        raise ValueError(f"{kind} {name!r}: config_schema must be a mapping (a JSON Schema)")
-    try:
-        jsonschema_rs.Draft202012Validator(dict(schema))
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"{kind} {name!r}: config_schema is not a JSON Schema: {first}") from None
-
-
-def _chosen(found: Iterable[metadata.EntryPoint], allow: Collection[str] | None) -> set[str]:
-    """The entry points to load: all (no list); those named; or, when every item is
-    ``-name``, all but those (so that leaving one plugin out never drops the built-ins)."""
-    names = {ep.name for ep in found}
-    if allow is None:
-        return names
-    if allow and all(item.startswith("-") for item in allow):
-        return names - {item[1:] for item in allow}
-    return {item for item in allow if not item.startswith("-")} - {
-        item[1:] for item in allow if item.startswith("-")
-    }
-
-
-def _allowlist_from_env() -> frozenset[str] | None:
-    raw = os.environ.get(ALLOWLIST_ENV)
-    if raw is None:
-        return None
-    return frozenset(part.strip() for part in raw.split(",") if part.strip())
 
 
 class PluginManager:
@@ -549,7 +423,7 @@ class PluginManager:
         self.load()
         return bool(getattr(self._pm.hook, hook_name).get_hookimpls())
 
-    def validate_spec(self, spec: Any, project_dir: Path) -> list[Finding]:
+    def validate_spec(self, spec: DockSpec, project_dir: Path) -> list[Finding]:
         """Run every ``agentdock_validate_spec`` hook; a raising hook becomes a warning."""
         findings: list[Finding] = []
         before = len(self.errors())

@@ -1,23 +1,30 @@
-"""The small interfaces each kind of plugin satisfies.
+"""The interfaces each kind of plugin satisfies: one Protocol per kind, its whole contract.
 
 A registration hook records a *factory* under a name; the factory is called once, when the
 thing is needed, and returns an object satisfying the matching protocol. Factories are
 usually classes. All protocols are ``runtime_checkable`` so a host can check a plugin's
-object with ``isinstance`` at start-up (never per request).
+object with ``isinstance`` at start-up (never per request). What only some plugins of a
+kind offer is a capability, a Protocol of its own in :mod:`agentdock.capabilities`; the
+registry store's contract, split by concern, is in :mod:`agentdock.storecontract` (and
+:class:`Store` is re-exported here).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, runtime_checkable
+
+from agentdock.storecontract import Store
 
 if TYPE_CHECKING:
     from agentdock.deployment.artifacts import Artifact, BuildRequest, Progress, StartRequest
-    from agentdock.run import RunContext, RunResult, StreamEvent
+    from agentdock.run import RunContext, RunResult, StreamEvent, ToolCall
+    from agentdock.spec import DockSpec
 
 __all__ = [
     "Adapter",
     "AdapterFactory",
+    "AnyPolicy",
     "AuthProvider",
     "Builder",
     "HardwareProfile",
@@ -27,6 +34,7 @@ __all__ = [
     "Store",
     "Target",
     "TelemetrySink",
+    "ToolOutputPolicy",
 ]
 
 
@@ -61,7 +69,7 @@ class Adapter(Protocol):
 class AdapterFactory(Protocol):
     """Builds an :class:`Adapter` once at start-up from the imported entrypoint and spec."""
 
-    def __call__(self, entry: Any, spec: Any) -> Adapter: ...
+    def __call__(self, entry: Any, spec: DockSpec) -> Adapter: ...
 
 
 #: Where a policy runs: on the validated input, on each tool call, on each tool's result,
@@ -114,14 +122,37 @@ class Policy(Protocol):
                 return value
     """
 
-    #: One of :data:`PolicyStage`, checked once when the pipeline is compiled (an unknown
-    #: stage stops the start). Typed ``str`` so that ``stage = "pre"`` in a class, as the
-    #: example writes it, satisfies the protocol under mypy.
-    stage: str
+    @property
+    def stage(self) -> str:
+        """One of :data:`PolicyStage`, checked once when the pipeline is compiled (an
+        unknown stage stops the start). Read-only and typed ``str``, so that ``stage =
+        "pre"`` in a class, as the example writes it, and a ``Literal`` both satisfy it."""
+        ...
 
     def check(self, value: Any, context: RunContext) -> Any:
         """Return the value to go on with, or raise to refuse (see the class docstring)."""
         ...
+
+
+@runtime_checkable
+class ToolOutputPolicy(Protocol):
+    """A policy of the ``"tool_output"`` stage: ``check(call, output, context)``, plain
+    (not a coroutine function), called in the thread that made the tool call before the
+    agent reads ``output``; raise :class:`agentdock.run.ToolDenied` to stop the run (403).
+    Its factory is registered like any policy's (see :class:`Policy`)."""
+
+    @property
+    def stage(self) -> str:
+        """``"tool_output"``."""
+        ...
+
+    def check(self, call: ToolCall, output: Any, context: RunContext) -> Any:
+        """Return anything (ignored), or raise to refuse."""
+        ...
+
+
+#: What a policy factory builds: a policy of the value stages, or a tool-output one.
+AnyPolicy: TypeAlias = Policy | ToolOutputPolicy
 
 
 @runtime_checkable
@@ -139,16 +170,17 @@ class TelemetrySink(Protocol):
     "trace_id": ..., "span_id": ..., "data": {...}}``); it never holds the input, the
     output or a credential.
 
-    A sink may declare ``wants: frozenset[str]``, the event names it uses: the runtime
-    builds only the events some sink wants (and times no node, tool or model step that no
-    sink asks for), so a sink may still see events it did not ask for. A sink without the
-    attribute wants every event.
-
-    A sink that can lose events after ``emit`` returned (its own queue, a backend that
-    fails or times out, a bounded buffer) exposes ``dropped: int``, the events it lost
-    since start-up; the runtime adds it to what the queue dropped for that sink and reports
-    the sum per sink (``agentdock_telemetry_events_dropped_total{sink=...}``). A sink may
-    also have ``bind(pipeline)``, called once the pipeline is compiled.
+    Optional capabilities (:mod:`agentdock.capabilities`), sorted once when the pipeline
+    is built: ``wants: frozenset[str]``, the event names it uses
+    (:class:`~agentdock.capabilities.EventSelectingSink`: the runtime builds only the events
+    some sink wants, so a sink may still see events it did not ask for; without it a sink
+    wants every event); ``dropped: int``, the events it lost after ``emit`` returned
+    (:class:`~agentdock.capabilities.LossCountingSink`: added to what the queue dropped for
+    it, reported per sink as ``agentdock_telemetry_events_dropped_total{sink=...}``);
+    ``bind(pipeline)`` (:class:`~agentdock.capabilities.PipelineBoundSink`);
+    ``render_metrics()`` for ``GET /metrics``
+    (:class:`~agentdock.capabilities.MetricsRendering`); ``asgi_middleware(app)``
+    (:class:`~agentdock.capabilities.MiddlewareProviding`).
     """
 
     async def emit(self, events: Sequence[Mapping[str, Any]]) -> None:
@@ -177,14 +209,20 @@ class AuthProvider(Protocol):
     when what it needs to decide cannot be had); any other exception answers 401 without
     details.
 
-    Optional, looked up once when the server is built: ``readiness() -> str | None``, the
-    reason the provider cannot verify anyone yet (``/ready`` answers 503 with it; it must
-    not block), and ``key_set_stats()`` for a provider that fetches keys (``fetches`` by
-    outcome and ``age_seconds``, exported as metrics).
+    Optional capabilities (:mod:`agentdock.capabilities`), sorted once when the pipeline
+    is built: ``readiness() -> str | None``, the reason the provider cannot verify anyone
+    yet (:class:`~agentdock.capabilities.ReadinessReporting`: ``/ready`` answers 503 with
+    it; it must not block); ``key_set_stats()`` for a provider that fetches keys
+    (:class:`~agentdock.capabilities.KeySetReporting`: ``fetches`` by outcome and
+    ``age_seconds``, exported as metrics); ``close()`` at shutdown
+    (:class:`~agentdock.capabilities.ClosingAuthProvider`).
     """
 
-    def authenticate(self, headers: Mapping[str, str]) -> Mapping[str, Any]:
-        """Return the caller's identity or raise (see the class docstring)."""
+    def authenticate(
+        self, headers: Mapping[str, str]
+    ) -> Mapping[str, Any] | Awaitable[Mapping[str, Any]]:
+        """Return the caller's identity or raise (see the class docstring); a coroutine
+        function returns it when awaited."""
         ...
 
 
@@ -224,16 +262,20 @@ class Target(Protocol):
     in the deployment row and passes it back to the other methods, from any later process.
     A handle never holds a secret value.
 
-    Optional, looked up with ``getattr``: ``preflight(spec, *, snapshot, version, env,
-    instance)``, called before anything is built or started, raises ``InvalidDeployInput``
-    for what the target could never serve; ``dry_run(path, **options)`` serves
-    ``agentdock deploy --dry-run`` (see docs/plugins.md).
+    Optional capabilities (:mod:`agentdock.capabilities`, checked with ``isinstance``):
+    ``preflight(spec, *, snapshot, version, env, instance)``
+    (:class:`~agentdock.capabilities.Preflighting`), called before anything is built or
+    started, raises ``InvalidDeployInput`` for what the target could never serve;
+    ``dry_run(path, **options)`` (:class:`~agentdock.capabilities.TargetDryRun`) serves
+    ``agentdock deploy --dry-run`` (see docs/plugins.md); ``replaces_in_place``
+    (:class:`~agentdock.capabilities.InPlaceTarget`): a failed deploy restores the active
+    version's state.
 
-    Optional: ``promote(handle, progress)``, for a target that keeps one address per agent
-    and instance across versions (the ``local`` target). A runtime it starts serves that
-    address only once promoted; a deploy or rollback calls it after ``wait_ready`` passed and
-    before the registry activates the new deployment (then the previous one is stopped and
-    drains). It must be idempotent; raising
+    Optional: ``promote(handle, progress)`` (:class:`~agentdock.capabilities.Promoting`),
+    for a target that keeps one address per agent and instance across versions (the
+    ``local`` target). A runtime it starts serves that address only once promoted; a deploy
+    or rollback calls it after ``wait_ready`` passed and before the registry activates the
+    new deployment (then the previous one is stopped and drains). It must be idempotent; raising
     :class:`~agentdock.deployment.errors.HealthGateFailed` fails the deploy like the gate:
     the new runtime is stopped and the previous one keeps serving, untouched. Without it,
     each runtime serves its own endpoint from the start.
@@ -339,18 +381,16 @@ class HardwareProfile(Protocol):
 
 @runtime_checkable
 class Server(Protocol):
-    """Serves a compiled pipeline over HTTP."""
+    """Serves a compiled pipeline over HTTP.
+
+    Factory: ``factory(spec) -> Server``, registered with ``agentdock_register_servers``.
+    Optional capabilities (:mod:`agentdock.capabilities`): ``app(pipeline)``, the ASGI
+    application (:class:`~agentdock.capabilities.AppServer`: what ``agentdock.app`` and the
+    test clients need), and ``uvicorn_options()`` (:class:`~agentdock.capabilities.
+    ServerOptions`: its bounds for ``agentdock serve``).
+    """
 
     def serve(self, pipeline: Any, host: str, port: int) -> None:
         """Run until stopped. When ``AGENTDOCK_LISTEN_FD`` names a listening socket (the
         entrypoints bind it first), serve that socket instead of binding ``host:port``."""
-        ...
-
-
-@runtime_checkable
-class Store(Protocol):
-    """Persists agents, versions, deployments, keys and the audit log."""
-
-    def migrate(self) -> None:
-        """Bring the schema up to date."""
         ...

@@ -87,7 +87,7 @@ def validate_document(
     manager = plugins if plugins is not None else get_plugin_manager()
     file = str(document.path) if document.path is not None else None
     findings: list[Finding] = list(document.findings)
-    spec: Any = None
+    spec: Any = None  # the frozen DockSpec, or a partial that builds it
     summary: dict[str, str] = {}
     data = document.data
     if data is not None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentdock.auth.permissions import roles_from_spec
 
@@ -36,6 +36,9 @@ from agentdock_runtime.ratelimit import (
     retry_seconds,
 )
 from agentdock_runtime.sharedlimit import RATELIMIT_FILE_ENV, SharedLimiter
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = [
     "INSTANCE_ENV",
@@ -114,7 +117,7 @@ class Access:
 
 
 def compile_access(
-    spec: Any,
+    spec: DockSpec,
     *,
     redis_url: str | None = None,
     instance: str | None = None,

@@ -14,14 +14,18 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from agentdock.capabilities import AppServer
 from agentdock.plugins import PluginError, PluginManager, get_plugin_manager
 
 from agentdock_runtime.compile import compile_pipeline
 from agentdock_runtime.heap import freeze_startup_heap
 from agentdock_runtime.iomodels import import_object
 from agentdock_runtime.pipeline import Pipeline, PipelineError
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = [
     "DEFAULT_SERVER",
@@ -47,7 +51,7 @@ INSECURE_ENV = "AGENTDOCK_INSECURE_NO_AUTH"
 class LoadedAgent:
     """A validated spec, its imported entrypoint and the directory it was found in."""
 
-    spec: Any
+    spec: DockSpec
     entry: Any
     project_dir: Path
 
@@ -82,7 +86,7 @@ def load_agent(
     return LoadedAgent(spec, import_object(spec.agent.entrypoint), Path(project_dir))
 
 
-def get_server(spec: Any, *, plugins: PluginManager, server: str = DEFAULT_SERVER) -> Any:
+def get_server(spec: DockSpec, *, plugins: PluginManager, server: str = DEFAULT_SERVER) -> Any:
     """The server plugin ``server`` built for ``spec`` (an :class:`agentdock.protocols.Server`)."""
     registration = plugins.get("servers", server)
     if registration is None:
@@ -96,14 +100,13 @@ def get_server(spec: Any, *, plugins: PluginManager, server: str = DEFAULT_SERVE
 
 
 def build_server_app(
-    spec: Any, pipeline: Pipeline, *, plugins: PluginManager, server: str = DEFAULT_SERVER
+    spec: DockSpec, pipeline: Pipeline, *, plugins: PluginManager, server: str = DEFAULT_SERVER
 ) -> Any:
     """The ASGI app of the server plugin ``server`` for ``pipeline``."""
     instance = get_server(spec, plugins=plugins, server=server)
-    make_app = getattr(instance, "app", None)
-    if make_app is None:
+    if not isinstance(instance, AppServer):
         raise PipelineError(f"server plugin {server!r} cannot build an ASGI application")
-    return make_app(pipeline)
+    return instance.app(pipeline)
 
 
 def app(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentdock.plugins import PluginManager
 
@@ -25,11 +25,14 @@ from agentdock_runtime.iomodels import input_model, output_model
 from agentdock_runtime.pipeline import Pipeline
 from agentdock_runtime.runsettings import PipelineError, RunSettings
 
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
+
 __all__ = ["compile_pipeline"]
 
 
 def compile_pipeline(
-    spec: Any,
+    spec: DockSpec,
     *,
     entry: Any,
     plugins: PluginManager,
@@ -98,14 +101,12 @@ def compile_pipeline(
         sink_timeout=sink_timeout,
     )
     pipeline.plugin_errors = tuple(sorted({err.name for err in plugins.errors()}))
-    for sink in sinks:
-        bind = getattr(sink, "bind", None)
-        if callable(bind):  # a sink that reports on the pipeline itself (queue, drops)
-            bind(pipeline)
+    for sink in pipeline.capabilities.sinks.bound:  # sinks that report on the pipeline
+        sink.bind(pipeline)
     return pipeline
 
 
-def _compile_access(spec: Any) -> Any:
+def _compile_access(spec: DockSpec) -> Any:
     """Roles, permissions and rate limits (see :mod:`agentdock_runtime.access` for where
     limits are kept: memory, a file the workers share, Redis named by
     :data:`~agentdock_runtime.access.REDIS_URL_ENV`)."""
@@ -115,14 +116,14 @@ def _compile_access(spec: Any) -> Any:
         raise PipelineError(f"cannot compile auth roles and rate limits: {exc}") from exc
 
 
-def _compile_pricing(spec: Any, plugins: PluginManager) -> Any | None:
+def _compile_pricing(spec: DockSpec, plugins: PluginManager) -> Any | None:
     try:
         return compile_pricing(spec, plugins)
     except Exception as exc:
         raise PipelineError(f"cannot compile the model pricing: {exc}") from exc
 
 
-def _enabled(plugins: PluginManager, kind: str, spec: Any) -> dict[str, Any]:
+def _enabled(plugins: PluginManager, kind: str, spec: DockSpec) -> dict[str, Any]:
     """The registrations of ``kind`` this agent uses, in registration order: the built-ins
     and those registered in process, and an installed plugin's only where the Dockfile's
     ``plugins`` block names it (:meth:`agentdock.plugins.PluginManager.needs_naming`):
@@ -135,7 +136,9 @@ def _enabled(plugins: PluginManager, kind: str, spec: Any) -> dict[str, Any]:
     }
 
 
-def _build_each(plugins: PluginManager, group: str, kind: str, spec: Any) -> list[tuple[str, Any]]:
+def _build_each(
+    plugins: PluginManager, group: str, kind: str, spec: DockSpec
+) -> list[tuple[str, Any]]:
     """Every factory of ``group`` this agent uses (:func:`_enabled`) called with the spec,
     in registration order: what each built, by name (a factory that returns ``None`` is
     left out)."""
@@ -147,7 +150,7 @@ def _build_each(plugins: PluginManager, group: str, kind: str, spec: Any) -> lis
     return built
 
 
-def _build_sinks(plugins: PluginManager, spec: Any) -> list[tuple[str, Any]]:
+def _build_sinks(plugins: PluginManager, spec: DockSpec) -> list[tuple[str, Any]]:
     """The telemetry sinks this agent uses (:func:`_enabled`), in registration order. A
     factory with a ``built`` parameter is called after every other one, with what they
     built (name → sink): it decides by what is there (the local collector stays away when a

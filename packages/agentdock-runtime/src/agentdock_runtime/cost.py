@@ -29,7 +29,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = [
     "ModelPrice",
@@ -134,7 +137,7 @@ def _lookup(table: Mapping[str, Any], provider: str, model: str) -> tuple[str, A
     return None
 
 
-def compile_pricing(spec: Any, plugins: Any | None = None) -> Pricing:
+def compile_pricing(spec: DockSpec, plugins: Any | None = None) -> Pricing:
     """The price of ``spec.model``, from the table, plugins and ``model.extra.pricing``.
 
     :param spec: the resolved ``DockSpec``.

@@ -88,7 +88,10 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = [
     "DEFAULT_DRAIN_TIMEOUT",
@@ -256,7 +259,7 @@ def _fatal(lines: list[str], code: int) -> NoReturn:
     raise SystemExit(code)
 
 
-def _listen(settings: Settings, spec: Any) -> tuple[str, int]:
+def _listen(settings: Settings, spec: DockSpec) -> tuple[str, int]:
     """The address served: the supervisor's socket (``AGENTDOCK_LISTEN_FD``), or one bound
     here and handed to the server plugin the same way. Exits 78 when it cannot be bound."""
     from agentdock_runtime import listen
@@ -279,11 +282,10 @@ def _listen(settings: Settings, spec: Any) -> tuple[str, int]:
     return address
 
 
-def main(environ: Mapping[str, str] | None = None) -> int:
-    """Start the runtime described by ``environ`` (default: the process environment).
-
-    Returns 0 after a graceful shutdown; exits with ``[FATAL]`` lines when it cannot start.
-    """
+def _prepared_env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
+    """The environment to start from: ``environ`` (default: the process environment) with
+    the values of ``AGENTDOCK_ENV_FILE`` added, secrets masked in all this process writes
+    from now on, and, for the process environment, the image's tuned hardware defaults."""
     env = os.environ if environ is None else environ
     from agentdock_runtime.envfile import EnvFileError, read_env_file
     from agentdock_runtime.logmask import install as mask_secrets_in_output
@@ -307,6 +309,15 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         report = apply_machine_profile()
         if report.get("problem"):
             print(f"[WARN] machine profile: {report['problem']}", file=sys.stderr)
+    return env
+
+
+def main(environ: Mapping[str, str] | None = None) -> int:
+    """Start the runtime described by ``environ`` (default: the process environment).
+
+    Returns 0 after a graceful shutdown; exits with ``[FATAL]`` lines when it cannot start.
+    """
+    env = _prepared_env(environ)
     from agentdock.plugins import get_plugin_manager
 
     from agentdock_runtime import PipelineError, compile_pipeline, listen, logconfig

@@ -19,8 +19,10 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
+from agentdock.capabilities import EventCheckingPolicy, FinishingPolicy
+from agentdock.protocols import Policy
 from agentdock.run import RunContext, ToolCall, ToolDenied, ToolGate
 
 from agentdock_runtime.errors import InternalError, RuntimeHTTPError, ToolDeniedError
@@ -58,7 +60,9 @@ class PolicyStages:
         #: they run in a worker thread (``offload.py``), so the event loop keeps serving.
         self.sync: dict[Check, Callable[..., Any]] = {}
         for name, policy in policies:
-            stage = getattr(policy, "stage", None)
+            if not isinstance(policy, Policy):
+                raise PipelineError(f"policy {name!r} has no stage and check(): not a policy")
+            stage = policy.stage
             if stage not in stages:
                 raise PipelineError(
                     f"policy {name!r} has stage {stage!r}; expected one of {', '.join(_STAGES)}"
@@ -69,7 +73,8 @@ class PolicyStages:
                         f"policy {name!r}: a tool_output check runs in the tool's thread, "
                         "so it must be synchronous"
                     )
-                tool_output_checks.append((name, policy.check))
+                # check(call, output, context) at this stage (see the Policy protocol).
+                tool_output_checks.append((name, cast(OutputCheck, policy.check)))
                 continue
             check = as_async(policy.check)
             stages[stage].append((name, check))
@@ -91,14 +96,14 @@ class PolicyStages:
         self.post_finish = tuple(
             (index, name, as_async(policy.finish))
             for index, (name, policy) in enumerate(p for p in policies if p[1].stage == "post")
-            if callable(getattr(policy, "finish", None))
+            if isinstance(policy, FinishingPolicy)
         )
         # Node updates of a stream carry the agent's state: post policies that inspect
         # them (``check_event``) see every ``event`` item.
         post_event: list[tuple[str, Check]] = []
         for name, policy in policies:
-            inspect_event = getattr(policy, "check_event", None)
-            if policy.stage == "post" and callable(inspect_event):
+            if policy.stage == "post" and isinstance(policy, EventCheckingPolicy):
+                inspect_event = policy.check_event
                 check = as_async(inspect_event)
                 post_event.append((name, check))
                 if check is not inspect_event:

@@ -28,7 +28,10 @@ import logging.config
 import os
 import sys
 from collections.abc import MutableMapping
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = [
     "FORMAT_ENV",
@@ -182,7 +185,7 @@ def configure(
     return fmt
 
 
-def level_of(spec: Any) -> str:
+def level_of(spec: DockSpec) -> str:
     """The Dockfile's ``observability.log_level`` (``info`` when absent)."""
     observability = getattr(spec, "observability", None)
     return str(getattr(observability, "log_level", None) or "info")

@@ -39,6 +39,7 @@ from agentdock.run import (
 )
 
 from agentdock_runtime.agentcalls import AgentCalls
+from agentdock_runtime.capabilities import PipelineCapabilities
 from agentdock_runtime.errors import (
     InternalError,
     RuntimeHTTPError,
@@ -156,6 +157,8 @@ class Pipeline:
         self._agent = AgentCalls(adapter, self.settings)
         self._auth = as_async(auth.authenticate) if auth is not None else None
         self.auth_provider = auth
+        #: What the sinks and the auth provider offer besides their contract, sorted once.
+        self.capabilities = PipelineCapabilities.sort(auth, sinks)
         #: Roles, permissions and rate limits (``None`` when auth is off).
         self.access = access
         self._access = access.check if access is not None else None
@@ -175,6 +178,7 @@ class Pipeline:
             agent=agent,
             sinks=sinks,
             sink_names=sink_names,
+            capabilities=self.capabilities.sinks,
             model=model,
             provider=provider,
             auth_mode=auth_mode,
@@ -212,13 +216,13 @@ class Pipeline:
         """Deliver queued telemetry (within ``timeout``), flush the sinks, stop the drain,
         then let the auth provider and the access rules write back and close."""
         await self._telemetry.aclose(timeout)
-        close = getattr(self.auth_provider, "close", None)
-        if callable(close):
+        close = self.capabilities.auth.close
+        if close is not None:
             try:
                 await asyncio.wait_for(asyncio.to_thread(close), timeout)
             except Exception as exc:  # shutdown goes on
                 log.warning("auth provider did not close (%s)", type(exc).__name__)
-        if self.access is not None and hasattr(self.access, "close"):
+        if self.access is not None:
             try:
                 await asyncio.wait_for(self.access.close(), timeout)
             except Exception as exc:
@@ -369,6 +373,11 @@ class Pipeline:
         A refusal before the run starts (auth, input, pre policies) is *raised* from the
         first step, so a server can still answer with an HTTP status; once ``start`` is out,
         a failure becomes one final ``error`` item holding the error envelope.
+
+        One generator, a little over 80 lines, on purpose: the run's status, error and caller
+        are settled in one ``finally`` for every way a stream ends (done, refused, failed,
+        cancelled, closed), and every token passes through here; a nested generator would
+        add a frame per token (about 0.2 µs, against some 13 µs a token costs with policies).
         """
         run_id = new_run_id()
         started = time.perf_counter()

@@ -17,6 +17,7 @@ from typing import Any
 
 from agentdock.run import Usage
 
+from agentdock_runtime.capabilities import SinkCapabilities
 from agentdock_runtime.errors import RuntimeHTTPError
 from agentdock_runtime.events import envelope, new_span_id, parse_traceparent
 from agentdock_runtime.telemetry import TelemetryQueues
@@ -80,6 +81,7 @@ class RunReporter:
         agent: str,
         sinks: Sequence[Any],
         sink_names: Sequence[str] | None,
+        capabilities: SinkCapabilities,
         model: str | None,
         provider: str | None,
         auth_mode: str | None,
@@ -95,13 +97,7 @@ class RunReporter:
         self.pricing = pricing
         # The events some sink uses (``None``: a sink takes every event), and the steps the
         # adapter must time for them.
-        named = [getattr(sink, "wants", None) for sink in sinks]
-        sets = [names for names in named if isinstance(names, frozenset | set)]
-        self.wanted: frozenset[str] | None = (
-            frozenset(str(name) for names in sets for name in names)
-            if len(sets) == len(named)
-            else None
-        )
+        self.wanted: frozenset[str] | None = capabilities.wanted
         self.steps = (
             frozenset(name for name in _STEP_EVENTS if self.wanted is None or name in self.wanted)
             if sinks
@@ -113,6 +109,7 @@ class RunReporter:
             queue_size=queue_size,
             batch_size=batch_size,
             sink_timeout=sink_timeout,
+            loss_counting=capabilities.loss_counting,
         )
 
     def new_state(self, run_id: str, headers: Mapping[str, str], thread_id: str | None) -> RunState:

@@ -28,6 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentdock.capabilities import LossCountingSink
+
 __all__ = ["TelemetryQueues", "TelemetryStats"]
 
 log = logging.getLogger("agentdock.runtime")
@@ -59,6 +61,8 @@ class TelemetryQueues:
 
     :param sinks: the telemetry sinks (``emit(batch)`` and ``flush()`` coroutines).
     :param names: each sink's name in counters and logs (default: its class name).
+    :param loss_counting: the sinks with a ``dropped`` count, by position, when the caller
+        already sorted them (default: sorted here).
     :param queue_size: runs (items) each queue holds before it drops new ones; ``0`` or
         less: unbounded (as ``asyncio.Queue`` has it).
     :param batch_size: events a drain hands its sink at once (a run is never split).
@@ -73,8 +77,16 @@ class TelemetryQueues:
         batch_size: int,
         sink_timeout: float,
         names: Sequence[str] | None = None,
+        loss_counting: Sequence[tuple[int, LossCountingSink]] | None = None,
     ) -> None:
         self.sinks = tuple(sinks)
+        #: The sinks that count their own losses, by position (sorted once; see
+        #: :class:`agentdock_runtime.capabilities.SinkCapabilities`).
+        self._loss_counting = (
+            tuple(loss_counting)
+            if loss_counting is not None
+            else tuple((i, s) for i, s in enumerate(self.sinks) if isinstance(s, LossCountingSink))
+        )
         self.names = tuple(names) if names is not None else tuple(_name(s) for s in self.sinks)
         if len(self.names) != len(self.sinks):
             raise ValueError("one name per sink")
@@ -127,12 +139,11 @@ class TelemetryQueues:
         """Events lost per sink since start-up: dropped by its queue, plus those the sink
         reports it lost after taking them (its ``dropped`` attribute, when it has one)."""
         queued = self.stats.dropped_by_sink
-        out: dict[str, int] = {}
-        for name, sink in zip(self.names, self.sinks, strict=True):
-            own = getattr(sink, "dropped", 0)
-            if isinstance(own, bool) or not isinstance(own, int):
-                own = 0
-            out[name] = queued.get(name, 0) + own
+        out = {name: queued.get(name, 0) for name in self.names}
+        for index, sink in self._loss_counting:
+            own = sink.dropped
+            if isinstance(own, int) and not isinstance(own, bool):
+                out[self.names[index]] += own
         return out
 
     def _drainer(self, index: int) -> asyncio.Task[None]:

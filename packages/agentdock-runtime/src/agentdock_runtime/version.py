@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["VERSION_ENV", "served_version"]
 
@@ -13,11 +16,10 @@ __all__ = ["VERSION_ENV", "served_version"]
 VERSION_ENV = "AGENTDOCK_VERSION"
 
 
-def served_version(spec: Any, environ: Mapping[str, str] | None = None) -> str | None:
+def served_version(spec: DockSpec | None, environ: Mapping[str, str] | None = None) -> str | None:
     """The Dockfile's ``metadata.version``, else the version a deploy target names in
     ``AGENTDOCK_VERSION`` (a deploy records one even when the Dockfile names none), else
     None (a runtime served from a working tree)."""
-    metadata = getattr(spec, "metadata", None)
-    named = getattr(metadata, "version", None) if metadata is not None else None
+    named = spec.metadata.version if spec is not None else None
     env = os.environ if environ is None else environ
     return named or env.get(VERSION_ENV) or None

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
+import click
 from agentdock.deployment.workspace import actor
 from rich.markup import escape
 
 from agentdock_cli import exitcodes
 from agentdock_cli.output import err_console, print_json
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = [
     "AGENT_NAME",
@@ -24,15 +28,29 @@ __all__ = [
     "check_agent",
     "check_role",
     "fail",
+    "json_option",
     "load_spec",
     "missing_registry",
     "open_registry",
+    "registry_option",
+    "require_defined_role",
     "require_known_agent",
     "roles_of",
 ]
 
 AGENT_NAME = re.compile(r"^[a-z][a-z0-9_-]{2,63}$")
 ROLE_NAME = re.compile(r"^[a-z][a-z0-9_-]{2,32}$")
+
+#: ``--registry``, shared by the commands that read or write the registry directly.
+registry_option = click.option(
+    "--registry",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Registry database (default: $AGENTDOCK_HOME/registry.db, else the nearest "
+    ".agentdock/registry.db up from here).",
+)
+#: ``--json`` of the commands that print one JSON object.
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 
 
 def fail(
@@ -138,7 +156,7 @@ def load_spec(file: Path, as_json: bool, env: dict[str, str] | None = None) -> A
     raise AssertionError("unreachable")
 
 
-def roles_of(spec: Any) -> dict[str, frozenset[str]]:
+def roles_of(spec: DockSpec) -> dict[str, frozenset[str]]:
     from agentdock.auth import roles_from_spec
 
     return roles_from_spec(spec.auth)
@@ -157,7 +175,11 @@ def check_role(
         )
     if file is None:
         return
-    spec = load_spec(file, as_json, env)
+    require_defined_role(load_spec(file, as_json, env), role, file, as_json)
+
+
+def require_defined_role(spec: DockSpec, role: str, file: Path, as_json: bool) -> None:
+    """Exit 1 (``UnknownRole``) unless ``role`` is one of the roles ``file`` defines."""
     roles = roles_of(spec)
     if role not in roles:
         fail(

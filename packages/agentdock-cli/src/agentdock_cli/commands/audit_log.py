@@ -13,19 +13,16 @@ from pathlib import Path
 import click
 
 from agentdock_cli import exitcodes
-from agentdock_cli.commands._admin import fail, missing_registry, open_registry
+from agentdock_cli.commands._admin import (
+    fail,
+    json_option,
+    missing_registry,
+    open_registry,
+    registry_option,
+)
 from agentdock_cli.output import console, print_json, print_table
 
 __all__ = ["audit_log_command"]
-
-_registry_option = click.option(
-    "--registry",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Registry database (default: $AGENTDOCK_HOME/registry.db, else the nearest "
-    ".agentdock/registry.db up from here).",
-)
-_json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 
 
 def _existing(registry: Path | None, as_json: bool) -> object:
@@ -44,8 +41,8 @@ def audit_log_command() -> None:
 
 
 @audit_log_command.command("verify")
-@_registry_option
-@_json_option
+@registry_option
+@json_option
 def verify_command(registry: Path | None, as_json: bool) -> None:
     """Check the audit log's hash chain; report the first broken link (exit 1)."""
     from agentdock.registry import AUDIT_KEY_ENV, RegistryError, describe_store
@@ -88,8 +85,8 @@ def verify_command(registry: Path | None, as_json: bool) -> None:
 @audit_log_command.command("list")
 @click.option("--agent", default=None, help="Only this agent's entries.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
-@_registry_option
-@_json_option
+@registry_option
+@json_option
 def list_command(agent: str | None, limit: int, registry: Path | None, as_json: bool) -> None:
     """The newest entries (who did what, when, to which agent), oldest first."""
     store = _existing(registry, as_json)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from agentdock.capabilities import StoreAtPath
 
 from agentdock_cli import exitcodes
 from agentdock_cli.commands._admin import (
@@ -25,9 +26,11 @@ from agentdock_cli.commands._admin import (
     check_agent,
     check_role,
     fail,
+    json_option,
     load_spec,
     missing_registry,
     open_registry,
+    registry_option,
     require_known_agent,
 )
 from agentdock_cli.commands.validate import parse_env_pairs
@@ -37,15 +40,6 @@ __all__ = ["DEFAULT_GRACE_HOURS", "key_command", "pepper_warnings"]
 
 #: How long a rotated key keeps working when neither --grace nor the Dockfile says.
 DEFAULT_GRACE_HOURS = 24
-
-_registry_option = click.option(
-    "--registry",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Registry database (default: $AGENTDOCK_HOME/registry.db, else the nearest "
-    ".agentdock/registry.db up from here).",
-)
-_json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 
 
 def _when(ts: float | None) -> str:
@@ -106,8 +100,8 @@ def key_command() -> None:
     "(--file still checks the role).",
 )
 @_env_option
-@_registry_option
-@_json_option
+@registry_option
+@json_option
 def create_command(
     agent: str,
     role: str,
@@ -239,8 +233,8 @@ def _check_defined_role(store: Any, agent: str, role: str, instance: str, as_jso
 
 @key_command.command("list")
 @click.option("--agent", default=None, help="Only this agent's keys.")
-@_registry_option
-@_json_option
+@registry_option
+@json_option
 def list_command(agent: str | None, registry: Path | None, as_json: bool) -> None:
     """List keys (ids, roles, states; never the keys).
 
@@ -268,7 +262,7 @@ def list_command(agent: str | None, registry: Path | None, as_json: bool) -> Non
             )
         records = store.list_api_keys(agent)
         where = describe_store(store)
-        home = getattr(store, "path", None)
+        home = store.path if isinstance(store, StoreAtPath) else None
     if home is not None:  # the embedded registry: last uses the runtimes recorded beside it
         from agentdock.registry.keyview import merge_key_use
 
@@ -360,8 +354,8 @@ def _existing_registry(registry: Path | None, agent: str, as_json: bool) -> Any:
     help="Dockfile whose auth.api_keys.grace_hours sets the grace period.",
 )
 @_env_option
-@_registry_option
-@_json_option
+@registry_option
+@json_option
 def rotate_command(
     agent: str,
     key_id: str,
@@ -428,8 +422,8 @@ def rotate_command(
 @key_command.command("revoke")
 @click.argument("agent")
 @click.argument("key_id")
-@_registry_option
-@_json_option
+@registry_option
+@json_option
 def revoke_command(agent: str, key_id: str, registry: Path | None, as_json: bool) -> None:
     """Revoke a key at once (requests with it get 499 KeyRevoked)."""
     check_agent(agent, as_json)

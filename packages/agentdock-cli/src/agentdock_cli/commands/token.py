@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from agentdock_cli.commands._admin import (
     fail,
     load_spec,
     open_registry,
-    roles_of,
+    require_defined_role,
 )
 from agentdock_cli.commands.validate import parse_env_pairs
 from agentdock_cli.output import console, print_json
@@ -37,6 +38,74 @@ _DEFAULT_FILE = Path("Dockfile.yaml")
 @click.group("token")
 def token_command() -> None:
     """Issue JWTs for agents in jwt mode."""
+
+
+@dataclass(frozen=True)
+class _Signing:
+    """How a token is signed and for how long: from a Dockfile's ``auth.jwt``, or the
+    defaults (HS256, one hour, the secret in the environment)."""
+
+    key: Any
+    algorithm: str = "HS256"
+    issuer: str | None = None
+    audience: str | None = None
+    ttl_seconds: int = 3600
+
+
+def _signing_of_file(
+    file: Path, agent: str, role: str, env_pairs: tuple[str, ...], as_json: bool
+) -> _Signing:
+    """The signing settings of ``file``'s ``auth.jwt``, once the file is checked to describe
+    ``agent`` in mode jwt with ``role`` defined (each mismatch exits 1, named)."""
+    spec = load_spec(file, as_json, parse_env_pairs(env_pairs))
+    if spec.agent.name != agent:
+        fail(
+            exitcodes.INVALID,
+            "AgentMismatch",
+            f"{file} describes agent {spec.agent.name!r}, not {agent!r}",
+            as_json,
+        )
+    if spec.auth.mode != "jwt" or spec.auth.jwt is None:
+        fail(
+            exitcodes.INVALID,
+            "NotJwtMode",
+            f"{file} uses auth.mode {spec.auth.mode!r}; tokens are for mode jwt",
+            as_json,
+        )
+    check_role(role, None, as_json)
+    require_defined_role(spec, role, file, as_json)
+    cfg = spec.auth.jwt
+    # algorithms, issuer and audience are Dockfile 1.1's; a 1.0 block has none of them.
+    algorithm = (getattr(cfg, "algorithms", None) or ["HS256"])[0]
+    return _Signing(
+        algorithm=algorithm,
+        key=cfg.secret_key if algorithm.startswith("HS") else None,
+        issuer=getattr(cfg, "issuer", None),
+        audience=getattr(cfg, "audience", None),
+        ttl_seconds=int(cfg.expiry_minutes) * 60,
+    )
+
+
+def _signing_key(algorithm: str, key: Any, private_key: Path | None, as_json: bool) -> Any:
+    """The key to sign with: the private key file for an asymmetric algorithm (exit 2
+    without one), else the secret; exit 1 when there is none."""
+    if not algorithm.startswith("HS"):
+        if private_key is None:
+            fail(
+                exitcodes.USAGE,
+                "PrivateKeyRequired",
+                f"{algorithm} tokens need --private-key",
+                as_json,
+            )
+        key = private_key.read_bytes()
+    if not key:
+        fail(
+            exitcodes.INVALID,
+            "NoSigningKey",
+            f"no signing secret: pass --file with auth.jwt.secret_key, or set {SECRET_ENV}",
+            as_json,
+        )
+    return key
 
 
 @token_command.command("issue")
@@ -88,60 +157,14 @@ def issue_command(
         fail(exitcodes.INVALID, "InvalidSubject", "--sub must be 1 to 256 characters", as_json)
     if file is None and _DEFAULT_FILE.is_file():
         file = _DEFAULT_FILE
-    algorithm = "HS256"
-    key: Any = None
-    issuer = audience = None
-    ttl_seconds = 3600
     if file is not None:
-        spec = load_spec(file, as_json, parse_env_pairs(env_pairs))
-        if spec.agent.name != agent:
-            fail(
-                exitcodes.INVALID,
-                "AgentMismatch",
-                f"{file} describes agent {spec.agent.name!r}, not {agent!r}",
-                as_json,
-            )
-        if spec.auth.mode != "jwt" or spec.auth.jwt is None:
-            fail(
-                exitcodes.INVALID,
-                "NotJwtMode",
-                f"{file} uses auth.mode {spec.auth.mode!r}; tokens are for mode jwt",
-                as_json,
-            )
-        check_role(role, None, as_json)
-        roles = roles_of(spec)
-        if role not in roles:
-            fail(
-                exitcodes.INVALID,
-                "UnknownRole",
-                f"role {role!r} is not defined in {file} (roles: {', '.join(sorted(roles))})",
-                as_json,
-            )
-        cfg = spec.auth.jwt
-        algorithm = (getattr(cfg, "algorithms", None) or ["HS256"])[0]
-        issuer = getattr(cfg, "issuer", None)
-        audience = getattr(cfg, "audience", None)
-        ttl_seconds = int(cfg.expiry_minutes) * 60
-        key = cfg.secret_key if algorithm.startswith("HS") else None
+        signing = _signing_of_file(file, agent, role, env_pairs, as_json)
     else:
         check_role(role, None, as_json)
-        key = os.environ.get(SECRET_ENV) or None
-    if not algorithm.startswith("HS"):
-        if private_key is None:
-            fail(
-                exitcodes.USAGE,
-                "PrivateKeyRequired",
-                f"{algorithm} tokens need --private-key",
-                as_json,
-            )
-        key = private_key.read_bytes()
-    if not key:
-        fail(
-            exitcodes.INVALID,
-            "NoSigningKey",
-            f"no signing secret: pass --file with auth.jwt.secret_key, or set {SECRET_ENV}",
-            as_json,
-        )
+        signing = _Signing(key=os.environ.get(SECRET_ENV) or None)
+    algorithm, key, ttl_seconds = signing.algorithm, signing.key, signing.ttl_seconds
+    issuer, audience = signing.issuer, signing.audience
+    key = _signing_key(algorithm, key, private_key, as_json)
     if ttl is not None:
         try:
             ttl_seconds = parse_duration(ttl)

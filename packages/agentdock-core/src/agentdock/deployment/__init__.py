@@ -16,6 +16,7 @@ Errors are :class:`~agentdock.deployment.errors.DeployError` subclasses with an 
 from __future__ import annotations
 
 from agentdock.deployment.artifacts import Artifact, BuildRequest, Progress, StartRequest
+from agentdock.deployment.deploys import deploy, dry_run
 from agentdock.deployment.errors import (
     BuildFailed,
     DeployError,
@@ -32,7 +33,6 @@ from agentdock.deployment.operations import instances, logs, status, stop, versi
 from agentdock.deployment.reclaim import cleanup, remove
 from agentdock.deployment.release import Deployment
 from agentdock.deployment.rollbacks import rollback
-from agentdock.deployment.service import deploy, dry_run
 
 __all__ = [
     "Artifact",

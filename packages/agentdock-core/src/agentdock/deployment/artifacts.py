@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = [
     "Artifact",
@@ -50,7 +53,7 @@ class BuildRequest:
     snapshot: str
     content_hash: str
     sources: tuple[str, ...]
-    spec: Any
+    spec: DockSpec
     home: Path
     options: Mapping[str, Any] = field(default_factory=dict)
 

@@ -16,10 +16,11 @@ import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from agentdock.capabilities import Preflighting
 from agentdock.deployment.errors import (
     InvalidDeployInput,
     MissingVariables,
@@ -28,7 +29,11 @@ from agentdock.deployment.errors import (
 )
 from agentdock.deployment.runenv import read_env_file
 from agentdock.findings import Code, Finding, Severity
-from agentdock.registry import SQLStore, VersionRecord
+from agentdock.registry import VersionRecord
+from agentdock.storecontract import Store
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = [
     "DEFAULT_HOST",
@@ -141,7 +146,7 @@ def snapshot_of(raw: Any) -> str:
 
 
 def pick_version(
-    store: SQLStore | None,
+    store: Store | None,
     agent: str,
     requested: str | None,
     declared: str | None,
@@ -179,7 +184,7 @@ def pick_version(
 
 def preflight(
     target: Any,
-    spec: Any,
+    spec: DockSpec,
     snapshot: str,
     version: str,
     env: Mapping[str, str],
@@ -187,17 +192,18 @@ def preflight(
 ) -> None:
     """Ask the target whether it could ever serve this version, before anything is built
     or started (an optional ``preflight`` method; see docs/plugins.md)."""
-    check = getattr(target, "preflight", None)
-    if callable(check):
-        check(spec, snapshot=snapshot, version=version, env=env, instance=instance or None)
+    if isinstance(target, Preflighting):
+        target.preflight(
+            spec, snapshot=snapshot, version=version, env=env, instance=instance or None
+        )
 
 
-def declared_target(spec: Any) -> str | None:
+def declared_target(spec: DockSpec) -> str | None:
     deploy_cfg = getattr(spec, "deploy", None)
     return deploy_cfg.target if deploy_cfg is not None else None
 
 
-def resources_of(spec: Any) -> dict[str, Any]:
+def resources_of(spec: DockSpec) -> dict[str, Any]:
     deploy_cfg = getattr(spec, "deploy", None)
     if deploy_cfg is None or deploy_cfg.resources is None:
         return {}
@@ -216,7 +222,7 @@ _PLACEHOLDER_NAME = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 DEFAULT_HOST = "127.0.0.1"
 
 
-def bind_host(spec: Any, requested: str | None = None) -> str | None:
+def bind_host(spec: DockSpec, requested: str | None = None) -> str | None:
     """The address a runtime is asked to listen on: ``requested`` (``--host``), else
     ``expose.host`` when the Dockfile writes one, else None: the target's default,
     :data:`DEFAULT_HOST` for the ``local`` target and for the host side of a ``docker``
@@ -251,7 +257,7 @@ def reach_of(host: str) -> str:
 
 
 def start_settings(
-    document: Any, spec: Any, env_files: Sequence[Any], host: str | None = None
+    document: Any, spec: DockSpec, env_files: Sequence[Any], host: str | None = None
 ) -> dict[str, Any]:
     """How a deployment is started, for the registry: env files' paths, the port it
     asks for and the ``--host`` it was given (never a value from the environment).
@@ -384,7 +390,7 @@ def spec_of_snapshot(
     return spec, variables, missing
 
 
-def check_instance_port(store: SQLStore, agent: str, instance: str, settings: Any) -> None:
+def check_instance_port(store: Store, agent: str, instance: str, settings: Any) -> None:
     """Two instances may not ask for the same port through their own variables."""
     if not settings["port_from_env"]:
         return  # one port for all: each instance gets a free one next to it

@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from agentdock.deployment.artifacts import Progress, no_progress
+from agentdock.deployment.deploys import deploy
 from agentdock.deployment.errors import (
     DeployError,
 )
@@ -21,9 +22,8 @@ from agentdock.deployment.release import (
     Deployment,
 )
 from agentdock.deployment.runenv import value_sources
-from agentdock.deployment.service import deploy
 from agentdock.deployment.workspace import Workspace
-from agentdock.registry import SQLStore
+from agentdock.storecontract import Store
 
 __all__ = ["deploy_instances"]
 
@@ -35,7 +35,7 @@ def deploy_instances(
     host: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     progress: Progress = no_progress,
-    store: SQLStore | None = None,
+    store: Store | None = None,
     plugins: Any = None,
     **options: Any,
 ) -> list[Deployment]:

@@ -14,7 +14,8 @@ from typing import Any
 from agentdock.deployment.errors import DeployError, InvalidDeployInput
 from agentdock.deployment.release import STOP_TIMEOUT, deploy_lock
 from agentdock.deployment.workspace import Workspace, actor
-from agentdock.registry import DeploymentRecord, SQLStore
+from agentdock.registry import DeploymentRecord
+from agentdock.storecontract import Store
 
 __all__ = ["instances", "logs", "status", "stop", "stop_active", "versions"]
 
@@ -35,7 +36,7 @@ def _current(ws: Workspace, agent: str, instance: str) -> DeploymentRecord:
 
 
 def status(
-    agent: str, *, instance: str | None = None, store: SQLStore | None = None, plugins: Any = None
+    agent: str, *, instance: str | None = None, store: Store | None = None, plugins: Any = None
 ) -> dict[str, Any]:
     """Version, target, endpoint, health, uptime and restarts of an agent, read live.
 
@@ -69,7 +70,7 @@ def status(
 
 
 def instances(
-    agent: str, *, store: SQLStore | None = None, plugins: Any = None
+    agent: str, *, store: Store | None = None, plugins: Any = None
 ) -> list[dict[str, Any]]:
     """The named (per-tenant) instances of an agent, each with its live status."""
     with Workspace.open(store, plugins, agent=agent) as ws:
@@ -79,7 +80,7 @@ def instances(
 
 
 def versions(
-    agent: str, *, store: SQLStore | None = None, plugins: Any = None
+    agent: str, *, store: Store | None = None, plugins: Any = None
 ) -> list[dict[str, Any]]:
     """Every version of an agent, oldest first, with its artifacts and whether it is active."""
     with Workspace.open(store, plugins, agent=agent) as ws:
@@ -103,7 +104,7 @@ def logs(
     instance: str | None = None,
     tail: int | None = None,
     follow: bool = False,
-    store: SQLStore | None = None,
+    store: Store | None = None,
     plugins: Any = None,
 ) -> Iterator[str]:
     """The runtime's log lines (of the active deployment, else the newest)."""
@@ -122,7 +123,7 @@ def stop(
     *,
     instance: str | None = None,
     timeout: float = STOP_TIMEOUT,
-    store: SQLStore | None = None,
+    store: Store | None = None,
     plugins: Any = None,
 ) -> dict[str, Any]:
     """Stop the active deployment cleanly (drain, then exit) and record it stopped."""

@@ -29,7 +29,8 @@ from agentdock.deployment.operations import stop_active
 from agentdock.deployment.release import STOP_TIMEOUT, deploy_lock
 from agentdock.deployment.rollbacks import _previous_version
 from agentdock.deployment.workspace import Workspace, actor, did_you_mean
-from agentdock.registry import ArtifactRecord, DeploymentRecord, SQLStore
+from agentdock.registry import ArtifactRecord, DeploymentRecord
+from agentdock.storecontract import Store
 
 __all__ = ["Confirm", "cleanup", "remove"]
 
@@ -107,7 +108,7 @@ def cleanup(
     *,
     keep: int = 3,
     progress: Progress = no_progress,
-    store: SQLStore | None = None,
+    store: Store | None = None,
     plugins: Any = None,
 ) -> dict[str, Any]:
     """Remove old bundles and images: of one agent, or of every agent.
@@ -170,7 +171,7 @@ def remove(
     timeout: float = STOP_TIMEOUT,
     confirm: Confirm | None = None,
     progress: Progress = no_progress,
-    store: SQLStore | None = None,
+    store: Store | None = None,
     plugins: Any = None,
 ) -> dict[str, Any]:
     """Stop an agent (or one of its instances) where it runs and remove its artifacts.
@@ -189,17 +190,7 @@ def remove(
     """
     with Workspace.open(store, plugins, agent=agent) as ws:
         ws.require_agent(agent)
-        named = ws.store.list_instances(agent)
-        if instance is not None:
-            name = check_instance(instance)
-            if name not in named:
-                raise ws.not_found(
-                    f"{agent} has no instance {instance!r}" + did_you_mean(instance, named),
-                    hint=f"agentdock instances {agent}",
-                )
-            chosen = [name]
-        else:
-            chosen = ["", *named]
+        chosen = _instances_to_remove(ws, agent, instance)
         result: dict[str, Any] = {
             "agent": agent,
             "instance": instance,
@@ -245,3 +236,18 @@ def remove(
             "kept": kept,
             "freed_bytes": freed,
         }
+
+
+def _instances_to_remove(ws: Workspace, agent: str, instance: str | None) -> list[str]:
+    """The instance asked for (refused when the agent has none of that name), else every
+    instance, the default one (``""``) first."""
+    named = ws.store.list_instances(agent)
+    if instance is None:
+        return ["", *named]
+    name = check_instance(instance)
+    if name not in named:
+        raise ws.not_found(
+            f"{agent} has no instance {instance!r}" + did_you_mean(instance, named),
+            hint=f"agentdock instances {agent}",
+        )
+    return [name]

@@ -15,13 +15,17 @@ import contextlib
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from agentdock.capabilities import InPlaceTarget, Promoting
 from agentdock.deployment.artifacts import Artifact, Progress, StartRequest
 from agentdock.deployment.errors import DeployError, DeployFailed, DeployInProgress
 from agentdock.deployment.inputs import resources_of
 from agentdock.deployment.workspace import Workspace, actor
 from agentdock.registry import DeploymentRecord, LockHeld
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["Deployment", "ReleasePlan", "deploy_lock", "recover_interrupted", "release"]
 
@@ -179,7 +183,7 @@ class ReleasePlan:
     artifact_id: int | None
     target_name: str
     instance: str
-    spec: Any
+    spec: DockSpec
     env: Mapping[str, str]
     snapshot: str
     reason: str
@@ -251,16 +255,15 @@ def _start_and_switch(
         ws.store.set_deployment_handle(record.id, handle, handle.get("endpoint"))
         # The target reports what it waits for (a "health" step): said once, in its words.
         target.wait_ready(handle, timeout, progress)
-        promote = getattr(target, "promote", None)
-        if callable(promote):  # the new runtime takes the agent's address over
-            promote(handle, progress)
+        if isinstance(target, Promoting):  # the new runtime takes the agent's address over
+            target.promote(handle, progress)
     except BaseException as exc:
         if handle:
             with contextlib.suppress(Exception):
                 target.stop(handle, 5.0)
         cause = exc.cause if isinstance(exc, DeployError) else f"{type(exc).__name__}: {exc}"
         ws.store.finish_deployment(record.id, "failed", detail=cause[:500])
-        if getattr(target, "replaces_in_place", False):
+        if isinstance(target, InPlaceTarget) and target.replaces_in_place:
             _restore_active(ws, target, request, progress)
         if isinstance(exc, DeployError) or not isinstance(exc, Exception):
             raise

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agentdock.registry import SQLStore, VersionRecord
+from agentdock.registry import VersionRecord
+from agentdock.storecontract import Store
 
 __all__ = ["DefinedRoles", "defined_roles"]
 
@@ -24,7 +25,7 @@ class DefinedRoles:
     declared: bool
 
 
-def _version_for(store: SQLStore, agent: str, instance: str) -> VersionRecord | None:
+def _version_for(store: Store, agent: str, instance: str) -> VersionRecord | None:
     """The active deployment's version, else the newest deployed to the instance, else the
     agent's newest version."""
     record = store.active_deployment(agent, instance)
@@ -37,7 +38,7 @@ def _version_for(store: SQLStore, agent: str, instance: str) -> VersionRecord | 
     return versions[-1] if versions else None
 
 
-def defined_roles(store: SQLStore, agent: str, instance: str = "") -> DefinedRoles | None:
+def defined_roles(store: Store, agent: str, instance: str = "") -> DefinedRoles | None:
     """The roles ``agent``'s instance runs with; None when no version was ever recorded.
 
     :raises agentdock.deployment.InvalidDeployInput: the recorded snapshot no longer

@@ -28,7 +28,7 @@ from agentdock.deployment.release import (
 )
 from agentdock.deployment.runenv import runtime_env, value_sources
 from agentdock.deployment.workspace import Workspace
-from agentdock.registry import SQLStore
+from agentdock.storecontract import Store
 
 __all__ = ["rollback"]
 
@@ -41,7 +41,7 @@ def rollback(
     env_files: Sequence[str | os.PathLike[str]] = (),
     timeout: float = DEFAULT_TIMEOUT,
     progress: Progress = no_progress,
-    store: SQLStore | None = None,
+    store: Store | None = None,
     plugins: Any = None,
 ) -> Deployment:
     """Deploy an earlier version again (default: the one active before the current one).

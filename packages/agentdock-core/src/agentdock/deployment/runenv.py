@@ -19,12 +19,15 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING
 
 from agentdock.deployment.errors import InvalidDeployInput
 from agentdock.listenfd import LISTEN_FD_ENV
 from agentdock.masking import SECRET_NAMES_ENV
 from agentdock.registry.sqlite import DATABASE_URL_ENV, RUNTIME_DATABASE_URL_ENV
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = [
     "HOST_PREFIXES",
@@ -122,7 +125,9 @@ def value_sources(
     return merged
 
 
-def runtime_env(spec: Any, variables: Iterable[str], values: Mapping[str, str]) -> dict[str, str]:
+def runtime_env(
+    spec: DockSpec, variables: Iterable[str], values: Mapping[str, str]
+) -> dict[str, str]:
     """The variables the runtime needs that have a value, plus ``deploy.env`` literals.
 
     ``AGENTDOCK_DATABASE_URL`` goes along when set, so the runtime uses the same registry,

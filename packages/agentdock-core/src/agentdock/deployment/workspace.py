@@ -19,7 +19,8 @@ from typing import Any
 
 from agentdock.deployment.errors import DeployError, InvalidDeployInput, NotFound
 from agentdock.home import locate_home
-from agentdock.registry import SQLStore, describe_store, open_store
+from agentdock.registry import describe_store, open_store
+from agentdock.storecontract import Store
 
 __all__ = ["Workspace", "actor", "did_you_mean", "pid_alive"]
 
@@ -68,7 +69,7 @@ class Workspace:
     password), for messages; ``created`` says where and why when this operation created it.
     """
 
-    store: SQLStore
+    store: Store
     plugins: Any
     home: Path
     owns_store: bool = True
@@ -78,7 +79,7 @@ class Workspace:
     @classmethod
     def open(
         cls,
-        store: SQLStore | None = None,
+        store: Store | None = None,
         plugins: Any = None,
         *,
         create: bool = False,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
+from agentdock.capabilities import StoreAtPath, StoreAtUrl
 from agentdock.home import HOME_ENV, HomeLocation, locate_home
 from agentdock.registry import keyview
 from agentdock.registry.migrations import MIGRATIONS
@@ -126,11 +127,11 @@ def secure_home(registry: Path) -> None:
 def describe_store(store: object) -> str:
     """Which registry a store reads, for messages: the SQLite file's path, or a store
     plugin's URL without its password."""
-    path = getattr(store, "path", None)
-    if path is not None:
-        return str(path)
-    url = getattr(store, "url", None)
-    return redact_url(str(url)) if url else type(store).__name__
+    if isinstance(store, StoreAtPath) and store.path is not None:
+        return str(store.path)
+    if isinstance(store, StoreAtUrl) and store.url:
+        return redact_url(str(store.url))
+    return type(store).__name__
 
 
 def redact_url(url: str) -> str:

@@ -223,25 +223,8 @@ def _check_pending(
             )
             return
         target = targets[pending[current]]
-        module = _split_ref(target.ref)
-        module_name = module[0] if module else target.ref
         output = _output_of(run.stderr, current)
-        if run.timed_out and current in run.building:
-            message = f"the builder {target.ref} did not return within {timeout:g}s"
-            hint = (
-                "does it wait on a service, a lock or a download? The runtime would wait "
-                "too; validate --no-build skips the call"
-            )
-        elif run.timed_out:
-            message = f"import of {module_name} timed out after {timeout:g}s"
-            hint = "does the module do work at import time (a server, a loop, a network call)?"
-        else:
-            status = _exit_status(run.returncode)
-            message = f"import of {module_name} ended the interpreter ({status})"
-            last = _last_line(output)
-            if last:
-                message = f"{message}: {last}"
-            hint = "the module must not exit the interpreter when it is imported"
+        message, hint = _stopped_at(run, target, current, output, timeout)
         per_target.setdefault(pending[current], []).append(
             Finding(_code(target), target.path, message, hint=hint, detail=output or None)
         )
@@ -251,6 +234,32 @@ def _check_pending(
         pending = [index for local, index in enumerate(pending) if local not in reached]
         if deadline - time.monotonic() <= 0:
             return
+
+
+def _stopped_at(
+    run: _Run, target: ImportTarget, current: int, output: str, timeout: float
+) -> tuple[str, str]:
+    """Why the probe stopped at ``target`` (its builder or its import ran past the
+    timeout, or it ended the interpreter), and what to look at."""
+    module = _split_ref(target.ref)
+    module_name = module[0] if module else target.ref
+    if run.timed_out and current in run.building:
+        return (
+            f"the builder {target.ref} did not return within {timeout:g}s",
+            "does it wait on a service, a lock or a download? The runtime would wait "
+            "too; validate --no-build skips the call",
+        )
+    if run.timed_out:
+        return (
+            f"import of {module_name} timed out after {timeout:g}s",
+            "does the module do work at import time (a server, a loop, a network call)?",
+        )
+    status = _exit_status(run.returncode)
+    message = f"import of {module_name} ended the interpreter ({status})"
+    last = _last_line(output)
+    if last:
+        message = f"{message}: {last}"
+    return message, "the module must not exit the interpreter when it is imported"
 
 
 def _from_record(

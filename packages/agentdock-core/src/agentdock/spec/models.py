@@ -6,6 +6,7 @@ to ``1``). Schema patterns are ECMA-262 regular expressions, as the schema valid
 them; the models rewrite them for Python's ``re`` (``ecma_to_python``) so that both sides
 match text the same way. Semantic rules (auth consistency, exposure, regex compilation,
 imports) are not here: they live in :mod:`agentdock.spec.semantic` and carry their own codes.
+The base models and the pattern-checked string types are :mod:`.modeltypes`.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -23,7 +22,23 @@ from pydantic import (
     model_validator,
 )
 
-from agentdock.spec.patterns import DOTTED_PATH_PATTERN, ENTRYPOINT_PATTERN
+from agentdock.spec.modeltypes import (
+    AgentName,
+    DottedPath,
+    Entrypoint,
+    EnvName,
+    Int,
+    Number,
+    Permission,
+    PluginName,
+    RateLimit,
+    RoleName,
+    ToolName,
+    _Frozen,
+    _NoNull,
+    _pattern,
+    ecma_to_python,
+)
 
 __all__ = [
     "AgentCfg",
@@ -62,100 +77,6 @@ __all__ = [
     "ToolPolicy",
     "ecma_to_python",
 ]
-
-
-class _NoNull(BaseModel):
-    """Rejects an explicit ``null`` for a declared field, as the JSON Schema does.
-
-    Optional fields default to ``None`` when absent, but ``key: null`` (or an empty YAML
-    value) is a type error in the schema, so it must be one here too.
-    """
-
-    @model_validator(mode="before")
-    @classmethod
-    def _reject_null(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for name in cls.model_fields:
-                if name in data and data[name] is None:
-                    raise ValueError(f"{name} must not be null")
-        return data
-
-
-class _Frozen(_NoNull):
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        strict=True,
-        regex_engine="python-re",
-    )
-
-
-#: What ECMA-262 means by ``\s``, ``\d`` and ``\w``, as Python ``re`` class contents.
-_ECMA_CLASSES = {
-    "s": r"\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff",
-    "d": "0-9",
-    "w": "A-Za-z0-9_",
-}
-
-
-def ecma_to_python(pattern: str) -> str:
-    """A JSON Schema (ECMA-262) pattern rewritten for Python's ``re`` with the same meaning.
-
-    Python's ``$`` also matches before a final newline and its ``\\s``, ``\\d`` and ``\\w``
-    are Unicode-wide (``\\s`` takes ``\\x1c``-``\\x1f`` and ``\\x85`` but not ``\\ufeff``); in
-    ECMA-262 ``$`` is the end of the text and the three classes are the ones above.
-    """
-    out: list[str] = []
-    in_class = False
-    i = 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\" and i + 1 < len(pattern):
-            escaped = pattern[i + 1]
-            if escaped in _ECMA_CLASSES:
-                inner = _ECMA_CLASSES[escaped]
-                out.append(inner if in_class else f"[{inner}]")
-            else:
-                out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if char == "[" and not in_class:
-            in_class = True
-        elif char == "]" and in_class:
-            in_class = False
-        elif char == "$" and not in_class:
-            char = r"\Z"
-        out.append(char)
-        i += 1
-    return "".join(out)
-
-
-def _pattern(p: str) -> Any:
-    return StringConstraints(pattern=ecma_to_python(p))
-
-
-def _integral(value: Any) -> Any:
-    """JSON Schema counts ``8080.0`` as an integer; so do we, normalised to ``8080``."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-#: JSON Schema "integer": an int, or a float with no fractional part; never a bool.
-Int = Annotated[int, BeforeValidator(_integral)]
-
-
-AgentName = Annotated[str, _pattern(r"^[a-z][a-z0-9_-]{2,63}$")]
-Entrypoint = Annotated[str, _pattern(ENTRYPOINT_PATTERN)]
-PluginName = Annotated[str, _pattern(r"^[a-z][a-z0-9_-]{0,63}$")]
-DottedPath = Annotated[str, _pattern(DOTTED_PATH_PATTERN)]
-ToolName = Annotated[str, _pattern(r"^[A-Za-z0-9_.-]{1,64}$")]
-RoleName = Annotated[str, _pattern(r"^[a-z][a-z0-9_-]{2,32}$")]
-Permission = Annotated[str, _pattern(r"^[a-z_]{2,32}$")]
-RateLimit = Annotated[str, _pattern(r"^[1-9][0-9]*\s*/\s*(s|m|h|d)$")]
-EnvName = Annotated[str, _pattern(r"^[A-Za-z_][A-Za-z0-9_]*$")]
-#: JSON Schema "number": an int or a float, never a bool.
-Number = int | float
 
 
 class AgentCfg(_Frozen):
@@ -258,7 +179,8 @@ class InjectionCfg(_Frozen):
     """``policies.safety.injection`` (1.1): which detectors run, what a detection does, and
     which tools' results are checked too."""
 
-    tiers: Annotated[list[Literal[1, 2, 3]], Field(min_length=1)] = [1, 2]
+    # A pydantic model copies a mutable default for each instance.
+    tiers: Annotated[list[Literal[1, 2, 3]], Field(min_length=1)] = [1, 2]  # noqa: RUF012
     classifier_threshold: Annotated[Number, Field(gt=0, lt=1)] | None = None
     languages: Annotated[list[InjectionLanguage], Field(min_length=1)] | None = None
     action: Literal["block", "flag", "log"] = "block"

@@ -10,6 +10,9 @@ outside the YAML core schema are refused.
 
 Every problem becomes a :class:`~agentdock.findings.Finding`; one that makes further work
 pointless (a limit, a syntax error) is raised as :class:`SourceError` and carries one.
+
+This module builds the data; the node tree and its errors are :mod:`.yamlnodes`, reading
+and composing are :mod:`.yamlcompose` (their public names are re-exported here).
 """
 
 from __future__ import annotations
@@ -18,22 +21,39 @@ import dataclasses
 import math
 import os
 import pathlib
-import re
-import stat
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, cast
+from typing import Any
 
 import yaml
-from yaml.constructor import SafeConstructor
-from yaml.resolver import Resolver
 
 from agentdock.findings import Code, Finding, Path
-
-try:
-    from yaml import CSafeLoader as _Parser
-except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    from yaml import SafeLoader as _Parser  # type: ignore[assignment]
+from agentdock.spec.yamlcompose import (
+    compose,
+    read_text,
+)
+from agentdock.spec.yamlnodes import (
+    _INT,
+    _MAP,
+    _MERGE,
+    _NULL,
+    _SCALAR_BUILDERS,
+    _SEQ,
+    _STR,
+    _TEXT_TAGS,
+    INCLUDE_TAG,
+    MappingNode,
+    Node,
+    ScalarNode,
+    SequenceNode,
+    SourceError,
+    SourceFile,
+    SourceLocation,
+    _at,
+    _error,
+    _resolve,
+    _short_tag,
+    describe,
+)
 
 __all__ = [
     "INCLUDE_TAG",
@@ -51,316 +71,6 @@ __all__ = [
     "read_text",
     "resolve_plain",
 ]
-
-INCLUDE_TAG: Final = "!include"
-
-_CORE = "tag:yaml.org,2002:"
-_STR: Final = _CORE + "str"
-_NULL: Final = _CORE + "null"
-_BOOL: Final = _CORE + "bool"
-_INT: Final = _CORE + "int"
-_FLOAT: Final = _CORE + "float"
-_TIMESTAMP: Final = _CORE + "timestamp"
-_MERGE: Final = _CORE + "merge"
-_VALUE: Final = _CORE + "value"
-_SEQ: Final = _CORE + "seq"
-_MAP: Final = _CORE + "map"
-
-#: Scalar tags whose value is their text: timestamps stay strings, ``=`` and ``<<`` as values.
-_TEXT_TAGS: Final = frozenset({_STR, _TIMESTAMP, _MERGE, _VALUE})
-
-_CONSTRUCTOR = SafeConstructor()
-_resolve = cast(Callable[[type, str, tuple[bool, bool]], str], Resolver().resolve)
-_SCALAR_BUILDERS: Final[dict[str, Callable[[yaml.ScalarNode], Any]]] = {
-    _NULL: _CONSTRUCTOR.construct_yaml_null,
-    _BOOL: _CONSTRUCTOR.construct_yaml_bool,
-    _INT: _CONSTRUCTOR.construct_yaml_int,
-    _FLOAT: _CONSTRUCTOR.construct_yaml_float,
-}
-
-#: Characters YAML does not allow in a stream (PyYAML's reader uses the same class).
-_NON_PRINTABLE = re.compile(
-    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class SourceLocation:
-    """Where a node starts: the file as displayed, and a 1-based line and column."""
-
-    file: str
-    line: int
-    column: int
-
-
-class SourceError(Exception):
-    """A problem that ends loading; carries the finding that describes it."""
-
-    def __init__(self, finding: Finding) -> None:
-        super().__init__(finding.message)
-        self.finding = finding
-
-
-@dataclass(frozen=True, slots=True)
-class SourceFile:
-    """A file nodes come from."""
-
-    #: The name shown in findings and the source map.
-    display: str
-    #: The directory its ``!include`` paths are relative to.
-    directory: str
-
-
-class ScalarNode:
-    __slots__ = ("location", "retypable", "source", "tag", "value")
-
-    def __init__(
-        self, tag: str, value: str, retypable: bool, source: SourceFile, location: SourceLocation
-    ) -> None:
-        self.tag = tag
-        self.value = value
-        #: A plain scalar whose tag came from implicit resolution (not quoted, not tagged).
-        self.retypable = retypable
-        self.source = source
-        self.location = location
-
-
-class SequenceNode:
-    __slots__ = ("items", "location", "source", "tag")
-
-    def __init__(self, tag: str, source: SourceFile, location: SourceLocation) -> None:
-        self.tag = tag
-        self.items: list[Node] = []
-        self.source = source
-        self.location = location
-
-
-class MappingNode:
-    __slots__ = ("location", "pairs", "source", "tag")
-
-    def __init__(self, tag: str, source: SourceFile, location: SourceLocation) -> None:
-        self.tag = tag
-        self.pairs: list[tuple[Node, Node]] = []
-        self.source = source
-        self.location = location
-
-
-Node = ScalarNode | SequenceNode | MappingNode
-
-
-def _error(
-    message: str,
-    *,
-    path: Path = (),
-    file: str | None = None,
-    line: int | None = None,
-    code: Code = Code.DockfileSyntaxError,
-    hint: str | None = None,
-) -> Finding:
-    return Finding(code=code, path=path, message=message, hint=hint, file=file, line=line)
-
-
-def _at(node: Node, message: str, path: Path, code: Code = Code.DockfileSyntaxError) -> Finding:
-    where = node.location
-    return _error(message, path=path, file=where.file, line=where.line, code=code)
-
-
-def describe(value: Any) -> str:
-    """The YAML-ish name of a value's type, for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a sequence"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
-
-
-def _short_tag(tag: str) -> str:
-    return "!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag
-
-
-# -- reading ---------------------------------------------------------------------------
-
-
-def read_text(
-    path: str | os.PathLike[str],
-    display: str,
-    max_bytes: int,
-    *,
-    check_characters: bool = True,
-    regular_only: bool = False,
-) -> str:
-    """Read a UTF-8 text file of at most ``max_bytes`` bytes.
-
-    The size of a regular file is checked before it is opened, and at most
-    ``max_bytes + 1`` bytes are ever read, so neither a huge nor a growing file (or a
-    pipe) is taken in whole. ``regular_only`` refuses pipes and devices outright.
-    ``check_characters`` refuses characters YAML does not allow (NUL, most controls).
-    """
-    try:
-        info = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        raise SourceError(_error("file not found", file=display)) from None
-    except OSError as exc:
-        raise SourceError(_error(f"cannot read file: {exc.strerror}", file=display)) from None
-    if stat.S_ISDIR(info.st_mode):
-        raise SourceError(_error("is a directory, not a file", file=display))
-    if regular_only and not stat.S_ISREG(info.st_mode):
-        raise SourceError(_error("not a regular file", file=display))
-    limit = f"the limit is {max_bytes}"
-    if stat.S_ISREG(info.st_mode) and info.st_size > max_bytes:
-        raise SourceError(_error(f"file is {info.st_size} bytes; {limit}", file=display))
-    try:
-        with open(path, "rb") as stream:
-            data = stream.read(max_bytes + 1)
-    except OSError as exc:
-        raise SourceError(_error(f"cannot read file: {exc.strerror}", file=display)) from None
-    if len(data) > max_bytes:
-        raise SourceError(_error(f"file is more than {max_bytes} bytes; {limit}", file=display))
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        message = f"not UTF-8 text (invalid byte at line {line})"
-        raise SourceError(_error(message, file=display, line=line)) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    if check_characters:
-        bad = _NON_PRINTABLE.search(text)
-        if bad is not None:
-            line = text.count("\n", 0, bad.start()) + 1
-            column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
-            what = "a NUL byte" if bad.group() == "\x00" else f"U+{ord(bad.group()):04X}"
-            message = f"not UTF-8 text: contains {what} at line {line}, column {column}"
-            raise SourceError(_error(message, file=display, line=line))
-    return text
-
-
-# -- composing -------------------------------------------------------------------------
-
-
-def _yaml_error(exc: yaml.YAMLError, source: SourceFile) -> Finding:
-    if isinstance(exc, yaml.MarkedYAMLError):
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        if exc.problem and exc.context:
-            problem = f"{problem} ({exc.context})"
-        if mark is not None:
-            line, column = mark.line + 1, mark.column + 1
-            message = f"invalid YAML: {problem} (line {line}, column {column})"
-            return _error(message, file=source.display, line=line)
-        return _error(f"invalid YAML: {problem}", file=source.display)
-    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return _error(f"invalid YAML: {first}", file=source.display)
-
-
-def _position(event: yaml.Event) -> tuple[int, int]:
-    mark = event.start_mark
-    return (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
-
-
-class _Frame:
-    __slots__ = ("node", "pending")
-
-    def __init__(self, node: SequenceNode | MappingNode) -> None:
-        self.node = node
-        self.pending: Node | None = None
-
-
-def compose(text: str, source: SourceFile, *, max_depth: int) -> Node | None:
-    """Compose the single YAML document in ``text``; ``None`` when there is none."""
-    try:
-        parser = _Parser(text)
-    except yaml.YAMLError as exc:
-        raise SourceError(_yaml_error(exc, source)) from None
-    try:
-        return _compose(parser, source, max_depth)
-    except yaml.YAMLError as exc:
-        raise SourceError(_yaml_error(exc, source)) from None
-    finally:
-        parser.dispose()
-
-
-def _compose(parser: Any, source: SourceFile, max_depth: int) -> Node | None:
-    get = parser.get_event
-    get()  # StreamStartEvent
-    if isinstance(get(), yaml.StreamEndEvent):
-        return None
-    anchors: dict[str, Node] = {}
-    stack: list[_Frame] = []
-    root: Node | None = None
-    while True:
-        event = get()
-        if isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
-            stack.pop()
-            if not stack:
-                break
-            continue
-        line, column = _position(event)
-        node: Node
-        opened: SequenceNode | MappingNode | None = None
-        if isinstance(event, yaml.AliasEvent):
-            found = anchors.get(event.anchor or "")
-            if found is None:
-                message = f"unknown alias '*{event.anchor}'"
-                raise SourceError(_error(message, file=source.display, line=line))
-            node = found
-        else:
-            location = SourceLocation(source.display, line, column)
-            if isinstance(event, yaml.ScalarEvent):
-                tag = event.tag
-                retypable = tag is None and not event.style
-                if tag is None:
-                    tag = _resolve(yaml.ScalarNode, event.value, event.implicit)
-                elif tag == "!":  # the non-specific tag: a string, whatever it looks like
-                    tag = _STR
-                node = ScalarNode(tag, event.value, retypable, source, location)
-            else:
-                if len(stack) >= max_depth:
-                    message = f"nesting deeper than {max_depth} levels"
-                    raise SourceError(_error(message, file=source.display, line=line))
-                if isinstance(event, yaml.SequenceStartEvent):
-                    tag = _SEQ if event.tag in (None, "!") else event.tag
-                    opened = SequenceNode(tag, source, location)
-                else:
-                    tag = _MAP if event.tag in (None, "!") else event.tag
-                    opened = MappingNode(tag, source, location)
-                node = opened
-            if event.anchor is not None:
-                anchors[event.anchor] = node
-        if stack:
-            frame = stack[-1]
-            parent = frame.node
-            if isinstance(parent, SequenceNode):
-                parent.items.append(node)
-            elif frame.pending is None:
-                frame.pending = node
-            else:
-                parent.pairs.append((frame.pending, node))
-                frame.pending = None
-        else:
-            root = node
-        if opened is not None:
-            stack.append(_Frame(opened))
-        elif not stack:
-            break
-    get()  # DocumentEndEvent
-    event = get()
-    if isinstance(event, yaml.DocumentStartEvent):
-        line = _position(event)[0]
-        message = f"several YAML documents in one file (another starts at line {line})"
-        raise SourceError(_error(message, file=source.display, line=line))
-    return root
-
 
 # -- building --------------------------------------------------------------------------
 

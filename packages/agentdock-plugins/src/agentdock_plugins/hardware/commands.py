@@ -19,14 +19,13 @@ __all__ = ["hardware_command", "hardware_document"]
 
 
 def _profiles() -> dict[str, Any]:
-    """The registered hardware profiles; the built-ins when no plugin registered any."""
+    """The hardware profiles the plugin manager registered (this plugin's ``cpu`` and
+    ``cuda`` among them: the command comes with them)."""
     from agentdock.plugins import get_plugin_manager
 
     from agentdock_plugins.hardware.defaults import load_profiles
-    from agentdock_plugins.hardware.profiles import CpuProfile, CudaProfile
 
-    found = load_profiles(get_plugin_manager())
-    return found or {"cpu": CpuProfile(), "cuda": CudaProfile()}
+    return load_profiles(get_plugin_manager())
 
 
 def hardware_document(hardware: str = "auto", environ: Any = None) -> dict[str, Any]:

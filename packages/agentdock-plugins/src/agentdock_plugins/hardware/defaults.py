@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from agentdock.deployment.errors import InvalidDeployInput
 
-from agentdock_plugins.hardware.profiles import CpuProfile, CudaProfile
 from agentdock_plugins.hardware.tuning import (
     CPU_TUNING,
     CUDA_GPU_CLASSES,
@@ -58,8 +57,13 @@ def _get(cfg: Any, key: str) -> Any:
     return getattr(cfg, key, None)
 
 
-def _builtin_profiles() -> dict[str, HardwareProfile]:
-    return {"cpu": CpuProfile(), "cuda": CudaProfile()}
+def _registered_profiles() -> dict[str, HardwareProfile]:
+    """The profiles registered with the process's plugin manager: the built-in ``cpu`` and
+    ``cuda`` come through ``agentdock_register_hardware_profiles`` like any plugin's, so no
+    caller names their classes."""
+    from agentdock.plugins import get_plugin_manager
+
+    return load_profiles(get_plugin_manager())
 
 
 def resolve(
@@ -75,11 +79,11 @@ def resolve(
     GPUs (``gpus`` > 0: the image must be able to use them), else the first profile other
     than ``cpu`` whose ``detect(probe)`` is true, else ``cpu``; without a probe, ``cpu``.
 
-    :param profiles: the profiles by name (default: the built-in ``cpu`` and ``cuda``; a
-        host with plugins passes what ``agentdock_register_hardware_profiles`` gave).
+    :param profiles: the profiles by name (default: those the process's plugin manager
+        registered through ``agentdock_register_hardware_profiles``, built-ins included).
     :raises InvalidDeployInput: ``build.hardware`` names a profile nobody registered.
     """
-    known = dict(profiles) if profiles is not None else _builtin_profiles()
+    known = dict(profiles) if profiles is not None else _registered_profiles()
     wanted = str(_get(build_cfg, "hardware") or "auto")
     if wanted != "auto":
         if wanted not in known:
@@ -215,7 +219,7 @@ def machine_profile(
     on a GPU host still gets CPU counts right; a CUDA image on a smaller card gets that
     card's allocator settings).
     """
-    known = dict(profiles) if profiles is not None else _builtin_profiles()
+    known = dict(profiles) if profiles is not None else _registered_profiles()
     profile = resolve(build_cfg, probe, gpus=gpus, profiles=known)
     document = profile.tuned(probe)
     hardware = str(_get(build_cfg, "hardware") or "auto")

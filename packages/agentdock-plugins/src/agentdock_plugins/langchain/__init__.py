@@ -13,6 +13,8 @@ from agentdock import hookimpl
 from agentdock.entrypoints import calls_builder
 
 if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
+
     from agentdock_plugins.langchain.adapter import LangChainAdapter
 
 __all__ = ["agentdock_register_adapters", "langchain_adapter"]
@@ -20,7 +22,7 @@ __all__ = ["agentdock_register_adapters", "langchain_adapter"]
 
 @calls_builder
 def langchain_adapter(
-    entry: Any, spec: Any, *, project_dir: str | Path | None = None
+    entry: Any, spec: DockSpec, *, project_dir: str | Path | None = None
 ) -> LangChainAdapter:
     """Build the adapter: see :class:`agentdock_plugins.langchain.adapter.LangChainAdapter`."""
     from agentdock_plugins.langchain.adapter import LangChainAdapter

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentdock.run import RunContext, RunResult, StreamEvent
 from langchain_core.messages import BaseMessageChunk
 from langchain_core.runnables import RunnableConfig
 
-from agentdock_plugins._runnable import resolve_runnable
+from agentdock_plugins._runnable import resolve_runnable, tracked_result
 from agentdock_plugins.langchain_callbacks import EventChannel, RunTracker, message_text
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["LangChainAdapter"]
 
@@ -33,19 +36,17 @@ class LangChainAdapter:
         adapter; a chain keeps no state).
     """
 
-    def __init__(self, entry: Any, spec: Any, *, project_dir: str | Path | None = None) -> None:
+    def __init__(
+        self, entry: Any, spec: DockSpec, *, project_dir: str | Path | None = None
+    ) -> None:
         self.runnable: Any = resolve_runnable(entry, spec)
         self.project_dir = Path(project_dir) if project_dir is not None else Path.cwd()
 
     async def invoke(self, payload: Mapping[str, Any], context: RunContext) -> RunResult:
         tracker = RunTracker(context)
-        try:
-            output = await self.runnable.ainvoke(dict(payload), _config(context, tracker))
-        except Exception as error:
-            tracker.finish(error)
-            raise
-        tracker.finish()
-        return RunResult(output=output, usage=tracker.usage, tools=tuple(tracker.tools))
+        return await tracked_result(
+            tracker, self.runnable.ainvoke(dict(payload), _config(context, tracker))
+        )
 
     async def stream(
         self, payload: Mapping[str, Any], context: RunContext

@@ -13,6 +13,8 @@ from agentdock import hookimpl
 from agentdock.entrypoints import calls_builder
 
 if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
+
     from agentdock_plugins.langgraph.adapter import LangGraphAdapter
 
 __all__ = ["agentdock_register_adapters", "langgraph_adapter"]
@@ -20,7 +22,7 @@ __all__ = ["agentdock_register_adapters", "langgraph_adapter"]
 
 @calls_builder
 def langgraph_adapter(
-    entry: Any, spec: Any, *, project_dir: str | Path | None = None
+    entry: Any, spec: DockSpec, *, project_dir: str | Path | None = None
 ) -> LangGraphAdapter:
     """Build the adapter: see :class:`agentdock_plugins.langgraph.adapter.LangGraphAdapter`."""
     from agentdock_plugins.langgraph.adapter import LangGraphAdapter

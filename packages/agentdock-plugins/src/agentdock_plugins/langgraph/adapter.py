@@ -27,7 +27,7 @@ import os
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from agentdock.run import RunContext, RunResult, StreamEvent
 from langchain_core.messages import AIMessage
@@ -37,11 +37,14 @@ from langgraph.graph.state import StateGraph
 from langgraph.prebuilt import ToolNode
 from langgraph.pregel import Pregel
 
-from agentdock_plugins._runnable import resolve_runnable
+from agentdock_plugins._runnable import resolve_runnable, tracked_result
 from agentdock_plugins.langchain_callbacks import EventChannel, RunTracker, message_text
 from agentdock_plugins.langgraph.checkpoint import make_checkpointer
 from agentdock_plugins.langgraph.platformrun import PLATFORM_RUN, PlatformRun, graph_modes
 from agentdock_plugins.langgraph.workers import WorkerPool
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["DEFAULT_WORKER_THREADS", "LangGraphAdapter", "is_synchronous"]
 
@@ -69,7 +72,9 @@ class LangGraphAdapter:
         resolved against it (default: the working directory).
     """
 
-    def __init__(self, entry: Any, spec: Any, *, project_dir: str | Path | None = None) -> None:
+    def __init__(
+        self, entry: Any, spec: DockSpec, *, project_dir: str | Path | None = None
+    ) -> None:
         self.graph: Any = resolve_runnable(entry, spec)
         arguments: Mapping[str, Any] = dict(getattr(spec, "arguments", None) or {})
         self.project_dir = Path(project_dir) if project_dir is not None else Path.cwd()
@@ -111,18 +116,15 @@ class LangGraphAdapter:
         tracker = RunTracker(context)
         graph, config = self._prepare(context, tracker)
         platform = PLATFORM_RUN.get()
-        try:
-            if platform is not None:
-                output = await self._platform_invoke(graph, payload, config, platform)
-            elif self._workers is not None:
-                output = await self._workers.run(graph.invoke, dict(payload), config)
-            else:
-                output = await graph.ainvoke(dict(payload), config)
-        except Exception as error:
-            tracker.finish(error)
-            raise
-        tracker.finish()
-        return RunResult(output=output, usage=tracker.usage, tools=tuple(tracker.tools))
+        if platform is not None:
+            return await tracked_result(
+                tracker, self._platform_invoke(graph, payload, config, platform)
+            )
+        if self._workers is not None:
+            return await tracked_result(
+                tracker, self._workers.run(graph.invoke, dict(payload), config)
+            )
+        return await tracked_result(tracker, graph.ainvoke(dict(payload), config))
 
     async def stream(
         self, payload: Mapping[str, Any], context: RunContext

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 from agentdock import hookimpl
 
 if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
+
     from agentdock_plugins.litestar.server import LitestarServer
 
 __all__ = ["agentdock_register_commands", "agentdock_register_servers", "litestar_server"]
 
 
-def litestar_server(spec: Any, **options: Any) -> LitestarServer:
+def litestar_server(spec: DockSpec, **options: Any) -> LitestarServer:
     """Build the server: see :class:`agentdock_plugins.litestar.server.LitestarServer`."""
     from agentdock_plugins.litestar.server import LitestarServer
 

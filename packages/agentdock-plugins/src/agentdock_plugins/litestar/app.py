@@ -19,8 +19,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
+from agentdock.spec.models import MetricsCfg11
 from agentdock_runtime import MalformedJSONError, Pipeline, RuntimeHTTPError, ServiceUnavailable
 from agentdock_runtime.iomodels import decode_json
 from agentdock_runtime.version import served_version
@@ -51,6 +52,9 @@ from agentdock_plugins.litestar.platform.langserve import langserve_handlers
 from agentdock_plugins.litestar.platform.routes import platform_handlers
 from agentdock_plugins.litestar.sse import StreamReplay, sse_stream
 from agentdock_plugins.litestar.ws import ConnectionSlots, refuse, ws_endpoint
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["DEFAULT_HEARTBEAT_SEC", "DEFAULT_MAX_BODY_BYTES", "create_app"]
 
@@ -96,7 +100,7 @@ class _Serving:
 
 def create_app(
     pipeline: Pipeline,
-    spec: Any,
+    spec: DockSpec,
     *,
     limits: ServerLimits | None = None,
     heartbeat_sec: float = DEFAULT_HEARTBEAT_SEC,
@@ -121,9 +125,8 @@ def create_app(
         raise ValueError("expose.rest is false and expose.streaming is none: no route runs it")
     serving = _Serving()
     # An auth provider that needs something before it can verify anyone (an issuer's keys)
-    # offers ``readiness()``: None when ready, else the reason; looked up once, here.
-    readiness = getattr(getattr(pipeline, "auth_provider", None), "readiness", None)
-    readiness = readiness if callable(readiness) else None
+    # offers ``readiness()``: None when ready, else the reason; sorted with the pipeline.
+    readiness = pipeline.capabilities.auth.readiness
 
     handlers = _info_handlers(pipeline, spec, serving, readiness)
     if serves_platform(pipeline, spec):  # the LangGraph Platform API beside the agent's own routes
@@ -136,7 +139,7 @@ def create_app(
         handlers.append(_stream_handler(pipeline, serving, replay, heartbeat_sec))
     handlers += _metrics_handlers(pipeline, spec)
     handlers += _ws_handlers(pipeline, streaming, limits, serving)
-    middleware = [s.asgi_middleware for s in pipeline.sinks if hasattr(s, "asgi_middleware")]
+    middleware = list(pipeline.capabilities.sinks.middleware)
 
     async def on_startup() -> None:
         if readiness is not None:
@@ -255,7 +258,9 @@ def _stream_handler(
     return stream
 
 
-def _info_handlers(pipeline: Pipeline, spec: Any, serving: _Serving, readiness: Any) -> list[Any]:
+def _info_handlers(
+    pipeline: Pipeline, spec: DockSpec, serving: _Serving, readiness: Any
+) -> list[Any]:
     """``/schema``, ``/health``, ``/ready``, ``/openapi.json`` and, unless ``expose.docs`` is
     false, ``/docs`` with its assets: bodies computed here, once."""
     agent_name = spec.agent.name
@@ -278,7 +283,7 @@ def _info_handlers(pipeline: Pipeline, spec: Any, serving: _Serving, readiness: 
 
     @get("/health")
     async def health() -> Response[bytes]:
-        body = {
+        body: dict[str, Any] = {
             "status": "healthy" if serving.ready else "stopping",
             "version": version,
             "agent": agent_name,
@@ -327,13 +332,14 @@ def _info_handlers(pipeline: Pipeline, spec: Any, serving: _Serving, readiness: 
     return handlers
 
 
-def _metrics_handlers(pipeline: Pipeline, spec: Any) -> list[Any]:
+def _metrics_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
     """``GET /metrics`` when a telemetry sink renders metrics (none otherwise)."""
-    exporter = next((s for s in pipeline.sinks if hasattr(s, "render_metrics")), None)
+    exporter = pipeline.capabilities.sinks.metrics
     if exporter is None:
         return []
-    metrics_cfg = getattr(getattr(spec, "observability", None), "metrics", None)
-    public_metrics = bool(getattr(metrics_cfg, "public", False))
+    metrics_cfg = spec.observability.metrics
+    # ``public`` is Dockfile 1.1's (MetricsCfg11); a 1.0 spec's /metrics always asks.
+    public_metrics = isinstance(metrics_cfg, MetricsCfg11) and metrics_cfg.public
 
     @get("/metrics")
     async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:

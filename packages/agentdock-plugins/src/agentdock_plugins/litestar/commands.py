@@ -24,11 +24,14 @@ import os
 import tempfile
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from agentdock_cli import exitcodes
 from agentdock_cli.output import print_json
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["serve_command"]
 
@@ -101,29 +104,13 @@ def serve_command(
     not load), 5 when FILE does not exist.
     """
     from agentdock.plugins import get_plugin_manager
-    from agentdock.validation import validate
 
     target = file / "Dockfile.yaml" if file.is_dir() else file
     if not target.exists():
         _fail(f"{target} does not exist", exitcodes.NOT_FOUND, as_json=as_json)
     manager = get_plugin_manager()
-    # The entrypoint is imported in this process just below; no need to probe it first.
-    report = validate(target, plugins=manager, skip_imports=True)
-    if not report.ok:
-        from agentdock_cli.commands.validate import print_report
-
-        if as_json:
-            print_json(report.to_dict())
-        else:
-            print_report(report, verbose=False)
-        raise SystemExit(exitcodes.INVALID)
-    spec = report.spec
-    bind_host = host if host is not None else spec.expose.host
-    bind_port = port if port is not None else spec.expose.port
-    if insecure_no_auth:
-        if host is not None and not _is_loopback(host):
-            raise click.UsageError("--insecure-no-auth serves on the loopback interface only")
-        bind_host = host or _LOOPBACK
+    spec = _valid_spec(target, manager, as_json)
+    bind_host, bind_port = _address(spec, host, port, insecure_no_auth)
 
     from agentdock_runtime import listen, logconfig
 
@@ -146,39 +133,12 @@ def serve_command(
             listen.url(bind_host, bind_port),
         )
 
-    from agentdock_runtime import PipelineError, compile_pipeline
-    from agentdock_runtime.app import DOCKFILE_ENV, INSECURE_ENV, get_server, load_agent
+    from agentdock_runtime.app import DOCKFILE_ENV, INSECURE_ENV
 
-    try:
-        agent = load_agent(spec, project_dir=target.resolve().parent, plugins=manager)
-        pipeline = compile_pipeline(
-            spec, entry=agent.entry, plugins=manager, insecure_no_auth=insecure_no_auth
-        )
-        server = get_server(spec, plugins=manager)
-    except PipelineError as exc:
-        sock.close()
-        if verbose:
-            _print_traceback(exc)
-        hint = (
-            "install an auth provider plugin, or pass --insecure-no-auth for local development"
-            if "auth provider" in str(exc)
-            else None
-            if verbose
-            else _VERBOSE_HINT
-        )
-        _fail(str(exc), exitcodes.DEPLOY_FAILED, as_json=as_json, hint=hint)
+    loaded = _load(spec, target, manager, sock, insecure_no_auth, verbose=verbose, as_json=as_json)
+    if loaded is None:
         return
-    except Exception as exc:
-        sock.close()
-        if verbose:
-            _print_traceback(exc)
-        _fail(
-            f"cannot load {spec.agent.entrypoint}: {type(exc).__name__}: {exc}",
-            exitcodes.DEPLOY_FAILED,
-            as_json=as_json,
-            hint=None if verbose else _VERBOSE_HINT,
-        )
-        return
+    agent, pipeline, server = loaded
 
     if reload or workers > 1:
         # uvicorn binds in its own process and hands the socket to the workers: the port
@@ -207,6 +167,86 @@ def serve_command(
     raise SystemExit(exitcodes.OK)
 
 
+def _address(
+    spec: DockSpec, host: str | None, port: int | None, insecure_no_auth: bool
+) -> tuple[str, int]:
+    """Where to listen: the options, else ``expose``; without authentication, the loopback
+    interface only (another host is a usage error)."""
+    bind_host = host if host is not None else spec.expose.host
+    bind_port = port if port is not None else spec.expose.port
+    if insecure_no_auth:
+        if host is not None and not _is_loopback(host):
+            raise click.UsageError("--insecure-no-auth serves on the loopback interface only")
+        bind_host = host or _LOOPBACK
+    return bind_host, bind_port
+
+
+def _valid_spec(target: Path, manager: Any, as_json: bool) -> DockSpec:
+    """The Dockfile's spec, or its findings printed and exit 1. The entrypoint is imported
+    in this process right after, so it is not probed first."""
+    from agentdock.validation import validate
+
+    report = validate(target, plugins=manager, skip_imports=True)
+    if not report.ok:
+        from agentdock_cli.commands.validate import print_report
+
+        if as_json:
+            print_json(report.to_dict())
+        else:
+            print_report(report, verbose=False)
+        raise SystemExit(exitcodes.INVALID)
+    spec: DockSpec = report.spec
+    return spec
+
+
+def _load(
+    spec: DockSpec,
+    target: Path,
+    manager: Any,
+    sock: Any,
+    insecure_no_auth: bool,
+    *,
+    verbose: bool,
+    as_json: bool,
+) -> tuple[Any, Any, Any] | None:
+    """The agent, its compiled pipeline and the server plugin; on failure the bound socket
+    is closed and the cause reported (exit 4, the traceback with ``-v``)."""
+    from agentdock_runtime import PipelineError, compile_pipeline
+    from agentdock_runtime.app import get_server, load_agent
+
+    try:
+        agent = load_agent(spec, project_dir=target.resolve().parent, plugins=manager)
+        pipeline = compile_pipeline(
+            spec, entry=agent.entry, plugins=manager, insecure_no_auth=insecure_no_auth
+        )
+        server = get_server(spec, plugins=manager)
+    except PipelineError as exc:
+        sock.close()
+        if verbose:
+            _print_traceback(exc)
+        hint = (
+            "install an auth provider plugin, or pass --insecure-no-auth for local development"
+            if "auth provider" in str(exc)
+            else None
+            if verbose
+            else _VERBOSE_HINT
+        )
+        _fail(str(exc), exitcodes.DEPLOY_FAILED, as_json=as_json, hint=hint)
+        return None
+    except Exception as exc:
+        sock.close()
+        if verbose:
+            _print_traceback(exc)
+        _fail(
+            f"cannot load {spec.agent.entrypoint}: {type(exc).__name__}: {exc}",
+            exitcodes.DEPLOY_FAILED,
+            as_json=as_json,
+            hint=None if verbose else _VERBOSE_HINT,
+        )
+        return None
+    return agent, pipeline, server
+
+
 _VERBOSE_HINT = "run again with -v for the traceback"
 
 
@@ -231,7 +271,7 @@ def _listen_hint(exc: Any) -> str:
     return free
 
 
-def _announce(spec: Any, host: str, port: int, *, as_json: bool) -> None:
+def _announce(spec: DockSpec, host: str, port: int, *, as_json: bool) -> None:
     """The banner, from the bound address: printed once the agent is loaded."""
     from agentdock_runtime import listen
 
@@ -259,7 +299,7 @@ def _announce(spec: Any, host: str, port: int, *, as_json: bool) -> None:
     )
 
 
-def _docs_served(spec: Any) -> bool:
+def _docs_served(spec: DockSpec) -> bool:
     return bool(getattr(spec.expose, "docs", True))
 
 
@@ -278,6 +318,7 @@ def _run_uvicorn(
     insecure_env: str,
 ) -> None:
     import uvicorn
+    from agentdock.capabilities import ServerOptions
     from agentdock_runtime.sharedlimit import RATELIMIT_FILE_ENV
 
     # uvicorn re-imports the app in each worker: hand it the Dockfile through the env.
@@ -300,7 +341,7 @@ def _run_uvicorn(
             metrics_dir = tempfile.TemporaryDirectory(prefix="agentdock-metrics-")
             os.environ[_METRICS_DIR_ENV] = metrics_dir.name
     # The server plugin's bounds (read deadlines, WebSocket message size), if it has any.
-    limits = getattr(server, "uvicorn_options", None)
+    limits = server.uvicorn_options if isinstance(server, ServerOptions) else None
     uvicorn.run(
         "agentdock_runtime.app:app_from_env",
         factory=True,
@@ -312,7 +353,7 @@ def _run_uvicorn(
         lifespan="on",
         access_log=False,
         log_config=log_config,
-        **(limits() if callable(limits) else {}),
+        **(limits() if limits is not None else {}),
     )
     if metrics_dir is not None:
         metrics_dir.cleanup()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import functools
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentdock_runtime.version import served_version
 from litestar.openapi.spec import (
@@ -45,6 +45,9 @@ from agentdock_plugins.litestar.platform.openapi import (
     PLATFORM_TAG_TEXT,
     platform_paths,
 )
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = [
     "TAG",
@@ -206,16 +209,17 @@ _SSE = OpenAPIResponse(
 )
 
 
-def declared_schemas(spec: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+def declared_schemas(spec: DockSpec) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """``(input, output, defs)``: the JSON Schemas the Dockfile declares, refs into ``defs``."""
     io = spec.io_schema
-    if getattr(io, "input_class", None):
+    if io.input_class:
         from agentdock_runtime.iomodels import import_object
         from pydantic import TypeAdapter
 
         defs: dict[str, Any] = {}
         sides = []
-        for ref in (io.input_class, io.output_class):
+        refs: tuple[Any, Any] = (io.input_class, io.output_class)  # set together (4xxx)
+        for ref in refs:
             schema = TypeAdapter(import_object(ref)).json_schema(ref_template=_REF + "{model}")
             defs.update(schema.pop("$defs", {}))
             sides.append(schema)
@@ -333,7 +337,7 @@ def _public_paths() -> dict[str, PathItem]:
     }
 
 
-def openapi_document(spec: Any, *, secured: bool = True) -> dict[str, Any]:
+def openapi_document(spec: DockSpec, *, secured: bool = True) -> dict[str, Any]:
     """The whole OpenAPI document (deterministic: the same spec gives the same bytes).
 
     Built with Litestar's OpenAPI spec dataclasses; the agent's own schemas (``Input``,

@@ -5,10 +5,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentdock_plugins.litestar.app import DEFAULT_HEARTBEAT_SEC
 from agentdock_plugins.litestar.limits import ServerLimits
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["LitestarServer"]
 
@@ -18,7 +21,7 @@ class LitestarServer:
 
     def __init__(
         self,
-        spec: Any,
+        spec: DockSpec,
         *,
         limits: ServerLimits | None = None,
         max_body_bytes: int | None = None,

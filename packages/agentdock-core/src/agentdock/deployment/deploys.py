@@ -1,4 +1,5 @@
-"""``deploy``: the Python API behind ``agentdock deploy``.
+"""``deploy`` and ``dry_run``: the Python API behind ``agentdock deploy`` and its
+``--dry-run``.
 
 deploy: validate → snapshot (placeholders kept) → content hash → version (``metadata.version``,
 ``--version``, the version already holding this content, or the next patch) → lock → build
@@ -16,8 +17,9 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from agentdock.capabilities import KeyViewWriting, TargetDryRun
 from agentdock.deployment.artifacts import Artifact, BuildRequest, Progress, no_progress
 from agentdock.deployment.errors import (
     DeployError,
@@ -48,13 +50,17 @@ from agentdock.deployment.release import (
 from agentdock.deployment.runenv import host_runtime_env, runtime_env, value_sources
 from agentdock.deployment.sources import collect_sources, content_hash
 from agentdock.deployment.workspace import Workspace, actor
-from agentdock.registry import ImmutableVersion, SQLStore
+from agentdock.registry import ImmutableVersion
+from agentdock.storecontract import Store
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["deploy", "dry_run"]
 
 
 def _first_key(
-    ws: Workspace, spec: Any, instance: str, force: bool = False
+    ws: Workspace, spec: DockSpec, instance: str, force: bool = False
 ) -> tuple[str | None, str | None]:
     """Create the agent's first API key (api_key mode, none live yet), or a new one when
     ``force``: shown once, stored as a digest."""
@@ -88,14 +94,14 @@ def _first_key(
     return generated.key, record.key_id
 
 
-def _checks_keys(spec: Any) -> bool:
+def _checks_keys(spec: DockSpec) -> bool:
     keys = spec.auth.api_keys
     return bool(spec.auth.mode == "api_key" or (keys is not None and keys.enabled))
 
 
 def _key_access(
     ws: Workspace,
-    spec: Any,
+    spec: DockSpec,
     instance: str,
     env: dict[str, str],
     target: str,
@@ -113,9 +119,8 @@ def _key_access(
     if target == "local":  # it also gets the deploying shell's AGENTDOCK_* settings
         env = host_runtime_env(env)
     agent = spec.agent.name
-    write_view = getattr(ws.store, "write_key_views", None)
-    if write_view is not None:
-        write_view(agent, instance)
+    if isinstance(ws.store, KeyViewWriting):
+        ws.store.write_key_views(agent, instance)
     pepper = env.get(PEPPER_ENV) or None
     mine = pepper_id(pepper) if pepper else None
     now = time.time()
@@ -159,7 +164,7 @@ def deploy(
     check_imports: bool = True,
     new_key: bool = False,
     progress: Progress = no_progress,
-    store: SQLStore | None = None,
+    store: Store | None = None,
     plugins: Any = None,
 ) -> Deployment:
     """Deploy the agent of a Dockfile; returns the active :class:`Deployment`.
@@ -205,21 +210,7 @@ def deploy(
             _key_access(ws, spec, instance_name, plan.env, plan.target_name, progress)
             outcome = release(
                 ws,
-                ReleasePlan(
-                    agent=plan.agent,
-                    version_id=record.id,
-                    version=plan.version,
-                    artifact=artifact,
-                    artifact_id=stored.id,
-                    target_name=plan.target_name,
-                    instance=instance_name,
-                    spec=spec,
-                    env=plan.env,
-                    snapshot=plan.snapshot,
-                    reason="deploy",
-                    settings=plan.settings,
-                    host=plan.bind,
-                ),
+                plan.release_plan(record.id, artifact, stored.id),
                 timeout=timeout,
                 progress=progress,
             )
@@ -251,14 +242,33 @@ class _DeployPlan:
     #: The version already holding this content, if any.
     existing: Any
     env: dict[str, str]
-    spec: Any
+    spec: DockSpec
+
+    def release_plan(self, version_id: int, artifact: Artifact, artifact_id: int) -> ReleasePlan:
+        """What :func:`~agentdock.deployment.release.release` starts and activates, once the
+        artifact of this version is built and recorded."""
+        return ReleasePlan(
+            agent=self.agent,
+            version_id=version_id,
+            version=self.version,
+            artifact=artifact,
+            artifact_id=artifact_id,
+            target_name=self.target_name,
+            instance=self.instance,
+            spec=self.spec,
+            env=self.env,
+            snapshot=self.snapshot,
+            reason="deploy",
+            settings=self.settings,
+            host=self.bind,
+        )
 
 
 def _plan(
     ws: Workspace,
     file: Path,
     document: Any,
-    spec: Any,
+    spec: DockSpec,
     values: Any,
     env_files: Sequence[str | os.PathLike[str]],
     instance_name: str,
@@ -388,7 +398,7 @@ def dry_run(
     image: str | None = None,
     env_files: Sequence[str | os.PathLike[str]] = (),
     instance: str | None = None,
-    store: SQLStore | None = None,
+    store: Store | None = None,
     plugins: Any = None,
     **options: Any,
 ) -> dict[str, Any]:
@@ -412,7 +422,7 @@ def dry_run(
         known = ", ".join(sorted(manager.registrations("targets"))) or "none"
         raise InvalidDeployInput(f"no target named {target!r} (known: {known})")
     plugin = registration.factory()
-    if not callable(getattr(plugin, "dry_run", None)):
+    if not isinstance(plugin, TargetDryRun):
         raise InvalidDeployInput(
             f"the {target} target has no dry run", hint="--dry-run works with --target kubernetes"
         )
@@ -450,7 +460,7 @@ def dry_run(
 
 
 @contextlib.contextmanager
-def _registry_if_any(store: SQLStore | None) -> Iterator[SQLStore | None]:
+def _registry_if_any(store: Store | None) -> Iterator[Store | None]:
     """The registry when there is one (a dry run never creates it), else None."""
     from agentdock.registry import (
         DATABASE_URL_ENV,

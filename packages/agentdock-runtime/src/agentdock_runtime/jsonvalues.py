@@ -1,0 +1,119 @@
+"""JSON as the I/O schemas see it: one decoder that refuses integers wider than 64 bits,
+JSON Schema's types and equality (``1 == 1.0``, ``true`` is not a number) and ECMA-262
+patterns; shared by both passes of :mod:`.iomodels`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from agentdock_runtime.errors import (
+    MalformedJSONError,
+)
+
+#: One failing field: where (dotted path, ``""`` for the whole body) and what is wrong.
+FieldError = dict[str, str]
+PathT = tuple[str | int, ...]
+
+ANNOTATIONS = frozenset({"description", "title", "default", "examples"})
+JSON_TYPES = ("string", "integer", "number", "boolean", "null", "array", "object")
+
+
+class Invalid(Exception):
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+# -- JSON ---------------------------------------------------------------------------------------
+
+_json_decoder = msgspec.json.Decoder()
+
+#: Integers an agent's state can hold: checkpointers (msgpack), SQLite, Postgres and the
+#: telemetry encoders store at most 64 bits, so a wider one fails the run later, as a 500.
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+#: Only a run of 19 digits or more can be outside that range: one C-level scan of the body
+#: decides whether the decoded value needs walking at all.
+_LONG_DIGITS_BYTES = re.compile(rb"[0-9]{19}")
+_LONG_DIGITS_TEXT = re.compile(r"[0-9]{19}")
+
+
+def _wide_integer(value: Any, path: str) -> str | None:
+    """The path of the first integer outside the 64-bit range in ``value``, if any."""
+    if type(value) is int:
+        return path if not _INT_MIN <= value <= _INT_MAX else None
+    if type(value) is dict:
+        for key, item in value.items():
+            found = _wide_integer(item, f"{path}.{key}" if path else str(key))
+            if found is not None:
+                return found
+    elif type(value) is list:
+        for index, item in enumerate(value):
+            found = _wide_integer(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def decode_json(raw: bytes | bytearray | memoryview | str) -> Any:
+    """One JSON document, or :class:`MalformedJSONError` (empty, truncated, bad UTF-8 or
+    escapes such as lone surrogates, nested too deeply, an integer wider than 64 bits)."""
+    try:
+        value = _json_decoder.decode(raw)
+        long_digits = _LONG_DIGITS_TEXT if isinstance(raw, str) else _LONG_DIGITS_BYTES
+        if long_digits.search(raw) is not None:  # type: ignore[arg-type]
+            where = _wide_integer(value, "")
+            if where is not None:
+                raise MalformedJSONError(
+                    "the request body holds an integer outside the 64-bit range "
+                    f"({_INT_MIN} to {_INT_MAX})",
+                    path=where or None,
+                )
+        return value
+    except msgspec.DecodeError as exc:
+        if not (raw.strip() if isinstance(raw, bytes | str) else bytes(raw).strip()):
+            raise MalformedJSONError("the request body is empty") from None
+        raise MalformedJSONError(f"the request body is not valid JSON: {exc}") from None
+    except UnicodeDecodeError:
+        raise MalformedJSONError("the request body is not valid UTF-8") from None
+    except RecursionError:
+        raise MalformedJSONError("the request body is nested too deeply") from None
+
+
+def json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    if isinstance(value, Mapping):
+        return "object"
+    return type(value).__name__
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def ecma(pattern: str) -> str:
+    from agentdock.spec.models import ecma_to_python
+
+    return ecma_to_python(pattern)
