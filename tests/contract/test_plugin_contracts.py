@@ -159,10 +159,10 @@ from agentdock_plugins.logsink.sink import LogSink
 from agentdock_plugins.otel.sink import OtelSink
 from agentdock_plugins.policies.compliance import ComplianceCheck
 from agentdock_plugins.policies.output_limit import OutputLimit
-from agentdock_plugins.policies.prompt_injection import PromptInjection
+from agentdock_plugins.policies.injection_input import PromptInjection
 from agentdock_plugins.policies.redaction import InputRedaction, OutputRedaction
 from agentdock_plugins.policies.tool_gate import ToolAllowList
-from agentdock_plugins.policies.tool_output import ToolOutputInjection
+from agentdock_plugins.policies.injection_tool_output import ToolOutputInjection
 from agentdock_plugins.postgres.store import PostgresStore
 from agentdock_plugins.prometheus.sink import PrometheusSink
 
