@@ -14,6 +14,7 @@ from agentdock_plugins import prometheus as prometheus_plugin
 from agentdock_plugins.auth.jwks import FETCH_OUTCOMES, KeySetStats
 from agentdock_plugins.prometheus.labels import OTHER, LabelCap, route_label
 from agentdock_plugins.prometheus.sink import PrometheusSink
+from agentdock_runtime.capabilities import PipelineCapabilities
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -217,14 +218,16 @@ class KeyFetchingAuth:
 def test_key_fetches_and_key_age_follow_the_auth_provider() -> None:
     sink = PrometheusSink(make_spec())
     pipeline = FakePipeline()
-    pipeline.auth_provider = KeyFetchingAuth()  # type: ignore[attr-defined]
+    auth = KeyFetchingAuth()
+    # The server reads the capability sorted when the pipeline was built.
+    pipeline.capabilities = PipelineCapabilities.sort(auth, [])  # type: ignore[attr-defined]
     sink.bind(pipeline)
     fetches = "agentdock_auth_keys_fetch_total"
     for outcome in FETCH_OUTCOMES:  # every outcome from the start, at 0
         assert value(sink, fetches, outcome=outcome) == 0
     sink.render_metrics()
     assert value(sink, "agentdock_auth_keys_age_seconds") == math.inf
-    pipeline.auth_provider.stats = KeySetStats(  # type: ignore[attr-defined]
+    auth.stats = KeySetStats(
         fetches={**dict.fromkeys(FETCH_OUTCOMES, 0), "timeout": 2, "ok": 1}, age_seconds=12.5
     )
     body = sink.render_metrics()[0].decode()

@@ -265,8 +265,9 @@ class PrometheusSink:
             self._fallbacks_seen = 0
             with self._stats_lock:
                 self._sync_limiter()
-        key_stats = getattr(getattr(pipeline, "auth_provider", None), "key_set_stats", None)
-        if callable(key_stats) and self._key_stats is None:
+        capabilities = getattr(pipeline, "capabilities", None)
+        key_stats = capabilities.auth.key_set_stats if capabilities is not None else None
+        if key_stats is not None and self._key_stats is None:
             self._bind_key_stats(key_stats)
 
     def _bind_key_stats(self, key_stats: Callable[[], Any]) -> None:
