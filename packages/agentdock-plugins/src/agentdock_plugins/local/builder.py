@@ -2,7 +2,8 @@
 
 A bundle is ``<home>/bundles/<agent>-<digest16>/`` holding ``app/`` (the agent's files and
 ``spec.yaml``), ``venv/`` (a virtual environment of the running interpreter with the locked
-dependencies installed hash-checked), ``requirements.lock`` and ``bundle.json``. The digest
+dependencies installed hash-checked, their versions held to AgentDock's ``uv.lock`` and the
+agent's own lock), ``requirements.lock`` and ``bundle.json``. The digest
 hashes every input without resolving anything, so finding an unchanged bundle costs a few
 file reads. A bundle is built in a temporary sibling directory and renamed into place at
 the end: an interrupted build never leaves a directory that looks complete.
@@ -44,9 +45,14 @@ def _python() -> tuple[str, str]:
 
 
 def bundle_digest(
-    request: BuildRequest, agent: pydeps.AgentRequirements, dists_digest: str, python_id: str
+    request: BuildRequest,
+    agent: pydeps.AgentRequirements,
+    dists_digest: str,
+    python_id: str,
+    constraints_digest: str = "",
 ) -> str:
-    """SHA-256 of every input of a bundle; nothing here resolves or downloads."""
+    """SHA-256 of every input of a bundle (the locks by their hashes); nothing here
+    resolves or downloads."""
     digest = hashlib.sha256()
     for part in (
         BUNDLE_FORMAT,
@@ -56,11 +62,17 @@ def bundle_digest(
         dists_digest,
         python_id,
         platform.machine(),
+        constraints_digest,
     ):
         data = part.encode("utf-8")
         digest.update(b"%d\0" % len(data))
         digest.update(data)
     return digest.hexdigest()
+
+
+def _lock_label(source: pydeps.LockSource | None) -> str | None:
+    """``KIND:SHA256`` of a lock the build was held to (the manifest says which)."""
+    return f"{source.kind}:{source.sha256}" if source is not None else None
 
 
 def _remove_stale_temporaries(bundles: Path) -> None:
@@ -117,7 +129,8 @@ class LocalBuilder:
         agent = pydeps.agent_requirements(request.project_dir, request.spec)
         cache = self._wheel_cache or request.options.get("wheel_cache")
         dists = pydeps.agentdock_dists(Path(cache) if cache else None, progress)
-        digest = bundle_digest(request, agent, dists.digest, python_id)
+        constraints = pydeps.constraints_for(request.project_dir, agent)
+        digest = bundle_digest(request, agent, dists.digest, python_id, constraints.digest)
         bundles = request.home / "bundles"
         bundle = bundles / f"{request.dns_name}-{digest[:16]}"
         manifest = _read_manifest(bundle)
@@ -129,7 +142,9 @@ class LocalBuilder:
         tmp = bundles / f".{bundle.name}{_TMP_MARK}{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         try:
-            manifest = self._build_into(tmp, request, agent, dists, python, digest, progress)
+            manifest = self._build_into(
+                tmp, request, agent, dists, constraints, python, digest, progress
+            )
             if bundle.exists():  # a stale, incomplete or foreign directory under our name
                 shutil.rmtree(bundle)
             tmp.rename(bundle)
@@ -145,6 +160,7 @@ class LocalBuilder:
         request: BuildRequest,
         agent: pydeps.AgentRequirements,
         dists: pydeps.AgentDockDists,
+        constraints: pydeps.Constraints,
         python: str,
         digest: str,
         progress: Progress,
@@ -162,7 +178,15 @@ class LocalBuilder:
                 raise BuildFailed(f"cannot copy {rel}: {exc.strerror}") from None
         (app / "spec.yaml").write_text(request.snapshot, encoding="utf-8")
         lock = tmp / "requirements.lock"
-        pydeps.lock_for(agent, dists, lock, python=python, progress=progress, cwd=root)
+        pydeps.lock_for(
+            agent,
+            dists,
+            lock,
+            python=python,
+            constraints=constraints,
+            progress=progress,
+            cwd=root,
+        )
         venv_python = pydeps.create_venv(tmp / "venv", python, progress=progress)
         # Byte-compiled now, once: a runtime started with PYTHONDONTWRITEBYTECODE (or from a
         # read-only bundle) would otherwise compile every module it imports at each start.
@@ -180,6 +204,10 @@ class LocalBuilder:
             "python": platform.python_version(),
             "requirements": agent.origin,
             "agentdock": dists.digest,
+            "constraints": {
+                "agentdock": _lock_label(constraints.agentdock),
+                "agent": _lock_label(constraints.agent),
+            },
             "created_at": time.time(),
             "files": len(request.sources),
             "size_bytes": size,
