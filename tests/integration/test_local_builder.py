@@ -23,6 +23,7 @@ from agentdock_plugins import pydeps
 from agentdock_plugins.local.builder import LocalBuilder
 from agentdock_plugins.pydeps.dists import normalize_name
 from build_requests import build_request
+from sbomcheck import installed, listed, validate_cyclonedx
 
 pytestmark = pytest.mark.slow
 
@@ -240,3 +241,23 @@ def test_bundle_installs_the_versions_of_the_project_lock(built: Any) -> None:
     manifest = json.loads((Path(artifact.ref) / "bundle.json").read_text("utf-8"))
     lock_hash = hashlib.sha256((ROOT / "uv.lock").read_bytes()).hexdigest()
     assert manifest["constraints"]["agentdock"] == f"uv.lock:{lock_hash}"
+
+
+def test_bundle_carries_a_cyclonedx_sbom_of_every_installed_distribution(built: Any) -> None:
+    request, artifact, _steps = built
+    bundle = Path(artifact.ref)
+    document = json.loads((bundle / "sbom.cdx.json").read_text("utf-8"))
+    validate_cyclonedx(document)
+    site = next((bundle / "venv" / "lib").glob("python3*/site-packages"))
+    expected = installed(site)
+    assert len(expected) > 20 and "litestar" in expected and "agentdock-runtime" in expected
+    assert listed(document) == expected
+    meta = document["metadata"]["component"]
+    assert (meta["name"], meta["version"]) == ("echo", "0.1.0")
+    assert meta["hashes"] == [{"alg": "SHA-256", "content": artifact.digest}]
+    # Stored beside the artifact in the registry store, named in the artifact's details.
+    stored = request.home / "sbom" / f"{artifact.digest}.cdx.json"
+    assert stored.read_bytes() == (bundle / "sbom.cdx.json").read_bytes()
+    digest = hashlib.sha256(stored.read_bytes()).hexdigest()
+    assert artifact.details["sbom_sha256"] == digest
+    assert SECRET not in stored.read_text("utf-8")

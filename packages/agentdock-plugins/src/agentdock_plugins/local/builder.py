@@ -3,7 +3,8 @@
 A bundle is ``<home>/bundles/<agent>-<digest16>/`` holding ``app/`` (the agent's files and
 ``spec.yaml``), ``venv/`` (a virtual environment of the running interpreter with the locked
 dependencies installed hash-checked, their versions held to AgentDock's ``uv.lock`` and the
-agent's own lock), ``requirements.lock`` and ``bundle.json``. The digest
+agent's own lock), ``requirements.lock``, ``sbom.cdx.json`` (a CycloneDX SBOM of the installed
+distributions, also kept under ``<home>/sbom/``) and ``bundle.json``. The digest
 hashes every input without resolving anything, so finding an unchanged bundle costs a few
 file reads. A bundle is built in a temporary sibling directory and renamed into place at
 the end: an interrupted build never leaves a directory that looks complete.
@@ -28,11 +29,12 @@ from agentdock.deployment.workspace import pid_alive
 
 from agentdock_plugins import pydeps
 from agentdock_plugins.local.diskusage import tree_usage
+from agentdock_plugins.pydeps.sbom import SBOM_FILE, sbom_path, write_sbom
 
 __all__ = ["BUNDLE_FORMAT", "LocalBuilder", "bundle_digest"]
 
 #: Bumped when the bundle layout changes, so old bundles are never mistaken for new ones.
-BUNDLE_FORMAT = "agentdock-local-bundle/1"
+BUNDLE_FORMAT = "agentdock-local-bundle/2"
 MANIFEST = "bundle.json"
 _TMP_MARK = ".tmp-"
 
@@ -70,9 +72,22 @@ def bundle_digest(
     return digest.hexdigest()
 
 
-def _lock_label(source: pydeps.LockSource | None) -> str | None:
-    """``KIND:SHA256`` of a lock the build was held to (the manifest says which)."""
-    return f"{source.kind}:{source.sha256}" if source is not None else None
+def _locks(constraints: pydeps.Constraints) -> dict[str, str | None]:
+    """``KIND:SHA256`` of the locks the build was held to (the manifest says which)."""
+    return {
+        which: f"{source.kind}:{source.sha256}" if source is not None else None
+        for which, source in (("agentdock", constraints.agentdock), ("agent", constraints.agent))
+    }
+
+
+def _store_sbom(bundle: Path, home: Path, digest: str) -> None:
+    """A copy of the bundle's SBOM in the registry store, where ``agentdock sbom`` finds
+    it after the bundle itself was reclaimed."""
+    source = bundle / SBOM_FILE
+    stored = sbom_path(home, digest)
+    if source.is_file() and not stored.is_file():
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, stored)
 
 
 def _remove_stale_temporaries(bundles: Path) -> None:
@@ -118,6 +133,8 @@ class LocalBuilder:
             cached=cached,
             details={
                 "python": manifest.get("python"),
+                "sbom": str(bundle / SBOM_FILE) if manifest.get("sbom_sha256") else None,
+                "sbom_sha256": manifest.get("sbom_sha256"),
                 "size_bytes": manifest.get("size_bytes"),
                 "files": manifest.get("files"),
             },
@@ -136,6 +153,7 @@ class LocalBuilder:
         manifest = _read_manifest(bundle)
         if manifest is not None and manifest.get("digest") == digest:
             progress("cache", f"bundle {bundle.name} is up to date", cached=True)
+            _store_sbom(bundle, request.home, digest)
             return self._artifact(bundle, manifest, cached=True)
         bundles.mkdir(parents=True, exist_ok=True)
         _remove_stale_temporaries(bundles)
@@ -151,6 +169,7 @@ class LocalBuilder:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        _store_sbom(bundle, request.home, digest)
         progress("bundle", f"bundle ready: {bundle}")
         return self._artifact(bundle, manifest, cached=False)
 
@@ -194,6 +213,16 @@ class LocalBuilder:
         pydeps.install_agentdock(
             dists, python=venv_python, compile_bytecode=True, progress=progress
         )
+        site = next((tmp / "venv" / "lib").glob("python3*/site-packages"))
+        sbom_sha = write_sbom(
+            tmp / SBOM_FILE,
+            [site],
+            name=request.agent,
+            version=request.version,
+            digest=digest,
+            kind="bundle",
+            properties={k: v for k, v in _locks(constraints).items() if v},
+        )
         size, _count = _tree_size(tmp)
         manifest = {
             "format": BUNDLE_FORMAT,
@@ -204,10 +233,8 @@ class LocalBuilder:
             "python": platform.python_version(),
             "requirements": agent.origin,
             "agentdock": dists.digest,
-            "constraints": {
-                "agentdock": _lock_label(constraints.agentdock),
-                "agent": _lock_label(constraints.agent),
-            },
+            "constraints": _locks(constraints),
+            "sbom_sha256": sbom_sha,
             "created_at": time.time(),
             "files": len(request.sources),
             "size_bytes": size,
