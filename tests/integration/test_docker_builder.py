@@ -8,12 +8,14 @@ seconds. Images are removed at the end.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import shutil
 import tarfile
 import time
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,8 +28,10 @@ from agentdock_plugins import pydeps
 from agentdock_plugins.docker import builder as builder_module
 from agentdock_plugins.docker.builder import DockerBuilder
 from agentdock_plugins.docker.naming import image_reference
+from agentdock_plugins.pydeps.dists import normalize_name
 from build_requests import build_request
 from dockerbase import docker_client, ensure_base_image
+from sbomcheck import listed, validate_cyclonedx
 
 ROOT = Path(__file__).resolve().parents[2]
 ECHO = ROOT / "examples" / "echo"
@@ -191,6 +195,45 @@ def test_image_settings(built: Built) -> None:
     assert labels["org.opencontainers.image.version"] == "1.0.0"
     assert labels["org.opencontainers.image.description"] == DESCRIPTION
     assert labels["org.opencontainers.image.base.digest"] == built.artifact.details["base_image_id"]
+    assert labels["io.agentdock.source-digest"] == built.request.content_hash
+    lock_hash = hashlib.sha256((ROOT / "uv.lock").read_bytes()).hexdigest()
+    assert labels["io.agentdock.lock.agentdock"] == f"uv.lock:{lock_hash}"
+
+
+_LIST_DISTS = (
+    "import hashlib, importlib.metadata as m, json; "
+    "print(json.dumps({d.metadata['Name']: [d.version, "
+    "hashlib.sha256((d._path / 'RECORD').read_bytes()).hexdigest(), str(d._path)] "
+    "for d in m.distributions()}))"
+)
+
+
+def _image_dists(built: Built) -> dict[str, list[str]]:
+    """Name → [version, SHA-256 of RECORD, dist-info path] of what the image's Python sees."""
+    out = built.client.containers.run(
+        built.artifact.ref,
+        ["python3", "-c", _LIST_DISTS],
+        entrypoint=[],
+        network_mode="none",
+        remove=True,
+    )
+    found: dict[str, list[str]] = json.loads(out)
+    return found
+
+
+def test_image_installs_the_versions_of_the_project_lock(built: Built) -> None:
+    """The tested set ships: every third-party distribution in the image (bar the init it
+    runs as PID 1) is the version the workspace's uv.lock pins."""
+    installed = {normalize_name(k): v[0] for k, v in _image_dists(built).items()}
+    locked: dict[str, set[str]] = {}
+    for package in tomllib.loads((ROOT / "uv.lock").read_text("utf-8"))["package"]:
+        if "version" in package:
+            locked.setdefault(normalize_name(package["name"]), set()).add(package["version"])
+    own = {normalize_name(n) for n in pydeps.AGENTDOCK_DISTS}
+    third = {n: v for n, v in installed.items() if n not in own and n != "dumb-init"}
+    assert len(third) > 20
+    assert sorted(n for n in third if n not in locked) == []
+    assert {n: v for n, v in third.items() if v not in locked[n]} == {}
 
 
 def test_second_build_is_a_cache_hit(built: Built) -> None:
@@ -397,3 +440,27 @@ def test_dockerd_not_running(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     assert info.value.exit_code == 3
     assert "dockerd is not running" in info.value.cause
     assert info.value.hint and "DOCKER_HOST" in info.value.hint
+
+
+def test_image_sbom_lists_every_installed_distribution(built: Built) -> None:
+    """The SBOM in the registry store lists every distribution the image installs, with
+    its version and hash; the image's label names the SBOM's digest."""
+    details = built.artifact.details
+    sbom = Path(details["sbom"])
+    assert sbom == built.request.home / "sbom" / f"{built.artifact.digest}.cdx.json"
+    data = sbom.read_bytes()
+    document = json.loads(data)
+    validate_cyclonedx(document)
+    labels = built.client.images.get(built.artifact.ref).attrs["Config"]["Labels"]
+    assert labels["io.agentdock.sbom"] == f"sha256:{hashlib.sha256(data).hexdigest()}"
+    assert details["sbom_sha256"] == hashlib.sha256(data).hexdigest()
+    shipped = {
+        name: (version, record)
+        for name, (version, record, where) in _image_dists(built).items()
+        if where.startswith("/opt/agentdock/")
+    }
+    assert len(shipped) > 20 and "dumb-init" in shipped and "agentdock-runtime" in shipped
+    assert listed(document) == shipped
+    assert SECRET not in data.decode() and ENV_SECRET not in data.decode()
+    again = DockerBuilder().build(built.request, Recorder())
+    assert again.cached and again.details["sbom"] == details["sbom"]
