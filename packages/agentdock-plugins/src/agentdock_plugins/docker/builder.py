@@ -6,7 +6,10 @@ build runs with ``network_mode="none"``. Content-addressed: the tag
 ``agentdock/<agent>:<version>-<digest[:12]>`` carries a hash of every input (spec snapshot
 and sources, the requirements as written, AgentDock's distributions, the base image id, the
 Python version, the platform and the Dockerfiles themselves), so a tag that exists is the
-image those inputs make, and a second build returns it with ``cached=True``.
+image those inputs make, and a second build returns it with ``cached=True``. The
+dependencies' versions are held to AgentDock's ``uv.lock`` and the agent's own lock (their
+hashes are inputs too and labels of the image), and each build writes a CycloneDX SBOM of
+the installed trees into the registry store, which the ``io.agentdock.sbom`` label names.
 
 An image is built in three levels (see :mod:`.dockerfile`); the first two are tagged
 ``agentdock-layers/deps:<key>`` and ``agentdock-layers/runtime:<key>`` by a hash of their
