@@ -8,6 +8,7 @@ seconds. Images are removed at the end.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -22,15 +23,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _cli import run_cli
 from agentdock.deployment.artifacts import Artifact, BuildRequest
 from agentdock.deployment.errors import BuildFailed, InvalidDeployInput, TargetUnavailable
 from agentdock_plugins import pydeps
 from agentdock_plugins.docker import builder as builder_module
 from agentdock_plugins.docker.builder import DockerBuilder
 from agentdock_plugins.docker.naming import image_reference
+from agentdock_plugins.kubernetes.image import resolve
 from agentdock_plugins.pydeps.dists import normalize_name
 from build_requests import build_request
 from dockerbase import docker_client, ensure_base_image
+from registryserver import free_port, registry_server
 from sbomcheck import listed, validate_cyclonedx
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -464,3 +468,83 @@ def test_image_sbom_lists_every_installed_distribution(built: Built) -> None:
     assert SECRET not in data.decode() and ENV_SECRET not in data.decode()
     again = DockerBuilder().build(built.request, Recorder())
     assert again.cached and again.details["sbom"] == details["sbom"]
+
+
+REGISTRY_PASSWORD = "pl4nted-registry-passw0rd-5e2a"
+
+
+def _untag_pushed(client: Any, artifact: Artifact) -> None:
+    with contextlib.suppress(Exception):
+        client.images.remove(artifact.ref, noprune=True)
+
+
+def _push(built: Built, registry: str, progress: Recorder | None = None) -> Artifact:
+    options = {**built.request.options, "push": registry}
+    return DockerBuilder().build(replace(built.request, options=options), progress or Recorder())
+
+
+def test_push_names_the_image_by_the_registry_digest(built: Built, tmp_path: Path) -> None:
+    with registry_server(tmp_path) as registry:
+        artifact = _push(built, registry.address)
+        try:
+            tag = built.artifact.ref.rpartition(":")[2]
+            assert artifact.ref == f"{registry.address}/{REPOSITORY}:{tag}"
+            manifest = registry.manifest(REPOSITORY, tag)
+            pinned = f"{registry.address}/{REPOSITORY}@{manifest['_digest']}"
+            assert artifact.details["pushed"] == pinned
+            assert artifact.digest == built.artifact.digest
+            # What the Kubernetes manifests run: the image by that digest.
+            assert resolve(artifact).reference == pinned
+            assert DockerBuilder().exists(artifact)
+        finally:
+            _untag_pushed(built.client, artifact)
+
+
+def test_push_to_a_registry_that_asks_for_credentials(
+    built: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with registry_server(tmp_path, users={"alice": REGISTRY_PASSWORD}) as registry:
+        monkeypatch.setenv("AGENTDOCK_REGISTRY_USERNAME", "alice")
+        monkeypatch.setenv("AGENTDOCK_REGISTRY_PASSWORD", REGISTRY_PASSWORD)
+        progress = Recorder()
+        artifact = _push(built, registry.address, progress)
+        _untag_pushed(built.client, artifact)
+        assert "@sha256:" in artifact.details["pushed"]
+        assert not any(REGISTRY_PASSWORD in message for _, message in progress.events)
+
+        monkeypatch.setenv("AGENTDOCK_REGISTRY_PASSWORD", REGISTRY_PASSWORD + "-wrong")
+        progress = Recorder()
+        with pytest.raises(BuildFailed) as caught:
+            _push(built, registry.address, progress)
+        error = caught.value
+        assert error.exit_code == 3 and "refused the push" in error.cause
+        assert "AGENTDOCK_REGISTRY_USERNAME" in (error.hint or "")
+        shown = json.dumps(error.to_json()) + json.dumps(progress.events)
+        assert REGISTRY_PASSWORD not in shown
+        tagged = [t for image in built.client.images.list() for t in image.tags]
+        assert not any(t.startswith(registry.address) for t in tagged)
+
+
+def test_push_to_a_registry_that_is_down(built: Built) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    with pytest.raises(TargetUnavailable) as caught:
+        _push(built, address)
+    assert caught.value.exit_code == 3 and "does not answer" in caught.value.cause
+    with pytest.raises(InvalidDeployInput) as bad:
+        _push(built, "not a registry!")
+    assert bad.value.exit_code == 1 and bad.value.path == "--push"
+
+
+def test_deploy_with_a_failed_push_records_no_deployment(
+    built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKBUILD_TOKEN", SECRET)
+    monkeypatch.setenv("AGENTDOCK_CEILING_DIRECTORIES", str(built.project.parent))
+    address = f"127.0.0.1:{free_port()}"
+    args = ["deploy", "Dockfile.yaml", "--target", "docker", "--push", address]
+    code, out, err = run_cli([*args, "--base-image", BASE, "--json"], cwd=built.project)
+    assert code == 3, out + err
+    assert json.loads(out.splitlines()[-1])["error"] == "TargetUnavailable"
+    # The registry the CLI reads from there knows no deployment of the agent.
+    code, out, err = run_cli(["status", AGENT, "--json"], cwd=built.project)
+    assert code == 5, out + err

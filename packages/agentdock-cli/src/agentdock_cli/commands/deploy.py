@@ -98,6 +98,14 @@ def _summary(deployment: Any, verb: str) -> None:
 @_timeout_option
 @click.option("--base-image", default=None, help="Override build.base_image (docker builder).")
 @click.option(
+    "--push",
+    "push",
+    default=None,
+    metavar="REGISTRY",
+    help="Push the image to REGISTRY (host[:port][/path]) and run it by digest (docker "
+    "builder); credentials from AGENTDOCK_REGISTRY_USERNAME/_PASSWORD or docker login.",
+)
+@click.option(
     "--dry-run",
     is_flag=True,
     help="Print what the target would apply (Kubernetes manifests); build and start nothing.",
@@ -164,6 +172,7 @@ def deploy_command(
     host: str | None,
     timeout: float,
     base_image: str | None,
+    push: str | None,
     dry_run: bool,
     fmt: str,
     out_dir: Path | None,
@@ -197,7 +206,9 @@ def deploy_command(
             image,
             {k: v for k, v in network.items() if v},
         )
-    options = {"base_image": base_image} if base_image else {}
+    options: dict[str, Any] = {"base_image": base_image} if base_image else {}
+    if push:
+        options["push"] = push
     if all_instances:
         _all_instances(file, target, version, host, timeout, options, as_json)
     with reporting(as_json) as report:

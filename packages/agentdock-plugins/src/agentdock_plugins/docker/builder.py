@@ -61,6 +61,7 @@ from agentdock_plugins.docker.dockerfile import (
 from agentdock_plugins.docker.enginebuild import run_build
 from agentdock_plugins.docker.labels import agentdock_version, image_labels
 from agentdock_plugins.docker.naming import image_reference, image_repository, image_tag
+from agentdock_plugins.docker.push import push_image
 from agentdock_plugins.pydeps import (
     AgentDockDists,
     AgentRequirements,
@@ -195,11 +196,16 @@ class DockerBuilder:
 
         :raises TargetUnavailable: no Docker engine answers (the hint says how to start one).
         :raises BuildFailed: a dependency cannot be resolved (named), the base image is
-            missing, or a build step failed (the last build lines are in ``log_tail``).
+            missing, a build step failed (the last build lines are in ``log_tail``), or the
+            registry of the ``push`` option refused the image (:mod:`.push`).
         """
         client = open_client()
         try:
-            return self._build(client, request, progress)
+            artifact = self._build(client, request, progress)
+            registry = request.options.get("push")
+            if registry:
+                artifact = push_image(client, artifact, str(registry), progress)
+            return artifact
         finally:
             client.close()
 
