@@ -548,3 +548,58 @@ def test_deploy_with_a_failed_push_records_no_deployment(
     # The registry the CLI reads from there knows no deployment of the agent.
     code, out, err = run_cli(["status", AGENT, "--json"], cwd=built.project)
     assert code == 5, out + err
+
+
+_SERVE_AND_CALL = f"""
+import json, time, urllib.request
+base = "http://127.0.0.1:{PORT}"
+for _ in range(600):
+    try:
+        urllib.request.urlopen(base + "/ready", timeout=1).read()
+        break
+    except OSError:
+        time.sleep(0.1)
+def post(path):
+    body = json.dumps({{"text": "hello"}}).encode()
+    request = urllib.request.Request(
+        base + path, data=body, headers={{"content-type": "application/json"}}
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return answer.status, answer.read().decode()
+print(json.dumps([post("/invoke"), post("/stream")]))
+"""
+
+
+def test_image_leaves_out_what_the_runtime_never_imports(built: Built) -> None:
+    """The image has none of the distributions left out (never imported, or backends this
+    Dockfile does not use), and a runtime in it, its imports traced, starts and
+    answers /invoke and /stream without missing a module."""
+    installed = {normalize_name(n) for n in _image_dists(built)}
+    assert not {"faker", "polyfactory", "rich-click", "pyjwt", "langfuse"} & installed
+    assert {"litestar", "langgraph", "uvicorn"} <= installed
+    container = built.client.containers.run(
+        built.artifact.ref,
+        detach=True,
+        network_mode="none",
+        environment={
+            # The variable, not -X importtime: it holds across the runtime's re-exec.
+            "PYTHONPROFILEIMPORTTIME": "1",
+            "DOCKBUILD_TOKEN": "x",
+            "DOCKBUILD_ENV_TOKEN": "y",
+            "AGENTDOCK_INSECURE_NO_AUTH": "1",
+        },
+    )
+    try:
+        result = container.exec_run(["python3", "-c", _SERVE_AND_CALL], user="10001", stderr=False)
+        assert result.exit_code == 0, result.output.decode()[-2000:]
+        (invoke_status, invoke_body), (stream_status, stream_body) = json.loads(result.output)
+        assert invoke_status == 200 and json.loads(invoke_body) == {"text": "HELLO"}, invoke_body
+        assert stream_status == 200 and "event: end" in stream_body
+    finally:
+        container.stop(timeout=10)
+        logs = container.logs(stdout=False, stderr=True).decode()
+        container.remove(force=True)
+    imported = {line.split("|")[-1].strip() for line in logs.splitlines() if "import time:" in line}
+    assert {"litestar", "langgraph", "agentdock_runtime"} <= imported
+    assert "ModuleNotFoundError" not in logs and "ImportError" not in logs
+    assert not {m.split(".")[0] for m in imported} & {"faker", "polyfactory", "jwt", "langfuse"}

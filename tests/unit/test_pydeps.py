@@ -251,3 +251,43 @@ def test_broken_agent_uv_lock_is_a_build_failure(tmp_path: Path) -> None:
     with pytest.raises(BuildFailed) as caught:
         constraints.lines()
     assert "uv.lock" in caught.value.cause and caught.value.exit_code == 3
+
+
+def test_unused_backends_follow_the_dockfile() -> None:
+    from agentdock_plugins.pydeps.lean import NEVER_IMPORTED, leave_out, unused_backends
+
+    api_key = SimpleNamespace(auth=SimpleNamespace(mode="api_key"), observability=None)
+    assert unused_backends(api_key) == {"pyjwt", "cryptography", "langfuse"}
+    assert leave_out(api_key) == NEVER_IMPORTED | {"pyjwt", "cryptography", "langfuse"}
+    jwt = SimpleNamespace(
+        auth=SimpleNamespace(mode="jwt"),
+        observability=SimpleNamespace(langfuse=SimpleNamespace(public_key="${PK}")),
+    )
+    assert unused_backends(jwt) == frozenset()
+    oauth2 = SimpleNamespace(auth=SimpleNamespace(mode="oauth2"), observability=None)
+    assert unused_backends(oauth2) == {"langfuse"}
+
+
+def test_drop_from_lock_removes_whole_entries(tmp_path: Path) -> None:
+    from agentdock_plugins.pydeps.lean import drop_from_lock, without
+
+    lock = tmp_path / "requirements.lock"
+    lock.write_text(
+        "anyio==4.4.0 \\\n    --hash=sha256:aa\n"
+        "Faker==37.0.0 \\\n    --hash=sha256:bb \\\n    --hash=sha256:cc\n"
+        "polyfactory==2.0 ; python_version >= '3.8' \\\n    --hash=sha256:dd\n"
+        "sniffio==1.3.1 \\\n    --hash=sha256:ee\n"
+    )
+    assert drop_from_lock(lock, frozenset({"faker", "polyfactory"})) == ["faker", "polyfactory"]
+    assert lock.read_text() == (
+        "anyio==4.4.0 \\\n    --hash=sha256:aa\nsniffio==1.3.1 \\\n    --hash=sha256:ee\n"
+    )
+    reqs = ["langfuse>=3", "pyjwt[crypto]>=2.9", "litestar>=2.12"]
+    assert without(reqs, frozenset({"langfuse", "pyjwt"})) == ["litestar>=2.12"]
+
+
+def test_agent_names_read_its_requirements(tmp_path: Path) -> None:
+    from agentdock_plugins.pydeps.requirements import agent_names
+
+    (tmp_path / "requirements.txt").write_text("Faker>=30  # test data\n-r more.txt\nhttpx\n")
+    assert agent_names(pydeps.agent_requirements(tmp_path)) == {"Faker", "httpx"}

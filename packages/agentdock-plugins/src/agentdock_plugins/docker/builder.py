@@ -71,6 +71,7 @@ from agentdock_plugins.pydeps import (
     constraints_for,
     uv_platform,
 )
+from agentdock_plugins.pydeps.lean import leave_out
 from agentdock_plugins.pydeps.sbom import sbom_path, write_sbom
 
 if TYPE_CHECKING:
@@ -156,8 +157,9 @@ def _keys(
     agent: AgentRequirements,
     dists: AgentDockDists,
     constraints: Constraints,
+    leave: frozenset[str],
 ) -> _Keys:
-    req_key = requirements_key(agent, dists, plan.python_version, plan.platform, constraints)
+    req_key = requirements_key(agent, dists, plan.python_version, plan.platform, constraints, leave)
     facts = DockerfileFacts(plan.base_id, plan.python_version, plan.native)
     deps_key = _hash(_DIGEST_FORMAT, "deps", req_key, plan.base_id, render_deps(facts))
     deps_tag = f"{DEPS_REPOSITORY}:{deps_key[:16]}"
@@ -221,7 +223,8 @@ class DockerBuilder:
         agent = agent_requirements(request.project_dir, request.spec)
         dists = agentdock_dists(progress=progress)
         constraints = constraints_for(request.project_dir, agent)
-        keys = _keys(request, plan, agent, dists, constraints)
+        leave = leave_out(request.spec)
+        keys = _keys(request, plan, agent, dists, constraints, leave)
         layers = (keys.deps_tag, keys.runtime_tag)
 
         with contextlib.suppress(docker.errors.ImageNotFound):
@@ -240,6 +243,7 @@ class DockerBuilder:
             agent=agent,
             dists=dists,
             constraints=constraints,
+            leave=leave,
             python_version=plan.python_version,
             uv_platform=uv_plat,
             progress=progress,

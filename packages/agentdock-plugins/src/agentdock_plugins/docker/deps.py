@@ -30,6 +30,9 @@ from agentdock_plugins.pydeps import (
     install_agentdock,
     install_lock,
 )
+from agentdock_plugins.pydeps.dists import normalize_name
+from agentdock_plugins.pydeps.lean import drop_from_lock, without
+from agentdock_plugins.pydeps.requirements import agent_names
 
 __all__ = [
     "IMAGE_REQUIREMENTS",
@@ -61,10 +64,11 @@ def requirements_key(
     python_version: str,
     platform: str,
     constraints: Constraints | None = None,
+    leave: frozenset[str] = frozenset(),
 ) -> str:
     """SHA-256 of what decides the third-party tree: the agent's requirements as written,
-    AgentDock's third-party requirements, the image's extras, Python, platform and the
-    locks the versions are held to."""
+    AgentDock's third-party requirements, the image's extras, Python, platform, the locks
+    the versions are held to and the distributions left out (:mod:`..pydeps.lean`)."""
     digest = hashlib.sha256()
     for part in (
         f"layout={_LAYOUT}",
@@ -76,6 +80,7 @@ def requirements_key(
         "\n".join(dists.requirements),
         "\n".join(IMAGE_REQUIREMENTS),
         constraints.digest if constraints is not None else "",
+        "\n".join(sorted(leave)),
     ):
         data = part.encode("utf-8")
         digest.update(b"%d\0" % len(data))
@@ -125,9 +130,13 @@ def ensure_deps(
     uv_platform: str,
     progress: Progress,
     constraints: Constraints | None = None,
+    leave: frozenset[str] = frozenset(),
     cwd: Path | None = None,
 ) -> ImageDeps:
     """The third-party tree for ``key``, resolved and installed when it is not cached.
+    AgentDock's requirements named in ``leave`` are not asked for, and distributions of
+    ``leave`` that another requirement brings are taken out of the lock (the runtime never
+    imports them: :mod:`..pydeps.lean`); the agent's own requirements are never left out.
 
     :raises BuildFailed: a dependency cannot be resolved (named) or installed.
     """
@@ -135,7 +144,7 @@ def ensure_deps(
 
     def fill(tmp: Path) -> None:
         lock = compile_lock(
-            [*agent.lines, *dists.requirements, *IMAGE_REQUIREMENTS],
+            [*agent.lines, *without(dists.requirements, leave), *IMAGE_REQUIREMENTS],
             tmp / "requirements.lock",
             python_version=python_version,
             python_platform=uv_platform,
@@ -144,6 +153,10 @@ def ensure_deps(
             progress=progress,
             cwd=cwd,
         )
+        wanted = {normalize_name(n) for n in agent_names(agent)}
+        removed = drop_from_lock(lock, frozenset(leave - wanted))
+        if removed:
+            progress("deps", "left out (never imported): " + ", ".join(sorted(removed)))
         progress("deps", f"installing the locked dependencies for {uv_platform}")
         install_lock(
             lock,
