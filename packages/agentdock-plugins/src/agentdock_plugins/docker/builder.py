@@ -46,6 +46,7 @@ from agentdock_plugins.docker.context import (
     write_dist_context,
 )
 from agentdock_plugins.docker.deps import (
+    ImageDeps,
     default_cache_dir,
     dists_key,
     ensure_deps,
@@ -188,6 +189,77 @@ def _lock_labels(constraints: Constraints) -> dict[str, str]:
     }
 
 
+def _trees(
+    cache_dir: Path,
+    keys: _Keys,
+    request: BuildRequest,
+    plan: Plan,
+    agent: AgentRequirements,
+    dists: AgentDockDists,
+    constraints: Constraints,
+    leave: frozenset[str],
+    progress: Progress,
+) -> tuple[ImageDeps, Path]:
+    """The third-party tree and AgentDock's, installed on the host for the image's
+    platform (cached by their keys)."""
+    deps = ensure_deps(
+        cache_dir,
+        keys.requirements,
+        agent=agent,
+        dists=dists,
+        constraints=constraints,
+        leave=leave,
+        python_version=plan.python_version,
+        uv_platform=uv_platform(plan.platform),
+        progress=progress,
+        cwd=request.project_dir,
+    )
+    progress("deps", "dependencies " + ("cached" if deps.cached else "installed"))
+    dist_tree, dist_cached = ensure_dists(
+        cache_dir,
+        keys.dists,
+        dists=dists,
+        python_version=plan.python_version,
+        uv_platform=uv_platform(plan.platform),
+        progress=progress,
+    )
+    progress("dist", "AgentDock's distributions " + ("cached" if dist_cached else "installed"))
+    return deps, dist_tree
+
+
+def _image_sbom(
+    request: BuildRequest,
+    keys: _Keys,
+    trees: list[Path],
+    constraints: Constraints,
+    progress: Progress,
+) -> tuple[Path, str]:
+    """Write the SBOM of the image's installed ``trees`` into the registry store; returns
+    its path and SHA-256 (the ``io.agentdock.sbom`` label)."""
+    sbom = sbom_path(request.home, keys.digest)
+    sha = write_sbom(
+        sbom,
+        trees,
+        name=request.agent,
+        version=request.version,
+        digest=keys.digest,
+        kind="image",
+        properties={"image": keys.tag, **_lock_labels(constraints)},
+    )
+    progress("sbom", f"bill of materials written to {sbom}")
+    return sbom, sha
+
+
+def _stored_sbom(image: Image, request: BuildRequest, digest: str) -> dict[str, str]:
+    """The ``sbom`` details of an image built before: its SBOM in this registry store,
+    when it is there and is the one the image's label names."""
+    sbom = sbom_path(request.home, digest)
+    label = str((image.attrs.get("Config") or {}).get("Labels", {}).get(_SBOM_LABEL, ""))
+    if sbom.is_file() and label == f"sha256:{_sha256(sbom)}":
+        return {"sbom": str(sbom), "sbom_sha256": label.removeprefix("sha256:")}
+    return {}
+
+
 class DockerBuilder:
     """Builds agent images with the Docker engine (see the module docstring)."""
 
@@ -217,7 +289,7 @@ class DockerBuilder:
         import docker.errors
 
         plan, base = make_plan(client, request, progress)
-        uv_plat = uv_platform(plan.platform)
+        uv_platform(plan.platform)  # a platform without wheels fails before anything else
         cache_dir = Path(request.options.get("cache_dir") or default_cache_dir())
         progress("resolve", "reading the agent's requirements, the locks and AgentDock's wheels")
         agent = agent_requirements(request.project_dir, request.spec)
@@ -231,45 +303,13 @@ class DockerBuilder:
             image = client.images.get(keys.tag)
             progress("cached", f"{keys.tag} is already built (same inputs)", ref=keys.tag)
             details = _details(image, base, plan, keys.tag, layers)
-            sbom = sbom_path(request.home, keys.digest)
-            label = str((image.attrs.get("Config") or {}).get("Labels", {}).get(_SBOM_LABEL, ""))
-            if sbom.is_file() and label == f"sha256:{_sha256(sbom)}":
-                details.update(sbom=str(sbom), sbom_sha256=label.removeprefix("sha256:"))
+            details.update(_stored_sbom(image, request, keys.digest))
             return Artifact(BUILDER, keys.tag, keys.digest, True, details)
 
-        deps = ensure_deps(
-            cache_dir,
-            keys.requirements,
-            agent=agent,
-            dists=dists,
-            constraints=constraints,
-            leave=leave,
-            python_version=plan.python_version,
-            uv_platform=uv_plat,
-            progress=progress,
-            cwd=request.project_dir,
+        deps, dist_tree = _trees(
+            cache_dir, keys, request, plan, agent, dists, constraints, leave, progress
         )
-        progress("deps", "dependencies " + ("cached" if deps.cached else "installed"))
-        dist_tree, dist_cached = ensure_dists(
-            cache_dir,
-            keys.dists,
-            dists=dists,
-            python_version=plan.python_version,
-            uv_platform=uv_plat,
-            progress=progress,
-        )
-        progress("dist", "AgentDock's distributions " + ("cached" if dist_cached else "installed"))
-        sbom = sbom_path(request.home, keys.digest)
-        sbom_sha = write_sbom(
-            sbom,
-            [deps.tree, dist_tree],
-            name=request.agent,
-            version=request.version,
-            digest=keys.digest,
-            kind="image",
-            properties={"image": keys.tag, **_lock_labels(constraints)},
-        )
-        progress("sbom", f"bill of materials written to {sbom}")
+        sbom, sbom_sha = _image_sbom(request, keys, [deps.tree, dist_tree], constraints, progress)
 
         def deps_context(context: Path) -> None:
             write_deps_context(
