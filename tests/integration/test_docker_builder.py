@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from _cli import run_cli
 from agentdock.deployment.artifacts import Artifact, BuildRequest
@@ -29,11 +30,12 @@ from agentdock.deployment.errors import BuildFailed, InvalidDeployInput, TargetU
 from agentdock_plugins import pydeps
 from agentdock_plugins.docker import builder as builder_module
 from agentdock_plugins.docker.builder import DockerBuilder
+from agentdock_plugins.docker.imageindex import MANIFEST_LIST
 from agentdock_plugins.docker.naming import image_reference
 from agentdock_plugins.kubernetes.image import resolve
 from agentdock_plugins.pydeps.dists import normalize_name
 from build_requests import build_request
-from dockerbase import docker_client, ensure_base_image
+from dockerbase import docker_client, ensure_arm64_base_image, ensure_base_image
 from registryserver import free_port, registry_server
 from sbomcheck import listed, validate_cyclonedx
 
@@ -603,3 +605,78 @@ def test_image_leaves_out_what_the_runtime_never_imports(built: Built) -> None:
     assert {"litestar", "langgraph", "agentdock_runtime"} <= imported
     assert "ModuleNotFoundError" not in logs and "ImportError" not in logs
     assert not {m.split(".")[0] for m in imported} & {"faker", "polyfactory", "jwt", "langfuse"}
+
+
+_READY = f"""
+import time, urllib.request
+for _ in range(1200):
+    try:
+        print(urllib.request.urlopen("http://127.0.0.1:{PORT}/ready", timeout=2).read().decode())
+        break
+    except OSError:
+        time.sleep(0.5)
+"""
+
+
+def test_two_platforms_make_one_manifest_list_and_arm64_runs(built: Built, tmp_path: Path) -> None:
+    """amd64 and arm64 built hermetically (arm64 wheels installed by uv for that platform,
+    an arm64 base), pushed, and listed under one tag; the arm64 image starts under
+    emulation and answers /ready."""
+    arm64_base = ensure_arm64_base_image(built.client)
+    with registry_server(tmp_path) as registry:
+        options = {
+            **built.request.options,
+            "platforms": "linux/amd64,linux/arm64",
+            "push": registry.address,
+            "base_images": {"linux/amd64": BASE, "linux/arm64": arm64_base},
+        }
+        marks: list[tuple[float, str]] = []
+
+        def progress(step: str, message: str, **_: Any) -> None:
+            if step == "platform" or message.startswith("pushed"):
+                marks.append((time.perf_counter(), message))
+
+        started = time.perf_counter()
+        artifact = DockerBuilder().build(replace(built.request, options=options), progress)
+        for (then, what), (now, _next) in zip([(started, "start"), *marks], marks, strict=False):
+            print(f"\n{now - then:7.1f}s  up to: {_next}  (after {what})")
+        tag = artifact.ref.rpartition(":")[2]
+        answer = httpx.get(
+            f"http://{registry.address}/v2/{REPOSITORY}/manifests/{tag}",
+            headers={"Accept": MANIFEST_LIST},
+        )
+        listed = answer.json()
+        assert answer.headers["content-type"].startswith(MANIFEST_LIST)
+        platforms = {
+            (m["platform"]["os"], m["platform"]["architecture"]) for m in listed["manifests"]
+        }
+        assert platforms == {("linux", "amd64"), ("linux", "arm64")}
+        pinned = f"{registry.address}/{REPOSITORY}@{answer.headers['docker-content-digest']}"
+        assert artifact.details["pushed"] == pinned
+        assert resolve(artifact).reference == pinned  # what the Kubernetes pods run
+        arm64 = artifact.details["platforms"]["linux/arm64"]
+        image = built.client.images.get(arm64)
+        assert image.attrs["Architecture"] == "arm64"
+        container = built.client.containers.run(
+            arm64,
+            detach=True,
+            network_mode="none",
+            environment={"DOCKBUILD_TOKEN": "x", "DOCKBUILD_ENV_TOKEN": "y"},
+        )
+        try:
+            machine = container.exec_run(["uname", "-m"]).output.decode().strip()
+            assert machine == "aarch64"
+            ready = container.exec_run(["python3", "-c", _READY], user="10001", stderr=False)
+            assert '"status":"ready"' in ready.output.decode(), container.logs()[-2000:]
+        finally:
+            container.remove(force=True)
+            for ref in (artifact.ref, *artifact.details["platforms"].values()):
+                with contextlib.suppress(Exception):
+                    built.client.images.remove(ref, noprune=True)
+
+
+def test_two_platforms_without_a_registry_are_refused(built: Built) -> None:
+    options = {**built.request.options, "platforms": ["linux/amd64", "linux/arm64"]}
+    with pytest.raises(InvalidDeployInput) as caught:
+        DockerBuilder().build(replace(built.request, options=options), Recorder())
+    assert caught.value.exit_code == 1 and caught.value.path == "build.platforms"

@@ -98,6 +98,14 @@ def _summary(deployment: Any, verb: str) -> None:
 @_timeout_option
 @click.option("--base-image", default=None, help="Override build.base_image (docker builder).")
 @click.option(
+    "--platform",
+    "platforms",
+    default=None,
+    metavar="LIST",
+    help="Build the image for these platforms (linux/amd64,linux/arm64: a manifest list, "
+    "needs --push); default build.platforms, else the engine's.",
+)
+@click.option(
     "--push",
     "push",
     default=None,
@@ -172,6 +180,7 @@ def deploy_command(
     host: str | None,
     timeout: float,
     base_image: str | None,
+    platforms: str | None,
     push: str | None,
     dry_run: bool,
     fmt: str,
@@ -209,6 +218,8 @@ def deploy_command(
     options: dict[str, Any] = {"base_image": base_image} if base_image else {}
     if push:
         options["push"] = push
+    if platforms:
+        options["platforms"] = platforms
     if all_instances:
         _all_instances(file, target, version, host, timeout, options, as_json)
     with reporting(as_json) as report:

@@ -21,8 +21,8 @@ profile's is :data:`DEFAULT_BASE_IMAGE`); ``build.base_image`` (Dockfile 1.1) or
 ``base_image`` option overrides it. The profile's tuned defaults are baked in as
 ``/etc/agentdock/machine-profile.json``, which the runtime applies at start-up. The base's
 Python must be ``build.python_version`` (default 3.11): the build checks and says so when
-it is not. The platform is the first of
-``build.platforms``, else the engine's own.
+it is not. The platform is ``build.platforms``' one entry, else the engine's; several
+platforms make one image per platform under a manifest list (:mod:`.multiplatform`).
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ from agentdock_plugins.docker.dockerfile import (
 )
 from agentdock_plugins.docker.enginebuild import run_build
 from agentdock_plugins.docker.labels import agentdock_version, image_labels
+from agentdock_plugins.docker.multiplatform import build_platforms, requested_platforms
 from agentdock_plugins.docker.naming import image_reference, image_repository, image_tag
 from agentdock_plugins.docker.push import push_image
 from agentdock_plugins.pydeps import (
@@ -275,6 +276,15 @@ class DockerBuilder:
         """
         client = open_client()
         try:
+            platforms = requested_platforms(request)
+            if len(platforms) > 1:
+                return build_platforms(
+                    client,
+                    request,
+                    platforms,
+                    lambda one: self._build(client, one, progress),
+                    progress,
+                )
             artifact = self._build(client, request, progress)
             registry = request.options.get("push")
             if registry:
