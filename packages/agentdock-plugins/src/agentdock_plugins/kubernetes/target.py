@@ -467,44 +467,22 @@ class KubernetesTarget:
         terms (``--ingress-from``, ``--egress-to``) to the variables a deploy reads them
         from; no kubeconfig is read.
         """
-        from agentdock.deployment.inputs import find_dockfile
-        from agentdock.deployment.runenv import value_sources
-
-        from agentdock_plugins.kubernetes.manifests import dump, render_file, write
+        from agentdock_plugins.kubernetes.dryrun import dry_run
 
         ns = namespace or self._namespace or os.environ.get(NAMESPACE_ENV) or "default"
         ingress, egress = _network_terms(ingress_from, egress_to)
-        manifests = render_file(
+        return dry_run(
             path,
+            namespace=ns,
+            fmt=fmt,
+            out_dir=out_dir,
             image=image,
             version=version,
-            namespace=ns,
             instance=instance,
             env_files=env_files,
             ingress_from=ingress,
             egress_to=egress,
         )
-        snapshot = manifests[0]["data"]["spec.yaml"]
-        required, optional = required_variables(snapshot)
-        agent = str(manifests[0]["metadata"]["labels"]["io.agentdock/agent"])
-        values = value_sources(find_dockfile(path).resolve().parent, env_files)
-        problem = registry_problem(snapshot, values, agent=agent, instance=instance)
-        limits = ratelimit_problem(snapshot, agent=agent, instance=instance)
-        refused = [p for p in (problem, limits.reason if limits else None) if p is not None]
-        files = [str(p) for p in write(manifests, out_dir, fmt)] if out_dir is not None else []
-        return {
-            "manifests": manifests,
-            "text": None if out_dir is not None else dump(manifests, fmt),
-            "files": files,
-            "namespace": ns,
-            "secret": names(agent, instance).secret,
-            "required": required,
-            "optional": optional,
-            "hint": secret_hint(agent, instance, ns) if required or optional else None,
-            # A deploy refuses what the dry run only warns about (it would create keys here;
-            # replicas would multiply the rate limits).
-            "notes": [f"deploy --target kubernetes refuses this: {p}" for p in refused],
-        }
 
     # -- helpers --------------------------------------------------------------------------
 
