@@ -19,11 +19,19 @@ from pathlib import Path
 
 from processes import unavailable
 
-__all__ = ["BASE_IMAGE", "docker_client", "ensure_base_image"]
+__all__ = [
+    "ARM64_BASE_IMAGE",
+    "BASE_IMAGE",
+    "docker_client",
+    "ensure_arm64_base_image",
+    "ensure_base_image",
+]
 
 BASE_IMAGE = "agentdock-test-base:bookworm"
 _CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "agentdock-tests"
 _TARBALL = _CACHE / "bookworm-minbase-python3.tar"
+ARM64_BASE_IMAGE = "agentdock-test-base:bookworm-arm64"
+_ARM64_TARBALL = _CACHE / "bookworm-minbase-python3-arm64.tar"
 
 
 def docker_client():  # type: ignore[no-untyped-def]
@@ -38,14 +46,21 @@ def docker_client():  # type: ignore[no-untyped-def]
     return client
 
 
-def _bootstrap(tarball: Path) -> None:
+def _bootstrap(tarball: Path, arch: str | None = None) -> None:
     debootstrap = shutil.which("debootstrap")
     if debootstrap is None:
         unavailable("debootstrap is not installed (apt-get install -y debootstrap)")
     tarball.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="agentdock-rootfs-") as root:
         subprocess.run(
-            [debootstrap, "--variant=minbase", "--include=python3", "bookworm", root],
+            [
+                debootstrap,
+                *([f"--arch={arch}"] if arch else []),
+                "--variant=minbase",
+                "--include=python3",
+                "bookworm",
+                root,
+            ],
             check=True,
             capture_output=True,
         )
@@ -74,3 +89,39 @@ def ensure_base_image(client) -> str:  # type: ignore[no-untyped-def]
     )
     client.images.get(BASE_IMAGE)
     return BASE_IMAGE
+
+
+def arm64_emulation() -> bool:
+    """Whether this machine runs arm64 programs (qemu-user-static registered with binfmt,
+    with the F flag so containers need no interpreter of their own)."""
+    entry = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
+    try:
+        text = entry.read_text()
+    except OSError:
+        return False
+    return text.startswith("enabled") and "flags: " in text and "F" in text.split("flags: ")[1]
+
+
+def ensure_arm64_base_image(client) -> str:  # type: ignore[no-untyped-def]
+    """The arm64 test base image: debootstrap for arm64 (its second stage runs under
+    emulation), then ``FROM scratch`` + ``ADD`` built for ``linux/arm64``, which gives the
+    image that platform (``docker import --platform`` needs an experimental daemon)."""
+    import docker
+
+    try:
+        client.images.get(ARM64_BASE_IMAGE)
+        return ARM64_BASE_IMAGE
+    except docker.errors.ImageNotFound:
+        pass
+    if not arm64_emulation():
+        unavailable(
+            "arm64 emulation is off: apt-get install -y qemu-user-static binfmt-support, "
+            "then update-binfmts --enable qemu-aarch64"
+        )
+    if not _ARM64_TARBALL.is_file():
+        _bootstrap(_ARM64_TARBALL, arch="arm64")
+    with tempfile.TemporaryDirectory(prefix="agentdock-arm64-base-") as context:
+        shutil.copyfile(_ARM64_TARBALL, Path(context) / "rootfs.tar")
+        (Path(context) / "Dockerfile").write_text("FROM scratch\nADD rootfs.tar /\n")
+        client.images.build(path=context, tag=ARM64_BASE_IMAGE, platform="linux/arm64", rm=True)
+    return ARM64_BASE_IMAGE

@@ -8,26 +8,36 @@ seconds. Images are removed at the end.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import io
 import json
 import os
 import shutil
 import tarfile
 import time
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from _cli import run_cli
 from agentdock.deployment.artifacts import Artifact, BuildRequest
 from agentdock.deployment.errors import BuildFailed, InvalidDeployInput, TargetUnavailable
 from agentdock_plugins import pydeps
 from agentdock_plugins.docker import builder as builder_module
 from agentdock_plugins.docker.builder import DockerBuilder
+from agentdock_plugins.docker.imageindex import MANIFEST_LIST
 from agentdock_plugins.docker.naming import image_reference
+from agentdock_plugins.kubernetes.image import resolve
+from agentdock_plugins.pydeps.dists import normalize_name
 from build_requests import build_request
-from dockerbase import docker_client, ensure_base_image
+from dockerbase import docker_client, ensure_arm64_base_image, ensure_base_image
+from registryserver import free_port, registry_server
+from sbomcheck import listed, validate_cyclonedx
 
 ROOT = Path(__file__).resolve().parents[2]
 ECHO = ROOT / "examples" / "echo"
@@ -191,6 +201,45 @@ def test_image_settings(built: Built) -> None:
     assert labels["org.opencontainers.image.version"] == "1.0.0"
     assert labels["org.opencontainers.image.description"] == DESCRIPTION
     assert labels["org.opencontainers.image.base.digest"] == built.artifact.details["base_image_id"]
+    assert labels["io.agentdock.source-digest"] == built.request.content_hash
+    lock_hash = hashlib.sha256((ROOT / "uv.lock").read_bytes()).hexdigest()
+    assert labels["io.agentdock.lock.agentdock"] == f"uv.lock:{lock_hash}"
+
+
+_LIST_DISTS = (
+    "import hashlib, importlib.metadata as m, json; "
+    "print(json.dumps({d.metadata['Name']: [d.version, "
+    "hashlib.sha256((d._path / 'RECORD').read_bytes()).hexdigest(), str(d._path)] "
+    "for d in m.distributions()}))"
+)
+
+
+def _image_dists(built: Built) -> dict[str, list[str]]:
+    """Name → [version, SHA-256 of RECORD, dist-info path] of what the image's Python sees."""
+    out = built.client.containers.run(
+        built.artifact.ref,
+        ["python3", "-c", _LIST_DISTS],
+        entrypoint=[],
+        network_mode="none",
+        remove=True,
+    )
+    found: dict[str, list[str]] = json.loads(out)
+    return found
+
+
+def test_image_installs_the_versions_of_the_project_lock(built: Built) -> None:
+    """The tested set ships: every third-party distribution in the image (bar the init it
+    runs as PID 1) is the version the workspace's uv.lock pins."""
+    installed = {normalize_name(k): v[0] for k, v in _image_dists(built).items()}
+    locked: dict[str, set[str]] = {}
+    for package in tomllib.loads((ROOT / "uv.lock").read_text("utf-8"))["package"]:
+        if "version" in package:
+            locked.setdefault(normalize_name(package["name"]), set()).add(package["version"])
+    own = {normalize_name(n) for n in pydeps.AGENTDOCK_DISTS}
+    third = {n: v for n, v in installed.items() if n not in own and n != "dumb-init"}
+    assert len(third) > 20
+    assert sorted(n for n in third if n not in locked) == []
+    assert {n: v for n, v in third.items() if v not in locked[n]} == {}
 
 
 def test_second_build_is_a_cache_hit(built: Built) -> None:
@@ -397,3 +446,237 @@ def test_dockerd_not_running(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     assert info.value.exit_code == 3
     assert "dockerd is not running" in info.value.cause
     assert info.value.hint and "DOCKER_HOST" in info.value.hint
+
+
+def test_image_sbom_lists_every_installed_distribution(built: Built) -> None:
+    """The SBOM in the registry store lists every distribution the image installs, with
+    its version and hash; the image's label names the SBOM's digest."""
+    details = built.artifact.details
+    sbom = Path(details["sbom"])
+    assert sbom == built.request.home / "sbom" / f"{built.artifact.digest}.cdx.json"
+    data = sbom.read_bytes()
+    document = json.loads(data)
+    validate_cyclonedx(document)
+    labels = built.client.images.get(built.artifact.ref).attrs["Config"]["Labels"]
+    assert labels["io.agentdock.sbom"] == f"sha256:{hashlib.sha256(data).hexdigest()}"
+    assert details["sbom_sha256"] == hashlib.sha256(data).hexdigest()
+    shipped = {
+        name: (version, record)
+        for name, (version, record, where) in _image_dists(built).items()
+        if where.startswith("/opt/agentdock/")
+    }
+    assert len(shipped) > 20 and "dumb-init" in shipped and "agentdock-runtime" in shipped
+    assert listed(document) == shipped
+    assert SECRET not in data.decode() and ENV_SECRET not in data.decode()
+    again = DockerBuilder().build(built.request, Recorder())
+    assert again.cached and again.details["sbom"] == details["sbom"]
+
+
+REGISTRY_PASSWORD = "pl4nted-registry-passw0rd-5e2a"
+
+
+def _untag_pushed(client: Any, artifact: Artifact) -> None:
+    with contextlib.suppress(Exception):
+        client.images.remove(artifact.ref, noprune=True)
+
+
+def _push(built: Built, registry: str, progress: Recorder | None = None) -> Artifact:
+    options = {**built.request.options, "push": registry}
+    return DockerBuilder().build(replace(built.request, options=options), progress or Recorder())
+
+
+def test_push_names_the_image_by_the_registry_digest(built: Built, tmp_path: Path) -> None:
+    with registry_server(tmp_path) as registry:
+        artifact = _push(built, registry.address)
+        try:
+            tag = built.artifact.ref.rpartition(":")[2]
+            assert artifact.ref == f"{registry.address}/{REPOSITORY}:{tag}"
+            manifest = registry.manifest(REPOSITORY, tag)
+            pinned = f"{registry.address}/{REPOSITORY}@{manifest['_digest']}"
+            assert artifact.details["pushed"] == pinned
+            assert artifact.digest == built.artifact.digest
+            # What the Kubernetes manifests run: the image by that digest.
+            assert resolve(artifact).reference == pinned
+            assert DockerBuilder().exists(artifact)
+        finally:
+            _untag_pushed(built.client, artifact)
+
+
+def test_push_to_a_registry_that_asks_for_credentials(
+    built: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with registry_server(tmp_path, users={"alice": REGISTRY_PASSWORD}) as registry:
+        monkeypatch.setenv("AGENTDOCK_REGISTRY_USERNAME", "alice")
+        monkeypatch.setenv("AGENTDOCK_REGISTRY_PASSWORD", REGISTRY_PASSWORD)
+        progress = Recorder()
+        artifact = _push(built, registry.address, progress)
+        _untag_pushed(built.client, artifact)
+        assert "@sha256:" in artifact.details["pushed"]
+        assert not any(REGISTRY_PASSWORD in message for _, message in progress.events)
+
+        monkeypatch.setenv("AGENTDOCK_REGISTRY_PASSWORD", REGISTRY_PASSWORD + "-wrong")
+        progress = Recorder()
+        with pytest.raises(BuildFailed) as caught:
+            _push(built, registry.address, progress)
+        error = caught.value
+        assert error.exit_code == 3 and "refused the push" in error.cause
+        assert "AGENTDOCK_REGISTRY_USERNAME" in (error.hint or "")
+        shown = json.dumps(error.to_json()) + json.dumps(progress.events)
+        assert REGISTRY_PASSWORD not in shown
+        tagged = [t for image in built.client.images.list() for t in image.tags]
+        assert not any(t.startswith(registry.address) for t in tagged)
+
+
+def test_push_to_a_registry_that_is_down(built: Built) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    with pytest.raises(TargetUnavailable) as caught:
+        _push(built, address)
+    assert caught.value.exit_code == 3 and "does not answer" in caught.value.cause
+    with pytest.raises(InvalidDeployInput) as bad:
+        _push(built, "not a registry!")
+    assert bad.value.exit_code == 1 and bad.value.path == "--push"
+
+
+def test_deploy_with_a_failed_push_records_no_deployment(
+    built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKBUILD_TOKEN", SECRET)
+    monkeypatch.setenv("AGENTDOCK_CEILING_DIRECTORIES", str(built.project.parent))
+    address = f"127.0.0.1:{free_port()}"
+    args = ["deploy", "Dockfile.yaml", "--target", "docker", "--push", address]
+    code, out, err = run_cli([*args, "--base-image", BASE, "--json"], cwd=built.project)
+    assert code == 3, out + err
+    assert json.loads(out.splitlines()[-1])["error"] == "TargetUnavailable"
+    # The registry the CLI reads from there knows no deployment of the agent.
+    code, out, err = run_cli(["status", AGENT, "--json"], cwd=built.project)
+    assert code == 5, out + err
+
+
+_SERVE_AND_CALL = f"""
+import json, time, urllib.request
+base = "http://127.0.0.1:{PORT}"
+for _ in range(600):
+    try:
+        urllib.request.urlopen(base + "/ready", timeout=1).read()
+        break
+    except OSError:
+        time.sleep(0.1)
+def post(path):
+    body = json.dumps({{"text": "hello"}}).encode()
+    request = urllib.request.Request(
+        base + path, data=body, headers={{"content-type": "application/json"}}
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return answer.status, answer.read().decode()
+print(json.dumps([post("/invoke"), post("/stream")]))
+"""
+
+
+def test_image_leaves_out_what_the_runtime_never_imports(built: Built) -> None:
+    """The image has none of the distributions left out (never imported, or backends this
+    Dockfile does not use), and a runtime in it, its imports traced, starts and
+    answers /invoke and /stream without missing a module."""
+    installed = {normalize_name(n) for n in _image_dists(built)}
+    assert not {"faker", "polyfactory", "rich-click", "pyjwt", "langfuse"} & installed
+    assert {"litestar", "langgraph", "uvicorn"} <= installed
+    container = built.client.containers.run(
+        built.artifact.ref,
+        detach=True,
+        network_mode="none",
+        environment={
+            # The variable, not -X importtime: it holds across the runtime's re-exec.
+            "PYTHONPROFILEIMPORTTIME": "1",
+            "DOCKBUILD_TOKEN": "x",
+            "DOCKBUILD_ENV_TOKEN": "y",
+            "AGENTDOCK_INSECURE_NO_AUTH": "1",
+        },
+    )
+    try:
+        result = container.exec_run(["python3", "-c", _SERVE_AND_CALL], user="10001", stderr=False)
+        assert result.exit_code == 0, result.output.decode()[-2000:]
+        (invoke_status, invoke_body), (stream_status, stream_body) = json.loads(result.output)
+        assert invoke_status == 200 and json.loads(invoke_body) == {"text": "HELLO"}, invoke_body
+        assert stream_status == 200 and "event: end" in stream_body
+    finally:
+        container.stop(timeout=10)
+        logs = container.logs(stdout=False, stderr=True).decode()
+        container.remove(force=True)
+    imported = {line.split("|")[-1].strip() for line in logs.splitlines() if "import time:" in line}
+    assert {"litestar", "langgraph", "agentdock_runtime"} <= imported
+    assert "ModuleNotFoundError" not in logs and "ImportError" not in logs
+    assert not {m.split(".")[0] for m in imported} & {"faker", "polyfactory", "jwt", "langfuse"}
+
+
+_READY = f"""
+import time, urllib.request
+for _ in range(1200):
+    try:
+        print(urllib.request.urlopen("http://127.0.0.1:{PORT}/ready", timeout=2).read().decode())
+        break
+    except OSError:
+        time.sleep(0.5)
+"""
+
+
+def test_two_platforms_make_one_manifest_list_and_arm64_runs(built: Built, tmp_path: Path) -> None:
+    """amd64 and arm64 built hermetically (arm64 wheels installed by uv for that platform,
+    an arm64 base), pushed, and listed under one tag; the arm64 image starts under
+    emulation and answers /ready."""
+    arm64_base = ensure_arm64_base_image(built.client)
+    with registry_server(tmp_path) as registry:
+        options = {
+            **built.request.options,
+            "platforms": "linux/amd64,linux/arm64",
+            "push": registry.address,
+            "base_images": {"linux/amd64": BASE, "linux/arm64": arm64_base},
+        }
+        marks: list[tuple[float, str]] = []
+
+        def progress(step: str, message: str, **_: Any) -> None:
+            if step == "platform" or message.startswith("pushed"):
+                marks.append((time.perf_counter(), message))
+
+        started = time.perf_counter()
+        artifact = DockerBuilder().build(replace(built.request, options=options), progress)
+        for (then, what), (now, _next) in zip([(started, "start"), *marks], marks, strict=False):
+            print(f"\n{now - then:7.1f}s  up to: {_next}  (after {what})")
+        tag = artifact.ref.rpartition(":")[2]
+        answer = httpx.get(
+            f"http://{registry.address}/v2/{REPOSITORY}/manifests/{tag}",
+            headers={"Accept": MANIFEST_LIST},
+        )
+        listed = answer.json()
+        assert answer.headers["content-type"].startswith(MANIFEST_LIST)
+        platforms = {
+            (m["platform"]["os"], m["platform"]["architecture"]) for m in listed["manifests"]
+        }
+        assert platforms == {("linux", "amd64"), ("linux", "arm64")}
+        pinned = f"{registry.address}/{REPOSITORY}@{answer.headers['docker-content-digest']}"
+        assert artifact.details["pushed"] == pinned
+        assert resolve(artifact).reference == pinned  # what the Kubernetes pods run
+        arm64 = artifact.details["platforms"]["linux/arm64"]
+        image = built.client.images.get(arm64)
+        assert image.attrs["Architecture"] == "arm64"
+        container = built.client.containers.run(
+            arm64,
+            detach=True,
+            network_mode="none",
+            environment={"DOCKBUILD_TOKEN": "x", "DOCKBUILD_ENV_TOKEN": "y"},
+        )
+        try:
+            machine = container.exec_run(["uname", "-m"]).output.decode().strip()
+            assert machine == "aarch64"
+            ready = container.exec_run(["python3", "-c", _READY], user="10001", stderr=False)
+            assert '"status":"ready"' in ready.output.decode(), container.logs()[-2000:]
+        finally:
+            container.remove(force=True)
+            for ref in (artifact.ref, *artifact.details["platforms"].values()):
+                with contextlib.suppress(Exception):
+                    built.client.images.remove(ref, noprune=True)
+
+
+def test_two_platforms_without_a_registry_are_refused(built: Built) -> None:
+    options = {**built.request.options, "platforms": ["linux/amd64", "linux/arm64"]}
+    with pytest.raises(InvalidDeployInput) as caught:
+        DockerBuilder().build(replace(built.request, options=options), Recorder())
+    assert caught.value.exit_code == 1 and caught.value.path == "build.platforms"

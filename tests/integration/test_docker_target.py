@@ -375,7 +375,7 @@ def test_port_lost_to_another_container_between_check_and_start(
     """Docker refuses a port another container publishes; the target picks another."""
     _, tag = docker_env
     first = target.start(_artifact(tag), _request(tmp_path), Events())
-    monkeypatch.setattr("agentdock_plugins.docker.target._port_free", lambda bind, port: True)
+    monkeypatch.setattr("agentdock_plugins.docker.target.port_free", lambda bind, port: True)
     second = target.start(_artifact(tag), _request(tmp_path, port=8080), Events())
     target.wait_ready(second, timeout=60, progress=Events())
     assert second["port"] != first["port"]

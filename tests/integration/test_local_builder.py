@@ -4,12 +4,15 @@ workspace itself was installed from; uv's cache makes repeated builds fast."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
+import tomllib
 from collections.abc import Iterator
 from dataclasses import replace
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +21,14 @@ from agentdock.deployment.artifacts import BuildRequest, no_progress
 from agentdock.deployment.errors import BuildFailed
 from agentdock_plugins import pydeps
 from agentdock_plugins.local.builder import LocalBuilder
+from agentdock_plugins.pydeps.dists import normalize_name
 from build_requests import build_request
+from sbomcheck import installed, listed, validate_cyclonedx
 
 pytestmark = pytest.mark.slow
 
-ECHO = Path(__file__).resolve().parents[2] / "examples" / "echo"
+ROOT = Path(__file__).resolve().parents[2]
+ECHO = ROOT / "examples" / "echo"
 SECRET = "planted-secret-3b1f9c0e7d"
 
 
@@ -204,3 +210,54 @@ def test_exists_and_remove(built: Any, wheel_cache: Path, tmp_path: Path) -> Non
     stranger.mkdir()
     builder.remove(replace(artifact, ref=str(stranger)))
     assert stranger.is_dir()
+
+
+def _lock_versions(lock: Path) -> dict[str, set[str]]:
+    """Every version ``uv.lock`` holds for each distribution name."""
+    out: dict[str, set[str]] = {}
+    for package in tomllib.loads(lock.read_text("utf-8"))["package"]:
+        if "version" in package:
+            out.setdefault(normalize_name(package["name"]), set()).add(package["version"])
+    return out
+
+
+def test_bundle_installs_the_versions_of_the_project_lock(built: Any) -> None:
+    """The tested set ships: every third-party distribution in the bundle is the version
+    the workspace's uv.lock pins, whatever newer versions the index offers today."""
+    _request, artifact, _steps = built
+    locked = _lock_versions(ROOT / "uv.lock")
+    site = next((Path(artifact.ref) / "venv" / "lib").glob("python3*/site-packages"))
+    installed = {
+        normalize_name(d.metadata["Name"]): d.version
+        for d in metadata.distributions(path=[str(site)])
+    }
+    own = {normalize_name(n) for n in pydeps.AGENTDOCK_DISTS}
+    third = {name: version for name, version in installed.items() if name not in own}
+    assert len(third) > 20
+    unlocked = sorted(name for name in third if name not in locked)
+    assert unlocked == []
+    drifted = {n: (v, sorted(locked[n])) for n, v in third.items() if v not in locked[n]}
+    assert drifted == {}
+    manifest = json.loads((Path(artifact.ref) / "bundle.json").read_text("utf-8"))
+    lock_hash = hashlib.sha256((ROOT / "uv.lock").read_bytes()).hexdigest()
+    assert manifest["constraints"]["agentdock"] == f"uv.lock:{lock_hash}"
+
+
+def test_bundle_carries_a_cyclonedx_sbom_of_every_installed_distribution(built: Any) -> None:
+    request, artifact, _steps = built
+    bundle = Path(artifact.ref)
+    document = json.loads((bundle / "sbom.cdx.json").read_text("utf-8"))
+    validate_cyclonedx(document)
+    site = next((bundle / "venv" / "lib").glob("python3*/site-packages"))
+    expected = installed(site)
+    assert len(expected) > 20 and "litestar" in expected and "agentdock-runtime" in expected
+    assert listed(document) == expected
+    meta = document["metadata"]["component"]
+    assert (meta["name"], meta["version"]) == ("echo", "0.1.0")
+    assert meta["hashes"] == [{"alg": "SHA-256", "content": artifact.digest}]
+    # Stored beside the artifact in the registry store, named in the artifact's details.
+    stored = request.home / "sbom" / f"{artifact.digest}.cdx.json"
+    assert stored.read_bytes() == (bundle / "sbom.cdx.json").read_bytes()
+    digest = hashlib.sha256(stored.read_bytes()).hexdigest()
+    assert artifact.details["sbom_sha256"] == digest
+    assert SECRET not in stored.read_text("utf-8")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 from agentdock.deployment.errors import InvalidDeployInput
+from agentdock_plugins.docker.containerstate import container_state, docker_time
 from agentdock_plugins.docker.hardening import image_owner, security_options
+from agentdock_plugins.docker.publishing import bind_address
 from agentdock_plugins.docker.resources import container_limits, cpu_to_nano, memory_to_bytes
-from agentdock_plugins.docker.target import _bind_address, _state, _timestamp, container_name
+from agentdock_plugins.docker.target import container_name
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -105,15 +107,15 @@ def test_container_name() -> None:
     ],
 )
 def test_bind_address(host: str | None, bind: str) -> None:
-    assert _bind_address(host) == bind
+    assert bind_address(host) == bind
 
 
 def test_started_at_parses_nanoseconds_and_never_started() -> None:
-    assert _timestamp("2026-11-25T18:40:01.123456789Z") == pytest.approx(1795632001.123456)
-    assert _timestamp("2026-11-25T18:40:01Z") == pytest.approx(1795632001.0)
-    assert _timestamp("0001-01-01T00:00:00Z") is None
-    assert _timestamp(None) is None
-    assert _timestamp("garbage") is None
+    assert docker_time("2026-11-25T18:40:01.123456789Z") == pytest.approx(1795632001.123456)
+    assert docker_time("2026-11-25T18:40:01Z") == pytest.approx(1795632001.0)
+    assert docker_time("0001-01-01T00:00:00Z") is None
+    assert docker_time(None) is None
+    assert docker_time("garbage") is None
 
 
 @pytest.mark.parametrize(
@@ -131,7 +133,7 @@ def test_started_at_parses_nanoseconds_and_never_started() -> None:
     ],
 )
 def test_state(state: dict[str, object], health: str | None, expected: str) -> None:
-    assert _state(state, health) == expected
+    assert container_state(state, health) == expected
 
 
 def test_limits_win_over_requests_for_docker() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from agentdock.deployment.errors import TargetUnavailable
-from agentdock_plugins.docker.builder import _snapshot_fields, image_repository, image_tag
+from agentdock_plugins.docker.builder import image_repository, image_tag
 from agentdock_plugins.docker.client import engine_address, open_client
 from agentdock_plugins.docker.context import write_agent_context, write_deps_context
 from agentdock_plugins.docker.dockerfile import (
@@ -23,6 +23,7 @@ from agentdock_plugins.docker.dockerfile import (
     render_dist,
     valid_image_ref,
 )
+from agentdock_plugins.docker.labels import snapshot_fields
 
 BASE_ID = "sha256:" + "ab" * 32
 DEPS_ID = "sha256:" + "cd" * 32
@@ -187,11 +188,11 @@ def test_labels_from_snapshot_keep_placeholders_out() -> None:
         "agent:\n  name: a\n  description: '${SECRET_DESC}'\n"
         "metadata:\n  maintainer: team@example.com\n"
     )
-    assert _snapshot_fields(snap) == {"authors": "team@example.com"}
-    assert _snapshot_fields("agent:\n  description: plain  words\n") == {
+    assert snapshot_fields(snap) == {"authors": "team@example.com"}
+    assert snapshot_fields("agent:\n  description: plain  words\n") == {
         "description": "plain words"
     }
-    assert _snapshot_fields(": not yaml : [") == {}
+    assert snapshot_fields(": not yaml : [") == {}
 
 
 class _Health(http.server.BaseHTTPRequestHandler):

@@ -173,3 +173,121 @@ def test_run_uv_streams_every_line() -> None:
     assert result.returncode == 0
     assert seen and seen[0][0] == "probe" and seen[0][1].startswith("uv ")
     assert result.lines == [m for _, m in seen]
+
+
+def _constraint_versions(lines: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for line in lines:
+        name, _, rest = line.partition("==")
+        out.setdefault(name.strip().lower(), []).append(rest.split(";")[0].strip())
+    return out
+
+
+def test_constraints_hold_agentdock_to_the_workspace_lock(tmp_path: Path) -> None:
+    agent = pydeps.agent_requirements(tmp_path)
+    constraints = pydeps.constraints_for(tmp_path, agent)
+    assert constraints.agentdock is not None and constraints.agentdock.kind == "uv.lock"
+    assert constraints.agent is None
+    pins = _constraint_versions(constraints.lines())
+    assert pins["litestar"] and all(v for v in pins["litestar"])
+    assert not {"agentdock-core", "agentdock-runtime", "agentdock-plugins"} & pins.keys()
+
+
+def test_agent_pylock_pins_replace_agentdock_ones(tmp_path: Path) -> None:
+    (tmp_path / "pylock.toml").write_text(
+        'lock-version = "1.0"\ncreated-by = "hand"\n'
+        '[[packages]]\nname = "anyio"\nversion = "4.4.0"\n'
+        '[[packages]]\nname = "colorama"\nversion = "0.4.5"\nmarker = "sys_platform == \'win32\'"\n'
+    )
+    agent = pydeps.agent_requirements(tmp_path)
+    before = pydeps.constraints_for(tmp_path, agent)
+    assert before.agent is not None and before.agent.kind == "pylock.toml"
+    lines = before.lines()
+    assert _constraint_versions(lines)["anyio"] == ["4.4.0"]
+    assert "colorama==0.4.5 ; sys_platform == 'win32'" in lines
+    (tmp_path / "pylock.toml").write_text(
+        '[[packages]]\nname = "anyio"\nversion = "4.5.0"\n', encoding="utf-8"
+    )
+    after = pydeps.constraints_for(tmp_path, agent)
+    assert after.digest != before.digest
+
+
+def test_hashed_requirements_are_the_agent_lock(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text(
+        "# a pip-compile lock\nhttpx==0.27.2 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n"
+        "pywin32==306 ; sys_platform == 'win32' --hash=sha256:cc\n-r other.txt\n"
+    )
+    agent = pydeps.agent_requirements(tmp_path)
+    constraints = pydeps.constraints_for(tmp_path, agent)
+    assert constraints.agent is not None and constraints.agent.kind == "requirements"
+    lines = constraints.lines()
+    assert _constraint_versions(lines)["httpx"] == ["0.27.2"]
+    assert "pywin32==306 ; sys_platform == 'win32'" in lines
+    (tmp_path / "requirements.txt").write_text("httpx>=0.27\n")
+    plain = pydeps.constraints_for(tmp_path, pydeps.agent_requirements(tmp_path))
+    assert plain.agent is None
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("[[packages]\n", "pylock.toml"),
+        ('lock-version = "1.0"\n', "pylock.toml"),
+        ('[[packages]]\nname = "anyio"\n', "pylock.toml packages[0]"),
+    ],
+)
+def test_unreadable_pylock_is_invalid_input(tmp_path: Path, text: str, where: str) -> None:
+    (tmp_path / "pylock.toml").write_text(text)
+    constraints = pydeps.constraints_for(tmp_path, pydeps.agent_requirements(tmp_path))
+    with pytest.raises(InvalidDeployInput) as caught:
+        constraints.lines()
+    assert caught.value.path == where
+
+
+def test_broken_agent_uv_lock_is_a_build_failure(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "a"\nversion = "0"\n')
+    (tmp_path / "uv.lock").write_text("version = 1\n[[package]]\nname = \n")
+    constraints = pydeps.constraints_for(tmp_path, pydeps.agent_requirements(tmp_path))
+    with pytest.raises(BuildFailed) as caught:
+        constraints.lines()
+    assert "uv.lock" in caught.value.cause and caught.value.exit_code == 3
+
+
+def test_unused_backends_follow_the_dockfile() -> None:
+    from agentdock_plugins.pydeps.lean import NEVER_IMPORTED, leave_out, unused_backends
+
+    api_key = SimpleNamespace(auth=SimpleNamespace(mode="api_key"), observability=None)
+    assert unused_backends(api_key) == {"pyjwt", "cryptography", "langfuse"}
+    assert leave_out(api_key) == NEVER_IMPORTED | {"pyjwt", "cryptography", "langfuse"}
+    jwt = SimpleNamespace(
+        auth=SimpleNamespace(mode="jwt"),
+        observability=SimpleNamespace(langfuse=SimpleNamespace(public_key="${PK}")),
+    )
+    assert unused_backends(jwt) == frozenset()
+    oauth2 = SimpleNamespace(auth=SimpleNamespace(mode="oauth2"), observability=None)
+    assert unused_backends(oauth2) == {"langfuse"}
+
+
+def test_drop_from_lock_removes_whole_entries(tmp_path: Path) -> None:
+    from agentdock_plugins.pydeps.lean import drop_from_lock, without
+
+    lock = tmp_path / "requirements.lock"
+    lock.write_text(
+        "anyio==4.4.0 \\\n    --hash=sha256:aa\n"
+        "Faker==37.0.0 \\\n    --hash=sha256:bb \\\n    --hash=sha256:cc\n"
+        "polyfactory==2.0 ; python_version >= '3.8' \\\n    --hash=sha256:dd\n"
+        "sniffio==1.3.1 \\\n    --hash=sha256:ee\n"
+    )
+    assert drop_from_lock(lock, frozenset({"faker", "polyfactory"})) == ["faker", "polyfactory"]
+    assert lock.read_text() == (
+        "anyio==4.4.0 \\\n    --hash=sha256:aa\nsniffio==1.3.1 \\\n    --hash=sha256:ee\n"
+    )
+    reqs = ["langfuse>=3", "pyjwt[crypto]>=2.9", "litestar>=2.12"]
+    assert without(reqs, frozenset({"langfuse", "pyjwt"})) == ["litestar>=2.12"]
+
+
+def test_agent_names_read_its_requirements(tmp_path: Path) -> None:
+    from agentdock_plugins.pydeps.requirements import agent_names
+
+    (tmp_path / "requirements.txt").write_text("Faker>=30  # test data\n-r more.txt\nhttpx\n")
+    assert agent_names(pydeps.agent_requirements(tmp_path)) == {"Faker", "httpx"}

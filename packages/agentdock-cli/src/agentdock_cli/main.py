@@ -29,6 +29,7 @@ from agentdock_cli.commands.lifecycle import (
     versions_command,
 )
 from agentdock_cli.commands.plugins import plugins_command
+from agentdock_cli.commands.sbom import sbom_command
 from agentdock_cli.commands.schema import schema_command
 from agentdock_cli.commands.token import token_command
 from agentdock_cli.commands.validate import validate_command
@@ -110,6 +111,7 @@ cli.add_command(deploy_command)
 cli.add_command(rollback_command)
 cli.add_command(status_command)
 cli.add_command(versions_command)
+cli.add_command(sbom_command)
 cli.add_command(logs_command)
 cli.add_command(stop_command)
 cli.add_command(cleanup_command)

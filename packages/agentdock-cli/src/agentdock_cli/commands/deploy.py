@@ -99,6 +99,22 @@ def _summary(deployment: Any, verb: str) -> None:
 @_timeout_option
 @click.option("--base-image", default=None, help="Override build.base_image (docker builder).")
 @click.option(
+    "--platform",
+    "platforms",
+    default=None,
+    metavar="LIST",
+    help="Build the image for these platforms (linux/amd64,linux/arm64: a manifest list, "
+    "needs --push); default build.platforms, else the engine's.",
+)
+@click.option(
+    "--push",
+    "push",
+    default=None,
+    metavar="REGISTRY",
+    help="Push the image to REGISTRY (host[:port][/path]) and run it by digest (docker "
+    "builder); credentials from AGENTDOCK_REGISTRY_USERNAME/_PASSWORD or docker login.",
+)
+@click.option(
     "--dry-run",
     is_flag=True,
     help="Print what the target would apply (Kubernetes manifests); build and start nothing.",
@@ -170,6 +186,8 @@ def deploy_command(
     host: str | None,
     timeout: float,
     base_image: str | None,
+    platforms: str | None,
+    push: str | None,
     dry_run: bool,
     fmt: str,
     out_dir: Path | None,
@@ -205,7 +223,11 @@ def deploy_command(
             {k: v for k, v in network.items() if v},
         )
     audit_before_deploy(file, strict=strict, as_json=as_json)
-    options = {"base_image": base_image} if base_image else {}
+    options: dict[str, Any] = {"base_image": base_image} if base_image else {}
+    if push:
+        options["push"] = push
+    if platforms:
+        options["platforms"] = platforms
     if all_instances:
         _all_instances(file, target, version, host, timeout, options, as_json)
     with reporting(as_json) as report:

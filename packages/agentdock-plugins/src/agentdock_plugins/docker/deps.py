@@ -1,9 +1,10 @@
 """Dependency trees for an image, installed on the host and kept in a cache.
 
 The container build has no network, so everything Python needs is installed here with uv
-for the image's Python version and platform (manylinux wheels, hashes checked) and copied
-in. Installed trees are cached under a key of their inputs: a rebuild after a code change,
-or another agent with the same requirements, installs nothing. An entry is complete or
+for the image's Python version and platform (manylinux wheels, hashes checked, versions
+held to AgentDock's ``uv.lock`` and the agent's own lock) and copied in. Installed trees
+are cached under a key of their inputs: a rebuild after a code change, or another agent
+with the same requirements, installs nothing. An entry is complete or
 absent (installed in a temporary directory, then renamed).
 """
 
@@ -24,10 +25,14 @@ from agentdock_plugins.docker.context import normalize_modes
 from agentdock_plugins.pydeps import (
     AgentDockDists,
     AgentRequirements,
+    Constraints,
     compile_lock,
     install_agentdock,
     install_lock,
 )
+from agentdock_plugins.pydeps.dists import normalize_name
+from agentdock_plugins.pydeps.lean import drop_from_lock, without
+from agentdock_plugins.pydeps.requirements import agent_names
 
 __all__ = [
     "IMAGE_REQUIREMENTS",
@@ -44,7 +49,7 @@ __all__ = [
 IMAGE_REQUIREMENTS = ("dumb-init>=1.2.5",)
 
 # Bump when the layout of a cache entry changes.
-_LAYOUT = "1"
+_LAYOUT = "2"
 
 
 def default_cache_dir() -> Path:
@@ -54,10 +59,16 @@ def default_cache_dir() -> Path:
 
 
 def requirements_key(
-    agent: AgentRequirements, dists: AgentDockDists, python_version: str, platform: str
+    agent: AgentRequirements,
+    dists: AgentDockDists,
+    python_version: str,
+    platform: str,
+    constraints: Constraints | None = None,
+    leave: frozenset[str] = frozenset(),
 ) -> str:
     """SHA-256 of what decides the third-party tree: the agent's requirements as written,
-    AgentDock's third-party requirements, the image's extras, Python and platform."""
+    AgentDock's third-party requirements, the image's extras, Python, platform, the locks
+    the versions are held to and the distributions left out (:mod:`..pydeps.lean`)."""
     digest = hashlib.sha256()
     for part in (
         f"layout={_LAYOUT}",
@@ -68,6 +79,8 @@ def requirements_key(
         "\n".join(agent.lines),
         "\n".join(dists.requirements),
         "\n".join(IMAGE_REQUIREMENTS),
+        constraints.digest if constraints is not None else "",
+        "\n".join(sorted(leave)),
     ):
         data = part.encode("utf-8")
         digest.update(b"%d\0" % len(data))
@@ -116,9 +129,14 @@ def ensure_deps(
     python_version: str,
     uv_platform: str,
     progress: Progress,
+    constraints: Constraints | None = None,
+    leave: frozenset[str] = frozenset(),
     cwd: Path | None = None,
 ) -> ImageDeps:
     """The third-party tree for ``key``, resolved and installed when it is not cached.
+    AgentDock's requirements named in ``leave`` are not asked for, and distributions of
+    ``leave`` that another requirement brings are taken out of the lock (the runtime never
+    imports them: :mod:`..pydeps.lean`); the agent's own requirements are never left out.
 
     :raises BuildFailed: a dependency cannot be resolved (named) or installed.
     """
@@ -126,14 +144,19 @@ def ensure_deps(
 
     def fill(tmp: Path) -> None:
         lock = compile_lock(
-            [*agent.lines, *dists.requirements, *IMAGE_REQUIREMENTS],
+            [*agent.lines, *without(dists.requirements, leave), *IMAGE_REQUIREMENTS],
             tmp / "requirements.lock",
             python_version=python_version,
             python_platform=uv_platform,
             requirement_files=[agent.file] if agent.file is not None else [],
+            constraints=constraints,
             progress=progress,
             cwd=cwd,
         )
+        wanted = {normalize_name(n) for n in agent_names(agent)}
+        removed = drop_from_lock(lock, frozenset(leave - wanted))
+        if removed:
+            progress("deps", "left out (never imported): " + ", ".join(sorted(removed)))
         progress("deps", f"installing the locked dependencies for {uv_platform}")
         install_lock(
             lock,

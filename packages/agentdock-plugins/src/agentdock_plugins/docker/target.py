@@ -17,23 +17,17 @@ writes, memory and process limits (:mod:`.resources`). Its port is published on 
 deploy reports: ``--host`` or ``expose.host`` when given, else 127.0.0.1 (this machine only),
 as the ``local`` target listens.
 
-Of the AgentDock home a container sees two directories (:func:`_home_mounts`): its own key
+Of the AgentDock home a container sees two directories (:func:`home_mounts`): its own key
 view, read-only, and its own state directory; never the registry, the bundles, another
 agent's keys or the audit chain key, and its user joins no group of the host.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 import re
-import socket
-import stat
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -44,20 +38,29 @@ from agentdock.deployment.errors import (
     NotFound,
     TargetUnavailable,
 )
-from agentdock.deployment.inputs import DEFAULT_HOST, reach_of
-from agentdock.masking import MIN_SECRET_LENGTH, SECRET_NAMES_ENV, Masker
+from agentdock.deployment.inputs import reach_of
+from agentdock.masking import MIN_SECRET_LENGTH, SECRET_NAMES_ENV
 
 from agentdock_plugins.docker.client import engine_address, open_client
+from agentdock_plugins.docker.containerstate import (
+    container_state,
+    discard,
+    docker_time,
+    is_api_error,
+    is_not_found,
+    scrub,
+    stream_lines,
+)
 from agentdock_plugins.docker.envfile import (
     ENV_DIR,
     ENV_FILE,
     ENV_FILE_ENV,
-    env_file_archive,
-    env_file_mount,
     reads_env_file,
     written_values,
 )
-from agentdock_plugins.docker.hardening import image_owner, security_options
+from agentdock_plugins.docker.homemounts import home_mounts
+from agentdock_plugins.docker.posture import container_posture
+from agentdock_plugins.docker.publishing import bind_address, free_port, port_free
 from agentdock_plugins.docker.resources import container_limits
 
 if TYPE_CHECKING:
@@ -83,7 +86,6 @@ _NANO_PER_S = 1_000_000_000
 _PORT_TRIES = 5
 _PORT_TAKEN = ("port is already allocated", "address already in use")
 _NAME_UNSAFE = re.compile(r"[^a-z0-9-]+")
-_NEVER_STARTED = "0001-01-01T00:00:00Z"
 # Rotated json-file logs: a chatty runtime cannot fill the disk, and ``logs`` can read them.
 _LOG_CONFIG = {"type": "json-file", "config": {"max-size": "10m", "max-file": "3"}}
 
@@ -133,8 +135,7 @@ class DockerTarget:
         )
         name = container_name(request.agent, request.deployment_id, request.instance)
         self._remove_leftover(client, name, request)
-        bind = _bind_address(request.host)
-        container_port = f"{request.port}/tcp"
+        bind = bind_address(request.host)
         labels = {
             **{str(k): str(v) for k, v in request.labels.items()},
             LABEL_PREFIX + "agent": request.agent,
@@ -143,7 +144,7 @@ class DockerTarget:
             LABEL_PREFIX + "instance": request.instance or "",
         }
         limits = container_limits(request.resources)
-        registry = _home_mounts(request)
+        registry = home_mounts(request)
         settings = {
             # Its key view and state directory (checkpoints), mounted.
             **registry["environment"],
@@ -153,7 +154,7 @@ class DockerTarget:
             PORT_ENV: str(request.port),
         }
         config = found.attrs.get("Config") or {}
-        posture = _posture(config, request.env, settings, registry, labels)
+        posture = container_posture(config, request.env, settings, registry, labels)
         hand_over = posture.pop("hand_over")
         if not reads_env_file(config) and request.env:
             progress(
@@ -161,50 +162,17 @@ class DockerTarget:
                 f"{image} predates env files: its variables go in the container's "
                 "environment, which docker inspect shows",
             )
-        wanted: int | None = request.port
-        for _ in range(_PORT_TRIES):
-            host_port = wanted if wanted is not None and _port_free(bind, wanted) else None
-            if host_port is None:
-                host_port = _free_port(bind)
-            if host_port != request.port:
-                progress(
-                    "port",
-                    f"port {request.port} is taken on {bind}; publishing on {host_port}",
-                    port=host_port,
-                )
-            progress("start", f"starting container {name} from {image}", name=name)
-            container = self._call(
-                lambda host_port=host_port: client.containers.create(  # type: ignore[misc]
-                    image,
-                    name=name,
-                    detach=True,
-                    **{k: v for k, v in registry.items() if k != "environment"},
-                    ports={container_port: (bind, host_port)},
-                    labels=labels,
-                    restart_policy={"Name": "on-failure", "MaximumRetryCount": MAX_RESTARTS},
-                    log_config=_LOG_CONFIG,
-                    **limits,
-                    **posture,
-                ),
-                secrets=secrets,
-            )
-            try:
-                if hand_over is not None:
-                    container.put_archive(ENV_DIR, hand_over)
-                container.start()
-            except Exception as exc:
-                _discard(container)
-                text = str(exc).lower()
-                if _is_api_error(exc) and any(s in text for s in _PORT_TAKEN):
-                    wanted = None  # someone took it between the check and the start
-                    continue
-                raise self._translate(exc, secrets=secrets) from None
-            break
-        else:
-            raise DeployFailed(
-                f"no free host port to publish {container_port} of {name} on {bind}",
-                hint="free a port or stop other deployments",
-            )
+        create = {
+            **{k: v for k, v in registry.items() if k != "environment"},
+            "labels": labels,
+            "restart_policy": {"Name": "on-failure", "MaximumRetryCount": MAX_RESTARTS},
+            "log_config": _LOG_CONFIG,
+            **limits,
+            **posture,
+        }
+        container, host_port = self._create_and_start(
+            client, image, name, bind, request.port, create, hand_over, secrets, progress
+        )
         endpoint_host = "127.0.0.1" if bind in ("0.0.0.0", "127.0.0.1") else bind
         endpoint_host = f"[{endpoint_host}]" if ":" in endpoint_host else endpoint_host
         handle = {
@@ -222,6 +190,61 @@ class DockerTarget:
             **handle,
         )
         return handle
+
+    def _create_and_start(
+        self,
+        client: docker.DockerClient,
+        image: str,
+        name: str,
+        bind: str,
+        port: int,
+        create: dict[str, Any],
+        hand_over: bytes | None,
+        secrets: list[str],
+        progress: Progress,
+    ) -> tuple[Container, int]:
+        """Create the container publishing ``port`` on ``bind`` (another free port when it
+        is taken, also when someone takes it between the check and the start), hand it its
+        env file, start it; returns it and the host port."""
+        container_port = f"{port}/tcp"
+        wanted: int | None = port
+        for _ in range(_PORT_TRIES):
+            host_port = wanted if wanted is not None and port_free(bind, wanted) else None
+            if host_port is None:
+                host_port = free_port(bind)
+            if host_port != port:
+                progress(
+                    "port",
+                    f"port {port} is taken on {bind}; publishing on {host_port}",
+                    port=host_port,
+                )
+            progress("start", f"starting container {name} from {image}", name=name)
+            container = self._call(
+                lambda host_port=host_port: client.containers.create(  # type: ignore[misc]
+                    image,
+                    name=name,
+                    detach=True,
+                    ports={container_port: (bind, host_port)},
+                    **create,
+                ),
+                secrets=secrets,
+            )
+            try:
+                if hand_over is not None:
+                    container.put_archive(ENV_DIR, hand_over)
+                container.start()
+            except Exception as exc:
+                discard(container)
+                text = str(exc).lower()
+                if is_api_error(exc) and any(s in text for s in _PORT_TAKEN):
+                    wanted = None  # someone took it between the check and the start
+                    continue
+                raise self._translate(exc, secrets=secrets) from None
+            return container, host_port
+        raise DeployFailed(
+            f"no free host port to publish {container_port} of {name} on {bind}",
+            hint="free a port or stop other deployments",
+        )
 
     def wait_ready(self, handle: Mapping[str, Any], timeout: float, progress: Progress) -> None:
         """Poll the container's state, its health (when the image has a HEALTHCHECK) and
@@ -303,7 +326,7 @@ class DockerTarget:
             container.stop(timeout=seconds)
             container.remove(force=True, v=True)  # and its volumes: env file, state
         except Exception as exc:
-            if _is_not_found(exc) or "removal of container" in str(exc):
+            if is_not_found(exc) or "removal of container" in str(exc):
                 return
             raise self._translate(exc) from None
 
@@ -327,12 +350,12 @@ class DockerTarget:
         state = attrs.get("State") or {}
         health = (state.get("Health") or {}).get("Status")
         return {
-            "state": _state(state, health),
+            "state": container_state(state, health),
             # Docker's "starting" is no verdict yet: unknown, like an image without a check.
             "healthy": {"healthy": True, "unhealthy": False}.get(health or ""),
             "health": health,
             "restarts": int(attrs.get("RestartCount") or 0),
-            "started_at": _timestamp(state.get("StartedAt")),
+            "started_at": docker_time(state.get("StartedAt")),
             "exit_code": state.get("ExitCode"),
             "container": str(state.get("Status", "unknown")),
         }
@@ -345,7 +368,7 @@ class DockerTarget:
         stream = self._call(
             lambda: container.logs(stream=True, follow=follow, tail="all" if tail is None else tail)
         )
-        return _lines(stream)
+        return stream_lines(stream)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -365,7 +388,7 @@ class DockerTarget:
         try:
             return client.containers.get(str(ref))
         except Exception as exc:
-            if _is_not_found(exc):
+            if is_not_found(exc):
                 return None
             raise self._translate(exc) from None
 
@@ -377,7 +400,7 @@ class DockerTarget:
         try:
             found = client.containers.get(name)
         except Exception as exc:
-            if _is_not_found(exc):
+            if is_not_found(exc):
                 return
             raise self._translate(exc) from None
         labels = (found.attrs.get("Config") or {}).get("Labels") or {}
@@ -392,7 +415,7 @@ class DockerTarget:
         try:
             found.remove(force=True, v=True)
         except Exception as exc:
-            if not _is_not_found(exc):
+            if not is_not_found(exc):
                 raise self._translate(exc) from None
 
     def _probe(
@@ -424,7 +447,7 @@ class DockerTarget:
                     return None
                 time.sleep(_POLL_FIRST)
         except Exception as exc:
-            if _is_api_error(exc):
+            if is_api_error(exc):
                 return f"could not run ({type(exc).__name__})"
             raise self._translate(exc) from None
 
@@ -435,7 +458,7 @@ class DockerTarget:
             raw: bytes = container.logs(tail=LOG_TAIL)
         except Exception:
             return []
-        text = _scrub(raw.decode("utf-8", errors="replace"), self._run_time_values(container))
+        text = scrub(raw.decode("utf-8", errors="replace"), self._run_time_values(container))
         return text.splitlines()[-LOG_TAIL:]
 
     def _run_time_values(self, container: Container) -> list[str]:
@@ -466,7 +489,7 @@ class DockerTarget:
         try:
             return fn()
         except Exception as exc:
-            if missing is not None and _is_not_found(exc):
+            if missing is not None and is_not_found(exc):
                 raise DeployFailed(
                     f"{missing} is not on the Docker engine at {engine_address()}",
                     hint="build it again (agentdock deploy --target docker)",
@@ -488,188 +511,7 @@ class DockerTarget:
             text = exc.explanation or str(exc)
             if isinstance(text, bytes):
                 text = text.decode("utf-8", errors="replace")
-            return DeployFailed(f"the Docker engine refused: {_scrub(str(text), secrets)}")
+            return DeployFailed(f"the Docker engine refused: {scrub(str(text), secrets)}")
         if isinstance(exc, docker.errors.DockerException | requests.exceptions.RequestException):
-            return DeployFailed(f"the Docker engine failed: {_scrub(str(exc), secrets)}")
+            return DeployFailed(f"the Docker engine failed: {scrub(str(exc), secrets)}")
         return exc
-
-
-def _bind_address(host: str | None) -> str:
-    """The host address to publish on, from ``--host`` or the Dockfile's ``expose.host``:
-    the local target's rule (:data:`~agentdock.deployment.inputs.DEFAULT_HOST`, this machine
-    only, when nothing was asked), with every interface for a wildcard and the loopback for
-    ``localhost``."""
-    host = (host or "").strip()
-    if not host:
-        return DEFAULT_HOST
-    if host in ("0.0.0.0", "::", "*"):
-        return "0.0.0.0"
-    if host in ("localhost", "::1"):
-        return "127.0.0.1"
-    return host
-
-
-def _posture(
-    image_config: Mapping[str, Any],
-    env: Mapping[str, str],
-    settings: Mapping[str, str],
-    registry: Mapping[str, Any],
-    labels: Mapping[str, str],
-) -> dict[str, Any]:
-    """The keyword arguments of ``containers.create`` that make a container as locked down
-    as a pod (:mod:`.hardening`) and carry its variables: ``environment`` (the target's
-    ``settings``, plus ``env`` itself for an image that predates env files) and ``mounts``;
-    and ``hand_over``, the env file's tar stream (None: no file)."""
-    owner = image_owner(image_config)
-    mounted = [str(m.get("bind", "")) for m in (registry.get("volumes") or {}).values()]
-    out = security_options(owner, mounted, labels)
-    handed = {k: v for k, v in env.items() if k not in settings}
-    if reads_env_file(image_config) and handed:
-        out["environment"] = {**settings, ENV_FILE_ENV: ENV_FILE}
-        out["mounts"].append(env_file_mount(labels))
-        out["hand_over"] = env_file_archive(handed, owner)
-    else:
-        out["environment"] = {**env, **settings}
-        out["hand_over"] = None
-    return out
-
-
-def _port_free(bind: str, port: int) -> bool:
-    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((bind, port))
-        except OSError:
-            return False
-    # A listener on the loopback alone still collides with a wildcard publish.
-    if bind == "0.0.0.0" and port:
-        return _port_free("127.0.0.1", port)
-    return True
-
-
-def _free_port(bind: str) -> int:
-    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((bind, 0))
-        return int(sock.getsockname()[1])
-
-
-def _state(state: Mapping[str, Any], health: str | None) -> str:
-    """Docker's container state in the target protocol's words: a container that exited
-    with an error (Docker gave up restarting it, or it died) is ``down``: nothing serves."""
-    status = state.get("Status")
-    if status == "running":
-        return "degraded" if health == "unhealthy" else "running"
-    if status in ("restarting", "paused"):
-        return "degraded"
-    if status in ("exited", "dead"):
-        return "stopped" if state.get("ExitCode") == 0 else "down"
-    return "stopped"  # created, removing
-
-
-def _timestamp(text: str | None) -> float | None:
-    """Docker's RFC 3339 time with nanoseconds (``2026-11-25T18:40:01.123456789Z``) as a
-    Unix timestamp; None for a container that never started."""
-    if not text or text == _NEVER_STARTED:
-        return None
-    main, _, rest = text.partition(".")
-    if rest:
-        digits = re.match(r"\d*", rest)
-        frac = digits.group(0) if digits else ""
-        zone = rest[len(frac) :]
-        text = f"{main}.{frac[:6].ljust(6, '0')}{zone}"
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
-def _lines(stream: Iterator[bytes]) -> Iterator[str]:
-    buffer = b""
-    for chunk in stream:
-        buffer += chunk
-        *done, buffer = buffer.split(b"\n")
-        for line in done:
-            yield line.decode("utf-8", errors="replace").rstrip("\r")
-    if buffer:
-        yield buffer.decode("utf-8", errors="replace").rstrip("\r")
-
-
-def _scrub(text: str, secrets: list[str] | None) -> str:
-    return Masker(secrets or ())(text)
-
-
-def _discard(container: Container) -> None:
-    # Best effort: the start error is what the caller needs to see.
-    with contextlib.suppress(Exception):
-        container.remove(force=True, v=True)
-
-
-def _is_not_found(exc: Exception) -> bool:
-    import docker.errors
-
-    return isinstance(exc, docker.errors.NotFound)
-
-
-def _is_api_error(exc: Exception) -> bool:
-    import docker.errors
-
-    return isinstance(exc, docker.errors.APIError)
-
-
-#: Where a container finds its key view: the host's ``<home>/keys/<agent>[.<instance>]``,
-#: bind-mounted read-only (the directory, so that a view replaced by a rename shows).
-KEYS_MOUNT = "/etc/agentdock/keys"
-#: Where a container's state directory (checkpoints, key use, LangFuse buffer) is mounted.
-STATE_MOUNT = "/var/lib/agentdock/state"
-
-
-def _home_mounts(request: StartRequest) -> dict[str, Any]:
-    """What of the AgentDock home a container gets: its own key view read-only and its own
-    state directory, nothing else (never the registry, another agent's keys, the bundles
-    or the chain key), and no supplementary group.
-
-    The key view (:mod:`agentdock.registry.keyview`) is a 0644 file of digests in a 0755
-    directory: the container's user (10001) reads it as "other". The state directory must
-    be writable by that user: handed to it (``chown``) when AgentDock runs as root, else
-    opened to everyone (0777) inside a home that is then kept 0700, so that no other user
-    of the host can reach it. With a database URL in the run-time environment the runtime
-    reads its keys there and no view is mounted.
-    """
-    from agentdock.registry import DATABASE_URL_ENV, RUNTIME_DATABASE_URL_ENV
-    from agentdock.registry.keyview import VIEW_FILE, instance_name, state_dir, view_dir
-
-    home = Path(request.home)
-    name = instance_name(request.agent, request.instance)
-    inside = f"{STATE_MOUNT}/{name}"
-    state = state_dir(home, request.agent, request.instance)
-    state.mkdir(parents=True, exist_ok=True)
-    _writable_by_container(state, home)
-    volumes: dict[str, dict[str, str]] = {str(state): {"bind": inside, "mode": "rw"}}
-    environment = {
-        "AGENTDOCK_STATE_DIR": inside,
-        "AGENTDOCK_LANGFUSE_BUFFER": f"{inside}/langfuse-buffer.db",
-    }
-    if not (request.env.get(DATABASE_URL_ENV) or request.env.get(RUNTIME_DATABASE_URL_ENV)):
-        keys = view_dir(home, request.agent, request.instance)
-        keys.mkdir(mode=0o755, parents=True, exist_ok=True)
-        for directory in (keys.parent, keys):
-            with contextlib.suppress(OSError):
-                directory.chmod(0o755)
-        volumes[str(keys)] = {"bind": KEYS_MOUNT, "mode": "ro"}
-        environment["AGENTDOCK_KEY_VIEW"] = f"{KEYS_MOUNT}/{VIEW_FILE}"
-    return {"environment": environment, "volumes": volumes}
-
-
-def _writable_by_container(path: Path, home: Path) -> None:
-    """Let the image's user (10001) write ``path`` (see :func:`_home_mounts`)."""
-    from agentdock_plugins.docker.dockerfile import GID, UID
-
-    if os.geteuid() == 0:
-        with contextlib.suppress(OSError):
-            os.chown(path, UID, GID)
-            path.chmod(0o700)
-            return
-    with contextlib.suppress(OSError):
-        home.chmod(stat.S_IMODE(home.stat().st_mode) & 0o700)
-        path.chmod(0o777)

@@ -7,7 +7,9 @@ digest, which the Docker engine knows only for an image it pushed or pulled (its
 ``RepoDigests``). An image only built here has none: its id (``sha256:`` of its config) is
 no reference a registry or a node resolves, so the pods name it by its tag (which the
 docker builder makes content-addressed, ``<version>-<digest of the inputs>``), and the id
-is recorded beside it, in the pod template's annotation.
+is recorded beside it, in the pod template's annotation. An image the builder pushed
+(``deploy --push``) carries the registry's digest in its details (``pushed``): that one is
+used as it is (for several platforms it is the manifest list's).
 """
 
 from __future__ import annotations
@@ -59,6 +61,9 @@ def resolve(artifact: Artifact) -> PinnedImage:
     and the recorded image id when the engine has no digest for it or cannot be asked."""
     ref = artifact.ref
     recorded = (artifact.details or {}).get("image_id")
+    pushed = str((artifact.details or {}).get("pushed") or "")
+    if "@sha256:" in pushed:  # the registry's own digest (of the manifest list, when several)
+        return PinnedImage(pushed, str(recorded) if recorded else None, None)
     attrs: Mapping[str, Any] = {}
     try:
         from agentdock_plugins.docker.client import open_client

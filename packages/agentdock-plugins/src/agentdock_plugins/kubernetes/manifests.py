@@ -178,6 +178,27 @@ def _node_selector(raw: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+def _replicas(spec: Any) -> tuple[Any, Any]:
+    """``deploy.autoscale`` (or None) and the replicas to start with: the autoscaler's
+    minimum, else ``deploy.replicas``, else 1."""
+    deploy = getattr(spec, "deploy", None)
+    autoscale = deploy.autoscale if deploy is not None else None
+    if autoscale is not None:
+        return autoscale, autoscale.min_replicas
+    return None, deploy.replicas if deploy is not None else 1
+
+
+def _pod(container: Any, raw: Any, configmap: str, gpus: int) -> Any:
+    """The pod spec around ``container``: GPU nodes when it asks for GPUs, plus the
+    Dockfile's ``deploy.node_selector`` (read from the snapshot)."""
+    return objects.pod_spec(
+        container,
+        configmap=configmap,
+        node_selector={**(GPU_NODE_SELECTOR if gpus else {}), **_node_selector(raw)},
+        gpus=gpus,
+    )
+
+
 def render(
     spec: Any,
     *,
@@ -211,15 +232,9 @@ def render(
     agent = str(spec.agent.name)
     objs = _check_inputs(raw, agent=agent, instance=instance, image=image, namespace=namespace)
     version_label = label_value(version, "metadata.version")
-    deploy = getattr(spec, "deploy", None)
     resources, gpus = _resources(spec)
-    autoscale = deploy.autoscale if deploy is not None else None
     _check_scaling(spec, resources, gpus)
-    replicas = (
-        autoscale.min_replicas
-        if autoscale is not None
-        else (deploy.replicas if deploy is not None else 1)
-    )
+    autoscale, replicas = _replicas(spec)
     port = int(spec.expose.port)
     metrics = getattr(getattr(spec, "observability", None), "metrics", None)
     version_of = objects.AgentVersion(
@@ -235,12 +250,7 @@ def render(
         env=_env(raw, variables, unresolved, objs.secret, port),
         resources=resources,
     )
-    pod = objects.pod_spec(
-        container,
-        configmap=objs.configmap,
-        node_selector={**(GPU_NODE_SELECTOR if gpus else {}), **_node_selector(raw)},
-        gpus=gpus,
-    )
+    pod = _pod(container, raw, objs.configmap, gpus)
     out = [
         objects.configmap(version_of, snapshot),
         objects.service(version_of),

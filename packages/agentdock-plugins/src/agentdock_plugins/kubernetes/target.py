@@ -24,14 +24,11 @@ its tag with its id in an annotation (:mod:`.image`). The NetworkPolicy's peers 
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentdock.deployment.errors import (
@@ -41,9 +38,18 @@ from agentdock.deployment.errors import (
     InvalidDeployInput,
     NotFound,
 )
-from agentdock.masking import MIN_SECRET_LENGTH, SECRET_NAMES_ENV, Masker
+from agentdock.masking import MIN_SECRET_LENGTH, SECRET_NAMES_ENV
 
+from agentdock_plugins.kubernetes.apiresponses import (
+    api_message,
+    drain,
+    first_line,
+    scrub,
+    short_reason,
+    stream_lines,
+)
 from agentdock_plugins.kubernetes.image import resolve
+from agentdock_plugins.kubernetes.kubeconfig import connect
 from agentdock_plugins.kubernetes.manifests import (
     CONTAINER,
     FIELD_MANAGER,
@@ -62,6 +68,18 @@ from agentdock_plugins.kubernetes.network import (
     INGRESS_ENV,
     terms_from_env,
 )
+from agentdock_plugins.kubernetes.readings import (
+    DEPLOYMENT_ANNOTATION,
+    agent_of,
+    container_statuses,
+    deployment_id_of,
+    image_of,
+    instance_of,
+    parse_timestamp,
+    pod_created,
+    rollout_state,
+    selector_of,
+)
 
 if TYPE_CHECKING:
     from agentdock.deployment.artifacts import Artifact, Progress, StartRequest
@@ -76,7 +94,6 @@ __all__ = [
 
 CONTEXT_ENV = "AGENTDOCK_KUBE_CONTEXT"
 NAMESPACE_ENV = "AGENTDOCK_KUBE_NAMESPACE"
-DEPLOYMENT_ANNOTATION = "io.agentdock/deployment-id"
 LOG_TAIL = 20
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 #: (connect, read) seconds for one API call: a black-holed address fails instead of hanging.
@@ -251,7 +268,7 @@ class KubernetesTarget:
                 annotations = manifest["metadata"].setdefault("annotations", {})
                 annotations[DEPLOYMENT_ANNOTATION] = str(request.deployment_id)
         live = self._get("Deployment", objs.base, namespace)
-        previous = _annotation(live) if live is not None else None
+        previous = deployment_id_of(live) if live is not None else None
         required, _ = required_variables(snapshot)
         if required:
             progress(
@@ -301,12 +318,12 @@ class KubernetesTarget:
             live = self._get("Deployment", name, namespace)
             if live is None:
                 raise HealthGateFailed(f"deployment {namespace}/{name} is gone")
-            if _annotation(live) != str(handle["deployment_id"]):
+            if deployment_id_of(live) != str(handle["deployment_id"]):
                 raise HealthGateFailed(
                     f"deployment {namespace}/{name} was applied again by another deploy",
                     hint="run one deploy of an agent at a time",
                 )
-            done, seen, fatal = _rollout(live)
+            done, seen, fatal = rollout_state(live)
             if done:
                 progress("ready", f"deployment/{name} rolled out", name=name)
                 return
@@ -322,7 +339,7 @@ class KubernetesTarget:
                 hint = _HINTS.get(reason)
                 if reason.startswith("CreateContainerConfig"):
                     hint = "create the Secret the pods read: " + secret_hint(
-                        _agent_of(live), _instance_of(live), namespace
+                        agent_of(live), instance_of(live), namespace
                     )
                 raise HealthGateFailed(
                     f"a pod of deployment {namespace}/{name} is in {reason}: {text}",
@@ -346,9 +363,9 @@ class KubernetesTarget:
         namespace, name = str(handle["namespace"]), str(handle["name"])
         live = self._get("Deployment", name, namespace)
         if live is not None:
-            if _annotation(live) != str(handle.get("deployment_id")):
+            if deployment_id_of(live) != str(handle.get("deployment_id")):
                 return
-            done, _, _ = _rollout(live)
+            done, _, _ = rollout_state(live)
             if not done and handle.get("previous"):
                 return
         kinds = [
@@ -390,13 +407,13 @@ class KubernetesTarget:
             replicas=want,
             available=available,
             updated=int(st.get("updatedReplicas") or 0),
-            started_at=_timestamp((live.get("metadata") or {}).get("creationTimestamp")),
-            image=_image_of(live),
+            started_at=parse_timestamp((live.get("metadata") or {}).get("creationTimestamp")),
+            image=image_of(live),
         )
-        if _annotation(live) != str(handle.get("deployment_id")):
-            base.update(state="stopped", healthy=None, replaced_by=_annotation(live))
+        if deployment_id_of(live) != str(handle.get("deployment_id")):
+            base.update(state="stopped", healthy=None, replaced_by=deployment_id_of(live))
             return base
-        done, _, _ = _rollout(live)
+        done, _, _ = rollout_state(live)
         if want == 0:
             base.update(state="stopped", healthy=None)
         elif done and available >= want:
@@ -410,7 +427,7 @@ class KubernetesTarget:
         base["restarts"] = sum(
             int(c.get("restartCount") or 0)
             for pod in self._pods(handle)
-            for c, _ in _containers(pod)
+            for c, _ in container_statuses(pod)
         )
         return base
 
@@ -450,44 +467,22 @@ class KubernetesTarget:
         terms (``--ingress-from``, ``--egress-to``) to the variables a deploy reads them
         from; no kubeconfig is read.
         """
-        from agentdock.deployment.inputs import find_dockfile
-        from agentdock.deployment.runenv import value_sources
-
-        from agentdock_plugins.kubernetes.manifests import dump, render_file, write
+        from agentdock_plugins.kubernetes.dryrun import dry_run
 
         ns = namespace or self._namespace or os.environ.get(NAMESPACE_ENV) or "default"
         ingress, egress = _network_terms(ingress_from, egress_to)
-        manifests = render_file(
+        return dry_run(
             path,
+            namespace=ns,
+            fmt=fmt,
+            out_dir=out_dir,
             image=image,
             version=version,
-            namespace=ns,
             instance=instance,
             env_files=env_files,
             ingress_from=ingress,
             egress_to=egress,
         )
-        snapshot = manifests[0]["data"]["spec.yaml"]
-        required, optional = required_variables(snapshot)
-        agent = str(manifests[0]["metadata"]["labels"]["io.agentdock/agent"])
-        values = value_sources(find_dockfile(path).resolve().parent, env_files)
-        problem = registry_problem(snapshot, values, agent=agent, instance=instance)
-        limits = ratelimit_problem(snapshot, agent=agent, instance=instance)
-        refused = [p for p in (problem, limits.reason if limits else None) if p is not None]
-        files = [str(p) for p in write(manifests, out_dir, fmt)] if out_dir is not None else []
-        return {
-            "manifests": manifests,
-            "text": None if out_dir is not None else dump(manifests, fmt),
-            "files": files,
-            "namespace": ns,
-            "secret": names(agent, instance).secret,
-            "required": required,
-            "optional": optional,
-            "hint": secret_hint(agent, instance, ns) if required or optional else None,
-            # A deploy refuses what the dry run only warns about (it would create keys here;
-            # replicas would multiply the rate limits).
-            "notes": [f"deploy --target kubernetes refuses this: {p}" for p in refused],
-        }
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -501,18 +496,18 @@ class KubernetesTarget:
         namespace = str(handle["namespace"])
         core = self._client("CoreV1Api")
         prefix = len(pods) > 1
-        ordered = sorted(pods, key=_created)
+        ordered = sorted(pods, key=pod_created)
         for index, pod in enumerate(ordered):
             pod_name = str((pod.get("metadata") or {}).get("name"))
             streaming = follow and index == len(ordered) - 1
             response = self._pod_log(core, pod_name, namespace, tail, follow=streaming)
             lines = (
-                _stream_lines(response)
+                stream_lines(response)
                 if streaming
                 else iter(response.data.decode("utf-8", errors="replace").splitlines())
             )
             for line in lines:
-                text = _scrub(line, self._masked)
+                text = scrub(line, self._masked)
                 yield f"[{pod_name}] {text}" if prefix else text
 
     def _pod_log(
@@ -541,68 +536,15 @@ class KubernetesTarget:
         )
 
     def _connect(self, context: str | None) -> None:
-        """Load the cluster's configuration once (see the module docstring)."""
+        """Load the cluster's configuration once (see :mod:`.kubeconfig`)."""
         if self._api is not None and (context is None or context == self._api_context):
             return
-        from kubernetes import client, config
-        from kubernetes.config.config_exception import ConfigException
-
-        configuration = client.Configuration()
-        path = self._kubeconfig or os.environ.get("KUBECONFIG") or ""
-        files = [p for p in path.split(os.pathsep) if p] if path else ["~/.kube/config"]
-        existing = [p for p in files if Path(p).expanduser().is_file()]
-        chosen: str | None = None
-        try:
-            if existing:
-                joined = os.pathsep.join(existing)
-                config.load_kube_config(  # type: ignore[no-untyped-call]
-                    config_file=joined,
-                    context=context,
-                    client_configuration=configuration,
-                    persist_config=False,
-                )
-                contexts, active = config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
-                    config_file=joined
-                )
-                if context is not None:
-                    active = next((c for c in contexts if c.get("name") == context), active)
-                chosen = str(active.get("name")) if active else None
-                namespace = ((active or {}).get("context") or {}).get("namespace")
-                if namespace:
-                    self._default_namespace = str(namespace)
-            elif path:
-                raise DeployFailed(
-                    f"KUBECONFIG names {path}, which does not exist",
-                    hint="point KUBECONFIG at your cluster's kubeconfig file",
-                )
-            elif os.environ.get("KUBERNETES_SERVICE_HOST"):
-                config.load_incluster_config(  # type: ignore[no-untyped-call]
-                    client_configuration=configuration
-                )
-                ns_file = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-                if ns_file.is_file():
-                    self._default_namespace = ns_file.read_text().strip() or "default"
-            else:
-                raise DeployFailed(
-                    "no kubeconfig: KUBECONFIG is not set and ~/.kube/config does not exist",
-                    hint="point KUBECONFIG at your cluster's kubeconfig "
-                    "(kubectl config view shows the one kubectl uses)",
-                )
-        except DeployError:
-            raise
-        except (ConfigException, OSError, ValueError, TypeError, KeyError) as exc:
-            raise DeployFailed(
-                f"cannot use the kubeconfig: {_first_line(exc)}",
-                hint="check it with kubectl config view",
-            ) from None
-        except Exception as exc:  # a malformed file: yaml errors and the like
-            raise DeployFailed(
-                f"cannot read the kubeconfig: {type(exc).__name__}",
-                hint="check it with kubectl config view",
-            ) from None
-        self._server = str(configuration.host)
-        self._api = client.ApiClient(configuration)
-        self._api_context = chosen
+        connection = connect(self._kubeconfig, context)
+        if connection.namespace:
+            self._default_namespace = connection.namespace
+        self._server = connection.server
+        self._api = connection.api
+        self._api_context = connection.context
 
     def _client(self, name: str) -> Any:
         from kubernetes import client
@@ -621,12 +563,12 @@ class KubernetesTarget:
                 return None
             if exc.status == 0:
                 raise DeployFailed(
-                    f"cannot reach the Kubernetes API at {self._server}: {_first_line(exc.reason)}",
+                    f"cannot reach the Kubernetes API at {self._server}: {first_line(exc.reason)}",
                     hint="check the cluster address in the kubeconfig",
                 ) from None
             raise DeployFailed(
                 f"the Kubernetes API at {self._server} refused: {exc.status} "
-                f"{exc.reason}: {_api_message(exc)}",
+                f"{exc.reason}: {api_message(exc)}",
                 hint={
                     401: "the kubeconfig's credentials are not accepted",
                     403: "the kubeconfig's user lacks the permission named above",
@@ -634,7 +576,7 @@ class KubernetesTarget:
             ) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise DeployFailed(
-                f"cannot reach the Kubernetes API at {self._server}: {_reason(exc)}",
+                f"cannot reach the Kubernetes API at {self._server}: {short_reason(exc)}",
                 hint="check that the cluster is up and the kubeconfig's server address is right",
             ) from None
 
@@ -653,7 +595,7 @@ class KubernetesTarget:
                 _request_timeout=REQUEST_TIMEOUT,
             )
         )
-        _drain(response)
+        drain(response)
 
     def _get(self, kind: str, name: str, namespace: str) -> dict[str, Any] | None:
         api, suffix = _APIS[kind]
@@ -687,11 +629,11 @@ class KubernetesTarget:
             missing_ok=True,
         )
         if response is not None:
-            _drain(response)
+            drain(response)
 
     def _pods(self, handle: Mapping[str, Any]) -> list[dict[str, Any]]:
         namespace = str(handle["namespace"])
-        labels = _selector_of(handle)
+        labels = selector_of(handle)
         core = self._client("CoreV1Api")
         response = self._call(
             lambda: core.list_namespaced_pod(
@@ -706,13 +648,13 @@ class KubernetesTarget:
 
     def _pod_problem(self, handle: Mapping[str, Any]) -> tuple[str, str] | None:
         for pod in self._pods(handle):
-            for status, _ in _containers(pod):
+            for status, _ in container_statuses(pod):
                 waiting = (status.get("state") or {}).get("waiting") or {}
                 reason = str(waiting.get("reason") or "")
                 if reason in FATAL_REASONS:
                     pod_name = (pod.get("metadata") or {}).get("name")
-                    message = _scrub(str(waiting.get("message") or reason), self._masked)
-                    return reason, f"{pod_name}: {_first_line(message)}"
+                    message = scrub(str(waiting.get("message") or reason), self._masked)
+                    return reason, f"{pod_name}: {first_line(message)}"
         return None
 
     def _tail(self, handle: Mapping[str, Any]) -> list[str]:
@@ -735,7 +677,7 @@ class KubernetesTarget:
                 text = response.data.decode("utf-8", errors="replace")
                 if text.strip():
                     prefix = f"[{pod_name}] " if len(pods) > 1 else ""
-                    lines += [prefix + _scrub(line, self._masked) for line in text.splitlines()]
+                    lines += [prefix + scrub(line, self._masked) for line in text.splitlines()]
                     break
         return lines[-LOG_TAIL:]
 
@@ -776,129 +718,3 @@ def _spec_of(snapshot: str, env: Mapping[str, str]) -> Any:
             path=".".join(str(p) for p in first.path) if first is not None else None,
         )
     return spec
-
-
-def _created(pod: Mapping[str, Any]) -> str:
-    return str((pod.get("metadata") or {}).get("creationTimestamp") or "")
-
-
-def _annotation(deployment: Mapping[str, Any]) -> str | None:
-    annotations = (deployment.get("metadata") or {}).get("annotations") or {}
-    value = annotations.get(DEPLOYMENT_ANNOTATION)
-    return str(value) if value is not None else None
-
-
-def _rollout(deployment: Mapping[str, Any]) -> tuple[bool, str, str | None]:
-    """(complete, what was seen, why it never will) — ``kubectl rollout status``'s rules."""
-    meta = deployment.get("metadata") or {}
-    spec = deployment.get("spec") or {}
-    st = deployment.get("status") or {}
-    for condition in st.get("conditions") or ():
-        if condition.get("type") == "Progressing" and (
-            condition.get("reason") == "ProgressDeadlineExceeded"
-        ):
-            return False, "progress deadline exceeded", str(condition.get("message") or "")
-    generation = int(meta.get("generation") or 0)
-    observed = int(st.get("observedGeneration") or 0)
-    want = int(spec.get("replicas", 1))
-    updated = int(st.get("updatedReplicas") or 0)
-    total = int(st.get("replicas") or 0)
-    available = int(st.get("availableReplicas") or 0)
-    seen = f"{updated}/{want} updated, {available} available, {total} in all"
-    if observed < generation:
-        return False, "the controller has not seen the new spec yet", None
-    if updated < want:
-        return False, seen, None
-    if total > updated:
-        return False, seen + f", {total - updated} old pending termination", None
-    if available < updated:
-        return False, seen, None
-    return True, seen, None
-
-
-def _containers(pod: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
-    status = pod.get("status") or {}
-    for item in status.get("containerStatuses") or ():
-        yield dict(item), str(item.get("name"))
-
-
-def _selector_of(handle: Mapping[str, Any]) -> dict[str, str]:
-    labels = {"app.kubernetes.io/instance": str(handle["name"])}
-    if handle.get("version"):
-        labels["io.agentdock/version"] = str(handle["version"]).replace("+", "_")
-    return labels
-
-
-def _agent_of(deployment: Mapping[str, Any]) -> str:
-    labels = (deployment.get("metadata") or {}).get("labels") or {}
-    return str(labels.get("io.agentdock/agent") or (deployment.get("metadata") or {}).get("name"))
-
-
-def _instance_of(deployment: Mapping[str, Any]) -> str | None:
-    labels = (deployment.get("metadata") or {}).get("labels") or {}
-    value = labels.get("io.agentdock/instance")
-    return str(value) if value else None
-
-
-def _image_of(deployment: Mapping[str, Any]) -> str | None:
-    pod = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
-    for container in pod.get("containers") or ():
-        if container.get("name") == CONTAINER:
-            return str(container.get("image"))
-    return None
-
-
-def _timestamp(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
-def _stream_lines(response: Any) -> Iterator[str]:
-    buffer = b""
-    try:
-        for chunk in response.stream(4096):
-            buffer += chunk
-            *done, buffer = buffer.split(b"\n")
-            for line in done:
-                yield line.decode("utf-8", errors="replace").rstrip("\r")
-        if buffer:
-            yield buffer.decode("utf-8", errors="replace").rstrip("\r")
-    finally:
-        with contextlib.suppress(Exception):
-            response.release_conn()
-
-
-def _drain(response: Any) -> None:
-    """Read the rest of a raw response so its connection can serve the next call."""
-    with contextlib.suppress(Exception):
-        response.drain_conn()
-    with contextlib.suppress(Exception):
-        response.release_conn()
-
-
-def _api_message(exc: Any) -> str:
-    try:
-        return _first_line(str(json.loads(exc.body or b"{}").get("message") or ""))
-    except (ValueError, AttributeError):
-        return ""
-
-
-def _reason(exc: BaseException) -> str:
-    inner = getattr(exc, "reason", None)
-    text = str(inner) if inner is not None else str(exc)
-    if "refused" in text.lower():
-        return "connection refused"
-    return _first_line(f"{type(exc).__name__}: {text}")
-
-
-def _first_line(value: object) -> str:
-    text = str(value).strip()
-    return (text.splitlines() or [""])[0][:300]
-
-
-def _scrub(text: str, secrets: list[str]) -> str:
-    return Masker(secrets)(text)

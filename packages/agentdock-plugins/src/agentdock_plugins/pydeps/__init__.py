@@ -7,7 +7,9 @@ A build needs three things, in this order:
 2. AgentDock's own distributions (:func:`agentdock_dists`): wheels built from the workspace
    when AgentDock is installed from a directory, else ``name==version`` pins, with a digest
    that belongs in every artifact's digest and their third-party requirements;
-3. a hash-checked lock of the third-party dependencies for one Python version and platform
+3. the versions the build may take (:func:`constraints_for`): AgentDock's ``uv.lock`` and
+   the agent's own lock, so the tested set is what ships;
+4. a hash-checked lock of the third-party dependencies for one Python version and platform
    (:func:`compile_lock`), installed with ``--require-hashes`` into a virtual environment or
    a ``--target`` directory (:func:`install_lock`), AgentDock's wheels installed ``--no-deps``
    on their own (:func:`install_agentdock`) so an image can keep them in their own layer.
@@ -17,6 +19,7 @@ Every uv line is streamed through ``progress(step, message)``.
 
 from __future__ import annotations
 
+from agentdock_plugins.pydeps.constraints import Constraints, LockSource, constraints_for
 from agentdock_plugins.pydeps.dists import (
     AGENTDOCK_DISTS,
     DEPLOY_ONLY_REQUIREMENTS,
@@ -33,9 +36,12 @@ __all__ = [
     "DEPLOY_ONLY_REQUIREMENTS",
     "AgentDockDists",
     "AgentRequirements",
+    "Constraints",
+    "LockSource",
     "agent_requirements",
     "agentdock_dists",
     "compile_lock",
+    "constraints_for",
     "create_venv",
     "find_uv",
     "install_agentdock",

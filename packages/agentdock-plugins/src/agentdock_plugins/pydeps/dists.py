@@ -35,6 +35,7 @@ __all__ = [
     "agentdock_dists",
     "default_wheel_cache",
     "normalize_name",
+    "source_dir",
 ]
 
 #: What a runtime needs of AgentDock (the CLI is never shipped).
@@ -81,7 +82,7 @@ def default_wheel_cache() -> Path:
     return Path(base) / "agentdock" / "wheels"
 
 
-def _source_dir(dist: metadata.Distribution) -> Path | None:
+def source_dir(dist: metadata.Distribution) -> Path | None:
     raw = dist.read_text("direct_url.json")
     if not raw:
         return None
@@ -198,7 +199,7 @@ def agentdock_dists(
             raise BuildFailed(
                 f"{name} is not installed", hint=f"install {name} next to agentdock"
             ) from None
-        src = _source_dir(dist)
+        src = source_dir(dist)
         if src is not None:
             wheel = _build_wheel(name, src, cache, progress)
             wheels.append(wheel)

@@ -10,6 +10,7 @@ from pathlib import Path
 from agentdock.deployment.artifacts import Progress, no_progress
 from agentdock.deployment.errors import BuildFailed
 
+from agentdock_plugins.pydeps.constraints import Constraints
 from agentdock_plugins.pydeps.dists import AgentDockDists
 from agentdock_plugins.pydeps.requirements import AgentRequirements
 from agentdock_plugins.pydeps.uvtool import run_uv
@@ -78,13 +79,15 @@ def compile_lock(
     python_platform: str | None = None,
     python: str | None = None,
     requirement_files: Sequence[Path] = (),
+    constraints: Constraints | None = None,
     progress: Progress = no_progress,
     cwd: Path | None = None,
 ) -> Path:
     """Resolve ``requirements`` (specifiers) and ``requirement_files`` into a lock with
     ``--generate-hashes`` at ``output``, for ``python`` (an interpreter: the local builder
     passes the running one) or for ``python_version`` and ``python_platform`` (another
-    machine: ``"3.11"``, ``uv_platform("linux/amd64")``).
+    machine: ``"3.11"``, ``uv_platform("linux/amd64")``), held to the versions of
+    ``constraints`` (AgentDock's lock and the agent's) when given.
 
     :raises BuildFailed: the resolution failed; the cause names the dependency.
     """
@@ -93,6 +96,10 @@ def compile_lock(
         infile = Path(tmp) / "requirements.in"
         body = [*requirements, *(f"-r {Path(f).resolve()}" for f in requirement_files)]
         infile.write_text("\n".join(body) + "\n", encoding="utf-8")
+        constraint_args = []
+        if constraints is not None:
+            constraint_file = constraints.write(Path(tmp) / "constraints.txt")
+            constraint_args = ["--constraint", str(constraint_file)]
         args = [
             "pip",
             "compile",
@@ -102,6 +109,7 @@ def compile_lock(
             "--quiet",
             "--output-file",
             str(output),
+            *constraint_args,
         ]
         if python is not None:
             args += ["--python", python]
@@ -133,6 +141,7 @@ def lock_for(
     python_version: str | None = None,
     python_platform: str | None = None,
     python: str | None = None,
+    constraints: Constraints | None = None,
     progress: Progress = no_progress,
     cwd: Path | None = None,
 ) -> Path:
@@ -145,6 +154,7 @@ def lock_for(
         python_platform=python_platform,
         python=python,
         requirement_files=files,
+        constraints=constraints,
         progress=progress,
         cwd=cwd,
     )

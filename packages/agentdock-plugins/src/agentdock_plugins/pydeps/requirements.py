@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any, Literal
 
 from agentdock.deployment.errors import InvalidDeployInput
 
-__all__ = ["AgentRequirements", "agent_requirements"]
+__all__ = ["AgentRequirements", "agent_names", "agent_requirements"]
 
 Origin = Literal["build.requirements", "requirements.txt", "pyproject.toml", "none"]
 
@@ -73,3 +74,19 @@ def agent_requirements(project_dir: Path, spec: Any = None) -> AgentRequirements
         if lines:
             return AgentRequirements("pyproject.toml", None, lines, "\n".join(lines))
     return AgentRequirements("none")
+
+
+_NAME_LINE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def agent_names(agent: AgentRequirements) -> set[str]:
+    """The distribution names the agent asks for by name (its lines, or its requirements
+    file's lines; options and nested files are not followed)."""
+    lines = agent.lines or tuple(agent.text.splitlines())
+    names = set()
+    for line in lines:
+        text = line.split("#", 1)[0].strip()
+        match = _NAME_LINE.match(text)
+        if match and not text.startswith("-"):
+            names.add(match.group(1))
+    return names
