@@ -17,6 +17,7 @@ from agentdock_plugins.docker.dockerfile import valid_image_ref
 
 if TYPE_CHECKING:
     import docker
+    from agentdock.spec import DockSpec
     from docker.models.images import Image
 
 __all__ = ["DEFAULT_PYTHON_VERSION", "Plan", "make_plan"]
@@ -38,11 +39,11 @@ class Plan:
     machine_profile: str = ""
 
 
-def _build_cfg(spec: Any) -> Any:
+def _build_cfg(spec: DockSpec) -> Any:
     return getattr(spec, "build", None)
 
 
-def _port(spec: Any) -> int:
+def _port(spec: DockSpec) -> int:
     expose = getattr(spec, "expose", None)
     return int(getattr(expose, "port", 8080) or 8080)
 

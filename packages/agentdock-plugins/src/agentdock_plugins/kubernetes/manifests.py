@@ -40,7 +40,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from agentdock.deployment.errors import InvalidDeployInput
@@ -78,6 +78,9 @@ from agentdock_plugins.kubernetes.requirements import (
     snapshot_document,
 )
 
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
+
 __all__ = [
     "CONFIG_DIR",
     "CONTAINER",
@@ -107,7 +110,7 @@ GPU_NODE_SELECTOR = {"nvidia.com/gpu.present": "true"}
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}")
 
 
-def _resources(spec: Any) -> tuple[dict[str, Any], int]:
+def _resources(spec: DockSpec) -> tuple[dict[str, Any], int]:
     deploy = getattr(spec, "deploy", None)
     res = deploy.resources if deploy is not None else None
     if res is None:
@@ -178,7 +181,7 @@ def _node_selector(raw: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def _replicas(spec: Any) -> tuple[Any, Any]:
+def _replicas(spec: DockSpec) -> tuple[Any, Any]:
     """``deploy.autoscale`` (or None) and the replicas to start with: the autoscaler's
     minimum, else ``deploy.replicas``, else 1."""
     deploy = getattr(spec, "deploy", None)
@@ -200,7 +203,7 @@ def _pod(container: Any, raw: Any, configmap: str, gpus: int) -> Any:
 
 
 def render(
-    spec: Any,
+    spec: DockSpec,
     *,
     snapshot: str,
     image: str,
@@ -294,7 +297,7 @@ def _check_inputs(
     return objs
 
 
-def _check_scaling(spec: Any, resources: Mapping[str, Any], gpus: int) -> None:
+def _check_scaling(spec: DockSpec, resources: Mapping[str, Any], gpus: int) -> None:
     """Refuse a GPU on the ``cpu`` hardware profile, and autoscaling with no CPU request."""
     deploy = getattr(spec, "deploy", None)
     build = getattr(spec, "build", None)

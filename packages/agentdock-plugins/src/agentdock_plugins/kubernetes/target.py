@@ -83,6 +83,7 @@ from agentdock_plugins.kubernetes.readings import (
 
 if TYPE_CHECKING:
     from agentdock.deployment.artifacts import Artifact, Progress, StartRequest
+    from agentdock.spec import DockSpec
 
 __all__ = [
     "CONTEXT_ENV",
@@ -182,7 +183,7 @@ class KubernetesTarget:
 
     def preflight(
         self,
-        spec: Any,
+        spec: DockSpec,
         *,
         snapshot: str,
         version: str,

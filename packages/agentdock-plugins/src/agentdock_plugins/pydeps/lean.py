@@ -20,9 +20,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from agentdock_plugins.pydeps.dists import normalize_name
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["NEVER_IMPORTED", "drop_from_lock", "leave_out", "unused_backends", "without"]
 
@@ -37,7 +40,7 @@ _LANGFUSE = frozenset({"langfuse"})
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
-def unused_backends(spec: Any) -> frozenset[str]:
+def unused_backends(spec: DockSpec) -> frozenset[str]:
     """The feature requirements ``spec`` (a Dockfile) does not use."""
     out: set[str] = set()
     auth = getattr(spec, "auth", None)
@@ -50,7 +53,7 @@ def unused_backends(spec: Any) -> frozenset[str]:
     return frozenset(out)
 
 
-def leave_out(spec: Any) -> frozenset[str]:
+def leave_out(spec: DockSpec) -> frozenset[str]:
     """Every distribution name an image of ``spec`` leaves out."""
     return NEVER_IMPORTED | unused_backends(spec)
 

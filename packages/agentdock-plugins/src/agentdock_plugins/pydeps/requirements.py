@@ -6,9 +6,12 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from agentdock.deployment.errors import InvalidDeployInput
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["AgentRequirements", "agent_names", "agent_requirements"]
 
@@ -30,13 +33,13 @@ class AgentRequirements:
     text: str = ""
 
 
-def _build_requirements(spec: Any) -> str | None:
+def _build_requirements(spec: DockSpec | None) -> str | None:
     build = getattr(spec, "build", None)
     value = getattr(build, "requirements", None) if build is not None else None
     return str(value) if value else None
 
 
-def agent_requirements(project_dir: Path, spec: Any = None) -> AgentRequirements:
+def agent_requirements(project_dir: Path, spec: DockSpec | None = None) -> AgentRequirements:
     """Find the agent's requirements: ``build.requirements`` (a path relative to the
     project, Dockfile 1.1), else ``requirements.txt``, else ``[project].dependencies`` of
     ``pyproject.toml``, else none.
