@@ -3,7 +3,7 @@
 
 The Docker engine pushes to a registry on 127.0.0.1 over plain HTTP without further
 settings. With ``htpasswd`` the registry asks for basic auth (one user, a bcrypt hash made
-with the C library's ``crypt``). Without the binary the tests skip, unless
+with the ``bcrypt`` package). Without the binary the tests skip, unless
 ``AGENTDOCK_REQUIRE_SERVERS=1`` (CI) turns the skip into a failure.
 """
 
@@ -13,7 +13,6 @@ import contextlib
 import socket
 import subprocess
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,12 +31,10 @@ def free_port() -> int:
 
 
 def _bcrypt(password: str) -> str:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt
+    import bcrypt
 
-        # bcrypt: the only hash the registry's htpasswd accepts.
-        return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))  # noqa: S324
+    # bcrypt: the only hash the registry's htpasswd accepts.
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
 
 
 class RegistryServer:
