@@ -48,6 +48,7 @@ from agentdock_plugins.litestar.openapi import (
 )
 from agentdock_plugins.litestar.platform import serves_platform
 from agentdock_plugins.litestar.platform.langserve import langserve_handlers
+from agentdock_plugins.litestar.platform.mcp import mcp_handlers
 from agentdock_plugins.litestar.platform.routes import platform_handlers
 from agentdock_plugins.litestar.sse import StreamReplay, sse_stream
 from agentdock_plugins.litestar.ws import ConnectionSlots, refuse, ws_endpoint
@@ -129,6 +130,7 @@ def create_app(
     if serves_platform(pipeline, spec):  # the LangGraph Platform API beside the agent's own routes
         handlers += platform_handlers(pipeline, spec, heartbeat_sec=heartbeat_sec)
         handlers += langserve_handlers(pipeline, spec, heartbeat_sec=heartbeat_sec)
+    handlers += mcp_handlers(pipeline, spec)
     route = InvokeRoute(pipeline, serving.is_ready)
     if rest:
         handlers.append(_invoke_handler(route))
