@@ -47,6 +47,7 @@ from agentdock_plugins.litestar.openapi import (
     swagger_html,
 )
 from agentdock_plugins.litestar.platform import serves_platform
+from agentdock_plugins.litestar.platform.a2a import a2a_handlers
 from agentdock_plugins.litestar.platform.langserve import langserve_handlers
 from agentdock_plugins.litestar.platform.mcp import mcp_handlers
 from agentdock_plugins.litestar.platform.routes import platform_handlers
@@ -131,6 +132,7 @@ def create_app(
         handlers += platform_handlers(pipeline, spec, heartbeat_sec=heartbeat_sec)
         handlers += langserve_handlers(pipeline, spec, heartbeat_sec=heartbeat_sec)
     handlers += mcp_handlers(pipeline, spec)
+    handlers += a2a_handlers(pipeline, spec)
     route = InvokeRoute(pipeline, serving.is_ready)
     if rest:
         handlers.append(_invoke_handler(route))

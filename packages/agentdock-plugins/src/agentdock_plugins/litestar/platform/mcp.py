@@ -42,7 +42,7 @@ from agentdock_plugins.litestar.invoke import Scope, check_json, request_headers
 from agentdock_plugins.litestar.openapi import declared_schemas
 from agentdock_plugins.litestar.platform.encoding import encode
 
-__all__ = ["HANDSHAKE_VERSIONS", "MODERN_VERSIONS", "mcp_handlers"]
+__all__ = ["HANDSHAKE_VERSIONS", "MODERN_VERSIONS", "is_admission", "mcp_handlers"]
 
 #: Protocol revisions reached through ``initialize`` (oldest first).
 HANDSHAKE_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
@@ -74,7 +74,7 @@ class _RpcError(Exception):
         self.data = data
 
 
-def _admission(exc: RuntimeHTTPError) -> bool:
+def is_admission(exc: RuntimeHTTPError) -> bool:
     if isinstance(exc, _ADMISSION):
         return True
     return exc.status == 403 and exc.name not in _TOOL_REFUSALS
@@ -113,7 +113,7 @@ class _Tool:
         try:
             result = await self.pipeline.invoke(arguments, headers=headers)
         except RuntimeHTTPError as exc:
-            if _admission(exc):
+            if is_admission(exc):
                 raise
             envelope = exc.envelope()
             return {

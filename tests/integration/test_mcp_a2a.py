@@ -1,8 +1,10 @@
-"""MCP at ``/mcp/``, driven by the official ``mcp`` client in both of its eras: the
-``initialize`` handshake and the per-request envelope of the newest protocol revision.
+"""MCP at ``/mcp/`` and A2A at ``/a2a/{agent}``, driven by the real clients.
 
-A served agent (uvicorn on 127.0.0.1, api_key auth, injection policy on) is one tool;
-calling it runs the pipeline with the caller's key, as ``/invoke`` does.
+MCP: the official ``mcp`` client in both of its eras, the ``initialize`` handshake and the
+per-request envelope of the newest protocol revision. A2A: ``a2a-sdk``'s JSON-RPC
+transport for protocol 0.3. A served agent (uvicorn on 127.0.0.1, api_key auth, injection
+policy on, the default in-memory checkpointer) is one MCP tool and one A2A agent; a call
+runs the pipeline with the caller's key, as ``/invoke`` does.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import textwrap
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,9 +23,13 @@ import agentdock_plugins.policies
 import httpx
 import httpx2
 import pytest
+from a2a.client.card_resolver import A2ACardResolver
+from a2a.compat.v0_3.jsonrpc_transport import CompatJsonRpcTransport
+from a2a.types.a2a_pb2 import GetTaskRequest, Message, Part, Role, SendMessageRequest, TaskState
 from agentdock import app, make_plugin_manager
 from agentdock.registry import open_store
 from auth_support import stored_key
+from google.protobuf.json_format import MessageToDict
 from mcp.client._probe import negotiate_auto
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
@@ -35,7 +42,8 @@ WRONG_KEY = "adk_wrong_0123456789abcdef0123456789abcdef"
 
 GRAPH = textwrap.dedent(
     """
-    from typing import Any, TypedDict
+    import operator
+    from typing import Annotated, Any, TypedDict
 
     from langgraph.graph import END, START, StateGraph
 
@@ -43,11 +51,12 @@ GRAPH = textwrap.dedent(
     class State(TypedDict, total=False):
         text: str
         answer: str
+        turns: Annotated[int, operator.add]
 
 
     def build_graph():
         def shout(state: State) -> dict[str, Any]:
-            return {"answer": state.get("text", "").upper()}
+            return {"answer": state.get("text", "").upper(), "turns": 1}
 
         graph = StateGraph(State)
         graph.add_node("shout", shout)
@@ -67,7 +76,7 @@ agent:
 model: {{provider: custom, name: offline}}
 io_schema:
   input: {{type: object, properties: {{text: {{type: string}}}}, required: [text]}}
-  output: {{type: object, properties: {{answer: {{type: string}}}}}}
+  output: {{type: object, properties: {{answer: {{type: string}}, turns: {{type: integer}}}}}}
 policies:
   safety: {{block_prompt_injection: true}}
 auth:
@@ -147,7 +156,7 @@ def test_the_agent_is_a_tool_listed_and_called(server: dict[str, Any], mode: str
     assert tool.input_schema["properties"] == {"text": {"type": "string"}}
     assert tool.input_schema["required"] == ["text"]
     assert not called.is_error
-    assert called.structured_content == {"text": "hi", "answer": "HI"}
+    assert called.structured_content == {"text": "hi", "answer": "HI", "turns": 1}
     assert called.content[0].type == "text" and '"answer":"HI"' in called.content[0].text
 
 
@@ -258,3 +267,126 @@ def test_bad_messages_get_json_rpc_errors(server: dict[str, Any]) -> None:
     assert notification.status_code == 202
     stream = httpx.get(f"{server['url']}/mcp/", headers={"x-api-key": server["keys"]["developer"]})
     assert stream.status_code == 405
+
+
+# -- A2A ------------------------------------------------------------------------------------
+
+
+def _a2a_message(text: str, context_id: str | None = None) -> Any:
+    message = Message(message_id=str(uuid.uuid4()), role=Role.ROLE_USER, parts=[Part(text=text)])
+    if context_id:
+        message.context_id = context_id
+    return SendMessageRequest(message=message)
+
+
+async def _a2a(server: dict[str, Any], key: str, body: Any) -> Any:
+    base = f"{server['url']}/a2a/{AGENT_NAME}"
+    async with httpx.AsyncClient(headers={"x-api-key": key}, timeout=30) as http:
+        card = await A2ACardResolver(http, base).get_agent_card()
+        transport = CompatJsonRpcTransport(http, card, base, is_shared_httpx=True)
+        return card, await body(transport)
+
+
+def run_a2a(server: dict[str, Any], body: Any, role: str = "developer") -> Any:
+    return asyncio.run(_a2a(server, server["keys"][role], body))
+
+
+def _data(part: Any) -> Any:
+    return MessageToDict(part)["data"]
+
+
+def test_a2a_card_send_get_and_context_as_thread(server: dict[str, Any]) -> None:
+    async def body(transport: Any) -> Any:
+        first = (await transport.send_message(_a2a_message("hi"))).task
+        again = (await transport.send_message(_a2a_message("ho", first.context_id))).task
+        other = (await transport.send_message(_a2a_message("hey"))).task
+        got = await transport.get_task(GetTaskRequest(id=first.id))
+        return first, again, other, got
+
+    card, (first, again, other, got) = run_a2a(server, body)
+    assert card.name == AGENT_NAME and card.description == "Shouts the text it is given."
+    assert card.capabilities.streaming
+    assert first.status.state == TaskState.TASK_STATE_COMPLETED
+    assert _data(first.artifacts[0].parts[0]) == {"text": "hi", "answer": "HI", "turns": 1}
+    # The same contextId continues the thread (the checkpointer adds the turns up).
+    assert again.context_id == first.context_id
+    assert _data(again.artifacts[0].parts[0])["turns"] == 2
+    assert other.context_id != first.context_id
+    assert _data(other.artifacts[0].parts[0])["turns"] == 1
+    assert got.id == first.id and got.status.state == TaskState.TASK_STATE_COMPLETED
+    raw = httpx.get(f"{server['url']}/a2a/{AGENT_NAME}/.well-known/agent-card.json").json()
+    assert raw["protocolVersion"] == "0.3.0" and raw["preferredTransport"] == "JSONRPC"
+    assert raw["url"].endswith(f"/a2a/{AGENT_NAME}")
+    assert raw["securitySchemes"]["apiKey"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-api-key",
+    }
+
+
+def test_a2a_stream(server: dict[str, Any]) -> None:
+    async def body(transport: Any) -> Any:
+        return [event async for event in transport.send_message_streaming(_a2a_message("hi"))]
+
+    _, events = run_a2a(server, body)
+    kinds = [event.WhichOneof("payload") for event in events]
+    assert kinds == ["task", "artifact_update", "status_update"], kinds
+    assert events[0].task.status.state == TaskState.TASK_STATE_WORKING
+    assert _data(events[1].artifact_update.artifact.parts[0])["answer"] == "HI"
+    final = events[2].status_update
+    assert final.status.state == TaskState.TASK_STATE_COMPLETED
+
+
+def test_a2a_injection_is_rejected_as_on_invoke(server: dict[str, Any]) -> None:
+    async def body(transport: Any) -> Any:
+        sent = (await transport.send_message(_a2a_message(INJECTION))).task
+        streamed = [e async for e in transport.send_message_streaming(_a2a_message(INJECTION))]
+        return sent, streamed
+
+    _, (sent, streamed) = run_a2a(server, body)
+    assert sent.status.state == TaskState.TASK_STATE_REJECTED
+    envelope = _data(sent.status.message.parts[1])
+    assert envelope["error"] == "PolicyViolationError" and envelope["code"] == 403
+    assert streamed[-1].WhichOneof("payload") in ("task", "status_update")
+    last = streamed[-1].task if streamed[-1].HasField("task") else streamed[-1].status_update
+    assert last.status.state == TaskState.TASK_STATE_REJECTED
+
+
+def test_a2a_wrong_key_viewer_and_bad_requests(server: dict[str, Any]) -> None:
+    url = f"{server['url']}/a2a/{AGENT_NAME}"
+    send = {
+        "jsonrpc": "2.0",
+        "id": "1",
+        "method": "message/send",
+        "params": {
+            "message": {
+                "kind": "message",
+                "messageId": "m1",
+                "role": "user",
+                "parts": [{"kind": "data", "data": {"text": "hi"}}],
+            }
+        },
+    }
+    wrong = httpx.post(url, json=send, headers={"x-api-key": WRONG_KEY})
+    assert wrong.status_code == 401 and wrong.json()["error"] == "Unauthorized"
+    assert WRONG_KEY not in wrong.text
+    viewer = httpx.post(url, json=send, headers={"x-api-key": server["keys"]["viewer"]})
+    assert viewer.status_code == 403 and viewer.json()["error"] == "Forbidden"
+    headers = {"x-api-key": server["keys"]["developer"]}
+    ok = httpx.post(url, json=send, headers=headers).json()
+    assert ok["result"]["status"]["state"] == "completed"
+    assert ok["result"]["artifacts"][0]["parts"][0]["data"]["answer"] == "HI"
+    missing = httpx.post(
+        url,
+        json={"jsonrpc": "2.0", "id": 2, "method": "tasks/get", "params": {"id": "nope"}},
+        headers=headers,
+    )
+    assert missing.json()["error"]["code"] == -32001
+    no_parts = {**send, "params": {"message": {"role": "user", "parts": "x"}}}
+    assert httpx.post(url, json=no_parts, headers=headers).json()["error"]["code"] == -32602
+    unknown = {**send, "method": "tasks/cancel"}
+    assert httpx.post(url, json=unknown, headers=headers).json()["error"]["code"] == -32601
+    garbage = httpx.post(url, content=b"[", headers=headers)
+    assert garbage.status_code == 400 and garbage.json()["error"]["code"] == -32700
+    other = httpx.post(f"{server['url']}/a2a/another", json=send, headers=headers)
+    assert other.status_code == 404
