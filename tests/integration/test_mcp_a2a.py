@@ -30,6 +30,7 @@ from agentdock import app, make_plugin_manager
 from agentdock.registry import open_store
 from auth_support import stored_key
 from google.protobuf.json_format import MessageToDict
+from litestar.testing import TestClient
 from mcp.client._probe import negotiate_auto
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
@@ -390,3 +391,59 @@ def test_a2a_wrong_key_viewer_and_bad_requests(server: dict[str, Any]) -> None:
     assert garbage.status_code == 400 and garbage.json()["error"]["code"] == -32700
     other = httpx.post(f"{server['url']}/a2a/another", json=send, headers=headers)
     assert other.status_code == 404
+
+
+# -- expose.protocols -----------------------------------------------------------------------
+
+PROBES = {
+    "langgraph": ("POST", "/assistants/search", {}),
+    "langserve": ("POST", f"/langserve/{AGENT_NAME}/invoke", {"input": {"text": "hi"}}),
+    "mcp": ("POST", "/mcp/", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+    "a2a": ("GET", f"/a2a/{AGENT_NAME}/.well-known/agent-card.json", None),
+}
+
+
+@pytest.mark.parametrize(
+    ("protocols", "insecure", "served"),
+    [
+        (None, False, {"langgraph", "langserve", "mcp", "a2a"}),
+        ("[mcp]", False, {"mcp"}),
+        ("[]", False, set()),
+        (None, True, set()),  # without auth, only what the Dockfile names
+        ("[a2a, langserve]", True, {"a2a", "langserve"}),
+    ],
+)
+def test_expose_protocols_decides_which_routes_exist(
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    protocols: str | None,
+    insecure: bool,
+    served: set[str],
+) -> None:
+    monkeypatch.setenv("AGENTDOCK_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    expose = "expose: {rest: true, streaming: sse, port: 8080}"
+    assert expose in DOCKFILE
+    dockfile = DOCKFILE
+    if protocols is not None:
+        dockfile = DOCKFILE.replace(expose, expose.replace("}", f", protocols: {protocols}}}"))
+    (tmp_path / "mcp_agent.py").write_text(GRAPH, encoding="utf-8")
+    (tmp_path / "Dockfile.yaml").write_text(dockfile, encoding="utf-8")
+    with open_store() as store:
+        key = stored_key(store, AGENT_NAME, "developer")[0].key
+    plugins = make_plugin_manager(
+        plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar, agentdock_plugins.auth]
+    )
+    application = app(tmp_path / "Dockfile.yaml", plugins=plugins, insecure_no_auth=insecure)
+    with TestClient(application) as client:
+        document = client.get("/openapi.json").json()
+        for name, (method, path, body) in PROBES.items():
+            answer = client.request(method, path, json=body, headers={"x-api-key": key})
+            if name in served:
+                assert answer.status_code == 200, (name, answer.text)
+            else:
+                assert answer.status_code == 404, (name, answer.text)
+                assert answer.json()["error"] == "NotFound"
+            listed = path.replace(AGENT_NAME, "{agent}").rstrip("/") in document["paths"]
+            assert listed == (name in served), name
