@@ -350,6 +350,13 @@ def test_a2a_card_send_get_and_context_as_thread(server: dict[str, Any]) -> None
     assert other.context_id != first.context_id
     assert _data(other.artifacts[0].parts[0])["turns"] == 1
     assert got.id == first.id and got.status.state == TaskState.TASK_STATE_COMPLETED
+    # A context's thread is its own: /invoke naming the context id as its thread starts afresh.
+    invoked = httpx.post(
+        f"{server['url']}/invoke",
+        json={"text": "x"},
+        headers={"x-api-key": server["keys"]["developer"], "x-thread-id": first.context_id},
+    )
+    assert invoked.json()["turns"] == 1
     raw = httpx.get(f"{server['url']}/a2a/{AGENT_NAME}/.well-known/agent-card.json").json()
     assert raw["protocolVersion"] == "0.3.0" and raw["preferredTransport"] == "JSONRPC"
     assert raw["url"].endswith(f"/a2a/{AGENT_NAME}")

@@ -14,8 +14,9 @@
 
 The message's input: its first ``data`` part that is an object; else its text, read as a
 JSON object, or, when the input schema has one string property, as that property.
-``contextId`` is the thread when the agent has a checkpointer (the run continues that
-conversation, as ``/invoke``'s ``x-thread-id``); a new one is made when absent.
+``contextId`` names a thread (``a2a:<contextId>``) when the agent has a checkpointer: a
+message with the context id of an earlier task continues that conversation; a new one is
+made when absent.
 
 Every request authenticates as ``/invoke`` does (``x-api-key`` or ``Authorization``; the
 role needs ``invoke``; the rate limit counts it): a refusal is the HTTP status and the
@@ -57,6 +58,8 @@ A2A_VERSION = "0.3.0"
 TASK_NOT_FOUND = -32001
 #: Finished tasks kept for ``tasks/get``.
 MAX_TASKS = 1024
+#: The checkpointer's threads of A2A contexts are ``a2a:<contextId>``.
+THREAD_PREFIX = "a2a:"
 
 AgentPath = Annotated[str, PathParameter()]
 _decoder = msgspec.json.Decoder()
@@ -184,7 +187,10 @@ class _Agent:
         return value, task
 
     def thread_of(self, task: Mapping[str, Any]) -> str | None:
-        return str(task["contextId"]) if self.threads else None
+        """The checkpointer's thread of the task's context. Named apart (``a2a:``), so a
+        context id reaches no thread made by the Platform API (whose threads belong to
+        their creator) or named by ``/invoke``'s ``x-thread-id``."""
+        return f"{THREAD_PREFIX}{task['contextId']}" if self.threads else None
 
     def keep(self, task: dict[str, Any]) -> None:
         self.tasks[task["id"]] = task
