@@ -43,12 +43,15 @@ from agentdock_plugins.litestar.invoke import Scope, check_json, request_headers
 from agentdock_plugins.litestar.openapi import declared_schemas
 from agentdock_plugins.litestar.platform.bodies import not_found
 from agentdock_plugins.litestar.platform.encoding import encode
-from agentdock_plugins.litestar.platform.mcp import (
+from agentdock_plugins.litestar.platform.jsonrpc import (
     INVALID_PARAMS,
-    INVALID_REQUEST,
     METHOD_NOT_FOUND,
-    PARSE_ERROR,
+    RpcError,
+    error_response,
     is_admission,
+    read_message,
+    request_id,
+    result_response,
 )
 
 __all__ = ["A2A_VERSION", "a2a_handlers"]
@@ -64,13 +67,6 @@ THREAD_PREFIX = "a2a:"
 AgentPath = Annotated[str, PathParameter()]
 _decoder = msgspec.json.Decoder()
 _POLICY_REFUSALS = frozenset({"PolicyViolationError", "ToolDeniedError"})
-
-
-class _RpcError(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def _now() -> str:
@@ -141,7 +137,7 @@ class _Agent:
 
     def input_of(self, message: Any) -> dict[str, Any]:
         if not isinstance(message, Mapping) or not isinstance(message.get("parts"), list):
-            raise _RpcError(INVALID_PARAMS, "params.message needs a list of parts")
+            raise RpcError(INVALID_PARAMS, "params.message needs a list of parts")
         texts: list[str] = []
         for part in message["parts"]:
             if not isinstance(part, Mapping):
@@ -161,7 +157,7 @@ class _Agent:
                 return value
         if texts and self.text_field is not None:
             return {self.text_field: text}
-        raise _RpcError(
+        raise RpcError(
             INVALID_PARAMS,
             "the message needs a data part with an object, or text that is a JSON object",
         )
@@ -242,7 +238,7 @@ class _Agent:
         ident = params.get("id")
         task = self.tasks.get(ident) if isinstance(ident, str) else None
         if task is None:
-            raise _RpcError(TASK_NOT_FOUND, f"task {ident!r} not found")
+            raise RpcError(TASK_NOT_FOUND, f"task {ident!r} not found")
         length = params.get("historyLength")
         if isinstance(length, int) and not isinstance(length, bool) and length >= 0:
             return {**task, "history": task["history"][-length:] if length else []}
@@ -251,12 +247,6 @@ class _Agent:
 
 def _frame(ident: Any, result: Mapping[str, Any]) -> bytes:
     return b"data: " + encode({"jsonrpc": "2.0", "id": ident, "result": result}) + b"\n\n"
-
-
-def _rpc_error(ident: Any, exc: _RpcError) -> Response[bytes]:
-    body = {"jsonrpc": "2.0", "id": ident, "error": {"code": exc.code, "message": exc.message}}
-    status = 400 if exc.code in (PARSE_ERROR, INVALID_REQUEST) else 200
-    return Response(content=encode(body), status_code=status, media_type="application/json")
 
 
 def a2a_handlers(pipeline: Pipeline, spec: Any) -> list[Any]:
@@ -299,23 +289,14 @@ def a2a_handlers(pipeline: Pipeline, spec: Any) -> list[Any]:
         check_agent(agent_name)
         headers = request_headers(cast("Scope", request.scope))
         check_json(headers)
-        raw = await request.body()
         ident: Any = None
         try:
-            try:
-                message = _decoder.decode(raw)
-            except msgspec.DecodeError:
-                raise _RpcError(PARSE_ERROR, "the body is not JSON") from None
-            if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
-                raise _RpcError(INVALID_REQUEST, "one JSON-RPC 2.0 request per body")
-            ident = message.get("id")
-            if not isinstance(ident, str | int) or isinstance(ident, bool):
-                ident = None
-                raise _RpcError(INVALID_REQUEST, "id must be a string or a number")
+            message = read_message(await request.body())
+            ident = request_id(message)
             method = message.get("method")
             params = message.get("params")
             if not isinstance(params, Mapping):
-                raise _RpcError(INVALID_PARAMS, "params must be an object")
+                raise RpcError(INVALID_PARAMS, "params must be an object")
             if method == "message/send":
                 result = await agent.send(params, headers)
             elif method == "message/stream":
@@ -326,11 +307,10 @@ def a2a_handlers(pipeline: Pipeline, spec: Any) -> list[Any]:
                 result = agent.get_task(params)
             else:
                 await pipeline.authorize(headers, "invoke")
-                raise _RpcError(METHOD_NOT_FOUND, f"method {method!r} is not served")
-        except _RpcError as exc:
-            return _rpc_error(ident, exc)
-        body = {"jsonrpc": "2.0", "id": ident, "result": result}
-        return Response(content=encode(body), media_type="application/json")
+                raise RpcError(METHOD_NOT_FOUND, f"method {method!r} is not served")
+        except RpcError as exc:
+            return error_response(ident, exc)
+        return result_response(ident, result)
 
     return [card, rpc]
 

@@ -25,59 +25,33 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-import msgspec
-from agentdock_runtime import (
-    KeyRevoked,
-    Pipeline,
-    RateLimited,
-    RuntimeHTTPError,
-    ServiceUnavailable,
-    TokenExpired,
-    Unauthorized,
-)
+from agentdock_runtime import Pipeline, RuntimeHTTPError
 from agentdock_runtime.version import served_version
 from litestar import HttpMethod, Request, Response, route
 
 from agentdock_plugins.litestar.invoke import Scope, check_json, request_headers
 from agentdock_plugins.litestar.openapi import declared_schemas
 from agentdock_plugins.litestar.platform.encoding import encode
+from agentdock_plugins.litestar.platform.jsonrpc import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    RpcError,
+    error_response,
+    is_admission,
+    read_message,
+    request_id,
+    result_response,
+)
 
-__all__ = ["HANDSHAKE_VERSIONS", "MODERN_VERSIONS", "is_admission", "mcp_handlers"]
+__all__ = ["HANDSHAKE_VERSIONS", "MODERN_VERSIONS", "mcp_handlers"]
 
 #: Protocol revisions reached through ``initialize`` (oldest first).
 HANDSHAKE_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 #: Revisions that carry the protocol version in each request's ``_meta``.
 MODERN_VERSIONS = ("2026-07-28",)
 _VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
-
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
-METHOD_NOT_FOUND = -32601
-INVALID_PARAMS = -32602
 UNSUPPORTED_VERSION = -32022
-
-#: Refusals of the caller itself: HTTP answers, as on ``/invoke``. A 403 is one of them
-#: unless it is a policy's or the tool gate's (those are the tool's errors).
-_ADMISSION = (Unauthorized, TokenExpired, KeyRevoked, RateLimited, ServiceUnavailable)
-_TOOL_REFUSALS = frozenset({"PolicyViolationError", "ToolDeniedError"})
-
-_decoder = msgspec.json.Decoder()
-
-
-class _RpcError(Exception):
-    """A JSON-RPC error answer (HTTP 200, or 400 for a message that is no request)."""
-
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.data = data
-
-
-def is_admission(exc: RuntimeHTTPError) -> bool:
-    if isinstance(exc, _ADMISSION):
-        return True
-    return exc.status == 403 and exc.name not in _TOOL_REFUSALS
 
 
 class _Tool:
@@ -104,12 +78,12 @@ class _Tool:
     async def call(self, params: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
         name = params.get("name")
         if name != self.name:
-            raise _RpcError(INVALID_PARAMS, f"unknown tool {name!r}; the tool is {self.name!r}")
+            raise RpcError(INVALID_PARAMS, f"unknown tool {name!r}; the tool is {self.name!r}")
         arguments = params.get("arguments")
         if arguments is None:
             arguments = {}
         if not isinstance(arguments, dict):
-            raise _RpcError(INVALID_PARAMS, "arguments must be an object")
+            raise RpcError(INVALID_PARAMS, "arguments must be an object")
         try:
             result = await self.pipeline.invoke(arguments, headers=headers)
         except RuntimeHTTPError as exc:
@@ -139,7 +113,7 @@ def _modern_version(params: Mapping[str, Any]) -> str | None:
     version = meta[_VERSION_KEY]
     if version not in MODERN_VERSIONS:
         data = {"supported": [*MODERN_VERSIONS], "requested": version}
-        raise _RpcError(UNSUPPORTED_VERSION, "Unsupported protocol version", data)
+        raise RpcError(UNSUPPORTED_VERSION, "Unsupported protocol version", data)
     return str(version)
 
 
@@ -175,7 +149,7 @@ def mcp_handlers(pipeline: Pipeline, spec: Any) -> list[Any]:
         if params is None:
             params = {}
         if not isinstance(method, str) or not isinstance(params, Mapping):
-            raise _RpcError(INVALID_REQUEST, "a request needs a method and object params")
+            raise RpcError(INVALID_REQUEST, "a request needs a method and object params")
         modern = _modern_version(params)
         if method == "tools/call":
             result = await tool.call(params, headers)  # the pipeline admits the caller
@@ -192,7 +166,7 @@ def mcp_handlers(pipeline: Pipeline, spec: Any) -> list[Any]:
             elif method == "ping":
                 result = {}
             else:
-                raise _RpcError(METHOD_NOT_FOUND, f"method {method!r} is not served")
+                raise RpcError(METHOD_NOT_FOUND, f"method {method!r} is not served")
         if modern or method == "server/discover":
             result["resultType"] = "complete"
         return result
@@ -201,34 +175,18 @@ def mcp_handlers(pipeline: Pipeline, spec: Any) -> list[Any]:
     async def mcp_post(request: Request[Any, Any, Any]) -> Response[bytes]:
         headers = request_headers(cast("Scope", request.scope))
         check_json(headers)
-        raw = await request.body()
         ident: Any = None
         try:
-            try:
-                message = _decoder.decode(raw)
-            except msgspec.DecodeError:
-                raise _RpcError(PARSE_ERROR, "the body is not JSON") from None
-            if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
-                raise _RpcError(INVALID_REQUEST, "one JSON-RPC 2.0 message per request")
+            message = read_message(await request.body())
             if "id" not in message:
                 if "method" not in message:  # a response to a server request: none are sent
-                    raise _RpcError(INVALID_REQUEST, "a message needs a method or an id")
+                    raise RpcError(INVALID_REQUEST, "a message needs a method or an id")
                 await pipeline.authorize(headers, "invoke")
                 return Response(content=b"", status_code=202)
-            ident = message["id"]
-            if not isinstance(ident, str | int) or isinstance(ident, bool):
-                ident = None
-                raise _RpcError(INVALID_REQUEST, "id must be a string or a number")
-            result = await answer(message, headers)
-            body = {"jsonrpc": "2.0", "id": ident, "result": result}
-        except _RpcError as exc:
-            error: dict[str, Any] = {"code": exc.code, "message": exc.message}
-            if exc.data is not None:
-                error["data"] = exc.data
-            body = {"jsonrpc": "2.0", "id": ident, "error": error}
-            status = 400 if exc.code in (PARSE_ERROR, INVALID_REQUEST) else 200
-            return Response(content=encode(body), status_code=status, media_type="application/json")
-        return Response(content=encode(body), media_type="application/json")
+            ident = request_id(message)
+            return result_response(ident, await answer(message, headers))
+        except RpcError as exc:
+            return error_response(ident, exc)
 
     @route("/mcp", http_method=[HttpMethod.GET, HttpMethod.DELETE], status_code=405)
     async def mcp_no_stream() -> Response[bytes]:
