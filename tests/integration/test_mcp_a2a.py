@@ -297,6 +297,13 @@ def test_bad_messages_get_json_rpc_errors(server: dict[str, Any]) -> None:
     assert old.json()["error"]["data"]["supported"] == [LATEST_MODERN_VERSION]
     notification = _post(server, {"jsonrpc": "2.0", "method": "notifications/initialized"})
     assert notification.status_code == 202
+    ping = {"jsonrpc": "2.0", "id": "p", "method": "ping"}
+    no_slash = httpx.post(
+        f"{server['url']}/mcp", json=ping, headers={"x-api-key": server["keys"]["developer"]}
+    )
+    assert no_slash.json() == {"jsonrpc": "2.0", "id": "p", "result": {}}
+    as_text = _post(server, b"{}", headers={"content-type": "text/plain"})
+    assert as_text.status_code == 415
     stream = httpx.get(f"{server['url']}/mcp/", headers={"x-api-key": server["keys"]["developer"]})
     assert stream.status_code == 405
 
