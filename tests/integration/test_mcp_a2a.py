@@ -572,3 +572,44 @@ def test_mcp_and_a2a_take_bearer_tokens(tmp_path: Any, monkeypatch: pytest.Monke
         reader = httpx.post(f"{url}/mcp/", json=message, headers=_bearer("reader"))
         assert reader.status_code == 403 and reader.json()["error"] == "Forbidden"
         assert JWT_SECRET not in reader.text
+
+
+def test_one_rate_limit_counts_mcp_a2a_and_invoke(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGENTDOCK_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    limited = '  api_keys: {enabled: true}\n  rate_limits: {developer: "3/h"}\n'
+    dockfile = DOCKFILE.replace("  api_keys: {enabled: true}\n", limited)
+    assert "rate_limits" in dockfile
+    (tmp_path / "mcp_agent.py").write_text(GRAPH, encoding="utf-8")
+    (tmp_path / "Dockfile.yaml").write_text(dockfile, encoding="utf-8")
+    with open_store() as store:
+        key = stored_key(store, AGENT_NAME, "developer")[0].key
+    plugins = make_plugin_manager(
+        plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar, agentdock_plugins.auth]
+    )
+    call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": AGENT_NAME, "arguments": {"text": "hi"}},
+    }
+    send = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "message/send",
+        "params": {"message": {"role": "user", "parts": [{"kind": "text", "text": "hi"}]}},
+    }
+    headers = {"x-api-key": key}
+    with TestClient(app(tmp_path / "Dockfile.yaml", plugins=plugins)) as client:
+        assert client.post("/mcp/", json=call, headers=headers).json()["result"]["isError"] is False
+        sent = client.post(f"/a2a/{AGENT_NAME}", json=send, headers=headers).json()
+        assert sent["result"]["status"]["state"] == "completed"
+        assert client.post("/invoke", json={"text": "hi"}, headers=headers).status_code == 200
+        for path, body in (("/mcp/", call), (f"/a2a/{AGENT_NAME}", send)):
+            refused = client.post(path, json=body, headers=headers)
+            assert refused.status_code == 429, refused.text
+            assert refused.json()["error"] == "RateLimitExceeded"
+            assert refused.headers.get("retry-after")
