@@ -46,6 +46,7 @@ from agentdock_plugins.litestar.platform.encoding import encode
 from agentdock_plugins.litestar.platform.jsonrpc import (
     INVALID_PARAMS,
     METHOD_NOT_FOUND,
+    RUN_REFUSALS,
     RpcError,
     error_response,
     is_admission,
@@ -66,7 +67,6 @@ THREAD_PREFIX = "a2a:"
 
 AgentPath = Annotated[str, PathParameter()]
 _decoder = msgspec.json.Decoder()
-_POLICY_REFUSALS = frozenset({"PolicyViolationError", "ToolDeniedError"})
 
 
 def _now() -> str:
@@ -212,7 +212,7 @@ class _Agent:
         return task
 
     def fail(self, task: dict[str, Any], envelope: dict[str, Any]) -> dict[str, Any]:
-        state = "rejected" if envelope.get("error") in _POLICY_REFUSALS else "failed"
+        state = "rejected" if envelope.get("error") in RUN_REFUSALS else "failed"
         parts: list[dict[str, Any]] = [
             {"kind": "text", "text": f"{envelope.get('error')}: {envelope.get('detail')}"},
             {"kind": "data", "data": envelope},

@@ -30,6 +30,7 @@ __all__ = [
     "INVALID_REQUEST",
     "METHOD_NOT_FOUND",
     "PARSE_ERROR",
+    "RUN_REFUSALS",
     "RpcError",
     "error_response",
     "is_admission",
@@ -46,7 +47,7 @@ INVALID_PARAMS = -32602
 JSON = "application/json"
 _ADMISSION = (Unauthorized, TokenExpired, KeyRevoked, RateLimited, ServiceUnavailable)
 #: The 403s that are not the caller's: a policy's or the tool gate's refusal of a run.
-_RUN_REFUSALS = frozenset({"PolicyViolationError", "ToolDeniedError"})
+RUN_REFUSALS = frozenset({"PolicyViolationError", "ToolDeniedError"})
 _decoder = msgspec.json.Decoder()
 
 
@@ -64,7 +65,7 @@ def is_admission(exc: RuntimeHTTPError) -> bool:
     """Whether ``exc`` refuses the caller (an HTTP answer) rather than the run."""
     if isinstance(exc, _ADMISSION):
         return True
-    return exc.status == 403 and exc.name not in _RUN_REFUSALS
+    return exc.status == 403 and exc.name not in RUN_REFUSALS
 
 
 def read_message(raw: bytes) -> dict[str, Any]:
