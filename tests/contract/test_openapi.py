@@ -19,7 +19,8 @@ import jsonschema
 import pytest
 from agentdock import make_plugin_manager
 from agentdock_plugins.litestar.openapi import TAG, openapi_document
-from agentdock_plugins.litestar.platform.openapi import platform_paths
+from agentdock_plugins.litestar.platform import PROTOCOLS
+from agentdock_plugins.litestar.platform.openapi import PLATFORM_TAG, protocol_paths
 from litestar.testing import TestClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,6 +71,10 @@ def test_a_runtime_without_authentication_declares_no_security() -> None:
     assert "securitySchemes" not in served["components"]
     secured = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
     del secured["security"], secured["components"]["securitySchemes"]
+    # Without auth, no client protocol is served unless expose.protocols names it.
+    for path in protocol_paths(frozenset(PROTOCOLS)):
+        del secured["paths"][path]
+    secured["tags"] = [tag for tag in secured["tags"] if tag["name"] != PLATFORM_TAG]
     assert served == secured
 
 
@@ -103,7 +108,7 @@ def test_document_shape() -> None:
     assert document["paths"]["/health"]["get"]["security"] == []
     own = {"/invoke", "/stream", "/schema", "/health", "/ready"}
     # echo is a LangGraph agent: the LangGraph Platform API is listed beside its own routes.
-    assert set(document["paths"]) == own | set(platform_paths())
+    assert set(document["paths"]) == own | set(protocol_paths(frozenset(PROTOCOLS)))
     for path_item in document["paths"].values():
         for operation in path_item.values():
             for response in operation["responses"].values():
@@ -157,7 +162,7 @@ def test_declared_schemas_keep_their_null_values_and_the_document_names_no_serve
     spec = NS(
         agent=NS(name="nulls", description=None),
         io_schema=NS(input=declared, output={"type": "object"}, input_class=None),
-        expose=NS(rest=True, streaming="none"),
+        expose=NS(rest=True, streaming="none", protocols=[]),
         auth=NS(mode="api_key", api_keys=None),
         metadata=NS(version="1.0.0"),
     )

@@ -40,6 +40,7 @@ V11_KEYS: tuple[tuple[str, ...], ...] = (
     ("observability", "langfuse", "host"),
     ("observability", "metrics", "public"),
     ("expose", "docs"),
+    ("expose", "protocols"),
     ("plugins",),
 )
 

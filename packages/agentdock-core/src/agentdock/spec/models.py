@@ -345,10 +345,24 @@ class ExposeCfg(_Frozen):
     cors: ExposeCors | None = None
 
 
+#: The client protocols an agent may speak beside its own routes (``expose.protocols``).
+ExposedProtocol = Literal["langgraph", "langserve", "mcp", "a2a"]
+
+
 class ExposeCfg11(ExposeCfg):
-    """Exposure of Dockfile 1.1: 1.0 plus ``docs`` (the Swagger UI at ``/docs``)."""
+    """Exposure of Dockfile 1.1: 1.0 plus ``docs`` (the Swagger UI at ``/docs``) and
+    ``protocols`` (``None``: all when served with auth, none without; the server decides,
+    since only it knows whether requests are authenticated)."""
 
     docs: bool = True
+    protocols: list[ExposedProtocol] | None = None
+
+    @field_validator("protocols")
+    @classmethod
+    def _unique(cls, value: list[ExposedProtocol] | None) -> list[ExposedProtocol] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("expose.protocols names a protocol twice")
+        return value
 
 
 class MetadataCfg(_NoNull):

@@ -48,7 +48,7 @@ _V11_ONLY: dict[Path, frozenset[str]] = {
     ("observability",): frozenset({"otlp_endpoint"}),
     ("observability", "langfuse"): frozenset({"host"}),
     ("observability", "metrics"): frozenset({"public"}),
-    ("expose",): frozenset({"docs"}),
+    ("expose",): frozenset({"docs", "protocols"}),
 }
 _SECRETISH = ("secret", "key", "token", "password")
 _JSON_TYPES = {

@@ -47,8 +47,10 @@ from agentdock_plugins.litestar.openapi import (
     swagger_asset,
     swagger_html,
 )
-from agentdock_plugins.litestar.platform import serves_platform
+from agentdock_plugins.litestar.platform import served_protocols, serves_platform
+from agentdock_plugins.litestar.platform.a2a import a2a_handlers
 from agentdock_plugins.litestar.platform.langserve import langserve_handlers
+from agentdock_plugins.litestar.platform.mcp import mcp_handlers
 from agentdock_plugins.litestar.platform.routes import platform_handlers
 from agentdock_plugins.litestar.sse import StreamReplay, sse_stream
 from agentdock_plugins.litestar.ws import ConnectionSlots, refuse, ws_endpoint
@@ -129,9 +131,20 @@ def create_app(
     readiness = pipeline.capabilities.auth.readiness
 
     handlers = _info_handlers(pipeline, spec, serving, readiness)
-    if serves_platform(pipeline, spec):  # the LangGraph Platform API beside the agent's own routes
+    # The client protocols beside the agent's own routes; one switched off is not built.
+    protocols = served_protocols(
+        spec,
+        secured=getattr(pipeline, "authenticated", True),
+        langgraph=serves_platform(pipeline, spec),
+    )
+    if "langgraph" in protocols:
         handlers += platform_handlers(pipeline, spec, heartbeat_sec=heartbeat_sec)
+    if "langserve" in protocols:
         handlers += langserve_handlers(pipeline, spec, heartbeat_sec=heartbeat_sec)
+    if "mcp" in protocols:
+        handlers += mcp_handlers(pipeline, spec)
+    if "a2a" in protocols:
+        handlers += a2a_handlers(pipeline, spec)
     route = InvokeRoute(pipeline, serving.is_ready)
     if rest:
         handlers.append(_invoke_handler(route))

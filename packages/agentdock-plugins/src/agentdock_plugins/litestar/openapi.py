@@ -40,10 +40,11 @@ from litestar.openapi.spec import (
     Tag,
 )
 
+from agentdock_plugins.litestar.platform import served_protocols
 from agentdock_plugins.litestar.platform.openapi import (
     PLATFORM_TAG,
     PLATFORM_TAG_TEXT,
-    platform_paths,
+    protocol_paths,
 )
 
 if TYPE_CHECKING:
@@ -386,9 +387,12 @@ def openapi_document(spec: DockSpec, *, secured: bool = True) -> dict[str, Any]:
         security=[{name: []} for name in schemes] if secured else None,
     ).to_schema()
     del document["servers"]
-    # A LangGraph agent also serves the LangGraph Platform API and LangServe's routes.
-    if getattr(agent, "framework", None) == "langgraph":
-        document["paths"].update(platform_paths())
+    # The client protocols the agent serves beside its own routes (``expose.protocols``).
+    protocols = served_protocols(
+        spec, secured=secured, langgraph=getattr(agent, "framework", None) == "langgraph"
+    )
+    if protocols:
+        document["paths"].update(protocol_paths(protocols))
         document["tags"].append({"name": PLATFORM_TAG, "description": PLATFORM_TAG_TEXT})
     declared = {"Input": input_schema, "Output": output_schema}
     document["components"]["schemas"] = {**declared, **document["components"]["schemas"], **defs}

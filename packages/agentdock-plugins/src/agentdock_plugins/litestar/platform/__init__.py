@@ -15,7 +15,10 @@ Served beside AgentDock's own routes when the agent is a LangGraph graph:
   ``…/stream``; ``POST …/cancel``;
 * crons: 501 with the error envelope;
 * LangServe's ``/langserve/{agent}/invoke``, ``…/batch`` and ``…/stream``
-  (:mod:`.langserve`), for ``RemoteRunnable``.
+  (:mod:`.langserve`), for ``RemoteRunnable``;
+* MCP at ``/mcp/`` (:mod:`.mcp`) and A2A at ``/a2a/{agent}`` (:mod:`.a2a`), for any agent.
+
+The Dockfile's ``expose.protocols`` picks among them (:func:`served_protocols`).
 
 Every run goes through the agent's pipeline (:mod:`.runs`); see :mod:`.routes` for auth.
 This package root imports nothing heavy: the server imports :mod:`.routes` when it builds
@@ -26,7 +29,11 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["serves_platform"]
+__all__ = ["PROTOCOLS", "served_protocols", "serves_platform"]
+
+#: Every protocol ``expose.protocols`` may name.
+PROTOCOLS = ("langgraph", "langserve", "mcp", "a2a")
+_LANGGRAPH_ONLY = frozenset({"langgraph", "langserve"})
 
 
 def serves_platform(pipeline: object, spec: Any) -> bool:
@@ -35,3 +42,20 @@ def serves_platform(pipeline: object, spec: Any) -> bool:
     routes on the same condition."""
     adapter = getattr(pipeline, "adapter", None)
     return spec.agent.framework == "langgraph" and hasattr(adapter, "stateful_graph")
+
+
+def served_protocols(spec: Any, *, secured: bool, langgraph: bool) -> frozenset[str]:
+    """The protocols served beside AgentDock's own routes, decided once at start-up.
+
+    ``expose.protocols`` when the Dockfile names them; absent, all of them when requests
+    are authenticated and none when the agent is served without auth (an open MCP or A2A
+    endpoint is one any local program, or any model, may call): what is served without
+    auth is what the Dockfile asks for. The LangGraph Platform API and LangServe need a
+    LangGraph agent (``langgraph``).
+    """
+    declared = getattr(spec.expose, "protocols", None)
+    if declared is None:
+        chosen = frozenset(PROTOCOLS) if secured else frozenset()
+    else:
+        chosen = frozenset(declared)
+    return chosen if langgraph else chosen - _LANGGRAPH_ONLY

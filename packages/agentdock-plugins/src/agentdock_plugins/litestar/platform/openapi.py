@@ -1,4 +1,5 @@
-"""The Platform API's routes in the agent's OpenAPI document (``/openapi.json``).
+"""The Platform API's, LangServe's, MCP's and A2A's routes in the agent's OpenAPI
+document (``/openapi.json``), those the agent serves (``expose.protocols``).
 
 Bodies and answers are described loosely (JSON objects), as the Platform's clients need
 no more; every route names its errors with the one envelope, ``Error``.
@@ -8,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["PLATFORM_TAG", "PLATFORM_TAG_TEXT", "platform_paths"]
+__all__ = ["PLATFORM_TAG", "PLATFORM_TAG_TEXT", "platform_paths", "protocol_paths"]
 
 PLATFORM_TAG = "LangGraph Platform API"
 PLATFORM_TAG_TEXT = (
-    "The subset of the LangGraph Platform API that langgraph-sdk and RemoteGraph use, and "
-    "LangServe's invoke, batch and stream for RemoteRunnable; every run goes through the "
+    "The subset of the LangGraph Platform API that langgraph-sdk and RemoteGraph use, "
+    "LangServe's invoke, batch and stream for RemoteRunnable, MCP (Streamable HTTP) and A2A "
+    "(JSON-RPC), as the Dockfile's expose.protocols picks them; every run goes through the "
     "agent's pipeline."
 )
 TAG = PLATFORM_TAG
@@ -202,3 +204,34 @@ def platform_paths() -> dict[str, Any]:
             )
         },
     }
+
+
+def _rpc(op_id: str, summary: str, params: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A JSON-RPC endpoint: one message in, a JSON answer or Server-Sent Events out."""
+    operation = _op(op_id, summary, params=params, body=True)
+    operation["responses"]["200"]["content"]["text/event-stream"] = {"schema": {"type": "string"}}
+    return operation
+
+
+def protocol_paths(protocols: frozenset[str]) -> dict[str, Any]:
+    """The path items of the protocols served (names as in ``expose.protocols``)."""
+    paths: dict[str, Any] = {}
+    if protocols & {"langgraph", "langserve"}:
+        for path, item in platform_paths().items():
+            kind = "langserve" if path.startswith("/langserve/") else "langgraph"
+            if kind in protocols:
+                paths[path] = item
+    if "mcp" in protocols:
+        paths["/mcp"] = {
+            "post": _rpc("mcp", "MCP (Streamable HTTP, stateless): the agent as one tool")
+        }
+    if "a2a" in protocols:
+        paths["/a2a/{agent}"] = {
+            "post": _rpc(
+                "a2a", "A2A 0.3 JSON-RPC: message/send, message/stream, tasks/get", ("agent",)
+            )
+        }
+        paths["/a2a/{agent}/.well-known/agent-card.json"] = {
+            "get": {**_op("a2a_card", "A2A agent card", params=("agent",)), "security": []}
+        }
+    return paths

@@ -1,0 +1,359 @@
+"""The Agent2Agent protocol (A2A 0.3, JSON-RPC binding) for one agent at ``/a2a/{agent}``.
+
+* ``GET /a2a/{agent}/.well-known/agent-card.json``: the agent card (0.3 field names): the
+  agent as one skill, ``x-api-key`` and bearer security schemes, streaming on. Public, like
+  ``/openapi.json``: it names no secret and holds no data.
+* ``message/send``: one run of the agent's pipeline, as ``/invoke`` runs it; answers a
+  ``Task`` (``completed`` with the output as a ``data`` artifact; ``rejected`` when a
+  policy refuses; ``failed`` otherwise, with AgentDock's error envelope as a ``data`` part
+  of the status message).
+* ``message/stream``: the same run as ``/stream`` runs it, answered as Server-Sent Events:
+  the ``Task`` (``working``), then ``artifact-update`` and a final ``status-update``.
+* ``tasks/get``: a task this server answered (the 1,024 most recent; a task id is a random
+  UUID, known only to whoever sent the message).
+
+The message's input: its first ``data`` part that is an object; else its text, read as a
+JSON object, or, when the input schema has one string property, as that property.
+``contextId`` names a thread (``a2a:<contextId>``) when the agent has a checkpointer: a
+message with the context id of an earlier task continues that conversation; a new one is
+made when absent.
+
+Every request authenticates as ``/invoke`` does (``x-api-key`` or ``Authorization``; the
+role needs ``invoke``; the rate limit counts it): a refusal is the HTTP status and the
+error envelope (401, 403, 429, 498, 499).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any, cast
+
+import anyio
+import msgspec
+from agentdock_runtime import Pipeline, RuntimeHTTPError
+from agentdock_runtime.version import served_version
+from litestar import Request, Response, get, post
+from litestar.params import PathParameter
+from litestar.response import Stream
+
+from agentdock_plugins.litestar.invoke import Scope, check_json, request_headers
+from agentdock_plugins.litestar.openapi import declared_schemas
+from agentdock_plugins.litestar.platform.bodies import not_found
+from agentdock_plugins.litestar.platform.encoding import encode
+from agentdock_plugins.litestar.platform.jsonrpc import (
+    INVALID_PARAMS,
+    METHOD_NOT_FOUND,
+    RUN_REFUSALS,
+    RpcError,
+    error_response,
+    is_admission,
+    read_message,
+    request_id,
+    result_response,
+)
+
+__all__ = ["A2A_VERSION", "a2a_handlers"]
+
+#: The A2A protocol version the card announces.
+A2A_VERSION = "0.3.0"
+TASK_NOT_FOUND = -32001
+#: Finished tasks kept for ``tasks/get``.
+MAX_TASKS = 1024
+#: The checkpointer's threads of A2A contexts are ``a2a:<contextId>``.
+THREAD_PREFIX = "a2a:"
+
+AgentPath = Annotated[str, PathParameter()]
+_decoder = msgspec.json.Decoder()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _agent_message(context_id: str, task_id: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "kind": "message",
+        "messageId": str(uuid.uuid4()),
+        "role": "agent",
+        "parts": parts,
+        "contextId": context_id,
+        "taskId": task_id,
+    }
+
+
+class _Agent:
+    """What the routes share: the card, the input mapping, the recent tasks."""
+
+    def __init__(self, pipeline: Pipeline, spec: Any) -> None:
+        self.pipeline = pipeline
+        self.name: str = spec.agent.name
+        adapter = getattr(pipeline, "adapter", None)
+        self.threads = getattr(adapter, "stateful_graph", None) is not None
+        schema_in, _, _ = declared_schemas(spec)
+        strings = [
+            key
+            for key, value in (schema_in.get("properties") or {}).items()
+            if isinstance(value, Mapping) and value.get("type") == "string"
+        ]
+        self.text_field = strings[0] if len(strings) == 1 else None
+        self.tasks: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        description = spec.agent.description or f"The {self.name} agent."
+        self.card_template = {
+            "protocolVersion": A2A_VERSION,
+            "name": self.name,
+            "description": description,
+            "version": served_version(spec) or "0",
+            "preferredTransport": "JSONRPC",
+            "capabilities": {
+                "streaming": True,
+                "pushNotifications": False,
+                "stateTransitionHistory": False,
+            },
+            "defaultInputModes": ["application/json", "text/plain"],
+            "defaultOutputModes": ["application/json"],
+            "skills": [
+                {
+                    "id": self.name,
+                    "name": self.name,
+                    "description": description,
+                    "tags": ["agentdock"],
+                    "inputModes": ["application/json", "text/plain"],
+                    "outputModes": ["application/json"],
+                }
+            ],
+            "securitySchemes": {
+                "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+                "bearer": {"type": "http", "scheme": "bearer"},
+            },
+            "security": [{"apiKey": []}, {"bearer": []}],
+        }
+
+    def card(self, base_url: str) -> dict[str, Any]:
+        url = f"{base_url.rstrip('/')}/a2a/{self.name}"
+        return {**self.card_template, "url": url}
+
+    def input_of(self, message: Any) -> dict[str, Any]:
+        if not isinstance(message, Mapping) or not isinstance(message.get("parts"), list):
+            raise RpcError(INVALID_PARAMS, "params.message needs a list of parts")
+        texts: list[str] = []
+        for part in message["parts"]:
+            if not isinstance(part, Mapping):
+                continue
+            kind = part.get("kind")
+            if kind == "data" and isinstance(part.get("data"), dict):
+                return dict(part["data"])
+            if kind == "text" and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+        text = "".join(texts)
+        if text.lstrip().startswith("{"):
+            try:
+                value = _decoder.decode(text)
+            except msgspec.DecodeError:
+                value = None
+            if isinstance(value, dict):
+                return value
+        if texts and self.text_field is not None:
+            return {self.text_field: text}
+        raise RpcError(
+            INVALID_PARAMS,
+            "the message needs a data part with an object, or text that is a JSON object",
+        )
+
+    def begin(self, params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The run's input and its new task (``submitted``)."""
+        message = params.get("message")
+        value = self.input_of(message)
+        message = cast("Mapping[str, Any]", message)
+        context_id = message.get("contextId")
+        if not isinstance(context_id, str) or not context_id:
+            context_id = str(uuid.uuid4())
+        task_id = str(uuid.uuid4())
+        user = {**message, "contextId": context_id, "taskId": task_id}
+        task = {
+            "kind": "task",
+            "id": task_id,
+            "contextId": context_id,
+            "status": {"state": "submitted", "timestamp": _now()},
+            "history": [user],
+            "artifacts": [],
+        }
+        return value, task
+
+    def thread_of(self, task: Mapping[str, Any]) -> str | None:
+        """The checkpointer's thread of the task's context. Named apart (``a2a:``), so a
+        context id reaches no thread made by the Platform API (whose threads belong to
+        their creator) or named by ``/invoke``'s ``x-thread-id``."""
+        return f"{THREAD_PREFIX}{task['contextId']}" if self.threads else None
+
+    def keep(self, task: dict[str, Any]) -> None:
+        self.tasks[task["id"]] = task
+        while len(self.tasks) > MAX_TASKS:
+            self.tasks.popitem(last=False)
+
+    def complete(self, task: dict[str, Any], output: Any, run_id: str) -> dict[str, Any]:
+        task["artifacts"] = [
+            {
+                "artifactId": str(uuid.uuid4()),
+                "name": "output",
+                "parts": [
+                    {
+                        "kind": "data",
+                        "data": output if isinstance(output, dict) else {"result": output},
+                    }
+                ],
+            }
+        ]
+        task["status"] = {"state": "completed", "timestamp": _now()}
+        task["metadata"] = {"agentdock/run_id": run_id}
+        self.keep(task)
+        return task
+
+    def fail(self, task: dict[str, Any], envelope: dict[str, Any]) -> dict[str, Any]:
+        state = "rejected" if envelope.get("error") in RUN_REFUSALS else "failed"
+        parts: list[dict[str, Any]] = [
+            {"kind": "text", "text": f"{envelope.get('error')}: {envelope.get('detail')}"},
+            {"kind": "data", "data": envelope},
+        ]
+        message = _agent_message(task["contextId"], task["id"], parts)
+        task["status"] = {"state": state, "message": message, "timestamp": _now()}
+        self.keep(task)
+        return task
+
+    async def send(self, params: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
+        value, task = self.begin(params)
+        try:
+            result = await self.pipeline.invoke(
+                value, headers=headers, thread_id=self.thread_of(task)
+            )
+        except RuntimeHTTPError as exc:
+            if is_admission(exc):
+                raise
+            return self.fail(task, exc.envelope())
+        return self.complete(task, result.output, result.run_id)
+
+    def get_task(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        ident = params.get("id")
+        task = self.tasks.get(ident) if isinstance(ident, str) else None
+        if task is None:
+            raise RpcError(TASK_NOT_FOUND, f"task {ident!r} not found")
+        length = params.get("historyLength")
+        if isinstance(length, int) and not isinstance(length, bool) and length >= 0:
+            return {**task, "history": task["history"][-length:] if length else []}
+        return task
+
+
+def _frame(ident: Any, result: Mapping[str, Any]) -> bytes:
+    return b"data: " + encode({"jsonrpc": "2.0", "id": ident, "result": result}) + b"\n\n"
+
+
+def a2a_handlers(pipeline: Pipeline, spec: Any) -> list[Any]:
+    """The Litestar handlers of A2A for ``pipeline`` (built once)."""
+    agent = _Agent(pipeline, spec)
+
+    def check_agent(name: str) -> None:
+        if name != agent.name:
+            raise not_found("agent", name)
+
+    @get("/a2a/{agent_name:str}/.well-known/agent-card.json")
+    async def card(request: Request[Any, Any, Any], agent_name: AgentPath) -> Response[bytes]:
+        check_agent(agent_name)
+        return Response(
+            content=encode(agent.card(str(request.base_url))), media_type="application/json"
+        )
+
+    async def stream(
+        ident: Any, value: dict[str, Any], task: dict[str, Any], headers: Mapping[str, str]
+    ) -> Stream:
+        items = pipeline.stream(value, headers=headers, thread_id=agent.thread_of(task))
+        try:
+            first = await anext(items)  # a refusal of the caller keeps its HTTP status
+        except RuntimeHTTPError as exc:
+            if is_admission(exc):
+                raise
+            agent.fail(task, exc.envelope())
+            return Stream(_one(ident, task), media_type="text/event-stream")
+        run_id = str(first.data.get("run_id", ""))
+        return Stream(
+            _events(ident, items, task, agent, run_id),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-cache", "x-run-id": run_id},
+        )
+
+    @post("/a2a/{agent_name:str}", status_code=200)
+    async def rpc(
+        request: Request[Any, Any, Any], agent_name: AgentPath
+    ) -> Response[bytes] | Stream:
+        check_agent(agent_name)
+        headers = request_headers(cast("Scope", request.scope))
+        check_json(headers)
+        ident: Any = None
+        try:
+            message = read_message(await request.body())
+            ident = request_id(message)
+            method = message.get("method")
+            params = message.get("params")
+            if not isinstance(params, Mapping):
+                raise RpcError(INVALID_PARAMS, "params must be an object")
+            if method == "message/send":
+                result = await agent.send(params, headers)
+            elif method == "message/stream":
+                value, task = agent.begin(params)
+                return await stream(ident, value, task, headers)
+            elif method == "tasks/get":
+                await pipeline.authorize(headers, "invoke")
+                result = agent.get_task(params)
+            else:
+                await pipeline.authorize(headers, "invoke")
+                raise RpcError(METHOD_NOT_FOUND, f"method {method!r} is not served")
+        except RpcError as exc:
+            return error_response(ident, exc)
+        return result_response(ident, result)
+
+    return [card, rpc]
+
+
+async def _one(ident: Any, task: dict[str, Any]) -> AsyncIterator[bytes]:
+    yield _frame(ident, task)
+
+
+async def _events(
+    ident: Any, items: Any, task: dict[str, Any], agent: _Agent, run_id: str
+) -> AsyncIterator[bytes]:
+    """The task (working), then its artifact and its final status, from the run's items."""
+    try:
+        task["status"] = {"state": "working", "timestamp": _now()}
+        yield _frame(ident, task)
+        async for item in items:
+            if item.event == "end":
+                done = agent.complete(task, item.data.get("output"), run_id)
+                artifact = done["artifacts"][0]
+                yield _frame(
+                    ident,
+                    {
+                        "kind": "artifact-update",
+                        "taskId": task["id"],
+                        "contextId": task["contextId"],
+                        "artifact": artifact,
+                        "lastChunk": True,
+                    },
+                )
+                break
+            if item.event == "error":
+                agent.fail(task, dict(item.data))
+                break
+        yield _frame(
+            ident,
+            {
+                "kind": "status-update",
+                "taskId": task["id"],
+                "contextId": task["contextId"],
+                "status": task["status"],
+                "final": True,
+            },
+        )
+    finally:
+        with anyio.CancelScope(shield=True):
+            await items.aclose()

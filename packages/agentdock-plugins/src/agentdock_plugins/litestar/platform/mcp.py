@@ -1,0 +1,202 @@
+"""The Model Context Protocol over Streamable HTTP at ``/mcp/``: the agent is one tool.
+
+Stateless (no ``Mcp-Session-Id``): each ``POST`` carries one JSON-RPC message and is
+answered with ``application/json``; a notification is answered ``202``; ``GET`` (the
+server's own event stream) and ``DELETE`` (ending a session) answer ``405``. Both eras of
+the protocol are spoken: the ``initialize`` handshake (2024-11-05 to 2025-11-25) and the
+per-request envelope of 2026-07-28 (``server/discover``; each request's ``_meta`` names
+its protocol version, and results carry ``resultType``).
+
+* ``tools/list`` names one tool: the agent, with its description and the Dockfile's input
+  schema as ``inputSchema`` (its output schema as ``outputSchema`` when it is an object);
+* ``tools/call`` runs the agent's pipeline, as ``/invoke`` does, with the caller's
+  credentials: its output comes back as ``structuredContent`` and as JSON text. A refusal
+  once the caller is admitted (the input schema, a policy, the agent failing) is a tool
+  error (``isError``) carrying AgentDock's error envelope, so the model sees why.
+
+Every request authenticates as ``/invoke`` does (``x-api-key`` or ``Authorization``; the
+role needs ``invoke``; the rate limit counts it): a refusal there is the HTTP status and
+error envelope of ``/invoke`` (401, 403, 429, 498, 499), not a JSON-RPC answer. Messages
+are plain dicts decoded with msgspec; the ``mcp`` package is not imported by the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
+
+from agentdock_runtime import Pipeline, RuntimeHTTPError
+from agentdock_runtime.version import served_version
+from litestar import HttpMethod, Request, Response, route
+
+from agentdock_plugins.litestar.invoke import Scope, check_json, request_headers
+from agentdock_plugins.litestar.openapi import declared_schemas
+from agentdock_plugins.litestar.platform.encoding import encode
+from agentdock_plugins.litestar.platform.jsonrpc import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    RpcError,
+    error_response,
+    is_admission,
+    read_message,
+    request_id,
+    result_response,
+)
+
+__all__ = ["HANDSHAKE_VERSIONS", "MODERN_VERSIONS", "mcp_handlers"]
+
+#: Protocol revisions reached through ``initialize`` (oldest first).
+HANDSHAKE_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
+#: Revisions that carry the protocol version in each request's ``_meta``.
+MODERN_VERSIONS = ("2026-07-28",)
+_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
+UNSUPPORTED_VERSION = -32022
+
+
+class _Tool:
+    """The agent as an MCP tool: its listing, built once, and its call."""
+
+    def __init__(self, pipeline: Pipeline, spec: Any) -> None:
+        self.pipeline = pipeline
+        self.name: str = spec.agent.name
+        schema_in, schema_out, defs = declared_schemas(spec)
+        if schema_in.get("type") != "object":  # a tool's arguments are an object
+            schema_in = {"type": "object", "properties": {}, "additionalProperties": True}
+        if defs:
+            schema_in = {**schema_in, "$defs": defs}
+        tool: dict[str, Any] = {
+            "name": self.name,
+            "description": spec.agent.description or f"The {self.name} agent.",
+            "inputSchema": schema_in,
+        }
+        if schema_out.get("type") == "object":
+            tool["outputSchema"] = {**schema_out, "$defs": defs} if defs else schema_out
+        self.listing = [tool]
+        self.server_info = {"name": self.name, "version": served_version(spec) or "0"}
+
+    async def call(self, params: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
+        name = params.get("name")
+        if name != self.name:
+            raise RpcError(INVALID_PARAMS, f"unknown tool {name!r}; the tool is {self.name!r}")
+        arguments = params.get("arguments")
+        if arguments is None:
+            arguments = {}
+        if not isinstance(arguments, dict):
+            raise RpcError(INVALID_PARAMS, "arguments must be an object")
+        try:
+            result = await self.pipeline.invoke(arguments, headers=headers)
+        except RuntimeHTTPError as exc:
+            if is_admission(exc):
+                raise
+            envelope = exc.envelope()
+            return {
+                "content": [{"type": "text", "text": f"{exc.name}: {exc.detail}"}],
+                "structuredContent": envelope,
+                "isError": True,
+            }
+        output = result.output
+        structured = output if isinstance(output, dict) else {"result": output}
+        return {
+            "content": [{"type": "text", "text": encode(output).decode()}],
+            "structuredContent": structured,
+            "isError": False,
+            "_meta": {"agentdock/run_id": result.run_id},
+        }
+
+
+def _modern_version(params: Mapping[str, Any]) -> str | None:
+    """The 2026-era version a request names in its ``_meta`` (-32022 for one not served)."""
+    meta = params.get("_meta")
+    if not isinstance(meta, Mapping) or _VERSION_KEY not in meta:
+        return None
+    version = meta[_VERSION_KEY]
+    if version not in MODERN_VERSIONS:
+        data = {"supported": [*MODERN_VERSIONS], "requested": version}
+        raise RpcError(UNSUPPORTED_VERSION, "Unsupported protocol version", data)
+    return str(version)
+
+
+def _handshake(params: Mapping[str, Any], tool: _Tool) -> dict[str, Any]:
+    asked = params.get("protocolVersion")
+    version = asked if asked in HANDSHAKE_VERSIONS else HANDSHAKE_VERSIONS[-1]
+    return {
+        "protocolVersion": version,
+        "capabilities": {"tools": {"listChanged": False}},
+        "serverInfo": tool.server_info,
+    }
+
+
+def _discover(tool: _Tool) -> dict[str, Any]:
+    return {
+        "supportedVersions": [*HANDSHAKE_VERSIONS, *MODERN_VERSIONS],
+        "capabilities": {"tools": {"listChanged": False}},
+        "cacheScope": "public",
+        "ttlMs": 0,
+        "_meta": {"io.modelcontextprotocol/serverInfo": tool.server_info},
+    }
+
+
+def mcp_handlers(pipeline: Pipeline, spec: Any) -> list[Any]:
+    """The Litestar handlers of MCP for ``pipeline`` (built once)."""
+    tool = _Tool(pipeline, spec)
+
+    async def answer(
+        message: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> dict[str, Any] | None:
+        method = message.get("method")
+        params = message.get("params")
+        if params is None:
+            params = {}
+        if not isinstance(method, str) or not isinstance(params, Mapping):
+            raise RpcError(INVALID_REQUEST, "a request needs a method and object params")
+        modern = _modern_version(params)
+        if method == "tools/call":
+            result = await tool.call(params, headers)  # the pipeline admits the caller
+        else:
+            await pipeline.authorize(headers, "invoke")
+            if method == "initialize":
+                result = _handshake(params, tool)
+            elif method == "server/discover":
+                result = _discover(tool)
+            elif method == "tools/list":
+                result = {"tools": tool.listing}
+                if modern:
+                    result.update(cacheScope="private", ttlMs=0)
+            elif method == "ping":
+                result = {}
+            else:
+                raise RpcError(METHOD_NOT_FOUND, f"method {method!r} is not served")
+        if modern or method == "server/discover":
+            result["resultType"] = "complete"
+        return result
+
+    @route("/mcp", http_method=[HttpMethod.POST], status_code=200)
+    async def mcp_post(request: Request[Any, Any, Any]) -> Response[bytes]:
+        headers = request_headers(cast("Scope", request.scope))
+        check_json(headers)
+        ident: Any = None
+        try:
+            message = read_message(await request.body())
+            if "id" not in message:
+                if "method" not in message:  # a response to a server request: none are sent
+                    raise RpcError(INVALID_REQUEST, "a message needs a method or an id")
+                await pipeline.authorize(headers, "invoke")
+                return Response(content=b"", status_code=202)
+            ident = request_id(message)
+            return result_response(ident, await answer(message, headers))
+        except RpcError as exc:
+            return error_response(ident, exc)
+
+    @route("/mcp", http_method=[HttpMethod.GET, HttpMethod.DELETE], status_code=405)
+    async def mcp_no_stream() -> Response[bytes]:
+        # Stateless: no server-initiated stream to open, no session to end.
+        body = {"error": "MethodNotAllowed", "code": 405, "detail": "stateless MCP server"}
+        return Response(
+            content=encode(body),
+            status_code=405,
+            media_type="application/json",
+            headers={"allow": "POST"},
+        )
+
+    return [mcp_post, mcp_no_stream]
