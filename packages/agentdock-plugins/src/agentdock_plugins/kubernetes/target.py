@@ -24,15 +24,12 @@ its tag with its id in an annotation (:mod:`.image`). The NetworkPolicy's peers 
 
 from __future__ import annotations
 
-import functools
-import json
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from agentdock.deployment.errors import (
-    DeployError,
     DeployFailed,
     HealthGateFailed,
     InvalidDeployInput,
@@ -40,20 +37,9 @@ from agentdock.deployment.errors import (
 )
 from agentdock.masking import MIN_SECRET_LENGTH, SECRET_NAMES_ENV
 
-from agentdock_plugins.kubernetes.apiresponses import (
-    api_message,
-    drain,
-    first_line,
-    scrub,
-    short_reason,
-    stream_lines,
-)
+from agentdock_plugins.kubernetes.cluster import Cluster
 from agentdock_plugins.kubernetes.image import resolve
-from agentdock_plugins.kubernetes.kubeconfig import connect
 from agentdock_plugins.kubernetes.manifests import (
-    CONTAINER,
-    FIELD_MANAGER,
-    Manifest,
     names,
     ratelimit_problem,
     registry_problem,
@@ -76,9 +62,7 @@ from agentdock_plugins.kubernetes.readings import (
     image_of,
     instance_of,
     parse_timestamp,
-    pod_created,
     rollout_state,
-    selector_of,
 )
 
 if TYPE_CHECKING:
@@ -95,32 +79,8 @@ __all__ = [
 
 CONTEXT_ENV = "AGENTDOCK_KUBE_CONTEXT"
 NAMESPACE_ENV = "AGENTDOCK_KUBE_NAMESPACE"
-LOG_TAIL = 20
-APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
-#: (connect, read) seconds for one API call: a black-holed address fails instead of hanging.
-REQUEST_TIMEOUT = (5, 30)
-#: Pod states that no amount of waiting fixes: the gate fails at once with the reason.
-FATAL_REASONS = frozenset(
-    {
-        "CreateContainerConfigError",
-        "CreateContainerError",
-        "CrashLoopBackOff",
-        "ErrImageNeverPull",
-        "ImagePullBackOff",
-        "InvalidImageName",
-    }
-)
 _POLL_FIRST = 0.05
 _POLL_MAX = 1.0
-#: Kind → (client API class, the method suffix of its namespaced calls).
-_APIS = {
-    "ConfigMap": ("CoreV1Api", "config_map"),
-    "Service": ("CoreV1Api", "service"),
-    "NetworkPolicy": ("NetworkingV1Api", "network_policy"),
-    "Deployment": ("AppsV1Api", "deployment"),
-    "HorizontalPodAutoscaler": ("AutoscalingV2Api", "horizontal_pod_autoscaler"),
-    "PodDisruptionBudget": ("PolicyV1Api", "pod_disruption_budget"),
-}
 #: Kinds a version renders only under conditions: a later version without them deletes them.
 _OPTIONAL = ("HorizontalPodAutoscaler", "PodDisruptionBudget")
 _HINTS = {
@@ -172,12 +132,9 @@ class KubernetesTarget:
         self._context = context
         self._namespace = namespace
         self._snapshot_source = snapshot_source
-        self._api: Any = None
-        self._api_context: str | None = None
-        self._server = ""
-        self._default_namespace = "default"
         #: Values given at ``start``, kept in memory only to mask them in log lines.
         self._masked: list[str] = []
+        self._cluster = Cluster(kubeconfig, self._masked)
 
     # -- Target protocol ------------------------------------------------------------------
 
@@ -227,7 +184,8 @@ class KubernetesTarget:
         self, artifact: Artifact, request: StartRequest, progress: Progress
     ) -> Mapping[str, Any]:
         """Apply the version's manifests (server-side apply, idempotent); return the handle."""
-        self._masked = sorted(
+        # In place: the cluster connection masks with the same list.
+        self._masked[:] = sorted(
             (
                 v
                 for k, v in request.env.items()
@@ -246,8 +204,10 @@ class KubernetesTarget:
             instance=request.instance,
         )
         context = self._context or os.environ.get(CONTEXT_ENV) or None
-        self._connect(context)
-        namespace = self._namespace or os.environ.get(NAMESPACE_ENV) or self._default_namespace
+        self._cluster.connect(context)
+        namespace = (
+            self._namespace or os.environ.get(NAMESPACE_ENV) or self._cluster.default_namespace
+        )
         ingress, egress = _network_terms()
         image = resolve(artifact)
         if image.note is not None:
@@ -268,7 +228,7 @@ class KubernetesTarget:
             if manifest["kind"] == "Deployment":
                 annotations = manifest["metadata"].setdefault("annotations", {})
                 annotations[DEPLOYMENT_ANNOTATION] = str(request.deployment_id)
-        live = self._get("Deployment", objs.base, namespace)
+        live = self._cluster.get("Deployment", objs.base, namespace)
         previous = deployment_id_of(live) if live is not None else None
         required, _ = required_variables(snapshot)
         if required:
@@ -282,11 +242,11 @@ class KubernetesTarget:
         for manifest in manifests:
             kind, name = manifest["kind"], manifest["metadata"]["name"]
             progress("apply", f"applying {kind} {namespace}/{name}", kind=kind, name=name)
-            self._apply(manifest, namespace)
+            self._cluster.apply(manifest, namespace)
             applied.append(kind)
         for kind in _OPTIONAL:
             if kind not in applied:
-                self._delete_ours(kind, objs.base, namespace)
+                self._cluster.delete_ours(kind, objs.base, namespace)
         port = int(spec.expose.port)
         handle = {
             "namespace": namespace,
@@ -297,7 +257,7 @@ class KubernetesTarget:
             "version": request.version,
             "deployment_id": request.deployment_id,
             "previous": previous,
-            "context": self._api_context,
+            "context": self._cluster.context,
             "port": port,
             "endpoint": f"http://{objs.base}.{namespace}.svc.cluster.local:{port}",
         }
@@ -309,14 +269,14 @@ class KubernetesTarget:
         replica updated and available, no old one left); a pod stuck in a state that
         waiting cannot fix (a missing Secret, an image that cannot be pulled, a crash loop)
         fails at once, a timeout fails with what was last seen and the pods' last lines."""
-        self._connect(handle.get("context"))
+        self._cluster.connect(handle.get("context"))
         namespace, name = str(handle["namespace"]), str(handle["name"])
         deadline = time.monotonic() + timeout
         delay = _POLL_FIRST
         seen = "no status yet"
         progress("health", f"waiting up to {timeout:g}s for deployment/{name}", name=name)
         while True:
-            live = self._get("Deployment", name, namespace)
+            live = self._cluster.get("Deployment", name, namespace)
             if live is None:
                 raise HealthGateFailed(f"deployment {namespace}/{name} is gone")
             if deployment_id_of(live) != str(handle["deployment_id"]):
@@ -332,9 +292,9 @@ class KubernetesTarget:
                 raise HealthGateFailed(
                     f"deployment {namespace}/{name} cannot roll out: {fatal}",
                     hint="kubectl describe deployment " + name,
-                    log_tail=self._tail(handle),
+                    log_tail=self._cluster.tail(handle),
                 )
-            problem = self._pod_problem(handle)
+            problem = self._cluster.pod_problem(handle)
             if problem is not None:
                 reason, text = problem
                 hint = _HINTS.get(reason)
@@ -345,13 +305,13 @@ class KubernetesTarget:
                 raise HealthGateFailed(
                     f"a pod of deployment {namespace}/{name} is in {reason}: {text}",
                     hint=hint or "its last log lines say why",
-                    log_tail=self._tail(handle),
+                    log_tail=self._cluster.tail(handle),
                 )
             if time.monotonic() >= deadline:
                 raise HealthGateFailed(
                     f"deployment {namespace}/{name} did not roll out within {timeout:g}s ({seen})",
                     hint="raise the timeout, or read the pods' log lines for what they wait on",
-                    log_tail=self._tail(handle),
+                    log_tail=self._cluster.tail(handle),
                 )
             time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, _POLL_MAX)
@@ -360,9 +320,9 @@ class KubernetesTarget:
         """Delete the deployment's objects, unless they now belong to another deployment
         (replaced in place) or hold a rollout that never completed over an earlier live
         version (see the module docstring). Gone is fine."""
-        self._connect(handle.get("context"))
+        self._cluster.connect(handle.get("context"))
         namespace, name = str(handle["namespace"]), str(handle["name"])
-        live = self._get("Deployment", name, namespace)
+        live = self._cluster.get("Deployment", name, namespace)
         if live is not None:
             if deployment_id_of(live) != str(handle.get("deployment_id")):
                 return
@@ -377,17 +337,19 @@ class KubernetesTarget:
             "NetworkPolicy",
         ]
         for kind in kinds:
-            self._delete_ours(kind, name, namespace)
-        self._delete_ours("ConfigMap", str(handle.get("configmap") or f"{name}-spec"), namespace)
+            self._cluster.delete_ours(kind, name, namespace)
+        self._cluster.delete_ours(
+            "ConfigMap", str(handle.get("configmap") or f"{name}-spec"), namespace
+        )
 
     def status(self, handle: Mapping[str, Any]) -> Mapping[str, Any]:
         """The rollout read live: ``running`` when every replica is available, ``degraded``
         when some are not, ``down`` when none is, ``stopped`` when scaled to zero or
         replaced in place by another deployment, ``missing`` when the Deployment is gone.
         Beyond the protocol's keys: ``replicas``, ``available``, ``updated``, ``image``."""
-        self._connect(handle.get("context"))
+        self._cluster.connect(handle.get("context"))
         namespace, name = str(handle["namespace"]), str(handle["name"])
-        live = self._get("Deployment", name, namespace)
+        live = self._cluster.get("Deployment", name, namespace)
         base: dict[str, Any] = {
             "state": "missing",
             "healthy": None,
@@ -427,7 +389,7 @@ class KubernetesTarget:
                 base.update(state="down", healthy=False)
         base["restarts"] = sum(
             int(c.get("restartCount") or 0)
-            for pod in self._pods(handle)
+            for pod in self._cluster.pods(handle)
             for c, _ in container_statuses(pod)
         )
         return base
@@ -435,11 +397,11 @@ class KubernetesTarget:
     def logs(self, handle: Mapping[str, Any], tail: int | None, follow: bool) -> Iterator[str]:
         """The pods' log lines (the agent container), each pod's prefixed with its name when
         there are several; ``follow`` follows the newest pod."""
-        self._connect(handle.get("context"))
-        pods = self._pods(handle)
+        self._cluster.connect(handle.get("context"))
+        pods = self._cluster.pods(handle)
         if not pods:
             raise NotFound(f"no pods of deployment {handle.get('namespace')}/{handle.get('name')}")
-        return self._log_lines(handle, pods, tail, follow)
+        return self._cluster.log_lines(handle, pods, tail, follow)
 
     # -- dry run --------------------------------------------------------------------------
 
@@ -484,203 +446,6 @@ class KubernetesTarget:
             ingress_from=ingress,
             egress_to=egress,
         )
-
-    # -- helpers --------------------------------------------------------------------------
-
-    def _log_lines(
-        self,
-        handle: Mapping[str, Any],
-        pods: Sequence[Mapping[str, Any]],
-        tail: int | None,
-        follow: bool,
-    ) -> Iterator[str]:
-        namespace = str(handle["namespace"])
-        core = self._client("CoreV1Api")
-        prefix = len(pods) > 1
-        ordered = sorted(pods, key=pod_created)
-        for index, pod in enumerate(ordered):
-            pod_name = str((pod.get("metadata") or {}).get("name"))
-            streaming = follow and index == len(ordered) - 1
-            response = self._pod_log(core, pod_name, namespace, tail, follow=streaming)
-            lines = (
-                stream_lines(response)
-                if streaming
-                else iter(response.data.decode("utf-8", errors="replace").splitlines())
-            )
-            for line in lines:
-                text = scrub(line, self._masked)
-                yield f"[{pod_name}] {text}" if prefix else text
-
-    def _pod_log(
-        self,
-        core: Any,
-        pod_name: str,
-        namespace: str,
-        tail: int | None,
-        *,
-        follow: bool = False,
-        previous: bool = False,
-    ) -> Any:
-        """The raw response of the pod's log read (a stream to follow when ``follow``)."""
-        return self._call(
-            functools.partial(
-                core.read_namespaced_pod_log,
-                pod_name,
-                namespace,
-                container=CONTAINER,
-                tail_lines=tail,
-                follow=follow,
-                previous=previous,
-                _preload_content=False,
-                _request_timeout=None if follow else REQUEST_TIMEOUT,
-            )
-        )
-
-    def _connect(self, context: str | None) -> None:
-        """Load the cluster's configuration once (see :mod:`.kubeconfig`)."""
-        if self._api is not None and (context is None or context == self._api_context):
-            return
-        connection = connect(self._kubeconfig, context)
-        if connection.namespace:
-            self._default_namespace = connection.namespace
-        self._server = connection.server
-        self._api = connection.api
-        self._api_context = connection.context
-
-    def _client(self, name: str) -> Any:
-        from kubernetes import client
-
-        return getattr(client, name)(self._api)
-
-    def _call(self, fn: Callable[[], Any], *, missing_ok: bool = False) -> Any:
-        """One API call with its failures as deployment errors (never a credential)."""
-        import urllib3
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            return fn()
-        except ApiException as exc:
-            if missing_ok and exc.status == 404:
-                return None
-            if exc.status == 0:
-                raise DeployFailed(
-                    f"cannot reach the Kubernetes API at {self._server}: {first_line(exc.reason)}",
-                    hint="check the cluster address in the kubeconfig",
-                ) from None
-            raise DeployFailed(
-                f"the Kubernetes API at {self._server} refused: {exc.status} "
-                f"{exc.reason}: {api_message(exc)}",
-                hint={
-                    401: "the kubeconfig's credentials are not accepted",
-                    403: "the kubeconfig's user lacks the permission named above",
-                }.get(int(exc.status or 0)),
-            ) from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise DeployFailed(
-                f"cannot reach the Kubernetes API at {self._server}: {short_reason(exc)}",
-                hint="check that the cluster is up and the kubeconfig's server address is right",
-            ) from None
-
-    def _apply(self, manifest: Manifest, namespace: str) -> None:
-        api, suffix = _APIS[manifest["kind"]]
-        method = getattr(self._client(api), f"patch_namespaced_{suffix}")
-        response = self._call(
-            lambda: method(
-                manifest["metadata"]["name"],
-                namespace,
-                manifest,
-                field_manager=FIELD_MANAGER,
-                force=True,
-                _content_type=APPLY_CONTENT_TYPE,
-                _preload_content=False,
-                _request_timeout=REQUEST_TIMEOUT,
-            )
-        )
-        drain(response)
-
-    def _get(self, kind: str, name: str, namespace: str) -> dict[str, Any] | None:
-        api, suffix = _APIS[kind]
-        method = getattr(self._client(api), f"read_namespaced_{suffix}")
-        response = self._call(
-            lambda: method(
-                name, namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
-            ),
-            missing_ok=True,
-        )
-        if response is None:
-            return None
-        return dict(json.loads(response.data))
-
-    def _delete_ours(self, kind: str, name: str, namespace: str) -> None:
-        """Delete an object AgentDock manages; someone else's object of that name stays."""
-        live = self._get(kind, name, namespace)
-        labels = ((live or {}).get("metadata") or {}).get("labels") or {}
-        if live is None or labels.get("app.kubernetes.io/managed-by") != FIELD_MANAGER:
-            return
-        api, suffix = _APIS[kind]
-        method = getattr(self._client(api), f"delete_namespaced_{suffix}")
-        response = self._call(
-            lambda: method(
-                name,
-                namespace,
-                propagation_policy="Background",
-                _preload_content=False,
-                _request_timeout=REQUEST_TIMEOUT,
-            ),
-            missing_ok=True,
-        )
-        if response is not None:
-            drain(response)
-
-    def _pods(self, handle: Mapping[str, Any]) -> list[dict[str, Any]]:
-        namespace = str(handle["namespace"])
-        labels = selector_of(handle)
-        core = self._client("CoreV1Api")
-        response = self._call(
-            lambda: core.list_namespaced_pod(
-                namespace,
-                label_selector=",".join(f"{k}={v}" for k, v in sorted(labels.items())),
-                _preload_content=False,
-                _request_timeout=REQUEST_TIMEOUT,
-            )
-        )
-        items = json.loads(response.data).get("items") or []
-        return [dict(p) for p in items]
-
-    def _pod_problem(self, handle: Mapping[str, Any]) -> tuple[str, str] | None:
-        for pod in self._pods(handle):
-            for status, _ in container_statuses(pod):
-                waiting = (status.get("state") or {}).get("waiting") or {}
-                reason = str(waiting.get("reason") or "")
-                if reason in FATAL_REASONS:
-                    pod_name = (pod.get("metadata") or {}).get("name")
-                    message = scrub(str(waiting.get("message") or reason), self._masked)
-                    return reason, f"{pod_name}: {first_line(message)}"
-        return None
-
-    def _tail(self, handle: Mapping[str, Any]) -> list[str]:
-        """The last log lines of the version's pods (a crashed container's previous run when
-        the current one has none yet); empty when they cannot be read."""
-        try:
-            pods = self._pods(handle)
-        except DeployError:
-            return []
-        core = self._client("CoreV1Api")
-        namespace = str(handle["namespace"])
-        lines: list[str] = []
-        for pod in pods[:3]:
-            pod_name = str((pod.get("metadata") or {}).get("name"))
-            for previous in (False, True):
-                try:
-                    response = self._pod_log(core, pod_name, namespace, LOG_TAIL, previous=previous)
-                except DeployError:
-                    continue
-                text = response.data.decode("utf-8", errors="replace")
-                if text.strip():
-                    prefix = f"[{pod_name}] " if len(pods) > 1 else ""
-                    lines += [prefix + scrub(line, self._masked) for line in text.splitlines()]
-                    break
-        return lines[-LOG_TAIL:]
 
 
 def _network_terms(
