@@ -405,3 +405,69 @@ def test_the_command_refuses_to_start_without_auth_off_loopback(home: Path) -> N
     key = json.loads(made.output)["key"]
     listed = runner.invoke(controlplane_command, ["key", "list", "--json"])
     assert key not in listed.output and json.loads(listed.output)["keys"][0]["role"] == "viewer"
+
+
+def _frames(response: Any, wanted: Any, limit: int = 500) -> list[dict[str, Any]]:
+    """SSE frames (``event``, ``id``, ``data``) read until ``wanted(frames)`` holds."""
+    import json
+
+    frames: list[dict[str, Any]] = []
+    frame: dict[str, Any] = {}
+    for line in response.iter_lines():
+        if not line:
+            if "data" in frame:
+                frame["data"] = json.loads(frame["data"])
+                frames.append(frame)
+                if wanted(frames) or len(frames) >= limit:
+                    return frames
+            frame = {}
+            continue
+        field, _, value = line.partition(": ")
+        if field in ("event", "id", "data"):
+            frame[field] = value
+    return frames
+
+
+def test_events_stream_over_sse_with_a_resumable_cursor(
+    home: Path, tmp_path: Path, fakes: tuple[Any, Any], echo: Path
+) -> None:
+    import httpx
+    from served import serving
+
+    manager, _ = fakes
+    with open_store() as store:
+        key = create_platform_key(store, "developer", created_by="test")[0].key
+        plane = ControlPlane(store=store, projects=tmp_path, plugins=manager, health_interval=0.05)
+        auth = {"authorization": f"Bearer {key}"}
+        with serving(controlplane_app(plane)) as port:
+            base = f"http://127.0.0.1:{port}"
+            with httpx.Client(base_url=base, headers=auth, timeout=DEADLINE) as client:
+                started = client.post("/controller/deploy", json={"dockfile": str(echo)})
+                assert started.status_code == 202
+                op_id = started.json()["operation_id"]
+
+                def done(frames: list[dict[str, Any]]) -> bool:
+                    finished = any(
+                        f["event"] == "deploy_status" and f["data"]["status"] == "succeeded"
+                        for f in frames
+                    )
+                    healthy = any(
+                        f["event"] == "health_event" and f["data"]["state"] == "active"
+                        for f in frames
+                    )
+                    return finished and healthy
+
+                with client.stream("GET", "/controller/events", params={"cursor": 0}) as stream:
+                    frames = _frames(stream, done)
+                assert done(frames), frames
+                ids = [int(f["id"]) for f in frames]
+                assert ids == sorted(ids) and len(set(ids)) == len(ids)
+                ours = [f for f in frames if f["data"].get("operation_id") == op_id]
+                assert {f["event"] for f in ours} == {"build_event", "deploy_status"}
+                middle = ids[len(ids) // 2]
+                with client.stream(
+                    "GET", "/controller/events", headers={"last-event-id": str(middle)}
+                ) as stream:
+                    resumed = _frames(stream, lambda fs: len(fs) >= 1)
+                assert int(resumed[0]["id"]) == middle + 1
+                assert resumed[0] == next(f for f in frames if int(f["id"]) == middle + 1)

@@ -25,6 +25,7 @@ from litestar.stores.memory import MemoryStore
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from agentdock_plugins.controlplane import health
 from agentdock_plugins.controlplane.api import api_router
 from agentdock_plugins.controlplane.pages import pages_router
 from agentdock_plugins.controlplane.state import ControlPlane
@@ -113,11 +114,17 @@ def controlplane_app(plane: ControlPlane, *, secure_cookies: bool = False) -> Li
         secure=secure_cookies,
     )
 
+    watcher: list[asyncio.Task[None]] = []
+
     async def on_startup(app: Litestar) -> None:
         plane.events.bind(asyncio.get_running_loop())
         plane.started_at = time.time()
+        if plane.health_interval > 0:
+            watcher.append(health.start(plane, plane.health_interval))
 
     async def on_shutdown(app: Litestar) -> None:
+        for task in watcher:
+            await health.stop(task)
         plane.operations.shutdown()
 
     static = create_static_files_router(

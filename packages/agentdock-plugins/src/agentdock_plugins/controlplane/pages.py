@@ -60,10 +60,17 @@ def _plane(request: Request[Any, Any, Any]) -> ControlPlane:
     return plane
 
 
-def _page(request: Request[Any, Any, Any], name: str, who: Principal, **context: Any) -> Template:
+def _page(
+    request: Request[Any, Any, Any],
+    name: str,
+    who: Principal,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> Template:
     session = request.scope.get("session") or {}
     return Template(
         template_name=name,
+        headers=headers,
         context={
             "who": who,
             "csrf": session.get("csrf", "") if isinstance(session, dict) else "",
@@ -80,10 +87,15 @@ def _signed_in(request: Request[Any, Any, Any]) -> Principal | None:
     return who
 
 
-def _fragment(request: Request[Any, Any, Any], name: str, **context: Any) -> Template:
+def _fragment(
+    request: Request[Any, Any, Any],
+    name: str,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> Template:
     who = _signed_in(request)
     assert who is not None
-    return _page(request, name, who, **context)
+    return _page(request, name, who, headers, **context)
 
 
 # -- sign in ----------------------------------------------------------------------------------
@@ -320,7 +332,17 @@ def create_key_action(request: Request[Any, Any, Any], data: Form) -> Template:
         agent = _form_agent({"agent": agent})
     body = KeyBody(role=str(data.get("role", "")), agent=agent)
     made = create_key.fn(request, body)
-    return _fragment(request, "_newkey.html", made=made)
+    changed = {"HX-Trigger": "keys-changed", "Cache-Control": "no-store"}
+    return _fragment(request, "_newkey.html", changed, made=made)
+
+
+@get(
+    "/ui/agents/{agent:str}/keys", guards=[DEVELOPER], include_in_schema=False, sync_to_thread=True
+)
+def keys_fragment(request: Request[Any, Any, Any], agent: AgentPath) -> Template:
+    now = time.time()
+    keys = [k.public(now) for k in _plane(request).store.list_api_keys(agent)]
+    return _fragment(request, "_keys.html", agent=agent, keys=keys)
 
 
 @post("/ui/keys/revoke", guards=[DEVELOPER], include_in_schema=False, sync_to_thread=True)
@@ -332,7 +354,8 @@ def revoke_key_action(request: Request[Any, Any, Any], data: Form) -> Response[A
     if not is_key_id(key_id):
         raise RuntimeHTTPError(400, "InvalidKeyId", "not a key id", path="key_id")
     revoke_key.fn(request, key_id=key_id, agent=agent)
-    return _redirect(f"/agents/{agent}#keys" if agent else "/platform-keys")
+    # The page that showed the button shows the key's new state.
+    return Response(content="", status_code=204, headers={"HX-Refresh": "true"})
 
 
 @post("/ui/validate", guards=[VIEWER], include_in_schema=False)
@@ -358,7 +381,7 @@ async def playground_invoke(
     if key:
         headers["authorization"] = f"Bearer {key}"
     try:
-        payload = json.dumps({"input": json.loads(str(data.get("input", "")))})
+        payload = json.dumps(json.loads(str(data.get("input", ""))))
     except ValueError as exc:
         return _fragment(request, "_invoke.html", status=None, body=f"input is not JSON: {exc}")
     try:
@@ -381,6 +404,7 @@ pages_router = Router(
         agents_fragment,
         agent_page,
         logs_fragment,
+        keys_fragment,
         deploy_page,
         operation_page,
         operation_fragment,

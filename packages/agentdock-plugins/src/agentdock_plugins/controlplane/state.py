@@ -26,6 +26,8 @@ class ControlPlane:
     events: EventLog = field(default_factory=EventLog)
     operations: Operations = field(init=False)
     started_at: float = 0.0
+    #: Seconds between two readings of every agent's health (``health_event``); 0: none.
+    health_interval: float = 5.0
 
     def __post_init__(self) -> None:
         self.operations = Operations(self.events)

@@ -29,6 +29,10 @@
     banner(text);
   });
 
+  document.addEventListener("htmx:sendError", function () {
+    banner("The control plane did not answer (network error); try again.");
+  });
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest("button.copy");
     if (!button) return;
