@@ -9,6 +9,7 @@ origin only, and forbids framing.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,10 @@ def _templates() -> TemplateConfig[JinjaTemplateEngine]:
     )
     environment.filters["when"] = _when
     environment.filters["age"] = _age
+    # JSON shown as text (autoescaped like any text), unlike ``tojson``, which is meant for
+    # script and attribute contexts and writes ' as \u0027.
+    environment.filters["pretty"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
+    environment.filters["compact"] = lambda value: json.dumps(value, ensure_ascii=False)
     return TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment))
 
 

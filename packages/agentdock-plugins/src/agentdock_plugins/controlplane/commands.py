@@ -21,6 +21,8 @@ from agentdock_plugins.controlplane.principals import ROLES
 __all__ = ["controlplane_command", "is_loopback"]
 
 DEFAULT_PORT = 8700
+#: Seconds a stopping control plane gives open requests (event streams) before it closes them.
+SHUTDOWN_GRACE_S = 5
 
 
 def is_loopback(host: str) -> bool:
@@ -109,7 +111,13 @@ def controlplane_command(
         f"AgentDock control plane on http://{host}:{port}/ (registry {describe_store(store)})"
     )
     try:
-        run(controlplane_app(plane, secure_cookies=secure_cookies), host=host, port=port)
+        # Open event streams never end on their own: they get a few seconds, then go.
+        run(
+            controlplane_app(plane, secure_cookies=secure_cookies),
+            host=host,
+            port=port,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+        )
     finally:
         store.close()
 
