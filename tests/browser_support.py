@@ -15,7 +15,7 @@ from typing import Any
 
 from processes import unavailable
 
-__all__ = ["CHROMEDRIVER", "CHROMIUM", "artifacts_dir", "chrome"]
+__all__ = ["CHROMEDRIVER", "CHROMIUM", "accessibility_violations", "artifacts_dir", "chrome"]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -49,3 +49,23 @@ def artifacts_dir(name: str) -> Path:
     path = base / name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
+
+
+def accessibility_violations(
+    driver: Any, impacts: tuple[str, ...] = ("serious", "critical")
+) -> list[str]:
+    """axe-core's WCAG 2 A/AA violations of the page shown, of the given impacts, one line
+    each (rule, impact, the first offending element)."""
+    driver.execute_script(AXE.read_text(encoding="utf-8"))
+    driver.set_script_timeout(60)
+    found = driver.execute_async_script(
+        "var done = arguments[arguments.length - 1];"
+        "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}})"
+        ".then(function (r) { done(r.violations.map(function (v) {"
+        "  return [v.id, v.impact, v.nodes.length ? v.nodes[0].target.join(' ') : ''];"
+        "})); }, function (e) { done([['axe failed', String(e), '']]); });"
+    )
+    return [f"{rule} ({impact}): {where}" for rule, impact, where in found if impact in impacts]

@@ -23,7 +23,7 @@ from agentdock.registry import open_store
 from agentdock_plugins.controlplane.app import controlplane_app
 from agentdock_plugins.controlplane.principals import create_platform_key
 from agentdock_plugins.controlplane.state import ControlPlane
-from browser_support import artifacts_dir, chrome
+from browser_support import accessibility_violations, artifacts_dir, chrome
 from served import serving
 
 CHAT = Path(__file__).resolve().parents[2] / "examples" / "chat"
@@ -132,6 +132,7 @@ def test_the_dashboard_deploys_calls_and_guards(dashboard: dict[str, Any]) -> No
         label = browser.find_element(By.CSS_SELECTOR, "label[for=key]")
         assert label.text == "Platform key"
         browser.save_screenshot(str(shots / "01-login.png"))
+        assert accessibility_violations(browser) == []
         sign_in("admin")
         assert "No agent deployed yet" in shown("#agents-table").text
         browser.save_screenshot(str(shots / "02-home-empty.png"))
@@ -150,10 +151,12 @@ def test_the_dashboard_deploys_calls_and_guards(dashboard: dict[str, Any]) -> No
         assert steps == ["done"] * 4, steps
         assert "[health]" in browser.execute_script(READ, "op-log")
         browser.save_screenshot(str(shots / "04-deploy-done.png"))
+        assert accessibility_violations(browser) == []
 
         browser.get(f"{base}/")
         text_is("#agents-table tr[data-agent=chat] .state", "active")
         browser.save_screenshot(str(shots / "05-home-active.png"))
+        assert accessibility_violations(browser) == []
 
         # An agent key: created, shown once, used from the playground, revoked.
         browser.get(f"{base}/agents/chat")
@@ -176,6 +179,7 @@ def test_the_dashboard_deploys_calls_and_guards(dashboard: dict[str, Any]) -> No
         assert status == "200", shown("#invoke-body").text
         assert "You asked: hello" in shown("#invoke-body").text
         browser.save_screenshot(str(shots / "07-playground.png"))
+        assert accessibility_violations(browser) == []
         key_id = key.split("_")[1]
         click(f"#keys-table tr[data-key='{key_id}'] button.danger")
         WebDriverWait(browser, WAIT).until(ready.alert_is_present()).accept()
@@ -199,11 +203,13 @@ def test_the_dashboard_deploys_calls_and_guards(dashboard: dict[str, Any]) -> No
             browser.switch_to.alert.dismiss()
             pytest.fail("a script from the Dockfile text ran")
         browser.save_screenshot(str(shots / "08-validator.png"))
+        assert accessibility_violations(browser) == []
 
         # A viewer: no deploy or key controls, and the server refuses it anyway.
         browser.get(f"{base}/audit-log")
         assert "controlplane.deploy" in shown("#audit-table").text
         browser.save_screenshot(str(shots / "09-audit.png"))
+        assert accessibility_violations(browser) == []
         click("header button.link")  # sign out
         WebDriverWait(browser, WAIT).until(ready.url_contains("/login"))
         sign_in("viewer")
