@@ -471,3 +471,18 @@ def test_events_stream_over_sse_with_a_resumable_cursor(
                     resumed = _frames(stream, lambda fs: len(fs) >= 1)
                 assert int(resumed[0]["id"]) == middle + 1
                 assert resumed[0] == next(f for f in frames if int(f["id"]) == middle + 1)
+
+
+def test_signing_in_gives_the_session_a_new_id(cp: Plane) -> None:
+    planted = "f" * 64
+    cp.client.cookies.set("agentdock_session", planted)
+    answer = cp.client.post("/login", data={"key": cp.keys["viewer"]}, follow_redirects=False)
+    assert answer.status_code == 303
+    issued = answer.cookies.get("agentdock_session")
+    assert issued and issued != planted
+    cp.client.cookies.clear()
+    cp.client.cookies.set("agentdock_session", planted)
+    assert cp.client.get("/", follow_redirects=False).status_code == 303
+    cp.client.cookies.clear()
+    cp.client.cookies.set("agentdock_session", issued)
+    assert cp.client.get("/", follow_redirects=False).status_code == 200

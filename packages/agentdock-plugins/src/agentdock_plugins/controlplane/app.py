@@ -18,7 +18,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Litestar, Request, get
 from litestar.datastructures import State
 from litestar.enums import ScopeType
-from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -29,6 +28,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from agentdock_plugins.controlplane import health
 from agentdock_plugins.controlplane.api import api_router
 from agentdock_plugins.controlplane.pages import pages_router
+from agentdock_plugins.controlplane.sessions import RotatingSessionConfig
 from agentdock_plugins.controlplane.state import ControlPlane
 from agentdock_plugins.litestar.errors import EXCEPTION_HANDLERS
 
@@ -111,7 +111,7 @@ async def openapi_document(request: Request[Any, Any, Any]) -> dict[str, Any]:
 def controlplane_app(plane: ControlPlane, *, secure_cookies: bool = False) -> Litestar:
     """The application serving ``plane`` (``secure_cookies``: send the session cookie over
     HTTPS only, for a control plane behind TLS)."""
-    sessions = ServerSideSessionConfig(
+    sessions = RotatingSessionConfig(
         key=SESSION_COOKIE,
         max_age=SESSION_MAX_AGE,
         httponly=True,

@@ -48,6 +48,7 @@ from agentdock_plugins.controlplane.principals import (
     Principal,
     authenticate,
 )
+from agentdock_plugins.controlplane.sessions import rotate
 from agentdock_plugins.controlplane.state import ControlPlane
 
 __all__ = ["pages_router"]
@@ -121,6 +122,7 @@ async def login(
             context={"error": "That key is not a live platform key."},
             status_code=401,
         )
+    rotate(request)  # a cookie from before sign-in never names the signed-in session
     request.set_session(new_session(who))
     await anyio.to_thread.run_sync(
         lambda: plane.store.append_audit(
