@@ -486,3 +486,21 @@ def test_signing_in_gives_the_session_a_new_id(cp: Plane) -> None:
     cp.client.cookies.clear()
     cp.client.cookies.set("agentdock_session", issued)
     assert cp.client.get("/", follow_redirects=False).status_code == 200
+
+
+def test_a_first_deploys_key_goes_once_to_whoever_deployed(cp: Plane, echo: Path) -> None:
+    start = cp.plane.events.last_id
+    op = _deploy(cp, echo)
+    assert op["secret_waiting"] is True
+    path = f"/controller/operations/{op['operation_id']}/secret"
+    assert cp.client.post(path, headers=cp.auth("admin")).status_code == 404  # not its deploy
+    taken = cp.client.post(path, headers=cp.auth("developer"))
+    assert taken.status_code == 200
+    key = taken.json()["key"]
+    assert key.startswith("adk_") and key.split("_")[1] == op["result"]["key_id"]
+    assert cp.client.post(path, headers=cp.auth("developer")).status_code == 404  # once
+    events = " ".join(str(e.to_json()) for e in cp.plane.events.after(start)[0])
+    assert key not in events
+    assert (
+        key not in cp.client.get("/audit", params={"limit": 1000}, headers=cp.auth("viewer")).text
+    )

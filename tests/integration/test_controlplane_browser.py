@@ -150,6 +150,9 @@ def test_the_dashboard_deploys_calls_and_guards(dashboard: dict[str, Any]) -> No
         )
         assert steps == ["done"] * 4, steps
         assert "[health]" in browser.execute_script(READ, "op-log")
+        click("#show-first-key")  # the key the first deploy created, shown once
+        first = shown("#new-key-value").text.strip()
+        assert first.startswith("adk_")
         browser.save_screenshot(str(shots / "04-deploy-done.png"))
         assert accessibility_violations(browser) == []
 

@@ -53,6 +53,8 @@ from agentdock_plugins.controlplane.state import ControlPlane
 
 __all__ = ["pages_router"]
 
+#: The status that tells htmx to stop polling (it still shows the answer).
+STOP_POLLING = 286
 OpPath = Annotated[str, Parameter(pattern=r"^op-[0-9]+-[0-9a-f]{8}$")]
 
 
@@ -253,7 +255,25 @@ async def operation_fragment(request: Request[Any, Any, Any], op_id: OpPath) -> 
     op = _plane(request).operations.get(op_id)
     if op is None:
         raise RuntimeHTTPError(404, "NotFound", "no such operation", path="op_id")
-    return _fragment(request, "_operation.html", op=op.public())
+    shown = _fragment(request, "_operation.html", op=op.public())
+    if op.status in ("succeeded", "failed"):
+        shown.status_code = STOP_POLLING  # the outcome is final: htmx stops asking
+    return shown
+
+
+@post("/ui/operations/{op_id:str}/secret", guards=[DEVELOPER], include_in_schema=False)
+async def operation_secret(request: Request[Any, Any, Any], op_id: OpPath) -> Template:
+    """The key a first deploy created, shown once to whoever started the deploy."""
+    who = _signed_in(request)
+    assert who is not None
+    plane = _plane(request)
+    secret = plane.operations.take_secret(op_id, who.name)
+    op = plane.operations.get(op_id)
+    if secret is None or op is None:
+        raise RuntimeHTTPError(404, "NotFound", "no key waits for you in this operation")
+    result = op.result or {}
+    made = {"key": secret, "key_id": result.get("key_id"), "role": None}
+    return _fragment(request, "_newkey.html", {"Cache-Control": "no-store"}, made=made)
 
 
 @get("/validator", include_in_schema=False)
@@ -410,6 +430,7 @@ pages_router = Router(
         deploy_page,
         operation_page,
         operation_fragment,
+        operation_secret,
         validator_page,
         audit_page,
         platform_keys_page,
