@@ -15,33 +15,37 @@ from typing import Annotated, Any
 
 import anyio
 import msgspec
-from agentdock.deployment import DeployError, deploy, logs, rollback, stop, versions
+from agentdock.deployment import DeployError, logs, versions
 from agentdock.httperrors import RuntimeHTTPError
-from agentdock.registry import SQLStore
 from litestar import Request, Router, delete, get, post
 from litestar.params import HeaderParameter, JSONBody, Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from agentdock_plugins.controlplane.access import principal_of, require
+from agentdock_plugins.controlplane.access import controlplane_of, principal_of, require
+from agentdock_plugins.controlplane.actions import (
+    make_key,
+    require_agent,
+    revoke,
+    start_deploy,
+    start_rollback,
+    start_stop,
+)
 from agentdock_plugins.controlplane.agents import (
     AGENT_NAME,
     agent_rows,
     agent_status,
-    dockfile_under,
-    is_agent_name,
 )
 from agentdock_plugins.controlplane.dockfiletext import MAX_TEXT_BYTES, validate_text
-from agentdock_plugins.controlplane.operations import Busy, Operation
+from agentdock_plugins.controlplane.operations import Operation
 from agentdock_plugins.controlplane.principals import (
     PLATFORM,
     ROLES,
     Principal,
-    create_platform_key,
     describe,
 )
 from agentdock_plugins.controlplane.state import ControlPlane
 
-__all__ = ["api_router", "start_deploy", "start_rollback", "start_stop"]
+__all__ = ["AgentPath", "KeyBody", "api_router"]
 
 AgentPath = Annotated[str, Parameter(pattern=AGENT_NAME, description="An agent name.")]
 VIEWER, DEVELOPER, ADMIN = (require(role) for role in ROLES)
@@ -80,8 +84,7 @@ class KeyBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def _plane(request: Request[Any, Any, Any]) -> ControlPlane:
-    plane: ControlPlane = request.app.state.controlplane
-    return plane
+    return controlplane_of(request)
 
 
 def _who(request: Request[Any, Any, Any]) -> Principal:
@@ -90,103 +93,14 @@ def _who(request: Request[Any, Any, Any]) -> Principal:
     return who
 
 
-def _audit(
-    store: SQLStore,
-    who: Principal,
-    action: str,
-    agent: str | None = None,
-    target: str | None = None,
-    **details: Any,
-) -> None:
-    store.append_audit(
-        action, actor=who.name, agent=agent, target=target, details={"role": who.role, **details}
-    )
-
-
 def _http_error(exc: DeployError) -> RuntimeHTTPError:
     """A deploy error as an HTTP error: invalid input 400, not found 404, the rest 409."""
     status = {1: 400, 5: 404}.get(exc.exit_code, 409)
     return RuntimeHTTPError(status, exc.name, exc.cause, path=exc.path)
 
 
-def _require_agent(plane: ControlPlane, agent: str) -> None:
-    if agent == PLATFORM or agent not in plane.store.list_agents():
-        raise RuntimeHTTPError(404, "NotFound", f"no agent named {agent!r}", path="agent")
-
-
 def _started(op: Operation) -> dict[str, Any]:
     return {"operation_id": op.id, "status": op.status, "events": "/controller/events"}
-
-
-def _start(plane: ControlPlane, kind: str, agent: str, who: Principal, work: Any) -> Operation:
-    try:
-        return plane.operations.start(kind, agent, who.name, work)
-    except Busy as exc:
-        raise RuntimeHTTPError(
-            409,
-            "DeployInProgress",
-            f"{exc.running.kind} {exc.running.id} of {agent} is still running",
-            path="agent",
-        ) from None
-
-
-def start_deploy(plane: ControlPlane, who: Principal, dockfile: str) -> Operation:
-    """Check the path and the Dockfile's agent name, audit, then deploy in the background."""
-    path = dockfile_under(plane.projects, dockfile)
-    if path is None:
-        raise RuntimeHTTPError(
-            400, "InvalidPath", "the Dockfile must lie under the project directory", "dockfile"
-        )
-    if path.is_dir():
-        path = path / "Dockfile.yaml"
-    if not path.is_file():
-        raise RuntimeHTTPError(404, "NotFound", "no such Dockfile", path="dockfile")
-    agent = _agent_of(path)
-    shown = str(path.relative_to(plane.projects.resolve()))
-    _audit(plane.store, who, "controlplane.deploy", agent, shown)
-
-    def work(progress: Any) -> tuple[dict[str, Any], str | None]:
-        done = deploy(path, progress=progress, store=plane.store, plugins=plane.plugins)
-        return done.to_json(), done.api_key
-
-    return _start(plane, "deploy", agent, who, work)
-
-
-def _agent_of(path: Any) -> str:
-    """The agent name a Dockfile declares, read with the loader (its limits apply)."""
-    from agentdock.spec.loader import load_document
-
-    document = load_document(path, environ={}, allow_unresolved=True)
-    data = document.data if isinstance(document.data, dict) else {}
-    agent = data.get("agent")
-    name = agent.get("name") if isinstance(agent, dict) else None
-    if not isinstance(name, str) or not is_agent_name(name):
-        raise RuntimeHTTPError(400, "InvalidDockfile", "the Dockfile names no valid agent")
-    return name
-
-
-def start_rollback(
-    plane: ControlPlane, who: Principal, agent: str, version: str | None
-) -> Operation:
-    _require_agent(plane, agent)
-    _audit(plane.store, who, "controlplane.rollback", agent, version)
-
-    def work(progress: Any) -> tuple[dict[str, Any], str | None]:
-        done = rollback(agent, version, progress=progress, store=plane.store, plugins=plane.plugins)
-        return done.to_json(), None
-
-    return _start(plane, "rollback", agent, who, work)
-
-
-def start_stop(plane: ControlPlane, who: Principal, agent: str) -> Operation:
-    _require_agent(plane, agent)
-    _audit(plane.store, who, "controlplane.stop", agent)
-
-    def work(progress: Any) -> tuple[dict[str, Any], str | None]:
-        progress("stop", f"stopping {agent}")
-        return stop(agent, store=plane.store, plugins=plane.plugins), None
-
-    return _start(plane, "stop", agent, who, work)
 
 
 # -- controller ---------------------------------------------------------------------------
@@ -202,7 +116,7 @@ def list_agents(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
 def agent_status_route(request: Request[Any, Any, Any], agent: AgentPath) -> dict[str, Any]:
     """Version, target, endpoint, health, uptime and restarts of one agent, read live."""
     plane = _plane(request)
-    _require_agent(plane, agent)
+    require_agent(plane, agent)
     return agent_status(plane, agent)
 
 
@@ -210,7 +124,7 @@ def agent_status_route(request: Request[Any, Any, Any], agent: AgentPath) -> dic
 def agent_versions(request: Request[Any, Any, Any], agent: AgentPath) -> list[dict[str, Any]]:
     """Every version of an agent, oldest first, with its artifacts and whether it is active."""
     plane = _plane(request)
-    _require_agent(plane, agent)
+    require_agent(plane, agent)
     try:
         return versions(agent, store=plane.store, plugins=plane.plugins)
     except DeployError as exc:
@@ -221,7 +135,7 @@ def agent_versions(request: Request[Any, Any, Any], agent: AgentPath) -> list[di
 def agent_deployments(request: Request[Any, Any, Any], agent: AgentPath) -> list[dict[str, Any]]:
     """Every deployment of an agent, newest first (who, when, which version, outcome)."""
     plane = _plane(request)
-    _require_agent(plane, agent)
+    require_agent(plane, agent)
     return [d.public() for d in reversed(plane.store.list_deployments(agent))]
 
 
@@ -233,7 +147,7 @@ def agent_logs(
 ) -> dict[str, Any]:
     """The last ``tail`` lines of the runtime's log."""
     plane = _plane(request)
-    _require_agent(plane, agent)
+    require_agent(plane, agent)
     try:
         lines = list(logs(agent, tail=tail, store=plane.store, plugins=plane.plugins))
     except DeployError as exc:
@@ -354,7 +268,7 @@ def list_keys(
         if not _who(request).can("admin"):
             raise RuntimeHTTPError(403, "Forbidden", "only an admin lists platform keys")
         return [describe(r, now) for r in plane.store.list_api_keys(PLATFORM)]
-    _require_agent(plane, agent)
+    require_agent(plane, agent)
     return [r.public(now) for r in plane.store.list_api_keys(agent)]
 
 
@@ -362,46 +276,7 @@ def list_keys(
 def create_key(request: Request[Any, Any, Any], data: JSONBody[KeyBody]) -> dict[str, Any]:
     """A new key, shown once in ``key``: of ``agent`` with one of its roles, or a platform
     key (``agent`` omitted; admin only; roles viewer, developer, admin)."""
-    from agentdock.auth import generate_key
-    from agentdock.deployment.roles import defined_roles
-
-    plane, who = _plane(request), _who(request)
-    now = time.time()
-    expires = now + data.expires_in_s if data.expires_in_s else None
-    if data.agent is None:
-        if not who.can("admin"):
-            raise RuntimeHTTPError(403, "Forbidden", "only an admin creates platform keys")
-        if data.role not in ROLES:
-            raise RuntimeHTTPError(
-                400, "InvalidRole", f"platform roles: {', '.join(ROLES)}", "role"
-            )
-        generated, record = create_platform_key(
-            plane.store, data.role, created_by=who.name, expires_at=expires
-        )
-        _audit(
-            plane.store, who, "controlplane.key.create", None, record.key_id, granted_role=data.role
-        )
-        return {"key": generated.key, **describe(record, now)}
-    _require_agent(plane, data.agent)
-    found = defined_roles(plane.store, data.agent)
-    if found is None or data.role not in found.roles:
-        known = ", ".join(sorted(found.roles)) if found else "none (never deployed)"
-        raise RuntimeHTTPError(
-            400, "InvalidRole", f"{data.agent} defines no role {data.role!r} ({known})", "role"
-        )
-    generated = generate_key()
-    record = plane.store.create_api_key(
-        agent=data.agent,
-        role=data.role,
-        key_id=generated.key_id,
-        hashed_key=generated.digest,
-        hash_algorithm=generated.algorithm,
-        expires_at=expires,
-        created_by=who.name,
-        now=now,
-    )
-    _audit(plane.store, who, "key.create", data.agent, record.key_id, granted_role=data.role)
-    return {"key": generated.key, **record.public(now)}
+    return make_key(_plane(request), _who(request), data.role, data.agent, data.expires_in_s)
 
 
 @delete("/auth/key/revoke", guards=[DEVELOPER], status_code=200, sync_to_thread=True)
@@ -411,23 +286,14 @@ def revoke_key(
     agent: Annotated[str | None, Parameter(pattern=AGENT_NAME)] = None,
 ) -> dict[str, Any]:
     """Revoke a key at once: of ``agent``, or a platform key (admin only) without it."""
-    plane, who = _plane(request), _who(request)
-    owner = agent or PLATFORM
-    if agent is None and not who.can("admin"):
-        raise RuntimeHTTPError(403, "Forbidden", "only an admin revokes platform keys")
-    record = plane.store.revoke_api_key(agent=owner, key_id=key_id)
-    if record is None:
-        raise RuntimeHTTPError(404, "NotFound", "no such key", path="key_id")
-    action = "key.revoke" if agent else "controlplane.key.revoke"
-    _audit(plane.store, who, action, agent, key_id)
-    return record.public(time.time()) if agent else describe(record)
+    return revoke(_plane(request), _who(request), key_id, agent)
 
 
 # -- audit ----------------------------------------------------------------------------------
 
 
 @get("/audit", guards=[VIEWER], sync_to_thread=True)
-def audit(
+def audit_log(
     request: Request[Any, Any, Any],
     agent: Annotated[str | None, Parameter(pattern=AGENT_NAME)] = None,
     limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
@@ -467,7 +333,7 @@ api_router = Router(
         list_keys,
         create_key,
         revoke_key,
-        audit,
+        audit_log,
     ],
     tags=["control plane"],
 )

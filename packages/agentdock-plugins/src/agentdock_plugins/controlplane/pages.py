@@ -23,24 +23,21 @@ from litestar import Request, Response, Router, get, post
 from litestar.params import Parameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from agentdock_plugins.controlplane.access import new_session, principal_of
+from agentdock_plugins.controlplane.access import controlplane_of, new_session, principal_of
+from agentdock_plugins.controlplane.actions import (
+    make_key,
+    revoke,
+    start_deploy,
+    start_rollback,
+    start_stop,
+)
 from agentdock_plugins.controlplane.agents import (
     agent_rows,
     agent_status,
     is_agent_name,
     is_key_id,
 )
-from agentdock_plugins.controlplane.api import (
-    DEVELOPER,
-    VIEWER,
-    AgentPath,
-    KeyBody,
-    create_key,
-    revoke_key,
-    start_deploy,
-    start_rollback,
-    start_stop,
-)
+from agentdock_plugins.controlplane.api import DEVELOPER, VIEWER, AgentPath
 from agentdock_plugins.controlplane.dockfiletext import validate_text
 from agentdock_plugins.controlplane.principals import (
     PLATFORM,
@@ -59,8 +56,7 @@ OpPath = Annotated[str, Parameter(pattern=r"^op-[0-9]+-[0-9a-f]{8}$")]
 
 
 def _plane(request: Request[Any, Any, Any]) -> ControlPlane:
-    plane: ControlPlane = request.app.state.controlplane
-    return plane
+    return controlplane_of(request)
 
 
 def _page(
@@ -352,8 +348,9 @@ def create_key_action(request: Request[Any, Any, Any], data: Form) -> Template:
     agent = data.get("agent") or None
     if agent is not None:
         agent = _form_agent({"agent": agent})
-    body = KeyBody(role=str(data.get("role", "")), agent=agent)
-    made = create_key.fn(request, body)
+    who = _signed_in(request)
+    assert who is not None
+    made = make_key(_plane(request), who, str(data.get("role", ""))[:32], agent)
     changed = {"HX-Trigger": "keys-changed", "Cache-Control": "no-store"}
     return _fragment(request, "_newkey.html", changed, made=made)
 
@@ -375,7 +372,9 @@ def revoke_key_action(request: Request[Any, Any, Any], data: Form) -> Response[A
         agent = _form_agent({"agent": agent})
     if not is_key_id(key_id):
         raise RuntimeHTTPError(400, "InvalidKeyId", "not a key id", path="key_id")
-    revoke_key.fn(request, key_id=key_id, agent=agent)
+    who = _signed_in(request)
+    assert who is not None
+    revoke(_plane(request), who, key_id, agent)
     # The page that showed the button shows the key's new state.
     return Response(content="", status_code=204, headers={"HX-Refresh": "true"})
 
