@@ -504,3 +504,34 @@ def test_a_first_deploys_key_goes_once_to_whoever_deployed(cp: Plane, echo: Path
     assert (
         key not in cp.client.get("/audit", params={"limit": 1000}, headers=cp.auth("viewer")).text
     )
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "https://evil.example"},
+        {"origin": "null"},
+        {"sec-fetch-site": "cross-site"},
+        {"sec-fetch-site": "same-site"},
+    ],
+)
+def test_requests_from_another_site_change_nothing_even_without_auth(
+    home: Path, tmp_path: Path, headers: dict[str, str]
+) -> None:
+    with open_store() as store:
+        plane = ControlPlane(store=store, projects=tmp_path, auth=False, health_interval=0)
+        with TestClient(controlplane_app(plane)) as client:
+            made = client.post("/ui/keys/create", data={"role": "admin"}, headers=headers)
+            assert made.status_code == 403, made.text
+            assert "another site" in made.json()["detail"]
+            api = client.post("/auth/key/create", json={"role": "admin"}, headers=headers)
+            assert api.status_code == 403
+            login = client.post("/login", data={"key": "x"}, headers=headers)
+            assert login.status_code == 403
+            assert store.list_api_keys() == []
+            same = client.post(
+                "/auth/key/create",
+                json={"role": "viewer"},
+                headers={"origin": "http://testserver.local"},
+            )
+            assert same.status_code == 201, same.text

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
@@ -29,6 +30,7 @@ from agentdock_plugins.controlplane.state import ControlPlane
 __all__ = [
     "CSRF_HEADER",
     "SAFE_METHODS",
+    "check_origin",
     "new_session",
     "principal_of",
     "require",
@@ -83,11 +85,32 @@ def check_csrf(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
         raise PermissionDeniedException("missing or wrong CSRF token (X-CSRF-Token header)")
 
 
+def check_origin(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """Refuse (403) a state-changing request a browser sends from another site.
+
+    Browsers name the page that makes a request (``Origin``, ``Sec-Fetch-Site``); a request
+    from another site is refused whatever its credentials. This is what guards
+    ``--insecure-no-auth``, where there is no session and so no CSRF token: without it any
+    web page the user opens could post a form to the control plane on loopback.
+    """
+    if connection.scope.get("method", "GET") in SAFE_METHODS:
+        return
+    site = connection.headers.get("sec-fetch-site", "")
+    origin = connection.headers.get("origin")
+    host = connection.headers.get("host", "")
+    foreign = site in ("cross-site", "same-site")
+    if origin is not None and (origin == "null" or urlsplit(origin).netloc != host):
+        foreign = True
+    if foreign:
+        raise PermissionDeniedException("a request from another site may not change anything")
+
+
 def require(role: str) -> Any:
-    """A route guard: the caller is signed in with ``role`` or stronger, and a browser
-    request that changes something carries its CSRF token."""
+    """A route guard: the caller is signed in with ``role`` or stronger, a browser request
+    that changes something comes from this site and carries its session's CSRF token."""
 
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        check_origin(connection)
         who, via = principal_of(connection)
         if who is None:
             raise NotAuthorizedException("sign in with a platform key (Authorization: Bearer)")

@@ -23,7 +23,12 @@ from litestar import Request, Response, Router, get, post
 from litestar.params import Parameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from agentdock_plugins.controlplane.access import controlplane_of, new_session, principal_of
+from agentdock_plugins.controlplane.access import (
+    check_origin,
+    controlplane_of,
+    new_session,
+    principal_of,
+)
 from agentdock_plugins.controlplane.actions import (
     make_key,
     revoke,
@@ -111,6 +116,7 @@ async def login(
     data: URLEncodedBody[dict[str, str]],
 ) -> Response[Any]:
     """Sign in with a platform key; the session keeps its id, never the key."""
+    check_origin(request)  # no signing a browser in from another site
     plane = _plane(request)
     presented = str(data.get("key", "")).strip()[:200]
     who = await anyio.to_thread.run_sync(lambda: authenticate(plane.store, presented))
