@@ -535,3 +535,27 @@ def test_requests_from_another_site_change_nothing_even_without_auth(
                 headers={"origin": "http://testserver.local"},
             )
             assert same.status_code == 201, same.text
+
+
+@pytest.mark.parametrize("case", ["alias bomb", "recursive alias", "include outside", "too large"])
+def test_a_hostile_dockfile_on_the_server_is_refused_before_any_deploy(
+    cp: Plane, tmp_path: Path, case: str
+) -> None:
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    (folder / "Dockfile.yaml").write_text(HOSTILE[case])
+    answer = cp.client.post(
+        "/controller/deploy", json={"dockfile": "hostile"}, headers=cp.auth("developer")
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == "InvalidDockfile"
+    assert cp.plane.operations.recent() == []
+
+
+def test_an_agent_name_with_markup_is_refused_before_any_deploy(cp: Plane, echo: Path) -> None:
+    echo.write_text(echo.read_text().replace("name: echo\n", 'name: "<b>echo</b>"\n', 1))
+    answer = cp.client.post(
+        "/controller/deploy", json={"dockfile": str(echo)}, headers=cp.auth("developer")
+    )
+    assert answer.status_code == 400
+    assert "<b>" not in answer.text

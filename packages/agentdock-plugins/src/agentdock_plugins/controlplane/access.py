@@ -3,7 +3,9 @@
 An API client sends ``Authorization: Bearer adk_…`` (a platform key); a browser signs in
 once with a key and then carries a session cookie (HttpOnly, SameSite=Strict, server-side
 data: the cookie holds a random id, never the key). Every request re-reads the key's row,
-so a revoked or expired key stops its sessions at once.
+so a revoked or expired key stops its sessions at once. That read is one indexed row of the
+registry, made on the event loop by the guard (microseconds with SQLite in WAL mode); the
+control plane is not an agent's request path, and a cache would delay revocation.
 
 A browser request that changes something must also send the session's CSRF token in the
 ``X-CSRF-Token`` header (the dashboard's htmx and fetch calls do). Litestar's CSRF

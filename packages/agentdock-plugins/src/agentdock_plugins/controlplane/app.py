@@ -45,7 +45,9 @@ _CSP = (
 _HEADERS = [
     (b"content-security-policy", _CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    # Not no-referrer: under it a browser sends "Origin: null" with a form post, which the
+    # cross-site check (access.check_origin) must refuse.
+    (b"referrer-policy", b"same-origin"),
 ]
 
 
