@@ -32,6 +32,9 @@
   document.addEventListener("htmx:sendError", function () {
     banner("The control plane did not answer (network error); try again.");
   });
+  document.addEventListener("htmx:timeout", function () {
+    banner("The control plane did not answer in 20 s; try again.");
+  });
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest("button.copy");
