@@ -24,32 +24,17 @@ import pytest
 from agentdock import make_plugin_manager
 from agentdock.registry import open_store
 from auth_support import add_key
-from processes import unavailable
+from browser_support import chrome
 from served import serving
 
 CHAT = Path(__file__).resolve().parents[2] / "examples" / "chat"
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 WAIT = 30
 
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    if shutil.which(CHROMIUM) is None or shutil.which(CHROMEDRIVER) is None:
-        unavailable("chromium and chromium-driver are not installed (apt-get install both)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
-        options.add_argument(flag)
-    options.add_argument("--window-size=1280,1400")
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    try:
+    with chrome() as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture

@@ -1,0 +1,92 @@
+"""Reading the registry for the API and the dashboard: agents with their live status.
+
+Each call reads the registry and asks the target how the runtime does, which may touch the
+network or the process table: callers run these in a worker thread, never on the loop.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from agentdock.deployment import DeployError, status
+
+from agentdock_plugins.controlplane.principals import PLATFORM
+from agentdock_plugins.controlplane.state import ControlPlane
+
+__all__ = [
+    "AGENT_NAME",
+    "agent_rows",
+    "agent_status",
+    "dockfile_under",
+    "is_agent_name",
+    "is_key_id",
+]
+
+#: An agent name as the Dockfile schema allows it (``agent.name``).
+AGENT_NAME = r"^[a-z][a-z0-9_-]{2,63}$"
+_AGENT = re.compile(AGENT_NAME)
+_KEY_ID = re.compile(r"^[0-9a-f]{12}$")
+
+
+def is_agent_name(name: str) -> bool:
+    return _AGENT.match(name) is not None
+
+
+def is_key_id(text: str) -> bool:
+    """The public id part of a key (12 lower-case hex characters)."""
+    return _KEY_ID.match(text) is not None
+
+
+def agent_status(plane: ControlPlane, agent: str) -> dict[str, Any]:
+    """``agentdock status`` of one agent, or its error as data (``health`` ``unknown``)."""
+    try:
+        return status(agent, store=plane.store, plugins=plane.plugins)
+    except DeployError as exc:
+        return {"agent": agent, "health": "unknown", "status": "unknown", "error": exc.to_json()}
+
+
+def _summary(state: dict[str, Any]) -> str:
+    """active (running and healthy), degraded (running, not healthy), down (otherwise)."""
+    if state.get("status") == "active" and state.get("health") not in ("stopped", "exited"):
+        return "active" if state.get("healthy") else "degraded"
+    return "down"
+
+
+def agent_rows(plane: ControlPlane) -> list[dict[str, Any]]:
+    """Every agent of the registry with its version, state and uptime."""
+    rows = []
+    for name in plane.store.list_agents():
+        if name == PLATFORM or not is_agent_name(name):
+            continue
+        state = agent_status(plane, name)
+        rows.append(
+            {
+                "agent": name,
+                "state": _summary(state),
+                "status": state.get("status"),
+                "health": state.get("health"),
+                "version": state.get("version"),
+                "target": state.get("target"),
+                "endpoint": state.get("endpoint"),
+                "uptime_s": state.get("uptime_s"),
+                "restarts": state.get("restarts", 0),
+                "started_at": state.get("started_at"),
+                "deployed_by": state.get("deployed_by"),
+            }
+        )
+    return rows
+
+
+def dockfile_under(root: Path, given: str) -> Path | None:
+    """``given`` (absolute, or relative to ``root``) resolved, if it lies under ``root``
+    (symbolic links followed); None for anything outside, however it is spelt."""
+    if not given or "\x00" in given or len(given) > 4096:
+        return None
+    base = root.resolve()
+    candidate = Path(given)
+    resolved = (candidate if candidate.is_absolute() else base / candidate).resolve()
+    if resolved != base and base not in resolved.parents:
+        return None
+    return resolved

@@ -1,0 +1,339 @@
+"""The control plane's JSON API (PRD 12.4 paths), documented in ``/openapi.json``.
+
+Reads need the ``viewer`` role, deploys, rollbacks, stops and agent keys ``developer``,
+platform keys ``admin``. Every change is written to the registry's audit log with the
+principal that made it (``key:<id>``). Long operations answer 202 with an operation id;
+their progress is in ``GET /controller/events`` (SSE) and ``GET /controller/operations/{id}``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import anyio
+import msgspec
+from agentdock.deployment import DeployError, logs, versions
+from agentdock.httperrors import RuntimeHTTPError
+from litestar import Request, Router, delete, get, post
+from litestar.params import HeaderParameter, JSONBody, Parameter
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from agentdock_plugins.controlplane.access import controlplane_of, principal_of, require
+from agentdock_plugins.controlplane.actions import (
+    make_key,
+    require_agent,
+    revoke,
+    start_deploy,
+    start_rollback,
+    start_stop,
+)
+from agentdock_plugins.controlplane.agents import (
+    AGENT_NAME,
+    agent_rows,
+    agent_status,
+)
+from agentdock_plugins.controlplane.dockfiletext import MAX_TEXT_BYTES, validate_text
+from agentdock_plugins.controlplane.operations import Operation
+from agentdock_plugins.controlplane.principals import (
+    PLATFORM,
+    ROLES,
+    Principal,
+    describe,
+)
+from agentdock_plugins.controlplane.state import ControlPlane
+
+__all__ = ["AgentPath", "KeyBody", "api_router"]
+
+AgentPath = Annotated[str, Parameter(pattern=AGENT_NAME, description="An agent name.")]
+VIEWER, DEVELOPER, ADMIN = (require(role) for role in ROLES)
+#: How long an idle event stream waits before a heartbeat comment.
+HEARTBEAT_S = 15.0
+
+
+class DeployBody(msgspec.Struct, forbid_unknown_fields=True):
+    """``dockfile``: a path on the server, under the control plane's project directory."""
+
+    dockfile: str
+
+
+class RollbackBody(msgspec.Struct, forbid_unknown_fields=True):
+    agent: Annotated[str, msgspec.Meta(pattern=AGENT_NAME)]
+    version: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+
+
+class StopBody(msgspec.Struct, forbid_unknown_fields=True):
+    agent: Annotated[str, msgspec.Meta(pattern=AGENT_NAME)]
+
+
+class ValidateBody(msgspec.Struct, forbid_unknown_fields=True):
+    """``dockfile``: the Dockfile's text."""
+
+    dockfile: str
+    strict: bool = False
+
+
+class KeyBody(msgspec.Struct, forbid_unknown_fields=True):
+    """``agent`` omitted: a platform key (admin only). ``expires_in_s``: lifetime."""
+
+    role: Annotated[str, msgspec.Meta(pattern=r"^[a-z_]{2,32}$")]
+    agent: Annotated[str, msgspec.Meta(pattern=AGENT_NAME)] | None = None
+    expires_in_s: Annotated[int, msgspec.Meta(gt=0, le=10 * 365 * 86400)] | None = None
+
+
+def _plane(request: Request[Any, Any, Any]) -> ControlPlane:
+    return controlplane_of(request)
+
+
+def _who(request: Request[Any, Any, Any]) -> Principal:
+    who, _ = principal_of(request)
+    assert who is not None  # the route's guard let it through
+    return who
+
+
+def _http_error(exc: DeployError) -> RuntimeHTTPError:
+    """A deploy error as an HTTP error: invalid input 400, not found 404, the rest 409."""
+    status = {1: 400, 5: 404}.get(exc.exit_code, 409)
+    return RuntimeHTTPError(status, exc.name, exc.cause, path=exc.path)
+
+
+def _started(op: Operation) -> dict[str, Any]:
+    return {"operation_id": op.id, "status": op.status, "events": "/controller/events"}
+
+
+# -- controller ---------------------------------------------------------------------------
+
+
+@get("/controller/agents", guards=[VIEWER], sync_to_thread=True)
+def list_agents(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
+    """Every agent with its state (active, degraded, down), version and uptime."""
+    return agent_rows(_plane(request))
+
+
+@get("/controller/status/{agent:str}", guards=[VIEWER], sync_to_thread=True)
+def agent_status_route(request: Request[Any, Any, Any], agent: AgentPath) -> dict[str, Any]:
+    """Version, target, endpoint, health, uptime and restarts of one agent, read live."""
+    plane = _plane(request)
+    require_agent(plane, agent)
+    return agent_status(plane, agent)
+
+
+@get("/controller/versions/{agent:str}", guards=[VIEWER], sync_to_thread=True)
+def agent_versions(request: Request[Any, Any, Any], agent: AgentPath) -> list[dict[str, Any]]:
+    """Every version of an agent, oldest first, with its artifacts and whether it is active."""
+    plane = _plane(request)
+    require_agent(plane, agent)
+    try:
+        return versions(agent, store=plane.store, plugins=plane.plugins)
+    except DeployError as exc:
+        raise _http_error(exc) from None
+
+
+@get("/controller/deployments/{agent:str}", guards=[VIEWER], sync_to_thread=True)
+def agent_deployments(request: Request[Any, Any, Any], agent: AgentPath) -> list[dict[str, Any]]:
+    """Every deployment of an agent, newest first (who, when, which version, outcome)."""
+    plane = _plane(request)
+    require_agent(plane, agent)
+    return [d.public() for d in reversed(plane.store.list_deployments(agent))]
+
+
+@get("/controller/logs/{agent:str}", guards=[VIEWER], sync_to_thread=True)
+def agent_logs(
+    request: Request[Any, Any, Any],
+    agent: AgentPath,
+    tail: Annotated[int, Parameter(ge=0, le=10_000)] = 200,
+) -> dict[str, Any]:
+    """The last ``tail`` lines of the runtime's log."""
+    plane = _plane(request)
+    require_agent(plane, agent)
+    try:
+        lines = list(logs(agent, tail=tail, store=plane.store, plugins=plane.plugins))
+    except DeployError as exc:
+        raise _http_error(exc) from None
+    return {"agent": agent, "lines": lines[-tail:] if tail else []}
+
+
+@post("/controller/deploy", guards=[DEVELOPER], status_code=202, sync_to_thread=True)
+def deploy_route(request: Request[Any, Any, Any], data: JSONBody[DeployBody]) -> dict[str, Any]:
+    """Start a deploy of a Dockfile on the server; answers at once with an operation id."""
+    return _started(start_deploy(_plane(request), _who(request), data.dockfile))
+
+
+@post("/controller/rollback", guards=[DEVELOPER], status_code=202, sync_to_thread=True)
+def rollback_route(request: Request[Any, Any, Any], data: JSONBody[RollbackBody]) -> dict[str, Any]:
+    """Start a rollback (default: the version active before the current one)."""
+    return _started(start_rollback(_plane(request), _who(request), data.agent, data.version))
+
+
+@post("/controller/stop", guards=[DEVELOPER], status_code=202, sync_to_thread=True)
+def stop_route(request: Request[Any, Any, Any], data: JSONBody[StopBody]) -> dict[str, Any]:
+    """Start stopping an agent's active deployment."""
+    return _started(start_stop(_plane(request), _who(request), data.agent))
+
+
+@get("/controller/operations", guards=[VIEWER])
+async def list_operations(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
+    """This process's recent operations, newest first."""
+    return [op.public() for op in _plane(request).operations.recent()]
+
+
+@get("/controller/operations/{op_id:str}", guards=[VIEWER])
+async def get_operation(
+    request: Request[Any, Any, Any],
+    op_id: Annotated[str, Parameter(pattern=r"^op-[0-9]+-[0-9a-f]{8}$")],
+) -> dict[str, Any]:
+    """One operation: status, steps so far, result or error."""
+    op = _plane(request).operations.get(op_id)
+    if op is None:
+        raise RuntimeHTTPError(404, "NotFound", "no such operation", path="op_id")
+    return op.public()
+
+
+@post("/controller/operations/{op_id:str}/secret", guards=[DEVELOPER], status_code=200)
+async def take_operation_secret(
+    request: Request[Any, Any, Any],
+    op_id: Annotated[str, Parameter(pattern=r"^op-[0-9]+-[0-9a-f]{8}$")],
+) -> dict[str, Any]:
+    """The API key a first deploy created, once, to whoever started the deploy."""
+    secret = _plane(request).operations.take_secret(op_id, _who(request).name)
+    if secret is None:
+        raise RuntimeHTTPError(404, "NotFound", "no key waits for you in this operation")
+    return {"operation_id": op_id, "key": secret}
+
+
+@get("/controller/events", guards=[VIEWER])
+async def events(
+    request: Request[Any, Any, Any],
+    cursor: Annotated[int | None, Parameter(ge=0)] = None,
+    last_event_id: Annotated[
+        str | None, HeaderParameter(name="last-event-id", pattern=r"^[0-9]{1,18}$")
+    ] = None,
+) -> ServerSentEvent:
+    """``build_event``, ``deploy_status`` and ``health_event`` as SSE. Resume after an id
+    with ``Last-Event-ID`` (what EventSource sends on reconnect) or ``?cursor=``; without
+    either, only new events. A cursor older than the kept events gets a ``gap`` event."""
+    log = _plane(request).events
+    start = int(last_event_id) if last_event_id is not None else cursor
+    position = log.last_id if start is None else start
+
+    async def stream() -> AsyncIterator[ServerSentEventMessage]:
+        nonlocal position
+        while True:
+            found, gap = log.after(position)
+            if gap:
+                yield ServerSentEventMessage(data=json.dumps({"after": position}), event="gap")
+            for event in found:
+                position = event.id
+                yield ServerSentEventMessage(
+                    data=json.dumps(event.to_json()), event=event.kind, id=str(event.id)
+                )
+            if not found:
+                await log.wait(position, HEARTBEAT_S)
+                if log.last_id <= position:
+                    yield ServerSentEventMessage(comment="heartbeat")
+
+    return ServerSentEvent(stream())
+
+
+# -- validate -------------------------------------------------------------------------------
+
+
+@post("/validate", guards=[VIEWER], status_code=200, request_max_body_size=MAX_TEXT_BYTES * 2)
+async def validate_route(
+    request: Request[Any, Any, Any], data: JSONBody[ValidateBody]
+) -> dict[str, Any]:
+    """A Dockfile's text → the findings of ``agentdock validate --json`` (imports not run;
+    ``${VAR}`` placeholders kept, never filled from the server's environment)."""
+    plane = _plane(request)
+    return await anyio.to_thread.run_sync(
+        lambda: validate_text(data.dockfile, strict=data.strict, plugins=plane.plugins)
+    )
+
+
+# -- keys -----------------------------------------------------------------------------------
+
+
+@get("/auth/keys", guards=[VIEWER], sync_to_thread=True)
+def list_keys(
+    request: Request[Any, Any, Any],
+    agent: Annotated[str | None, Parameter(pattern=AGENT_NAME)] = None,
+) -> list[dict[str, Any]]:
+    """Keys of one agent, or platform keys without ``agent`` (ids, roles, states; never a
+    key or its digest). Viewers see agent keys only."""
+    plane = _plane(request)
+    now = time.time()
+    if agent is None:
+        if not _who(request).can("admin"):
+            raise RuntimeHTTPError(403, "Forbidden", "only an admin lists platform keys")
+        return [describe(r, now) for r in plane.store.list_api_keys(PLATFORM)]
+    require_agent(plane, agent)
+    return [r.public(now) for r in plane.store.list_api_keys(agent)]
+
+
+@post("/auth/key/create", guards=[DEVELOPER], status_code=201, sync_to_thread=True)
+def create_key(request: Request[Any, Any, Any], data: JSONBody[KeyBody]) -> dict[str, Any]:
+    """A new key, shown once in ``key``: of ``agent`` with one of its roles, or a platform
+    key (``agent`` omitted; admin only; roles viewer, developer, admin)."""
+    return make_key(_plane(request), _who(request), data.role, data.agent, data.expires_in_s)
+
+
+@delete("/auth/key/revoke", guards=[DEVELOPER], status_code=200, sync_to_thread=True)
+def revoke_key(
+    request: Request[Any, Any, Any],
+    key_id: Annotated[str, Parameter(pattern=r"^[0-9a-f]{12}$")],
+    agent: Annotated[str | None, Parameter(pattern=AGENT_NAME)] = None,
+) -> dict[str, Any]:
+    """Revoke a key at once: of ``agent``, or a platform key (admin only) without it."""
+    return revoke(_plane(request), _who(request), key_id, agent)
+
+
+# -- audit ----------------------------------------------------------------------------------
+
+
+@get("/audit", guards=[VIEWER], sync_to_thread=True)
+def audit_log(
+    request: Request[Any, Any, Any],
+    agent: Annotated[str | None, Parameter(pattern=AGENT_NAME)] = None,
+    limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    """The newest audit entries (of one agent), newest first."""
+    entries = _plane(request).store.list_audit(agent=agent, limit=limit)
+    return [
+        {
+            "id": e.id,
+            "at": e.at,
+            "actor": e.actor,
+            "action": e.action,
+            "agent": e.agent,
+            "target": e.target,
+            "details": e.details,
+        }
+        for e in reversed(entries)
+    ]
+
+
+api_router = Router(
+    path="/",
+    route_handlers=[
+        list_agents,
+        agent_status_route,
+        agent_versions,
+        agent_deployments,
+        agent_logs,
+        deploy_route,
+        rollback_route,
+        stop_route,
+        list_operations,
+        get_operation,
+        take_operation_secret,
+        events,
+        validate_route,
+        list_keys,
+        create_key,
+        revoke_key,
+        audit_log,
+    ],
+    tags=["control plane"],
+)

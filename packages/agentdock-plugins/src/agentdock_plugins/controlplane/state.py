@@ -1,0 +1,33 @@
+"""What one control plane process holds: its registry, events, operations and settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentdock.registry import SQLStore
+
+from agentdock_plugins.controlplane.events import EventLog
+from agentdock_plugins.controlplane.operations import Operations
+
+__all__ = ["ControlPlane"]
+
+
+@dataclass
+class ControlPlane:
+    """``auth`` False only with ``--insecure-no-auth`` on loopback (everyone is admin).
+    ``projects`` is the directory a deploy's Dockfile path must lie under."""
+
+    store: SQLStore
+    projects: Path
+    auth: bool = True
+    plugins: Any = None
+    events: EventLog = field(default_factory=EventLog)
+    operations: Operations = field(init=False)
+    started_at: float = 0.0
+    #: Seconds between two readings of every agent's health (``health_event``); 0: none.
+    health_interval: float = 5.0
+
+    def __post_init__(self) -> None:
+        self.operations = Operations(self.events)

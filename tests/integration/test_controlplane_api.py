@@ -1,0 +1,561 @@
+"""The control plane's API: platform keys and roles, CSRF on browser sessions, the audit
+log, deploys in the background (fake builder and target), and hostile input."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from agentdock.registry import open_store
+from agentdock_plugins.controlplane.app import controlplane_app
+from agentdock_plugins.controlplane.principals import create_platform_key
+from agentdock_plugins.controlplane.state import ControlPlane
+from auth_support import add_key
+from litestar.testing import TestClient
+
+pytest_plugins = ("deploy_fixtures",)
+
+DEADLINE = 30
+
+
+class Plane:
+    """A control plane under test, its client and one key per role."""
+
+    def __init__(self, plane: ControlPlane, client: TestClient[Any], keys: dict[str, str]) -> None:
+        self.plane = plane
+        self.client = client
+        self.keys = keys
+
+    def auth(self, role: str) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.keys[role]}"}
+
+    def wait(self, op_id: str) -> dict[str, Any]:
+        deadline = time.monotonic() + DEADLINE
+        while True:
+            op = self.client.get(f"/controller/operations/{op_id}", headers=self.auth("viewer"))
+            body: dict[str, Any] = op.json()
+            if body["status"] in ("succeeded", "failed"):
+                return body
+            assert time.monotonic() < deadline, body
+            time.sleep(0.02)
+
+    def sign_in(self, role: str) -> str:
+        """A browser session with ``role``; returns its CSRF token."""
+        answer = self.client.post("/login", data={"key": self.keys[role]}, follow_redirects=False)
+        assert answer.status_code == 303
+        page = self.client.get("/")
+        found = re.search(r'data-csrf="([^"]+)"', page.text)
+        assert found is not None
+        return found.group(1)
+
+
+@pytest.fixture
+def echo(project: Path) -> Path:
+    """The echo example deployed to the fake target."""
+    dockfile = project / "Dockfile.yaml"
+    dockfile.write_text(dockfile.read_text() + "\ndeploy:\n  target: fake\n")
+    return dockfile
+
+
+@pytest.fixture
+def cp(home: Path, tmp_path: Path, fakes: tuple[Any, Any]) -> Iterator[Plane]:
+    manager, _ = fakes
+    store = open_store()
+    keys = {
+        role: create_platform_key(store, role, created_by="test")[0].key
+        for role in ("viewer", "developer", "admin")
+    }
+    plane = ControlPlane(store=store, projects=tmp_path, plugins=manager)
+    try:
+        with TestClient(controlplane_app(plane)) as client:
+            yield Plane(plane, client, keys)
+    finally:
+        store.close()
+
+
+def _deploy(cp: Plane, echo: Path, role: str = "developer") -> dict[str, Any]:
+    answer = cp.client.post(
+        "/controller/deploy", json={"dockfile": str(echo)}, headers=cp.auth(role)
+    )
+    assert answer.status_code == 202, answer.text
+    return cp.wait(answer.json()["operation_id"])
+
+
+MUTATIONS = [
+    ("post", "/controller/deploy", {"json": {"dockfile": "echo/Dockfile.yaml"}}),
+    ("post", "/controller/rollback", {"json": {"agent": "echo"}}),
+    ("post", "/controller/stop", {"json": {"agent": "echo"}}),
+    ("post", "/auth/key/create", {"json": {"agent": "echo", "role": "developer"}}),
+    ("post", "/auth/key/create", {"json": {"role": "admin"}}),
+    ("delete", "/auth/key/revoke", {"params": {"agent": "echo", "key_id": "0123456789ab"}}),
+    ("post", "/controller/operations/op-1-00000000/secret", {}),
+]
+
+
+def test_every_route_needs_a_platform_key(cp: Plane) -> None:
+    agent_key = add_key(cp.plane.store, "echo").key
+    for headers in (
+        {},
+        {"authorization": "Bearer adk_nope"},
+        {"authorization": f"Bearer {agent_key}"},
+    ):
+        for path in ("/controller/agents", "/audit", "/controller/events", "/auth/keys?agent=echo"):
+            answer = cp.client.get(path, headers=headers)
+            assert answer.status_code == 401, (path, headers)
+            assert answer.json()["error"] == "Unauthorized"
+        for method, path, kwargs in MUTATIONS:
+            assert cp.client.request(method, path, headers=headers, **kwargs).status_code == 401
+
+
+def test_viewer_is_refused_every_change_and_nothing_is_recorded(cp: Plane, echo: Path) -> None:
+    before = len(cp.plane.store.list_audit(limit=1000))
+    for method, path, kwargs in MUTATIONS:
+        answer = cp.client.request(method, path, headers=cp.auth("viewer"), **kwargs)
+        assert answer.status_code == 403, (path, answer.text)
+        assert "viewer" in answer.json()["detail"]
+    assert len(cp.plane.store.list_audit(limit=1000)) == before
+    assert cp.plane.operations.recent() == []
+    assert cp.client.get("/controller/agents", headers=cp.auth("viewer")).status_code == 200
+
+
+def test_developer_may_not_manage_platform_keys(cp: Plane) -> None:
+    made = cp.client.post("/auth/key/create", json={"role": "admin"}, headers=cp.auth("developer"))
+    assert made.status_code == 403
+    listed = cp.client.get("/auth/keys", headers=cp.auth("developer"))
+    assert listed.status_code == 403
+
+
+def test_deploy_runs_in_the_background_and_is_audited(cp: Plane, echo: Path) -> None:
+    start = cp.plane.events.last_id
+    op = _deploy(cp, echo)
+    assert op["status"] == "succeeded", op
+    assert op["result"]["agent"] == "echo"
+    assert "api_key" not in op["result"] and "key" not in op["result"]
+    kinds = {e.kind for e in cp.plane.events.after(start)[0]}
+    assert {"build_event", "deploy_status"} <= kinds
+    rows = cp.client.get("/controller/agents", headers=cp.auth("viewer")).json()
+    assert [(r["agent"], r["state"]) for r in rows] == [("echo", "active")]
+    developer = cp.keys["developer"].split("_")[1]
+    audit = cp.client.get("/audit", headers=cp.auth("viewer")).json()
+    deploys = [e for e in audit if e["action"] == "controlplane.deploy"]
+    assert deploys and deploys[0]["actor"] == f"key:{developer}"
+    assert deploys[0]["details"]["role"] == "developer"
+
+
+def test_a_deploy_started_twice_is_refused_while_the_first_runs(
+    cp: Plane, echo: Path, fakes: tuple[Any, Any]
+) -> None:
+    _, plugin = fakes
+    release = threading.Event()
+    original = plugin.builder.build
+
+    def slow_build(request: Any, progress: Any) -> Any:
+        release.wait(DEADLINE)
+        return original(request, progress)
+
+    plugin.builder.build = slow_build
+    first = cp.client.post(
+        "/controller/deploy", json={"dockfile": str(echo)}, headers=cp.auth("developer")
+    )
+    assert first.status_code == 202
+    second = cp.client.post(
+        "/controller/deploy", json={"dockfile": str(echo)}, headers=cp.auth("developer")
+    )
+    assert second.status_code == 409
+    assert second.json()["error"] == "DeployInProgress"
+    release.set()
+    assert cp.wait(first.json()["operation_id"])["status"] == "succeeded"
+
+
+def test_a_failed_deploy_ends_failed_with_its_cause(
+    cp: Plane, echo: Path, fakes: tuple[Any, Any]
+) -> None:
+    _, plugin = fakes
+    plugin.target.fail_gate = "the runtime never answered"
+    op = _deploy(cp, echo)
+    assert op["status"] == "failed"
+    assert op["error"]["detail"] == "the runtime never answered"
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["../outside/Dockfile.yaml", "/etc/passwd", "echo/../../x", "", "a\x00b", "x" * 5000],
+)
+def test_a_dockfile_outside_the_projects_is_refused(cp: Plane, given: str) -> None:
+    answer = cp.client.post(
+        "/controller/deploy", json={"dockfile": given}, headers=cp.auth("admin")
+    )
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "error": "InvalidPath",
+        "code": 400,
+        "detail": "the Dockfile must lie under the project directory",
+        "path": "dockfile",
+    }
+
+
+def test_a_symlink_out_of_the_projects_is_refused(cp: Plane, tmp_path: Path) -> None:
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    (outside / "Dockfile.yaml").write_text("version: '1.1'\n")
+    (tmp_path / "link").symlink_to(outside)
+    answer = cp.client.post(
+        "/controller/deploy", json={"dockfile": "link/Dockfile.yaml"}, headers=cp.auth("admin")
+    )
+    assert answer.status_code == 400
+
+
+@pytest.mark.parametrize("name", ["..%2F..%2Fetc", "UPPER", "a", "x" * 80, "%3Cscript%3E"])
+def test_bad_agent_names_in_paths_are_refused(cp: Plane, name: str) -> None:
+    for path in (
+        f"/controller/status/{name}",
+        f"/controller/versions/{name}",
+        f"/controller/logs/{name}",
+    ):
+        answer = cp.client.get(path, headers=cp.auth("viewer"))
+        assert answer.status_code in (400, 404), (path, answer.text)
+        assert answer.json()["code"] == answer.status_code
+
+
+HOSTILE = {
+    "alias bomb": "a: &a [x, x, x, x, x, x, x, x, x]\n"
+    + "".join(
+        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+    ),
+    "recursive alias": "a: &a [*a]\n",
+    "include outside": "version: '1.1'\nagent: !include ../../../etc/passwd\n",
+    "deep": "a: " + "[" * 5000 + "]" * 5000 + "\n",
+    "too large": "#" * 1_100_000,
+    "not yaml": "{{{:",
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_validate_refuses_hostile_dockfiles_with_findings(cp: Plane, case: str) -> None:
+    answer = cp.client.post(
+        "/validate", json={"dockfile": HOSTILE[case]}, headers=cp.auth("viewer")
+    )
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert report["ok"] is False
+    assert report["errors"] and all(isinstance(e["code"], int) for e in report["errors"])
+
+
+def test_validate_refuses_text_that_is_not_utf8(cp: Plane) -> None:
+    answer = cp.client.post(
+        "/validate",
+        content=b'{"dockfile": "\\udcff\\u0000\\u0001"}',
+        headers={**cp.auth("viewer"), "content-type": "application/json"},
+    )
+    assert answer.status_code in (200, 400), answer.text
+    assert answer.json().get("ok") is False or answer.json()["code"] == 400
+
+
+def test_validate_gives_the_cli_findings_and_never_reads_the_servers_environment(
+    cp: Plane, echo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    planted = "planted-secret-value-7f3a"
+    monkeypatch.setenv("CONTROLPLANE_PLANTED", planted)
+    text = echo.read_text().replace("name: echo\n", "name: ${CONTROLPLANE_PLANTED}\n", 1)
+    answer = cp.client.post("/validate", json={"dockfile": text}, headers=cp.auth("viewer"))
+    assert planted not in answer.text
+    from agentdock.validation import validate
+
+    same = cp.client.post(
+        "/validate", json={"dockfile": echo.read_text()}, headers=cp.auth("viewer")
+    )
+    expected = validate(echo, skip_imports=True, plugins=cp.plane.plugins).to_dict()
+    assert same.json() == {**expected, "file": "Dockfile.yaml"}
+    broken = echo.read_text().replace("framework: langgraph", "framework: 7")
+    findings = cp.client.post("/validate", json={"dockfile": broken}, headers=cp.auth("viewer"))
+    echo.write_text(broken)
+    expected = validate(echo, skip_imports=True, plugins=cp.plane.plugins).to_dict()
+    assert findings.json() == {**expected, "file": "Dockfile.yaml"}
+    assert findings.json()["ok"] is False
+
+
+def test_browser_changes_need_the_sessions_csrf_token(cp: Plane) -> None:
+    token = cp.sign_in("admin")
+    made = cp.client.post("/ui/keys/create", data={"role": "viewer"})
+    assert made.status_code == 403
+    assert "CSRF" in made.json()["detail"]
+    made = cp.client.post(
+        "/ui/keys/create", data={"role": "viewer"}, headers={"x-csrf-token": "x" + token}
+    )
+    assert made.status_code == 403
+    made = cp.client.post(
+        "/ui/keys/create", data={"role": "viewer"}, headers={"x-csrf-token": token}
+    )
+    assert made.status_code == 200
+    assert re.search(r"adk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}", made.text)
+
+
+def test_a_session_ends_when_its_key_is_revoked(cp: Plane) -> None:
+    cp.sign_in("developer")
+    assert cp.client.get("/").status_code == 200
+    key_id = cp.keys["developer"].split("_")[1]
+    revoked = cp.client.delete(
+        "/auth/key/revoke", params={"key_id": key_id}, headers=cp.auth("admin")
+    )
+    assert revoked.status_code == 200
+    assert cp.client.get("/", follow_redirects=False).status_code == 303
+    assert cp.client.get("/controller/agents", headers=cp.auth("developer")).status_code == 401
+
+
+def test_a_wrong_key_does_not_sign_in(cp: Plane) -> None:
+    answer = cp.client.post("/login", data={"key": "adk_0123456789ab_" + "A" * 43})
+    assert answer.status_code == 401
+    assert cp.client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_keys_are_shown_once_and_never_stored_or_audited(cp: Plane, echo: Path) -> None:
+    _deploy(cp, echo)
+    made = cp.client.post(
+        "/auth/key/create",
+        json={"agent": "echo", "role": "developer"},
+        headers=cp.auth("developer"),
+    )
+    assert made.status_code == 201, made.text
+    key = made.json()["key"]
+    listed = cp.client.get("/auth/keys", params={"agent": "echo"}, headers=cp.auth("viewer"))
+    assert key not in listed.text and made.json()["key_id"] in listed.text
+    audit = cp.client.get("/audit", params={"limit": 1000}, headers=cp.auth("viewer")).text
+    assert key not in audit
+    for secret in cp.keys.values():
+        assert secret not in audit
+    bad_role = cp.client.post(
+        "/auth/key/create", json={"agent": "echo", "role": "nobody"}, headers=cp.auth("developer")
+    )
+    assert bad_role.status_code == 400 and bad_role.json()["path"] == "role"
+
+
+def test_pages_escape_what_agents_and_dockfiles_say(cp: Plane, echo: Path) -> None:
+    echo.write_text(
+        echo.read_text().replace(
+            'description: "Echoes the input text in upper case"',
+            'description: "<script>alert(1)</script><img src=x onerror=alert(2)>"',
+        )
+    )
+    _deploy(cp, echo)
+    token = cp.sign_in("viewer")
+    page = cp.client.get("/agents/echo").text
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+    assert "<img src=x" not in page
+    hostile = "version: '1.1'\nagent: {name: '<script>alert(3)</script>'}\n"
+    found = cp.client.post(
+        "/ui/validate", data={"dockfile": hostile}, headers={"x-csrf-token": token}
+    )
+    assert found.status_code == 200
+    assert "<script>alert(3)" not in found.text and "&lt;script&gt;alert(3)" in found.text
+    assert "script-src 'self'" in found.headers["content-security-policy"]
+
+
+def test_events_resume_after_a_cursor_and_report_a_gap(cp: Plane) -> None:
+    log = cp.plane.events
+    first = log.publish("health_event", agent="echo", healthy=True)
+    second = log.publish("health_event", agent="echo", healthy=False)
+    found, gap = log.after(first.id)
+    assert [e.id for e in found] == [second.id] and not gap
+    from agentdock_plugins.controlplane.events import EventLog
+
+    small = EventLog(keep=2)
+    for n in range(5):
+        small.publish("build_event", n=n)
+    found, gap = small.after(1)
+    assert gap and [e.data["n"] for e in found] == [3, 4]
+
+
+def test_the_api_is_documented(cp: Plane) -> None:
+    paths = cp.client.get("/openapi.json").json()["paths"]
+    for path in (
+        "/controller/deploy",
+        "/controller/rollback",
+        "/controller/status/{agent}",
+        "/controller/events",
+        "/validate",
+        "/auth/key/create",
+        "/auth/key/revoke",
+        "/audit",
+    ):
+        assert path in paths
+    assert not any(p.startswith("/ui/") or p == "/login" for p in paths)
+
+
+def test_the_command_refuses_to_start_without_auth_off_loopback(home: Path) -> None:
+    from agentdock_plugins.controlplane.commands import controlplane_command
+    from click.testing import CliRunner
+
+    runner = CliRunner()
+    off = runner.invoke(controlplane_command, ["--host", "0.0.0.0", "--insecure-no-auth"])
+    assert off.exit_code == 2
+    assert "loopback" in off.output
+    no_key = runner.invoke(controlplane_command, ["--port", "0"])
+    assert no_key.exit_code == 1
+    assert "agentdock controlplane key create --role admin" in no_key.output
+    made = runner.invoke(controlplane_command, ["key", "create", "--role", "viewer", "--json"])
+    assert made.exit_code == 0, made.output
+    import json
+
+    key = json.loads(made.output)["key"]
+    listed = runner.invoke(controlplane_command, ["key", "list", "--json"])
+    assert key not in listed.output and json.loads(listed.output)["keys"][0]["role"] == "viewer"
+
+
+def _frames(response: Any, wanted: Any, limit: int = 500) -> list[dict[str, Any]]:
+    """SSE frames (``event``, ``id``, ``data``) read until ``wanted(frames)`` holds."""
+    import json
+
+    frames: list[dict[str, Any]] = []
+    frame: dict[str, Any] = {}
+    for line in response.iter_lines():
+        if not line:
+            if "data" in frame:
+                frame["data"] = json.loads(frame["data"])
+                frames.append(frame)
+                if wanted(frames) or len(frames) >= limit:
+                    return frames
+            frame = {}
+            continue
+        field, _, value = line.partition(": ")
+        if field in ("event", "id", "data"):
+            frame[field] = value
+    return frames
+
+
+def test_events_stream_over_sse_with_a_resumable_cursor(
+    home: Path, tmp_path: Path, fakes: tuple[Any, Any], echo: Path
+) -> None:
+    import httpx
+    from served import serving
+
+    manager, _ = fakes
+    with open_store() as store:
+        key = create_platform_key(store, "developer", created_by="test")[0].key
+        plane = ControlPlane(store=store, projects=tmp_path, plugins=manager, health_interval=0.05)
+        auth = {"authorization": f"Bearer {key}"}
+        with serving(controlplane_app(plane)) as port:
+            base = f"http://127.0.0.1:{port}"
+            with httpx.Client(base_url=base, headers=auth, timeout=DEADLINE) as client:
+                started = client.post("/controller/deploy", json={"dockfile": str(echo)})
+                assert started.status_code == 202
+                op_id = started.json()["operation_id"]
+
+                def done(frames: list[dict[str, Any]]) -> bool:
+                    finished = any(
+                        f["event"] == "deploy_status" and f["data"]["status"] == "succeeded"
+                        for f in frames
+                    )
+                    healthy = any(
+                        f["event"] == "health_event" and f["data"]["state"] == "active"
+                        for f in frames
+                    )
+                    return finished and healthy
+
+                with client.stream("GET", "/controller/events", params={"cursor": 0}) as stream:
+                    frames = _frames(stream, done)
+                assert done(frames), frames
+                ids = [int(f["id"]) for f in frames]
+                assert ids == sorted(ids) and len(set(ids)) == len(ids)
+                ours = [f for f in frames if f["data"].get("operation_id") == op_id]
+                assert {f["event"] for f in ours} == {"build_event", "deploy_status"}
+                middle = ids[len(ids) // 2]
+                with client.stream(
+                    "GET", "/controller/events", headers={"last-event-id": str(middle)}
+                ) as stream:
+                    resumed = _frames(stream, lambda fs: len(fs) >= 1)
+                assert int(resumed[0]["id"]) == middle + 1
+                assert resumed[0] == next(f for f in frames if int(f["id"]) == middle + 1)
+
+
+def test_signing_in_gives_the_session_a_new_id(cp: Plane) -> None:
+    planted = "f" * 64
+    cp.client.cookies.set("agentdock_session", planted)
+    answer = cp.client.post("/login", data={"key": cp.keys["viewer"]}, follow_redirects=False)
+    assert answer.status_code == 303
+    issued = answer.cookies.get("agentdock_session")
+    assert issued and issued != planted
+    cp.client.cookies.clear()
+    cp.client.cookies.set("agentdock_session", planted)
+    assert cp.client.get("/", follow_redirects=False).status_code == 303
+    cp.client.cookies.clear()
+    cp.client.cookies.set("agentdock_session", issued)
+    assert cp.client.get("/", follow_redirects=False).status_code == 200
+
+
+def test_a_first_deploys_key_goes_once_to_whoever_deployed(cp: Plane, echo: Path) -> None:
+    start = cp.plane.events.last_id
+    op = _deploy(cp, echo)
+    assert op["secret_waiting"] is True
+    path = f"/controller/operations/{op['operation_id']}/secret"
+    assert cp.client.post(path, headers=cp.auth("admin")).status_code == 404  # not its deploy
+    taken = cp.client.post(path, headers=cp.auth("developer"))
+    assert taken.status_code == 200
+    key = taken.json()["key"]
+    assert key.startswith("adk_") and key.split("_")[1] == op["result"]["key_id"]
+    assert cp.client.post(path, headers=cp.auth("developer")).status_code == 404  # once
+    events = " ".join(str(e.to_json()) for e in cp.plane.events.after(start)[0])
+    assert key not in events
+    assert (
+        key not in cp.client.get("/audit", params={"limit": 1000}, headers=cp.auth("viewer")).text
+    )
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "https://evil.example"},
+        {"origin": "null"},
+        {"sec-fetch-site": "cross-site"},
+        {"sec-fetch-site": "same-site"},
+    ],
+)
+def test_requests_from_another_site_change_nothing_even_without_auth(
+    home: Path, tmp_path: Path, headers: dict[str, str]
+) -> None:
+    with open_store() as store:
+        plane = ControlPlane(store=store, projects=tmp_path, auth=False, health_interval=0)
+        with TestClient(controlplane_app(plane)) as client:
+            made = client.post("/ui/keys/create", data={"role": "admin"}, headers=headers)
+            assert made.status_code == 403, made.text
+            assert "another site" in made.json()["detail"]
+            api = client.post("/auth/key/create", json={"role": "admin"}, headers=headers)
+            assert api.status_code == 403
+            login = client.post("/login", data={"key": "x"}, headers=headers)
+            assert login.status_code == 403
+            assert store.list_api_keys() == []
+            same = client.post(
+                "/auth/key/create",
+                json={"role": "viewer"},
+                headers={"origin": "http://testserver.local"},
+            )
+            assert same.status_code == 201, same.text
+
+
+@pytest.mark.parametrize("case", ["alias bomb", "recursive alias", "include outside", "too large"])
+def test_a_hostile_dockfile_on_the_server_is_refused_before_any_deploy(
+    cp: Plane, tmp_path: Path, case: str
+) -> None:
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    (folder / "Dockfile.yaml").write_text(HOSTILE[case])
+    answer = cp.client.post(
+        "/controller/deploy", json={"dockfile": "hostile"}, headers=cp.auth("developer")
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == "InvalidDockfile"
+    assert cp.plane.operations.recent() == []
+
+
+def test_an_agent_name_with_markup_is_refused_before_any_deploy(cp: Plane, echo: Path) -> None:
+    echo.write_text(echo.read_text().replace("name: echo\n", 'name: "<b>echo</b>"\n', 1))
+    answer = cp.client.post(
+        "/controller/deploy", json={"dockfile": str(echo)}, headers=cp.auth("developer")
+    )
+    assert answer.status_code == 400
+    assert "<b>" not in answer.text
