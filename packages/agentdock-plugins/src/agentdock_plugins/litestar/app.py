@@ -131,20 +131,7 @@ def create_app(
     readiness = pipeline.capabilities.auth.readiness
 
     handlers = _info_handlers(pipeline, spec, serving, readiness)
-    # The client protocols beside the agent's own routes; one switched off is not built.
-    protocols = served_protocols(
-        spec,
-        secured=getattr(pipeline, "authenticated", True),
-        langgraph=serves_platform(pipeline, spec),
-    )
-    if "langgraph" in protocols:
-        handlers += platform_handlers(pipeline, spec, heartbeat_sec=heartbeat_sec)
-    if "langserve" in protocols:
-        handlers += langserve_handlers(pipeline, spec, heartbeat_sec=heartbeat_sec)
-    if "mcp" in protocols:
-        handlers += mcp_handlers(pipeline, spec)
-    if "a2a" in protocols:
-        handlers += a2a_handlers(pipeline, spec)
+    handlers += _protocol_handlers(pipeline, spec, heartbeat_sec)
     route = InvokeRoute(pipeline, serving.is_ready)
     if rest:
         handlers.append(_invoke_handler(route))
@@ -191,6 +178,26 @@ def create_app(
     for wrap in middleware:
         application.asgi_handler = wrap(application.asgi_handler)
     return application
+
+
+def _protocol_handlers(pipeline: Pipeline, spec: DockSpec, heartbeat_sec: float) -> list[Any]:
+    """The client protocols served beside the agent's own routes (``expose.protocols``);
+    one switched off is not built."""
+    protocols = served_protocols(
+        spec,
+        secured=getattr(pipeline, "authenticated", True),
+        langgraph=serves_platform(pipeline, spec),
+    )
+    handlers: list[Any] = []
+    if "langgraph" in protocols:
+        handlers += platform_handlers(pipeline, spec, heartbeat_sec=heartbeat_sec)
+    if "langserve" in protocols:
+        handlers += langserve_handlers(pipeline, spec, heartbeat_sec=heartbeat_sec)
+    if "mcp" in protocols:
+        handlers += mcp_handlers(pipeline, spec)
+    if "a2a" in protocols:
+        handlers += a2a_handlers(pipeline, spec)
+    return handlers
 
 
 def _invoke_handler(route: InvokeRoute) -> Any:
