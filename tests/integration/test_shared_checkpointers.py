@@ -1,0 +1,215 @@
+"""``checkpointer: postgres`` and ``checkpointer: redis``: conversations shared by runtime
+processes and kept across a restart, and a server that is down stopping the runtime."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+from pgserver import PgCluster
+from processes import stop, wait_ready
+
+pytest_plugins = ("pgserver", "redisserver")
+
+#: Counts the texts a thread has been sent: the count continues only where the state does.
+GRAPH = textwrap.dedent(
+    """
+    import operator
+    from typing import Annotated, TypedDict
+
+    from langgraph.graph import END, START, StateGraph
+
+
+    class State(TypedDict, total=False):
+        text: str
+        seen: Annotated[list[str], operator.add]
+        count: int
+
+
+    def build_graph():
+        graph = StateGraph(State)
+        graph.add_node("note", lambda state: {"seen": [state["text"]]})
+        graph.add_node("tally", lambda state: {"count": len(state["seen"])})
+        graph.add_edge(START, "note")
+        graph.add_edge("note", "tally")
+        graph.add_edge("tally", END)
+        return graph.compile()
+    """
+)
+
+
+def dockfile(checkpointer: str) -> str:
+    return textwrap.dedent(
+        f"""\
+        version: "1.1"
+        agent: {{name: counter, entrypoint: "counter:build_graph", framework: langgraph}}
+        model: {{provider: custom, name: offline, extra: {{offline: true}}}}
+        io_schema:
+          input: {{type: object, properties: {{text: {{type: string}}}}, required: [text]}}
+          output: {{type: object, properties: {{count: {{type: integer}}}}}}
+        auth: {{mode: api_key, api_keys: {{enabled: true}}}}
+        expose: {{rest: true, streaming: sse, port: 8080}}
+        arguments: {{checkpointer: {checkpointer}}}
+        """
+    )
+
+
+def project(root: Path, checkpointer: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "counter.py").write_text(GRAPH, encoding="utf-8")
+    (root / "Dockfile.yaml").write_text(dockfile(checkpointer), encoding="utf-8")
+    return root
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def runtime_env(spec: Path, url: str, **more: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTDOCK_")}
+    env.update(
+        PYTHONUNBUFFERED="1",
+        AGENTDOCK_SPEC=str(spec),
+        AGENTDOCK_INSECURE_NO_AUTH="1",
+        AGENTDOCK_PORT=str(free_port()),
+        AGENTDOCK_HOME=str(spec.parent / "home"),
+        AGENTDOCK_CHECKPOINT_URL=url,
+        **more,
+    )
+    return env
+
+
+@contextmanager
+def runtime(env: Mapping[str, str], cwd: Path) -> Iterator[str]:
+    """A runtime process and its base URL; stopped when the block ends."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agentdock_runtime"],
+        env=dict(env),
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{env['AGENTDOCK_PORT']}"
+    try:
+        wait_ready(proc, base)
+        yield base
+    finally:
+        stop(proc)
+
+
+def count(base: str, thread: str, text: str) -> int:
+    response = httpx.post(
+        f"{base}/invoke", json={"text": text}, headers={"x-thread-id": thread}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    return int(response.json()["count"])
+
+
+def continuity(tmp_path: Path, checkpointer: str, url: str) -> None:
+    """A thread started on one process goes on on another, and after both restart."""
+    spec = project(tmp_path / "agent", checkpointer) / "Dockfile.yaml"
+    first, second = runtime_env(spec, url), runtime_env(spec, url)
+    with runtime(first, spec.parent) as a, runtime(second, spec.parent) as b:
+        assert count(a, "t1", "one") == 1
+        assert count(b, "t1", "two") == 2
+        assert count(a, "t1", "three") == 3
+        assert count(b, "t2", "other") == 1
+    with runtime(runtime_env(spec, url), spec.parent) as again:
+        assert count(again, "t1", "four") == 4
+        assert count(again, "t2", "more") == 2
+
+
+def run_fatal(tmp_path: Path, checkpointer: str, url: str) -> subprocess.CompletedProcess[str]:
+    spec = project(tmp_path / "agent", checkpointer) / "Dockfile.yaml"
+    return subprocess.run(
+        [sys.executable, "-m", "agentdock_runtime"],
+        env=runtime_env(spec, url),
+        cwd=spec.parent,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+
+
+def test_postgres_conversations_are_shared_and_survive_restarts(
+    tmp_path: Path, pg_url: str
+) -> None:
+    continuity(tmp_path, "postgres", pg_url)
+
+
+def test_postgres_down_at_start_is_one_fatal_line_without_the_password(
+    tmp_path: Path, pg_cluster: PgCluster
+) -> None:
+    # The cluster's user and password, on a port where nothing listens.
+    url = pg_cluster.url("agentdock").replace(f":{pg_cluster.port}/", f":{free_port()}/")
+    result = run_fatal(tmp_path, "postgres", url)
+    assert result.returncode == 78  # EX_CONFIG: the adapter cannot be built
+    fatal = [line for line in result.stderr.splitlines() if line.startswith("[FATAL] ")]
+    assert len(fatal) == 1, result.stderr
+    assert "CheckpointerUnavailable: checkpointer postgres: cannot use" in fatal[0]
+    assert "agentdock:***@127.0.0.1" in fatal[0]
+    assert pg_cluster.password not in result.stderr + result.stdout
+
+
+def test_postgres_wrong_password_names_the_cause_not_the_password(
+    tmp_path: Path, pg_cluster: PgCluster
+) -> None:
+    planted = "pl4nted-pg-passw0rd-7d1e"
+    url = pg_cluster.url().replace(pg_cluster.password, planted)
+    result = run_fatal(tmp_path, "postgres", url)
+    assert result.returncode == 78  # EX_CONFIG: the adapter cannot be built
+    assert "password authentication failed" in result.stderr
+    assert planted not in result.stderr + result.stdout
+
+
+def test_a_missing_url_is_fatal_and_names_the_variable(tmp_path: Path) -> None:
+    result = run_fatal(tmp_path, "postgres", "")
+    assert result.returncode == 78  # EX_CONFIG: the adapter cannot be built
+    assert "set AGENTDOCK_CHECKPOINT_URL" in result.stderr
+
+
+def _has_search(url: str) -> bool:
+    client = redis.Redis.from_url(url, decode_responses=True)
+    try:
+        modules = {str(m.get("name", "")).lower() for m in client.module_list()}
+    finally:
+        client.close()
+    return {"search", "rejson"} <= modules
+
+
+def test_redis_without_search_modules_is_fatal_and_says_so(tmp_path: Path, redis_url: str) -> None:
+    if _has_search(redis_url):
+        pytest.skip("this redis-server has the search modules")
+    planted = "pl4nted-redis-passw0rd"
+    url = redis_url.replace("redis://", f"redis://:{planted}@")
+    result = run_fatal(tmp_path, "redis", url)
+    assert result.returncode == 78  # EX_CONFIG: the adapter cannot be built
+    assert planted not in result.stderr + result.stdout
+    # A server that refuses the password, or lacks the modules: either way one line.
+    fatal = [line for line in result.stderr.splitlines() if line.startswith("[FATAL] ")]
+    assert len(fatal) == 1, result.stderr
+    assert "checkpointer redis" in fatal[0]
+    result = run_fatal(tmp_path / "plain", "redis", redis_url)
+    assert result.returncode == 78  # EX_CONFIG: the adapter cannot be built
+    assert "lacks the RediSearch and RedisJSON modules" in result.stderr
+
+
+def test_redis_conversations_are_shared_and_survive_restarts(
+    tmp_path: Path, redis_url: str
+) -> None:
+    if not _has_search(redis_url):
+        # LangGraph's RedisSaver needs RediSearch and RedisJSON (Redis 8 or Redis Stack);
+        # the test above covers a server without them.
+        pytest.skip("redis-server lacks the RediSearch and RedisJSON modules")
+    continuity(tmp_path, "redis", redis_url)
