@@ -69,6 +69,7 @@ from agentdock_plugins.kubernetes.objects import (
 from agentdock_plugins.kubernetes.requirements import (
     RESERVED_ENV,
     Problem,
+    checkpoint_problem,
     checks_api_keys,
     ratelimit_problem,
     registry_problem,
@@ -89,6 +90,7 @@ __all__ = [
     "Manifest",
     "ObjectNames",
     "Problem",
+    "checkpoint_problem",
     "checks_api_keys",
     "dump",
     "names",

@@ -48,6 +48,7 @@ from agentdock_plugins.kubernetes.manifests import (
     CONTAINER,
     FIELD_MANAGER,
     Manifest,
+    checkpoint_problem,
     names,
     ratelimit_problem,
     registry_problem,
@@ -203,6 +204,13 @@ class KubernetesTarget:
                 limits.reason,
                 hint="deploy.secrets: [AGENTDOCK_REDIS_URL], and the URL in the Secret",
                 path=limits.path,
+            )
+        checkpoints = checkpoint_problem(snapshot, agent=spec.agent.name, instance=instance)
+        if checkpoints is not None:
+            raise InvalidDeployInput(
+                checkpoints.reason,
+                hint="deploy.secrets: [AGENTDOCK_CHECKPOINT_URL], and the URL in the Secret",
+                path=checkpoints.path,
             )
 
     def start(
@@ -473,7 +481,9 @@ class KubernetesTarget:
         values = value_sources(find_dockfile(path).resolve().parent, env_files)
         problem = registry_problem(snapshot, values, agent=agent, instance=instance)
         limits = ratelimit_problem(snapshot, agent=agent, instance=instance)
-        refused = [p for p in (problem, limits.reason if limits else None) if p is not None]
+        checkpoints = checkpoint_problem(snapshot, agent=agent, instance=instance)
+        refused = [problem, *(p.reason for p in (limits, checkpoints) if p is not None)]
+        refused = [p for p in refused if p is not None]
         files = [str(p) for p in write(manifests, out_dir, fmt)] if out_dir is not None else []
         return {
             "manifests": manifests,
