@@ -57,16 +57,19 @@ def test_a_late_follower_gets_the_frames_after_its_last_event_id() -> None:
 
 
 def test_records_are_bounded_and_forget_a_thread_with_its_runs() -> None:
-    records = MemoryRecords(max_threads=2, max_runs=2)
-    for tid in ("a", "b", "c"):
-        records.put_thread(ThreadRecord(tid, None))
-    assert [t.thread_id for t in records.threads()] == ["c", "b"]
-    for n in range(3):
-        records.put_run(record(f"r{n}", "c"))
-    assert [r.run_id for r in records.runs("c")] == ["r2", "r1"]
-    assert records.get_run("c", "r0") is None
-    assert records.delete_thread("c") and records.runs("c") == []
-    assert records.get_run("zz", "r1") is None
+    async def scenario() -> None:
+        records = MemoryRecords(max_threads=2, max_runs=2)
+        for tid in ("a", "b", "c"):
+            await records.put_thread(ThreadRecord(tid, None))
+        assert [t.thread_id for t in await records.threads(None)] == ["c", "b"]
+        for n in range(3):
+            await records.put_run(record(f"r{n}", "c"))
+        assert [r.run_id for r in await records.runs("c")] == ["r2", "r1"]
+        assert await records.get_run("c", "r0") is None
+        assert await records.delete_thread("c") and await records.runs("c") == []
+        assert await records.get_run("zz", "r1") is None
+
+    asyncio.run(scenario())
 
 
 def test_bodies_are_refused_with_a_path_or_as_malformed() -> None:
