@@ -1,5 +1,7 @@
-"""``checkpointer: postgres`` and ``checkpointer: redis``: conversations shared by runtime
-processes and kept across a restart, and a server that is down stopping the runtime."""
+"""State shared by runtime processes and kept across restarts: ``checkpointer: postgres`` and
+``checkpointer: redis`` (conversations), the Platform API's threads and runs in a registry
+on Postgres (read, joined and cancelled from another process), and a server that is down
+stopping the runtime."""
 
 from __future__ import annotations
 
@@ -15,6 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from agentdock.registry import open_store
+from langgraph_sdk import get_sync_client
+from langgraph_sdk.errors import NotFoundError
 from pgserver import PgCluster
 from processes import stop, wait_ready
 
@@ -35,12 +40,22 @@ GRAPH = textwrap.dedent(
         count: int
 
 
+    async def wait(state: State) -> State:
+        if state["text"].startswith("slow"):
+            import asyncio
+
+            await asyncio.sleep(30)
+        return {}
+
+
     def build_graph():
         graph = StateGraph(State)
         graph.add_node("note", lambda state: {"seen": [state["text"]]})
         graph.add_node("tally", lambda state: {"count": len(state["seen"])})
+        graph.add_node("wait", wait)
         graph.add_edge(START, "note")
-        graph.add_edge("note", "tally")
+        graph.add_edge("note", "wait")
+        graph.add_edge("wait", "tally")
         graph.add_edge("tally", END)
         return graph.compile()
     """
@@ -213,3 +228,49 @@ def test_redis_conversations_are_shared_and_survive_restarts(
         # the test above covers a server without them.
         pytest.skip("redis-server lacks the RediSearch and RedisJSON modules")
     continuity(tmp_path, "redis", redis_url)
+
+
+def test_platform_threads_and_runs_are_shared_by_processes_and_survive_a_restart(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A thread made and a background run started on one process are read, joined,
+    streamed and cancelled on another; after a restart the thread and its runs remain."""
+    open_store(url=pg_url).close()  # the registry's schema, as a deploy migrates it
+    spec = project(tmp_path / "agent", "postgres") / "Dockfile.yaml"
+    first = runtime_env(spec, pg_url, AGENTDOCK_DATABASE_URL=pg_url)
+    second = runtime_env(spec, pg_url, AGENTDOCK_DATABASE_URL=pg_url)
+    with runtime(first, spec.parent) as a, runtime(second, spec.parent) as b:
+        one, other = get_sync_client(url=a), get_sync_client(url=b)
+        thread = one.threads.create(metadata={"team": "blue"})
+        tid = thread["thread_id"]
+        assert other.threads.get(tid)["metadata"] == {"team": "blue"}
+
+        run = one.runs.create(tid, "counter", input={"text": "hello"})
+        assert other.runs.join(tid, run["run_id"])["count"] == 1
+        assert other.runs.get(tid, run["run_id"])["status"] == "success"
+
+        run = one.runs.create(tid, "counter", input={"text": "again"})
+        events = [(p.event, p.data) for p in other.runs.join_stream(tid, run["run_id"])]
+        assert ("values", {"text": "again", "seen": ["hello", "again"], "count": 2}) in events
+
+        slow = one.runs.create(tid, "counter", input={"text": "slow"})
+        assert other.runs.get(tid, slow["run_id"])["status"] in ("pending", "running")
+        other.runs.cancel(tid, slow["run_id"], wait=True)
+        assert one.runs.get(tid, slow["run_id"])["status"] == "interrupted"
+        assert one.threads.get(tid)["status"] in ("idle", "interrupted")
+        found = {t["thread_id"] for t in other.threads.search(metadata={"team": "blue"})}
+        assert tid in found
+    with runtime(runtime_env(spec, pg_url, AGENTDOCK_DATABASE_URL=pg_url), spec.parent) as c:
+        again = get_sync_client(url=c)
+        assert again.threads.get(tid)["metadata"] == {"team": "blue"}
+        statuses = [r["status"] for r in again.runs.list(tid)]
+        assert statuses == ["interrupted", "success", "success"]
+        values = again.threads.get_state(tid)["values"]
+        # The cancelled run had noted its text before it waited; it never counted.
+        assert values["seen"] == ["hello", "again", "slow"] and values["count"] == 2
+        assert again.runs.wait(tid, "counter", input={"text": "more"})["count"] == 4
+        again.threads.delete(tid)
+    with runtime(runtime_env(spec, pg_url, AGENTDOCK_DATABASE_URL=pg_url), spec.parent) as d:
+        gone = get_sync_client(url=d)
+        with pytest.raises(NotFoundError):
+            gone.threads.get(tid)
