@@ -19,7 +19,7 @@ import pytest
 import redis
 from agentdock.registry import open_store
 from langgraph_sdk import get_sync_client
-from langgraph_sdk.errors import NotFoundError
+from langgraph_sdk.errors import AuthenticationError, NotFoundError
 from pgserver import PgCluster
 from processes import stop, wait_ready
 
@@ -274,3 +274,60 @@ def test_platform_threads_and_runs_are_shared_by_processes_and_survive_a_restart
         gone = get_sync_client(url=d)
         with pytest.raises(NotFoundError):
             gone.threads.get(tid)
+
+
+def test_registry_records_on_sqlite_hold_no_credential(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Threads and runs in the embedded registry (two servers on one file, as two local
+    replicas): shared, and neither the caller's key nor a wrong key is in any row."""
+    import sqlite3
+
+    import agentdock_plugins.auth
+    import agentdock_plugins.langgraph
+    import agentdock_plugins.litestar
+    from agentdock import app, make_plugin_manager
+    from auth_support import stored_key
+    from served import serving
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("AGENTDOCK_HOME", str(home))
+    monkeypatch.setenv("AGENTDOCK_PLATFORM_RECORDS", "registry")
+    spec = project(tmp_path / "agent", "sqlite") / "Dockfile.yaml"
+    monkeypatch.chdir(spec.parent)
+    monkeypatch.syspath_prepend(str(spec.parent))
+    with open_store() as store:
+        key = stored_key(store, "counter")[0].key
+    wrong = "adk_wrong_0123456789abcdef0123456789abcdef"
+
+    def server() -> object:
+        plugins = make_plugin_manager(
+            plugins=[
+                agentdock_plugins.langgraph,
+                agentdock_plugins.litestar,
+                agentdock_plugins.auth,
+            ]
+        )
+        return app(spec, plugins=plugins)
+
+    with serving(server()) as a, serving(server()) as b:
+        one = get_sync_client(url=f"http://127.0.0.1:{a}", api_key=key)
+        other = get_sync_client(url=f"http://127.0.0.1:{b}", api_key=key)
+        tid = one.threads.create(metadata={"team": "blue"})["thread_id"]
+        run = one.runs.create(tid, "counter", input={"text": "hello"})
+        assert other.runs.join(tid, run["run_id"])["count"] == 1
+        assert [r["status"] for r in other.runs.list(tid)] == ["success"]
+        stranger = get_sync_client(url=f"http://127.0.0.1:{b}", api_key=wrong)
+        with pytest.raises(AuthenticationError):
+            stranger.threads.get(tid)
+    db = sqlite3.connect(home / "registry.db")
+    try:
+        rows = [
+            repr(row)
+            for table in ("platform_threads", "platform_runs", "platform_run_events")
+            for row in db.execute(f"SELECT * FROM {table}")  # noqa: S608
+        ]
+    finally:
+        db.close()
+    assert any(tid in row for row in rows)
+    assert not any(key in row or wrong in row for row in rows)
