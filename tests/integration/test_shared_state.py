@@ -188,6 +188,30 @@ def test_postgres_wrong_password_names_the_cause_not_the_password(
     assert planted not in result.stderr + result.stdout
 
 
+def test_registry_down_at_start_is_one_fatal_line_and_exit_69(
+    tmp_path: Path, pg_cluster: PgCluster
+) -> None:
+    """The Platform API's records are opened before the server listens: a registry
+    database that is down stops the runtime, never a traceback, never its password."""
+    url = pg_cluster.url("agentdock").replace(f":{pg_cluster.port}/", f":{free_port()}/")
+    spec = project(tmp_path / "agent", "memory") / "Dockfile.yaml"
+    result = subprocess.run(
+        [sys.executable, "-m", "agentdock_runtime"],
+        env=runtime_env(spec, "", AGENTDOCK_DATABASE_URL=url),
+        cwd=spec.parent,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert result.returncode == 69  # EX_UNAVAILABLE
+    fatal = [line for line in result.stderr.splitlines() if line.startswith("[FATAL] ")]
+    assert len(fatal) == 1, result.stderr
+    assert "cannot connect to the registry database" in fatal[0]
+    assert "agentdock:***@127.0.0.1" in fatal[0]
+    assert "Traceback" not in result.stderr
+    assert pg_cluster.password not in result.stderr + result.stdout
+
+
 def test_a_missing_url_is_fatal_and_names_the_variable(tmp_path: Path) -> None:
     result = run_fatal(tmp_path, "postgres", "")
     assert result.returncode == 78  # EX_CONFIG: the adapter cannot be built
