@@ -107,3 +107,29 @@ def test_query_numbers_are_ascii_and_short() -> None:
     assert small_int("42") == 42 and small_int("0") == 0
     for text in ("", "²", "٣", "-1", "1e3", "9" * 10, "9" * 5000):
         assert small_int(text) is None, text
+
+
+class _FailingEnd(MemoryRecords):
+    """Records whose store fails when a run ends (a database gone mid-run)."""
+
+    async def finish_run(self, record: RunRecord, result: dict[str, object]) -> None:
+        raise RuntimeError("the store is down")
+
+
+class _Pipeline:
+    async def invoke(self, payload: object, **kwargs: object) -> object:
+        return type("Result", (), {"run_id": "p1", "output": {"ok": True}})()
+
+
+def test_a_store_failing_at_a_runs_end_still_ends_it_for_those_waiting() -> None:
+    from agentdock_plugins.langgraph.platformrun import PlatformRun
+    from agentdock_plugins.litestar.platform.runs import Runs
+
+    async def scenario() -> tuple[bool, object, bool]:
+        runs = Runs(_Pipeline(), _FailingEnd(), None)  # type: ignore[arg-type]
+        thread = ThreadRecord("t1", None)
+        handle = await runs.start(record(), thread, PlatformRun(), {}, {}, wait=True)
+        await asyncio.wait_for(handle.done.wait(), 5)
+        return handle.done.is_set(), handle.output, runs.busy("t1")
+
+    assert asyncio.run(scenario()) == (True, {"ok": True}, False)

@@ -187,11 +187,21 @@ class Runs:
                 for other in active:
                     other.cancel()
             active.append(handle)
-            self._remember(handle)
-            await self._records.put_thread(_with_status(thread, "busy"))
-        else:
-            self._remember(handle)
-        await self._records.put_run(record)
+        self._remember(handle)
+        try:
+            if thread is not None:
+                await self._records.put_thread(_with_status(thread, "busy"))
+            await self._records.put_run(record)
+        except BaseException:
+            # Not recorded, not started: the thread is not left busy with it.
+            self._handles.pop(record.run_id, None)
+            if thread is not None:
+                others = self._active.get(thread.thread_id, [])
+                if handle in others:
+                    others.remove(handle)
+                if not others:
+                    self._active.pop(thread.thread_id, None)
+            raise
         context = contextvars.copy_context()
         context.run(PLATFORM_RUN.set, run)
         body = (
@@ -240,17 +250,26 @@ class Runs:
         finally:
             body.close()  # a run cancelled before its turn never started its coroutine
             record.status = status
-            if beats is not None:
-                beats.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await beats
-                await self._beat(handle)  # the last frames, before the result says "done"
-            shared = self._records.shared
-            await self._records.finish_run(record, _result(handle) if shared else {})
-            if thread is not None:
-                await self._settle(thread, handle, status)
-            handle.done.set()
-            handle._wake()
+            # A store that fails here is logged: the thread still settles, and those who
+            # wait on the run in this process still learn that it ended.
+            try:
+                try:
+                    if beats is not None:
+                        beats.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await beats
+                        await self._beat(handle)  # the last frames, before the result
+                    shared = self._records.shared
+                    await self._records.finish_run(record, _result(handle) if shared else {})
+                except Exception as exc:
+                    log.warning("a run's end was not stored (%s)", type(exc).__name__)
+                if thread is not None:
+                    await self._settle(thread, handle, status)
+            except Exception as exc:
+                log.warning("a thread's status was not stored (%s)", type(exc).__name__)
+            finally:
+                handle.done.set()
+                handle._wake()
 
     async def _beats(self, handle: RunHandle) -> None:
         while True:
