@@ -276,6 +276,9 @@ def test_platform_threads_and_runs_are_shared_by_processes_and_survive_a_restart
         run = one.runs.create(tid, "counter", input={"text": "again"})
         events = [(p.event, p.data) for p in other.runs.join_stream(tid, run["run_id"])]
         assert ("values", {"text": "again", "seen": ["hello", "again"], "count": 2}) in events
+        assert events[0][0] == "metadata"
+        resumed = other.runs.join_stream(tid, run["run_id"], last_event_id="1")
+        assert [(p.event, p.data) for p in resumed] == events[1:]
 
         slow = one.runs.create(tid, "counter", input={"text": "slow"})
         assert other.runs.get(tid, slow["run_id"])["status"] in ("pending", "running")
