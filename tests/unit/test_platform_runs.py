@@ -133,3 +133,32 @@ def test_a_store_failing_at_a_runs_end_still_ends_it_for_those_waiting() -> None
         return handle.done.is_set(), handle.output, runs.busy("t1")
 
     assert asyncio.run(scenario()) == (True, {"ok": True}, False)
+
+
+def test_a_thread_made_again_during_a_run_keeps_its_own_record() -> None:
+    from agentdock_plugins.langgraph.platformrun import PlatformRun
+    from agentdock_plugins.litestar.platform.runs import Runs
+
+    release = asyncio.Event()
+
+    class Slow(_Pipeline):
+        async def invoke(self, payload: object, **kwargs: object) -> object:
+            await release.wait()
+            return await super().invoke(payload, **kwargs)
+
+    async def scenario() -> ThreadRecord | None:
+        records = MemoryRecords()
+        runs = Runs(Slow(), records, None)  # type: ignore[arg-type]
+        old = ThreadRecord("t1", "ann", metadata={"old": True})
+        await records.put_thread(old)
+        handle = await runs.start(record(), old, PlatformRun(), {}, {}, wait=True)
+        await asyncio.sleep(0)
+        await records.delete_thread("t1")
+        await asyncio.sleep(0.001)  # a later created_at
+        await records.put_thread(ThreadRecord("t1", "bob", metadata={"new": True}))
+        release.set()
+        await asyncio.wait_for(handle.done.wait(), 5)
+        return await records.get_thread("t1")
+
+    found = asyncio.run(scenario())
+    assert found is not None and found.owner == "bob" and found.metadata == {"new": True}

@@ -304,8 +304,9 @@ class Runs:
             return
         self._active.pop(thread.thread_id, None)
         self._locks.pop(thread.thread_id, None)
-        if await self._records.get_thread(thread.thread_id) is None:
-            return  # deleted meanwhile
+        current = await self._records.get_thread(thread.thread_id)
+        if current is None or current.created_at != thread.created_at:
+            return  # deleted meanwhile (and perhaps made again: not this run's thread)
         new = "error" if status == "error" else "idle"
         if new == "idle" and self._graph is not None:
             try:
@@ -315,7 +316,7 @@ class Runs:
                     new = "interrupted"
             except Exception as exc:  # the status stays idle; the run's outcome stands
                 log.warning("thread state unreadable after a run (%s)", type(exc).__name__)
-        await self._records.put_thread(_with_status(thread, new))
+        await self._records.put_thread(_with_status(current, new))
 
     async def _invoke(
         self, handle: RunHandle, payload: Mapping[str, Any], headers: Mapping[str, str]
