@@ -810,3 +810,39 @@ def test_one_replica_or_a_shared_redis_renders_without_a_note(
     pod = _by_kind(out["manifests"])["Deployment"]["spec"]["template"]["spec"]
     env = {e["name"] for e in pod["containers"][0]["env"]}
     assert ("AGENTDOCK_REDIS_URL" in env) == ("replicas" in deploy and deploy["replicas"] > 1)
+
+
+@pytest.mark.parametrize("kind", ["postgres", "redis"])
+def test_a_shared_checkpointer_needs_its_url_from_the_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """The URL (with its password) reaches the pods only as a secretKeyRef."""
+    from agentdock.deployment import dry_run
+
+    monkeypatch.setenv("AGENTDOCK_HOME", str(tmp_path / "home"))
+    password = "pl4nted-checkpoint-passw0rd"
+    monkeypatch.setenv("AGENTDOCK_CHECKPOINT_URL", f"{kind}://u:{password}@db.agents:5432/0")
+    manager = make_plugin_manager(plugins=[("k8s", k8s_plugin)])
+    auth = {"mode": "jwt", "jwt": {"secret_key": PLANTED * 2}}
+    arguments = {"checkpointer": kind}
+    path = _dockfile(tmp_path, auth=auth, arguments=arguments)
+    out = dry_run(path, target="kubernetes", plugins=manager)
+    (note,) = [n for n in out["notes"] if "AGENTDOCK_CHECKPOINT_URL" in n]
+    assert "arguments.checkpointer" in note and "deploy.secrets" in note
+    target = manager.get("targets", "kubernetes").factory()
+    document = load_document(path, environ={}, allow_unresolved=True)
+    spec = validate_document(document, skip_imports=True).spec
+    snapshot = yaml.safe_dump(document.raw, sort_keys=False)
+    with pytest.raises(InvalidDeployInput) as info:
+        target.preflight(spec, snapshot=snapshot, version="1.0.0", env={})
+    assert info.value.path == "arguments.checkpointer"
+
+    path = _dockfile(
+        tmp_path, auth=auth, arguments=arguments, deploy={"secrets": ["AGENTDOCK_CHECKPOINT_URL"]}
+    )
+    out = dry_run(path, target="kubernetes", plugins=manager)
+    assert not any("AGENTDOCK_CHECKPOINT_URL" in n for n in out["notes"]), out["notes"]
+    pod = _by_kind(out["manifests"])["Deployment"]["spec"]["template"]["spec"]
+    (env,) = [e for e in pod["containers"][0]["env"] if e["name"] == "AGENTDOCK_CHECKPOINT_URL"]
+    assert "secretKeyRef" in env["valueFrom"]
+    assert password not in json.dumps(out)

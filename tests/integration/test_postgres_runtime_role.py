@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 from agentdock.registry import open_store
+from agentdock.registry.platformrows import PlatformRows, ThreadRow
 from agentdock_plugins.auth.apikey import ApiKeyProvider, ApiKeyVerifier, LazyRegistry
 from agentdock_plugins.postgres.runtimerole import role_sql
 from agentdock_runtime.errors import KeyRevoked
@@ -114,3 +115,36 @@ def test_the_script_is_idempotent_and_quotes_what_it_names(pg_url: str) -> None:
 def test_apply_without_a_postgres_registry_is_refused() -> None:
     done = _cli("postgres", "runtime-role", "echo", "--apply", env={})
     assert done.returncode == 1 and "AGENTDOCK_DATABASE_URL" in done.stderr
+
+
+def test_the_runtime_role_keeps_its_agents_platform_threads_and_runs_only(pg_url: str) -> None:
+    with open_store(url=pg_url) as store:
+        add_key(store, "echo")
+        PlatformRows(store, "other_agent").put_thread(
+            ThreadRow("theirs", None, "idle", {"planted": True}, "t0", "t0")
+        )
+    done = _cli(
+        "postgres", "runtime-role", "echo", "--apply", "--json",
+        env={"AGENTDOCK_DATABASE_URL": pg_url},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    url = json.loads(done.stdout)["url"]
+    with open_store(url=url, migrate=False) as runtime:
+        rows = PlatformRows(runtime, "echo")
+        rows.put_thread(ThreadRow("mine", "ann", "idle", {"team": "blue"}, "t0", "t0"))
+        rows.put_run("r1", "mine", "running", {"run_id": "r1"}, "host:1")
+        assert rows.beat("r1", [(1, "event: values\ndata: {}\n\n")]) is False
+        rows.request_cancel("r1")
+        assert rows.beat("r1", []) is True
+        rows.finish_run("r1", "interrupted", {"run_id": "r1"}, {"output": None})
+        assert [r.status for r in rows.runs("mine")] == ["interrupted"]
+        assert rows.frames_after("r1", 0) == [(1, "event: values\ndata: {}\n\n")]
+        assert PlatformRows(runtime, "other_agent").get_thread("theirs") is None
+        with pytest.raises(psycopg.errors.WithCheckOptionViolation):
+            PlatformRows(runtime, "other_agent").put_thread(
+                ThreadRow("forged", None, "idle", {}, "t0", "t0")
+            )
+        assert rows.delete_thread("mine")
+    with open_store(url=pg_url) as store:
+        assert PlatformRows(store, "other_agent").get_thread("theirs") is not None
+        assert PlatformRows(store, "other_agent").get_thread("forged") is None

@@ -331,7 +331,7 @@ def test_arguments_are_checked_at_start_up() -> None:
     with pytest.raises(ValueError, match="worker_threads"):
         LangGraphAdapter(graph, SimpleNamespace(model=None, arguments={"worker_threads": 0}))
     with pytest.raises(ValueError, match="checkpointer"):
-        LangGraphAdapter(graph, SimpleNamespace(model=None, arguments={"checkpointer": "redis"}))
+        LangGraphAdapter(graph, SimpleNamespace(model=None, arguments={"checkpointer": "mongo"}))
     adapter = LangGraphAdapter(graph, SimpleNamespace(model=None, arguments={"worker_threads": 3}))
     assert adapter._workers is not None
     assert adapter._workers.maximum == 3 and adapter._workers.core <= 3

@@ -57,16 +57,19 @@ def test_a_late_follower_gets_the_frames_after_its_last_event_id() -> None:
 
 
 def test_records_are_bounded_and_forget_a_thread_with_its_runs() -> None:
-    records = MemoryRecords(max_threads=2, max_runs=2)
-    for tid in ("a", "b", "c"):
-        records.put_thread(ThreadRecord(tid, None))
-    assert [t.thread_id for t in records.threads()] == ["c", "b"]
-    for n in range(3):
-        records.put_run(record(f"r{n}", "c"))
-    assert [r.run_id for r in records.runs("c")] == ["r2", "r1"]
-    assert records.get_run("c", "r0") is None
-    assert records.delete_thread("c") and records.runs("c") == []
-    assert records.get_run("zz", "r1") is None
+    async def scenario() -> None:
+        records = MemoryRecords(max_threads=2, max_runs=2)
+        for tid in ("a", "b", "c"):
+            await records.put_thread(ThreadRecord(tid, None))
+        assert [t.thread_id for t in await records.threads(None)] == ["c", "b"]
+        for n in range(3):
+            await records.put_run(record(f"r{n}", "c"))
+        assert [r.run_id for r in await records.runs("c")] == ["r2", "r1"]
+        assert await records.get_run("c", "r0") is None
+        assert await records.delete_thread("c") and await records.runs("c") == []
+        assert await records.get_run("zz", "r1") is None
+
+    asyncio.run(scenario())
 
 
 def test_bodies_are_refused_with_a_path_or_as_malformed() -> None:
@@ -104,3 +107,58 @@ def test_query_numbers_are_ascii_and_short() -> None:
     assert small_int("42") == 42 and small_int("0") == 0
     for text in ("", "²", "٣", "-1", "1e3", "9" * 10, "9" * 5000):
         assert small_int(text) is None, text
+
+
+class _FailingEnd(MemoryRecords):
+    """Records whose store fails when a run ends (a database gone mid-run)."""
+
+    async def finish_run(self, record: RunRecord, result: dict[str, object]) -> None:
+        raise RuntimeError("the store is down")
+
+
+class _Pipeline:
+    async def invoke(self, payload: object, **kwargs: object) -> object:
+        return type("Result", (), {"run_id": "p1", "output": {"ok": True}})()
+
+
+def test_a_store_failing_at_a_runs_end_still_ends_it_for_those_waiting() -> None:
+    from agentdock_plugins.langgraph.platformrun import PlatformRun
+    from agentdock_plugins.litestar.platform.runs import Runs
+
+    async def scenario() -> tuple[bool, object, bool]:
+        runs = Runs(_Pipeline(), _FailingEnd(), None)  # type: ignore[arg-type]
+        thread = ThreadRecord("t1", None)
+        handle = await runs.start(record(), thread, PlatformRun(), {}, {}, wait=True)
+        await asyncio.wait_for(handle.done.wait(), 5)
+        return handle.done.is_set(), handle.output, runs.busy("t1")
+
+    assert asyncio.run(scenario()) == (True, {"ok": True}, False)
+
+
+def test_a_thread_made_again_during_a_run_keeps_its_own_record() -> None:
+    from agentdock_plugins.langgraph.platformrun import PlatformRun
+    from agentdock_plugins.litestar.platform.runs import Runs
+
+    release = asyncio.Event()
+
+    class Slow(_Pipeline):
+        async def invoke(self, payload: object, **kwargs: object) -> object:
+            await release.wait()
+            return await super().invoke(payload, **kwargs)
+
+    async def scenario() -> ThreadRecord | None:
+        records = MemoryRecords()
+        runs = Runs(Slow(), records, None)  # type: ignore[arg-type]
+        old = ThreadRecord("t1", "ann", metadata={"old": True})
+        await records.put_thread(old)
+        handle = await runs.start(record(), old, PlatformRun(), {}, {}, wait=True)
+        await asyncio.sleep(0)
+        await records.delete_thread("t1")
+        await asyncio.sleep(0.001)  # a later created_at
+        await records.put_thread(ThreadRecord("t1", "bob", metadata={"new": True}))
+        release.set()
+        await asyncio.wait_for(handle.done.wait(), 5)
+        return await records.get_thread("t1")
+
+    found = asyncio.run(scenario())
+    assert found is not None and found.owner == "bob" and found.metadata == {"new": True}

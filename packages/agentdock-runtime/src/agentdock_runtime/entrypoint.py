@@ -106,6 +106,8 @@ __all__ = [
 
 EX_CONFIG = 78
 EX_SOFTWARE = 70
+#: sysexits' EX_UNAVAILABLE: a service the runtime needs (the registry database) is down.
+EX_UNAVAILABLE = 69
 DEFAULT_DRAIN_TIMEOUT = 30.0
 
 SPEC_ENV = "AGENTDOCK_SPEC"
@@ -362,13 +364,20 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         where,
         extra={"event": "serving", "agent": spec.agent.name, "url": where, "port": port},
     )
+    from agentdock.registry import RegistryError
+
     serve = server.serve
     try:
         accepts_drain = "drain_timeout" in inspect.signature(serve).parameters
     except (TypeError, ValueError):
         accepts_drain = False
-    if accepts_drain:
-        serve(pipeline, host, port, drain_timeout=settings.drain_timeout)
-    else:
-        serve(pipeline, host, port)
+    try:
+        if accepts_drain:
+            serve(pipeline, host, port, drain_timeout=settings.drain_timeout)
+        else:
+            serve(pipeline, host, port)
+    except RegistryError as exc:
+        # The server opens what its routes keep in the registry (the Platform API's
+        # threads and runs) before it listens; the message names the store, no password.
+        _fatal([str(exc)], EX_UNAVAILABLE)
     return 0

@@ -161,12 +161,54 @@ CREATE TABLE audit_head (
 );
 """
 
+# The LangGraph Platform API's threads and runs of each agent, shared by its replicas
+# (agentdock.registry.platformrows): a run's record, status, result, the process that runs
+# it (worker, beat_at: its last sign of life) and a cancel asked from another process; a
+# run's SSE frames for join_stream, numbered as their ``id:``.
+_PLATFORM = """
+CREATE TABLE platform_threads (
+    agent         TEXT NOT NULL,
+    thread_id     TEXT NOT NULL,
+    owner         TEXT,
+    status        TEXT NOT NULL,
+    metadata_json TEXT NOT NULL DEFAULT '{}',
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL,
+    touched       $seconds NOT NULL,
+    PRIMARY KEY (agent, thread_id)
+);
+CREATE TABLE platform_runs (
+    agent            TEXT NOT NULL,
+    run_id           TEXT NOT NULL,
+    thread_id        TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    record_json      TEXT NOT NULL,
+    result_json      TEXT,
+    worker           TEXT NOT NULL,
+    beat_at          $seconds NOT NULL,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    created          $seconds NOT NULL,
+    finished         $seconds,
+    PRIMARY KEY (agent, run_id)
+);
+CREATE INDEX platform_runs_thread ON platform_runs (agent, thread_id, created);
+CREATE INDEX platform_runs_finished ON platform_runs (finished);
+CREATE TABLE platform_run_events (
+    agent  TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    frame  TEXT NOT NULL,
+    PRIMARY KEY (agent, run_id, seq)
+);
+"""
+
 _SCRIPTS: tuple[tuple[int, str], ...] = (
     (1, _INITIAL),
     (2, _DEPLOY),
     (3, _SETTINGS),
     (4, _KEY_INSTANCE),
     (5, _CHAIN),
+    (6, _PLATFORM),
 )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agentdock_plugins.kubernetes.manifests import (
+    checkpoint_problem,
     dump,
     names,
     ratelimit_problem,
@@ -58,7 +59,9 @@ def dry_run(
     values = value_sources(find_dockfile(path).resolve().parent, env_files)
     problem = registry_problem(snapshot, values, agent=agent, instance=instance)
     limits = ratelimit_problem(snapshot, agent=agent, instance=instance)
-    refused = [p for p in (problem, limits.reason if limits else None) if p is not None]
+    checkpoints = checkpoint_problem(snapshot, agent=agent, instance=instance)
+    refused = [problem, *(p.reason for p in (limits, checkpoints) if p is not None)]
+    refused = [p for p in refused if p is not None]
     files = [str(p) for p in write(manifests, out_dir, fmt)] if out_dir is not None else []
     return {
         "manifests": manifests,

@@ -69,6 +69,7 @@ from agentdock_plugins.kubernetes.objects import (
 from agentdock_plugins.kubernetes.requirements import (
     RESERVED_ENV,
     Problem,
+    checkpoint_problem,
     checks_api_keys,
     ratelimit_problem,
     registry_problem,
@@ -92,6 +93,7 @@ __all__ = [
     "Manifest",
     "ObjectNames",
     "Problem",
+    "checkpoint_problem",
     "checks_api_keys",
     "dump",
     "names",

@@ -18,9 +18,11 @@ from agentdock.registry import DATABASE_URL_ENV, RUNTIME_DATABASE_URL_ENV
 from agentdock_plugins.kubernetes.naming import names
 
 __all__ = [
+    "CHECKPOINT_URL_ENV",
     "REDIS_URL_ENV",
     "RESERVED_ENV",
     "Problem",
+    "checkpoint_problem",
     "checks_api_keys",
     "ratelimit_problem",
     "registry_problem",
@@ -32,6 +34,9 @@ __all__ = [
 
 #: The Redis the runtimes of an agent share their rate limits through.
 REDIS_URL_ENV = "AGENTDOCK_REDIS_URL"
+#: The server ``checkpointer: postgres`` or ``redis`` keeps conversations on (the name
+#: :mod:`agentdock_plugins.langgraph.sharedcheckpoint` reads).
+CHECKPOINT_URL_ENV = "AGENTDOCK_CHECKPOINT_URL"
 #: Variables the manifests set themselves: never read from the Secret.
 RESERVED_ENV = ("AGENTDOCK_SPEC", "AGENTDOCK_HOST", "AGENTDOCK_PORT", SECRET_NAMES_ENV)
 
@@ -138,6 +143,31 @@ def ratelimit_problem(snapshot: str, *, agent: str, instance: str | None = None)
         f"caller could make up to {most} times its limit. Add {REDIS_URL_ENV} to "
         f"deploy.secrets (its value in the Secret {secret}) so the replicas share one "
         "budget in Redis, or run one replica",
+    )
+
+
+def checkpoint_problem(snapshot: str, *, agent: str, instance: str | None = None) -> Problem | None:
+    """Why the pods of ``snapshot`` could not open their checkpointer, or None.
+
+    ``checkpointer: postgres`` and ``redis`` read the server's URL (with its password) from
+    ``AGENTDOCK_CHECKPOINT_URL`` alone; pods get it from the Secret when the Dockfile lists
+    it in ``deploy.secrets`` (or as a placeholder, or in ``deploy.env``).
+    """
+    variables, unresolved, raw = snapshot_document(snapshot)
+    arguments = raw.get("arguments")
+    kind = arguments.get("checkpointer") if isinstance(arguments, Mapping) else None
+    if str(kind).lower() not in ("postgres", "redis"):
+        return None
+    deploy = raw.get("deploy")
+    env = deploy.get("env") if isinstance(deploy, Mapping) else None
+    required, optional = secret_keys(raw, variables, unresolved)
+    if CHECKPOINT_URL_ENV in {*required, *optional, *(str(k) for k in env or {})}:
+        return None
+    return Problem(
+        "arguments.checkpointer",
+        f"{agent} keeps its conversations in {str(kind).lower()} (arguments.checkpointer), "
+        f"and its pods get no {CHECKPOINT_URL_ENV}: add it to deploy.secrets (its value, the "
+        f"server's URL, in the Secret {names(agent, instance).secret})",
     )
 
 

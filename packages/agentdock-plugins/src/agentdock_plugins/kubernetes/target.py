@@ -40,6 +40,7 @@ from agentdock.masking import MIN_SECRET_LENGTH, SECRET_NAMES_ENV
 from agentdock_plugins.kubernetes.cluster import Cluster
 from agentdock_plugins.kubernetes.image import resolve
 from agentdock_plugins.kubernetes.manifests import (
+    checkpoint_problem,
     names,
     ratelimit_problem,
     registry_problem,
@@ -178,6 +179,13 @@ class KubernetesTarget:
                 limits.reason,
                 hint="deploy.secrets: [AGENTDOCK_REDIS_URL], and the URL in the Secret",
                 path=limits.path,
+            )
+        checkpoints = checkpoint_problem(snapshot, agent=spec.agent.name, instance=instance)
+        if checkpoints is not None:
+            raise InvalidDeployInput(
+                checkpoints.reason,
+                hint="deploy.secrets: [AGENTDOCK_CHECKPOINT_URL], and the URL in the Secret",
+                path=checkpoints.path,
             )
 
     def start(

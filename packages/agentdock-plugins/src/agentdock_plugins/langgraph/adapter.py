@@ -14,7 +14,7 @@ The Dockfile's ``arguments`` it reads:
 ``worker_threads_core`` (int, default ``$AGENTDOCK_WORKER_THREADS`` (set by the hardware
     profile), else two per CPU core plus two; at most ``worker_threads``)
     Runs in flight while runs finish quickly.
-``checkpointer`` (``memory`` | ``sqlite`` | ``none``, default ``memory``)
+``checkpointer`` (``memory`` | ``sqlite`` | ``postgres`` | ``redis`` | ``none``, default ``memory``)
     Where a conversation is kept when a request carries a thread id.
 ``checkpoint_path`` (path, default ``.agentdock/checkpoints.db``)
     The SQLite file for ``checkpointer: sqlite``, relative to the Dockfile's directory.

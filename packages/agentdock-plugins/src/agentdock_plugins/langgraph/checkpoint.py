@@ -9,6 +9,10 @@ The Dockfile's ``arguments`` choose one:
     ``$AGENTDOCK_STATE_DIR/checkpoints.db`` when a deploy target set that directory, one per
     agent and instance, else ``.agentdock/checkpoints.db``; relative paths are relative to
     the Dockfile's directory): they continue across requests, restarts and versions.
+``checkpointer: postgres`` / ``checkpointer: redis``
+    Conversations live on a server named by ``AGENTDOCK_CHECKPOINT_URL`` (never in the
+    Dockfile): shared by every replica of the agent, kept across restarts and versions
+    (see :mod:`agentdock_plugins.langgraph.sharedcheckpoint`).
 ``checkpointer: none``
     The agent is stateless; a request with a thread id is refused.
 """
@@ -37,34 +41,24 @@ __all__ = [
     "CHECKPOINTERS",
     "DEFAULT_CHECKPOINT_PATH",
     "SqliteCheckpointer",
+    "ThreadedAsync",
     "make_checkpointer",
 ]
 
 #: The values ``arguments.checkpointer`` accepts.
-CHECKPOINTERS = ("memory", "sqlite", "none")
+CHECKPOINTERS = ("memory", "sqlite", "postgres", "redis", "none")
 DEFAULT_CHECKPOINT_PATH = ".agentdock/checkpoints.db"
 #: Set by deploy targets: where one agent instance keeps its state across versions.
 STATE_DIR_ENV = "AGENTDOCK_STATE_DIR"
 
 
-class SqliteCheckpointer(SqliteSaver):
-    """:class:`SqliteSaver` that also serves async runs, its queries run in worker threads.
+class ThreadedAsync(BaseCheckpointSaver[Any]):
+    """The async half of a synchronous saver: each call runs the sync one in a worker thread.
 
-    One connection, shared by every thread under the saver's lock, so the same saver serves
-    graphs run with ``invoke`` in worker threads and with ``ainvoke`` on any event loop.
+    The savers below hold one thread-safe connection (or pool), so the same saver serves
+    graphs run with ``invoke`` in worker threads and with ``ainvoke`` on any event loop,
+    without blocking the loop and without an event-loop-bound async connection.
     """
-
-    @classmethod
-    def open(cls, path: Path) -> SqliteCheckpointer:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(str(path), check_same_thread=False)
-        connection.execute("PRAGMA journal_mode=WAL")
-        saver = cls(connection)
-        saver.setup()
-        return saver
-
-    def close(self) -> None:
-        self.conn.close()
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         return await asyncio.to_thread(self.get_tuple, config)
@@ -115,6 +109,22 @@ class SqliteCheckpointer(SqliteSaver):
         )
 
 
+class SqliteCheckpointer(ThreadedAsync, SqliteSaver):
+    """:class:`SqliteSaver` that also serves async runs (one connection under its lock)."""
+
+    @classmethod
+    def open(cls, path: Path) -> SqliteCheckpointer:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(str(path), check_same_thread=False)
+        connection.execute("PRAGMA journal_mode=WAL")
+        saver = cls(connection)
+        saver.setup()
+        return saver
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 def make_checkpointer(
     arguments: Mapping[str, Any], project_dir: Path
 ) -> BaseCheckpointSaver[Any] | None:
@@ -128,9 +138,25 @@ def make_checkpointer(
         return None
     if kind == "memory":
         return InMemorySaver()
+    if kind in ("postgres", "redis"):
+        return _open_shared(kind)
     state_dir = os.environ.get(STATE_DIR_ENV)
     default = Path(state_dir) / "checkpoints.db" if state_dir else Path(DEFAULT_CHECKPOINT_PATH)
     path = Path(str(arguments.get("checkpoint_path") or default))
     if not path.is_absolute():
         path = project_dir / path
     return SqliteCheckpointer.open(path)
+
+
+def _open_shared(kind: str) -> BaseCheckpointSaver[Any]:
+    from agentdock_plugins.langgraph import sharedcheckpoint
+
+    url = os.environ.get(sharedcheckpoint.CHECKPOINT_URL_ENV, "").strip()
+    if not url:
+        raise ValueError(
+            f"arguments.checkpointer is {kind}: set {sharedcheckpoint.CHECKPOINT_URL_ENV} "
+            f"to the {kind} server's URL (it is never read from the Dockfile)"
+        )
+    if kind == "postgres":
+        return sharedcheckpoint.open_postgres(url)
+    return sharedcheckpoint.open_redis(url)

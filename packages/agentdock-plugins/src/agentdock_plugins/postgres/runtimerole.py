@@ -15,6 +15,11 @@ rows it shows), and no right on any table. They are ``security_barrier`` views: 
 the role could create (PostgreSQL before 15 lets everyone create in ``public``) cannot make
 the view leak rows it filters out. ``LISTEN`` (key changes) needs no right.
 
+The LangGraph Platform API's threads and runs (:mod:`agentdock.registry.platformrows`) are
+read and written the same way: views of ``platform_threads``, ``platform_runs`` and
+``platform_run_events`` showing the agent's rows alone, ``WITH CHECK OPTION`` so a row
+the role writes is its agent's, with ``SELECT``, ``INSERT``, ``UPDATE`` and ``DELETE``.
+
 :func:`role_sql` is the script (its password left out when printed);
 :func:`apply_role` runs it as the owner with a generated password and returns the runtime's
 URL, to be put in ``AGENTDOCK_RUNTIME_DATABASE_URL``.
@@ -33,6 +38,10 @@ _KEY_COLUMNS = (
     "id, agent_id, role, hashed_key, hash_algorithm, created_at, created_by, expires_at, "
     "revoked_at, rotated_at, grace_until, replaced_by, last_used_at, instance, pepper_id"
 )
+
+
+#: The Platform API's tables, each seen by the role as a view of its agent's rows.
+_PLATFORM_TABLES = ("platform_threads", "platform_runs", "platform_run_events")
 
 
 def default_role_name(agent: str, instance: str = "") -> str:
@@ -57,6 +66,11 @@ def role_sql(agent: str, instance: str, role: str, password: str | None = None) 
     r, a, i = _ident(role), _literal(agent), _literal(instance)
     login = f"LOGIN PASSWORD {_literal(password)}" if password is not None else "LOGIN"
     # Every name and value below is quoted by _ident or _literal (DDL takes no parameters).
+    platform = "".join(
+        f"CREATE OR REPLACE VIEW {r}.{table} WITH (security_barrier) AS\n"  # noqa: S608
+        f"    SELECT * FROM public.{table} WHERE agent = {a} WITH CASCADED CHECK OPTION;\n"
+        for table in _PLATFORM_TABLES
+    )
     return f"""\
 BEGIN;
 DO $$ BEGIN
@@ -73,9 +87,11 @@ CREATE OR REPLACE VIEW {r}.agents WITH (security_barrier) AS
 CREATE OR REPLACE VIEW {r}.api_keys WITH (security_barrier) AS
     SELECT {_KEY_COLUMNS} FROM public.api_keys
     WHERE agent_id = (SELECT id FROM public.agents WHERE name = {a}) AND instance = {i};
-REVOKE ALL ON ALL TABLES IN SCHEMA {r} FROM {r};
+{platform}REVOKE ALL ON ALL TABLES IN SCHEMA {r} FROM {r};
 GRANT SELECT ON {r}.agents, {r}.api_keys TO {r};
 GRANT UPDATE (last_used_at) ON {r}.api_keys TO {r};
+GRANT SELECT, INSERT, UPDATE, DELETE ON {r}.platform_threads, {r}.platform_runs,
+    {r}.platform_run_events TO {r};
 ALTER ROLE {r} SET search_path = {r};
 COMMIT;
 """  # noqa: S608

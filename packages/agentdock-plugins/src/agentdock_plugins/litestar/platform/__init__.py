@@ -21,6 +21,8 @@ Served beside AgentDock's own routes when the agent is a LangGraph graph:
 The Dockfile's ``expose.protocols`` picks among them (:func:`served_protocols`).
 
 Every run goes through the agent's pipeline (:mod:`.runs`); see :mod:`.routes` for auth.
+Threads and runs are kept in the process (:mod:`.records`) or in the registry store, where
+every replica of the agent shares them (:mod:`.storedrecords`).
 This package root imports nothing heavy: the server imports :mod:`.routes` when it builds
 the application, the OpenAPI document :mod:`.openapi`.
 """

@@ -2,17 +2,20 @@
 
 A thread's conversation lives in the agent's LangGraph checkpointer (``arguments.
 checkpointer``); what the Platform adds around it (who owns the thread, its metadata, its
-status, and the runs made on it) lives here. :class:`Records` is the interface a registry
-store can back so that replicas share it; :class:`MemoryRecords`, the one built today,
-keeps them in the process, bounded: past ``max_threads`` the least recently updated thread
-is forgotten (with its runs), and each thread keeps its latest ``max_runs`` runs.
+status, and the runs made on it) lives here, behind :class:`Records`.
+:class:`MemoryRecords` keeps them in the process, bounded: past ``max_threads`` the least
+recently updated thread is forgotten (with its runs), and each thread keeps its latest
+``max_runs`` runs. :class:`~agentdock_plugins.litestar.platform.storedrecords.StoredRecords`
+keeps them in the registry store, where every replica of the agent reads them; it is
+``shared``, so runs also leave their result, frames and signs of life there (see
+:mod:`agentdock.registry.platformrows`).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -91,27 +94,50 @@ class RunRecord:
             "kwargs": self.kwargs,
         }
 
+    def fields(self) -> dict[str, Any]:
+        """Every field, as stored (the owner included)."""
+        return asdict(self)
+
 
 class Records(Protocol):
-    """Where threads and runs are kept (all calls return at once: no I/O on the loop)."""
+    """Where threads and runs are kept (awaited: a store's I/O runs off the event loop)."""
 
-    def get_thread(self, thread_id: str) -> ThreadRecord | None: ...
+    #: Whether other processes read these records (runs then beat, keep their result and
+    #: frames here, and read cancels asked elsewhere).
+    shared: bool
 
-    def put_thread(self, record: ThreadRecord) -> None: ...
+    async def get_thread(self, thread_id: str) -> ThreadRecord | None: ...
 
-    def delete_thread(self, thread_id: str) -> bool: ...
+    async def put_thread(self, record: ThreadRecord) -> None: ...
 
-    def threads(self) -> list[ThreadRecord]: ...
+    async def delete_thread(self, thread_id: str) -> bool: ...
 
-    def get_run(self, thread_id: str, run_id: str) -> RunRecord | None: ...
+    async def threads(self, owner: str | None) -> list[ThreadRecord]: ...
 
-    def put_run(self, record: RunRecord) -> None: ...
+    async def get_run(self, thread_id: str, run_id: str) -> RunRecord | None: ...
 
-    def runs(self, thread_id: str) -> list[RunRecord]: ...
+    async def put_run(self, record: RunRecord) -> None: ...
+
+    async def runs(self, thread_id: str) -> list[RunRecord]: ...
+
+    async def finish_run(self, record: RunRecord, result: dict[str, Any]) -> None:
+        """A run ended: ``{"output": …}`` or ``{"error": {"status", "name", "detail"}}``."""
+
+    async def outcome(self, run_id: str) -> tuple[str, dict[str, Any] | None] | None:
+        """A run's status and result as another process left them (None: unknown)."""
+
+    async def beat(self, run_id: str, frames: list[tuple[int, str]]) -> bool:
+        """This process runs ``run_id``: its new frames; whether a cancel was asked for."""
+
+    async def request_cancel(self, run_id: str) -> None: ...
+
+    async def frames_after(self, run_id: str, after: int) -> list[tuple[int, str]]: ...
 
 
 class MemoryRecords:
     """:class:`Records` in the process (see the module docstring for its bounds)."""
+
+    shared = False
 
     def __init__(
         self, *, max_threads: int = DEFAULT_MAX_THREADS, max_runs: int = DEFAULT_MAX_RUNS
@@ -123,10 +149,10 @@ class MemoryRecords:
         self._threads: OrderedDict[str, ThreadRecord] = OrderedDict()
         self._runs: dict[str, OrderedDict[str, RunRecord]] = {}
 
-    def get_thread(self, thread_id: str) -> ThreadRecord | None:
+    async def get_thread(self, thread_id: str) -> ThreadRecord | None:
         return self._threads.get(thread_id)
 
-    def put_thread(self, record: ThreadRecord) -> None:
+    async def put_thread(self, record: ThreadRecord) -> None:
         record.updated_at = now_iso()
         self._threads[record.thread_id] = record
         self._threads.move_to_end(record.thread_id)
@@ -134,27 +160,42 @@ class MemoryRecords:
             gone, _ = self._threads.popitem(last=False)
             self._runs.pop(gone, None)
 
-    def delete_thread(self, thread_id: str) -> bool:
+    async def delete_thread(self, thread_id: str) -> bool:
         self._runs.pop(thread_id, None)
         return self._threads.pop(thread_id, None) is not None
 
-    def threads(self) -> list[ThreadRecord]:
-        return list(reversed(self._threads.values()))
+    async def threads(self, owner: str | None) -> list[ThreadRecord]:
+        return [t for t in reversed(self._threads.values()) if t.owner == owner]
 
-    def get_run(self, thread_id: str, run_id: str) -> RunRecord | None:
+    async def get_run(self, thread_id: str, run_id: str) -> RunRecord | None:
         runs = self._runs.get(thread_id)
         return runs.get(run_id) if runs is not None else None
 
-    def put_run(self, record: RunRecord) -> None:
+    async def put_run(self, record: RunRecord) -> None:
         record.updated_at = now_iso()
         runs = self._runs.setdefault(record.thread_id, OrderedDict())
         runs[record.run_id] = record
         while len(runs) > self.max_runs:
             runs.popitem(last=False)
 
-    def runs(self, thread_id: str) -> list[RunRecord]:
+    async def runs(self, thread_id: str) -> list[RunRecord]:
         runs = self._runs.get(thread_id)
         return list(reversed(runs.values())) if runs is not None else []
+
+    async def finish_run(self, record: RunRecord, result: dict[str, Any]) -> None:
+        await self.put_run(record)
+
+    async def outcome(self, run_id: str) -> tuple[str, dict[str, Any] | None] | None:
+        return None  # every run of this process has its handle
+
+    async def beat(self, run_id: str, frames: list[tuple[int, str]]) -> bool:
+        return False
+
+    async def request_cancel(self, run_id: str) -> None:
+        return None
+
+    async def frames_after(self, run_id: str, after: int) -> list[tuple[int, str]]:
+        return []
 
 
 def matches(metadata: Mapping[str, Any], wanted: Mapping[str, Any] | None) -> bool:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any, cast
 
+from agentdock.registry.platformrows import ACTIVE_STATUSES as ACTIVE
 from agentdock_runtime import Pipeline, RuntimeHTTPError, Unauthorized
 from agentdock_runtime.gates import as_async
 from langgraph.errors import InvalidUpdateError
@@ -35,17 +36,24 @@ from agentdock_plugins.litestar.platform.bodies import (
     decode_body,
     not_found,
 )
-from agentdock_plugins.litestar.platform.encoding import encode
+from agentdock_plugins.litestar.platform.encoding import HEARTBEAT, encode
 from agentdock_plugins.litestar.platform.records import (
-    MemoryRecords,
     Records,
     RunRecord,
     ThreadRecord,
     matches,
     now_iso,
 )
-from agentdock_plugins.litestar.platform.runs import RunHandle, Runs, error_body, new_id
+from agentdock_plugins.litestar.platform.runs import (
+    BEAT_SEC,
+    RunHandle,
+    Runs,
+    error_body,
+    new_id,
+    stored_error,
+)
 from agentdock_plugins.litestar.platform.state import checkpoint_of, snapshot_body
+from agentdock_plugins.litestar.platform.storedrecords import records_from_env
 
 __all__ = ["NAMESPACE_GRAPH", "assistant_id", "platform_handlers"]
 
@@ -148,18 +156,48 @@ class _Platform:
             )
         return self.stateful
 
-    def thread(self, thread_id: str, owner: str | None) -> ThreadRecord:
-        record = self.records.get_thread(thread_id)
+    async def thread(self, thread_id: str, owner: str | None) -> ThreadRecord:
+        record = await self.records.get_thread(thread_id)
         if record is None or record.owner != owner:
             raise not_found("thread", thread_id)
         return record
 
-    def run_of(self, thread_id: str, run_id: str, owner: str | None) -> RunRecord:
-        self.thread(thread_id, owner)
-        record = self.records.get_run(thread_id, run_id)
+    async def run_of(self, thread_id: str, run_id: str, owner: str | None) -> RunRecord:
+        await self.thread(thread_id, owner)
+        record = await self.records.get_run(thread_id, run_id)
         if record is None:
             raise not_found("run", run_id)
         return record
+
+    async def ended_elsewhere(self, run_id: str) -> dict[str, Any] | None:
+        """Wait for a run another replica runs to end (its row, read every beat); its
+        result. A replica that died is found by its row's missing beats."""
+        while True:
+            found = await self.records.outcome(run_id)
+            if found is None:
+                return None
+            status, result = found
+            if status not in ACTIVE:
+                return result
+            await asyncio.sleep(BEAT_SEC)
+
+    async def follow_elsewhere(self, run_id: str, after: int) -> AsyncIterator[bytes]:
+        """``join_stream`` of a run another replica runs: its stored frames after
+        ``after``, then new ones as they are stored, until it ends; heartbeats while idle."""
+        idle = 0.0
+        while True:
+            found = await self.records.outcome(run_id)
+            frames = await self.records.frames_after(run_id, after)
+            for seq, frame in frames:
+                after = seq
+                yield frame.encode("utf-8")
+            if found is None or (found[0] not in ACTIVE and not frames):
+                return
+            idle = 0.0 if frames else idle + BEAT_SEC
+            if idle >= self.heartbeat:
+                idle = 0.0
+                yield HEARTBEAT
+            await asyncio.sleep(BEAT_SEC)
 
     async def state(self, thread_id: str, checkpoint: Mapping[str, Any] | None = None) -> Any:
         graph = self.need_threads()
@@ -236,10 +274,10 @@ class _Platform:
         if thread_id is not None:
             self.need_threads()
             owner = await self.subject(headers)
-            found = self.records.get_thread(thread_id)
+            found = await self.records.get_thread(thread_id)
             if found is None and body.if_not_exists == "create":
                 found = ThreadRecord(thread_id, owner)
-                self.records.put_thread(found)
+                await self.records.put_thread(found)
             if found is None or found.owner != owner:
                 raise not_found("thread", thread_id)
             thread = found
@@ -253,7 +291,7 @@ class _Platform:
             metadata=body.metadata or {},
             kwargs={"stream_mode": modes, "config": run.config},
         )
-        handle = self.runs.start(record, thread, run, body.input or {}, headers, wait=wait)
+        handle = await self.runs.start(record, thread, run, body.input or {}, headers, wait=wait)
         handle.cancel_on_disconnect = body.on_disconnect == "cancel"
         return handle
 
@@ -333,7 +371,10 @@ def platform_handlers(
 ) -> list[Any]:
     """The Litestar handlers of the Platform API for ``pipeline`` (built once)."""
     p = _Platform(
-        pipeline, spec, records if records is not None else MemoryRecords(), heartbeat_sec
+        pipeline,
+        spec,
+        records if records is not None else records_from_env(spec.agent.name),
+        heartbeat_sec,
     )
 
     async def body_of(request: Request[Any, Any, Any], headers: Mapping[str, str]) -> bytes:
@@ -389,7 +430,7 @@ def platform_handlers(
         p.need_threads()
         body = decode_body(await body_of(request, headers), ThreadCreate)
         thread_id = body.thread_id or new_id()
-        found = p.records.get_thread(thread_id)
+        found = await p.records.get_thread(thread_id)
         if found is not None:
             if body.if_exists == "do_nothing" and found.owner == owner:
                 return _json(await p.thread_body(found))
@@ -397,7 +438,7 @@ def platform_handlers(
                 409, "Conflict", f"thread {thread_id} already exists", path="thread_id"
             )
         record = ThreadRecord(thread_id, owner, metadata=dict(body.metadata or {}))
-        p.records.put_thread(record)
+        await p.records.put_thread(record)
         return _json(await p.thread_body(record))
 
     @post("/threads/search", status_code=200)
@@ -407,10 +448,8 @@ def platform_handlers(
         query = decode_body(await body_of(request, headers), ThreadSearch)
         found = [
             t
-            for t in p.records.threads()
-            if t.owner == owner
-            and matches(t.metadata, query.metadata)
-            and query.status in (None, t.status)
+            for t in await p.records.threads(owner)
+            if matches(t.metadata, query.metadata) and query.status in (None, t.status)
         ]
         page = found[query.offset : query.offset + max(query.limit, 0)]
         return _json([await p.thread_body(t) for t in page])
@@ -418,17 +457,19 @@ def platform_handlers(
     @get("/threads/{thread_id:str}")
     async def thread_get(request: Request[Any, Any, Any], thread_id: ThreadPath) -> Response[bytes]:
         owner = await p.authorize(_headers(request))
-        return _json(await p.thread_body(p.thread(thread_id, owner)))
+        return _json(await p.thread_body(await p.thread(thread_id, owner)))
 
     @delete("/threads/{thread_id:str}", status_code=204)
     async def thread_delete(request: Request[Any, Any, Any], thread_id: ThreadPath) -> None:
         owner = await p.authorize(_headers(request))
-        p.thread(thread_id, owner)
-        for run in p.records.runs(thread_id):
+        await p.thread(thread_id, owner)
+        for run in await p.records.runs(thread_id):
             handle = p.runs.handle(run.run_id)
             if handle is not None:
                 handle.cancel()
-        p.records.delete_thread(thread_id)
+            elif run.status in ACTIVE:
+                await p.records.request_cancel(run.run_id)
+        await p.records.delete_thread(thread_id)
         checkpointer = getattr(p.stateful, "checkpointer", None)
         if checkpointer is not None:
             await checkpointer.adelete_thread(thread_id)
@@ -436,7 +477,7 @@ def platform_handlers(
     @get("/threads/{thread_id:str}/state")
     async def state_get(request: Request[Any, Any, Any], thread_id: ThreadPath) -> Response[bytes]:
         owner = await p.authorize(_headers(request))
-        p.thread(thread_id, owner)
+        await p.thread(thread_id, owner)
         return _json(snapshot_body(await p.state(thread_id)))
 
     @get("/threads/{thread_id:str}/state/{checkpoint_id:str}")
@@ -444,7 +485,7 @@ def platform_handlers(
         request: Request[Any, Any, Any], thread_id: ThreadPath, checkpoint_id: ThreadPath
     ) -> Response[bytes]:
         owner = await p.authorize(_headers(request))
-        p.thread(thread_id, owner)
+        await p.thread(thread_id, owner)
         snapshot = await p.state(thread_id, {"checkpoint_id": checkpoint_id})
         return _json(snapshot_body(snapshot))
 
@@ -455,7 +496,7 @@ def platform_handlers(
         headers = _headers(request)
         owner = await p.authorize(headers)
         query = decode_body(await body_of(request, headers), StateCheckpoint)
-        p.thread(thread_id, owner)
+        await p.thread(thread_id, owner)
         return _json(snapshot_body(await p.state(thread_id, query.checkpoint)))
 
     @post("/threads/{thread_id:str}/state", status_code=200)
@@ -465,7 +506,7 @@ def platform_handlers(
         headers = _headers(request)
         owner = await p.authorize(headers)
         body = decode_body(await body_of(request, headers), StateUpdate)
-        p.thread(thread_id, owner)
+        await p.thread(thread_id, owner)
         graph = p.need_threads()
         if p.runs.busy(thread_id):
             raise RuntimeHTTPError(409, "ThreadBusy", f"thread {thread_id} has a run in progress")
@@ -490,7 +531,7 @@ def platform_handlers(
         return _json({"checkpoint": checkpoint_of(config)})
 
     async def history(thread_id: str, owner: str | None, query: HistoryQuery) -> Response[bytes]:
-        p.thread(thread_id, owner)
+        await p.thread(thread_id, owner)
         graph = p.need_threads()
         configurable: dict[str, Any] = {"thread_id": thread_id}
         if query.checkpoint and query.checkpoint.get("checkpoint_ns"):
@@ -564,7 +605,7 @@ def platform_handlers(
             # A stateless background run still needs a thread to be found by: its own.
             owner = await p.subject(headers)
             thread_id = new_id()
-            p.records.put_thread(ThreadRecord(thread_id, owner, metadata={"temporary": True}))
+            await p.records.put_thread(ThreadRecord(thread_id, owner, metadata={"temporary": True}))
             body.if_not_exists = "create"
         handle = await p.start(body, thread_id, headers, wait=False)
         return _json(handle.record.public(), 200, p.run_headers(handle))
@@ -582,12 +623,12 @@ def platform_handlers(
     @get("/threads/{thread_id:str}/runs")
     async def runs_list(request: Request[Any, Any, Any], thread_id: ThreadPath) -> Response[bytes]:
         owner = await p.authorize(_headers(request))
-        p.thread(thread_id, owner)
+        await p.thread(thread_id, owner)
         params = request.query_params
         limit = _count(params.get("limit"), "limit", 10)
         offset = _count(params.get("offset"), "offset", 0)
         status = params.get("status")
-        runs = [r for r in p.records.runs(thread_id) if status in (None, r.status)]
+        runs = [r for r in await p.records.runs(thread_id) if status in (None, r.status)]
         page = runs[offset : offset + limit]
         return _json([r.public() for r in page])
 
@@ -596,14 +637,14 @@ def platform_handlers(
         request: Request[Any, Any, Any], thread_id: ThreadPath, run_id: ThreadPath
     ) -> Response[bytes]:
         owner = await p.authorize(_headers(request))
-        return _json(p.run_of(thread_id, run_id, owner).public())
+        return _json((await p.run_of(thread_id, run_id, owner)).public())
 
     @get("/threads/{thread_id:str}/runs/{run_id:str}/join")
     async def run_join(
         request: Request[Any, Any, Any], thread_id: ThreadPath, run_id: ThreadPath
     ) -> Response[bytes]:
         owner = await p.authorize(_headers(request))
-        p.run_of(thread_id, run_id, owner)
+        await p.run_of(thread_id, run_id, owner)
         handle = p.runs.handle(run_id)
         if handle is not None:
             await handle.done.wait()
@@ -611,6 +652,13 @@ def platform_handlers(
                 return _failure(handle.error, handle.pipeline_run_id, {})
             if handle.output is not None:
                 return _json(handle.output)
+        elif p.records.shared:
+            # A run of another replica: its row says when it ends, and how.
+            result = await p.ended_elsewhere(run_id)
+            if result and "error" in result:
+                return _failure(stored_error(result["error"]), None, {})
+            if result and result.get("output") is not None:
+                return _json(result["output"])
         if p.stateful is None:
             return _json({})
         return _json((await p.state(thread_id)).values)
@@ -621,13 +669,19 @@ def platform_handlers(
     ) -> Stream:
         headers = _headers(request)
         owner = await p.authorize(headers)
-        p.run_of(thread_id, run_id, owner)
+        await p.run_of(thread_id, run_id, owner)
         handle = p.runs.handle(run_id)
+        after = small_int(headers.get("last-event-id", "").strip()) or 0
+        if handle is None and p.records.shared:
+            return Stream(
+                p.follow_elsewhere(run_id, after),
+                media_type="text/event-stream",
+                headers=_SSE_HEADERS,
+            )
         if handle is None:
             raise RuntimeHTTPError(
                 409, "StreamNotResumable", f"the events of run {run_id} are no longer held"
             )
-        after = small_int(headers.get("last-event-id", "").strip()) or 0
         handle.cancel_on_disconnect = request.query_params.get("cancel_on_disconnect") == "true"
         return Stream(
             p._follow(handle, after),
@@ -640,12 +694,20 @@ def platform_handlers(
         request: Request[Any, Any, Any], thread_id: ThreadPath, run_id: ThreadPath
     ) -> None:
         owner = await p.authorize(_headers(request))
-        p.run_of(thread_id, run_id, owner)
+        record = await p.run_of(thread_id, run_id, owner)
         handle = p.runs.handle(run_id)
-        if handle is None or handle.done.is_set():
+        wait = request.query_params.get("wait") in ("1", "true", "True")
+        if handle is None:
+            if p.records.shared and record.status in ACTIVE:
+                # Another replica runs it: it reads the request on its next beat.
+                await p.records.request_cancel(run_id)
+                if wait:
+                    await p.ended_elsewhere(run_id)
+            return
+        if handle.done.is_set():
             return
         handle.cancel()
-        if request.query_params.get("wait") in ("1", "true", "True"):
+        if wait:
             await handle.done.wait()
 
     # -- not built -------------------------------------------------------------------------

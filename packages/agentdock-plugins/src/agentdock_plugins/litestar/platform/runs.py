@@ -11,7 +11,11 @@ task that runs the pipeline.
 A run is a task of its own, so that a background run outlives its request, ``cancel``
 reaches it, and ``join``/``join_stream`` follow it. Its SSE frames are kept while it runs
 and a while after (the latest :data:`MAX_FRAMES`; :data:`MAX_FINISHED` finished runs),
-numbered by ``id:`` so that ``Last-Event-ID`` resumes a ``join_stream``.
+numbered by ``id:`` so that ``Last-Event-ID`` resumes a ``join_stream``. With
+:attr:`~agentdock_plugins.litestar.platform.records.Records.shared` records, a run also
+beats while it lasts (every :data:`BEAT_SEC`): its new frames go to the store and a
+cancel asked on another replica is read back; its result is stored when it ends, so
+``join`` and ``join_stream`` on any replica follow it.
 
 Runs on one thread take turns (a lock per thread). A run asked for while another is
 pending or running on its thread follows ``multitask_strategy``: ``reject`` answers 409,
@@ -22,7 +26,9 @@ pending or running on its thread follows ``multitask_strategy``: ``reject`` answ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import json
 import logging
 import uuid
 from collections import OrderedDict, deque
@@ -32,10 +38,18 @@ from typing import Any
 from agentdock_runtime import Pipeline, RuntimeHTTPError
 
 from agentdock_plugins.langgraph.platformrun import PLATFORM_RUN, PlatformRun
-from agentdock_plugins.litestar.platform.encoding import HEARTBEAT, sse_event
+from agentdock_plugins.litestar.platform.encoding import HEARTBEAT, encode, sse_event
 from agentdock_plugins.litestar.platform.records import Records, RunRecord, ThreadRecord
 
-__all__ = ["MAX_FINISHED", "MAX_FRAMES", "RunHandle", "Runs", "error_body"]
+__all__ = [
+    "BEAT_SEC",
+    "MAX_FINISHED",
+    "MAX_FRAMES",
+    "RunHandle",
+    "Runs",
+    "error_body",
+    "stored_error",
+]
 
 log = logging.getLogger("agentdock.server")
 
@@ -43,12 +57,23 @@ log = logging.getLogger("agentdock.server")
 MAX_FRAMES = 4096
 #: Finished runs whose frames and result are kept for ``join`` and ``join_stream``.
 MAX_FINISHED = 1024
+#: Seconds between a shared run's beats (frames written, a cancel from elsewhere read).
+BEAT_SEC = 0.25
 
 
 def error_body(error: RuntimeHTTPError) -> dict[str, str]:
     """The Platform's ``{"error", "message"}`` for an error (its name and caller-safe
     detail, never a traceback)."""
     return {"error": error.name, "message": error.detail}
+
+
+def stored_error(stored: Mapping[str, Any]) -> RuntimeHTTPError:
+    """The error a run of another replica ended with, as its row keeps it."""
+    return RuntimeHTTPError(
+        int(stored.get("status", 500)),
+        str(stored.get("name", "InternalError")),
+        str(stored.get("detail", "the run failed")),
+    )
 
 
 class RunHandle:
@@ -72,6 +97,8 @@ class RunHandle:
         #: The pipeline's own run id (``x-run-id``, telemetry).
         self.pipeline_run_id: str | None = None
         self.cancel_on_disconnect = True
+        #: The id of the last frame written to shared records.
+        self.flushed = 0
 
     def add(self, event: str, data: Any) -> None:
         self.sent += 1
@@ -132,7 +159,7 @@ class Runs:
     def busy(self, thread_id: str) -> bool:
         return bool(self._active.get(thread_id))
 
-    def start(
+    async def start(
         self,
         record: RunRecord,
         thread: ThreadRecord | None,
@@ -160,9 +187,21 @@ class Runs:
                 for other in active:
                     other.cancel()
             active.append(handle)
-            self._records.put_thread(_with_status(thread, "busy"))
-        self._records.put_run(record)
         self._remember(handle)
+        try:
+            if thread is not None:
+                await self._records.put_thread(_with_status(thread, "busy"))
+            await self._records.put_run(record)
+        except BaseException:
+            # Not recorded, not started: the thread is not left busy with it.
+            self._handles.pop(record.run_id, None)
+            if thread is not None:
+                others = self._active.get(thread.thread_id, [])
+                if handle in others:
+                    others.remove(handle)
+                if not others:
+                    self._active.pop(thread.thread_id, None)
+            raise
         context = contextvars.copy_context()
         context.run(PLATFORM_RUN.set, run)
         body = (
@@ -186,12 +225,17 @@ class Runs:
         thread = handle.thread
         record = handle.record
         status = "error"
+        beats = (
+            asyncio.get_running_loop().create_task(self._beats(handle))
+            if self._records.shared and thread is not None
+            else None
+        )
         try:
             if thread is not None:
                 lock = self._locks.setdefault(thread.thread_id, asyncio.Lock())
                 async with lock:
                     record.status = "running"
-                    self._records.put_run(record)
+                    await self._records.put_run(record)
                     status = await body
             else:
                 record.status = "running"
@@ -206,11 +250,48 @@ class Runs:
         finally:
             body.close()  # a run cancelled before its turn never started its coroutine
             record.status = status
-            self._records.put_run(record)
-            if thread is not None:
-                await self._settle(thread, handle, status)
-            handle.done.set()
-            handle._wake()
+            # A store that fails here is logged: the thread still settles, and those who
+            # wait on the run in this process still learn that it ended.
+            try:
+                try:
+                    if beats is not None:
+                        beats.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await beats
+                        await self._beat(handle)  # the last frames, before the result
+                    shared = self._records.shared
+                    await self._records.finish_run(record, _result(handle) if shared else {})
+                except Exception as exc:
+                    log.warning("a run's end was not stored (%s)", type(exc).__name__)
+                if thread is not None:
+                    await self._settle(thread, handle, status)
+            except Exception as exc:
+                log.warning("a thread's status was not stored (%s)", type(exc).__name__)
+            finally:
+                handle.done.set()
+                handle._wake()
+
+    async def _beats(self, handle: RunHandle) -> None:
+        while True:
+            await asyncio.sleep(BEAT_SEC)
+            if await self._beat(handle):
+                handle.cancel()
+                return
+
+    async def _beat(self, handle: RunHandle) -> bool:
+        """Write the frames not yet stored; whether another replica asked for a cancel.
+        A store that fails is logged and the run goes on (its frames stay in-process)."""
+        oldest = handle.sent - len(handle.frames) + 1  # the id of the oldest frame held
+        first = max(handle.flushed + 1, oldest)
+        frames = list(handle.frames)[first - oldest :]
+        batch = [(first + i, f.decode("utf-8", "replace")) for i, f in enumerate(frames)]
+        try:
+            cancel = await self._records.beat(handle.record.run_id, batch)
+        except Exception as exc:
+            log.warning("a run's beat was not stored (%s)", type(exc).__name__)
+            return False
+        handle.flushed = handle.sent if not batch else batch[-1][0]
+        return cancel
 
     async def _settle(self, thread: ThreadRecord, handle: RunHandle, status: str) -> None:
         """The thread's status once ``handle`` ended: ``busy`` while others wait, else
@@ -223,8 +304,9 @@ class Runs:
             return
         self._active.pop(thread.thread_id, None)
         self._locks.pop(thread.thread_id, None)
-        if self._records.get_thread(thread.thread_id) is not thread:
-            return  # deleted meanwhile
+        current = await self._records.get_thread(thread.thread_id)
+        if current is None or current.created_at != thread.created_at:
+            return  # deleted meanwhile (and perhaps made again: not this run's thread)
         new = "error" if status == "error" else "idle"
         if new == "idle" and self._graph is not None:
             try:
@@ -234,7 +316,7 @@ class Runs:
                     new = "interrupted"
             except Exception as exc:  # the status stays idle; the run's outcome stands
                 log.warning("thread state unreadable after a run (%s)", type(exc).__name__)
-        self._records.put_thread(_with_status(thread, new))
+        await self._records.put_thread(_with_status(current, new))
 
     async def _invoke(
         self, handle: RunHandle, payload: Mapping[str, Any], headers: Mapping[str, str]
@@ -311,6 +393,14 @@ def message_chunk(token: Mapping[str, Any]) -> dict[str, Any]:
         "invalid_tool_calls": [],
         "usage_metadata": None,
     }
+
+
+def _result(handle: RunHandle) -> dict[str, Any]:
+    """How a run ended, as shared records keep it (JSON, as its clients get it)."""
+    if handle.error is not None:
+        error = handle.error
+        return {"error": {"status": error.status, "name": error.name, "detail": error.detail}}
+    return {"output": json.loads(encode(handle.output))}
 
 
 def _with_status(thread: ThreadRecord, status: str) -> ThreadRecord:

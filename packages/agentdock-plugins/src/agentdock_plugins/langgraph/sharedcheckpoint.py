@@ -1,0 +1,140 @@
+"""Checkpointers on a server, shared by every replica of an agent and kept across restarts.
+
+``checkpointer: postgres`` is LangGraph's ``PostgresSaver`` over a connection pool;
+``checkpointer: redis`` is LangGraph's ``RedisSaver`` (which needs the RediSearch and
+RedisJSON modules: Redis 8, or Redis Stack). Both come from optional extras of
+agentdock-plugins (``postgres-checkpoint``, ``redis-checkpoint``), imported only when chosen.
+
+The URL comes from :data:`CHECKPOINT_URL_ENV`, never from the Dockfile, so it can carry a
+password from a secret. Each saver is opened and set up (its tables or indexes made) at
+start-up, so a server that is down or unfit stops the runtime with one line naming the
+server, its password replaced by ``***``, and the cause, not at the first request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentdock.registry.sqlite import redact_url
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+from agentdock_plugins.langgraph.checkpoint import ThreadedAsync
+
+__all__ = [
+    "CHECKPOINT_URL_ENV",
+    "CheckpointerUnavailable",
+    "open_postgres",
+    "open_redis",
+]
+
+#: Where ``checkpointer: postgres`` and ``checkpointer: redis`` find their server.
+CHECKPOINT_URL_ENV = "AGENTDOCK_CHECKPOINT_URL"
+#: Connections a Postgres checkpointer holds at most (runs in worker threads share them).
+POOL_SIZE = 10
+#: Seconds to wait for the server at start-up.
+CONNECT_TIMEOUT = 10
+
+
+class CheckpointerUnavailable(RuntimeError):
+    """The checkpointer's server cannot be used (down, refused, or missing a feature)."""
+
+
+def _cause(exc: BaseException, url: str) -> str:
+    """One line of ``exc``'s text, the URL's password never in it."""
+    text = (str(exc).strip().splitlines() or [""])[0]
+    password = _password(url)
+    if password:
+        text = text.replace(password, "***")
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _password(url: str) -> str | None:
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        found = urlsplit(url).password
+    except ValueError:
+        return None
+    return unquote(found) if found else None
+
+
+def _unavailable(kind: str, url: str, exc: BaseException) -> CheckpointerUnavailable:
+    return CheckpointerUnavailable(
+        f"checkpointer {kind}: cannot use {redact_url(url)} ({_cause(exc, url)})"
+    )
+
+
+def _missing_extra(kind: str, exc: ImportError) -> CheckpointerUnavailable:
+    return CheckpointerUnavailable(
+        f"checkpointer {kind} needs the {kind}-checkpoint extra: "
+        f"pip install 'agentdock-plugins[{kind}-checkpoint]' ({exc.name} is not installed)"
+    )
+
+
+def open_postgres(url: str) -> BaseCheckpointSaver[Any]:
+    """A set-up ``PostgresSaver`` on a pool of connections to ``url``."""
+    try:
+        from langgraph.checkpoint.postgres import PostgresSaver
+    except ImportError as exc:
+        raise _missing_extra("postgres", exc) from None
+    import psycopg
+    from psycopg.rows import dict_row
+    from psycopg_pool import ConnectionPool, PoolTimeout
+
+    class PostgresCheckpointer(ThreadedAsync, PostgresSaver):
+        """``PostgresSaver`` whose async calls run in worker threads, over a pool."""
+
+        def close(self) -> None:
+            if isinstance(self.conn, ConnectionPool):
+                self.conn.close()
+
+    try:
+        # One direct connection first: a refused password or a server that is down is
+        # said at once, in the server's words, rather than as a pool's timeout.
+        psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT).close()
+    except psycopg.Error as exc:
+        raise _unavailable("postgres", url, exc) from None
+    pool: ConnectionPool[Any] = ConnectionPool(
+        url,
+        min_size=1,
+        max_size=POOL_SIZE,
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        open=False,
+    )
+    try:
+        pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+        saver = PostgresCheckpointer(pool)
+        saver.setup()
+    except (psycopg.Error, PoolTimeout) as exc:
+        pool.close()
+        raise _unavailable("postgres", url, exc) from None
+    return saver
+
+
+def open_redis(url: str) -> BaseCheckpointSaver[Any]:
+    """A set-up ``RedisSaver`` on ``url`` (its search indexes made)."""
+    try:
+        from langgraph.checkpoint.redis import RedisSaver
+    except ImportError as exc:
+        raise _missing_extra("redis", exc) from None
+
+    class RedisCheckpointer(ThreadedAsync, RedisSaver):
+        """``RedisSaver`` whose async calls run in worker threads."""
+
+        def close(self) -> None:
+            self._redis.close()
+
+    try:
+        saver = RedisCheckpointer(
+            redis_url=url,
+            connection_args={"socket_connect_timeout": CONNECT_TIMEOUT},
+        )
+        saver.setup()
+    except Exception as exc:  # redis' and redisvl's errors alike: the runtime cannot start
+        if "unknown command" in str(exc).lower():
+            raise CheckpointerUnavailable(
+                f"checkpointer redis: {redact_url(url)} lacks the RediSearch and RedisJSON "
+                "modules LangGraph's RedisSaver needs (use Redis 8 or Redis Stack)"
+            ) from None
+        raise _unavailable("redis", url, exc) from None
+    return saver

@@ -1,0 +1,360 @@
+"""State shared by runtime processes and kept across restarts: ``checkpointer: postgres`` and
+``checkpointer: redis`` (conversations), the Platform API's threads and runs in a registry
+on Postgres (read, joined and cancelled from another process), and a server that is down
+stopping the runtime."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+from agentdock.registry import open_store
+from langgraph_sdk import get_sync_client
+from langgraph_sdk.errors import AuthenticationError, NotFoundError
+from pgserver import PgCluster
+from processes import stop, wait_ready
+
+pytest_plugins = ("pgserver", "redisserver")
+
+#: Counts the texts a thread has been sent: the count continues only where the state does.
+GRAPH = textwrap.dedent(
+    """
+    import operator
+    from typing import Annotated, TypedDict
+
+    from langgraph.graph import END, START, StateGraph
+
+
+    class State(TypedDict, total=False):
+        text: str
+        seen: Annotated[list[str], operator.add]
+        count: int
+
+
+    async def wait(state: State) -> State:
+        if state["text"].startswith("slow"):
+            import asyncio
+
+            await asyncio.sleep(30)
+        return {}
+
+
+    def build_graph():
+        graph = StateGraph(State)
+        graph.add_node("note", lambda state: {"seen": [state["text"]]})
+        graph.add_node("tally", lambda state: {"count": len(state["seen"])})
+        graph.add_node("wait", wait)
+        graph.add_edge(START, "note")
+        graph.add_edge("note", "wait")
+        graph.add_edge("wait", "tally")
+        graph.add_edge("tally", END)
+        return graph.compile()
+    """
+)
+
+
+def dockfile(checkpointer: str) -> str:
+    return textwrap.dedent(
+        f"""\
+        version: "1.1"
+        agent: {{name: counter, entrypoint: "counter:build_graph", framework: langgraph}}
+        model: {{provider: custom, name: offline, extra: {{offline: true}}}}
+        io_schema:
+          input: {{type: object, properties: {{text: {{type: string}}}}, required: [text]}}
+          output: {{type: object, properties: {{count: {{type: integer}}}}}}
+        auth: {{mode: api_key, api_keys: {{enabled: true}}}}
+        expose: {{rest: true, streaming: sse, port: 8080}}
+        arguments: {{checkpointer: {checkpointer}}}
+        """
+    )
+
+
+def project(root: Path, checkpointer: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "counter.py").write_text(GRAPH, encoding="utf-8")
+    (root / "Dockfile.yaml").write_text(dockfile(checkpointer), encoding="utf-8")
+    return root
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def runtime_env(spec: Path, url: str, **more: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTDOCK_")}
+    env.update(
+        PYTHONUNBUFFERED="1",
+        AGENTDOCK_SPEC=str(spec),
+        AGENTDOCK_INSECURE_NO_AUTH="1",
+        AGENTDOCK_PORT=str(free_port()),
+        AGENTDOCK_HOME=str(spec.parent / "home"),
+        AGENTDOCK_CHECKPOINT_URL=url,
+        **more,
+    )
+    return env
+
+
+@contextmanager
+def runtime(env: Mapping[str, str], cwd: Path) -> Iterator[str]:
+    """A runtime process and its base URL; stopped when the block ends."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agentdock_runtime"],
+        env=dict(env),
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{env['AGENTDOCK_PORT']}"
+    try:
+        wait_ready(proc, base)
+        yield base
+    finally:
+        stop(proc)
+
+
+def count(base: str, thread: str, text: str) -> int:
+    response = httpx.post(
+        f"{base}/invoke", json={"text": text}, headers={"x-thread-id": thread}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    return int(response.json()["count"])
+
+
+def continuity(tmp_path: Path, checkpointer: str, url: str) -> None:
+    """A thread started on one process goes on on another, and after both restart."""
+    spec = project(tmp_path / "agent", checkpointer) / "Dockfile.yaml"
+    first, second = runtime_env(spec, url), runtime_env(spec, url)
+    with runtime(first, spec.parent) as a, runtime(second, spec.parent) as b:
+        assert count(a, "t1", "one") == 1
+        assert count(b, "t1", "two") == 2
+        assert count(a, "t1", "three") == 3
+        assert count(b, "t2", "other") == 1
+    with runtime(runtime_env(spec, url), spec.parent) as again:
+        assert count(again, "t1", "four") == 4
+        assert count(again, "t2", "more") == 2
+
+
+def run_fatal(tmp_path: Path, checkpointer: str, url: str) -> subprocess.CompletedProcess[str]:
+    spec = project(tmp_path / "agent", checkpointer) / "Dockfile.yaml"
+    return subprocess.run(
+        [sys.executable, "-m", "agentdock_runtime"],
+        env=runtime_env(spec, url),
+        cwd=spec.parent,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+
+
+def test_postgres_conversations_are_shared_and_survive_restarts(
+    tmp_path: Path, pg_url: str
+) -> None:
+    continuity(tmp_path, "postgres", pg_url)
+
+
+def test_postgres_down_at_start_is_one_fatal_line_without_the_password(
+    tmp_path: Path, pg_cluster: PgCluster
+) -> None:
+    # The cluster's user and password, on a port where nothing listens.
+    url = pg_cluster.url("agentdock").replace(f":{pg_cluster.port}/", f":{free_port()}/")
+    result = run_fatal(tmp_path, "postgres", url)
+    assert result.returncode == 78  # EX_CONFIG: the adapter cannot be built
+    fatal = [line for line in result.stderr.splitlines() if line.startswith("[FATAL] ")]
+    assert len(fatal) == 1, result.stderr
+    assert "CheckpointerUnavailable: checkpointer postgres: cannot use" in fatal[0]
+    assert "agentdock:***@127.0.0.1" in fatal[0]
+    assert pg_cluster.password not in result.stderr + result.stdout
+
+
+def test_postgres_wrong_password_names_the_cause_not_the_password(
+    tmp_path: Path, pg_cluster: PgCluster
+) -> None:
+    planted = "pl4nted-pg-passw0rd-7d1e"
+    url = pg_cluster.url().replace(pg_cluster.password, planted)
+    result = run_fatal(tmp_path, "postgres", url)
+    assert result.returncode == 78  # EX_CONFIG: the adapter cannot be built
+    assert "password authentication failed" in result.stderr
+    assert planted not in result.stderr + result.stdout
+
+
+def test_registry_down_at_start_is_one_fatal_line_and_exit_69(
+    tmp_path: Path, pg_cluster: PgCluster
+) -> None:
+    """The Platform API's records are opened before the server listens: a registry
+    database that is down stops the runtime, never a traceback, never its password."""
+    url = pg_cluster.url("agentdock").replace(f":{pg_cluster.port}/", f":{free_port()}/")
+    spec = project(tmp_path / "agent", "memory") / "Dockfile.yaml"
+    result = subprocess.run(
+        [sys.executable, "-m", "agentdock_runtime"],
+        env=runtime_env(spec, "", AGENTDOCK_DATABASE_URL=url),
+        cwd=spec.parent,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert result.returncode == 69  # EX_UNAVAILABLE
+    fatal = [line for line in result.stderr.splitlines() if line.startswith("[FATAL] ")]
+    assert len(fatal) == 1, result.stderr
+    assert "cannot connect to the registry database" in fatal[0]
+    assert "agentdock:***@127.0.0.1" in fatal[0]
+    assert "Traceback" not in result.stderr
+    assert pg_cluster.password not in result.stderr + result.stdout
+
+
+def test_a_missing_url_is_fatal_and_names_the_variable(tmp_path: Path) -> None:
+    result = run_fatal(tmp_path, "postgres", "")
+    assert result.returncode == 78  # EX_CONFIG: the adapter cannot be built
+    assert "set AGENTDOCK_CHECKPOINT_URL" in result.stderr
+
+
+def _has_search(url: str) -> bool:
+    client = redis.Redis.from_url(url, decode_responses=True)
+    try:
+        modules = {str(m.get("name", "")).lower() for m in client.module_list()}
+    finally:
+        client.close()
+    return {"search", "rejson"} <= modules
+
+
+def test_redis_without_search_modules_is_fatal_and_says_so(tmp_path: Path, redis_url: str) -> None:
+    if _has_search(redis_url):
+        pytest.skip("this redis-server has the search modules")
+    planted = "pl4nted-redis-passw0rd"
+    url = redis_url.replace("redis://", f"redis://:{planted}@")
+    result = run_fatal(tmp_path, "redis", url)
+    assert result.returncode == 78  # EX_CONFIG: the adapter cannot be built
+    assert planted not in result.stderr + result.stdout
+    # A server that refuses the password, or lacks the modules: either way one line.
+    fatal = [line for line in result.stderr.splitlines() if line.startswith("[FATAL] ")]
+    assert len(fatal) == 1, result.stderr
+    assert "checkpointer redis" in fatal[0]
+    result = run_fatal(tmp_path / "plain", "redis", redis_url)
+    assert result.returncode == 78  # EX_CONFIG: the adapter cannot be built
+    assert "lacks the RediSearch and RedisJSON modules" in result.stderr
+
+
+def test_redis_conversations_are_shared_and_survive_restarts(
+    tmp_path: Path, redis_url: str
+) -> None:
+    if not _has_search(redis_url):
+        # LangGraph's RedisSaver needs RediSearch and RedisJSON (Redis 8 or Redis Stack);
+        # the test above covers a server without them.
+        pytest.skip("redis-server lacks the RediSearch and RedisJSON modules")
+    continuity(tmp_path, "redis", redis_url)
+
+
+def test_platform_threads_and_runs_are_shared_by_processes_and_survive_a_restart(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A thread made and a background run started on one process are read, joined,
+    streamed and cancelled on another; after a restart the thread and its runs remain."""
+    open_store(url=pg_url).close()  # the registry's schema, as a deploy migrates it
+    spec = project(tmp_path / "agent", "postgres") / "Dockfile.yaml"
+    first = runtime_env(spec, pg_url, AGENTDOCK_DATABASE_URL=pg_url)
+    second = runtime_env(spec, pg_url, AGENTDOCK_DATABASE_URL=pg_url)
+    with runtime(first, spec.parent) as a, runtime(second, spec.parent) as b:
+        one, other = get_sync_client(url=a), get_sync_client(url=b)
+        thread = one.threads.create(metadata={"team": "blue"})
+        tid = thread["thread_id"]
+        assert other.threads.get(tid)["metadata"] == {"team": "blue"}
+
+        run = one.runs.create(tid, "counter", input={"text": "hello"})
+        assert other.runs.join(tid, run["run_id"])["count"] == 1
+        assert other.runs.get(tid, run["run_id"])["status"] == "success"
+
+        run = one.runs.create(tid, "counter", input={"text": "again"})
+        events = [(p.event, p.data) for p in other.runs.join_stream(tid, run["run_id"])]
+        assert ("values", {"text": "again", "seen": ["hello", "again"], "count": 2}) in events
+        assert events[0][0] == "metadata"
+        resumed = other.runs.join_stream(tid, run["run_id"], last_event_id="1")
+        assert [(p.event, p.data) for p in resumed] == events[1:]
+
+        slow = one.runs.create(tid, "counter", input={"text": "slow"})
+        assert other.runs.get(tid, slow["run_id"])["status"] in ("pending", "running")
+        other.runs.cancel(tid, slow["run_id"], wait=True)
+        assert one.runs.get(tid, slow["run_id"])["status"] == "interrupted"
+        assert one.threads.get(tid)["status"] in ("idle", "interrupted")
+        found = {t["thread_id"] for t in other.threads.search(metadata={"team": "blue"})}
+        assert tid in found
+    with runtime(runtime_env(spec, pg_url, AGENTDOCK_DATABASE_URL=pg_url), spec.parent) as c:
+        again = get_sync_client(url=c)
+        assert again.threads.get(tid)["metadata"] == {"team": "blue"}
+        statuses = [r["status"] for r in again.runs.list(tid)]
+        assert statuses == ["interrupted", "success", "success"]
+        values = again.threads.get_state(tid)["values"]
+        # The cancelled run had noted its text before it waited; it never counted.
+        assert values["seen"] == ["hello", "again", "slow"] and values["count"] == 2
+        assert again.runs.wait(tid, "counter", input={"text": "more"})["count"] == 4
+        again.threads.delete(tid)
+    with runtime(runtime_env(spec, pg_url, AGENTDOCK_DATABASE_URL=pg_url), spec.parent) as d:
+        gone = get_sync_client(url=d)
+        with pytest.raises(NotFoundError):
+            gone.threads.get(tid)
+
+
+def test_registry_records_on_sqlite_hold_no_credential(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Threads and runs in the embedded registry (two servers on one file, as two local
+    replicas): shared, and neither the caller's key nor a wrong key is in any row."""
+    import sqlite3
+
+    import agentdock_plugins.auth
+    import agentdock_plugins.langgraph
+    import agentdock_plugins.litestar
+    from agentdock import app, make_plugin_manager
+    from auth_support import stored_key
+    from served import serving
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("AGENTDOCK_HOME", str(home))
+    monkeypatch.setenv("AGENTDOCK_PLATFORM_RECORDS", "registry")
+    spec = project(tmp_path / "agent", "sqlite") / "Dockfile.yaml"
+    monkeypatch.chdir(spec.parent)
+    monkeypatch.syspath_prepend(str(spec.parent))
+    with open_store() as store:
+        key = stored_key(store, "counter")[0].key
+    wrong = "adk_wrong_0123456789abcdef0123456789abcdef"
+
+    def server() -> object:
+        plugins = make_plugin_manager(
+            plugins=[
+                agentdock_plugins.langgraph,
+                agentdock_plugins.litestar,
+                agentdock_plugins.auth,
+            ]
+        )
+        return app(spec, plugins=plugins)
+
+    with serving(server()) as a, serving(server()) as b:
+        one = get_sync_client(url=f"http://127.0.0.1:{a}", api_key=key)
+        other = get_sync_client(url=f"http://127.0.0.1:{b}", api_key=key)
+        tid = one.threads.create(metadata={"team": "blue"})["thread_id"]
+        run = one.runs.create(tid, "counter", input={"text": "hello"})
+        assert other.runs.join(tid, run["run_id"])["count"] == 1
+        assert [r["status"] for r in other.runs.list(tid)] == ["success"]
+        stranger = get_sync_client(url=f"http://127.0.0.1:{b}", api_key=wrong)
+        with pytest.raises(AuthenticationError):
+            stranger.threads.get(tid)
+    db = sqlite3.connect(home / "registry.db")
+    try:
+        rows = [
+            repr(row)
+            for table in ("platform_threads", "platform_runs", "platform_run_events")
+            for row in db.execute(f"SELECT * FROM {table}")  # noqa: S608
+        ]
+    finally:
+        db.close()
+    assert any(tid in row for row in rows)
+    assert not any(key in row or wrong in row for row in rows)
