@@ -72,7 +72,7 @@ def dockfile(checkpointer: str) -> str:
           input: {{type: object, properties: {{text: {{type: string}}}}, required: [text]}}
           output: {{type: object, properties: {{count: {{type: integer}}}}}}
         auth: {{mode: api_key, api_keys: {{enabled: true}}}}
-        expose: {{rest: true, streaming: sse, port: 8080}}
+        expose: {{rest: true, streaming: sse, port: 8080, protocols: [langgraph]}}
         arguments: {{checkpointer: {checkpointer}}}
         """
     )
