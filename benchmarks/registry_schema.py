@@ -100,9 +100,9 @@ def main() -> None:
 
         import sqlite3
 
-        from agentdock.registry import sql as registry_sql
+        from agentdock.registry import sqlkeys
 
-        query = f"{registry_sql._KEY_SELECT} WHERE k.id = ?"
+        query = f"{sqlkeys._KEY_SELECT} WHERE k.id = ?"
         conn = sqlite3.connect(path)
         bare = _best(lambda: conn.execute(query, (wanted,)).fetchone(), args.lookups)
         print(f"lookup   sqlite3 (same SQL)      {bare:8.2f} us")

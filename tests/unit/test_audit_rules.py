@@ -279,6 +279,27 @@ def test_rule_is_described(rule: type) -> None:
     assert (rule.__doc__ or "").strip() and rule.fix
 
 
+def test_rules_of_a_family_keep_their_category_and_file_kinds() -> None:
+    families = {
+        (rule.id, rule.category, tuple(sorted(rule.kinds)))
+        for rule in builtin_rules.RULES
+        if rule.category in ("llm", "dockerfile")
+    }
+    assert families == {
+        ("hardcoded-model", "llm", ("python",)),
+        ("blocking-io-in-async", "llm", ("python",)),
+        ("tool-shell-eval", "llm", ("python",)),
+        ("http-no-timeout", "llm", ("python",)),
+        ("unbounded-recursion-limit", "llm", ("python",)),
+        ("docker-root", "dockerfile", ("dockerfile",)),
+        ("docker-unpinned-base", "dockerfile", ("dockerfile",)),
+        ("docker-single-stage", "dockerfile", ("dockerfile",)),
+        ("docker-no-healthcheck", "dockerfile", ("dockerfile",)),
+        ("docker-add-url", "dockerfile", ("dockerfile",)),
+        ("unpinned-requirements", "dockerfile", ("requirements",)),
+    }
+
+
 def test_secret_literal_names_each_kind_without_the_value(tmp_path: Path) -> None:
     _write(tmp_path, POSITIVE["secret-literal"])
     report = audit(tmp_path, plugins=_manager(), rules=["secret-literal"])

@@ -277,3 +277,33 @@ def test_verified_tokens_are_remembered_until_they_expire(monkeypatch: pytest.Mo
     for _ in range(2):
         refused(provider, bearer(bad))
     assert bad not in provider._verified
+
+
+def test_each_refusal_names_its_own_cause_and_no_secret() -> None:
+    verifier = JwtVerifier(algorithms=["HS256"], audience="agent-a", issuer="issuer-a")
+    key = SECRET.encode()
+    good = claims(aud="agent-a", iss="issuer-a")
+    cases = {
+        "the token is not valid yet (nbf or iat in the future)": jwt.encode(
+            {**good, "nbf": int(time.time()) + 3600}, key, algorithm="HS256"
+        ),
+        "the token's audience is not this agent": jwt.encode(
+            {**good, "aud": "agent-b"}, key, algorithm="HS256"
+        ),
+        "the token's issuer is not trusted": jwt.encode(
+            {**good, "iss": "issuer-b"}, key, algorithm="HS256"
+        ),
+        "the token has no sub claim": jwt.encode(
+            {k: v for k, v in good.items() if k != "sub"}, key, algorithm="HS256"
+        ),
+        "the token's algorithm is not allowed": jwt.encode(good, key * 2, algorithm="HS512"),
+        "the token's signature does not verify": jwt.encode(
+            good, b"another-secret-0123456789abcdef-XYZ", algorithm="HS256"
+        ),
+        "the token is malformed": "not.a.token",
+    }
+    for cause, token in cases.items():
+        with pytest.raises(Unauthorized) as info:
+            verifier.verify(token, key)
+        assert info.value.detail == cause
+        assert SECRET not in str(info.value)

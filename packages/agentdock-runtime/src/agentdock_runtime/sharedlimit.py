@@ -62,6 +62,34 @@ def _hash(key: str) -> int:
     return int.from_bytes(digest, "little") or 1
 
 
+class _TableLock:
+    """The table's exclusive lock: this process's threads first, then the file's ``flock``.
+
+    ``flock`` excludes other processes, but the threads of one process share its lock, so
+    they take a thread lock first (requests run on one event loop: it is never contended).
+    One instance per table, made when the table opens, so a decision builds nothing."""
+
+    __slots__ = ("_fd", "_threads")
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._threads = threading.Lock()
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+
 class SharedLimiter:
     """GCRA over a table in ``path`` shared by every process that opens it.
 
@@ -105,9 +133,7 @@ class SharedLimiter:
             os.close(fd)
             raise
         self._fd = fd
-        # flock excludes other processes; threads of this one share its lock, so they take
-        # this one first (requests run on one event loop: it is never contended).
-        self._threads = threading.Lock()
+        self._lock = _TableLock(fd)
         #: Callers forgotten because every slot they could take held a caller within its period.
         self.evictions = 0
 
@@ -115,45 +141,33 @@ class SharedLimiter:
 
     def hit_now(self, key: str, rate: Rate) -> Decision:
         h = _hash(key)
-        with self._threads:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-            try:
-                now = self._clock()
-                offset, tat = self._find(h)
-                if tat < now or tat - now > rate.period + rate.interval:
-                    tat = now
-                wait = gcra_wait(tat, now, rate)
-                if wait > SLACK_S:
-                    return Decision(False, wait)
-                self._store(h, offset, tat + rate.interval, now)
-                return ALLOWED
-            finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        with self._lock:
+            now = self._clock()
+            offset, tat = self._find(h)
+            if tat < now or tat - now > rate.period + rate.interval:
+                tat = now
+            wait = gcra_wait(tat, now, rate)
+            if wait > SLACK_S:
+                return Decision(False, wait)
+            self._store(h, offset, tat + rate.interval, now)
+            return ALLOWED
 
     async def hit(self, key: str, rate: Rate) -> Decision:
         return self.hit_now(key, rate)
 
     def ahead(self, key: str) -> float:
         h = _hash(key)
-        with self._threads:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-            try:
-                offset, tat = self._find(h)
-                return 0.0 if offset < 0 else tat - self._clock()
-            finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        with self._lock:
+            offset, tat = self._find(h)
+            return 0.0 if offset < 0 else tat - self._clock()
 
     def observe(self, key: str, ahead: float) -> None:
         h = _hash(key)
-        with self._threads:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-            try:
-                now = self._clock()
-                offset, tat = self._find(h)
-                if now + ahead > max(tat, now):
-                    self._store(h, offset, now + ahead, now)
-            finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        with self._lock:
+            now = self._clock()
+            offset, tat = self._find(h)
+            if now + ahead > max(tat, now):
+                self._store(h, offset, now + ahead, now)
 
     async def close(self) -> None:
         if not self._map.closed:

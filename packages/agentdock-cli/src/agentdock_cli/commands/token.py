@@ -22,8 +22,10 @@ from agentdock_cli.commands._admin import (
     check_agent,
     check_role,
     fail,
+    json_option,
     load_spec,
     open_registry,
+    registry_option,
     require_defined_role,
 )
 from agentdock_cli.commands.validate import parse_env_pairs
@@ -131,13 +133,8 @@ def _signing_key(algorithm: str, key: Any, private_key: Path | None, as_json: bo
     default=None,
     help="PEM private key for RS*/ES*/PS*/EdDSA Dockfiles.",
 )
-@click.option(
-    "--registry",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Registry database for the audit log.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@registry_option
+@json_option
 def issue_command(
     agent: str,
     role: str,

@@ -20,7 +20,8 @@ from agentdock.registry.records import (
     DeploymentRecord,
     VersionRecord,
 )
-from agentdock.registry.sql import ImmutableVersion, LockHeld, RegistryError, SQLStore
+from agentdock.registry.sql import SQLStore
+from agentdock.registry.sqlbase import ImmutableVersion, LockHeld, RegistryError
 from agentdock.registry.sqlite import (
     DATABASE_URL_ENV,
     HOME_ENV,

@@ -15,30 +15,11 @@ errors and rows), :mod:`.sqlaudit`, :mod:`.sqlkeys`, :mod:`.sqlversions` and
 from __future__ import annotations
 
 from agentdock.registry.sqlaudit import AuditQueries, clean_details
-from agentdock.registry.sqlbase import (
-    Connection,
-    Cursor,
-    ImmutableVersion,
-    LockHeld,
-    RegistryError,
-    SQLBase,
-    since,
-)
 from agentdock.registry.sqldeployments import DeploymentQueries
 from agentdock.registry.sqlkeys import KeyQueries
 from agentdock.registry.sqlversions import VersionQueries
 
-__all__ = [
-    "Connection",
-    "Cursor",
-    "ImmutableVersion",
-    "LockHeld",
-    "RegistryError",
-    "SQLBase",
-    "SQLStore",
-    "clean_details",
-    "since",
-]
+__all__ = ["SQLStore", "clean_details"]
 
 
 class SQLStore(VersionQueries, DeploymentQueries, KeyQueries, AuditQueries):

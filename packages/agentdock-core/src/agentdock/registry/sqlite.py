@@ -23,7 +23,8 @@ from agentdock.capabilities import StoreAtPath, StoreAtUrl
 from agentdock.home import HOME_ENV, HomeLocation, locate_home
 from agentdock.registry import keyview
 from agentdock.registry.migrations import MIGRATIONS
-from agentdock.registry.sql import Connection, RegistryError, SQLStore
+from agentdock.registry.sql import SQLStore
+from agentdock.registry.sqlbase import Connection, RegistryError
 
 __all__ = [
     "BUSY_TIMEOUT_MS",

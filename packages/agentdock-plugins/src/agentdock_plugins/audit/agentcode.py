@@ -68,15 +68,20 @@ _SUBPROCESS = frozenset(
 )
 
 
-class HardcodedModel:
+class _AgentCodeRule:
+    """What every rule here shares: it reads Python agent code, in the ``llm`` category."""
+
+    category = "llm"
+    kinds = PY
+
+
+class HardcodedModel(_AgentCodeRule):
     """A model name is a literal in a chat-model constructor (``ChatOpenAI(model="gpt-4o")``,
     ``init_chat_model("...")``): switching models needs a new image. Offline fake models
     are exempt."""
 
     id = "hardcoded-model"
     level = Level.LOW
-    category = "llm"
-    kinds = PY
     fix = "take it from the Dockfile's model block or os.getenv('MODEL_NAME', '...')"
 
     def check(self, source: SourceFile) -> Iterator[Hit]:
@@ -97,14 +102,12 @@ def _async_functions(source: SourceFile) -> list[ast.AsyncFunctionDef]:
     return source.nodes(ast.AsyncFunctionDef)
 
 
-class BlockingIoInAsync:
+class BlockingIoInAsync(_AgentCodeRule):
     """A blocking call (``time.sleep``, ``requests``, ``subprocess``) inside an ``async def``:
     it stalls the event loop and every other run with it."""
 
     id = "blocking-io-in-async"
     level = Level.MEDIUM
-    category = "llm"
-    kinds = PY
     fix = "await the async form (asyncio.sleep, httpx.AsyncClient) or asyncio.to_thread(...)"
 
     def check(self, source: SourceFile) -> Iterator[Hit]:
@@ -141,15 +144,13 @@ def _in_tool(source: SourceFile, node: ast.AST) -> bool:
     return False
 
 
-class ToolShellEval:
+class ToolShellEval(_AgentCodeRule):
     """Code evaluates strings or runs a shell (``eval``, ``exec``, ``os.system``,
     ``subprocess(..., shell=True)``); high inside an ``@tool``, where a model chooses the
     input."""
 
     id = "tool-shell-eval"
     level = Level.MEDIUM
-    category = "llm"
-    kinds = PY
     fix = "call a fixed program with an argument list (no shell); parse, never eval"
 
     def check(self, source: SourceFile) -> Iterator[Hit]:
@@ -166,14 +167,12 @@ class ToolShellEval:
                 yield Hit(call.lineno, f"{name}()")
 
 
-class HttpNoTimeout:
+class HttpNoTimeout(_AgentCodeRule):
     """An HTTP call without a timeout (``requests.get(url)``, ``urlopen(url)``) or with
     ``timeout=None``: one slow upstream hangs the agent."""
 
     id = "http-no-timeout"
     level = Level.MEDIUM
-    category = "llm"
-    kinds = PY
     fix = "pass timeout=(connect, read) seconds, e.g. timeout=10"
 
     def check(self, source: SourceFile) -> Iterator[Hit]:
@@ -197,14 +196,12 @@ class HttpNoTimeout:
 MAX_RECURSION = 1000
 
 
-class UnboundedRecursionLimit:
+class UnboundedRecursionLimit(_AgentCodeRule):
     """A graph's ``recursion_limit`` (or ``sys.setrecursionlimit``) is huge or infinite: a
     looping agent runs (and bills) until it is killed."""
 
     id = "unbounded-recursion-limit"
     level = Level.MEDIUM
-    category = "llm"
-    kinds = PY
     fix = f"keep recursion_limit small (LangGraph's default is 25; at most {MAX_RECURSION})"
 
     def check(self, source: SourceFile) -> Iterator[Hit]:

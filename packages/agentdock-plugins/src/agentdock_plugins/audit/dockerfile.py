@@ -55,13 +55,19 @@ def _stages(source: SourceFile) -> list[tuple[int, str, str | None]]:
     return stages
 
 
-class DockerRoot:
+class _DockerfileRule:
+    """What every rule here shares: the ``dockerfile`` category, and Dockerfiles to read
+    (a rule on other files that go into the image names its own ``kinds``)."""
+
+    category = "dockerfile"
+    kinds = DOCKERFILE
+
+
+class DockerRoot(_DockerfileRule):
     """The image's final stage sets no ``USER`` (or sets root): the agent runs as root."""
 
     id = "docker-root"
     level = Level.HIGH
-    category = "dockerfile"
-    kinds = DOCKERFILE
     fix = "create an unprivileged user and end with USER app (AgentDock's images run as 10001)"
 
     def check(self, source: SourceFile) -> Iterator[Hit]:
@@ -78,14 +84,12 @@ class DockerRoot:
             yield Hit(user[0], "USER root in the final stage")
 
 
-class DockerUnpinnedBase:
+class DockerUnpinnedBase(_DockerfileRule):
     """A base image is not pinned: ``:latest`` or no tag (medium), or a tag without an
     ``@sha256:`` digest (low): builds change under you."""
 
     id = "docker-unpinned-base"
     level = Level.MEDIUM
-    category = "dockerfile"
-    kinds = DOCKERFILE
     fix = "pin a version tag and its digest: FROM python:3.11-slim@sha256:…"
 
     def check(self, source: SourceFile) -> Iterator[Hit]:
@@ -103,13 +107,11 @@ class DockerUnpinnedBase:
                 names.add(name.lower())
 
 
-class DockerSingleStage:
+class DockerSingleStage(_DockerfileRule):
     """One ``FROM`` only: compilers and build caches ship in the runtime image."""
 
     id = "docker-single-stage"
     level = Level.LOW
-    category = "dockerfile"
-    kinds = DOCKERFILE
     fix = "build in a first stage, copy only the result into a slim runtime stage"
 
     def check(self, source: SourceFile) -> Iterator[Hit]:
@@ -118,13 +120,11 @@ class DockerSingleStage:
             yield Hit(stages[0][0], "single-stage build")
 
 
-class DockerNoHealthcheck:
+class DockerNoHealthcheck(_DockerfileRule):
     """No ``HEALTHCHECK``: Docker cannot tell a hung agent from a healthy one."""
 
     id = "docker-no-healthcheck"
     level = Level.MEDIUM
-    category = "dockerfile"
-    kinds = DOCKERFILE
     fix = "HEALTHCHECK CMD curl -fs http://localhost:8080/health || exit 1"
 
     def check(self, source: SourceFile) -> Iterator[Hit]:
@@ -133,13 +133,11 @@ class DockerNoHealthcheck:
             yield Hit(found[0][0], "no HEALTHCHECK instruction")
 
 
-class DockerAddUrl:
+class DockerAddUrl(_DockerfileRule):
     """``ADD https://…`` fetches at build time with no checksum and no cache control."""
 
     id = "docker-add-url"
     level = Level.MEDIUM
-    category = "dockerfile"
-    kinds = DOCKERFILE
     fix = "download with a pinned checksum (ADD --checksum=sha256:…) or COPY a vendored file"
 
     def check(self, source: SourceFile) -> Iterator[Hit]:
@@ -148,13 +146,12 @@ class DockerAddUrl:
                 yield Hit(line, "ADD of a URL without --checksum")
 
 
-class UnpinnedRequirements:
+class UnpinnedRequirements(_DockerfileRule):
     """A ``requirements*.txt`` line names a package without an exact version (``==``), a
     hash or a direct reference: the image gets whatever is newest on the day it is built."""
 
     id = "unpinned-requirements"
     level = Level.LOW
-    category = "dockerfile"
     kinds = frozenset({"requirements"})
     fix = "pin exact versions (pip-compile, uv pip compile or uv export) and build from them"
 

@@ -117,23 +117,30 @@ class JwtVerifier:
                 "the token has expired; request a new one",
                 headers={"WWW-Authenticate": 'Bearer realm="agentdock", error="invalid_token"'},
             ) from None
-        except jwt.ImmatureSignatureError:
-            raise invalid("the token is not valid yet (nbf or iat in the future)") from None
-        except jwt.InvalidAudienceError:
-            raise invalid("the token's audience is not this agent") from None
-        except jwt.InvalidIssuerError:
-            raise invalid("the token's issuer is not trusted") from None
-        except jwt.MissingRequiredClaimError as exc:
-            raise invalid(f"the token has no {exc.claim} claim") from None
-        except jwt.InvalidAlgorithmError:
-            raise invalid("the token's algorithm is not allowed") from None
-        except jwt.InvalidSignatureError:
-            raise invalid("the token's signature does not verify") from None
-        except jwt.PyJWTError:
-            raise invalid("the token is malformed") from None
-        except Exception:  # e.g. a key type error from a hostile header
-            raise invalid("the token is malformed") from None
+        except Exception as exc:  # PyJWT's errors, or e.g. a key type error from a hostile header
+            raise invalid(_rejection(exc)) from None
         return claims
+
+
+#: The one-line cause a caller is told for each of PyJWT's refusals; anything else (a
+#: malformed token, a key type error from a hostile header) is "malformed".
+_REJECTIONS: tuple[tuple[type[Exception], str], ...] = (
+    (jwt.ImmatureSignatureError, "the token is not valid yet (nbf or iat in the future)"),
+    (jwt.InvalidAudienceError, "the token's audience is not this agent"),
+    (jwt.InvalidIssuerError, "the token's issuer is not trusted"),
+    (jwt.InvalidAlgorithmError, "the token's algorithm is not allowed"),
+    (jwt.InvalidSignatureError, "the token's signature does not verify"),
+)
+
+
+def _rejection(exc: Exception) -> str:
+    """Why ``jwt.decode`` refused a token, in one line that names no key or claim value."""
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return f"the token has no {exc.claim} claim"
+    for kind, cause in _REJECTIONS:
+        if isinstance(exc, kind):
+            return cause
+    return "the token is malformed"
 
 
 def _hmac_key(secret: str) -> bytes:

@@ -17,10 +17,8 @@ from agentdock.deployment.errors import InvalidDeployInput
 
 from agentdock_plugins.hardware.tuning import (
     CPU_TUNING,
-    CUDA_GPU_CLASSES,
     CUDA_TUNING,
     DEFAULT_CUDA_VERSION,
-    tuned_document,
 )
 
 if TYPE_CHECKING:
@@ -29,10 +27,6 @@ if TYPE_CHECKING:
     from agentdock_plugins.hardware.probe import Probe
 
 __all__ = [
-    "CPU_TUNING",
-    "CUDA_GPU_CLASSES",
-    "CUDA_TUNING",
-    "DEFAULT_CUDA_VERSION",
     "DEFAULT_PYTHON_VERSION",
     "BaseImage",
     "base_image_for",
@@ -42,7 +36,6 @@ __all__ = [
     "machine_profile",
     "requested_gpus",
     "resolve",
-    "tuned_document",
 ]
 
 DEFAULT_PYTHON_VERSION = "3.11"

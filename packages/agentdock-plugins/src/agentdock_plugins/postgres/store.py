@@ -29,7 +29,7 @@ from urllib.parse import unquote, urlsplit
 
 import psycopg
 from agentdock.registry import KEY_CHANNEL, RegistryError, SQLStore, redact_url
-from agentdock.registry.sql import Connection, Cursor
+from agentdock.registry.sqlbase import Connection, Cursor
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
