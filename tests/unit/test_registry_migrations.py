@@ -24,7 +24,9 @@ def test_a_dialect_missing_a_word_is_refused() -> None:
 
 
 def test_each_backend_gets_its_own_words_and_the_same_numbers() -> None:
-    assert [n for n, _ in PG_MIGRATIONS] == [n for n, _ in MIGRATIONS] == [1, 2, 3, 4, 5]
+    numbers = [n for n, _ in MIGRATIONS]
+    assert [n for n, _ in PG_MIGRATIONS] == numbers == list(range(1, len(numbers) + 1))
+    assert len(numbers) >= 6
     for (_, lite), (_, pg) in zip(MIGRATIONS, PG_MIGRATIONS, strict=True):
         assert not re.search(r"\bREAL\b|AUTOINCREMENT", pg)
         assert "IDENTITY" not in lite and "DOUBLE PRECISION" not in lite
