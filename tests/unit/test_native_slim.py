@@ -20,7 +20,9 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from agentdock_plugins.pydeps.native import slim_tree
+from agentdock_plugins.docker.deps import requirements_key
+from agentdock_plugins.pydeps import AgentDockDists, AgentRequirements
+from agentdock_plugins.pydeps.native import can_strip, slim_tree
 
 SITE = Path(sysconfig.get_paths()["purelib"])
 
@@ -142,3 +144,17 @@ def test_a_tree_without_strip_for_its_architecture_is_left_and_said(
     assert report.stripped == [] and report.foreign
     assert _has_debug_info(next(tree.glob("yaml/_yaml*.so")))
     assert any("debug info kept" in line and "no GNU strip" in line for line in lines)
+
+
+def test_the_cache_key_knows_whether_the_platform_could_be_stripped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A tree left unstripped (no strip for its architecture) is made again, not reused,
+    once a strip is installed."""
+    agent = AgentRequirements(origin="requirements.txt", text="langgraph\n")
+    dists = AgentDockDists(wheels=(), pins=(), requirements=("litestar",), digest="d")
+    with_strip = requirements_key(agent, dists, "3.11", "linux/arm64")
+    assert can_strip("linux/amd64") is True
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    assert can_strip("linux/arm64") is False
+    assert requirements_key(agent, dists, "3.11", "linux/arm64") != with_strip

@@ -32,7 +32,7 @@ from agentdock_plugins.pydeps import (
 )
 from agentdock_plugins.pydeps.dists import normalize_name
 from agentdock_plugins.pydeps.lean import drop_from_lock, without
-from agentdock_plugins.pydeps.native import slim_tree
+from agentdock_plugins.pydeps.native import can_strip, slim_tree
 from agentdock_plugins.pydeps.requirements import agent_names
 
 __all__ = [
@@ -70,12 +70,14 @@ def requirements_key(
 ) -> str:
     """SHA-256 of what decides the third-party tree: the agent's requirements as written,
     AgentDock's third-party requirements, the image's extras, Python, platform, the locks
-    the versions are held to and the distributions left out (:mod:`..pydeps.lean`)."""
+    the versions are held to, the distributions left out (:mod:`..pydeps.lean`) and
+    whether this host can strip the platform's extensions (:mod:`..pydeps.native`)."""
     digest = hashlib.sha256()
     for part in (
         f"layout={_LAYOUT}",
         f"python={python_version}",
         f"platform={platform}",
+        f"strip={can_strip(platform)}",
         f"origin={agent.origin}",
         agent.text,
         "\n".join(agent.lines),

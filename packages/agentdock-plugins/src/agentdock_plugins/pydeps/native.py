@@ -38,12 +38,14 @@ from agentdock.deployment.artifacts import Progress, no_progress
 
 from agentdock_plugins.pydeps.dists import normalize_name
 
-__all__ = ["SlimReport", "slim_tree"]
+__all__ = ["SlimReport", "can_strip", "slim_tree"]
 
 #: ELF ``e_machine`` values of the platforms images are built for, and the prefix of the
 #: GNU binutils built for each (Debian's ``binutils-<triplet>`` packages).
 _MACHINES = {62: "x86_64", 183: "aarch64"}
 _HOST = platform.machine()
+#: Docker's names of those architectures.
+_DOCKER_ARCH = {"amd64": "x86_64", "arm64": "aarch64"}
 
 #: zstandard's CFFI backend: never imported when its C backend imports.
 _ZSTD_CFFI = ("zstandard/backend_cffi.py", "zstandard/_cffi.")
@@ -76,6 +78,14 @@ def _strip_tool(machine: str) -> str | None:
     if tool is None and machine == _HOST:
         tool = shutil.which("strip")
     return tool
+
+
+def can_strip(image_platform: str) -> bool:
+    """Whether this host has a strip for ``image_platform`` (``linux/arm64``): a part of
+    the dependency tree's cache key, so a tree kept unstripped is made again once one is
+    installed."""
+    arch = image_platform.split("/")[1] if "/" in image_platform else image_platform
+    return _strip_tool(_DOCKER_ARCH.get(arch, arch)) is not None
 
 
 def _record_hash(data_path: Path) -> tuple[str, str]:
