@@ -14,6 +14,7 @@ import io
 import json
 import os
 import shutil
+import subprocess
 import tarfile
 import time
 import tomllib
@@ -30,6 +31,7 @@ from agentdock.deployment.errors import BuildFailed, InvalidDeployInput, TargetU
 from agentdock_plugins import pydeps
 from agentdock_plugins.docker import builder as builder_module
 from agentdock_plugins.docker.builder import DockerBuilder
+from agentdock_plugins.docker.dockerfile import DEPS_DIR
 from agentdock_plugins.docker.imageindex import MANIFEST_LIST
 from agentdock_plugins.docker.naming import image_reference
 from agentdock_plugins.kubernetes.image import resolve
@@ -605,6 +607,84 @@ def test_image_leaves_out_what_the_runtime_never_imports(built: Built) -> None:
     assert {"litestar", "langgraph", "agentdock_runtime"} <= imported
     assert "ModuleNotFoundError" not in logs and "ImportError" not in logs
     assert not {m.split(".")[0] for m in imported} & {"faker", "polyfactory", "jwt", "langfuse"}
+
+
+_IMPORT_EXTENSIONS = """
+import importlib, importlib.machinery, json, pathlib, sqlite3, sys, zstandard
+import psycopg  # psycopg_binary's modules refuse to load before it
+root = pathlib.Path(sys.argv[1])
+suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+names = sorted(
+    ".".join(p.relative_to(root).parts[:-1] + (p.name.split(".")[0],))
+    for p in root.rglob("*.so") if p.name.endswith(suffixes)
+)
+failed = {}
+for name in names:
+    try:
+        if name == "sqlite_vec.vec0":  # an SQLite extension, loaded by SQLite
+            import sqlite_vec
+            db = sqlite3.connect(":memory:")
+            db.enable_load_extension(True)
+            sqlite_vec.load(db)
+            db.execute("select vec_version()").fetchone()
+        else:
+            importlib.import_module(name)
+    except Exception as exc:
+        failed[name] = f"{type(exc).__name__}: {exc}"
+data = b"agentdock " * 10000
+packed = zstandard.ZstdCompressor(level=3).compress(data)
+same = zstandard.ZstdDecompressor().decompress(packed) == data
+zstd = [zstandard.backend, same, len(packed)]
+print(json.dumps({"names": names, "failed": failed, "zstd": zstd}))
+"""
+
+
+def test_every_extension_of_the_dependency_layer_imports_without_debug_info(
+    built: Built, tmp_path: Path
+) -> None:
+    """Each native extension module of the dependency tree imports in the image (debug info
+    stripped, nothing else), no file in it still has a ``.debug_info`` section (read by
+    ``readelf``), zstandard's unused CFFI backend is gone and its C backend compresses and
+    decompresses."""
+    readelf = shutil.which("readelf")
+    assert readelf is not None, "binutils (readelf) is needed"
+    out = built.client.containers.run(
+        built.artifact.ref,
+        ["python3", "-c", _IMPORT_EXTENSIONS, DEPS_DIR],
+        entrypoint=[],
+        network_mode="none",
+        user="10001",
+        remove=True,
+    )
+    found = json.loads(out)
+    assert {"uvloop.loop", "zstandard.backend_c", "yaml._yaml"} <= set(found["names"])
+    assert found["failed"] == {}
+    assert found["zstd"][:2] == ["cext", True] and found["zstd"][2] < 1000
+
+    container = built.client.containers.create(built.artifact.ref, entrypoint=[], command=["true"])
+    try:
+        chunks, _ = container.get_archive(DEPS_DIR)
+        archive = tmp_path / "deps.tar"
+        with archive.open("wb") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+    finally:
+        container.remove(force=True)
+    with tarfile.open(archive) as tar:
+        members = [m for m in tar.getmembers() if m.isfile() and ".so" in m.name]
+        tar.extractall(tmp_path / "x", members=members, filter="data")
+    shared = [p for p in (tmp_path / "x").rglob("*") if p.is_file()]
+    assert len(shared) >= len(found["names"])
+    assert not [p for p in shared if "_cffi" in p.name and p.parent.name == "zstandard"]
+    assert not list((tmp_path / "x").rglob("zstandard/backend_cffi.py"))
+    with_debug = []
+    for path in shared:
+        sections = subprocess.run(
+            [readelf, "-S", "-W", str(path)], capture_output=True, text=True, check=False
+        )
+        if ".debug_info" in sections.stdout:
+            with_debug.append(path.name)
+    assert with_debug == []
 
 
 _READY = f"""

@@ -32,6 +32,7 @@ from agentdock_plugins.pydeps import (
 )
 from agentdock_plugins.pydeps.dists import normalize_name
 from agentdock_plugins.pydeps.lean import drop_from_lock, without
+from agentdock_plugins.pydeps.native import can_strip, slim_tree
 from agentdock_plugins.pydeps.requirements import agent_names
 
 __all__ = [
@@ -48,8 +49,9 @@ __all__ = [
 #: that runs as PID 1 (a static binary in a manylinux wheel, so no download in the build).
 IMAGE_REQUIREMENTS = ("dumb-init>=1.2.5",)
 
-# Bump when the layout of a cache entry changes.
-_LAYOUT = "2"
+# Bump when the layout or the content of a cache entry changes (3: native extensions
+# stripped of their debug info, zstandard's unused CFFI backend removed).
+_LAYOUT = "3"
 
 
 def default_cache_dir() -> Path:
@@ -68,12 +70,14 @@ def requirements_key(
 ) -> str:
     """SHA-256 of what decides the third-party tree: the agent's requirements as written,
     AgentDock's third-party requirements, the image's extras, Python, platform, the locks
-    the versions are held to and the distributions left out (:mod:`..pydeps.lean`)."""
+    the versions are held to, the distributions left out (:mod:`..pydeps.lean`) and
+    whether this host can strip the platform's extensions (:mod:`..pydeps.native`)."""
     digest = hashlib.sha256()
     for part in (
         f"layout={_LAYOUT}",
         f"python={python_version}",
         f"platform={platform}",
+        f"strip={can_strip(platform)}",
         f"origin={agent.origin}",
         agent.text,
         "\n".join(agent.lines),
@@ -137,6 +141,8 @@ def ensure_deps(
     AgentDock's requirements named in ``leave`` are not asked for, and distributions of
     ``leave`` that another requirement brings are taken out of the lock (the runtime never
     imports them: :mod:`..pydeps.lean`); the agent's own requirements are never left out.
+    Native extensions lose their debug info (:mod:`..pydeps.native`), except those of the
+    distributions the agent names.
 
     :raises BuildFailed: a dependency cannot be resolved (named) or installed.
     """
@@ -165,6 +171,13 @@ def ensure_deps(
             python_platform=uv_platform,
             progress=progress,
         )
+        slim = slim_tree(tmp / "site", wanted, progress)
+        if slim.saved:
+            progress(
+                "deps",
+                f"{slim.saved / 1e6:.1f} MB of debug info and unused backends removed "
+                f"({len(slim.stripped)} extensions stripped, {len(slim.removed)} files removed)",
+            )
 
     cached = _fill(slot, fill)
     return ImageDeps(tree=slot / "site", lock=slot / "requirements.lock", cached=cached)
