@@ -29,7 +29,10 @@ the application, the OpenAPI document :mod:`.openapi`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["PROTOCOLS", "served_protocols", "serves_platform"]
 
@@ -38,7 +41,7 @@ PROTOCOLS = ("langgraph", "langserve", "mcp", "a2a")
 _LANGGRAPH_ONLY = frozenset({"langgraph", "langserve"})
 
 
-def serves_platform(pipeline: object, spec: Any) -> bool:
+def serves_platform(pipeline: object, spec: DockSpec) -> bool:
     """Whether the agent speaks the Platform API: a LangGraph agent (``framework:
     langgraph``, its adapter exposing ``stateful_graph``); the OpenAPI document lists the
     routes on the same condition."""
@@ -46,7 +49,7 @@ def serves_platform(pipeline: object, spec: Any) -> bool:
     return spec.agent.framework == "langgraph" and hasattr(adapter, "stateful_graph")
 
 
-def served_protocols(spec: Any, *, secured: bool, langgraph: bool) -> frozenset[str]:
+def served_protocols(spec: DockSpec, *, secured: bool, langgraph: bool) -> frozenset[str]:
     """The protocols served beside AgentDock's own routes, decided once at start-up.
 
     ``expose.protocols`` when the Dockfile names them; absent, all of them when requests
