@@ -36,16 +36,14 @@ def assistant_handlers(p: Platform) -> list[Any]:
     async def assistant_get(
         request: Request[Any, Any, Any], assistant: PathPart
     ) -> Response[bytes]:
-        await p.authorize(headers_of(request))
-        p.check_assistant(assistant)
+        await p.known_assistant(headers_of(request), assistant)
         return json_reply(p.assistant)
 
     @get("/assistants/{assistant:str}/graph")
     async def assistant_graph(
         request: Request[Any, Any, Any], assistant: PathPart
     ) -> Response[bytes]:
-        await p.authorize(headers_of(request))
-        p.check_assistant(assistant)
+        await p.known_assistant(headers_of(request), assistant)
         xray = request.query_params.get("xray") or "false"
         return json_reply(p.drawn_graph(xray))
 
@@ -53,8 +51,7 @@ def assistant_handlers(p: Platform) -> list[Any]:
     async def assistant_schemas(
         request: Request[Any, Any, Any], assistant: PathPart
     ) -> Response[bytes]:
-        await p.authorize(headers_of(request))
-        p.check_assistant(assistant)
+        await p.known_assistant(headers_of(request), assistant)
         return json_reply(p.schemas())
 
     return [

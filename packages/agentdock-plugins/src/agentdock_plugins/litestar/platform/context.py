@@ -116,6 +116,12 @@ class Platform:
         if ident not in (self.assistant_id, self.name):
             raise not_found("assistant", ident)
 
+    async def known_assistant(self, headers: Mapping[str, str], ident: str) -> None:
+        """A route on one assistant: the caller authorized, then ``ident`` checked to be
+        this agent's assistant (its id or its name; else 404)."""
+        await self.authorize(headers)
+        self.check_assistant(ident)
+
     def need_threads(self) -> Any:
         if self.stateful is None:
             raise RuntimeHTTPError(

@@ -7,6 +7,7 @@ no more; every route names its errors with the one envelope, ``Error``.
 
 from __future__ import annotations
 
+import re
 from typing import Any, NamedTuple
 
 __all__ = ["PLATFORM_TAG", "PLATFORM_TAG_TEXT", "platform_paths", "protocol_paths"]
@@ -80,17 +81,13 @@ class _Route(NamedTuple):
     method: str
     op_id: str
     summary: str
-    params: tuple[str, ...] = ()
     body: bool = False
     answer: dict[str, Any] | None = None
     status: str = "200"
 
 
-_A = ("assistant_id",)
-_T = ("thread_id",)
-_R = ("thread_id", "run_id")
-_C = ("thread_id", "checkpoint_id")
-_AGENT = ("agent",)
+#: A path's parameters, as its ``{name}`` segments name them.
+_PATH_PARAM = re.compile(r"\{(\w+)\}")
 _NO_CRONS = "Crons (not supported: 501)"
 
 #: The operations in the document's order (a path's methods in the order listed).
@@ -103,20 +100,18 @@ _ROUTES = (
         body=True,
         answer=_ARRAY,
     ),
-    _Route("/assistants/{assistant_id}", "get", "platform_assistant_get", "An assistant", _A),
+    _Route("/assistants/{assistant_id}", "get", "platform_assistant_get", "An assistant"),
     _Route(
         "/assistants/{assistant_id}/graph",
         "get",
         "platform_assistant_graph",
         "An assistant's graph",
-        _A,
     ),
     _Route(
         "/assistants/{assistant_id}/schemas",
         "get",
         "platform_assistant_schemas",
         "An assistant's schemas",
-        _A,
     ),
     _Route("/threads", "post", "platform_thread_create", "Create a thread", body=True),
     _Route(
@@ -127,24 +122,20 @@ _ROUTES = (
         body=True,
         answer=_ARRAY,
     ),
-    _Route("/threads/{thread_id}", "get", "platform_thread_get", "A thread", _T),
+    _Route("/threads/{thread_id}", "get", "platform_thread_get", "A thread"),
     _Route(
         "/threads/{thread_id}",
         "delete",
         "platform_thread_delete",
         "Delete a thread",
-        _T,
         status="204",
     ),
-    _Route(
-        "/threads/{thread_id}/state", "get", "platform_state_get", "A thread's latest state", _T
-    ),
+    _Route("/threads/{thread_id}/state", "get", "platform_state_get", "A thread's latest state"),
     _Route(
         "/threads/{thread_id}/state",
         "post",
         "platform_state_update",
         "Update a thread's state",
-        _T,
         body=True,
     ),
     _Route(
@@ -152,14 +143,12 @@ _ROUTES = (
         "get",
         "platform_state_at",
         "A thread's state at a checkpoint",
-        _C,
     ),
     _Route(
         "/threads/{thread_id}/state/checkpoint",
         "post",
         "platform_state_checkpoint",
         "A thread's state at a checkpoint",
-        _T,
         body=True,
     ),
     _Route(
@@ -167,7 +156,6 @@ _ROUTES = (
         "get",
         "platform_history_get",
         "A thread's past states",
-        _T,
         answer=_ARRAY,
     ),
     _Route(
@@ -175,7 +163,6 @@ _ROUTES = (
         "post",
         "platform_history",
         "A thread's past states",
-        _T,
         body=True,
         answer=_ARRAY,
     ),
@@ -196,7 +183,6 @@ _ROUTES = (
         "post",
         "platform_thread_runs_wait",
         "Run on a thread, answer the final values",
-        _T,
         body=True,
         answer=_ANY,
     ),
@@ -205,7 +191,6 @@ _ROUTES = (
         "post",
         "platform_thread_runs_stream",
         "Run on a thread, streaming",
-        _T,
         body=True,
         answer=_SSE,
     ),
@@ -214,7 +199,6 @@ _ROUTES = (
         "post",
         "platform_thread_runs_create",
         "Start a background run on a thread",
-        _T,
         body=True,
     ),
     _Route(
@@ -222,16 +206,14 @@ _ROUTES = (
         "get",
         "platform_runs_list",
         "A thread's runs",
-        _T,
         answer=_ARRAY,
     ),
-    _Route("/threads/{thread_id}/runs/{run_id}", "get", "platform_run_get", "A run", _R),
+    _Route("/threads/{thread_id}/runs/{run_id}", "get", "platform_run_get", "A run"),
     _Route(
         "/threads/{thread_id}/runs/{run_id}/join",
         "get",
         "platform_run_join",
         "Wait for a run's end",
-        _R,
         answer=_ANY,
     ),
     _Route(
@@ -239,7 +221,6 @@ _ROUTES = (
         "get",
         "platform_run_join_stream",
         "Follow a run's events",
-        _R,
         answer=_SSE,
     ),
     _Route(
@@ -247,7 +228,6 @@ _ROUTES = (
         "post",
         "platform_run_cancel",
         "Cancel a run",
-        _R,
         status="204",
     ),
     _Route("/runs/crons", "post", "platform_crons_create", _NO_CRONS, body=True, status="501"),
@@ -256,7 +236,6 @@ _ROUTES = (
         "post",
         "platform_thread_crons_create",
         _NO_CRONS,
-        _T,
         body=True,
         status="501",
     ),
@@ -265,7 +244,6 @@ _ROUTES = (
         "post",
         "langserve_invoke",
         "LangServe: run once",
-        _AGENT,
         body=True,
     ),
     _Route(
@@ -273,7 +251,6 @@ _ROUTES = (
         "post",
         "langserve_batch",
         "LangServe: run each input",
-        _AGENT,
         body=True,
     ),
     _Route(
@@ -281,7 +258,6 @@ _ROUTES = (
         "post",
         "langserve_stream",
         "LangServe: run, streaming",
-        _AGENT,
         body=True,
         answer=_SSE,
     ),
@@ -299,7 +275,7 @@ def platform_paths() -> dict[str, Any]:
         operation = _op(
             route.op_id,
             route.summary,
-            params=route.params,
+            params=tuple(_PATH_PARAM.findall(route.path)),
             body=route.body,
             answer=route.answer,
             status=route.status,
