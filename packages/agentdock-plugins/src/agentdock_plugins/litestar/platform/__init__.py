@@ -20,7 +20,11 @@ Served beside AgentDock's own routes when the agent is a LangGraph graph:
 
 The Dockfile's ``expose.protocols`` picks among them (:func:`served_protocols`).
 
-Every run goes through the agent's pipeline (:mod:`.runs`); see :mod:`.routes` for auth.
+:mod:`.routes` builds the handlers once per agent: one :class:`~.context.Platform` (the
+agent, its assistant, threads and runs, and who calls: see :mod:`.context` for auth) shared
+by :mod:`.assistantroutes`, :mod:`.threadroutes` and :mod:`.runroutes`; what they read from
+a request and answer with is :mod:`.replies`.
+Every run goes through the agent's pipeline (:mod:`.runs`).
 Threads and runs are kept in the process (:mod:`.records`) or in the registry store, where
 every replica of the agent shares them (:mod:`.storedrecords`).
 This package root imports nothing heavy: the server imports :mod:`.routes` when it builds
