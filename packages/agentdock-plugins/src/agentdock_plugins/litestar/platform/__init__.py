@@ -20,7 +20,11 @@ Served beside AgentDock's own routes when the agent is a LangGraph graph:
 
 The Dockfile's ``expose.protocols`` picks among them (:func:`served_protocols`).
 
-Every run goes through the agent's pipeline (:mod:`.runs`); see :mod:`.routes` for auth.
+:mod:`.routes` builds the handlers once per agent: one :class:`~.context.Platform` (the
+agent, its assistant, threads and runs, and who calls: see :mod:`.context` for auth) shared
+by :mod:`.assistantroutes`, :mod:`.threadroutes` and :mod:`.runroutes`; what they read from
+a request and answer with is :mod:`.replies`.
+Every run goes through the agent's pipeline (:mod:`.runs`).
 Threads and runs are kept in the process (:mod:`.records`) or in the registry store, where
 every replica of the agent shares them (:mod:`.storedrecords`).
 This package root imports nothing heavy: the server imports :mod:`.routes` when it builds
@@ -29,7 +33,10 @@ the application, the OpenAPI document :mod:`.openapi`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["PROTOCOLS", "served_protocols", "serves_platform"]
 
@@ -38,7 +45,7 @@ PROTOCOLS = ("langgraph", "langserve", "mcp", "a2a")
 _LANGGRAPH_ONLY = frozenset({"langgraph", "langserve"})
 
 
-def serves_platform(pipeline: object, spec: Any) -> bool:
+def serves_platform(pipeline: object, spec: DockSpec) -> bool:
     """Whether the agent speaks the Platform API: a LangGraph agent (``framework:
     langgraph``, its adapter exposing ``stateful_graph``); the OpenAPI document lists the
     routes on the same condition."""
@@ -46,7 +53,7 @@ def serves_platform(pipeline: object, spec: Any) -> bool:
     return spec.agent.framework == "langgraph" and hasattr(adapter, "stateful_graph")
 
 
-def served_protocols(spec: Any, *, secured: bool, langgraph: bool) -> frozenset[str]:
+def served_protocols(spec: DockSpec, *, secured: bool, langgraph: bool) -> frozenset[str]:
     """The protocols served beside AgentDock's own routes, decided once at start-up.
 
     ``expose.protocols`` when the Dockfile names them; absent, all of them when requests

@@ -29,7 +29,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import anyio
 import msgspec
@@ -54,6 +54,9 @@ from agentdock_plugins.litestar.platform.jsonrpc import (
     request_id,
     result_response,
 )
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["A2A_VERSION", "a2a_handlers"]
 
@@ -87,7 +90,7 @@ def _agent_message(context_id: str, task_id: str, parts: list[dict[str, Any]]) -
 class _Agent:
     """What the routes share: the card, the input mapping, the recent tasks."""
 
-    def __init__(self, pipeline: Pipeline, spec: Any) -> None:
+    def __init__(self, pipeline: Pipeline, spec: DockSpec) -> None:
         self.pipeline = pipeline
         self.name: str = spec.agent.name
         adapter = getattr(pipeline, "adapter", None)
@@ -249,7 +252,7 @@ def _frame(ident: Any, result: Mapping[str, Any]) -> bytes:
     return b"data: " + encode({"jsonrpc": "2.0", "id": ident, "result": result}) + b"\n\n"
 
 
-def a2a_handlers(pipeline: Pipeline, spec: Any) -> list[Any]:
+def a2a_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
     """The Litestar handlers of A2A for ``pipeline`` (built once)."""
     agent = _Agent(pipeline, spec)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections.abc import AsyncIterator, Mapping
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import anyio
 import msgspec
@@ -35,6 +35,9 @@ from agentdock_plugins.langgraph.platformrun import PLATFORM_RUN, PlatformRun
 from agentdock_plugins.litestar.invoke import Scope, check_json, request_headers
 from agentdock_plugins.litestar.platform.bodies import decode_body, not_found, run_config
 from agentdock_plugins.litestar.platform.encoding import HEARTBEAT, encode, sse_event
+
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
 
 __all__ = ["langserve_handlers"]
 
@@ -58,7 +61,7 @@ def _run_of(config: Mapping[str, Any] | None) -> PlatformRun:
     return PlatformRun(config=run_config(config), stream_modes=("values",))
 
 
-def langserve_handlers(pipeline: Pipeline, spec: Any, *, heartbeat_sec: float) -> list[Any]:
+def langserve_handlers(pipeline: Pipeline, spec: DockSpec, *, heartbeat_sec: float) -> list[Any]:
     """The Litestar handlers of LangServe's protocol for ``pipeline`` (built once)."""
     name = spec.agent.name
 

@@ -23,7 +23,7 @@ are plain dicts decoded with msgspec; the ``mcp`` package is not imported by the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from agentdock_runtime import Pipeline, RuntimeHTTPError
 from agentdock_runtime.version import served_version
@@ -44,6 +44,9 @@ from agentdock_plugins.litestar.platform.jsonrpc import (
     result_response,
 )
 
+if TYPE_CHECKING:
+    from agentdock.spec import DockSpec
+
 __all__ = ["HANDSHAKE_VERSIONS", "MODERN_VERSIONS", "mcp_handlers"]
 
 #: Protocol revisions reached through ``initialize`` (oldest first).
@@ -57,7 +60,7 @@ UNSUPPORTED_VERSION = -32022
 class _Tool:
     """The agent as an MCP tool: its listing, built once, and its call."""
 
-    def __init__(self, pipeline: Pipeline, spec: Any) -> None:
+    def __init__(self, pipeline: Pipeline, spec: DockSpec) -> None:
         self.pipeline = pipeline
         self.name: str = spec.agent.name
         schema_in, schema_out, defs = declared_schemas(spec)
@@ -137,7 +140,7 @@ def _discover(tool: _Tool) -> dict[str, Any]:
     }
 
 
-def mcp_handlers(pipeline: Pipeline, spec: Any) -> list[Any]:
+def mcp_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
     """The Litestar handlers of MCP for ``pipeline`` (built once)."""
     tool = _Tool(pipeline, spec)
 

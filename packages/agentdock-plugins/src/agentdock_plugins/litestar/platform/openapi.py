@@ -7,7 +7,8 @@ no more; every route names its errors with the one envelope, ``Error``.
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, NamedTuple
 
 __all__ = ["PLATFORM_TAG", "PLATFORM_TAG_TEXT", "platform_paths", "protocol_paths"]
 
@@ -73,137 +74,214 @@ def _op(
     return operation
 
 
+class _Route(NamedTuple):
+    """One operation of the Platform API or LangServe: where, what, and what it answers."""
+
+    path: str
+    method: str
+    op_id: str
+    summary: str
+    body: bool = False
+    answer: dict[str, Any] | None = None
+    status: str = "200"
+
+
+#: A path's parameters, as its ``{name}`` segments name them.
+_PATH_PARAM = re.compile(r"\{(\w+)\}")
+_NO_CRONS = "Crons (not supported: 501)"
+
+#: The operations in the document's order (a path's methods in the order listed).
+_ROUTES = (
+    _Route(
+        "/assistants/search",
+        "post",
+        "platform_assistants_search",
+        "Search assistants",
+        body=True,
+        answer=_ARRAY,
+    ),
+    _Route("/assistants/{assistant_id}", "get", "platform_assistant_get", "An assistant"),
+    _Route(
+        "/assistants/{assistant_id}/graph",
+        "get",
+        "platform_assistant_graph",
+        "An assistant's graph",
+    ),
+    _Route(
+        "/assistants/{assistant_id}/schemas",
+        "get",
+        "platform_assistant_schemas",
+        "An assistant's schemas",
+    ),
+    _Route("/threads", "post", "platform_thread_create", "Create a thread", body=True),
+    _Route(
+        "/threads/search",
+        "post",
+        "platform_thread_search",
+        "Search threads",
+        body=True,
+        answer=_ARRAY,
+    ),
+    _Route("/threads/{thread_id}", "get", "platform_thread_get", "A thread"),
+    _Route(
+        "/threads/{thread_id}",
+        "delete",
+        "platform_thread_delete",
+        "Delete a thread",
+        status="204",
+    ),
+    _Route("/threads/{thread_id}/state", "get", "platform_state_get", "A thread's latest state"),
+    _Route(
+        "/threads/{thread_id}/state",
+        "post",
+        "platform_state_update",
+        "Update a thread's state",
+        body=True,
+    ),
+    _Route(
+        "/threads/{thread_id}/state/{checkpoint_id}",
+        "get",
+        "platform_state_at",
+        "A thread's state at a checkpoint",
+    ),
+    _Route(
+        "/threads/{thread_id}/state/checkpoint",
+        "post",
+        "platform_state_checkpoint",
+        "A thread's state at a checkpoint",
+        body=True,
+    ),
+    _Route(
+        "/threads/{thread_id}/history",
+        "get",
+        "platform_history_get",
+        "A thread's past states",
+        answer=_ARRAY,
+    ),
+    _Route(
+        "/threads/{thread_id}/history",
+        "post",
+        "platform_history",
+        "A thread's past states",
+        body=True,
+        answer=_ARRAY,
+    ),
+    _Route(
+        "/runs/wait",
+        "post",
+        "platform_runs_wait",
+        "Run, answer the final values",
+        body=True,
+        answer=_ANY,
+    ),
+    _Route(
+        "/runs/stream", "post", "platform_runs_stream", "Run, streaming", body=True, answer=_SSE
+    ),
+    _Route("/runs", "post", "platform_runs_create", "Start a background run", body=True),
+    _Route(
+        "/threads/{thread_id}/runs/wait",
+        "post",
+        "platform_thread_runs_wait",
+        "Run on a thread, answer the final values",
+        body=True,
+        answer=_ANY,
+    ),
+    _Route(
+        "/threads/{thread_id}/runs/stream",
+        "post",
+        "platform_thread_runs_stream",
+        "Run on a thread, streaming",
+        body=True,
+        answer=_SSE,
+    ),
+    _Route(
+        "/threads/{thread_id}/runs",
+        "post",
+        "platform_thread_runs_create",
+        "Start a background run on a thread",
+        body=True,
+    ),
+    _Route(
+        "/threads/{thread_id}/runs",
+        "get",
+        "platform_runs_list",
+        "A thread's runs",
+        answer=_ARRAY,
+    ),
+    _Route("/threads/{thread_id}/runs/{run_id}", "get", "platform_run_get", "A run"),
+    _Route(
+        "/threads/{thread_id}/runs/{run_id}/join",
+        "get",
+        "platform_run_join",
+        "Wait for a run's end",
+        answer=_ANY,
+    ),
+    _Route(
+        "/threads/{thread_id}/runs/{run_id}/stream",
+        "get",
+        "platform_run_join_stream",
+        "Follow a run's events",
+        answer=_SSE,
+    ),
+    _Route(
+        "/threads/{thread_id}/runs/{run_id}/cancel",
+        "post",
+        "platform_run_cancel",
+        "Cancel a run",
+        status="204",
+    ),
+    _Route("/runs/crons", "post", "platform_crons_create", _NO_CRONS, body=True, status="501"),
+    _Route(
+        "/threads/{thread_id}/runs/crons",
+        "post",
+        "platform_thread_crons_create",
+        _NO_CRONS,
+        body=True,
+        status="501",
+    ),
+    _Route(
+        "/langserve/{agent}/invoke",
+        "post",
+        "langserve_invoke",
+        "LangServe: run once",
+        body=True,
+    ),
+    _Route(
+        "/langserve/{agent}/batch",
+        "post",
+        "langserve_batch",
+        "LangServe: run each input",
+        body=True,
+    ),
+    _Route(
+        "/langserve/{agent}/stream",
+        "post",
+        "langserve_stream",
+        "LangServe: run, streaming",
+        body=True,
+        answer=_SSE,
+    ),
+    _Route(
+        "/runs/crons/search", "post", "platform_crons_search", _NO_CRONS, body=True, status="501"
+    ),
+)
+
+
 def platform_paths() -> dict[str, Any]:
     """The path items of the Platform API and of LangServe's protocol (added to the agent's
     document)."""
-    a, t, r, c = (
-        ("assistant_id",),
-        ("thread_id",),
-        ("thread_id", "run_id"),
-        ("thread_id", "checkpoint_id"),
-    )
-    return {
-        "/assistants/search": {
-            "post": _op("platform_assistants_search", "Search assistants", body=True, answer=_ARRAY)
-        },
-        "/assistants/{assistant_id}": {
-            "get": _op("platform_assistant_get", "An assistant", params=a)
-        },
-        "/assistants/{assistant_id}/graph": {
-            "get": _op("platform_assistant_graph", "An assistant's graph", params=a)
-        },
-        "/assistants/{assistant_id}/schemas": {
-            "get": _op("platform_assistant_schemas", "An assistant's schemas", params=a)
-        },
-        "/threads": {"post": _op("platform_thread_create", "Create a thread", body=True)},
-        "/threads/search": {
-            "post": _op("platform_thread_search", "Search threads", body=True, answer=_ARRAY)
-        },
-        "/threads/{thread_id}": {
-            "get": _op("platform_thread_get", "A thread", params=t),
-            "delete": _op("platform_thread_delete", "Delete a thread", params=t, status="204"),
-        },
-        "/threads/{thread_id}/state": {
-            "get": _op("platform_state_get", "A thread's latest state", params=t),
-            "post": _op("platform_state_update", "Update a thread's state", params=t, body=True),
-        },
-        "/threads/{thread_id}/state/{checkpoint_id}": {
-            "get": _op("platform_state_at", "A thread's state at a checkpoint", params=c)
-        },
-        "/threads/{thread_id}/state/checkpoint": {
-            "post": _op(
-                "platform_state_checkpoint", "A thread's state at a checkpoint", params=t, body=True
-            )
-        },
-        "/threads/{thread_id}/history": {
-            "get": _op("platform_history_get", "A thread's past states", params=t, answer=_ARRAY),
-            "post": _op(
-                "platform_history", "A thread's past states", params=t, body=True, answer=_ARRAY
-            ),
-        },
-        "/runs/wait": {
-            "post": _op(
-                "platform_runs_wait", "Run, answer the final values", body=True, answer=_ANY
-            )
-        },
-        "/runs/stream": {
-            "post": _op("platform_runs_stream", "Run, streaming", body=True, answer=_SSE)
-        },
-        "/runs": {"post": _op("platform_runs_create", "Start a background run", body=True)},
-        "/threads/{thread_id}/runs/wait": {
-            "post": _op(
-                "platform_thread_runs_wait",
-                "Run on a thread, answer the final values",
-                params=t,
-                body=True,
-                answer=_ANY,
-            )
-        },
-        "/threads/{thread_id}/runs/stream": {
-            "post": _op(
-                "platform_thread_runs_stream",
-                "Run on a thread, streaming",
-                params=t,
-                body=True,
-                answer=_SSE,
-            )
-        },
-        "/threads/{thread_id}/runs": {
-            "post": _op(
-                "platform_thread_runs_create",
-                "Start a background run on a thread",
-                params=t,
-                body=True,
-            ),
-            "get": _op("platform_runs_list", "A thread's runs", params=t, answer=_ARRAY),
-        },
-        "/threads/{thread_id}/runs/{run_id}": {"get": _op("platform_run_get", "A run", params=r)},
-        "/threads/{thread_id}/runs/{run_id}/join": {
-            "get": _op("platform_run_join", "Wait for a run's end", params=r, answer=_ANY)
-        },
-        "/threads/{thread_id}/runs/{run_id}/stream": {
-            "get": _op("platform_run_join_stream", "Follow a run's events", params=r, answer=_SSE)
-        },
-        "/threads/{thread_id}/runs/{run_id}/cancel": {
-            "post": _op("platform_run_cancel", "Cancel a run", params=r, status="204")
-        },
-        "/runs/crons": {
-            "post": _op(
-                "platform_crons_create", "Crons (not supported: 501)", body=True, status="501"
-            )
-        },
-        "/threads/{thread_id}/runs/crons": {
-            "post": _op(
-                "platform_thread_crons_create",
-                "Crons (not supported: 501)",
-                params=t,
-                body=True,
-                status="501",
-            )
-        },
-        "/langserve/{agent}/invoke": {
-            "post": _op("langserve_invoke", "LangServe: run once", params=("agent",), body=True)
-        },
-        "/langserve/{agent}/batch": {
-            "post": _op(
-                "langserve_batch", "LangServe: run each input", params=("agent",), body=True
-            )
-        },
-        "/langserve/{agent}/stream": {
-            "post": _op(
-                "langserve_stream",
-                "LangServe: run, streaming",
-                params=("agent",),
-                body=True,
-                answer=_SSE,
-            )
-        },
-        "/runs/crons/search": {
-            "post": _op(
-                "platform_crons_search", "Crons (not supported: 501)", body=True, status="501"
-            )
-        },
-    }
+    paths: dict[str, Any] = {}
+    for route in _ROUTES:
+        operation = _op(
+            route.op_id,
+            route.summary,
+            params=tuple(_PATH_PARAM.findall(route.path)),
+            body=route.body,
+            answer=route.answer,
+            status=route.status,
+        )
+        paths.setdefault(route.path, {})[route.method] = operation
+    return paths
 
 
 def _rpc(op_id: str, summary: str, params: tuple[str, ...] = ()) -> dict[str, Any]:
