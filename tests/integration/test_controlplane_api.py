@@ -559,3 +559,130 @@ def test_an_agent_name_with_markup_is_refused_before_any_deploy(cp: Plane, echo:
     )
     assert answer.status_code == 400
     assert "<b>" not in answer.text
+
+
+# -- metrics from the local telemetry collector -------------------------------------------------
+
+
+def _record(cp: Plane, events: list[dict[str, Any]]) -> None:
+    """Write ``events`` through the collector the runtimes use, into the plane's store."""
+    import asyncio
+
+    from agentdock_plugins.localstore.sink import LocalStoreSink
+
+    sink = LocalStoreSink(path=cp.plane.telemetry_path)
+
+    async def main() -> None:
+        await sink.emit(events)
+        await sink.flush()
+
+    asyncio.run(main())
+    assert sink.written == len(events)
+
+
+def _event(kind: str, agent: str = "echo", ago: float = 60.0, **data: Any) -> dict[str, Any]:
+    data["end_unix_nano"] = int((time.time() - ago) * 1e9)
+    return {"event": kind, "agent": agent, "run_id": "a" * 32, "data": data}
+
+
+def _run(latency: float, status: str = "ok", **extra: Any) -> dict[str, Any]:
+    return _event(
+        "run_end",
+        mode="invoke",
+        status=status,
+        latency_ms=latency,
+        tokens_input=10,
+        tokens_output=5,
+        **extra,
+    )
+
+
+def _recorded_runs(cp: Plane) -> None:
+    """101 runs of echo in the last hour (1..100 ms at $0.001 each, one 500 ms error),
+    three policy violations, a run two hours ago and a run of another agent."""
+    events = [_run(float(ms), cost_usd=0.001, ago=ms * 10.0) for ms in range(1, 101)]
+    events.append(_run(500.0, status="error", error_type="AgentError"))
+    events += [_event("policy_event", policy="pii", action="block") for _ in range(3)]
+    events.append(_run(1.0, ago=2 * 3600))
+    events.append(_run(1.0, agent="other"))
+    _record(cp, events)
+
+
+def test_metrics_of_an_agent_over_a_window_from_recorded_runs(cp: Plane, echo: Path) -> None:
+    from agentdock_plugins.localstore.store import read_summary
+
+    assert _deploy(cp, echo)["status"] == "succeeded"
+    _recorded_runs(cp)
+    answer = cp.client.get("/controller/metrics/echo?window=1h", headers=cp.auth("viewer"))
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["requests"], body["errors"], body["store"]) == (101, 1, True)
+    assert body["error_rate"] == pytest.approx(1 / 101)
+    assert body["rate_per_min"] == pytest.approx(101 / 60)
+    # Nearest rank over [1..100, 500]: the 51st and the 96th.
+    assert body["latency_ms"] == {"p50": 51.0, "p95": 96.0}
+    summary = read_summary(cp.plane.telemetry_path, "echo", time.time() - 3600)
+    assert body["latency_ms"]["p50"] == summary["latency_ms"]["p50"]
+    assert body["tokens"] == {"input": 1010, "output": 505}
+    assert body["cost_usd"] == pytest.approx(0.1)
+    assert body["policy_violations"] == 3
+    assert body["policy_events"] == [{"policy": "pii", "action": "block", "count": 3}]
+    series = body["series"]
+    assert len(series["t"]) == 60 and series["t"] == sorted(series["t"])
+    assert sum(series["requests"]) == 101 and sum(series["errors"]) == 1
+    assert sum(series["policy_violations"]) == 3
+    assert sum(c for c in series["cost_usd"] if c is not None) == pytest.approx(0.1)
+    assert max(p for p in series["p95_ms"] if p is not None) == 500.0
+    wider = cp.client.get("/controller/metrics/echo?window=3h", headers=cp.auth("viewer"))
+    assert wider.json()["requests"] == 102
+
+
+def test_metrics_refuse_bad_windows_and_unknown_agents(cp: Plane, echo: Path) -> None:
+    assert _deploy(cp, echo)["status"] == "succeeded"
+    viewer = cp.auth("viewer")
+    for window in ("0m", "1y", "abc", "9999d", "1h;drop", "-1h"):
+        answer = cp.client.get(f"/controller/metrics/echo?window={window}", headers=viewer)
+        assert answer.status_code == 400, (window, answer.text)
+    assert (
+        "31 days"
+        in cp.client.get("/controller/metrics/echo?window=32d", headers=viewer).json()["detail"]
+    )
+    assert cp.client.get("/controller/metrics/nobody", headers=viewer).status_code == 404
+    assert cp.client.get("/controller/metrics/..%2Fetc", headers=viewer).status_code in (400, 404)
+    assert cp.client.get("/controller/metrics/echo").status_code == 401
+    empty = cp.client.get("/controller/metrics/echo", headers=viewer).json()
+    assert (empty["store"], empty["requests"], empty["latency_ms"]["p95"]) == (False, 0, None)
+
+
+def test_home_table_shows_p95_rate_errors_and_cost(cp: Plane, echo: Path) -> None:
+    assert _deploy(cp, echo)["status"] == "succeeded"
+    _recorded_runs(cp)
+    (row,) = cp.client.get("/controller/agents", headers=cp.auth("viewer")).json()
+    assert row["p95_ms"] == 96.0 and row["requests"] == 101
+    assert row["error_rate"] == pytest.approx(1 / 101)
+    assert row["cost_usd"] == pytest.approx(0.1)
+    assert row["telemetry"] == "read"
+    cp.sign_in("viewer")
+    page = cp.client.get("/").text
+    for shown in ("p95 latency", ">96 ms<", ">1.7/min<", ">1.0%<", ">$0.1000<"):
+        assert shown in page, shown
+    assert "telemetry-banner" not in page
+    agent = cp.client.get("/agents/echo").text
+    assert 'data-metrics-url="/controller/metrics/echo"' in agent
+    assert '<script src="/static/uplot/uPlot.iife.min.js" defer></script>' in agent
+    assert re.search(r"<script(?![^>]*\bsrc=)", agent) is None  # no inline script
+    assert 'data-total="p95">96 ms<' in agent
+
+
+def test_an_unreadable_telemetry_store_is_a_banner_not_a_crash(cp: Plane, echo: Path) -> None:
+    assert _deploy(cp, echo)["status"] == "succeeded"
+    path = cp.plane.telemetry_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not a database " * 100)
+    answer = cp.client.get("/controller/metrics/echo", headers=cp.auth("viewer"))
+    assert answer.status_code == 503 and answer.json()["error"] == "TelemetryUnavailable"
+    (row,) = cp.client.get("/controller/agents", headers=cp.auth("viewer")).json()
+    assert row["telemetry"] == "unavailable" and row["p95_ms"] is None
+    cp.sign_in("viewer")
+    assert 'id="telemetry-banner"' in cp.client.get("/").text
+    assert cp.client.get("/agents/echo").status_code == 200

@@ -12,6 +12,7 @@ from typing import Any
 
 from agentdock.deployment import DeployError, status
 
+from agentdock_plugins.controlplane.metrics import TelemetryUnavailable, fleet_figures
 from agentdock_plugins.controlplane.principals import PLATFORM
 from agentdock_plugins.controlplane.state import ControlPlane
 
@@ -54,8 +55,21 @@ def _summary(state: dict[str, Any]) -> str:
     return "down"
 
 
+def _fleet(plane: ControlPlane) -> tuple[dict[str, dict[str, Any]], str]:
+    """Every agent's figures over the plane's window, and whether the store was
+    ``read``, is ``absent`` (nothing recorded yet) or ``unavailable``."""
+    try:
+        found = fleet_figures(plane.telemetry_path, plane.figures_window_s)
+    except TelemetryUnavailable:
+        return {}, "unavailable"
+    return (found, "read") if found is not None else ({}, "absent")
+
+
 def agent_rows(plane: ControlPlane) -> list[dict[str, Any]]:
-    """Every agent of the registry with its version, state and uptime."""
+    """Every agent of the registry with its version, state and uptime, and its figures
+    over the last ``plane.figures_window_s`` from the local telemetry store (requests,
+    p95 latency, requests a minute, error rate, cost; None where nothing was recorded)."""
+    figures, telemetry = _fleet(plane)
     rows = []
     for name in plane.store.list_agents():
         if name == PLATFORM or not is_agent_name(name):
@@ -74,9 +88,29 @@ def agent_rows(plane: ControlPlane) -> list[dict[str, Any]]:
                 "restarts": state.get("restarts", 0),
                 "started_at": state.get("started_at"),
                 "deployed_by": state.get("deployed_by"),
+                **_row_figures(figures.get(name)),
+                "telemetry": telemetry,
             }
         )
     return rows
+
+
+def _row_figures(found: dict[str, Any] | None) -> dict[str, Any]:
+    if found is None:
+        return {
+            "requests": 0,
+            "p95_ms": None,
+            "rate_per_min": None,
+            "error_rate": None,
+            "cost_usd": None,
+        }
+    return {
+        "requests": found["requests"],
+        "p95_ms": found["latency_ms"]["p95"],
+        "rate_per_min": found["rate_per_min"],
+        "error_rate": found["error_rate"],
+        "cost_usd": found["cost_usd"],
+    }
 
 
 def dockfile_under(root: Path, given: str) -> Path | None:

@@ -36,6 +36,12 @@ from agentdock_plugins.controlplane.agents import (
     agent_status,
 )
 from agentdock_plugins.controlplane.dockfiletext import MAX_TEXT_BYTES, validate_text
+from agentdock_plugins.controlplane.metrics import (
+    WINDOW,
+    TelemetryUnavailable,
+    agent_metrics,
+    window_seconds,
+)
 from agentdock_plugins.controlplane.operations import Operation
 from agentdock_plugins.controlplane.principals import (
     PLATFORM,
@@ -153,6 +159,29 @@ def agent_logs(
     except DeployError as exc:
         raise _http_error(exc) from None
     return {"agent": agent, "lines": lines[-tail:] if tail else []}
+
+
+@get("/controller/metrics/{agent:str}", guards=[VIEWER], sync_to_thread=True)
+def agent_metrics_route(
+    request: Request[Any, Any, Any],
+    agent: AgentPath,
+    window: Annotated[str, Parameter(pattern=WINDOW, description="e.g. 15m, 1h, 7d")] = "1h",
+) -> dict[str, Any]:
+    """Requests, error rate, p50/p95 latency, tokens, cost and policy violations of an
+    agent over the last ``window`` (at most 31 days), in total and in 60 equal slices,
+    read from the local telemetry store (``store`` false: nothing recorded yet)."""
+    plane = _plane(request)
+    require_agent(plane, agent)
+    try:
+        seconds = window_seconds(window)
+    except ValueError as exc:
+        raise RuntimeHTTPError(400, "InvalidWindow", str(exc), path="window") from None
+    try:
+        return agent_metrics(plane.telemetry_path, agent, seconds)
+    except TelemetryUnavailable as exc:
+        raise RuntimeHTTPError(
+            503, "TelemetryUnavailable", f"the telemetry store cannot be read ({exc})"
+        ) from None
 
 
 @post("/controller/deploy", guards=[DEVELOPER], status_code=202, sync_to_thread=True)
@@ -322,6 +351,7 @@ api_router = Router(
         agent_versions,
         agent_deployments,
         agent_logs,
+        agent_metrics_route,
         deploy_route,
         rollback_route,
         stop_route,

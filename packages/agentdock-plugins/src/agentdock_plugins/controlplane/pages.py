@@ -44,6 +44,7 @@ from agentdock_plugins.controlplane.agents import (
 )
 from agentdock_plugins.controlplane.api import DEVELOPER, VIEWER, AgentPath
 from agentdock_plugins.controlplane.dockfiletext import validate_text
+from agentdock_plugins.controlplane.metrics import TelemetryUnavailable, agent_metrics
 from agentdock_plugins.controlplane.principals import (
     PLATFORM,
     ROLES,
@@ -57,6 +58,8 @@ __all__ = ["pages_router"]
 
 #: The status that tells htmx to stop polling (it still shows the answer).
 STOP_POLLING = 286
+#: The window the Metrics tab opens with (the tab's menu asks the API for others).
+METRICS_WINDOW_S = 3600
 OpPath = Annotated[str, Parameter(pattern=r"^op-[0-9]+-[0-9a-f]{8}$")]
 
 
@@ -158,7 +161,14 @@ def home(request: Request[Any, Any, Any]) -> Template | Redirect:
     plane = _plane(request)
     rows = agent_rows(plane)
     failed = [op.public() for op in plane.operations.recent(10) if op.status == "failed"]
-    return _page(request, "home.html", who, agents=rows, failed=failed[:3])
+    return _page(
+        request,
+        "home.html",
+        who,
+        agents=rows,
+        failed=failed[:3],
+        window_s=plane.figures_window_s,
+    )
 
 
 @get("/ui/agents", guards=[VIEWER], include_in_schema=False, sync_to_thread=True)
@@ -209,11 +219,18 @@ def agent_page(request: Request[Any, Any, Any], agent: AgentPath) -> Template | 
         found = defined_roles(plane.store, agent)
     except DeployError:
         found = None
+    try:
+        figures: dict[str, Any] | None = agent_metrics(
+            plane.telemetry_path, agent, METRICS_WINDOW_S
+        )
+    except TelemetryUnavailable:
+        figures = None
     return _page(
         request,
         "agent.html",
         who,
         agent=agent,
+        metrics=figures,
         status=agent_status(plane, agent),
         versions=list(reversed(history)),
         deployments=deployments,
