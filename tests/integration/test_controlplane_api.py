@@ -686,3 +686,122 @@ def test_an_unreadable_telemetry_store_is_a_banner_not_a_crash(cp: Plane, echo: 
     cp.sign_in("viewer")
     assert 'id="telemetry-banner"' in cp.client.get("/").text
     assert cp.client.get("/agents/echo").status_code == 200
+
+
+def test_metric_events_carry_each_agents_figures_when_they_change(
+    cp: Plane, echo: Path, tmp_path: Path
+) -> None:
+    assert _deploy(cp, echo)["status"] == "succeeded"
+    _recorded_runs(cp)
+    plane = ControlPlane(
+        store=cp.plane.store, projects=tmp_path, plugins=cp.plane.plugins, health_interval=0.05
+    )
+
+    def metric_events() -> list[Any]:
+        return [e for e in plane.events.after(0)[0] if e.kind == "metric_event"]
+
+    with TestClient(controlplane_app(plane)):
+        deadline = time.monotonic() + DEADLINE
+        while not metric_events():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        (first,) = metric_events()
+        data = first.to_json()
+        assert data["agent"] == "echo" and data["requests"] == 101 and data["p95_ms"] == 96.0
+        assert data["cost_usd"] == pytest.approx(0.1) and data["window_s"] == 3600
+        time.sleep(0.3)  # several readings with the same figures publish nothing more
+        assert len(metric_events()) == 1
+        _record(cp, [_run(700.0)])
+        while len(metric_events()) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert metric_events()[1].to_json()["requests"] == 102
+
+
+# -- JWTs for agents in jwt mode -----------------------------------------------------------------
+
+JWT_SECRET = "planted-jwt-secret-0123456789abcdef-XYZ"
+
+
+def _jwt_echo(echo: Path) -> Path:
+    echo.write_text(
+        echo.read_text().replace(
+            "  mode: api_key\n  api_keys: { enabled: true }\n",
+            '  mode: jwt\n  jwt:\n    secret_key: "${ECHO_JWT_SECRET}"\n    expiry_minutes: 30\n',
+        )
+    )
+    return echo
+
+
+def test_auth_token_signs_with_the_agents_secret_from_the_servers_environment(
+    cp: Plane, echo: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import jwt
+
+    monkeypatch.setenv("ECHO_JWT_SECRET", JWT_SECRET)
+    assert _deploy(cp, _jwt_echo(echo))["status"] == "succeeded"
+    body = {"agent": "echo", "role": "developer", "sub": "alice"}
+    assert cp.client.post("/auth/token", json=body, headers=cp.auth("viewer")).status_code == 403
+    answer = cp.client.post("/auth/token", json=body, headers=cp.auth("developer"))
+    assert answer.status_code == 201, answer.text
+    assert answer.headers["cache-control"] == "no-store"
+    made = answer.json()
+    claims = jwt.decode(made["token"], JWT_SECRET, algorithms=["HS256"])
+    assert (claims["sub"], claims["role"], claims["agent"]) == ("alice", "developer", "echo")
+    assert claims["exp"] - claims["iat"] == 30 * 60 == made["expires_at"] - claims["iat"]
+    verified = cp.client.post(
+        "/auth/verify", json={"agent": "echo", "token": made["token"]}, headers=cp.auth("viewer")
+    ).json()
+    assert verified == {
+        "valid": True,
+        "sub": "alice",
+        "role": "developer",
+        "agent": "echo",
+        "auth": "jwt",
+    }
+    forged = jwt.encode(
+        {"sub": "mallory", "role": "admin", "agent": "echo", "exp": int(time.time()) + 60},
+        "another-secret-0123456789abcdef-0123456789",
+        algorithm="HS256",
+    )
+    refused = cp.client.post(
+        "/auth/verify", json={"agent": "echo", "token": forged}, headers=cp.auth("viewer")
+    ).json()
+    assert refused["valid"] is False and "signature" in refused["detail"]
+    garbage = cp.client.post(
+        "/auth/verify", json={"agent": "echo", "token": "not.a.jwt"}, headers=cp.auth("viewer")
+    ).json()
+    assert garbage["valid"] is False
+    assert (
+        cp.client.post(
+            "/auth/token", json={**body, "role": "nobody"}, headers=cp.auth("developer")
+        ).json()["error"]
+        == "InvalidRole"
+    )
+    audit = cp.plane.store.list_audit(agent="echo", limit=100)
+    issued = [e for e in audit if e.action == "token.issue"]
+    assert len(issued) == 1 and issued[0].target == "alice"
+    everything = repr(audit) + repr(cp.plane.events.after(0)[0]) + caplog.text
+    assert JWT_SECRET not in everything and made["token"] not in everything
+
+
+def test_auth_token_is_refused_without_jwt_mode_or_the_secret(
+    cp: Plane, echo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _deploy(cp, echo)["status"] == "succeeded"
+    body = {"agent": "echo", "role": "developer", "sub": "alice"}
+    answer = cp.client.post("/auth/token", json=body, headers=cp.auth("developer"))
+    assert answer.status_code == 400 and answer.json()["error"] == "NotJwtMode"
+    monkeypatch.setenv("ECHO_JWT_SECRET", JWT_SECRET)
+    assert _deploy(cp, _jwt_echo(echo))["status"] == "succeeded"
+    monkeypatch.delenv("ECHO_JWT_SECRET")
+    answer = cp.client.post("/auth/token", json=body, headers=cp.auth("developer"))
+    assert answer.status_code == 409 and answer.json()["error"] == "NoSigningKey"
+    assert "ECHO_JWT_SECRET" in answer.json()["detail"]
+    for bad in ({**body, "sub": ""}, {**body, "agent": "../x"}, {**body, "ttl_s": 0}):
+        got = cp.client.post("/auth/token", json=bad, headers=cp.auth("developer"))
+        assert got.status_code == 400, bad
+    unknown = {**body, "agent": "nobody"}
+    assert (
+        cp.client.post("/auth/token", json=unknown, headers=cp.auth("developer")).status_code == 404
+    )

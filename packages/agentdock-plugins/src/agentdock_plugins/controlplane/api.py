@@ -17,7 +17,7 @@ import anyio
 import msgspec
 from agentdock.deployment import DeployError, logs, versions
 from agentdock.httperrors import RuntimeHTTPError
-from litestar import Request, Router, delete, get, post
+from litestar import Request, Response, Router, delete, get, post
 from litestar.params import HeaderParameter, JSONBody, Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
@@ -50,6 +50,7 @@ from agentdock_plugins.controlplane.principals import (
     describe,
 )
 from agentdock_plugins.controlplane.state import ControlPlane
+from agentdock_plugins.controlplane.tokens import issue_token, verify_token
 
 __all__ = ["AgentPath", "KeyBody", "api_router"]
 
@@ -87,6 +88,20 @@ class KeyBody(msgspec.Struct, forbid_unknown_fields=True):
     role: Annotated[str, msgspec.Meta(pattern=r"^[a-z_]{2,32}$")]
     agent: Annotated[str, msgspec.Meta(pattern=AGENT_NAME)] | None = None
     expires_in_s: Annotated[int, msgspec.Meta(gt=0, le=10 * 365 * 86400)] | None = None
+
+
+class TokenBody(msgspec.Struct, forbid_unknown_fields=True):
+    """``ttl_s`` omitted: the Dockfile's ``auth.jwt.expiry_minutes``."""
+
+    agent: Annotated[str, msgspec.Meta(pattern=AGENT_NAME)]
+    role: Annotated[str, msgspec.Meta(pattern=r"^[a-z_]{2,32}$")]
+    sub: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+    ttl_s: Annotated[int, msgspec.Meta(gt=0, le=366 * 86400)] | None = None
+
+
+class VerifyBody(msgspec.Struct, forbid_unknown_fields=True):
+    agent: Annotated[str, msgspec.Meta(pattern=AGENT_NAME)]
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=8192)]
 
 
 def _plane(request: Request[Any, Any, Any]) -> ControlPlane:
@@ -318,6 +333,21 @@ def revoke_key(
     return revoke(_plane(request), _who(request), key_id, agent)
 
 
+@post("/auth/token", guards=[DEVELOPER], status_code=201, sync_to_thread=True)
+def token_route(request: Request[Any, Any, Any], data: JSONBody[TokenBody]) -> Response[Any]:
+    """A JWT for an agent in mode jwt, signed with its ``auth.jwt.secret_key`` as the
+    control plane's environment sets it (HMAC algorithms only); shown once, never stored."""
+    made = issue_token(_plane(request), _who(request), data.agent, data.role, data.sub, data.ttl_s)
+    return Response(made, status_code=201, headers={"Cache-Control": "no-store"})
+
+
+@post("/auth/verify", guards=[VIEWER], status_code=200, sync_to_thread=True)
+def verify_route(request: Request[Any, Any, Any], data: JSONBody[VerifyBody]) -> dict[str, Any]:
+    """Whether the agent's runtime would accept a token (the runtime's own verifier):
+    ``valid`` with ``sub`` and ``role``, or not with its ``error`` and ``detail``."""
+    return verify_token(_plane(request), data.agent, data.token)
+
+
 # -- audit ----------------------------------------------------------------------------------
 
 
@@ -363,6 +393,8 @@ api_router = Router(
         list_keys,
         create_key,
         revoke_key,
+        token_route,
+        verify_route,
         audit_log,
     ],
     tags=["control plane"],

@@ -55,7 +55,7 @@
     stream.onerror = function () { if (warn) warn.hidden = false; };
     var operation = document.getElementById("operation");
     var mine = operation ? operation.getAttribute("data-operation") : null;
-    ["deploy_status", "build_event", "health_event"].forEach(function (kind) {
+    ["deploy_status", "build_event", "health_event", "metric_event"].forEach(function (kind) {
       stream.addEventListener(kind, function (message) {
         var data = {};
         try { data = JSON.parse(message.data); } catch (ignored) {}
