@@ -805,3 +805,121 @@ def test_auth_token_is_refused_without_jwt_mode_or_the_secret(
     assert (
         cp.client.post("/auth/token", json=unknown, headers=cp.auth("developer")).status_code == 404
     )
+
+
+# -- key rotation and bulk revocation -----------------------------------------------------------
+
+
+def _agent_key(cp: Plane, role: str = "developer") -> dict[str, Any]:
+    made = cp.client.post(
+        "/auth/key/create", json={"agent": "echo", "role": role}, headers=cp.auth("developer")
+    )
+    assert made.status_code == 201, made.text
+    body: dict[str, Any] = made.json()
+    return body
+
+
+def _states(cp: Plane) -> dict[str, str]:
+    listed = cp.client.get("/auth/keys", params={"agent": "echo"}, headers=cp.auth("viewer"))
+    return {k["key_id"]: k["state"] for k in listed.json()}
+
+
+def test_rotating_a_key_gives_a_new_one_and_ends_the_old_after_its_grace(
+    cp: Plane, echo: Path
+) -> None:
+    assert _deploy(cp, echo)["status"] == "succeeded"
+    first, second = _agent_key(cp), _agent_key(cp, "viewer")
+    body = {"agent": "echo", "key_id": first["key_id"]}
+    assert (
+        cp.client.post("/auth/key/rotate", json=body, headers=cp.auth("viewer")).status_code == 403
+    )
+    answer = cp.client.post("/auth/key/rotate", json=body, headers=cp.auth("developer"))
+    assert answer.status_code == 201, answer.text
+    assert answer.headers["cache-control"] == "no-store"
+    made = answer.json()
+    assert made["key"].startswith("adk_") and made["key_id"] != first["key_id"]
+    assert made["role"] == "developer" and made["old"]["key_id"] == first["key_id"]
+    with_grace = {"agent": "echo", "key_id": second["key_id"], "grace_s": 3600}
+    graced = cp.client.post("/auth/key/rotate", json=with_grace, headers=cp.auth("developer"))
+    assert graced.status_code == 201
+    states = _states(cp)
+    assert states[first["key_id"]] == "rotated" and states[made["key_id"]] == "active"
+    assert states[second["key_id"]] == "rotating"
+    again = cp.client.post("/auth/key/rotate", json=body, headers=cp.auth("developer"))
+    assert again.status_code == 404
+    rows = [
+        e for e in cp.plane.store.list_audit(agent="echo", limit=100) if e.action == "key.rotate"
+    ]
+    assert {r.target for r in rows} == {first["key_id"], second["key_id"]}
+    assert rows[0].details["new_key_id"] in (made["key_id"], graced.json()["key_id"])
+    audit_text = repr(cp.plane.store.list_audit(limit=1000))
+    assert made["key"] not in audit_text and graced.json()["key"] not in audit_text
+
+
+def test_rotating_a_platform_key_is_for_admins_and_stops_the_old_key(cp: Plane) -> None:
+    viewer_id = cp.keys["viewer"].split("_")[1]
+    body = {"key_id": viewer_id}
+    assert (
+        cp.client.post("/auth/key/rotate", json=body, headers=cp.auth("developer")).status_code
+        == 403
+    )
+    answer = cp.client.post("/auth/key/rotate", json=body, headers=cp.auth("admin"))
+    assert answer.status_code == 201, answer.text
+    new = answer.json()["key"]
+    assert cp.client.get("/controller/agents", headers=cp.auth("viewer")).status_code == 401
+    fresh = {"authorization": f"Bearer {new}"}
+    assert cp.client.get("/controller/agents", headers=fresh).status_code == 200
+
+
+def test_bulk_revoke_revokes_named_or_all_live_keys(cp: Plane, echo: Path) -> None:
+    assert _deploy(cp, echo)["status"] == "succeeded"
+    ids = [_agent_key(cp)["key_id"] for _ in range(3)]
+    named = {"agent": "echo", "key_ids": [ids[0], "0123456789ab"]}
+    url = "/auth/key/revoke-bulk"
+    assert cp.client.post(url, json=named, headers=cp.auth("viewer")).status_code == 403
+    empty = cp.client.post(url, json={"agent": "echo"}, headers=cp.auth("developer"))
+    assert empty.status_code == 400 and empty.json()["error"] == "NothingToRevoke"
+    too_odd = {"agent": "echo", "key_ids": ["../../etc"]}
+    assert cp.client.post(url, json=too_odd, headers=cp.auth("developer")).status_code == 400
+    done = cp.client.post(url, json=named, headers=cp.auth("developer")).json()
+    assert done["revoked"] == [ids[0]] and done["not_found"] == ["0123456789ab"]
+    assert _states(cp)[ids[0]] == "revoked" and _states(cp)[ids[1]] == "active"
+    everything = cp.client.post(
+        url, json={"agent": "echo", "all": True}, headers=cp.auth("developer")
+    ).json()
+    assert set(everything["revoked"]) >= {ids[1], ids[2]}
+    assert set(_states(cp).values()) == {"revoked"}
+    revoked = [
+        e for e in cp.plane.store.list_audit(agent="echo", limit=100) if e.action == "key.revoke"
+    ]
+    assert {e.target for e in revoked} >= set(ids)
+    # Platform keys: admin only, and never the caller's own.
+    assert cp.client.post(url, json={"all": True}, headers=cp.auth("developer")).status_code == 403
+    mine = cp.client.post(url, json={"all": True}, headers=cp.auth("admin")).json()
+    assert cp.keys["admin"].split("_")[1] not in mine["revoked"]
+    assert cp.client.get("/controller/agents", headers=cp.auth("admin")).status_code == 200
+    assert cp.client.get("/controller/agents", headers=cp.auth("viewer")).status_code == 401
+
+
+def test_the_keys_tab_rotates_and_revokes_all_with_the_csrf_token(cp: Plane, echo: Path) -> None:
+    assert _deploy(cp, echo)["status"] == "succeeded"
+    key_id = _agent_key(cp)["key_id"]
+    token = cp.sign_in("developer")
+    page = cp.client.get("/agents/echo").text
+    assert 'hx-post="/ui/keys/rotate"' in page and 'id="revoke-all"' in page
+    form = {"agent": "echo", "key_id": key_id, "grace_s": "0"}
+    assert cp.client.post("/ui/keys/rotate", data=form).status_code == 403  # no CSRF token
+    shown = cp.client.post("/ui/keys/rotate", data=form, headers={"x-csrf-token": token})
+    assert shown.status_code == 200 and shown.headers["cache-control"] == "no-store"
+    assert re.search(r"adk_[0-9a-f]{12}_", shown.text)
+    bad = cp.client.post(
+        "/ui/keys/rotate", data={**form, "grace_s": "9e9"}, headers={"x-csrf-token": token}
+    )
+    assert bad.status_code == 400
+    gone = cp.client.post(
+        "/ui/keys/revoke-all", data={"agent": "echo"}, headers={"x-csrf-token": token}
+    )
+    assert gone.status_code == 204
+    assert set(_states(cp).values()) <= {"revoked", "rotated"}
+    cp.sign_in("viewer")
+    assert 'id="revoke-all"' not in cp.client.get("/agents/echo").text

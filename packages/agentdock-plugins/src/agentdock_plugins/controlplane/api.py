@@ -26,6 +26,8 @@ from agentdock_plugins.controlplane.actions import (
     make_key,
     require_agent,
     revoke,
+    revoke_many,
+    rotate_key,
     start_deploy,
     start_rollback,
     start_stop,
@@ -97,6 +99,28 @@ class TokenBody(msgspec.Struct, forbid_unknown_fields=True):
     role: Annotated[str, msgspec.Meta(pattern=r"^[a-z_]{2,32}$")]
     sub: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
     ttl_s: Annotated[int, msgspec.Meta(gt=0, le=366 * 86400)] | None = None
+
+
+KeyId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{12}$")]
+
+
+class RotateBody(msgspec.Struct, forbid_unknown_fields=True):
+    """``agent`` omitted: a platform key (admin). ``grace_s``: how long the old key keeps
+    working (default 0: it stops at once)."""
+
+    key_id: KeyId
+    agent: Annotated[str, msgspec.Meta(pattern=AGENT_NAME)] | None = None
+    grace_s: Annotated[int, msgspec.Meta(ge=0, le=30 * 86400)] = 0
+
+
+class BulkRevokeBody(msgspec.Struct, forbid_unknown_fields=True):
+    """``key_ids`` to revoke, or ``all`` live keys; ``agent`` omitted: platform keys (admin)."""
+
+    agent: Annotated[str, msgspec.Meta(pattern=AGENT_NAME)] | None = None
+    key_ids: Annotated[list[KeyId], msgspec.Meta(max_length=1000)] = msgspec.field(
+        default_factory=list
+    )
+    all: bool = False
 
 
 class VerifyBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -348,6 +372,25 @@ def verify_route(request: Request[Any, Any, Any], data: JSONBody[VerifyBody]) ->
     return verify_token(_plane(request), data.agent, data.token)
 
 
+@post("/auth/key/rotate", guards=[DEVELOPER], status_code=201, sync_to_thread=True)
+def rotate_key_route(request: Request[Any, Any, Any], data: JSONBody[RotateBody]) -> Response[Any]:
+    """Replace a live key by a new one with the same role and expiry (``key``, shown once);
+    the old one works ``grace_s`` more seconds, then is refused."""
+    made = rotate_key(_plane(request), _who(request), data.key_id, data.agent, data.grace_s)
+    return Response(made, status_code=201, headers={"Cache-Control": "no-store"})
+
+
+@post("/auth/key/revoke-bulk", guards=[DEVELOPER], status_code=200, sync_to_thread=True)
+def revoke_bulk_route(
+    request: Request[Any, Any, Any], data: JSONBody[BulkRevokeBody]
+) -> dict[str, Any]:
+    """Revoke ``key_ids``, or with ``all`` every live key, of an agent (or platform keys,
+    admin; never the caller's own) at once; each is audited as a revocation."""
+    if not data.key_ids and not data.all:
+        raise RuntimeHTTPError(400, "NothingToRevoke", "name key_ids or set all", "key_ids")
+    return revoke_many(_plane(request), _who(request), data.key_ids, data.agent, data.all)
+
+
 # -- audit ----------------------------------------------------------------------------------
 
 
@@ -393,6 +436,8 @@ api_router = Router(
         list_keys,
         create_key,
         revoke_key,
+        rotate_key_route,
+        revoke_bulk_route,
         token_route,
         verify_route,
         audit_log,

@@ -32,6 +32,8 @@ from agentdock_plugins.controlplane.access import (
 from agentdock_plugins.controlplane.actions import (
     make_key,
     revoke,
+    revoke_many,
+    rotate_key,
     start_deploy,
     start_rollback,
     start_stop,
@@ -402,6 +404,31 @@ def revoke_key_action(request: Request[Any, Any, Any], data: Form) -> Response[A
     return Response(content="", status_code=204, headers={"HX-Refresh": "true"})
 
 
+@post("/ui/keys/rotate", guards=[DEVELOPER], include_in_schema=False, sync_to_thread=True)
+def rotate_key_action(request: Request[Any, Any, Any], data: Form) -> Template:
+    """Rotate a key and show the new one once (never cached)."""
+    agent = _form_agent(data) if data.get("agent") else None
+    key_id = str(data.get("key_id", ""))
+    if not is_key_id(key_id):
+        raise RuntimeHTTPError(400, "InvalidKeyId", "not a key id", path="key_id")
+    grace = str(data.get("grace_s", "0"))
+    if grace not in ("0", "3600", "86400"):
+        raise RuntimeHTTPError(400, "InvalidGrace", "grace is 0, 3600 or 86400 s", "grace_s")
+    who = _signed_in(request)
+    assert who is not None
+    made = rotate_key(_plane(request), who, key_id, agent, int(grace))
+    changed = {"HX-Trigger": "keys-changed", "Cache-Control": "no-store"}
+    return _fragment(request, "_newkey.html", changed, made=made)
+
+
+@post("/ui/keys/revoke-all", guards=[DEVELOPER], include_in_schema=False, sync_to_thread=True)
+def revoke_all_action(request: Request[Any, Any, Any], data: Form) -> Response[Any]:
+    who = _signed_in(request)
+    assert who is not None
+    revoke_many(_plane(request), who, [], _form_agent(data), every=True)
+    return Response(content="", status_code=204, headers={"HX-Refresh": "true"})
+
+
 @post("/ui/validate", guards=[VIEWER], include_in_schema=False)
 async def validate_action(request: Request[Any, Any, Any], data: Form) -> Template:
     plane = _plane(request)
@@ -461,6 +488,8 @@ pages_router = Router(
         stop_action,
         create_key_action,
         revoke_key_action,
+        rotate_key_action,
+        revoke_all_action,
         validate_action,
         playground_invoke,
     ],
