@@ -923,3 +923,41 @@ def test_the_keys_tab_rotates_and_revokes_all_with_the_csrf_token(cp: Plane, ech
     assert set(_states(cp).values()) <= {"revoked", "rotated"}
     cp.sign_in("viewer")
     assert 'id="revoke-all"' not in cp.client.get("/agents/echo").text
+
+
+# -- logs filtered by level ----------------------------------------------------------------------
+
+MIXED_LOG = [
+    '{"timestamp": "t", "level": "DEBUG", "logger": "agentdock", "message": "d"}',
+    "12:00:00.000 INFO  agentdock.app started",
+    '{"timestamp": "t", "level": "WARN", "logger": "agentdock", "message": "slow <b>"}',
+    "12:00:01.000 ERROR agentdock.app failed",
+    "Traceback (most recent call last):",
+    "12:00:02.000 INFO  agentdock.app recovered",
+    "{not json",
+    '{"level": "CRITICAL", "message": "down"}',
+]
+
+
+def test_logs_filter_by_level_and_keep_a_traceback_with_its_error(
+    cp: Plane, echo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import deploy_fakes
+
+    assert _deploy(cp, echo)["status"] == "succeeded"
+    monkeypatch.setattr(
+        deploy_fakes.FakeTarget, "logs", lambda self, handle, tail, follow: iter(MIXED_LOG)
+    )
+    viewer = cp.auth("viewer")
+    every = cp.client.get("/controller/logs/echo", headers=viewer).json()["lines"]
+    assert every == MIXED_LOG
+    errors = cp.client.get("/controller/logs/echo?level=error", headers=viewer).json()["lines"]
+    assert errors == [MIXED_LOG[3], MIXED_LOG[4], MIXED_LOG[7]]
+    warned = cp.client.get("/controller/logs/echo?level=WARNING", headers=viewer).json()["lines"]
+    assert warned == [MIXED_LOG[2], MIXED_LOG[3], MIXED_LOG[4], MIXED_LOG[7]]
+    assert cp.client.get("/controller/logs/echo?level=loud", headers=viewer).status_code == 400
+    cp.sign_in("viewer")
+    assert 'id="log-level"' in cp.client.get("/agents/echo").text
+    shown = cp.client.get("/ui/agents/echo/logs?level=warn").text
+    assert "slow &lt;b&gt;" in shown and "started" not in shown and "failed" in shown
+    assert "started" in cp.client.get("/ui/agents/echo/logs?level=").text

@@ -38,6 +38,7 @@ from agentdock_plugins.controlplane.agents import (
     agent_status,
 )
 from agentdock_plugins.controlplane.dockfiletext import MAX_TEXT_BYTES, validate_text
+from agentdock_plugins.controlplane.loglevels import LEVEL, at_least
 from agentdock_plugins.controlplane.metrics import (
     WINDOW,
     TelemetryUnavailable,
@@ -189,15 +190,18 @@ def agent_logs(
     request: Request[Any, Any, Any],
     agent: AgentPath,
     tail: Annotated[int, Parameter(ge=0, le=10_000)] = 200,
+    level: Annotated[str | None, Parameter(pattern=LEVEL)] = None,
 ) -> dict[str, Any]:
-    """The last ``tail`` lines of the runtime's log."""
+    """The last ``tail`` lines of the runtime's log; with ``level`` (debug, info, warn,
+    error, critical), the lines at that level or above among them."""
     plane = _plane(request)
     require_agent(plane, agent)
     try:
         lines = list(logs(agent, tail=tail, store=plane.store, plugins=plane.plugins))
     except DeployError as exc:
         raise _http_error(exc) from None
-    return {"agent": agent, "lines": lines[-tail:] if tail else []}
+    shown = lines[-tail:] if tail else []
+    return {"agent": agent, "lines": at_least(shown, level) if level else shown}
 
 
 @get("/controller/metrics/{agent:str}", guards=[VIEWER], sync_to_thread=True)

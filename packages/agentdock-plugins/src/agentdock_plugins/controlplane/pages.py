@@ -46,6 +46,7 @@ from agentdock_plugins.controlplane.agents import (
 )
 from agentdock_plugins.controlplane.api import DEVELOPER, VIEWER, AgentPath
 from agentdock_plugins.controlplane.dockfiletext import validate_text
+from agentdock_plugins.controlplane.loglevels import at_least
 from agentdock_plugins.controlplane.metrics import TelemetryUnavailable, agent_metrics
 from agentdock_plugins.controlplane.principals import (
     PLATFORM,
@@ -243,13 +244,19 @@ def agent_page(request: Request[Any, Any, Any], agent: AgentPath) -> Template | 
 
 
 @get("/ui/agents/{agent:str}/logs", guards=[VIEWER], include_in_schema=False, sync_to_thread=True)
-def logs_fragment(request: Request[Any, Any, Any], agent: AgentPath) -> Template:
+def logs_fragment(
+    request: Request[Any, Any, Any],
+    agent: AgentPath,
+    level: Annotated[str | None, Parameter(pattern=r"^(|debug|info|warn|error|critical)$")] = None,
+) -> Template:
     plane = _plane(request)
     try:
-        lines = list(logs(agent, tail=200, store=plane.store, plugins=plane.plugins))
+        lines = list(logs(agent, tail=200, store=plane.store, plugins=plane.plugins))[-200:]
     except DeployError as exc:
         lines = [f"(no logs: {exc.cause})"]
-    return _fragment(request, "_logs.html", lines=lines[-200:])
+    else:
+        lines = at_least(lines, level) if level else lines
+    return _fragment(request, "_logs.html", lines=lines)
 
 
 @get("/deploy", include_in_schema=False)
