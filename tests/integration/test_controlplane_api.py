@@ -70,7 +70,8 @@ def cp(home: Path, tmp_path: Path, fakes: tuple[Any, Any]) -> Iterator[Plane]:
         role: create_platform_key(store, role, created_by="test")[0].key
         for role in ("viewer", "developer", "admin")
     }
-    plane = ControlPlane(store=store, projects=tmp_path, plugins=manager)
+    # Figures read fresh on every call: the tests record runs and read them back at once.
+    plane = ControlPlane(store=store, projects=tmp_path, plugins=manager, figures_ttl_s=0)
     try:
         with TestClient(controlplane_app(plane)) as client:
             yield Plane(plane, client, keys)
@@ -694,7 +695,11 @@ def test_metric_events_carry_each_agents_figures_when_they_change(
     assert _deploy(cp, echo)["status"] == "succeeded"
     _recorded_runs(cp)
     plane = ControlPlane(
-        store=cp.plane.store, projects=tmp_path, plugins=cp.plane.plugins, health_interval=0.05
+        store=cp.plane.store,
+        projects=tmp_path,
+        plugins=cp.plane.plugins,
+        health_interval=0.05,
+        figures_ttl_s=0,
     )
 
     def metric_events() -> list[Any]:
@@ -961,3 +966,17 @@ def test_logs_filter_by_level_and_keep_a_traceback_with_its_error(
     shown = cp.client.get("/ui/agents/echo/logs?level=warn").text
     assert "slow &lt;b&gt;" in shown and "started" not in shown and "failed" in shown
     assert "started" in cp.client.get("/ui/agents/echo/logs?level=").text
+
+
+def test_fleet_figures_are_read_once_per_ttl_and_shared(cp: Plane, echo: Path) -> None:
+    from agentdock_plugins.controlplane.metrics import FleetFigures
+
+    assert _deploy(cp, echo)["status"] == "succeeded"
+    fleet = FleetFigures(cp.plane.telemetry_path, 3600, ttl_s=3600)
+    assert fleet.get() == ({}, "absent")
+    _recorded_runs(cp)
+    assert fleet.get() == ({}, "absent")  # within the ttl: the last read
+    fresh = FleetFigures(cp.plane.telemetry_path, 3600, ttl_s=0)
+    figures, state = fresh.get()
+    assert state == "read" and figures["echo"]["requests"] == 101
+    assert figures["other"]["requests"] == 1

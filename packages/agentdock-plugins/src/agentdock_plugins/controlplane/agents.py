@@ -12,7 +12,6 @@ from typing import Any
 
 from agentdock.deployment import DeployError, status
 
-from agentdock_plugins.controlplane.metrics import TelemetryUnavailable, fleet_figures
 from agentdock_plugins.controlplane.principals import PLATFORM
 from agentdock_plugins.controlplane.state import ControlPlane
 
@@ -55,21 +54,12 @@ def _summary(state: dict[str, Any]) -> str:
     return "down"
 
 
-def _fleet(plane: ControlPlane) -> tuple[dict[str, dict[str, Any]], str]:
-    """Every agent's figures over the plane's window, and whether the store was
-    ``read``, is ``absent`` (nothing recorded yet) or ``unavailable``."""
-    try:
-        found = fleet_figures(plane.telemetry_path, plane.figures_window_s)
-    except TelemetryUnavailable:
-        return {}, "unavailable"
-    return (found, "read") if found is not None else ({}, "absent")
-
-
 def agent_rows(plane: ControlPlane) -> list[dict[str, Any]]:
     """Every agent of the registry with its version, state and uptime, and its figures
-    over the last ``plane.figures_window_s`` from the local telemetry store (requests,
+    over the last ``plane.figures_window_s`` from the local telemetry store (read at most
+    every ``plane.figures_ttl_s``: :class:`~.metrics.FleetFigures`) (requests,
     p95 latency, requests a minute, error rate, cost; None where nothing was recorded)."""
-    figures, telemetry = _fleet(plane)
+    figures, telemetry = plane.fleet.get()
     rows = []
     for name in plane.store.list_agents():
         if name == PLATFORM or not is_agent_name(name):

@@ -9,6 +9,7 @@ from typing import Any
 from agentdock.registry import SQLStore
 
 from agentdock_plugins.controlplane.events import EventLog
+from agentdock_plugins.controlplane.metrics import FleetFigures
 from agentdock_plugins.controlplane.operations import Operations
 from agentdock_plugins.localstore.store import telemetry_db_path
 
@@ -34,11 +35,15 @@ class ControlPlane:
     telemetry: Path | None = None
     #: The window of the home table's figures (p95, rate, error rate, cost), in seconds.
     figures_window_s: int = 3600
+    #: How old those figures may be (seconds): one read serves every caller meanwhile.
+    figures_ttl_s: float = 5.0
+    fleet: FleetFigures = field(init=False)
 
     def __post_init__(self) -> None:
         self.operations = Operations(self.events)
         if self.telemetry is None:
             self.telemetry = telemetry_db_path()
+        self.fleet = FleetFigures(self.telemetry, self.figures_window_s, self.figures_ttl_s)
 
     @property
     def telemetry_path(self) -> Path:
