@@ -70,8 +70,10 @@ def cp(home: Path, tmp_path: Path, fakes: tuple[Any, Any]) -> Iterator[Plane]:
         role: create_platform_key(store, role, created_by="test")[0].key
         for role in ("viewer", "developer", "admin")
     }
-    # Figures read fresh on every call: the tests record runs and read them back at once.
-    plane = ControlPlane(store=store, projects=tmp_path, plugins=manager, figures_ttl_s=0)
+    # Table and figures read fresh on every call: the tests change them and read them back.
+    plane = ControlPlane(
+        store=store, projects=tmp_path, plugins=manager, figures_ttl_s=0, table_ttl_s=0
+    )
     try:
         with TestClient(controlplane_app(plane)) as client:
             yield Plane(plane, client, keys)
@@ -700,6 +702,7 @@ def test_metric_events_carry_each_agents_figures_when_they_change(
         plugins=cp.plane.plugins,
         health_interval=0.05,
         figures_ttl_s=0,
+        table_ttl_s=0,
     )
 
     def metric_events() -> list[Any]:
@@ -980,3 +983,26 @@ def test_fleet_figures_are_read_once_per_ttl_and_shared(cp: Plane, echo: Path) -
     figures, state = fresh.get()
     assert state == "read" and figures["echo"]["requests"] == 101
     assert figures["other"]["requests"] == 1
+
+
+def test_the_agents_table_is_read_once_per_period_and_shared(cp: Plane, echo: Path) -> None:
+    from agentdock_plugins.controlplane.shared import Shared
+
+    calls: list[int] = []
+
+    def compute() -> list[int]:
+        calls.append(1)
+        return [len(calls)]
+
+    shared: Shared[list[int]] = Shared(3600)
+    assert shared.get(compute) == [1] and shared.get(compute) == [1] and len(calls) == 1
+    assert Shared[list[int]](0).get(compute) == [2]
+    plane = ControlPlane(store=cp.plane.store, projects=cp.plane.projects, table_ttl_s=3600)
+    with TestClient(controlplane_app(plane)) as client:
+        viewer = cp.auth("viewer")
+        assert client.get("/controller/agents", headers=viewer).json() == []
+        assert _deploy(cp, echo)["status"] == "succeeded"
+        assert client.get("/controller/agents", headers=viewer).json() == []  # the shared reading
+        assert [r["agent"] for r in cp.client.get("/controller/agents", headers=viewer).json()] == [
+            "echo"
+        ]

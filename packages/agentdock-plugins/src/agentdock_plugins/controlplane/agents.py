@@ -22,6 +22,7 @@ __all__ = [
     "dockfile_under",
     "is_agent_name",
     "is_key_id",
+    "read_agent_rows",
 ]
 
 #: An agent name as the Dockfile schema allows it (``agent.name``).
@@ -55,6 +56,12 @@ def _summary(state: dict[str, Any]) -> str:
 
 
 def agent_rows(plane: ControlPlane) -> list[dict[str, Any]]:
+    """:func:`read_agent_rows`, read at most once per ``plane.table_ttl_s`` and shared by
+    every caller meanwhile (:class:`~.shared.Shared`); the rows are not to be changed."""
+    return plane.table.get(lambda: read_agent_rows(plane))
+
+
+def read_agent_rows(plane: ControlPlane) -> list[dict[str, Any]]:
     """Every agent of the registry with its version, state and uptime, and its figures
     over the last ``plane.figures_window_s`` from the local telemetry store (read at most
     every ``plane.figures_ttl_s``: :class:`~.metrics.FleetFigures`) (requests,

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import threading
 import time
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from agentdock_plugins.controlplane.shared import Shared
 from agentdock_plugins.localstore.store import connect
 
 __all__ = [
@@ -211,31 +211,24 @@ def agent_metrics(
 
 
 class FleetFigures:
-    """Every agent's figures over ``window_s``, read at most once per ``ttl_s`` seconds.
-
-    The home table, ``/controller/agents`` and the health watcher all want the same figures;
-    one read ranks every run of the window (about 0.4 s for 100,000 runs), so a hundred
-    dashboards polling at once would otherwise queue a hundred of them. Callers in the
-    window share the last read; callers that arrive while a read runs wait for it (one
-    read at a time). Figures over an hour are at most ``ttl_s`` old.
+    """Every agent's figures over ``window_s``, read at most once per ``ttl_s`` seconds
+    (:class:`~.shared.Shared`): one read ranks every run of the window (about 0.4 s for
+    100,000 runs), and the home table, ``/controller/agents`` and the health watcher all
+    want the same figures. Figures over an hour are at most ``ttl_s`` old.
     """
 
     def __init__(self, path: Path, window_s: int, ttl_s: float) -> None:
-        self.path, self.window_s, self.ttl_s = path, window_s, ttl_s
-        self._lock = threading.Lock()
-        self._read_at = float("-inf")
-        self._found: tuple[dict[str, dict[str, Any]], str] = ({}, "absent")
+        self.path, self.window_s = path, window_s
+        self._shared: Shared[tuple[dict[str, dict[str, Any]], str]] = Shared(ttl_s)
+
+    def _read(self) -> tuple[dict[str, dict[str, Any]], str]:
+        try:
+            found = fleet_figures(self.path, self.window_s)
+        except TelemetryUnavailable:
+            return {}, "unavailable"
+        return (found, "read") if found is not None else ({}, "absent")
 
     def get(self) -> tuple[dict[str, dict[str, Any]], str]:
         """The figures by agent, and whether the store was ``read``, is ``absent`` (nothing
         recorded yet) or ``unavailable``."""
-        with self._lock:
-            if time.monotonic() - self._read_at >= self.ttl_s:
-                try:
-                    found = fleet_figures(self.path, self.window_s)
-                except TelemetryUnavailable:
-                    self._found = ({}, "unavailable")
-                else:
-                    self._found = (found, "read") if found is not None else ({}, "absent")
-                self._read_at = time.monotonic()
-            return self._found
+        return self._shared.get(self._read)

@@ -11,6 +11,7 @@ from agentdock.registry import SQLStore
 from agentdock_plugins.controlplane.events import EventLog
 from agentdock_plugins.controlplane.metrics import FleetFigures
 from agentdock_plugins.controlplane.operations import Operations
+from agentdock_plugins.controlplane.shared import Shared
 from agentdock_plugins.localstore.store import telemetry_db_path
 
 __all__ = ["ControlPlane"]
@@ -38,11 +39,15 @@ class ControlPlane:
     #: How old those figures may be (seconds): one read serves every caller meanwhile.
     figures_ttl_s: float = 5.0
     fleet: FleetFigures = field(init=False)
+    #: How old the agents table may be (seconds): one reading serves every caller meanwhile.
+    table_ttl_s: float = 1.0
+    table: Shared[list[dict[str, Any]]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.operations = Operations(self.events)
         if self.telemetry is None:
             self.telemetry = telemetry_db_path()
+        self.table = Shared(self.table_ttl_s)
         self.fleet = FleetFigures(self.telemetry, self.figures_window_s, self.figures_ttl_s)
 
     @property
