@@ -110,9 +110,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--per-client", type=int, default=5)
     parser.add_argument("--crowd-of", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--role", default="sse", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.crowd_of:
-        asyncio.run(_crowd_child(args.crowd_of, args.clients, args.per_client))
+        asyncio.run(_crowd_child(args.crowd_of, args.role, args.clients, args.per_client))
         return
 
     import os
@@ -197,45 +198,52 @@ def main() -> None:
 
 
 def _crowd(base: str, key: str, plane: Any, clients: int, each: int) -> None:
-    """Run the crowd in a child process (its own interpreter, so its clients do not share
-    this process's GIL with the server), publish one build_event while it loads the API,
-    and print what it measured. Publication and arrival are read from CLOCK_MONOTONIC,
-    which every process of the machine shares."""
+    """Two child processes (their own interpreters, so no client shares this process's GIL
+    with the server, nor the streams' readers with the API clients): one holds ``clients``
+    SSE streams, the other runs ``clients`` API clients. One build_event is published while
+    the API is under load; publication and arrival are read from CLOCK_MONOTONIC, which
+    every process of the machine shares."""
     import json
     import os
     import subprocess
 
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            __file__,
-            *("--crowd-of", base, "--clients", str(clients), "--per-client", str(each)),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "BENCH_KEY": key},
-    )
-    assert child.stdin is not None and child.stdout is not None
-    assert child.stdout.readline().strip() == "ready"
-    time.sleep(0.2)  # the child's API clients are under way
+    def child(role: str) -> subprocess.Popen[str]:
+        arguments = ("--crowd-of", base, "--role", role, "--clients", str(clients))
+        return subprocess.Popen(
+            [sys.executable, __file__, *arguments, "--per-client", str(each)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "BENCH_KEY": key},
+        )
+
+    streams = child("sse")
+    assert streams.stdin is not None and streams.stdout is not None
+    assert streams.stdout.readline().strip() == "ready"
+    load = child("api")
+    assert load.stdout is not None
+    assert load.stdout.readline().strip() == "ready"
+    time.sleep(0.5)  # the API clients are under way
     at = time.monotonic()
     plane.events.publish("build_event", agent="bench", step="build", n=-1)
-    child.stdin.write(f"{at}\n")
-    child.stdin.flush()
-    result = json.loads(child.stdout.readline())
-    child.wait(60)
+    streams.stdin.write(f"{at}\n")
+    streams.stdin.flush()
+    delays = json.loads(streams.stdout.readline())
+    result = json.loads(load.stdout.readline())
+    streams.wait(60)
+    load.wait(60)
     print(
-        f"{clients} concurrent clients x {each} GET /controller/agents while {clients} SSE"
-        f" streams are open (clients in another process): {result['rate']:.0f} requests/s"
+        f"{clients} concurrent API clients x {each} GET /controller/agents while {clients} SSE"
+        f" streams are open: {result['rate']:.0f} requests/s"
     )
     _figures(f"  GET /controller/agents x{clients}", result["api"], None)
-    _figures(f"  build_event → {clients} streams", result["delays"], None)
+    _figures(f"  build_event → {clients} streams", delays, None)
 
 
-async def _crowd_child(base: str, clients: int, each: int) -> None:
-    """The child's side of :func:`_crowd`: ``clients`` SSE streams, then as many API
-    clients; one JSON line of figures on stdout."""
+async def _crowd_child(base: str, role: str, clients: int, each: int) -> None:
+    """A child of :func:`_crowd`: ``clients`` SSE streams (``sse``: the delays of the first
+    event at each) or API clients (``api``: their request times and rate), as one JSON line
+    on stdout after ``ready``."""
     import json
     import os
 
@@ -272,17 +280,20 @@ async def _crowd_child(base: str, clients: int, each: int) -> None:
                     arrivals.append(time.monotonic())
                     return
 
+    if role == "api":
+        print("ready", flush=True)
+        started = time.perf_counter()
+        await asyncio.gather(*(api_client() for _ in range(clients)))
+        wall = time.perf_counter() - started
+        print(json.dumps({"rate": len(api_times) / wall, "api": api_times}), flush=True)
+        return
     streams = [asyncio.create_task(sse_client()) for _ in range(clients)]
     await asyncio.wait_for(connected.wait(), 60)
     await asyncio.sleep(0.3)
     print("ready", flush=True)
-    started = time.perf_counter()
-    await asyncio.gather(*(api_client() for _ in range(clients)))
-    wall = time.perf_counter() - started
-    await asyncio.wait_for(asyncio.gather(*streams), 60)
+    await asyncio.wait_for(asyncio.gather(*streams), 120)
     published = float(await asyncio.to_thread(sys.stdin.readline))
-    delays = [(at - published) * 1000 for at in arrivals]
-    print(json.dumps({"rate": len(api_times) / wall, "api": api_times, "delays": delays}))
+    print(json.dumps([(at - published) * 1000 for at in arrivals]), flush=True)
 
 
 if __name__ == "__main__":
