@@ -667,7 +667,7 @@ def test_home_table_shows_p95_rate_errors_and_cost(cp: Plane, echo: Path) -> Non
     assert row["telemetry"] == "read"
     cp.sign_in("viewer")
     page = cp.client.get("/").text
-    for shown in ("p95 latency", ">96 ms<", ">1.7/min<", ">1.0%<", ">$0.1000<"):
+    for shown in ("p95 latency", "Request rate", ">96 ms<", ">1.7/min<", ">1.0%<", ">$0.1000<"):
         assert shown in page, shown
     assert "telemetry-banner" not in page
     agent = cp.client.get("/agents/echo").text

@@ -105,7 +105,11 @@
       var series = [{}];
       var columns = [data.series.t];
       lines.forEach(function (line) {
-        series.push({ label: line[1], stroke: line[2], width: 1.5, spanGaps: false });
+        // Points shown too: a slice with runs between empty ones is a lone point, no line.
+        series.push({
+          label: line[1], stroke: line[2], width: 1.5, spanGaps: false,
+          points: { show: true, size: 4, fill: line[2] }
+        });
         columns.push(data.series[line[0]]);
       });
       var axis = { stroke: "#a3adba", grid: { stroke: "#2a313b" }, ticks: { stroke: "#2a313b" } };
