@@ -1006,3 +1006,27 @@ def test_the_agents_table_is_read_once_per_period_and_shared(cp: Plane, echo: Pa
         assert [r["agent"] for r in cp.client.get("/controller/agents", headers=viewer).json()] == [
             "echo"
         ]
+
+
+def test_traces_list_the_newest_runs_without_inputs_or_subjects(cp: Plane, echo: Path) -> None:
+    assert _deploy(cp, echo)["status"] == "succeeded"
+    planted = "subject-planted-0123456789"
+    _recorded_runs(cp)
+    _record(cp, [_run(7.0, ago=1.0, role="developer", subject=planted, error_type="<b>x</b>")])
+    answer = cp.client.get("/controller/traces/echo?limit=3", headers=cp.auth("viewer"))
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["store"] is True and len(body["runs"]) == 3
+    newest = body["runs"][0]
+    assert newest["latency_ms"] == 7.0 and newest["role"] == "developer"
+    assert newest["run_id"] == "a" * 32 and newest["mode"] == "invoke"
+    assert [r["at"] for r in body["runs"]] == sorted((r["at"] for r in body["runs"]), reverse=True)
+    assert planted not in answer.text
+    assert (
+        cp.client.get("/controller/traces/echo?limit=0", headers=cp.auth("viewer")).status_code
+        == 400
+    )
+    assert cp.client.get("/controller/traces/nobody", headers=cp.auth("viewer")).status_code == 404
+    cp.sign_in("viewer")
+    page = cp.client.get("/agents/echo").text
+    assert 'id="runs-table"' in page and "&lt;b&gt;x&lt;/b&gt;" in page and planted not in page

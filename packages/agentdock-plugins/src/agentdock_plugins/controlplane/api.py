@@ -43,6 +43,7 @@ from agentdock_plugins.controlplane.metrics import (
     WINDOW,
     TelemetryUnavailable,
     agent_metrics,
+    recent_runs,
     window_seconds,
 )
 from agentdock_plugins.controlplane.operations import Operation
@@ -225,6 +226,25 @@ def agent_metrics_route(
         raise RuntimeHTTPError(
             503, "TelemetryUnavailable", f"the telemetry store cannot be read ({exc})"
         ) from None
+
+
+@get("/controller/traces/{agent:str}", guards=[VIEWER], sync_to_thread=True)
+def agent_traces(
+    request: Request[Any, Any, Any],
+    agent: AgentPath,
+    limit: Annotated[int, Parameter(ge=1, le=1000)] = 50,
+) -> dict[str, Any]:
+    """The agent's newest runs from the local telemetry store, newest first: run and trace
+    ids, mode, status, error type, latency, tokens, cost, role."""
+    plane = _plane(request)
+    require_agent(plane, agent)
+    try:
+        runs = recent_runs(plane.telemetry_path, agent, limit)
+    except TelemetryUnavailable as exc:
+        raise RuntimeHTTPError(
+            503, "TelemetryUnavailable", f"the telemetry store cannot be read ({exc})"
+        ) from None
+    return {"agent": agent, "store": runs is not None, "runs": runs or []}
 
 
 @post("/controller/deploy", guards=[DEVELOPER], status_code=202, sync_to_thread=True)
@@ -429,6 +449,7 @@ api_router = Router(
         agent_deployments,
         agent_logs,
         agent_metrics_route,
+        agent_traces,
         deploy_route,
         rollback_route,
         stop_route,

@@ -30,6 +30,7 @@ __all__ = [
     "TelemetryUnavailable",
     "agent_metrics",
     "fleet_figures",
+    "recent_runs",
     "window_seconds",
 ]
 
@@ -89,6 +90,26 @@ _AGENT_POLICY = (
 _AGENT_POLICY_NAMES = (
     "SELECT name, status, COUNT(*) FROM events WHERE agent = ? AND ts >= ? AND kind = 'policy'"
     " GROUP BY name, status ORDER BY COUNT(*) DESC LIMIT 20"
+)
+
+
+_RECENT_RUNS = (
+    "SELECT ts, run_id, trace_id, name, status, error_type, duration_ms, tokens_input,"
+    " tokens_output, cost_usd, role FROM events WHERE agent = ? AND kind = 'run'"
+    " ORDER BY ts DESC LIMIT ?"
+)
+_RUN_FIELDS = (
+    "at",
+    "run_id",
+    "trace_id",
+    "mode",
+    "status",
+    "error_type",
+    "latency_ms",
+    "tokens_input",
+    "tokens_output",
+    "cost_usd",
+    "role",
 )
 
 
@@ -208,6 +229,19 @@ def agent_metrics(
         "bucket_s": step,
         "series": series,
     }
+
+
+def recent_runs(path: Path, agent: str, limit: int) -> list[dict[str, Any]] | None:
+    """The agent's newest ``limit`` runs, newest first (what the store keeps of a run:
+    ids, mode, outcome, latency, tokens, cost, role; never an input or an output). None: no
+    store yet."""
+
+    def read(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+        rows = conn.execute(_RECENT_RUNS, (agent, limit)).fetchall()
+        return [dict(zip(_RUN_FIELDS, row, strict=True)) for row in rows]
+
+    found: list[dict[str, Any]] | None = _read(path, read)
+    return found
 
 
 class FleetFigures:

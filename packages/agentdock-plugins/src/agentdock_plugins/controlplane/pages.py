@@ -47,7 +47,11 @@ from agentdock_plugins.controlplane.agents import (
 from agentdock_plugins.controlplane.api import DEVELOPER, VIEWER, AgentPath
 from agentdock_plugins.controlplane.dockfiletext import validate_text
 from agentdock_plugins.controlplane.loglevels import at_least
-from agentdock_plugins.controlplane.metrics import TelemetryUnavailable, agent_metrics
+from agentdock_plugins.controlplane.metrics import (
+    TelemetryUnavailable,
+    agent_metrics,
+    recent_runs,
+)
 from agentdock_plugins.controlplane.principals import (
     PLATFORM,
     ROLES,
@@ -226,14 +230,16 @@ def agent_page(request: Request[Any, Any, Any], agent: AgentPath) -> Template | 
         figures: dict[str, Any] | None = agent_metrics(
             plane.telemetry_path, agent, METRICS_WINDOW_S
         )
+        runs = recent_runs(plane.telemetry_path, agent, 50) or []
     except TelemetryUnavailable:
-        figures = None
+        figures, runs = None, []
     return _page(
         request,
         "agent.html",
         who,
         agent=agent,
         metrics=figures,
+        runs=runs,
         status=agent_status(plane, agent),
         versions=list(reversed(history)),
         deployments=deployments,
