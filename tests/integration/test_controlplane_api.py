@@ -70,7 +70,10 @@ def cp(home: Path, tmp_path: Path, fakes: tuple[Any, Any]) -> Iterator[Plane]:
         role: create_platform_key(store, role, created_by="test")[0].key
         for role in ("viewer", "developer", "admin")
     }
-    plane = ControlPlane(store=store, projects=tmp_path, plugins=manager)
+    # Table and figures read fresh on every call: the tests change them and read them back.
+    plane = ControlPlane(
+        store=store, projects=tmp_path, plugins=manager, figures_ttl_s=0, table_ttl_s=0
+    )
     try:
         with TestClient(controlplane_app(plane)) as client:
             yield Plane(plane, client, keys)
@@ -559,3 +562,471 @@ def test_an_agent_name_with_markup_is_refused_before_any_deploy(cp: Plane, echo:
     )
     assert answer.status_code == 400
     assert "<b>" not in answer.text
+
+
+# -- metrics from the local telemetry collector -------------------------------------------------
+
+
+def _record(cp: Plane, events: list[dict[str, Any]]) -> None:
+    """Write ``events`` through the collector the runtimes use, into the plane's store."""
+    import asyncio
+
+    from agentdock_plugins.localstore.sink import LocalStoreSink
+
+    sink = LocalStoreSink(path=cp.plane.telemetry_path)
+
+    async def main() -> None:
+        await sink.emit(events)
+        await sink.flush()
+
+    asyncio.run(main())
+    assert sink.written == len(events)
+
+
+def _event(kind: str, agent: str = "echo", ago: float = 60.0, **data: Any) -> dict[str, Any]:
+    data["end_unix_nano"] = int((time.time() - ago) * 1e9)
+    return {"event": kind, "agent": agent, "run_id": "a" * 32, "data": data}
+
+
+def _run(latency: float, status: str = "ok", **extra: Any) -> dict[str, Any]:
+    return _event(
+        "run_end",
+        mode="invoke",
+        status=status,
+        latency_ms=latency,
+        tokens_input=10,
+        tokens_output=5,
+        **extra,
+    )
+
+
+def _recorded_runs(cp: Plane) -> None:
+    """101 runs of echo in the last hour (1..100 ms at $0.001 each, one 500 ms error),
+    three policy violations, a run two hours ago and a run of another agent."""
+    events = [_run(float(ms), cost_usd=0.001, ago=ms * 10.0) for ms in range(1, 101)]
+    events.append(_run(500.0, status="error", error_type="AgentError"))
+    events += [_event("policy_event", policy="pii", action="block") for _ in range(3)]
+    events.append(_run(1.0, ago=2 * 3600))
+    events.append(_run(1.0, agent="other"))
+    _record(cp, events)
+
+
+def test_metrics_of_an_agent_over_a_window_from_recorded_runs(cp: Plane, echo: Path) -> None:
+    from agentdock_plugins.localstore.store import read_summary
+
+    assert _deploy(cp, echo)["status"] == "succeeded"
+    _recorded_runs(cp)
+    answer = cp.client.get("/controller/metrics/echo?window=1h", headers=cp.auth("viewer"))
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["requests"], body["errors"], body["store"]) == (101, 1, True)
+    assert body["error_rate"] == pytest.approx(1 / 101)
+    assert body["rate_per_min"] == pytest.approx(101 / 60)
+    # Nearest rank over [1..100, 500]: the 51st and the 96th.
+    assert body["latency_ms"] == {"p50": 51.0, "p95": 96.0}
+    summary = read_summary(cp.plane.telemetry_path, "echo", time.time() - 3600)
+    assert body["latency_ms"]["p50"] == summary["latency_ms"]["p50"]
+    assert body["tokens"] == {"input": 1010, "output": 505}
+    assert body["cost_usd"] == pytest.approx(0.1)
+    assert body["policy_violations"] == 3
+    assert body["policy_events"] == [{"policy": "pii", "action": "block", "count": 3}]
+    series = body["series"]
+    assert len(series["t"]) == 60 and series["t"] == sorted(series["t"])
+    assert sum(series["requests"]) == 101 and sum(series["errors"]) == 1
+    assert sum(series["policy_violations"]) == 3
+    assert sum(c for c in series["cost_usd"] if c is not None) == pytest.approx(0.1)
+    assert max(p for p in series["p95_ms"] if p is not None) == 500.0
+    wider = cp.client.get("/controller/metrics/echo?window=3h", headers=cp.auth("viewer"))
+    assert wider.json()["requests"] == 102
+
+
+def test_metrics_refuse_bad_windows_and_unknown_agents(cp: Plane, echo: Path) -> None:
+    assert _deploy(cp, echo)["status"] == "succeeded"
+    viewer = cp.auth("viewer")
+    for window in ("0m", "1y", "abc", "9999d", "1h;drop", "-1h"):
+        answer = cp.client.get(f"/controller/metrics/echo?window={window}", headers=viewer)
+        assert answer.status_code == 400, (window, answer.text)
+    assert (
+        "31 days"
+        in cp.client.get("/controller/metrics/echo?window=32d", headers=viewer).json()["detail"]
+    )
+    assert cp.client.get("/controller/metrics/nobody", headers=viewer).status_code == 404
+    assert cp.client.get("/controller/metrics/..%2Fetc", headers=viewer).status_code in (400, 404)
+    assert cp.client.get("/controller/metrics/echo").status_code == 401
+    empty = cp.client.get("/controller/metrics/echo", headers=viewer).json()
+    assert (empty["store"], empty["requests"], empty["latency_ms"]["p95"]) == (False, 0, None)
+
+
+def test_home_table_shows_p95_rate_errors_and_cost(cp: Plane, echo: Path) -> None:
+    assert _deploy(cp, echo)["status"] == "succeeded"
+    _recorded_runs(cp)
+    (row,) = cp.client.get("/controller/agents", headers=cp.auth("viewer")).json()
+    assert row["p95_ms"] == 96.0 and row["requests"] == 101
+    assert row["error_rate"] == pytest.approx(1 / 101)
+    assert row["cost_usd"] == pytest.approx(0.1)
+    assert row["telemetry"] == "read"
+    cp.sign_in("viewer")
+    page = cp.client.get("/").text
+    for shown in ("p95 latency", "Request rate", ">96 ms<", ">1.7/min<", ">1.0%<", ">$0.1000<"):
+        assert shown in page, shown
+    assert "telemetry-banner" not in page
+    agent = cp.client.get("/agents/echo").text
+    assert 'data-metrics-url="/controller/metrics/echo"' in agent
+    assert '<script src="/static/uplot/uPlot.iife.min.js" defer></script>' in agent
+    assert re.search(r"<script(?![^>]*\bsrc=)", agent) is None  # no inline script
+    assert 'data-total="p95">96 ms<' in agent
+
+
+def test_an_unreadable_telemetry_store_is_a_banner_not_a_crash(cp: Plane, echo: Path) -> None:
+    assert _deploy(cp, echo)["status"] == "succeeded"
+    path = cp.plane.telemetry_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not a database " * 100)
+    answer = cp.client.get("/controller/metrics/echo", headers=cp.auth("viewer"))
+    assert answer.status_code == 503 and answer.json()["error"] == "TelemetryUnavailable"
+    (row,) = cp.client.get("/controller/agents", headers=cp.auth("viewer")).json()
+    assert row["telemetry"] == "unavailable" and row["p95_ms"] is None
+    cp.sign_in("viewer")
+    assert 'id="telemetry-banner"' in cp.client.get("/").text
+    assert cp.client.get("/agents/echo").status_code == 200
+
+
+def test_metric_events_carry_each_agents_figures_when_they_change(
+    cp: Plane, echo: Path, tmp_path: Path
+) -> None:
+    assert _deploy(cp, echo)["status"] == "succeeded"
+    _recorded_runs(cp)
+    plane = ControlPlane(
+        store=cp.plane.store,
+        projects=tmp_path,
+        plugins=cp.plane.plugins,
+        health_interval=0.05,
+        figures_ttl_s=0,
+        table_ttl_s=0,
+    )
+
+    def metric_events() -> list[Any]:
+        return [e for e in plane.events.after(0)[0] if e.kind == "metric_event"]
+
+    with TestClient(controlplane_app(plane)):
+        deadline = time.monotonic() + DEADLINE
+        while not metric_events():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        (first,) = metric_events()
+        data = first.to_json()
+        assert data["agent"] == "echo" and data["requests"] == 101 and data["p95_ms"] == 96.0
+        assert data["cost_usd"] == pytest.approx(0.1) and data["window_s"] == 3600
+        time.sleep(0.3)  # several readings with the same figures publish nothing more
+        assert len(metric_events()) == 1
+        _record(cp, [_run(700.0)])
+        while len(metric_events()) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert metric_events()[1].to_json()["requests"] == 102
+
+
+# -- JWTs for agents in jwt mode -----------------------------------------------------------------
+
+JWT_SECRET = "planted-jwt-secret-0123456789abcdef-XYZ"
+
+
+def _jwt_echo(echo: Path) -> Path:
+    echo.write_text(
+        echo.read_text().replace(
+            "  mode: api_key\n  api_keys: { enabled: true }\n",
+            '  mode: jwt\n  jwt:\n    secret_key: "${ECHO_JWT_SECRET}"\n    expiry_minutes: 30\n',
+        )
+    )
+    return echo
+
+
+def test_auth_token_signs_with_the_agents_secret_from_the_servers_environment(
+    cp: Plane, echo: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import jwt
+
+    monkeypatch.setenv("ECHO_JWT_SECRET", JWT_SECRET)
+    assert _deploy(cp, _jwt_echo(echo))["status"] == "succeeded"
+    body = {"agent": "echo", "role": "developer", "sub": "alice"}
+    assert cp.client.post("/auth/token", json=body, headers=cp.auth("viewer")).status_code == 403
+    answer = cp.client.post("/auth/token", json=body, headers=cp.auth("developer"))
+    assert answer.status_code == 201, answer.text
+    assert answer.headers["cache-control"] == "no-store"
+    made = answer.json()
+    claims = jwt.decode(made["token"], JWT_SECRET, algorithms=["HS256"])
+    assert (claims["sub"], claims["role"], claims["agent"]) == ("alice", "developer", "echo")
+    assert claims["exp"] - claims["iat"] == 30 * 60 == made["expires_at"] - claims["iat"]
+    verified = cp.client.post(
+        "/auth/verify", json={"agent": "echo", "token": made["token"]}, headers=cp.auth("viewer")
+    ).json()
+    assert verified == {
+        "valid": True,
+        "sub": "alice",
+        "role": "developer",
+        "agent": "echo",
+        "auth": "jwt",
+    }
+    forged = jwt.encode(
+        {"sub": "mallory", "role": "admin", "agent": "echo", "exp": int(time.time()) + 60},
+        "another-secret-0123456789abcdef-0123456789",
+        algorithm="HS256",
+    )
+    refused = cp.client.post(
+        "/auth/verify", json={"agent": "echo", "token": forged}, headers=cp.auth("viewer")
+    ).json()
+    assert refused["valid"] is False and "signature" in refused["detail"]
+    garbage = cp.client.post(
+        "/auth/verify", json={"agent": "echo", "token": "not.a.jwt"}, headers=cp.auth("viewer")
+    ).json()
+    assert garbage["valid"] is False
+    assert (
+        cp.client.post(
+            "/auth/token", json={**body, "role": "nobody"}, headers=cp.auth("developer")
+        ).json()["error"]
+        == "InvalidRole"
+    )
+    audit = cp.plane.store.list_audit(agent="echo", limit=100)
+    issued = [e for e in audit if e.action == "token.issue"]
+    assert len(issued) == 1 and issued[0].target == "alice"
+    everything = repr(audit) + repr(cp.plane.events.after(0)[0]) + caplog.text
+    assert JWT_SECRET not in everything and made["token"] not in everything
+
+
+def test_auth_token_is_refused_without_jwt_mode_or_the_secret(
+    cp: Plane, echo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _deploy(cp, echo)["status"] == "succeeded"
+    body = {"agent": "echo", "role": "developer", "sub": "alice"}
+    answer = cp.client.post("/auth/token", json=body, headers=cp.auth("developer"))
+    assert answer.status_code == 400 and answer.json()["error"] == "NotJwtMode"
+    monkeypatch.setenv("ECHO_JWT_SECRET", JWT_SECRET)
+    assert _deploy(cp, _jwt_echo(echo))["status"] == "succeeded"
+    monkeypatch.delenv("ECHO_JWT_SECRET")
+    answer = cp.client.post("/auth/token", json=body, headers=cp.auth("developer"))
+    assert answer.status_code == 409 and answer.json()["error"] == "NoSigningKey"
+    assert "ECHO_JWT_SECRET" in answer.json()["detail"]
+    for bad in ({**body, "sub": ""}, {**body, "agent": "../x"}, {**body, "ttl_s": 0}):
+        got = cp.client.post("/auth/token", json=bad, headers=cp.auth("developer"))
+        assert got.status_code == 400, bad
+    unknown = {**body, "agent": "nobody"}
+    assert (
+        cp.client.post("/auth/token", json=unknown, headers=cp.auth("developer")).status_code == 404
+    )
+
+
+# -- key rotation and bulk revocation -----------------------------------------------------------
+
+
+def _agent_key(cp: Plane, role: str = "developer") -> dict[str, Any]:
+    made = cp.client.post(
+        "/auth/key/create", json={"agent": "echo", "role": role}, headers=cp.auth("developer")
+    )
+    assert made.status_code == 201, made.text
+    body: dict[str, Any] = made.json()
+    return body
+
+
+def _states(cp: Plane) -> dict[str, str]:
+    listed = cp.client.get("/auth/keys", params={"agent": "echo"}, headers=cp.auth("viewer"))
+    return {k["key_id"]: k["state"] for k in listed.json()}
+
+
+def test_rotating_a_key_gives_a_new_one_and_ends_the_old_after_its_grace(
+    cp: Plane, echo: Path
+) -> None:
+    assert _deploy(cp, echo)["status"] == "succeeded"
+    first, second = _agent_key(cp), _agent_key(cp, "viewer")
+    body = {"agent": "echo", "key_id": first["key_id"]}
+    assert (
+        cp.client.post("/auth/key/rotate", json=body, headers=cp.auth("viewer")).status_code == 403
+    )
+    answer = cp.client.post("/auth/key/rotate", json=body, headers=cp.auth("developer"))
+    assert answer.status_code == 201, answer.text
+    assert answer.headers["cache-control"] == "no-store"
+    made = answer.json()
+    assert made["key"].startswith("adk_") and made["key_id"] != first["key_id"]
+    assert made["role"] == "developer" and made["old"]["key_id"] == first["key_id"]
+    with_grace = {"agent": "echo", "key_id": second["key_id"], "grace_s": 3600}
+    graced = cp.client.post("/auth/key/rotate", json=with_grace, headers=cp.auth("developer"))
+    assert graced.status_code == 201
+    states = _states(cp)
+    assert states[first["key_id"]] == "rotated" and states[made["key_id"]] == "active"
+    assert states[second["key_id"]] == "rotating"
+    again = cp.client.post("/auth/key/rotate", json=body, headers=cp.auth("developer"))
+    assert again.status_code == 404
+    rows = [
+        e for e in cp.plane.store.list_audit(agent="echo", limit=100) if e.action == "key.rotate"
+    ]
+    assert {r.target for r in rows} == {first["key_id"], second["key_id"]}
+    assert rows[0].details["new_key_id"] in (made["key_id"], graced.json()["key_id"])
+    audit_text = repr(cp.plane.store.list_audit(limit=1000))
+    assert made["key"] not in audit_text and graced.json()["key"] not in audit_text
+
+
+def test_rotating_a_platform_key_is_for_admins_and_stops_the_old_key(cp: Plane) -> None:
+    viewer_id = cp.keys["viewer"].split("_")[1]
+    body = {"key_id": viewer_id}
+    assert (
+        cp.client.post("/auth/key/rotate", json=body, headers=cp.auth("developer")).status_code
+        == 403
+    )
+    answer = cp.client.post("/auth/key/rotate", json=body, headers=cp.auth("admin"))
+    assert answer.status_code == 201, answer.text
+    new = answer.json()["key"]
+    assert cp.client.get("/controller/agents", headers=cp.auth("viewer")).status_code == 401
+    fresh = {"authorization": f"Bearer {new}"}
+    assert cp.client.get("/controller/agents", headers=fresh).status_code == 200
+
+
+def test_bulk_revoke_revokes_named_or_all_live_keys(cp: Plane, echo: Path) -> None:
+    assert _deploy(cp, echo)["status"] == "succeeded"
+    ids = [_agent_key(cp)["key_id"] for _ in range(3)]
+    named = {"agent": "echo", "key_ids": [ids[0], "0123456789ab"]}
+    url = "/auth/key/revoke-bulk"
+    assert cp.client.post(url, json=named, headers=cp.auth("viewer")).status_code == 403
+    empty = cp.client.post(url, json={"agent": "echo"}, headers=cp.auth("developer"))
+    assert empty.status_code == 400 and empty.json()["error"] == "NothingToRevoke"
+    too_odd = {"agent": "echo", "key_ids": ["../../etc"]}
+    assert cp.client.post(url, json=too_odd, headers=cp.auth("developer")).status_code == 400
+    done = cp.client.post(url, json=named, headers=cp.auth("developer")).json()
+    assert done["revoked"] == [ids[0]] and done["not_found"] == ["0123456789ab"]
+    assert _states(cp)[ids[0]] == "revoked" and _states(cp)[ids[1]] == "active"
+    everything = cp.client.post(
+        url, json={"agent": "echo", "all": True}, headers=cp.auth("developer")
+    ).json()
+    assert set(everything["revoked"]) >= {ids[1], ids[2]}
+    assert set(_states(cp).values()) == {"revoked"}
+    revoked = [
+        e for e in cp.plane.store.list_audit(agent="echo", limit=100) if e.action == "key.revoke"
+    ]
+    assert {e.target for e in revoked} >= set(ids)
+    # Platform keys: admin only, and never the caller's own.
+    assert cp.client.post(url, json={"all": True}, headers=cp.auth("developer")).status_code == 403
+    mine = cp.client.post(url, json={"all": True}, headers=cp.auth("admin")).json()
+    assert cp.keys["admin"].split("_")[1] not in mine["revoked"]
+    assert cp.client.get("/controller/agents", headers=cp.auth("admin")).status_code == 200
+    assert cp.client.get("/controller/agents", headers=cp.auth("viewer")).status_code == 401
+
+
+def test_the_keys_tab_rotates_and_revokes_all_with_the_csrf_token(cp: Plane, echo: Path) -> None:
+    assert _deploy(cp, echo)["status"] == "succeeded"
+    key_id = _agent_key(cp)["key_id"]
+    token = cp.sign_in("developer")
+    page = cp.client.get("/agents/echo").text
+    assert 'hx-post="/ui/keys/rotate"' in page and 'id="revoke-all"' in page
+    form = {"agent": "echo", "key_id": key_id, "grace_s": "0"}
+    assert cp.client.post("/ui/keys/rotate", data=form).status_code == 403  # no CSRF token
+    shown = cp.client.post("/ui/keys/rotate", data=form, headers={"x-csrf-token": token})
+    assert shown.status_code == 200 and shown.headers["cache-control"] == "no-store"
+    assert re.search(r"adk_[0-9a-f]{12}_", shown.text)
+    bad = cp.client.post(
+        "/ui/keys/rotate", data={**form, "grace_s": "9e9"}, headers={"x-csrf-token": token}
+    )
+    assert bad.status_code == 400
+    gone = cp.client.post(
+        "/ui/keys/revoke-all", data={"agent": "echo"}, headers={"x-csrf-token": token}
+    )
+    assert gone.status_code == 204
+    assert set(_states(cp).values()) <= {"revoked", "rotated"}
+    cp.sign_in("viewer")
+    assert 'id="revoke-all"' not in cp.client.get("/agents/echo").text
+
+
+# -- logs filtered by level ----------------------------------------------------------------------
+
+MIXED_LOG = [
+    '{"timestamp": "t", "level": "DEBUG", "logger": "agentdock", "message": "d"}',
+    "12:00:00.000 INFO  agentdock.app started",
+    '{"timestamp": "t", "level": "WARN", "logger": "agentdock", "message": "slow <b>"}',
+    "12:00:01.000 ERROR agentdock.app failed",
+    "Traceback (most recent call last):",
+    "12:00:02.000 INFO  agentdock.app recovered",
+    "{not json",
+    '{"level": "CRITICAL", "message": "down"}',
+]
+
+
+def test_logs_filter_by_level_and_keep_a_traceback_with_its_error(
+    cp: Plane, echo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import deploy_fakes
+
+    assert _deploy(cp, echo)["status"] == "succeeded"
+    monkeypatch.setattr(
+        deploy_fakes.FakeTarget, "logs", lambda self, handle, tail, follow: iter(MIXED_LOG)
+    )
+    viewer = cp.auth("viewer")
+    every = cp.client.get("/controller/logs/echo", headers=viewer).json()["lines"]
+    assert every == MIXED_LOG
+    errors = cp.client.get("/controller/logs/echo?level=error", headers=viewer).json()["lines"]
+    assert errors == [MIXED_LOG[3], MIXED_LOG[4], MIXED_LOG[7]]
+    warned = cp.client.get("/controller/logs/echo?level=WARNING", headers=viewer).json()["lines"]
+    assert warned == [MIXED_LOG[2], MIXED_LOG[3], MIXED_LOG[4], MIXED_LOG[7]]
+    assert cp.client.get("/controller/logs/echo?level=loud", headers=viewer).status_code == 400
+    cp.sign_in("viewer")
+    assert 'id="log-level"' in cp.client.get("/agents/echo").text
+    shown = cp.client.get("/ui/agents/echo/logs?level=warn").text
+    assert "slow &lt;b&gt;" in shown and "started" not in shown and "failed" in shown
+    assert "started" in cp.client.get("/ui/agents/echo/logs?level=").text
+
+
+def test_fleet_figures_are_read_once_per_ttl_and_shared(cp: Plane, echo: Path) -> None:
+    from agentdock_plugins.controlplane.metrics import FleetFigures
+
+    assert _deploy(cp, echo)["status"] == "succeeded"
+    fleet = FleetFigures(cp.plane.telemetry_path, 3600, ttl_s=3600)
+    assert fleet.get() == ({}, "absent")
+    _recorded_runs(cp)
+    assert fleet.get() == ({}, "absent")  # within the ttl: the last read
+    fresh = FleetFigures(cp.plane.telemetry_path, 3600, ttl_s=0)
+    figures, state = fresh.get()
+    assert state == "read" and figures["echo"]["requests"] == 101
+    assert figures["other"]["requests"] == 1
+
+
+def test_the_agents_table_is_read_once_per_period_and_shared(cp: Plane, echo: Path) -> None:
+    from agentdock_plugins.controlplane.shared import Shared
+
+    calls: list[int] = []
+
+    def compute() -> list[int]:
+        calls.append(1)
+        return [len(calls)]
+
+    shared: Shared[list[int]] = Shared(3600)
+    assert shared.get(compute) == [1] and shared.get(compute) == [1] and len(calls) == 1
+    assert Shared[list[int]](0).get(compute) == [2]
+    plane = ControlPlane(store=cp.plane.store, projects=cp.plane.projects, table_ttl_s=3600)
+    with TestClient(controlplane_app(plane)) as client:
+        viewer = cp.auth("viewer")
+        assert client.get("/controller/agents", headers=viewer).json() == []
+        assert _deploy(cp, echo)["status"] == "succeeded"
+        assert client.get("/controller/agents", headers=viewer).json() == []  # the shared reading
+        assert [r["agent"] for r in cp.client.get("/controller/agents", headers=viewer).json()] == [
+            "echo"
+        ]
+
+
+def test_traces_list_the_newest_runs_without_inputs_or_subjects(cp: Plane, echo: Path) -> None:
+    assert _deploy(cp, echo)["status"] == "succeeded"
+    planted = "subject-planted-0123456789"
+    _recorded_runs(cp)
+    _record(cp, [_run(7.0, ago=1.0, role="developer", subject=planted, error_type="<b>x</b>")])
+    answer = cp.client.get("/controller/traces/echo?limit=3", headers=cp.auth("viewer"))
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["store"] is True and len(body["runs"]) == 3
+    newest = body["runs"][0]
+    assert newest["latency_ms"] == 7.0 and newest["role"] == "developer"
+    assert newest["run_id"] == "a" * 32 and newest["mode"] == "invoke"
+    assert [r["at"] for r in body["runs"]] == sorted((r["at"] for r in body["runs"]), reverse=True)
+    assert planted not in answer.text
+    assert (
+        cp.client.get("/controller/traces/echo?limit=0", headers=cp.auth("viewer")).status_code
+        == 400
+    )
+    assert cp.client.get("/controller/traces/nobody", headers=cp.auth("viewer")).status_code == 404
+    cp.sign_in("viewer")
+    page = cp.client.get("/agents/echo").text
+    assert 'id="runs-table"' in page and "&lt;b&gt;x&lt;/b&gt;" in page and planted not in page

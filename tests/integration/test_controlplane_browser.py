@@ -209,6 +209,21 @@ def test_the_dashboard_deploys_calls_and_guards(dashboard: dict[str, Any]) -> No
         WebDriverWait(browser, WAIT).until(ready.alert_is_present()).accept()
         text_is(f"#keys-table tr[data-key='{key_id}'] .state", "revoked")
 
+        # The playground's run reached the local telemetry collector: the Metrics tab
+        # counts it and uPlot draws its five charts (from dashboard.js, no inline script).
+        deadline = time.monotonic() + WAIT
+        while True:
+            browser.get(f"{base}/agents/chat")
+            counted = shown("#metrics-totals [data-total=requests]").text.strip()
+            if counted not in ("", "0") or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert int(counted) >= 1
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#metrics-charts canvas")) == 5)
+        browser.execute_script("document.getElementById('metrics').scrollIntoView();")
+        browser.save_screenshot(str(shots / "07b-metrics.png"))
+        assert accessibility_violations(browser) == []
+
         # A second version, then a rollback to the first from the versions table.
         graph = dashboard["project"] / "agent" / "graph.py"
         graph.write_text(graph.read_text() + "\n# version two\n")

@@ -31,6 +31,8 @@ __all__ = [
     "make_key",
     "require_agent",
     "revoke",
+    "revoke_many",
+    "rotate_key",
     "start_deploy",
     "start_rollback",
     "start_stop",
@@ -184,3 +186,74 @@ def revoke(plane: ControlPlane, who: Principal, key_id: str, agent: str | None) 
     action = "key.revoke" if agent else "controlplane.key.revoke"
     audit(plane.store, who, action, agent, key_id)
     return record.public(time.time()) if agent else describe(record)
+
+
+def rotate_key(
+    plane: ControlPlane, who: Principal, key_id: str, agent: str | None, grace_s: int
+) -> dict[str, Any]:
+    """Replace a live key of ``agent`` (developer), or a platform key (``agent`` None;
+    admin), by a new one with the same role and expiry (the registry's rotation, in one
+    transaction); the old key works ``grace_s`` more seconds (0: it stops at once). The
+    answer holds the new key, shown once; the audit row names both ids."""
+    from agentdock.auth import generate_key
+
+    if agent is None and not who.can("admin"):
+        raise RuntimeHTTPError(403, "Forbidden", "only an admin rotates platform keys")
+    if agent is not None:
+        require_agent(plane, agent)
+    now = time.time()
+    generated = generate_key()
+    result = plane.store.rotate_api_key(
+        agent=agent or PLATFORM,
+        key_id=key_id,
+        new_key_id=generated.key_id,
+        new_hashed_key=generated.digest,
+        hash_algorithm=generated.algorithm,
+        grace_seconds=grace_s,
+        created_by=who.name,
+        now=now,
+    )
+    if result is None:
+        raise RuntimeHTTPError(404, "NotFound", "no such live key", path="key_id")
+    old, new = result
+    action = "key.rotate" if agent else "controlplane.key.rotate"
+    audit(
+        plane.store, who, action, agent, key_id, new_key_id=new.key_id, grace_until=old.grace_until
+    )
+    shown = new.public(now) if agent else describe(new, now)
+    previous = old.public(now) if agent else describe(old, now)
+    return {"key": generated.key, **shown, "old": previous}
+
+
+def revoke_many(
+    plane: ControlPlane, who: Principal, key_ids: list[str], agent: str | None, every: bool
+) -> dict[str, Any]:
+    """Revoke several keys of ``agent`` (or platform keys, admin) at once: ``key_ids``, or
+    with ``every`` all its live keys (a platform key never revokes the caller's own). Each
+    is revoked and audited as one :func:`revoke`; unknown ids are listed, not an error."""
+    if agent is None and not who.can("admin"):
+        raise RuntimeHTTPError(403, "Forbidden", "only an admin revokes platform keys")
+    if agent is not None:
+        require_agent(plane, agent)
+    wanted = list(dict.fromkeys(key_ids))
+    if every:
+        now = time.time()
+        live = plane.store.list_api_keys(agent or PLATFORM)
+        wanted += [
+            r.key_id
+            for r in live
+            if r.state(now) in ("active", "rotating") and r.key_id not in wanted
+        ]
+    if agent is None:
+        wanted = [k for k in wanted if k != who.key_id]
+    revoked, missing = [], []
+    for key_id in wanted:
+        try:
+            revoke(plane, who, key_id, agent)
+        except RuntimeHTTPError as exc:
+            if exc.status != 404:
+                raise
+            missing.append(key_id)
+        else:
+            revoked.append(key_id)
+    return {"agent": agent, "revoked": revoked, "not_found": missing}

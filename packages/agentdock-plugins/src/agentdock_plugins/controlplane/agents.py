@@ -22,6 +22,7 @@ __all__ = [
     "dockfile_under",
     "is_agent_name",
     "is_key_id",
+    "read_agent_rows",
 ]
 
 #: An agent name as the Dockfile schema allows it (``agent.name``).
@@ -55,7 +56,17 @@ def _summary(state: dict[str, Any]) -> str:
 
 
 def agent_rows(plane: ControlPlane) -> list[dict[str, Any]]:
-    """Every agent of the registry with its version, state and uptime."""
+    """:func:`read_agent_rows`, read at most once per ``plane.table_ttl_s`` and shared by
+    every caller meanwhile (:class:`~.shared.Shared`); the rows are not to be changed."""
+    return plane.table.get(lambda: read_agent_rows(plane))
+
+
+def read_agent_rows(plane: ControlPlane) -> list[dict[str, Any]]:
+    """Every agent of the registry with its version, state and uptime, and its figures
+    over the last ``plane.figures_window_s`` from the local telemetry store (read at most
+    every ``plane.figures_ttl_s``: :class:`~.metrics.FleetFigures`) (requests,
+    p95 latency, requests a minute, error rate, cost; None where nothing was recorded)."""
+    figures, telemetry = plane.fleet.get()
     rows = []
     for name in plane.store.list_agents():
         if name == PLATFORM or not is_agent_name(name):
@@ -74,9 +85,29 @@ def agent_rows(plane: ControlPlane) -> list[dict[str, Any]]:
                 "restarts": state.get("restarts", 0),
                 "started_at": state.get("started_at"),
                 "deployed_by": state.get("deployed_by"),
+                **_row_figures(figures.get(name)),
+                "telemetry": telemetry,
             }
         )
     return rows
+
+
+def _row_figures(found: dict[str, Any] | None) -> dict[str, Any]:
+    if found is None:
+        return {
+            "requests": 0,
+            "p95_ms": None,
+            "rate_per_min": None,
+            "error_rate": None,
+            "cost_usd": None,
+        }
+    return {
+        "requests": found["requests"],
+        "p95_ms": found["latency_ms"]["p95"],
+        "rate_per_min": found["rate_per_min"],
+        "error_rate": found["error_rate"],
+        "cost_usd": found["cost_usd"],
+    }
 
 
 def dockfile_under(root: Path, given: str) -> Path | None:

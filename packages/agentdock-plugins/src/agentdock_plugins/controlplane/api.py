@@ -17,7 +17,7 @@ import anyio
 import msgspec
 from agentdock.deployment import DeployError, logs, versions
 from agentdock.httperrors import RuntimeHTTPError
-from litestar import Request, Router, delete, get, post
+from litestar import Request, Response, Router, delete, get, post
 from litestar.params import HeaderParameter, JSONBody, Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
@@ -26,6 +26,8 @@ from agentdock_plugins.controlplane.actions import (
     make_key,
     require_agent,
     revoke,
+    revoke_many,
+    rotate_key,
     start_deploy,
     start_rollback,
     start_stop,
@@ -36,6 +38,14 @@ from agentdock_plugins.controlplane.agents import (
     agent_status,
 )
 from agentdock_plugins.controlplane.dockfiletext import MAX_TEXT_BYTES, validate_text
+from agentdock_plugins.controlplane.loglevels import LEVEL, at_least
+from agentdock_plugins.controlplane.metrics import (
+    WINDOW,
+    TelemetryUnavailable,
+    agent_metrics,
+    recent_runs,
+    window_seconds,
+)
 from agentdock_plugins.controlplane.operations import Operation
 from agentdock_plugins.controlplane.principals import (
     PLATFORM,
@@ -44,6 +54,7 @@ from agentdock_plugins.controlplane.principals import (
     describe,
 )
 from agentdock_plugins.controlplane.state import ControlPlane
+from agentdock_plugins.controlplane.tokens import issue_token, verify_token
 
 __all__ = ["AgentPath", "KeyBody", "api_router"]
 
@@ -81,6 +92,42 @@ class KeyBody(msgspec.Struct, forbid_unknown_fields=True):
     role: Annotated[str, msgspec.Meta(pattern=r"^[a-z_]{2,32}$")]
     agent: Annotated[str, msgspec.Meta(pattern=AGENT_NAME)] | None = None
     expires_in_s: Annotated[int, msgspec.Meta(gt=0, le=10 * 365 * 86400)] | None = None
+
+
+class TokenBody(msgspec.Struct, forbid_unknown_fields=True):
+    """``ttl_s`` omitted: the Dockfile's ``auth.jwt.expiry_minutes``."""
+
+    agent: Annotated[str, msgspec.Meta(pattern=AGENT_NAME)]
+    role: Annotated[str, msgspec.Meta(pattern=r"^[a-z_]{2,32}$")]
+    sub: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+    ttl_s: Annotated[int, msgspec.Meta(gt=0, le=366 * 86400)] | None = None
+
+
+KeyId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{12}$")]
+
+
+class RotateBody(msgspec.Struct, forbid_unknown_fields=True):
+    """``agent`` omitted: a platform key (admin). ``grace_s``: how long the old key keeps
+    working (default 0: it stops at once)."""
+
+    key_id: KeyId
+    agent: Annotated[str, msgspec.Meta(pattern=AGENT_NAME)] | None = None
+    grace_s: Annotated[int, msgspec.Meta(ge=0, le=30 * 86400)] = 0
+
+
+class BulkRevokeBody(msgspec.Struct, forbid_unknown_fields=True):
+    """``key_ids`` to revoke, or ``all`` live keys; ``agent`` omitted: platform keys (admin)."""
+
+    agent: Annotated[str, msgspec.Meta(pattern=AGENT_NAME)] | None = None
+    key_ids: Annotated[list[KeyId], msgspec.Meta(max_length=1000)] = msgspec.field(
+        default_factory=list
+    )
+    all: bool = False
+
+
+class VerifyBody(msgspec.Struct, forbid_unknown_fields=True):
+    agent: Annotated[str, msgspec.Meta(pattern=AGENT_NAME)]
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=8192)]
 
 
 def _plane(request: Request[Any, Any, Any]) -> ControlPlane:
@@ -144,15 +191,60 @@ def agent_logs(
     request: Request[Any, Any, Any],
     agent: AgentPath,
     tail: Annotated[int, Parameter(ge=0, le=10_000)] = 200,
+    level: Annotated[str | None, Parameter(pattern=LEVEL)] = None,
 ) -> dict[str, Any]:
-    """The last ``tail`` lines of the runtime's log."""
+    """The last ``tail`` lines of the runtime's log; with ``level`` (debug, info, warn,
+    error, critical), the lines at that level or above among them."""
     plane = _plane(request)
     require_agent(plane, agent)
     try:
         lines = list(logs(agent, tail=tail, store=plane.store, plugins=plane.plugins))
     except DeployError as exc:
         raise _http_error(exc) from None
-    return {"agent": agent, "lines": lines[-tail:] if tail else []}
+    shown = lines[-tail:] if tail else []
+    return {"agent": agent, "lines": at_least(shown, level) if level else shown}
+
+
+@get("/controller/metrics/{agent:str}", guards=[VIEWER], sync_to_thread=True)
+def agent_metrics_route(
+    request: Request[Any, Any, Any],
+    agent: AgentPath,
+    window: Annotated[str, Parameter(pattern=WINDOW, description="e.g. 15m, 1h, 7d")] = "1h",
+) -> dict[str, Any]:
+    """Requests, error rate, p50/p95 latency, tokens, cost and policy violations of an
+    agent over the last ``window`` (at most 31 days), in total and in 60 equal slices,
+    read from the local telemetry store (``store`` false: nothing recorded yet)."""
+    plane = _plane(request)
+    require_agent(plane, agent)
+    try:
+        seconds = window_seconds(window)
+    except ValueError as exc:
+        raise RuntimeHTTPError(400, "InvalidWindow", str(exc), path="window") from None
+    try:
+        return agent_metrics(plane.telemetry_path, agent, seconds)
+    except TelemetryUnavailable as exc:
+        raise RuntimeHTTPError(
+            503, "TelemetryUnavailable", f"the telemetry store cannot be read ({exc})"
+        ) from None
+
+
+@get("/controller/traces/{agent:str}", guards=[VIEWER], sync_to_thread=True)
+def agent_traces(
+    request: Request[Any, Any, Any],
+    agent: AgentPath,
+    limit: Annotated[int, Parameter(ge=1, le=1000)] = 50,
+) -> dict[str, Any]:
+    """The agent's newest runs from the local telemetry store, newest first: run and trace
+    ids, mode, status, error type, latency, tokens, cost, role."""
+    plane = _plane(request)
+    require_agent(plane, agent)
+    try:
+        runs = recent_runs(plane.telemetry_path, agent, limit)
+    except TelemetryUnavailable as exc:
+        raise RuntimeHTTPError(
+            503, "TelemetryUnavailable", f"the telemetry store cannot be read ({exc})"
+        ) from None
+    return {"agent": agent, "store": runs is not None, "runs": runs or []}
 
 
 @post("/controller/deploy", guards=[DEVELOPER], status_code=202, sync_to_thread=True)
@@ -289,6 +381,40 @@ def revoke_key(
     return revoke(_plane(request), _who(request), key_id, agent)
 
 
+@post("/auth/token", guards=[DEVELOPER], status_code=201, sync_to_thread=True)
+def token_route(request: Request[Any, Any, Any], data: JSONBody[TokenBody]) -> Response[Any]:
+    """A JWT for an agent in mode jwt, signed with its ``auth.jwt.secret_key`` as the
+    control plane's environment sets it (HMAC algorithms only); shown once, never stored."""
+    made = issue_token(_plane(request), _who(request), data.agent, data.role, data.sub, data.ttl_s)
+    return Response(made, status_code=201, headers={"Cache-Control": "no-store"})
+
+
+@post("/auth/verify", guards=[VIEWER], status_code=200, sync_to_thread=True)
+def verify_route(request: Request[Any, Any, Any], data: JSONBody[VerifyBody]) -> dict[str, Any]:
+    """Whether the agent's runtime would accept a token (the runtime's own verifier):
+    ``valid`` with ``sub`` and ``role``, or not with its ``error`` and ``detail``."""
+    return verify_token(_plane(request), data.agent, data.token)
+
+
+@post("/auth/key/rotate", guards=[DEVELOPER], status_code=201, sync_to_thread=True)
+def rotate_key_route(request: Request[Any, Any, Any], data: JSONBody[RotateBody]) -> Response[Any]:
+    """Replace a live key by a new one with the same role and expiry (``key``, shown once);
+    the old one works ``grace_s`` more seconds, then is refused."""
+    made = rotate_key(_plane(request), _who(request), data.key_id, data.agent, data.grace_s)
+    return Response(made, status_code=201, headers={"Cache-Control": "no-store"})
+
+
+@post("/auth/key/revoke-bulk", guards=[DEVELOPER], status_code=200, sync_to_thread=True)
+def revoke_bulk_route(
+    request: Request[Any, Any, Any], data: JSONBody[BulkRevokeBody]
+) -> dict[str, Any]:
+    """Revoke ``key_ids``, or with ``all`` every live key, of an agent (or platform keys,
+    admin; never the caller's own) at once; each is audited as a revocation."""
+    if not data.key_ids and not data.all:
+        raise RuntimeHTTPError(400, "NothingToRevoke", "name key_ids or set all", "key_ids")
+    return revoke_many(_plane(request), _who(request), data.key_ids, data.agent, data.all)
+
+
 # -- audit ----------------------------------------------------------------------------------
 
 
@@ -322,6 +448,8 @@ api_router = Router(
         agent_versions,
         agent_deployments,
         agent_logs,
+        agent_metrics_route,
+        agent_traces,
         deploy_route,
         rollback_route,
         stop_route,
@@ -333,6 +461,10 @@ api_router = Router(
         list_keys,
         create_key,
         revoke_key,
+        rotate_key_route,
+        revoke_bulk_route,
+        token_route,
+        verify_route,
         audit_log,
     ],
     tags=["control plane"],

@@ -78,6 +78,7 @@ def _templates() -> TemplateConfig[JinjaTemplateEngine]:
     )
     environment.filters["when"] = _when
     environment.filters["age"] = _age
+    environment.filters["figure"] = _figure
     # JSON shown as text (autoescaped like any text), unlike ``tojson``, which is meant for
     # script and attribute contexts and writes ' as \u0027.
     environment.filters["pretty"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
@@ -89,6 +90,19 @@ def _when(ts: Any) -> str:
     if not isinstance(ts, int | float):
         return "—"
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
+
+
+def _figure(value: Any, unit: str) -> str:
+    """A figure of the metrics for a table cell: ``ms``, ``pct``, ``usd`` or ``rate``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "—"
+    if unit == "ms":
+        return f"{value:,.0f} ms" if value >= 10 else f"{value:.1f} ms"
+    if unit == "pct":
+        return f"{value * 100:.1f}%"
+    if unit == "usd":
+        return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+    return f"{value:,.1f}/min"
 
 
 def _age(seconds: Any) -> str:

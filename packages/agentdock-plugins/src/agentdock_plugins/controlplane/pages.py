@@ -32,6 +32,8 @@ from agentdock_plugins.controlplane.access import (
 from agentdock_plugins.controlplane.actions import (
     make_key,
     revoke,
+    revoke_many,
+    rotate_key,
     start_deploy,
     start_rollback,
     start_stop,
@@ -44,6 +46,12 @@ from agentdock_plugins.controlplane.agents import (
 )
 from agentdock_plugins.controlplane.api import DEVELOPER, VIEWER, AgentPath
 from agentdock_plugins.controlplane.dockfiletext import validate_text
+from agentdock_plugins.controlplane.loglevels import at_least
+from agentdock_plugins.controlplane.metrics import (
+    TelemetryUnavailable,
+    agent_metrics,
+    recent_runs,
+)
 from agentdock_plugins.controlplane.principals import (
     PLATFORM,
     ROLES,
@@ -57,6 +65,8 @@ __all__ = ["pages_router"]
 
 #: The status that tells htmx to stop polling (it still shows the answer).
 STOP_POLLING = 286
+#: The window the Metrics tab opens with (the tab's menu asks the API for others).
+METRICS_WINDOW_S = 3600
 OpPath = Annotated[str, Parameter(pattern=r"^op-[0-9]+-[0-9a-f]{8}$")]
 
 
@@ -158,7 +168,14 @@ def home(request: Request[Any, Any, Any]) -> Template | Redirect:
     plane = _plane(request)
     rows = agent_rows(plane)
     failed = [op.public() for op in plane.operations.recent(10) if op.status == "failed"]
-    return _page(request, "home.html", who, agents=rows, failed=failed[:3])
+    return _page(
+        request,
+        "home.html",
+        who,
+        agents=rows,
+        failed=failed[:3],
+        window_s=plane.figures_window_s,
+    )
 
 
 @get("/ui/agents", guards=[VIEWER], include_in_schema=False, sync_to_thread=True)
@@ -209,11 +226,20 @@ def agent_page(request: Request[Any, Any, Any], agent: AgentPath) -> Template | 
         found = defined_roles(plane.store, agent)
     except DeployError:
         found = None
+    try:
+        figures: dict[str, Any] | None = agent_metrics(
+            plane.telemetry_path, agent, METRICS_WINDOW_S
+        )
+        runs = recent_runs(plane.telemetry_path, agent, 50) or []
+    except TelemetryUnavailable:
+        figures, runs = None, []
     return _page(
         request,
         "agent.html",
         who,
         agent=agent,
+        metrics=figures,
+        runs=runs,
         status=agent_status(plane, agent),
         versions=list(reversed(history)),
         deployments=deployments,
@@ -224,13 +250,19 @@ def agent_page(request: Request[Any, Any, Any], agent: AgentPath) -> Template | 
 
 
 @get("/ui/agents/{agent:str}/logs", guards=[VIEWER], include_in_schema=False, sync_to_thread=True)
-def logs_fragment(request: Request[Any, Any, Any], agent: AgentPath) -> Template:
+def logs_fragment(
+    request: Request[Any, Any, Any],
+    agent: AgentPath,
+    level: Annotated[str | None, Parameter(pattern=r"^(|debug|info|warn|error|critical)$")] = None,
+) -> Template:
     plane = _plane(request)
     try:
-        lines = list(logs(agent, tail=200, store=plane.store, plugins=plane.plugins))
+        lines = list(logs(agent, tail=200, store=plane.store, plugins=plane.plugins))[-200:]
     except DeployError as exc:
         lines = [f"(no logs: {exc.cause})"]
-    return _fragment(request, "_logs.html", lines=lines[-200:])
+    else:
+        lines = at_least(lines, level) if level else lines
+    return _fragment(request, "_logs.html", lines=lines)
 
 
 @get("/deploy", include_in_schema=False)
@@ -385,6 +417,31 @@ def revoke_key_action(request: Request[Any, Any, Any], data: Form) -> Response[A
     return Response(content="", status_code=204, headers={"HX-Refresh": "true"})
 
 
+@post("/ui/keys/rotate", guards=[DEVELOPER], include_in_schema=False, sync_to_thread=True)
+def rotate_key_action(request: Request[Any, Any, Any], data: Form) -> Template:
+    """Rotate a key and show the new one once (never cached)."""
+    agent = _form_agent(data) if data.get("agent") else None
+    key_id = str(data.get("key_id", ""))
+    if not is_key_id(key_id):
+        raise RuntimeHTTPError(400, "InvalidKeyId", "not a key id", path="key_id")
+    grace = str(data.get("grace_s", "0"))
+    if grace not in ("0", "3600", "86400"):
+        raise RuntimeHTTPError(400, "InvalidGrace", "grace is 0, 3600 or 86400 s", "grace_s")
+    who = _signed_in(request)
+    assert who is not None
+    made = rotate_key(_plane(request), who, key_id, agent, int(grace))
+    changed = {"HX-Trigger": "keys-changed", "Cache-Control": "no-store"}
+    return _fragment(request, "_newkey.html", changed, made=made)
+
+
+@post("/ui/keys/revoke-all", guards=[DEVELOPER], include_in_schema=False, sync_to_thread=True)
+def revoke_all_action(request: Request[Any, Any, Any], data: Form) -> Response[Any]:
+    who = _signed_in(request)
+    assert who is not None
+    revoke_many(_plane(request), who, [], _form_agent(data), every=True)
+    return Response(content="", status_code=204, headers={"HX-Refresh": "true"})
+
+
 @post("/ui/validate", guards=[VIEWER], include_in_schema=False)
 async def validate_action(request: Request[Any, Any, Any], data: Form) -> Template:
     plane = _plane(request)
@@ -444,6 +501,8 @@ pages_router = Router(
         stop_action,
         create_key_action,
         revoke_key_action,
+        rotate_key_action,
+        revoke_all_action,
         validate_action,
         playground_invoke,
     ],

@@ -9,7 +9,10 @@ from typing import Any
 from agentdock.registry import SQLStore
 
 from agentdock_plugins.controlplane.events import EventLog
+from agentdock_plugins.controlplane.metrics import FleetFigures
 from agentdock_plugins.controlplane.operations import Operations
+from agentdock_plugins.controlplane.shared import Shared
+from agentdock_plugins.localstore.store import telemetry_db_path
 
 __all__ = ["ControlPlane"]
 
@@ -28,6 +31,26 @@ class ControlPlane:
     started_at: float = 0.0
     #: Seconds between two readings of every agent's health (``health_event``); 0: none.
     health_interval: float = 5.0
+    #: The local telemetry store the metrics are read from (default: the environment's,
+    #: which is the one the local runtimes of this home write).
+    telemetry: Path | None = None
+    #: The window of the home table's figures (p95, rate, error rate, cost), in seconds.
+    figures_window_s: int = 3600
+    #: How old those figures may be (seconds): one read serves every caller meanwhile.
+    figures_ttl_s: float = 5.0
+    fleet: FleetFigures = field(init=False)
+    #: How old the agents table may be (seconds): one reading serves every caller meanwhile.
+    table_ttl_s: float = 1.0
+    table: Shared[list[dict[str, Any]]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.operations = Operations(self.events)
+        if self.telemetry is None:
+            self.telemetry = telemetry_db_path()
+        self.table = Shared(self.table_ttl_s)
+        self.fleet = FleetFigures(self.telemetry, self.figures_window_s, self.figures_ttl_s)
+
+    @property
+    def telemetry_path(self) -> Path:
+        assert self.telemetry is not None  # set in __post_init__
+        return self.telemetry

@@ -55,7 +55,7 @@
     stream.onerror = function () { if (warn) warn.hidden = false; };
     var operation = document.getElementById("operation");
     var mine = operation ? operation.getAttribute("data-operation") : null;
-    ["deploy_status", "build_event", "health_event"].forEach(function (kind) {
+    ["deploy_status", "build_event", "health_event", "metric_event"].forEach(function (kind) {
       stream.addEventListener(kind, function (message) {
         var data = {};
         try { data = JSON.parse(message.data); } catch (ignored) {}
@@ -69,9 +69,82 @@
     });
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", follow);
-  } else {
+  // The Metrics tab: figures from GET /controller/metrics/{agent}, drawn with uPlot.
+  var CHARTS = {
+    latency: [["p50_ms", "p50", "#7cb8ff"], ["p95_ms", "p95", "#f2c14e"]],
+    requests: [["requests", "requests", "#5fd38d"], ["errors", "errors", "#ff7b7b"]],
+    tokens: [["tokens_input", "input", "#7cb8ff"], ["tokens_output", "output", "#c792ea"]],
+    cost: [["cost_usd", "USD", "#f2c14e"]],
+    policy: [["policy_violations", "violations", "#ff7b7b"]]
+  };
+  var drawn = [];
+
+  function percent(value) { return (value * 100).toFixed(1) + "%"; }
+  function ms(value) { return value === null ? "—" : value.toFixed(value >= 10 ? 0 : 1) + " ms"; }
+
+  function totals(data) {
+    var set = function (name, text) {
+      var cell = document.querySelector('#metrics-totals [data-total="' + name + '"]');
+      if (cell) cell.textContent = text;
+    };
+    set("requests", String(data.requests));
+    set("error_rate", data.requests ? percent(data.error_rate) : "—");
+    set("p50", ms(data.latency_ms.p50));
+    set("p95", ms(data.latency_ms.p95));
+    set("tokens", data.tokens.input + " / " + data.tokens.output);
+    set("cost", data.cost_usd === null ? "—" : "$" + data.cost_usd.toFixed(4));
+    set("violations", String(data.policy_violations));
+  }
+
+  function draw(data) {
+    drawn.forEach(function (plot) { plot.destroy(); });
+    drawn = [];
+    if (!window.uPlot) return;
+    document.querySelectorAll("#metrics-charts [data-chart]").forEach(function (box) {
+      var lines = CHARTS[box.getAttribute("data-chart")] || [];
+      var series = [{}];
+      var columns = [data.series.t];
+      lines.forEach(function (line) {
+        // Points shown too: a slice with runs between empty ones is a lone point, no line.
+        series.push({
+          label: line[1], stroke: line[2], width: 1.5, spanGaps: false,
+          points: { show: true, size: 4, fill: line[2] }
+        });
+        columns.push(data.series[line[0]]);
+      });
+      var axis = { stroke: "#a3adba", grid: { stroke: "#2a313b" }, ticks: { stroke: "#2a313b" } };
+      drawn.push(new window.uPlot({
+        width: Math.max(box.clientWidth, 320), height: 180, series: series,
+        axes: [axis, axis], cursor: { drag: { x: false, y: false } }
+      }, columns, box));
+    });
+  }
+
+  function metrics() {
+    var menu = document.getElementById("metrics-window");
+    if (!menu) return;
+    var load = function () {
+      var url = menu.getAttribute("data-metrics-url") + "?window=" + encodeURIComponent(menu.value);
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (answer) {
+          if (!answer.ok) throw new Error("HTTP " + answer.status);
+          return answer.json();
+        })
+        .then(function (data) { totals(data); draw(data); })
+        .catch(function (error) { banner("Metrics could not be read (" + error.message + ")"); });
+    };
+    menu.addEventListener("change", load);
+    load();
+  }
+
+  function ready() {
     follow();
+    metrics();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", ready);
+  } else {
+    ready();
   }
 })();

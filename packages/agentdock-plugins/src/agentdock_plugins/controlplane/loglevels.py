@@ -1,0 +1,46 @@
+"""Filtering runtime log lines by level, for the Logs tab and ``/controller/logs``.
+
+A runtime writes one of two shapes (:mod:`agentdock_runtime.logconfig`): JSON lines with a
+``level`` key, or text lines ``HH:MM:SS.mmm LEVEL logger message``. A line of neither shape
+(a traceback's continuation, a print) takes the level of the line before it, so a filter
+keeps an error with its traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+
+__all__ = ["LEVEL", "LEVELS", "at_least"]
+
+#: Levels in order, as the runtime writes them (``WARNING`` is read as ``WARN``).
+LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "CRITICAL")
+#: A level as the API takes it (any case).
+LEVEL = r"^(?i:debug|info|warn|warning|error|critical)$"
+_RANK = {name: n for n, name in enumerate(LEVELS)} | {"WARNING": 2}
+_TEXT = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} (DEBUG|INFO|WARN|WARNING|ERROR|CRITICAL)\b")
+
+
+def _rank(line: str) -> int | None:
+    """The level of a line, or None when it names none."""
+    if line.startswith("{"):
+        try:
+            level = json.loads(line).get("level")
+        except (ValueError, AttributeError):
+            return None
+        return _RANK.get(level.upper()) if isinstance(level, str) else None
+    found = _TEXT.match(line)
+    return _RANK[found.group(1)] if found else None
+
+
+def at_least(lines: Iterable[str], level: str) -> list[str]:
+    """The lines at ``level`` or above (a line without a level follows the one before)."""
+    floor = _RANK[level.upper()]
+    kept, current = [], None
+    for line in lines:
+        rank = _rank(line)
+        current = rank if rank is not None else current
+        if current is not None and current >= floor:
+            kept.append(line)
+    return kept
