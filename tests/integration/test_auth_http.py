@@ -19,11 +19,12 @@ import agentdock_plugins.litestar
 import httpx
 import jwt
 import pytest
-from agentdock import hookimpl, make_plugin_manager
+from agentdock import make_plugin_manager
 from agentdock.auth import generate_key
 from agentdock.registry import open_store
 from agentdock.testing import client
 from auth_support import stored_key
+from capturedevents import CapturedEvents
 
 ECHO = Path(__file__).resolve().parents[2] / "examples" / "echo"
 SECRET = "planted-http-secret-0123456789abcdef-0123"
@@ -164,23 +165,6 @@ def test_rate_limit_gets_429_with_retry_after(
     admin = {"x-api-key": keys["admin"].key}
     for _ in range(5):
         assert http.post("/invoke", json={"text": "hi"}, headers=admin).status_code == 200
-
-
-class CapturedEvents:
-    """A telemetry sink plugin that keeps every event it is sent."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-
-    async def emit(self, events: Any) -> None:
-        self.events.extend(events)
-
-    async def flush(self) -> None:
-        return None
-
-    @hookimpl
-    def agentdock_register_telemetry_sinks(self, register: Any) -> None:
-        register("captured", lambda spec: self)
 
 
 def test_limit_events_name_role_and_subject_never_the_key(

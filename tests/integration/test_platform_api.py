@@ -23,9 +23,10 @@ import agentdock_plugins.policies
 import httpx
 import jwt
 import pytest
-from agentdock import app, hookimpl, make_plugin_manager
+from agentdock import app, make_plugin_manager
 from agentdock.registry import open_store
 from auth_support import stored_key
+from capturedevents import CapturedEvents
 from langgraph.pregel.remote import RemoteGraph
 from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.errors import ConflictError, NotFoundError, PermissionDeniedError
@@ -98,33 +99,6 @@ auth:
   api_keys: {{enabled: true}}
 expose: {{rest: true, streaming: sse, port: 8080}}
 """
-
-
-class CapturedEvents:
-    """A telemetry sink plugin that keeps every event it is sent."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-
-    async def emit(self, events: Any) -> None:
-        self.events.extend(events)
-
-    async def flush(self) -> None:
-        return None
-
-    @hookimpl
-    def agentdock_register_telemetry_sinks(self, register: Any) -> None:
-        register("captured", lambda spec: self)
-
-    def of_run(self, run_id: str) -> list[dict[str, Any]]:
-        """The run's events, once its ``run_end`` arrived (they are queued, not awaited)."""
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            found = [e for e in list(self.events) if e.get("run_id") == run_id]
-            if any(e["event"] == "run_end" for e in found):
-                return found
-            time.sleep(0.02)
-        raise AssertionError(f"no run_end for {run_id}")
 
 
 @pytest.fixture(scope="module")
