@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import os
 import statistics
 import sys
@@ -36,23 +35,15 @@ from typing import Any
 import httpx
 from agentdock.registry import open_store
 from langgraph_sdk import get_client
+from siblings import load
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVERS = ROOT / "benchmarks" / "servers"
 AGENT = "echo-secure"
 
 
-def _load(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-harness = _load("http_servers")
-features = _load("http_features")
+harness = load("http_servers")
+features = load("http_features")
 # The auth tests' key helper (tests/auth_support.py): a key stored as `key create` stores it.
 sys.path.insert(0, str(ROOT / "tests"))
 from auth_support import add_key  # noqa: E402

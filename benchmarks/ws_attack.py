@@ -22,33 +22,24 @@ Goals: RSS growth under attack < 50 MB; /invoke p99 under attack <= 2x the basel
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import multiprocessing
 import os
 import shutil
 import socket
 import statistics
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from siblings import load
+
 ROOT = Path(__file__).resolve().parents[1]
 SERVERS = ROOT / "benchmarks" / "servers"
 
 
-def _load(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-features = _load("http_features")
+features = load("http_features")
 harness = features.harness
 
 
