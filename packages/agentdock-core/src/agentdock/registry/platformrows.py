@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -208,8 +209,11 @@ class PlatformRows:
             row = conn.execute(
                 f"{_RUN_SELECT} WHERE agent = ? AND run_id = ?", (self.agent, run_id)
             ).fetchone()
-        if row is None:
-            return None
+        return None if row is None else self._run_of(row)
+
+    def _run_of(self, row: Sequence[Any]) -> RunRow:
+        """The run of a ``_RUN_SELECT`` row; one whose process stopped beating is ended as
+        ``error`` first."""
         run = RunRow(
             row[0],
             row[1],
@@ -250,21 +254,7 @@ class PlatformRows:
                 f"{_RUN_SELECT} WHERE agent = ? AND thread_id = ? ORDER BY created DESC",
                 (self.agent, thread_id),
             ).fetchall()
-        found = []
-        for row in rows:
-            run = RunRow(
-                row[0],
-                row[1],
-                row[2],
-                json.loads(row[3]),
-                json.loads(row[4]) if row[4] else None,
-                row[5],
-                bool(row[6]),
-            )
-            if run.status in ACTIVE_STATUSES and time.time() - float(row[7]) > STALE_AFTER:
-                self._abandon(run)
-            found.append(run)
-        return found
+        return [self._run_of(row) for row in rows]
 
     def request_cancel(self, run_id: str) -> None:
         with self.store._tx() as conn:
