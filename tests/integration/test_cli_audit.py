@@ -270,3 +270,39 @@ def test_validate_of_an_example_never_imports_detect_secrets() -> None:
             "agentdock_plugins.audit.service",
         ]
     )
+
+
+def test_secret_defaults_reach_no_format_and_are_marked_secret(tmp_path: Path) -> None:
+    # Values that detect-secrets recognises (Slack, GitHub formats), one of high entropy,
+    # and a Dockerfile default: none is a secret-named variable, all are secrets.
+    slack = "xoxb-" + "1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx"
+    github = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    random = "Zq7vK2mPx9LwR4tY8nB3aQ5sD6fG"
+    docker = "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456"
+    (tmp_path / "app.py").write_text(
+        "import os\n"
+        f'SLACK = os.getenv("SLACK_HOOK", "{slack}")\n'
+        f'GITHUB = os.environ.get("GITHUB", "{github}")\n'
+        f'RANDOM = os.getenv("UPSTREAM_REF", "{random}")\n'
+        'PLAIN = os.getenv("LOG_LEVEL", "info")\n'
+    )
+    (tmp_path / "Dockerfile").write_text(f"FROM python:3.11-slim\nARG HUB={docker}\n")
+    out = tmp_path / "out"
+    outputs = []
+    for fmt in ("text", "json", "sarif", "csv", "markdown"):
+        code, stdout, stderr = run_cli(
+            ["audit", str(tmp_path), "--format", fmt, "--out", str(out), "--fail-on", "none"],
+            cwd=tmp_path,
+        )
+        assert code == 0, stderr
+        outputs += [stdout, stderr]
+    outputs += [p.read_text() for p in out.iterdir() if p.suffix != ".svg"]
+    for planted in (slack, github, random, docker):
+        assert all(planted not in text for text in outputs), planted
+    env = {e["name"]: e for e in json.loads((out / "audit.json").read_text())["env"]}
+    for name in ("SLACK_HOOK", "GITHUB", "UPSTREAM_REF", "HUB"):
+        assert env[name]["secret"] is True and env[name]["default"] is None, name
+    assert env["LOG_LEVEL"] == {**env["LOG_LEVEL"], "secret": False, "default": "info"}
+    template = (out / "env.template").read_text()
+    assert "SLACK_HOOK=\n" in template and "LOG_LEVEL=info\n" in template
+    assert "# secret:" in (out / "audit.md").read_text()

@@ -20,6 +20,7 @@ from agentdock.readiness.astutil import (
     string_constants,
 )
 from agentdock.readiness.model import Dependency, EnvVar
+from agentdock.readiness.secretscan import Detectors
 from agentdock.readiness.sources import AgentSources, SourceFile
 
 __all__ = ["dependencies", "env_vars"]
@@ -58,14 +59,21 @@ _URL_PASSWORD = re.compile(r"(://[^:@/\s]*:)[^@/\s]*@")
 def env_vars(agents: Iterable[AgentSources]) -> list[EnvVar]:
     """Every variable read by Python code (``os.getenv`` and kin), Dockfiles (``${VAR}``)
     and Dockerfiles (``ENV``/``ARG``), with where it is read and the first default found.
-    A secret's default is never kept."""
+    A variable is secret when its name looks like one (``SECRET_NAME``) or any default the
+    code gives it is a value the secret detectors recognise (a known key format, a
+    high-entropy string); a secret's default is never kept."""
     places: dict[str, list[str]] = {}
     defaults: dict[str, str | None] = {}
+    secret_defaults: set[str] = set()
+    detectors = Detectors()
 
     def add(name: str, where: str, default: str | None) -> None:
         if not _VARIABLE.match(name):
             return  # not a name a template line can hold
         places.setdefault(name, [])
+        if default is not None and detectors.recognises(default):
+            secret_defaults.add(name)
+            default = None
         if where not in places[name]:
             places[name].append(where)
         if defaults.get(name) is None and default is not None:
@@ -91,7 +99,7 @@ def env_vars(agents: Iterable[AgentSources]) -> list[EnvVar]:
                         add(env.group(1), f"{source.rel}:{number}", env.group(2) or None)
     out = []
     for name in sorted(places):
-        secret = bool(SECRET_NAME.search(name))
+        secret = name in secret_defaults or bool(SECRET_NAME.search(name))
         out.append(
             EnvVar(name, secret, None if secret else defaults.get(name), tuple(places[name]))
         )

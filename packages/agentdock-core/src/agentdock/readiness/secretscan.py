@@ -1,0 +1,108 @@
+"""Recognising a secret value: detect-secrets' detectors of known key formats (AWS, GitHub,
+OpenAI, Slack, Stripe, private keys, JWTs, ...) and its base64 entropy measure.
+
+The rules of ``agentdock audit`` use it to report secrets, and the engine uses it to keep
+secret defaults out of ``env.template`` and every report: one notion of "a secret" for both.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+__all__ = ["Detectors", "known_formats", "shaped_like_a_key"]
+
+
+def known_formats() -> list[Any]:
+    """detect-secrets' detectors of known key formats (regex-based, no network)."""
+    from detect_secrets.plugins.artifactory import ArtifactoryDetector
+    from detect_secrets.plugins.aws import AWSKeyDetector
+    from detect_secrets.plugins.azure_storage_key import AzureStorageKeyDetector
+    from detect_secrets.plugins.discord import DiscordBotTokenDetector
+    from detect_secrets.plugins.github_token import GitHubTokenDetector
+    from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
+    from detect_secrets.plugins.jwt import JwtTokenDetector
+    from detect_secrets.plugins.mailchimp import MailchimpDetector
+    from detect_secrets.plugins.npm import NpmDetector
+    from detect_secrets.plugins.openai import OpenAIDetector
+    from detect_secrets.plugins.private_key import PrivateKeyDetector
+    from detect_secrets.plugins.pypi_token import PypiTokenDetector
+    from detect_secrets.plugins.sendgrid import SendGridDetector
+    from detect_secrets.plugins.slack import SlackDetector
+    from detect_secrets.plugins.stripe import StripeDetector
+    from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
+    from detect_secrets.plugins.twilio import TwilioKeyDetector
+
+    classes = (
+        ArtifactoryDetector,
+        AWSKeyDetector,
+        AzureStorageKeyDetector,
+        DiscordBotTokenDetector,
+        GitHubTokenDetector,
+        GitLabTokenDetector,
+        JwtTokenDetector,
+        MailchimpDetector,
+        NpmDetector,
+        OpenAIDetector,
+        PrivateKeyDetector,
+        PypiTokenDetector,
+        SendGridDetector,
+        SlackDetector,
+        StripeDetector,
+        TelegramBotTokenDetector,
+        TwilioKeyDetector,
+    )
+    return [cls() for cls in classes]
+
+
+class Detectors:
+    """detect-secrets' detectors and its entropy measure, imported on first need: importing
+    detect-secrets costs about half a second (it brings requests), which a tree with no
+    secret-shaped string, and every ``agentdock validate`` of one, never pays."""
+
+    def __init__(self) -> None:
+        self._formats: list[Any] | None = None
+        self._entropy: Any = None
+
+    def kind_of(self, value: str) -> str | None:
+        """The secret type detect-secrets recognises in ``value``, or ``None``."""
+        if not shaped_like_a_key(value):
+            return None
+        if self._formats is None:
+            self._formats = known_formats()
+        for detector in self._formats:
+            for _ in detector.analyze_string(value):
+                return str(detector.secret_type)
+        return None
+
+    def recognises(self, value: str) -> bool:
+        """A known key format or a high-entropy string: a value never to be printed."""
+        return self.kind_of(value) is not None or self.random(value)
+
+    def random(self, value: str) -> bool:
+        """A long base64-looking string with detect-secrets' high-entropy score (> 4.5)."""
+        if len(value) < 20 or not _BASE64.issuperset(value) or not shaped_like_a_key(value):
+            return False
+        if self._entropy is None:
+            from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString
+
+            self._entropy = Base64HighEntropyString()
+        return bool(self._entropy.calculate_shannon_entropy(value) > self._entropy.entropy_limit)
+
+
+_BASE64 = frozenset(string.ascii_letters + string.digits + "+/-_=")
+#: Every character of the key formats detect-secrets knows (JWTs and SendGrid keys hold
+#: dots, Telegram tokens a colon, Azure keys base64).
+_KEY_CHARS = _BASE64 | frozenset(".:")
+
+
+def shaped_like_a_key(value: str) -> bool:
+    """Long enough, one word, letters and digits (or a PEM header): every format
+    detect-secrets knows has that shape, so nothing else is handed to it."""
+    if len(value) < 16:
+        return False
+    if "-----BEGIN" in value:
+        return True
+    if not _KEY_CHARS.issuperset(value):
+        return False  # spaces, backslashes, brackets: prose, paths, patterns
+    return any(ch.isdigit() for ch in value) and any(ch.isalpha() for ch in value)
