@@ -363,3 +363,42 @@ def test_flask_and_uvicorn_defaults_bind_loopback(tmp_path: Path) -> None:
         ("svc/b.py", 2),
         ("svc/b.py", 3),
     ]
+
+
+#: Keys of current formats, built so that no scanner of this repository flags the test.
+OPENAI_PROJ = "sk-" + "proj-" + "Ab3dEf6hIj9lMn2pQr5tUv8xYz1bCd4fGh7jKl0nOp3rSt6v"
+HF = "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456"
+JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+    + ".eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ"
+    + ".SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+)
+
+
+def test_documented_secret_detections_fire_without_printing_values(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "svc/__init__.py": "",
+            "svc/c.py": f'import os\nOPENAI_API_KEY = os.getenv("OPENAI_API_KEY", "{OPENAI_PROJ}")\n'
+            f'HEADERS = {{"Authorization": "Bearer {JWT}"}}\n',
+            "svc/Dockerfile": f"FROM python:3.11-slim\nENV OPENAI_API_KEY={OPENAI_PROJ}\nARG HF_TOKEN={HF}\n",
+            "svc/compose.yaml": "services:\n  db:\n    environment:\n      POSTGRES_PASSWORD: ComposeMapPw99x\n"
+            f"      OPENAI_API_KEY: {OPENAI_PROJ}\n  app:\n    environment:\n      - DB_PASSWORD=ComposeListPw77y\n"
+            "      - LOG_LEVEL=info\n",
+        },
+    )
+    report = audit(tmp_path, plugins=_manager(), rules=["secret-literal"])
+    got = sorted((f.file, f.line) for f in report.findings)
+    assert got == [
+        ("svc/Dockerfile", 2),
+        ("svc/Dockerfile", 3),
+        ("svc/c.py", 2),
+        ("svc/c.py", 3),
+        ("svc/compose.yaml", 4),
+        ("svc/compose.yaml", 5),
+        ("svc/compose.yaml", 8),
+    ]
+    text = "\n".join(f.message + f.fix for f in report.findings)
+    for value in (OPENAI_PROJ, HF, JWT, "ComposeMapPw99x", "ComposeListPw77y"):
+        assert value not in text

@@ -7,6 +7,7 @@ secret defaults out of ``env.template`` and every report: one notion of "a secre
 
 from __future__ import annotations
 
+import re
 import string
 from typing import Any
 
@@ -65,9 +66,19 @@ class Detectors:
         self._entropy: Any = None
 
     def kind_of(self, value: str) -> str | None:
-        """The secret type detect-secrets recognises in ``value``, or ``None``."""
+        """The secret type recognised in ``value``, or ``None``. A short phrase is read word
+        by word, so that ``"Bearer <JWT>"`` is a JWT."""
         if not shaped_like_a_key(value):
+            if len(value) > _MAX_PHRASE or not any(ch.isspace() for ch in value):
+                return None
+            for word in value.split():
+                kind = self.kind_of(word) if shaped_like_a_key(word) else None
+                if kind:
+                    return kind
             return None
+        for pattern, kind in _NEWER_FORMATS:
+            if pattern.search(value):
+                return kind
         if self._formats is None:
             self._formats = known_formats()
         for detector in self._formats:
@@ -90,6 +101,15 @@ class Detectors:
         return bool(self._entropy.calculate_shannon_entropy(value) > self._entropy.entropy_limit)
 
 
+#: Key formats detect-secrets 1.5 does not know yet: OpenAI project/service-account keys,
+#: Anthropic keys and Hugging Face tokens.
+_NEWER_FORMATS = (
+    (re.compile(r"\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}"), "OpenAI Project Key"),
+    (re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}"), "Anthropic API Key"),
+    (re.compile(r"\bhf_[A-Za-z0-9]{30,}"), "Hugging Face Token"),
+)
+#: The longest string read word by word for a key (a header, a command line).
+_MAX_PHRASE = 512
 _BASE64 = frozenset(string.ascii_letters + string.digits + "+/-_=")
 #: Every character of the key formats detect-secrets knows (JWTs and SendGrid keys hold
 #: dots, Telegram tokens a colon, Azure keys base64).

@@ -12,7 +12,13 @@ from collections.abc import Iterator
 
 from agentdock.findings import quote
 from agentdock.readiness import Hit, Level, SourceFile
-from agentdock.readiness.astutil import SECRET_NAME, calls, const_str, string_constants
+from agentdock.readiness.astutil import (
+    SECRET_NAME,
+    calls,
+    const_str,
+    env_reads,
+    string_constants,
+)
 from agentdock.readiness.secretscan import Detectors
 
 __all__ = ["CommittedEnvFile", "HardcodedApiKey", "SecretLiteral"]
@@ -70,9 +76,13 @@ def _named_values(source: SourceFile) -> dict[int, str]:
 
 
 class SecretLiteral:
-    """A secret is written in the code: a known key format (detect-secrets) anywhere in a
-    string, a literal assigned to a secret-named variable (``API_KEY = "..."``), or a
-    random-looking string (detect-secrets' base64 entropy above 4.5) assigned to any name."""
+    """A secret is written in the code: a known key format (detect-secrets, plus OpenAI
+    project, Anthropic and Hugging Face keys) anywhere in a string, a word of a phrase
+    (``"Bearer <JWT>"``) or an environment read's default, a literal assigned to a
+    secret-named variable (``API_KEY = "..."``), or a random-looking string (detect-secrets'
+    base64 entropy above 4.5) assigned to any name. In a Dockerfile (``ENV``/``ARG``) or a
+    compose ``environment:`` (mapping or list), a value given to a secret-named variable
+    is baked into the image or the stack and counts too."""
 
     id = "secret-literal"
     level = Level.HIGH
@@ -86,13 +96,14 @@ class SecretLiteral:
     def check(self, source: SourceFile) -> Iterator[Hit]:
         if source.kind != "python":
             for number, text in enumerate(source.lines, 1):
-                for word in text.replace("=", " ").replace('"', " ").replace("'", " ").split():
-                    kind = self._detectors.kind_of(word)
-                    if kind:
-                        yield Hit(number, f"{kind} in {source.kind}")
-                        break
+                hit = self._line_hit(source.kind, text)
+                if hit:
+                    yield Hit(number, hit)
             return
         names = _named_values(source)
+        for read in env_reads(source):
+            if read.default is not None:
+                names[id(read.default)] = read.name
         for node in string_constants(source):
             value = node.value
             assert isinstance(value, str)
@@ -107,6 +118,32 @@ class SecretLiteral:
                 yield Hit(node.lineno, f"literal value assigned to {quote(name)}")
             elif name and self._detectors.random(value):
                 yield Hit(node.lineno, f"high-entropy string assigned to {quote(name)}")
+
+    def _line_hit(self, kind: str, text: str) -> str | None:
+        """A Dockerfile or compose line: a known key format in any word, or a value given
+        to a secret-named variable (``ENV API_TOKEN=...``, ``ARG HF_TOKEN=...``, compose's
+        ``PASSWORD: ...`` and ``- PASSWORD=...``) that is not a ``$VAR`` reference."""
+        for word in text.replace("=", " ").replace('"', " ").replace("'", " ").split():
+            found = self._detectors.kind_of(word)
+            if found:
+                return f"{found} in {kind}"
+        assigned = _LINE_ASSIGNMENT.match(text)
+        if assigned is None:
+            return None
+        name, value = assigned.group(1), assigned.group(2).strip().strip("\"'")
+        if value.startswith("$") or not SECRET_NAME.search(name):
+            return None
+        if _looks_secret(name, value) or self._detectors.random(value):
+            return f"value given to {quote(name)} in {kind}"
+        return None
+
+
+#: ``ENV NAME=value``, ``ARG NAME=value`` (Dockerfile), ``NAME: value`` and ``- NAME=value``
+#: (compose ``environment:``), with ``NAME`` optionally quoted.
+_LINE_ASSIGNMENT = re.compile(
+    r"^\s*(?:(?:ENV|ARG)\s+|-\s*)?[\"']?([A-Za-z_][A-Za-z0-9_]*)[\"']?\s*(?:=|:\s)\s*(\S.*)$",
+    re.IGNORECASE,
+)
 
 
 class HardcodedApiKey:
