@@ -402,3 +402,28 @@ def test_documented_secret_detections_fire_without_printing_values(tmp_path: Pat
     text = "\n".join(f.message + f.fix for f in report.findings)
     for value in (OPENAI_PROJ, HF, JWT, "ComposeMapPw99x", "ComposeListPw77y"):
         assert value not in text
+
+
+def test_flask_run_binds_loopback_and_needs_sigterm(tmp_path: Path) -> None:
+    flask_app = "from flask import Flask\napp = Flask(__name__)\n"
+    _write(
+        tmp_path,
+        {
+            "a/__init__.py": "",
+            "a/app.py": flask_app + "app.run()\n",
+            "b/__init__.py": "",
+            "b/app.py": flask_app + "app.run(debug=True)\n",
+            "c/__init__.py": "",
+            "c/app.py": flask_app + "app.run(host='0.0.0.0')\n",
+            "d/__init__.py": "",
+            "d/app.py": "import asyncio\nasyncio.run(main())\nrunner.run()\n",
+        },
+    )
+    report = audit(tmp_path, plugins=_manager(), rules=["loopback-bind", "no-sigterm"])
+    assert sorted((f.rule, f.file, f.line) for f in report.findings) == [
+        ("loopback-bind", "a/app.py", 3),
+        ("loopback-bind", "b/app.py", 3),
+        ("no-sigterm", "a/app.py", 3),
+        ("no-sigterm", "b/app.py", 3),
+        ("no-sigterm", "c/app.py", 3),
+    ]

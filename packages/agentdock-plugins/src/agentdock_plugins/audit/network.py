@@ -22,6 +22,8 @@ from agentdock.readiness.astutil import (
 )
 from agentdock.readiness.facts import SERVICE_SCHEMES
 
+from agentdock_plugins.audit.webapps import is_app_run
+
 __all__ = [
     "ConfigWithoutEnv",
     "EnvLoopbackFallback",
@@ -74,7 +76,9 @@ def _binds_loopback(node: ast.expr | None) -> bool:
 
 class LoopbackBind:
     """A server binds 127.0.0.1 or localhost (or ``uvicorn.run``/Flask's ``run`` with no
-    host, which default to it): nothing outside its container can reach it."""
+    host, which default to it): nothing outside its container can reach it. Flask's ``run``
+    is ``app.run(...)`` on a name bound to ``Flask(...)`` in the file, or any
+    ``.run(port=...)``."""
 
     id = "loopback-bind"
     level = Level.HIGH
@@ -87,9 +91,7 @@ class LoopbackBind:
             host = _bind_address(name, call)
             if host is not None and _binds_loopback(host):
                 yield Hit(call.lineno, f"{name}() binds {const_str(host)!r}")
-            elif host is None and (
-                name == "uvicorn.run" or (name.endswith(".run") and kwarg(call, "port") is not None)
-            ):
+            elif host is None and (name == "uvicorn.run" or is_app_run(source, name, call)):
                 yield Hit(call.lineno, f"{name}() without host= binds 127.0.0.1 by default")
 
 

@@ -11,6 +11,8 @@ from collections.abc import Iterator, Sequence
 from agentdock.readiness import AgentSources, Hit, Level, SourceFile
 from agentdock.readiness.astutil import call_name, calls, const_str, kwarg
 
+from agentdock_plugins.audit.webapps import is_app_run
+
 __all__ = ["DebugEnabled", "HealthInconsistent", "HealthMissing", "NoSigterm", "UngatedAdminRoute"]
 
 _ROUTE_METHODS = frozenset(
@@ -116,8 +118,9 @@ _LONG_RUNNING = frozenset({"serve_forever", "run_forever", "run_until_complete",
 
 
 class NoSigterm:
-    """Long-running code (``while True``, ``serve_forever``, Flask's ``run``) with no SIGTERM
-    handler, or only ``KeyboardInterrupt`` (SIGINT): a container stop kills it mid-work."""
+    """Long-running code (``while True``, ``serve_forever``, Flask's ``run``, whatever its
+    host) with no SIGTERM handler, or only ``KeyboardInterrupt`` (SIGINT): a container stop
+    kills it mid-work."""
 
     id = "no-sigterm"
     level = Level.MEDIUM
@@ -152,7 +155,7 @@ def _long_running(source: SourceFile) -> tuple[int, SourceFile, str] | None:
         last = name.rsplit(".", 1)[-1]
         if last in _LONG_RUNNING:
             return call.lineno, source, f"{name}()"
-        if last == "run" and name != "uvicorn.run" and kwarg(call, "port") is not None:
+        if is_app_run(source, name, call):
             return call.lineno, source, f"{name}()"
     return None
 
