@@ -427,3 +427,43 @@ def test_flask_run_binds_loopback_and_needs_sigterm(tmp_path: Path) -> None:
         ("no-sigterm", "b/app.py", 3),
         ("no-sigterm", "c/app.py", 3),
     ]
+
+
+def test_a_git_ignored_env_file_is_not_committed(tmp_path: Path) -> None:
+    env = "OPENAI_API_KEY=sk-live-123456789abc\n"
+    _write(
+        tmp_path,
+        {
+            # agentdock init's .gitignore: .env at any depth, the example kept.
+            ".gitignore": "# Local secrets\n.env\n.env.*\n!.env.example\n",
+            "svc/__init__.py": "",
+            "svc/.env": env,
+            "svc/.env.local": env,
+            "svc/.env.example": env,
+            "other/__init__.py": "",
+            "other/.gitignore": "!.env\n",
+            "other/.env": env,
+        },
+    )
+    report = audit(tmp_path, plugins=_manager(), rules=["committed-env-file"])
+    assert sorted(f.file for f in report.findings) == ["other/.env"]
+
+
+def test_a_gitignore_above_the_audited_directory_counts_up_to_the_repository(
+    tmp_path: Path,
+) -> None:
+    _write(
+        tmp_path,
+        {
+            ".git/HEAD": "ref: refs/heads/main\n",
+            ".gitignore": "*.env\n.env\n",
+            "agents/svc/__init__.py": "",
+            "agents/svc/.env": "API_TOKEN=q8Zr2mW7xK4p\n",
+        },
+    )
+    report = audit(tmp_path / "agents", plugins=_manager(), rules=["committed-env-file"])
+    assert report.findings == ()
+    (tmp_path / ".git" / "HEAD").unlink()
+    (tmp_path / ".git").rmdir()
+    report = audit(tmp_path / "agents", plugins=_manager(), rules=["committed-env-file"])
+    assert [f.file for f in report.findings] == ["svc/.env"]

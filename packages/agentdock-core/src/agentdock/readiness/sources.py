@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from agentdock.readiness.gitignore import GitIgnores
 from agentdock.readiness.model import FileProblem
 
 __all__ = [
@@ -95,6 +96,9 @@ class SourceFile:
     kind: str
     text: str
     agent: str = ""
+    #: Whether git ignores the file (read for ``.env`` files only; see
+    #: :mod:`agentdock.readiness.gitignore`).
+    git_ignored: bool = False
     _lines: list[str] | None = field(default=None, repr=False)
     _tree: ast.Module | None = field(default=None, repr=False)
     _index: dict[type[ast.AST], list[ast.AST]] | None = field(default=None, repr=False)
@@ -300,6 +304,7 @@ def collect(
         for d in sorted(agent_dirs)
     }
     read = 0
+    ignores = GitIgnores(root)
     for here, rel, path, kind in found:
         owner = _owner(here, agent_dirs)
         if owner not in agents:
@@ -310,6 +315,8 @@ def collect(
             continue
         read += 1
         source = SourceFile(path, rel, kind, text, agent=agents[owner].name)
+        if kind == "env":
+            source.git_ignored = ignores.ignored(rel)
         problem = source.parse()
         if problem is not None:
             problems.append(problem)

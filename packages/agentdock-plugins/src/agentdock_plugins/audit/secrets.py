@@ -167,7 +167,9 @@ class HardcodedApiKey:
 
 class CommittedEnvFile:
     """A ``.env`` file in the tree gives a secret-named variable a value (or holds a known
-    key format): it is one ``git add`` away from the repository and the image."""
+    key format): it is one ``git add`` away from the repository and the image. A ``.env``
+    that the project's ``.gitignore`` ignores (as ``agentdock init`` sets up) is where a
+    local secret belongs and is not reported."""
 
     id = "committed-env-file"
     level = Level.HIGH
@@ -179,6 +181,8 @@ class CommittedEnvFile:
         self._detectors = Detectors()
 
     def check(self, source: SourceFile) -> Iterator[Hit]:
+        if source.git_ignored:
+            return
         for number, text in enumerate(source.lines, 1):
             line = text.strip()
             if not line or line.startswith("#") or "=" not in line:
