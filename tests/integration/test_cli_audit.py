@@ -307,3 +307,37 @@ def test_secret_defaults_reach_no_format_and_are_marked_secret(tmp_path: Path) -
     template = (out / "env.template").read_text()
     assert "SLACK_HOOK=\n" in template and "LOG_LEVEL=info\n" in template
     assert "# secret:" in (out / "audit.md").read_text()
+
+
+def test_refreshing_a_baseline_in_place_keeps_accepted_entries_and_reasons(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "svc"
+    project.mkdir()
+    (project / "__init__.py").write_text("")
+    (project / "app.py").write_text("import uvicorn\nuvicorn.run(app, host='127.0.0.1')\n")
+    baseline = tmp_path / "baseline.json"
+    code, _, _ = run_cli(["audit", str(tmp_path), "--write-baseline", str(baseline)])
+    assert code == 0
+    document = json.loads(baseline.read_text())
+    assert [e["rule"] for e in document["findings"]] == ["loopback-bind"]
+    document["findings"][0]["reason"] = "the development server"
+    baseline.write_text(json.dumps(document))
+    # A new finding appears; the baseline is refreshed in place.
+    (project / "cfg.py").write_text("REDIS_HOST = 'redis'\n")
+    code, _, stderr = run_cli(
+        ["audit", str(tmp_path), "--baseline", str(baseline), "--write-baseline", str(baseline)]
+    )
+    assert code == 0, stderr
+    entries = {e["rule"]: e for e in json.loads(baseline.read_text())["findings"]}
+    assert set(entries) == {"loopback-bind", "config-without-env"}
+    assert entries["loopback-bind"]["reason"] == "the development server"
+    assert entries["config-without-env"]["reason"] == ""
+    # An accepted finding that is gone (the line fixed) leaves the refreshed baseline.
+    (project / "app.py").write_text("import uvicorn\nuvicorn.run(app, host=HOST)\n")
+    run_cli(
+        ["audit", str(tmp_path), "--baseline", str(baseline), "--write-baseline", str(baseline)]
+    )
+    assert [e["rule"] for e in json.loads(baseline.read_text())["findings"]] == [
+        "config-without-env"
+    ]

@@ -71,7 +71,8 @@ def _rule_ids(values: tuple[str, ...]) -> list[str] | None:
     "--write-baseline",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Write a baseline accepting every finding shown (fill in each reason).",
+    help="Write a baseline accepting every finding shown (fill in each reason), plus the "
+    "--baseline entries that still match, reasons kept.",
 )
 @click.option(
     "--max-file-size",
@@ -124,7 +125,7 @@ def audit_command(
         fail(exitcodes.INVALID, "AuditError", str(exc), machine)
     try:
         if write_baseline is not None:
-            document = baseline_document(report.findings)
+            document = baseline_document(report.findings, kept=report.accepted)
             write_baseline.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         if out_dir is not None:
             _write_out(report, out_dir)

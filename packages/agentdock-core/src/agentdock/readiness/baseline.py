@@ -11,7 +11,7 @@ it survives lines moving) and says why it is accepted::
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,18 +50,24 @@ def load_baseline(path: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def baseline_document(findings: Iterable[AuditFinding], reason: str = "") -> dict[str, Any]:
-    """A baseline accepting ``findings``; each entry's ``reason`` is for people to fill in."""
-    return {
-        "version": BASELINE_VERSION,
-        "findings": [
-            {
-                "fingerprint": f.fingerprint,
-                "rule": f.rule,
-                "file": f.file,
-                "line": f.line,
-                "reason": reason,
-            }
-            for f in findings
-        ],
-    }
+def baseline_document(
+    findings: Iterable[AuditFinding],
+    reason: str = "",
+    kept: Iterable[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """A baseline accepting ``findings``; each entry's ``reason`` is for people to fill in.
+
+    ``kept`` are entries of the baseline being refreshed that still hid a finding
+    (:attr:`AuditReport.accepted`): they come first, as they were, reasons included, so
+    that ``--baseline F --write-baseline F`` adds the new findings without losing any."""
+    new = [
+        {
+            "fingerprint": f.fingerprint,
+            "rule": f.rule,
+            "file": f.file,
+            "line": f.line,
+            "reason": reason,
+        }
+        for f in findings
+    ]
+    return {"version": BASELINE_VERSION, "findings": [*(dict(e) for e in kept), *new]}

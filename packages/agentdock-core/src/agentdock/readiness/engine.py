@@ -156,7 +156,7 @@ def audit(
                     problems.append(FileProblem(".", f"rule {rule.id} named no audited file"))
                     continue
                 raw.append((rule, owner, hit.file, hit))
-    findings, hidden = _findings(raw, accepted)
+    findings, matched = _findings(raw, accepted)
     return AuditReport(
         root=str(root),
         files_scanned=read,
@@ -165,7 +165,8 @@ def audit(
         problems=tuple(sorted(problems, key=lambda p: (p.file, p.line or 0))),
         env=tuple(env_vars(agents)),
         dependencies=tuple(dependencies(agents)),
-        baselined=hidden,
+        baselined=len(matched),
+        accepted=tuple(matched),
         rules=tuple(_describe(rule) for rule in built),
     )
 
@@ -210,10 +211,11 @@ def _run(
 
 def _findings(
     raw: list[tuple[AuditRule, AgentSources, SourceFile, Hit]], accepted: Mapping[str, Any]
-) -> tuple[list[AuditFinding], int]:
+) -> tuple[list[AuditFinding], list[dict[str, Any]]]:
+    """The findings not hidden, and the baseline entries that hid one."""
     out: list[AuditFinding] = []
     seen: dict[str, int] = {}
-    hidden = 0
+    matched: list[dict[str, Any]] = []
     for rule, agent, source, hit in raw:
         text = source.line_text(hit.line)
         if _ignored(text, rule.id):
@@ -223,7 +225,7 @@ def _findings(
         seen[key] = count + 1
         fingerprint = hashlib.sha256(f"{key}\0{count}".encode()).hexdigest()[:20]
         if fingerprint in accepted:
-            hidden += 1
+            matched.append(accepted[fingerprint])
             continue
         out.append(
             AuditFinding(
@@ -239,7 +241,7 @@ def _findings(
             )
         )
     out.sort(key=lambda f: (-f.level.rank, f.agent, f.file, f.line, f.rule))
-    return out, hidden
+    return out, matched
 
 
 def _ignored(text: str, rule_id: str) -> bool:

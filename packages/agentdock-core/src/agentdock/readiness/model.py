@@ -188,6 +188,9 @@ class AuditReport:
     #: Findings the baseline hid (counted, not listed).
     baselined: int = 0
     rules: tuple[dict[str, str], ...] = field(default=())
+    #: The baseline's entries that hid a finding of this run, as the file holds them
+    #: (with their reasons): what refreshing the baseline keeps. Not in :meth:`to_dict`.
+    accepted: tuple[dict[str, Any], ...] = field(default=())
 
     def at_or_above(self, level: Level) -> list[AuditFinding]:
         return [f for f in self.findings if f.level.rank >= level.rank]
