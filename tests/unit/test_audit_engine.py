@@ -390,3 +390,31 @@ def test_a_file_name_that_is_not_utf8_is_skipped_and_said(tmp_path: Path) -> Non
         ("svc/bad\\xff.py", "skipped: file name is not UTF-8")
     ]
     json.dumps(report.to_dict(), ensure_ascii=False).encode("utf-8")
+
+
+def test_files_left_unread_are_medium_not_audited_findings(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "svc/__init__.py": b"\x00binary",
+            "svc/broken.py": "def f(:\n",
+            "svc/big.py": "x = 1\n" * 50,
+        },
+    )
+    (tmp_path / "svc" / "link.py").symlink_to(tmp_path / "svc" / "big.py")
+    report = audit(tmp_path, plugins=_manager(), max_file_bytes=100)
+    got = sorted((f.rule, f.level.value, f.file, f.line) for f in report.findings)
+    assert got == [
+        ("not-audited", "medium", "svc/__init__.py", 0),
+        ("not-audited", "medium", "svc/big.py", 0),
+        ("not-audited", "medium", "svc/broken.py", 1),
+    ]
+    assert {f.agent for f in report.findings} == {"svc"}
+    assert report.agents[0].counts["medium"] == 3
+    # The problems stay listed; a symlink, not followed by design, is no finding.
+    assert {p.file for p in report.problems} >= {"svc/big.py", "svc/link.py"}
+    # A baseline can accept a file left out on purpose.
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps(baseline_document(report.findings)))
+    again = audit(tmp_path, plugins=_manager(), max_file_bytes=100, baseline=baseline)
+    assert again.findings == () and again.baselined == 3

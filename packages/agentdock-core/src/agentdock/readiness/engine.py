@@ -29,7 +29,13 @@ from agentdock.readiness.model import (
     Level,
 )
 from agentdock.readiness.rule import AuditRule, Hit
-from agentdock.readiness.sources import DEFAULT_MAX_BYTES, AgentSources, SourceFile, collect
+from agentdock.readiness.sources import (
+    DEFAULT_MAX_BYTES,
+    AgentSources,
+    SourceFile,
+    collect,
+    left_unread,
+)
 
 __all__ = ["AuditError", "audit", "load_rules"]
 
@@ -131,6 +137,7 @@ def audit(
     broken: list[FileProblem] = []
     built = load_rules(plugins, rules, broken)
     agents, problems, read = collect(root, max_bytes=max_file_bytes, include_tests=include_tests)
+    unread = [p for p in problems if left_unread(p)]
     problems.extend(broken)
     raw: list[tuple[AuditRule, AgentSources, SourceFile, Hit]] = []
     for agent in agents:
@@ -157,6 +164,12 @@ def audit(
                     continue
                 raw.append((rule, owner, hit.file, hit))
     findings, matched = _findings(raw, accepted)
+    for finding in _not_audited(unread, agents):
+        if finding.fingerprint in accepted:
+            matched.append(accepted[finding.fingerprint])
+        else:
+            findings.append(finding)
+    findings.sort(key=_finding_order)
     return AuditReport(
         root=str(root),
         files_scanned=read,
@@ -167,7 +180,7 @@ def audit(
         dependencies=tuple(dependencies(agents)),
         baselined=len(matched),
         accepted=tuple(matched),
-        rules=tuple(_describe(rule) for rule in built),
+        rules=(*(_describe(rule) for rule in built), NOT_AUDITED),
     )
 
 
@@ -240,8 +253,51 @@ def _findings(
                 fingerprint=fingerprint,
             )
         )
-    out.sort(key=lambda f: (-f.level.rank, f.agent, f.file, f.line, f.rule))
     return out, matched
+
+
+def _finding_order(f: AuditFinding) -> tuple[int, str, str, int, str]:
+    return (-f.level.rank, f.agent, f.file, f.line, f.rule)
+
+
+#: The finding for a file the audit could not judge: skipped (too large, binary, not
+#: UTF-8), unreadable, or Python that does not parse. Medium, so that ``--fail-on medium``
+#: never passes an audit that read nothing; a baseline can accept a file left out on purpose.
+NOT_AUDITED = {
+    "id": "not-audited",
+    "level": Level.MEDIUM.value,
+    "category": "audit",
+    "description": "A file the audit could not read or parse was not audited: a problem in "
+    "it would go unseen.",
+    "fix": "fix the file (syntax, encoding), raise --max-file-size, or accept it in a baseline",
+}
+
+
+def _not_audited(unread: list[FileProblem], agents: list[AgentSources]) -> list[AuditFinding]:
+    """One ``not-audited`` finding per file left unread, owned by the agent whose directory
+    holds it."""
+    out = []
+    for problem in unread:
+        owner = max(
+            (a for a in agents if a.path == "." or f"{problem.file}/".startswith(f"{a.path}/")),
+            key=lambda a: len(a.path),
+            default=None,
+        )
+        key = f"{NOT_AUDITED['id']}\0{problem.file}\0{problem.reason}"
+        out.append(
+            AuditFinding(
+                rule=NOT_AUDITED["id"],
+                level=Level.MEDIUM,
+                category=NOT_AUDITED["category"],
+                agent=owner.name if owner else "",
+                file=problem.file,
+                line=problem.line or 0,
+                message=f"not audited: {problem.reason}",
+                fix=NOT_AUDITED["fix"],
+                fingerprint=hashlib.sha256(key.encode()).hexdigest()[:20],
+            )
+        )
+    return out
 
 
 def _ignored(text: str, rule_id: str) -> bool:

@@ -26,6 +26,7 @@ __all__ = [
     "SourceFile",
     "collect",
     "file_kind",
+    "left_unread",
 ]
 
 #: Files larger than this are skipped (and said to be): generated code, data, vendored blobs.
@@ -57,6 +58,10 @@ _ENV_TEMPLATES = frozenset({"example", "sample", "template", "dist", "defaults"}
 #: Test code connects to localhost and plants secrets on purpose; it is not deployed, so it
 #: is left out unless asked for (``include_tests``).
 _TEST_DIRS = frozenset({"tests", "test", "testing"})
+#: Symlinks are not followed by design (a loop, a path outside the tree): no code is
+#: missed that the tree itself holds, so they are problems but not unread code.
+_SYMLINK = "symlink not followed"
+_SYMLINKED_DIRECTORY = "symlinked directory not followed"
 N = TypeVar("N", bound=ast.AST)
 T = TypeVar("T")
 
@@ -211,9 +216,7 @@ def _walk(
             if not include_tests and d in _TEST_DIRS:
                 continue
             if os.path.islink(os.path.join(dirpath, d)):
-                problems.append(
-                    FileProblem(_rel(Path(dirpath, d), root), "symlinked directory not followed")
-                )
+                problems.append(FileProblem(_rel(Path(dirpath, d), root), _SYMLINKED_DIRECTORY))
                 continue
             keep.append(d)
         dirnames[:] = keep
@@ -248,7 +251,7 @@ def _rel(path: Path, root: Path) -> str:
 def _read(path: Path, rel: str, max_bytes: int) -> str | FileProblem:
     try:
         if path.is_symlink():
-            return FileProblem(rel, "symlink not followed")
+            return FileProblem(rel, _SYMLINK)
         size = path.stat().st_size
         if size > max_bytes:
             return FileProblem(rel, f"skipped: {size} bytes, over the {max_bytes}-byte limit")
@@ -345,3 +348,9 @@ def _agent_name(rel: str, root: Path) -> str:
     if rel == ".":
         return root.resolve().name or "root"
     return rel
+
+
+def left_unread(problem: FileProblem) -> bool:
+    """Whether a problem of :func:`collect` is code the audit could not judge (unreadable,
+    too large, binary, not UTF-8, not parsing), rather than a symlink left out by design."""
+    return problem.reason not in (_SYMLINK, _SYMLINKED_DIRECTORY)
