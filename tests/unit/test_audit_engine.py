@@ -418,3 +418,32 @@ def test_files_left_unread_are_medium_not_audited_findings(tmp_path: Path) -> No
     baseline.write_text(json.dumps(baseline_document(report.findings)))
     again = audit(tmp_path, plugins=_manager(), max_file_bytes=100, baseline=baseline)
     assert again.findings == () and again.baselined == 3
+
+
+def test_the_python_api_raises_a_documented_error_for_a_missing_path(tmp_path: Path) -> None:
+    assert agentdock.AuditError is AuditError and "AuditError" in agentdock.__all__
+    with pytest.raises(agentdock.AuditError) as missing:
+        agentdock.audit(tmp_path / "nonexistent")
+    assert missing.value.exit_code == 5 and missing.value.error == "PathNotFound"
+    assert "does not exist" in str(missing.value)
+    (tmp_path / "file.py").write_text("")
+    with pytest.raises(agentdock.AuditError) as not_dir:
+        agentdock.audit(tmp_path / "file.py")
+    assert not_dir.value.exit_code == 1 and not_dir.value.error == "AuditError"
+
+
+def test_rules_given_as_a_comma_separated_string_are_split_on_commas(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "svc/__init__.py": "",
+            "svc/a.py": "uvicorn.run(app, host='127.0.0.1')\nREDIS_HOST = 'redis'\n",
+        },
+    )
+    report = audit(tmp_path, plugins=_manager(), rules="loopback-bind, config-without-env")
+    assert {f.rule for f in report.findings} == {"loopback-bind", "config-without-env"}
+    for empty in ("", " , ", []):
+        with pytest.raises(AuditError, match="no rule id"):
+            audit(tmp_path, plugins=_manager(), rules=empty)
+    with pytest.raises(TypeError, match="rules"):
+        audit(tmp_path, plugins=_manager(), rules=42)  # type: ignore[arg-type]

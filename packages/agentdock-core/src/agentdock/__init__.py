@@ -57,13 +57,14 @@ if TYPE_CHECKING:
     )
     from agentdock.deployment.operations import instances
     from agentdock.plugins import PluginManager, get_plugin_manager, make_plugin_manager
-    from agentdock.readiness import AuditReport, audit
+    from agentdock.readiness import AuditError, AuditReport, audit
     from agentdock.spec.models import DockSpec
     from agentdock.validation import DockfileError, load, validate
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AuditError",
     "AuditReport",
     "BuildFailed",
     "Code",
@@ -142,6 +143,7 @@ _LAZY = {
     "PluginManager": "agentdock.plugins",
     "audit": "agentdock.readiness",
     "AuditReport": "agentdock.readiness",
+    "AuditError": "agentdock.readiness",
     "get_plugin_manager": "agentdock.plugins",
     "make_plugin_manager": "agentdock.plugins",
 }

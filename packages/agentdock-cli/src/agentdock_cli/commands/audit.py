@@ -24,11 +24,6 @@ __all__ = ["audit_command"]
 _FAIL_LEVELS = ("high", "medium", "low", "none")
 
 
-def _rule_ids(values: tuple[str, ...]) -> list[str] | None:
-    ids = [part.strip() for value in values for part in value.split(",") if part.strip()]
-    return ids or None
-
-
 @click.command("audit")
 @click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
 @click.option(
@@ -110,19 +105,18 @@ def audit_command(
     if as_json:
         fmt = "json"
     machine = fmt in ("json", "sarif")
-    if not path.exists():
-        fail(exitcodes.NOT_FOUND, "PathNotFound", f"{path}: no such directory", machine)
     try:
         report = audit(
             path,
             plugins=get_plugin_manager(),
-            rules=_rule_ids(rule_values),
+            # Every --rules value joined: a value naming no id ("") is refused.
+            rules=",".join(rule_values) if rule_values else None,
             baseline=baseline,
             max_file_bytes=max_file_size or DEFAULT_MAX_BYTES,
             include_tests=include_tests,
         )
     except AuditError as exc:
-        fail(exitcodes.INVALID, "AuditError", str(exc), machine)
+        fail(exc.exit_code, exc.error, str(exc), machine)
     try:
         if write_baseline is not None:
             document = baseline_document(report.findings, kept=report.accepted)

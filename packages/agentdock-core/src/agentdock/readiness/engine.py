@@ -37,14 +37,41 @@ from agentdock.readiness.sources import (
     left_unread,
 )
 
-__all__ = ["AuditError", "audit", "load_rules"]
+__all__ = ["AuditError", "audit", "load_rules", "rule_ids"]
 
 _IGNORE = re.compile(r"#\s*agentdock:\s*ignore(?:\[([\w\s,-]+)\])?")
 
 
 class AuditError(ValueError):
-    """The audit cannot run: a path that is not a directory, an unknown rule id, a bad
-    baseline. The message is one line."""
+    """The audit cannot run: a path that does not exist or is not a directory, an unknown
+    rule id or none at all, a bad baseline. The message is one line; ``error`` names the
+    kind (``PathNotFound`` or ``AuditError``) and ``exit_code`` is the exit status
+    ``agentdock audit`` gives it (5 for a missing path, else 1)."""
+
+    def __init__(self, message: str, *, error: str = "AuditError", exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.error = error
+        self.exit_code = exit_code
+
+
+def rule_ids(rules: str | Collection[str] | None) -> list[str] | None:
+    """``rules`` as a list of ids: a string is split on commas (``"a, b"``), blanks dropped.
+
+    :raises AuditError: no id is left (``""``, ``[]``): leave ``rules`` out to run them all.
+    :raises TypeError: ``rules`` is neither a string nor a collection of strings.
+    """
+    if rules is None:
+        return None
+    if isinstance(rules, str):
+        parts = rules.split(",")
+    elif isinstance(rules, Collection) and all(isinstance(r, str) for r in rules):
+        parts = list(rules)
+    else:
+        raise TypeError(f"rules must be a comma-separated string or strings, not {rules!r}")
+    ids = [part.strip() for part in parts if part.strip()]
+    if not ids:
+        raise AuditError("rules names no rule id; leave it out to run every rule")
+    return ids
 
 
 def load_rules(
@@ -103,7 +130,7 @@ def audit(
     path: str | os.PathLike[str] = ".",
     *,
     plugins: Any = None,
-    rules: Collection[str] | None = None,
+    rules: str | Collection[str] | None = None,
     baseline: str | os.PathLike[str] | None = None,
     max_file_bytes: int = DEFAULT_MAX_BYTES,
     include_tests: bool = False,
@@ -115,19 +142,23 @@ def audit(
 
     :param plugins: the plugin manager whose ``audit_rules`` run (default: the process-wide
         one).
-    :param rules: only these rule ids (default: every registered rule).
+    :param rules: only these rule ids, as strings or one comma-separated string (default:
+        every registered rule).
     :param baseline: a baseline file (:mod:`agentdock.readiness.baseline`); its findings are
         hidden and counted in ``report.baselined``.
     :param max_file_bytes: files above this size are skipped and listed in ``problems``.
     :param include_tests: audit test code too (``tests/``, ``test_*.py``, ``conftest.py``),
         which is left out by default: it is not deployed.
-    :raises AuditError: ``path`` is not a directory, a rule id is unknown, or the baseline
-        cannot be read.
+    :raises AuditError: ``path`` does not exist (``exit_code`` 5) or is not a directory, a
+        rule id is unknown or none is given, or the baseline cannot be read.
+    :raises TypeError: ``rules`` is neither a string nor a collection of strings.
     """
     root = Path(path)
+    if not root.exists():
+        raise AuditError(f"{root}: does not exist", error="PathNotFound", exit_code=5)
     if not root.is_dir():
-        what = "does not exist" if not root.exists() else "is not a directory"
-        raise AuditError(f"{root}: {what}")
+        raise AuditError(f"{root}: is not a directory")
+    select = rule_ids(rules)
     accepted: Mapping[str, Any] = {}
     if baseline is not None:
         try:
@@ -135,7 +166,7 @@ def audit(
         except ValueError as exc:
             raise AuditError(str(exc)) from None
     broken: list[FileProblem] = []
-    built = load_rules(plugins, rules, broken)
+    built = load_rules(plugins, select, broken)
     agents, problems, read = collect(root, max_bytes=max_file_bytes, include_tests=include_tests)
     unread = [p for p in problems if left_unread(p)]
     problems.extend(broken)
