@@ -351,3 +351,37 @@ def test_an_audit_that_read_nothing_fails_fail_on_medium(tmp_path: Path) -> None
     document = json.loads(stdout)
     assert code == 1 and [p["file"] for p in document["problems"]] == ["broken.py"]
     assert [(f["rule"], f["level"]) for f in document["findings"]] == [("not-audited", "medium")]
+
+
+def test_json_errors_are_one_json_object(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "app.py").write_text("x = 1\n")
+    code, stdout, _ = run_cli(["audit", str(tmp_path), "--json", "--fail-on", "bogus"])
+    error = json.loads(stdout)
+    assert code == 2 and error["error"] == "UsageError" and "--fail-on" in error["message"]
+    code, stdout, _ = run_cli(["audit", str(tmp_path), "--json", "--rules", ""])
+    assert code == 1 and "no rule id" in json.loads(stdout)["message"]
+    real_scandir = os.scandir
+
+    def scandir(path: object = ".") -> object:
+        if str(path) == str(tmp_path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    code, stdout, _ = run_cli(["audit", str(tmp_path), "--json"])
+    error = json.loads(stdout)
+    assert code == 1 and error["error"] == "AuditError"
+    assert error["message"] == f"{tmp_path}: cannot read: Permission denied"
+
+
+def test_a_baseline_of_an_unknown_version_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("x = 1\n")
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps({"version": 2, "findings": []}))
+    code, stdout, _ = run_cli(["audit", str(tmp_path), "--json", "--baseline", str(baseline)])
+    error = json.loads(stdout)
+    assert code == 1 and error["error"] == "AuditError"
+    assert "version 2" in error["message"]
+    baseline.write_text(json.dumps({"findings": []}))  # no version: read as version 1
+    code, _, _ = run_cli(["audit", str(tmp_path), "--json", "--baseline", str(baseline)])
+    assert code == 0

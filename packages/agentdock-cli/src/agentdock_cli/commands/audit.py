@@ -44,7 +44,8 @@ _FAIL_LEVELS = ("high", "medium", "low", "none")
 )
 @click.option(
     "--fail-on",
-    type=click.Choice(_FAIL_LEVELS, case_sensitive=False),
+    # Checked in the command, so that with --json a bad value is a JSON error too.
+    metavar="[" + "|".join(_FAIL_LEVELS) + "]",
     default="none",
     show_default=True,
     help="Exit 1 when a finding at this level or above remains.",
@@ -105,6 +106,12 @@ def audit_command(
     if as_json:
         fmt = "json"
     machine = fmt in ("json", "sarif")
+    fail_on = fail_on.strip().lower()
+    if fail_on not in _FAIL_LEVELS:
+        known = ", ".join(_FAIL_LEVELS)
+        fail(
+            exitcodes.USAGE, "UsageError", f"--fail-on: {fail_on!r} is not one of {known}", machine
+        )
     try:
         report = audit(
             path,

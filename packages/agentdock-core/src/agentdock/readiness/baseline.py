@@ -23,7 +23,8 @@ BASELINE_VERSION = 1
 
 
 class BaselineError(ValueError):
-    """A baseline file that cannot be used: missing, not JSON, or of another shape."""
+    """A baseline file that cannot be used: missing, not JSON, of another shape or of a
+    version this agentdock does not read."""
 
 
 def load_baseline(path: Path) -> dict[str, dict[str, Any]]:
@@ -42,6 +43,12 @@ def load_baseline(path: Path) -> dict[str, dict[str, Any]]:
         raise BaselineError(f"{path}: not JSON: {first}") from None
     if not isinstance(data, dict) or not isinstance(data.get("findings"), list):
         raise BaselineError(f'{path}: expected {{"version": 1, "findings": [...]}}')
+    version = data.get("version", BASELINE_VERSION)  # no version: the first format
+    if version != BASELINE_VERSION:
+        raise BaselineError(
+            f"{path}: baseline version {version!r} is not supported (this agentdock reads "
+            f"version {BASELINE_VERSION})"
+        )
     out: dict[str, dict[str, Any]] = {}
     for index, entry in enumerate(data["findings"]):
         if not isinstance(entry, dict) or not isinstance(entry.get("fingerprint"), str):

@@ -149,7 +149,8 @@ def audit(
     :param max_file_bytes: files above this size are skipped and listed in ``problems``.
     :param include_tests: audit test code too (``tests/``, ``test_*.py``, ``conftest.py``),
         which is left out by default: it is not deployed.
-    :raises AuditError: ``path`` does not exist (``exit_code`` 5) or is not a directory, a
+    :raises AuditError: ``path`` does not exist (``exit_code`` 5), is not a directory or
+        cannot be listed, a
         rule id is unknown or none is given, or the baseline cannot be read.
     :raises TypeError: ``rules`` is neither a string nor a collection of strings.
     """
@@ -158,6 +159,11 @@ def audit(
         raise AuditError(f"{root}: does not exist", error="PathNotFound", exit_code=5)
     if not root.is_dir():
         raise AuditError(f"{root}: is not a directory")
+    try:
+        with os.scandir(root):
+            pass  # the walk lists it again; an unreadable root is an error, not a finding
+    except OSError as exc:
+        raise AuditError(f"{root}: cannot read: {exc.strerror or exc}") from None
     select = rule_ids(rules)
     accepted: Mapping[str, Any] = {}
     if baseline is not None:
