@@ -69,9 +69,9 @@ class Detectors:
         """The secret type recognised in ``value``, or ``None``. A short phrase is read word
         by word, so that ``"Bearer <JWT>"`` is a JWT."""
         if not shaped_like_a_key(value):
-            if len(value) > _MAX_PHRASE or not any(ch.isspace() for ch in value):
+            if len(value) > _MAX_PHRASE:
                 return None
-            for word in value.split():
+            for word in _LONG_WORD.findall(value):
                 kind = self.kind_of(word) if shaped_like_a_key(word) else None
                 if kind:
                     return kind
@@ -108,8 +108,10 @@ _NEWER_FORMATS = (
     (re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}"), "Anthropic API Key"),
     (re.compile(r"\bhf_[A-Za-z0-9]{30,}"), "Hugging Face Token"),
 )
-#: The longest string read word by word for a key (a header, a command line).
+#: The longest string read word by word for a key (a header, a command line), and the
+#: words worth reading: as long as the shortest key and made of key characters.
 _MAX_PHRASE = 512
+_LONG_WORD = re.compile(r"[A-Za-z0-9+/_.:=-]{16,}")
 _BASE64 = frozenset(string.ascii_letters + string.digits + "+/-_=")
 #: Every character of the key formats detect-secrets knows (JWTs and SendGrid keys hold
 #: dots, Telegram tokens a colon, Azure keys base64).
