@@ -127,6 +127,18 @@ def test_any_chain_of_encodings_up_to_the_depth_limit_decodes_to_the_attack(
     assert any(canonical_attack in v.text for v in canonical_views(wrapped)), chain
 
 
+@pytest.mark.parametrize(
+    "before", ["aaaaaaaaaaaaaaaaaaaa", "ab ab cc", "ab,ba", "abc abc ab", "cc"]
+)
+def test_words_that_read_as_hex_before_spaced_bytes_do_not_hide_them(before: str) -> None:
+    # Each word is hex pairs that cannot begin UTF-8 text; joined with the bytes after them
+    # they made the whole run undecodable.
+    attack = ATTACKS[0]
+    text = f"{before} {ENCODINGS['hex-spaced'](attack)}"
+    assert any(canonical(attack)[0] in v.text for v in canonical_views(text))
+    assert score_text(text).score >= 1.0
+
+
 def test_a_blob_over_the_bound_is_left_encoded() -> None:
     # The bound that keeps decoding linear: one blob of MAX_BLOB characters is read, a
     # longer one is not (the text is still scored as it stands).

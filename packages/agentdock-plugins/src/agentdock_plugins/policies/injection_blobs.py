@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import re
+from collections import Counter
 from collections.abc import Iterator
 
 from agentdock_plugins.policies.injection_normal import strip_hidden
@@ -34,6 +36,9 @@ ROT13 = str.maketrans(
     "nopqrstuvwxyzabcdefghijklmNOPQRSTUVWXYZABCDEFGHIJKLM",
 )
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
+#: Bytes before hex-spelled text that may be left out (words before it read as hex pairs).
+_HEX_LEAD = 32
+_UTF8 = codecs.getincrementaldecoder("utf-8")
 _B32 = re.compile(r"[A-Z2-7]+=*")
 _CHUNK_SEP = re.compile(r"[ \t\r\n,;|]+")
 
@@ -53,13 +58,28 @@ def texty(raw: bytes) -> str | None:
 
 
 def hex_text(digits: str) -> str | None:
-    """The text that hex ``digits`` spell; a word before or after the run that is itself a
-    hex pair (``ab 49 67 ...``) is left out when the whole run is not text."""
-    for part in (digits, digits[2:], digits[:-2], digits[2:-2]):
-        out = texty(bytes.fromhex(part))
-        if out is not None:
-            return out
+    """The text that hex ``digits`` spell. When the whole run is not text, a pair after it
+    and the bytes before it that cannot begin UTF-8 text are left out: words that read as
+    hex (``ab``, ``aaaa``) put before spaced bytes are not a way past decoding."""
+    data = bytes.fromhex(digits)
+    for start in dict.fromkeys((0, 1, _text_start(data))):
+        for part in (data[start:], data[start:-1]):
+            out = texty(part)
+            if out is not None:
+                return out
     return None
+
+
+def _text_start(data: bytes) -> int:
+    """The first of ``data``'s first :data:`_HEX_LEAD` bytes where UTF-8 can begin (0 when
+    none can): each try decodes a 64-byte window, so the search is bounded."""
+    for start in range(min(_HEX_LEAD, len(data))):
+        try:
+            _UTF8().decode(data[start : start + 64], final=False)
+        except UnicodeDecodeError:
+            continue
+        return start
+    return 0
 
 
 def decode_blob(blob: str) -> tuple[str, str] | None:
@@ -118,28 +138,54 @@ def decode_b85(token: str) -> tuple[str, str] | None:
 def _chunks(run: str) -> Iterator[str]:
     """Ways to read a run of pieces as one blob cut at a fixed width: the pieces joined,
     a word or two before or after the blob left out. The first piece may be short as well
-    as the last (a chunked blob written backwards)."""
+    as the last (a chunked blob written backwards). Last, the longest stretch of pieces of
+    the most common width, with a shorter piece on either end: any number of words put
+    before or after the blob are left out."""
     pieces = _CHUNK_SEP.split(run.strip())
     # The pieces between the ends all have one width, or this is prose (one pass).
     middle = pieces[3:-3]
-    if middle and len(set(map(len, middle))) > 1:
+    if not middle or len(set(map(len, middle))) == 1:
+        for start in range(min(3, len(pieces))):
+            for end in range(len(pieces), max(start + 1, len(pieces) - 3), -1):
+                part = pieces[start:end]
+                if len(part) < 2:
+                    continue
+                width = len(part[1]) if len(part) > 2 else max(len(part[0]), len(part[1]))
+                if (
+                    width >= 4
+                    and all(len(p) == width for p in part[1:-1])
+                    and len(part[0]) <= width
+                    and len(part[-1]) <= width
+                    and (len(part[0]) == width or len(part[-1]) == width)
+                ):
+                    joined = "".join(part)
+                    if len(joined) >= 16:
+                        yield joined
+    yield from _stretch(pieces)
+
+
+def _stretch(pieces: list[str]) -> Iterator[str]:
+    """The longest run of pieces of the most common width (four or more characters, three
+    or more pieces), alone and with the shorter piece after and before it (one pass)."""
+    if len(pieces) < 3:
         return
-    for start in range(min(3, len(pieces))):
-        for end in range(len(pieces), max(start + 1, len(pieces) - 3), -1):
-            part = pieces[start:end]
-            if len(part) < 2:
-                continue
-            width = len(part[1]) if len(part) > 2 else max(len(part[0]), len(part[1]))
-            if (
-                width >= 4
-                and all(len(p) == width for p in part[1:-1])
-                and len(part[0]) <= width
-                and len(part[-1]) <= width
-                and (len(part[0]) == width or len(part[-1]) == width)
-            ):
-                joined = "".join(part)
-                if len(joined) >= 16:
-                    yield joined
+    width = Counter(map(len, pieces)).most_common(1)[0][0]
+    if width < 4:
+        return
+    start = end = index = 0
+    while index < len(pieces):
+        stop = index
+        while stop < len(pieces) and len(pieces[stop]) == width:
+            stop += 1
+        if stop - index > end - start:
+            start, end = index, stop
+        index = max(stop, index + 1)
+    if end - start < 3:
+        return
+    after = pieces[end] if end < len(pieces) and len(pieces[end]) < width else ""
+    before = pieces[start - 1] if start > 0 and len(pieces[start - 1]) < width else ""
+    core = "".join(pieces[start:end])
+    yield from dict.fromkeys((core + after, core, before + core))
 
 
 _BLOBBY = re.compile(r"[a-z][A-Z]|[A-Za-z][0-9]|[0-9][A-Za-z]|[+/]")
