@@ -139,6 +139,29 @@ def test_words_that_read_as_hex_before_spaced_bytes_do_not_hide_them(before: str
     assert score_text(text).score >= 1.0
 
 
+@pytest.mark.parametrize(
+    ("chain", "before"),
+    [
+        (
+            ["base32", "base64-urlsafe", "base64-chunked", "base64-chunked"],
+            "a a.\nc\n\n\n,aaaa\nbc\nca",
+        ),
+        (["base64-urlsafe", "html", "base64-chunked"], ".bbaa,cbc,cbc"),
+    ],
+)  # fmt: skip
+def test_words_of_other_widths_before_a_chunked_blob_do_not_hide_it(
+    chain: list[str], before: str
+) -> None:
+    # Found by the property test above: more words before the blob than the reader used to
+    # leave out.
+    for attack in ATTACKS:
+        text = attack
+        for name in chain:
+            text = ENCODINGS[name](text)
+        wrapped = f"{before} {text}"
+        assert any(canonical(attack)[0] in v.text for v in canonical_views(wrapped)), attack
+
+
 def test_a_blob_over_the_bound_is_left_encoded() -> None:
     # The bound that keeps decoding linear: one blob of MAX_BLOB characters is read, a
     # longer one is not (the text is still scored as it stands).
