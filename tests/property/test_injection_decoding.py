@@ -162,6 +162,15 @@ def test_words_of_other_widths_before_a_chunked_blob_do_not_hide_it(
         assert any(canonical(attack)[0] in v.text for v in canonical_views(wrapped)), attack
 
 
+def test_base85_made_only_of_base64_characters_is_decoded() -> None:
+    # Base85 of hex digits uses no character outside base64's alphabet; it was not tried.
+    attack = ATTACKS[0]
+    text = attack
+    for name in ["hex", "hex", "hex", "base85"]:
+        text = ENCODINGS[name](text)
+    assert any(canonical(attack)[0] in v.text for v in canonical_views(text))
+
+
 def test_a_blob_over_the_bound_is_left_encoded() -> None:
     # The bound that keeps decoding linear: one blob of MAX_BLOB characters is read, a
     # longer one is not (the text is still scored as it stands).

@@ -348,6 +348,8 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
                     found += 1
                     yield decoded
     blobs = (m for token in tokens for m in _BLOB.finditer(token))
+    #: Blobs read as base64 (or hex, base32): not tried again as base85.
+    read: set[str] = set()
     if tokens and _RUN in raw.translate(_BLOB_BYTES):
         for m in blobs:
             if found >= MAX_BLOBS:
@@ -357,6 +359,7 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
                 continue  # too long to decode; the blobs after it are still looked at
             decoded = decode_blob(blob)
             if decoded is not None:
+                read.add(blob)
                 found += 1
                 yield decoded
     candidates = (m for token in tokens if len(token) >= 20 for m in _B85.finditer(token))
@@ -367,7 +370,9 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
             token = m.group()
             if (
                 len(token) > MAX_BLOB
-                or _B64_ONLY.fullmatch(token)
+                # Base85 may use only base64's characters: such a token is tried unless
+                # it was read as base64 already.
+                or token in read
                 or _URL_START.match(token)
                 or not b85ish(token)
             ):
