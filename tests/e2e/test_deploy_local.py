@@ -115,6 +115,11 @@ class Run:
         return f"exit {self.code}\nstdout:\n{self.stdout[-3000:]}\nstderr:\n{self.stderr[-3000:]}"
 
 
+def _terminal_sigint() -> None:
+    """In the child before exec: SIGINT back to its default, as a shell's foreground job has."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @dataclass
 class Home:
     """An AgentDock home (registry, bundles, run state, logs), the project deployed from it,
@@ -164,7 +169,8 @@ class Home:
 
     def spawn(self, *args: str) -> subprocess.Popen[str]:
         """The CLI in a session of its own (so a signal to its group reaches only it and
-        its children, as Ctrl-C at a terminal would)."""
+        its children, as Ctrl-C at a terminal would), with SIGINT handled as at a terminal:
+        a test run started in the background of a script inherits SIGINT ignored."""
         return subprocess.Popen(
             self.command(*args),
             cwd=self.project,
@@ -174,6 +180,7 @@ class Home:
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,
+            preexec_fn=_terminal_sigint,
         )
 
     def deploy(self, *args: str) -> Run:
