@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from agentdock import hookimpl
@@ -33,3 +36,33 @@ class CapturedEvents:
                 return found
             time.sleep(0.02)
         raise AssertionError(f"no run_end for {run_id}")
+
+
+@contextmanager
+def served_with_events(dockfile: Path, agent: str) -> Iterator[dict[str, Any]]:
+    """The agent of ``dockfile`` served on a free port with the built-in LangGraph, Litestar,
+    auth and policy plugins and a :class:`CapturedEvents` sink: ``url``, a stored key per
+    role (``developer``, ``viewer``) in ``keys``, and the sink in ``events``."""
+    import agentdock_plugins.auth
+    import agentdock_plugins.langgraph
+    import agentdock_plugins.litestar
+    import agentdock_plugins.policies
+    from agentdock import app, make_plugin_manager
+    from agentdock.registry import open_store
+    from auth_support import stored_key
+    from served import serving
+
+    with open_store() as store:
+        keys = {role: stored_key(store, agent, role)[0].key for role in ("developer", "viewer")}
+    captured = CapturedEvents()
+    plugins = make_plugin_manager(
+        plugins=[
+            agentdock_plugins.langgraph,
+            agentdock_plugins.litestar,
+            agentdock_plugins.auth,
+            agentdock_plugins.policies,
+            ("captured", captured),
+        ]
+    )
+    with serving(app(dockfile, plugins=plugins)) as port:
+        yield {"url": f"http://127.0.0.1:{port}", "keys": keys, "events": captured}

@@ -31,7 +31,7 @@ from a2a.types.a2a_pb2 import GetTaskRequest, Message, Part, Role, SendMessageRe
 from agentdock import app, make_plugin_manager
 from agentdock.registry import open_store
 from auth_support import stored_key
-from capturedevents import CapturedEvents
+from capturedevents import served_with_events
 from google.protobuf.json_format import MessageToDict
 from litestar.testing import TestClient
 from mcp.client._probe import negotiate_auto
@@ -104,23 +104,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     (project / "Dockfile.yaml").write_text(DOCKFILE, encoding="utf-8")
     monkey.chdir(project)
     monkey.syspath_prepend(str(project))
-    with open_store() as store:
-        keys = {
-            role: stored_key(store, AGENT_NAME, role)[0].key for role in ("developer", "viewer")
-        }
-    captured = CapturedEvents()
-    plugins = make_plugin_manager(
-        plugins=[
-            agentdock_plugins.langgraph,
-            agentdock_plugins.litestar,
-            agentdock_plugins.auth,
-            agentdock_plugins.policies,
-            ("captured", captured),
-        ]
-    )
     try:
-        with serving(app(project / "Dockfile.yaml", plugins=plugins)) as port:
-            yield {"url": f"http://127.0.0.1:{port}", "keys": keys, "events": captured}
+        with served_with_events(project / "Dockfile.yaml", AGENT_NAME) as served:
+            yield served
     finally:
         monkey.undo()
         shutil.rmtree(root, ignore_errors=True)
