@@ -38,6 +38,7 @@ import contextlib
 import copy
 import functools
 import importlib
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -199,12 +200,13 @@ def _not_an_object_input(value: Any) -> InputValidationError:
     return InputValidationError("the input must be a JSON object", details=_not_an_object(value))
 
 
-class _Input:
+class _Input(ABC):
     """What both kinds of input have in common: the body is decoded by msgspec first, so
     malformed JSON reads the same in both."""
 
+    @abstractmethod
     def validate(self, value: Any) -> dict[str, Any]:
-        raise NotImplementedError
+        """The validated input object."""
 
     def decode(self, raw: bytes | bytearray | memoryview | str) -> dict[str, Any]:
         return self.validate(decode_json(raw))
