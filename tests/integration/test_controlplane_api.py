@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,69 +15,10 @@ from agentdock_plugins.controlplane.app import controlplane_app
 from agentdock_plugins.controlplane.principals import create_platform_key
 from agentdock_plugins.controlplane.state import ControlPlane
 from auth_support import add_key
+from controlplane_support import DEADLINE, Plane
 from litestar.testing import TestClient
 
-pytest_plugins = ("deploy_fixtures",)
-
-DEADLINE = 30
-
-
-class Plane:
-    """A control plane under test, its client and one key per role."""
-
-    def __init__(self, plane: ControlPlane, client: TestClient[Any], keys: dict[str, str]) -> None:
-        self.plane = plane
-        self.client = client
-        self.keys = keys
-
-    def auth(self, role: str) -> dict[str, str]:
-        return {"authorization": f"Bearer {self.keys[role]}"}
-
-    def wait(self, op_id: str) -> dict[str, Any]:
-        deadline = time.monotonic() + DEADLINE
-        while True:
-            op = self.client.get(f"/controller/operations/{op_id}", headers=self.auth("viewer"))
-            body: dict[str, Any] = op.json()
-            if body["status"] in ("succeeded", "failed"):
-                return body
-            assert time.monotonic() < deadline, body
-            time.sleep(0.02)
-
-    def sign_in(self, role: str) -> str:
-        """A browser session with ``role``; returns its CSRF token."""
-        answer = self.client.post("/login", data={"key": self.keys[role]}, follow_redirects=False)
-        assert answer.status_code == 303
-        page = self.client.get("/")
-        found = re.search(r'data-csrf="([^"]+)"', page.text)
-        assert found is not None
-        return found.group(1)
-
-
-@pytest.fixture
-def echo(project: Path) -> Path:
-    """The echo example deployed to the fake target."""
-    dockfile = project / "Dockfile.yaml"
-    dockfile.write_text(dockfile.read_text() + "\ndeploy:\n  target: fake\n")
-    return dockfile
-
-
-@pytest.fixture
-def cp(home: Path, tmp_path: Path, fakes: tuple[Any, Any]) -> Iterator[Plane]:
-    manager, _ = fakes
-    store = open_store()
-    keys = {
-        role: create_platform_key(store, role, created_by="test")[0].key
-        for role in ("viewer", "developer", "admin")
-    }
-    # Table and figures read fresh on every call: the tests change them and read them back.
-    plane = ControlPlane(
-        store=store, projects=tmp_path, plugins=manager, figures_ttl_s=0, table_ttl_s=0
-    )
-    try:
-        with TestClient(controlplane_app(plane)) as client:
-            yield Plane(plane, client, keys)
-    finally:
-        store.close()
+pytest_plugins = ("deploy_fixtures", "controlplane_fixtures")
 
 
 def _deploy(cp: Plane, echo: Path, role: str = "developer") -> dict[str, Any]:

@@ -16,7 +16,7 @@ import click
 from agentdock_cli import __version__
 from agentdock_cli.commands.audit import audit_command
 from agentdock_cli.commands.audit_log import audit_log_command
-from agentdock_cli.commands.deploy import deploy_command, rollback_command
+from agentdock_cli.commands.deploy import build_command, deploy_command, rollback_command
 from agentdock_cli.commands.init import init_command
 from agentdock_cli.commands.key import key_command
 from agentdock_cli.commands.lifecycle import (
@@ -107,6 +107,7 @@ cli.add_command(init_command)
 cli.add_command(validate_command)
 cli.add_command(schema_command)
 cli.add_command(plugins_command)
+cli.add_command(build_command)
 cli.add_command(deploy_command)
 cli.add_command(rollback_command)
 cli.add_command(status_command)

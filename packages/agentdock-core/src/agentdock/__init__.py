@@ -14,6 +14,7 @@ The Python API is small, and every name of it is reachable from ``import agentdo
         http.post("/invoke", json={...})    # the agent in-process, no socket
     asgi = agentdock.app("Dockfile.yaml")   # for uvicorn or any ASGI server
 
+    b = agentdock.build("Dockfile.yaml")    # build and record the version, start nothing
     d = agentdock.deploy("Dockfile.yaml")   # build, start behind the health gate, activate
     agentdock.status(d.agent)
     agentdock.rollback(d.agent)             # the previous version, without rebuilding
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from agentdock import testing
     from agentdock._runtime import app
     from agentdock.deployment import (
+        Build,
         BuildFailed,
         DeployError,
         DeployFailed,
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
         NotFound,
         TargetUnavailable,
         VersionConflict,
+        build,
         cleanup,
         deploy,
         deploy_instances,
@@ -66,6 +69,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AuditError",
     "AuditReport",
+    "Build",
     "BuildFailed",
     "Code",
     "DeployError",
@@ -86,6 +90,7 @@ __all__ = [
     "__version__",
     "app",
     "audit",
+    "build",
     "cleanup",
     "deploy",
     "deploy_instances",
@@ -115,6 +120,7 @@ _LAZY = {
     "DockSpec": "agentdock.spec.models",
     **dict.fromkeys(
         (
+            "Build",
             "BuildFailed",
             "DeployError",
             "DeployFailed",
@@ -125,6 +131,7 @@ _LAZY = {
             "NotFound",
             "TargetUnavailable",
             "VersionConflict",
+            "build",
             "cleanup",
             "deploy",
             "deploy_instances",

@@ -1,4 +1,5 @@
-"""``agentdock deploy`` and ``agentdock rollback``: put a version live behind its health gate.
+"""``agentdock deploy`` and ``agentdock rollback``: put a version live behind its health gate;
+``agentdock build``: build and record a version without starting it.
 
 Exit codes: 0 ok (also when nothing had to change), 1 invalid Dockfile or option (including
 a version string already used for other content), 3 build failed (or dockerd not running),
@@ -19,7 +20,7 @@ from agentdock_cli.auditgate import audit_before_deploy
 from agentdock_cli.output import console
 from agentdock_cli.progress import reporting
 
-__all__ = ["deploy_command", "rollback_command"]
+__all__ = ["build_command", "deploy_command", "rollback_command"]
 
 _json_option = click.option(
     "--json", "as_json", is_flag=True, help="One JSON event per line (progress, then result)."
@@ -253,6 +254,61 @@ def deploy_command(
             click.echo(f"export AGENTDOCK_API_KEY={shlex.quote(deployment.api_key)}")
     elif not as_json:
         _summary(deployment, "Deployed")
+    raise SystemExit(exitcodes.OK)
+
+
+@click.command("build")
+@click.argument("file", required=False, default="Dockfile.yaml", type=click.Path(path_type=Path))
+@click.option(
+    "--target",
+    default=None,
+    help="The target whose builder builds it: local (a bundle, default), docker (an image).",
+)
+@click.option(
+    "--version",
+    "version",
+    default=None,
+    help="Version string (default: metadata.version or the next patch version).",
+)
+@_env_file_option
+@click.option("--base-image", default=None, help="Override build.base_image (docker builder).")
+@_json_option
+def build_command(
+    file: Path,
+    target: str | None,
+    version: str | None,
+    env_files: tuple[Path, ...],
+    base_image: str | None,
+    as_json: bool,
+) -> None:
+    """Build FILE's agent and record the version, starting nothing (default FILE:
+    ./Dockfile.yaml).
+
+    A later deploy of the same content, or a rollback to the version, starts what this built
+    without building again.
+    """
+    from agentdock.deployment import build
+
+    options: dict[str, Any] = {"base_image": base_image} if base_image else {}
+    with reporting(as_json) as report:
+        built = build(
+            file,
+            target=target,
+            version=version,
+            env_files=env_files,
+            build_options=options,
+            progress=report,
+        )
+        report.result(built.to_json())
+    if not as_json:
+        state = "cache hit" if built.artifact.cached else "built"
+        recorded = "recorded" if built.new_version else "already recorded"
+        console().print(
+            f"[green]✓[/green] {built.agent} {built.version} {state} with the {built.builder} "
+            f"builder ({recorded}): {built.artifact.ref}"
+        )
+        where = f" --target {built.target}" if target else ""
+        console().print(f"  start it: agentdock deploy {shlex.quote(str(file))}{where}")
     raise SystemExit(exitcodes.OK)
 
 

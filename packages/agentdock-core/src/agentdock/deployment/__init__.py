@@ -16,6 +16,7 @@ Errors are :class:`~agentdock.deployment.errors.DeployError` subclasses with an 
 from __future__ import annotations
 
 from agentdock.deployment.artifacts import Artifact, BuildRequest, Progress, StartRequest
+from agentdock.deployment.builds import Build, build
 from agentdock.deployment.deploys import deploy, dry_run
 from agentdock.deployment.errors import (
     BuildFailed,
@@ -36,6 +37,7 @@ from agentdock.deployment.rollbacks import rollback
 
 __all__ = [
     "Artifact",
+    "Build",
     "BuildFailed",
     "BuildRequest",
     "DeployError",
@@ -49,6 +51,7 @@ __all__ = [
     "StartRequest",
     "TargetUnavailable",
     "VersionConflict",
+    "build",
     "cleanup",
     "deploy",
     "deploy_instances",

@@ -56,7 +56,7 @@ from agentdock.storecontract import Store
 if TYPE_CHECKING:
     from agentdock.spec import DockSpec
 
-__all__ = ["deploy", "dry_run"]
+__all__ = ["DeployPlan", "build_and_record", "deploy", "dry_run", "plan_deploy"]
 
 
 def _first_key(
@@ -192,7 +192,7 @@ def deploy(
     with Workspace.open(store, plugins, create=True) as ws:
         if ws.created:
             progress("registry", ws.created, path=ws.registry)
-        plan = _plan(
+        plan = plan_deploy(
             ws, file, document, spec, values, env_files, instance_name, target, version, host
         )
         if plan.existing is None and check_imports:
@@ -204,7 +204,7 @@ def deploy(
             unchanged = _already_active(ws, plan, host, new_key, progress)
             if unchanged is not None:
                 return unchanged
-            artifact, record, created, replaced, stored = _build_and_record(
+            artifact, record, created, replaced, stored = build_and_record(
                 ws, plan, build_options, progress
             )
             _key_access(ws, spec, instance_name, plan.env, plan.target_name, progress)
@@ -223,7 +223,7 @@ def deploy(
 
 
 @dataclass(frozen=True)
-class _DeployPlan:
+class DeployPlan:
     """What a deploy settled before taking the agent's lock: the content, its version and
     where it goes."""
 
@@ -264,7 +264,7 @@ class _DeployPlan:
         )
 
 
-def _plan(
+def plan_deploy(
     ws: Workspace,
     file: Path,
     document: Any,
@@ -275,7 +275,7 @@ def _plan(
     target: str | None,
     version: str | None,
     host: str | None,
-) -> _DeployPlan:
+) -> DeployPlan:
     """Snapshot, hash and version the content, pick the target and check it will take it."""
     project_dir = file.resolve().parent
     snapshot = snapshot_of(document.raw)
@@ -292,7 +292,7 @@ def _plan(
     chosen, existing = pick_version(ws.store, agent, version, spec.metadata.version, digest)
     env = runtime_env(spec, document.variables, values)
     preflight(target_plugin, spec, snapshot, chosen, env, instance_name)
-    return _DeployPlan(
+    return DeployPlan(
         agent=agent,
         instance=instance_name,
         project_dir=project_dir,
@@ -311,7 +311,7 @@ def _plan(
 
 
 def _already_active(
-    ws: Workspace, plan: _DeployPlan, host: str | None, new_key: bool, progress: Progress
+    ws: Workspace, plan: DeployPlan, host: str | None, new_key: bool, progress: Progress
 ) -> Deployment | None:
     """The outcome when this content already serves, healthy, on the same target and
     address (nothing is built or started; a key is made only when asked for), else None."""
@@ -344,8 +344,8 @@ def _already_active(
     )
 
 
-def _build_and_record(
-    ws: Workspace, plan: _DeployPlan, build_options: dict[str, Any] | None, progress: Progress
+def build_and_record(
+    ws: Workspace, plan: DeployPlan, build_options: dict[str, Any] | None, progress: Progress
 ) -> tuple[Artifact, Any, bool, Any, Any]:
     """Build (a cache hit builds nothing), then record the version and its artifact.
 

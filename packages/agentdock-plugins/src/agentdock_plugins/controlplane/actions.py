@@ -9,9 +9,10 @@ principal, then acts or queues the work as an operation. Errors are
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
-from agentdock.deployment import deploy, rollback, stop
+from agentdock.deployment import build, deploy, rollback, stop
 from agentdock.httperrors import RuntimeHTTPError
 from agentdock.registry import SQLStore
 
@@ -33,6 +34,7 @@ __all__ = [
     "revoke",
     "revoke_many",
     "rotate_key",
+    "start_build",
     "start_deploy",
     "start_rollback",
     "start_stop",
@@ -69,8 +71,9 @@ def _start(plane: ControlPlane, kind: str, agent: str, who: Principal, work: Any
         ) from None
 
 
-def start_deploy(plane: ControlPlane, who: Principal, dockfile: str) -> Operation:
-    """Check the path and the Dockfile's agent name, audit, then deploy in the background."""
+def _dockfile(plane: ControlPlane, dockfile: str) -> tuple[Path, str, str]:
+    """The Dockfile a path on the server names (under the project directory), its agent's
+    name, and the path as shown in the audit log (relative to the projects)."""
     path = dockfile_under(plane.projects, dockfile)
     if path is None:
         raise RuntimeHTTPError(
@@ -80,8 +83,12 @@ def start_deploy(plane: ControlPlane, who: Principal, dockfile: str) -> Operatio
         path = path / "Dockfile.yaml"
     if not path.is_file():
         raise RuntimeHTTPError(404, "NotFound", "no such Dockfile", path="dockfile")
-    agent = _agent_of(path)
-    shown = str(path.relative_to(plane.projects.resolve()))
+    return path, _agent_of(path), str(path.relative_to(plane.projects.resolve()))
+
+
+def start_deploy(plane: ControlPlane, who: Principal, dockfile: str) -> Operation:
+    """Check the path and the Dockfile's agent name, audit, then deploy in the background."""
+    path, agent, shown = _dockfile(plane, dockfile)
     audit(plane.store, who, "controlplane.deploy", agent, shown)
 
     def work(progress: Any) -> tuple[dict[str, Any], str | None]:
@@ -89,6 +96,23 @@ def start_deploy(plane: ControlPlane, who: Principal, dockfile: str) -> Operatio
         return done.to_json(), done.api_key
 
     return _start(plane, "deploy", agent, who, work)
+
+
+def start_build(
+    plane: ControlPlane, who: Principal, dockfile: str, target: str | None
+) -> Operation:
+    """Check, audit, then build and record the version in the background (nothing starts);
+    one operation per agent at a time, as for deploys."""
+    path, agent, shown = _dockfile(plane, dockfile)
+    audit(plane.store, who, "controlplane.build", agent, shown, build_target=target)
+
+    def work(progress: Any) -> tuple[dict[str, Any], str | None]:
+        done = build(
+            path, target=target, progress=progress, store=plane.store, plugins=plane.plugins
+        )
+        return done.to_json(), None
+
+    return _start(plane, "build", agent, who, work)
 
 
 def _agent_of(path: Any) -> str:

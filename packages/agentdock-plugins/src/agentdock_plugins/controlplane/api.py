@@ -28,6 +28,7 @@ from agentdock_plugins.controlplane.actions import (
     revoke,
     revoke_many,
     rotate_key,
+    start_build,
     start_deploy,
     start_rollback,
     start_stop,
@@ -59,6 +60,7 @@ from agentdock_plugins.controlplane.tokens import issue_token, verify_token
 __all__ = ["AgentPath", "KeyBody", "api_router"]
 
 AgentPath = Annotated[str, Parameter(pattern=AGENT_NAME, description="An agent name.")]
+OperationId = Annotated[str, Parameter(pattern=r"^op-[0-9]+-[0-9a-f]{8}$")]
 VIEWER, DEVELOPER, ADMIN = (require(role) for role in ROLES)
 #: How long an idle event stream waits before a heartbeat comment.
 HEARTBEAT_S = 15.0
@@ -68,6 +70,14 @@ class DeployBody(msgspec.Struct, forbid_unknown_fields=True):
     """``dockfile``: a path on the server, under the control plane's project directory."""
 
     dockfile: str
+
+
+class BuildBody(msgspec.Struct, forbid_unknown_fields=True):
+    """``dockfile``: a path on the server, under the project directory; ``target``: whose
+    builder builds it (default: the Dockfile's ``deploy.target``, else local)."""
+
+    dockfile: str
+    target: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_-]{0,31}$")] | None = None
 
 
 class RollbackBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -265,6 +275,24 @@ def stop_route(request: Request[Any, Any, Any], data: JSONBody[StopBody]) -> dic
     return _started(start_stop(_plane(request), _who(request), data.agent))
 
 
+@post("/build/start", guards=[DEVELOPER], status_code=202, sync_to_thread=True)
+def build_start(request: Request[Any, Any, Any], data: JSONBody[BuildBody]) -> dict[str, Any]:
+    """Start building a Dockfile on the server and recording its version, starting nothing;
+    answers at once with an operation id (``GET /build/status/{id}``)."""
+    op = start_build(_plane(request), _who(request), data.dockfile, data.target)
+    return {**_started(op), "status_url": f"/build/status/{op.id}"}
+
+
+@get("/build/status/{op_id:str}", guards=[VIEWER])
+async def build_status(request: Request[Any, Any, Any], op_id: OperationId) -> dict[str, Any]:
+    """One build: status, the steps so far (the builder's log), the version and artifact
+    once built, or the error."""
+    op = _plane(request).operations.get(op_id)
+    if op is None or op.kind != "build":
+        raise RuntimeHTTPError(404, "NotFound", "no such build", path="op_id")
+    return op.public()
+
+
 @get("/controller/operations", guards=[VIEWER])
 async def list_operations(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
     """This process's recent operations, newest first."""
@@ -274,7 +302,7 @@ async def list_operations(request: Request[Any, Any, Any]) -> list[dict[str, Any
 @get("/controller/operations/{op_id:str}", guards=[VIEWER])
 async def get_operation(
     request: Request[Any, Any, Any],
-    op_id: Annotated[str, Parameter(pattern=r"^op-[0-9]+-[0-9a-f]{8}$")],
+    op_id: OperationId,
 ) -> dict[str, Any]:
     """One operation: status, steps so far, result or error."""
     op = _plane(request).operations.get(op_id)
@@ -286,7 +314,7 @@ async def get_operation(
 @post("/controller/operations/{op_id:str}/secret", guards=[DEVELOPER], status_code=200)
 async def take_operation_secret(
     request: Request[Any, Any, Any],
-    op_id: Annotated[str, Parameter(pattern=r"^op-[0-9]+-[0-9a-f]{8}$")],
+    op_id: OperationId,
 ) -> dict[str, Any]:
     """The API key a first deploy created, once, to whoever started the deploy."""
     secret = _plane(request).operations.take_secret(op_id, _who(request).name)
@@ -453,6 +481,8 @@ api_router = Router(
         deploy_route,
         rollback_route,
         stop_route,
+        build_start,
+        build_status,
         list_operations,
         get_operation,
         take_operation_secret,
