@@ -93,9 +93,13 @@ def check_origin(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     Browsers name the page that makes a request (``Origin``, ``Sec-Fetch-Site``); a request
     from another site is refused whatever its credentials. This is what guards
     ``--insecure-no-auth``, where there is no session and so no CSRF token: without it any
-    web page the user opens could post a form to the control plane on loopback.
+    web page the user opens could post a form to the control plane on loopback. A WebSocket
+    handshake is checked whatever it asks for: the browser sends the session cookie with it
+    from any site, and what it reads back is the platform's event stream.
     """
-    if connection.scope.get("method", "GET") in SAFE_METHODS:
+    if connection.scope.get("type") != "websocket" and (
+        connection.scope.get("method", "GET") in SAFE_METHODS
+    ):
         return
     site = connection.headers.get("sec-fetch-site", "")
     origin = connection.headers.get("origin")

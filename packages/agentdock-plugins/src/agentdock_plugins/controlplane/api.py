@@ -39,6 +39,7 @@ from agentdock_plugins.controlplane.agents import (
     agent_status,
 )
 from agentdock_plugins.controlplane.dockfiletext import MAX_TEXT_BYTES, validate_text
+from agentdock_plugins.controlplane.events import HEARTBEAT_S, Event, Gap, follow
 from agentdock_plugins.controlplane.loglevels import LEVEL, at_least
 from agentdock_plugins.controlplane.metrics import (
     WINDOW,
@@ -62,8 +63,6 @@ __all__ = ["AgentPath", "KeyBody", "api_router"]
 AgentPath = Annotated[str, Parameter(pattern=AGENT_NAME, description="An agent name.")]
 OperationId = Annotated[str, Parameter(pattern=r"^op-[0-9]+-[0-9a-f]{8}$")]
 VIEWER, DEVELOPER, ADMIN = (require(role) for role in ROLES)
-#: How long an idle event stream waits before a heartbeat comment.
-HEARTBEAT_S = 15.0
 
 
 class DeployBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -339,20 +338,15 @@ async def events(
     position = log.last_id if start is None else start
 
     async def stream() -> AsyncIterator[ServerSentEventMessage]:
-        nonlocal position
-        while True:
-            found, gap = log.after(position)
-            if gap:
-                yield ServerSentEventMessage(data=json.dumps({"after": position}), event="gap")
-            for event in found:
-                position = event.id
+        async for item in follow(log, position, HEARTBEAT_S):
+            if isinstance(item, Event):
                 yield ServerSentEventMessage(
-                    data=json.dumps(event.to_json()), event=event.kind, id=str(event.id)
+                    data=json.dumps(item.to_json()), event=item.kind, id=str(item.id)
                 )
-            if not found:
-                await log.wait(position, HEARTBEAT_S)
-                if log.last_id <= position:
-                    yield ServerSentEventMessage(comment="heartbeat")
+            elif isinstance(item, Gap):
+                yield ServerSentEventMessage(data=json.dumps({"after": item.after}), event="gap")
+            else:
+                yield ServerSentEventMessage(comment="heartbeat")
 
     return ServerSentEvent(stream())
 

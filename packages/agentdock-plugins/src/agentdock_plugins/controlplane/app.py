@@ -27,6 +27,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentdock_plugins.controlplane import health
 from agentdock_plugins.controlplane.api import api_router
+from agentdock_plugins.controlplane.eventsocket import event_socket
 from agentdock_plugins.controlplane.pages import pages_router
 from agentdock_plugins.controlplane.sessions import RotatingSessionConfig
 from agentdock_plugins.controlplane.state import ControlPlane
@@ -152,7 +153,7 @@ def controlplane_app(plane: ControlPlane, *, secure_cookies: bool = False) -> Li
         path="/static", directories=[HERE / "static"], include_in_schema=False
     )
     return Litestar(
-        route_handlers=[api_router, pages_router, static, openapi_document],
+        route_handlers=[api_router, event_socket, pages_router, static, openapi_document],
         state=State({"controlplane": plane}),
         stores={"sessions": MemoryStore()},
         middleware=[sessions.middleware, _security_headers],

@@ -15,12 +15,15 @@ import contextlib
 import threading
 import time
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["EVENT_KINDS", "Event", "EventLog"]
+__all__ = ["EVENT_KINDS", "HEARTBEAT_S", "Event", "EventLog", "Gap", "Heartbeat", "follow"]
 
 EVENT_KINDS = ("build_event", "deploy_status", "health_event")
+#: How long an idle stream (SSE or WebSocket) waits before a heartbeat.
+HEARTBEAT_S = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,3 +92,34 @@ class EventLog:
             await asyncio.wait_for(changed.wait(), timeout)
         except TimeoutError:
             return
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Events after ``after`` fell out of the ring before the reader got them."""
+
+    after: int
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """Nothing happened for a while: proof the stream is alive."""
+
+
+async def follow(
+    log: EventLog, position: int, heartbeat_s: float
+) -> AsyncIterator[Event | Gap | Heartbeat]:
+    """Every event after ``position``, then each new one as it is published, for ever; a
+    :class:`Gap` where some were dropped, a :class:`Heartbeat` after ``heartbeat_s`` idle.
+    What the SSE and the WebSocket streams both send, each in its own framing."""
+    while True:
+        found, gap = log.after(position)
+        if gap:
+            yield Gap(position)
+        for event in found:
+            position = event.id
+            yield event
+        if not found:
+            await log.wait(position, heartbeat_s)
+            if log.last_id <= position:
+                yield Heartbeat()
