@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
@@ -97,7 +98,7 @@ def check_origin(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     handshake is checked whatever it asks for: the browser sends the session cookie with it
     from any site, and what it reads back is the platform's event stream.
     """
-    if connection.scope.get("type") != "websocket" and (
+    if connection.scope["type"] != ScopeType.WEBSOCKET and (
         connection.scope.get("method", "GET") in SAFE_METHODS
     ):
         return
