@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -243,8 +244,9 @@ def test_postgres_migrations_mirror_sqlite_number_for_number(
     assert types[("deployments", "started_at")] == "double precision"
     assert types[("audit_log", "at")] == "double precision"
     # Keys are named by their id, locks by agent and instance, the chain's head is one row,
-    # the Platform API's rows by their agent and the thread's or run's own id.
-    named = {"api_keys", "deploy_locks", "audit_head"}
+    # the Platform API's rows by their agent and the thread's or run's own id, the control
+    # plane's operations by their operation id.
+    named = {"api_keys", "deploy_locks", "audit_head", "controlplane_operations"}
     assert identities == {t for t in tables if t not in named and not t.startswith("platform_")}
 
 
@@ -787,3 +789,34 @@ def test_integrity_errors_of_psycopg_count_as_such(pg_url: str) -> None:
         assert store._is_integrity_error(psycopg.errors.ForeignKeyViolation("fk"))
         assert store._is_integrity_error(psycopg.errors.CheckViolation("check"))
         assert not store._is_integrity_error(psycopg.OperationalError("down"))
+
+
+def test_control_plane_operations_round_trip_and_end_when_abandoned(store: SQLStore) -> None:
+    from agentdock.registry.operationrows import OperationRow, OperationRows
+
+    rows = OperationRows(store)
+    op_id = f"op-1-{uuid.uuid4().hex[:8]}"
+    op = OperationRow(
+        id=op_id,
+        kind="build",
+        agent=_unique(),
+        started_by="key:0123456789ab",
+        status="queued",
+        started_at=time.time(),
+        finished_at=None,
+        steps=[],
+        result=None,
+        error=None,
+        worker="nowhere:1:aa",
+    )
+    rows.save(op)
+    op.status, op.steps = "running", [{"step": "build", "message": "ünïcode <b>", "at": 1.5}]
+    rows.save(op)
+    read = rows.get(op_id)
+    assert read is not None and (read.status, read.steps) == ("running", op.steps)
+    assert op_id in [r.id for r in rows.recent(50)]
+    assert op_id in {r.id for r in rows.end_abandoned(stale_after=-1.0)}
+    ended = rows.get(op_id)
+    assert ended is not None and ended.status == "failed" and ended.finished_at is not None
+    assert ended.error is not None and ended.error["error"] == "ControlPlaneStopped"
+    assert op_id not in {r.id for r in rows.end_abandoned(stale_after=-1.0)}

@@ -202,6 +202,27 @@ CREATE TABLE platform_run_events (
 );
 """
 
+# The control plane's long operations (build, deploy, rollback, stop), so that their outcome
+# outlives the process that ran them (agentdock.registry.operationrows): the process that
+# runs one (worker) shows life in beat_at while it lasts.
+_OPERATIONS = """
+CREATE TABLE controlplane_operations (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    agent       TEXT NOT NULL,
+    started_by  TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    started_at  $seconds NOT NULL,
+    finished_at $seconds,
+    steps_json  TEXT NOT NULL DEFAULT '[]',
+    result_json TEXT,
+    error_json  TEXT,
+    worker      TEXT NOT NULL,
+    beat_at     $seconds NOT NULL
+);
+CREATE INDEX controlplane_operations_started ON controlplane_operations (started_at);
+"""
+
 _SCRIPTS: tuple[tuple[int, str], ...] = (
     (1, _INITIAL),
     (2, _DEPLOY),
@@ -209,6 +230,7 @@ _SCRIPTS: tuple[tuple[int, str], ...] = (
     (4, _KEY_INSTANCE),
     (5, _CHAIN),
     (6, _PLATFORM),
+    (7, _OPERATIONS),
 )
 
 

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Litestar, Request, get
 from litestar.datastructures import State
@@ -141,6 +142,8 @@ def controlplane_app(plane: ControlPlane, *, secure_cookies: bool = False) -> Li
     async def on_startup(app: Litestar) -> None:
         plane.events.bind(asyncio.get_running_loop())
         plane.started_at = time.time()
+        if plane.operations.rows is not None:
+            await anyio.to_thread.run_sync(plane.recover_operations)
         if plane.health_interval > 0:
             watcher.append(health.start(plane, plane.health_interval))
 

@@ -6,7 +6,8 @@ version) with the last one seen; a change, and each agent's first reading, is pu
 The same reading carries each agent's figures over the home table's window (requests, p95,
 rate, error rate, cost, from the local telemetry store); when they differ from the last
 ones published, a ``metric_event`` says so. Unchanged figures publish nothing, so an idle
-fleet does not push deploy events out of the bounded event log.
+fleet does not push deploy events out of the bounded event log. Each reading also ends the
+operations another control plane left running when it stopped (``recover_operations``).
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ async def watch_health(plane: ControlPlane, interval: float) -> None:
             changed, measured = await anyio.to_thread.run_sync(
                 lambda: _changes(plane, seen, figures)
             )
+            if plane.operations.rows is not None:
+                await anyio.to_thread.run_sync(plane.recover_operations)
             for row in changed:
                 plane.events.publish(
                     "health_event",

@@ -1,4 +1,4 @@
-"""Long operations (deploy, rollback, stop): started at once, run in a worker thread.
+"""Long operations (build, deploy, rollback, stop): started at once, run in a worker thread.
 
 The API answers with an operation id before any work is done; progress is published to the
 event log as ``build_event`` (each step the builder and target report) and ``deploy_status``
@@ -6,12 +6,21 @@ event log as ``build_event`` (each step the builder and target report) and ``dep
 an agent whose deploy is still running is refused (409) here, before the registry's deploy
 lock would refuse it from another process. A key a deploy creates is never published: it is
 handed once to whoever started the operation (:meth:`Operations.take_secret`).
+
+With a registry (``rows``), every operation is also written there when it is queued, at
+each step and when it ends (never its secret), so its outcome outlives this process: a
+control plane started later lists it, and ends ``failed`` the ones a stopped control plane
+left running (:func:`recover_abandoned`), cleaning up the registry as the next deploy of
+the agent would.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -19,9 +28,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentdock.registry.operationrows import OperationRow, OperationRows
+
 from agentdock_plugins.controlplane.events import EventLog
 
-__all__ = ["Busy", "Operation", "Operations"]
+__all__ = ["Busy", "Operation", "Operations", "recover_abandoned"]
+
+#: Seconds between two beats of this process's running operations in the registry.
+BEAT_S = 10.0
 
 #: What an operation's work returns: its public result, and a secret to hand over once.
 Outcome = tuple[dict[str, Any], str | None]
@@ -50,6 +64,36 @@ class Operation:
     error: dict[str, Any] | None = None
     secret: str | None = field(default=None, repr=False)
 
+    def row(self, worker: str) -> OperationRow:
+        return OperationRow(
+            id=self.id,
+            kind=self.kind,
+            agent=self.agent,
+            started_by=self.started_by,
+            status=self.status,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            steps=list(self.steps),
+            result=self.result,
+            error=self.error,
+            worker=worker,
+        )
+
+    @classmethod
+    def of_row(cls, row: OperationRow) -> Operation:
+        return cls(
+            row.id,
+            row.kind,
+            row.agent,
+            row.started_by,
+            status=row.status,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            steps=row.steps,
+            result=row.result,
+            error=row.error,
+        )
+
     def public(self) -> dict[str, Any]:
         return {
             "operation_id": self.id,
@@ -67,24 +111,56 @@ class Operation:
 
 
 class Operations:
-    """The operations of this control plane process, newest kept up to ``keep``."""
+    """The operations of this control plane process, newest kept up to ``keep``; with
+    ``rows``, written to the registry too, and earlier processes' read from there."""
 
-    def __init__(self, events: EventLog, *, workers: int = 4, keep: int = 500) -> None:
+    def __init__(
+        self,
+        events: EventLog,
+        *,
+        workers: int = 4,
+        keep: int = 500,
+        rows: OperationRows | None = None,
+    ) -> None:
         self._events = events
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="controlplane-op")
         self._lock = threading.Lock()
         self._ops: dict[str, Operation] = {}
         self._keep = keep
         self._counter = itertools.count(1)
+        self.rows = rows
+        #: This process, as the registry's rows name it.
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._stopped = threading.Event()
+        if rows is not None:
+            threading.Thread(target=self._beat, name="controlplane-op-beat", daemon=True).start()
 
     def get(self, op_id: str) -> Operation | None:
         with self._lock:
-            return self._ops.get(op_id)
+            op = self._ops.get(op_id)
+        if op is None and self.rows is not None:
+            row = self.rows.get(op_id)
+            op = Operation.of_row(row) if row is not None else None
+        return op
 
     def recent(self, limit: int = 50) -> list[Operation]:
         with self._lock:
-            ops = list(self._ops.values())
-        return ops[-limit:][::-1]
+            mine = dict(self._ops)
+        if self.rows is None:
+            return list(mine.values())[-limit:][::-1]
+        return [mine.get(r.id) or Operation.of_row(r) for r in self.rows.recent(limit)]
+
+    def _save(self, op: Operation) -> None:
+        if self.rows is not None:
+            # The registry being down must not fail the operation: its events still go out.
+            with contextlib.suppress(Exception):
+                self.rows.save(op.row(self.worker))
+
+    def _beat(self) -> None:
+        assert self.rows is not None
+        while not self._stopped.wait(BEAT_S):
+            with contextlib.suppress(Exception):
+                self.rows.beat(self.worker)
 
     def start(self, kind: str, agent: str, started_by: str, work: Work) -> Operation:
         """Queue ``work`` (called with a progress callback) for ``agent``; returns at once.
@@ -117,6 +193,7 @@ class Operations:
             return secret
 
     def _status(self, op: Operation) -> None:
+        self._save(op)
         self._events.publish(
             "deploy_status",
             operation_id=op.id,
@@ -131,6 +208,7 @@ class Operations:
         def progress(step: str, message: str, **fields: Any) -> None:
             entry = {"step": step, "message": message, "at": time.time()}
             op.steps.append(entry)
+            self._save(op)
             self._events.publish(
                 "build_event", operation_id=op.id, agent=op.agent, step=step, message=message
             )
@@ -149,7 +227,42 @@ class Operations:
         self._status(op)
 
     def shutdown(self) -> None:
+        self._stopped.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def recover_abandoned(
+    rows: OperationRows, events: EventLog, store: Any, plugins: Any, stale_after: float
+) -> list[Operation]:
+    """End ``failed`` the operations a stopped control plane left queued or running (their
+    process stopped beating ``stale_after`` seconds ago), say so in ``deploy_status``
+    events, and for a deploy or rollback clean up the registry as the agent's next deploy
+    would (a ``pending`` deployment is stopped and marked failed) when its deploy lock is
+    free. Returns the operations ended."""
+    from agentdock.deployment.artifacts import no_progress
+    from agentdock.deployment.errors import DeployError
+    from agentdock.deployment.release import deploy_lock, recover_interrupted
+    from agentdock.deployment.workspace import Workspace
+
+    ended = [Operation.of_row(row) for row in rows.end_abandoned(stale_after, _gone)]
+    for op in ended:
+        events.publish(
+            "deploy_status",
+            operation_id=op.id,
+            operation=op.kind,
+            agent=op.agent,
+            status=op.status,
+            error=op.error,
+            result=None,
+        )
+    agents = sorted({op.agent for op in ended if op.kind in ("deploy", "rollback")})
+    if agents:
+        with Workspace.open(store, plugins) as ws:
+            for agent in agents:
+                # DeployInProgress: another process deploys it now and will clean up itself.
+                with contextlib.suppress(DeployError), deploy_lock(ws, agent, ""):
+                    recover_interrupted(ws, agent, "", no_progress)
+    return ended
 
 
 def _error_of(exc: Exception) -> dict[str, Any]:
@@ -162,3 +275,21 @@ def _error_of(exc: Exception) -> dict[str, Any]:
             return data
     first = str(exc).splitlines()[0] if str(exc) else ""
     return {"error": type(exc).__name__, "detail": first[:300]}
+
+
+def _gone(worker: str) -> bool:
+    """A worker (``host:pid:token``) of this host whose process no longer runs."""
+    host, _, rest = worker.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False

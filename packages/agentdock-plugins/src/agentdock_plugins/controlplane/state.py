@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from agentdock.registry import SQLStore
+from agentdock.registry.operationrows import STALE_AFTER, OperationRows
 
 from agentdock_plugins.controlplane.events import EventLog
 from agentdock_plugins.controlplane.metrics import FleetFigures
-from agentdock_plugins.controlplane.operations import Operations
+from agentdock_plugins.controlplane.operations import Operation, Operations, recover_abandoned
 from agentdock_plugins.controlplane.shared import Shared
 from agentdock_plugins.localstore.store import telemetry_db_path
 
@@ -42,13 +43,23 @@ class ControlPlane:
     #: How old the agents table may be (seconds): one reading serves every caller meanwhile.
     table_ttl_s: float = 1.0
     table: Shared[list[dict[str, Any]]] = field(init=False)
+    #: Seconds without a beat after which another process's running operation is taken
+    #: for abandoned (its control plane stopped).
+    abandoned_after_s: float = STALE_AFTER
 
     def __post_init__(self) -> None:
-        self.operations = Operations(self.events)
+        self.operations = Operations(self.events, rows=OperationRows(self.store))
         if self.telemetry is None:
             self.telemetry = telemetry_db_path()
         self.table = Shared(self.table_ttl_s)
         self.fleet = FleetFigures(self.telemetry, self.figures_window_s, self.figures_ttl_s)
+
+    def recover_operations(self) -> list[Operation]:
+        """End the operations a stopped control plane left running (at start-up)."""
+        assert self.operations.rows is not None
+        return recover_abandoned(
+            self.operations.rows, self.events, self.store, self.plugins, self.abandoned_after_s
+        )
 
     @property
     def telemetry_path(self) -> Path:
