@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from agentdock.deployment.operations import instances
     from agentdock.plugins import PluginManager, get_plugin_manager, make_plugin_manager
     from agentdock.readiness import AuditError, AuditReport, audit
+    from agentdock.remote import control_plane
     from agentdock.spec.models import DockSpec
     from agentdock.validation import DockfileError, load, validate
 
@@ -92,6 +93,7 @@ __all__ = [
     "audit",
     "build",
     "cleanup",
+    "control_plane",
     "deploy",
     "deploy_instances",
     "dry_run",
@@ -152,6 +154,7 @@ _LAZY = {
     "AuditReport": "agentdock.readiness",
     "AuditError": "agentdock.readiness",
     "get_plugin_manager": "agentdock.plugins",
+    "control_plane": "agentdock.remote",
     "make_plugin_manager": "agentdock.plugins",
 }
 

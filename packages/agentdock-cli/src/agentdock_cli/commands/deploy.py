@@ -19,6 +19,7 @@ from agentdock_cli import exitcodes
 from agentdock_cli.auditgate import audit_before_deploy
 from agentdock_cli.output import console
 from agentdock_cli.progress import reporting
+from agentdock_cli.remote import refuse_local_options, server_option
 
 __all__ = ["build_command", "deploy_command", "rollback_command"]
 
@@ -177,6 +178,7 @@ def _summary(deployment: Any, verb: str) -> None:
     is_flag=True,
     help="Refuse to deploy while `agentdock audit` finds high-level problems in the agent.",
 )
+@server_option
 @_json_option
 def deploy_command(
     file: Path,
@@ -200,6 +202,7 @@ def deploy_command(
     new_key: bool,
     print_env: bool,
     strict: bool,
+    server: str | None,
     as_json: bool,
 ) -> None:
     """Build FILE's agent and make it live, health-gated (default FILE: ./Dockfile.yaml).
@@ -209,6 +212,25 @@ def deploy_command(
     """
     from agentdock.deployment import deploy
 
+    if server:
+        refuse_local_options(
+            {
+                "target": target,
+                "version": version,
+                "env_file": env_files,
+                "instance": instance,
+                "host": host,
+                "base_image": base_image,
+                "platform": platforms,
+                "push": push,
+                "dry_run": dry_run,
+                "all_instances": all_instances,
+                "new_key": new_key,
+                "print_env": print_env,
+            }
+        )
+        audit_before_deploy(file, strict=strict, as_json=as_json)
+        _remote(server, as_json, "Deployed", lambda cp, report: cp.deploy(file, progress=report))
     if dry_run:
         network = {"ingress_from": ingress_from, "egress_to": egress_to}
         _dry_run(
@@ -312,6 +334,26 @@ def build_command(
     raise SystemExit(exitcodes.OK)
 
 
+def _remote(server: str, as_json: bool, verb: str, act: Any) -> None:
+    """Run ``act(control_plane, reporter)`` against the control plane at ``server``, report
+    its result as a local deploy does, and exit."""
+    from agentdock.remote import control_plane
+
+    with reporting(as_json) as report, control_plane(server) as plane:
+        document = act(plane, report)
+        report.result(document)
+    if not as_json:
+        console().print(
+            f"[green]✓[/green] {verb} {document.get('agent')} {document.get('version')} on "
+            f"{document.get('target')} (through {server})"
+        )
+        console().print(f"  endpoint: {document.get('endpoint')}")
+        if document.get("api_key"):
+            console().print(f"  API key {document.get('key_id')} (shown once, store it now):")
+            click.echo(document["api_key"])
+    raise SystemExit(exitcodes.OK)
+
+
 def _all_instances(
     file: Path,
     target: str | None,
@@ -390,6 +432,7 @@ def _dry_run(
 @_env_file_option
 @_instance_option
 @_timeout_option
+@server_option
 @_json_option
 def rollback_command(
     agent: str,
@@ -397,10 +440,20 @@ def rollback_command(
     env_files: tuple[Path, ...],
     instance: str | None,
     timeout: float,
+    server: str | None,
     as_json: bool,
 ) -> None:
     """Make an earlier VERSION of AGENT live again (default: the previous one). Never builds."""
     from agentdock.deployment import rollback
+
+    if server:
+        refuse_local_options({"env_file": env_files, "instance": instance})
+        _remote(
+            server,
+            as_json,
+            "Rolled back to",
+            lambda cp, report: cp.rollback(agent, version, progress=report),
+        )
 
     with reporting(as_json) as report:
         deployment = rollback(

@@ -17,6 +17,7 @@ import click
 from agentdock_cli import exitcodes
 from agentdock_cli.output import console, err_console, print_json, print_table
 from agentdock_cli.progress import reporting
+from agentdock_cli.remote import refuse_local_options, server_option
 
 __all__ = [
     "cleanup_command",
@@ -62,13 +63,18 @@ def _uptime(seconds: float | None) -> str:
 @click.command("status")
 @click.argument("agent")
 @_instance_option
+@server_option
 @_json_option
-def status_command(agent: str, instance: str | None, as_json: bool) -> None:
+def status_command(agent: str, instance: str | None, server: str | None, as_json: bool) -> None:
     """Version, target, endpoint, health, uptime and restarts of AGENT."""
     from agentdock.deployment import status
 
     with reporting(as_json):
-        info = status(agent, instance=instance)
+        if server:
+            refuse_local_options({"instance": instance})
+            info = _through(server, lambda cp: cp.status(agent))
+        else:
+            info = status(agent, instance=instance)
     if as_json:
         print_json({"ok": True, **info})
         raise SystemExit(exitcodes.OK)
@@ -164,15 +170,25 @@ def versions_command(agent: str, as_json: bool) -> None:
 @_instance_option
 @click.option("--tail", type=int, default=None, metavar="N", help="Only the last N lines.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines (Ctrl-C stops).")
+@server_option
 @_json_option
 def logs_command(
-    agent: str, instance: str | None, tail: int | None, follow: bool, as_json: bool
+    agent: str,
+    instance: str | None,
+    tail: int | None,
+    follow: bool,
+    server: str | None,
+    as_json: bool,
 ) -> None:
     """The runtime log of AGENT's active (else newest) deployment."""
     from agentdock.deployment import logs
 
     with reporting(as_json):
-        lines = logs(agent, instance=instance, tail=tail, follow=follow)
+        if server:
+            refuse_local_options({"instance": instance, "follow": follow})
+            lines: Any = _through(server, lambda cp: cp.logs(agent, tail=tail))
+        else:
+            lines = logs(agent, instance=instance, tail=tail, follow=follow)
         try:
             for line in lines:
                 if as_json:
@@ -188,18 +204,33 @@ def logs_command(
 @click.argument("agent")
 @_instance_option
 @_drain_option("Seconds in-flight requests get to finish.")
+@server_option
 @_json_option
-def stop_command(agent: str, instance: str | None, timeout: float, as_json: bool) -> None:
+def stop_command(
+    agent: str, instance: str | None, timeout: float, server: str | None, as_json: bool
+) -> None:
     """Stop AGENT's active deployment cleanly (drain, then exit)."""
     from agentdock.deployment import stop
 
-    with reporting(as_json):
-        info = stop(agent, instance=instance, timeout=timeout)
+    with reporting(as_json) as report:
+        if server:
+            refuse_local_options({"instance": instance})
+            info = _through(server, lambda cp: cp.stop(agent, progress=report))
+        else:
+            info = stop(agent, instance=instance, timeout=timeout)
     if as_json:
         print_json({"ok": True, **info})
     else:
         console().print(f"[green]✓[/green] Stopped {agent} {info['version']}")
     raise SystemExit(exitcodes.OK)
+
+
+def _through(server: str, act: Callable[[Any], Any]) -> Any:
+    """``act(control_plane)`` on the control plane at ``server``."""
+    from agentdock.remote import control_plane
+
+    with control_plane(server) as plane:
+        return act(plane)
 
 
 def _size(count: int | None) -> str:

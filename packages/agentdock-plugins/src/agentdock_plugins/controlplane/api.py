@@ -17,6 +17,7 @@ import anyio
 import msgspec
 from agentdock.deployment import DeployError, logs, versions
 from agentdock.httperrors import RuntimeHTTPError
+from agentdock.remote import MAX_ARCHIVE_BYTES
 from litestar import Request, Response, Router, delete, get, post
 from litestar.params import HeaderParameter, JSONBody, Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
@@ -57,6 +58,7 @@ from agentdock_plugins.controlplane.principals import (
 )
 from agentdock_plugins.controlplane.state import ControlPlane
 from agentdock_plugins.controlplane.tokens import issue_token, verify_token
+from agentdock_plugins.controlplane.uploads import unpack_project
 
 __all__ = ["AgentPath", "KeyBody", "api_router"]
 
@@ -260,6 +262,33 @@ def agent_traces(
 def deploy_route(request: Request[Any, Any, Any], data: JSONBody[DeployBody]) -> dict[str, Any]:
     """Start a deploy of a Dockfile on the server; answers at once with an operation id."""
     return _started(start_deploy(_plane(request), _who(request), data.dockfile))
+
+
+@post(
+    "/controller/deploy/archive",
+    guards=[DEVELOPER],
+    status_code=202,
+    request_max_body_size=MAX_ARCHIVE_BYTES,
+    openapi_extra={"requestBody": {"content": {"application/gzip": {}}}},
+)
+async def deploy_archive_route(
+    request: Request[Any, Any, Any],
+    dockfile: Annotated[
+        str, Parameter(pattern=r"^[A-Za-z0-9_.-]{1,128}(/[A-Za-z0-9_.-]{1,128}){0,15}$")
+    ] = "Dockfile.yaml",
+) -> dict[str, Any]:
+    """Deploy an uploaded project: the body is a gzipped tar of the Dockfile's directory (as
+    ``agentdock deploy --server`` sends it), unpacked under the project directory's
+    ``.uploads/`` and deployed from there; ``dockfile`` is the Dockfile's path inside it."""
+    if ".." in dockfile.split("/"):
+        raise RuntimeHTTPError(400, "InvalidPath", "the Dockfile's path climbs out", "dockfile")
+    plane, who, archive = _plane(request), _who(request), await request.body()
+
+    def start() -> Operation:
+        folder = unpack_project(plane.projects, archive)
+        return start_deploy(plane, who, str(folder / dockfile))
+
+    return _started(await anyio.to_thread.run_sync(start))
 
 
 @post("/controller/rollback", guards=[DEVELOPER], status_code=202, sync_to_thread=True)
@@ -473,6 +502,7 @@ api_router = Router(
         agent_metrics_route,
         agent_traces,
         deploy_route,
+        deploy_archive_route,
         rollback_route,
         stop_route,
         build_start,

@@ -1,0 +1,46 @@
+"""``--server URL``: the commands that act on a remote control plane instead of this machine.
+
+``--server`` (or ``AGENTDOCK_SERVER``) names an ``agentdock controlplane``; its platform key
+comes from ``AGENTDOCK_SERVER_KEY`` only. Options that only make sense on this machine are
+refused with the usage exit code when a server is named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import click
+
+from agentdock_cli import exitcodes
+from agentdock_cli.output import err_console
+
+__all__ = ["refuse_local_options", "server_option"]
+
+FC = TypeVar("FC", bound=Callable[..., Any])
+
+
+def server_option(func: FC) -> FC:
+    """``--server URL`` (env ``AGENTDOCK_SERVER``): act through that control plane."""
+    option = click.option(
+        "--server",
+        envvar="AGENTDOCK_SERVER",
+        default=None,
+        metavar="URL",
+        help="Act through the control plane at URL (env AGENTDOCK_SERVER; its platform key "
+        "from AGENTDOCK_SERVER_KEY).",
+    )
+    return option(func)
+
+
+def refuse_local_options(options: Mapping[str, Any]) -> None:
+    """Exit 2 naming the first option given that a remote control plane does not take."""
+    for name, value in options.items():
+        if value not in (None, False, (), ""):
+            err_console().print(
+                f"[red]✗[/red] --{name.replace('_', '-')} is not available with --server "
+                "(the control plane deploys as it is configured)",
+                markup=True,
+                highlight=False,
+            )
+            raise SystemExit(exitcodes.USAGE)

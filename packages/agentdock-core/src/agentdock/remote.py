@@ -1,0 +1,294 @@
+"""A remote control plane: deploy, roll back, stop and read agents through its API.
+
+``agentdock --server URL`` (or ``AGENTDOCK_SERVER``) and :func:`agentdock.control_plane` talk to
+an ``agentdock controlplane`` instead of this machine's registry, so a team shares one. The
+credentials are a platform key (``AGENTDOCK_SERVER_KEY``, never a command-line argument, so
+it stays out of shell history and process lists).
+
+A deploy packs the Dockfile's project directory (:func:`pack_project`) and uploads it; the
+control plane unpacks it under its project directory and deploys it as its own. What the
+project's ``.env`` files hold is not sent: the control plane's environment gives the
+runtime its variables, as for any deploy it runs. Long operations are followed until they
+end, their steps handed to ``progress`` as a local deploy reports them; a failure raises
+the :class:`~agentdock.deployment.DeployError` the control plane reported, with its exit
+code.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from agentdock.deployment.artifacts import Progress, no_progress
+from agentdock.deployment.errors import (
+    DeployError,
+    DeployFailed,
+    InvalidDeployInput,
+    NotFound,
+)
+from agentdock.deployment.inputs import find_dockfile
+
+__all__ = [
+    "KEY_ENV",
+    "MAX_ARCHIVE_BYTES",
+    "SERVER_ENV",
+    "RemoteControlPlane",
+    "control_plane",
+    "pack_project",
+]
+
+SERVER_ENV = "AGENTDOCK_SERVER"
+KEY_ENV = "AGENTDOCK_SERVER_KEY"
+#: The largest project archive a control plane takes (compressed).
+MAX_ARCHIVE_BYTES = 50 * 1024 * 1024
+#: What a project archive leaves out: tools' state, caches, and files of secrets.
+SKIPPED_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".venv",
+        "venv",
+        ".agentdock",
+        "__pycache__",
+        "node_modules",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".tox",
+    }
+)
+#: Seconds between two readings of an operation's progress.
+POLL_S = 0.25
+
+
+def _skipped_file(name: str) -> bool:
+    """``.env`` and ``.env.*`` (but the ``.env.example`` a project documents its variables
+    in), and compiled Python."""
+    if name == ".env" or (name.startswith(".env.") and name != ".env.example"):
+        return True
+    return name.endswith((".pyc", ".pyo"))
+
+
+def _project_files(root: Path) -> Iterator[Path]:
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
+        for name in sorted(files):
+            path = Path(folder) / name
+            if not _skipped_file(name) and not path.is_symlink() and path.is_file():
+                yield path
+
+
+def pack_project(dockfile: Path) -> tuple[bytes, str]:
+    """The gzipped tar of ``dockfile``'s directory, and the Dockfile's name in it.
+
+    Files are added in a fixed order with fixed owners and times, so the same project packs
+    to the same bytes. Symbolic links are left out (the control plane refuses them).
+
+    :raises InvalidDeployInput: the archive would exceed :data:`MAX_ARCHIVE_BYTES`.
+    """
+    root = dockfile.resolve().parent
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=6) as tar:
+        for path in _project_files(root):
+            info = tar.gettarinfo(str(path), arcname=path.relative_to(root).as_posix())
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.mtime = 0
+            info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
+            with path.open("rb") as handle:
+                tar.addfile(info, handle)
+            if buffer.tell() > MAX_ARCHIVE_BYTES:
+                raise InvalidDeployInput(
+                    f"the project {root} packs to more than {MAX_ARCHIVE_BYTES // 2**20} MiB",
+                    hint="leave data and build outputs out of the agent's directory",
+                )
+    return buffer.getvalue(), dockfile.name
+
+
+def _error(status: int, body: Any) -> DeployError:
+    """The error of a refused call, named as the control plane named it: 404 NotFound
+    (exit 5), 400/401/403/409/422 InvalidDeployInput (exit 1), other statuses DeployFailed
+    (exit 4)."""
+    found = body if isinstance(body, dict) else {}
+    name, detail, path = found.get("error"), found.get("detail"), found.get("path")
+    cause = f"the control plane refused: {name or status}: {detail or 'no detail'}"
+    error: DeployError
+    if status == 404:
+        error = NotFound(cause, path=path)
+    elif status in (400, 401, 403, 409, 422):
+        hint = f"check {KEY_ENV} (a platform key)" if status in (401, 403) else None
+        error = InvalidDeployInput(cause, hint=hint, path=path)
+    else:
+        error = DeployFailed(cause)
+    if isinstance(name, str) and name.isidentifier():
+        error.name = name
+    return error
+
+
+def _operation_error(error: dict[str, Any] | None) -> DeployError:
+    """A failed operation's error as the DeployError it was on the control plane."""
+    error = error or {}
+    code = error.get("code")
+    failure = DeployError(
+        str(error.get("detail") or "the operation failed"),
+        hint=error.get("hint"),
+        path=error.get("path"),
+        log_tail=error.get("log_tail"),
+    )
+    failure.name = str(error.get("error") or "DeployFailed")
+    if isinstance(code, int) and 1 <= code <= 5:
+        failure.exit_code = code
+    return failure
+
+
+class RemoteControlPlane:
+    """A control plane's API with a platform key (``with`` closes its connections)."""
+
+    def __init__(self, server: str, key: str, *, timeout: float = 30.0) -> None:
+        import httpx
+
+        self.server = server.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.server,
+            headers={"authorization": f"Bearer {key}"},
+            timeout=timeout,
+            follow_redirects=False,
+        )
+
+    def __enter__(self) -> RemoteControlPlane:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        import httpx
+
+        try:
+            answer = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise DeployFailed(
+                f"the control plane at {self.server} cannot be reached ({type(exc).__name__})",
+                hint=f"check {SERVER_ENV} and that `agentdock controlplane` runs there",
+            ) from None
+        try:
+            body = answer.json()
+        except ValueError:
+            body = None
+        if answer.status_code >= 400:
+            raise _error(answer.status_code, body)
+        return body
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def wait(self, operation_id: str, progress: Progress = no_progress) -> dict[str, Any]:
+        """Follow an operation until it ends: each new step to ``progress``; the result
+        (with ``api_key`` when the operation made one for this caller), or its error."""
+        seen = 0
+        while True:
+            op = self._call("GET", f"/controller/operations/{operation_id}")
+            steps = op.get("steps") or []
+            for step in steps[seen:]:
+                progress(str(step.get("step")), str(step.get("message")))
+            seen = len(steps)
+            if op["status"] == "failed":
+                raise _operation_error(op.get("error"))
+            if op["status"] == "succeeded":
+                result: dict[str, Any] = dict(op.get("result") or {})
+                if op.get("secret_waiting"):
+                    secret = self._call("POST", f"/controller/operations/{operation_id}/secret")
+                    result["api_key"] = secret["key"]
+                return result
+            time.sleep(POLL_S)
+
+    def deploy(
+        self, path: str | os.PathLike[str] = "Dockfile.yaml", *, progress: Progress = no_progress
+    ) -> dict[str, Any]:
+        """Upload the Dockfile's project and deploy it there; the deployment's JSON."""
+        dockfile = find_dockfile(path)
+        archive, name = pack_project(dockfile)
+        progress("upload", f"uploading {len(archive):,} bytes to {self.server}")
+        started = self._call(
+            "POST",
+            "/controller/deploy/archive",
+            params={"dockfile": name},
+            content=archive,
+            headers={"content-type": "application/gzip"},
+        )
+        return self.wait(started["operation_id"], progress)
+
+    def rollback(
+        self, agent: str, version: str | None = None, *, progress: Progress = no_progress
+    ) -> dict[str, Any]:
+        body = {"agent": agent} | ({"version": version} if version else {})
+        started = self._call("POST", "/controller/rollback", json=body)
+        return self.wait(started["operation_id"], progress)
+
+    def stop(self, agent: str, *, progress: Progress = no_progress) -> dict[str, Any]:
+        started = self._call("POST", "/controller/stop", json={"agent": agent})
+        return self.wait(started["operation_id"], progress)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def status(self, agent: str) -> dict[str, Any]:
+        found: dict[str, Any] = self._call("GET", f"/controller/status/{agent}")
+        return found
+
+    def versions(self, agent: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._call("GET", f"/controller/versions/{agent}")
+        return found
+
+    def logs(self, agent: str, tail: int | None = None) -> list[str]:
+        params = {"tail": tail} if tail else {}
+        found = self._call("GET", f"/controller/logs/{agent}", params=params)
+        return [str(line) for line in found.get("lines", [])]
+
+    # -- keys ---------------------------------------------------------------------------------
+
+    def create_key(self, agent: str, role: str, expires_in_s: int | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"agent": agent, "role": role}
+        if expires_in_s:
+            body["expires_in_s"] = expires_in_s
+        made: dict[str, Any] = self._call("POST", "/auth/key/create", json=body)
+        return made
+
+    def list_keys(self, agent: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._call("GET", "/auth/keys", params={"agent": agent})
+        return found
+
+    def revoke_key(self, agent: str, key_id: str) -> dict[str, Any]:
+        done: dict[str, Any] = self._call(
+            "DELETE", "/auth/key/revoke", params={"agent": agent, "key_id": key_id}
+        )
+        return done
+
+
+def control_plane(server: str | None = None, key: str | None = None) -> RemoteControlPlane:
+    """The control plane at ``server`` (default ``AGENTDOCK_SERVER``) with a platform key
+    (default ``AGENTDOCK_SERVER_KEY``).
+
+    :raises InvalidDeployInput: no server, no key, or a server that is not an http(s) URL.
+    """
+    server = server or os.environ.get(SERVER_ENV)
+    key = key or os.environ.get(KEY_ENV)
+    if not server:
+        raise InvalidDeployInput(f"no control plane named (--server or {SERVER_ENV})")
+    if not server.startswith(("http://", "https://")):
+        raise InvalidDeployInput(
+            f"the control plane's address must be an http(s) URL, not {server!r}",
+            path="server",
+        )
+    if not key:
+        raise InvalidDeployInput(
+            f"no platform key for {server}: set {KEY_ENV}",
+            hint="an admin makes one with `agentdock controlplane key create --role developer`",
+        )
+    return RemoteControlPlane(server, key)
