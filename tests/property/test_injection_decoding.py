@@ -162,6 +162,18 @@ def test_words_of_other_widths_before_a_chunked_blob_do_not_hide_it(
         assert any(canonical(attack)[0] in v.text for v in canonical_views(wrapped)), attack
 
 
+def test_a_short_word_after_a_reversed_chunked_blob_is_not_read_into_it() -> None:
+    # Found by the property test above: reversed, the prefix ``ac,`` became a piece ``ca``
+    # after the chunks; joined, it still decoded as base64, with a stray letter after the
+    # hex inside, so the hex was not read.
+    for attack in ATTACKS:
+        text = attack
+        for name in ["hex", "hex", "base64-chunked", "reversed"]:
+            text = ENCODINGS[name](text)
+        wrapped = f"ac, {text}"
+        assert any(canonical(attack)[0] in v.text for v in canonical_views(wrapped)), attack
+
+
 def test_base85_made_only_of_base64_characters_is_decoded() -> None:
     # Base85 of hex digits uses no character outside base64's alphabet; it was not tried.
     attack = ATTACKS[0]

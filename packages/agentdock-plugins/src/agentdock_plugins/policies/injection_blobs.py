@@ -188,6 +188,15 @@ def _stretch(pieces: list[str]) -> Iterator[str]:
     yield from dict.fromkeys((core + after, core, before + core))
 
 
+def _aligned_first(readings: Iterator[str]) -> list[str]:
+    """``readings`` with those whose length is a whole number of base64 quanta (four
+    characters; base32's eight and padded blobs are too) first: a word put after a blob
+    (``ca``) joined to it may still decode, unpadded, with a stray byte at the end that
+    hides what the blob holds (hex that is no longer only hex digits)."""
+    found = list(readings)
+    return sorted(found, key=lambda joined: len(joined) % 4 != 0)
+
+
 _BLOBBY = re.compile(r"[a-z][A-Z]|[A-Za-z][0-9]|[0-9][A-Za-z]|[+/]")
 
 
@@ -197,7 +206,7 @@ def decode_chunked(run: str) -> tuple[str, str] | None:
     # Pieces of a blob mix cases and digits; words of prose seldom do (one scan).
     if len(_BLOBBY.findall(run)) * 2 < run.count(" ") + run.count("\n") + 1:
         return None
-    for joined in _chunks(run):
+    for joined in _aligned_first(_chunks(run)):
         if len(joined) > MAX_BLOB:
             return None
         decoded = decode_blob(joined)
@@ -206,7 +215,7 @@ def decode_chunked(run: str) -> tuple[str, str] | None:
         if decode_blob(joined.translate(ROT13)) is not None:
             return "rot13", run.translate(ROT13)
     backwards = run[::-1]
-    for joined in _chunks(backwards):
+    for joined in _aligned_first(_chunks(backwards)):
         if len(joined) <= MAX_BLOB and (
             decode_blob(joined) is not None or decode_blob(joined.translate(ROT13)) is not None
         ):
