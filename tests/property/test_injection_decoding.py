@@ -118,8 +118,9 @@ def test_any_chain_of_encodings_up_to_the_depth_limit_decodes_to_the_attack(
     text = attack
     for name in chain:
         text = ENCODINGS[name](text)
-        # A blob longer than MAX_BLOB is not decoded, by design (see the next test): the
-        # chain stays within the documented bound (three HTML layers under hex pass it).
+        # A blob longer than MAX_BLOB is read in windows (see the tests below), which may
+        # cut the layers inside: the chain stays within the bound (three HTML layers under
+        # hex pass it).
         assume(name not in BLOB_ENCODINGS or len(text) <= MAX_BLOB)
     wrapped = f"{before} {text}" if before.strip() else text
     canonical_attack = canonical(attack)[0]
@@ -183,16 +184,40 @@ def test_base85_made_only_of_base64_characters_is_decoded() -> None:
     assert any(canonical(attack)[0] in v.text for v in canonical_views(text))
 
 
-def test_a_blob_over_the_bound_is_left_encoded() -> None:
-    # The bound that keeps decoding linear: one blob of MAX_BLOB characters is read, a
-    # longer one is not (the text is still scored as it stands).
+@pytest.mark.parametrize(
+    "name", ["base64", "base64-urlsafe", "base64-chunked", "base32", "hex", "hex-spaced", "base85"]
+)
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_a_blob_padded_past_the_bound_is_still_read(name: str, where: str) -> None:
+    # A blob over MAX_BLOB is read in overlapping windows of MAX_BLOB characters, so padding
+    # the payload until its blob is longer than the bound does not leave it encoded.
     attack = ATTACKS[0]
-    padded = attack + " " + "x" * (MAX_BLOB // 2 - len(attack))
-    within = ENCODINGS["hex"](padded[: MAX_BLOB // 2])
-    over = ENCODINGS["hex"](padded + "y" * 8)
-    assert len(within) <= MAX_BLOB < len(over)
-    assert any(attack.lower() in v.text for v in canonical_views(within))
-    assert not any(attack.lower() in v.text for v in canonical_views(over))
+    pad = "Lorem ipsum dolor sit amet. " * 700
+    padded = f"{attack} {pad}" if where == "after" else f"{pad} {attack}"
+    blob = ENCODINGS[name](padded)
+    assert MAX_BLOB < len(blob) < 60_000
+    assert any(canonical(attack)[0] in v.text for v in canonical_views(blob))
+    assert score_text(blob).score >= 1.0
+
+
+def test_a_blob_padded_past_the_bound_nested_is_still_read() -> None:
+    # Windows start at multiples of half the bound, so each window's text starts on a
+    # whole base64 quantum of the layer inside as well.
+    attack = ATTACKS[0]
+    text = "Lorem ipsum dolor sit amet. " * 500 + attack
+    for _ in range(2):
+        text = _b64(text)
+    assert len(text) > MAX_BLOB
+    assert score_text(text).score >= 1.0
+
+
+def test_a_blob_over_the_bound_is_read_within_the_budget() -> None:
+    # 100 KB of one blob: windows are read until the budget of decoded text is spent.
+    blob = _b64("Lorem ipsum dolor sit amet. " * 3000 + ATTACKS[0])
+    budget = Budget()
+    found = list(views(blob, budget))
+    assert 1 < len(found) <= MAX_VIEWS + 1
+    assert MAX_DECODED - budget.decoded <= MAX_DECODED
 
 
 @settings(max_examples=100, deadline=None)

@@ -25,9 +25,10 @@ reversed   the whole text read backwards, when it holds a key word spelled backw
 A decoded blob is kept only when it is UTF-8 text (mostly printable), so random tokens,
 hashes and ids cost a failed decode and nothing else. Bounds: :data:`MAX_DEPTH` levels (an
 attack base64-encoded three times and chunked is found), :data:`MAX_VIEWS` texts in all,
-:data:`MAX_DECODED` characters decoded in all, blobs of at most :data:`MAX_BLOB`
-characters and :data:`MAX_BLOBS` per text (a longer run of chunked pieces is tried line by
-line, :data:`MAX_LINES` lines). The decoders themselves are in
+:data:`MAX_DECODED` characters decoded in all, :data:`MAX_BLOBS` blobs per text, each
+decoded whole up to :data:`MAX_BLOB` characters and a longer one in overlapping windows of
+that size (so padding a payload past the bound does not leave it encoded; a longer run of
+chunked pieces is tried line by line, :data:`MAX_LINES` lines). The decoders themselves are in
 :mod:`~agentdock_plugins.policies.injection_blobs`. Every scan is a C-level regex or ``str`` method
 over text already bounded, so the work per call is linear in the input and capped by these
 numbers whatever the input; :class:`Budget` counts it (the tests read the count).
@@ -49,6 +50,8 @@ from agentdock_plugins.policies.injection_blobs import (
     decode_b85,
     decode_blob,
     decode_chunked,
+    decode_chunked_windows,
+    decode_windows,
     hex_text,
 )
 from agentdock_plugins.policies.injection_normal import byte_table, canonical, strip_hidden
@@ -97,6 +100,7 @@ _REVERSED_STEMS = tuple(w[::-1] for w in _STEMS)
 _ANY_TAG = re.compile("[\U000e0020-\U000e007e]")
 _NO_TAGS = dict.fromkeys(range(0xE0000, 0xE0080))
 _URLENC = re.compile(r"%[0-9A-Fa-f]{2}")
+_URL_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 #: Character references and ``%XX`` escapes written backwards (``;501#&``, ``94%``).
 _REVERSED_ENTITY = re.compile(r";(?:[0-9]{1,7}|[0-9A-Fa-f]{1,6}[xX])#&")
 _REVERSED_URLENC = re.compile(r"[0-9A-Fa-f]{2}%")
@@ -217,7 +221,7 @@ def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
     if "%" in text and _URLENC.search(text):
         # Escapes that do not spell UTF-8 are not URL encoding (a rot13'd ``%R2``, say).
         with contextlib.suppress(UnicodeDecodeError):
-            out = urllib.parse.unquote(text, errors="strict")
+            out = _URL_RUN.sub(_unquote_run, text)
             if out != text:
                 yield "url", out
     if "&" in text and _ENTITY.search(text):
@@ -295,6 +299,13 @@ def _turned_tokens(tokens: list[str]) -> Iterator[tuple[str, str]]:
                 yield name, turned  # every reading that decodes: junk may decode too
 
 
+def _unquote_run(match: re.Match[str]) -> str:
+    """A run of ``%XX`` escapes as the UTF-8 text it spells (as ``urllib.parse.unquote``
+    with ``errors="strict"`` reads it, one C-level ``fromhex`` per run instead of a Python
+    step per escape)."""
+    return bytes.fromhex(match.group().replace("%", "")).decode("utf-8")
+
+
 def _unescape(match: re.Match[str]) -> str:
     return match.group().encode("ascii").decode("unicode_escape")
 
@@ -343,7 +354,15 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
             for part in dict.fromkeys(parts):  # a line repeated is decoded once
                 if found >= MAX_BLOBS:
                     return
-                decoded = decode_chunked(part) if len(part) <= MAX_BLOB else None
+                if len(part) > MAX_BLOB:
+                    # One line of pieces over the bound: read in windows.
+                    for window in decode_chunked_windows(part):
+                        found += 1
+                        yield window
+                        if found >= MAX_BLOBS:
+                            return
+                    continue
+                decoded = decode_chunked(part)
                 if decoded is not None:
                     found += 1
                     yield decoded
@@ -356,7 +375,14 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
                 return
             blob = m.group()
             if len(blob) > MAX_BLOB:
-                continue  # too long to decode; the blobs after it are still looked at
+                # Too long to decode whole: read in windows (a padded payload is found).
+                for window in decode_windows(blob):
+                    read.add(blob)
+                    found += 1
+                    yield window
+                    if found >= MAX_BLOBS:
+                        return
+                continue
             decoded = decode_blob(blob)
             if decoded is not None:
                 read.add(blob)
@@ -368,6 +394,13 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
             if found >= MAX_BLOBS:
                 return
             token = m.group()
+            if len(token) > MAX_BLOB and token not in read and b85ish(token[:MAX_BLOB]):
+                for window in decode_windows(token):
+                    found += 1
+                    yield window
+                    if found >= MAX_BLOBS:
+                        return
+                continue
             if (
                 len(token) > MAX_BLOB
                 # Base85 may use only base64's characters: such a token is tried unless
