@@ -16,6 +16,8 @@ from agentdock_plugins.policies.injection_decode import (
     Budget,
     views,
 )
+from agentdock_plugins.policies.injection_model import _WORD as _MODEL_WORD
+from agentdock_plugins.policies.injection_model import words as model_words
 from agentdock_plugins.policies.injection_normal import canonical
 from agentdock_plugins.policies.injection_rules import canonical_views, score_text
 from hypothesis import assume, given, settings
@@ -321,3 +323,11 @@ def test_two_letter_words_of_letter_spaced_text_are_joined_too() -> None:
         canonical("w o r k  f o r  m e  i s  t h e  g o a l")[0] == "work  for  me  is  the  goal"
     )
     assert canonical("Plan A B and C")[0] == "plan a b and c"  # not letter-spaced: left alone
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text("ab_'0 .,-\n\tZ", max_size=60) | st.text(max_size=40))
+def test_the_classifier_splits_words_as_its_pattern_finds_them(text: str) -> None:
+    # ASCII text is split in C instead of by the regex: both give the same words, so the
+    # shipped weights read the features they were trained on.
+    assert model_words(text) == _MODEL_WORD.findall(text)

@@ -192,9 +192,20 @@ def b85ish(token: str) -> bool:
     return sum(map(len, _WORDISH.findall(token))) < len(token) * 0.4
 
 
+#: The characters of the two base85 alphabets (RFC 1924; Ascii85 with its ``z`` and white
+#: space): a token with any other is not decoded (the decoders loop in Python).
+_B85_ALPHABET = re.compile(r"[0-9A-Za-z!#$%&()*+\-;<=>?@^_`{|}~]+")
+_A85_ALPHABET = re.compile(r"[!-uz \t\r\n\x0b\x0c]+")
+
+
 def decode_b85(token: str, *, cut: bool = False) -> tuple[str, str] | None:
     body = token.removeprefix("<~").removesuffix("~>")
-    for name, decode in (("base85", base64.b85decode), ("base85", base64.a85decode)):
+    for name, decode, alphabet in (
+        ("base85", base64.b85decode, _B85_ALPHABET),
+        ("base85", base64.a85decode, _A85_ALPHABET),
+    ):
+        if alphabet.fullmatch(body) is None:
+            continue
         try:
             out = texty(decode(body.encode("ascii")), cut=cut)
         except (ValueError, binascii.Error, UnicodeEncodeError):

@@ -124,7 +124,7 @@ _CHUNKED = re.compile(
 _PIECES = bytes(
     97 if (i in _BLOB_CHARS or i == 61) else 32 if i in b" \t\r\n,;|" else 120 for i in range(256)
 )
-_EVEN_PIECES = re.compile(rb"(?<!a)(a{4,64})[ ]{1,4}\1[ ]{1,4}\1(?!a)")
+_EVEN_PIECES = re.compile(rb"(?<!a)(a{4,64}+)[ ]{1,4}\1[ ]{1,4}\1(?!a)")
 
 
 #: Shapes (see ``injection_normal``): upper case ``U``, lower case ``l``, digits ``d``. Prose
@@ -161,6 +161,16 @@ class Budget:
     #: Characters every decoder scanned, in all (for the tests' bound on work).
     scanned: int = 0
     transforms: list[str] = field(default_factory=list)
+    #: Canonical forms computed during this call: the decoders look for key words in a
+    #: text's canonical form, and the rules then read the same text's.
+    canonical_forms: dict[str, tuple[str, bool]] = field(default_factory=dict)
+
+    def canonical(self, text: str) -> tuple[str, bool]:
+        """:func:`~agentdock_plugins.policies.injection_normal.canonical`, once per text."""
+        found = self.canonical_forms.get(text)
+        if found is None:
+            found = self.canonical_forms[text] = canonical(text)
+        return found
 
     def take(self, text: str) -> bool:
         if self.views <= 0 or len(text) > self.decoded:
@@ -217,7 +227,7 @@ def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
     raw = text.encode("utf-8", "surrogatepass")
     # Key words are looked for in canonical form (look-alikes and spaced letters in rot13
     # or reversed text too), in texts of a prompt's length; longer ones in lower case.
-    lower = canonical(text)[0] if len(text) <= _CANONICAL_KEYS else text.lower()
+    lower = budget.canonical(text)[0] if len(text) <= _CANONICAL_KEYS else text.lower()
     if "%" in text and _URLENC.search(text):
         # Escapes that do not spell UTF-8 are not URL encoding (a rot13'd ``%R2``, say).
         with contextlib.suppress(UnicodeDecodeError):

@@ -234,10 +234,11 @@ class View:
 
 def canonical_views(text: str, budget: Budget | None = None) -> Iterator[View]:
     """``text`` and every text hidden in it, each in canonical form (see the module doc)."""
+    budget = budget if budget is not None else Budget()
     for transforms, found in views(text, budget):
         # The text as given is read with its hidden characters, so that they count as a
         # disguise; decoded texts are read as decoded.
-        canon, disguised = canonical(found if transforms else text)
+        canon, disguised = budget.canonical(found if transforms else text)
         yield View(canon, disguised, transforms)
 
 
