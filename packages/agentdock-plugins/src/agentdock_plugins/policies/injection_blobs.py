@@ -52,6 +52,8 @@ _CONTINUATION = bytes(range(0x80, 0xC0))
 #: ASCII control bytes but tab and line breaks: the unprintable ASCII characters.
 _CONTROLS = bytes(b for b in (*range(0x20), 0x7F) if b not in b"\t\n\r")
 _B32 = re.compile(r"[A-Z2-7]+=*")
+#: Characters of a long base32 blob decoded first, to see whether it spells text.
+_PROBE = 64
 _CHUNK_SEP = re.compile(r"[ \t\r\n,;|]+")
 
 
@@ -115,7 +117,11 @@ def decode_blob(blob: str, *, cut: bool = False) -> tuple[str, str] | None:
             out = texty(bytes.fromhex(blob), cut=cut)
             if out is not None:
                 return "hex", out
-        if _B32.fullmatch(blob):
+        # base32 is decoded in Python: a long blob whose first 64 characters do not spell
+        # text is not decoded further.
+        if _B32.fullmatch(blob) and (
+            len(core) <= _PROBE or texty(base64.b32decode(core[:_PROBE]), cut=True) is not None
+        ):
             padded = core + "=" * (-len(core) % 8)
             out = texty(base64.b32decode(padded), cut=cut)
             if out is not None:
