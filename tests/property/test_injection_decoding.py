@@ -331,3 +331,28 @@ def test_the_classifier_splits_words_as_its_pattern_finds_them(text: str) -> Non
     # ASCII text is split in C instead of by the regex: both give the same words, so the
     # shipped weights read the features they were trained on.
     assert model_words(text) == _MODEL_WORD.findall(text)
+
+
+def test_encoded_text_longer_than_the_reader_reads_is_flagged() -> None:
+    # Past what the windows and the budget read, a payload padded to 100 KB would be left
+    # encoded: encoded text that long is itself refused (rule ``unread_encoded``).
+    from agentdock_plugins.policies.injection_detect import Detector
+
+    text = _b64("Lorem ipsum dolor sit amet, consectetur elit. " * 2000 + ATTACKS[0])
+    assert len(text) > 100_000
+    decision = Detector(tiers=(1,)).decide(text)
+    assert decision is not None and decision.rules == ("unread_encoded",)
+    assert score_text(text).score >= 1.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _b64("Lorem ipsum dolor sit amet, consectetur elit. " * 300),  # read whole
+        base64.b64encode(bytes(range(256)) * 400).decode(),  # binary, not text
+        "4" * 100_000,  # hex of one letter again and again
+    ],
+    ids=["read-whole", "binary", "digits"],
+)
+def test_long_blobs_read_whole_or_not_text_are_not_flagged(text: str) -> None:
+    assert "unread_encoded" not in score_text(text).rules

@@ -40,12 +40,14 @@ import contextlib
 import html
 import re
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 
 from agentdock_plugins.policies.injection_blobs import (
     MAX_BLOB,
+    MAX_WINDOWS,
     ROT13,
+    WINDOW_STEP,
     b85ish,
     decode_b85,
     decode_blob,
@@ -164,6 +166,10 @@ class Budget:
     #: Canonical forms computed during this call: the decoders look for key words in a
     #: text's canonical form, and the rules then read the same text's.
     canonical_forms: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    #: A blob over :data:`MAX_BLOB` whose windows decode to text held more than the windows
+    #: and this budget could read: a payload padded past the reader (rule
+    #: ``unread_encoded``).
+    unread: bool = False
 
     def canonical(self, text: str) -> tuple[str, bool]:
         """:func:`~agentdock_plugins.policies.injection_normal.canonical`, once per text."""
@@ -366,11 +372,10 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
                     return
                 if len(part) > MAX_BLOB:
                     # One line of pieces over the bound: read in windows.
-                    for window in decode_chunked_windows(part):
-                        found += 1
-                        yield window
-                        if found >= MAX_BLOBS:
-                            return
+                    room = MAX_BLOBS - found
+                    if (yield from _windows(decode_chunked_windows(part), len(part), budget, room)):
+                        return
+                    found += 1
                     continue
                 decoded = decode_chunked(part)
                 if decoded is not None:
@@ -386,12 +391,12 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
             blob = m.group()
             if len(blob) > MAX_BLOB:
                 # Too long to decode whole: read in windows (a padded payload is found).
-                for window in decode_windows(blob):
-                    read.add(blob)
-                    found += 1
-                    yield window
-                    if found >= MAX_BLOBS:
-                        return
+                if (
+                    yield from _windows(decode_windows(blob), len(blob), budget, MAX_BLOBS - found)
+                ):
+                    return
+                read.add(blob)
+                found += 1
                 continue
             decoded = decode_blob(blob)
             if decoded is not None:
@@ -405,11 +410,10 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
                 return
             token = m.group()
             if len(token) > MAX_BLOB and token not in read and b85ish(token[:MAX_BLOB]):
-                for window in decode_windows(token):
-                    found += 1
-                    yield window
-                    if found >= MAX_BLOBS:
-                        return
+                room = MAX_BLOBS - found
+                if (yield from _windows(decode_windows(token), len(token), budget, room)):
+                    return
+                found += 1
                 continue
             if (
                 len(token) > MAX_BLOB
@@ -424,6 +428,27 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
             if decoded is not None:
                 found += 1
                 yield decoded
+
+
+def _windows(
+    windows: Iterator[tuple[str, str]], length: int, budget: Budget, room: int
+) -> Generator[tuple[str, str], None, bool]:
+    """The decoded windows of a blob of ``length`` characters, at most ``room`` of them;
+    whether the caller's room for blobs is spent. When the windows spell text (of several
+    kinds of characters: not one letter again and again) and the blob holds more than the
+    windows or the budget read, :attr:`Budget.unread` is set."""
+    texts = 0
+    for window in windows:
+        out = window[1]
+        texts += len(set(out[:256])) >= 8
+        if len(out) > budget.decoded or budget.views <= 0 or room <= 0:
+            budget.unread = budget.unread or texts > 0
+            return True
+        room -= 1
+        yield window  # taken from the budget before the next window is decoded
+    if texts and length > (MAX_WINDOWS + 1) * WINDOW_STEP:
+        budget.unread = True
+    return room <= 0
 
 
 def views(text: str, budget: Budget | None = None) -> Iterator[tuple[tuple[str, ...], str]]:
