@@ -21,6 +21,7 @@ from agentdock_plugins.policies.injection_normal import strip_hidden
 __all__ = [
     "MAX_BLOB",
     "ROT13",
+    "b85_alphabet",
     "b85ish",
     "decode_b85",
     "decode_blob",
@@ -202,6 +203,13 @@ def b85ish(token: str) -> bool:
 #: space): a token with any other is not decoded (the decoders loop in Python).
 _B85_ALPHABET = re.compile(r"[0-9A-Za-z!#$%&()*+\-;<=>?@^_`{|}~]+")
 _A85_ALPHABET = re.compile(r"[!-uz \t\r\n\x0b\x0c]+")
+
+
+def b85_alphabet(token: str) -> bool:
+    """Whether ``token`` is written in one of the base85 alphabets (one C-level match each:
+    checked before :func:`b85ish`, which costs more)."""
+    body = token.removeprefix("<~").removesuffix("~>")
+    return _B85_ALPHABET.fullmatch(body) is not None or _A85_ALPHABET.fullmatch(body) is not None
 
 
 def decode_b85(token: str, *, cut: bool = False) -> tuple[str, str] | None:

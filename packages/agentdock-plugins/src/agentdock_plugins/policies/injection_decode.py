@@ -48,6 +48,7 @@ from agentdock_plugins.policies.injection_blobs import (
     MAX_WINDOWS,
     ROT13,
     WINDOW_STEP,
+    b85_alphabet,
     b85ish,
     decode_b85,
     decode_blob,
@@ -421,6 +422,7 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
                 # it was read as base64 already.
                 or token in read
                 or _URL_START.match(token)
+                or not b85_alphabet(token)
                 or not b85ish(token)
             ):
                 continue
