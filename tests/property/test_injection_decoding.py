@@ -16,6 +16,8 @@ from agentdock_plugins.policies.injection_decode import (
     Budget,
     views,
 )
+from agentdock_plugins.policies.injection_model import _WORD as _MODEL_WORD
+from agentdock_plugins.policies.injection_model import words as model_words
 from agentdock_plugins.policies.injection_normal import canonical
 from agentdock_plugins.policies.injection_rules import canonical_views, score_text
 from hypothesis import assume, given, settings
@@ -118,8 +120,9 @@ def test_any_chain_of_encodings_up_to_the_depth_limit_decodes_to_the_attack(
     text = attack
     for name in chain:
         text = ENCODINGS[name](text)
-        # A blob longer than MAX_BLOB is not decoded, by design (see the next test): the
-        # chain stays within the documented bound (three HTML layers under hex pass it).
+        # A blob longer than MAX_BLOB is read in windows (see the tests below), which may
+        # cut the layers inside: the chain stays within the bound (three HTML layers under
+        # hex pass it).
         assume(name not in BLOB_ENCODINGS or len(text) <= MAX_BLOB)
     wrapped = f"{before} {text}" if before.strip() else text
     canonical_attack = canonical(attack)[0]
@@ -162,6 +165,18 @@ def test_words_of_other_widths_before_a_chunked_blob_do_not_hide_it(
         assert any(canonical(attack)[0] in v.text for v in canonical_views(wrapped)), attack
 
 
+def test_a_short_word_after_a_reversed_chunked_blob_is_not_read_into_it() -> None:
+    # Found by the property test above: reversed, the prefix ``ac,`` became a piece ``ca``
+    # after the chunks; joined, it still decoded as base64, with a stray letter after the
+    # hex inside, so the hex was not read.
+    for attack in ATTACKS:
+        text = attack
+        for name in ["hex", "hex", "base64-chunked", "reversed"]:
+            text = ENCODINGS[name](text)
+        wrapped = f"ac, {text}"
+        assert any(canonical(attack)[0] in v.text for v in canonical_views(wrapped)), attack
+
+
 def test_base85_made_only_of_base64_characters_is_decoded() -> None:
     # Base85 of hex digits uses no character outside base64's alphabet; it was not tried.
     attack = ATTACKS[0]
@@ -171,16 +186,40 @@ def test_base85_made_only_of_base64_characters_is_decoded() -> None:
     assert any(canonical(attack)[0] in v.text for v in canonical_views(text))
 
 
-def test_a_blob_over_the_bound_is_left_encoded() -> None:
-    # The bound that keeps decoding linear: one blob of MAX_BLOB characters is read, a
-    # longer one is not (the text is still scored as it stands).
+@pytest.mark.parametrize(
+    "name", ["base64", "base64-urlsafe", "base64-chunked", "base32", "hex", "hex-spaced", "base85"]
+)
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_a_blob_padded_past_the_bound_is_still_read(name: str, where: str) -> None:
+    # A blob over MAX_BLOB is read in overlapping windows of MAX_BLOB characters, so padding
+    # the payload until its blob is longer than the bound does not leave it encoded.
     attack = ATTACKS[0]
-    padded = attack + " " + "x" * (MAX_BLOB // 2 - len(attack))
-    within = ENCODINGS["hex"](padded[: MAX_BLOB // 2])
-    over = ENCODINGS["hex"](padded + "y" * 8)
-    assert len(within) <= MAX_BLOB < len(over)
-    assert any(attack.lower() in v.text for v in canonical_views(within))
-    assert not any(attack.lower() in v.text for v in canonical_views(over))
+    pad = "Lorem ipsum dolor sit amet. " * 700
+    padded = f"{attack} {pad}" if where == "after" else f"{pad} {attack}"
+    blob = ENCODINGS[name](padded)
+    assert MAX_BLOB < len(blob) < 60_000
+    assert any(canonical(attack)[0] in v.text for v in canonical_views(blob))
+    assert score_text(blob).score >= 1.0
+
+
+def test_a_blob_padded_past_the_bound_nested_is_still_read() -> None:
+    # Windows start at multiples of half the bound, so each window's text starts on a
+    # whole base64 quantum of the layer inside as well.
+    attack = ATTACKS[0]
+    text = "Lorem ipsum dolor sit amet. " * 500 + attack
+    for _ in range(2):
+        text = _b64(text)
+    assert len(text) > MAX_BLOB
+    assert score_text(text).score >= 1.0
+
+
+def test_a_blob_over_the_bound_is_read_within_the_budget() -> None:
+    # 100 KB of one blob: windows are read until the budget of decoded text is spent.
+    blob = _b64("Lorem ipsum dolor sit amet. " * 3000 + ATTACKS[0])
+    budget = Budget()
+    found = list(views(blob, budget))
+    assert 1 < len(found) <= MAX_VIEWS + 1
+    assert MAX_DECODED - budget.decoded <= MAX_DECODED
 
 
 @settings(max_examples=100, deadline=None)
@@ -284,3 +323,36 @@ def test_two_letter_words_of_letter_spaced_text_are_joined_too() -> None:
         canonical("w o r k  f o r  m e  i s  t h e  g o a l")[0] == "work  for  me  is  the  goal"
     )
     assert canonical("Plan A B and C")[0] == "plan a b and c"  # not letter-spaced: left alone
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text("ab_'0 .,-\n\tZ", max_size=60) | st.text(max_size=40))
+def test_the_classifier_splits_words_as_its_pattern_finds_them(text: str) -> None:
+    # ASCII text is split in C instead of by the regex: both give the same words, so the
+    # shipped weights read the features they were trained on.
+    assert model_words(text) == _MODEL_WORD.findall(text)
+
+
+def test_encoded_text_longer_than_the_reader_reads_is_flagged() -> None:
+    # Past what the windows and the budget read, a payload padded to 100 KB would be left
+    # encoded: encoded text that long is itself refused (rule ``unread_encoded``).
+    from agentdock_plugins.policies.injection_detect import Detector
+
+    text = _b64("Lorem ipsum dolor sit amet, consectetur elit. " * 2000 + ATTACKS[0])
+    assert len(text) > 100_000
+    decision = Detector(tiers=(1,)).decide(text)
+    assert decision is not None and decision.rules == ("unread_encoded",)
+    assert score_text(text).score >= 1.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _b64("Lorem ipsum dolor sit amet, consectetur elit. " * 300),  # read whole
+        base64.b64encode(bytes(range(256)) * 400).decode(),  # binary, not text
+        "4" * 100_000,  # hex of one letter again and again
+    ],
+    ids=["read-whole", "binary", "digits"],
+)
+def test_long_blobs_read_whole_or_not_text_are_not_flagged(text: str) -> None:
+    assert "unread_encoded" not in score_text(text).rules

@@ -14,23 +14,33 @@ import binascii
 import codecs
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from agentdock_plugins.policies.injection_normal import strip_hidden
 
 __all__ = [
     "MAX_BLOB",
     "ROT13",
+    "b85_alphabet",
     "b85ish",
     "decode_b85",
     "decode_blob",
     "decode_chunked",
+    "decode_chunked_windows",
+    "decode_windows",
     "hex_text",
     "texty",
 ]
 
-#: Longest blob decoded, in characters.
+#: Longest blob decoded whole, in characters; a longer one is decoded in windows of this
+#: size, :data:`WINDOW_STEP` apart (each a whole number of every encoding's quanta).
 MAX_BLOB = 16_384
+#: Windows overlap by half, so a payload of up to half a window, encoded, lies whole in one
+#: of them however much is put before it; 8,192 stays a multiple of four through five
+#: layers of base64 (a window of an outer layer starts on a quantum of the next).
+WINDOW_STEP = MAX_BLOB // 2
+#: Windows read per blob at most (the budget of decoded text usually ends it sooner).
+MAX_WINDOWS = 8
 ROT13 = str.maketrans(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
     "nopqrstuvwxyzabcdefghijklmNOPQRSTUVWXYZABCDEFGHIJKLM",
@@ -39,19 +49,35 @@ _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 #: Bytes before hex-spelled text that may be left out (words before it read as hex pairs).
 _HEX_LEAD = 32
 _UTF8 = codecs.getincrementaldecoder("utf-8")
+_CONTINUATION = bytes(range(0x80, 0xC0))
+#: ASCII control bytes but tab and line breaks: the unprintable ASCII characters.
+_CONTROLS = bytes(b for b in (*range(0x20), 0x7F) if b not in b"\t\n\r")
 _B32 = re.compile(r"[A-Z2-7]+=*")
+#: Characters of a long base32 blob decoded first, to see whether it spells text.
+_PROBE = 64
 _CHUNK_SEP = re.compile(r"[ \t\r\n,;|]+")
 
 
-def texty(raw: bytes) -> str | None:
-    """``raw`` as text, if it is UTF-8 and mostly printable; else ``None``."""
+def texty(raw: bytes, *, cut: bool = False) -> str | None:
+    """``raw`` as text, if it is UTF-8 and mostly printable; else ``None``. ``cut``: ``raw``
+    was cut out of longer bytes, so a character split at either end is left out."""
+    if cut:
+        raw = raw.lstrip(_CONTINUATION)
+        decoder = _UTF8()
     try:
-        text = strip_hidden(raw.decode("utf-8"))
+        text = decoder.decode(raw, final=False) if cut else raw.decode("utf-8")
     except UnicodeDecodeError:
         return None
+    text = strip_hidden(text)
     if len(text) < 4:
         return None
-    shown = sum(1 for c in text if c.isprintable() or c in "\n\r\t")
+    if text.isprintable():
+        return text if any(c.isalnum() for c in text) else None
+    if text.isascii():
+        # Control bytes counted in C: a run of NULs is refused without a loop per byte.
+        shown = len(text) - len(raw) + len(raw.translate(None, _CONTROLS))
+    else:
+        shown = sum(1 for c in text if c.isprintable() or c in "\n\r\t")
     if shown < len(text) * 0.95 or not any(c.isalnum() for c in text):
         return None
     return text
@@ -82,28 +108,78 @@ def _text_start(data: bytes) -> int:
     return 0
 
 
-def decode_blob(blob: str) -> tuple[str, str] | None:
-    """``(transform, text)`` a blob decodes to, trying hex, base32, then base64."""
+def decode_blob(blob: str, *, cut: bool = False) -> tuple[str, str] | None:
+    """``(transform, text)`` a blob decodes to, trying hex, base32, then base64. ``cut``:
+    the blob is a window of a longer one (see :func:`texty`)."""
     blob = blob.strip()
     core = blob.rstrip("=")
     try:
         if _HEX.fullmatch(blob) and len(blob) >= 16:
-            out = texty(bytes.fromhex(blob))
+            out = texty(bytes.fromhex(blob), cut=cut)
             if out is not None:
                 return "hex", out
-        if _B32.fullmatch(blob):
+        # base32 is decoded in Python: a long blob whose first 64 characters do not spell
+        # text is not decoded further.
+        if _B32.fullmatch(blob) and (
+            len(core) <= _PROBE or texty(base64.b32decode(core[:_PROBE]), cut=True) is not None
+        ):
             padded = core + "=" * (-len(core) % 8)
-            out = texty(base64.b32decode(padded))
+            out = texty(base64.b32decode(padded), cut=cut)
             if out is not None:
                 return "base32", out
         padded = core + "=" * (-len(core) % 4)
         altchars = b"-_" if ("-" in blob or "_" in blob) else None
-        out = texty(base64.b64decode(padded, altchars=altchars, validate=altchars is None))
+        raw = base64.b64decode(padded, altchars=altchars, validate=altchars is None)
+        out = texty(raw, cut=cut)
         if out is not None:
             return "base64", out
     except (ValueError, binascii.Error):
         return None
     return None
+
+
+def decode_windows(blob: str) -> Iterator[tuple[str, str]]:
+    """``(transform, text)`` of each window of a blob longer than :data:`MAX_BLOB` that
+    decodes: windows of :data:`MAX_BLOB` characters starting every :data:`WINDOW_STEP`
+    (at most :data:`MAX_WINDOWS`), read as hex, base32 or base64, else as base85 (its step
+    cut to a multiple of its five-character quanta). Padding a payload until its blob is
+    over the bound does not leave it encoded; the work stays linear (each character is
+    decoded at most four times)."""
+    readers: list[tuple[int, Callable[..., tuple[str, str] | None]]] = []
+    if _B64ISH.fullmatch(blob):
+        readers.append((WINDOW_STEP, decode_blob))
+    if b85ish(blob[:MAX_BLOB]):
+        readers.append((WINDOW_STEP - WINDOW_STEP % 5, decode_b85))
+    for step, read in readers:
+        found = False
+        for count, start in enumerate(range(0, len(blob), step)):
+            last = start + 2 * step >= len(blob)
+            decoded = read(blob[start : start + 2 * step], cut=not last)
+            if decoded is not None:
+                found = True
+                yield decoded
+            elif read is decode_b85 and not found:
+                break  # base85 is decoded in Python: a blob whose first window is not is left
+            if last or count + 1 >= MAX_WINDOWS:
+                break
+        if found:
+            return
+
+
+def decode_chunked_windows(run: str) -> Iterator[tuple[str, str]]:
+    """:func:`decode_windows` of a chunked blob longer than :data:`MAX_BLOB`: the longest
+    stretch of its pieces of one width, joined (with the shorter piece after it, then
+    without), so a padded payload cut into pieces is read too."""
+    for joined in _stretch(_CHUNK_SEP.split(run.strip())):
+        found = False
+        for decoded in decode_windows(joined):
+            found = True
+            yield decoded
+        if found:
+            return
+
+
+_B64ISH = re.compile(r"[A-Za-z0-9+/_-]+=*")
 
 
 _ALNUM = re.compile("[A-Za-z0-9]")
@@ -123,11 +199,29 @@ def b85ish(token: str) -> bool:
     return sum(map(len, _WORDISH.findall(token))) < len(token) * 0.4
 
 
-def decode_b85(token: str) -> tuple[str, str] | None:
+#: The characters of the two base85 alphabets (RFC 1924; Ascii85 with its ``z`` and white
+#: space): a token with any other is not decoded (the decoders loop in Python).
+_B85_ALPHABET = re.compile(r"[0-9A-Za-z!#$%&()*+\-;<=>?@^_`{|}~]+")
+_A85_ALPHABET = re.compile(r"[!-uz \t\r\n\x0b\x0c]+")
+
+
+def b85_alphabet(token: str) -> bool:
+    """Whether ``token`` is written in one of the base85 alphabets (one C-level match each:
+    checked before :func:`b85ish`, which costs more)."""
     body = token.removeprefix("<~").removesuffix("~>")
-    for name, decode in (("base85", base64.b85decode), ("base85", base64.a85decode)):
+    return _B85_ALPHABET.fullmatch(body) is not None or _A85_ALPHABET.fullmatch(body) is not None
+
+
+def decode_b85(token: str, *, cut: bool = False) -> tuple[str, str] | None:
+    body = token.removeprefix("<~").removesuffix("~>")
+    for name, decode, alphabet in (
+        ("base85", base64.b85decode, _B85_ALPHABET),
+        ("base85", base64.a85decode, _A85_ALPHABET),
+    ):
+        if alphabet.fullmatch(body) is None:
+            continue
         try:
-            out = texty(decode(body.encode("ascii")))
+            out = texty(decode(body.encode("ascii")), cut=cut)
         except (ValueError, binascii.Error, UnicodeEncodeError):
             continue
         if out is not None:
@@ -188,6 +282,15 @@ def _stretch(pieces: list[str]) -> Iterator[str]:
     yield from dict.fromkeys((core + after, core, before + core))
 
 
+def _aligned_first(readings: Iterator[str]) -> list[str]:
+    """``readings`` with those whose length is a whole number of base64 quanta (four
+    characters; base32's eight and padded blobs are too) first: a word put after a blob
+    (``ca``) joined to it may still decode, unpadded, with a stray byte at the end that
+    hides what the blob holds (hex that is no longer only hex digits)."""
+    found = list(readings)
+    return sorted(found, key=lambda joined: len(joined) % 4 != 0)
+
+
 _BLOBBY = re.compile(r"[a-z][A-Z]|[A-Za-z][0-9]|[0-9][A-Za-z]|[+/]")
 
 
@@ -197,7 +300,7 @@ def decode_chunked(run: str) -> tuple[str, str] | None:
     # Pieces of a blob mix cases and digits; words of prose seldom do (one scan).
     if len(_BLOBBY.findall(run)) * 2 < run.count(" ") + run.count("\n") + 1:
         return None
-    for joined in _chunks(run):
+    for joined in _aligned_first(_chunks(run)):
         if len(joined) > MAX_BLOB:
             return None
         decoded = decode_blob(joined)
@@ -206,7 +309,7 @@ def decode_chunked(run: str) -> tuple[str, str] | None:
         if decode_blob(joined.translate(ROT13)) is not None:
             return "rot13", run.translate(ROT13)
     backwards = run[::-1]
-    for joined in _chunks(backwards):
+    for joined in _aligned_first(_chunks(backwards)):
         if len(joined) <= MAX_BLOB and (
             decode_blob(joined) is not None or decode_blob(joined.translate(ROT13)) is not None
         ):

@@ -25,9 +25,10 @@ reversed   the whole text read backwards, when it holds a key word spelled backw
 A decoded blob is kept only when it is UTF-8 text (mostly printable), so random tokens,
 hashes and ids cost a failed decode and nothing else. Bounds: :data:`MAX_DEPTH` levels (an
 attack base64-encoded three times and chunked is found), :data:`MAX_VIEWS` texts in all,
-:data:`MAX_DECODED` characters decoded in all, blobs of at most :data:`MAX_BLOB`
-characters and :data:`MAX_BLOBS` per text (a longer run of chunked pieces is tried line by
-line, :data:`MAX_LINES` lines). The decoders themselves are in
+:data:`MAX_DECODED` characters decoded in all, :data:`MAX_BLOBS` blobs per text, each
+decoded whole up to :data:`MAX_BLOB` characters and a longer one in overlapping windows of
+that size (so padding a payload past the bound does not leave it encoded; a longer run of
+chunked pieces is tried line by line, :data:`MAX_LINES` lines). The decoders themselves are in
 :mod:`~agentdock_plugins.policies.injection_blobs`. Every scan is a C-level regex or ``str`` method
 over text already bounded, so the work per call is linear in the input and capped by these
 numbers whatever the input; :class:`Budget` counts it (the tests read the count).
@@ -39,16 +40,21 @@ import contextlib
 import html
 import re
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 
 from agentdock_plugins.policies.injection_blobs import (
     MAX_BLOB,
+    MAX_WINDOWS,
     ROT13,
+    WINDOW_STEP,
+    b85_alphabet,
     b85ish,
     decode_b85,
     decode_blob,
     decode_chunked,
+    decode_chunked_windows,
+    decode_windows,
     hex_text,
 )
 from agentdock_plugins.policies.injection_normal import byte_table, canonical, strip_hidden
@@ -97,6 +103,7 @@ _REVERSED_STEMS = tuple(w[::-1] for w in _STEMS)
 _ANY_TAG = re.compile("[\U000e0020-\U000e007e]")
 _NO_TAGS = dict.fromkeys(range(0xE0000, 0xE0080))
 _URLENC = re.compile(r"%[0-9A-Fa-f]{2}")
+_URL_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 #: Character references and ``%XX`` escapes written backwards (``;501#&``, ``94%``).
 _REVERSED_ENTITY = re.compile(r";(?:[0-9]{1,7}|[0-9A-Fa-f]{1,6}[xX])#&")
 _REVERSED_URLENC = re.compile(r"[0-9A-Fa-f]{2}%")
@@ -120,7 +127,7 @@ _CHUNKED = re.compile(
 _PIECES = bytes(
     97 if (i in _BLOB_CHARS or i == 61) else 32 if i in b" \t\r\n,;|" else 120 for i in range(256)
 )
-_EVEN_PIECES = re.compile(rb"(?<!a)(a{4,64})[ ]{1,4}\1[ ]{1,4}\1(?!a)")
+_EVEN_PIECES = re.compile(rb"(?<!a)(a{4,64}+)[ ]{1,4}\1[ ]{1,4}\1(?!a)")
 
 
 #: Shapes (see ``injection_normal``): upper case ``U``, lower case ``l``, digits ``d``. Prose
@@ -157,6 +164,20 @@ class Budget:
     #: Characters every decoder scanned, in all (for the tests' bound on work).
     scanned: int = 0
     transforms: list[str] = field(default_factory=list)
+    #: Canonical forms computed during this call: the decoders look for key words in a
+    #: text's canonical form, and the rules then read the same text's.
+    canonical_forms: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    #: A blob over :data:`MAX_BLOB` whose windows decode to text held more than the windows
+    #: and this budget could read: a payload padded past the reader (rule
+    #: ``unread_encoded``).
+    unread: bool = False
+
+    def canonical(self, text: str) -> tuple[str, bool]:
+        """:func:`~agentdock_plugins.policies.injection_normal.canonical`, once per text."""
+        found = self.canonical_forms.get(text)
+        if found is None:
+            found = self.canonical_forms[text] = canonical(text)
+        return found
 
     def take(self, text: str) -> bool:
         if self.views <= 0 or len(text) > self.decoded:
@@ -213,11 +234,11 @@ def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
     raw = text.encode("utf-8", "surrogatepass")
     # Key words are looked for in canonical form (look-alikes and spaced letters in rot13
     # or reversed text too), in texts of a prompt's length; longer ones in lower case.
-    lower = canonical(text)[0] if len(text) <= _CANONICAL_KEYS else text.lower()
+    lower = budget.canonical(text)[0] if len(text) <= _CANONICAL_KEYS else text.lower()
     if "%" in text and _URLENC.search(text):
         # Escapes that do not spell UTF-8 are not URL encoding (a rot13'd ``%R2``, say).
         with contextlib.suppress(UnicodeDecodeError):
-            out = urllib.parse.unquote(text, errors="strict")
+            out = _URL_RUN.sub(_unquote_run, text)
             if out != text:
                 yield "url", out
     if "&" in text and _ENTITY.search(text):
@@ -295,6 +316,13 @@ def _turned_tokens(tokens: list[str]) -> Iterator[tuple[str, str]]:
                 yield name, turned  # every reading that decodes: junk may decode too
 
 
+def _unquote_run(match: re.Match[str]) -> str:
+    """A run of ``%XX`` escapes as the UTF-8 text it spells (as ``urllib.parse.unquote``
+    with ``errors="strict"`` reads it, one C-level ``fromhex`` per run instead of a Python
+    step per escape)."""
+    return bytes.fromhex(match.group().replace("%", "")).decode("utf-8")
+
+
 def _unescape(match: re.Match[str]) -> str:
     return match.group().encode("ascii").decode("unicode_escape")
 
@@ -343,7 +371,14 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
             for part in dict.fromkeys(parts):  # a line repeated is decoded once
                 if found >= MAX_BLOBS:
                     return
-                decoded = decode_chunked(part) if len(part) <= MAX_BLOB else None
+                if len(part) > MAX_BLOB:
+                    # One line of pieces over the bound: read in windows.
+                    room = MAX_BLOBS - found
+                    if (yield from _windows(decode_chunked_windows(part), len(part), budget, room)):
+                        return
+                    found += 1
+                    continue
+                decoded = decode_chunked(part)
                 if decoded is not None:
                     found += 1
                     yield decoded
@@ -356,7 +391,14 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
                 return
             blob = m.group()
             if len(blob) > MAX_BLOB:
-                continue  # too long to decode; the blobs after it are still looked at
+                # Too long to decode whole: read in windows (a padded payload is found).
+                if (
+                    yield from _windows(decode_windows(blob), len(blob), budget, MAX_BLOBS - found)
+                ):
+                    return
+                read.add(blob)
+                found += 1
+                continue
             decoded = decode_blob(blob)
             if decoded is not None:
                 read.add(blob)
@@ -368,12 +410,19 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
             if found >= MAX_BLOBS:
                 return
             token = m.group()
+            if len(token) > MAX_BLOB and token not in read and b85ish(token[:MAX_BLOB]):
+                room = MAX_BLOBS - found
+                if (yield from _windows(decode_windows(token), len(token), budget, room)):
+                    return
+                found += 1
+                continue
             if (
                 len(token) > MAX_BLOB
                 # Base85 may use only base64's characters: such a token is tried unless
                 # it was read as base64 already.
                 or token in read
                 or _URL_START.match(token)
+                or not b85_alphabet(token)
                 or not b85ish(token)
             ):
                 continue
@@ -381,6 +430,27 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
             if decoded is not None:
                 found += 1
                 yield decoded
+
+
+def _windows(
+    windows: Iterator[tuple[str, str]], length: int, budget: Budget, room: int
+) -> Generator[tuple[str, str], None, bool]:
+    """The decoded windows of a blob of ``length`` characters, at most ``room`` of them;
+    whether the caller's room for blobs is spent. When the windows spell text (of several
+    kinds of characters: not one letter again and again) and the blob holds more than the
+    windows or the budget read, :attr:`Budget.unread` is set."""
+    texts = 0
+    for window in windows:
+        out = window[1]
+        texts += len(set(out[:256])) >= 8
+        if len(out) > budget.decoded or budget.views <= 0 or room <= 0:
+            budget.unread = budget.unread or texts > 0
+            return True
+        room -= 1
+        yield window  # taken from the budget before the next window is decoded
+    if texts and length > (MAX_WINDOWS + 1) * WINDOW_STEP:
+        budget.unread = True
+    return room <= 0
 
 
 def views(text: str, budget: Budget | None = None) -> Iterator[tuple[tuple[str, ...], str]]:

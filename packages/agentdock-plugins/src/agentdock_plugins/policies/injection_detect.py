@@ -19,12 +19,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from agentdock_plugins.policies.injection_decode import Budget
 from agentdock_plugins.policies.injection_model import LinearModel, default_model
 from agentdock_plugins.policies.injection_rules import (
     DEFAULT_RULES,
     DEFAULT_THRESHOLD,
     RuleSet,
     View,
+    unread_score,
 )
 from agentdock_plugins.policies.injection_rules import canonical_views as _views
 
@@ -85,12 +87,16 @@ class Detector:
         """The first tier that finds ``text`` an attack, or ``None``."""
         views: list[View] = []
         if 1 in self.tiers or self.model is not None:
-            for view in _views(text):
+            budget = Budget()
+            for view in _views(text, budget):
                 views.append(view)
                 if 1 in self.tiers:
                     result = self.rules.score_view(view)
                     if result.score >= self.threshold:
                         return Decision(1, result.score, result.rules, result.transforms)
+            unread = unread_score(budget) if 1 in self.tiers else None
+            if unread is not None and unread.score >= self.threshold:
+                return Decision(1, unread.score, unread.rules)
         if self.model is not None:
             for view in views[:MODEL_VIEWS]:
                 p = self.model.probability(view.text)

@@ -25,9 +25,9 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from itertools import pairwise
+from itertools import pairwise, repeat
 
-__all__ = ["MIN_WORDS", "MODEL_FILE", "LinearModel", "default_model", "features"]
+__all__ = ["MIN_WORDS", "MODEL_FILE", "LinearModel", "default_model", "features", "words"]
 
 MODEL_FILE = "injection_model.json.gz"
 #: Words, as canonical form leaves them (letters and digits of any script, and ``'``).
@@ -44,12 +44,28 @@ MAX_FEATURES = 4096
 MIN_WORDS = 4
 
 
+#: ASCII bytes a word holds (letters, digits, ``_`` and ``'``) kept, every other a space.
+_ASCII_WORD_BYTES = bytes(
+    i if (48 <= i <= 57 or 65 <= i <= 90 or 97 <= i <= 122 or i in (39, 95)) else 32
+    for i in range(256)
+)
+
+
+def words(text: str) -> list[str]:
+    """The words of ``text`` as :data:`_WORD` finds them. ASCII text, the common case, is
+    split in C: every run of word bytes is one match, from its first letter or digit."""
+    if not text.isascii():
+        return _WORD.findall(text)
+    runs = text.encode("ascii").translate(_ASCII_WORD_BYTES).decode("ascii").split()
+    return [w for w in (run.lstrip("_'") for run in runs) if w]
+
+
 def features(text: str) -> set[str]:
     """The features of canonical ``text``: its words, its adjacent word pairs (``a b``), and
     in runs of unspaced scripts each pair of characters."""
-    words = _WORD.findall(text[: MAX_FEATURES * 8])
-    found = set(words)
-    found.update(f"{a} {b}" for a, b in pairwise(words))
+    found_words = words(text[: MAX_FEATURES * 8])
+    found = set(found_words)
+    found.update(map(" ".join, pairwise(found_words)))
     if not text.isascii():
         for run in _UNSPACED.findall(text):
             found.update(run[i : i + 2] for i in range(len(run) - 1))
@@ -71,8 +87,7 @@ class LinearModel:
         found = features(text)
         if len(found) < MIN_WORDS * 2 - 1:  # n words give n words and n - 1 pairs
             return 0.0
-        get = self.weights.get
-        total = sum(get(f, 0.0) for f in found)
+        total = sum(map(self.weights.get, found, repeat(0.0, len(found))))
         z = self.bias + total / math.sqrt(len(found))
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 

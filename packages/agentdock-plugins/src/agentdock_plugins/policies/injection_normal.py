@@ -65,7 +65,9 @@ _HIDDEN = _hidden_codes()
 #: character of the text, so classes here are their BMP part and the whole astral range;
 #: an astral match is then looked up (:func:`_search`, :func:`_drop`).
 _ASTRAL = "\U00010000-\U0010ffff"
-_HIDDEN_BMP = re.compile(f"[{char_class([c for c in _HIDDEN if c < 0x10000])}]")
+#: A run of them: ``sub`` then replaces each run once (a text of marks alone is one
+#: replacement, not one per character).
+_HIDDEN_BMP = re.compile(f"[{char_class([c for c in _HIDDEN if c < 0x10000])}]+")
 #: A hidden character or a combining mark in NFC text: an accent on a letter that has a
 #: precomposed form is composed by NFC and so not found (``é`` in French is no disguise).
 _HIDDEN_CHAR = re.compile(f"[{char_class([c for c in _HIDDEN if c < 0x10000])}{_ASTRAL}]")

@@ -45,6 +45,8 @@ new_instructions    0.5     "new instructions:", "from now on you ...", "your ne
 obfuscation         0.3     added when a disguise was taken off (invisible characters,
                             look-alikes, spaced letters, leetspeak) and another rule matched
 encoded             0       names a score found in a decoded text (base64, hex, rot13, ...)
+unread_encoded      1.0     a blob of encoded text longer than the decoders read (see
+                            ``Budget.unread``), scored when no view reached the threshold
 =================== ======  ==============================================================
 
 The default threshold is 1.0: one strong signal decides, a weak one alone does not. So
@@ -80,6 +82,7 @@ __all__ = [
     "canonical_views",
     "normalise",
     "score_text",
+    "unread_score",
 ]
 
 DEFAULT_THRESHOLD = 1.0
@@ -234,11 +237,22 @@ class View:
 
 def canonical_views(text: str, budget: Budget | None = None) -> Iterator[View]:
     """``text`` and every text hidden in it, each in canonical form (see the module doc)."""
+    budget = budget if budget is not None else Budget()
     for transforms, found in views(text, budget):
         # The text as given is read with its hidden characters, so that they count as a
         # disguise; decoded texts are read as decoded.
-        canon, disguised = canonical(found if transforms else text)
+        canon, disguised = budget.canonical(found if transforms else text)
         yield View(canon, disguised, transforms)
+
+
+#: Encoded text longer than the decoders read (see :attr:`Budget.unread`): its weight.
+UNREAD_WEIGHT = 1.0
+
+
+def unread_score(budget: Budget) -> InjectionScore | None:
+    """The score of rule ``unread_encoded`` when the text held a blob of encoded text too
+    long to read to its end: padding a payload past the reader is refused, not passed."""
+    return InjectionScore(UNREAD_WEIGHT, ("unread_encoded",)) if budget.unread else None
 
 
 class RuleSet:
@@ -320,15 +334,16 @@ class RuleSet:
         """The highest score of ``text``'s views; stops at the first that reaches
         ``threshold``."""
         best = InjectionScore(0.0, ())
-        for view in canonical_views(text):
+        budget = Budget()
+        for view in canonical_views(text, budget):
             if len(view.transforms) > depth:
                 continue
             result = self.score_view(view)
             if result.score > best.score:
                 best = result
                 if best.score >= threshold:
-                    break
-        return best
+                    return best
+        return unread_score(budget) or best
 
 
 #: The rules of every language, compiled at import.
