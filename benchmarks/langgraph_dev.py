@@ -66,7 +66,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 harness = load("http_servers")
 # The auth tests' key helper (tests/auth_support.py): a key stored as `key create` stores it.
 sys.path.insert(0, str(ROOT / "tests"))
-from auth_support import add_key  # noqa: E402
+from auth_support import add_key  # type: ignore[import-not-found]  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -241,7 +241,7 @@ async def _drive(
         calls += row["cps"] * args.duration
     figures["cpu_ms"] = (_tree_cpu(pid) - server_cpu) * 1000 / calls
     figures["ttfe"] = await _first_events(first_event, args.calls)
-    await client.aclose()  # type: ignore[attr-defined]
+    await client.aclose()
     return figures
 
 
