@@ -298,6 +298,11 @@ def _median(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _ratio(ours: float, theirs: float) -> str:
+    """``ours / theirs`` as a ratio column (a peer that served nothing has no ratio)."""
+    return f"{ours / theirs:7.2f}x" if theirs else f"{'n/a':>8}"
+
+
 def _report(graph: str, results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
     lg, ad = results["langgraph dev"], results["agentdock"]
     print(f"\n{graph} graph, runs.wait for {args.duration} s per concurrency, median of rounds")
@@ -313,26 +318,26 @@ def _report(graph: str, results: dict[str, dict[str, Any]], args: argparse.Names
         a, b = lg[f"wait{callers}"], ad[f"wait{callers}"]
         print(
             f"{'runs.wait':14} {callers:>6} {a['cps']:8.0f} {a['p50']:8.2f} {a['p99']:8.2f} "
-            f"{b['cps']:8.0f} {b['p50']:8.2f} {b['p99']:8.2f} {b['cps'] / a['cps']:7.2f}x "
-            f"{b['p50'] / a['p50']:7.2f}x {b['p99'] / a['p99']:7.2f}x"
+            f"{b['cps']:8.0f} {b['p50']:8.2f} {b['p99']:8.2f} {_ratio(b['cps'], a['cps'])} "
+            f"{_ratio(b['p50'], a['p50'])} {_ratio(b['p99'], a['p99'])}"
         )
     a, b = lg["ttfe"], ad["ttfe"]
     print(
         f"{'stream 1st ev.':14} {1:>6} {'':8} {a['p50']:8.2f} {a['p99']:8.2f} "
         f"{'':8} {b['p50']:8.2f} {b['p99']:8.2f} {'':8} "
-        f"{b['p50'] / a['p50']:7.2f}x {b['p99'] / a['p99']:7.2f}x"
+        f"{_ratio(b['p50'], a['p50'])} {_ratio(b['p99'], a['p99'])}"
     )
     if "wrk" in lg and "wrk" in ad:
         a, b = lg["wrk"], ad["wrk"]
         print(
             f"{'wrk /runs/wait':14} {32:>6} {a['rps']:8.0f} {a['p50']:8.2f} {a['p99']:8.2f} "
-            f"{b['rps']:8.0f} {b['p50']:8.2f} {b['p99']:8.2f} {b['rps'] / a['rps']:7.2f}x "
-            f"{b['p50'] / a['p50']:7.2f}x {b['p99'] / a['p99']:7.2f}x"
+            f"{b['rps']:8.0f} {b['p50']:8.2f} {b['p99']:8.2f} {_ratio(b['rps'], a['rps'])} "
+            f"{_ratio(b['p50'], a['p50'])} {_ratio(b['p99'], a['p99'])}"
             f"   (non-2xx: {a['non_2xx']:.0f} / {b['non_2xx']:.0f})"
         )
     print(
         f"server CPU per runs.wait: langgraph dev {lg['cpu_ms']:.2f} ms, agentdock "
-        f"{ad['cpu_ms']:.2f} ms ({ad['cpu_ms'] / lg['cpu_ms']:.2f}x)"
+        f"{ad['cpu_ms']:.2f} ms ({_ratio(ad['cpu_ms'], lg['cpu_ms']).strip()})"
     )
     shares = ", ".join(
         f"{name} {row[f'wait{c}']['client_cpu'] * 100:.0f} % at {c}"
