@@ -1,9 +1,10 @@
 """The request bodies of the LangGraph Platform API, decoded with msgspec once per request.
 
-Fields the SDK sends and AgentDock does not act on (``webhook``, ``feedback_keys``,
-``durability``, ``stream_resumable``, ``langsmith_tracer``, …) are accepted and ignored,
-so unchanged client code keeps working; a field of the wrong type is refused with 422
-naming its path.
+Fields the SDK sends and AgentDock does not act on (``feedback_keys``, ``durability``,
+``stream_resumable``, ``langsmith_tracer``, …) are accepted and ignored, so unchanged client
+code keeps working; a field of the wrong type is refused with 422 naming its path. A run's
+``webhook`` is refused with 501 instead: AgentDock calls no webhook, and a client waiting
+for one would otherwise wait forever.
 """
 
 from __future__ import annotations
@@ -111,6 +112,17 @@ class RunCreate(msgspec.Struct, kw_only=True):
     multitask_strategy: Literal["reject", "interrupt", "rollback", "enqueue"] = "reject"
     if_not_exists: Literal["create", "reject"] = "reject"
     on_disconnect: Literal["cancel", "continue"] = "cancel"
+    webhook: str | None = None
+
+    def __post_init__(self) -> None:
+        # Refused while the body is decoded, so no route starts a run that asked for one.
+        if self.webhook is not None:
+            raise RuntimeHTTPError(
+                501,
+                "NotImplemented",
+                "webhooks are not supported by AgentDock's LangGraph Platform API",
+                path="webhook",
+            )
 
     def modes(self) -> list[str]:
         """The requested stream modes, each one AgentDock streams (else 422)."""

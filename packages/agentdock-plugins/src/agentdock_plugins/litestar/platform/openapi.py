@@ -264,6 +264,11 @@ _ROUTES = (
     _Route(
         "/runs/crons/search", "post", "platform_crons_search", _NO_CRONS, body=True, status="501"
     ),
+    _Route("/runs/crons/count", "post", "platform_crons_count", _NO_CRONS, body=True, status="501"),
+    _Route(
+        "/runs/crons/{cron_id}", "patch", "platform_cron_update", _NO_CRONS, body=True, status="501"
+    ),
+    _Route("/runs/crons/{cron_id}", "delete", "platform_cron_delete", _NO_CRONS, status="501"),
 )
 
 

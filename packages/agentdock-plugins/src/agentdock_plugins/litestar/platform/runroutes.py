@@ -9,7 +9,7 @@ from typing import Any
 
 from agentdock.registry.platformrows import ACTIVE_STATUSES as ACTIVE
 from agentdock_runtime import RuntimeHTTPError
-from litestar import Request, Response, get, post
+from litestar import Request, Response, delete, get, patch, post
 from litestar.response import Stream
 
 from agentdock_plugins.litestar.platform.bodies import RunCreate, decode_body
@@ -215,7 +215,8 @@ async def _cancel(p: Platform, record: RunRecord, *, wait: bool) -> None:
 
 
 def _cron_handlers() -> list[Any]:
-    """Crons, which are not built: each answers 501."""
+    """Crons, which are not built: each call of the SDK's ``crons`` answers 501 (none
+    falls through to a 404 or 405, so a client learns that no cron will run)."""
 
     @post("/runs/crons", status_code=501)
     async def crons_create() -> None:
@@ -229,7 +230,19 @@ def _cron_handlers() -> list[Any]:
     async def crons_search() -> None:
         raise _no_crons()
 
-    return [crons_create, thread_crons_create, crons_search]
+    @post("/runs/crons/count", status_code=501)
+    async def crons_count() -> None:
+        raise _no_crons()
+
+    @patch("/runs/crons/{cron_id:str}", status_code=501)
+    async def cron_update(cron_id: PathPart) -> None:
+        raise _no_crons()
+
+    @delete("/runs/crons/{cron_id:str}", status_code=501)
+    async def cron_delete(cron_id: PathPart) -> None:
+        raise _no_crons()
+
+    return [crons_create, thread_crons_create, crons_search, crons_count, cron_update, cron_delete]
 
 
 def _no_crons() -> RuntimeHTTPError:
