@@ -1,0 +1,366 @@
+"""One server hosting every agent of a directory: routes, auth, health and hot reload.
+
+The examples' ``echo`` and ``chat`` agents are copied into one directory and served by a
+real uvicorn server (api_key auth, keys in the registry), each under ``/agents/{name}/``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import agentdock_plugins.auth
+import agentdock_plugins.langgraph
+import agentdock_plugins.litestar
+import agentdock_plugins.policies
+import agentdock_plugins.prometheus
+import httpx
+import pytest
+from agentdock import make_plugin_manager
+from agentdock.registry import open_store
+from agentdock_cli.main import cli
+from agentdock_plugins.litestar.hosting import AgentHost
+from auth_support import stored_key
+from click.testing import CliRunner
+from served import serving
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+#: Planted in a request's key: never in an answer.
+PLANTED = "adk_planted_0123456789abcdef0123456789abcdef"
+
+
+def _plugins() -> Any:
+    return make_plugin_manager(
+        plugins=[
+            agentdock_plugins.langgraph,
+            agentdock_plugins.litestar,
+            agentdock_plugins.auth,
+            agentdock_plugins.policies,
+            agentdock_plugins.prometheus,
+        ]
+    )
+
+
+def _copy_example(name: str, into: Path) -> Path:
+    target = into / name
+    shutil.copytree(EXAMPLES / name, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("AGENTDOCK_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("AGENTDOCK_REDIS_URL", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def two_agents(home: Path) -> Iterator[dict[str, Any]]:
+    """``echo`` and ``chat`` served from one directory; a key per agent and role."""
+    agents = home / "agents"
+    agents.mkdir()
+    _copy_example("echo", agents)
+    _copy_example("chat", agents)
+    with open_store() as store:
+        keys = {
+            (agent, role): stored_key(store, agent, role)[0].key
+            for agent in ("echo", "chat")
+            for role in ("developer", "viewer")
+        }
+    host = AgentHost(agents, plugins=_plugins())
+    host.load_all()
+    with serving(host) as port:
+        yield {"url": f"http://127.0.0.1:{port}", "keys": keys, "host": host}
+
+
+def _key(keys: dict[Any, str], agent: str, role: str = "developer") -> dict[str, str]:
+    return {"x-api-key": keys[(agent, role)]}
+
+
+def test_each_agent_is_served_under_its_name_with_its_own_keys(
+    two_agents: dict[str, Any],
+) -> None:
+    keys = two_agents["keys"]
+    with httpx.Client(base_url=two_agents["url"], timeout=30) as http:
+        echo = http.post("/agents/echo/invoke", json={"text": "hi"}, headers=_key(keys, "echo"))
+        assert echo.status_code == 200, echo.text
+        assert echo.json() == {"text": "HI"}
+        chat = http.post("/agents/chat/invoke", json={"question": "hi"}, headers=_key(keys, "chat"))
+        assert chat.status_code == 200, chat.text
+        assert "hi" in chat.json()["answer"]
+        # echo's key is no key of chat's; chat's viewer may not invoke; no key at all.
+        crossed = http.post(
+            "/agents/chat/invoke", json={"question": "hi"}, headers=_key(keys, "echo")
+        )
+        assert crossed.status_code in (401, 403), crossed.text
+        viewer = http.post(
+            "/agents/chat/invoke", json={"question": "hi"}, headers=_key(keys, "chat", "viewer")
+        )
+        assert viewer.status_code == 403, viewer.text
+        anonymous = http.post(
+            "/agents/echo/invoke", json={"text": "hi"}, headers={"x-api-key": PLANTED}
+        )
+        assert anonymous.status_code == 401
+        assert PLANTED not in anonymous.text
+        # Each agent's own schema, OpenAPI document and stream, under its prefix.
+        schema = http.get("/agents/chat/schema").json()
+        assert "question" in schema["input_schema"]["properties"]
+        document = http.get("/agents/echo/openapi.json").json()
+        assert "/invoke" in document["paths"]
+        with http.stream(
+            "POST", "/agents/echo/stream", json={"text": "yo"}, headers=_key(keys, "echo")
+        ) as stream:
+            body = "".join(stream.iter_text())
+        assert "event: end" in body and '"YO"' in body
+        # With two agents there is no agent at the root; an unknown name is a 404.
+        assert http.post("/invoke", json={"text": "hi"}).status_code == 404
+        unknown = http.post("/agents/nobody/invoke", json={"text": "hi"})
+        assert unknown.status_code == 404
+        assert unknown.json()["error"] == "NotFound"
+        listed = http.get("/agents").json()["agents"]
+        assert [a["name"] for a in listed] == ["chat", "echo"]
+
+
+def test_health_ready_and_metrics_report_each_agent(two_agents: dict[str, Any]) -> None:
+    keys = two_agents["keys"]
+    with httpx.Client(base_url=two_agents["url"], timeout=30) as http:
+        health = http.get("/health").json()
+        assert health["status"] == "healthy"
+        assert set(health["agents"]) == {"echo", "chat"}
+        assert health["agents"]["chat"]["agent"] == "chat"
+        assert health["agents"]["echo"]["status"] == "healthy"
+        ready = http.get("/ready")
+        assert ready.status_code == 200
+        assert ready.json()["agents"] == {"chat": "ready", "echo": "ready"}
+        # Each agent's own /health and /ready stay under its prefix.
+        assert http.get("/agents/echo/health").json()["agent"] == "echo"
+        http.post("/agents/echo/invoke", json={"text": "a"}, headers=_key(keys, "echo"))
+        http.post("/agents/chat/invoke", json={"question": "b"}, headers=_key(keys, "chat"))
+        assert http.get("/metrics").status_code == 401
+        # A caller sees the metrics of the agents its key may view: chat's key, chat's.
+        chat_only = http.get("/metrics", headers=_key(keys, "chat")).text
+        assert 'agentdock_runs_total{agent="chat"' in chat_only
+        assert 'agent="echo"' not in chat_only
+        echo_only = http.get("/metrics", headers=_key(keys, "echo")).text
+        assert 'agentdock_runs_total{agent="echo"' in echo_only
+        assert echo_only.count("# TYPE process_cpu_seconds_total") <= 1
+
+
+def test_not_ready_lists_the_agents_that_are_not(two_agents: dict[str, Any]) -> None:
+    # An agent that stops taking runs (its shutdown begun) is not ready: the host says which.
+    host: AgentHost = two_agents["host"]
+    echo = host.agents["echo"]
+    stopping = threading.Event()
+    original = echo.app
+
+    async def refusing(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/ready":
+            stopping.set()
+            body = b'{"error":"ServiceUnavailable","code":503,"detail":"shutting down"}'
+            await send({"type": "http.response.start", "status": 503, "headers": []})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await original(scope, receive, send)
+
+    echo.app = refusing
+    try:
+        answer = httpx.get(f"{two_agents['url']}/ready", timeout=30)
+    finally:
+        echo.app = original
+    assert stopping.is_set()
+    assert answer.status_code == 503
+    body = answer.json()
+    assert body["error"] == "ServiceUnavailable"
+    assert body["details"] == [{"path": "echo", "message": "shutting down"}]
+
+
+GATED_GRAPH = textwrap.dedent(
+    '''
+    """Answers with its VERSION; a text "wait" holds its run until the file "release"
+    exists in $GATE_DIR (after writing "started" there)."""
+
+    import os
+    import time
+    from pathlib import Path
+    from typing import TypedDict
+
+    from langgraph.graph import END, START, StateGraph
+
+    VERSION = "one"
+    HERE = Path(os.environ["GATE_DIR"])
+
+
+    class State(TypedDict):
+        text: str
+
+
+    def answer(state: State) -> State:
+        if state["text"] == "wait":
+            (HERE / "started").write_text("1")
+            while not (HERE / "release").exists():
+                time.sleep(0.02)
+        return {"text": VERSION}
+
+
+    def build_graph():
+        graph = StateGraph(State)
+        graph.add_node("answer", answer)
+        graph.add_edge(START, "answer")
+        graph.add_edge("answer", END)
+        return graph.compile()
+    '''
+)
+
+GATED_DOCKFILE = """\
+version: "1.1"
+agent: {name: gated, entrypoint: "gate.graph:build_graph", framework: langgraph}
+model: {provider: custom, name: offline}
+io_schema:
+  input: {type: object, properties: {text: {type: string}}, required: [text]}
+  output: {type: object, properties: {text: {type: string}}}
+auth: {mode: api_key, api_keys: {enabled: true}}
+expose: {rest: true, streaming: sse, port: 8080}
+"""
+
+
+def _write_gated(directory: Path) -> Path:
+    package = directory / "gate"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "graph.py").write_text(GATED_GRAPH)
+    (directory / "Dockfile.yaml").write_text(GATED_DOCKFILE)
+    return package / "graph.py"
+
+
+def _until(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"never: {what}"
+        time.sleep(0.1)
+
+
+def test_hot_reload_adds_changes_keeps_and_removes_agents(
+    home: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = home / "gate"
+    gate.mkdir()
+    monkeypatch.setenv("GATE_DIR", str(gate))
+    agents = home / "agents"
+    agents.mkdir()
+    echo_dir = _copy_example("echo", agents)
+    with open_store() as store:
+        keys = {agent: stored_key(store, agent)[0].key for agent in ("echo", "gated")}
+    host = AgentHost(agents, plugins=_plugins(), watch=True)
+    host.load_all()
+    with serving(host) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+
+        def run(agent: str, text: str) -> httpx.Response:
+            return http.post(
+                f"/agents/{agent}/invoke",
+                json={"text": text},
+                headers={"x-api-key": keys[agent]},
+                timeout=60,
+            )
+
+        # One agent: it answers the root routes too, as a one-agent server does.
+        assert http.post(
+            "/invoke", json={"text": "x"}, headers={"x-api-key": keys["echo"]}
+        ).json() == {"text": "X"}
+        # Added.
+        gated_dir = agents / "gated"
+        graph = _write_gated(gated_dir)
+        _until(lambda: run("gated", "hi").status_code == 200, "gated loaded")
+        assert run("gated", "hi").json() == {"text": "one"}
+        assert http.post("/invoke", json={"text": "x"}).status_code == 404  # two agents now
+
+        # Changed while a run is in flight: the run ends on the old version.
+        results: dict[str, httpx.Response] = {}
+        waiting = threading.Thread(target=lambda: results.update(old=run("gated", "wait")))
+        waiting.start()
+        _until(lambda: (gate / "started").exists(), "the slow run started")
+        graph.write_text(GATED_GRAPH.replace('VERSION = "one"', 'VERSION = "two, renewed"'))
+        _until(lambda: run("gated", "hi").json() == {"text": "two, renewed"}, "reloaded")
+        assert waiting.is_alive()
+        assert host.retiring, "the old version shut down while a run was in it"
+        (gate / "release").write_text("1")
+        waiting.join(60)
+        assert results["old"].status_code == 200
+        assert results["old"].json() == {"text": "one"}
+        _until(lambda: not host.retiring, "the old version shut down once idle")
+        assert run("echo", "still").json() == {"text": "STILL"}
+
+        # Broken: the previous version keeps serving; the error is logged and in /health.
+        dockfile = echo_dir / "Dockfile.yaml"
+        dockfile.write_text(dockfile.read_text().replace("name: echo", "name: Not/A/Name"))
+        health = _until(
+            lambda: (h := http.get("/health").json())["status"] == "degraded" and h,
+            "the broken Dockfile reported",
+        )
+        error = health["agents"]["echo"]["reload_error"]
+        assert error["dockfile"] == "echo/Dockfile.yaml"
+        assert error["errors"][0]["path"] == "agent.name"
+        assert isinstance(error["errors"][0]["code"], int)
+        assert any(
+            "echo/Dockfile.yaml" in r.getMessage() and "agent.name" in r.getMessage()
+            for r in caplog.records
+            if r.name == "agentdock.serve"
+        )
+        assert run("echo", "kept").json() == {"text": "KEPT"}
+        dockfile.write_text(dockfile.read_text().replace("name: Not/A/Name", "name: echo"))
+        _until(lambda: http.get("/health").json()["status"] == "healthy", "repaired")
+
+        # Removed: a 404 afterwards; the other agent serves on.
+        shutil.rmtree(gated_dir)
+        _until(lambda: run("gated", "hi").status_code == 404, "gated unloaded")
+        assert run("echo", "last").json() == {"text": "LAST"}
+
+
+# -- bad input ------------------------------------------------------------------------------
+
+
+def _serve(directory: Path) -> Any:
+    return CliRunner().invoke(cli, ["serve", str(directory), "--insecure-no-auth", "--port", "0"])
+
+
+def test_serve_refuses_an_empty_directory(tmp_path: Path) -> None:
+    (tmp_path / "notes").mkdir()
+    result = _serve(tmp_path)
+    assert result.exit_code == 1
+    assert "holds no agent" in result.output
+    assert str(tmp_path) in result.output
+
+
+def test_serve_refuses_a_missing_directory(tmp_path: Path) -> None:
+    result = _serve(tmp_path / "missing")
+    assert result.exit_code == 5
+    assert "does not exist" in result.output
+
+
+def test_serve_refuses_two_agents_of_one_name(tmp_path: Path) -> None:
+    _copy_example("echo", tmp_path)
+    twin = tmp_path / "twin"
+    shutil.copytree(tmp_path / "echo", twin)
+    result = _serve(tmp_path)
+    assert result.exit_code == 1
+    assert "two agents are named 'echo'" in result.output
+    assert str(tmp_path / "echo" / "Dockfile.yaml") in result.output
+    assert str(twin / "Dockfile.yaml") in result.output
+
+
+def test_serve_refuses_an_agent_name_with_path_characters(tmp_path: Path) -> None:
+    echo = _copy_example("echo", tmp_path)
+    dockfile = echo / "Dockfile.yaml"
+    dockfile.write_text(dockfile.read_text().replace("name: echo", "name: ../echo"))
+    result = _serve(tmp_path)
+    assert result.exit_code == 1
+    assert "agent.name" in result.output
+    assert str(dockfile) in result.output
