@@ -364,3 +364,95 @@ def test_serve_refuses_an_agent_name_with_path_characters(tmp_path: Path) -> Non
     assert result.exit_code == 1
     assert "agent.name" in result.output
     assert str(dockfile) in result.output
+
+
+# -- the client protocols across hosted agents ----------------------------------------------
+
+
+def test_platform_api_routes_each_call_to_its_agent(two_agents: dict[str, Any]) -> None:
+    from langgraph_sdk import get_sync_client
+
+    url, keys = two_agents["url"], two_agents["keys"]
+    echo = get_sync_client(url=url, api_key=keys[("echo", "developer")])
+    chat = get_sync_client(url=url, api_key=keys[("chat", "developer")])
+    # Each key lists the assistants of the agents that accept it; ids pick the agent.
+    assert [a["graph_id"] for a in echo.assistants.search()] == ["echo"]
+    assert [a["graph_id"] for a in chat.assistants.search()] == ["chat"]
+    chat_id = chat.assistants.search()[0]["assistant_id"]
+    assert chat.assistants.get(chat_id)["graph_id"] == "chat"
+    assert echo.assistants.get("echo")["graph_id"] == "echo"
+    assert echo.runs.wait(None, "echo", input={"text": "hi"}) == {"text": "HI"}
+    assert "hi" in chat.runs.wait(None, chat_id, input={"question": "hi"})["answer"]
+    # A run on another agent's assistant goes through that agent's auth: refused.
+    with pytest.raises(httpx.HTTPStatusError) as refused:
+        echo.runs.wait(None, "chat", input={"question": "hi"})
+    assert refused.value.response.status_code in (401, 403)
+    # Threads: created for every agent that accepts the caller, then used by its runs.
+    thread = echo.threads.create()
+    tid = thread["thread_id"]
+    assert echo.runs.wait(tid, "echo", input={"text": "again"}) == {"text": "AGAIN"}
+    assert echo.threads.get(tid)["thread_id"] == tid
+    assert [t["thread_id"] for t in echo.threads.search()] == [tid]
+    parts = list(echo.runs.stream(None, "echo", input={"text": "go"}, stream_mode="values"))
+    assert parts[0].event == "metadata" and parts[-1].data == {"text": "GO"}
+    # LangServe and A2A by the agent named in the path.
+    served = httpx.post(
+        f"{url}/langserve/echo/invoke",
+        json={"input": {"text": "ls"}},
+        headers=_key(keys, "echo"),
+        timeout=30,
+    )
+    assert served.status_code == 200, served.text
+    assert served.json()["output"] == {"text": "LS"}
+    card = httpx.get(f"{url}/a2a/chat/.well-known/agent-card.json", timeout=30)
+    assert card.status_code == 200 and card.json()["name"] == "chat"
+
+
+def test_mcp_lists_the_tools_of_the_agents_a_caller_may_use(two_agents: dict[str, Any]) -> None:
+    url, keys = two_agents["url"], two_agents["keys"]
+    listing = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "echo", "arguments": {"text": "mcp"}},
+    }
+    headers = {**_key(keys, "echo"), "accept": "application/json, text/event-stream"}
+    with httpx.Client(base_url=url, headers=headers, timeout=30) as http:
+        tools = http.post("/mcp", json=listing).json()["result"]["tools"]
+        assert [tool["name"] for tool in tools] == ["echo"]
+        answer = http.post("/mcp", json=call).json()["result"]
+        assert answer["structuredContent"] == {"text": "MCP"}
+        # chat's tool called with echo's key: chat's auth refuses it.
+        call["params"] = {"name": "chat", "arguments": {"question": "x"}}
+        assert http.post("/mcp", json=call).status_code in (401, 403)
+
+
+def test_assistants_search_lists_every_agent_open_to_the_caller(
+    home: Path,
+) -> None:
+    from langgraph_sdk import get_sync_client
+
+    agents = home / "agents"
+    agents.mkdir()
+    for name in ("echo", "chat"):
+        dockfile = _copy_example(name, agents) / "Dockfile.yaml"
+        # Served without auth, an agent speaks the client protocols only when asked to.
+        text = dockfile.read_text().replace(
+            "  rest: true\n", "  rest: true\n  protocols: [langgraph, mcp]\n", 1
+        )
+        dockfile.write_text(text)
+    host = AgentHost(agents, plugins=_plugins(), insecure_no_auth=True)
+    host.load_all()
+    with serving(host) as port:
+        client = get_sync_client(url=f"http://127.0.0.1:{port}", api_key=None)
+        found = client.assistants.search()
+        assert sorted(a["graph_id"] for a in found) == ["chat", "echo"]
+        assert [a["graph_id"] for a in client.assistants.search(limit=1, offset=1)] == ["echo"]
+        assert client.assistants.search(graph_id="chat")[0]["graph_id"] == "chat"
+        tools = httpx.post(
+            f"http://127.0.0.1:{port}/mcp",
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}},
+            timeout=30,
+        ).json()["result"]["tools"]
+        assert sorted(tool["name"] for tool in tools) == ["chat", "echo"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,12 +64,18 @@ class AgentHost:
         insecure_no_auth: bool = False,
         watch: bool = False,
     ) -> None:
+        from agentdock_plugins.litestar.hosting.clientroutes import ClientRoutes
         from agentdock_plugins.litestar.hosting.site import site_app
+        from agentdock_plugins.litestar.limits import ServerLimits
 
         self.directory = directory.resolve()
         self.plugins = plugins
         self.insecure_no_auth = insecure_no_auth
         self.watch = watch
+        #: The client protocols' root routes, across agents (:mod:`.clientroutes`).
+        self.routes = ClientRoutes(
+            self, max_body_bytes=ServerLimits.from_env(os.environ).max_body_bytes
+        )
         #: The host's own routes (plain ASGI to the dispatcher).
         self.site: Any = site_app(self)
         #: name -> agent; replaced as a whole on every change.
@@ -164,15 +171,18 @@ class AgentHost:
                     if raw is not None:
                         child["raw_path"] = raw[len(prefix) :] or b"/"
                     child["root_path"] = scope.get("root_path", "") + prefix
-                    return await self._enter(agent, child, receive, send)
+                    return await self.enter(agent, child, receive, send)
             else:
                 sole = self.sole
                 if sole is not None:
-                    return await self._enter(sole, scope, receive, send)
+                    return await self.enter(sole, scope, receive, send)
+                if await self.routes(scope, receive, send):
+                    return
         await self.site(scope, receive, send)
 
     @staticmethod
-    async def _enter(agent: HostedAgent, scope: Scope, receive: Receive, send: Send) -> None:
+    async def enter(agent: HostedAgent, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one request with ``agent``'s application, counted as in flight."""
         agent.inflight += 1
         try:
             await agent.app(scope, receive, send)

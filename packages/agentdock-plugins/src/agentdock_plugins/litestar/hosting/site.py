@@ -134,6 +134,7 @@ def site_app(host: AgentHost) -> Litestar:
     async def close() -> None:
         await host.shutdown()
         await client.aclose()
+        await host.routes.aclose()
 
     return Litestar(
         route_handlers=[health, ready, metrics, agents, no_agent],
