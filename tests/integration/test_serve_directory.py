@@ -6,6 +6,7 @@ real uvicorn server (api_key auth, keys in the registry), each under ``/agents/{
 
 from __future__ import annotations
 
+import json
 import shutil
 import textwrap
 import threading
@@ -28,6 +29,7 @@ from agentdock_plugins.litestar.hosting import AgentHost
 from auth_support import stored_key
 from click.testing import CliRunner
 from served import serving
+from websockets.sync.client import connect
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -298,24 +300,30 @@ def test_hot_reload_adds_changes_keeps_and_removes_agents(
         _until(lambda: not host.retiring, "the old version shut down once idle")
         assert run("echo", "still").json() == {"text": "STILL"}
 
-        # Broken: the previous version keeps serving; the error is logged and in /health.
+        # Broken: the previous version keeps serving; the error is logged and in /health,
+        # where a value the Dockfile reads from the environment never appears.
+        monkeypatch.setenv("ECHO_LIMIT", PLANTED)
         dockfile = echo_dir / "Dockfile.yaml"
-        dockfile.write_text(dockfile.read_text().replace("name: echo", "name: Not/A/Name"))
-        health = _until(
-            lambda: (h := http.get("/health").json())["status"] == "degraded" and h,
+        working = dockfile.read_text()
+        broken = working.replace("name: echo", "name: Not/A/Name").replace(
+            "max_output_chars: 10000", "max_output_chars: ${ECHO_LIMIT}"
+        )
+        dockfile.write_text(broken)
+        answer = _until(
+            lambda: (h := http.get("/health")).json()["status"] == "degraded" and h,
             "the broken Dockfile reported",
         )
-        error = health["agents"]["echo"]["reload_error"]
+        error = answer.json()["agents"]["echo"]["reload_error"]
         assert error["dockfile"] == "echo/Dockfile.yaml"
-        assert error["errors"][0]["path"] == "agent.name"
-        assert isinstance(error["errors"][0]["code"], int)
-        assert any(
-            "echo/Dockfile.yaml" in r.getMessage() and "agent.name" in r.getMessage()
-            for r in caplog.records
-            if r.name == "agentdock.serve"
-        )
+        paths = {finding["path"] for finding in error["errors"]}
+        assert paths == {"agent.name", "policies.safety.max_output_chars"}
+        assert all(isinstance(finding["code"], int) for finding in error["errors"])
+        logged = [r.getMessage() for r in caplog.records if r.name == "agentdock.serve"]
+        assert any("echo/Dockfile.yaml" in line and "agent.name" in line for line in logged)
+        assert PLANTED not in answer.text
+        assert not any(PLANTED in line for line in logged)
         assert run("echo", "kept").json() == {"text": "KEPT"}
-        dockfile.write_text(dockfile.read_text().replace("name: Not/A/Name", "name: echo"))
+        dockfile.write_text(working)
         _until(lambda: http.get("/health").json()["status"] == "healthy", "repaired")
 
         # Removed: a 404 afterwards; the other agent serves on.
@@ -438,9 +446,10 @@ def test_assistants_search_lists_every_agent_open_to_the_caller(
     for name in ("echo", "chat"):
         dockfile = _copy_example(name, agents) / "Dockfile.yaml"
         # Served without auth, an agent speaks the client protocols only when asked to.
-        text = dockfile.read_text().replace(
-            "  rest: true\n", "  rest: true\n  protocols: [langgraph, mcp]\n", 1
-        )
+        text = dockfile.read_text()
+        if name == "echo":
+            text = text.replace("streaming: sse", "streaming: websocket")
+        text = text.replace("  rest: true\n", "  rest: true\n  protocols: [langgraph, mcp]\n", 1)
         dockfile.write_text(text)
     host = AgentHost(agents, plugins=_plugins(), insecure_no_auth=True)
     host.load_all()
@@ -456,3 +465,13 @@ def test_assistants_search_lists_every_agent_open_to_the_caller(
             timeout=30,
         ).json()["result"]["tools"]
         assert sorted(tool["name"] for tool in tools) == ["chat", "echo"]
+        # echo's WebSocket under its prefix.
+        with connect(
+            f"ws://127.0.0.1:{port}/agents/echo/ws/stream", proxy=None, open_timeout=10
+        ) as socket:
+            socket.send(json.dumps({"input": {"text": "ws"}}))
+            frames = [json.loads(socket.recv(timeout=30))]
+            while frames[-1]["event"] not in ("end", "error"):
+                frames.append(json.loads(socket.recv(timeout=30)))
+        assert frames[-1]["event"] == "end", frames
+        assert frames[-1]["data"]["output"] == {"text": "WS"}
