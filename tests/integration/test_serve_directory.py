@@ -277,6 +277,7 @@ def test_hot_reload_adds_changes_keeps_and_removes_agents(
         assert http.post(
             "/invoke", json={"text": "x"}, headers={"x-api-key": keys["echo"]}
         ).json() == {"text": "X"}
+        assert [a["name"] for a in http.get("/agents").json()["agents"]] == ["echo"]
         # Added.
         gated_dir = agents / "gated"
         graph = _write_gated(gated_dir)
@@ -321,6 +322,8 @@ def test_hot_reload_adds_changes_keeps_and_removes_agents(
         logged = [r.getMessage() for r in caplog.records if r.name == "agentdock.serve"]
         assert any("echo/Dockfile.yaml" in line and "agent.name" in line for line in logged)
         assert PLANTED not in answer.text
+        listed = {a["name"]: a for a in http.get("/agents").json()["agents"]}
+        assert listed["echo"]["reload_error"] == error
         assert not any(PLANTED in line for line in logged)
         assert run("echo", "kept").json() == {"text": "KEPT"}
         dockfile.write_text(working)

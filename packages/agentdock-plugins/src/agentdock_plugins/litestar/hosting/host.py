@@ -1,8 +1,9 @@
 """The dispatching ASGI application in front of the hosted agents.
 
 ``/agents/{name}/rest`` goes to agent ``name``'s application as ``/rest`` (``root_path``
-gains ``/agents/{name}``); with exactly one agent hosted, every other path goes to it too;
-otherwise to the host's own routes (:mod:`.site`). The table of agents is replaced, never
+gains ``/agents/{name}``); with exactly one agent hosted, every other path but ``/agents``
+goes to it too; otherwise to the client protocols' routes across agents
+(:mod:`.clientroutes`) or the host's own (:mod:`.site`). The table of agents is replaced, never
 edited, so one request reads one consistent table; an agent's in-flight count lets a
 replaced application finish what it serves before it shuts down (:mod:`.hosted`).
 """
@@ -38,6 +39,8 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 _PREFIX = "/agents/"
 _PREFIX_LEN = len(_PREFIX)
+#: The host's list of agents, served whatever the number of agents.
+_LISTING = "/agents"
 
 log = logging.getLogger("agentdock.serve")
 
@@ -174,7 +177,7 @@ class AgentHost:
                     return await self.enter(agent, child, receive, send)
             else:
                 sole = self.sole
-                if sole is not None:
+                if sole is not None and path != _LISTING:
                     return await self.enter(sole, scope, receive, send)
                 if await self.routes(scope, receive, send):
                     return

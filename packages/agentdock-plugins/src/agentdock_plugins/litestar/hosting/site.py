@@ -10,7 +10,9 @@ agent's auth decides for ``/metrics``, and a request counts as in flight like an
 * ``GET /ready``: 200 when every hosted agent's ``/ready`` is, else 503 naming those that
   are not (``details``).
 * ``GET /metrics``: the exposition of every agent that lets the caller see it (its
-  ``view_metrics`` permission, or ``public: true``), each series labelled ``agent``.
+  ``view_metrics`` permission, or ``public: true``), each series labelled ``agent``;
+* ``GET /agents``: the hosted agents, their paths and reload errors (with one agent hosted,
+  the root's ``/health`` is that agent's own: this is where its reload errors show).
 """
 
 from __future__ import annotations
@@ -51,9 +53,22 @@ def site_app(host: AgentHost) -> Litestar:
         answers = await asyncio.gather(*(ask(name, path, headers) for name in names))
         return dict(zip(names, answers, strict=True))
 
+    def failures() -> tuple[dict[str, Any], dict[str, Any]]:
+        """The reload errors of agents still serving, and of directories serving nothing."""
+        kept: dict[str, Any] = {}
+        failed: dict[str, Any] = {}
+        for directory, failure in host.failures.items():
+            name = host.names.get(directory)
+            if name is not None:
+                kept[name] = failure
+            else:
+                failed[directory.name] = failure
+        return kept, failed
+
     @get("/health")
     async def health() -> Response[bytes]:
         answers = await ask_all("/health")
+        kept, failed = failures()
         agents: dict[str, Any] = {}
         for name, answer in answers.items():
             body = answer.json()
@@ -61,16 +76,9 @@ def site_app(host: AgentHost) -> Litestar:
             if agent is not None:
                 body["directory"] = agent.directory.name
                 body["loaded_at"] = _iso(agent.loaded_at)
-                failure = host.failures.get(agent.directory)
-                if failure is not None:
-                    body["reload_error"] = failure
+            if name in kept:
+                body["reload_error"] = kept[name]
             agents[name] = body
-        loaded = set(host.names)
-        failed = {
-            str(directory.name): failure
-            for directory, failure in host.failures.items()
-            if directory not in loaded
-        }
         status = "stopping" if host.stopping else "degraded" if host.failures else "healthy"
         reply: dict[str, Any] = {"status": status, "agents": agents}
         if failed:
@@ -119,12 +127,17 @@ def site_app(host: AgentHost) -> Litestar:
 
     @get("/agents")
     async def agents() -> Response[bytes]:
-        body = {
-            "agents": [
-                {"name": name, "path": f"/agents/{name}", "directory": agent.directory.name}
-                for name, agent in sorted(host.agents.items())
-            ]
-        }
+        # Served with one agent too (whose /health is then the root's): reload errors here.
+        kept, failed = failures()
+        listed = []
+        for name, agent in sorted(host.agents.items()):
+            entry = {"name": name, "path": f"/agents/{name}", "directory": agent.directory.name}
+            if name in kept:
+                entry["reload_error"] = kept[name]
+            listed.append(entry)
+        body: dict[str, Any] = {"agents": listed}
+        if failed:
+            body["failed"] = failed
         return Response(content=encode_json(body), media_type=JSON)
 
     @route("/agents/{name:str}/{rest:path}", http_method=list(HttpMethod))
