@@ -7,7 +7,11 @@ real uvicorn server (api_key auth, keys in the registry), each under ``/agents/{
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
+import subprocess
+import sys
 import textwrap
 import threading
 import time
@@ -28,6 +32,7 @@ from agentdock_cli.main import cli
 from agentdock_plugins.litestar.hosting import AgentHost
 from auth_support import stored_key
 from click.testing import CliRunner
+from processes import stop, wait_ready
 from served import serving
 from websockets.sync.client import connect
 
@@ -478,3 +483,99 @@ def test_assistants_search_lists_every_agent_open_to_the_caller(
                 frames.append(json.loads(socket.recv(timeout=30)))
         assert frames[-1]["event"] == "end", frames
         assert frames[-1]["data"]["output"] == {"text": "WS"}
+
+
+# -- the container entrypoint given a directory ---------------------------------------------
+
+
+def _runtime_env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTDOCK_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(overrides)
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_the_container_entrypoint_serves_a_directory_of_agents(tmp_path: Path) -> None:
+    agents = tmp_path / "agents"
+    agents.mkdir()
+    _copy_example("echo", agents)
+    _copy_example("chat", agents)
+    port = _free_port()
+    env = _runtime_env(
+        AGENTDOCK_SPEC=str(agents),
+        AGENTDOCK_PORT=str(port),
+        AGENTDOCK_HOST="127.0.0.1",
+        AGENTDOCK_INSECURE_NO_AUTH="1",
+        AGENTDOCK_HOME=str(tmp_path / "home"),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agentdock_runtime"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(proc, base)
+        with httpx.Client(base_url=base, timeout=30) as http:
+            echo = http.post("/agents/echo/invoke", json={"text": "hi"})
+            assert echo.json() == {"text": "HI"}
+            chat = http.post("/agents/chat/invoke", json={"question": "hi"})
+            assert "hi" in chat.json()["answer"]
+            assert set(http.get("/health").json()["agents"]) == {"chat", "echo"}
+    finally:
+        stop(proc)
+    assert proc.returncode == 0, proc.stderr.read().decode() if proc.stderr else ""
+
+
+def test_the_container_entrypoint_refuses_a_directory_it_cannot_serve(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "agentdock_runtime"],
+        env=_runtime_env(AGENTDOCK_SPEC=str(empty)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 78
+    assert result.stderr.strip().endswith(
+        f"[FATAL] {empty} holds no agent: no sub-directory has a Dockfile.yaml"
+    )
+    agents = tmp_path / "agents"
+    agents.mkdir()
+    dockfile = _copy_example("echo", agents) / "Dockfile.yaml"
+    dockfile.write_text(dockfile.read_text().replace("name: echo", "name: ../echo"))
+    (agents / "twin").mkdir()
+    shutil.copy(EXAMPLES / "echo" / "Dockfile.yaml", agents / "twin" / "Dockfile.yaml")
+    (agents / "twin2").mkdir()
+    shutil.copy(EXAMPLES / "echo" / "Dockfile.yaml", agents / "twin2" / "Dockfile.yaml")
+    invalid = subprocess.run(
+        [sys.executable, "-m", "agentdock_runtime"],
+        env=_runtime_env(AGENTDOCK_SPEC=str(agents), AGENTDOCK_PORT="0"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert invalid.returncode == 78
+    fatal = [line for line in invalid.stderr.splitlines() if line.startswith("[FATAL]")]
+    assert len(fatal) == 1 and f"[FATAL] {dockfile}: " in fatal[0] and "agent.name" in fatal[0]
+    dockfile.write_text(dockfile.read_text().replace("name: ../echo", "name: another"))
+    twins = subprocess.run(
+        [sys.executable, "-m", "agentdock_runtime"],
+        env=_runtime_env(AGENTDOCK_SPEC=str(agents), AGENTDOCK_PORT="0"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert twins.returncode == 78, twins.stderr
+    assert "two agents are named 'echo'" in twins.stderr
+    assert str(agents / "twin" / "Dockfile.yaml") in twins.stderr
+    assert str(agents / "twin2" / "Dockfile.yaml") in twins.stderr

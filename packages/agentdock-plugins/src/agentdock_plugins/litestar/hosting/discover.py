@@ -15,7 +15,7 @@ __all__ = [
 DOCKFILE = "Dockfile.yaml"
 
 
-class HostingError(Exception):
+class HostingError(ValueError):
     """The directory cannot be hosted: missing, holding no agent, or two agents of one name.
 
     The message is one line naming the paths involved.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,23 +96,17 @@ class AgentHost:
 
     # -- start-up ---------------------------------------------------------------------------
 
-    def load_all(self) -> list[DockSpec]:
+    def load_all(self, specs: Mapping[Path, DockSpec] | None = None) -> list[DockSpec]:
         """Validate and build every agent (blocking, before serving): all or nothing.
 
+        :param specs: each agent directory's spec, validated already (the container
+            entrypoint resolves placeholders its own way); default: validated here.
         :raises HostingError: the directory is missing or empty, two agents share a name.
         :raises InvalidAgents: a Dockfile is invalid (every finding of every file).
         :raises Exception: an agent fails to load (the pipeline's or its code's error).
         """
-        directories = agent_directories(self.directory)
-        specs: dict[Path, DockSpec] = {}
-        findings: list[Finding] = []
-        for directory in directories:
-            report = self._validate(directory / DOCKFILE)
-            if report.ok:
-                specs[directory] = report.spec
-            findings += report.errors
-        if findings:
-            raise InvalidAgents(findings)
+        if specs is None:
+            specs = self._validate_all()
         seen: dict[str, Path] = {}
         for directory, spec in specs.items():
             first = seen.setdefault(spec.agent.name, directory)
@@ -121,8 +115,20 @@ class AgentHost:
                     duplicate_message(spec.agent.name, first / DOCKFILE, directory / DOCKFILE)
                 )
         for directory, spec in specs.items():
-            self._install(directory, self._build(spec, directory), replaced=None)
+            self._install(directory.resolve(), self._build(spec, directory), replaced=None)
         return list(specs.values())
+
+    def _validate_all(self) -> dict[Path, DockSpec]:
+        specs: dict[Path, DockSpec] = {}
+        findings: list[Finding] = []
+        for directory in agent_directories(self.directory):
+            report = self._validate(directory / DOCKFILE)
+            if report.ok:
+                specs[directory] = report.spec
+            findings += report.errors
+        if findings:
+            raise InvalidAgents(findings)
+        return specs
 
     def _validate(self, dockfile: Path) -> Any:
         from agentdock.validation import validate
