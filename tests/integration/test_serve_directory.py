@@ -26,10 +26,12 @@ import agentdock_plugins.policies
 import agentdock_plugins.prometheus
 import httpx
 import pytest
+import watchfiles
 from agentdock import make_plugin_manager
 from agentdock.registry import open_store
 from agentdock_cli.main import cli
 from agentdock_plugins.litestar.hosting import AgentHost
+from agentdock_plugins.litestar.hosting.watch import WATCH_FILTER
 from auth_support import stored_key
 from click.testing import CliRunner
 from processes import stop, wait_ready
@@ -338,6 +340,38 @@ def test_hot_reload_adds_changes_keeps_and_removes_agents(
         shutil.rmtree(gated_dir)
         _until(lambda: run("gated", "hi").status_code == 404, "gated unloaded")
         assert run("echo", "last").json() == {"text": "LAST"}
+
+
+def test_a_moved_agent_keeps_serving_and_its_state_files_do_not_reload_it(home: Path) -> None:
+    agents = home / "agents"
+    agents.mkdir()
+    echo_dir = _copy_example("echo", agents)
+    _copy_example("chat", agents)
+    with open_store() as store:
+        key = stored_key(store, "echo")[0].key
+    host = AgentHost(agents, plugins=_plugins(), watch=True)
+    host.load_all()
+    with serving(host) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+
+        def run() -> Any:
+            answer = http.post(
+                "/agents/echo/invoke", json={"text": "hi"}, headers={"x-api-key": key}
+            )
+            return answer.json() if answer.status_code == 200 else answer.status_code
+
+        loaded = host.agents["echo"]
+        (echo_dir / "echo" / "graph.py").touch()
+        _until(lambda: host.agents["echo"] is not loaded, "the touched agent reloaded")
+        # What AgentDock keeps beside an agent (checkpoints, telemetry) is no change of it.
+        state = echo_dir / ".agentdock" / "checkpoints.db"
+        assert not WATCH_FILTER(watchfiles.Change.modified, str(state))
+        assert WATCH_FILTER(watchfiles.Change.modified, str(echo_dir / "echo" / "graph.py"))
+        # Moved to another directory: unloaded there, loaded here, serving throughout.
+        echo_dir.rename(agents / "another")
+        _until(lambda: host.names.get((agents / "another").resolve()) == "echo", "loaded there")
+        assert run() == {"text": "HI"}
+        assert (agents / "echo").resolve() not in host.names
+        assert not host.failures
 
 
 # -- bad input ------------------------------------------------------------------------------

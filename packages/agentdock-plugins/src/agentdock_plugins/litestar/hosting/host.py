@@ -222,7 +222,12 @@ class AgentHost:
     def _retire(self, agent: HostedAgent) -> None:
         task = asyncio.get_running_loop().create_task(agent.retire())
         self.retiring.add(task)
-        task.add_done_callback(self.retiring.discard)
+        task.add_done_callback(self._retired)
+
+    def _retired(self, task: asyncio.Task[None]) -> None:
+        self.retiring.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("shutting down a replaced agent failed", exc_info=task.exception())
 
     async def refresh(self, directory: Path) -> None:
         """Load, reload or unload the agent of ``directory`` after its files changed; a

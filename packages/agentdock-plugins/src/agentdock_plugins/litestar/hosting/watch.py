@@ -15,15 +15,21 @@ from typing import TYPE_CHECKING
 
 import watchfiles
 
-from agentdock_plugins.litestar.hosting.discover import agent_directory_of
+from agentdock_plugins.litestar.hosting.discover import DOCKFILE, agent_directory_of
 
 if TYPE_CHECKING:
     from agentdock_plugins.litestar.hosting.host import AgentHost
 
-__all__ = ["DEBOUNCE_MS", "Watcher"]
+__all__ = ["DEBOUNCE_MS", "WATCH_FILTER", "Watcher"]
 
 #: Milliseconds of quiet before a batch of changes is acted on (an editor's save, a copy).
 DEBOUNCE_MS = 300
+
+#: watchfiles' defaults (caches, virtual environments, VCS), and AgentDock's own state
+#: (checkpoints, local telemetry): files the agents write must not reload them.
+WATCH_FILTER = watchfiles.DefaultFilter(
+    ignore_dirs=(*watchfiles.DefaultFilter.ignore_dirs, ".agentdock")
+)
 
 log = logging.getLogger("agentdock.serve")
 
@@ -47,10 +53,14 @@ class Watcher:
     async def _run(self) -> None:
         root = self.host.directory
         async for changes in watchfiles.awatch(
-            root, stop_event=self._stop, debounce=DEBOUNCE_MS, step=50
+            root, watch_filter=WATCH_FILTER, stop_event=self._stop, debounce=DEBOUNCE_MS, step=50
         ):
             directories = {agent_directory_of(Path(path), root) for _, path in changes}
-            for directory in sorted(d for d in directories if d is not None):
+            # Unloads first: an agent moved to another directory is free to load there.
+            for directory in sorted(
+                (d for d in directories if d is not None),
+                key=lambda d: ((d / DOCKFILE).is_file(), d),
+            ):
                 try:
                     await self.host.refresh(directory)
                 except Exception:
