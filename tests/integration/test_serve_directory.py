@@ -519,6 +519,35 @@ def test_assistants_search_lists_every_agent_open_to_the_caller(
         assert frames[-1]["data"]["output"] == {"text": "WS"}
 
 
+def test_the_serve_command_hosts_a_directory_until_sigterm(tmp_path: Path) -> None:
+    agents = tmp_path / "agents"
+    agents.mkdir()
+    _copy_example("echo", agents)
+    _copy_example("chat", agents)
+    port = _free_port()
+    command = [sys.executable, "-m", "agentdock_cli", "serve", str(agents), "--json"]
+    command += ["--insecure-no-auth", "--port", str(port), "--no-reload"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "AGENTDOCK_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen(
+        command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(proc, base)
+        answer = httpx.post(f"{base}/agents/chat/invoke", json={"question": "hi"}, timeout=30)
+        assert "hi" in answer.json()["answer"]
+    finally:
+        stop(proc)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr.decode()
+    banner = json.loads(stdout.decode().splitlines()[0])
+    assert banner["event"] == "serving" and banner["reload"] is False
+    assert banner["agents"] == {
+        "chat": f"{base}/agents/chat",
+        "echo": f"{base}/agents/echo",
+    }
+
+
 # -- the container entrypoint given a directory ---------------------------------------------
 
 
