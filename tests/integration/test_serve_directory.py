@@ -432,7 +432,8 @@ def test_platform_api_routes_each_call_to_its_agent(two_agents: dict[str, Any]) 
     assert chat.assistants.get(chat_id)["graph_id"] == "chat"
     assert echo.assistants.get("echo")["graph_id"] == "echo"
     assert echo.runs.wait(None, "echo", input={"text": "hi"}) == {"text": "HI"}
-    assert "hi" in chat.runs.wait(None, chat_id, input={"question": "hi"})["answer"]
+    answered: Any = chat.runs.wait(None, chat_id, input={"question": "hi"})
+    assert "hi" in answered["answer"]
     # A run on another agent's assistant goes through that agent's auth: refused.
     with pytest.raises(httpx.HTTPStatusError) as refused:
         echo.runs.wait(None, "chat", input={"question": "hi"})
