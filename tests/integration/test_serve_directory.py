@@ -122,6 +122,11 @@ def test_each_agent_is_served_under_its_name_with_its_own_keys(
         assert "question" in schema["input_schema"]["properties"]
         document = http.get("/agents/echo/openapi.json").json()
         assert "/invoke" in document["paths"]
+        # Its Swagger UI, whose relative links reach the document and assets under the prefix.
+        page = http.get("/agents/echo/docs")
+        assert page.status_code == 200 and 'href="docs/assets/swagger-ui.css"' in page.text
+        asset = http.get("/agents/echo/docs/assets/swagger-ui.css")
+        assert asset.status_code == 200
         with http.stream(
             "POST", "/agents/echo/stream", json={"text": "yo"}, headers=_key(keys, "echo")
         ) as stream:
