@@ -6,6 +6,7 @@ real uvicorn server (api_key auth, keys in the registry), each under ``/agents/{
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -25,6 +26,7 @@ import agentdock_plugins.litestar
 import agentdock_plugins.policies
 import agentdock_plugins.prometheus
 import httpx
+import httpx2
 import pytest
 import watchfiles
 from agentdock import make_plugin_manager
@@ -34,6 +36,9 @@ from agentdock_plugins.litestar.hosting import AgentHost
 from agentdock_plugins.litestar.hosting.watch import WATCH_FILTER
 from auth_support import stored_key
 from click.testing import CliRunner
+from mcp.client._probe import negotiate_auto
+from mcp.client.session import ClientSession
+from mcp.client.streamable_http import streamable_http_client
 from processes import stop, wait_ready
 from served import serving
 from websockets.sync.client import connect
@@ -484,6 +489,22 @@ def test_mcp_lists_the_tools_of_the_agents_a_caller_may_use(two_agents: dict[str
         assert http.post("/mcp", json=call).status_code in (401, 403)
 
 
+async def _mcp_session(url: str, mode: str) -> tuple[list[str], Any]:
+    """The tools the ``mcp`` client lists at ``url``/mcp/ and echo's answer to a call."""
+    async with (
+        httpx2.AsyncClient(timeout=30) as http,
+        streamable_http_client(f"{url}/mcp/", http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        if mode == "handshake":
+            await session.initialize()
+        else:
+            await negotiate_auto(session)
+        tools = await session.list_tools()
+        called = await session.call_tool("echo", {"text": "tool"})
+        return sorted(tool.name for tool in tools.tools), called.structured_content
+
+
 def test_assistants_search_lists_every_agent_open_to_the_caller(
     home: Path,
 ) -> None:
@@ -513,6 +534,11 @@ def test_assistants_search_lists_every_agent_open_to_the_caller(
             timeout=30,
         ).json()["result"]["tools"]
         assert sorted(tool["name"] for tool in tools) == ["chat", "echo"]
+        # The real MCP client, in both of its modes, at the root: every agent a tool.
+        for mode in ("handshake", "modern"):
+            names, called = asyncio.run(_mcp_session(f"http://127.0.0.1:{port}", mode))
+            assert names == ["chat", "echo"], mode
+            assert called == {"text": "TOOL"}, mode
         # echo's WebSocket under its prefix.
         with connect(
             f"ws://127.0.0.1:{port}/agents/echo/ws/stream", proxy=None, open_timeout=10
