@@ -36,6 +36,7 @@ from agentdock_plugins.litestar.hosting import AgentHost
 from agentdock_plugins.litestar.hosting.watch import WATCH_FILTER
 from auth_support import stored_key
 from click.testing import CliRunner
+from langgraph.pregel.remote import RemoteGraph
 from mcp.client._probe import negotiate_auto
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
@@ -456,6 +457,11 @@ def test_platform_api_routes_each_call_to_its_agent(two_agents: dict[str, Any]) 
     assert [t["thread_id"] for t in echo.threads.search()] == [tid]
     parts = list(echo.runs.stream(None, "echo", input={"text": "go"}, stream_mode="values"))
     assert parts[0].event == "metadata" and parts[-1].data == {"text": "GO"}
+    # RemoteGraph at the root: its runs and its thread's state reach echo.
+    remote = RemoteGraph("echo", url=url, api_key=keys[("echo", "developer")])
+    config: Any = {"configurable": {"thread_id": tid}}
+    assert remote.invoke({"text": "remote"}, config) == {"text": "REMOTE"}
+    assert remote.get_state(config).values == {"text": "REMOTE"}
     # LangServe and A2A by the agent named in the path.
     served = httpx.post(
         f"{url}/langserve/echo/invoke",
