@@ -173,13 +173,16 @@ class AgentHost:
                 name, _, rest = path[_PREFIX_LEN:].partition("/")
                 agent = self.agents.get(name)
                 if agent is not None:
-                    prefix = _PREFIX + name
                     child = dict(scope)
                     child["path"] = "/" + rest
                     raw = scope.get("raw_path")
-                    if raw is not None:
-                        child["raw_path"] = raw[len(prefix) :] or b"/"
-                    child["root_path"] = scope.get("root_path", "") + prefix
+                    if raw is not None:  # as sent: kept when it spells the prefix plainly
+                        child["raw_path"] = (
+                            raw[len(agent.raw_prefix) :] or b"/"
+                            if raw.startswith(agent.raw_prefix)
+                            else child["path"].encode()
+                        )
+                    child["root_path"] = scope.get("root_path", "") + agent.prefix
                     return await self.enter(agent, child, receive, send)
             else:
                 sole = self.sole

@@ -40,6 +40,14 @@ class HostedAgent:
     retired: bool = False
     _lifespan: LifespanManager | None = None
     _idle: asyncio.Event | None = None
+    #: ``/agents/{name}``, as text and as bytes (the request's ``root_path`` and
+    #: ``raw_path``), made once.
+    prefix: str = field(init=False)
+    raw_prefix: bytes = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.prefix = f"/agents/{self.name}"
+        self.raw_prefix = self.prefix.encode()
 
     async def start(self) -> None:
         """Run the application's start-up (no time limit: an agent may load a model)."""
