@@ -73,6 +73,7 @@ def test_the_server_the_hardware_and_the_sqlite_store_offer_their_capabilities(
     assert isinstance(server, protocols.Server)
     assert isinstance(server, capabilities.AppServer)
     assert isinstance(server, capabilities.ServerOptions)
+    assert isinstance(server, capabilities.DirectoryServing)
     local = manager.get("targets", "local").factory()
     assert isinstance(local, capabilities.Promoting)
     assert not isinstance(local, capabilities.TargetDryRun)
@@ -233,8 +234,10 @@ def target_capabilities(
     return a, b, b, b
 
 
-def servers(a: LitestarServer) -> tuple[p.Server, c.AppServer, c.ServerOptions]:
-    return a, a, a
+def servers(
+    a: LitestarServer,
+) -> tuple[p.Server, c.AppServer, c.ServerOptions, c.DirectoryServing]:
+    return a, a, a, a
 
 
 def hardware(a: CpuProfile, b: CudaProfile) -> list[p.HardwareProfile]:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AppServer",
     "ClosingAuthProvider",
+    "DirectoryServing",
     "EventCheckingPolicy",
     "EventSelectingSink",
     "FinishingPolicy",
@@ -195,6 +196,32 @@ class AppServer(Protocol):
     ``agentdock.app`` and the in-process test clients use)."""
 
     def app(self, pipeline: Any) -> Any: ...
+
+
+@runtime_checkable
+class DirectoryServing(Protocol):
+    """A server that hosts several agents in one process, each under ``/agents/{name}/``
+    (the container entrypoint given a directory of agents).
+
+    ``serve_directory(directory, specs, host, port, ...)`` builds every agent of ``specs``
+    (each agent's directory, a sub-directory of ``directory``, to its validated spec), then
+    serves until SIGINT or SIGTERM. Before serving it raises ``ValueError`` when two agents
+    share a name, ``PipelineError`` when a plugin is missing, or the agent's own exception
+    when its code does not load.
+    """
+
+    def serve_directory(
+        self,
+        directory: Path,
+        specs: Mapping[Path, DockSpec],
+        host: str,
+        port: int,
+        *,
+        plugins: Any,
+        insecure_no_auth: bool,
+        watch: bool,
+        drain_timeout: float | None = None,
+    ) -> None: ...
 
 
 @runtime_checkable

@@ -20,6 +20,7 @@ from agentdock.capabilities import AppServer
 from agentdock.plugins import PluginError, PluginManager, get_plugin_manager
 
 from agentdock_runtime.compile import compile_pipeline
+from agentdock_runtime.freshimport import import_fresh
 from agentdock_runtime.heap import freeze_startup_heap
 from agentdock_runtime.iomodels import import_object
 from agentdock_runtime.pipeline import Pipeline, PipelineError
@@ -62,11 +63,14 @@ def load_agent(
     project_dir: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
     plugins: PluginManager | None = None,
+    fresh_under: str | os.PathLike[str] | None = None,
 ) -> LoadedAgent:
     """Load (when given a path) and import an agent.
 
     :param spec_or_path: a ``DockSpec``, a Dockfile path, or a directory holding one. A spec
         object's entrypoint is imported from ``project_dir`` (default: the current one).
+    :param fresh_under: a directory whose modules are forgotten before the import (a server
+        hosting the agents of that directory reloads one; see :mod:`.freshimport`).
     :raises agentdock.DockfileError: the Dockfile is invalid.
     """
     if isinstance(spec_or_path, str | os.PathLike):
@@ -80,6 +84,9 @@ def load_agent(
     else:
         spec = spec_or_path
         project_dir = Path(project_dir).resolve() if project_dir is not None else Path.cwd()
+    if fresh_under is not None:
+        entry = import_fresh(spec.agent.entrypoint, Path(project_dir), Path(fresh_under))
+        return LoadedAgent(spec, entry, Path(project_dir))
     directory = str(project_dir)
     if directory not in sys.path:
         sys.path.insert(0, directory)

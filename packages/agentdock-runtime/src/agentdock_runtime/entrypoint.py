@@ -4,7 +4,9 @@ Environment variables:
 
 ``AGENTDOCK_SPEC`` (required)
     The path of a Dockfile (or of its directory), or of a frozen spec snapshot: a YAML or
-    JSON document whose ``${VAR}`` placeholders are kept verbatim.
+    JSON document whose ``${VAR}`` placeholders are kept verbatim. A directory without a
+    ``Dockfile.yaml`` of its own is a directory of agents, all served by this process
+    (:mod:`.hostentry`).
 ``AGENTDOCK_HOST`` / ``AGENTDOCK_PORT``
     Override ``expose.host`` (default ``0.0.0.0``) and ``expose.port`` (default 8080);
     port ``0`` lets the system pick a free one.
@@ -156,9 +158,9 @@ def read_settings(environ: Mapping[str, str]) -> Settings:
         problems.append(f"{SPEC_ENV} is not set: give the path of a Dockfile or spec snapshot")
     else:
         spec_path = Path(raw_spec)
-        if spec_path.is_dir():
+        if spec_path.is_dir() and (spec_path / "Dockfile.yaml").exists():
             spec_path = spec_path / "Dockfile.yaml"
-        if not spec_path.is_file():
+        if not spec_path.is_file() and not spec_path.is_dir():  # a directory of agents
             problems.append(f"{SPEC_ENV}: {spec_path} does not exist")
     host = environ.get(HOST_ENV, "").strip() or None
     port: int | None = None
@@ -328,6 +330,10 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     try:
         settings = read_settings(env)
         manager = get_plugin_manager()
+        if settings.spec_path.is_dir():
+            from agentdock_runtime.hostentry import serve_directory
+
+            return serve_directory(settings, env, manager)
         spec = load_spec(settings.spec_path, env, plugins=manager)
     except ConfigError as exc:
         _fatal(exc.lines, exc.code)

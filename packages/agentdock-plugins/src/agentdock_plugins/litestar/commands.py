@@ -1,4 +1,4 @@
-"""``agentdock serve``: run one agent as an HTTP service on this machine.
+"""``agentdock serve``: run one agent, or every agent of a directory, as an HTTP service.
 
 The command comes with the built-in server (it runs a server plugin, and uvicorn for
 ``--reload`` and ``--workers``), added to the CLI through ``agentdock_register_commands``;
@@ -14,6 +14,11 @@ is ready to serve, from the bound socket: a taken port is exit 4 with a hint, ne
 banner, and ``--port 0`` prints the port the system picked. Every line of the run has one
 format (:mod:`agentdock_runtime.logconfig`): readable text on a terminal, JSON lines
 otherwise or with ``--json``.
+
+A directory without a ``Dockfile.yaml`` of its own hosts every agent found in its
+sub-directories (:mod:`.hosting`): each under ``/agents/{name}/``, reloaded in place when
+its files change unless ``--no-reload`` is given. Every Dockfile is validated first (exit 1
+with every finding, or one line for an empty directory or two agents of one name).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from agentdock_cli.output import print_json
 if TYPE_CHECKING:
     from agentdock.spec import DockSpec
 
-__all__ = ["serve_command"]
+__all__ = ["fail", "serve_command"]
 
 _LOOPBACK = "127.0.0.1"
 #: prometheus-client's multiprocess mode: where every worker writes its metrics.
@@ -51,7 +56,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _fail(message: str, code: int, *, as_json: bool, hint: str | None = None) -> None:
+def fail(message: str, code: int, *, as_json: bool, hint: str | None = None) -> None:
     if as_json:
         body = {"ok": False, "error": message}
         if hint:
@@ -78,7 +83,12 @@ def _fail(message: str, code: int, *, as_json: bool, hint: str | None = None) ->
     is_flag=True,
     help="Serve WITHOUT authentication, on 127.0.0.1 only (local development).",
 )
-@click.option("--reload", is_flag=True, help="Restart when files in the project change.")
+@click.option(
+    "--reload/--no-reload",
+    default=None,
+    help="Restart when files in the project change (a directory of agents: reload the "
+    "changed agent in place, on by default).",
+)
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of text.")
 @click.option(
@@ -92,12 +102,15 @@ def serve_command(
     host: str | None,
     port: int | None,
     insecure_no_auth: bool,
-    reload: bool,
+    reload: bool | None,
     workers: int,
     as_json: bool,
     verbose: bool,
 ) -> None:
     """Serve the agent of FILE (default ./Dockfile.yaml) over HTTP until stopped.
+
+    FILE may be a directory holding agent directories (each with its Dockfile.yaml): all
+    are served, each under /agents/NAME/, and reloaded when their files change.
 
     Exits 0 after a clean shutdown (SIGINT or SIGTERM), 1 when the Dockfile is invalid,
     2 on bad options, 4 when the runtime cannot start (the port is taken, the agent does
@@ -105,9 +118,26 @@ def serve_command(
     """
     from agentdock.plugins import get_plugin_manager
 
+    if file.is_dir() and not (file / "Dockfile.yaml").exists():
+        from agentdock_plugins.litestar.hosting.commands import serve_directory
+
+        if workers > 1:
+            raise click.UsageError("a directory of agents is served by one process: no --workers")
+        serve_directory(
+            file,
+            get_plugin_manager(),
+            host=host,
+            port=port,
+            insecure_no_auth=insecure_no_auth,
+            watch=reload is not False,
+            as_json=as_json,
+            verbose=verbose,
+        )
+        raise SystemExit(exitcodes.OK)
+    reload = bool(reload)
     target = file / "Dockfile.yaml" if file.is_dir() else file
     if not target.exists():
-        _fail(f"{target} does not exist", exitcodes.NOT_FOUND, as_json=as_json)
+        fail(f"{target} does not exist", exitcodes.NOT_FOUND, as_json=as_json)
     manager = get_plugin_manager()
     spec = _valid_spec(target, manager, as_json)
     bind_host, bind_port = _address(spec, host, port, insecure_no_auth)
@@ -123,7 +153,7 @@ def serve_command(
     try:
         sock = listen.bind(bind_host, bind_port)
     except listen.ListenError as exc:
-        _fail(str(exc), exitcodes.DEPLOY_FAILED, as_json=as_json, hint=_listen_hint(exc))
+        fail(str(exc), exitcodes.DEPLOY_FAILED, as_json=as_json, hint=_listen_hint(exc))
         return
     bind_host, bind_port = listen.bound_address(sock)
     if insecure_no_auth:
@@ -231,13 +261,13 @@ def _load(
             if verbose
             else _VERBOSE_HINT
         )
-        _fail(str(exc), exitcodes.DEPLOY_FAILED, as_json=as_json, hint=hint)
+        fail(str(exc), exitcodes.DEPLOY_FAILED, as_json=as_json, hint=hint)
         return None
     except Exception as exc:
         sock.close()
         if verbose:
             _print_traceback(exc)
-        _fail(
+        fail(
             f"cannot load {spec.agent.entrypoint}: {type(exc).__name__}: {exc}",
             exitcodes.DEPLOY_FAILED,
             as_json=as_json,

@@ -11,13 +11,17 @@ from agentdock_plugins.litestar.app import DEFAULT_HEARTBEAT_SEC
 from agentdock_plugins.litestar.limits import ServerLimits
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
     from agentdock.spec import DockSpec
 
 __all__ = ["LitestarServer"]
 
 
 class LitestarServer:
-    """Serves one compiled pipeline (satisfies :class:`agentdock.protocols.Server`)."""
+    """Serves one compiled pipeline (satisfies :class:`agentdock.protocols.Server`), or
+    every agent of a directory (:class:`agentdock.capabilities.DirectoryServing`)."""
 
     def __init__(
         self,
@@ -80,3 +84,32 @@ class LitestarServer:
         if drain_timeout is not None:
             options["timeout_graceful_shutdown"] = max(1, math.ceil(drain_timeout))
         run(self.app(pipeline), host=host, port=port, limits=self.limits, **options)
+
+    def serve_directory(
+        self,
+        directory: Path,
+        specs: Mapping[Path, DockSpec],
+        host: str,
+        port: int,
+        *,
+        plugins: Any,
+        insecure_no_auth: bool,
+        watch: bool,
+        drain_timeout: float | None = None,
+    ) -> None:
+        """Build every agent of ``specs`` (:mod:`.hosting`), then serve them all under
+        uvicorn until SIGINT or SIGTERM and return.
+
+        :raises ValueError: two agents share a name.
+        """
+        from agentdock_plugins.litestar.hosting import AgentHost
+        from agentdock_plugins.litestar.running import run
+
+        host_app = AgentHost(
+            directory, plugins=plugins, insecure_no_auth=insecure_no_auth, watch=watch
+        )
+        host_app.load_all(specs)
+        options: dict[str, Any] = {}
+        if drain_timeout is not None:
+            options["timeout_graceful_shutdown"] = max(1, math.ceil(drain_timeout))
+        run(host_app, host=host, port=port, limits=self.limits, **options)

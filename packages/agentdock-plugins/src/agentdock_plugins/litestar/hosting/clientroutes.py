@@ -1,0 +1,311 @@
+"""The client protocols' root routes when several agents are hosted: which agent answers.
+
+Each agent's application already speaks the LangGraph Platform API, LangServe, MCP and A2A
+for itself (:mod:`agentdock_plugins.litestar.platform`); here a root request is handed to
+the agent it is for, so every call still runs through that agent's own auth and pipeline:
+
+* ``/langserve/{agent}/…`` and ``/a2a/{agent}…``: the agent the path names;
+* ``/assistants/{id}…``: the agent whose name, or assistant id, ``id`` is;
+* ``POST /runs…`` and ``POST /threads/{id}/runs…`` (wait, stream, create): the agent named
+  by the body's ``assistant_id``; the response is streamed from it as it comes;
+* ``POST /assistants/search``, ``POST /threads/search``: every agent is asked with the
+  caller's credentials, and the lists of those that accept them are joined (``offset`` and
+  ``limit`` applied to the joined list);
+* ``POST /threads``: the thread (its id chosen here when the body names none) is created
+  in every agent that accepts the caller, so a run of any of them may use it;
+* other ``/threads/{id}…`` requests: the first agent that knows the thread answers (the
+  answer is read whole first: a ``join_stream`` arrives when the run ends);
+* ``POST /mcp``: ``tools/list`` lists every agent's tool, ``tools/call`` goes to the agent
+  the tool is named after, anything else (``initialize``, ``ping``) to the first agent
+  that accepts the caller.
+
+``/store/…`` is not routed across agents (each agent's store is its own): use
+``/agents/{name}/store/…``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import msgspec
+
+from agentdock_plugins.litestar.platform.context import assistant_id
+
+if TYPE_CHECKING:
+    from agentdock_plugins.litestar.hosting.host import AgentHost
+    from agentdock_plugins.litestar.hosting.hosted import HostedAgent
+
+__all__ = ["ROUTED_ROOTS", "ClientRoutes"]
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+#: The first path segments routed here (the rest go to the host's own routes).
+ROUTED_ROOTS = frozenset({"assistants", "runs", "threads", "langserve", "a2a", "mcp"})
+#: Response headers not copied from an agent's buffered answer (the server sets its own).
+_HOP = frozenset({"content-length", "transfer-encoding", "connection"})
+#: Statuses that mean "not this agent's" when asking agents in turn.
+_NOT_MINE = frozenset({401, 403, 404})
+
+_decoder = msgspec.json.Decoder()
+_encoder = msgspec.json.Encoder()
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class ClientRoutes:
+    """Routes root protocol requests to hosted agents (see the module docstring)."""
+
+    def __init__(self, host: AgentHost, *, max_body_bytes: int) -> None:
+        self.host = host
+        self.max_body_bytes = max_body_bytes
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=host), base_url="http://agentdock.host"
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    def _agent(self, key: str) -> HostedAgent | None:
+        """The agent named ``key``, or whose assistant id ``key`` is."""
+        agents = self.host.agents
+        found = agents.get(key)
+        if found is not None:
+            return found
+        return next((a for n, a in agents.items() if assistant_id(n) == key), None)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Answer ``scope`` if it is a routed request; False to let the host's routes."""
+        parts = scope["path"].strip("/").split("/")
+        root = parts[0]
+        if root not in ROUTED_ROOTS or scope["type"] != "http":
+            return False
+        method = scope["method"]
+        if root in ("langserve", "a2a"):
+            agent = self.host.agents.get(parts[1]) if len(parts) > 1 else None
+            if agent is None:
+                return False
+            await self.host.enter(agent, scope, receive, send)
+            return True
+        try:
+            body = await _read_body(receive, self.max_body_bytes) if method == "POST" else b""
+        except _TooLarge:
+            await _reply(send, 413, _envelope(413, "PayloadTooLarge", "the body is too large"))
+            return True
+        if root == "assistants":
+            if parts[1:] == ["search"] and method == "POST":
+                await self._joined(scope, send, body)
+                return True
+            agent = self._agent(parts[1]) if len(parts) > 1 else None
+            return await self._to(agent, scope, body, receive, send)
+        if root == "mcp":
+            await self._mcp(scope, send, body, receive)
+            return True
+        runs_at = 0 if root == "runs" else 2
+        named = _field(body, "assistant_id") if method == "POST" else None
+        if isinstance(named, str) and len(parts) > runs_at and parts[runs_at] == "runs":
+            return await self._to(self._agent(named), scope, body, receive, send)
+        if parts == ["threads"] and method == "POST":
+            await self._create_thread(scope, send, body)
+        elif parts == ["threads", "search"] and method == "POST":
+            await self._joined(scope, send, body)
+        else:
+            await self._first(scope, send, body)
+        return True
+
+    async def _to(
+        self, agent: HostedAgent | None, scope: Scope, body: bytes, receive: Receive, send: Send
+    ) -> bool:
+        """Hand the request (its body read already) to ``agent``; False when there is none."""
+        if agent is None:
+            return False
+        await self.host.enter(agent, scope, _replay(body, receive), send)
+        return True
+
+    async def _ask(self, name: str, scope: Scope, body: bytes) -> httpx.Response:
+        """The whole answer of agent ``name`` to the request, asked in-process."""
+        headers = [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in scope["headers"]
+            if k.lower() not in (b"host", b"content-length")
+        ]
+        url = f"/agents/{name}{scope['path']}"
+        query = scope.get("query_string", b"").decode("latin-1")
+        return await self.client.request(
+            scope["method"], f"{url}?{query}" if query else url, content=body, headers=headers
+        )
+
+    async def _first(self, scope: Scope, send: Send, body: bytes) -> None:
+        """The first agent's answer that is not "not mine" (else the first refusal)."""
+        first: httpx.Response | None = None
+        for name in sorted(self.host.agents):
+            answer = await self._ask(name, scope, body)
+            if answer.status_code not in _NOT_MINE:
+                await _forward(send, answer)
+                return
+            first = first or answer
+        if first is None:
+            await _reply(send, 404, _envelope(404, "NotFound", "no agent is hosted"))
+        else:
+            await _forward(send, first)
+
+    async def _joined(self, scope: Scope, send: Send, body: bytes) -> None:
+        """Every accepting agent's list, joined; ``offset``/``limit`` applied to it."""
+        query = _decode(body)
+        if not isinstance(query, dict):
+            await self._first(scope, send, body)  # the agents' own 4xx for a malformed body
+            return
+        offset = query.pop("offset", 0)
+        limit = query.pop("limit", 10)
+        if not isinstance(offset, int) or not isinstance(limit, int):
+            await self._first(scope, send, body)
+            return
+        asked = {**query, "offset": 0, "limit": offset + max(limit, 0)}
+        wide = _encoder.encode(asked)
+        joined: list[Any] = []
+        refusal: httpx.Response | None = None
+        for name in sorted(self.host.agents):
+            answer = await self._ask(name, scope, wide)
+            if answer.status_code == 200:
+                joined += answer.json()
+            elif answer.status_code in _NOT_MINE:
+                refusal = refusal or answer
+            else:  # a malformed body: every agent would say the same
+                await _forward(send, answer)
+                return
+        if not joined and refusal is not None and refusal.status_code != 404:
+            await _forward(send, refusal)
+            return
+        await _reply(send, 200, _encoder.encode(joined[offset : offset + max(limit, 0)]))
+
+    async def _create_thread(self, scope: Scope, send: Send, body: bytes) -> None:
+        """The thread created in every agent that accepts the caller (one id for all)."""
+        document = _decode(body) if body.strip() else {}
+        if not isinstance(document, dict):
+            await self._first(scope, send, body)
+            return
+        document.setdefault("thread_id", str(uuid.uuid4()))
+        if document["thread_id"] is None:
+            document["thread_id"] = str(uuid.uuid4())
+        shared = _encoder.encode(document)
+        created: httpx.Response | None = None
+        refusal: httpx.Response | None = None
+        for name in sorted(self.host.agents):
+            answer = await self._ask(name, scope, shared)
+            if answer.status_code == 200:
+                created = created or answer
+            else:
+                refusal = refusal or answer
+        chosen = created or refusal
+        if chosen is None:
+            await _reply(send, 404, _envelope(404, "NotFound", "no agent is hosted"))
+        else:
+            await _forward(send, chosen)
+
+    async def _mcp(self, scope: Scope, send: Send, body: bytes, receive: Receive) -> None:
+        """``tools/list`` across agents, ``tools/call`` to the tool's agent, else the first."""
+        message = _decode(body)
+        method = message.get("method") if isinstance(message, dict) else None
+        params = message.get("params") if isinstance(message, dict) else None
+        if method == "tools/call" and isinstance(params, dict):
+            agent = self.host.agents.get(str(params.get("name")))
+            if agent is not None:
+                await self.host.enter(agent, scope, _replay(body, receive), send)
+                return
+        if method != "tools/list":
+            await self._first(scope, send, body)
+            return
+        tools: list[Any] = []
+        reply: dict[str, Any] | None = None
+        refusal: httpx.Response | None = None
+        for name in sorted(self.host.agents):
+            answer = await self._ask(name, scope, body)
+            if answer.status_code != 200:
+                refusal = refusal or answer
+                continue
+            document = answer.json()
+            result = document.get("result")
+            if not isinstance(result, dict):
+                continue
+            tools += result.get("tools", [])
+            reply = reply or document
+        if reply is None:
+            if refusal is None:
+                await _reply(send, 404, _envelope(404, "NotFound", "no agent is hosted"))
+            else:
+                await _forward(send, refusal)
+            return
+        reply["result"]["tools"] = tools
+        await _reply(send, 200, _encoder.encode(reply))
+
+
+def _decode(body: bytes) -> Any:
+    try:
+        return _decoder.decode(body)
+    except msgspec.DecodeError:
+        return None
+
+
+def _field(body: bytes, name: str) -> Any:
+    document = _decode(body)
+    return document.get(name) if isinstance(document, dict) else None
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives ``body`` once, then whatever the connection says next."""
+    given = False
+
+    async def again() -> MutableMapping[str, Any]:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return again
+
+
+def _envelope(status: int, name: str, detail: str) -> bytes:
+    return _encoder.encode({"error": name, "code": status, "detail": detail})
+
+
+async def _reply(
+    send: Send, status: int, body: bytes, headers: Mapping[str, str] | None = None
+) -> None:
+    raw = [(b"content-type", b"application/json")]
+    raw += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _forward(send: Send, answer: httpx.Response) -> None:
+    headers = [
+        (k.encode("latin-1"), v.encode("latin-1"))
+        for k, v in answer.headers.multi_items()
+        if k.lower() not in _HOP
+    ]
+    await send({"type": "http.response.start", "status": answer.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": answer.content})

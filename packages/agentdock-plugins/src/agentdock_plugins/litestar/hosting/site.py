@@ -1,0 +1,163 @@
+"""The host's own routes, beside its agents': ``/health``, ``/ready``, ``/metrics``, ``/agents``.
+
+Each answer is made of the agents' own answers, asked in-process through the host (so the
+agent's auth decides for ``/metrics``, and a request counts as in flight like any other):
+
+* ``GET /health``: ``{"status", "agents": {name: <its /health>, ...}, "failed": {...}}``;
+  ``status`` is ``degraded`` while a Dockfile or an agent's code fails to (re)load (its
+  directory under ``failed``, or ``reload_error`` of the agent still serving its previous
+  version: the finding's code and path, the cause being in the log).
+* ``GET /ready``: 200 when every hosted agent's ``/ready`` is, else 503 naming those that
+  are not (``details``).
+* ``GET /metrics``: the exposition of every agent that lets the caller see it (its
+  ``view_metrics`` permission, or ``public: true``), each series labelled ``agent``;
+* ``GET /agents``: the hosted agents, their paths and reload errors (with one agent hosted,
+  the root's ``/health`` is that agent's own: this is where its reload errors show).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Annotated, Any
+
+import httpx
+from agentdock_runtime import RuntimeHTTPError, ServiceUnavailable
+from litestar import HttpMethod, Litestar, Request, Response, get, route
+from litestar.params import PathParameter
+
+from agentdock_plugins.litestar.encoding import encode_json
+from agentdock_plugins.litestar.errors import EXCEPTION_HANDLERS, JSON
+from agentdock_plugins.litestar.hosting.metrics import merge_expositions
+
+if TYPE_CHECKING:
+    from agentdock_plugins.litestar.hosting.host import AgentHost
+
+__all__ = ["site_app"]
+
+#: Request headers passed on to an agent asked in-process (its credentials).
+_FORWARDED = ("authorization", "x-api-key")
+
+
+def site_app(host: AgentHost) -> Litestar:
+    """The Litestar application of ``host``'s own routes."""
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=host), base_url="http://agentdock.host"
+    )
+
+    async def ask(name: str, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        return await client.get(f"/agents/{name}{path}", headers=headers)
+
+    async def ask_all(path: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+        names = sorted(host.agents)
+        answers = await asyncio.gather(*(ask(name, path, headers) for name in names))
+        return dict(zip(names, answers, strict=True))
+
+    def failures() -> tuple[dict[str, Any], dict[str, Any]]:
+        """The reload errors of agents still serving, and of directories serving nothing."""
+        kept: dict[str, Any] = {}
+        failed: dict[str, Any] = {}
+        for directory, failure in host.failures.items():
+            name = host.names.get(directory)
+            if name is not None:
+                kept[name] = failure
+            else:
+                failed[directory.name] = failure
+        return kept, failed
+
+    @get("/health")
+    async def health() -> Response[bytes]:
+        answers = await ask_all("/health")
+        kept, failed = failures()
+        agents: dict[str, Any] = {}
+        for name, answer in answers.items():
+            body = answer.json()
+            agent = host.agents.get(name)
+            if agent is not None:
+                body["directory"] = agent.directory.name
+                body["loaded_at"] = _iso(agent.loaded_at)
+            if name in kept:
+                body["reload_error"] = kept[name]
+            agents[name] = body
+        status = "stopping" if host.stopping else "degraded" if host.failures else "healthy"
+        reply: dict[str, Any] = {"status": status, "agents": agents}
+        if failed:
+            reply["failed"] = failed
+        return Response(content=encode_json(reply), media_type=JSON)
+
+    @get("/ready")
+    async def ready() -> Response[bytes]:
+        if host.stopping:
+            raise ServiceUnavailable("the runtime is shutting down")
+        answers = await ask_all("/ready")
+        if not answers:
+            raise ServiceUnavailable("no agent is loaded")
+        waiting = [
+            {"path": name, "message": str(answer.json().get("detail", "not ready"))}
+            for name, answer in answers.items()
+            if answer.status_code != 200
+        ]
+        if waiting:
+            names = ", ".join(item["path"] for item in waiting)
+            raise RuntimeHTTPError(
+                503, "ServiceUnavailable", f"not ready: {names}", details=waiting
+            )
+        body = {"status": "ready", "agents": dict.fromkeys(answers, "ready")}
+        return Response(content=encode_json(body), media_type=JSON)
+
+    @get("/metrics")
+    async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+        headers = {k: v for k in _FORWARDED if (v := request.headers.get(k)) is not None}
+        answers = await ask_all("/metrics", headers)
+        shown = {n: a.text for n, a in answers.items() if a.status_code == 200}
+        if not shown:
+            refusal = next((a for a in answers.values() if a.status_code != 404), None)
+            if refusal is None:
+                raise RuntimeHTTPError(404, "NotFound", "no hosted agent exports metrics")
+            return Response(
+                content=refusal.content,
+                status_code=refusal.status_code,
+                media_type=JSON,
+                headers={
+                    k: v for k, v in refusal.headers.items() if k.lower() == "www-authenticate"
+                },
+            )
+        body, content_type = await asyncio.to_thread(merge_expositions, shown)
+        return Response(content=body, media_type=content_type)
+
+    @get("/agents")
+    async def agents() -> Response[bytes]:
+        # Served with one agent too (whose /health is then the root's): reload errors here.
+        kept, failed = failures()
+        listed = []
+        for name, agent in sorted(host.agents.items()):
+            entry = {"name": name, "path": f"/agents/{name}", "directory": agent.directory.name}
+            if name in kept:
+                entry["reload_error"] = kept[name]
+            listed.append(entry)
+        body: dict[str, Any] = {"agents": listed}
+        if failed:
+            body["failed"] = failed
+        return Response(content=encode_json(body), media_type=JSON)
+
+    @route("/agents/{name:str}/{rest:path}", http_method=list(HttpMethod))
+    async def no_agent(name: Annotated[str, PathParameter()]) -> None:
+        raise RuntimeHTTPError(404, "NotFound", "no agent of that name is hosted", path=name)
+
+    async def close() -> None:
+        await host.shutdown()
+        await client.aclose()
+        await host.routes.aclose()
+
+    return Litestar(
+        route_handlers=[health, ready, metrics, agents, no_agent],
+        exception_handlers=EXCEPTION_HANDLERS,
+        on_startup=[host.startup],
+        on_shutdown=[close],
+        openapi_config=None,
+        logging_config=None,
+    )
+
+
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
