@@ -22,7 +22,7 @@ from agentdock_plugins.controlplane.state import ControlPlane
 from controlplane_support import DEADLINE, Plane
 from litestar.testing import TestClient
 
-pytest_plugins = ("deploy_fixtures", "controlplane_fixtures")
+pytest_plugins = ("deploy_fixtures", "controlplane_fixtures", "pgserver")
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -174,3 +174,35 @@ def test_the_registry_keeps_the_newest_operations(
         for n in range(5):
             rows.save(_row(f"op-{n}-0000000{n}", "h:1:x", status="queued", started_at=float(n)))
         assert [r.id for r in rows.recent(10)] == [f"op-{n}-0000000{n}" for n in (4, 3, 2)]
+
+
+def test_a_control_plane_on_postgres_deploys_and_keeps_its_operations(
+    pg_url: str,
+    tmp_path: Path,
+    fakes: tuple[Any, Any],
+    echo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agentdock.registry import DATABASE_URL_ENV
+
+    monkeypatch.setenv(DATABASE_URL_ENV, pg_url)
+    manager, _ = fakes
+    with open_store() as store:
+        assert type(store).__name__ != "SQLiteStore"
+        key = create_platform_key(store, "developer", created_by="test")[0].key
+        auth = {"authorization": f"Bearer {key}"}
+        plane = ControlPlane(store=store, projects=tmp_path, plugins=manager, health_interval=0)
+        with TestClient(controlplane_app(plane)) as client:
+            started = client.post("/controller/deploy", json={"dockfile": str(echo)}, headers=auth)
+            op_id = started.json()["operation_id"]
+            deadline = time.monotonic() + DEADLINE
+            while (op := client.get(f"/controller/operations/{op_id}", headers=auth).json())[
+                "status"
+            ] not in ("succeeded", "failed"):
+                assert time.monotonic() < deadline, op
+                time.sleep(0.05)
+            assert op["status"] == "succeeded", op
+    with open_store() as store:
+        row = OperationRows(store).get(op_id)
+        assert row is not None and row.status == "succeeded"
+        assert [d.status for d in store.list_deployments("echo")] == ["active"]
