@@ -324,7 +324,9 @@ class Runs:
         """``/runs/wait``: one ``Pipeline.invoke``; its output is the run's result."""
         thread_id = handle.thread.thread_id if handle.thread is not None else None
         try:
-            result = await self._pipeline.invoke(payload, headers=headers, thread_id=thread_id)
+            result = await self._pipeline.invoke(
+                payload, headers=headers, thread_id=thread_id, own_thread=True
+            )
         except RuntimeHTTPError as exc:
             handle.error = exc
             handle.pipeline_run_id = exc.run_id
@@ -343,7 +345,10 @@ class Runs:
         """Streams and background runs: ``Pipeline.stream``, its items as Platform frames
         (``metadata`` first, one event per requested mode, ``error`` on failure)."""
         thread_id = handle.thread.thread_id if handle.thread is not None else None
-        items = self._pipeline.stream(payload, headers=headers, thread_id=thread_id)
+        # The thread was found to be the caller's (its owner checked): used as it is.
+        items = self._pipeline.stream(
+            payload, headers=headers, thread_id=thread_id, own_thread=True
+        )
         try:
             try:
                 first = await anext(items)
