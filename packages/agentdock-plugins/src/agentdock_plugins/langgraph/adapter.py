@@ -40,6 +40,7 @@ from langgraph.pregel import Pregel
 from agentdock_plugins._runnable import resolve_runnable, tracked_result
 from agentdock_plugins.langchain_callbacks import EventChannel, RunTracker, message_text
 from agentdock_plugins.langgraph.checkpoint import make_checkpointer
+from agentdock_plugins.langgraph.platformevents import model_text, stream_events
 from agentdock_plugins.langgraph.platformrun import PLATFORM_RUN, PlatformRun, graph_modes
 from agentdock_plugins.langgraph.workers import WorkerPool
 
@@ -233,7 +234,11 @@ class LangGraphAdapter:
             name = mode if not ns else "|".join((mode, *ns))
             return (StreamEvent("event", {"event": name, "data": chunk}),)
 
-        if self._workers is not None:
+        if "events" in wanted:  # astream_events, on the loop (see :mod:`.platformevents`)
+            output = await stream_events(
+                graph, value, config, modes, kwargs, events, channel.put, _NO_VALUES
+            )
+        elif self._workers is not None:
             stop = threading.Event()
 
             def pump() -> Any:
@@ -300,10 +305,8 @@ def _message_token(ns: tuple[str, ...], chunk: Any) -> StreamEvent | None:
     ``messages`` event. ``None`` for anything else (a tool call chunk, a whole message),
     which is sent as an event."""
     message, meta = chunk
-    if not isinstance(message, AIMessage) or getattr(message, "tool_call_chunks", None):
-        return None
-    text = message_text(message.content)
-    if not text:
+    text = model_text(message)
+    if text is None:
         return None
     data = {"text": text, "node": meta.get("langgraph_node"), "message_id": message.id}
     return StreamEvent("token", {**data, "ns": list(ns), "metadata": meta})
