@@ -45,7 +45,16 @@ STREAM_MODES: Mapping[str, str] = {
 _NOT_GRAPH_MODES = frozenset({"events"})
 
 #: Keys of ``config.configurable`` a caller may not set: the server owns them.
-_RESERVED = frozenset({"thread_id", "checkpoint_ns", "checkpoint_map", "__pregel_scratchpad"})
+_RESERVED = frozenset(
+    {
+        "thread_id",
+        "checkpoint_ns",
+        "checkpoint_map",
+        "__pregel_scratchpad",
+        "langgraph_auth_user_id",  # who calls: the server says (see :mod:`.storescope`)
+        "langgraph_auth_user",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
