@@ -11,6 +11,10 @@
   the ``Task`` (``working``), then ``artifact-update`` and a final ``status-update``.
 * ``tasks/get``: a task this server answered (the 1,024 most recent; a task id is a random
   UUID, known only to whoever sent the message).
+* ``tasks/cancel``: stops a task's run while its ``message/stream`` is under way (the run
+  is cancelled as an abandoned ``/stream`` is; the stream ends with the ``canceled``
+  status); a task that has ended is ``TaskNotCancelable`` (-32002), an unknown one
+  ``TaskNotFound`` (-32001).
 
 The message's input: its first ``data`` part that is an object; else its text, read as a
 JSON object, or, when the input schema has one string property, as that property.
@@ -25,6 +29,7 @@ error envelope (401, 403, 429, 498, 499).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
@@ -63,6 +68,7 @@ __all__ = ["A2A_VERSION", "a2a_handlers"]
 #: The A2A protocol version the card announces.
 A2A_VERSION = "0.3.0"
 TASK_NOT_FOUND = -32001
+TASK_NOT_CANCELABLE = -32002
 #: Finished tasks kept for ``tasks/get``.
 MAX_TASKS = 1024
 #: The checkpointer's threads of A2A contexts are ``a2a:<contextId>``.
@@ -103,6 +109,8 @@ class _Agent:
         ]
         self.text_field = strings[0] if len(strings) == 1 else None
         self.tasks: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        #: The tasks whose run is under way, each with the event that asks it to stop.
+        self.running: dict[str, asyncio.Event] = {}
         description = spec.agent.description or f"The {self.name} agent."
         self.card_template = {
             "protocolVersion": A2A_VERSION,
@@ -247,6 +255,20 @@ class _Agent:
             return {**task, "history": task["history"][-length:] if length else []}
         return task
 
+    def cancel_task(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``tasks/cancel``: the task, ``canceled``, its run asked to stop."""
+        ident = params.get("id")
+        task = self.tasks.get(ident) if isinstance(ident, str) else None
+        if task is None:
+            raise RpcError(TASK_NOT_FOUND, f"task {ident!r} not found")
+        stop = self.running.pop(task["id"], None)
+        if stop is None:
+            state = task["status"]["state"]
+            raise RpcError(TASK_NOT_CANCELABLE, f"task {ident!r} is {state}: it cannot be canceled")
+        stop.set()
+        task["status"] = {"state": "canceled", "timestamp": _now()}
+        return task
+
 
 def _frame(ident: Any, result: Mapping[str, Any]) -> bytes:
     return b"data: " + encode({"jsonrpc": "2.0", "id": ident, "result": result}) + b"\n\n"
@@ -308,6 +330,9 @@ def a2a_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
             elif method == "tasks/get":
                 await pipeline.authorize(headers, "invoke")
                 result = agent.get_task(params)
+            elif method == "tasks/cancel":
+                await pipeline.authorize(headers, "invoke")
+                result = agent.cancel_task(params)
             else:
                 await pipeline.authorize(headers, "invoke")
                 raise RpcError(METHOD_NOT_FOUND, f"method {method!r} is not served")
@@ -325,11 +350,14 @@ async def _one(ident: Any, task: dict[str, Any]) -> AsyncIterator[bytes]:
 async def _events(
     ident: Any, items: Any, task: dict[str, Any], agent: _Agent, run_id: str
 ) -> AsyncIterator[bytes]:
-    """The task (working), then its artifact and its final status, from the run's items."""
+    """The task (working), then its artifact and its final status, from the run's items;
+    ``tasks/cancel`` stops the run (its items) and the final status is ``canceled``."""
+    stop = agent.running[task["id"]] = asyncio.Event()
     try:
         task["status"] = {"state": "working", "timestamp": _now()}
+        agent.keep(task)
         yield _frame(ident, task)
-        async for item in items:
+        while (item := await _next_unless(items, stop)) is not None:
             if item.event == "end":
                 done = agent.complete(task, item.data.get("output"), run_id)
                 artifact = done["artifacts"][0]
@@ -347,6 +375,7 @@ async def _events(
             if item.event == "error":
                 agent.fail(task, dict(item.data))
                 break
+        agent.running.pop(task["id"], None)
         yield _frame(
             ident,
             {
@@ -358,5 +387,22 @@ async def _events(
             },
         )
     finally:
+        agent.running.pop(task["id"], None)
         with anyio.CancelScope(shield=True):
             await items.aclose()
+
+
+async def _next_unless(items: Any, stop: asyncio.Event) -> Any:
+    """The run's next item; ``None`` when it has ended or ``stop`` is set first (the run,
+    waiting for its next item, is then cancelled)."""
+    step = asyncio.ensure_future(anext(items, None))
+    halt = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait((step, halt), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        halt.cancel()
+        if not step.done():
+            step.cancel()
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait((step,))
+    return None if step.cancelled() else step.result()
