@@ -397,6 +397,36 @@ def test_a2a_cancel_stops_a_streamed_task(server: dict[str, Any]) -> None:
     assert _rpc(server, "tasks/cancel", {"id": str(uuid.uuid4())})["error"]["code"] == -32001
 
 
+def _send_later(server: dict[str, Any], text: str) -> dict[str, Any]:
+    message = {
+        "messageId": str(uuid.uuid4()),
+        "role": "user",
+        "parts": [{"kind": "text", "text": text}],
+    }
+    params = {"message": message, "configuration": {"blocking": False}}
+    return dict(_rpc(server, "message/send", params)["result"])
+
+
+def test_a2a_non_blocking_send_runs_in_the_background_and_cancels(server: dict[str, Any]) -> None:
+    slow = _send_later(server, "slow two")
+    assert slow["status"]["state"] == "working" and not slow["artifacts"]
+    assert _rpc(server, "tasks/get", {"id": slow["id"]})["result"]["status"]["state"] == "working"
+    canceled = _rpc(server, "tasks/cancel", {"id": slow["id"]})["result"]
+    assert canceled["status"]["state"] == "canceled"
+    assert _rpc(server, "tasks/cancel", {"id": slow["id"]})["error"]["code"] == -32002
+    quick = _send_later(server, "quick")
+    deadline = time.monotonic() + 30
+    while (got := _rpc(server, "tasks/get", {"id": quick["id"]})["result"])["status"][
+        "state"
+    ] == "working" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert got["status"]["state"] == "completed"
+    assert got["artifacts"][0]["parts"][0]["data"]["answer"] == "QUICK"
+    # The canceled one stays canceled (its run stopped; no artifact came).
+    later = _rpc(server, "tasks/get", {"id": slow["id"]})["result"]
+    assert later["status"]["state"] == "canceled" and not later["artifacts"]
+
+
 def test_a2a_injection_is_rejected_as_on_invoke(server: dict[str, Any]) -> None:
     async def body(transport: Any) -> Any:
         sent = (await transport.send_message(_a2a_message(INJECTION))).task

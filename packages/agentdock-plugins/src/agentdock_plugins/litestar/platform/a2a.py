@@ -11,8 +11,10 @@
   the ``Task`` (``working``), then ``artifact-update`` and a final ``status-update``.
 * ``tasks/get``: a task this server answered (the 1,024 most recent; a task id is a random
   UUID, known only to whoever sent the message).
-* ``tasks/cancel``: stops a task's run while its ``message/stream`` is under way (the run
-  is cancelled as an abandoned ``/stream`` is; the stream ends with the ``canceled``
+* ``message/send`` with ``configuration.blocking: false``: the run, once admitted, goes on
+  in the background; the answer is the task, ``working``, which ``tasks/get`` follows.
+* ``tasks/cancel``: stops the run of a task under way (streamed or in the background; it is
+  cancelled as an abandoned ``/stream`` is, and a stream ends with the ``canceled``
   status); a task that has ended is ``TaskNotCancelable`` (-32002), an unknown one
   ``TaskNotFound`` (-32001).
 
@@ -111,6 +113,8 @@ class _Agent:
         self.tasks: OrderedDict[str, dict[str, Any]] = OrderedDict()
         #: The tasks whose run is under way, each with the event that asks it to stop.
         self.running: dict[str, asyncio.Event] = {}
+        #: The runs of non-blocking ``message/send`` (held so they are not collected).
+        self.background: set[asyncio.Task[None]] = set()
         description = spec.agent.description or f"The {self.name} agent."
         self.card_template = {
             "protocolVersion": A2A_VERSION,
@@ -245,6 +249,29 @@ class _Agent:
             return self.fail(task, exc.envelope())
         return self.complete(task, result.output, result.run_id)
 
+    async def send_later(
+        self, params: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """``message/send`` with ``blocking: false``: the run admitted (a refusal of the
+        caller keeps its HTTP status), then left to run; the task, ``working``."""
+        value, task = self.begin(params)
+        items = self.pipeline.stream(value, headers=headers, thread_id=self.thread_of(task))
+        try:
+            first = await anext(items)
+        except RuntimeHTTPError as exc:
+            if is_admission(exc):
+                raise
+            return self.fail(task, exc.envelope())
+        task["status"] = {"state": "working", "timestamp": _now()}
+        self.keep(task)
+        self.running[task["id"]] = asyncio.Event()
+        answer = msgspec.json.decode(encode(task))  # as it stands now, not as the run goes on
+        frames = _events(None, items, task, self, str(first.data.get("run_id", "")))
+        run = asyncio.create_task(_drain(frames))
+        self.background.add(run)
+        run.add_done_callback(self.background.discard)
+        return cast("dict[str, Any]", answer)
+
     def get_task(self, params: Mapping[str, Any]) -> dict[str, Any]:
         ident = params.get("id")
         task = self.tasks.get(ident) if isinstance(ident, str) else None
@@ -322,7 +349,9 @@ def a2a_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
             params = message.get("params")
             if not isinstance(params, Mapping):
                 raise RpcError(INVALID_PARAMS, "params must be an object")
-            if method == "message/send":
+            if method == "message/send" and _non_blocking(params):
+                result = await agent.send_later(params, headers)
+            elif method == "message/send":
                 result = await agent.send(params, headers)
             elif method == "message/stream":
                 value, task = agent.begin(params)
@@ -352,7 +381,7 @@ async def _events(
 ) -> AsyncIterator[bytes]:
     """The task (working), then its artifact and its final status, from the run's items;
     ``tasks/cancel`` stops the run (its items) and the final status is ``canceled``."""
-    stop = agent.running[task["id"]] = asyncio.Event()
+    stop = agent.running.setdefault(task["id"], asyncio.Event())
     try:
         task["status"] = {"state": "working", "timestamp": _now()}
         agent.keep(task)
@@ -390,6 +419,17 @@ async def _events(
         agent.running.pop(task["id"], None)
         with anyio.CancelScope(shield=True):
             await items.aclose()
+
+
+def _non_blocking(params: Mapping[str, Any]) -> bool:
+    configuration = params.get("configuration")
+    return isinstance(configuration, Mapping) and configuration.get("blocking") is False
+
+
+async def _drain(frames: AsyncIterator[bytes]) -> None:
+    """A background task's run to its end (its frames are not sent anywhere)."""
+    async for _ in frames:
+        pass
 
 
 async def _next_unless(items: Any, stop: asyncio.Event) -> Any:
