@@ -100,6 +100,9 @@ def test_sync_client_and_graph_share_the_store(server: dict[str, Any]) -> None:
     first = client.runs.wait(None, AGENT_NAME, input={"text": "hello"})
     me = first["user"]
     assert me.startswith("key:") and first["note"] == ""
+    # A caller cannot say it is someone else.
+    spoof = {"configurable": {"langgraph_auth_user_id": "key:someone-else"}}
+    assert client.runs.wait(None, AGENT_NAME, input={"text": "hello"}, config=spoof)["user"] == me
     # What the node put, the API gets.
     item = client.store.get_item([me, "memories"], "last")
     assert item["value"] == {"text": "hello"} and item["namespace"] == [me, "memories"]
