@@ -41,6 +41,7 @@ V11_KEYS: tuple[tuple[str, ...], ...] = (
     ("observability", "metrics", "public"),
     ("expose", "docs"),
     ("expose", "protocols"),
+    ("expose", "threads"),
     ("plugins",),
 )
 

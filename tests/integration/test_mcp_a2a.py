@@ -27,7 +27,15 @@ import jwt
 import pytest
 from a2a.client.card_resolver import A2ACardResolver
 from a2a.compat.v0_3.jsonrpc_transport import CompatJsonRpcTransport
-from a2a.types.a2a_pb2 import GetTaskRequest, Message, Part, Role, SendMessageRequest, TaskState
+from a2a.types.a2a_pb2 import (
+    CancelTaskRequest,
+    GetTaskRequest,
+    Message,
+    Part,
+    Role,
+    SendMessageRequest,
+    TaskState,
+)
 from agentdock import app, make_plugin_manager
 from agentdock.registry import open_store
 from auth_support import stored_key
@@ -47,6 +55,7 @@ WRONG_KEY = "adk_wrong_0123456789abcdef0123456789abcdef"
 GRAPH = textwrap.dedent(
     """
     import operator
+    import time
     from typing import Annotated, Any, TypedDict
 
     from langgraph.graph import END, START, StateGraph
@@ -60,6 +69,8 @@ GRAPH = textwrap.dedent(
 
     def build_graph():
         def shout(state: State) -> dict[str, Any]:
+            if state.get("text", "").startswith("slow"):
+                time.sleep(1.5)
             return {"answer": state.get("text", "").upper(), "turns": 1}
 
         graph = StateGraph(State)
@@ -347,6 +358,75 @@ def test_a2a_stream(server: dict[str, Any]) -> None:
     assert final.status.state == TaskState.TASK_STATE_COMPLETED
 
 
+def _rpc(server: dict[str, Any], method: str, params: dict[str, Any]) -> dict[str, Any]:
+    answer = httpx.post(
+        f"{server['url']}/a2a/{AGENT_NAME}",
+        json={"jsonrpc": "2.0", "id": 7, "method": method, "params": params},
+        headers={"x-api-key": server["keys"]["developer"]},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def test_a2a_cancel_stops_a_streamed_task(server: dict[str, Any]) -> None:
+    async def body(transport: Any) -> Any:
+        seen: list[Any] = []
+        canceled = None
+        async for event in transport.send_message_streaming(_a2a_message("slow one")):
+            seen.append(event)
+            if canceled is None:
+                task_id = event.task.id
+                canceled = await transport.cancel_task(CancelTaskRequest(id=task_id))
+        return seen, canceled
+
+    _, (seen, canceled) = run_a2a(server, body)
+    assert canceled.status.state == TaskState.TASK_STATE_CANCELED
+    final = seen[-1].status_update
+    assert final.status.state == TaskState.TASK_STATE_CANCELED
+    assert not any(event.HasField("artifact_update") for event in seen)
+    task_id = canceled.id
+    got = _rpc(server, "tasks/get", {"id": task_id})["result"]
+    assert got["status"]["state"] == "canceled" and not got["artifacts"]
+    # Ended: not cancelable; unknown: not found (A2A's error codes).
+    assert _rpc(server, "tasks/cancel", {"id": task_id})["error"]["code"] == -32002
+    message = {"messageId": "m-1", "role": "user", "parts": [{"kind": "text", "text": "x"}]}
+    done = _rpc(server, "message/send", {"message": message})
+    finished = done["result"]["id"]
+    assert _rpc(server, "tasks/cancel", {"id": finished})["error"]["code"] == -32002
+    assert _rpc(server, "tasks/cancel", {"id": str(uuid.uuid4())})["error"]["code"] == -32001
+
+
+def _send_later(server: dict[str, Any], text: str) -> dict[str, Any]:
+    message = {
+        "messageId": str(uuid.uuid4()),
+        "role": "user",
+        "parts": [{"kind": "text", "text": text}],
+    }
+    params = {"message": message, "configuration": {"blocking": False}}
+    return dict(_rpc(server, "message/send", params)["result"])
+
+
+def test_a2a_non_blocking_send_runs_in_the_background_and_cancels(server: dict[str, Any]) -> None:
+    slow = _send_later(server, "slow two")
+    assert slow["status"]["state"] == "working" and not slow["artifacts"]
+    assert _rpc(server, "tasks/get", {"id": slow["id"]})["result"]["status"]["state"] == "working"
+    canceled = _rpc(server, "tasks/cancel", {"id": slow["id"]})["result"]
+    assert canceled["status"]["state"] == "canceled"
+    assert _rpc(server, "tasks/cancel", {"id": slow["id"]})["error"]["code"] == -32002
+    quick = _send_later(server, "quick")
+    deadline = time.monotonic() + 30
+    while (got := _rpc(server, "tasks/get", {"id": quick["id"]})["result"])["status"][
+        "state"
+    ] == "working" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert got["status"]["state"] == "completed"
+    assert got["artifacts"][0]["parts"][0]["data"]["answer"] == "QUICK"
+    # The canceled one stays canceled (its run stopped; no artifact came).
+    later = _rpc(server, "tasks/get", {"id": slow["id"]})["result"]
+    assert later["status"]["state"] == "canceled" and not later["artifacts"]
+
+
 def test_a2a_injection_is_rejected_as_on_invoke(server: dict[str, Any]) -> None:
     async def body(transport: Any) -> Any:
         sent = (await transport.send_message(_a2a_message(INJECTION))).task
@@ -394,7 +474,7 @@ def test_a2a_wrong_key_viewer_and_bad_requests(server: dict[str, Any]) -> None:
     assert missing.json()["error"]["code"] == -32001
     no_parts = {**send, "params": {"message": {"role": "user", "parts": "x"}}}
     assert httpx.post(url, json=no_parts, headers=headers).json()["error"]["code"] == -32602
-    unknown = {**send, "method": "tasks/cancel"}
+    unknown = {**send, "method": "tasks/resubscribe"}
     assert httpx.post(url, json=unknown, headers=headers).json()["error"]["code"] == -32601
     garbage = httpx.post(url, content=b"[", headers=headers)
     assert garbage.status_code == 400 and garbage.json()["error"]["code"] == -32700

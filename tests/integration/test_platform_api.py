@@ -213,11 +213,59 @@ async def _async_runs_stream_every_mode(server: dict[str, Any]) -> None:
     assert [p.data for p in parts if p.event == "values"][-1]["answer"] == "HI"
 
 
+def _check_events_mode(parts: list[Any], messages: bool) -> None:
+    """A run streamed with ``events`` (and ``values``): LangChain's v2 events, named
+    ``events``, the model's text redacted across its chunks, ``values`` beside them."""
+    names = [part.event for part in parts]
+    assert names[0] == "metadata" and "events" in names and "values" in names
+    events = [part.data for part in parts if part.event == "events"]
+    kinds = {event["event"] for event in events}
+    assert {"on_chain_start", "on_chain_end", "on_chat_model_start"} <= kinds
+    assert {"on_chat_model_stream", "on_chat_model_end"} <= kinds
+    assert all(event.get("run_id") and "data" in event for event in events)
+    streamed = "".join(
+        event["data"]["chunk"]["content"]
+        for event in events
+        if event["event"] == "on_chat_model_stream"
+    )
+    assert "password is" in streamed and "hunter2" not in streamed.lower()
+    assert "hunter2" not in json.dumps([part.data for part in parts]).lower()
+    assert [part.data for part in parts if part.event == "values"][-1]["answer"] == "HI"
+    # The model's text is sent as messages too when that mode is asked for, once.
+    texts = [part.data[0]["content"] for part in parts if part.event == "messages"]
+    assert ("".join(texts) == streamed) if messages else not texts
+
+
+def test_sync_runs_stream_events_mode(server: dict[str, Any]) -> None:
+    client = sync_client(server)
+    parts = list(
+        client.runs.stream(None, AGENT_NAME, input={"text": "hi"}, stream_mode=["events", "values"])
+    )
+    _check_events_mode(parts, messages=False)
+
+
+def test_async_runs_stream_events_mode_on_a_thread(server: dict[str, Any]) -> None:
+    async def run() -> list[Any]:
+        client = get_client(url=server["url"], api_key=server["keys"]["developer"])
+        tid = (await client.threads.create())["thread_id"]
+        return [
+            part
+            async for part in client.runs.stream(
+                tid,
+                AGENT_NAME,
+                input={"text": "hi"},
+                stream_mode=["events", "values", "messages-tuple"],
+            )
+        ]
+
+    _check_events_mode(asyncio.run(run()), messages=True)
+
+
 def test_unsupported_mode_and_malformed_bodies_get_the_envelope(server: dict[str, Any]) -> None:
     headers = {"x-api-key": server["keys"]["developer"]}
     with httpx.Client(base_url=server["url"], headers=headers) as http:
         events = http.post(
-            "/runs/stream", json={"assistant_id": AGENT_NAME, "stream_mode": ["events"]}
+            "/runs/stream", json={"assistant_id": AGENT_NAME, "stream_mode": ["astream_log"]}
         )
         assert_envelope(events, 422, "ValidationError")
         assert_envelope(

@@ -295,9 +295,11 @@ def test_builder_receives_what_it_accepts() -> None:
     assert seen["kwargs"] == {"model": spec.model, "arguments": {"timeout_sec": 5}, "spec": spec}
     adapter = LangGraphAdapter(nothing, spec)
     assert seen["nothing"] is True
-    assert adapter.graph is graph
+    # The graph it returned, given the agent's store (a copy: the graph itself is untouched).
+    assert adapter.graph.builder is graph.builder and adapter.graph.store is adapter.store
+    assert graph.store is None
     # A compiled graph is used as it is, not called.
-    assert LangGraphAdapter(graph, spec).graph is graph
+    assert LangGraphAdapter(graph, spec).graph.builder is graph.builder
 
 
 def test_builder_is_called_once_with_the_dockfile_model_block() -> None:

@@ -84,7 +84,7 @@ def test_bodies_are_refused_with_a_path_or_as_malformed() -> None:
     with pytest.raises(MalformedJSONError):
         decode_body(b"", RunCreate, empty_ok=False)
     with pytest.raises(InputValidationError):
-        decode_body(b'{"assistant_id": "a", "stream_mode": "events"}', RunCreate).modes()
+        decode_body(b'{"assistant_id": "a", "stream_mode": "astream_log"}', RunCreate).modes()
 
 
 def test_the_assistant_id_is_the_one_langgraph_gives_the_graph() -> None:

@@ -99,6 +99,7 @@ def compile_pipeline(
         auth_mode=mode,
         telemetry_queue_size=telemetry_queue_size,
         sink_timeout=sink_timeout,
+        shared_threads=getattr(spec.expose, "threads", "per_caller") == "shared",
     )
     pipeline.plugin_errors = tuple(sorted({err.name for err in plugins.errors()}))
     for sink in pipeline.capabilities.sinks.bound:  # sinks that report on the pipeline

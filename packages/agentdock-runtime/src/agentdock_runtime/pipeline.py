@@ -57,6 +57,7 @@ from agentdock_runtime.offload import is_large
 from agentdock_runtime.runreport import MAX_RUN_EVENTS, RunEvents, RunReporter, RunState, owner
 from agentdock_runtime.runsettings import DEFAULT_TIMEOUT_SEC, PipelineError, RunSettings
 from agentdock_runtime.telemetry import TelemetryStats
+from agentdock_runtime.threads import caller_thread
 
 __all__ = [
     "DEFAULT_TIMEOUT_SEC",
@@ -142,8 +143,12 @@ class Pipeline:
         telemetry_queue_size: int = 1024,
         telemetry_batch_size: int = 64,
         sink_timeout: float = 5.0,
+        shared_threads: bool = False,
     ) -> None:
         self.agent = agent
+        #: ``expose.threads: shared``: a thread id names the same conversation for every
+        #: caller (else each caller's own: :mod:`agentdock_runtime.threads`).
+        self.shared_threads = shared_threads
         self.model = model
         self.provider = provider
         self.auth_mode = auth_mode
@@ -242,12 +247,16 @@ class Pipeline:
         *,
         headers: Mapping[str, str] = _NO_HEADERS,
         thread_id: str | None = None,
+        own_thread: bool = False,
     ) -> InvokeResult:
         """Run the agent once.
 
         :param payload: the raw JSON body, or an already decoded mapping.
         :param headers: request headers, lower-case names (for the auth provider).
-        :param thread_id: conversation id for stateful agents.
+        :param thread_id: conversation id for stateful agents: the caller's own one of
+            that name unless threads are shared (:mod:`agentdock_runtime.threads`).
+        :param own_thread: ``thread_id`` is a thread the server found to be the caller's
+            (a Platform thread): used as it is.
         :raises RuntimeHTTPError: any refusal or failure, with ``run_id`` set.
         """
         run_id = new_run_id()
@@ -256,7 +265,9 @@ class Pipeline:
         status, error, identity = "error", None, _ANONYMOUS
         try:
             identity = await self._admit(headers, "invoke", state)
-            value, context = await self._prepare(payload, identity, run_id, thread_id, state)
+            value, context = await self._prepare(
+                payload, identity, run_id, thread_id, state, own_thread=own_thread
+            )
             try:
                 state.stage = "agent"
                 result = await self._agent.invoke(value, context, state)
@@ -324,12 +335,15 @@ class Pipeline:
         state: RunState,
         *,
         mode: Literal["invoke", "stream"] = "invoke",
+        own_thread: bool = False,
     ) -> tuple[Any, RunContext]:
         state.stage = "input"
         if isinstance(payload, Mapping):
             value: Any = self.input.validate(payload if type(payload) is dict else dict(payload))
         else:
             value = self.input.decode(payload)
+        if thread_id is not None and not (own_thread or self.shared_threads):
+            thread_id = caller_thread(identity.get("sub"), thread_id)
         context = RunContext(
             run_id=run_id,
             thread_id=thread_id,
@@ -366,6 +380,7 @@ class Pipeline:
         *,
         headers: Mapping[str, str] = _NO_HEADERS,
         thread_id: str | None = None,
+        own_thread: bool = False,
     ) -> AsyncIterator[StreamItem]:
         """Run the agent, yielding ``start``, then ``token``/``event`` items, then ``end``
         (``run_id``, ``usage`` and the run's ``output``, as ``invoke`` would answer it).
@@ -388,7 +403,13 @@ class Pipeline:
             try:
                 identity = await self._admit(headers, "invoke", state)
                 value, context = await self._prepare(
-                    payload, identity, run_id, thread_id, state, mode="stream"
+                    payload,
+                    identity,
+                    run_id,
+                    thread_id,
+                    state,
+                    mode="stream",
+                    own_thread=own_thread,
                 )
             except RuntimeHTTPError as exc:
                 error = _stamped(exc, run_id, state)

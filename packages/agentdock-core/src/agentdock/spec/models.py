@@ -350,12 +350,15 @@ ExposedProtocol = Literal["langgraph", "langserve", "mcp", "a2a"]
 
 
 class ExposeCfg11(ExposeCfg):
-    """Exposure of Dockfile 1.1: 1.0 plus ``docs`` (the Swagger UI at ``/docs``) and
+    """Exposure of Dockfile 1.1: 1.0 plus ``docs`` (the Swagger UI at ``/docs``),
     ``protocols`` (``None``: all when served with auth, none without; the server decides,
-    since only it knows whether requests are authenticated)."""
+    since only it knows whether requests are authenticated) and ``threads`` (whose
+    conversation a thread id names: the caller's own by default, so that a thread id
+    learnt or guessed reaches no one else's)."""
 
     docs: bool = True
     protocols: list[ExposedProtocol] | None = None
+    threads: Literal["per_caller", "shared"] = "per_caller"
 
     @field_validator("protocols")
     @classmethod

@@ -48,7 +48,7 @@ _V11_ONLY: dict[Path, frozenset[str]] = {
     ("observability",): frozenset({"otlp_endpoint"}),
     ("observability", "langfuse"): frozenset({"host"}),
     ("observability", "metrics"): frozenset({"public"}),
-    ("expose",): frozenset({"docs", "protocols"}),
+    ("expose",): frozenset({"docs", "protocols", "threads"}),
 }
 _SECRETISH = ("secret", "key", "token", "password")
 _JSON_TYPES = {

@@ -18,6 +18,10 @@ The Dockfile's ``arguments`` it reads:
     Where a conversation is kept when a request carries a thread id.
 ``checkpoint_path`` (path, default ``.agentdock/checkpoints.db``)
     The SQLite file for ``checkpointer: sqlite``, relative to the Dockfile's directory.
+``store`` (``memory`` | ``sqlite`` | ``postgres``, default: as ``checkpointer``) and
+``store_path``
+    The LangGraph store the graph's nodes get as ``store`` and the Platform API serves
+    (see :mod:`agentdock_plugins.langgraph.store`).
 """
 
 from __future__ import annotations
@@ -36,11 +40,15 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import StateGraph
 from langgraph.prebuilt import ToolNode
 from langgraph.pregel import Pregel
+from langgraph.store.base import BaseStore
 
 from agentdock_plugins._runnable import resolve_runnable, tracked_result
 from agentdock_plugins.langchain_callbacks import EventChannel, RunTracker, message_text
 from agentdock_plugins.langgraph.checkpoint import make_checkpointer
+from agentdock_plugins.langgraph.platformevents import model_text, stream_events
 from agentdock_plugins.langgraph.platformrun import PLATFORM_RUN, PlatformRun, graph_modes
+from agentdock_plugins.langgraph.store import make_store
+from agentdock_plugins.langgraph.storescope import USER_ID, caller_label
 from agentdock_plugins.langgraph.workers import WorkerPool
 
 if TYPE_CHECKING:
@@ -93,6 +101,11 @@ class LangGraphAdapter:
             if self.synchronous
             else None
         )
+        #: The store the graph's nodes get as ``store`` and the Platform API serves.
+        self.store: BaseStore | None = getattr(self.graph, "store", None)
+        if not isinstance(self.store, BaseStore) and isinstance(self.graph, Pregel):
+            self.store = make_store(arguments, self.project_dir)
+            self.graph = self.graph.copy(update={"store": self.store})
         self.checkpointer: BaseCheckpointSaver[Any] | None = None
         self._stateful: Any = None
         own = getattr(self.graph, "checkpointer", None)
@@ -233,7 +246,11 @@ class LangGraphAdapter:
             name = mode if not ns else "|".join((mode, *ns))
             return (StreamEvent("event", {"event": name, "data": chunk}),)
 
-        if self._workers is not None:
+        if "events" in wanted:  # astream_events, on the loop (see :mod:`.platformevents`)
+            output = await stream_events(
+                graph, value, config, modes, kwargs, events, channel.put, _NO_VALUES
+            )
+        elif self._workers is not None:
             stop = threading.Event()
 
             def pump() -> Any:
@@ -264,12 +281,14 @@ class LangGraphAdapter:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop the worker threads and close the checkpointer's file, if any."""
+        """Stop the worker threads and close the checkpointer's and the store's file or
+        pool, if any."""
         if self._workers is not None:
             self._workers.shutdown()
-        close = getattr(self.checkpointer, "close", None)
-        if callable(close):
-            close()
+        for held in (self.checkpointer, self.store):
+            close = getattr(held, "close", None)
+            if callable(close):
+                close()
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -290,6 +309,11 @@ class LangGraphAdapter:
         elif graph is self._stateful:
             # A graph with its own checkpointer still needs a thread: one per run.
             config["configurable"] = {"thread_id": context.run_id}
+        if context.subject is not None:
+            # Who calls, as LangGraph Platform tells a graph: the label its store items
+            # go under (see :mod:`.storescope`).
+            configurable = config.setdefault("configurable", {})
+            configurable[USER_ID] = caller_label(context.subject)
         return graph, config
 
 
@@ -300,10 +324,8 @@ def _message_token(ns: tuple[str, ...], chunk: Any) -> StreamEvent | None:
     ``messages`` event. ``None`` for anything else (a tool call chunk, a whole message),
     which is sent as an event."""
     message, meta = chunk
-    if not isinstance(message, AIMessage) or getattr(message, "tool_call_chunks", None):
-        return None
-    text = message_text(message.content)
-    if not text:
+    text = model_text(message)
+    if text is None:
         return None
     data = {"text": text, "node": meta.get("langgraph_node"), "message_id": message.id}
     return StreamEvent("token", {**data, "ns": list(ns), "metadata": meta})

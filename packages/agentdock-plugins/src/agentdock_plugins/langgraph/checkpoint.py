@@ -140,15 +140,19 @@ def make_checkpointer(
         return InMemorySaver()
     if kind in ("postgres", "redis"):
         return _open_shared(kind)
+    return SqliteCheckpointer.open(checkpoint_path(arguments, project_dir))
+
+
+def checkpoint_path(arguments: Mapping[str, Any], project_dir: Path) -> Path:
+    """The SQLite file of ``checkpointer: sqlite`` (absolute; see the module's docstring)."""
     state_dir = os.environ.get(STATE_DIR_ENV)
     default = Path(state_dir) / "checkpoints.db" if state_dir else Path(DEFAULT_CHECKPOINT_PATH)
     path = Path(str(arguments.get("checkpoint_path") or default))
-    if not path.is_absolute():
-        path = project_dir / path
-    return SqliteCheckpointer.open(path)
+    return path if path.is_absolute() else project_dir / path
 
 
-def _open_shared(kind: str) -> BaseCheckpointSaver[Any]:
+def shared_url(kind: str) -> str:
+    """The URL of ``kind``'s server (``AGENTDOCK_CHECKPOINT_URL``; never the Dockfile)."""
     from agentdock_plugins.langgraph import sharedcheckpoint
 
     url = os.environ.get(sharedcheckpoint.CHECKPOINT_URL_ENV, "").strip()
@@ -157,6 +161,13 @@ def _open_shared(kind: str) -> BaseCheckpointSaver[Any]:
             f"arguments.checkpointer is {kind}: set {sharedcheckpoint.CHECKPOINT_URL_ENV} "
             f"to the {kind} server's URL (it is never read from the Dockfile)"
         )
+    return url
+
+
+def _open_shared(kind: str) -> BaseCheckpointSaver[Any]:
+    from agentdock_plugins.langgraph import sharedcheckpoint
+
+    url = shared_url(kind)
     if kind == "postgres":
         return sharedcheckpoint.open_postgres(url)
     return sharedcheckpoint.open_redis(url)

@@ -27,7 +27,9 @@ __all__ = ["PLATFORM_RUN", "STREAM_MODES", "PlatformRun", "graph_modes"]
 
 #: The stream modes a Platform run may ask for, and the LangGraph mode behind each.
 #: ``messages`` and ``messages-tuple`` both stream ``(chunk, metadata)`` pairs, sent as
-#: the event ``messages`` (the form RemoteGraph and the SDK's tuple mode read).
+#: the event ``messages`` (the form RemoteGraph and the SDK's tuple mode read). ``events``
+#: is no LangGraph mode: the run is streamed with ``astream_events`` (v2), each event sent
+#: as the event ``events`` (:mod:`.platformevents`).
 STREAM_MODES: Mapping[str, str] = {
     "values": "values",
     "updates": "updates",
@@ -37,10 +39,22 @@ STREAM_MODES: Mapping[str, str] = {
     "checkpoints": "checkpoints",
     "messages": "messages",
     "messages-tuple": "messages",
+    "events": "events",
 }
+#: Requested modes that are not LangGraph stream modes.
+_NOT_GRAPH_MODES = frozenset({"events"})
 
 #: Keys of ``config.configurable`` a caller may not set: the server owns them.
-_RESERVED = frozenset({"thread_id", "checkpoint_ns", "checkpoint_map", "__pregel_scratchpad"})
+_RESERVED = frozenset(
+    {
+        "thread_id",
+        "checkpoint_ns",
+        "checkpoint_map",
+        "__pregel_scratchpad",
+        "langgraph_auth_user_id",  # who calls: the server says (see :mod:`.storescope`)
+        "langgraph_auth_user",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +120,7 @@ class PlatformRun:
 def graph_modes(requested: Sequence[str]) -> list[str]:
     """The LangGraph modes to stream for ``requested``, ``values`` always among them (the
     last ``values`` chunk is the run's output)."""
-    modes = {STREAM_MODES[mode] for mode in requested}
+    modes = {STREAM_MODES[mode] for mode in requested if mode not in _NOT_GRAPH_MODES}
     modes.add("values")
     return sorted(modes)
 

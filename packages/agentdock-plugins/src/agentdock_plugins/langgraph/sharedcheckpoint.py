@@ -13,10 +13,12 @@ server, its password replaced by ``***``, and the cause, not at the first reques
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from agentdock.registry.sqlite import redact_url
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.store.base import BaseStore
 
 from agentdock_plugins.langgraph.checkpoint import ThreadedAsync
 
@@ -24,9 +26,11 @@ __all__ = [
     "CHECKPOINT_URL_ENV",
     "CheckpointerUnavailable",
     "open_postgres",
+    "open_postgres_store",
     "open_redis",
 ]
 
+T = TypeVar("T")
 #: Where ``checkpointer: postgres`` and ``checkpointer: redis`` find their server.
 CHECKPOINT_URL_ENV = "AGENTDOCK_CHECKPOINT_URL"
 #: Connections a Postgres checkpointer holds at most (runs in worker threads share them).
@@ -77,9 +81,7 @@ def open_postgres(url: str) -> BaseCheckpointSaver[Any]:
         from langgraph.checkpoint.postgres import PostgresSaver
     except ImportError as exc:
         raise _missing_extra("postgres", exc) from None
-    import psycopg
-    from psycopg.rows import dict_row
-    from psycopg_pool import ConnectionPool, PoolTimeout
+    from psycopg_pool import ConnectionPool
 
     class PostgresCheckpointer(ThreadedAsync, PostgresSaver):
         """``PostgresSaver`` whose async calls run in worker threads, over a pool."""
@@ -88,9 +90,34 @@ def open_postgres(url: str) -> BaseCheckpointSaver[Any]:
             if isinstance(self.conn, ConnectionPool):
                 self.conn.close()
 
+    return _set_up_on_pool(url, PostgresCheckpointer)
+
+
+def open_postgres_store(url: str) -> BaseStore:
+    """A set-up ``PostgresStore`` (LangGraph's store: its tables made) on a pool of
+    connections to ``url``; its async calls run the sync ones in worker threads."""
     try:
-        # One direct connection first: a refused password or a server that is down is
-        # said at once, in the server's words, rather than as a pool's timeout.
+        from langgraph.store.postgres import PostgresStore
+    except ImportError as exc:
+        raise _missing_extra("postgres", exc) from None
+    from psycopg_pool import ConnectionPool
+
+    class PostgresItemStore(PostgresStore):
+        def close(self) -> None:
+            if isinstance(self.conn, ConnectionPool):
+                self.conn.close()
+
+    return _set_up_on_pool(url, PostgresItemStore)
+
+
+def _set_up_on_pool(url: str, kind: Callable[[Any], T]) -> T:
+    """``kind(pool).setup()`` on a new pool of connections to ``url``; a server that is
+    down or refuses is said at once, in its words, rather than as a pool's timeout."""
+    import psycopg
+    from psycopg.rows import dict_row
+    from psycopg_pool import ConnectionPool, PoolTimeout
+
+    try:
         psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT).close()
     except psycopg.Error as exc:
         raise _unavailable("postgres", url, exc) from None
@@ -103,12 +130,12 @@ def open_postgres(url: str) -> BaseCheckpointSaver[Any]:
     )
     try:
         pool.open(wait=True, timeout=CONNECT_TIMEOUT)
-        saver = PostgresCheckpointer(pool)
-        saver.setup()
+        made = kind(pool)
+        made.setup()  # type: ignore[attr-defined]
     except (psycopg.Error, PoolTimeout) as exc:
         pool.close()
         raise _unavailable("postgres", url, exc) from None
-    return saver
+    return made
 
 
 def open_redis(url: str) -> BaseCheckpointSaver[Any]:

@@ -11,6 +11,12 @@
   the ``Task`` (``working``), then ``artifact-update`` and a final ``status-update``.
 * ``tasks/get``: a task this server answered (the 1,024 most recent; a task id is a random
   UUID, known only to whoever sent the message).
+* ``message/send`` with ``configuration.blocking: false``: the run, once admitted, goes on
+  in the background; the answer is the task, ``working``, which ``tasks/get`` follows.
+* ``tasks/cancel``: stops the run of a task under way (streamed or in the background; it is
+  cancelled as an abandoned ``/stream`` is, and a stream ends with the ``canceled``
+  status); a task that has ended is ``TaskNotCancelable`` (-32002), an unknown one
+  ``TaskNotFound`` (-32001).
 
 The message's input: its first ``data`` part that is an object; else its text, read as a
 JSON object, or, when the input schema has one string property, as that property.
@@ -25,6 +31,7 @@ error envelope (401, 403, 429, 498, 499).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
@@ -63,6 +70,7 @@ __all__ = ["A2A_VERSION", "a2a_handlers"]
 #: The A2A protocol version the card announces.
 A2A_VERSION = "0.3.0"
 TASK_NOT_FOUND = -32001
+TASK_NOT_CANCELABLE = -32002
 #: Finished tasks kept for ``tasks/get``.
 MAX_TASKS = 1024
 #: The checkpointer's threads of A2A contexts are ``a2a:<contextId>``.
@@ -103,6 +111,10 @@ class _Agent:
         ]
         self.text_field = strings[0] if len(strings) == 1 else None
         self.tasks: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        #: The tasks whose run is under way, each with the event that asks it to stop.
+        self.running: dict[str, asyncio.Event] = {}
+        #: The runs of non-blocking ``message/send`` (held so they are not collected).
+        self.background: set[asyncio.Task[None]] = set()
         description = spec.agent.description or f"The {self.name} agent."
         self.card_template = {
             "protocolVersion": A2A_VERSION,
@@ -237,6 +249,29 @@ class _Agent:
             return self.fail(task, exc.envelope())
         return self.complete(task, result.output, result.run_id)
 
+    async def send_later(
+        self, params: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """``message/send`` with ``blocking: false``: the run admitted (a refusal of the
+        caller keeps its HTTP status), then left to run; the task, ``working``."""
+        value, task = self.begin(params)
+        items = self.pipeline.stream(value, headers=headers, thread_id=self.thread_of(task))
+        try:
+            first = await anext(items)
+        except RuntimeHTTPError as exc:
+            if is_admission(exc):
+                raise
+            return self.fail(task, exc.envelope())
+        task["status"] = {"state": "working", "timestamp": _now()}
+        self.keep(task)
+        self.running[task["id"]] = asyncio.Event()
+        answer = msgspec.json.decode(encode(task))  # as it stands now, not as the run goes on
+        frames = _events(None, items, task, self, str(first.data.get("run_id", "")))
+        run = asyncio.create_task(_drain(frames))
+        self.background.add(run)
+        run.add_done_callback(self.background.discard)
+        return cast("dict[str, Any]", answer)
+
     def get_task(self, params: Mapping[str, Any]) -> dict[str, Any]:
         ident = params.get("id")
         task = self.tasks.get(ident) if isinstance(ident, str) else None
@@ -245,6 +280,20 @@ class _Agent:
         length = params.get("historyLength")
         if isinstance(length, int) and not isinstance(length, bool) and length >= 0:
             return {**task, "history": task["history"][-length:] if length else []}
+        return task
+
+    def cancel_task(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``tasks/cancel``: the task, ``canceled``, its run asked to stop."""
+        ident = params.get("id")
+        task = self.tasks.get(ident) if isinstance(ident, str) else None
+        if task is None:
+            raise RpcError(TASK_NOT_FOUND, f"task {ident!r} not found")
+        stop = self.running.pop(task["id"], None)
+        if stop is None:
+            state = task["status"]["state"]
+            raise RpcError(TASK_NOT_CANCELABLE, f"task {ident!r} is {state}: it cannot be canceled")
+        stop.set()
+        task["status"] = {"state": "canceled", "timestamp": _now()}
         return task
 
 
@@ -300,7 +349,9 @@ def a2a_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
             params = message.get("params")
             if not isinstance(params, Mapping):
                 raise RpcError(INVALID_PARAMS, "params must be an object")
-            if method == "message/send":
+            if method == "message/send" and _non_blocking(params):
+                result = await agent.send_later(params, headers)
+            elif method == "message/send":
                 result = await agent.send(params, headers)
             elif method == "message/stream":
                 value, task = agent.begin(params)
@@ -308,6 +359,9 @@ def a2a_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
             elif method == "tasks/get":
                 await pipeline.authorize(headers, "invoke")
                 result = agent.get_task(params)
+            elif method == "tasks/cancel":
+                await pipeline.authorize(headers, "invoke")
+                result = agent.cancel_task(params)
             else:
                 await pipeline.authorize(headers, "invoke")
                 raise RpcError(METHOD_NOT_FOUND, f"method {method!r} is not served")
@@ -325,11 +379,14 @@ async def _one(ident: Any, task: dict[str, Any]) -> AsyncIterator[bytes]:
 async def _events(
     ident: Any, items: Any, task: dict[str, Any], agent: _Agent, run_id: str
 ) -> AsyncIterator[bytes]:
-    """The task (working), then its artifact and its final status, from the run's items."""
+    """The task (working), then its artifact and its final status, from the run's items;
+    ``tasks/cancel`` stops the run (its items) and the final status is ``canceled``."""
+    stop = agent.running.setdefault(task["id"], asyncio.Event())
     try:
         task["status"] = {"state": "working", "timestamp": _now()}
+        agent.keep(task)
         yield _frame(ident, task)
-        async for item in items:
+        while (item := await _next_unless(items, stop)) is not None:
             if item.event == "end":
                 done = agent.complete(task, item.data.get("output"), run_id)
                 artifact = done["artifacts"][0]
@@ -347,6 +404,7 @@ async def _events(
             if item.event == "error":
                 agent.fail(task, dict(item.data))
                 break
+        agent.running.pop(task["id"], None)
         yield _frame(
             ident,
             {
@@ -358,5 +416,33 @@ async def _events(
             },
         )
     finally:
+        agent.running.pop(task["id"], None)
         with anyio.CancelScope(shield=True):
             await items.aclose()
+
+
+def _non_blocking(params: Mapping[str, Any]) -> bool:
+    configuration = params.get("configuration")
+    return isinstance(configuration, Mapping) and configuration.get("blocking") is False
+
+
+async def _drain(frames: AsyncIterator[bytes]) -> None:
+    """A background task's run to its end (its frames are not sent anywhere)."""
+    async for _ in frames:
+        pass
+
+
+async def _next_unless(items: Any, stop: asyncio.Event) -> Any:
+    """The run's next item; ``None`` when it has ended or ``stop`` is set first (the run,
+    waiting for its next item, is then cancelled)."""
+    step = asyncio.ensure_future(anext(items, None))
+    halt = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait((step, halt), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        halt.cancel()
+        if not step.done():
+            step.cancel()
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait((step,))
+    return None if step.cancelled() else step.result()

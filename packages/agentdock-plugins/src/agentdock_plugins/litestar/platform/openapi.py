@@ -39,6 +39,7 @@ def _op(
     summary: str,
     *,
     params: tuple[str, ...] = (),
+    query: tuple[str, ...] = (),
     body: bool = False,
     answer: dict[str, Any] | None = None,
     status: str = "200",
@@ -63,7 +64,7 @@ def _op(
         "tags": [TAG],
         "summary": summary,
         "operationId": op_id,
-        "parameters": [_param(p) for p in params],
+        "parameters": [_param(p) for p in params] + [_param(q, "query") for q in query],
         "responses": responses,
     }
     if body:
@@ -84,6 +85,7 @@ class _Route(NamedTuple):
     body: bool = False
     answer: dict[str, Any] | None = None
     status: str = "200"
+    query: tuple[str, ...] = ()
 
 
 #: A path's parameters, as its ``{name}`` segments name them.
@@ -230,6 +232,28 @@ _ROUTES = (
         "Cancel a run",
         status="204",
     ),
+    _Route(
+        "/store/items", "put", "platform_store_put", "Put a store item", body=True, status="204"
+    ),
+    _Route(
+        "/store/items",
+        "get",
+        "platform_store_get",
+        "A store item",
+        query=("namespace", "key", "refresh_ttl"),
+    ),
+    _Route(
+        "/store/items",
+        "delete",
+        "platform_store_delete",
+        "Delete a store item",
+        body=True,
+        status="204",
+    ),
+    _Route("/store/items/search", "post", "platform_store_search", "Search store items", body=True),
+    _Route(
+        "/store/namespaces", "post", "platform_store_namespaces", "List store namespaces", body=True
+    ),
     _Route("/runs/crons", "post", "platform_crons_create", _NO_CRONS, body=True, status="501"),
     _Route(
         "/threads/{thread_id}/runs/crons",
@@ -281,6 +305,7 @@ def platform_paths() -> dict[str, Any]:
             route.op_id,
             route.summary,
             params=tuple(_PATH_PARAM.findall(route.path)),
+            query=route.query,
             body=route.body,
             answer=route.answer,
             status=route.status,

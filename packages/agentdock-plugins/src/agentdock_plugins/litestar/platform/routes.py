@@ -14,6 +14,7 @@ from agentdock_plugins.litestar.platform.records import Records
 from agentdock_plugins.litestar.platform.replies import small_int
 from agentdock_plugins.litestar.platform.runroutes import run_handlers
 from agentdock_plugins.litestar.platform.storedrecords import records_from_env
+from agentdock_plugins.litestar.platform.storeroutes import store_handlers
 from agentdock_plugins.litestar.platform.threadroutes import thread_handlers
 
 if TYPE_CHECKING:
@@ -36,4 +37,4 @@ def platform_handlers(
         records if records is not None else records_from_env(spec.agent.name),
         heartbeat_sec,
     )
-    return [*assistant_handlers(p), *thread_handlers(p), *run_handlers(p)]
+    return [*assistant_handlers(p), *thread_handlers(p), *run_handlers(p), *store_handlers(p)]

@@ -324,7 +324,9 @@ class Runs:
         """``/runs/wait``: one ``Pipeline.invoke``; its output is the run's result."""
         thread_id = handle.thread.thread_id if handle.thread is not None else None
         try:
-            result = await self._pipeline.invoke(payload, headers=headers, thread_id=thread_id)
+            result = await self._pipeline.invoke(
+                payload, headers=headers, thread_id=thread_id, own_thread=True
+            )
         except RuntimeHTTPError as exc:
             handle.error = exc
             handle.pipeline_run_id = exc.run_id
@@ -343,7 +345,10 @@ class Runs:
         """Streams and background runs: ``Pipeline.stream``, its items as Platform frames
         (``metadata`` first, one event per requested mode, ``error`` on failure)."""
         thread_id = handle.thread.thread_id if handle.thread is not None else None
-        items = self._pipeline.stream(payload, headers=headers, thread_id=thread_id)
+        # The thread was found to be the caller's (its owner checked): used as it is.
+        items = self._pipeline.stream(
+            payload, headers=headers, thread_id=thread_id, own_thread=True
+        )
         try:
             try:
                 first = await anext(items)
@@ -355,14 +360,18 @@ class Runs:
             handle.pipeline_run_id = str(first.data.get("run_id") or "") or None
             handle.add("metadata", {"run_id": handle.record.run_id, "attempt": 1})
             handle.started.set_result(None)
+            modes = handle.record.kwargs.get("stream_mode") or ()
+            messages = "messages" in modes or "messages-tuple" in modes
+            #: The ``events`` mode's last model event, around which its text is sent.
+            envelope: Mapping[str, Any] | None = None
             async for item in items:
                 data = item.data
                 if item.event == "event" and "event" in data and "data" in data:
                     handle.add(str(data["event"]), data["data"])
                 elif item.event == "token" and data.get("text"):
                     # A model's text, through the post policies as /stream's tokens are.
-                    name = "|".join(("messages", *(data.get("ns") or ())))
-                    handle.add(name, [message_chunk(data), data.get("metadata") or {}])
+                    envelope = data.get("events", envelope)
+                    add_text(handle, data, envelope, messages)
                 elif item.event == "end":
                     handle.output = data.get("output")
                 elif item.event == "error":
@@ -376,6 +385,24 @@ class Runs:
             return "success"
         finally:
             await items.aclose()  # type: ignore[attr-defined]
+
+
+def add_text(
+    handle: RunHandle,
+    token: Mapping[str, Any],
+    envelope: Mapping[str, Any] | None,
+    messages: bool,
+) -> None:
+    """A model's text the post policies released: a ``messages`` event (when that mode is
+    streamed, or the run streams no ``events``) and, in ``events`` mode, the model's
+    ``on_chat_model_stream`` event rebuilt around it (``envelope``)."""
+    chunk = message_chunk(token)
+    if envelope is not None:
+        data = envelope.get("data")
+        handle.add("events", {**envelope, "data": {**(data or {}), "chunk": chunk}})
+    if envelope is None or messages:
+        name = "|".join(("messages", *(token.get("ns") or ())))
+        handle.add(name, [chunk, token.get("metadata") or {}])
 
 
 def message_chunk(token: Mapping[str, Any]) -> dict[str, Any]:
