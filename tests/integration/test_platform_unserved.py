@@ -134,8 +134,6 @@ def test_the_other_calls_not_served_answer_the_envelope(client: Any) -> None:
     thread = client.threads.create()["thread_id"]
     text = {"text": "hi"}
     expected = {
-        "store.put_item": (404, lambda: client.store.put_item(["ns"], "k", {"v": 1})),
-        "store.search_items": (404, lambda: client.store.search_items(["ns"])),
         "runs.create_batch": (
             404,
             lambda: client.runs.create_batch([{"assistant_id": AGENT_NAME, "input": text}]),
@@ -151,10 +149,6 @@ def test_the_other_calls_not_served_answer_the_envelope(client: Any) -> None:
         "rollback": (
             501,
             lambda: client.runs.wait(thread, AGENT_NAME, input=text, multitask_strategy="rollback"),
-        ),
-        "stream_mode events": (
-            422,
-            lambda: client.runs.stream(None, AGENT_NAME, input=text, stream_mode="events"),
         ),
     }
     for name, (status, call) in expected.items():
