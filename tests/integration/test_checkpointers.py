@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 import pytest
 import redis
@@ -26,6 +26,9 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
+
+if TYPE_CHECKING:
+    from redisserver import RedisServer
 
 pytest_plugins = ("redisserver",)
 
@@ -393,3 +396,35 @@ def test_redis_keys_of_odd_thread_ids_never_collide(redis_url: str) -> None:
     expected = asyncio.run(body(InMemorySaver))
     assert expected == [{"a": "a:b"}, 1, {"a": "a"}, 1, {"a": "{a}"}, 1, {"a": "a}:b"}, 1]
     assert asyncio.run(body(lambda: redis_saver(redis_url))) == expected
+
+
+def test_redis_saver_recovers_from_a_server_restart(
+    redis_servers: Callable[..., RedisServer],
+) -> None:
+    """Connections pooled before a restart are dead; neither client fails a call on them
+    once the server is back (graphs run with ``invoke`` and with ``ainvoke`` alike)."""
+    server = redis_servers()
+    saver = redis_saver(server.url)
+    graph = build(saver)
+
+    async def concurrently(texts: list[str]) -> list[Any]:
+        # Several runs at once: several pooled asyncio connections.
+        return await asyncio.gather(
+            *(graph.ainvoke({"text": t}, {"configurable": {"thread_id": t}}) for t in texts)
+        )
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(concurrently(["a1", "a2", "a3"]))
+        graph.invoke({"text": "s1"}, {"configurable": {"thread_id": "s1"}})
+        server.kill()
+        with pytest.raises(redis.ConnectionError):
+            graph.invoke({"text": "s2"}, {"configurable": {"thread_id": "s2"}})
+        redis_servers(port=server.port)
+        done = loop.run_until_complete(concurrently(["b1", "b2", "b3"]))
+        assert [d["seen"][0] for d in done] == ["b1", "b2", "b3"]
+        again = graph.invoke({"text": "s3"}, {"configurable": {"thread_id": "s3"}})
+        assert again["seen"][:1] == ["s3"]
+        loop.run_until_complete(saver.aclose())
+    finally:
+        loop.close()

@@ -374,3 +374,29 @@ def test_registry_records_on_sqlite_hold_no_credential(
         db.close()
     assert any(tid in row for row in rows)
     assert not any(key in row or wrong in row for row in rows)
+
+
+def test_redis_outage_mid_run_fails_requests_without_the_password_then_recovers(
+    tmp_path: Path, redis_servers: Callable[..., RedisServer]
+) -> None:
+    """Redis gone while the runtime serves: a thread's request fails with an error that
+    carries no password, and the runtime needs no restart once Redis is back."""
+    server = redis_servers(password=REDIS_PASSWORD)
+    spec = project(tmp_path / "agent", "redis") / "Dockfile.yaml"
+    logs: list[str] = []
+    with runtime(runtime_env(spec, server.url), spec.parent, logs) as base:
+        assert count(base, "t1", "one") == 1
+        server.kill()
+        response = httpx.post(
+            f"{base}/invoke", json={"text": "two"}, headers={"x-thread-id": "t1"}, timeout=60
+        )
+        assert response.status_code == 500
+        assert response.json()["error"] == "AgentError"
+        assert REDIS_PASSWORD not in response.text
+        redis_servers(port=server.port, password=REDIS_PASSWORD)  # back, empty
+        # Every pooled connection the old server closed is replaced, none fails a request.
+        for thread in ("t2", "t3", "t4"):
+            assert count(base, thread, "again") == 1
+        assert count(base, "t2", "more") == 2
+    assert "agent raised ConnectionError" in logs[1]
+    assert not any(REDIS_PASSWORD in text for text in logs)

@@ -49,6 +49,8 @@ from urllib.parse import quote
 
 import redis
 import redis.asyncio
+import redis.asyncio.retry
+import redis.retry
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     WRITES_IDX_MAP,
@@ -62,6 +64,7 @@ from langgraph.checkpoint.base import (
     writes_sort_key,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
+from redis.backoff import ExponentialWithJitterBackoff
 
 __all__ = ["DEFAULT_PREFIX", "Batch", "RedisCheckpointSaver"]
 
@@ -71,6 +74,8 @@ T = TypeVar("T")
 DEFAULT_PREFIX = "agentdock:checkpoint"
 #: Checkpoints read per round trip while ``list`` pages through a namespace.
 PAGE = 64
+#: Tries after a failed round trip (a pooled connection the server closed, a restart).
+RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -151,6 +156,17 @@ def thread_base(prefix: str, thread_id: str) -> str:
     return f"{prefix}:{{{quote(thread_id, safe='')}}}"
 
 
+def _backoff() -> ExponentialWithJitterBackoff:
+    """Waits between tries: 50 ms doubling to at most 1 s, jittered.
+
+    A URL's clients retry nothing by default, so every connection in the pool that the
+    server closed (a restart, an idle timeout) would fail one request before it is
+    replaced. Retrying is safe here: every batch can run twice to the same effect (sets,
+    ``HSET`` of the same values, ``HSETNX``, ``DEL``), so a transaction whose reply was lost
+    and is sent again changes nothing more."""
+    return ExponentialWithJitterBackoff(base=0.05, cap=1.0)
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -175,7 +191,9 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
         self.prefix = prefix
         self._url = url
         self._options = dict(client_options or {})
-        self._client: redis.Redis = redis.Redis.from_url(url, **self._options)
+        self._client: redis.Redis = redis.Redis.from_url(
+            url, retry=redis.retry.Retry(_backoff(), RETRIES), **self._options
+        )
         self._aclients: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, redis.asyncio.Redis
         ] = weakref.WeakKeyDictionary()
@@ -209,7 +227,9 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
         loop = asyncio.get_running_loop()
         client = self._aclients.get(loop)
         if client is None:
-            client = redis.asyncio.Redis.from_url(self._url, **self._options)
+            client = redis.asyncio.Redis.from_url(
+                self._url, retry=redis.asyncio.retry.Retry(_backoff(), RETRIES), **self._options
+            )
             self._aclients[loop] = client
         return client
 
