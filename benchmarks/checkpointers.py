@@ -18,8 +18,10 @@ off). Measured in one run (figures move between machines; compare the ratios):
 Each figure is the median over the trials of µs per turn, wall time and this process's
 CPU time (``time.process_time``: the Redis server's own CPU is not in it).
 
-On loopback, worker threads cost less CPU per turn than redis-py's asyncio client (0.78–0.92×
-in the runs of 2026-12, 2 shared cores): its stream-based reader is slower than the
+On loopback, worker threads cost less CPU per turn than redis-py's asyncio client for one
+conversation at a time (0.71–0.92× in five runs of 2026-12 on 2 cores shared with other
+work, load average up to 14, so wall times there mean little), and about the same with 16
+at once (0.74–1.04×): the asyncio client's stream-based reader is slower than the
 synchronous socket one. ``checkpointer: redis`` keeps the asyncio client all the same: a
 run's checkpoint calls then wait on the event loop, not for one of the default executor's
 few threads (``min(32, cores + 4)``), which caps how many calls are in flight once Redis is
