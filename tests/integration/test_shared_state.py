@@ -400,3 +400,37 @@ def test_redis_outage_mid_run_fails_requests_without_the_password_then_recovers(
         assert count(base, "t2", "more") == 2
     assert "agent raised ConnectionError" in logs[1]
     assert not any(REDIS_PASSWORD in text for text in logs)
+
+
+def test_platform_thread_state_history_and_delete_on_redis(
+    tmp_path: Path, redis_servers: Callable[..., RedisServer]
+) -> None:
+    """The Platform API's thread routes read and write the Redis checkpointer: state,
+    history, update_state, and a deleted thread leaves no key in Redis."""
+    server = redis_servers(password=REDIS_PASSWORD)
+    spec = project(tmp_path / "agent", "redis") / "Dockfile.yaml"
+    client = redis.Redis.from_url(server.url)
+    with runtime(runtime_env(spec, server.url), spec.parent) as base:
+        sdk = get_sync_client(url=base)
+        tid = sdk.threads.create()["thread_id"]
+        assert sdk.runs.wait(tid, "counter", input={"text": "one"})["count"] == 1
+        assert sdk.runs.wait(tid, "counter", input={"text": "two"})["count"] == 2
+        state = sdk.threads.get_state(tid)
+        assert state["values"] == {"text": "two", "seen": ["one", "two"], "count": 2}
+        assert state["next"] == []
+        assert state["checkpoint"]["thread_id"] == tid
+        history = sdk.threads.get_history(tid)
+        steps = [h["metadata"]["step"] for h in history]
+        assert steps == sorted(steps, reverse=True) and len(steps) == 10  # 5 per run
+        sdk.threads.update_state(tid, {"seen": ["edited"]}, as_node="tally")
+        assert sdk.threads.get_state(tid)["values"]["seen"] == ["one", "two", "edited"]
+        assert sdk.runs.wait(tid, "counter", input={"text": "three"})["count"] == 4
+        assert client.keys(f"agentdock:checkpoint:{{{tid}}}:*")
+        other = sdk.threads.create()["thread_id"]
+        sdk.runs.wait(other, "counter", input={"text": "kept"})
+        sdk.threads.delete(tid)
+        assert client.keys(f"agentdock:checkpoint:{{{tid}}}:*") == []
+        assert client.keys(f"agentdock:checkpoint:{{{other}}}:*")
+        with pytest.raises(NotFoundError):
+            sdk.threads.get(tid)
+    client.close()
