@@ -10,7 +10,8 @@ wrote, an upgrade of the server keeps every conversation, and the one code path 
 the tests run.
 
 Layout, for thread ``T`` and checkpoint namespace ``N`` (both percent-encoded; ``T`` inside
-braces, so that all of a thread's keys hash to one Redis Cluster slot)::
+braces, a Cluster hash tag, though the saver needs one Redis, not a Cluster: ``put`` updates
+the index of all threads in the same transaction)::
 
     PREFIX:threads                     set     every thread id (``list`` with no thread)
     PREFIX:{T}:namespaces              set     the thread's namespaces
