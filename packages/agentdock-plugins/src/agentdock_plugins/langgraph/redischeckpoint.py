@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins  # ``list`` is a method of the saver below
+import concurrent.futures
 import random
 import weakref
 from collections.abc import AsyncIterator, Generator, Iterator, Sequence
@@ -198,7 +199,7 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
         self._aclients: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, redis.asyncio.Redis
         ] = weakref.WeakKeyDictionary()
-        self._closing: set[asyncio.Future[Any]] = set()
+        self._closing: set[concurrent.futures.Future[None]] = set()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -213,8 +214,10 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
             if loop.is_closed():
                 continue
             if loop.is_running():
+                # Held until done: the loop keeps only a weak reference to the task.
                 future = asyncio.run_coroutine_threadsafe(client.aclose(), loop)
-                self._closing.add(future)  # type: ignore[arg-type]
+                self._closing.add(future)
+                future.add_done_callback(self._closing.discard)
         self._aclients.clear()
 
     async def aclose(self) -> None:
