@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import operator
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -17,8 +18,13 @@ from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 import pytest
 import redis
-from agentdock_plugins.langgraph.checkpoint import SqliteCheckpointer
+from agentdock_plugins.langgraph.checkpoint import SqliteCheckpointer, make_checkpointer
 from agentdock_plugins.langgraph.redischeckpoint import RedisCheckpointSaver, thread_base
+from agentdock_plugins.langgraph.sharedcheckpoint import (
+    CHECKPOINT_URL_ENV,
+    CheckpointerUnavailable,
+    open_redis,
+)
 from langgraph.checkpoint.base import ERROR, BaseCheckpointSaver, empty_checkpoint
 from langgraph.checkpoint.base.id import uuid6
 from langgraph.checkpoint.conformance import checkpointer_test, validate
@@ -428,3 +434,43 @@ def test_redis_saver_recovers_from_a_server_restart(
         loop.run_until_complete(saver.aclose())
     finally:
         loop.close()
+
+
+# -- checkpointer: redis in a Dockfile -----------------------------------------------------------
+
+
+def test_the_dockfile_choice_opens_the_plain_saver(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CHECKPOINT_URL_ENV, redis_url)
+    saver = make_checkpointer({"checkpointer": "redis"}, tmp_path)
+    try:
+        assert isinstance(saver, RedisCheckpointSaver)
+        assert scenario(saver) == scenario(InMemorySaver())
+    finally:
+        assert isinstance(saver, RedisCheckpointSaver)
+        saver.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "cause"),
+    [
+        ("http://:{pw}@127.0.0.1:6379/0", "must specify one of the following schemes"),
+        ("redis://:{pw}@127.0.0.1:notaport/0", "Port could not be cast"),
+        ("redis://:{pw}@127.0.0.1:{port}/0", "Connection refused"),
+        ("rediss://user:{pw}@127.0.0.1:{port}/0", "Connection refused"),
+    ],
+    ids=["scheme", "port", "down", "tls-down"],
+)
+def test_an_unusable_url_is_one_line_without_the_password(url: str, cause: str) -> None:
+    planted = "pl4nted-url-passw0rd"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens once the socket is closed
+    with pytest.raises(CheckpointerUnavailable) as caught:
+        open_redis(url.format(pw=planted, port=port))
+    text = str(caught.value)
+    assert text.startswith("checkpointer redis: cannot use ")
+    assert cause in text
+    assert "\n" not in text
+    assert planted not in text
