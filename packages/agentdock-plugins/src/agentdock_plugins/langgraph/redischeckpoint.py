@@ -4,10 +4,10 @@ LangGraph's own ``RedisSaver`` (langgraph-checkpoint-redis) needs the RediSearch
 RedisJSON modules: on a plain ``redis-server`` 7 its set-up fails with ``unknown command
 'FT.INFO'``, and so it does on many managed services (ElastiCache, Memorystore, Redis 6/7)
 that have no modules. This saver uses only hashes, sets and sorted sets, so it works on any
-Redis from 4.0 on (and on Valkey). It is always the one ``checkpointer: redis`` uses, module
-or not: one layout on every server means a replica on Redis 8 reads what a replica on Redis 7
-wrote, an upgrade of the server keeps every conversation, and the one code path is the one
-the tests run.
+Redis from 6 on (redis-py opens its connections with ``HELLO 3``). It is always the one
+``checkpointer: redis`` uses, module or not: one layout on every server means a replica on
+Redis 8 reads what a replica on Redis 7 wrote, an upgrade of the server keeps every
+conversation, and the one code path is the one the tests run.
 
 Layout, for thread ``T`` and checkpoint namespace ``N`` (both percent-encoded; ``T`` inside
 braces, a Cluster hash tag, though the saver needs one Redis, not a Cluster: ``put`` updates

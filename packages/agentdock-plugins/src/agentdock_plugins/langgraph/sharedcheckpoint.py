@@ -4,7 +4,7 @@
 optional extra ``postgres-checkpoint`` of agentdock-plugins, imported only when chosen.
 ``checkpointer: redis`` is
 :class:`~agentdock_plugins.langgraph.redischeckpoint.RedisCheckpointSaver`, which uses plain
-Redis commands (any Redis from 4.0, no modules; that module says why it is not LangGraph's
+Redis commands (Redis 6 or later, no modules; that module says why it is not LangGraph's
 ``RedisSaver``).
 
 The URL comes from :data:`CHECKPOINT_URL_ENV`, never from the Dockfile, so it can carry a
