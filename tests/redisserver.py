@@ -30,10 +30,14 @@ def _free_port() -> int:
 class RedisServer:
     """One ``redis-server`` process: its URL, and :meth:`kill` for an outage."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], port: int) -> None:
+    def __init__(
+        self, proc: subprocess.Popen[bytes], port: int, password: str | None = None
+    ) -> None:
         self.proc = proc
         self.port = port
-        self.url = f"redis://127.0.0.1:{port}/0"
+        self.password = password
+        auth = f":{password}@" if password else ""
+        self.url = f"redis://{auth}127.0.0.1:{port}/0"
 
     def kill(self) -> None:
         """SIGKILL: the server is gone at once, as in a crash."""
@@ -43,9 +47,12 @@ class RedisServer:
 
 
 @contextlib.contextmanager
-def redis_server(workdir: Path, port: int | None = None) -> Iterator[RedisServer]:
+def redis_server(
+    workdir: Path, port: int | None = None, password: str | None = None
+) -> Iterator[RedisServer]:
     """A ``redis-server`` of the caller's own, stopped when the block ends; on a free port,
-    or on ``port`` (a server started again where a killed one listened)."""
+    or on ``port`` (a server started again where a killed one listened); with ``password``,
+    one that refuses clients without it (``requirepass``)."""
     binary = require_binary("redis-server", "Debian: apt-get install redis-server")
     port = port if port is not None else _free_port()
     proc = subprocess.Popen(
@@ -61,17 +68,19 @@ def redis_server(workdir: Path, port: int | None = None) -> Iterator[RedisServer
             "no",
             "--dir",
             str(workdir),
+            *(["--requirepass", password] if password else []),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    server = RedisServer(proc, port)
+    server = RedisServer(proc, port, password)
     try:
         for _ in range(200):
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2) as conn:
                     conn.sendall(b"PING\r\n")
-                    if conn.recv(16).startswith(b"+PONG"):
+                    # A server with a password answers, refusing: it is up all the same.
+                    if conn.recv(16).startswith((b"+PONG", b"-NOAUTH")):
                         break
             except OSError:
                 time.sleep(0.05)
@@ -93,15 +102,16 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def redis_servers(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
-    """``start(port=None)``: a server of this test's own (one it may kill), on a free port
-    or on ``port``; every one is stopped when the test ends."""
+    """``start(port=None, password=None)``: a server of this test's own (one it may kill), on
+    a free port or on ``port``, with ``password`` if given; every one is stopped when the
+    test ends."""
     with contextlib.ExitStack() as stack:
         started: list[RedisServer] = []
 
-        def start(port: int | None = None) -> RedisServer:
+        def start(port: int | None = None, password: str | None = None) -> RedisServer:
             workdir = tmp_path / f"redis-{len(started)}"
             workdir.mkdir()
-            started.append(stack.enter_context(redis_server(workdir, port)))
+            started.append(stack.enter_context(redis_server(workdir, port, password)))
             return started[-1]
 
         yield start

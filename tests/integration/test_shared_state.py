@@ -10,9 +10,10 @@ import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -22,6 +23,9 @@ from langgraph_sdk import get_sync_client
 from langgraph_sdk.errors import AuthenticationError, NotFoundError
 from pgserver import PgCluster
 from processes import stop, wait_ready
+
+if TYPE_CHECKING:
+    from redisserver import RedisServer
 
 pytest_plugins = ("pgserver", "redisserver")
 
@@ -106,8 +110,9 @@ def runtime_env(spec: Path, url: str, **more: str) -> dict[str, str]:
 
 
 @contextmanager
-def runtime(env: Mapping[str, str], cwd: Path) -> Iterator[str]:
-    """A runtime process and its base URL; stopped when the block ends."""
+def runtime(env: Mapping[str, str], cwd: Path, logs: list[str] | None = None) -> Iterator[str]:
+    """A runtime process and its base URL; stopped when the block ends (then its stdout and
+    stderr are added to ``logs``, if given)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "agentdock_runtime"],
         env=dict(env),
@@ -121,6 +126,8 @@ def runtime(env: Mapping[str, str], cwd: Path) -> Iterator[str]:
         yield base
     finally:
         stop(proc)
+        if logs is not None:
+            logs.extend(stream.decode("utf-8", "replace") for stream in proc.communicate())
 
 
 def count(base: str, thread: str, text: str) -> int:
@@ -131,16 +138,16 @@ def count(base: str, thread: str, text: str) -> int:
     return int(response.json()["count"])
 
 
-def continuity(tmp_path: Path, checkpointer: str, url: str) -> None:
+def continuity(tmp_path: Path, checkpointer: str, url: str, logs: list[str] | None = None) -> None:
     """A thread started on one process goes on on another, and after both restart."""
     spec = project(tmp_path / "agent", checkpointer) / "Dockfile.yaml"
     first, second = runtime_env(spec, url), runtime_env(spec, url)
-    with runtime(first, spec.parent) as a, runtime(second, spec.parent) as b:
+    with runtime(first, spec.parent, logs) as a, runtime(second, spec.parent, logs) as b:
         assert count(a, "t1", "one") == 1
         assert count(b, "t1", "two") == 2
         assert count(a, "t1", "three") == 3
         assert count(b, "t2", "other") == 1
-    with runtime(runtime_env(spec, url), spec.parent) as again:
+    with runtime(runtime_env(spec, url), spec.parent, logs) as again:
         assert count(again, "t1", "four") == 4
         assert count(again, "t2", "more") == 2
 
@@ -218,40 +225,49 @@ def test_a_missing_url_is_fatal_and_names_the_variable(tmp_path: Path) -> None:
     assert "set AGENTDOCK_CHECKPOINT_URL" in result.stderr
 
 
-def _has_search(url: str) -> bool:
-    client = redis.Redis.from_url(url, decode_responses=True)
-    try:
-        modules = {str(m.get("name", "")).lower() for m in client.module_list()}
-    finally:
-        client.close()
-    return {"search", "rejson"} <= modules
-
-
-def test_redis_without_search_modules_is_fatal_and_says_so(tmp_path: Path, redis_url: str) -> None:
-    if _has_search(redis_url):
-        pytest.skip("this redis-server has the search modules")
-    planted = "pl4nted-redis-passw0rd"
-    url = redis_url.replace("redis://", f"redis://:{planted}@")
-    result = run_fatal(tmp_path, "redis", url)
-    assert result.returncode == 78  # EX_CONFIG: the adapter cannot be built
-    assert planted not in result.stderr + result.stdout
-    # A server that refuses the password, or lacks the modules: either way one line.
-    fatal = [line for line in result.stderr.splitlines() if line.startswith("[FATAL] ")]
-    assert len(fatal) == 1, result.stderr
-    assert "checkpointer redis" in fatal[0]
-    result = run_fatal(tmp_path / "plain", "redis", redis_url)
-    assert result.returncode == 78  # EX_CONFIG: the adapter cannot be built
-    assert "lacks the RediSearch and RedisJSON modules" in result.stderr
+#: The password of the Redis servers below: never in a runtime's output.
+REDIS_PASSWORD = "pl4nted-redis-passw0rd-51c9"
 
 
 def test_redis_conversations_are_shared_and_survive_restarts(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, redis_servers: Callable[..., RedisServer]
 ) -> None:
-    if not _has_search(redis_url):
-        # LangGraph's RedisSaver needs RediSearch and RedisJSON (Redis 8 or Redis Stack);
-        # the test above covers a server without them.
-        pytest.skip("redis-server lacks the RediSearch and RedisJSON modules")
-    continuity(tmp_path, "redis", redis_url)
+    """A plain ``redis-server`` (no modules) with a password: the conversation goes on
+    across processes and restarts, and no process ever prints the password."""
+    server = redis_servers(password=REDIS_PASSWORD)
+    logs: list[str] = []
+    continuity(tmp_path, "redis", server.url, logs)
+    assert len(logs) == 6  # three runtimes' stdout and stderr, read after each stopped
+    assert not any(REDIS_PASSWORD in text for text in logs)
+    keys = redis.Redis.from_url(server.url).keys("agentdock:checkpoint:*")
+    assert keys, "the conversations are in Redis"
+
+
+def test_redis_down_at_start_is_one_fatal_line_without_the_password(tmp_path: Path) -> None:
+    url = f"redis://agentdock:{REDIS_PASSWORD}@127.0.0.1:{free_port()}/0"
+    result = run_fatal(tmp_path, "redis", url)
+    assert result.returncode == 78  # EX_CONFIG: the adapter cannot be built
+    fatal = [line for line in result.stderr.splitlines() if line.startswith("[FATAL] ")]
+    assert len(fatal) == 1, result.stderr
+    assert "CheckpointerUnavailable: checkpointer redis: cannot use" in fatal[0]
+    assert "agentdock:***@127.0.0.1" in fatal[0]
+    assert "Connection refused" in fatal[0]
+    assert "Traceback" not in result.stderr
+    assert REDIS_PASSWORD not in result.stderr + result.stdout
+
+
+def test_redis_wrong_password_names_the_cause_not_the_password(
+    tmp_path: Path, redis_servers: Callable[..., RedisServer]
+) -> None:
+    server = redis_servers(password=REDIS_PASSWORD)
+    planted = "pl4nted-wrong-redis-passw0rd"
+    result = run_fatal(tmp_path, "redis", server.url.replace(REDIS_PASSWORD, planted))
+    assert result.returncode == 78  # EX_CONFIG: the adapter cannot be built
+    fatal = [line for line in result.stderr.splitlines() if line.startswith("[FATAL] ")]
+    assert len(fatal) == 1, result.stderr
+    assert "AuthenticationError" in fatal[0]
+    assert planted not in result.stderr + result.stdout
+    assert REDIS_PASSWORD not in result.stderr + result.stdout
 
 
 def test_platform_threads_and_runs_are_shared_by_processes_and_survive_a_restart(
@@ -358,3 +374,63 @@ def test_registry_records_on_sqlite_hold_no_credential(
         db.close()
     assert any(tid in row for row in rows)
     assert not any(key in row or wrong in row for row in rows)
+
+
+def test_redis_outage_mid_run_fails_requests_without_the_password_then_recovers(
+    tmp_path: Path, redis_servers: Callable[..., RedisServer]
+) -> None:
+    """Redis gone while the runtime serves: a thread's request fails with an error that
+    carries no password, and the runtime needs no restart once Redis is back."""
+    server = redis_servers(password=REDIS_PASSWORD)
+    spec = project(tmp_path / "agent", "redis") / "Dockfile.yaml"
+    logs: list[str] = []
+    with runtime(runtime_env(spec, server.url), spec.parent, logs) as base:
+        assert count(base, "t1", "one") == 1
+        server.kill()
+        response = httpx.post(
+            f"{base}/invoke", json={"text": "two"}, headers={"x-thread-id": "t1"}, timeout=60
+        )
+        assert response.status_code == 500
+        assert response.json()["error"] == "AgentError"
+        assert REDIS_PASSWORD not in response.text
+        redis_servers(port=server.port, password=REDIS_PASSWORD)  # back, empty
+        # Every pooled connection the old server closed is replaced, none fails a request.
+        for thread in ("t2", "t3", "t4"):
+            assert count(base, thread, "again") == 1
+        assert count(base, "t2", "more") == 2
+    assert "agent raised ConnectionError" in logs[1]
+    assert not any(REDIS_PASSWORD in text for text in logs)
+
+
+def test_platform_thread_state_history_and_delete_on_redis(
+    tmp_path: Path, redis_servers: Callable[..., RedisServer]
+) -> None:
+    """The Platform API's thread routes read and write the Redis checkpointer: state,
+    history, update_state, and a deleted thread leaves no key in Redis."""
+    server = redis_servers(password=REDIS_PASSWORD)
+    spec = project(tmp_path / "agent", "redis") / "Dockfile.yaml"
+    client = redis.Redis.from_url(server.url)
+    with runtime(runtime_env(spec, server.url), spec.parent) as base:
+        sdk = get_sync_client(url=base)
+        tid = sdk.threads.create()["thread_id"]
+        assert sdk.runs.wait(tid, "counter", input={"text": "one"})["count"] == 1
+        assert sdk.runs.wait(tid, "counter", input={"text": "two"})["count"] == 2
+        state = sdk.threads.get_state(tid)
+        assert state["values"] == {"text": "two", "seen": ["one", "two"], "count": 2}
+        assert state["next"] == []
+        assert state["checkpoint"]["thread_id"] == tid
+        history = sdk.threads.get_history(tid)
+        steps = [h["metadata"]["step"] for h in history]
+        assert steps == sorted(steps, reverse=True) and len(steps) == 10  # 5 per run
+        sdk.threads.update_state(tid, {"seen": ["edited"]}, as_node="tally")
+        assert sdk.threads.get_state(tid)["values"]["seen"] == ["one", "two", "edited"]
+        assert sdk.runs.wait(tid, "counter", input={"text": "three"})["count"] == 4
+        assert client.keys(f"agentdock:checkpoint:{{{tid}}}:*")
+        other = sdk.threads.create()["thread_id"]
+        sdk.runs.wait(other, "counter", input={"text": "kept"})
+        sdk.threads.delete(tid)
+        assert client.keys(f"agentdock:checkpoint:{{{tid}}}:*") == []
+        assert client.keys(f"agentdock:checkpoint:{{{other}}}:*")
+        with pytest.raises(NotFoundError):
+            sdk.threads.get(tid)
+    client.close()

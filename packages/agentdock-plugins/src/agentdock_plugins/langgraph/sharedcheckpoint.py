@@ -1,13 +1,15 @@
 """Checkpointers on a server, shared by every replica of an agent and kept across restarts.
 
-``checkpointer: postgres`` is LangGraph's ``PostgresSaver`` over a connection pool;
-``checkpointer: redis`` is LangGraph's ``RedisSaver`` (which needs the RediSearch and
-RedisJSON modules: Redis 8, or Redis Stack). Both come from optional extras of
-agentdock-plugins (``postgres-checkpoint``, ``redis-checkpoint``), imported only when chosen.
+``checkpointer: postgres`` is LangGraph's ``PostgresSaver`` over a connection pool, from the
+optional extra ``postgres-checkpoint`` of agentdock-plugins, imported only when chosen.
+``checkpointer: redis`` is
+:class:`~agentdock_plugins.langgraph.redischeckpoint.RedisCheckpointSaver`, which uses plain
+Redis commands (Redis 6 or later, no modules; that module says why it is not LangGraph's
+``RedisSaver``).
 
 The URL comes from :data:`CHECKPOINT_URL_ENV`, never from the Dockfile, so it can carry a
-password from a secret. Each saver is opened and set up (its tables or indexes made) at
-start-up, so a server that is down or unfit stops the runtime with one line naming the
+password from a secret. Each saver is opened and set up (Postgres: its tables made; Redis: one
+``PING``) at start-up, so a server that is down or unfit stops the runtime with one line naming the
 server, its password replaced by ``***``, and the cause, not at the first request.
 """
 
@@ -139,29 +141,20 @@ def _set_up_on_pool(url: str, kind: Callable[[Any], T]) -> T:
 
 
 def open_redis(url: str) -> BaseCheckpointSaver[Any]:
-    """A set-up ``RedisSaver`` on ``url`` (its search indexes made)."""
-    try:
-        from langgraph.checkpoint.redis import RedisSaver
-    except ImportError as exc:
-        raise _missing_extra("redis", exc) from None
+    """A :class:`RedisCheckpointSaver` on ``url``, the server reached once before it is used."""
+    import redis
 
-    class RedisCheckpointer(ThreadedAsync, RedisSaver):
-        """``RedisSaver`` whose async calls run in worker threads."""
-
-        def close(self) -> None:
-            self._redis.close()
+    from agentdock_plugins.langgraph.redischeckpoint import RedisCheckpointSaver
 
     try:
-        saver = RedisCheckpointer(
-            redis_url=url,
-            connection_args={"socket_connect_timeout": CONNECT_TIMEOUT},
+        saver = RedisCheckpointSaver(
+            url,
+            client_options={
+                "socket_connect_timeout": CONNECT_TIMEOUT,
+                "socket_timeout": CONNECT_TIMEOUT,
+            },
         )
-        saver.setup()
-    except Exception as exc:  # redis' and redisvl's errors alike: the runtime cannot start
-        if "unknown command" in str(exc).lower():
-            raise CheckpointerUnavailable(
-                f"checkpointer redis: {redact_url(url)} lacks the RediSearch and RedisJSON "
-                "modules LangGraph's RedisSaver needs (use Redis 8 or Redis Stack)"
-            ) from None
+        saver.ping()
+    except (redis.RedisError, ValueError) as exc:  # down, refused, or a malformed URL
         raise _unavailable("redis", url, exc) from None
     return saver
