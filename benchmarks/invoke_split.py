@@ -4,9 +4,10 @@
 
 In one process (pin it with ``--cpu N``), the echo agents of benchmarks/servers/ are built as
 ``agentdock serve --insecure-no-auth`` builds them (default policies and telemetry sinks, a
-throw-away AGENTDOCK_HOME), then driven with 32 concurrent calls at each layer, from the
-inside out. Each figure is CPU time (``time.process_time``: every thread of the process,
-the background telemetry drain included) per call, the best of ``--rounds``:
+throw-away AGENTDOCK_HOME, the start-up heap frozen and the collector tuned), then driven
+with 32 concurrent calls at each layer, from the inside out. Each figure is CPU time
+(``time.process_time``: every thread of the process, the background telemetry drain
+included) per call, the best of ``--rounds``:
 
 - LangGraph alone: ``graph.invoke`` (sync graph, one thread) or ``graph.ainvoke`` (async);
 - the same with the run's callback handlers in its config, as the adapter calls it;
@@ -63,13 +64,16 @@ def _build(graph: str) -> tuple[Any, Any]:
     from agentdock.validation import validate
     from agentdock_runtime import compile_pipeline
     from agentdock_runtime.app import get_server, load_agent
+    from agentdock_runtime.heap import freeze_startup_heap
 
     project = SERVERS / f"echo-{graph}"
     manager = get_plugin_manager()
     spec = validate(project / "Dockfile.yaml", plugins=manager, skip_imports=True).spec
     agent = load_agent(spec, project_dir=project, plugins=manager)
     pipeline = compile_pipeline(spec, entry=agent.entry, plugins=manager, insecure_no_auth=True)
-    return pipeline, get_server(spec, plugins=manager).app(pipeline)
+    app = get_server(spec, plugins=manager).app(pipeline)
+    freeze_startup_heap()  # as the server does before it serves
+    return pipeline, app
 
 
 def _asgi_call(app: Any) -> Callable[[], Awaitable[None]]:
