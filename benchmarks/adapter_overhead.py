@@ -24,6 +24,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from throwaway_home import throwaway_home
+
 ROOT = Path(__file__).resolve().parents[1]
 # The pipeline's own cost: no telemetry sink (benchmarks/http_features.py measures those).
 for _switch in ("AGENTDOCK_METRICS", "AGENTDOCK_LOG_FORMAT", "AGENTDOCK_LOCALSTORE"):
@@ -107,7 +109,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.cpu >= 0 and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
-    asyncio.run(main_async(args.calls, args.concurrency, args.trials))
+    with throwaway_home():
+        asyncio.run(main_async(args.calls, args.concurrency, args.trials))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,14 @@ for the synchronous-node graph and the async-node graph, in --repeat interleaved
 (median per server: figures move 10-20 % between runs on a shared machine). Also the cold
 start of (b): process start to the first 200 from /ready, median of 5 once the bytecode
 cache exists.
-Only loopback addresses are used; every run is bounded by --duration.
+The CPU column is the server's own CPU time (user + system, the process and its children,
+from /proc/<pid>/stat) over the measured window divided by the requests wrk counted in it:
+steadier than requests/s on a machine shared with other work, which slows the server's
+clock but hardly its CPU per request.
+
+Only loopback addresses are used; every run is bounded by --duration. Every AgentDock server
+runs with a throw-away AGENTDOCK_HOME, so its telemetry store starts empty and nothing is
+written into the developer's .agentdock.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from throwaway_home import throwaway_home
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVERS = ROOT / "benchmarks" / "servers"
@@ -124,13 +133,36 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its live descendants (all their threads)."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text()
+            # Fields after the command name (which may hold spaces), from field 3 on.
+            fields = stat.rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 def _wrk(
     url: str,
     body: dict[str, object],
     duration: int,
     connections: int,
     headers: dict[str, str] | None = None,
+    pid: int | None = None,
 ) -> dict[str, float]:
+    """wrk's figures; with ``pid``, also the CPU µs that process spent per request served."""
     script = (
         'wrk.method = "POST"\n'
         'wrk.headers["content-type"] = "application/json"\n'
@@ -157,6 +189,7 @@ def _wrk(
             capture_output=True,
             check=True,
         )
+        cpu_before = _cpu_seconds(pid) if pid is not None else 0.0
         out = subprocess.run(
             [
                 "taskset",
@@ -175,12 +208,15 @@ def _wrk(
             text=True,
             check=True,
         ).stdout
+        cpu = _cpu_seconds(pid) - cpu_before if pid is not None else 0.0
     finally:
         os.unlink(handle.name)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    served = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     return {
         "rps": rps,
+        "cpu_us": cpu * 1e6 / served if served else 0.0,
         "p50": _millis(re.search(r"50%\s+([\d.]+\w+)", out).group(1)),  # type: ignore[union-attr]
         "p99": _millis(re.search(r"99%\s+([\d.]+\w+)", out).group(1)),  # type: ignore[union-attr]
         "non_2xx": float(errors.group(1)) if errors else 0.0,
@@ -263,9 +299,17 @@ def main() -> None:
         default=3,
         help="rounds over all servers; each figure is the median of its rounds",
     )
+    parser.add_argument(
+        "--cold-starts", type=int, default=5, help="starts of (b) to time (0: none)"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None or shutil.which("taskset") is None:
         raise SystemExit("needs wrk and taskset (apt-get install wrk util-linux)")
+    with throwaway_home():
+        _measure(args)
+
+
+def _measure(args: argparse.Namespace) -> None:
     for graph in args.graphs.split(","):
         servers = _servers(graph)
         runs: dict[str, list[dict[str, float]]] = {s.name: [] for s in servers}
@@ -277,7 +321,7 @@ def main() -> None:
                 try:
                     _wait_ready(server, port, 60)
                     url = f"http://127.0.0.1:{port}{server.path}"
-                    row = _wrk(url, server.body, args.duration, args.connections)
+                    row = _wrk(url, server.body, args.duration, args.connections, pid=process.pid)
                     runs[server.name].append(row)
                 finally:
                     _stop(process)
@@ -286,20 +330,31 @@ def main() -> None:
             f"\n{graph} graph, wrk -t1 -c{args.connections} -d{args.duration}s, "
             f"median of {args.repeat} rounds"
         )
-        header = f"{'server':<24} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}"
+        header = (
+            f"{'server':<24} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>11} "
+            f"{'non-2xx':>8}"
+        )
         print(f"{header}  rounds req/s")
         for name, row in results.items():
             each = " ".join(f"{r['rps']:.0f}" for r in runs[name])
             print(
                 f"{name:<24} {row['rps']:>9.0f} {row['p50']:>8.2f} {row['p99']:>8.2f} "
-                f"{row['non_2xx']:>8.0f}  {each}"
+                f"{row['cpu_us']:>11.0f} {row['non_2xx']:>8.0f}  {each}"
             )
         a, b, b_off, c = (results[s.name]["rps"] for s in servers)
         print(
-            f"(b)/(a) = {b / a:.2f}x   (b)/(c) = {b / c:.2f}x   "
+            f"req/s:  (b)/(a) = {b / a:.2f}x   (b)/(c) = {b / c:.2f}x   "
             f"(b')/(a) = {b_off / a:.2f}x   (b')/(c) = {b_off / c:.2f}x"
         )
+        # CPU per request the other way round: how many of (b)'s requests one of theirs costs.
+        a, b, b_off, c = (results[s.name]["cpu_us"] for s in servers)
+        print(
+            f"CPU:    (a)/(b) = {a / b:.2f}x   (c)/(b) = {c / b:.2f}x   "
+            f"(a)/(b') = {a / b_off:.2f}x   (c)/(b') = {c / b_off:.2f}x"
+        )
 
+    if args.cold_starts < 1:
+        return
     # Cold start: Python compiles every module it imports that has no up-to-date bytecode.
     # The first start writes the bytecode cache (PYTHONDONTWRITEBYTECODE is lifted for it);
     # the median is over the starts after it, as on any machine after its first start and
@@ -307,9 +362,9 @@ def main() -> None:
     server = _servers("sync")[1]
     server.env = {**(server.env or {}), "PYTHONDONTWRITEBYTECODE": ""}
     first = _cold_starts(server, 1)[0]
-    samples = _cold_starts(server, 5)
+    samples = _cold_starts(server, args.cold_starts)
     print(
-        f"\ncold start of (b), process start to /ready 200: median "
+        f"\ncold start of (b), process start to /ready 200: median of {len(samples)} "
         f"{statistics.median(samples) * 1000:.0f} ms (min {min(samples) * 1000:.0f}, "
         f"max {max(samples) * 1000:.0f}); the first start, which writes the bytecode "
         f"cache where it is missing: {first * 1000:.0f} ms"

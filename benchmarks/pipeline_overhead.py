@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from throwaway_home import throwaway_home
+
 ROOT = Path(__file__).resolve().parents[1]
 ECHO = ROOT / "examples" / "echo"
 
@@ -88,7 +90,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
-    asyncio.run(main_async(args.calls, args.concurrency))
+    with throwaway_home():
+        asyncio.run(main_async(args.calls, args.concurrency))
 
 
 if __name__ == "__main__":

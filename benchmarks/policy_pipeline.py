@@ -34,6 +34,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from throwaway_home import throwaway_home
+
 ROOT = Path(__file__).resolve().parents[1]
 # The policies' own cost: no telemetry sink (benchmarks/http_features.py measures those).
 for _switch in ("AGENTDOCK_METRICS", "AGENTDOCK_LOG_FORMAT", "AGENTDOCK_LOCALSTORE"):
@@ -232,7 +234,8 @@ def main() -> None:
         f"\npre stage (10 patterns + injection): {goal:.1f} µs, goal < 200 µs: "
         f"{'met' if goal < 200 else 'NOT met'} ({goal / 200:.2f}× the goal)"
     )
-    asyncio.run(invoke_ratio(args.invoke_calls, args.trials))
+    with throwaway_home():
+        asyncio.run(invoke_ratio(args.invoke_calls, args.trials))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -528,3 +529,64 @@ def test_security_schemes_follow_the_auth_mode(
     document = openapi_document(agentdock.load(dockfile))
     assert set(document["components"]["securitySchemes"]) == schemes
     assert document["security"] == [{name: []} for name in sorted(schemes)]
+
+
+# -- shutdown ------------------------------------------------------------------------------------
+
+_COUNTER_GRAPH = """
+from langgraph.graph import END, START, StateGraph
+from typing_extensions import TypedDict
+
+
+class State(TypedDict):
+    text: str
+
+
+def upper(state: State) -> State:
+    return {"text": state["text"].upper()}
+
+
+def build():
+    builder = StateGraph(State)
+    builder.add_node("upper", upper)
+    builder.add_edge(START, "upper")
+    builder.add_edge("upper", END)
+    return builder.compile()
+"""
+
+
+def test_shutdown_closes_the_adapter_its_threads_and_its_sqlite_file(tmp_path: Path) -> None:
+    from agentdock_runtime.app import load_agent
+
+    (tmp_path / "shutgraph.py").write_text(_COUNTER_GRAPH)
+    dockfile = tmp_path / "Dockfile.yaml"
+    dockfile.write_text(
+        'version: "1.1"\n'
+        "agent: {name: closing, description: closes at shutdown,\n"
+        "        entrypoint: 'shutgraph:build', framework: langgraph}\n"
+        "model: {provider: custom, name: echo}\n"
+        "io_schema:\n"
+        "  input: {type: object, required: [text], properties: {text: {type: string}}}\n"
+        "  output: {type: object, properties: {text: {type: string}}}\n"
+        "arguments: {checkpointer: sqlite}\n"
+        "auth: {mode: api_key, api_keys: {enabled: true}}\n"
+        "expose: {rest: true, streaming: sse}\n"
+    )
+    manager = make_plugin_manager(plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar])
+    agent = load_agent(dockfile, plugins=manager)
+    pipeline = compile_pipeline(
+        agent.spec, entry=agent.entry, plugins=manager, insecure_no_auth=True
+    )
+    adapter = pipeline.adapter
+    assert adapter.synchronous  # its runs go to worker threads
+    app = litestar_server(agent.spec).app(pipeline)
+    with TestClient(app) as http:
+        answer = http.post("/invoke", json={"text": "hi"}, headers={"x-thread-id": "t1"})
+        assert answer.status_code == 200, answer.text
+        threads = list(adapter._workers._threads)
+        assert threads and all(thread.is_alive() for thread in threads)
+    for thread in threads:
+        thread.join(timeout=10)
+    assert not any(thread.is_alive() for thread in threads)
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        adapter.checkpointer.conn.execute("select 1")

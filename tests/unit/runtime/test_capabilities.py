@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import pytest
 from agentdock.run import RunContext
 from agentdock_plugins.litestar.app import create_app
 from agentdock_runtime.asgiclient import client
@@ -130,6 +131,37 @@ def test_auth_provider_capabilities_are_found_once() -> None:
     plain = PipelineCapabilities.sort(KeyAuth(calls), []).auth
     assert (plain.readiness, plain.close, plain.key_set_stats) == (None, None, None)
     assert PipelineCapabilities.sort(None, []).auth == plain
+
+
+class ClosingAgent(Agent):
+    """An adapter with threads and files to release at shutdown."""
+
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__()
+        self.fail = fail
+        self.shut = 0
+
+    def close(self) -> None:
+        self.shut += 1
+        if self.fail:
+            raise OSError("disk gone")
+
+
+def test_closing_the_pipeline_closes_its_adapter_once_and_a_failure_is_only_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    closing, failing, plain = ClosingAgent(), ClosingAgent(fail=True), Agent()
+    calls: list[str] = []
+    ready = ReadyAuth(calls)
+    for agent in (closing, failing, plain):
+        pipeline = build(agent)
+        assert run(pipeline.invoke(b'{"text": "a"}', headers=GOOD)).output == {"text": "A"}
+        if agent is failing:  # shutdown goes on: the auth provider is still closed
+            pipeline.capabilities = PipelineCapabilities.sort(ready, [])
+        run(pipeline.aclose())
+    assert (closing.shut, failing.shut) == (1, 1)
+    assert ready.closed
+    assert "adapter did not close (OSError)" in caplog.text
 
 
 def pipeline_spec() -> Any:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AppServer",
+    "ClosingAdapter",
     "ClosingAuthProvider",
     "DirectoryServing",
     "EventCheckingPolicy",
@@ -44,6 +45,18 @@ __all__ = [
     "StoreAtUrl",
     "TargetDryRun",
 ]
+
+
+# -- adapters --------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class ClosingAdapter(Protocol):
+    """An adapter that holds something to release at shutdown (worker threads, a
+    checkpointer's file or connection): the pipeline that built it calls ``close()`` once,
+    in a worker thread, after its last run and within the shutdown bound."""
+
+    def close(self) -> None: ...
 
 
 # -- policies --------------------------------------------------------------------------------

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import gc
 
-__all__ = ["freeze_startup_heap"]
+__all__ = ["YOUNG_THRESHOLD", "freeze_startup_heap"]
+
+#: Allocations (less deallocations) of container objects between two collections of the
+#: youngest generation; Python's default is 700.
+YOUNG_THRESHOLD = 5000
 
 
 def freeze_startup_heap() -> None:
-    """Exempt everything alive now from the cyclic garbage collector (call once, when the
-    application is built and before it serves).
+    """Exempt everything alive now from the cyclic garbage collector, and collect the young
+    generation less often (call once, when the application is built and before it serves).
 
     The runtime imports a lot (LangChain, LangGraph, Litestar, the telemetry SDKs) and the
     agent may build large objects; every full collection would walk all of it again while
@@ -17,6 +21,17 @@ def freeze_startup_heap() -> None:
     collection, leaves the collector only what requests allocate: on the echo graph, pinned
     to one core, 8 % more requests per second with a synchronous node and 25 % with an
     async one (``benchmarks/http_servers.py``).
+
+    A run of a LangGraph graph allocates a few thousand container objects, most of them
+    freed by reference counting when the run ends. Collected every 700 allocations, the
+    objects of the 32 runs in flight are found alive, promoted, and walked again by the
+    older generations' collections; every 5,000, most are gone before a collection looks.
+    In process, 32 concurrent ``/invoke`` of the echo graph: CPU per request 897 → 797 µs
+    with an async node, 696 → 670 µs with a synchronous one (best of 3; 20,000 and 100,000
+    did no better: 833 and 895 µs with the async node). Only cyclic garbage waits longer
+    to be freed; reference-counted objects are freed as before.
     """
     gc.collect()
     gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, middle, old)

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
+from agentdock.capabilities import ClosingAdapter
 from agentdock.run import (
     RunContext,
     Usage,
@@ -153,6 +154,8 @@ class Pipeline:
         self.provider = provider
         self.auth_mode = auth_mode
         self.adapter = adapter
+        #: What releases the adapter's threads and files at shutdown (``aclose``).
+        self._close_adapter = adapter.close if isinstance(adapter, ClosingAdapter) else None
         self.input = input
         self.output = output
         self.arguments: Mapping[str, Any] = MappingProxyType(dict(arguments or {}))
@@ -219,14 +222,23 @@ class Pipeline:
 
     async def aclose(self, timeout: float = 5.0) -> None:
         """Deliver queued telemetry (within ``timeout``), flush the sinks, stop the drain,
-        then let the auth provider and the access rules write back and close."""
+        close the adapter (its worker threads, its checkpointer), then let the auth provider
+        and the access rules write back and close.
+
+        Servers call it once their last request is done (Litestar's ``on_shutdown``); the
+        adapter is this pipeline's own, built by :func:`~agentdock_runtime.compile_pipeline`.
+        """
         await self._telemetry.aclose(timeout)
-        close = self.capabilities.auth.close
-        if close is not None:
+        for what, close in (
+            ("adapter", self._close_adapter),
+            ("auth provider", self.capabilities.auth.close),
+        ):
+            if close is None:
+                continue
             try:
                 await asyncio.wait_for(asyncio.to_thread(close), timeout)
             except Exception as exc:  # shutdown goes on
-                log.warning("auth provider did not close (%s)", type(exc).__name__)
+                log.warning("%s did not close (%s)", what, type(exc).__name__)
         if self.access is not None:
             try:
                 await asyncio.wait_for(self.access.close(), timeout)

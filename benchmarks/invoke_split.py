@@ -1,0 +1,206 @@
+"""Where the CPU of one ``POST /invoke`` goes: LangGraph's run against AgentDock's own layers.
+
+    uv run python benchmarks/invoke_split.py [--graphs sync,async] [--requests 3000]
+
+In one process (pin it with ``--cpu N``), the echo agents of benchmarks/servers/ are built as
+``agentdock serve --insecure-no-auth`` builds them (default policies and telemetry sinks, a
+throw-away AGENTDOCK_HOME, the start-up heap frozen and the collector tuned), then driven
+with 32 concurrent calls at each layer, from the inside out. Each figure is CPU time
+(``time.process_time``: every thread of the process, the background telemetry drain
+included) per call, the best of ``--rounds``:
+
+- LangGraph alone: ``graph.invoke`` (sync graph, one thread) or ``graph.ainvoke`` (async);
+- the same with the run's callback handlers in its config, as the adapter calls it;
+- ``adapter.invoke``: plus the run tracker and, for the sync graph, the worker threads;
+- ``pipeline.invoke``: plus input decoding, policies, the run's telemetry events;
+- the ASGI app's ``/invoke`` (no HTTP parsing: uvicorn's share is not in here);
+- the ASGI app with an adapter that answers at once: AgentDock's layers alone.
+
+The differences between consecutive lines are the layers' costs. HTTP itself (uvicorn's
+parsing and the socket) is measured by benchmarks/http_servers.py only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from throwaway_home import throwaway_home
+
+SERVERS = Path(__file__).resolve().parent / "servers"
+BODY = b'{"text": "hi"}'
+CONCURRENCY = 32
+_SCOPE: dict[str, Any] = {
+    "type": "http",
+    "asgi": {"version": "3.0"},
+    "http_version": "1.1",
+    "method": "POST",
+    "scheme": "http",
+    "path": "/invoke",
+    "raw_path": b"/invoke",
+    "query_string": b"",
+    "root_path": "",
+    "headers": [
+        (b"host", b"127.0.0.1"),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(BODY)).encode()),
+    ],
+    "client": ("127.0.0.1", 50000),
+    "server": ("127.0.0.1", 8000),
+}
+
+
+def _build(graph: str) -> tuple[Any, Any]:
+    """The pipeline and the ASGI app of ``benchmarks/servers/echo-<graph>``, as serve makes
+    them."""
+    from agentdock.plugins import get_plugin_manager
+    from agentdock.validation import validate
+    from agentdock_runtime import compile_pipeline
+    from agentdock_runtime.app import get_server, load_agent
+    from agentdock_runtime.heap import freeze_startup_heap
+
+    project = SERVERS / f"echo-{graph}"
+    manager = get_plugin_manager()
+    spec = validate(project / "Dockfile.yaml", plugins=manager, skip_imports=True).spec
+    agent = load_agent(spec, project_dir=project, plugins=manager)
+    pipeline = compile_pipeline(spec, entry=agent.entry, plugins=manager, insecure_no_auth=True)
+    app = get_server(spec, plugins=manager).app(pipeline)
+    freeze_startup_heap()  # as the server does before it serves
+    return pipeline, app
+
+
+def _asgi_call(app: Any) -> Callable[[], Awaitable[None]]:
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": BODY, "more_body": False}
+
+    async def call() -> None:
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await app({**_SCOPE, "state": {}}, receive, send)
+        if sent[0]["status"] != 200:
+            raise SystemExit(f"/invoke answered {sent[0]['status']}: {sent[1]['body']!r}")
+
+    return call
+
+
+async def _cpu_per_call(
+    call: Callable[[], Awaitable[Any]], calls: int, rounds: int, concurrency: int = CONCURRENCY
+) -> float:
+    async def batch(count: int) -> None:
+        left = iter(range(count))
+
+        async def worker() -> None:
+            for _ in left:
+                await call()
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+    await batch(200)  # warm-up
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.process_time()
+        await batch(calls)
+        best = min(best, (time.process_time() - started) / calls * 1e6)
+    return best
+
+
+def _cpu_per_sync_call(call: Callable[[], Any], calls: int, rounds: int) -> float:
+    for _ in range(200):
+        call()
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.process_time()
+        for _ in range(calls):
+            call()
+        best = min(best, (time.process_time() - started) / calls * 1e6)
+    return best
+
+
+async def _measure(graph_kind: str, calls: int, rounds: int) -> dict[str, float]:
+    from agentdock.run import RunContext, RunResult
+    from agentdock_plugins.langchain_callbacks import RunTracker
+
+    sys.path.insert(0, str(SERVERS / f"echo-{graph_kind}"))
+    pipeline, app = _build(graph_kind)
+    adapter = pipeline.adapter
+    graph = adapter.graph
+    payload = {"text": "hi"}
+    config: Any = {"callbacks": RunTracker(RunContext(run_id="r")).handlers}
+    figures: dict[str, float] = {}
+    if adapter.synchronous:
+        figures["LangGraph: graph.invoke"] = _cpu_per_sync_call(
+            lambda: graph.invoke(payload), calls, rounds
+        )
+        figures["+ callbacks in its config"] = _cpu_per_sync_call(
+            lambda: graph.invoke(payload, config), calls, rounds
+        )
+    else:
+        figures["LangGraph: graph.ainvoke"] = await _cpu_per_call(
+            lambda: graph.ainvoke(payload), calls, rounds
+        )
+        figures["+ callbacks in its config"] = await _cpu_per_call(
+            lambda: graph.ainvoke(payload, config), calls, rounds
+        )
+    figures["adapter.invoke"] = await _cpu_per_call(
+        lambda: adapter.invoke(payload, RunContext(run_id="r")), calls, rounds
+    )
+    figures["pipeline.invoke"] = await _cpu_per_call(lambda: pipeline.invoke(BODY), calls, rounds)
+    figures["ASGI /invoke"] = await _cpu_per_call(_asgi_call(app), calls, rounds)
+
+    class Answering:
+        async def invoke(self, payload: Any, context: Any) -> RunResult:
+            return RunResult(output={"text": "HI"})
+
+    pipeline._agent.adapter = Answering()
+    figures["ASGI /invoke, adapter answering at once"] = await _cpu_per_call(
+        _asgi_call(app), calls, rounds
+    )
+    pipeline._agent.adapter = adapter
+    await pipeline.aclose()
+    sys.path.pop(0)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--graphs", default="sync,async")
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cpu", type=int, default=None, help="pin the process to this core")
+    args = parser.parse_args()
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
+    logging.disable(logging.WARNING)
+    with throwaway_home():
+        for graph_kind in args.graphs.split(","):
+            figures = asyncio.run(_measure(graph_kind, args.requests, args.rounds))
+            print(f"\n{graph_kind} graph: CPU µs per call, {CONCURRENCY} concurrent")
+            previous = 0.0
+            for name, value in figures.items():
+                layer = (
+                    ""
+                    if name.startswith(("LangGraph", "ASGI /invoke, "))
+                    else (f"{value - previous:+8.0f}")
+                )
+                print(f"  {name:<42} {value:>7.0f} {layer}")
+                previous = value
+            langgraph = figures["+ callbacks in its config"]
+            total = figures["ASGI /invoke"]
+            print(
+                f"  LangGraph's run (with callbacks) {langgraph:.0f} µs, AgentDock's layers "
+                f"around it {total - langgraph:.0f} µs ({(total - langgraph) / total:.0%})"
+            )
+
+
+if __name__ == "__main__":
+    main()
