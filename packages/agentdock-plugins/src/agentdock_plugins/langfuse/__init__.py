@@ -1,7 +1,9 @@
 """Built-in plugin: LangFuse traces with an offline buffer.
 
-The sink is built when the Dockfile's ``observability.langfuse`` has both keys. Each run
-becomes a LangFuse trace (same id as its OpenTelemetry trace and ``x-trace-id``) with a
+The sink is built when the Dockfile's ``observability.langfuse`` has both keys. When the
+OpenTelemetry sink is built too, LangFuse is attached to it: each run's spans are built and
+encoded once and the same bytes go to both endpoints. Each run becomes a LangFuse trace
+(same id as its OpenTelemetry trace and ``x-trace-id``) with a
 generation carrying model, usage and cost, a span per tool, and policy decisions as
 metadata. While LangFuse is down, slow or refusing load, export requests wait in a bounded
 SQLite buffer and are re-sent with backoff. The SDK is imported only when the sink is built.
@@ -9,6 +11,7 @@ SQLite buffer and are re-sent with backoff. The SDK is imported only when the si
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from agentdock import hookimpl
@@ -21,8 +24,11 @@ if TYPE_CHECKING:
 __all__ = ["agentdock_register_telemetry_sinks", "langfuse_sink"]
 
 
-def langfuse_sink(spec: DockSpec) -> LangfuseSink | None:
+def langfuse_sink(spec: DockSpec, built: Mapping[str, Any] | None = None) -> LangfuseSink | None:
     """The sink for ``spec``, or ``None`` when it names no LangFuse keys.
+
+    :param built: the sinks built before this one (name → sink); an OpenTelemetry sink
+        there carries LangFuse too (one span pipeline for both).
 
     :raises agentdock_plugins.langfuse.config.SettingsError: a LangFuse variable is malformed.
     """
@@ -32,8 +38,10 @@ def langfuse_sink(spec: DockSpec) -> LangfuseSink | None:
     if settings is None:
         return None
     from agentdock_plugins.langfuse.sink import LangfuseSink
+    from agentdock_plugins.otel.sink import OtelSink
 
-    return LangfuseSink(spec, settings)
+    carrier = (built or {}).get("otel")
+    return LangfuseSink(spec, settings, carrier=carrier if type(carrier) is OtelSink else None)
 
 
 @hookimpl

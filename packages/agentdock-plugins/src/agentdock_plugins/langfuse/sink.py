@@ -1,20 +1,26 @@
-"""The LangFuse sink: the OpenTelemetry span tree, LangFuse-flavoured, spooled when LangFuse
-is away.
+"""The LangFuse target of the trace sink, spooled when LangFuse is away.
 
-The spans are built as for OpenTelemetry (same trace and span ids, so a trace has the same
-id in LangFuse as in any other backend and in ``x-trace-id``) and queued, whole runs at a
-time, in a :class:`~agentdock_plugins.otel.batching.RunBatchProcessor` (batches of
-``LANGFUSE_FLUSH_AT`` spans every ``LANGFUSE_FLUSH_INTERVAL`` seconds, as the SDK's processor
-batches) for AgentDock's spooling exporter. The SDK's own processor is not used: its queue
-drops spans uncounted while an export waits on a slow LangFuse. Here a full queue goes to
-the offline buffer, like a batch LangFuse did not answer in time.
+LangFuse ingests OTLP, so a run's LangFuse trace is the OpenTelemetry span tree with
+LangFuse's attributes (:mod:`agentdock_plugins.langfuse.attributes`): same trace and span
+ids, so a trace has the same id in LangFuse as in any other backend and in ``x-trace-id``.
+When an OpenTelemetry collector is configured as well, LangFuse is attached to its sink
+(:meth:`~agentdock_plugins.otel.sink.OtelSink.attach`): each run is built and encoded once
+and the same span bytes go to both; this sink then only reports LangFuse's losses and
+flushes its queue. Alone, it builds the runs itself.
+
+Either way the runs queue, whole, in a :class:`~agentdock_plugins.otel.batching.RunBatchProcessor`
+(batches of ``LANGFUSE_FLUSH_AT`` spans every ``LANGFUSE_FLUSH_INTERVAL`` seconds, as the
+SDK's processor batches) for AgentDock's spooling exporter. The SDK's own processor is not
+used: its queue drops spans uncounted while an export waits on a slow LangFuse. Here a full
+queue goes to the offline buffer, like a batch LangFuse did not answer in time.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from agentdock_plugins.langfuse.attributes import LangfuseFlavor
 from agentdock_plugins.langfuse.buffer import SpanBuffer
@@ -22,6 +28,7 @@ from agentdock_plugins.langfuse.config import LangfuseSettings
 from agentdock_plugins.langfuse.exporter import SpoolingExporter
 from agentdock_plugins.otel.batching import RunBatchProcessor, batch_settings
 from agentdock_plugins.otel.sink import OtelSink
+from agentdock_plugins.otel.spans import SpanTarget
 
 if TYPE_CHECKING:
     from agentdock.spec import DockSpec
@@ -36,9 +43,15 @@ FLUSH_INTERVAL_ENV = "LANGFUSE_FLUSH_INTERVAL"
 
 
 class LangfuseSink(OtelSink):
-    """Runs as LangFuse traces, spooled to a local buffer while LangFuse is away."""
+    """Runs as LangFuse traces, spooled to a local buffer while LangFuse is away.
 
-    def __init__(self, spec: DockSpec, settings: LangfuseSettings) -> None:
+    :param carrier: the OpenTelemetry sink to attach to (it builds every run once for both);
+        ``None``: this sink builds the runs.
+    """
+
+    def __init__(
+        self, spec: DockSpec, settings: LangfuseSettings, *, carrier: OtelSink | None = None
+    ) -> None:
         from langfuse import __version__ as sdk_version
 
         buffer: SpanBuffer | None
@@ -75,8 +88,23 @@ class LangfuseSink(OtelSink):
 
             # LANGFUSE_SAMPLE_RATE applies whatever the caller's traceparent says.
             sampler = TraceIdRatioBased(settings.sample_rate)
-        super().__init__(spec, processor=processor, flavor=flavor, sampler=sampler)
+        self.carrier = carrier
+        if carrier is None:
+            super().__init__(spec, processor=processor, flavor=flavor, sampler=sampler)
+        else:
+            self.resource, self.sampler, self.head = carrier.resource, carrier.sampler, carrier.head
+            self.processor = processor
+            self.builder = carrier.builder  # shared: the carrier builds, this sink reports
+            self._lock = carrier._lock
+            target = SpanTarget("langfuse", processor, sampler or carrier.sampler)
+            carrier.attach(target, flavor)
+        self.exporter.head = self.head
         self.endpoint = self.exporter.endpoint
+
+    async def emit(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Build the runs, unless the carrier builds them for both."""
+        if self.carrier is None:
+            await super().emit(events)
 
     @property
     def dropped(self) -> int:
@@ -84,7 +112,10 @@ class LangfuseSink(OtelSink):
         queue's losses (as for OpenTelemetry), plus runs the buffer kept and then lost
         (made room, expired, refused on a re-send)."""
         buffer = self.exporter.buffer
-        return super().dropped + (buffer.stats.events_dropped if buffer is not None else 0)
+        own = super().dropped
+        if self.carrier is not None:
+            own -= self.builder.dropped  # the carrier's builder: counted once, by the carrier
+        return own + (buffer.stats.events_dropped if buffer is not None else 0)
 
     @property
     def stats(self) -> dict[str, int]:

@@ -1,11 +1,15 @@
-"""The OpenTelemetry sink: events in, GenAI spans out over OTLP/HTTP.
+"""The trace sink: events in, GenAI spans out over OTLP/HTTP, to every configured endpoint.
 
-Each sink owns its ``TracerProvider`` (never the process-wide one, which the agent's own
-code may have configured) and a :class:`~agentdock_plugins.otel.batching.RunBatchProcessor`:
-building a run's spans only queues them, and the processor's thread does the network I/O,
-retries included, so neither the request path nor the event loop waits on a collector. The
-sink has no buffer: a run lost to a full queue or a failed export (a collector that is down,
-slow past ``OTEL_EXPORTER_OTLP_TIMEOUT``, or refusing) is counted in :attr:`OtelSink.dropped`.
+One sink builds each run's spans once, encodes them once (:mod:`agentdock_plugins.otel.wire`)
+and hands the same bytes to each of its targets: the OpenTelemetry collector of
+``OTEL_EXPORTER_OTLP_*`` and, when the Dockfile names LangFuse, LangFuse's OTLP endpoint
+(:meth:`OtelSink.attach`). A target is a
+:class:`~agentdock_plugins.otel.batching.RunBatchProcessor` with its own exporter and
+sampler: queuing a run is an append, and the target's thread batches, compresses and sends,
+so neither the request path nor the event loop waits on a collector. The OpenTelemetry
+target has no buffer: a run lost to a full queue or a failed export (a collector that is
+down, slow past ``OTEL_EXPORTER_OTLP_TIMEOUT``, or refusing) is counted in
+:attr:`OtelSink.dropped`; LangFuse's target spools to its offline buffer instead.
 """
 
 from __future__ import annotations
@@ -17,33 +21,66 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SpanExporter
 
 from agentdock_plugins.otel.batching import QueueStats, RunBatchProcessor, batch_settings
 from agentdock_plugins.otel.config import build_resource
-from agentdock_plugins.otel.spans import RunSpanBuilder, SpanFlavor
+from agentdock_plugins.otel.spans import RunSpanBuilder, SpanFlavor, SpanTarget
+from agentdock_plugins.otel.wire import Head, encode_head
 
 if TYPE_CHECKING:
     from agentdock.spec import DockSpec
 
-__all__ = ["FLUSH_TIMEOUT_MS", "INSTRUMENTATION_SCOPE", "OtelSink"]
+__all__ = ["FLUSH_TIMEOUT_MS", "INSTRUMENTATION_SCOPE", "OtelSink", "settle", "target_stats"]
 
-#: How long ``flush`` lets the processor export what it holds: within the runtime's own
+#: How long ``flush`` lets a target export what it holds: within the runtime's own
 #: 5-second bound on a sink's flush at shutdown, so the sink decides what becomes of the rest.
 FLUSH_TIMEOUT_MS = 4_000
 #: The instrumentation scope of every span AgentDock builds.
 INSTRUMENTATION_SCOPE = "agentdock"
 
 
+def settle(queue: Any) -> None:
+    """The last flush of a target's queue (``settle`` when it has one, else ``force_flush``)."""
+    last = getattr(queue, "settle", None)
+    if callable(last):
+        last(FLUSH_TIMEOUT_MS)
+    else:
+        queue.force_flush(FLUSH_TIMEOUT_MS)
+
+
+def target_stats(queue: Any) -> dict[str, int]:
+    """A target queue's counters under the names :attr:`OtelSink.stats` reports."""
+    stats = getattr(queue, "stats", None)
+    if not isinstance(stats, QueueStats):
+        return {}
+    return {
+        "exported_runs": stats.exported,
+        "lost_runs": stats.lost_runs,
+        "spilled": stats.spilled,
+        "dropped_queue_full": stats.dropped_full,
+        "dropped_export": stats.failed,
+        "dropped_shutdown": stats.shutdown,
+    }
+
+
+def _queue_dropped(queue: Any) -> int:
+    stats = getattr(queue, "stats", None)
+    return stats.dropped if isinstance(stats, QueueStats) else 0
+
+
 class OtelSink:
-    """Builds each run's span tree when its ``run_end`` arrives and hands it to an exporter.
+    """Builds each run's span tree when its ``run_end`` arrives, once, for every target.
 
     :param spec: the resolved ``DockSpec`` (agent name and version for the resource).
-    :param exporter: where spans go; the OTLP/HTTP exporter for ``endpoint`` by default.
-    :param endpoint: the OTLP/HTTP traces URL (used when ``exporter`` is not given).
+    :param exporter: where spans go; the OTLP/HTTP exporter for ``endpoint`` by default. It
+        takes encoded spans (``export_runs(spans, events)``, spans from
+        :func:`~agentdock_plugins.otel.wire.span_bytes`).
+    :param endpoint: the OTLP/HTTP traces URL (used when ``exporter`` is not given); ``None``
+        with no ``exporter`` and no ``processor``: no OpenTelemetry target (a sink that only
+        carries an attached one, LangFuse's).
     :param flavor: adds a backend's own attributes and spans (LangFuse).
-    :param processor: a span processor to use instead of a ``RunBatchProcessor`` reading
-        ``OTEL_BSP_*``.
+    :param processor: the queue to use instead of a ``RunBatchProcessor`` reading
+        ``OTEL_BSP_*`` (anything with ``add_run(spans, events)``).
     :param sampler: the sampler; ``None`` reads ``OTEL_TRACES_SAMPLER`` (parent-based, on).
     """
 
@@ -55,30 +92,35 @@ class OtelSink:
         spec: DockSpec,
         *,
         endpoint: str | None = None,
-        exporter: SpanExporter | None = None,
+        exporter: Any = None,
         flavor: SpanFlavor | None = None,
         processor: Any = None,
         sampler: Any = None,
     ) -> None:
-        if exporter is None and processor is None:
+        provider = TracerProvider(resource=build_resource(spec), sampler=sampler)
+        self.resource = provider.resource
+        self.sampler = provider.sampler
+        self.head: Head = encode_head(dict(self.resource.attributes), INSTRUMENTATION_SCOPE)
+        if exporter is None and processor is None and endpoint is not None:
             from agentdock_plugins.otel.exporter import OtlpHttpExporter
 
-            exporter = OtlpHttpExporter(endpoint=endpoint)
-        self.provider = TracerProvider(resource=build_resource(spec), sampler=sampler)
-        if processor is None:
-            assert exporter is not None
+            exporter = OtlpHttpExporter(endpoint=endpoint, head=self.head)
+        if processor is None and exporter is not None:
             processor = RunBatchProcessor(exporter, batch_settings(os.environ))
+        #: The OpenTelemetry target's queue (``None``: this sink only carries attached ones).
         self.processor = processor
-        self.provider.add_span_processor(processor)  # flush and shutdown go through it
-        self.builder = RunSpanBuilder(
-            processor,
-            resource=self.provider.resource,
-            sampler=self.provider.sampler,
-            scope=INSTRUMENTATION_SCOPE,
-            flavor=flavor,
-        )
+        targets = [SpanTarget("otel", processor, self.sampler)] if processor is not None else []
+        self.builder = RunSpanBuilder(targets, head=self.head, flavor=flavor)
         self._lock = threading.Lock()
         self.endpoint = endpoint
+
+    def attach(self, target: SpanTarget, flavor: SpanFlavor | None = None) -> None:
+        """Send every run this sink builds to ``target`` too (built once, the same bytes);
+        ``flavor`` replaces the span flavor (LangFuse's attributes then go to every target)."""
+        with self._lock:
+            self.builder.targets.append(target)
+            if flavor is not None:
+                self.builder.flavor = flavor
 
     async def emit(self, events: Sequence[Mapping[str, Any]]) -> None:
         # Building spans is CPU work (microseconds a span): a worker thread does it,
@@ -90,48 +132,38 @@ class OtelSink:
             self.builder.add(events)
 
     async def flush(self) -> None:
-        """Export what is queued (the runtime calls this at shutdown); what the bound does not
-        allow is spilled (LangFuse: to its buffer) or counted lost, never dropped silently."""
-        settle = getattr(self.processor, "settle", None)
-        if callable(settle):
-            await asyncio.to_thread(settle, FLUSH_TIMEOUT_MS)
-        else:
-            await asyncio.to_thread(self.provider.force_flush, FLUSH_TIMEOUT_MS)
+        """Export what the OpenTelemetry target holds (the runtime calls this at shutdown;
+        an attached target's own sink flushes it); what the bound does not allow is counted
+        lost, never dropped silently."""
+        if self.processor is not None:
+            await asyncio.to_thread(settle, self.processor)
 
     def shutdown(self) -> None:
-        """Flush and stop the processor thread (the runtime calls ``flush``; tests call this)."""
-        self.provider.shutdown()
+        """Flush and stop the target's thread (the runtime calls ``flush``; tests call this)."""
+        if self.processor is not None:
+            self.processor.shutdown()
 
     @property
     def dropped(self) -> int:
         """Telemetry events this sink took and lost: past the builder's bounds, or in runs
-        the span queue dropped (full, export failed, shutdown). The runtime reports it per
-        sink (``agentdock_telemetry_events_dropped_total``)."""
-        queue = getattr(self.processor, "stats", None)
-        lost = queue.dropped if isinstance(queue, QueueStats) else 0
-        return self.builder.dropped + lost
+        the OpenTelemetry target's queue dropped (full, export failed, shutdown). The
+        runtime reports it per sink (``agentdock_telemetry_events_dropped_total``)."""
+        return self.builder.dropped + _queue_dropped(self.processor)
 
     @property
     def stats(self) -> dict[str, int]:
-        """Runs built, runs waiting for their end, and losses: ``dropped`` (all, in events)
-        and by cause (``dropped_bounds``, ``dropped_queue_full``, ``dropped_export``,
-        ``dropped_shutdown``), runs exported, runs lost, runs spilled to an overflow."""
+        """Runs built, runs no target sampled, runs waiting for their end, and losses:
+        ``dropped`` (all, in events) and by cause (``dropped_bounds``, ``dropped_queue_full``,
+        ``dropped_export``, ``dropped_shutdown``), runs exported, runs lost, runs spilled
+        to an overflow."""
         out = {
             "runs": self.builder.runs,
+            "unsampled": self.builder.unsampled,
             "waiting": self.builder.waiting,
             "dropped": self.dropped,
             "dropped_bounds": self.builder.dropped,
         }
-        queue = getattr(self.processor, "stats", None)
-        if isinstance(queue, QueueStats):
-            out.update(
-                exported_runs=queue.exported,
-                lost_runs=queue.lost_runs,
-                spilled=queue.spilled,
-                dropped_queue_full=queue.dropped_full,
-                dropped_export=queue.failed,
-                dropped_shutdown=queue.shutdown,
-            )
+        out.update(target_stats(self.processor))
         return out
 
     def __repr__(self) -> str:

@@ -17,7 +17,10 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-__all__ = ["encode_request"]
+__all__ = ["Head", "encode_head", "encode_request", "request", "span_bytes"]
+
+#: A request's encoded ``resource`` and ``scope`` fields, made once per sink.
+Head = tuple[bytes, bytes]
 
 _KIND = {0: 1, 1: 2, 2: 3, 3: 4, 4: 5}  # SDK SpanKind value -> OTLP SpanKind
 _HAS_IS_REMOTE = 0x100
@@ -28,6 +31,8 @@ _PAIR_CACHE_SIZE = 4096
 
 
 _SMALL = [bytes((n,)) for n in range(0x80)]
+_U64 = struct.Struct("<Q")
+_U32 = struct.Struct("<I")
 
 
 def _varint(value: int) -> bytes:
@@ -91,39 +96,74 @@ def _attributes(number: int, attributes: Mapping[str, Any] | None) -> bytes:
     return b"".join(tag + _key_value(k, v) for k, v in attributes.items() if v is not None)
 
 
+def span_bytes(
+    trace_id: bytes,
+    span_id: int,
+    parent_span_id: int,
+    *,
+    parent_remote: bool,
+    name: str,
+    kind: int,
+    start_ns: int,
+    end_ns: int,
+    attributes: Mapping[str, Any] | None,
+    events: Sequence[tuple[str, Mapping[str, Any] | None, int]] = (),
+    status_code: int = 0,
+    status_message: str | None = None,
+) -> bytes:
+    """One ``Span`` as the ``spans`` field of a ``ScopeSpans`` (what :func:`request` joins).
+
+    :param trace_id: the 16 bytes of the trace id.
+    :param parent_span_id: ``0`` for a root span.
+    :param kind: the OTLP ``SpanKind`` (the SDK's value plus one).
+    :param events: ``(name, attributes, time_unix_nano)`` of each span event.
+    :param status_code: OTLP ``StatusCode`` (0 unset, 1 ok, 2 error).
+    """
+    out = [b"\x0a\x10" + trace_id, b"\x12\x08" + span_id.to_bytes(8, "big")]
+    if parent_span_id:
+        out.append(b"\x22\x08" + parent_span_id.to_bytes(8, "big"))
+    out.append(_field(5, name.encode("utf-8")))
+    out.append(b"\x30" + _varint(kind))
+    out.append(b"\x39" + _U64.pack(start_ns) + b"\x41" + _U64.pack(end_ns))
+    out.append(_attributes(9, attributes))
+    for event_name, event_attributes, stamp in events:
+        body = (
+            b"\x09"
+            + _U64.pack(stamp)
+            + _field(2, event_name.encode("utf-8"))
+            + _attributes(3, event_attributes)
+        )
+        out.append(_field(11, body))
+    status_body = b""
+    if status_message:
+        status_body += _field(2, status_message.encode("utf-8"))
+    if status_code:
+        status_body += b"\x18" + _varint(status_code)
+    out.append(_field(15, status_body))
+    flags = _HAS_IS_REMOTE | (_IS_REMOTE if parent_span_id and parent_remote else 0)
+    out.append(b"\x85\x01" + _U32.pack(flags))
+    return _field(2, b"".join(out))
+
+
 def _span(span: ReadableSpan) -> bytes:
     context = span.context
     assert context is not None
     parent = span.parent
-    out = [
-        b"\x0a\x10" + context.trace_id.to_bytes(16, "big"),
-        b"\x12\x08" + context.span_id.to_bytes(8, "big"),
-    ]
-    if parent is not None:
-        out.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
-    out.append(_field(5, span.name.encode("utf-8")))
-    out.append(b"\x30" + _varint(_KIND[span.kind.value]))
-    out.append(b"\x39" + struct.pack("<Q", span.start_time or 0))
-    out.append(b"\x41" + struct.pack("<Q", span.end_time or 0))
-    out.append(_attributes(9, span.attributes))
-    for event in span.events:
-        body = (
-            b"\x09"
-            + struct.pack("<Q", event.timestamp or 0)
-            + _field(2, event.name.encode("utf-8"))
-            + _attributes(3, event.attributes)
-        )
-        out.append(_field(11, body))
     status = span.status
-    status_body = b""
-    if status.description:
-        status_body += _field(2, status.description.encode("utf-8"))
-    if status.status_code.value:
-        status_body += b"\x18" + _varint(status.status_code.value)
-    out.append(_field(15, status_body))
-    flags = _HAS_IS_REMOTE | (_IS_REMOTE if parent is not None and parent.is_remote else 0)
-    out.append(b"\x85\x01" + struct.pack("<I", flags))
-    return b"".join(out)
+    return span_bytes(
+        context.trace_id.to_bytes(16, "big"),
+        context.span_id,
+        parent.span_id if parent is not None else 0,
+        parent_remote=parent is not None and parent.is_remote,
+        name=span.name,
+        kind=_KIND[span.kind.value],
+        start_ns=span.start_time or 0,
+        end_ns=span.end_time or 0,
+        attributes=span.attributes,
+        events=[(e.name, e.attributes, e.timestamp or 0) for e in span.events],
+        status_code=status.status_code.value,
+        status_message=status.description,
+    )
 
 
 def _resource(resource: Any) -> bytes:
@@ -147,7 +187,7 @@ def encode_request(spans: Sequence[ReadableSpan]) -> bytes:
         entry = groups.get(id(resource))
         if entry is None:
             entry = groups[id(resource)] = (resource, {})
-        entry[1].setdefault(span.instrumentation_scope, []).append(_field(2, _span(span)))
+        entry[1].setdefault(span.instrumentation_scope, []).append(_span(span))
     out = []
     for resource, scopes in groups.values():
         scope_spans = b"".join(
@@ -156,3 +196,19 @@ def encode_request(spans: Sequence[ReadableSpan]) -> bytes:
         )
         out.append(_field(1, _field(1, _resource(resource)) + scope_spans))
     return b"".join(out)
+
+
+def encode_head(resource_attributes: Mapping[str, Any], scope: str, version: str = "") -> Head:
+    """The ``resource`` field of a ``ResourceSpans`` and the ``scope`` field of a
+    ``ScopeSpans``, encoded once and put in front of every request's spans."""
+    scope_body = _field(1, scope.encode("utf-8"))
+    if version:
+        scope_body += _field(2, version.encode("utf-8"))
+    return _field(1, _attributes(1, resource_attributes)), _field(1, scope_body)
+
+
+def request(head: Head, spans: Sequence[bytes]) -> bytes:
+    """A serialised ``ExportTraceServiceRequest``: one resource, one scope, ``spans`` (each
+    from :func:`span_bytes`) joined as they are, never re-encoded."""
+    resource, scope = head
+    return _field(1, resource + _field(2, scope + b"".join(spans)))
