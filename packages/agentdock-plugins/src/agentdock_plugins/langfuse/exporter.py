@@ -43,7 +43,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from agentdock_plugins.langfuse.buffer import LEASE_S, SpanBuffer
-from agentdock_plugins.otel.wire import Head, encode_request, request
+from agentdock_plugins.otel.wire import GZIP_LEVEL, Head, encode_request, request
 
 __all__ = ["BATCH_ID_HEADER", "TRACES_PATH", "ExportStats", "SpoolingExporter"]
 
@@ -55,11 +55,6 @@ BATCH_ID_HEADER = "x-agentdock-batch-id"
 _RESEND_BATCH = 16
 #: How long the re-send thread sleeps when the buffer is empty.
 _IDLE_S = 30.0
-
-
-#: gzip level of a request: 1 compresses AgentDock's spans to within a few percent of 6
-#: (attribute keys and values repeat run after run) in a third of the CPU.
-_GZIP_LEVEL = 1
 
 
 class _Outcome(Enum):
@@ -146,7 +141,7 @@ class SpoolingExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """The SDK's interface: ``ReadableSpan`` objects, one event each."""
-        body = gzip.compress(encode_request(spans), compresslevel=_GZIP_LEVEL)
+        body = gzip.compress(encode_request(spans), compresslevel=GZIP_LEVEL)
         return self._deliver(body, len(spans))
 
     def export_runs(self, spans: Sequence[bytes], events: int) -> SpanExportResult:
@@ -159,7 +154,7 @@ class SpoolingExporter(SpanExporter):
 
     def _body(self, spans: Sequence[bytes]) -> bytes:
         assert self.head is not None, "an exporter of encoded spans needs the sink's head"
-        return gzip.compress(request(self.head, spans), compresslevel=_GZIP_LEVEL)
+        return gzip.compress(request(self.head, spans), compresslevel=GZIP_LEVEL)
 
     def _deliver(self, body: bytes, events: int) -> SpanExportResult:
         batch_id = uuid.uuid4().hex

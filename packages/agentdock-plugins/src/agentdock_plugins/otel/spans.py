@@ -31,7 +31,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
-from opentelemetry.sdk.trace.sampling import Decision, Sampler
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, Sampler
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 
 from agentdock_plugins.otel.wire import Head, span_bytes
@@ -49,6 +49,10 @@ __all__ = [
 
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
+#: Samplers that keep every run without a caller's span.
+_ROOTS_ALWAYS = frozenset(
+    str(sampler.get_description()) for sampler in (ALWAYS_ON, ParentBased(ALWAYS_ON))
+)
 #: OTLP ``STATUS_CODE_ERROR``.
 _ERROR = 2
 #: Events that become child spans of their run.
@@ -152,17 +156,24 @@ class SpanFlavor:
         return ()
 
 
+def _description(sampler: Sampler) -> str:
+    return str(sampler.get_description())
+
+
 class SpanTarget:
     """One place a run's encoded spans go: a queue (``add_run(spans, events)``, e.g. a
     :class:`~agentdock_plugins.otel.batching.RunBatchProcessor`) and the sampler that decides
     which runs it gets (``None``: every run)."""
 
-    __slots__ = ("name", "queue", "sampler")
+    __slots__ = ("name", "queue", "roots_always", "sampler")
 
     def __init__(self, name: str, queue: Any, sampler: Sampler | None = None) -> None:
         self.name = name
         self.queue = queue
         self.sampler = sampler
+        #: Whether the sampler keeps every run without a caller's span (the SDK's default,
+        #: parent-based always-on): then such a run needs no sampler call.
+        self.roots_always = sampler is None or _description(sampler) in _ROOTS_ALWAYS
 
 
 class RunSpanBuilder:
@@ -278,7 +289,7 @@ class RunSpanBuilder:
     ) -> list[SpanTarget]:
         """The targets whose sampler keeps this run (one decision per run and target: a
         run and its children are kept or dropped together)."""
-        if all(target.sampler is None for target in self.targets):
+        if not caller_id and all(target.roots_always for target in self.targets):
             return self.targets
         name = f"invoke_agent {end.get('agent') or 'agent'}"
         if caller_id:
@@ -290,7 +301,7 @@ class RunSpanBuilder:
         chosen = []
         for target in self.targets:
             sampler = target.sampler
-            if sampler is None:
+            if sampler is None or (not caller_id and target.roots_always):
                 chosen.append(target)
                 continue
             result = sampler.should_sample(context, trace_id, name, SpanKind.SERVER)
@@ -437,15 +448,21 @@ def policy_summary(held: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [_policy_attributes(event) for event in held if event.get("event") == "policy_event"]
 
 
+_EMPTY: Mapping[str, Any] = {}
+_PLAIN = frozenset({str, int, float, bool})
+
+
 def _data(event: Mapping[str, Any]) -> Mapping[str, Any]:
     data = event.get("data")
-    return data if isinstance(data, Mapping) else {}
+    if type(data) is dict:  # the runtime's events: skip the ABC check, the slow part here
+        return data
+    return data if isinstance(data, Mapping) else _EMPTY
 
 
 def _put(attributes: dict[str, Any], key: str, value: Any) -> None:
     if value is None:
         return
-    if isinstance(value, bool | int | float | str):
+    if type(value) in _PLAIN or isinstance(value, bool | int | float | str):
         attributes[key] = value
     else:
         attributes[key] = str(value)
