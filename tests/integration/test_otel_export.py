@@ -247,6 +247,7 @@ def test_children_wait_for_their_run_across_batches(receiver: Receiver, sink: Ot
 
     async def go() -> None:
         await sink.emit(run.events[:1])
+        assert sink.drain()
         assert sink.stats["waiting"] == 1
         run.end()
         await sink.emit(run.events[1:])
@@ -313,6 +314,7 @@ def test_pending_runs_are_bounded(receiver: Receiver) -> None:
         for run in runs:
             run.child("node_event", 1, 1, node="n", status="ok")
         asyncio.run(sink.emit([event for run in runs for event in run.events]))
+        assert sink.drain()  # the builder thread has built them
         assert sink.stats["waiting"] == 3
         assert sink.stats["dropped"] == 2
         sink.builder._max_held = 4
@@ -320,6 +322,7 @@ def test_pending_runs_are_bounded(receiver: Receiver) -> None:
         for _ in range(10):
             flood.child("node_event", 1, 1, node="n", status="ok")
         asyncio.run(sink.emit(flood.events))
+        assert sink.drain()  # the builder thread has built them
         assert sink.builder._held_count <= 4
         # The three older runs go first, then the flood's own oldest events, four at a time.
         assert sink.stats["dropped"] == 2 + 3 + 8
@@ -378,6 +381,7 @@ def test_any_event_shape_builds_without_raising(
     events = [{**base, "event": name, "data": child} for name, child in children]
     events.append({**base, "event": "run_end", "data": data})
     asyncio.run(sink.emit(events))
+    assert sink.drain()  # the builder thread has built them
     spans = queue.spans(sink)
     assert spans and spans[-1].name == "invoke_agent probe"
     root = spans[-1]

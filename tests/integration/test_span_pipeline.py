@@ -424,3 +424,42 @@ def test_the_encoder_round_trips_through_the_official_classes(
     ] == events
     assert span.status.code == status[0] and span.status.message == (status[1] or "")
     assert span.flags == 0x100 | (0x200 if parent and remote else 0)
+
+
+# -- the hand-over to the builder thread ---------------------------------------------------------
+
+
+def test_emit_never_blocks_and_counts_what_the_builder_cannot_take(
+    collector: Receiver, langfuse: Receiver, env: pytest.MonkeyPatch
+) -> None:
+    """While the builder is stuck, ``emit`` returns at once; past the bound of waiting
+    events each new batch is dropped and counted on the carrier, and what was taken is
+    built and sent once the builder moves again."""
+    env.setattr("agentdock_plugins.otel.sink.MAX_PENDING_EVENTS", 8)
+    sinks = _sinks(collector, langfuse, env)
+    otel, carried = sinks
+    runs = [_run() for _ in range(4)]  # four events each
+    try:
+        with otel._lock:  # the builder thread waits here
+            for _, events in runs:
+                _emit_only(sinks, events)
+            assert not otel.drain(timeout_s=0.05)
+        assert otel.drain()
+        _emit(sinks)  # flush both
+        assert collector.wait_for(lambda: len(collector.spans) >= 6)
+        assert langfuse.wait_for(lambda: len(langfuse.spans) >= 6)
+    finally:
+        _shutdown(sinks)
+    assert otel.dropped == 8 and otel.stats["dropped_bounds"] == 8  # the last two runs
+    assert carried.dropped == 0  # counted once, on the carrier
+    sent = {s.span_id for s in collector.spans if s.name == "invoke_agent probe"}
+    assert sent == {root for root, _ in runs[:2]}
+    assert {s.span_id for s in langfuse.spans if s.name == "invoke_agent probe"} == sent
+
+
+def _emit_only(sinks: list[Any], events: list[Any]) -> None:
+    async def go() -> None:
+        for sink in sinks:
+            await sink.emit(events)
+
+    asyncio.run(go())

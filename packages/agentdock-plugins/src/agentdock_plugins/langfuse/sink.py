@@ -27,7 +27,7 @@ from agentdock_plugins.langfuse.buffer import SpanBuffer
 from agentdock_plugins.langfuse.config import LangfuseSettings
 from agentdock_plugins.langfuse.exporter import SpoolingExporter
 from agentdock_plugins.otel.batching import RunBatchProcessor, batch_settings
-from agentdock_plugins.otel.sink import OtelSink
+from agentdock_plugins.otel.sink import OtelSink, settle
 from agentdock_plugins.otel.spans import SpanTarget
 
 if TYPE_CHECKING:
@@ -96,6 +96,7 @@ class LangfuseSink(OtelSink):
             self.processor = processor
             self.builder = carrier.builder  # shared: the carrier builds, this sink reports
             self._lock = carrier._lock
+            self._dropped_pending = 0
             target = SpanTarget("langfuse", processor, sampler or carrier.sampler)
             carrier.attach(target, flavor)
         self.exporter.head = self.head
@@ -104,7 +105,18 @@ class LangfuseSink(OtelSink):
     async def emit(self, events: Sequence[Mapping[str, Any]]) -> None:
         """Build the runs, unless the carrier builds them for both."""
         if self.carrier is None:
-            await super().emit(events)
+            self.put(events)
+
+    def _flush(self) -> None:
+        (self.carrier or self).drain()  # what the carrier still builds is LangFuse's too
+        settle(self.processor)
+
+    def shutdown(self) -> None:
+        if self.carrier is None:
+            super().shutdown()
+        else:
+            self.carrier.drain()
+            self.processor.shutdown()
 
     @property
     def dropped(self) -> int:
@@ -114,7 +126,8 @@ class LangfuseSink(OtelSink):
         buffer = self.exporter.buffer
         own = super().dropped
         if self.carrier is not None:
-            own -= self.builder.dropped  # the carrier's builder: counted once, by the carrier
+            # The carrier's builder and hand-over: counted once, by the carrier.
+            own -= self.builder.dropped + self._dropped_pending
         return own + (buffer.stats.events_dropped if buffer is not None else 0)
 
     @property

@@ -6,7 +6,14 @@ and hands the same bytes to each of its targets: the OpenTelemetry collector of
 (:meth:`OtelSink.attach`). A target is a
 :class:`~agentdock_plugins.otel.batching.RunBatchProcessor` with its own exporter and
 sampler: queuing a run is an append, and the target's thread batches, compresses and sends,
-so neither the request path nor the event loop waits on a collector. The OpenTelemetry
+so neither the request path nor the event loop waits on a collector.
+
+``emit`` itself is an append too: the sink's builder thread takes the batches the runtime
+hands over and builds them. (Handing each batch to a worker thread with
+``asyncio.to_thread`` cost more CPU than building a sampled-out run: an executor future and
+a wake-up of the event loop per batch, and the runtime's drains hand over small batches
+while requests are quick.) The batches waiting for the builder are bounded
+(:data:`MAX_PENDING_EVENTS`); past the bound new ones are dropped and counted. The OpenTelemetry
 target has no buffer: a run lost to a full queue or a failed export (a collector that is
 down, slow past ``OTEL_EXPORTER_OTLP_TIMEOUT``, or refusing) is counted in
 :attr:`OtelSink.dropped`; LangFuse's target spools to its offline buffer instead.
@@ -17,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -30,13 +39,25 @@ from agentdock_plugins.otel.wire import Head, encode_head
 if TYPE_CHECKING:
     from agentdock.spec import DockSpec
 
-__all__ = ["FLUSH_TIMEOUT_MS", "INSTRUMENTATION_SCOPE", "OtelSink", "settle", "target_stats"]
+__all__ = [
+    "FLUSH_TIMEOUT_MS",
+    "INSTRUMENTATION_SCOPE",
+    "MAX_PENDING_EVENTS",
+    "OtelSink",
+    "settle",
+    "target_stats",
+]
 
 #: How long ``flush`` lets a target export what it holds: within the runtime's own
 #: 5-second bound on a sink's flush at shutdown, so the sink decides what becomes of the rest.
 FLUSH_TIMEOUT_MS = 4_000
 #: The instrumentation scope of every span AgentDock builds.
 INSTRUMENTATION_SCOPE = "agentdock"
+#: Events handed to ``emit`` and not built yet that a sink holds; past it new batches are
+#: dropped and counted (a builder that cannot keep up must not grow the process).
+MAX_PENDING_EVENTS = 65_536
+#: How long ``drain`` waits for the builder at most, by default.
+DRAIN_TIMEOUT_S = 2.0
 
 
 def settle(queue: Any) -> None:
@@ -44,8 +65,10 @@ def settle(queue: Any) -> None:
     last = getattr(queue, "settle", None)
     if callable(last):
         last(FLUSH_TIMEOUT_MS)
-    else:
-        queue.force_flush(FLUSH_TIMEOUT_MS)
+        return
+    flush = getattr(queue, "force_flush", None)
+    if callable(flush):
+        flush(FLUSH_TIMEOUT_MS)
 
 
 def target_stats(queue: Any) -> dict[str, int]:
@@ -113,6 +136,16 @@ class OtelSink:
         self.builder = RunSpanBuilder(targets, head=self.head, flavor=flavor)
         self._lock = threading.Lock()
         self.endpoint = endpoint
+        self._pending: deque[Sequence[Mapping[str, Any]]] = deque()
+        #: Events put (by the event loop) and built (by the builder thread), and events
+        #: dropped because too many were waiting: each written by one thread only.
+        self._put = 0
+        self._built = 0
+        self._dropped_pending = 0
+        self._wake = threading.Event()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
 
     def attach(self, target: SpanTarget, flavor: SpanFlavor | None = None) -> None:
         """Send every run this sink builds to ``target`` too (built once, the same bytes);
@@ -123,23 +156,71 @@ class OtelSink:
                 self.builder.flavor = flavor
 
     async def emit(self, events: Sequence[Mapping[str, Any]]) -> None:
-        # Building spans is CPU work (microseconds a span): a worker thread does it,
-        # so a large batch never holds the event loop that serves requests.
-        await asyncio.to_thread(self._add, events)
+        self.put(events)
 
-    def _add(self, events: Sequence[Mapping[str, Any]]) -> None:
-        with self._lock:  # a timed-out emit may still be running when the next one starts
-            self.builder.add(events)
+    def put(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Hand a batch to the builder thread; never blocks (past :data:`MAX_PENDING_EVENTS`
+        waiting, the batch is dropped and counted)."""
+        count = len(events)
+        if self._put - self._built + count > MAX_PENDING_EVENTS:
+            self._dropped_pending += count
+            return
+        self._pending.append(events)
+        self._put += count
+        if self._thread is None or self._pid != os.getpid():
+            self._start()
+        self._wake.set()
+
+    def _start(self) -> None:
+        self._pid = os.getpid()
+        self._thread = threading.Thread(
+            target=self._work, name="agentdock-spans-build", daemon=True
+        )
+        self._thread.start()
+
+    def _work(self) -> None:
+        pending, wake = self._pending, self._wake
+        while True:
+            wake.wait()
+            wake.clear()
+            while pending:
+                events = pending.popleft()
+                try:
+                    with self._lock:
+                        self.builder.add(events)
+                except Exception:  # a builder bug loses the batch, counted, not the thread
+                    self._dropped_pending += len(events)
+                self._built += len(events)
+            if self._stop:
+                return
+
+    def drain(self, timeout_s: float = DRAIN_TIMEOUT_S) -> bool:
+        """Wait until every batch handed to ``emit`` is built (at most ``timeout_s``);
+        ``True`` when it is."""
+        deadline = time.monotonic() + timeout_s
+        while self._built < self._put:
+            if time.monotonic() >= deadline or self._thread is None:
+                return False
+            time.sleep(0.001)
+        return True
 
     async def flush(self) -> None:
-        """Export what the OpenTelemetry target holds (the runtime calls this at shutdown;
-        an attached target's own sink flushes it); what the bound does not allow is counted
-        lost, never dropped silently."""
+        """Build what was handed over, then export what the OpenTelemetry target holds (the
+        runtime calls this at shutdown; an attached target's own sink flushes it); what
+        the bound does not allow is counted lost, never dropped silently."""
+        await asyncio.to_thread(self._flush)
+
+    def _flush(self) -> None:
+        self.drain()
         if self.processor is not None:
-            await asyncio.to_thread(settle, self.processor)
+            settle(self.processor)
 
     def shutdown(self) -> None:
-        """Flush and stop the target's thread (the runtime calls ``flush``; tests call this)."""
+        """Build what was handed over, flush and stop the threads (the runtime calls
+        ``flush``; tests call this)."""
+        self.drain()
+        self._stop = True
+        self._wake.set()
         if self.processor is not None:
             self.processor.shutdown()
 
@@ -148,7 +229,7 @@ class OtelSink:
         """Telemetry events this sink took and lost: past the builder's bounds, or in runs
         the OpenTelemetry target's queue dropped (full, export failed, shutdown). The
         runtime reports it per sink (``agentdock_telemetry_events_dropped_total``)."""
-        return self.builder.dropped + _queue_dropped(self.processor)
+        return self._dropped_pending + self.builder.dropped + _queue_dropped(self.processor)
 
     @property
     def stats(self) -> dict[str, int]:
@@ -161,7 +242,7 @@ class OtelSink:
             "unsampled": self.builder.unsampled,
             "waiting": self.builder.waiting,
             "dropped": self.dropped,
-            "dropped_bounds": self.builder.dropped,
+            "dropped_bounds": self.builder.dropped + self._dropped_pending,
         }
         out.update(target_stats(self.processor))
         return out
