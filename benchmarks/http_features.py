@@ -188,6 +188,9 @@ def _table(title: str, rows: dict[str, dict[str, float]], goal: float) -> None:
     )
     base, base_cpu = rows["off"]["rps"], rows["off"]["cpu_us"]
     for name, row in rows.items():
+        if not base or not row["rps"]:
+            print(f"{name:<12} no request was answered in time: no figures")
+            continue
         print(
             f"{name:<12} {row['rps']:>9.0f} {row['p50']:>8.2f} {row['p99']:>8.2f} "
             f"{row['non_2xx']:>8.0f} {row['rps'] / base:>6.2f}x {row['cpu_us']:>11.0f}"
@@ -274,8 +277,9 @@ def _telemetry(quiet: dict[str, str], args: argparse.Namespace, sections: set[st
             "on": _measure(_serve(model_observed, insecure=True, env=telemetry_env), args, {}),
         }
         _table("a model that takes 20 ms and streams 50 tokens: all telemetry on", model, 0.99)
-        p50 = model["on"]["p50"] / model["off"]["p50"]
-        print(f"p50 on / off: {p50:.3f} (goal: within 1 %)")
+        if model["off"]["p50"]:
+            p50 = model["on"]["p50"] / model["off"]["p50"]
+            print(f"p50 on / off: {p50:.3f} (goal: within 1 %)")
     print(f"\nreceived by the OTLP and LangFuse endpoints: {_Receiver.received}")
     otlp.shutdown()
     langfuse.shutdown()
