@@ -5,7 +5,9 @@ The sink is built when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or
 ``observability.otlp_endpoint``, and ``observability.tracing`` is not false. A run becomes
 an ``invoke_agent {agent}`` span with ``execute_tool``, ``chat`` and node children and its
 policy decisions as span events, under the trace id the runtime answered in ``x-trace-id``.
-The OpenTelemetry SDK is imported only when the sink is built.
+When LangFuse is configured too, it rides on this sink: each run is built and encoded once
+and the same bytes go to both endpoints. The OpenTelemetry SDK is imported only when the
+sink is built.
 """
 
 from __future__ import annotations

@@ -3,12 +3,13 @@
 The runtime never touches OpenTelemetry while it serves a request: it emits plain events
 (``run_end``, ``tool_event``, ...) carrying their own start times and durations, and this
 module rebuilds the span tree from them off the request path. Each run's child events are
-held until its ``run_end`` arrives; then the run's spans are made, finished, as the SDK's
-``ReadableSpan`` objects and handed to a span processor (children first, as they would end
-live; to :class:`~agentdock_plugins.otel.batching.RunBatchProcessor` as one run, so a run is
-delivered or lost whole). The tracer provider's sampler decides once per run, so a run and
-its children are kept or dropped together; building finished spans directly skips the SDK's
-per-span start machinery, which costs more than the span itself here.
+held until its ``run_end`` arrives; then each target's sampler decides once for the run (a
+run and its children are kept or dropped together, and a run no target keeps is never
+built), and the run's spans are planned (:class:`SpanPlan`) and written straight to OTLP
+protobuf (:func:`~agentdock_plugins.otel.wire.span_bytes`), children first, as they would
+end live. No SDK span, attribute or protobuf object is made: that machinery cost more than
+the spans themselves here. The same bytes go to every target that sampled the run, as one
+run (to :class:`~agentdock_plugins.otel.batching.RunBatchProcessor`: delivered or lost whole).
 
 Ids are the runtime's, not new ones: the run span gets the envelope's ``trace_id`` and
 ``span_id`` (so the ``x-trace-id`` a caller saw finds the trace), a child gets the
@@ -17,7 +18,7 @@ the caller's span (``parent_span_id``).
 
 What a span carries comes from the event alone, and an event never holds the input, the
 output or a credential, so neither does a span. A :class:`SpanFlavor` may add attributes
-per span (the LangFuse sink adds its own) or extra spans.
+per span (LangFuse's, which then reach every target) or extra spans.
 """
 
 from __future__ import annotations

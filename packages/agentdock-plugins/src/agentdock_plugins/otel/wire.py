@@ -4,10 +4,13 @@ The SDK's encoder builds a protobuf object per span, attribute and value before 
 them; for the spans AgentDock makes (a handful of spans per run, a dozen attributes each),
 that costs more CPU than everything else in the sinks together, and it runs in the same
 process as the agent. This module writes the same bytes directly (the wire format of
-``opentelemetry/proto/collector/trace/v1/trace_service.proto``), with each attribute key's
-prefix and each resource and scope encoded once. A contract test decodes its output with the
-official protobuf classes and compares it with the SDK encoder's.
-"""
+``opentelemetry/proto/collector/trace/v1/trace_service.proto``): :func:`span_bytes` writes one
+span from plain values, once per run whatever the number of endpoints, and :func:`request`
+joins encoded spans behind a resource and scope encoded once per sink (:func:`encode_head`),
+without touching them again. Attribute fields that repeat run after run are kept whole.
+:func:`encode_request` does the same for the SDK's ``ReadableSpan`` objects. Tests decode the
+output with the official protobuf classes, field by field, and compare it with the SDK
+encoder's."""
 
 from __future__ import annotations
 
