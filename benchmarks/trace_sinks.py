@@ -1,6 +1,6 @@
 """CPU a run costs the tracing sinks: OpenTelemetry, LangFuse, and both on one span pipeline.
 
-    uv run python benchmarks/trace_sinks.py [--runs 3000] [--trials 3]
+    uv run python benchmarks/trace_sinks.py [--runs 3000] [--trials 3] [--shape full|echo]
 
 The sinks are built as the runtime builds them (``otel_sink``, then ``langfuse_sink`` with
 what was built: with both, LangFuse rides on the OpenTelemetry sink's pipeline). Each
@@ -9,7 +9,8 @@ that answers 200 at once (a child process, so its CPU is not counted). The basel
 same run: the OpenTelemetry SDK as an application would use it (a tracer's ``start_span`` and
 ``end`` for the same four spans and attributes, ``BatchSpanProcessor``, the SDK's OTLP/HTTP
 exporter). Runs are handed over as the telemetry drain does, 64 events at a time, four events
-a run (run_end, a node, a tool, a model call); each figure is the process CPU time (every
+a run (run_end, a node, a tool, a model call), or with ``--shape echo`` two, as the echo
+graph of the HTTP benchmarks makes (run_end, a node); each figure is the process CPU time (every
 thread: building, queueing, encoding, compressing, sending) per run, best of the trials.
 """
 
@@ -66,7 +67,8 @@ def _serve(port: Any, received: Any) -> None:
     server.serve_forever()
 
 
-def _runs(count: int) -> list[list[dict[str, Any]]]:
+def _runs(count: int, shape: str = "full") -> list[list[dict[str, Any]]]:
+    """``count`` runs: a node, a tool and a model call (``full``), or one node (``echo``)."""
     out = []
     for _ in range(count):
         run_id = os.urandom(16).hex()
@@ -77,37 +79,36 @@ def _runs(count: int) -> list[list[dict[str, Any]]]:
             return envelope(name, "bench", data, run_id=run_id, trace_id=run_id, span_id=span)
 
         step = {"status": "ok", "duration_ms": 1.0, "start_unix_nano": start}
-        out.append(
-            [
-                event("node_event", {**step, "node": "upper", "span_id": new_span_id()}),
-                event("tool_event", {**step, "tool": "lookup", "span_id": new_span_id()}),
-                event(
-                    "model_event",
-                    {
-                        **step,
-                        "model": "gpt-4o-mini",
-                        "provider": "openai",
-                        "tokens_input": 12,
-                        "tokens_output": 7,
-                        "span_id": new_span_id(),
-                    },
-                ),
-                event(
-                    "run_end",
-                    {
-                        "mode": "invoke",
-                        "status": "ok",
-                        "latency_ms": 5.0,
-                        "tokens_input": 12,
-                        "tokens_output": 7,
-                        "model": "gpt-4o-mini",
-                        "provider": "openai",
-                        "start_unix_nano": start,
-                        "end_unix_nano": start + 5_000_000,
-                    },
-                ),
-            ]
-        )
+        run = [
+            event("node_event", {**step, "node": "upper", "span_id": new_span_id()}),
+            event("tool_event", {**step, "tool": "lookup", "span_id": new_span_id()}),
+            event(
+                "model_event",
+                {
+                    **step,
+                    "model": "gpt-4o-mini",
+                    "provider": "openai",
+                    "tokens_input": 12,
+                    "tokens_output": 7,
+                    "span_id": new_span_id(),
+                },
+            ),
+            event(
+                "run_end",
+                {
+                    "mode": "invoke",
+                    "status": "ok",
+                    "latency_ms": 5.0,
+                    "tokens_input": 12,
+                    "tokens_output": 7,
+                    "model": "gpt-4o-mini",
+                    "provider": "openai",
+                    "start_unix_nano": start,
+                    "end_unix_nano": start + 5_000_000,
+                },
+            ),
+        ]
+        out.append(run if shape == "full" else [run[0], run[-1]])
     return out
 
 
@@ -127,7 +128,7 @@ def _sinks(spec: Any, which: str, url: str, scratch: Path) -> list[Any]:
 class _SdkSink:
     """The OpenTelemetry SDK used directly: a tracer makes the same four spans a run."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, shape: str) -> None:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -137,6 +138,7 @@ class _SdkSink:
             BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{url}/v1/traces"))
         )
         self.tracer = self.provider.get_tracer("agentdock")
+        self.children = 3 if shape == "full" else 1
 
     async def emit(self, events: list[dict[str, Any]]) -> None:
         await asyncio.to_thread(self._add, events)
@@ -170,7 +172,7 @@ class _SdkSink:
                 ("node upper", {"agentdock.node.name": "upper"}),
                 ("execute_tool lookup", {"gen_ai.tool.name": "lookup"}),
                 ("chat gpt-4o-mini", {"gen_ai.request.model": "gpt-4o-mini"}),
-            ):
+            )[: self.children]:
                 child = self.tracer.start_span(
                     name, context=context, start_time=start, attributes=attributes
                 )
@@ -213,6 +215,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3000)
     parser.add_argument("--trials", type=int, default=3)
+    parser.add_argument(
+        "--shape",
+        choices=("full", "echo"),
+        default="full",
+        help="runs of a node, a tool and a model call (full) or of one node (echo)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("OTEL_BSP_MAX_QUEUE_SIZE", str(args.runs * 4))  # nothing dropped
     report = validate(DOCUMENT, skip_imports=True)
@@ -230,9 +238,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="agentdock-bench-") as scratch:
         for _ in range(args.trials):
             for case in CASES:
-                sinks = [_SdkSink(url)] if case == "sdk" else _sinks(spec, case, url, Path(scratch))
+                if case == "sdk":
+                    sinks = [_SdkSink(url, args.shape)]
+                else:
+                    sinks = _sinks(spec, case, url, Path(scratch))
                 before = received.value
-                cost = _measure(sinks, _runs(args.runs))
+                cost = _measure(sinks, _runs(args.runs, args.shape))
                 best[case] = min(best.get(case, cost), cost)
                 sent[case] = received.value - before
     server.terminate()
