@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import agentdock_plugins.langgraph
@@ -463,3 +465,56 @@ def _emit_only(sinks: list[Any], events: list[Any]) -> None:
             await sink.emit(events)
 
     asyncio.run(go())
+
+
+# -- through the real runtime --------------------------------------------------------------------
+
+#: The reference agent of examples/echo (one node that upper-cases ``text``).
+ECHO_PACKAGE = Path(__file__).resolve().parents[2] / "examples" / "echo" / "echo"
+
+
+def test_the_runtime_builds_one_pipeline_for_both_backends(
+    tmp_path: Path, collector: Receiver, langfuse: Receiver, env: pytest.MonkeyPatch
+) -> None:
+    """Served through the runtime with both backends configured: each response's trace is
+    at the collector and at LangFuse, the same spans at both, and nothing of the input."""
+    import agentdock_plugins.langfuse
+    import agentdock_plugins.litestar
+    import agentdock_plugins.otel
+    import yaml
+    from agentdock.testing import client
+
+    shutil.copytree(ECHO_PACKAGE, tmp_path / "echo", ignore=shutil.ignore_patterns("__pycache__"))
+    document = {
+        **DOCUMENT,
+        "observability": {
+            "otlp_endpoint": collector.url,
+            "langfuse": {"public_key": PUBLIC, "secret_key": SECRET, "host": langfuse.url},
+        },
+    }
+    path = tmp_path / "Dockfile.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    manager = make_plugin_manager(
+        plugins=[
+            ("langgraph", agentdock_plugins.langgraph),
+            ("litestar", agentdock_plugins.litestar),
+            ("otel", agentdock_plugins.otel),
+            ("langfuse", agentdock_plugins.langfuse),
+        ]
+    )
+    planted = "sk-input-planted-77aa88bb"
+    with client(path, insecure_no_auth=True, plugins=manager) as http:
+        responses = [http.post("/invoke", json={"text": f"hi {planted}"}) for _ in range(3)]
+    assert all(response.status_code == 200 for response in responses)
+    traces = {response.headers["x-trace-id"] for response in responses}
+
+    def roots(receiver: Receiver) -> set[str]:
+        return {s.trace_id for s in receiver.spans if s.name == "invoke_agent probe"}
+
+    assert collector.wait_for(lambda: roots(collector) == traces)
+    assert langfuse.wait_for(lambda: roots(langfuse) == traces)
+    assert sorted(_key(s) for s in collector.spans) == sorted(_key(s) for s in langfuse.spans)
+    root = next(s for s in collector.spans if s.name == "invoke_agent probe")
+    assert root.attributes["langfuse.observation.type"] == "agent"
+    for item in [*collector.received, *langfuse.received]:
+        assert planted.encode() not in item.body and SECRET.encode() not in item.body
