@@ -82,16 +82,29 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
-def _sinks(collector: Receiver, langfuse: Receiver, env: pytest.MonkeyPatch) -> list[Any]:
-    """The two sinks as the runtime builds them."""
+def _sinks(
+    collector: Receiver,
+    langfuse: Receiver,
+    env: pytest.MonkeyPatch,
+    *,
+    langfuse_first: bool = False,
+) -> list[Any]:
+    """The two sinks as the runtime builds them: ``[otel, langfuse]``, whichever factory the
+    plugin manager calls first (the second joins the first's pipeline)."""
     env.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
     env.setenv("LANGFUSE_HOST", langfuse.url)
     report = validate(DOCUMENT, skip_imports=True, plugins=_LANGGRAPH)
     assert report.ok, [f.one_line() for f in report.errors]
-    otel = otel_sink(report.spec)
-    assert isinstance(otel, OtelSink)
-    carried = langfuse_sink(report.spec, {"otel": otel})
-    assert isinstance(carried, LangfuseSink) and carried.carrier is otel
+    if langfuse_first:
+        carried = langfuse_sink(report.spec)
+        otel = otel_sink(report.spec)
+        assert isinstance(otel, OtelSink) and isinstance(carried, LangfuseSink)
+        assert otel.carrier is carried and carried.carrier is None
+    else:
+        otel = otel_sink(report.spec)
+        carried = langfuse_sink(report.spec)
+        assert isinstance(otel, OtelSink) and isinstance(carried, LangfuseSink)
+        assert carried.carrier is otel and otel.carrier is None
     return [otel, carried]
 
 
@@ -186,10 +199,11 @@ def _key(span: Span) -> tuple[Any, ...]:
 # -- one pipeline, the same bytes ----------------------------------------------------------------
 
 
+@pytest.mark.parametrize("langfuse_first", [False, True], ids=["otel-first", "langfuse-first"])
 def test_each_run_is_built_once_and_both_endpoints_get_the_same_spans(
-    collector: Receiver, langfuse: Receiver, env: pytest.MonkeyPatch
+    collector: Receiver, langfuse: Receiver, env: pytest.MonkeyPatch, langfuse_first: bool
 ) -> None:
-    sinks = _sinks(collector, langfuse, env)
+    sinks = _sinks(collector, langfuse, env, langfuse_first=langfuse_first)
     otel, carried = sinks
     try:
         roots = []
@@ -200,6 +214,7 @@ def test_each_run_is_built_once_and_both_endpoints_get_the_same_spans(
         assert collector.wait_for(lambda: len(collector.spans) >= 15)
         assert langfuse.wait_for(lambda: len(langfuse.spans) >= 15)
         assert otel.builder is carried.builder and otel.builder.runs == 5  # built once each
+        assert otel.dropped == carried.dropped == 0
     finally:
         _shutdown(sinks)
     sent_otel = sorted(_key(span) for span in collector.spans)

@@ -11,7 +11,6 @@ SQLite buffer and are re-sent with backoff. The SDK is imported only when the si
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from agentdock import hookimpl
@@ -24,11 +23,13 @@ if TYPE_CHECKING:
 __all__ = ["agentdock_register_telemetry_sinks", "langfuse_sink"]
 
 
-def langfuse_sink(spec: DockSpec, built: Mapping[str, Any] | None = None) -> LangfuseSink | None:
+def langfuse_sink(spec: DockSpec) -> LangfuseSink | None:
     """The sink for ``spec``, or ``None`` when it names no LangFuse keys.
 
-    :param built: the sinks built before this one (name → sink); an OpenTelemetry sink
-        there carries LangFuse too (one span pipeline for both).
+    When the OpenTelemetry factory built a sink for the same spec before, LangFuse joins
+    its pipeline (and when it runs after this one, it joins LangFuse's): one span pipeline
+    for both, whatever the order. The factories take no ``built`` mapping: the runtime
+    would then build them after the local collector, which must see that they export runs.
 
     :raises agentdock_plugins.langfuse.config.SettingsError: a LangFuse variable is malformed.
     """
@@ -38,10 +39,13 @@ def langfuse_sink(spec: DockSpec, built: Mapping[str, Any] | None = None) -> Lan
     if settings is None:
         return None
     from agentdock_plugins.langfuse.sink import LangfuseSink
-    from agentdock_plugins.otel.sink import OtelSink
+    from agentdock_plugins.otel.sink import carrier_for, register_carrier
 
-    carrier = (built or {}).get("otel")
-    return LangfuseSink(spec, settings, carrier=carrier if type(carrier) is OtelSink else None)
+    carrier = carrier_for(spec)
+    sink = LangfuseSink(spec, settings, carrier=carrier)
+    if carrier is None:
+        register_carrier(sink)
+    return sink
 
 
 @hookimpl

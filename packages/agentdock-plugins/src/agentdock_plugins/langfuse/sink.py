@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agentdock_plugins.langfuse.attributes import LangfuseFlavor
 from agentdock_plugins.langfuse.buffer import SpanBuffer
 from agentdock_plugins.langfuse.config import LangfuseSettings
 from agentdock_plugins.langfuse.exporter import SpoolingExporter
 from agentdock_plugins.otel.batching import RunBatchProcessor, batch_settings
-from agentdock_plugins.otel.sink import OtelSink, settle
-from agentdock_plugins.otel.spans import SpanTarget
+from agentdock_plugins.otel.sink import OtelSink
 
 if TYPE_CHECKING:
     from agentdock.spec import DockSpec
@@ -45,9 +43,12 @@ FLUSH_INTERVAL_ENV = "LANGFUSE_FLUSH_INTERVAL"
 class LangfuseSink(OtelSink):
     """Runs as LangFuse traces, spooled to a local buffer while LangFuse is away.
 
-    :param carrier: the OpenTelemetry sink to attach to (it builds every run once for both);
-        ``None``: this sink builds the runs.
+    :param carrier: the OpenTelemetry sink built before for the same spec, to join (it builds
+        every run once for both); ``None``: this sink builds the runs (and an OpenTelemetry
+        sink built after it joins it).
     """
+
+    target_name = "langfuse"
 
     def __init__(
         self, spec: DockSpec, settings: LangfuseSettings, *, carrier: OtelSink | None = None
@@ -88,35 +89,9 @@ class LangfuseSink(OtelSink):
 
             # LANGFUSE_SAMPLE_RATE applies whatever the caller's traceparent says.
             sampler = TraceIdRatioBased(settings.sample_rate)
-        self.carrier = carrier
-        if carrier is None:
-            super().__init__(spec, processor=processor, flavor=flavor, sampler=sampler)
-        else:
-            self.resource, self.sampler, self.head = carrier.resource, carrier.sampler, carrier.head
-            self.processor = processor
-            self.builder = carrier.builder  # shared: the carrier builds, this sink reports
-            self._lock = carrier._lock
-            self._dropped_pending = 0
-            target = SpanTarget("langfuse", processor, sampler or carrier.sampler)
-            carrier.attach(target, flavor)
+        super().__init__(spec, processor=processor, flavor=flavor, sampler=sampler, carrier=carrier)
         self.exporter.head = self.head
         self.endpoint = self.exporter.endpoint
-
-    async def emit(self, events: Sequence[Mapping[str, Any]]) -> None:
-        """Build the runs, unless the carrier builds them for both."""
-        if self.carrier is None:
-            self.put(events)
-
-    def _flush(self) -> None:
-        (self.carrier or self).drain()  # what the carrier still builds is LangFuse's too
-        settle(self.processor)
-
-    def shutdown(self) -> None:
-        if self.carrier is None:
-            super().shutdown()
-        else:
-            self.carrier.drain()
-            self.processor.shutdown()
 
     @property
     def dropped(self) -> int:
@@ -124,11 +99,7 @@ class LangfuseSink(OtelSink):
         queue's losses (as for OpenTelemetry), plus runs the buffer kept and then lost
         (made room, expired, refused on a re-send)."""
         buffer = self.exporter.buffer
-        own = super().dropped
-        if self.carrier is not None:
-            # The carrier's builder and hand-over: counted once, by the carrier.
-            own -= self.builder.dropped + self._dropped_pending
-        return own + (buffer.stats.events_dropped if buffer is not None else 0)
+        return super().dropped + (buffer.stats.events_dropped if buffer is not None else 0)
 
     @property
     def stats(self) -> dict[str, int]:

@@ -25,6 +25,7 @@ import asyncio
 import os
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,8 @@ __all__ = [
     "INSTRUMENTATION_SCOPE",
     "MAX_PENDING_EVENTS",
     "OtelSink",
+    "carrier_for",
+    "register_carrier",
     "settle",
     "target_stats",
 ]
@@ -58,6 +61,26 @@ INSTRUMENTATION_SCOPE = "agentdock"
 MAX_PENDING_EVENTS = 65_536
 #: How long ``drain`` waits for the builder at most, by default.
 DRAIN_TIMEOUT_S = 2.0
+
+
+#: The sinks that build runs (no carrier), newest last: the other tracing factory, called
+#: after one for the same spec, joins it (weak: a pipeline that is gone takes its sink along).
+_carriers: list[weakref.ref[OtelSink]] = []
+
+
+def register_carrier(sink: OtelSink) -> None:
+    """Offer ``sink``'s pipeline to the tracing sinks built after it for the same spec."""
+    _carriers[:] = [ref for ref in _carriers if ref() is not None]
+    _carriers.append(weakref.ref(sink))
+
+
+def carrier_for(spec: Any) -> OtelSink | None:
+    """The newest sink that builds runs for ``spec`` (the same object), if any."""
+    for ref in reversed(_carriers):
+        sink = ref()
+        if sink is not None and sink.spec is spec:
+            return sink
+    return None
 
 
 def settle(queue: Any) -> None:
@@ -105,10 +128,15 @@ class OtelSink:
     :param processor: the queue to use instead of a ``RunBatchProcessor`` reading
         ``OTEL_BSP_*`` (anything with ``add_run(spans, events)``).
     :param sampler: the sampler; ``None`` reads ``OTEL_TRACES_SAMPLER`` (parent-based, on).
+    :param carrier: a sink built before for the same spec whose pipeline this one's target
+        joins (:meth:`attach`): the carrier builds each run once for both, and this sink
+        only flushes its own queue and reports its own losses.
     """
 
     #: The runs go to a telemetry backend (the local collector then stays away).
     exports_runs = True
+    #: This sink's target among a pipeline's.
+    target_name = "otel"
 
     def __init__(
         self,
@@ -119,22 +147,39 @@ class OtelSink:
         flavor: SpanFlavor | None = None,
         processor: Any = None,
         sampler: Any = None,
+        carrier: OtelSink | None = None,
     ) -> None:
-        provider = TracerProvider(resource=build_resource(spec), sampler=sampler)
-        self.resource = provider.resource
-        self.sampler = provider.sampler
-        self.head: Head = encode_head(dict(self.resource.attributes), INSTRUMENTATION_SCOPE)
+        self.spec = spec
+        self.carrier = carrier
+        provider = TracerProvider(
+            resource=carrier.resource if carrier is not None else build_resource(spec),
+            sampler=sampler,
+        )
+        self.resource: Any = provider.resource
+        self.sampler: Any = provider.sampler
+        self.head: Head = (
+            carrier.head
+            if carrier is not None
+            else encode_head(dict(self.resource.attributes), INSTRUMENTATION_SCOPE)
+        )
         if exporter is None and processor is None and endpoint is not None:
             from agentdock_plugins.otel.exporter import OtlpHttpExporter
 
             exporter = OtlpHttpExporter(endpoint=endpoint, head=self.head)
         if processor is None and exporter is not None:
             processor = RunBatchProcessor(exporter, batch_settings(os.environ))
-        #: The OpenTelemetry target's queue (``None``: this sink only carries attached ones).
+        #: This sink's target queue (``None``: this sink only carries attached ones).
         self.processor = processor
-        targets = [SpanTarget("otel", processor, self.sampler)] if processor is not None else []
-        self.builder = RunSpanBuilder(targets, head=self.head, flavor=flavor)
-        self._lock = threading.Lock()
+        target = SpanTarget(self.target_name, processor, self.sampler)
+        if carrier is None:
+            self.builder = RunSpanBuilder(
+                [target] if processor is not None else [], head=self.head, flavor=flavor
+            )
+            self._lock = threading.Lock()
+        else:  # the carrier's builder: this sink reports its runs, the carrier builds them
+            self.builder = carrier.builder
+            self._lock = carrier._lock
+            carrier.attach(target, flavor)
         self.endpoint = endpoint
         self._pending: deque[Sequence[Mapping[str, Any]]] = deque()
         #: Events put (by the event loop) and built (by the builder thread), and events
@@ -156,7 +201,8 @@ class OtelSink:
                 self.builder.flavor = flavor
 
     async def emit(self, events: Sequence[Mapping[str, Any]]) -> None:
-        self.put(events)
+        if self.carrier is None:  # else the carrier, given the same events, builds them
+            self.put(events)
 
     def put(self, events: Sequence[Mapping[str, Any]]) -> None:
         """Hand a batch to the builder thread; never blocks (past :data:`MAX_PENDING_EVENTS`
@@ -211,16 +257,17 @@ class OtelSink:
         await asyncio.to_thread(self._flush)
 
     def _flush(self) -> None:
-        self.drain()
+        (self.carrier or self).drain()  # what the carrier still builds is this target's too
         if self.processor is not None:
             settle(self.processor)
 
     def shutdown(self) -> None:
         """Build what was handed over, flush and stop the threads (the runtime calls
         ``flush``; tests call this)."""
-        self.drain()
-        self._stop = True
-        self._wake.set()
+        (self.carrier or self).drain()
+        if self.carrier is None:
+            self._stop = True
+            self._wake.set()
         if self.processor is not None:
             self.processor.shutdown()
 
@@ -229,7 +276,10 @@ class OtelSink:
         """Telemetry events this sink took and lost: past the builder's bounds, or in runs
         the OpenTelemetry target's queue dropped (full, export failed, shutdown). The
         runtime reports it per sink (``agentdock_telemetry_events_dropped_total``)."""
-        return self._dropped_pending + self.builder.dropped + _queue_dropped(self.processor)
+        own = _queue_dropped(self.processor)
+        if self.carrier is None:  # the builder's losses: counted once, by the carrier
+            own += self._dropped_pending + self.builder.dropped
+        return own
 
     @property
     def stats(self) -> dict[str, int]:
@@ -242,7 +292,7 @@ class OtelSink:
             "unsampled": self.builder.unsampled,
             "waiting": self.builder.waiting,
             "dropped": self.dropped,
-            "dropped_bounds": self.builder.dropped + self._dropped_pending,
+            "dropped_bounds": 0 if self.carrier else self.builder.dropped + self._dropped_pending,
         }
         out.update(target_stats(self.processor))
         return out
