@@ -2,8 +2,8 @@
 
     uv run python benchmarks/trace_sinks.py [--runs 3000] [--trials 3] [--shape full|echo]
 
-The sinks are built as the runtime builds them (``otel_sink``, then ``langfuse_sink`` with
-what was built: with both, LangFuse rides on the OpenTelemetry sink's pipeline). Each
+The sinks are built as the runtime builds them (``otel_sink``, then ``langfuse_sink``: with
+both, LangFuse joins the OpenTelemetry sink's pipeline). Each
 builds every run's spans, queues them, encodes, compresses and POSTs them to an endpoint
 that answers 200 at once (a child process, so its CPU is not counted). The baseline, in the
 same run: the OpenTelemetry SDK as an application would use it (a tracer's ``start_span`` and
@@ -121,7 +121,7 @@ def _sinks(spec: Any, which: str, url: str, scratch: Path) -> list[Any]:
     if "otel" in which:
         built["otel"] = otel_sink(spec)
     if "langfuse" in which:
-        built["langfuse"] = langfuse_sink(spec, built)
+        built["langfuse"] = langfuse_sink(spec)
     return list(built.values())
 
 

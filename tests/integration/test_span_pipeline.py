@@ -533,3 +533,21 @@ def test_the_runtime_builds_one_pipeline_for_both_backends(
     assert root.attributes["langfuse.observation.type"] == "agent"
     for item in [*collector.received, *langfuse.received]:
         assert planted.encode() not in item.body and SECRET.encode() not in item.body
+
+
+def test_a_sink_joins_only_a_pipeline_built_for_it(
+    collector: Receiver, langfuse: Receiver, env: pytest.MonkeyPatch
+) -> None:
+    """Built again for the same spec object, a sink never joins a pipeline another sink
+    joined already or one that was flushed for shutdown."""
+    env.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+    env.setenv("LANGFUSE_HOST", langfuse.url)
+    spec = validate(DOCUMENT, skip_imports=True, plugins=_LANGGRAPH).spec
+    first_otel, first_langfuse = otel_sink(spec), langfuse_sink(spec)
+    assert first_langfuse is not None and first_langfuse.carrier is first_otel
+    alone = otel_sink(spec)  # the first pair is complete: this one builds for itself
+    assert alone is not None and alone.carrier is None
+    asyncio.run(alone.flush())  # flushed for shutdown: nobody joins it any more
+    late = langfuse_sink(spec)
+    assert late is not None and late.carrier is None
+    _shutdown([first_otel, first_langfuse, alone, late])

@@ -63,24 +63,35 @@ MAX_PENDING_EVENTS = 65_536
 DRAIN_TIMEOUT_S = 2.0
 
 
-#: The sinks that build runs (no carrier), newest last: the other tracing factory, called
-#: after one for the same spec, joins it (weak: a pipeline that is gone takes its sink along).
+#: Sinks that build runs and no other tracing sink joined yet, newest last: the other tracing
+#: factory, called next for the same spec, joins one. Weak, and a sink leaves when it is
+#: joined or flushed: a pipeline that is gone or shutting down is never offered.
 _carriers: list[weakref.ref[OtelSink]] = []
+_carriers_lock = threading.Lock()
 
 
 def register_carrier(sink: OtelSink) -> None:
-    """Offer ``sink``'s pipeline to the tracing sinks built after it for the same spec."""
-    _carriers[:] = [ref for ref in _carriers if ref() is not None]
-    _carriers.append(weakref.ref(sink))
+    """Offer ``sink``'s pipeline to the next tracing sink built for the same spec."""
+    with _carriers_lock:
+        _carriers[:] = [ref for ref in _carriers if ref() is not None]
+        _carriers.append(weakref.ref(sink))
 
 
 def carrier_for(spec: Any) -> OtelSink | None:
-    """The newest sink that builds runs for ``spec`` (the same object), if any."""
-    for ref in reversed(_carriers):
-        sink = ref()
-        if sink is not None and sink.spec is spec:
-            return sink
+    """The newest sink offered for ``spec`` (the same object), taken off the offer; ``None``
+    when there is none."""
+    with _carriers_lock:
+        for ref in reversed(_carriers):
+            sink = ref()
+            if sink is not None and sink.spec is spec:
+                _carriers.remove(ref)
+                return sink
     return None
+
+
+def _withdraw(sink: OtelSink) -> None:
+    with _carriers_lock:
+        _carriers[:] = [ref for ref in _carriers if ref() not in (None, sink)]
 
 
 def settle(queue: Any) -> None:
@@ -257,6 +268,7 @@ class OtelSink:
         await asyncio.to_thread(self._flush)
 
     def _flush(self) -> None:
+        _withdraw(self)  # flushed for shutdown: no new sink joins this pipeline
         (self.carrier or self).drain()  # what the carrier still builds is this target's too
         if self.processor is not None:
             settle(self.processor)
@@ -264,6 +276,7 @@ class OtelSink:
     def shutdown(self) -> None:
         """Build what was handed over, flush and stop the threads (the runtime calls
         ``flush``; tests call this)."""
+        _withdraw(self)
         (self.carrier or self).drain()
         if self.carrier is None:
             self._stop = True
