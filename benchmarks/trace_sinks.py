@@ -1,16 +1,17 @@
-"""CPU a run costs the tracing sinks, with the SDK's span processor and with AgentDock's.
+"""CPU a run costs the tracing sinks: OpenTelemetry, LangFuse, and both on one span pipeline.
 
-    uv run python benchmarks/trace_sinks.py [--runs 3000] [--trials 3]
+    uv run python benchmarks/trace_sinks.py [--runs 3000] [--trials 3] [--shape full|echo]
 
-The OpenTelemetry and LangFuse sinks build each run's spans, queue them, encode them and
-POST them to an endpoint that answers 200 at once (a child process, so its CPU is not
-counted). Each sink runs twice in the same process: with the SDK's queue
-(``BatchSpanProcessor``, the LangFuse SDK's ``LangfuseSpanProcessor``) and with
-AgentDock's :class:`~agentdock_plugins.otel.batching.RunBatchProcessor` (whole runs, every
-loss counted). Runs are handed over as the telemetry drain does, 64 events at a time, four
-events a run (run_end, a node, a tool, a model call); each figure is the process CPU time
-(every thread: building, queueing, encoding, sending) per run, best of the trials, and the
-ratio of AgentDock's queue to the SDK's.
+The sinks are built as the runtime builds them (``otel_sink``, then ``langfuse_sink``: with
+both, LangFuse joins the OpenTelemetry sink's pipeline). Each
+builds every run's spans, queues them, encodes, compresses and POSTs them to an endpoint
+that answers 200 at once (a child process, so its CPU is not counted). The baseline, in the
+same run: the OpenTelemetry SDK as an application would use it (a tracer's ``start_span`` and
+``end`` for the same four spans and attributes, ``BatchSpanProcessor``, the SDK's OTLP/HTTP
+exporter). Runs are handed over as the telemetry drain does, 64 events at a time, four events
+a run (run_end, a node, a tool, a model call), or with ``--shape echo`` two, as the echo
+graph of the HTTP benchmarks makes (run_end, a node); each figure is the process CPU time (every
+thread: building, queueing, encoding, compressing, sending) per run, best of the trials.
 """
 
 from __future__ import annotations
@@ -26,10 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from agentdock import validate
-from agentdock_plugins.langfuse.config import LangfuseSettings
-from agentdock_plugins.langfuse.sink import LangfuseSink
-from agentdock_plugins.otel.exporter import OtlpHttpExporter
-from agentdock_plugins.otel.sink import OtelSink
+from agentdock_plugins.langfuse import langfuse_sink
+from agentdock_plugins.otel import otel_sink
 from agentdock_runtime.events import envelope, new_span_id
 
 DOCUMENT: dict[str, Any] = {
@@ -68,7 +67,8 @@ def _serve(port: Any, received: Any) -> None:
     server.serve_forever()
 
 
-def _runs(count: int) -> list[list[dict[str, Any]]]:
+def _runs(count: int, shape: str = "full") -> list[list[dict[str, Any]]]:
+    """``count`` runs: a node, a tool and a model call (``full``), or one node (``echo``)."""
     out = []
     for _ in range(count):
         run_id = os.urandom(16).hex()
@@ -79,78 +79,114 @@ def _runs(count: int) -> list[list[dict[str, Any]]]:
             return envelope(name, "bench", data, run_id=run_id, trace_id=run_id, span_id=span)
 
         step = {"status": "ok", "duration_ms": 1.0, "start_unix_nano": start}
-        out.append(
-            [
-                event("node_event", {**step, "node": "upper", "span_id": new_span_id()}),
-                event("tool_event", {**step, "tool": "lookup", "span_id": new_span_id()}),
-                event(
-                    "model_event",
-                    {
-                        **step,
-                        "model": "gpt-4o-mini",
-                        "provider": "openai",
-                        "tokens_input": 12,
-                        "tokens_output": 7,
-                        "span_id": new_span_id(),
-                    },
-                ),
-                event(
-                    "run_end",
-                    {
-                        "mode": "invoke",
-                        "status": "ok",
-                        "latency_ms": 5.0,
-                        "tokens_input": 12,
-                        "tokens_output": 7,
-                        "model": "gpt-4o-mini",
-                        "provider": "openai",
-                        "start_unix_nano": start,
-                        "end_unix_nano": start + 5_000_000,
-                    },
-                ),
-            ]
-        )
+        run = [
+            event("node_event", {**step, "node": "upper", "span_id": new_span_id()}),
+            event("tool_event", {**step, "tool": "lookup", "span_id": new_span_id()}),
+            event(
+                "model_event",
+                {
+                    **step,
+                    "model": "gpt-4o-mini",
+                    "provider": "openai",
+                    "tokens_input": 12,
+                    "tokens_output": 7,
+                    "span_id": new_span_id(),
+                },
+            ),
+            event(
+                "run_end",
+                {
+                    "mode": "invoke",
+                    "status": "ok",
+                    "latency_ms": 5.0,
+                    "tokens_input": 12,
+                    "tokens_output": 7,
+                    "model": "gpt-4o-mini",
+                    "provider": "openai",
+                    "start_unix_nano": start,
+                    "end_unix_nano": start + 5_000_000,
+                },
+            ),
+        ]
+        out.append(run if shape == "full" else [run[0], run[-1]])
     return out
 
 
-def _otel(spec: Any, url: str, sdk: bool) -> OtelSink:
-    if not sdk:
-        return OtelSink(spec, endpoint=f"{url}/v1/traces")
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
-    exporter = OtlpHttpExporter(endpoint=f"{url}/v1/traces")
-    return OtelSink(spec, processor=BatchSpanProcessor(exporter))
-
-
-def _langfuse(spec: Any, url: str, sdk: bool, scratch: Path) -> OtelSink:
-    settings = LangfuseSettings(
-        public_key="pk-lf-bench",
-        secret_key="sk-lf-bench",
-        host=url,
-        buffer_path=scratch / f"buffer-{time.monotonic_ns()}.db",
-    )
-    sink = LangfuseSink(spec, settings)
-    if not sdk:
-        return sink
-    from langfuse._client.span_processor import LangfuseSpanProcessor
-
-    # The sink's own queue starts no thread before its first run: just replace it.
-    processor = LangfuseSpanProcessor(
-        public_key="pk-lf-bench",
-        secret_key="sk-lf-bench",
-        base_url=url,
-        span_exporter=sink.exporter,
-        should_export_span=lambda span: True,  # as the sink's own filter did: all are ours
-    )
-    sink.processor = processor
-    sink.provider = type(sink.provider)(resource=sink.provider.resource)
-    sink.provider.add_span_processor(processor)
-    sink.builder._processor = processor
-    sink.builder._add_run = None
-    return sink
+def _sinks(spec: Any, which: str, url: str, scratch: Path) -> list[Any]:
+    """The sinks of ``which`` as the runtime builds them, pointed at ``url``."""
+    os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = url
+    os.environ["LANGFUSE_HOST"] = url
+    os.environ["AGENTDOCK_LANGFUSE_BUFFER"] = str(scratch / f"buffer-{time.monotonic_ns()}.db")
+    built: dict[str, Any] = {}
+    if "otel" in which:
+        built["otel"] = otel_sink(spec)
+    if "langfuse" in which:
+        built["langfuse"] = langfuse_sink(spec)
+    return list(built.values())
 
 
-def _measure(sink: OtelSink, runs: list[list[dict[str, Any]]]) -> float:
+class _SdkSink:
+    """The OpenTelemetry SDK used directly: a tracer makes the same four spans a run."""
+
+    def __init__(self, url: str, shape: str) -> None:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        self.provider = TracerProvider()
+        self.provider.add_span_processor(
+            BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{url}/v1/traces"))
+        )
+        self.tracer = self.provider.get_tracer("agentdock")
+        self.children = 3 if shape == "full" else 1
+
+    async def emit(self, events: list[dict[str, Any]]) -> None:
+        await asyncio.to_thread(self._add, events)
+
+    def _add(self, events: list[dict[str, Any]]) -> None:
+        from opentelemetry import trace
+
+        for event in events:
+            if event["event"] != "run_end":
+                continue
+            data = event["data"]
+            start = data["start_unix_nano"]
+            root = self.tracer.start_span(
+                "invoke_agent bench",
+                kind=trace.SpanKind.SERVER,
+                start_time=start,
+                attributes={
+                    "gen_ai.operation.name": "invoke_agent",
+                    "gen_ai.agent.name": "bench",
+                    "gen_ai.request.model": data["model"],
+                    "gen_ai.provider.name": data["provider"],
+                    "gen_ai.usage.input_tokens": data["tokens_input"],
+                    "gen_ai.usage.output_tokens": data["tokens_output"],
+                    "agentdock.run_id": event["run_id"],
+                    "agentdock.run.mode": data["mode"],
+                    "agentdock.run.status": data["status"],
+                },
+            )
+            context = trace.set_span_in_context(root)
+            for name, attributes in (
+                ("node upper", {"agentdock.node.name": "upper"}),
+                ("execute_tool lookup", {"gen_ai.tool.name": "lookup"}),
+                ("chat gpt-4o-mini", {"gen_ai.request.model": "gpt-4o-mini"}),
+            )[: self.children]:
+                child = self.tracer.start_span(
+                    name, context=context, start_time=start, attributes=attributes
+                )
+                child.end(end_time=start + 1_000_000)
+            root.end(end_time=data["end_unix_nano"])
+
+    async def flush(self) -> None:
+        await asyncio.to_thread(self.provider.force_flush)
+
+    def shutdown(self) -> None:
+        self.provider.shutdown()
+
+
+def _measure(sinks: list[Any], runs: list[list[dict[str, Any]]]) -> float:
     batches: list[list[dict[str, Any]]] = [[]]
     for events in runs:
         if len(batches[-1]) + len(events) > 64:
@@ -159,20 +195,32 @@ def _measure(sink: OtelSink, runs: list[list[dict[str, Any]]]) -> float:
 
     async def go() -> None:
         for batch in batches:
-            await sink.emit(batch)
-        await sink.flush()
+            for sink in sinks:
+                await sink.emit(batch)
+        for sink in sinks:
+            await sink.flush()
 
     started = time.process_time()
     asyncio.run(go())
     spent = time.process_time() - started
-    sink.shutdown()
+    for sink in sinks:
+        sink.shutdown()
     return spent / len(runs) * 1e6
+
+
+CASES = ("sdk", "otel", "langfuse", "otel+langfuse")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3000)
     parser.add_argument("--trials", type=int, default=3)
+    parser.add_argument(
+        "--shape",
+        choices=("full", "echo"),
+        default="full",
+        help="runs of a node, a tool and a model call (full) or of one node (echo)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("OTEL_BSP_MAX_QUEUE_SIZE", str(args.runs * 4))  # nothing dropped
     report = validate(DOCUMENT, skip_imports=True)
@@ -185,30 +233,25 @@ def main() -> None:
     while not port.value:
         time.sleep(0.01)
     url = f"http://127.0.0.1:{port.value}"
-    best: dict[tuple[str, str], float] = {}
-    sent: dict[tuple[str, str], int] = {}
+    best: dict[str, float] = {}
+    sent: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="agentdock-bench-") as scratch:
         for _ in range(args.trials):
-            for sink_name in ("otel", "langfuse"):
-                for queue in ("sdk", "agentdock"):
-                    sdk = queue == "sdk"
-                    if sink_name == "otel":
-                        sink = _otel(spec, url, sdk)
-                    else:
-                        sink = _langfuse(spec, url, sdk, Path(scratch))
-                    before = received.value
-                    cost = _measure(sink, _runs(args.runs))
-                    key = (sink_name, queue)
-                    best[key] = min(best.get(key, cost), cost)
-                    sent[key] = received.value - before
+            for case in CASES:
+                if case == "sdk":
+                    sinks = [_SdkSink(url, args.shape)]
+                else:
+                    sinks = _sinks(spec, case, url, Path(scratch))
+                before = received.value
+                cost = _measure(sinks, _runs(args.runs, args.shape))
+                best[case] = min(best.get(case, cost), cost)
+                sent[case] = received.value - before
     server.terminate()
-    print(f"{'sink':<10} {'SDK queue':>12} {'AgentDock':>12} {'ratio':>7}   (CPU µs per run)")
-    for sink_name in ("otel", "langfuse"):
-        sdk, ours = best[(sink_name, "sdk")], best[(sink_name, "agentdock")]
-        print(f"{sink_name:<10} {sdk:>12.1f} {ours:>12.1f} {ours / sdk:>6.2f}x")
-    print("bytes received in the last trial (the same spans either way):")
-    for (sink_name, queue), size in sent.items():
-        print(f"  {sink_name:<10} {queue:<10} {size:,}")
+    base = best["sdk"]
+    print(f"{'case':<15} {'CPU µs/run':>11} {'vs SDK':>7} {'bytes sent':>12}")
+    for case in CASES:
+        print(f"{case:<15} {best[case]:>11.1f} {best[case] / base:>6.2f}x {sent[case]:>12,}")
+    print("goal: <= 40 µs a run for each backend and for both together")
 
 
 if __name__ == "__main__":

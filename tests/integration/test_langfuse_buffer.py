@@ -618,7 +618,7 @@ def test_sample_rate_zero_sends_nothing(tmp_path: Path, fake: Receiver) -> None:
     sink = LangfuseSink(_spec(), _settings(tmp_path, fake.url, sample_rate=0.0))
     try:
         _emit(sink, _run_events()[2])
-        assert fake.attempts == 0 and sink.stats["runs"] == 1
+        assert fake.attempts == 0 and sink.stats["runs"] == 0 and sink.stats["unsampled"] == 1
     finally:
         sink.shutdown()
 

@@ -247,6 +247,7 @@ def test_children_wait_for_their_run_across_batches(receiver: Receiver, sink: Ot
 
     async def go() -> None:
         await sink.emit(run.events[:1])
+        assert sink.drain()
         assert sink.stats["waiting"] == 1
         run.end()
         await sink.emit(run.events[1:])
@@ -313,6 +314,7 @@ def test_pending_runs_are_bounded(receiver: Receiver) -> None:
         for run in runs:
             run.child("node_event", 1, 1, node="n", status="ok")
         asyncio.run(sink.emit([event for run in runs for event in run.events]))
+        assert sink.drain()  # the builder thread has built them
         assert sink.stats["waiting"] == 3
         assert sink.stats["dropped"] == 2
         sink.builder._max_held = 4
@@ -320,6 +322,7 @@ def test_pending_runs_are_bounded(receiver: Receiver) -> None:
         for _ in range(10):
             flood.child("node_event", 1, 1, node="n", status="ok")
         asyncio.run(sink.emit(flood.events))
+        assert sink.drain()  # the builder thread has built them
         assert sink.builder._held_count <= 4
         # The three older runs go first, then the flood's own oldest events, four at a time.
         assert sink.stats["dropped"] == 2 + 3 + 8
@@ -372,25 +375,44 @@ _field = st.one_of(st.none(), st.integers(-5, 10**19), st.floats(allow_nan=True)
 def test_any_event_shape_builds_without_raising(
     trace_id: Any, span_id: Any, data: dict[str, Any], children: list[tuple[str, Any]]
 ) -> None:
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    exporter = InMemorySpanExporter()
-    sink = OtelSink(_spec(), processor=SimpleSpanProcessor(exporter))
+    queue = RecordingQueue()
+    sink = OtelSink(_spec(), processor=queue)
     base = {"agent": "probe", "run_id": "r" * 32, "trace_id": trace_id, "span_id": span_id}
     events = [{**base, "event": name, "data": child} for name, child in children]
     events.append({**base, "event": "run_end", "data": data})
     asyncio.run(sink.emit(events))
-    spans = exporter.get_finished_spans()
+    assert sink.drain()  # the builder thread has built them
+    spans = queue.spans(sink)
     assert spans and spans[-1].name == "invoke_agent probe"
-    root = spans[-1].context
+    root = spans[-1]
     valid_trace = isinstance(trace_id, str) and len(trace_id) == 32 and trace_id != "0" * 32
     if valid_trace:
-        assert f"{root.trace_id:032x}" == trace_id
+        assert root.trace_id.hex() == trace_id
     if isinstance(span_id, str) and len(span_id) == 16 and span_id != "0" * 16:
-        assert f"{root.span_id:016x}" == span_id
-    assert all(span.context.trace_id == root.trace_id for span in spans)
-    sink.shutdown()
+        assert root.span_id.hex() == span_id
+    assert all(span.trace_id == root.trace_id for span in spans)
+
+
+class RecordingQueue:
+    """A target queue that keeps each run's encoded spans, for decoding."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[list[bytes], int]] = []
+
+    def add_run(self, spans: list[bytes], events: int) -> None:
+        self.runs.append((spans, events))
+
+    def spans(self, sink: OtelSink) -> list[Any]:
+        from agentdock_plugins.otel.wire import request
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+        )
+
+        out = []
+        for spans, _ in self.runs:
+            decoded = ExportTraceServiceRequest.FromString(request(sink.head, spans))
+            out.extend(decoded.resource_spans[0].scope_spans[0].spans)
+        return out
 
 
 # -- configuration -------------------------------------------------------------------------------
@@ -472,7 +494,7 @@ def test_sampler_from_the_environment_drops_whole_runs(
         run.end()
         _deliver(sink, run.events)  # flush returns once the processor has exported
         assert receiver.received == []
-        assert sink.stats["runs"] == 1
+        assert sink.stats["runs"] == 0 and sink.stats["unsampled"] == 1  # never built
     finally:
         sink.shutdown()
 

@@ -9,6 +9,7 @@ here, by name, instead of silently switching a check off or sending spans the sl
 
 from __future__ import annotations
 
+import gzip
 import importlib.metadata
 import re
 import tomllib
@@ -103,6 +104,8 @@ def test_otlp_exporter_private_client_is_there_and_used(monkeypatch: pytest.Monk
         assert isinstance(exporter._max_request_size, int)
         client = exporter._client
         assert callable(client.export)
+        # The exporter compresses at its own level and says so in the client's headers.
+        assert exporter.gzip and client._headers["Content-Encoding"] == "gzip"
 
         sent: list[bytes] = []
 
@@ -124,7 +127,7 @@ def test_otlp_exporter_private_client_is_there_and_used(monkeypatch: pytest.Monk
         flags = TraceFlags(TraceFlags.SAMPLED)
         spans = [ReadableSpan("run", context=SpanContext(7, 1, is_remote=False, trace_flags=flags))]
         assert exporter.export(spans) is SpanExportResult.SUCCESS
-        assert sent == [encode_request(spans)]
+        assert [gzip.decompress(body) for body in sent] == [encode_request(spans)]
     finally:
         exporter.shutdown()
 

@@ -27,6 +27,16 @@ _TYPES = {"tool_event": "tool", "node_event": "span", "model_event": "generation
 
 
 _encode = msgspec.json.Encoder().encode
+_EMPTY: Mapping[str, Any] = {}
+#: Agent and role pairs whose constant trace attributes are kept.
+_CONSTANTS = 256
+_META_RUN_ID = f"{LF.TRACE_METADATA}.run_id"
+_META_MODE = f"{LF.TRACE_METADATA}.mode"
+_META_STATUS = f"{LF.TRACE_METADATA}.status"
+_META_ROLE = f"{LF.TRACE_METADATA}.role"
+_META_RETRIES = f"{LF.TRACE_METADATA}.retries"
+_META_COST = f"{LF.TRACE_METADATA}.cost_usd"
+_META_POLICIES = f"{LF.TRACE_METADATA}.policy_events"
 
 
 def _json(value: Any) -> str:
@@ -40,58 +50,70 @@ class LangfuseFlavor(SpanFlavor):
     def __init__(self, *, environment: str, release: str | None) -> None:
         self.environment = environment
         self.release = release
+        self._constants: dict[tuple[str, Any], dict[str, Any]] = {}
 
-    def _trace(self, end: Mapping[str, Any]) -> dict[str, Any]:
-        data = end.get("data") or {}
-        agent = str(end.get("agent") or "agent")
+    def _constant(self, agent: str, role: Any) -> dict[str, Any]:
+        """The trace attributes that only the agent and the role decide, made once each."""
+        found = self._constants.get((agent, role))
+        if found is not None:
+            return found
         tags = [f"agent:{agent}", f"env:{self.environment}"]
         if self.release:
             tags.append(f"version:{self.release}")
-        if data.get("role"):
-            tags.append(f"role:{data['role']}")
+        if role:
+            tags.append(f"role:{role}")
         attributes: dict[str, Any] = {
             LF.TRACE_NAME: agent,
-            LF.TRACE_TAGS: tags,
+            LF.TRACE_TAGS: tuple(tags),  # a tuple: the encoder keeps its bytes
             LF.ENVIRONMENT: self.environment,
+            LF.OBSERVATION_TYPE: "agent",
+            # What the SDK's processor marks at span start: the run is the root LangFuse
+            # shows, also when it continues a caller's trace whose spans LangFuse never sees.
+            LF.IS_APP_ROOT: True,
         }
-        if data.get("subject"):
-            attributes[LF.TRACE_USER_ID] = str(data["subject"])
-        if data.get("thread_id"):
-            attributes[LF.TRACE_SESSION_ID] = str(data["thread_id"])
         if self.release:
             attributes[LF.RELEASE] = self.release
             attributes[LF.VERSION] = self.release
+        if len(self._constants) >= _CONSTANTS:
+            self._constants.clear()  # bounded: roles are few, but they come from callers
+        self._constants[(agent, role)] = attributes
         return attributes
 
     def run(
         self, plan: SpanPlan, end: Mapping[str, Any], held: Sequence[Mapping[str, Any]]
     ) -> None:
-        data = end.get("data") or {}
-        plan.attributes.update(self._trace(end))
-        plan.attributes[LF.OBSERVATION_TYPE] = "agent"
-        # What the SDK's processor marks at span start: the run is the root LangFuse shows,
-        # also when it continues a caller's trace whose spans LangFuse never sees.
-        plan.attributes[LF.IS_APP_ROOT] = True
-        metadata = {
-            "run_id": end.get("run_id"),
-            "mode": data.get("mode"),
-            "status": data.get("status"),
-            "role": data.get("role"),
-            "retries": data.get("retries"),
-            "cost_usd": data.get("cost_usd"),
-        }
-        policies = policy_summary(held)
-        if policies:
-            metadata["policy_events"] = [
-                {k.removeprefix("agentdock.policy."): v for k, v in item.items()}
-                for item in policies
-            ]
-        for key, value in metadata.items():
+        data = end.get("data") or _EMPTY
+        attributes = plan.attributes
+        role = data.get("role")
+        attributes.update(self._constant(str(end.get("agent") or "agent"), role))
+        subject = data.get("subject")
+        if subject:
+            attributes[LF.TRACE_USER_ID] = str(subject)
+        thread = data.get("thread_id")
+        if thread:
+            attributes[LF.TRACE_SESSION_ID] = str(thread)
+        for key, value in (
+            (_META_RUN_ID, end.get("run_id")),
+            (_META_MODE, data.get("mode")),
+            (_META_STATUS, data.get("status")),
+            (_META_ROLE, role),
+            (_META_RETRIES, data.get("retries")),
+            (_META_COST, data.get("cost_usd")),
+        ):
             if value is not None:
-                plan.attributes[f"{LF.TRACE_METADATA}.{key}"] = _json(value)
+                attributes[key] = _json(value)
+        if held:
+            policies = policy_summary(held)
+            if policies:
+                attributes[_META_POLICIES] = _json(
+                    [
+                        {k.removeprefix("agentdock.policy."): v for k, v in item.items()}
+                        for item in policies
+                    ]
+                )
         if plan.error is not None:
-            plan.attributes[LF.OBSERVATION_LEVEL] = "ERROR"
-            plan.attributes[LF.OBSERVATION_STATUS_MESSAGE] = plan.error
+            attributes[LF.OBSERVATION_LEVEL] = "ERROR"
+            attributes[LF.OBSERVATION_STATUS_MESSAGE] = plan.error
 
     def child(self, plan: SpanPlan, event: Mapping[str, Any], end: Mapping[str, Any]) -> None:
         # Trace attributes live on the run span only: LangFuse reads them from any span.

@@ -43,7 +43,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from agentdock_plugins.langfuse.buffer import LEASE_S, SpanBuffer
-from agentdock_plugins.otel.wire import encode_request
+from agentdock_plugins.otel.wire import GZIP_LEVEL, Head, encode_request, request
 
 __all__ = ["BATCH_ID_HEADER", "TRACES_PATH", "ExportStats", "SpoolingExporter"]
 
@@ -55,10 +55,6 @@ BATCH_ID_HEADER = "x-agentdock-batch-id"
 _RESEND_BATCH = 16
 #: How long the re-send thread sleeps when the buffer is empty.
 _IDLE_S = 30.0
-
-
-def _encode(spans: Sequence[ReadableSpan]) -> bytes:
-    return gzip.compress(encode_request(spans), compresslevel=6)
 
 
 class _Outcome(Enum):
@@ -92,6 +88,8 @@ class SpoolingExporter(SpanExporter):
     :param backoff_base_s: the first re-send delay; it doubles per failed pass.
     :param backoff_max_s: the longest re-send delay.
     :param sdk_version: sent as ``x-langfuse-sdk-version``, as the SDK does.
+    :param head: the encoded resource and scope of the sink's requests; spans come encoded
+        (:func:`~agentdock_plugins.otel.wire.span_bytes`) to :meth:`export_runs`.
     """
 
     def __init__(
@@ -105,7 +103,9 @@ class SpoolingExporter(SpanExporter):
         backoff_base_s: float = 1.0,
         backoff_max_s: float = 300.0,
         sdk_version: str = "",
+        head: Head | None = None,
     ) -> None:
+        self.head = head
         self.endpoint = base_url.rstrip("/") + TRACES_PATH
         token = base64.b64encode(f"{public_key}:{secret_key}".encode()).decode("ascii")
         self._headers = {
@@ -140,15 +140,23 @@ class SpoolingExporter(SpanExporter):
     # -- SpanExporter ------------------------------------------------------------------------
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        return self.export_runs(spans, len(spans))
+        """The SDK's interface: ``ReadableSpan`` objects, one event each."""
+        body = gzip.compress(encode_request(spans), compresslevel=GZIP_LEVEL)
+        return self._deliver(body, len(spans))
 
-    def export_runs(self, spans: Sequence[ReadableSpan], events: int) -> SpanExportResult:
-        """Send ``spans`` (built from ``events`` telemetry events), or spool them.
+    def export_runs(self, spans: Sequence[bytes], events: int) -> SpanExportResult:
+        """Send encoded ``spans`` (built from ``events`` telemetry events), or spool them.
 
         ``SUCCESS``: LangFuse took the batch, or the buffer holds it. ``FAILURE``: LangFuse
         refused it for good, or it could not be kept (no buffer, disk full).
         """
-        body = _encode(spans)
+        return self._deliver(self._body(spans), events)
+
+    def _body(self, spans: Sequence[bytes]) -> bytes:
+        assert self.head is not None, "an exporter of encoded spans needs the sink's head"
+        return gzip.compress(request(self.head, spans), compresslevel=GZIP_LEVEL)
+
+    def _deliver(self, body: bytes, events: int) -> SpanExportResult:
         batch_id = uuid.uuid4().hex
         if self.buffer is not None and (self._failures or self.buffer.pending()):
             return self._spool(batch_id, body, events)
@@ -162,10 +170,11 @@ class SpoolingExporter(SpanExporter):
         self._failed()
         return self._spool(batch_id, body, events)
 
-    def spool_runs(self, spans: Sequence[ReadableSpan], events: int) -> bool:
-        """Put a batch straight into the buffer (the span queue's overflow while a request
-        waits on LangFuse); ``False`` when it could not be kept (counted as lost)."""
-        body = _encode(spans)
+    def spool_runs(self, spans: Sequence[bytes], events: int) -> bool:
+        """Put a batch of encoded spans straight into the buffer (the span queue's overflow
+        while a request waits on LangFuse); ``False`` when it could not be kept (counted as
+        lost)."""
+        body = self._body(spans)
         return self._spool(uuid.uuid4().hex, body, events) is SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:

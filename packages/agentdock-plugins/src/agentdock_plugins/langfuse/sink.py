@@ -1,13 +1,18 @@
-"""The LangFuse sink: the OpenTelemetry span tree, LangFuse-flavoured, spooled when LangFuse
-is away.
+"""The LangFuse target of the trace sink, spooled when LangFuse is away.
 
-The spans are built as for OpenTelemetry (same trace and span ids, so a trace has the same
-id in LangFuse as in any other backend and in ``x-trace-id``) and queued, whole runs at a
-time, in a :class:`~agentdock_plugins.otel.batching.RunBatchProcessor` (batches of
-``LANGFUSE_FLUSH_AT`` spans every ``LANGFUSE_FLUSH_INTERVAL`` seconds, as the SDK's processor
-batches) for AgentDock's spooling exporter. The SDK's own processor is not used: its queue
-drops spans uncounted while an export waits on a slow LangFuse. Here a full queue goes to
-the offline buffer, like a batch LangFuse did not answer in time.
+LangFuse ingests OTLP, so a run's LangFuse trace is the OpenTelemetry span tree with
+LangFuse's attributes (:mod:`agentdock_plugins.langfuse.attributes`): same trace and span
+ids, so a trace has the same id in LangFuse as in any other backend and in ``x-trace-id``.
+When an OpenTelemetry collector is configured as well, LangFuse is attached to its sink
+(:meth:`~agentdock_plugins.otel.sink.OtelSink.attach`): each run is built and encoded once
+and the same span bytes go to both; this sink then only reports LangFuse's losses and
+flushes its queue. Alone, it builds the runs itself.
+
+Either way the runs queue, whole, in a :class:`~agentdock_plugins.otel.batching.RunBatchProcessor`
+(batches of ``LANGFUSE_FLUSH_AT`` spans every ``LANGFUSE_FLUSH_INTERVAL`` seconds, as the
+SDK's processor batches) for AgentDock's spooling exporter. The SDK's own processor is not
+used: its queue drops spans uncounted while an export waits on a slow LangFuse. Here a full
+queue goes to the offline buffer, like a batch LangFuse did not answer in time.
 """
 
 from __future__ import annotations
@@ -36,9 +41,18 @@ FLUSH_INTERVAL_ENV = "LANGFUSE_FLUSH_INTERVAL"
 
 
 class LangfuseSink(OtelSink):
-    """Runs as LangFuse traces, spooled to a local buffer while LangFuse is away."""
+    """Runs as LangFuse traces, spooled to a local buffer while LangFuse is away.
 
-    def __init__(self, spec: DockSpec, settings: LangfuseSettings) -> None:
+    :param carrier: the OpenTelemetry sink built before for the same spec, to join (it builds
+        every run once for both); ``None``: this sink builds the runs (and an OpenTelemetry
+        sink built after it joins it).
+    """
+
+    target_name = "langfuse"
+
+    def __init__(
+        self, spec: DockSpec, settings: LangfuseSettings, *, carrier: OtelSink | None = None
+    ) -> None:
         from langfuse import __version__ as sdk_version
 
         buffer: SpanBuffer | None
@@ -75,7 +89,8 @@ class LangfuseSink(OtelSink):
 
             # LANGFUSE_SAMPLE_RATE applies whatever the caller's traceparent says.
             sampler = TraceIdRatioBased(settings.sample_rate)
-        super().__init__(spec, processor=processor, flavor=flavor, sampler=sampler)
+        super().__init__(spec, processor=processor, flavor=flavor, sampler=sampler, carrier=carrier)
+        self.exporter.head = self.head
         self.endpoint = self.exporter.endpoint
 
     @property

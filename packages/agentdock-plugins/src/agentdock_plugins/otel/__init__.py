@@ -5,7 +5,10 @@ The sink is built when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or
 ``observability.otlp_endpoint``, and ``observability.tracing`` is not false. A run becomes
 an ``invoke_agent {agent}`` span with ``execute_tool``, ``chat`` and node children and its
 policy decisions as span events, under the trace id the runtime answered in ``x-trace-id``.
-The OpenTelemetry SDK is imported only when the sink is built.
+When LangFuse is configured too, the two sinks share one span pipeline (whichever factory
+runs second joins the first's): each run is built and encoded once and the same bytes go to
+both endpoints. The OpenTelemetry SDK is imported only when the
+sink is built.
 """
 
 from __future__ import annotations
@@ -30,9 +33,13 @@ def otel_sink(spec: DockSpec) -> OtelSink | None:
     endpoint = traces_endpoint(spec, os.environ)
     if endpoint is None:
         return None
-    from agentdock_plugins.otel.sink import OtelSink
+    from agentdock_plugins.otel.sink import OtelSink, carrier_for, register_carrier
 
-    return OtelSink(spec, endpoint=endpoint)
+    carrier = carrier_for(spec)  # LangFuse's sink, when its factory ran first
+    sink = OtelSink(spec, endpoint=endpoint, carrier=carrier)
+    if carrier is None:
+        register_carrier(sink)  # LangFuse, built next for this spec, rides on it
+    return sink
 
 
 @hookimpl

@@ -27,6 +27,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
@@ -36,10 +37,11 @@ __all__ = ["BatchSettings", "QueueStats", "RunBatchProcessor", "batch_settings"]
 
 log = logging.getLogger("agentdock.otel")
 
-#: ``(spans, events)``: one run's spans and how many telemetry events they were built from.
-Run = tuple[list[ReadableSpan], int]
+#: ``(spans, events)``: one run's spans (encoded, :func:`agentdock_plugins.otel.wire.span_bytes`,
+#: or the SDK's ``ReadableSpan``) and how many telemetry events they were built from.
+Run = tuple[list[Any], int]
 #: Takes a batch of runs the queue cannot hold; ``True`` when it kept them.
-Overflow = Callable[[list[ReadableSpan], int], bool]
+Overflow = Callable[[list[Any], int], bool]
 
 QUEUE_ENV = "OTEL_BSP_MAX_QUEUE_SIZE"
 BATCH_ENV = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"
@@ -138,7 +140,7 @@ class RunBatchProcessor(SpanProcessor):
     ) -> None:
         settings = settings or BatchSettings()
         self.exporter = exporter
-        self._export: Callable[[list[ReadableSpan], int], SpanExportResult] = getattr(
+        self._export: Callable[[list[Any], int], SpanExportResult] = getattr(
             exporter, "export_runs", lambda spans, _events: exporter.export(spans)
         )
         self._overflow = overflow
@@ -151,8 +153,8 @@ class RunBatchProcessor(SpanProcessor):
         self._spans = 0
         self._busy = False
         #: The batch being exported (``(spans, events, runs)``), and one ``settle`` gave up on.
-        self._inflight: tuple[list[ReadableSpan], int, int] | None = None
-        self._abandoned: tuple[list[ReadableSpan], int, int] | None = None
+        self._inflight: tuple[list[Any], int, int] | None = None
+        self._abandoned: tuple[list[Any], int, int] | None = None
         self._flush = False
         self._stop = False
         self._warned = False
@@ -169,7 +171,7 @@ class RunBatchProcessor(SpanProcessor):
         if span.context is not None and span.context.trace_flags.sampled:
             self.add_run([span], 1)
 
-    def add_run(self, spans: list[ReadableSpan], events: int) -> None:
+    def add_run(self, spans: list[Any], events: int) -> None:
         """Queue one run's spans, built from ``events`` telemetry events; never blocks on
         the exporter (a full queue goes to ``overflow``, or the run is dropped and counted)."""
         if not spans:
@@ -285,10 +287,10 @@ class RunBatchProcessor(SpanProcessor):
                 reason.get(cause, "shutting down"),
             )
 
-    def _batches(self, runs: Sequence[Run]) -> list[tuple[list[ReadableSpan], int, int]]:
+    def _batches(self, runs: Sequence[Run]) -> list[tuple[list[Any], int, int]]:
         """``runs`` cut into export batches of whole runs: ``(spans, events, runs)``."""
-        out: list[tuple[list[ReadableSpan], int, int]] = []
-        spans: list[ReadableSpan] = []
+        out: list[tuple[list[Any], int, int]] = []
+        spans: list[Any] = []
         events = count = 0
         for run_spans, run_events in runs:
             if spans and len(spans) + len(run_spans) > self._max_batch:
@@ -306,7 +308,7 @@ class RunBatchProcessor(SpanProcessor):
         for spans, events, count in self._batches(runs):
             self._spill_batch(spans, events, count)
 
-    def _spill_batch(self, spans: list[ReadableSpan], events: int, count: int) -> None:
+    def _spill_batch(self, spans: list[Any], events: int, count: int) -> None:
         assert self._overflow is not None
         try:
             kept = self._overflow(spans, events)
@@ -319,9 +321,9 @@ class RunBatchProcessor(SpanProcessor):
             else:
                 self._lose(events, "dropped_full", count)
 
-    def _take(self) -> tuple[list[ReadableSpan], int, int]:
+    def _take(self) -> tuple[list[Any], int, int]:
         """The oldest runs, up to a batch of spans (at least one run), under ``_cond``."""
-        spans: list[ReadableSpan] = []
+        spans: list[Any] = []
         events = count = 0
         while self._runs and (not spans or len(spans) + len(self._runs[0][0]) <= self._max_batch):
             run_spans, run_events = self._runs.popleft()

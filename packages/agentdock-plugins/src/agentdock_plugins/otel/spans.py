@@ -3,12 +3,13 @@
 The runtime never touches OpenTelemetry while it serves a request: it emits plain events
 (``run_end``, ``tool_event``, ...) carrying their own start times and durations, and this
 module rebuilds the span tree from them off the request path. Each run's child events are
-held until its ``run_end`` arrives; then the run's spans are made, finished, as the SDK's
-``ReadableSpan`` objects and handed to a span processor (children first, as they would end
-live; to :class:`~agentdock_plugins.otel.batching.RunBatchProcessor` as one run, so a run is
-delivered or lost whole). The tracer provider's sampler decides once per run, so a run and
-its children are kept or dropped together; building finished spans directly skips the SDK's
-per-span start machinery, which costs more than the span itself here.
+held until its ``run_end`` arrives; then each target's sampler decides once for the run (a
+run and its children are kept or dropped together, and a run no target keeps is never
+built), and the run's spans are planned (:class:`SpanPlan`) and written straight to OTLP
+protobuf (:func:`~agentdock_plugins.otel.wire.span_bytes`), children first, as they would
+end live. No SDK span, attribute or protobuf object is made: that machinery cost more than
+the spans themselves here. The same bytes go to every target that sampled the run, as one
+run (to :class:`~agentdock_plugins.otel.batching.RunBatchProcessor`: delivered or lost whole).
 
 Ids are the runtime's, not new ones: the run span gets the envelope's ``trace_id`` and
 ``span_id`` (so the ``x-trace-id`` a caller saw finds the trace), a child gets the
@@ -17,7 +18,7 @@ the caller's span (``parent_span_id``).
 
 What a span carries comes from the event alone, and an event never holds the input, the
 output or a credential, so neither does a span. A :class:`SpanFlavor` may add attributes
-per span (the LangFuse sink adds its own) or extra spans.
+per span (LangFuse's, which then reach every target) or extra spans.
 """
 
 from __future__ import annotations
@@ -30,24 +31,18 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
-from opentelemetry.sdk.trace.sampling import Decision, Sampler
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import (
-    NonRecordingSpan,
-    SpanContext,
-    SpanKind,
-    Status,
-    StatusCode,
-    TraceFlags,
-)
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, Sampler
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
+
+from agentdock_plugins.otel.wire import Head, span_bytes
 
 __all__ = [
     "CHILD_EVENTS",
     "RunSpanBuilder",
     "SpanFlavor",
     "SpanPlan",
+    "SpanTarget",
     "parse_span_id",
     "parse_trace_id",
     "policy_summary",
@@ -55,7 +50,12 @@ __all__ = [
 
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
-_UNSET = Status(StatusCode.UNSET)
+#: Samplers that keep every run without a caller's span.
+_ROOTS_ALWAYS = frozenset(
+    str(sampler.get_description()) for sampler in (ALWAYS_ON, ParentBased(ALWAYS_ON))
+)
+#: OTLP ``STATUS_CODE_ERROR``.
+_ERROR = 2
 #: Events that become child spans of their run.
 CHILD_EVENTS = frozenset({"tool_event", "node_event", "model_event"})
 #: Events recorded as span events on their run's span.
@@ -157,8 +157,29 @@ class SpanFlavor:
         return ()
 
 
+def _description(sampler: Sampler) -> str:
+    return str(sampler.get_description())
+
+
+class SpanTarget:
+    """One place a run's encoded spans go: a queue (``add_run(spans, events)``, e.g. a
+    :class:`~agentdock_plugins.otel.batching.RunBatchProcessor`) and the sampler that decides
+    which runs it gets (``None``: every run)."""
+
+    __slots__ = ("name", "queue", "roots_always", "sampler")
+
+    def __init__(self, name: str, queue: Any, sampler: Sampler | None = None) -> None:
+        self.name = name
+        self.queue = queue
+        self.sampler = sampler
+        #: Whether the sampler keeps every run without a caller's span (the SDK's default,
+        #: parent-based always-on): then such a run needs no sampler call.
+        self.roots_always = sampler is None or _description(sampler) in _ROOTS_ALWAYS
+
+
 class RunSpanBuilder:
-    """Holds each run's events until its ``run_end``, then creates the run's spans.
+    """Holds each run's events until its ``run_end``, then encodes the run's spans once for
+    every target that samples it.
 
     Bounded: at most ``max_runs`` runs wait for their end, ``max_events`` events per run and
     ``max_held`` events in all; past a bound the oldest run (or the extra event) is dropped
@@ -168,32 +189,29 @@ class RunSpanBuilder:
 
     def __init__(
         self,
-        processor: SpanProcessor,
+        targets: Sequence[SpanTarget],
         *,
-        resource: Any,
-        sampler: Sampler,
-        scope: str,
+        head: Head,
         flavor: SpanFlavor | None = None,
         max_runs: int = 4096,
         max_events: int = 1024,
         max_held: int = 32_768,
     ) -> None:
-        self._processor = processor
-        #: ``add_run(spans, events)`` of a processor that queues whole runs.
-        self._add_run = getattr(processor, "add_run", None)
-        self._resource = resource
-        self._sampler = sampler
-        self._scope = InstrumentationScope(scope)
+        self.targets = list(targets)
+        #: The encoded resource and scope every request starts with.
+        self.head = head
         self._random = RandomIdGenerator()
-        self._flavor = flavor or SpanFlavor()
+        self.flavor = flavor or SpanFlavor()
         self._max_runs = max_runs
         self._max_events = max_events
         self._max_held = max_held
         self._held_count = 0
         self._held: OrderedDict[str, list[Mapping[str, Any]]] = OrderedDict()
-        #: Events lost to the bounds above, and runs whose spans were created.
+        #: Events lost to the bounds above, runs whose spans were built, and runs no target
+        #: sampled (built not at all).
         self.dropped = 0
         self.runs = 0
+        self.unsampled = 0
 
     @property
     def waiting(self) -> int:
@@ -234,65 +252,63 @@ class RunSpanBuilder:
     # -- building ----------------------------------------------------------------------------
 
     def _build(self, end: Mapping[str, Any], held: Sequence[Mapping[str, Any]]) -> None:
+        data = _data(end)
+        trace_id = parse_trace_id(end.get("trace_id")) or self._random.generate_trace_id()
+        caller_id = parse_span_id(data.get("parent_span_id"))
+        # Sampling first: a run no target wants costs a sampler call, not a span.
+        chosen = self._sampled(end, trace_id, caller_id, data)
+        if not chosen:
+            self.unsampled += 1
+            return
         self.runs += 1
         run = self._run_plan(end, held)
-        trace_id = parse_trace_id(end.get("trace_id")) or self._random.generate_trace_id()
-        caller_id = parse_span_id(_data(end).get("parent_span_id"))
-        caller_flags = _SAMPLED if _data(end).get("parent_sampled", True) else _NOT_SAMPLED
-        caller = (
-            SpanContext(trace_id, caller_id, is_remote=True, trace_flags=caller_flags)
-            if caller_id
-            else None
-        )
-        if not self._sampled(run, trace_id, caller):
-            return  # the children go with their run
-        self._flavor.run(run, end, held)
+        run.parent_span_id = caller_id
+        flavor = self.flavor
+        flavor.run(run, end, held)
         pairs = [(e, self._child_plan(e, end)) for e in held if e["event"] in CHILD_EVENTS]
         children = [plan for _, plan in pairs]
         own_ids = {plan.span_id for plan in children}
         for event, plan in pairs:
             if plan.parent_span_id not in own_ids:
                 plan.parent_span_id = run.span_id
-            self._flavor.child(plan, event, end)
-        for plan in self._flavor.more_spans(run, end, children):
+            flavor.child(plan, event, end)
+        for plan in flavor.more_spans(run, end, children):
             plan.span_id = plan.span_id or self._random.generate_span_id()
             plan.parent_span_id = plan.parent_span_id or run.span_id
             children.append(plan)
+        trace = trace_id.to_bytes(16, "big")
         # Children end before their parents, as they would have live.
-        spans = [
-            self._finished(
-                plan,
-                trace_id,
-                SpanContext(trace_id, plan.parent_span_id, is_remote=False, trace_flags=_SAMPLED),
-            )
-            for plan in sorted(children, key=lambda p: p.start_ns)
-        ]
-        spans.append(self._finished(run, trace_id, caller))
-        if self._add_run is not None:  # the whole run at once: kept or lost together
-            self._add_run(spans, len(held) + 1)
+        children.sort(key=_start)
+        spans = [_encode(plan, trace, remote=False) for plan in children]
+        spans.append(_encode(run, trace, remote=True))
+        events = len(held) + 1
+        for target in chosen:  # the same bytes for every target: kept or lost whole
+            target.queue.add_run(spans, events)
+
+    def _sampled(
+        self, end: Mapping[str, Any], trace_id: int, caller_id: int, data: Mapping[str, Any]
+    ) -> list[SpanTarget]:
+        """The targets whose sampler keeps this run (one decision per run and target: a
+        run and its children are kept or dropped together)."""
+        if not caller_id and all(target.roots_always for target in self.targets):
+            return self.targets
+        name = f"invoke_agent {end.get('agent') or 'agent'}"
+        if caller_id:
+            flags = _SAMPLED if data.get("parent_sampled", True) else _NOT_SAMPLED
+            caller = SpanContext(trace_id, caller_id, is_remote=True, trace_flags=flags)
+            context = trace.set_span_in_context(NonRecordingSpan(caller))
         else:
-            for span in spans:
-                self._processor.on_end(span)
-
-    def _sampled(self, run: SpanPlan, trace_id: int, caller: SpanContext | None) -> bool:
-        context = trace.set_span_in_context(NonRecordingSpan(caller)) if caller else Context()
-        result = self._sampler.should_sample(context, trace_id, run.name, run.kind, run.attributes)
-        return result.decision is Decision.RECORD_AND_SAMPLE
-
-    def _finished(self, plan: SpanPlan, trace_id: int, parent: SpanContext | None) -> ReadableSpan:
-        return ReadableSpan(
-            plan.name,
-            context=SpanContext(trace_id, plan.span_id, is_remote=False, trace_flags=_SAMPLED),
-            parent=parent,
-            resource=self._resource,
-            attributes=plan.attributes,
-            events=[Event(name, attributes, stamp) for name, attributes, stamp in plan.events],
-            kind=plan.kind,
-            status=Status(StatusCode.ERROR, plan.error) if plan.error is not None else _UNSET,
-            start_time=plan.start_ns,
-            end_time=plan.end_ns,
-            instrumentation_scope=self._scope,
-        )
+            context = Context()
+        chosen = []
+        for target in self.targets:
+            sampler = target.sampler
+            if sampler is None or (not caller_id and target.roots_always):
+                chosen.append(target)
+                continue
+            result = sampler.should_sample(context, trace_id, name, SpanKind.SERVER)
+            if result.decision is Decision.RECORD_AND_SAMPLE:
+                chosen.append(target)
+        return chosen
 
     def _run_plan(self, end: Mapping[str, Any], held: Sequence[Mapping[str, Any]]) -> SpanPlan:
         data = _data(end)
@@ -381,6 +397,27 @@ class RunSpanBuilder:
         )
 
 
+def _start(plan: SpanPlan) -> int:
+    return plan.start_ns
+
+
+def _encode(plan: SpanPlan, trace: bytes, *, remote: bool) -> bytes:
+    return span_bytes(
+        trace,
+        plan.span_id,
+        plan.parent_span_id,
+        parent_remote=remote,
+        name=plan.name,
+        kind=plan.kind.value + 1,
+        start_ns=plan.start_ns,
+        end_ns=plan.end_ns,
+        attributes=plan.attributes,
+        events=plan.events,
+        status_code=_ERROR if plan.error is not None else 0,
+        status_message=plan.error,
+    )
+
+
 def _policy_attributes(event: Mapping[str, Any]) -> dict[str, Any]:
     data = _data(event)
     attributes: dict[str, Any] = {}
@@ -412,15 +449,21 @@ def policy_summary(held: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [_policy_attributes(event) for event in held if event.get("event") == "policy_event"]
 
 
+_EMPTY: Mapping[str, Any] = {}
+_PLAIN = frozenset({str, int, float, bool})
+
+
 def _data(event: Mapping[str, Any]) -> Mapping[str, Any]:
     data = event.get("data")
-    return data if isinstance(data, Mapping) else {}
+    if type(data) is dict:  # the runtime's events: skip the ABC check, the slow part here
+        return data
+    return data if isinstance(data, Mapping) else _EMPTY
 
 
 def _put(attributes: dict[str, Any], key: str, value: Any) -> None:
     if value is None:
         return
-    if isinstance(value, bool | int | float | str):
+    if type(value) in _PLAIN or isinstance(value, bool | int | float | str):
         attributes[key] = value
     else:
         attributes[key] = str(value)
