@@ -33,13 +33,17 @@ def server_option(func: FC) -> FC:
     return option(func)
 
 
-def refuse_local_options(options: Mapping[str, Any]) -> None:
-    """Exit 2 naming the first option given that a remote control plane does not take."""
+def refuse_local_options(
+    options: Mapping[str, Any],
+    *,
+    reason: str = "with --server (the control plane deploys as it is configured)",
+) -> None:
+    """Exit 2 naming the first option given that does not apply here (by default: to a
+    remote control plane), and why."""
     for name, value in options.items():
         if value not in (None, False, (), ""):
             err_console().print(
-                f"[red]✗[/red] --{name.replace('_', '-')} is not available with --server "
-                "(the control plane deploys as it is configured)",
+                f"[red]✗[/red] --{name.replace('_', '-')} is not available: {reason}",
                 markup=True,
                 highlight=False,
             )

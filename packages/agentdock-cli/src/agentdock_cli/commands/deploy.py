@@ -253,6 +253,20 @@ def deploy_command(
         options["platforms"] = platforms
     if all_instances:
         _all_instances(file, target, version, host, timeout, options, as_json)
+    from agentdock.deployment.directories import is_agent_directory
+
+    if is_agent_directory(file):
+        refuse_local_options(
+            {
+                "version": version,
+                "env_file": env_files,
+                "instance": instance,
+                "print_env": print_env,
+            },
+            reason="a directory of agents deploys each agent with its own version, .env and "
+            "instance",
+        )
+        _directory(file, target, host, timeout, options, new_key, as_json)
     with reporting(as_json) as report:
         deployment = deploy(
             file,
@@ -351,6 +365,40 @@ def _remote(server: str, as_json: bool, verb: str, act: Any) -> None:
         if document.get("api_key"):
             console().print(f"  API key {document.get('key_id')} (shown once, store it now):")
             click.echo(document["api_key"])
+    raise SystemExit(exitcodes.OK)
+
+
+def _directory(
+    folder: Path,
+    target: str | None,
+    host: str | None,
+    timeout: float,
+    options: dict[str, Any],
+    new_key: bool,
+    as_json: bool,
+) -> None:
+    from agentdock.deployment import deploy_directory
+
+    with reporting(as_json) as report:
+        done = deploy_directory(
+            folder,
+            target=target,
+            host=host,
+            timeout=timeout,
+            build_options=options,
+            new_key=new_key,
+            progress=report,
+        )
+        agents = []
+        for deployment in done:
+            document = deployment.to_json()
+            if deployment.api_key:
+                document["api_key"] = deployment.api_key
+            agents.append(document)
+        report.result({"agents": agents})
+    if not as_json:
+        for deployment in done:
+            _summary(deployment, "Deployed")
     raise SystemExit(exitcodes.OK)
 
 

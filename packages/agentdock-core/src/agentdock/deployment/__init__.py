@@ -18,6 +18,7 @@ from __future__ import annotations
 from agentdock.deployment.artifacts import Artifact, BuildRequest, Progress, StartRequest
 from agentdock.deployment.builds import Build, build
 from agentdock.deployment.deploys import deploy, dry_run
+from agentdock.deployment.directories import deploy_directory
 from agentdock.deployment.errors import (
     BuildFailed,
     DeployError,
@@ -54,6 +55,7 @@ __all__ = [
     "build",
     "cleanup",
     "deploy",
+    "deploy_directory",
     "deploy_instances",
     "dry_run",
     "instances",

@@ -17,7 +17,8 @@ application is shut down (its lifespan ends, its pipeline closes) once the last 
 
 from __future__ import annotations
 
-from agentdock_plugins.litestar.hosting.discover import HostingError, agent_directories
+from agentdock.agentdirs import HostingError, agent_directories
+
 from agentdock_plugins.litestar.hosting.host import AgentHost
 
 __all__ = ["AgentHost", "HostingError", "agent_directories"]

@@ -17,14 +17,14 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agentdock.findings import Finding
-
-from agentdock_plugins.litestar.hosting.discover import (
+from agentdock.agentdirs import (
     DOCKFILE,
     HostingError,
     agent_directories,
     duplicate_message,
 )
+from agentdock.findings import Finding
+
 from agentdock_plugins.litestar.hosting.hosted import HostedAgent, build_hosted
 
 if TYPE_CHECKING:

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import watchfiles
-
-from agentdock_plugins.litestar.hosting.discover import DOCKFILE, agent_directory_of
+from agentdock.agentdirs import DOCKFILE, agent_directory_of
 
 if TYPE_CHECKING:
     from agentdock_plugins.litestar.hosting.host import AgentHost

@@ -1,4 +1,8 @@
-"""Which agents a hosting directory holds: one per sub-directory with a ``Dockfile.yaml``."""
+"""Which agents a directory of agents holds: one per sub-directory with a ``Dockfile.yaml``.
+
+Shared by ``agentdock serve DIR`` (one process hosting them all) and ``agentdock deploy
+DIR`` (each deployed as its own versioned runtime).
+"""
 
 from __future__ import annotations
 
