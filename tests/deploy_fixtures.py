@@ -36,3 +36,15 @@ def project(tmp_path: Path) -> Path:
 def fakes(home: Path) -> tuple[Any, FakePlugin]:
     """A plugin manager with the fake builder and targets, and their plugin."""
     return fake_manager()
+
+
+@pytest.fixture
+def cli_fakes(monkeypatch: pytest.MonkeyPatch, home: Path) -> FakePlugin:
+    """The CLI's plugin manager: the built-ins and the in-process fake builder and target
+    (the fake plugin returned), in the test's own home."""
+    from agentdock import make_plugin_manager
+
+    plugin = FakePlugin()
+    manager = make_plugin_manager(entry_points=True, plugins=[("fake", plugin)])
+    monkeypatch.setattr("agentdock.plugins.get_plugin_manager", lambda: manager)
+    return plugin

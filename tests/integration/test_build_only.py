@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from _cli import run_cli
-from agentdock import make_plugin_manager
 from agentdock.deployment import InvalidDeployInput, VersionConflict, build, deploy
 from agentdock.registry import open_store
 from controlplane_support import DEADLINE, Plane
@@ -75,15 +74,6 @@ def test_a_build_refuses_what_a_deploy_refuses(
         build(dockfile, target="fake", plugins=manager, check_imports=False)
     assert invalid.value.exit_code == 1
     assert _recorded("echo")[0] == ["1.0.0"]
-
-
-@pytest.fixture
-def cli_fakes(monkeypatch: pytest.MonkeyPatch, home: Path) -> FakePlugin:
-    """The CLI's plugin manager: the built-ins and the in-process fake builder and target."""
-    plugin = FakePlugin()
-    manager = make_plugin_manager(entry_points=True, plugins=[("fake", plugin)])
-    monkeypatch.setattr("agentdock.plugins.get_plugin_manager", lambda: manager)
-    return plugin
 
 
 def test_the_build_command_reports_json_and_exit_codes(

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from _cli import run_cli
-from agentdock import make_plugin_manager
 from agentdock.deployment import BuildFailed, InvalidDeployInput, deploy_directory
 from agentdock.registry import open_store
 from deploy_fakes import FakePlugin
@@ -105,14 +104,6 @@ def test_the_first_failure_stops_and_names_what_was_deployed(
     assert failed.value.exit_code == 3
     assert failed.value.cause == ("agent zeta: the build of zeta broke (deployed before it: alpha)")
     assert _deployments("alpha") == ["active"] and _deployments("zeta") == []
-
-
-@pytest.fixture
-def cli_fakes(monkeypatch: pytest.MonkeyPatch, home: Path) -> FakePlugin:
-    plugin = FakePlugin()
-    manager = make_plugin_manager(entry_points=True, plugins=[("fake", plugin)])
-    monkeypatch.setattr("agentdock.plugins.get_plugin_manager", lambda: manager)
-    return plugin
 
 
 def test_the_command_deploys_a_directory_and_refuses_per_agent_options(

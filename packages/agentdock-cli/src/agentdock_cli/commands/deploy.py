@@ -36,6 +36,18 @@ _timeout_option = click.option(
     show_default=True,
     help="Seconds the new runtime gets to answer /ready.",
 )
+_file_argument = click.argument(
+    "file", required=False, default="Dockfile.yaml", type=click.Path(path_type=Path)
+)
+_version_option = click.option(
+    "--version",
+    "version",
+    default=None,
+    help="Version string (default: metadata.version or the next patch version).",
+)
+_base_image_option = click.option(
+    "--base-image", default=None, help="Override build.base_image (docker builder)."
+)
 _env_file_option = click.option(
     "--env-file",
     "env_files",
@@ -76,18 +88,13 @@ def _summary(deployment: Any, verb: str) -> None:
 
 
 @click.command("deploy")
-@click.argument("file", required=False, default="Dockfile.yaml", type=click.Path(path_type=Path))
+@_file_argument
 @click.option(
     "--target",
     default=None,
     help="Where to run it: local (default), docker, or a plugin's target.",
 )
-@click.option(
-    "--version",
-    "version",
-    default=None,
-    help="Version string (default: metadata.version or the next patch version).",
-)
+@_version_option
 @_env_file_option
 @_instance_option
 @click.option(
@@ -99,7 +106,7 @@ def _summary(deployment: Any, verb: str) -> None:
     "every interface.",
 )
 @_timeout_option
-@click.option("--base-image", default=None, help="Override build.base_image (docker builder).")
+@_base_image_option
 @click.option(
     "--platform",
     "platforms",
@@ -294,20 +301,15 @@ def deploy_command(
 
 
 @click.command("build")
-@click.argument("file", required=False, default="Dockfile.yaml", type=click.Path(path_type=Path))
+@_file_argument
 @click.option(
     "--target",
     default=None,
     help="The target whose builder builds it: local (a bundle, default), docker (an image).",
 )
-@click.option(
-    "--version",
-    "version",
-    default=None,
-    help="Version string (default: metadata.version or the next patch version).",
-)
+@_version_option
 @_env_file_option
-@click.option("--base-image", default=None, help="Override build.base_image (docker builder).")
+@_base_image_option
 @_json_option
 def build_command(
     file: Path,
