@@ -1,0 +1,245 @@
+"""Start-up times: the LangGraph import floor, ``agentdock serve`` to ``/ready``, and the
+local target's restarts (printed, not asserted).
+
+    uv run --frozen python benchmarks/startup.py [--runs 5] [--skip-local]
+
+In one run on this machine:
+
+* ``python -c "import langgraph.graph"`` started cold (the floor no runtime can go under
+  without a process kept warm), median of ``--runs``;
+* ``agentdock serve examples/echo --insecure-no-auth`` from its start until ``/ready``
+  answers 200, median of ``--runs``, and its difference from the floor;
+* on the local target, with a throw-away ``AGENTDOCK_HOME`` and a copy of examples/echo:
+  a restart after the runtime is killed (SIGKILL until the new runtime answers
+  ``/ready`` on its own port), a rollback and a new instance of a version already built
+  (from the call until its health gate passed, and from the supervisor's start until its
+  runtime was ready, as the supervisor recorded it);
+* the memory of the processes of one deployment (RSS and PSS from
+  ``/proc/<pid>/smaps_rollup``): the runtime, its supervisor and, when the supervisor keeps
+  one, the warm process runtimes are forked from.
+
+Wall time is what a start costs its user; the CPU time of the children is printed beside
+the cold starts (it is steadier on a shared machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+ECHO = ROOT / "examples" / "echo"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _wait_ready(url: str, deadline: float) -> None:
+    with httpx.Client(timeout=5.0, trust_env=False) as client:
+        while time.perf_counter() < deadline:
+            try:
+                if client.get(url).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.005)
+    raise RuntimeError(f"{url} did not answer 200")
+
+
+def import_floor(runs: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of ``import langgraph.graph`` in a fresh interpreter."""
+    walls, cpus = [], []
+    for _ in range(runs):
+        cpu0, t0 = _children_cpu(), time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import langgraph.graph"], check=True)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(_children_cpu() - cpu0)
+    return walls, cpus
+
+
+def serve_cold(runs: int, home: Path) -> tuple[list[float], list[float]]:
+    """Wall seconds from ``agentdock serve`` until ``/ready``, and the CPU seconds of the
+    whole run (start-up, then SIGTERM and drain)."""
+    walls, cpus = [], []
+    env = {**os.environ, "AGENTDOCK_HOME": str(home)}
+    agentdock = Path(sys.executable).with_name("agentdock")
+    for _ in range(runs):
+        port = _free_port()
+        argv = [str(agentdock), "serve", str(ECHO), "--insecure-no-auth", "--port", str(port)]
+        cpu0, t0 = _children_cpu(), time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            _wait_ready(f"http://127.0.0.1:{port}/ready", t0 + 60)
+            walls.append(time.perf_counter() - t0)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=60)
+        cpus.append(_children_cpu() - cpu0)
+    return walls, cpus
+
+
+def _memory(pid: int | None) -> str:
+    if not pid:
+        return "-"
+    fields = {}
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+            name, value = line.split(":", 1)
+            fields[name] = int(value.split()[0]) / 1024
+    except (OSError, ValueError):
+        return "-"
+    return f"RSS {fields.get('Rss', 0):6.1f} MB  PSS {fields.get('Pss', 0):6.1f} MB"
+
+
+class _Stamps:
+    """Progress events of one deploy call, with the time each came."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.events: dict[str, float] = {}
+
+    def __call__(self, stage: str, message: str, **_: Any) -> None:
+        key = "ready" if (stage, message) == ("health", "ready") else stage
+        self.events.setdefault(key, time.perf_counter() - self.t0)
+
+
+def local_target(tmp: Path, restarts: int) -> dict[str, Any]:
+    """Restart, rollback and new-instance times on the local target (see the module doc)."""
+    os.environ["AGENTDOCK_HOME"] = str(tmp / "home")
+    import agentdock
+    from agentdock_plugins.local.supervisor import read_state
+
+    project = tmp / "echo"
+    shutil.copytree(ECHO, project, ignore=shutil.ignore_patterns("__pycache__", "tests"))
+    dockfile = project / "Dockfile.yaml"
+    home = Path(os.environ["AGENTDOCK_HOME"])
+    out: dict[str, Any] = {}
+
+    def state_of(agent: str, instance: str | None = None) -> tuple[dict[str, Any], Any]:
+        info = agentdock.status(agent, instance=instance)
+        state = read_state(home / "run" / str(info["deployment_id"])) or {}
+        return state, info
+
+    def started_to_ready(state: dict[str, Any]) -> float | None:
+        if state.get("ready_at") and state.get("started_at"):
+            return float(state["ready_at"]) - float(state["started_at"])
+        return None
+
+    t0 = time.perf_counter()
+    agentdock.deploy(dockfile)
+    out["first deploy (builds)"] = time.perf_counter() - t0
+    graph = next(project.rglob("graph.py"))
+    graph.write_text(graph.read_text() + "\n# a one-line change\n")
+    stamps = _Stamps()
+    agentdock.deploy(dockfile, progress=stamps)
+    out["second version (builds)"] = stamps.events.get("ready")
+
+    crash: list[float] = []
+    for _ in range(restarts):
+        state, info = state_of("echo")
+        own = info["runtime_endpoint"]
+        os.kill(int(state["runtime_pid"]), signal.SIGKILL)
+        t0 = time.perf_counter()
+        _wait_ready(f"{own}/ready", t0 + 60)
+        crash.append(time.perf_counter() - t0)
+        while True:  # the supervisor's record of that runtime, before the next kill
+            state, _ = state_of("echo")
+            if state.get("ready"):
+                break
+            time.sleep(0.01)
+    out["restart after a crash"] = crash
+
+    rollback, rollback_sup = [], []
+    for _ in range(2):
+        stamps = _Stamps()
+        agentdock.rollback("echo", progress=stamps)
+        rollback.append(stamps.events["ready"])
+        rollback_sup.append(started_to_ready(state_of("echo")[0]))
+    out["rollback: call to gate passed"] = rollback
+    out["rollback: supervisor start to ready"] = rollback_sup
+
+    fresh, fresh_sup = [], []
+    for name in ("tenant-a", "tenant-b"):
+        stamps = _Stamps()
+        agentdock.deploy(dockfile, instance=name, progress=stamps)
+        fresh.append(stamps.events["ready"])
+        fresh_sup.append(started_to_ready(state_of("echo", name)[0]))
+    out["new instance: call to gate passed"] = fresh
+    out["new instance: supervisor start to ready"] = fresh_sup
+
+    state, _ = state_of("echo")
+    out["memory"] = {
+        "runtime": _memory(state.get("runtime_pid")),
+        "supervisor": _memory(state.get("supervisor_pid")),
+        "warm process": _memory(state.get("zygote_pid")),
+    }
+    for name in (None, "tenant-a", "tenant-b"):
+        agentdock.stop("echo", instance=name)
+    return out
+
+
+def _show(label: str, value: Any) -> None:
+    if isinstance(value, list):
+        known = [v for v in value if v is not None]
+        if not known:
+            print(f"  {label:42} -")
+            return
+        each = ", ".join(f"{v:.3f}" for v in known)
+        print(f"  {label:42} median {statistics.median(known):6.3f} s  ({each})")
+    elif isinstance(value, float):
+        print(f"  {label:42} {value:6.3f} s")
+    else:
+        print(f"  {label:42} {value}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--restarts", type=int, default=3, help="crashes (3 at most a minute)")
+    parser.add_argument("--skip-local", action="store_true", help="cold starts only")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="agentdock-startup-") as name:
+        tmp = Path(name)
+        floor, floor_cpu = import_floor(args.runs)
+        serve, serve_cpu = serve_cold(args.runs, tmp / "serve-home")
+        print("cold starts (wall; CPU of the whole process)")
+        _show("import langgraph.graph", floor)
+        _show("  CPU", floor_cpu)
+        _show("agentdock serve echo to /ready", serve)
+        _show("  CPU (start, then SIGTERM and drain)", serve_cpu)
+        gap = statistics.median(serve) - statistics.median(floor)
+        print(f"  {'serve minus the import floor':42} {gap:+6.3f} s")
+        if args.skip_local:
+            return
+        print("local target (echo)")
+        for label, value in local_target(tmp, args.restarts).items():
+            if isinstance(value, dict):
+                for what, figure in value.items():
+                    _show(f"memory of the {what}", figure)
+            else:
+                _show(label, value)
+
+
+if __name__ == "__main__":
+    main()
