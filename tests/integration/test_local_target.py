@@ -219,6 +219,7 @@ def test_start_ready_invoke_restart_and_stop(
     )
     assert state["restarts"] == 1 and state["runtime_pid"] != first["runtime_pid"]
     assert state["last_exit_code"] == -signal.SIGKILL
+    assert state["runtime_start"] == "cold" and state["zygote_pid"] is None  # warm starts off
     local.wait_ready(handle, 60, no_progress)
     assert _invoke(handle, "again") == "AGAIN"
     assert local.status(handle)["restarts"] == 1
@@ -719,28 +720,32 @@ def test_runtimes_are_forked_from_a_warm_process_that_never_holds_a_secret(
     handles.append(handle)
     local.wait_ready(handle, 120, no_progress)
     assert _invoke(handle, "hi", "gate_endpoint") == f"HI{len(SECRET)}"
-    state = read_state(Path(handle["state_dir"]))
-    assert state is not None and state["runtime_start"] == "forked"
+    # The first runtime starts cold; the warm process, once it is ready.
+    state = _poll(lambda: (s := read_state(Path(handle["state_dir"]))) and s["zygote_pid"] and s)
+    assert state["runtime_start"] == "cold"
     zygote, runtime = int(state["zygote_pid"]), int(state["runtime_pid"])
-    assert _parent_of(zygote) == handle["pid"] and _parent_of(runtime) == handle["pid"]
-    for pid in (zygote, runtime):
-        raw = Path(f"/proc/{pid}/environ").read_bytes()
-        assert SECRET.encode() not in raw and b"ECHO_TOKEN" not in raw
-        assert set(_environ(pid)) <= HOST_NAMES | {"AGENTDOCK_LOAD_PLUGINS", "AGENTDOCK_ZYGOTE_FD"}
-        if probe()[1] is None:  # Landlock restricted the warm process, so its forks too
-            assert _no_new_privs(pid) == "1"
-    log = Path(handle["log"]).read_text("utf-8")
-    assert f"warm process ready (pid {zygote})" in log and "forked from the warm process" in log
+    assert _parent_of(zygote) == handle["pid"]
 
-    # A crash: the next runtime is forked from the same warm process, the supervisor's child.
+    # A crash: the next runtime is forked from the warm process, the supervisor's child.
     os.kill(runtime, signal.SIGKILL)
     state = _poll(
         lambda: (s := read_state(Path(handle["state_dir"]))) and s["ready"] and s["restarts"] and s
     )
     assert state["runtime_start"] == "forked" and state["zygote_pid"] == zygote
     assert state["last_exit_code"] == -signal.SIGKILL and state["runtime_pid"] != runtime
-    assert _parent_of(int(state["runtime_pid"])) == handle["pid"]
+    forked = int(state["runtime_pid"])
+    assert _parent_of(forked) == handle["pid"]
     assert _invoke(handle, "again", "gate_endpoint") == f"AGAIN{len(SECRET)}"
+    allowed = HOST_NAMES | {"AGENTDOCK_LOAD_PLUGINS", "AGENTDOCK_ZYGOTE_FD"}
+    for pid in (zygote, forked):
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+        assert SECRET.encode() not in raw and b"ECHO_TOKEN" not in raw
+        assert set(_environ(pid)) <= allowed, _environ(pid)
+        if probe()[1] is None:  # Landlock restricted the warm process, so its forks too
+            assert _no_new_privs(pid) == "1"
+    log = Path(handle["log"]).read_text("utf-8")
+    assert f"warm process ready (pid {zygote})" in log
+    assert f"runtime started (pid {forked}, forked from the warm process" in log
 
     # Another agent's deployment, with a secret of its own: neither sees the other's.
     other_secret = "other-agent-secret-5b8e21c4"
@@ -749,14 +754,15 @@ def test_runtimes_are_forked_from_a_warm_process_that_never_holds_a_secret(
     handles.append(other)
     local.wait_ready(other, 120, no_progress)
     assert _invoke(other, "hi", "gate_endpoint") == f"HI{len(other_secret)}"
-    theirs = read_state(Path(other["state_dir"]))
-    assert theirs is not None and theirs["zygote_pid"] not in (None, zygote)
-    for pid in (theirs["zygote_pid"], theirs["runtime_pid"]):
-        raw = Path(f"/proc/{pid}/environ").read_bytes()
-        assert SECRET.encode() not in raw and other_secret.encode() not in raw
+    theirs = _poll(lambda: (s := read_state(Path(other["state_dir"]))) and s["zygote_pid"] and s)
+    assert theirs["zygote_pid"] != zygote
+    raw = Path(f"/proc/{theirs['zygote_pid']}/environ").read_bytes()
+    assert SECRET.encode() not in raw and other_secret.encode() not in raw
+    # Its first runtime started cold: its own secret in its environment, never the other's.
+    assert SECRET.encode() not in Path(f"/proc/{theirs['runtime_pid']}/environ").read_bytes()
     assert other_secret.encode() not in Path(f"/proc/{zygote}/environ").read_bytes()
 
     local.stop(handle, 10)
-    assert not pid_alive(zygote) and not pid_alive(int(state["runtime_pid"]))
+    assert not pid_alive(zygote) and not pid_alive(forked)
     assert "runtime exited with code 0" in Path(handle["log"]).read_text("utf-8")
     _assert_no_secret(handle)

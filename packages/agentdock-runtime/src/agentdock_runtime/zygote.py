@@ -198,14 +198,23 @@ def main() -> int:
     try:
         preload()
     except Exception as exc:
-        sock.send(f"error: cannot import the runtime: {type(exc).__name__}: {exc}"[:250].encode())
+        _say(sock, f"error: cannot import the runtime: {type(exc).__name__}: {exc}")
         return 70
     threads = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
     if threads:
-        sock.send(f"error: threads run after the imports: {', '.join(threads)}"[:250].encode())
+        _say(sock, f"error: threads run after the imports: {', '.join(threads)}")
         return 70
-    sock.send(b"ready")
+    if not _say(sock, "ready"):
+        return 0  # the supervisor is gone already
     return serve(sock)
+
+
+def _say(sock: socket.socket, message: str) -> bool:
+    try:
+        sock.send(message[:250].encode())
+    except OSError:
+        return False
+    return True
 
 
 if __name__ == "__main__":

@@ -195,6 +195,7 @@ class Supervisor:
         self.proc: subprocess.Popen[bytes] | warm.Forked | None = None
         #: The warm process runtimes are forked from (:mod:`.warm`), while it serves.
         self.zygote: warm.Zygote | None = None
+        self.zygote_tried = False
         self.mask = masker_from_env(os.environ)
         self.log_lock = threading.Lock()
         self.crashes: deque[float] = deque()
@@ -313,6 +314,8 @@ class Supervisor:
     def pause(self, pidfd: int | None, timeout: float) -> None:
         """Until the runtime exits, a signal comes (its byte on ``wake_r``) or ``timeout``."""
         waitables = [self.wake_r] + ([pidfd] if pidfd is not None else [])
+        if self.zygote is not None and not self.zygote.ready:
+            waitables.append(self.zygote.fileno())
         with contextlib.suppress(InterruptedError, OSError):
             select.select(waitables, [], [], timeout)
         with contextlib.suppress(BlockingIOError, OSError):
@@ -327,8 +330,10 @@ class Supervisor:
         return sandbox.command(program, self.writable)
 
     def start_zygote(self, log: TextIO) -> None:
-        """Start the warm process runtimes are forked from, unless warm starts are off or
-        impossible here; a failure is noted and every runtime then starts cold."""
+        """Start the warm process runtimes are forked from (it imports in the background,
+        see :meth:`check_zygote`), unless warm starts are off or impossible here; a
+        failure is noted and every runtime then starts cold."""
+        self.zygote_tried = True
         why_not = warm.warm_wanted(os.environ)
         if why_not is None:
             try:
@@ -344,8 +349,19 @@ class Supervisor:
                 why_not = str(exc)
         if self.zygote is None:
             self.note(log, f"runtimes start cold: {why_not}")
+
+    def check_zygote(self, log: TextIO) -> None:
+        """Take the warm process's word that it is ready, or that it failed."""
+        if self.zygote is None or self.zygote.ready:
             return
-        self.note(log, f"warm process ready (pid {self.zygote.pid}): runtimes are forked from it")
+        try:
+            if not self.zygote.answer():
+                return
+        except warm.ZygoteError as exc:
+            self.note(log, f"runtimes start cold: the warm process failed: {exc}")
+            self.stop_zygote()
+            return
+        self.note(log, f"warm process ready (pid {self.zygote.pid}): restarts are forked from it")
         self.save(zygote_pid=self.zygote.pid)
 
     def stop_zygote(self) -> None:
@@ -358,7 +374,7 @@ class Supervisor:
         self, log: TextIO, env: dict[str, str], fds: list[int]
     ) -> subprocess.Popen[bytes] | warm.Forked:
         """The runtime, forked from the warm process when there is one, else started."""
-        if self.zygote is not None:
+        if self.zygote is not None and self.zygote.ready:
             try:
                 fd_vars = (LISTEN_FD_ENV, STANDBY_FD_ENV, CONTROL_FD_ENV)
                 forked = self.zygote.spawn(env, fds, fd_vars, self.bundle / "app")
@@ -414,10 +430,13 @@ class Supervisor:
                     self.save(
                         state="running", ready=True, serving=self.promoted, ready_at=time.time()
                     )
+                if ready and not self.zygote_tried and not self.stopping:
+                    self.start_zygote(log)
                 if ready and self.promote_wanted and not self.stopping:
                     self.promote_wanted = False
                     self.promote(log)
                 self.pause(pidfd, _POLL if not ready else (5.0 if pidfd is not None else 0.5))
+                self.check_zygote(log)
         finally:
             if pidfd is not None:
                 os.close(pidfd)
@@ -441,8 +460,6 @@ class Supervisor:
                 )
             try:
                 self.serve_handoff(log)
-                if not self.stopping:
-                    self.start_zygote(log)
                 return self.supervise(log)
             finally:
                 self.stop_zygote()

@@ -5,9 +5,11 @@ which takes seconds; a restart after a crash would pay that again. The superviso
 keeps one warm process per deployment, started like a runtime (the bundle's interpreter,
 in the same sandbox, the same working directory) but with a bare environment, which
 imports everything once and then forks a runtime whenever the supervisor asks
-(:class:`Zygote`). The forked runtime gets its own environment, secrets included, through a
-socket of its own after the fork, so the warm process never holds them and
-``/proc/<pid>/environ`` of either shows none.
+(:class:`Zygote`). The first runtime starts cold, as before; the warm process is started
+once it is ready, so a deploy's start and health gate never wait for it (nor for one that
+hangs), and it imports in the background while the first runtime serves. A forked runtime
+gets its own environment, secrets included, through a socket of its own after the fork, so
+the warm process never holds them and ``/proc/<pid>/environ`` of either shows none.
 
 The supervisor becomes a child subreaper (``PR_SET_CHILD_SUBREAPER``): the zygote forks
 twice, so a forked runtime is re-parented to the supervisor, which waits for it and reads
@@ -50,8 +52,6 @@ ZYGOTE_FD_ENV = "AGENTDOCK_ZYGOTE_FD"
 #: decides which plugins its imports load.
 _KEPT = ("PATH", "HOME", "LANG", "TZ", "TMPDIR", "XDG_CACHE_HOME", "AGENTDOCK_LOAD_PLUGINS")
 _KEPT_PREFIXES = ("LC_",)
-#: Seconds the warm process may take to import (a cold runtime's start, with margin).
-READY_TIMEOUT = 120.0
 #: Seconds a fork may take to be answered.
 SPAWN_TIMEOUT = 10.0
 _PR_SET_CHILD_SUBREAPER = 36
@@ -114,7 +114,9 @@ class Forked:
 
 
 class Zygote:
-    """The warm process of one deployment, started and ready, or :class:`ZygoteError`."""
+    """The warm process of one deployment. It imports in the background: the supervisor
+    waits on :meth:`fileno` along with its runtime and calls :meth:`answer` when it is
+    readable; :attr:`ready` once the imports are done."""
 
     def __init__(
         self,
@@ -140,21 +142,36 @@ class Zygote:
         finally:
             theirs.close()
         self.sock = ours
+        self.sock.setblocking(False)
+        self.ready = False
         assert self.proc.stdout is not None
         on_output(self.proc.stdout)
-        self.sock.settimeout(READY_TIMEOUT)
-        try:
-            reply = self.sock.recv(256).decode("utf-8", "replace").strip()
-        except OSError as exc:
-            reply = f"error: {exc}"
-        if reply != "ready":
-            self.close()
-            raise ZygoteError(reply.removeprefix("error: ") or "the warm process exited")
-        self.sock.settimeout(SPAWN_TIMEOUT)
 
     @property
     def pid(self) -> int:
         return self.proc.pid
+
+    def fileno(self) -> int:
+        """Readable when the warm process has said whether it is ready."""
+        return self.sock.fileno()
+
+    def answer(self) -> bool:
+        """Whether the warm process is ready now (False: not yet).
+
+        :raises ZygoteError: it failed or exited instead."""
+        if self.ready:
+            return True
+        try:
+            reply = self.sock.recv(256).decode("utf-8", "replace").strip()
+        except BlockingIOError:
+            return False
+        except OSError as exc:
+            reply = f"error: {exc}"
+        if reply != "ready":
+            raise ZygoteError(reply.removeprefix("error: ") or "the warm process exited")
+        self.sock.settimeout(SPAWN_TIMEOUT)
+        self.ready = True
+        return True
 
     def spawn(
         self, env: Mapping[str, str], fds: Sequence[int], fd_vars: Sequence[str], cwd: Path
@@ -189,8 +206,11 @@ class Zygote:
         return Forked(int(reply[4:]), os.fdopen(out_r, "rb"))
 
     def close(self) -> None:
-        """End the warm process (closing its socket ends it) and wait for it."""
+        """End the warm process (closing its socket ends it; one still importing is
+        killed, it holds nothing) and wait for it."""
         self.sock.close()
+        if not self.ready:
+            self.proc.kill()
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
