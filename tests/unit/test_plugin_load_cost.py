@@ -1,11 +1,15 @@
-"""Loading the plugins, as every runtime does before it serves, imports only what serving
-needs: the audit rules (and the source-reading machinery they import) load when
-``agentdock audit`` asks for them."""
+"""Loading the plugins and building the pipeline, as every runtime does before it serves,
+import only what serving that Dockfile needs: the audit rules (and the source-reading
+machinery they import) load when ``agentdock audit`` asks for them, the redaction engine
+when the Dockfile configures a pattern or a recogniser."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+import yaml
 
 _PROBE = """
 import sys
@@ -28,3 +32,26 @@ def test_serving_plugins_load_without_the_audit_rules() -> None:
     assert out[0] == "[]"
     count, loaded = out[1].split()
     assert int(count) >= 20 and loaded == "True"  # asked for, they are all there
+
+
+_POLICIES = """
+import sys
+from agentdock.validation import load
+from agentdock.plugins import get_plugin_manager
+from agentdock_runtime import compile_pipeline
+from agentdock_runtime.app import load_agent
+manager = get_plugin_manager()
+spec = load(sys.argv[1], plugins=manager)
+agent = load_agent(spec, project_dir=sys.argv[2], plugins=manager)
+compile_pipeline(spec, entry=agent.entry, plugins=manager, insecure_no_auth=True)
+print("agentdock_plugins.policies.redaction_engine" in sys.modules)
+"""
+
+
+def test_a_runtime_without_redaction_never_imports_the_redaction_engine() -> None:
+    echo = Path(__file__).resolve().parents[2] / "examples" / "echo"
+    spec = yaml.safe_load((echo / "Dockfile.yaml").read_text())
+    assert not spec["policies"]["safety"].get("redact_patterns")
+    argv = [sys.executable, "-c", _POLICIES, str(echo / "Dockfile.yaml"), str(echo)]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False"]
