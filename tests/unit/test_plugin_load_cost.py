@@ -5,6 +5,7 @@ when the Dockfile configures a pattern or a recogniser."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +56,28 @@ def test_a_runtime_without_redaction_never_imports_the_redaction_engine() -> Non
     argv = [sys.executable, "-c", _POLICIES, str(echo / "Dockfile.yaml"), str(echo)]
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False"]
+
+
+_START = """
+import os, sys
+from pathlib import Path
+from agentdock.plugins import get_plugin_manager
+from agentdock_runtime.entrypoint import load_spec
+spec = load_spec(Path(sys.argv[1]), os.environ, plugins=get_plugin_manager())
+print(spec.agent.name, "agentdock.readiness" in sys.modules)
+"""
+
+
+def test_a_runtime_start_does_not_audit_the_agent_s_code(tmp_path: Path) -> None:
+    """The audit only warns: validate shows it, a start that could never show it skips it."""
+    import agentdock
+
+    echo = Path(__file__).resolve().parents[2] / "examples" / "echo"
+    project = tmp_path / "echo"
+    shutil.copytree(echo, project)
+    (project / "server.py").write_text('import uvicorn\nuvicorn.run(app, host="127.0.0.1")\n')
+    warned = agentdock.validate(project / "Dockfile.yaml", skip_imports=True)
+    assert warned.ok and any(f.path[:1] == ("audit",) for f in warned.warnings)
+    argv = [sys.executable, "-c", _START, str(project / "Dockfile.yaml")]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["echo", "False"]
