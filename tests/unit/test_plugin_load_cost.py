@@ -81,3 +81,11 @@ def test_a_runtime_start_does_not_audit_the_agent_s_code(tmp_path: Path) -> None
     argv = [sys.executable, "-c", _START, str(project / "Dockfile.yaml")]
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["echo", "False"]
+
+
+def test_the_cli_loads_its_commands_without_the_deployment_package() -> None:
+    """Every command (``serve`` included) loads every command module: what only some
+    commands use (the deployment package, rich's markup) is imported when they run."""
+    probe = "import sys, agentdock_cli.main\nprint('agentdock.deployment' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False"]
