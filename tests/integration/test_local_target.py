@@ -736,7 +736,11 @@ def test_runtimes_are_forked_from_a_warm_process_that_never_holds_a_secret(
     forked = int(state["runtime_pid"])
     assert _parent_of(forked) == handle["pid"]
     assert _invoke(handle, "again", "gate_endpoint") == f"AGAIN{len(SECRET)}"
-    allowed = HOST_NAMES | {"AGENTDOCK_LOAD_PLUGINS", "AGENTDOCK_ZYGOTE_FD"}
+    allowed = HOST_NAMES | {
+        "AGENTDOCK_LOAD_PLUGINS",
+        "AGENTDOCK_ZYGOTE_FD",
+        "AGENTDOCK_ZYGOTE_PRELOAD",
+    }
     for pid in (zygote, forked):
         raw = Path(f"/proc/{pid}/environ").read_bytes()
         assert SECRET.encode() not in raw and b"ECHO_TOKEN" not in raw

@@ -27,14 +27,17 @@ The forked runtime reads its settings (a JSON object: the environment, which of 
 variables name which descriptor, the working directory) from the settings socket, so its
 secrets go from the supervisor to it alone, then runs :func:`agentdock_runtime.entrypoint.main`
 as ``python -m agentdock_runtime`` would. ``random`` reseeds itself in a forked child; caches
-of variables read during the imports (LangSmith's) are cleared. The sandbox (Landlock) the
-zygote was started in holds for every process forked from it.
+of variables read during the imports (LangSmith's) are cleared. The zygote imports with the
+garbage collector off and freezes what it imported before it forks (the pattern
+:func:`gc.freeze` documents), so the pages a runtime shares with it stay shared. The
+sandbox (Landlock) the zygote was started in holds for every process forked from it.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -46,6 +49,9 @@ from typing import Any
 __all__ = ["FD_ENV", "PRELOAD", "main", "preload"]
 
 FD_ENV = "AGENTDOCK_ZYGOTE_FD"
+#: More modules to import, comma-separated: the supervisor names those of the plugins a
+#: runtime builds at start-up (the server, the adapters, the policies).
+PRELOAD_ENV = "AGENTDOCK_ZYGOTE_PRELOAD"
 #: Imported by every runtime of a LangGraph agent before it is ready; a name missing from
 #: the bundle is skipped (the runtime imports what it needs itself).
 PRELOAD = (
@@ -63,9 +69,9 @@ _MAX_FDS = 16
 _MAX_SETTINGS = 1 << 24
 
 
-def preload() -> None:
-    """Import :data:`PRELOAD` and every plugin a runtime's plugin manager loads."""
-    for name in PRELOAD:
+def preload(more: tuple[str, ...] = ()) -> None:
+    """Import :data:`PRELOAD`, ``more`` and every plugin a runtime's plugin manager loads."""
+    for name in (*PRELOAD, *more):
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
     from agentdock.plugins import get_plugin_manager
@@ -100,6 +106,7 @@ def _forget_cached_environment() -> None:
 def _become_runtime(zygote: socket.socket, fds: list[int]) -> int:
     """In the forked runtime: take the settings, then run the runtime's entrypoint."""
     zygote.close()
+    gc.enable()
     settings_fd, out_fd, *served = fds
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
@@ -195,8 +202,14 @@ def main() -> int:
         return 78
     sock = socket.socket(fileno=int(raw))
     os.environ.pop(FD_ENV)
+    more = tuple(m.strip() for m in os.environ.pop(PRELOAD_ENV, "").split(",") if m.strip())
+    # No collection while importing (it would leave freed holes in pages the forks then
+    # share), and everything imported frozen before the first fork: a runtime's collections
+    # never write to the objects it shares with the zygote, so their pages stay shared.
+    gc.disable()
     try:
-        preload()
+        preload(more)
+        gc.freeze()
     except Exception as exc:
         _say(sock, f"error: cannot import the runtime: {type(exc).__name__}: {exc}")
         return 70

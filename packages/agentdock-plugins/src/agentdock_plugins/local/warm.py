@@ -46,6 +46,29 @@ __all__ = [
 WARM_ENV = "AGENTDOCK_WARM_START"
 #: The variable the zygote reads its socket from (``agentdock_runtime.zygote.FD_ENV``).
 ZYGOTE_FD_ENV = "AGENTDOCK_ZYGOTE_FD"
+#: And the modules it imports besides the runtime's (``agentdock_runtime.zygote.PRELOAD_ENV``).
+ZYGOTE_PRELOAD_ENV = "AGENTDOCK_ZYGOTE_PRELOAD"
+#: What a runtime of the built-in server imports while it builds its pipeline and server,
+#: beyond what the runtime imports itself: the server and its application, the LangGraph
+#: adapter, every built-in policy (most are built for every Dockfile: the injection check
+#: and the output limit), and the uvicorn loop and protocols. A module missing from a
+#: bundle is skipped by the zygote.
+PLUGIN_MODULES = (
+    "agentdock_plugins.litestar.server",
+    "agentdock_plugins.litestar.app",
+    "agentdock_plugins.litestar.running",
+    "agentdock_plugins.langgraph.adapter",
+    "agentdock_plugins.policies.redaction",
+    "agentdock_plugins.policies.injection_input",
+    "agentdock_plugins.policies.tool_gate",
+    "agentdock_plugins.policies.injection_tool_output",
+    "agentdock_plugins.policies.compliance",
+    "agentdock_plugins.policies.output_limit",
+    "litestar.plugins.attrs",
+    "uvicorn.loops.uvloop",
+    "uvicorn.protocols.http.httptools_impl",
+    "uvicorn.lifespan.on",
+)
 #: The machine's variables the warm process keeps (no value of the agent, no secret):
 #: those a local runtime gets from the machine (``agentdock.deployment.runenv``'s host
 #: variables), its own temporary and cache directories, and the plugin allow-list, which
@@ -133,7 +156,11 @@ class Zygote:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 cwd=cwd,
-                env={**zygote_env(env), ZYGOTE_FD_ENV: str(theirs.fileno())},
+                env={
+                    **zygote_env(env),
+                    ZYGOTE_FD_ENV: str(theirs.fileno()),
+                    ZYGOTE_PRELOAD_ENV: ",".join(PLUGIN_MODULES),
+                },
                 pass_fds=(theirs.fileno(),),
             )
         except OSError as exc:
