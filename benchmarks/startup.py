@@ -11,12 +11,14 @@ In one run on this machine:
   answers 200, median of ``--runs``, and its difference from the floor;
 * on the local target, with a throw-away ``AGENTDOCK_HOME`` and a copy of examples/echo:
   a restart after the runtime is killed (SIGKILL until the new runtime answers
-  ``/ready`` on its own port), a rollback and a new instance of a version already built
+  ``/ready`` on its own port), forked from the supervisor's warm process and, on another
+  instance, with ``AGENTDOCK_WARM_START=off`` (the baseline), a rollback and a new
+  instance of a version already built
   (from the call until its health gate passed, and from the supervisor's start until its
   runtime was ready, as the supervisor recorded it);
 * the memory of the processes of one deployment (RSS and PSS from
   ``/proc/<pid>/smaps_rollup``): the runtime, its supervisor and, when the supervisor keeps
-  one, the warm process runtimes are forked from.
+  one, the warm process runtimes are forked from; and of a runtime started cold.
 
 Wall time is what a start costs its user; the CPU time of the children is printed beside
 the cold starts (it is steadier on a shared machine).
@@ -78,11 +80,20 @@ def import_floor(runs: int) -> tuple[list[float], list[float]]:
     return walls, cpus
 
 
-def serve_cold(runs: int, home: Path) -> tuple[list[float], list[float]]:
+def _sources(checkout: Path) -> str:
+    """``PYTHONPATH`` that makes this environment import the packages of ``checkout``."""
+    return os.pathsep.join(str(p) for p in sorted((checkout / "packages").glob("*/src")))
+
+
+def serve_cold(
+    runs: int, home: Path, checkout: Path | None = None
+) -> tuple[list[float], list[float]]:
     """Wall seconds from ``agentdock serve`` until ``/ready``, and the CPU seconds of the
-    whole run (start-up, then SIGTERM and drain)."""
+    whole run (start-up, then SIGTERM and drain); with ``checkout``, of its packages."""
     walls, cpus = [], []
     env = {**os.environ, "AGENTDOCK_HOME": str(home)}
+    if checkout is not None:
+        env["PYTHONPATH"] = _sources(checkout)
     agentdock = Path(sys.executable).with_name("agentdock")
     for _ in range(runs):
         port = _free_port()
@@ -155,20 +166,37 @@ def local_target(tmp: Path, restarts: int) -> dict[str, Any]:
     agentdock.deploy(dockfile, progress=stamps)
     out["second version (builds)"] = stamps.events.get("ready")
 
-    crash: list[float] = []
-    for _ in range(restarts):
-        state, info = state_of("echo")
-        own = info["runtime_endpoint"]
-        os.kill(int(state["runtime_pid"]), signal.SIGKILL)
-        t0 = time.perf_counter()
-        _wait_ready(f"{own}/ready", t0 + 60)
-        crash.append(time.perf_counter() - t0)
-        while True:  # the supervisor's record of that runtime, before the next kill
-            state, _ = state_of("echo")
-            if state.get("ready"):
-                break
-            time.sleep(0.01)
+    def crashes(instance: str | None) -> tuple[list[float], list[str]]:
+        times, how = [], []
+        for _ in range(restarts):
+            while True:  # the supervisor's record of its runtime (and warm process) first
+                state, info = state_of("echo", instance)
+                if state.get("ready") and (state.get("zygote_pid") or not warm_wanted):
+                    break
+                time.sleep(0.01)
+            os.kill(int(state["runtime_pid"]), signal.SIGKILL)
+            t0 = time.perf_counter()
+            _wait_ready(f"{info['runtime_endpoint']}/ready", t0 + 60)
+            times.append(time.perf_counter() - t0)
+            while not (state := state_of("echo", instance)[0]).get("ready"):
+                time.sleep(0.01)
+            how.append(str(state.get("runtime_start") or "cold"))
+        return times, how
+
+    # The same restarts with warm starts off (a supervisor of this release started cold).
+    warm_wanted = False
+    os.environ["AGENTDOCK_WARM_START"] = "off"
+    agentdock.deploy(dockfile, instance="cold")
+    del os.environ["AGENTDOCK_WARM_START"]
+    cold, _ = crashes("cold")
+    cold_state, _ = state_of("echo", "cold")
+    out["memory of a cold runtime"] = _memory(cold_state.get("runtime_pid"))
+    agentdock.stop("echo", instance="cold")
+    out["restart after a crash, warm starts off"] = cold
+    warm_wanted = "off" not in os.environ.get("AGENTDOCK_WARM_START", "")
+    crash, how = crashes(None)
     out["restart after a crash"] = crash
+    out["  how each restart started"] = ", ".join(how)
 
     rollback, rollback_sup = [], []
     for _ in range(2):
@@ -190,7 +218,7 @@ def local_target(tmp: Path, restarts: int) -> dict[str, Any]:
 
     state, _ = state_of("echo")
     out["memory"] = {
-        "runtime": _memory(state.get("runtime_pid")),
+        "runtime (forked when warm)": _memory(state.get("runtime_pid")),
         "supervisor": _memory(state.get("supervisor_pid")),
         "warm process": _memory(state.get("zygote_pid")),
     }
@@ -218,18 +246,41 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--restarts", type=int, default=3, help="crashes (3 at most a minute)")
     parser.add_argument("--skip-local", action="store_true", help="cold starts only")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout of an earlier commit (git archive REV packages | tar -x -C DIR): "
+        "its serve is measured too, alternating with this one's",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="agentdock-startup-") as name:
         tmp = Path(name)
-        floor, floor_cpu = import_floor(args.runs)
-        serve, serve_cpu = serve_cold(args.runs, tmp / "serve-home")
+        figures: dict[str, list[float]] = {}
+        for _ in range(args.runs):  # alternated, so load on the machine hits all alike
+            for label, value in zip(("floor", "floor CPU"), import_floor(1), strict=True):
+                figures.setdefault(label, []).extend(value)
+            for label, value in zip(("serve", "serve CPU"), serve_cold(1, tmp / "h"), strict=True):
+                figures.setdefault(label, []).extend(value)
+            if args.baseline is not None:
+                base = serve_cold(1, tmp / "b", args.baseline)
+                for label, value in zip(("base", "base CPU"), base, strict=True):
+                    figures.setdefault(label, []).extend(value)
         print("cold starts (wall; CPU of the whole process)")
-        _show("import langgraph.graph", floor)
-        _show("  CPU", floor_cpu)
-        _show("agentdock serve echo to /ready", serve)
-        _show("  CPU (start, then SIGTERM and drain)", serve_cpu)
-        gap = statistics.median(serve) - statistics.median(floor)
-        print(f"  {'serve minus the import floor':42} {gap:+6.3f} s")
+        _show("import langgraph.graph", figures["floor"])
+        _show("  CPU", figures["floor CPU"])
+        _show("agentdock serve echo to /ready", figures["serve"])
+        _show("  CPU (start, then SIGTERM and drain)", figures["serve CPU"])
+        floor = statistics.median(figures["floor"])
+        floor_cpu = statistics.median(figures["floor CPU"])
+        gap = statistics.median(figures["serve"]) - floor
+        gap_cpu = statistics.median(figures["serve CPU"]) - floor_cpu
+        print(f"  {'serve minus the import floor':42} {gap:+6.3f} s  (CPU {gap_cpu:+.3f} s)")
+        if args.baseline is not None:
+            _show(f"serve of {args.baseline.name} to /ready", figures["base"])
+            _show("  CPU (start, then SIGTERM and drain)", figures["base CPU"])
+            gap = statistics.median(figures["base"]) - floor
+            gap_cpu = statistics.median(figures["base CPU"]) - floor_cpu
+            print(f"  {'  minus the import floor':42} {gap:+6.3f} s  (CPU {gap_cpu:+.3f} s)")
         if args.skip_local:
             return
         print("local target (echo)")
