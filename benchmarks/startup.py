@@ -197,6 +197,12 @@ def local_target(tmp: Path, restarts: int) -> dict[str, Any]:
     crash, how = crashes(None)
     out["restart after a crash"] = crash
     out["  how each restart started"] = ", ".join(how)
+    state, _ = state_of("echo")
+    out["memory"] = {
+        "runtime (forked when warm)": _memory(state.get("runtime_pid")),
+        "supervisor": _memory(state.get("supervisor_pid")),
+        "warm process": _memory(state.get("zygote_pid")),
+    }
 
     rollback, rollback_sup = [], []
     for _ in range(2):
@@ -216,12 +222,6 @@ def local_target(tmp: Path, restarts: int) -> dict[str, Any]:
     out["new instance: call to gate passed"] = fresh
     out["new instance: supervisor start to ready"] = fresh_sup
 
-    state, _ = state_of("echo")
-    out["memory"] = {
-        "runtime (forked when warm)": _memory(state.get("runtime_pid")),
-        "supervisor": _memory(state.get("supervisor_pid")),
-        "warm process": _memory(state.get("zygote_pid")),
-    }
     for name in (None, "tenant-a", "tenant-b"):
         agentdock.stop("echo", instance=name)
     return out
