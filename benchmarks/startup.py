@@ -8,7 +8,10 @@ In one run on this machine:
 * ``python -c "import langgraph.graph"`` started cold (the floor no runtime can go under
   without a process kept warm), median of ``--runs``;
 * ``agentdock serve examples/echo --insecure-no-auth`` from its start until ``/ready``
-  answers 200, median of ``--runs``, and its difference from the floor;
+  answers 200, median of ``--runs``, and its difference from the floor (with
+  ``--baseline``, an earlier checkout's serve too, alternated with this one's);
+* a runtime of examples/echo forked from a warm process (``agentdock_runtime.zygote``, as a
+  local supervisor keeps one) until its ``/ready``, in this environment;
 * on the local target, with a throw-away ``AGENTDOCK_HOME`` and a copy of examples/echo:
   a restart after the runtime is killed (SIGKILL until the new runtime answers
   ``/ready`` on its own port), forked from the supervisor's warm process and, on another
@@ -107,6 +110,53 @@ def serve_cold(
             proc.send_signal(signal.SIGTERM)
             proc.communicate(timeout=60)
         cpus.append(_children_cpu() - cpu0)
+    return walls, cpus
+
+
+def forked(runs: int, home: Path) -> tuple[list[float], list[float]]:
+    """Wall seconds from asking a warm process (``agentdock_runtime.zygote``, what a local
+    supervisor keeps) for a runtime of examples/echo until its ``/ready``, and the CPU
+    seconds of that runtime until then; in this environment, without a bundle or sandbox."""
+    import select
+    import threading
+
+    from agentdock_plugins.local import warm
+
+    def drain(out: Any) -> None:
+        threading.Thread(
+            target=lambda: all(iter(lambda: out.read1(1 << 16), b"")), daemon=True
+        ).start()
+
+    warm.become_subreaper()
+    zygote = warm.Zygote(
+        [sys.executable, "-m", "agentdock_runtime.zygote"], os.environ, ROOT, drain
+    )
+    walls, cpus = [], []
+    try:
+        while not zygote.answer():
+            select.select([zygote.fileno()], [], [], 120)
+        for _ in range(runs):
+            port = _free_port()
+            env = {
+                "PATH": os.environ["PATH"],
+                "AGENTDOCK_SPEC": str(ECHO / "Dockfile.yaml"),
+                "AGENTDOCK_INSECURE_NO_AUTH": "1",
+                "AGENTDOCK_HOST": "127.0.0.1",
+                "AGENTDOCK_PORT": str(port),
+                "AGENTDOCK_HOME": str(home),
+            }
+            t0 = time.perf_counter()
+            runtime = zygote.spawn(env, [], [], ROOT)
+            drain(runtime.stdout)
+            _wait_ready(f"http://127.0.0.1:{port}/ready", t0 + 60)
+            walls.append(time.perf_counter() - t0)
+            stat = Path(f"/proc/{runtime.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cpus.append((int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK"))
+            runtime.send_signal(signal.SIGTERM)
+            while runtime.poll() is None:
+                time.sleep(0.01)
+    finally:
+        zygote.close()
     return walls, cpus
 
 
@@ -275,6 +325,9 @@ def main() -> None:
         gap = statistics.median(figures["serve"]) - floor
         gap_cpu = statistics.median(figures["serve CPU"]) - floor_cpu
         print(f"  {'serve minus the import floor':42} {gap:+6.3f} s  (CPU {gap_cpu:+.3f} s)")
+        fork_walls, fork_cpus = forked(args.runs, tmp / "f")
+        _show("runtime forked from a warm process, to /ready", fork_walls)
+        _show("  CPU of the forked runtime until then", fork_cpus)
         if args.baseline is not None:
             _show(f"serve of {args.baseline.name} to /ready", figures["base"])
             _show("  CPU (start, then SIGTERM and drain)", figures["base CPU"])
