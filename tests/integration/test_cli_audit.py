@@ -268,6 +268,7 @@ def test_validate_of_an_example_never_imports_detect_secrets() -> None:
             "agentdock_plugins.audit.dockerfile",
             "agentdock_plugins.audit.network",
             "agentdock_plugins.audit.paths",
+            "agentdock_plugins.audit.rules",
             "agentdock_plugins.audit.secrets",
             "agentdock_plugins.audit.service",
             "agentdock_plugins.audit.webapps",

@@ -188,9 +188,9 @@ def test_start_ready_invoke_restart_and_stop(
     port = _free_port()
     monkeypatch.setenv(SHELL_ONLY, SHELL_ONLY_VALUE)
     monkeypatch.setenv("AGENTDOCK_DRAIN_TIMEOUT", "29")  # an AgentDock setting: it goes along
-    handle = dict(
-        local.start(echo_bundle, _request(home, 1, port), lambda s, m, **_: steps.append(s))
-    )
+    # Started cold (no warm process): its environment is its process's, and shows.
+    request = _request(home, 1, port, env={**RUNTIME_ENV, "AGENTDOCK_WARM_START": "off"})
+    handle = dict(local.start(echo_bundle, request, lambda s, m, **_: steps.append(s)))
     handles.append(handle)
     assert handle["port"] == port and handle["endpoint"] == f"http://127.0.0.1:{port}"
     assert {"pid", "host", "log", "state_dir"} <= handle.keys()
@@ -204,6 +204,7 @@ def test_start_ready_invoke_restart_and_stop(
 
     first = read_state(Path(handle["state_dir"]))
     assert first is not None and first["ready"] and first["supervisor_pid"] == handle["pid"]
+    assert first["runtime_start"] == "cold" and first["zygote_pid"] is None
     for pid in (handle["pid"], first["runtime_pid"]):  # in the environment, never in argv
         assert SECRET.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
     supervisor, runtime = _environ(handle["pid"]), _environ(first["runtime_pid"])
@@ -218,6 +219,7 @@ def test_start_ready_invoke_restart_and_stop(
     )
     assert state["restarts"] == 1 and state["runtime_pid"] != first["runtime_pid"]
     assert state["last_exit_code"] == -signal.SIGKILL
+    assert state["runtime_start"] == "cold" and state["zygote_pid"] is None  # warm starts off
     local.wait_ready(handle, 60, no_progress)
     assert _invoke(handle, "again") == "AGAIN"
     assert local.status(handle)["restarts"] == 1
@@ -682,3 +684,89 @@ def test_a_bundle_someone_else_may_write_is_never_run(
         assert "writable by its group or by everyone" in Path(handle["log"]).read_text()
     finally:
         venv_bin.chmod(0o755)
+
+
+def _parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _no_new_privs(pid: int) -> str:
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return next(line.split()[1] for line in status if line.startswith("NoNewPrivs:"))
+
+
+def test_runtimes_are_forked_from_a_warm_process_that_never_holds_a_secret(
+    home: Path, echo_bundle: Artifact, target: Any, tmp_path: Path
+) -> None:
+    from agentdock_plugins.local.sandbox import probe
+
+    local, handles = target
+    # A graph that answers how long ECHO_TOKEN is where it runs: the forked runtime has
+    # its secret although no process's initial environment shows it.
+    variant = tmp_path / "reports-token"
+    variant.mkdir()
+    (variant / "venv").symlink_to(Path(echo_bundle.ref) / "venv")
+    shutil.copytree(
+        Path(echo_bundle.ref) / "app", variant / "app", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    graph = variant / "app" / "echo" / "graph.py"
+    graph.write_text(
+        graph.read_text("utf-8").replace(
+            ".upper()}", '.upper() + str(len(__import__("os").environ.get("ECHO_TOKEN", "")))}'
+        )
+    )
+    bundle = Artifact("local", str(variant), "2" * 64)
+    handle = dict(local.start(bundle, _request(home, 20, _free_port()), no_progress))
+    handles.append(handle)
+    local.wait_ready(handle, 120, no_progress)
+    assert _invoke(handle, "hi", "gate_endpoint") == f"HI{len(SECRET)}"
+    # The first runtime starts cold; the warm process, once it is ready.
+    state = _poll(lambda: (s := read_state(Path(handle["state_dir"]))) and s["zygote_pid"] and s)
+    assert state["runtime_start"] == "cold"
+    zygote, runtime = int(state["zygote_pid"]), int(state["runtime_pid"])
+    assert _parent_of(zygote) == handle["pid"]
+
+    # A crash: the next runtime is forked from the warm process, the supervisor's child.
+    os.kill(runtime, signal.SIGKILL)
+    state = _poll(
+        lambda: (s := read_state(Path(handle["state_dir"]))) and s["ready"] and s["restarts"] and s
+    )
+    assert state["runtime_start"] == "forked" and state["zygote_pid"] == zygote
+    assert state["last_exit_code"] == -signal.SIGKILL and state["runtime_pid"] != runtime
+    forked = int(state["runtime_pid"])
+    assert _parent_of(forked) == handle["pid"]
+    assert _invoke(handle, "again", "gate_endpoint") == f"AGAIN{len(SECRET)}"
+    allowed = HOST_NAMES | {
+        "AGENTDOCK_LOAD_PLUGINS",
+        "AGENTDOCK_ZYGOTE_FD",
+        "AGENTDOCK_ZYGOTE_PRELOAD",
+    }
+    for pid in (zygote, forked):
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+        assert SECRET.encode() not in raw and b"ECHO_TOKEN" not in raw
+        assert set(_environ(pid)) <= allowed, _environ(pid)
+        if probe()[1] is None:  # Landlock restricted the warm process, so its forks too
+            assert _no_new_privs(pid) == "1"
+    log = Path(handle["log"]).read_text("utf-8")
+    assert f"warm process ready (pid {zygote})" in log
+    assert f"runtime started (pid {forked}, forked from the warm process" in log
+
+    # Another agent's deployment, with a secret of its own: neither sees the other's.
+    other_secret = "other-agent-secret-5b8e21c4"
+    request = _request(home, 21, _free_port(), env={**RUNTIME_ENV, "ECHO_TOKEN": other_secret})
+    other = dict(local.start(bundle, request, no_progress))
+    handles.append(other)
+    local.wait_ready(other, 120, no_progress)
+    assert _invoke(other, "hi", "gate_endpoint") == f"HI{len(other_secret)}"
+    theirs = _poll(lambda: (s := read_state(Path(other["state_dir"]))) and s["zygote_pid"] and s)
+    assert theirs["zygote_pid"] != zygote
+    raw = Path(f"/proc/{theirs['zygote_pid']}/environ").read_bytes()
+    assert SECRET.encode() not in raw and other_secret.encode() not in raw
+    # Its first runtime started cold: its own secret in its environment, never the other's.
+    assert SECRET.encode() not in Path(f"/proc/{theirs['runtime_pid']}/environ").read_bytes()
+    assert other_secret.encode() not in Path(f"/proc/{zygote}/environ").read_bytes()
+
+    local.stop(handle, 10)
+    assert not pid_alive(zygote) and not pid_alive(forked)
+    assert "runtime exited with code 0" in Path(handle["log"]).read_text("utf-8")
+    _assert_no_secret(handle)

@@ -49,6 +49,7 @@ def validate(
     skip_imports: bool = False,
     build: bool = True,
     plugins: PluginManager | None = None,
+    audit: bool = True,
 ) -> ValidationReport:
     """Validate a Dockfile (a path, or an already-parsed mapping) and report every finding.
 
@@ -61,6 +62,9 @@ def validate(
         will, once everything else is valid; one that raises is 4003 with its exception
         (``agentdock validate --no-build``: False).
     :param plugins: the plugin manager to consult (default: the process-wide one).
+    :param audit: add the readiness audit of the Dockfile's directory (warnings only, so
+        it never decides whether the spec is valid): a runtime that starts leaves it out,
+        it reads every source file of the agent.
     :returns: the report; ``report.spec`` holds the frozen ``DockSpec`` when valid.
     """
     if not isinstance(source, Mapping):
@@ -72,6 +76,7 @@ def validate(
         skip_imports=skip_imports,
         build=build,
         plugins=plugins,
+        audit=audit,
     )
 
 
@@ -82,6 +87,7 @@ def validate_document(
     skip_imports: bool = False,
     build: bool = True,
     plugins: PluginManager | None = None,
+    audit: bool = True,
 ) -> ValidationReport:
     """Validate an already loaded document (see :func:`validate`)."""
     manager = plugins if plugins is not None else get_plugin_manager()
@@ -111,7 +117,7 @@ def validate_document(
                     findings.extend(exc.report.errors)
                 else:
                     findings.extend(manager.validate_spec(spec, document.project_dir))
-    if document.path is not None:
+    if audit and document.path is not None:
         from agentdock.readiness.validation import audit_findings
 
         findings.extend(audit_findings(document.project_dir, manager))
@@ -132,7 +138,8 @@ def load(
 
     :raises DockfileError: with the full report when the file is invalid.
     """
-    report = validate(path, env=env, skip_imports=skip_imports, plugins=plugins)
+    # Its warnings are not returned, so the readiness audit (warnings only) is not run.
+    report = validate(path, env=env, skip_imports=skip_imports, plugins=plugins, audit=False)
     if not report.ok:
         raise DockfileError(report)
     return report.spec

@@ -248,7 +248,8 @@ def load_spec(path: Path, environ: Mapping[str, str], *, plugins: Any) -> Any:
             *resolved.findings,
         ),
     )
-    report = validate_document(document, skip_imports=True, plugins=plugins)
+    # Without the readiness audit: its findings are warnings, which a start never shows.
+    report = validate_document(document, skip_imports=True, plugins=plugins, audit=False)
     if not report.ok:
         raise ConfigError([f.one_line() for f in report.errors])
     return report.spec

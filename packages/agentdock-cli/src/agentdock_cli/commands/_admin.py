@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-from agentdock.deployment.workspace import actor
-from rich.markup import escape
 
 from agentdock_cli import exitcodes
 from agentdock_cli.output import err_console, print_json
@@ -53,6 +51,14 @@ registry_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 
 
+def actor() -> str:
+    """Who runs the command (:func:`agentdock.deployment.workspace.actor`). Imported on
+    use: every CLI command loads this module, and the deployment package is heavy."""
+    from agentdock.deployment.workspace import actor as who
+
+    return who()
+
+
 def fail(
     code: int, error: str, message: str, as_json: bool, hint: str | None = None, **extra: Any
 ) -> NoReturn:
@@ -63,6 +69,8 @@ def fail(
             | ({"hint": hint} if hint else {})
         )
     else:
+        from rich.markup import escape
+
         out = err_console()
         out.print(f"[red]✗[/red] {escape(message)}", markup=True, highlight=False)
         if hint:
@@ -108,6 +116,8 @@ def open_registry(path: Path | None, as_json: bool, *, create: bool = True) -> A
         fail(exitcodes.INVALID, "RegistryError", str(exc), as_json)
     if new:
         said = location.creating() if location is not None else f"created a new registry at {path}"
+        from rich.markup import escape
+
         err_console().print(f"[yellow]![/yellow] {escape(said)}", markup=True, highlight=False)
     return store
 

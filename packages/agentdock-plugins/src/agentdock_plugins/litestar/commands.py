@@ -216,7 +216,8 @@ def _valid_spec(target: Path, manager: Any, as_json: bool) -> DockSpec:
     in this process right after, so it is not probed first."""
     from agentdock.validation import validate
 
-    report = validate(target, plugins=manager, skip_imports=True)
+    # Without the readiness audit (warnings only; ``agentdock validate`` shows them).
+    report = validate(target, plugins=manager, skip_imports=True, audit=False)
     if not report.ok:
         from agentdock_cli.commands.validate import print_report
 

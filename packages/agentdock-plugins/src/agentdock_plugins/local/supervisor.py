@@ -53,7 +53,7 @@ from typing import IO, Any, TextIO
 from agentdock.masking import Masker, masker_from_env
 
 from agentdock_plugins.litestar.handover import CONTROL_FD_ENV, LISTEN_FD_ENV, STANDBY_FD_ENV
-from agentdock_plugins.local import sandbox
+from agentdock_plugins.local import sandbox, warm
 from agentdock_plugins.local.handoff import HandoffServer, socket_path
 from agentdock_plugins.local.jsonfile import read_json, write_json
 
@@ -192,7 +192,10 @@ class Supervisor:
         self.handoff: HandoffServer | None = None
         self.control: socket.socket | None = None
         self.stopping = False
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: subprocess.Popen[bytes] | warm.Forked | None = None
+        #: The warm process runtimes are forked from (:mod:`.warm`), while it serves.
+        self.zygote: warm.Zygote | None = None
+        self.zygote_tried = False
         self.mask = masker_from_env(os.environ)
         self.log_lock = threading.Lock()
         self.crashes: deque[float] = deque()
@@ -218,6 +221,8 @@ class Supervisor:
             "host": self.host,
             "bundle": str(self.bundle),
             "log_offset": 0,
+            "zygote_pid": None,
+            "runtime_start": None,
             "isolation": "landlock" if self.sandbox_missing is None else "none",
             "isolation_detail": self.sandbox_missing
             or f"Landlock ABI {self.sandbox_abi}: writes only to {', '.join(self.writable)}",
@@ -309,32 +314,93 @@ class Supervisor:
     def pause(self, pidfd: int | None, timeout: float) -> None:
         """Until the runtime exits, a signal comes (its byte on ``wake_r``) or ``timeout``."""
         waitables = [self.wake_r] + ([pidfd] if pidfd is not None else [])
+        if self.zygote is not None and not self.zygote.ready:
+            waitables.append(self.zygote.fileno())
         with contextlib.suppress(InterruptedError, OSError):
             select.select(waitables, [], [], timeout)
         with contextlib.suppress(BlockingIOError, OSError):
             os.read(self.wake_r, 512)
 
-    def runtime_command(self) -> list[str]:
-        """The bundle's interpreter running the runtime, in the sandbox when there is one."""
-        program = [str(self.bundle / "venv" / "bin" / "python"), "-m", "agentdock_runtime"]
+    def runtime_command(self, module: str = "agentdock_runtime") -> list[str]:
+        """The bundle's interpreter running ``module`` (the runtime, or the warm process it
+        is forked from), in the sandbox when there is one."""
+        program = [str(self.bundle / "venv" / "bin" / "python"), "-m", module]
         if self.sandbox_missing is not None:
             return program
         return sandbox.command(program, self.writable)
+
+    def start_zygote(self, log: TextIO) -> None:
+        """Start the warm process runtimes are forked from (it imports in the background,
+        see :meth:`check_zygote`), unless warm starts are off or impossible here; a
+        failure is noted and every runtime then starts cold."""
+        self.zygote_tried = True
+        why_not = warm.warm_wanted(os.environ)
+        if why_not is None:
+            try:
+                check_bundle(self.bundle)
+                warm.become_subreaper()
+                self.zygote = warm.Zygote(
+                    self.runtime_command("agentdock_runtime.zygote"),
+                    os.environ,
+                    self.bundle / "app",
+                    lambda out: _LogCopier(out, log, self.log_lock, self.mask).start(),
+                )
+            except (warm.ZygoteError, BundleTampered) as exc:
+                why_not = str(exc)
+        if self.zygote is None:
+            self.note(log, f"runtimes start cold: {why_not}")
+
+    def check_zygote(self, log: TextIO) -> None:
+        """Take the warm process's word that it is ready, or that it failed."""
+        if self.zygote is None or self.zygote.ready:
+            return
+        try:
+            if not self.zygote.answer():
+                return
+        except warm.ZygoteError as exc:
+            self.note(log, f"runtimes start cold: the warm process failed: {exc}")
+            self.stop_zygote()
+            return
+        self.note(log, f"warm process ready (pid {self.zygote.pid}): restarts are forked from it")
+        self.save(zygote_pid=self.zygote.pid)
+
+    def stop_zygote(self) -> None:
+        if self.zygote is not None:
+            self.zygote.close()
+            self.zygote = None
+            self.save(zygote_pid=None)
+
+    def start_runtime(
+        self, log: TextIO, env: dict[str, str], fds: list[int]
+    ) -> subprocess.Popen[bytes] | warm.Forked:
+        """The runtime, forked from the warm process when there is one, else started."""
+        if self.zygote is not None and self.zygote.ready:
+            try:
+                fd_vars = (LISTEN_FD_ENV, STANDBY_FD_ENV, CONTROL_FD_ENV)
+                forked = self.zygote.spawn(env, fds, fd_vars, self.bundle / "app")
+            except warm.ZygoteError as exc:
+                self.note(log, f"cannot fork a runtime ({exc}): starting it cold from now on")
+                self.stop_zygote()
+            else:
+                self.save(runtime_start="forked")
+                return forked
+        self.save(runtime_start="cold")
+        return subprocess.Popen(
+            self.runtime_command(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=self.bundle / "app",
+            env=env,
+            pass_fds=tuple(fds),
+        )
 
     def run_once(self, log: TextIO) -> int:
         check_bundle(self.bundle)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         inherited = [fd for fd in (self.fd, self.gate_fd, theirs.fileno()) if fd is not None]
         try:
-            self.proc = subprocess.Popen(
-                self.runtime_command(),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                cwd=self.bundle / "app",
-                env=self.runtime_env(theirs.fileno()),
-                pass_fds=tuple(inherited),
-            )
+            self.proc = self.start_runtime(log, self.runtime_env(theirs.fileno()), inherited)
         finally:
             theirs.close()
         self.control = ours
@@ -342,7 +408,8 @@ class Supervisor:
         copier = _LogCopier(self.proc.stdout, log, self.log_lock, self.mask)
         copier.start()
         ports = f"port {self.port}" + (f", own port {self.gate_port}" if self.gate_port else "")
-        self.note(log, f"runtime started (pid {self.proc.pid}, {ports})")
+        how = "forked from the warm process" if isinstance(self.proc, warm.Forked) else "cold"
+        self.note(log, f"runtime started (pid {self.proc.pid}, {how}, {ports})")
         self.save(runtime_pid=self.proc.pid, state="starting", ready=False, serving=False)
         if self.stopping:  # a signal that came before the runtime existed
             self.proc.send_signal(signal.SIGTERM)
@@ -360,11 +427,16 @@ class Supervisor:
                 ready = bool(self.state["ready"])
                 if not ready and not self.stopping and self.probe_ready():
                     self.ever_ready = ready = True
-                    self.save(state="running", ready=True, serving=self.promoted)
+                    self.save(
+                        state="running", ready=True, serving=self.promoted, ready_at=time.time()
+                    )
+                if ready and not self.zygote_tried and not self.stopping:
+                    self.start_zygote(log)
                 if ready and self.promote_wanted and not self.stopping:
                     self.promote_wanted = False
                     self.promote(log)
                 self.pause(pidfd, _POLL if not ready else (5.0 if pidfd is not None else 0.5))
+                self.check_zygote(log)
         finally:
             if pidfd is not None:
                 os.close(pidfd)
@@ -390,6 +462,7 @@ class Supervisor:
                 self.serve_handoff(log)
                 return self.supervise(log)
             finally:
+                self.stop_zygote()
                 if self.handoff is not None:
                     self.handoff.close()
 

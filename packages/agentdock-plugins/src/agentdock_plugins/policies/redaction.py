@@ -7,6 +7,9 @@ across tokens is still caught, and (through ``check_event``) every ``event`` ite
 stream (:class:`~agentdock_plugins.policies.redaction_engine.Redactor`).
 With ``policies.safety.halt_on_violation`` a match refuses the run (403) instead, naming the
 policy and the field, never the text.
+
+The engine (its compiled patterns and recognisers) is imported only when the Dockfile
+configures a pattern or a recogniser: every runtime builds these factories at start-up.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ from typing import TYPE_CHECKING, Any
 from agentdock_runtime.errors import PolicyViolationError
 
 from agentdock_plugins.policies.events import Stage, report
-from agentdock_plugins.policies.redaction_engine import Redactor, StreamHold
 from agentdock_plugins.policies.value_strings import iter_strings
 
 if TYPE_CHECKING:
     from agentdock.spec import DockSpec
+
+    from agentdock_plugins.policies.redaction_engine import Redactor
 
 __all__ = ["InputRedaction", "OutputRedaction", "input_redaction", "output_redaction"]
 
@@ -41,6 +45,8 @@ def build_redactor(spec: DockSpec) -> Redactor | None:
     pii = list(getattr(safety, "pii", None) or ())
     if not patterns and not pii:
         return None
+    from agentdock_plugins.policies.redaction_engine import Redactor
+
     return Redactor(patterns, pii)
 
 
@@ -50,8 +56,11 @@ class _Redaction:
     where: str
 
     def __init__(self, redactor: Redactor, *, halt: bool) -> None:
+        from agentdock_plugins.policies.redaction_engine import StreamHold
+
         self.redactor = redactor
         self.halt = halt
+        self._new_hold = StreamHold
 
     def _apply(self, value: Any, context: Any) -> Any:
         """``value`` redacted, or, with ``halt_on_violation``, refused if anything matches."""
@@ -130,7 +139,7 @@ class OutputRedaction(_Redaction):
         started = time.perf_counter()
         hold = context.state.get(self._KEY)
         if hold is None:
-            hold = context.state[self._KEY] = StreamHold()
+            hold = context.state[self._KEY] = self._new_hold()
         out, count, kinds = self.redactor.feed(hold, text)
         self._after(out, count, kinds, context, started)
         return {**data, "text": out}

@@ -1,0 +1,349 @@
+"""Start-up times: the LangGraph import floor, ``agentdock serve`` to ``/ready``, and the
+local target's restarts (printed, not asserted).
+
+    uv run --frozen python benchmarks/startup.py [--runs 5] [--skip-local]
+
+In one run on this machine:
+
+* ``python -c "import langgraph.graph"`` started cold (the floor no runtime can go under
+  without a process kept warm), median of ``--runs``;
+* ``agentdock serve examples/echo --insecure-no-auth`` from its start until ``/ready``
+  answers 200, median of ``--runs``, and its difference from the floor (with
+  ``--baseline``, an earlier checkout's serve too, alternated with this one's);
+* a runtime of examples/echo forked from a warm process (``agentdock_runtime.zygote``, as a
+  local supervisor keeps one) until its ``/ready``, in this environment;
+* on the local target, with a throw-away ``AGENTDOCK_HOME`` and a copy of examples/echo:
+  a restart after the runtime is killed (SIGKILL until the new runtime answers
+  ``/ready`` on its own port), forked from the supervisor's warm process and, on another
+  instance, with ``AGENTDOCK_WARM_START=off`` (the baseline), a rollback and a new
+  instance of a version already built
+  (from the call until its health gate passed, and from the supervisor's start until its
+  runtime was ready, as the supervisor recorded it);
+* the memory of the processes of one deployment (RSS and PSS from
+  ``/proc/<pid>/smaps_rollup``): the runtime, its supervisor and, when the supervisor keeps
+  one, the warm process runtimes are forked from; and of a runtime started cold.
+
+Wall time is what a start costs its user; the CPU time of the children is printed beside
+the cold starts (it is steadier on a shared machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+ECHO = ROOT / "examples" / "echo"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _wait_ready(url: str, deadline: float) -> None:
+    with httpx.Client(timeout=5.0, trust_env=False) as client:
+        while time.perf_counter() < deadline:
+            try:
+                if client.get(url).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.005)
+    raise RuntimeError(f"{url} did not answer 200")
+
+
+def import_floor(runs: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of ``import langgraph.graph`` in a fresh interpreter."""
+    walls, cpus = [], []
+    for _ in range(runs):
+        cpu0, t0 = _children_cpu(), time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import langgraph.graph"], check=True)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(_children_cpu() - cpu0)
+    return walls, cpus
+
+
+def _sources(checkout: Path) -> str:
+    """``PYTHONPATH`` that makes this environment import the packages of ``checkout``."""
+    return os.pathsep.join(str(p) for p in sorted((checkout / "packages").glob("*/src")))
+
+
+def serve_cold(
+    runs: int, home: Path, checkout: Path | None = None
+) -> tuple[list[float], list[float]]:
+    """Wall seconds from ``agentdock serve`` until ``/ready``, and the CPU seconds of the
+    whole run (start-up, then SIGTERM and drain); with ``checkout``, of its packages."""
+    walls, cpus = [], []
+    env = {**os.environ, "AGENTDOCK_HOME": str(home)}
+    if checkout is not None:
+        env["PYTHONPATH"] = _sources(checkout)
+    agentdock = Path(sys.executable).with_name("agentdock")
+    for _ in range(runs):
+        port = _free_port()
+        argv = [str(agentdock), "serve", str(ECHO), "--insecure-no-auth", "--port", str(port)]
+        cpu0, t0 = _children_cpu(), time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            _wait_ready(f"http://127.0.0.1:{port}/ready", t0 + 60)
+            walls.append(time.perf_counter() - t0)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=60)
+        cpus.append(_children_cpu() - cpu0)
+    return walls, cpus
+
+
+def forked(runs: int, home: Path) -> tuple[list[float], list[float]]:
+    """Wall seconds from asking a warm process (``agentdock_runtime.zygote``, what a local
+    supervisor keeps) for a runtime of examples/echo until its ``/ready``, and the CPU
+    seconds of that runtime until then; in this environment, without a bundle or sandbox."""
+    import select
+    import threading
+
+    from agentdock_plugins.local import warm
+
+    def drain(out: Any) -> None:
+        threading.Thread(
+            target=lambda: all(iter(lambda: out.read1(1 << 16), b"")), daemon=True
+        ).start()
+
+    warm.become_subreaper()
+    zygote = warm.Zygote(
+        [sys.executable, "-m", "agentdock_runtime.zygote"], os.environ, ROOT, drain
+    )
+    walls, cpus = [], []
+    try:
+        while not zygote.answer():
+            select.select([zygote.fileno()], [], [], 120)
+        for _ in range(runs):
+            port = _free_port()
+            env = {
+                "PATH": os.environ["PATH"],
+                "AGENTDOCK_SPEC": str(ECHO / "Dockfile.yaml"),
+                "AGENTDOCK_INSECURE_NO_AUTH": "1",
+                "AGENTDOCK_HOST": "127.0.0.1",
+                "AGENTDOCK_PORT": str(port),
+                "AGENTDOCK_HOME": str(home),
+            }
+            t0 = time.perf_counter()
+            runtime = zygote.spawn(env, [], [], ROOT)
+            drain(runtime.stdout)
+            _wait_ready(f"http://127.0.0.1:{port}/ready", t0 + 60)
+            walls.append(time.perf_counter() - t0)
+            stat = Path(f"/proc/{runtime.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cpus.append((int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK"))
+            runtime.send_signal(signal.SIGTERM)
+            while runtime.poll() is None:
+                time.sleep(0.01)
+    finally:
+        zygote.close()
+    return walls, cpus
+
+
+def _memory(pid: int | None) -> str:
+    if not pid:
+        return "-"
+    fields = {}
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+            name, value = line.split(":", 1)
+            fields[name] = int(value.split()[0]) / 1024
+    except (OSError, ValueError):
+        return "-"
+    return f"RSS {fields.get('Rss', 0):6.1f} MB  PSS {fields.get('Pss', 0):6.1f} MB"
+
+
+class _Stamps:
+    """Progress events of one deploy call, with the time each came."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.events: dict[str, float] = {}
+
+    def __call__(self, stage: str, message: str, **_: Any) -> None:
+        key = "ready" if (stage, message) == ("health", "ready") else stage
+        self.events.setdefault(key, time.perf_counter() - self.t0)
+
+
+def local_target(tmp: Path, restarts: int) -> dict[str, Any]:
+    """Restart, rollback and new-instance times on the local target (see the module doc)."""
+    os.environ["AGENTDOCK_HOME"] = str(tmp / "home")
+    import agentdock
+    from agentdock_plugins.local.supervisor import read_state
+
+    project = tmp / "echo"
+    shutil.copytree(ECHO, project, ignore=shutil.ignore_patterns("__pycache__", "tests"))
+    dockfile = project / "Dockfile.yaml"
+    home = Path(os.environ["AGENTDOCK_HOME"])
+    out: dict[str, Any] = {}
+
+    def state_of(agent: str, instance: str | None = None) -> tuple[dict[str, Any], Any]:
+        info = agentdock.status(agent, instance=instance)
+        state = read_state(home / "run" / str(info["deployment_id"])) or {}
+        return state, info
+
+    def started_to_ready(state: dict[str, Any]) -> float | None:
+        if state.get("ready_at") and state.get("started_at"):
+            return float(state["ready_at"]) - float(state["started_at"])
+        return None
+
+    t0 = time.perf_counter()
+    agentdock.deploy(dockfile)
+    out["first deploy (builds)"] = time.perf_counter() - t0
+    graph = next(project.rglob("graph.py"))
+    graph.write_text(graph.read_text() + "\n# a one-line change\n")
+    stamps = _Stamps()
+    agentdock.deploy(dockfile, progress=stamps)
+    out["second version (builds)"] = stamps.events.get("ready")
+
+    def crashes(instance: str | None) -> tuple[list[float], list[str]]:
+        times, how = [], []
+        for _ in range(restarts):
+            while True:  # the supervisor's record of its runtime (and warm process) first
+                state, info = state_of("echo", instance)
+                if state.get("ready") and (state.get("zygote_pid") or not warm_wanted):
+                    break
+                time.sleep(0.01)
+            os.kill(int(state["runtime_pid"]), signal.SIGKILL)
+            t0 = time.perf_counter()
+            _wait_ready(f"{info['runtime_endpoint']}/ready", t0 + 60)
+            times.append(time.perf_counter() - t0)
+            while not (state := state_of("echo", instance)[0]).get("ready"):
+                time.sleep(0.01)
+            how.append(str(state.get("runtime_start") or "cold"))
+        return times, how
+
+    # The same restarts with warm starts off (a supervisor of this release started cold).
+    warm_wanted = False
+    os.environ["AGENTDOCK_WARM_START"] = "off"
+    agentdock.deploy(dockfile, instance="cold")
+    del os.environ["AGENTDOCK_WARM_START"]
+    cold, _ = crashes("cold")
+    cold_state, _ = state_of("echo", "cold")
+    out["memory of a cold runtime"] = _memory(cold_state.get("runtime_pid"))
+    agentdock.stop("echo", instance="cold")
+    out["restart after a crash, warm starts off"] = cold
+    warm_wanted = "off" not in os.environ.get("AGENTDOCK_WARM_START", "")
+    crash, how = crashes(None)
+    out["restart after a crash"] = crash
+    out["  how each restart started"] = ", ".join(how)
+    state, _ = state_of("echo")
+    out["memory"] = {
+        "runtime (forked when warm)": _memory(state.get("runtime_pid")),
+        "supervisor": _memory(state.get("supervisor_pid")),
+        "warm process": _memory(state.get("zygote_pid")),
+    }
+
+    rollback, rollback_sup = [], []
+    for _ in range(2):
+        stamps = _Stamps()
+        agentdock.rollback("echo", progress=stamps)
+        rollback.append(stamps.events["ready"])
+        rollback_sup.append(started_to_ready(state_of("echo")[0]))
+    out["rollback: call to gate passed"] = rollback
+    out["rollback: supervisor start to ready"] = rollback_sup
+
+    fresh, fresh_sup = [], []
+    for name in ("tenant-a", "tenant-b"):
+        stamps = _Stamps()
+        agentdock.deploy(dockfile, instance=name, progress=stamps)
+        fresh.append(stamps.events["ready"])
+        fresh_sup.append(started_to_ready(state_of("echo", name)[0]))
+    out["new instance: call to gate passed"] = fresh
+    out["new instance: supervisor start to ready"] = fresh_sup
+
+    for name in (None, "tenant-a", "tenant-b"):
+        agentdock.stop("echo", instance=name)
+    return out
+
+
+def _show(label: str, value: Any) -> None:
+    if isinstance(value, list):
+        known = [v for v in value if v is not None]
+        if not known:
+            print(f"  {label:42} -")
+            return
+        each = ", ".join(f"{v:.3f}" for v in known)
+        print(f"  {label:42} median {statistics.median(known):6.3f} s  ({each})")
+    elif isinstance(value, float):
+        print(f"  {label:42} {value:6.3f} s")
+    else:
+        print(f"  {label:42} {value}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--restarts", type=int, default=3, help="crashes (3 at most a minute)")
+    parser.add_argument("--skip-local", action="store_true", help="cold starts only")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout of an earlier commit (git archive REV packages | tar -x -C DIR): "
+        "its serve is measured too, alternating with this one's",
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="agentdock-startup-") as name:
+        tmp = Path(name)
+        figures: dict[str, list[float]] = {}
+        for _ in range(args.runs):  # alternated, so load on the machine hits all alike
+            for label, value in zip(("floor", "floor CPU"), import_floor(1), strict=True):
+                figures.setdefault(label, []).extend(value)
+            for label, value in zip(("serve", "serve CPU"), serve_cold(1, tmp / "h"), strict=True):
+                figures.setdefault(label, []).extend(value)
+            if args.baseline is not None:
+                base = serve_cold(1, tmp / "b", args.baseline)
+                for label, value in zip(("base", "base CPU"), base, strict=True):
+                    figures.setdefault(label, []).extend(value)
+        print("cold starts (wall; CPU of the whole process)")
+        _show("import langgraph.graph", figures["floor"])
+        _show("  CPU", figures["floor CPU"])
+        _show("agentdock serve echo to /ready", figures["serve"])
+        _show("  CPU (start, then SIGTERM and drain)", figures["serve CPU"])
+        floor = statistics.median(figures["floor"])
+        floor_cpu = statistics.median(figures["floor CPU"])
+        gap = statistics.median(figures["serve"]) - floor
+        gap_cpu = statistics.median(figures["serve CPU"]) - floor_cpu
+        print(f"  {'serve minus the import floor':42} {gap:+6.3f} s  (CPU {gap_cpu:+.3f} s)")
+        fork_walls, fork_cpus = forked(args.runs, tmp / "f")
+        _show("runtime forked from a warm process, to /ready", fork_walls)
+        _show("  CPU of the forked runtime until then", fork_cpus)
+        if args.baseline is not None:
+            _show(f"serve of {args.baseline.name} to /ready", figures["base"])
+            _show("  CPU (start, then SIGTERM and drain)", figures["base CPU"])
+            gap = statistics.median(figures["base"]) - floor
+            gap_cpu = statistics.median(figures["base CPU"]) - floor_cpu
+            print(f"  {'  minus the import floor':42} {gap:+6.3f} s  (CPU {gap_cpu:+.3f} s)")
+        if args.skip_local:
+            return
+        print("local target (echo)")
+        for label, value in local_target(tmp, args.restarts).items():
+            if isinstance(value, dict):
+                for what, figure in value.items():
+                    _show(f"memory of the {what}", figure)
+            else:
+                _show(label, value)
+
+
+if __name__ == "__main__":
+    main()
