@@ -121,3 +121,11 @@ def test_the_command_deploys_a_directory_and_refuses_per_agent_options(
     empty.mkdir()
     code, out, err = run_cli(["deploy", str(empty), "--json"])
     assert code == 1 and "holds no agent" in out, out + err
+
+
+def test_a_refusal_prints_its_cause_as_text_not_markup(agents: Path, cli_fakes: FakePlugin) -> None:
+    dockfile = agents / "one" / "Dockfile.yaml"
+    dockfile.write_text(dockfile.read_text().replace("  name: alpha\n", "  name: Alpha!\n"))
+    code, out, err = run_cli(["deploy", str(dockfile)])
+    assert code == 1, out + err
+    assert "^[a-z][a-z0-9_-]{2,63}$" in err

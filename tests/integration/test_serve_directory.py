@@ -449,6 +449,20 @@ def test_platform_api_routes_each_call_to_its_agent(two_agents: dict[str, Any]) 
     with pytest.raises(httpx.HTTPStatusError) as refused:
         echo.runs.wait(None, "chat", input={"question": "hi"})
     assert refused.value.response.status_code in (401, 403)
+    # An assistant no agent has is named in the 404, as a one-agent server names it.
+    for call in (
+        lambda: echo.runs.wait(None, "nosuch", input={"text": "hi"}),
+        lambda: echo.assistants.get("nosuch"),
+    ):
+        with pytest.raises(httpx.HTTPStatusError) as unknown:
+            call()
+        assert unknown.value.response.status_code == 404
+        assert unknown.value.response.json() == {
+            "error": "NotFound",
+            "code": 404,
+            "detail": "assistant nosuch not found",
+            "path": "assistant",
+        }
     # Threads: created for every agent that accepts the caller, then used by its runs.
     thread = echo.threads.create()
     tid = thread["thread_id"]

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
+from rich.markup import escape
+
 from agentdock_cli.output import err_console, print_json
 
 __all__ = ["Reporter", "reporting"]
@@ -62,10 +64,14 @@ class Reporter:
                 if self._status is None:
                     self._status = self._err.status("", spinner="dots")
                     self._status.start()
-                self._status.update(f"[dim]{step}[/dim] {message}"[:200])
+                self._status.update(f"[dim]{escape(step)}[/dim] {escape(message[:200])}")
             return
         elapsed = time.monotonic() - self.started
-        self._err.print(f"[dim]{elapsed:6.1f}s[/dim] [cyan]{step:>8}[/cyan] {message}", markup=True)
+        self._err.print(
+            f"[dim]{elapsed:6.1f}s[/dim] [cyan]{escape(step):>8}[/cyan] {escape(message)}",
+            markup=True,
+            highlight=False,
+        )
 
     def close(self) -> None:
         if self._status is not None:
@@ -82,13 +88,14 @@ class Reporter:
             print_json({"event": "error", "ok": False, **error.to_json()})
         else:
             assert self._err is not None
-            self._err.print(f"[red]✗[/red] {error.cause}", markup=True, highlight=False)
+            # The cause is text, not markup: a pattern such as [a-z] in it prints as is.
+            self._err.print(f"[red]✗[/red] {escape(error.cause)}", markup=True, highlight=False)
             for finding in getattr(error, "findings", ()):
                 self._err.print(f"  {finding.one_line()}", markup=False, highlight=False)
             if error.path and not getattr(error, "findings", ()):
-                self._err.print(f"  at: {error.path}", highlight=False)
+                self._err.print(f"  at: {error.path}", markup=False, highlight=False)
             if error.hint:
-                self._err.print(f"  hint: {error.hint}", highlight=False)
+                self._err.print(f"  hint: {error.hint}", markup=False, highlight=False)
             if error.log_tail:
                 self._err.print("  the runtime's last log lines:", highlight=False)
                 for line in error.log_tail:

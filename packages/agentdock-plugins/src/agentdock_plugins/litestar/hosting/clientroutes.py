@@ -102,15 +102,16 @@ class ClientRoutes:
             if parts[1:] == ["search"] and method == "POST":
                 await self._joined(scope, send, body)
                 return True
-            agent = self._agent(parts[1]) if len(parts) > 1 else None
-            return await self._to(agent, scope, body, receive, send)
+            if len(parts) < 2:
+                return False
+            return await self._to_assistant(parts[1], scope, body, receive, send)
         if root == "mcp":
             await self._mcp(scope, send, body, receive)
             return True
         runs_at = 0 if root == "runs" else 2
         named = _field(body, "assistant_id") if method == "POST" else None
         if isinstance(named, str) and len(parts) > runs_at and parts[runs_at] == "runs":
-            return await self._to(self._agent(named), scope, body, receive, send)
+            return await self._to_assistant(named, scope, body, receive, send)
         if parts == ["threads"] and method == "POST":
             await self._create_thread(scope, send, body)
         elif parts == ["threads", "search"] and method == "POST":
@@ -118,6 +119,18 @@ class ClientRoutes:
         else:
             await self._first(scope, send, body)
         return True
+
+    async def _to_assistant(
+        self, ident: str, scope: Scope, body: bytes, receive: Receive, send: Send
+    ) -> bool:
+        """Hand the request to the agent whose name or assistant id ``ident`` is, or answer
+        404 naming the assistant, as a one-agent server does."""
+        agent = self._agent(ident)
+        if agent is None:
+            detail = f"assistant {ident[:128]} not found"
+            await _reply(send, 404, _envelope(404, "NotFound", detail, path="assistant"))
+            return True
+        return await self._to(agent, scope, body, receive, send)
 
     async def _to(
         self, agent: HostedAgent | None, scope: Scope, body: bytes, receive: Receive, send: Send
@@ -288,8 +301,9 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return again
 
 
-def _envelope(status: int, name: str, detail: str) -> bytes:
-    return _encoder.encode({"error": name, "code": status, "detail": detail})
+def _envelope(status: int, name: str, detail: str, path: str | None = None) -> bytes:
+    envelope = {"error": name, "code": status, "detail": detail}
+    return _encoder.encode(envelope if path is None else {**envelope, "path": path})
 
 
 async def _reply(

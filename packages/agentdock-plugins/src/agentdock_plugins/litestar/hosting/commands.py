@@ -97,10 +97,15 @@ def serve_directory(
             }
         )
     else:
+        where = (
+            f"{local} (all interfaces, port {bind_port})"
+            if listen.is_wildcard(bind_host)
+            else local
+        )
         log.info(
             "Serving %s on %s (%s)%s",
             ", ".join(names),
-            local,
+            where,
             ", ".join(f"/agents/{name}" for name in names),
             f"; reloading changes under {directory}" if watch else "",
             extra={"event": "serving", "agents": names, "url": local, "port": bind_port},
