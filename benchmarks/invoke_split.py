@@ -60,17 +60,23 @@ _SCOPE: dict[str, Any] = {
 def _build(graph: str) -> tuple[Any, Any]:
     """The pipeline and the ASGI app of ``benchmarks/servers/echo-<graph>``, as serve makes
     them."""
+    return _build_project(SERVERS / f"echo-{graph}", insecure_no_auth=True)
+
+
+def _build_project(project: Path, *, insecure_no_auth: bool) -> tuple[Any, Any]:
+    """The pipeline and the ASGI app of the agent in ``project``, as serve makes them."""
     from agentdock.plugins import get_plugin_manager
     from agentdock.validation import validate
     from agentdock_runtime import compile_pipeline
     from agentdock_runtime.app import get_server, load_agent
     from agentdock_runtime.heap import freeze_startup_heap
 
-    project = SERVERS / f"echo-{graph}"
     manager = get_plugin_manager()
     spec = validate(project / "Dockfile.yaml", plugins=manager, skip_imports=True).spec
     agent = load_agent(spec, project_dir=project, plugins=manager)
-    pipeline = compile_pipeline(spec, entry=agent.entry, plugins=manager, insecure_no_auth=True)
+    pipeline = compile_pipeline(
+        spec, entry=agent.entry, plugins=manager, insecure_no_auth=insecure_no_auth
+    )
     app = get_server(spec, plugins=manager).app(pipeline)
     freeze_startup_heap()  # as the server does before it serves
     return pipeline, app

@@ -162,3 +162,38 @@ def test_a_thread_made_again_during_a_run_keeps_its_own_record() -> None:
 
     found = asyncio.run(scenario())
     assert found is not None and found.owner == "bob" and found.metadata == {"new": True}
+
+
+def test_finished_runs_are_kept_up_to_the_bound_and_a_start_reads_none_of_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agentdock_plugins.langgraph.platformrun import PlatformRun
+    from agentdock_plugins.litestar.platform import runs as runs_module
+    from agentdock_plugins.litestar.platform.runs import Runs
+
+    monkeypatch.setattr(runs_module, "MAX_FINISHED", 3)
+
+    class Untouchable:
+        """A finished run's ``done``, which a run's start must not read."""
+
+        def is_set(self) -> bool:
+            raise AssertionError("a run's start scanned the finished runs")
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        runs = Runs(_Pipeline(), MemoryRecords(), None)  # type: ignore[arg-type]
+        ids = [f"r{n}" for n in range(6)]
+        for run_id in ids:
+            handle = await runs.start(record(run_id, ""), None, PlatformRun(), {}, {}, wait=True)
+            await asyncio.wait_for(handle.done.wait(), 5)
+        kept = [run_id for run_id in ids if runs.handle(run_id) is not None]
+        for run_id in kept:
+            found = runs.handle(run_id)
+            assert found is not None
+            found.done = Untouchable()  # type: ignore[assignment]
+        late = await runs.start(record("late", ""), None, PlatformRun(), {}, {}, wait=True)
+        await asyncio.wait_for(late.done.wait(), 5)
+        return kept, [run_id for run_id in [*ids, "late"] if runs.handle(run_id) is not None]
+
+    kept, after = asyncio.run(scenario())
+    assert kept == ["r3", "r4", "r5"]  # the latest MAX_FINISHED finished runs
+    assert after == ["r4", "r5", "late"]

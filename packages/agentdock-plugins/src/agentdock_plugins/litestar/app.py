@@ -51,7 +51,8 @@ from agentdock_plugins.litestar.platform import served_protocols, serves_platfor
 from agentdock_plugins.litestar.platform.a2a import a2a_handlers
 from agentdock_plugins.litestar.platform.langserve import langserve_handlers
 from agentdock_plugins.litestar.platform.mcp import mcp_handlers
-from agentdock_plugins.litestar.platform.routes import platform_handlers
+from agentdock_plugins.litestar.platform.routes import platform_routes
+from agentdock_plugins.litestar.platform.waitroute import WaitRoute
 from agentdock_plugins.litestar.sse import StreamReplay, sse_stream
 from agentdock_plugins.litestar.ws import ConnectionSlots, refuse, ws_endpoint
 
@@ -131,7 +132,8 @@ def create_app(
     readiness = pipeline.capabilities.auth.readiness
 
     handlers = _info_handlers(pipeline, spec, serving, readiness)
-    handlers += _protocol_handlers(pipeline, spec, heartbeat_sec)
+    protocol_handlers, wait_route = _protocol_handlers(pipeline, spec, heartbeat_sec)
+    handlers += protocol_handlers
     route = InvokeRoute(pipeline, serving.is_ready)
     if rest:
         handlers.append(_invoke_handler(route))
@@ -162,7 +164,7 @@ def create_app(
         request_max_body_size=limits.max_body_bytes,
         debug=debug,
     )
-    if rest:
+    if rest or wait_route is not None:
         # The fast path speaks plain ASGI (its own types, not Litestar's TypedDicts).
         application.asgi_handler = cast(
             Any,
@@ -172,6 +174,8 @@ def create_app(
                 max_body_bytes=limits.max_body_bytes,
                 is_ready=serving.is_ready,
                 cors=cors_config is not None,
+                invoke=rest,
+                wait=wait_route,
             ),
         )
     # Around the whole application, not the routes: 404s and 405s are requests too.
@@ -180,24 +184,29 @@ def create_app(
     return application
 
 
-def _protocol_handlers(pipeline: Pipeline, spec: DockSpec, heartbeat_sec: float) -> list[Any]:
+def _protocol_handlers(
+    pipeline: Pipeline, spec: DockSpec, heartbeat_sec: float
+) -> tuple[list[Any], WaitRoute | None]:
     """The client protocols served beside the agent's own routes (``expose.protocols``);
-    one switched off is not built."""
+    one switched off is not built. Also the Platform's ``runs.wait`` routes for the fast
+    path, when the Platform API is served."""
     protocols = served_protocols(
         spec,
         secured=getattr(pipeline, "authenticated", True),
         langgraph=serves_platform(pipeline, spec),
     )
     handlers: list[Any] = []
+    wait_route: WaitRoute | None = None
     if "langgraph" in protocols:
-        handlers += platform_handlers(pipeline, spec, heartbeat_sec=heartbeat_sec)
+        platform, wait_route = platform_routes(pipeline, spec, heartbeat_sec=heartbeat_sec)
+        handlers += platform
     if "langserve" in protocols:
         handlers += langserve_handlers(pipeline, spec, heartbeat_sec=heartbeat_sec)
     if "mcp" in protocols:
         handlers += mcp_handlers(pipeline, spec)
     if "a2a" in protocols:
         handlers += a2a_handlers(pipeline, spec)
-    return handlers
+    return handlers, wait_route
 
 
 def _invoke_handler(route: InvokeRoute) -> Any:

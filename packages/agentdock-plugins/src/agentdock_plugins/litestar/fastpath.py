@@ -1,17 +1,22 @@
-"""``POST /invoke`` answered straight from ASGI, in front of Litestar's router.
+"""``POST /invoke`` and the Platform's ``runs.wait`` answered straight from ASGI, in front of
+Litestar's router.
 
-``/invoke`` is the route every call of an agent takes, and its handler takes the raw body and
-hands it to the pipeline: Litestar's routing, signature model, exception middleware and
-response objects cost about a quarter of the CPU of a run of a small graph. This path reads the
-body (bounded) and writes the response itself; what the route does is shared with the
-Litestar handler (:class:`.invoke.InvokeRoute`) and errors take the same envelope
-(:func:`.errors.error_parts`), so statuses, headers and bodies are the same. The Litestar route
-still serves every other request: other routes and methods, and requests with an ``Origin``
-when CORS is configured (Litestar adds the CORS headers).
+``/invoke`` is the route every call of an agent takes, and ``POST /runs/wait`` (and
+``/threads/{id}/runs/wait``) the one a LangGraph Platform client takes; each handler takes
+the raw body and hands it to the pipeline: Litestar's routing, signature model, exception
+middleware and response objects cost about a quarter of the CPU of a run of a small graph.
+This path reads the body (bounded) and writes the response itself; what each route does is
+shared with its Litestar handler (:class:`.invoke.InvokeRoute`,
+:class:`.platform.waitroute.WaitRoute`) and errors take the same envelope
+(:func:`.errors.error_parts`), so statuses, headers and bodies are the same. The Litestar
+routes still serve every other request: other routes and methods, and requests with an
+``Origin`` when CORS is configured (Litestar adds the CORS headers). Middleware of the
+telemetry sinks wraps this path too (it wraps the whole application).
 
 Kept because it still measures faster: ``benchmarks/http_servers.py --graphs sync --repeat 2
 --duration 5`` on the echo graph (server on one core) gave 1373 requests/s with this path and
-1182 with every ``/invoke`` going through the Litestar route (1.16x), in back-to-back runs.
+1182 with every ``/invoke`` going through the Litestar route (1.16x), in back-to-back runs;
+``benchmarks/platform_wait_split.py`` measures what it saves on ``runs.wait``.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from agentdock_runtime import InternalError, PayloadTooLarge, Pipeline, RuntimeH
 
 from agentdock_plugins.litestar.errors import error_parts
 from agentdock_plugins.litestar.invoke import InvokeRoute, Receive, Scope, Send, request_headers
+from agentdock_plugins.litestar.platform.waitroute import NOT_WAIT, WaitRoute
 
 __all__ = ["invoke_fast_path"]
 
@@ -79,16 +85,30 @@ def invoke_fast_path(
     max_body_bytes: int,
     is_ready: Callable[[], bool],
     cors: bool,
+    invoke: bool = True,
+    wait: WaitRoute | None = None,
 ) -> ASGIApp:
-    """``app`` with ``POST /invoke`` answered before it (see the module's docstring).
+    """``app`` with ``POST /invoke`` and ``runs.wait`` answered before it (see the module's
+    docstring).
 
     :param is_ready: false once the runtime is shutting down (503, as the Litestar route).
     :param cors: CORS is configured: requests with an ``Origin`` header go to ``app``.
+    :param invoke: ``/invoke`` is served (``expose.rest``).
+    :param wait: the Platform's ``runs.wait`` routes, when the Platform API is served.
     """
     route = InvokeRoute(pipeline, is_ready)
 
     async def handle(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != "/invoke" or scope["method"] != "POST":
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await app(scope, receive, send)
+            return
+        path = scope["path"]
+        thread: str | None = NOT_WAIT
+        if path == "/invoke":
+            if not invoke:
+                await app(scope, receive, send)
+                return
+        elif wait is None or (thread := wait.thread_of(path)) == NOT_WAIT:
             await app(scope, receive, send)
             return
         headers = request_headers(scope)
@@ -96,18 +116,25 @@ def invoke_fast_path(
             await app(scope, receive, send)
             return
         try:
-            route.admit(headers)
-            body = await _read_body(receive, headers, max_body_bytes)
-            content, run_headers = await route.run(body, headers, scope["query_string"])
+            if thread == NOT_WAIT:
+                route.admit(headers)
+                body = await _read_body(receive, headers, max_body_bytes)
+                content, run_headers = await route.run(body, headers, scope["query_string"])
+                status = 200
+            else:
+                assert wait is not None
+                wait.admit(headers)
+                body = await _read_body(receive, headers, max_body_bytes)
+                status, content, run_headers = await wait.run(body, headers, thread)
         except RuntimeHTTPError as exc:
             await _respond_error(send, exc)
             return
         except _Disconnected:
             return
         except Exception as exc:
-            log.error("POST /invoke raised %s", type(exc).__name__, exc_info=exc)
+            log.error("POST %s raised %s", path, type(exc).__name__, exc_info=exc)
             await _respond_error(send, InternalError("the server failed to handle the request"))
             return
-        await _respond(send, 200, content, run_headers)
+        await _respond(send, status, content, run_headers)
 
     return handle

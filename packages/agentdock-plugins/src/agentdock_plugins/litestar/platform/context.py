@@ -18,18 +18,17 @@ from typing import TYPE_CHECKING, Any
 from agentdock.registry.platformrows import ACTIVE_STATUSES as ACTIVE
 from agentdock_runtime import Pipeline, RuntimeHTTPError, Unauthorized
 from agentdock_runtime.gates import as_async
-from litestar import Response
 from litestar.response import Stream
 
 from agentdock_plugins.langgraph.platformrun import PLATFORM_RUN, PlatformRun
 from agentdock_plugins.litestar.openapi import declared_schemas
 from agentdock_plugins.litestar.platform.bodies import RunCreate, not_found
-from agentdock_plugins.litestar.platform.encoding import HEARTBEAT
+from agentdock_plugins.litestar.platform.encoding import HEARTBEAT, encode
 from agentdock_plugins.litestar.platform.records import Records, RunRecord, ThreadRecord, now_iso
 from agentdock_plugins.litestar.platform.replies import (
     SSE_HEADERS,
-    failure,
-    json_reply,
+    Reply,
+    failure_parts,
     small_int,
 )
 from agentdock_plugins.litestar.platform.runs import BEAT_SEC, RunHandle, Runs, new_id
@@ -271,7 +270,7 @@ class Platform:
         handle.cancel_on_disconnect = body.on_disconnect == "cancel"
         return handle
 
-    async def wait_stateless(self, body: RunCreate, headers: Mapping[str, str]) -> Response[bytes]:
+    async def wait_stateless(self, body: RunCreate, headers: Mapping[str, str]) -> Reply:
         """``POST /runs/wait``: no thread, so nothing to queue behind, cancel or join; the
         run is the request's own pipeline call, in the request's task."""
         self.check_assistant(body.assistant_id)
@@ -281,10 +280,10 @@ class Platform:
         except RuntimeHTTPError as error:
             if error.status < 500:
                 raise
-            return failure(error, error.run_id, {})
+            return failure_parts(error, error.run_id, {})
         finally:
             PLATFORM_RUN.reset(token)
-        return json_reply(result.output, 200, {"x-run-id": result.run_id})
+        return 200, encode(result.output), {"x-run-id": result.run_id}
 
     def run_headers(self, handle: RunHandle) -> dict[str, str]:
         headers = {"content-location": self._run_path(handle)}
@@ -298,7 +297,7 @@ class Platform:
             return f"/threads/{record.thread_id}/runs/{record.run_id}"
         return f"/runs/{record.run_id}"
 
-    async def wait(self, handle: RunHandle) -> Response[bytes]:
+    async def wait(self, handle: RunHandle) -> Reply:
         task = handle.task
         assert task is not None
         try:
@@ -318,8 +317,8 @@ class Platform:
             if error.status < 500 and handle.output is None:
                 error.run_id = handle.pipeline_run_id
                 raise error
-            return failure(error, handle.pipeline_run_id, self.run_headers(handle))
-        return json_reply(handle.output, 200, self.run_headers(handle))
+            return failure_parts(error, handle.pipeline_run_id, self.run_headers(handle))
+        return 200, encode(handle.output), self.run_headers(handle)
 
     async def stream(self, handle: RunHandle, after: int = 0) -> Stream:
         await asyncio.shield(handle.started)  # a refusal keeps its HTTP status

@@ -20,9 +20,12 @@ from agentdock_plugins.litestar.platform.runs import error_body
 __all__ = [
     "SSE_HEADERS",
     "PathPart",
+    "Reply",
+    "as_response",
     "body_of",
     "count",
     "failure",
+    "failure_parts",
     "headers_of",
     "json_reply",
     "small_int",
@@ -31,6 +34,9 @@ __all__ = [
 JSON = "application/json"
 #: The headers of every Server-Sent Events answer (no cache, no proxy buffering).
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+#: A reply before it is framed: status, JSON body, headers. The runs.wait routes answer with
+#: one, which the ASGI fast path writes itself and the Litestar route wraps in a Response.
+Reply = tuple[int, bytes, dict[str, str]]
 #: A path segment of a route (a thread, run, checkpoint or assistant id).
 PathPart = Annotated[str, PathParameter()]
 
@@ -53,13 +59,24 @@ def json_reply(
     return Response(content=encode(body), status_code=status, media_type=JSON, headers=headers)
 
 
-def failure(
-    error: RuntimeHTTPError, run_id: str | None, headers: Mapping[str, str]
-) -> Response[bytes]:
+def as_response(reply: Reply) -> Response[bytes]:
+    """``reply`` as a Litestar response."""
+    status, content, headers = reply
+    return Response(content=content, status_code=status, media_type=JSON, headers=headers)
+
+
+def failure_parts(error: RuntimeHTTPError, run_id: str | None, headers: Mapping[str, str]) -> Reply:
     """A run that failed once started (a 5xx): the envelope, with the Platform's
     ``__error__`` that ``runs.wait`` raises."""
     body = {**error.envelope(run_id), "__error__": error_body(error)}
-    return json_reply(body, error.status, headers)
+    return error.status, encode(body), dict(headers)
+
+
+def failure(
+    error: RuntimeHTTPError, run_id: str | None, headers: Mapping[str, str]
+) -> Response[bytes]:
+    """:func:`failure_parts` as a Litestar response."""
+    return as_response(failure_parts(error, run_id, headers))
 
 
 def small_int(text: str) -> int | None:

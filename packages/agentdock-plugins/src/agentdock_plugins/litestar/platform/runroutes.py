@@ -18,6 +18,7 @@ from agentdock_plugins.litestar.platform.records import RunRecord, ThreadRecord
 from agentdock_plugins.litestar.platform.replies import (
     SSE_HEADERS,
     PathPart,
+    as_response,
     body_of,
     count,
     failure,
@@ -26,6 +27,7 @@ from agentdock_plugins.litestar.platform.replies import (
     small_int,
 )
 from agentdock_plugins.litestar.platform.runs import RunHandle, new_id, stored_error
+from agentdock_plugins.litestar.platform.waitroute import WaitRoute
 
 __all__ = ["run_handlers"]
 
@@ -41,6 +43,7 @@ async def _run_body(request: Request[Any, Any, Any], headers: Mapping[str, str])
 
 def _start_handlers(p: Platform) -> list[Any]:
     """A run started: waited for, streamed, or left in the background."""
+    wait_route = WaitRoute(p)
 
     async def started(
         request: Request[Any, Any, Any], thread_id: str | None, *, wait: bool
@@ -49,16 +52,20 @@ def _start_handlers(p: Platform) -> list[Any]:
         body = await _run_body(request, headers)
         return await p.start(body, thread_id, headers, wait=wait)
 
+    async def waited(request: Request[Any, Any, Any], thread_id: str | None) -> Response[bytes]:
+        headers = headers_of(request)
+        wait_route.admit(headers)
+        return as_response(await wait_route.run(await request.body(), headers, thread_id))
+
     @post("/runs/wait", status_code=200)
     async def runs_wait(request: Request[Any, Any, Any]) -> Response[bytes]:
-        headers = headers_of(request)
-        return await p.wait_stateless(await _run_body(request, headers), headers)
+        return await waited(request, None)
 
     @post("/threads/{thread_id:str}/runs/wait", status_code=200)
     async def thread_runs_wait(
         request: Request[Any, Any, Any], thread_id: PathPart
     ) -> Response[bytes]:
-        return await p.wait(await started(request, thread_id, wait=True))
+        return await waited(request, thread_id)
 
     @post("/runs/stream", status_code=200)
     async def runs_stream(request: Request[Any, Any, Any]) -> Stream:

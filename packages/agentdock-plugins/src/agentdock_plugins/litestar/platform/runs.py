@@ -31,7 +31,7 @@ import contextvars
 import json
 import logging
 import uuid
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -151,7 +151,9 @@ class Runs:
         self._locks: dict[str, asyncio.Lock] = {}
         #: Pending and running runs per thread.
         self._active: dict[str, list[RunHandle]] = {}
-        self._handles: OrderedDict[str, RunHandle] = OrderedDict()
+        self._handles: dict[str, RunHandle] = {}
+        #: The runs held in ``_handles`` that ended, oldest first.
+        self._finished: deque[str] = deque()
 
     def handle(self, run_id: str) -> RunHandle | None:
         return self._handles.get(run_id)
@@ -216,9 +218,14 @@ class Runs:
 
     def _remember(self, handle: RunHandle) -> None:
         self._handles[handle.record.run_id] = handle
-        finished = [rid for rid, h in self._handles.items() if h.done.is_set()]
-        for rid in finished[: max(0, len(finished) - MAX_FINISHED)]:
-            del self._handles[rid]
+
+    def _ended(self, handle: RunHandle) -> None:
+        """``handle`` ended: kept for ``join`` and ``join_stream`` among the latest
+        :data:`MAX_FINISHED` ended runs, the oldest past the bound forgotten. Counted as
+        runs end, so that starting a run reads none of the ended ones."""
+        self._finished.append(handle.record.run_id)
+        while len(self._finished) > MAX_FINISHED:
+            self._handles.pop(self._finished.popleft(), None)
 
     async def _turn(self, handle: RunHandle, body: Any) -> None:
         """Run ``body`` when the thread's earlier runs are done; record how it ended."""
@@ -270,6 +277,7 @@ class Runs:
             finally:
                 handle.done.set()
                 handle._wake()
+                self._ended(handle)
 
     async def _beats(self, handle: RunHandle) -> None:
         while True:
