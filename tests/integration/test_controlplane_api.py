@@ -16,6 +16,9 @@ from agentdock_plugins.controlplane.principals import create_platform_key
 from agentdock_plugins.controlplane.state import ControlPlane
 from auth_support import add_key
 from controlplane_support import DEADLINE, Plane
+from controlplane_support import record_events as _record
+from controlplane_support import run_event as _run
+from controlplane_support import telemetry_event as _event
 from litestar.testing import TestClient
 
 pytest_plugins = ("deploy_fixtures", "controlplane_fixtures")
@@ -505,39 +508,6 @@ def test_an_agent_name_with_markup_is_refused_before_any_deploy(cp: Plane, echo:
 
 
 # -- metrics from the local telemetry collector -------------------------------------------------
-
-
-def _record(cp: Plane, events: list[dict[str, Any]]) -> None:
-    """Write ``events`` through the collector the runtimes use, into the plane's store."""
-    import asyncio
-
-    from agentdock_plugins.localstore.sink import LocalStoreSink
-
-    sink = LocalStoreSink(path=cp.plane.telemetry_path)
-
-    async def main() -> None:
-        await sink.emit(events)
-        await sink.flush()
-
-    asyncio.run(main())
-    assert sink.written == len(events)
-
-
-def _event(kind: str, agent: str = "echo", ago: float = 60.0, **data: Any) -> dict[str, Any]:
-    data["end_unix_nano"] = int((time.time() - ago) * 1e9)
-    return {"event": kind, "agent": agent, "run_id": "a" * 32, "data": data}
-
-
-def _run(latency: float, status: str = "ok", **extra: Any) -> dict[str, Any]:
-    return _event(
-        "run_end",
-        mode="invoke",
-        status=status,
-        latency_ms=latency,
-        tokens_input=10,
-        tokens_output=5,
-        **extra,
-    )
 
 
 def _recorded_runs(cp: Plane) -> None:

@@ -43,6 +43,7 @@ from agentdock_plugins.controlplane.agents import (
     agent_status,
     is_agent_name,
     is_key_id,
+    running_version,
 )
 from agentdock_plugins.controlplane.api import DEVELOPER, VIEWER, AgentPath
 from agentdock_plugins.controlplane.dockfiletext import validate_text
@@ -52,6 +53,7 @@ from agentdock_plugins.controlplane.metrics import (
     agent_metrics,
     recent_runs,
 )
+from agentdock_plugins.controlplane.policyview import policy_rows
 from agentdock_plugins.controlplane.principals import (
     PLATFORM,
     ROLES,
@@ -205,6 +207,23 @@ def _schema_of(plane: ControlPlane, agent: str) -> dict[str, Any] | None:
     }
 
 
+def _policies_of(plane: ControlPlane, agent: str) -> dict[str, Any] | None:
+    """The policies of the version the agent runs (else its newest), from its snapshot."""
+    import yaml
+
+    try:
+        record = running_version(plane, agent)
+    except RuntimeHTTPError:
+        return None
+    try:
+        data = yaml.safe_load(record.snapshot)
+    except yaml.YAMLError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    return {"version": record.version, "rows": policy_rows(data)}
+
+
 @get("/agents/{agent:str}", include_in_schema=False, sync_to_thread=True)
 def agent_page(request: Request[Any, Any, Any], agent: AgentPath) -> Template | Redirect:
     who = _or_login(request)
@@ -246,6 +265,7 @@ def agent_page(request: Request[Any, Any, Any], agent: AgentPath) -> Template | 
         keys=keys,
         roles=sorted(found.roles) if found else [],
         schema=_schema_of(plane, agent),
+        policies=_policies_of(plane, agent),
     )
 
 

@@ -100,7 +100,8 @@
     drawn.forEach(function (plot) { plot.destroy(); });
     drawn = [];
     if (!window.uPlot) return;
-    document.querySelectorAll("#metrics-charts [data-chart]").forEach(function (box) {
+    // Every chart of the page: the Metrics tab's and the Policies tab's violations trend.
+    document.querySelectorAll("[data-chart]").forEach(function (box) {
       var lines = CHARTS[box.getAttribute("data-chart")] || [];
       var series = [{}];
       var columns = [data.series.t];
