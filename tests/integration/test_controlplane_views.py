@@ -85,3 +85,36 @@ def test_the_policies_tab_says_unknown_for_a_number_left_as_a_placeholder(
     row = page[page.index('data-policy="max_output_chars"') :].split("</tr>", 1)[0]
     assert ">unknown<" in row and "${LIMIT}" in html.unescape(row)
     assert ">400<" not in row
+
+
+def test_the_audit_tab_lists_this_agents_entries_newest_first_escaped(
+    cp: Plane, echo: Path
+) -> None:
+    _deploy(cp, echo)
+    store = cp.plane.store
+    store.append_audit("test.first", actor="tester", agent="echo")
+    store.append_audit(
+        "test.hostile",
+        actor="<script>alert(1)</script>",
+        agent="echo",
+        target="<b>t</b>",
+        details={"note": "<img src=x onerror=alert(2)>"},
+    )
+    store.append_audit("test.elsewhere", actor="tester", agent="other-agent")
+    cp.sign_in("viewer")
+    page = cp.client.get("/agents/echo").text
+    assert 'href="#audit"' in page
+    tab = page[page.index('id="agent-audit"') :].split("</table>", 1)[0]
+    assert "<script>alert(1)" not in tab and "&lt;script&gt;alert(1)&lt;/script&gt;" in tab
+    assert "<img src=x" not in tab and "&lt;img src=x onerror=alert(2)&gt;" in tab
+    assert "<b>t</b>" not in tab
+    assert "test.elsewhere" not in tab
+    # Newest first, as GET /audit?agent=echo answers.
+    api = cp.client.get("/audit?agent=echo", headers=cp.auth("viewer")).json()
+    shown = [a for a in (e["action"] for e in api) if f">{a}<" in tab]
+    assert shown == [e["action"] for e in api]
+    assert (
+        shown.index("test.hostile") < shown.index("test.first") < shown.index("controlplane.deploy")
+    )
+    positions = [tab.index(f">{a}<") for a in shown]
+    assert positions == sorted(positions)

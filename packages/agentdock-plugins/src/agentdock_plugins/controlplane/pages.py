@@ -69,6 +69,8 @@ __all__ = ["pages_router"]
 STOP_POLLING = 286
 #: The window the Metrics tab opens with (the tab's menu asks the API for others).
 METRICS_WINDOW_S = 3600
+#: How many of an agent's audit entries its Audit tab shows (newest first).
+AUDIT_SHOWN = 100
 OpPath = Annotated[str, Parameter(pattern=r"^op-[0-9]+-[0-9a-f]{8}$")]
 
 
@@ -266,6 +268,7 @@ def agent_page(request: Request[Any, Any, Any], agent: AgentPath) -> Template | 
         roles=sorted(found.roles) if found else [],
         schema=_schema_of(plane, agent),
         policies=_policies_of(plane, agent),
+        audit=list(reversed(plane.store.list_audit(agent=agent, limit=AUDIT_SHOWN))),
     )
 
 
