@@ -3,6 +3,7 @@ log, deploys in the background (fake builder and target), and hostile input."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -875,10 +876,18 @@ def test_logs_filter_by_level_and_keep_a_traceback_with_its_error(
     assert warned == [MIXED_LOG[2], MIXED_LOG[3], MIXED_LOG[4], MIXED_LOG[7]]
     assert cp.client.get("/controller/logs/echo?level=loud", headers=viewer).status_code == 400
     cp.sign_in("viewer")
-    assert 'id="log-level"' in cp.client.get("/agents/echo").text
-    shown = cp.client.get("/ui/agents/echo/logs?level=warn").text
-    assert "slow &lt;b&gt;" in shown and "started" not in shown and "failed" in shown
-    assert "started" in cp.client.get("/ui/agents/echo/logs?level=").text
+    page = cp.client.get("/agents/echo").text
+    assert 'id="log-level"' in page
+    assert 'data-follow-url="/controller/logs/echo/follow"' in page
+    # The Logs tab follows the stream, with the same filter (this log ends: read whole).
+    shown = cp.client.get("/controller/logs/echo/follow?level=warn").text
+    lines = [
+        json.loads(row[len("data: ") :])["line"]
+        for row in shown.splitlines()
+        if row.startswith("data: ") and row != "data: {}"
+    ]
+    assert lines == [MIXED_LOG[2], MIXED_LOG[3], MIXED_LOG[4], MIXED_LOG[7]]
+    assert "event: end" in shown
 
 
 def test_fleet_figures_are_read_once_per_ttl_and_shared(cp: Plane, echo: Path) -> None:

@@ -4,11 +4,17 @@ follow stream, against the control plane on the fake target."""
 from __future__ import annotations
 
 import html
+import json
+import queue
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from controlplane_support import Plane, record_events, telemetry_event
+from controlplane_support import DEADLINE, Plane, record_events, telemetry_event
 
 pytest_plugins = ("deploy_fixtures", "controlplane_fixtures")
 
@@ -118,3 +124,147 @@ def test_the_audit_tab_lists_this_agents_entries_newest_first_escaped(
     )
     positions = [tab.index(f">{a}<") for a in shown]
     assert positions == sorted(positions)
+
+
+# -- the followed log ----------------------------------------------------------------------------
+
+
+class _Log:
+    """A runtime log the test writes to: the fake target's ``logs`` reads it as the local
+    target does (the lines so far, then each new one; the end when ``close`` is called)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = list(lines)
+        self.new: queue.Queue[str | None] = queue.Queue()
+        self.read_to_end = threading.Event()
+
+    def logs(self, handle: Any, tail: int | None, follow: bool) -> Iterator[str]:
+        yield from self.lines[-tail:] if tail else self.lines
+        while follow:
+            line = self.new.get()
+            if line is None:
+                break
+            yield line
+        self.read_to_end.set()
+
+
+def _frames(lines: Iterator[str], count: int) -> list[tuple[str, dict[str, Any]]]:
+    """The next ``count`` SSE events (``event``, parsed ``data``), comments skipped."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    kind = ""
+    for raw in lines:
+        if raw.startswith("event:"):
+            kind = raw.split(":", 1)[1].strip()
+        elif raw.startswith("data:"):
+            found.append((kind, json.loads(raw.split(":", 1)[1])))
+            if len(found) == count:
+                return found
+    return found
+
+
+@pytest.fixture
+def runtime_log(cp: Plane, echo: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[_Log]:
+    import deploy_fakes
+
+    log = _Log(["12:00:00.000 INFO app started", "12:00:01.000 DEBUG app noise"])
+    monkeypatch.setattr(
+        deploy_fakes.FakeTarget, "logs", lambda self, h, tail, follow: log.logs(h, tail, follow)
+    )
+    _deploy(cp, echo)
+    yield log
+    log.new.put(None)
+
+
+@pytest.fixture
+def http(cp: Plane) -> Iterator[httpx.Client]:
+    """A client of the same control plane on a real socket (the test client reads a
+    response whole, and a followed log never ends by itself)."""
+    from agentdock_plugins.controlplane.app import controlplane_app
+    from served import serving
+
+    with (
+        serving(controlplane_app(cp.plane)) as port,
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=DEADLINE) as client,
+    ):
+        yield client
+
+
+def test_a_followed_log_streams_new_lines_to_a_viewer(
+    cp: Plane, runtime_log: _Log, http: httpx.Client
+) -> None:
+    with http.stream(
+        "GET", "/controller/logs/echo/follow?tail=1", headers=cp.auth("viewer")
+    ) as answer:
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        lines = answer.iter_lines()
+        assert _frames(lines, 1) == [("line", {"line": "12:00:01.000 DEBUG app noise"})]
+        runtime_log.new.put("12:00:02.000 ERROR app <b>new</b>")
+        assert _frames(lines, 1) == [("line", {"line": "12:00:02.000 ERROR app <b>new</b>"})]
+        runtime_log.new.put(None)  # the runtime stopped: the log ends
+        assert _frames(lines, 1) == [("end", {})]
+    _until(lambda: cp.plane.followers.taken == 0)
+
+
+def test_a_followed_log_keeps_the_level_filter(
+    cp: Plane, runtime_log: _Log, http: httpx.Client
+) -> None:
+    with http.stream(
+        "GET", "/controller/logs/echo/follow?level=warn", headers=cp.auth("viewer")
+    ) as answer:
+        lines = answer.iter_lines()
+        runtime_log.new.put("12:00:02.000 INFO app chatter")
+        runtime_log.new.put("12:00:03.000 ERROR app failed")
+        runtime_log.new.put("Traceback (most recent call last):")
+        runtime_log.new.put(None)
+        assert _frames(lines, 3) == [
+            ("line", {"line": "12:00:03.000 ERROR app failed"}),
+            ("line", {"line": "Traceback (most recent call last):"}),
+            ("end", {}),
+        ]
+
+
+def test_a_followed_log_stops_its_thread_when_the_client_goes(
+    cp: Plane, runtime_log: _Log, http: httpx.Client
+) -> None:
+    with http.stream("GET", "/controller/logs/echo/follow", headers=cp.auth("viewer")) as answer:
+        assert _frames(answer.iter_lines(), 2)[1][1]["line"].endswith("noise")
+        assert cp.plane.followers.taken == 1
+    runtime_log.new.put("12:00:04.000 INFO one more line")  # wakes the thread: it sees stop
+    _until(lambda: cp.plane.followers.taken == 0)
+    assert not runtime_log.read_to_end.is_set()  # stopped, not read to the end
+
+
+def test_a_followed_log_refuses_strangers_unknown_agents_and_bad_levels(
+    cp: Plane, runtime_log: _Log
+) -> None:
+    assert cp.client.get("/controller/logs/echo/follow").status_code == 401
+    bad_key = {"authorization": "Bearer adk_nope"}
+    assert cp.client.get("/controller/logs/echo/follow", headers=bad_key).status_code == 401
+    unknown = cp.client.get("/controller/logs/nobody/follow", headers=cp.auth("viewer"))
+    assert unknown.status_code == 404 and unknown.json()["error"] == "NotFound"
+    hostile = cp.client.get("/controller/logs/..%2F..%2Fetc/follow", headers=cp.auth("viewer"))
+    assert hostile.status_code in (400, 404)
+    loud = cp.client.get("/controller/logs/echo/follow?level=loud", headers=cp.auth("viewer"))
+    assert loud.status_code == 400
+    assert cp.plane.followers.taken == 0
+
+
+def test_followers_are_bounded(cp: Plane, runtime_log: _Log) -> None:
+    from agentdock_plugins.controlplane.logfollow import MAX_FOLLOWERS
+
+    for _ in range(MAX_FOLLOWERS):
+        assert cp.plane.followers.take()
+    try:
+        busy = cp.client.get("/controller/logs/echo/follow", headers=cp.auth("viewer"))
+        assert busy.status_code == 503 and busy.json()["error"] == "TooManyFollowers"
+    finally:
+        for _ in range(MAX_FOLLOWERS):
+            cp.plane.followers.give_back()
+
+
+def _until(condition: Any) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.02)

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import anyio
 import httpx
-from agentdock.deployment import DeployError, logs, versions
+from agentdock.deployment import DeployError, versions
 from agentdock.httperrors import RuntimeHTTPError
 from litestar import Request, Response, Router, get, post
 from litestar.params import Parameter, URLEncodedBody
@@ -47,7 +47,6 @@ from agentdock_plugins.controlplane.agents import (
 )
 from agentdock_plugins.controlplane.api import DEVELOPER, VIEWER, AgentPath
 from agentdock_plugins.controlplane.dockfiletext import validate_text
-from agentdock_plugins.controlplane.loglevels import at_least
 from agentdock_plugins.controlplane.metrics import (
     TelemetryUnavailable,
     agent_metrics,
@@ -272,22 +271,6 @@ def agent_page(request: Request[Any, Any, Any], agent: AgentPath) -> Template | 
     )
 
 
-@get("/ui/agents/{agent:str}/logs", guards=[VIEWER], include_in_schema=False, sync_to_thread=True)
-def logs_fragment(
-    request: Request[Any, Any, Any],
-    agent: AgentPath,
-    level: Annotated[str | None, Parameter(pattern=r"^(|debug|info|warn|error|critical)$")] = None,
-) -> Template:
-    plane = _plane(request)
-    try:
-        lines = list(logs(agent, tail=200, store=plane.store, plugins=plane.plugins))[-200:]
-    except DeployError as exc:
-        lines = [f"(no logs: {exc.cause})"]
-    else:
-        lines = at_least(lines, level) if level else lines
-    return _fragment(request, "_logs.html", lines=lines)
-
-
 @get("/deploy", include_in_schema=False)
 async def deploy_page(request: Request[Any, Any, Any]) -> Template | Redirect:
     who = _or_login(request)
@@ -510,7 +493,6 @@ pages_router = Router(
         home,
         agents_fragment,
         agent_page,
-        logs_fragment,
         keys_fragment,
         deploy_page,
         operation_page,

@@ -138,9 +138,57 @@
     load();
   }
 
+  // The Logs tab: the runtime's last lines, then each new one as it is written (SSE from
+  // GET /controller/logs/{agent}/follow), at the chosen level or above. A lost connection
+  // starts again from the tail after 3 s (EventSource's own retry would repeat the tail).
+  var LOG_LINES = 2000;
+
+  function logs() {
+    var box = document.getElementById("log-lines");
+    var menu = document.getElementById("log-level");
+    var state = document.getElementById("log-state");
+    if (!box || !menu || !window.EventSource) return;
+    var source = null;
+    var retry = null;
+    var say = function (text) { if (state) state.textContent = text; };
+    var open = function () {
+      if (source) source.close();
+      clearTimeout(retry);
+      box.textContent = "";
+      var url = box.getAttribute("data-follow-url") + "?tail=200";
+      if (menu.value) url += "&level=" + encodeURIComponent(menu.value);
+      source = new EventSource(url);
+      say("Following the log…");
+      source.addEventListener("line", function (message) {
+        var data = {};
+        try { data = JSON.parse(message.data); } catch (ignored) { return; }
+        var bottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
+        box.appendChild(document.createTextNode(data.line + "\n"));
+        while (box.childNodes.length > LOG_LINES) box.removeChild(box.firstChild);
+        if (bottom) box.scrollTop = box.scrollHeight;
+      });
+      source.addEventListener("end", function () {
+        source.close();
+        say("The runtime stopped: the log ends here.");
+      });
+      source.addEventListener("log_error", function () {
+        source.close();
+        say("The log could not be read further.");
+      });
+      source.onerror = function () {
+        source.close();
+        say("The log stream was interrupted; following again in 3 s…");
+        retry = setTimeout(open, 3000);
+      };
+    };
+    menu.addEventListener("change", open);
+    open();
+  }
+
   function ready() {
     follow();
     metrics();
+    logs();
   }
 
   if (document.readyState === "loading") {
