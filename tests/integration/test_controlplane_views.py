@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from controlplane_support import DEADLINE, Plane, record_events, telemetry_event
+from controlplane_support import DEADLINE, Plane, record_events, run_event, telemetry_event
 
 pytest_plugins = ("deploy_fixtures", "controlplane_fixtures")
 
@@ -268,3 +268,76 @@ def _until(condition: Any) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the condition never held"
         time.sleep(0.02)
+
+
+# -- LangFuse links from the Traces tab ----------------------------------------------------------
+
+TRACE = "0af7651916cd43dd8448eb211c80319c"
+LANGFUSE_SECRET = "sk-lf-planted-secret-5c1d"
+
+
+def _with_langfuse(echo: Path, extra: str = "") -> None:
+    echo.write_text(
+        echo.read_text()
+        + "\nobservability:\n  langfuse:\n"
+        + "    public_key: ${LANGFUSE_PUBLIC_KEY}\n    secret_key: ${LANGFUSE_SECRET_KEY}\n"
+        + extra
+    )
+
+
+def _traced_run(cp: Plane) -> None:
+    record_events(cp, [{**run_event(7.0, ago=1.0), "trace_id": TRACE}])
+
+
+@pytest.fixture
+def langfuse_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", "pk-lf-public")
+    monkeypatch.setenv("LANGFUSE_SECRET_KEY", LANGFUSE_SECRET)
+    for name in ("LANGFUSE_HOST", "LANGFUSE_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_traces_link_each_run_to_langfuse_at_the_dockfiles_host(
+    cp: Plane, echo: Path, langfuse_keys: None
+) -> None:
+    _with_langfuse(echo, "    host: https://ops:hunter2@langfuse.example.com:3000/\n")
+    _deploy(cp, echo)
+    _traced_run(cp)
+    body = cp.client.get("/controller/traces/echo", headers=cp.auth("viewer")).json()
+    link = f"https://langfuse.example.com:3000/trace/{TRACE}"
+    assert body["langfuse"] == "https://langfuse.example.com:3000"
+    assert body["runs"][0]["langfuse_url"] == link
+    cp.sign_in("viewer")
+    page = cp.client.get("/agents/echo").text
+    assert f'<a href="{link}" target="_blank" rel="noopener noreferrer"' in page
+    for never in (LANGFUSE_SECRET, "hunter2", "pk-lf-public"):
+        assert never not in page and never not in str(body)
+
+
+def test_the_langfuse_host_is_the_one_the_runtime_gets(
+    cp: Plane, echo: Path, langfuse_keys: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # deploy.env reaches the runtime, and the runtime's LANGFUSE_HOST wins over the Dockfile.
+    _with_langfuse(echo, "    host: https://ignored.example.com\n")
+    text = echo.read_text().replace(
+        "deploy:\n  target: fake\n",
+        "deploy:\n  target: fake\n  env:\n    LANGFUSE_HOST: https://eu.langfuse.example\n",
+    )
+    echo.write_text(text)
+    monkeypatch.setenv("LANGFUSE_BASE_URL", "https://not-passed.example")  # never named
+    _deploy(cp, echo)
+    _traced_run(cp)
+    body = cp.client.get("/controller/traces/echo", headers=cp.auth("viewer")).json()
+    assert body["runs"][0]["langfuse_url"] == f"https://eu.langfuse.example/trace/{TRACE}"
+
+
+def test_no_langfuse_link_without_langfuse(cp: Plane, echo: Path) -> None:
+    _deploy(cp, echo)
+    _traced_run(cp)
+    record_events(cp, [{**run_event(8.0, ago=0.5), "trace_id": "not-a-trace-id"}])
+    body = cp.client.get("/controller/traces/echo", headers=cp.auth("viewer")).json()
+    assert body["langfuse"] is None
+    assert [r["langfuse_url"] for r in body["runs"]] == [None, None]
+    cp.sign_in("viewer")
+    page = cp.client.get("/agents/echo").text
+    assert "/trace/" not in page and 'id="langfuse-note"' not in page

@@ -41,6 +41,7 @@ from agentdock_plugins.controlplane.agents import (
 )
 from agentdock_plugins.controlplane.dockfiletext import MAX_TEXT_BYTES, validate_text
 from agentdock_plugins.controlplane.events import HEARTBEAT_S, Event, Gap, follow
+from agentdock_plugins.controlplane.langfuselink import langfuse_of, trace_link
 from agentdock_plugins.controlplane.logfollow import END, follow_log
 from agentdock_plugins.controlplane.loglevels import LEVEL, LevelFilter, at_least
 from agentdock_plugins.controlplane.metrics import (
@@ -291,7 +292,9 @@ def agent_traces(
     limit: Annotated[int, Parameter(ge=1, le=1000)] = 50,
 ) -> dict[str, Any]:
     """The agent's newest runs from the local telemetry store, newest first: run and trace
-    ids, mode, status, error type, latency, tokens, cost, role."""
+    ids, mode, status, error type, latency, tokens, cost, role; with ``langfuse_url``, the
+    run's trace in LangFuse when the agent's Dockfile configures it (``langfuse``: its
+    address)."""
     plane = _plane(request)
     require_agent(plane, agent)
     try:
@@ -300,7 +303,9 @@ def agent_traces(
         raise RuntimeHTTPError(
             503, "TelemetryUnavailable", f"the telemetry store cannot be read ({exc})"
         ) from None
-    return {"agent": agent, "store": runs is not None, "runs": runs or []}
+    langfuse = langfuse_of(plane, agent)
+    shown = [{**run, "langfuse_url": trace_link(langfuse, run["trace_id"])} for run in runs or []]
+    return {"agent": agent, "store": runs is not None, "langfuse": langfuse, "runs": shown}
 
 
 @post("/controller/deploy", guards=[DEVELOPER], status_code=202, sync_to_thread=True)

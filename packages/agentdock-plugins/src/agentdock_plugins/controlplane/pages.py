@@ -47,6 +47,7 @@ from agentdock_plugins.controlplane.agents import (
 )
 from agentdock_plugins.controlplane.api import DEVELOPER, VIEWER, AgentPath
 from agentdock_plugins.controlplane.dockfiletext import validate_text
+from agentdock_plugins.controlplane.langfuselink import langfuse_of, trace_link
 from agentdock_plugins.controlplane.metrics import (
     TelemetryUnavailable,
     agent_metrics,
@@ -253,6 +254,9 @@ def agent_page(request: Request[Any, Any, Any], agent: AgentPath) -> Template | 
         runs = recent_runs(plane.telemetry_path, agent, 50) or []
     except TelemetryUnavailable:
         figures, runs = None, []
+    langfuse = langfuse_of(plane, agent)
+    for run in runs:
+        run["langfuse_url"] = trace_link(langfuse, run.get("trace_id"))
     return _page(
         request,
         "agent.html",
@@ -267,6 +271,7 @@ def agent_page(request: Request[Any, Any, Any], agent: AgentPath) -> Template | 
         roles=sorted(found.roles) if found else [],
         schema=_schema_of(plane, agent),
         policies=_policies_of(plane, agent),
+        langfuse=langfuse,
         audit=list(reversed(plane.store.list_audit(agent=agent, limit=AUDIT_SHOWN))),
     )
 

@@ -49,6 +49,9 @@ class ControlPlane:
     abandoned_after_s: float = STALE_AFTER
     #: The logs followed live (``GET /controller/logs/{agent}/follow``), each by a thread.
     followers: Followers = field(default_factory=Followers)
+    #: Each version's LangFuse address (None: no LangFuse), by version row id: a version
+    #: never changes, and finding it loads the version's Dockfile.
+    langfuse_hosts: dict[int, str | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.operations = Operations(self.events, rows=OperationRows(self.store))
