@@ -341,3 +341,90 @@ def test_no_langfuse_link_without_langfuse(cp: Plane, echo: Path) -> None:
     cp.sign_in("viewer")
     page = cp.client.get("/agents/echo").text
     assert "/trace/" not in page and 'id="langfuse-note"' not in page
+
+
+# -- platform keys from the dashboard ------------------------------------------------------------
+
+
+def _key_id(key: str) -> str:
+    return key.split("_")[1]
+
+
+def test_an_admin_rotates_and_bulk_revokes_platform_keys_from_the_page(cp: Plane) -> None:
+    from agentdock_plugins.controlplane.principals import create_platform_key
+
+    store = cp.plane.store
+    spare = create_platform_key(store, "viewer", created_by="test")[0].key
+    token = cp.sign_in("admin")
+    csrf = {"x-csrf-token": token}
+    mine = _key_id(cp.keys["admin"])
+    page = cp.client.get("/platform-keys").text
+    assert 'id="revoke-selected"' in page and 'id="rotate-grace"' in page
+    assert f'value="{_key_id(spare)}"' in page and f'value="{mine}"' not in page  # not yours
+
+    rotated = cp.client.post(
+        "/ui/keys/rotate", data={"key_id": _key_id(cp.keys["viewer"]), "grace_s": "0"}, headers=csrf
+    )
+    assert rotated.status_code == 200, rotated.text
+    assert rotated.headers["cache-control"] == "no-store"
+    assert rotated.headers["hx-trigger"] == "keys-changed"
+    new_key = rotated.text.split('id="new-key-value"', 1)[1].split(">", 1)[1].split("<", 1)[0]
+    assert new_key.startswith("adk_")
+    assert cp.client.get("/controller/agents", headers=cp.auth("viewer")).status_code == 401
+    assert (
+        cp.client.get(
+            "/controller/agents", headers={"authorization": f"Bearer {new_key}"}
+        ).status_code
+        == 200
+    )
+    table = cp.client.get("/ui/platform-keys").text
+    assert f'data-key="{_key_id(new_key)}"' in table
+
+    bulk = cp.client.post(
+        "/ui/keys/revoke-bulk",
+        content=f"key_ids={_key_id(spare)}&key_ids={_key_id(cp.keys['developer'])}",
+        headers={**csrf, "content-type": "application/x-www-form-urlencoded"},
+    )
+    assert bulk.status_code == 204, bulk.text
+    for key in (spare, cp.keys["developer"]):
+        assert (
+            cp.client.get(
+                "/controller/agents", headers={"authorization": f"Bearer {key}"}
+            ).status_code
+            == 401
+        )
+    every = cp.client.post("/ui/keys/revoke-all", data={}, headers=csrf)
+    assert every.status_code == 204
+    assert (
+        cp.client.get(
+            "/controller/agents", headers={"authorization": f"Bearer {new_key}"}
+        ).status_code
+        == 401
+    )
+    assert cp.client.get("/platform-keys").status_code == 200  # the admin's own key still works
+    actions = [e.action for e in store.list_audit(limit=50)]
+    assert actions.count("controlplane.key.rotate") == 1
+    assert actions.count("controlplane.key.revoke") == 3
+
+
+def test_platform_key_actions_refuse_bad_input_and_non_admins(cp: Plane) -> None:
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    token = cp.sign_in("admin")
+    for body in ("", "key_ids=../../etc", "key_ids=" + "&key_ids=".join(["0" * 12] * 1001)):
+        answer = cp.client.post(
+            "/ui/keys/revoke-bulk", content=body, headers={**form, "x-csrf-token": token}
+        )
+        assert answer.status_code == 400, body[:40]
+    no_csrf = cp.client.post("/ui/keys/revoke-bulk", content="key_ids=0123456789ab", headers=form)
+    assert no_csrf.status_code == 403
+    token = cp.sign_in("developer")
+    target = _key_id(cp.keys["viewer"])
+    for path, body in (
+        ("/ui/keys/revoke-bulk", f"key_ids={target}"),
+        ("/ui/keys/rotate", f"key_id={target}&grace_s=0"),
+        ("/ui/keys/revoke-all", ""),
+    ):
+        answer = cp.client.post(path, content=body, headers={**form, "x-csrf-token": token})
+        assert answer.status_code == 403, path
+    assert cp.client.get("/ui/platform-keys").status_code == 403
+    assert cp.client.get("/controller/agents", headers=cp.auth("viewer")).status_code == 200

@@ -45,7 +45,7 @@ from agentdock_plugins.controlplane.agents import (
     is_key_id,
     running_version,
 )
-from agentdock_plugins.controlplane.api import DEVELOPER, VIEWER, AgentPath
+from agentdock_plugins.controlplane.api import ADMIN, DEVELOPER, VIEWER, AgentPath
 from agentdock_plugins.controlplane.dockfiletext import validate_text
 from agentdock_plugins.controlplane.langfuselink import langfuse_of, trace_link
 from agentdock_plugins.controlplane.metrics import (
@@ -69,6 +69,8 @@ __all__ = ["pages_router"]
 STOP_POLLING = 286
 #: The window the Metrics tab opens with (the tab's menu asks the API for others).
 METRICS_WINDOW_S = 3600
+#: The most keys one bulk revocation names (as the API's ``key_ids``).
+MAX_BULK = 1000
 #: How many of an agent's audit entries its Audit tab shows (newest first).
 AUDIT_SHOWN = 100
 OpPath = Annotated[str, Parameter(pattern=r"^op-[0-9]+-[0-9a-f]{8}$")]
@@ -345,9 +347,17 @@ def platform_keys_page(request: Request[Any, Any, Any]) -> Template | Redirect:
         return who
     if not who.can("admin"):
         raise RuntimeHTTPError(403, "Forbidden", "only an admin manages platform keys")
+    return _page(request, "platform_keys.html", who, keys=_platform_keys(request), roles=ROLES)
+
+
+def _platform_keys(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
     now = time.time()
-    keys = [k.public(now) for k in _plane(request).store.list_api_keys(PLATFORM)]
-    return _page(request, "platform_keys.html", who, keys=keys, roles=ROLES)
+    return [k.public(now) for k in _plane(request).store.list_api_keys(PLATFORM)]
+
+
+@get("/ui/platform-keys", guards=[ADMIN], include_in_schema=False, sync_to_thread=True)
+def platform_keys_fragment(request: Request[Any, Any, Any]) -> Template:
+    return _fragment(request, "_platform_keys.html", keys=_platform_keys(request))
 
 
 # -- actions (htmx) -----------------------------------------------------------------------------
@@ -447,9 +457,30 @@ def rotate_key_action(request: Request[Any, Any, Any], data: Form) -> Template:
 
 @post("/ui/keys/revoke-all", guards=[DEVELOPER], include_in_schema=False, sync_to_thread=True)
 def revoke_all_action(request: Request[Any, Any, Any], data: Form) -> Response[Any]:
+    """Revoke every live key of an agent, or without ``agent`` every platform key but the
+    caller's own (admin)."""
     who = _signed_in(request)
     assert who is not None
-    revoke_many(_plane(request), who, [], _form_agent(data), every=True)
+    agent = _form_agent(data) if data.get("agent") else None
+    revoke_many(_plane(request), who, [], agent, every=True)
+    return Response(content="", status_code=204, headers={"HX-Refresh": "true"})
+
+
+@post("/ui/keys/revoke-bulk", guards=[DEVELOPER], include_in_schema=False)
+async def revoke_bulk_action(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Revoke the keys ticked in a table (``key_ids``, repeated), of ``agent`` or platform
+    keys (admin); as ``POST /auth/key/revoke-bulk``."""
+    form = await request.form()
+    key_ids = [str(k) for k in form.getall("key_ids")] if "key_ids" in form else []
+    if not key_ids:
+        raise RuntimeHTTPError(400, "NothingToRevoke", "select the keys to revoke", "key_ids")
+    if len(key_ids) > MAX_BULK or not all(is_key_id(k) for k in key_ids):
+        raise RuntimeHTTPError(400, "InvalidKeyId", "not a list of key ids", path="key_ids")
+    agent = _form_agent({"agent": str(form["agent"])}) if form.get("agent") else None
+    who = _signed_in(request)
+    assert who is not None
+    plane = _plane(request)
+    await anyio.to_thread.run_sync(lambda: revoke_many(plane, who, key_ids, agent, every=False))
     return Response(content="", status_code=204, headers={"HX-Refresh": "true"})
 
 
@@ -513,6 +544,8 @@ pages_router = Router(
         revoke_key_action,
         rotate_key_action,
         revoke_all_action,
+        revoke_bulk_action,
+        platform_keys_fragment,
         validate_action,
         playground_invoke,
     ],
