@@ -1,4 +1,5 @@
-"""The control plane under test: its state, a client and one platform key per role."""
+"""The control plane under test: its state, a client and one platform key per role; and
+telemetry written into its local store as the agents' runtimes write it."""
 
 from __future__ import annotations
 
@@ -43,13 +44,14 @@ class Plane:
         return found.group(1)
 
 
-def record_events(cp: Plane, events: list[dict[str, Any]]) -> None:
+def record_events(cp: Plane | ControlPlane, events: list[dict[str, Any]]) -> None:
     """Write ``events`` through the collector the runtimes use, into the plane's store."""
     import asyncio
 
     from agentdock_plugins.localstore.sink import LocalStoreSink
 
-    sink = LocalStoreSink(path=cp.plane.telemetry_path)
+    plane = cp.plane if isinstance(cp, Plane) else cp
+    sink = LocalStoreSink(path=plane.telemetry_path)
 
     async def main() -> None:
         await sink.emit(events)
