@@ -209,8 +209,18 @@ def test_the_agent_pages_new_tabs_and_the_platform_keys_page(views: dict[str, An
         wait.until(lambda d: "second error" in lines.text)
         assert "quiet" not in lines.text
         section_shot("#logs", "16-logs-follow.png")
+        # The followed log holds a connection; the page's other requests still go through.
+        click("#create-key")
+        assert shown("#new-key-value").text.strip().startswith("adk_")
         assert accessibility_violations(browser) == []
         browser.save_screenshot(str(shots / "17-agent-page.png"))
+
+        # Coming back to the page follows the log again, from its tail; the streams of the
+        # pages left behind are closed (pagehide), so the next page's requests still get
+        # one of the browser's six connections to this host.
+        for _ in range(4):
+            browser.get(f"{base}/agents/echo")
+            wait.until(lambda d: "second error" in d.execute_script(READ, "#log-lines"))
 
         # Platform keys: rotate the viewer's key, then revoke the developer's ticked.
         browser.get(f"{base}/platform-keys")

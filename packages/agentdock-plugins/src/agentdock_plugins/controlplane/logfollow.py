@@ -38,37 +38,33 @@ END = object()
 
 
 class Followers:
-    """The places for followed logs: :meth:`full` answers a request before its stream
-    starts; the stream itself takes a place when its thread starts (a response never sent
-    holds none)."""
+    """The places for followed logs. :meth:`full` answers a request before its stream
+    starts; the stream takes its place when its thread starts (a response never sent holds
+    none) and its thread gives it back when it ends."""
 
     def __init__(self, limit: int = MAX_FOLLOWERS) -> None:
-        self._places = threading.BoundedSemaphore(limit)
+        self._limit = limit
         self._taken = 0
         self._lock = threading.Lock()
-
-    def full(self) -> bool:
-        return not self._places.acquire(blocking=False) or self._release()
-
-    def take(self) -> bool:
-        taken = self._places.acquire(blocking=False)
-        if taken:
-            with self._lock:
-                self._taken += 1
-        return taken
-
-    def give_back(self) -> None:
-        with self._lock:
-            self._taken -= 1
-        self._places.release()
 
     @property
     def taken(self) -> int:
         return self._taken
 
-    def _release(self) -> bool:
-        self._places.release()
-        return False
+    def full(self) -> bool:
+        with self._lock:
+            return self._taken >= self._limit
+
+    def take(self) -> bool:
+        with self._lock:
+            if self._taken >= self._limit:
+                return False
+            self._taken += 1
+            return True
+
+    def give_back(self) -> None:
+        with self._lock:
+            self._taken -= 1
 
 
 def _read(

@@ -47,26 +47,39 @@
     }
   });
 
+  // A page's streams close when the browser leaves it (pagehide) and open again if it comes
+  // back from the back/forward cache: a left page that kept its streams would hold the
+  // browser's few connections to this host (six over HTTP/1.1), and the next page's
+  // requests would wait for one.
+  function whileShown(open, close) {
+    window.addEventListener("pagehide", close);
+    window.addEventListener("pageshow", function (event) { if (event.persisted) open(); });
+    open();
+  }
+
   function follow() {
     if (!window.EventSource || !document.body.hasAttribute("hx-headers")) return;
-    var stream = new EventSource("/controller/events");
     var warn = document.getElementById("stream-banner");
-    stream.onopen = function () { if (warn) warn.hidden = true; };
-    stream.onerror = function () { if (warn) warn.hidden = false; };
     var operation = document.getElementById("operation");
     var mine = operation ? operation.getAttribute("data-operation") : null;
-    ["deploy_status", "build_event", "health_event", "metric_event"].forEach(function (kind) {
-      stream.addEventListener(kind, function (message) {
-        var data = {};
-        try { data = JSON.parse(message.data); } catch (ignored) {}
-        if (mine && data.operation_id === mine) {
-          document.body.dispatchEvent(new CustomEvent("agentdock:op"));
-        }
-        if (kind !== "build_event") {
-          document.body.dispatchEvent(new CustomEvent("agentdock:changed"));
-        }
+    var stream = null;
+    whileShown(function () {
+      stream = new EventSource("/controller/events");
+      stream.onopen = function () { if (warn) warn.hidden = true; };
+      stream.onerror = function () { if (warn) warn.hidden = false; };
+      ["deploy_status", "build_event", "health_event", "metric_event"].forEach(function (kind) {
+        stream.addEventListener(kind, function (message) {
+          var data = {};
+          try { data = JSON.parse(message.data); } catch (ignored) {}
+          if (mine && data.operation_id === mine) {
+            document.body.dispatchEvent(new CustomEvent("agentdock:op"));
+          }
+          if (kind !== "build_event") {
+            document.body.dispatchEvent(new CustomEvent("agentdock:changed"));
+          }
+        });
       });
-    });
+    }, function () { if (stream) stream.close(); });
   }
 
   // The Metrics tab: figures from GET /controller/metrics/{agent}, drawn with uPlot.
@@ -182,7 +195,10 @@
       };
     };
     menu.addEventListener("change", open);
-    open();
+    whileShown(open, function () {
+      clearTimeout(retry);
+      if (source) source.close();
+    });
   }
 
   function ready() {
