@@ -1,4 +1,5 @@
-"""The control plane under test: its state, a client and one platform key per role."""
+"""The control plane under test: its state, a client and one platform key per role; and
+telemetry written into its local store as the agents' runtimes write it."""
 
 from __future__ import annotations
 
@@ -41,3 +42,39 @@ class Plane:
         found = re.search(r'data-csrf="([^"]+)"', page.text)
         assert found is not None
         return found.group(1)
+
+
+def record_events(cp: Plane | ControlPlane, events: list[dict[str, Any]]) -> None:
+    """Write ``events`` through the collector the runtimes use, into the plane's store."""
+    import asyncio
+
+    from agentdock_plugins.localstore.sink import LocalStoreSink
+
+    plane = cp.plane if isinstance(cp, Plane) else cp
+    sink = LocalStoreSink(path=plane.telemetry_path)
+
+    async def main() -> None:
+        await sink.emit(events)
+        await sink.flush()
+
+    asyncio.run(main())
+    assert sink.written == len(events)
+
+
+def telemetry_event(
+    kind: str, agent: str = "echo", ago: float = 60.0, **data: Any
+) -> dict[str, Any]:
+    data["end_unix_nano"] = int((time.time() - ago) * 1e9)
+    return {"event": kind, "agent": agent, "run_id": "a" * 32, "data": data}
+
+
+def run_event(latency: float, status: str = "ok", **extra: Any) -> dict[str, Any]:
+    return telemetry_event(
+        "run_end",
+        mode="invoke",
+        status=status,
+        latency_ms=latency,
+        tokens_input=10,
+        tokens_output=5,
+        **extra,
+    )

@@ -3,6 +3,7 @@ log, deploys in the background (fake builder and target), and hostile input."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -16,6 +17,9 @@ from agentdock_plugins.controlplane.principals import create_platform_key
 from agentdock_plugins.controlplane.state import ControlPlane
 from auth_support import add_key
 from controlplane_support import DEADLINE, Plane
+from controlplane_support import record_events as _record
+from controlplane_support import run_event as _run
+from controlplane_support import telemetry_event as _event
 from litestar.testing import TestClient
 
 pytest_plugins = ("deploy_fixtures", "controlplane_fixtures")
@@ -507,39 +511,6 @@ def test_an_agent_name_with_markup_is_refused_before_any_deploy(cp: Plane, echo:
 # -- metrics from the local telemetry collector -------------------------------------------------
 
 
-def _record(cp: Plane, events: list[dict[str, Any]]) -> None:
-    """Write ``events`` through the collector the runtimes use, into the plane's store."""
-    import asyncio
-
-    from agentdock_plugins.localstore.sink import LocalStoreSink
-
-    sink = LocalStoreSink(path=cp.plane.telemetry_path)
-
-    async def main() -> None:
-        await sink.emit(events)
-        await sink.flush()
-
-    asyncio.run(main())
-    assert sink.written == len(events)
-
-
-def _event(kind: str, agent: str = "echo", ago: float = 60.0, **data: Any) -> dict[str, Any]:
-    data["end_unix_nano"] = int((time.time() - ago) * 1e9)
-    return {"event": kind, "agent": agent, "run_id": "a" * 32, "data": data}
-
-
-def _run(latency: float, status: str = "ok", **extra: Any) -> dict[str, Any]:
-    return _event(
-        "run_end",
-        mode="invoke",
-        status=status,
-        latency_ms=latency,
-        tokens_input=10,
-        tokens_output=5,
-        **extra,
-    )
-
-
 def _recorded_runs(cp: Plane) -> None:
     """101 runs of echo in the last hour (1..100 ms at $0.001 each, one 500 ms error),
     three policy violations, a run two hours ago and a run of another agent."""
@@ -905,10 +876,18 @@ def test_logs_filter_by_level_and_keep_a_traceback_with_its_error(
     assert warned == [MIXED_LOG[2], MIXED_LOG[3], MIXED_LOG[4], MIXED_LOG[7]]
     assert cp.client.get("/controller/logs/echo?level=loud", headers=viewer).status_code == 400
     cp.sign_in("viewer")
-    assert 'id="log-level"' in cp.client.get("/agents/echo").text
-    shown = cp.client.get("/ui/agents/echo/logs?level=warn").text
-    assert "slow &lt;b&gt;" in shown and "started" not in shown and "failed" in shown
-    assert "started" in cp.client.get("/ui/agents/echo/logs?level=").text
+    page = cp.client.get("/agents/echo").text
+    assert 'id="log-level"' in page
+    assert 'data-follow-url="/controller/logs/echo/follow"' in page
+    # The Logs tab follows the stream, with the same filter (this log ends: read whole).
+    shown = cp.client.get("/controller/logs/echo/follow?level=warn").text
+    lines = [
+        json.loads(row[len("data: ") :])["line"]
+        for row in shown.splitlines()
+        if row.startswith("data: ") and row != "data: {}"
+    ]
+    assert lines == [MIXED_LOG[2], MIXED_LOG[3], MIXED_LOG[4], MIXED_LOG[7]]
+    assert "event: end" in shown
 
 
 def test_fleet_figures_are_read_once_per_ttl_and_shared(cp: Plane, echo: Path) -> None:

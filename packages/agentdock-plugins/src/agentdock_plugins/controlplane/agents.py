@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from agentdock.deployment import DeployError, status
+from agentdock.httperrors import RuntimeHTTPError
+from agentdock.registry import VersionRecord
 
 from agentdock_plugins.controlplane.principals import PLATFORM
 from agentdock_plugins.controlplane.state import ControlPlane
@@ -23,6 +25,7 @@ __all__ = [
     "is_agent_name",
     "is_key_id",
     "read_agent_rows",
+    "running_version",
 ]
 
 #: An agent name as the Dockfile schema allows it (``agent.name``).
@@ -46,6 +49,18 @@ def agent_status(plane: ControlPlane, agent: str) -> dict[str, Any]:
         return status(agent, store=plane.store, plugins=plane.plugins)
     except DeployError as exc:
         return {"agent": agent, "health": "unknown", "status": "unknown", "error": exc.to_json()}
+
+
+def running_version(plane: ControlPlane, agent: str) -> VersionRecord:
+    """The version the agent's active deployment runs, else its newest (404 for none)."""
+    active = plane.store.active_deployment(agent, "")
+    record = plane.store.get_version_by_id(active.version_id) if active is not None else None
+    if record is None:
+        recorded = plane.store.list_versions(agent)
+        if not recorded:
+            raise RuntimeHTTPError(404, "NotFound", f"{agent} has no recorded version", "agent")
+        record = recorded[-1]
+    return record
 
 
 def _summary(state: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
 import anyio
@@ -41,7 +41,9 @@ from agentdock_plugins.controlplane.agents import (
 )
 from agentdock_plugins.controlplane.dockfiletext import MAX_TEXT_BYTES, validate_text
 from agentdock_plugins.controlplane.events import HEARTBEAT_S, Event, Gap, follow
-from agentdock_plugins.controlplane.loglevels import LEVEL, at_least
+from agentdock_plugins.controlplane.langfuselink import langfuse_of, trace_link
+from agentdock_plugins.controlplane.logfollow import END, follow_log
+from agentdock_plugins.controlplane.loglevels import LEVEL, LevelFilter, at_least
 from agentdock_plugins.controlplane.metrics import (
     WINDOW,
     TelemetryUnavailable,
@@ -216,6 +218,50 @@ def agent_logs(
     return {"agent": agent, "lines": at_least(shown, level) if level else shown}
 
 
+@get("/controller/logs/{agent:str}/follow", guards=[VIEWER])
+async def follow_agent_logs(
+    request: Request[Any, Any, Any],
+    agent: AgentPath,
+    tail: Annotated[int, Parameter(ge=0, le=10_000)] = 200,
+    level: Annotated[str | None, Parameter(pattern=LEVEL)] = None,
+) -> ServerSentEvent:
+    """The last ``tail`` lines of the runtime's log, then each new line as it is written,
+    as Server-Sent Events: ``line`` (``{"line": TEXT}``), ``end`` when the runtime stopped
+    and its log ends, ``log_error`` (``{"error": TYPE}``) if reading it fails; a comment
+    every 15 s while idle. With ``level``, the lines at that level or above. 503
+    ``TooManyFollowers`` when the control plane already follows its limit of logs."""
+    plane = _plane(request)
+    if plane.followers.full():
+        raise RuntimeHTTPError(
+            503, "TooManyFollowers", "the control plane follows as many logs as it may; retry"
+        )
+
+    def open_log() -> Iterator[str]:
+        require_agent(plane, agent)
+        return logs(agent, tail=tail, follow=True, store=plane.store, plugins=plane.plugins)
+
+    try:
+        lines = await anyio.to_thread.run_sync(open_log)
+    except DeployError as exc:
+        raise _http_error(exc) from None
+    keep = LevelFilter(level).keep if level else None
+
+    async def stream() -> AsyncIterator[ServerSentEventMessage]:
+        async for item in follow_log(lines, keep, plane.followers, HEARTBEAT_S):
+            if item is None:
+                yield ServerSentEventMessage(comment="heartbeat")
+            elif isinstance(item, str):
+                yield ServerSentEventMessage(data=json.dumps({"line": item}), event="line")
+            elif item is END:
+                yield ServerSentEventMessage(data="{}", event="end")
+            else:
+                # The cause's type only: a target's message may name paths or hosts.
+                error = {"error": type(item).__name__}
+                yield ServerSentEventMessage(data=json.dumps(error), event="log_error")
+
+    return ServerSentEvent(stream(), headers={"Cache-Control": "no-store"})
+
+
 @get("/controller/metrics/{agent:str}", guards=[VIEWER], sync_to_thread=True)
 def agent_metrics_route(
     request: Request[Any, Any, Any],
@@ -246,7 +292,9 @@ def agent_traces(
     limit: Annotated[int, Parameter(ge=1, le=1000)] = 50,
 ) -> dict[str, Any]:
     """The agent's newest runs from the local telemetry store, newest first: run and trace
-    ids, mode, status, error type, latency, tokens, cost, role."""
+    ids, mode, status, error type, latency, tokens, cost, role; with ``langfuse_url``, the
+    run's trace in LangFuse when the agent's Dockfile configures it (``langfuse``: its
+    address)."""
     plane = _plane(request)
     require_agent(plane, agent)
     try:
@@ -255,7 +303,9 @@ def agent_traces(
         raise RuntimeHTTPError(
             503, "TelemetryUnavailable", f"the telemetry store cannot be read ({exc})"
         ) from None
-    return {"agent": agent, "store": runs is not None, "runs": runs or []}
+    langfuse = langfuse_of(plane, agent)
+    shown = [{**run, "langfuse_url": trace_link(langfuse, run["trace_id"])} for run in runs or []]
+    return {"agent": agent, "store": runs is not None, "langfuse": langfuse, "runs": shown}
 
 
 @post("/controller/deploy", guards=[DEVELOPER], status_code=202, sync_to_thread=True)
@@ -499,6 +549,7 @@ api_router = Router(
         agent_versions,
         agent_deployments,
         agent_logs,
+        follow_agent_logs,
         agent_metrics_route,
         agent_traces,
         deploy_route,

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Iterable
 
-__all__ = ["LEVEL", "LEVELS", "at_least"]
+__all__ = ["LEVEL", "LEVELS", "LevelFilter", "at_least"]
 
 #: Levels in order, as the runtime writes them (``WARNING`` is read as ``WARN``).
 LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "CRITICAL")
@@ -34,13 +34,23 @@ def _rank(line: str) -> int | None:
     return _RANK[found.group(1)] if found else None
 
 
+class LevelFilter:
+    """Keeps the lines at a level or above, one at a time (the followed log's filter),
+    remembering the level of the last line that named one."""
+
+    __slots__ = ("_current", "_floor")
+
+    def __init__(self, level: str) -> None:
+        self._floor = _RANK[level.upper()]
+        self._current: int | None = None
+
+    def keep(self, line: str) -> bool:
+        rank = _rank(line)
+        self._current = rank if rank is not None else self._current
+        return self._current is not None and self._current >= self._floor
+
+
 def at_least(lines: Iterable[str], level: str) -> list[str]:
     """The lines at ``level`` or above (a line without a level follows the one before)."""
-    floor = _RANK[level.upper()]
-    kept, current = [], None
-    for line in lines:
-        rank = _rank(line)
-        current = rank if rank is not None else current
-        if current is not None and current >= floor:
-            kept.append(line)
-    return kept
+    kept = LevelFilter(level)
+    return [line for line in lines if kept.keep(line)]

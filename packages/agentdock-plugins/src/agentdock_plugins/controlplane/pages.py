@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import anyio
 import httpx
-from agentdock.deployment import DeployError, logs, versions
+from agentdock.deployment import DeployError, versions
 from agentdock.httperrors import RuntimeHTTPError
 from litestar import Request, Response, Router, get, post
 from litestar.params import Parameter, URLEncodedBody
@@ -43,15 +43,17 @@ from agentdock_plugins.controlplane.agents import (
     agent_status,
     is_agent_name,
     is_key_id,
+    running_version,
 )
-from agentdock_plugins.controlplane.api import DEVELOPER, VIEWER, AgentPath
+from agentdock_plugins.controlplane.api import ADMIN, DEVELOPER, VIEWER, AgentPath
 from agentdock_plugins.controlplane.dockfiletext import validate_text
-from agentdock_plugins.controlplane.loglevels import at_least
+from agentdock_plugins.controlplane.langfuselink import langfuse_of, trace_link
 from agentdock_plugins.controlplane.metrics import (
     TelemetryUnavailable,
     agent_metrics,
     recent_runs,
 )
+from agentdock_plugins.controlplane.policyview import policy_rows
 from agentdock_plugins.controlplane.principals import (
     PLATFORM,
     ROLES,
@@ -67,6 +69,10 @@ __all__ = ["pages_router"]
 STOP_POLLING = 286
 #: The window the Metrics tab opens with (the tab's menu asks the API for others).
 METRICS_WINDOW_S = 3600
+#: The most keys one bulk revocation names (as the API's ``key_ids``).
+MAX_BULK = 1000
+#: How many of an agent's audit entries its Audit tab shows (newest first).
+AUDIT_SHOWN = 100
 OpPath = Annotated[str, Parameter(pattern=r"^op-[0-9]+-[0-9a-f]{8}$")]
 
 
@@ -205,6 +211,23 @@ def _schema_of(plane: ControlPlane, agent: str) -> dict[str, Any] | None:
     }
 
 
+def _policies_of(plane: ControlPlane, agent: str) -> dict[str, Any] | None:
+    """The policies of the version the agent runs (else its newest), from its snapshot."""
+    import yaml
+
+    try:
+        record = running_version(plane, agent)
+    except RuntimeHTTPError:
+        return None
+    try:
+        data = yaml.safe_load(record.snapshot)
+    except yaml.YAMLError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    return {"version": record.version, "rows": policy_rows(data)}
+
+
 @get("/agents/{agent:str}", include_in_schema=False, sync_to_thread=True)
 def agent_page(request: Request[Any, Any, Any], agent: AgentPath) -> Template | Redirect:
     who = _or_login(request)
@@ -233,6 +256,9 @@ def agent_page(request: Request[Any, Any, Any], agent: AgentPath) -> Template | 
         runs = recent_runs(plane.telemetry_path, agent, 50) or []
     except TelemetryUnavailable:
         figures, runs = None, []
+    langfuse = langfuse_of(plane, agent)
+    for run in runs:
+        run["langfuse_url"] = trace_link(langfuse, run.get("trace_id"))
     return _page(
         request,
         "agent.html",
@@ -246,23 +272,10 @@ def agent_page(request: Request[Any, Any, Any], agent: AgentPath) -> Template | 
         keys=keys,
         roles=sorted(found.roles) if found else [],
         schema=_schema_of(plane, agent),
+        policies=_policies_of(plane, agent),
+        langfuse=langfuse,
+        audit=list(reversed(plane.store.list_audit(agent=agent, limit=AUDIT_SHOWN))),
     )
-
-
-@get("/ui/agents/{agent:str}/logs", guards=[VIEWER], include_in_schema=False, sync_to_thread=True)
-def logs_fragment(
-    request: Request[Any, Any, Any],
-    agent: AgentPath,
-    level: Annotated[str | None, Parameter(pattern=r"^(|debug|info|warn|error|critical)$")] = None,
-) -> Template:
-    plane = _plane(request)
-    try:
-        lines = list(logs(agent, tail=200, store=plane.store, plugins=plane.plugins))[-200:]
-    except DeployError as exc:
-        lines = [f"(no logs: {exc.cause})"]
-    else:
-        lines = at_least(lines, level) if level else lines
-    return _fragment(request, "_logs.html", lines=lines)
 
 
 @get("/deploy", include_in_schema=False)
@@ -334,9 +347,17 @@ def platform_keys_page(request: Request[Any, Any, Any]) -> Template | Redirect:
         return who
     if not who.can("admin"):
         raise RuntimeHTTPError(403, "Forbidden", "only an admin manages platform keys")
+    return _page(request, "platform_keys.html", who, keys=_platform_keys(request), roles=ROLES)
+
+
+def _platform_keys(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
     now = time.time()
-    keys = [k.public(now) for k in _plane(request).store.list_api_keys(PLATFORM)]
-    return _page(request, "platform_keys.html", who, keys=keys, roles=ROLES)
+    return [k.public(now) for k in _plane(request).store.list_api_keys(PLATFORM)]
+
+
+@get("/ui/platform-keys", guards=[ADMIN], include_in_schema=False, sync_to_thread=True)
+def platform_keys_fragment(request: Request[Any, Any, Any]) -> Template:
+    return _fragment(request, "_platform_keys.html", keys=_platform_keys(request))
 
 
 # -- actions (htmx) -----------------------------------------------------------------------------
@@ -436,9 +457,30 @@ def rotate_key_action(request: Request[Any, Any, Any], data: Form) -> Template:
 
 @post("/ui/keys/revoke-all", guards=[DEVELOPER], include_in_schema=False, sync_to_thread=True)
 def revoke_all_action(request: Request[Any, Any, Any], data: Form) -> Response[Any]:
+    """Revoke every live key of an agent, or without ``agent`` every platform key but the
+    caller's own (admin)."""
     who = _signed_in(request)
     assert who is not None
-    revoke_many(_plane(request), who, [], _form_agent(data), every=True)
+    agent = _form_agent(data) if data.get("agent") else None
+    revoke_many(_plane(request), who, [], agent, every=True)
+    return Response(content="", status_code=204, headers={"HX-Refresh": "true"})
+
+
+@post("/ui/keys/revoke-bulk", guards=[DEVELOPER], include_in_schema=False)
+async def revoke_bulk_action(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Revoke the keys ticked in a table (``key_ids``, repeated), of ``agent`` or platform
+    keys (admin); as ``POST /auth/key/revoke-bulk``."""
+    form = await request.form()
+    key_ids = [str(k) for k in form.getall("key_ids")] if "key_ids" in form else []
+    if not key_ids:
+        raise RuntimeHTTPError(400, "NothingToRevoke", "select the keys to revoke", "key_ids")
+    if len(key_ids) > MAX_BULK or not all(is_key_id(k) for k in key_ids):
+        raise RuntimeHTTPError(400, "InvalidKeyId", "not a list of key ids", path="key_ids")
+    agent = _form_agent({"agent": str(form["agent"])}) if form.get("agent") else None
+    who = _signed_in(request)
+    assert who is not None
+    plane = _plane(request)
+    await anyio.to_thread.run_sync(lambda: revoke_many(plane, who, key_ids, agent, every=False))
     return Response(content="", status_code=204, headers={"HX-Refresh": "true"})
 
 
@@ -487,7 +529,6 @@ pages_router = Router(
         home,
         agents_fragment,
         agent_page,
-        logs_fragment,
         keys_fragment,
         deploy_page,
         operation_page,
@@ -503,6 +544,8 @@ pages_router = Router(
         revoke_key_action,
         rotate_key_action,
         revoke_all_action,
+        revoke_bulk_action,
+        platform_keys_fragment,
         validate_action,
         playground_invoke,
     ],

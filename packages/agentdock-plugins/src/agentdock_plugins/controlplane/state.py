@@ -10,6 +10,7 @@ from agentdock.registry import SQLStore
 from agentdock.registry.operationrows import STALE_AFTER, OperationRows
 
 from agentdock_plugins.controlplane.events import EventLog
+from agentdock_plugins.controlplane.logfollow import Followers
 from agentdock_plugins.controlplane.metrics import FleetFigures
 from agentdock_plugins.controlplane.operations import Operation, Operations, recover_abandoned
 from agentdock_plugins.controlplane.shared import Shared
@@ -46,6 +47,11 @@ class ControlPlane:
     #: Seconds without a beat after which another process's running operation is taken
     #: for abandoned (its control plane stopped).
     abandoned_after_s: float = STALE_AFTER
+    #: The logs followed live (``GET /controller/logs/{agent}/follow``), each by a thread.
+    followers: Followers = field(default_factory=Followers)
+    #: Each version's LangFuse address (None: no LangFuse), by version row id: a version
+    #: never changes, and finding it loads the version's Dockfile.
+    langfuse_hosts: dict[int, str | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.operations = Operations(self.events, rows=OperationRows(self.store))

@@ -19,25 +19,13 @@ import time
 from typing import Any
 
 from agentdock.httperrors import RuntimeHTTPError
-from agentdock.registry import VersionRecord
 
 from agentdock_plugins.controlplane.actions import audit, require_agent
+from agentdock_plugins.controlplane.agents import running_version
 from agentdock_plugins.controlplane.principals import Principal
 from agentdock_plugins.controlplane.state import ControlPlane
 
 __all__ = ["issue_token", "verify_token"]
-
-
-def _running_version(plane: ControlPlane, agent: str) -> VersionRecord:
-    """The version the agent's active deployment runs, else its newest."""
-    active = plane.store.active_deployment(agent, "")
-    record = plane.store.get_version_by_id(active.version_id) if active is not None else None
-    if record is None:
-        recorded = plane.store.list_versions(agent)
-        if not recorded:
-            raise RuntimeHTTPError(404, "NotFound", f"{agent} has no recorded version", "agent")
-        record = recorded[-1]
-    return record
 
 
 def _jwt_spec(plane: ControlPlane, agent: str) -> Any:
@@ -48,7 +36,7 @@ def _jwt_spec(plane: ControlPlane, agent: str) -> Any:
     from agentdock.deployment.inputs import spec_of_snapshot
     from agentdock.spec.interpolate import parse_template
 
-    record = _running_version(plane, agent)
+    record = running_version(plane, agent)
     try:
         spec, _, missing = spec_of_snapshot(record, os.environ)
     except DeployError as exc:

@@ -47,26 +47,39 @@
     }
   });
 
+  // A page's streams close when the browser leaves it (pagehide) and open again if it comes
+  // back from the back/forward cache: a left page that kept its streams would hold the
+  // browser's few connections to this host (six over HTTP/1.1), and the next page's
+  // requests would wait for one.
+  function whileShown(open, close) {
+    window.addEventListener("pagehide", close);
+    window.addEventListener("pageshow", function (event) { if (event.persisted) open(); });
+    open();
+  }
+
   function follow() {
     if (!window.EventSource || !document.body.hasAttribute("hx-headers")) return;
-    var stream = new EventSource("/controller/events");
     var warn = document.getElementById("stream-banner");
-    stream.onopen = function () { if (warn) warn.hidden = true; };
-    stream.onerror = function () { if (warn) warn.hidden = false; };
     var operation = document.getElementById("operation");
     var mine = operation ? operation.getAttribute("data-operation") : null;
-    ["deploy_status", "build_event", "health_event", "metric_event"].forEach(function (kind) {
-      stream.addEventListener(kind, function (message) {
-        var data = {};
-        try { data = JSON.parse(message.data); } catch (ignored) {}
-        if (mine && data.operation_id === mine) {
-          document.body.dispatchEvent(new CustomEvent("agentdock:op"));
-        }
-        if (kind !== "build_event") {
-          document.body.dispatchEvent(new CustomEvent("agentdock:changed"));
-        }
+    var stream = null;
+    whileShown(function () {
+      stream = new EventSource("/controller/events");
+      stream.onopen = function () { if (warn) warn.hidden = true; };
+      stream.onerror = function () { if (warn) warn.hidden = false; };
+      ["deploy_status", "build_event", "health_event", "metric_event"].forEach(function (kind) {
+        stream.addEventListener(kind, function (message) {
+          var data = {};
+          try { data = JSON.parse(message.data); } catch (ignored) {}
+          if (mine && data.operation_id === mine) {
+            document.body.dispatchEvent(new CustomEvent("agentdock:op"));
+          }
+          if (kind !== "build_event") {
+            document.body.dispatchEvent(new CustomEvent("agentdock:changed"));
+          }
+        });
       });
-    });
+    }, function () { if (stream) stream.close(); });
   }
 
   // The Metrics tab: figures from GET /controller/metrics/{agent}, drawn with uPlot.
@@ -100,7 +113,8 @@
     drawn.forEach(function (plot) { plot.destroy(); });
     drawn = [];
     if (!window.uPlot) return;
-    document.querySelectorAll("#metrics-charts [data-chart]").forEach(function (box) {
+    // Every chart of the page: the Metrics tab's and the Policies tab's violations trend.
+    document.querySelectorAll("[data-chart]").forEach(function (box) {
       var lines = CHARTS[box.getAttribute("data-chart")] || [];
       var series = [{}];
       var columns = [data.series.t];
@@ -137,9 +151,60 @@
     load();
   }
 
+  // The Logs tab: the runtime's last lines, then each new one as it is written (SSE from
+  // GET /controller/logs/{agent}/follow), at the chosen level or above. A lost connection
+  // starts again from the tail after 3 s (EventSource's own retry would repeat the tail).
+  var LOG_LINES = 2000;
+
+  function logs() {
+    var box = document.getElementById("log-lines");
+    var menu = document.getElementById("log-level");
+    var state = document.getElementById("log-state");
+    if (!box || !menu || !window.EventSource) return;
+    var source = null;
+    var retry = null;
+    var say = function (text) { if (state) state.textContent = text; };
+    var open = function () {
+      if (source) source.close();
+      clearTimeout(retry);
+      box.textContent = "";
+      var url = box.getAttribute("data-follow-url") + "?tail=200";
+      if (menu.value) url += "&level=" + encodeURIComponent(menu.value);
+      source = new EventSource(url);
+      say("Following the log…");
+      source.addEventListener("line", function (message) {
+        var data = {};
+        try { data = JSON.parse(message.data); } catch (ignored) { return; }
+        var bottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
+        box.appendChild(document.createTextNode(data.line + "\n"));
+        while (box.childNodes.length > LOG_LINES) box.removeChild(box.firstChild);
+        if (bottom) box.scrollTop = box.scrollHeight;
+      });
+      source.addEventListener("end", function () {
+        source.close();
+        say("The runtime stopped: the log ends here.");
+      });
+      source.addEventListener("log_error", function () {
+        source.close();
+        say("The log could not be read further.");
+      });
+      source.onerror = function () {
+        source.close();
+        say("The log stream was interrupted; following again in 3 s…");
+        retry = setTimeout(open, 3000);
+      };
+    };
+    menu.addEventListener("change", open);
+    whileShown(open, function () {
+      clearTimeout(retry);
+      if (source) source.close();
+    });
+  }
+
   function ready() {
     follow();
     metrics();
+    logs();
   }
 
   if (document.readyState === "loading") {
