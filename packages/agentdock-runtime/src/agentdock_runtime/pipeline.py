@@ -287,7 +287,9 @@ class Pipeline:
                 context.tools.close()
             state.usage = result.usage
             state.stage = "output"
-            output = self.output.validate(result.output)
+            output = result.output
+            if not _interrupted(output):  # a run stopped at an interrupt answers partial state
+                output = self.output.validate(output)
             state.stage = "post"
             output = await self._run_policies(
                 self._post, output, context, bool(self._sync) and is_large(output)
@@ -509,3 +511,13 @@ def _stamped(error: RuntimeHTTPError, run_id: str, state: RunState) -> RuntimeHT
     error.run_id = run_id
     error.trace_id = state.trace_id
     return error
+
+
+#: The key under which LangGraph (and the Platform API) report a run's interrupts.
+INTERRUPT_KEY = "__interrupt__"
+
+
+def _interrupted(output: Any) -> bool:
+    """The run stopped at an interrupt or a breakpoint: its output is the state so far, which
+    the output schema (the finished run's answer) does not describe."""
+    return type(output) is dict and INTERRUPT_KEY in output

@@ -197,25 +197,24 @@ class LangGraphAdapter:
         config = run.merge_config(config)
         kwargs = run.graph_kwargs()
         if self._workers is None:
-            return await graph.ainvoke(value, config, **kwargs)
+            outcome = _Outcome()
+            async for mode, chunk in graph.astream(
+                value, config, stream_mode=["values", "updates"], **kwargs
+            ):
+                outcome.take(mode, chunk)
+            return outcome.output(graph, run)
         stop = threading.Event()
 
         def steps() -> Any:
             # ``invoke`` step by step, so that a cancelled run stops at its next step.
-            last: Any = None
-            interrupts: list[Any] = []
+            outcome = _Outcome()
             for mode, chunk in graph.stream(
                 value, config, stream_mode=["values", "updates"], **kwargs
             ):
-                if mode == "values":
-                    last = chunk
-                elif isinstance(chunk, Mapping) and INTERRUPT in chunk:
-                    interrupts.extend(chunk[INTERRUPT])
+                outcome.take(mode, chunk)
                 if stop.is_set():
                     break
-            if interrupts and isinstance(last, Mapping):
-                return {**last, INTERRUPT: tuple(interrupts)}
-            return last
+            return outcome.output(graph, run)
 
         return await _until_stopped(self._workers.run(steps), stop)
 
@@ -342,6 +341,32 @@ async def _until_stopped(call: Coroutine[Any, Any, T], stop: threading.Event) ->
         stop.set()
         await asyncio.wait((task,))
         raise
+
+
+class _Outcome:
+    """A Platform run's ``values`` and ``updates`` chunks, folded into what it answers."""
+
+    __slots__ = ("interrupts", "last")
+
+    def __init__(self) -> None:
+        self.last: Any = None
+        self.interrupts: list[Any] | None = None
+
+    def take(self, mode: str, chunk: Any) -> None:
+        if mode == "values":
+            self.last = chunk
+        elif isinstance(chunk, Mapping) and INTERRUPT in chunk:
+            self.interrupts = [*(self.interrupts or ()), *chunk[INTERRUPT]]
+
+    def output(self, graph: Any, run: PlatformRun) -> Any:
+        """The whole state (LangServe: the graph's output channels, as ``graph.invoke``
+        returns), with ``__interrupt__`` when the run stopped at an interrupt: those
+        ``interrupt()`` raised, or none at a breakpoint (``interrupt_before``/``after``), so
+        the runtime knows the state is partial."""
+        output = self.last if run.whole_state else _output_of(graph, self.last)
+        if self.interrupts is not None and isinstance(output, Mapping):
+            return {**output, INTERRUPT: tuple(self.interrupts)}
+        return output
 
 
 def _output_of(graph: Any, values: Any) -> Any:

@@ -73,6 +73,9 @@ class PlatformRun:
     interrupt_after: Sequence[str] | str | None = None
     #: Start from this checkpoint of the thread (``None``: its latest).
     checkpoint_id: str | None = None
+    #: The run answers the whole state (the Platform's ``runs.wait``); False: what
+    #: ``graph.invoke`` returns, the graph's output channels (LangServe's ``invoke``).
+    whole_state: bool = True
 
     def graph_input(self, payload: Mapping[str, Any]) -> Any:
         """What the graph is given: a ``Command`` when resuming, else the input, where an

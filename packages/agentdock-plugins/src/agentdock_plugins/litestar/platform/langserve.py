@@ -58,7 +58,7 @@ class Batch(msgspec.Struct, kw_only=True):
 
 
 def _run_of(config: Mapping[str, Any] | None) -> PlatformRun:
-    return PlatformRun(config=run_config(config), stream_modes=("values",))
+    return PlatformRun(config=run_config(config), stream_modes=("values",), whole_state=False)
 
 
 def langserve_handlers(pipeline: Pipeline, spec: DockSpec, *, heartbeat_sec: float) -> list[Any]:
