@@ -66,3 +66,32 @@ def served_with_events(dockfile: Path, agent: str) -> Iterator[dict[str, Any]]:
     )
     with serving(app(dockfile, plugins=plugins)) as port:
         yield {"url": f"http://127.0.0.1:{port}", "keys": keys, "events": captured}
+
+
+@contextmanager
+def served_project(
+    root: Path, agent: str, module: str, graph: str, dockfile: str
+) -> Iterator[dict[str, Any]]:
+    """A project in ``root`` (``module``.py holding ``graph``, and ``dockfile``) served as by
+    :func:`served_with_events`, with a home of its own under ``root`` and no Redis or
+    LangSmith/LangGraph key from the developer's environment; everything undone after."""
+    import shutil
+
+    import pytest
+
+    monkey = pytest.MonkeyPatch()
+    monkey.setenv("AGENTDOCK_HOME", str(root / "home"))
+    for name in ("AGENTDOCK_REDIS_URL", "LANGGRAPH_API_KEY", "LANGSMITH_API_KEY"):
+        monkey.delenv(name, raising=False)
+    project = root / "proj"
+    project.mkdir()
+    (project / f"{module}.py").write_text(graph, encoding="utf-8")
+    (project / "Dockfile.yaml").write_text(dockfile, encoding="utf-8")
+    monkey.chdir(project)
+    monkey.syspath_prepend(str(project))
+    try:
+        with served_with_events(project / "Dockfile.yaml", agent) as served:
+            yield served
+    finally:
+        monkey.undo()
+        shutil.rmtree(root, ignore_errors=True)

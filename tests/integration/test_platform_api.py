@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import textwrap
 import time
 import uuid
@@ -26,7 +25,7 @@ import pytest
 from agentdock import app, make_plugin_manager
 from agentdock.registry import open_store
 from auth_support import stored_key
-from capturedevents import CapturedEvents, served_with_events
+from capturedevents import CapturedEvents, served_project
 from langgraph.pregel.remote import RemoteGraph
 from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.errors import ConflictError, NotFoundError, PermissionDeniedError
@@ -104,24 +103,8 @@ expose: {{rest: true, streaming: sse, port: 8080}}
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = tmp_path_factory.mktemp("platform")
-    home = root / "home"
-    monkey = pytest.MonkeyPatch()
-    monkey.setenv("AGENTDOCK_HOME", str(home))
-    monkey.delenv("AGENTDOCK_REDIS_URL", raising=False)
-    monkey.delenv("LANGGRAPH_API_KEY", raising=False)
-    monkey.delenv("LANGSMITH_API_KEY", raising=False)
-    project = root / "proj"
-    project.mkdir()
-    (project / "platform_agent.py").write_text(GRAPH, encoding="utf-8")
-    (project / "Dockfile.yaml").write_text(DOCKFILE, encoding="utf-8")
-    monkey.chdir(project)
-    monkey.syspath_prepend(str(project))
-    try:
-        with served_with_events(project / "Dockfile.yaml", AGENT_NAME) as served:
-            yield served
-    finally:
-        monkey.undo()
-        shutil.rmtree(root, ignore_errors=True)
+    with served_project(root, AGENT_NAME, "platform_agent", GRAPH, DOCKFILE) as served:
+        yield served
 
 
 def sync_client(server: dict[str, Any], role: str = "developer") -> Any:

@@ -4,14 +4,13 @@ graph's output channels), not the whole state."""
 
 from __future__ import annotations
 
-import shutil
 import textwrap
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from capturedevents import served_with_events
+from capturedevents import served_project
 from langgraph_sdk import get_sync_client
 
 AGENT_NAME = "two-steps"
@@ -70,21 +69,8 @@ expose: {{rest: true, port: 8080}}
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = tmp_path_factory.mktemp("interrupts")
-    monkey = pytest.MonkeyPatch()
-    monkey.setenv("AGENTDOCK_HOME", str(root / "home"))
-    monkey.delenv("AGENTDOCK_REDIS_URL", raising=False)
-    project = root / "proj"
-    project.mkdir()
-    (project / "two_steps.py").write_text(GRAPH, encoding="utf-8")
-    (project / "Dockfile.yaml").write_text(DOCKFILE, encoding="utf-8")
-    monkey.chdir(project)
-    monkey.syspath_prepend(str(project))
-    try:
-        with served_with_events(project / "Dockfile.yaml", AGENT_NAME) as served:
-            yield served
-    finally:
-        monkey.undo()
-        shutil.rmtree(root, ignore_errors=True)
+    with served_project(root, AGENT_NAME, "two_steps", GRAPH, DOCKFILE) as served:
+        yield served
 
 
 def test_a_run_stopped_at_a_breakpoint_answers_the_state_so_far(server: dict[str, Any]) -> None:

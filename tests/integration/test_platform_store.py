@@ -9,7 +9,6 @@ what ``client.store`` writes, the next run reads.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import textwrap
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +17,7 @@ import httpx
 import pytest
 from agentdock.registry import open_store
 from auth_support import stored_key
-from capturedevents import served_with_events
+from capturedevents import served_project
 from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.errors import NotFoundError, PermissionDeniedError
 
@@ -74,25 +73,10 @@ expose: {{rest: true, streaming: sse, port: 8080}}
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = tmp_path_factory.mktemp("store")
-    monkey = pytest.MonkeyPatch()
-    monkey.setenv("AGENTDOCK_HOME", str(root / "home"))
-    monkey.delenv("AGENTDOCK_REDIS_URL", raising=False)
-    monkey.delenv("LANGGRAPH_API_KEY", raising=False)
-    monkey.delenv("LANGSMITH_API_KEY", raising=False)
-    project = root / "proj"
-    project.mkdir()
-    (project / "store_agent.py").write_text(GRAPH, encoding="utf-8")
-    (project / "Dockfile.yaml").write_text(DOCKFILE, encoding="utf-8")
-    monkey.chdir(project)
-    monkey.syspath_prepend(str(project))
-    try:
-        with served_with_events(project / "Dockfile.yaml", AGENT_NAME) as served:
-            with open_store() as store:  # a second caller whose role may run the agent
-                served["other"] = stored_key(store, AGENT_NAME, "developer")[0].key
-            yield served
-    finally:
-        monkey.undo()
-        shutil.rmtree(root, ignore_errors=True)
+    with served_project(root, AGENT_NAME, "store_agent", GRAPH, DOCKFILE) as served:
+        with open_store() as store:  # a second caller whose role may run the agent
+            served["other"] = stored_key(store, AGENT_NAME, "developer")[0].key
+        yield served
 
 
 def test_sync_client_and_graph_share_the_store(server: dict[str, Any]) -> None:

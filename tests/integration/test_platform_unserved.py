@@ -8,7 +8,6 @@ answer 404 or 405, each with AgentDock's error envelope.
 
 from __future__ import annotations
 
-import shutil
 import textwrap
 import uuid
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from capturedevents import served_with_events
+from capturedevents import served_project
 from langgraph_sdk import get_sync_client
 
 AGENT_NAME = "unserved-echo"
@@ -60,22 +59,8 @@ expose: {{rest: true, streaming: sse, port: 8080}}
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     root = tmp_path_factory.mktemp("unserved")
-    monkey = pytest.MonkeyPatch()
-    monkey.setenv("AGENTDOCK_HOME", str(root / "home"))
-    monkey.delenv("AGENTDOCK_REDIS_URL", raising=False)
-    monkey.delenv("LANGGRAPH_API_KEY", raising=False)
-    project = root / "proj"
-    project.mkdir()
-    (project / "unserved_agent.py").write_text(GRAPH, encoding="utf-8")
-    (project / "Dockfile.yaml").write_text(DOCKFILE, encoding="utf-8")
-    monkey.chdir(project)
-    monkey.syspath_prepend(str(project))
-    try:
-        with served_with_events(project / "Dockfile.yaml", AGENT_NAME) as served:
-            yield get_sync_client(url=served["url"], api_key=served["keys"]["developer"])
-    finally:
-        monkey.undo()
-        shutil.rmtree(root, ignore_errors=True)
+    with served_project(root, AGENT_NAME, "unserved_agent", GRAPH, DOCKFILE) as served:
+        yield get_sync_client(url=served["url"], api_key=served["keys"]["developer"])
 
 
 def refused(call: Any) -> tuple[int, dict[str, Any]]:
