@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 from agentdock_plugins.controlplane.state import ControlPlane
@@ -42,6 +43,14 @@ class Plane:
         found = re.search(r'data-csrf="([^"]+)"', page.text)
         assert found is not None
         return found.group(1)
+
+
+class Remote:
+    """A control plane on a real socket that the CLI's environment names: its address,
+    one platform key per role, its project directory and the fake plugin it deploys with."""
+
+    def __init__(self, url: str, keys: dict[str, str], projects: Path, plugin: Any) -> None:
+        self.url, self.keys, self.projects, self.plugin = url, keys, projects, plugin
 
 
 def record_events(cp: Plane | ControlPlane, events: list[dict[str, Any]]) -> None:

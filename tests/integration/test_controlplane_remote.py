@@ -6,52 +6,24 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
-from collections.abc import Iterator
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from _cli import run_cli
-from agentdock.registry import open_store
 from agentdock.remote import pack_project
 from agentdock_plugins.controlplane import uploads
 from agentdock_plugins.controlplane.app import controlplane_app
-from agentdock_plugins.controlplane.principals import create_platform_key
 from agentdock_plugins.controlplane.state import ControlPlane
-from controlplane_support import Plane
-from served import serving
+from controlplane_support import Plane, Remote
+from litestar.testing import TestClient
 
 pytest_plugins = ("deploy_fixtures", "controlplane_fixtures")
 
 PLANTED = "planted-dotenv-secret-5c1e"
-
-
-class Remote:
-    def __init__(self, url: str, keys: dict[str, str], projects: Path, plugin: Any) -> None:
-        self.url, self.keys, self.projects, self.plugin = url, keys, projects, plugin
-
-
-@pytest.fixture
-def remote(
-    home: Path, tmp_path: Path, fakes: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Remote]:
-    """A control plane on a real socket (projects: its own directory, the fake target), and
-    the CLI's environment naming it with a developer key."""
-    manager, plugin = fakes
-    projects = tmp_path / "server-projects"
-    projects.mkdir()
-    with open_store() as store:
-        keys = {
-            role: create_platform_key(store, role, created_by="test")[0].key
-            for role in ("viewer", "developer")
-        }
-        plane = ControlPlane(store=store, projects=projects, plugins=manager, health_interval=0)
-        with serving(controlplane_app(plane)) as port:
-            url = f"http://127.0.0.1:{port}"
-            monkeypatch.setenv("AGENTDOCK_SERVER", url)
-            monkeypatch.setenv("AGENTDOCK_SERVER_KEY", keys["developer"])
-            yield Remote(url, keys, projects, plugin)
 
 
 def _json_lines(out: str) -> list[dict[str, Any]]:
@@ -242,3 +214,60 @@ def test_the_dockfile_inside_an_archive_may_not_climb_out(cp: Plane, dockfile: s
     )
     assert answer.status_code == 400, answer.text
     assert cp.plane.operations.recent() == []
+
+
+def _upload(cp: Plane, archive: bytes) -> dict[str, Any]:
+    answer = cp.client.post(
+        "/controller/deploy/archive",
+        content=archive,
+        headers={**cp.auth("developer"), "content-type": "application/gzip"},
+    )
+    assert answer.status_code == 202, answer.text
+    return cp.wait(answer.json()["operation_id"])
+
+
+def test_old_uploads_no_deployment_was_made_from_are_pruned(cp: Plane, echo: Path) -> None:
+    unpacked = cp.plane.projects / ".uploads"
+    assert _upload(cp, pack_project(echo)[0])["status"] == "succeeded"
+    (deployed,) = list(unpacked.iterdir())
+    stale, fresh, leftover = (
+        unpacked / "00000000deadbeef",
+        unpacked / "00000000f00dcafe",
+        unpacked / ".00-x",
+    )
+    for folder in (stale, fresh, leftover):
+        folder.mkdir()
+        (folder / "Dockfile.yaml").write_text("version: '1.1'\n")
+    long_ago = time.time() - cp.plane.uploads_keep_s - 60
+    for folder in (deployed, stale, leftover):
+        os.utime(folder, (long_ago, long_ago))
+
+    (echo.parent / "echo" / "extra.py").write_text("X = 2\n")  # another archive: pruning runs
+    assert _upload(cp, pack_project(echo)[0])["status"] == "succeeded"
+    left = set(unpacked.iterdir())
+    assert deployed in left  # old, but its version was deployed from there
+    assert fresh in left  # unreferenced, but uploaded within the bound
+    assert stale not in left and leftover not in left
+    assert len(left) == 3  # and the new upload
+
+    # At start-up too: a control plane over the same projects prunes before serving.
+    os.utime(fresh, (long_ago, long_ago))
+    again = ControlPlane(store=cp.plane.store, projects=cp.plane.projects, health_interval=0)
+    with TestClient(controlplane_app(again)):
+        assert fresh not in set(unpacked.iterdir())
+        assert deployed in set(unpacked.iterdir())
+
+
+def test_an_upload_counts_as_referenced_by_any_deployment_made_from_inside_it(
+    tmp_path: Path,
+) -> None:
+    from types import SimpleNamespace
+
+    root = (tmp_path / ".uploads").resolve()
+    made = [
+        SimpleNamespace(status="pending", settings={"project_dir": str(root / "aa" / "sub")}),
+        SimpleNamespace(status="failed", settings={"project_dir": str(root / "bb")}),
+        SimpleNamespace(status="active", settings={"project_dir": str(tmp_path / "elsewhere")}),
+        SimpleNamespace(status="active", settings={}),
+    ]
+    assert uploads.referenced_uploads(tmp_path, made) == {root / "aa", root / "bb"}

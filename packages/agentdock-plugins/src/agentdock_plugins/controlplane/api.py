@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import anyio
 import msgspec
-from agentdock.deployment import DeployError, logs, versions
+from agentdock.deployment import DeployError, instances, logs, versions
 from agentdock.httperrors import RuntimeHTTPError
 from agentdock.remote import MAX_ARCHIVE_BYTES
 from litestar import Request, Response, Router, delete, get, post
@@ -191,6 +191,18 @@ def agent_versions(request: Request[Any, Any, Any], agent: AgentPath) -> list[di
         raise _http_error(exc) from None
 
 
+@get("/controller/instances/{agent:str}", guards=[VIEWER], sync_to_thread=True)
+def agent_instances(request: Request[Any, Any, Any], agent: AgentPath) -> list[dict[str, Any]]:
+    """The named (per-tenant) instances of an agent, each with its live status (what
+    ``agentdock instances --json`` lists)."""
+    plane = _plane(request)
+    require_agent(plane, agent)
+    try:
+        return instances(agent, store=plane.store, plugins=plane.plugins)
+    except DeployError as exc:
+        raise _http_error(exc) from None
+
+
 @get("/controller/deployments/{agent:str}", guards=[VIEWER], sync_to_thread=True)
 def agent_deployments(request: Request[Any, Any, Any], agent: AgentPath) -> list[dict[str, Any]]:
     """Every deployment of an agent, newest first (who, when, which version, outcome)."""
@@ -314,31 +326,65 @@ def deploy_route(request: Request[Any, Any, Any], data: JSONBody[DeployBody]) ->
     return _started(start_deploy(_plane(request), _who(request), data.dockfile))
 
 
+#: The Dockfile's path inside an uploaded project.
+ArchiveDockfile = Annotated[
+    str, Parameter(pattern=r"^[A-Za-z0-9_.-]{1,128}(/[A-Za-z0-9_.-]{1,128}){0,15}$")
+]
+BuildTarget = Annotated[str | None, Parameter(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+_ARCHIVE_BODY: dict[str, Any] = {"requestBody": {"content": {"application/gzip": {}}}}
+
+
+async def _from_upload(request: Request[Any, Any, Any], dockfile: str, start: Any) -> Operation:
+    """Unpack the uploaded project (refused whole when hostile), prune the uploads no
+    deployment was made from, and ``start(plane, who, path)`` on the Dockfile inside it."""
+    if ".." in dockfile.split("/"):
+        raise RuntimeHTTPError(400, "InvalidPath", "the Dockfile's path climbs out", "dockfile")
+    plane, who, archive = _plane(request), _who(request), await request.body()
+
+    def unpack_and_start() -> Operation:
+        folder = unpack_project(plane.projects, archive)
+        plane.prune_uploads()
+        started: Operation = start(plane, who, str(folder / dockfile))
+        return started
+
+    return await anyio.to_thread.run_sync(unpack_and_start)
+
+
 @post(
     "/controller/deploy/archive",
     guards=[DEVELOPER],
     status_code=202,
     request_max_body_size=MAX_ARCHIVE_BYTES,
-    openapi_extra={"requestBody": {"content": {"application/gzip": {}}}},
+    openapi_extra=_ARCHIVE_BODY,
 )
 async def deploy_archive_route(
-    request: Request[Any, Any, Any],
-    dockfile: Annotated[
-        str, Parameter(pattern=r"^[A-Za-z0-9_.-]{1,128}(/[A-Za-z0-9_.-]{1,128}){0,15}$")
-    ] = "Dockfile.yaml",
+    request: Request[Any, Any, Any], dockfile: ArchiveDockfile = "Dockfile.yaml"
 ) -> dict[str, Any]:
     """Deploy an uploaded project: the body is a gzipped tar of the Dockfile's directory (as
     ``agentdock deploy --server`` sends it), unpacked under the project directory's
     ``.uploads/`` and deployed from there; ``dockfile`` is the Dockfile's path inside it."""
-    if ".." in dockfile.split("/"):
-        raise RuntimeHTTPError(400, "InvalidPath", "the Dockfile's path climbs out", "dockfile")
-    plane, who, archive = _plane(request), _who(request), await request.body()
+    return _started(await _from_upload(request, dockfile, start_deploy))
 
-    def start() -> Operation:
-        folder = unpack_project(plane.projects, archive)
-        return start_deploy(plane, who, str(folder / dockfile))
 
-    return _started(await anyio.to_thread.run_sync(start))
+@post(
+    "/build/start/archive",
+    guards=[DEVELOPER],
+    status_code=202,
+    request_max_body_size=MAX_ARCHIVE_BYTES,
+    openapi_extra=_ARCHIVE_BODY,
+)
+async def build_archive_route(
+    request: Request[Any, Any, Any],
+    dockfile: ArchiveDockfile = "Dockfile.yaml",
+    target: BuildTarget = None,
+) -> dict[str, Any]:
+    """Build an uploaded project (as ``agentdock build --server`` sends it, unpacked as for
+    a deploy) and record its version, starting nothing; ``GET /build/status/{id}`` follows
+    it."""
+    op = await _from_upload(
+        request, dockfile, lambda plane, who, path: start_build(plane, who, path, target)
+    )
+    return {**_started(op), "status_url": f"/build/status/{op.id}"}
 
 
 @post("/controller/rollback", guards=[DEVELOPER], status_code=202, sync_to_thread=True)
@@ -479,7 +525,10 @@ def revoke_key(
     agent: Annotated[str | None, Parameter(pattern=AGENT_NAME)] = None,
 ) -> dict[str, Any]:
     """Revoke a key at once: of ``agent``, or a platform key (admin only) without it."""
-    return revoke(_plane(request), _who(request), key_id, agent)
+    plane = _plane(request)
+    if agent is not None:
+        require_agent(plane, agent)
+    return revoke(plane, _who(request), key_id, agent)
 
 
 @post("/auth/token", guards=[DEVELOPER], status_code=201, sync_to_thread=True)
@@ -547,6 +596,7 @@ api_router = Router(
         list_agents,
         agent_status_route,
         agent_versions,
+        agent_instances,
         agent_deployments,
         agent_logs,
         follow_agent_logs,
@@ -557,6 +607,7 @@ api_router = Router(
         rollback_route,
         stop_route,
         build_start,
+        build_archive_route,
         build_status,
         list_operations,
         get_operation,

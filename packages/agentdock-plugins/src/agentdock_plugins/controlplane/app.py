@@ -144,6 +144,7 @@ def controlplane_app(plane: ControlPlane, *, secure_cookies: bool = False) -> Li
         plane.started_at = time.time()
         if plane.operations.rows is not None:
             await anyio.to_thread.run_sync(plane.recover_operations)
+        await anyio.to_thread.run_sync(plane.prune_uploads)
         if plane.health_interval > 0:
             watcher.append(health.start(plane, plane.health_interval))
 

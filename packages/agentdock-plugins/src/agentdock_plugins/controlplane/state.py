@@ -14,6 +14,11 @@ from agentdock_plugins.controlplane.logfollow import Followers
 from agentdock_plugins.controlplane.metrics import FleetFigures
 from agentdock_plugins.controlplane.operations import Operation, Operations, recover_abandoned
 from agentdock_plugins.controlplane.shared import Shared
+from agentdock_plugins.controlplane.uploads import (
+    UPLOADS_KEEP_S,
+    prune_uploads,
+    referenced_uploads,
+)
 from agentdock_plugins.localstore.store import telemetry_db_path
 
 __all__ = ["ControlPlane"]
@@ -52,6 +57,9 @@ class ControlPlane:
     #: Each version's LangFuse address (None: no LangFuse), by version row id: a version
     #: never changes, and finding it loads the version's Dockfile.
     langfuse_hosts: dict[int, str | None] = field(default_factory=dict)
+    #: How long an uploaded project no deployment was made from is kept after its last
+    #: upload (seconds).
+    uploads_keep_s: float = UPLOADS_KEEP_S
 
     def __post_init__(self) -> None:
         self.operations = Operations(self.events, rows=OperationRows(self.store))
@@ -66,6 +74,15 @@ class ControlPlane:
         return recover_abandoned(
             self.operations.rows, self.events, self.store, self.plugins, self.abandoned_after_s
         )
+
+    def prune_uploads(self) -> list[Path]:
+        """Remove the uploaded projects no deployment was made from (a recorded version's,
+        a running or a pending one) once older than :attr:`uploads_keep_s` (at start-up and
+        after each upload); the removed directories."""
+        store = self.store
+        made = [d for agent in store.list_agents() for d in store.list_deployments(agent)]
+        keep = referenced_uploads(self.projects, made)
+        return prune_uploads(self.projects, keep, older_than_s=self.uploads_keep_s)
 
     @property
     def telemetry_path(self) -> Path:

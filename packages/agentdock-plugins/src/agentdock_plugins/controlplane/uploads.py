@@ -10,26 +10,47 @@ entries, a path deeper than :data:`MAX_DEPTH`, or more than :data:`MAX_UNPACKED_
 unpacked (sizes are checked from the headers before anything is written, so a gzip bomb is
 refused when its declared sizes add up, and the tar stream is read once). What is written
 goes through :mod:`tarfile`'s ``data`` filter as well.
+
+Uploads would pile up (each distinct archive is a directory), so :func:`prune_uploads`
+removes those no recorded deployment was made from and that have not been uploaded for a
+while (the control plane runs it at start-up and after each upload). A directory a
+deployment's ``project_dir`` lies in stays whatever its age: its version was deployed from
+there, and a rollback reads that deployment's settings. The age bound keeps what a build or
+deploy is still reading: an archive uploaded again counts as new.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
 import shutil
 import tarfile
 import tempfile
+import time
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from agentdock.httperrors import RuntimeHTTPError
 
-__all__ = ["MAX_DEPTH", "MAX_MEMBERS", "MAX_UNPACKED_BYTES", "UPLOADS", "unpack_project"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_MEMBERS",
+    "MAX_UNPACKED_BYTES",
+    "UPLOADS",
+    "UPLOADS_KEEP_S",
+    "prune_uploads",
+    "referenced_uploads",
+    "unpack_project",
+]
 
 #: The directory under the projects that uploaded projects unpack into.
 UPLOADS = ".uploads"
 MAX_MEMBERS = 10_000
 MAX_DEPTH = 32
 MAX_UNPACKED_BYTES = 200 * 1024 * 1024
+#: How long an upload no deployment was made from is kept after its last upload (seconds).
+UPLOADS_KEEP_S = 24 * 3600.0
 
 
 def _refuse(cause: str) -> RuntimeHTTPError:
@@ -74,6 +95,7 @@ def unpack_project(projects: Path, archive: bytes) -> Path:
     uploads = projects.resolve() / UPLOADS
     dest = uploads / digest
     if dest.is_dir():
+        os.utime(dest)  # uploaded again: as new to the pruning
         return dest
     try:
         with tarfile.open(fileobj=io.BytesIO(archive), mode="r:*") as tar:
@@ -91,3 +113,50 @@ def unpack_project(projects: Path, archive: bytes) -> Path:
             return dest
         raise _refuse(f"not a readable tar archive ({type(exc).__name__})") from None
     return dest
+
+
+def referenced_uploads(projects: Path, deployments: Iterable[object]) -> set[Path]:
+    """The upload directories the given deployment records were made from (their
+    ``settings["project_dir"]`` lies in one), whatever the deployment's state."""
+    uploads = projects.resolve() / UPLOADS
+    found: set[Path] = set()
+    for record in deployments:
+        settings = getattr(record, "settings", None) or {}
+        where = settings.get("project_dir") if isinstance(settings, dict) else None
+        if not isinstance(where, str):
+            continue
+        parts = Path(where).parts
+        base = uploads.parts
+        if len(parts) > len(base) and parts[: len(base)] == base:
+            found.add(uploads / parts[len(base)])
+    return found
+
+
+def prune_uploads(
+    projects: Path,
+    keep: set[Path],
+    *,
+    older_than_s: float = UPLOADS_KEEP_S,
+    now: float | None = None,
+) -> list[Path]:
+    """Remove the upload directories under ``projects`` not in ``keep`` and last uploaded
+    more than ``older_than_s`` seconds ago (staging directories an interrupted upload left
+    included); the removed ones."""
+    uploads = projects.resolve() / UPLOADS
+    if not uploads.is_dir():
+        return []
+    limit = (time.time() if now is None else now) - older_than_s
+    removed: list[Path] = []
+    for entry in sorted(uploads.iterdir()):
+        try:
+            old = entry.lstat().st_mtime < limit
+        except FileNotFoundError:  # another request removed it meanwhile
+            continue
+        if entry in keep or not old:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
