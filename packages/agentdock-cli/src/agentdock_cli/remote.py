@@ -2,7 +2,9 @@
 
 ``--server`` (or ``AGENTDOCK_SERVER``) names an ``agentdock controlplane``; its platform key
 comes from ``AGENTDOCK_SERVER_KEY`` only. Options that only make sense on this machine are
-refused with the usage exit code when a server is named.
+refused with the usage exit code when a server is named, and so are the commands that act on
+this machine only (:func:`refuse_server`): a server named in the environment is never
+silently ignored.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import click
 from agentdock_cli import exitcodes
 from agentdock_cli.output import err_console
 
-__all__ = ["refuse_local_options", "server_option"]
+__all__ = ["refuse_local_options", "refuse_server", "server_option"]
 
 FC = TypeVar("FC", bound=Callable[..., Any])
 
@@ -48,3 +50,17 @@ def refuse_local_options(
                 highlight=False,
             )
             raise SystemExit(exitcodes.USAGE)
+
+
+def refuse_server(command: str, server: str | None) -> None:
+    """Exit 2 when a control plane is named for ``command``, which acts on this machine's
+    registry and artifacts only (the control plane has no API for it)."""
+    if server:
+        err_console().print(
+            f"[red]✗[/red] agentdock {command} acts on this machine only and is not available "
+            "through a control plane: run it on the control plane's host, without --server "
+            "or AGENTDOCK_SERVER",
+            markup=True,
+            highlight=False,
+        )
+        raise SystemExit(exitcodes.USAGE)

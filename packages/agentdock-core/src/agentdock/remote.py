@@ -11,7 +11,8 @@ project's ``.env`` files hold is not sent: the control plane's environment gives
 runtime its variables, as for any deploy it runs. Long operations are followed until they
 end, their steps handed to ``progress`` as a local deploy reports them; a failure raises
 the :class:`~agentdock.deployment.DeployError` the control plane reported, with its exit
-code.
+code. A followed log (:meth:`RemoteControlPlane.follow_logs`) is read from the control
+plane's Server-Sent Events as they come.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from agentdock.deployment.artifacts import Progress, no_progress
 from agentdock.deployment.errors import (
@@ -37,6 +38,7 @@ __all__ = [
     "KEY_ENV",
     "MAX_ARCHIVE_BYTES",
     "SERVER_ENV",
+    "BuildResult",
     "RemoteControlPlane",
     "control_plane",
     "pack_project",
@@ -64,6 +66,21 @@ SKIPPED_DIRS = frozenset(
 )
 #: Seconds between two readings of an operation's progress.
 POLL_S = 0.25
+#: Seconds a followed log may stay silent before the connection counts as lost (the
+#: control plane sends a comment every 15 s while idle).
+FOLLOW_SILENCE_S = 60.0
+
+
+class BuildResult(TypedDict):
+    """What a build through a control plane made (``agentdock build --json``'s result)."""
+
+    agent: str
+    version: str
+    target: str
+    builder: str
+    new_version: bool
+    cached: bool
+    artifact: dict[str, Any]
 
 
 def _skipped_file(name: str) -> bool:
@@ -175,10 +192,7 @@ class RemoteControlPlane:
         try:
             answer = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise DeployFailed(
-                f"the control plane at {self.server} cannot be reached ({type(exc).__name__})",
-                hint=f"check {SERVER_ENV} and that `agentdock controlplane` runs there",
-            ) from None
+            raise self._unreachable(type(exc).__name__) from None
         try:
             body = answer.json()
         except ValueError:
@@ -189,12 +203,19 @@ class RemoteControlPlane:
 
     # -- operations ---------------------------------------------------------------------------
 
-    def wait(self, operation_id: str, progress: Progress = no_progress) -> dict[str, Any]:
-        """Follow an operation until it ends: each new step to ``progress``; the result
-        (with ``api_key`` when the operation made one for this caller), or its error."""
+    def wait(
+        self,
+        operation_id: str,
+        progress: Progress = no_progress,
+        *,
+        status_path: str = "/controller/operations/{}",
+    ) -> dict[str, Any]:
+        """Follow an operation until it ends (reading ``status_path`` with its id): each
+        new step to ``progress``; the result (with ``api_key`` when the operation made one
+        for this caller), or its error."""
         seen = 0
         while True:
-            op = self._call("GET", f"/controller/operations/{operation_id}")
+            op = self._call("GET", status_path.format(operation_id))
             steps = op.get("steps") or []
             for step in steps[seen:]:
                 progress(str(step.get("step")), str(step.get("message")))
@@ -213,9 +234,7 @@ class RemoteControlPlane:
         self, path: str | os.PathLike[str] = "Dockfile.yaml", *, progress: Progress = no_progress
     ) -> dict[str, Any]:
         """Upload the Dockfile's project and deploy it there; the deployment's JSON."""
-        dockfile = find_dockfile(path)
-        archive, name = pack_project(dockfile)
-        progress("upload", f"uploading {len(archive):,} bytes to {self.server}")
+        archive, name = self._upload(path, progress)
         started = self._call(
             "POST",
             "/controller/deploy/archive",
@@ -224,6 +243,41 @@ class RemoteControlPlane:
             headers={"content-type": "application/gzip"},
         )
         return self.wait(started["operation_id"], progress)
+
+    def _upload(self, path: str | os.PathLike[str], progress: Progress) -> tuple[bytes, str]:
+        archive, name = pack_project(find_dockfile(path))
+        progress("upload", f"uploading {len(archive):,} bytes to {self.server}")
+        return archive, name
+
+    def build(
+        self,
+        path: str | os.PathLike[str] = "Dockfile.yaml",
+        *,
+        target: str | None = None,
+        progress: Progress = no_progress,
+    ) -> BuildResult:
+        """Upload the Dockfile's project, build it there with ``target``'s builder and
+        record the version, starting nothing (``POST /build/start/archive``, followed with
+        ``GET /build/status/{id}``)."""
+        archive, name = self._upload(path, progress)
+        params = {"dockfile": name} | ({"target": target} if target else {})
+        started = self._call(
+            "POST",
+            "/build/start/archive",
+            params=params,
+            content=archive,
+            headers={"content-type": "application/gzip"},
+        )
+        done = self.wait(started["operation_id"], progress, status_path="/build/status/{}")
+        return BuildResult(
+            agent=str(done["agent"]),
+            version=str(done["version"]),
+            target=str(done["target"]),
+            builder=str(done["builder"]),
+            new_version=bool(done["new_version"]),
+            cached=bool(done["cached"]),
+            artifact=dict(done.get("artifact") or {}),
+        )
 
     def rollback(
         self, agent: str, version: str | None = None, *, progress: Progress = no_progress
@@ -238,6 +292,11 @@ class RemoteControlPlane:
 
     # -- reads --------------------------------------------------------------------------------
 
+    def agents(self) -> list[dict[str, Any]]:
+        """Every agent the control plane knows, with its state and version."""
+        found: list[dict[str, Any]] = self._call("GET", "/controller/agents")
+        return found
+
     def status(self, agent: str) -> dict[str, Any]:
         found: dict[str, Any] = self._call("GET", f"/controller/status/{agent}")
         return found
@@ -246,10 +305,73 @@ class RemoteControlPlane:
         found: list[dict[str, Any]] = self._call("GET", f"/controller/versions/{agent}")
         return found
 
+    def instances(self, agent: str) -> list[dict[str, Any]]:
+        """The named (per-tenant) instances of an agent, each with its live status."""
+        found: list[dict[str, Any]] = self._call("GET", f"/controller/instances/{agent}")
+        return found
+
     def logs(self, agent: str, tail: int | None = None) -> list[str]:
         params = {"tail": tail} if tail else {}
         found = self._call("GET", f"/controller/logs/{agent}", params=params)
         return [str(line) for line in found.get("lines", [])]
+
+    def follow_logs(
+        self, agent: str, tail: int | None = None, level: str | None = None
+    ) -> Iterator[str]:
+        """The last ``tail`` lines of the runtime's log (the control plane's default: 200),
+        then each new line as it is written, until the runtime stops.
+
+        :raises DeployFailed: the connection was lost, the control plane stopped or went
+            silent for :data:`FOLLOW_SILENCE_S`, or it could not read the log.
+        """
+        import httpx
+        from httpx_sse import EventSource, SSEError
+
+        params: dict[str, Any] = {"tail": tail} if tail is not None else {}
+        if level:
+            params["level"] = level
+        lost = DeployFailed(
+            f"the connection to the control plane at {self.server} was lost while following "
+            f"{agent}'s log",
+            hint=f"agentdock logs {agent} --follow again once it answers",
+        )
+        timeout = httpx.Timeout(30.0, read=FOLLOW_SILENCE_S)
+        try:
+            with self._http.stream(
+                "GET",
+                f"/controller/logs/{agent}/follow",
+                params=params,
+                headers={"accept": "text/event-stream"},
+                timeout=timeout,
+            ) as answer:
+                if answer.status_code >= 400:
+                    answer.read()
+                    try:
+                        body = answer.json()
+                    except ValueError:
+                        body = None
+                    raise _error(answer.status_code, body)
+                for event in EventSource(answer).iter_sse():
+                    if event.event == "line":
+                        yield str(event.json().get("line", ""))
+                    elif event.event == "end":
+                        return
+                    elif event.event == "log_error":
+                        cause = event.json().get("error") or "an error"
+                        raise DeployFailed(
+                            f"the control plane could not read {agent}'s log ({cause})"
+                        )
+        except httpx.ConnectError:
+            raise self._unreachable("ConnectError") from None
+        except (httpx.HTTPError, SSEError, ValueError):
+            raise lost from None
+        raise lost  # the stream ended without the end of the log
+
+    def _unreachable(self, why: str) -> DeployFailed:
+        return DeployFailed(
+            f"the control plane at {self.server} cannot be reached ({why})",
+            hint=f"check {SERVER_ENV} and that `agentdock controlplane` runs there",
+        )
 
     # -- keys ---------------------------------------------------------------------------------
 
@@ -263,6 +385,13 @@ class RemoteControlPlane:
     def list_keys(self, agent: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self._call("GET", "/auth/keys", params={"agent": agent})
         return found
+
+    def rotate_key(self, agent: str, key_id: str, grace_s: int = 0) -> dict[str, Any]:
+        """Replace a live key by a new one (in ``key``, shown once); the old one keeps
+        working ``grace_s`` seconds."""
+        body = {"agent": agent, "key_id": key_id, "grace_s": grace_s}
+        made: dict[str, Any] = self._call("POST", "/auth/key/rotate", json=body)
+        return made
 
     def revoke_key(self, agent: str, key_id: str) -> dict[str, Any]:
         done: dict[str, Any] = self._call(

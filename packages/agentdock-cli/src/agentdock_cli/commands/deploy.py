@@ -4,12 +4,14 @@
 Exit codes: 0 ok (also when nothing had to change), 1 invalid Dockfile or option (including
 a version string already used for other content), 3 build failed (or dockerd not running),
 4 deploy or health gate failed (the previous version keeps serving), 5 not found, 130
-interrupted.
+interrupted. With ``--server`` each acts through a control plane, with the same codes (and 4
+when it cannot be reached).
 """
 
 from __future__ import annotations
 
 import shlex
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -310,6 +312,7 @@ def deploy_command(
 @_version_option
 @_env_file_option
 @_base_image_option
+@server_option
 @_json_option
 def build_command(
     file: Path,
@@ -317,35 +320,48 @@ def build_command(
     version: str | None,
     env_files: tuple[Path, ...],
     base_image: str | None,
+    server: str | None,
     as_json: bool,
 ) -> None:
     """Build FILE's agent and record the version, starting nothing (default FILE:
     ./Dockfile.yaml).
 
     A later deploy of the same content, or a rollback to the version, starts what this built
-    without building again.
+    without building again. With --server the project is uploaded and built there.
     """
     from agentdock.deployment import build
 
     options: dict[str, Any] = {"base_image": base_image} if base_image else {}
-    with reporting(as_json) as report:
-        built = build(
-            file,
-            target=target,
-            version=version,
-            env_files=env_files,
-            build_options=options,
-            progress=report,
-        )
-        report.result(built.to_json())
+    with reporting(as_json) as report, ExitStack() as opened:
+        if server:
+            refuse_local_options(
+                {"version": version, "env_file": env_files, "base_image": base_image},
+                reason="with --server (the control plane builds as it is configured)",
+            )
+            from agentdock.remote import control_plane
+
+            plane = opened.enter_context(control_plane(server))
+            document: dict[str, Any] = dict(plane.build(file, target=target, progress=report))
+        else:
+            document = build(
+                file,
+                target=target,
+                version=version,
+                env_files=env_files,
+                build_options=options,
+                progress=report,
+            ).to_json()
+        report.result(document)
     if not as_json:
-        state = "cache hit" if built.artifact.cached else "built"
-        recorded = "recorded" if built.new_version else "already recorded"
+        state = "cache hit" if document["cached"] else "built"
+        recorded = "recorded" if document["new_version"] else "already recorded"
         console().print(
-            f"[green]✓[/green] {built.agent} {built.version} {state} with the {built.builder} "
-            f"builder ({recorded}): {built.artifact.ref}"
+            f"[green]✓[/green] {document['agent']} {document['version']} {state} with the "
+            f"{document['builder']} builder ({recorded}): {document['artifact'].get('ref')}"
+            + (f" (through {server})" if server else "")
         )
-        where = f" --target {built.target}" if target else ""
+        where = f" --target {document['target']}" if target else ""
+        where += f" --server {server}" if server else ""
         console().print(f"  start it: agentdock deploy {shlex.quote(str(file))}{where}")
     raise SystemExit(exitcodes.OK)
 

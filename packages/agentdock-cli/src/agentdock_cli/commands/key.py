@@ -8,6 +8,10 @@ not define (its roles come from the snapshot of the version its instance runs, a
 runtime reads them), unless ``--not-deployed`` says the agent has not been deployed yet:
 then only the names' syntax and, with ``--file``, the Dockfile's roles are checked.
 ``rotate`` and ``revoke`` of an agent the registry does not know exit 5.
+
+With ``--server URL`` (or ``AGENTDOCK_SERVER``) each acts through that control plane's key
+API instead (:mod:`agentdock_cli.commands.key_remote`), with the same exit codes; the
+options that name this machine's registry or a per-tenant instance are refused (exit 2).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from agentdock.capabilities import StoreAtPath
@@ -33,8 +37,10 @@ from agentdock_cli.commands._admin import (
     registry_option,
     require_known_agent,
 )
+from agentdock_cli.commands.key_remote import every_agents_keys, remote_keys
 from agentdock_cli.commands.validate import parse_env_pairs
 from agentdock_cli.output import console, err_console, print_json, print_table
+from agentdock_cli.remote import refuse_local_options, server_option
 
 __all__ = ["DEFAULT_GRACE_HOURS", "key_command", "pepper_warnings"]
 
@@ -60,6 +66,10 @@ def _duration(text: str | None, option: str, as_json: bool) -> int | None:
         return parse_duration(text)
     except DurationError as exc:
         fail(exitcodes.INVALID, "InvalidDuration", f"{option}: {exc}", as_json)
+
+
+#: Why an option of this machine's registry is refused with ``--server``.
+_REMOTE = "with --server (the control plane's registry holds the keys)"
 
 
 #: ``--file`` Dockfiles resolve their ``${VAR}`` like ``validate`` does.
@@ -101,6 +111,7 @@ def key_command() -> None:
 )
 @_env_option
 @registry_option
+@server_option
 @json_option
 def create_command(
     agent: str,
@@ -111,6 +122,7 @@ def create_command(
     not_deployed: bool,
     env_pairs: tuple[str, ...],
     registry: Path | None,
+    server: str | None,
     as_json: bool,
 ) -> None:
     """Create a key; it is printed once and cannot be shown again.
@@ -120,6 +132,11 @@ def create_command(
     """
     from agentdock.auth import generate_key
 
+    if server:
+        refuse_local_options(
+            {"instance": instance, "not_deployed": not_deployed, "registry": registry},
+            reason=_REMOTE,
+        )
     check_agent(agent, as_json)
     from agentdock.deployment.inputs import INSTANCE_NAME
 
@@ -132,6 +149,10 @@ def create_command(
         )
     check_role(role, file, as_json, parse_env_pairs(env_pairs))
     lifetime = _duration(expires, "--expires", as_json)
+    if server:
+        with remote_keys(server, as_json, unknown_agent=exitcodes.INVALID) as plane:
+            made = plane.create_key(agent, role, lifetime)
+        _print_created(made, as_json)
     now = time.time()
     if not_deployed:
         store = open_registry(registry, as_json, create=True)
@@ -163,13 +184,21 @@ def create_command(
                 **({"not_deployed": True} if not_deployed else {}),
             },
         )
+    _print_created({"key": generated.key, **record.public(now)}, as_json)
+
+
+def _print_created(made: dict[str, Any], as_json: bool) -> NoReturn:
+    """The new key (shown once) and its row; exit 0."""
     if as_json:
-        print_json({"ok": True, "key": generated.key, **record.public(now)})
+        print_json({"ok": True, **made})
     else:
         out = console()
-        out.print(f"[green]✓[/green] Created key [bold]{record.key_id}[/bold] for {agent} ({role})")
+        out.print(
+            f"[green]✓[/green] Created key [bold]{made['key_id']}[/bold] for {made['agent']} "
+            f"({made['role']})"
+        )
         out.print("Store it now; it will not be shown again:")
-        click.echo(generated.key)
+        click.echo(made["key"])
     raise SystemExit(exitcodes.OK)
 
 
@@ -234,16 +263,25 @@ def _check_defined_role(store: Any, agent: str, role: str, instance: str, as_jso
 @key_command.command("list")
 @click.option("--agent", default=None, help="Only this agent's keys.")
 @registry_option
+@server_option
 @json_option
-def list_command(agent: str | None, registry: Path | None, as_json: bool) -> None:
+def list_command(
+    agent: str | None, registry: Path | None, server: str | None, as_json: bool
+) -> None:
     """List keys (ids, roles, states; never the keys).
 
     Piped, it prints tab-separated lines with every value whole.
     """
     from agentdock.registry import RegistryNotFound, describe_store
 
+    if server:
+        refuse_local_options({"registry": registry}, reason=_REMOTE)
     if agent is not None:
         check_agent(agent, as_json)
+    if server:
+        with remote_keys(server, as_json, unknown_agent=exitcodes.NOT_FOUND) as plane:
+            found = plane.list_keys(agent) if agent else every_agents_keys(plane)
+        _print_keys(found, server, [], as_json)
     now = time.time()
     try:
         store = open_registry(registry, as_json, create=False)
@@ -267,8 +305,14 @@ def list_command(agent: str | None, registry: Path | None, as_json: bool) -> Non
         from agentdock.registry.keyview import merge_key_use
 
         records = merge_key_use(Path(home).parent, records)
-    rows: list[dict[str, Any]] = [r.public(now) for r in records]
-    warnings = pepper_warnings(records)
+    _print_keys([r.public(now) for r in records], where, pepper_warnings(records), as_json)
+
+
+def _print_keys(
+    rows: list[dict[str, Any]], where: str, warnings: list[str], as_json: bool
+) -> NoReturn:
+    """The keys' rows (a table, or one JSON document naming ``where`` they were read);
+    exit 0."""
     if as_json:
         print_json({"ok": True, "keys": rows, "registry": where, "warnings": warnings})
         raise SystemExit(exitcodes.OK)
@@ -355,6 +399,7 @@ def _existing_registry(registry: Path | None, agent: str, as_json: bool) -> Any:
 )
 @_env_option
 @registry_option
+@server_option
 @json_option
 def rotate_command(
     agent: str,
@@ -363,11 +408,14 @@ def rotate_command(
     file: Path | None,
     env_pairs: tuple[str, ...],
     registry: Path | None,
+    server: str | None,
     as_json: bool,
 ) -> None:
     """Replace a key by a new one; the old one works for the grace period."""
     from agentdock.auth import generate_key
 
+    if server:
+        refuse_local_options({"registry": registry}, reason=_REMOTE)
     check_agent(agent, as_json)
     grace_seconds = _duration(grace, "--grace", as_json)
     if grace_seconds is None and file is not None:
@@ -377,6 +425,10 @@ def rotate_command(
             grace_seconds = int(hours) * 3600
     if grace_seconds is None:
         grace_seconds = DEFAULT_GRACE_HOURS * 3600
+    if server:
+        with remote_keys(server, as_json, unknown_agent=exitcodes.NOT_FOUND) as plane:
+            made = plane.rotate_key(agent, key_id, grace_seconds)
+        _print_rotated(key_id, made, as_json)
     now = time.time()
     store = _existing_registry(registry, agent, as_json)
     with store:
@@ -406,16 +458,22 @@ def rotate_command(
             target=key_id,
             details={"new_key_id": new.key_id, "grace_until": old.grace_until},
         )
+    made = {"key": generated.key, **new.public(now), "old": old.public(now)}
+    _print_rotated(key_id, made, as_json)
+
+
+def _print_rotated(key_id: str, made: dict[str, Any], as_json: bool) -> NoReturn:
+    """The new key (shown once), its row and the old one's; exit 0."""
     if as_json:
-        print_json({"ok": True, "key": generated.key, **new.public(now), "old": old.public(now)})
+        print_json({"ok": True, **made})
     else:
         out = console()
         out.print(
-            f"[green]✓[/green] Rotated {key_id} → [bold]{new.key_id}[/bold]; "
-            f"the old key works until {_when(old.grace_until)}"
+            f"[green]✓[/green] Rotated {key_id} → [bold]{made['key_id']}[/bold]; "
+            f"the old key works until {_when(made['old'].get('grace_until'))}"
         )
         out.print("Store the new key now; it will not be shown again:")
-        click.echo(generated.key)
+        click.echo(made["key"])
     raise SystemExit(exitcodes.OK)
 
 
@@ -423,10 +481,19 @@ def rotate_command(
 @click.argument("agent")
 @click.argument("key_id")
 @registry_option
+@server_option
 @json_option
-def revoke_command(agent: str, key_id: str, registry: Path | None, as_json: bool) -> None:
+def revoke_command(
+    agent: str, key_id: str, registry: Path | None, server: str | None, as_json: bool
+) -> None:
     """Revoke a key at once (requests with it get 499 KeyRevoked)."""
+    if server:
+        refuse_local_options({"registry": registry}, reason=_REMOTE)
     check_agent(agent, as_json)
+    if server:
+        with remote_keys(server, as_json, unknown_agent=exitcodes.NOT_FOUND) as plane:
+            revoked = plane.revoke_key(agent, key_id)
+        _print_revoked(agent, key_id, revoked, as_json)
     now = time.time()
     store = _existing_registry(registry, agent, as_json)
     with store:
@@ -439,8 +506,12 @@ def revoke_command(agent: str, key_id: str, registry: Path | None, as_json: bool
                 as_json,
             )
         store.append_audit("key.revoke", actor=actor(), agent=agent, target=key_id)
+    _print_revoked(agent, key_id, record.public(now), as_json)
+
+
+def _print_revoked(agent: str, key_id: str, row: dict[str, Any], as_json: bool) -> NoReturn:
     if as_json:
-        print_json({"ok": True, **record.public(now)})
+        print_json({"ok": True, **row})
     else:
         console().print(f"[green]✓[/green] Revoked {key_id} of {agent}")
     raise SystemExit(exitcodes.OK)

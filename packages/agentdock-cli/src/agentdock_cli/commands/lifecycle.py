@@ -4,11 +4,15 @@
 Each has ``--json`` (one JSON document; ``logs --json`` prints one object per line) and the
 shared exit codes: 0 ok, 1 invalid option, 2 usage (``rm`` unconfirmed), 4 the target
 failed, 5 no such agent or deployment (or no registry: none is ever created here).
+``status``, ``instances``, ``versions``, ``logs`` and ``stop`` act through a control plane
+with ``--server`` (the same exit codes; 4 also when it cannot be reached or a followed log's
+connection is lost); ``cleanup`` and ``rm`` act on this machine only and refuse it (exit 2).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -17,7 +21,7 @@ import click
 from agentdock_cli import exitcodes
 from agentdock_cli.output import console, err_console, print_json, print_table
 from agentdock_cli.progress import reporting
-from agentdock_cli.remote import refuse_local_options, server_option
+from agentdock_cli.remote import refuse_local_options, refuse_server, server_option
 
 __all__ = [
     "cleanup_command",
@@ -99,13 +103,14 @@ def status_command(agent: str, instance: str | None, server: str | None, as_json
 
 @click.command("instances")
 @click.argument("agent")
+@server_option
 @_json_option
-def instances_command(agent: str, as_json: bool) -> None:
+def instances_command(agent: str, server: str | None, as_json: bool) -> None:
     """The per-tenant instances of AGENT: version, status, endpoint, health."""
     from agentdock.deployment import instances
 
     with reporting(as_json):
-        rows = instances(agent)
+        rows = _through(server, lambda cp: cp.instances(agent)) if server else instances(agent)
     if as_json:
         print_json({"ok": True, "agent": agent, "instances": rows})
         raise SystemExit(exitcodes.OK)
@@ -137,13 +142,14 @@ def instances_command(agent: str, as_json: bool) -> None:
 
 @click.command("versions")
 @click.argument("agent")
+@server_option
 @_json_option
-def versions_command(agent: str, as_json: bool) -> None:
+def versions_command(agent: str, server: str | None, as_json: bool) -> None:
     """Every recorded version of AGENT, oldest first (immutable; * marks the active one)."""
     from agentdock.deployment import versions
 
     with reporting(as_json):
-        rows = versions(agent)
+        rows = _through(server, lambda cp: cp.versions(agent)) if server else versions(agent)
     if as_json:
         print_json({"ok": True, "agent": agent, "versions": rows})
         raise SystemExit(exitcodes.OK)
@@ -180,13 +186,20 @@ def logs_command(
     server: str | None,
     as_json: bool,
 ) -> None:
-    """The runtime log of AGENT's active (else newest) deployment."""
+    """The runtime log of AGENT's active (else newest) deployment.
+
+    With --follow, lines are printed as they come until the runtime stops or Ctrl-C (exit
+    0); through a control plane, a lost connection exits 4.
+    """
     from agentdock.deployment import logs
 
-    with reporting(as_json):
+    with reporting(as_json), ExitStack() as opened:
         if server:
-            refuse_local_options({"instance": instance, "follow": follow})
-            lines: Any = _through(server, lambda cp: cp.logs(agent, tail=tail))
+            refuse_local_options({"instance": instance})
+            from agentdock.remote import control_plane
+
+            plane = opened.enter_context(control_plane(server))
+            lines: Any = plane.follow_logs(agent, tail) if follow else plane.logs(agent, tail)
         else:
             lines = logs(agent, instance=instance, tail=tail, follow=follow)
         try:
@@ -284,13 +297,16 @@ def _print_reclaimed(result: dict[str, Any], verb: str) -> None:
     help="Newest versions whose artifacts are kept, besides what a running instance "
     "needs (its version and its rollback target).",
 )
+@server_option
 @_json_option
-def cleanup_command(agent: str | None, keep: int, as_json: bool) -> None:
+def cleanup_command(agent: str | None, keep: int, server: str | None, as_json: bool) -> None:
     """Remove old bundles and images (of AGENT, or of every agent), saying why any stay.
 
     A stopped agent needs none: after `agentdock stop`, `cleanup --keep 0` removes them all.
     """
     from agentdock.deployment import cleanup
+
+    refuse_server("cleanup", server)
 
     with reporting(as_json) as report:
         result = cleanup(agent, keep=keep, progress=report)
@@ -333,8 +349,16 @@ def _ask(plan: dict[str, Any]) -> bool:
 @_instance_option
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @_drain_option("Seconds in-flight requests get to finish when it is stopped.")
+@server_option
 @_json_option
-def rm_command(agent: str, instance: str | None, yes: bool, timeout: float, as_json: bool) -> None:
+def rm_command(
+    agent: str,
+    instance: str | None,
+    yes: bool,
+    timeout: float,
+    server: str | None,
+    as_json: bool,
+) -> None:
     """Stop AGENT (or one --instance) if it runs and remove its bundles and images.
 
     The registry keeps its versions, deployments, keys and audit log (an entry records the
@@ -343,6 +367,7 @@ def rm_command(agent: str, instance: str | None, yes: bool, timeout: float, as_j
     """
     from agentdock.deployment import remove
 
+    refuse_server("rm", server)
     label = agent + (f" instance {instance}" if instance else " (every instance)")
     if not yes and (as_json or not _interactive()):
         message = f"refusing to remove {label} without confirmation: pass --yes"
