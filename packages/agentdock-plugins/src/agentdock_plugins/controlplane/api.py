@@ -60,7 +60,6 @@ from agentdock_plugins.controlplane.principals import (
 )
 from agentdock_plugins.controlplane.state import ControlPlane
 from agentdock_plugins.controlplane.tokens import issue_token, verify_token
-from agentdock_plugins.controlplane.uploads import unpack_project
 
 __all__ = ["AgentPath", "KeyBody", "api_router"]
 
@@ -342,8 +341,7 @@ async def _from_upload(request: Request[Any, Any, Any], dockfile: str, start: An
     plane, who, archive = _plane(request), _who(request), await request.body()
 
     def unpack_and_start() -> Operation:
-        folder = unpack_project(plane.projects, archive)
-        plane.prune_uploads()
+        folder = plane.receive_upload(archive)
         started: Operation = start(plane, who, str(folder / dockfile))
         return started
 

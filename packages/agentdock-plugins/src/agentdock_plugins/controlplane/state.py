@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from agentdock_plugins.controlplane.uploads import (
     UPLOADS_KEEP_S,
     prune_uploads,
     referenced_uploads,
+    unpack_project,
 )
 from agentdock_plugins.localstore.store import telemetry_db_path
 
@@ -60,6 +62,9 @@ class ControlPlane:
     #: How long an uploaded project no deployment was made from is kept after its last
     #: upload (seconds).
     uploads_keep_s: float = UPLOADS_KEEP_S
+    #: Held while an upload is unpacked or the uploads are pruned: an archive uploaded
+    #: again is marked new before a pruning can take it for old.
+    uploads_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.operations = Operations(self.events, rows=OperationRows(self.store))
@@ -75,10 +80,22 @@ class ControlPlane:
             self.operations.rows, self.events, self.store, self.plugins, self.abandoned_after_s
         )
 
+    def receive_upload(self, archive: bytes) -> Path:
+        """Unpack an uploaded project (:func:`unpack_project`), then prune the old ones;
+        the directory it is in."""
+        with self.uploads_lock:
+            folder = unpack_project(self.projects, archive)
+            self._prune_uploads()
+        return folder
+
     def prune_uploads(self) -> list[Path]:
         """Remove the uploaded projects no deployment was made from (a recorded version's,
         a running or a pending one) once older than :attr:`uploads_keep_s` (at start-up and
         after each upload); the removed directories."""
+        with self.uploads_lock:
+            return self._prune_uploads()
+
+    def _prune_uploads(self) -> list[Path]:
         store = self.store
         made = [d for agent in store.list_agents() for d in store.list_deployments(agent)]
         keep = referenced_uploads(self.projects, made)

@@ -150,7 +150,7 @@ def prune_uploads(
     for entry in sorted(uploads.iterdir()):
         try:
             old = entry.lstat().st_mtime < limit
-        except FileNotFoundError:  # another request removed it meanwhile
+        except OSError:  # gone meanwhile, or unreadable: left as it is
             continue
         if entry in keep or not old:
             continue
