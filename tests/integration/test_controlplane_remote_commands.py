@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
 import signal
 import socket
@@ -137,7 +136,7 @@ def test_remote_commands_keep_their_local_exit_codes(
 
 
 def test_versions_and_instances_read_through_the_control_plane(
-    remote: Remote, echo: Path, fakes: tuple[Any, Any]
+    remote: Remote, echo: Path, fakes: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _deployed(remote, echo)
     with open_store() as store:
@@ -156,6 +155,11 @@ def test_versions_and_instances_read_through_the_control_plane(
 
     with agentdock.control_plane() as plane:
         assert [i["instance"] for i in plane.instances("echo")] == ["acme"]
+    # The control plane answered (it shares this registry): a key it refuses ends both.
+    monkeypatch.setenv("AGENTDOCK_SERVER_KEY", "adk_wrong")
+    for command in ("versions", "instances"):
+        code, out, err = run_cli([command, "echo"])
+        assert code == 1 and "Unauthorized" in err, out + err
 
 
 def test_a_build_through_the_control_plane_records_the_version_and_starts_nothing(
@@ -232,13 +236,12 @@ def test_a_followed_log_prints_each_line_and_ends_with_the_runtime(
 def test_a_followed_log_prints_lines_as_they_come_and_ctrl_c_ends_it(
     remote: Remote, runtime_log: _Log
 ) -> None:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # stdout is a pipe (block-buffered by Python): each line must be flushed as it comes.
     proc = subprocess.Popen(
         [sys.executable, "-m", "agentdock_cli", "logs", "echo", "--follow", "--tail", "1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
     )
     try:
         assert proc.stdout is not None
