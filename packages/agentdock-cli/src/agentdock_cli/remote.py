@@ -2,9 +2,9 @@
 
 ``--server`` (or ``AGENTDOCK_SERVER``) names an ``agentdock controlplane``; its platform key
 comes from ``AGENTDOCK_SERVER_KEY`` only. Options that only make sense on this machine are
-refused with the usage exit code when a server is named, and so are the commands that act on
-this machine only (:func:`refuse_server`): a server named in the environment is never
-silently ignored.
+refused with the usage exit code when a server is named, and so are ``cleanup`` and ``rm``,
+which act on this machine's artifacts only (:func:`refuse_server`): a server named in the
+environment does not send them to this machine's registry unnoticed.
 """
 
 from __future__ import annotations
