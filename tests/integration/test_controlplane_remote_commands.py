@@ -96,6 +96,7 @@ def test_a_viewer_key_lists_keys_but_may_not_change_them(
         code, out, err = run_cli(args)
         assert code == 1, args
         assert "the control plane refused: Forbidden" in err
+        assert "viewer role may not do this (developer needed)" in err
         assert "AGENTDOCK_SERVER_KEY" in err  # the hint says which key was refused
         assert remote.keys["viewer"] not in out + err
     code, out, _ = run_cli(["key", "create", "--agent", "echo", "--role", "developer", "--json"])
