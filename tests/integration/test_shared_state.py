@@ -390,15 +390,16 @@ def test_redis_outage_mid_run_fails_requests_without_the_password_then_recovers(
         response = httpx.post(
             f"{base}/invoke", json={"text": "two"}, headers={"x-thread-id": "t1"}, timeout=60
         )
-        assert response.status_code == 500
-        assert response.json()["error"] == "AgentError"
+        assert response.status_code == 503, response.text
+        assert response.json()["error"] == "StateStoreUnavailable"
         assert REDIS_PASSWORD not in response.text
         redis_servers(port=server.port, password=REDIS_PASSWORD)  # back, empty
         # Every pooled connection the old server closed is replaced, none fails a request.
         for thread in ("t2", "t3", "t4"):
             assert count(base, thread, "again") == 1
         assert count(base, "t2", "more") == 2
-    assert "agent raised ConnectionError" in logs[1]
+    assert "the Redis checkpointer cannot be reached (ConnectionError)" in logs[1]
+    assert "agent raised" not in logs[1]
     assert not any(REDIS_PASSWORD in text for text in logs)
 
 

@@ -33,10 +33,12 @@ from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from agentdock.httperrors import InputValidationError
 from agentdock.run import RunContext, RunResult, StreamEvent
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.errors import EmptyInputError
 from langgraph.graph.state import StateGraph
 from langgraph.prebuilt import ToolNode
 from langgraph.pregel import Pregel
@@ -130,9 +132,12 @@ class LangGraphAdapter:
         graph, config = self._prepare(context, tracker)
         platform = PLATFORM_RUN.get()
         if platform is not None:
-            return await tracked_result(
-                tracker, self._platform_invoke(graph, payload, config, platform)
-            )
+            try:
+                return await tracked_result(
+                    tracker, self._platform_invoke(graph, payload, config, platform)
+                )
+            except EmptyInputError as exc:
+                raise _nothing_to_run(exc) from None
         if self._workers is not None:
             return await tracked_result(
                 tracker, self._workers.run(graph.invoke, dict(payload), config)
@@ -148,10 +153,14 @@ class LangGraphAdapter:
         workers = self._workers
         platform = PLATFORM_RUN.get()
         if platform is not None:
-            async for event in channel.run(
-                lambda: self._platform_stream(graph, payload, config, platform, channel), tracker
-            ):
-                yield event
+            try:
+                async for event in channel.run(
+                    lambda: self._platform_stream(graph, payload, config, platform, channel),
+                    tracker,
+                ):
+                    yield event
+            except EmptyInputError as exc:
+                raise _nothing_to_run(exc) from None
             return
 
         async def produce() -> None:
@@ -314,6 +323,17 @@ class LangGraphAdapter:
             configurable = config.setdefault("configurable", {})
             configurable[USER_ID] = caller_label(context.subject)
         return graph, config
+
+
+def _nothing_to_run(_exc: EmptyInputError) -> InputValidationError:
+    """A Platform run LangGraph found nothing to do for: the caller's mistake (422), not the
+    agent's failure. An empty ``input`` continues a thread; without one that has state
+    (no thread, or a new one) there is nothing to continue."""
+    return InputValidationError(
+        "nothing to run: the input is empty and there is no thread state to continue "
+        "(send input, or an empty input on a thread that has run)",
+        path="input",
+    )
 
 
 def _message_token(ns: tuple[str, ...], chunk: Any) -> StreamEvent | None:
