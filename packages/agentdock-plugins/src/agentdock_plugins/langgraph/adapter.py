@@ -391,10 +391,14 @@ class _Outcome:
 
 def _output_of(graph: Any, values: Any) -> Any:
     """The part of the final state ``invoke`` returns: the graph's output channels (its
-    ``output_schema``), where ``values`` streams every channel."""
+    ``output_schema``), where ``values`` streams every channel, and ``__interrupt__`` when
+    the run stopped at an interrupt (as ``invoke`` returns it too)."""
     keys = getattr(graph, "output_channels", None)
     if isinstance(keys, list | tuple) and isinstance(values, Mapping):
-        return {key: values[key] for key in keys if key in values}
+        output = {key: values[key] for key in keys if key in values}
+        if INTERRUPT in values:
+            output[INTERRUPT] = values[INTERRUPT]
+        return output
     return values
 
 
