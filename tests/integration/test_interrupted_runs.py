@@ -8,13 +8,20 @@ so it is not checked against the input schema, while the input policies still se
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from a2a.client.card_resolver import A2ACardResolver
+from a2a.compat.v0_3.jsonrpc_transport import CompatJsonRpcTransport
+from a2a.types.a2a_pb2 import Message, Part, Role, SendMessageRequest, TaskState
+from a2a.utils.errors import InvalidParamsError
 from capturedevents import served_project
+from google.protobuf.json_format import MessageToDict
 from langgraph_sdk import get_sync_client
 
 OPTIONAL = "optional-input"
@@ -227,3 +234,48 @@ def test_invoke_says_a_run_stopped_at_an_interrupt_and_resumes_it(
         ) as stream:
             text = "".join(stream.iter_text())
         assert "event: end" in text and '"__interrupt__"' in text and '"approve":"tag"' in text
+
+
+def _message(text: str, task: Any = None) -> SendMessageRequest:
+    """A user message; answering ``task`` (its id and context) when given."""
+    message = Message(message_id=str(uuid.uuid4()), role=Role.ROLE_USER, parts=[Part(text=text)])
+    if task is not None:
+        message.task_id = task.id
+        message.context_id = task.context_id
+    return SendMessageRequest(message=message)
+
+
+def test_a2a_asks_for_input_and_the_answer_resumes_the_task(approval: dict[str, Any]) -> None:
+    """A2A's own terms: the task is ``input-required`` (its status message carries what the
+    graph asks), and a ``message/send`` with the task's id and context resumes it."""
+    base = f"{approval['url']}/a2a/{APPROVAL}"
+
+    async def exchange() -> tuple[Any, ...]:
+        headers = {"x-api-key": approval["keys"]["developer"]}
+        async with httpx.AsyncClient(headers=headers, timeout=30) as http:
+            card = await A2ACardResolver(http, base).get_agent_card()
+            a2a = CompatJsonRpcTransport(http, card, base, is_shared_httpx=True)
+            asked = (await a2a.send_message(_message("release"))).task
+            done = (await a2a.send_message(_message("yes hunter2", asked))).task
+            with pytest.raises(InvalidParamsError) as again:
+                await a2a.send_message(_message("more", done))
+            other = (await a2a.send_message(_message("purge"))).task
+            refused = (await a2a.send_message(_message(INJECTION, other))).task
+            return asked, done, again, refused
+
+    asked, done, again, refused = asyncio.run(exchange())
+    assert asked.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
+    assert not asked.artifacts
+    question = MessageToDict(asked.status.message)
+    assert question["parts"][0]["text"] == '{"approve":"release"}'
+    assert question["parts"][1]["data"]["__interrupt__"][0]["value"] == {"approve": "release"}
+    # The answer resumes the same task, in the same context, through the input policies.
+    assert (done.id, done.context_id) == (asked.id, asked.context_id)
+    assert done.status.state == TaskState.TASK_STATE_COMPLETED, done
+    output = MessageToDict(done.artifacts[0].parts[0])["data"]
+    assert output == {"answer": "release: yes [REDACTED]"}
+    assert len(done.history) == 2
+    # A completed task takes no more messages; an injected answer is rejected.
+    assert "is completed: it takes no message" in str(again.value)
+    assert refused.status.state == TaskState.TASK_STATE_REJECTED
+    assert "resume" in MessageToDict(refused.status.message)["parts"][0]["text"]
