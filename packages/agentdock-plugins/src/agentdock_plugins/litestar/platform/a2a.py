@@ -4,9 +4,11 @@
   agent as one skill, ``x-api-key`` and bearer security schemes, streaming on. Public, like
   ``/openapi.json``: it names no secret and holds no data.
 * ``message/send``: one run of the agent's pipeline, as ``/invoke`` runs it; answers a
-  ``Task`` (``completed`` with the output as a ``data`` artifact; ``rejected`` when a
-  policy refuses; ``failed`` otherwise, with AgentDock's error envelope as a ``data`` part
-  of the status message).
+  ``Task`` (``completed`` with the output as a ``data`` artifact; ``input-required`` when
+  the run stopped at an ``interrupt()``, what it asks in the status message, and a
+  ``message/send`` naming the task's ``taskId`` answers it and resumes the run
+  (:mod:`..resume`); ``rejected`` when a policy refuses; ``failed`` otherwise, with
+  AgentDock's error envelope as a ``data`` part of the status message).
 * ``message/stream``: the same run as ``/stream`` runs it, answered as Server-Sent Events:
   the ``Task`` (``working``), then ``artifact-update`` and a final ``status-update``.
 * ``tasks/get``: a task this server answered (the 1,024 most recent; a task id is a random
