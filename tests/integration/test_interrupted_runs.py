@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 from a2a.client.card_resolver import A2ACardResolver
 from a2a.compat.v0_3.jsonrpc_transport import CompatJsonRpcTransport
@@ -23,6 +24,11 @@ from a2a.utils.errors import InvalidParamsError
 from capturedevents import served_project
 from google.protobuf.json_format import MessageToDict
 from langgraph_sdk import get_sync_client
+from mcp import types
+from mcp.client._probe import negotiate_auto
+from mcp.client.session import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 
 OPTIONAL = "optional-input"
 
@@ -279,3 +285,62 @@ def test_a2a_asks_for_input_and_the_answer_resumes_the_task(approval: dict[str, 
     assert "is completed: it takes no message" in str(again.value)
     assert refused.status.state == TaskState.TASK_STATE_REJECTED
     assert "resume" in MessageToDict(refused.status.message)["parts"][0]["text"]
+
+
+async def _mcp(approval: dict[str, Any], modern: bool, body: Any) -> Any:
+    headers = {"x-api-key": approval["keys"]["developer"]}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30) as http,
+        streamable_http_client(f"{approval['url']}/mcp/", http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        if modern:
+            await negotiate_auto(session)  # server/discover, then the per-request envelope
+        else:
+            await session.initialize()
+        return await body(session)
+
+
+def test_mcp_asks_for_input_where_the_protocol_can_and_resumes(
+    approval: dict[str, Any],
+) -> None:
+    """2026-07-28: an ``input_required`` result (one form elicitation); the call retried
+    with the answer and the ``requestState`` resumes the run. The handshake era has no way
+    to resume: a tool error that says the run stopped at an interrupt."""
+
+    async def modern(session: ClientSession) -> Any:
+        await session.list_tools()
+        asked = await session.call_tool(APPROVAL, {"question": "merge"}, allow_input_required=True)
+        assert isinstance(asked, types.InputRequiredResult), asked
+        answer = {
+            "interrupt": types.ElicitResult(action="accept", content={"answer": "ok hunter2"})
+        }
+        done = await session.call_tool(
+            APPROVAL,
+            {"question": "merge"},
+            input_responses=answer,
+            request_state=asked.request_state,
+        )
+        with pytest.raises(MCPError) as forged:  # only the threads of MCP calls
+            await session.call_tool(
+                APPROVAL, {"question": "x"}, input_responses=answer, request_state="a2a:x"
+            )
+        return asked, done, forged.value
+
+    asked, done, forged = asyncio.run(_mcp(approval, True, modern))
+    [(key, request)] = asked.input_requests.items()
+    assert key == "interrupt" and request.method == "elicitation/create"
+    assert request.params.message == '{"approve":"merge"}'
+    assert request.params.requested_schema["required"] == ["answer"]
+    assert not done.is_error, done
+    assert done.structured_content == {"answer": "merge: ok [REDACTED]"}
+    assert "requestState is not one this server sent" in str(forged)
+
+    async def handshake(session: ClientSession) -> Any:
+        return await session.call_tool(APPROVAL, {"question": "merge"})
+
+    stopped = asyncio.run(_mcp(approval, False, handshake))
+    assert stopped.is_error
+    assert stopped.meta["agentdock/interrupted"] is True
+    assert stopped.structured_content["__interrupt__"][0]["value"] == {"approve": "merge"}
+    assert "stopped at an interrupt" in stopped.content[0].text
