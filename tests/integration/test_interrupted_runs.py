@@ -344,3 +344,37 @@ def test_mcp_asks_for_input_where_the_protocol_can_and_resumes(
     assert stopped.meta["agentdock/interrupted"] is True
     assert stopped.structured_content["__interrupt__"][0]["value"] == {"approve": "merge"}
     assert "stopped at an interrupt" in stopped.content[0].text
+
+
+def test_a2a_stream_ends_input_required_and_takes_no_answer(approval: dict[str, Any]) -> None:
+    url = f"{approval['url']}/a2a/{APPROVAL}"
+    headers = {"x-api-key": approval["keys"]["developer"]}
+
+    def rpc(method: str, message: dict[str, Any]) -> httpx.Response:
+        body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {"message": message}}
+        return httpx.post(url, json=body, headers=headers, timeout=30)
+
+    text = {"kind": "text", "text": "rollback"}
+    streamed = rpc("message/stream", {"role": "user", "messageId": "m1", "parts": [text]})
+    assert streamed.status_code == 200
+    frames = [line for line in streamed.text.splitlines() if line.startswith("data: ")]
+    last = httpx.Response(200, content=frames[-1][len("data: ") :]).json()["result"]
+    assert last["kind"] == "status-update" and last["final"] is True
+    assert last["status"]["state"] == "input-required"
+    assert "artifact-update" not in streamed.text
+    task_id, context_id = last["taskId"], last["contextId"]
+    answer = {
+        "role": "user",
+        "messageId": "m2",
+        "parts": [{"kind": "data", "data": {"ok": True}}],
+        "taskId": task_id,
+        "contextId": context_id,
+    }
+    refused = rpc("message/stream", answer).json()
+    assert refused["error"]["code"] == -32602
+    assert "blocking message/send" in refused["error"]["message"]
+    unknown = rpc("message/send", {**answer, "taskId": "no-such-task"}).json()
+    assert unknown["error"]["code"] == -32001
+    done = rpc("message/send", answer).json()["result"]
+    assert done["status"]["state"] == "completed"
+    assert done["artifacts"][0]["parts"][0]["data"] == {"answer": "rollback: {'ok': True}"}
