@@ -140,4 +140,4 @@ def run_payload(command: Mapping[str, Any] | None, input_: Mapping[str, Any] | N
     set) when there is one, to be run with ``resume=True``, else the input (``{}`` absent)."""
     if command is not None:
         return {key: value for key, value in command.items() if value is not None}
-    return dict(input_ or {})
+    return input_ if input_ is not None else {}
