@@ -370,6 +370,21 @@ def test_a2a_stream_ends_input_required_and_takes_no_answer(approval: dict[str, 
         "taskId": task_id,
         "contextId": context_id,
     }
+    # A caller the agent does not admit learns nothing of the task and changes nothing.
+    for method in ("message/send", "message/stream"):
+        for task in (task_id, "no-such-task"):
+            stranger = httpx.post(
+                url,
+                json={
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": method,
+                    "params": {"message": {**answer, "taskId": task}},
+                },
+                headers={"x-api-key": "adk_wrong_0123456789abcdef0123456789abcdef"},
+                timeout=30,
+            )
+            assert stranger.status_code == 401, stranger.text
     refused = rpc("message/stream", answer).json()
     assert refused["error"]["code"] == -32602
     assert "blocking message/send" in refused["error"]["message"]
@@ -377,4 +392,5 @@ def test_a2a_stream_ends_input_required_and_takes_no_answer(approval: dict[str, 
     assert unknown["error"]["code"] == -32001
     done = rpc("message/send", answer).json()["result"]
     assert done["status"]["state"] == "completed"
+    assert [m["messageId"] for m in done["history"]] == ["m1", "m2"]
     assert done["artifacts"][0]["parts"][0]["data"] == {"answer": "rollback: {'ok': True}"}

@@ -256,10 +256,13 @@ class _Agent:
         self.keep(task)
         return task
 
-    def waiting(self, params: Mapping[str, Any]) -> dict[str, Any] | None:
+    async def waiting(
+        self, params: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> dict[str, Any] | None:
         """The ``input-required`` task a message answers (its ``taskId``), else ``None``
         for a message that starts a task; an unknown task is -32001, one that is not
-        waiting for input -32602."""
+        waiting for input -32602, each told only to an admitted caller (the run admits
+        the others)."""
         message = params.get("message")
         if not isinstance(message, Mapping):
             return None
@@ -267,13 +270,17 @@ class _Agent:
         if not ident:  # absent, or the empty string a protobuf client sends for none
             return None
         task = self.tasks.get(ident) if isinstance(ident, str) else None
+        refusal: RpcError | None = None
         if task is None:
-            raise RpcError(TASK_NOT_FOUND, f"task {ident!r} not found")
-        state = task["status"]["state"]
-        if state != INPUT_REQUIRED or ident in self.answering:
-            raise RpcError(INVALID_PARAMS, f"task {ident!r} is {state}: it takes no message")
-        if message.get("contextId") not in (None, "", task["contextId"]):
-            raise RpcError(INVALID_PARAMS, f"task {ident!r} is of another contextId")
+            refusal = RpcError(TASK_NOT_FOUND, f"task {ident!r} not found")
+        elif task["status"]["state"] != INPUT_REQUIRED or ident in self.answering:
+            state = "working" if ident in self.answering else task["status"]["state"]
+            refusal = RpcError(INVALID_PARAMS, f"task {ident!r} is {state}: it takes no message")
+        elif message.get("contextId") not in (None, "", task["contextId"]):
+            refusal = RpcError(INVALID_PARAMS, f"task {ident!r} is of another contextId")
+        if refusal is not None:
+            await self.pipeline.authorize(headers, "invoke")
+            raise refusal
         return task
 
     def answer_of(self, message: Mapping[str, Any]) -> Any:
@@ -297,20 +304,20 @@ class _Agent:
         message's answer (not an input: the input policies see it, the schema does not)."""
         message = cast("Mapping[str, Any]", params["message"])
         payload = {"resume": self.answer_of(message)}
-        task["history"].append({**message, "contextId": task["contextId"], "taskId": task["id"]})
-        task["status"] = {"state": "working", "timestamp": _now()}
+        answer = {**message, "contextId": task["contextId"], "taskId": task["id"]}
         self.answering.add(task["id"])
         try:
             result = await resume_run(
                 self.pipeline, payload, headers=headers, thread_id=self.thread_of(task)
             )
         except RuntimeHTTPError as exc:
-            if is_admission(exc):
-                task["status"] = {"state": INPUT_REQUIRED, "timestamp": _now()}
+            if is_admission(exc):  # a caller refused leaves the task as it was
                 raise
+            task["history"].append(answer)
             return self.fail(task, exc.envelope())
         finally:
             self.answering.discard(task["id"])
+        task["history"].append(answer)
         return self.complete(task, result.output, result.run_id)
 
     def fail(self, task: dict[str, Any], envelope: dict[str, Any]) -> dict[str, Any]:
@@ -325,7 +332,7 @@ class _Agent:
         return task
 
     async def send(self, params: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
-        waiting = self.waiting(params)
+        waiting = await self.waiting(params, headers)
         if waiting is not None:
             return await self.resume(waiting, params, headers)
         value, task = self.begin(params)
@@ -344,7 +351,7 @@ class _Agent:
     ) -> dict[str, Any]:
         """``message/send`` with ``blocking: false``: the run admitted (a refusal of the
         caller keeps its HTTP status), then left to run; the task, ``working``."""
-        self.no_answer(params)
+        await self.no_answer(params, headers)
         value, task = self.begin(params)
         items = self.pipeline.stream(value, headers=headers, thread_id=self.thread_of(task))
         try:
@@ -363,10 +370,11 @@ class _Agent:
         run.add_done_callback(self.background.discard)
         return cast("dict[str, Any]", answer)
 
-    def no_answer(self, params: Mapping[str, Any]) -> None:
+    async def no_answer(self, params: Mapping[str, Any], headers: Mapping[str, str]) -> None:
         """An answer to an ``input-required`` task resumes with a blocking ``message/send``
         only (-32602 otherwise)."""
-        if self.waiting(params) is not None:
+        if await self.waiting(params, headers) is not None:
+            await self.pipeline.authorize(headers, "invoke")
             raise RpcError(
                 INVALID_PARAMS, "answer an input-required task with a blocking message/send"
             )
@@ -453,7 +461,7 @@ def a2a_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
             elif method == "message/send":
                 result = await agent.send(params, headers)
             elif method == "message/stream":
-                agent.no_answer(params)
+                await agent.no_answer(params, headers)
                 value, task = agent.begin(params)
                 return await stream(ident, value, task, headers)
             elif method == "tasks/get":
