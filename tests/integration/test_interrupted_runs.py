@@ -234,6 +234,13 @@ def test_invoke_says_a_run_stopped_at_an_interrupt_and_resumes_it(
             headers={"x-thread-id": "t2", "x-resume": "1"},
         )
         assert anonymous.status_code == 401
+        for body, thread in (({"resume": "yes"}, {}), ({"nope": 1}, {"x-thread-id": "t2"})):
+            stranger = httpx.post(
+                f"{approval['url']}/invoke",
+                json=body,
+                headers={"x-resume": "1", **thread},
+            )
+            assert stranger.status_code == 401, stranger.text
         # /stream ends with the state so far and its interrupts.
         with http.stream(
             "POST", "/stream", json={"question": "tag"}, headers={"x-thread-id": "t3"}

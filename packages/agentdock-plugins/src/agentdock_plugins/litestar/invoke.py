@@ -100,11 +100,13 @@ class InvokeRoute:
         """The run's output as JSON, and the headers naming the run and its trace; with
         ``x-resume``, the body resumes the thread's interrupted run (:mod:`.resume`)."""
         if RESUME_HEADER in headers and asks_resume(headers):
+            try:
+                payload = resume_body(body)
+            except RuntimeHTTPError:
+                await self._pipeline.authorize(headers, "invoke")  # its refusal comes first
+                raise
             result = await resume_run(
-                self._pipeline,
-                resume_body(body),
-                headers=headers,
-                thread_id=thread_id(headers, query_string),
+                self._pipeline, payload, headers=headers, thread_id=thread_id(headers, query_string)
             )
         else:
             result = await self._invoke(

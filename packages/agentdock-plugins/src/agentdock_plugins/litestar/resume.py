@@ -61,14 +61,19 @@ async def resume_run(
     headers: Mapping[str, str],
     thread_id: str | None,
 ) -> InvokeResult:
-    """Resume the interrupted run of ``thread_id`` with ``payload`` (``{"resume": …}``)."""
+    """Resume the interrupted run of ``thread_id`` with ``payload`` (``{"resume": …}``).
+
+    A resume that cannot be is refused only once the caller is admitted (a caller the
+    agent refuses gets that refusal, learning nothing of the agent's threads)."""
     if not can_resume(pipeline):
+        await pipeline.authorize(headers, "invoke")
         raise InputValidationError(
             "this agent keeps no threads (a LangGraph agent with arguments.checkpointer): "
             "there is no interrupted run to resume",
             path="resume",
         )
     if thread_id is None:
+        await pipeline.authorize(headers, "invoke")
         raise InputValidationError(
             "a resume needs the thread of the interrupted run (x-thread-id)", path="thread_id"
         )
