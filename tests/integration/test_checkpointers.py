@@ -25,6 +25,7 @@ from agentdock_plugins.langgraph.sharedcheckpoint import (
     CheckpointerUnavailable,
     open_redis,
 )
+from agentdock_runtime import StateStoreUnavailable
 from langgraph.checkpoint.base import ERROR, BaseCheckpointSaver, empty_checkpoint
 from langgraph.checkpoint.base.id import uuid6
 from langgraph.checkpoint.conformance import checkpointer_test, validate
@@ -424,7 +425,7 @@ def test_redis_saver_recovers_from_a_server_restart(
         loop.run_until_complete(concurrently(["a1", "a2", "a3"]))
         graph.invoke({"text": "s1"}, {"configurable": {"thread_id": "s1"}})
         server.kill()
-        with pytest.raises(redis.ConnectionError):
+        with pytest.raises(StateStoreUnavailable):  # the run's 503, not the agent's failure
             graph.invoke({"text": "s2"}, {"configurable": {"thread_id": "s2"}})
         redis_servers(port=server.port)
         done = loop.run_until_complete(concurrently(["b1", "b2", "b3"]))

@@ -159,3 +159,27 @@ def test_a_writing_command_says_where_it_creates_the_registry(
     assert f"created {fresh / '.agentdock' / 'registry.db'}" in err
     with open_store(fresh / ".agentdock" / "registry.db") as store:
         assert [k.agent for k in store.list_api_keys()] == ["later"]
+
+
+def test_stopping_a_stopped_agent_says_so_and_succeeds(
+    root: Path, fakes: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As ``docker stop`` of a stopped container: nothing to do is no failure; an agent
+    the registry does not know is still 5."""
+    manager, _ = fakes
+    dest = deployed(root, manager, monkeypatch)
+    code, out, err = run_cli(["stop", "echo", "--json"], cwd=dest)
+    assert code == 0, out + err
+    first = json.loads(out)
+    assert (first["status"], first["already_stopped"]) == ("stopped", False)
+    code, out, err = run_cli(["stop", "echo", "--json"], cwd=dest)
+    assert code == 0, out + err
+    again = json.loads(out)
+    assert again["ok"] is True and again["already_stopped"] is True
+    assert (again["agent"], again["version"], again["status"]) == ("echo", "0.1.0", "stopped")
+    assert again["deployment_id"] == first["deployment_id"]
+    code, out, err = run_cli(["stop", "echo"], cwd=dest)
+    assert code == 0, out + err
+    assert "echo is already stopped (0.1.0)" in out
+    code, out, err = run_cli(["stop", "ghost"], cwd=dest)
+    assert code == 5, out + err

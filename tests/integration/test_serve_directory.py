@@ -143,8 +143,40 @@ def test_each_agent_is_served_under_its_name_with_its_own_keys(
         unknown = http.post("/agents/nobody/invoke", json={"text": "hi"})
         assert unknown.status_code == 404
         assert unknown.json()["error"] == "NotFound"
-        listed = http.get("/agents").json()["agents"]
-        assert [a["name"] for a in listed] == ["chat", "echo"]
+        listed = http.get("/agents", headers=_key(keys, "chat")).json()["agents"]
+        assert [a["name"] for a in listed] == ["chat"]
+
+
+def test_the_agent_list_needs_a_credential_that_may_view_metrics(
+    two_agents: dict[str, Any],
+) -> None:
+    """``/agents`` names directories and reload errors: shown, as ``/metrics`` is, to a
+    caller whose role has ``view_metrics``, and only the agents that accept it."""
+    keys = two_agents["keys"]
+    with httpx.Client(base_url=two_agents["url"], timeout=30) as http:
+        anonymous = http.get("/agents")
+        assert anonymous.status_code == 401, anonymous.text
+        assert "directory" not in anonymous.text
+        wrong = http.get("/agents", headers={"x-api-key": PLANTED})
+        assert wrong.status_code == 401 and PLANTED not in wrong.text
+        assert "chat" not in wrong.text and "echo" not in wrong.text
+        viewer = http.get("/agents", headers=_key(keys, "echo", "viewer"))
+        assert viewer.status_code == 200, viewer.text
+        assert viewer.json()["agents"] == [
+            {"name": "echo", "path": "/agents/echo", "directory": "echo"}
+        ]
+
+
+def test_root_store_routes_point_at_the_agents_store(two_agents: dict[str, Any]) -> None:
+    keys = two_agents["keys"]
+    with httpx.Client(base_url=two_agents["url"], timeout=30) as http:
+        for method, path in (("PUT", "/store/items"), ("POST", "/store/items/search")):
+            answer = http.request(method, path, json={}, headers=_key(keys, "echo"))
+            assert answer.status_code == 404, answer.text
+            body = answer.json()
+            assert body["error"] == "NotFound"
+            assert "/agents/{name}/store/" in body["detail"], body
+            assert "no route" not in body["detail"]
 
 
 def test_health_ready_and_metrics_report_each_agent(two_agents: dict[str, Any]) -> None:
@@ -295,7 +327,8 @@ def test_hot_reload_adds_changes_keeps_and_removes_agents(
         assert http.post(
             "/invoke", json={"text": "x"}, headers={"x-api-key": keys["echo"]}
         ).json() == {"text": "X"}
-        assert [a["name"] for a in http.get("/agents").json()["agents"]] == ["echo"]
+        listing = http.get("/agents", headers={"x-api-key": keys["echo"]})
+        assert [a["name"] for a in listing.json()["agents"]] == ["echo"]
         # Added.
         gated_dir = agents / "gated"
         graph = _write_gated(gated_dir)
@@ -340,7 +373,8 @@ def test_hot_reload_adds_changes_keeps_and_removes_agents(
         logged = [r.getMessage() for r in caplog.records if r.name == "agentdock.serve"]
         assert any("echo/Dockfile.yaml" in line and "agent.name" in line for line in logged)
         assert PLANTED not in answer.text
-        listed = {a["name"]: a for a in http.get("/agents").json()["agents"]}
+        listing = http.get("/agents", headers={"x-api-key": keys["echo"]})
+        listed = {a["name"]: a for a in listing.json()["agents"]}
         assert listed["echo"]["reload_error"] == error
         assert not any(PLANTED in line for line in logged)
         assert run("echo", "kept").json() == {"text": "KEPT"}

@@ -386,19 +386,29 @@ def test_redis_outage_mid_run_fails_requests_without_the_password_then_recovers(
     logs: list[str] = []
     with runtime(runtime_env(spec, server.url), spec.parent, logs) as base:
         assert count(base, "t1", "one") == 1
+        tid = httpx.post(f"{base}/threads", json={}, timeout=30).json()["thread_id"]
         server.kill()
         response = httpx.post(
             f"{base}/invoke", json={"text": "two"}, headers={"x-thread-id": "t1"}, timeout=60
         )
-        assert response.status_code == 500
-        assert response.json()["error"] == "AgentError"
-        assert REDIS_PASSWORD not in response.text
+        # The Platform API's runs and thread state say the same.
+        waited = httpx.post(
+            f"{base}/threads/{tid}/runs/wait",
+            json={"assistant_id": "counter", "input": {"text": "x"}},
+            timeout=60,
+        )
+        state = httpx.get(f"{base}/threads/{tid}/state", timeout=60)
+        for answer in (response, waited, state):
+            assert answer.status_code == 503, answer.text
+            assert answer.json()["error"] == "StateStoreUnavailable"
+            assert REDIS_PASSWORD not in answer.text
         redis_servers(port=server.port, password=REDIS_PASSWORD)  # back, empty
         # Every pooled connection the old server closed is replaced, none fails a request.
         for thread in ("t2", "t3", "t4"):
             assert count(base, thread, "again") == 1
         assert count(base, "t2", "more") == 2
-    assert "agent raised ConnectionError" in logs[1]
+    assert "the Redis checkpointer cannot be reached (ConnectionError)" in logs[1]
+    assert "agent raised" not in logs[1]
     assert not any(REDIS_PASSWORD in text for text in logs)
 
 

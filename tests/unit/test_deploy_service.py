@@ -388,8 +388,11 @@ def test_status_versions_logs_stop_and_cleanup(project, fakes) -> None:
     assert not any(Path(r["ref"]).exists() for r in removed)
     stopped = stop("echo", plugins=manager)
     assert stopped["status"] == "stopped" and plugin.target.running == {}
+    assert stopped["already_stopped"] is False
+    again = stop("echo", plugins=manager)  # nothing runs: said, not an error
+    assert again["already_stopped"] is True and again["version"] == "0.1.3"
     with pytest.raises(NotFound):
-        stop("echo", plugins=manager)
+        stop("ghost", plugins=manager)
     assert status("echo", plugins=manager)["status"] == "stopped"
     with pytest.raises(NotFound):
         status("ghost", plugins=manager)

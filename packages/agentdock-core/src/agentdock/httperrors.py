@@ -39,6 +39,7 @@ __all__ = [
     "RuntimeHTTPError",
     "SchemaMismatchError",
     "ServiceUnavailable",
+    "StateStoreUnavailable",
     "TokenExpired",
     "ToolDeniedError",
     "Unauthorized",
@@ -233,6 +234,14 @@ class ServiceUnavailable(_Fixed):
 
     STATUS = 503
     NAME = "ServiceUnavailable"
+
+
+class StateStoreUnavailable(_Fixed):
+    """503: the server that keeps the agent's conversations (its checkpointer's Redis)
+    cannot be reached; the run may be tried again once it is back."""
+
+    STATUS = 503
+    NAME = "StateStoreUnavailable"
 
 
 class AgentTimeoutError(_Fixed):

@@ -260,6 +260,7 @@ class Pipeline:
         headers: Mapping[str, str] = _NO_HEADERS,
         thread_id: str | None = None,
         own_thread: bool = False,
+        resume: bool = False,
     ) -> InvokeResult:
         """Run the agent once.
 
@@ -269,6 +270,9 @@ class Pipeline:
             that name unless threads are shared (:mod:`agentdock_runtime.threads`).
         :param own_thread: ``thread_id`` is a thread the server found to be the caller's
             (a Platform thread): used as it is.
+        :param resume: ``payload`` (a mapping: ``{"resume": …}``) resumes a run stopped at
+            an interrupt: it is no input, so the input schema does not check it; the ``pre``
+            policies do (a refusal's ``path`` starts with ``resume``).
         :raises RuntimeHTTPError: any refusal or failure, with ``run_id`` set.
         """
         run_id = new_run_id()
@@ -278,7 +282,7 @@ class Pipeline:
         try:
             identity = await self._admit(headers, "invoke", state)
             value, context = await self._prepare(
-                payload, identity, run_id, thread_id, state, own_thread=own_thread
+                payload, identity, run_id, thread_id, state, own_thread=own_thread, resume=resume
             )
             try:
                 state.stage = "agent"
@@ -350,10 +354,14 @@ class Pipeline:
         *,
         mode: Literal["invoke", "stream"] = "invoke",
         own_thread: bool = False,
+        resume: bool = False,
     ) -> tuple[Any, RunContext]:
         state.stage = "input"
-        if isinstance(payload, Mapping):
-            value: Any = self.input.validate(payload if type(payload) is dict else dict(payload))
+        value: Any
+        if resume and isinstance(payload, Mapping):
+            value = dict(payload)  # not an input: the input schema does not describe it
+        elif isinstance(payload, Mapping):
+            value = self.input.validate(payload if type(payload) is dict else dict(payload))
         else:
             value = self.input.decode(payload)
         if thread_id is not None and not (own_thread or self.shared_threads):
@@ -395,6 +403,7 @@ class Pipeline:
         headers: Mapping[str, str] = _NO_HEADERS,
         thread_id: str | None = None,
         own_thread: bool = False,
+        resume: bool = False,
     ) -> AsyncIterator[StreamItem]:
         """Run the agent, yielding ``start``, then ``token``/``event`` items, then ``end``
         (``run_id``, ``usage`` and the run's ``output``, as ``invoke`` would answer it).
@@ -424,6 +433,7 @@ class Pipeline:
                     state,
                     mode="stream",
                     own_thread=own_thread,
+                    resume=resume,
                 )
             except RuntimeHTTPError as exc:
                 error = _stamped(exc, run_id, state)
@@ -494,7 +504,9 @@ class Pipeline:
         if not state.has_output:
             return None
         state.stage = "output"
-        output = self.output.validate(state.output)
+        output = state.output
+        if not _interrupted(output):  # as invoke: a run stopped at an interrupt is partial
+            output = self.output.validate(output)
         state.stage = "post"
         if not self._post:
             return output

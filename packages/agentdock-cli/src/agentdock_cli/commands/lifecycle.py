@@ -233,6 +233,10 @@ def stop_command(
             info = stop(agent, instance=instance, timeout=timeout)
     if as_json:
         print_json({"ok": True, **info})
+    elif info.get("already_stopped"):
+        label = agent + (f" instance {instance}" if instance else "")
+        last = f" ({info['version']})" if info.get("version") else " (never deployed)"
+        console().print(f"• {label} is already stopped{last}", markup=False, highlight=False)
     else:
         console().print(f"[green]✓[/green] Stopped {agent} {info['version']}")
     raise SystemExit(exitcodes.OK)

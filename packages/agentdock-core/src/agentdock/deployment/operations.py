@@ -126,18 +126,31 @@ def stop(
     store: Store | None = None,
     plugins: Any = None,
 ) -> dict[str, Any]:
-    """Stop the active deployment cleanly (drain, then exit) and record it stopped."""
+    """Stop the active deployment cleanly (drain, then exit) and record it stopped.
+
+    As ``docker stop`` of a stopped container, an agent the registry knows that runs
+    nothing is no failure: the answer is its latest deployment (none: ``version`` None) with
+    ``already_stopped`` true; a stop that stopped something says ``already_stopped`` false.
+
+    :raises NotFound: the registry does not know ``agent``.
+    """
     instance_name = instance or ""
     with Workspace.open(store, plugins, agent=agent) as ws:
         ws.require_agent(agent)
         with deploy_lock(ws, agent, instance_name):
             stopped = stop_active(ws, agent, instance_name, timeout)
-            if stopped is None:
-                label = agent + (f" instance {instance_name}" if instance_name else "")
-                raise ws.not_found(
-                    f"{label} has no active deployment", hint=f"agentdock status {agent}"
-                )
-            return stopped
+            if stopped is not None:
+                return {**stopped, "already_stopped": False}
+            latest = ws.store.list_deployments(agent, instance=instance_name)[-1:]
+            if latest:
+                return {**latest[0].public(), "already_stopped": True}
+            return {
+                "agent": agent,
+                "instance": instance_name or None,
+                "version": None,
+                "status": None,
+                "already_stopped": True,
+            }
 
 
 def stop_active(

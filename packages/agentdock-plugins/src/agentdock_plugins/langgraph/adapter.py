@@ -33,10 +33,12 @@ from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from agentdock.httperrors import InputValidationError
 from agentdock.run import RunContext, RunResult, StreamEvent
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.errors import EmptyInputError
 from langgraph.graph.state import StateGraph
 from langgraph.prebuilt import ToolNode
 from langgraph.pregel import Pregel
@@ -130,9 +132,12 @@ class LangGraphAdapter:
         graph, config = self._prepare(context, tracker)
         platform = PLATFORM_RUN.get()
         if platform is not None:
-            return await tracked_result(
-                tracker, self._platform_invoke(graph, payload, config, platform)
-            )
+            try:
+                return await tracked_result(
+                    tracker, self._platform_invoke(graph, payload, config, platform)
+                )
+            except EmptyInputError as exc:
+                raise _nothing_to_run(exc) from None
         if self._workers is not None:
             return await tracked_result(
                 tracker, self._workers.run(graph.invoke, dict(payload), config)
@@ -148,10 +153,14 @@ class LangGraphAdapter:
         workers = self._workers
         platform = PLATFORM_RUN.get()
         if platform is not None:
-            async for event in channel.run(
-                lambda: self._platform_stream(graph, payload, config, platform, channel), tracker
-            ):
-                yield event
+            try:
+                async for event in channel.run(
+                    lambda: self._platform_stream(graph, payload, config, platform, channel),
+                    tracker,
+                ):
+                    yield event
+            except EmptyInputError as exc:
+                raise _nothing_to_run(exc) from None
             return
 
         async def produce() -> None:
@@ -316,6 +325,17 @@ class LangGraphAdapter:
         return graph, config
 
 
+def _nothing_to_run(_exc: EmptyInputError) -> InputValidationError:
+    """A Platform run LangGraph found nothing to do for: the caller's mistake (422), not the
+    agent's failure. An empty ``input`` continues a thread; without one that has state
+    (no thread, or a new one) there is nothing to continue."""
+    return InputValidationError(
+        "nothing to run: the input is empty and there is no thread state to continue "
+        "(send input, or an empty input on a thread that has run)",
+        path="input",
+    )
+
+
 def _message_token(ns: tuple[str, ...], chunk: Any) -> StreamEvent | None:
     """A model's streamed text in a Platform run's ``messages`` mode, as a ``token`` item,
     so that the post policies see it as they see ``/stream``'s tokens: a secret split
@@ -371,10 +391,14 @@ class _Outcome:
 
 def _output_of(graph: Any, values: Any) -> Any:
     """The part of the final state ``invoke`` returns: the graph's output channels (its
-    ``output_schema``), where ``values`` streams every channel."""
+    ``output_schema``), where ``values`` streams every channel, and ``__interrupt__`` when
+    the run stopped at an interrupt (as ``invoke`` returns it too)."""
     keys = getattr(graph, "output_channels", None)
     if isinstance(keys, list | tuple) and isinstance(values, Mapping):
-        return {key: values[key] for key in keys if key in values}
+        output = {key: values[key] for key in keys if key in values}
+        if INTERRUPT in values:
+            output[INTERRUPT] = values[INTERRUPT]
+        return output
     return values
 
 

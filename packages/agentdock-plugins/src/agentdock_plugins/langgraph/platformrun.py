@@ -23,7 +23,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
-__all__ = ["PLATFORM_RUN", "STREAM_MODES", "PlatformRun", "graph_modes"]
+__all__ = ["PLATFORM_RUN", "STREAM_MODES", "PlatformRun", "graph_modes", "run_payload"]
 
 #: The stream modes a Platform run may ask for, and the LangGraph mode behind each.
 #: ``messages`` and ``messages-tuple`` both stream ``(chunk, metadata)`` pairs, sent as
@@ -62,7 +62,9 @@ class PlatformRun:
     """One Platform run's options, as the adapter needs them (validated by the server)."""
 
     #: ``{"resume": …, "update": …, "goto": …}``: the graph is given a ``Command``
-    #: instead of the input (``None``: the input).
+    #: instead of the input (``None``: the input). The run's payload is then this command,
+    #: run as a resume (:func:`run_payload`): not checked against the input schema, seen
+    #: by the ``pre`` policies.
     command: Mapping[str, Any] | None = None
     config: Mapping[str, Any] = field(default_factory=dict)
     context: Mapping[str, Any] | None = None
@@ -78,10 +80,11 @@ class PlatformRun:
     whole_state: bool = True
 
     def graph_input(self, payload: Mapping[str, Any]) -> Any:
-        """What the graph is given: a ``Command`` when resuming, else the input, where an
-        empty input on a thread continues it (``None``, as LangGraph expects)."""
+        """What the graph is given: a ``Command`` when resuming (``payload`` is then the
+        command as the ``pre`` policies left it), else the input, where an empty input on a
+        thread continues it (``None``, as LangGraph expects)."""
         if self.command is not None:
-            command = self.command
+            command = payload
             return Command(
                 resume=command.get("resume"),
                 update=command.get("update"),
@@ -130,3 +133,11 @@ def graph_modes(requested: Sequence[str]) -> list[str]:
 
 #: The Platform run of the current task, or ``None`` (an AgentDock run).
 PLATFORM_RUN: ContextVar[PlatformRun | None] = ContextVar("agentdock_platform_run", default=None)
+
+
+def run_payload(command: Mapping[str, Any] | None, input_: Mapping[str, Any] | None) -> Any:
+    """What a Platform-style run hands the pipeline: the ``command`` (its fields that are
+    set) when there is one, to be run with ``resume=True``, else the input (``{}`` absent)."""
+    if command is not None:
+        return {key: value for key, value in command.items() if value is not None}
+    return input_ if input_ is not None else {}

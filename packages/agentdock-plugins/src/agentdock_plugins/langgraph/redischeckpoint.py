@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import builtins  # ``list`` is a method of the saver below
 import concurrent.futures
+import logging
 import random
 import weakref
 from collections.abc import AsyncIterator, Generator, Iterator, Sequence
@@ -53,6 +54,7 @@ import redis
 import redis.asyncio
 import redis.asyncio.retry
 import redis.retry
+from agentdock_runtime import StateStoreUnavailable
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     WRITES_IDX_MAP,
@@ -78,6 +80,10 @@ DEFAULT_PREFIX = "agentdock:checkpoint"
 PAGE = 64
 #: Tries after a failed round trip (a pooled connection the server closed, a restart).
 RETRIES = 3
+#: What a round trip that still fails after its retries raises: the server is gone.
+_UNREACHABLE = (redis.ConnectionError, redis.TimeoutError)
+
+log = logging.getLogger("agentdock.checkpoint")
 
 
 @dataclass(frozen=True)
@@ -169,6 +175,16 @@ def _backoff() -> ExponentialWithJitterBackoff:
     return ExponentialWithJitterBackoff(base=0.05, cap=1.0)
 
 
+def _unavailable(exc: Exception) -> StateStoreUnavailable:
+    """The run's error once Redis stays unreachable after the retries: a 503 that says the
+    state store is down (not the agent's failure); the log names the error's type only (its
+    text may name the server)."""
+    log.error("the Redis checkpointer cannot be reached (%s)", type(exc).__name__)
+    return StateStoreUnavailable(
+        "the conversation state store (the checkpointer's Redis) is unavailable; try again"
+    )
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -243,13 +259,19 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
         pipe = self._client.pipeline(transaction=batch.transaction)
         for command in batch.commands:
             pipe.execute_command(*command)  # type: ignore[no-untyped-call]
-        return pipe.execute()
+        try:
+            return pipe.execute()
+        except _UNREACHABLE as exc:
+            raise _unavailable(exc) from None
 
     async def _aexecute(self, batch: Batch) -> list[Any]:
         pipe = self._aclient().pipeline(transaction=batch.transaction)
         for command in batch.commands:
             pipe.execute_command(*command)
-        return await pipe.execute()
+        try:
+            return await pipe.execute()
+        except _UNREACHABLE as exc:
+            raise _unavailable(exc) from None
 
     def _run(self, op: _Op[T]) -> T:
         reply: list[Any] | None = None

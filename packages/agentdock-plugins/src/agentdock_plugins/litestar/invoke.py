@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 from agentdock_runtime import Pipeline, RuntimeHTTPError, ServiceUnavailable
 
 from agentdock_plugins.litestar.encoding import encode_json
+from agentdock_plugins.litestar.resume import RESUME_HEADER, asks_resume, resume_body, resume_run
 
 __all__ = ["InvokeRoute", "check_json", "request_headers", "thread_id"]
 
@@ -80,11 +81,12 @@ def check_json(headers: Mapping[str, str]) -> None:
 class InvokeRoute:
     """``POST /invoke`` for one pipeline, less the framing."""
 
-    __slots__ = ("_invoke", "_is_ready")
+    __slots__ = ("_invoke", "_is_ready", "_pipeline")
 
     def __init__(self, pipeline: Pipeline, is_ready: Callable[[], bool]) -> None:
         self._invoke = pipeline.invoke
         self._is_ready = is_ready
+        self._pipeline = pipeline
 
     def admit(self, headers: Mapping[str, str]) -> None:
         """Before the body is read: 503 while shutting down, 415 for a body not JSON."""
@@ -95,10 +97,21 @@ class InvokeRoute:
     async def run(
         self, body: bytes, headers: Mapping[str, str], query_string: bytes
     ) -> tuple[bytes, dict[str, str]]:
-        """The run's output as JSON, and the headers naming the run and its trace."""
-        result = await self._invoke(
-            body, headers=headers, thread_id=thread_id(headers, query_string)
-        )
+        """The run's output as JSON, and the headers naming the run and its trace; with
+        ``x-resume``, the body resumes the thread's interrupted run (:mod:`.resume`)."""
+        if RESUME_HEADER in headers and asks_resume(headers):
+            try:
+                payload = resume_body(body)
+            except RuntimeHTTPError:
+                await self._pipeline.authorize(headers, "invoke")  # its refusal comes first
+                raise
+            result = await resume_run(
+                self._pipeline, payload, headers=headers, thread_id=thread_id(headers, query_string)
+            )
+        else:
+            result = await self._invoke(
+                body, headers=headers, thread_id=thread_id(headers, query_string)
+            )
         run_id = result.run_id
         return encode_json(result.output), {
             "x-run-id": run_id,

@@ -21,6 +21,7 @@ from asgi_lifespan import LifespanManager
 if TYPE_CHECKING:
     from agentdock.plugins import PluginManager
     from agentdock.spec import DockSpec
+    from agentdock_runtime import Pipeline
 
 __all__ = ["HostedAgent", "build_hosted"]
 
@@ -33,6 +34,8 @@ class HostedAgent:
     directory: Path
     spec: DockSpec
     app: Any
+    #: The agent's pipeline (its auth and access rules decide who sees the host's list).
+    pipeline: Pipeline
     loaded_at: float = field(default_factory=time.time)
     #: Requests (HTTP, WebSocket) inside :attr:`app` now.
     inflight: int = 0
@@ -91,4 +94,4 @@ def build_hosted(
         spec, entry=agent.entry, plugins=plugins, insecure_no_auth=insecure_no_auth
     )
     application = build_server_app(spec, pipeline, plugins=plugins)
-    return HostedAgent(spec.agent.name, directory, spec, application)
+    return HostedAgent(spec.agent.name, directory, spec, application, pipeline)

@@ -12,16 +12,21 @@ agent's auth decides for ``/metrics``, and a request counts as in flight like an
 * ``GET /metrics``: the exposition of every agent that lets the caller see it (its
   ``view_metrics`` permission, or ``public: true``), each series labelled ``agent``;
 * ``GET /agents``: the hosted agents, their paths and reload errors (with one agent hosted,
-  the root's ``/health`` is that agent's own: this is where its reload errors show).
+  the root's ``/health`` is that agent's own: this is where its reload errors show). It
+  names directories, so it is authorised as ``/metrics`` is: the agents whose
+  ``view_metrics`` the caller's credential holds are listed (and the directories that load
+  nothing, once one is); a caller no agent admits gets the first agent's refusal.
+* ``/store/…``: each agent's store is its own; a 404 pointing at ``/agents/{name}/store/…``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import httpx
+from agentdock.auth.permissions import VIEW_METRICS
 from agentdock_runtime import RuntimeHTTPError, ServiceUnavailable
 from litestar import HttpMethod, Litestar, Request, Response, get, route
 from litestar.params import PathParameter
@@ -29,9 +34,11 @@ from litestar.params import PathParameter
 from agentdock_plugins.litestar.encoding import encode_json
 from agentdock_plugins.litestar.errors import EXCEPTION_HANDLERS, JSON
 from agentdock_plugins.litestar.hosting.metrics import merge_expositions
+from agentdock_plugins.litestar.invoke import request_headers
 
 if TYPE_CHECKING:
     from agentdock_plugins.litestar.hosting.host import AgentHost
+    from agentdock_plugins.litestar.hosting.hosted import HostedAgent
 
 __all__ = ["site_app"]
 
@@ -125,18 +132,37 @@ def site_app(host: AgentHost) -> Litestar:
         body, content_type = await asyncio.to_thread(merge_expositions, shown)
         return Response(content=body, media_type=content_type)
 
+    async def viewable(headers: dict[str, str]) -> list[tuple[str, HostedAgent]]:
+        """The agents whose ``view_metrics`` the caller holds; none: the first refusal."""
+        shown: list[tuple[str, HostedAgent]] = []
+        refusal: RuntimeHTTPError | None = None
+        for name, agent in sorted(host.agents.items()):
+            agent.inflight += 1  # its pipeline stays open while it is asked
+            try:
+                await agent.pipeline.authorize(headers, VIEW_METRICS)
+            except RuntimeHTTPError as exc:
+                refusal = refusal or exc
+                continue
+            finally:
+                agent.left()
+            shown.append((name, agent))
+        if not shown and refusal is not None:
+            raise refusal
+        return shown
+
     @get("/agents")
-    async def agents() -> Response[bytes]:
+    async def agents(request: Request[Any, Any, Any]) -> Response[bytes]:
         # Served with one agent too (whose /health is then the root's): reload errors here.
+        shown = await viewable(request_headers(cast("Any", request.scope)))
         kept, failed = failures()
         listed = []
-        for name, agent in sorted(host.agents.items()):
+        for name, agent in shown:
             entry = {"name": name, "path": f"/agents/{name}", "directory": agent.directory.name}
             if name in kept:
                 entry["reload_error"] = kept[name]
             listed.append(entry)
         body: dict[str, Any] = {"agents": listed}
-        if failed:
+        if failed and shown:
             body["failed"] = failed
         return Response(content=encode_json(body), media_type=JSON)
 
@@ -144,13 +170,22 @@ def site_app(host: AgentHost) -> Litestar:
     async def no_agent(name: Annotated[str, PathParameter()]) -> None:
         raise RuntimeHTTPError(404, "NotFound", "no agent of that name is hosted", path=name)
 
+    @route("/store/{rest:path}", http_method=list(HttpMethod))
+    async def no_root_store(request: Request[Any, Any, Any]) -> None:
+        raise RuntimeHTTPError(
+            404,
+            "NotFound",
+            f"the store is each agent's own: use /agents/{{name}}{request.url.path}",
+            path="store",
+        )
+
     async def close() -> None:
         await host.shutdown()
         await client.aclose()
         await host.routes.aclose()
 
     return Litestar(
-        route_handlers=[health, ready, metrics, agents, no_agent],
+        route_handlers=[health, ready, metrics, agents, no_agent, no_root_store],
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[host.startup],
         on_shutdown=[close],

@@ -4,9 +4,11 @@
   agent as one skill, ``x-api-key`` and bearer security schemes, streaming on. Public, like
   ``/openapi.json``: it names no secret and holds no data.
 * ``message/send``: one run of the agent's pipeline, as ``/invoke`` runs it; answers a
-  ``Task`` (``completed`` with the output as a ``data`` artifact; ``rejected`` when a
-  policy refuses; ``failed`` otherwise, with AgentDock's error envelope as a ``data`` part
-  of the status message).
+  ``Task`` (``completed`` with the output as a ``data`` artifact; ``input-required`` when
+  the run stopped at an ``interrupt()``, what it asks in the status message, and a
+  ``message/send`` naming the task's ``taskId`` answers it and resumes the run
+  (:mod:`..resume`); ``rejected`` when a policy refuses; ``failed`` otherwise, with
+  AgentDock's error envelope as a ``data`` part of the status message).
 * ``message/stream``: the same run as ``/stream`` runs it, answered as Server-Sent Events:
   the ``Task`` (``working``), then ``artifact-update`` and a final ``status-update``.
 * ``tasks/get``: a task this server answered (the 1,024 most recent; a task id is a random
@@ -41,6 +43,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import anyio
 import msgspec
 from agentdock_runtime import Pipeline, RuntimeHTTPError
+from agentdock_runtime.pipeline import INTERRUPT_KEY
 from agentdock_runtime.version import served_version
 from litestar import Request, Response, get, post
 from litestar.params import PathParameter
@@ -61,6 +64,8 @@ from agentdock_plugins.litestar.platform.jsonrpc import (
     request_id,
     result_response,
 )
+from agentdock_plugins.litestar.platform.state import interrupt_of
+from agentdock_plugins.litestar.resume import resume_run
 
 if TYPE_CHECKING:
     from agentdock.spec import DockSpec
@@ -75,6 +80,8 @@ TASK_NOT_CANCELABLE = -32002
 MAX_TASKS = 1024
 #: The checkpointer's threads of A2A contexts are ``a2a:<contextId>``.
 THREAD_PREFIX = "a2a:"
+#: A task whose run stopped at an ``interrupt()``: a message answering it resumes the run.
+INPUT_REQUIRED = "input-required"
 
 AgentPath = Annotated[str, PathParameter()]
 _decoder = msgspec.json.Decoder()
@@ -113,6 +120,8 @@ class _Agent:
         self.tasks: OrderedDict[str, dict[str, Any]] = OrderedDict()
         #: The tasks whose run is under way, each with the event that asks it to stop.
         self.running: dict[str, asyncio.Event] = {}
+        #: ``input-required`` tasks whose answer is being run (one answer at a time).
+        self.answering: set[str] = set()
         #: The runs of non-blocking ``message/send`` (held so they are not collected).
         self.background: set[asyncio.Task[None]] = set()
         description = spec.agent.description or f"The {self.name} agent."
@@ -209,6 +218,10 @@ class _Agent:
             self.tasks.popitem(last=False)
 
     def complete(self, task: dict[str, Any], output: Any, run_id: str) -> dict[str, Any]:
+        """The task ``completed`` with ``output`` as its artifact, or ``input-required``
+        when the run stopped at an interrupt (its values in the status message)."""
+        if isinstance(output, Mapping) and INTERRUPT_KEY in output:
+            return self.ask(task, output[INTERRUPT_KEY], run_id)
         task["artifacts"] = [
             {
                 "artifactId": str(uuid.uuid4()),
@@ -226,6 +239,87 @@ class _Agent:
         self.keep(task)
         return task
 
+    def ask(self, task: dict[str, Any], interrupts: Any, run_id: str) -> dict[str, Any]:
+        """The task ``input-required``: the run waits at an ``interrupt()``; the status
+        message gives what it asks (its values as text and as a ``data`` part). A message
+        with this task's ``taskId`` (and ``contextId``) answers it and resumes the run."""
+        asked = [interrupt_of(item) for item in interrupts or ()]
+        values = [item["value"] for item in asked]
+        text = encode(values[0] if len(values) == 1 else values).decode()
+        parts: list[dict[str, Any]] = [
+            {"kind": "text", "text": text},
+            {"kind": "data", "data": {INTERRUPT_KEY: asked}},
+        ]
+        message = _agent_message(task["contextId"], task["id"], parts)
+        task["status"] = {"state": INPUT_REQUIRED, "message": message, "timestamp": _now()}
+        task["metadata"] = {"agentdock/run_id": run_id}
+        self.keep(task)
+        return task
+
+    async def waiting(
+        self, params: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> dict[str, Any] | None:
+        """The ``input-required`` task a message answers (its ``taskId``), else ``None``
+        for a message that starts a task; an unknown task is -32001, one that is not
+        waiting for input -32602, each told only to an admitted caller (the run admits
+        the others)."""
+        message = params.get("message")
+        if not isinstance(message, Mapping):
+            return None
+        ident = message.get("taskId")
+        if not ident:  # absent, or the empty string a protobuf client sends for none
+            return None
+        task = self.tasks.get(ident) if isinstance(ident, str) else None
+        refusal: RpcError | None = None
+        if task is None:
+            refusal = RpcError(TASK_NOT_FOUND, f"task {ident!r} not found")
+        elif task["status"]["state"] != INPUT_REQUIRED or ident in self.answering:
+            state = "working" if ident in self.answering else task["status"]["state"]
+            refusal = RpcError(INVALID_PARAMS, f"task {ident!r} is {state}: it takes no message")
+        elif message.get("contextId") not in (None, "", task["contextId"]):
+            refusal = RpcError(INVALID_PARAMS, f"task {ident!r} is of another contextId")
+        if refusal is not None:
+            await self.pipeline.authorize(headers, "invoke")
+            raise refusal
+        return task
+
+    def answer_of(self, message: Mapping[str, Any]) -> Any:
+        """The resume value a message carries: its first ``data`` part, else its text."""
+        texts: list[str] = []
+        for part in message.get("parts") or ():
+            if not isinstance(part, Mapping):
+                continue
+            if part.get("kind") == "data" and "data" in part:
+                return part["data"]
+            if part.get("kind") == "text" and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+        if not texts:
+            raise RpcError(INVALID_PARAMS, "the answer needs a data part or text")
+        return "".join(texts)
+
+    async def resume(
+        self, task: dict[str, Any], params: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """``message/send`` answering an ``input-required`` task: the run resumed with the
+        message's answer (not an input: the input policies see it, the schema does not)."""
+        message = cast("Mapping[str, Any]", params["message"])
+        payload = {"resume": self.answer_of(message)}
+        answer = {**message, "contextId": task["contextId"], "taskId": task["id"]}
+        self.answering.add(task["id"])
+        try:
+            result = await resume_run(
+                self.pipeline, payload, headers=headers, thread_id=self.thread_of(task)
+            )
+        except RuntimeHTTPError as exc:
+            if is_admission(exc):  # a caller refused leaves the task as it was
+                raise
+            task["history"].append(answer)
+            return self.fail(task, exc.envelope())
+        finally:
+            self.answering.discard(task["id"])
+        task["history"].append(answer)
+        return self.complete(task, result.output, result.run_id)
+
     def fail(self, task: dict[str, Any], envelope: dict[str, Any]) -> dict[str, Any]:
         state = "rejected" if envelope.get("error") in RUN_REFUSALS else "failed"
         parts: list[dict[str, Any]] = [
@@ -238,6 +332,9 @@ class _Agent:
         return task
 
     async def send(self, params: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
+        waiting = await self.waiting(params, headers)
+        if waiting is not None:
+            return await self.resume(waiting, params, headers)
         value, task = self.begin(params)
         try:
             result = await self.pipeline.invoke(
@@ -254,6 +351,7 @@ class _Agent:
     ) -> dict[str, Any]:
         """``message/send`` with ``blocking: false``: the run admitted (a refusal of the
         caller keeps its HTTP status), then left to run; the task, ``working``."""
+        await self.no_answer(params, headers)
         value, task = self.begin(params)
         items = self.pipeline.stream(value, headers=headers, thread_id=self.thread_of(task))
         try:
@@ -271,6 +369,15 @@ class _Agent:
         self.background.add(run)
         run.add_done_callback(self.background.discard)
         return cast("dict[str, Any]", answer)
+
+    async def no_answer(self, params: Mapping[str, Any], headers: Mapping[str, str]) -> None:
+        """An answer to an ``input-required`` task resumes with a blocking ``message/send``
+        only (-32602 otherwise)."""
+        if await self.waiting(params, headers) is not None:
+            await self.pipeline.authorize(headers, "invoke")
+            raise RpcError(
+                INVALID_PARAMS, "answer an input-required task with a blocking message/send"
+            )
 
     def get_task(self, params: Mapping[str, Any]) -> dict[str, Any]:
         ident = params.get("id")
@@ -354,6 +461,7 @@ def a2a_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
             elif method == "message/send":
                 result = await agent.send(params, headers)
             elif method == "message/stream":
+                await agent.no_answer(params, headers)
                 value, task = agent.begin(params)
                 return await stream(ident, value, task, headers)
             elif method == "tasks/get":
@@ -389,6 +497,8 @@ async def _events(
         while (item := await _next_unless(items, stop)) is not None:
             if item.event == "end":
                 done = agent.complete(task, item.data.get("output"), run_id)
+                if done["status"]["state"] == INPUT_REQUIRED:
+                    break  # no artifact: the final status asks for input
                 artifact = done["artifacts"][0]
                 yield _frame(
                     ident,

@@ -92,6 +92,11 @@ class ResumeCommand(msgspec.Struct, kw_only=True):
     update: dict[str, Any] | list[Any] | None = None
     goto: str | list[str] | None = None
 
+    def __post_init__(self) -> None:
+        # LangGraph fails inside its loop on a command that asks nothing.
+        if self.resume is None and self.update is None and not self.goto:
+            raise InputValidationError("the command has no resume, update or goto", path="command")
+
     def as_dict(self) -> dict[str, Any]:
         return msgspec.structs.asdict(self)
 

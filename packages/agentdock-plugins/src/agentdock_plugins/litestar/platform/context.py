@@ -20,7 +20,7 @@ from agentdock_runtime import Pipeline, RuntimeHTTPError, Unauthorized
 from agentdock_runtime.gates import as_async
 from litestar.response import Stream
 
-from agentdock_plugins.langgraph.platformrun import PLATFORM_RUN, PlatformRun
+from agentdock_plugins.langgraph.platformrun import PLATFORM_RUN, PlatformRun, run_payload
 from agentdock_plugins.litestar.openapi import declared_schemas
 from agentdock_plugins.litestar.platform.bodies import RunCreate, not_found
 from agentdock_plugins.litestar.platform.encoding import HEARTBEAT, encode
@@ -266,7 +266,8 @@ class Platform:
             metadata=body.metadata or {},
             kwargs={"stream_mode": modes, "config": run.config},
         )
-        handle = await self.runs.start(record, thread, run, body.input or {}, headers, wait=wait)
+        payload = run_payload(run.command, body.input)
+        handle = await self.runs.start(record, thread, run, payload, headers, wait=wait)
         handle.cancel_on_disconnect = body.on_disconnect == "cancel"
         return handle
 
@@ -274,9 +275,14 @@ class Platform:
         """``POST /runs/wait``: no thread, so nothing to queue behind, cancel or join; the
         run is the request's own pipeline call, in the request's task."""
         self.check_assistant(body.assistant_id)
-        token = PLATFORM_RUN.set(platform_run(body, body.modes()))
+        run = platform_run(body, body.modes())
+        token = PLATFORM_RUN.set(run)
         try:
-            result = await self.pipeline.invoke(body.input or {}, headers=headers)
+            result = await self.pipeline.invoke(
+                run_payload(run.command, body.input),
+                headers=headers,
+                resume=run.command is not None,
+            )
         except RuntimeHTTPError as error:
             if error.status < 500:
                 raise

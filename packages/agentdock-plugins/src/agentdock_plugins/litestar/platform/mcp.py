@@ -12,7 +12,10 @@ its protocol version, and results carry ``resultType``).
 * ``tools/call`` runs the agent's pipeline, as ``/invoke`` does, with the caller's
   credentials: its output comes back as ``structuredContent`` and as JSON text. A refusal
   once the caller is admitted (the input schema, a policy, the agent failing) is a tool
-  error (``isError``) carrying AgentDock's error envelope, so the model sees why.
+  error (``isError``) carrying AgentDock's error envelope, so the model sees why. A run
+  stopped at an ``interrupt()`` asks for input with 2026-07-28's ``input_required`` result
+  (the retried call resumes it, :mod:`..resume`); in the handshake era, which has no way
+  to take the answer, it is a tool error saying so.
 
 Every request authenticates as ``/invoke`` does (``x-api-key`` or ``Authorization``; the
 role needs ``invoke``; the rate limit counts it): a refusal there is the HTTP status and
@@ -22,10 +25,12 @@ are plain dicts decoded with msgspec; the ``mcp`` package is not imported by the
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from agentdock_runtime import Pipeline, RuntimeHTTPError
+from agentdock_runtime import InvokeResult, Pipeline, RuntimeHTTPError
+from agentdock_runtime.pipeline import INTERRUPT_KEY
 from agentdock_runtime.version import served_version
 from litestar import HttpMethod, Request, Response, route
 
@@ -43,6 +48,8 @@ from agentdock_plugins.litestar.platform.jsonrpc import (
     request_id,
     result_response,
 )
+from agentdock_plugins.litestar.platform.state import interrupt_of
+from agentdock_plugins.litestar.resume import can_resume, resume_run
 
 if TYPE_CHECKING:
     from agentdock.spec import DockSpec
@@ -55,6 +62,16 @@ HANDSHAKE_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 MODERN_VERSIONS = ("2026-07-28",)
 _VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
 UNSUPPORTED_VERSION = -32022
+#: The threads of ``tools/call`` runs that may be resumed are ``mcp:<uuid>``.
+THREAD_PREFIX = "mcp:"
+#: The key of the one input request an interrupted run makes.
+INPUT_KEY = "interrupt"
+#: What the elicitation asks for: the answer that resumes the run.
+_ANSWER_SCHEMA = {
+    "type": "object",
+    "properties": {"answer": {"type": "string", "description": "The answer to the question."}},
+    "required": ["answer"],
+}
 
 
 class _Tool:
@@ -77,28 +94,64 @@ class _Tool:
             tool["outputSchema"] = {**schema_out, "$defs": defs} if defs else schema_out
         self.listing = [tool]
         self.server_info = {"name": self.name, "version": served_version(spec) or "0"}
+        self.resumable = can_resume(pipeline)
 
-    async def call(self, params: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
+    async def call(
+        self, params: Mapping[str, Any], headers: Mapping[str, str], *, modern: bool = False
+    ) -> dict[str, Any]:
+        """``tools/call``: one run; in the 2026-07-28 era, of a resumable agent, on a thread
+        of its own, so that a run stopped at an interrupt can ask for input and be resumed
+        (``requestState`` names that thread)."""
         name = params.get("name")
         if name != self.name:
             raise RpcError(INVALID_PARAMS, f"unknown tool {name!r}; the tool is {self.name!r}")
+        if params.get("requestState") is not None:
+            return await self.resume(params, headers)
         arguments = params.get("arguments")
         if arguments is None:
             arguments = {}
         if not isinstance(arguments, dict):
             raise RpcError(INVALID_PARAMS, "arguments must be an object")
+        thread = f"{THREAD_PREFIX}{uuid.uuid4()}" if modern and self.resumable else None
         try:
-            result = await self.pipeline.invoke(arguments, headers=headers)
+            result = await self.pipeline.invoke(arguments, headers=headers, thread_id=thread)
         except RuntimeHTTPError as exc:
             if is_admission(exc):
                 raise
-            envelope = exc.envelope()
-            return {
-                "content": [{"type": "text", "text": f"{exc.name}: {exc.detail}"}],
-                "structuredContent": envelope,
-                "isError": True,
-            }
+            return _tool_error(exc)
+        return self.answer(result, thread)
+
+    async def resume(self, params: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
+        """A ``tools/call`` retried with ``inputResponses`` and the ``requestState`` of an
+        ``input_required`` result: the run of that thread resumed with the answer."""
+        thread = params["requestState"]
+        if not isinstance(thread, str) or not thread.startswith(THREAD_PREFIX):
+            raise RpcError(INVALID_PARAMS, "requestState is not one this server sent")
+        responses = params.get("inputResponses")
+        response = responses.get(INPUT_KEY) if isinstance(responses, Mapping) else None
+        if not isinstance(response, Mapping):
+            raise RpcError(INVALID_PARAMS, f"inputResponses.{INPUT_KEY} is missing")
+        if response.get("action") != "accept":
+            text = f"the interrupt was not answered ({response.get('action')}): not resumed"
+            return {"content": [{"type": "text", "text": text}], "isError": True}
+        content = response.get("content")
+        if isinstance(content, Mapping) and set(content) == {"answer"}:
+            content = content["answer"]
+        try:
+            result = await resume_run(
+                self.pipeline, {"resume": content}, headers=headers, thread_id=thread
+            )
+        except RuntimeHTTPError as exc:
+            if is_admission(exc):
+                raise
+            return _tool_error(exc)
+        return self.answer(result, thread)
+
+    def answer(self, result: InvokeResult, thread: str | None) -> dict[str, Any]:
+        """A run's result: its output, or what an interrupt asks (:meth:`asks`)."""
         output = result.output
+        if isinstance(output, Mapping) and INTERRUPT_KEY in output:
+            return self.asks(output[INTERRUPT_KEY], result.run_id, thread)
         structured = output if isinstance(output, dict) else {"result": output}
         return {
             "content": [{"type": "text", "text": encode(output).decode()}],
@@ -106,6 +159,41 @@ class _Tool:
             "isError": False,
             "_meta": {"agentdock/run_id": result.run_id},
         }
+
+    def asks(self, interrupts: Any, run_id: str, thread: str | None) -> dict[str, Any]:
+        """A run stopped at an ``interrupt()``. On a thread (2026-07-28): MCP's
+        ``input_required`` result, one form elicitation (``answer``) whose message is the
+        interrupt's value, and the thread as ``requestState``; otherwise (the handshake era,
+        or an agent without threads, which cannot be resumed) a tool error saying so, the
+        interrupts as ``structuredContent`` (an ``isError`` result is not checked against
+        the output schema, which a partial state does not match)."""
+        asked = [interrupt_of(item) for item in interrupts or ()]
+        values = [item["value"] for item in asked]
+        text = encode(values[0] if len(values) == 1 else values).decode()
+        meta = {"agentdock/run_id": run_id, "agentdock/interrupted": True}
+        if thread is not None:
+            form = {"mode": "form", "message": text, "requestedSchema": _ANSWER_SCHEMA}
+            return {
+                "resultType": "input_required",
+                "inputRequests": {INPUT_KEY: {"method": "elicitation/create", "params": form}},
+                "requestState": thread,
+                "_meta": meta,
+            }
+        return {
+            "content": [{"type": "text", "text": f"the run stopped at an interrupt: {text}"}],
+            "structuredContent": {INTERRUPT_KEY: asked},
+            "isError": True,
+            "_meta": meta,
+        }
+
+
+def _tool_error(exc: RuntimeHTTPError) -> dict[str, Any]:
+    """A refusal once the caller is admitted, as a tool error carrying the envelope."""
+    return {
+        "content": [{"type": "text", "text": f"{exc.name}: {exc.detail}"}],
+        "structuredContent": exc.envelope(),
+        "isError": True,
+    }
 
 
 def _modern_version(params: Mapping[str, Any]) -> str | None:
@@ -155,7 +243,8 @@ def mcp_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
             raise RpcError(INVALID_REQUEST, "a request needs a method and object params")
         modern = _modern_version(params)
         if method == "tools/call":
-            result = await tool.call(params, headers)  # the pipeline admits the caller
+            # The pipeline admits the caller.
+            result = await tool.call(params, headers, modern=modern is not None)
         else:
             await pipeline.authorize(headers, "invoke")
             if method == "initialize":
@@ -171,7 +260,7 @@ def mcp_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
             else:
                 raise RpcError(METHOD_NOT_FOUND, f"method {method!r} is not served")
         if modern or method == "server/discover":
-            result["resultType"] = "complete"
+            result.setdefault("resultType", "complete")
         return result
 
     @route("/mcp", http_method=[HttpMethod.POST], status_code=200)

@@ -206,10 +206,11 @@ class Runs:
             raise
         context = contextvars.copy_context()
         context.run(PLATFORM_RUN.set, run)
+        resume = run.command is not None  # the payload is the command (:func:`run_payload`)
         body = (
-            self._invoke(handle, payload, headers)
+            self._invoke(handle, payload, headers, resume)
             if wait
-            else self._stream(handle, payload, headers)
+            else self._stream(handle, payload, headers, resume)
         )
         handle.task = asyncio.get_running_loop().create_task(
             self._turn(handle, body), context=context
@@ -327,13 +328,17 @@ class Runs:
         await self._records.put_thread(_with_status(current, new))
 
     async def _invoke(
-        self, handle: RunHandle, payload: Mapping[str, Any], headers: Mapping[str, str]
+        self,
+        handle: RunHandle,
+        payload: Mapping[str, Any],
+        headers: Mapping[str, str],
+        resume: bool,
     ) -> str:
         """``/runs/wait``: one ``Pipeline.invoke``; its output is the run's result."""
         thread_id = handle.thread.thread_id if handle.thread is not None else None
         try:
             result = await self._pipeline.invoke(
-                payload, headers=headers, thread_id=thread_id, own_thread=True
+                payload, headers=headers, thread_id=thread_id, own_thread=True, resume=resume
             )
         except RuntimeHTTPError as exc:
             handle.error = exc
@@ -348,14 +353,18 @@ class Runs:
         return "success"
 
     async def _stream(
-        self, handle: RunHandle, payload: Mapping[str, Any], headers: Mapping[str, str]
+        self,
+        handle: RunHandle,
+        payload: Mapping[str, Any],
+        headers: Mapping[str, str],
+        resume: bool,
     ) -> str:
         """Streams and background runs: ``Pipeline.stream``, its items as Platform frames
         (``metadata`` first, one event per requested mode, ``error`` on failure)."""
         thread_id = handle.thread.thread_id if handle.thread is not None else None
         # The thread was found to be the caller's (its owner checked): used as it is.
         items = self._pipeline.stream(
-            payload, headers=headers, thread_id=thread_id, own_thread=True
+            payload, headers=headers, thread_id=thread_id, own_thread=True, resume=resume
         )
         try:
             try:

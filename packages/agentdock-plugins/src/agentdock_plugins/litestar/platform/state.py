@@ -31,7 +31,9 @@ def checkpoint_of(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 
 def interrupt_of(interrupt: Any) -> dict[str, Any]:
-    """An ``Interrupt`` as ``{value, id}``."""
+    """An ``Interrupt`` (or one already made plain) as ``{value, id}``."""
+    if isinstance(interrupt, Mapping):
+        return {"value": interrupt.get("value"), "id": interrupt.get("id")}
     return {"value": getattr(interrupt, "value", None), "id": getattr(interrupt, "id", None)}
 
 
