@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,7 @@ def test_the_chat_example_deploys_rolls_back_and_stops_through_the_control_plane
             serving(controlplane_app(plane)) as port,
             httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=DEADLINE) as client,
         ):
-            _drive(Api(client, key), project, docker)
+            _drive(Api(client, key), plane, project, docker)
     finally:
         for record in store.list_deployments("chat"):
             name = record.handle.get("name")
@@ -120,7 +121,7 @@ def test_the_chat_example_deploys_rolls_back_and_stops_through_the_control_plane
         store.close()
 
 
-def _drive(api: Api, project: Path, docker: Any) -> None:
+def _drive(api: Api, plane: ControlPlane, project: Path, docker: Any) -> None:
     op_id, events = api.start("/controller/deploy", {"dockfile": "chat/Dockfile.yaml"})
     statuses = [e["status"] for e in events if e["event"] == "deploy_status"]
     assert statuses == ["queued", "running", "succeeded"], events
@@ -148,6 +149,15 @@ def _drive(api: Api, project: Path, docker: Any) -> None:
     logs = api.get("/controller/logs/chat", tail=50)["lines"]
     assert logs and len(logs) <= 50
     assert agent_key not in json.dumps(logs)
+    # A client that follows the container's log and leaves frees its follower, though the
+    # log says nothing more (the engine's stream is closed under the waiting thread).
+    with api.client.stream(
+        "GET", "/controller/logs/chat/follow", params={"tail": 1}, headers=api.auth
+    ) as follow:
+        assert follow.status_code == 200
+        assert any(line.startswith("event: line") for line in follow.iter_lines())
+        assert plane.followers.taken == 1
+    _until(lambda: plane.followers.taken == 0)
 
     graph = project / "agent" / "graph.py"
     graph.write_text(graph.read_text() + "\n# the second version\n")
@@ -170,6 +180,13 @@ def _drive(api: Api, project: Path, docker: Any) -> None:
     names = [_handle_name(api, d["deployment_id"]) for d in api.get("/controller/deployments/chat")]
     for name in filter(None, names):
         assert not docker.containers.list(all=True, filters={"name": f"^/{name}$"}), name
+
+
+def _until(condition: Any) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.05)
 
 
 def _name(api: Api) -> str:

@@ -236,6 +236,45 @@ def test_a_followed_log_stops_its_thread_when_the_client_goes(
     assert not runtime_log.read_to_end.is_set()  # stopped, not read to the end
 
 
+def _follower_threads() -> int:
+    return sum(t.name == "agentdock-log-follow" for t in threading.enumerate())
+
+
+def test_clients_that_come_and_go_never_fill_the_followers(
+    cp: Plane, echo: Path, http: httpx.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local target's follow of a log nobody writes to: each client that leaves frees
+    its place at once, where its thread used to wait for a next line that never came
+    (and the 33rd client was refused)."""
+    import os
+
+    import deploy_fakes
+    from agentdock_plugins.controlplane.logfollow import MAX_FOLLOWERS
+    from agentdock_plugins.local.target import LocalTarget
+
+    log = tmp_path / "runtime.log"
+    log.write_text("12:00:00.000 INFO app started\n")
+    handle = {"log": str(log), "pid": os.getpid()}  # a live runtime: the follow never ends
+    local = LocalTarget()
+    monkeypatch.setattr(
+        deploy_fakes.FakeTarget,
+        "logs",
+        lambda self, h, tail, follow: local.logs(handle, tail, follow),
+    )
+    _deploy(cp, echo)
+    before = _follower_threads()
+    for cycle in range(MAX_FOLLOWERS + 8):
+        with http.stream(
+            "GET", "/controller/logs/echo/follow?tail=1", headers=cp.auth("viewer")
+        ) as answer:
+            assert answer.status_code == 200, (cycle, answer.read())
+            first = _frames(answer.iter_lines(), 1)
+            assert first == [("line", {"line": "12:00:00.000 INFO app started"})], cycle
+    _until(lambda: cp.plane.followers.taken == 0)
+    _until(lambda: _follower_threads() <= before)
+    assert log.read_text() == "12:00:00.000 INFO app started\n"  # nothing woke them but us
+
+
 def test_a_followed_log_refuses_strangers_unknown_agents_and_bad_levels(
     cp: Plane, runtime_log: _Log
 ) -> None:
