@@ -59,5 +59,7 @@ def with_policy_plugin(fake: Any, monkeypatch: pytest.MonkeyPatch) -> PluginMana
     and the policy plugin (as ``shout-plugin``), also made the process's plugin manager:
     the deploy service validates a Dockfile's plugins block with that one."""
     manager = plugin_manager(("shout-plugin", PolicyPlugin()), ("fake", fake))
+    # Both names: agentdock.validation binds the function when it is first imported.
     monkeypatch.setattr("agentdock.plugins.get_plugin_manager", lambda: manager)
+    monkeypatch.setattr("agentdock.validation.get_plugin_manager", lambda: manager)
     return manager
