@@ -3,12 +3,12 @@ real browser (headless Chromium, Selenium), against a control plane on a real so
 the echo example deployed to the fake target (no runtime to build: these views read the
 registry, the runtime's log and the telemetry store).
 
-The Policies tab shows the running version's policies with placeholders as written; the
-Audit tab shows hostile audit text as text; a line appended to the runtime's log appears in
-the Logs tab without a reload; a run's trace id links into LangFuse; an admin rotates a
-platform key and revokes ticked ones. axe-core checks each page (WCAG 2 A and AA) and a
-screenshot of each view goes to ``$AGENTDOCK_TEST_ARTIFACTS/controlplane`` (else
-``tests/.artifacts/``).
+The Policies tab shows the running version's policies, a plugin's among them (named in its
+``plugins`` block), with placeholders as written; the Audit tab shows hostile audit text as
+text; a line appended to the runtime's log appears in the Logs tab without a reload; a run's
+trace id links into LangFuse; an admin rotates a platform key and revokes ticked ones.
+axe-core checks each page (WCAG 2 A and AA) and a screenshot of each view goes to
+``$AGENTDOCK_TEST_ARTIFACTS/controlplane`` (else ``tests/.artifacts/``).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from agentdock_plugins.controlplane.principals import create_platform_key
 from agentdock_plugins.controlplane.state import ControlPlane
 from browser_support import accessibility_violations, artifacts_dir, chrome
 from controlplane_support import DEADLINE, record_events, run_event
+from policy_plugin import PLUGINS_BLOCK, with_policy_plugin
 from served import serving
 
 pytest_plugins = ("deploy_fixtures", "controlplane_fixtures")
@@ -94,12 +95,12 @@ def views(
         monkeypatch.delenv(name, raising=False)
     text = echo.read_text()
     text = text[: text.index("policies:")] + POLICIES + text[text.index("\nauth:") :]
-    echo.write_text(text + LANGFUSE)
+    echo.write_text(text + LANGFUSE + PLUGINS_BLOCK)
     log = _RuntimeLog(tmp_path / "runtime.log")
     monkeypatch.setattr(
         deploy_fakes.FakeTarget, "logs", lambda self, h, tail, follow: log.logs(h, tail, follow)
     )
-    manager, _ = fakes
+    manager = with_policy_plugin(fakes[1], monkeypatch)
     store = open_store()
     keys = {
         r: create_platform_key(store, r, created_by="test")[0].key
@@ -171,6 +172,11 @@ def test_the_agent_pages_new_tabs_and_the_platform_keys_page(views: dict[str, An
         assert "post" in row.text and "on" in row.text
         assert '["${SECRET_WORD}"]' in row.text
         assert "pii" in table.find_element(By.CSS_SELECTOR, "tr[data-policy=redact_input]").text
+        # A plugin's policies, named in the plugins block, with their settings as written.
+        plugin_row = shown("#plugin-policies-table tr[data-plugin-policy=no-shouting]")
+        assert "shout-plugin" in plugin_row.text and "pre" in plugin_row.text
+        assert '["${SECRET_WORD}","<b>LOUD</b>"]' in plugin_row.text.replace(", ", ",")
+        assert not browser.find_elements(By.CSS_SELECTOR, "#policies b")  # markup is text
         assert PLANTED not in browser.page_source
         wait.until(
             lambda d: d.find_elements(By.CSS_SELECTOR, "#policies [data-chart=policy] canvas")

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from controlplane_support import DEADLINE, Plane, record_events, run_event, telemetry_event
+from policy_plugin import PLUGINS_BLOCK, with_policy_plugin
 
 pytest_plugins = ("deploy_fixtures", "controlplane_fixtures")
 
@@ -27,7 +28,7 @@ def _deploy(cp: Plane, echo: Path) -> dict[str, Any]:
     )
     assert answer.status_code == 202, answer.text
     done = cp.wait(answer.json()["operation_id"])
-    assert done["status"] == "succeeded", done
+    assert done["status"] == "succeeded", done["error"]
     return done
 
 
@@ -91,6 +92,49 @@ def test_the_policies_tab_says_unknown_for_a_number_left_as_a_placeholder(
     row = page[page.index('data-policy="max_output_chars"') :].split("</tr>", 1)[0]
     assert ">unknown<" in row and "${LIMIT}" in html.unescape(row)
     assert ">400<" not in row
+
+
+def test_the_policies_tab_shows_a_plugins_policies_as_written(
+    cp: Plane, echo: Path, fakes: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manager = with_policy_plugin(fakes[1], monkeypatch)
+    cp.plane.plugins = manager
+    monkeypatch.setenv("SECRET_WORD", PLANTED)
+    echo.write_text(echo.read_text() + PLUGINS_BLOCK)
+    _deploy(cp, echo)
+    cp.sign_in("viewer")
+    page = cp.client.get("/agents/echo").text
+    assert 'id="plugin-policies-table"' in page
+    rows = {
+        name: page[page.index(f'data-plugin-policy="{name}"') :].split("</tr>", 1)[0]
+        for name in ("no-shouting", "audit-trail")
+    }
+    assert 'data-plugin-policy="trail-sink"' not in page  # a sink is not a policy
+    shouting = html.unescape(rows["no-shouting"])
+    assert "<td>pre</td>" in rows["no-shouting"] and "shout-plugin" in shouting
+    assert "lower-cases shouted input" in shouting
+    assert (
+        "plugins.no-shouting.words" in shouting and "plugins.no-shouting.nested.level" in shouting
+    )
+    assert "${SECRET_WORD}" in shouting  # the placeholder as written, never its value
+    assert "<b>LOUD</b>" in shouting and "<b>LOUD</b>" not in rows["no-shouting"]
+    trail = html.unescape(rows["audit-trail"])
+    assert "<td>unknown</td>" in rows["audit-trail"]  # a factory function: no stage declared
+    assert "no configuration" in trail and "<i>every</i>" not in rows["audit-trail"]
+    assert PLANTED not in page
+    # A control plane that no longer has the plugin still lists what the version names.
+    manager.unregister("shout-plugin")
+    page = cp.client.get("/agents/echo").text
+    row = page[page.index('data-plugin-policy="no-shouting"') :].split("</tr>", 1)[0]
+    assert "not installed here" in row and "${SECRET_WORD}" in html.unescape(row)
+    assert PLANTED not in page
+
+
+def test_the_policies_tab_says_when_no_plugin_policy_is_named(cp: Plane, echo: Path) -> None:
+    _deploy(cp, echo)
+    cp.sign_in("viewer")
+    page = cp.client.get("/agents/echo").text
+    assert 'id="no-plugin-policies"' in page and 'id="plugin-policies-table"' not in page
 
 
 def test_the_audit_tab_lists_this_agents_entries_newest_first_escaped(
@@ -234,6 +278,45 @@ def test_a_followed_log_stops_its_thread_when_the_client_goes(
     # server has seen the client go it stops (a line may come before that: keep writing).
     _until(lambda: runtime_log.new.put("12:00:04.000 INFO more") or cp.plane.followers.taken == 0)
     assert not runtime_log.read_to_end.is_set()  # stopped, not read to the end
+
+
+def _follower_threads() -> int:
+    return sum(t.name == "agentdock-log-follow" for t in threading.enumerate())
+
+
+def test_clients_that_come_and_go_never_fill_the_followers(
+    cp: Plane, echo: Path, http: httpx.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local target's follow of a log nobody writes to: each client that leaves frees
+    its place at once, where its thread used to wait for a next line that never came
+    (and the 33rd client was refused)."""
+    import os
+
+    import deploy_fakes
+    from agentdock_plugins.controlplane.logfollow import MAX_FOLLOWERS
+    from agentdock_plugins.local.target import LocalTarget
+
+    log = tmp_path / "runtime.log"
+    log.write_text("12:00:00.000 INFO app started\n")
+    handle = {"log": str(log), "pid": os.getpid()}  # a live runtime: the follow never ends
+    local = LocalTarget()
+    monkeypatch.setattr(
+        deploy_fakes.FakeTarget,
+        "logs",
+        lambda self, h, tail, follow: local.logs(handle, tail, follow),
+    )
+    _deploy(cp, echo)
+    before = _follower_threads()
+    for cycle in range(MAX_FOLLOWERS + 8):
+        with http.stream(
+            "GET", "/controller/logs/echo/follow?tail=1", headers=cp.auth("viewer")
+        ) as answer:
+            assert answer.status_code == 200, (cycle, answer.read())
+            first = _frames(answer.iter_lines(), 1)
+            assert first == [("line", {"line": "12:00:00.000 INFO app started"})], cycle
+    _until(lambda: cp.plane.followers.taken == 0)
+    _until(lambda: _follower_threads() <= before)
+    assert log.read_text() == "12:00:00.000 INFO app started\n"  # nothing woke them but us
 
 
 def test_a_followed_log_refuses_strangers_unknown_agents_and_bad_levels(

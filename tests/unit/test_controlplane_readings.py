@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from agentdock.registry import VersionRecord
 from agentdock_plugins.controlplane.langfuselink import langfuse_host, trace_link
-from agentdock_plugins.controlplane.policyview import policy_rows
+from agentdock_plugins.controlplane.policyview import plugin_policy_rows, policy_rows
 
 ECHO = (Path(__file__).resolve().parents[2] / "examples" / "echo" / "Dockfile.yaml").read_text()
 TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -54,6 +54,43 @@ def test_policy_rows_never_fail_on_a_hostile_block(document: dict[str, Any]) -> 
     assert len(rows) == 7
     for row in rows:
         assert row["on"] in (True, False, None)
+
+
+@pytest.fixture(scope="module")
+def with_plugin() -> Any:
+    from agentdock.testing import plugin_manager
+    from policy_plugin import PolicyPlugin
+
+    return plugin_manager(("shout-plugin", PolicyPlugin()))
+
+
+def test_plugin_policy_rows_list_named_policies_as_written(with_plugin: Any) -> None:
+    block = {
+        "no-shouting": {"words": ["${WORD}"], "nested": {"deep": {"x": 1}}, "empty": {}},
+        "audit-trail": None,
+        "trail-sink": {},  # a telemetry sink: not a policy
+        "redact_input": {},  # a built-in's name: not a plugin's policy
+        "elsewhere": {"level": 3},  # nothing here registers it
+    }
+    rows = {r["name"]: r for r in plugin_policy_rows({"plugins": block}, with_plugin)}
+    assert list(rows) == ["no-shouting", "audit-trail", "elsewhere"]
+    assert rows["no-shouting"]["stage"] == "pre" and rows["no-shouting"]["installed"]
+    assert rows["no-shouting"]["settings"] == [
+        ("plugins.no-shouting.words", ["${WORD}"], True),
+        ("plugins.no-shouting.nested.deep.x", 1, True),
+    ]
+    assert rows["audit-trail"]["stage"] is None and rows["audit-trail"]["settings"] == []
+    assert rows["elsewhere"]["installed"] is False and rows["elsewhere"]["plugin"] is None
+    assert rows["elsewhere"]["settings"] == [("plugins.elsewhere.level", 3, True)]
+
+
+@pytest.mark.parametrize(
+    "block",
+    [5, None, [], "no-shouting", {"no-shouting": "loud"}, {"no-shouting": [1, 2]}, {7: {}}],
+)
+def test_plugin_policy_rows_never_fail_on_a_hostile_block(with_plugin: Any, block: Any) -> None:
+    for row in plugin_policy_rows({"plugins": block}, with_plugin):
+        assert isinstance(row["name"], str) and isinstance(row["settings"], list)
 
 
 def _record(snapshot: str) -> VersionRecord:

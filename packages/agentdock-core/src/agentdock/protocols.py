@@ -307,7 +307,9 @@ class Target(Protocol):
         ...
 
     def logs(self, handle: Mapping[str, Any], tail: int | None, follow: bool) -> Iterator[str]:
-        """The runtime's log lines, oldest first; with ``follow``, keep yielding new ones."""
+        """The runtime's log lines, oldest first; with ``follow``, keep yielding new ones.
+        A :class:`~agentdock.deployment.followedlog.FollowedLog` lets a reader in another
+        thread stop a follow that waits for a next line; a plain iterator cannot be."""
         ...
 
 

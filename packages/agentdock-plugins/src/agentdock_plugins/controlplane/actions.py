@@ -71,9 +71,10 @@ def _start(plane: ControlPlane, kind: str, agent: str, who: Principal, work: Any
         ) from None
 
 
-def _dockfile(plane: ControlPlane, dockfile: str) -> tuple[Path, str, str]:
+def _dockfile(plane: ControlPlane, dockfile: str) -> tuple[Path, str, str, str | None]:
     """The Dockfile a path on the server names (under the project directory), its agent's
-    name, and the path as shown in the audit log (relative to the projects)."""
+    name, the path as shown in the audit log (relative to the projects), and the target
+    the Dockfile declares (``deploy.target``; None if it names none)."""
     path = dockfile_under(plane.projects, dockfile)
     if path is None:
         raise RuntimeHTTPError(
@@ -83,16 +84,31 @@ def _dockfile(plane: ControlPlane, dockfile: str) -> tuple[Path, str, str]:
         path = path / "Dockfile.yaml"
     if not path.is_file():
         raise RuntimeHTTPError(404, "NotFound", "no such Dockfile", path="dockfile")
-    return path, _agent_of(path), str(path.relative_to(plane.projects.resolve()))
+    agent, declared = _read_head(path)
+    return path, agent, str(path.relative_to(plane.projects.resolve())), declared
+
+
+def _target(plane: ControlPlane, requested: str | None, declared: str | None) -> str | None:
+    """The target a deploy or build asks the service for: the request's, else none when
+    the Dockfile declares one (the service reads it there), else the control plane's."""
+    return requested or (None if declared else plane.target)
 
 
 def start_deploy(plane: ControlPlane, who: Principal, dockfile: str) -> Operation:
     """Check the path and the Dockfile's agent name, audit, then deploy in the background."""
-    path, agent, shown = _dockfile(plane, dockfile)
+    path, agent, shown, declared = _dockfile(plane, dockfile)
+    target = _target(plane, None, declared)
     audit(plane.store, who, "controlplane.deploy", agent, shown)
 
     def work(progress: Any) -> tuple[dict[str, Any], str | None]:
-        done = deploy(path, progress=progress, store=plane.store, plugins=plane.plugins)
+        done = deploy(
+            path,
+            target=target,
+            build_options=plane.build_options,
+            progress=progress,
+            store=plane.store,
+            plugins=plane.plugins,
+        )
         return done.to_json(), done.api_key
 
     return _start(plane, "deploy", agent, who, work)
@@ -103,20 +119,28 @@ def start_build(
 ) -> Operation:
     """Check, audit, then build and record the version in the background (nothing starts);
     one operation per agent at a time, as for deploys."""
-    path, agent, shown = _dockfile(plane, dockfile)
+    path, agent, shown, declared = _dockfile(plane, dockfile)
+    chosen = _target(plane, target, declared)
     audit(plane.store, who, "controlplane.build", agent, shown, build_target=target)
 
     def work(progress: Any) -> tuple[dict[str, Any], str | None]:
         done = build(
-            path, target=target, progress=progress, store=plane.store, plugins=plane.plugins
+            path,
+            target=chosen,
+            build_options=plane.build_options,
+            progress=progress,
+            store=plane.store,
+            plugins=plane.plugins,
         )
         return done.to_json(), None
 
     return _start(plane, "build", agent, who, work)
 
 
-def _agent_of(path: Any) -> str:
-    """The agent name a Dockfile declares, read with the loader (its limits apply)."""
+def _read_head(path: Any) -> tuple[str, str | None]:
+    """The agent name a Dockfile declares and its ``deploy.target`` (None when absent or
+    not a string: the deploy's validation reports that), read with the loader (its limits
+    apply)."""
     from agentdock.spec.loader import load_document
 
     document = load_document(path, environ={}, allow_unresolved=True)
@@ -125,7 +149,9 @@ def _agent_of(path: Any) -> str:
     name = agent.get("name") if isinstance(agent, dict) else None
     if not isinstance(name, str) or not is_agent_name(name):
         raise RuntimeHTTPError(400, "InvalidDockfile", "the Dockfile names no valid agent")
-    return name
+    deploy_cfg = data.get("deploy")
+    declared = deploy_cfg.get("target") if isinstance(deploy_cfg, dict) else None
+    return name, declared if isinstance(declared, str) and declared else None
 
 
 def start_rollback(

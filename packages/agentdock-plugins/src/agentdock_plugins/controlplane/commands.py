@@ -59,6 +59,19 @@ def _fail(message: str, as_json: bool, code: int = exitcodes.INVALID) -> None:
     help="Everyone is admin, no sign-in (refused unless --host is a loopback address).",
 )
 @click.option("--secure-cookies", is_flag=True, help="Send the session cookie over HTTPS only.")
+@click.option(
+    "--target",
+    default=None,
+    metavar="NAME",
+    help="Where deploys and builds go when the Dockfile names no deploy.target "
+    "(docker, kubernetes, ...; default: local).",
+)
+@click.option(
+    "--base-image",
+    default=None,
+    metavar="REF",
+    help="The base image of every docker build (overrides build.base_image).",
+)
 @click.pass_context
 def controlplane_command(
     ctx: click.Context,
@@ -67,6 +80,8 @@ def controlplane_command(
     projects: Path,
     insecure_no_auth: bool,
     secure_cookies: bool,
+    target: str | None,
+    base_image: str | None,
 ) -> None:
     """Serve the control plane: the JSON API and, at /, the dashboard."""
     if ctx.invoked_subcommand is not None:
@@ -85,6 +100,10 @@ def controlplane_command(
     from agentdock_plugins.controlplane.state import ControlPlane
     from agentdock_plugins.litestar.running import run
 
+    plugins = get_plugin_manager()
+    known = sorted(plugins.registrations("targets"))
+    if target is not None and target not in known:
+        _fail(f"no target named {target!r} (known: {', '.join(known) or 'none'})", False)
     try:
         store = open_store()
     except RegistryError as exc:
@@ -104,11 +123,14 @@ def controlplane_command(
         store=store,
         projects=projects.resolve(),
         auth=not insecure_no_auth,
-        plugins=get_plugin_manager(),
+        plugins=plugins,
+        target=target,
+        build_options={"base_image": base_image} if base_image else {},
     )
     out = console()
     out.print(
-        f"AgentDock control plane on http://{host}:{port}/ (registry {describe_store(store)})"
+        f"AgentDock control plane on http://{host}:{port}/ (registry {describe_store(store)}, "
+        f"target {target or 'local'} unless a Dockfile names one)"
     )
     try:
         # Open event streams never end on their own: they get a few seconds, then go.

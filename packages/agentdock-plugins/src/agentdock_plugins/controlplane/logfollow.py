@@ -7,9 +7,10 @@ as a browser keeps the tab open. Each follower gets its own daemon thread and at
 :data:`MAX_FOLLOWERS` run at once. The thread hands lines over through a bounded window
 (:data:`WINDOW` lines): when the client reads slower than the log grows the thread waits,
 so memory stays bounded whatever the log does. When the client goes, the stream tells the
-thread to stop; a thread waiting inside the target for a next line stops when that line
-comes or the runtime ends (the target's iterator gives no other way out), and only then
-frees its place among the followers.
+thread to stop and stops the target's log (:class:`~agentdock.deployment.followedlog.
+FollowedLog`, what the built-in targets return): the thread's wait inside the target ends
+at once and it frees its place among the followers. A target whose log is a plain iterator
+cannot be woken: its thread stops at the log's next line or the runtime's end.
 """
 
 from __future__ import annotations
@@ -140,3 +141,9 @@ async def follow_log(
                 return
     finally:
         stop.set()
+        # Wakes the thread if it waits inside the target (FollowedLog.stop: thread-safe,
+        # and it only sets an event or shuts a socket, so it never blocks the loop).
+        stopping = getattr(lines, "stop", None)
+        if callable(stopping):
+            with contextlib.suppress(Exception):
+                stopping()

@@ -19,6 +19,7 @@ import anyio
 import httpx
 from agentdock.deployment import DeployError, versions
 from agentdock.httperrors import RuntimeHTTPError
+from agentdock.plugins import get_plugin_manager
 from litestar import Request, Response, Router, get, post
 from litestar.params import Parameter, URLEncodedBody
 from litestar.response import Redirect, Template
@@ -53,7 +54,7 @@ from agentdock_plugins.controlplane.metrics import (
     agent_metrics,
     recent_runs,
 )
-from agentdock_plugins.controlplane.policyview import policy_rows
+from agentdock_plugins.controlplane.policyview import plugin_policy_rows, policy_rows
 from agentdock_plugins.controlplane.principals import (
     PLATFORM,
     ROLES,
@@ -225,7 +226,12 @@ def _policies_of(plane: ControlPlane, agent: str) -> dict[str, Any] | None:
         return None
     if not isinstance(data, dict):
         return None
-    return {"version": record.version, "rows": policy_rows(data)}
+    plugins = plane.plugins if plane.plugins is not None else get_plugin_manager()
+    return {
+        "version": record.version,
+        "rows": policy_rows(data),
+        "plugins": plugin_policy_rows(data, plugins),
+    }
 
 
 @get("/agents/{agent:str}", include_in_schema=False, sync_to_thread=True)

@@ -1,4 +1,5 @@
-"""The Policies tab: which built-in policies a recorded Dockfile turns on, and with what.
+"""The Policies tab: which built-in policies a recorded Dockfile turns on, and with what,
+and which plugin-provided policies its ``plugins`` block names.
 
 Read from the version's snapshot as the registry keeps it, so a ``${VAR}`` stays a
 placeholder: nothing here looks a value up in any environment. Whether a policy is on is
@@ -8,6 +9,14 @@ model of the block), by the same conditions under which each factory of
 called: building the injection policy loads its model, which a page view must not pay for.
 The stage of each policy is the one its registration describes (``pre``, ``tool``,
 ``tool_output``, ``post``).
+
+A plugin's policy acts in a runtime when the Dockfile's ``plugins`` block names it (an
+installed plugin acts nowhere else), with that entry as its configuration: the rows show
+each such entry the control plane's plugins register as a policy, its settings as written.
+Its factory is not called either (a plugin's code does not run for a page view), so the
+stage is the factory's own ``stage`` attribute when it declares one (a policy class), else
+unknown. An entry no plugin here registers is listed as not installed: the runtime may have
+it (an image built elsewhere), the control plane cannot say what it does.
 """
 
 from __future__ import annotations
@@ -15,12 +24,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from agentdock.pluginrecords import KINDS
 from agentdock.spec.models import PoliciesCfg
 from pydantic import ValidationError
 
 from agentdock_plugins.policies import FACTORIES
 
-__all__ = ["policy_rows"]
+__all__ = ["plugin_policy_rows", "policy_rows"]
+
+#: The stages a policy may run at.
+STAGES = ("pre", "tool", "tool_output", "post")
 
 #: The settings (paths under ``policies``) each built-in policy reads.
 SETTINGS: dict[str, tuple[str, ...]] = {
@@ -102,6 +115,55 @@ def policy_rows(document: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "description": what,
                 "on": ON[name](effective) if effective is not None and name in ON else None,
                 "settings": settings,
+            }
+        )
+    return rows
+
+
+def _written(tree: Any, prefix: str) -> list[tuple[str, Any, bool]]:
+    """Every leaf of a plugin's configuration as written, ``(path, value, True)``; a list is
+    one value."""
+    if not isinstance(tree, Mapping) or not tree:
+        return [(prefix, tree, True)] if tree not in ({}, None) else []
+    found: list[tuple[str, Any, bool]] = []
+    for key, value in tree.items():
+        found += _written(value, f"{prefix}.{key}")
+    return found
+
+
+def plugin_policy_rows(document: Mapping[str, Any], plugins: Any) -> list[dict[str, Any]]:
+    """One row per entry of the Dockfile's ``plugins`` block that ``plugins`` (a plugin
+    manager) registers as a policy, in the block's order: ``name``, ``plugin`` (its
+    distribution, else the plugin's name), ``stage`` (None: not declared), ``description``,
+    ``installed`` (False for an entry nothing here registers, listed with what is written)
+    and ``settings`` as :func:`policy_rows` gives them (all written). Entries registered
+    only as another kind (a telemetry sink) are left out, and so are the built-ins, which
+    the block cannot name."""
+    block = document.get("plugins")
+    if not isinstance(block, Mapping):
+        return []
+    policies = plugins.registrations("policies")
+    others = {name for kind in KINDS if kind != "policies" for name in plugins.registrations(kind)}
+    sources = {info.name: info.distribution or info.name for info in plugins.plugins()}
+    rows = []
+    for name, config in block.items():
+        name = str(name)
+        registration = policies.get(name)
+        if registration is None and name in others:
+            continue
+        if registration is not None and plugins.is_builtin(registration.plugin):
+            continue
+        stage = getattr(registration.factory, "stage", None) if registration else None
+        rows.append(
+            {
+                "name": name,
+                "plugin": sources.get(registration.plugin, registration.plugin)
+                if registration
+                else None,
+                "stage": stage if stage in STAGES else None,
+                "description": registration.description if registration else "",
+                "installed": registration is not None,
+                "settings": _written(config, f"plugins.{name}"),
             }
         )
     return rows

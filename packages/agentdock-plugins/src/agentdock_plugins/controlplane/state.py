@@ -29,12 +29,17 @@ __all__ = ["ControlPlane"]
 @dataclass
 class ControlPlane:
     """``auth`` False only with ``--insecure-no-auth`` on loopback (everyone is admin).
-    ``projects`` is the directory a deploy's Dockfile path must lie under."""
+    ``projects`` is the directory a deploy's Dockfile path must lie under. ``target`` is
+    where deploys and builds go when neither the request nor the Dockfile's
+    ``deploy.target`` names one (None: ``local``); ``build_options`` go to every build
+    (``base_image`` for the docker builder)."""
 
     store: SQLStore
     projects: Path
     auth: bool = True
     plugins: Any = None
+    target: str | None = None
+    build_options: dict[str, Any] = field(default_factory=dict)
     events: EventLog = field(default_factory=EventLog)
     operations: Operations = field(init=False)
     started_at: float = 0.0

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -38,6 +38,7 @@ from agentdock.deployment.errors import (
     NotFound,
     TargetUnavailable,
 )
+from agentdock.deployment.followedlog import FollowedLog
 from agentdock.deployment.inputs import reach_of
 from agentdock.masking import MIN_SECRET_LENGTH, SECRET_NAMES_ENV
 
@@ -360,15 +361,19 @@ class DockerTarget:
             "container": str(state.get("Status", "unknown")),
         }
 
-    def logs(self, handle: Mapping[str, Any], tail: int | None, follow: bool) -> Iterator[str]:
-        """The container's output (stdout and stderr), one line at a time."""
+    def logs(self, handle: Mapping[str, Any], tail: int | None, follow: bool) -> FollowedLog:
+        """The container's output (stdout and stderr), one line at a time; stopping it
+        (:meth:`FollowedLog.stop`) closes the engine's stream, which ends a read waiting
+        for the next line."""
         container = self._get(self._engine(), handle)
         if container is None:
             raise NotFound(f"container {handle.get('name') or handle.get('container_id')} is gone")
         stream = self._call(
             lambda: container.logs(stream=True, follow=follow, tail="all" if tail is None else tail)
         )
-        return stream_lines(stream)
+        lines = FollowedLog(lambda _: stream_lines(stream))
+        lines.on_stop(stream.close)
+        return lines
 
     # -- helpers --------------------------------------------------------------------------
 

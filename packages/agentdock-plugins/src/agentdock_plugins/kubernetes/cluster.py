@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from agentdock.deployment.errors import DeployError, DeployFailed
+from agentdock.deployment.followedlog import FollowedLog
 
 from agentdock_plugins.kubernetes.apiresponses import (
     api_message,
@@ -73,15 +74,22 @@ class Cluster:
         pods: Sequence[Mapping[str, Any]],
         tail: int | None,
         follow: bool,
+        log: FollowedLog | None = None,
     ) -> Iterator[str]:
+        """Each pod's lines in turn; the followed stream is shut when ``log`` is stopped
+        (urllib3's ``shutdown`` is meant to be called from another thread)."""
         namespace = str(handle["namespace"])
         core = self.client("CoreV1Api")
         prefix = len(pods) > 1
         ordered = sorted(pods, key=pod_created)
         for index, pod in enumerate(ordered):
+            if log is not None and log.stopped:
+                return
             pod_name = str((pod.get("metadata") or {}).get("name"))
             streaming = follow and index == len(ordered) - 1
             response = self.pod_log(core, pod_name, namespace, tail, follow=streaming)
+            if streaming and log is not None:
+                log.on_stop(getattr(response, "shutdown", response.close))
             lines = (
                 stream_lines(response)
                 if streaming

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from agentdock.deployment.errors import (
@@ -35,6 +35,7 @@ from agentdock.deployment.errors import (
     InvalidDeployInput,
     NotFound,
 )
+from agentdock.deployment.followedlog import FollowedLog
 from agentdock.masking import MIN_SECRET_LENGTH, SECRET_NAMES_ENV
 
 from agentdock_plugins.kubernetes.cluster import Cluster
@@ -402,14 +403,15 @@ class KubernetesTarget:
         )
         return base
 
-    def logs(self, handle: Mapping[str, Any], tail: int | None, follow: bool) -> Iterator[str]:
+    def logs(self, handle: Mapping[str, Any], tail: int | None, follow: bool) -> FollowedLog:
         """The pods' log lines (the agent container), each pod's prefixed with its name when
-        there are several; ``follow`` follows the newest pod."""
+        there are several; ``follow`` follows the newest pod, until the reader stops it
+        (:meth:`FollowedLog.stop` shuts the API server's stream)."""
         self._cluster.connect(handle.get("context"))
         pods = self._cluster.pods(handle)
         if not pods:
             raise NotFound(f"no pods of deployment {handle.get('namespace')}/{handle.get('name')}")
-        return self._cluster.log_lines(handle, pods, tail, follow)
+        return FollowedLog(lambda log: self._cluster.log_lines(handle, pods, tail, follow, log))
 
     # -- dry run --------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 from agentdock.deployment.artifacts import Artifact, Progress, StartRequest
 from agentdock.deployment.errors import DeployFailed, HealthGateFailed
+from agentdock.deployment.followedlog import FollowedLog
 from agentdock.deployment.inputs import DEFAULT_HOST, reach_of
 from agentdock.deployment.runenv import host_runtime_env
 from agentdock.deployment.workspace import pid_alive
@@ -357,33 +358,43 @@ class LocalTarget:
             "isolation_detail": state.get("isolation_detail"),
         }
 
-    def logs(self, handle: Mapping[str, Any], tail: int | None, follow: bool) -> Iterator[str]:
+    def logs(self, handle: Mapping[str, Any], tail: int | None, follow: bool) -> FollowedLog:
         """The log's lines, oldest first (the last ``tail`` of them); with ``follow``, new
-        lines as they come, until the supervisor is gone and nothing more was written."""
-        path = Path(handle["log"])
-        try:
-            fh = path.open("r", encoding="utf-8", errors="replace")
-        except FileNotFoundError:
+        lines as they come, until the supervisor is gone and nothing more was written, or
+        the reader stops it (:meth:`FollowedLog.stop`)."""
+        path, pid = Path(handle["log"]), int(handle["pid"])
+        return FollowedLog(lambda log: _read_log(path, pid, tail, follow, log))
+
+
+def _read_log(
+    path: Path, pid: int, tail: int | None, follow: bool, log: FollowedLog
+) -> Iterator[str]:
+    """:meth:`LocalTarget.logs`'s lines: the file is read again every 0.2 s while it
+    does not grow; a stopped ``log`` ends that wait at once."""
+    try:
+        fh = path.open("r", encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return
+    with fh:
+        lines: Iterator[str] = iter(fh.readlines())
+        if tail is not None:
+            lines = iter(deque(lines, maxlen=max(tail, 0)))
+        for line in lines:
+            yield line.rstrip("\n")
+        if not follow:
             return
-        with fh:
-            lines: Iterator[str] = iter(fh.readlines())
-            if tail is not None:
-                lines = iter(deque(lines, maxlen=max(tail, 0)))
-            for line in lines:
-                yield line.rstrip("\n")
-            if not follow:
+        pending = ""
+        while True:
+            chunk = fh.readline()
+            if chunk:
+                pending += chunk
+                if pending.endswith("\n"):
+                    yield pending.rstrip("\n")
+                    pending = ""
+                continue
+            if not pid_alive(pid):
+                if pending:
+                    yield pending
                 return
-            pending = ""
-            while True:
-                chunk = fh.readline()
-                if chunk:
-                    pending += chunk
-                    if pending.endswith("\n"):
-                        yield pending.rstrip("\n")
-                        pending = ""
-                    continue
-                if not pid_alive(int(handle["pid"])):
-                    if pending:
-                        yield pending
-                    return
-                time.sleep(0.2)
+            if log.wait(0.2):
+                return
