@@ -41,3 +41,25 @@ def test_the_cli_runs_its_command_with_seldom_young_collections(
     monkeypatch.setattr(cli_main, "cli", lambda **_: seen.append(gc.get_threshold()))
     cli_main.main()
     assert seen == [(STARTUP_YOUNG_THRESHOLD, *thresholds[1:])]
+
+
+def test_freezing_collects_the_young_garbage_first(thresholds: tuple[int, int, int]) -> None:
+    import weakref
+
+    from agentdock_runtime.heap import freeze_startup_heap
+
+    class Node:
+        other: object = None
+
+    cycle = Node()
+    cycle.other = cycle
+    dead = weakref.ref(cycle)
+    del cycle
+    frozen_before = gc.get_freeze_count()
+    try:
+        freeze_startup_heap()
+        assert dead() is None  # collected, not frozen for the life of the process
+        assert gc.get_freeze_count() > frozen_before
+        assert gc.get_threshold()[0] == YOUNG_THRESHOLD
+    finally:
+        gc.unfreeze()
