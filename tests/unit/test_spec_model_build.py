@@ -36,3 +36,17 @@ def test_importing_the_models_builds_no_validator_and_validating_builds_one() ->
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["built at import: []", "ok"]
+
+
+def test_the_warm_process_builds_them_once_for_every_runtime_it_forks() -> None:
+    check = (
+        "from agentdock_runtime.zygote import preload\n"
+        "preload()\n"
+        "from agentdock.spec.models import MODELS\n"
+        "print(sorted(m.__name__ for m in MODELS.values() if m.__pydantic_complete__))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['DockSpec10', 'DockSpec11']"
