@@ -10,6 +10,8 @@ In one run on this machine:
 * ``agentdock serve examples/echo --insecure-no-auth`` from its start until ``/ready``
   answers 200, median of ``--runs``, and its difference from the floor (with
   ``--baseline``, an earlier checkout's serve too, alternated with this one's);
+* ``agentdock validate examples/echo`` with its import check (the CLI's interpreter and
+  the one that imports the agent), median of ``--runs`` (and the baseline's);
 * a runtime of examples/echo forked from a warm process (``agentdock_runtime.zygote``, as a
   local supervisor keeps one) until its ``/ready``, in this environment;
 * on the local target, with a throw-away ``AGENTDOCK_HOME`` and a copy of examples/echo:
@@ -111,6 +113,21 @@ def serve_cold(
             proc.communicate(timeout=60)
         cpus.append(_children_cpu() - cpu0)
     return walls, cpus
+
+
+def validate_cold(home: Path, checkout: Path | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds of ``agentdock validate examples/echo`` with its import check
+    (a second interpreter imports the agent and builds its graph); with ``checkout``, of its
+    packages."""
+    env = {**os.environ, "AGENTDOCK_HOME": str(home)}
+    if checkout is not None:
+        env["PYTHONPATH"] = _sources(checkout)
+    agentdock = Path(sys.executable).with_name("agentdock")
+    cpu0, t0 = _children_cpu(), time.perf_counter()
+    subprocess.run(
+        [str(agentdock), "validate", str(ECHO)], env=env, check=True, stdout=subprocess.DEVNULL
+    )
+    return time.perf_counter() - t0, _children_cpu() - cpu0
 
 
 def forked(runs: int, home: Path) -> tuple[list[float], list[float]]:
@@ -311,10 +328,16 @@ def main() -> None:
                 figures.setdefault(label, []).extend(value)
             for label, value in zip(("serve", "serve CPU"), serve_cold(1, tmp / "h"), strict=True):
                 figures.setdefault(label, []).extend(value)
+            checked = validate_cold(tmp / "h")
+            for label, one in zip(("validate", "validate CPU"), checked, strict=True):
+                figures.setdefault(label, []).append(one)
             if args.baseline is not None:
                 base = serve_cold(1, tmp / "b", args.baseline)
                 for label, value in zip(("base", "base CPU"), base, strict=True):
                     figures.setdefault(label, []).extend(value)
+                checked = validate_cold(tmp / "b", args.baseline)
+                for label, one in zip(("base validate", "base validate CPU"), checked, strict=True):
+                    figures.setdefault(label, []).append(one)
         print("cold starts (wall; CPU of the whole process)")
         _show("import langgraph.graph", figures["floor"])
         _show("  CPU", figures["floor CPU"])
@@ -325,6 +348,8 @@ def main() -> None:
         gap = statistics.median(figures["serve"]) - floor
         gap_cpu = statistics.median(figures["serve CPU"]) - floor_cpu
         print(f"  {'serve minus the import floor':42} {gap:+6.3f} s  (CPU {gap_cpu:+.3f} s)")
+        _show("agentdock validate echo (imports)", figures["validate"])
+        _show("  CPU (both interpreters)", figures["validate CPU"])
         fork_walls, fork_cpus = forked(args.runs, tmp / "f")
         _show("runtime forked from a warm process, to /ready", fork_walls)
         _show("  CPU of the forked runtime until then", fork_cpus)
@@ -334,6 +359,8 @@ def main() -> None:
             gap = statistics.median(figures["base"]) - floor
             gap_cpu = statistics.median(figures["base CPU"]) - floor_cpu
             print(f"  {'  minus the import floor':42} {gap:+6.3f} s  (CPU {gap_cpu:+.3f} s)")
+            _show(f"validate of {args.baseline.name} (imports)", figures["base validate"])
+            _show("  CPU (both interpreters)", figures["base validate CPU"])
         if args.skip_local:
             return
         print("local target (echo)")
