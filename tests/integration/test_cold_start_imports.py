@@ -1,5 +1,5 @@
-"""What a cold start imports: a runtime serving an agent that needs no SQLite store, no
-prebuilt LangGraph node and no tracing SDK loads none of them before ``/ready``.
+"""What a cold start imports: a runtime serving an agent that needs neither LangGraph's
+SQLite store nor its prebuilt nodes loads neither (nor NumPy) before ``/ready``.
 
 Each is a sizeable import (NumPy through ``sqlite-vec``, ``langgraph.prebuilt``) that the
 echo agent never uses; the list of modules loaded is read from the served process itself
