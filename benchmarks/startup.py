@@ -10,6 +10,10 @@ In one run on this machine:
 * ``agentdock serve examples/echo --insecure-no-auth`` from its start until ``/ready``
   answers 200, median of ``--runs``, and its difference from the floor (with
   ``--baseline``, an earlier checkout's serve too, alternated with this one's);
+* the same agent through the container entrypoint, ``python -m agentdock_runtime`` (how
+  the local and Docker targets start a runtime), and the baseline's;
+* ``agentdock validate examples/echo`` with its import check (the CLI's interpreter and
+  the one that imports the agent), median of ``--runs`` (and the baseline's);
 * a runtime of examples/echo forked from a warm process (``agentdock_runtime.zygote``, as a
   local supervisor keeps one) until its ``/ready``, in this environment;
 * on the local target, with a throw-away ``AGENTDOCK_HOME`` and a copy of examples/echo:
@@ -88,12 +92,20 @@ def _sources(checkout: Path) -> str:
     return os.pathsep.join(str(p) for p in sorted((checkout / "packages").glob("*/src")))
 
 
+def _process_cpu(pid: int) -> float:
+    """User and system seconds ``pid`` has spent so far (its threads included)."""
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def serve_cold(
-    runs: int, home: Path, checkout: Path | None = None
-) -> tuple[list[float], list[float]]:
-    """Wall seconds from ``agentdock serve`` until ``/ready``, and the CPU seconds of the
-    whole run (start-up, then SIGTERM and drain); with ``checkout``, of its packages."""
-    walls, cpus = [], []
+    runs: int, home: Path, checkout: Path | None = None, *, entrypoint: bool = False
+) -> tuple[list[float], list[float], list[float]]:
+    """Wall seconds from ``agentdock serve`` (with ``entrypoint``: the container entrypoint,
+    ``python -m agentdock_runtime``, as the local target starts a runtime) until ``/ready``,
+    the CPU seconds of the whole run (start-up, then SIGTERM and drain) and of the process
+    when ``/ready`` answered; with ``checkout``, of its packages."""
+    walls, cpus, at_ready = [], [], []
     env = {**os.environ, "AGENTDOCK_HOME": str(home)}
     if checkout is not None:
         env["PYTHONPATH"] = _sources(checkout)
@@ -101,16 +113,40 @@ def serve_cold(
     for _ in range(runs):
         port = _free_port()
         argv = [str(agentdock), "serve", str(ECHO), "--insecure-no-auth", "--port", str(port)]
+        if entrypoint:
+            argv = [sys.executable, "-m", "agentdock_runtime"]
+            env.update(
+                AGENTDOCK_SPEC=str(ECHO / "Dockfile.yaml"),
+                AGENTDOCK_INSECURE_NO_AUTH="1",
+                AGENTDOCK_HOST="127.0.0.1",
+                AGENTDOCK_PORT=str(port),
+            )
         cpu0, t0 = _children_cpu(), time.perf_counter()
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             _wait_ready(f"http://127.0.0.1:{port}/ready", t0 + 60)
             walls.append(time.perf_counter() - t0)
+            at_ready.append(_process_cpu(proc.pid))
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.communicate(timeout=60)
         cpus.append(_children_cpu() - cpu0)
-    return walls, cpus
+    return walls, cpus, at_ready
+
+
+def validate_cold(home: Path, checkout: Path | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds of ``agentdock validate examples/echo`` with its import check
+    (a second interpreter imports the agent and builds its graph); with ``checkout``, of its
+    packages."""
+    env = {**os.environ, "AGENTDOCK_HOME": str(home)}
+    if checkout is not None:
+        env["PYTHONPATH"] = _sources(checkout)
+    agentdock = Path(sys.executable).with_name("agentdock")
+    cpu0, t0 = _children_cpu(), time.perf_counter()
+    subprocess.run(
+        [str(agentdock), "validate", str(ECHO)], env=env, check=True, stdout=subprocess.DEVNULL
+    )
+    return time.perf_counter() - t0, _children_cpu() - cpu0
 
 
 def forked(runs: int, home: Path) -> tuple[list[float], list[float]]:
@@ -150,8 +186,7 @@ def forked(runs: int, home: Path) -> tuple[list[float], list[float]]:
             drain(runtime.stdout)
             _wait_ready(f"http://127.0.0.1:{port}/ready", t0 + 60)
             walls.append(time.perf_counter() - t0)
-            stat = Path(f"/proc/{runtime.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            cpus.append((int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK"))
+            cpus.append(_process_cpu(runtime.pid))
             runtime.send_signal(signal.SIGTERM)
             while runtime.poll() is None:
                 time.sleep(0.01)
@@ -309,31 +344,63 @@ def main() -> None:
         for _ in range(args.runs):  # alternated, so load on the machine hits all alike
             for label, value in zip(("floor", "floor CPU"), import_floor(1), strict=True):
                 figures.setdefault(label, []).extend(value)
-            for label, value in zip(("serve", "serve CPU"), serve_cold(1, tmp / "h"), strict=True):
+            served = serve_cold(1, tmp / "h")
+            for label, value in zip(("serve", "serve CPU", "serve ready"), served, strict=True):
                 figures.setdefault(label, []).extend(value)
+            served = serve_cold(1, tmp / "h", entrypoint=True)
+            for label, value in zip(("entry", "entry CPU", "entry ready"), served, strict=True):
+                figures.setdefault(label, []).extend(value)
+            checked = validate_cold(tmp / "h")
+            for label, one in zip(("validate", "validate CPU"), checked, strict=True):
+                figures.setdefault(label, []).append(one)
             if args.baseline is not None:
                 base = serve_cold(1, tmp / "b", args.baseline)
-                for label, value in zip(("base", "base CPU"), base, strict=True):
+                for label, value in zip(("base", "base CPU", "base ready"), base, strict=True):
                     figures.setdefault(label, []).extend(value)
+                base = serve_cold(1, tmp / "b", args.baseline, entrypoint=True)
+                labels = ("base entry", "base entry CPU", "base entry ready")
+                for label, value in zip(labels, base, strict=True):
+                    figures.setdefault(label, []).extend(value)
+                checked = validate_cold(tmp / "b", args.baseline)
+                for label, one in zip(("base validate", "base validate CPU"), checked, strict=True):
+                    figures.setdefault(label, []).append(one)
         print("cold starts (wall; CPU of the whole process)")
         _show("import langgraph.graph", figures["floor"])
         _show("  CPU", figures["floor CPU"])
         _show("agentdock serve echo to /ready", figures["serve"])
         _show("  CPU (start, then SIGTERM and drain)", figures["serve CPU"])
+        _show("  CPU when /ready answered", figures["serve ready"])
         floor = statistics.median(figures["floor"])
         floor_cpu = statistics.median(figures["floor CPU"])
         gap = statistics.median(figures["serve"]) - floor
         gap_cpu = statistics.median(figures["serve CPU"]) - floor_cpu
         print(f"  {'serve minus the import floor':42} {gap:+6.3f} s  (CPU {gap_cpu:+.3f} s)")
+        _show("python -m agentdock_runtime to /ready", figures["entry"])
+        _show("  CPU (start, then SIGTERM and drain)", figures["entry CPU"])
+        _show("  CPU when /ready answered", figures["entry ready"])
+        gap = statistics.median(figures["entry"]) - floor
+        gap_cpu = statistics.median(figures["entry CPU"]) - floor_cpu
+        print(f"  {'entrypoint minus the import floor':42} {gap:+6.3f} s  (CPU {gap_cpu:+.3f} s)")
+        _show("agentdock validate echo (imports)", figures["validate"])
+        _show("  CPU (both interpreters)", figures["validate CPU"])
         fork_walls, fork_cpus = forked(args.runs, tmp / "f")
         _show("runtime forked from a warm process, to /ready", fork_walls)
         _show("  CPU of the forked runtime until then", fork_cpus)
         if args.baseline is not None:
             _show(f"serve of {args.baseline.name} to /ready", figures["base"])
             _show("  CPU (start, then SIGTERM and drain)", figures["base CPU"])
+            _show("  CPU when /ready answered", figures["base ready"])
             gap = statistics.median(figures["base"]) - floor
             gap_cpu = statistics.median(figures["base CPU"]) - floor_cpu
             print(f"  {'  minus the import floor':42} {gap:+6.3f} s  (CPU {gap_cpu:+.3f} s)")
+            _show(f"entrypoint of {args.baseline.name} to /ready", figures["base entry"])
+            _show("  CPU (start, then SIGTERM and drain)", figures["base entry CPU"])
+            _show("  CPU when /ready answered", figures["base entry ready"])
+            gap = statistics.median(figures["base entry"]) - floor
+            gap_cpu = statistics.median(figures["base entry CPU"]) - floor_cpu
+            print(f"  {'  minus the import floor':42} {gap:+6.3f} s  (CPU {gap_cpu:+.3f} s)")
+            _show(f"validate of {args.baseline.name} (imports)", figures["base validate"])
+            _show("  CPU (both interpreters)", figures["base validate CPU"])
         if args.skip_local:
             return
         print("local target (echo)")

@@ -461,3 +461,14 @@ def test_a_builder_that_blocks_is_cut_off(project: Path) -> None:
     assert finding.code is Code.EntrypointNotFoundError
     assert finding.message == "the builder builders:blocks did not return within 3s"
     assert finding.detail is not None and "builders.py" in finding.detail  # where it waits
+
+
+def test_the_probe_imports_with_seldom_young_collections(tmp_path: Path) -> None:
+    # The module reports the collector's threshold it was imported under, through a
+    # failure message (the only thing the probe sends back).
+    (tmp_path / "gcseen.py").write_text(
+        "import gc\nraise RuntimeError(f'threshold {gc.get_threshold()[0]}')\n"
+    )
+    findings = check_imports(tmp_path, [ImportTarget(ENTRY, "gcseen:build", "entrypoint")])
+    [finding] = findings
+    assert "threshold 50000" in finding.message

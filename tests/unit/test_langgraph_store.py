@@ -11,7 +11,8 @@ from typing import Any, TypedDict
 import pytest
 from agentdock.run import RunContext
 from agentdock_plugins.langgraph.adapter import LangGraphAdapter
-from agentdock_plugins.langgraph.store import SqliteItemStore, make_store
+from agentdock_plugins.langgraph.sqlitestore import SqliteItemStore
+from agentdock_plugins.langgraph.store import make_store
 from agentdock_plugins.langgraph.storescope import caller_label
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph

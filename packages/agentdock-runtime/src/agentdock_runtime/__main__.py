@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from agentdock_runtime.entrypoint import main
-
 if __name__ == "__main__":
+    from agentdock_runtime.heap import quiet_startup
+
+    quiet_startup()  # before the imports it is meant for
+
+    from agentdock_runtime.entrypoint import main
+
     raise SystemExit(main())

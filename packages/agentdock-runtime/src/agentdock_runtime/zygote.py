@@ -75,7 +75,11 @@ def preload(more: tuple[str, ...] = ()) -> None:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
     from agentdock.plugins import get_plugin_manager
+    from agentdock.spec.models import MODELS
 
+    # The Dockfile models build their validators on first use: here, once, for every fork.
+    for model in MODELS.values():
+        model.model_rebuild(force=True)
     manager = get_plugin_manager()
     for kind in _KINDS:
         with contextlib.suppress(Exception):

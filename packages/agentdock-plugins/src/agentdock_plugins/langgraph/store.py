@@ -14,49 +14,28 @@ The Dockfile's ``arguments.store`` chooses it; absent, it follows ``checkpointer
     every replica.
 
 Each store is opened and set up at start-up. A graph compiled with its own store keeps
-it, and the API serves that one.
+it, and the API serves that one. LangGraph's SQLite store (which imports NumPy through
+``sqlite-vec``) is imported only when a Dockfile asks for it (:mod:`.sqlitestore`), so
+other agents do not pay for its import.
 """
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from langgraph.store.base import BaseStore, Op, Result
+from langgraph.store.base import BaseStore
 from langgraph.store.memory import InMemoryStore
-from langgraph.store.sqlite import SqliteStore
 
 from agentdock_plugins.langgraph.checkpoint import checkpoint_path, shared_url
 
-__all__ = ["STORES", "SqliteItemStore", "make_store"]
+__all__ = ["STORES", "make_store"]
 
 #: The values ``arguments.store`` accepts.
 STORES = ("memory", "sqlite", "postgres")
 #: The store each checkpointer brings when ``arguments.store`` is absent.
 _FOLLOWS = {"memory": "memory", "none": "memory", "redis": "memory", "sqlite": "sqlite"}
-
-
-class SqliteItemStore(SqliteStore):
-    """``SqliteStore`` whose async calls run the sync ones in a worker thread (one
-    connection, under the store's lock), so the API serves it without blocking the loop."""
-
-    @classmethod
-    def open(cls, path: Path) -> SqliteItemStore:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        connection.execute("PRAGMA journal_mode=WAL")
-        store = cls(connection)
-        store.setup()
-        return store
-
-    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
-        return await asyncio.to_thread(self.batch, list(ops))
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 def make_store(arguments: Mapping[str, Any], project_dir: Path) -> BaseStore:
@@ -70,6 +49,8 @@ def make_store(arguments: Mapping[str, Any], project_dir: Path) -> BaseStore:
     if kind == "sqlite":
         named = arguments.get("store_path")
         path = Path(str(named)) if named else checkpoint_path(arguments, project_dir)
+        from agentdock_plugins.langgraph.sqlitestore import SqliteItemStore
+
         return SqliteItemStore.open(path if path.is_absolute() else project_dir / path)
     from agentdock_plugins.langgraph import sharedcheckpoint
 

@@ -51,13 +51,16 @@ ZYGOTE_PRELOAD_ENV = "AGENTDOCK_ZYGOTE_PRELOAD"
 #: What a runtime of the built-in server imports while it builds its pipeline and server,
 #: beyond what the runtime imports itself: the server and its application, the LangGraph
 #: adapter, every built-in policy (most are built for every Dockfile: the injection check
-#: and the output limit), and the uvicorn loop and protocols. A module missing from a
-#: bundle is skipped by the zygote.
+#: and the output limit), and the uvicorn loop and protocols; and what many agents import
+#: and a cold start loads only for them (LangGraph's prebuilt nodes, the SQLite store): a
+#: fork shares them instead. A module missing from a bundle is skipped by the zygote.
 PLUGIN_MODULES = (
     "agentdock_plugins.litestar.server",
     "agentdock_plugins.litestar.app",
     "agentdock_plugins.litestar.running",
     "agentdock_plugins.langgraph.adapter",
+    "agentdock_plugins.langgraph.sqlitestore",
+    "langgraph.prebuilt",
     "agentdock_plugins.policies.redaction",
     "agentdock_plugins.policies.injection_input",
     "agentdock_plugins.policies.tool_gate",
