@@ -117,3 +117,30 @@ def test_a_role_that_is_not_a_string_still_becomes_spans() -> None:
     assert root["agentdock.role"] == "['admin', 'ops']"
     assert "role:['admin', 'ops']" in root["langfuse.trace.tags"]
     assert root["langfuse.trace.metadata.role"] == '["admin","ops"]'
+
+
+def test_a_run_without_a_model_call_gets_its_generation_from_run_end() -> None:
+    """The generation LangFuse needs for usage and cost, made from ``run_end`` alone, the
+    same run after run except its tokens and cost."""
+    runs = [
+        [
+            event
+            for event in _run(tokens_input=tokens, tokens_output=2, cost_usd=0.5)
+            if event["event"] != "model_event"
+        ]
+        for tokens in (3, 5)
+    ]
+    spans = _build(*runs)
+    chats = [dict(attrs) for name, attrs in spans if name == "chat m"]
+    assert len(chats) == 2
+    for chat, tokens in zip(chats, (3, 5), strict=True):
+        assert chat["gen_ai.operation.name"] == "chat"
+        assert chat["gen_ai.request.model"] == "m" and chat["gen_ai.provider.name"] == "openai"
+        assert chat["langfuse.observation.type"] == "generation"
+        assert chat["langfuse.observation.model.name"] == "m"
+        assert chat["gen_ai.usage.input_tokens"] == tokens
+        usage = f'{{"input":{tokens},"output":2,"total":{tokens + 2}}}'
+        assert chat["langfuse.observation.usage_details"] == usage
+        assert chat["langfuse.observation.cost_details"] == '{"total":0.5}'
+    for name, attributes in spans:
+        assert len({k for k, _ in attributes}) == len(attributes), name

@@ -19,7 +19,7 @@ import msgspec
 from langfuse import LangfuseOtelSpanAttributes as LF
 from opentelemetry.trace import SpanKind
 
-from agentdock_plugins.otel.fixed import FixedFields, plain
+from agentdock_plugins.otel.fixed import FixedFields
 from agentdock_plugins.otel.spans import SpanFlavor, SpanPlan, policy_summary
 from agentdock_plugins.otel.wire import span_attributes
 
@@ -97,7 +97,7 @@ class LangfuseFlavor(SpanFlavor):
         if _PLAIN.issuperset(map(type, meta)):  # the usual case: one look-up for both
             fixed = self._fixed.get((agent, *meta), self._constant_and_metadata)
         else:  # a value that is no plain JSON scalar: its metadata encoded for this run only
-            fixed = self._fixed.get((agent, plain(role)), self._constant)
+            fixed = self._fixed.get((agent, role), self._constant)
             attributes.update(_metadata(meta))
         plan.encoded += fixed
         subject = data.get("subject")
@@ -150,13 +150,12 @@ class LangfuseFlavor(SpanFlavor):
             _share_cost(generations, cost)
             return ()
         model = data.get("model") or "model"
-        attributes = {
-            "gen_ai.operation.name": "chat",
-            "gen_ai.request.model": str(model),
-            LF.OBSERVATION_TYPE: "generation",
-        }
+        provider = data.get("provider")
+        attributes: dict[str, Any] = {}
+        if provider is not None and type(provider) is not str:  # kept as it is, per run
+            attributes["gen_ai.provider.name"] = provider
+            provider = None
         for key, source in (
-            ("gen_ai.provider.name", "provider"),
             ("gen_ai.usage.input_tokens", "tokens_input"),
             ("gen_ai.usage.output_tokens", "tokens_output"),
         ):
@@ -169,8 +168,9 @@ class LangfuseFlavor(SpanFlavor):
             end_ns=run.end_ns,
             attributes=attributes,
             parent_span_id=run.span_id,
+            encoded=self._fixed.get((str(model), provider), _generation_fixed),
         )
-        _generation(plan, model)
+        _usage(plan)
         _share_cost([plan], cost)
         return (plan,)
 
@@ -189,16 +189,33 @@ def _metadata(key: tuple[Any, ...]) -> dict[str, Any]:
 
 def _tokens(plan: SpanPlan, key: str) -> int:
     value = plan.attributes.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _generation_fixed(key: tuple[str, str | None]) -> dict[str, Any]:
+    """What a run's own generation span (no model call reported) repeats: model, provider."""
+    model, provider = key
+    return {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": model,
+        LF.OBSERVATION_TYPE: "generation",
+        "gen_ai.provider.name": provider,
+        LF.OBSERVATION_MODEL: model,
+    }
 
 
 def _generation(plan: SpanPlan, model: Any) -> None:
     if model:
         plan.attributes[LF.OBSERVATION_MODEL] = str(model)
+    _usage(plan)
+
+
+def _usage(plan: SpanPlan) -> None:
     tokens_in = _tokens(plan, "gen_ai.usage.input_tokens")
     tokens_out = _tokens(plan, "gen_ai.usage.output_tokens")
-    plan.attributes[LF.OBSERVATION_USAGE_DETAILS] = _json(
-        {"input": tokens_in, "output": tokens_out, "total": tokens_in + tokens_out}
+    # Ints only: the JSON msgspec would write, without a call to it.
+    plan.attributes[LF.OBSERVATION_USAGE_DETAILS] = (
+        f'{{"input":{tokens_in},"output":{tokens_out},"total":{tokens_in + tokens_out}}}'
     )
 
 

@@ -12,7 +12,7 @@ per run (ids, timestamps, token counts) stay in the span's attribute dict.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from agentdock_plugins.otel.wire import span_attributes
 
@@ -22,6 +22,7 @@ K = TypeVar("K", bound=tuple[Any, ...])
 
 #: Value types an attribute keeps as they are; anything else becomes its ``str``.
 _PLAIN = frozenset({str, int, float, bool})
+_PLAIN_OR_NONE = _PLAIN | {type(None)}
 
 
 def plain(value: Any) -> Any:
@@ -51,12 +52,20 @@ class FixedFields:
 
     def get(self, key: K, make: Callable[[K], Mapping[str, Any]]) -> bytes:
         """The encoded attributes ``make(key)`` returns (``None`` values left out), made and
-        encoded the first time ``key`` is seen."""
-        typed = (key, tuple(map(type, key)))
-        found = self._blocks.get(typed)
+        encoded the first time ``key`` is seen. A value of ``key`` that is not a plain
+        attribute value reaches ``make`` as its ``str`` (:func:`plain`)."""
+        types = tuple(map(type, key))
+        try:
+            found = self._blocks.get((key, types))
+        except TypeError:  # a value that cannot be a key (a list): its text is one
+            key = cast("K", tuple(map(plain, key)))
+            types = tuple(map(type, key))
+            found = self._blocks.get((key, types))
         if found is None:
             if len(self._blocks) >= self._limit:
                 self._blocks.clear()
+            if not _PLAIN_OR_NONE.issuperset(types):
+                key = cast("K", tuple(map(plain, key)))
             made = {k: v for k, v in make(key).items() if v is not None}
-            found = self._blocks[typed] = span_attributes(made)
+            found = self._blocks[(key, types)] = span_attributes(made)
         return found

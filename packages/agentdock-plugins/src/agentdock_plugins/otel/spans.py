@@ -334,7 +334,7 @@ class RunSpanBuilder:
         agent = str(end.get("agent") or "agent")
         end_ns = _int(data.get("end_unix_nano")) or _timestamp_ns(end.get("timestamp"))
         start_ns = _int(data.get("start_unix_nano")) or end_ns - _ms_to_ns(data.get("latency_ms"))
-        fixed = (agent, *map(plain, map(data.get, _RUN_FIXED_KEYS)))
+        fixed = (agent, *map(data.get, _RUN_FIXED_KEYS))
         attributes: dict[str, Any] = {}
         _put(attributes, INPUT_TOKENS, _int_or_none(data.get("tokens_input")))
         _put(attributes, OUTPUT_TOKENS, _int_or_none(data.get("tokens_output")))
@@ -380,12 +380,12 @@ class RunSpanBuilder:
         if name == "tool_event":
             tool = str(data.get("tool") or "tool")
             title, kind = f"execute_tool {tool}", SpanKind.INTERNAL
-            fixed = self._fixed.get(("tool", agent, tool, plain(status)), _tool_fixed)
+            fixed = self._fixed.get(("tool", agent, tool, status), _tool_fixed)
             _put(attributes, TOOL_CALL_ID, data.get("call_id"))
         elif name == "model_event":
             model = data.get("model") or _data(end).get("model") or "model"
             title, kind = f"chat {model}", SpanKind.CLIENT
-            provider = plain(data.get("provider") or _data(end).get("provider"))
+            provider = data.get("provider") or _data(end).get("provider")
             fixed = self._fixed.get(("model", agent, provider), _model_fixed)
             attributes[REQUEST_MODEL] = str(model)  # a flavor reads it
             _put(attributes, INPUT_TOKENS, _int_or_none(data.get("tokens_input")))
@@ -393,7 +393,7 @@ class RunSpanBuilder:
         else:
             node = str(data.get("node") or "node")
             title, kind = f"node {node}", SpanKind.INTERNAL
-            fixed = self._fixed.get(("node", agent, node, plain(status)), _node_fixed)
+            fixed = self._fixed.get(("node", agent, node, status), _node_fixed)
         if status in ("error", "denied"):
             error = str(data.get("error_type") or status)
             attributes[ERROR_TYPE] = error
