@@ -144,3 +144,82 @@ def test_a_run_without_a_model_call_gets_its_generation_from_run_end() -> None:
         assert chat["langfuse.observation.cost_details"] == '{"total":0.5}'
     for name, attributes in spans:
         assert len({k for k, _ in attributes}) == len(attributes), name
+
+
+class _EveryStepPlanned(LangfuseFlavor):
+    steps_repeat = False
+
+
+def _decoded(queue: Queue) -> list[tuple[Any, ...]]:
+    decoded = ExportTraceServiceRequest.FromString(request(HEAD, queue.spans))
+    (scope,) = decoded.resource_spans[0].scope_spans
+    return [
+        (
+            s.name,
+            s.kind,
+            s.trace_id,
+            s.span_id,
+            s.parent_span_id,
+            s.start_time_unix_nano,
+            s.end_time_unix_nano,
+            sorted((kv.key, repr(_value(kv.value))) for kv in s.attributes),
+            s.status.code,
+            s.status.message,
+            s.flags,
+        )
+        for s in scope.spans
+    ]
+
+
+def test_steps_made_once_are_the_spans_each_step_planned_makes() -> None:
+    """Node and tool spans reused from a kept tail decode exactly as when every step goes
+    through the plan and the flavor: errors, denials, call ids and nested steps included."""
+    runs = []
+    for index in range(4):
+        run = _run(role="admin")
+        start = run[-1]["data"]["start_unix_nano"]
+        outer = new_span_id()
+
+        def step(
+            name: str, data: dict[str, Any], like: dict[str, Any] = run[0], start: int = start
+        ) -> Any:
+            return envelope(
+                name,
+                "probe",
+                {"duration_ms": 2.0, "start_unix_nano": start + 10, **data},
+                run_id=like["run_id"],
+                trace_id=like["trace_id"],
+                span_id=like["span_id"],
+            )
+
+        run[:0] = [
+            step("node_event", {"node": "outer", "status": "ok", "span_id": outer}),
+            step(
+                "tool_event",
+                {
+                    "tool": "fetch",
+                    "status": "error" if index % 2 else "ok",
+                    "error_type": "TimeoutError",
+                    "call_id": f"call-{index}",
+                    "span_id": new_span_id(),
+                    "parent_span_id": outer,
+                },
+            ),
+            step("tool_event", {"tool": "rm", "status": "denied", "span_id": new_span_id()}),
+            step("node_event", {"node": "late", "status": "error", "span_id": new_span_id()}),
+        ]
+        runs.append(run)
+    outputs = []
+    for flavor_type in (LangfuseFlavor, _EveryStepPlanned):
+        queue = Queue()
+        flavor = flavor_type(environment="production", release="1.2.0")
+        builder = RunSpanBuilder([SpanTarget("probe", queue)], head=HEAD, flavor=flavor)
+        for events in runs:
+            builder.add(events)
+        outputs.append(_decoded(queue))
+    reused, planned = outputs
+    assert len(reused) == 4 * 8
+    assert reused == planned
+    nested = [span for span in reused if span[0] == "execute_tool fetch"]
+    outer_ids = {span[3] for span in reused if span[0] == "node outer"}
+    assert {span[4] for span in nested} <= outer_ids  # under its node, not the run

@@ -54,18 +54,31 @@ class FixedFields:
         """The encoded attributes ``make(key)`` returns (``None`` values left out), made and
         encoded the first time ``key`` is seen. A value of ``key`` that is not a plain
         attribute value reaches ``make`` as its ``str`` (:func:`plain`)."""
+        found, typed = self.find(key)
+        if found is None:
+            made = make(cast("K", typed[0]))
+            found = self.keep(
+                typed, span_attributes({k: v for k, v in made.items() if v is not None})
+            )
+        return found
+
+    def find(self, key: tuple[Any, ...]) -> tuple[bytes | None, tuple[Any, Any]]:
+        """What is kept for ``key`` (``None``: nothing yet), and the key to :meth:`keep` it
+        under (``key`` made plain when it needs to be, and its types)."""
         types = tuple(map(type, key))
         try:
             found = self._blocks.get((key, types))
         except TypeError:  # a value that cannot be a key (a list): its text is one
-            key = cast("K", tuple(map(plain, key)))
+            found = None
+        if found is None and not _PLAIN_OR_NONE.issuperset(types):
+            key = tuple(map(plain, key))
             types = tuple(map(type, key))
             found = self._blocks.get((key, types))
-        if found is None:
-            if len(self._blocks) >= self._limit:
-                self._blocks.clear()
-            if not _PLAIN_OR_NONE.issuperset(types):
-                key = cast("K", tuple(map(plain, key)))
-            made = {k: v for k, v in make(key).items() if v is not None}
-            found = self._blocks[(key, types)] = span_attributes(made)
-        return found
+        return found, (key, types)
+
+    def keep(self, typed: tuple[Any, Any], block: bytes) -> bytes:
+        """Keep ``block`` under ``typed`` (from :meth:`find`); returns it."""
+        if len(self._blocks) >= self._limit:
+            self._blocks.clear()
+        self._blocks[typed] = block
+        return block

@@ -36,7 +36,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, S
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 
 from agentdock_plugins.otel.fixed import FixedFields, plain
-from agentdock_plugins.otel.wire import Head, pack_span
+from agentdock_plugins.otel.wire import Head, join_span, pack_span, span_attributes, span_tail
 
 __all__ = [
     "CHILD_EVENTS",
@@ -158,7 +158,16 @@ class SpanPlan:
 
 
 class SpanFlavor:
-    """Hooks a sink uses to add its own attributes and spans; the base adds nothing."""
+    """Hooks a sink uses to add its own attributes and spans; the base adds nothing.
+
+    A node or tool span is built through :meth:`child` once per kind of step (event, agent,
+    node or tool name, status, error type) and then reused but for its ids, times and call
+    id; a flavor whose :meth:`child` looks at anything else of a node or tool event sets
+    :attr:`steps_repeat` to ``False``.
+    """
+
+    #: Whether :meth:`child` adds the same to every node or tool span of a kind of step.
+    steps_repeat = True
 
     def run(
         self, plan: SpanPlan, end: Mapping[str, Any], held: Sequence[Mapping[str, Any]]
@@ -171,7 +180,9 @@ class SpanFlavor:
     def more_spans(
         self, run: SpanPlan, end: Mapping[str, Any], children: Sequence[SpanPlan]
     ) -> Iterable[SpanPlan]:
-        """Further spans under the run span (none by default)."""
+        """Further spans under the run span (none by default). ``children``: the run's
+        child spans still open to changes (model calls, and every step when
+        :attr:`steps_repeat` is ``False``)."""
         return ()
 
 
@@ -219,18 +230,30 @@ class RunSpanBuilder:
         #: The encoded resource and scope every request starts with.
         self.head = head
         self._random = RandomIdGenerator()
-        self.flavor = flavor or SpanFlavor()
+        self._flavor = flavor or SpanFlavor()
         self._max_runs = max_runs
         self._max_events = max_events
         self._max_held = max_held
         self._held_count = 0
         self._held: OrderedDict[str, list[Mapping[str, Any]]] = OrderedDict()
         self._fixed = FixedFields()
+        #: Node and tool spans but for their ids, times and call id (``span_tail``), by step.
+        self._steps = FixedFields()
         #: Events lost to the bounds above, runs whose spans were built, and runs no target
         #: sampled (built not at all).
         self.dropped = 0
         self.runs = 0
         self.unsampled = 0
+
+    @property
+    def flavor(self) -> SpanFlavor:
+        """What adds a sink's attributes and spans (replaced when a sink attaches)."""
+        return self._flavor
+
+    @flavor.setter
+    def flavor(self, flavor: SpanFlavor) -> None:
+        self._flavor = flavor
+        self._steps = FixedFields()  # the steps made with the old flavor are not its
 
     @property
     def waiting(self) -> int:
@@ -284,21 +307,50 @@ class RunSpanBuilder:
         run.parent_span_id = caller_id
         flavor = self.flavor
         flavor.run(run, end, held)
-        pairs = [(e, self._child_plan(e, end)) for e in held if e["event"] in CHILD_EVENTS]
-        children = [plan for _, plan in pairs]
-        own_ids = {plan.span_id for plan in children}
-        for event, plan in pairs:
-            if plan.parent_span_id not in own_ids:
-                plan.parent_span_id = run.span_id
-            flavor.child(plan, event, end)
-        for plan in flavor.more_spans(run, end, children):
+        steps = flavor.steps_repeat
+        agent = str(end.get("agent") or "agent")
+        pairs: list[tuple[Mapping[str, Any], SpanPlan | _Step]] = [
+            (
+                e,
+                self._step(e, end, agent)
+                if steps and e["event"] != "model_event"
+                else self._child_plan(e, end),
+            )
+            for e in held
+            if e["event"] in CHILD_EVENTS
+        ]
+        own_ids = {child.span_id for _, child in pairs}
+        children: list[SpanPlan | _Step] = []
+        plans: list[SpanPlan] = []
+        for event, child in pairs:
+            if child.parent_span_id not in own_ids:
+                child.parent_span_id = run.span_id
+            children.append(child)
+            if isinstance(child, SpanPlan):
+                flavor.child(child, event, end)
+                plans.append(child)
+        for plan in flavor.more_spans(run, end, plans):
             plan.span_id = plan.span_id or self._random.generate_span_id()
             plan.parent_span_id = plan.parent_span_id or run.span_id
             children.append(plan)
         trace = b"\x0a\x10" + trace_id.to_bytes(16, "big")  # the span's trace_id field
         # Children end before their parents, as they would have live.
         children.sort(key=_start)
-        spans = [_encode(plan, trace, remote=False) for plan in children]
+        spans = [
+            _encode(child, trace, remote=False)
+            if isinstance(child, SpanPlan)
+            else join_span(
+                trace,
+                child.span_id,
+                child.parent_span_id,
+                False,
+                child.start_ns,
+                child.end_ns,
+                child.tail,
+                child.extra,
+            )
+            for child in children
+        ]
         spans.append(_encode(run, trace, remote=True))
         events = len(held) + 1
         for target in chosen:  # the same bytes for every target: kept or lost whole
@@ -367,6 +419,42 @@ class RunSpanBuilder:
                 found = _error_attributes(event)
                 plan.events.append(("agentdock.error", found, _event_ns(event)))
         return plan
+
+    def _step(self, event: Mapping[str, Any], end: Mapping[str, Any], agent: str) -> _Step:
+        """A node or tool span: its ids and times from ``event``, the rest made once per
+        kind of step (the first such event goes through :meth:`_child_plan` and the flavor)."""
+        data = _data(event)
+        start_ns = _int(data.get("start_unix_nano")) or _event_ns(event)
+        name = event["event"]
+        status = data.get("status")
+        label = data.get("tool" if name == "tool_event" else "node")
+        error_type = data.get("error_type") if status in ("error", "denied") else None
+        tail, typed = self._steps.find((name, agent, label, status, error_type))
+        call_id = data.get("call_id") if name == "tool_event" else None
+        if tail is None:
+            plan = self._child_plan(event, end)
+            plan.attributes.pop(TOOL_CALL_ID, None)  # this call's own: added per span
+            self.flavor.child(plan, event, end)
+            tail = self._steps.keep(
+                typed,
+                span_tail(
+                    plan.name,
+                    _OTLP_KIND[plan.kind],
+                    plan.attributes,
+                    plan.encoded,
+                    plan.events,
+                    plan.error,
+                    _ERROR if plan.error is not None else 0,
+                ),
+            )
+        return _Step(
+            start_ns,
+            start_ns + _ms_to_ns(data.get("duration_ms")),
+            parse_span_id(data.get("span_id")) or self._random.generate_span_id(),
+            parse_span_id(data.get("parent_span_id")),
+            tail,
+            b"" if call_id is None else span_attributes({TOOL_CALL_ID: plain(call_id)}),
+        )
 
     def _child_plan(self, event: Mapping[str, Any], end: Mapping[str, Any]) -> SpanPlan:
         data = _data(event)
@@ -438,7 +526,29 @@ def _node_fixed(key: tuple[Any, ...]) -> dict[str, Any]:
     return {AGENT_NAME: agent, "agentdock.node.name": node, "agentdock.node.status": status}
 
 
-def _start(plan: SpanPlan) -> int:
+class _Step:
+    """A node or tool span made from a kept tail (:meth:`RunSpanBuilder._step`)."""
+
+    __slots__ = ("end_ns", "extra", "parent_span_id", "span_id", "start_ns", "tail")
+
+    def __init__(
+        self,
+        start_ns: int,
+        end_ns: int,
+        span_id: int,
+        parent_span_id: int,
+        tail: bytes,
+        extra: bytes,
+    ) -> None:
+        self.start_ns = start_ns
+        self.end_ns = max(end_ns, start_ns)
+        self.span_id = span_id
+        self.parent_span_id = parent_span_id
+        self.tail = tail
+        self.extra = extra
+
+
+def _start(plan: SpanPlan | _Step) -> int:
     return plan.start_ns
 
 

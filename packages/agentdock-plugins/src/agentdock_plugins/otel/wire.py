@@ -29,10 +29,12 @@ __all__ = [
     "encode_head",
     "encode_request",
     "gzip_request",
+    "join_span",
     "pack_span",
     "request",
     "span_attributes",
     "span_bytes",
+    "span_tail",
 ]
 
 #: gzip level of a request: AgentDock's spans repeat keys and values run after run, and
@@ -70,6 +72,8 @@ _names: dict[str, bytes] = {}
 def _varint(value: int) -> bytes:
     if 0 <= value < 0x80:
         return _SMALL[value]
+    if 0 < value < 0x4000:  # a span's or a request's length, mostly
+        return bytes((value & 0x7F | 0x80, value >> 7))
     value &= 0xFFFFFFFFFFFFFFFF  # int64 two's complement, as protobuf writes negatives
     out = bytearray()
     while value > 0x7F:
@@ -224,6 +228,29 @@ def pack_span(
     """:func:`span_bytes` with positional arguments, for the span builder (keyword calls
     cost more than the rest of a small span): ``trace_field`` is the encoded ``trace_id``
     field (``b"\\x0a\\x10"`` and the 16 bytes), the same for every span of a run."""
+    return join_span(
+        trace_field,
+        span_id,
+        parent_span_id,
+        parent_remote,
+        start_ns,
+        end_ns,
+        span_tail(name, kind, attributes, encoded, events, status_message, status_code),
+    )
+
+
+def span_tail(
+    name: str,
+    kind: int,
+    attributes: Mapping[str, Any] | None,
+    encoded: bytes,
+    events: Sequence[tuple[str, Mapping[str, Any] | None, int]],
+    status_message: str | None,
+    status_code: int,
+) -> bytes:
+    """The fields of a span that are not its ids, times or flags (:func:`join_span` adds
+    them): for a span that repeats run after run but for those (a graph node's), made once.
+    Protobuf takes a message's fields in any order, so they need not be in field order."""
     named = _names.get(name)
     if named is None:
         if len(_names) >= _CACHE_SIZE:
@@ -249,19 +276,39 @@ def pack_span(
         status = _field(15, status_body)
     else:
         status = b"\x7a\x00"  # an empty status, as the SDK's encoder writes it
+    return b"".join(
+        (
+            named,
+            _KINDS[kind] if 0 <= kind < len(_KINDS) else b"\x30" + _varint(kind),
+            _attributes(9, attributes) if attributes else b"",
+            encoded,
+            more,
+            status,
+        )
+    )
+
+
+def join_span(
+    trace_field: bytes,
+    span_id: int,
+    parent_span_id: int,
+    parent_remote: bool,
+    start_ns: int,
+    end_ns: int,
+    tail: bytes,
+    extra: bytes = b"",
+) -> bytes:
+    """A whole span (as :func:`span_bytes` returns it) from its ids, times and ``tail``
+    (:func:`span_tail`); ``extra``: more encoded fields (attributes of this span only)."""
     body = b"".join(
         (
             trace_field,
             b"\x12\x08",
             span_id.to_bytes(8, "big"),
             b"\x22\x08" + parent_span_id.to_bytes(8, "big") if parent_span_id else b"",
-            named,
-            _KINDS[kind] if 0 <= kind < len(_KINDS) else b"\x30" + _varint(kind),
             _TIMES.pack(0x39, start_ns, 0x41, end_ns),
-            _attributes(9, attributes) if attributes else b"",
-            encoded,
-            more,
-            status,
+            tail,
+            extra,
             _REMOTE_FLAGS if parent_span_id and parent_remote else _LOCAL_FLAGS,
         )
     )
