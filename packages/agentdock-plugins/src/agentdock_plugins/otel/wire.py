@@ -7,7 +7,9 @@ process as the agent. This module writes the same bytes directly (the wire forma
 ``opentelemetry/proto/collector/trace/v1/trace_service.proto``): :func:`span_bytes` writes one
 span from plain values, once per run whatever the number of endpoints, and :func:`request`
 joins encoded spans behind a resource and scope encoded once per sink (:func:`encode_head`),
-without touching them again. Attribute fields that repeat run after run are kept whole.
+without touching them again. Attribute fields that repeat run after run are kept whole, and a
+span that repeats but for its ids and times is kept as its tail (:func:`span_tail`,
+:func:`join_span`); :func:`gzip_request` compresses a request once for every target.
 :func:`encode_request` does the same for the SDK's ``ReadableSpan`` objects. Tests decode the
 output with the official protobuf classes, field by field, and compare it with the SDK
 encoder's."""
