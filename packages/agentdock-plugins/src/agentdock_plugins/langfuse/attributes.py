@@ -19,17 +19,21 @@ import msgspec
 from langfuse import LangfuseOtelSpanAttributes as LF
 from opentelemetry.trace import SpanKind
 
+from agentdock_plugins.otel.fixed import FixedFields
 from agentdock_plugins.otel.spans import SpanFlavor, SpanPlan, policy_summary
+from agentdock_plugins.otel.wire import span_attributes
 
 __all__ = ["LangfuseFlavor"]
 
 _TYPES = {"tool_event": "tool", "node_event": "span", "model_event": "generation"}
+#: The observation type of a tool or node span, encoded once.
+_TYPE_FIELDS = {kind: span_attributes({LF.OBSERVATION_TYPE: kind}) for kind in ("tool", "span")}
 
 
 _encode = msgspec.json.Encoder().encode
 _EMPTY: Mapping[str, Any] = {}
-#: Agent and role pairs whose constant trace attributes are kept.
-_CONSTANTS = 256
+#: Types of the metadata values encoded once per value (others: once per run).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 _META_RUN_ID = f"{LF.TRACE_METADATA}.run_id"
 _META_MODE = f"{LF.TRACE_METADATA}.mode"
 _META_STATUS = f"{LF.TRACE_METADATA}.status"
@@ -50,13 +54,19 @@ class LangfuseFlavor(SpanFlavor):
     def __init__(self, *, environment: str, release: str | None) -> None:
         self.environment = environment
         self.release = release
-        self._constants: dict[tuple[str, Any], dict[str, Any]] = {}
+        #: Attributes that only the agent and the role decide, and the metadata of the
+        #: run's mode, status, role and retries: encoded once per value (the span builder
+        #: runs on one thread, so does this).
+        self._fixed = FixedFields()
 
-    def _constant(self, agent: str, role: Any) -> dict[str, Any]:
-        """The trace attributes that only the agent and the role decide, made once each."""
-        found = self._constants.get((agent, role))
-        if found is not None:
-            return found
+    def _constant_and_metadata(self, key: tuple[Any, ...]) -> dict[str, Any]:
+        """:meth:`_constant` and :func:`_metadata` of ``(agent, mode, status, role, retries)``."""
+        agent, mode, status, role, retries = key
+        return {**self._constant((agent, role)), **_metadata((mode, status, role, retries))}
+
+    def _constant(self, key: tuple[str, Any]) -> dict[str, Any]:
+        """The trace attributes that only the agent and the role decide."""
+        agent, role = key
         tags = [f"agent:{agent}", f"env:{self.environment}"]
         if self.release:
             tags.append(f"version:{self.release}")
@@ -64,7 +74,7 @@ class LangfuseFlavor(SpanFlavor):
             tags.append(f"role:{role}")
         attributes: dict[str, Any] = {
             LF.TRACE_NAME: agent,
-            LF.TRACE_TAGS: tuple(tags),  # a tuple: the encoder keeps its bytes
+            LF.TRACE_TAGS: tags,
             LF.ENVIRONMENT: self.environment,
             LF.OBSERVATION_TYPE: "agent",
             # What the SDK's processor marks at span start: the run is the root LangFuse
@@ -74,9 +84,6 @@ class LangfuseFlavor(SpanFlavor):
         if self.release:
             attributes[LF.RELEASE] = self.release
             attributes[LF.VERSION] = self.release
-        if len(self._constants) >= _CONSTANTS:
-            self._constants.clear()  # bounded: roles are few, but they come from callers
-        self._constants[(agent, role)] = attributes
         return attributes
 
     def run(
@@ -85,23 +92,28 @@ class LangfuseFlavor(SpanFlavor):
         data = end.get("data") or _EMPTY
         attributes = plan.attributes
         role = data.get("role")
-        attributes.update(self._constant(str(end.get("agent") or "agent"), role))
+        agent = str(end.get("agent") or "agent")
+        meta = (data.get("mode"), data.get("status"), role, data.get("retries"))
+        if _PLAIN.issuperset(map(type, meta)):  # the usual case: one look-up for both
+            fixed = self._fixed.get((agent, *meta), self._constant_and_metadata)
+        else:  # a value that is no plain JSON scalar: its metadata encoded for this run only
+            fixed = self._fixed.get((agent, role), self._constant)
+            attributes.update(_metadata(meta))
+        plan.encoded += fixed
         subject = data.get("subject")
         if subject:
             attributes[LF.TRACE_USER_ID] = str(subject)
         thread = data.get("thread_id")
         if thread:
             attributes[LF.TRACE_SESSION_ID] = str(thread)
-        for key, value in (
-            (_META_RUN_ID, end.get("run_id")),
-            (_META_MODE, data.get("mode")),
-            (_META_STATUS, data.get("status")),
-            (_META_ROLE, role),
-            (_META_RETRIES, data.get("retries")),
-            (_META_COST, data.get("cost_usd")),
-        ):
-            if value is not None:
-                attributes[key] = _json(value)
+        run_id = end.get("run_id")
+        if type(run_id) is str and run_id.isascii() and run_id.isalnum():
+            attributes[_META_RUN_ID] = f'"{run_id}"'  # the runtime's hex ids: nothing to escape
+        elif run_id is not None:
+            attributes[_META_RUN_ID] = _json(run_id)
+        cost = data.get("cost_usd")
+        if cost is not None:
+            attributes[_META_COST] = _json(cost)
         if held:
             policies = policy_summary(held)
             if policies:
@@ -118,9 +130,11 @@ class LangfuseFlavor(SpanFlavor):
     def child(self, plan: SpanPlan, event: Mapping[str, Any], end: Mapping[str, Any]) -> None:
         # Trace attributes live on the run span only: LangFuse reads them from any span.
         kind = _TYPES.get(str(event.get("event")), "span")
-        plan.attributes[LF.OBSERVATION_TYPE] = kind
         if kind == "generation":
+            plan.attributes[LF.OBSERVATION_TYPE] = kind  # read by more_spans
             _generation(plan, plan.attributes.get("gen_ai.request.model"))
+        else:
+            plan.encoded += _TYPE_FIELDS[kind]
         if plan.error is not None:
             plan.attributes[LF.OBSERVATION_LEVEL] = "ERROR"
             plan.attributes[LF.OBSERVATION_STATUS_MESSAGE] = plan.error
@@ -136,13 +150,12 @@ class LangfuseFlavor(SpanFlavor):
             _share_cost(generations, cost)
             return ()
         model = data.get("model") or "model"
-        attributes = {
-            "gen_ai.operation.name": "chat",
-            "gen_ai.request.model": str(model),
-            LF.OBSERVATION_TYPE: "generation",
-        }
+        provider = data.get("provider")
+        attributes: dict[str, Any] = {}
+        if provider is not None and type(provider) is not str:  # kept as it is, per run
+            attributes["gen_ai.provider.name"] = provider
+            provider = None
         for key, source in (
-            ("gen_ai.provider.name", "provider"),
             ("gen_ai.usage.input_tokens", "tokens_input"),
             ("gen_ai.usage.output_tokens", "tokens_output"),
         ):
@@ -155,24 +168,54 @@ class LangfuseFlavor(SpanFlavor):
             end_ns=run.end_ns,
             attributes=attributes,
             parent_span_id=run.span_id,
+            encoded=self._fixed.get((str(model), provider), _generation_fixed),
         )
-        _generation(plan, model)
+        _usage(plan)
         _share_cost([plan], cost)
         return (plan,)
 
 
+def _metadata(key: tuple[Any, ...]) -> dict[str, Any]:
+    """The run's mode, status, role and retries as LangFuse trace metadata (JSON values)."""
+    mode, status, role, retries = key
+    found = (
+        (_META_MODE, mode),
+        (_META_STATUS, status),
+        (_META_ROLE, role),
+        (_META_RETRIES, retries),
+    )
+    return {name: _json(value) for name, value in found if value is not None}
+
+
 def _tokens(plan: SpanPlan, key: str) -> int:
     value = plan.attributes.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _generation_fixed(key: tuple[str, str | None]) -> dict[str, Any]:
+    """What a run's own generation span (no model call reported) repeats: model, provider."""
+    model, provider = key
+    return {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": model,
+        LF.OBSERVATION_TYPE: "generation",
+        "gen_ai.provider.name": provider,
+        LF.OBSERVATION_MODEL: model,
+    }
 
 
 def _generation(plan: SpanPlan, model: Any) -> None:
     if model:
         plan.attributes[LF.OBSERVATION_MODEL] = str(model)
+    _usage(plan)
+
+
+def _usage(plan: SpanPlan) -> None:
     tokens_in = _tokens(plan, "gen_ai.usage.input_tokens")
     tokens_out = _tokens(plan, "gen_ai.usage.output_tokens")
-    plan.attributes[LF.OBSERVATION_USAGE_DETAILS] = _json(
-        {"input": tokens_in, "output": tokens_out, "total": tokens_in + tokens_out}
+    # Ints only: the JSON msgspec would write, without a call to it.
+    plan.attributes[LF.OBSERVATION_USAGE_DETAILS] = (
+        f'{{"input":{tokens_in},"output":{tokens_out},"total":{tokens_in + tokens_out}}}'
     )
 
 

@@ -43,7 +43,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from agentdock_plugins.langfuse.buffer import LEASE_S, SpanBuffer
-from agentdock_plugins.otel.wire import GZIP_LEVEL, Head, encode_request, request
+from agentdock_plugins.otel.wire import GZIP_LEVEL, Head, encode_request, gzip_request
 
 __all__ = ["BATCH_ID_HEADER", "TRACES_PATH", "ExportStats", "SpoolingExporter"]
 
@@ -154,7 +154,7 @@ class SpoolingExporter(SpanExporter):
 
     def _body(self, spans: Sequence[bytes]) -> bytes:
         assert self.head is not None, "an exporter of encoded spans needs the sink's head"
-        return gzip.compress(request(self.head, spans), compresslevel=GZIP_LEVEL)
+        return gzip_request(self.head, spans)[0]  # compressed once for every target
 
     def _deliver(self, body: bytes, events: int) -> SpanExportResult:
         batch_id = uuid.uuid4().hex

@@ -25,7 +25,13 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from agentdock_plugins.otel.wire import GZIP_LEVEL, Head, encode_request, request
+from agentdock_plugins.otel.wire import (
+    GZIP_LEVEL,
+    Head,
+    encode_request,
+    gzip_request,
+    request,
+)
 
 __all__ = ["COMPRESSION_ENVS", "OtlpHttpExporter"]
 
@@ -62,6 +68,8 @@ class OtlpHttpExporter(OTLPSpanExporter):
     def export_runs(self, spans: Sequence[bytes], events: int) -> SpanExportResult:
         """Send encoded spans (:func:`~agentdock_plugins.otel.wire.span_bytes`) as one request."""
         assert self.head is not None, "an exporter of encoded spans needs the sink's head"
+        if self.gzip:  # compressed once for every target of the pipeline
+            return self._post(*gzip_request(self.head, spans))
         return self._send(request(self.head, spans))
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
@@ -71,15 +79,20 @@ class OtlpHttpExporter(OTLPSpanExporter):
         return self._send(encode_request(spans))
 
     def _send(self, data: bytes) -> SpanExportResult:
+        size = len(data)
+        if self.gzip:
+            data = gzip.compress(data, compresslevel=GZIP_LEVEL)
+        return self._post(data, size)
+
+    def _post(self, data: bytes, size: int) -> SpanExportResult:
+        """Send a request body (compressed as configured) of ``size`` bytes uncompressed."""
         client = getattr(self, "_client", None)
         if client is None or not hasattr(client, "export") or getattr(self, "_shutdown", False):
             return SpanExportResult.FAILURE
         limit = getattr(self, "_max_request_size", None)
-        if isinstance(limit, int) and len(data) > limit:  # the SDK's own bound on a request
-            log.warning("a span batch of %d bytes is over max_request_size; dropped", len(data))
+        if isinstance(limit, int) and size > limit:  # the SDK's own bound on a request
+            log.warning("a span batch of %d bytes is over max_request_size; dropped", size)
             return SpanExportResult.FAILURE
-        if self.gzip:
-            data = gzip.compress(data, compresslevel=GZIP_LEVEL)
         try:
             outcome = client.export(data)
         except Exception as exc:  # the SDK's client reports failures; this is a bug guard

@@ -35,7 +35,8 @@ from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, Sampler
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 
-from agentdock_plugins.otel.wire import Head, span_bytes
+from agentdock_plugins.otel.fixed import FixedFields, plain
+from agentdock_plugins.otel.wire import Head, join_span, pack_span, span_attributes, span_tail
 
 __all__ = [
     "CHILD_EVENTS",
@@ -54,6 +55,8 @@ _NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
 _ROOTS_ALWAYS = frozenset(
     str(sampler.get_description()) for sampler in (ALWAYS_ON, ParentBased(ALWAYS_ON))
 )
+#: OTLP ``SpanKind`` of each SDK kind (one more than the SDK's value).
+_OTLP_KIND = {kind: kind.value + 1 for kind in SpanKind}
 #: OTLP ``STATUS_CODE_ERROR``.
 _ERROR = 2
 #: Events that become child spans of their run.
@@ -74,12 +77,20 @@ TOOL_NAME = "gen_ai.tool.name"
 TOOL_CALL_ID = "gen_ai.tool.call.id"
 ERROR_TYPE = "error.type"
 
-#: ``run_end`` data keys copied to HTTP server attributes when the runtime provides them.
-_HTTP_KEYS = (
+#: ``run_end`` data keys whose attributes are the same run after run (provider and model,
+#: mode and status, the caller's role, the HTTP method, route and status code): encoded
+#: once per combination of values (:class:`~agentdock_plugins.otel.fixed.FixedFields`).
+_RUN_FIXED = (
+    ("provider", PROVIDER),
+    ("model", REQUEST_MODEL),
+    ("mode", "agentdock.run.mode"),
+    ("status", "agentdock.run.status"),
+    ("role", "agentdock.role"),
     ("http_method", "http.request.method"),
     ("http_route", "http.route"),
     ("http_status_code", "http.response.status_code"),
 )
+_RUN_FIXED_KEYS = tuple(key for key, _ in _RUN_FIXED)
 
 
 def parse_trace_id(value: Any) -> int:
@@ -102,10 +113,15 @@ def _parse_hex(value: Any, width: int) -> int:
 
 
 class SpanPlan:
-    """One span to create: what the builder (or a flavor) decided, before the SDK sees it."""
+    """One span to create: what the builder (or a flavor) decided, before it is encoded.
+
+    ``attributes`` holds what differs per run (and what a flavor reads); ``encoded`` the
+    attributes that repeat, already encoded (their keys are never in ``attributes``).
+    """
 
     __slots__ = (
         "attributes",
+        "encoded",
         "end_ns",
         "error",
         "events",
@@ -127,6 +143,7 @@ class SpanPlan:
         span_id: int = 0,
         parent_span_id: int = 0,
         error: str | None = None,
+        encoded: bytes = b"",
     ) -> None:
         self.name = name
         self.kind = kind
@@ -136,11 +153,21 @@ class SpanPlan:
         self.span_id = span_id
         self.parent_span_id = parent_span_id
         self.error = error
+        self.encoded = encoded
         self.events: list[tuple[str, dict[str, Any], int]] = []
 
 
 class SpanFlavor:
-    """Hooks a sink uses to add its own attributes and spans; the base adds nothing."""
+    """Hooks a sink uses to add its own attributes and spans; the base adds nothing.
+
+    A node or tool span is built through :meth:`child` once per kind of step (event, agent,
+    node or tool name, status, error type) and then reused but for its ids, times and call
+    id; a flavor whose :meth:`child` looks at anything else of a node or tool event sets
+    :attr:`steps_repeat` to ``False``.
+    """
+
+    #: Whether :meth:`child` adds the same to every node or tool span of a kind of step.
+    steps_repeat = True
 
     def run(
         self, plan: SpanPlan, end: Mapping[str, Any], held: Sequence[Mapping[str, Any]]
@@ -153,7 +180,9 @@ class SpanFlavor:
     def more_spans(
         self, run: SpanPlan, end: Mapping[str, Any], children: Sequence[SpanPlan]
     ) -> Iterable[SpanPlan]:
-        """Further spans under the run span (none by default)."""
+        """Further spans under the run span (none by default). ``children``: the run's
+        child spans still open to changes (model calls, and every step when
+        :attr:`steps_repeat` is ``False``)."""
         return ()
 
 
@@ -201,17 +230,30 @@ class RunSpanBuilder:
         #: The encoded resource and scope every request starts with.
         self.head = head
         self._random = RandomIdGenerator()
-        self.flavor = flavor or SpanFlavor()
+        self._flavor = flavor or SpanFlavor()
         self._max_runs = max_runs
         self._max_events = max_events
         self._max_held = max_held
         self._held_count = 0
         self._held: OrderedDict[str, list[Mapping[str, Any]]] = OrderedDict()
+        self._fixed = FixedFields()
+        #: Node and tool spans but for their ids, times and call id (``span_tail``), by step.
+        self._steps = FixedFields()
         #: Events lost to the bounds above, runs whose spans were built, and runs no target
         #: sampled (built not at all).
         self.dropped = 0
         self.runs = 0
         self.unsampled = 0
+
+    @property
+    def flavor(self) -> SpanFlavor:
+        """What adds a sink's attributes and spans (replaced when a sink attaches)."""
+        return self._flavor
+
+    @flavor.setter
+    def flavor(self, flavor: SpanFlavor) -> None:
+        self._flavor = flavor
+        self._steps = FixedFields()  # the steps made with the old flavor are not its
 
     @property
     def waiting(self) -> int:
@@ -265,21 +307,50 @@ class RunSpanBuilder:
         run.parent_span_id = caller_id
         flavor = self.flavor
         flavor.run(run, end, held)
-        pairs = [(e, self._child_plan(e, end)) for e in held if e["event"] in CHILD_EVENTS]
-        children = [plan for _, plan in pairs]
-        own_ids = {plan.span_id for plan in children}
-        for event, plan in pairs:
-            if plan.parent_span_id not in own_ids:
-                plan.parent_span_id = run.span_id
-            flavor.child(plan, event, end)
-        for plan in flavor.more_spans(run, end, children):
+        steps = flavor.steps_repeat
+        agent = str(end.get("agent") or "agent")
+        pairs: list[tuple[Mapping[str, Any], SpanPlan | _Step]] = [
+            (
+                e,
+                self._step(e, end, agent)
+                if steps and e["event"] != "model_event"
+                else self._child_plan(e, end),
+            )
+            for e in held
+            if e["event"] in CHILD_EVENTS
+        ]
+        own_ids = {child.span_id for _, child in pairs}
+        children: list[SpanPlan | _Step] = []
+        plans: list[SpanPlan] = []
+        for event, child in pairs:
+            if child.parent_span_id not in own_ids:
+                child.parent_span_id = run.span_id
+            children.append(child)
+            if isinstance(child, SpanPlan):
+                flavor.child(child, event, end)
+                plans.append(child)
+        for plan in flavor.more_spans(run, end, plans):
             plan.span_id = plan.span_id or self._random.generate_span_id()
             plan.parent_span_id = plan.parent_span_id or run.span_id
             children.append(plan)
-        trace = trace_id.to_bytes(16, "big")
+        trace = b"\x0a\x10" + trace_id.to_bytes(16, "big")  # the span's trace_id field
         # Children end before their parents, as they would have live.
         children.sort(key=_start)
-        spans = [_encode(plan, trace, remote=False) for plan in children]
+        spans = [
+            _encode(child, trace, remote=False)
+            if isinstance(child, SpanPlan)
+            else join_span(
+                trace,
+                child.span_id,
+                child.parent_span_id,
+                False,
+                child.start_ns,
+                child.end_ns,
+                child.tail,
+                child.extra,
+            )
+            for child in children
+        ]
         spans.append(_encode(run, trace, remote=True))
         events = len(held) + 1
         for target in chosen:  # the same bytes for every target: kept or lost whole
@@ -315,23 +386,17 @@ class RunSpanBuilder:
         agent = str(end.get("agent") or "agent")
         end_ns = _int(data.get("end_unix_nano")) or _timestamp_ns(end.get("timestamp"))
         start_ns = _int(data.get("start_unix_nano")) or end_ns - _ms_to_ns(data.get("latency_ms"))
-        attributes: dict[str, Any] = {OPERATION: "invoke_agent", AGENT_NAME: agent}
-        _put(attributes, PROVIDER, data.get("provider"))
-        _put(attributes, REQUEST_MODEL, data.get("model"))
+        fixed = (agent, *map(data.get, _RUN_FIXED_KEYS))
+        attributes: dict[str, Any] = {}
         _put(attributes, INPUT_TOKENS, _int_or_none(data.get("tokens_input")))
         _put(attributes, OUTPUT_TOKENS, _int_or_none(data.get("tokens_output")))
         _put(attributes, CONVERSATION, data.get("thread_id"))
         _put(attributes, "agentdock.run_id", end.get("run_id"))
-        _put(attributes, "agentdock.run.mode", data.get("mode"))
-        _put(attributes, "agentdock.run.status", data.get("status"))
         _put(attributes, "agentdock.run.retries", _int_or_none(data.get("retries")))
-        _put(attributes, "agentdock.role", data.get("role"))
         _put(attributes, "agentdock.subject", data.get("subject"))
         cost = data.get("cost_usd")
         if isinstance(cost, int | float) and not isinstance(cost, bool):
             attributes["agentdock.cost_usd"] = float(cost)
-        for key, attribute in _HTTP_KEYS:
-            _put(attributes, attribute, data.get(key))
         error: str | None = None
         if data.get("status") == "error" or data.get("success") is False:
             error = str(data.get("error_type") or "_OTHER")
@@ -344,6 +409,7 @@ class RunSpanBuilder:
             attributes=attributes,
             span_id=parse_span_id(end.get("span_id")) or self._random.generate_span_id(),
             error=error,
+            encoded=self._fixed.get(fixed, _run_fixed),
         )
         for event in held:
             if event["event"] == "policy_event":
@@ -354,34 +420,68 @@ class RunSpanBuilder:
                 plan.events.append(("agentdock.error", found, _event_ns(event)))
         return plan
 
+    def _step(self, event: Mapping[str, Any], end: Mapping[str, Any], agent: str) -> _Step:
+        """A node or tool span: its ids and times from ``event``, the rest made once per
+        kind of step (the first such event goes through :meth:`_child_plan` and the flavor)."""
+        data = _data(event)
+        start_ns = _int(data.get("start_unix_nano")) or _event_ns(event)
+        name = event["event"]
+        status = data.get("status")
+        label = data.get("tool" if name == "tool_event" else "node")
+        error_type = data.get("error_type") if status in ("error", "denied") else None
+        tail, typed = self._steps.find((name, agent, label, status, error_type))
+        call_id = data.get("call_id") if name == "tool_event" else None
+        if tail is None:
+            plan = self._child_plan(event, end)
+            plan.attributes.pop(TOOL_CALL_ID, None)  # this call's own: added per span
+            self.flavor.child(plan, event, end)
+            tail = self._steps.keep(
+                typed,
+                span_tail(
+                    plan.name,
+                    _OTLP_KIND[plan.kind],
+                    plan.attributes,
+                    plan.encoded,
+                    plan.events,
+                    plan.error,
+                    _ERROR if plan.error is not None else 0,
+                ),
+            )
+        return _Step(
+            start_ns,
+            start_ns + _ms_to_ns(data.get("duration_ms")),
+            parse_span_id(data.get("span_id")) or self._random.generate_span_id(),
+            parse_span_id(data.get("parent_span_id")),
+            tail,
+            b"" if call_id is None else span_attributes({TOOL_CALL_ID: plain(call_id)}),
+        )
+
     def _child_plan(self, event: Mapping[str, Any], end: Mapping[str, Any]) -> SpanPlan:
         data = _data(event)
         start_ns = _int(data.get("start_unix_nano")) or _event_ns(event)
         end_ns = start_ns + _ms_to_ns(data.get("duration_ms"))
         name = event["event"]
-        attributes: dict[str, Any] = {AGENT_NAME: str(end.get("agent") or "agent")}
+        agent = str(end.get("agent") or "agent")
+        attributes: dict[str, Any] = {}
         status = data.get("status")
         error: str | None = None
         if name == "tool_event":
             tool = str(data.get("tool") or "tool")
             title, kind = f"execute_tool {tool}", SpanKind.INTERNAL
-            attributes[OPERATION] = "execute_tool"
-            attributes[TOOL_NAME] = tool
+            fixed = self._fixed.get(("tool", agent, tool, status), _tool_fixed)
             _put(attributes, TOOL_CALL_ID, data.get("call_id"))
-            _put(attributes, "agentdock.tool.status", status)
         elif name == "model_event":
             model = data.get("model") or _data(end).get("model") or "model"
             title, kind = f"chat {model}", SpanKind.CLIENT
-            attributes[OPERATION] = "chat"
-            attributes[REQUEST_MODEL] = str(model)
-            _put(attributes, PROVIDER, data.get("provider") or _data(end).get("provider"))
+            provider = data.get("provider") or _data(end).get("provider")
+            fixed = self._fixed.get(("model", agent, provider), _model_fixed)
+            attributes[REQUEST_MODEL] = str(model)  # a flavor reads it
             _put(attributes, INPUT_TOKENS, _int_or_none(data.get("tokens_input")))
             _put(attributes, OUTPUT_TOKENS, _int_or_none(data.get("tokens_output")))
         else:
             node = str(data.get("node") or "node")
             title, kind = f"node {node}", SpanKind.INTERNAL
-            attributes["agentdock.node.name"] = node
-            _put(attributes, "agentdock.node.status", status)
+            fixed = self._fixed.get(("node", agent, node, status), _node_fixed)
         if status in ("error", "denied"):
             error = str(data.get("error_type") or status)
             attributes[ERROR_TYPE] = error
@@ -394,27 +494,80 @@ class RunSpanBuilder:
             span_id=parse_span_id(data.get("span_id")) or self._random.generate_span_id(),
             parent_span_id=parse_span_id(data.get("parent_span_id")),
             error=error,
+            encoded=fixed,
         )
 
 
-def _start(plan: SpanPlan) -> int:
+def _run_fixed(key: tuple[Any, ...]) -> dict[str, Any]:
+    """The run span's repeating attributes: ``key`` is the agent, then the values of
+    :data:`_RUN_FIXED` (``None`` ones are left out)."""
+    attributes = {OPERATION: "invoke_agent", AGENT_NAME: key[0]}
+    attributes.update(zip((name for _, name in _RUN_FIXED), key[1:], strict=True))
+    return attributes
+
+
+def _tool_fixed(key: tuple[Any, ...]) -> dict[str, Any]:
+    _, agent, tool, status = key
+    return {
+        AGENT_NAME: agent,
+        OPERATION: "execute_tool",
+        TOOL_NAME: tool,
+        "agentdock.tool.status": status,
+    }
+
+
+def _model_fixed(key: tuple[Any, ...]) -> dict[str, Any]:
+    _, agent, provider = key
+    return {AGENT_NAME: agent, OPERATION: "chat", PROVIDER: provider}
+
+
+def _node_fixed(key: tuple[Any, ...]) -> dict[str, Any]:
+    _, agent, node, status = key
+    return {AGENT_NAME: agent, "agentdock.node.name": node, "agentdock.node.status": status}
+
+
+class _Step:
+    """A node or tool span made from a kept tail (:meth:`RunSpanBuilder._step`)."""
+
+    __slots__ = ("end_ns", "extra", "parent_span_id", "span_id", "start_ns", "tail")
+
+    def __init__(
+        self,
+        start_ns: int,
+        end_ns: int,
+        span_id: int,
+        parent_span_id: int,
+        tail: bytes,
+        extra: bytes,
+    ) -> None:
+        self.start_ns = start_ns
+        self.end_ns = max(end_ns, start_ns)
+        self.span_id = span_id
+        self.parent_span_id = parent_span_id
+        self.tail = tail
+        self.extra = extra
+
+
+def _start(plan: SpanPlan | _Step) -> int:
     return plan.start_ns
 
 
 def _encode(plan: SpanPlan, trace: bytes, *, remote: bool) -> bytes:
-    return span_bytes(
+    """``plan`` encoded; ``trace`` is the run's encoded ``trace_id`` field."""
+    return pack_span(
         trace,
         plan.span_id,
         plan.parent_span_id,
-        parent_remote=remote,
-        name=plan.name,
-        kind=plan.kind.value + 1,
-        start_ns=plan.start_ns,
-        end_ns=plan.end_ns,
-        attributes=plan.attributes,
-        events=plan.events,
-        status_code=_ERROR if plan.error is not None else 0,
-        status_message=plan.error,
+        remote,
+        plan.name,
+        _OTLP_KIND[plan.kind],
+        plan.start_ns,
+        plan.end_ns,
+        plan.attributes,
+        plan.encoded,
+        plan.events,
+        plan.error,
+        _ERROR if plan.error is not None else 0,
     )
 
 
@@ -450,7 +603,6 @@ def policy_summary(held: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 _EMPTY: Mapping[str, Any] = {}
-_PLAIN = frozenset({str, int, float, bool})
 
 
 def _data(event: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -461,12 +613,9 @@ def _data(event: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _put(attributes: dict[str, Any], key: str, value: Any) -> None:
-    if value is None:
-        return
-    if type(value) in _PLAIN or isinstance(value, bool | int | float | str):
+    value = plain(value)
+    if value is not None:
         attributes[key] = value
-    else:
-        attributes[key] = str(value)
 
 
 def _int(value: Any) -> int:

@@ -7,20 +7,37 @@ process as the agent. This module writes the same bytes directly (the wire forma
 ``opentelemetry/proto/collector/trace/v1/trace_service.proto``): :func:`span_bytes` writes one
 span from plain values, once per run whatever the number of endpoints, and :func:`request`
 joins encoded spans behind a resource and scope encoded once per sink (:func:`encode_head`),
-without touching them again. Attribute fields that repeat run after run are kept whole.
+without touching them again. Attribute fields that repeat run after run are kept whole, and a
+span that repeats but for its ids and times is kept as its tail (:func:`span_tail`,
+:func:`join_span`); :func:`gzip_request` compresses a request once for every target.
 :func:`encode_request` does the same for the SDK's ``ReadableSpan`` objects. Tests decode the
 output with the official protobuf classes, field by field, and compare it with the SDK
 encoder's."""
 
 from __future__ import annotations
 
+import gzip
 import struct
+import threading
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-__all__ = ["GZIP_LEVEL", "Head", "encode_head", "encode_request", "request", "span_bytes"]
+__all__ = [
+    "GZIP_LEVEL",
+    "Head",
+    "encode_head",
+    "encode_request",
+    "gzip_request",
+    "join_span",
+    "pack_span",
+    "request",
+    "span_attributes",
+    "span_bytes",
+    "span_tail",
+]
 
 #: gzip level of a request: AgentDock's spans repeat keys and values run after run, and
 #: level 1 compresses them to within a few percent of 6 or 9 in a third of the CPU.
@@ -43,6 +60,8 @@ _TAGS = {number: bytes((number << 3 | 2,)) for number in _pair_cache}
 
 
 _SMALL = [bytes((n,)) for n in range(0x80)]
+#: Strings shorter than this (UTF-8 bytes) have one-byte lengths in a ``KeyValue``.
+_SHORT = 0x80 - 2
 _U64 = struct.Struct("<Q")
 _TIMES = struct.Struct("<BQBQ")  # start_time_unix_nano and end_time_unix_nano, tags included
 _KINDS = [b"\x30" + bytes((kind,)) for kind in range(6)]
@@ -55,6 +74,8 @@ _names: dict[str, bytes] = {}
 def _varint(value: int) -> bytes:
     if 0 <= value < 0x80:
         return _SMALL[value]
+    if 0 < value < 0x4000:  # a span's or a request's length, mostly
+        return bytes((value & 0x7F | 0x80, value >> 7))
     value &= 0xFFFFFFFFFFFFFFFF  # int64 two's complement, as protobuf writes negatives
     out = bytearray()
     while value > 0x7F:
@@ -92,8 +113,21 @@ def _key_value(key: str, value: Any) -> bytes:
         if len(_key_cache) >= _CACHE_SIZE:
             _key_cache.clear()
         prefix = _key_cache[key] = _field(1, key.encode("utf-8"))
-    body = prefix + _field(2, _any_value(value))
-    return _varint(len(body)) + body
+    kind = type(value)
+    body: bytes
+    # The common short strings and ints written in one concatenation, lengths from a table.
+    if kind is str:
+        raw: bytes = value.encode("utf-8")
+        if len(raw) < _SHORT:
+            body = prefix + b"\x12" + _SMALL[len(raw) + 2] + b"\x0a" + _SMALL[len(raw)] + raw
+        else:
+            body = prefix + _field(2, _field(1, raw))
+    elif kind is int and 0 <= value < 0x80:
+        body = prefix + b"\x12\x02\x18" + _SMALL[value]
+    else:
+        body = prefix + _field(2, _any_value(value))
+    size = len(body)
+    return (_SMALL[size] if size < 0x80 else _varint(size)) + body
 
 
 def _attributes(number: int, attributes: Mapping[str, Any] | None) -> bytes:
@@ -148,6 +182,7 @@ def span_bytes(
     events: Sequence[tuple[str, Mapping[str, Any] | None, int]] = (),
     status_code: int = 0,
     status_message: str | None = None,
+    encoded: bytes = b"",
 ) -> bytes:
     """One ``Span`` as the ``spans`` field of a ``ScopeSpans`` (what :func:`request` joins).
 
@@ -156,41 +191,136 @@ def span_bytes(
     :param kind: the OTLP ``SpanKind`` (the SDK's value plus one).
     :param events: ``(name, attributes, time_unix_nano)`` of each span event.
     :param status_code: OTLP ``StatusCode`` (0 unset, 1 ok, 2 error).
+    :param encoded: more attributes, already encoded (:func:`span_attributes`): the ones
+        that are the same run after run are encoded once per agent, not once per span. Their
+        keys must not be in ``attributes``.
     """
-    out = [b"\x0a\x10", trace_id, b"\x12\x08", span_id.to_bytes(8, "big")]
-    if parent_span_id:
-        out.append(b"\x22\x08")
-        out.append(parent_span_id.to_bytes(8, "big"))
+    return pack_span(
+        b"\x0a\x10" + trace_id,
+        span_id,
+        parent_span_id,
+        parent_remote,
+        name,
+        kind,
+        start_ns,
+        end_ns,
+        attributes,
+        encoded,
+        events,
+        status_message if status_code or status_message else None,
+        status_code,
+    )
+
+
+def pack_span(
+    trace_field: bytes,
+    span_id: int,
+    parent_span_id: int,
+    parent_remote: bool,
+    name: str,
+    kind: int,
+    start_ns: int,
+    end_ns: int,
+    attributes: Mapping[str, Any] | None,
+    encoded: bytes,
+    events: Sequence[tuple[str, Mapping[str, Any] | None, int]],
+    status_message: str | None,
+    status_code: int,
+) -> bytes:
+    """:func:`span_bytes` with positional arguments, for the span builder (keyword calls
+    cost more than the rest of a small span): ``trace_field`` is the encoded ``trace_id``
+    field (``b"\\x0a\\x10"`` and the 16 bytes), the same for every span of a run."""
+    return join_span(
+        trace_field,
+        span_id,
+        parent_span_id,
+        parent_remote,
+        start_ns,
+        end_ns,
+        span_tail(name, kind, attributes, encoded, events, status_message, status_code),
+    )
+
+
+def span_tail(
+    name: str,
+    kind: int,
+    attributes: Mapping[str, Any] | None,
+    encoded: bytes,
+    events: Sequence[tuple[str, Mapping[str, Any] | None, int]],
+    status_message: str | None,
+    status_code: int,
+) -> bytes:
+    """The fields of a span that are not its ids, times or flags (:func:`join_span` adds
+    them): for a span that repeats run after run but for those (a graph node's), made once.
+    Protobuf takes a message's fields in any order, so they need not be in field order."""
     named = _names.get(name)
     if named is None:
         if len(_names) >= _CACHE_SIZE:
             _names.clear()
         named = _names[name] = _field(5, name.encode("utf-8"))
-    out.append(named)
-    out.append(_KINDS[kind] if 0 <= kind < len(_KINDS) else b"\x30" + _varint(kind))
-    out.append(_TIMES.pack(0x39, start_ns, 0x41, end_ns))
-    if attributes:
-        out.append(_attributes(9, attributes))
-    for event_name, event_attributes, stamp in events:
-        body = (
-            b"\x09"
-            + _U64.pack(stamp)
-            + _field(2, event_name.encode("utf-8"))
-            + _attributes(3, event_attributes)
+    if events:
+        more = b"".join(
+            _field(
+                11,
+                b"\x09"
+                + _U64.pack(stamp)
+                + _field(2, event_name.encode("utf-8"))
+                + _attributes(3, event_attributes),
+            )
+            for event_name, event_attributes, stamp in events
         )
-        out.append(_field(11, body))
+    else:
+        more = b""
     if status_code or status_message:
-        status_body = b""
-        if status_message:
-            status_body += _field(2, status_message.encode("utf-8"))
+        status_body = _field(2, status_message.encode("utf-8")) if status_message else b""
         if status_code:
             status_body += b"\x18" + _varint(status_code)
-        out.append(_field(15, status_body))
+        status = _field(15, status_body)
     else:
-        out.append(b"\x7a\x00")  # an empty status, as the SDK's encoder writes it
-    out.append(_REMOTE_FLAGS if parent_span_id and parent_remote else _LOCAL_FLAGS)
-    body = b"".join(out)
+        status = b"\x7a\x00"  # an empty status, as the SDK's encoder writes it
+    return b"".join(
+        (
+            named,
+            _KINDS[kind] if 0 <= kind < len(_KINDS) else b"\x30" + _varint(kind),
+            _attributes(9, attributes) if attributes else b"",
+            encoded,
+            more,
+            status,
+        )
+    )
+
+
+def join_span(
+    trace_field: bytes,
+    span_id: int,
+    parent_span_id: int,
+    parent_remote: bool,
+    start_ns: int,
+    end_ns: int,
+    tail: bytes,
+    extra: bytes = b"",
+) -> bytes:
+    """A whole span (as :func:`span_bytes` returns it) from its ids, times and ``tail``
+    (:func:`span_tail`); ``extra``: more encoded fields (attributes of this span only)."""
+    body = b"".join(
+        (
+            trace_field,
+            b"\x12\x08",
+            span_id.to_bytes(8, "big"),
+            b"\x22\x08" + parent_span_id.to_bytes(8, "big") if parent_span_id else b"",
+            _TIMES.pack(0x39, start_ns, 0x41, end_ns),
+            tail,
+            extra,
+            _REMOTE_FLAGS if parent_span_id and parent_remote else _LOCAL_FLAGS,
+        )
+    )
     return b"\x12" + _varint(len(body)) + body
+
+
+def span_attributes(attributes: Mapping[str, Any]) -> bytes:
+    """``attributes`` as a span's ``attributes`` fields, for :func:`span_bytes`' ``encoded``
+    (made once, then put into every span that carries them)."""
+    return _attributes(9, attributes)
 
 
 def _span(span: ReadableSpan) -> bytes:
@@ -260,3 +390,30 @@ def request(head: Head, spans: Sequence[bytes]) -> bytes:
     from :func:`span_bytes`) joined as they are, never re-encoded."""
     resource, scope = head
     return _field(1, resource + _field(2, scope + b"".join(spans)))
+
+
+#: Requests compressed lately: ``(head, spans, body, size)``. The targets of one pipeline get
+#: the same span bytes behind the same head, and under load their queues cut the same
+#: batches, so the second target finds the body the first one compressed.
+_compressed: deque[tuple[Head, Sequence[bytes], bytes, int]] = deque(maxlen=8)
+_compressed_lock = threading.Lock()
+
+
+def gzip_request(head: Head, spans: Sequence[bytes]) -> tuple[bytes, int]:
+    """:func:`request` compressed at :data:`GZIP_LEVEL`, and its size before compression.
+
+    The same request asked for again (the same head object, equal spans: the other target
+    of a pipeline) is compressed once: the last few bodies are kept until asked for again,
+    and found by comparing span lists, which hold the same span objects (cheap).
+    """
+    with _compressed_lock:
+        for entry in _compressed:
+            known_head, known_spans, body, size = entry
+            if known_head is head and len(known_spans) == len(spans) and known_spans == spans:
+                _compressed.remove(entry)  # taken by the other target: not kept longer
+                return body, size
+    raw = request(head, spans)
+    body = gzip.compress(raw, compresslevel=GZIP_LEVEL)
+    with _compressed_lock:
+        _compressed.append((head, list(spans), body, len(raw)))
+    return body, len(raw)
