@@ -228,10 +228,10 @@ class _Connections:
     def __init__(self, client: Any) -> None:
         self.opened = 0.0
         pool = getattr(getattr(client.http.client, "_transport", None), "_pool", None)
-        create = getattr(pool, "create_connection", None)
-        if create is None:
+        if pool is None or not hasattr(pool, "create_connection"):
             self.opened = float("nan")
             return
+        create = pool.create_connection
 
         def counted(origin: Any) -> Any:
             self.opened += 1
