@@ -1,7 +1,7 @@
 """Two checkouts of AgentDock served at once, loaded in turn: server CPU per ``runs.wait``.
 
     uv run --frozen python benchmarks/served_ab.py BASE NEW [--rounds 6] [--duration 3]
-        [--loads sdk8,wrk8,sdk32] [--graphs echo]
+        [--loads sdk8,wrk8,sdk32] [--graphs echo] [--new-env NAME=VALUE ...]
 
 ``BASE`` and ``NEW`` are two checkouts of this repository, each with its own ``.venv``
 (``uv sync --all-packages --frozen`` in each; for the base, e.g. ``git worktree add
@@ -16,7 +16,9 @@ A load is ``sdk<C>`` (C langgraph-sdk callers looping on ``runs.wait(None, …)`
 ``wrk<C>`` (``wrk`` with C connections on ``POST /runs/wait``), for ``--duration`` seconds
 each. For each load: the median over the rounds of each server's CPU per call (its process
 tree's user+system time from ``/proc``) and calls/s, the ratio NEW / BASE, and every
-round's CPU figure, whose spread says how far to trust the ratio.
+round's CPU figure, whose spread says how far to trust the ratio. ``--new-env`` sets an
+environment variable for NEW's server only: with BASE and NEW the same checkout, it
+compares a setting (e.g. ``--new-env AGENTDOCK_WORKER_THREADS=2``).
 """
 
 from __future__ import annotations
@@ -94,8 +96,8 @@ def _compare(graph_name: str, args: Any, work: Path) -> None:
     with open_store() as store:
         key = bench.add_key(store, graph.agent, graph.role).key
     servers = {
-        label: _serve(Path(root).resolve(), graph, dict(os.environ))
-        for label, root in (("BASE", args.base), ("NEW", args.new))
+        "BASE": _serve(Path(args.base).resolve(), graph, dict(os.environ)),
+        "NEW": _serve(Path(args.new).resolve(), graph, {**os.environ, **args.new_env}),
     }
     try:
         for label, (_, port) in servers.items():
@@ -136,7 +138,13 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=3)
     parser.add_argument("--loads", default="sdk8,wrk8,sdk32")
     parser.add_argument("--graphs", default="echo")
+    parser.add_argument(
+        "--new-env", action="append", default=[], help="NAME=VALUE for NEW's server only"
+    )
     args = parser.parse_args()
+    if any("=" not in item for item in args.new_env):
+        raise SystemExit("--new-env takes NAME=VALUE")
+    args.new_env = dict(item.split("=", 1) for item in args.new_env)
     args.loads = args.loads.split(",")
     for name in args.loads:
         if not (name[:3] in ("sdk", "wrk") and name[3:].isdigit()):
