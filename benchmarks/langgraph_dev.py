@@ -30,11 +30,17 @@ key as ``x-api-key``; langgraph dev has no auth and ignores it), in this process
 core 1: for each ``--concurrency`` C, C callers loop on ``runs.wait(None, graph, input=…)``
 for ``--duration`` seconds (after one second of warm-up): calls/s, p50 and p99 of a call;
 then ``--calls`` sequential ``runs.stream`` calls, time from the request to the first event
-(``metadata``): p50 and p99. Also the server's CPU time per call (its process tree's
-user+system time over the throughput phases), which a busy machine moves less than wall
-time, and this process's CPU share (near 100 % means the client, not the server, was the
-limit). Ratio columns are AgentDock / langgraph dev of the same run; on a shared machine
-compare the ratios, and read the load averages printed with them.
+(``metadata``): p50 and p99. Also, for each concurrency, per call: the server's CPU time
+(its process tree's user+system time), which a busy machine moves less than wall time, the
+client's CPU time, and the TCP connections the client opened (counted in its httpx pool:
+httpcore's pool closes any connection that falls idle while more than 20 are open, so a
+server slow enough to have more than 20 calls in flight at once pays a new connection for
+most calls); and this process's CPU share (near 100 % means the client, not the server, was
+the limit). When ``wrk`` is installed, it drives ``POST /runs/wait`` over 32 kept-alive
+connections for ``--duration`` seconds: requests/s, p50, p99 and the server's CPU per
+request, the server's cost with no Python client in the way. Ratio columns are
+AgentDock / langgraph dev of the same run; on a shared machine compare the ratios, and read
+the load averages printed with them.
 Only loopback addresses are used.
 """
 
@@ -169,8 +175,11 @@ def _percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
-async def _throughput(call: Any, callers: int, duration: float) -> dict[str, float]:
-    """Calls/s, p50 and p99 ms of ``call`` looped by ``callers`` for ``duration`` s."""
+async def _throughput(
+    call: Any, callers: int, duration: float, pid: int, connections: _Connections
+) -> dict[str, float]:
+    """Calls/s, p50 and p99 ms of ``call`` looped by ``callers`` for ``duration`` s, and
+    per call: the server's CPU ms, the client's CPU ms and the connections the client opened."""
     latencies: list[float] = []
     errors = 0
 
@@ -189,19 +198,46 @@ async def _throughput(call: Any, callers: int, duration: float) -> dict[str, flo
     warm = time.perf_counter() + 1.0
     await asyncio.gather(*(caller(warm, False) for _ in range(callers)))
     errors = 0
+    server_cpu, opened = _tree_cpu(pid), connections.opened
     cpu = time.process_time()
     started = time.perf_counter()
     await asyncio.gather(*(caller(started + duration, True) for _ in range(callers)))
     elapsed = time.perf_counter() - started
+    client_cpu = time.process_time() - cpu
+    server_cpu = _tree_cpu(pid) - server_cpu
     if not latencies:
         raise SystemExit(f"no call succeeded ({errors} failed)")
+    # Calls that started in the window and ended just after it count too (a few at most).
+    calls = len(latencies)
     return {
-        "cps": len(latencies) / elapsed,
+        "cps": calls / elapsed,
         "p50": statistics.median(latencies),
         "p99": _percentile(latencies, 0.99),
         "errors": float(errors),
-        "client_cpu": (time.process_time() - cpu) / elapsed,
+        "client_cpu": client_cpu / elapsed,
+        "server_ms": server_cpu * 1000 / calls,
+        "client_ms": client_cpu * 1000 / calls,
+        "new_connections": (connections.opened - opened) / calls,
     }
+
+
+class _Connections:
+    """Counts the TCP connections the SDK client's pool opens (httpx's transport keeps
+    httpcore's pool as ``_pool``; with another layout the count stays ``nan``)."""
+
+    def __init__(self, client: Any) -> None:
+        self.opened = 0.0
+        pool = getattr(getattr(client.http.client, "_transport", None), "_pool", None)
+        if pool is None or not hasattr(pool, "create_connection"):
+            self.opened = float("nan")
+            return
+        create = pool.create_connection
+
+        def counted(origin: Any) -> Any:
+            self.opened += 1
+            return create(origin)
+
+        pool.create_connection = counted
 
 
 async def _first_events(open_stream: Any, calls: int) -> dict[str, float]:
@@ -218,6 +254,7 @@ async def _drive(
     base: str, key: str | None, graph: Graph, pid: int, args: argparse.Namespace
 ) -> dict[str, Any]:
     client = get_client(url=base, api_key=key)
+    connections = _Connections(client)
 
     async def wait() -> None:
         out = await client.runs.wait(None, graph.agent, input=graph.input)
@@ -234,12 +271,10 @@ async def _drive(
 
     await wait()  # a correct answer before anything is timed
     figures: dict[str, Any] = {}
-    server_cpu, calls = _tree_cpu(pid), 0.0
     for callers in args.concurrency:
-        row = await _throughput(wait, callers, args.duration)
-        figures[f"wait{callers}"] = row
-        calls += row["cps"] * args.duration
-    figures["cpu_ms"] = (_tree_cpu(pid) - server_cpu) * 1000 / calls
+        figures[f"wait{callers}"] = await _throughput(
+            wait, callers, args.duration, pid, connections
+        )
     figures["ttfe"] = await _first_events(first_event, args.calls)
     await client.aclose()
     return figures
@@ -281,8 +316,11 @@ def _measure(name: str, graph: Graph, args: argparse.Namespace, work: Path) -> d
         if shutil.which("wrk"):  # the server's capacity, with no Python client in the way
             body = {"assistant_id": graph.agent, "input": graph.input}
             headers = {"x-api-key": key} if key else {}
+            server_cpu = _tree_cpu(process.pid)
             wrk = harness._wrk(f"{base}/runs/wait", body, args.duration, 32, headers)
+            server_cpu = _tree_cpu(process.pid) - server_cpu
             figures["wrk"] = {name: wrk[name] for name in ("rps", "p50", "p99", "non_2xx")}
+            figures["wrk"]["server_ms"] = server_cpu * 1000 / max(1.0, wrk["rps"] * args.duration)
         return figures
     finally:
         harness._stop(process)
@@ -335,10 +373,20 @@ def _report(graph: str, results: dict[str, dict[str, Any]], args: argparse.Names
             f"{_ratio(b['p50'], a['p50'])} {_ratio(b['p99'], a['p99'])}"
             f"   (non-2xx: {a['non_2xx']:.0f} / {b['non_2xx']:.0f})"
         )
-    print(
-        f"server CPU per runs.wait: langgraph dev {lg['cpu_ms']:.2f} ms, agentdock "
-        f"{ad['cpu_ms']:.2f} ms ({_ratio(ad['cpu_ms'], lg['cpu_ms']).strip()})"
-    )
+        share = _ratio(b["server_ms"], a["server_ms"]).strip()
+        print(
+            f"per wrk request at 32 connections: server CPU langgraph dev "
+            f"{a['server_ms']:.2f} ms, agentdock {b['server_ms']:.2f} ms ({share})"
+        )
+    for callers in args.concurrency:
+        a, b = lg[f"wait{callers}"], ad[f"wait{callers}"]
+        share = _ratio(b["server_ms"], a["server_ms"]).strip()
+        print(
+            f"per runs.wait at {callers} callers: server CPU langgraph dev {a['server_ms']:.2f} "
+            f"ms, agentdock {b['server_ms']:.2f} ms ({share}); "
+            f"client CPU {a['client_ms']:.2f} / {b['client_ms']:.2f} ms; new connections "
+            f"{a['new_connections']:.2f} / {b['new_connections']:.2f}"
+        )
     shares = ", ".join(
         f"{name} {row[f'wait{c}']['client_cpu'] * 100:.0f} % at {c}"
         for name, row in results.items()
