@@ -10,6 +10,8 @@ with taskset; wrk (Debian package `wrk`) runs on core 1 with one thread:
 - (b') the same with those telemetry sinks switched off by their environment variables
 - (c) LangServe `add_routes` (benchmarks/servers/langserve_app.py), in its own virtual
       environment .bench/langserve, created on first run with uv
+- (b0), with `--baseline DIR`: (b) served from the packages of an earlier checkout in DIR
+      (`git worktree add DIR REV`), in the same rounds, for a before/after on one machine
 for the synchronous-node graph and the async-node graph, in --repeat interleaved rounds
 (median per server: figures move 10-20 % between runs on a shared machine). Also the cold
 start of (b): process start to the first 200 from /ready, median of 5 once the bytecode
@@ -42,6 +44,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from startup import _sources
 from throwaway_home import throwaway_home
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -228,14 +231,29 @@ def _millis(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def _servers(graph: str) -> list[Server]:
+def _servers(graph: str, baseline: Path | None = None) -> list[Server]:
     python = sys.executable
     dockfile = SERVERS / f"echo-{graph}" / "Dockfile.yaml"
     uvicorn = ["-m", "uvicorn", "--port", "{port}", "--log-level", "warning", "--no-access-log"]
     env = {"BENCH_GRAPH": graph}
     agentdock = [python, "-m", "agentdock_cli", "serve", str(dockfile), "--insecure-no-auth"]
     agentdock += ["--port", "{port}"]
+    earlier = (
+        [
+            Server(
+                "(b0) baseline /invoke",
+                agentdock,
+                "/invoke",
+                {"text": "hi"},
+                ready_path="/ready",
+                env={"PYTHONPATH": _sources(baseline)},
+            )
+        ]
+        if baseline is not None
+        else []
+    )
     return [
+        *earlier,
         Server(
             "(a) litestar+ainvoke",
             [python, *uvicorn, "bare_litestar:app"],
@@ -302,6 +320,12 @@ def main() -> None:
     parser.add_argument(
         "--cold-starts", type=int, default=5, help="starts of (b) to time (0: none)"
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout of an earlier commit (git worktree add DIR REV): its (b) is served "
+        "too, as (b0), in the same rounds",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None or shutil.which("taskset") is None:
         raise SystemExit("needs wrk and taskset (apt-get install wrk util-linux)")
@@ -311,7 +335,7 @@ def main() -> None:
 
 def _measure(args: argparse.Namespace) -> None:
     for graph in args.graphs.split(","):
-        servers = _servers(graph)
+        servers = _servers(graph, args.baseline)
         runs: dict[str, list[dict[str, float]]] = {s.name: [] for s in servers}
         # Rounds interleave the servers, so a slow spell of the machine hits them all alike.
         for _ in range(args.repeat):
@@ -341,17 +365,25 @@ def _measure(args: argparse.Namespace) -> None:
                 f"{name:<24} {row['rps']:>9.0f} {row['p50']:>8.2f} {row['p99']:>8.2f} "
                 f"{row['cpu_us']:>11.0f} {row['non_2xx']:>8.0f}  {each}"
             )
-        a, b, b_off, c = (results[s.name]["rps"] for s in servers)
+        rps = {s.name[: s.name.index(")") + 1]: results[s.name]["rps"] for s in servers}
+        a, b, b_off, c = rps["(a)"], rps["(b)"], rps["(b')"], rps["(c)"]
         print(
             f"req/s:  (b)/(a) = {b / a:.2f}x   (b)/(c) = {b / c:.2f}x   "
             f"(b')/(a) = {b_off / a:.2f}x   (b')/(c) = {b_off / c:.2f}x"
         )
         # CPU per request the other way round: how many of (b)'s requests one of theirs costs.
-        a, b, b_off, c = (results[s.name]["cpu_us"] for s in servers)
+        cpu = {s.name[: s.name.index(")") + 1]: results[s.name]["cpu_us"] for s in servers}
+        a, b, b_off, c = cpu["(a)"], cpu["(b)"], cpu["(b')"], cpu["(c)"]
         print(
             f"CPU:    (a)/(b) = {a / b:.2f}x   (c)/(b) = {c / b:.2f}x   "
             f"(a)/(b') = {a / b_off:.2f}x   (c)/(b') = {c / b_off:.2f}x"
         )
+        if "(b0)" in cpu:
+            b0 = cpu["(b0)"]
+            print(
+                f"baseline: (a)/(b0) = {a / b0:.2f}x   (c)/(b0) = {c / b0:.2f}x   "
+                f"(b0)/(b) = {b0 / b:.2f}x"
+            )
 
     if args.cold_starts < 1:
         return
@@ -359,7 +391,7 @@ def _measure(args: argparse.Namespace) -> None:
     # The first start writes the bytecode cache (PYTHONDONTWRITEBYTECODE is lifted for it);
     # the median is over the starts after it, as on any machine after its first start and
     # in every image AgentDock builds (byte-compiled at build time).
-    server = _servers("sync")[1]
+    server = next(s for s in _servers("sync") if s.name.startswith("(b)"))
     server.env = {**(server.env or {}), "PYTHONDONTWRITEBYTECODE": ""}
     first = _cold_starts(server, 1)[0]
     samples = _cold_starts(server, args.cold_starts)

@@ -13,13 +13,20 @@ OpenTelemetry and LangFuse on (``on``) and with a tenth of the runs traced (``on
 and the agent whose model answers after 20 ms with 50 streamed tokens, off and on. Best of
 the trials. On a machine whose cores are shared this is steadier than req/s under wrk
 (benchmarks/http_features.py), which measures the same cases served.
+
+The last columns count the Python calls per request on the serving thread (cProfile, over
+a wave of requests before the measured ones): a figure the machine's load does not move,
+for the work done on the event loop (the application, the model's callbacks, emitting the
+run's events); the builder and export threads are not in it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
+import pstats
 import subprocess
 import sys
 import tempfile
@@ -29,6 +36,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SERVERS = ROOT / "benchmarks" / "servers"
 sys.path.insert(0, str(ROOT / "benchmarks"))
+
+#: Requests whose Python calls are counted (under cProfile, before the measured ones).
+CALLS_COUNTED = 96
 
 CASES = {
     "echo off": ("echo-plain", {}),
@@ -49,7 +59,7 @@ CASES = {
 def _child(directory: str, requests: int) -> None:
     from agentdock.testing import async_client
 
-    async def main() -> float:
+    async def main() -> tuple[float, float]:
         client = async_client(SERVERS / directory / "Dockfile.yaml", insecure_no_auth=True)
         async with client:
 
@@ -62,11 +72,21 @@ def _child(directory: str, requests: int) -> None:
                     await asyncio.gather(*(one() for _ in range(min(32, count - start))))
 
             await wave(200)  # warm-up
+            # Python calls on the serving thread per request: a count, which the machine's
+            # load does not move (the telemetry drains' threads are not in it).
+            profile = cProfile.Profile()
+            profile.enable()
+            await wave(CALLS_COUNTED)
+            profile.disable()
+            await asyncio.sleep(1.0)  # their telemetry drained before the CPU is counted
             started = time.process_time()
             await wave(requests)
-        return (time.process_time() - started) / requests * 1e6  # the flush included
+        cpu = (time.process_time() - started) / requests * 1e6  # the flush included
+        calls: int = pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
+        return cpu, calls / CALLS_COUNTED
 
-    print(f"{asyncio.run(main()):.1f}")
+    cost, calls = asyncio.run(main())
+    print(f"{cost:.1f} {calls:.0f}")
 
 
 def main() -> None:
@@ -83,6 +103,7 @@ def main() -> None:
     otlp, otlp_url = _receiver()
     langfuse, langfuse_url = _receiver()
     best: dict[str, float] = {}
+    counted: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="agentdock-bench-") as scratch:
         base_env = {
             **os.environ,
@@ -110,14 +131,21 @@ def main() -> None:
                     text=True,
                     check=True,
                 )
-                cost = float(out.stdout.strip().splitlines()[-1])
+                cost, calls = map(float, out.stdout.strip().splitlines()[-1].split())
                 best[case] = min(best.get(case, cost), cost)
+                counted[case] = calls
     otlp.shutdown()
     langfuse.shutdown()
-    print(f"{'case':<14} {'CPU µs/request':>15} {'added to off':>13}")
+    print(
+        f"{'case':<14} {'CPU µs/request':>15} {'added to off':>13} "
+        f"{'calls/request':>14} {'added to off':>13}"
+    )
     for case, cost in best.items():
-        off = best[case.split()[0] + " off"]
-        print(f"{case:<14} {cost:>15.1f} {cost - off:>13.1f}")
+        off = case.split()[0] + " off"
+        print(
+            f"{case:<14} {cost:>15.1f} {cost - best[off]:>13.1f} "
+            f"{counted[case]:>14.0f} {counted[case] - counted[off]:>+13.0f}"
+        )
     print("goal: all three backends add <= 40 µs a run (in-process client CPU included alike)")
 
 

@@ -334,3 +334,15 @@ def test_an_untraced_run_installs_no_timing_callbacks(tmp_path: Path) -> None:
         return [type(h).__name__ for h in RunTracker(RunContext("r")).handlers]
 
     assert asyncio.run(handlers()) == ["_ToolRecorder"]
+
+
+def test_a_traced_run_times_its_steps_without_a_handler_of_their_own() -> None:
+    """LangChain calls each handler taking model events once per streamed token: the step
+    timings are handed over by the run's one recorder, not by a second handler."""
+    from agentdock_plugins.langchain_callbacks import RunTracker
+
+    async def handlers() -> list[str]:
+        context = RunContext("r", steps=ALL_STEPS)
+        return [type(h).__name__ for h in RunTracker(context).handlers]
+
+    assert asyncio.run(handlers()) == ["_ToolRecorder"]

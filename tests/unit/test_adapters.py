@@ -232,6 +232,42 @@ def test_chat_example_streams_tokens_and_sums_usage() -> None:
     )
 
 
+def test_a_traced_streamed_run_times_its_model_with_one_handler_per_token() -> None:
+    """Step timings ride in the run's recorder: each streamed token is handed to one
+    handler (LangChain calls every handler that takes model events for each token), and
+    the node and model are still timed, the model with its usage."""
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    spec = agentdock.load(EXAMPLES / "chat" / "Dockfile.yaml")
+    with project(EXAMPLES / "chat", "agent"):
+        adapter = LangGraphAdapter(entry(spec.agent.entrypoint), spec)
+    steps: list[tuple[str, dict[str, Any]]] = []
+    context = ctx(
+        emit=lambda kind, data: steps.append((kind, dict(data))),
+        steps=frozenset({"node_event", "tool_event", "model_event"}),
+    )
+    calls: list[str] = []
+    token = BaseCallbackHandler.on_llm_new_token
+
+    def counted(self: BaseCallbackHandler, *args: Any, **kwargs: Any) -> Any:
+        calls.append(type(self).__name__)
+        return token(self, *args, **kwargs)
+
+    question = {"question": "What is a Dockfile?"}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(BaseCallbackHandler, "on_llm_new_token", counted)
+        events = run(collect(adapter.stream(question, context)))
+    tokens = kinds(events, "token")
+    assert len(tokens) > 1
+    # The recorder streams tokens with a method of its own; no other handler of the run
+    # (LangGraph's stream handler for the "messages" mode aside) is called per token.
+    assert [name for name in calls if name != "StreamMessagesHandler"] == []
+    models = [data for kind, data in steps if kind == "model_event"]
+    (usage,) = kinds(events, "usage")
+    assert [(m["status"], m["tokens_output"]) for m in models] == [("ok", usage["output_tokens"])]
+    assert "respond" in [data["node"] for kind, data in steps if kind == "node_event"]
+
+
 def test_invoice_copilot_reports_its_tool_calls() -> None:
     spec = agentdock.load(EXAMPLES / "invoice-copilot" / "Dockfile.yaml", env=INVOICE_ENV)
     with project(EXAMPLES / "invoice-copilot", "app"):

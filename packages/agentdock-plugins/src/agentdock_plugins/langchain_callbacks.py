@@ -12,7 +12,10 @@ runnable's config (and so reach every nested model and tool):
   ``context.check_tool_output`` in the tool's thread as the tool returns, before the agent
   reads it; a denial there is kept by the gate as well;
 * the *recorder* sums the ``usage_metadata`` of every model message and, when asked, emits
-  each chat-model chunk as a ``token`` event.
+  each chat-model chunk as a ``token`` event; when a telemetry sink uses step events it
+  also hands the run's step timings (:mod:`~agentdock_plugins.langchain_timings`) the
+  nodes, tool calls and model calls to time, so a traced run has no extra handler for
+  LangChain to call on each streamed token.
 
 A gate that decides inline (it asks no policy, or only synchronous ones) is asked by the
 recorder itself, in the thread that makes the tool call. A gate that must wait for the
@@ -24,9 +27,9 @@ still going, later tool calls go to the new gate.
 Handlers are called from the event loop's thread (async runnables) or from worker threads
 (synchronous graphs and nodes); both are handled.
 
-The per-step timings handler is :mod:`~agentdock_plugins.langchain_timings`, the readers of
-what callbacks hand over :mod:`~agentdock_plugins.langchain_messages`, and the event channel
-:mod:`~agentdock_plugins.event_channel`; the adapters' names are exported here too.
+The readers of what callbacks hand over are :mod:`~agentdock_plugins.langchain_messages`,
+the event channel :mod:`~agentdock_plugins.event_channel`; the adapters' names are
+exported here too.
 """
 
 from __future__ import annotations
@@ -91,15 +94,17 @@ class RunTracker:
         #: Whether any chat-model chunk was emitted as a token.
         self.streamed_tokens = False
         stream_tokens = tokens and emit is not None
+        timings = StepTimings(context) if context.steps else None
         self.handlers: list[BaseCallbackHandler]
         if context.tools.inline:
-            self.handlers = [_ToolRecorder(self, tokens=stream_tokens)]
+            self.handlers = [_ToolRecorder(self, tokens=stream_tokens, timings=timings)]
         else:
-            self.handlers = [_Recorder(self, tokens=stream_tokens), _ToolCheck(self)]
+            self.handlers = [
+                _Recorder(self, tokens=stream_tokens, timings=timings),
+                _ToolCheck(self),
+            ]
         if context.check_tool_output is not None:
             self.handlers.append(_ToolOutputCheck(self, context.check_tool_output))
-        if context.steps:
-            self.handlers.append(StepTimings(context))
 
     # -- called by the handlers, from any thread --------------------------------------------
 
@@ -170,29 +175,79 @@ class RunTracker:
 
 
 class _Recorder(BaseCallbackHandler):
-    """Sums model usage, streams chat-model chunks, stops the run after a refusal."""
+    """Sums model usage, streams chat-model chunks, stops the run after a refusal, and
+    hands the run's :class:`StepTimings` (if any) the steps it times.
+
+    The timings ride here rather than in a handler of their own: LangChain calls every
+    handler that takes model events for each streamed token, and this one takes them
+    anyway (for usage).
+    """
 
     raise_error = True
     run_inline = True
 
-    def __init__(self, tracker: RunTracker, *, tokens: bool) -> None:
+    def __init__(
+        self, tracker: RunTracker, *, tokens: bool, timings: StepTimings | None = None
+    ) -> None:
         self.tracker = tracker
         self.tokens = tokens
+        self._nodes = timings if timings is not None and timings.nodes else None
+        self._models = timings if timings is not None and timings.models else None
+        self._tools = timings if timings is not None and timings.tools else None
 
-    # Chain starts matter only to stop a run after a refusal: until one happens, LangChain
-    # skips this handler for them (every node and nested runnable starts one).
+    # Chain starts matter only to time nodes and to stop a run after a refusal: unless
+    # nodes are timed, LangChain skips this handler for them until a refusal happens
+    # (every node and nested runnable starts one).
     @property
     def ignore_chain(self) -> bool:
-        return self.tracker.context.tools.refusal is None
+        return self._nodes is None and self.tracker.context.tools.refusal is None
 
-    def on_chain_start(self, serialized: Any, inputs: Any, **kwargs: Any) -> None:
+    def on_chain_start(
+        self, serialized: Any, inputs: Any, *, run_id: UUID, metadata: Any = None, **kwargs: Any
+    ) -> None:
         self.tracker.stop_if_refused()
+        if self._nodes is not None:
+            self._nodes.chain_start(run_id, metadata, kwargs.get("name"))
 
-    def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
-        self.tracker.stop_if_refused()
+    def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        if self._nodes is not None:
+            self._nodes.end(run_id, "ok")
 
-    def on_llm_start(self, serialized: Any, prompts: Any, **kwargs: Any) -> None:
+    def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        if self._nodes is not None:
+            self._nodes.end(run_id, "error")
+
+    def on_tool_start(
+        self,
+        serialized: Any,
+        input_str: str,
+        *,
+        run_id: UUID,
+        tool_call_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if self._tools is not None:
+            self._tools.tool_start(run_id, tool_name(serialized, kwargs), tool_call_id)
+
+    def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        if self._tools is not None:
+            self._tools.end(run_id, "ok")
+
+    def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        if self._tools is not None:
+            self._tools.end(run_id, "error")
+
+    def on_chat_model_start(
+        self, serialized: Any, messages: Any, *, run_id: UUID, **kwargs: Any
+    ) -> None:
         self.tracker.stop_if_refused()
+        if self._models is not None:
+            self._models.model_start(run_id, kwargs)
+
+    def on_llm_start(self, serialized: Any, prompts: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        self.tracker.stop_if_refused()
+        if self._models is not None:
+            self._models.model_start(run_id, kwargs)
 
     def on_llm_new_token(
         self, token: str | list[str | dict[str, Any]], *, chunk: Any = None, **kwargs: Any
@@ -206,35 +261,39 @@ class _Recorder(BaseCallbackHandler):
             self.tracker.emit(StreamEvent("token", {"text": text}))
 
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
-        self.tracker.add_usage(usage_of(response))
+        usage = usage_of(response)
+        self.tracker.add_usage(usage)
+        if self._models is not None:
+            self._models.model_end(run_id, usage)
+
+    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        if self._models is not None:
+            self._models.model_end(run_id, None)
 
 
-class _AsksTheGate:
-    """``on_tool_start``: asks the run's tool gate about the call (an exception stops it)."""
-
-    tracker: RunTracker
+class _ToolRecorder(_Recorder):
+    """The recorder of a run whose gate decides inline: it asks the gate about each tool
+    call, in the thread that makes it, records it, and times it once allowed."""
 
     def on_tool_start(
         self,
         serialized: dict[str, Any],
         input_str: str,
         *,
+        run_id: UUID,
         inputs: dict[str, Any] | None = None,
         tool_call_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         call = ToolCall(tool_name(serialized, kwargs), tool_args(input_str, inputs), tool_call_id)
         self.tracker.gate(call)
+        if self._tools is not None:
+            self._tools.tool_start(run_id, call.name, tool_call_id)
 
 
-class _ToolRecorder(_AsksTheGate, _Recorder):
-    """The recorder of a run whose gate decides inline: it asks the gate about each tool
-    call, in the thread that makes it, and records it."""
-
-
-class _ToolCheck(_AsksTheGate, BaseCallbackHandler):
-    """Asks a gate that waits for the event loop before every tool call; sees tool events
-    only.
+class _ToolCheck(BaseCallbackHandler):
+    """Asks a gate that waits for the event loop before every tool call (an exception
+    stops it); sees tool events only.
 
     It is synchronous and not inline, so an async callback manager runs it in a worker
     thread while the loop stays free to run the check, and a synchronous one runs it in the
@@ -249,6 +308,18 @@ class _ToolCheck(_AsksTheGate, BaseCallbackHandler):
 
     def __init__(self, tracker: RunTracker) -> None:
         self.tracker = tracker
+
+    def on_tool_start(
+        self,
+        serialized: dict[str, Any],
+        input_str: str,
+        *,
+        inputs: dict[str, Any] | None = None,
+        tool_call_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        call = ToolCall(tool_name(serialized, kwargs), tool_args(input_str, inputs), tool_call_id)
+        self.tracker.gate(call)
 
 
 class _ToolOutputCheck(BaseCallbackHandler):

@@ -1,7 +1,12 @@
 """Per-step timings of a run for telemetry: every node, tool call and model call as a span.
 
-A callback handler of its own, added to a run only when a telemetry sink uses step events
-(``RunContext.steps``), so runs nobody traces pay nothing for it.
+Not a callback handler of its own: the run's recorder
+(:mod:`~agentdock_plugins.langchain_callbacks`) hands it the callbacks it already receives.
+LangChain calls every handler of a run for every model token (``ignore_llm`` covers a
+model's start, tokens and end alike), so a second handler cost a streamed model run one more
+dispatch per token (about 50 a reply); the recorder is called for those anyway, for usage.
+Made only when a telemetry sink uses step events (``RunContext.steps``), so runs nobody
+traces pay nothing for it.
 """
 
 from __future__ import annotations
@@ -11,51 +16,36 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
-from agentdock.run import RunContext
+from agentdock.run import RunContext, Usage
 from agentdock_runtime.events import new_span_id
-from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.outputs import LLMResult
-
-from agentdock_plugins.langchain_messages import tool_name, usage_of
 
 __all__ = ["StepTimings"]
 
 
-class StepTimings(BaseCallbackHandler):
+class StepTimings:
     """Times every node, tool call and model call of a run for telemetry.
 
-    Present only when a telemetry sink uses step events (``RunContext.steps``); each
-    finished step of a kind some sink uses becomes one ``node_event``, ``tool_event`` or
-    ``model_event`` with its own span id. Kinds nobody uses are not even called back.
+    Each finished step of a kind some sink uses becomes one ``node_event``, ``tool_event``
+    or ``model_event`` with its own span id; the flags say which kinds the caller should
+    hand over at all.
     """
 
-    run_inline = True
+    __slots__ = ("_open", "emit", "models", "nodes", "tools")
 
     def __init__(self, context: RunContext) -> None:
         self.emit = context.emit
         steps = context.steps
-        self._nodes = "node_event" in steps
-        self._models = "model_event" in steps
+        #: Whether node, model and tool steps are timed.
+        self.nodes = "node_event" in steps
+        self.models = "model_event" in steps
         self.tools = "tool_event" in steps
         self._open: dict[UUID, tuple[str, dict[str, Any], int, int]] = {}
-
-    # LangChain skips a handler for the kinds of callback it ignores.
-    @property
-    def ignore_chain(self) -> bool:
-        return not self._nodes
-
-    @property
-    def ignore_llm(self) -> bool:
-        return not self._models
-
-    @property
-    def ignore_chat_model(self) -> bool:
-        return not self._models
 
     def _start(self, run_id: UUID, kind: str, data: dict[str, Any]) -> None:
         self._open[run_id] = (kind, data, time.time_ns(), time.perf_counter_ns())
 
-    def _end(self, run_id: UUID, status: str, extra: Mapping[str, Any] | None = None) -> None:
+    def end(self, run_id: UUID, status: str, extra: Mapping[str, Any] | None = None) -> None:
+        """The step ``run_id`` ended with ``status``: its event, if it was timed."""
         opened = self._open.pop(run_id, None)
         if opened is None:
             return
@@ -70,40 +60,19 @@ class StepTimings(BaseCallbackHandler):
             data.update(extra)
         self.emit(kind, data)
 
-    def on_chain_start(
-        self, serialized: Any, inputs: Any, *, run_id: UUID, metadata: Any = None, **kwargs: Any
-    ) -> None:
+    def chain_start(self, run_id: UUID, metadata: Any, name: Any) -> None:
+        """A runnable started: timed when it is a graph node (LangGraph names the node in
+        ``metadata``; the node's nested runnables carry the same metadata, other names)."""
         node = metadata.get("langgraph_node") if isinstance(metadata, Mapping) else None
-        if node is not None and kwargs.get("name") == node:
+        if node is not None and name == node:
             self._start(run_id, "node_event", {"node": str(node)})
 
-    def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        self._end(run_id, "ok")
+    def tool_start(self, run_id: UUID, name: str, call_id: str | None) -> None:
+        self._start(run_id, "tool_event", {"tool": name, "call_id": call_id})
 
-    def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        self._end(run_id, "error")
-
-    def on_tool_start(
-        self,
-        serialized: Any,
-        input_str: str,
-        *,
-        run_id: UUID,
-        tool_call_id: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        if not self.tools:
-            return
-        name = tool_name(serialized, kwargs)
-        self._start(run_id, "tool_event", {"tool": name, "call_id": tool_call_id})
-
-    def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        self._end(run_id, "ok")
-
-    def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        self._end(run_id, "error")
-
-    def _model_start(self, serialized: Any, run_id: UUID, kwargs: Mapping[str, Any]) -> None:
+    def model_start(self, run_id: UUID, kwargs: Mapping[str, Any]) -> None:
+        """A model call started (``kwargs``: the callback's, with its metadata and
+        invocation parameters, where the model's name is)."""
         metadata = kwargs.get("metadata")
         metadata = metadata if isinstance(metadata, Mapping) else {}
         params = kwargs.get("invocation_params")
@@ -116,21 +85,13 @@ class StepTimings(BaseCallbackHandler):
             {"model": str(model) if model else None, "provider": provider},
         )
 
-    def on_chat_model_start(
-        self, serialized: Any, messages: Any, *, run_id: UUID, **kwargs: Any
-    ) -> None:
-        self._model_start(serialized, run_id, kwargs)
-
-    def on_llm_start(self, serialized: Any, prompts: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        self._model_start(serialized, run_id, kwargs)
-
-    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
-        usage = usage_of(response)
-        self._end(
-            run_id,
-            "ok",
-            {"tokens_input": usage.input_tokens, "tokens_output": usage.output_tokens},
-        )
-
-    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        self._end(run_id, "error", {"tokens_input": 0, "tokens_output": 0})
+    def model_end(self, run_id: UUID, usage: Usage | None) -> None:
+        """A model call ended; ``usage`` is ``None`` when it failed."""
+        if usage is None:
+            self.end(run_id, "error", {"tokens_input": 0, "tokens_output": 0})
+        else:
+            self.end(
+                run_id,
+                "ok",
+                {"tokens_input": usage.input_tokens, "tokens_output": usage.output_tokens},
+            )
