@@ -289,6 +289,38 @@ RULE_SOURCES: tuple[tuple[str, float, str, Triggers], ...] = (
         _w("character refuse"),
     ),
     (
+        "role_play",
+        0.5,
+        r"(?:never|don't|do\s+not|won't|will\s+not)\s+(?:ever\s+)?(?:step|break|come|go)\s+out\s+of"
+        r"\s+(?:the\s+|your\s+|this\s+)?(?:role|character|persona|mode|scenario)|(?:remain|stay)"
+        r"\s+in\s+(?:this|that|the|your)\s+(?:scenario|persona|mode|role)\b",
+        _w("role character persona mode scenario"),
+    ),
+    (
+        "role_play",
+        0.5,
+        r"(?:never|doesn't|does\s+not|don't|do\s+not|won't|will\s+not)\s+(?:says?|apologi[sz]es?|"
+        r"mentions?|includes?|gives?|adds?)\s+(?:that\s+)?(?:it\s+cannot|it\s+can't|i\s+cannot|"
+        r"i\s+can't|sorry|i'm\s+sorry|i\s+apologi[sz]e|(?:any\s+)?(?:warnings?|disclaimers?|"
+        r"polic(?:y|ies)))|(?:lose|loses|deducted)\s+\d+\s+tokens\b|\bwith\s+no\s+(?:warnings|"
+        r"disclaimers)\b|\b(?:answers?|responds?\s+to|complies\s+with|must\s+answer)\s+(?:any|"
+        r"every|all)\s+(?:requests?|questions?)(?:\s+in\s+full)?",
+        _w(
+            "never doesn't does don't do won't will lose loses deducted with answers answer "
+            "responds complies"
+        ),
+    ),
+    (
+        "jailbreak_persona",
+        0.5,
+        r"\b(?:no\s+|without\s+(?:any\s+)?)(?:filters|content\s+rules|restrictions\s+of\s+any\s+kind)"
+        r"\b|\b(?:removed|disabled|turned\s+off|switched\s+off)\s+(?:the\s+|its\s+|your\s+|all\s+)?"
+        r"(?:ethics|ethical|safety|moral|content)\s+(?:module|filters?|guidelines|rules|"
+        r"restrictions|layer)|\b(?:released|freed)\s+from\s+all\s+restrictions|"
+        r"\bunlocked\s+(?:its|your|his|her)\s+full\s+potential",
+        _w("filters rules restrictions removed disabled turned switched released freed unlocked"),
+    ),
+    (
         "role_line",
         0.6,
         r"(?m:^)[ \t>*_-]*(?:system|assistant|developer)[ \t]*:",

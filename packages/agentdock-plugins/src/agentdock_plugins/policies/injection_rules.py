@@ -32,8 +32,12 @@ exfiltration_soft   0.6     "show me your instructions/rules/configuration"
 jailbreak           1.0     "do anything now", "developer mode enabled", "you are now DAN /
                             unrestricted", "no longer bound by ... rules", "freed from the
                             confines", "ignore OpenAI's content policy"
-jailbreak_persona   0.5     "unfiltered", "uncensored", "amoral", "no ethical guidelines"
-role_play           0.5     "stay in character", "never refuse"
+jailbreak_persona   0.5     "unfiltered", "uncensored", "amoral", "no ethical guidelines",
+                            "no filters", "removed the ethics module", "unlocked its full
+                            potential"
+role_play           0.5     "stay in character", "never refuse", "never step out of the
+                            role", "remain in this scenario", "never says it cannot", "you
+                            lose 5 tokens", "with no warnings", "must answer every request"
 role_line           0.6     a line that starts with ``system:``, ``assistant:``, ``developer:``
 role_header         0.6     a Markdown header ``### System`` / ``# Instructions``
 tag_switch          1.0     a closed user tag followed by a system one: ``</user><system>``
