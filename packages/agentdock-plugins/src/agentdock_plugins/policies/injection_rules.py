@@ -91,14 +91,17 @@ __all__ = [
 
 DEFAULT_THRESHOLD = 1.0
 
-_LONG_WORD = re.compile(r"[a-z]{20,}")
-_LONG_RUN = b"a" * 20
-_LETTER_SHAPE = bytes(97 if 97 <= i <= 122 else 32 for i in range(256))
+#: Letters a squeezed phrase is looked for in: a run of this many ASCII lower-case letters.
+_LONG_WORD = 20
+_LETTERS_ONLY = bytes(i if 97 <= i <= 122 else 32 for i in range(256))
 
 
-def _shape(text: str) -> bytes:
-    """``text``'s bytes with ASCII lower-case letters as ``a``, everything else a space."""
-    return text.encode("utf-8", "surrogatepass").translate(_LETTER_SHAPE)
+def _long_words(text: str) -> list[str]:
+    """The runs of :data:`_LONG_WORD` or more ASCII lower-case letters in ``text``, split
+    off in C (``translate`` then ``split``: a regex scan of prose costs several times
+    more)."""
+    runs = text.encode("utf-8", "surrogatepass").translate(_LETTERS_ONLY).split()
+    return [run.decode("ascii") for run in runs if len(run) >= _LONG_WORD]
 
 
 #: Bytes of a word (ASCII letters, digits, ``_``, and every byte of a non-ASCII character)
@@ -198,24 +201,32 @@ def _english(text: str, names: set[str], words: set[bytes] | None = None) -> flo
     total = 0.0
     present: dict[str, bool] = {}
     for name, weight, regex, groups in _COMPILED:
-        if name in names:
+        if name in names or not _triggered(groups, text, words, present):
             continue
-        for whole, parts in groups:
-            if not whole.isdisjoint(words):
-                continue
-            for part in parts:
-                seen = present.get(part)
-                if seen is None:
-                    seen = present[part] = part in text
-                if seen:
-                    break
-            else:
+        if regex.search(text) is not None:
+            names.add(name)
+            total += weight
+    return total
+
+
+def _triggered(
+    groups: tuple[_Group, ...], text: str, words: set[bytes], present: dict[str, bool]
+) -> bool:
+    """Whether every trigger group of a rule has a word among ``words`` or a substring in
+    ``text`` (``present`` keeps the substrings looked for, per text): a rule whose triggers
+    are absent cannot match, and its regex is not run."""
+    for whole, parts in groups:
+        if not whole.isdisjoint(words):
+            continue
+        for part in parts:
+            seen = present.get(part)
+            if seen is None:
+                seen = present[part] = part in text
+            if seen:
                 break
         else:
-            if regex.search(text) is not None:
-                names.add(name)
-                total += weight
-    return total
+            return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +293,7 @@ class RuleSet:
         total = _english(text, names, words)
         if self._spaced or self._unspaced:
             total += self._languages(text, names, words)
-        if "override" not in names and _LONG_RUN in _shape(text):
+        if "override" not in names:
             total += self._squeezed(text, names)
         return names, total
 
@@ -316,7 +327,7 @@ class RuleSet:
     @staticmethod
     def _squeezed(text: str, names: set[str]) -> float:
         total = 0.0
-        for word in _LONG_WORD.findall(text):
+        for word in _long_words(text):
             for name, regex in SQUEEZED:
                 if name not in names and regex.search(word) is not None:
                     names.add(name)
