@@ -89,6 +89,7 @@ RULE_SOURCES: tuple[tuple[str, float, str, Triggers], ...] = (
         (
             _w("follow following obey obeying listen listening adhere adhering comply complying"),
             _WHICH_WORDS,
+            _THING_WORDS,
         ),
     ),
     (
