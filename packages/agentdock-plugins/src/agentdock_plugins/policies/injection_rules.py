@@ -74,6 +74,7 @@ from dataclasses import dataclass
 from agentdock_plugins.policies.injection_decode import MAX_DEPTH, Budget, views
 from agentdock_plugins.policies.injection_normal import canonical
 from agentdock_plugins.policies.injection_phrases import LANGUAGES, PHRASES
+from agentdock_plugins.policies.injection_prefilter import Prefilter
 from agentdock_plugins.policies.injection_rule_table import RULE_SOURCES, SQUEEZED, Triggers
 
 __all__ = [
@@ -136,6 +137,8 @@ def _groups(triggers: Triggers) -> tuple[_Group, ...]:
 
 
 _COMPILED = tuple((n, w, re.compile(src), _groups(trig)) for n, w, src, trig in RULE_SOURCES)
+#: Which of :data:`_COMPILED` can match an ASCII text, in one RE2 pass (see the module).
+_PREFILTER = Prefilter([src for _, _, src, _ in RULE_SOURCES])
 
 _WEIGHTS: dict[str, float] = {n: w for n, w, _, _ in RULE_SOURCES}
 _FAMILY_WEIGHTS = {"override": 1.0, "override_soft": 0.6, "exfiltration": 1.0}
@@ -200,8 +203,15 @@ def _english(text: str, names: set[str], words: set[bytes] | None = None) -> flo
         words = _words(text)
     total = 0.0
     present: dict[str, bool] = {}
-    for name, weight, regex, groups in _COMPILED:
-        if name in names or not _triggered(groups, text, words, present):
+    candidates = _PREFILTER.candidates(text)
+    covered = _PREFILTER.covered if candidates is not None else frozenset()
+    for index, (name, weight, regex, groups) in enumerate(_COMPILED):
+        if name in names:
+            continue
+        if index in covered:
+            if candidates is None or index not in candidates:
+                continue
+        elif not _triggered(groups, text, words, present):
             continue
         if regex.search(text) is not None:
             names.add(name)
