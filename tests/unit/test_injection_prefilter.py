@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from agentdock_plugins.policies import injection_rules
+from agentdock_plugins.policies import injection_decode, injection_rules
 from agentdock_plugins.policies.injection_prefilter import Prefilter, superset
 from agentdock_plugins.policies.injection_rule_table import RULE_SOURCES
 from agentdock_plugins.policies.injection_rules import canonical_views
@@ -95,3 +95,38 @@ def test_any_text_of_rule_words_and_ascii_spaces_has_its_rules_named(
 ) -> None:
     text = "".join(piece + gap for piece, gap in parts)
     assert _missed(text) == []
+
+
+#: The chunked-blob sign as ``re`` wrote it, with a back-reference RE2 cannot take.
+_EVEN_PIECES_RE = re.compile(rb"(?<!a)(a{4,64}+)[ ]{1,4}\1[ ]{1,4}\1(?!a)")
+_WIDTHS = st.sampled_from([0, 3, 4, 5, 8, 63, 64, 65])
+_SEPARATORS = st.sampled_from([b"", b" ", b"    ", b"     ", b"x", b" x "])
+_RUNS = st.lists(st.tuples(_WIDTHS, _SEPARATORS), max_size=6)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_RUNS)
+def test_the_even_pieces_sign_reads_as_the_back_reference_did(
+    runs: list[tuple[int, bytes]],
+) -> None:
+    pieces = b"".join(b"a" * width + gap for width, gap in runs)
+    expected = _EVEN_PIECES_RE.search(pieces) is not None
+    assert (injection_decode._EVEN_PIECES.search(pieces) is not None) == expected
+
+
+def test_the_even_pieces_sign_of_every_corpus_text_is_the_same() -> None:
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as f:
+        texts = [r["text"] for r in map(json.loads, f)]
+    pieces = [t.encode("utf-8", "surrogatepass").translate(injection_decode._PIECES) for t in texts]
+    found = [(injection_decode._EVEN_PIECES.search(p) is not None) for p in pieces]
+    assert found == [(_EVEN_PIECES_RE.search(p) is not None) for p in pieces]
+    assert any(found)
+
+
+def test_three_runs_of_every_width_and_gap_read_as_the_back_reference_did() -> None:
+    for width in range(2, 68):
+        for gap in (b"", b" ", b"  ", b"    ", b"     ", b" x"):
+            for ends in (b"", b"x", b"a", b" "):
+                pieces = ends + gap.join([b"a" * width] * 3) + ends
+                expected = _EVEN_PIECES_RE.search(pieces) is not None
+                assert (injection_decode._EVEN_PIECES.search(pieces) is not None) == expected
