@@ -71,6 +71,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import re2
+
 from agentdock_plugins.policies.injection_decode import MAX_DEPTH, Budget, views
 from agentdock_plugins.policies.injection_normal import canonical
 from agentdock_plugins.policies.injection_phrases import LANGUAGES, PHRASES
@@ -97,11 +99,19 @@ _LONG_WORD = 20
 _LETTERS_ONLY = bytes(i if 97 <= i <= 122 else 32 for i in range(256))
 
 
+#: Whether a text holds such a run at all: most prose does not, and RE2 says so in one pass
+#: (some 4 µs for 4 KB, where splitting every run off and measuring it took 40).
+_ANY_LONG_WORD = re2.compile(b"[a-z]{%d}" % _LONG_WORD)
+
+
 def _long_words(text: str) -> list[str]:
     """The runs of :data:`_LONG_WORD` or more ASCII lower-case letters in ``text``, split
     off in C (``translate`` then ``split``: a regex scan of prose costs several times
     more)."""
-    runs = text.encode("utf-8", "surrogatepass").translate(_LETTERS_ONLY).split()
+    raw = text.encode("utf-8", "surrogatepass")
+    if _ANY_LONG_WORD.search(raw) is None:
+        return []
+    runs = raw.translate(_LETTERS_ONLY).split()
     return [run.decode("ascii") for run in runs if len(run) >= _LONG_WORD]
 
 
