@@ -261,7 +261,9 @@ def _docstrings() -> Iterator[dict]:
         modules = [module]
         if hasattr(module, "__path__"):
             for info in pkgutil.iter_modules(module.__path__, f"{name}."):
-                if "test" in info.name:
+                # A package's __main__ is a script: importing it runs it (venv's prints
+                # its usage and exits).
+                if "test" in info.name or info.name.endswith(".__main__"):
                     continue
                 try:
                     modules.append(importlib.import_module(info.name))
