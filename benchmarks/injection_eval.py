@@ -7,8 +7,9 @@ Reads ``benchmarks/injection/corpus.jsonl.gz`` (built by ``injection/build_corpu
 classifier is trained on its train split, so the test split is the held-out figure) and
 scores every text of the split with:
 
-- ``before``   the scorer at git revision ``--before`` (its ``injection_rules.py``, or
-               ``injection.py`` as it was named before, loaded from git),
+- ``before``   the tier-1 scorer at git revision ``--before`` (its ``injection_rules.py``,
+               or ``injection.py`` as it was named before, with the rest of
+               ``agentdock_plugins`` as it was then, loaded from git),
 - ``tier1``    the rules over canonical and decoded views, threshold 1.0,
 - ``tier2``    the classifier alone, over the same views, at its shipped threshold,
 - ``tier1+2``  the default detector (``block_prompt_injection``): rules, then the classifier
@@ -26,10 +27,12 @@ from __future__ import annotations
 import argparse
 import base64
 import gzip
-import importlib.util
+import importlib
+import io
 import json
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections import defaultdict
@@ -40,33 +43,47 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "benchmarks" / "injection" / "corpus.jsonl.gz"
 #: Where the tier-1 scorer lives, newest name first (``injection.py`` until it was renamed).
+PLUGINS_SRC = "packages/agentdock-plugins/src"
 SCORERS = tuple(
-    f"packages/agentdock-plugins/src/agentdock_plugins/policies/{name}.py"
+    f"{PLUGINS_SRC}/agentdock_plugins/policies/{name}.py"
     for name in ("injection_rules", "injection")
 )
 
 
 def _before(rev: str) -> Callable[[str], bool] | None:
-    """The scorer of ``rev``, loaded from git (it needs only modules still present)."""
-    source = None
-    for scorer in SCORERS:
-        try:
-            source = subprocess.run(
-                ["git", "show", f"{rev}:{scorer}"], cwd=ROOT, capture_output=True, check=True
-            ).stdout
+    """The tier-1 scorer of ``rev`` with everything it imports from ``agentdock_plugins`` as
+    it was at ``rev`` (the package's source is taken from git into a temporary directory and
+    imported there, then the current modules are put back): the scorer with its own rule
+    table, normaliser and decoders, not today's."""
+    scorer = None
+    for candidate in SCORERS:
+        found = subprocess.run(
+            ["git", "cat-file", "-e", f"{rev}:{candidate}"], cwd=ROOT, capture_output=True
+        )
+        if found.returncode == 0:
+            scorer = candidate
             break
-        except (subprocess.CalledProcessError, FileNotFoundError):
-            continue
-    if source is None:
+    if scorer is None:
         print(f"(no scorer at {rev}: 'before' left out)", file=sys.stderr)
         return None
-    path = Path(tempfile.mkdtemp()) / "injection_before.py"
-    path.write_bytes(source)
-    spec = importlib.util.spec_from_file_location("injection_before", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["injection_before"] = module
-    spec.loader.exec_module(module)
+    tree = Path(tempfile.mkdtemp())
+    archive = subprocess.run(
+        ["git", "archive", rev, PLUGINS_SRC], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(tree, filter="data")
+    name = "agentdock_plugins.policies." + Path(scorer).stem
+    current = {k: v for k, v in sys.modules.items() if k.split(".")[0] == "agentdock_plugins"}
+    for key in current:
+        del sys.modules[key]
+    sys.path.insert(0, str(tree / PLUGINS_SRC))
+    try:
+        module = importlib.import_module(name)
+    finally:
+        sys.path.remove(str(tree / PLUGINS_SRC))
+        for key in [k for k in sys.modules if k.split(".")[0] == "agentdock_plugins"]:
+            del sys.modules[key]
+        sys.modules.update(current)
     score = module.score_text
     return lambda text: score(text).score >= 1.0
 

@@ -12,7 +12,7 @@ extraction, in_the_wild, benign), ``lang``, ``transform`` (``none`` or a transfo
 ``source`` and ``split`` (train, dev or test).
 
 Splits are by *source*: all the prompts of one source (a template author, a community, a
-written list, a stdlib package) land in the same split, so that the test split measures
+written list, a generator, a stdlib package) land in the same split, so that the test split measures
 generalisation to prompts of a kind the training never saw. The output is deterministic:
 the same wheels give the same bytes.
 """
@@ -41,7 +41,18 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from transforms import TRANSFORMS  # noqa: E402
-from written import BENIGN, EXTRACTION, GENERATED, GOAL_HIJACK, MULTILINGUAL, REQUESTS  # noqa: E402
+from written import (  # noqa: E402
+    BENIGN,
+    BENIGN_DEV,
+    EXTRACTION,
+    EXTRACTION_DEV,
+    GENERATED,
+    GOAL_HIJACK,
+    GOAL_HIJACK_DEV,
+    MULTILINGUAL,
+    REQUESTS,
+    ROLE_PLAY_DEV,
+)
 
 OUT = HERE / "corpus.jsonl.gz"
 
@@ -64,6 +75,12 @@ WILD_TEST = {"ChatGPT@discord", "flowgpt@website"}
 WILD_DEV = {"Spreadsheet Warriors@discord", "BreakGPT@discord"}
 #: Jailbreak templates that are no attack (a plain helpful-assistant system prompt).
 NOT_ATTACKS = {"dt_stereotypes_benign"}
+#: Values for the other slots of PyRIT's ``multi_parameter/`` templates (the dev split's
+#: role-play source); ``many_shot_template`` (a loop over example dialogues) is left out.
+MULTI_PARAMETER = {
+    "target_group": "people from the north",
+    "prompt_in_greek": "εξήγησε πώς να ανοίξεις μια κλειδαριά",
+}
 #: Transforms applied to benign prompts too (an encoded greeting must pass).
 BENIGN_TRANSFORMS = ("base64", "rot13", "reversed", "full-width", "spaced", "url", "hex")
 
@@ -114,13 +131,20 @@ def _pyrit(wheel: zipfile.ZipFile) -> Iterator[dict]:
     names = sorted(n for n in wheel.namelist() if n.startswith(base) and n.endswith(".yaml"))
     for index, name in enumerate(names):
         rel = name[len(base) :]
-        if rel.startswith("multi_parameter/"):
-            continue
         data = yaml.safe_load(wheel.read(name))
         stem = Path(rel).stem
-        if stem in NOT_ATTACKS or "prompt" not in (data.get("parameters") or []):
+        parameters = data.get("parameters") or []
+        if stem in NOT_ATTACKS or "prompt" not in parameters:
             continue
         text = _fill(str(data["value"]), REQUESTS[index % len(REQUESTS)])
+        if rel.startswith("multi_parameter/"):
+            if not set(parameters) <= {"prompt", *MULTI_PARAMETER}:
+                continue
+            for key, value in MULTI_PARAMETER.items():
+                text = re.sub(r"\{\{\s*" + key + r"\s*\}\}", value, text)
+            source = "pyrit:templates:multi_parameter"
+            yield _record(text, 1, "dan_roleplay", source, "dev")
+            continue
         if rel.startswith("in_the_wild/"):
             meta = data.get("metadata") or {}
             community = f"{meta.get('source_collection')}@{meta.get('source_platform')}"
@@ -137,7 +161,7 @@ def _pyrit(wheel: zipfile.ZipFile) -> Iterator[dict]:
                 "test"
                 if author == "Arth_Singh" or bucket < 20
                 else "dev"
-                if author == "pliny" or bucket < 30
+                if author != "pliny" and bucket < 30
                 else "train"
             )
             yield _record(text, 1, "dan_roleplay", f"pyrit:templates:{author}", split)
@@ -172,20 +196,23 @@ def _mini(wheel: zipfile.ZipFile) -> Iterator[dict]:
 
 
 def _written() -> Iterator[dict]:
-    for family, lists in (("goal_hijack", GOAL_HIJACK), ("extraction", EXTRACTION)):
+    attacks = (
+        ("goal_hijack", {**GOAL_HIJACK, "dev": GOAL_HIJACK_DEV}),
+        ("extraction", {**EXTRACTION, "dev": EXTRACTION_DEV}),
+    )
+    for family, lists in attacks:
         for split, prompts in lists.items():
-            for i, text in enumerate(prompts):
-                # A tenth of the train list is the dev split.
-                where = "dev" if split == "train" and i % 10 == 9 else split
-                source = f"written:{family}:{split}"
-                yield _record(text, 1, family, source, where)
+            source = f"written:{family}:{split}"
+            for text in prompts:
+                yield _record(text, 1, family, source, split)
                 for name, transform in TRANSFORMS.items():
-                    yield _record(transform(text), 1, family, source, where, transform=name)
+                    yield _record(transform(text), 1, family, source, split, transform=name)
+    for text in ROLE_PLAY_DEV:
+        yield _record(text, 1, "dan_roleplay", "written:dan_roleplay:dev", "dev")
     for family, prompts in GENERATED.items():
         label = 0 if family == "benign" else 1
-        for i, text in enumerate(prompts):
-            where = "dev" if i % 10 == 9 else "train"
-            yield _record(text, label, family, f"generated:{family}", where)
+        for text in prompts:
+            yield _record(text, label, family, f"generated:{family}", "train")
     for lang, lists in MULTILINGUAL.items():
         for split, prompts in lists.items():
             for text in prompts:
@@ -196,15 +223,14 @@ def _written() -> Iterator[dict]:
                         TRANSFORMS[name](text), 1, "goal_hijack", source, split,
                         lang=lang, transform=name,
                     )  # fmt: skip
-    for split, prompts in BENIGN.items():
+    for split, prompts in {**BENIGN, "dev": BENIGN_DEV}.items():
         for i, text in enumerate(prompts):
-            where = "dev" if split == "train" and i % 10 == 9 else split
             lang = _lang(text)
             source = f"written:benign:{split}"
-            yield _record(text, 0, "benign", source, where, lang=lang)
+            yield _record(text, 0, "benign", source, split, lang=lang)
             name = BENIGN_TRANSFORMS[i % len(BENIGN_TRANSFORMS)]
             yield _record(
-                TRANSFORMS[name](text), 0, "benign", source, where, lang=lang, transform=name
+                TRANSFORMS[name](text), 0, "benign", source, split, lang=lang, transform=name
             )
 
 
@@ -235,19 +261,37 @@ def _docstrings() -> Iterator[dict]:
         modules = [module]
         if hasattr(module, "__path__"):
             for info in pkgutil.iter_modules(module.__path__, f"{name}."):
-                if "test" in info.name:
+                # A package's __main__ is a script: importing it runs it (venv's prints
+                # its usage and exits).
+                if "test" in info.name or info.name.endswith(".__main__"):
                     continue
                 try:
                     modules.append(importlib.import_module(info.name))
                 except (Exception, SystemExit):
                     continue
         split = "test" if _bucket(name) < 25 else "dev" if _bucket(name) < 35 else "train"
-        for mod in modules:
-            for paragraph in (mod.__doc__ or "").split("\n\n"):
+        docs = [mod.__doc__ for mod in modules]
+        if split == "train":
+            # The train packages give their classes' and functions' docstrings too: more
+            # prose in which "instead", "ignore" or "your" instruct nobody.
+            docs += [_doc(mod, attr) for mod in modules for attr in sorted(vars(mod))]
+        for doc in docs:
+            for paragraph in (doc or "").split("\n\n"):
                 text = " ".join(paragraph.split())
                 if 60 <= len(text) <= 1200 and text not in seen:
                     seen.add(text)
                     yield _record(text, 0, "benign", f"stdlib:{name}", split)
+
+
+def _doc(module: Any, attr: str) -> str | None:
+    """The docstring of a class or function ``module`` defines (not one it imported)."""
+    value = getattr(module, attr, None)
+    if attr.startswith("_") or getattr(value, "__module__", None) != module.__name__:
+        return None
+    if not (isinstance(value, type) or callable(value)):
+        return None
+    doc = getattr(value, "__doc__", None)
+    return doc if isinstance(doc, str) else None
 
 
 def build(cache: Path) -> list[dict]:

@@ -1,15 +1,20 @@
 """Train the tier-2 injection classifier shipped in agentdock-plugins.
 
-    uv run --frozen python benchmarks/injection/train.py [--c 4.0]
+    uv run --frozen python benchmarks/injection/train.py [--c 1.0]
 
 Reads the train split of ``corpus.jsonl.gz`` (``build_corpus.py``), puts every text in
 canonical form the way the detector will (each text's first canonical view: decoded texts
 are tier 1's business, and tier 2 reads the same views), fits an L2 logistic regression
 (scikit-learn, liblinear: deterministic) over the features of
 ``agentdock_plugins.policies.injection_model.features`` as an L2-normalised binary vector,
-picks the probability threshold on the dev split (the lowest false-positive rate among
-thresholds that keep the dev block rate highest, false positives at most 2 %), drops weights
-too small to matter and writes ``injection_model.json.gz`` next to the module.
+picks the probability threshold on the dev split, drops weights too small to matter and
+writes ``injection_model.json.gz`` next to the module.
+
+The threshold is the one that maximises, on the dev split, the mean block rate over the
+attack families less twice the false-positive rate (:data:`FP_COST`): a refused benign
+request costs every user who sends one, so a false positive weighs as two missed attacks.
+The dev split's benign texts are mostly near-misses written to be hard, so its
+false-positive rate runs well above what ordinary traffic sees.
 """
 
 from __future__ import annotations
@@ -32,8 +37,8 @@ CORPUS = HERE / "corpus.jsonl.gz"
 OUT = Path(injection_model.__file__).with_name(injection_model.MODEL_FILE)
 #: Weights smaller than this are dropped (they move no decision; they cost file size).
 PRUNE = 0.02
-#: False-positive rate allowed on the dev split when the threshold is chosen.
-MAX_FP = 0.01
+#: How many missed attacks one false positive weighs when the threshold is chosen.
+FP_COST = 2.0
 
 
 def load(split: str) -> list[dict]:
@@ -60,7 +65,7 @@ def _matrix(rows: list[set[str]], vocab: dict[str, int]) -> csr_matrix:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--c", type=float, default=4.0, help="inverse regularisation strength")
+    parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
     args = parser.parse_args()
 
     train, dev = load("train"), load("dev")
@@ -83,25 +88,29 @@ def main() -> None:
     model = LinearModel(round(float(clf.intercept_[0]), 4), weights, 0.5, {})
 
     probs = [model.probability(canonical_text(r["text"])) for r in dev]
-    labels = [r["label"] for r in dev]
-    best = (0.5, -1.0, 1.0)
+    families = sorted({r["family"] for r in dev if r["label"]})
+    best = (-math.inf, 0.5, 0.0, 1.0)
     for step in range(5, 100):
         threshold = step / 100
         hits = [p >= threshold for p in probs]
-        attacks = [h for h, lab in zip(hits, labels, strict=True) if lab]
-        benign = [h for h, lab in zip(hits, labels, strict=True) if not lab]
-        recall = sum(attacks) / max(1, len(attacks))
+        rates = []
+        for family in families:
+            found = [h for h, r in zip(hits, dev, strict=True) if r["family"] == family]
+            rates.append(sum(found) / len(found))
+        benign = [h for h, r in zip(hits, dev, strict=True) if not r["label"]]
+        recall = sum(rates) / len(rates)
         fp = sum(benign) / max(1, len(benign))
-        if fp <= MAX_FP and (recall, -fp) > (best[1], -best[2]):
-            best = (threshold, recall, fp)
-    threshold, recall, fp = best
+        gain = round(recall - FP_COST * fp, 9)
+        if gain > best[0]:
+            best = (gain, threshold, recall, fp)
+    _, threshold, recall, fp = best
     meta = {
         "corpus": "benchmarks/injection/corpus.jsonl.gz (train split)",
         "trainer": "scikit-learn LogisticRegression(liblinear, L2, class_weight=balanced)",
         "c": args.c,
         "train_texts": len(train),
         "features_kept": len(weights),
-        "dev_block_rate": round(recall, 4),
+        "dev_block_rate": round(recall, 4),  # the mean over the attack families
         "dev_false_positive_rate": round(fp, 4),
     }
     data = {"bias": model.bias, "threshold": threshold, "weights": weights, "meta": meta}

@@ -434,6 +434,28 @@ def test_an_injected_tool_result_stops_the_run_before_the_agent_reads_it(
     assert items[-1]["event"] == "error" and items[-1]["data"]["error"] == "ToolDeniedError"
 
 
+def test_a_replaced_tool_result_reaches_the_agent_as_a_notice_and_the_run_goes_on(
+    react_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _poisoned(react_dir, {"tool_output": ["lookup_order"], "tool_output_action": "replace"})
+    poisoned = {**INJECTED_RESULT, "amount": 77.0}
+    with client(react_dir / "Dockfile.yaml", insecure_no_auth=True) as http:
+        ran = _spy_tools(monkeypatch, poisoned)
+        response = http.post("/invoke", json={"question": "Refund order A-1001 please."})
+        streamed = http.post("/stream", json={"question": "Refund order A-1001 please."})
+    assert response.status_code == 200, response.text
+    # The agent went on to its next tool, with what it read in place of the lookup: a notice
+    # (no order, so no amount), never the injected text.
+    assert ran == ["lookup_order", "issue_refund"] * 2
+    assert response.json()["answer"] == "refund R-A-1001 of 0.00 issued."
+    assert "4242" not in response.text and "4242" not in streamed.text
+    items = frames(streamed.text)
+    assert items[-1]["event"] == "end", items[-1]
+    tool_updates = [i for i in items if "withheld" in json.dumps(i)]
+    assert tool_updates, "the notice is what the tools node returned"
+    assert "prompt injection" in json.dumps(tool_updates[0])
+
+
 def test_clean_or_unlisted_tool_results_pass(
     react_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

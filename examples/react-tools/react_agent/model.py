@@ -38,6 +38,16 @@ def count_tokens(text: str) -> int:
     return len(text.split())
 
 
+def _amount(result: str | None) -> float:
+    """The amount a lookup returned; 0 when it returned no order (a notice that a policy
+    put in place of the result, say)."""
+    try:
+        order = json.loads(result) if result is not None else {}
+    except ValueError:
+        return 0.0
+    return float(order.get("amount", 0.0)) if isinstance(order, dict) else 0.0
+
+
 class ScriptedToolModel(BaseChatModel):
     """Replies with the next step of a lookup-then-refund script; reports ``usage_metadata``."""
 
@@ -67,8 +77,7 @@ class ScriptedToolModel(BaseChatModel):
         results = {
             m.name: str(m.content) for m in messages[start + 1 :] if isinstance(m, ToolMessage)
         }
-        order = json.loads(results["lookup_order"]) if "lookup_order" in results else {}
-        amount = float(order.get("amount", 0.0))
+        amount = _amount(results.get("lookup_order"))
         return [
             _call("lookup_order", {"order_id": order_id}, f"call_lookup_{order_id}"),
             _call(

@@ -99,8 +99,10 @@ class Policy(Protocol):
       value is ignored. Raise :class:`agentdock.run.ToolDenied` to stop the run (403).
     - ``"tool_output"``: ``check(call, output, context)`` with the :class:`agentdock.run.
       ToolCall` and what the tool returned, called synchronously in the thread that made the
-      call, before the agent reads the result; the return value is ignored. Raise
-      :class:`agentdock.run.ToolDenied` to stop the run (403) before the agent sees it.
+      call, before the agent reads the result. Raise :class:`agentdock.run.ToolDenied` to
+      stop the run (403) before the agent sees it, or return an
+      :class:`agentdock.run.ReplaceToolOutput` to have the agent read its ``content`` in
+      place of the result and go on; any other return value is ignored.
     - ``"post"``: the validated output of ``invoke``, or the ``data`` mapping of each
       ``token`` item of a stream; returns the value to send.
 
@@ -138,8 +140,9 @@ class Policy(Protocol):
 class ToolOutputPolicy(Protocol):
     """A policy of the ``"tool_output"`` stage: ``check(call, output, context)``, plain
     (not a coroutine function), called in the thread that made the tool call before the
-    agent reads ``output``; raise :class:`agentdock.run.ToolDenied` to stop the run (403).
-    Its factory is registered like any policy's (see :class:`Policy`)."""
+    agent reads ``output``; raise :class:`agentdock.run.ToolDenied` to stop the run (403),
+    or return an :class:`agentdock.run.ReplaceToolOutput` to put a notice in place of the
+    result. Its factory is registered like any policy's (see :class:`Policy`)."""
 
     @property
     def stage(self) -> str:
@@ -147,7 +150,8 @@ class ToolOutputPolicy(Protocol):
         ...
 
     def check(self, call: ToolCall, output: Any, context: RunContext) -> Any:
-        """Return anything (ignored), or raise to refuse."""
+        """Return a :class:`agentdock.run.ReplaceToolOutput` to replace the result, anything
+        else to keep it, or raise to refuse."""
         ...
 
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EventKind",
+    "ReplaceToolOutput",
     "RunContext",
     "RunResult",
     "StreamEvent",
@@ -60,6 +61,18 @@ class ToolCall:
     name: str
     args: Mapping[str, Any] = field(default_factory=dict)
     call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceToolOutput:
+    """What a ``tool_output`` policy returns to put ``content`` in place of a tool's result:
+    the agent reads the notice and goes on, where a :class:`ToolDenied` would end the run.
+    An adapter that cannot replace the result it was handed (a tool that returned no
+    message) stops the run as a denial instead: the result never reaches the agent."""
+
+    content: str
+    #: Why, for the denial an adapter raises when it cannot replace the result.
+    reason: str = "its output was withheld"
 
 
 class ToolDenied(Exception):
@@ -196,8 +209,10 @@ class RunContext:
     tools: ToolGate = field(default_factory=ToolGate)
     #: Called with each tool call and what the tool returned, in the thread that made the
     #: call, before the agent reads the result (the ``tool_output`` policies); raises
-    #: :class:`ToolDenied` to stop the run there. ``None`` when no such policy is configured.
-    check_tool_output: Callable[[ToolCall, Any], None] | None = None
+    #: :class:`ToolDenied` to stop the run there, or returns a :class:`ReplaceToolOutput`
+    #: whose content the agent reads in place of the result (``None``: the result as it
+    #: is). ``None`` when no such policy is configured.
+    check_tool_output: Callable[[ToolCall, Any], ReplaceToolOutput | None] | None = None
     #: ``emit(kind, data)`` queues one telemetry event of this run (``"policy_event"``,
     #: ``"tool_event"``, ...); it never blocks or raises, and is a no-op without sinks.
     emit: Callable[[str, Mapping[str, Any]], None] = no_telemetry

@@ -42,9 +42,10 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from agentdock.run import RunContext, StreamEvent, ToolCall, ToolDenied, Usage
+from agentdock.run import ReplaceToolOutput, RunContext, StreamEvent, ToolCall, ToolDenied, Usage
 from agentdock_runtime.events import new_span_id
 from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import ToolMessage
 from langchain_core.outputs import LLMResult
 
 from agentdock_plugins.event_channel import EventChannel
@@ -326,14 +327,23 @@ class _ToolOutputCheck(BaseCallbackHandler):
     """Hands every tool's result to ``RunContext.check_tool_output`` as the tool returns,
     in its own thread, before the agent reads it. A :class:`~agentdock.run.ToolDenied`
     raised there fails the tool call (the agent gets an error, not the result) and is kept
-    by the run's tool gate, so the run stops at its next step with the denial."""
+    by the run's tool gate, so the run stops at its next step with the denial.
+
+    A :class:`~agentdock.run.ReplaceToolOutput` returned there is put in place of the
+    result: LangChain hands this handler the very message the tool call returns (a
+    ``ToolMessage`` when the call came from a model's tool call, as LangGraph's ``ToolNode``
+    makes it), so its content is replaced before the agent reads it. A result that is no
+    message (a tool invoked with bare arguments returns its value as is) cannot be replaced
+    from here: the call is refused instead, so the result still never reaches the agent."""
 
     raise_error = True
     run_inline = True
     ignore_llm = ignore_chain = ignore_retriever = ignore_chat_model = True
     ignore_retry = ignore_custom_event = True
 
-    def __init__(self, tracker: RunTracker, check: Callable[[ToolCall, Any], None]) -> None:
+    def __init__(
+        self, tracker: RunTracker, check: Callable[[ToolCall, Any], ReplaceToolOutput | None]
+    ) -> None:
         self.tracker = tracker
         self.check = check
         self.calls: dict[UUID, ToolCall] = {}
@@ -356,10 +366,21 @@ class _ToolOutputCheck(BaseCallbackHandler):
         if call is None:
             return
         try:
-            self.check(call, output)
+            replaced = self.check(call, output)
+            if replaced is not None and not _replace_content(output, replaced.content):
+                raise ToolDenied(call.name, replaced.reason)
         except ToolDenied as denied:
             self.tracker.refuse_output(call, denied)
             raise
 
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         self.calls.pop(run_id, None)
+
+
+def _replace_content(output: Any, content: str) -> bool:
+    """Put ``content`` in place of what tool message ``output`` holds; whether it could."""
+    if not isinstance(output, ToolMessage):
+        return False
+    output.content = content
+    output.artifact = None  # what the tool returned besides its content goes too
+    return True

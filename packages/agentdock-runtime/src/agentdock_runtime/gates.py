@@ -23,7 +23,7 @@ from typing import Any, NoReturn, cast
 
 from agentdock.capabilities import EventCheckingPolicy, FinishingPolicy
 from agentdock.protocols import Policy
-from agentdock.run import RunContext, ToolCall, ToolDenied, ToolGate
+from agentdock.run import ReplaceToolOutput, RunContext, ToolCall, ToolDenied, ToolGate
 
 from agentdock_runtime.errors import InternalError, RuntimeHTTPError, ToolDeniedError
 from agentdock_runtime.runsettings import PipelineError
@@ -202,7 +202,9 @@ class PolicyToolGate(ToolGate):
 class ToolOutputGate:
     """``RunContext.check_tool_output`` for one run: every ``tool_output`` policy, in order,
     in the thread that made the tool call. What a policy raised is kept by the run's tool
-    gate, as :class:`PolicyToolGate` keeps it, so the run ends with it."""
+    gate, as :class:`PolicyToolGate` keeps it, so the run ends with it; a
+    :class:`~agentdock.run.ReplaceToolOutput` a policy returned is handed back to the
+    adapter, which puts its content in place of the result."""
 
     __slots__ = ("checks", "context")
 
@@ -210,12 +212,19 @@ class ToolOutputGate:
         self.checks = checks
         self.context = context
 
-    def __call__(self, call: ToolCall, output: Any) -> None:
+    def __call__(self, call: ToolCall, output: Any) -> ReplaceToolOutput | None:
+        """The replacement the policies asked for, if any (a later policy reads what an
+        earlier one put in place of the result)."""
+        replaced: ReplaceToolOutput | None = None
         for name, check in self.checks:
             try:
-                check(call, output, self.context)
+                found = check(call, output, self.context)
             except Exception as exc:
                 _refused(self.context.tools, exc, name, call)
+            if isinstance(found, ReplaceToolOutput):
+                replaced = found
+                output = found.content
+        return replaced
 
 
 def _refused(gate: ToolGate, exc: Exception, name: str, call: ToolCall) -> NoReturn:

@@ -188,6 +188,9 @@ class InjectionCfg(_Frozen):
     tool_output: (
         Annotated[list[Annotated[str, StringConstraints(min_length=1)]], Field(min_length=1)] | None
     ) = None
+    #: What a detection in a listed tool's result does (``None``: as ``action``); ``replace``
+    #: puts a notice in place of the result and lets the agent go on.
+    tool_output_action: Literal["block", "replace", "flag", "log"] | None = None
 
     @model_validator(mode="after")
     def _unique(self) -> InjectionCfg:

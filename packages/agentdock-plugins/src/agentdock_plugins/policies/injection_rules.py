@@ -32,8 +32,12 @@ exfiltration_soft   0.6     "show me your instructions/rules/configuration"
 jailbreak           1.0     "do anything now", "developer mode enabled", "you are now DAN /
                             unrestricted", "no longer bound by ... rules", "freed from the
                             confines", "ignore OpenAI's content policy"
-jailbreak_persona   0.5     "unfiltered", "uncensored", "amoral", "no ethical guidelines"
-role_play           0.5     "stay in character", "never refuse"
+jailbreak_persona   0.5     "unfiltered", "uncensored", "amoral", "no ethical guidelines",
+                            "no filters", "removed the ethics module", "unlocked its full
+                            potential"
+role_play           0.5     "stay in character", "never refuse", "never step out of the
+                            role", "remain in this scenario", "never says it cannot", "you
+                            lose 5 tokens", "with no warnings", "must answer every request"
 role_line           0.6     a line that starts with ``system:``, ``assistant:``, ``developer:``
 role_header         0.6     a Markdown header ``### System`` / ``# Instructions``
 tag_switch          1.0     a closed user tag followed by a system one: ``</user><system>``
@@ -67,9 +71,12 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import re2
+
 from agentdock_plugins.policies.injection_decode import MAX_DEPTH, Budget, views
 from agentdock_plugins.policies.injection_normal import canonical
 from agentdock_plugins.policies.injection_phrases import LANGUAGES, PHRASES
+from agentdock_plugins.policies.injection_prefilter import Prefilter
 from agentdock_plugins.policies.injection_rule_table import RULE_SOURCES, SQUEEZED, Triggers
 
 __all__ = [
@@ -87,14 +94,25 @@ __all__ = [
 
 DEFAULT_THRESHOLD = 1.0
 
-_LONG_WORD = re.compile(r"[a-z]{20,}")
-_LONG_RUN = b"a" * 20
-_LETTER_SHAPE = bytes(97 if 97 <= i <= 122 else 32 for i in range(256))
+#: Letters a squeezed phrase is looked for in: a run of this many ASCII lower-case letters.
+_LONG_WORD = 20
+_LETTERS_ONLY = bytes(i if 97 <= i <= 122 else 32 for i in range(256))
 
 
-def _shape(text: str) -> bytes:
-    """``text``'s bytes with ASCII lower-case letters as ``a``, everything else a space."""
-    return text.encode("utf-8", "surrogatepass").translate(_LETTER_SHAPE)
+#: Whether a text holds such a run at all: most prose does not, and RE2 says so in one pass
+#: (some 4 µs for 4 KB, where splitting every run off and measuring it took 40).
+_ANY_LONG_WORD = re2.compile(b"[a-z]{%d}" % _LONG_WORD)
+
+
+def _long_words(text: str) -> list[str]:
+    """The runs of :data:`_LONG_WORD` or more ASCII lower-case letters in ``text``, split
+    off in C (``translate`` then ``split``: a regex scan of prose costs several times
+    more)."""
+    raw = text.encode("utf-8", "surrogatepass")
+    if _ANY_LONG_WORD.search(raw) is None:
+        return []
+    runs = raw.translate(_LETTERS_ONLY).split()
+    return [run.decode("ascii") for run in runs if len(run) >= _LONG_WORD]
 
 
 #: Bytes of a word (ASCII letters, digits, ``_``, and every byte of a non-ASCII character)
@@ -129,6 +147,8 @@ def _groups(triggers: Triggers) -> tuple[_Group, ...]:
 
 
 _COMPILED = tuple((n, w, re.compile(src), _groups(trig)) for n, w, src, trig in RULE_SOURCES)
+#: Which of :data:`_COMPILED` can match an ASCII text, in one RE2 pass (see the module).
+_PREFILTER = Prefilter([src for _, _, src, _ in RULE_SOURCES])
 
 _WEIGHTS: dict[str, float] = {n: w for n, w, _, _ in RULE_SOURCES}
 _FAMILY_WEIGHTS = {"override": 1.0, "override_soft": 0.6, "exfiltration": 1.0}
@@ -193,25 +213,40 @@ def _english(text: str, names: set[str], words: set[bytes] | None = None) -> flo
         words = _words(text)
     total = 0.0
     present: dict[str, bool] = {}
-    for name, weight, regex, groups in _COMPILED:
+    candidates = _PREFILTER.candidates(text)
+    covered = _PREFILTER.covered if candidates is not None else frozenset()
+    for index, (name, weight, regex, groups) in enumerate(_COMPILED):
         if name in names:
             continue
-        for whole, parts in groups:
-            if not whole.isdisjoint(words):
+        if index in covered:
+            if candidates is None or index not in candidates:
                 continue
-            for part in parts:
-                seen = present.get(part)
-                if seen is None:
-                    seen = present[part] = part in text
-                if seen:
-                    break
-            else:
+        elif not _triggered(groups, text, words, present):
+            continue
+        if regex.search(text) is not None:
+            names.add(name)
+            total += weight
+    return total
+
+
+def _triggered(
+    groups: tuple[_Group, ...], text: str, words: set[bytes], present: dict[str, bool]
+) -> bool:
+    """Whether every trigger group of a rule has a word among ``words`` or a substring in
+    ``text`` (``present`` keeps the substrings looked for, per text): a rule whose triggers
+    are absent cannot match, and its regex is not run."""
+    for whole, parts in groups:
+        if not whole.isdisjoint(words):
+            continue
+        for part in parts:
+            seen = present.get(part)
+            if seen is None:
+                seen = present[part] = part in text
+            if seen:
                 break
         else:
-            if regex.search(text) is not None:
-                names.add(name)
-                total += weight
-    return total
+            return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,7 +313,7 @@ class RuleSet:
         total = _english(text, names, words)
         if self._spaced or self._unspaced:
             total += self._languages(text, names, words)
-        if "override" not in names and _LONG_RUN in _shape(text):
+        if "override" not in names:
             total += self._squeezed(text, names)
         return names, total
 
@@ -312,7 +347,7 @@ class RuleSet:
     @staticmethod
     def _squeezed(text: str, names: set[str]) -> float:
         total = 0.0
-        for word in _LONG_WORD.findall(text):
+        for word in _long_words(text):
             for name, regex in SQUEEZED:
                 if name not in names and regex.search(word) is not None:
                     names.add(name)

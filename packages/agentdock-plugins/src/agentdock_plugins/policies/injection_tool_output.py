@@ -4,34 +4,51 @@ Tool results and retrieved documents are where an agent meets text nobody vetted
 string a listed tool returns (``["*"]``: every tool) goes through the same detector as the
 input (:class:`~agentdock_plugins.policies.injection_detect.Detector`, the same tiers,
 languages and thresholds) as the tool returns, before the agent reads it. On a detection,
-``injection.action`` decides: ``block`` stops the run with 403 ``ToolDeniedError`` naming the
-tool, the tier, its score and the rules (the agent gets an error in place of the result, never
-the text); ``flag`` and ``log`` let the result through. Each decision is one ``policy_event``
-(stage ``tool_output``) with the tier, the score and the rules, never the text.
+``injection.tool_output_action`` (default: ``injection.action``) decides: ``block`` stops the
+run with 403 ``ToolDeniedError`` naming the tool, the tier, its score and the rules (the
+agent gets an error in place of the result, never the text); ``replace`` puts a notice
+(:func:`notice`: the tier, the score and the rules, never the text) in place of the result
+and lets the agent go on; ``flag`` and ``log`` let the result through. Each decision is one
+``policy_event`` (stage ``tool_output``; action ``redact`` for a replaced result) with the
+tier, the score and the rules, never the text.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from agentdock.run import ToolCall, ToolDenied
+from agentdock.run import ReplaceToolOutput, ToolCall, ToolDenied
 
 from agentdock_plugins.policies.events import Stage
-from agentdock_plugins.policies.injection_detect import Detector
-from agentdock_plugins.policies.injection_input import (
-    InjectionAction,
-    detector_for,
-    first_injection,
-)
+from agentdock_plugins.policies.injection_detect import Decision, Detector
+from agentdock_plugins.policies.injection_input import detector_for, first_injection
 
 if TYPE_CHECKING:
     from agentdock.spec import DockSpec
 
-__all__ = ["POLICY", "ToolOutputInjection", "tool_output_injection"]
+__all__ = ["POLICY", "ToolOutputAction", "ToolOutputInjection", "notice", "tool_output_injection"]
 
 POLICY = "safety.injection.tool_output"
 #: In ``tool_output``: every tool.
 EVERY_TOOL = "*"
+#: What a detection in a tool's result does.
+ToolOutputAction = Literal["block", "replace", "flag", "log"]
+
+
+def notice(decision: Decision) -> str:
+    """What the agent reads in place of a replaced result: that it was withheld and why,
+    never the text."""
+    return (
+        f"[tool result withheld by policy {POLICY}: possible prompt injection "
+        f"(tier {decision.tier}, score {decision.score:g}; rules: {', '.join(decision.rules)})]"
+    )
+
+
+def _reason(decision: Decision) -> str:
+    return (
+        f"its output holds a possible prompt injection (tier {decision.tier}, "
+        f"score {decision.score:g}; rules: {', '.join(decision.rules)})"
+    )
 
 
 def _content(output: Any) -> Any:
@@ -46,24 +63,27 @@ class ToolOutputInjection:
     stage: Stage = "tool_output"
 
     def __init__(
-        self, detector: Detector, *, action: InjectionAction = "block", tools: frozenset[str]
+        self, detector: Detector, *, action: ToolOutputAction = "block", tools: frozenset[str]
     ) -> None:
         self.detector = detector
         self.action = action
         self.tools = tools
 
-    def check(self, call: ToolCall, output: Any, context: Any) -> None:
+    def check(self, call: ToolCall, output: Any, context: Any) -> ReplaceToolOutput | None:
         if EVERY_TOOL not in self.tools and call.name not in self.tools:
-            return
+            return None
+        # A replaced result is withheld whole, as a blocked one: one decision is enough.
+        event = "redact" if self.action == "replace" else self.action
         found = first_injection(self.detector, _content(output), context, stage=self.stage,
-                                policy=POLICY, action=self.action)  # fmt: skip
-        if found is not None and self.action == "block":
-            _, decision = found
-            raise ToolDenied(
-                call.name,
-                f"its output holds a possible prompt injection (tier {decision.tier}, "
-                f"score {decision.score:g}; rules: {', '.join(decision.rules)})",
-            )
+                                policy=POLICY, action=event)  # fmt: skip
+        if found is None:
+            return None
+        _, decision = found
+        if self.action == "block":
+            raise ToolDenied(call.name, _reason(decision))
+        if self.action == "replace":
+            return ReplaceToolOutput(notice(decision), _reason(decision))
+        return None
 
 
 def tool_output_injection(spec: DockSpec) -> ToolOutputInjection | None:
@@ -73,4 +93,5 @@ def tool_output_injection(spec: DockSpec) -> ToolOutputInjection | None:
     if not tools:
         return None
     detector, action = detector_for(safety)
-    return ToolOutputInjection(detector, action=action, tools=frozenset(tools))
+    chosen: ToolOutputAction = getattr(cfg, "tool_output_action", None) or action
+    return ToolOutputInjection(detector, action=chosen, tools=frozenset(tools))

@@ -1,0 +1,145 @@
+"""Tier 1's RE2 prefilter: it names every rule that can match an ASCII text (so the rules'
+decisions are those of ``re`` alone), covers the whole rule table, and steps aside where it
+cannot say."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from pathlib import Path
+
+import pytest
+from agentdock_plugins.policies import injection_decode, injection_rules
+from agentdock_plugins.policies.injection_prefilter import Prefilter, superset
+from agentdock_plugins.policies.injection_rule_table import RULE_SOURCES
+from agentdock_plugins.policies.injection_rules import canonical_views
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+CORPUS = Path(__file__).resolve().parents[2] / "benchmarks" / "injection" / "corpus.jsonl.gz"
+PATTERNS = [re.compile(src) for _, _, src, _ in RULE_SOURCES]
+
+
+def _missed(text: str) -> list[str]:
+    """The rules ``re`` matches in ``text`` that the prefilter did not name."""
+    found = injection_rules._PREFILTER.candidates(text)
+    assert found is not None
+    return [
+        RULE_SOURCES[i][0]
+        for i, regex in enumerate(PATTERNS)
+        if regex.search(text) is not None and i not in found
+    ]
+
+
+def test_every_rule_of_the_table_is_in_the_set() -> None:
+    assert injection_rules._PREFILTER.covered == frozenset(range(len(RULE_SOURCES)))
+
+
+def test_possessive_quantifiers_and_look_arounds_are_widened_and_spaces_made_pythons() -> None:
+    assert superset(r"a++b*+c?+d{2,}+") == "a+b*c?d{2,}"
+    assert superset(r"x(?<!yy)z(?=q)") == "xz"
+    assert superset(r"a*?b+?") == "a*?b+?"
+    assert superset(r"a\sb[\s,]c[^\s]") == r"a[\s\x0b\x1c-\x1f]b[\s\x0b\x1c-\x1f,]c[^\s]"
+    with pytest.raises(ValueError, match="back-reference"):
+        superset(r"(?P<a>x)(?P=a)")
+    with pytest.raises(ValueError, match="back-reference"):
+        superset(r"(x)\1")
+
+
+def test_a_pattern_re2_cannot_take_is_left_to_re() -> None:
+    prefilter = Prefilter([r"(x)\1", r"ignore\s+this"])
+    assert prefilter.covered == frozenset({1})
+    assert prefilter.candidates("please ignore\x0bthis") == frozenset({1})
+
+
+def test_non_ascii_text_and_an_unfinished_pass_are_read_as_before() -> None:
+    prefilter = Prefilter([r"ignore"])
+    assert prefilter.candidates("ignoré ignore") is None
+
+    class Unfinished:
+        def Match(self, text: str) -> list[int] | None:  # RE2's name
+            return None
+
+    prefilter._set = Unfinished()  # type: ignore[assignment]
+    assert prefilter.candidates("ignore") is None
+
+
+def test_the_corpus_rules_found_by_re_are_all_named() -> None:
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as f:
+        texts = [r["text"] for r in map(json.loads, f) if r["split"] != "test"]
+    checked = 0
+    for text in texts[::3]:
+        for view in canonical_views(text):
+            if view.text.isascii():
+                assert _missed(view.text) == [], view.text[:80]
+                checked += 1
+    assert checked > 2000
+
+
+_PIECES = st.sampled_from(
+    [
+        "ignore", "all", "previous", "instructions", "system", "prompt", "reveal", "you",
+        "are", "now", "dan", "<|im_start|>", "```system", "### system", "\nsystem:",
+        "</user><system>", "---", "===", "***", "developer mode", "from now on", "never",
+        "refuse", "stay in character", "\\n\\nsystem:", "new instructions:", "above",
+    ]
+)  # fmt: skip
+_GAPS = st.sampled_from([" ", "  ", "\t", "\x0b", "\x1c", "\n", ", ", ": ", "-", "'"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_PIECES, _GAPS), min_size=1, max_size=12))
+def test_any_text_of_rule_words_and_ascii_spaces_has_its_rules_named(
+    parts: list[tuple[str, str]],
+) -> None:
+    text = "".join(piece + gap for piece, gap in parts)
+    assert _missed(text) == []
+
+
+#: The chunked-blob sign as ``re`` wrote it, with a back-reference RE2 cannot take.
+_EVEN_PIECES_RE = re.compile(rb"(?<!a)(a{4,64}+)[ ]{1,4}\1[ ]{1,4}\1(?!a)")
+_WIDTHS = st.sampled_from([0, 3, 4, 5, 8, 63, 64, 65])
+_SEPARATORS = st.sampled_from([b"", b" ", b"    ", b"     ", b"x", b" x "])
+_RUNS = st.lists(st.tuples(_WIDTHS, _SEPARATORS), max_size=6)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_RUNS)
+def test_the_even_pieces_sign_reads_as_the_back_reference_did(
+    runs: list[tuple[int, bytes]],
+) -> None:
+    pieces = b"".join(b"a" * width + gap for width, gap in runs)
+    expected = _EVEN_PIECES_RE.search(pieces) is not None
+    assert (injection_decode._EVEN_PIECES.search(pieces) is not None) == expected
+
+
+def test_the_even_pieces_sign_of_every_corpus_text_is_the_same() -> None:
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as f:
+        texts = [r["text"] for r in map(json.loads, f)]
+    pieces = [t.encode("utf-8", "surrogatepass").translate(injection_decode._PIECES) for t in texts]
+    found = [(injection_decode._EVEN_PIECES.search(p) is not None) for p in pieces]
+    assert found == [(_EVEN_PIECES_RE.search(p) is not None) for p in pieces]
+    assert any(found)
+
+
+def test_three_runs_of_every_width_and_gap_read_as_the_back_reference_did() -> None:
+    for width in range(2, 68):
+        for gap in (b"", b" ", b"  ", b"    ", b"     ", b" x"):
+            for ends in (b"", b"x", b"a", b" "):
+                pieces = ends + gap.join([b"a" * width] * 3) + ends
+                expected = _EVEN_PIECES_RE.search(pieces) is not None
+                assert (injection_decode._EVEN_PIECES.search(pieces) is not None) == expected
+
+
+def _long_words_split(text: str) -> list[str]:
+    """Every run of 20 or more ASCII lower-case letters, split off without RE2's look first."""
+    runs = text.encode("utf-8", "surrogatepass").translate(injection_rules._LETTERS_ONLY).split()
+    return [run.decode("ascii") for run in runs if len(run) >= 20]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab Zé\ud800-\u0301"), max_size=80))
+def test_long_words_are_those_a_full_split_finds(text: str) -> None:
+    for sample in (text, "ignoreallpreviousinstructions " + text, text * 3):
+        assert injection_rules._long_words(sample) == _long_words_split(sample)
