@@ -401,3 +401,58 @@ def test_a2a_stream_ends_input_required_and_takes_no_answer(approval: dict[str, 
     assert done["status"]["state"] == "completed"
     assert [m["messageId"] for m in done["history"]] == ["m1", "m2"]
     assert done["artifacts"][0]["parts"][0]["data"] == {"answer": "rollback: {'ok': True}"}
+
+
+def test_a_resume_with_nothing_to_resume_is_the_callers_mistake(
+    approval: dict[str, Any],
+) -> None:
+    """A resume on a thread that has never run (or, on the Platform API, with no thread at
+    all) has no interrupted run to continue: LangGraph would start the graph from its
+    beginning with no input and the graph would fail. It is a 422 naming what is missing,
+    on every protocol, not the agent's 500."""
+    key = {"x-api-key": approval["keys"]["developer"]}
+    with httpx.Client(base_url=approval["url"], headers=key, timeout=30) as http:
+        fresh = http.post(
+            "/invoke",
+            json={"resume": "yes"},
+            headers={"x-thread-id": f"never-{uuid.uuid4()}", "x-resume": "true"},
+        )
+        assert fresh.status_code == 422, fresh.text
+        assert (fresh.json()["error"], fresh.json()["path"]) == ("ValidationError", "resume")
+        assert "nothing to resume" in fresh.json()["detail"]
+        thread = http.post("/threads", json={}).json()["thread_id"]
+        for path in (f"/threads/{thread}/runs/wait", "/runs/wait"):
+            answer = http.post(path, json={"assistant_id": APPROVAL, "command": {"resume": "x"}})
+            assert answer.status_code == 422, (path, answer.text)
+            expected = "resume" if path.startswith("/threads") else "thread_id"
+            assert answer.json()["path"] == expected, answer.text
+            assert "__error__" not in answer.json()
+        with http.stream(
+            "POST", "/runs/stream", json={"assistant_id": APPROVAL, "command": {"resume": "x"}}
+        ) as stream:
+            text = "".join(stream.iter_text())
+        assert "event: error" in text and "needs the thread" in text, text
+        # A thread that has run and stopped at an interrupt is resumed as before.
+        http.post(
+            f"/threads/{thread}/runs/wait",
+            json={"assistant_id": APPROVAL, "input": {"question": "go"}},
+        )
+        done = http.post(
+            f"/threads/{thread}/runs/wait",
+            json={"assistant_id": APPROVAL, "command": {"resume": "ok"}},
+        )
+        assert done.status_code == 200 and done.json()["answer"] == "go: ok", done.text
+
+    async def forged(session: ClientSession) -> Any:
+        answer = {"interrupt": types.ElicitResult(action="accept", content={"answer": "ok"})}
+        return await session.call_tool(
+            APPROVAL,
+            {"question": "x"},
+            input_responses=answer,
+            request_state=f"mcp:{uuid.uuid4()}",
+        )
+
+    unknown = asyncio.run(_mcp(approval, True, forged))
+    assert unknown.is_error
+    assert unknown.structured_content["error"] == "ValidationError", unknown
+    assert "nothing to resume" in unknown.structured_content["detail"]

@@ -204,6 +204,7 @@ class LangGraphAdapter:
         caller's config, context and interrupt points."""
         value = run.graph_input(payload)
         config = run.merge_config(config)
+        await _refuse_nothing_to_resume(graph, config, run)
         kwargs = run.graph_kwargs()
         if self._workers is None:
             outcome = _Outcome()
@@ -238,6 +239,7 @@ class LangGraphAdapter:
         """Stream a Platform run's modes as ``event`` items (see :mod:`.platformrun`)."""
         value = platform.graph_input(payload)
         config = platform.merge_config(config)
+        await _refuse_nothing_to_resume(graph, config, platform)
         kwargs = platform.graph_kwargs()
         modes = graph_modes(platform.stream_modes)
         wanted = {m: m for m in platform.stream_modes}
@@ -334,6 +336,28 @@ def _nothing_to_run(_exc: EmptyInputError) -> InputValidationError:
         "(send input, or an empty input on a thread that has run)",
         path="input",
     )
+
+
+async def _refuse_nothing_to_resume(graph: Any, config: RunnableConfig, run: PlatformRun) -> None:
+    """Refuse (422) a resume that has no interrupted run to continue: without a thread, or
+    on a thread that has never run, LangGraph would start the graph from its beginning with
+    no input, and the graph would fail as if the agent were at fault (a 500). One read of
+    the thread's latest checkpoint, made only for a resume."""
+    if run.command is None or run.command.get("resume") is None:
+        return
+    saver = getattr(graph, "checkpointer", None)
+    if not isinstance(saver, BaseCheckpointSaver):
+        raise InputValidationError(
+            "a resume needs the thread of the interrupted run (thread_id): "
+            "a run without a thread has nothing to resume",
+            path="thread_id",
+        )
+    if await saver.aget_tuple(config) is None:
+        raise InputValidationError(
+            "nothing to resume: the thread has not run, so no run of it stopped at an "
+            "interrupt (send the answer on the thread of the interrupted run)",
+            path="resume",
+        )
 
 
 def _message_token(ns: tuple[str, ...], chunk: Any) -> StreamEvent | None:
