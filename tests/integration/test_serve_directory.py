@@ -523,6 +523,25 @@ def test_platform_api_routes_each_call_to_its_agent(two_agents: dict[str, Any]) 
     assert card.status_code == 200 and card.json()["name"] == "chat"
 
 
+def test_threads_search_is_empty_for_a_caller_with_no_threads_yet(
+    two_agents: dict[str, Any],
+) -> None:
+    """A caller accepted by one agent and refused by the others, with no thread yet, gets
+    an empty list (as a one-agent server answers it), not another agent's 401."""
+    from langgraph_sdk import get_sync_client
+
+    url, keys = two_agents["url"], two_agents["keys"]
+    echo = get_sync_client(url=url, api_key=keys[("echo", "developer")])
+    assert echo.threads.search() == []
+    tid = echo.threads.create()["thread_id"]
+    assert [t["thread_id"] for t in echo.threads.search()] == [tid]
+    # With no agent accepting the caller, the refusal is still the answer.
+    refused = httpx.post(
+        f"{url}/threads/search", json={}, headers={"x-api-key": "adk_nope_nope"}, timeout=30
+    )
+    assert refused.status_code == 401, refused.text
+
+
 def test_mcp_lists_the_tools_of_the_agents_a_caller_may_use(two_agents: dict[str, Any]) -> None:
     url, keys = two_agents["url"], two_agents["keys"]
     listing = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}

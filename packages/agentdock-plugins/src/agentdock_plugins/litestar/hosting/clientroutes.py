@@ -182,17 +182,21 @@ class ClientRoutes:
         asked = {**query, "offset": 0, "limit": offset + max(limit, 0)}
         wide = _encoder.encode(asked)
         joined: list[Any] = []
+        accepted = False
         refusal: httpx.Response | None = None
         for name in sorted(self.host.agents):
             answer = await self._ask(name, scope, wide)
             if answer.status_code == 200:
+                accepted = True
                 joined += answer.json()
             elif answer.status_code in _NOT_MINE:
                 refusal = refusal or answer
             else:  # a malformed body: every agent would say the same
                 await _forward(send, answer)
                 return
-        if not joined and refusal is not None and refusal.status_code != 404:
+        # An agent that accepted the caller answered, if only with an empty list: the
+        # others' refusals are not the answer (they only say those agents are not its).
+        if not accepted and refusal is not None and refusal.status_code != 404:
             await _forward(send, refusal)
             return
         await _reply(send, 200, _encoder.encode(joined[offset : offset + max(limit, 0)]))
