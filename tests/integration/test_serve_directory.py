@@ -16,6 +16,7 @@ import sys
 import textwrap
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -538,6 +539,33 @@ def test_threads_search_is_empty_for_a_caller_with_no_threads_yet(
     # With no agent accepting the caller, the refusal is still the answer.
     refused = httpx.post(
         f"{url}/threads/search", json={}, headers={"x-api-key": "adk_nope_nope"}, timeout=30
+    )
+    assert refused.status_code == 401, refused.text
+
+
+def test_an_unknown_thread_at_the_root_is_404_not_another_agents_401(
+    two_agents: dict[str, Any],
+) -> None:
+    """A thread no agent knows, asked at the root with echo's key: echo's 404 (the thread is
+    not found, as a one-agent server says), not chat's 401 "unknown API key", which would
+    tell the caller its good key is wrong."""
+    from langgraph_sdk import get_sync_client
+    from langgraph_sdk.errors import NotFoundError
+
+    url, keys = two_agents["url"], two_agents["keys"]
+    echo = get_sync_client(url=url, api_key=keys[("echo", "developer")])
+    missing = str(uuid.uuid4())
+    for call in (
+        lambda: echo.threads.get(missing),
+        lambda: echo.threads.get_state(missing),
+        lambda: echo.runs.list(missing),
+    ):
+        with pytest.raises(NotFoundError) as unknown:
+            call()
+        assert f"thread {missing} not found" in unknown.value.response.text
+    # A key no agent accepts is still told so.
+    refused = httpx.get(
+        f"{url}/threads/{missing}", headers={"x-api-key": "adk_nope_nope"}, timeout=30
     )
     assert refused.status_code == 401, refused.text
 

@@ -155,14 +155,17 @@ class ClientRoutes:
         )
 
     async def _first(self, scope: Scope, send: Send, body: bytes) -> None:
-        """The first agent's answer that is not "not mine" (else the first refusal)."""
+        """The first agent's answer that is not "not mine"; else the first refusal of an
+        agent that knew the caller (its 403 or 404: the caller's key is good, the thread is
+        not there), before the 401 of one that did not."""
         first: httpx.Response | None = None
         for name in sorted(self.host.agents):
             answer = await self._ask(name, scope, body)
             if answer.status_code not in _NOT_MINE:
                 await _forward(send, answer)
                 return
-            first = first or answer
+            if first is None or (first.status_code == 401 and answer.status_code != 401):
+                first = answer
         if first is None:
             await _reply(send, 404, _envelope(404, "NotFound", "no agent is hosted"))
         else:
