@@ -570,6 +570,34 @@ def test_an_unknown_thread_at_the_root_is_404_not_another_agents_401(
     assert refused.status_code == 401, refused.text
 
 
+def test_the_calls_not_served_answer_at_the_root_as_on_one_agent(
+    two_agents: dict[str, Any],
+) -> None:
+    """What compat.md lists as not served answers the same status at the root of a
+    directory as on a one-agent server: ``assistants.count`` is a 405, not a 404 for an
+    assistant named "count"."""
+    from langgraph_sdk import get_sync_client
+
+    url, keys = two_agents["url"], two_agents["keys"]
+    echo = get_sync_client(url=url, api_key=keys[("echo", "developer")])
+    thread = echo.threads.create()["thread_id"]
+    expected = {
+        "assistants.count": (405, echo.assistants.count),
+        "assistants.update": (405, lambda: echo.assistants.update("echo", name="x")),
+        "assistants.delete": (405, lambda: echo.assistants.delete("echo")),
+        "assistants.create": (404, lambda: echo.assistants.create("echo")),
+        "threads.count": (405, echo.threads.count),
+        "threads.prune": (405, lambda: echo.threads.prune([thread])),
+        "threads.update": (405, lambda: echo.threads.update(thread, metadata={"a": 1})),
+    }
+    for name, (status, call) in expected.items():
+        with pytest.raises(httpx.HTTPStatusError) as raised:
+            call()
+        answer = raised.value.response
+        assert answer.status_code == status, (name, answer.text)
+        assert answer.json()["code"] == status, (name, answer.text)
+
+
 def test_mcp_lists_the_tools_of_the_agents_a_caller_may_use(two_agents: dict[str, Any]) -> None:
     url, keys = two_agents["url"], two_agents["keys"]
     listing = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}

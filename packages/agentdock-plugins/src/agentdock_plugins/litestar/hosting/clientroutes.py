@@ -104,6 +104,13 @@ class ClientRoutes:
                 return True
             if len(parts) < 2:
                 return False
+            if len(parts) == 2 and method not in ("GET", "HEAD"):
+                # An assistant is read, never written (``update``, ``delete``, and ``count``
+                # at /assistants/count): 405, as a one-agent server answers, whatever the id.
+                detail = f"{method} is not allowed on {scope['path']}"
+                envelope = _envelope(405, "MethodNotAllowed", detail)
+                await _reply(send, 405, envelope, {"allow": "GET"})
+                return True
             return await self._to_assistant(parts[1], scope, body, receive, send)
         if root == "mcp":
             await self._mcp(scope, send, body, receive)
