@@ -456,3 +456,83 @@ def test_a_resume_with_nothing_to_resume_is_the_callers_mistake(
     assert unknown.is_error
     assert unknown.structured_content["error"] == "ValidationError", unknown
     assert "nothing to resume" in unknown.structured_content["detail"]
+
+
+BREAKPOINT = "breakpoint"
+
+BREAKPOINT_GRAPH = textwrap.dedent(
+    '''
+    """Stops before its answer: a breakpoint compiled into the graph, no interrupt()."""
+
+    from typing import TypedDict
+
+    from langgraph.graph import END, START, StateGraph
+
+
+    class State(TypedDict, total=False):
+        question: str
+        answer: str
+
+
+    def build_graph():
+        graph = StateGraph(State)
+        graph.add_node("prep", lambda state: {"question": state["question"].strip()})
+        graph.add_node("answer", lambda state: {"answer": "A: " + state["question"]})
+        graph.add_edge(START, "prep")
+        graph.add_edge("prep", "answer")
+        graph.add_edge("answer", END)
+        return graph.compile(interrupt_before=["answer"])
+    '''
+)
+
+BREAKPOINT_DOCKFILE = f"""\
+version: "1.1"
+agent: {{name: {BREAKPOINT}, entrypoint: "breakpoint_graph:build_graph", framework: langgraph}}
+model: {{provider: custom, name: offline}}
+io_schema:
+  input: {{type: object, properties: {{question: {{type: string}}}}, required: [question]}}
+  output: {{type: object, properties: {{answer: {{type: string}}}}, required: [answer]}}
+auth:
+  mode: api_key
+  api_keys: {{enabled: true}}
+expose: {{rest: true, streaming: sse, port: 8080}}
+"""
+
+
+@pytest.fixture(scope="module")
+def breakpoint_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    root = tmp_path_factory.mktemp("breakpoint")
+    with served_project(
+        root, BREAKPOINT, "breakpoint_graph", BREAKPOINT_GRAPH, BREAKPOINT_DOCKFILE
+    ) as s:
+        yield s
+
+
+def test_a_breakpoint_compiled_into_the_graph_stops_invoke_and_stream_as_an_interrupt(
+    breakpoint_agent: dict[str, Any],
+) -> None:
+    """A graph compiled with ``interrupt_before`` stops there on ``/invoke`` and ``/stream``
+    too, not only on the Platform API: the state so far with ``__interrupt__: []`` (not the
+    output schema's 500 for a partial state), resumed on its thread with ``x-resume``."""
+    key = {"x-api-key": breakpoint_agent["keys"]["developer"]}
+    with httpx.Client(base_url=breakpoint_agent["url"], headers=key, timeout=30) as http:
+        stopped = http.post("/invoke", json={"question": " q "}, headers={"x-thread-id": "b1"})
+        assert stopped.status_code == 200, stopped.text
+        assert stopped.json() == {"question": "q", "__interrupt__": []}
+        resumed = http.post(
+            "/invoke", json={"resume": "go"}, headers={"x-thread-id": "b1", "x-resume": "true"}
+        )
+        assert resumed.status_code == 200, resumed.text
+        assert resumed.json() == {"question": "q", "answer": "A: q"}
+        with http.stream(
+            "POST", "/stream", json={"question": "s"}, headers={"x-thread-id": "b2"}
+        ) as stream:
+            text = "".join(stream.iter_text())
+        assert "event: end" in text and '"__interrupt__":[]' in text, text
+        # The streamed run's stop is resumed through /invoke, as compat.md says.
+        done = http.post(
+            "/invoke",
+            json={"resume": "go"},
+            headers={"x-thread-id": "b2", "x-resume": "true"},
+        )
+        assert done.json() == {"question": "s", "answer": "A: s"}, done.text

@@ -118,6 +118,13 @@ class LangGraphAdapter:
             self.checkpointer = make_checkpointer(arguments, self.project_dir)
             if self.checkpointer is not None:
                 self._stateful = self.graph.copy(update={"checkpointer": self.checkpointer})
+        #: The graph was compiled with breakpoints (``interrupt_before``/``after``): a run on
+        #: a thread may stop at one, which ``invoke`` does not say (it returns the state so
+        #: far, with no ``__interrupt__``), so such runs are streamed and the stop noticed.
+        self._breakpoints = self._stateful is not None and bool(
+            getattr(self._stateful, "interrupt_before_nodes", None)
+            or getattr(self._stateful, "interrupt_after_nodes", None)
+        )
 
     # -- the Adapter protocol -------------------------------------------------------------------
 
@@ -131,6 +138,8 @@ class LangGraphAdapter:
         tracker = RunTracker(context)
         graph, config = self._prepare(context, tracker)
         platform = PLATFORM_RUN.get()
+        if platform is None and self._breakpoints and graph is self._stateful:
+            platform = _AT_BREAKPOINTS
         if platform is not None:
             try:
                 return await tracked_result(
@@ -165,9 +174,13 @@ class LangGraphAdapter:
 
         async def produce() -> None:
             output: Any = _NO_VALUES
+            # The run stopped at an interrupt: an ``updates`` chunk of them, which is all a
+            # breakpoint leaves (``interrupt()`` also puts them in the last ``values``).
+            stopped = False
             if workers is not None:
 
                 def pump() -> Any:
+                    nonlocal stopped
                     last: Any = _NO_VALUES
                     for mode, chunk in graph.stream(
                         dict(payload), config, stream_mode=_STREAM_MODES
@@ -175,6 +188,8 @@ class LangGraphAdapter:
                         if mode == "values":
                             last = chunk
                             continue
+                        if mode == "updates" and INTERRUPT in chunk:
+                            stopped = True
                         for event in _events(mode, chunk):
                             channel.put_threadsafe(event)
                         if channel.closed.is_set():
@@ -189,10 +204,15 @@ class LangGraphAdapter:
                     if mode == "values":
                         output = chunk
                         continue
+                    if mode == "updates" and INTERRUPT in chunk:
+                        stopped = True
                     for event in _events(mode, chunk):
                         channel.put(event)
             if output is not _NO_VALUES:
-                channel.put(StreamEvent("output", {"output": _output_of(graph, output)}))
+                answer = _output_of(graph, output)
+                if stopped and isinstance(answer, Mapping) and INTERRUPT not in answer:
+                    answer = {**answer, INTERRUPT: ()}  # a breakpoint: no interrupt() values
+                channel.put(StreamEvent("output", {"output": answer}))
 
         async for event in channel.run(produce, tracker):
             yield event
@@ -325,6 +345,11 @@ class LangGraphAdapter:
             configurable = config.setdefault("configurable", {})
             configurable[USER_ID] = caller_label(context.subject)
         return graph, config
+
+
+#: How a run on a graph compiled with breakpoints is run outside the Platform API: as a
+#: Platform run of no options, answering what ``graph.invoke`` returns plus the stop.
+_AT_BREAKPOINTS = PlatformRun(whole_state=False)
 
 
 def _nothing_to_run(_exc: EmptyInputError) -> InputValidationError:
