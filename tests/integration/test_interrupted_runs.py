@@ -529,6 +529,17 @@ def test_a_breakpoint_compiled_into_the_graph_stops_invoke_and_stream_as_an_inte
         ) as stream:
             text = "".join(stream.iter_text())
         assert "event: end" in text and '"__interrupt__":[]' in text, text
+        # Without a thread the run stops there too (with nothing to resume it from).
+        alone = http.post("/invoke", json={"question": "x"})
+        assert alone.status_code == 200, alone.text
+        assert alone.json() == {"question": "x", "__interrupt__": []}
+        # A resume with no answer goes on from the breakpoint, as a None input does.
+        http.post("/invoke", json={"question": "n"}, headers={"x-thread-id": "b3"})
+        going = http.post(
+            "/invoke", json={"resume": None}, headers={"x-thread-id": "b3", "x-resume": "true"}
+        )
+        assert going.status_code == 200, going.text
+        assert going.json() == {"question": "n", "answer": "A: n"}
         # The streamed run's stop is resumed through /invoke, as compat.md says.
         done = http.post(
             "/invoke",

@@ -118,12 +118,12 @@ class LangGraphAdapter:
             self.checkpointer = make_checkpointer(arguments, self.project_dir)
             if self.checkpointer is not None:
                 self._stateful = self.graph.copy(update={"checkpointer": self.checkpointer})
-        #: The graph was compiled with breakpoints (``interrupt_before``/``after``): a run on
-        #: a thread may stop at one, which ``invoke`` does not say (it returns the state so
+        #: The graph was compiled with breakpoints (``interrupt_before``/``after``): a run
+        #: may stop at one, which ``invoke`` does not say (it returns the state so
         #: far, with no ``__interrupt__``), so such runs are streamed and the stop noticed.
-        self._breakpoints = self._stateful is not None and bool(
-            getattr(self._stateful, "interrupt_before_nodes", None)
-            or getattr(self._stateful, "interrupt_after_nodes", None)
+        self._breakpoints = bool(
+            getattr(self.graph, "interrupt_before_nodes", None)
+            or getattr(self.graph, "interrupt_after_nodes", None)
         )
 
     # -- the Adapter protocol -------------------------------------------------------------------
@@ -138,7 +138,7 @@ class LangGraphAdapter:
         tracker = RunTracker(context)
         graph, config = self._prepare(context, tracker)
         platform = PLATFORM_RUN.get()
-        if platform is None and self._breakpoints and graph is self._stateful:
+        if platform is None and self._breakpoints:
             platform = _AT_BREAKPOINTS
         if platform is not None:
             try:
