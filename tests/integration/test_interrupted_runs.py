@@ -547,3 +547,30 @@ def test_a_breakpoint_compiled_into_the_graph_stops_invoke_and_stream_as_an_inte
             headers={"x-thread-id": "b2", "x-resume": "true"},
         )
         assert done.json() == {"question": "s", "answer": "A: s"}, done.text
+
+
+def test_a_platform_run_without_input_goes_on_past_a_breakpoint(
+    breakpoint_agent: dict[str, Any],
+) -> None:
+    """LangGraph's way past a breakpoint is a run with no input on the thread
+    (``runs.wait(thread, …, input=None)``, ``RemoteGraph.invoke(None, config)``): it is not
+    an input, so the input schema (which requires a question) does not refuse it."""
+    from langgraph.pregel.remote import RemoteGraph
+
+    key = breakpoint_agent["keys"]["developer"]
+    client = get_sync_client(url=breakpoint_agent["url"], api_key=key)
+    thread = client.threads.create()["thread_id"]
+    stopped = client.runs.wait(thread, BREAKPOINT, input={"question": "p"})
+    assert stopped == {"question": "p", "__interrupt__": []}
+    assert client.runs.wait(thread, BREAKPOINT, input=None) == {"question": "p", "answer": "A: p"}
+    remote = RemoteGraph(BREAKPOINT, url=breakpoint_agent["url"], api_key=key)
+    config: Any = {"configurable": {"thread_id": client.threads.create()["thread_id"]}}
+    remote.invoke({"question": "r"}, config)
+    assert remote.get_state(config).next == ("answer",)
+    assert remote.invoke(None, config) == {"question": "r", "answer": "A: r"}
+    # With no thread, or on one that has not run, there is still nothing to go on from.
+    fresh = client.threads.create()["thread_id"]
+    with pytest.raises(httpx.HTTPStatusError) as nothing:
+        client.runs.wait(fresh, BREAKPOINT, input=None)
+    assert nothing.value.response.status_code == 422
+    assert "nothing to run" in nothing.value.response.json()["detail"]

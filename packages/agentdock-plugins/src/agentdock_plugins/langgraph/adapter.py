@@ -209,9 +209,7 @@ class LangGraphAdapter:
                     for event in _events(mode, chunk):
                         channel.put(event)
             if output is not _NO_VALUES:
-                answer = _output_of(graph, output)
-                if stopped and isinstance(answer, Mapping) and INTERRUPT not in answer:
-                    answer = {**answer, INTERRUPT: ()}  # a breakpoint: no interrupt() values
+                answer = _with_stop(_output_of(graph, output), stopped)
                 channel.put(StreamEvent("output", {"output": answer}))
 
         async for event in channel.run(produce, tracker):
@@ -262,11 +260,17 @@ class LangGraphAdapter:
         await _refuse_nothing_to_resume(graph, config, platform)
         kwargs = platform.graph_kwargs()
         modes = graph_modes(platform.stream_modes)
+        if self._breakpoints or platform.interrupt_before or platform.interrupt_after:
+            # A stop at a breakpoint shows only in ``updates`` (see :func:`_with_stop`).
+            modes = sorted({*modes, "updates"})
         wanted = {m: m for m in platform.stream_modes}
         forward = {"messages" if m == "messages-tuple" else m for m in wanted}
         output: Any = _NO_VALUES
+        stopped: list[bool] = []
 
         def events(ns: tuple[str, ...], mode: str, chunk: Any) -> Iterable[StreamEvent]:
+            if mode == "updates" and not ns and isinstance(chunk, Mapping) and INTERRUPT in chunk:
+                stopped.append(True)
             if mode not in forward or (ns and not platform.subgraphs):
                 return ()
             if mode == "messages":
@@ -306,7 +310,8 @@ class LangGraphAdapter:
                 for event in events(ns, mode, chunk):
                     channel.put(event)
         if output is not _NO_VALUES:
-            channel.put(StreamEvent("output", {"output": _output_of(graph, output)}))
+            answer = _with_stop(_output_of(graph, output), bool(stopped))
+            channel.put(StreamEvent("output", {"output": answer}))
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -449,6 +454,16 @@ def _output_of(graph: Any, values: Any) -> Any:
             output[INTERRUPT] = values[INTERRUPT]
         return output
     return values
+
+
+def _with_stop(answer: Any, stopped: bool) -> Any:
+    """A streamed run's ``answer`` marked as stopped when an ``updates`` chunk said so: an
+    ``interrupt()`` also leaves its interrupts in the last ``values``, a breakpoint
+    (``interrupt_before``/``after``) nothing but that chunk, so it gets ``__interrupt__: ()``
+    and the runtime knows the state is partial, as ``runs.wait`` does."""
+    if stopped and isinstance(answer, Mapping) and INTERRUPT not in answer:
+        return {**answer, INTERRUPT: ()}
+    return answer
 
 
 def _events(mode: str, chunk: Any) -> Iterable[StreamEvent]:
