@@ -401,3 +401,176 @@ def test_a2a_stream_ends_input_required_and_takes_no_answer(approval: dict[str, 
     assert done["status"]["state"] == "completed"
     assert [m["messageId"] for m in done["history"]] == ["m1", "m2"]
     assert done["artifacts"][0]["parts"][0]["data"] == {"answer": "rollback: {'ok': True}"}
+
+
+def test_a_resume_with_nothing_to_resume_is_the_callers_mistake(
+    approval: dict[str, Any],
+) -> None:
+    """A resume on a thread that has never run (or, on the Platform API, with no thread at
+    all) has no interrupted run to continue: LangGraph would start the graph from its
+    beginning with no input and the graph would fail. It is a 422 naming what is missing,
+    on every protocol, not the agent's 500."""
+    key = {"x-api-key": approval["keys"]["developer"]}
+    with httpx.Client(base_url=approval["url"], headers=key, timeout=30) as http:
+        fresh = http.post(
+            "/invoke",
+            json={"resume": "yes"},
+            headers={"x-thread-id": f"never-{uuid.uuid4()}", "x-resume": "true"},
+        )
+        assert fresh.status_code == 422, fresh.text
+        assert (fresh.json()["error"], fresh.json()["path"]) == ("ValidationError", "resume")
+        assert "nothing to resume" in fresh.json()["detail"]
+        thread = http.post("/threads", json={}).json()["thread_id"]
+        for path in (f"/threads/{thread}/runs/wait", "/runs/wait"):
+            answer = http.post(path, json={"assistant_id": APPROVAL, "command": {"resume": "x"}})
+            assert answer.status_code == 422, (path, answer.text)
+            expected = "resume" if path.startswith("/threads") else "thread_id"
+            assert answer.json()["path"] == expected, answer.text
+            assert "__error__" not in answer.json()
+        with http.stream(
+            "POST", "/runs/stream", json={"assistant_id": APPROVAL, "command": {"resume": "x"}}
+        ) as stream:
+            text = "".join(stream.iter_text())
+        assert "event: error" in text and "needs the thread" in text, text
+        # A thread that has run and stopped at an interrupt is resumed as before.
+        http.post(
+            f"/threads/{thread}/runs/wait",
+            json={"assistant_id": APPROVAL, "input": {"question": "go"}},
+        )
+        done = http.post(
+            f"/threads/{thread}/runs/wait",
+            json={"assistant_id": APPROVAL, "command": {"resume": "ok"}},
+        )
+        assert done.status_code == 200 and done.json()["answer"] == "go: ok", done.text
+
+    async def forged(session: ClientSession) -> Any:
+        answer = {"interrupt": types.ElicitResult(action="accept", content={"answer": "ok"})}
+        return await session.call_tool(
+            APPROVAL,
+            {"question": "x"},
+            input_responses=answer,
+            request_state=f"mcp:{uuid.uuid4()}",
+        )
+
+    unknown = asyncio.run(_mcp(approval, True, forged))
+    assert unknown.is_error
+    assert unknown.structured_content["error"] == "ValidationError", unknown
+    assert "nothing to resume" in unknown.structured_content["detail"]
+
+
+BREAKPOINT = "breakpoint"
+
+BREAKPOINT_GRAPH = textwrap.dedent(
+    '''
+    """Stops before its answer: a breakpoint compiled into the graph, no interrupt()."""
+
+    from typing import TypedDict
+
+    from langgraph.graph import END, START, StateGraph
+
+
+    class State(TypedDict, total=False):
+        question: str
+        answer: str
+
+
+    def build_graph():
+        graph = StateGraph(State)
+        graph.add_node("prep", lambda state: {"question": state["question"].strip()})
+        graph.add_node("answer", lambda state: {"answer": "A: " + state["question"]})
+        graph.add_edge(START, "prep")
+        graph.add_edge("prep", "answer")
+        graph.add_edge("answer", END)
+        return graph.compile(interrupt_before=["answer"])
+    '''
+)
+
+BREAKPOINT_DOCKFILE = f"""\
+version: "1.1"
+agent: {{name: {BREAKPOINT}, entrypoint: "breakpoint_graph:build_graph", framework: langgraph}}
+model: {{provider: custom, name: offline}}
+io_schema:
+  input: {{type: object, properties: {{question: {{type: string}}}}, required: [question]}}
+  output: {{type: object, properties: {{answer: {{type: string}}}}, required: [answer]}}
+auth:
+  mode: api_key
+  api_keys: {{enabled: true}}
+expose: {{rest: true, streaming: sse, port: 8080}}
+"""
+
+
+@pytest.fixture(scope="module")
+def breakpoint_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    root = tmp_path_factory.mktemp("breakpoint")
+    with served_project(
+        root, BREAKPOINT, "breakpoint_graph", BREAKPOINT_GRAPH, BREAKPOINT_DOCKFILE
+    ) as s:
+        yield s
+
+
+def test_a_breakpoint_compiled_into_the_graph_stops_invoke_and_stream_as_an_interrupt(
+    breakpoint_agent: dict[str, Any],
+) -> None:
+    """A graph compiled with ``interrupt_before`` stops there on ``/invoke`` and ``/stream``
+    too, not only on the Platform API: the state so far with ``__interrupt__: []`` (not the
+    output schema's 500 for a partial state), resumed on its thread with ``x-resume``."""
+    key = {"x-api-key": breakpoint_agent["keys"]["developer"]}
+    with httpx.Client(base_url=breakpoint_agent["url"], headers=key, timeout=30) as http:
+        stopped = http.post("/invoke", json={"question": " q "}, headers={"x-thread-id": "b1"})
+        assert stopped.status_code == 200, stopped.text
+        assert stopped.json() == {"question": "q", "__interrupt__": []}
+        resumed = http.post(
+            "/invoke", json={"resume": "go"}, headers={"x-thread-id": "b1", "x-resume": "true"}
+        )
+        assert resumed.status_code == 200, resumed.text
+        assert resumed.json() == {"question": "q", "answer": "A: q"}
+        with http.stream(
+            "POST", "/stream", json={"question": "s"}, headers={"x-thread-id": "b2"}
+        ) as stream:
+            text = "".join(stream.iter_text())
+        assert "event: end" in text and '"__interrupt__":[]' in text, text
+        # Without a thread the run stops there too (with nothing to resume it from).
+        alone = http.post("/invoke", json={"question": "x"})
+        assert alone.status_code == 200, alone.text
+        assert alone.json() == {"question": "x", "__interrupt__": []}
+        # A resume with no answer goes on from the breakpoint, as a None input does.
+        http.post("/invoke", json={"question": "n"}, headers={"x-thread-id": "b3"})
+        going = http.post(
+            "/invoke", json={"resume": None}, headers={"x-thread-id": "b3", "x-resume": "true"}
+        )
+        assert going.status_code == 200, going.text
+        assert going.json() == {"question": "n", "answer": "A: n"}
+        # The streamed run's stop is resumed through /invoke, as compat.md says.
+        done = http.post(
+            "/invoke",
+            json={"resume": "go"},
+            headers={"x-thread-id": "b2", "x-resume": "true"},
+        )
+        assert done.json() == {"question": "s", "answer": "A: s"}, done.text
+
+
+def test_a_platform_run_without_input_goes_on_past_a_breakpoint(
+    breakpoint_agent: dict[str, Any],
+) -> None:
+    """LangGraph's way past a breakpoint is a run with no input on the thread
+    (``runs.wait(thread, …, input=None)``, ``RemoteGraph.invoke(None, config)``): it is not
+    an input, so the input schema (which requires a question) does not refuse it."""
+    from langgraph.pregel.remote import RemoteGraph
+
+    key = breakpoint_agent["keys"]["developer"]
+    client = get_sync_client(url=breakpoint_agent["url"], api_key=key)
+    thread = client.threads.create()["thread_id"]
+    stopped = client.runs.wait(thread, BREAKPOINT, input={"question": "p"})
+    assert stopped == {"question": "p", "__interrupt__": []}
+    assert client.runs.wait(thread, BREAKPOINT, input=None) == {"question": "p", "answer": "A: p"}
+    remote = RemoteGraph(BREAKPOINT, url=breakpoint_agent["url"], api_key=key)
+    config: Any = {"configurable": {"thread_id": client.threads.create()["thread_id"]}}
+    remote.invoke({"question": "r"}, config)
+    assert remote.get_state(config).next == ("answer",)
+    assert remote.invoke(None, config) == {"question": "r", "answer": "A: r"}
+    # With no thread, or on one that has not run, there is still nothing to go on from.
+    fresh = client.threads.create()["thread_id"]
+    with pytest.raises(httpx.HTTPStatusError) as nothing:
+        client.runs.wait(fresh, BREAKPOINT, input=None)
+    assert nothing.value.response.status_code == 422
+    assert "nothing to run" in nothing.value.response.json()["detail"]

@@ -157,6 +157,13 @@ def test_assistants_search_get_graph_and_schemas(server: dict[str, Any]) -> None
     schemas = client.assistants.get_schemas(AGENT_NAME)
     assert schemas["graph_id"] == AGENT_NAME
     assert schemas["input_schema"]["properties"]["text"] == {"type": "string"}
+    # The graph's state, one property per channel, as `langgraph dev` gives it, even for a
+    # `typing.TypedDict` state, which pydantic cannot read whole before Python 3.12.
+    state = schemas["state_schema"]
+    assert state is not None, schemas
+    assert state["type"] == "object"
+    assert set(state["properties"]) == {"text", "answer", "approval"}
+    assert state["properties"]["answer"]["type"] == "string"
 
 
 # -- runs without a thread ----------------------------------------------------------------

@@ -16,6 +16,7 @@ import sys
 import textwrap
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -521,6 +522,80 @@ def test_platform_api_routes_each_call_to_its_agent(two_agents: dict[str, Any]) 
     assert served.json()["output"] == {"text": "LS"}
     card = httpx.get(f"{url}/a2a/chat/.well-known/agent-card.json", timeout=30)
     assert card.status_code == 200 and card.json()["name"] == "chat"
+
+
+def test_threads_search_is_empty_for_a_caller_with_no_threads_yet(
+    two_agents: dict[str, Any],
+) -> None:
+    """A caller accepted by one agent and refused by the others, with no thread yet, gets
+    an empty list (as a one-agent server answers it), not another agent's 401."""
+    from langgraph_sdk import get_sync_client
+
+    url, keys = two_agents["url"], two_agents["keys"]
+    echo = get_sync_client(url=url, api_key=keys[("echo", "developer")])
+    assert echo.threads.search() == []
+    tid = echo.threads.create()["thread_id"]
+    assert [t["thread_id"] for t in echo.threads.search()] == [tid]
+    # With no agent accepting the caller, the refusal is still the answer.
+    refused = httpx.post(
+        f"{url}/threads/search", json={}, headers={"x-api-key": "adk_nope_nope"}, timeout=30
+    )
+    assert refused.status_code == 401, refused.text
+
+
+def test_an_unknown_thread_at_the_root_is_404_not_another_agents_401(
+    two_agents: dict[str, Any],
+) -> None:
+    """A thread no agent knows, asked at the root with echo's key: echo's 404 (the thread is
+    not found, as a one-agent server says), not chat's 401 "unknown API key", which would
+    tell the caller its good key is wrong."""
+    from langgraph_sdk import get_sync_client
+    from langgraph_sdk.errors import NotFoundError
+
+    url, keys = two_agents["url"], two_agents["keys"]
+    echo = get_sync_client(url=url, api_key=keys[("echo", "developer")])
+    missing = str(uuid.uuid4())
+    for call in (
+        lambda: echo.threads.get(missing),
+        lambda: echo.threads.get_state(missing),
+        lambda: echo.runs.list(missing),
+    ):
+        with pytest.raises(NotFoundError) as unknown:
+            call()
+        assert f"thread {missing} not found" in unknown.value.response.text
+    # A key no agent accepts is still told so.
+    refused = httpx.get(
+        f"{url}/threads/{missing}", headers={"x-api-key": "adk_nope_nope"}, timeout=30
+    )
+    assert refused.status_code == 401, refused.text
+
+
+def test_the_calls_not_served_answer_at_the_root_as_on_one_agent(
+    two_agents: dict[str, Any],
+) -> None:
+    """What compat.md lists as not served answers the same status at the root of a
+    directory as on a one-agent server: ``assistants.count`` is a 405, not a 404 for an
+    assistant named "count"."""
+    from langgraph_sdk import get_sync_client
+
+    url, keys = two_agents["url"], two_agents["keys"]
+    echo = get_sync_client(url=url, api_key=keys[("echo", "developer")])
+    thread = echo.threads.create()["thread_id"]
+    expected = {
+        "assistants.count": (405, echo.assistants.count),
+        "assistants.update": (405, lambda: echo.assistants.update("echo", name="x")),
+        "assistants.delete": (405, lambda: echo.assistants.delete("echo")),
+        "assistants.create": (404, lambda: echo.assistants.create("echo")),
+        "threads.count": (405, echo.threads.count),
+        "threads.prune": (405, lambda: echo.threads.prune([thread])),
+        "threads.update": (405, lambda: echo.threads.update(thread, metadata={"a": 1})),
+    }
+    for name, (status, call) in expected.items():
+        with pytest.raises(httpx.HTTPStatusError) as raised:
+            call()
+        answer = raised.value.response
+        assert answer.status_code == status, (name, answer.text)
+        assert answer.json()["code"] == status, (name, answer.text)
 
 
 def test_mcp_lists_the_tools_of_the_agents_a_caller_may_use(two_agents: dict[str, Any]) -> None:

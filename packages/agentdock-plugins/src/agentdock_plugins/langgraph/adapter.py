@@ -118,6 +118,13 @@ class LangGraphAdapter:
             self.checkpointer = make_checkpointer(arguments, self.project_dir)
             if self.checkpointer is not None:
                 self._stateful = self.graph.copy(update={"checkpointer": self.checkpointer})
+        #: The graph was compiled with breakpoints (``interrupt_before``/``after``): a run
+        #: may stop at one, which ``invoke`` does not say (it returns the state so
+        #: far, with no ``__interrupt__``), so such runs are streamed and the stop noticed.
+        self._breakpoints = bool(
+            getattr(self.graph, "interrupt_before_nodes", None)
+            or getattr(self.graph, "interrupt_after_nodes", None)
+        )
 
     # -- the Adapter protocol -------------------------------------------------------------------
 
@@ -131,6 +138,8 @@ class LangGraphAdapter:
         tracker = RunTracker(context)
         graph, config = self._prepare(context, tracker)
         platform = PLATFORM_RUN.get()
+        if platform is None and self._breakpoints:
+            platform = _AT_BREAKPOINTS
         if platform is not None:
             try:
                 return await tracked_result(
@@ -165,9 +174,13 @@ class LangGraphAdapter:
 
         async def produce() -> None:
             output: Any = _NO_VALUES
+            # The run stopped at an interrupt: an ``updates`` chunk of them, which is all a
+            # breakpoint leaves (``interrupt()`` also puts them in the last ``values``).
+            stopped = False
             if workers is not None:
 
                 def pump() -> Any:
+                    nonlocal stopped
                     last: Any = _NO_VALUES
                     for mode, chunk in graph.stream(
                         dict(payload), config, stream_mode=_STREAM_MODES
@@ -175,6 +188,8 @@ class LangGraphAdapter:
                         if mode == "values":
                             last = chunk
                             continue
+                        if mode == "updates" and INTERRUPT in chunk:
+                            stopped = True
                         for event in _events(mode, chunk):
                             channel.put_threadsafe(event)
                         if channel.closed.is_set():
@@ -189,10 +204,13 @@ class LangGraphAdapter:
                     if mode == "values":
                         output = chunk
                         continue
+                    if mode == "updates" and INTERRUPT in chunk:
+                        stopped = True
                     for event in _events(mode, chunk):
                         channel.put(event)
             if output is not _NO_VALUES:
-                channel.put(StreamEvent("output", {"output": _output_of(graph, output)}))
+                answer = _with_stop(_output_of(graph, output), stopped)
+                channel.put(StreamEvent("output", {"output": answer}))
 
         async for event in channel.run(produce, tracker):
             yield event
@@ -204,6 +222,7 @@ class LangGraphAdapter:
         caller's config, context and interrupt points."""
         value = run.graph_input(payload)
         config = run.merge_config(config)
+        await _refuse_nothing_to_resume(graph, config, run)
         kwargs = run.graph_kwargs()
         if self._workers is None:
             outcome = _Outcome()
@@ -238,13 +257,20 @@ class LangGraphAdapter:
         """Stream a Platform run's modes as ``event`` items (see :mod:`.platformrun`)."""
         value = platform.graph_input(payload)
         config = platform.merge_config(config)
+        await _refuse_nothing_to_resume(graph, config, platform)
         kwargs = platform.graph_kwargs()
         modes = graph_modes(platform.stream_modes)
+        if self._breakpoints or platform.interrupt_before or platform.interrupt_after:
+            # A stop at a breakpoint shows only in ``updates`` (see :func:`_with_stop`).
+            modes = sorted({*modes, "updates"})
         wanted = {m: m for m in platform.stream_modes}
         forward = {"messages" if m == "messages-tuple" else m for m in wanted}
         output: Any = _NO_VALUES
+        stopped: list[bool] = []
 
         def events(ns: tuple[str, ...], mode: str, chunk: Any) -> Iterable[StreamEvent]:
+            if mode == "updates" and not ns and isinstance(chunk, Mapping) and INTERRUPT in chunk:
+                stopped.append(True)
             if mode not in forward or (ns and not platform.subgraphs):
                 return ()
             if mode == "messages":
@@ -284,7 +310,8 @@ class LangGraphAdapter:
                 for event in events(ns, mode, chunk):
                     channel.put(event)
         if output is not _NO_VALUES:
-            channel.put(StreamEvent("output", {"output": _output_of(graph, output)}))
+            answer = _with_stop(_output_of(graph, output), bool(stopped))
+            channel.put(StreamEvent("output", {"output": answer}))
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -325,6 +352,11 @@ class LangGraphAdapter:
         return graph, config
 
 
+#: How a run on a graph compiled with breakpoints is run outside the Platform API: as a
+#: Platform run of no options, answering what ``graph.invoke`` returns plus the stop.
+_AT_BREAKPOINTS = PlatformRun(whole_state=False)
+
+
 def _nothing_to_run(_exc: EmptyInputError) -> InputValidationError:
     """A Platform run LangGraph found nothing to do for: the caller's mistake (422), not the
     agent's failure. An empty ``input`` continues a thread; without one that has state
@@ -334,6 +366,28 @@ def _nothing_to_run(_exc: EmptyInputError) -> InputValidationError:
         "(send input, or an empty input on a thread that has run)",
         path="input",
     )
+
+
+async def _refuse_nothing_to_resume(graph: Any, config: RunnableConfig, run: PlatformRun) -> None:
+    """Refuse (422) a resume that has no interrupted run to continue: without a thread, or
+    on a thread that has never run, LangGraph would start the graph from its beginning with
+    no input, and the graph would fail as if the agent were at fault (a 500). One read of
+    the thread's latest checkpoint, made only for a resume."""
+    if run.command is None or run.command.get("resume") is None:
+        return
+    saver = getattr(graph, "checkpointer", None)
+    if not isinstance(saver, BaseCheckpointSaver):
+        raise InputValidationError(
+            "a resume needs the thread of the interrupted run (thread_id): "
+            "a run without a thread has nothing to resume",
+            path="thread_id",
+        )
+    if await saver.aget_tuple(config) is None:
+        raise InputValidationError(
+            "nothing to resume: the thread has not run, so no run of it stopped at an "
+            "interrupt (send the answer on the thread of the interrupted run)",
+            path="resume",
+        )
 
 
 def _message_token(ns: tuple[str, ...], chunk: Any) -> StreamEvent | None:
@@ -400,6 +454,16 @@ def _output_of(graph: Any, values: Any) -> Any:
             output[INTERRUPT] = values[INTERRUPT]
         return output
     return values
+
+
+def _with_stop(answer: Any, stopped: bool) -> Any:
+    """A streamed run's ``answer`` marked as stopped when an ``updates`` chunk said so: an
+    ``interrupt()`` also leaves its interrupts in the last ``values``, a breakpoint
+    (``interrupt_before``/``after``) nothing but that chunk, so it gets ``__interrupt__: ()``
+    and the runtime knows the state is partial, as ``runs.wait`` does."""
+    if stopped and isinstance(answer, Mapping) and INTERRUPT not in answer:
+        return {**answer, INTERRUPT: ()}
+    return answer
 
 
 def _events(mode: str, chunk: Any) -> Iterable[StreamEvent]:

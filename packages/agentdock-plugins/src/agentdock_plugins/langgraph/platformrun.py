@@ -85,6 +85,12 @@ class PlatformRun:
         thread continues it (``None``, as LangGraph expects)."""
         if self.command is not None:
             command = payload
+            asks = command.get("resume"), command.get("update"), command.get("goto")
+            if asks == (None, None, None):
+                # ``{"resume": null}``: no answer, so the thread goes on from where it
+                # stopped (past a breakpoint; an ``interrupt()`` asks again), as a ``None``
+                # input does; ``Command(resume=None)`` would start it over.
+                return None
             return Command(
                 resume=command.get("resume"),
                 update=command.get("update"),

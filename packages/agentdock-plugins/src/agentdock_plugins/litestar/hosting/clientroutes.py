@@ -104,6 +104,13 @@ class ClientRoutes:
                 return True
             if len(parts) < 2:
                 return False
+            if len(parts) == 2 and method not in ("GET", "HEAD"):
+                # An assistant is read, never written (``update``, ``delete``, and ``count``
+                # at /assistants/count): 405, as a one-agent server answers, whatever the id.
+                detail = f"{method} is not allowed on {scope['path']}"
+                envelope = _envelope(405, "MethodNotAllowed", detail)
+                await _reply(send, 405, envelope, {"allow": "GET"})
+                return True
             return await self._to_assistant(parts[1], scope, body, receive, send)
         if root == "mcp":
             await self._mcp(scope, send, body, receive)
@@ -155,14 +162,17 @@ class ClientRoutes:
         )
 
     async def _first(self, scope: Scope, send: Send, body: bytes) -> None:
-        """The first agent's answer that is not "not mine" (else the first refusal)."""
+        """The first agent's answer that is not "not mine"; else the first refusal of an
+        agent that knew the caller (its 403 or 404: the caller's key is good, the thread is
+        not there), before the 401 of one that did not."""
         first: httpx.Response | None = None
         for name in sorted(self.host.agents):
             answer = await self._ask(name, scope, body)
             if answer.status_code not in _NOT_MINE:
                 await _forward(send, answer)
                 return
-            first = first or answer
+            if first is None or (first.status_code == 401 and answer.status_code != 401):
+                first = answer
         if first is None:
             await _reply(send, 404, _envelope(404, "NotFound", "no agent is hosted"))
         else:
@@ -182,17 +192,21 @@ class ClientRoutes:
         asked = {**query, "offset": 0, "limit": offset + max(limit, 0)}
         wide = _encoder.encode(asked)
         joined: list[Any] = []
+        accepted = False
         refusal: httpx.Response | None = None
         for name in sorted(self.host.agents):
             answer = await self._ask(name, scope, wide)
             if answer.status_code == 200:
+                accepted = True
                 joined += answer.json()
             elif answer.status_code in _NOT_MINE:
                 refusal = refusal or answer
             else:  # a malformed body: every agent would say the same
                 await _forward(send, answer)
                 return
-        if not joined and refusal is not None and refusal.status_code != 404:
+        # An agent that accepted the caller answered, if only with an empty list: the
+        # others' refusals are not the answer (they only say those agents are not its).
+        if not accepted and refusal is not None and refusal.status_code != 404:
             await _forward(send, refusal)
             return
         await _reply(send, 200, _encoder.encode(joined[offset : offset + max(limit, 0)]))

@@ -21,6 +21,7 @@ from agentdock_runtime.gates import as_async
 from litestar.response import Stream
 
 from agentdock_plugins.langgraph.platformrun import PLATFORM_RUN, PlatformRun, run_payload
+from agentdock_plugins.langgraph.stateschema import state_jsonschema
 from agentdock_plugins.litestar.openapi import declared_schemas
 from agentdock_plugins.litestar.platform.bodies import RunCreate, not_found
 from agentdock_plugins.litestar.platform.encoding import HEARTBEAT, encode
@@ -217,8 +218,8 @@ class Platform:
             input_schema, output_schema, _ = declared_schemas(self.spec)
             state: Any = None
             try:
-                state = self.graph.get_output_jsonschema()
-            except Exception:  # a graph without a state schema: none is declared
+                state = state_jsonschema(self.graph)
+            except Exception:  # a graph whose state cannot be described: none is given
                 state = None
             self._schemas = {
                 "graph_id": self.name,

@@ -206,7 +206,10 @@ class Runs:
             raise
         context = contextvars.copy_context()
         context.run(PLATFORM_RUN.set, run)
-        resume = run.command is not None  # the payload is the command (:func:`run_payload`)
+        # The payload is the command (:func:`run_payload`), or no input on a thread: the
+        # thread goes on from where it stopped (LangGraph's way past a breakpoint). Neither
+        # is an input, so the input schema does not check it.
+        resume = run.command is not None or (thread is not None and not payload)
         body = (
             self._invoke(handle, payload, headers, resume)
             if wait
