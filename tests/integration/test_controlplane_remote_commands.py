@@ -121,6 +121,32 @@ def test_a_viewer_key_lists_keys_but_may_not_change_them(
         (["build", "--version", "9.9.9"], 2, "--version"),
         (["cleanup"], 2, "acts on this machine only"),
         (["rm", "echo", "--yes"], 2, "acts on this machine only"),
+        (["sbom", "echo"], 2, "the control plane does not serve SBOMs"),
+        (["audit-log", "verify"], 2, "chain key"),
+        (["audit-log", "list", "--limit", "5000"], 2, "at most 1000 entries"),
+        (["audit-log", "list", "--registry", "x.db"], 2, "--registry"),
+        (
+            [
+                "token",
+                "issue",
+                "--agent",
+                "echo",
+                "--role",
+                "developer",
+                "--sub",
+                "a",
+                "--env",
+                "A=b",
+            ],
+            2,
+            "--env",
+        ),
+        (
+            ["token", "issue", "--agent", "echo", "--role", "developer", "--sub", "a"],
+            1,
+            "NotJwtMode",
+        ),
+        (["token", "issue", "--agent", "nobody", "--role", "developer", "--sub", "a"], 1, "nobody"),
     ],
 )
 def test_remote_commands_keep_their_local_exit_codes(
@@ -131,6 +157,75 @@ def test_remote_commands_keep_their_local_exit_codes(
     assert got == code, out + err
     assert said in out + err
     assert remote.keys["developer"] not in out + err
+
+
+# -- token, audit-log -------------------------------------------------------------------------
+
+JWT_SECRET = "planted-jwt-secret-0123456789abcdef-remote"
+
+
+def test_a_token_is_signed_by_the_control_plane_with_the_agents_secret_there(
+    remote: Remote, echo: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import jwt
+
+    caplog.set_level(logging.DEBUG)
+    echo.write_text(
+        echo.read_text().replace(
+            "  mode: api_key\n  api_keys: { enabled: true }\n",
+            '  mode: jwt\n  jwt:\n    secret_key: "${ECHO_JWT_SECRET}"\n    expiry_minutes: 30\n',
+        )
+    )
+    monkeypatch.setenv("ECHO_JWT_SECRET", JWT_SECRET)  # the control plane's environment
+    _deployed(remote, echo)
+    monkeypatch.delenv("AGENTDOCK_SERVER")  # named on the command line instead
+    args = ["token", "issue", "--agent", "echo", "--role", "developer", "--sub", "alice"]
+    code, out, err = run_cli([*args, "--server", remote.url, "--ttl", "10m"], cwd=echo.parent)
+    assert code == 0, out + err
+    token = out.strip().splitlines()[-1]
+    claims = jwt.decode(token, JWT_SECRET, algorithms=["HS256"])
+    assert (claims["sub"], claims["role"], claims["agent"]) == ("alice", "developer", "echo")
+    assert claims["exp"] - claims["iat"] == 600
+    assert out.count(token) == 1 and "Token for alice (developer) on echo" in out
+    code, out, err = run_cli([*args, "--server", remote.url, "--json"], cwd=echo.parent)
+    assert code == 0, out + err
+    made = json.loads(out)
+    assert (
+        made["expires_at"] - jwt.decode(made["token"], JWT_SECRET, algorithms=["HS256"])["iat"]
+        == 30 * 60
+    )
+    with open_store() as store:
+        issued = [e for e in store.list_audit(agent="echo", limit=100) if e.action == "token.issue"]
+    assert [e.target for e in issued] == ["alice", "alice"]  # audited by the control plane
+    monkeypatch.setenv("AGENTDOCK_SERVER_KEY", remote.keys["viewer"])
+    code, out, err = run_cli([*args, "--server", remote.url], cwd=echo.parent)
+    assert code == 1 and "Forbidden" in err and "AGENTDOCK_SERVER_KEY" in err, out + err
+    for secret in (remote.keys["developer"], remote.keys["viewer"]):
+        assert secret not in out + err + caplog.text
+    assert token not in caplog.text and JWT_SECRET not in caplog.text + out + err
+
+
+def test_the_audit_log_is_read_through_the_control_plane(
+    remote: Remote, echo: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    _deployed(remote, echo)
+    code, out, err = run_cli(["key", "create", "--agent", "echo", "--role", "developer"])
+    assert code == 0, out + err
+    with open_store() as store:
+        local = [e.action for e in store.list_audit(agent="echo", limit=2)]
+    code, out, err = run_cli(
+        ["audit-log", "list", "--agent", "echo", "--limit", "2", "--server", remote.url, "--json"]
+    )
+    assert code == 0, out + err
+    entries = json.loads(out)["entries"]
+    assert [e["action"] for e in entries] == local  # oldest first, as locally
+    assert entries[-1]["action"] == "key.create" and entries[0]["id"] < entries[1]["id"]
+    code, out, err = run_cli(["audit-log", "list", "--server", remote.url])
+    assert code == 0 and "key.create" in out, out + err
+    code, out, err = run_cli(["audit-log", "verify", "--server", remote.url])
+    assert code == 2 and "control plane's host" in err, out + err
+    assert remote.keys["developer"] not in out + err + caplog.text
 
 
 # -- versions, instances, build --------------------------------------------------------------

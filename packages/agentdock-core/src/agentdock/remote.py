@@ -37,6 +37,7 @@ from agentdock.deployment.inputs import find_dockfile
 __all__ = [
     "KEY_ENV",
     "MAX_ARCHIVE_BYTES",
+    "MAX_AUDIT_ENTRIES",
     "SERVER_ENV",
     "BuildResult",
     "RemoteControlPlane",
@@ -64,6 +65,8 @@ SKIPPED_DIRS = frozenset(
         ".tox",
     }
 )
+#: The most audit entries one ``GET /audit`` answers with.
+MAX_AUDIT_ENTRIES = 1000
 #: Seconds between two readings of an operation's progress.
 POLL_S = 0.25
 #: Seconds a followed log may stay silent before the connection counts as lost (the
@@ -398,6 +401,27 @@ class RemoteControlPlane:
             "DELETE", "/auth/key/revoke", params={"agent": agent, "key_id": key_id}
         )
         return done
+
+    def issue_token(
+        self, agent: str, role: str, sub: str, ttl_s: int | None = None
+    ) -> dict[str, Any]:
+        """A JWT for an agent in mode jwt, signed by the control plane with the agent's
+        secret from its own environment (``token``, shown once; ``expires_at``)."""
+        body: dict[str, Any] = {"agent": agent, "role": role, "sub": sub}
+        if ttl_s is not None:
+            body["ttl_s"] = ttl_s
+        made: dict[str, Any] = self._call("POST", "/auth/token", json=body)
+        return made
+
+    # -- audit --------------------------------------------------------------------------------
+
+    def audit(self, agent: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest ``limit`` audit entries (of ``agent``), newest first (at most
+        :data:`MAX_AUDIT_ENTRIES`). The control plane does not check the hash chain for the
+        caller: that needs its registry and chain key."""
+        params: dict[str, Any] = {"limit": limit} | ({"agent": agent} if agent else {})
+        found: list[dict[str, Any]] = self._call("GET", "/audit", params=params)
+        return found
 
 
 def control_plane(server: str | None = None, key: str | None = None) -> RemoteControlPlane:
