@@ -291,21 +291,25 @@ def test_a_build_through_the_control_plane_records_the_version_and_starts_nothin
 class _Log:
     """A runtime log the test writes to; ``None`` ends it (the runtime stopped)."""
 
-    def __init__(self) -> None:
+    def __init__(self, lines: list[str] | None = None) -> None:
         self.new: queue.Queue[str | None] = queue.Queue()
+        self.lines = lines or ["line 0", "line 1", "line 2"]
 
     def logs(self, handle: Any, tail: int | None, follow: bool) -> Iterator[str]:
-        lines = ["line 0", "line 1", "line 2"]
-        yield from lines[-tail:] if tail else lines
+        yield from self.lines[-tail:] if tail else self.lines
         while follow and (line := self.new.get()) is not None:
             yield line
 
 
 @pytest.fixture
-def runtime_log(remote: Remote, echo: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[_Log]:
+def runtime_log(
+    remote: Remote, echo: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[_Log]:
+    """The deployed echo's log; ``@pytest.mark.parametrize("runtime_log", [LINES],
+    indirect=True)`` gives its first lines."""
     import deploy_fakes
 
-    log = _Log()
+    log = _Log(getattr(request, "param", None))
     monkeypatch.setattr(
         deploy_fakes.FakeTarget, "logs", lambda self, h, tail, follow: log.logs(h, tail, follow)
     )
@@ -353,6 +357,44 @@ def test_a_followed_log_prints_lines_as_they_come_and_ctrl_c_ends_it(
     assert proc.returncode == 0, out + err
     assert "Traceback" not in err
     assert remote.keys["developer"] not in out + err
+
+
+LEVELED = [
+    "12:00:00.000 INFO echo started",
+    "12:00:01.000 ERROR echo failed",
+    "Traceback (most recent call last):",
+    "12:00:02.000 DEBUG echo detail",
+    '{"level": "warning", "message": "slow"}',
+]
+
+
+@pytest.mark.parametrize("runtime_log", [LEVELED], indirect=True)
+def test_logs_level_keeps_the_lines_at_that_level_or_above_remotely_and_locally(
+    remote: Remote,
+    runtime_log: _Log,
+    cli_fakes: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    errors = ["12:00:01.000 ERROR echo failed", "Traceback (most recent call last):"]
+    warnings = [*errors, '{"level": "warning", "message": "slow"}']
+    code, out, err = run_cli(["logs", "echo", "--level", "error"])
+    assert code == 0 and out.splitlines() == errors, out + err
+    code, out, err = run_cli(["logs", "echo", "--level", "WARN", "--json"])
+    assert code == 0 and _json_lines(out) == [{"line": line} for line in warnings], out + err
+    for line in ("12:00:03.000 INFO later", "12:00:04.000 CRITICAL later", None):
+        runtime_log.new.put(line)
+    code, out, err = run_cli(["logs", "echo", "--follow", "--level", "warning"])
+    assert code == 0, out + err
+    assert out.splitlines() == [*warnings, "12:00:04.000 CRITICAL later"]
+    assert remote.keys["developer"] not in out + err + caplog.text
+    # The same filter on this machine's log (the runtime writes the same lines).
+    monkeypatch.delenv("AGENTDOCK_SERVER")
+    code, out, err = run_cli(["logs", "echo", "--level", "error"])
+    assert code == 0 and out.splitlines() == errors, out + err
+    code, out, err = run_cli(["logs", "echo", "--level", "loud"])
+    assert code == 2 and "--level" in err, out + err
 
 
 def _read_line(proc: subprocess.Popen[str]) -> str:

@@ -313,8 +313,12 @@ class RemoteControlPlane:
         found: list[dict[str, Any]] = self._call("GET", f"/controller/instances/{agent}")
         return found
 
-    def logs(self, agent: str, tail: int | None = None) -> list[str]:
-        params = {"tail": tail} if tail else {}
+    def logs(self, agent: str, tail: int | None = None, level: str | None = None) -> list[str]:
+        """The last ``tail`` lines of the runtime's log (the control plane's default: 200);
+        with ``level``, those at that level or above among them."""
+        params: dict[str, Any] = {"tail": tail} if tail else {}
+        if level:
+            params["level"] = level
         found = self._call("GET", f"/controller/logs/{agent}", params=params)
         return [str(line) for line in found.get("lines", [])]
 

@@ -17,6 +17,7 @@ import anyio
 import msgspec
 from agentdock.deployment import DeployError, instances, logs, versions
 from agentdock.httperrors import RuntimeHTTPError
+from agentdock.loglevels import LEVEL, LevelFilter, at_least
 from agentdock.remote import MAX_ARCHIVE_BYTES
 from litestar import Request, Response, Router, delete, get, post
 from litestar.params import HeaderParameter, JSONBody, Parameter
@@ -43,7 +44,6 @@ from agentdock_plugins.controlplane.dockfiletext import MAX_TEXT_BYTES, validate
 from agentdock_plugins.controlplane.events import HEARTBEAT_S, Event, Gap, follow
 from agentdock_plugins.controlplane.langfuselink import langfuse_of, trace_link
 from agentdock_plugins.controlplane.logfollow import END, follow_log
-from agentdock_plugins.controlplane.loglevels import LEVEL, LevelFilter, at_least
 from agentdock_plugins.controlplane.metrics import (
     WINDOW,
     TelemetryUnavailable,
