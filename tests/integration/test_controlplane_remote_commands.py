@@ -397,6 +397,45 @@ def test_logs_level_keeps_the_lines_at_that_level_or_above_remotely_and_locally(
     assert code == 2 and "--level" in err, out + err
 
 
+LONG = [f"line {n}" for n in range(10_005)]
+
+
+@pytest.mark.parametrize("runtime_log", [LONG[:250]], indirect=True)
+def test_logs_without_tail_show_the_whole_log_as_locally(
+    remote: Remote, runtime_log: _Log, cli_fakes: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, err = run_cli(["logs", "echo"])
+    assert code == 0 and out.splitlines() == LONG[:250], err
+    assert "longer than" not in err  # nothing was cut
+    code, out, err = run_cli(["logs", "echo", "--tail", "5"])
+    assert code == 0 and out.splitlines() == LONG[245:250], err
+    runtime_log.new.put(None)
+    code, out, err = run_cli(["logs", "echo", "--follow"])
+    assert code == 0 and out.splitlines() == LONG[:250], err
+    monkeypatch.delenv("AGENTDOCK_SERVER")
+    code, out, err = run_cli(["logs", "echo"])
+    assert code == 0 and out.splitlines() == LONG[:250], err  # the same here
+
+
+@pytest.mark.parametrize("runtime_log", [LONG], indirect=True)
+def test_a_log_longer_than_the_apis_bound_is_cut_and_says_so(
+    remote: Remote, runtime_log: _Log
+) -> None:
+    code, out, err = run_cli(["logs", "echo"])
+    assert code == 0 and out.splitlines() == LONG[5:], err
+    assert "longer than 10,000 lines" in err and "last 10,000" in err
+    code, out, err = run_cli(["logs", "echo", "--json"])
+    assert code == 0 and len(_json_lines(out)) == 10_000 and "longer than" in err
+    code, out, err = run_cli(["logs", "echo", "--tail", "20"])
+    assert code == 0 and out.splitlines() == LONG[-20:] and "longer than" not in err
+    import agentdock
+
+    with agentdock.control_plane() as plane:
+        assert plane.read_logs("echo", tail=3) == (LONG[-3:], True)
+        assert plane.read_logs("echo") == (LONG[5:], True)
+    assert remote.keys["developer"] not in out + err
+
+
 def _read_line(proc: subprocess.Popen[str]) -> str:
     """The next line the process prints, within the deadline."""
     got: queue.Queue[str] = queue.Queue()

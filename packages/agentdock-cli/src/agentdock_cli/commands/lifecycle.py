@@ -198,20 +198,26 @@ def logs_command(
 
     With --follow, lines are printed as they come until the runtime stops or Ctrl-C (exit
     0); through a control plane, a lost connection exits 4. --level keeps the last N lines'
-    lines at that level or above, as the control plane's filter does.
+    lines at that level or above, as the control plane's filter does. Without --tail, the
+    whole log, as locally: through a control plane up to its bound of lines, with a note
+    on stderr when the log was longer.
     """
     from agentdock.deployment import logs
     from agentdock.loglevels import LevelFilter
+    from agentdock.remote import MAX_LOG_LINES
 
+    cut = False
     with reporting(as_json), ExitStack() as opened:
         if server:
             refuse_local_options({"instance": instance})
             from agentdock.remote import control_plane
 
             plane = opened.enter_context(control_plane(server))
-            lines: Any = (
-                plane.follow_logs(agent, tail, level) if follow else plane.logs(agent, tail, level)
-            )
+            if follow:
+                lines: Any = plane.follow_logs(agent, tail, level)
+            else:
+                read = plane.read_logs(agent, tail, level)
+                lines, cut = read.lines, read.cut and (tail is None or tail > MAX_LOG_LINES)
         else:
             lines = logs(agent, instance=instance, tail=tail, follow=follow)
             if level:
@@ -224,6 +230,13 @@ def logs_command(
                     click.echo(line)
         except KeyboardInterrupt:
             pass
+    if cut:
+        err_console().print(
+            f"• the log is longer than {MAX_LOG_LINES:,} lines, the most a control plane "
+            f"sends: only its last {MAX_LOG_LINES:,} were read",
+            markup=False,
+            highlight=False,
+        )
     raise SystemExit(exitcodes.OK)
 
 
