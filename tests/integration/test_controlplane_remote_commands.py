@@ -205,6 +205,34 @@ def test_a_token_is_signed_by_the_control_plane_with_the_agents_secret_there(
     assert token not in caplog.text and JWT_SECRET not in caplog.text + out + err
 
 
+def test_a_token_of_an_rs256_agent_is_refused_remotely_with_the_local_exit_code(
+    remote: Remote, echo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    public = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    monkeypatch.setenv("ECHO_JWT_PUBLIC", public.decode())
+    echo.write_text(
+        echo.read_text().replace(
+            "  mode: api_key\n  api_keys: { enabled: true }\n",
+            '  mode: jwt\n  jwt:\n    algorithms: [RS256]\n    public_key: "${ECHO_JWT_PUBLIC}"\n',
+        )
+    )
+    _deployed(remote, echo)
+    args = ["token", "issue", "--agent", "echo", "--role", "developer", "--sub", "alice"]
+    code, out, err = run_cli(args)
+    assert code == 2 and "PrivateKeyRequired" not in out, out + err
+    assert "private key the control plane does not hold" in err
+    code, out, err = run_cli([*args, "--json"])
+    assert code == 2 and json.loads(out)["error"] == "PrivateKeyRequired", out + err
+    assert remote.keys["developer"] not in out + err
+
+
 def test_the_audit_log_is_read_through_the_control_plane(
     remote: Remote, echo: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

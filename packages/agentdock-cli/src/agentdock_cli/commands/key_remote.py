@@ -23,9 +23,10 @@ __all__ = ["remote_keys"]
 def remote_keys(
     server: str, as_json: bool, *, unknown_agent: int, codes: Mapping[str, int] | None = None
 ) -> Iterator[Any]:
-    """The control plane at ``server``; an error it reports ends the command with the local
-    command's exit code (``unknown_agent`` for a 404, ``codes`` by the error's name where the
-    local command exits otherwise) and its one-line cause."""
+    """The control plane at ``server`` (for ``key``, ``token issue`` and ``audit-log list``);
+    an error it reports ends the command with the local command's exit code
+    (``unknown_agent`` for a 404, ``codes`` by the error's name where the local command
+    exits otherwise) and its one-line cause."""
     from agentdock.deployment import DeployError
     from agentdock.remote import control_plane
 
