@@ -1,6 +1,7 @@
-"""``agentdock key``, ``versions``, ``instances``, ``build`` and ``logs --follow`` through a
-shared control plane (``--server``), with the exit codes of their local forms; the
-commands that act on this machine only refuse a server."""
+"""``agentdock key``, ``token issue``, ``audit-log list``, ``versions``, ``instances``,
+``build`` and ``logs`` (``--follow``, ``--level``, the whole log) through a shared control
+plane (``--server``), with the exit codes of their local forms; the commands that act on
+this machine only refuse a server."""
 
 from __future__ import annotations
 
