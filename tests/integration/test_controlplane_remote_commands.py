@@ -1,6 +1,7 @@
-"""``agentdock key``, ``versions``, ``instances``, ``build`` and ``logs --follow`` through a
-shared control plane (``--server``), with the exit codes of their local forms; the
-commands that act on this machine only refuse a server."""
+"""``agentdock key``, ``token issue``, ``audit-log list``, ``versions``, ``instances``,
+``build`` and ``logs`` (``--follow``, ``--level``, the whole log) through a shared control
+plane (``--server``), with the exit codes of their local forms; the commands that act on
+this machine only refuse a server."""
 
 from __future__ import annotations
 
@@ -121,6 +122,32 @@ def test_a_viewer_key_lists_keys_but_may_not_change_them(
         (["build", "--version", "9.9.9"], 2, "--version"),
         (["cleanup"], 2, "acts on this machine only"),
         (["rm", "echo", "--yes"], 2, "acts on this machine only"),
+        (["sbom", "echo"], 2, "the control plane does not serve SBOMs"),
+        (["audit-log", "verify"], 2, "chain key"),
+        (["audit-log", "list", "--limit", "5000"], 2, "at most 1000 entries"),
+        (["audit-log", "list", "--registry", "x.db"], 2, "--registry"),
+        (
+            [
+                "token",
+                "issue",
+                "--agent",
+                "echo",
+                "--role",
+                "developer",
+                "--sub",
+                "a",
+                "--env",
+                "A=b",
+            ],
+            2,
+            "--env",
+        ),
+        (
+            ["token", "issue", "--agent", "echo", "--role", "developer", "--sub", "a"],
+            1,
+            "NotJwtMode",
+        ),
+        (["token", "issue", "--agent", "nobody", "--role", "developer", "--sub", "a"], 1, "nobody"),
     ],
 )
 def test_remote_commands_keep_their_local_exit_codes(
@@ -131,6 +158,103 @@ def test_remote_commands_keep_their_local_exit_codes(
     assert got == code, out + err
     assert said in out + err
     assert remote.keys["developer"] not in out + err
+
+
+# -- token, audit-log -------------------------------------------------------------------------
+
+JWT_SECRET = "planted-jwt-secret-0123456789abcdef-remote"
+
+
+def test_a_token_is_signed_by_the_control_plane_with_the_agents_secret_there(
+    remote: Remote, echo: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import jwt
+
+    caplog.set_level(logging.DEBUG)
+    echo.write_text(
+        echo.read_text().replace(
+            "  mode: api_key\n  api_keys: { enabled: true }\n",
+            '  mode: jwt\n  jwt:\n    secret_key: "${ECHO_JWT_SECRET}"\n    expiry_minutes: 30\n',
+        )
+    )
+    monkeypatch.setenv("ECHO_JWT_SECRET", JWT_SECRET)  # the control plane's environment
+    _deployed(remote, echo)
+    monkeypatch.delenv("AGENTDOCK_SERVER")  # named on the command line instead
+    args = ["token", "issue", "--agent", "echo", "--role", "developer", "--sub", "alice"]
+    code, out, err = run_cli([*args, "--server", remote.url, "--ttl", "10m"], cwd=echo.parent)
+    assert code == 0, out + err
+    token = out.strip().splitlines()[-1]
+    claims = jwt.decode(token, JWT_SECRET, algorithms=["HS256"])
+    assert (claims["sub"], claims["role"], claims["agent"]) == ("alice", "developer", "echo")
+    assert claims["exp"] - claims["iat"] == 600
+    assert out.count(token) == 1 and "Token for alice (developer) on echo" in out
+    code, out, err = run_cli([*args, "--server", remote.url, "--json"], cwd=echo.parent)
+    assert code == 0, out + err
+    made = json.loads(out)
+    assert (
+        made["expires_at"] - jwt.decode(made["token"], JWT_SECRET, algorithms=["HS256"])["iat"]
+        == 30 * 60
+    )
+    with open_store() as store:
+        issued = [e for e in store.list_audit(agent="echo", limit=100) if e.action == "token.issue"]
+    assert [e.target for e in issued] == ["alice", "alice"]  # audited by the control plane
+    monkeypatch.setenv("AGENTDOCK_SERVER_KEY", remote.keys["viewer"])
+    code, out, err = run_cli([*args, "--server", remote.url], cwd=echo.parent)
+    assert code == 1 and "Forbidden" in err and "AGENTDOCK_SERVER_KEY" in err, out + err
+    for secret in (remote.keys["developer"], remote.keys["viewer"]):
+        assert secret not in out + err + caplog.text
+    assert token not in caplog.text and JWT_SECRET not in caplog.text + out + err
+
+
+def test_a_token_of_an_rs256_agent_is_refused_remotely_with_the_local_exit_code(
+    remote: Remote, echo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    public = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    monkeypatch.setenv("ECHO_JWT_PUBLIC", public.decode())
+    echo.write_text(
+        echo.read_text().replace(
+            "  mode: api_key\n  api_keys: { enabled: true }\n",
+            '  mode: jwt\n  jwt:\n    algorithms: [RS256]\n    public_key: "${ECHO_JWT_PUBLIC}"\n',
+        )
+    )
+    _deployed(remote, echo)
+    args = ["token", "issue", "--agent", "echo", "--role", "developer", "--sub", "alice"]
+    code, out, err = run_cli(args)
+    assert code == 2 and "PrivateKeyRequired" not in out, out + err
+    assert "private key the control plane does not hold" in err
+    code, out, err = run_cli([*args, "--json"])
+    assert code == 2 and json.loads(out)["error"] == "PrivateKeyRequired", out + err
+    assert remote.keys["developer"] not in out + err
+
+
+def test_the_audit_log_is_read_through_the_control_plane(
+    remote: Remote, echo: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    _deployed(remote, echo)
+    code, out, err = run_cli(["key", "create", "--agent", "echo", "--role", "developer"])
+    assert code == 0, out + err
+    with open_store() as store:
+        local = [e.action for e in store.list_audit(agent="echo", limit=2)]
+    code, out, err = run_cli(
+        ["audit-log", "list", "--agent", "echo", "--limit", "2", "--server", remote.url, "--json"]
+    )
+    assert code == 0, out + err
+    entries = json.loads(out)["entries"]
+    assert [e["action"] for e in entries] == local  # oldest first, as locally
+    assert entries[-1]["action"] == "key.create" and entries[0]["id"] < entries[1]["id"]
+    code, out, err = run_cli(["audit-log", "list", "--server", remote.url])
+    assert code == 0 and "key.create" in out, out + err
+    code, out, err = run_cli(["audit-log", "verify", "--server", remote.url])
+    assert code == 2 and "control plane's host" in err, out + err
+    assert remote.keys["developer"] not in out + err + caplog.text
 
 
 # -- versions, instances, build --------------------------------------------------------------
@@ -196,21 +320,25 @@ def test_a_build_through_the_control_plane_records_the_version_and_starts_nothin
 class _Log:
     """A runtime log the test writes to; ``None`` ends it (the runtime stopped)."""
 
-    def __init__(self) -> None:
+    def __init__(self, lines: list[str] | None = None) -> None:
         self.new: queue.Queue[str | None] = queue.Queue()
+        self.lines = lines or ["line 0", "line 1", "line 2"]
 
     def logs(self, handle: Any, tail: int | None, follow: bool) -> Iterator[str]:
-        lines = ["line 0", "line 1", "line 2"]
-        yield from lines[-tail:] if tail else lines
+        yield from self.lines[-tail:] if tail else self.lines
         while follow and (line := self.new.get()) is not None:
             yield line
 
 
 @pytest.fixture
-def runtime_log(remote: Remote, echo: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[_Log]:
+def runtime_log(
+    remote: Remote, echo: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[_Log]:
+    """The deployed echo's log; ``@pytest.mark.parametrize("runtime_log", [LINES],
+    indirect=True)`` gives its first lines."""
     import deploy_fakes
 
-    log = _Log()
+    log = _Log(getattr(request, "param", None))
     monkeypatch.setattr(
         deploy_fakes.FakeTarget, "logs", lambda self, h, tail, follow: log.logs(h, tail, follow)
     )
@@ -257,6 +385,83 @@ def test_a_followed_log_prints_lines_as_they_come_and_ctrl_c_ends_it(
             proc.communicate()
     assert proc.returncode == 0, out + err
     assert "Traceback" not in err
+    assert remote.keys["developer"] not in out + err
+
+
+LEVELED = [
+    "12:00:00.000 INFO echo started",
+    "12:00:01.000 ERROR echo failed",
+    "Traceback (most recent call last):",
+    "12:00:02.000 DEBUG echo detail",
+    '{"level": "warning", "message": "slow"}',
+]
+
+
+@pytest.mark.parametrize("runtime_log", [LEVELED], indirect=True)
+def test_logs_level_keeps_the_lines_at_that_level_or_above_remotely_and_locally(
+    remote: Remote,
+    runtime_log: _Log,
+    cli_fakes: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    errors = ["12:00:01.000 ERROR echo failed", "Traceback (most recent call last):"]
+    warnings = [*errors, '{"level": "warning", "message": "slow"}']
+    code, out, err = run_cli(["logs", "echo", "--level", "error"])
+    assert code == 0 and out.splitlines() == errors, out + err
+    code, out, err = run_cli(["logs", "echo", "--level", "WARN", "--json"])
+    assert code == 0 and _json_lines(out) == [{"line": line} for line in warnings], out + err
+    for line in ("12:00:03.000 INFO later", "12:00:04.000 CRITICAL later", None):
+        runtime_log.new.put(line)
+    code, out, err = run_cli(["logs", "echo", "--follow", "--level", "warning"])
+    assert code == 0, out + err
+    assert out.splitlines() == [*warnings, "12:00:04.000 CRITICAL later"]
+    assert remote.keys["developer"] not in out + err + caplog.text
+    # The same filter on this machine's log (the runtime writes the same lines).
+    monkeypatch.delenv("AGENTDOCK_SERVER")
+    code, out, err = run_cli(["logs", "echo", "--level", "error"])
+    assert code == 0 and out.splitlines() == errors, out + err
+    code, out, err = run_cli(["logs", "echo", "--level", "loud"])
+    assert code == 2 and "--level" in err, out + err
+
+
+LONG = [f"line {n}" for n in range(10_005)]
+
+
+@pytest.mark.parametrize("runtime_log", [LONG[:250]], indirect=True)
+def test_logs_without_tail_show_the_whole_log_as_locally(
+    remote: Remote, runtime_log: _Log, cli_fakes: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, err = run_cli(["logs", "echo"])
+    assert code == 0 and out.splitlines() == LONG[:250], err
+    assert "longer than" not in err  # nothing was cut
+    code, out, err = run_cli(["logs", "echo", "--tail", "5"])
+    assert code == 0 and out.splitlines() == LONG[245:250], err
+    runtime_log.new.put(None)
+    code, out, err = run_cli(["logs", "echo", "--follow"])
+    assert code == 0 and out.splitlines() == LONG[:250], err
+    monkeypatch.delenv("AGENTDOCK_SERVER")
+    code, out, err = run_cli(["logs", "echo"])
+    assert code == 0 and out.splitlines() == LONG[:250], err  # the same here
+
+
+@pytest.mark.parametrize("runtime_log", [LONG], indirect=True)
+def test_a_log_longer_than_the_apis_bound_is_cut_and_says_so(
+    remote: Remote, runtime_log: _Log
+) -> None:
+    code, out, err = run_cli(["logs", "echo"])
+    assert code == 0 and out.splitlines() == LONG[5:], err
+    assert "longer than 10,000 lines" in err and "last 10,000" in err
+    code, out, err = run_cli(["logs", "echo", "--json"])
+    assert code == 0 and len(_json_lines(out)) == 10_000 and "longer than" in err
+    code, out, err = run_cli(["logs", "echo", "--tail", "20"])
+    assert code == 0 and out.splitlines() == LONG[-20:] and "longer than" not in err
+    import agentdock
+
+    with agentdock.control_plane() as plane:
+        assert plane.read_logs("echo", tail=3) == (LONG[-3:], True)
+        assert plane.read_logs("echo") == (LONG[5:], True)
     assert remote.keys["developer"] not in out + err
 
 

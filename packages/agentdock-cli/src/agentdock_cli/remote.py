@@ -2,8 +2,9 @@
 
 ``--server`` (or ``AGENTDOCK_SERVER``) names an ``agentdock controlplane``; its platform key
 comes from ``AGENTDOCK_SERVER_KEY`` only. Options that only make sense on this machine are
-refused with the usage exit code when a server is named, and so are ``cleanup`` and ``rm``,
-which act on this machine's artifacts only (:func:`refuse_server`): a server named in the
+refused with the usage exit code when a server is named, and so are ``cleanup``, ``rm``,
+``sbom`` and ``audit-log verify``, which act on this machine's registry and artifacts only
+(:func:`refuse_server`): a server named in the
 environment does not send them to this machine's registry unnoticed.
 """
 
@@ -52,14 +53,15 @@ def refuse_local_options(
             raise SystemExit(exitcodes.USAGE)
 
 
-def refuse_server(command: str, server: str | None) -> None:
+def refuse_server(command: str, server: str | None, why: str | None = None) -> None:
     """Exit 2 when a control plane is named for ``command``, which acts on this machine's
-    registry and artifacts only (the control plane has no API for it)."""
+    registry and artifacts only (the control plane has no API for it; ``why`` says more)."""
     if server:
+        because = f" ({why})" if why else ""
         err_console().print(
             f"[red]✗[/red] agentdock {command} acts on this machine only and is not available "
-            "through a control plane: run it on the control plane's host, without --server "
-            "or AGENTDOCK_SERVER",
+            f"through a control plane{because}: run it on the control plane's host, without "
+            "--server or AGENTDOCK_SERVER",
             markup=True,
             highlight=False,
         )

@@ -23,7 +23,7 @@ import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 from agentdock.deployment.artifacts import Progress, no_progress
 from agentdock.deployment.errors import (
@@ -37,8 +37,11 @@ from agentdock.deployment.inputs import find_dockfile
 __all__ = [
     "KEY_ENV",
     "MAX_ARCHIVE_BYTES",
+    "MAX_AUDIT_ENTRIES",
+    "MAX_LOG_LINES",
     "SERVER_ENV",
     "BuildResult",
+    "LogLines",
     "RemoteControlPlane",
     "control_plane",
     "pack_project",
@@ -64,6 +67,10 @@ SKIPPED_DIRS = frozenset(
         ".tox",
     }
 )
+#: The most log lines one read of a runtime's log answers with (the API's bound).
+MAX_LOG_LINES = 10_000
+#: The most audit entries one ``GET /audit`` answers with.
+MAX_AUDIT_ENTRIES = 1000
 #: Seconds between two readings of an operation's progress.
 POLL_S = 0.25
 #: Seconds a followed log may stay silent before the connection counts as lost (the
@@ -81,6 +88,19 @@ class BuildResult(TypedDict):
     new_version: bool
     cached: bool
     artifact: dict[str, Any]
+
+
+def _asked(tail: int | None) -> int:
+    """The ``tail`` a control plane is asked for: the whole log (up to its bound) for None."""
+    return MAX_LOG_LINES if tail is None else min(tail, MAX_LOG_LINES)
+
+
+class LogLines(NamedTuple):
+    """Lines of a runtime's log read through a control plane, and whether the log holds
+    older lines than those (it was longer than asked for, or than :data:`MAX_LOG_LINES`)."""
+
+    lines: list[str]
+    cut: bool
 
 
 def _skipped_file(name: str) -> bool:
@@ -310,16 +330,27 @@ class RemoteControlPlane:
         found: list[dict[str, Any]] = self._call("GET", f"/controller/instances/{agent}")
         return found
 
-    def logs(self, agent: str, tail: int | None = None) -> list[str]:
-        params = {"tail": tail} if tail else {}
+    def logs(self, agent: str, tail: int | None = None, level: str | None = None) -> list[str]:
+        """The last ``tail`` lines of the runtime's log (default: the whole log, up to
+        :data:`MAX_LOG_LINES`); with ``level``, those at that level or above among them."""
+        return self.read_logs(agent, tail, level).lines
+
+    def read_logs(self, agent: str, tail: int | None = None, level: str | None = None) -> LogLines:
+        """:meth:`logs`, and whether older lines were left out (a ``tail`` above
+        :data:`MAX_LOG_LINES` is read as that bound)."""
+        params: dict[str, Any] = {"tail": _asked(tail)}
+        if level:
+            params["level"] = level
         found = self._call("GET", f"/controller/logs/{agent}", params=params)
-        return [str(line) for line in found.get("lines", [])]
+        lines = [str(line) for line in found.get("lines", [])]
+        return LogLines(lines, bool(found.get("cut")))
 
     def follow_logs(
         self, agent: str, tail: int | None = None, level: str | None = None
     ) -> Iterator[str]:
-        """The last ``tail`` lines of the runtime's log (the control plane's default: 200),
-        then each new line as it is written, until the runtime stops.
+        """The last ``tail`` lines of the runtime's log (default: the whole log, up to
+        :data:`MAX_LOG_LINES`), then each new line as it is written, until the runtime
+        stops.
 
         :raises DeployFailed: the connection was lost, the control plane stopped or went
             silent for :data:`FOLLOW_SILENCE_S`, or it could not read the log.
@@ -327,7 +358,7 @@ class RemoteControlPlane:
         import httpx
         from httpx_sse import EventSource, SSEError
 
-        params: dict[str, Any] = {"tail": tail} if tail is not None else {}
+        params: dict[str, Any] = {"tail": _asked(tail)}
         if level:
             params["level"] = level
         lost = DeployFailed(
@@ -398,6 +429,27 @@ class RemoteControlPlane:
             "DELETE", "/auth/key/revoke", params={"agent": agent, "key_id": key_id}
         )
         return done
+
+    def issue_token(
+        self, agent: str, role: str, sub: str, ttl_s: int | None = None
+    ) -> dict[str, Any]:
+        """A JWT for an agent in mode jwt, signed by the control plane with the agent's
+        secret from its own environment (``token``, shown once; ``expires_at``)."""
+        body: dict[str, Any] = {"agent": agent, "role": role, "sub": sub}
+        if ttl_s is not None:
+            body["ttl_s"] = ttl_s
+        made: dict[str, Any] = self._call("POST", "/auth/token", json=body)
+        return made
+
+    # -- audit --------------------------------------------------------------------------------
+
+    def audit(self, agent: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest ``limit`` audit entries (of ``agent``), newest first (at most
+        :data:`MAX_AUDIT_ENTRIES`). The control plane does not check the hash chain for the
+        caller: that needs its registry and chain key."""
+        params: dict[str, Any] = {"limit": limit} | ({"agent": agent} if agent else {})
+        found: list[dict[str, Any]] = self._call("GET", "/audit", params=params)
+        return found
 
 
 def control_plane(server: str | None = None, key: str | None = None) -> RemoteControlPlane:

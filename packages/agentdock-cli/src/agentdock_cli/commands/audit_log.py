@@ -3,12 +3,19 @@
 ``verify`` walks the chain (:mod:`agentdock.registry.auditchain`) and reports the first
 broken link: which row, and whether a row was changed, inserted or deleted. Exit codes:
 0 intact, 1 broken (or the chain key is missing), 5 no registry.
+
+``list --server URL`` (or ``AGENTDOCK_SERVER``) reads a control plane's ``GET /audit`` with
+the same filters, table and ``--json`` document (at most
+:data:`~agentdock.remote.MAX_AUDIT_ENTRIES` entries there). The chain is checked where its
+registry and key are: ``verify`` refuses a server (exit 2) instead of checking this
+machine's registry.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -20,7 +27,9 @@ from agentdock_cli.commands._admin import (
     open_registry,
     registry_option,
 )
+from agentdock_cli.commands.key_remote import remote_keys
 from agentdock_cli.output import console, print_json, print_table
+from agentdock_cli.remote import refuse_local_options, refuse_server, server_option
 
 __all__ = ["audit_log_command"]
 
@@ -42,10 +51,18 @@ def audit_log_command() -> None:
 
 @audit_log_command.command("verify")
 @registry_option
+@server_option
 @json_option
-def verify_command(registry: Path | None, as_json: bool) -> None:
+def verify_command(registry: Path | None, server: str | None, as_json: bool) -> None:
     """Check the audit log's hash chain; report the first broken link (exit 1)."""
     from agentdock.registry import AUDIT_KEY_ENV, RegistryError, describe_store
+
+    refuse_server(
+        "audit-log verify",
+        server,
+        "the chain is checked against its registry with the chain key, which only the "
+        "control plane's host holds",
+    )
 
     store = _existing(registry, as_json)
     with store:  # type: ignore[attr-defined]
@@ -86,24 +103,30 @@ def verify_command(registry: Path | None, as_json: bool) -> None:
 @click.option("--agent", default=None, help="Only this agent's entries.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
 @registry_option
+@server_option
 @json_option
-def list_command(agent: str | None, limit: int, registry: Path | None, as_json: bool) -> None:
+def list_command(
+    agent: str | None, limit: int, registry: Path | None, server: str | None, as_json: bool
+) -> None:
     """The newest entries (who did what, when, to which agent), oldest first."""
-    store = _existing(registry, as_json)
-    with store:  # type: ignore[attr-defined]
-        entries = store.list_audit(agent=agent, limit=limit)  # type: ignore[attr-defined]
-    rows = [
-        {
-            "id": e.id,
-            "at": e.at,
-            "actor": e.actor,
-            "action": e.action,
-            "agent": e.agent,
-            "target": e.target,
-            "details": e.details,
-        }
-        for e in entries
-    ]
+    if server:
+        rows = _remote_entries(server, agent, limit, registry, as_json)
+    else:
+        store = _existing(registry, as_json)
+        with store:  # type: ignore[attr-defined]
+            entries = store.list_audit(agent=agent, limit=limit)  # type: ignore[attr-defined]
+        rows = [
+            {
+                "id": e.id,
+                "at": e.at,
+                "actor": e.actor,
+                "action": e.action,
+                "agent": e.agent,
+                "target": e.target,
+                "details": e.details,
+            }
+            for e in entries
+        ]
     if as_json:
         print_json({"ok": True, "entries": rows})
         raise SystemExit(exitcodes.OK)
@@ -123,3 +146,23 @@ def list_command(agent: str | None, limit: int, registry: Path | None, as_json: 
         whole=("id", "action"),
     )
     raise SystemExit(exitcodes.OK)
+
+
+def _remote_entries(
+    server: str, agent: str | None, limit: int, registry: Path | None, as_json: bool
+) -> list[dict[str, Any]]:
+    """The control plane's newest ``limit`` entries, oldest first as the local list prints
+    them; a limit above what it answers with exits 2 (a usage error, as a bad --limit)."""
+    from agentdock.remote import MAX_AUDIT_ENTRIES
+
+    refuse_local_options({"registry": registry}, reason="with --server (its registry is read)")
+    if limit > MAX_AUDIT_ENTRIES:
+        fail(
+            exitcodes.USAGE,
+            "LimitTooLarge",
+            f"--limit {limit}: a control plane answers with at most {MAX_AUDIT_ENTRIES} entries",
+            as_json,
+        )
+    with remote_keys(server, as_json, unknown_agent=exitcodes.NOT_FOUND) as plane:
+        found: list[dict[str, Any]] = plane.audit(agent, limit)
+    return list(reversed(found))

@@ -9,7 +9,7 @@ live. A new key is printed once, on stdout, and nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,9 +20,13 @@ __all__ = ["remote_keys"]
 
 
 @contextmanager
-def remote_keys(server: str, as_json: bool, *, unknown_agent: int) -> Iterator[Any]:
-    """The control plane at ``server``; an error it reports ends the command with the local
-    command's exit code (``unknown_agent`` for a 404) and its one-line cause."""
+def remote_keys(
+    server: str, as_json: bool, *, unknown_agent: int, codes: Mapping[str, int] | None = None
+) -> Iterator[Any]:
+    """The control plane at ``server`` (for ``key``, ``token issue`` and ``audit-log list``);
+    an error it reports ends the command with the local command's exit code
+    (``unknown_agent`` for a 404, ``codes`` by the error's name where the local command
+    exits otherwise) and its one-line cause."""
     from agentdock.deployment import DeployError
     from agentdock.remote import control_plane
 
@@ -31,6 +35,7 @@ def remote_keys(server: str, as_json: bool, *, unknown_agent: int) -> Iterator[A
             yield plane
     except DeployError as exc:
         code = unknown_agent if exc.exit_code == exitcodes.NOT_FOUND else exc.exit_code
+        code = (codes or {}).get(exc.name, code)
         fail(code, exc.name, exc.cause, as_json, hint=exc.hint)
 
 

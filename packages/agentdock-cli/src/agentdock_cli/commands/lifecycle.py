@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import click
+from agentdock.loglevels import LEVEL_NAMES
 
 from agentdock_cli import exitcodes
 from agentdock_cli.output import console, err_console, print_json, print_table
@@ -176,6 +177,12 @@ def versions_command(agent: str, server: str | None, as_json: bool) -> None:
 @_instance_option
 @click.option("--tail", type=int, default=None, metavar="N", help="Only the last N lines.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines (Ctrl-C stops).")
+@click.option(
+    "--level",
+    type=click.Choice(LEVEL_NAMES, case_sensitive=False),
+    default=None,
+    help="Only lines at LEVEL or above (a line naming none goes with the line before it).",
+)
 @server_option
 @_json_option
 def logs_command(
@@ -183,25 +190,38 @@ def logs_command(
     instance: str | None,
     tail: int | None,
     follow: bool,
+    level: str | None,
     server: str | None,
     as_json: bool,
 ) -> None:
     """The runtime log of AGENT's active (else newest) deployment.
 
     With --follow, lines are printed as they come until the runtime stops or Ctrl-C (exit
-    0); through a control plane, a lost connection exits 4.
+    0); through a control plane, a lost connection exits 4. --level keeps the last N lines'
+    lines at that level or above, as the control plane's filter does. Without --tail, the
+    whole log, as locally: through a control plane up to its bound of lines, with a note
+    on stderr when the log was longer.
     """
     from agentdock.deployment import logs
+    from agentdock.loglevels import LevelFilter
+    from agentdock.remote import MAX_LOG_LINES
 
+    cut = False
     with reporting(as_json), ExitStack() as opened:
         if server:
             refuse_local_options({"instance": instance})
             from agentdock.remote import control_plane
 
             plane = opened.enter_context(control_plane(server))
-            lines: Any = plane.follow_logs(agent, tail) if follow else plane.logs(agent, tail)
+            if follow:
+                lines: Any = plane.follow_logs(agent, tail, level)
+            else:
+                read = plane.read_logs(agent, tail, level)
+                lines, cut = read.lines, read.cut and (tail is None or tail > MAX_LOG_LINES)
         else:
             lines = logs(agent, instance=instance, tail=tail, follow=follow)
+            if level:
+                lines = filter(LevelFilter(level).keep, lines)
         try:
             for line in lines:
                 if as_json:
@@ -210,6 +230,13 @@ def logs_command(
                     click.echo(line)
         except KeyboardInterrupt:
             pass
+    if cut:
+        err_console().print(
+            f"• the log is longer than {MAX_LOG_LINES:,} lines, the most a control plane "
+            f"sends: only its last {MAX_LOG_LINES:,} were read",
+            markup=False,
+            highlight=False,
+        )
     raise SystemExit(exitcodes.OK)
 
 

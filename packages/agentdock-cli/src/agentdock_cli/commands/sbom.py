@@ -3,7 +3,9 @@ artifact, as the builder stored it beside the artifact in the registry store.
 
 Without VERSION it is the active version's, else the newest's. ``--json`` prints the
 SBOM document itself (what scanners read); without it, one line per component. Exit 5
-when the agent, the version or an SBOM for it is not there.
+when the agent, the version or an SBOM for it is not there. The SBOM is a file beside this
+machine's registry store, which a control plane does not serve: with ``--server`` (or
+``AGENTDOCK_SERVER``) the command exits 2 rather than read this machine's copy.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import click
 from agentdock_cli import exitcodes
 from agentdock_cli.output import print_json, print_table
 from agentdock_cli.progress import reporting
+from agentdock_cli.remote import refuse_server, server_option
 
 __all__ = ["sbom_command"]
 
@@ -55,9 +58,12 @@ def _sbom_of(row: dict[str, Any], agent: str) -> tuple[Path, dict[str, Any]]:
 @click.argument("agent")
 @click.argument("version", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the CycloneDX JSON document.")
-def sbom_command(agent: str, version: str | None, as_json: bool) -> None:
+@server_option
+def sbom_command(agent: str, version: str | None, as_json: bool, server: str | None) -> None:
     """The CycloneDX SBOM of AGENT's VERSION (default: the active one, else the newest)."""
     from agentdock.deployment import versions
+
+    refuse_server("sbom", server, "the control plane does not serve SBOMs")
 
     with reporting(as_json):
         row = _pick(versions(agent), agent, version)

@@ -4,6 +4,13 @@ The signing key is the Dockfile's ``auth.jwt.secret_key`` (resolved from the env
 ``--env`` or ``.env``, exactly as the runtime resolves it), or ``AGENTDOCK_JWT_SECRET``
 when no Dockfile is used; RS*/ES* Dockfiles need ``--private-key``. The token is printed
 once; the audit log records who issued what for whom, never the token.
+
+With ``--server URL`` (or ``AGENTDOCK_SERVER``) the control plane signs it
+(``POST /auth/token``) with the agent's secret as its own environment sets it, and audits it
+there; ``--file``, ``--env``, ``--private-key`` and ``--registry`` name this machine's
+settings and exit 2. The exit codes are the local ones: 1 for an agent not in mode jwt, a
+role it does not define, a missing secret or an agent the control plane does not know; 2
+for an RS*/ES* agent (the control plane holds no private key).
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -28,8 +35,10 @@ from agentdock_cli.commands._admin import (
     registry_option,
     require_defined_role,
 )
+from agentdock_cli.commands.key_remote import remote_keys
 from agentdock_cli.commands.validate import parse_env_pairs
 from agentdock_cli.output import console, print_json
+from agentdock_cli.remote import refuse_local_options, server_option
 
 __all__ = ["SECRET_ENV", "token_command"]
 
@@ -134,6 +143,7 @@ def _signing_key(algorithm: str, key: Any, private_key: Path | None, as_json: bo
     help="PEM private key for RS*/ES*/PS*/EdDSA Dockfiles.",
 )
 @registry_option
+@server_option
 @json_option
 def issue_command(
     agent: str,
@@ -144,6 +154,7 @@ def issue_command(
     env_pairs: tuple[str, ...],
     private_key: Path | None,
     registry: Path | None,
+    server: str | None,
     as_json: bool,
 ) -> None:
     """Print a signed token with claims sub, role, agent, iat, nbf, exp."""
@@ -152,6 +163,29 @@ def issue_command(
     check_agent(agent, as_json)
     if not sub.strip() or len(sub) > 256:
         fail(exitcodes.INVALID, "InvalidSubject", "--sub must be 1 to 256 characters", as_json)
+    if server:
+        refuse_local_options(
+            {"file": file, "env": env_pairs, "private_key": private_key, "registry": registry},
+            reason="with --server (the control plane signs with the agent's secret as its "
+            "environment sets it)",
+        )
+        check_role(role, None, as_json)
+        ttl_s = None
+        if ttl is not None:
+            try:
+                ttl_s = parse_duration(ttl)
+            except DurationError as exc:
+                fail(exitcodes.INVALID, "InvalidDuration", f"--ttl: {exc}", as_json)
+        with remote_keys(
+            server,
+            as_json,
+            unknown_agent=exitcodes.INVALID,
+            codes={"PrivateKeyRequired": exitcodes.USAGE},
+        ) as plane:
+            made = plane.issue_token(agent, role, sub, ttl_s)
+        expires_at = int(made["expires_at"])
+        valid_s = max(0, expires_at - int(time.time()))
+        _print_token(made["token"], agent, role, sub, None, expires_at, valid_s, as_json)
     if file is None and _DEFAULT_FILE.is_file():
         file = _DEFAULT_FILE
     if file is not None:
@@ -192,21 +226,28 @@ def issue_command(
             target=sub,
             details={"role": role, "algorithm": algorithm, "expires_at": expires_at},
         )
+    _print_token(token, agent, role, sub, algorithm, expires_at, ttl_seconds, as_json)
+
+
+def _print_token(
+    token: str,
+    agent: str,
+    role: str,
+    sub: str,
+    algorithm: str | None,
+    expires_at: int,
+    valid_s: int,
+    as_json: bool,
+) -> NoReturn:
+    """The token once, on stdout (``--json``: with its claims; ``algorithm`` is None when a
+    control plane signed it and did not say)."""
     if as_json:
         print_json(
-            {
-                "ok": True,
-                "token": token,
-                "agent": agent,
-                "role": role,
-                "sub": sub,
-                "algorithm": algorithm,
-                "expires_at": expires_at,
-            }
+            {"ok": True, "token": token, "agent": agent, "role": role, "sub": sub}
+            | ({"algorithm": algorithm} if algorithm else {})
+            | {"expires_at": expires_at}
         )
     else:
-        console().print(
-            f"[green]✓[/green] Token for {sub} ({role}) on {agent}, valid {ttl_seconds} s:"
-        )
+        console().print(f"[green]✓[/green] Token for {sub} ({role}) on {agent}, valid {valid_s} s:")
         click.echo(token)
     raise SystemExit(exitcodes.OK)

@@ -17,7 +17,8 @@ import anyio
 import msgspec
 from agentdock.deployment import DeployError, instances, logs, versions
 from agentdock.httperrors import RuntimeHTTPError
-from agentdock.remote import MAX_ARCHIVE_BYTES
+from agentdock.loglevels import LEVEL, LevelFilter, at_least
+from agentdock.remote import MAX_ARCHIVE_BYTES, MAX_LOG_LINES
 from litestar import Request, Response, Router, delete, get, post
 from litestar.params import HeaderParameter, JSONBody, Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
@@ -43,7 +44,6 @@ from agentdock_plugins.controlplane.dockfiletext import MAX_TEXT_BYTES, validate
 from agentdock_plugins.controlplane.events import HEARTBEAT_S, Event, Gap, follow
 from agentdock_plugins.controlplane.langfuselink import langfuse_of, trace_link
 from agentdock_plugins.controlplane.logfollow import END, follow_log
-from agentdock_plugins.controlplane.loglevels import LEVEL, LevelFilter, at_least
 from agentdock_plugins.controlplane.metrics import (
     WINDOW,
     TelemetryUnavailable,
@@ -214,26 +214,31 @@ def agent_deployments(request: Request[Any, Any, Any], agent: AgentPath) -> list
 def agent_logs(
     request: Request[Any, Any, Any],
     agent: AgentPath,
-    tail: Annotated[int, Parameter(ge=0, le=10_000)] = 200,
+    tail: Annotated[int, Parameter(ge=0, le=MAX_LOG_LINES)] = 200,
     level: Annotated[str | None, Parameter(pattern=LEVEL)] = None,
 ) -> dict[str, Any]:
     """The last ``tail`` lines of the runtime's log; with ``level`` (debug, info, warn,
-    error, critical), the lines at that level or above among them."""
+    error, critical), the lines at that level or above among them. ``cut`` says whether the
+    log holds older lines than those (one more line is read to know)."""
     plane = _plane(request)
     require_agent(plane, agent)
     try:
-        lines = list(logs(agent, tail=tail, store=plane.store, plugins=plane.plugins))
+        lines = list(logs(agent, tail=tail + 1, store=plane.store, plugins=plane.plugins))
     except DeployError as exc:
         raise _http_error(exc) from None
     shown = lines[-tail:] if tail else []
-    return {"agent": agent, "lines": at_least(shown, level) if level else shown}
+    return {
+        "agent": agent,
+        "lines": at_least(shown, level) if level else shown,
+        "cut": len(lines) > tail,
+    }
 
 
 @get("/controller/logs/{agent:str}/follow", guards=[VIEWER])
 async def follow_agent_logs(
     request: Request[Any, Any, Any],
     agent: AgentPath,
-    tail: Annotated[int, Parameter(ge=0, le=10_000)] = 200,
+    tail: Annotated[int, Parameter(ge=0, le=MAX_LOG_LINES)] = 200,
     level: Annotated[str | None, Parameter(pattern=LEVEL)] = None,
 ) -> ServerSentEvent:
     """The last ``tail`` lines of the runtime's log, then each new line as it is written,

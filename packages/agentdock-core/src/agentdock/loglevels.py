@@ -1,4 +1,5 @@
-"""Filtering runtime log lines by level, for the Logs tab and ``/controller/logs``.
+"""Filtering runtime log lines by level: ``agentdock logs --level``, the control plane's
+Logs tab and ``/controller/logs`` keep the same lines.
 
 A runtime writes one of two shapes (:mod:`agentdock_runtime.logconfig`): JSON lines with a
 ``level`` key, or text lines ``HH:MM:SS.mmm LEVEL logger message``. A line of neither shape
@@ -12,10 +13,12 @@ import json
 import re
 from collections.abc import Iterable
 
-__all__ = ["LEVEL", "LEVELS", "LevelFilter", "at_least"]
+__all__ = ["LEVEL", "LEVELS", "LEVEL_NAMES", "LevelFilter", "at_least"]
 
 #: Levels in order, as the runtime writes them (``WARNING`` is read as ``WARN``).
 LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "CRITICAL")
+#: The names a level is given by (any case).
+LEVEL_NAMES = ("debug", "info", "warn", "warning", "error", "critical")
 #: A level as the API takes it (any case).
 LEVEL = r"^(?i:debug|info|warn|warning|error|critical)$"
 _RANK = {name: n for n, name in enumerate(LEVELS)} | {"WARNING": 2}
