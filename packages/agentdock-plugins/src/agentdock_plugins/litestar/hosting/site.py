@@ -10,7 +10,8 @@ agent's auth decides for ``/metrics``, and a request counts as in flight like an
   nothing). Directories and reload errors (the finding's code and path, the cause being in
   the log) name files, so they go, as ``/agents`` gives them, to a caller whose credential
   holds ``view_metrics``: ``directory``, ``loaded_at`` and ``reload_error`` of each agent
-  that admits it, and ``failed`` (by directory) once one does.
+  that admits it, and ``failed`` (by directory) once one does. A request without a
+  credential (a probe) is answered without asking any agent's auth.
 * ``GET /ready``: 200 when every hosted agent's ``/ready`` is, else 503 naming those that
   are not (``details``).
 * ``GET /metrics``: the exposition of every agent that lets the caller see it (its
@@ -26,6 +27,7 @@ agent's auth decides for ``/metrics``, and a request counts as in flight like an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
@@ -79,10 +81,12 @@ def site_app(host: AgentHost) -> Litestar:
     @get("/health")
     async def health(request: Request[Any, Any, Any]) -> Response[bytes]:
         answers = await ask_all("/health")
-        try:
-            shown = dict(await viewable(request_headers(cast("Any", request.scope))))
-        except RuntimeHTTPError:  # a public probe: no details
-            shown = {}
+        headers = request_headers(cast("Any", request.scope))
+        shown: dict[str, HostedAgent] = {}
+        # A probe sends no credential: it is not authenticated (nor reported as refused).
+        if any(name in headers for name in _FORWARDED):
+            with contextlib.suppress(RuntimeHTTPError):  # no agent admits it: public
+                shown = dict(await viewable(headers))
         kept, failed = failures()
         agents: dict[str, Any] = {}
         for name, answer in answers.items():
