@@ -73,6 +73,24 @@ class PgCluster:
             conn.execute(f'CREATE DATABASE "{name}"')
         return name
 
+    def stop(self) -> None:
+        """Stop the server at once, as an outage would; :meth:`start` brings it back."""
+        _run(
+            [
+                str(self.bin_dir / "pg_ctl"),
+                "-D",
+                str(self.root / "data"),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ]
+        )
+
+    def start(self) -> None:
+        """Start the stopped server again, on its port."""
+        _start(self.bin_dir, self.root, self.port)
+
     def drop_database(self, name: str) -> None:
         import psycopg
 
@@ -98,7 +116,7 @@ def _run(argv: list[str]) -> None:
 def start_cluster(bin_dir: Path) -> Iterator[PgCluster]:
     """Create and start a cluster in a temporary directory; stop and delete it afterwards."""
     root = Path(tempfile.mkdtemp(prefix="agentdock-pg-"))
-    data, log = root / "data", root / "server.log"
+    data = root / "data"
     password = secrets.token_urlsafe(18)
     pwfile = root / "pwfile"
     pwfile.write_text(password + "\n")
@@ -129,22 +147,30 @@ def start_cluster(bin_dir: Path) -> Iterator[PgCluster]:
                 "--no-sync",
             ]
         )
-        options = (
-            f"-p {port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
-        )
         pg_ctl = str(bin_dir / "pg_ctl")
-        try:
-            _run([pg_ctl, "-D", str(data), "-l", str(log), "-o", options, "-w", "start"])
-        except RuntimeError as exc:  # the server's own words are in its log
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise RuntimeError(f"{exc}\n{tail}") from None
+        _start(bin_dir, root, port)
         started = True
         yield PgCluster(root=root, bin_dir=bin_dir, port=port, password=password)
     finally:
-        if started:
+        if started and (data / "postmaster.pid").exists():  # not stopped by its test
             _run([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"])
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _start(bin_dir: Path, root: Path, port: int) -> None:
+    """Start the cluster of ``root`` on ``port``; a failure quotes the server's log."""
+    data, log = root / "data", root / "server.log"
+    options = (
+        f"-p {port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
+    )
+    try:
+        _run(
+            [str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start"]
+        )
+    except RuntimeError as exc:  # the server's own words are in its log
+        tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+        raise RuntimeError(f"{exc}\n{tail}") from None
 
 
 def _unavailable(reason: str) -> NoReturn:

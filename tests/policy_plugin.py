@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from agentdock import hookimpl
 from agentdock.plugins import PluginManager
 from agentdock.testing import plugin_manager
@@ -54,12 +53,7 @@ class PolicyPlugin:
         register("trail-sink", lambda spec: None, description="a sink, not a policy")
 
 
-def with_policy_plugin(fake: Any, monkeypatch: pytest.MonkeyPatch) -> PluginManager:
+def with_policy_plugin(fake: Any) -> PluginManager:
     """The built-ins, the fake builder and target (``fake``, a deploy_fakes.FakePlugin)
-    and the policy plugin (as ``shout-plugin``), also made the process's plugin manager:
-    the deploy service validates a Dockfile's plugins block with that one."""
-    manager = plugin_manager(("shout-plugin", PolicyPlugin()), ("fake", fake))
-    # Both names: agentdock.validation binds the function when it is first imported.
-    monkeypatch.setattr("agentdock.plugins.get_plugin_manager", lambda: manager)
-    monkeypatch.setattr("agentdock.validation.get_plugin_manager", lambda: manager)
-    return manager
+    and the policy plugin (as ``shout-plugin``)."""
+    return plugin_manager(("shout-plugin", PolicyPlugin()), ("fake", fake))

@@ -100,7 +100,7 @@ def views(
     monkeypatch.setattr(
         deploy_fakes.FakeTarget, "logs", lambda self, h, tail, follow: log.logs(h, tail, follow)
     )
-    manager = with_policy_plugin(fakes[1], monkeypatch)
+    manager = with_policy_plugin(fakes[1])
     store = open_store()
     keys = {
         r: create_platform_key(store, r, created_by="test")[0].key

@@ -97,7 +97,7 @@ def test_the_policies_tab_says_unknown_for_a_number_left_as_a_placeholder(
 def test_the_policies_tab_shows_a_plugins_policies_as_written(
     cp: Plane, echo: Path, fakes: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    manager = with_policy_plugin(fakes[1], monkeypatch)
+    manager = with_policy_plugin(fakes[1])
     cp.plane.plugins = manager
     monkeypatch.setenv("SECRET_WORD", PLANTED)
     echo.write_text(echo.read_text() + PLUGINS_BLOCK)

@@ -204,6 +204,40 @@ def test_wrong_key_is_401_and_never_echoed(server: dict[str, Any]) -> None:
     assert WRONG_KEY not in repr(raised.value)
 
 
+def test_a_malformed_call_is_refused_before_it_is_checked(server: dict[str, Any]) -> None:
+    """A ``tools/call`` is admitted before its name, arguments, ``requestState`` or
+    protocol version are looked at: a caller without a valid key (or whose role may not
+    invoke) learns nothing of what a valid call needs."""
+    version = {"io.modelcontextprotocol/protocolVersion": "1999-01-01"}
+    calls = (
+        {"name": AGENT_NAME, "arguments": ["a"]},
+        {"name": "nope", "arguments": {"text": "hi"}},
+        {"name": AGENT_NAME, "requestState": "not-one-of-ours"},
+        {"name": AGENT_NAME, "requestState": "mcp:0000", "inputResponses": {}},
+        {
+            "name": AGENT_NAME,
+            "requestState": "mcp:0000",
+            "inputResponses": {"interrupt": {"action": "decline"}},
+        },
+        {"name": AGENT_NAME, "arguments": {"text": "hi"}, "_meta": version},
+    )
+    for params in calls:
+        message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}
+        for headers, status in (
+            ({}, 401),
+            ({"x-api-key": WRONG_KEY}, 401),
+            ({"x-api-key": server["keys"]["viewer"]}, 403),
+        ):
+            answer = httpx.post(f"{server['url']}/mcp/", json=message, headers=headers)
+            assert answer.status_code == status, (params, answer.text)
+            assert "jsonrpc" not in answer.json() and WRONG_KEY not in answer.text
+            for detail in ("arguments", "requestState", "inputResponses", "tool", "supported"):
+                assert detail not in answer.text, (params, answer.text)
+    listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {"_meta": version}}
+    answer = httpx.post(f"{server['url']}/mcp/", json=listing)
+    assert answer.status_code == 401 and "supported" not in answer.text
+
+
 def test_viewer_role_is_403(server: dict[str, Any]) -> None:
     for method, params in (
         ("tools/list", {}),

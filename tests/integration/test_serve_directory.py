@@ -205,6 +205,47 @@ def test_health_ready_and_metrics_report_each_agent(two_agents: dict[str, Any]) 
         assert echo_only.count("# TYPE process_cpu_seconds_total") <= 1
 
 
+def test_health_shows_reload_errors_only_to_a_caller_that_may_view_metrics(
+    two_agents: dict[str, Any],
+) -> None:
+    """``/health`` is public: up or degraded, and each agent's status; directory names and
+    reload errors (codes, paths) only to a caller whose role has ``view_metrics``, for the
+    agents that accept it (and the directories loading nothing, as ``/agents`` does)."""
+    keys, host = two_agents["keys"], two_agents["host"]
+    hidden = host.directory / "hidden-team"
+    hidden.mkdir()
+    (hidden / "Dockfile.yaml").write_text("version: '1.1'\nagent: {name: X}\n")
+    echo_dockfile = host.directory / "echo" / "Dockfile.yaml"
+    echo_dockfile.write_text(echo_dockfile.read_text().replace("name: echo", "name: Not/A/Name"))
+    for directory in (hidden, echo_dockfile.parent):
+        asyncio.run(host.refresh(directory.resolve()))
+    with httpx.Client(base_url=two_agents["url"], timeout=30) as http:
+        for headers in ({}, {"x-api-key": PLANTED}):
+            public = http.get("/health", headers=headers)
+            assert public.status_code == 200, public.text
+            body = public.json()
+            assert body["status"] == "degraded"
+            assert {n: a["status"] for n, a in body["agents"].items()} == {
+                "chat": "healthy",
+                "echo": "healthy",
+            }
+            assert body["agents"]["echo"]["reload_failed"] is True
+            assert "reload_failed" not in body["agents"]["chat"]
+            assert body["failed_directories"] == 1
+            for detail in ("hidden-team", "Dockfile", "agent.name", "directory", "errors"):
+                assert detail not in public.text, detail
+            assert PLANTED not in public.text
+        viewer = http.get("/health", headers=_key(keys, "echo", "viewer"))
+        assert viewer.status_code == 200, viewer.text
+        shown = viewer.json()
+        echo = shown["agents"]["echo"]
+        assert echo["directory"] == "echo"
+        assert echo["reload_error"]["dockfile"] == "echo/Dockfile.yaml"
+        assert {f["path"] for f in echo["reload_error"]["errors"]} == {"agent.name"}
+        assert "directory" not in shown["agents"]["chat"]  # chat does not admit echo's key
+        assert shown["failed"]["hidden-team"]["dockfile"] == "hidden-team/Dockfile.yaml"
+
+
 def test_not_ready_lists_the_agents_that_are_not(two_agents: dict[str, Any]) -> None:
     # An agent that stops taking runs (its shutdown begun) is not ready: the host says which.
     host: AgentHost = two_agents["host"]
@@ -353,8 +394,9 @@ def test_hot_reload_adds_changes_keeps_and_removes_agents(
         _until(lambda: not host.retiring, "the old version shut down once idle")
         assert run("echo", "still").json() == {"text": "STILL"}
 
-        # Broken: the previous version keeps serving; the error is logged and in /health,
-        # where a value the Dockfile reads from the environment never appears.
+        # Broken: the previous version keeps serving; the error is logged and in /health
+        # (for a caller that may view metrics), where a value the Dockfile reads from the
+        # environment never appears.
         monkeypatch.setenv("ECHO_LIMIT", PLANTED)
         dockfile = echo_dir / "Dockfile.yaml"
         working = dockfile.read_text()
@@ -366,6 +408,9 @@ def test_hot_reload_adds_changes_keeps_and_removes_agents(
             lambda: (h := http.get("/health")).json()["status"] == "degraded" and h,
             "the broken Dockfile reported",
         )
+        assert answer.json()["agents"]["echo"]["reload_failed"] is True
+        assert "Dockfile" not in answer.text
+        answer = http.get("/health", headers={"x-api-key": keys["echo"]})
         error = answer.json()["agents"]["echo"]["reload_error"]
         assert error["dockfile"] == "echo/Dockfile.yaml"
         paths = {finding["path"] for finding in error["errors"]}

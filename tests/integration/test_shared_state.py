@@ -21,7 +21,7 @@ import redis
 from agentdock.registry import open_store
 from langgraph_sdk import get_sync_client
 from langgraph_sdk.errors import AuthenticationError, NotFoundError
-from pgserver import PgCluster
+from pgserver import PgCluster, start_cluster
 from processes import stop, wait_ready
 
 if TYPE_CHECKING:
@@ -410,6 +410,35 @@ def test_redis_outage_mid_run_fails_requests_without_the_password_then_recovers(
     assert "the Redis checkpointer cannot be reached (ConnectionError)" in logs[1]
     assert "agent raised" not in logs[1]
     assert not any(REDIS_PASSWORD in text for text in logs)
+
+
+def test_postgres_outage_mid_run_is_a_503_without_the_password_then_recovers(
+    tmp_path: Path, pg_cluster: PgCluster
+) -> None:
+    """Postgres gone while the runtime serves (a cluster of the test's own, stopped): a
+    thread's request is the 503 a Redis outage gives, its answer and the logs without the
+    password; the runtime needs no restart once the server is back."""
+    with contextmanager(start_cluster)(pg_cluster.bin_dir) as cluster:
+        spec = project(tmp_path / "agent", "postgres") / "Dockfile.yaml"
+        logs: list[str] = []
+        with runtime(runtime_env(spec, cluster.url()), spec.parent, logs) as base:
+            assert count(base, "t1", "one") == 1
+            tid = httpx.post(f"{base}/threads", json={}, timeout=30).json()["thread_id"]
+            cluster.stop()
+            response = httpx.post(
+                f"{base}/invoke", json={"text": "two"}, headers={"x-thread-id": "t1"}, timeout=60
+            )
+            state = httpx.get(f"{base}/threads/{tid}/state", timeout=60)
+            for answer in (response, state):
+                assert answer.status_code == 503, answer.text
+                assert answer.json()["error"] == "StateStoreUnavailable"
+                assert cluster.password not in answer.text
+                assert str(cluster.port) not in answer.text
+            cluster.start()
+            assert count(base, "t1", "three") == 2  # the state kept by the server
+    assert "the Postgres checkpointer cannot be reached (" in logs[1]
+    assert "agent raised" not in logs[1]
+    assert not any(cluster.password in text for text in logs)
 
 
 def test_platform_thread_state_history_and_delete_on_redis(

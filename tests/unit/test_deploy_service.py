@@ -235,6 +235,31 @@ def test_invalid_dockfile_builds_and_records_nothing(project, fakes) -> None:
         assert store.list_agents() == []
 
 
+def test_a_plugin_of_the_deploys_own_manager_satisfies_the_plugins_block(
+    project, fakes, monkeypatch
+) -> None:
+    """A policy registered only in the manager given to deploy() is accepted (and rolled
+    back to); a name neither it nor the installed plugins register is still 4011."""
+    from agentdock import make_plugin_manager
+    from policy_plugin import PLUGINS_BLOCK, PolicyPlugin
+
+    _, plugin = fakes
+    manager = make_plugin_manager(plugins=[("fake", plugin), ("shout-plugin", PolicyPlugin())])
+    monkeypatch.setenv("SECRET_WORD", SECRET)
+    dockfile = project / "Dockfile.yaml"
+    dockfile.write_text(dockfile.read_text() + PLUGINS_BLOCK)
+    first = _deploy(project, manager, check_imports=True)
+    assert first.status == "active"
+    _edit(project)
+    assert _deploy(project, manager).version == "0.1.1"
+    assert rollback("echo", plugins=manager).version == "0.1.0"
+    dockfile.write_text(dockfile.read_text() + "  not-registered: {}\n")
+    with pytest.raises(InvalidDeployInput) as info:
+        _deploy(project, manager)
+    assert "4011" in info.value.cause and "not-registered" in info.value.cause
+    assert SECRET not in str(info.value)
+
+
 def test_a_broken_entrypoint_is_refused_before_building(project, fakes) -> None:
     manager, plugin = fakes
     (project / "echo" / "graph.py").write_text("raise RuntimeError('broken at import')\n")

@@ -237,8 +237,8 @@ class ServiceUnavailable(_Fixed):
 
 
 class StateStoreUnavailable(_Fixed):
-    """503: the server that keeps the agent's conversations (its checkpointer's Redis)
-    cannot be reached; the run may be tried again once it is back."""
+    """503: the server that keeps the agent's conversations (its checkpointer's Redis or
+    Postgres) cannot be reached; the run may be tried again once it is back."""
 
     STATUS = 503
     NAME = "StateStoreUnavailable"

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path as FsPath
 from typing import Any
 
+from agentdock import plugins as plugin_registry
 from agentdock.entrypoints import marked
 from agentdock.findings import Code, Finding, Severity, ValidationReport
-from agentdock.plugins import PluginManager, get_plugin_manager
+from agentdock.plugins import PluginManager
 from agentdock.spec import semantic
 from agentdock.spec.imports import ImportTarget, check_imports
 from agentdock.spec.interpolate import Variables
@@ -88,9 +89,19 @@ def validate_document(
     build: bool = True,
     plugins: PluginManager | None = None,
     audit: bool = True,
+    with_installed: bool = False,
 ) -> ValidationReport:
-    """Validate an already loaded document (see :func:`validate`)."""
-    manager = plugins if plugins is not None else get_plugin_manager()
+    """Validate an already loaded document (see :func:`validate`).
+
+    :param with_installed: the frameworks and ``plugins`` entries of the installed plugins
+        (the process-wide manager) are accepted too, besides those of ``plugins``: a deploy
+        given a program's own manager accepts what that manager adds to the installed ones.
+    """
+    manager = plugins if plugins is not None else plugin_registry.get_plugin_manager()
+    known: tuple[PluginManager, ...] = (manager,)
+    if with_installed and plugins is not None:
+        default = plugin_registry.get_plugin_manager()
+        known = (manager, default) if default is not manager else known
     file = str(document.path) if document.path is not None else None
     findings: list[Finding] = list(document.findings)
     spec: Any = None  # the frozen DockSpec, or a partial that builds it
@@ -101,11 +112,11 @@ def validate_document(
             data, interpolated=document.interpolated, unresolved_ok=bool(document.unresolved)
         )
         findings.extend(schema_findings)
-        findings.extend(_semantic_findings(data, version, document, manager))
+        findings.extend(_semantic_findings(data, version, document, known))
         if not skip_imports:
             # A builder is called only for a document valid so far: it gets the spec.
             valid = not any(f.severity is Severity.ERROR for f in findings)
-            findings.extend(_import_findings(data, version, document, manager, build and valid))
+            findings.extend(_import_findings(data, version, document, known, build and valid))
         if not any(f.severity is Severity.ERROR for f in findings):
             summary = _summary(data, version)
             spec = functools.partial(_freeze, data, version)
@@ -149,15 +160,18 @@ def _semantic_findings(
     data: Mapping[str, Any],
     version: str,
     document: LoadedDocument,
-    manager: PluginManager,
+    known: Sequence[PluginManager],
 ) -> Iterable[Finding]:
+    """The semantic checks; frameworks and ``plugins`` entries are those ``known``'s
+    managers register."""
     yield from semantic.check_auth(data, version, document.interpolated)
     yield from semantic.check_exposure(data)
     yield from semantic.check_injection(data)
     yield from semantic.check_deploy(data)
-    yield from semantic.check_framework(data, manager.registrations("adapters").keys())
+    adapters = {name for m in known for name in m.registrations("adapters")}
+    yield from semantic.check_framework(data, adapters)
     if data.get("plugins"):
-        yield from _plugin_block_findings(data, manager)
+        yield from _plugin_block_findings(data, known)
     yield from semantic.check_telemetry(data)
     yield from semantic.check_inline_io(data)
     patterns = semantic.block(data, "policies", "safety").get("redact_patterns")
@@ -166,18 +180,26 @@ def _semantic_findings(
     yield from semantic.check_lint(data)
 
 
-def _plugin_block_findings(data: Mapping[str, Any], manager: PluginManager) -> Iterable[Finding]:
+def _plugin_block_findings(
+    data: Mapping[str, Any], known: Sequence[PluginManager]
+) -> Iterable[Finding]:
     from agentdock.spec.pluginblock import PLUGIN_KINDS, check_plugins
 
     registered: dict[str, Any] = {}
-    for kind in PLUGIN_KINDS:
-        for name, registration in manager.registrations(kind).items():
-            registered.setdefault(name, registration)
-    builtin = {name: manager.is_builtin(r.plugin) for name, r in registered.items()}
-    errors = [
-        f"{e.name}{f' ({e.distribution})' if e.distribution else ''}: {e.error}"
-        for e in manager.errors()
-    ]
+    builtin: dict[str, bool] = {}
+    for manager in known:  # the first manager registering a name wins
+        for kind in PLUGIN_KINDS:
+            for name, registration in manager.registrations(kind).items():
+                if name not in registered:
+                    registered[name] = registration
+                    builtin[name] = manager.is_builtin(registration.plugin)
+    errors = list(
+        dict.fromkeys(
+            f"{e.name}{f' ({e.distribution})' if e.distribution else ''}: {e.error}"
+            for manager in known
+            for e in manager.errors()
+        )
+    )
     return check_plugins(data, registered, builtin, errors)
 
 
@@ -185,7 +207,7 @@ def _import_findings(
     data: Mapping[str, Any],
     version: str,
     document: LoadedDocument,
-    manager: PluginManager,
+    known: Sequence[PluginManager],
     build: bool,
 ) -> list[Finding]:
     """Import the entrypoint and I/O classes in a probe process; with ``build``, call a
@@ -195,7 +217,11 @@ def _import_findings(
     the environment or ``.env``) and of ``deploy.secrets``, as a deployed runtime would,
     and whatever it reports has those values masked."""
     framework = semantic.block(data, "agent").get("framework")
-    registration = manager.get("adapters", framework) if isinstance(framework, str) else None
+    registration = None
+    if isinstance(framework, str):
+        registration = next(
+            (r for m in known if (r := m.get("adapters", framework)) is not None), None
+        )
     builds = build and registration is not None and marked(registration.factory)
     targets = _import_targets(data, {"version": version, "data": dict(data)} if builds else None)
     if not targets:

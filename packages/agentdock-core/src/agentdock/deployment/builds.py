@@ -76,14 +76,14 @@ def build(
     file = find_dockfile(path)
     values = value_sources(file.resolve().parent, env_files)
     progress("validate", f"validating {file}")
-    document, spec = validate_for_deploy(file, values, skip_imports=True)
+    document, spec = validate_for_deploy(file, values, skip_imports=True, plugins=plugins)
     with Workspace.open(store, plugins, create=True) as ws:
         if ws.created:
             progress("registry", ws.created, path=ws.registry)
         plan = plan_deploy(ws, file, document, spec, values, env_files, "", target, version, None)
         if plan.existing is None and check_imports:
             progress("validate", "importing the entrypoint")
-            validate_for_deploy(file, values, skip_imports=False)
+            validate_for_deploy(file, values, skip_imports=False, plugins=plugins)
         with deploy_lock(ws, plan.agent, plan.instance):
             artifact, _record, created, _replaced, _stored = build_and_record(
                 ws, plan, build_options, progress

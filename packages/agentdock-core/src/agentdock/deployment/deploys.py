@@ -188,7 +188,9 @@ def deploy(
     progress("validate", f"validating {file}")
     # A variable without a value is refused here, before anything is built or recorded (or
     # a registry opened).
-    document, spec = validate_for_deploy(file, values, skip_imports=True, instance=instance_name)
+    document, spec = validate_for_deploy(
+        file, values, skip_imports=True, instance=instance_name, plugins=plugins
+    )
     with Workspace.open(store, plugins, create=True) as ws:
         if ws.created:
             progress("registry", ws.created, path=ws.registry)
@@ -198,7 +200,7 @@ def deploy(
         if plan.existing is None and check_imports:
             # New content: import the entrypoint once, in a probe process, before building.
             progress("validate", "importing the entrypoint")
-            validate_for_deploy(file, values, skip_imports=False)
+            validate_for_deploy(file, values, skip_imports=False, plugins=plugins)
         with deploy_lock(ws, plan.agent, instance_name):
             recover_interrupted(ws, plan.agent, instance_name, progress)
             unchanged = _already_active(ws, plan, host, new_key, progress)
@@ -428,7 +430,9 @@ def dry_run(
         )
     project_dir = file.resolve().parent
     values = value_sources(project_dir, env_files)
-    document, spec = validate_for_deploy(file, values, skip_imports=True, instance=instance_name)
+    document, spec = validate_for_deploy(
+        file, values, skip_imports=True, instance=instance_name, plugins=manager
+    )
     digest = content_hash(snapshot_of(document.raw), project_dir, collect_sources(project_dir))
     builder = str(getattr(plugin, "builder", target))
     with _registry_if_any(store) as registry:

@@ -105,11 +105,14 @@ def validate_for_deploy(
     *,
     instance: str | None = None,
     require_values: bool = True,
+    plugins: Any = None,
 ) -> tuple[Any, Any]:
     """The loaded Dockfile and its spec, or :class:`InvalidDeployInput` (exit 1).
 
     With ``require_values`` a variable without a value or default is refused first
     (:class:`MissingVariables`, naming all of them): nothing that follows could work.
+    ``plugins`` is the deploy's plugin manager: the frameworks and ``plugins`` entries it
+    registers are accepted, besides the installed plugins' (the process-wide manager).
     """
     from agentdock.spec.loader import load_document
     from agentdock.validation import validate_document
@@ -119,7 +122,9 @@ def validate_for_deploy(
         require_variables(document, instance)
     # Imported only: a builder may need what only the deployed runtime has (a service of its
     # network, a mounted file); the health gate sees it fail there.
-    report = validate_document(document, skip_imports=skip_imports, build=False)
+    report = validate_document(
+        document, skip_imports=skip_imports, build=False, plugins=plugins, with_installed=True
+    )
     if not report.ok:
         first = report.errors[0]
         more = len(report.errors) - 1
@@ -361,10 +366,11 @@ _STAND_IN = "agentdock-unset-variable-stand-in-0000000000"
 
 
 def spec_of_snapshot(
-    record: VersionRecord, values: Mapping[str, str]
+    record: VersionRecord, values: Mapping[str, str], plugins: Any = None
 ) -> tuple[Any, frozenset[str], Missing | None]:
     """The recorded snapshot as a spec (for its port, host and resources), the variables it
-    uses, and those of them ``values`` lacks (see :func:`missing_variables`)."""
+    uses, and those of them ``values`` lacks (see :func:`missing_variables`); ``plugins`` as
+    for :func:`validate_for_deploy`."""
     from agentdock.spec.loader import load_document
     from agentdock.validation import DockfileError, validate_document
 
@@ -380,7 +386,9 @@ def spec_of_snapshot(
         if document.unresolved:  # no value and no default here: a stand-in, for the spec
             environ.update(dict.fromkeys(document.unresolved, _STAND_IN))
             document = load_document(file, environ=environ, allow_unresolved=True)
-        report = validate_document(document, skip_imports=True)
+        report = validate_document(
+            document, skip_imports=True, plugins=plugins, with_installed=True
+        )
     try:
         spec = report.spec if report.ok else None
     except DockfileError:

@@ -54,7 +54,11 @@ def deploy_instances(
     with Workspace.open(store, plugins) as ws:
         # Each instance's variables come from its own env files: checked below, per instance.
         _, spec = validate_for_deploy(
-            file, value_sources(project_dir), skip_imports=True, require_values=False
+            file,
+            value_sources(project_dir),
+            skip_imports=True,
+            require_values=False,
+            plugins=ws.plugins,
         )
         agent = spec.agent.name
         names = ws.store.list_instances(agent)

@@ -9,6 +9,7 @@ snapshot of the version the key's instance runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from agentdock.registry import VersionRecord
 from agentdock.storecontract import Store
@@ -38,8 +39,12 @@ def _version_for(store: Store, agent: str, instance: str) -> VersionRecord | Non
     return versions[-1] if versions else None
 
 
-def defined_roles(store: Store, agent: str, instance: str = "") -> DefinedRoles | None:
+def defined_roles(
+    store: Store, agent: str, instance: str = "", *, plugins: Any = None
+) -> DefinedRoles | None:
     """The roles ``agent``'s instance runs with; None when no version was ever recorded.
+    ``plugins``: the plugin manager its versions were deployed with (its plugins' policies
+    a ``plugins`` block names validate with it).
 
     :raises agentdock.deployment.InvalidDeployInput: the recorded snapshot no longer
         validates (written for another AgentDock).
@@ -50,5 +55,5 @@ def defined_roles(store: Store, agent: str, instance: str = "") -> DefinedRoles 
     record = _version_for(store, agent, instance)
     if record is None:
         return None
-    spec, _, _ = spec_of_snapshot(record, {})
+    spec, _, _ = spec_of_snapshot(record, {}, plugins)
     return DefinedRoles(record.version, roles_from_spec(spec.auth), bool(spec.auth.roles))

@@ -79,7 +79,7 @@ def rollback(
             # The .env beside the Dockfile the version was deployed from, wherever we are.
             project = Path(str(recorded.get("project_dir") or Path.cwd()))
             values = value_sources(project if project.is_dir() else Path.cwd(), env_files)
-            spec, variables, missing = spec_of_snapshot(record, values)
+            spec, variables, missing = spec_of_snapshot(record, values, ws.plugins)
             if missing is not None:  # the old version needs a variable nobody sets now
                 raise missing_variables_error(
                     [dataclasses.replace(missing, instance=instance_name or None)],

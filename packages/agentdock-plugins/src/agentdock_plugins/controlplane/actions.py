@@ -205,7 +205,7 @@ def make_key(
         audit(plane.store, who, "controlplane.key.create", None, record.key_id, granted_role=role)
         return {"key": generated.key, **describe(record, now)}
     require_agent(plane, agent)
-    found = defined_roles(plane.store, agent)
+    found = defined_roles(plane.store, agent, plugins=plane.plugins)
     if found is None or role not in found.roles:
         known = ", ".join(sorted(found.roles)) if found else "none (never deployed)"
         raise RuntimeHTTPError(

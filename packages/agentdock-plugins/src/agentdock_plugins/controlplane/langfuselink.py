@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from agentdock.deployment import DeployError
@@ -34,12 +35,15 @@ __all__ = ["langfuse_host", "langfuse_of", "trace_link"]
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-def langfuse_host(record: VersionRecord, environ: Mapping[str, str] | None = None) -> str | None:
+def langfuse_host(
+    record: VersionRecord, environ: Mapping[str, str] | None = None, plugins: Any = None
+) -> str | None:
     """The LangFuse address the version's runtime reports to, or None when its Dockfile
-    configures no LangFuse (or its settings would stop the runtime)."""
+    configures no LangFuse (or its settings would stop the runtime); ``plugins``: the
+    plugin manager the version was deployed with (see ``spec_of_snapshot``)."""
     values = os.environ if environ is None else environ
     try:
-        spec, variables, _ = spec_of_snapshot(record, values)
+        spec, variables, _ = spec_of_snapshot(record, values, plugins)
     except DeployError:
         return None
     try:
@@ -76,5 +80,5 @@ def langfuse_of(plane: ControlPlane, agent: str) -> str | None:
     except RuntimeHTTPError:
         return None
     if record.id not in plane.langfuse_hosts:
-        plane.langfuse_hosts[record.id] = langfuse_host(record)
+        plane.langfuse_hosts[record.id] = langfuse_host(record, plugins=plane.plugins)
     return plane.langfuse_hosts[record.id]

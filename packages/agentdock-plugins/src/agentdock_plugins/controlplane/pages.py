@@ -252,7 +252,7 @@ def agent_page(request: Request[Any, Any, Any], agent: AgentPath) -> Template | 
     from agentdock.deployment.roles import defined_roles
 
     try:
-        found = defined_roles(plane.store, agent)
+        found = defined_roles(plane.store, agent, plugins=plane.plugins)
     except DeployError:
         found = None
     try:

@@ -38,7 +38,7 @@ def _jwt_spec(plane: ControlPlane, agent: str) -> Any:
 
     record = running_version(plane, agent)
     try:
-        spec, _, missing = spec_of_snapshot(record, os.environ)
+        spec, _, missing = spec_of_snapshot(record, os.environ, plane.plugins)
     except DeployError as exc:
         raise RuntimeHTTPError(409, exc.name, exc.cause) from None
     cfg = spec.auth.jwt

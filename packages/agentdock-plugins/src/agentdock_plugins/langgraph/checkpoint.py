@@ -20,12 +20,14 @@ The Dockfile's ``arguments`` choose one:
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from agentdock_runtime import StateStoreUnavailable
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     BaseCheckpointSaver,
@@ -43,6 +45,7 @@ __all__ = [
     "SqliteCheckpointer",
     "ThreadedAsync",
     "make_checkpointer",
+    "state_store_unavailable",
 ]
 
 #: The values ``arguments.checkpointer`` accepts.
@@ -50,6 +53,18 @@ CHECKPOINTERS = ("memory", "sqlite", "postgres", "redis", "none")
 DEFAULT_CHECKPOINT_PATH = ".agentdock/checkpoints.db"
 #: Set by deploy targets: where one agent instance keeps its state across versions.
 STATE_DIR_ENV = "AGENTDOCK_STATE_DIR"
+
+log = logging.getLogger("agentdock.checkpoint")
+
+
+def state_store_unavailable(server: str, exc: BaseException) -> StateStoreUnavailable:
+    """The run's error once the checkpointer's ``server`` (Redis, Postgres) cannot be
+    reached: a 503 that says the state store is down (not the agent's failure); the log
+    names the error's type only (its text may name the server and its user)."""
+    log.error("the %s checkpointer cannot be reached (%s)", server, type(exc).__name__)
+    return StateStoreUnavailable(
+        f"the conversation state store (the checkpointer's {server}) is unavailable; try again"
+    )
 
 
 class ThreadedAsync(BaseCheckpointSaver[Any]):

@@ -42,7 +42,6 @@ from __future__ import annotations
 import asyncio
 import builtins  # ``list`` is a method of the saver below
 import concurrent.futures
-import logging
 import random
 import weakref
 from collections.abc import AsyncIterator, Generator, Iterator, Sequence
@@ -70,6 +69,8 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from redis.backoff import ExponentialWithJitterBackoff
 
+from agentdock_plugins.langgraph.checkpoint import state_store_unavailable
+
 __all__ = ["DEFAULT_PREFIX", "Batch", "RedisCheckpointSaver"]
 
 T = TypeVar("T")
@@ -82,8 +83,6 @@ PAGE = 64
 RETRIES = 3
 #: What a round trip that still fails after its retries raises: the server is gone.
 _UNREACHABLE = (redis.ConnectionError, redis.TimeoutError)
-
-log = logging.getLogger("agentdock.checkpoint")
 
 
 @dataclass(frozen=True)
@@ -176,13 +175,8 @@ def _backoff() -> ExponentialWithJitterBackoff:
 
 
 def _unavailable(exc: Exception) -> StateStoreUnavailable:
-    """The run's error once Redis stays unreachable after the retries: a 503 that says the
-    state store is down (not the agent's failure); the log names the error's type only (its
-    text may name the server)."""
-    log.error("the Redis checkpointer cannot be reached (%s)", type(exc).__name__)
-    return StateStoreUnavailable(
-        "the conversation state store (the checkpointer's Redis) is unavailable; try again"
-    )
+    """The run's error once Redis stays unreachable after the retries."""
+    return state_store_unavailable("Redis", exc)
 
 
 def _text(value: bytes | str) -> str:

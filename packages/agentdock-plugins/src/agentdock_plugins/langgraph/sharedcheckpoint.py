@@ -15,14 +15,21 @@ server, its password replaced by ``***``, and the cause, not at the first reques
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from agentdock.registry.sqlite import redact_url
-from langgraph.checkpoint.base import BaseCheckpointSaver
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+)
 from langgraph.store.base import BaseStore
 
-from agentdock_plugins.langgraph.checkpoint import ThreadedAsync
+from agentdock_plugins.langgraph.checkpoint import ThreadedAsync, state_store_unavailable
 
 __all__ = [
     "CHECKPOINT_URL_ENV",
@@ -83,10 +90,65 @@ def open_postgres(url: str) -> BaseCheckpointSaver[Any]:
         from langgraph.checkpoint.postgres import PostgresSaver
     except ImportError as exc:
         raise _missing_extra("postgres", exc) from None
-    from psycopg_pool import ConnectionPool
+    import psycopg
+    from psycopg_pool import ConnectionPool, PoolTimeout
+
+    #: The server gone (a dropped connection, no connection within the pool's timeout).
+    unreachable = (psycopg.OperationalError, PoolTimeout)
 
     class PostgresCheckpointer(ThreadedAsync, PostgresSaver):
-        """``PostgresSaver`` whose async calls run in worker threads, over a pool."""
+        """``PostgresSaver`` whose async calls run in worker threads, over a pool; a server
+        that cannot be reached while it serves is the run's 503 ``StateStoreUnavailable``,
+        as with Redis, its error's text (which names the server and its user) left out."""
+
+        def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+            try:
+                return super().get_tuple(config)
+            except unreachable as exc:
+                raise state_store_unavailable("Postgres", exc) from None
+
+        def list(
+            self,
+            config: RunnableConfig | None,
+            *,
+            filter: dict[str, Any] | None = None,
+            before: RunnableConfig | None = None,
+            limit: int | None = None,
+        ) -> Iterator[CheckpointTuple]:
+            try:
+                yield from super().list(config, filter=filter, before=before, limit=limit)
+            except unreachable as exc:
+                raise state_store_unavailable("Postgres", exc) from None
+
+        def put(
+            self,
+            config: RunnableConfig,
+            checkpoint: Checkpoint,
+            metadata: CheckpointMetadata,
+            new_versions: ChannelVersions,
+        ) -> RunnableConfig:
+            try:
+                return super().put(config, checkpoint, metadata, new_versions)
+            except unreachable as exc:
+                raise state_store_unavailable("Postgres", exc) from None
+
+        def put_writes(
+            self,
+            config: RunnableConfig,
+            writes: Sequence[tuple[str, Any]],
+            task_id: str,
+            task_path: str = "",
+        ) -> None:
+            try:
+                super().put_writes(config, writes, task_id, task_path)
+            except unreachable as exc:
+                raise state_store_unavailable("Postgres", exc) from None
+
+        def delete_thread(self, thread_id: str) -> None:
+            try:
+                super().delete_thread(thread_id)
+            except unreachable as exc:
+                raise state_store_unavailable("Postgres", exc) from None
 
         def close(self) -> None:
             if isinstance(self.conn, ConnectionPool):
@@ -129,6 +191,8 @@ def _set_up_on_pool(url: str, kind: Callable[[Any], T]) -> T:
         max_size=POOL_SIZE,
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
         open=False,
+        # A request waits this long for a connection while the server is down, then fails.
+        timeout=CONNECT_TIMEOUT,
     )
     try:
         pool.open(wait=True, timeout=CONNECT_TIMEOUT)

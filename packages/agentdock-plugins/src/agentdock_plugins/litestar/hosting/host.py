@@ -277,8 +277,9 @@ class AgentHost:
     def _failed(self, directory: Path, errors: list[dict[str, Any]], cause: Any) -> None:
         """Record (for ``/health``) and log why ``directory``'s agent was not (re)loaded.
 
-        ``/health`` is public: it names the code and path of each finding, never a message
-        (which may quote a value); the log line carries the whole cause."""
+        ``/health`` and ``/agents`` give a caller that may view metrics the code and path of
+        each finding, never a message (which may quote a value); the log line carries the
+        whole cause."""
         dockfile = directory / DOCKFILE
         self.failures[directory] = {
             "dockfile": str(dockfile.relative_to(self.directory)),

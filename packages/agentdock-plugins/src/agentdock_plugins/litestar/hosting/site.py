@@ -3,10 +3,15 @@
 Each answer is made of the agents' own answers, asked in-process through the host (so the
 agent's auth decides for ``/metrics``, and a request counts as in flight like any other):
 
-* ``GET /health``: ``{"status", "agents": {name: <its /health>, ...}, "failed": {...}}``;
-  ``status`` is ``degraded`` while a Dockfile or an agent's code fails to (re)load (its
-  directory under ``failed``, or ``reload_error`` of the agent still serving its previous
-  version: the finding's code and path, the cause being in the log).
+* ``GET /health``: ``{"status", "agents": {name: <its /health>, ...}}``; ``status`` is
+  ``degraded`` while a Dockfile or an agent's code fails to (re)load. It is public, so
+  anyone sees only that, each agent's own public ``/health``, ``reload_failed: true`` on an
+  agent still serving its previous version and ``failed_directories`` (how many load
+  nothing). Directories and reload errors (the finding's code and path, the cause being in
+  the log) name files, so they go, as ``/agents`` gives them, to a caller whose credential
+  holds ``view_metrics``: ``directory``, ``loaded_at`` and ``reload_error`` of each agent
+  that admits it, and ``failed`` (by directory) once one does. A request without a
+  credential (a probe) is answered without asking any agent's auth.
 * ``GET /ready``: 200 when every hosted agent's ``/ready`` is, else 503 naming those that
   are not (``details``).
 * ``GET /metrics``: the exposition of every agent that lets the caller see it (its
@@ -22,6 +27,7 @@ agent's auth decides for ``/metrics``, and a request counts as in flight like an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
@@ -73,23 +79,33 @@ def site_app(host: AgentHost) -> Litestar:
         return kept, failed
 
     @get("/health")
-    async def health() -> Response[bytes]:
+    async def health(request: Request[Any, Any, Any]) -> Response[bytes]:
         answers = await ask_all("/health")
+        headers = request_headers(cast("Any", request.scope))
+        shown: dict[str, HostedAgent] = {}
+        # A probe sends no credential: it is not authenticated (nor reported as refused).
+        if any(name in headers for name in _FORWARDED):
+            with contextlib.suppress(RuntimeHTTPError):  # no agent admits it: public
+                shown = dict(await viewable(headers))
         kept, failed = failures()
         agents: dict[str, Any] = {}
         for name, answer in answers.items():
             body = answer.json()
-            agent = host.agents.get(name)
+            agent = shown.get(name)
             if agent is not None:
                 body["directory"] = agent.directory.name
                 body["loaded_at"] = _iso(agent.loaded_at)
-            if name in kept:
-                body["reload_error"] = kept[name]
+                if name in kept:
+                    body["reload_error"] = kept[name]
+            elif name in kept:
+                body["reload_failed"] = True
             agents[name] = body
         status = "stopping" if host.stopping else "degraded" if host.failures else "healthy"
         reply: dict[str, Any] = {"status": status, "agents": agents}
-        if failed:
+        if failed and shown:
             reply["failed"] = failed
+        elif failed:
+            reply["failed_directories"] = len(failed)
         return Response(content=encode_json(reply), media_type=JSON)
 
     @get("/ready")

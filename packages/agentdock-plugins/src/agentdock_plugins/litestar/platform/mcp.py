@@ -19,7 +19,9 @@ its protocol version, and results carry ``resultType``).
 
 Every request authenticates as ``/invoke`` does (``x-api-key`` or ``Authorization``; the
 role needs ``invoke``; the rate limit counts it): a refusal there is the HTTP status and
-error envelope of ``/invoke`` (401, 403, 429, 498, 499), not a JSON-RPC answer. Messages
+error envelope of ``/invoke`` (401, 403, 429, 498, 499), not a JSON-RPC answer. It comes
+before anything of the request is checked (a ``tools/call``'s name, arguments and
+``requestState``, the protocol version): an unadmitted caller learns nothing of them. Messages
 are plain dicts decoded with msgspec; the ``mcp`` package is not imported by the server.
 """
 
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from agentdock_runtime import InvokeResult, Pipeline, RuntimeHTTPError
 from agentdock_runtime.pipeline import INTERRUPT_KEY
@@ -104,14 +106,17 @@ class _Tool:
         (``requestState`` names that thread)."""
         name = params.get("name")
         if name != self.name:
-            raise RpcError(INVALID_PARAMS, f"unknown tool {name!r}; the tool is {self.name!r}")
+            await self.refuse(
+                headers,
+                RpcError(INVALID_PARAMS, f"unknown tool {name!r}; the tool is {self.name!r}"),
+            )
         if params.get("requestState") is not None:
             return await self.resume(params, headers)
         arguments = params.get("arguments")
         if arguments is None:
             arguments = {}
         if not isinstance(arguments, dict):
-            raise RpcError(INVALID_PARAMS, "arguments must be an object")
+            await self.refuse(headers, RpcError(INVALID_PARAMS, "arguments must be an object"))
         thread = f"{THREAD_PREFIX}{uuid.uuid4()}" if modern and self.resumable else None
         try:
             result = await self.pipeline.invoke(arguments, headers=headers, thread_id=thread)
@@ -126,12 +131,17 @@ class _Tool:
         ``input_required`` result: the run of that thread resumed with the answer."""
         thread = params["requestState"]
         if not isinstance(thread, str) or not thread.startswith(THREAD_PREFIX):
-            raise RpcError(INVALID_PARAMS, "requestState is not one this server sent")
+            await self.refuse(
+                headers, RpcError(INVALID_PARAMS, "requestState is not one this server sent")
+            )
         responses = params.get("inputResponses")
         response = responses.get(INPUT_KEY) if isinstance(responses, Mapping) else None
         if not isinstance(response, Mapping):
-            raise RpcError(INVALID_PARAMS, f"inputResponses.{INPUT_KEY} is missing")
+            await self.refuse(
+                headers, RpcError(INVALID_PARAMS, f"inputResponses.{INPUT_KEY} is missing")
+            )
         if response.get("action") != "accept":
+            await self.pipeline.authorize(headers, "invoke")  # answered to the admitted only
             text = f"the interrupt was not answered ({response.get('action')}): not resumed"
             return {"content": [{"type": "text", "text": text}], "isError": True}
         content = response.get("content")
@@ -146,6 +156,13 @@ class _Tool:
                 raise
             return _tool_error(exc)
         return self.answer(result, thread)
+
+    async def refuse(self, headers: Mapping[str, str], error: RpcError) -> NoReturn:
+        """Raise ``error`` to an admitted caller only; any other gets the admission's refusal
+        (401, 403, 429), as on ``/invoke``: a call's mistakes are told to no one else. A
+        valid call is admitted once, by its run."""
+        await self.pipeline.authorize(headers, "invoke")
+        raise error
 
     def answer(self, result: InvokeResult, thread: str | None) -> dict[str, Any]:
         """A run's result: its output, or what an interrupt asks (:meth:`asks`)."""
@@ -241,7 +258,10 @@ def mcp_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
             params = {}
         if not isinstance(method, str) or not isinstance(params, Mapping):
             raise RpcError(INVALID_REQUEST, "a request needs a method and object params")
-        modern = _modern_version(params)
+        try:
+            modern = _modern_version(params)
+        except RpcError as exc:
+            await tool.refuse(headers, exc)
         if method == "tools/call":
             # The pipeline admits the caller.
             result = await tool.call(params, headers, modern=modern is not None)
