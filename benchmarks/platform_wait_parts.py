@@ -17,8 +17,8 @@ can be weighed before it is touched:
   ``graph.invoke``, against a Platform run's ``graph.stream`` of ``values`` and
   ``updates`` (which it needs to see interrupts): the ratio is the second over the first;
 - a coroutine awaited in a task of its own, shielded (how a Platform run of a synchronous
-  graph is awaited, so that a cancelled one stops at its next step), against awaited
-  directly, on uvloop.
+  graph was awaited, so that a cancelled one stops at its next step, before the worker
+  pool took a ``stop`` event of its own), against awaited directly, on uvloop.
 """
 
 from __future__ import annotations

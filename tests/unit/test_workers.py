@@ -228,3 +228,74 @@ def test_shutdown_from_another_thread_never_strands_a_caller() -> None:
 
         for outcome in asyncio.run(main()):
             assert outcome == "ran" or isinstance(outcome, RuntimeError | asyncio.CancelledError)
+
+
+def test_a_cancelled_call_with_stop_is_told_and_waited_for() -> None:
+    pool = WorkerPool(1, core=1)
+    started, steps = threading.Event(), []
+
+    def run(stop: threading.Event) -> str:
+        started.set()
+        while not stop.wait(0.01):
+            steps.append(1)
+        steps.append("stopped")
+        return "done"
+
+    async def main() -> None:
+        stop = threading.Event()
+        call = asyncio.ensure_future(pool.run(run, stop, stop=stop))
+        while not started.is_set():
+            await asyncio.sleep(0.005)
+        await cancel(call)
+        # The caller's cancellation came only after the function saw ``stop`` and returned.
+        assert stop.is_set()
+        assert steps[-1] == "stopped"
+        assert pool._stopping == {}
+        assert await asyncio.wait_for(pool.run(lambda: "next"), 5) == "next"
+
+    asyncio.run(main())
+    assert pool.running == 0
+    pool.shutdown()
+
+
+def test_a_call_with_stop_cancelled_before_it_starts_never_runs() -> None:
+    pool = WorkerPool(1, core=1, grow_after=5.0)
+    release, ran = threading.Event(), []
+
+    async def main() -> None:
+        first = asyncio.ensure_future(pool.run(release.wait, 5))
+        await asyncio.sleep(0.01)
+        stop = threading.Event()
+        queued = asyncio.ensure_future(pool.run(ran.append, 1, stop=stop))
+        await asyncio.sleep(0.01)
+        queued.cancel()
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(queued, 5)
+        assert await first is True
+        assert ran == []
+
+    asyncio.run(main())
+    pool.shutdown()
+
+
+def test_shutdown_never_strands_a_caller_waiting_for_its_stopped_call() -> None:
+    for _ in range(20):
+        pool = WorkerPool(2, core=2)
+
+        async def main(pool: WorkerPool = pool) -> list[Any]:
+            stop = threading.Event()
+            calls = [asyncio.ensure_future(pool.run(stop.wait, 0.02, stop=stop)) for _ in range(8)]
+            await asyncio.sleep(0)
+            for call in calls[::2]:
+                call.cancel()
+            stopper = threading.Thread(target=pool.shutdown)
+            stopper.start()
+            outcomes = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 5)
+            stopper.join(5)
+            return outcomes
+
+        for outcome in asyncio.run(main()):
+            assert outcome in (True, False) or isinstance(
+                outcome, RuntimeError | asyncio.CancelledError
+            )

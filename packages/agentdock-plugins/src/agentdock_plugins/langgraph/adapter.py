@@ -26,13 +26,12 @@ The Dockfile's ``arguments`` it reads:
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from agentdock.httperrors import InputValidationError
 from agentdock.run import RunContext, RunResult, StreamEvent
@@ -58,7 +57,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_WORKER_THREADS", "LangGraphAdapter", "is_synchronous"]
 
-T = TypeVar("T")
 #: The key under which LangGraph reports a run's interrupts (in ``invoke``'s output and in
 #: ``updates`` chunks).
 INTERRUPT = "__interrupt__"
@@ -244,7 +242,9 @@ class LangGraphAdapter:
                     break
             return outcome.output(graph, run)
 
-        return await _until_stopped(self._workers.run(steps), stop)
+        # A cancelled run stops at its next step and is waited for, so that it writes no
+        # checkpoint after it is reported over (the thread's next run starts only then).
+        return await self._workers.run(steps, stop=stop)
 
     async def _platform_stream(
         self,
@@ -300,7 +300,7 @@ class LangGraphAdapter:
                         break
                 return last
 
-            output = await _until_stopped(self._workers.run(pump), stop)
+            output = await self._workers.run(pump, stop=stop)
         else:
             async for ns, mode, chunk in graph.astream(
                 value, config, stream_mode=modes, subgraphs=True, **kwargs
@@ -402,19 +402,6 @@ def _message_token(ns: tuple[str, ...], chunk: Any) -> StreamEvent | None:
         return None
     data = {"text": text, "node": meta.get("langgraph_node"), "message_id": message.id}
     return StreamEvent("token", {**data, "ns": list(ns), "metadata": meta})
-
-
-async def _until_stopped(call: Coroutine[Any, Any, T], stop: threading.Event) -> T:
-    """``call`` (a graph run in a worker thread); when cancelled, the graph is told to stop
-    at its next step and waited for, so that a cancelled Platform run writes no checkpoint
-    after it is reported over (the thread's next run starts only then)."""
-    task = asyncio.ensure_future(call)
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        stop.set()
-        await asyncio.wait((task,))
-        raise
 
 
 class _Outcome:
