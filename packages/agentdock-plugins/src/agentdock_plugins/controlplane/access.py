@@ -12,11 +12,18 @@ A browser request that changes something must also send the session's CSRF token
 middleware decides by route, not by how the request authenticated, and would make bearer
 clients fetch a cookie first; so the token check lives here, bound to the session, and a
 request with a bearer key (which a foreign page cannot make a browser send) needs none.
+
+Without auth (``--insecure-no-auth``, loopback only) a request must also be addressed to a
+loopback name (its ``Host``): a page whose host name an attacker re-points at 127.0.0.1 (DNS
+rebinding) is same-origin with itself, so the cross-site check lets it through, and with no
+credentials to hold it back it could deploy an uploaded project. With auth on, the host name
+is not checked (a proxy may forward its own): such a page has no session and no key.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import secrets
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +41,7 @@ __all__ = [
     "CSRF_HEADER",
     "SAFE_METHODS",
     "check_origin",
+    "is_loopback",
     "new_session",
     "principal_of",
     "require",
@@ -42,6 +50,31 @@ __all__ = [
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _UNSET = object()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names only this machine (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_loopback_host(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """Refuse (403) a request without auth that is not addressed to a loopback name."""
+    host = connection.headers.get("host", "")
+    try:
+        name = urlsplit(f"//{host}").hostname or ""
+    except ValueError:  # "[::1" and the like
+        name = ""
+    if not host.isprintable() or not is_loopback(name):
+        shown = host[:80] if host.isprintable() else "unprintable"
+        raise PermissionDeniedException(
+            f"without sign-in only a loopback host name is served (localhost, 127.0.0.1, "
+            f"[::1]), not {shown!r}"
+        )
 
 
 def controlplane_of(connection: ASGIConnection[Any, Any, Any, Any]) -> ControlPlane:
@@ -63,6 +96,7 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[Princi
     plane = controlplane_of(connection)
     result: tuple[Principal | None, str]
     if not plane.auth:
+        check_loopback_host(connection)
         result = (ANONYMOUS, "none")
     else:
         header = connection.headers.get("authorization", "")
