@@ -155,6 +155,7 @@ def _semantic_findings(
     yield from semantic.check_exposure(data)
     yield from semantic.check_injection(data)
     yield from semantic.check_deploy(data)
+    yield from semantic.check_arguments(data)
     yield from semantic.check_framework(data, manager.registrations("adapters").keys())
     if data.get("plugins"):
         yield from _plugin_block_findings(data, manager)
