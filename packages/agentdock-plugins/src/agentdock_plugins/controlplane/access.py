@@ -108,6 +108,9 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[Princi
             key_id = _session(connection).get("key_id")
             record = plane.store.get_api_key(key_id) if isinstance(key_id, str) else None
             result = (principal_of_record(record) if record else None, "session")
+    who = result[0]
+    if who is not None and who.key_id is not None:
+        plane.note_key_use(who.key_id)
     connection.scope.setdefault("state", {})["controlplane_principal"] = result
     return result
 

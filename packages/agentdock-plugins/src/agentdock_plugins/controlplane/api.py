@@ -504,6 +504,7 @@ def list_keys(
     if agent is None:
         if not _who(request).can("admin"):
             raise RuntimeHTTPError(403, "Forbidden", "only an admin lists platform keys")
+        plane.flush_key_use()
         return [describe(r, now) for r in plane.store.list_api_keys(PLATFORM)]
     require_agent(plane, agent)
     return [r.public(now) for r in plane.store.list_api_keys(agent)]
