@@ -25,6 +25,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import secrets
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,6 +41,7 @@ from agentdock_plugins.controlplane.state import ControlPlane
 __all__ = [
     "CSRF_HEADER",
     "SAFE_METHODS",
+    "StillAllowed",
     "check_origin",
     "is_loopback",
     "new_session",
@@ -93,6 +95,35 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[Princi
     if cached is not _UNSET:
         found: tuple[Principal | None, str] = cached
         return found
+    result = _resolve(connection)
+    connection.scope.setdefault("state", {})["controlplane_principal"] = result
+    return result
+
+
+class StillAllowed:
+    """Whether the caller of a long stream (the event stream, a followed log) may still
+    read it: the guard read its key once, at the start, so without this a revoked or
+    expired key kept receiving events for as long as its stream stayed open. Called before
+    each item (heartbeats included, so an idle stream ends too); the key's row is read again
+    at most once every ``ControlPlane.stream_recheck_s`` seconds, as the guard reads it (one
+    indexed row)."""
+
+    def __init__(self, connection: ASGIConnection[Any, Any, Any, Any], role: str) -> None:
+        self._connection = connection
+        self._role = role
+        self._every_s = controlplane_of(connection).stream_recheck_s
+        self._checked = time.monotonic()
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now - self._checked < self._every_s:
+            return True
+        self._checked = now
+        who, _ = _resolve(self._connection)
+        return who is not None and who.can(self._role)
+
+
+def _resolve(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[Principal | None, str]:
     plane = controlplane_of(connection)
     result: tuple[Principal | None, str]
     if not plane.auth:
@@ -111,7 +142,6 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[Princi
     who = result[0]
     if who is not None and who.key_id is not None:
         plane.note_key_use(who.key_id)
-    connection.scope.setdefault("state", {})["controlplane_principal"] = result
     return result
 
 

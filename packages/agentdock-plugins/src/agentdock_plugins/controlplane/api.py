@@ -22,7 +22,12 @@ from litestar import Request, Response, Router, delete, get, post
 from litestar.params import HeaderParameter, JSONBody, Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from agentdock_plugins.controlplane.access import controlplane_of, principal_of, require
+from agentdock_plugins.controlplane.access import (
+    StillAllowed,
+    controlplane_of,
+    principal_of,
+    require,
+)
 from agentdock_plugins.controlplane.actions import (
     make_key,
     require_agent,
@@ -257,8 +262,12 @@ async def follow_agent_logs(
         raise _http_error(exc) from None
     keep = LevelFilter(level).keep if level else None
 
+    allowed = StillAllowed(request, "viewer")
+
     async def stream() -> AsyncIterator[ServerSentEventMessage]:
         async for item in follow_log(lines, keep, plane.followers, HEARTBEAT_S):
+            if not allowed():
+                return
             if item is None:
                 yield ServerSentEventMessage(comment="heartbeat")
             elif isinstance(item, str):
@@ -460,8 +469,12 @@ async def events(
     start = int(last_event_id) if last_event_id is not None else cursor
     position = log.last_id if start is None else start
 
+    allowed = StillAllowed(request, "viewer")
+
     async def stream() -> AsyncIterator[ServerSentEventMessage]:
         async for item in follow(log, position, HEARTBEAT_S):
+            if not allowed():
+                return
             if isinstance(item, Event):
                 yield ServerSentEventMessage(
                     data=json.dumps(item.to_json()), event=item.kind, id=str(item.id)

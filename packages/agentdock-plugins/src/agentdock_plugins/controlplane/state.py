@@ -75,6 +75,9 @@ class ControlPlane:
     #: only notes it (no write on the event loop); :meth:`flush_key_use` writes them in one
     #: transaction, with each health reading and before platform keys are listed.
     key_use: dict[str, float] = field(default_factory=dict)
+    #: How often (seconds, at most) an open stream re-reads its caller's key, so that a
+    #: revoked or expired key stops receiving events and log lines.
+    stream_recheck_s: float = 1.0
 
     def note_key_use(self, key_id: str) -> None:
         """Note that ``key_id`` was used now (a dictionary write, no I/O)."""
