@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing
 from typing import Annotated, Any
 
 import anyio
@@ -265,19 +266,21 @@ async def follow_agent_logs(
     allowed = StillAllowed(request, "viewer")
 
     async def stream() -> AsyncIterator[ServerSentEventMessage]:
-        async for item in follow_log(lines, keep, plane.followers, HEARTBEAT_S):
-            if not allowed():
-                return
-            if item is None:
-                yield ServerSentEventMessage(comment="heartbeat")
-            elif isinstance(item, str):
-                yield ServerSentEventMessage(data=json.dumps({"line": item}), event="line")
-            elif item is END:
-                yield ServerSentEventMessage(data="{}", event="end")
-            else:
-                # The cause's type only: a target's message may name paths or hosts.
-                error = {"error": type(item).__name__}
-                yield ServerSentEventMessage(data=json.dumps(error), event="log_error")
+        # Closed on leaving (aclosing), so a stream that ends early frees its follower now.
+        async with aclosing(follow_log(lines, keep, plane.followers, HEARTBEAT_S)) as items:
+            async for item in items:
+                if not allowed():
+                    return
+                if item is None:
+                    yield ServerSentEventMessage(comment="heartbeat")
+                elif isinstance(item, str):
+                    yield ServerSentEventMessage(data=json.dumps({"line": item}), event="line")
+                elif item is END:
+                    yield ServerSentEventMessage(data="{}", event="end")
+                else:
+                    # The cause's type only: a target's message may name paths or hosts.
+                    error = {"error": type(item).__name__}
+                    yield ServerSentEventMessage(data=json.dumps(error), event="log_error")
 
     return ServerSentEvent(stream(), headers={"Cache-Control": "no-store"})
 
