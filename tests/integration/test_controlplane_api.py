@@ -467,7 +467,7 @@ def test_requests_from_another_site_change_nothing_even_without_auth(
 ) -> None:
     with open_store() as store:
         plane = ControlPlane(store=store, projects=tmp_path, auth=False, health_interval=0)
-        with TestClient(controlplane_app(plane)) as client:
+        with TestClient(controlplane_app(plane), base_url="http://127.0.0.1:8700") as client:
             made = client.post("/ui/keys/create", data={"role": "admin"}, headers=headers)
             assert made.status_code == 403, made.text
             assert "another site" in made.json()["detail"]
@@ -479,7 +479,7 @@ def test_requests_from_another_site_change_nothing_even_without_auth(
             same = client.post(
                 "/auth/key/create",
                 json={"role": "viewer"},
-                headers={"origin": "http://testserver.local"},
+                headers={"origin": "http://127.0.0.1:8700"},
             )
             assert same.status_code == 201, same.text
 

@@ -512,3 +512,22 @@ def test_platform_key_actions_refuse_bad_input_and_non_admins(cp: Plane) -> None
         assert answer.status_code == 403, path
     assert cp.client.get("/ui/platform-keys").status_code == 403
     assert cp.client.get("/controller/agents", headers=cp.auth("viewer")).status_code == 200
+
+
+def test_a_followed_log_ends_once_its_key_is_revoked(
+    cp: Plane, runtime_log: _Log, http: httpx.Client
+) -> None:
+    from agentdock_plugins.controlplane.principals import PLATFORM
+
+    cp.plane.stream_recheck_s = 0
+    viewer = cp.keys["viewer"]
+    with http.stream(
+        "GET", "/controller/logs/echo/follow?tail=1", headers=cp.auth("viewer")
+    ) as answer:
+        lines = answer.iter_lines()
+        assert _frames(lines, 1) == [("line", {"line": "12:00:01.000 DEBUG app noise"})]
+        assert cp.plane.store.revoke_api_key(agent=PLATFORM, key_id=viewer.split("_")[1])
+        runtime_log.new.put("12:00:02.000 ERROR app written after the revocation")
+        assert _frames(lines, 1) == []  # the stream ended without sending it
+    runtime_log.new.put("12:00:03.000 INFO app next")  # a plain iterator's thread ends here
+    _until(lambda: cp.plane.followers.taken == 0)

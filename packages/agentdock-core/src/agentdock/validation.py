@@ -168,6 +168,7 @@ def _semantic_findings(
     yield from semantic.check_exposure(data)
     yield from semantic.check_injection(data)
     yield from semantic.check_deploy(data)
+    yield from semantic.check_arguments(data)
     adapters = {name for m in known for name in m.registrations("adapters")}
     yield from semantic.check_framework(data, adapters)
     if data.get("plugins"):

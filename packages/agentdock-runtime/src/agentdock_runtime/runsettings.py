@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agentdock.spec.runarguments import argument_problems
+
 __all__ = ["DEFAULT_TIMEOUT_SEC", "PipelineError", "RunSettings"]
 
 #: How long an agent may run when ``arguments.timeout_sec`` is not given.
@@ -31,12 +33,11 @@ class RunSettings:
 
     @classmethod
     def from_arguments(cls, arguments: Mapping[str, Any]) -> RunSettings:
+        """The settings of ``arguments``, by the rule ``validate`` applies too."""
+        problems = argument_problems(arguments)
+        if problems:
+            key, cause = problems[0]
+            raise PipelineError(f"arguments.{key} {cause}")
         timeout = arguments.get("timeout_sec", DEFAULT_TIMEOUT_SEC)
-        if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
-        ):
-            raise PipelineError(f"arguments.timeout_sec must be a positive number, got {timeout!r}")
-        retries = arguments.get("max_retries", 0)
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise PipelineError(f"arguments.max_retries must be an integer >= 0, got {retries!r}")
+        retries: int = arguments.get("max_retries", 0)
         return cls(float(timeout) if timeout is not None else None, retries)

@@ -15,6 +15,7 @@ import jsonschema_rs
 
 from agentdock.findings import Code, Finding, Path, Severity, quote
 from agentdock.spec.quantities import cpu_millis, memory_bytes
+from agentdock.spec.runarguments import argument_problems
 
 __all__ = [
     "DEFAULT_ROLES",
@@ -22,6 +23,7 @@ __all__ = [
     "MIN_SECRET_BYTES",
     "RESERVED_PERMISSIONS",
     "block",
+    "check_arguments",
     "check_auth",
     "check_exposure",
     "check_framework",
@@ -301,6 +303,19 @@ def check_deploy(data: Mapping[str, Any]) -> Iterator[Finding]:
             ("deploy", "autoscale", "min_replicas"),
             f"min_replicas {low} is above max_replicas {high}",
             hint="make deploy.autoscale.min_replicas at most max_replicas",
+        )
+
+
+def check_arguments(data: Mapping[str, Any]) -> Iterator[Finding]:
+    """Run knobs the runtime would refuse at start-up (4002): a ``timeout_sec`` that is not
+    a positive number, a ``max_retries`` that is not an integer of 0 or more."""
+    for key, cause in argument_problems(block(data, "arguments"), unresolved_ok=True):
+        yield Finding(
+            Code.InvalidSchemaError,
+            ("arguments", key),
+            f"arguments.{key} {cause}",
+            hint="timeout_sec: seconds, a positive number (or null: no bound); "
+            "max_retries: a whole number, 0 or more",
         )
 
 

@@ -12,12 +12,20 @@ A browser request that changes something must also send the session's CSRF token
 middleware decides by route, not by how the request authenticated, and would make bearer
 clients fetch a cookie first; so the token check lives here, bound to the session, and a
 request with a bearer key (which a foreign page cannot make a browser send) needs none.
+
+Without auth (``--insecure-no-auth``, loopback only) a request must also be addressed to a
+loopback name (its ``Host``): a page whose host name an attacker re-points at 127.0.0.1 (DNS
+rebinding) is same-origin with itself, so the cross-site check lets it through, and with no
+credentials to hold it back it could deploy an uploaded project. With auth on, the host name
+is not checked (a proxy may forward its own): such a page has no session and no key.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import secrets
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,7 +41,9 @@ from agentdock_plugins.controlplane.state import ControlPlane
 __all__ = [
     "CSRF_HEADER",
     "SAFE_METHODS",
+    "StillAllowed",
     "check_origin",
+    "is_loopback",
     "new_session",
     "principal_of",
     "require",
@@ -42,6 +52,31 @@ __all__ = [
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _UNSET = object()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names only this machine (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_loopback_host(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """Refuse (403) a request without auth that is not addressed to a loopback name."""
+    host = connection.headers.get("host", "")
+    try:
+        name = urlsplit(f"//{host}").hostname or ""
+    except ValueError:  # "[::1" and the like
+        name = ""
+    if not host.isprintable() or not is_loopback(name):
+        shown = host[:80] if host.isprintable() else "unprintable"
+        raise PermissionDeniedException(
+            f"without sign-in only a loopback host name is served (localhost, 127.0.0.1, "
+            f"[::1]), not {shown!r}"
+        )
 
 
 def controlplane_of(connection: ASGIConnection[Any, Any, Any, Any]) -> ControlPlane:
@@ -60,9 +95,39 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[Princi
     if cached is not _UNSET:
         found: tuple[Principal | None, str] = cached
         return found
+    result = _resolve(connection)
+    connection.scope.setdefault("state", {})["controlplane_principal"] = result
+    return result
+
+
+class StillAllowed:
+    """Whether the caller of a long stream (the event stream, a followed log) may still
+    read it: the guard read its key once, at the start, so without this a revoked or
+    expired key kept receiving events for as long as its stream stayed open. Called before
+    each item (heartbeats included, so an idle stream ends too); the key's row is read again
+    at most once every ``ControlPlane.stream_recheck_s`` seconds, as the guard reads it (one
+    indexed row)."""
+
+    def __init__(self, connection: ASGIConnection[Any, Any, Any, Any], role: str) -> None:
+        self._connection = connection
+        self._role = role
+        self._every_s = controlplane_of(connection).stream_recheck_s
+        self._checked = time.monotonic()
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now - self._checked < self._every_s:
+            return True
+        self._checked = now
+        who, _ = _resolve(self._connection)
+        return who is not None and who.can(self._role)
+
+
+def _resolve(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[Principal | None, str]:
     plane = controlplane_of(connection)
     result: tuple[Principal | None, str]
     if not plane.auth:
+        check_loopback_host(connection)
         result = (ANONYMOUS, "none")
     else:
         header = connection.headers.get("authorization", "")
@@ -74,7 +139,9 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[Princi
             key_id = _session(connection).get("key_id")
             record = plane.store.get_api_key(key_id) if isinstance(key_id, str) else None
             result = (principal_of_record(record) if record else None, "session")
-    connection.scope.setdefault("state", {})["controlplane_principal"] = result
+    who = result[0]
+    if who is not None and who.key_id is not None:
+        plane.note_key_use(who.key_id)
     return result
 
 

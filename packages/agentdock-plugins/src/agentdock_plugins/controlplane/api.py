@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing
 from typing import Annotated, Any
 
 import anyio
@@ -23,7 +24,12 @@ from litestar import Request, Response, Router, delete, get, post
 from litestar.params import HeaderParameter, JSONBody, Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from agentdock_plugins.controlplane.access import controlplane_of, principal_of, require
+from agentdock_plugins.controlplane.access import (
+    StillAllowed,
+    controlplane_of,
+    principal_of,
+    require,
+)
 from agentdock_plugins.controlplane.actions import (
     make_key,
     require_agent,
@@ -262,18 +268,24 @@ async def follow_agent_logs(
         raise _http_error(exc) from None
     keep = LevelFilter(level).keep if level else None
 
+    allowed = StillAllowed(request, "viewer")
+
     async def stream() -> AsyncIterator[ServerSentEventMessage]:
-        async for item in follow_log(lines, keep, plane.followers, HEARTBEAT_S):
-            if item is None:
-                yield ServerSentEventMessage(comment="heartbeat")
-            elif isinstance(item, str):
-                yield ServerSentEventMessage(data=json.dumps({"line": item}), event="line")
-            elif item is END:
-                yield ServerSentEventMessage(data="{}", event="end")
-            else:
-                # The cause's type only: a target's message may name paths or hosts.
-                error = {"error": type(item).__name__}
-                yield ServerSentEventMessage(data=json.dumps(error), event="log_error")
+        # Closed on leaving (aclosing), so a stream that ends early frees its follower now.
+        async with aclosing(follow_log(lines, keep, plane.followers, HEARTBEAT_S)) as items:
+            async for item in items:
+                if not allowed():
+                    return
+                if item is None:
+                    yield ServerSentEventMessage(comment="heartbeat")
+                elif isinstance(item, str):
+                    yield ServerSentEventMessage(data=json.dumps({"line": item}), event="line")
+                elif item is END:
+                    yield ServerSentEventMessage(data="{}", event="end")
+                else:
+                    # The cause's type only: a target's message may name paths or hosts.
+                    error = {"error": type(item).__name__}
+                    yield ServerSentEventMessage(data=json.dumps(error), event="log_error")
 
     return ServerSentEvent(stream(), headers={"Cache-Control": "no-store"})
 
@@ -465,8 +477,12 @@ async def events(
     start = int(last_event_id) if last_event_id is not None else cursor
     position = log.last_id if start is None else start
 
+    allowed = StillAllowed(request, "viewer")
+
     async def stream() -> AsyncIterator[ServerSentEventMessage]:
         async for item in follow(log, position, HEARTBEAT_S):
+            if not allowed():
+                return
             if isinstance(item, Event):
                 yield ServerSentEventMessage(
                     data=json.dumps(item.to_json()), event=item.kind, id=str(item.id)
@@ -509,6 +525,7 @@ def list_keys(
     if agent is None:
         if not _who(request).can("admin"):
             raise RuntimeHTTPError(403, "Forbidden", "only an admin lists platform keys")
+        plane.flush_key_use()
         return [describe(r, now) for r in plane.store.list_api_keys(PLATFORM)]
     require_agent(plane, agent)
     return [r.public(now) for r in plane.store.list_api_keys(agent)]

@@ -152,6 +152,7 @@ def controlplane_app(plane: ControlPlane, *, secure_cookies: bool = False) -> Li
         for task in watcher:
             await health.stop(task)
         plane.operations.shutdown()
+        await anyio.to_thread.run_sync(plane.flush_key_use)
 
     static = create_static_files_router(
         path="/static", directories=[HERE / "static"], include_in_schema=False

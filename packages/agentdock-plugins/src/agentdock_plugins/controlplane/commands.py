@@ -7,7 +7,6 @@ key it says how to make the first one (``agentdock controlplane key create --rol
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import click
 from agentdock_cli import exitcodes
 from agentdock_cli.output import console, print_json
 
+from agentdock_plugins.controlplane.access import is_loopback
 from agentdock_plugins.controlplane.principals import ROLES
 
 __all__ = ["controlplane_command", "is_loopback"]
@@ -23,16 +23,6 @@ __all__ = ["controlplane_command", "is_loopback"]
 DEFAULT_PORT = 8700
 #: Seconds a stopping control plane gives open requests (event streams) before it closes them.
 SHUTDOWN_GRACE_S = 5
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names only this machine (127.0.0.0/8, ::1, localhost)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _fail(message: str, as_json: bool, code: int = exitcodes.INVALID) -> None:

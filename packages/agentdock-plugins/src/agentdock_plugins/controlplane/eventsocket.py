@@ -8,7 +8,8 @@ only sends: a frame from the client is ignored, and its close ends the stream at
 
 A browser sends its session cookie with a WebSocket handshake from any site, so the guard
 refuses a handshake whose ``Origin`` is another site (cross-site WebSocket hijacking) before
-it looks at the session.
+it looks at the session. The caller's key is read again as frames go out (at most once a
+second): a revoked or expired key's socket is closed with 1008.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import anyio
 from litestar import WebSocket, websocket
 from litestar.params import Parameter
 
-from agentdock_plugins.controlplane.access import controlplane_of, require
+from agentdock_plugins.controlplane.access import StillAllowed, controlplane_of, require
 from agentdock_plugins.controlplane.events import HEARTBEAT_S, Event, Gap, follow
 
 __all__ = ["event_socket"]
@@ -32,10 +33,15 @@ async def event_socket(
 ) -> None:
     log = controlplane_of(socket).events
     position = log.last_id if cursor is None else cursor
+    allowed = StillAllowed(socket, "viewer")
     await socket.accept()
 
     async def send() -> None:
         async for item in follow(log, position, HEARTBEAT_S):
+            if not allowed():  # the key was revoked or expired: close (policy violation)
+                await socket.close(code=1008)
+                tasks.cancel_scope.cancel()
+                return
             if isinstance(item, Event):
                 frame: dict[str, Any] = item.to_json()
             elif isinstance(item, Gap):

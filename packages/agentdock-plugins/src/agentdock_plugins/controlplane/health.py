@@ -60,6 +60,8 @@ async def watch_health(plane: ControlPlane, interval: float) -> None:
             )
             if plane.operations.rows is not None:
                 await anyio.to_thread.run_sync(plane.recover_operations)
+            if plane.key_use:
+                await anyio.to_thread.run_sync(plane.flush_key_use)
             for row in changed:
                 plane.events.publish(
                     "health_event",

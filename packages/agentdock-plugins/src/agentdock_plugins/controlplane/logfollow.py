@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 
 __all__ = ["END", "MAX_FOLLOWERS", "WINDOW", "Followers", "TooManyFollowers", "follow_log"]
 
@@ -103,7 +103,7 @@ async def follow_log(
     keep: Callable[[str], bool] | None,
     followers: Followers,
     heartbeat_s: float,
-) -> AsyncIterator[object]:
+) -> AsyncGenerator[object, None]:
     """Each line of ``lines`` that ``keep`` keeps, then :data:`END`; None after
     ``heartbeat_s`` without one; an exception the target raised, as the last item
     (:class:`TooManyFollowers` when every place is taken). The place this takes in

@@ -357,8 +357,9 @@ def platform_keys_page(request: Request[Any, Any, Any]) -> Template | Redirect:
 
 
 def _platform_keys(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
-    now = time.time()
-    return [k.public(now) for k in _plane(request).store.list_api_keys(PLATFORM)]
+    now, plane = time.time(), _plane(request)
+    plane.flush_key_use()
+    return [k.public(now) for k in plane.store.list_api_keys(PLATFORM)]
 
 
 @get("/ui/platform-keys", guards=[ADMIN], include_in_schema=False, sync_to_thread=True)

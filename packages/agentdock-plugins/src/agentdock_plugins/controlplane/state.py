@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,22 @@ class ControlPlane:
     #: Held while an upload is unpacked or the uploads are pruned: an archive uploaded
     #: again is marked new before a pruning can take it for old.
     uploads_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: When each platform key was last used, not yet written to the registry: a request
+    #: only notes it (no write on the event loop); :meth:`flush_key_use` writes them in one
+    #: transaction, with each health reading and before platform keys are listed.
+    key_use: dict[str, float] = field(default_factory=dict)
+    #: How often (seconds, at most) an open stream re-reads its caller's key, so that a
+    #: revoked or expired key stops receiving events and log lines.
+    stream_recheck_s: float = 1.0
+
+    def note_key_use(self, key_id: str) -> None:
+        """Note that ``key_id`` was used now (a dictionary write, no I/O)."""
+        self.key_use[key_id] = time.time()
+
+    def flush_key_use(self) -> int:
+        """Write the noted uses as the keys' ``last_used_at`` (blocking: call off the loop)."""
+        pending, self.key_use = self.key_use, {}
+        return self.store.touch_api_keys(pending) if pending else 0
 
     def __post_init__(self) -> None:
         self.operations = Operations(self.events, rows=OperationRows(self.store))

@@ -2,7 +2,9 @@
 
 ``{"error": NAME, "code": STATUS, "detail": TEXT, "run_id": ...}`` plus ``path``/``details``
 when they say something. Pipeline errors carry their run id (also sent as ``x-run-id``);
-Litestar's own errors (unknown route, wrong method, body too large) get a stable name.
+Litestar's own errors (unknown route, wrong method, body too large) get a stable name, and
+its refusal of a parameter or body field names the field and the cause (``path``, ``details``)
+rather than echoing the request's URL.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from agentdock_runtime import RuntimeHTTPError
 from litestar import Request, Response
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, ValidationException
 
 from agentdock_plugins.litestar.encoding import encode_json
 
@@ -84,8 +86,27 @@ def _runtime_error(request: Request[Any, Any, Any], exc: RuntimeHTTPError) -> Re
     return error_response(exc)
 
 
+def _field_errors(exc: ValidationException) -> list[dict[str, str]]:
+    """The fields Litestar refused, as ``{"path", "message"}`` (its ``extra``: one
+    ``{"key", "message", "source"}`` per field; a key-less one is the whole body)."""
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    return [
+        {"path": str(item.get("key") or "body"), "message": str(item.get("message") or "invalid")}
+        for item in extra
+        if isinstance(item, dict)
+    ]
+
+
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
+    fields = _field_errors(exc) if isinstance(exc, ValidationException) else []
+    if fields:
+        first = fields[0]
+        detail = f"{first['path']}: {first['message']}"
+        error = RuntimeHTTPError(
+            status, status_name(status), detail, path=first["path"], details=fields
+        )
+        return error_response(error)
     if status >= 500:
         log.error("%s %s failed with %d", request.method, request.url.path, status)
         detail = "the server failed to handle the request"
