@@ -4,24 +4,15 @@ against the chat example, its two lines (the URL and the key) pointed at that se
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import agentdock
-import agentdock_plugins.auth
-import agentdock_plugins.langgraph
-import agentdock_plugins.litestar
 import pytest
-from agentdock import make_plugin_manager
-from agentdock.registry import open_store
-from auth_support import add_key
-from served import serving
+from served import served_chat
 
 ROOT = Path(__file__).resolve().parents[2]
-CHAT = ROOT / "examples" / "chat"
 COMPAT = ROOT / "docs" / "compat.md"
 
 
@@ -35,28 +26,10 @@ def a2a_example() -> str:
 
 
 @pytest.fixture
-def chat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
+def chat(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """The chat example served on a real socket, auth on: its base URL and a key."""
-    monkeypatch.setenv("AGENTDOCK_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("AGENTDOCK_REDIS_URL", raising=False)
-    with open_store() as store:
-        key = add_key(store, "chat")
-    project = tmp_path / "chat"
-    shutil.copytree(CHAT, project, ignore=shutil.ignore_patterns("__pycache__", ".agentdock"))
-    for name in [n for n in sys.modules if n.split(".")[0] == "agent"]:
-        del sys.modules[name]
-    manager = make_plugin_manager(
-        plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar, agentdock_plugins.auth]
-    )
-    app = agentdock.app(project / "Dockfile.yaml", plugins=manager)
-    try:
-        with serving(app) as port:
-            yield f"http://127.0.0.1:{port}", key.key
-    finally:
-        while str(project) in sys.path:
-            sys.path.remove(str(project))
-        for name in [n for n in sys.modules if n.split(".")[0] == "agent"]:
-            del sys.modules[name]
+    with served_chat(tmp_path) as served:
+        yield served
 
 
 def test_the_a2a_example_of_compat_md_runs_as_written(

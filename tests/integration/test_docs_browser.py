@@ -10,24 +10,14 @@ the page. Screenshots are saved in the test's temporary directory.
 from __future__ import annotations
 
 import json
-import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import agentdock
-import agentdock_plugins.auth
-import agentdock_plugins.langgraph
-import agentdock_plugins.litestar
 import pytest
-from agentdock import make_plugin_manager
-from agentdock.registry import open_store
-from auth_support import add_key
 from browser_support import chrome
-from served import serving
+from served import served_chat
 
-CHAT = Path(__file__).resolve().parents[2] / "examples" / "chat"
 WAIT = 30
 
 
@@ -38,28 +28,10 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def chat_served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
-    """The chat example on a real socket, auth on; yields its base URL and a developer key."""
-    monkeypatch.setenv("AGENTDOCK_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("AGENTDOCK_REDIS_URL", raising=False)
-    with open_store() as store:
-        key = add_key(store, "chat")
-    project = tmp_path / "chat"
-    shutil.copytree(CHAT, project, ignore=shutil.ignore_patterns("__pycache__", ".agentdock"))
-    for name in [n for n in sys.modules if n.split(".")[0] == "agent"]:
-        del sys.modules[name]
-    manager = make_plugin_manager(
-        plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar, agentdock_plugins.auth]
-    )
-    app = agentdock.app(project / "Dockfile.yaml", plugins=manager)
-    try:
-        with serving(app) as port:
-            yield f"http://127.0.0.1:{port}", key.key
-    finally:
-        while str(project) in sys.path:
-            sys.path.remove(str(project))
-        for name in [n for n in sys.modules if n.split(".")[0] == "agent"]:
-            del sys.modules[name]
+def chat_served(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """The chat example served on a real socket, auth on: its base URL and a key."""
+    with served_chat(tmp_path) as served:
+        yield served
 
 
 def test_docs_authorize_and_try_out_invoke(
