@@ -13,6 +13,7 @@ machine's registry.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -115,18 +116,7 @@ def list_command(
         store = _existing(registry, as_json)
         with store:  # type: ignore[attr-defined]
             entries = store.list_audit(agent=agent, limit=limit)  # type: ignore[attr-defined]
-        rows = [
-            {
-                "id": e.id,
-                "at": e.at,
-                "actor": e.actor,
-                "action": e.action,
-                "agent": e.agent,
-                "target": e.target,
-                "details": e.details,
-            }
-            for e in entries
-        ]
+        rows = [dataclasses.asdict(e) for e in entries]
     if as_json:
         print_json({"ok": True, "entries": rows})
         raise SystemExit(exitcodes.OK)

@@ -8,6 +8,7 @@ their progress is in ``GET /controller/events`` (SSE) and ``GET /controller/oper
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -596,18 +597,7 @@ def audit_log(
 ) -> list[dict[str, Any]]:
     """The newest audit entries (of one agent), newest first."""
     entries = _plane(request).store.list_audit(agent=agent, limit=limit)
-    return [
-        {
-            "id": e.id,
-            "at": e.at,
-            "actor": e.actor,
-            "action": e.action,
-            "agent": e.agent,
-            "target": e.target,
-            "details": e.details,
-        }
-        for e in reversed(entries)
-    ]
+    return [dataclasses.asdict(e) for e in reversed(entries)]
 
 
 api_router = Router(
