@@ -366,6 +366,8 @@ _field = st.one_of(st.none(), st.integers(-5, 10**19), st.floats(allow_nan=True)
     ),
 )
 @example(trace_id=None, span_id=None, data={"latency_ms": float("inf")}, children=[])
+# A run that ends 1 ns after the epoch and lasted 1 ms: its start is clamped, not negative.
+@example(trace_id=None, span_id=None, data={"end_unix_nano": 1, "latency_ms": 1}, children=[])
 @example(
     trace_id=None,
     span_id=None,

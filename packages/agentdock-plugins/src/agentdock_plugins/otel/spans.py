@@ -385,7 +385,10 @@ class RunSpanBuilder:
         data = _data(end)
         agent = str(end.get("agent") or "agent")
         end_ns = _int(data.get("end_unix_nano")) or _timestamp_ns(end.get("timestamp"))
-        start_ns = _int(data.get("start_unix_nano")) or end_ns - _ms_to_ns(data.get("latency_ms"))
+        # A latency longer than the time since the epoch would start the run before it: 0.
+        start_ns = _int(data.get("start_unix_nano")) or max(
+            end_ns - _ms_to_ns(data.get("latency_ms")), 0
+        )
         fixed = (agent, *map(data.get, _RUN_FIXED_KEYS))
         attributes: dict[str, Any] = {}
         _put(attributes, INPUT_TOKENS, _int_or_none(data.get("tokens_input")))
