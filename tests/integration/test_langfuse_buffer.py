@@ -25,6 +25,7 @@ import agentdock_plugins.langgraph
 import agentdock_plugins.litestar
 import pytest
 from _otlp_receiver import Receiver, Span
+from _probe_spec import PROBE_DOCUMENT
 from agentdock import make_plugin_manager, validate
 from agentdock.testing import client
 from agentdock_plugins.langfuse import langfuse_sink
@@ -39,18 +40,7 @@ SECRET = "sk-lf-planted-9z8y7x6w5v4u"
 INPUT_SECRET = "sk-user-planted-55aa66bb77cc"
 _LANGGRAPH = make_plugin_manager(plugins=[("langgraph", agentdock_plugins.langgraph)])
 
-DOCUMENT: dict[str, Any] = {
-    "version": "1.1",
-    "agent": {"name": "probe", "entrypoint": "echo.graph:build_graph", "framework": "langgraph"},
-    "model": {"provider": "openai", "name": "gpt-4o-mini"},
-    "io_schema": {
-        "input": {"type": "object", "properties": {"text": {"type": "string"}}},
-        "output": {"type": "object", "properties": {"text": {"type": "string"}}},
-    },
-    "auth": {"mode": "api_key", "api_keys": {"enabled": True}},
-    "expose": {"rest": True},
-    "metadata": {"version": "2.3.0"},
-}
+DOCUMENT: dict[str, Any] = PROBE_DOCUMENT
 
 
 def _spec(**langfuse: Any) -> Any:

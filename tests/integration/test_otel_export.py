@@ -21,6 +21,7 @@ import agentdock_plugins.litestar
 import agentdock_plugins.otel
 import pytest
 from _otlp_receiver import Receiver, Span, stalled_collector
+from _probe_spec import PROBE_DOCUMENT
 from agentdock import make_plugin_manager, validate
 from agentdock.testing import client
 from agentdock_plugins.otel import otel_sink
@@ -34,18 +35,7 @@ SECRET = "sk-otel-planted-7f3a9c1e5b2d4680"
 SERVER, INTERNAL, CLIENT = 2, 1, 3  # protobuf Span.SpanKind values
 STATUS_ERROR = 2
 
-DOCUMENT: dict[str, Any] = {
-    "version": "1.1",
-    "agent": {"name": "probe", "entrypoint": "echo.graph:build_graph", "framework": "langgraph"},
-    "model": {"provider": "openai", "name": "gpt-4o-mini"},
-    "io_schema": {
-        "input": {"type": "object", "properties": {"text": {"type": "string"}}},
-        "output": {"type": "object", "properties": {"text": {"type": "string"}}},
-    },
-    "auth": {"mode": "api_key", "api_keys": {"enabled": True}},
-    "expose": {"rest": True},
-    "metadata": {"version": "2.3.0"},
-}
+DOCUMENT: dict[str, Any] = PROBE_DOCUMENT
 
 
 _LANGGRAPH = make_plugin_manager(plugins=[("langgraph", agentdock_plugins.langgraph)])

@@ -24,6 +24,7 @@ from typing import Any
 import agentdock_plugins.langgraph
 import pytest
 from _otlp_receiver import Receiver, Span
+from _probe_spec import PROBE_DOCUMENT
 from agentdock import make_plugin_manager, validate
 from agentdock_plugins.langfuse import langfuse_sink
 from agentdock_plugins.langfuse.exporter import BATCH_ID_HEADER, TRACES_PATH
@@ -41,16 +42,7 @@ SECRET = "sk-lf-pipeline-planted-4e5f6a7b"
 _LANGGRAPH = make_plugin_manager(plugins=[("langgraph", agentdock_plugins.langgraph)])
 
 DOCUMENT: dict[str, Any] = {
-    "version": "1.1",
-    "agent": {"name": "probe", "entrypoint": "echo.graph:build_graph", "framework": "langgraph"},
-    "model": {"provider": "openai", "name": "gpt-4o-mini"},
-    "io_schema": {
-        "input": {"type": "object", "properties": {"text": {"type": "string"}}},
-        "output": {"type": "object", "properties": {"text": {"type": "string"}}},
-    },
-    "auth": {"mode": "api_key", "api_keys": {"enabled": True}},
-    "expose": {"rest": True},
-    "metadata": {"version": "2.3.0"},
+    **PROBE_DOCUMENT,
     "observability": {"langfuse": {"public_key": PUBLIC, "secret_key": SECRET}},
 }
 
