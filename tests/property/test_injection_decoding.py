@@ -356,3 +356,21 @@ def test_encoded_text_longer_than_the_reader_reads_is_flagged() -> None:
 )
 def test_long_blobs_read_whole_or_not_text_are_not_flagged(text: str) -> None:
     assert "unread_encoded" not in score_text(text).rules
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "%41%42 \ud800 D3% 94%",  # escapes written backwards, after a lone surrogate
+        "x\ud800" + "%41" * 3,
+        "\udfff &#105;gnore \\u0069 0x69 0x67 0x6e 0x6f 0x72 0x65 0x20 0x61",
+        "\ud800 aGVsbG8gd29ybGQgaGVsbG8gd29ybGQ= tcurtsni suoiverp",
+    ],
+)
+def test_a_lone_surrogate_is_read_not_raised(text: str) -> None:
+    """JSON may carry a lone surrogate (``"\\ud800"``): it cannot be encoded as UTF-8, so
+    every scan that hands text to RE2 hands it bytes (``surrogatepass``), never ``str``."""
+    from agentdock_plugins.policies.injection_detect import Detector
+
+    Detector(tiers=(1, 2)).decide(text)
+    score_text(text)
