@@ -374,3 +374,20 @@ def test_a_lone_surrogate_is_read_not_raised(text: str) -> None:
 
     Detector(tiers=(1, 2)).decide(text)
     score_text(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("aZ9+/=-_ \t\n\x0b\x0c\x1c\x1f.é\u3000\x85\xa0\ud800")),
+        max_size=120,
+    )
+)
+def test_long_tokens_are_the_words_split_cuts(text: str) -> None:
+    """The tokens the blob decoders read are those ``str.split`` cuts, 16 characters or
+    more, whatever the spaces (ASCII ones ``bytes.split`` does not know, non-ASCII ones)."""
+    from agentdock_plugins.policies.injection_decode import _long_tokens
+
+    text = text.replace("Z", "Z" * 9)  # runs of 16 or more are common
+    raw = text.encode("utf-8", "surrogatepass")
+    assert _long_tokens(text, raw) == [t for t in text.split() if len(t) >= 16]
