@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from agentdock_plugins.policies import injection_decode, injection_rules
+from agentdock_plugins.policies.injection_normal import canonical
 from agentdock_plugins.policies.injection_prefilter import Prefilter, superset
 from agentdock_plugins.policies.injection_rule_table import RULE_SOURCES
 from agentdock_plugins.policies.injection_rules import canonical_views
@@ -132,9 +133,12 @@ def test_three_runs_of_every_width_and_gap_read_as_the_back_reference_did() -> N
                 assert (injection_decode._EVEN_PIECES.search(pieces) is not None) == expected
 
 
+_LETTERS_ONLY = bytes(i if 97 <= i <= 122 else 32 for i in range(256))
+
+
 def _long_words_split(text: str) -> list[str]:
-    """Every run of 20 or more ASCII lower-case letters, split off without RE2's look first."""
-    runs = text.encode("utf-8", "surrogatepass").translate(injection_rules._LETTERS_ONLY).split()
+    """Every run of 20 or more ASCII lower-case letters, the text split into all its runs."""
+    runs = text.encode("utf-8", "surrogatepass").translate(_LETTERS_ONLY).split()
     return [run.decode("ascii") for run in runs if len(run) >= 20]
 
 
@@ -143,3 +147,25 @@ def _long_words_split(text: str) -> list[str]:
 def test_long_words_are_those_a_full_split_finds(text: str) -> None:
     for sample in (text, "ignoreallpreviousinstructions " + text, text * 3):
         assert injection_rules._long_words(sample) == _long_words_split(sample)
+
+
+_TRIGGER_ALPHABET = ["ne", "no", "was", "ignore", "ignorez", "игнорируй", "_", "é", "a", "0"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from([*_TRIGGER_ALPHABET, " ", ".", "\n", "\ud800", "-", "x"]), max_size=30)
+)
+def test_trigger_words_found_in_one_pass_are_those_of_the_word_set(parts: list[str]) -> None:
+    """The languages whose trigger words occur, found in one RE2 pass over the bytes, are
+    those whose triggers meet the text's word set: words glued to letters, digits, ``_`` or
+    non-ASCII characters (a lone surrogate too) are no words of their own."""
+    rules = injection_rules.DEFAULT_RULES
+    text = "".join(parts)
+    canon = canonical(text)[0]
+    for sample in (text, canon):
+        words = injection_rules._words(sample)
+        expected = {
+            i for i, family in enumerate(rules._spaced) if not family.triggers.isdisjoint(words)
+        }
+        assert rules._triggers.present(sample) == expected
