@@ -98,6 +98,39 @@ def test_any_text_of_rule_words_and_ascii_spaces_has_its_rules_named(
     assert _missed(text) == []
 
 
+def _late_start(text: str) -> list[str]:
+    """The rules whose ``re`` match is missed when searched from where RE2 first matches."""
+    found = injection_rules._PREFILTER.candidates(text) or frozenset()
+    missed = []
+    for index in found:
+        start = injection_rules._PREFILTER.start(index, text)
+        whole = PATTERNS[index].search(text) is not None
+        if whole != (start is not None and PATTERNS[index].search(text, start) is not None):
+            missed.append(RULE_SOURCES[index][0])
+    return missed
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_PIECES, _GAPS), min_size=1, max_size=12))
+def test_re_searched_from_where_re2_first_matches_finds_what_a_whole_search_does(
+    parts: list[tuple[str, str]],
+) -> None:
+    """RE2's leftmost start of a widened pattern is never after ``re``'s first match, so a
+    candidate's ``re`` search may begin there (look-behinds still read what is before)."""
+    text = "".join(piece + gap for piece, gap in parts)
+    for sample in (text, "x" + text, "no, " + text, text + text):
+        assert _late_start(sample) == []
+
+
+def test_re_searched_from_where_re2_first_matches_on_the_corpus() -> None:
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as f:
+        texts = [r["text"] for r in map(json.loads, f) if r["split"] != "test"]
+    for text in texts[1::3]:
+        for view in canonical_views(text):
+            if view.text.isascii():
+                assert _late_start(view.text) == [], view.text[:80]
+
+
 #: The chunked-blob sign as ``re`` wrote it, with a back-reference RE2 cannot take.
 _EVEN_PIECES_RE = re.compile(rb"(?<!a)(a{4,64}+)[ ]{1,4}\1[ ]{1,4}\1(?!a)")
 _WIDTHS = st.sampled_from([0, 3, 4, 5, 8, 63, 64, 65])

@@ -224,15 +224,21 @@ def _english(text: str, names: set[str], words: set[bytes] | None = None) -> flo
     for index, (name, weight, regex, groups) in enumerate(_COMPILED):
         if name in names:
             continue
+        start = 0
         if index in covered:
             if candidates is None or index not in candidates:
                 continue
+            found = _PREFILTER.start(index, text)
+            if found is None:
+                continue
+            start = found
         else:
             if words is None:
                 words = _words(text)
             if not _triggered(groups, text, words, present):
                 continue
-        if regex.search(text) is not None:
+        # Lookbehinds and ``\b`` still read the text before ``start``.
+        if regex.search(text, start) is not None:
             names.add(name)
             total += weight
     return total
