@@ -165,5 +165,6 @@ class Prefilter:
         of its matches is one of the rewritten pattern's, and RE2 finds the leftmost
         start), so ``re`` need search only from there: a candidate's ``re`` scan of 4 KB
         cost some 95 µs, an attack at its end is now found by scanning its tail."""
-        found = self._each[index].search(text)
+        # Handed bytes (ASCII: offsets are the same): RE2's wrapper maps no offsets then.
+        found = self._each[index].search(text.encode("ascii"))
         return None if found is None else found.start()

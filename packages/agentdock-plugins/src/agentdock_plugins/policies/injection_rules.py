@@ -156,6 +156,9 @@ _COMPILED = tuple((n, w, re.compile(src), _groups(trig)) for n, w, src, trig in 
 #: Which of :data:`_COMPILED` can match an ASCII text, in one RE2 pass (see the module).
 _PREFILTER = Prefilter([src for _, _, src, _ in RULE_SOURCES])
 
+#: Rules the set does not hold: their triggers, then ``re``, decide (see the prefilter).
+_UNCOVERED = frozenset(range(len(_COMPILED))) - _PREFILTER.covered
+
 _WEIGHTS: dict[str, float] = {n: w for n, w, _, _ in RULE_SOURCES}
 _FAMILY_WEIGHTS = {"override": 1.0, "override_soft": 0.6, "exfiltration": 1.0}
 
@@ -212,6 +215,12 @@ def _first_word(phrase: str) -> bytes:
     return phrase.encode().translate(_WORD_BYTES).split()[0]
 
 
+#: Texts longer than this are searched by ``re`` from where RE2 first matches (see
+#: :meth:`~agentdock_plugins.policies.injection_prefilter.Prefilter.start`); in shorter
+#: ones the RE2 call costs more than the characters it would spare ``re``.
+_SEARCH_FROM = 256
+
+
 def _english(text: str, names: set[str], words: set[bytes] | None = None) -> float:
     """The English and language-free rules matching canonical ``text``: their names are added
     to ``names``, their summed weight returned. ``words``: the text's :func:`_words`, built
@@ -220,18 +229,26 @@ def _english(text: str, names: set[str], words: set[bytes] | None = None) -> flo
     total = 0.0
     present: dict[str, bool] = {}
     candidates = _PREFILTER.candidates(text)
-    covered = _PREFILTER.covered if candidates is not None else frozenset()
-    for index, (name, weight, regex, groups) in enumerate(_COMPILED):
+    if candidates is None:
+        covered: frozenset[int] = frozenset()
+        tried: Iterable[int] = range(len(_COMPILED))
+    else:
+        # Only the named rules and those the set does not hold, in the table's order.
+        covered = _PREFILTER.covered
+        tried = sorted(candidates.union(_UNCOVERED)) if candidates or _UNCOVERED else ()
+    for index in tried:
+        name, weight, regex, groups = _COMPILED[index]
         if name in names:
             continue
         start = 0
         if index in covered:
             if candidates is None or index not in candidates:
                 continue
-            found = _PREFILTER.start(index, text)
-            if found is None:
-                continue
-            start = found
+            if len(text) > _SEARCH_FROM:
+                found = _PREFILTER.start(index, text)
+                if found is None:
+                    continue
+                start = found
         else:
             if words is None:
                 words = _words(text)
