@@ -190,6 +190,7 @@ def _inputs() -> dict[str, str]:
         "100 KB spaced letters": "a " * 50_000,
         "100 KB url escapes": "%41" * 33_000,
         "100 KB html references": "&#105;" * 16_600,
+        "100 KB distinct html refs": "".join(f"&#{n};" for n in range(256, 20_000))[:100_000],
     }
 
 

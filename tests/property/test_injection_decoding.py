@@ -274,14 +274,15 @@ def _nested(depth: int, payload: str = ATTACKS[0]) -> str:
         (_chunked(ATTACKS[0]) + "\n") * 400,  # ~100 KB of chunked blobs
         ("%41" * 3000 + " ") * 10,  # URL escapes
         "&#105;" * 17_000,  # HTML references
+        "".join(f"&#{n};" for n in range(256, 20_000))[:100_000],  # all distinct
         "\u0301\u2800\u200b" * 30_000,  # marks and blanks alone
         ("i\u0301 " * 5000) + "x",  # combining accents everywhere
         "a " * 50_000,  # a spaced run of 100 KB
         "4" * 100_000,
         "".join(chr(0xE0000 + (i % 0x7F)) for i in range(50_000)),
     ],
-    ids=["too-deep", "chunked-100k", "url-100k", "html-100k", "marks", "accents", "spaced",
-         "digits", "tags"],
+    ids=["too-deep", "chunked-100k", "url-100k", "html-100k", "html-distinct", "marks",
+         "accents", "spaced", "digits", "tags"],
 )  # fmt: skip
 def test_adversarial_input_is_decoded_within_the_budget(text: str) -> None:
     budget = Budget()
@@ -391,3 +392,52 @@ def test_long_tokens_are_the_words_split_cuts(text: str) -> None:
     text = text.replace("Z", "Z" * 9)  # runs of 16 or more are common
     raw = text.encode("utf-8", "surrogatepass")
     assert _long_tokens(text, raw) == [t for t in text.split() if len(t) >= 16]
+
+
+def test_the_reference_pattern_is_html_unescapes() -> None:
+    """The pattern the long-text path splits at is the standard library's own."""
+    import html
+
+    from agentdock_plugins.policies.injection_decode import _CHARREF
+
+    assert _CHARREF.pattern == html._charref.pattern  # type: ignore[attr-defined]
+
+
+_REFS = st.sampled_from(
+    [
+        "&#105;", "&#x69;", "&#X49", "&#0;", "&#128;", "&#55296;", "&#1114112;", "&#11;",
+        "&amp;", "&amp", "&notit;", "&notin;", "&ampx;", "&lt", "&NotEqualTilde;", "&foo;",
+        "&;", "& ", "&&", "&#;", "&#x;", "&" + "a" * 40 + ";", "&#10;", "&#38;", "&#59;",
+    ]
+)  # fmt: skip
+_BETWEEN = st.sampled_from(["", "", "", "x", " ", ";", "&", "#", "\n", "é", "\ud800"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_REFS, _BETWEEN), max_size=40), st.integers(0, 4))
+def test_long_texts_of_references_unescape_as_html_unescape_does(
+    parts: list[tuple[str, str]], repeat_first: int
+) -> None:
+    import html
+
+    from agentdock_plugins.policies.injection_decode import _HTML_SAMPLE, _unescape_html
+
+    body = "".join(ref + gap for ref, gap in parts)
+    # Past the sample, with the sample's references repeating (the split path) or not.
+    head = "&#105;" * (_HTML_SAMPLE // 6 + 1) if repeat_first else ""
+    for text in (body, head + body, head + body * 200, body * 200):
+        assert _unescape_html(text) == html.unescape(text)
+
+
+def test_every_named_reference_unescapes_as_html_unescape_does() -> None:
+    import html
+    from html.entities import html5
+
+    from agentdock_plugins.policies.injection_decode import _HTML_SAMPLE, _unescape_html
+
+    head = "&#105;" * (_HTML_SAMPLE // 6 + 1)
+    for gap in ("", " ", "x", ";"):
+        text = head + "".join("&" + name + gap for name in html5) * 2
+        assert _unescape_html(text) == html.unescape(text)
+    numeric = head + "".join(f"&#{n};&#x{n:x}" for n in range(0, 0x3000, 7))
+    assert _unescape_html(numeric) == html.unescape(numeric)
