@@ -441,3 +441,56 @@ def test_every_named_reference_unescapes_as_html_unescape_does() -> None:
         assert _unescape_html(text) == html.unescape(text)
     numeric = head + "".join(f"&#{n};&#x{n:x}" for n in range(0, 0x3000, 7))
     assert _unescape_html(numeric) == html.unescape(numeric)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(min_size=100, max_size=700),
+    st.binary(max_size=300),
+    st.sampled_from(["b85", "a85", "a85-spaced"]),
+    st.booleans(),
+    st.integers(0, 5),
+)
+def test_a_long_base85_body_probed_first_decodes_as_when_decoded_whole(
+    text: str, tail: bytes, kind: str, cut: bool, drop: int
+) -> None:
+    """Decoding a long base85 body's first groups first (to give up on one that cannot be
+    text) answers what decoding it whole does: for text, for text followed by random bytes
+    (which fail past the probe), for bytes cut mid-character, Ascii85 with ``z`` groups
+    and spaces."""
+    from agentdock_plugins.policies import injection_blobs
+
+    raw = text.encode("utf-8", "surrogatepass")[drop:] + tail + b"\0\0\0\0" * (drop % 2)
+    if kind == "b85":
+        token = base64.b85encode(raw).decode()
+    else:
+        token = base64.a85encode(raw).decode()
+        if kind == "a85-spaced":
+            token = " ".join(token[i : i + 7] for i in range(0, len(token), 7))
+    probed = injection_blobs.decode_b85(token, cut=cut)
+    whole_probe = injection_blobs._B85_PROBE
+    try:
+        injection_blobs._B85_PROBE = 10**9
+        assert probed == injection_blobs.decode_b85(token, cut=cut)
+    finally:
+        injection_blobs._B85_PROBE = whole_probe
+
+
+def test_a_long_token_of_base85_characters_is_given_up_early(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """100 KB of distinct HTML references is one token of base85's characters: its windows
+    are not decoded whole (both decoders loop in Python)."""
+    from agentdock_plugins.policies import injection_blobs
+
+    text = "".join(f"&#{n};" for n in range(256, 20_000))[:100_000]
+    calls: list[int] = []
+    real = base64.a85decode
+
+    def counting(data: bytes) -> bytes:
+        calls.append(len(data))
+        return real(data)
+
+    monkeypatch.setattr(base64, "a85decode", counting)
+    score_text(text)
+    assert calls and max(calls) <= injection_blobs._B85_PROBE

@@ -212,7 +212,29 @@ def b85_alphabet(token: str) -> bool:
     return _B85_ALPHABET.fullmatch(body) is not None or _A85_ALPHABET.fullmatch(body) is not None
 
 
+#: Characters of a long base85 body decoded first (a whole number of five-character groups).
+_B85_PROBE = 640
+
+
+def _not_utf8(head: bytes, *, cut: bool) -> bool:
+    """Whether bytes that begin a decoded blob already fail as UTF-8 (as :func:`texty`
+    reads them): then the whole blob does too. The last four bytes are left out, since a
+    group cut short at the probe's end is padded and may decode otherwise."""
+    head = head[:-4]
+    if cut:
+        head = head.lstrip(_CONTINUATION)
+    try:
+        _UTF8().decode(head, final=False)
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
 def decode_b85(token: str, *, cut: bool = False) -> tuple[str, str] | None:
+    """``(transform, text)`` a base85 or Ascii85 token decodes to. Both decoders loop in
+    Python (a 16,384-character window cost some 20 ms): a body longer than
+    :data:`_B85_PROBE` is decoded whole only when its first groups decode to bytes that may
+    begin UTF-8 text (random bytes seldom do for long)."""
     body = token.removeprefix("<~").removesuffix("~>")
     for name, decode, alphabet in (
         ("base85", base64.b85decode, _B85_ALPHABET),
@@ -220,6 +242,13 @@ def decode_b85(token: str, *, cut: bool = False) -> tuple[str, str] | None:
     ):
         if alphabet.fullmatch(body) is None:
             continue
+        if len(body) > _B85_PROBE:
+            try:
+                head = decode(body[:_B85_PROBE].encode("ascii"))
+            except (ValueError, binascii.Error, UnicodeEncodeError):
+                head = None  # the probe's end may be what fails: the whole body decides
+            if head is not None and _not_utf8(head, cut=cut):
+                continue
         try:
             out = texty(decode(body.encode("ascii")), cut=cut)
         except (ValueError, binascii.Error, UnicodeEncodeError):
