@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import codecs
+import re
 import urllib.parse
 from collections.abc import Callable
 
@@ -494,3 +495,27 @@ def test_a_long_token_of_base85_characters_is_given_up_early(
     monkeypatch.setattr(base64, "a85decode", counting)
     score_text(text)
     assert calls and max(calls) <= injection_blobs._B85_PROBE
+
+
+def _b85ish_by_regex(token: str) -> bool:
+    """base85's sign with its symbols found by a regex, for any text."""
+    if len(set(token)) < 10:
+        return False
+    symbols = re.sub("[A-Za-z0-9]", "", token)
+    if len(symbols) >= len(token) * 0.12 and len(set(symbols)) >= 4:
+        return True
+    return sum(map(len, re.findall("[a-z]{4,}", token))) < len(token) * 0.4
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text(alphabet=st.sampled_from(list("aZ9~<>!{}\x7f\x01é.=-_qwxyz")), max_size=40))
+)
+def test_base85_candidates_and_sign_are_those_the_regexes_find(tokens: list[str]) -> None:
+    from agentdock_plugins.policies.injection_blobs import b85ish
+    from agentdock_plugins.policies.injection_decode import _B85, _b85_candidates
+
+    expected = [m.group() for t in tokens if len(t) >= 20 for m in _B85.finditer(t)]
+    assert list(_b85_candidates(tokens)) == expected
+    for token in tokens:
+        assert b85ish(token) == _b85ish_by_regex(token)

@@ -183,6 +183,8 @@ _B64ISH = re.compile(r"[A-Za-z0-9+/_-]+=*")
 
 
 _ALNUM = re.compile("[A-Za-z0-9]")
+#: The same as bytes, deleted from ASCII text by ``bytes.translate`` in C.
+_ALNUM_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _WORDISH = re.compile("[a-z]{4,}")
 
 
@@ -193,7 +195,10 @@ def b85ish(token: str) -> bool:
     (``FeedParser.feed()``)."""
     if len(set(token)) < 10:
         return False  # a run of dashes or a repeated pattern: no blob of 16 or more characters
-    symbols = _ALNUM.sub("", token)
+    if token.isascii():
+        symbols = token.encode("ascii").translate(None, _ALNUM_BYTES).decode("ascii")
+    else:
+        symbols = _ALNUM.sub("", token)
     if len(symbols) >= len(token) * 0.12 and len(set(symbols)) >= 4:
         return True
     return sum(map(len, _WORDISH.findall(token))) < len(token) * 0.4

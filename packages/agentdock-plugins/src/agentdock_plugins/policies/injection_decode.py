@@ -418,6 +418,19 @@ def _mixed(raw: bytes) -> bool:
     ) or cases.count(b"lU") >= 4
 
 
+def _b85_candidates(tokens: list[str]) -> Iterator[str]:
+    """The base85 candidates (:data:`_B85`) in the tokens of 20 characters or more. A token
+    of printable ASCII characters is one whole (a token holds no space), found without a
+    regex scan of it."""
+    for token in tokens:
+        if len(token) < 20:
+            continue
+        if token.isascii() and token.isprintable():
+            yield token
+        else:
+            yield from (m.group() for m in _B85.finditer(token))
+
+
 def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, str]]:
     found = 0
     raw = text.encode("utf-8", "surrogatepass")
@@ -489,12 +502,10 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
                 read.add(blob)
                 found += 1
                 yield decoded
-    candidates = (m for token in tokens if len(token) >= 20 for m in _B85.finditer(token))
     if tokens:
-        for m in candidates:
+        for token in _b85_candidates(tokens):
             if found >= MAX_BLOBS:
                 return
-            token = m.group()
             if len(token) > MAX_BLOB and token not in read and b85ish(token[:MAX_BLOB]):
                 room = MAX_BLOBS - found
                 if (yield from _windows(decode_windows(token), len(token), budget, room)):
