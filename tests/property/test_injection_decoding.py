@@ -519,3 +519,23 @@ def test_base85_candidates_and_sign_are_those_the_regexes_find(tokens: list[str]
     assert list(_b85_candidates(tokens)) == expected
     for token in tokens:
         assert b85ish(token) == _b85ish_by_regex(token)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab0134@$9 -éЀ\ud800\u0301x"))))
+def test_the_leetspeak_sign_reads_as_the_shape_of_letters_and_leet_characters(
+    text: str,
+) -> None:
+    """A letter next to a leetspeak character, found by RE2 in the bytes, is where the
+    shape (letters ``a``, leet ``l``, continuation bytes dropped) holds ``al`` or ``la``."""
+    from agentdock_plugins.policies.injection_normal import _LEET_PAIR
+
+    table = bytearray(b" " * 256)
+    for byte in b"abcdefghijklmnopqrstuvwxyz":
+        table[byte] = ord("a")
+    for byte in b"0134573@$":
+        table[byte] = ord("l")
+    raw = text.encode("utf-8", "surrogatepass")
+    shape = raw.translate(bytes(table), bytes(range(0x80, 0xC0)))
+    expected = b"al" in shape or b"la" in shape
+    assert (_LEET_PAIR.search(raw) is not None) == expected

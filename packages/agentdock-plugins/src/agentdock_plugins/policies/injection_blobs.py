@@ -56,6 +56,8 @@ _B32 = re.compile(r"[A-Z2-7]+=*")
 #: Characters of a long base32 blob decoded first, to see whether it spells text.
 _PROBE = 64
 _CHUNK_SEP = re.compile(r"[ \t\r\n,;|]+")
+#: The URL-safe alphabet's two characters read as the standard one's.
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
 def texty(raw: bytes, *, cut: bool = False) -> str | None:
@@ -127,9 +129,13 @@ def decode_blob(blob: str, *, cut: bool = False) -> tuple[str, str] | None:
             out = texty(base64.b32decode(padded), cut=cut)
             if out is not None:
                 return "base32", out
-        padded = core + "=" * (-len(core) % 4)
-        altchars = b"-_" if ("-" in blob or "_" in blob) else None
-        raw = base64.b64decode(padded, altchars=altchars, validate=altchars is None)
+        data = (core + "=" * (-len(core) % 4)).encode("ascii")
+        # ``base64.b64decode`` with ``altchars=b"-_"`` (not validated) or validated, called
+        # without its wrapper's conversions (a blob is ASCII; non-ASCII raises ValueError).
+        if "-" in blob or "_" in blob:
+            raw = binascii.a2b_base64(data.translate(_URLSAFE))
+        else:
+            raw = binascii.a2b_base64(data, strict_mode=True)
         out = texty(raw, cut=cut)
         if out is not None:
             return "base64", out
