@@ -539,3 +539,14 @@ def test_the_leetspeak_sign_reads_as_the_shape_of_letters_and_leet_characters(
     shape = raw.translate(bytes(table), bytes(range(0x80, 0xC0)))
     expected = b"al" in shape or b"la" in shape
     assert (_LEET_PAIR.search(raw) is not None) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=16, max_size=60).filter(lambda t: not t.isascii()))
+def test_no_reading_of_a_token_that_is_not_ascii_decodes_as_a_blob(token: str) -> None:
+    """Why a token that is not ASCII is read only for its escapes: every blob alphabet is
+    ASCII, and rot13 and reversal keep its other characters."""
+    from agentdock_plugins.policies.injection_blobs import ROT13, decode_b85, decode_blob
+
+    for reading in (token, token[::-1], token.translate(ROT13), token.translate(ROT13)[::-1]):
+        assert decode_b85(reading) is None and decode_blob(reading) is None

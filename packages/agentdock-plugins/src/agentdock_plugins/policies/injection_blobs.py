@@ -144,17 +144,18 @@ def decode_blob(blob: str, *, cut: bool = False) -> tuple[str, str] | None:
     return None
 
 
-def decode_windows(blob: str) -> Iterator[tuple[str, str]]:
+def decode_windows(blob: str, *, b85: bool | None = None) -> Iterator[tuple[str, str]]:
     """``(transform, text)`` of each window of a blob longer than :data:`MAX_BLOB` that
     decodes: windows of :data:`MAX_BLOB` characters starting every :data:`WINDOW_STEP`
     (at most :data:`MAX_WINDOWS`), read as hex, base32 or base64, else as base85 (its step
     cut to a multiple of its five-character quanta). Padding a payload until its blob is
     over the bound does not leave it encoded; the work stays linear (each character is
-    decoded at most four times)."""
+    decoded at most four times). ``b85``: :func:`b85ish` of the first window, where the
+    caller has it already (it costs a pass over 16 K characters)."""
     readers: list[tuple[int, Callable[..., tuple[str, str] | None]]] = []
     if _B64ISH.fullmatch(blob):
         readers.append((WINDOW_STEP, decode_blob))
-    if b85ish(blob[:MAX_BLOB]):
+    if b85 if b85 is not None else b85ish(blob[:MAX_BLOB]):
         readers.append((WINDOW_STEP - WINDOW_STEP % 5, decode_b85))
     for step, read in readers:
         found = False

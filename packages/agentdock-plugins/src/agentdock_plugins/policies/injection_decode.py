@@ -340,7 +340,9 @@ def _turned_tokens(tokens: list[str]) -> Iterator[tuple[str, str]]:
             # A word in one case (``implementations``) is no blob; digits alone may be hex.
             plain = token.isalpha() and (token.islower() or token.isupper())
             decode = None if plain else decode_blob
-        elif b85ish(token):
+        elif token.isascii() and b85ish(token):
+            # Every blob alphabet is ASCII, and rot13 and reversal keep a token's other
+            # characters: a token that is not ASCII is read only for its ``%XX`` escapes.
             decode = decode_b85
         url = "%" in token
         if decode is None and not url:
@@ -508,7 +510,8 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
                 return
             if len(token) > MAX_BLOB and token not in read and b85ish(token[:MAX_BLOB]):
                 room = MAX_BLOBS - found
-                if (yield from _windows(decode_windows(token), len(token), budget, room)):
+                windows = decode_windows(token, b85=True)
+                if (yield from _windows(windows, len(token), budget, room)):
                     return
                 found += 1
                 continue
