@@ -550,3 +550,23 @@ def test_no_reading_of_a_token_that_is_not_ascii_decodes_as_a_blob(token: str) -
 
     for reading in (token, token[::-1], token.translate(ROT13), token.translate(ROT13)[::-1]):
         assert decode_b85(reading) is None and decode_blob(reading) is None
+
+
+_HEXISH = st.sampled_from([*"0x\\9aFfnsNS ,:g\né", "0x6", "\\x4", "69 ", "6e,"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_HEXISH, max_size=80))
+def test_hex_runs_found_by_re2_are_those_re_finds(parts: list[str]) -> None:
+    from agentdock_plugins.policies.injection_decode import (
+        _HEX_BYTES,
+        _HEX_BYTES_RE2,
+        _ROT_HEX_BYTES,
+        _ROT_HEX_BYTES_RE2,
+        _runs,
+    )
+
+    text = "".join(parts)
+    raw = text.encode("utf-8", "surrogatepass")
+    assert list(_runs(_HEX_BYTES_RE2, raw)) == _HEX_BYTES.findall(text)
+    assert list(_runs(_ROT_HEX_BYTES_RE2, raw)) == _ROT_HEX_BYTES.findall(text)
