@@ -570,3 +570,19 @@ def test_hex_runs_found_by_re2_are_those_re_finds(parts: list[str]) -> None:
     raw = text.encode("utf-8", "surrogatepass")
     assert list(_runs(_HEX_BYTES_RE2, raw)) == _HEX_BYTES.findall(text)
     assert list(_runs(_ROT_HEX_BYTES_RE2, raw)) == _ROT_HEX_BYTES.findall(text)
+
+
+_LEETY_BACKTRACKING = re.compile(r"([a-z@$]*[0134573@$][a-z0-9@$]*)")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab@$01345726 8x9-é\x00"))))
+def test_leetspeak_words_are_split_and_folded_as_the_backtracking_pattern_did(
+    text: str,
+) -> None:
+    from agentdock_plugins.policies.injection_normal import _LEETY, LEET, _leet
+
+    assert _LEETY.split(text) == _LEETY_BACKTRACKING.split(text)
+    parts = _LEETY_BACKTRACKING.split(text)
+    parts[1::2] = [w.translate(LEET) if w.strip("0123456789@$") else w for w in parts[1::2]]
+    assert _leet(text) == "".join(parts)
