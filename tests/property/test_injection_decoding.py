@@ -586,3 +586,18 @@ def test_leetspeak_words_are_split_and_folded_as_the_backtracking_pattern_did(
     parts = _LEETY_BACKTRACKING.split(text)
     parts[1::2] = [w.translate(LEET) if w.strip("0123456789@$") else w for w in parts[1::2]]
     assert _leet(text) == "".join(parts)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("%%aF9gz é\ud800")), max_size=60), st.integers(0, 4))
+def test_escapes_written_backwards_are_seen_as_the_regex_sees_them(text: str, pad: int) -> None:
+    from agentdock_plugins.policies.injection_decode import (
+        _REVERSED_URLENC,
+        _URLENC,
+        _url_backwards,
+    )
+
+    for sample in (text, "x" * (4096 - pad) + text, text * 40):
+        backwards = len(_REVERSED_URLENC.findall(sample, 0, 4096))
+        expected = backwards >= 2 and backwards >= len(_URLENC.findall(sample, 0, 4096))
+        assert _url_backwards(sample) == expected

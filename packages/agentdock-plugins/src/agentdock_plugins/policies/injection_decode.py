@@ -211,11 +211,25 @@ class Budget:
         return True
 
 
+#: Texts with up to this many ``%`` have the characters before each looked at in Python.
+_FEW_PERCENTS = 16
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
 def _url_backwards(text: str) -> bool:
     """Whether ``text`` holds ``%XX`` escapes written backwards (``D3%``), as many as or more
     than the forward ones (in its first 4,096 characters). Most texts hold none: RE2 says so
-    in one pass (7 µs for 4 KB, ``re`` 20); where it finds one, ``re`` counts them."""
-    if _REVERSED_URLENC_ANY.search(text[:4096].encode("utf-8", "surrogatepass")) is None:
+    in one pass (some 15 µs for 4 KB, ``re`` 20), or, where the text holds a few ``%``, a look
+    at the two characters before each; where one is found, ``re`` counts them."""
+    head = text[:4096]
+    percents = head.count("%")
+    if percents <= _FEW_PERCENTS:
+        at = head.find("%", 2)
+        while at >= 0 and not (head[at - 2] in _HEX_DIGITS and head[at - 1] in _HEX_DIGITS):
+            at = head.find("%", at + 1)
+        if at < 0:
+            return False
+    elif _REVERSED_URLENC_ANY.search(head.encode("utf-8", "surrogatepass")) is None:
         return False
     backwards = len(_REVERSED_URLENC.findall(text, 0, 4096))
     return backwards >= 2 and backwards >= len(_URLENC.findall(text, 0, 4096))
