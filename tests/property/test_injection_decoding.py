@@ -601,3 +601,13 @@ def test_escapes_written_backwards_are_seen_as_the_regex_sees_them(text: str, pa
         backwards = len(_REVERSED_URLENC.findall(sample, 0, 4096))
         expected = backwards >= 2 and backwards >= len(_URLENC.findall(sample, 0, 4096))
         assert _url_backwards(sample) == expected
+
+
+def test_spaced_hex_pairs_are_spaced_pairs_of_the_rot13_shape_too() -> None:
+    """Why the plain shape is looked at only where the rot13'd one has four spaced pairs:
+    each of its hex digits and separators is one of the rot13'd shape's."""
+    from agentdock_plugins.policies.injection_decode import _HEXES, _ROT_HEXES
+
+    for byte in range(256):
+        if _HEXES[byte] in b"hs":
+            assert _ROT_HEXES[byte] == _HEXES[byte]

@@ -466,7 +466,10 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
     raw = text.encode("utf-8", "surrogatepass")
     # Base64 of text made of hex digits or a few letters may hold no digit: then several
     # lower case letters before an upper case one are the sign.
-    if "0x" in text or b"hhshhshhshh" in raw.translate(_HEXES):
+    # A hex digit is a digit of the rot13'd shape too: where that shape has no four spaced
+    # pairs, the plain one has none either (one pass over most texts, not two).
+    rot_pairs = b"hhshhshhshh" in raw.translate(_ROT_HEXES)
+    if "0x" in text or (rot_pairs and b"hhshhshhshh" in raw.translate(_HEXES)):
         for run in _runs(_HEX_BYTES_RE2, raw):
             joined = _HEX_SEP.sub("", run)
             if len(joined) < 16 or len(joined) % 2:
@@ -480,7 +483,7 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
             elif hex_text(joined[::-1]) is not None:
                 found += 1  # hex bytes written backwards: the run reversed is decoded next
                 yield "reversed", run[::-1]
-    if b"hhshhshhshh" in raw.translate(_ROT_HEXES):
+    if rot_pairs:
         for run in _runs(_ROT_HEX_BYTES_RE2, raw):
             if found >= MAX_BLOBS:
                 return
