@@ -390,7 +390,8 @@ def _unquote_run(match: re.Match[str]) -> str:
     return bytes.fromhex(match.group().replace("%", "")).decode("utf-8")
 
 
-#: ``html.unescape``'s pattern of a character reference (Python 3.11–3.13), its body captured.
+#: ``html.unescape``'s pattern of a character reference, its body captured (a test checks
+#: that it is the standard library's).
 _CHARREF = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)")
 #: Set between references unescaped together: no reference reads past it (``&`` and ``;``
 #: end every kind), none starts with it, and no reference's text contains it.
