@@ -2,6 +2,7 @@
 
     uv run --frozen python benchmarks/injection_eval.py [--split test] [--before main]
         [--timing-only] [--no-timing]
+    uv run --frozen python benchmarks/injection_eval.py --same-as REV
 
 Reads ``benchmarks/injection/corpus.jsonl.gz`` (built by ``injection/build_corpus.py``; the
 classifier is trained on its train split, so the test split is the held-out figure) and
@@ -19,7 +20,12 @@ It prints the block rate per family, per language and per transform (attacks), t
 positive rate on the benign texts (per source kind), then microseconds per call per tier on
 a short prompt, a 4 KB benign text, a 4 KB attack and adversarial inputs of about 100 KB
 (nested encodings, pathological Unicode), each the best of several rounds of repeated calls
-in CPU time, ``before`` measured in the same run.
+in CPU time, ``before`` measured in the same run (when ``--before`` has the tiered
+detector, its tier 1 and tiers 1+2 are timed).
+
+``--same-as REV`` decides every train and dev text with this tree and with ``REV`` (tier 1,
+tiers 1+2 and ``score_text``: tier, score, rules and transforms) and exits 1 when any text is
+decided differently: the check that a change to the scorer's cost changed no decision.
 """
 
 from __future__ import annotations
@@ -50,11 +56,14 @@ SCORERS = tuple(
 )
 
 
-def _before(rev: str) -> Callable[[str], bool] | None:
-    """The tier-1 scorer of ``rev`` with everything it imports from ``agentdock_plugins`` as
-    it was at ``rev`` (the package's source is taken from git into a temporary directory and
-    imported there, then the current modules are put back): the scorer with its own rule
-    table, normaliser and decoders, not today's."""
+def _revision(rev: str) -> Any | None:
+    """``agentdock_plugins.policies`` of ``rev``: a namespace with its ``score_text`` and,
+    where it has one, its ``Detector`` class, with everything they import from
+    ``agentdock_plugins`` as it was at ``rev`` (the package's source is taken from git into a
+    temporary directory and imported there, then the current modules are put back): the
+    scorer with its own rule table, normaliser and decoders, not today's. ``detect(tiers)``
+    builds one of its detectors (while its modules are the ones imported: the model it loads
+    is its own)."""
     scorer = None
     for candidate in SCORERS:
         found = subprocess.run(
@@ -79,12 +88,29 @@ def _before(rev: str) -> Callable[[str], bool] | None:
     sys.path.insert(0, str(tree / PLUGINS_SRC))
     try:
         module = importlib.import_module(name)
+        detectors: dict[tuple[int, ...], Any] = {}
+        try:
+            detect = importlib.import_module("agentdock_plugins.policies.injection_detect")
+        except ImportError:
+            pass
+        else:
+            for tiers in ((1,), (2,), (1, 2)):
+                detectors[tiers] = detect.Detector(tiers=tiers)
+                detectors[tiers].decide("warm the model and the tables")
     finally:
         sys.path.remove(str(tree / PLUGINS_SRC))
         for key in [k for k in sys.modules if k.split(".")[0] == "agentdock_plugins"]:
             del sys.modules[key]
         sys.modules.update(current)
-    score = module.score_text
+    return argparse.Namespace(score_text=module.score_text, detectors=detectors)
+
+
+def _before(rev: str) -> Callable[[str], bool] | None:
+    """Whether the tier-1 scorer of ``rev`` (see :func:`_revision`) blocks a text."""
+    old = _revision(rev)
+    if old is None:
+        return None
+    score = old.score_text
     return lambda text: score(text).score >= 1.0
 
 
@@ -164,6 +190,7 @@ def _inputs() -> dict[str, str]:
         "100 KB spaced letters": "a " * 50_000,
         "100 KB url escapes": "%41" * 33_000,
         "100 KB html references": "&#105;" * 16_600,
+        "100 KB distinct html refs": "".join(f"&#{n};" for n in range(256, 20_000))[:100_000],
     }
 
 
@@ -191,18 +218,71 @@ def timing(before: str) -> None:
     from agentdock_plugins.policies.injection_detect import Detector
 
     calls: dict[str, Callable[[str], Any]] = {}
-    old = _before(before)
-    if old is not None:
-        calls["before"] = old
+    old = _revision(before)
+    if old is not None and old.detectors:
+        # The revision's own tiers, timed in the same run: the "before" of each column.
+        calls["t1 before"] = old.detectors[(1,)].decide
+        calls["t1+2 before"] = old.detectors[(1, 2)].decide
+    elif old is not None:
+        calls["before"] = old.score_text
     tier1, tier2, both = Detector(tiers=(1,)), Detector(tiers=(2,)), Detector(tiers=(1, 2))
     calls["tier1"] = tier1.decide
     calls["tier2"] = tier2.decide
     calls["tier1+2"] = both.decide
     print("\nCPU microseconds per call (best of 5 rounds)")
-    print(f"  {'':26} " + " ".join(f"{n:>9}" for n in calls))
+    print(f"  {'':26} " + " ".join(f"{n:>11}" for n in calls))
     for label, text in _inputs().items():
-        cells = [f"{_time(call, text):9.1f}" for call in calls.values()]
+        cells = [f"{_time(call, text):11.1f}" for call in calls.values()]
         print(f"  {label:26} " + " ".join(cells))
+
+
+def _decision(found: Any) -> tuple[Any, ...] | None:
+    """A decision as comparable values (the two revisions' classes differ)."""
+    if found is None:
+        return None
+    return (found.tier, found.score, tuple(found.rules), tuple(found.transforms))
+
+
+def same_as(rev: str, splits: tuple[str, ...] = ("train", "dev")) -> int:
+    """Decide every text of ``splits`` with this tree's tiers and with ``rev``'s, and count
+    the texts on which they differ (tier, score, rules, transforms of tier 1, of tiers 1+2,
+    and ``score_text``'s score and rules): a change meant only to make the scorer cheaper
+    must leave every decision as it was. Prints each difference; the number of them is the
+    exit status's cause."""
+    from agentdock_plugins.policies.injection_detect import Detector
+    from agentdock_plugins.policies.injection_rules import score_text
+
+    old = _revision(rev)
+    if old is None or not old.detectors:
+        print(f"no tiered detector at {rev}", file=sys.stderr)
+        return 1
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as f:
+        records = [r for r in map(json.loads, f) if r["split"] in splits]
+    mine = {tiers: Detector(tiers=tiers) for tiers in ((1,), (1, 2))}
+    differ = 0
+    cpu = {"before": 0.0, "now": 0.0}
+    for index, record in enumerate(records):
+        text = record["text"]
+        got: dict[str, list[Any]] = {"before": [], "now": []}
+        for side, detectors, score in (
+            ("before", old.detectors, old.score_text),
+            ("now", mine, score_text),
+        ):
+            start = time.process_time()
+            for tiers in ((1,), (1, 2)):
+                got[side].append(_decision(detectors[tiers].decide(text)))
+            result = score(text)
+            got[side].append((result.score, tuple(result.rules), tuple(result.transforms)))
+            cpu[side] += time.process_time() - start
+        if got["before"] != got["now"]:
+            differ += 1
+            print(f"item {index} ({record['split']}, {record['source']}):")
+            print(f"  before {got['before']}\n  now    {got['now']}")
+    print(
+        f"{len(records)} texts of {'+'.join(splits)}: {differ} decided differently from {rev}; "
+        f"CPU s for all three readings: before {cpu['before']:.2f}, now {cpu['now']:.2f}"
+    )
+    return differ
 
 
 def main() -> None:
@@ -211,7 +291,15 @@ def main() -> None:
     parser.add_argument("--before", default="main", help="git revision of the 'before' scorer")
     parser.add_argument("--timing-only", action="store_true")
     parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument(
+        "--same-as",
+        metavar="REV",
+        help="only check that every train and dev text is decided as at git revision REV "
+        "(exit status 1 when one is not)",
+    )
     args = parser.parse_args()
+    if args.same_as:
+        sys.exit(1 if same_as(args.same_as) else 0)
     if not args.timing_only:
         evaluate(args.split, _detectors(args.before))
     if not args.no_timing:

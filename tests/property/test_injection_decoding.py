@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import codecs
+import re
 import urllib.parse
 from collections.abc import Callable
 
@@ -274,14 +275,15 @@ def _nested(depth: int, payload: str = ATTACKS[0]) -> str:
         (_chunked(ATTACKS[0]) + "\n") * 400,  # ~100 KB of chunked blobs
         ("%41" * 3000 + " ") * 10,  # URL escapes
         "&#105;" * 17_000,  # HTML references
+        "".join(f"&#{n};" for n in range(256, 20_000))[:100_000],  # all distinct
         "\u0301\u2800\u200b" * 30_000,  # marks and blanks alone
         ("i\u0301 " * 5000) + "x",  # combining accents everywhere
         "a " * 50_000,  # a spaced run of 100 KB
         "4" * 100_000,
         "".join(chr(0xE0000 + (i % 0x7F)) for i in range(50_000)),
     ],
-    ids=["too-deep", "chunked-100k", "url-100k", "html-100k", "marks", "accents", "spaced",
-         "digits", "tags"],
+    ids=["too-deep", "chunked-100k", "url-100k", "html-100k", "html-distinct", "marks",
+         "accents", "spaced", "digits", "tags"],
 )  # fmt: skip
 def test_adversarial_input_is_decoded_within_the_budget(text: str) -> None:
     budget = Budget()
@@ -356,3 +358,256 @@ def test_encoded_text_longer_than_the_reader_reads_is_flagged() -> None:
 )
 def test_long_blobs_read_whole_or_not_text_are_not_flagged(text: str) -> None:
     assert "unread_encoded" not in score_text(text).rules
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "%41%42 \ud800 D3% 94%",  # escapes written backwards, after a lone surrogate
+        "x\ud800" + "%41" * 3,
+        "\udfff &#105;gnore \\u0069 0x69 0x67 0x6e 0x6f 0x72 0x65 0x20 0x61",
+        "\ud800 aGVsbG8gd29ybGQgaGVsbG8gd29ybGQ= tcurtsni suoiverp",
+    ],
+)
+def test_a_lone_surrogate_is_read_not_raised(text: str) -> None:
+    """JSON may carry a lone surrogate (``"\\ud800"``): it cannot be encoded as UTF-8, so
+    every scan that hands text to RE2 hands it bytes (``surrogatepass``), never ``str``."""
+    from agentdock_plugins.policies.injection_detect import Detector
+
+    Detector(tiers=(1, 2)).decide(text)
+    score_text(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("aZ9+/=-_ \t\n\x0b\x0c\x1c\x1f.é\u3000\x85\xa0\ud800")),
+        max_size=120,
+    )
+)
+def test_long_tokens_are_the_words_split_cuts(text: str) -> None:
+    """The tokens the blob decoders read are those ``str.split`` cuts, 16 characters or
+    more, whatever the spaces (ASCII ones ``bytes.split`` does not know, non-ASCII ones)."""
+    from agentdock_plugins.policies.injection_decode import _long_tokens
+
+    text = text.replace("Z", "Z" * 9)  # runs of 16 or more are common
+    raw = text.encode("utf-8", "surrogatepass")
+    assert _long_tokens(text, raw) == [t for t in text.split() if len(t) >= 16]
+
+
+def test_the_reference_pattern_is_html_unescapes() -> None:
+    """The pattern the long-text path splits at is the standard library's own."""
+    import html
+
+    from agentdock_plugins.policies.injection_decode import _CHARREF
+
+    assert _CHARREF.pattern == html._charref.pattern  # type: ignore[attr-defined]
+
+
+_REFS = st.sampled_from(
+    [
+        "&#105;", "&#x69;", "&#X49", "&#0;", "&#128;", "&#55296;", "&#1114112;", "&#11;",
+        "&amp;", "&amp", "&notit;", "&notin;", "&ampx;", "&lt", "&NotEqualTilde;", "&foo;",
+        "&;", "& ", "&&", "&#;", "&#x;", "&" + "a" * 40 + ";", "&#10;", "&#38;", "&#59;",
+    ]
+)  # fmt: skip
+_BETWEEN = st.sampled_from(["", "", "", "x", " ", ";", "&", "#", "\n", "é", "\ud800"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_REFS, _BETWEEN), max_size=40), st.integers(0, 4))
+def test_long_texts_of_references_unescape_as_html_unescape_does(
+    parts: list[tuple[str, str]], repeat_first: int
+) -> None:
+    import html
+
+    from agentdock_plugins.policies.injection_decode import _HTML_SAMPLE, _unescape_html
+
+    body = "".join(ref + gap for ref, gap in parts)
+    # Past the sample, with the sample's references repeating (the split path) or not.
+    head = "&#105;" * (_HTML_SAMPLE // 6 + 1) if repeat_first else ""
+    for text in (body, head + body, head + body * 200, body * 200):
+        assert _unescape_html(text) == html.unescape(text)
+
+
+def test_every_named_reference_unescapes_as_html_unescape_does() -> None:
+    import html
+    from html.entities import html5
+
+    from agentdock_plugins.policies.injection_decode import _HTML_SAMPLE, _unescape_html
+
+    head = "&#105;" * (_HTML_SAMPLE // 6 + 1)
+    for gap in ("", " ", "x", ";"):
+        text = head + "".join("&" + name + gap for name in html5) * 2
+        assert _unescape_html(text) == html.unescape(text)
+    numeric = head + "".join(f"&#{n};&#x{n:x}" for n in range(0, 0x3000, 7))
+    assert _unescape_html(numeric) == html.unescape(numeric)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(min_size=100, max_size=700),
+    st.binary(max_size=300),
+    st.sampled_from(["b85", "a85", "a85-spaced"]),
+    st.booleans(),
+    st.integers(0, 5),
+)
+def test_a_long_base85_body_probed_first_decodes_as_when_decoded_whole(
+    text: str, tail: bytes, kind: str, cut: bool, drop: int
+) -> None:
+    """Decoding a long base85 body's first groups first (to give up on one that cannot be
+    text) answers what decoding it whole does: for text, for text followed by random bytes
+    (which fail past the probe), for bytes cut mid-character, Ascii85 with ``z`` groups
+    and spaces."""
+    from agentdock_plugins.policies import injection_blobs
+
+    raw = text.encode("utf-8", "surrogatepass")[drop:] + tail + b"\0\0\0\0" * (drop % 2)
+    if kind == "b85":
+        token = base64.b85encode(raw).decode()
+    else:
+        token = base64.a85encode(raw).decode()
+        if kind == "a85-spaced":
+            token = " ".join(token[i : i + 7] for i in range(0, len(token), 7))
+    probed = injection_blobs.decode_b85(token, cut=cut)
+    whole_probe = injection_blobs._B85_PROBE
+    try:
+        injection_blobs._B85_PROBE = 10**9
+        assert probed == injection_blobs.decode_b85(token, cut=cut)
+    finally:
+        injection_blobs._B85_PROBE = whole_probe
+
+
+def test_a_long_token_of_base85_characters_is_given_up_early(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """100 KB of distinct HTML references is one token of base85's characters: its windows
+    are not decoded whole (both decoders loop in Python)."""
+    from agentdock_plugins.policies import injection_blobs
+
+    text = "".join(f"&#{n};" for n in range(256, 20_000))[:100_000]
+    calls: list[int] = []
+    real = base64.a85decode
+
+    def counting(data: bytes) -> bytes:
+        calls.append(len(data))
+        return real(data)
+
+    monkeypatch.setattr(base64, "a85decode", counting)
+    score_text(text)
+    assert calls and max(calls) <= injection_blobs._B85_PROBE
+
+
+def _b85ish_by_regex(token: str) -> bool:
+    """base85's sign with its symbols found by a regex, for any text."""
+    if len(set(token)) < 10:
+        return False
+    symbols = re.sub("[A-Za-z0-9]", "", token)
+    if len(symbols) >= len(token) * 0.12 and len(set(symbols)) >= 4:
+        return True
+    return sum(map(len, re.findall("[a-z]{4,}", token))) < len(token) * 0.4
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text(alphabet=st.sampled_from(list("aZ9~<>!{}\x7f\x01é.=-_qwxyz")), max_size=40))
+)
+def test_base85_candidates_and_sign_are_those_the_regexes_find(tokens: list[str]) -> None:
+    from agentdock_plugins.policies.injection_blobs import b85ish
+    from agentdock_plugins.policies.injection_decode import _B85, _b85_candidates
+
+    expected = [m.group() for t in tokens if len(t) >= 20 for m in _B85.finditer(t)]
+    assert list(_b85_candidates(tokens)) == expected
+    for token in tokens:
+        assert b85ish(token) == _b85ish_by_regex(token)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab0134@$9 -éЀ\ud800\u0301x"))))
+def test_the_leetspeak_sign_reads_as_the_shape_of_letters_and_leet_characters(
+    text: str,
+) -> None:
+    """A letter next to a leetspeak character, found by RE2 in the bytes, is where the
+    shape (letters ``a``, leet ``l``, continuation bytes dropped) holds ``al`` or ``la``."""
+    from agentdock_plugins.policies.injection_normal import _LEET_PAIR
+
+    table = bytearray(b" " * 256)
+    for byte in b"abcdefghijklmnopqrstuvwxyz":
+        table[byte] = ord("a")
+    for byte in b"0134573@$":
+        table[byte] = ord("l")
+    raw = text.encode("utf-8", "surrogatepass")
+    shape = raw.translate(bytes(table), bytes(range(0x80, 0xC0)))
+    expected = b"al" in shape or b"la" in shape
+    assert (_LEET_PAIR.search(raw) is not None) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=16, max_size=60).filter(lambda t: not t.isascii()))
+def test_no_reading_of_a_token_that_is_not_ascii_decodes_as_a_blob(token: str) -> None:
+    """Why a token that is not ASCII is read only for its escapes: every blob alphabet is
+    ASCII, and rot13 and reversal keep its other characters."""
+    from agentdock_plugins.policies.injection_blobs import ROT13, decode_b85, decode_blob
+
+    for reading in (token, token[::-1], token.translate(ROT13), token.translate(ROT13)[::-1]):
+        assert decode_b85(reading) is None and decode_blob(reading) is None
+
+
+_HEXISH = st.sampled_from([*"0x\\9aFfnsNS ,:g\né", "0x6", "\\x4", "69 ", "6e,"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_HEXISH, max_size=80))
+def test_hex_runs_found_by_re2_are_those_re_finds(parts: list[str]) -> None:
+    from agentdock_plugins.policies.injection_decode import (
+        _HEX_BYTES,
+        _HEX_BYTES_RE2,
+        _ROT_HEX_BYTES,
+        _ROT_HEX_BYTES_RE2,
+        _runs,
+    )
+
+    text = "".join(parts)
+    raw = text.encode("utf-8", "surrogatepass")
+    assert list(_runs(_HEX_BYTES_RE2, raw)) == _HEX_BYTES.findall(text)
+    assert list(_runs(_ROT_HEX_BYTES_RE2, raw)) == _ROT_HEX_BYTES.findall(text)
+
+
+_LEETY_BACKTRACKING = re.compile(r"([a-z@$]*[0134573@$][a-z0-9@$]*)")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab@$01345726 8x9-é\x00"))))
+def test_leetspeak_words_are_split_and_folded_as_the_backtracking_pattern_did(
+    text: str,
+) -> None:
+    from agentdock_plugins.policies.injection_normal import _LEETY, LEET, _leet
+
+    assert _LEETY.split(text) == _LEETY_BACKTRACKING.split(text)
+    parts = _LEETY_BACKTRACKING.split(text)
+    parts[1::2] = [w.translate(LEET) if w.strip("0123456789@$") else w for w in parts[1::2]]
+    assert _leet(text) == "".join(parts)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("%%aF9gz é\ud800")), max_size=60), st.integers(0, 4))
+def test_escapes_written_backwards_are_seen_as_the_regex_sees_them(text: str, pad: int) -> None:
+    from agentdock_plugins.policies.injection_decode import (
+        _REVERSED_URLENC,
+        _URLENC,
+        _url_backwards,
+    )
+
+    for sample in (text, "x" * (4096 - pad) + text, text * 40):
+        backwards = len(_REVERSED_URLENC.findall(sample, 0, 4096))
+        expected = backwards >= 2 and backwards >= len(_URLENC.findall(sample, 0, 4096))
+        assert _url_backwards(sample) == expected
+
+
+def test_spaced_hex_pairs_are_spaced_pairs_of_the_rot13_shape_too() -> None:
+    """Why the plain shape is looked at only where the rot13'd one has four spaced pairs:
+    each of its hex digits and separators is one of the rot13'd shape's."""
+    from agentdock_plugins.policies.injection_decode import _HEXES, _ROT_HEXES
+
+    for byte in range(256):
+        if _HEXES[byte] in b"hs":
+            assert _ROT_HEXES[byte] == _HEXES[byte]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from agentdock_plugins.policies import injection_decode, injection_rules
+from agentdock_plugins.policies.injection_normal import canonical
 from agentdock_plugins.policies.injection_prefilter import Prefilter, superset
 from agentdock_plugins.policies.injection_rule_table import RULE_SOURCES
 from agentdock_plugins.policies.injection_rules import canonical_views
@@ -97,6 +98,39 @@ def test_any_text_of_rule_words_and_ascii_spaces_has_its_rules_named(
     assert _missed(text) == []
 
 
+def _late_start(text: str) -> list[str]:
+    """The rules whose ``re`` match is missed when searched from where RE2 first matches."""
+    found = injection_rules._PREFILTER.candidates(text) or frozenset()
+    missed = []
+    for index in found:
+        start = injection_rules._PREFILTER.start(index, text)
+        whole = PATTERNS[index].search(text) is not None
+        if whole != (start is not None and PATTERNS[index].search(text, start) is not None):
+            missed.append(RULE_SOURCES[index][0])
+    return missed
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_PIECES, _GAPS), min_size=1, max_size=12))
+def test_re_searched_from_where_re2_first_matches_finds_what_a_whole_search_does(
+    parts: list[tuple[str, str]],
+) -> None:
+    """RE2's leftmost start of a widened pattern is never after ``re``'s first match, so a
+    candidate's ``re`` search may begin there (look-behinds still read what is before)."""
+    text = "".join(piece + gap for piece, gap in parts)
+    for sample in (text, "x" + text, "no, " + text, text + text):
+        assert _late_start(sample) == []
+
+
+def test_re_searched_from_where_re2_first_matches_on_the_corpus() -> None:
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as f:
+        texts = [r["text"] for r in map(json.loads, f) if r["split"] != "test"]
+    for text in texts[1::3]:
+        for view in canonical_views(text):
+            if view.text.isascii():
+                assert _late_start(view.text) == [], view.text[:80]
+
+
 #: The chunked-blob sign as ``re`` wrote it, with a back-reference RE2 cannot take.
 _EVEN_PIECES_RE = re.compile(rb"(?<!a)(a{4,64}+)[ ]{1,4}\1[ ]{1,4}\1(?!a)")
 _WIDTHS = st.sampled_from([0, 3, 4, 5, 8, 63, 64, 65])
@@ -132,9 +166,12 @@ def test_three_runs_of_every_width_and_gap_read_as_the_back_reference_did() -> N
                 assert (injection_decode._EVEN_PIECES.search(pieces) is not None) == expected
 
 
+_LETTERS_ONLY = bytes(i if 97 <= i <= 122 else 32 for i in range(256))
+
+
 def _long_words_split(text: str) -> list[str]:
-    """Every run of 20 or more ASCII lower-case letters, split off without RE2's look first."""
-    runs = text.encode("utf-8", "surrogatepass").translate(injection_rules._LETTERS_ONLY).split()
+    """Every run of 20 or more ASCII lower-case letters, the text split into all its runs."""
+    runs = text.encode("utf-8", "surrogatepass").translate(_LETTERS_ONLY).split()
     return [run.decode("ascii") for run in runs if len(run) >= 20]
 
 
@@ -143,3 +180,25 @@ def _long_words_split(text: str) -> list[str]:
 def test_long_words_are_those_a_full_split_finds(text: str) -> None:
     for sample in (text, "ignoreallpreviousinstructions " + text, text * 3):
         assert injection_rules._long_words(sample) == _long_words_split(sample)
+
+
+_TRIGGER_ALPHABET = ["ne", "no", "was", "ignore", "ignorez", "игнорируй", "_", "é", "a", "0"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from([*_TRIGGER_ALPHABET, " ", ".", "\n", "\ud800", "-", "x"]), max_size=30)
+)
+def test_trigger_words_found_in_one_pass_are_those_of_the_word_set(parts: list[str]) -> None:
+    """The languages whose trigger words occur, found in one RE2 pass over the bytes, are
+    those whose triggers meet the text's word set: words glued to letters, digits, ``_`` or
+    non-ASCII characters (a lone surrogate too) are no words of their own."""
+    rules = injection_rules.DEFAULT_RULES
+    text = "".join(parts)
+    canon = canonical(text)[0]
+    for sample in (text, canon):
+        words = injection_rules._words(sample)
+        expected = {
+            i for i, family in enumerate(rules._spaced) if not family.triggers.isdisjoint(words)
+        }
+        assert rules._triggers.present(sample) == expected

@@ -56,6 +56,8 @@ _B32 = re.compile(r"[A-Z2-7]+=*")
 #: Characters of a long base32 blob decoded first, to see whether it spells text.
 _PROBE = 64
 _CHUNK_SEP = re.compile(r"[ \t\r\n,;|]+")
+#: The URL-safe alphabet's two characters read as the standard one's.
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
 def texty(raw: bytes, *, cut: bool = False) -> str | None:
@@ -127,9 +129,13 @@ def decode_blob(blob: str, *, cut: bool = False) -> tuple[str, str] | None:
             out = texty(base64.b32decode(padded), cut=cut)
             if out is not None:
                 return "base32", out
-        padded = core + "=" * (-len(core) % 4)
-        altchars = b"-_" if ("-" in blob or "_" in blob) else None
-        raw = base64.b64decode(padded, altchars=altchars, validate=altchars is None)
+        data = (core + "=" * (-len(core) % 4)).encode("ascii")
+        # ``base64.b64decode`` with ``altchars=b"-_"`` (not validated) or validated, called
+        # without its wrapper's conversions (a blob is ASCII; non-ASCII raises ValueError).
+        if "-" in blob or "_" in blob:
+            raw = binascii.a2b_base64(data.translate(_URLSAFE))
+        else:
+            raw = binascii.a2b_base64(data, strict_mode=True)
         out = texty(raw, cut=cut)
         if out is not None:
             return "base64", out
@@ -138,17 +144,18 @@ def decode_blob(blob: str, *, cut: bool = False) -> tuple[str, str] | None:
     return None
 
 
-def decode_windows(blob: str) -> Iterator[tuple[str, str]]:
+def decode_windows(blob: str, *, b85: bool | None = None) -> Iterator[tuple[str, str]]:
     """``(transform, text)`` of each window of a blob longer than :data:`MAX_BLOB` that
     decodes: windows of :data:`MAX_BLOB` characters starting every :data:`WINDOW_STEP`
     (at most :data:`MAX_WINDOWS`), read as hex, base32 or base64, else as base85 (its step
     cut to a multiple of its five-character quanta). Padding a payload until its blob is
     over the bound does not leave it encoded; the work stays linear (each character is
-    decoded at most four times)."""
+    decoded at most four times). ``b85``: :func:`b85ish` of the first window, where the
+    caller has it already (it costs a pass over 16 K characters)."""
     readers: list[tuple[int, Callable[..., tuple[str, str] | None]]] = []
     if _B64ISH.fullmatch(blob):
         readers.append((WINDOW_STEP, decode_blob))
-    if b85ish(blob[:MAX_BLOB]):
+    if b85 if b85 is not None else b85ish(blob[:MAX_BLOB]):
         readers.append((WINDOW_STEP - WINDOW_STEP % 5, decode_b85))
     for step, read in readers:
         found = False
@@ -183,6 +190,8 @@ _B64ISH = re.compile(r"[A-Za-z0-9+/_-]+=*")
 
 
 _ALNUM = re.compile("[A-Za-z0-9]")
+#: The same as bytes, deleted from ASCII text by ``bytes.translate`` in C.
+_ALNUM_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _WORDISH = re.compile("[a-z]{4,}")
 
 
@@ -193,7 +202,10 @@ def b85ish(token: str) -> bool:
     (``FeedParser.feed()``)."""
     if len(set(token)) < 10:
         return False  # a run of dashes or a repeated pattern: no blob of 16 or more characters
-    symbols = _ALNUM.sub("", token)
+    if token.isascii():
+        symbols = token.encode("ascii").translate(None, _ALNUM_BYTES).decode("ascii")
+    else:
+        symbols = _ALNUM.sub("", token)
     if len(symbols) >= len(token) * 0.12 and len(set(symbols)) >= 4:
         return True
     return sum(map(len, _WORDISH.findall(token))) < len(token) * 0.4
@@ -212,7 +224,29 @@ def b85_alphabet(token: str) -> bool:
     return _B85_ALPHABET.fullmatch(body) is not None or _A85_ALPHABET.fullmatch(body) is not None
 
 
+#: Characters of a long base85 body decoded first (a whole number of five-character groups).
+_B85_PROBE = 640
+
+
+def _not_utf8(head: bytes, *, cut: bool) -> bool:
+    """Whether bytes that begin a decoded blob already fail as UTF-8 (as :func:`texty`
+    reads them): then the whole blob does too. The last four bytes are left out, since a
+    group cut short at the probe's end is padded and may decode otherwise."""
+    head = head[:-4]
+    if cut:
+        head = head.lstrip(_CONTINUATION)
+    try:
+        _UTF8().decode(head, final=False)
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
 def decode_b85(token: str, *, cut: bool = False) -> tuple[str, str] | None:
+    """``(transform, text)`` a base85 or Ascii85 token decodes to. Both decoders loop in
+    Python (a 16,384-character window cost some 20 ms): a body longer than
+    :data:`_B85_PROBE` is decoded whole only when its first groups decode to bytes that may
+    begin UTF-8 text (random bytes seldom do for long)."""
     body = token.removeprefix("<~").removesuffix("~>")
     for name, decode, alphabet in (
         ("base85", base64.b85decode, _B85_ALPHABET),
@@ -220,6 +254,13 @@ def decode_b85(token: str, *, cut: bool = False) -> tuple[str, str] | None:
     ):
         if alphabet.fullmatch(body) is None:
             continue
+        if len(body) > _B85_PROBE:
+            try:
+                head = decode(body[:_B85_PROBE].encode("ascii"))
+            except (ValueError, binascii.Error, UnicodeEncodeError):
+                head = None  # the probe's end may be what fails: the whole body decides
+            if head is not None and _not_utf8(head, cut=cut):
+                continue
         try:
             out = texty(decode(body.encode("ascii")), cut=cut)
         except (ValueError, binascii.Error, UnicodeEncodeError):

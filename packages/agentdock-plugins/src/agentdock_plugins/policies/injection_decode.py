@@ -42,6 +42,7 @@ import re
 import urllib.parse
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import re2
 
@@ -101,6 +102,10 @@ _ROT13_STEMS = tuple(w.translate(ROT13) for w in _STEMS) + tuple(
     w[::-1].translate(ROT13) for w in _STEMS
 )
 _REVERSED_STEMS = tuple(w[::-1] for w in _STEMS)
+#: Whether a text holds any stem of either list: one RE2 pass over its UTF-8 bytes (22
+#: substring tests of 4 KB cost some 57 µs, the pass 14); only where it finds one are the
+#: lists tested one by one, to tell rot13 from reversed.
+_TURNED_STEMS = re2.compile("|".join(_ROT13_STEMS + _REVERSED_STEMS).encode())
 
 _ANY_TAG = re.compile("[\U000e0020-\U000e007e]")
 _NO_TAGS = dict.fromkeys(range(0xE0000, 0xE0080))
@@ -109,7 +114,9 @@ _URL_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 #: Character references and ``%XX`` escapes written backwards (``;501#&``, ``94%``).
 _REVERSED_ENTITY = re.compile(r";(?:[0-9]{1,7}|[0-9A-Fa-f]{1,6}[xX])#&")
 _REVERSED_URLENC = re.compile(r"[0-9A-Fa-f]{2}%")
-_REVERSED_URLENC_ANY = re2.compile(_REVERSED_URLENC.pattern)
+#: The same over UTF-8 bytes: RE2 is handed bytes (``surrogatepass``), since a ``str`` with a
+#: lone surrogate (JSON may carry one) cannot be encoded for it.
+_REVERSED_URLENC_ANY = re2.compile(_REVERSED_URLENC.pattern.encode())
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _UESC = re.compile(r"(?:\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2})+")
 #: One blob: 16 or more characters of the base64 alphabets (hex and base32 are subsets).
@@ -126,7 +133,7 @@ _CHUNKED = re.compile(
 #: Blob characters (and ``=``) ``a``, chunk separators a space, the rest ``x``: three pieces
 #: of one width in a row (``aaaaaaaa aaaaaaaa aaaaaaaa``) are where a chunked blob may be,
 #: found in one pass over bytes (prose seldom has three words of one length in a row, each
-#: mixing cases or digits, as ``mixed`` also asks).
+#: mixing cases or digits, as :func:`_mixed` also asks).
 _PIECES = bytes(
     97 if (i in _BLOB_CHARS or i == 61) else 32 if i in b" \t\r\n,;|" else 120 for i in range(256)
 )
@@ -149,8 +156,9 @@ _CASES = byte_table(
 )
 #: Hex digits ``h``, their separators ``s``: four spaced pairs (``hhshhshhshh``).
 _HEXES = byte_table({b"0123456789abcdefABCDEF": 104, b" ,:": 115}, 32)
-#: Anything but white space ``x``: a token of 20 characters or more may be base85.
-_TOKENS = byte_table({b" \t\r\n\x0b\x0c": 32}, 120)
+#: Anything but white space ``x`` (the ASCII characters ``str.split`` cuts at are spaces):
+#: a run of 16 is where a token long enough to be a blob is.
+_TOKENS = byte_table({b" \t\r\n\x0b\x0c\x1c\x1d\x1e\x1f": 32}, 120)
 #: Hex digits rot13'd (``a-f`` read as ``n-s``) and their separators.
 _ROT_HEXES = byte_table({b"0123456789abcdefnopqrsABCDEFNOPQRS": 104, b" ,:": 115}, 32)
 _ROT_HEX_BYTES = re.compile(r"(?:[0-9a-fn-sA-FN-S]{2}[ ,:]?){8,}")
@@ -158,6 +166,12 @@ _ROT_HEX_LETTER = re.compile("[n-sN-S]")
 #: Hex bytes written one by one: ``\x69\x67``, ``0x69 0x67``, ``69 67 6e``.
 _HEX_BYTES = re.compile(r"(?:(?:\\x|0x)?[0-9A-Fa-f]{2}[ ,:]?){8,}")
 _HEX_SEP = re.compile(r"\\x|0x|[ ,:]")
+#: The two as RE2 patterns over UTF-8 bytes, which find the same runs (no look-arounds or
+#: back-references; both engines take the leftmost match, first alternative first):
+#: ``re`` spent some 7 ms on 100 KB of base64, where every few characters begin a run of
+#: hex digits that it tries to extend.
+_HEX_BYTES_RE2 = re2.compile(_HEX_BYTES.pattern.encode())
+_ROT_HEX_BYTES_RE2 = re2.compile(_ROT_HEX_BYTES.pattern.encode())
 #: A base85 candidate: a long token with characters outside the base64 alphabet.
 _B85 = re.compile(r"(?:<~)?[!-~]{20,}(?:~>)?")
 #: A URL: not a base85 blob, though it holds characters of that alphabet.
@@ -197,11 +211,25 @@ class Budget:
         return True
 
 
+#: Texts with up to this many ``%`` have the characters before each looked at in Python.
+_FEW_PERCENTS = 16
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
 def _url_backwards(text: str) -> bool:
     """Whether ``text`` holds ``%XX`` escapes written backwards (``D3%``), as many as or more
     than the forward ones (in its first 4,096 characters). Most texts hold none: RE2 says so
-    in one pass (7 µs for 4 KB, ``re`` 20); where it finds one, ``re`` counts them."""
-    if _REVERSED_URLENC_ANY.search(text[:4096]) is None:
+    in one pass (some 15 µs for 4 KB, ``re`` 20), or, where the text holds a few ``%``, a look
+    at the two characters before each; where one is found, ``re`` counts them."""
+    head = text[:4096]
+    percents = head.count("%")
+    if percents <= _FEW_PERCENTS:
+        at = head.find("%", 2)
+        while at >= 0 and not (head[at - 2] in _HEX_DIGITS and head[at - 1] in _HEX_DIGITS):
+            at = head.find("%", at + 1)
+        if at < 0:
+            return False
+    elif _REVERSED_URLENC_ANY.search(head.encode("utf-8", "surrogatepass")) is None:
         return False
     backwards = len(_REVERSED_URLENC.findall(text, 0, 4096))
     return backwards >= 2 and backwards >= len(_URLENC.findall(text, 0, 4096))
@@ -255,7 +283,7 @@ def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
             if out != text:
                 yield "url", out
     if "&" in text and _ENTITY.search(text):
-        out = html.unescape(text)
+        out = _unescape_html(text)
         if out != text:
             yield "html", out
     if "\\" in text and _UESC.search(text):
@@ -266,23 +294,47 @@ def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
         if unescaped is not None:
             yield "escape", unescaped
     rot13, backwards = _turned_prose(lower)
-    if rot13 or any(stem in lower for stem in _ROT13_STEMS):
+    stems = _TURNED_STEMS.search(lower.encode("utf-8", "surrogatepass")) is not None
+    if rot13 or (stems and any(stem in lower for stem in _ROT13_STEMS)):
         yield "rot13", text.translate(ROT13)
     if (
         backwards
-        or any(stem in lower for stem in _REVERSED_STEMS)
+        or (stems and any(stem in lower for stem in _REVERSED_STEMS))
         or ("#&" in text and _REVERSED_ENTITY.search(text) is not None)
         or ("%" in text and _url_backwards(text))
     ):
         yield "reversed", text[::-1]
-    # Tokens long enough to be a blob, split off in C (a regex scan of prose costs more).
-    tokens = (
-        [t for t in text.split() if len(t) >= 16] if b"x" * 16 in raw.translate(_TOKENS) else []
-    )
+    tokens = _long_tokens(text, raw)
     yield from _blobs(text, budget, tokens)
     # A token may be a blob rot13'd or reversed after encoding.
     if tokens:
         yield from _turned_tokens(tokens)
+
+
+_SIXTEEN = b"x" * 16
+
+
+def _long_tokens(text: str, raw: bytes) -> list[str]:
+    """The tokens of ``text`` (as ``str.split`` cuts them) long enough to be a blob, 16
+    characters or more. ``raw`` (its UTF-8) is shaped in one C-level pass, spaces and the
+    rest; ASCII text, where a byte is a character, is then cut only around the runs of 16
+    (``bytes.find``; splitting 4 KB of prose into its 600 words cost 23 µs, this 9). Other
+    text, which ``str.split`` also cuts at non-ASCII spaces, is split."""
+    shape = raw.translate(_TOKENS)
+    at = shape.find(_SIXTEEN)
+    if at < 0:
+        return []
+    if not text.isascii():
+        return [t for t in text.split() if len(t) >= 16]
+    found: list[str] = []
+    while at >= 0:
+        end = shape.find(b" ", at + 16)
+        if end < 0:
+            found.append(text[at:])
+            break
+        found.append(text[at:end])
+        at = shape.find(_SIXTEEN, end)
+    return found
 
 
 def _unquoted_blob(token: str) -> bool:
@@ -309,7 +361,9 @@ def _turned_tokens(tokens: list[str]) -> Iterator[tuple[str, str]]:
             # A word in one case (``implementations``) is no blob; digits alone may be hex.
             plain = token.isalpha() and (token.islower() or token.isupper())
             decode = None if plain else decode_blob
-        elif b85ish(token):
+        elif token.isascii() and b85ish(token):
+            # Every blob alphabet is ASCII, and rot13 and reversal keep a token's other
+            # characters: a token that is not ASCII is read only for its ``%XX`` escapes.
             decode = decode_b85
         url = "%" in token
         if decode is None and not url:
@@ -336,26 +390,89 @@ def _unquote_run(match: re.Match[str]) -> str:
     return bytes.fromhex(match.group().replace("%", "")).decode("utf-8")
 
 
+#: ``html.unescape``'s pattern of a character reference, its body captured (a test checks
+#: that it is the standard library's).
+_CHARREF = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)")
+#: Set between references unescaped together: no reference reads past it (``&`` and ``;``
+#: end every kind), none starts with it, and no reference's text contains it.
+_REF_SEP = "&;"
+#: Texts up to this length are unescaped by ``html.unescape`` as they are; of a longer one,
+#: the references in this many first characters are looked at first.
+_HTML_SAMPLE = 4096
+
+
+def _unescape_html(text: str) -> str:
+    """``html.unescape(text)``, with each reference that repeats replaced once.
+
+    ``html.unescape`` calls back into Python for every reference, 100 KB of ``&#105;``
+    cost some 9 ms. A reference's text depends on the reference alone, so a long text whose
+    references repeat (those in its first :data:`_HTML_SAMPLE` characters half the same) is
+    split at them in C, its distinct references are unescaped in one ``html.unescape`` call
+    (set apart by :data:`_REF_SEP`) and put back by a C-level ``map``: 100 KB then costs
+    some 2.5 ms. A text of mostly distinct references costs what ``html.unescape`` does,
+    and at most the split more."""
+    if len(text) <= _HTML_SAMPLE:
+        return html.unescape(text)
+    sample = _CHARREF.findall(text, 0, _HTML_SAMPLE)
+    if len(set(sample)) * 2 > len(sample):
+        return html.unescape(text)
+    parts = _CHARREF.split(text)
+    refs = parts[1::2]
+    distinct = list(dict.fromkeys(refs))
+    unescaped = html.unescape("&" + (_REF_SEP + "&").join(distinct)).split(_REF_SEP)
+    if len(unescaped) != len(distinct):  # a library whose references read differently
+        return html.unescape(text)
+    parts[1::2] = map(dict(zip(distinct, unescaped, strict=True)).__getitem__, refs)
+    return "".join(parts)
+
+
 def _unescape(match: re.Match[str]) -> str:
     return match.group().encode("ascii").decode("unicode_escape")
 
 
-def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, str]]:
-    found = 0
-    raw = text.encode("utf-8", "surrogatepass")
+def _mixed(raw: bytes) -> bool:
+    """Whether UTF-8 ``raw`` mixes cases and digits as base64 does (see :data:`_CASES`)."""
     cases = raw.translate(_CASES)
-    # Base64 of text made of hex digits or a few letters may hold no digit: then several
-    # lower case letters before an upper case one are the sign.
-    mixed = (
+    return (
         b"d" in cases
         and (
             (b"lU" in cases and (b"ld" in cases or b"dl" in cases or b"Ud" in cases))
             or cases.count(b"Ud") + cases.count(b"dU") >= 4
         )
     ) or cases.count(b"lU") >= 4
-    if "0x" in text or b"hhshhshhshh" in raw.translate(_HEXES):
-        for m in _HEX_BYTES.finditer(text):
-            joined = _HEX_SEP.sub("", m.group())
+
+
+def _b85_candidates(tokens: list[str]) -> Iterator[str]:
+    """The base85 candidates (:data:`_B85`) in the tokens of 20 characters or more. A token
+    of printable ASCII characters is one whole (a token holds no space), found without a
+    regex scan of it."""
+    for token in tokens:
+        if len(token) < 20:
+            continue
+        if token.isascii() and token.isprintable():
+            yield token
+        else:
+            yield from (m.group() for m in _B85.finditer(token))
+
+
+def _runs(pattern: Any, raw: bytes) -> Iterator[str]:
+    """The matches of an ASCII RE2 ``pattern`` (the module is untyped) in UTF-8 ``raw``, as
+    text."""
+    for match in pattern.finditer(raw):
+        yield match.group().decode("ascii")
+
+
+def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, str]]:
+    found = 0
+    raw = text.encode("utf-8", "surrogatepass")
+    # Base64 of text made of hex digits or a few letters may hold no digit: then several
+    # lower case letters before an upper case one are the sign.
+    # A hex digit is a digit of the rot13'd shape too: where that shape has no four spaced
+    # pairs, the plain one has none either (one pass over most texts, not two).
+    rot_pairs = b"hhshhshhshh" in raw.translate(_ROT_HEXES)
+    if "0x" in text or (rot_pairs and b"hhshhshhshh" in raw.translate(_HEXES)):
+        for run in _runs(_HEX_BYTES_RE2, raw):
+            joined = _HEX_SEP.sub("", run)
             if len(joined) < 16 or len(joined) % 2:
                 continue
             if found >= MAX_BLOBS:
@@ -366,16 +483,17 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
                 yield "hex", out
             elif hex_text(joined[::-1]) is not None:
                 found += 1  # hex bytes written backwards: the run reversed is decoded next
-                yield "reversed", m.group()[::-1]
-    if b"hhshhshhshh" in raw.translate(_ROT_HEXES):
-        for m in _ROT_HEX_BYTES.finditer(text):
+                yield "reversed", run[::-1]
+    if rot_pairs:
+        for run in _runs(_ROT_HEX_BYTES_RE2, raw):
             if found >= MAX_BLOBS:
                 return
-            run = m.group()
             if _ROT_HEX_LETTER.search(run) is not None:
                 found += 1  # hex bytes rot13'd: the run rot13'd back is decoded next
                 yield "rot13", run.translate(ROT13)
-    if mixed and _EVEN_PIECES.search(raw.translate(_PIECES)) is not None:
+    # Pieces of one width first: the case shapes' two-byte searches cost more (some 20 µs for
+    # 4 KB, one RE2 pass 10) and most texts have no such pieces.
+    if _EVEN_PIECES.search(raw.translate(_PIECES)) is not None and _mixed(raw):
         for m in _CHUNKED.finditer(text):
             run = m.group()
             # A run longer than a blob may be many chunked blobs, a line each: each line
@@ -417,15 +535,14 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
                 read.add(blob)
                 found += 1
                 yield decoded
-    candidates = (m for token in tokens if len(token) >= 20 for m in _B85.finditer(token))
     if tokens:
-        for m in candidates:
+        for token in _b85_candidates(tokens):
             if found >= MAX_BLOBS:
                 return
-            token = m.group()
             if len(token) > MAX_BLOB and token not in read and b85ish(token[:MAX_BLOB]):
                 room = MAX_BLOBS - found
-                if (yield from _windows(decode_windows(token), len(token), budget, room)):
+                windows = decode_windows(token, b85=True)
+                if (yield from _windows(windows, len(token), budget, room)):
                     return
                 found += 1
                 continue

@@ -68,7 +68,7 @@ scores texts with it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import re2
@@ -96,23 +96,29 @@ DEFAULT_THRESHOLD = 1.0
 
 #: Letters a squeezed phrase is looked for in: a run of this many ASCII lower-case letters.
 _LONG_WORD = 20
-_LETTERS_ONLY = bytes(i if 97 <= i <= 122 else 32 for i in range(256))
-
-
-#: Whether a text holds such a run at all: most prose does not, and RE2 says so in one pass
-#: (some 4 µs for 4 KB, where splitting every run off and measuring it took 40).
-_ANY_LONG_WORD = re2.compile(b"[a-z]{%d}" % _LONG_WORD)
+#: ASCII lower-case letters ``a``, every other byte a space: a run of :data:`_LONG_WORD`
+#: ``a`` is where a long word is.
+_LETTER_SHAPE = bytes(97 if 97 <= i <= 122 else 32 for i in range(256))
+_LONG_RUN = b"a" * _LONG_WORD
 
 
 def _long_words(text: str) -> list[str]:
-    """The runs of :data:`_LONG_WORD` or more ASCII lower-case letters in ``text``, split
-    off in C (``translate`` then ``split``: a regex scan of prose costs several times
-    more)."""
+    """The runs of :data:`_LONG_WORD` or more ASCII lower-case letters in ``text``: its bytes
+    shaped in one C-level pass, then cut around each run ``bytes.find`` finds (most prose has
+    none; a regex scan of prose, or splitting it into every run of letters, costs several
+    times more)."""
     raw = text.encode("utf-8", "surrogatepass")
-    if _ANY_LONG_WORD.search(raw) is None:
-        return []
-    runs = raw.translate(_LETTERS_ONLY).split()
-    return [run.decode("ascii") for run in runs if len(run) >= _LONG_WORD]
+    shape = raw.translate(_LETTER_SHAPE)
+    at = shape.find(_LONG_RUN)
+    found: list[str] = []
+    while at >= 0:
+        end = shape.find(b" ", at + _LONG_WORD)
+        if end < 0:
+            found.append(raw[at:].decode("ascii"))
+            break
+        found.append(raw[at:end].decode("ascii"))
+        at = shape.find(_LONG_RUN, end)
+    return found
 
 
 #: Bytes of a word (ASCII letters, digits, ``_``, and every byte of a non-ASCII character)
@@ -149,6 +155,9 @@ def _groups(triggers: Triggers) -> tuple[_Group, ...]:
 _COMPILED = tuple((n, w, re.compile(src), _groups(trig)) for n, w, src, trig in RULE_SOURCES)
 #: Which of :data:`_COMPILED` can match an ASCII text, in one RE2 pass (see the module).
 _PREFILTER = Prefilter([src for _, _, src, _ in RULE_SOURCES])
+
+#: Rules the set does not hold: their triggers, then ``re``, decide (see the prefilter).
+_UNCOVERED = frozenset(range(len(_COMPILED))) - _PREFILTER.covered
 
 _WEIGHTS: dict[str, float] = {n: w for n, w, _, _ in RULE_SOURCES}
 _FAMILY_WEIGHTS = {"override": 1.0, "override_soft": 0.6, "exfiltration": 1.0}
@@ -206,24 +215,47 @@ def _first_word(phrase: str) -> bytes:
     return phrase.encode().translate(_WORD_BYTES).split()[0]
 
 
+#: Texts longer than this are searched by ``re`` from where RE2 first matches (see
+#: :meth:`~agentdock_plugins.policies.injection_prefilter.Prefilter.start`); in shorter
+#: ones the RE2 call costs more than the characters it would spare ``re``.
+_SEARCH_FROM = 256
+
+
 def _english(text: str, names: set[str], words: set[bytes] | None = None) -> float:
     """The English and language-free rules matching canonical ``text``: their names are added
-    to ``names``, their summed weight returned. ``words``: the text's :func:`_words`."""
-    if words is None:
-        words = _words(text)
+    to ``names``, their summed weight returned. ``words``: the text's :func:`_words`, built
+    here only when a rule's triggers must be looked up (the prefilter answers for ASCII
+    text)."""
     total = 0.0
     present: dict[str, bool] = {}
     candidates = _PREFILTER.candidates(text)
-    covered = _PREFILTER.covered if candidates is not None else frozenset()
-    for index, (name, weight, regex, groups) in enumerate(_COMPILED):
+    if candidates is None:
+        covered: frozenset[int] = frozenset()
+        tried: Iterable[int] = range(len(_COMPILED))
+    else:
+        # Only the named rules and those the set does not hold, in the table's order.
+        covered = _PREFILTER.covered
+        tried = sorted(candidates.union(_UNCOVERED)) if candidates or _UNCOVERED else ()
+    for index in tried:
+        name, weight, regex, groups = _COMPILED[index]
         if name in names:
             continue
+        start = 0
         if index in covered:
             if candidates is None or index not in candidates:
                 continue
-        elif not _triggered(groups, text, words, present):
-            continue
-        if regex.search(text) is not None:
+            if len(text) > _SEARCH_FROM:
+                found = _PREFILTER.start(index, text)
+                if found is None:
+                    continue
+                start = found
+        else:
+            if words is None:
+                words = _words(text)
+            if not _triggered(groups, text, words, present):
+                continue
+        # Lookbehinds and ``\b`` still read the text before ``start``.
+        if regex.search(text, start) is not None:
             names.add(name)
             total += weight
     return total
@@ -247,6 +279,40 @@ def _triggered(
         else:
             return False
     return True
+
+
+#: A byte that is no part of a word as :func:`_words` cuts them, in RE2's Latin-1 syntax.
+_NOT_WORD = rb"[^0-9A-Za-z_\x80-\xff]"
+#: Memory for the trigger set's DFA; a pass that needs more is answered by :func:`_words`.
+_TRIGGER_MEM = 8 << 20
+
+
+class _TriggerWords:
+    """Which groups of whole-word triggers occur in a text, in one RE2 pass over its UTF-8
+    bytes: the same answer as looking each group up in the text's :func:`_words`, without
+    cutting 4 KB of prose into its 600 words and hashing each (some 28 µs, the pass 10).
+    A pass that RE2 cannot finish (its DFA out of memory: the pattern that matches every
+    text, added last, is then missing) answers ``None``."""
+
+    def __init__(self, groups: Sequence[frozenset[bytes]]) -> None:
+        options = re2.Options()
+        options.encoding = re2.Options.Encoding.LATIN1
+        options.max_mem = _TRIGGER_MEM
+        self._set = re2.Set.SearchSet(options)
+        for index, group in enumerate(groups):
+            words = b"|".join(b"".join(b"\\x%02x" % byte for byte in w) for w in sorted(group))
+            pattern = b"(?:^|" + _NOT_WORD + b")(?:" + words + b")(?:" + _NOT_WORD + b"|$)"
+            if self._set.Add(pattern) != index:
+                raise RuntimeError("RE2 set indices out of step")
+        self._sentinel = self._set.Add(b"")
+        self._set.Compile()
+
+    def present(self, text: str) -> frozenset[int] | None:
+        """Indices of the groups with a word in ``text``, or ``None`` (see the class)."""
+        found = self._set.Match(text.encode("utf-8", "surrogatepass"))
+        if not found or self._sentinel not in found:
+            return None
+        return frozenset(found) - {self._sentinel}
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,24 +371,29 @@ class RuleSet:
         families = [_family(lang) for lang in chosen if lang != "en"]
         self._spaced = tuple(f for f in families if not f.unspaced)
         self._unspaced = tuple(f for f in families if f.unspaced)
+        self._triggers = _TriggerWords([f.triggers for f in self._spaced])
 
     def rules(self, text: str) -> tuple[set[str], float]:
         """Names and summed weight of the rules matching canonical ``text``."""
         names: set[str] = set()
-        words = _words(text)
-        total = _english(text, names, words)
+        total = _english(text, names)
         if self._spaced or self._unspaced:
-            total += self._languages(text, names, words)
+            total += self._languages(text, names)
         if "override" not in names:
             total += self._squeezed(text, names)
         return names, total
 
-    def _languages(self, text: str, names: set[str], words: set[bytes]) -> float:
+    def _languages(self, text: str, names: set[str]) -> float:
         """The other languages' families: each rule counts once whatever the language (a
         phrase that reads as English and French is one signal, not two)."""
         total = 0.0
         families: list[_Family] = []
-        families.extend(f for f in self._spaced if not f.triggers.isdisjoint(words))
+        present = self._triggers.present(text)
+        if present is None:
+            words = _words(text)
+            families.extend(f for f in self._spaced if not f.triggers.isdisjoint(words))
+        else:
+            families.extend(self._spaced[index] for index in sorted(present))
         if self._unspaced and not text.isascii():
             families.extend(
                 f for f in self._unspaced if f.trigger is not None and f.trigger.search(text)
@@ -347,7 +418,7 @@ class RuleSet:
     @staticmethod
     def _squeezed(text: str, names: set[str]) -> float:
         total = 0.0
-        for word in _long_words(text):
+        for word in dict.fromkeys(_long_words(text)):  # a word repeated is read once
             for name, regex in SQUEEZED:
                 if name not in names and regex.search(word) is not None:
                     names.add(name)
