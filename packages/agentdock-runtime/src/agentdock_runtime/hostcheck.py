@@ -59,7 +59,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 #: before it for every name under a domain, or an IPv6 address in brackets.
 _NAME = re.compile(r"(\*\.)?[a-z0-9_]([a-z0-9_.-]{0,252})|\[[0-9a-f:.]+\]")
 #: Distinct ``Host`` values remembered with their verdict (a client sends the same one each
-#: time; past this the memory is emptied, so a flood of names costs parsing, not memory).
+#: time; past this the memory is emptied, so a flood of names costs parsing, not memory),
+#: and the longest remembered (a DNS name is at most 253 characters, a port 6 more).
 _REMEMBERED = 256
 _LONGEST_REMEMBERED = 260
 #: WebSocket close code for a refused handshake where the server cannot answer in HTTP.
