@@ -238,6 +238,43 @@ def test_a_malformed_call_is_refused_before_it_is_checked(server: dict[str, Any]
     assert answer.status_code == 401 and "supported" not in answer.text
 
 
+#: Bodies that are no JSON-RPC request: not JSON, a batch, a bad id, no method and no id,
+#: no method with an id, params that are not an object.
+MALFORMED: tuple[bytes, ...] = (
+    b"{not json",
+    b'[{"jsonrpc": "2.0", "id": 1, "method": "ping"}]',
+    b'{"jsonrpc": "1.0", "id": 1, "method": "ping"}',
+    b'{"jsonrpc": "2.0", "id": [1], "method": "ping"}',
+    b'{"jsonrpc": "2.0"}',
+    b'{"jsonrpc": "2.0", "id": 1}',
+    b'{"jsonrpc": "2.0", "id": 1, "method": "ping", "params": [1]}',
+)
+
+
+@pytest.mark.parametrize("protocol", ["mcp", "a2a"])
+def test_malformed_messages_from_a_stranger_are_401_before_any_json_rpc_error(
+    server: dict[str, Any], protocol: str
+) -> None:
+    """A caller without a valid credential learns nothing of the protocol's framing rules:
+    the admission's refusal comes first, as for a well-formed request."""
+    url = f"{server['url']}/mcp/" if protocol == "mcp" else f"{server['url']}/a2a/{AGENT_NAME}"
+    json_type = {"content-type": "application/json"}
+    for body in MALFORMED:
+        for credentials in ({}, {"x-api-key": WRONG_KEY}):
+            answer = httpx.post(url, content=body, headers={**json_type, **credentials})
+            assert answer.status_code == 401, (body, answer.text)
+            assert answer.json()["error"] == "Unauthorized"
+            assert "jsonrpc" not in answer.text
+        viewer = httpx.post(
+            url, content=body, headers={**json_type, "x-api-key": server["keys"]["viewer"]}
+        )
+        assert viewer.status_code == 403, (body, viewer.text)
+        admitted = httpx.post(
+            url, content=body, headers={**json_type, "x-api-key": server["keys"]["developer"]}
+        )
+        assert admitted.json()["error"]["code"] in (-32700, -32600, -32602), (body, admitted.text)
+
+
 def test_viewer_role_is_403(server: dict[str, Any]) -> None:
     for method, params in (
         ("tools/list", {}),

@@ -22,6 +22,7 @@ from agentdock.plugins import PluginError, PluginManager, get_plugin_manager
 from agentdock_runtime.compile import compile_pipeline
 from agentdock_runtime.freshimport import import_fresh
 from agentdock_runtime.heap import freeze_startup_heap
+from agentdock_runtime.hostcheck import served_app
 from agentdock_runtime.iomodels import import_object
 from agentdock_runtime.pipeline import Pipeline, PipelineError
 
@@ -159,12 +160,16 @@ def log_plugin_error(err: PluginError) -> None:
 def app_from_env() -> Any:
     """:func:`app` for the Dockfile named by ``AGENTDOCK_DOCKFILE``: the uvicorn factory of
     ``agentdock serve --reload`` or ``--workers``, whose process warned of
-    ``AGENTDOCK_INSECURE_NO_AUTH`` once already (each worker does not again)."""
+    ``AGENTDOCK_INSECURE_NO_AUTH`` once already (each worker does not again). Served on a
+    socket, so without authentication it answers only the host names of
+    :mod:`.hostcheck`."""
     path = os.environ.get(DOCKFILE_ENV)
     if not path:
         raise RuntimeError(f"{DOCKFILE_ENV} is not set")
     insecure = os.environ.get(INSECURE_ENV) == "1"
     get_plugin_manager().add_error_listener(log_plugin_error)
-    application = _build(path, insecure, None, DEFAULT_SERVER)
+    application = served_app(
+        _build(path, insecure, None, DEFAULT_SERVER), insecure_no_auth=insecure
+    )
     freeze_startup_heap()
     return application

@@ -16,6 +16,11 @@ Environment variables:
     Seconds in-flight requests get to finish after SIGTERM (default 30).
 ``AGENTDOCK_INSECURE_NO_AUTH=1``
     Serve WITHOUT authentication. Local development only; a warning says so at start-up.
+    Only requests addressed to ``localhost``, 127.0.0.0/8 or ``[::1]`` are then answered
+    (403 otherwise: DNS rebinding, see :mod:`.hostcheck`), whatever address is bound.
+``AGENTDOCK_ALLOWED_HOSTS``
+    Comma-separated host names (``agent.internal``, ``*.example.com``; ``*`` for any) a
+    runtime without authentication answers too, e.g. the name other containers reach it by.
 ``AGENTDOCK_LOG_FORMAT``
     ``json`` or ``text``: the format of every line of the run, the log sink's event lines
     and the log records (the runtime's and uvicorn's) alike; ``off`` writes no event lines.
@@ -190,6 +195,12 @@ def read_settings(environ: Mapping[str, str]) -> Settings:
     raw_insecure = environ.get(INSECURE_ENV, "").strip().lower()
     if raw_insecure not in _TRUE | _FALSE:
         problems.append(f"{INSECURE_ENV} must be 1 or 0, got {raw_insecure!r}")
+    from agentdock_runtime.hostcheck import allowed_hosts_from_env
+
+    try:
+        allowed_hosts_from_env(environ)
+    except ValueError as exc:
+        problems.append(str(exc))
     if problems:
         raise ConfigError(problems)
     return Settings(

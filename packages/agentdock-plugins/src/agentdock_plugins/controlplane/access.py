@@ -23,12 +23,12 @@ is not checked (a proxy may forward its own): such a page has no session and no 
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import secrets
 import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from agentdock_runtime.hostcheck import host_name, is_loopback
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
@@ -54,24 +54,10 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _UNSET = object()
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names only this machine (127.0.0.0/8, ::1, localhost)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def check_loopback_host(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     """Refuse (403) a request without auth that is not addressed to a loopback name."""
     host = connection.headers.get("host", "")
-    try:
-        name = urlsplit(f"//{host}").hostname or ""
-    except ValueError:  # "[::1" and the like
-        name = ""
-    if not host.isprintable() or not is_loopback(name):
+    if not is_loopback(host_name(host)):
         shown = host[:80] if host.isprintable() else "unprintable"
         raise PermissionDeniedException(
             f"without sign-in only a loopback host name is served (localhost, 127.0.0.1, "

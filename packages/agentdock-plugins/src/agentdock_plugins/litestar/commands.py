@@ -23,7 +23,6 @@ with every finding, or one line for an empty directory or two agents of one name
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import tempfile
@@ -45,15 +44,6 @@ _LOOPBACK = "127.0.0.1"
 _METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 log = logging.getLogger("agentdock.serve")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def fail(message: str, code: int, *, as_json: bool, hint: str | None = None) -> None:
@@ -89,6 +79,15 @@ def fail(message: str, code: int, *, as_json: bool, hint: str | None = None) -> 
     help="Restart when files in the project change (a directory of agents: reload the "
     "changed agent in place, on by default).",
 )
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="With --insecure-no-auth: a host name requests may be addressed to besides "
+    "localhost, 127.0.0.1 and [::1] (repeatable; *.example.com for a whole domain; added to "
+    "AGENTDOCK_ALLOWED_HOSTS). Other names are refused with 403 (DNS rebinding).",
+)
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of text.")
 @click.option(
@@ -103,6 +102,7 @@ def serve_command(
     port: int | None,
     insecure_no_auth: bool,
     reload: bool | None,
+    allowed_hosts: tuple[str, ...],
     workers: int,
     as_json: bool,
     verbose: bool,
@@ -112,12 +112,17 @@ def serve_command(
     FILE may be a directory holding agent directories (each with its Dockfile.yaml): all
     are served, each under /agents/NAME/, and reloaded when their files change.
 
+    With --insecure-no-auth only requests addressed to localhost, 127.0.0.1, [::1] or an
+    --allowed-host name are answered (403 otherwise), so that a web page cannot reach the
+    agent through a name re-pointed at 127.0.0.1 (DNS rebinding).
+
     Exits 0 after a clean shutdown (SIGINT or SIGTERM), 1 when the Dockfile is invalid,
     2 on bad options, 4 when the runtime cannot start (the port is taken, the agent does
     not load), 5 when FILE does not exist.
     """
     from agentdock.plugins import get_plugin_manager
 
+    _allow_hosts(allowed_hosts, insecure_no_auth)
     if file.is_dir() and not (file / "Dockfile.yaml").exists():
         from agentdock_plugins.litestar.hosting.commands import serve_directory
 
@@ -197,15 +202,41 @@ def serve_command(
     raise SystemExit(exitcodes.OK)
 
 
+def _allow_hosts(names: tuple[str, ...], insecure_no_auth: bool) -> None:
+    """Check ``--allowed-host`` and ``AGENTDOCK_ALLOWED_HOSTS`` (a usage error, exit 2,
+    names the bad one) and hand both to the server, and to uvicorn's workers, through the
+    variable."""
+    from agentdock_runtime.hostcheck import (
+        ALLOWED_HOSTS_ENV,
+        allowed_hosts_from_env,
+        check_host_names,
+    )
+
+    if names and not insecure_no_auth:
+        raise click.UsageError(
+            "--allowed-host applies with --insecure-no-auth only (with authentication the "
+            "host name is not checked)"
+        )
+    try:
+        known = allowed_hosts_from_env(os.environ)
+        given = check_host_names(names, "--allowed-host")
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if given:
+        os.environ[ALLOWED_HOSTS_ENV] = ",".join(dict.fromkeys((*known, *given)))
+
+
 def _address(
     spec: DockSpec, host: str | None, port: int | None, insecure_no_auth: bool
 ) -> tuple[str, int]:
     """Where to listen: the options, else ``expose``; without authentication, the loopback
     interface only (another host is a usage error)."""
+    from agentdock_runtime.hostcheck import is_loopback
+
     bind_host = host if host is not None else spec.expose.host
     bind_port = port if port is not None else spec.expose.port
     if insecure_no_auth:
-        if host is not None and not _is_loopback(host):
+        if host is not None and not is_loopback(host):
             raise click.UsageError("--insecure-no-auth serves on the loopback interface only")
         bind_host = host or _LOOPBACK
     return bind_host, bind_port

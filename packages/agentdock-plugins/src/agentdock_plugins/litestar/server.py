@@ -78,12 +78,18 @@ class LitestarServer:
         :param drain_timeout: seconds in-flight requests get to finish after the signal
             (default: as long as they take).
         """
+        from agentdock_runtime.hostcheck import served_app
+
         from agentdock_plugins.litestar.running import run
 
         options: dict[str, Any] = {}
         if drain_timeout is not None:
             options["timeout_graceful_shutdown"] = max(1, math.ceil(drain_timeout))
-        run(self.app(pipeline), host=host, port=port, limits=self.limits, **options)
+        # Without authentication, only requests addressed to this machine (DNS rebinding).
+        served = served_app(
+            self.app(pipeline), insecure_no_auth=not getattr(pipeline, "authenticated", True)
+        )
+        run(served, host=host, port=port, limits=self.limits, **options)
 
     def serve_directory(
         self,
@@ -102,6 +108,8 @@ class LitestarServer:
 
         :raises ValueError: two agents share a name.
         """
+        from agentdock_runtime.hostcheck import served_app
+
         from agentdock_plugins.litestar.hosting import AgentHost
         from agentdock_plugins.litestar.running import run
 
@@ -112,4 +120,5 @@ class LitestarServer:
         options: dict[str, Any] = {}
         if drain_timeout is not None:
             options["timeout_graceful_shutdown"] = max(1, math.ceil(drain_timeout))
-        run(host_app, host=host, port=port, limits=self.limits, **options)
+        served = served_app(host_app, insecure_no_auth=insecure_no_auth)
+        run(served, host=host, port=port, limits=self.limits, **options)

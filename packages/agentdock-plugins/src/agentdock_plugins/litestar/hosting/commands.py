@@ -43,6 +43,7 @@ def serve_directory(
 ) -> None:
     """Serve every agent of ``directory`` until stopped (exits on a failure)."""
     from agentdock_runtime import listen, logconfig
+    from agentdock_runtime.hostcheck import served_app
 
     from agentdock_plugins.litestar.hosting import AgentHost, HostingError
     from agentdock_plugins.litestar.hosting.host import InvalidAgents
@@ -110,7 +111,9 @@ def serve_directory(
             f"; reloading changes under {directory}" if watch else "",
             extra={"event": "serving", "agents": names, "url": local, "port": bind_port},
         )
-    run(agents, host=bind_host, port=bind_port, limits=ServerLimits.from_env(os.environ))
+    # Without authentication, only requests addressed to this machine (DNS rebinding).
+    served = served_app(agents, insecure_no_auth=insecure_no_auth)
+    run(served, host=bind_host, port=bind_port, limits=ServerLimits.from_env(os.environ))
 
 
 def _report_findings(findings: list[Any], *, as_json: bool) -> None:

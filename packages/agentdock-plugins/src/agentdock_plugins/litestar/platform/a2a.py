@@ -28,7 +28,8 @@ made when absent.
 
 Every request authenticates as ``/invoke`` does (``x-api-key`` or ``Authorization``; the
 role needs ``invoke``; the rate limit counts it): a refusal is the HTTP status and the
-error envelope (401, 403, 429, 498, 499).
+error envelope (401, 403, 429, 498, 499). It comes before the JSON-RPC errors, a malformed
+body's included: a caller that is not admitted learns nothing of the protocol.
 """
 
 from __future__ import annotations
@@ -456,6 +457,12 @@ def a2a_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
             params = message.get("params")
             if not isinstance(params, Mapping):
                 raise RpcError(INVALID_PARAMS, "params must be an object")
+        except RpcError as exc:
+            # Malformed framing is told to an admitted caller only: a stranger gets the
+            # admission's refusal (401, 403, 429) and learns nothing of the protocol.
+            await pipeline.authorize(headers, "invoke")
+            return error_response(ident, exc)
+        try:
             if method == "message/send" and _non_blocking(params):
                 result = await agent.send_later(params, headers)
             elif method == "message/send":

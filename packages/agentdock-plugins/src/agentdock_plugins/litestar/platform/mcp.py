@@ -20,8 +20,9 @@ its protocol version, and results carry ``resultType``).
 Every request authenticates as ``/invoke`` does (``x-api-key`` or ``Authorization``; the
 role needs ``invoke``; the rate limit counts it): a refusal there is the HTTP status and
 error envelope of ``/invoke`` (401, 403, 429, 498, 499), not a JSON-RPC answer. It comes
-before anything of the request is checked (a ``tools/call``'s name, arguments and
-``requestState``, the protocol version): an unadmitted caller learns nothing of them. Messages
+before anything of the request is checked (its JSON-RPC framing, a ``tools/call``'s name,
+arguments and ``requestState``, the protocol version): an unadmitted caller learns nothing
+of them. Messages
 are plain dicts decoded with msgspec; the ``mcp`` package is not imported by the server.
 """
 
@@ -257,7 +258,9 @@ def mcp_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
         if params is None:
             params = {}
         if not isinstance(method, str) or not isinstance(params, Mapping):
-            raise RpcError(INVALID_REQUEST, "a request needs a method and object params")
+            await tool.refuse(
+                headers, RpcError(INVALID_REQUEST, "a request needs a method and object params")
+            )
         try:
             modern = _modern_version(params)
         except RpcError as exc:
@@ -290,12 +293,18 @@ def mcp_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
         ident: Any = None
         try:
             message = read_message(await request.body())
-            if "id" not in message:
-                if "method" not in message:  # a response to a server request: none are sent
-                    raise RpcError(INVALID_REQUEST, "a message needs a method or an id")
+            if "id" in message:
+                ident = request_id(message)
+            elif "method" not in message:  # a response to a server request: none are sent
+                raise RpcError(INVALID_REQUEST, "a message needs a method or an id")
+        except RpcError as exc:
+            # Malformed framing is told to an admitted caller only, as a call's mistakes are.
+            await pipeline.authorize(headers, "invoke")
+            return error_response(ident, exc)
+        try:
+            if ident is None:
                 await pipeline.authorize(headers, "invoke")
                 return Response(content=b"", status_code=202)
-            ident = request_id(message)
             return result_response(ident, await answer(message, headers))
         except RpcError as exc:
             return error_response(ident, exc)

@@ -1,0 +1,206 @@
+"""Which host names a runtime without authentication answers (DNS rebinding).
+
+A runtime started with ``--insecure-no-auth`` (or ``AGENTDOCK_INSECURE_NO_AUTH=1``) runs
+the agent for anyone who reaches its socket. Binding to 127.0.0.1 keeps other machines
+out, but not a web page: a site whose name an attacker re-points at 127.0.0.1 (DNS
+rebinding) is same-origin with itself, so the victim's browser lets its scripts call the
+agent, read the answers and the threads. What such a request cannot hide is the name it
+was addressed to: its ``Host`` header carries the attacker's name. So a runtime without
+authentication answers only requests whose ``Host`` names this machine (``localhost``,
+127.0.0.0/8, ``[::1]``) or a name the operator allowed (``AGENTDOCK_ALLOWED_HOSTS``,
+``agentdock serve --allowed-host``); every other one is refused with 403 and the error
+envelope before any route, the agent's or a protocol's, sees it.
+
+With authentication on there is no check and no wrapper: such a page holds no key or token
+to send, and a proxy in front may forward a name of its own.
+
+:class:`HostCheck` wraps the whole ASGI application where AgentDock serves it on a socket
+(``agentdock serve`` in every mode, the container entrypoint), outermost, so the ``/invoke``
+fast path, WebSocket handshakes, 404s and the directory server are covered alike. The
+application ``agentdock.app()`` builds for in-process clients has none: no browser can
+address a name to it. Litestar's own ``allowed_hosts`` is not used: it matches the whole
+``Host`` value, port included (``localhost:8080`` is refused unless listed with its port),
+answers a body of its own rather than the error envelope, and sits inside the application,
+behind the ``/invoke`` fast path.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+
+from agentdock_runtime.errors import Forbidden
+
+__all__ = [
+    "ALLOWED_HOSTS_ENV",
+    "HostCheck",
+    "allowed_hosts_from_env",
+    "check_host_names",
+    "host_name",
+    "is_loopback",
+    "served_app",
+]
+
+#: Comma-separated host names a runtime without authentication answers besides loopback.
+ALLOWED_HOSTS_ENV = "AGENTDOCK_ALLOWED_HOSTS"
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: A DNS name or an IPv4 address (letters, digits, ``-``, ``_``, dots), optionally ``*.``
+#: before it for every name under a domain, or an IPv6 address in brackets.
+_NAME = re.compile(r"(\*\.)?[a-z0-9_]([a-z0-9_.-]{0,252})|\[[0-9a-f:.]+\]")
+#: Distinct ``Host`` values remembered with their verdict (a client sends the same one each
+#: time; past this the memory is emptied, so a flood of names costs parsing, not memory),
+#: and the longest remembered (a DNS name is at most 253 characters, a port 6 more).
+_REMEMBERED = 256
+_LONGEST_REMEMBERED = 260
+#: WebSocket close code for a refused handshake where the server cannot answer in HTTP.
+_POLICY_VIOLATION = 1008
+_DENIAL = "websocket.http.response"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name, no port) names only this machine: 127.0.0.0/8, ``::1``
+    (with or without brackets), ``localhost``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def host_name(header: str) -> str:
+    """The host name of a ``Host`` header value, lower case, without port, brackets or a
+    final dot; ``""`` when it is not one (unprintable, ``[::1``, empty)."""
+    if not header.isprintable() or "/" in header or "@" in header:
+        return ""
+    try:
+        name = urlsplit(f"//{header}").hostname or ""
+    except ValueError:
+        return ""
+    return name[:-1] if name.endswith(".") else name
+
+
+def check_host_names(names: Iterable[str], source: str) -> tuple[str, ...]:
+    """``names`` checked and lower-cased: each a host name (``agent.internal``), ``*.`` and
+    a domain (every name under it), an IP address, or ``*`` (every name: the check is off).
+
+    :raises ValueError: one is not (a scheme, a port, a path, a space); the message names
+        ``source`` and the value.
+    """
+    checked: list[str] = []
+    for raw in names:
+        name = raw.strip().lower()
+        if not name:
+            continue
+        if name != "*" and _NAME.fullmatch(name) is None:
+            raise ValueError(
+                f"{source}: {raw.strip()[:80]!r} is not a host name (give names such as "
+                "agent.internal or *.example.com, without scheme or port)"
+            )
+        checked.append(name.strip("[]").rstrip("."))
+    return tuple(checked)
+
+
+def allowed_hosts_from_env(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The names of ``AGENTDOCK_ALLOWED_HOSTS`` (comma-separated), checked.
+
+    :raises ValueError: one is malformed (see :func:`check_host_names`).
+    """
+    return check_host_names(environ.get(ALLOWED_HOSTS_ENV, "").split(","), ALLOWED_HOSTS_ENV)
+
+
+def served_app(
+    app: Any, *, insecure_no_auth: bool, environ: Mapping[str, str] | None = None
+) -> Any:
+    """``app`` as served on a socket: without authentication, behind :class:`HostCheck`
+    with the names of ``AGENTDOCK_ALLOWED_HOSTS`` (``environ``, default the process
+    environment); with authentication, ``app`` itself (nothing on its path).
+
+    :raises ValueError: ``AGENTDOCK_ALLOWED_HOSTS`` is malformed.
+    """
+    if not insecure_no_auth:
+        return app
+    return HostCheck(app, allowed_hosts_from_env(os.environ if environ is None else environ))
+
+
+class HostCheck:
+    """The ASGI application ``app`` answering only requests addressed to a loopback name or
+    to one of ``allowed`` (see :func:`check_host_names`); others get 403 ``Forbidden`` at
+    ``path: host`` (a WebSocket handshake: the same answer, or a close with 1008 where the
+    server cannot send one). Lifespan messages pass untouched."""
+
+    __slots__ = ("_app", "_exact", "_seen", "_suffixes", "_wildcard")
+
+    def __init__(self, app: ASGIApp, allowed: Iterable[str] = ()) -> None:
+        names = check_host_names(allowed, "allowed hosts")
+        self._app = app
+        self._wildcard = "*" in names
+        self._exact = frozenset(n for n in names if not n.startswith("*."))
+        self._suffixes = tuple(n[1:] for n in names if n.startswith("*."))
+        self._seen: dict[bytes, bool] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan" or self._wildcard:
+            await self._app(scope, receive, send)
+            return
+        value = b""
+        for key, header in scope["headers"]:
+            if key == b"host":
+                value = header
+                break
+        allowed = self._seen.get(value)
+        if allowed is None:
+            allowed = self._allows(value.decode("latin-1"))
+            if len(value) <= _LONGEST_REMEMBERED:
+                if len(self._seen) >= _REMEMBERED:
+                    self._seen.clear()
+                self._seen[value] = allowed
+        if allowed:
+            await self._app(scope, receive, send)
+            return
+        await _refuse(scope, send, value.decode("latin-1"), kind == "websocket")
+
+    def _allows(self, header: str) -> bool:
+        name = host_name(header)
+        if not name:
+            return False
+        if is_loopback(name) or name in self._exact:
+            return True
+        return any(name.endswith(suffix) for suffix in self._suffixes)
+
+
+def _refusal(header: str) -> Forbidden:
+    shown = header[:80] if header.isprintable() else "unprintable"
+    return Forbidden(
+        "without authentication only requests to this machine's names are served "
+        f"(localhost, 127.0.0.1, [::1]) or to {ALLOWED_HOSTS_ENV}, not {shown!r}",
+        path="host",
+    )
+
+
+async def _refuse(scope: Scope, send: Send, header: str, websocket: bool) -> None:
+    error = _refusal(header)
+    body = msgspec.json.encode(error.envelope())
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    if not websocket:
+        await send({"type": "http.response.start", "status": error.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return
+    if _DENIAL not in (scope.get("extensions") or {}):
+        await send({"type": "websocket.close", "code": _POLICY_VIOLATION, "reason": error.name})
+        return
+    start = {"type": "websocket.http.response.start", "status": error.status, "headers": headers}
+    await send(start)
+    await send({"type": "websocket.http.response.body", "body": body})
