@@ -15,7 +15,13 @@ included) per call, the best of ``--rounds``:
 - ``adapter.invoke``: plus the run tracker and, for the sync graph, the worker threads;
 - ``pipeline.invoke``: plus input decoding, policies, the run's telemetry events;
 - the ASGI app's ``/invoke`` (no HTTP parsing: uvicorn's share is not in here);
-- the ASGI app with an adapter that answers at once: AgentDock's layers alone.
+- the ASGI app with an adapter that answers at once: AgentDock's layers alone;
+- ``pipeline.invoke`` again without its ``pre`` policies (the default prompt-injection
+  check), then with them but its telemetry events not handed to the sinks: what those two
+  cost when a real graph runs beside them (``--split``; more than each costs alone, in a
+  tight loop, as they share the caches and the GIL with LangGraph's run), and the event
+  loop thread's own CPU spent in each (``time.thread_time`` around the checks and the
+  sinks' ``emit``), which moves less than those differences.
 
 The differences between consecutive lines are the layers' costs. HTTP itself (uvicorn's
 parsing and the socket) is measured by benchmarks/http_servers.py only.
@@ -133,7 +139,68 @@ def _cpu_per_sync_call(call: Callable[[], Any], calls: int, rounds: int) -> floa
     return best
 
 
-async def _measure(graph_kind: str, calls: int, rounds: int) -> dict[str, float]:
+async def _pipeline_parts(pipeline: Any, calls: int, rounds: int) -> dict[str, float]:
+    """``pipeline.invoke`` with and without its pre policies and its telemetry delivery,
+    alternating round by round so that a busy spell of the machine hits each alike."""
+    queues = pipeline._report.queues
+    pre, put = pipeline._pre, queues.put
+
+    def without(*, policies: bool, delivery: bool) -> Callable[[], Awaitable[Any]]:
+        async def call() -> Any:
+            pipeline._pre = () if not policies else pre
+            queues.put = put if delivery else (lambda events: None)
+            try:
+                return await pipeline.invoke(BODY)
+            finally:
+                pipeline._pre, queues.put = pre, put
+
+        return call
+
+    variants = {
+        "pipeline.invoke (again)": without(policies=True, delivery=True),
+        "  without its pre policies": without(policies=False, delivery=True),
+        "  without telemetry delivery": without(policies=True, delivery=False),
+    }
+    best = dict.fromkeys(variants, float("inf"))
+    for _ in range(rounds):
+        for name, call in variants.items():
+            best[name] = min(best[name], await _cpu_per_call(call, calls, 1))
+    # The same two parts timed from the inside: the event loop thread's own CPU in the pre
+    # checks and in the sinks' ``emit`` (steadier than a difference of process totals; the
+    # sinks' writer threads are not in it).
+    spent = {"pre": 0, "emit": 0}
+
+    def timed(part: str, check: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            started = time.thread_time_ns()
+            try:
+                return await check(*args, **kwargs)
+            finally:
+                spent[part] += time.thread_time_ns() - started
+
+        return call
+
+    emits = [(sink, sink.emit) for sink in queues.sinks]
+    pipeline._pre = tuple((name, timed("pre", check)) for name, check in pre)
+    for sink, emit in emits:
+        sink.emit = timed("emit", emit)
+    try:
+        await _cpu_per_call(lambda: pipeline.invoke(BODY), 200, 1)
+        spent.update(pre=0, emit=0)
+        await _cpu_per_call(lambda: pipeline.invoke(BODY), calls, 1)
+    finally:
+        pipeline._pre = pre
+        for sink, emit in emits:
+            sink.emit = emit
+    # _cpu_per_call runs 200 warm-up calls before the measured ones.
+    best["  its pre policies, loop thread CPU"] = spent["pre"] / (calls + 200) / 1000
+    best["  the sinks' emit, loop thread CPU"] = spent["emit"] / (calls + 200) / 1000
+    return best
+
+
+async def _measure(
+    graph_kind: str, calls: int, rounds: int, split: bool = False
+) -> dict[str, float]:
     from agentdock.run import RunContext, RunResult
     from agentdock_plugins.langchain_callbacks import RunTracker
 
@@ -179,6 +246,8 @@ async def _measure(graph_kind: str, calls: int, rounds: int) -> dict[str, float]
         _asgi_call(app), calls, rounds
     )
     pipeline._agent.adapter = adapter
+    if split:
+        figures.update(await _pipeline_parts(pipeline, calls, rounds))
     await pipeline.aclose()
     sys.path.pop(0)
     return figures
@@ -190,19 +259,31 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--cpu", type=int, default=None, help="pin the process to this core")
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="also the pipeline without its pre policies and without telemetry delivery",
+    )
     args = parser.parse_args()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
     logging.disable(logging.WARNING)
     with throwaway_home():
         for graph_kind in args.graphs.split(","):
-            figures = asyncio.run(_measure(graph_kind, args.requests, args.rounds))
+            figures = asyncio.run(_measure(graph_kind, args.requests, args.rounds, args.split))
             print(f"\n{graph_kind} graph: CPU µs per call, {CONCURRENCY} concurrent")
             previous = 0.0
             for name, value in figures.items():
+                if name.startswith("  without"):
+                    again = figures["pipeline.invoke (again)"]
+                    print(f"  {name:<42} {value:>7.0f} {value - again:+8.0f}")
+                    continue
+                if name.startswith("  its pre") or name.startswith("  the sinks"):
+                    print(f"  {name:<42} {value:>7.0f}")
+                    continue
                 layer = (
                     ""
-                    if name.startswith(("LangGraph", "ASGI /invoke, "))
+                    if name.startswith(("LangGraph", "ASGI /invoke, ", "pipeline.invoke ("))
                     else (f"{value - previous:+8.0f}")
                 )
                 print(f"  {name:<42} {value:>7.0f} {layer}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -795,3 +796,77 @@ def test_registered_factories_build_the_adapters(tmp_path: Path) -> None:
     assert (tmp_path / ".agentdock" / "checkpoints.db").is_file()
     chain = adapters["langchain"].factory(RunnableLambda(lambda x: x), NO_ARGUMENTS)
     assert isinstance(chain, LangChainAdapter)
+
+
+# -- what LangGraph is given per run -----------------------------------------------------------
+
+
+def _echo_graph(node: Any) -> Any:
+    graph = StateGraph(Slow)
+    graph.add_node("node", node)
+    graph.add_edge(START, "node")
+    graph.add_edge("node", END)
+    return graph.compile()
+
+
+def test_a_synchronous_run_gives_langgraph_the_default_thread_limit_once_computed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """LangGraph builds a thread pool for every synchronous run from the config's
+    ``max_concurrency``; without it the pool computes the stdlib default from
+    ``os.cpu_count()`` (a read of sysfs) every run. The adapter passes that same default,
+    computed once, so the limit is unchanged and the read is gone. Pinned here: should
+    LangGraph build its pool another way, the pools recorded below change and this fails."""
+    import concurrent.futures
+
+    import langchain_core.runnables.config as runnable_config
+
+    default = concurrent.futures.ThreadPoolExecutor()._max_workers
+    seen: list[Any] = []
+
+    def node(state: Slow, config: RunnableConfig) -> dict[str, Any]:
+        seen.append(config.get("max_concurrency"))
+        return {"name": state["name"].upper()}
+
+    adapter = LangGraphAdapter(_echo_graph(node), NO_ARGUMENTS)
+    assert adapter.synchronous
+    pools: list[int] = []
+    original = runnable_config.ContextThreadPoolExecutor
+
+    class Recording(original):  # type: ignore[misc, valid-type]
+        def __init__(self, max_workers: int | None = None, **kwargs: Any) -> None:
+            super().__init__(max_workers=max_workers, **kwargs)
+            pools.append(self._max_workers)
+
+    reads: list[int] = []
+    cpu_count = os.cpu_count
+
+    def counted() -> int | None:
+        reads.append(1)
+        return cpu_count()
+
+    monkeypatch.setattr(runnable_config, "ContextThreadPoolExecutor", Recording)
+    monkeypatch.setattr(os, "cpu_count", counted)
+    result = run(adapter.invoke({"name": "a", "at": 0.0}, ctx()))
+    events = run(collect(adapter.stream({"name": "b", "at": 0.0}, ctx())))
+    monkeypatch.undo()
+    assert result.output["name"] == "A"
+    assert events[-2] == StreamEvent("output", {"output": {"name": "B", "at": 0.0}})
+    assert pools == [default, default]  # one pool a run, of the stdlib's default size
+    assert seen == [default, default]  # and nested runnables inherit the same limit
+    assert reads == []
+
+
+def test_an_asynchronous_run_gets_no_thread_limit() -> None:
+    """On the loop, a ``max_concurrency`` would put a semaphore around every task LangGraph
+    starts (and limit the graph's own ``abatch`` calls): async runs go without one."""
+    seen: list[Any] = []
+
+    async def node(state: Slow, config: RunnableConfig) -> dict[str, Any]:
+        seen.append(config.get("max_concurrency", "absent"))
+        return {}
+
+    adapter = LangGraphAdapter(_echo_graph(node), NO_ARGUMENTS)
+    assert not adapter.synchronous
+    run(adapter.invoke({"name": "a", "at": 0.0}, ctx()))
+    assert seen == ["absent"]

@@ -68,6 +68,12 @@ WORKER_THREADS_ENV = "AGENTDOCK_WORKER_THREADS"
 _STREAM_MODES = ["messages", "updates", "values"]
 #: No ``values`` chunk came: the run reports no output.
 _NO_VALUES: Any = object()
+#: ``max_concurrency`` of a synchronous run: the size ``ThreadPoolExecutor`` picks by
+#: default, computed once. LangGraph builds a thread pool for every synchronous run from
+#: the config's ``max_concurrency``, and without one the pool calls ``os.cpu_count()`` (a
+#: read of sysfs) each run; given the same number, the limit is the same and the read gone.
+#: Asynchronous runs get none: on the loop it would put a semaphore around every task.
+SYNC_MAX_CONCURRENCY = min(32, (os.cpu_count() or 1) + 4)
 
 
 class LangGraphAdapter:
@@ -331,7 +337,11 @@ class LangGraphAdapter:
         # No run metadata in the config: LangChain merges it into every nested runnable's
         # config (about 80 calls a run on a one-node graph); the run id reaches telemetry
         # through the runtime's own events.
-        config: RunnableConfig = {"callbacks": tracker.handlers}
+        config: RunnableConfig = (
+            {"callbacks": tracker.handlers, "max_concurrency": SYNC_MAX_CONCURRENCY}
+            if self._workers is not None
+            else {"callbacks": tracker.handlers}
+        )
         graph = self.graph
         if context.thread_id is not None:
             if self._stateful is None:
