@@ -36,7 +36,12 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, S
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 
 from agentdock_plugins.otel.fixed import FixedFields, plain
-from agentdock_plugins.otel.wire import Head, join_span, span_attributes, span_tail
+from agentdock_plugins.otel.wire import (
+    Head,
+    join_span,
+    run_attributes,
+    span_tail,
+)
 
 __all__ = [
     "CHILD_EVENTS",
@@ -283,6 +288,10 @@ class RunSpanBuilder:
         if held is not None and len(held) >= self._max_events:
             self.dropped += 1
             return
+        if held is not None and self._held_count < self._max_held:  # the usual case
+            held.append(event)
+            self._held_count += 1
+            return
         new_run = held is None
         while self._held and (
             self._held_count >= self._max_held or (new_run and len(self._held) >= self._max_runs)
@@ -326,7 +335,7 @@ class RunSpanBuilder:
             for e in held
             if e["event"] in CHILD_EVENTS
         ]
-        own_ids = {child.span_id for _, child in pairs}
+        own_ids = {child.span_id for _, child in pairs} if len(pairs) > 1 else ()
         children: list[SpanPlan | _Step] = []
         plans: list[SpanPlan] = []
         for event, child in pairs:
@@ -342,7 +351,8 @@ class RunSpanBuilder:
             children.append(plan)
         trace = b"\x0a\x10" + trace_id.to_bytes(16, "big")  # the span's trace_id field
         # Children end before their parents, as they would have live.
-        children.sort(key=_start)
+        if len(children) > 1:
+            children.sort(key=_start)
         encode = self._encode
         spans = [
             encode(child, trace, False)
@@ -468,7 +478,7 @@ class RunSpanBuilder:
             parse_span_id(data.get("span_id")) or self._random.generate_span_id(),
             parse_span_id(data.get("parent_span_id")),
             tail,
-            b"" if call_id is None else span_attributes({TOOL_CALL_ID: plain(call_id)}),
+            b"" if call_id is None else run_attributes({TOOL_CALL_ID: plain(call_id)}),
         )
 
     def _encode(self, plan: SpanPlan, trace: bytes, remote: bool) -> bytes:
@@ -510,7 +520,7 @@ class RunSpanBuilder:
             plan.start_ns,
             plan.end_ns,
             tail,
-            span_attributes(plan.attributes) if plan.attributes else b"",
+            run_attributes(plan.attributes) if plan.attributes else b"",
         )
 
     def _child_plan(self, event: Mapping[str, Any], end: Mapping[str, Any]) -> SpanPlan:
