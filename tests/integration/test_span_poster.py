@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import datetime
 import ipaddress
+import logging
 import ssl
 import threading
 import urllib.request
@@ -343,3 +344,24 @@ def test_a_credential_provider_keeps_the_sdks_own_transport(
         assert not isinstance(otel._client._transport, PosterTransport)
     finally:
         otel.shutdown()
+
+
+@pytest.mark.usefixtures("no_proxy_env")
+def test_proxy_credentials_stay_out_of_logs(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    planted = "proxy-pass-planted-7c6b5a"
+    monkeypatch.setenv("HTTP_PROXY", f"http://agent:{planted}@127.0.0.1:9")  # nothing listens
+    caplog.set_level(logging.DEBUG)
+    otel = _otel("http://collector.invalid:4318")
+    langfuse = _langfuse("http://collector.invalid:4318", timeout_s=0.5)
+    try:
+        otel._client._timeout = 0.5
+        assert otel.export_runs(_spans(), 1) is SpanExportResult.FAILURE
+        assert langfuse.export_runs(_spans(), 1) is SpanExportResult.FAILURE
+    finally:
+        otel.shutdown()
+        langfuse.shutdown()
+    assert caplog.records  # the failures were logged
+    assert planted not in caplog.text
+    assert planted not in repr(otel) + repr(langfuse)
