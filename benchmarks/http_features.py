@@ -58,7 +58,10 @@ _spec.loader.exec_module(harness)
 
 
 class _Receiver(http.server.BaseHTTPRequestHandler):
-    """Answers every POST with 200 and counts the bytes (an OTLP or LangFuse endpoint)."""
+    """Answers every POST with 200 and counts the bytes (an OTLP or LangFuse endpoint),
+    keeping connections open between requests as a collector and LangFuse do."""
+
+    protocol_version = "HTTP/1.1"
 
     received: ClassVar[dict[str, int]] = {"requests": 0, "bytes": 0}
     lock = threading.Lock()
@@ -71,6 +74,7 @@ class _Receiver(http.server.BaseHTTPRequestHandler):
             self.received["bytes"] += size
         self.send_response(200)
         self.send_header("content-type", "application/json")
+        self.send_header("content-length", "2")
         self.end_headers()
         self.wfile.write(b"{}")
 

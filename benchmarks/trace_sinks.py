@@ -5,7 +5,8 @@
 The sinks are built as the runtime builds them (``otel_sink``, then ``langfuse_sink``: with
 both, LangFuse joins the OpenTelemetry sink's pipeline). Each
 builds every run's spans, queues them, encodes, compresses and POSTs them to an endpoint
-that answers 200 at once (a child process, so its CPU is not counted). The baseline, in the
+that answers 200 at once and keeps connections open, as collectors do (a child process, so
+its CPU is not counted). The baseline, in the
 same run: the OpenTelemetry SDK as an application would use it (a tracer's ``start_span`` and
 ``end`` for the same four spans and attributes, ``BatchSpanProcessor``, the SDK's OTLP/HTTP
 exporter). Runs are handed over as the telemetry drain does, 64 events at a time, four events
@@ -46,6 +47,8 @@ DOCUMENT: dict[str, Any] = {
 
 
 class _Ok(BaseHTTPRequestHandler):
+    #: Connections stay open between requests, as a collector's and LangFuse's do.
+    protocol_version = "HTTP/1.1"
     received: Any = None
 
     def do_POST(self) -> None:

@@ -543,3 +543,68 @@ def test_a_sink_joins_only_a_pipeline_built_for_it(
     late = langfuse_sink(spec)
     assert late is not None and late.carrier is None
     _shutdown([first_otel, first_langfuse, alone, late])
+
+
+def _echo_run(tokens: tuple[int, int], *, error: str | None = None) -> tuple[str, list[Any]]:
+    run_id = os.urandom(16).hex()
+    span_id = new_span_id()
+    start = time.time_ns()
+
+    def event(name: str, data: dict[str, Any]) -> Any:
+        return envelope(name, "probe", data, run_id=run_id, trace_id=run_id, span_id=span_id)
+
+    end: dict[str, Any] = {
+        "mode": "invoke",
+        "status": "error" if error else "ok",
+        "latency_ms": 2.0,
+        "tokens_input": tokens[0],
+        "tokens_output": tokens[1],
+        "model": "gpt-4o-mini",
+        "provider": "openai",
+        "start_unix_nano": start,
+        "end_unix_nano": start + 2_000_000,
+    }
+    if error:
+        end["error_type"] = error
+    node = {"node": "upper", "status": "ok", "duration_ms": 1.0, "start_unix_nano": start}
+    return run_id, [event("node_event", {**node, "span_id": new_span_id()}), event("run_end", end)]
+
+
+def test_reused_span_fields_never_carry_another_runs_values(
+    collector: Receiver, langfuse: Receiver, env: pytest.MonkeyPatch
+) -> None:
+    """A run span's and a generation's repeating fields are kept between runs: each run's
+    own ids, token counts and status still reach its spans, and no other run's."""
+    sinks = _sinks(collector, langfuse, env)
+    runs = [_echo_run((12, 7)), _echo_run((3, 4), error="Boom"), _echo_run((5, 6))]
+    try:
+        _emit(sinks, *(events for _, events in runs))
+    finally:
+        _shutdown(sinks)
+    for receiver in (collector, langfuse):
+        by_trace: dict[str, list[Span]] = {}
+        for span in receiver.spans:
+            by_trace.setdefault(span.trace_id, []).append(span)
+        assert set(by_trace) == {run_id for run_id, _ in runs}
+        for (run_id, _), tokens, error in zip(
+            runs, [(12, 7), (3, 4), (5, 6)], [None, "Boom", None], strict=True
+        ):
+            spans = {span.name: span for span in by_trace[run_id]}
+            assert set(spans) == {"invoke_agent probe", "node upper", "chat gpt-4o-mini"}
+            root = spans["invoke_agent probe"]
+            assert root.attributes["agentdock.run_id"] == run_id
+            assert root.attributes["langfuse.trace.metadata.run_id"] == f'"{run_id}"'
+            assert root.attributes["gen_ai.usage.input_tokens"] == tokens[0]
+            assert root.attributes["gen_ai.usage.output_tokens"] == tokens[1]
+            assert root.status_code == (2 if error else 0)
+            assert root.attributes.get("error.type") == error
+            assert root.attributes.get("langfuse.observation.level") == ("ERROR" if error else None)
+            generation = spans["chat gpt-4o-mini"]
+            assert generation.parent_span_id == root.span_id
+            assert generation.status_code == 0
+            assert generation.attributes["langfuse.observation.usage_details"] == (
+                f'{{"input":{tokens[0]},"output":{tokens[1]},"total":{sum(tokens)}}}'
+            )
+            assert generation.attributes["langfuse.observation.type"] == "generation"
+            node = spans["node upper"]
+            assert node.parent_span_id == root.span_id and node.status_code == 0

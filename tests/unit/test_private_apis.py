@@ -132,6 +132,25 @@ def test_otlp_exporter_private_client_is_there_and_used(monkeypatch: pytest.Monk
         exporter.shutdown()
 
 
+def test_otlp_exporter_takes_the_posting_transport() -> None:
+    """The SDK's exporter takes a ``_transport`` built on its private transport base class;
+    without it the OpenTelemetry target would fall back to the SDK's ``requests`` session."""
+    import inspect
+
+    from agentdock_plugins.otel.exporter import OtlpHttpExporter, PosterTransport
+    from opentelemetry.exporter.http.transport._base import BaseHTTPTransport
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    assert "_transport" in inspect.signature(OTLPSpanExporter.__init__).parameters
+    exporter = OtlpHttpExporter(endpoint="http://127.0.0.1:9/v1/traces")
+    try:
+        transport = exporter._client._transport
+        assert isinstance(transport, PosterTransport)
+        assert isinstance(transport, BaseHTTPTransport)
+    finally:
+        exporter.shutdown()
+
+
 def test_langfuse_sink_imports_no_private_module() -> None:
     """The LangFuse sink reads the SDK's public attribute names only."""
     package = ROOT / "packages/agentdock-plugins/src/agentdock_plugins/langfuse"

@@ -41,6 +41,12 @@ _META_ROLE = f"{LF.TRACE_METADATA}.role"
 _META_RETRIES = f"{LF.TRACE_METADATA}.retries"
 _META_COST = f"{LF.TRACE_METADATA}.cost_usd"
 _META_POLICIES = f"{LF.TRACE_METADATA}.policy_events"
+_OBSERVATION_TYPE = LF.OBSERVATION_TYPE
+_GEN = "generation"
+_INPUT_TOKENS = "gen_ai.usage.input_tokens"
+_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+#: Generation attribute blocks kept per flavor (model and provider pairs).
+_GENERATIONS_KEPT = 1024
 
 
 def _json(value: Any) -> str:
@@ -58,6 +64,9 @@ class LangfuseFlavor(SpanFlavor):
         #: run's mode, status, role and retries: encoded once per value (the span builder
         #: runs on one thread, so does this).
         self._fixed = FixedFields()
+        #: The repeating attributes of a run's own generation, by model and provider (both
+        #: strings, or no provider: nothing else reaches the key).
+        self._generations: dict[tuple[str, str | None], bytes] = {}
 
     def _constant_and_metadata(self, key: tuple[Any, ...]) -> dict[str, Any]:
         """:meth:`_constant` and :func:`_metadata` of ``(agent, mode, status, role, retries)``."""
@@ -142,25 +151,34 @@ class LangfuseFlavor(SpanFlavor):
     def more_spans(
         self, run: SpanPlan, end: Mapping[str, Any], children: Sequence[SpanPlan]
     ) -> Iterable[SpanPlan]:
-        data = end.get("data") or {}
+        data = end.get("data") or _EMPTY
         cost = data.get("cost_usd")
         cost = float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None
-        generations = [p for p in children if p.attributes.get(LF.OBSERVATION_TYPE) == "generation"]
-        if generations:
-            _share_cost(generations, cost)
-            return ()
+        if children:
+            generations = [p for p in children if p.attributes.get(_OBSERVATION_TYPE) == _GEN]
+            if generations:
+                _share_cost(generations, cost)
+                return ()
         model = data.get("model") or "model"
         provider = data.get("provider")
         attributes: dict[str, Any] = {}
         if provider is not None and type(provider) is not str:  # kept as it is, per run
             attributes["gen_ai.provider.name"] = provider
             provider = None
-        for key, source in (
-            ("gen_ai.usage.input_tokens", "tokens_input"),
-            ("gen_ai.usage.output_tokens", "tokens_output"),
-        ):
-            if data.get(source) is not None:
-                attributes[key] = data[source]
+        tokens_in = data.get("tokens_input")
+        if tokens_in is not None:
+            attributes[_INPUT_TOKENS] = tokens_in
+        tokens_out = data.get("tokens_output")
+        if tokens_out is not None:
+            attributes[_OUTPUT_TOKENS] = tokens_out
+        model = model if type(model) is str else str(model)
+        encoded = self._generations.get((model, provider))
+        if encoded is None:
+            if len(self._generations) >= _GENERATIONS_KEPT:
+                self._generations.clear()
+            encoded = self._generations[model, provider] = span_attributes(
+                {k: v for k, v in _generation_fixed((model, provider)).items() if v is not None}
+            )
         plan = SpanPlan(
             f"chat {model}",
             kind=SpanKind.CLIENT,
@@ -168,10 +186,11 @@ class LangfuseFlavor(SpanFlavor):
             end_ns=run.end_ns,
             attributes=attributes,
             parent_span_id=run.span_id,
-            encoded=self._fixed.get((str(model), provider), _generation_fixed),
+            encoded=encoded,
         )
         _usage(plan)
-        _share_cost([plan], cost)
+        if cost is not None:
+            _share_cost([plan], cost)
         return (plan,)
 
 

@@ -2,7 +2,10 @@
 
 The SDK's own exporter (OTLP/HTTP) gives up on a batch after a short retry, which loses
 traces whenever LangFuse is down for longer. This one sends the same request (OTLP/HTTP
-protobuf, gzip, Basic auth, the SDK's headers) to ``/api/public/otel/v1/traces``; when
+protobuf, gzip, Basic auth, the SDK's headers) to ``/api/public/otel/v1/traces`` over one
+kept-open connection (:class:`~agentdock_plugins.otel.poster.Poster`: the proxy variables
+read once at start, certificates checked against ``SSL_CERT_FILE``/``SSL_CERT_DIR`` when set,
+as the SDK's ``httpx`` client read them, else certifi's bundle); when
 LangFuse is unreachable, slow (past ``timeout_s``), or answers 429 or 5xx, it stores the
 encoded request in the :class:`~agentdock_plugins.langfuse.buffer.SpanBuffer` instead, and
 a background thread re-sends the buffer, oldest first, with exponential backoff (and
@@ -29,6 +32,7 @@ import base64
 import email.utils
 import gzip
 import logging
+import os
 import random
 import threading
 import time
@@ -38,11 +42,12 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-import httpx
+import urllib3
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from agentdock_plugins.langfuse.buffer import LEASE_S, SpanBuffer
+from agentdock_plugins.otel.poster import Answer, Poster
 from agentdock_plugins.otel.wire import GZIP_LEVEL, Head, encode_request, gzip_request
 
 __all__ = ["BATCH_ID_HEADER", "TRACES_PATH", "ExportStats", "SpoolingExporter"]
@@ -125,7 +130,12 @@ class SpoolingExporter(SpanExporter):
         #: Guards ``stats`` and the re-send thread's start: the span queue's thread and the
         #: sink's worker thread (overflow) both spool.
         self._lock = threading.Lock()
-        self._client = httpx.Client(timeout=timeout_s)
+        self._poster = Poster(
+            self.endpoint,
+            timeout_s=timeout_s,
+            ca_file=os.environ.get("SSL_CERT_FILE") or None,
+            ca_dir=os.environ.get("SSL_CERT_DIR") or None,
+        )
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._failures = 0
@@ -182,7 +192,7 @@ class SpoolingExporter(SpanExporter):
         self._wake.set()
         if self._resender is not None:
             self._resender.join(timeout=self.timeout_s + 1.0)
-        self._client.close()
+        self._poster.close()
         if self.buffer is not None:
             self.buffer.close()
 
@@ -211,22 +221,27 @@ class SpoolingExporter(SpanExporter):
     def _post(self, batch_id: str, body: bytes) -> _Outcome:
         headers = {**self._headers, BATCH_ID_HEADER: batch_id}
         try:
-            response = self._client.post(self.endpoint, content=body, headers=headers)
-        except httpx.HTTPError as exc:
+            try:
+                answer = self._poster.post(body, headers)
+            except urllib3.exceptions.ProtocolError:
+                # The kept connection was closed by the other end (an idle timeout, a
+                # restart): sent again once on a new one, as the SDK's exporter does.
+                answer = self._poster.post(body, headers)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
             self._note("LangFuse unreachable (%s); batch kept for a re-send", type(exc).__name__)
             return _Outcome.RETRY
-        status = response.status_code
+        status = answer.status
         if 200 <= status < 300:
             return _Outcome.SENT
         if status in (408, 429) or status >= 500:
-            self._retry_after(response)
+            self._retry_after(answer)
             self._note("LangFuse answered %d; batch kept for a re-send", status)
             return _Outcome.RETRY
         log.warning("LangFuse refused a batch (HTTP %d); dropped", status)
         return _Outcome.REJECTED
 
-    def _retry_after(self, response: httpx.Response) -> None:
-        value = response.headers.get("retry-after")
+    def _retry_after(self, answer: Answer) -> None:
+        value = answer.headers.get("retry-after")
         if not value:
             return
         try:

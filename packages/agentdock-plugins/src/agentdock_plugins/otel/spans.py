@@ -36,7 +36,12 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, S
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 
 from agentdock_plugins.otel.fixed import FixedFields, plain
-from agentdock_plugins.otel.wire import Head, join_span, pack_span, span_attributes, span_tail
+from agentdock_plugins.otel.wire import (
+    Head,
+    join_span,
+    run_attributes,
+    span_tail,
+)
 
 __all__ = [
     "CHILD_EVENTS",
@@ -91,6 +96,8 @@ _RUN_FIXED = (
     ("http_status_code", "http.response.status_code"),
 )
 _RUN_FIXED_KEYS = tuple(key for key, _ in _RUN_FIXED)
+#: Span tails a builder keeps (:meth:`RunSpanBuilder._encode`); past it they are made anew.
+_TAILS_KEPT = 4096
 
 
 def parse_trace_id(value: Any) -> int:
@@ -239,6 +246,10 @@ class RunSpanBuilder:
         self._fixed = FixedFields()
         #: Node and tool spans but for their ids, times and call id (``span_tail``), by step.
         self._steps = FixedFields()
+        #: Other spans' tails (name, kind, repeating attributes, status) by those values:
+        #: a run span's or a generation's differs from the last run's only in its
+        #: per-run attributes, which are encoded after it (:meth:`_encode`).
+        self._tails: dict[tuple[str, SpanKind, bytes, str | None], bytes] = {}
         #: Events lost to the bounds above, runs whose spans were built, and runs no target
         #: sampled (built not at all).
         self.dropped = 0
@@ -277,6 +288,10 @@ class RunSpanBuilder:
         if held is not None and len(held) >= self._max_events:
             self.dropped += 1
             return
+        if held is not None and self._held_count < self._max_held:  # the usual case
+            held.append(event)
+            self._held_count += 1
+            return
         new_run = held is None
         while self._held and (
             self._held_count >= self._max_held or (new_run and len(self._held) >= self._max_runs)
@@ -303,12 +318,13 @@ class RunSpanBuilder:
             self.unsampled += 1
             return
         self.runs += 1
-        run = self._run_plan(end, held)
+        agent = end.get("agent")
+        agent = agent if type(agent) is str and agent else str(agent or "agent")
+        run = self._run_plan(end, held, data, agent)
         run.parent_span_id = caller_id
         flavor = self.flavor
         flavor.run(run, end, held)
         steps = flavor.steps_repeat
-        agent = str(end.get("agent") or "agent")
         pairs: list[tuple[Mapping[str, Any], SpanPlan | _Step]] = [
             (
                 e,
@@ -319,7 +335,7 @@ class RunSpanBuilder:
             for e in held
             if e["event"] in CHILD_EVENTS
         ]
-        own_ids = {child.span_id for _, child in pairs}
+        own_ids = {child.span_id for _, child in pairs} if len(pairs) > 1 else ()
         children: list[SpanPlan | _Step] = []
         plans: list[SpanPlan] = []
         for event, child in pairs:
@@ -335,9 +351,11 @@ class RunSpanBuilder:
             children.append(plan)
         trace = b"\x0a\x10" + trace_id.to_bytes(16, "big")  # the span's trace_id field
         # Children end before their parents, as they would have live.
-        children.sort(key=_start)
+        if len(children) > 1:
+            children.sort(key=_start)
+        encode = self._encode
         spans = [
-            _encode(child, trace, remote=False)
+            encode(child, trace, False)
             if isinstance(child, SpanPlan)
             else join_span(
                 trace,
@@ -351,7 +369,7 @@ class RunSpanBuilder:
             )
             for child in children
         ]
-        spans.append(_encode(run, trace, remote=True))
+        spans.append(encode(run, trace, True))
         events = len(held) + 1
         for target in chosen:  # the same bytes for every target: kept or lost whole
             target.queue.add_run(spans, events)
@@ -381,9 +399,13 @@ class RunSpanBuilder:
                 chosen.append(target)
         return chosen
 
-    def _run_plan(self, end: Mapping[str, Any], held: Sequence[Mapping[str, Any]]) -> SpanPlan:
-        data = _data(end)
-        agent = str(end.get("agent") or "agent")
+    def _run_plan(
+        self,
+        end: Mapping[str, Any],
+        held: Sequence[Mapping[str, Any]],
+        data: Mapping[str, Any],
+        agent: str,
+    ) -> SpanPlan:
         end_ns = _int(data.get("end_unix_nano")) or _timestamp_ns(end.get("timestamp"))
         # A latency longer than the time since the epoch would start the run before it: 0.
         start_ns = _int(data.get("start_unix_nano")) or max(
@@ -391,11 +413,11 @@ class RunSpanBuilder:
         )
         fixed = (agent, *map(data.get, _RUN_FIXED_KEYS))
         attributes: dict[str, Any] = {}
-        _put(attributes, INPUT_TOKENS, _int_or_none(data.get("tokens_input")))
-        _put(attributes, OUTPUT_TOKENS, _int_or_none(data.get("tokens_output")))
+        _put_count(attributes, INPUT_TOKENS, data.get("tokens_input"))
+        _put_count(attributes, OUTPUT_TOKENS, data.get("tokens_output"))
         _put(attributes, CONVERSATION, data.get("thread_id"))
         _put(attributes, "agentdock.run_id", end.get("run_id"))
-        _put(attributes, "agentdock.run.retries", _int_or_none(data.get("retries")))
+        _put_count(attributes, "agentdock.run.retries", data.get("retries"))
         _put(attributes, "agentdock.subject", data.get("subject"))
         cost = data.get("cost_usd")
         if isinstance(cost, int | float) and not isinstance(cost, bool):
@@ -456,7 +478,49 @@ class RunSpanBuilder:
             parse_span_id(data.get("span_id")) or self._random.generate_span_id(),
             parse_span_id(data.get("parent_span_id")),
             tail,
-            b"" if call_id is None else span_attributes({TOOL_CALL_ID: plain(call_id)}),
+            b"" if call_id is None else run_attributes({TOOL_CALL_ID: plain(call_id)}),
+        )
+
+    def _encode(self, plan: SpanPlan, trace: bytes, remote: bool) -> bytes:
+        """``plan`` encoded; ``trace`` is the run's encoded ``trace_id`` field. The fields
+        that repeat are made once per combination (a span with events: every time), and
+        the per-run attributes go after them (protobuf takes fields in any order)."""
+        error = plan.error
+        if plan.events:
+            tail = span_tail(
+                plan.name,
+                _OTLP_KIND[plan.kind],
+                None,
+                plan.encoded,
+                plan.events,
+                error,
+                _ERROR if error is not None else 0,
+            )
+        else:
+            key = (plan.name, plan.kind, plan.encoded, error)
+            found = self._tails.get(key)
+            if found is None:
+                if len(self._tails) >= _TAILS_KEPT:
+                    self._tails.clear()
+                found = self._tails[key] = span_tail(
+                    plan.name,
+                    _OTLP_KIND[plan.kind],
+                    None,
+                    plan.encoded,
+                    (),
+                    error,
+                    _ERROR if error is not None else 0,
+                )
+            tail = found
+        return join_span(
+            trace,
+            plan.span_id,
+            plan.parent_span_id,
+            remote,
+            plan.start_ns,
+            plan.end_ns,
+            tail,
+            run_attributes(plan.attributes) if plan.attributes else b"",
         )
 
     def _child_plan(self, event: Mapping[str, Any], end: Mapping[str, Any]) -> SpanPlan:
@@ -555,25 +619,6 @@ def _start(plan: SpanPlan | _Step) -> int:
     return plan.start_ns
 
 
-def _encode(plan: SpanPlan, trace: bytes, *, remote: bool) -> bytes:
-    """``plan`` encoded; ``trace`` is the run's encoded ``trace_id`` field."""
-    return pack_span(
-        trace,
-        plan.span_id,
-        plan.parent_span_id,
-        remote,
-        plan.name,
-        _OTLP_KIND[plan.kind],
-        plan.start_ns,
-        plan.end_ns,
-        plan.attributes,
-        plan.encoded,
-        plan.events,
-        plan.error,
-        _ERROR if plan.error is not None else 0,
-    )
-
-
 def _policy_attributes(event: Mapping[str, Any]) -> dict[str, Any]:
     data = _data(event)
     attributes: dict[str, Any] = {}
@@ -616,9 +661,19 @@ def _data(event: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _put(attributes: dict[str, Any], key: str, value: Any) -> None:
-    value = plain(value)
-    if value is not None:
+    if value is None:
+        return
+    attributes[key] = value if type(value) is str else plain(value)
+
+
+def _put_count(attributes: dict[str, Any], key: str, value: Any) -> None:
+    """``value`` as an int attribute when it is a whole number (not a bool)."""
+    if type(value) is int:
         attributes[key] = value
+    elif value is not None:
+        value = _int_or_none(value)
+        if value is not None:
+            attributes[key] = value
 
 
 def _int(value: Any) -> int:

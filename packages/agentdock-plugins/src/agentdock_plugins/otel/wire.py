@@ -34,6 +34,7 @@ __all__ = [
     "join_span",
     "pack_span",
     "request",
+    "run_attributes",
     "span_attributes",
     "span_bytes",
     "span_tail",
@@ -67,6 +68,8 @@ _TIMES = struct.Struct("<BQBQ")  # start_time_unix_nano and end_time_unix_nano, 
 _KINDS = [b"\x30" + bytes((kind,)) for kind in range(6)]
 _LOCAL_FLAGS = b"\x85\x01" + struct.pack("<I", _HAS_IS_REMOTE)
 _REMOTE_FLAGS = b"\x85\x01" + struct.pack("<I", _HAS_IS_REMOTE | _IS_REMOTE)
+#: Bytes of a span's ``span_id``, times and flags fields (a parent's id adds 10).
+_FIXED_SIZE = 10 + _TIMES.size + len(_LOCAL_FLAGS)
 #: Span names (they repeat: ``execute_tool search``), encoded with their tag.
 _names: dict[str, bytes] = {}
 
@@ -302,8 +305,17 @@ def join_span(
 ) -> bytes:
     """A whole span (as :func:`span_bytes` returns it) from its ids, times and ``tail``
     (:func:`span_tail`); ``extra``: more encoded fields (attributes of this span only)."""
-    body = b"".join(
+    # The body's length is known before it is written: one join, no second copy.
+    size = (
+        len(trace_field)
+        + len(tail)
+        + len(extra)
+        + (_FIXED_SIZE + 10 if parent_span_id else _FIXED_SIZE)
+    )
+    return b"".join(
         (
+            b"\x12",
+            _varint(size),
             trace_field,
             b"\x12\x08",
             span_id.to_bytes(8, "big"),
@@ -314,7 +326,16 @@ def join_span(
             _REMOTE_FLAGS if parent_span_id and parent_remote else _LOCAL_FLAGS,
         )
     )
-    return b"\x12" + _varint(len(body)) + body
+
+
+def run_attributes(attributes: Mapping[str, Any]) -> bytes:
+    """A span's attributes that differ run after run (ids, token counts), encoded without
+    the cache of :func:`span_attributes`: a value seen once would only crowd it. ``None``
+    values are left out."""
+    tag = _TAGS[9]
+    return b"".join(
+        [tag + _key_value(key, value) for key, value in attributes.items() if value is not None]
+    )
 
 
 def span_attributes(attributes: Mapping[str, Any]) -> bytes:
