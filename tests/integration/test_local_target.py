@@ -899,7 +899,7 @@ def test_a_rollback_is_forked_from_the_superseded_version_s_warm_process(
     assert _invoke(three, "hi") == "HI"
     _poll(lambda: not pid_alive(two["pid"]) and not pid_alive(two_zygote))
     assert _state(two)["state"] == "stopped" and _state(back)["state"] == "standby"
-    assert "standby over (another version stands by now)" in Path(two["log"]).read_text()
+    assert "standby over (dismissed): stopped" in Path(two["log"]).read_text()
 
     # Stopping what serves the address ends the standby too.
     local.stop(three, 30)

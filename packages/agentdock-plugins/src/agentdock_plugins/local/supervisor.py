@@ -541,7 +541,8 @@ class Supervisor:
         try:
             server = standby.StandbyServer(self.standby_at)
         except OSError as exc:
-            self.finish(log, 0, "stopped", f"cannot stand by for a rollback ({exc}): stopped")
+            code = int(self.state.get("last_exit_code") or 0)
+            self.finish(log, code, "stopped", f"cannot stand by for a rollback ({exc}): stopped")
             return False
         idle = standby.idle_seconds(os.environ)
         self.retire_wanted = False
@@ -567,7 +568,8 @@ class Supervisor:
         finally:
             server.close()
         self.stop_zygote()
-        self.finish(log, 0, "stopped", f"standby over ({why}): stopped")
+        code = int(self.state.get("last_exit_code") or 0)
+        self.finish(log, code, "stopped", f"standby over ({why}): stopped")
         return False
 
     def wait_in_standby(self, server: standby.StandbyServer, timeout: float, log: TextIO) -> str:
@@ -590,7 +592,7 @@ class Supervisor:
             server.close()
             self.stop_zygote()
             request.answer(pid=os.getpid())
-            return "another version stands by now"
+            return "dismissed"
         refused = self.adopt(request, log) if request.op == "take" else "unknown request"
         if refused is None:
             request.answer(pid=os.getpid())
