@@ -908,6 +908,8 @@ def test_a_rollback_is_forked_from_the_superseded_version_s_warm_process(
     for handle in (one, two, back, three):
         _assert_no_secret(handle)
         assert rotated not in json.dumps(handle)
+        for path in Path(handle["state_dir"]).iterdir():
+            assert rotated not in path.read_text("utf-8", errors="replace"), path
 
 
 def test_with_warm_rollbacks_off_or_a_dead_standby_a_rollback_starts_cold(
