@@ -1,7 +1,7 @@
 """Start-up times: the LangGraph import floor, ``agentdock serve`` to ``/ready``, and the
 local target's restarts (printed, not asserted).
 
-    uv run --frozen python benchmarks/startup.py [--runs 5] [--skip-local]
+    uv run --frozen python benchmarks/startup.py [--runs 5] [--skip-local | --local-only]
 
 In one run on this machine:
 
@@ -19,13 +19,16 @@ In one run on this machine:
 * on the local target, with a throw-away ``AGENTDOCK_HOME`` and a copy of examples/echo:
   a restart after the runtime is killed (SIGKILL until the new runtime answers
   ``/ready`` on its own port), forked from the supervisor's warm process and, on another
-  instance, with ``AGENTDOCK_WARM_START=off`` (the baseline), a rollback and a new
-  instance of a version already built
+  instance, with ``AGENTDOCK_WARM_START=off`` (the baseline); a rollback forked from the
+  superseded version's standby and, with ``AGENTDOCK_WARM_ROLLBACK=off`` (the baseline:
+  a new supervisor started cold, as before standbys), started cold; and a new instance of
+  a version already built
   (from the call until its health gate passed, and from the supervisor's start until its
   runtime was ready, as the supervisor recorded it);
 * the memory of the processes of one deployment (RSS and PSS from
   ``/proc/<pid>/smaps_rollup``): the runtime, its supervisor and, when the supervisor keeps
-  one, the warm process runtimes are forked from; and of a runtime started cold.
+  one, the warm process runtimes are forked from; of a runtime started cold; and of a
+  superseded version on standby (its supervisor and warm process).
 
 Wall time is what a start costs its user; the CPU time of the children is printed beside
 the cold starts (it is steadier on a shared machine).
@@ -208,6 +211,17 @@ def _memory(pid: int | None) -> str:
     return f"RSS {fields.get('Rss', 0):6.1f} MB  PSS {fields.get('Pss', 0):6.1f} MB"
 
 
+def _standby(home: Path) -> dict[str, Any]:
+    """The state file of the supervisor that stands by for a rollback, if one does."""
+    from agentdock_plugins.local.supervisor import read_state
+
+    for path in (home / "run").glob("*/supervisor.json"):
+        state = read_state(path.parent) or {}
+        if state.get("state") == "standby":
+            return state
+    return {}
+
+
 class _Stamps:
     """Progress events of one deploy call, with the time each came."""
 
@@ -289,14 +303,34 @@ def local_target(tmp: Path, restarts: int) -> dict[str, Any]:
         "warm process": _memory(state.get("zygote_pid")),
     }
 
-    rollback, rollback_sup = [], []
-    for _ in range(2):
-        stamps = _Stamps()
-        agentdock.rollback("echo", progress=stamps)
-        rollback.append(stamps.events["ready"])
-        rollback_sup.append(started_to_ready(state_of("echo")[0]))
-    out["rollback: call to gate passed"] = rollback
-    out["rollback: supervisor start to ready"] = rollback_sup
+    # The superseded version waits on standby with its warm process (its memory, then a
+    # rollback forked from it); with AGENTDOCK_WARM_ROLLBACK=off (the baseline) it started cold.
+    kept = _standby(home)
+    out["memory of the standby"] = {
+        "standby supervisor": _memory(kept.get("supervisor_pid")),
+        "standby warm process": _memory(kept.get("zygote_pid")),
+    }
+    for label, switch in (("rollback", None), ("rollback, warm rollbacks off", "off")):
+        if switch:
+            os.environ["AGENTDOCK_WARM_ROLLBACK"] = switch
+        rollback, rollback_sup, cpu, how = [], [], [], []
+        for _ in range(2):
+            stamps = _Stamps()
+            agentdock.rollback("echo", progress=stamps)
+            rollback.append(stamps.events["ready"])
+            state = state_of("echo")[0]
+            cpu.append(_process_cpu(int(state["runtime_pid"])))
+            rollback_sup.append(started_to_ready(state))
+            how.append(str(state.get("runtime_start") or "cold"))
+            while switch is None and not state_of("echo")[0].get("zygote_pid"):
+                time.sleep(0.01)  # the next rollback finds this version's warm process
+            while switch is None and not _standby(home):
+                time.sleep(0.01)
+        os.environ.pop("AGENTDOCK_WARM_ROLLBACK", None)
+        out[f"{label}: call to gate passed"] = rollback
+        out[f"{label}: supervisor start to ready"] = rollback_sup
+        out[f"{label}: CPU of its runtime until ready"] = cpu
+        out[f"  how each started ({label})"] = ", ".join(how)
 
     fresh, fresh_sup = [], []
     for name in ("tenant-a", "tenant-b"):
@@ -331,6 +365,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--restarts", type=int, default=3, help="crashes (3 at most a minute)")
     parser.add_argument("--skip-local", action="store_true", help="cold starts only")
+    parser.add_argument("--local-only", action="store_true", help="the local target only")
     parser.add_argument(
         "--baseline",
         type=Path,
@@ -340,6 +375,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="agentdock-startup-") as name:
         tmp = Path(name)
+        if args.local_only:
+            _show_local(tmp, args.restarts)
+            return
         figures: dict[str, list[float]] = {}
         for _ in range(args.runs):  # alternated, so load on the machine hits all alike
             for label, value in zip(("floor", "floor CPU"), import_floor(1), strict=True):
@@ -401,15 +439,19 @@ def main() -> None:
             print(f"  {'  minus the import floor':42} {gap:+6.3f} s  (CPU {gap_cpu:+.3f} s)")
             _show(f"validate of {args.baseline.name} (imports)", figures["base validate"])
             _show("  CPU (both interpreters)", figures["base validate CPU"])
-        if args.skip_local:
-            return
-        print("local target (echo)")
-        for label, value in local_target(tmp, args.restarts).items():
-            if isinstance(value, dict):
-                for what, figure in value.items():
-                    _show(f"memory of the {what}", figure)
-            else:
-                _show(label, value)
+        if not args.skip_local:
+            _show_local(tmp, args.restarts)
+
+
+def _show_local(tmp: Path, restarts: int) -> None:
+    print(f"local target (echo), load {os.getloadavg()[0]:.1f}")
+    for label, value in local_target(tmp, restarts).items():
+        if isinstance(value, dict):
+            for what, figure in value.items():
+                _show(f"memory of the {what}", figure)
+        else:
+            _show(label, value)
+    print(f"  load at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -104,12 +104,21 @@ class PromotingTarget(FakeTarget):
             raise HealthGateFailed(self.fail_promote, log_tail=["did not take over"])
 
 
+class RetiringTarget(PromotingTarget):
+    """A target that keeps something of a superseded deployment (``retire``)."""
+
+    def retire(self, handle: Any, timeout: float) -> None:
+        self.running.pop(handle["id"], None)
+        self.log.append(("retire", handle["id"]))
+
+
 class FakePlugin:
     def __init__(self) -> None:
         self.log: list[tuple[str, Any]] = []
         self.builder = FakeBuilder(self.log)
         self.target = FakeTarget(self.log)
         self.promoting = PromotingTarget(self.log)
+        self.retiring = RetiringTarget(self.log)
 
     @hookimpl
     def agentdock_register_builders(self, register: Any) -> None:
@@ -119,6 +128,7 @@ class FakePlugin:
     def agentdock_register_targets(self, register: Any) -> None:
         register("fake", lambda: self.target)
         register("fake-promote", lambda: self.promoting)
+        register("fake-retire", lambda: self.retiring)
 
 
 def fake_manager() -> tuple[Any, FakePlugin]:

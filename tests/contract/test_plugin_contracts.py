@@ -76,8 +76,10 @@ def test_the_server_the_hardware_and_the_sqlite_store_offer_their_capabilities(
     assert isinstance(server, capabilities.DirectoryServing)
     local = manager.get("targets", "local").factory()
     assert isinstance(local, capabilities.Promoting)
+    assert isinstance(local, capabilities.Retiring)
     assert not isinstance(local, capabilities.TargetDryRun)
     kubernetes = manager.get("targets", "kubernetes").factory()
+    assert not isinstance(kubernetes, capabilities.Retiring)
     assert isinstance(kubernetes, capabilities.Preflighting)
     assert isinstance(kubernetes, capabilities.TargetDryRun)
     assert isinstance(kubernetes, capabilities.InPlaceTarget)
@@ -230,8 +232,8 @@ def targets(a: LocalTarget, b: DockerTarget, c1: KubernetesTarget) -> list[p.Tar
 
 def target_capabilities(
     a: LocalTarget, b: KubernetesTarget
-) -> tuple[c.Promoting, c.Preflighting, c.TargetDryRun, c.InPlaceTarget]:
-    return a, b, b, b
+) -> tuple[c.Promoting, c.Retiring, c.Preflighting, c.TargetDryRun, c.InPlaceTarget]:
+    return a, a, b, b, b
 
 
 def servers(

@@ -231,10 +231,15 @@ class Home:
                 pids.add(int(record.handle["pid"]))
         return {pid for pid in pids if pid_alive(pid)}
 
+    def standing_by(self) -> set[int]:
+        """Supervisors of superseded versions waiting for a rollback (bounded, on purpose)."""
+        states = self.state_files().values()
+        return {int(s["supervisor_pid"]) for s in states if s.get("state") == "standby"}
+
     def orphans(self) -> set[int]:
-        """Live supervisors that no active deployment names."""
+        """Live supervisors that no active deployment names and that do not stand by."""
         named = {int(d.handle["pid"]) for d in self.active() if d.handle.get("pid")}
-        return self.live_supervisors() - named
+        return self.live_supervisors() - named - self.standing_by()
 
     def invoke(self, endpoint: str, text: str = "hi") -> str:
         assert self.key, "no API key was printed"
@@ -428,6 +433,11 @@ def test_first_deploy_prints_a_key_and_moves_off_a_taken_port(lifecycle: Lifecyc
 
 def test_deploy_v2_rollback_and_noop(lifecycle: Lifecycle) -> None:
     home = lifecycle.home
+    first = _active_one(home)
+    deadline = time.monotonic() + 120  # 1.0.0's warm process, so that it can stand by
+    while not home.state_files().get(first.id, {}).get("zygote_pid"):
+        assert time.monotonic() < deadline, "the warm process never got ready"
+        time.sleep(0.1)
     write_variant(home.project, "!", port=lifecycle.port)
     v2 = home.deploy()
     result = _result(v2)
@@ -436,6 +446,14 @@ def test_deploy_v2_rollback_and_noop(lifecycle: Lifecycle) -> None:
     assert "build" in v2.steps()
     assert home.invoke(result["endpoint"]) == "HI!"
     assert _active_one(home).version == "1.0.1"
+    kept = home.state_files()[first.id]  # superseded: its runtime gone, standing by
+    assert kept["state"] == "standby" and kept["runtime_pid"] is None
+    assert home.standing_by() == {int(first.handle["pid"])}
+    shown = home.cli("status", "echo", "--json")
+    assert shown.code == 0 and json.loads(shown.stdout)["version"] == "1.0.1", str(shown)
+    while not home.state_files().get(result["deployment_id"], {}).get("zygote_pid"):
+        assert time.monotonic() < deadline, "the warm process never got ready"
+        time.sleep(0.1)
 
     back = home.cli("rollback", "echo", "--json", "--timeout", "90")
     rolled = _result(back)
@@ -444,8 +462,20 @@ def test_deploy_v2_rollback_and_noop(lifecycle: Lifecycle) -> None:
     assert home.invoke(rolled["endpoint"]) == "HI"
     assert rolled["endpoint"] == result["endpoint"]  # one address for every version
     v2 = next(d for d in home.deployments() if d.id == result["deployment_id"])
-    assert not pid_alive(int(v2.handle["pid"]))  # the v2 runtime was retired
+    retired = home.state_files()[v2.id]  # the v2 runtime was retired; it stands by now
+    assert retired["state"] == "standby" and retired["runtime_pid"] is None
+    assert home.standing_by() == {int(v2.handle["pid"])}
     assert _active_one(home).version == "1.0.0"
+    # The rollback was served by 1.0.0's standby, its runtime forked from the warm process.
+    rolled_state = home.state_files()[rolled["deployment_id"]]
+    assert rolled_state["runtime_start"] == "forked"
+    assert rolled_state["supervisor_pid"] == int(first.handle["pid"])
+    assert home.state_files()[first.id]["handed_to"].endswith(f"/{rolled['deployment_id']}")
+    assert any("the version stands by" in str(e.get("message")) for e in back.events)
+    shown = home.cli("status", "echo", "--json")
+    status = json.loads(shown.stdout)
+    assert status["version"] == "1.0.0" and status["health"] == "running", status
+    assert status["deployment_id"] == rolled["deployment_id"]
 
     listed = home.cli("versions", "echo", "--json")
     assert listed.code == 0, str(listed)

@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -79,19 +80,37 @@ def test_stop_then_cleanup_and_rm_give_the_disk_back(tmp_path: Path) -> None:
         assert cleaned["freed_bytes"] > 1_000_000  # a virtual environment's own files
         assert not bundle.exists()
 
-        # Deployed again (built again), then removed while it runs.
+        # Deployed again (built again), superseded by a changed version (so that the first
+        # stands by for a rollback), then removed while it runs: the standby goes too.
         code, second = cli("deploy", "--timeout", "120")
         assert code == 0, second
         with open_store(cli.home / "registry.db") as store:
-            pid = int(store.get_deployment(second["deployment_id"]).handle["pid"])
+            kept = int(store.get_deployment(second["deployment_id"]).handle["pid"])
+        supervisors.add(kept)
+        state_file = cli.home / "run" / str(second["deployment_id"]) / "supervisor.json"
+        deadline = time.monotonic() + 120
+        while not json.loads(state_file.read_text()).get("zygote_pid"):
+            assert time.monotonic() < deadline, "the warm process never got ready"
+            time.sleep(0.1)
+        graph = next(project.rglob("graph.py"))
+        graph.write_text(graph.read_text() + "\n# a one-line change\n")
+        code, third = cli("deploy", "--timeout", "120")
+        assert code == 0, third
+        with open_store(cli.home / "registry.db") as store:
+            pid = int(store.get_deployment(third["deployment_id"]).handle["pid"])
         supervisors.add(pid)
+        assert json.loads(state_file.read_text())["state"] == "standby" and pid_alive(kept)
         code, removed = cli("rm", "echo", "--yes")
         assert code == 0, removed
         assert [d["status"] for d in removed["stopped"]] == ["stopped"]
         assert removed["freed_bytes"] > 1_000_000 and _bundles(cli.home) == []
         assert not pid_alive(pid)
+        deadline = time.monotonic() + 30
+        while pid_alive(kept):  # the standby, dismissed by the stop of what served
+            assert time.monotonic() < deadline, "the standby outlived rm"
+            time.sleep(0.1)
         code, listed = cli("versions", "echo")
-        assert code == 0 and [v["artifacts"] for v in listed["versions"]] == [[]]
+        assert code == 0 and [v["artifacts"] for v in listed["versions"]] == [[], []]
     finally:
         for pid in supervisors:
             if pid_alive(pid):

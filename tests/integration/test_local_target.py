@@ -770,3 +770,210 @@ def test_runtimes_are_forked_from_a_warm_process_that_never_holds_a_secret(
     assert not pid_alive(zygote) and not pid_alive(forked)
     assert "runtime exited with code 0" in Path(handle["log"]).read_text("utf-8")
     _assert_no_secret(handle)
+
+
+# -- a rollback forked from the superseded version's standby --------------------------------
+
+#: A short standby, so that none outlives a failed test by long.
+STANDBY_ENV = {"AGENTDOCK_WARM_ROLLBACK_IDLE": "120"}
+
+
+def _token_variant(bundle: Artifact, root: Path) -> Artifact:
+    """Another version of ``bundle`` whose echo appends how long ECHO_TOKEN is where it
+    runs (the runtime's environment, which no process's ``/proc/<pid>/environ`` shows)."""
+    variant = root / f"token{len(list(root.iterdir()))}"
+    variant.mkdir()
+    (variant / "venv").symlink_to(Path(bundle.ref) / "venv")
+    shutil.copytree(
+        Path(bundle.ref) / "app", variant / "app", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    graph = variant / "app" / "echo" / "graph.py"
+    graph.write_text(
+        graph.read_text("utf-8").replace(
+            ".upper()}", '.upper() + str(len(__import__("os").environ.get("ECHO_TOKEN", "")))}'
+        )
+    )
+    return Artifact("local", str(variant), "3" * 64)
+
+
+def _release(
+    local: LocalTarget,
+    handles: list[dict[str, Any]],
+    bundle: Artifact,
+    request: StartRequest,
+    previous: dict[str, Any] | None,
+    said: list[str] | None = None,
+) -> dict[str, Any]:
+    """What a deploy or rollback does on the target: start, gate, promote, then retire
+    the version it supersedes."""
+    progress = (lambda s, m, **_: said.append(m)) if said is not None else no_progress
+    handle = dict(local.start(bundle, request, progress))
+    handles.append(handle)
+    local.wait_ready(handle, 120, no_progress)
+    local.promote(handle, no_progress)
+    if previous is not None:
+        local.retire(previous, 30)
+    return handle
+
+
+def _warm(handle: dict[str, Any]) -> dict[str, Any]:
+    """The state file once the deployment's warm process is ready."""
+    return dict(
+        _poll(lambda: (s := read_state(Path(handle["state_dir"]))) and s["zygote_pid"] and s)
+    )
+
+
+def _state(handle: dict[str, Any]) -> dict[str, Any]:
+    return read_state(Path(handle["state_dir"])) or {}
+
+
+def test_a_rollback_is_forked_from_the_superseded_version_s_warm_process(
+    home: Path, echo_bundle: Artifact, target: Any, tmp_path: Path
+) -> None:
+    from agentdock_plugins.local.sandbox import probe
+
+    local, handles = target
+    port = _free_port()
+    one_bundle, two_bundle = (
+        _token_variant(echo_bundle, tmp_path),
+        _variant(echo_bundle, tmp_path, "!"),
+    )
+    env = {**RUNTIME_ENV, **STANDBY_ENV}
+
+    def request(deployment_id: int, **changes: Any) -> StartRequest:
+        return _request(home, deployment_id, port, **{"instance": "rb", "env": env, **changes})
+
+    one = _release(local, handles, one_bundle, request(40), None)
+    zygote = int(_warm(one)["zygote_pid"])
+    two = _release(local, handles, two_bundle, request(41), one)
+    # Superseded: its runtime drained and exited, its supervisor and warm process wait.
+    kept = _state(one)
+    assert kept["state"] == "standby" and kept["runtime_pid"] is None
+    assert kept["last_exit_code"] == 0 and kept["zygote_pid"] == zygote
+    assert pid_alive(one["pid"]) and pid_alive(zygote)
+    assert local.status(one)["state"] == "standby" and Path(one["standby"]).exists()
+    assert _invoke(two, "hi") == "HI!"
+    _warm(two)
+
+    # The rollback, with the secret rotated meanwhile: the standby serves it, forked.
+    rotated = "rotated-secret-0f3b9d2e77a1"
+    said: list[str] = []
+    back = _release(
+        local,
+        handles,
+        one_bundle,
+        request(42, env={**env, "ECHO_TOKEN": rotated}),
+        two,
+        said,
+    )
+    assert back["pid"] == one["pid"]
+    assert any("forked (supervisor pid" in m for m in said), said
+    state = _state(back)
+    assert state["runtime_start"] == "forked" and state["zygote_pid"] == zygote
+    assert state["supervisor_pid"] == one["pid"] and state["restarts"] == 0
+    runtime = int(state["runtime_pid"])
+    assert _parent_of(runtime) == one["pid"] and _parent_of(zygote) == one["pid"]
+    assert _invoke(back, "hi") == f"HI{len(rotated)}"  # the rollback's environment, not V1's
+    for pid in (zygote, runtime):
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+        assert SECRET.encode() not in raw and rotated.encode() not in raw
+        if probe()[1] is None:
+            assert _no_new_privs(pid) == "1"
+    log = Path(back["log"]).read_text("utf-8")
+    assert "superseded: standing by for a rollback" in log
+    assert f"runtime started (pid {runtime}, forked from the warm process" in log
+    assert rotated not in log and SECRET not in log
+    # The superseded deployment's record lets its supervisor go: it serves the rollback.
+    old = _state(one)
+    assert old["state"] == "stopped" and old["handed_to"] == back["state_dir"]
+    assert local.status(one)["state"] == "stopped"
+    local.stop(one, 5)  # stops nothing: the pid is the rollback's supervisor now
+    assert pid_alive(back["pid"]) and _invoke(back, "still") == f"STILL{len(rotated)}"
+    assert local.status(back)["state"] == "running"
+
+    # V2 stands by now; a second supersede replaces it (one standby per instance).
+    kept = _state(two)
+    assert kept["state"] == "standby"
+    two_zygote = int(kept["zygote_pid"])
+    three = _release(local, handles, echo_bundle, request(43), back)
+    assert _invoke(three, "hi") == "HI"
+    _poll(lambda: not pid_alive(two["pid"]) and not pid_alive(two_zygote))
+    assert _state(two)["state"] == "stopped" and _state(back)["state"] == "standby"
+    assert "standby over (dismissed): stopped" in Path(two["log"]).read_text()
+
+    # Stopping what serves the address ends the standby too.
+    local.stop(three, 30)
+    _poll(lambda: not pid_alive(back["pid"]) and not pid_alive(zygote))
+    assert not Path(back["standby"]).exists()
+    for handle in (one, two, back, three):
+        _assert_no_secret(handle)
+        assert rotated not in json.dumps(handle)
+        for path in Path(handle["state_dir"]).iterdir():
+            assert rotated not in path.read_text("utf-8", errors="replace"), path
+
+
+def test_with_warm_rollbacks_off_or_a_dead_standby_a_rollback_starts_cold(
+    home: Path, echo_bundle: Artifact, target: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local, handles = target
+    port = _free_port()
+    two_bundle = _variant(echo_bundle, tmp_path, "?")
+    env = {**RUNTIME_ENV, **STANDBY_ENV}
+
+    def request(deployment_id: int) -> StartRequest:
+        return _request(home, deployment_id, port, instance="rbc", env=env)
+
+    one = _release(local, handles, echo_bundle, request(50), None)
+    _warm(one)
+    two = _release(local, handles, two_bundle, request(51), one)
+    assert _state(one)["state"] == "standby"
+
+    # Off where the rollback runs: the standby is not used, and none is kept.
+    monkeypatch.setenv("AGENTDOCK_WARM_ROLLBACK", "off")
+    _warm(two)
+    back = _release(local, handles, echo_bundle, request(52), two)
+    assert back["pid"] != one["pid"] and _state(back)["runtime_start"] == "cold"
+    assert _invoke(back, "hi") == "HI"
+    assert not pid_alive(two["pid"]) and _state(two)["state"] == "stopped"
+    _poll(lambda: not pid_alive(one["pid"]))  # dismissed: off keeps none from now on
+    monkeypatch.delenv("AGENTDOCK_WARM_ROLLBACK")
+
+    # Off in the environment the superseded version was deployed with: it keeps none either.
+    _warm(back)
+    again = _release(local, handles, two_bundle, request(53), back)
+    _poll(lambda: not pid_alive(back["pid"]))
+    assert _state(back)["state"] == "stopped"
+    log = Path(back["log"]).read_text("utf-8")
+    assert "superseded, not standing by for a rollback: AGENTDOCK_WARM_ROLLBACK=off" in log
+
+    # A standby that died (killed with its warm process): the rollback starts cold.
+    _warm(again)
+    third = _release(local, handles, echo_bundle, request(54), again)
+    kept = _state(again)
+    assert kept["state"] == "standby"
+    os.killpg(again["pid"], signal.SIGKILL)
+    _poll(lambda: not pid_alive(again["pid"]) and not pid_alive(int(kept["zygote_pid"])))
+    said: list[str] = []
+    last = _release(local, handles, two_bundle, request(55), third, said)
+    assert any("starting cold: the standby version was not used" in m for m in said), said
+    assert last["pid"] != again["pid"] and _state(last)["runtime_start"] == "cold"
+    assert _invoke(last, "hi") == "HI?"
+    local.stop(last, 30)
+
+
+def test_a_standby_ends_after_its_idle_time(
+    home: Path, echo_bundle: Artifact, target: Any, tmp_path: Path
+) -> None:
+    local, handles = target
+    port = _free_port()
+    env = {**RUNTIME_ENV, "AGENTDOCK_WARM_ROLLBACK_IDLE": "1"}
+    one = _release(
+        local, handles, echo_bundle, _request(home, 60, port, instance="idle", env=env), None
+    )
+    zygote = int(_warm(one)["zygote_pid"])
+    second = _variant(echo_bundle, tmp_path, ".")
+    two = _release(local, handles, second, _request(home, 61, port, instance="idle", env=env), one)
+    _poll(lambda: not pid_alive(one["pid"]) and not pid_alive(zygote), 30)
+    assert _state(one)["state"] == "stopped"
+    assert "standby over (no rollback within 1s): stopped" in Path(one["log"]).read_text()
+    assert _invoke(two, "hi") == "HI."

@@ -183,6 +183,25 @@ def test_a_failed_gate_never_promotes_and_a_failed_promote_fails_like_a_gate(
     assert set(plugin.promoting.running) == {v1.deployment_id}  # the new one was stopped
 
 
+def test_a_superseded_deployment_is_retired_and_a_failed_one_stopped(project, fakes) -> None:
+    manager, plugin = fakes
+    v1 = _deploy(project, manager, target="fake-retire")
+    _edit(project)
+    v2 = _deploy(project, manager, target="fake-retire")
+    assert ("retire", v1.deployment_id) in plugin.log  # it may keep something for a rollback
+    assert ("stop", v1.deployment_id) not in plugin.log
+    _edit(project)
+    plugin.retiring.fail_gate = "no /ready"
+    mark = len(plugin.log)
+    with pytest.raises(HealthGateFailed):
+        _deploy(project, manager, target="fake-retire")
+    (failed,) = [e for e in plugin.log[mark:] if e[0] in {"stop", "retire"}]
+    assert failed[0] == "stop" and failed[1] != v2.deployment_id  # a failed start is stopped
+    plugin.retiring.fail_gate = None
+    stop("echo", plugins=manager)
+    assert plugin.log[-1] == ("stop", v2.deployment_id)  # ``stop`` never retires
+
+
 def test_rollback_redeploys_the_previous_artifact_without_building(project, fakes) -> None:
     manager, plugin = fakes
     _deploy(project, manager)

@@ -40,6 +40,7 @@ __all__ = [
     "Preflighting",
     "Promoting",
     "ReadinessReporting",
+    "Retiring",
     "ServerOptions",
     "StoreAtPath",
     "StoreAtUrl",
@@ -189,6 +190,16 @@ class Promoting(Protocol):
     ``HealthGateFailed`` fails the deploy like the gate."""
 
     def promote(self, handle: Mapping[str, Any], progress: Progress) -> None: ...
+
+
+@runtime_checkable
+class Retiring(Protocol):
+    """A target that can keep something of a superseded deployment for a quick rollback
+    (the ``local`` target keeps its warm process on standby): ``retire(handle, timeout)``
+    is called instead of ``stop`` once a newer deployment of the same agent and instance
+    is active. It stops serving as ``stop`` does; what it keeps, it bounds and ends itself."""
+
+    def retire(self, handle: Mapping[str, Any], timeout: float) -> None: ...
 
 
 @runtime_checkable

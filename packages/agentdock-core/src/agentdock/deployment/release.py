@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agentdock.capabilities import InPlaceTarget, Promoting
+from agentdock.capabilities import InPlaceTarget, Promoting, Retiring
 from agentdock.deployment.artifacts import Artifact, Progress, StartRequest
 from agentdock.deployment.errors import DeployError, DeployFailed, DeployInProgress
 from agentdock.deployment.inputs import resources_of
@@ -103,7 +103,7 @@ def deploy_lock(ws: Workspace, agent: str, instance: str) -> Any:
         ws.store.release_lock(agent, instance, pid=pid, host=host)
 
 
-def _stop_quietly(ws: Workspace, record: DeploymentRecord) -> None:
+def _stop_quietly(ws: Workspace, record: DeploymentRecord, *, retire: bool = False) -> None:
     # A start interrupted before the target returned has no handle yet: targets find what
     # they started from the deployment's state directory or its id.
     handle = record.handle or {
@@ -113,7 +113,11 @@ def _stop_quietly(ws: Workspace, record: DeploymentRecord) -> None:
         "instance": record.instance or None,
     }
     with contextlib.suppress(Exception):
-        ws.target(record.target).stop(handle, STOP_TIMEOUT)
+        target = ws.target(record.target)
+        if retire and record.handle and isinstance(target, Retiring):
+            target.retire(handle, STOP_TIMEOUT)  # superseded: it may stand by for a rollback
+        else:
+            target.stop(handle, STOP_TIMEOUT)
 
 
 #: How many of the latest replaced deployments recovery checks for a runtime still running.
@@ -272,7 +276,7 @@ def _start_and_switch(
     progress("activate", f"{agent} {version} is active at {handle.get('endpoint')}")
     if previous is not None:
         progress("retire", f"stopping the previous deployment ({previous.version})")
-        _stop_quietly(ws, previous)
+        _stop_quietly(ws, previous, retire=True)
     active = ws.store.get_deployment(record.id)
     assert active is not None
     return active, previous

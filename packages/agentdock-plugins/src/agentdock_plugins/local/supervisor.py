@@ -18,6 +18,10 @@ through a control socket, to accept on the stable one too, and from then on ever
 serves both from the start. Meanwhile the supervisor hands the stable socket to the next
 deploy of the same agent (:mod:`.handoff`).
 
+SIGUSR2 (the target's ``retire``: a newer version serves now) stops the runtime like
+SIGTERM, but a supervisor with a warm process then stands by for a rollback instead of
+exiting (:mod:`.standby`), and may go on to serve the rollback's deployment.
+
 The runtime's resolved environment arrives in this process's environment only, never in
 argv or on disk; the runtime gets that environment plus its own settings. Standard library,
 :mod:`agentdock.masking` and modules as light (:mod:`.handoff`, :mod:`.jsonfile`,
@@ -53,7 +57,7 @@ from typing import IO, Any, TextIO
 from agentdock.masking import Masker, masker_from_env
 
 from agentdock_plugins.litestar.handover import CONTROL_FD_ENV, LISTEN_FD_ENV, STANDBY_FD_ENV
-from agentdock_plugins.local import sandbox, warm
+from agentdock_plugins.local import sandbox, standby, warm
 from agentdock_plugins.local.handoff import HandoffServer, socket_path
 from agentdock_plugins.local.jsonfile import read_json, write_json
 
@@ -189,9 +193,19 @@ class Supervisor:
             if args.fd is not None and args.handoff_dir and args.handoff_key
             else None
         )
+        #: Where this supervisor waits once superseded (one path per agent and instance).
+        self.standby_at = (
+            standby.standby_path(Path(args.handoff_dir), args.handoff_key)
+            if args.handoff_dir and args.handoff_key
+            else None
+        )
+        #: SIGUSR2 came: a newer version serves, stand by for a rollback if possible.
+        self.retire_wanted = False
         self.handoff: HandoffServer | None = None
         self.control: socket.socket | None = None
         self.stopping = False
+        #: SIGTERM or SIGINT came (not just a retire): no standby, or the end of it.
+        self.terminated = False
         self.proc: subprocess.Popen[bytes] | warm.Forked | None = None
         #: The warm process runtimes are forked from (:mod:`.warm`), while it serves.
         self.zygote: warm.Zygote | None = None
@@ -206,7 +220,11 @@ class Supervisor:
         self.wake_r, self.wake_w = os.pipe()
         for fd in (self.wake_r, self.wake_w):
             os.set_blocking(fd, False)
-        self.state: dict[str, Any] = {
+        self.state = self.fresh_state()
+
+    def fresh_state(self) -> dict[str, Any]:
+        """The state file of a deployment this supervisor starts serving."""
+        return {
             "supervisor_pid": os.getpid(),
             "runtime_pid": None,
             "state": "starting",
@@ -239,10 +257,15 @@ class Supervisor:
 
     def on_signal(self, signum: int, _frame: Any) -> None:
         self.stopping = True
+        self.terminated = self.terminated or signum != signal.SIGUSR2
         proc = self.proc
         if proc is not None and proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
+
+    def on_retire(self, signum: int, frame: Any) -> None:
+        self.retire_wanted = True
+        self.on_signal(signum, frame)
 
     def on_promote(self, signum: int, _frame: Any) -> None:
         # Only a flag: the main loop (woken by the signal's byte on wake_r) does the work,
@@ -448,6 +471,7 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self.on_signal)
         signal.signal(signal.SIGINT, self.on_signal)
         signal.signal(signal.SIGUSR1, self.on_promote)
+        signal.signal(signal.SIGUSR2, self.on_retire)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("a", encoding="utf-8", errors="replace") as log:
             self.save(log_offset=log.tell())
@@ -460,7 +484,12 @@ class Supervisor:
                 )
             try:
                 self.serve_handoff(log)
-                return self.supervise(log)
+                while True:
+                    code = self.supervise(log)
+                    if code is not None:
+                        return code
+                    if not self.stand_by(log):  # superseded: a rollback may bring it back
+                        return 0
             finally:
                 self.stop_zygote()
                 if self.handoff is not None:
@@ -483,7 +512,161 @@ class Supervisor:
         self.note(log, message)
         self.save(state=state, ready=False, serving=False, runtime_pid=None, last_exit_code=code)
 
-    def supervise(self, log: TextIO) -> int:
+    def may_stand_by(self, log: TextIO) -> bool:
+        """Whether this superseded supervisor keeps its warm process for a rollback."""
+        why_not = standby.rollback_wanted(os.environ)
+        if self.standby_at is None:
+            why_not = "no socket directory to wait in"
+        elif self.zygote is None or not self.zygote.ready:
+            why_not = why_not or "no warm process"
+        if why_not is not None:
+            self.note(log, f"superseded, not standing by for a rollback: {why_not}")
+        return why_not is None
+
+    def stand_by(self, log: TextIO) -> bool:
+        """Superseded: keep the warm process and wait at :attr:`standby_at` for a rollback
+        to this version (True: it came, and this supervisor now serves its deployment) or
+        for the end of the standby (idle time, SIGTERM, dismissed, the warm process gone)."""
+        assert self.standby_at is not None and self.zygote is not None
+        # The address belongs to the version serving it now; let go of it and our own port.
+        if self.handoff is not None:
+            self.handoff.close()
+            self.handoff = None
+        for fd in (self.fd, self.gate_fd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.fd = self.gate_fd = None
+        standby.dismiss(self.standby_at)  # one standby per agent and instance: the latest
+        try:
+            server = standby.StandbyServer(self.standby_at)
+        except OSError as exc:
+            code = int(self.state.get("last_exit_code") or 0)
+            self.finish(log, code, "stopped", f"cannot stand by for a rollback ({exc}): stopped")
+            return False
+        idle = standby.idle_seconds(os.environ)
+        self.retire_wanted = False
+        self.note(
+            log,
+            f"superseded: standing by for a rollback for up to {idle:g}s, with the warm "
+            f"process (pid {self.zygote.pid})",
+        )
+        self.save(state="standby", standby_until=time.time() + idle)
+        deadline = time.monotonic() + idle
+        why = ""
+        try:
+            while not why:
+                left = deadline - time.monotonic()
+                if self.terminated:
+                    why = "stopped"
+                elif left <= 0:
+                    why = f"no rollback within {idle:g}s"
+                else:
+                    why = self.wait_in_standby(server, left, log)
+                    if why == "taken":
+                        return True
+        finally:
+            server.close()
+        self.stop_zygote()
+        code = int(self.state.get("last_exit_code") or 0)
+        self.finish(log, code, "stopped", f"standby over ({why}): stopped")
+        return False
+
+    def wait_in_standby(self, server: standby.StandbyServer, timeout: float, log: TextIO) -> str:
+        """One wait of the standby: ``taken``, why it ends, or ``""`` to wait on."""
+        assert self.zygote is not None
+        readable: list[int] = []
+        waitables = [self.wake_r, server.fileno(), self.zygote.fileno()]
+        with contextlib.suppress(InterruptedError, OSError):
+            readable, _, _ = select.select(waitables, [], [], timeout)
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.read(self.wake_r, 512)
+        if self.zygote.fileno() in readable:  # it says nothing once ready: it has exited
+            return "the warm process exited"
+        if server.fileno() not in readable:
+            return ""
+        request = server.receive()
+        if request is None:
+            return ""
+        if request.op == "exit":
+            server.close()
+            self.stop_zygote()
+            request.answer(pid=os.getpid())
+            return "dismissed"
+        refused = self.adopt(request, log) if request.op == "take" else "unknown request"
+        if refused is None:
+            request.answer(pid=os.getpid())
+            return "taken"
+        request.close_fds()
+        request.answer(refused=refused)
+        self.note(log, f"standing by still: a start was refused ({refused})")
+        return ""
+
+    def adopt(self, request: standby.Request, log: TextIO) -> str | None:
+        """Serve the deployment a rollback asks for (None), or say why not: another
+        bundle, or a runtime that would need other sandbox rules or warm imports."""
+        settings = request.settings
+        env = settings.get("env")
+        if not isinstance(env, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in env.items()
+        ):
+            return "the request carries no environment"
+        if settings.get("bundle") != str(self.bundle):
+            return "another bundle stands by"
+        if settings.get("log") != str(self.log_path):
+            return "another log"
+        if (
+            len(request.fds) != 2
+            or not isinstance(settings.get("port"), int)
+            or not all(
+                isinstance(settings.get(k), str)
+                for k in ("state_dir", "host", "handoff_dir", "handoff_key")
+            )
+        ):
+            return "the request names no deployment or sockets"
+        why = warm.warm_wanted(env)
+        if why is None and warm.zygote_env(env) != warm.zygote_env(os.environ):
+            why = "the machine's variables differ from the warm process's"
+        if why is None and (
+            sandbox.probe(env)[1] != self.sandbox_missing
+            or sandbox.writable_paths(env) != self.writable
+        ):
+            why = "the runtime would be sandboxed otherwise"
+        if why is not None:
+            return why
+        assert self.zygote is not None
+        new_state = Path(settings["state_dir"])
+        new_state.mkdir(parents=True, exist_ok=True)
+        # The superseded deployment's record: this process serves another deployment now.
+        self.save(state="stopped", handed_to=str(new_state), zygote_pid=None)
+        os.environ.clear()
+        os.environ.update(env)  # the rollback's environment, read afresh, secrets included
+        self.mask = masker_from_env(os.environ)
+        self.state_dir = new_state
+        self.host, self.port = settings["host"], settings["port"]
+        self.fd, self.gate_fd = request.fds
+        request.fds = []
+        self.gate_port = _bound_port(self.gate_fd)
+        self.ready_url = self._ready_url()
+        self.promoted = self.promote_wanted = self.stopping = self.retire_wanted = False
+        self.ever_ready = False
+        self.crashes.clear()
+        self.handoff_at = socket_path(
+            Path(settings["handoff_dir"]), settings["handoff_key"], os.getpid()
+        )
+        self.state = self.fresh_state()
+        self.save(zygote_pid=self.zygote.pid, log_offset=log.tell())
+        self.note(
+            log,
+            f"rollback: serving {new_state.name} from the standby of {self.bundle.name} "
+            f"(supervisor pid {os.getpid()}, warm process pid {self.zygote.pid})",
+        )
+        self.serve_handoff(log)
+        return None
+
+    def supervise(self, log: TextIO) -> int | None:
+        """Run and restart the runtime; its exit code once done, None once superseded with
+        a warm process to keep for a rollback."""
         while True:
             try:
                 code = self.run_once(log)
@@ -493,6 +676,9 @@ class Supervisor:
             self.proc = None
             self.note(log, f"runtime exited with code {code}")
             if self.stopping:
+                if self.retire_wanted and not self.terminated and self.may_stand_by(log):
+                    self.save(ready=False, serving=False, runtime_pid=None, last_exit_code=code)
+                    return None  # the state file says "standby" once it waits
                 self.finish(log, code, "stopped", "stopped")
                 return 0
             if code in NO_RESTART_CODES and not self.ever_ready:

@@ -13,6 +13,12 @@ An agent keeps one address (:mod:`.address`) across deploys, rollbacks, restarts
 ``stop``: a new version starts next to the serving one with that address's socket in hand
 but accepting only on a port of its own, where the health gate checks it; ``promote`` then
 has it accept on the shared socket too, and the old version, once stopped, drains.
+
+A superseded version is retired rather than stopped (:meth:`LocalTarget.retire`): its
+supervisor drains its runtime as ``stop`` would, then keeps its warm process on standby for
+a while (:mod:`.standby`); a rollback to it (any start of the same bundle on the same
+instance) hands that supervisor the new deployment, and its runtime is forked instead of
+started cold.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from agentdock.deployment.runenv import host_runtime_env
 from agentdock.deployment.workspace import pid_alive
 from agentdock_runtime.listen import host_port, local_url
 
+from agentdock_plugins.local import standby
 from agentdock_plugins.local.address import (
     listen_socket,
     record_path,
@@ -116,6 +123,74 @@ def _runtime_dirs(request: StartRequest) -> dict[str, str]:
     return dirs
 
 
+def _launch(settings: Mapping[str, Any], fds: list[int]) -> int:
+    """Start a supervisor for ``settings`` (detached: it outlives this process) serving the
+    listening sockets ``fds`` (the agent's address, the runtime's own); its pid."""
+    listener, gate = fds
+    args = [
+        sys.executable,
+        "-m",
+        "agentdock_plugins.local.supervisor",
+        "--bundle",
+        str(settings["bundle"]),
+        "--state-dir",
+        str(settings["state_dir"]),
+        "--log",
+        str(settings["log"]),
+        "--host",
+        str(settings["host"]),
+        "--port",
+        str(settings["port"]),
+        "--fd",
+        str(listener),
+        "--gate-fd",
+        str(gate),
+        "--handoff-dir",
+        str(settings["handoff_dir"]),
+        "--handoff-key",
+        str(settings["handoff_key"]),
+        "--detach",
+    ]
+    with subprocess.Popen(
+        args,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=settings["env"],
+        start_new_session=True,
+        text=True,
+        pass_fds=(listener, gate),
+    ) as launcher:
+        out, err = launcher.communicate(timeout=30)
+    pid_text = out.strip().splitlines()[-1] if out.strip() else ""
+    if launcher.returncode != 0 or not pid_text.isdigit():
+        last = (err.strip().splitlines() or ["no output"])[-1]
+        raise DeployFailed(f"cannot start the supervisor: {last}")
+    return int(pid_text)
+
+
+def _from_standby(
+    at: Path, settings: Mapping[str, Any], fds: list[int], progress: Progress
+) -> int | None:
+    """The pid of the standby supervisor of this agent and instance once it took the
+    deployment ``settings`` describe (its runtime is forked from its warm process), else
+    None: there is none, it keeps another bundle, or warm rollbacks are off."""
+    if standby.rollback_wanted(os.environ) is not None or not at.exists():
+        return None
+    taken = standby.take(at, settings, fds)
+    if isinstance(taken, str):
+        progress("start", f"starting cold: the standby version was not used ({taken})")
+        return None
+    progress("start", f"the version stands by: its runtime is forked (supervisor pid {taken})")
+    return taken
+
+
+def _handed_over(state: Mapping[str, Any]) -> bool:
+    """Whether the supervisor of this state file went on to serve another deployment (a
+    rollback took it from standby): its pid is no longer this deployment's."""
+    return bool(state.get("handed_to"))
+
+
 def _tail(path: Path, lines: int, offset: int = 0) -> list[str]:
     try:
         with path.open("r", encoding="utf-8", errors="replace") as fh:
@@ -151,46 +226,21 @@ class LocalTarget:
             state_dir = Path(request.state_dir)
             state_dir.mkdir(parents=True, exist_ok=True)
             env = host_runtime_env(request.env, _runtime_dirs(request))
-            args = [
-                sys.executable,
-                "-m",
-                "agentdock_plugins.local.supervisor",
-                "--bundle",
-                str(bundle),
-                "--state-dir",
-                str(state_dir),
-                "--log",
-                str(log),
-                "--host",
-                host,
-                "--port",
-                str(port),
-                "--fd",
-                str(listener.fileno()),
-                "--gate-fd",
-                str(gate.fileno()),
-                "--handoff-dir",
-                str(sockets),
-                "--handoff-key",
-                key,
-                "--detach",
-            ]
-            with subprocess.Popen(
-                args,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=env,
-                start_new_session=True,
-                text=True,
-                pass_fds=(listener.fileno(), gate.fileno()),
-            ) as launcher:
-                out, err = launcher.communicate(timeout=30)
-        pid_text = out.strip().splitlines()[-1] if out.strip() else ""
-        if launcher.returncode != 0 or not pid_text.isdigit():
-            last = (err.strip().splitlines() or ["no output"])[-1]
-            raise DeployFailed(f"cannot start the supervisor: {last}")
-        pid = int(pid_text)
+            standby_at = standby.standby_path(sockets, key)
+            settings = {
+                "bundle": str(bundle),
+                "state_dir": str(state_dir),
+                "log": str(log),
+                "host": host,
+                "port": port,
+                "handoff_dir": str(sockets),
+                "handoff_key": key,
+                "env": env,
+            }
+            fds = [listener.fileno(), gate.fileno()]
+            pid = _from_standby(standby_at, settings, fds, progress)
+            if pid is None:
+                pid = _launch(settings, fds)
         progress("start", f"supervisor pid {pid}, port {port}, log {log}", pid=pid, port=port)
         return {
             "pid": pid,
@@ -202,7 +252,33 @@ class LocalTarget:
             "address_record": str(record_path(request.home, request.agent, request.instance)),
             "log": str(log),
             "state_dir": str(state_dir),
+            "standby": str(standby_at),
         }
+
+    def retire(self, handle: Mapping[str, Any], timeout: float) -> None:
+        """A newer version serves now: stop this one's runtime (it drains as on ``stop``)
+        and let its supervisor stand by with its warm process for a rollback (it ends
+        itself: see :mod:`.standby`). ``AGENTDOCK_WARM_ROLLBACK=off`` here, a handle of an
+        earlier release or a supervisor that does not answer: a plain :meth:`stop`."""
+        pid = int(handle.get("pid") or 0)
+        at = handle.get("standby")
+        state_dir = Path(handle["state_dir"])
+        if not at or standby.rollback_wanted(os.environ) is not None or not pid_alive(pid):
+            if at:
+                standby.dismiss(Path(at))  # off: none kept from now on
+            self.stop(handle, timeout)
+            return
+        if _handed_over(read_state(state_dir) or {}):
+            return  # its supervisor serves another deployment now
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGUSR2)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = read_state(state_dir) or {}
+            if state.get("state") in {"standby", *_FINAL} or not pid_alive(pid):
+                return
+            time.sleep(_POLL)
+        self.stop(handle, 5.0)
 
     def _log_tail(self, handle: Mapping[str, Any], lines: int = LOG_TAIL_LINES) -> list[str]:
         state = read_state(Path(handle["state_dir"])) or {}
@@ -286,11 +362,18 @@ class LocalTarget:
 
         A handle with only ``state_dir`` (a start interrupted before it returned) finds the
         supervisor through its state file."""
-        pid = int(
-            handle.get("pid")
-            or (read_state(Path(handle["state_dir"])) or {}).get("supervisor_pid")
-            or 0
-        )
+        before = read_state(Path(handle["state_dir"])) or {}
+        if _handed_over(before):
+            return  # its supervisor serves another deployment now
+        pid = int(handle.get("pid") or before.get("supervisor_pid") or 0)
+        try:
+            self._stop(pid, handle, timeout)
+        finally:
+            # What serves the agent's address stops: so does the version kept for a rollback.
+            if before.get("serving") and handle.get("standby"):
+                standby.dismiss(Path(handle["standby"]))
+
+    def _stop(self, pid: int, handle: Mapping[str, Any], timeout: float) -> None:
         if not pid or not pid_alive(pid):
             return
         with contextlib.suppress(ProcessLookupError):
@@ -322,15 +405,18 @@ class LocalTarget:
 
     def status(self, handle: Mapping[str, Any]) -> Mapping[str, Any]:
         """``running`` while the supervisor lives (``healthy`` from ``/health``),
-        ``stopped`` after a stop, else ``down``: the supervisor gave up after a crash loop
-        or a configuration the runtime cannot start with, or was killed, and nothing
-        listens on the port any more."""
+        ``standby`` while a superseded version waits for a rollback, ``stopped`` after a
+        stop, else ``down``: the supervisor gave up after a crash loop or a configuration
+        the runtime cannot start with, or was killed, and nothing listens on the port any
+        more."""
         state = read_state(Path(handle["state_dir"])) or {}
-        alive = pid_alive(int(handle["pid"]))
+        alive = not _handed_over(state) and pid_alive(int(handle["pid"]))
         current = state.get("state")
         healthy: bool | None = None
         if current in _GAVE_UP:  # it may still be on its way out
             shown, healthy = "down", False
+        elif alive and current == "standby":  # superseded, kept for a rollback
+            shown = "standby"
         elif alive:
             shown = "running"
             try:
