@@ -166,6 +166,34 @@ def test_words_of_other_widths_before_a_chunked_blob_do_not_hide_it(
         assert any(canonical(attack)[0] in v.text for v in canonical_views(wrapped)), attack
 
 
+@pytest.mark.parametrize("width", [4, 8, 12, 16])
+@pytest.mark.parametrize("before", ["acaa", "bcab", "ccac", "abc acaa", "ab,acaa"])
+def test_a_short_word_before_a_chunked_blob_is_not_read_as_its_first_piece(
+    before: str, width: int
+) -> None:
+    # Found by the property test above: ``acaa`` is base64 of text (``iƚ``). Read as a short
+    # first piece, with the blob's short last piece left out, it decoded to the attack less
+    # its last letter.
+    for attack in ATTACKS:
+        blob = _b64(attack)
+        chunked = " ".join(blob[i : i + width] for i in range(0, len(blob), width))
+        wrapped = f"{before} {chunked}"
+        assert any(canonical(attack)[0] in v.text for v in canonical_views(wrapped)), attack
+
+
+@pytest.mark.parametrize("width", [8, 12, 16])
+def test_a_blob_chunked_from_its_end_is_read_whole(width: int) -> None:
+    # Its short piece comes first: the reading of every piece comes before the one that
+    # leaves that piece out, which decodes too, to the attack less its first letters.
+    for attack in ATTACKS:
+        blob = _b64(attack)
+        cut = len(blob) % width
+        pieces = [blob[:cut]] * bool(cut) + [
+            blob[i : i + width] for i in range(cut, len(blob), width)
+        ]
+        assert attack in {text for _, text in views(" ".join(pieces))}, attack
+
+
 def test_a_short_word_after_a_reversed_chunked_blob_is_not_read_into_it() -> None:
     # Found by the property test above: reversed, the prefix ``ac,`` became a piece ``ca``
     # after the chunks; joined, it still decoded as base64, with a stray letter after the
