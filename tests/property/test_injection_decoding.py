@@ -144,6 +144,20 @@ def test_words_that_read_as_hex_before_spaced_bytes_do_not_hide_them(before: str
 
 
 @pytest.mark.parametrize(
+    "before", ["aaaa", "acab", "ab ab cc", "abc abc ab", "aaaaaaaaaaaaaaaaaaaa", "cc"]
+)
+def test_words_that_read_as_hex_before_spaced_bytes_written_backwards_do_not_hide_them(
+    before: str,
+) -> None:
+    # Found by the property test above: reversed, the words are bytes after the text
+    # (``aaaa`` is two continuation bytes); one pair left out was not enough.
+    for attack in ATTACKS:
+        text = f"{before} {ENCODINGS['hex-spaced'](attack)[::-1]}"
+        assert any(canonical(attack)[0] in v.text for v in canonical_views(text)), attack
+        assert score_text(text).score >= 1.0
+
+
+@pytest.mark.parametrize(
     ("chain", "before"),
     [
         (

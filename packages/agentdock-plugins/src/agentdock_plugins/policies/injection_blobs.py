@@ -87,12 +87,15 @@ def texty(raw: bytes, *, cut: bool = False) -> str | None:
 
 def hex_text(digits: str) -> str | None:
     """The text that hex ``digits`` spell. When the whole run is not text, a pair after it
-    and the bytes before it that cannot begin UTF-8 text are left out: words that read as
-    hex (``ab``, ``aaaa``) put before spaced bytes are not a way past decoding."""
+    and the bytes before it that cannot begin UTF-8 text are left out, and the bytes after
+    it that cannot end UTF-8 text: words that read as hex (``ab``, ``aaaa``) put before
+    spaced bytes, or after them once the run is written backwards, are not a way past
+    decoding."""
     data = bytes.fromhex(digits)
+    ends = dict.fromkeys((len(data), len(data) - 1, _text_end(data)))
     for start in dict.fromkeys((0, 1, _text_start(data))):
-        for part in (data[start:], data[start:-1]):
-            out = texty(part)
+        for end in ends:
+            out = texty(data[start:end])
             if out is not None:
                 return out
     return None
@@ -108,6 +111,19 @@ def _text_start(data: bytes) -> int:
             continue
         return start
     return 0
+
+
+def _text_end(data: bytes) -> int:
+    """The last of ``data``'s last :data:`_HEX_LEAD` ends where UTF-8 can end (its length
+    when none can): each try decodes the 64 bytes before it, those that continue a
+    character cut at the window's start left out."""
+    for end in range(len(data), max(len(data) - _HEX_LEAD, 0), -1):
+        try:
+            data[max(end - 64, 0) : end].lstrip(_CONTINUATION).decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        return end
+    return len(data)
 
 
 def decode_blob(blob: str, *, cut: bool = False) -> tuple[str, str] | None:
