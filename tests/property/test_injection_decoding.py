@@ -220,6 +220,19 @@ def test_a_short_word_after_a_reversed_chunked_blob_is_not_read_into_it() -> Non
         assert any(canonical(attack)[0] in v.text for v in canonical_views(wrapped)), attack
 
 
+@pytest.mark.parametrize("before", ["", "a", "ab,c"])
+def test_url_escapes_written_backwards_are_read_backwards_first(before: str) -> None:
+    # Found by the property test above: reversed, ``%20`` is ``02%``, and ``02%0c`` holds a
+    # forward ``%0c``; the forward decoding, read first, spent the views before the chain
+    # under the text read backwards (four levels) was reached.
+    for attack in ATTACKS:
+        text = attack
+        for name in ["hex", "base64-chunked", "url", "reversed"]:
+            text = ENCODINGS[name](text)
+        wrapped = f"{before} {text}" if before else text
+        assert any(canonical(attack)[0] in v.text for v in canonical_views(wrapped)), attack
+
+
 def test_base85_made_only_of_base64_characters_is_decoded() -> None:
     # Base85 of hex digits uses no character outside base64's alphabet; it was not tried.
     attack = ATTACKS[0]

@@ -276,6 +276,12 @@ def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
     # Key words are looked for in canonical form (look-alikes and spaced letters in rot13
     # or reversed text too), in texts of a prompt's length; longer ones in lower case.
     lower = budget.canonical(text)[0] if len(text) <= _CANONICAL_KEYS else text.lower()
+    # Escapes written backwards, as many as the forward ones: the forward ones are chance
+    # (``02%0c`` holds ``%0c``), so the text backwards is read first (views are read depth
+    # first, within a budget that a junk decoding would spend).
+    url_backwards = "%" in text and _url_backwards(text)
+    if url_backwards:
+        yield "reversed", text[::-1]
     if "%" in text and _URLENC.search(text):
         # Escapes that do not spell UTF-8 are not URL encoding (a rot13'd ``%R2``, say).
         with contextlib.suppress(UnicodeDecodeError):
@@ -301,8 +307,7 @@ def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
         backwards
         or (stems and any(stem in lower for stem in _REVERSED_STEMS))
         or ("#&" in text and _REVERSED_ENTITY.search(text) is not None)
-        or ("%" in text and _url_backwards(text))
-    ):
+    ) and not url_backwards:
         yield "reversed", text[::-1]
     tokens = _long_tokens(text, raw)
     yield from _blobs(text, budget, tokens)
