@@ -233,6 +233,24 @@ def test_url_escapes_written_backwards_are_read_backwards_first(before: str) -> 
         assert any(canonical(attack)[0] in v.text for v in canonical_views(wrapped)), attack
 
 
+@pytest.mark.parametrize(
+    "chain",
+    [
+        # A blob's ``=`` URL-encoded twice (``%253D``) is left when the token, reversed,
+        # is URL-decoded once: it was not seen to decode.
+        ["base64", "url", "url", "reversed"],
+        # Plain hex between the rot13'd letters (``4r``, ``5n``) spent the blobs first.
+        ["hex-spaced", "base32", "hex-spaced", "rot13"],
+    ],
+)
+def test_chains_found_by_the_property_test_are_decoded(chain: list[str]) -> None:
+    for attack in ATTACKS:
+        text = attack
+        for name in chain:
+            text = ENCODINGS[name](text)
+        assert any(canonical(attack)[0] in v.text for v in canonical_views(text)), attack
+
+
 def test_base85_made_only_of_base64_characters_is_decoded() -> None:
     # Base85 of hex digits uses no character outside base64's alphabet; it was not tried.
     attack = ATTACKS[0]

@@ -343,11 +343,17 @@ def _long_tokens(text: str, raw: bytes) -> list[str]:
 
 
 def _unquoted_blob(token: str) -> bool:
-    """Whether URL-decoding ``token`` gives a blob that decodes."""
-    try:
-        out = urllib.parse.unquote(token, errors="strict")
-    except UnicodeDecodeError:
-        return False
+    """Whether URL-decoding ``token``, again while that changes it (up to the depth limit:
+    a blob's ``=`` URL-encoded twice is ``%253D``), gives a blob that decodes."""
+    out = token
+    for _ in range(MAX_DEPTH - 1):
+        try:
+            unquoted = urllib.parse.unquote(out, errors="strict")
+        except UnicodeDecodeError:
+            return False
+        if unquoted == out:
+            break
+        out = unquoted
     return out != token and (decode_blob(out) is not None or decode_b85(out) is not None)
 
 
@@ -475,6 +481,15 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
     # A hex digit is a digit of the rot13'd shape too: where that shape has no four spaced
     # pairs, the plain one has none either (one pass over most texts, not two).
     rot_pairs = b"hhshhshhshh" in raw.translate(_ROT_HEXES)
+    # Hex bytes rot13'd first: the plain hex between their letters (``4r``, ``5n``) is
+    # fragments, which would spend the blobs (and, read first, the views) before them.
+    if rot_pairs:
+        for run in _runs(_ROT_HEX_BYTES_RE2, raw):
+            if found >= MAX_BLOBS:
+                return
+            if _ROT_HEX_LETTER.search(run) is not None:
+                found += 1  # hex bytes rot13'd: the run rot13'd back is decoded next
+                yield "rot13", run.translate(ROT13)
     if "0x" in text or (rot_pairs and b"hhshhshhshh" in raw.translate(_HEXES)):
         for run in _runs(_HEX_BYTES_RE2, raw):
             joined = _HEX_SEP.sub("", run)
@@ -489,13 +504,6 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
             elif hex_text(joined[::-1]) is not None:
                 found += 1  # hex bytes written backwards: the run reversed is decoded next
                 yield "reversed", run[::-1]
-    if rot_pairs:
-        for run in _runs(_ROT_HEX_BYTES_RE2, raw):
-            if found >= MAX_BLOBS:
-                return
-            if _ROT_HEX_LETTER.search(run) is not None:
-                found += 1  # hex bytes rot13'd: the run rot13'd back is decoded next
-                yield "rot13", run.translate(ROT13)
     # Pieces of one width first: the case shapes' two-byte searches cost more (some 20 µs for
     # 4 KB, one RE2 pass 10) and most texts have no such pieces.
     if _EVEN_PIECES.search(raw.translate(_PIECES)) is not None and _mixed(raw):
