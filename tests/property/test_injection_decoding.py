@@ -251,6 +251,22 @@ def test_chains_found_by_the_property_test_are_decoded(chain: list[str]) -> None
         assert any(canonical(attack)[0] in v.text for v in canonical_views(text)), attack
 
 
+@pytest.mark.parametrize("name", ["base64", "base85", "ascii85", "hex"])
+@pytest.mark.parametrize("glued", ["é", "ʪ"])
+def test_a_letter_glued_to_a_blob_written_backwards_does_not_hide_it(name: str, glued: str) -> None:
+    # Found by the property test above (``caaa`` before spaced hex of Ascii85 written
+    # backwards decodes to ``ʪ`` glued to it): a token that is not ASCII was read only for
+    # its escapes.
+    for attack in ATTACKS:
+        text = glued + ENCODINGS[name](attack)[::-1]
+        assert any(canonical(attack)[0] in v.text for v in canonical_views(text)), attack
+    attack = ATTACKS[0]
+    text = attack
+    for step in ["ascii85", "reversed", "hex-spaced"]:
+        text = ENCODINGS[step](text)
+    assert any(canonical(attack)[0] in v.text for v in canonical_views(f"caaa {text}"))
+
+
 def test_base85_made_only_of_base64_characters_is_decoded() -> None:
     # Base85 of hex digits uses no character outside base64's alphabet; it was not tried.
     attack = ATTACKS[0]

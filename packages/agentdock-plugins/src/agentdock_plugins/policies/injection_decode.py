@@ -357,12 +357,26 @@ def _unquoted_blob(token: str) -> bool:
     return out != token and (decode_blob(out) is not None or decode_b85(out) is not None)
 
 
+#: A run of printable ASCII long enough to be a blob.
+_ASCII_RUN = re.compile("[!-~]{16,}")
+
+
+def _ascii_runs(tokens: list[str]) -> Iterator[str]:
+    """``tokens``, each that is not ASCII followed by its runs of :data:`_ASCII_RUN`."""
+    for token in tokens:
+        yield token
+        if not token.isascii():
+            yield from (m.group() for m in _ASCII_RUN.finditer(token))
+
+
 def _turned_tokens(tokens: list[str]) -> Iterator[tuple[str, str]]:
     """Tokens that decode once rot13'd or reversed (as a blob of the alphabet they are
     written in, or with more ``%XX`` escapes than before): each such reading (at most
     :data:`MAX_BLOBS` tokens tried). rot13 and reversal keep a token's alphabet, so a token
-    is decoded only the way its alphabet allows."""
-    for count, token in enumerate(tokens):
+    is decoded only the way its alphabet allows. A token that is not ASCII is read for its
+    escapes, and its runs of 16 or more printable ASCII characters as tokens: a letter glued
+    to a blob written backwards (``éA5GV...``) does not hide it."""
+    for count, token in enumerate(_ascii_runs(tokens)):
         if count >= MAX_BLOBS:
             return
         if len(token) > MAX_BLOB or len(set(token)) < 5:
