@@ -144,6 +144,20 @@ def test_words_that_read_as_hex_before_spaced_bytes_do_not_hide_them(before: str
 
 
 @pytest.mark.parametrize(
+    "before", ["aaaa", "acab", "ab ab cc", "abc abc ab", "aaaaaaaaaaaaaaaaaaaa", "cc"]
+)
+def test_words_that_read_as_hex_before_spaced_bytes_written_backwards_do_not_hide_them(
+    before: str,
+) -> None:
+    # Found by the property test above: reversed, the words are bytes after the text
+    # (``aaaa`` is two continuation bytes); one pair left out was not enough.
+    for attack in ATTACKS:
+        text = f"{before} {ENCODINGS['hex-spaced'](attack)[::-1]}"
+        assert any(canonical(attack)[0] in v.text for v in canonical_views(text)), attack
+        assert score_text(text).score >= 1.0
+
+
+@pytest.mark.parametrize(
     ("chain", "before"),
     [
         (
@@ -166,6 +180,34 @@ def test_words_of_other_widths_before_a_chunked_blob_do_not_hide_it(
         assert any(canonical(attack)[0] in v.text for v in canonical_views(wrapped)), attack
 
 
+@pytest.mark.parametrize("width", [4, 8, 12, 16])
+@pytest.mark.parametrize("before", ["acaa", "bcab", "ccac", "abc acaa", "ab,acaa"])
+def test_a_short_word_before_a_chunked_blob_is_not_read_as_its_first_piece(
+    before: str, width: int
+) -> None:
+    # Found by the property test above: ``acaa`` is base64 of text (``iƚ``). Read as a short
+    # first piece, with the blob's short last piece left out, it decoded to the attack less
+    # its last letter.
+    for attack in ATTACKS:
+        blob = _b64(attack)
+        chunked = " ".join(blob[i : i + width] for i in range(0, len(blob), width))
+        wrapped = f"{before} {chunked}"
+        assert any(canonical(attack)[0] in v.text for v in canonical_views(wrapped)), attack
+
+
+@pytest.mark.parametrize("width", [8, 12, 16])
+def test_a_blob_chunked_from_its_end_is_read_whole(width: int) -> None:
+    # Its short piece comes first: the reading of every piece comes before the one that
+    # leaves that piece out, which decodes too, to the attack less its first letters.
+    for attack in ATTACKS:
+        blob = _b64(attack)
+        cut = len(blob) % width
+        pieces = [blob[:cut]] * bool(cut) + [
+            blob[i : i + width] for i in range(cut, len(blob), width)
+        ]
+        assert attack in {text for _, text in views(" ".join(pieces))}, attack
+
+
 def test_a_short_word_after_a_reversed_chunked_blob_is_not_read_into_it() -> None:
     # Found by the property test above: reversed, the prefix ``ac,`` became a piece ``ca``
     # after the chunks; joined, it still decoded as base64, with a stray letter after the
@@ -176,6 +218,53 @@ def test_a_short_word_after_a_reversed_chunked_blob_is_not_read_into_it() -> Non
             text = ENCODINGS[name](text)
         wrapped = f"ac, {text}"
         assert any(canonical(attack)[0] in v.text for v in canonical_views(wrapped)), attack
+
+
+@pytest.mark.parametrize("before", ["", "a", "ab,c"])
+def test_url_escapes_written_backwards_are_read_backwards_first(before: str) -> None:
+    # Found by the property test above: reversed, ``%20`` is ``02%``, and ``02%0c`` holds a
+    # forward ``%0c``; the forward decoding, read first, spent the views before the chain
+    # under the text read backwards (four levels) was reached.
+    for attack in ATTACKS:
+        text = attack
+        for name in ["hex", "base64-chunked", "url", "reversed"]:
+            text = ENCODINGS[name](text)
+        wrapped = f"{before} {text}" if before else text
+        assert any(canonical(attack)[0] in v.text for v in canonical_views(wrapped)), attack
+
+
+@pytest.mark.parametrize(
+    "chain",
+    [
+        # A blob's ``=`` URL-encoded twice (``%253D``) is left when the token, reversed,
+        # is URL-decoded once: it was not seen to decode.
+        ["base64", "url", "url", "reversed"],
+        # Plain hex between the rot13'd letters (``4r``, ``5n``) spent the blobs first.
+        ["hex-spaced", "base32", "hex-spaced", "rot13"],
+    ],
+)
+def test_chains_found_by_the_property_test_are_decoded(chain: list[str]) -> None:
+    for attack in ATTACKS:
+        text = attack
+        for name in chain:
+            text = ENCODINGS[name](text)
+        assert any(canonical(attack)[0] in v.text for v in canonical_views(text)), attack
+
+
+@pytest.mark.parametrize("name", ["base64", "base85", "ascii85", "hex"])
+@pytest.mark.parametrize("glued", ["é", "ʪ"])
+def test_a_letter_glued_to_a_blob_written_backwards_does_not_hide_it(name: str, glued: str) -> None:
+    # Found by the property test above (``caaa`` before spaced hex of Ascii85 written
+    # backwards decodes to ``ʪ`` glued to it): a token that is not ASCII was read only for
+    # its escapes.
+    for attack in ATTACKS:
+        text = glued + ENCODINGS[name](attack)[::-1]
+        assert any(canonical(attack)[0] in v.text for v in canonical_views(text)), attack
+    attack = ATTACKS[0]
+    text = attack
+    for step in ["ascii85", "reversed", "hex-spaced"]:
+        text = ENCODINGS[step](text)
+    assert any(canonical(attack)[0] in v.text for v in canonical_views(f"caaa {text}"))
 
 
 def test_base85_made_only_of_base64_characters_is_decoded() -> None:

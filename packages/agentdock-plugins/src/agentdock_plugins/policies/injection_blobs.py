@@ -87,12 +87,15 @@ def texty(raw: bytes, *, cut: bool = False) -> str | None:
 
 def hex_text(digits: str) -> str | None:
     """The text that hex ``digits`` spell. When the whole run is not text, a pair after it
-    and the bytes before it that cannot begin UTF-8 text are left out: words that read as
-    hex (``ab``, ``aaaa``) put before spaced bytes are not a way past decoding."""
+    and the bytes before it that cannot begin UTF-8 text are left out, and the bytes after
+    it that cannot end UTF-8 text: words that read as hex (``ab``, ``aaaa``) put before
+    spaced bytes, or after them once the run is written backwards, are not a way past
+    decoding."""
     data = bytes.fromhex(digits)
+    ends = dict.fromkeys((len(data), len(data) - 1, _text_end(data)))
     for start in dict.fromkeys((0, 1, _text_start(data))):
-        for part in (data[start:], data[start:-1]):
-            out = texty(part)
+        for end in ends:
+            out = texty(data[start:end])
             if out is not None:
                 return out
     return None
@@ -108,6 +111,19 @@ def _text_start(data: bytes) -> int:
             continue
         return start
     return 0
+
+
+def _text_end(data: bytes) -> int:
+    """The last of ``data``'s last :data:`_HEX_LEAD` ends where UTF-8 can end (its length
+    when none can): each try decodes the 64 bytes before it, those that continue a
+    character cut at the window's start left out."""
+    for end in range(len(data), max(len(data) - _HEX_LEAD, 0), -1):
+        try:
+            data[max(end - 64, 0) : end].lstrip(_CONTINUATION).decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        return end
+    return len(data)
 
 
 def decode_blob(blob: str, *, cut: bool = False) -> tuple[str, str] | None:
@@ -270,15 +286,19 @@ def decode_b85(token: str, *, cut: bool = False) -> tuple[str, str] | None:
     return None
 
 
-def _chunks(run: str) -> Iterator[str]:
+def _chunks(run: str) -> list[str]:
     """Ways to read a run of pieces as one blob cut at a fixed width: the pieces joined,
     a word or two before or after the blob left out. The first piece may be short as well
-    as the last (a chunked blob written backwards). Last, the longest stretch of pieces of
+    as the last (a chunked blob written backwards). Readings of more pieces come first and,
+    of as many, those whose first piece is whole: a short word before a blob (``acaa``,
+    base64 of ``iƚ``) read as its first piece, with the blob's own short last piece left
+    out, decodes to text that lacks the blob's end. Last, the longest stretch of pieces of
     the most common width, with a shorter piece on either end: any number of words put
     before or after the blob are left out."""
     pieces = _CHUNK_SEP.split(run.strip())
     # The pieces between the ends all have one width, or this is prose (one pass).
     middle = pieces[3:-3]
+    readings: list[tuple[int, bool, str]] = []
     if not middle or len(set(map(len, middle))) == 1:
         for start in range(min(3, len(pieces))):
             for end in range(len(pieces), max(start + 1, len(pieces) - 3), -1):
@@ -295,8 +315,10 @@ def _chunks(run: str) -> Iterator[str]:
                 ):
                     joined = "".join(part)
                     if len(joined) >= 16:
-                        yield joined
-    yield from _stretch(pieces)
+                        readings.append((-len(part), len(part[0]) < width, joined))
+    # At most twelve readings; the sort is stable, so ties keep the order above.
+    readings.sort(key=lambda reading: reading[:2])
+    return [joined for _, _, joined in readings] + list(_stretch(pieces))
 
 
 def _stretch(pieces: list[str]) -> Iterator[str]:
@@ -323,13 +345,12 @@ def _stretch(pieces: list[str]) -> Iterator[str]:
     yield from dict.fromkeys((core + after, core, before + core))
 
 
-def _aligned_first(readings: Iterator[str]) -> list[str]:
+def _aligned_first(readings: list[str]) -> list[str]:
     """``readings`` with those whose length is a whole number of base64 quanta (four
     characters; base32's eight and padded blobs are too) first: a word put after a blob
     (``ca``) joined to it may still decode, unpadded, with a stray byte at the end that
     hides what the blob holds (hex that is no longer only hex digits)."""
-    found = list(readings)
-    return sorted(found, key=lambda joined: len(joined) % 4 != 0)
+    return sorted(readings, key=lambda joined: len(joined) % 4 != 0)
 
 
 _BLOBBY = re.compile(r"[a-z][A-Z]|[A-Za-z][0-9]|[0-9][A-Za-z]|[+/]")

@@ -276,6 +276,12 @@ def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
     # Key words are looked for in canonical form (look-alikes and spaced letters in rot13
     # or reversed text too), in texts of a prompt's length; longer ones in lower case.
     lower = budget.canonical(text)[0] if len(text) <= _CANONICAL_KEYS else text.lower()
+    # Escapes written backwards, as many as the forward ones: the forward ones are chance
+    # (``02%0c`` holds ``%0c``), so the text backwards is read first (views are read depth
+    # first, within a budget that a junk decoding would spend).
+    url_backwards = "%" in text and _url_backwards(text)
+    if url_backwards:
+        yield "reversed", text[::-1]
     if "%" in text and _URLENC.search(text):
         # Escapes that do not spell UTF-8 are not URL encoding (a rot13'd ``%R2``, say).
         with contextlib.suppress(UnicodeDecodeError):
@@ -301,8 +307,7 @@ def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
         backwards
         or (stems and any(stem in lower for stem in _REVERSED_STEMS))
         or ("#&" in text and _REVERSED_ENTITY.search(text) is not None)
-        or ("%" in text and _url_backwards(text))
-    ):
+    ) and not url_backwards:
         yield "reversed", text[::-1]
     tokens = _long_tokens(text, raw)
     yield from _blobs(text, budget, tokens)
@@ -338,20 +343,40 @@ def _long_tokens(text: str, raw: bytes) -> list[str]:
 
 
 def _unquoted_blob(token: str) -> bool:
-    """Whether URL-decoding ``token`` gives a blob that decodes."""
-    try:
-        out = urllib.parse.unquote(token, errors="strict")
-    except UnicodeDecodeError:
-        return False
+    """Whether URL-decoding ``token``, again while that changes it (up to the depth limit:
+    a blob's ``=`` URL-encoded twice is ``%253D``), gives a blob that decodes."""
+    out = token
+    for _ in range(MAX_DEPTH - 1):
+        try:
+            unquoted = urllib.parse.unquote(out, errors="strict")
+        except UnicodeDecodeError:
+            return False
+        if unquoted == out:
+            break
+        out = unquoted
     return out != token and (decode_blob(out) is not None or decode_b85(out) is not None)
+
+
+#: A run of printable ASCII long enough to be a blob.
+_ASCII_RUN = re.compile("[!-~]{16,}")
+
+
+def _ascii_runs(tokens: list[str]) -> Iterator[str]:
+    """``tokens``, each that is not ASCII followed by its runs of :data:`_ASCII_RUN`."""
+    for token in tokens:
+        yield token
+        if not token.isascii():
+            yield from (m.group() for m in _ASCII_RUN.finditer(token))
 
 
 def _turned_tokens(tokens: list[str]) -> Iterator[tuple[str, str]]:
     """Tokens that decode once rot13'd or reversed (as a blob of the alphabet they are
     written in, or with more ``%XX`` escapes than before): each such reading (at most
     :data:`MAX_BLOBS` tokens tried). rot13 and reversal keep a token's alphabet, so a token
-    is decoded only the way its alphabet allows."""
-    for count, token in enumerate(tokens):
+    is decoded only the way its alphabet allows. A token that is not ASCII is read for its
+    escapes, and its runs of 16 or more printable ASCII characters as tokens: a letter glued
+    to a blob written backwards (``éA5GV...``) does not hide it."""
+    for count, token in enumerate(_ascii_runs(tokens)):
         if count >= MAX_BLOBS:
             return
         if len(token) > MAX_BLOB or len(set(token)) < 5:
@@ -470,6 +495,15 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
     # A hex digit is a digit of the rot13'd shape too: where that shape has no four spaced
     # pairs, the plain one has none either (one pass over most texts, not two).
     rot_pairs = b"hhshhshhshh" in raw.translate(_ROT_HEXES)
+    # Hex bytes rot13'd first: the plain hex between their letters (``4r``, ``5n``) is
+    # fragments, which would spend the blobs (and, read first, the views) before them.
+    if rot_pairs:
+        for run in _runs(_ROT_HEX_BYTES_RE2, raw):
+            if found >= MAX_BLOBS:
+                return
+            if _ROT_HEX_LETTER.search(run) is not None:
+                found += 1  # hex bytes rot13'd: the run rot13'd back is decoded next
+                yield "rot13", run.translate(ROT13)
     if "0x" in text or (rot_pairs and b"hhshhshhshh" in raw.translate(_HEXES)):
         for run in _runs(_HEX_BYTES_RE2, raw):
             joined = _HEX_SEP.sub("", run)
@@ -484,13 +518,6 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
             elif hex_text(joined[::-1]) is not None:
                 found += 1  # hex bytes written backwards: the run reversed is decoded next
                 yield "reversed", run[::-1]
-    if rot_pairs:
-        for run in _runs(_ROT_HEX_BYTES_RE2, raw):
-            if found >= MAX_BLOBS:
-                return
-            if _ROT_HEX_LETTER.search(run) is not None:
-                found += 1  # hex bytes rot13'd: the run rot13'd back is decoded next
-                yield "rot13", run.translate(ROT13)
     # Pieces of one width first: the case shapes' two-byte searches cost more (some 20 µs for
     # 4 KB, one RE2 pass 10) and most texts have no such pieces.
     if _EVEN_PIECES.search(raw.translate(_PIECES)) is not None and _mixed(raw):
