@@ -27,9 +27,11 @@ The replay servers cost next to nothing, so the difference between the ``agentdo
 ``replay, as served`` rows is what the client spends because our server is slower (fewer
 answers per wake-up of its event loop), and the differences between replay rows are what the
 bytes themselves cost it. ``--flavours sync`` also drives the sync client (``get_sync_client``)
-from C threads. Each row: client CPU ms per call, calls/s, and TCP connections opened per
-call (httpcore's pool, counted as benchmarks/langgraph_dev.py counts them); medians of
-``--rounds`` rounds, the targets taken in turn within each round.
+from C threads. Each row: client CPU ms per call, calls/s, TCP connections opened per
+call (httpcore's pool, counted as benchmarks/langgraph_dev.py counts them), medians of
+``--rounds`` rounds, the targets taken in turn within each round; and the calls that failed
+in all rounds (the sync client's pool, shared by threads, fails a few with "Bad file
+descriptor" when it closes a connection another thread reads).
 """
 
 from __future__ import annotations
@@ -173,20 +175,29 @@ async def _async_load(base: str, key: str, callers: int, duration: float) -> dic
         "client_ms": cpu * 1000 / calls,
         "cps": calls / elapsed,
         "new_connections": (connections.opened - opened) / calls,
+        "failed": 0.0,
     }
 
 
 def _sync_load(base: str, key: str, callers: int, duration: float) -> dict[str, float]:
     client = get_sync_client(url=base, api_key=key)
+    connections = bench._Connections(client)
     client.runs.wait(None, GRAPH.agent, input=GRAPH.input)
     counts = [0] * callers
+    failures = [0] * callers
     stop = [0.0]
     barrier = threading.Barrier(callers + 1)
 
     def caller(index: int) -> None:
         barrier.wait()
         while time.perf_counter() < stop[0]:
-            out = client.runs.wait(None, GRAPH.agent, input=GRAPH.input)
+            # httpcore's sync pool, shared by threads, now and then fails a call with
+            # "Bad file descriptor" (a connection closed by another thread): counted.
+            try:
+                out = client.runs.wait(None, GRAPH.agent, input=GRAPH.input)
+            except Exception:
+                failures[index] += 1
+                continue
             if out != {"text": "HI"}:
                 raise AssertionError(out)
             counts[index] += 1
@@ -194,7 +205,7 @@ def _sync_load(base: str, key: str, callers: int, duration: float) -> dict[str, 
     threads = [threading.Thread(target=caller, args=(i,)) for i in range(callers)]
     for thread in threads:
         thread.start()
-    cpu, started = time.process_time(), time.perf_counter()
+    cpu, started, opened = time.process_time(), time.perf_counter(), connections.opened
     stop[0] = started + duration
     barrier.wait()
     for thread in threads:
@@ -202,7 +213,12 @@ def _sync_load(base: str, key: str, callers: int, duration: float) -> dict[str, 
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     client.close()
     calls = sum(counts)
-    return {"client_ms": cpu * 1000 / calls, "cps": calls / elapsed, "new_connections": 0.0}
+    return {
+        "client_ms": cpu * 1000 / calls,
+        "cps": calls / elapsed,
+        "new_connections": (connections.opened - opened) / calls,
+        "failed": float(sum(failures)),
+    }
 
 
 def _load(flavour: str, base: str, key: str, callers: int, duration: float) -> dict[str, float]:
@@ -272,13 +288,14 @@ def main() -> None:
                 harness._stop(process)
     print(f"\nclient CPU per runs.wait, medians of {args.rounds} rounds of {args.duration} s")
     print(
-        f"{'client':6} {'server':30} {'callers':>7} {'CPU ms':>7} {'calls/s':>8} {'new conn.':>9}"
+        f"{'client':6} {'server':30} {'callers':>7} {'CPU ms':>7} {'calls/s':>8} {'new conn.':>9} "
+        f"{'failed':>6}"
     )
     for (flavour, name, callers), runs in rows.items():
         med = {field: statistics.median(run[field] for run in runs) for field in runs[0]}
         print(
             f"{flavour:6} {name:30} {callers:7} {med['client_ms']:7.3f} {med['cps']:8.0f} "
-            f"{med['new_connections']:9.3f}"
+            f"{med['new_connections']:9.3f} {sum(run['failed'] for run in runs):6.0f}"
         )
     print(f"\nload average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
