@@ -48,7 +48,9 @@ process's CPU share (near 100 % means the client, not the server, was the limit)
 cost with no Python client in the way. Ratio columns are AgentDock / langgraph dev of the
 same run; on a shared machine compare the ratios, and read the load averages printed with
 them.
-Only loopback addresses are used.
+The sync client's pool (httpcore), shared by threads, now and then fails a call with "Bad
+file descriptor" when it closes a connection another thread reads: such calls are counted
+among the failed calls, not timed. Only loopback addresses are used.
 """
 
 from __future__ import annotations
