@@ -56,6 +56,8 @@ from siblings import load
 bench = load("langgraph_dev")
 harness = bench.harness
 GRAPH = bench.GRAPHS["echo"]
+#: How long a replay server keeps an idle connection (uvicorn's default ``timeout_keep_alive``).
+KEEP_ALIVE_SEC = 5.0
 #: The replays, by name: how each frames the captured answer (see the docstring).
 REPLAYS = {
     "replay, as served": "split",
@@ -118,12 +120,20 @@ def _framings(answer: bytes) -> dict[str, list[bytes]]:
 
 
 def _replay_server(port: int, writes: list[bytes]) -> None:
-    """Answer every request on ``port`` with ``writes`` (one ``transport.write`` each)."""
+    """Answer every request on ``port`` with ``writes`` (one ``transport.write`` each).
+
+    A connection idle for :data:`KEEP_ALIVE_SEC` is closed, as uvicorn closes it: a client
+    that lost track of a connection (the sync SDK client's pool, shared by threads, can)
+    then fails one call instead of waiting for its read timeout (300 s)."""
 
     class Replay(asyncio.Protocol):
         def connection_made(self, transport: Any) -> None:
             self.transport = transport
             self.buffer = b""
+            self.idle = asyncio.get_running_loop().call_later(KEEP_ALIVE_SEC, transport.close)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self.idle.cancel()
 
         def data_received(self, data: bytes) -> None:
             self.buffer += data
@@ -137,6 +147,10 @@ def _replay_server(port: int, writes: list[bytes]) -> None:
                 self.buffer = self.buffer[total:]
                 for part in writes:
                     self.transport.write(part)
+                self.idle.cancel()
+                self.idle = asyncio.get_running_loop().call_later(
+                    KEEP_ALIVE_SEC, self.transport.close
+                )
 
     async def serve() -> None:
         server = await asyncio.get_running_loop().create_server(Replay, "127.0.0.1", port)
