@@ -31,7 +31,9 @@ from C threads. Each row: client CPU ms per call, calls/s, TCP connections opene
 call (httpcore's pool, counted as benchmarks/langgraph_dev.py counts them), medians of
 ``--rounds`` rounds, the targets taken in turn within each round; and the calls that failed
 in all rounds (the sync client's pool, shared by threads, fails a few with "Bad file
-descriptor" when it closes a connection another thread reads).
+descriptor" when it closes a connection another thread reads, or loses an answer, which
+then fails after the 10 s timeout this script gives the sync client instead of the SDK's
+300 s).
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ harness = bench.harness
 GRAPH = bench.GRAPHS["echo"]
 #: How long a replay server keeps an idle connection (uvicorn's default ``timeout_keep_alive``).
 KEEP_ALIVE_SEC = 5.0
+#: The sync client's timeout (see :func:`_sync_load`).
+SYNC_TIMEOUT_SEC = 10.0
 #: The replays, by name: how each frames the captured answer (see the docstring).
 REPLAYS = {
     "replay, as served": "split",
@@ -194,7 +198,11 @@ async def _async_load(base: str, key: str, callers: int, duration: float) -> dic
 
 
 def _sync_load(base: str, key: str, callers: int, duration: float) -> dict[str, float]:
-    client = get_sync_client(url=base, api_key=key)
+    # A 10 s timeout instead of the SDK's 300 s read timeout: now and then httpcore's pool,
+    # shared by threads, loses a response (one thread reads a connection another closed or
+    # reuses), and that call then fails, counted, instead of holding the round for minutes.
+    # It changes no call that gets its answer, so not the CPU per call measured.
+    client = get_sync_client(url=base, api_key=key, timeout=SYNC_TIMEOUT_SEC)
     connections = bench._Connections(client)
     client.runs.wait(None, GRAPH.agent, input=GRAPH.input)
     counts = [0] * callers
