@@ -1,7 +1,7 @@
 """`langgraph dev` against `agentdock serve` (auth on) on the same graph, through langgraph-sdk.
 
     uv run --frozen python benchmarks/langgraph_dev.py [--duration 5] [--concurrency 8,32]
-        [--calls 100] [--graphs echo,chat] [--repeat 1]
+        [--calls 100] [--graphs echo,chat] [--repeat 1] [--clients async,sync]
 
 The peers, one at a time, each pinned to core 0 with taskset:
 
@@ -25,23 +25,32 @@ The graphs: ``echo`` (benchmarks/servers/echo_graphs.py behind
 benchmarks/servers/echo-secure: API-key auth, two redaction patterns, the injection check)
 and ``chat`` (examples/chat: a one-node graph around its offline chat model).
 
-The load is langgraph-sdk's async client (``get_client(url=…, api_key=…)``, which sends the
-key as ``x-api-key``; langgraph dev has no auth and ignores it), in this process, pinned to
-core 1: for each ``--concurrency`` C, C callers loop on ``runs.wait(None, graph, input=…)``
-for ``--duration`` seconds (after one second of warm-up): calls/s, p50 and p99 of a call;
-then ``--calls`` sequential ``runs.stream`` calls, time from the request to the first event
-(``metadata``): p50 and p99. Also, for each concurrency, per call: the server's CPU time
-(its process tree's user+system time), which a busy machine moves less than wall time, the
-client's CPU time, and the TCP connections the client opened (counted in its httpx pool:
-httpcore's pool closes any connection that falls idle while more than 20 are open, so a
-server slow enough to have more than 20 calls in flight at once pays a new connection for
-most calls); and this process's CPU share (near 100 % means the client, not the server, was
-the limit). When ``wrk`` is installed, it drives ``POST /runs/wait`` over 32 kept-alive
-connections for ``--duration`` seconds: requests/s, p50, p99 and the server's CPU per
-request, the server's cost with no Python client in the way. Ratio columns are
-AgentDock / langgraph dev of the same run; on a shared machine compare the ratios, and read
-the load averages printed with them.
-Only loopback addresses are used.
+The load is langgraph-sdk as a user gets it, with its defaults (httpx's default pool limits:
+100 connections, 20 kept alive), in this process, pinned to core 1: the async client
+(``get_client(url=…, api_key=…)``, which sends the key as ``x-api-key``; langgraph dev has
+no auth and ignores it) and, with ``--clients async,sync`` (the default), also the sync
+client (``get_sync_client``, which ``RemoteGraph.invoke`` uses) shared by C threads. For
+each client and each ``--concurrency`` C, C callers loop on ``runs.wait(None, graph,
+input=…)`` for ``--duration`` seconds (after one second of warm-up): calls/s, p50 and p99 of
+a call; then ``--calls`` sequential ``runs.stream`` calls of the async client, time from the
+request to the first event (``metadata``): p50 and p99. The two clients cost different CPU
+per call (benchmarks/sdk_client_cost.py: the async one runs ``orjson`` in the default thread
+pool for every call and spends about twice as much at 32 callers as at 8, whatever the
+server), so where the client's core is full the sync rows say more about the servers. Also,
+for each client and concurrency, per call: the server's CPU time (its process tree's
+user+system time), which a busy machine moves less than wall time, the client's CPU time,
+and the TCP connections the client opened (counted in its httpx pool: httpcore's pool closes
+any connection that falls idle while more than 20 are open, so a server slow enough to have
+more than 20 calls in flight at once pays a new connection for most calls); and this
+process's CPU share (near 100 % means the client, not the server, was the limit). When
+``wrk`` is installed, it drives ``POST /runs/wait`` over 32 kept-alive connections for
+``--duration`` seconds: requests/s, p50, p99 and the server's CPU per request, the server's
+cost with no Python client in the way. Ratio columns are AgentDock / langgraph dev of the
+same run; on a shared machine compare the ratios, and read the load averages printed with
+them.
+The sync client's pool (httpcore), shared by threads, now and then fails a call with "Bad
+file descriptor" when it closes a connection another thread reads: such calls are counted
+among the failed calls, not timed. Only loopback addresses are used.
 """
 
 from __future__ import annotations
@@ -55,13 +64,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agentdock.registry import open_store
-from langgraph_sdk import get_client
+from langgraph_sdk import get_client, get_sync_client
 from siblings import load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -221,6 +231,56 @@ async def _throughput(
     }
 
 
+def _throughput_sync(
+    call: Any, callers: int, duration: float, pid: int, connections: _Connections
+) -> dict[str, float]:
+    """:func:`_throughput` with ``callers`` threads calling the sync client's ``call``."""
+    latencies: list[list[float]] = [[] for _ in range(callers)]
+    failures = [0] * callers
+
+    def caller(index: int, stop: float, record: bool) -> None:
+        while time.perf_counter() < stop:
+            started = time.perf_counter()
+            try:
+                call()
+            except Exception:
+                failures[index] += 1
+                continue
+            if record:
+                latencies[index].append((time.perf_counter() - started) * 1000)
+
+    def run(stop: float, record: bool) -> None:
+        threads = [threading.Thread(target=caller, args=(i, stop, record)) for i in range(callers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    run(time.perf_counter() + 1.0, False)
+    failures[:] = [0] * callers
+    server_cpu, opened = _tree_cpu(pid), connections.opened
+    cpu = time.process_time()
+    started = time.perf_counter()
+    run(started + duration, True)
+    elapsed = time.perf_counter() - started
+    client_cpu = time.process_time() - cpu
+    server_cpu = _tree_cpu(pid) - server_cpu
+    samples = [ms for per_thread in latencies for ms in per_thread]
+    if not samples:
+        raise SystemExit(f"no call succeeded ({sum(failures)} failed)")
+    calls = len(samples)
+    return {
+        "cps": calls / elapsed,
+        "p50": statistics.median(samples),
+        "p99": _percentile(samples, 0.99),
+        "errors": float(sum(failures)),
+        "client_cpu": client_cpu / elapsed,
+        "server_ms": server_cpu * 1000 / calls,
+        "client_ms": client_cpu * 1000 / calls,
+        "new_connections": (connections.opened - opened) / calls,
+    }
+
+
 class _Connections:
     """Counts the TCP connections the SDK client's pool opens (httpx's transport keeps
     httpcore's pool as ``_pool``; with another layout the count stays ``nan``)."""
@@ -271,12 +331,36 @@ async def _drive(
 
     await wait()  # a correct answer before anything is timed
     figures: dict[str, Any] = {}
-    for callers in args.concurrency:
-        figures[f"wait{callers}"] = await _throughput(
-            wait, callers, args.duration, pid, connections
-        )
+    if "async" in args.clients:
+        for callers in args.concurrency:
+            figures[f"async{callers}"] = await _throughput(
+                wait, callers, args.duration, pid, connections
+            )
     figures["ttfe"] = await _first_events(first_event, args.calls)
     await client.aclose()
+    if "sync" in args.clients:
+        figures.update(await asyncio.to_thread(_drive_sync, base, key, graph, pid, args))
+    return figures
+
+
+def _drive_sync(
+    base: str, key: str | None, graph: Graph, pid: int, args: argparse.Namespace
+) -> dict[str, Any]:
+    """The sync client's rows: one client shared by every caller thread."""
+    client = get_sync_client(url=base, api_key=key)
+    connections = _Connections(client)
+
+    def wait() -> None:
+        out = client.runs.wait(None, graph.agent, input=graph.input)
+        if graph.expect not in json.dumps(out):
+            raise AssertionError(out)
+
+    wait()
+    figures = {
+        f"sync{callers}": _throughput_sync(wait, callers, args.duration, pid, connections)
+        for callers in args.concurrency
+    }
+    client.close()
     return figures
 
 
@@ -341,6 +425,11 @@ def _ratio(ours: float, theirs: float) -> str:
     return f"{ours / theirs:7.2f}x" if theirs else f"{'n/a':>8}"
 
 
+def _rows(args: argparse.Namespace) -> list[tuple[str, str, int]]:
+    """The runs.wait rows measured: (key in the figures, client, callers)."""
+    return [(f"{client}{c}", client, c) for client in args.clients for c in args.concurrency]
+
+
 def _report(graph: str, results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
     lg, ad = results["langgraph dev"], results["agentdock"]
     print(f"\n{graph} graph, runs.wait for {args.duration} s per concurrency, median of rounds")
@@ -352,10 +441,11 @@ def _report(graph: str, results: dict[str, dict[str, Any]], args: argparse.Names
         f"{'':14} {'conc.':>6} {'calls/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
         f"{'calls/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'calls/s':>8} {'p50':>8} {'p99':>8}"
     )
-    for callers in args.concurrency:
-        a, b = lg[f"wait{callers}"], ad[f"wait{callers}"]
+    for row, client, callers in _rows(args):
+        a, b = lg[row], ad[row]
         print(
-            f"{'runs.wait':14} {callers:>6} {a['cps']:8.0f} {a['p50']:8.2f} {a['p99']:8.2f} "
+            f"{'runs.wait ' + client:14} {callers:>6} "
+            f"{a['cps']:8.0f} {a['p50']:8.2f} {a['p99']:8.2f} "
             f"{b['cps']:8.0f} {b['p50']:8.2f} {b['p99']:8.2f} {_ratio(b['cps'], a['cps'])} "
             f"{_ratio(b['p50'], a['p50'])} {_ratio(b['p99'], a['p99'])}"
         )
@@ -378,21 +468,24 @@ def _report(graph: str, results: dict[str, dict[str, Any]], args: argparse.Names
             f"per wrk request at 32 connections: server CPU langgraph dev "
             f"{a['server_ms']:.2f} ms, agentdock {b['server_ms']:.2f} ms ({share})"
         )
-    for callers in args.concurrency:
-        a, b = lg[f"wait{callers}"], ad[f"wait{callers}"]
+    for row, client, callers in _rows(args):
+        a, b = lg[row], ad[row]
         share = _ratio(b["server_ms"], a["server_ms"]).strip()
         print(
-            f"per runs.wait at {callers} callers: server CPU langgraph dev {a['server_ms']:.2f} "
+            f"per runs.wait ({client} client) at {callers} callers: "
+            f"server CPU langgraph dev {a['server_ms']:.2f} "
             f"ms, agentdock {b['server_ms']:.2f} ms ({share}); "
             f"client CPU {a['client_ms']:.2f} / {b['client_ms']:.2f} ms; new connections "
             f"{a['new_connections']:.2f} / {b['new_connections']:.2f}"
         )
     shares = ", ".join(
-        f"{name} {row[f'wait{c}']['client_cpu'] * 100:.0f} % at {c}"
-        for name, row in results.items()
-        for c in args.concurrency
+        f"{name} {figures[row]['client_cpu'] * 100:.0f} % ({row})"
+        for name, figures in results.items()
+        for row, _, _ in _rows(args)
     )
-    errors = sum(row[f"wait{c}"]["errors"] for row in results.values() for c in args.concurrency)
+    errors = sum(
+        figures[row]["errors"] for figures in results.values() for row, _, _ in _rows(args)
+    )
     print(f"client CPU share (core 1): {shares}; failed calls: {errors:.0f}")
 
 
@@ -403,7 +496,11 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--graphs", default="echo,chat")
     parser.add_argument("--repeat", type=int, default=1, help="interleaved rounds")
+    parser.add_argument("--clients", default="async,sync", help="SDK flavours: async, sync")
     args = parser.parse_args()
+    args.clients = [c for c in ("async", "sync") if c in args.clients.split(",")]
+    if not args.clients:
+        raise SystemExit("--clients takes async, sync or both")
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
     if shutil.which("taskset") is None:
         raise SystemExit("needs taskset (apt-get install util-linux)")

@@ -177,6 +177,64 @@ def test_runs_wait_answers_the_final_values(server: dict[str, Any]) -> None:
     }
 
 
+def test_runs_wait_is_one_request_on_one_kept_connection(server: dict[str, Any]) -> None:
+    """The SDK's ``runs.wait`` reads a ``location`` header as a place to reconnect to and a
+    chunked body as a stream: our answer has neither, a sized body, and keeps the connection,
+    so each call is one request and the calls share one connection."""
+    asyncio.run(_runs_wait_is_one_request_on_one_kept_connection(server))
+
+
+async def _runs_wait_is_one_request_on_one_kept_connection(server: dict[str, Any]) -> None:
+    client = get_client(url=server["url"], api_key=server["keys"]["developer"])
+    http = client.http.client
+    answers: list[httpx.Response] = []
+
+    async def seen(response: httpx.Response) -> None:
+        answers.append(response)
+
+    http.event_hooks["response"].append(seen)
+    pool = http._transport._pool  # httpcore's pool, as benchmarks/langgraph_dev.py counts it
+    opened: list[Any] = []
+    create = pool.create_connection
+
+    def counted(origin: Any) -> Any:
+        opened.append(origin)
+        return create(origin)
+
+    pool.create_connection = counted
+    created: list[Any] = []
+    tid = str(uuid.uuid4())
+    try:
+        for _ in range(2):
+            out = await client.runs.wait(None, AGENT_NAME, input={"text": "hi"})
+            assert out == {"text": "hi", "answer": "HI"}
+        out = await client.runs.wait(
+            tid,
+            AGENT_NAME,
+            input={"text": "hi"},
+            if_not_exists="create",
+            on_run_created=created.append,
+        )
+        assert out["answer"] == "HI"
+    finally:
+        await client.aclose()
+    assert [(a.request.method, a.request.url.path) for a in answers] == [
+        ("POST", "/runs/wait"),
+        ("POST", "/runs/wait"),
+        ("POST", f"/threads/{tid}/runs/wait"),
+    ]
+    assert len(opened) == 1
+    for answer in answers:
+        assert answer.status_code == 200
+        assert answer.headers["content-type"] == "application/json"
+        assert int(answer.headers["content-length"]) > 0
+        assert "transfer-encoding" not in answer.headers
+        assert "location" not in answer.headers
+        assert answer.headers.get("connection", "keep-alive") != "close"
+    # The thread's run names itself as the SDK reads it (``on_run_created``).
+    assert [(c["thread_id"], bool(c["run_id"])) for c in created] == [(tid, True)]
+
+
 def test_async_runs_stream_every_mode(server: dict[str, Any]) -> None:
     asyncio.run(_async_runs_stream_every_mode(server))
 
