@@ -89,9 +89,26 @@ def socket_path(directory: Path, key: str, pid: int) -> Path:
     return path
 
 
-def _peer_uid(sock: socket.socket) -> int:
+def peer_uid(sock: socket.socket) -> int:
+    """The user id of the process at the other end of a connected Unix socket."""
     raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CRED.size)
     return int(_CRED.unpack(raw)[1])
+
+
+def private_listener(path: Path, backlog: int) -> tuple[socket.socket, int]:
+    """A Unix socket listening at ``path`` that only this user can connect to (made under
+    umask 077, a file left at ``path`` replaced), and the inode it was made as, so that
+    closing it removes only a file still its own."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o077)
+    try:
+        server.bind(os.fspath(path))
+    finally:
+        os.umask(old)
+    server.listen(backlog)
+    return server, os.stat(path).st_ino
 
 
 class HandoffServer(threading.Thread):
@@ -104,16 +121,8 @@ class HandoffServer(threading.Thread):
         super().__init__(name="agentdock-handoff", daemon=True)
         self.path, self.listener = path, listener
         self.message = json.dumps({"host": host, "port": port, "pid": os.getpid()}).encode()
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()  # a file of a process with our pid that is gone
-        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old = os.umask(0o077)
-        try:
-            self.server.bind(os.fspath(path))
-        finally:
-            os.umask(old)
-        self.server.listen(8)
-        self.inode = os.stat(path).st_ino
+        # a file left at ``path`` is a process's with our pid that is gone
+        self.server, self.inode = private_listener(path, 8)
 
     def run(self) -> None:
         while True:
@@ -123,7 +132,7 @@ class HandoffServer(threading.Thread):
                 return  # closed
             with conn:
                 try:
-                    if _peer_uid(conn) == os.getuid():
+                    if peer_uid(conn) == os.getuid():
                         conn.settimeout(_TIMEOUT)
                         socket.send_fds(conn, [self.message], [self.listener])
                 except OSError:
@@ -154,7 +163,7 @@ def _receive(path: Path) -> tuple[dict[str, Any], socket.socket] | None:
         client.settimeout(_TIMEOUT)
         try:
             client.connect(os.fspath(path))
-            if _peer_uid(client) != os.getuid():
+            if peer_uid(client) != os.getuid():
                 return None
             data, fds, _flags, _addr = socket.recv_fds(client, 4096, 1)
         except OSError:

@@ -31,11 +31,12 @@ import contextlib
 import json
 import os
 import socket
-import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from agentdock_plugins.local.handoff import peer_uid, private_listener
 
 __all__ = [
     "DEFAULT_IDLE",
@@ -58,7 +59,6 @@ DEFAULT_IDLE = 600.0
 _TIMEOUT = 10.0
 _MAX_FDS = 4
 _MAX_REQUEST = 1 << 24
-_CRED = struct.Struct("3i")  # pid, uid, gid
 _OFF = frozenset({"off", "0", "false", "no"})
 
 
@@ -81,11 +81,6 @@ def idle_seconds(env: Mapping[str, str]) -> float:
 def standby_path(directory: Path, key: str) -> Path:
     """Where the standby of one agent and instance (its handoff ``key``) waits."""
     return directory / f"{key}.standby"
-
-
-def _peer_uid(sock: socket.socket) -> int:
-    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CRED.size)
-    return int(_CRED.unpack(raw)[1])
 
 
 @dataclass
@@ -119,16 +114,8 @@ class StandbyServer:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()  # dismissed, or left by a standby that was killed
-        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old = os.umask(0o077)
-        try:
-            self.server.bind(os.fspath(path))
-        finally:
-            os.umask(old)
-        self.server.listen(4)
-        self.inode = os.stat(path).st_ino
+        # a file left at ``path`` is a dismissed standby's, or one that was killed
+        self.server, self.inode = private_listener(path, 4)
 
     def fileno(self) -> int:
         return self.server.fileno()
@@ -143,7 +130,7 @@ class StandbyServer:
         conn.settimeout(_TIMEOUT)
         fds: list[int] = []
         try:
-            if _peer_uid(conn) != os.getuid():
+            if peer_uid(conn) != os.getuid():
                 conn.close()
                 return None
             first, fds, _flags, _addr = socket.recv_fds(conn, 1 << 16, _MAX_FDS)
@@ -181,7 +168,7 @@ def _ask(path: Path, op: str, settings: Mapping[str, Any], fds: Sequence[int]) -
         client.settimeout(_TIMEOUT)
         try:
             client.connect(os.fspath(path))
-            if _peer_uid(client) != os.getuid():
+            if peer_uid(client) != os.getuid():
                 return {"refused": "the standby belongs to another user"}
             socket.send_fds(client, [op.encode() + b"\n"], list(fds))
             client.sendall(json.dumps(dict(settings)).encode())
