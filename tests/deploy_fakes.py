@@ -64,6 +64,7 @@ class FakeTarget:
             "id": request.deployment_id,
             "endpoint": f"http://127.0.0.1:{9000 + request.deployment_id}",
             "ref": artifact.ref,
+            "runtime_start": "cold",
         }
         self.running[request.deployment_id] = handle
         self.envs[request.deployment_id] = dict(request.env)
@@ -107,9 +108,10 @@ class PromotingTarget(FakeTarget):
 class RetiringTarget(PromotingTarget):
     """A target that keeps something of a superseded deployment (``retire``)."""
 
-    def retire(self, handle: Any, timeout: float) -> None:
+    def retire(self, handle: Any, timeout: float) -> str:
         self.running.pop(handle["id"], None)
         self.log.append(("retire", handle["id"]))
+        return "stands by (fake)"
 
 
 class FakePlugin:

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-from agentdock.deployment.artifacts import Artifact, StartRequest, no_progress
+from agentdock.deployment.artifacts import REASON_LABEL, Artifact, StartRequest, no_progress
 from agentdock.deployment.errors import HealthGateFailed
 from agentdock_plugins import pydeps
 from agentdock_plugins.local.builder import LocalBuilder
@@ -866,7 +866,7 @@ def test_a_rollback_is_forked_from_the_superseded_version_s_warm_process(
         two,
         said,
     )
-    assert back["pid"] == one["pid"]
+    assert back["pid"] == one["pid"] and back["runtime_start"] == "forked"
     assert any("forked (supervisor pid" in m for m in said), said
     state = _state(back)
     assert state["runtime_start"] == "forked" and state["zygote_pid"] == zygote
@@ -977,3 +977,43 @@ def test_a_standby_ends_after_its_idle_time(
     assert _state(one)["state"] == "stopped"
     assert "standby over (no rollback within 1s): stopped" in Path(one["log"]).read_text()
     assert _invoke(two, "hi") == "HI."
+
+
+def test_the_superseding_command_sets_the_standby_s_idle_time(
+    home: Path, echo_bundle: Artifact, target: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AGENTDOCK_WARM_ROLLBACK_IDLE where the deploy or rollback runs bounds the standby of
+    the version it supersedes (started without it: 600s); ``retire`` says what it kept, and
+    a rollback with nothing standing by says why it starts cold."""
+    local, handles = target
+    port = _free_port()
+
+    def request(deployment_id: int, reason: str = "deploy") -> StartRequest:
+        labels = {REASON_LABEL: reason}
+        return _request(home, deployment_id, port, instance="idle2", labels=labels)
+
+    said: list[str] = []
+    one = _release(local, handles, echo_bundle, request(70, "rollback"), None, said)
+    assert one["runtime_start"] == "cold"
+    assert "starting cold: no version stands by" in said, said
+    zygote = int(_warm(one)["zygote_pid"])
+    two = dict(local.start(_variant(echo_bundle, tmp_path, ","), request(71), no_progress))
+    handles.append(two)
+    local.wait_ready(two, 120, no_progress)
+    local.promote(two, no_progress)
+    monkeypatch.setenv("AGENTDOCK_WARM_ROLLBACK_IDLE", "2")
+    outcome = local.retire(one, 30)
+    assert outcome.startswith("stands by for a rollback for up to ") and outcome.endswith(
+        f"s (supervisor pid {one['pid']})"
+    ), outcome
+    assert float(outcome.split("up to ")[1].split("s ")[0]) <= 2
+    _poll(lambda: not pid_alive(one["pid"]) and not pid_alive(zygote), 30)
+    assert "standby over (no rollback within 2s): stopped" in Path(one["log"]).read_text()
+    # Off where the next deploy runs: the version it supersedes is stopped, and it says so.
+    monkeypatch.setenv("AGENTDOCK_WARM_ROLLBACK", "off")
+    _warm(two)
+    three = _release(local, handles, echo_bundle, request(72, "rollback"), None, said)
+    assert "starting cold: AGENTDOCK_WARM_ROLLBACK=off" in said, said
+    assert local.retire(two, 30) == "stopped (AGENTDOCK_WARM_ROLLBACK=off)"
+    assert _invoke(three, "hi") == "HI"
+    local.stop(three, 30)

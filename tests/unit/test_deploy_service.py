@@ -187,8 +187,14 @@ def test_a_superseded_deployment_is_retired_and_a_failed_one_stopped(project, fa
     manager, plugin = fakes
     v1 = _deploy(project, manager, target="fake-retire")
     _edit(project)
-    v2 = _deploy(project, manager, target="fake-retire")
+    said: list[tuple[str, str]] = []
+    v2 = _deploy(
+        project, manager, target="fake-retire", progress=lambda s, m, **_: said.append((s, m))
+    )
     assert ("retire", v1.deployment_id) in plugin.log  # it may keep something for a rollback
+    # The retire step says what the target did with it, not that it was stopped.
+    assert ("retire", "the previous deployment (0.1.0) stands by (fake)") in said, said
+    assert v2.runtime_start == "cold" and v2.to_json()["runtime_start"] == "cold"
     assert ("stop", v1.deployment_id) not in plugin.log
     _edit(project)
     plugin.retiring.fail_gate = "no /ready"

@@ -74,3 +74,20 @@ def test_the_switch_and_the_idle_time() -> None:
     assert standby.idle_seconds({"AGENTDOCK_WARM_ROLLBACK_IDLE": "30"}) == 30
     for bad in ("soon", "-5", "0"):
         assert standby.idle_seconds({"AGENTDOCK_WARM_ROLLBACK_IDLE": bad}) == standby.DEFAULT_IDLE
+
+
+def test_the_superseding_command_s_idle_time_wins(tmp_path: Path) -> None:
+    """The deploy or rollback that supersedes a version sets how long it stands by; the
+    environment the version was started with decides only when that command sets none."""
+    started_with = {"AGENTDOCK_WARM_ROLLBACK_IDLE": "900"}
+    assert standby.retire_idle(tmp_path, started_with) == 900  # nothing noted
+    standby.note_retire(tmp_path, {"AGENTDOCK_WARM_ROLLBACK_IDLE": "5"})
+    assert standby.retire_idle(tmp_path, started_with) == 5
+    assert standby.retire_idle(tmp_path, {}) == 5
+    standby.note_retire(tmp_path, {"AGENTDOCK_WARM_ROLLBACK_IDLE": "soon"})  # bad: default
+    assert standby.retire_idle(tmp_path, started_with) == standby.DEFAULT_IDLE
+    standby.note_retire(tmp_path, {})  # a later supersede that sets none: the note goes
+    assert not (tmp_path / standby.RETIRE_FILE).exists()
+    assert standby.retire_idle(tmp_path, started_with) == 900
+    (tmp_path / standby.RETIRE_FILE).write_text('{"idle": "x"}')  # unreadable: ignored
+    assert standby.retire_idle(tmp_path, {}) == standby.DEFAULT_IDLE

@@ -197,9 +197,12 @@ class Retiring(Protocol):
     """A target that can keep something of a superseded deployment for a quick rollback
     (the ``local`` target keeps its warm process on standby): ``retire(handle, timeout)``
     is called instead of ``stop`` once a newer deployment of the same agent and instance
-    is active. It stops serving as ``stop`` does; what it keeps, it bounds and ends itself."""
+    is active. It stops serving as ``stop`` does; what it keeps, it bounds and ends itself.
+    It returns what became of the deployment in a few words (``"stopped"``, ``"stands by
+    for a rollback for up to 600s ..."``), which the deploy's ``retire`` step reports, or
+    None to let it say ``stopped``."""
 
-    def retire(self, handle: Mapping[str, Any], timeout: float) -> None: ...
+    def retire(self, handle: Mapping[str, Any], timeout: float) -> str | None: ...
 
 
 @runtime_checkable

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from agentdock.spec import DockSpec
 
 __all__ = [
+    "REASON_LABEL",
     "Artifact",
     "BuildRequest",
     "Progress",
@@ -93,6 +94,11 @@ class Artifact:
             digest=str(data["digest"]),
             details=dict(data.get("details") or {}),
         )
+
+
+#: The label of a :class:`StartRequest` that says why it starts: ``deploy`` or ``rollback``
+#: (a target may start a rollback otherwise, e.g. from what it kept of that version).
+REASON_LABEL = "io.agentdock.reason"
 
 
 @dataclass(frozen=True, slots=True)

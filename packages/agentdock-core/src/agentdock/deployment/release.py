@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agentdock.capabilities import InPlaceTarget, Promoting, Retiring
-from agentdock.deployment.artifacts import Artifact, Progress, StartRequest
+from agentdock.deployment.artifacts import REASON_LABEL, Artifact, Progress, StartRequest
 from agentdock.deployment.errors import DeployError, DeployFailed, DeployInProgress
 from agentdock.deployment.inputs import resources_of
 from agentdock.deployment.workspace import Workspace, actor
@@ -41,7 +41,9 @@ class Deployment:
     was built or started). ``api_key`` is set only when this deploy created the agent's
     first API key: it is shown once and never stored. ``host`` is the address the runtime
     listens on, as its target reports it (``local``: 127.0.0.1 unless asked for more);
-    None when the target does not say.
+    None when the target does not say. ``runtime_start`` is how the runtime started where
+    the target says (``local``: ``forked`` from a superseded version's standby, else
+    ``cold``); None elsewhere.
     """
 
     agent: str
@@ -60,6 +62,7 @@ class Deployment:
     api_key: str | None = field(default=None, repr=False)
     key_id: str | None = None
     host: str | None = None
+    runtime_start: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -76,6 +79,7 @@ class Deployment:
             "new_version": self.new_version,
             "previous_version": self.previous_version,
             "reason": self.reason,
+            "runtime_start": self.runtime_start,
             "artifact": self.artifact.to_json() if self.artifact else None,
         }
         if self.key_id is not None:
@@ -103,7 +107,9 @@ def deploy_lock(ws: Workspace, agent: str, instance: str) -> Any:
         ws.store.release_lock(agent, instance, pid=pid, host=host)
 
 
-def _stop_quietly(ws: Workspace, record: DeploymentRecord, *, retire: bool = False) -> None:
+def _stop_quietly(ws: Workspace, record: DeploymentRecord, *, retire: bool = False) -> str:
+    """Stop (or retire) ``record``'s runtime, never raising: what became of it, in a few
+    words (``stopped``, or what a :class:`Retiring` target kept)."""
     # A start interrupted before the target returned has no handle yet: targets find what
     # they started from the deployment's state directory or its id.
     handle = record.handle or {
@@ -112,12 +118,15 @@ def _stop_quietly(ws: Workspace, record: DeploymentRecord, *, retire: bool = Fal
         "agent": record.agent,
         "instance": record.instance or None,
     }
-    with contextlib.suppress(Exception):
+    try:
         target = ws.target(record.target)
         if retire and record.handle and isinstance(target, Retiring):
-            target.retire(handle, STOP_TIMEOUT)  # superseded: it may stand by for a rollback
-        else:
-            target.stop(handle, STOP_TIMEOUT)
+            # superseded: it may stand by for a rollback
+            return target.retire(handle, STOP_TIMEOUT) or "stopped"
+        target.stop(handle, STOP_TIMEOUT)
+    except Exception as exc:  # its runtime may be gone already: the new one serves anyway
+        return f"could not be stopped cleanly ({type(exc).__name__})"
+    return "stopped"
 
 
 #: How many of the latest replaced deployments recovery checks for a runtime still running.
@@ -214,6 +223,7 @@ def release(ws: Workspace, plan: ReleasePlan, *, timeout: float, progress: Progr
         previous_version=previous.version if previous else None,
         reason=plan.reason,
         host=new.handle.get("host"),
+        runtime_start=new.handle.get("runtime_start"),
     )
 
 
@@ -249,7 +259,7 @@ def _start_and_switch(
         home=ws.home,
         instance=instance or None,
         resources=resources_of(spec),
-        labels={"io.agentdock.reason": plan.reason},
+        labels={REASON_LABEL: plan.reason},
         snapshot=plan.snapshot,
     )
     handle: Mapping[str, Any] = {}
@@ -275,8 +285,8 @@ def _start_and_switch(
     previous = ws.store.activate_deployment(record.id, actor=actor())
     progress("activate", f"{agent} {version} is active at {handle.get('endpoint')}")
     if previous is not None:
-        progress("retire", f"stopping the previous deployment ({previous.version})")
-        _stop_quietly(ws, previous, retire=True)
+        outcome = _stop_quietly(ws, previous, retire=True)
+        progress("retire", f"the previous deployment ({previous.version}) {outcome}")
     active = ws.store.get_deployment(record.id)
     assert active is not None
     return active, previous

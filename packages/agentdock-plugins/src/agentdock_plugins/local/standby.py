@@ -19,6 +19,12 @@ first dismisses the one there. The standby ends after :data:`IDLE_ENV` seconds (
 :data:`DEFAULT_IDLE`), when its warm process dies, on SIGTERM (``stop`` of the serving
 version, ``rm``), or when dismissed. ``AGENTDOCK_WARM_ROLLBACK=off`` keeps none.
 
+Both variables are set where a user runs the command that supersedes a version (the deploy
+or rollback), not only where the version was started: the target's ``retire`` honours off
+itself and leaves that command's idle time in :data:`RETIRE_FILE`, in the superseded
+deployment's state directory, before it signals the supervisor (:func:`note_retire`,
+:func:`retire_idle`). Without one there, the supervisor's own environment decides.
+
 The protocol, one request per connection (both ends check the peer's user id): the client
 sends a line, ``take`` or ``exit``, with the descriptors attached, then the request's JSON
 until it shuts its side down; the standby answers one JSON line (``{"pid": N}``, or
@@ -37,15 +43,19 @@ from pathlib import Path
 from typing import Any
 
 from agentdock_plugins.local.handoff import peer_uid, private_listener
+from agentdock_plugins.local.jsonfile import read_json, write_json
 
 __all__ = [
     "DEFAULT_IDLE",
     "IDLE_ENV",
+    "RETIRE_FILE",
     "ROLLBACK_ENV",
     "Request",
     "StandbyServer",
     "dismiss",
     "idle_seconds",
+    "note_retire",
+    "retire_idle",
     "rollback_wanted",
     "standby_path",
     "take",
@@ -60,6 +70,8 @@ _TIMEOUT = 10.0
 _MAX_FDS = 4
 _MAX_REQUEST = 1 << 24
 _OFF = frozenset({"off", "0", "false", "no"})
+#: In a superseded deployment's state directory: what the superseding command asked for.
+RETIRE_FILE = "retire.json"
 
 
 def rollback_wanted(env: Mapping[str, str]) -> str | None:
@@ -76,6 +88,26 @@ def idle_seconds(env: Mapping[str, str]) -> float:
     except ValueError:
         return DEFAULT_IDLE
     return value if value > 0 else DEFAULT_IDLE
+
+
+def note_retire(state_dir: Path, env: Mapping[str, str]) -> None:
+    """Leave the superseding command's :data:`IDLE_ENV` (when it sets one) where the
+    supervisor it retires reads it (:func:`retire_idle`); else remove an older note."""
+    path = state_dir / RETIRE_FILE
+    if env.get(IDLE_ENV, "").strip():
+        write_json(path, {"idle": idle_seconds(env)})
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def retire_idle(state_dir: Path, env: Mapping[str, str]) -> float:
+    """How long a superseded supervisor stands by: the superseding command's idle time
+    (:func:`note_retire`), else its own environment's (``env``)."""
+    noted = (read_json(state_dir / RETIRE_FILE) or {}).get("idle")
+    if isinstance(noted, (int, float)) and not isinstance(noted, bool) and noted > 0:
+        return float(noted)
+    return idle_seconds(env)
 
 
 def standby_path(directory: Path, key: str) -> Path:

@@ -521,6 +521,7 @@ class Supervisor:
             why_not = why_not or "no warm process"
         if why_not is not None:
             self.note(log, f"superseded, not standing by for a rollback: {why_not}")
+            self.save(standby_declined=why_not)  # what the target's retire reports
         return why_not is None
 
     def stand_by(self, log: TextIO) -> bool:
@@ -544,7 +545,7 @@ class Supervisor:
             code = int(self.state.get("last_exit_code") or 0)
             self.finish(log, code, "stopped", f"cannot stand by for a rollback ({exc}): stopped")
             return False
-        idle = standby.idle_seconds(os.environ)
+        idle = standby.retire_idle(self.state_dir, os.environ)
         self.retire_wanted = False
         self.note(
             log,

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from agentdock.deployment.artifacts import Artifact, Progress, StartRequest
+from agentdock.deployment.artifacts import REASON_LABEL, Artifact, Progress, StartRequest
 from agentdock.deployment.errors import DeployFailed, HealthGateFailed
 from agentdock.deployment.followedlog import FollowedLog
 from agentdock.deployment.inputs import DEFAULT_HOST, reach_of
@@ -170,12 +170,16 @@ def _launch(settings: Mapping[str, Any], fds: list[int]) -> int:
 
 
 def _from_standby(
-    at: Path, settings: Mapping[str, Any], fds: list[int], progress: Progress
+    at: Path, settings: Mapping[str, Any], fds: list[int], progress: Progress, *, rollback: bool
 ) -> int | None:
     """The pid of the standby supervisor of this agent and instance once it took the
     deployment ``settings`` describe (its runtime is forked from its warm process), else
-    None: there is none, it keeps another bundle, or warm rollbacks are off."""
-    if standby.rollback_wanted(os.environ) is not None or not at.exists():
+    None: there is none, it keeps another bundle, or warm rollbacks are off. Why a start
+    is cold is said when one was found and refused, and for a ``rollback`` always."""
+    off = standby.rollback_wanted(os.environ)
+    if off is not None or not at.exists():
+        if rollback:
+            progress("start", f"starting cold: {off or 'no version stands by'}")
         return None
     taken = standby.take(at, settings, fds)
     if isinstance(taken, str):
@@ -238,7 +242,9 @@ class LocalTarget:
                 "env": env,
             }
             fds = [listener.fileno(), gate.fileno()]
-            pid = _from_standby(standby_at, settings, fds, progress)
+            rollback = request.labels.get(REASON_LABEL) == "rollback"
+            pid = _from_standby(standby_at, settings, fds, progress, rollback=rollback)
+            runtime_start = "cold" if pid is None else "forked"
             if pid is None:
                 pid = _launch(settings, fds)
         progress("start", f"supervisor pid {pid}, port {port}, log {log}", pid=pid, port=port)
@@ -253,32 +259,45 @@ class LocalTarget:
             "log": str(log),
             "state_dir": str(state_dir),
             "standby": str(standby_at),
+            "runtime_start": runtime_start,
         }
 
-    def retire(self, handle: Mapping[str, Any], timeout: float) -> None:
+    def retire(self, handle: Mapping[str, Any], timeout: float) -> str:
         """A newer version serves now: stop this one's runtime (it drains as on ``stop``)
         and let its supervisor stand by with its warm process for a rollback (it ends
-        itself: see :mod:`.standby`). ``AGENTDOCK_WARM_ROLLBACK=off`` here, a handle of an
-        earlier release or a supervisor that does not answer: a plain :meth:`stop`."""
+        itself: see :mod:`.standby`), for the idle time this command's environment sets
+        (else the one it was started with). ``AGENTDOCK_WARM_ROLLBACK=off`` here, a handle
+        of an earlier release or a supervisor that does not answer: a plain :meth:`stop`.
+        Returns what became of it, for the deploy's progress line."""
         pid = int(handle.get("pid") or 0)
         at = handle.get("standby")
         state_dir = Path(handle["state_dir"])
-        if not at or standby.rollback_wanted(os.environ) is not None or not pid_alive(pid):
+        off = standby.rollback_wanted(os.environ)
+        if not at or off is not None or not pid_alive(pid):
             if at:
                 standby.dismiss(Path(at))  # off: none kept from now on
             self.stop(handle, timeout)
-            return
+            return f"stopped ({off})" if at and off else "stopped"
         if _handed_over(read_state(state_dir) or {}):
-            return  # its supervisor serves another deployment now
+            return "stopped (its supervisor serves another deployment)"
+        standby.note_retire(state_dir, os.environ)
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGUSR2)
         deadline = time.monotonic() + timeout
+        state: dict[str, Any] = {}
         while time.monotonic() < deadline:
             state = read_state(state_dir) or {}
             if state.get("state") in {"standby", *_FINAL} or not pid_alive(pid):
-                return
+                break
             time.sleep(_POLL)
-        self.stop(handle, 5.0)
+        else:
+            self.stop(handle, 5.0)
+            return "stopped (it did not stand by in time)"
+        if state.get("state") == "standby":
+            left = max(0.0, float(state.get("standby_until") or 0) - time.time())
+            return f"stands by for a rollback for up to {left:.0f}s (supervisor pid {pid})"
+        declined = state.get("standby_declined")
+        return f"stopped ({declined})" if declined else "stopped"
 
     def _log_tail(self, handle: Mapping[str, Any], lines: int = LOG_TAIL_LINES) -> list[str]:
         state = read_state(Path(handle["state_dir"])) or {}
