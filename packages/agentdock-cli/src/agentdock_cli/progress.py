@@ -30,6 +30,7 @@ MAIN_STEPS = frozenset(
         "start",
         "health",
         "activate",
+        "promote",
         "retire",
         "noop",
         "recover",
