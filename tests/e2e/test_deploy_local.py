@@ -446,11 +446,20 @@ def test_deploy_v2_rollback_and_noop(lifecycle: Lifecycle) -> None:
     assert "build" in v2.steps()
     assert home.invoke(result["endpoint"]) == "HI!"
     assert _active_one(home).version == "1.0.1"
+    retire = [e["message"] for e in v2.events if e.get("step") == "retire"]
+    assert retire and retire[0].startswith(
+        "the previous deployment (1.0.0) stands by for a rollback for up to "
+    ), retire
     kept = home.state_files()[first.id]  # superseded: its runtime gone, standing by
     assert kept["state"] == "standby" and kept["runtime_pid"] is None
     assert home.standing_by() == {int(first.handle["pid"])}
     shown = home.cli("status", "echo", "--json")
     assert shown.code == 0 and json.loads(shown.stdout)["version"] == "1.0.1", str(shown)
+    standby = json.loads(shown.stdout)["standby"]  # the superseded version, kept
+    assert standby["pid"] == int(first.handle["pid"]) and standby["rss_mb"] > 0, standby
+    assert standby["warm_pid"] == kept["zygote_pid"]
+    text = home.cli("status", "echo")
+    assert f"supervisor pid {first.handle['pid']}, warm process pid" in text.stdout, str(text)
     while not home.state_files().get(result["deployment_id"], {}).get("zygote_pid"):
         assert time.monotonic() < deadline, "the warm process never got ready"
         time.sleep(0.1)
@@ -458,6 +467,8 @@ def test_deploy_v2_rollback_and_noop(lifecycle: Lifecycle) -> None:
     back = home.cli("rollback", "echo", "--json", "--timeout", "90")
     rolled = _result(back)
     assert rolled["version"] == "1.0.0" and rolled["reason"] == "rollback"
+    assert rolled["runtime_start"] == "forked" and result["runtime_start"] == "cold"
+    assert "promote" in back.steps(), back.steps()
     assert "build" not in back.steps() and "install" not in back.steps(), back.steps()
     assert home.invoke(rolled["endpoint"]) == "HI"
     assert rolled["endpoint"] == result["endpoint"]  # one address for every version

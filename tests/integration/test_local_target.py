@@ -852,6 +852,11 @@ def test_a_rollback_is_forked_from_the_superseded_version_s_warm_process(
     assert kept["last_exit_code"] == 0 and kept["zygote_pid"] == zygote
     assert pid_alive(one["pid"]) and pid_alive(zygote)
     assert local.status(one)["state"] == "standby" and Path(one["standby"]).exists()
+    # The serving version's status shows what stands by for its instance, and its memory.
+    shown = local.status(two)["standby"]
+    assert (shown["state"], shown["pid"], shown["warm_pid"]) == ("standby", one["pid"], zygote)
+    assert shown["rss_mb"] > 0 and shown["deployment_dir"] == one["state_dir"]
+    assert shown["until"] == pytest.approx(kept["standby_until"])
     assert _invoke(two, "hi") == "HI!"
     _warm(two)
 
@@ -1007,8 +1012,10 @@ def test_the_superseding_command_sets_the_standby_s_idle_time(
         f"s (supervisor pid {one['pid']})"
     ), outcome
     assert float(outcome.split("up to ")[1].split("s ")[0]) <= 2
+    assert local.status(two)["standby"]["pid"] == one["pid"]
     _poll(lambda: not pid_alive(one["pid"]) and not pid_alive(zygote), 30)
     assert "standby over (no rollback within 2s): stopped" in Path(one["log"]).read_text()
+    assert local.status(two)["standby"] is None  # its note went with it
     # Off where the next deploy runs: the version it supersedes is stopped, and it says so.
     monkeypatch.setenv("AGENTDOCK_WARM_ROLLBACK", "off")
     _warm(two)

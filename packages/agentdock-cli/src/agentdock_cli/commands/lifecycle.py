@@ -97,6 +97,15 @@ def status_command(agent: str, instance: str | None, server: str | None, as_json
         ("restarts", info.get("restarts", 0)),
         ("deployed", f"{_when(info.get('started_at'))} by {info.get('deployed_by') or '-'}"),
     ]
+    kept = info.get("standby")
+    if isinstance(kept, dict):  # a superseded version's processes, kept for a rollback
+        rows.append(
+            (
+                "standby",
+                f"supervisor pid {kept.get('pid')}, warm process pid {kept.get('warm_pid')}, "
+                f"{kept.get('rss_mb')} MB resident, until {_when(kept.get('until'))}",
+            )
+        )
     for name, value in rows:
         out.print(f"[bold]{name:>9}[/bold]  {value}")
     raise SystemExit(exitcodes.OK)

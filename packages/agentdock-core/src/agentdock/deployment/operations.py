@@ -66,6 +66,8 @@ def status(
         if live.get("isolation"):  # whether the local sandbox holds (Landlock), and why not
             out["isolation"] = live["isolation"]
             out["isolation_detail"] = live.get("isolation_detail")
+        if live.get("standby"):  # a superseded version kept for a rollback (local): its pids
+            out["standby"] = live["standby"]
         return out
 
 

@@ -19,6 +19,11 @@ first dismisses the one there. The standby ends after :data:`IDLE_ENV` seconds (
 :data:`DEFAULT_IDLE`), when its warm process dies, on SIGTERM (``stop`` of the serving
 version, ``rm``), or when dismissed. ``AGENTDOCK_WARM_ROLLBACK=off`` keeps none.
 
+While it waits, ``<key>.standby.json`` beside the socket says which processes stand by
+(the supervisor's and the warm process's pids, until when, the deployment directory it
+served): the serving deployment's ``status`` shows it, with their memory
+(:func:`standing_by`).
+
 Both variables are set where a user runs the command that supersedes a version (the deploy
 or rollback), not only where the version was started: the target's ``retire`` honours off
 itself and leaves that command's idle time in :data:`RETIRE_FILE`, in the superseded
@@ -58,6 +63,7 @@ __all__ = [
     "retire_idle",
     "rollback_wanted",
     "standby_path",
+    "standing_by",
     "take",
 ]
 
@@ -140,14 +146,56 @@ class Request:
         self.fds = []
 
 
+def _info_path(path: Path) -> Path:
+    return path.with_name(path.name + ".json")
+
+
+def _rss_kib(pid: int) -> int:
+    """The resident memory of ``pid`` (``VmRSS``), 0 when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def standing_by(path: Path) -> dict[str, Any] | None:
+    """What stands by at ``path`` (its :func:`standby_path`): the supervisor's and warm
+    process's pids, their resident memory in MB, until when (epoch seconds) and the
+    deployment directory it served; None when nothing (alive) does. Reads files only: the
+    standby itself is not disturbed."""
+    info = read_json(_info_path(path)) or {}
+    pid, warm_pid = info.get("pid"), info.get("warm_pid")
+    if not isinstance(pid, int) or not isinstance(warm_pid, int) or pid <= 0:
+        return None
+    rss = _rss_kib(pid)
+    if not rss:  # gone (or a kernel thread: no VmRSS)
+        return None
+    return {
+        "state": "standby",
+        "pid": pid,
+        "warm_pid": warm_pid,
+        "until": info.get("until"),
+        "deployment_dir": info.get("state_dir"),
+        "rss_mb": round((rss + _rss_kib(warm_pid)) / 1024, 1),
+    }
+
+
 class StandbyServer:
     """The listening end at :func:`standby_path`; the supervisor selects on :meth:`fileno`
-    and calls :meth:`receive` when it is readable."""
+    and calls :meth:`receive` when it is readable. ``info`` (the pids, until when) is
+    written beside it for :func:`standing_by`."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, info: Mapping[str, Any] | None = None) -> None:
         self.path = path
         # a file left at ``path`` is a dismissed standby's, or one that was killed
         self.server, self.inode = private_listener(path, 4)
+        if info is not None:
+            with contextlib.suppress(OSError):
+                write_json(_info_path(path), {**info, "pid": os.getpid()})
 
     def fileno(self) -> int:
         return self.server.fileno()
@@ -187,6 +235,9 @@ class StandbyServer:
 
     def close(self) -> None:
         """Stop waiting and remove the path (if it is still this server's)."""
+        with contextlib.suppress(OSError):
+            if (read_json(_info_path(self.path)) or {}).get("pid") == os.getpid():
+                _info_path(self.path).unlink()
         with contextlib.suppress(OSError):
             if os.stat(self.path).st_ino == self.inode:
                 self.path.unlink()

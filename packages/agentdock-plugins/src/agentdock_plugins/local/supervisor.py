@@ -539,20 +539,25 @@ class Supervisor:
                     os.close(fd)
         self.fd = self.gate_fd = None
         standby.dismiss(self.standby_at)  # one standby per agent and instance: the latest
+        idle = standby.retire_idle(self.state_dir, os.environ)
+        shown = {
+            "warm_pid": self.zygote.pid,
+            "until": time.time() + idle,
+            "state_dir": str(self.state_dir),
+        }
         try:
-            server = standby.StandbyServer(self.standby_at)
+            server = standby.StandbyServer(self.standby_at, shown)
         except OSError as exc:
             code = int(self.state.get("last_exit_code") or 0)
             self.finish(log, code, "stopped", f"cannot stand by for a rollback ({exc}): stopped")
             return False
-        idle = standby.retire_idle(self.state_dir, os.environ)
         self.retire_wanted = False
         self.note(
             log,
             f"superseded: standing by for a rollback for up to {idle:g}s, with the warm "
             f"process (pid {self.zygote.pid})",
         )
-        self.save(state="standby", standby_until=time.time() + idle)
+        self.save(state="standby", standby_until=shown["until"])
         deadline = time.monotonic() + idle
         why = ""
         try:

@@ -427,7 +427,8 @@ class LocalTarget:
         ``standby`` while a superseded version waits for a rollback, ``stopped`` after a
         stop, else ``down``: the supervisor gave up after a crash loop or a configuration
         the runtime cannot start with, or was killed, and nothing listens on the port any
-        more."""
+        more. ``standby`` also says what of this agent and instance stands by for a
+        rollback (:func:`.standby.standing_by`), None when nothing does."""
         state = read_state(Path(handle["state_dir"])) or {}
         alive = not _handed_over(state) and pid_alive(int(handle["pid"]))
         current = state.get("state")
@@ -461,6 +462,10 @@ class LocalTarget:
             "last_exit_code": state.get("last_exit_code"),
             "isolation": state.get("isolation"),
             "isolation_detail": state.get("isolation_detail"),
+            # a superseded version of this instance kept for a rollback, and its memory
+            "standby": standby.standing_by(Path(handle["standby"]))
+            if handle.get("standby")
+            else None,
         }
 
     def logs(self, handle: Mapping[str, Any], tail: int | None, follow: bool) -> FollowedLog:
