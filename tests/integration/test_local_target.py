@@ -878,6 +878,9 @@ def test_a_rollback_is_forked_from_the_superseded_version_s_warm_process(
     assert state["supervisor_pid"] == one["pid"] and state["restarts"] == 0
     runtime = int(state["runtime_pid"])
     assert _parent_of(runtime) == one["pid"] and _parent_of(zygote) == one["pid"]
+    # ps tells the forked runtime from the warm process it shares a command line with
+    assert Path(f"/proc/{runtime}/comm").read_text().strip() == "agentdock-fork"
+    assert Path(f"/proc/{zygote}/comm").read_text().strip() == "agentdock-warm"
     assert _invoke(back, "hi") == f"HI{len(rotated)}"  # the rollback's environment, not V1's
     for pid in (zygote, runtime):
         raw = Path(f"/proc/{pid}/environ").read_bytes()

@@ -31,6 +31,12 @@ of variables read during the imports (LangSmith's) are cleared. The zygote impor
 garbage collector off and freezes what it imported before it forks (the pattern
 :func:`gc.freeze` documents), so the pages a runtime shares with it stay shared. The
 sandbox (Landlock) the zygote was started in holds for every process forked from it.
+
+A forked runtime's command line is the zygote's (``python -m agentdock_runtime.zygote``):
+so that ``ps -o pid,comm``, ``top`` and ``pgrep`` tell them apart, the zygote names itself
+``agentdock-warm`` and each runtime it forks ``agentdock-fork`` (the kernel's process name,
+``/proc/<pid>/comm``, set with ``prctl(PR_SET_NAME)``; the supervisor's state file also
+records both pids).
 """
 
 from __future__ import annotations
@@ -66,6 +72,10 @@ PRELOAD = (
 #: Registrations looked up at every start (the server, the adapter): importing them here.
 _KINDS = ("servers", "adapters", "policies", "telemetry_sinks")
 _MAX_FDS = 16
+#: The process names (``/proc/<pid>/comm``, 15 bytes at most) of the zygote and its forks.
+WARM_NAME = "agentdock-warm"
+FORK_NAME = "agentdock-fork"
+_PR_SET_NAME = 15
 _MAX_SETTINGS = 1 << 24
 
 
@@ -107,9 +117,21 @@ def _forget_cached_environment() -> None:
             clear()
 
 
+def _name_process(name: str) -> None:
+    """Set this process's kernel name (what ``ps -o comm`` shows) with ``prctl``: writing
+    ``/proc/self/comm`` instead is a file write the sandbox refuses. Not on Linux: nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)
+
+
 def _become_runtime(zygote: socket.socket, fds: list[int]) -> int:
     """In the forked runtime: take the settings, then run the runtime's entrypoint."""
     zygote.close()
+    _name_process(FORK_NAME)
     gc.enable()
     settings_fd, out_fd, *served = fds
     devnull = os.open(os.devnull, os.O_RDONLY)
@@ -206,6 +228,7 @@ def main() -> int:
         return 78
     sock = socket.socket(fileno=int(raw))
     os.environ.pop(FD_ENV)
+    _name_process(WARM_NAME)
     more = tuple(m.strip() for m in os.environ.pop(PRELOAD_ENV, "").split(",") if m.strip())
     # No collection while importing (it would leave freed holes in pages the forks then
     # share), and everything imported frozen before the first fork: a runtime's collections
