@@ -29,7 +29,8 @@ made when absent.
 Every request authenticates as ``/invoke`` does (``x-api-key`` or ``Authorization``; the
 role needs ``invoke``; the rate limit counts it): a refusal is the HTTP status and the
 error envelope (401, 403, 429, 498, 499). It comes before the JSON-RPC errors, a malformed
-body's included, and before the 415 of a body that is not JSON: a caller that is not admitted learns nothing of the protocol.
+body's included, and before the 415 of a body that is not JSON: a caller that is not
+admitted learns nothing of the protocol.
 """
 
 from __future__ import annotations
