@@ -9,7 +9,10 @@ was addressed to: its ``Host`` header carries the attacker's name. So a runtime 
 authentication answers only requests whose ``Host`` names this machine (``localhost``,
 127.0.0.0/8, ``[::1]``) or a name the operator allowed (``AGENTDOCK_ALLOWED_HOSTS``,
 ``agentdock serve --allowed-host``); every other one is refused with 403 and the error
-envelope before any route, the agent's or a protocol's, sees it.
+envelope before any route, the agent's or a protocol's, sees it, and one whose ``Host`` is
+malformed or repeated with 400: a parser after the check must not read another name out of
+it. An absolute-form target (``POST http://other/invoke``) is judged by ``Host`` alone:
+uvicorn keeps only its path in the scope.
 
 With authentication on there is no check and no wrapper: such a page holds no key or token
 to send, and a proxy in front may forward a name of its own.
