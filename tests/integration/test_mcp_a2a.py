@@ -273,6 +273,21 @@ def test_malformed_messages_from_a_stranger_are_401_before_any_json_rpc_error(
             url, content=body, headers={**json_type, "x-api-key": server["keys"]["developer"]}
         )
         assert admitted.json()["error"]["code"] in (-32700, -32600, -32602), (body, admitted.text)
+    for media in ("text/plain", "application/x-www-form-urlencoded", ""):
+        plain = {"content-type": media}
+        for credentials in ({}, {"x-api-key": WRONG_KEY}):
+            answer = httpx.post(url, content=b"garbage", headers={**plain, **credentials})
+            assert answer.status_code == 401, (media, answer.text)
+            assert answer.json()["error"] == "Unauthorized"
+        viewer = httpx.post(
+            url, content=b"garbage", headers={**plain, "x-api-key": server["keys"]["viewer"]}
+        )
+        assert viewer.status_code == 403, (media, viewer.text)
+        admitted = httpx.post(
+            url, content=b"garbage", headers={**plain, "x-api-key": server["keys"]["developer"]}
+        )
+        assert admitted.status_code == 415, (media, admitted.text)
+        assert admitted.json()["error"] == "UnsupportedMediaType"
 
 
 def test_viewer_role_is_403(server: dict[str, Any]) -> None:

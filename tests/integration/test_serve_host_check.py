@@ -9,6 +9,7 @@ envelope, and the agent never runs (it writes a line per run to ``calls.log``).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -25,6 +26,7 @@ from processes import stop, wait_ready
 ROOT = Path(__file__).resolve().parents[2]
 ECHO = ROOT / "examples" / "echo"
 ATTACKER = "attacker.example"
+ALLOWED_HOSTS = "AGENTDOCK_ALLOWED_HOSTS"
 
 pytestmark = pytest.mark.slow
 
@@ -208,3 +210,85 @@ def test_the_entrypoint_refuses_a_malformed_allowed_hosts_setting(tmp_path: Path
     assert "[FATAL] AGENTDOCK_ALLOWED_HOSTS: 'http://agent:8080' is not a host name" in (
         result.stderr
     )
+
+
+def exchange(port: int, head: str, body: bytes = b"") -> tuple[str, bytes]:
+    """The status line and body the server answers a hand-written request head with."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.sendall(head.encode("latin-1") + b"\r\n" + body)
+        answer = b""
+        while b"\r\n\r\n" not in answer or len(answer.split(b"\r\n\r\n", 1)[1]) < length(answer):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    status, _, rest = answer.partition(b"\r\n")
+    return status.decode("latin-1"), rest.partition(b"\r\n\r\n")[2]
+
+
+def length(answer: bytes) -> int:
+    for line in answer.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
+
+
+UPGRADE = (
+    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+)
+
+
+def test_serve_refuses_two_hosts_and_malformed_ones_with_the_envelope_over_http_and_ws(
+    tmp_path: Path,
+) -> None:
+    project = counting_echo(tmp_path / "echo", streaming="websocket")
+    port = free_port()
+    body = b'{"text": "hi"}'
+    post = (
+        "POST /invoke HTTP/1.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n"
+    )
+    get_ws = f"GET /ws/stream HTTP/1.1\r\n{UPGRADE}"
+    with started(serve(str(project / "Dockfile.yaml"), port=port), port):
+        for hosts in (("localhost", ATTACKER), (ATTACKER, "localhost")):
+            lines = "".join(f"Host: {h}\r\n" for h in hosts)
+            for head, sent in ((post + lines, body), (get_ws + lines, b"")):
+                status, answer = exchange(port, head, sent)
+                assert status.startswith("HTTP/1.1 400"), (hosts, status, answer)
+                envelope = json.loads(answer)
+                assert (envelope["error"], envelope["path"]) == ("BadRequest", "host")
+                assert "more than one Host header" in envelope["detail"]
+        for odd in ("localhost#evil", "localhost:abc", "localhost:99999", "localhost:"):
+            for head, sent in ((post, body), (get_ws, b"")):
+                status, answer = exchange(port, f"{head}Host: {odd}\r\n", sent)
+                assert status.startswith("HTTP/1.1 400"), (odd, status, answer)
+                envelope = json.loads(answer)
+                assert (envelope["error"], envelope["path"]) == ("BadRequest", "host")
+                assert repr(odd) in envelope["detail"]
+        status, answer = exchange(port, f"{post}Host: local\thost\r\n", body)
+        assert status.startswith("HTTP/1.1 400"), (status, answer)
+        assert json.loads(answer)["detail"] == "the Host header holds a control character"
+        assert calls(project) == []
+        status, answer = exchange(port, f"{post}Host: localhost:{port}\r\n", body)
+        assert status.startswith("HTTP/1.1 200"), (status, answer)
+        assert calls(project) == ["hi"]
+
+
+def test_a_malformed_allowed_hosts_setting_does_not_stop_a_server_with_authentication(
+    tmp_path: Path,
+) -> None:
+    """With authentication the variable is not read (no Host check), so not checked either:
+    ``serve`` and the entrypoint start and ask for a key."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTDOCK_")}
+    env[ALLOWED_HOSTS] = "x:80"
+    command = [sys.executable, "-m", "agentdock_cli", "serve", str(ECHO), "--port", str(port)]
+    with started(command, port, env=env, cwd=tmp_path) as base:
+        assert invoke(base, ATTACKER).status_code == 401
+    port = free_port()
+    env = runtime_env(ECHO, port, **{ALLOWED_HOSTS: "x:80"})
+    env["AGENTDOCK_INSECURE_NO_AUTH"] = "0"
+    with started([sys.executable, "-m", "agentdock_runtime"], port, env=env) as base:
+        assert invoke(base, ATTACKER).status_code == 401

@@ -41,6 +41,17 @@ Message = MutableMapping[str, Any]
         ("evil.example/x", ""),
         ("user@localhost", ""),
         ("local\x00host", ""),
+        ("localhost#evil", ""),
+        ("localhost?x", ""),
+        ("localhost:abc", ""),
+        ("localhost:99999", ""),
+        ("localhost:0", ""),
+        ("localhost:", ""),
+        ("localhost :80", ""),
+        (".", ""),
+        ("[::1]x", ""),
+        ("[::g]", ""),
+        ("localhost:65535", "localhost"),
     ],
 )
 def test_host_name_of_a_header(header: str, name: str) -> None:
@@ -134,7 +145,13 @@ def test_a_star_allows_every_name_and_auth_on_has_no_check_at_all() -> None:
 
 def test_the_entrypoint_settings_name_a_malformed_allowed_host(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
-        read_settings({"AGENTDOCK_SPEC": str(ECHO), ALLOWED_HOSTS_ENV: "ok.test, https://x"})
+        read_settings(
+            {
+                "AGENTDOCK_SPEC": str(ECHO),
+                "AGENTDOCK_INSECURE_NO_AUTH": "1",
+                ALLOWED_HOSTS_ENV: "ok.test, https://x",
+            }
+        )
     assert caught.value.lines == [
         f"{ALLOWED_HOSTS_ENV}: 'https://x' is not a host name (give names such as "
         "agent.internal or *.example.com, without scheme or port)"
@@ -150,3 +167,91 @@ def test_serve_refuses_allowed_host_without_insecure_mode_or_malformed() -> None
     )
     assert result.exit_code == 2
     assert "--allowed-host: 'agent.test:8080' is not a host name" in result.output
+
+
+def refusal(app: Any, host: bytes | None, *more: bytes, kind: str = "http") -> tuple[int, Any]:
+    """The status and error envelope ``app`` answers a request with these Host values."""
+    headers = [(b"host", h) for h in ((host,) if host is not None else ()) + more]
+    extensions = {"websocket.http.response": {}} if kind == "websocket" else {}
+    sent = asyncio.run(
+        call(app, {"type": kind, "path": "/", "headers": headers, "extensions": extensions})
+    )
+    assert len(sent) == 2, sent
+    return sent[0]["status"], json.loads(sent[1]["body"])
+
+
+def test_two_host_headers_are_refused_in_either_order_over_http_and_websocket() -> None:
+    inner = Inner()
+    app = HostCheck(inner)
+    for kind in ("http", "websocket"):
+        for pair in ((b"localhost", b"attacker.example"), (b"attacker.example", b"localhost")):
+            status, body = refusal(app, *pair, kind=kind)
+            assert status == 400
+            assert body["error"] == "BadRequest"
+            assert body["path"] == "host"
+            assert "more than one Host header" in body["detail"]
+        status, _ = refusal(app, b"localhost", b"localhost", kind=kind)
+        assert status == 400
+    assert inner.seen == []
+
+
+def test_a_host_that_is_no_host_name_and_port_is_refused_with_400() -> None:
+    inner = Inner()
+    app = HostCheck(inner)
+    odd = (b"localhost#evil", b"localhost:abc", b"localhost:99999", b"localhost:", b"[::1")
+    for kind in ("http", "websocket"):
+        for host in odd:
+            for _ in range(2):  # the second time from the remembered verdict
+                status, body = refusal(app, host, kind=kind)
+                assert (status, body["error"], body["path"]) == (400, "BadRequest", "host")
+                assert repr(host.decode()) in body["detail"]
+                assert "is not a host name with an optional port" in body["detail"]
+    assert inner.seen == []
+
+
+def test_an_unprintable_or_non_ascii_host_is_described_never_echoed() -> None:
+    app = HostCheck(Inner())
+    status, body = refusal(app, b"local\thost")
+    assert status == 400
+    assert body["detail"] == "the Host header holds a control character"
+    status, body = refusal(app, "café.example".encode())
+    assert status == 400
+    assert body["detail"] == "the Host header is not ASCII"
+    status, body = refusal(app, b"attacker.example")
+    assert status == 403
+    assert body["detail"].endswith("not 'attacker.example'")
+
+
+def test_a_star_logs_that_the_host_check_is_off(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="agentdock.runtime"):
+        served_app(Inner(), insecure_no_auth=True, environ={ALLOWED_HOSTS_ENV: "a.test"})
+        assert caplog.records == []
+        served_app(Inner(), insecure_no_auth=True, environ={ALLOWED_HOSTS_ENV: "*"})
+        served_app(Inner(), insecure_no_auth=False, environ={ALLOWED_HOSTS_ENV: "*"})
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{ALLOWED_HOSTS_ENV}=* turns the Host check off: without authentication any web "
+        "page can reach this agent through a name re-pointed at this machine (DNS rebinding)"
+    ]
+
+
+def test_an_ignored_allowed_hosts_setting_is_not_checked_with_authentication() -> None:
+    settings = read_settings({"AGENTDOCK_SPEC": str(ECHO), ALLOWED_HOSTS_ENV: "x:80"})
+    assert settings.insecure_no_auth is False
+    assert served_app(Inner, insecure_no_auth=False, environ={ALLOWED_HOSTS_ENV: "x:80"}) is Inner
+    with pytest.raises(ConfigError):
+        read_settings(
+            {
+                "AGENTDOCK_SPEC": str(ECHO),
+                "AGENTDOCK_INSECURE_NO_AUTH": "1",
+                ALLOWED_HOSTS_ENV: "x:80",
+            }
+        )
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_serve_refuses_an_empty_allowed_host(value: str) -> None:
+    result = CliRunner().invoke(
+        cli, ["serve", str(ECHO), "--insecure-no-auth", "--allowed-host", value]
+    )
+    assert result.exit_code == 2
+    assert "--allowed-host: an empty value is not a host name" in result.output

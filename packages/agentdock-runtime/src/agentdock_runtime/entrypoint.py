@@ -21,6 +21,7 @@ Environment variables:
 ``AGENTDOCK_ALLOWED_HOSTS``
     Comma-separated host names (``agent.internal``, ``*.example.com``; ``*`` for any) a
     runtime without authentication answers too, e.g. the name other containers reach it by.
+    Checked (exit 78 when malformed) only without authentication; with it, not read.
 ``AGENTDOCK_LOG_FORMAT``
     ``json`` or ``text``: the format of every line of the run, the log sink's event lines
     and the log records (the runtime's and uvicorn's) alike; ``off`` writes no event lines.
@@ -195,12 +196,13 @@ def read_settings(environ: Mapping[str, str]) -> Settings:
     raw_insecure = environ.get(INSECURE_ENV, "").strip().lower()
     if raw_insecure not in _TRUE | _FALSE:
         problems.append(f"{INSECURE_ENV} must be 1 or 0, got {raw_insecure!r}")
-    from agentdock_runtime.hostcheck import allowed_hosts_from_env
+    if raw_insecure in _TRUE:  # with authentication the variable is not read at all
+        from agentdock_runtime.hostcheck import allowed_hosts_from_env
 
-    try:
-        allowed_hosts_from_env(environ)
-    except ValueError as exc:
-        problems.append(str(exc))
+        try:
+            allowed_hosts_from_env(environ)
+        except ValueError as exc:
+            problems.append(str(exc))
     if problems:
         raise ConfigError(problems)
     return Settings(

@@ -9,7 +9,10 @@ was addressed to: its ``Host`` header carries the attacker's name. So a runtime 
 authentication answers only requests whose ``Host`` names this machine (``localhost``,
 127.0.0.0/8, ``[::1]``) or a name the operator allowed (``AGENTDOCK_ALLOWED_HOSTS``,
 ``agentdock serve --allowed-host``); every other one is refused with 403 and the error
-envelope before any route, the agent's or a protocol's, sees it.
+envelope before any route, the agent's or a protocol's, sees it, and one whose ``Host`` is
+malformed or repeated with 400: a parser after the check must not read another name out of
+it. An absolute-form target (``POST http://other/invoke``) is judged by ``Host`` alone:
+uvicorn keeps only its path in the scope.
 
 With authentication on there is no check and no wrapper: such a page holds no key or token
 to send, and a proxy in front may forward a name of its own.
@@ -27,15 +30,15 @@ behind the ``/invoke`` fast path.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import msgspec
 
-from agentdock_runtime.errors import Forbidden
+from agentdock_runtime.errors import BadRequest, Forbidden, RuntimeHTTPError
 
 __all__ = [
     "ALLOWED_HOSTS_ENV",
@@ -46,6 +49,8 @@ __all__ = [
     "is_loopback",
     "served_app",
 ]
+
+log = logging.getLogger("agentdock.runtime")
 
 #: Comma-separated host names a runtime without authentication answers besides loopback.
 ALLOWED_HOSTS_ENV = "AGENTDOCK_ALLOWED_HOSTS"
@@ -58,6 +63,11 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 #: A DNS name or an IPv4 address (letters, digits, ``-``, ``_``, dots), optionally ``*.``
 #: before it for every name under a domain, or an IPv6 address in brackets.
 _NAME = re.compile(r"(\*\.)?[a-z0-9_]([a-z0-9_.-]{0,252})|\[[0-9a-f:.]+\]")
+#: A ``Host`` value: a name (letters, digits, ``-``, ``_``, dots) or an IPv6 address in
+#: brackets, then an optional port of 1 to 5 digits (its range is checked apart).
+_HOST = re.compile(
+    r"(?:(?P<name>[A-Za-z0-9_.-]{1,253})|\[(?P<v6>[0-9A-Fa-f:.]{2,45})\])(?::(?P<port>[0-9]{1,5}))?"
+)
 #: Distinct ``Host`` values remembered with their verdict (a client sends the same one each
 #: time; past this the memory is emptied, so a flood of names costs parsing, not memory),
 #: and the longest remembered (a DNS name is at most 253 characters, a port 6 more).
@@ -81,13 +91,24 @@ def is_loopback(host: str) -> bool:
 
 def host_name(header: str) -> str:
     """The host name of a ``Host`` header value, lower case, without port, brackets or a
-    final dot; ``""`` when it is not one (unprintable, ``[::1``, empty)."""
-    if not header.isprintable() or "/" in header or "@" in header:
+    final dot; ``""`` when the value is not ``host[:port]`` (RFC 9110 §7.2): a DNS name or
+    an IPv4 address, or an IPv6 address in brackets, then at most a port of 1 to 65535.
+    Anything else (``localhost#x``, ``localhost:``, ``localhost:99999``, ``user@host``, a
+    path, a space, a control character, ``[::1``, empty) is no name at all, so that no
+    parser downstream can read a different one out of it."""
+    match = _HOST.fullmatch(header)
+    if match is None:
         return ""
-    try:
-        name = urlsplit(f"//{header}").hostname or ""
-    except ValueError:
+    name, v6, port = match.group("name", "v6", "port")
+    if port is not None and not 0 < int(port) <= 65535:
         return ""
+    if v6 is not None:
+        try:
+            ipaddress.IPv6Address(v6)
+        except ValueError:
+            return ""
+        return v6.lower()
+    name = name.lower()
     return name[:-1] if name.endswith(".") else name
 
 
@@ -125,20 +146,30 @@ def served_app(
 ) -> Any:
     """``app`` as served on a socket: without authentication, behind :class:`HostCheck`
     with the names of ``AGENTDOCK_ALLOWED_HOSTS`` (``environ``, default the process
-    environment); with authentication, ``app`` itself (nothing on its path).
+    environment), and a warning logged when they hold ``*`` (the check is off); with
+    authentication, ``app`` itself (nothing on its path, the variable not even read).
 
     :raises ValueError: ``AGENTDOCK_ALLOWED_HOSTS`` is malformed.
     """
     if not insecure_no_auth:
         return app
-    return HostCheck(app, allowed_hosts_from_env(os.environ if environ is None else environ))
+    allowed = allowed_hosts_from_env(os.environ if environ is None else environ)
+    if "*" in allowed:
+        log.warning(
+            "%s=* turns the Host check off: without authentication any web page can reach "
+            "this agent through a name re-pointed at this machine (DNS rebinding)",
+            ALLOWED_HOSTS_ENV,
+        )
+    return HostCheck(app, allowed)
 
 
 class HostCheck:
     """The ASGI application ``app`` answering only requests addressed to a loopback name or
     to one of ``allowed`` (see :func:`check_host_names`); others get 403 ``Forbidden`` at
-    ``path: host`` (a WebSocket handshake: the same answer, or a close with 1008 where the
-    server cannot send one). Lifespan messages pass untouched."""
+    ``path: host``, and a request whose ``Host`` is malformed or given twice 400
+    ``BadRequest`` there (RFC 9112 §3.2), so that no later parser can read another name
+    out of it. A WebSocket handshake gets the same answer, or a close with 1008 where the
+    server cannot send one. Lifespan messages pass untouched."""
 
     __slots__ = ("_app", "_exact", "_seen", "_suffixes", "_wildcard")
 
@@ -148,59 +179,92 @@ class HostCheck:
         self._wildcard = "*" in names
         self._exact = frozenset(n for n in names if not n.startswith("*."))
         self._suffixes = tuple(n[1:] for n in names if n.startswith("*."))
-        self._seen: dict[bytes, bool] = {}
+        self._seen: dict[bytes, _Answer | None] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "lifespan" or self._wildcard:
             await self._app(scope, receive, send)
             return
-        value = b""
+        value: bytes | None = None
         for key, header in scope["headers"]:
             if key == b"host":
+                if value is not None:
+                    await _refuse(scope, send, _TWO_HOSTS, kind == "websocket")
+                    return
                 value = header
-                break
-        allowed = self._seen.get(value)
-        if allowed is None:
-            allowed = self._allows(value.decode("latin-1"))
+        value = value or b""
+        answer = self._seen.get(value, _UNKNOWN)
+        if answer is _UNKNOWN:
+            answer = self._answer(value)
             if len(value) <= _LONGEST_REMEMBERED:
                 if len(self._seen) >= _REMEMBERED:
                     self._seen.clear()
-                self._seen[value] = allowed
-        if allowed:
+                self._seen[value] = answer
+        if answer is None:
             await self._app(scope, receive, send)
             return
-        await _refuse(scope, send, value.decode("latin-1"), kind == "websocket")
+        await _refuse(scope, send, answer, kind == "websocket")
 
-    def _allows(self, header: str) -> bool:
+    def _answer(self, value: bytes) -> _Answer | None:
+        """``None`` when ``value`` names this machine or an allowed name, else the refusal:
+        400 when it is no ``host[:port]`` at all, 403 when it names another host."""
+        if not value.isascii():
+            return _bad_host("is not ASCII")
+        header = value.decode("ascii")
+        if not header.isprintable():
+            return _bad_host("holds a control character")
+        if not header:
+            return _answer(_foreign("a request without a Host header"))
         name = host_name(header)
         if not name:
-            return False
+            return _bad_host(f"{header[:80]!r} is not a host name with an optional port")
         if is_loopback(name) or name in self._exact:
-            return True
-        return any(name.endswith(suffix) for suffix in self._suffixes)
+            return None
+        if any(name.endswith(suffix) for suffix in self._suffixes):
+            return None
+        return _answer(_foreign(repr(header[:80])))
 
 
-def _refusal(header: str) -> Forbidden:
-    shown = header[:80] if header.isprintable() else "unprintable"
+#: What a refused request is answered: the status and the error envelope, encoded once.
+_Answer = tuple[int, bytes]
+_UNKNOWN: Any = object()
+
+
+def _answer(error: RuntimeHTTPError) -> _Answer:
+    return error.status, msgspec.json.encode(error.envelope())
+
+
+def _foreign(shown: str) -> Forbidden:
     return Forbidden(
         "without authentication only requests to this machine's names are served "
-        f"(localhost, 127.0.0.1, [::1]) or to {ALLOWED_HOSTS_ENV}, not {shown!r}",
+        f"(localhost, 127.0.0.1, [::1]) or to {ALLOWED_HOSTS_ENV}, not {shown}",
         path="host",
     )
 
 
-async def _refuse(scope: Scope, send: Send, header: str, websocket: bool) -> None:
-    error = _refusal(header)
-    body = msgspec.json.encode(error.envelope())
+def _bad_host(problem: str) -> _Answer:
+    return _answer(BadRequest(f"the Host header {problem}", path="host"))
+
+
+_TWO_HOSTS = _answer(BadRequest("more than one Host header (RFC 9112 §3.2)", path="host"))
+
+
+async def _refuse(scope: Scope, send: Send, answer: _Answer, websocket: bool) -> None:
+    status, body = answer
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
     if not websocket:
-        await send({"type": "http.response.start", "status": error.status, "headers": headers})
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         return
     if _DENIAL not in (scope.get("extensions") or {}):
-        await send({"type": "websocket.close", "code": _POLICY_VIOLATION, "reason": error.name})
+        await send(
+            {"type": "websocket.close", "code": _POLICY_VIOLATION, "reason": _REASONS[status]}
+        )
         return
-    start = {"type": "websocket.http.response.start", "status": error.status, "headers": headers}
+    start = {"type": "websocket.http.response.start", "status": status, "headers": headers}
     await send(start)
     await send({"type": "websocket.http.response.body", "body": body})
+
+
+_REASONS = {400: "BadRequest", 403: "Forbidden"}

@@ -205,7 +205,8 @@ def serve_command(
 def _allow_hosts(names: tuple[str, ...], insecure_no_auth: bool) -> None:
     """Check ``--allowed-host`` and ``AGENTDOCK_ALLOWED_HOSTS`` (a usage error, exit 2,
     names the bad one) and hand both to the server, and to uvicorn's workers, through the
-    variable."""
+    variable. With authentication the variable is not read at all: a setting the server
+    ignores does not stop it."""
     from agentdock_runtime.hostcheck import (
         ALLOWED_HOSTS_ENV,
         allowed_hosts_from_env,
@@ -217,6 +218,10 @@ def _allow_hosts(names: tuple[str, ...], insecure_no_auth: bool) -> None:
             "--allowed-host applies with --insecure-no-auth only (with authentication the "
             "host name is not checked)"
         )
+    if not insecure_no_auth:
+        return
+    if any(not name.strip() for name in names):
+        raise click.UsageError("--allowed-host: an empty value is not a host name")
     try:
         known = allowed_hosts_from_env(os.environ)
         given = check_host_names(names, "--allowed-host")

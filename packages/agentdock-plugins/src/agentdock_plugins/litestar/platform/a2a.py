@@ -29,7 +29,8 @@ made when absent.
 Every request authenticates as ``/invoke`` does (``x-api-key`` or ``Authorization``; the
 role needs ``invoke``; the rate limit counts it): a refusal is the HTTP status and the
 error envelope (401, 403, 429, 498, 499). It comes before the JSON-RPC errors, a malformed
-body's included: a caller that is not admitted learns nothing of the protocol.
+body's included, and before the 415 of a body that is not JSON: a caller that is not
+admitted learns nothing of the protocol.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from litestar import Request, Response, get, post
 from litestar.params import PathParameter
 from litestar.response import Stream
 
-from agentdock_plugins.litestar.invoke import Scope, check_json, request_headers
+from agentdock_plugins.litestar.invoke import Scope, request_headers
 from agentdock_plugins.litestar.openapi import declared_schemas
 from agentdock_plugins.litestar.platform.bodies import not_found
 from agentdock_plugins.litestar.platform.encoding import encode
@@ -59,6 +60,7 @@ from agentdock_plugins.litestar.platform.jsonrpc import (
     METHOD_NOT_FOUND,
     RUN_REFUSALS,
     RpcError,
+    check_json_admitted,
     error_response,
     is_admission,
     read_message,
@@ -448,7 +450,7 @@ def a2a_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
     ) -> Response[bytes] | Stream:
         check_agent(agent_name)
         headers = request_headers(cast("Scope", request.scope))
-        check_json(headers)
+        await check_json_admitted(pipeline, headers)
         ident: Any = None
         try:
             message = read_message(await request.body())

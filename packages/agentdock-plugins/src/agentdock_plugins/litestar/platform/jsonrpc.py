@@ -10,11 +10,13 @@ protocol's own answer.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 from agentdock_runtime import (
     KeyRevoked,
+    Pipeline,
     RateLimited,
     RuntimeHTTPError,
     ServiceUnavailable,
@@ -23,6 +25,7 @@ from agentdock_runtime import (
 )
 from litestar import Response
 
+from agentdock_plugins.litestar.invoke import check_json
 from agentdock_plugins.litestar.platform.encoding import encode
 
 __all__ = [
@@ -32,6 +35,7 @@ __all__ = [
     "PARSE_ERROR",
     "RUN_REFUSALS",
     "RpcError",
+    "check_json_admitted",
     "error_response",
     "is_admission",
     "read_message",
@@ -59,6 +63,17 @@ class RpcError(Exception):
         self.code = code
         self.message = message
         self.data = data
+
+
+async def check_json_admitted(pipeline: Pipeline, headers: Mapping[str, str]) -> None:
+    """Refuse a body declared as something else than JSON (415), but only to an admitted
+    caller: a stranger gets the admission's refusal (401, 403, 429) first, as for any other
+    mistake of its request, and learns nothing of what the endpoint takes."""
+    try:
+        check_json(headers)
+    except RuntimeHTTPError:
+        await pipeline.authorize(headers, "invoke")
+        raise
 
 
 def is_admission(exc: RuntimeHTTPError) -> bool:

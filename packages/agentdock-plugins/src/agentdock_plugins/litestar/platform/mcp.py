@@ -20,7 +20,8 @@ its protocol version, and results carry ``resultType``).
 Every request authenticates as ``/invoke`` does (``x-api-key`` or ``Authorization``; the
 role needs ``invoke``; the rate limit counts it): a refusal there is the HTTP status and
 error envelope of ``/invoke`` (401, 403, 429, 498, 499), not a JSON-RPC answer. It comes
-before anything of the request is checked (its JSON-RPC framing, a ``tools/call``'s name,
+before anything of the request is checked (its content type, its JSON-RPC framing, a
+``tools/call``'s name,
 arguments and ``requestState``, the protocol version): an unadmitted caller learns nothing
 of them. Messages
 are plain dicts decoded with msgspec; the ``mcp`` package is not imported by the server.
@@ -37,7 +38,7 @@ from agentdock_runtime.pipeline import INTERRUPT_KEY
 from agentdock_runtime.version import served_version
 from litestar import HttpMethod, Request, Response, route
 
-from agentdock_plugins.litestar.invoke import Scope, check_json, request_headers
+from agentdock_plugins.litestar.invoke import Scope, request_headers
 from agentdock_plugins.litestar.openapi import declared_schemas
 from agentdock_plugins.litestar.platform.encoding import encode
 from agentdock_plugins.litestar.platform.jsonrpc import (
@@ -45,6 +46,7 @@ from agentdock_plugins.litestar.platform.jsonrpc import (
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     RpcError,
+    check_json_admitted,
     error_response,
     is_admission,
     read_message,
@@ -289,7 +291,7 @@ def mcp_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
     @route("/mcp", http_method=[HttpMethod.POST], status_code=200)
     async def mcp_post(request: Request[Any, Any, Any]) -> Response[bytes]:
         headers = request_headers(cast("Scope", request.scope))
-        check_json(headers)
+        await check_json_admitted(pipeline, headers)
         ident: Any = None
         try:
             message = read_message(await request.body())
