@@ -107,6 +107,9 @@ CASES: list[tuple[str, str, bytes, int]] = [
         if p.startswith("/threads/")
     ],
     ("POST", f"/threads/{MISSING_THREAD}/state", b'{"values": {"text": "x"}}', 404),
+    # ``/invoke``, which the routes above answer as.
+    ("POST", "/invoke", MALFORMED, 400),
+    ("POST", "/invoke", ARRAY, 422),
     # A config that is not one.
     *[
         (m, p, b'{"input": {"text": "x"}, "config": {"recursion_limit": "many"}}', 422)
