@@ -8,6 +8,8 @@ before. A refusal names nothing of what a valid body needs.
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -181,3 +183,28 @@ def test_a_stranger_is_refused_before_the_body_is_read(
     admitted = _send(http, method, path, body, server["keys"]["developer"])
     assert admitted.status_code == good, admitted.text
     assert admitted.json()["code"] == good
+
+
+def test_a_refused_body_reaches_no_log_and_no_event_with_the_key(
+    server: dict[str, Any], http: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The refusals of bad bodies are reported as any refusal is (an ``auth_event``
+    failure), and the wrong key is in no log line and no event."""
+    with caplog.at_level("DEBUG"):
+        for method, path, body, _ in CASES[:: max(1, len(CASES) // 12)]:
+            answer = _send(http, method, path, body, WRONG_KEY)
+            assert answer.status_code == 401, answer.text
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not _failures(server):
+            time.sleep(0.05)  # telemetry is queued
+    assert _failures(server)
+    assert WRONG_KEY not in caplog.text
+    assert WRONG_KEY not in json.dumps(server["events"].events)
+
+
+def _failures(server: dict[str, Any]) -> list[Any]:
+    return [
+        e
+        for e in server["events"].events
+        if e["event"] == "auth_event" and e["data"]["outcome"] == "failure"
+    ]
