@@ -7,6 +7,7 @@ unknown assistant or agent gets the same 429 as a valid run would.
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import agentdock_plugins.auth
@@ -61,6 +62,15 @@ MISTAKES = [
     (f"/langserve/{AGENT_NAME}/invoke", b"{not json"),
     (f"/langserve/{AGENT_NAME}/batch", b'{"inputs": 3}'),
     ("/langserve/nope/stream", b'{"input": {"text": "x"}}'),
+    # A thread that is not there, with a valid run's body.
+    (
+        f"/threads/{uuid.uuid4()}/runs/wait",
+        f'{{"assistant_id": "{AGENT_NAME}", "input": {{"text": "x"}}}}'.encode(),
+    ),
+    (
+        f"/threads/{uuid.uuid4()}/runs",
+        f'{{"assistant_id": "{AGENT_NAME}", "input": {{"text": "x"}}}}'.encode(),
+    ),
 ]
 
 

@@ -286,7 +286,8 @@ class Platform:
                 found = ThreadRecord(thread_id, owner)
                 await self.records.put_thread(found)
             if found is None or found.owner != owner:
-                raise not_found("thread", thread_id)
+                # Told after the rate limit too: a caller over it gets 429, not the 404.
+                await self.refuse(headers, not_found("thread", thread_id))
             thread = found
         run = platform_run(body, modes)
         record = RunRecord(
