@@ -569,6 +569,45 @@ def test_platform_api_routes_each_call_to_its_agent(two_agents: dict[str, Any]) 
     assert card.status_code == 200 and card.json()["name"] == "chat"
 
 
+def test_an_unknown_assistant_at_the_root_is_refused_to_a_stranger(
+    two_agents: dict[str, Any],
+) -> None:
+    """An assistant or LangServe agent no agent has is decided as an unknown thread is: a
+    caller no agent admits gets 401 (it learns nothing of which assistants exist, nor of
+    what a body needs), a caller echo admits gets echo's 404, with any body."""
+    url, keys = two_agents["url"], two_agents["keys"]
+    calls = [
+        ("POST", "/runs/wait", b'{"assistant_id": "nosuch", "input": {"text": "x"}}', 404),
+        ("POST", "/runs/stream", b'{"assistant_id": "nosuch", "input": {}}', 404),
+        ("GET", "/assistants/nosuch", b"", 404),
+        ("GET", "/assistants/nosuch/schemas", b"", 404),
+        ("POST", "/langserve/nosuch/invoke", b'{"input": {"text": "x"}}', 404),
+        ("POST", "/langserve/nosuch/batch", b"{not json", 404),
+        ("POST", "/runs/wait", b"{not json", 400),
+        ("POST", "/langserve/echo/invoke", b"{not json", 400),
+    ]
+    with httpx.Client(base_url=url, timeout=30) as http:
+        for method, path, body, good in calls:
+            for key in (None, PLANTED):
+                headers = {"content-type": "application/json"}
+                if key is not None:
+                    headers["x-api-key"] = key
+                answer = http.request(method, path, content=body, headers=headers)
+                assert answer.status_code == 401, (path, answer.text)
+                assert answer.json()["error"] == "Unauthorized", answer.text
+                for word in ("nosuch", "not found", "JSON", "input", PLANTED):
+                    assert word not in answer.text, (path, word, answer.text)
+            admitted = http.request(
+                method,
+                path,
+                content=body,
+                headers={**_key(keys, "echo"), "content-type": "application/json"},
+            )
+            assert admitted.status_code == good, (path, admitted.text)
+            if good == 404:
+                assert "nosuch not found" in admitted.text, admitted.text
+
+
 def test_threads_search_is_empty_for_a_caller_with_no_threads_yet(
     two_agents: dict[str, Any],
 ) -> None:

@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import pytest
 from agentdock_plugins.litestar.fastpath import invoke_fast_path
-from agentdock_plugins.litestar.platform.bodies import RunCreate
+from agentdock_plugins.litestar.platform.bodies import RunCreate, decode_body
 from agentdock_plugins.litestar.platform.replies import Reply
 from agentdock_plugins.litestar.platform.waitroute import NOT_WAIT, WaitRoute
 from agentdock_runtime import AgentError, RateLimited, RuntimeHTTPError
@@ -25,17 +25,30 @@ class _Platform:
         self.error = error
         self.calls: list[tuple[str | None, RunCreate, Mapping[str, str]]] = []
 
-    async def wait_stateless(self, body: RunCreate, headers: Mapping[str, str]) -> Reply:
-        self.calls.append((None, body, headers))
+    async def run_request(
+        self, raw: bytes, headers: Mapping[str, str]
+    ) -> tuple[RunCreate, list[str]]:
+        body = decode_body(raw, RunCreate, empty_ok=False)  # as an agent without auth does
+        return body, body.modes()
+
+    async def wait_stateless(
+        self, request: tuple[RunCreate, list[str]], headers: Mapping[str, str]
+    ) -> Reply:
+        self.calls.append((None, request[0], headers))
         if self.error is not None:
             raise self.error
         return 200, b'{"text":"HI"}', {"x-run-id": "run-1"}
 
     async def start(
-        self, body: RunCreate, thread_id: str | None, headers: Mapping[str, str], *, wait: bool
+        self,
+        request: tuple[RunCreate, list[str]],
+        thread_id: str | None,
+        headers: Mapping[str, str],
+        *,
+        wait: bool,
     ) -> str:
         assert wait
-        self.calls.append((thread_id, body, headers))
+        self.calls.append((thread_id, request[0], headers))
         if self.error is not None:
             raise self.error
         return f"handle of {thread_id}"

@@ -8,6 +8,8 @@ the agent it is for, so every call still runs through that agent's own auth and 
 * ``/assistants/{id}…``: the agent whose name, or assistant id, ``id`` is;
 * ``POST /runs…`` and ``POST /threads/{id}/runs…`` (wait, stream, create): the agent named
   by the body's ``assistant_id``; the response is streamed from it as it comes;
+* an assistant (or a LangServe agent) no agent has is answered as an unknown thread is:
+  a caller an agent admits gets that agent's 404, anyone else the refusal (401);
 * ``POST /assistants/search``, ``POST /threads/search``: every agent is asked with the
   caller's credentials, and the lists of those that accept them are joined (``offset`` and
   ``limit`` applied to the joined list);
@@ -89,14 +91,19 @@ class ClientRoutes:
         method = scope["method"]
         if root in ("langserve", "a2a"):
             agent = self.host.agents.get(parts[1]) if len(parts) > 1 else None
-            if agent is None:
+            if agent is not None:
+                await self.host.enter(agent, scope, receive, send)
+                return True
+            if root == "a2a" or len(parts) < 3:
                 return False
-            await self.host.enter(agent, scope, receive, send)
-            return True
         try:
             body = await _read_body(receive, self.max_body_bytes) if method == "POST" else b""
         except _TooLarge:
             await _reply(send, 413, _envelope(413, "PayloadTooLarge", "the body is too large"))
+            return True
+        if root == "langserve":
+            # An agent not hosted: told, as an unknown assistant is, by the agents.
+            await self._first(scope, send, body)
             return True
         if root == "assistants":
             if parts[1:] == ["search"] and method == "POST":
@@ -130,12 +137,13 @@ class ClientRoutes:
     async def _to_assistant(
         self, ident: str, scope: Scope, body: bytes, receive: Receive, send: Send
     ) -> bool:
-        """Hand the request to the agent whose name or assistant id ``ident`` is, or answer
-        404 naming the assistant, as a one-agent server does."""
+        """Hand the request to the agent whose name or assistant id ``ident`` is. An
+        assistant no agent has is decided as an unknown thread is (:meth:`_first`): a
+        caller some agent admits gets its 404 naming the assistant, as a one-agent server
+        answers; anyone else the refusal, learning nothing of which assistants exist."""
         agent = self._agent(ident)
         if agent is None:
-            detail = f"assistant {ident[:128]} not found"
-            await _reply(send, 404, _envelope(404, "NotFound", detail, path="assistant"))
+            await self._first(scope, send, body)
             return True
         return await self._to(agent, scope, body, receive, send)
 

@@ -4,8 +4,11 @@ graph, threads and runs, who calls, and how a run starts, is waited for and stre
 Every route authenticates as ``/invoke`` does (``x-api-key`` or ``Authorization: Bearer``,
 through the agent's auth provider; the role needs ``invoke``; the rate limit counts the
 request). Runs are admitted by the pipeline itself; the other routes through
-``Pipeline.authorize``. A thread belongs to the subject that created it: to any other
-caller it is unknown (404), like a thread that does not exist.
+``Pipeline.authorize``. A run's body that cannot start a run (malformed, the wrong shape,
+another assistant, an unknown mode) is told to an admitted caller only
+(:mod:`.admitted`): anyone else gets 401, 403 or 429 first. A thread belongs to the
+subject that created it: to any other caller it is unknown (404), like a thread that does
+not exist.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from agentdock.registry.platformrows import ACTIVE_STATUSES as ACTIVE
 from agentdock_runtime import Pipeline, RuntimeHTTPError, Unauthorized
@@ -23,6 +26,7 @@ from litestar.response import Stream
 from agentdock_plugins.langgraph.platformrun import PLATFORM_RUN, PlatformRun, run_payload
 from agentdock_plugins.langgraph.stateschema import state_jsonschema
 from agentdock_plugins.litestar.openapi import declared_schemas
+from agentdock_plugins.litestar.platform.admitted import decode_admitted, refuse
 from agentdock_plugins.litestar.platform.bodies import RunCreate, not_found
 from agentdock_plugins.litestar.platform.encoding import HEARTBEAT, encode
 from agentdock_plugins.litestar.platform.records import Records, RunRecord, ThreadRecord, now_iso
@@ -109,6 +113,22 @@ class Platform:
             raise Unauthorized("invalid or missing credentials")
         sub = identity.get("sub")
         return None if sub is None else str(sub)
+
+    async def refuse(self, headers: Mapping[str, str], error: RuntimeHTTPError) -> NoReturn:
+        """Raise ``error`` to an admitted caller only (see :mod:`.admitted`)."""
+        await refuse(self.pipeline, headers, error)
+
+    async def run_request(
+        self, raw: bytes, headers: Mapping[str, str]
+    ) -> tuple[RunCreate, list[str]]:
+        """A run's body and its stream modes; a body that names another assistant or a mode
+        not streamed is told, as a malformed one is, to an admitted caller only."""
+        body = await decode_admitted(self.pipeline, headers, raw, RunCreate)
+        try:
+            self.check_assistant(body.assistant_id)
+            return body, body.modes()
+        except RuntimeHTTPError as error:
+            await self.refuse(headers, error)
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -234,28 +254,40 @@ class Platform:
     # -- runs --------------------------------------------------------------------------------
 
     async def start(
-        self, body: RunCreate, thread_id: str | None, headers: Mapping[str, str], *, wait: bool
+        self,
+        request: tuple[RunCreate, list[str]],
+        thread_id: str | None,
+        headers: Mapping[str, str],
+        *,
+        wait: bool,
     ) -> RunHandle:
-        self.check_assistant(body.assistant_id)
-        modes = body.modes()
-        if body.multitask_strategy == "rollback":
-            raise RuntimeHTTPError(
-                501,
-                "NotImplemented",
-                "multitask_strategy rollback is not supported; use interrupt, enqueue or reject",
-                path="multitask_strategy",
-            )
+        """A run of ``request`` (from :meth:`run_request`) started, on ``thread_id``'s
+        thread if one is named."""
+        body, modes = request
+        try:
+            if body.multitask_strategy == "rollback":
+                raise RuntimeHTTPError(
+                    501,
+                    "NotImplemented",
+                    "multitask_strategy rollback is not supported; use interrupt, enqueue or "
+                    "reject",
+                    path="multitask_strategy",
+                )
+            if thread_id is not None:
+                self.need_threads()
+        except RuntimeHTTPError as error:
+            await self.refuse(headers, error)
         thread: ThreadRecord | None = None
         owner: str | None = None
         if thread_id is not None:
-            self.need_threads()
             owner = await self.subject(headers)
             found = await self.records.get_thread(thread_id)
             if found is None and body.if_not_exists == "create":
                 found = ThreadRecord(thread_id, owner)
                 await self.records.put_thread(found)
             if found is None or found.owner != owner:
-                raise not_found("thread", thread_id)
+                # Told after the rate limit too: a caller over it gets 429, not the 404.
+                await self.refuse(headers, not_found("thread", thread_id))
             thread = found
         run = platform_run(body, modes)
         record = RunRecord(
@@ -272,11 +304,13 @@ class Platform:
         handle.cancel_on_disconnect = body.on_disconnect == "cancel"
         return handle
 
-    async def wait_stateless(self, body: RunCreate, headers: Mapping[str, str]) -> Reply:
+    async def wait_stateless(
+        self, request: tuple[RunCreate, list[str]], headers: Mapping[str, str]
+    ) -> Reply:
         """``POST /runs/wait``: no thread, so nothing to queue behind, cancel or join; the
         run is the request's own pipeline call, in the request's task."""
-        self.check_assistant(body.assistant_id)
-        run = platform_run(body, body.modes())
+        body, modes = request
+        run = platform_run(body, modes)
         token = PLATFORM_RUN.set(run)
         try:
             result = await self.pipeline.invoke(

@@ -13,6 +13,8 @@ works unchanged: ``invoke``, ``batch`` and ``stream``.
 Each input is one run of the agent's pipeline, as on ``/invoke``: auth, the input schema,
 the policies (an injection attempt is refused with the same 403), the output schema and
 telemetry. A refusal before the run starts keeps its HTTP status and the error envelope.
+What a body gets wrong (malformed JSON, the wrong shape, an agent not served here) is told
+to a caller the agent admits only: anyone else gets 401, 403 or 429 (:mod:`.admitted`).
 ``config`` (tags, metadata, configurable) reaches the graph as a Platform run's does;
 ``kwargs`` are ignored.
 """
@@ -22,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import anyio
 import msgspec
@@ -33,7 +35,8 @@ from litestar.response import Stream
 
 from agentdock_plugins.langgraph.platformrun import PLATFORM_RUN, PlatformRun
 from agentdock_plugins.litestar.invoke import Scope, check_json, request_headers
-from agentdock_plugins.litestar.platform.bodies import decode_body, not_found, run_config
+from agentdock_plugins.litestar.platform.admitted import decode_admitted, refuse
+from agentdock_plugins.litestar.platform.bodies import not_found, run_config
 from agentdock_plugins.litestar.platform.encoding import HEARTBEAT, encode, sse_event
 
 if TYPE_CHECKING:
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = ["langserve_handlers"]
 
+T = TypeVar("T")
 JSON = "application/json"
 AgentPath = Annotated[str, PathParameter()]
 
@@ -65,15 +69,23 @@ def langserve_handlers(pipeline: Pipeline, spec: DockSpec, *, heartbeat_sec: flo
     """The Litestar handlers of LangServe's protocol for ``pipeline`` (built once)."""
     name = spec.agent.name
 
-    async def read(request: Request[Any, Any, Any], agent: str) -> tuple[dict[str, str], bytes]:
-        if agent != name:
-            raise not_found("agent", agent)
+    async def read(
+        request: Request[Any, Any, Any], agent: str, kind: type[T]
+    ) -> tuple[dict[str, str], T]:
         headers = request_headers(cast("Scope", request.scope))
+        if agent != name:
+            await refuse(pipeline, headers, not_found("agent", agent))
         check_json(headers)
-        return headers, await request.body()
+        return headers, await decode_admitted(pipeline, headers, await request.body(), kind)
+
+    async def run_of(config: Any, headers: Mapping[str, str]) -> PlatformRun:
+        try:
+            return _run_of(config)
+        except RuntimeHTTPError as error:  # a malformed config: told to the admitted only
+            await refuse(pipeline, headers, error)
 
     async def run(value: dict[str, Any], config: Any, headers: Mapping[str, str]) -> Any:
-        token = PLATFORM_RUN.set(_run_of(config))
+        token = PLATFORM_RUN.set(await run_of(config, headers))
         try:
             return await pipeline.invoke(value, headers=headers)
         finally:
@@ -81,8 +93,7 @@ def langserve_handlers(pipeline: Pipeline, spec: DockSpec, *, heartbeat_sec: flo
 
     @post("/langserve/{agent:str}/invoke", status_code=200)
     async def invoke(request: Request[Any, Any, Any], agent: AgentPath) -> Response[bytes]:
-        headers, raw = await read(request, agent)
-        body = decode_body(raw, Invoke, empty_ok=False)
+        headers, body = await read(request, agent, Invoke)
         result = await run(body.input, body.config, headers)
         metadata = {"run_id": result.run_id, "feedback_tokens": []}
         return Response(
@@ -93,13 +104,13 @@ def langserve_handlers(pipeline: Pipeline, spec: DockSpec, *, heartbeat_sec: flo
 
     @post("/langserve/{agent:str}/batch", status_code=200)
     async def batch(request: Request[Any, Any, Any], agent: AgentPath) -> Response[bytes]:
-        headers, raw = await read(request, agent)
-        body = decode_body(raw, Batch, empty_ok=False)
+        headers, body = await read(request, agent, Batch)
         configs = body.config if isinstance(body.config, list) else [body.config] * len(body.inputs)
         if len(configs) != len(body.inputs):
-            raise RuntimeHTTPError(
+            error = RuntimeHTTPError(
                 422, "ValidationError", "config must be one object or one per input", path="config"
             )
+            await refuse(pipeline, headers, error)
         results = [await run(v, c, headers) for v, c in zip(body.inputs, configs, strict=True)]
         answer = {
             "output": [r.output for r in results],
@@ -109,9 +120,8 @@ def langserve_handlers(pipeline: Pipeline, spec: DockSpec, *, heartbeat_sec: flo
 
     @post("/langserve/{agent:str}/stream", status_code=200)
     async def stream(request: Request[Any, Any, Any], agent: AgentPath) -> Stream:
-        headers, raw = await read(request, agent)
-        body = decode_body(raw, Invoke, empty_ok=False)
-        run = _run_of(body.config)
+        headers, body = await read(request, agent, Invoke)
+        run = await run_of(body.config, headers)
         token = PLATFORM_RUN.set(run)
         try:
             items = pipeline.stream(body.input, headers=headers)

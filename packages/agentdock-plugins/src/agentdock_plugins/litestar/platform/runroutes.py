@@ -12,7 +12,6 @@ from agentdock_runtime import RuntimeHTTPError
 from litestar import Request, Response, delete, get, patch, post
 from litestar.response import Stream
 
-from agentdock_plugins.litestar.platform.bodies import RunCreate, decode_body
 from agentdock_plugins.litestar.platform.context import Platform
 from agentdock_plugins.litestar.platform.records import RunRecord, ThreadRecord
 from agentdock_plugins.litestar.platform.replies import (
@@ -37,10 +36,6 @@ def run_handlers(p: Platform) -> list[Any]:
     return [*_start_handlers(p), *_follow_handlers(p), *_cron_handlers()]
 
 
-async def _run_body(request: Request[Any, Any, Any], headers: Mapping[str, str]) -> RunCreate:
-    return decode_body(await body_of(request, headers), RunCreate, empty_ok=False)
-
-
 def _start_handlers(p: Platform) -> list[Any]:
     """A run started: waited for, streamed, or left in the background."""
     wait_route = WaitRoute(p)
@@ -49,7 +44,7 @@ def _start_handlers(p: Platform) -> list[Any]:
         request: Request[Any, Any, Any], thread_id: str | None, *, wait: bool
     ) -> RunHandle:
         headers = headers_of(request)
-        body = await _run_body(request, headers)
+        body = await p.run_request(await body_of(request, headers), headers)
         return await p.start(body, thread_id, headers, wait=wait)
 
     async def waited(request: Request[Any, Any, Any], thread_id: str | None) -> Response[bytes]:
@@ -77,13 +72,13 @@ def _start_handlers(p: Platform) -> list[Any]:
 
     async def create(request: Request[Any, Any, Any], thread_id: str | None) -> Response[bytes]:
         headers = headers_of(request)
-        body = await _run_body(request, headers)
+        body = await p.run_request(await body_of(request, headers), headers)
         if thread_id is None:
             # A stateless background run still needs a thread to be found by: its own.
             owner = await p.subject(headers)
             thread_id = new_id()
             await p.records.put_thread(ThreadRecord(thread_id, owner, metadata={"temporary": True}))
-            body.if_not_exists = "create"
+            body[0].if_not_exists = "create"
         handle = await p.start(body, thread_id, headers, wait=False)
         return json_reply(handle.record.public(), 200, p.run_headers(handle))
 

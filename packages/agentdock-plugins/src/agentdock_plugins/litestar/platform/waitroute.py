@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 
 from agentdock_plugins.litestar.invoke import check_json
-from agentdock_plugins.litestar.platform.bodies import RunCreate, decode_body
 
 if TYPE_CHECKING:
     from agentdock_plugins.litestar.platform.context import Platform
@@ -56,7 +55,7 @@ class WaitRoute:
     async def run(self, body: bytes, headers: Mapping[str, str], thread_id: str | None) -> Reply:
         """The run waited for: its output, or its failure, as a reply."""
         p = self._platform
-        request = decode_body(body, RunCreate, empty_ok=False)
+        request = await p.run_request(body, headers)
         if thread_id is None:
             return await p.wait_stateless(request, headers)
         return await p.wait(await p.start(request, thread_id, headers, wait=True))

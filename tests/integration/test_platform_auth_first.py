@@ -1,0 +1,210 @@
+"""The Platform and LangServe routes authenticate before they read the body.
+
+A caller with no key or a wrong key gets 401, one whose role may not run the agent 403,
+whatever body it sends: malformed JSON, a wrong shape, an unknown assistant, agent or
+thread are told only to a caller the agent admits, who gets the same 400, 422 and 404 as
+before. A refusal names nothing of what a valid body needs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from capturedevents import served_project
+
+AGENT_NAME = "auth-first"
+#: Planted in the request a wrong key carries: never in an answer.
+WRONG_KEY = "adk_wrong_0123456789abcdef0123456789abcdef"
+#: Names of the bodies' fields (and what a decoding error says): never told to a stranger.
+BODY_WORDS = (
+    "assistant_id",
+    "input",
+    "namespace",
+    "thread_id",
+    "values",
+    "required",
+    "Expected",
+    "JSON",
+    "not found",
+    "nope",
+)
+
+GRAPH = '''
+"""Echoes its text."""
+
+from typing import TypedDict
+
+from langgraph.graph import END, START, StateGraph
+
+
+class State(TypedDict, total=False):
+    text: str
+
+
+def build_graph():
+    graph = StateGraph(State)
+    graph.add_node("echo", lambda state: {"text": state.get("text", "")})
+    graph.add_edge(START, "echo")
+    graph.add_edge("echo", END)
+    return graph.compile()
+'''
+
+DOCKFILE = f"""\
+version: "1.1"
+agent: {{name: {AGENT_NAME}, entrypoint: "auth_first_agent:build_graph", framework: langgraph}}
+model: {{provider: custom, name: offline}}
+io_schema:
+  input: {{type: object, properties: {{text: {{type: string}}}}}}
+  output: {{type: object, properties: {{text: {{type: string}}}}}}
+auth:
+  mode: api_key
+  api_keys: {{enabled: true}}
+expose: {{rest: true, streaming: sse, port: 8080}}
+"""
+
+MISSING_THREAD = str(uuid.uuid4())
+MALFORMED = b"{not json"
+ARRAY = b"[1]"  # a JSON document of the wrong shape for every body
+#: Routes whose body is a run: (method, path).
+RUN_ROUTES = [
+    ("POST", "/runs/wait"),
+    ("POST", "/runs/stream"),
+    ("POST", "/runs"),
+    ("POST", f"/threads/{MISSING_THREAD}/runs/wait"),
+    ("POST", f"/threads/{MISSING_THREAD}/runs/stream"),
+    ("POST", f"/threads/{MISSING_THREAD}/runs"),
+]
+#: The other routes that take a body.
+OTHER_ROUTES = [
+    ("POST", "/threads"),
+    ("POST", "/threads/search"),
+    ("POST", "/assistants/search"),
+    ("POST", f"/threads/{MISSING_THREAD}/state"),
+    ("POST", f"/threads/{MISSING_THREAD}/state/checkpoint"),
+    ("POST", f"/threads/{MISSING_THREAD}/history"),
+    ("PUT", "/store/items"),
+    ("DELETE", "/store/items"),
+    ("POST", "/store/items/search"),
+    ("POST", "/store/namespaces"),
+]
+LANGSERVE_ROUTES = [
+    ("POST", f"/langserve/{AGENT_NAME}/{verb}") for verb in ("invoke", "batch", "stream")
+]
+#: (method, path, body, what a good key gets).
+CASES: list[tuple[str, str, bytes, int]] = [
+    *[(m, p, MALFORMED, 400) for m, p in RUN_ROUTES + OTHER_ROUTES + LANGSERVE_ROUTES],
+    *[(m, p, ARRAY, 422) for m, p in RUN_ROUTES + OTHER_ROUTES + LANGSERVE_ROUTES],
+    *[(m, p, b'{"id": 1}', 422) for m, p in RUN_ROUTES + LANGSERVE_ROUTES],
+    *[(m, p, b'{"assistant_id": "nope", "input": {"text": "x"}}', 404) for m, p in RUN_ROUTES],
+    # A thread that does not exist (the assistant is this agent).
+    *[
+        (m, p, f'{{"assistant_id": "{AGENT_NAME}", "input": {{"text": "x"}}}}'.encode(), 404)
+        for m, p in RUN_ROUTES
+        if p.startswith("/threads/")
+    ],
+    ("POST", f"/threads/{MISSING_THREAD}/state", b'{"values": {"text": "x"}}', 404),
+    # ``/invoke``, which the routes above answer as.
+    ("POST", "/invoke", MALFORMED, 400),
+    ("POST", "/invoke", ARRAY, 422),
+    # A config that is not one.
+    *[
+        (m, p, b'{"input": {"text": "x"}, "config": {"recursion_limit": "many"}}', 422)
+        for m, p in LANGSERVE_ROUTES
+        if not p.endswith("batch")
+    ],
+    (
+        "POST",
+        f"/langserve/{AGENT_NAME}/batch",
+        b'{"inputs": [{"text": "x"}], "config": [{}, {}]}',
+        422,
+    ),
+    *[
+        (m, p, f'{{"assistant_id": "{AGENT_NAME}", "stream_mode": "nope"}}'.encode(), 422)
+        for m, p in RUN_ROUTES
+    ],
+    # An agent this server does not serve.
+    *[
+        ("POST", f"/langserve/nope/{verb}", b'{"input": {"text": "x"}}', 404)
+        for verb in ("invoke", "batch", "stream")
+    ],
+]
+
+
+def _id(case: tuple[str, str, bytes, int]) -> str:
+    method, path, body, _ = case
+    return f"{method} {path.replace(MISSING_THREAD, '{tid}')} {body[:24]!r}"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    root = tmp_path_factory.mktemp("authfirst")
+    with served_project(root, AGENT_NAME, "auth_first_agent", GRAPH, DOCKFILE) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def http(server: dict[str, Any]) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server["url"], timeout=30) as client:
+        yield client
+
+
+def _send(
+    http: httpx.Client, method: str, path: str, body: bytes, key: str | None
+) -> httpx.Response:
+    headers = {"content-type": "application/json"}
+    if key is not None:
+        headers["x-api-key"] = key
+    return http.request(method, path, content=body, headers=headers)
+
+
+def _refusal(answer: httpx.Response, status: int, name: str) -> None:
+    assert answer.status_code == status, answer.text
+    assert answer.json()["error"] == name, answer.text
+    assert answer.json()["code"] == status
+    assert WRONG_KEY not in answer.text
+    for word in BODY_WORDS:
+        assert word not in answer.text, (word, answer.text)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
+def test_a_stranger_is_refused_before_the_body_is_read(
+    server: dict[str, Any], http: httpx.Client, case: tuple[str, str, bytes, int]
+) -> None:
+    method, path, body, good = case
+    _refusal(_send(http, method, path, body, None), 401, "Unauthorized")
+    _refusal(_send(http, method, path, body, WRONG_KEY), 401, "Unauthorized")
+    _refusal(_send(http, method, path, body, server["keys"]["viewer"]), 403, "Forbidden")
+    admitted = _send(http, method, path, body, server["keys"]["developer"])
+    assert admitted.status_code == good, admitted.text
+    assert admitted.json()["code"] == good
+
+
+def test_a_refused_body_reaches_no_log_and_no_event_with_the_key(
+    server: dict[str, Any], http: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The refusals of bad bodies are reported as any refusal is (an ``auth_event``
+    failure), and the wrong key is in no log line and no event."""
+    with caplog.at_level("DEBUG"):
+        for method, path, body, _ in CASES[:: max(1, len(CASES) // 12)]:
+            answer = _send(http, method, path, body, WRONG_KEY)
+            assert answer.status_code == 401, answer.text
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not _failures(server):
+            time.sleep(0.05)  # telemetry is queued
+    assert _failures(server)
+    assert WRONG_KEY not in caplog.text
+    assert WRONG_KEY not in json.dumps(server["events"].events)
+
+
+def _failures(server: dict[str, Any]) -> list[Any]:
+    return [
+        e
+        for e in server["events"].events
+        if e["event"] == "auth_event" and e["data"]["outcome"] == "failure"
+    ]
