@@ -26,6 +26,15 @@ def unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
+def terminal_sigint() -> None:
+    """In a child before exec: SIGINT back to its default, as a shell's foreground job has.
+
+    A test run started in the background of a script (``cmd &`` without job control)
+    inherits SIGINT ignored, and so would every process it starts: a test that sends a
+    child Ctrl-C passes this as ``preexec_fn``."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def require_binary(name: str, install_hint: str) -> str:
     """The path of ``name``; without it, :func:`unavailable`."""
     found = shutil.which(name)

@@ -34,6 +34,7 @@ import pytest
 from agentdock.deployment.workspace import pid_alive
 from agentdock.registry import SQLStore, open_store
 from hammer import Hammer
+from processes import terminal_sigint
 
 pytestmark = pytest.mark.slow
 
@@ -115,11 +116,6 @@ class Run:
         return f"exit {self.code}\nstdout:\n{self.stdout[-3000:]}\nstderr:\n{self.stderr[-3000:]}"
 
 
-def _terminal_sigint() -> None:
-    """In the child before exec: SIGINT back to its default, as a shell's foreground job has."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 @dataclass
 class Home:
     """An AgentDock home (registry, bundles, run state, logs), the project deployed from it,
@@ -180,7 +176,7 @@ class Home:
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,
-            preexec_fn=_terminal_sigint,
+            preexec_fn=terminal_sigint,
         )
 
     def deploy(self, *args: str) -> Run:

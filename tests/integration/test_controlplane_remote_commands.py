@@ -23,6 +23,7 @@ from _cli import run_cli
 from agentdock.deployment import deploy
 from agentdock.registry import open_store
 from controlplane_support import Remote
+from processes import terminal_sigint
 
 pytest_plugins = ("deploy_fixtures", "controlplane_fixtures")
 
@@ -371,6 +372,7 @@ def test_a_followed_log_prints_lines_as_they_come_and_ctrl_c_ends_it(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=terminal_sigint,  # Ctrl-C as at a terminal, however the tests were started
     )
     try:
         assert proc.stdout is not None
