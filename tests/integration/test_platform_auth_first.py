@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from capturedevents import served_project
+from platform_agents import ECHO_TEXT_GRAPH
 
 AGENT_NAME = "auth-first"
 #: Planted in the request a wrong key carries: never in an answer.
@@ -35,25 +36,7 @@ BODY_WORDS = (
     "nope",
 )
 
-GRAPH = '''
-"""Echoes its text."""
-
-from typing import TypedDict
-
-from langgraph.graph import END, START, StateGraph
-
-
-class State(TypedDict, total=False):
-    text: str
-
-
-def build_graph():
-    graph = StateGraph(State)
-    graph.add_node("echo", lambda state: {"text": state.get("text", "")})
-    graph.add_edge(START, "echo")
-    graph.add_edge("echo", END)
-    return graph.compile()
-'''
+GRAPH = ECHO_TEXT_GRAPH
 
 DOCKFILE = f"""\
 version: "1.1"

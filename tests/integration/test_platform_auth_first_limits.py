@@ -18,26 +18,11 @@ from agentdock import app, make_plugin_manager
 from agentdock.registry import open_store
 from auth_support import stored_key
 from litestar.testing import TestClient
+from platform_agents import ECHO_TEXT_GRAPH
 
 AGENT_NAME = "auth-first-limited"
 
-GRAPH = """
-from typing import TypedDict
-
-from langgraph.graph import END, START, StateGraph
-
-
-class State(TypedDict, total=False):
-    text: str
-
-
-def build_graph():
-    graph = StateGraph(State)
-    graph.add_node("echo", lambda state: {"text": state.get("text", "")})
-    graph.add_edge(START, "echo")
-    graph.add_edge("echo", END)
-    return graph.compile()
-"""
+GRAPH = ECHO_TEXT_GRAPH
 
 DOCKFILE = f"""\
 version: "1.1"
