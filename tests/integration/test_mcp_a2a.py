@@ -272,7 +272,8 @@ def test_malformed_messages_from_a_stranger_are_401_before_any_json_rpc_error(
         admitted = httpx.post(
             url, content=body, headers={**json_type, "x-api-key": server["keys"]["developer"]}
         )
-        assert admitted.json()["error"]["code"] in (-32700, -32600, -32602), (body, admitted.text)
+        codes = (-32700, -32600, -32601, -32602)  # -32601: A2A has no ping
+        assert admitted.json()["error"]["code"] in codes, (body, admitted.text)
     for media in ("text/plain", "application/x-www-form-urlencoded", ""):
         plain = {"content-type": media}
         for credentials in ({}, {"x-api-key": WRONG_KEY}):
@@ -725,3 +726,50 @@ def test_one_rate_limit_counts_mcp_a2a_and_invoke(
             assert refused.status_code == 429, refused.text
             assert refused.json()["error"] == "RateLimitExceeded"
             assert refused.headers.get("retry-after")
+
+
+# -- JSON-RPC error order -------------------------------------------------------------------
+
+#: An unknown method's params, as a client might send them: none, null, not an object, and
+#: (MCP) an object naming a protocol version not served.
+ODD_PARAMS: tuple[dict[str, Any], ...] = (
+    {},
+    {"params": None},
+    {"params": [1]},
+    {"params": "x"},
+    {"params": {"_meta": {"io.modelcontextprotocol/protocolVersion": "1999-01-01"}}},
+)
+
+
+@pytest.mark.parametrize("protocol", ["mcp", "a2a"])
+def test_an_unknown_method_is_32601_whatever_its_params(
+    server: dict[str, Any], protocol: str
+) -> None:
+    """JSON-RPC 2.0: a method the server does not have is -32601 (method not found) before
+    anything of its params is judged; params that do not suit a method it has are -32602;
+    a method that is not a string makes no request (-32600)."""
+    url = f"{server['url']}/mcp/" if protocol == "mcp" else f"{server['url']}/a2a/{AGENT_NAME}"
+    headers = {"x-api-key": server["keys"]["developer"]}
+    for extra in ODD_PARAMS:
+        message = {"jsonrpc": "2.0", "id": 5, "method": "resources/list", **extra}
+        answer = httpx.post(url, json=message, headers=headers)
+        assert answer.status_code == 200, (extra, answer.text)
+        assert answer.json() == {
+            "jsonrpc": "2.0",
+            "id": 5,
+            "error": {"code": -32601, "message": "method 'resources/list' is not served"},
+        }, extra
+        stranger = httpx.post(url, json=message, headers={"x-api-key": WRONG_KEY})
+        assert stranger.status_code == 401 and "jsonrpc" not in stranger.text
+    known = "tools/call" if protocol == "mcp" else "message/send"
+    for params in ([1], "x"):
+        message = {"jsonrpc": "2.0", "id": 6, "method": known, "params": params}
+        answer = httpx.post(url, json=message, headers=headers)
+        assert answer.json()["error"]["code"] == -32602, (params, answer.text)
+    if protocol == "a2a":  # A2A's methods all take params
+        message = {"jsonrpc": "2.0", "id": 6, "method": known}
+        assert httpx.post(url, json=message, headers=headers).json()["error"]["code"] == -32602
+    for method in (None, 3, ["ping"]):
+        message = {"jsonrpc": "2.0", "id": 7, "method": method, "params": {}}
+        answer = httpx.post(url, json=message, headers=headers)
+        assert answer.status_code == 400 and answer.json()["error"]["code"] == -32600, method

@@ -57,12 +57,12 @@ from agentdock_plugins.litestar.platform.bodies import not_found
 from agentdock_plugins.litestar.platform.encoding import encode
 from agentdock_plugins.litestar.platform.jsonrpc import (
     INVALID_PARAMS,
-    METHOD_NOT_FOUND,
     RUN_REFUSALS,
     RpcError,
     check_json_admitted,
     error_response,
     is_admission,
+    method_of,
     read_message,
     request_id,
     result_response,
@@ -85,6 +85,8 @@ MAX_TASKS = 1024
 THREAD_PREFIX = "a2a:"
 #: A task whose run stopped at an ``interrupt()``: a message answering it resumes the run.
 INPUT_REQUIRED = "input-required"
+#: The methods served (any other is -32601, whatever its params).
+_METHODS = frozenset({"message/send", "message/stream", "tasks/get", "tasks/cancel"})
 
 AgentPath = Annotated[str, PathParameter()]
 _decoder = msgspec.json.Decoder()
@@ -455,7 +457,7 @@ def a2a_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
         try:
             message = read_message(await request.body())
             ident = request_id(message)
-            method = message.get("method")
+            method = method_of(message, _METHODS)
             params = message.get("params")
             if not isinstance(params, Mapping):
                 raise RpcError(INVALID_PARAMS, "params must be an object")
@@ -476,12 +478,9 @@ def a2a_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
             elif method == "tasks/get":
                 await pipeline.authorize(headers, "invoke")
                 result = agent.get_task(params)
-            elif method == "tasks/cancel":
+            else:  # tasks/cancel
                 await pipeline.authorize(headers, "invoke")
                 result = agent.cancel_task(params)
-            else:
-                await pipeline.authorize(headers, "invoke")
-                raise RpcError(METHOD_NOT_FOUND, f"method {method!r} is not served")
         except RpcError as exc:
             return error_response(ident, exc)
         return result_response(ident, result)

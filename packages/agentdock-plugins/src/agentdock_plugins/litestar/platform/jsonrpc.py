@@ -38,6 +38,7 @@ __all__ = [
     "check_json_admitted",
     "error_response",
     "is_admission",
+    "method_of",
     "read_message",
     "request_id",
     "result_response",
@@ -93,6 +94,18 @@ def read_message(raw: bytes) -> dict[str, Any]:
     if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
         raise RpcError(INVALID_REQUEST, "one JSON-RPC 2.0 message per request")
     return message
+
+
+def method_of(message: Mapping[str, Any], served: frozenset[str]) -> str:
+    """The message's method, one of ``served``: ``-32600`` for a method that is not a
+    string (no request), ``-32601`` for one not served. Judged before the params, as
+    JSON-RPC 2.0 orders them: an unknown method is -32601 whatever its params."""
+    method = message.get("method")
+    if not isinstance(method, str):
+        raise RpcError(INVALID_REQUEST, "a request needs a method (a string)")
+    if method not in served:
+        raise RpcError(METHOD_NOT_FOUND, f"method {method!r} is not served")
+    return method
 
 
 def request_id(message: dict[str, Any]) -> str | int:

@@ -44,11 +44,11 @@ from agentdock_plugins.litestar.platform.encoding import encode
 from agentdock_plugins.litestar.platform.jsonrpc import (
     INVALID_PARAMS,
     INVALID_REQUEST,
-    METHOD_NOT_FOUND,
     RpcError,
     check_json_admitted,
     error_response,
     is_admission,
+    method_of,
     read_message,
     request_id,
     result_response,
@@ -67,6 +67,8 @@ HANDSHAKE_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 MODERN_VERSIONS = ("2026-07-28",)
 _VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
 UNSUPPORTED_VERSION = -32022
+#: The methods served (any other is -32601, whatever its params).
+_METHODS = frozenset({"initialize", "server/discover", "tools/list", "tools/call", "ping"})
 #: The threads of ``tools/call`` runs that may be resumed are ``mcp:<uuid>``.
 THREAD_PREFIX = "mcp:"
 #: The key of the one input request an interrupted run makes.
@@ -255,15 +257,13 @@ def mcp_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
     async def answer(
         message: Mapping[str, Any], headers: Mapping[str, str]
     ) -> dict[str, Any] | None:
-        method = message.get("method")
-        params = message.get("params")
-        if params is None:
-            params = {}
-        if not isinstance(method, str) or not isinstance(params, Mapping):
-            await tool.refuse(
-                headers, RpcError(INVALID_REQUEST, "a request needs a method and object params")
-            )
         try:
+            method = method_of(message, _METHODS)  # -32601 whatever the params
+            params = message.get("params")
+            if params is None:
+                params = {}
+            if not isinstance(params, Mapping):
+                raise RpcError(INVALID_PARAMS, "params must be an object")
             modern = _modern_version(params)
         except RpcError as exc:
             await tool.refuse(headers, exc)
@@ -280,10 +280,8 @@ def mcp_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
                 result = {"tools": tool.listing}
                 if modern:
                     result.update(cacheScope="private", ttlMs=0)
-            elif method == "ping":
+            else:  # ping
                 result = {}
-            else:
-                raise RpcError(METHOD_NOT_FOUND, f"method {method!r} is not served")
         if modern or method == "server/discover":
             result.setdefault("resultType", "complete")
         return result
