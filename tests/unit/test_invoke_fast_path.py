@@ -13,7 +13,7 @@ import pytest
 from agentdock_plugins.litestar import running
 from agentdock_plugins.litestar.errors import error_response
 from agentdock_plugins.litestar.fastpath import invoke_fast_path
-from agentdock_runtime import AgentError, RateLimited
+from agentdock_runtime import AgentError, RateLimited, Unauthorized
 
 
 @dataclass
@@ -26,10 +26,24 @@ class _Result:
 class _Pipeline:
     """Records what the fast path hands over; answers with ``output`` or raises ``error``."""
 
-    def __init__(self, output: Any = None, error: BaseException | None = None) -> None:
+    def __init__(
+        self,
+        output: Any = None,
+        error: BaseException | None = None,
+        refusal: BaseException | None = None,
+    ) -> None:
         self.output = {"text": "HI"} if output is None else output
         self.error = error
+        #: What :meth:`authorize` raises (a caller who is not admitted); ``None`` admits.
+        self.refusal = refusal
         self.calls: list[tuple[bytes, Mapping[str, str], str | None]] = []
+        self.authorized: list[str] = []
+
+    async def authorize(self, headers: Mapping[str, str], permission: str) -> Mapping[str, Any]:
+        self.authorized.append(permission)
+        if self.refusal is not None:
+            raise self.refusal
+        return {"sub": "caller"}
 
     async def invoke(
         self, body: bytes, *, headers: Mapping[str, str], thread_id: str | None
@@ -68,6 +82,10 @@ def _scope(
     }
 
 
+#: The messages of the request body the last :func:`_call` handed to the application.
+_RECEIVED: list[dict[str, Any]] = []
+
+
 def _call(
     app: Any, scope: dict[str, Any], chunks: list[bytes] | None = None, disconnect: bool = False
 ) -> tuple[int | None, dict[str, str], bytes]:
@@ -78,8 +96,11 @@ def _call(
     if disconnect:
         messages = [{**messages[0], "more_body": True}, {"type": "http.disconnect"}]
     sent: list[dict[str, Any]] = []
+    received = _RECEIVED
+    received.clear()
 
     async def receive() -> dict[str, Any]:
+        received.append(messages[0])
         return messages.pop(0)
 
     async def send(message: dict[str, Any]) -> None:
@@ -146,6 +167,33 @@ def test_wrong_content_type_is_415_and_not_run() -> None:
     status, _, body = _call(_app(pipeline), _scope(headers={"content-type": "text/plain"}))
     assert status == 415 and json.loads(body)["error"] == "UnsupportedMediaType"
     assert not pipeline.calls
+    assert pipeline.authorized == ["invoke"]  # the caller was admitted before being told
+
+
+@pytest.mark.parametrize(
+    ("headers", "chunks", "read"),
+    [
+        ({"content-type": "text/plain"}, [b"garbage"], 0),
+        ({"content-length": "65"}, [b"x" * 65], 0),  # declared too large: never read
+        ({}, [b"x" * 40, b"x" * 40], 2),  # chunked: read up to the limit
+    ],
+)
+def test_a_stranger_gets_401_not_413_or_415(
+    headers: dict[str, str], chunks: list[bytes], read: int
+) -> None:
+    """What is wrong with a body is told to an admitted caller only; a stranger gets the
+    admission's refusal, and a body it declares too large is not read."""
+    pipeline = _Pipeline(refusal=Unauthorized("invalid or missing credentials"))
+    status, _, body = _call(_app(pipeline), _scope(headers=headers), chunks=chunks)
+    assert status == 401 and json.loads(body)["error"] == "Unauthorized"
+    assert not pipeline.calls and len(_RECEIVED) == read
+
+
+def test_a_valid_call_is_admitted_by_its_run_alone() -> None:
+    pipeline = _Pipeline()
+    status, _, _ = _call(_app(pipeline), _scope())
+    assert status == 200 and len(pipeline.calls) == 1
+    assert pipeline.authorized == []  # the run admits it: once
 
 
 def test_client_gone_before_the_body_gets_no_answer_and_no_run() -> None:

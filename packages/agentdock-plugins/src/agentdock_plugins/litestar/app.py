@@ -36,7 +36,6 @@ from agentdock_plugins.litestar.fastpath import ASGIApp, invoke_fast_path
 from agentdock_plugins.litestar.invoke import (
     InvokeRoute,
     Scope,
-    check_json,
     request_headers,
     thread_id,
 )
@@ -49,6 +48,7 @@ from agentdock_plugins.litestar.openapi import (
 )
 from agentdock_plugins.litestar.platform import served_protocols, serves_platform
 from agentdock_plugins.litestar.platform.a2a import a2a_handlers
+from agentdock_plugins.litestar.platform.admitted import body_admitted
 from agentdock_plugins.litestar.platform.langserve import langserve_handlers
 from agentdock_plugins.litestar.platform.mcp import mcp_handlers
 from agentdock_plugins.litestar.platform.routes import platform_routes
@@ -136,7 +136,7 @@ def create_app(
     handlers += protocol_handlers
     route = InvokeRoute(pipeline, serving.is_ready)
     if rest:
-        handlers.append(_invoke_handler(route))
+        handlers.append(_invoke_handler(pipeline, route))
     if streaming == "sse":
         handlers.append(_stream_handler(pipeline, serving, replay, heartbeat_sec))
     handlers += _metrics_handlers(pipeline, spec)
@@ -209,16 +209,15 @@ def _protocol_handlers(
     return handlers, wait_route
 
 
-def _invoke_handler(route: InvokeRoute) -> Any:
+def _invoke_handler(pipeline: Pipeline, route: InvokeRoute) -> Any:
     """``POST /invoke`` as a Litestar route, for what the fast path hands on."""
 
     @post("/invoke", status_code=200)
     async def invoke(request: Request[Any, Any, Any]) -> Response[bytes]:
         headers = _headers(request)
-        route.admit(headers)
-        content, run_headers = await route.run(
-            await request.body(), headers, request.scope["query_string"]
-        )
+        route.admit()
+        body = await body_admitted(pipeline, request, headers)
+        content, run_headers = await route.run(body, headers, request.scope["query_string"])
         return Response(content=content, media_type=JSON, headers=run_headers)
 
     return invoke
@@ -268,8 +267,8 @@ def _stream_handler(
         if last_event_id:
             return await _resume(headers, last_event_id)
         if request.method == HttpMethod.POST:
-            check_json(headers)
-            return await _open_stream(await request.body(), headers, request)
+            body = await body_admitted(pipeline, request, headers)
+            return await _open_stream(body, headers, request)
         raw = request.query_params.get("input")
         if raw is None:
             raise RuntimeHTTPError(

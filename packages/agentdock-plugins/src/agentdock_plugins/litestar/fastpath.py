@@ -5,8 +5,9 @@ Litestar's router.
 ``/threads/{id}/runs/wait``) the one a LangGraph Platform client takes; each handler takes
 the raw body and hands it to the pipeline: Litestar's routing, signature model, exception
 middleware and response objects cost about a quarter of the CPU of a run of a small graph.
-This path reads the body (bounded) and writes the response itself; what each route does is
-shared with its Litestar handler (:class:`.invoke.InvokeRoute`,
+This path reads the body (bounded; its content type and size told to an admitted caller
+only, as :mod:`.platform.admitted` tells them) and writes the response itself; what each
+route does is shared with its Litestar handler (:class:`.invoke.InvokeRoute`,
 :class:`.platform.waitroute.WaitRoute`) and errors take the same envelope
 (:func:`.errors.error_parts`), so statuses, headers and bodies are the same. The Litestar
 routes still serve every other request: other routes and methods, and requests with an
@@ -27,7 +28,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from agentdock_runtime import InternalError, PayloadTooLarge, Pipeline, RuntimeHTTPError
 
 from agentdock_plugins.litestar.errors import error_parts
-from agentdock_plugins.litestar.invoke import InvokeRoute, Receive, Scope, Send, request_headers
+from agentdock_plugins.litestar.invoke import (
+    BODY_REFUSALS,
+    InvokeRoute,
+    Receive,
+    Scope,
+    Send,
+    check_json,
+    request_headers,
+)
 from agentdock_plugins.litestar.platform.waitroute import NOT_WAIT, WaitRoute
 
 __all__ = ["invoke_fast_path"]
@@ -117,14 +126,19 @@ def invoke_fast_path(
             return
         try:
             if thread == NOT_WAIT:
-                route.admit(headers)
+                route.admit()
+            try:
+                check_json(headers)
                 body = await _read_body(receive, headers, max_body_bytes)
+            except RuntimeHTTPError as exc:
+                if exc.status in BODY_REFUSALS:  # told to an admitted caller only
+                    await pipeline.authorize(headers, "invoke")
+                raise
+            if thread == NOT_WAIT:
                 content, run_headers = await route.run(body, headers, scope["query_string"])
                 status = 200
             else:
                 assert wait is not None
-                wait.admit(headers)
-                body = await _read_body(receive, headers, max_body_bytes)
                 status, content, run_headers = await wait.run(body, headers, thread)
         except RuntimeHTTPError as exc:
             await _respond_error(send, exc)

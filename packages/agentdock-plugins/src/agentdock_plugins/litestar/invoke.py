@@ -20,13 +20,16 @@ from agentdock_runtime import Pipeline, RuntimeHTTPError, ServiceUnavailable
 from agentdock_plugins.litestar.encoding import encode_json
 from agentdock_plugins.litestar.resume import RESUME_HEADER, asks_resume, resume_body, resume_run
 
-__all__ = ["InvokeRoute", "check_json", "request_headers", "thread_id"]
+__all__ = ["BODY_REFUSALS", "InvokeRoute", "check_json", "request_headers", "thread_id"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
+#: What is judged of a body before it is read (its size, its content type): told to a
+#: caller the agent admits only, a stranger getting the admission's refusal instead.
+BODY_REFUSALS = frozenset({413, 415})
 #: Headers whose repeats are kept (joined) so that the auth provider refuses them.
 _CREDENTIAL_HEADERS = (b"authorization", b"x-api-key")
 
@@ -88,11 +91,11 @@ class InvokeRoute:
         self._is_ready = is_ready
         self._pipeline = pipeline
 
-    def admit(self, headers: Mapping[str, str]) -> None:
-        """Before the body is read: 503 while shutting down, 415 for a body not JSON."""
+    def admit(self) -> None:
+        """Before anything else: 503 while shutting down. (The content type and the size
+        of the body are judged next, and told to an admitted caller only.)"""
         if not self._is_ready():
             raise ServiceUnavailable("the runtime is shutting down")
-        check_json(headers)
 
     async def run(
         self, body: bytes, headers: Mapping[str, str], query_string: bytes

@@ -53,13 +53,13 @@ from litestar.response import Stream
 
 from agentdock_plugins.litestar.invoke import Scope, request_headers
 from agentdock_plugins.litestar.openapi import declared_schemas
+from agentdock_plugins.litestar.platform.admitted import body_admitted
 from agentdock_plugins.litestar.platform.bodies import not_found
 from agentdock_plugins.litestar.platform.encoding import encode
 from agentdock_plugins.litestar.platform.jsonrpc import (
     INVALID_PARAMS,
     RUN_REFUSALS,
     RpcError,
-    check_json_admitted,
     error_response,
     is_admission,
     method_of,
@@ -452,10 +452,10 @@ def a2a_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
     ) -> Response[bytes] | Stream:
         check_agent(agent_name)
         headers = request_headers(cast("Scope", request.scope))
-        await check_json_admitted(pipeline, headers)
+        body = await body_admitted(pipeline, request, headers)
         ident: Any = None
         try:
-            message = read_message(await request.body())
+            message = read_message(body)
             ident = request_id(message)
             method = method_of(message, _METHODS)
             params = message.get("params")

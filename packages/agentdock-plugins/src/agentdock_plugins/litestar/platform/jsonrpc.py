@@ -16,7 +16,6 @@ from typing import Any
 import msgspec
 from agentdock_runtime import (
     KeyRevoked,
-    Pipeline,
     RateLimited,
     RuntimeHTTPError,
     ServiceUnavailable,
@@ -25,7 +24,6 @@ from agentdock_runtime import (
 )
 from litestar import Response
 
-from agentdock_plugins.litestar.invoke import check_json
 from agentdock_plugins.litestar.platform.encoding import encode
 
 __all__ = [
@@ -35,7 +33,6 @@ __all__ = [
     "PARSE_ERROR",
     "RUN_REFUSALS",
     "RpcError",
-    "check_json_admitted",
     "error_response",
     "is_admission",
     "method_of",
@@ -64,17 +61,6 @@ class RpcError(Exception):
         self.code = code
         self.message = message
         self.data = data
-
-
-async def check_json_admitted(pipeline: Pipeline, headers: Mapping[str, str]) -> None:
-    """Refuse a body declared as something else than JSON (415), but only to an admitted
-    caller: a stranger gets the admission's refusal (401, 403, 429) first, as for any other
-    mistake of its request, and learns nothing of what the endpoint takes."""
-    try:
-        check_json(headers)
-    except RuntimeHTTPError:
-        await pipeline.authorize(headers, "invoke")
-        raise
 
 
 def is_admission(exc: RuntimeHTTPError) -> bool:

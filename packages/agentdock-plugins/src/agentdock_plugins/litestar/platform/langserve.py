@@ -34,8 +34,8 @@ from litestar.params import PathParameter
 from litestar.response import Stream
 
 from agentdock_plugins.langgraph.platformrun import PLATFORM_RUN, PlatformRun
-from agentdock_plugins.litestar.invoke import Scope, check_json, request_headers
-from agentdock_plugins.litestar.platform.admitted import decode_admitted, refuse
+from agentdock_plugins.litestar.invoke import Scope, request_headers
+from agentdock_plugins.litestar.platform.admitted import body_admitted, decode_admitted, refuse
 from agentdock_plugins.litestar.platform.bodies import not_found, run_config
 from agentdock_plugins.litestar.platform.encoding import HEARTBEAT, encode, sse_event
 
@@ -75,8 +75,8 @@ def langserve_handlers(pipeline: Pipeline, spec: DockSpec, *, heartbeat_sec: flo
         headers = request_headers(cast("Scope", request.scope))
         if agent != name:
             await refuse(pipeline, headers, not_found("agent", agent))
-        check_json(headers)
-        return headers, await decode_admitted(pipeline, headers, await request.body(), kind)
+        body = await body_admitted(pipeline, request, headers)
+        return headers, await decode_admitted(pipeline, headers, body, kind)
 
     async def run_of(config: Any, headers: Mapping[str, str]) -> PlatformRun:
         try:

@@ -40,12 +40,12 @@ from litestar import HttpMethod, Request, Response, route
 
 from agentdock_plugins.litestar.invoke import Scope, request_headers
 from agentdock_plugins.litestar.openapi import declared_schemas
+from agentdock_plugins.litestar.platform.admitted import body_admitted
 from agentdock_plugins.litestar.platform.encoding import encode
 from agentdock_plugins.litestar.platform.jsonrpc import (
     INVALID_PARAMS,
     INVALID_REQUEST,
     RpcError,
-    check_json_admitted,
     error_response,
     is_admission,
     method_of,
@@ -289,10 +289,10 @@ def mcp_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
     @route("/mcp", http_method=[HttpMethod.POST], status_code=200)
     async def mcp_post(request: Request[Any, Any, Any]) -> Response[bytes]:
         headers = request_headers(cast("Scope", request.scope))
-        await check_json_admitted(pipeline, headers)
+        body = await body_admitted(pipeline, request, headers)
         ident: Any = None
         try:
-            message = read_message(await request.body())
+            message = read_message(body)
             if "id" in message:
                 ident = request_id(message)
             elif "method" not in message:  # a response to a server request: none are sent

@@ -12,13 +12,13 @@ from agentdock_runtime import RuntimeHTTPError
 from litestar import Request, Response, delete, get, patch, post
 from litestar.response import Stream
 
+from agentdock_plugins.litestar.platform.admitted import body_admitted
 from agentdock_plugins.litestar.platform.context import Platform
 from agentdock_plugins.litestar.platform.records import RunRecord, ThreadRecord
 from agentdock_plugins.litestar.platform.replies import (
     SSE_HEADERS,
     PathPart,
     as_response,
-    body_of,
     count,
     failure,
     headers_of,
@@ -44,13 +44,13 @@ def _start_handlers(p: Platform) -> list[Any]:
         request: Request[Any, Any, Any], thread_id: str | None, *, wait: bool
     ) -> RunHandle:
         headers = headers_of(request)
-        body = await p.run_request(await body_of(request, headers), headers)
+        body = await p.run_request(await body_admitted(p.pipeline, request, headers), headers)
         return await p.start(body, thread_id, headers, wait=wait)
 
     async def waited(request: Request[Any, Any, Any], thread_id: str | None) -> Response[bytes]:
         headers = headers_of(request)
-        wait_route.admit(headers)
-        return as_response(await wait_route.run(await request.body(), headers, thread_id))
+        body = await body_admitted(p.pipeline, request, headers)
+        return as_response(await wait_route.run(body, headers, thread_id))
 
     @post("/runs/wait", status_code=200)
     async def runs_wait(request: Request[Any, Any, Any]) -> Response[bytes]:
@@ -72,7 +72,7 @@ def _start_handlers(p: Platform) -> list[Any]:
 
     async def create(request: Request[Any, Any, Any], thread_id: str | None) -> Response[bytes]:
         headers = headers_of(request)
-        body = await p.run_request(await body_of(request, headers), headers)
+        body = await p.run_request(await body_admitted(p.pipeline, request, headers), headers)
         if thread_id is None:
             # A stateless background run still needs a thread to be found by: its own.
             owner = await p.subject(headers)

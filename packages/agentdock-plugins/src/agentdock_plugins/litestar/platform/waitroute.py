@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 
-from agentdock_plugins.litestar.invoke import check_json
-
 if TYPE_CHECKING:
     from agentdock_plugins.litestar.platform.context import Platform
     from agentdock_plugins.litestar.platform.replies import Reply
@@ -46,11 +44,6 @@ class WaitRoute:
             if thread and "/" not in thread:
                 return thread
         return NOT_WAIT
-
-    @staticmethod
-    def admit(headers: Mapping[str, str]) -> None:
-        """Before the body is read: 415 for a body that is not JSON."""
-        check_json(headers)
 
     async def run(self, body: bytes, headers: Mapping[str, str], thread_id: str | None) -> Reply:
         """The run waited for: its output, or its failure, as a reply."""
