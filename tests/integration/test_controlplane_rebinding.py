@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from agentdock.registry import open_store
+from agentdock_plugins.controlplane.access import check_loopback_host
 from agentdock_plugins.controlplane.app import controlplane_app
 from agentdock_plugins.controlplane.principals import create_platform_key
 from agentdock_plugins.controlplane.state import ControlPlane
-from litestar.exceptions import WebSocketDisconnect
+from litestar.datastructures import Headers
+from litestar.exceptions import PermissionDeniedException, WebSocketDisconnect
 from litestar.testing import TestClient
 
 pytest_plugins = ("deploy_fixtures",)
@@ -96,3 +100,34 @@ def test_without_auth_a_malformed_or_lookalike_host_is_refused(
         with TestClient(controlplane_app(plane), base_url="http://127.0.0.1:8700") as client:
             answer = client.get("/controller/agents", headers={"host": host})
             assert answer.status_code == 403, answer.text
+
+
+@pytest.mark.parametrize(
+    ("host", "problem"),
+    [
+        ("évil.example".encode(), "not ASCII"),  # UTF-8 bytes, read as latin-1 by the server
+        (b"\xe9vil.example:8700", "not ASCII"),
+        (b"evil\x7f.example", "control character"),
+        (b"evil\x1b[31m.example", "control character"),
+    ],
+)
+def test_the_loopback_check_never_echoes_a_host_that_is_not_printable_ascii(
+    host: bytes, problem: str
+) -> None:
+    """The refusal says what is wrong with such a ``Host`` rather than showing it, as the
+    runtime's host check does: nothing decoded as latin-1, no control character. (Litestar's
+    router answers such a request 400 before the check runs; the check does not count on
+    it.)"""
+    connection = SimpleNamespace(headers=Headers([(b"host", host)]))
+    with pytest.raises(PermissionDeniedException) as refused:
+        check_loopback_host(cast(Any, connection))
+    detail = refused.value.detail
+    assert detail.isascii() and detail.isprintable(), detail
+    assert problem in detail and "vil" not in detail, detail
+
+
+def test_the_loopback_check_shows_a_printable_host() -> None:
+    connection = SimpleNamespace(headers=Headers([(b"host", b"evil.example:8700")]))
+    with pytest.raises(PermissionDeniedException) as refused:
+        check_loopback_host(cast(Any, connection))
+    assert "'evil.example:8700'" in refused.value.detail

@@ -48,6 +48,7 @@ __all__ = [
     "host_name",
     "is_loopback",
     "served_app",
+    "shown_host",
 ]
 
 log = logging.getLogger("agentdock.runtime")
@@ -110,6 +111,18 @@ def host_name(header: str) -> str:
         return v6.lower()
     name = name.lower()
     return name[:-1] if name.endswith(".") else name
+
+
+def shown_host(header: str) -> str:
+    """A ``Host`` value as an error detail may show it: quoted (its first 80 characters)
+    when it is printable ASCII, else only what is wrong with it, never its characters (a
+    server decodes header bytes as latin-1: a name in another script would come back
+    garbled, a control character raw, into a terminal or a log)."""
+    if not header.isascii():
+        return "a Host header that is not ASCII"
+    if not header.isprintable():
+        return "a Host header holding a control character"
+    return repr(header[:80])
 
 
 def check_host_names(names: Iterable[str], source: str) -> tuple[str, ...]:
@@ -223,7 +236,7 @@ class HostCheck:
             return None
         if any(name.endswith(suffix) for suffix in self._suffixes):
             return None
-        return _answer(_foreign(repr(header[:80])))
+        return _answer(_foreign(shown_host(header)))
 
 
 #: What a refused request is answered: the status and the error envelope, encoded once.

@@ -28,7 +28,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from agentdock_runtime.hostcheck import host_name, is_loopback
+from agentdock_runtime.hostcheck import host_name, is_loopback, shown_host
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
@@ -58,10 +58,10 @@ def check_loopback_host(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     """Refuse (403) a request without auth that is not addressed to a loopback name."""
     host = connection.headers.get("host", "")
     if not is_loopback(host_name(host)):
-        shown = host[:80] if host.isprintable() else "unprintable"
+        # Shown as the runtime's host check shows it: not at all unless printable ASCII.
         raise PermissionDeniedException(
             f"without sign-in only a loopback host name is served (localhost, 127.0.0.1, "
-            f"[::1]), not {shown!r}"
+            f"[::1]), not {shown_host(host)}"
         )
 
 
