@@ -44,6 +44,7 @@ __all__ = [
     "DEFAULT_CHECKPOINT_PATH",
     "SqliteCheckpointer",
     "ThreadedAsync",
+    "item_store_unavailable",
     "make_checkpointer",
     "state_store_unavailable",
 ]
@@ -64,6 +65,17 @@ def state_store_unavailable(server: str, exc: BaseException) -> StateStoreUnavai
     log.error("the %s checkpointer cannot be reached (%s)", server, type(exc).__name__)
     return StateStoreUnavailable(
         f"the conversation state store (the checkpointer's {server}) is unavailable; try again"
+    )
+
+
+def item_store_unavailable(server: str, exc: BaseException) -> StateStoreUnavailable:
+    """A store call's error once the store's ``server`` (Postgres) cannot be reached: the
+    same 503 as the checkpointer's (a state store is down, not the agent, nor the
+    request), so ``/store/…`` and a run whose node reads the store say so; the log names
+    the error's type only."""
+    log.error("the %s store cannot be reached (%s)", server, type(exc).__name__)
+    return StateStoreUnavailable(
+        f"the store (LangGraph's store, on {server}) is unavailable; try again"
     )
 
 

@@ -15,7 +15,7 @@ server, its password replaced by ``***``, and the cause, not at the first reques
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from agentdock.registry.sqlite import redact_url
@@ -29,7 +29,11 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.store.base import BaseStore
 
-from agentdock_plugins.langgraph.checkpoint import ThreadedAsync, state_store_unavailable
+from agentdock_plugins.langgraph.checkpoint import (
+    ThreadedAsync,
+    item_store_unavailable,
+    state_store_unavailable,
+)
 
 __all__ = [
     "CHECKPOINT_URL_ENV",
@@ -159,14 +163,27 @@ def open_postgres(url: str) -> BaseCheckpointSaver[Any]:
 
 def open_postgres_store(url: str) -> BaseStore:
     """A set-up ``PostgresStore`` (LangGraph's store: its tables made) on a pool of
-    connections to ``url``; its async calls run the sync ones in worker threads."""
+    connections to ``url``; its async calls run the sync ones in worker threads. A server
+    that cannot be reached while it serves is a 503 ``StateStoreUnavailable``, as for the
+    checkpointer, and the pool reconnects once it is back."""
     try:
         from langgraph.store.postgres import PostgresStore
     except ImportError as exc:
         raise _missing_extra("postgres", exc) from None
-    from psycopg_pool import ConnectionPool
+    import psycopg
+    from langgraph.store.base import Op, Result
+    from psycopg_pool import ConnectionPool, PoolTimeout
+
+    unreachable = (psycopg.OperationalError, PoolTimeout)
 
     class PostgresItemStore(PostgresStore):
+        def batch(self, ops: Iterable[Op]) -> list[Result]:
+            # Every call of the store comes here (``abatch`` runs it in a worker thread).
+            try:
+                return super().batch(ops)
+            except unreachable as exc:
+                raise item_store_unavailable("Postgres", exc) from None
+
         def close(self) -> None:
             if isinstance(self.conn, ConnectionPool):
                 self.conn.close()
