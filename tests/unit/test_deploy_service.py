@@ -816,3 +816,29 @@ def test_a_deploy_writes_the_key_view_and_warns_of_a_missing_pepper(
     warnings = [m for s, m in said if s == "warning"]
     assert len(warnings) == 1 and "no pepper" in warnings[0]
     assert "planted-deploy-pepper" not in repr(said)
+
+
+def test_rollback_after_stop_goes_back_before_the_stopped_version(project, fakes) -> None:
+    """``stop`` then ``rollback``: the version before the one that served last, not the
+    stopped one again (as a rollback of a serving deployment goes back before it)."""
+    manager, _ = fakes
+    _deploy(project, manager)
+    _edit(project)
+    assert _deploy(project, manager).version == "0.1.1"
+    stop("echo", plugins=manager)
+    back = rollback("echo", plugins=manager)
+    assert (back.version, back.status) == ("0.1.0", "active")
+    stop("echo", plugins=manager)  # 0.1.0 served last: before it came 0.1.1
+    assert rollback("echo", plugins=manager).version == "0.1.1"
+    assert rollback("echo", "0.1.1", plugins=manager).version == "0.1.1"  # named: as asked
+
+
+def test_rollback_after_stop_of_the_only_version_is_not_found(project, fakes) -> None:
+    manager, _ = fakes
+    _deploy(project, manager)
+    stop("echo", plugins=manager)
+    with pytest.raises(NotFound) as info:
+        rollback("echo", plugins=manager)
+    assert "no earlier version" in info.value.cause
+    assert "agentdock rollback echo 0.1.0" in (info.value.hint or "")  # it names the way back
+    assert rollback("echo", "0.1.0", plugins=manager).status == "active"  # as the hint says

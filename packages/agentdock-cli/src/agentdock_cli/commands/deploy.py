@@ -509,7 +509,8 @@ def rollback_command(
     server: str | None,
     as_json: bool,
 ) -> None:
-    """Make an earlier VERSION of AGENT live again (default: the previous one). Never builds."""
+    """Make an earlier VERSION of AGENT live again (default: the one before the version
+    serving now, or, after a stop, before the one that served last). Never builds."""
     from agentdock.deployment import rollback
 
     if server:

@@ -44,7 +44,8 @@ def rollback(
     store: Store | None = None,
     plugins: Any = None,
 ) -> Deployment:
-    """Deploy an earlier version again (default: the one active before the current one).
+    """Deploy an earlier version again (default: the one active before the current one;
+    after a ``stop``, the one active before the stopped one).
 
     Uses the version's recorded artifact and snapshot; never builds. The runtime listens
     where the serving deployment does (its ``--host``, else ``expose.host`` when written,
@@ -60,9 +61,15 @@ def rollback(
             active = ws.store.active_deployment(agent, instance_name)
             chosen = version or _previous_version(history, active)
             if chosen is None:
+                serving = _last_served(history, active)
+                again = (
+                    f"agentdock rollback {agent} {serving.version} serves it again; "
+                    if active is None and serving is not None
+                    else ""
+                )
                 raise ws.not_found(
                     f"{agent} has no earlier version to roll back to",
-                    hint=f"agentdock versions {agent}",
+                    hint=f"{again}agentdock versions {agent}",
                 )
             record = ws.store.get_version(agent, chosen)
             if record is None:
@@ -145,9 +152,24 @@ def _settings(
     }
 
 
+#: The states of a deployment that served once and serves no more.
+_SERVED = frozenset({"superseded", "stopped"})
+
+
+def _last_served(history: Sequence[Any], active: Any) -> Any:
+    """The deployment serving now, else (after a ``stop``) the one that served last."""
+    if active is not None:
+        return active
+    return next((record for record in reversed(history) if record.status in _SERVED), None)
+
+
 def _previous_version(history: Sequence[Any], active: Any) -> str | None:
-    current = active.version_id if active is not None else None
+    """The version a rollback without one goes back to: the latest other version that
+    served before the one serving now or, when none serves (after ``stop``), before the
+    one that served last; never the stopped version itself."""
+    last = _last_served(history, active)
+    current = last.version_id if last is not None else None
     for record in reversed(history):
-        if record.status in {"superseded", "stopped"} and record.version_id != current:
+        if record.status in _SERVED and record.version_id != current:
             return str(record.version)
     return None
