@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import agentdock_plugins.auth
 import agentdock_plugins.langgraph
@@ -35,6 +36,7 @@ from agentdock.registry import open_store
 from agentdock_cli.main import cli
 from agentdock_plugins.litestar.hosting import AgentHost
 from agentdock_plugins.litestar.hosting.watch import WATCH_FILTER
+from agentdock_plugins.litestar.limits import DEFAULT_MAX_BODY_BYTES
 from auth_support import stored_key
 from click.testing import CliRunner
 from langgraph.pregel.remote import RemoteGraph
@@ -606,6 +608,50 @@ def test_an_unknown_assistant_at_the_root_is_refused_to_a_stranger(
             assert admitted.status_code == good, (path, admitted.text)
             if good == 404:
                 assert "nosuch not found" in admitted.text, admitted.text
+
+
+def _declared_too_large(url: str, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    """A POST whose ``content-length`` is past the limit, its body never sent: answered
+    only if the server refuses it on its headers (else the socket's timeout fails)."""
+    address = urlsplit(url)
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"host: {address.netloc}",
+        "content-type: application/json",
+        f"content-length: {DEFAULT_MAX_BODY_BYTES + 1}",
+        "connection: close",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
+    with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+@pytest.mark.parametrize(
+    "path", ["/runs/wait", "/runs", "/threads", "/assistants/search", "/langserve/nosuch/invoke"]
+)
+def test_a_body_too_large_at_the_root_is_413_to_an_admitted_caller_only(
+    two_agents: dict[str, Any], path: str
+) -> None:
+    """The root routes read a body to choose the agent: one over the limit is told to a
+    caller some agent admits (413), and refused unread to anyone else (401), as each
+    agent's own routes answer."""
+    url, keys = two_agents["url"], two_agents["keys"]
+    for headers in ({}, {"x-api-key": PLANTED}):
+        status, body = _declared_too_large(url, path, headers)
+        assert status == 401, body
+        assert b"Unauthorized" in body and b"large" not in body and PLANTED.encode() not in body
+    status, body = _declared_too_large(url, path, _key(keys, "chat"))
+    assert status == 413 and b"PayloadTooLarge" in body, body
+    chunks = (b" " * 65536 for _ in range(DEFAULT_MAX_BODY_BYTES // 65536 + 1))
+    answer = httpx.post(
+        f"{url}{path}", content=chunks, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 401, answer.text
 
 
 def test_threads_search_is_empty_for_a_caller_with_no_threads_yet(

@@ -33,7 +33,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import msgspec
+from agentdock_runtime import PayloadTooLarge, RuntimeHTTPError
 
+from agentdock_plugins.litestar.errors import error_parts
+from agentdock_plugins.litestar.invoke import request_headers
 from agentdock_plugins.litestar.platform.context import assistant_id
 
 if TYPE_CHECKING:
@@ -97,9 +100,11 @@ class ClientRoutes:
             if root == "a2a" or len(parts) < 3:
                 return False
         try:
-            body = await _read_body(receive, self.max_body_bytes) if method == "POST" else b""
+            body = (
+                await _read_body(scope, receive, self.max_body_bytes) if method == "POST" else b""
+            )
         except _TooLarge:
-            await _reply(send, 413, _envelope(413, "PayloadTooLarge", "the body is too large"))
+            await self._too_large(scope, send)
             return True
         if root == "langserve":
             # An agent not hosted: told, as an unknown assistant is, by the agents.
@@ -168,6 +173,26 @@ class ClientRoutes:
         return await self.client.request(
             scope["method"], f"{url}?{query}" if query else url, content=body, headers=headers
         )
+
+    async def _too_large(self, scope: Scope, send: Send) -> None:
+        """A body over the limit: 413 to a caller some agent admits, anyone else the
+        refusal of an agent that knew it (403, 429) before a 401, as an agent's own routes
+        tell what is wrong with a body to an admitted caller only. Authentication reads
+        only headers: the body (declared too large) is not read."""
+        headers = request_headers(scope)
+        refusal: RuntimeHTTPError | None = None
+        for name in sorted(self.host.agents):
+            try:
+                await self.host.agents[name].pipeline.authorize(headers, "invoke")
+            except RuntimeHTTPError as exc:
+                if refusal is None or (refusal.status == 401 and exc.status != 401):
+                    refusal = exc
+                continue
+            refusal = None
+            break
+        error = refusal or PayloadTooLarge("the request body is too large")
+        status, content, extra = error_parts(error)
+        await _reply(send, status, content, extra)
 
     async def _first(self, scope: Scope, send: Send, body: bytes) -> None:
         """The first agent's answer that is not "not mine"; else the first refusal of an
@@ -292,7 +317,12 @@ def _field(body: bytes, name: str) -> Any:
     return document.get(name) if isinstance(document, dict) else None
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes:
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """The body, up to ``limit`` (:class:`_TooLarge` past it, unread when its
+    ``content-length`` says so)."""
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            raise _TooLarge
     chunks: list[bytes] = []
     size = 0
     while True:
