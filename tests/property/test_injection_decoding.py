@@ -533,6 +533,126 @@ def test_every_named_reference_unescapes_as_html_unescape_does() -> None:
     assert _unescape_html(numeric) == html.unescape(numeric)
 
 
+_NUMERIC_REFS = st.builds(
+    "&#{}{}{}".format,
+    st.sampled_from(["", "x", "X"]),
+    st.one_of(
+        st.integers(0, 0x110100),
+        st.sampled_from([0, 13, 128, 159, 0xD800, 0xDFFF, 0xFFFE, 0x10FFFF, 0x110000, 10**7]),
+    ),
+    st.sampled_from([";", "", "1", "a", "&"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(_NUMERIC_REFS, _REFS, _BETWEEN, st.text(alphabet="&#;x019a ", max_size=12)),
+        max_size=60,
+    ),
+    st.sampled_from(["", "&#105;", "&#256;", "&#x69;"]),
+)
+def test_any_text_unescapes_as_html_unescape_does(parts: list[str], head_ref: str) -> None:
+    """Numeric references are read in bulk, the rest once each: whatever the text (decimal,
+    hexadecimal and named references, repeated or not, in any order), the result is
+    ``html.unescape``'s."""
+    import html
+
+    from agentdock_plugins.policies.injection_decode import _HTML_SAMPLE, _unescape_html
+
+    body = "".join(parts)
+    distinct = "".join(f"&#{n};" for n in range(300, 300 + _HTML_SAMPLE // 5))
+    head = head_ref * (_HTML_SAMPLE // 5)
+    for text in (body, head + body, distinct + body, body * 150, distinct + body * 40):
+        assert _unescape_html(text) == html.unescape(text)
+
+
+def test_every_numeric_reference_unescapes_as_html_unescape_does() -> None:
+    """Every code point and then some, decimal and hexadecimal, with and without ``;``, with
+    leading zeros, and past seven digits (the Windows-1252 table, surrogates, invalid code
+    points and numbers past Unicode included)."""
+    import html
+
+    from agentdock_plugins.policies.injection_decode import _unescape_html
+
+    numbers = range(0, 0x110000 + 16, 7)
+    for form in ("&#{n};", "&#{n}", "&#x{n:x};", "&#X{n:X}", "&#{n:07d};", "&#{n:08d}"):
+        text = "".join(form.format(n=n) for n in numbers)
+        assert _unescape_html(text) == html.unescape(text), form
+    # Repeated (each distinct reference read once): the exceptions of the tables.
+    special = (*range(0, 0x100), *range(0xD7F0, 0xE010), *range(0xFDC0, 0x10000), 0x10FFFF)
+    for form in ("&#{n};", "&#x{n:x}"):
+        text = "".join(form.format(n=n) for n in special) * 3 + "&#9999999;&#99999999&#x110000"
+        assert _unescape_html(text) == html.unescape(text), form
+
+
+def test_the_bulk_reading_of_decimal_references_is_the_standard_librarys_path() -> None:
+    """The tables of exceptions are found where this Python keeps them: the bulk path is
+    the one taken (without them every reference would be read by ``html.unescape``)."""
+    from agentdock_plugins.policies import injection_decode
+
+    assert injection_decode._NUMERIC_SPECIALS is not None
+    assert injection_decode._NUMERIC_SPECIALS[0x80] == "\u20ac"
+    assert injection_decode._NUMERIC_SPECIALS[0xD800] == "\ufffd"
+    assert injection_decode._NUMERIC_SPECIALS[0xFFFF] == ""
+
+
+def _texty_strict(raw: bytes) -> str | None:
+    """:func:`texty` as it read bytes that are not UTF-8: by catching the strict decoder's
+    exception."""
+    from agentdock_plugins.policies.injection_blobs import texty
+
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return texty(raw)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(max_size=6),
+            st.sampled_from([b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\xaf", b"\xe2\x82"]),
+            st.text(max_size=6).map(lambda t: t.encode("utf-8", "surrogatepass")),
+        ),
+        max_size=8,
+    )
+)
+def test_bytes_that_are_not_utf8_are_refused_as_the_strict_decoder_refused_them(
+    chunks: list[bytes],
+) -> None:
+    from agentdock_plugins.policies.injection_blobs import texty
+
+    raw = b"".join(chunks)
+    assert texty(raw) == _texty_strict(raw)
+    assert texty(b"text " + raw) == _texty_strict(b"text " + raw)
+
+
+def test_a_token_repeated_in_a_text_is_decoded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The decoders' answers are kept for the text: a blob written three times (and read
+    again for rot13 and reversal) costs one decode, and the text decodes as before."""
+    from agentdock_plugins.policies import injection_decode
+
+    blob = _b64(ATTACKS[0])
+    words = "RawDescriptionHelpFormatter argparse.ArgumentParser("
+    text = f"{words} {blob} {words} {blob} {words} {blob}"
+    expected = list(injection_decode.decode_once(text, Budget()))
+    tried: list[str] = []
+    decode = injection_decode.decode_blob
+
+    def counted(token: str) -> tuple[str, str] | None:
+        tried.append(token)
+        return decode(token)
+
+    monkeypatch.setattr(injection_decode, "decode_blob", counted)
+    assert list(injection_decode.decode_once(text, Budget())) == expected
+    assert tried.count(blob) == 1
+    assert tried.count("RawDescriptionHelpFormatter") == 1
+    assert ("base64", ATTACKS[0]) in expected
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.text(min_size=100, max_size=700),

@@ -52,6 +52,8 @@ _UTF8 = codecs.getincrementaldecoder("utf-8")
 _CONTINUATION = bytes(range(0x80, 0xC0))
 #: ASCII control bytes but tab and line breaks: the unprintable ASCII characters.
 _CONTROLS = bytes(b for b in (*range(0x20), 0x7F) if b not in b"\t\n\r")
+#: What ``surrogateescape`` reads a byte that is not UTF-8 as.
+_ESCAPED = re.compile("[\udc80-\udcff]")
 _B32 = re.compile(r"[A-Z2-7]+=*")
 #: Characters of a long base32 blob decoded first, to see whether it spells text.
 _PROBE = 64
@@ -65,11 +67,17 @@ def texty(raw: bytes, *, cut: bool = False) -> str | None:
     was cut out of longer bytes, so a character split at either end is left out."""
     if cut:
         raw = raw.lstrip(_CONTINUATION)
-        decoder = _UTF8()
-    try:
-        text = decoder.decode(raw, final=False) if cut else raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+        try:
+            text = _UTF8().decode(raw, final=False)
+        except UnicodeDecodeError:
+            return None
+    else:
+        # Bytes that are not UTF-8 read as lone surrogates U+DC80-U+DCFF, which UTF-8 never
+        # spells: refused without raising (most blobs tried are not text, and an exception
+        # cost as much as the rest of the try).
+        text = raw.decode("utf-8", "surrogateescape")
+        if not text.isascii() and _ESCAPED.search(text) is not None:
+            return None
     text = strip_hidden(text)
     if len(text) < 4:
         return None
