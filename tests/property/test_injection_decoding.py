@@ -820,3 +820,59 @@ def test_spaced_hex_pairs_are_spaced_pairs_of_the_rot13_shape_too() -> None:
     for byte in range(256):
         if _HEXES[byte] in b"hs":
             assert _ROT_HEXES[byte] == _HEXES[byte]
+
+
+def test_the_inert_hidden_characters_are_in_no_canonical_decomposition() -> None:
+    """NFC leaves the inert hidden characters where they are: none has a canonical
+    decomposition or is in one (so none composes with a neighbour), and none is a Hangul
+    jamo (composed by rule, not by the data)."""
+    import unicodedata
+
+    from agentdock_plugins.policies.injection_normal import _INERT
+
+    composed: set[int] = set()
+    for code in range(0x110000):
+        parts = unicodedata.decomposition(chr(code))
+        if parts and not parts.startswith("<"):
+            composed.add(code)
+            composed.update(int(part, 16) for part in parts.split())
+    assert _INERT
+    assert composed.isdisjoint(_INERT)
+    assert not [c for c in _INERT if 0x1100 <= c <= 0x11FF or 0xAC00 <= c <= 0xD7A3]
+    for code in _INERT:
+        for text in (chr(code), "a" + chr(code) + "\u0301", "\u0915" + chr(code) + "\u093c"):
+            assert chr(code) in unicodedata.normalize("NFC", text)
+
+
+_NORMAL_ALPHABET = st.sampled_from(
+    [
+        "a", "e", "I", "\u0301", "\u0308", "\u0327", "\u034f", "\ufe0f", "\u200b", "\u2800",
+        "\u00ad", "\u2060", "\u0958", "\u0915", "\u093c", "\u1100", "\u1161", "\u11a8",
+        "\uac00", "\u0cbf", "\u0cd5", "\u0b47", "\u0b3e", "\u00e9", "\u212b", "\u1e9b",
+        "\uff41", "\u0430", "\U000e0069", "\U000e0001", "\U0001d400", "\ud800", " ", "1", ".",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_NORMAL_ALPHABET, max_size=40))
+def test_a_text_with_an_inert_hidden_character_reads_as_through_nfc(parts: list[str]) -> None:
+    """A text holding an inert hidden character skips NFC: its canonical form and disguise
+    are those the NFC path gives (NFKD of a text is NFKD of its NFC form)."""
+    import re
+    import unicodedata
+
+    from agentdock_plugins.policies import injection_normal
+
+    text = "".join(parts)
+    assert unicodedata.normalize("NFKD", unicodedata.normalize("NFC", text)) == (
+        unicodedata.normalize("NFKD", text)
+    )
+    found = canonical(text)
+    saved = injection_normal._TAG_OR_INERT
+    # Only tags, as before: every text goes through NFC.
+    injection_normal._TAG_OR_INERT = re.compile("[\U000e0000-\U000e007f]")
+    try:
+        assert canonical(text) == found
+    finally:
+        injection_normal._TAG_OR_INERT = saved
