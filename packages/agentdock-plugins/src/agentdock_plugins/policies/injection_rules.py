@@ -331,12 +331,13 @@ _ASCII_MEM = (32 << 20) + _TRIGGER_MEM
 class _AsciiPass:
     """What a rule set asks of an ASCII text, in one RE2 pass instead of three: the
     candidates of the prefilter (:meth:`Prefilter.candidates`), the groups of whole-word
-    triggers present (:meth:`_TriggerWords.present`) and whether a run of
-    :data:`_LONG_WORD` letters is there (:func:`_long_words` finds one). The three sets'
-    patterns in one set, each matching in ASCII text where it did alone: a trigger pattern's
-    bytes past ASCII (Latin-1 there, code points here) match no ASCII text either way, and
-    its other parts read ASCII the same in both encodings. A pass that RE2 cannot finish
-    answers ``None``, and the three are asked one by one as before."""
+    triggers present (:meth:`_TriggerWords.present`) and whether a squeezed phrase may be
+    there: a run of :data:`_LONG_WORD` letters (:func:`_long_words` finds one) and a match of
+    one of :data:`SQUEEZED`'s patterns anywhere (a match inside a word is one in the text).
+    The sets' patterns in one set, each matching in ASCII text where it did alone: a trigger
+    pattern's bytes past ASCII (Latin-1 there, code points here) match no ASCII text either
+    way, and its other parts read ASCII the same in both encodings. A pass that RE2 cannot
+    finish answers ``None``, and each is asked as before."""
 
     def __init__(self, triggers: _TriggerWords) -> None:
         options = re2.Options()
@@ -348,18 +349,20 @@ class _AsciiPass:
                 raise RuntimeError("RE2 set indices out of step")
         self._first_trigger = len(_PREFILTER.rewritten)
         self._long = self._set.Add(f"[a-z]{{{_LONG_WORD}}}")
+        self._squeezed = frozenset(self._set.Add(regex.pattern) for _, regex in SQUEEZED)
         self._sentinel = self._set.Add("")
         self._set.Compile()
 
     def match(self, text: str) -> tuple[frozenset[int], frozenset[int], bool] | None:
-        """``(prefilter candidates, trigger groups present, whether a long word is there)``
-        for ASCII ``text``, or ``None`` (see the class)."""
+        """``(prefilter candidates, trigger groups present, whether a squeezed phrase may be
+        there)`` for ASCII ``text``, or ``None`` (see the class)."""
         found = self._set.Match(text)
         if not found or self._sentinel not in found:
             return None
         first, long = self._first_trigger, self._long
         present = frozenset(i - first for i in found if first <= i < long)
-        return _PREFILTER.named(found), present, long in found
+        squeezed = long in found and not self._squeezed.isdisjoint(found)
+        return _PREFILTER.named(found), present, squeezed
 
 
 @dataclass(frozen=True, slots=True)
@@ -432,11 +435,11 @@ class RuleSet:
             if "override" not in names:
                 total += self._squeezed(text, names)
             return names, total
-        candidates, present, long = found
+        candidates, present, squeezed = found
         total = _english(text, names, candidates=candidates)
         if self._spaced or self._unspaced:
             total += self._languages(text, names, present)
-        if long and "override" not in names:
+        if squeezed and "override" not in names:
             total += self._squeezed(text, names)
         return names, total
 
