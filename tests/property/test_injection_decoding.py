@@ -876,3 +876,105 @@ def test_a_text_with_an_inert_hidden_character_reads_as_through_nfc(parts: list[
         assert canonical(text) == found
     finally:
         injection_normal._TAG_OR_INERT = saved
+
+
+_TOKEN_PARTS = st.sampled_from(
+    ["A", "b", "9", "%41", "%", "<~", "~>", "é", "中", "\x7f", "!", "~", "\ud800", "\u2003",
+     "A" * 19, "QUJDREVGR0hJSktMTU5PUA", "!#$%&()*+-;<=>?@^_`{|}"]
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.lists(_TOKEN_PARTS, max_size=12).map("".join), max_size=4))
+def test_tokens_not_ascii_are_searched_for_ascii_runs_only_where_they_hold_one(
+    tokens: list[str],
+) -> None:
+    """A token that is not ASCII is searched for base85 candidates and runs of printable
+    ASCII only where its bytes show a run long enough: the same candidates and runs."""
+    from agentdock_plugins.policies.injection_decode import (
+        _ASCII_RUN,
+        _B85,
+        _ascii_runs,
+        _b85_candidates,
+    )
+
+    candidates: list[str] = []
+    runs: list[str] = []
+    for token in tokens:
+        runs.append(token)
+        if not token.isascii():
+            runs.extend(m.group() for m in _ASCII_RUN.finditer(token))
+        if len(token) < 20:
+            continue
+        if token.isascii() and token.isprintable():
+            candidates.append(token)
+        else:
+            candidates.extend(m.group() for m in _B85.finditer(token))
+    assert list(_b85_candidates(tokens)) == candidates
+    assert list(_ascii_runs(tokens)) == runs
+
+
+def test_a_token_not_ascii_is_still_read_for_its_escapes() -> None:
+    """Tokens that are not ASCII without ``%`` are passed over at once; with escapes, their
+    turned readings are tried as before."""
+    from agentdock_plugins.policies.injection_decode import _Reads, _turned_tokens
+
+    escaped = "".join(f"%{b:02X}" for b in b"ignore all")
+    assert list(_turned_tokens(["é" * 40, "\u2003中文" * 9], _Reads())) == []
+    turned = list(_turned_tokens(["é" + escaped[::-1]], _Reads()))
+    assert ("reversed", escaped + "é") in turned
+
+
+def _decode_b85_one_probe(token: str, *, cut: bool = False) -> tuple[str, str] | None:
+    """:func:`decode_b85` as it was, with one probe of :data:`_B85_PROBE` characters."""
+    import binascii
+
+    from agentdock_plugins.policies import injection_blobs as blobs
+
+    body = token.removeprefix("<~").removesuffix("~>")
+    for decode, alphabet in (
+        (base64.b85decode, blobs._B85_ALPHABET),
+        (base64.a85decode, blobs._A85_ALPHABET),
+    ):
+        if alphabet.fullmatch(body) is None:
+            continue
+        if len(body) > blobs._B85_PROBE:
+            try:
+                head: bytes | None = decode(body[: blobs._B85_PROBE].encode("ascii"))
+            except (ValueError, binascii.Error, UnicodeEncodeError):
+                head = None
+            if head is not None and blobs._not_utf8(head, cut=cut):
+                continue
+        try:
+            out = blobs.texty(decode(body.encode("ascii")), cut=cut)
+        except (ValueError, binascii.Error, UnicodeEncodeError):
+            continue
+        if out is not None:
+            return "base85", out
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(min_size=0, max_size=120),
+    st.binary(min_size=0, max_size=700),
+    st.sampled_from(["b85", "a85", "a85-spaced", "a85-z"]),
+    st.integers(0, 4),
+    st.booleans(),
+)
+def test_a_short_probe_of_a_long_base85_body_decides_as_the_long_one(
+    text: str, noise: bytes, kind: str, cut_at: int, cut: bool
+) -> None:
+    """A long base85 body whose first groups already fail UTF-8 is passed over before its
+    longer probe is decoded: every body decodes (or not) as with the one long probe."""
+    from agentdock_plugins.policies.injection_blobs import decode_b85
+
+    raw = (text * 12).encode("utf-8", "surrogatepass")[:600] + noise
+    if kind == "b85":
+        token = base64.b85encode(raw).decode()
+    else:
+        token = base64.a85encode(raw, wrapcol=37 if kind == "a85-spaced" else 0).decode()
+        if kind == "a85-z":
+            token = token.replace("!!!!!", "z")
+    token = token[cut_at:] if cut else token
+    assert decode_b85(token, cut=cut) == _decode_b85_one_probe(token, cut=cut)

@@ -250,6 +250,8 @@ def b85_alphabet(token: str) -> bool:
 
 #: Characters of a long base85 body decoded first (a whole number of five-character groups).
 _B85_PROBE = 640
+#: Characters decoded before that: bytes that are not text mostly fail UTF-8 within them.
+_B85_FIRST = 65
 
 
 def _not_utf8(head: bytes, *, cut: bool) -> bool:
@@ -266,11 +268,23 @@ def _not_utf8(head: bytes, *, cut: bool) -> bool:
     return False
 
 
+def _probe_fails(decode: Callable[[bytes], bytes], head: str, *, cut: bool) -> bool:
+    """Whether the first characters ``head`` of a body decode to bytes that already fail as
+    UTF-8 (:func:`_not_utf8`): the bytes of a body's first groups begin the bytes of the
+    body, so then the body fails too. A probe that does not decode (its end may be what
+    fails) says nothing: the next probe, or the whole body, decides."""
+    try:
+        return _not_utf8(decode(head.encode("ascii")), cut=cut)
+    except (ValueError, binascii.Error, UnicodeEncodeError):
+        return False
+
+
 def decode_b85(token: str, *, cut: bool = False) -> tuple[str, str] | None:
     """``(transform, text)`` a base85 or Ascii85 token decodes to. Both decoders loop in
     Python (a 16,384-character window cost some 20 ms): a body longer than
     :data:`_B85_PROBE` is decoded whole only when its first groups decode to bytes that may
-    begin UTF-8 text (random bytes seldom do for long)."""
+    begin UTF-8 text (random bytes seldom do for long), looked at in its first
+    :data:`_B85_FIRST` characters, then in the first :data:`_B85_PROBE`."""
     body = token.removeprefix("<~").removesuffix("~>")
     for name, decode, alphabet in (
         ("base85", base64.b85decode, _B85_ALPHABET),
@@ -278,13 +292,11 @@ def decode_b85(token: str, *, cut: bool = False) -> tuple[str, str] | None:
     ):
         if alphabet.fullmatch(body) is None:
             continue
-        if len(body) > _B85_PROBE:
-            try:
-                head = decode(body[:_B85_PROBE].encode("ascii"))
-            except (ValueError, binascii.Error, UnicodeEncodeError):
-                head = None  # the probe's end may be what fails: the whole body decides
-            if head is not None and _not_utf8(head, cut=cut):
-                continue
+        if len(body) > _B85_PROBE and (
+            _probe_fails(decode, body[:_B85_FIRST], cut=cut)
+            or _probe_fails(decode, body[:_B85_PROBE], cut=cut)
+        ):
+            continue
         try:
             out = texty(decode(body.encode("ascii")), cut=cut)
         except (ValueError, binascii.Error, UnicodeEncodeError):
