@@ -518,6 +518,8 @@ def _decimal_chars(digits: list[str], specials: dict[int, str]) -> list[str]:
     if max(numbers) >= _PAST_UNICODE:
         numbers = [*map(min, numbers, repeat(_PAST_UNICODE))]
         chars = map(chr, map(min, numbers, repeat(_PAST_UNICODE - 1)))
+    elif specials.keys().isdisjoint(numbers):
+        return [*map(chr, numbers)]
     else:
         chars = map(chr, numbers)
     return [*map(specials.get, numbers, chars)]
