@@ -20,8 +20,8 @@ It prints the block rate per family, per language and per transform (attacks), t
 positive rate on the benign texts (per source kind), then microseconds per call per tier on
 a short prompt, a 4 KB benign text, a 4 KB attack and adversarial inputs of about 100 KB
 (nested encodings, pathological Unicode), each the best of several rounds of repeated calls
-in CPU time, ``before`` measured in the same run (when ``--before`` has the tiered
-detector, its tier 1 and tiers 1+2 are timed).
+in CPU time, ``before`` measured in the same run, each round timing every column in turn
+(when ``--before`` has the tiered detector, its tier 1 and tiers 1+2 are timed).
 
 ``--same-as REV`` decides every train and dev text with this tree and with ``REV`` (tier 1,
 tiers 1+2 and ``score_text``: tier, score, rules and transforms) and exits 1 when any text is
@@ -194,24 +194,30 @@ def _inputs() -> dict[str, str]:
     }
 
 
-def _time(call: Callable[[str], Any], text: str, budget: float = 0.15) -> float:
-    """Best CPU microseconds per call over a few rounds of about ``budget`` seconds.
+def _times(calls: dict[str, Callable[[str], Any]], text: str, budget: float = 0.15) -> list[float]:
+    """Best CPU microseconds per call of each of ``calls``, over rounds that time every call
+    in turn (about ``budget`` seconds per call in all).
 
     CPU time of this process (``time.process_time``), not wall time: on a shared machine
-    the time spent waiting for a core is not the detector's.
+    the time spent waiting for a core is not the detector's. The calls are interleaved, so
+    a stretch of load slows every column of a round, not one column's rounds.
     """
-    call(text)  # warm (compiled patterns, loaded model, caches)
-    start = time.process_time()
-    call(text)
-    once = max(time.process_time() - start, 1e-6)
-    n = max(1, min(2000, int(budget / 5 / once)))
-    best = float("inf")
-    for _ in range(5):
+    rounds = 15
+    counts = []
+    for call in calls.values():
+        call(text)  # warm (compiled patterns, loaded model, caches)
         start = time.process_time()
-        for _ in range(n):
-            call(text)
-        best = min(best, (time.process_time() - start) / n)
-    return best * 1e6
+        call(text)
+        once = max(time.process_time() - start, 1e-6)
+        counts.append(max(1, min(2000, int(budget / rounds / once))))
+    best = [float("inf")] * len(calls)
+    for _ in range(rounds):
+        for index, (call, n) in enumerate(zip(calls.values(), counts, strict=True)):
+            start = time.process_time()
+            for _ in range(n):
+                call(text)
+            best[index] = min(best[index], (time.process_time() - start) / n)
+    return [b * 1e6 for b in best]
 
 
 def timing(before: str) -> None:
@@ -229,10 +235,10 @@ def timing(before: str) -> None:
     calls["tier1"] = tier1.decide
     calls["tier2"] = tier2.decide
     calls["tier1+2"] = both.decide
-    print("\nCPU microseconds per call (best of 5 rounds)")
+    print("\nCPU microseconds per call (best of 15 interleaved rounds)")
     print(f"  {'':26} " + " ".join(f"{n:>11}" for n in calls))
     for label, text in _inputs().items():
-        cells = [f"{_time(call, text):11.1f}" for call in calls.values()]
+        cells = [f"{t:11.1f}" for t in _times(calls, text)]
         print(f"  {label:26} " + " ".join(cells))
 
 

@@ -533,6 +533,126 @@ def test_every_named_reference_unescapes_as_html_unescape_does() -> None:
     assert _unescape_html(numeric) == html.unescape(numeric)
 
 
+_NUMERIC_REFS = st.builds(
+    "&#{}{}{}".format,
+    st.sampled_from(["", "x", "X"]),
+    st.one_of(
+        st.integers(0, 0x110100),
+        st.sampled_from([0, 13, 128, 159, 0xD800, 0xDFFF, 0xFFFE, 0x10FFFF, 0x110000, 10**7]),
+    ),
+    st.sampled_from([";", "", "1", "a", "&"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(_NUMERIC_REFS, _REFS, _BETWEEN, st.text(alphabet="&#;x019a ", max_size=12)),
+        max_size=60,
+    ),
+    st.sampled_from(["", "&#105;", "&#256;", "&#x69;"]),
+)
+def test_any_text_unescapes_as_html_unescape_does(parts: list[str], head_ref: str) -> None:
+    """Numeric references are read in bulk, the rest once each: whatever the text (decimal,
+    hexadecimal and named references, repeated or not, in any order), the result is
+    ``html.unescape``'s."""
+    import html
+
+    from agentdock_plugins.policies.injection_decode import _HTML_SAMPLE, _unescape_html
+
+    body = "".join(parts)
+    distinct = "".join(f"&#{n};" for n in range(300, 300 + _HTML_SAMPLE // 5))
+    head = head_ref * (_HTML_SAMPLE // 5)
+    for text in (body, head + body, distinct + body, body * 150, distinct + body * 40):
+        assert _unescape_html(text) == html.unescape(text)
+
+
+def test_every_numeric_reference_unescapes_as_html_unescape_does() -> None:
+    """Every code point and then some, decimal and hexadecimal, with and without ``;``, with
+    leading zeros, and past seven digits (the Windows-1252 table, surrogates, invalid code
+    points and numbers past Unicode included)."""
+    import html
+
+    from agentdock_plugins.policies.injection_decode import _unescape_html
+
+    numbers = range(0, 0x110000 + 16, 7)
+    for form in ("&#{n};", "&#{n}", "&#x{n:x};", "&#X{n:X}", "&#{n:07d};", "&#{n:08d}"):
+        text = "".join(form.format(n=n) for n in numbers)
+        assert _unescape_html(text) == html.unescape(text), form
+    # Repeated (each distinct reference read once): the exceptions of the tables.
+    special = (*range(0, 0x100), *range(0xD7F0, 0xE010), *range(0xFDC0, 0x10000), 0x10FFFF)
+    for form in ("&#{n};", "&#x{n:x}"):
+        text = "".join(form.format(n=n) for n in special) * 3 + "&#9999999;&#99999999&#x110000"
+        assert _unescape_html(text) == html.unescape(text), form
+
+
+def test_the_bulk_reading_of_decimal_references_is_the_standard_librarys_path() -> None:
+    """The tables of exceptions are found where this Python keeps them: the bulk path is
+    the one taken (without them every reference would be read by ``html.unescape``)."""
+    from agentdock_plugins.policies import injection_decode
+
+    assert injection_decode._NUMERIC_SPECIALS is not None
+    assert injection_decode._NUMERIC_SPECIALS[0x80] == "\u20ac"
+    assert injection_decode._NUMERIC_SPECIALS[0xD800] == "\ufffd"
+    assert injection_decode._NUMERIC_SPECIALS[0xFFFF] == ""
+
+
+def _texty_strict(raw: bytes) -> str | None:
+    """:func:`texty` as it read bytes that are not UTF-8: by catching the strict decoder's
+    exception."""
+    from agentdock_plugins.policies.injection_blobs import texty
+
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return texty(raw)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(max_size=6),
+            st.sampled_from([b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\xaf", b"\xe2\x82"]),
+            st.text(max_size=6).map(lambda t: t.encode("utf-8", "surrogatepass")),
+        ),
+        max_size=8,
+    )
+)
+def test_bytes_that_are_not_utf8_are_refused_as_the_strict_decoder_refused_them(
+    chunks: list[bytes],
+) -> None:
+    from agentdock_plugins.policies.injection_blobs import texty
+
+    raw = b"".join(chunks)
+    assert texty(raw) == _texty_strict(raw)
+    assert texty(b"text " + raw) == _texty_strict(b"text " + raw)
+
+
+def test_a_token_repeated_in_a_text_is_decoded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The decoders' answers are kept for the text: a blob written three times (and read
+    again for rot13 and reversal) costs one decode, and the text decodes as before."""
+    from agentdock_plugins.policies import injection_decode
+
+    blob = _b64(ATTACKS[0])
+    words = "RawDescriptionHelpFormatter argparse.ArgumentParser("
+    text = f"{words} {blob} {words} {blob} {words} {blob}"
+    expected = list(injection_decode.decode_once(text, Budget()))
+    tried: list[str] = []
+    decode = injection_decode.decode_blob
+
+    def counted(token: str) -> tuple[str, str] | None:
+        tried.append(token)
+        return decode(token)
+
+    monkeypatch.setattr(injection_decode, "decode_blob", counted)
+    assert list(injection_decode.decode_once(text, Budget())) == expected
+    assert tried.count(blob) == 1
+    assert tried.count("RawDescriptionHelpFormatter") == 1
+    assert ("base64", ATTACKS[0]) in expected
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.text(min_size=100, max_size=700),
@@ -700,3 +820,161 @@ def test_spaced_hex_pairs_are_spaced_pairs_of_the_rot13_shape_too() -> None:
     for byte in range(256):
         if _HEXES[byte] in b"hs":
             assert _ROT_HEXES[byte] == _HEXES[byte]
+
+
+def test_the_inert_hidden_characters_are_in_no_canonical_decomposition() -> None:
+    """NFC leaves the inert hidden characters where they are: none has a canonical
+    decomposition or is in one (so none composes with a neighbour), and none is a Hangul
+    jamo (composed by rule, not by the data)."""
+    import unicodedata
+
+    from agentdock_plugins.policies.injection_normal import _INERT
+
+    composed: set[int] = set()
+    for code in range(0x110000):
+        parts = unicodedata.decomposition(chr(code))
+        if parts and not parts.startswith("<"):
+            composed.add(code)
+            composed.update(int(part, 16) for part in parts.split())
+    assert _INERT
+    assert composed.isdisjoint(_INERT)
+    assert not [c for c in _INERT if 0x1100 <= c <= 0x11FF or 0xAC00 <= c <= 0xD7A3]
+    for code in _INERT:
+        for text in (chr(code), "a" + chr(code) + "\u0301", "\u0915" + chr(code) + "\u093c"):
+            assert chr(code) in unicodedata.normalize("NFC", text)
+
+
+_NORMAL_ALPHABET = st.sampled_from(
+    [
+        "a", "e", "I", "\u0301", "\u0308", "\u0327", "\u034f", "\ufe0f", "\u200b", "\u2800",
+        "\u00ad", "\u2060", "\u0958", "\u0915", "\u093c", "\u1100", "\u1161", "\u11a8",
+        "\uac00", "\u0cbf", "\u0cd5", "\u0b47", "\u0b3e", "\u00e9", "\u212b", "\u1e9b",
+        "\uff41", "\u0430", "\U000e0069", "\U000e0001", "\U0001d400", "\ud800", " ", "1", ".",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_NORMAL_ALPHABET, max_size=40))
+def test_a_text_with_an_inert_hidden_character_reads_as_through_nfc(parts: list[str]) -> None:
+    """A text holding an inert hidden character skips NFC: its canonical form and disguise
+    are those the NFC path gives (NFKD of a text is NFKD of its NFC form)."""
+    import re
+    import unicodedata
+
+    from agentdock_plugins.policies import injection_normal
+
+    text = "".join(parts)
+    assert unicodedata.normalize("NFKD", unicodedata.normalize("NFC", text)) == (
+        unicodedata.normalize("NFKD", text)
+    )
+    found = canonical(text)
+    saved = injection_normal._TAG_OR_INERT
+    # Only tags, as before: every text goes through NFC.
+    injection_normal._TAG_OR_INERT = re.compile("[\U000e0000-\U000e007f]")
+    try:
+        assert canonical(text) == found
+    finally:
+        injection_normal._TAG_OR_INERT = saved
+
+
+_TOKEN_PARTS = st.sampled_from(
+    ["A", "b", "9", "%41", "%", "<~", "~>", "é", "中", "\x7f", "!", "~", "\ud800", "\u2003",
+     "A" * 19, "QUJDREVGR0hJSktMTU5PUA", "!#$%&()*+-;<=>?@^_`{|}"]
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.lists(_TOKEN_PARTS, max_size=12).map("".join), max_size=4))
+def test_tokens_not_ascii_are_searched_for_ascii_runs_only_where_they_hold_one(
+    tokens: list[str],
+) -> None:
+    """A token that is not ASCII is searched for base85 candidates and runs of printable
+    ASCII only where its bytes show a run long enough: the same candidates and runs."""
+    from agentdock_plugins.policies.injection_decode import (
+        _ASCII_RUN,
+        _B85,
+        _ascii_runs,
+        _b85_candidates,
+    )
+
+    candidates: list[str] = []
+    runs: list[str] = []
+    for token in tokens:
+        runs.append(token)
+        if not token.isascii():
+            runs.extend(m.group() for m in _ASCII_RUN.finditer(token))
+        if len(token) < 20:
+            continue
+        if token.isascii() and token.isprintable():
+            candidates.append(token)
+        else:
+            candidates.extend(m.group() for m in _B85.finditer(token))
+    assert list(_b85_candidates(tokens)) == candidates
+    assert list(_ascii_runs(tokens)) == runs
+
+
+def test_a_token_not_ascii_is_still_read_for_its_escapes() -> None:
+    """Tokens that are not ASCII without ``%`` are passed over at once; with escapes, their
+    turned readings are tried as before."""
+    from agentdock_plugins.policies.injection_decode import _Reads, _turned_tokens
+
+    escaped = "".join(f"%{b:02X}" for b in b"ignore all")
+    assert list(_turned_tokens(["é" * 40, "\u2003中文" * 9], _Reads())) == []
+    turned = list(_turned_tokens(["é" + escaped[::-1]], _Reads()))
+    assert ("reversed", escaped + "é") in turned
+
+
+def _decode_b85_one_probe(token: str, *, cut: bool = False) -> tuple[str, str] | None:
+    """:func:`decode_b85` as it was, with one probe of :data:`_B85_PROBE` characters."""
+    import binascii
+
+    from agentdock_plugins.policies import injection_blobs as blobs
+
+    body = token.removeprefix("<~").removesuffix("~>")
+    for decode, alphabet in (
+        (base64.b85decode, blobs._B85_ALPHABET),
+        (base64.a85decode, blobs._A85_ALPHABET),
+    ):
+        if alphabet.fullmatch(body) is None:
+            continue
+        if len(body) > blobs._B85_PROBE:
+            try:
+                head: bytes | None = decode(body[: blobs._B85_PROBE].encode("ascii"))
+            except (ValueError, binascii.Error, UnicodeEncodeError):
+                head = None
+            if head is not None and blobs._not_utf8(head, cut=cut):
+                continue
+        try:
+            out = blobs.texty(decode(body.encode("ascii")), cut=cut)
+        except (ValueError, binascii.Error, UnicodeEncodeError):
+            continue
+        if out is not None:
+            return "base85", out
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(min_size=0, max_size=120),
+    st.binary(min_size=0, max_size=700),
+    st.sampled_from(["b85", "a85", "a85-spaced", "a85-z"]),
+    st.integers(0, 4),
+    st.booleans(),
+)
+def test_a_short_probe_of_a_long_base85_body_decides_as_the_long_one(
+    text: str, noise: bytes, kind: str, cut_at: int, cut: bool
+) -> None:
+    """A long base85 body whose first groups already fail UTF-8 is passed over before its
+    longer probe is decoded: every body decodes (or not) as with the one long probe."""
+    from agentdock_plugins.policies.injection_blobs import decode_b85
+
+    raw = (text * 12).encode("utf-8", "surrogatepass")[:600] + noise
+    if kind == "b85":
+        token = base64.b85encode(raw).decode()
+    else:
+        token = base64.a85encode(raw, wrapcol=37 if kind == "a85-spaced" else 0).decode()
+        if kind == "a85-z":
+            token = token.replace("!!!!!", "z")
+    token = token[cut_at:] if cut else token
+    assert decode_b85(token, cut=cut) == _decode_b85_one_probe(token, cut=cut)

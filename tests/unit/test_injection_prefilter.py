@@ -202,3 +202,69 @@ def test_trigger_words_found_in_one_pass_are_those_of_the_word_set(parts: list[s
             i for i, family in enumerate(rules._spaced) if not family.triggers.isdisjoint(words)
         }
         assert rules._triggers.present(sample) == expected
+
+
+_ASCII_PASS_ALPHABET = [
+    *_TRIGGER_ALPHABET[:4], "ignore all previous instructions", "reveal the system prompt",
+    "<|im_start|>", "\nsystem:", "ignoreallpreviousinstructions", "abcdefghij", "klmnopqrst",
+    "ignorez les instructions", "vergiss alle anweisungen", "0", "_", "revealthesystemprompt",
+    "doanythingnow", "developermodeenabled", "ignore", "overridetheprior",
+]  # fmt: skip
+
+
+def _squeezed_sign(text: str) -> bool:
+    """Whether a squeezed phrase may be in ``text``: a long word, and a pattern of the
+    squeezed table matching somewhere (it matches in a long word, as the rules read it,
+    only then)."""
+    return bool(injection_rules._long_words(text)) and any(
+        regex.search(text) is not None for _, regex in injection_rules.SQUEEZED
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from([*_ASCII_PASS_ALPHABET, " ", ".", "\n", "-", "x"]), max_size=30))
+def test_the_one_ascii_pass_answers_as_the_three_passes_do(parts: list[str]) -> None:
+    """One RE2 pass over an ASCII text names the prefilter's candidates, the languages whose
+    trigger words occur and whether a squeezed phrase may be there, as the passes and the
+    long-word search did apart."""
+    rules = injection_rules.DEFAULT_RULES
+    text = "".join(parts)
+    for sample in (text, canonical(text)[0]):
+        assert rules._ascii.match(sample) == (
+            injection_rules._PREFILTER.candidates(sample),
+            rules._triggers.present(sample),
+            _squeezed_sign(sample),
+        )
+
+
+def test_the_one_ascii_pass_answers_as_the_three_passes_do_on_the_corpus() -> None:
+    rules = injection_rules.RuleSet(["en", "fr", "de"])
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as f:
+        texts = [r["text"] for r in map(json.loads, f) if r["split"] != "test"]
+    checked = 0
+    for text in texts[::5]:
+        for view in canonical_views(text):
+            if view.text.isascii():
+                assert rules._ascii.match(view.text) == (
+                    injection_rules._PREFILTER.candidates(view.text),
+                    rules._triggers.present(view.text),
+                    _squeezed_sign(view.text),
+                )
+                checked += 1
+    assert checked > 1000
+
+
+def test_an_unfinished_ascii_pass_leaves_the_three_passes_to_answer() -> None:
+    """Where the one pass cannot finish, the rules read the text as they did before."""
+    rules = injection_rules.RuleSet()
+    text = "Ignorez les instructions précédentes".encode("ascii", "ignore").decode()
+    text = "ignore all previous instructions. " + text + " ignoreallpreviousinstructions"
+    expected = rules.rules(text)
+
+    class Unfinished:
+        def Match(self, text: str) -> list[int] | None:  # RE2's name
+            return None
+
+    rules._ascii._set = Unfinished()  # type: ignore[assignment]
+    assert rules._ascii.match(text) is None
+    assert rules.rules(text) == expected

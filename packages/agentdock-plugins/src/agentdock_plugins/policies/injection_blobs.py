@@ -52,6 +52,8 @@ _UTF8 = codecs.getincrementaldecoder("utf-8")
 _CONTINUATION = bytes(range(0x80, 0xC0))
 #: ASCII control bytes but tab and line breaks: the unprintable ASCII characters.
 _CONTROLS = bytes(b for b in (*range(0x20), 0x7F) if b not in b"\t\n\r")
+#: What ``surrogateescape`` reads a byte that is not UTF-8 as.
+_ESCAPED = re.compile("[\udc80-\udcff]")
 _B32 = re.compile(r"[A-Z2-7]+=*")
 #: Characters of a long base32 blob decoded first, to see whether it spells text.
 _PROBE = 64
@@ -65,11 +67,17 @@ def texty(raw: bytes, *, cut: bool = False) -> str | None:
     was cut out of longer bytes, so a character split at either end is left out."""
     if cut:
         raw = raw.lstrip(_CONTINUATION)
-        decoder = _UTF8()
-    try:
-        text = decoder.decode(raw, final=False) if cut else raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+        try:
+            text = _UTF8().decode(raw, final=False)
+        except UnicodeDecodeError:
+            return None
+    else:
+        # Bytes that are not UTF-8 read as lone surrogates U+DC80-U+DCFF, which UTF-8 never
+        # spells: refused without raising (most blobs tried are not text, and an exception
+        # cost as much as the rest of the try).
+        text = raw.decode("utf-8", "surrogateescape")
+        if not text.isascii() and _ESCAPED.search(text) is not None:
+            return None
     text = strip_hidden(text)
     if len(text) < 4:
         return None
@@ -242,6 +250,8 @@ def b85_alphabet(token: str) -> bool:
 
 #: Characters of a long base85 body decoded first (a whole number of five-character groups).
 _B85_PROBE = 640
+#: Characters decoded before that: bytes that are not text mostly fail UTF-8 within them.
+_B85_FIRST = 65
 
 
 def _not_utf8(head: bytes, *, cut: bool) -> bool:
@@ -258,11 +268,23 @@ def _not_utf8(head: bytes, *, cut: bool) -> bool:
     return False
 
 
+def _probe_fails(decode: Callable[[bytes], bytes], head: str, *, cut: bool) -> bool:
+    """Whether the first characters ``head`` of a body decode to bytes that already fail as
+    UTF-8 (:func:`_not_utf8`): the bytes of a body's first groups begin the bytes of the
+    body, so then the body fails too. A probe that does not decode (its end may be what
+    fails) says nothing: the next probe, or the whole body, decides."""
+    try:
+        return _not_utf8(decode(head.encode("ascii")), cut=cut)
+    except (ValueError, binascii.Error, UnicodeEncodeError):
+        return False
+
+
 def decode_b85(token: str, *, cut: bool = False) -> tuple[str, str] | None:
     """``(transform, text)`` a base85 or Ascii85 token decodes to. Both decoders loop in
     Python (a 16,384-character window cost some 20 ms): a body longer than
     :data:`_B85_PROBE` is decoded whole only when its first groups decode to bytes that may
-    begin UTF-8 text (random bytes seldom do for long)."""
+    begin UTF-8 text (random bytes seldom do for long), looked at in its first
+    :data:`_B85_FIRST` characters, then in the first :data:`_B85_PROBE`."""
     body = token.removeprefix("<~").removesuffix("~>")
     for name, decode, alphabet in (
         ("base85", base64.b85decode, _B85_ALPHABET),
@@ -270,13 +292,11 @@ def decode_b85(token: str, *, cut: bool = False) -> tuple[str, str] | None:
     ):
         if alphabet.fullmatch(body) is None:
             continue
-        if len(body) > _B85_PROBE:
-            try:
-                head = decode(body[:_B85_PROBE].encode("ascii"))
-            except (ValueError, binascii.Error, UnicodeEncodeError):
-                head = None  # the probe's end may be what fails: the whole body decides
-            if head is not None and _not_utf8(head, cut=cut):
-                continue
+        if len(body) > _B85_PROBE and (
+            _probe_fails(decode, body[:_B85_FIRST], cut=cut)
+            or _probe_fails(decode, body[:_B85_PROBE], cut=cut)
+        ):
+            continue
         try:
             out = texty(decode(body.encode("ascii")), cut=cut)
         except (ValueError, binascii.Error, UnicodeEncodeError):

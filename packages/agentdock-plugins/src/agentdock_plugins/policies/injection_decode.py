@@ -42,6 +42,7 @@ import re
 import urllib.parse
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 import re2
@@ -310,10 +311,49 @@ def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
     ) and not url_backwards:
         yield "reversed", text[::-1]
     tokens = _long_tokens(text, raw)
-    yield from _blobs(text, budget, tokens)
+    reads = _Reads()
+    yield from _blobs(text, budget, tokens, reads)
     # A token may be a blob rot13'd or reversed after encoding.
     if tokens:
-        yield from _turned_tokens(tokens)
+        yield from _turned_tokens(tokens, reads)
+
+
+_Decoded = tuple[str, str] | None
+
+
+class _Reads:
+    """The decoders' answers for the tokens of one text: they depend on the token alone,
+    so a token repeated in the text, or read again as a rot13 or reversed token, is
+    decoded once (4 KB of code holds a few identifiers twice or more, each some 3 µs to
+    try)."""
+
+    __slots__ = ("_b85ish", "_base85", "_blob")
+
+    def __init__(self) -> None:
+        self._blob: dict[str, _Decoded] = {}
+        self._base85: dict[str, _Decoded] = {}
+        self._b85ish: dict[str, bool] = {}
+
+    def blob(self, token: str) -> _Decoded:
+        """:func:`~agentdock_plugins.policies.injection_blobs.decode_blob`."""
+        if token in self._blob:
+            return self._blob[token]
+        found = self._blob[token] = decode_blob(token)
+        return found
+
+    def base85(self, token: str) -> _Decoded:
+        """:func:`~agentdock_plugins.policies.injection_blobs.decode_b85`."""
+        if token in self._base85:
+            return self._base85[token]
+        found = self._base85[token] = decode_b85(token)
+        return found
+
+    def b85ish(self, token: str) -> bool:
+        """:func:`~agentdock_plugins.policies.injection_blobs.b85ish`."""
+        found = self._b85ish.get(token)
+        if found is None:
+            found = self._b85ish[token] = b85ish(token)
+        return found
 
 
 _SIXTEEN = b"x" * 16
@@ -361,15 +401,28 @@ def _unquoted_blob(token: str) -> bool:
 _ASCII_RUN = re.compile("[!-~]{16,}")
 
 
+#: Printable ASCII ``a``, every other byte a space: a token's UTF-8 so shaped holds a run of
+#: ``n`` ``a`` where the token holds ``n`` printable ASCII characters in a row.
+_PRINTABLE = bytes(97 if 0x21 <= i <= 0x7E else 32 for i in range(256))
+
+
+def _has_ascii_run(token: str, length: int) -> bool:
+    """Whether non-ASCII ``token`` holds ``length`` printable ASCII characters in a row: two
+    C-level passes over its bytes, where a scan by ``re`` of a few thousand characters of
+    other scripts (a decoded text) cost some 0.1 ms."""
+    shape = token.encode("utf-8", "surrogatepass").translate(_PRINTABLE)
+    return b"a" * length in shape
+
+
 def _ascii_runs(tokens: list[str]) -> Iterator[str]:
     """``tokens``, each that is not ASCII followed by its runs of :data:`_ASCII_RUN`."""
     for token in tokens:
         yield token
-        if not token.isascii():
+        if not token.isascii() and _has_ascii_run(token, 16):
             yield from (m.group() for m in _ASCII_RUN.finditer(token))
 
 
-def _turned_tokens(tokens: list[str]) -> Iterator[tuple[str, str]]:
+def _turned_tokens(tokens: list[str], reads: _Reads) -> Iterator[tuple[str, str]]:
     """Tokens that decode once rot13'd or reversed (as a blob of the alphabet they are
     written in, or with more ``%XX`` escapes than before): each such reading (at most
     :data:`MAX_BLOBS` tokens tried). rot13 and reversal keep a token's alphabet, so a token
@@ -379,17 +432,19 @@ def _turned_tokens(tokens: list[str]) -> Iterator[tuple[str, str]]:
     for count, token in enumerate(_ascii_runs(tokens)):
         if count >= MAX_BLOBS:
             return
-        if len(token) > MAX_BLOB or len(set(token)) < 5:
+        if len(token) > MAX_BLOB or ("%" not in token and not token.isascii()):
+            continue  # a token that is not ASCII is read only for its escapes (see below)
+        if len(set(token)) < 5:
             continue
         decode: Callable[[str], tuple[str, str] | None] | None = None
         if _B64_ONLY.fullmatch(token):
             # A word in one case (``implementations``) is no blob; digits alone may be hex.
             plain = token.isalpha() and (token.islower() or token.isupper())
-            decode = None if plain else decode_blob
-        elif token.isascii() and b85ish(token):
+            decode = None if plain else reads.blob
+        elif token.isascii() and reads.b85ish(token):
             # Every blob alphabet is ASCII, and rot13 and reversal keep a token's other
             # characters: a token that is not ASCII is read only for its ``%XX`` escapes.
-            decode = decode_b85
+            decode = reads.base85
         url = "%" in token
         if decode is None and not url:
             continue
@@ -421,33 +476,97 @@ _CHARREF = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)"
 #: Set between references unescaped together: no reference reads past it (``&`` and ``;``
 #: end every kind), none starts with it, and no reference's text contains it.
 _REF_SEP = "&;"
-#: Texts up to this length are unescaped by ``html.unescape`` as they are; of a longer one,
-#: the references in this many first characters are looked at first.
+#: Texts up to this length are unescaped by ``html.unescape`` as they are.
 _HTML_SAMPLE = 4096
+#: :data:`_CHARREF`, matching the same references, with the digits of a decimal one of up to
+#: seven digits captured apart (group 1) and every other reference's body in group 2.
+_DECIMAL_CHARREF = re.compile(
+    r"&(?:#([0-9]{1,7})(?![0-9]);?|(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?))"
+)
+#: Past Unicode: a number of 0x110000 or more is read as this one.
+_PAST_UNICODE = 0x110000
+#: References in a long text's first ones that tell whether it repeats them.
+_REF_SAMPLE = 256
+
+
+def _numeric_specials() -> dict[int, str] | None:
+    """The numbers that ``html.unescape`` does not read as ``chr(number)``, up to
+    :data:`_PAST_UNICODE` (which stands for every larger one), with what it reads them as.
+    Its rules, in its order: its table of invalid references (0, CR, and 0x80-0x9F read as
+    Windows-1252) first, then surrogates and numbers past Unicode as U+FFFD, then its
+    invalid code points as nothing. ``None`` where the library keeps its tables under
+    other names: every reference is then read by ``html.unescape``."""
+    charrefs = getattr(html, "_invalid_charrefs", None)
+    codepoints = getattr(html, "_invalid_codepoints", None)
+    if not isinstance(charrefs, dict) or not isinstance(codepoints, set):
+        return None
+    specials: dict[int, str] = dict.fromkeys(codepoints, "")
+    specials.update(dict.fromkeys(range(0xD800, 0xE000), "\ufffd"))
+    specials[_PAST_UNICODE] = "\ufffd"
+    specials.update(charrefs)
+    return specials
+
+
+_NUMERIC_SPECIALS = _numeric_specials()
+
+
+def _decimal_chars(digits: list[str], specials: dict[int, str]) -> list[str]:
+    """What ``html.unescape`` reads each decimal reference (its digits) as, in C-level
+    ``map`` calls: ``int``, then ``chr`` unless the number is one of ``specials`` (no
+    Python step per reference)."""
+    numbers = [*map(int, digits)]
+    if max(numbers) >= _PAST_UNICODE:
+        numbers = [*map(min, numbers, repeat(_PAST_UNICODE))]
+        chars = map(chr, map(min, numbers, repeat(_PAST_UNICODE - 1)))
+    elif specials.keys().isdisjoint(numbers):
+        return [*map(chr, numbers)]
+    else:
+        chars = map(chr, numbers)
+    return [*map(specials.get, numbers, chars)]
 
 
 def _unescape_html(text: str) -> str:
-    """``html.unescape(text)``, with each reference that repeats replaced once.
+    """``html.unescape(text)``, without a Python call per reference in a long text.
 
-    ``html.unescape`` calls back into Python for every reference, 100 KB of ``&#105;``
-    cost some 9 ms. A reference's text depends on the reference alone, so a long text whose
-    references repeat (those in its first :data:`_HTML_SAMPLE` characters half the same) is
-    split at them in C, its distinct references are unescaped in one ``html.unescape`` call
-    (set apart by :data:`_REF_SEP`) and put back by a C-level ``map``: 100 KB then costs
-    some 2.5 ms. A text of mostly distinct references costs what ``html.unescape`` does,
-    and at most the split more."""
-    if len(text) <= _HTML_SAMPLE:
+    ``html.unescape`` calls back into Python for every reference: 100 KB of ``&#105;`` cost
+    some 9 ms, of distinct references (``&#256;&#257;...``) some 7.5 ms. A long text is
+    split at its references in C; decimal ones (the common kind) are read by
+    :func:`_decimal_chars`, each other reference once (set apart by :data:`_REF_SEP` in one
+    ``html.unescape`` call), and all are put back by C-level ``map`` calls. Where the first
+    references repeat, each distinct one is read once."""
+    specials = _NUMERIC_SPECIALS
+    if len(text) <= _HTML_SAMPLE or specials is None:
         return html.unescape(text)
-    sample = _CHARREF.findall(text, 0, _HTML_SAMPLE)
-    if len(set(sample)) * 2 > len(sample):
-        return html.unescape(text)
-    parts = _CHARREF.split(text)
-    refs = parts[1::2]
-    distinct = list(dict.fromkeys(refs))
-    unescaped = html.unescape("&" + (_REF_SEP + "&").join(distinct)).split(_REF_SEP)
-    if len(unescaped) != len(distinct):  # a library whose references read differently
-        return html.unescape(text)
-    parts[1::2] = map(dict(zip(distinct, unescaped, strict=True)).__getitem__, refs)
+    parts = _DECIMAL_CHARREF.split(text)
+    if len(parts) == 1:
+        return text
+    digits, others = parts[1::3], parts[2::3]
+    if others.count(None) == len(others):
+        # Decimal references alone: read each, or where the first ones repeat, each
+        # distinct one once.
+        sample = digits[:_REF_SAMPLE]
+        if len(set(sample)) * 2 > len(sample):
+            parts[1::3] = _decimal_chars(digits, specials)
+        else:
+            distinct = list(dict.fromkeys(digits))
+            read = dict(zip(distinct, _decimal_chars(distinct, specials), strict=True))
+            parts[1::3] = map(read.__getitem__, digits)
+        parts[2::3] = [""] * len(others)
+        return "".join(parts)
+    numeric = dict.fromkeys(digits)
+    numeric.pop(None, None)
+    if numeric:
+        numeric = dict(zip(numeric, _decimal_chars(list(numeric), specials), strict=True))
+    named = dict.fromkeys(others)
+    named.pop(None, None)
+    if named:
+        rest = list(named)
+        unescaped = html.unescape("&" + (_REF_SEP + "&").join(rest)).split(_REF_SEP)
+        if len(unescaped) != len(rest):  # a library whose references read differently
+            return html.unescape(text)
+        named = dict(zip(rest, unescaped, strict=True))
+    parts[1::3] = map(numeric.get, digits, repeat(""))
+    parts[2::3] = map(named.get, others, repeat(""))
     return "".join(parts)
 
 
@@ -476,7 +595,7 @@ def _b85_candidates(tokens: list[str]) -> Iterator[str]:
             continue
         if token.isascii() and token.isprintable():
             yield token
-        else:
+        elif token.isascii() or _has_ascii_run(token, 20):
             yield from (m.group() for m in _B85.finditer(token))
 
 
@@ -487,7 +606,9 @@ def _runs(pattern: Any, raw: bytes) -> Iterator[str]:
         yield match.group().decode("ascii")
 
 
-def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, str]]:
+def _blobs(
+    text: str, budget: Budget, tokens: list[str], reads: _Reads
+) -> Iterator[tuple[str, str]]:
     found = 0
     raw = text.encode("utf-8", "surrogatepass")
     # Base64 of text made of hex digits or a few letters may hold no digit: then several
@@ -557,7 +678,7 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
                 read.add(blob)
                 found += 1
                 continue
-            decoded = decode_blob(blob)
+            decoded = reads.blob(blob)
             if decoded is not None:
                 read.add(blob)
                 found += 1
@@ -580,10 +701,10 @@ def _blobs(text: str, budget: Budget, tokens: list[str]) -> Iterator[tuple[str, 
                 or token in read
                 or _URL_START.match(token)
                 or not b85_alphabet(token)
-                or not b85ish(token)
+                or not reads.b85ish(token)
             ):
                 continue
-            decoded = decode_b85(token)
+            decoded = reads.base85(token)
             if decoded is not None:
                 found += 1
                 yield decoded

@@ -132,6 +132,7 @@ class Prefilter:
         options.max_mem = _MAX_MEM
         self._set = re2.Set.SearchSet(options)
         covered: list[int] = []
+        rewritten_all: list[str] = []
         self._each: dict[int, Any] = {}  # compiled RE2 patterns (the module is untyped)
         for index, src in enumerate(patterns):
             try:
@@ -142,7 +143,10 @@ class Prefilter:
             if self._set.Add(rewritten) != len(covered):
                 raise RuntimeError("RE2 set indices out of step")
             covered.append(index)
+            rewritten_all.append(rewritten)
         self._indices = tuple(covered)
+        #: The rewritten patterns the set holds, in its order (another set may add them).
+        self.rewritten = tuple(rewritten_all)
         self._sentinel = self._set.Add("")
         self._set.Compile()
         #: Indices of the patterns the set holds; the others are run as before.
@@ -156,8 +160,14 @@ class Prefilter:
         found = self._set.Match(text)
         if not found or self._sentinel not in found:
             return None
+        return self.named(found)
+
+    def named(self, found: Sequence[int]) -> frozenset[int]:
+        """The indices (into ``patterns``) of the set's matches ``found``: positions in
+        :attr:`rewritten`, of which those past its end (another set's) are left out."""
         indices = self._indices
-        return frozenset(indices[i] for i in found if i != self._sentinel)
+        count = len(indices)
+        return frozenset(indices[i] for i in found if i < count)
 
     def start(self, index: int, text: str) -> int | None:
         """Where in ASCII ``text`` the rewritten pattern ``index`` (a covered one) first

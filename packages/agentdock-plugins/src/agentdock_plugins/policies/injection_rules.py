@@ -221,14 +221,20 @@ def _first_word(phrase: str) -> bytes:
 _SEARCH_FROM = 256
 
 
-def _english(text: str, names: set[str], words: set[bytes] | None = None) -> float:
+def _english(
+    text: str,
+    names: set[str],
+    words: set[bytes] | None = None,
+    candidates: frozenset[int] | None = None,
+) -> float:
     """The English and language-free rules matching canonical ``text``: their names are added
     to ``names``, their summed weight returned. ``words``: the text's :func:`_words`, built
     here only when a rule's triggers must be looked up (the prefilter answers for ASCII
-    text)."""
+    text). ``candidates``: the prefilter's answer, where the caller has it."""
     total = 0.0
     present: dict[str, bool] = {}
-    candidates = _PREFILTER.candidates(text)
+    if candidates is None:
+        candidates = _PREFILTER.candidates(text)
     if candidates is None:
         covered: frozenset[int] = frozenset()
         tried: Iterable[int] = range(len(_COMPILED))
@@ -299,11 +305,14 @@ class _TriggerWords:
         options.encoding = re2.Options.Encoding.LATIN1
         options.max_mem = _TRIGGER_MEM
         self._set = re2.Set.SearchSet(options)
+        #: The set's patterns, in its order (another set may add them).
+        self.patterns: list[bytes] = []
         for index, group in enumerate(groups):
             words = b"|".join(b"".join(b"\\x%02x" % byte for byte in w) for w in sorted(group))
             pattern = b"(?:^|" + _NOT_WORD + b")(?:" + words + b")(?:" + _NOT_WORD + b"|$)"
             if self._set.Add(pattern) != index:
                 raise RuntimeError("RE2 set indices out of step")
+            self.patterns.append(pattern)
         self._sentinel = self._set.Add(b"")
         self._set.Compile()
 
@@ -313,6 +322,47 @@ class _TriggerWords:
         if not found or self._sentinel not in found:
             return None
         return frozenset(found) - {self._sentinel}
+
+
+#: Memory for :class:`_AsciiPass`'s DFA: the two sets' together.
+_ASCII_MEM = (32 << 20) + _TRIGGER_MEM
+
+
+class _AsciiPass:
+    """What a rule set asks of an ASCII text, in one RE2 pass instead of three: the
+    candidates of the prefilter (:meth:`Prefilter.candidates`), the groups of whole-word
+    triggers present (:meth:`_TriggerWords.present`) and whether a squeezed phrase may be
+    there: a run of :data:`_LONG_WORD` letters (:func:`_long_words` finds one) and a match of
+    one of :data:`SQUEEZED`'s patterns anywhere (a match inside a word is one in the text).
+    The sets' patterns in one set, each matching in ASCII text where it did alone: a trigger
+    pattern's bytes past ASCII (Latin-1 there, code points here) match no ASCII text either
+    way, and its other parts read ASCII the same in both encodings. A pass that RE2 cannot
+    finish answers ``None``, and each is asked as before."""
+
+    def __init__(self, triggers: _TriggerWords) -> None:
+        options = re2.Options()
+        options.max_mem = _ASCII_MEM
+        self._set = re2.Set.SearchSet(options)
+        patterns = [*_PREFILTER.rewritten, *(p.decode("latin-1") for p in triggers.patterns)]
+        for index, pattern in enumerate(patterns):
+            if self._set.Add(pattern) != index:
+                raise RuntimeError("RE2 set indices out of step")
+        self._first_trigger = len(_PREFILTER.rewritten)
+        self._long = self._set.Add(f"[a-z]{{{_LONG_WORD}}}")
+        self._squeezed = frozenset(self._set.Add(regex.pattern) for _, regex in SQUEEZED)
+        self._sentinel = self._set.Add("")
+        self._set.Compile()
+
+    def match(self, text: str) -> tuple[frozenset[int], frozenset[int], bool] | None:
+        """``(prefilter candidates, trigger groups present, whether a squeezed phrase may be
+        there)`` for ASCII ``text``, or ``None`` (see the class)."""
+        found = self._set.Match(text)
+        if not found or self._sentinel not in found:
+            return None
+        first, long = self._first_trigger, self._long
+        present = frozenset(i - first for i in found if first <= i < long)
+        squeezed = long in found and not self._squeezed.isdisjoint(found)
+        return _PREFILTER.named(found), present, squeezed
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,23 +422,37 @@ class RuleSet:
         self._spaced = tuple(f for f in families if not f.unspaced)
         self._unspaced = tuple(f for f in families if f.unspaced)
         self._triggers = _TriggerWords([f.triggers for f in self._spaced])
+        self._ascii = _AsciiPass(self._triggers)
 
     def rules(self, text: str) -> tuple[set[str], float]:
         """Names and summed weight of the rules matching canonical ``text``."""
         names: set[str] = set()
-        total = _english(text, names)
+        found = self._ascii.match(text) if text.isascii() else None
+        if found is None:
+            total = _english(text, names)
+            if self._spaced or self._unspaced:
+                total += self._languages(text, names)
+            if "override" not in names:
+                total += self._squeezed(text, names)
+            return names, total
+        candidates, present, squeezed = found
+        total = _english(text, names, candidates=candidates)
         if self._spaced or self._unspaced:
-            total += self._languages(text, names)
-        if "override" not in names:
+            total += self._languages(text, names, present)
+        if squeezed and "override" not in names:
             total += self._squeezed(text, names)
         return names, total
 
-    def _languages(self, text: str, names: set[str]) -> float:
+    def _languages(
+        self, text: str, names: set[str], present: frozenset[int] | None = None
+    ) -> float:
         """The other languages' families: each rule counts once whatever the language (a
-        phrase that reads as English and French is one signal, not two)."""
+        phrase that reads as English and French is one signal, not two). ``present``: the
+        trigger groups present, where the caller has them."""
         total = 0.0
         families: list[_Family] = []
-        present = self._triggers.present(text)
+        if present is None:
+            present = self._triggers.present(text)
         if present is None:
             words = _words(text)
             families.extend(f for f in self._spaced if not f.triggers.isdisjoint(words))
