@@ -22,6 +22,7 @@ the same wheels and tarball give the same bytes.
 from __future__ import annotations
 
 import argparse
+import ast
 import gzip
 import hashlib
 import importlib
@@ -82,6 +83,16 @@ WHEELS = (
         "spikee==0.9.2",
         "spikee-0.9.2-py3-none-any.whl",
         "60cec774a1138e62b68b4bed445285f5b5103818ffb68fab681f37b5e707802b",
+    ),
+    (
+        "bastioncorpus==0.6.0",
+        "bastioncorpus-0.6.0-py3-none-any.whl",
+        "96d7268cfafc2be0908382b61af8b67dec19058e2877657b217e68be0552a00a",
+    ),
+    (
+        "agentdojo==0.1.35",
+        "agentdojo-0.1.35-py3-none-any.whl",
+        "364bea4219716b716bf639f504d195943f7f6a5535d312ca41d7098704a2affd",
     ),
 )
 
@@ -310,6 +321,66 @@ def _promptfoo(path: Path) -> Iterator[dict]:
         yield _record(text, 1, "dan_roleplay", f"promptfoo:jailbreak_templates:{split}", split)
 
 
+#: Benign sets from packages, added after the test split was fixed and placed wholly in it:
+#: texts nobody here wrote, read to measure false positives, never to train or tune.
+FRESH_BENIGN = {"bastioncorpus:benign", "agentdojo:user_tasks"}
+
+
+def _bastion(wheel: zipfile.ZipFile) -> Iterator[dict]:
+    """The benign rows of bastioncorpus (its "false-positive traps": requests that say
+    *ignore*, *forget*, *act as*, *system*, *reveal*, encoded strings, tool output and notes
+    that hold no injection), in five languages; a text it repeats, once."""
+    seen: set[str] = set()
+    for line in wheel.read("bastioncorpus/corpus/injections.jsonl").decode().splitlines():
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        text = str(item["text"]).strip()
+        if item["label"] != "benign" or text in seen:
+            continue
+        seen.add(text)
+        yield _record(text, 0, "benign", "bastioncorpus:benign", "test", lang=item["lang"])
+
+
+def _agentdojo(wheel: zipfile.ZipFile) -> Iterator[dict]:
+    """The user tasks of AgentDojo's v1 suites (banking, Slack, travel, workspace): what a
+    user asks a tool-using agent, read from each ``UserTask`` class's ``PROMPT`` where it is
+    a plain string (the f-strings, filled from the suite's environment, are left out)."""
+    base = "agentdojo/default_suites/v1/"
+    names = sorted(
+        n for n in wheel.namelist() if n.startswith(base) and n.endswith("/user_tasks.py")
+    )
+    seen: set[str] = set()
+    for name in names:
+        for node in ast.parse(wheel.read(name)).body:
+            if not (isinstance(node, ast.ClassDef) and node.name.startswith("UserTask")):
+                continue
+            for statement in node.body:
+                if (
+                    isinstance(statement, ast.Assign)
+                    and any(getattr(t, "id", None) == "PROMPT" for t in statement.targets)
+                    and isinstance(statement.value, ast.Constant)
+                    and isinstance(statement.value.value, str)
+                ):
+                    text = " ".join(statement.value.value.split())
+                    if text not in seen:
+                        seen.add(text)
+                        yield _record(text, 0, "benign", "agentdojo:user_tasks", "test")
+
+
+def _unrepeated(records: list[dict], others: list[dict]) -> list[dict]:
+    """``records`` less those that repeat another text: the same text, or half or more of
+    its word 6-grams found in the others (counts printed, never a text)."""
+    texts = {r["text"] for r in others}
+    kept = [r for r in _decontaminated(records, others, "another text") if r["text"] not in texts]
+    for source in sorted({r["source"] for r in records}):
+        gone = sum(r["source"] == source for r in records) - sum(
+            r["source"] == source for r in kept
+        )
+        print(f"{source}: {gone} dropped in all (repeats another text)", file=sys.stderr)
+    return kept
+
+
 def _decontaminated(records: list[dict], held: list[dict], what: str) -> list[dict]:
     """``records`` less those whose word 6-grams lie mostly (half or more) in the texts of
     ``held``: a train text that repeats a held-out one would teach the classifier the
@@ -449,6 +520,16 @@ def build(cache: Path) -> list[dict]:
     records += _spikee(wheels["spikee"])
     records += _promptfoo(_fetch_npm(cache)["promptfoo"])
     records += [*_written(), *_docstrings()]
+    # The fresh benign sets come last and are checked against every other text; they play
+    # no part in the checks below (the splits before them stay as they were).
+    fresh = [*_bastion(wheels["bastioncorpus"]), *_agentdojo(wheels["agentdojo"])]
+    older = _older(records)
+    return older + _unrepeated(fresh, older)
+
+
+def _older(records: list[dict]) -> list[dict]:
+    """The corpus as it was before the fresh benign sets: the sources added after the test
+    split was fixed checked against the held-out texts."""
     # The sources added after the test split was fixed are checked: their train texts
     # against the dev and test texts, their dev texts against every other text (a template
     # the dev split already holds would be counted twice). The older sources were split by

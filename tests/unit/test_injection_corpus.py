@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -38,6 +39,33 @@ def test_dev_holds_role_play_attacks_and_near_misses_of_sources_of_its_own() -> 
     assert "written:benign:dev" in by_split["dev", "benign"]
     for family in ("dan_roleplay", "benign", "goal_hijack", "extraction"):
         assert not by_split["dev", family] & by_split["train", family]
+
+
+#: The benign sets from packages added after the test split was fixed, and their sizes.
+FRESH_BENIGN = {"bastioncorpus:benign": 63, "agentdojo:user_tasks": 52}
+
+
+def _grams(text: str) -> set[tuple[str, ...]]:
+    words = re.findall(r"\w+", text.lower())
+    return {tuple(words[i : i + 6]) for i in range(len(words) - 5)}
+
+
+def test_the_fresh_benign_sets_lie_wholly_in_the_test_split_and_repeat_no_other_text() -> None:
+    records = _records()
+    fresh = [r for r in records if r["source"] in FRESH_BENIGN]
+    others = [r for r in records if r["source"] not in FRESH_BENIGN]
+    counts = {s: sum(r["source"] == s for r in fresh) for s in FRESH_BENIGN}
+    assert counts == FRESH_BENIGN
+    assert {(r["split"], r["label"], r["family"]) for r in fresh} == {("test", 0, "benign")}
+    # They come after every older record, so the older splits keep their bytes.
+    assert records[-len(fresh) :] == fresh
+    texts = {str(r["text"]) for r in others}
+    seen = set().union(*(_grams(str(r["text"])) for r in others))
+    repeats = 0
+    for record in fresh:
+        found = _grams(str(record["text"]))
+        repeats += record["text"] in texts or (bool(found) and len(found & seen) * 2 >= len(found))
+    assert repeats == 0  # a count only: the held-out texts are not printed
 
 
 def test_the_shipped_model_was_trained_on_this_corpus() -> None:
