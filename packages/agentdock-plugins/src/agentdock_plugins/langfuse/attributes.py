@@ -67,6 +67,8 @@ class LangfuseFlavor(SpanFlavor):
         #: The repeating attributes of a run's own generation, by model and provider (both
         #: strings, or no provider: nothing else reaches the key).
         self._generations: dict[tuple[str, str | None], bytes] = {}
+        #: The run span's repeating attributes: the builder's and this flavor's, joined.
+        self._joined: dict[tuple[bytes, bytes], bytes] = {}
 
     def _constant_and_metadata(self, key: tuple[Any, ...]) -> dict[str, Any]:
         """:meth:`_constant` and :func:`_metadata` of ``(agent, mode, status, role, retries)``."""
@@ -101,14 +103,24 @@ class LangfuseFlavor(SpanFlavor):
         data = end.get("data") or _EMPTY
         attributes = plan.attributes
         role = data.get("role")
-        agent = str(end.get("agent") or "agent")
+        agent = end.get("agent")
+        if type(agent) is not str or not agent:
+            agent = str(agent or "agent")
         meta = (data.get("mode"), data.get("status"), role, data.get("retries"))
         if _PLAIN.issuperset(map(type, meta)):  # the usual case: one look-up for both
             fixed = self._fixed.get((agent, *meta), self._constant_and_metadata)
         else:  # a value that is no plain JSON scalar: its metadata encoded for this run only
             fixed = self._fixed.get((agent, role), self._constant)
             attributes.update(_metadata(meta))
-        plan.encoded += fixed
+        # The builder's block and this one joined once: the same bytes object run after
+        # run, whose hash is kept, is what the builder looks the span's tail up by.
+        base = plan.encoded
+        joined = self._joined.get((base, fixed))
+        if joined is None:
+            if len(self._joined) >= _GENERATIONS_KEPT:
+                self._joined.clear()
+            joined = self._joined[base, fixed] = base + fixed
+        plan.encoded = joined
         subject = data.get("subject")
         if subject:
             attributes[LF.TRACE_USER_ID] = str(subject)
@@ -123,7 +135,7 @@ class LangfuseFlavor(SpanFlavor):
         cost = data.get("cost_usd")
         if cost is not None:
             attributes[_META_COST] = _json(cost)
-        if held:
+        if held and any(event.get("event") == "policy_event" for event in held):
             policies = policy_summary(held)
             if policies:
                 attributes[_META_POLICIES] = _json(
@@ -171,6 +183,11 @@ class LangfuseFlavor(SpanFlavor):
         tokens_out = data.get("tokens_output")
         if tokens_out is not None:
             attributes[_OUTPUT_TOKENS] = tokens_out
+        # The usual counts (positive ints) read here; anything else as _usage reads it.
+        counts_in = tokens_in if type(tokens_in) is int and tokens_in > 0 else _count(tokens_in)
+        counts_out = (
+            tokens_out if type(tokens_out) is int and tokens_out > 0 else _count(tokens_out)
+        )
         model = model if type(model) is str else str(model)
         encoded = self._generations.get((model, provider))
         if encoded is None:
@@ -188,9 +205,11 @@ class LangfuseFlavor(SpanFlavor):
             parent_span_id=run.span_id,
             encoded=encoded,
         )
-        _usage(plan)
-        if cost is not None:
-            _share_cost([plan], cost)
+        attributes[LF.OBSERVATION_USAGE_DETAILS] = _usage_json(counts_in, counts_out)
+        if cost is not None:  # one generation: what _share_cost gives it, to the last bit
+            weight = counts_in + counts_out
+            share = cost * weight / weight if weight else cost
+            attributes[LF.OBSERVATION_COST_DETAILS] = _json({"total": share})
         return (plan,)
 
 
@@ -207,7 +226,11 @@ def _metadata(key: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def _tokens(plan: SpanPlan, key: str) -> int:
-    value = plan.attributes.get(key)
+    return _count(plan.attributes.get(key))
+
+
+def _count(value: Any) -> int:
+    """A token count as usage holds it: a positive int (not a bool), else 0."""
     return int(value) if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
@@ -230,12 +253,14 @@ def _generation(plan: SpanPlan, model: Any) -> None:
 
 
 def _usage(plan: SpanPlan) -> None:
-    tokens_in = _tokens(plan, "gen_ai.usage.input_tokens")
-    tokens_out = _tokens(plan, "gen_ai.usage.output_tokens")
-    # Ints only: the JSON msgspec would write, without a call to it.
-    plan.attributes[LF.OBSERVATION_USAGE_DETAILS] = (
-        f'{{"input":{tokens_in},"output":{tokens_out},"total":{tokens_in + tokens_out}}}'
+    plan.attributes[LF.OBSERVATION_USAGE_DETAILS] = _usage_json(
+        _tokens(plan, "gen_ai.usage.input_tokens"), _tokens(plan, "gen_ai.usage.output_tokens")
     )
+
+
+def _usage_json(tokens_in: int, tokens_out: int) -> str:
+    # Ints only: the JSON msgspec would write, without a call to it.
+    return f'{{"input":{tokens_in},"output":{tokens_out},"total":{tokens_in + tokens_out}}}'
 
 
 def _share_cost(generations: Sequence[SpanPlan], cost: float | None) -> None:

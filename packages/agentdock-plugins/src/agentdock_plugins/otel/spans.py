@@ -27,6 +27,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from opentelemetry import trace
@@ -102,11 +103,21 @@ _TAILS_KEPT = 4096
 
 def parse_trace_id(value: Any) -> int:
     """A 32-hex trace id as an int; ``0`` (invalid) for anything else."""
+    if type(value) is str and len(value) == 32:  # the runtime's ids: one call less
+        try:
+            return int(value, 16)
+        except ValueError:
+            return 0
     return _parse_hex(value, 32)
 
 
 def parse_span_id(value: Any) -> int:
     """A 16-hex span id as an int; ``0`` (invalid) for anything else."""
+    if type(value) is str and len(value) == 16:
+        try:
+            return int(value, 16)
+        except ValueError:
+            return 0
     return _parse_hex(value, 16)
 
 
@@ -249,7 +260,7 @@ class RunSpanBuilder:
         #: Other spans' tails (name, kind, repeating attributes, status) by those values:
         #: a run span's or a generation's differs from the last run's only in its
         #: per-run attributes, which are encoded after it (:meth:`_encode`).
-        self._tails: dict[tuple[str, SpanKind, bytes, str | None], bytes] = {}
+        self._tails: dict[tuple[str, bytes, str | None], tuple[SpanKind, bytes]] = {}
         #: Events lost to the bounds above, runs whose spans were built, and runs no target
         #: sampled (built not at all).
         self.dropped = 0
@@ -325,39 +336,40 @@ class RunSpanBuilder:
         flavor = self.flavor
         flavor.run(run, end, held)
         steps = flavor.steps_repeat
-        pairs: list[tuple[Mapping[str, Any], SpanPlan | _Step]] = [
-            (
-                e,
-                self._step(e, end, agent)
-                if steps and e["event"] != "model_event"
-                else self._child_plan(e, end),
-            )
-            for e in held
-            if e["event"] in CHILD_EVENTS
-        ]
-        own_ids = {child.span_id for _, child in pairs} if len(pairs) > 1 else ()
+        run_span = run.span_id
         children: list[SpanPlan | _Step] = []
-        plans: list[SpanPlan] = []
-        for event, child in pairs:
-            if child.parent_span_id not in own_ids:
-                child.parent_span_id = run.span_id
-            children.append(child)
-            if isinstance(child, SpanPlan):
-                flavor.child(child, event, end)
-                plans.append(child)
+        opened: list[tuple[Mapping[str, Any], SpanPlan]] = []  # spans a flavor may change
+        for e in held:
+            name = e["event"]
+            if name not in CHILD_EVENTS:
+                continue
+            if steps and name != "model_event":
+                children.append(self._step(e, end, agent))
+            else:
+                plan = self._child_plan(e, end)
+                children.append(plan)
+                opened.append((e, plan))
+        if len(children) > 1:
+            own_ids = {child.span_id for child in children}
+            for child in children:
+                if child.parent_span_id not in own_ids:
+                    child.parent_span_id = run_span
+        elif children:
+            children[0].parent_span_id = run_span
+        for event, plan in opened:
+            flavor.child(plan, event, end)
+        plans = [plan for _, plan in opened]
         for plan in flavor.more_spans(run, end, plans):
             plan.span_id = plan.span_id or self._random.generate_span_id()
-            plan.parent_span_id = plan.parent_span_id or run.span_id
+            plan.parent_span_id = plan.parent_span_id or run_span
             children.append(plan)
         trace = b"\x0a\x10" + trace_id.to_bytes(16, "big")  # the span's trace_id field
         # Children end before their parents, as they would have live.
         if len(children) > 1:
-            children.sort(key=_start)
+            children.sort(key=_START)
         encode = self._encode
         spans = [
-            encode(child, trace, False)
-            if isinstance(child, SpanPlan)
-            else join_span(
+            join_span(
                 trace,
                 child.span_id,
                 child.parent_span_id,
@@ -367,6 +379,8 @@ class RunSpanBuilder:
                 child.tail,
                 child.extra,
             )
+            if type(child) is _Step
+            else encode(child, trace, False)  # type: ignore[arg-type]
             for child in children
         ]
         spans.append(encode(run, trace, True))
@@ -379,8 +393,12 @@ class RunSpanBuilder:
     ) -> list[SpanTarget]:
         """The targets whose sampler keeps this run (one decision per run and target: a
         run and its children are kept or dropped together)."""
-        if not caller_id and all(target.roots_always for target in self.targets):
-            return self.targets
+        if not caller_id:
+            for target in self.targets:
+                if not target.roots_always:
+                    break
+            else:
+                return self.targets
         name = f"invoke_agent {end.get('agent') or 'agent'}"
         if caller_id:
             flags = _SAMPLED if data.get("parent_sampled", True) else _NOT_SAMPLED
@@ -413,12 +431,31 @@ class RunSpanBuilder:
         )
         fixed = (agent, *map(data.get, _RUN_FIXED_KEYS))
         attributes: dict[str, Any] = {}
-        _put_count(attributes, INPUT_TOKENS, data.get("tokens_input"))
-        _put_count(attributes, OUTPUT_TOKENS, data.get("tokens_output"))
-        _put(attributes, CONVERSATION, data.get("thread_id"))
-        _put(attributes, "agentdock.run_id", end.get("run_id"))
-        _put_count(attributes, "agentdock.run.retries", data.get("retries"))
-        _put(attributes, "agentdock.subject", data.get("subject"))
+        # The calls of _put and _put_count made only for values that are there.
+        value = data.get("tokens_input")
+        if type(value) is int:
+            attributes[INPUT_TOKENS] = value
+        elif value is not None:
+            _put_count(attributes, INPUT_TOKENS, value)
+        value = data.get("tokens_output")
+        if type(value) is int:
+            attributes[OUTPUT_TOKENS] = value
+        elif value is not None:
+            _put_count(attributes, OUTPUT_TOKENS, value)
+        value = data.get("thread_id")
+        if value is not None:
+            _put(attributes, CONVERSATION, value)
+        value = end.get("run_id")
+        if type(value) is str:
+            attributes["agentdock.run_id"] = value
+        elif value is not None:
+            _put(attributes, "agentdock.run_id", value)
+        value = data.get("retries")
+        if value is not None:
+            _put_count(attributes, "agentdock.run.retries", value)
+        value = data.get("subject")
+        if value is not None:
+            _put(attributes, "agentdock.subject", value)
         cost = data.get("cost_usd")
         if isinstance(cost, int | float) and not isinstance(cost, bool):
             attributes["agentdock.cost_usd"] = float(cost)
@@ -497,21 +534,25 @@ class RunSpanBuilder:
                 _ERROR if error is not None else 0,
             )
         else:
-            key = (plan.name, plan.kind, plan.encoded, error)
+            # The kind is checked, not hashed: an enum's hash is a Python call.
+            key = (plan.name, plan.encoded, error)
             found = self._tails.get(key)
-            if found is None:
+            if found is None or found[0] is not plan.kind:
                 if len(self._tails) >= _TAILS_KEPT:
                     self._tails.clear()
-                found = self._tails[key] = span_tail(
-                    plan.name,
-                    _OTLP_KIND[plan.kind],
-                    None,
-                    plan.encoded,
-                    (),
-                    error,
-                    _ERROR if error is not None else 0,
+                found = self._tails[key] = (
+                    plan.kind,
+                    span_tail(
+                        plan.name,
+                        _OTLP_KIND[plan.kind],
+                        None,
+                        plan.encoded,
+                        (),
+                        error,
+                        _ERROR if error is not None else 0,
+                    ),
                 )
-            tail = found
+            tail = found[1]
         return join_span(
             trace,
             plan.span_id,
@@ -615,8 +656,8 @@ class _Step:
         self.extra = extra
 
 
-def _start(plan: SpanPlan | _Step) -> int:
-    return plan.start_ns
+#: A span's start, what the spans of a run are sorted by.
+_START = attrgetter("start_ns")
 
 
 def _policy_attributes(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -678,7 +719,9 @@ def _put_count(attributes: dict[str, Any], key: str, value: Any) -> None:
 
 def _int(value: Any) -> int:
     """A positive 64-bit timestamp, else 0 (unknown)."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63:
+    if type(value) is int:  # the usual case, checked first
+        return value if 0 < value < _INT64 else 0
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < _INT64:
         return value
     return 0
 
@@ -695,6 +738,9 @@ def _int_or_none(value: Any) -> int | None:
 
 def _ms_to_ns(value: Any) -> int:
     """Milliseconds as nanoseconds; 0 for anything else (negative, NaN, infinite, huge)."""
+    kind = type(value)
+    if kind is float or kind is int:  # the usual case, checked first
+        return int(value * 1_000_000) if 0 < value < _MAX_MS else 0
     if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < _MAX_MS:
         return int(value * 1_000_000)
     return 0
@@ -702,6 +748,7 @@ def _ms_to_ns(value: Any) -> int:
 
 #: A duration past this (about 31 years) is not a span's: treated as unknown.
 _MAX_MS = 1e12
+_INT64 = 2**63
 
 
 def _timestamp_ns(value: Any) -> int:
