@@ -69,6 +69,8 @@ class LangfuseFlavor(SpanFlavor):
         self._generations: dict[tuple[str, str | None], bytes] = {}
         #: The run span's repeating attributes: the builder's and this flavor's, joined.
         self._joined: dict[tuple[bytes, bytes], bytes] = {}
+        #: A model call's: the builder's and its generation's type and model, joined.
+        self._model_blocks: dict[tuple[bytes, str | None], bytes] = {}
 
     def _constant_and_metadata(self, key: tuple[Any, ...]) -> dict[str, Any]:
         """:meth:`_constant` and :func:`_metadata` of ``(agent, mode, status, role, retries)``."""
@@ -152,8 +154,15 @@ class LangfuseFlavor(SpanFlavor):
         # Trace attributes live on the run span only: LangFuse reads them from any span.
         kind = _TYPES.get(str(event.get("event")), "span")
         if kind == "generation":
-            plan.attributes[LF.OBSERVATION_TYPE] = kind  # read by more_spans
-            _generation(plan, plan.attributes.get("gen_ai.request.model"))
+            # Its type and model repeat: joined to the builder's block once per model.
+            base, model = plan.encoded, plan.model
+            joined = self._model_blocks.get((base, model))
+            if joined is None:
+                if len(self._model_blocks) >= _GENERATIONS_KEPT:
+                    self._model_blocks.clear()
+                joined = self._model_blocks[base, model] = base + _generation_block(model)
+            plan.encoded = joined
+            _usage(plan)
         else:
             plan.encoded += _TYPE_FIELDS[kind]
         if plan.error is not None:
@@ -167,7 +176,7 @@ class LangfuseFlavor(SpanFlavor):
         cost = data.get("cost_usd")
         cost = float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None
         if children:
-            generations = [p for p in children if p.attributes.get(_OBSERVATION_TYPE) == _GEN]
+            generations = [p for p in children if p.model is not None]  # model calls
             if generations:
                 _share_cost(generations, cost)
                 return ()
@@ -246,10 +255,12 @@ def _generation_fixed(key: tuple[str, str | None]) -> dict[str, Any]:
     }
 
 
-def _generation(plan: SpanPlan, model: Any) -> None:
+def _generation_block(model: Any) -> bytes:
+    """A model call's generation type and model, encoded."""
+    attributes: dict[str, Any] = {LF.OBSERVATION_TYPE: _GEN}
     if model:
-        plan.attributes[LF.OBSERVATION_MODEL] = str(model)
-    _usage(plan)
+        attributes[LF.OBSERVATION_MODEL] = str(model)
+    return span_attributes(attributes)
 
 
 def _usage(plan: SpanPlan) -> None:

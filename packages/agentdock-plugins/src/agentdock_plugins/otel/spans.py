@@ -142,6 +142,7 @@ class SpanPlan:
 
     ``attributes`` holds what differs per run (and what a flavor reads); ``encoded`` the
     attributes that repeat, already encoded (their keys are never in ``attributes``).
+    ``model``: a model call's model (``gen_ai.request.model``, in ``encoded``), else ``None``.
     """
 
     __slots__ = (
@@ -151,6 +152,7 @@ class SpanPlan:
         "error",
         "events",
         "kind",
+        "model",
         "name",
         "parent_span_id",
         "span_id",
@@ -180,6 +182,7 @@ class SpanPlan:
         self.error = error
         self.encoded = encoded
         self.events: list[tuple[str, dict[str, Any], int]] = []
+        self.model: str | None = None
 
 
 class SpanFlavor:
@@ -677,8 +680,9 @@ class RunSpanBuilder:
             model = data.get("model") or _data(end).get("model") or "model"
             title, kind = f"chat {model}", SpanKind.CLIENT
             provider = data.get("provider") or _data(end).get("provider")
-            fixed = self._fixed.get(("model", agent, provider), _model_fixed)
-            attributes[REQUEST_MODEL] = str(model)  # a flavor reads it
+            model = model if type(model) is str else str(model)
+            # The model repeats run after run: encoded once with the agent and provider.
+            fixed = self._fixed.get(("model", agent, provider, model), _model_fixed)
             _put(attributes, INPUT_TOKENS, _int_or_none(data.get("tokens_input")))
             _put(attributes, OUTPUT_TOKENS, _int_or_none(data.get("tokens_output")))
         else:
@@ -688,7 +692,7 @@ class RunSpanBuilder:
         if status in ("error", "denied"):
             error = str(data.get("error_type") or status)
             attributes[ERROR_TYPE] = error
-        return SpanPlan(
+        plan = SpanPlan(
             title,
             kind=kind,
             start_ns=start_ns,
@@ -699,6 +703,9 @@ class RunSpanBuilder:
             error=error,
             encoded=fixed,
         )
+        if name == "model_event":
+            plan.model = model  # a flavor reads it
+        return plan
 
 
 def _run_fixed(key: tuple[Any, ...]) -> dict[str, Any]:
@@ -720,8 +727,8 @@ def _tool_fixed(key: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def _model_fixed(key: tuple[Any, ...]) -> dict[str, Any]:
-    _, agent, provider = key
-    return {AGENT_NAME: agent, OPERATION: "chat", PROVIDER: provider}
+    _, agent, provider, model = key
+    return {AGENT_NAME: agent, OPERATION: "chat", PROVIDER: provider, REQUEST_MODEL: model}
 
 
 def _node_fixed(key: tuple[Any, ...]) -> dict[str, Any]:
