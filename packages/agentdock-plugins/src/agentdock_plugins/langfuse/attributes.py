@@ -137,7 +137,12 @@ class LangfuseFlavor(SpanFlavor):
         cost = data.get("cost_usd")
         if cost is not None:
             attributes[_META_COST] = _json(cost)
-        if held and any(event.get("event") == "policy_event" for event in held):
+        for event in held:  # any policy decision? (a loop: no generator for the usual run)
+            if event.get("event") == "policy_event":
+                break
+        else:
+            held = ()
+        if held:
             policies = policy_summary(held)
             if policies:
                 attributes[_META_POLICIES] = _json(

@@ -315,7 +315,8 @@ def join_span(
     return b"".join(
         (
             b"\x12",
-            _varint(size),
+            # A span's length: two bytes but for the largest spans (_varint, inlined).
+            bytes((size & 0x7F | 0x80, size >> 7)) if 0x80 <= size < 0x4000 else _varint(size),
             trace_field,
             b"\x12\x08",
             span_id.to_bytes(8, "big"),
