@@ -128,6 +128,13 @@ def parse_span_id(value: Any) -> int:
     return _parse_hex(value, 16)
 
 
+def _parent_id(data: Mapping[str, Any]) -> int:
+    """The ``parent_span_id`` of an event's data as an int; ``0`` when there is none (the
+    usual case, answered without parsing)."""
+    value = data.get("parent_span_id")
+    return 0 if value is None else parse_span_id(value)
+
+
 def _parse_hex(value: Any, width: int) -> int:
     if not isinstance(value, str) or len(value) != width:
         return 0
@@ -386,6 +393,10 @@ class RunSpanBuilder:
 
     def _hold(self, run_id: str, event: Mapping[str, Any]) -> None:
         held = self._held.get(run_id)
+        if held is None and self._held_count < self._max_held and len(self._held) < self._max_runs:
+            self._held[run_id] = [event]  # a run's first event, within every bound
+            self._held_count += 1
+            return
         if held is not None and len(held) >= self._max_events:
             self.dropped += 1
             return
@@ -412,7 +423,7 @@ class RunSpanBuilder:
     def _build(self, end: Mapping[str, Any], held: Sequence[Mapping[str, Any]]) -> None:
         data = _data(end)
         trace_id = parse_trace_id(end.get("trace_id")) or self._random.generate_trace_id()
-        caller_id = parse_span_id(data.get("parent_span_id"))
+        caller_id = _parent_id(data)
         # Sampling first: a run no target wants costs a sampler call, not a span.
         chosen = self._sampled(end, trace_id, caller_id, data)
         if not chosen:
@@ -611,7 +622,7 @@ class RunSpanBuilder:
             start_ns,
             start_ns + _ms_to_ns(data.get("duration_ms")),
             parse_span_id(data.get("span_id")) or self._random.generate_span_id(),
-            parse_span_id(data.get("parent_span_id")),
+            _parent_id(data),
             tail,
             b"" if call_id is None else run_attributes({TOOL_CALL_ID: plain(call_id)}),
         )
@@ -699,7 +710,7 @@ class RunSpanBuilder:
             end_ns=end_ns,
             attributes=attributes,
             span_id=parse_span_id(data.get("span_id")) or self._random.generate_span_id(),
-            parent_span_id=parse_span_id(data.get("parent_span_id")),
+            parent_span_id=_parent_id(data),
             error=error,
             encoded=fixed,
         )
