@@ -212,13 +212,16 @@ class LangfuseFlavor(SpanFlavor):
             )
         plan = SpanPlan(
             f"chat {model}",
-            kind=SpanKind.CLIENT,
-            start_ns=run.start_ns,
-            end_ns=run.end_ns,
-            attributes=attributes,
-            parent_span_id=run.span_id,
-            encoded=encoded,
+            SpanKind.CLIENT,
+            run.start_ns,
+            run.end_ns,
+            attributes,
+            0,
+            run.span_id,
+            None,
+            encoded,
         )
+        plan.model = model
         attributes[LF.OBSERVATION_USAGE_DETAILS] = _usage_json(counts_in, counts_out)
         if cost is not None:  # one generation: what _share_cost gives it, to the last bit
             weight = counts_in + counts_out

@@ -166,10 +166,9 @@ class SpanPlan:
         "start_ns",
     )
 
-    def __init__(
+    def __init__(  # positional or by name: the builder passes them positionally (cheaper)
         self,
         name: str,
-        *,
         kind: SpanKind,
         start_ns: int,
         end_ns: int,
@@ -421,7 +420,9 @@ class RunSpanBuilder:
     # -- building ----------------------------------------------------------------------------
 
     def _build(self, end: Mapping[str, Any], held: Sequence[Mapping[str, Any]]) -> None:
-        data = _data(end)
+        data = end.get("data")
+        if type(data) is not dict:
+            data = _data(end)
         trace_id = parse_trace_id(end.get("trace_id")) or self._random.generate_trace_id()
         caller_id = _parent_id(data)
         # Sampling first: a run no target wants costs a sampler call, not a span.
@@ -434,7 +435,7 @@ class RunSpanBuilder:
         agent = agent if type(agent) is str and agent else str(agent or "agent")
         run = self._run_plan(end, held, data, agent)
         run.parent_span_id = caller_id
-        flavor = self.flavor
+        flavor = self._flavor  # the property's value, without its call
         flavor.run(run, end, held)
         steps = flavor.steps_repeat
         run_span = run.span_id
@@ -574,13 +575,14 @@ class RunSpanBuilder:
             attributes[ERROR_TYPE] = error
         plan = SpanPlan(
             f"invoke_agent {agent}",
-            kind=SpanKind.SERVER,
-            start_ns=start_ns,
-            end_ns=end_ns,
-            attributes=attributes,
-            span_id=parse_span_id(end.get("span_id")) or self._random.generate_span_id(),
-            error=error,
-            encoded=self._fixed.get(fixed, _run_fixed),
+            SpanKind.SERVER,
+            start_ns,
+            end_ns,
+            attributes,
+            parse_span_id(end.get("span_id")) or self._random.generate_span_id(),
+            0,
+            error,
+            self._fixed.get(fixed, _run_fixed),
         )
         for event in held:
             if event["event"] == "policy_event":
@@ -705,14 +707,14 @@ class RunSpanBuilder:
             attributes[ERROR_TYPE] = error
         plan = SpanPlan(
             title,
-            kind=kind,
-            start_ns=start_ns,
-            end_ns=end_ns,
-            attributes=attributes,
-            span_id=parse_span_id(data.get("span_id")) or self._random.generate_span_id(),
-            parent_span_id=_parent_id(data),
-            error=error,
-            encoded=fixed,
+            kind,
+            start_ns,
+            end_ns,
+            attributes,
+            parse_span_id(data.get("span_id")) or self._random.generate_span_id(),
+            _parent_id(data),
+            error,
+            fixed,
         )
         if name == "model_event":
             plan.model = model  # a flavor reads it
