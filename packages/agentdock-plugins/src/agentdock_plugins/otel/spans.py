@@ -596,8 +596,12 @@ class RunSpanBuilder:
     def _step(self, event: Mapping[str, Any], end: Mapping[str, Any], agent: str) -> _Step:
         """A node or tool span: its ids and times from ``event``, the rest made once per
         kind of step (the first such event goes through :meth:`_child_plan` and the flavor)."""
-        data = _data(event)
-        start_ns = _int(data.get("start_unix_nano")) or _event_ns(event)
+        data = event.get("data")
+        if type(data) is not dict:
+            data = _data(event)
+        start_ns = data.get("start_unix_nano")
+        if type(start_ns) is not int or not 0 < start_ns < _INT64:  # the usual case: one check
+            start_ns = _int(start_ns) or _event_ns(event)
         name = event["event"]
         status = data.get("status")
         label = data.get("tool" if name == "tool_event" else "node")
@@ -676,8 +680,12 @@ class RunSpanBuilder:
         )
 
     def _child_plan(self, event: Mapping[str, Any], end: Mapping[str, Any]) -> SpanPlan:
-        data = _data(event)
-        start_ns = _int(data.get("start_unix_nano")) or _event_ns(event)
+        data = event.get("data")
+        if type(data) is not dict:
+            data = _data(event)
+        start_ns = data.get("start_unix_nano")
+        if type(start_ns) is not int or not 0 < start_ns < _INT64:  # the usual case: one check
+            start_ns = _int(start_ns) or _event_ns(event)
         end_ns = start_ns + _ms_to_ns(data.get("duration_ms"))
         name = event["event"]
         agent = str(end.get("agent") or "agent")
