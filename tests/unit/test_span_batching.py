@@ -294,3 +294,23 @@ def test_a_forked_child_starts_its_own_export_thread(monkeypatch: pytest.MonkeyP
     assert processor.force_flush(5_000)
     processor.shutdown()
     assert traces(exporter) == [1, 2]
+
+
+def test_a_thread_that_could_not_start_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    exporter = Exporter()
+    processor = RunBatchProcessor(exporter, BatchSettings(64, 6, 60.0))
+    first, second = run(1), run(2)  # made first: a span's resource starts threads
+    real_start = threading.Thread.start
+
+    def refused(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refused)
+    with pytest.raises(RuntimeError, match="new thread"):
+        processor.add_run(first, 1)
+    monkeypatch.setattr(threading.Thread, "start", real_start)
+    processor.add_run(second, 1)  # this time the thread starts, not only at the flush
+    assert processor._thread is not None and processor._thread.is_alive()
+    assert processor.force_flush(5_000)
+    processor.shutdown()
+    assert 2 in traces(exporter)

@@ -292,7 +292,11 @@ class RunBatchProcessor(SpanProcessor):
         self._pid = _process_id
         self._thread = threading.Thread(target=self._run, name="agentdock-spans", daemon=True)
         self._running = True
-        self._thread.start()
+        try:
+            self._thread.start()
+        except BaseException:  # no thread (the process is out of them): the next run retries
+            self._running = False
+            raise
 
     def _run(self) -> None:
         try:
