@@ -41,7 +41,6 @@ _META_ROLE = f"{LF.TRACE_METADATA}.role"
 _META_RETRIES = f"{LF.TRACE_METADATA}.retries"
 _META_COST = f"{LF.TRACE_METADATA}.cost_usd"
 _META_POLICIES = f"{LF.TRACE_METADATA}.policy_events"
-_OBSERVATION_TYPE = LF.OBSERVATION_TYPE
 _GEN = "generation"
 _INPUT_TOKENS = "gen_ai.usage.input_tokens"
 _OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
