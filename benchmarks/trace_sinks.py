@@ -1,6 +1,7 @@
 """CPU a run costs the tracing sinks: OpenTelemetry, LangFuse, and both on one span pipeline.
 
     uv run python benchmarks/trace_sinks.py [--runs 3000] [--trials 3] [--shape full|echo]
+        [--sample RATE]
 
 The sinks are built as the runtime builds them (``otel_sink``, then ``langfuse_sink``: with
 both, LangFuse joins the OpenTelemetry sink's pipeline). Each
@@ -13,6 +14,9 @@ exporter). Runs are handed over as the telemetry drain does, 64 events at a time
 a run (run_end, a node, a tool, a model call), or with ``--shape echo`` two, as the echo
 graph of the HTTP benchmarks makes (run_end, a node); each figure is the process CPU time (every
 thread: building, queueing, encoding, compressing, sending) per run, best of the trials.
+With ``--sample RATE`` every case samples that share of the runs (parent-based trace id
+ratio, as docs/tracing.md recommends); ``--sample 0`` measures what a run that no backend
+samples costs.
 """
 
 from __future__ import annotations
@@ -224,7 +228,19 @@ def main() -> None:
         default="full",
         help="runs of a node, a tool and a model call (full) or of one node (echo)",
     )
+    parser.add_argument(
+        "--sample",
+        type=float,
+        default=None,
+        metavar="RATE",
+        help="sample runs as docs/tracing.md recommends (OTEL_TRACES_SAMPLER="
+        "parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG=RATE, for every case); "
+        "0: what a run that is not sampled costs",
+    )
     args = parser.parse_args()
+    if args.sample is not None:
+        os.environ["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio"
+        os.environ["OTEL_TRACES_SAMPLER_ARG"] = str(args.sample)
     os.environ.setdefault("OTEL_BSP_MAX_QUEUE_SIZE", str(args.runs * 4))  # nothing dropped
     report = validate(DOCUMENT, skip_imports=True)
     assert report.ok, [f.one_line() for f in report.errors]

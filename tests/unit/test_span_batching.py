@@ -247,3 +247,70 @@ def test_the_last_flush_in_time_exports_everything() -> None:
     assert processor.settle(5_000) is True
     assert traces(exporter) == [1] and processor.stats.exported == 1
     processor.shutdown()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_an_export_thread_that_ended_is_started_again_by_the_next_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The queue checks a flag for its thread, not the thread itself: the flag must fall
+    # however the thread ends, here by an error outside the export's own guard.
+    exporter = Exporter()
+    processor = RunBatchProcessor(exporter, BatchSettings(64, 3, 60.0))
+    real_take = processor._take
+    taken = {"failed": False}
+
+    def take_once_failing() -> Any:
+        if not taken["failed"]:
+            taken["failed"] = True
+            raise RuntimeError("a queue bug")
+        return real_take()
+
+    monkeypatch.setattr(processor, "_take", take_once_failing)
+    processor.add_run(run(1), 1)  # a full batch: the thread takes it and ends
+    first = processor._thread
+    assert first is not None
+    first.join(5)
+    assert not first.is_alive() and not processor._running
+    processor.add_run(run(2), 1)
+    assert processor._thread is not first
+    assert processor.force_flush(5_000)
+    processor.shutdown()
+    assert 2 in traces(exporter)
+
+
+def test_a_forked_child_starts_its_own_export_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentdock_plugins.otel import batching
+
+    exporter = Exporter()
+    processor = RunBatchProcessor(exporter, BatchSettings(64, 6, 60.0))
+    processor.add_run(run(1), 1)
+    parent_thread = processor._thread
+    # What the fork hook records in a child: another process id (the parent's thread, still
+    # flagged as running, does not exist there).
+    monkeypatch.setattr(batching, "_process_id", batching._process_id + 1)
+    processor.add_run(run(2), 1)
+    assert processor._thread is not parent_thread
+    assert processor.force_flush(5_000)
+    processor.shutdown()
+    assert traces(exporter) == [1, 2]
+
+
+def test_a_thread_that_could_not_start_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    exporter = Exporter()
+    processor = RunBatchProcessor(exporter, BatchSettings(64, 6, 60.0))
+    first, second = run(1), run(2)  # made first: a span's resource starts threads
+    real_start = threading.Thread.start
+
+    def refused(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refused)
+    with pytest.raises(RuntimeError, match="new thread"):
+        processor.add_run(first, 1)
+    monkeypatch.setattr(threading.Thread, "start", real_start)
+    processor.add_run(second, 1)  # this time the thread starts, not only at the flush
+    assert processor._thread is not None and processor._thread.is_alive()
+    assert processor.force_flush(5_000)
+    processor.shutdown()
+    assert 2 in traces(exporter)

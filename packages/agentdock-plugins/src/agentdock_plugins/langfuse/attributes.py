@@ -41,7 +41,6 @@ _META_ROLE = f"{LF.TRACE_METADATA}.role"
 _META_RETRIES = f"{LF.TRACE_METADATA}.retries"
 _META_COST = f"{LF.TRACE_METADATA}.cost_usd"
 _META_POLICIES = f"{LF.TRACE_METADATA}.policy_events"
-_OBSERVATION_TYPE = LF.OBSERVATION_TYPE
 _GEN = "generation"
 _INPUT_TOKENS = "gen_ai.usage.input_tokens"
 _OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
@@ -67,6 +66,10 @@ class LangfuseFlavor(SpanFlavor):
         #: The repeating attributes of a run's own generation, by model and provider (both
         #: strings, or no provider: nothing else reaches the key).
         self._generations: dict[tuple[str, str | None], bytes] = {}
+        #: The run span's repeating attributes: the builder's and this flavor's, joined.
+        self._joined: dict[tuple[bytes, bytes], bytes] = {}
+        #: A model call's: the builder's and its generation's type and model, joined.
+        self._model_blocks: dict[tuple[bytes, str | None], bytes] = {}
 
     def _constant_and_metadata(self, key: tuple[Any, ...]) -> dict[str, Any]:
         """:meth:`_constant` and :func:`_metadata` of ``(agent, mode, status, role, retries)``."""
@@ -101,14 +104,24 @@ class LangfuseFlavor(SpanFlavor):
         data = end.get("data") or _EMPTY
         attributes = plan.attributes
         role = data.get("role")
-        agent = str(end.get("agent") or "agent")
+        agent = end.get("agent")
+        if type(agent) is not str or not agent:
+            agent = str(agent or "agent")
         meta = (data.get("mode"), data.get("status"), role, data.get("retries"))
         if _PLAIN.issuperset(map(type, meta)):  # the usual case: one look-up for both
             fixed = self._fixed.get((agent, *meta), self._constant_and_metadata)
         else:  # a value that is no plain JSON scalar: its metadata encoded for this run only
             fixed = self._fixed.get((agent, role), self._constant)
             attributes.update(_metadata(meta))
-        plan.encoded += fixed
+        # The builder's block and this one joined once: the same bytes object run after
+        # run, whose hash is kept, is what the builder looks the span's tail up by.
+        base = plan.encoded
+        joined = self._joined.get((base, fixed))
+        if joined is None:
+            if len(self._joined) >= _GENERATIONS_KEPT:
+                self._joined.clear()
+            joined = self._joined[base, fixed] = base + fixed
+        plan.encoded = joined
         subject = data.get("subject")
         if subject:
             attributes[LF.TRACE_USER_ID] = str(subject)
@@ -123,6 +136,11 @@ class LangfuseFlavor(SpanFlavor):
         cost = data.get("cost_usd")
         if cost is not None:
             attributes[_META_COST] = _json(cost)
+        for event in held:  # any policy decision? (a loop: no generator for the usual run)
+            if event.get("event") == "policy_event":
+                break
+        else:
+            held = ()
         if held:
             policies = policy_summary(held)
             if policies:
@@ -140,8 +158,15 @@ class LangfuseFlavor(SpanFlavor):
         # Trace attributes live on the run span only: LangFuse reads them from any span.
         kind = _TYPES.get(str(event.get("event")), "span")
         if kind == "generation":
-            plan.attributes[LF.OBSERVATION_TYPE] = kind  # read by more_spans
-            _generation(plan, plan.attributes.get("gen_ai.request.model"))
+            # Its type and model repeat: joined to the builder's block once per model.
+            base, model = plan.encoded, plan.model
+            joined = self._model_blocks.get((base, model))
+            if joined is None:
+                if len(self._model_blocks) >= _GENERATIONS_KEPT:
+                    self._model_blocks.clear()
+                joined = self._model_blocks[base, model] = base + _generation_block(model)
+            plan.encoded = joined
+            _usage(plan)
         else:
             plan.encoded += _TYPE_FIELDS[kind]
         if plan.error is not None:
@@ -155,7 +180,7 @@ class LangfuseFlavor(SpanFlavor):
         cost = data.get("cost_usd")
         cost = float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None
         if children:
-            generations = [p for p in children if p.attributes.get(_OBSERVATION_TYPE) == _GEN]
+            generations = [p for p in children if p.model is not None]  # model calls
             if generations:
                 _share_cost(generations, cost)
                 return ()
@@ -171,6 +196,11 @@ class LangfuseFlavor(SpanFlavor):
         tokens_out = data.get("tokens_output")
         if tokens_out is not None:
             attributes[_OUTPUT_TOKENS] = tokens_out
+        # The usual counts (positive ints) read here; anything else as _usage reads it.
+        counts_in = tokens_in if type(tokens_in) is int and tokens_in > 0 else _count(tokens_in)
+        counts_out = (
+            tokens_out if type(tokens_out) is int and tokens_out > 0 else _count(tokens_out)
+        )
         model = model if type(model) is str else str(model)
         encoded = self._generations.get((model, provider))
         if encoded is None:
@@ -181,16 +211,21 @@ class LangfuseFlavor(SpanFlavor):
             )
         plan = SpanPlan(
             f"chat {model}",
-            kind=SpanKind.CLIENT,
-            start_ns=run.start_ns,
-            end_ns=run.end_ns,
-            attributes=attributes,
-            parent_span_id=run.span_id,
-            encoded=encoded,
+            SpanKind.CLIENT,
+            run.start_ns,
+            run.end_ns,
+            attributes,
+            0,
+            run.span_id,
+            None,
+            encoded,
         )
-        _usage(plan)
-        if cost is not None:
-            _share_cost([plan], cost)
+        plan.model = model
+        attributes[LF.OBSERVATION_USAGE_DETAILS] = _usage_json(counts_in, counts_out)
+        if cost is not None:  # one generation: what _share_cost gives it, to the last bit
+            weight = counts_in + counts_out
+            share = cost * weight / weight if weight else cost
+            attributes[LF.OBSERVATION_COST_DETAILS] = _json({"total": share})
         return (plan,)
 
 
@@ -207,7 +242,11 @@ def _metadata(key: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def _tokens(plan: SpanPlan, key: str) -> int:
-    value = plan.attributes.get(key)
+    return _count(plan.attributes.get(key))
+
+
+def _count(value: Any) -> int:
+    """A token count as usage holds it: a positive int (not a bool), else 0."""
     return int(value) if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
@@ -223,19 +262,23 @@ def _generation_fixed(key: tuple[str, str | None]) -> dict[str, Any]:
     }
 
 
-def _generation(plan: SpanPlan, model: Any) -> None:
+def _generation_block(model: Any) -> bytes:
+    """A model call's generation type and model, encoded."""
+    attributes: dict[str, Any] = {LF.OBSERVATION_TYPE: _GEN}
     if model:
-        plan.attributes[LF.OBSERVATION_MODEL] = str(model)
-    _usage(plan)
+        attributes[LF.OBSERVATION_MODEL] = str(model)
+    return span_attributes(attributes)
 
 
 def _usage(plan: SpanPlan) -> None:
-    tokens_in = _tokens(plan, "gen_ai.usage.input_tokens")
-    tokens_out = _tokens(plan, "gen_ai.usage.output_tokens")
-    # Ints only: the JSON msgspec would write, without a call to it.
-    plan.attributes[LF.OBSERVATION_USAGE_DETAILS] = (
-        f'{{"input":{tokens_in},"output":{tokens_out},"total":{tokens_in + tokens_out}}}'
+    plan.attributes[LF.OBSERVATION_USAGE_DETAILS] = _usage_json(
+        _tokens(plan, "gen_ai.usage.input_tokens"), _tokens(plan, "gen_ai.usage.output_tokens")
     )
+
+
+def _usage_json(tokens_in: int, tokens_out: int) -> str:
+    # Ints only: the JSON msgspec would write, without a call to it.
+    return f'{{"input":{tokens_in},"output":{tokens_out},"total":{tokens_in + tokens_out}}}'
 
 
 def _share_cost(generations: Sequence[SpanPlan], cost: float | None) -> None:

@@ -50,6 +50,19 @@ DELAY_ENV = "OTEL_BSP_SCHEDULE_DELAY"
 SHUTDOWN_TIMEOUT_S = 30.0
 
 
+#: This process's id, kept up to date in a forked child (``os.getpid`` is a system call, and
+#: a queue checks it for every run: a child starts its own export thread).
+_process_id = os.getpid()
+
+
+def _forked() -> None:
+    global _process_id
+    _process_id = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
 @dataclass(frozen=True)
 class BatchSettings:
     """Spans the queue holds, spans per export request, seconds a partial batch waits."""
@@ -148,7 +161,10 @@ class RunBatchProcessor(SpanProcessor):
         self._max_batch = settings.max_batch_spans
         self._delay = settings.delay_s
         self.stats = QueueStats()
-        self._cond = threading.Condition()
+        #: ``_cond``'s lock, taken directly where nothing waits (a ``Condition``'s ``with``
+        #: is two Python calls more, twice per run and target).
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._runs: deque[Run] = deque()
         self._spans = 0
         self._busy = False
@@ -159,7 +175,9 @@ class RunBatchProcessor(SpanProcessor):
         self._stop = False
         self._warned = False
         self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
+        #: Whether the export thread runs (cleared when it ends, however it ends).
+        self._running = False
+        self._pid = _process_id
 
     # -- SpanProcessor -----------------------------------------------------------------------
 
@@ -176,11 +194,12 @@ class RunBatchProcessor(SpanProcessor):
         the exporter (a full queue goes to ``overflow``, or the run is dropped and counted)."""
         if not spans:
             return
-        with self._cond:
+        with self._lock:
             if self._stop:
                 self._lose(events, "shutdown")
                 return
-            self._ensure_thread()
+            if not self._running or self._pid != _process_id:
+                self._ensure_thread()
             if self._runs and self._spans + len(spans) > self._max_queue:
                 if self._overflow is None:
                     self._lose(events, "dropped_full")
@@ -268,11 +287,22 @@ class RunBatchProcessor(SpanProcessor):
 
     def _ensure_thread(self) -> None:
         """Start the export thread if it is not running (under ``_cond``)."""
-        if self._thread is not None and self._thread.is_alive() and self._pid == os.getpid():
+        if self._thread is not None and self._thread.is_alive() and self._pid == _process_id:
             return
-        self._pid = os.getpid()
-        self._thread = threading.Thread(target=self._work, name="agentdock-spans", daemon=True)
-        self._thread.start()
+        self._pid = _process_id
+        self._thread = threading.Thread(target=self._run, name="agentdock-spans", daemon=True)
+        self._running = True
+        try:
+            self._thread.start()
+        except BaseException:  # no thread (the process is out of them): the next run retries
+            self._running = False
+            raise
+
+    def _run(self) -> None:
+        try:
+            self._work()
+        finally:
+            self._running = False
 
     def _lose(self, events: int, cause: str, runs: int = 1) -> None:
         """Count lost runs (under ``_cond``)."""

@@ -25,14 +25,22 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, Sampler
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_ON,
+    Decision,
+    ParentBased,
+    Sampler,
+    StaticSampler,
+    TraceIdRatioBased,
+)
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 
 from agentdock_plugins.otel.fixed import FixedFields, plain
@@ -102,12 +110,29 @@ _TAILS_KEPT = 4096
 
 def parse_trace_id(value: Any) -> int:
     """A 32-hex trace id as an int; ``0`` (invalid) for anything else."""
+    if type(value) is str and len(value) == 32:  # the runtime's ids: one call less
+        try:
+            return int(value, 16)
+        except ValueError:
+            return 0
     return _parse_hex(value, 32)
 
 
 def parse_span_id(value: Any) -> int:
     """A 16-hex span id as an int; ``0`` (invalid) for anything else."""
+    if type(value) is str and len(value) == 16:
+        try:
+            return int(value, 16)
+        except ValueError:
+            return 0
     return _parse_hex(value, 16)
+
+
+def _parent_id(data: Mapping[str, Any]) -> int:
+    """The ``parent_span_id`` of an event's data as an int; ``0`` when there is none (the
+    usual case, answered without parsing)."""
+    value = data.get("parent_span_id")
+    return 0 if value is None else parse_span_id(value)
 
 
 def _parse_hex(value: Any, width: int) -> int:
@@ -124,6 +149,7 @@ class SpanPlan:
 
     ``attributes`` holds what differs per run (and what a flavor reads); ``encoded`` the
     attributes that repeat, already encoded (their keys are never in ``attributes``).
+    ``model``: a model call's model (``gen_ai.request.model``, in ``encoded``), else ``None``.
     """
 
     __slots__ = (
@@ -133,16 +159,16 @@ class SpanPlan:
         "error",
         "events",
         "kind",
+        "model",
         "name",
         "parent_span_id",
         "span_id",
         "start_ns",
     )
 
-    def __init__(
+    def __init__(  # positional or by name: the builder passes them positionally (cheaper)
         self,
         name: str,
-        *,
         kind: SpanKind,
         start_ns: int,
         end_ns: int,
@@ -162,6 +188,7 @@ class SpanPlan:
         self.error = error
         self.encoded = encoded
         self.events: list[tuple[str, dict[str, Any], int]] = []
+        self.model: str | None = None
 
 
 class SpanFlavor:
@@ -202,7 +229,7 @@ class SpanTarget:
     :class:`~agentdock_plugins.otel.batching.RunBatchProcessor`) and the sampler that decides
     which runs it gets (``None``: every run)."""
 
-    __slots__ = ("name", "queue", "roots_always", "sampler")
+    __slots__ = ("decide", "name", "queue", "roots_always", "sampler")
 
     def __init__(self, name: str, queue: Any, sampler: Sampler | None = None) -> None:
         self.name = name
@@ -211,6 +238,86 @@ class SpanTarget:
         #: Whether the sampler keeps every run without a caller's span (the SDK's default,
         #: parent-based always-on): then such a run needs no sampler call.
         self.roots_always = sampler is None or _description(sampler) in _ROOTS_ALWAYS
+        #: The sampler's decision without a call to it, when it is made of the SDK's own
+        #: samplers (:func:`fast_decision`); ``None``: the sampler is asked.
+        self.decide = fast_decision(sampler) if sampler is not None else None
+
+
+#: ``(trace_id, caller_span_id, caller_sampled) -> sampled``; a caller span id of 0: none.
+Decide = Callable[[int, int, bool], bool]
+
+
+def fast_decision(sampler: Sampler) -> Decide | None:
+    """What ``sampler.should_sample`` decides for a run, as a plain function, when the
+    sampler is one the SDK's ``OTEL_TRACES_SAMPLER`` names (always on or off, trace id
+    ratio, parent-based over those: their classes, not subclasses that change a decision);
+    ``None`` for any other sampler, which is then called.
+
+    The SDK's call builds a context, looks the caller's span up in it and returns a result
+    object, several microseconds a run; a run that is not sampled should cost a flag check,
+    and with a tenth of the runs sampled that call was most of what the other nine cost.
+    The caller's span, when there is one, is remote (a ``traceparent``).
+    """
+    plan = _decision_plan(sampler)
+    if plan is None:
+        return None
+    if plan[0] == "parent":
+        _, root, kept, dropped = plan
+        if kept[0] == "static" and dropped[0] == "static":  # the SDK's own parent-based
+            if_sampled, if_not = kept[1], dropped[1]
+            if root[0] == "static":
+                rooted = root[1]
+                return lambda _t, caller, sampled: (
+                    (if_sampled if sampled else if_not) if caller else rooted
+                )
+            bound = root[1]
+            return lambda trace_id, caller, sampled: (
+                (if_sampled if sampled else if_not) if caller else trace_id & _LOW_64 < bound
+            )
+        on_root, on_kept, on_dropped = _compiled(root), _compiled(kept), _compiled(dropped)
+        return lambda trace_id, caller, sampled: (
+            (on_kept if sampled else on_dropped)(trace_id) if caller else on_root(trace_id)
+        )
+    decide = _compiled(plan)
+    return lambda trace_id, _caller, _sampled: decide(trace_id)
+
+
+#: The trace id bits ``TraceIdRatioBased`` compares with its bound.
+_LOW_64 = (1 << 64) - 1
+#: ``("static", sampled)``, ``("ratio", bound)`` or ``("parent", root, kept, dropped)``.
+_Plan = tuple[Any, ...]
+
+
+def _decision_plan(sampler: Any) -> _Plan | None:
+    method = getattr(type(sampler), "should_sample", None)
+    if method is StaticSampler.should_sample and isinstance(sampler, StaticSampler):
+        decision = getattr(sampler, "_decision", None)
+        if decision is Decision.RECORD_AND_SAMPLE or decision is Decision.DROP:
+            return ("static", decision is Decision.RECORD_AND_SAMPLE)
+        return None
+    if method is TraceIdRatioBased.should_sample and isinstance(sampler, TraceIdRatioBased):
+        bound = sampler.bound
+        if type(bound) is not int or TraceIdRatioBased.TRACE_ID_LIMIT != _LOW_64:
+            return None
+        return ("ratio", bound)
+    if method is ParentBased.should_sample and isinstance(sampler, ParentBased):
+        plans = [
+            _decision_plan(getattr(sampler, name, None))
+            for name in ("_root", "_remote_parent_sampled", "_remote_parent_not_sampled")
+        ]
+        if any(plan is None or plan[0] == "parent" for plan in plans):
+            return None
+        return ("parent", *plans)
+    return None
+
+
+def _compiled(plan: _Plan) -> Callable[[int], bool]:
+    """A static or ratio plan as a function of the trace id."""
+    if plan[0] == "static":
+        sampled: bool = plan[1]
+        return lambda _trace_id: sampled
+    bound: int = plan[1]
+    return lambda trace_id: trace_id & _LOW_64 < bound
 
 
 class RunSpanBuilder:
@@ -249,7 +356,7 @@ class RunSpanBuilder:
         #: Other spans' tails (name, kind, repeating attributes, status) by those values:
         #: a run span's or a generation's differs from the last run's only in its
         #: per-run attributes, which are encoded after it (:meth:`_encode`).
-        self._tails: dict[tuple[str, SpanKind, bytes, str | None], bytes] = {}
+        self._tails: dict[tuple[str, bytes, str | None], tuple[SpanKind, bytes]] = {}
         #: Events lost to the bounds above, runs whose spans were built, and runs no target
         #: sampled (built not at all).
         self.dropped = 0
@@ -285,6 +392,10 @@ class RunSpanBuilder:
 
     def _hold(self, run_id: str, event: Mapping[str, Any]) -> None:
         held = self._held.get(run_id)
+        if held is None and self._held_count < self._max_held and len(self._held) < self._max_runs:
+            self._held[run_id] = [event]  # a run's first event, within every bound
+            self._held_count += 1
+            return
         if held is not None and len(held) >= self._max_events:
             self.dropped += 1
             return
@@ -309,9 +420,11 @@ class RunSpanBuilder:
     # -- building ----------------------------------------------------------------------------
 
     def _build(self, end: Mapping[str, Any], held: Sequence[Mapping[str, Any]]) -> None:
-        data = _data(end)
+        data = end.get("data")
+        if type(data) is not dict:
+            data = _data(end)
         trace_id = parse_trace_id(end.get("trace_id")) or self._random.generate_trace_id()
-        caller_id = parse_span_id(data.get("parent_span_id"))
+        caller_id = _parent_id(data)
         # Sampling first: a run no target wants costs a sampler call, not a span.
         chosen = self._sampled(end, trace_id, caller_id, data)
         if not chosen:
@@ -322,42 +435,43 @@ class RunSpanBuilder:
         agent = agent if type(agent) is str and agent else str(agent or "agent")
         run = self._run_plan(end, held, data, agent)
         run.parent_span_id = caller_id
-        flavor = self.flavor
+        flavor = self._flavor  # the property's value, without its call
         flavor.run(run, end, held)
         steps = flavor.steps_repeat
-        pairs: list[tuple[Mapping[str, Any], SpanPlan | _Step]] = [
-            (
-                e,
-                self._step(e, end, agent)
-                if steps and e["event"] != "model_event"
-                else self._child_plan(e, end),
-            )
-            for e in held
-            if e["event"] in CHILD_EVENTS
-        ]
-        own_ids = {child.span_id for _, child in pairs} if len(pairs) > 1 else ()
+        run_span = run.span_id
         children: list[SpanPlan | _Step] = []
-        plans: list[SpanPlan] = []
-        for event, child in pairs:
-            if child.parent_span_id not in own_ids:
-                child.parent_span_id = run.span_id
-            children.append(child)
-            if isinstance(child, SpanPlan):
-                flavor.child(child, event, end)
-                plans.append(child)
+        opened: list[tuple[Mapping[str, Any], SpanPlan]] = []  # spans a flavor may change
+        for e in held:
+            name = e["event"]
+            if name not in CHILD_EVENTS:
+                continue
+            if steps and name != "model_event":
+                children.append(self._step(e, end, agent))
+            else:
+                plan = self._child_plan(e, end)
+                children.append(plan)
+                opened.append((e, plan))
+        if len(children) > 1:
+            own_ids = {child.span_id for child in children}
+            for child in children:
+                if child.parent_span_id not in own_ids:
+                    child.parent_span_id = run_span
+        elif children:
+            children[0].parent_span_id = run_span
+        for event, plan in opened:
+            flavor.child(plan, event, end)
+        plans = [plan for _, plan in opened]
         for plan in flavor.more_spans(run, end, plans):
             plan.span_id = plan.span_id or self._random.generate_span_id()
-            plan.parent_span_id = plan.parent_span_id or run.span_id
+            plan.parent_span_id = plan.parent_span_id or run_span
             children.append(plan)
         trace = b"\x0a\x10" + trace_id.to_bytes(16, "big")  # the span's trace_id field
         # Children end before their parents, as they would have live.
         if len(children) > 1:
-            children.sort(key=_start)
+            children.sort(key=_START)
         encode = self._encode
         spans = [
-            encode(child, trace, False)
-            if isinstance(child, SpanPlan)
-            else join_span(
+            join_span(
                 trace,
                 child.span_id,
                 child.parent_span_id,
@@ -367,6 +481,8 @@ class RunSpanBuilder:
                 child.tail,
                 child.extra,
             )
+            if type(child) is _Step
+            else encode(child, trace, False)  # type: ignore[arg-type]
             for child in children
         ]
         spans.append(encode(run, trace, True))
@@ -379,21 +495,33 @@ class RunSpanBuilder:
     ) -> list[SpanTarget]:
         """The targets whose sampler keeps this run (one decision per run and target: a
         run and its children are kept or dropped together)."""
-        if not caller_id and all(target.roots_always for target in self.targets):
-            return self.targets
-        name = f"invoke_agent {end.get('agent') or 'agent'}"
-        if caller_id:
-            flags = _SAMPLED if data.get("parent_sampled", True) else _NOT_SAMPLED
-            caller = SpanContext(trace_id, caller_id, is_remote=True, trace_flags=flags)
-            context = trace.set_span_in_context(NonRecordingSpan(caller))
-        else:
-            context = Context()
+        if not caller_id:
+            for target in self.targets:
+                if not target.roots_always:
+                    break
+            else:
+                return self.targets
+        caller_sampled = bool(data.get("parent_sampled", True)) if caller_id else True
+        context: Context | None = None
         chosen = []
         for target in self.targets:
             sampler = target.sampler
             if sampler is None or (not caller_id and target.roots_always):
                 chosen.append(target)
                 continue
+            decide = target.decide
+            if decide is not None:
+                if decide(trace_id, caller_id, caller_sampled):
+                    chosen.append(target)
+                continue
+            if context is None:
+                if caller_id:
+                    flags = _SAMPLED if caller_sampled else _NOT_SAMPLED
+                    caller = SpanContext(trace_id, caller_id, is_remote=True, trace_flags=flags)
+                    context = trace.set_span_in_context(NonRecordingSpan(caller))
+                else:
+                    context = Context()
+            name = f"invoke_agent {end.get('agent') or 'agent'}"
             result = sampler.should_sample(context, trace_id, name, SpanKind.SERVER)
             if result.decision is Decision.RECORD_AND_SAMPLE:
                 chosen.append(target)
@@ -413,12 +541,31 @@ class RunSpanBuilder:
         )
         fixed = (agent, *map(data.get, _RUN_FIXED_KEYS))
         attributes: dict[str, Any] = {}
-        _put_count(attributes, INPUT_TOKENS, data.get("tokens_input"))
-        _put_count(attributes, OUTPUT_TOKENS, data.get("tokens_output"))
-        _put(attributes, CONVERSATION, data.get("thread_id"))
-        _put(attributes, "agentdock.run_id", end.get("run_id"))
-        _put_count(attributes, "agentdock.run.retries", data.get("retries"))
-        _put(attributes, "agentdock.subject", data.get("subject"))
+        # The calls of _put and _put_count made only for values that are there.
+        value = data.get("tokens_input")
+        if type(value) is int:
+            attributes[INPUT_TOKENS] = value
+        elif value is not None:
+            _put_count(attributes, INPUT_TOKENS, value)
+        value = data.get("tokens_output")
+        if type(value) is int:
+            attributes[OUTPUT_TOKENS] = value
+        elif value is not None:
+            _put_count(attributes, OUTPUT_TOKENS, value)
+        value = data.get("thread_id")
+        if value is not None:
+            _put(attributes, CONVERSATION, value)
+        value = end.get("run_id")
+        if type(value) is str:
+            attributes["agentdock.run_id"] = value
+        elif value is not None:
+            _put(attributes, "agentdock.run_id", value)
+        value = data.get("retries")
+        if value is not None:
+            _put_count(attributes, "agentdock.run.retries", value)
+        value = data.get("subject")
+        if value is not None:
+            _put(attributes, "agentdock.subject", value)
         cost = data.get("cost_usd")
         if isinstance(cost, int | float) and not isinstance(cost, bool):
             attributes["agentdock.cost_usd"] = float(cost)
@@ -428,13 +575,14 @@ class RunSpanBuilder:
             attributes[ERROR_TYPE] = error
         plan = SpanPlan(
             f"invoke_agent {agent}",
-            kind=SpanKind.SERVER,
-            start_ns=start_ns,
-            end_ns=end_ns,
-            attributes=attributes,
-            span_id=parse_span_id(end.get("span_id")) or self._random.generate_span_id(),
-            error=error,
-            encoded=self._fixed.get(fixed, _run_fixed),
+            SpanKind.SERVER,
+            start_ns,
+            end_ns,
+            attributes,
+            parse_span_id(end.get("span_id")) or self._random.generate_span_id(),
+            0,
+            error,
+            self._fixed.get(fixed, _run_fixed),
         )
         for event in held:
             if event["event"] == "policy_event":
@@ -448,8 +596,12 @@ class RunSpanBuilder:
     def _step(self, event: Mapping[str, Any], end: Mapping[str, Any], agent: str) -> _Step:
         """A node or tool span: its ids and times from ``event``, the rest made once per
         kind of step (the first such event goes through :meth:`_child_plan` and the flavor)."""
-        data = _data(event)
-        start_ns = _int(data.get("start_unix_nano")) or _event_ns(event)
+        data = event.get("data")
+        if type(data) is not dict:
+            data = _data(event)
+        start_ns = data.get("start_unix_nano")
+        if type(start_ns) is not int or not 0 < start_ns < _INT64:  # the usual case: one check
+            start_ns = _int(start_ns) or _event_ns(event)
         name = event["event"]
         status = data.get("status")
         label = data.get("tool" if name == "tool_event" else "node")
@@ -476,7 +628,7 @@ class RunSpanBuilder:
             start_ns,
             start_ns + _ms_to_ns(data.get("duration_ms")),
             parse_span_id(data.get("span_id")) or self._random.generate_span_id(),
-            parse_span_id(data.get("parent_span_id")),
+            _parent_id(data),
             tail,
             b"" if call_id is None else run_attributes({TOOL_CALL_ID: plain(call_id)}),
         )
@@ -497,21 +649,25 @@ class RunSpanBuilder:
                 _ERROR if error is not None else 0,
             )
         else:
-            key = (plan.name, plan.kind, plan.encoded, error)
+            # The kind is checked, not hashed: an enum's hash is a Python call.
+            key = (plan.name, plan.encoded, error)
             found = self._tails.get(key)
-            if found is None:
+            if found is None or found[0] is not plan.kind:
                 if len(self._tails) >= _TAILS_KEPT:
                     self._tails.clear()
-                found = self._tails[key] = span_tail(
-                    plan.name,
-                    _OTLP_KIND[plan.kind],
-                    None,
-                    plan.encoded,
-                    (),
-                    error,
-                    _ERROR if error is not None else 0,
+                found = self._tails[key] = (
+                    plan.kind,
+                    span_tail(
+                        plan.name,
+                        _OTLP_KIND[plan.kind],
+                        None,
+                        plan.encoded,
+                        (),
+                        error,
+                        _ERROR if error is not None else 0,
+                    ),
                 )
-            tail = found
+            tail = found[1]
         return join_span(
             trace,
             plan.span_id,
@@ -524,8 +680,12 @@ class RunSpanBuilder:
         )
 
     def _child_plan(self, event: Mapping[str, Any], end: Mapping[str, Any]) -> SpanPlan:
-        data = _data(event)
-        start_ns = _int(data.get("start_unix_nano")) or _event_ns(event)
+        data = event.get("data")
+        if type(data) is not dict:
+            data = _data(event)
+        start_ns = data.get("start_unix_nano")
+        if type(start_ns) is not int or not 0 < start_ns < _INT64:  # the usual case: one check
+            start_ns = _int(start_ns) or _event_ns(event)
         end_ns = start_ns + _ms_to_ns(data.get("duration_ms"))
         name = event["event"]
         agent = str(end.get("agent") or "agent")
@@ -541,8 +701,9 @@ class RunSpanBuilder:
             model = data.get("model") or _data(end).get("model") or "model"
             title, kind = f"chat {model}", SpanKind.CLIENT
             provider = data.get("provider") or _data(end).get("provider")
-            fixed = self._fixed.get(("model", agent, provider), _model_fixed)
-            attributes[REQUEST_MODEL] = str(model)  # a flavor reads it
+            model = model if type(model) is str else str(model)
+            # The model repeats run after run: encoded once with the agent and provider.
+            fixed = self._fixed.get(("model", agent, provider, model), _model_fixed)
             _put(attributes, INPUT_TOKENS, _int_or_none(data.get("tokens_input")))
             _put(attributes, OUTPUT_TOKENS, _int_or_none(data.get("tokens_output")))
         else:
@@ -552,17 +713,20 @@ class RunSpanBuilder:
         if status in ("error", "denied"):
             error = str(data.get("error_type") or status)
             attributes[ERROR_TYPE] = error
-        return SpanPlan(
+        plan = SpanPlan(
             title,
-            kind=kind,
-            start_ns=start_ns,
-            end_ns=end_ns,
-            attributes=attributes,
-            span_id=parse_span_id(data.get("span_id")) or self._random.generate_span_id(),
-            parent_span_id=parse_span_id(data.get("parent_span_id")),
-            error=error,
-            encoded=fixed,
+            kind,
+            start_ns,
+            end_ns,
+            attributes,
+            parse_span_id(data.get("span_id")) or self._random.generate_span_id(),
+            _parent_id(data),
+            error,
+            fixed,
         )
+        if name == "model_event":
+            plan.model = model  # a flavor reads it
+        return plan
 
 
 def _run_fixed(key: tuple[Any, ...]) -> dict[str, Any]:
@@ -584,8 +748,8 @@ def _tool_fixed(key: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def _model_fixed(key: tuple[Any, ...]) -> dict[str, Any]:
-    _, agent, provider = key
-    return {AGENT_NAME: agent, OPERATION: "chat", PROVIDER: provider}
+    _, agent, provider, model = key
+    return {AGENT_NAME: agent, OPERATION: "chat", PROVIDER: provider, REQUEST_MODEL: model}
 
 
 def _node_fixed(key: tuple[Any, ...]) -> dict[str, Any]:
@@ -615,8 +779,8 @@ class _Step:
         self.extra = extra
 
 
-def _start(plan: SpanPlan | _Step) -> int:
-    return plan.start_ns
+#: A span's start, what the spans of a run are sorted by.
+_START = attrgetter("start_ns")
 
 
 def _policy_attributes(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -678,7 +842,9 @@ def _put_count(attributes: dict[str, Any], key: str, value: Any) -> None:
 
 def _int(value: Any) -> int:
     """A positive 64-bit timestamp, else 0 (unknown)."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63:
+    if type(value) is int:  # the usual case, checked first
+        return value if 0 < value < _INT64 else 0
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < _INT64:
         return value
     return 0
 
@@ -695,6 +861,9 @@ def _int_or_none(value: Any) -> int | None:
 
 def _ms_to_ns(value: Any) -> int:
     """Milliseconds as nanoseconds; 0 for anything else (negative, NaN, infinite, huge)."""
+    kind = type(value)
+    if kind is float or kind is int:  # the usual case, checked first
+        return int(value * 1_000_000) if 0 < value < _MAX_MS else 0
     if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < _MAX_MS:
         return int(value * 1_000_000)
     return 0
@@ -702,6 +871,7 @@ def _ms_to_ns(value: Any) -> int:
 
 #: A duration past this (about 31 years) is not a span's: treated as unknown.
 _MAX_MS = 1e12
+_INT64 = 2**63
 
 
 def _timestamp_ns(value: Any) -> int:

@@ -315,7 +315,8 @@ def join_span(
     return b"".join(
         (
             b"\x12",
-            _varint(size),
+            # A span's length: two bytes but for the largest spans (_varint, inlined).
+            bytes((size & 0x7F | 0x80, size >> 7)) if 0x80 <= size < 0x4000 else _varint(size),
             trace_field,
             b"\x12\x08",
             span_id.to_bytes(8, "big"),
@@ -332,10 +333,61 @@ def run_attributes(attributes: Mapping[str, Any]) -> bytes:
     """A span's attributes that differ run after run (ids, token counts), encoded without
     the cache of :func:`span_attributes`: a value seen once would only crowd it. ``None``
     values are left out."""
-    tag = _TAGS[9]
-    return b"".join(
-        [tag + _key_value(key, value) for key, value in attributes.items() if value is not None]
-    )
+    out = []
+    for key, value in attributes.items():
+        kind = type(value)
+        # The usual values, a short string or a small count, written in one concatenation
+        # behind the key's field kept with its length (:func:`_short_key`).
+        if kind is str:
+            raw: bytes = value.encode("utf-8")
+            size = len(raw)
+            if size < _SHORT:
+                prefix, used = _short_keys.get(key) or _short_key(key)
+                whole = used + size
+                if whole < 0x80:
+                    out.append(
+                        b"\x4a"
+                        + _SMALL[whole]
+                        + prefix
+                        + b"\x12"
+                        + _SMALL[size + 2]
+                        + b"\x0a"
+                        + _SMALL[size]
+                        + raw
+                    )
+                    continue
+        elif kind is int and 0 <= value < 0x4000:  # a varint of one or two bytes
+            prefix, used = _short_keys.get(key) or _short_key(key)
+            number = _varint(value)
+            whole = used + len(number) - 1
+            if whole < 0x80:
+                out.append(
+                    b"\x4a"
+                    + _SMALL[whole]
+                    + prefix
+                    + b"\x12"
+                    + _SMALL[len(number) + 1]
+                    + b"\x18"
+                    + number
+                )
+                continue
+        elif value is None:
+            continue
+        out.append(b"\x4a" + _key_value(key, value))
+    return b"".join(out)
+
+
+#: A key's ``KeyValue.key`` field, and its size plus the 4 bytes of a short value's tags
+#: and lengths (:func:`run_attributes`).
+_short_keys: dict[str, tuple[bytes, int]] = {}
+
+
+def _short_key(key: str) -> tuple[bytes, int]:
+    if len(_short_keys) >= _CACHE_SIZE:
+        _short_keys.clear()
+    prefix = _field(1, key.encode("utf-8"))
+    found = _short_keys[key] = (prefix, len(prefix) + 4)
+    return found
 
 
 def span_attributes(attributes: Mapping[str, Any]) -> bytes:
