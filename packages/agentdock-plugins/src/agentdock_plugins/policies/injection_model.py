@@ -51,19 +51,19 @@ _ASCII_WORD_BYTES = bytes(
 )
 
 
-#: The ``_`` and ``'`` that open a run of word bytes (after a space or at the start): no
-#: word starts with them.
-_LEADING = re.compile(r"(?:^|(?<= ))['_]+")
+#: A space and the ``_`` and ``'`` after it: no word starts with them.
+_LEADING = re.compile(r" ['_]+")
 
 
 def words(text: str) -> list[str]:
     """The words of ``text`` as :data:`_WORD` finds them. ASCII text, the common case, is
     split in C: every run of word bytes is one match, from its first letter or digit (the
-    ``_`` and ``'`` that open a run are blanked first, so no word is touched in Python)."""
+    ``_`` and ``'`` that open a run are blanked first, where a run has them, so no word is
+    touched in Python)."""
     if not text.isascii():
         return _WORD.findall(text)
-    shaped = text.encode("ascii").translate(_ASCII_WORD_BYTES).decode("ascii")
-    if "_" in shaped or "'" in shaped:
+    shaped = " " + text.encode("ascii").translate(_ASCII_WORD_BYTES).decode("ascii")
+    if " '" in shaped or " _" in shaped:
         shaped = _LEADING.sub(" ", shaped)
     return shaped.split()
 
