@@ -10,14 +10,14 @@ from uuid import UUID
 
 import pytest
 from agentdock import Code
-from hypothesis import given
-from hypothesis import strategies as st
 from agentdock.validation import validate
 from agentdock_plugins.policies import injection_model
 from agentdock_plugins.policies.injection_detect import Detector
 from agentdock_plugins.policies.injection_input import prompt_injection
 from agentdock_plugins.policies.injection_model import MIN_WORDS, LinearModel, default_model
 from agentdock_runtime.errors import PolicyViolationError
+from hypothesis import given
+from hypothesis import strategies as st
 from policy_support import BASE_DOCKFILE, recording_context, spec_with
 
 #: Worded so that no rule matches it: only the classifier can catch it.
@@ -62,7 +62,7 @@ def test_the_models_features_are_the_words_pairs_and_characters_pairs(text: str)
     index read (the weights were trained on the latter's answer)."""
     found = injection_model._WORD.findall(text)
     assert injection_model.words(text) == found
-    pairs = {f"{a} {b}" for a, b in zip(found, found[1:], strict=False)}
+    pairs = {f"{found[i]} {found[i + 1]}" for i in range(len(found) - 1)}
     unspaced = {
         run[i : i + 2]
         for run in injection_model._UNSPACED.findall(text)
