@@ -12,8 +12,9 @@ Its weights (``injection_model.json.gz``, beside this module) are trained by
 ``benchmarks/injection/train.py`` on the train split of the corpus that
 ``benchmarks/injection/build_corpus.py`` builds (its sources and licences in
 ``benchmarks/injection/SOURCES.md``). Only features with a weight are kept, as a plain
-``dict``: scoring is a split, a set and one ``dict.get`` per feature, in pure Python,
-loaded once (:func:`default_model`), never per request.
+``dict``: scoring is a split, a set, its intersection with the weighted features and one
+look-up per feature found there, in pure Python, loaded once (:func:`default_model`),
+never per request.
 """
 
 from __future__ import annotations
