@@ -12,8 +12,9 @@ Its weights (``injection_model.json.gz``, beside this module) are trained by
 ``benchmarks/injection/train.py`` on the train split of the corpus that
 ``benchmarks/injection/build_corpus.py`` builds (its sources and licences in
 ``benchmarks/injection/SOURCES.md``). Only features with a weight are kept, as a plain
-``dict``: scoring is a split, a set and one ``dict.get`` per feature, in pure Python,
-loaded once (:func:`default_model`), never per request.
+``dict``: scoring is a split, a set, its intersection with the weighted features and one
+look-up per feature found there, in pure Python, loaded once (:func:`default_model`),
+never per request.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ import gzip
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from itertools import pairwise, repeat
+from itertools import pairwise
 
 __all__ = ["MIN_WORDS", "MODEL_FILE", "LinearModel", "default_model", "features", "words"]
 
@@ -51,13 +52,21 @@ _ASCII_WORD_BYTES = bytes(
 )
 
 
+#: A space and the ``_`` and ``'`` after it: no word starts with them.
+_LEADING = re.compile(r" ['_]+")
+
+
 def words(text: str) -> list[str]:
     """The words of ``text`` as :data:`_WORD` finds them. ASCII text, the common case, is
-    split in C: every run of word bytes is one match, from its first letter or digit."""
+    split in C: every run of word bytes is one match, from its first letter or digit (the
+    ``_`` and ``'`` that open a run are blanked first, where a run has them, so no word is
+    touched in Python)."""
     if not text.isascii():
         return _WORD.findall(text)
-    runs = text.encode("ascii").translate(_ASCII_WORD_BYTES).decode("ascii").split()
-    return [w for w in (run.lstrip("_'") for run in runs) if w]
+    shaped = " " + text.encode("ascii").translate(_ASCII_WORD_BYTES).decode("ascii")
+    if " '" in shaped or " _" in shaped:
+        shaped = _LEADING.sub(" ", shaped)
+    return shaped.split()
 
 
 def features(text: str) -> set[str]:
@@ -68,7 +77,7 @@ def features(text: str) -> set[str]:
     found.update(map(" ".join, pairwise(found_words)))
     if not text.isascii():
         for run in _UNSPACED.findall(text):
-            found.update(run[i : i + 2] for i in range(len(run) - 1))
+            found.update(map(str.__add__, run, run[1:]))
     return found
 
 
@@ -81,13 +90,21 @@ class LinearModel:
     threshold: float
     #: What the model was trained on, as the training script recorded it.
     meta: dict[str, object]
+    #: The features with a weight: a text's features meet them in one C-level intersection.
+    _weighted: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_weighted", frozenset(self.weights))
 
     def probability(self, text: str) -> float:
         """The probability that canonical ``text`` is an injection."""
         found = features(text)
         if len(found) < MIN_WORDS * 2 - 1:  # n words give n words and n - 1 pairs
             return 0.0
-        total = sum(map(self.weights.get, found, repeat(0.0, len(found))))
+        # Only the features with a weight are looked up: a long text's thousands of unseen
+        # words and pairs cost one hash lookup each, in C (the sum's order, like the set's,
+        # is arbitrary either way).
+        total = sum(map(self.weights.__getitem__, found & self._weighted))
         z = self.bias + total / math.sqrt(len(found))
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
