@@ -16,7 +16,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from agentdock_plugins.litestar.limits import ServerLimits
-from scripted_server import Scripted
+from agentdock_plugins.prometheus.sink import PrometheusSink
+from scripted_server import Scripted, scripted_spec
 from served import serving
 
 DEADLINES = ServerLimits(header_timeout=1.0, body_timeout=1.0)
@@ -111,3 +112,73 @@ def test_a_kept_alive_connection_is_timed_again_for_its_next_request(port: int) 
         raw.sendall(b"POST /invoke HTTP/1.1\r\n")
         received = read_to_close(raw)
     assert_408(received)
+
+
+# -- a client that goes away is no server error ------------------------------------------------
+
+#: The routes that read a body, each through its own path (the fast path, Litestar's).
+BODY_ROUTES = ("/invoke", "/mcp", "/a2a/scripted")
+
+
+@pytest.fixture(scope="module")
+def measured() -> Iterator[tuple[int, PrometheusSink]]:
+    """The scripted agent with MCP and A2A, behind the Prometheus middleware, as served."""
+    expose = {"rest": True, "streaming": "sse", "port": 8080, "protocols": ["mcp", "a2a"]}
+    sink = PrometheusSink()
+    app = Scripted(scripted_spec(expose=expose), insecure_no_auth=True).app
+    with serving(sink.asgi_middleware(app), DEADLINES) as bound:
+        yield bound, sink
+
+
+def counted(sink: PrometheusSink, path: str, status: int) -> float:
+    route = path if path == "/invoke" else "other"
+    labels = {"route": route, "method": "POST", "status": str(status)}
+    return sink.registry.get_sample_value("agentdock_http_requests_total", labels) or 0.0
+
+
+def half_a_body(port: int, path: str) -> socket.socket:
+    raw = socket.create_connection(("127.0.0.1", port), timeout=PATIENCE)
+    raw.sendall(
+        f"POST {path} HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
+        "content-length: 13\r\n\r\n".encode()
+        + b'{"te'
+    )
+    return raw
+
+
+def wait_counted(sink: PrometheusSink, path: str, status: int, before: float) -> None:
+    deadline = time.monotonic() + PATIENCE
+    while counted(sink, path, status) == before:
+        assert time.monotonic() < deadline, f"{path} was never counted as {status}"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("path", BODY_ROUTES)
+def test_a_client_gone_mid_body_is_counted_499_and_not_logged_as_an_error(
+    measured: tuple[int, PrometheusSink], path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    port, sink = measured
+    before = {status: counted(sink, path, status) for status in (499, 500)}
+    with caplog.at_level("ERROR", logger="agentdock.server"):
+        raw = half_a_body(port, path)
+        time.sleep(0.2)
+        raw.close()
+        wait_counted(sink, path, 499, before[499])
+    assert counted(sink, path, 499) == before[499] + 1
+    assert counted(sink, path, 500) == before[500]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+
+
+@pytest.mark.parametrize("path", BODY_ROUTES)
+def test_a_body_cut_off_at_its_deadline_is_counted_408(
+    measured: tuple[int, PrometheusSink], path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    port, sink = measured
+    before = {status: counted(sink, path, status) for status in (408, 500)}
+    with caplog.at_level("ERROR", logger="agentdock.server"):
+        with half_a_body(port, path) as raw:
+            assert_408(read_to_close(raw))
+        wait_counted(sink, path, 408, before[408])
+    assert counted(sink, path, 408) == before[408] + 1
+    assert counted(sink, path, 500) == before[500]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from agentdock.capabilities import CLIENT_GONE
 from agentdock_plugins.prometheus.sink import PrometheusSink
 
 
@@ -112,6 +113,37 @@ def test_an_app_that_raises_is_counted_as_500_and_the_error_propagates() -> None
         == 1
     )
     assert value(sink, "agentdock_http_requests_in_flight") == 0
+
+
+def test_a_request_whose_client_went_away_is_counted_under_the_servers_mark() -> None:
+    """The server marks the scope (``CLIENT_GONE``) when the connection closed before the
+    response: no response or a 5xx after that is the client's doing, not a server error."""
+    sink = PrometheusSink()
+
+    class Gone:
+        def __init__(self, status: int | None, mark: int | None) -> None:
+            self.status, self.mark = status, mark
+
+        async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if self.mark is not None:
+                scope[CLIENT_GONE] = self.mark
+            if self.status is not None:
+                await send({"type": "http.response.start", "status": self.status, "headers": []})
+                await send({"type": "http.response.body", "body": b""})
+
+    async def main() -> None:
+        for status, mark in ((None, 499), (500, 499), (None, 408), (200, 499), (None, None)):
+            await call(sink.asgi_middleware(Gone(status, mark)), "/invoke")
+
+    asyncio.run(main())
+    counted = {
+        code: value(
+            sink, "agentdock_http_requests_total", route="/invoke", method="POST", status=code
+        )
+        for code in ("499", "408", "500", "200")
+    }
+    # An answer that started before the client left keeps its status.
+    assert counted == {"499": 2, "408": 1, "500": 1, "200": 1}
 
 
 def test_websocket_and_lifespan_scopes_pass_through_uncounted() -> None:

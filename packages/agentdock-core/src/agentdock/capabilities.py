@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from agentdock.spec import DockSpec
 
 __all__ = [
+    "CLIENT_GONE",
     "AppServer",
     "ClosingAdapter",
     "ClosingAuthProvider",
@@ -122,9 +123,19 @@ class MetricsRendering(Protocol):
 @runtime_checkable
 class MiddlewareProviding(Protocol):
     """A sink that measures requests: ``asgi_middleware(app)`` wraps the server's routes
-    and returns the wrapped ASGI app."""
+    and returns the wrapped ASGI app. A request whose client went away before its response
+    was sent carries :data:`CLIENT_GONE` in its scope: count it under that status, not as a
+    server error."""
 
     def asgi_middleware(self, app: Any) -> Any: ...
+
+
+#: The ASGI scope key a server sets on a request whose client went away before its response
+#: was sent: ``499`` (the client closed the connection) or ``408`` (the server cut it off at
+#: its body deadline and answered 408 itself). What the application answered afterwards
+#: (often a 500 for a body that never came) reached no one, so it is neither counted nor
+#: logged as a server error.
+CLIENT_GONE = "agentdock.client_gone"
 
 
 # -- auth providers --------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+from agentdock.capabilities import CLIENT_GONE
 from agentdock_runtime import RuntimeHTTPError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -108,7 +109,9 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
         )
         return error_response(error)
     if status >= 500:
-        log.error("%s %s failed with %d", request.method, request.url.path, status)
+        # A client that went away (its body never came) is no server failure: not logged.
+        if CLIENT_GONE not in request.scope:
+            log.error("%s %s failed with %d", request.method, request.url.path, status)
         detail = "the server failed to handle the request"
     elif status == 413:
         detail = "the request body is too large"

@@ -11,7 +11,13 @@ connection, its buffers and a place among the server's connections for as long a
 
 A request that misses either is answered ``408`` with the error envelope
 (``{"error": "RequestTimeout", ...}``) and the connection is closed; a connection that never
-sent a byte, or whose response has already started, is closed without one. A timer is set
+sent a byte, or whose response has already started, is closed without one.
+
+**A client that went away.** A request whose connection closed (by the client, or at the body
+deadline) before its response was complete gets :data:`agentdock.capabilities.CLIENT_GONE` in
+its scope: ``408`` where the deadline answered it, ``499`` otherwise. The metrics middleware
+counts it under that status and the error handler does not log the application's failed
+read as a server error. Only a lost connection pays for this. A timer is set
 only when a read leaves a request incomplete, so a request that arrives in one read, as
 nearly all do, costs no timer at all.
 
@@ -33,6 +39,7 @@ import asyncio
 import functools
 from typing import Any
 
+from agentdock.capabilities import CLIENT_GONE
 from agentdock_runtime import RuntimeHTTPError
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -92,6 +99,9 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            cycle.scope.setdefault(CLIENT_GONE, 499)  # type: ignore[misc]
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -148,6 +158,7 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
         if cycle is not None:
             if not cycle.response_started:
                 self.transport.write(_BODY_LATE)
+                cycle.scope[CLIENT_GONE] = 408  # type: ignore[literal-required]
             # The application sees the client as gone: its reads end, its writes are dropped.
             cycle.disconnected = True
             cycle.keep_alive = False

@@ -4,6 +4,10 @@ Per request it does one dict lookup for the route template, reads the status fro
 ``http.response.start`` message and observes the time until the app returned (for a stream,
 until its last frame). Label children are resolved once per (route, method, status) and
 kept, so the label lock of prometheus-client is taken once per combination, not per request.
+A request that ended without a response, or with a 5xx, after its client went away (the
+server marks its scope with :data:`agentdock.capabilities.CLIENT_GONE`) is counted under
+that mark's status (499, or 408 for a body the server stopped waiting for), not as a 500:
+a client that disconnects is no server error.
 WebSocket and lifespan scopes pass straight through.
 """
 
@@ -13,6 +17,8 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from agentdock.capabilities import CLIENT_GONE
 
 from agentdock_plugins.prometheus.labels import OTHER, route_label
 
@@ -75,6 +81,9 @@ def metrics_middleware(app: ASGIApp, metrics: HttpMetrics) -> ASGIApp:
             await app(scope, receive, send_status)
         finally:
             in_flight.dec()
-            record(route, method, status if 100 <= status <= 599 else 500, clock() - started)
+            if not 100 <= status < 500:
+                # No response, a 5xx or a nonsense status: the client may have gone first.
+                status = scope.get(CLIENT_GONE) or (status if 100 <= status <= 599 else 500)
+            record(route, method, status, clock() - started)
 
     return middleware
