@@ -773,3 +773,48 @@ def test_an_unknown_method_is_32601_whatever_its_params(
         message = {"jsonrpc": "2.0", "id": 7, "method": method, "params": {}}
         answer = httpx.post(url, json=message, headers=headers)
         assert answer.status_code == 400 and answer.json()["error"]["code"] == -32600, method
+
+
+@pytest.mark.parametrize("method", ["tasks/get", "tasks/cancel"])
+def test_a2a_a_task_id_that_is_not_a_string_is_invalid_params(
+    server: dict[str, Any], method: str
+) -> None:
+    for params in ({}, {"id": None}, {"id": 5}, {"id": ["a"]}):
+        error = _rpc(server, method, params)["error"]
+        assert error == {
+            "code": -32602,
+            "message": "params.id must be a string (the task's id)",
+        }, params
+
+
+def test_mcp_a_call_without_a_tool_name_says_so(server: dict[str, Any]) -> None:
+    for params in ({}, {"name": None}, {"name": 5}):
+        message = {"jsonrpc": "2.0", "id": 8, "method": "tools/call", "params": params}
+        error = _post(server, message).json()["error"]
+        assert error["code"] == -32602, params
+        assert error["message"].startswith("params.name must be a string"), error
+        assert "None" not in error["message"], error
+
+
+#: A caller's string far longer than any error should repeat.
+HUGE = "x" * 500_000
+
+
+def test_errors_repeat_at_most_80_characters_of_what_the_caller_sent(
+    server: dict[str, Any],
+) -> None:
+    a2a = _rpc(server, "tasks/get", {"id": HUGE})["error"]
+    tool = _post(
+        server, {"jsonrpc": "2.0", "id": 8, "method": "tools/call", "params": {"name": HUGE}}
+    ).json()["error"]
+    method = _post(server, {"jsonrpc": "2.0", "id": 9, "method": HUGE}).json()["error"]
+    meta = {"_meta": {"io.modelcontextprotocol/protocolVersion": HUGE}}
+    version = _post(
+        server, {"jsonrpc": "2.0", "id": 10, "method": "tools/list", "params": meta}
+    ).json()["error"]
+    assert (version["code"], version["data"]["requested"]) == (-32022, "x" * 80 + "…")
+    shown = repr("x" * 80) + "…"
+    assert a2a == {"code": -32001, "message": f"task {shown} not found"}
+    assert (tool["code"], method["code"]) == (-32602, -32601)
+    assert tool["message"].startswith(f"unknown tool {shown};"), tool["message"][:200]
+    assert method["message"] == f"method {shown} is not served", method["message"][:200]

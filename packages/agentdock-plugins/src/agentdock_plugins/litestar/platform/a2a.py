@@ -66,6 +66,7 @@ from agentdock_plugins.litestar.platform.jsonrpc import (
     read_message,
     request_id,
     result_response,
+    shown,
 )
 from agentdock_plugins.litestar.platform.state import interrupt_of
 from agentdock_plugins.litestar.resume import resume_run
@@ -276,13 +277,17 @@ class _Agent:
             return None
         task = self.tasks.get(ident) if isinstance(ident, str) else None
         refusal: RpcError | None = None
-        if task is None:
-            refusal = RpcError(TASK_NOT_FOUND, f"task {ident!r} not found")
+        if not isinstance(ident, str):
+            refusal = RpcError(INVALID_PARAMS, "params.message.taskId must be a string")
+        elif task is None:
+            refusal = RpcError(TASK_NOT_FOUND, f"task {shown(ident)} not found")
         elif task["status"]["state"] != INPUT_REQUIRED or ident in self.answering:
             state = "working" if ident in self.answering else task["status"]["state"]
-            refusal = RpcError(INVALID_PARAMS, f"task {ident!r} is {state}: it takes no message")
+            refusal = RpcError(
+                INVALID_PARAMS, f"task {shown(ident)} is {state}: it takes no message"
+            )
         elif message.get("contextId") not in (None, "", task["contextId"]):
-            refusal = RpcError(INVALID_PARAMS, f"task {ident!r} is of another contextId")
+            refusal = RpcError(INVALID_PARAMS, f"task {shown(ident)} is of another contextId")
         if refusal is not None:
             await self.pipeline.authorize(headers, "invoke")
             raise refusal
@@ -384,11 +389,19 @@ class _Agent:
                 INVALID_PARAMS, "answer an input-required task with a blocking message/send"
             )
 
-    def get_task(self, params: Mapping[str, Any]) -> dict[str, Any]:
+    def _task(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The task ``params.id`` names: -32602 for an id that is not a string, -32001 for
+        one that names no task."""
         ident = params.get("id")
-        task = self.tasks.get(ident) if isinstance(ident, str) else None
+        if not isinstance(ident, str):
+            raise RpcError(INVALID_PARAMS, "params.id must be a string (the task's id)")
+        task = self.tasks.get(ident)
         if task is None:
-            raise RpcError(TASK_NOT_FOUND, f"task {ident!r} not found")
+            raise RpcError(TASK_NOT_FOUND, f"task {shown(ident)} not found")
+        return task
+
+    def get_task(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        task = self._task(params)
         length = params.get("historyLength")
         if isinstance(length, int) and not isinstance(length, bool) and length >= 0:
             return {**task, "history": task["history"][-length:] if length else []}
@@ -396,14 +409,13 @@ class _Agent:
 
     def cancel_task(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """``tasks/cancel``: the task, ``canceled``, its run asked to stop."""
-        ident = params.get("id")
-        task = self.tasks.get(ident) if isinstance(ident, str) else None
-        if task is None:
-            raise RpcError(TASK_NOT_FOUND, f"task {ident!r} not found")
+        task = self._task(params)
         stop = self.running.pop(task["id"], None)
         if stop is None:
             state = task["status"]["state"]
-            raise RpcError(TASK_NOT_CANCELABLE, f"task {ident!r} is {state}: it cannot be canceled")
+            raise RpcError(
+                TASK_NOT_CANCELABLE, f"task {shown(task['id'])} is {state}: it cannot be canceled"
+            )
         stop.set()
         task["status"] = {"state": "canceled", "timestamp": _now()}
         return task

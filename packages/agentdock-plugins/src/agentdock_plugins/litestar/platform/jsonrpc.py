@@ -39,6 +39,7 @@ __all__ = [
     "read_message",
     "request_id",
     "result_response",
+    "shown",
 ]
 
 PARSE_ERROR = -32700
@@ -51,6 +52,8 @@ _ADMISSION = (Unauthorized, TokenExpired, KeyRevoked, RateLimited, ServiceUnavai
 #: The 403s that are not the caller's: a policy's or the tool gate's refusal of a run.
 RUN_REFUSALS = frozenset({"PolicyViolationError", "ToolDeniedError"})
 _decoder = msgspec.json.Decoder()
+#: How much of a caller's string an error answer repeats.
+_SHOWN = 80
 
 
 class RpcError(Exception):
@@ -61,6 +64,13 @@ class RpcError(Exception):
         self.code = code
         self.message = message
         self.data = data
+
+
+def shown(text: str) -> str:
+    """A caller's string as an error message repeats it: quoted, its first 80 characters
+    then ``…`` (a 500 kB name comes back as some 80 characters, not 500 kB), anything
+    unprintable escaped by the quoting."""
+    return repr(text) if len(text) <= _SHOWN else repr(text[:_SHOWN]) + "…"
 
 
 def is_admission(exc: RuntimeHTTPError) -> bool:
@@ -90,7 +100,7 @@ def method_of(message: Mapping[str, Any], served: frozenset[str]) -> str:
     if not isinstance(method, str):
         raise RpcError(INVALID_REQUEST, "a request needs a method (a string)")
     if method not in served:
-        raise RpcError(METHOD_NOT_FOUND, f"method {method!r} is not served")
+        raise RpcError(METHOD_NOT_FOUND, f"method {shown(method)} is not served")
     return method
 
 

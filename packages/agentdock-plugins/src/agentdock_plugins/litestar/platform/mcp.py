@@ -52,6 +52,7 @@ from agentdock_plugins.litestar.platform.jsonrpc import (
     read_message,
     request_id,
     result_response,
+    shown,
 )
 from agentdock_plugins.litestar.platform.state import interrupt_of
 from agentdock_plugins.litestar.resume import can_resume, resume_run
@@ -110,10 +111,17 @@ class _Tool:
         of its own, so that a run stopped at an interrupt can ask for input and be resumed
         (``requestState`` names that thread)."""
         name = params.get("name")
-        if name != self.name:
+        if not isinstance(name, str):
             await self.refuse(
                 headers,
-                RpcError(INVALID_PARAMS, f"unknown tool {name!r}; the tool is {self.name!r}"),
+                RpcError(
+                    INVALID_PARAMS, f"params.name must be a string: the tool is {self.name!r}"
+                ),
+            )
+        elif name != self.name:
+            await self.refuse(
+                headers,
+                RpcError(INVALID_PARAMS, f"unknown tool {shown(name)}; the tool is {self.name!r}"),
             )
         if params.get("requestState") is not None:
             return await self.resume(params, headers)
@@ -225,7 +233,11 @@ def _modern_version(params: Mapping[str, Any]) -> str | None:
         return None
     version = meta[_VERSION_KEY]
     if version not in MODERN_VERSIONS:
-        data = {"supported": [*MODERN_VERSIONS], "requested": version}
+        # What was asked, as much of it as an error repeats (a version is a short string).
+        requested = None
+        if isinstance(version, str):
+            requested = version if len(version) <= 80 else version[:80] + "…"
+        data = {"supported": [*MODERN_VERSIONS], "requested": requested}
         raise RpcError(UNSUPPORTED_VERSION, "Unsupported protocol version", data)
     return str(version)
 
