@@ -11,17 +11,16 @@ stranger's as the admitted caller's (the request below sends none, and the answe
 from __future__ import annotations
 
 import json
-import socket
 import uuid
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from agentdock_plugins.litestar.limits import DEFAULT_MAX_BODY_BYTES
 from capturedevents import served_project
 from platform_agents import ECHO_TEXT_GRAPH
+from rawhttp import declared_too_large
 
 AGENT_NAME = "body-first"
 WRONG_KEY = "adk_wrong_0123456789abcdef0123456789abcdef"
@@ -111,48 +110,16 @@ def test_a_body_not_json_is_415_to_an_admitted_caller_only(
     assert admitted.json()["error"] == "UnsupportedMediaType"
 
 
-def _declared_too_large(
-    server: dict[str, Any], method: str, path: str, headers: dict[str, str]
-) -> tuple[int, bytes]:
-    """A request whose ``content-length`` is past the limit, sent without its body: it is
-    answered only if the server refuses it on its headers (a read of the body would wait
-    for bytes that never come, and the socket's timeout fails the test)."""
-    address = urlsplit(server["url"])
-    lines = [
-        f"{method} {path} HTTP/1.1",
-        f"host: {address.netloc}",
-        "content-type: application/json",
-        f"content-length: {DEFAULT_MAX_BODY_BYTES + 1}",
-        "connection: close",
-        *(f"{k}: {v}" for k, v in headers.items()),
-    ]
-    with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-            head, _, body = received.partition(b"\r\n\r\n")
-            length = [
-                int(line.split(b":", 1)[1])
-                for line in head.split(b"\r\n")
-                if line.lower().startswith(b"content-length:")
-            ]
-            if length and len(body) >= length[0]:
-                break
-    head, _, body = received.partition(b"\r\n\r\n")
-    return int(head.split(b" ", 2)[1]), body
-
-
 @pytest.mark.parametrize("route", ROUTES, ids=[_id(r) for r in ROUTES])
 def test_a_body_declared_too_large_is_413_to_an_admitted_caller_only_and_never_read(
     server: dict[str, Any], route: tuple[str, str, dict[str, str]]
 ) -> None:
     method, path, extra = route
     for credentials, status, name in _callers(server):
-        answer = _declared_too_large(server, method, path, {**extra, **credentials})
+        answer = declared_too_large(server["url"], method, path, {**extra, **credentials})
         _refused(*answer, status, name)
     developer = {**extra, "x-api-key": server["keys"]["developer"]}
-    status, body = _declared_too_large(server, method, path, developer)
+    status, body = declared_too_large(server["url"], method, path, developer)
     assert status == 413, body
     assert json.loads(body)["error"] == "PayloadTooLarge"
 

@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import agentdock_plugins.auth
 import agentdock_plugins.langgraph
@@ -44,6 +43,7 @@ from mcp.client._probe import negotiate_auto
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from processes import stop, wait_ready
+from rawhttp import declared_too_large
 from served import serving
 from websockets.sync.client import connect
 
@@ -610,27 +610,6 @@ def test_an_unknown_assistant_at_the_root_is_refused_to_a_stranger(
                 assert "nosuch not found" in admitted.text, admitted.text
 
 
-def _declared_too_large(url: str, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
-    """A POST whose ``content-length`` is past the limit, its body never sent: answered
-    only if the server refuses it on its headers (else the socket's timeout fails)."""
-    address = urlsplit(url)
-    lines = [
-        f"POST {path} HTTP/1.1",
-        f"host: {address.netloc}",
-        "content-type: application/json",
-        f"content-length: {DEFAULT_MAX_BODY_BYTES + 1}",
-        "connection: close",
-        *(f"{k}: {v}" for k, v in headers.items()),
-    ]
-    with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-    head, _, body = received.partition(b"\r\n\r\n")
-    return int(head.split(b" ", 2)[1]), body
-
-
 @pytest.mark.parametrize(
     "path", ["/runs/wait", "/runs", "/threads", "/assistants/search", "/langserve/nosuch/invoke"]
 )
@@ -642,10 +621,10 @@ def test_a_body_too_large_at_the_root_is_413_to_an_admitted_caller_only(
     agent's own routes answer."""
     url, keys = two_agents["url"], two_agents["keys"]
     for headers in ({}, {"x-api-key": PLANTED}):
-        status, body = _declared_too_large(url, path, headers)
+        status, body = declared_too_large(url, "POST", path, headers)
         assert status == 401, body
         assert b"Unauthorized" in body and b"large" not in body and PLANTED.encode() not in body
-    status, body = _declared_too_large(url, path, _key(keys, "chat"))
+    status, body = declared_too_large(url, "POST", path, _key(keys, "chat"))
     assert status == 413 and b"PayloadTooLarge" in body, body
     chunks = (b" " * 65536 for _ in range(DEFAULT_MAX_BODY_BYTES // 65536 + 1))
     answer = httpx.post(
