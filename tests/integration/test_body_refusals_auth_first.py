@@ -19,25 +19,16 @@ import httpx
 import pytest
 from agentdock_plugins.litestar.limits import DEFAULT_MAX_BODY_BYTES
 from capturedevents import served_project
-from platform_agents import ECHO_TEXT_GRAPH
+from platform_agents import ECHO_TEXT_GRAPH, echo_text_dockfile
 from rawhttp import declared_too_large
 
 AGENT_NAME = "body-first"
 WRONG_KEY = "adk_wrong_0123456789abcdef0123456789abcdef"
 ORIGIN = "https://app.example"
 
-DOCKFILE = f"""\
-version: "1.1"
-agent: {{name: {AGENT_NAME}, entrypoint: "body_first_agent:build_graph", framework: langgraph}}
-model: {{provider: custom, name: offline}}
-io_schema:
-  input: {{type: object, properties: {{text: {{type: string}}}}}}
-  output: {{type: object, properties: {{text: {{type: string}}}}}}
-auth:
-  mode: api_key
-  api_keys: {{enabled: true}}
-expose: {{rest: true, streaming: sse, port: 8080, cors: {{origins: ["{ORIGIN}"]}}}}
-"""
+DOCKFILE = echo_text_dockfile(
+    AGENT_NAME, "body_first_agent", expose=f'cors: {{origins: ["{ORIGIN}"]}}'
+)
 
 THREAD = str(uuid.uuid4())
 #: (method, path, extra headers): with an ``Origin``, ``/invoke`` and ``runs.wait`` take

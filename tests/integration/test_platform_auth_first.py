@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from capturedevents import served_project
-from platform_agents import ECHO_TEXT_GRAPH
+from platform_agents import ECHO_TEXT_GRAPH, echo_text_dockfile
 
 AGENT_NAME = "auth-first"
 #: Planted in the request a wrong key carries: never in an answer.
@@ -38,18 +38,7 @@ BODY_WORDS = (
 
 GRAPH = ECHO_TEXT_GRAPH
 
-DOCKFILE = f"""\
-version: "1.1"
-agent: {{name: {AGENT_NAME}, entrypoint: "auth_first_agent:build_graph", framework: langgraph}}
-model: {{provider: custom, name: offline}}
-io_schema:
-  input: {{type: object, properties: {{text: {{type: string}}}}}}
-  output: {{type: object, properties: {{text: {{type: string}}}}}}
-auth:
-  mode: api_key
-  api_keys: {{enabled: true}}
-expose: {{rest: true, streaming: sse, port: 8080}}
-"""
+DOCKFILE = echo_text_dockfile(AGENT_NAME, "auth_first_agent")
 
 MISSING_THREAD = str(uuid.uuid4())
 MALFORMED = b"{not json"

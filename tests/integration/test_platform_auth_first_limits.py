@@ -18,25 +18,15 @@ from agentdock import app, make_plugin_manager
 from agentdock.registry import open_store
 from auth_support import stored_key
 from litestar.testing import TestClient
-from platform_agents import ECHO_TEXT_GRAPH
+from platform_agents import ECHO_TEXT_GRAPH, echo_text_dockfile
 
 AGENT_NAME = "auth-first-limited"
 
 GRAPH = ECHO_TEXT_GRAPH
 
-DOCKFILE = f"""\
-version: "1.1"
-agent: {{name: {AGENT_NAME}, entrypoint: "limited_agent:build_graph", framework: langgraph}}
-model: {{provider: custom, name: offline}}
-io_schema:
-  input: {{type: object, properties: {{text: {{type: string}}}}}}
-  output: {{type: object, properties: {{text: {{type: string}}}}}}
-auth:
-  mode: api_key
-  api_keys: {{enabled: true}}
-  rate_limits: {{developer: "2/h"}}
-expose: {{rest: true, streaming: sse, port: 8080}}
-"""
+DOCKFILE = echo_text_dockfile(
+    AGENT_NAME, "limited_agent", auth='  rate_limits: {developer: "2/h"}\n'
+)
 
 #: Bodies a valid call never sends: each is told only to an admitted caller.
 MISTAKES = [
