@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import psycopg
 from pgserver import PgCluster
+from psycopg import sql
 
 pytest_plugins = ("pgserver",)
 
@@ -15,12 +16,13 @@ def test_work_committed_just_before_an_outage_is_there_after_it(
     pg_url: str, pg_cluster: PgCluster
 ) -> None:
     for round_ in range(3):
+        table = sql.Identifier(f"kept_{round_}")
         with psycopg.connect(pg_url, autocommit=True) as conn:
-            conn.execute(f"CREATE TABLE kept_{round_} (a int)")
-            conn.execute(f"ALTER TABLE kept_{round_} ADD COLUMN b int")
-            conn.execute(f"INSERT INTO kept_{round_} VALUES (1, 2)")
+            conn.execute(sql.SQL("CREATE TABLE {} (a int)").format(table))
+            conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN b int").format(table))
+            conn.execute(sql.SQL("INSERT INTO {} VALUES (1, 2)").format(table))
         pg_cluster.stop()
         pg_cluster.start()
         with psycopg.connect(pg_url, autocommit=True) as conn:
-            row = conn.execute(f"SELECT a, b FROM kept_{round_}").fetchone()
+            row = conn.execute(sql.SQL("SELECT a, b FROM {}").format(table)).fetchone()
         assert row == (1, 2)

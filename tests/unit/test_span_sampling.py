@@ -200,3 +200,34 @@ def test_an_unsampled_run_builds_encodes_and_asks_nothing(monkeypatch: pytest.Mo
     # A caller's sampled trace: kept by the parent-based collector, not by LangFuse's ratio.
     builder.add(_run(_trace_id(sampled=False), caller=new_span_id(), caller_sampled=True))
     assert builder.runs == 2 and len(collector.runs) == 2 and len(langfuse.runs) == 1
+
+
+def test_span_ids_leave_the_process_wide_random_generator_alone() -> None:
+    """An agent that seeds ``random`` for reproducible runs gets the same sequence with
+    telemetry on: the ids the builder makes come from AgentDock's own generator."""
+    queue = _Queue()
+    builder = RunSpanBuilder([SpanTarget("otel", queue, ALWAYS_ON)], head=wire.encode_head({}, "x"))
+    run = _run(_trace_id(sampled=True))
+    for event in run:  # spans without ids of their own: the builder makes them
+        event["data"].pop("span_id", None)
+    random.seed(42)
+    before = random.getstate()
+    builder.add(run)
+    assert queue.runs and random.getstate() == before
+
+
+def test_the_private_generator_is_reseeded_in_a_forked_child() -> None:
+    """Parent and child draw different ids after a fork (and so replicas forked from one
+    warm process do not repeat each other's trace ids)."""
+    from agentdock_plugins.privaterandom import RANDOM
+
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        os.write(write, RANDOM.getrandbits(64).to_bytes(8, "big"))
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    drawn_in_child = int.from_bytes(os.read(read, 8), "big")
+    os.close(read)
+    assert drawn_in_child != RANDOM.getrandbits(64)

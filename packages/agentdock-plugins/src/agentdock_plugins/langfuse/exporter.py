@@ -33,7 +33,6 @@ import email.utils
 import gzip
 import logging
 import os
-import random
 import threading
 import time
 import uuid
@@ -49,6 +48,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from agentdock_plugins.langfuse.buffer import LEASE_S, SpanBuffer
 from agentdock_plugins.otel.poster import Answer, Poster
 from agentdock_plugins.otel.wire import GZIP_LEVEL, Head, encode_request, gzip_request
+from agentdock_plugins.privaterandom import RANDOM
 
 __all__ = ["BATCH_ID_HEADER", "TRACES_PATH", "ExportStats", "SpoolingExporter"]
 
@@ -269,7 +269,7 @@ class SpoolingExporter(SpanExporter):
             return 0.0
         doublings = min(self._failures - 1, 40)  # a days-long outage must not overflow
         delay = min(self.backoff_max_s, self.backoff_base_s * float(2**doublings))
-        return float(delay * random.uniform(0.8, 1.0))  # noqa: S311 - jitter, not crypto
+        return float(delay * RANDOM.uniform(0.8, 1.0))
 
     # -- the re-send thread ------------------------------------------------------------------
 

@@ -42,7 +42,6 @@ from __future__ import annotations
 import asyncio
 import builtins  # ``list`` is a method of the saver below
 import concurrent.futures
-import random
 import weakref
 from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -70,6 +69,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from redis.backoff import ExponentialWithJitterBackoff
 
 from agentdock_plugins.langgraph.checkpoint import state_store_unavailable
+from agentdock_plugins.privaterandom import RANDOM
 
 __all__ = ["DEFAULT_PREFIX", "Batch", "RedisCheckpointSaver"]
 
@@ -393,7 +393,7 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
             number = current
         else:
             number = int(current.split(".")[0])
-        return f"{number + 1:032}.{random.random():016}"  # noqa: S311 - not a secret
+        return f"{number + 1:032}.{RANDOM.random():016}"
 
     # -- operations --------------------------------------------------------------------------
 

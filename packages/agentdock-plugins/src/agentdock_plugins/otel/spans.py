@@ -32,7 +32,6 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_ON,
     Decision,
@@ -50,6 +49,7 @@ from agentdock_plugins.otel.wire import (
     run_attributes,
     span_tail,
 )
+from agentdock_plugins.privaterandom import RANDOM
 
 __all__ = [
     "CHILD_EVENTS",
@@ -106,6 +106,25 @@ _RUN_FIXED = (
 _RUN_FIXED_KEYS = tuple(key for key, _ in _RUN_FIXED)
 #: Span tails a builder keeps (:meth:`RunSpanBuilder._encode`); past it they are made anew.
 _TAILS_KEPT = 4096
+
+
+def _trace_number() -> int:
+    """A fresh, valid (non-zero) 128-bit trace id, as the SDK's generator makes one."""
+    while True:
+        number = _bits(128)
+        if number:
+            return number
+
+
+def _span_number() -> int:
+    """A fresh, valid (non-zero) 64-bit span id."""
+    while True:
+        number = _bits(64)
+        if number:
+            return number
+
+
+_bits = RANDOM.getrandbits
 
 
 def parse_trace_id(value: Any) -> int:
@@ -343,7 +362,6 @@ class RunSpanBuilder:
         self.targets = list(targets)
         #: The encoded resource and scope every request starts with.
         self.head = head
-        self._random = RandomIdGenerator()
         self._flavor = flavor or SpanFlavor()
         self._max_runs = max_runs
         self._max_events = max_events
@@ -423,7 +441,7 @@ class RunSpanBuilder:
         data = end.get("data")
         if type(data) is not dict:
             data = _data(end)
-        trace_id = parse_trace_id(end.get("trace_id")) or self._random.generate_trace_id()
+        trace_id = parse_trace_id(end.get("trace_id")) or _trace_number()
         caller_id = _parent_id(data)
         # Sampling first: a run no target wants costs a sampler call, not a span.
         chosen = self._sampled(end, trace_id, caller_id, data)
@@ -462,7 +480,7 @@ class RunSpanBuilder:
             flavor.child(plan, event, end)
         plans = [plan for _, plan in opened]
         for plan in flavor.more_spans(run, end, plans):
-            plan.span_id = plan.span_id or self._random.generate_span_id()
+            plan.span_id = plan.span_id or _span_number()
             plan.parent_span_id = plan.parent_span_id or run_span
             children.append(plan)
         trace = b"\x0a\x10" + trace_id.to_bytes(16, "big")  # the span's trace_id field
@@ -579,7 +597,7 @@ class RunSpanBuilder:
             start_ns,
             end_ns,
             attributes,
-            parse_span_id(end.get("span_id")) or self._random.generate_span_id(),
+            parse_span_id(end.get("span_id")) or _span_number(),
             0,
             error,
             self._fixed.get(fixed, _run_fixed),
@@ -627,7 +645,7 @@ class RunSpanBuilder:
         return _Step(
             start_ns,
             start_ns + _ms_to_ns(data.get("duration_ms")),
-            parse_span_id(data.get("span_id")) or self._random.generate_span_id(),
+            parse_span_id(data.get("span_id")) or _span_number(),
             _parent_id(data),
             tail,
             b"" if call_id is None else run_attributes({TOOL_CALL_ID: plain(call_id)}),
@@ -719,7 +737,7 @@ class RunSpanBuilder:
             start_ns,
             end_ns,
             attributes,
-            parse_span_id(data.get("span_id")) or self._random.generate_span_id(),
+            parse_span_id(data.get("span_id")) or _span_number(),
             _parent_id(data),
             error,
             fixed,
