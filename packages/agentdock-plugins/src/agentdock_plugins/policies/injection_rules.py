@@ -70,6 +70,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import re2
 
@@ -167,8 +168,20 @@ def _canon_words(words: Iterable[str]) -> list[str]:
     return sorted({canonical(w)[0].strip() for w in words}, key=len, reverse=True)
 
 
-def _alt(words: Iterable[str]) -> str:
-    return "(?:" + "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in words) + ")"
+def _alt(words: Iterable[str], space: str = r"\s") -> str:
+    return "(?:" + "|".join(re.escape(w).replace(r"\ ", space + "+") for w in words) + ")"
+
+
+#: Every character Python's ``\s`` matches in a ``str`` pattern (``str.isspace``), as an
+#: RE2 class: RE2's own ``\s`` is ``[\t\n\f\r ]``.
+UNICODE_SPACE = (
+    r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}"
+    r"\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+)
+#: Memory for a language family's RE2 gate; a search that needs more is RE2's own NFA.
+_GATE_MEM = 8 << 20
+#: Memory for the set of every family's gates (:class:`_FamilyGates`).
+_GATES_MEM = 32 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +197,41 @@ class _Family:
     override: re.Pattern[str]
     override_soft: re.Pattern[str]
     exfiltration: re.Pattern[str]
+    #: For each of the three, an RE2 pattern that matches every UTF-8 text it matches
+    #: (:func:`_gate_sources`): where it finds nothing in a long text, ``re`` is spared.
+    gates: tuple[Any, Any, Any]
+    gate_sources: tuple[str, str, str]
+
+
+def _family_sources(
+    words: Sequence[Sequence[str]], unspaced: bool, b: str, space: str
+) -> tuple[str, str, str]:
+    """The override, soft-override and exfiltration patterns over canonical ``words``
+    (verbs, objects, which, show, secrets), ``b`` the word boundary, ``space`` the class a
+    space between two words of a phrase stands for."""
+    if unspaced:
+        gap, near = r"[^。！？!?\n]{0,24}?", r"[^。！？!?\n]{0,16}?"
+    else:
+        gap, near = r"[^.!?\n]{0,48}?", r"[^.!?\n]{0,32}?"
+    v, o, w, s, k = (f"{b}{_alt(x, space)}{b}" for x in words)
+    override = (
+        f"{v}{gap}{w}{near}{o}|{v}{gap}{o}{near}{w}|{o}{near}{w}{near}{v}|{w}{near}{o}{near}{v}"
+    )
+    return override, f"{v}{gap}{o}|{o}{near}{v}", f"{s}{gap}{k}|{k}{near}{s}"
+
+
+def _gate_sources(words: Sequence[Sequence[str]], unspaced: bool) -> tuple[str, str, str]:
+    """The patterns of :func:`_family_sources` as RE2 reads them, each matching wherever
+    ``re``'s does in any text: no word boundary (dropping one only widens), a space between
+    words any character ``re`` counts as one, the rest (escaped literals, negated classes
+    of a few punctuation marks, bounded repeats of code points) read alike by both."""
+    return _family_sources(words, unspaced, "", UNICODE_SPACE)
+
+
+def _gate(source: str) -> Any:
+    options = re2.Options()
+    options.max_mem = _GATE_MEM
+    return re2.compile(source, options)
 
 
 def _family(language: str) -> _Family:
@@ -193,21 +241,59 @@ def _family(language: str) -> _Family:
     secrets = _canon_words(words["secrets"])
     unspaced = words["unspaced"]
     if unspaced:
-        gap, near, b = r"[^。！？!?\n]{0,24}?", r"[^。！？!?\n]{0,16}?", ""
         triggers: frozenset[bytes] = frozenset()
         trigger: re.Pattern[str] | None = re.compile(_alt(verbs + show))
     else:
-        gap, near, b = r"[^.!?\n]{0,48}?", r"[^.!?\n]{0,32}?", r"\b"
         triggers = frozenset(_first_word(v) for v in verbs + show)
         trigger = None
-    v, o, w, s, k = (_alt(x) for x in (verbs, objects, which, show, secrets))
-    v, o, w, s, k = (f"{b}{x}{b}" for x in (v, o, w, s, k))
-    override = re.compile(
-        f"{v}{gap}{w}{near}{o}|{v}{gap}{o}{near}{w}|{o}{near}{w}{near}{v}|{w}{near}{o}{near}{v}"
+    parts = (verbs, objects, which, show, secrets)
+    override, soft, exfiltration = (
+        re.compile(source)
+        for source in _family_sources(parts, unspaced, "" if unspaced else r"\b", r"\s")
     )
-    soft = re.compile(f"{v}{gap}{o}|{o}{near}{v}")
-    exfiltration = re.compile(f"{s}{gap}{k}|{k}{near}{s}")
-    return _Family(language, unspaced, triggers, trigger, override, soft, exfiltration)
+    sources = _gate_sources(parts, unspaced)
+    gates = (_gate(sources[0]), _gate(sources[1]), _gate(sources[2]))
+    return _Family(
+        language, unspaced, triggers, trigger, override, soft, exfiltration, gates, sources
+    )
+
+
+class _FamilyGates:
+    """Every language family's gates (:func:`_gate_sources`) in one RE2 set: one pass over
+    a long text says which of their ``re`` patterns can match it. A pass RE2 cannot finish
+    (its DFA out of memory on a hostile text: the pattern that matches everything, added
+    last, is then missing) answers ``None``, and each gate is asked alone."""
+
+    def __init__(self, families: Sequence[_Family]) -> None:
+        options = re2.Options()
+        options.max_mem = _GATES_MEM
+        self._set = re2.Set.SearchSet(options)
+        #: Each language's first index in the set (override, soft override, exfiltration).
+        self.first: dict[str, int] = {}
+        for family in families:
+            self.first[family.language] = len(self.first) * 3
+            for source in family.gate_sources:
+                self._set.Add(source)
+        self._sentinel = self._set.Add("")
+        self._set.Compile()
+
+    def match(self, raw: bytes) -> frozenset[int] | None:
+        found = self._set.Match(raw)
+        if not found or self._sentinel not in found:
+            return None
+        return frozenset(found)
+
+
+def _gated(text: str) -> bytes | None:
+    """``text`` as UTF-8 for the language families' RE2 gates, or ``None`` where ``re`` is
+    asked alone: a short text (there the RE2 call costs more than the scan it spares) and
+    one holding a lone surrogate (no UTF-8 for RE2 to read)."""
+    if len(text) <= _SEARCH_FROM:
+        return None
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
 
 
 def _first_word(phrase: str) -> bytes:
@@ -423,6 +509,7 @@ class RuleSet:
         self._unspaced = tuple(f for f in families if f.unspaced)
         self._triggers = _TriggerWords([f.triggers for f in self._spaced])
         self._ascii = _AsciiPass(self._triggers)
+        self._gates = _FamilyGates(families)
 
     def rules(self, text: str) -> tuple[set[str], float]:
         """Names and summed weight of the rules matching canonical ``text``."""
@@ -463,16 +550,29 @@ class RuleSet:
                 f for f in self._unspaced if f.trigger is not None and f.trigger.search(text)
             )
         counted = {name for name in names if name in _FAMILY_WEIGHTS}
+        raw = _gated(text) if families else None
+        passed = self._gates.match(raw) if raw is not None else None
         for family in families:
             lang = family.language
-            for base, regex in (
-                ("override", family.override),
-                ("override_soft", family.override_soft),
-                ("exfiltration", family.exfiltration),
+            first = self._gates.first[lang]
+            for index, (base, regex) in enumerate(
+                (
+                    ("override", family.override),
+                    ("override_soft", family.override_soft),
+                    ("exfiltration", family.exfiltration),
+                )
             ):
                 if base == "override_soft" and "override" in counted:
                     continue
-                if base in counted or regex.search(text) is None:
+                if base in counted:
+                    continue
+                if raw is not None:
+                    if passed is not None:
+                        if first + index not in passed:
+                            continue
+                    elif family.gates[index].search(raw) is None:
+                        continue
+                if regex.search(text) is None:
                     continue
                 names.add(f"{base}[{lang}]")
                 counted.add(base)
