@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+import re2
 from agentdock_plugins.policies import injection_rules
 from agentdock_plugins.policies.injection_phrases import LANGUAGES, PHRASES
 from agentdock_plugins.policies.injection_rules import UNICODE_SPACE, RuleSet, canonical_views
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 CORPUS = Path(__file__).resolve().parents[2] / "benchmarks" / "injection" / "corpus.jsonl.gz"
 FAMILIES = [injection_rules._family(lang) for lang in LANGUAGES if lang != "en"]
 RULES = RuleSet()
+GATES = [[re2.compile(source) for source in f.gate_sources] for f in FAMILIES]
 
 
 def _words(family: injection_rules._Family) -> list[str]:
@@ -37,7 +39,7 @@ def _words(family: injection_rules._Family) -> list[str]:
 def test_the_space_class_is_every_character_python_calls_space() -> None:
     space = {chr(c) for c in range(0x110000) if chr(c).isspace()}
     assert space == {chr(c) for c in range(0x110000) if re.fullmatch(r"\s", chr(c))}
-    gate = injection_rules._gate(f"a{UNICODE_SPACE}b")
+    gate = re2.compile(f"a{UNICODE_SPACE}b")
     for char in space:
         assert gate.search(f"a{char}b".encode()) is not None, hex(ord(char))
     assert gate.search(b"a_b") is None and gate.search("a\u200bb".encode()) is None
@@ -84,7 +86,7 @@ def test_each_gate_matches_wherever_its_pattern_does(data: st.DataObject, index:
     text = "".join(parts)
     raw = text.encode("utf-8", "surrogatepass")
     for regex, gate in zip(
-        (family.override, family.override_soft, family.exfiltration), family.gates, strict=True
+        (family.override, family.override_soft, family.exfiltration), GATES[index], strict=True
     ):
         if regex.search(text) is not None:
             assert gate.search(raw) is not None, (family.language, regex.pattern[:40], text)

@@ -70,7 +70,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import re2
 
@@ -178,10 +177,8 @@ UNICODE_SPACE = (
     r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}"
     r"\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
 )
-#: Memory for a language family's RE2 gate; a search that needs more is RE2's own NFA.
-_GATE_MEM = 8 << 20
 #: Memory for the set of every family's gates (:class:`_FamilyGates`).
-_GATES_MEM = 32 << 20
+_GATES_MEM = 8 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,21 +195,24 @@ class _Family:
     override_soft: re.Pattern[str]
     exfiltration: re.Pattern[str]
     #: For each of the three, an RE2 pattern that matches every UTF-8 text it matches
-    #: (:func:`_gate_sources`): where it finds nothing in a long text, ``re`` is spared.
-    gates: tuple[Any, Any, Any]
+    #: (:func:`_gate_sources`): where none finds anything in a long text, ``re`` is spared.
     gate_sources: tuple[str, str, str]
 
 
 def _family_sources(
-    words: Sequence[Sequence[str]], unspaced: bool, b: str, space: str
+    words: Sequence[Sequence[str]], unspaced: bool, b: str, space: str, bounded: bool = True
 ) -> tuple[str, str, str]:
     """The override, soft-override and exfiltration patterns over canonical ``words``
     (verbs, objects, which, show, secrets), ``b`` the word boundary, ``space`` the class a
-    space between two words of a phrase stands for."""
-    if unspaced:
-        gap, near = r"[^。！？!?\n]{0,24}?", r"[^。！？!?\n]{0,16}?"
+    space between two words of a phrase stands for; without ``bounded``, the gaps between
+    words any length."""
+    stop = r"[^。！？!?\n]" if unspaced else r"[^.!?\n]"
+    if not bounded:
+        gap = near = f"{stop}*"
+    elif unspaced:
+        gap, near = f"{stop}{{0,24}}?", f"{stop}{{0,16}}?"
     else:
-        gap, near = r"[^.!?\n]{0,48}?", r"[^.!?\n]{0,32}?"
+        gap, near = f"{stop}{{0,48}}?", f"{stop}{{0,32}}?"
     v, o, w, s, k = (f"{b}{_alt(x, space)}{b}" for x in words)
     override = (
         f"{v}{gap}{w}{near}{o}|{v}{gap}{o}{near}{w}|{o}{near}{w}{near}{v}|{w}{near}{o}{near}{v}"
@@ -223,15 +223,10 @@ def _family_sources(
 def _gate_sources(words: Sequence[Sequence[str]], unspaced: bool) -> tuple[str, str, str]:
     """The patterns of :func:`_family_sources` as RE2 reads them, each matching wherever
     ``re``'s does in any text: no word boundary (dropping one only widens), a space between
-    words any character ``re`` counts as one, the rest (escaped literals, negated classes
-    of a few punctuation marks, bounded repeats of code points) read alike by both."""
-    return _family_sources(words, unspaced, "", UNICODE_SPACE)
-
-
-def _gate(source: str) -> Any:
-    options = re2.Options()
-    options.max_mem = _GATE_MEM
-    return re2.compile(source, options)
+    words any character ``re`` counts as one, a gap between words any length (a bounded
+    repeat of a class of code points is a large automaton), the rest (escaped literals,
+    negated classes of a few punctuation marks) read alike by both."""
+    return _family_sources(words, unspaced, "", UNICODE_SPACE, bounded=False)
 
 
 def _family(language: str) -> _Family:
@@ -252,17 +247,14 @@ def _family(language: str) -> _Family:
         for source in _family_sources(parts, unspaced, "" if unspaced else r"\b", r"\s")
     )
     sources = _gate_sources(parts, unspaced)
-    gates = (_gate(sources[0]), _gate(sources[1]), _gate(sources[2]))
-    return _Family(
-        language, unspaced, triggers, trigger, override, soft, exfiltration, gates, sources
-    )
+    return _Family(language, unspaced, triggers, trigger, override, soft, exfiltration, sources)
 
 
 class _FamilyGates:
     """Every language family's gates (:func:`_gate_sources`) in one RE2 set: one pass over
     a long text says which of their ``re`` patterns can match it. A pass RE2 cannot finish
     (its DFA out of memory on a hostile text: the pattern that matches everything, added
-    last, is then missing) answers ``None``, and each gate is asked alone."""
+    last, is then missing) answers ``None``, and ``re`` reads the text as before."""
 
     def __init__(self, families: Sequence[_Family]) -> None:
         options = re2.Options()
@@ -562,16 +554,10 @@ class RuleSet:
                     ("exfiltration", family.exfiltration),
                 )
             ):
-                if base == "override_soft" and "override" in counted:
+                if base in counted or (base == "override_soft" and "override" in counted):
                     continue
-                if base in counted:
-                    continue
-                if raw is not None:
-                    if passed is not None:
-                        if first + index not in passed:
-                            continue
-                    elif family.gates[index].search(raw) is None:
-                        continue
+                if passed is not None and first + index not in passed:
+                    continue  # RE2 found no match of the widened pattern: re would find none
                 if regex.search(text) is None:
                     continue
                 names.add(f"{base}[{lang}]")
