@@ -542,8 +542,8 @@ class RuleSet:
                 f for f in self._unspaced if f.trigger is not None and f.trigger.search(text)
             )
         counted = {name for name in names if name in _FAMILY_WEIGHTS}
-        raw = _gated(text) if families else None
-        passed = self._gates.match(raw) if raw is not None else None
+        passed: frozenset[int] | None = None
+        asked = False  # the gates are asked once, when a family's rule is first to be run
         for family in families:
             lang = family.language
             first = self._gates.first[lang]
@@ -556,6 +556,10 @@ class RuleSet:
             ):
                 if base in counted or (base == "override_soft" and "override" in counted):
                     continue
+                if not asked:
+                    raw = _gated(text)
+                    passed = self._gates.match(raw) if raw is not None else None
+                    asked = True
                 if passed is not None and first + index not in passed:
                     continue  # RE2 found no match of the widened pattern: re would find none
                 if regex.search(text) is None:
