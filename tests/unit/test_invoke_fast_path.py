@@ -38,6 +38,14 @@ class _Pipeline:
         self.refusal = refusal
         self.calls: list[tuple[bytes, Mapping[str, str], str | None]] = []
         self.authorized: list[str] = []
+        #: The headers :meth:`admit` handed back, one per admission.
+        self.admitted: list[dict[str, str]] = []
+
+    async def admit(self, headers: Mapping[str, str]) -> Mapping[str, str]:
+        if self.refusal is not None:
+            raise self.refusal
+        self.admitted.append({**headers, "x-admitted": "yes"})
+        return self.admitted[-1]
 
     async def authorize(self, headers: Mapping[str, str], permission: str) -> Mapping[str, Any]:
         self.authorized.append(permission)
@@ -167,7 +175,7 @@ def test_wrong_content_type_is_415_and_not_run() -> None:
     status, _, body = _call(_app(pipeline), _scope(headers={"content-type": "text/plain"}))
     assert status == 415 and json.loads(body)["error"] == "UnsupportedMediaType"
     assert not pipeline.calls
-    assert pipeline.authorized == ["invoke"]  # the caller was admitted before being told
+    assert len(pipeline.admitted) == 1  # the caller was admitted before being told
 
 
 @pytest.mark.parametrize(
@@ -175,25 +183,28 @@ def test_wrong_content_type_is_415_and_not_run() -> None:
     [
         ({"content-type": "text/plain"}, [b"garbage"], 0),
         ({"content-length": "65"}, [b"x" * 65], 0),  # declared too large: never read
-        ({}, [b"x" * 40, b"x" * 40], 2),  # chunked: read up to the limit
+        ({}, [b"x" * 40, b"x" * 40], 0),  # chunked: not read either
+        ({"content-length": "20"}, [b"x" * 20], 0),  # a body of a fair size: not read
     ],
 )
 def test_a_stranger_gets_401_not_413_or_415(
     headers: dict[str, str], chunks: list[bytes], read: int
 ) -> None:
     """What is wrong with a body is told to an admitted caller only; a stranger gets the
-    admission's refusal, and a body it declares too large is not read."""
+    admission's refusal before a byte of its body is read."""
     pipeline = _Pipeline(refusal=Unauthorized("invalid or missing credentials"))
     status, _, body = _call(_app(pipeline), _scope(headers=headers), chunks=chunks)
     assert status == 401 and json.loads(body)["error"] == "Unauthorized"
     assert not pipeline.calls and len(_RECEIVED) == read
 
 
-def test_a_valid_call_is_admitted_by_its_run_alone() -> None:
+def test_a_valid_call_is_admitted_once_before_its_body_is_read() -> None:
     pipeline = _Pipeline()
     status, _, _ = _call(_app(pipeline), _scope())
     assert status == 200 and len(pipeline.calls) == 1
-    assert pipeline.authorized == []  # the run admits it: once
+    # Admitted once, from the headers, and the run handed the admitted headers.
+    assert pipeline.authorized == [] and len(pipeline.admitted) == 1
+    assert pipeline.calls[0][1] is pipeline.admitted[0]
 
 
 def test_client_gone_before_the_body_gets_no_answer_and_no_run() -> None:

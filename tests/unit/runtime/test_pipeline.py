@@ -14,6 +14,7 @@ from agentdock import hookimpl, make_plugin_manager
 from agentdock.run import RunContext, RunResult, StreamEvent, ToolCall, ToolDenied, Usage
 from agentdock.spec.models import DockSpec11
 from agentdock_runtime import (
+    AdmittedHeaders,
     AgentError,
     AgentTimeoutError,
     InputValidationError,
@@ -383,6 +384,42 @@ def test_auth_runs_before_the_body_is_read() -> None:
     raises(pipeline.invoke(b"{not json", headers={}), Unauthorized)
     err = raises(pipeline.invoke(b"{not json", headers=GOOD), MalformedJSONError)
     assert err.envelope()["run_id"] == err.run_id
+
+
+def test_a_caller_admitted_from_its_headers_is_authenticated_once_for_its_run() -> None:
+    """A server admits the caller before it reads the body; the run takes that admission
+    (the auth provider and the rate limit see the call once), for one run only."""
+    agent = Agent()
+    pipeline = build(agent)
+    raises(pipeline.admit({}), Unauthorized)
+    assert agent.calls == ["auth"] and agent.attempts == 0
+    agent.calls.clear()
+
+    async def main() -> None:
+        admitted = await pipeline.admit(GOOD)
+        assert isinstance(admitted, AdmittedHeaders) and dict(admitted) == GOOD
+        assert await pipeline.admit(admitted) is admitted  # admitted already
+        assert (await pipeline.authorize(admitted, "invoke"))["sub"] == "alice"
+        result = await pipeline.invoke(b'{"text": "a"}', headers=admitted)
+        assert result.output == {"text": "A"}
+        assert agent.calls == ["auth", "adapter"]
+        await pipeline.invoke(b'{"text": "b"}', headers=admitted)  # a second run: admitted
+        assert agent.calls == ["auth", "adapter", "auth", "adapter"]
+        with pytest.raises(RuntimeHTTPError) as refused:  # another permission: checked anew
+            await pipeline.authorize(admitted, "metrics")
+        assert refused.value.status == 403 and agent.calls[-1] == "auth"
+
+    run(main())
+
+
+def test_headers_admitted_elsewhere_are_not_trusted() -> None:
+    agent = Agent()
+    pipeline, other = build(agent), build(Agent())
+    forged = run(other.admit(GOOD))  # another pipeline's admission, its key then taken out
+    del forged["x-api-key"]
+    raises(pipeline.invoke(b'{"text": "a"}', headers=forged), Unauthorized)
+    raises(pipeline.authorize(forged, "invoke"), Unauthorized)
+    assert agent.attempts == 0
 
 
 def test_bad_input_is_422_with_run_id() -> None:

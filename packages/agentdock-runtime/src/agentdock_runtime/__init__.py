@@ -45,6 +45,7 @@ from agentdock_runtime.iomodels import (
 )
 from agentdock_runtime.pipeline import (
     DEFAULT_TIMEOUT_SEC,
+    AdmittedHeaders,
     InvokeResult,
     Pipeline,
     PipelineError,
@@ -56,6 +57,7 @@ from agentdock_runtime.pipeline import (
 
 __all__ = [
     "DEFAULT_TIMEOUT_SEC",
+    "AdmittedHeaders",
     "AgentError",
     "AgentTimeoutError",
     "BadRequest",

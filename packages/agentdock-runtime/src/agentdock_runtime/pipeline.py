@@ -63,6 +63,7 @@ from agentdock_runtime.threads import caller_thread
 __all__ = [
     "DEFAULT_TIMEOUT_SEC",
     "MAX_RUN_EVENTS",
+    "AdmittedHeaders",
     "InvokeResult",
     "Pipeline",
     "PipelineError",
@@ -103,6 +104,26 @@ class StreamItem:
     #: On the ``start`` item: the caller's subject, so a server lets only that caller
     #: resume the stream. Never sent to the client.
     owner: str | None = field(default=None, compare=False)
+
+
+class AdmittedHeaders(dict[str, str]):
+    """A request's headers whose caller :meth:`Pipeline.admit` let run the agent.
+
+    A server admits the caller from the headers alone, before it reads the body, then hands
+    these headers to the run: the run's own admission takes the identity from here instead
+    of authenticating again, so the rate limit still counts the call once. That holds for
+    one run (a second run on the same headers, as a batch makes, is admitted again, as
+    it always was); :meth:`Pipeline.authorize` for ``invoke`` reads it as often as asked.
+    Only the pipeline that made them trusts them.
+    """
+
+    __slots__ = ("_by", "_identity", "_unused")
+
+    # Made by :meth:`Pipeline.admit` alone: ``AdmittedHeaders(headers)`` and the three slots
+    # set there (dict's own constructor and plain stores: half the cost of an ``__init__``).
+    _by: Pipeline
+    _identity: Mapping[str, Any]
+    _unused: bool
 
 
 def _usage_dict(usage: Usage) -> dict[str, int]:
@@ -321,11 +342,30 @@ class Pipeline:
         """
         return await self._admit(headers, permission, None)
 
+    async def admit(self, headers: Mapping[str, str]) -> Mapping[str, str]:
+        """Admit a request to run the agent from its headers alone, before its body is read:
+        the headers to hand to the run (:class:`AdmittedHeaders`), or the refusal, as
+        :meth:`authorize` refuses. With auth off, ``headers`` themselves."""
+        if self._auth is None:
+            return headers
+        if type(headers) is AdmittedHeaders and headers._by is self:
+            return headers
+        identity = await self._admit(headers, "invoke", None)
+        admitted = AdmittedHeaders(headers)
+        admitted._identity, admitted._by, admitted._unused = identity, self, True
+        return admitted
+
     async def _admit(
         self, headers: Mapping[str, str], permission: str, state: RunState | None
     ) -> Mapping[str, Any]:
         if self._auth is None:
             return _ANONYMOUS
+        if type(headers) is AdmittedHeaders and headers._by is self and permission == "invoke":
+            if state is None:  # outside a run: as often as asked
+                return headers._identity
+            if headers._unused:  # the run the caller was admitted for
+                headers._unused = False
+                return headers._identity
         caller: Mapping[str, Any] | None = None  # once authenticated: who was refused
         try:
             try:

@@ -216,7 +216,7 @@ def _invoke_handler(pipeline: Pipeline, route: InvokeRoute) -> Any:
     async def invoke(request: Request[Any, Any, Any]) -> Response[bytes]:
         headers = _headers(request)
         route.admit()
-        body = await body_admitted(pipeline, request, headers)
+        body, headers = await body_admitted(pipeline, request, headers)
         content, run_headers = await route.run(body, headers, request.scope["query_string"])
         return Response(content=content, media_type=JSON, headers=run_headers)
 
@@ -267,8 +267,8 @@ def _stream_handler(
         if last_event_id:
             return await _resume(headers, last_event_id)
         if request.method == HttpMethod.POST:
-            body = await body_admitted(pipeline, request, headers)
-            return await _open_stream(body, headers, request)
+            body, admitted = await body_admitted(pipeline, request, headers)
+            return await _open_stream(body, admitted, request)
         raw = request.query_params.get("input")
         if raw is None:
             raise RuntimeHTTPError(

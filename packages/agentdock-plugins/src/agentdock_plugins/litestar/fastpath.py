@@ -5,14 +5,14 @@ Litestar's router.
 ``/threads/{id}/runs/wait``) the one a LangGraph Platform client takes; each handler takes
 the raw body and hands it to the pipeline: Litestar's routing, signature model, exception
 middleware and response objects cost about a quarter of the CPU of a run of a small graph.
-This path reads the body (bounded; its content type and size told to an admitted caller
-only, as :mod:`.platform.admitted` tells them) and writes the response itself; what each
-route does is shared with its Litestar handler (:class:`.invoke.InvokeRoute`,
-:class:`.platform.waitroute.WaitRoute`) and errors take the same envelope
-(:func:`.errors.error_parts`), so statuses, headers and bodies are the same. The Litestar
-routes still serve every other request: other routes and methods, and requests with an
-``Origin`` when CORS is configured (Litestar adds the CORS headers). Middleware of the
-telemetry sinks wraps this path too (it wraps the whole application).
+This path admits the caller from the headers, then reads the body (bounded; its content
+type and size told to an admitted caller only, as :mod:`.platform.admitted` tells them)
+and writes the response itself; what each route does is shared with its Litestar handler
+(:class:`.invoke.InvokeRoute`, :class:`.platform.waitroute.WaitRoute`) and errors take the
+same envelope (:func:`.errors.error_parts`), so statuses, headers and bodies are the same.
+The Litestar routes still serve every other request: other routes and methods, and requests
+with an ``Origin`` when CORS is configured (Litestar adds the CORS headers). Middleware of
+the telemetry sinks wraps this path too (it wraps the whole application).
 
 Kept because it still measures faster: ``benchmarks/http_servers.py --graphs sync --repeat 2
 --duration 5`` on the echo graph (server on one core) gave 1373 requests/s with this path and
@@ -29,7 +29,6 @@ from agentdock_runtime import InternalError, PayloadTooLarge, Pipeline, RuntimeH
 
 from agentdock_plugins.litestar.errors import error_parts
 from agentdock_plugins.litestar.invoke import (
-    BODY_REFUSALS,
     InvokeRoute,
     Receive,
     Scope,
@@ -106,6 +105,7 @@ def invoke_fast_path(
     :param wait: the Platform's ``runs.wait`` routes, when the Platform API is served.
     """
     route = InvokeRoute(pipeline, is_ready)
+    admit = pipeline.admit
 
     async def handle(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -120,20 +120,18 @@ def invoke_fast_path(
         elif wait is None or (thread := wait.thread_of(path)) == NOT_WAIT:
             await app(scope, receive, send)
             return
-        headers = request_headers(scope)
+        headers: Mapping[str, str] = request_headers(scope)
         if cors and "origin" in headers:
             await app(scope, receive, send)
             return
         try:
             if thread == NOT_WAIT:
                 route.admit()
-            try:
-                check_json(headers)
-                body = await _read_body(receive, headers, max_body_bytes)
-            except RuntimeHTTPError as exc:
-                if exc.status in BODY_REFUSALS:  # told to an admitted caller only
-                    await pipeline.authorize(headers, "invoke")
-                raise
+            # The caller is admitted before a byte of the body is read; the run takes it
+            # as admitted (the rate limit counts the call once).
+            headers = await admit(headers)
+            check_json(headers)
+            body = await _read_body(receive, headers, max_body_bytes)
             if thread == NOT_WAIT:
                 content, run_headers = await route.run(body, headers, scope["query_string"])
                 status = 200

@@ -20,16 +20,13 @@ from agentdock_runtime import Pipeline, RuntimeHTTPError, ServiceUnavailable
 from agentdock_plugins.litestar.encoding import encode_json
 from agentdock_plugins.litestar.resume import RESUME_HEADER, asks_resume, resume_body, resume_run
 
-__all__ = ["BODY_REFUSALS", "InvokeRoute", "check_json", "request_headers", "thread_id"]
+__all__ = ["InvokeRoute", "check_json", "request_headers", "thread_id"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-#: What is judged of a body before it is read (its size, its content type): told to a
-#: caller the agent admits only, a stranger getting the admission's refusal instead.
-BODY_REFUSALS = frozenset({413, 415})
 #: Headers whose repeats are kept (joined) so that the auth provider refuses them.
 _CREDENTIAL_HEADERS = (b"authorization", b"x-api-key")
 

@@ -13,7 +13,7 @@ Served beside AgentDock's own routes when the agent is a LangGraph graph:
 * runs: ``POST /runs/wait``, ``/runs/stream``, ``/runs`` and the same under
   ``/threads/{id}/runs…``; ``GET /threads/{id}/runs``, ``…/runs/{run_id}``, ``…/join``,
   ``…/stream``; ``POST …/cancel``;
-* crons: 501 with the error envelope;
+* crons: 501 with the error envelope (to an admitted caller; 401 to anyone else);
 * LangServe's ``/langserve/{agent}/invoke``, ``…/batch`` and ``…/stream``
   (:mod:`.langserve`), for ``RemoteRunnable``;
 * MCP at ``/mcp/`` (:mod:`.mcp`) and A2A at ``/a2a/{agent}`` (:mod:`.a2a`), for any agent.

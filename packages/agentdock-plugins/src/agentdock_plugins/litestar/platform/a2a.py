@@ -462,9 +462,9 @@ def a2a_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
     async def rpc(
         request: Request[Any, Any, Any], agent_name: AgentPath
     ) -> Response[bytes] | Stream:
-        check_agent(agent_name)
         headers = request_headers(cast("Scope", request.scope))
-        body = await body_admitted(pipeline, request, headers)
+        body, headers = await body_admitted(pipeline, request, headers)
+        check_agent(agent_name)  # after admission: a stranger learns no agent's name
         ident: Any = None
         try:
             message = read_message(body)

@@ -1,17 +1,20 @@
-"""What a body gets wrong is told to an admitted caller only.
+"""The caller is admitted before its body is read; what a body gets wrong is told to an
+admitted caller only.
 
-The Platform and LangServe routes that run the agent leave admission (auth, role, rate
-limit) to the run itself, so that a valid call is admitted once. A body that cannot start
-a run (malformed JSON, the wrong shape, an unknown assistant, agent or mode) never reaches
-it: the caller is admitted here first, and anyone else gets the admission's refusal (401,
-403, 429) instead, learning nothing of what a valid call needs. Valid calls pay nothing:
-the admission runs on the error path only.
+On every route that runs the agent (``/invoke``, ``/stream``, the Platform's runs,
+LangServe, MCP, A2A) the caller is admitted (auth, role, rate limit) from the headers
+alone, before a byte of the body is read: a stranger is answered 401 (403, 429) at once,
+whatever body it declares, and holds no memory while it sends it. The run then takes the
+caller as admitted (:class:`~agentdock_runtime.AdmittedHeaders`), so a valid call is
+admitted once and the rate limit counts it once.
 
-The same holds for what is judged of a body before it is read, on every route whose run
-admits the caller (``/invoke``, ``/stream``, the Platform's runs, LangServe, MCP, A2A): a
-content type that is not JSON (415) and a body over the size limit (413). Authentication
-reads only headers, so a body declared too large is refused, to whoever sends it, without
-being read; one sent in chunks is read up to the limit.
+What is judged of a body comes after: a content type that is not JSON (415), a body over
+the size limit (413: refused unread when its ``content-length`` says so, read up to the
+limit when sent in chunks), and a body that cannot start a run (malformed JSON, the wrong
+shape, an unknown assistant, agent or mode), which never reaches the run: anyone but an
+admitted caller gets the admission's refusal instead, learning nothing of what a valid call
+needs. On those error paths :func:`refuse` asks for the admission again; with the admitted
+headers that costs no second authentication.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from typing import Any, NoReturn, TypeVar
 
 from agentdock_runtime import Pipeline, RuntimeHTTPError
 from litestar import Request
-from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 
 from agentdock_plugins.litestar.invoke import check_json
 from agentdock_plugins.litestar.platform.bodies import decode_body
@@ -41,15 +43,14 @@ async def refuse(
 
 async def body_admitted(
     pipeline: Pipeline, request: Request[Any, Any, Any], headers: Mapping[str, str]
-) -> bytes:
-    """The request's body, once its content type is JSON: a body of another type (415) or
-    over the limit (413) is refused as :func:`refuse` refuses, the caller admitted first."""
-    try:
-        check_json(headers)
-        return await request.body()
-    except (RuntimeHTTPError, RequestEntityTooLarge):
-        await pipeline.authorize(headers, "invoke")
-        raise
+) -> tuple[bytes, dict[str, str]]:
+    """The caller admitted from ``headers`` alone (401, 403, 429 otherwise, with not a byte
+    of the body read), then the body, once its content type is JSON (415) and within the
+    limit (413); with the headers to hand to the run (:meth:`Pipeline.admit`)."""
+    admitted = await pipeline.admit(headers)
+    check_json(headers)
+    body = await request.body()
+    return body, admitted if isinstance(admitted, dict) else dict(admitted)
 
 
 async def decode_admitted(

@@ -75,7 +75,7 @@ def langserve_handlers(pipeline: Pipeline, spec: DockSpec, *, heartbeat_sec: flo
         headers = request_headers(cast("Scope", request.scope))
         if agent != name:
             await refuse(pipeline, headers, not_found("agent", agent))
-        body = await body_admitted(pipeline, request, headers)
+        body, headers = await body_admitted(pipeline, request, headers)
         return headers, await decode_admitted(pipeline, headers, body, kind)
 
     async def run_of(config: Any, headers: Mapping[str, str]) -> PlatformRun:

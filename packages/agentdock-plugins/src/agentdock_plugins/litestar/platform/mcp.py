@@ -301,7 +301,7 @@ def mcp_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
     @route("/mcp", http_method=[HttpMethod.POST], status_code=200)
     async def mcp_post(request: Request[Any, Any, Any]) -> Response[bytes]:
         headers = request_headers(cast("Scope", request.scope))
-        body = await body_admitted(pipeline, request, headers)
+        body, headers = await body_admitted(pipeline, request, headers)
         ident: Any = None
         try:
             message = read_message(body)

@@ -33,7 +33,7 @@ __all__ = ["run_handlers"]
 
 def run_handlers(p: Platform) -> list[Any]:
     """The handlers of ``/runs`` and of a thread's runs, sharing ``p`` (built once)."""
-    return [*_start_handlers(p), *_follow_handlers(p), *_cron_handlers()]
+    return [*_start_handlers(p), *_follow_handlers(p), *_cron_handlers(p)]
 
 
 def _start_handlers(p: Platform) -> list[Any]:
@@ -44,12 +44,13 @@ def _start_handlers(p: Platform) -> list[Any]:
         request: Request[Any, Any, Any], thread_id: str | None, *, wait: bool
     ) -> RunHandle:
         headers = headers_of(request)
-        body = await p.run_request(await body_admitted(p.pipeline, request, headers), headers)
+        raw, headers = await body_admitted(p.pipeline, request, headers)
+        body = await p.run_request(raw, headers)
         return await p.start(body, thread_id, headers, wait=wait)
 
     async def waited(request: Request[Any, Any, Any], thread_id: str | None) -> Response[bytes]:
         headers = headers_of(request)
-        body = await body_admitted(p.pipeline, request, headers)
+        body, headers = await body_admitted(p.pipeline, request, headers)
         return as_response(await wait_route.run(body, headers, thread_id))
 
     @post("/runs/wait", status_code=200)
@@ -72,7 +73,8 @@ def _start_handlers(p: Platform) -> list[Any]:
 
     async def create(request: Request[Any, Any, Any], thread_id: str | None) -> Response[bytes]:
         headers = headers_of(request)
-        body = await p.run_request(await body_admitted(p.pipeline, request, headers), headers)
+        raw, headers = await body_admitted(p.pipeline, request, headers)
+        body = await p.run_request(raw, headers)
         if thread_id is None:
             # A stateless background run still needs a thread to be found by: its own.
             owner = await p.subject(headers)
@@ -216,33 +218,38 @@ async def _cancel(p: Platform, record: RunRecord, *, wait: bool) -> None:
         await handle.done.wait()
 
 
-def _cron_handlers() -> list[Any]:
-    """Crons, which are not built: each call of the SDK's ``crons`` answers 501 (none
-    falls through to a 404 or 405, so a client learns that no cron will run)."""
+def _cron_handlers(p: Platform) -> list[Any]:
+    """Crons, which are not built: each call of the SDK's ``crons`` answers 501 to an
+    admitted caller (none falls through to a 404 or 405, so a client learns that no cron
+    will run); anyone else gets the admission's refusal, as on every other route."""
+
+    async def no_crons(request: Request[Any, Any, Any]) -> None:
+        await p.authorize(headers_of(request))
+        raise _no_crons()
 
     @post("/runs/crons", status_code=501)
-    async def crons_create() -> None:
-        raise _no_crons()
+    async def crons_create(request: Request[Any, Any, Any]) -> None:
+        await no_crons(request)
 
     @post("/threads/{thread_id:str}/runs/crons", status_code=501)
-    async def thread_crons_create(thread_id: PathPart) -> None:
-        raise _no_crons()
+    async def thread_crons_create(request: Request[Any, Any, Any], thread_id: PathPart) -> None:
+        await no_crons(request)
 
     @post("/runs/crons/search", status_code=501)
-    async def crons_search() -> None:
-        raise _no_crons()
+    async def crons_search(request: Request[Any, Any, Any]) -> None:
+        await no_crons(request)
 
     @post("/runs/crons/count", status_code=501)
-    async def crons_count() -> None:
-        raise _no_crons()
+    async def crons_count(request: Request[Any, Any, Any]) -> None:
+        await no_crons(request)
 
     @patch("/runs/crons/{cron_id:str}", status_code=501)
-    async def cron_update(cron_id: PathPart) -> None:
-        raise _no_crons()
+    async def cron_update(request: Request[Any, Any, Any], cron_id: PathPart) -> None:
+        await no_crons(request)
 
     @delete("/runs/crons/{cron_id:str}", status_code=501)
-    async def cron_delete(cron_id: PathPart) -> None:
-        raise _no_crons()
+    async def cron_delete(request: Request[Any, Any, Any], cron_id: PathPart) -> None:
+        await no_crons(request)
 
     return [crons_create, thread_crons_create, crons_search, crons_count, cron_update, cron_delete]
 
