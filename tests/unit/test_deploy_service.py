@@ -833,6 +833,21 @@ def test_rollback_after_stop_goes_back_before_the_stopped_version(project, fakes
     assert rollback("echo", "0.1.1", plugins=manager).version == "0.1.1"  # named: as asked
 
 
+def test_rollback_after_stop_names_the_version_it_went_back_from(project, fakes) -> None:
+    """Nothing serves after a ``stop``, yet the rollback went back from the stopped version:
+    ``previous_version`` names it, as it names the superseded one otherwise."""
+    manager, _ = fakes
+    _deploy(project, manager)
+    _edit(project)
+    _deploy(project, manager)
+    stop("echo", plugins=manager)
+    back = rollback("echo", plugins=manager)
+    assert (back.version, back.previous_version) == ("0.1.0", "0.1.1")
+    assert back.to_json()["previous_version"] == "0.1.1"
+    stop("echo", plugins=manager)
+    assert rollback("echo", "0.1.1", plugins=manager).previous_version == "0.1.0"
+
+
 def test_rollback_after_stop_of_the_only_version_is_not_found(project, fakes) -> None:
     manager, _ = fakes
     _deploy(project, manager)

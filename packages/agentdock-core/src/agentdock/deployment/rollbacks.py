@@ -59,9 +59,9 @@ def rollback(
             recover_interrupted(ws, agent, instance_name, progress)
             history = ws.store.list_deployments(agent, instance=instance_name)
             active = ws.store.active_deployment(agent, instance_name)
+            serving = _last_served(history, active)
             chosen = version or _previous_version(history, active)
             if chosen is None:
-                serving = _last_served(history, active)
                 again = (
                     f"agentdock rollback {agent} {serving.version} serves it again; "
                     if active is None and serving is not None
@@ -118,8 +118,10 @@ def rollback(
                 timeout=timeout,
                 progress=progress,
             )
-        # A rollback never builds: the artifact is the one recorded.
-        return dataclasses.replace(outcome, cached=True)
+        # A rollback never builds: the artifact is the one recorded. After a ``stop`` nothing
+        # was superseded: the version it went back from is the one that served last.
+        went_from = outcome.previous_version or (serving.version if serving else None)
+        return dataclasses.replace(outcome, cached=True, previous_version=went_from)
 
 
 def _recorded_artifact(
