@@ -848,6 +848,32 @@ def test_rollback_after_stop_names_the_version_it_went_back_from(project, fakes)
     assert rollback("echo", "0.1.1", plugins=manager).previous_version == "0.1.0"
 
 
+def test_rollback_to_the_version_serving_changes_nothing(project, fakes) -> None:
+    """Naming the version that serves, healthy: nothing is started, stopped or recorded
+    (``noop``, as a deploy of the same content); a runtime that is down starts again."""
+    manager, plugin = fakes
+    _deploy(project, manager)
+    _edit(project)
+    serving = _deploy(project, manager)
+    said: list[tuple[str, str]] = []
+    before = list(plugin.log)
+    same = rollback(
+        "echo", "0.1.1", plugins=manager, progress=lambda s, m, **_: said.append((s, m))
+    )
+    assert plugin.log == before  # no start, stop or retire
+    assert (same.version, same.noop, same.reason) == ("0.1.1", True, "rollback")
+    assert (same.deployment_id, same.endpoint) == (serving.deployment_id, serving.endpoint)
+    assert same.to_json()["noop"] is True and same.previous_version is None
+    assert said == [("noop", "echo 0.1.1 is already serving: nothing to do")]
+    assert status("echo", plugins=manager)["deployment_id"] == serving.deployment_id
+    with open_store() as store:
+        assert "rollback.activate" not in [e.action for e in store.list_audit(agent="echo")]
+    plugin.target.running.clear()  # its runtime died: the rollback starts it again
+    again = rollback("echo", "0.1.1", plugins=manager)
+    assert not again.noop and again.deployment_id != serving.deployment_id
+    assert plugin.log[len(before)] == ("start", "0.1.1")
+
+
 def test_rollback_after_stop_of_the_only_version_is_not_found(project, fakes) -> None:
     manager, _ = fakes
     _deploy(project, manager)
