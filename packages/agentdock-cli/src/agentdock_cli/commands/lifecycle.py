@@ -261,7 +261,7 @@ def stop_command(
     """Stop AGENT's active deployment cleanly (drain, then exit)."""
     from agentdock.deployment import stop
 
-    with reporting(as_json) as report:
+    with reporting(as_json, events=False) as report:
         if server:
             refuse_local_options({"instance": instance})
             info = _through(server, lambda cp: cp.stop(agent, progress=report))
@@ -348,7 +348,7 @@ def cleanup_command(agent: str | None, keep: int, server: str | None, as_json: b
 
     refuse_server("cleanup", server)
 
-    with reporting(as_json) as report:
+    with reporting(as_json, events=False) as report:
         result = cleanup(agent, keep=keep, progress=report)
     if as_json:
         print_json({"ok": True, **result})
@@ -416,7 +416,7 @@ def rm_command(
         else:
             err_console().print(f"[red]✗[/red] {message}", markup=True, highlight=False)
         raise SystemExit(exitcodes.USAGE)
-    with reporting(as_json) as report:
+    with reporting(as_json, events=False) as report:
         result = remove(
             agent,
             instance=instance,
