@@ -93,10 +93,13 @@ def test_cleanup_says_why_and_frees_a_stopped_agent(released: FakePlugin) -> Non
     assert "(rollback target of the default instance)" in out
     assert run_cli(["stop", "echo"])[0] == 0
     code, out, _ = run_cli(["cleanup", "echo", "--keep", "0", "--json"])
-    result = json.loads(out.splitlines()[-1])
-    assert code == 0 and result["kept"] == []
-    assert sorted(r["version"] for r in result["removed"]) == ["0.1.0", "0.1.1"]
+    result = json.loads(out)
+    assert code == 0 and [r["version"] for r in result["kept"]] == ["0.1.0"]  # the rollback's
+    assert result["kept"][0]["reason"] == "rollback target of the default instance (stopped)"
+    assert [r["version"] for r in result["removed"]] == ["0.1.1"]
     assert result["freed_bytes"] > 0
+    code, out, _ = run_cli(["rollback", "echo", "--json"])
+    assert code == 0 and json.loads(out.splitlines()[-1])["version"] == "0.1.0"
 
 
 def test_instances_with_none_says_so(released: FakePlugin) -> None:

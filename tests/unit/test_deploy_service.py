@@ -833,6 +833,47 @@ def test_rollback_after_stop_goes_back_before_the_stopped_version(project, fakes
     assert rollback("echo", "0.1.1", plugins=manager).version == "0.1.1"  # named: as asked
 
 
+def test_rollback_after_stop_names_the_version_it_went_back_from(project, fakes) -> None:
+    """Nothing serves after a ``stop``, yet the rollback went back from the stopped version:
+    ``previous_version`` names it, as it names the superseded one otherwise."""
+    manager, _ = fakes
+    _deploy(project, manager)
+    _edit(project)
+    _deploy(project, manager)
+    stop("echo", plugins=manager)
+    back = rollback("echo", plugins=manager)
+    assert (back.version, back.previous_version) == ("0.1.0", "0.1.1")
+    assert back.to_json()["previous_version"] == "0.1.1"
+    stop("echo", plugins=manager)
+    assert rollback("echo", "0.1.1", plugins=manager).previous_version == "0.1.0"
+
+
+def test_rollback_to_the_version_serving_changes_nothing(project, fakes) -> None:
+    """Naming the version that serves, healthy: nothing is started, stopped or recorded
+    (``noop``, as a deploy of the same content); a runtime that is down starts again."""
+    manager, plugin = fakes
+    _deploy(project, manager)
+    _edit(project)
+    serving = _deploy(project, manager)
+    said: list[tuple[str, str]] = []
+    before = list(plugin.log)
+    same = rollback(
+        "echo", "0.1.1", plugins=manager, progress=lambda s, m, **_: said.append((s, m))
+    )
+    assert plugin.log == before  # no start, stop or retire
+    assert (same.version, same.noop, same.reason) == ("0.1.1", True, "rollback")
+    assert (same.deployment_id, same.endpoint) == (serving.deployment_id, serving.endpoint)
+    assert same.to_json()["noop"] is True and same.previous_version is None
+    assert said == [("noop", "echo 0.1.1 is already serving: nothing to do")]
+    assert status("echo", plugins=manager)["deployment_id"] == serving.deployment_id
+    with open_store() as store:
+        assert "rollback.activate" not in [e.action for e in store.list_audit(agent="echo")]
+    plugin.target.running.clear()  # its runtime died: the rollback starts it again
+    again = rollback("echo", "0.1.1", plugins=manager)
+    assert not again.noop and again.deployment_id != serving.deployment_id
+    assert plugin.log[len(before)] == ("start", "0.1.1")
+
+
 def test_rollback_after_stop_of_the_only_version_is_not_found(project, fakes) -> None:
     manager, _ = fakes
     _deploy(project, manager)

@@ -51,6 +51,31 @@ def value(sink: PrometheusSink, name: str, **labels: str) -> float | None:
     return sink.registry.get_sample_value(name, labels)
 
 
+def test_mcp_and_a2a_requests_have_their_own_route_labels() -> None:
+    """MCP's endpoint and A2A's (whose path names the agent) are counted by their route
+    templates, never ``other`` and never the raw path."""
+    sink = PrometheusSink()
+    app = sink.asgi_middleware(App(200))
+
+    async def main() -> None:
+        await call(app, "/mcp")
+        await call(app, "/mcp/")
+        await call(app, "/a2a/echo/")
+        await call(app, "/a2a/chat")
+        await call(app, "/a2a/echo/.well-known/agent-card.json", "GET")
+        await call(app, "/a2a/echo/extra/segments")
+
+    asyncio.run(main())
+    count = "agentdock_http_requests_total"
+    assert value(sink, count, route="/mcp", method="POST", status="200") == 2
+    assert value(sink, count, route="/a2a/{agent}", method="POST", status="200") == 2
+    card = "/a2a/{agent}/.well-known/agent-card.json"
+    assert value(sink, count, route=card, method="GET", status="200") == 1
+    assert value(sink, count, route="other", method="POST", status="200") == 1
+    text = sink.render_metrics()[0]
+    assert b"/a2a/echo" not in text and b"/a2a/chat" not in text
+
+
 def test_requests_are_counted_by_route_template_method_and_status() -> None:
     sink = PrometheusSink()
     ok, refused = sink.asgi_middleware(App(200)), sink.asgi_middleware(App(401))

@@ -301,7 +301,12 @@ def test_tool_labels_are_limited_to_the_allow_list() -> None:
 @settings(max_examples=25, deadline=None)
 @given(
     names=st.lists(st.text(min_size=0, max_size=80), min_size=1, max_size=300),
-    paths=st.lists(st.text(min_size=1, max_size=40).map(lambda p: "/" + p), max_size=50),
+    paths=st.lists(
+        st.text(min_size=1, max_size=40).map(lambda p: "/" + p)
+        | st.text(max_size=40).map(lambda p: "/a2a/" + p)  # the agent is in A2A's paths
+        | st.text(max_size=20).map(lambda p: f"/a2a/{p}/.well-known/agent-card.json"),
+        max_size=50,
+    ),
 )
 def test_random_tool_names_and_paths_keep_the_label_set_bounded(
     names: list[str], paths: list[str]
@@ -333,6 +338,9 @@ def test_random_tool_names_and_paths_keep_the_label_set_bounded(
         "/openapi.json",
         "/docs",
         "/metrics",
+        "/mcp",
+        "/a2a/{agent}",
+        "/a2a/{agent}/.well-known/agent-card.json",
     }
 
 

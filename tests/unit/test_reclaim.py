@@ -7,7 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agentdock.deployment import NotFound, cleanup, deploy, remove, status, stop, versions
+from agentdock.deployment import (
+    NotFound,
+    cleanup,
+    deploy,
+    remove,
+    rollback,
+    status,
+    stop,
+    versions,
+)
 from agentdock.registry import open_store
 
 pytest_plugins = ("deploy_fixtures",)
@@ -52,19 +61,38 @@ def test_cleanup_says_why_each_kept_artifact_stays(project: Path, fakes: Any) ->
     assert result["removed"] == []
 
 
-def test_a_stopped_agents_artifacts_can_all_be_removed(project: Path, fakes: Any) -> None:
+def test_a_stopped_agent_keeps_only_its_rollback_target(project: Path, fakes: Any) -> None:
     manager, _ = fakes
     _release(project, manager, 2)
     stop("echo", plugins=manager)
     result = cleanup("echo", keep=0, plugins=manager)
-    assert result["kept"] == []
-    assert sorted(_refs(result, "removed")) == ["0.1.0", "0.1.1"]
+    # ``rollback`` after the stop goes back to 0.1.0: its artifact stays, 0.1.1's goes
+    assert _refs(result, "kept") == {"0.1.0": "rollback target of the default instance (stopped)"}
+    assert sorted(_refs(result, "removed")) == ["0.1.1"]
     assert result["freed_bytes"] > 0
     rows = versions("echo", plugins=manager)  # the history stays
-    assert [(r["version"], r["artifacts"]) for r in rows] == [("0.1.0", []), ("0.1.1", [])]
+    assert [r["version"] for r in rows if not r["artifacts"]] == ["0.1.1"]
     with open_store() as store:
         (entry,) = [e for e in store.list_audit(agent="echo") if e.action == "artifact.cleanup"]
-    assert entry.details == {"removed": 2, "freed_bytes": result["freed_bytes"]}
+    assert entry.details == {"removed": 1, "freed_bytes": result["freed_bytes"]}
+    # ``rm`` removes what a stopped agent keeps, too
+    gone = remove("echo", plugins=manager)
+    assert sorted(_refs(gone, "removed")) == ["0.1.0"] and gone["kept"] == []
+
+
+def test_a_rollback_after_stop_and_cleanup_finds_its_artifact(project: Path, fakes: Any) -> None:
+    """The version ``rollback`` goes back to after a ``stop`` is not swept by ``cleanup``,
+    not even when it is older than the newest ``--keep`` versions."""
+    manager, _ = fakes
+    _release(project, manager, 5)  # 0.1.0 .. 0.1.4
+    rollback("echo", "0.1.0", plugins=manager)
+    rollback("echo", "0.1.1", plugins=manager)  # 0.1.1 serves, 0.1.0 before it
+    stop("echo", plugins=manager)
+    result = cleanup("echo", plugins=manager)  # --keep 3: 0.1.2, 0.1.3, 0.1.4
+    assert _refs(result, "kept")["0.1.0"] == "rollback target of the default instance (stopped)"
+    assert sorted(_refs(result, "removed")) == ["0.1.1"]
+    back = rollback("echo", plugins=manager)
+    assert (back.version, back.status) == ("0.1.0", "active")
 
 
 def test_a_version_recorded_twice_shares_its_artifact(project: Path, fakes: Any) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Collection, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -19,10 +19,11 @@ if TYPE_CHECKING:
 __all__ = ["console", "err_console", "print_json", "print_table"]
 
 
-def print_json(document: Any) -> None:
-    """Write exactly one JSON document to stdout."""
-    sys.stdout.write(json.dumps(document, ensure_ascii=False, default=str) + "\n")
-    sys.stdout.flush()
+def print_json(document: Any, stream: TextIO | None = None) -> None:
+    """Write exactly one JSON document to stdout (or ``stream``), on one line."""
+    out = stream if stream is not None else sys.stdout
+    out.write(json.dumps(document, ensure_ascii=False, default=str) + "\n")
+    out.flush()
 
 
 def console() -> Console:

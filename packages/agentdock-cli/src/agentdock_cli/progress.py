@@ -3,10 +3,14 @@
 With ``--json`` every step is ``{"event": "progress", "step": ..., "message": ...}`` on its
 own line, and the last line is ``{"event": "result", "ok": true, ...}`` or
 ``{"event": "error", "ok": false, "error": NAME, "code": EXIT, "detail": ...}``.
+
+A command whose ``--json`` is one document (``stop``, ``cleanup``, ``rm``) reports with
+``events=False``: its progress lines go to stderr, so that stdout holds that document alone.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,15 +53,18 @@ MAIN_STEPS = frozenset(
 class Reporter:
     """A ``progress(step, message, **fields)`` callback bound to one output style."""
 
-    def __init__(self, as_json: bool) -> None:
+    def __init__(self, as_json: bool, events: bool = True) -> None:
         self.as_json = as_json
+        #: With ``--json``: progress events on stdout (False: on stderr, stdout is one document)
+        self.events = events
         self.started = time.monotonic()
         self._err = None if as_json else err_console()
         self._status: Any = None
 
     def __call__(self, step: str, message: str, **fields: Any) -> None:
         if self.as_json:
-            print_json({"event": "progress", "step": step, "message": message, **fields})
+            event = {"event": "progress", "step": step, "message": message, **fields}
+            print_json(event, stream=None if self.events else sys.stderr)
             return
         assert self._err is not None
         if step not in MAIN_STEPS:
@@ -105,11 +112,14 @@ class Reporter:
 
 
 @contextmanager
-def reporting(as_json: bool) -> Iterator[Reporter]:
-    """A reporter; a ``DeployError`` or Ctrl-C inside ends the command with its code."""
+def reporting(as_json: bool, *, events: bool = True) -> Iterator[Reporter]:
+    """A reporter; a ``DeployError`` or Ctrl-C inside ends the command with its code.
+
+    ``events=False``: the command prints one JSON document, so ``--json`` progress goes to
+    stderr (an error is still that one document, on stdout)."""
     from agentdock.deployment import DeployError
 
-    reporter = Reporter(as_json)
+    reporter = Reporter(as_json, events)
     try:
         yield reporter
     except DeployError as exc:

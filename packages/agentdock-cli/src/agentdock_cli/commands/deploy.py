@@ -375,10 +375,13 @@ def _remote(server: str, as_json: bool, verb: str, act: Any) -> None:
         document = act(plane, report)
         report.result(document)
     if not as_json:
-        console().print(
-            f"[green]✓[/green] {verb} {document.get('agent')} {document.get('version')} on "
-            f"{document.get('target')} (through {server})"
+        done = (
+            f"{document.get('agent')} {document.get('version')} is already active (nothing changed)"
+            if document.get("noop")
+            else f"{verb} {document.get('agent')} {document.get('version')} on "
+            f"{document.get('target')}"
         )
+        console().print(f"[green]✓[/green] {done} (through {server})")
         console().print(f"  endpoint: {document.get('endpoint')}")
         if document.get("api_key"):
             console().print(f"  API key {document.get('key_id')} (shown once, store it now):")
@@ -510,7 +513,8 @@ def rollback_command(
     as_json: bool,
 ) -> None:
     """Make an earlier VERSION of AGENT live again (default: the one before the version
-    serving now, or, after a stop, before the one that served last). Never builds."""
+    serving now, or, after a stop, before the one that served last). Never builds; the
+    version already serving, healthy, is left as it is (exit 0)."""
     from agentdock.deployment import rollback
 
     if server:

@@ -261,7 +261,7 @@ def stop_command(
     """Stop AGENT's active deployment cleanly (drain, then exit)."""
     from agentdock.deployment import stop
 
-    with reporting(as_json) as report:
+    with reporting(as_json, events=False) as report:
         if server:
             refuse_local_options({"instance": instance})
             info = _through(server, lambda cp: cp.stop(agent, progress=report))
@@ -334,21 +334,22 @@ def _print_reclaimed(result: dict[str, Any], verb: str) -> None:
     type=click.IntRange(0, 1000),
     default=3,
     show_default=True,
-    help="Newest versions whose artifacts are kept, besides what a running instance "
-    "needs (its version and its rollback target).",
+    help="Newest versions whose artifacts are kept, besides what an instance needs (its "
+    "version and its rollback target; a stopped one only its rollback target).",
 )
 @server_option
 @_json_option
 def cleanup_command(agent: str | None, keep: int, server: str | None, as_json: bool) -> None:
     """Remove old bundles and images (of AGENT, or of every agent), saying why any stay.
 
-    A stopped agent needs none: after `agentdock stop`, `cleanup --keep 0` removes them all.
+    A stopped agent keeps only the version `agentdock rollback` would start: after `agentdock
+    stop`, `cleanup --keep 0` removes the rest (`agentdock rm` removes them all).
     """
     from agentdock.deployment import cleanup
 
     refuse_server("cleanup", server)
 
-    with reporting(as_json) as report:
+    with reporting(as_json, events=False) as report:
         result = cleanup(agent, keep=keep, progress=report)
     if as_json:
         print_json({"ok": True, **result})
@@ -416,7 +417,7 @@ def rm_command(
         else:
             err_console().print(f"[red]✗[/red] {message}", markup=True, highlight=False)
         raise SystemExit(exitcodes.USAGE)
-    with reporting(as_json) as report:
+    with reporting(as_json, events=False) as report:
         result = remove(
             agent,
             instance=instance,

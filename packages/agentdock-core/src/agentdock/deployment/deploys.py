@@ -46,6 +46,7 @@ from agentdock.deployment.release import (
     deploy_lock,
     recover_interrupted,
     release,
+    serves_healthy,
 )
 from agentdock.deployment.runenv import host_runtime_env, runtime_env, value_sources
 from agentdock.deployment.sources import collect_sources, content_hash
@@ -324,7 +325,7 @@ def _already_active(
         or active.version_id != plan.existing.id
         or active.target != plan.target_name
         or active.settings.get("host") != host
-        or not _healthy(ws, active)
+        or not serves_healthy(ws, active)
     ):
         return None
     progress("noop", f"{plan.agent} {plan.version} is already active: nothing to do")
@@ -493,11 +494,3 @@ def _remove_quietly(ws: Workspace, stored: Any) -> None:
     # Still in use or already gone: cleanup can try again.
     with contextlib.suppress(DeployError):
         ws.builder(stored.builder).remove(Artifact.from_json(stored.public()))
-
-
-def _healthy(ws: Workspace, record: Any) -> bool:
-    try:
-        state = ws.target(record.target).status(record.handle)
-    except DeployError:
-        return False
-    return state.get("state") == "running" and state.get("healthy") is not False

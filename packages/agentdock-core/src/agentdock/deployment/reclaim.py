@@ -1,14 +1,16 @@
 """Giving disk back: ``cleanup`` removes old versions' artifacts, ``remove`` an agent's.
 
-What an artifact is kept for, per instance of the agent that is deployed now:
+What an artifact is kept for, per instance of the agent:
 
 - the version its active deployment runs (``serves``);
-- the version ``rollback`` would go back to (``rollback target``);
+- the version ``rollback`` would go back to (``rollback target``), also after a ``stop``
+  (``rollback target ... (stopped)``: the version before the one that served last);
 - a version being deployed right now (``deploying``);
 - with ``cleanup``, the newest ``keep`` versions (``within --keep``).
 
-An instance whose deployment was stopped (or failed) holds nothing: after ``agentdock
-stop``, ``cleanup --keep 0`` removes every artifact, and the next ``deploy`` builds again.
+A stopped instance holds only its rollback target: after ``agentdock stop``, ``cleanup
+--keep 0`` removes every other artifact (all of them when only one version ever served),
+and ``remove`` (``agentdock rm``) removes them all; the next ``deploy`` builds again.
 Registry rows are never deleted: versions, deployments, keys and the audit log stay, and a
 removed artifact shows as removed in ``agentdock versions``.
 
@@ -53,13 +55,14 @@ def _holds(ws: Workspace, agent: str, skip: Collection[str] = ()) -> dict[int, s
             if record.status == "pending":
                 holds.setdefault(record.version_id, f"being deployed on {where}")
         active = next((r for r in reversed(history) if r.status == "active"), None)
-        if active is None:
-            continue
-        holds[active.version_id] = f"serves {where}"
+        if active is not None:
+            holds[active.version_id] = f"serves {where}"
+        # What ``rollback`` would start: also after a ``stop``, when nothing serves.
         previous = _previous_version(history, active)
         if previous is not None:
             record = next(r for r in reversed(history) if r.version == previous)
-            holds.setdefault(record.version_id, f"rollback target of {where}")
+            stopped = "" if active is not None else " (stopped)"
+            holds.setdefault(record.version_id, f"rollback target of {where}{stopped}")
     return holds
 
 
@@ -114,7 +117,7 @@ def cleanup(
     """Remove old bundles and images: of one agent, or of every agent.
 
     Keeps the newest ``keep`` versions' artifacts and what each deployed instance needs
-    (see the module docstring); a stopped agent needs nothing.
+    (see the module docstring); a stopped instance only its rollback target.
 
     :returns: ``{"removed": [...], "kept": [...], "freed_bytes": N}``: each entry an
         artifact (agent, version, builder, ref); a kept one says why (``reason``), a

@@ -27,7 +27,14 @@ from agentdock.registry import DeploymentRecord, LockHeld
 if TYPE_CHECKING:
     from agentdock.spec import DockSpec
 
-__all__ = ["Deployment", "ReleasePlan", "deploy_lock", "recover_interrupted", "release"]
+__all__ = [
+    "Deployment",
+    "ReleasePlan",
+    "deploy_lock",
+    "recover_interrupted",
+    "release",
+    "serves_healthy",
+]
 
 #: Seconds a stopped runtime gets to drain before it is killed.
 STOP_TIMEOUT = 30.0
@@ -169,6 +176,16 @@ def _restore_active(ws: Workspace, target: Any, request: StartRequest, progress:
     )
     with contextlib.suppress(Exception):
         target.start(Artifact.from_json(stored.public()), previous, progress)
+
+
+def serves_healthy(ws: Workspace, record: DeploymentRecord) -> bool:
+    """Whether ``record``'s runtime runs and its target finds it healthy (what lets a deploy
+    or rollback of the version already serving change nothing)."""
+    try:
+        state = ws.target(record.target).status(record.handle)
+    except DeployError:
+        return False
+    return state.get("state") == "running" and state.get("healthy") is not False
 
 
 def _still_running(ws: Workspace, record: DeploymentRecord) -> bool:

@@ -25,6 +25,7 @@ from agentdock.deployment.release import (
     deploy_lock,
     recover_interrupted,
     release,
+    serves_healthy,
 )
 from agentdock.deployment.runenv import runtime_env, value_sources
 from agentdock.deployment.workspace import Workspace
@@ -47,6 +48,10 @@ def rollback(
     """Deploy an earlier version again (default: the one active before the current one;
     after a ``stop``, the one active before the stopped one).
 
+    A ``version`` that already serves, healthy, is left as it is: the outcome is its
+    deployment with ``noop`` true (as a deploy of the same content); one whose runtime is
+    down is started again.
+
     Uses the version's recorded artifact and snapshot; never builds. The runtime listens
     where the serving deployment does (its ``--host``, else ``expose.host`` when written,
     else the target's default). ``NotFound`` (exit 5) when the agent, the version or its
@@ -59,9 +64,9 @@ def rollback(
             recover_interrupted(ws, agent, instance_name, progress)
             history = ws.store.list_deployments(agent, instance=instance_name)
             active = ws.store.active_deployment(agent, instance_name)
+            serving = _last_served(history, active)
             chosen = version or _previous_version(history, active)
             if chosen is None:
-                serving = _last_served(history, active)
                 again = (
                     f"agentdock rollback {agent} {serving.version} serves it again; "
                     if active is None and serving is not None
@@ -76,6 +81,10 @@ def rollback(
                 raise ws.not_found(
                     f"{agent} has no version {chosen}", hint=f"agentdock versions {agent}"
                 )
+            serving_now = active if active and active.version_id == record.id else None
+            if serving_now and serves_healthy(ws, serving_now):  # nothing to do
+                progress("noop", f"{agent} {chosen} is already serving: nothing to do")
+                return _already_serving(serving_now, chosen)
             last = next((d for d in reversed(history) if d.version_id == record.id), None)
             basis = active or last
             target_name = basis.target if basis is not None else DEFAULT_TARGET
@@ -118,8 +127,28 @@ def rollback(
                 timeout=timeout,
                 progress=progress,
             )
-        # A rollback never builds: the artifact is the one recorded.
-        return dataclasses.replace(outcome, cached=True)
+        # A rollback never builds: the artifact is the one recorded. After a ``stop`` nothing
+        # was superseded: the version it went back from is the one that served last.
+        went_from = outcome.previous_version or (serving.version if serving else None)
+        return dataclasses.replace(outcome, cached=True, previous_version=went_from)
+
+
+def _already_serving(active: Any, version: str) -> Deployment:
+    """The outcome of a rollback to the version that serves, healthy: its deployment as it
+    is (``noop``; nothing was started, stopped or recorded)."""
+    return Deployment(
+        active.agent,
+        version,
+        active.id,
+        active.target,
+        active.instance or None,
+        active.endpoint,
+        active.status,
+        cached=True,
+        noop=True,
+        reason="rollback",
+        host=active.handle.get("host"),
+    )
 
 
 def _recorded_artifact(

@@ -29,13 +29,36 @@ _ROUTES = {
         "/openapi.json",
         "/docs",
         "/metrics",
+        "/mcp",
     )
 }
+_ROUTES["/mcp/"] = "/mcp"  # MCP clients are given the endpoint with its trailing slash
+
+#: A2A's routes name the agent in the path: they are counted by their templates.
+_A2A = "/a2a/"
+A2A_ROUTE = "/a2a/{agent}"
+A2A_CARD_ROUTE = "/a2a/{agent}/.well-known/agent-card.json"
+_CARD_TAIL = "/.well-known/agent-card.json"
 
 
 def route_label(path: str) -> str:
     """The route template for a request path, never the raw path."""
-    return _ROUTES.get(path, OTHER)
+    label = _ROUTES.get(path)
+    if label is not None:
+        return label
+    if path.startswith(_A2A):
+        return _a2a_label(path[len(_A2A) :])
+    return OTHER
+
+
+def _a2a_label(rest: str) -> str:
+    """``/a2a/{agent}`` (with or without a trailing slash) or its agent card's template,
+    else ``"other"`` (the agent is one path segment)."""
+    agent = rest[:-1] if rest.endswith("/") else rest
+    if agent and "/" not in agent:
+        return A2A_ROUTE
+    agent = rest[: -len(_CARD_TAIL)] if rest.endswith(_CARD_TAIL) else ""
+    return A2A_CARD_ROUTE if agent and "/" not in agent else OTHER
 
 
 class LabelCap:
