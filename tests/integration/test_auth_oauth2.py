@@ -522,12 +522,13 @@ def test_ready_invoke_and_metrics_follow_the_key_set(
         assert "signing keys" in not_ready.json()["detail"]
         refused = client.post("/invoke", json={"text": "hi"}, headers=token)
         assert refused.status_code == 503, refused.text
+        # Refused at admission, before the body is read: no run was started, none is named.
         assert refused.json() == {
             "error": "ServiceUnavailable",
             "code": 503,
             "detail": "the token issuer's signing keys are unavailable; try again later",
-            "run_id": refused.json()["run_id"],
         }
+        assert "x-run-id" not in refused.headers
         assert int(refused.headers["retry-after"]) >= 1
         scrape = client.get("/metrics").text
         timeouts = metric(scrape, 'agentdock_auth_keys_fetch_total{outcome="timeout"}')
