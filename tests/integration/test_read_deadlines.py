@@ -130,9 +130,12 @@ def measured() -> Iterator[tuple[int, PrometheusSink]]:
         yield bound, sink
 
 
+#: The route label each body route is counted under.
+ROUTE_LABELS = {"/invoke": "/invoke", "/mcp": "/mcp", "/a2a/scripted": "/a2a/{agent}"}
+
+
 def counted(sink: PrometheusSink, path: str, status: int) -> float:
-    route = path if path == "/invoke" else "other"
-    labels = {"route": route, "method": "POST", "status": str(status)}
+    labels = {"route": ROUTE_LABELS[path], "method": "POST", "status": str(status)}
     return sink.registry.get_sample_value("agentdock_http_requests_total", labels) or 0.0
 
 
