@@ -43,7 +43,11 @@ def actor() -> str:
 
 def pid_alive(pid: int) -> bool:
     """Whether process ``pid`` runs on this machine (a zombie, exited but not yet reaped,
-    does not; one that is our own child is reaped on the way)."""
+    does not; one that is our own child is reaped on the way).
+
+    A process whose first thread shows as a zombie while others of its threads still run
+    (or are still exiting, holding its open files and sockets) is alive: its end is when
+    its last thread's is."""
     if pid <= 0:
         return False
     with contextlib.suppress(ChildProcessError, OSError):
@@ -58,7 +62,13 @@ def pid_alive(pid: int) -> bool:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return True  # no /proc here: kill(0) said it exists
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+    if stat.rsplit(")", 1)[-1].split()[0] != "Z":
+        return True
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    return any(thread != str(pid) for thread in threads)
 
 
 @dataclass
