@@ -1,7 +1,7 @@
 """What security and telemetry cost on /invoke: the same echo graph with them off and on.
 
     uv run python benchmarks/http_features.py [--duration 10] [--connections 32]
-        [--only security|telemetry|model]
+        [--only security|telemetry|model] [--threads]
 
 Same harness as benchmarks/http_servers.py (server pinned to core 0, `wrk -t1` on core 1),
 all in one run, every server `agentdock serve` on the synchronous echo graph:
@@ -126,9 +126,26 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _thread_cpu_s(pid: int) -> dict[str, float]:
+    """CPU seconds of each live thread, by thread id (Python does not name its threads to
+    the system: the busiest single threads are the event loop's and the telemetry's; the
+    graph's worker threads share the work, each a little)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        name = "main" if task.name == str(pid) else task.name
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        found[name] = found.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
 def _measure(server: Any, args: argparse.Namespace, headers: dict[str, str]) -> dict[str, float]:
     """req/s and latency from wrk, and the server's CPU per request: steadier than req/s on
-    a machine whose core 0 is not the server's alone."""
+    a machine whose core 0 is not the server's alone. With ``--threads``, also each thread's
+    CPU per request (``thread:NAME`` keys)."""
     port = harness._free_port()
     process = harness._start(server, port)
     try:
@@ -136,8 +153,13 @@ def _measure(server: Any, args: argparse.Namespace, headers: dict[str, str]) -> 
         url = f"http://127.0.0.1:{port}{server.path}"
         harness._wrk(url, server.body, 1, args.connections, headers)  # warm-up
         before = _cpu_s(process.pid)
+        threads = _thread_cpu_s(process.pid) if args.threads else {}
         row = dict(_wrk_counted(url, server.body, args.duration, args.connections, headers))
-        row["cpu_us"] = (_cpu_s(process.pid) - before) / max(row["requests"], 1) * 1e6
+        requests = max(row["requests"], 1)
+        row["cpu_us"] = (_cpu_s(process.pid) - before) / requests * 1e6
+        if args.threads:
+            for name, spent in _thread_cpu_s(process.pid).items():
+                row[f"thread:{name}"] = (spent - threads.get(name, 0.0)) / requests * 1e6
         return row
     finally:
         harness._stop(process)
@@ -204,6 +226,14 @@ def _table(title: str, rows: dict[str, dict[str, float]], goal: float) -> None:
         f"goal: the last row >= {goal}x of off (off/CPU: the throughput a server core"
         " alone would allow, relative to off)"
     )
+    for name, row in rows.items():
+        split = {k[7:]: v for k, v in row.items() if k.startswith("thread:") and v >= 0.5}
+        if split:
+            ranked = sorted(split.items(), key=lambda i: -i[1])
+            rest = sum(v for _, v in ranked[6:])
+            parts = ", ".join(f"{k} {v:.0f}" for k, v in ranked[:6])
+            parts += f", {len(ranked) - 6} more {rest:.0f}" if len(ranked) > 6 else ""
+            print(f"  {name}: CPU µs/req by thread: {parts}")
 
 
 def main() -> None:
@@ -212,6 +242,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument(
         "--only", choices=("security", "telemetry", "model"), help="run one section only"
+    )
+    parser.add_argument(
+        "--threads", action="store_true", help="also print each server thread's CPU per request"
     )
     args = parser.parse_args()
     sections = {args.only} if args.only else {"security", "telemetry", "model"}
