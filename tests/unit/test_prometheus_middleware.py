@@ -318,6 +318,13 @@ def test_paths_are_labelled_as_litestar_routes_them(
     assert _litestar_label(served[0], path) == template
 
 
+def test_a_path_of_more_slashes_than_any_route_has_is_other_unread() -> None:
+    """Litestar would collapse them; a path of more than 32 slashes is not read at all."""
+    assert route_label("/threads/t1" + "/" * 20 + "runs") == "/threads/{thread_id}/runs"
+    assert route_label("/health" + "/" * 40) == OTHER
+    assert route_label("/threads/t1/runs/" + "/" * 40) == OTHER
+
+
 _WORDS = sorted({s for t in ROUTE_TEMPLATES for s in t.split("/") if s and "{" not in s})
 
 

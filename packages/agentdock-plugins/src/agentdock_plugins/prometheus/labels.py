@@ -114,6 +114,8 @@ def _tables(templates: Iterable[str]) -> tuple[dict[str, str], _Node, int]:
 
 
 _FIXED, _TREE, _MOST = _tables(ROUTE_TEMPLATES)
+#: More slashes than this in one path: ``"other"`` without splitting it.
+_MOST_SLASHES = 32
 
 
 def route_label(path: str) -> str:
@@ -123,8 +125,10 @@ def route_label(path: str) -> str:
     Matched as Litestar's router matches, so a route's label is where its requests went:
     slashes at either end and repeated ones are ignored; a path is one of the fixed routes,
     or else goes down the routes with parameters one segment at a time, a fixed segment
-    before a parameter and never back. A fixed route's path costs one dict lookup; any other
-    path one split (into at most :data:`_MOST` + 2 pieces) and a dict lookup per segment."""
+    before a parameter and never back (one difference: a path of more than
+    :data:`_MOST_SLASHES` slashes is ``"other"``). A fixed route's path costs one dict
+    lookup; any other path one split (into at most :data:`_MOST` + 2 pieces) and a dict
+    lookup per segment, up to the first that no route has there."""
     label = _FIXED.get(path)
     if label is not None:
         return label
@@ -142,7 +146,10 @@ def route_label(path: str) -> str:
 
 def _uneven_label(path: str) -> str:
     """:func:`route_label` of a path with empty segments (``//``, a trailing ``/``) or too
-    many of them: Litestar reads it without its empty segments."""
+    many segments: Litestar reads it without its empty segments. A path of more than
+    :data:`_MOST_SLASHES` slashes is ``"other"`` unread (no route is that deep)."""
+    if path.count("/") > _MOST_SLASHES:
+        return OTHER
     segments = [s for s in path.split("/") if s]
     if len(segments) > _MOST:
         return OTHER
