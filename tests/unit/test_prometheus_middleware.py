@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
+import agentdock_plugins.litestar.app as litestar_app
 import pytest
 from agentdock.capabilities import CLIENT_GONE
+from agentdock_plugins.prometheus.labels import OTHER, ROUTE_TEMPLATES, route_label
 from agentdock_plugins.prometheus.sink import PrometheusSink
+from agentdock_runtime.asgiclient import client
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from litestar import Litestar
+from litestar.exceptions import MethodNotAllowedException, NotFoundException
+from litestar.utils import normalize_path
+from unit.runtime.test_pipeline import GOOD, Agent, build, make_spec
 
 
 class App:
@@ -183,3 +195,174 @@ def test_websocket_and_lifespan_scopes_pass_through_uncounted() -> None:
     asyncio.run(main())
     assert app.seen == ["websocket", "lifespan"]
     assert b"agentdock_http_requests_total{" not in sink.render_metrics()[0]
+
+
+# -- route templates: the labels are the routes the server answers ---------------------------
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[Litestar, PrometheusSink]]:
+    """An agent's application with every route there is: AgentDock's own (docs, SSE,
+    /metrics), the Platform API and LangServe (as for a LangGraph agent), MCP and A2A."""
+    sink = PrometheusSink()
+    pipeline = build(Agent(), sinks={"prometheus": sink})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(litestar_app, "serves_platform", lambda pipeline, spec: True)
+        app = litestar_app.create_app(pipeline, make_spec())
+    yield app, sink
+
+
+def _template(path_format: str) -> str:
+    """A Litestar route's path as a label: its parameters without their types (A2A's
+    ``{agent_name}`` is ``{agent}``, as it always was)."""
+    return re.sub(r"\{(\w+):\w+\}", r"{\1}", path_format).replace("{agent_name}", "{agent}")
+
+
+def _litestar_label(app: Litestar, path: str) -> str:
+    """The template of the route Litestar's router takes ``path`` to, else ``other``."""
+    method = "GET"
+    for _ in range(2):
+        try:
+            template: str = app.asgi_router.handle_routing(normalize_path(path), method)[4]
+        except MethodNotAllowedException as refused:  # the route is there, not for GET
+            method = refused.headers["allow"].split(", ")[0]
+        except NotFoundException:
+            return OTHER
+        else:
+            return _template(template)
+    raise AssertionError(f"no method routes {path!r}")
+
+
+def test_the_templates_are_exactly_the_routes_the_server_declares(
+    served: tuple[Litestar, PrometheusSink],
+) -> None:
+    """Every route gets its own label and no label names a route that is not served: a
+    route added to the server without its template here fails this test."""
+    app = served[0]
+    assert {_template(route.path_format) for route in app.routes} == set(ROUTE_TEMPLATES)
+    assert len(ROUTE_TEMPLATES) == len(set(ROUTE_TEMPLATES))
+
+
+def _filled(template: str, ident: str) -> str:
+    return re.sub(r"\{\w+\}", ident, template)
+
+
+@pytest.mark.parametrize("template", ROUTE_TEMPLATES)
+def test_each_route_is_counted_by_its_template_whatever_its_ids(template: str) -> None:
+    for ident in (str(uuid.uuid4()), "x", "SECRET-thread_ID.42", "%20", "{thread_id}", "é" * 300):
+        path = _filled(template, ident)
+        assert route_label(path) == template
+        assert route_label(path + "/") == template  # the server answers it too
+        assert route_label(path.replace("/", "//")) == template
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "",
+        "//",
+        "/users/1234/secret-path",
+        "/threads/t1/runs/r1/cancel/now",  # one segment too many
+        "/threads/t1/runs/r1/x",
+        "/threads/t1/unknown",
+        "/runs/r1",  # a run is read under its thread only
+        "/runs/batch",
+        "/a2a/echo/extra/segments",
+        "/a2a/echo/.well-known",
+        "/langserve/echo",
+        "/langserve/echo/stream_log",  # LangServe's routes not served here
+        "/langserve/echo/input_schema",
+        "/langserve/echo/playground/index.html",
+        "/agents/echo/invoke",  # a host hands an agent its path without the prefix
+        "/store/items/x",
+        "/assistants/a/graph/x",
+        "/invoke/x",
+        "/Invoke",
+        "/threads/" + "t/" * 5000 + "runs",  # very deep
+        "/" + "x" * 100_000,  # very long
+    ],
+)
+def test_paths_no_route_answers_are_other(
+    path: str, served: tuple[Litestar, PrometheusSink]
+) -> None:
+    assert route_label(path) == OTHER
+    assert _litestar_label(served[0], path) == OTHER
+
+
+@pytest.mark.parametrize(
+    ("path", "template"),
+    [
+        # Litestar reads a path without its empty segments: these are answered, by these routes.
+        ("/threads//runs", "/threads/{thread_id}"),
+        ("/threads/t1//runs/", "/threads/{thread_id}/runs"),
+        ("//health//", "/health"),
+        # A fixed segment goes before a parameter; the router never goes back.
+        ("/threads/search", "/threads/search"),
+        ("/threads/search/runs", "/threads/{thread_id}/runs"),
+        ("/threads/t1/state/checkpoint", "/threads/{thread_id}/state/checkpoint"),
+        ("/threads/t1/state/c1", "/threads/{thread_id}/state/{checkpoint_id}"),
+        ("/threads/t1/runs/crons", "/threads/{thread_id}/runs/crons"),
+        ("/threads/t1/runs/wait/", "/threads/{thread_id}/runs/wait"),
+        ("/runs/crons/search", "/runs/crons/search"),
+        ("/assistants/search", "/assistants/search"),
+        ("/mcp/", "/mcp"),
+        ("/invoke/", "/invoke"),
+        ("/threads/" + "t" * 100_000, "/threads/{thread_id}"),  # a long id is still an id
+    ],
+)
+def test_paths_are_labelled_as_litestar_routes_them(
+    path: str, template: str, served: tuple[Litestar, PrometheusSink]
+) -> None:
+    assert route_label(path) == template
+    assert _litestar_label(served[0], path) == template
+
+
+def test_a_path_of_more_slashes_than_any_route_has_is_other_unread() -> None:
+    """Litestar would collapse them; a path of more than 32 slashes is not read at all."""
+    assert route_label("/threads/t1" + "/" * 20 + "runs") == "/threads/{thread_id}/runs"
+    assert route_label("/health" + "/" * 40) == OTHER
+    assert route_label("/threads/t1/runs/" + "/" * 40) == OTHER
+
+
+_WORDS = sorted({s for t in ROUTE_TEMPLATES for s in t.split("/") if s and "{" not in s})
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    segments=st.lists(
+        st.sampled_from(_WORDS)
+        | st.text(min_size=0, max_size=12).map(lambda s: s.replace("/", "")),
+        max_size=8,
+    ),
+    slash=st.sampled_from(["", "/"]),
+)
+def test_random_paths_get_the_label_of_the_route_litestar_takes_them_to(
+    segments: list[str], slash: str, served: tuple[Litestar, PrometheusSink]
+) -> None:
+    path = "/" + "/".join(segments) + slash
+    label = route_label(path)
+    assert label == _litestar_label(served[0], path)
+    assert label in ROUTE_TEMPLATES or label == OTHER
+
+
+def test_platform_requests_are_counted_by_template_and_their_ids_never_show(
+    served: tuple[Litestar, PrometheusSink],
+) -> None:
+    """Through the whole server: a thread's and a run's ids stay out of the metrics."""
+    app, sink = served
+    thread, run = f"thread-{uuid.uuid4()}", f"run-{uuid.uuid4()}"
+    with client(app, base_url="http://t") as http:
+        assert http.get(f"/threads/{thread}/runs/{run}", headers=GOOD).status_code == 404
+        assert http.get(f"/threads/{thread}/runs/{run}/", headers=GOOD).status_code == 404
+        assert http.post(f"/threads/{thread}/runs/{run}/cancel", headers=GOOD).status_code == 404
+        assert http.get("/health/").status_code == 200
+        assert http.get(f"/langserve/{run}/stream_log").status_code == 404
+        exposition = http.get("/metrics", headers=GOOD).content
+    count = "agentdock_http_requests_total"
+    route = "/threads/{thread_id}/runs/{run_id}"
+    assert value(sink, count, route=route, method="GET", status="404") == 2
+    assert value(sink, count, route=route + "/cancel", method="POST", status="404") == 1
+    assert value(sink, count, route="/health", method="GET", status="200") == 1
+    assert value(sink, count, route=OTHER, method="GET", status="404") == 1
+    assert thread.encode() not in exposition and run.encode() not in exposition

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,7 +13,7 @@ from agentdock import make_plugin_manager
 from agentdock.spec.models import DockSpec11
 from agentdock_plugins import prometheus as prometheus_plugin
 from agentdock_plugins.auth.jwks import FETCH_OUTCOMES, KeySetStats
-from agentdock_plugins.prometheus.labels import OTHER, LabelCap, route_label
+from agentdock_plugins.prometheus.labels import OTHER, ROUTE_TEMPLATES, LabelCap, route_label
 from agentdock_plugins.prometheus.sink import PrometheusSink
 from agentdock_runtime.capabilities import PipelineCapabilities
 from hypothesis import given, settings
@@ -298,13 +299,27 @@ def test_tool_labels_are_limited_to_the_allow_list() -> None:
     assert SECRET.encode() not in sink.render_metrics()[0]
 
 
+_SEGMENTS = sorted({s for t in ROUTE_TEMPLATES for s in t.split("/") if s})
+
+
+def _filled(template: str, ids: list[str]) -> str:
+    """``template`` with each parameter replaced by the next of ``ids`` (``x`` past them)."""
+    rest = iter(ids)
+    return re.sub(r"\{\w+\}", lambda _: next(rest, "x"), template)
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     names=st.lists(st.text(min_size=0, max_size=80), min_size=1, max_size=300),
     paths=st.lists(
         st.text(min_size=1, max_size=40).map(lambda p: "/" + p)
         | st.text(max_size=40).map(lambda p: "/a2a/" + p)  # the agent is in A2A's paths
-        | st.text(max_size=20).map(lambda p: f"/a2a/{p}/.well-known/agent-card.json"),
+        | st.text(max_size=20).map(lambda p: f"/a2a/{p}/.well-known/agent-card.json")
+        # a route's template with random text for each parameter (a "/" in it, or none)
+        | st.builds(_filled, st.sampled_from(ROUTE_TEMPLATES), st.lists(st.text(max_size=20)))
+        | st.lists(st.sampled_from(_SEGMENTS) | st.text(max_size=10), max_size=8).map(
+            lambda parts: "/" + "/".join(parts)  # known segments in any order, ids among them
+        ),
         max_size=50,
     ),
 )
@@ -327,21 +342,7 @@ def test_random_tool_names_and_paths_keep_the_label_set_bounded(
     assert len(tools - {OTHER}) <= 8
     assert len(policies - {OTHER}) <= 4
     assert len(errors - {OTHER}) <= 4
-    assert routes <= {
-        OTHER,
-        "/invoke",
-        "/stream",
-        "/ws/stream",
-        "/schema",
-        "/health",
-        "/ready",
-        "/openapi.json",
-        "/docs",
-        "/metrics",
-        "/mcp",
-        "/a2a/{agent}",
-        "/a2a/{agent}/.well-known/agent-card.json",
-    }
+    assert routes <= {OTHER, *ROUTE_TEMPLATES}
 
 
 def _samples(sink: PrometheusSink, name: str) -> list[Any]:
