@@ -342,6 +342,22 @@ class Pipeline:
         """
         return await self._admit(headers, permission, None)
 
+    async def authenticate(self, headers: Mapping[str, str]) -> Mapping[str, Any]:
+        """Who the headers say is calling, as the auth provider tells, with no permission or
+        rate limit checked and a refusal raised but not reported: for a server that must
+        know whether one of several agents knows the caller before it reads the body that
+        chooses the agent (the chosen agent then admits the caller as usual). With auth
+        off, the anonymous identity."""
+        if self._auth is None:
+            return _ANONYMOUS
+        try:
+            return await self._auth(headers)
+        except RuntimeHTTPError:
+            raise
+        except Exception as exc:
+            log.warning("auth provider failed (%s)", type(exc).__name__)
+            raise Unauthorized("invalid or missing credentials", headers=_CHALLENGE) from None
+
     async def admit(self, headers: Mapping[str, str]) -> Mapping[str, str]:
         """Admit a request to run the agent from its headers alone, before its body is read:
         the headers to hand to the run (:class:`AdmittedHeaders`), or the refusal, as
