@@ -271,7 +271,7 @@ def _stream_handler(
             return await _open_stream(body, admitted, request)
         # As a body is: the caller is admitted (401, 403, 429) before its input is judged,
         # and a refused caller starts no run; the run takes the admission (counted once).
-        admitted = await pipeline.admit(headers)
+        caller = await pipeline.admit(headers)
         raw = request.query_params.get("input")
         if raw is None:
             raise RuntimeHTTPError(
@@ -284,7 +284,7 @@ def _stream_handler(
                 "the input query parameter is not valid JSON", path="input"
             ) from None
         payload: bytes | Mapping[str, Any] | str = value if type(value) is dict else raw
-        return await _open_stream(payload, admitted, request)
+        return await _open_stream(payload, caller, request)
 
     return stream
 
