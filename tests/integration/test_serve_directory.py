@@ -43,7 +43,7 @@ from mcp.client._probe import negotiate_auto
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from processes import stop, wait_ready
-from rawhttp import declared_too_large
+from rawhttp import declared_too_large, headers_only
 from served import serving
 from websockets.sync.client import connect
 
@@ -631,6 +631,80 @@ def test_a_body_too_large_at_the_root_is_413_to_an_admitted_caller_only(
         f"{url}{path}", content=chunks, headers={"content-type": "application/json"}
     )
     assert answer.status_code == 401, answer.text
+
+
+#: The root routes that read a body to choose the agent (``/mcp`` included).
+_BODY_ROUTES = [
+    "/runs/wait",
+    "/runs/stream",
+    "/runs",
+    "/threads/00000000-0000-4000-8000-000000000000/runs/wait",
+    "/threads",
+    "/threads/search",
+    "/assistants/search",
+    "/mcp",
+    "/langserve/nosuch/invoke",
+]
+
+
+def _auth_failures(url: str, key: dict[str, str], agent: str) -> float:
+    text = httpx.get(f"{url}/agents/{agent}/metrics", headers=key, timeout=30).text
+    return sum(
+        float(line.rpartition(" ")[2])
+        for line in text.splitlines()
+        if line.startswith("agentdock_auth_failures_total{")
+    )
+
+
+@pytest.mark.parametrize("path", _BODY_ROUTES)
+def test_a_caller_no_agent_knows_is_refused_at_the_root_before_its_body_is_read(
+    two_agents: dict[str, Any], path: str
+) -> None:
+    """The body chooses the agent, so the root routes read it before an agent admits the
+    caller; but a caller with no key, or a key no hosted agent knows, is refused 401 on its
+    headers alone (the request declares a body and sends none: the answer comes at once)."""
+    url = two_agents["url"]
+    for headers in ({}, {"x-api-key": PLANTED}):
+        status, body = headers_only(url, "POST", path, headers, 4096)
+        assert status == 401, body
+        assert json.loads(body)["error"] == "Unauthorized", body
+        assert PLANTED.encode() not in body
+
+
+def test_a_known_caller_at_the_root_is_admitted_once_by_its_agent(
+    two_agents: dict[str, Any],
+) -> None:
+    """Chat's caller, at the root, reaches chat: asking whether some agent knows it costs
+    no auth failure on echo (which does not) and chat still admits it, once."""
+    url, keys = two_agents["url"], two_agents["keys"]
+    before = _auth_failures(url, _key(keys, "echo"), "echo")
+    answer = httpx.post(
+        f"{url}/runs/wait",
+        json={"assistant_id": "chat", "input": {"question": "hi"}},
+        headers=_key(keys, "chat"),
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    assert "hi" in answer.json()["answer"]
+    assert _auth_failures(url, _key(keys, "echo"), "echo") == before
+    # A stranger refused before its body is read is still counted by every agent.
+    refused = httpx.post(f"{url}/runs/wait", json={"assistant_id": "echo"}, timeout=30)
+    assert refused.status_code == 401, refused.text
+    assert _auth_failures(url, _key(keys, "echo"), "echo") == before + 1
+
+
+def test_an_agent_not_hosted_is_404_without_its_body_read(two_agents: dict[str, Any]) -> None:
+    """``/agents/{name}/…`` for a name no agent has: 404 to anyone, on the headers alone
+    (the names are public on ``/health``, so the 404 tells a stranger nothing new)."""
+    url, keys = two_agents["url"], two_agents["keys"]
+    for headers in ({}, {"x-api-key": PLANTED}, _key(keys, "echo")):
+        status, body = headers_only(url, "POST", "/agents/nope/invoke", headers, 4096)
+        assert status == 404, body
+        assert json.loads(body)["error"] == "NotFound", body
+        assert PLANTED.encode() not in body
+    # A hosted agent's own route refuses a stranger on its headers too.
+    status, body = headers_only(url, "POST", "/agents/echo/invoke", {}, 4096)
+    assert status == 401, body
 
 
 def test_threads_search_is_empty_for_a_caller_with_no_threads_yet(

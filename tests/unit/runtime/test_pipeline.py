@@ -422,6 +422,66 @@ def test_headers_admitted_elsewhere_are_not_trusted() -> None:
     assert agent.attempts == 0
 
 
+def test_authenticate_asks_the_provider_alone_and_reports_nothing() -> None:
+    """For a server choosing among agents before it reads the body: who calls, with no
+    permission or rate limit checked and no refusal reported (the chosen agent's own
+    admission reports and counts)."""
+    agent = Agent()
+    sink = Sink()
+    pipeline = build(agent, sinks={"s": sink})
+
+    async def main() -> None:
+        assert (await pipeline.authenticate(GOOD))["sub"] == "alice"
+        with pytest.raises(Unauthorized):
+            await pipeline.authenticate({})
+        with pytest.raises(Unauthorized) as failed:  # the provider's own failure: a 401
+            await pipeline.authenticate({"x-api-key": "boom"})
+        assert SECRET not in json.dumps(failed.value.envelope())
+        await pipeline.aclose()
+
+    run(main())
+    assert agent.calls == ["auth", "auth", "auth"] and agent.attempts == 0
+    assert sink.events == []
+
+
+def test_the_identity_of_an_admission_is_read_without_asking_again() -> None:
+    agent = Agent()
+    pipeline, other = build(agent), build(Agent())
+
+    async def main() -> None:
+        assert pipeline.admitted_identity(GOOD) is None  # not admitted: nothing to read
+        admitted = await pipeline.admit(GOOD)
+        identity = pipeline.admitted_identity(admitted)
+        assert identity is not None and identity["sub"] == "alice"
+        assert other.admitted_identity(admitted) is None  # another pipeline's admission
+        assert agent.calls == ["auth"]
+
+    run(main())
+
+
+def test_a_platform_run_on_a_thread_takes_the_routes_admission() -> None:
+    """Before a run on a thread the Platform asks who calls; headers the route admitted
+    already carry the answer, and the provider is not asked a second time."""
+    from agentdock_plugins.litestar.platform.context import Platform
+    from agentdock_plugins.litestar.platform.records import MemoryRecords
+
+    agent = Agent()
+    pipeline = build(agent)
+    platform = Platform(pipeline, make_spec(), MemoryRecords(), 15.0)
+
+    async def main() -> None:
+        assert await platform.subject(GOOD) == "alice"  # plain headers: authenticated here
+        assert agent.calls == ["auth"]
+        admitted = await pipeline.admit(GOOD)
+        assert agent.calls == ["auth", "auth"]
+        assert await platform.subject(admitted) == "alice"
+        assert agent.calls == ["auth", "auth"]  # the admission's identity, not asked again
+        with pytest.raises(Unauthorized):
+            await platform.subject({})
+
+    run(main())
+
+
 def test_bad_input_is_422_with_run_id() -> None:
     agent = Agent()
     pipeline = build(agent)

@@ -342,6 +342,32 @@ class Pipeline:
         """
         return await self._admit(headers, permission, None)
 
+    def admitted_identity(self, headers: Mapping[str, str]) -> Mapping[str, Any] | None:
+        """The identity :meth:`admit` found for ``headers`` when they are its admission
+        (:class:`AdmittedHeaders` made by this pipeline: authenticated, its role holding
+        ``invoke``, rate limit counted); ``None`` otherwise. Reading it asks nothing and
+        counts nothing."""
+        if type(headers) is AdmittedHeaders and headers._by is self:
+            return headers._identity
+        return None
+
+    async def authenticate(self, headers: Mapping[str, str]) -> Mapping[str, Any]:
+        """Who the headers say is calling, as the auth provider tells, with no permission or
+        rate limit checked and a refusal raised but not reported: for a server that must
+        know whether one of several agents knows the caller before it reads the body that
+        chooses the agent (the chosen agent then admits the caller as usual). With auth
+        off, the anonymous identity."""
+        if self._auth is None:
+            return _ANONYMOUS
+        try:
+            identity: Mapping[str, Any] = await self._auth(headers)
+        except RuntimeHTTPError:
+            raise
+        except Exception as exc:
+            log.warning("auth provider failed (%s)", type(exc).__name__)
+            raise Unauthorized("invalid or missing credentials", headers=_CHALLENGE) from None
+        return identity
+
     async def admit(self, headers: Mapping[str, str]) -> Mapping[str, str]:
         """Admit a request to run the agent from its headers alone, before its body is read:
         the headers to hand to the run (:class:`AdmittedHeaders`), or the refusal, as

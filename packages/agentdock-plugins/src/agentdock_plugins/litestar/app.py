@@ -230,7 +230,7 @@ def _stream_handler(
 
     async def _open_stream(
         payload: bytes | Mapping[str, Any] | str,
-        headers: dict[str, str],
+        headers: Mapping[str, str],
         request: Request[Any, Any, Any],
     ) -> Stream:
         items = pipeline.stream(payload, headers=headers, thread_id=_thread_id(headers, request))
@@ -269,6 +269,9 @@ def _stream_handler(
         if request.method == HttpMethod.POST:
             body, admitted = await body_admitted(pipeline, request, headers)
             return await _open_stream(body, admitted, request)
+        # As a body is: the caller is admitted (401, 403, 429) before its input is judged,
+        # and a refused caller starts no run; the run takes the admission (counted once).
+        caller = await pipeline.admit(headers)
         raw = request.query_params.get("input")
         if raw is None:
             raise RuntimeHTTPError(
@@ -281,7 +284,7 @@ def _stream_handler(
                 "the input query parameter is not valid JSON", path="input"
             ) from None
         payload: bytes | Mapping[str, Any] | str = value if type(value) is dict else raw
-        return await _open_stream(payload, headers, request)
+        return await _open_stream(payload, caller, request)
 
     return stream
 

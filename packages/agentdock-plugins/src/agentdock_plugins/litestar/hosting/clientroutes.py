@@ -21,6 +21,12 @@ the agent it is for, so every call still runs through that agent's own auth and 
   the tool is named after, anything else (``initialize``, ``ping``) to the first agent
   that accepts the caller.
 
+A ``POST``'s body chooses the agent, so it is read before any agent admits the caller; it
+is read only once some hosted agent's auth provider knows the caller from the headers
+alone: a caller none knows (no credential, a wrong one) is refused 401 with its body unread,
+as an agent's own routes refuse it. The chosen agent then admits the caller as usual
+(permission and rate limit counted once, by it).
+
 ``/store/…`` is not routed across agents (each agent's store is its own): use
 ``/agents/{name}/store/…``.
 """
@@ -99,21 +105,8 @@ class ClientRoutes:
                 return True
             if root == "a2a" or len(parts) < 3:
                 return False
-        try:
-            body = (
-                await _read_body(scope, receive, self.max_body_bytes) if method == "POST" else b""
-            )
-        except _TooLarge:
-            await self._too_large(scope, send)
-            return True
-        if root == "langserve":
-            # An agent not hosted: told, as an unknown assistant is, by the agents.
-            await self._first(scope, send, body)
-            return True
-        if root == "assistants":
-            if parts[1:] == ["search"] and method == "POST":
-                await self._joined(scope, send, body)
-                return True
+        searching = root == "assistants" and parts[1:] == ["search"] and method == "POST"
+        if root == "assistants" and not searching:
             if len(parts) < 2:
                 return False
             if len(parts) == 2 and method not in ("GET", "HEAD"):
@@ -123,6 +116,27 @@ class ClientRoutes:
                 envelope = _envelope(405, "MethodNotAllowed", detail)
                 await _reply(send, 405, envelope, {"allow": "GET"})
                 return True
+        body = b""
+        if method == "POST":
+            # The body chooses the agent, so no agent can admit the caller before it is
+            # read; but a caller no hosted agent's auth knows is refused before it is.
+            refusal = await self._stranger(request_headers(scope))
+            if refusal is not None:
+                await _reply(send, *error_parts(refusal))
+                return True
+            try:
+                body = await _read_body(scope, receive, self.max_body_bytes)
+            except _TooLarge:
+                await self._too_large(scope, send)
+                return True
+        if root == "langserve":
+            # An agent not hosted: told, as an unknown assistant is, by the agents.
+            await self._first(scope, send, body)
+            return True
+        if searching:
+            await self._joined(scope, send, body)
+            return True
+        if root == "assistants":
             return await self._to_assistant(parts[1], scope, body, receive, send)
         if root == "mcp":
             await self._mcp(scope, send, body, receive)
@@ -173,6 +187,41 @@ class ClientRoutes:
         return await self.client.request(
             scope["method"], f"{url}?{query}" if query else url, content=body, headers=headers
         )
+
+    async def _stranger(self, headers: Mapping[str, str]) -> RuntimeHTTPError | None:
+        """The refusal for a caller whom no hosted agent's auth provider knows (from the
+        headers alone: its body unread), chosen as :meth:`_first` chooses (a 401 last), and
+        reported by every agent that refused it, as asking each agent would; ``None`` when
+        one knows it (or takes anyone), whose own route then admits it as usual.
+
+        Only authentication is asked: the role's permission and rate limit are the chosen
+        agent's to judge, once (a rate limit asked here would count the call twice)."""
+        agents = self.host.agents
+        names = sorted(agents)
+        for name in names:
+            agent = agents[name]
+            agent.inflight += 1  # its pipeline stays open while it is asked
+            try:
+                await agent.pipeline.authenticate(headers)
+            except RuntimeHTTPError:
+                continue
+            finally:
+                agent.left()
+            return None
+        refusal: RuntimeHTTPError | None = None
+        for name in names:
+            agent = agents[name]
+            agent.inflight += 1
+            try:  # the agent's own refusal, reported as its routes report one
+                await agent.pipeline.authorize(headers, "invoke")
+            except RuntimeHTTPError as exc:
+                if refusal is None or (refusal.status == 401 and exc.status != 401):
+                    refusal = exc
+                continue
+            finally:
+                agent.left()
+            return None  # known to it since (a key created meanwhile): its route decides
+        return refusal
 
     async def _too_large(self, scope: Scope, send: Send) -> None:
         """A body over the limit: 413 to a caller some agent admits, anyone else the
@@ -361,7 +410,7 @@ def _envelope(status: int, name: str, detail: str, path: str | None = None) -> b
 async def _reply(
     send: Send, status: int, body: bytes, headers: Mapping[str, str] | None = None
 ) -> None:
-    raw = [(b"content-type", b"application/json")]
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})

@@ -98,9 +98,14 @@ class Platform:
     async def subject(self, headers: Mapping[str, str]) -> str | None:
         """Before a run on a thread: who calls, and whether the role may run the agent (the
         run itself is admitted by the pipeline, so the rate limit counts it once). A
-        refusal is the pipeline's own, reported as its refusals are."""
+        refusal is the pipeline's own, reported as its refusals are. Headers the route
+        admitted already (:meth:`Pipeline.admit`) carry the identity: not asked again."""
         if self._authenticate is None:
             return None
+        admitted = self.pipeline.admitted_identity(headers)
+        if admitted is not None:  # authenticated and allowed to invoke at admission
+            sub = admitted.get("sub")
+            return None if sub is None else str(sub)
         try:
             identity = await self._authenticate(headers)
         except Exception:
