@@ -174,6 +174,20 @@ def test_turned_prose_reads_as_before(words: list[str], separator: str) -> None:
     assert _turned_prose(text) == _reference_turned_prose(text)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Past the first words read one by one: English prose there still ends the test.
+        " ".join(["xyzzy"] * 20 + ["the", "gur", "and", "naq", "lbh"]),
+        " ".join(["xyzzy"] * 20 + ["gur", "naq", "lbh"]),
+        " ".join(["xyzzy"] * 15 + ["the", "gur", "naq"] + ["xyzzy"] * 30 + ["eht", "dna"]),
+        " ".join(["xyzzy"] * 3),
+    ],
+)
+def test_turned_prose_counts_the_words_past_the_first_ones(text: str) -> None:
+    assert _turned_prose(text) == _reference_turned_prose(text)
+
+
 def _rules_looked_up_one_by_one(
     text: str, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[set[str], float]:
