@@ -153,6 +153,9 @@ def test_many_distinct_look_alikes_and_marks_take_the_long_way() -> None:
     assert normal._fold_confusables(looks) == looks.translate(normal._CONFUSABLE)
     marks = "a" + "".join(chr(c) for c in range(0x0300, 0x0370)) + "\U0001f600\u200b"
     assert normal._drop(marks) == normal._drop_all(marks) == "a\U0001f600"
+    # Runs of hidden characters, and dense ones, are left to one ``sub``.
+    for dense in ("\u0301\u2800\u200b" * 50, "a\u0301" * 50, "ab\u0301\u0302" * 20 + "c"):
+        assert normal._drop(dense) == normal._drop_all(dense) == dense.translate(normal._HIDDEN)
     # No look-alike: the text itself comes back (the caller tells a fold by identity).
     plain = "日本語のテキスト"
     assert normal._fold_confusables(plain) is plain
