@@ -197,6 +197,9 @@ class _Family:
     #: For each of the three, an RE2 pattern that matches every UTF-8 text it matches
     #: (:func:`_gate_sources`): where none finds anything in a long text, ``re`` is spared.
     gate_sources: tuple[str, str, str]
+    #: Unspaced languages: the words :attr:`trigger` looks for (canonical, a space in one
+    #: a run of ``\\s`` there).
+    trigger_words: tuple[str, ...] = ()
 
 
 def _family_sources(
@@ -247,7 +250,17 @@ def _family(language: str) -> _Family:
         for source in _family_sources(parts, unspaced, "" if unspaced else r"\b", r"\s")
     )
     sources = _gate_sources(parts, unspaced)
-    return _Family(language, unspaced, triggers, trigger, override, soft, exfiltration, sources)
+    return _Family(
+        language,
+        unspaced,
+        triggers,
+        trigger,
+        override,
+        soft,
+        exfiltration,
+        sources,
+        tuple(verbs + show) if unspaced else (),
+    )
 
 
 class _FamilyGates:
@@ -304,11 +317,14 @@ def _english(
     names: set[str],
     words: set[bytes] | None = None,
     candidates: frozenset[int] | None = None,
+    triggered: frozenset[int] | None = None,
 ) -> float:
     """The English and language-free rules matching canonical ``text``: their names are added
     to ``names``, their summed weight returned. ``words``: the text's :func:`_words`, built
     here only when a rule's triggers must be looked up (the prefilter answers for ASCII
-    text). ``candidates``: the prefilter's answer, where the caller has it."""
+    text). ``candidates``: the prefilter's answer, where the caller has it. ``triggered``:
+    the rules whose triggers are present (:class:`_OtherPass`), where the caller has them
+    (then no trigger is looked up here)."""
     total = 0.0
     present: dict[str, bool] = {}
     if candidates is None:
@@ -333,6 +349,9 @@ def _english(
                 if found is None:
                     continue
                 start = found
+        elif triggered is not None:
+            if index not in triggered:
+                continue
         else:
             if words is None:
                 words = _words(text)
@@ -371,6 +390,18 @@ _NOT_WORD = rb"[^0-9A-Za-z_\x80-\xff]"
 _TRIGGER_MEM = 8 << 20
 
 
+def _literal(text: str) -> bytes:
+    """An RE2 pattern (Latin-1) for ``text``'s UTF-8 bytes, each written as an escape."""
+    return b"".join(b"\\x%02x" % byte for byte in text.encode("utf-8", "surrogatepass"))
+
+
+def _whole_words(words: Iterable[bytes]) -> bytes:
+    """An RE2 pattern (Latin-1) that matches UTF-8 text where one of ``words`` is one of the
+    words :func:`_words` cuts it into."""
+    alternatives = b"|".join(b"".join(b"\\x%02x" % byte for byte in w) for w in sorted(words))
+    return b"(?:^|" + _NOT_WORD + b")(?:" + alternatives + b")(?:" + _NOT_WORD + b"|$)"
+
+
 class _TriggerWords:
     """Which groups of whole-word triggers occur in a text, in one RE2 pass over its UTF-8
     bytes: the same answer as looking each group up in the text's :func:`_words`, without
@@ -386,8 +417,7 @@ class _TriggerWords:
         #: The set's patterns, in its order (another set may add them).
         self.patterns: list[bytes] = []
         for index, group in enumerate(groups):
-            words = b"|".join(b"".join(b"\\x%02x" % byte for byte in w) for w in sorted(group))
-            pattern = b"(?:^|" + _NOT_WORD + b")(?:" + words + b")(?:" + _NOT_WORD + b"|$)"
+            pattern = _whole_words(group)
             if self._set.Add(pattern) != index:
                 raise RuntimeError("RE2 set indices out of step")
             self.patterns.append(pattern)
@@ -441,6 +471,79 @@ class _AsciiPass:
         present = frozenset(i - first for i in found if first <= i < long)
         squeezed = long in found and not self._squeezed.isdisjoint(found)
         return _PREFILTER.named(found), present, squeezed
+
+
+#: Every character ``str.isspace`` (and so ``re``'s ``\\s``) counts as a space: all lie below
+#: U+3001 (a test checks the whole code space).
+_SPACES = tuple(chr(code) for code in range(0x3001) if chr(code).isspace())
+#: One or more of them, as UTF-8 bytes in RE2's Latin-1 syntax.
+_SPACE_RUN = b"(?:" + b"|".join(_literal(char) for char in _SPACES) + b")+"
+#: Memory for :class:`_OtherPass`'s DFA.
+_OTHER_MEM = 16 << 20
+
+
+class _OtherPass:
+    """What a rule set asks of a text that is not ASCII, in one RE2 pass over its UTF-8
+    bytes instead of a lookup per trigger: which English rules have all their trigger groups
+    present (:func:`_triggered`: a whole word among :func:`_words`, or a substring, whose
+    UTF-8 is a substring of the text's exactly where it is one of the text), which spaced
+    languages' trigger groups are present (:meth:`_TriggerWords.present`) and which unspaced
+    languages' trigger (a ``re`` alternation of literal words, a space in one read as a
+    run of ``\\s``) occurs. 4 KB of the corpus's other languages cost some 100 µs in
+    substring lookups and three ``re`` scans; the pass some 15. Each answer is the one the
+    lookups give; a pass RE2 cannot finish answers ``None``, and they are asked as before."""
+
+    def __init__(self, triggers: _TriggerWords, unspaced: Sequence[_Family]) -> None:
+        options = re2.Options()
+        options.encoding = re2.Options.Encoding.LATIN1
+        options.max_mem = _OTHER_MEM
+        self._set = re2.Set.SearchSet(options)
+        #: For each English rule whose triggers can be present, its groups' set indices.
+        self._rules: list[tuple[int, frozenset[int]]] = []
+        #: Rules with no trigger: always tried.
+        always: list[int] = []
+        for index, (_, _, _, groups) in enumerate(_COMPILED):
+            if not groups:
+                always.append(index)
+                continue
+            if any(not whole and not parts for whole, parts in groups):
+                continue  # a group with nothing to find: never triggered
+            ids = []
+            for whole, parts in groups:
+                alternatives = [_literal(part) for part in parts]
+                if whole:
+                    alternatives.insert(0, _whole_words(whole))
+                ids.append(self._set.Add(b"|".join(alternatives)))
+            self._rules.append((index, frozenset(ids)))
+        self._always = frozenset(always)
+        self._first_group = sum(len(ids) for _, ids in self._rules)
+        for offset, pattern in enumerate(triggers.patterns):
+            if self._set.Add(pattern) != self._first_group + offset:
+                raise RuntimeError("RE2 set indices out of step")
+        self._first_unspaced = self._first_group + len(triggers.patterns)
+        self._unspaced = tuple(unspaced)
+        for offset, family in enumerate(self._unspaced):
+            words = family.trigger_words
+            pattern = b"|".join(_SPACE_RUN.join(map(_literal, w.split(" "))) for w in words)
+            if self._set.Add(pattern) != self._first_unspaced + offset:
+                raise RuntimeError("RE2 set indices out of step")
+        self._sentinel = self._set.Add(b"")
+        self._set.Compile()
+
+    def match(self, text: str) -> tuple[frozenset[int], frozenset[int], tuple[_Family, ...]] | None:
+        """``(English rules triggered, spaced trigger groups present, unspaced families
+        triggered)`` for ``text``, or ``None`` (see the class)."""
+        found = self._set.Match(text.encode("utf-8", "surrogatepass"))
+        if not found or self._sentinel not in found:
+            return None
+        hits = frozenset(found)
+        triggered = self._always.union(index for index, ids in self._rules if ids <= hits)
+        first, unspaced = self._first_group, self._first_unspaced
+        present = frozenset(i - first for i in found if first <= i < unspaced)
+        families = tuple(
+            family for offset, family in enumerate(self._unspaced) if unspaced + offset in hits
+        )
+        return triggered, present, families
 
 
 @dataclass(frozen=True, slots=True)
@@ -501,12 +604,15 @@ class RuleSet:
         self._unspaced = tuple(f for f in families if f.unspaced)
         self._triggers = _TriggerWords([f.triggers for f in self._spaced])
         self._ascii = _AsciiPass(self._triggers)
+        self._other = _OtherPass(self._triggers, self._unspaced)
         self._gates = _FamilyGates(families)
 
     def rules(self, text: str) -> tuple[set[str], float]:
         """Names and summed weight of the rules matching canonical ``text``."""
         names: set[str] = set()
-        found = self._ascii.match(text) if text.isascii() else None
+        if not text.isascii():
+            return self._other_rules(text, names)
+        found = self._ascii.match(text)
         if found is None:
             total = _english(text, names)
             if self._spaced or self._unspaced:
@@ -522,12 +628,34 @@ class RuleSet:
             total += self._squeezed(text, names)
         return names, total
 
+    def _other_rules(self, text: str, names: set[str]) -> tuple[set[str], float]:
+        """:meth:`rules` for a text that is not ASCII: the triggers looked up in one pass
+        (:class:`_OtherPass`), or one by one where it cannot answer."""
+        found = self._other.match(text)
+        if found is None:
+            total = _english(text, names)
+            if self._spaced or self._unspaced:
+                total += self._languages(text, names)
+        else:
+            triggered, present, unspaced = found
+            total = _english(text, names, triggered=triggered)
+            if self._spaced or self._unspaced:
+                total += self._languages(text, names, present, unspaced)
+        if "override" not in names:
+            total += self._squeezed(text, names)
+        return names, total
+
     def _languages(
-        self, text: str, names: set[str], present: frozenset[int] | None = None
+        self,
+        text: str,
+        names: set[str],
+        present: frozenset[int] | None = None,
+        unspaced: Sequence[_Family] | None = None,
     ) -> float:
         """The other languages' families: each rule counts once whatever the language (a
         phrase that reads as English and French is one signal, not two). ``present``: the
-        trigger groups present, where the caller has them."""
+        trigger groups present, and ``unspaced``: the unspaced families triggered (for a text
+        that is not ASCII), where the caller has them."""
         total = 0.0
         families: list[_Family] = []
         if present is None:
@@ -537,7 +665,9 @@ class RuleSet:
             families.extend(f for f in self._spaced if not f.triggers.isdisjoint(words))
         else:
             families.extend(self._spaced[index] for index in sorted(present))
-        if self._unspaced and not text.isascii():
+        if unspaced is not None:
+            families.extend(unspaced)
+        elif self._unspaced and not text.isascii():
             families.extend(
                 f for f in self._unspaced if f.trigger is not None and f.trigger.search(text)
             )
