@@ -98,3 +98,27 @@ def test_a_queue_size_of_zero_is_unbounded() -> None:
     asyncio.run(main())
     assert queues.stats.dropped == 0
     assert [n for batch in sink.batches for n in batch] == list(range(2000))
+
+
+class WantsNothing(Recorder):
+    """A sink that takes no event (as a trace sink attached to another's pipeline)."""
+
+    wants: frozenset[str] = frozenset()
+
+
+def test_a_sink_that_wants_no_event_is_given_none_and_still_flushed() -> None:
+    fed, idle = Recorder(), WantsNothing()
+    queues = TelemetryQueues([fed, idle], queue_size=1, batch_size=64, sink_timeout=1.0)
+
+    async def main() -> None:
+        for index in range(3):  # past the idle sink's queue size: nothing dropped for it
+            queues.put(run(1, start=index))
+            await asyncio.sleep(0.01)
+        await queues.aclose(1.0)
+
+    asyncio.run(main())
+    assert [n for batch in fed.batches for n in batch] == [0, 1, 2]
+    assert idle.batches == []
+    assert idle.flushed == fed.flushed == 1
+    assert queues.stats.queued == queues.stats.delivered == 3  # counted for the fed sink only
+    assert queues.sink_drops() == {"Recorder": 0, "WantsNothing": 0}

@@ -3,7 +3,8 @@
 An item of a queue is the list of one run's events, put once when the run ends (a run's
 events are collected without touching the loop, even from worker threads), so a run costs
 one append per sink whatever it reports. A sink that hangs or falls behind fills only its
-own queue: the others keep receiving.
+own queue: the others keep receiving. A sink whose ``wants`` is empty (a trace sink whose
+runs another sink builds) gets no queue item: it is only flushed, and its losses counted.
 
 Losses are counted per sink, under the sink's name (its plugin name in a compiled pipeline):
 events its queue dropped (full, or still queued at shutdown), plus what the sink reports it
@@ -96,6 +97,13 @@ class TelemetryQueues:
         self.sink_timeout = sink_timeout
         self.stats = TelemetryStats()
         self._pending: list[deque[Events]] = [deque() for _ in self.sinks]
+        #: The sinks given events, by position: not one whose ``wants`` is empty (it is
+        #: only flushed, and its own losses counted).
+        self._fed = tuple(
+            i
+            for i, sink in enumerate(self.sinks)
+            if not _wants_nothing(getattr(sink, "wants", None))
+        )
         #: The future each idle drain waits on (``None`` while it runs).
         self._waiters: list[asyncio.Future[None] | None] = [None] * len(self.sinks)
         #: Whether each drain is inside its sink's ``emit``.
@@ -103,15 +111,17 @@ class TelemetryQueues:
         self._tasks: list[asyncio.Task[None]] = []
 
     def put(self, events: Events) -> None:
-        """Queue a run's events (or one event outside a run) for every sink; a full queue
-        drops them for its sink only."""
+        """Queue a run's events (or one event outside a run) for every sink that wants
+        events; a full queue drops them for its sink only."""
         if not self.sinks or not events:
             return
         if not self._tasks:
             self._tasks = [self._drainer(index) for index in range(len(self.sinks))]
         stats = self.stats
         limit = self.limit
-        for index, pending in enumerate(self._pending):
+        every = self._pending
+        for index in self._fed:
+            pending = every[index]
             waiter = self._waiters[index]
             if waiter is None and self._tasks[index].done():  # that sink's drain ended alone
                 self._tasks[index] = self._drainer(index)
@@ -225,6 +235,10 @@ class TelemetryQueues:
                 log.warning("telemetry sink %s did not flush (%s)", _name(sink), type(exc).__name__)
 
         await asyncio.gather(*(flush(sink) for sink in self.sinks))
+
+
+def _wants_nothing(wants: Any) -> bool:
+    return isinstance(wants, frozenset | set) and not wants
 
 
 def _name(obj: Any) -> str:
