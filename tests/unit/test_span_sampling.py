@@ -405,3 +405,33 @@ def test_the_builder_is_woken_only_when_its_queue_was_empty() -> None:
     finally:
         carrier.shutdown()
         attached.shutdown()
+
+
+def test_the_runtime_hands_runs_to_the_carrier_only() -> None:
+    from agentdock.capabilities import HandingOverSink
+    from agentdock_runtime.telemetry import TelemetryQueues
+
+    carrier, collector, langfuse, attached = _pipeline()
+    assert isinstance(carrier, HandingOverSink) and attached.wants == frozenset()
+    queues = TelemetryQueues(
+        [carrier, attached],
+        names=["otel", "langfuse"],
+        queue_size=10,
+        batch_size=64,
+        sink_timeout=1,
+    )
+    try:
+
+        async def main() -> None:
+            queues.put(_run(_trace_id(sampled=True)))
+            queues.put(_run(_trace_id(sampled=False)))
+            await queues.aclose(1.0)
+
+        asyncio.run(main())
+        assert carrier.drain()
+        assert len(collector.runs) == len(langfuse.runs) == 1  # built once, for both
+        assert carrier.stats["unsampled"] == attached.stats["unsampled"] == 1
+        assert queues.sink_drops() == {"otel": 0, "langfuse": 0}
+    finally:
+        carrier.shutdown()
+        attached.shutdown()

@@ -4,7 +4,10 @@ An item of a queue is the list of one run's events, put once when the run ends (
 events are collected without touching the loop, even from worker threads), so a run costs
 one append per sink whatever it reports. A sink that hangs or falls behind fills only its
 own queue: the others keep receiving. A sink whose ``wants`` is empty (a trace sink whose
-runs another sink builds) gets no queue item: it is only flushed, and its losses counted.
+runs another sink builds) gets no queue item: it is only flushed, and its losses counted. A
+sink with a bounded queue and a thread of its own
+(:class:`~agentdock.capabilities.HandingOverSink`, the trace sink) is handed each run's
+events at once instead: no drain task, no ``emit`` per batch.
 
 Losses are counted per sink, under the sink's name (its plugin name in a compiled pipeline):
 events its queue dropped (full, or still queued at shutdown), plus what the sink reports it
@@ -29,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentdock.capabilities import LossCountingSink
+from agentdock.capabilities import HandingOverSink, LossCountingSink
 
 __all__ = ["TelemetryQueues", "TelemetryStats"]
 
@@ -97,13 +100,15 @@ class TelemetryQueues:
         self.sink_timeout = sink_timeout
         self.stats = TelemetryStats()
         self._pending: list[deque[Events]] = [deque() for _ in self.sinks]
-        #: The sinks given events, by position: not one whose ``wants`` is empty (it is
-        #: only flushed, and its own losses counted).
-        self._fed = tuple(
-            i
-            for i, sink in enumerate(self.sinks)
-            if not _wants_nothing(getattr(sink, "wants", None))
-        )
+        # A sink whose ``wants`` is empty is given nothing (only flushed, its own losses
+        # counted); one that takes events itself (``hand_over``) gets them at once.
+        taking = [
+            i for i, s in enumerate(self.sinks) if not _wants_nothing(getattr(s, "wants", None))
+        ]
+        #: The sinks handed each run's events directly, by position.
+        self._handed = tuple(i for i in taking if isinstance(self.sinks[i], HandingOverSink))
+        #: The sinks whose queue and drain take each run's events, by position.
+        self._fed = tuple(i for i in taking if i not in self._handed)
         #: The future each idle drain waits on (``None`` while it runs).
         self._waiters: list[asyncio.Future[None] | None] = [None] * len(self.sinks)
         #: Whether each drain is inside its sink's ``emit``.
@@ -118,6 +123,20 @@ class TelemetryQueues:
         if not self._tasks:
             self._tasks = [self._drainer(index) for index in range(len(self.sinks))]
         stats = self.stats
+        for index in self._handed:
+            try:
+                self.sinks[index].hand_over(events)
+            except Exception as exc:  # a sink must not fail the run that reports
+                stats.sink_errors += 1
+                log.warning(
+                    "telemetry sink %s failed (%s); %d events lost",
+                    self.names[index],
+                    type(exc).__name__,
+                    len(events),
+                )
+            else:
+                stats.queued += len(events)
+                stats.delivered += len(events)
         limit = self.limit
         every = self._pending
         for index in self._fed:

@@ -9,17 +9,19 @@ sampler: queuing a run is an append, and the target's thread batches, compresses
 so neither the request path nor the event loop waits on a collector.
 
 ``emit`` itself is an append too: the sink's builder thread takes the batches the runtime
-hands over and builds them. (Handing each batch to a worker thread with
-``asyncio.to_thread`` cost more CPU than building a sampled-out run: an executor future and
-a wake-up of the event loop per batch, and the runtime's drains hand over small batches
-while requests are quick.) A run no target samples is left out there and then, when the
-samplers decide from its trace id and caller alone (the ``OTEL_TRACES_SAMPLER`` kinds and
+hands over and builds them. The runtime calls :meth:`OtelSink.hand_over` (the same append)
+on the event loop as each run ends, instead of queueing the run for ``emit`` in a drain task
+of its own: with telemetry on, the drain's wake-up, timeout and ``emit`` call cost the loop
+more than the append. (Handing each batch to a worker thread with ``asyncio.to_thread`` cost
+more CPU than building a sampled-out run: an executor future and a wake-up of the event loop
+per batch.) A run no target samples is left out there and then, when the samplers decide
+from its trace id and caller alone (the ``OTEL_TRACES_SAMPLER`` kinds and
 ``LANGFUSE_SAMPLE_RATE``'s ratio): with a tenth of the runs sampled, the other nine cost the
 event loop a decision and the builder thread nothing. The builder is woken only when its
-queue was empty (each wake-up is a hand-over of the GIL). The batches waiting for the builder are bounded
-(:data:`MAX_PENDING_EVENTS`); past the bound new ones are dropped and counted. The OpenTelemetry
-target has no buffer: a run lost to a full queue or a failed export (a collector that is
-down, slow past ``OTEL_EXPORTER_OTLP_TIMEOUT``, or refusing) is counted in
+queue was empty (each wake-up hands the GIL over). The batches waiting for the builder are
+bounded (:data:`MAX_PENDING_EVENTS`); past the bound new ones are dropped and counted. The
+OpenTelemetry target has no buffer: a run lost to a full queue or a failed export (a
+collector that is down, slow past ``OTEL_EXPORTER_OTLP_TIMEOUT``, or refusing) is counted in
 :attr:`OtelSink.dropped`; LangFuse's target spools to its offline buffer instead.
 """
 
@@ -227,6 +229,12 @@ class OtelSink:
 
     async def emit(self, events: Sequence[Mapping[str, Any]]) -> None:
         if self.carrier is None:  # else the carrier, given the same events, builds them
+            self.put(events)
+
+    def hand_over(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """What the runtime calls on the event loop in place of ``emit``
+        (:class:`~agentdock.capabilities.HandingOverSink`): :meth:`put`, on the carrier."""
+        if self.carrier is None:
             self.put(events)
 
     def put(self, events: Sequence[Mapping[str, Any]]) -> None:
