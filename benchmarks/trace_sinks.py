@@ -1,7 +1,7 @@
 """CPU a run costs the tracing sinks: OpenTelemetry, LangFuse, and both on one span pipeline.
 
     uv run python benchmarks/trace_sinks.py [--runs 3000] [--trials 3] [--shape full|echo]
-        [--sample RATE]
+        [--sample RATE] [--batch EVENTS]
 
 The sinks are built as the runtime builds them (``otel_sink``, then ``langfuse_sink``: with
 both, LangFuse joins the OpenTelemetry sink's pipeline). Each
@@ -10,7 +10,8 @@ that answers 200 at once and keeps connections open, as collectors do (a child p
 its CPU is not counted). The baseline, in the
 same run: the OpenTelemetry SDK as an application would use it (a tracer's ``start_span`` and
 ``end`` for the same four spans and attributes, ``BatchSpanProcessor``, the SDK's OTLP/HTTP
-exporter). Runs are handed over as the telemetry drain does, 64 events at a time, four events
+exporter). Runs are handed over as the telemetry drain does, 64 events at a time (``--batch
+1``: each run alone, as a server at low concurrency hands them over), four events
 a run (run_end, a node, a tool, a model call), or with ``--shape echo`` two, as the echo
 graph of the HTTP benchmarks makes (run_end, a node); each figure is the process CPU time (every
 thread: building, queueing, encoding, compressing, sending) per run, best of the trials.
@@ -193,10 +194,10 @@ class _SdkSink:
         self.provider.shutdown()
 
 
-def _measure(sinks: list[Any], runs: list[list[dict[str, Any]]]) -> float:
+def _measure(sinks: list[Any], runs: list[list[dict[str, Any]]], batch: int = 64) -> float:
     batches: list[list[dict[str, Any]]] = [[]]
     for events in runs:
-        if len(batches[-1]) + len(events) > 64:
+        if batches[-1] and len(batches[-1]) + len(events) > batch:
             batches.append([])
         batches[-1].extend(events)
 
@@ -237,6 +238,14 @@ def main() -> None:
         "parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG=RATE, for every case); "
         "0: what a run that is not sampled costs",
     )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=64,
+        metavar="EVENTS",
+        help="events handed to a sink at once (whole runs; default 64, as a busy drain); "
+        "1: each run alone, as a server at low concurrency hands them over",
+    )
     args = parser.parse_args()
     if args.sample is not None:
         os.environ["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio"
@@ -262,7 +271,7 @@ def main() -> None:
                 else:
                     sinks = _sinks(spec, case, url, Path(scratch))
                 before = received.value
-                cost = _measure(sinks, _runs(args.runs, args.shape))
+                cost = _measure(sinks, _runs(args.runs, args.shape), args.batch)
                 best[case] = min(best.get(case, cost), cost)
                 sent[case] = received.value - before
     server.terminate()

@@ -222,6 +222,10 @@ def losing(a: LogSink, b: LocalStoreSink) -> list[c.LossCountingSink]:
     return [a, b]
 
 
+def handing_over(a: OtelSink, b: LangfuseSink) -> list[c.HandingOverSink]:
+    return [a, b]
+
+
 def builders(a: LocalBuilder, b: DockerBuilder) -> list[p.Builder]:
     return [a, b]
 

@@ -9,8 +9,10 @@ reaches none of the building or encoding code.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
+import time
 from typing import Any
 
 import pytest
@@ -231,3 +233,205 @@ def test_the_private_generator_is_reseeded_in_a_forked_child() -> None:
     drawn_in_child = int.from_bytes(os.read(read, 8), "big")
     os.close(read)
     assert drawn_in_child != RANDOM.getrandbits(64)
+
+
+# -- runs no target samples are left out on the event loop ----------------------------------------
+
+
+def _spec() -> Any:
+    from agentdock import validate
+
+    document = {
+        "version": "1.1",
+        "agent": {"name": "probe", "entrypoint": "probe:graph", "framework": "langgraph"},
+        "model": {"provider": "openai", "name": "gpt-4o-mini"},
+        "io_schema": {
+            "input": {"type": "object", "properties": {"text": {"type": "string"}}},
+            "output": {"type": "object", "properties": {"text": {"type": "string"}}},
+        },
+        "auth": {"mode": "api_key", "api_keys": {"enabled": True}},
+        "expose": {"rest": True},
+    }
+    report = validate(document, skip_imports=True)
+    assert report.ok
+    return report.spec
+
+
+class _Processor(_Queue):
+    def shutdown(self) -> None:
+        return None
+
+
+def _pipeline() -> tuple[Any, _Processor, _Processor, Any]:
+    """An OpenTelemetry sink sampled as docs/tracing.md recommends, with LangFuse's ratio
+    attached to it (as ``langfuse_sink`` joins ``otel_sink``)."""
+    from agentdock_plugins.otel.sink import OtelSink
+
+    collector, langfuse = _Processor(), _Processor()
+    carrier = OtelSink(_spec(), processor=collector, sampler=ParentBasedTraceIdRatio(_RATIO))
+    attached = OtelSink(
+        _spec(), processor=langfuse, sampler=TraceIdRatioBased(_RATIO), carrier=carrier
+    )
+    return carrier, collector, langfuse, attached
+
+
+@pytest.mark.parametrize(
+    "sampler",
+    [
+        ParentBasedTraceIdRatio(_RATIO),
+        TraceIdRatioBased(_RATIO),
+        ParentBased(ALWAYS_OFF),
+        ALWAYS_OFF,
+        ParentBased(
+            TraceIdRatioBased(0.3),
+            remote_parent_sampled=TraceIdRatioBased(0.7),
+            remote_parent_not_sampled=TraceIdRatioBased(0.2),
+        ),
+    ],
+    ids=lambda sampler: str(sampler.get_description()),
+)
+def test_samples_none_is_the_builders_own_decision(sampler: Sampler) -> None:
+    chance = random.Random(5)  # noqa: S311 - reproducible ids, not a secret
+    for _ in range(300):
+        queue = _Queue()
+        builder = RunSpanBuilder(
+            [SpanTarget("otel", queue, sampler), SpanTarget("other", queue, sampler)],
+            head=wire.encode_head({}, "agentdock"),
+        )
+        caller = chance.choice((None, new_span_id()))
+        run = _run(
+            f"{chance.getrandbits(128) or 1:032x}",
+            caller=caller,
+            caller_sampled=chance.random() < 0.5,
+        )
+        said = builder.samples_none(run[-1])
+        builder.add(run)
+        assert said is (builder.unsampled == 1)
+
+
+def test_samples_none_says_no_when_it_cannot_tell() -> None:
+    head = wire.encode_head({}, "agentdock")
+    dropping = _run(_trace_id(sampled=False))
+    assert RunSpanBuilder(
+        [SpanTarget("a", _Queue(), TraceIdRatioBased(_RATIO))], head=head
+    ).samples_none(dropping[-1])
+    # A sampler of its own is asked on the builder thread; no sampler keeps every run.
+    own = RunSpanBuilder([SpanTarget("own", _Queue(), _OwnRatio(0.0))], head=head)
+    assert not own.samples_none(dropping[-1])
+    every = RunSpanBuilder([SpanTarget("all", _Queue(), None)], head=head)
+    assert not every.samples_none(dropping[-1])
+    # No valid trace id: the builder draws one, so the decision waits for it.
+    ratio = RunSpanBuilder([SpanTarget("a", _Queue(), ALWAYS_OFF)], head=head)
+    end = {**dropping[-1], "trace_id": "not-a-trace-id"}
+    assert not ratio.samples_none(end)
+
+
+def test_an_unsampled_run_is_not_handed_to_the_builder_thread() -> None:
+    carrier, collector, langfuse, attached = _pipeline()
+    try:
+        batch = [event for _ in range(10) for event in _run(_trace_id(sampled=False))]
+        # A caller's unsampled trace: the collector follows it, LangFuse's ratio drops it.
+        batch += _run(_trace_id(sampled=False), caller=new_span_id(), caller_sampled=False)
+        asyncio.run(carrier.emit(batch))
+        assert carrier._thread is None and not carrier._pending  # never woken, nothing queued
+        assert carrier._put == 0
+        for sink in (carrier, attached):
+            stats = sink.stats
+            assert stats["unsampled"] == 11 and stats["runs"] == 0
+            assert stats["dropped"] == 0 and sink.dropped == 0  # not sampled is not lost
+        assert collector.runs == [] and langfuse.runs == []
+    finally:
+        carrier.shutdown()
+        attached.shutdown()
+
+
+def test_sampled_runs_of_a_batch_are_still_built_and_a_sampled_caller_is_followed() -> None:
+    carrier, collector, langfuse, attached = _pipeline()
+    try:
+        kept = _run(_trace_id(sampled=True))
+        followed = _run(_trace_id(sampled=False), caller=new_span_id(), caller_sampled=True)
+        dropped = _run(_trace_id(sampled=False))
+        asyncio.run(carrier.emit([*dropped, *kept, *followed]))
+        assert carrier.drain()
+        assert carrier._put == len(kept) + len(followed)  # the unsampled run stayed out
+        # The ratio keeps its run for both; the caller's sampled flag keeps the other for
+        # the parent-based collector only (LangFuse's rate ignores the caller).
+        assert len(collector.runs) == 2 and len(langfuse.runs) == 1
+        assert carrier.stats["runs"] == 2 and carrier.stats["unsampled"] == 1
+        assert carrier.dropped == 0 and carrier.builder.waiting == 0
+    finally:
+        carrier.shutdown()
+        attached.shutdown()
+
+
+def test_a_run_whose_events_came_earlier_is_ended_by_the_builder() -> None:
+    """A run split over two batches: its first events wait in the builder, so its end
+    goes there too (left out on the loop, the held events would wait for ever)."""
+    carrier, collector, _, attached = _pipeline()
+    try:
+        run = _run(_trace_id(sampled=False))
+        asyncio.run(carrier.emit(run[:2]))
+        assert carrier.drain() and carrier.builder.waiting == 1
+        asyncio.run(carrier.emit(run[2:]))
+        assert carrier.drain()
+        assert carrier.builder.waiting == 0 and carrier.stats["unsampled"] == 1
+        assert carrier.dropped == 0 and collector.runs == []
+    finally:
+        carrier.shutdown()
+        attached.shutdown()
+
+
+def test_the_builder_is_woken_only_when_its_queue_was_empty() -> None:
+    carrier, collector, _, attached = _pipeline()
+    sets: list[int] = []
+    real = carrier._wake.set
+
+    def counted() -> None:
+        sets.append(1)
+        real()
+
+    carrier._wake.set = counted  # type: ignore[method-assign]
+    try:
+        with carrier._lock:  # the builder cannot build: what is handed over waits
+            for _ in range(5):
+                carrier.put(_run(_trace_id(sampled=True)))
+            time.sleep(0.05)
+            waiting = len(carrier._pending)
+        assert carrier.drain()
+        # One wake-up for the first batch, one more if the builder took it before the
+        # second came; none for a batch put while others waited.
+        assert waiting >= 4 and len(sets) <= 2
+        assert len(collector.runs) == 5
+    finally:
+        carrier.shutdown()
+        attached.shutdown()
+
+
+def test_the_runtime_hands_runs_to_the_carrier_only() -> None:
+    from agentdock.capabilities import HandingOverSink
+    from agentdock_runtime.telemetry import TelemetryQueues
+
+    carrier, collector, langfuse, attached = _pipeline()
+    assert isinstance(carrier, HandingOverSink) and attached.wants == frozenset()
+    queues = TelemetryQueues(
+        [carrier, attached],
+        names=["otel", "langfuse"],
+        queue_size=10,
+        batch_size=64,
+        sink_timeout=1,
+    )
+    try:
+
+        async def main() -> None:
+            queues.put(_run(_trace_id(sampled=True)))
+            queues.put(_run(_trace_id(sampled=False)))
+            await queues.aclose(1.0)
+
+        asyncio.run(main())
+        assert carrier.drain()
+        assert len(collector.runs) == len(langfuse.runs) == 1  # built once, for both
+        assert carrier.stats["unsampled"] == attached.stats["unsampled"] == 1
+        assert queues.sink_drops() == {"otel": 0, "langfuse": 0}
+    finally:
+        carrier.shutdown()
+        attached.shutdown()

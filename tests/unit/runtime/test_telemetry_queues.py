@@ -98,3 +98,72 @@ def test_a_queue_size_of_zero_is_unbounded() -> None:
     asyncio.run(main())
     assert queues.stats.dropped == 0
     assert [n for batch in sink.batches for n in batch] == list(range(2000))
+
+
+class WantsNothing(Recorder):
+    """A sink that takes no event (as a trace sink attached to another's pipeline)."""
+
+    wants: frozenset[str] = frozenset()
+
+
+def test_a_sink_that_wants_no_event_is_given_none_and_still_flushed() -> None:
+    fed, idle = Recorder(), WantsNothing()
+    queues = TelemetryQueues([fed, idle], queue_size=1, batch_size=64, sink_timeout=1.0)
+
+    async def main() -> None:
+        for index in range(3):  # past the idle sink's queue size: nothing dropped for it
+            queues.put(run(1, start=index))
+            await asyncio.sleep(0.01)
+        await queues.aclose(1.0)
+
+    asyncio.run(main())
+    assert [n for batch in fed.batches for n in batch] == [0, 1, 2]
+    assert idle.batches == []
+    assert idle.flushed == fed.flushed == 1
+    assert queues.stats.queued == queues.stats.delivered == 3  # counted for the fed sink only
+    assert queues.sink_drops() == {"Recorder": 0, "WantsNothing": 0}
+
+
+class HandsOver(Recorder):
+    """A sink with a queue of its own: takes each run's events at once."""
+
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__()
+        self.handed: list[list[int]] = []
+        self.fail = fail
+
+    def hand_over(self, events: Sequence[Mapping[str, Any]]) -> None:
+        if self.fail:
+            raise RuntimeError("broken")
+        self.handed.append([event["n"] for event in events])
+
+
+def test_a_sink_that_takes_events_itself_gets_each_run_at_once_and_no_emit() -> None:
+    taking, fed = HandsOver(), Recorder()
+    queues = TelemetryQueues([taking, fed], queue_size=100, batch_size=64, sink_timeout=1.0)
+
+    async def main() -> None:
+        queues.put(run(2))
+        assert taking.handed == [[0, 1]]  # at the put, before any drain ran
+        queues.put(run(1, start=2))
+        await queues.aclose(1.0)
+
+    asyncio.run(main())
+    assert taking.handed == [[0, 1], [2]] and taking.batches == []
+    assert taking.flushed == fed.flushed == 1
+    assert [n for batch in fed.batches for n in batch] == [0, 1, 2]
+    assert queues.stats.queued == queues.stats.delivered == 6
+
+
+def test_a_sink_that_fails_to_take_events_fails_no_run() -> None:
+    broken, fed = HandsOver(fail=True), Recorder()
+    queues = TelemetryQueues([broken, fed], queue_size=100, batch_size=64, sink_timeout=1.0)
+
+    async def main() -> None:
+        queues.put(run(2))
+        await queues.aclose(1.0)
+
+    asyncio.run(main())
+    assert queues.stats.sink_errors == 1
+    assert [n for batch in fed.batches for n in batch] == [0, 1]
+    assert queues.stats.delivered == 2

@@ -13,7 +13,7 @@ is simply left out of what uses it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -31,6 +31,7 @@ __all__ = [
     "EventCheckingPolicy",
     "EventSelectingSink",
     "FinishingPolicy",
+    "HandingOverSink",
     "InPlaceTarget",
     "KeySetReporting",
     "KeyViewWriting",
@@ -94,6 +95,17 @@ class EventSelectingSink(Protocol):
     wants, and times no step no sink asks for. Without it, a sink wants every event."""
 
     wants: frozenset[str]
+
+
+@runtime_checkable
+class HandingOverSink(Protocol):
+    """A sink with a queue and a thread of its own: ``hand_over(events)`` appends a run's
+    events to that queue and returns at once (never blocks nor awaits; past the queue's
+    bound it drops them and counts them in ``dropped``). The runtime calls it on the event
+    loop where it would queue the events for ``emit``: the sink then has no drain task, and
+    the loop no wake-up and no ``emit`` call per batch. ``flush`` is called as for any sink."""
+
+    def hand_over(self, events: Sequence[Mapping[str, Any]]) -> None: ...
 
 
 @runtime_checkable

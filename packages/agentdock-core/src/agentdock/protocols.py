@@ -181,6 +181,9 @@ class TelemetrySink(Protocol):
     wants every event); ``dropped: int``, the events it lost after ``emit`` returned
     (:class:`~agentdock.capabilities.LossCountingSink`: added to what the queue dropped for
     it, reported per sink as ``agentdock_telemetry_events_dropped_total{sink=...}``);
+    ``hand_over(events)``, a call that appends to the sink's own bounded queue and never
+    blocks (:class:`~agentdock.capabilities.HandingOverSink`: the runtime calls it in place
+    of queueing the events for ``emit``);
     ``bind(pipeline)`` (:class:`~agentdock.capabilities.PipelineBoundSink`);
     ``render_metrics()`` for ``GET /metrics``
     (:class:`~agentdock.capabilities.MetricsRendering`); ``asgi_middleware(app)``

@@ -3,7 +3,11 @@
 An item of a queue is the list of one run's events, put once when the run ends (a run's
 events are collected without touching the loop, even from worker threads), so a run costs
 one append per sink whatever it reports. A sink that hangs or falls behind fills only its
-own queue: the others keep receiving.
+own queue: the others keep receiving. A sink whose ``wants`` is empty (a trace sink whose
+runs another sink builds) gets no queue item: it is only flushed, and its losses counted. A
+sink with a bounded queue and a thread of its own
+(:class:`~agentdock.capabilities.HandingOverSink`, the trace sink) is handed each run's
+events at once instead: no drain task, no ``emit`` per batch.
 
 Losses are counted per sink, under the sink's name (its plugin name in a compiled pipeline):
 events its queue dropped (full, or still queued at shutdown), plus what the sink reports it
@@ -28,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentdock.capabilities import LossCountingSink
+from agentdock.capabilities import HandingOverSink, LossCountingSink
 
 __all__ = ["TelemetryQueues", "TelemetryStats"]
 
@@ -96,6 +100,15 @@ class TelemetryQueues:
         self.sink_timeout = sink_timeout
         self.stats = TelemetryStats()
         self._pending: list[deque[Events]] = [deque() for _ in self.sinks]
+        # A sink whose ``wants`` is empty is given nothing (only flushed, its own losses
+        # counted); one that takes events itself (``hand_over``) gets them at once.
+        taking = [
+            i for i, s in enumerate(self.sinks) if not _wants_nothing(getattr(s, "wants", None))
+        ]
+        #: The sinks handed each run's events directly, by position.
+        self._handed = tuple(i for i in taking if isinstance(self.sinks[i], HandingOverSink))
+        #: The sinks whose queue and drain take each run's events, by position.
+        self._fed = tuple(i for i in taking if i not in self._handed)
         #: The future each idle drain waits on (``None`` while it runs).
         self._waiters: list[asyncio.Future[None] | None] = [None] * len(self.sinks)
         #: Whether each drain is inside its sink's ``emit``.
@@ -103,15 +116,31 @@ class TelemetryQueues:
         self._tasks: list[asyncio.Task[None]] = []
 
     def put(self, events: Events) -> None:
-        """Queue a run's events (or one event outside a run) for every sink; a full queue
-        drops them for its sink only."""
+        """Queue a run's events (or one event outside a run) for every sink that wants
+        events; a full queue drops them for its sink only."""
         if not self.sinks or not events:
             return
         if not self._tasks:
             self._tasks = [self._drainer(index) for index in range(len(self.sinks))]
         stats = self.stats
+        for index in self._handed:
+            try:
+                self.sinks[index].hand_over(events)
+            except Exception as exc:  # a sink must not fail the run that reports
+                stats.sink_errors += 1
+                log.warning(
+                    "telemetry sink %s failed (%s); %d events lost",
+                    self.names[index],
+                    type(exc).__name__,
+                    len(events),
+                )
+            else:
+                stats.queued += len(events)
+                stats.delivered += len(events)
         limit = self.limit
-        for index, pending in enumerate(self._pending):
+        every = self._pending
+        for index in self._fed:
+            pending = every[index]
             waiter = self._waiters[index]
             if waiter is None and self._tasks[index].done():  # that sink's drain ended alone
                 self._tasks[index] = self._drainer(index)
@@ -225,6 +254,10 @@ class TelemetryQueues:
                 log.warning("telemetry sink %s did not flush (%s)", _name(sink), type(exc).__name__)
 
         await asyncio.gather(*(flush(sink) for sink in self.sinks))
+
+
+def _wants_nothing(wants: Any) -> bool:
+    return isinstance(wants, frozenset | set) and not wants
 
 
 def _name(obj: Any) -> str:

@@ -9,13 +9,19 @@ sampler: queuing a run is an append, and the target's thread batches, compresses
 so neither the request path nor the event loop waits on a collector.
 
 ``emit`` itself is an append too: the sink's builder thread takes the batches the runtime
-hands over and builds them. (Handing each batch to a worker thread with
-``asyncio.to_thread`` cost more CPU than building a sampled-out run: an executor future and
-a wake-up of the event loop per batch, and the runtime's drains hand over small batches
-while requests are quick.) The batches waiting for the builder are bounded
-(:data:`MAX_PENDING_EVENTS`); past the bound new ones are dropped and counted. The OpenTelemetry
-target has no buffer: a run lost to a full queue or a failed export (a collector that is
-down, slow past ``OTEL_EXPORTER_OTLP_TIMEOUT``, or refusing) is counted in
+hands over and builds them. The runtime calls :meth:`OtelSink.hand_over` (the same append)
+on the event loop as each run ends, instead of queueing the run for ``emit`` in a drain task
+of its own: with telemetry on, the drain's wake-up, timeout and ``emit`` call cost the loop
+more than the append. (Handing each batch to a worker thread with ``asyncio.to_thread`` cost
+more CPU than building a sampled-out run: an executor future and a wake-up of the event loop
+per batch.) A run no target samples is left out there and then, when the samplers decide
+from its trace id and caller alone (the ``OTEL_TRACES_SAMPLER`` kinds and
+``LANGFUSE_SAMPLE_RATE``'s ratio): with a tenth of the runs sampled, the other nine cost the
+event loop a decision and the builder thread nothing. The builder is woken only when its
+queue was empty (each wake-up hands the GIL over). The batches waiting for the builder are
+bounded (:data:`MAX_PENDING_EVENTS`); past the bound new ones are dropped and counted. The
+OpenTelemetry target has no buffer: a run lost to a full queue or a failed export (a
+collector that is down, slow past ``OTEL_EXPORTER_OTLP_TIMEOUT``, or refusing) is counted in
 :attr:`OtelSink.dropped`; LangFuse's target spools to its offline buffer instead.
 """
 
@@ -120,6 +126,11 @@ def target_stats(queue: Any) -> dict[str, int]:
     }
 
 
+def _run_id(event: Mapping[str, Any]) -> str | None:
+    run_id = event.get("run_id")
+    return run_id if isinstance(run_id, str) else None
+
+
 def _queue_dropped(queue: Any) -> int:
     stats = getattr(queue, "stats", None)
     return stats.dropped if isinstance(stats, QueueStats) else 0
@@ -191,6 +202,9 @@ class OtelSink:
             self.builder = carrier.builder
             self._lock = carrier._lock
             carrier.attach(target, flavor)
+            #: No event (``TelemetrySink.wants``): the carrier, given the same events,
+            #: builds this target's runs, so the runtime queues nothing for this sink.
+            self.wants: frozenset[str] = frozenset()
         self.endpoint = endpoint
         self._pending: deque[Sequence[Mapping[str, Any]]] = deque()
         #: Events put (by the event loop) and built (by the builder thread), and events
@@ -198,6 +212,8 @@ class OtelSink:
         self._put = 0
         self._built = 0
         self._dropped_pending = 0
+        #: Runs :meth:`put` left out because no target samples them (the event loop's).
+        self._skipped = 0
         self._wake = threading.Event()
         self._stop = False
         self._thread: threading.Thread | None = None
@@ -215,18 +231,59 @@ class OtelSink:
         if self.carrier is None:  # else the carrier, given the same events, builds them
             self.put(events)
 
+    def hand_over(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """What the runtime calls on the event loop in place of ``emit``
+        (:class:`~agentdock.capabilities.HandingOverSink`): :meth:`put`, on the carrier."""
+        if self.carrier is None:
+            self.put(events)
+
     def put(self, events: Sequence[Mapping[str, Any]]) -> None:
         """Hand a batch to the builder thread; never blocks (past :data:`MAX_PENDING_EVENTS`
-        waiting, the batch is dropped and counted)."""
+        waiting, the batch is dropped and counted). The runs in it that no target samples
+        are left out here, when that is known at once (:meth:`_sampled_only`); the
+        builder thread is woken only when it has nothing left to build."""
+        if self._built == self._put and not self.builder.waiting:
+            events = self._sampled_only(events)
+            if not events:
+                return
         count = len(events)
         if self._put - self._built + count > MAX_PENDING_EVENTS:
             self._dropped_pending += count
             return
-        self._pending.append(events)
+        pending = self._pending
+        idle = not pending
+        pending.append(events)
         self._put += count
         if self._thread is None or self._pid != os.getpid():
             self._start()
-        self._wake.set()
+        if idle:
+            self._wake.set()
+
+    def _sampled_only(self, events: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+        """``events`` without the runs no target samples (their ``run_end`` and every
+        event of theirs), when each target decides without a sampler call
+        (:meth:`RunSpanBuilder.samples_none`): such a run costs the event loop a decision
+        and the builder thread nothing; it is counted in ``unsampled``, not as a loss.
+
+        Called only while the builder holds no run and has built every batch handed to
+        it, so none of a left-out run's events waits in the builder for its end."""
+        samples_none = self.builder.samples_none
+        left: list[Mapping[str, Any]] | None = None
+        for event in events:
+            if event.get("event") == "run_end" and samples_none(event):
+                if left is None:
+                    left = []
+                left.append(event)
+        if left is None:
+            return events
+        self._skipped += len(left)
+        runs = {run for run in map(_run_id, left) if run is not None}
+        ends = {id(event) for event in left}
+        return [
+            event
+            for event in events
+            if id(event) not in ends and (not runs or _run_id(event) not in runs)
+        ]
 
     def _start(self) -> None:
         self._pid = os.getpid()
@@ -302,7 +359,7 @@ class OtelSink:
         to an overflow."""
         out = {
             "runs": self.builder.runs,
-            "unsampled": self.builder.unsampled,
+            "unsampled": self.builder.unsampled + (self.carrier or self)._skipped,
             "waiting": self.builder.waiting,
             "dropped": self.dropped,
             "dropped_bounds": 0 if self.carrier else self.builder.dropped + self._dropped_pending,

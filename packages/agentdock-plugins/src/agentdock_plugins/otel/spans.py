@@ -508,6 +508,29 @@ class RunSpanBuilder:
         for target in chosen:  # the same bytes for every target: kept or lost whole
             target.queue.add_run(spans, events)
 
+    def samples_none(self, end: Mapping[str, Any]) -> bool:
+        """Whether no target keeps the run ``end`` ends, when that is known without a
+        sampler call (every target's sampler has a :func:`fast_decision`, or keeps every
+        run without a caller's span and the run has none) and without a random trace id
+        (the run's ``trace_id`` is valid); ``False`` when a target keeps it or it cannot
+        be told here. Decides as :meth:`_build` does, so a run this calls unsampled is
+        one it would not build; reads only the targets, so any thread may ask."""
+        trace_id = parse_trace_id(end.get("trace_id"))
+        if not trace_id:
+            return False
+        data = end.get("data")
+        if type(data) is not dict:
+            data = _data(end)
+        caller_id = _parent_id(data)
+        caller_sampled = bool(data.get("parent_sampled", True)) if caller_id else True
+        for target in self.targets:
+            if target.sampler is None or (not caller_id and target.roots_always):
+                return False
+            decide = target.decide
+            if decide is None or decide(trace_id, caller_id, caller_sampled):
+                return False
+        return True
+
     def _sampled(
         self, end: Mapping[str, Any], trace_id: int, caller_id: int, data: Mapping[str, Any]
     ) -> list[SpanTarget]:
