@@ -10,6 +10,7 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
+from agentdock_plugins.policies import injection_decode as decode
 from agentdock_plugins.policies import injection_normal as normal
 from agentdock_plugins.policies import injection_rules
 from agentdock_plugins.policies.injection_decode import (
@@ -191,6 +192,41 @@ def test_turned_prose_counts_the_words_past_the_first_ones(text: str) -> None:
     assert _turned_prose(text) == _reference_turned_prose(text)
 
 
+@settings(max_examples=500, deadline=None)
+@given(
+    words=st.lists(
+        st.one_of(
+            st.sampled_from(_WORDS),
+            st.text(alphabet="abcdefgnrtuvzTHE0é\u00e9\ud800日-", max_size=7),
+        ),
+        min_size=16,
+        max_size=500,
+    ),
+    separators=st.lists(
+        st.sampled_from([" ", "", "1", "-", "日", "\ud800", "É", "\n"]), min_size=1
+    ),
+)
+def test_turned_prose_past_the_first_words_reads_as_before(
+    words: list[str], separators: list[str]
+) -> None:
+    # Words glued to digits, capitals, other scripts and lone surrogates, and texts long
+    # enough that the list words past the first ones are ruled out in one pass (or not).
+    text = "".join(w + separators[i % len(separators)] for i, w in enumerate(words))
+    assert _turned_prose(text) == _reference_turned_prose(text)
+
+
+@pytest.mark.parametrize("cut", [1, 2, 3, 4])
+def test_turned_prose_reads_a_list_word_cut_at_the_end_of_its_span(cut: int) -> None:
+    # A word cut at the 2,000th character counts as what is left of it.
+    head = " ".join(["xyzzy"] * 20) + " gur naq "
+    for tail in ("sebz", "lbhe", "eht"):
+        text = head + "q" * (2000 - len(head) - (len(tail) - cut)) + " " + tail + "zz"
+        text = text[: 2000 - len(tail) + cut] + tail[cut:] + " more words"
+        assert _turned_prose(text) == _reference_turned_prose(text)
+    past = head + "x" * (2000 - len(head)) + " lbh lbh"
+    assert _turned_prose(past) == _reference_turned_prose(past) == (True, False)
+
+
 def _rules_looked_up_one_by_one(
     text: str, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[set[str], float]:
@@ -299,3 +335,27 @@ def test_an_attack_in_each_language_is_caught(language: str) -> None:
     # Look-alikes in Cyrillic text (most of its letters are in the table) do not hide it.
     if language == "ru":
         assert normal.canonical(attack)[0] == _reference_canonical(attack)[0]
+
+
+_BLOBBY = st.one_of(
+    st.text(
+        alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-=", max_size=40
+    ),
+    st.sampled_from(
+        ["aWdub3JlIGFsbCBwcmV2aW91cw==", "69676e6f7265", "%49gnore", "&#105;gnore", "<~9jqo^~>"]
+    ),
+    st.text(alphabet=_ALPHABET, max_size=12),
+    st.sampled_from([" ", "\n", "\u3000", "\u00a0", "\x1c", "\ud800"]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(parts=st.lists(_BLOBBY, max_size=40))
+def test_blobs_found_in_the_tokens_joined_are_each_tokens_blobs(parts: list[str]) -> None:
+    # ``_blobs`` scans a text's long tokens joined by spaces, once: the blobs are those
+    # that a scan of each token in turn finds, in the same order.
+    text = "".join(parts)
+    tokens = decode._long_tokens(text, text.encode("utf-8", "surrogatepass"))
+    assert tokens == [t for t in text.split() if len(t) >= 16]
+    per_token = [m.group() for token in tokens for m in decode._BLOB.finditer(token)]
+    assert [m.group() for m in decode._BLOB.finditer(" ".join(tokens))] == per_token
