@@ -359,3 +359,37 @@ def test_blobs_found_in_the_tokens_joined_are_each_tokens_blobs(parts: list[str]
     assert tokens == [t for t in text.split() if len(t) >= 16]
     per_token = [m.group() for token in tokens for m in decode._BLOB.finditer(token)]
     assert [m.group() for m in decode._BLOB.finditer(" ".join(tokens))] == per_token
+
+
+_TOKEN_PARTS = st.one_of(
+    st.text(alphabet="aZ9+/=é日\U0001f600\ud800-", min_size=1, max_size=24),
+    st.sampled_from(["aWdub3JlIGFsbCBwcmV2aW91cw==", "システムの設定画面はどこにありますか"]),
+)
+_SPACES = st.sampled_from([" ", "\n", "\t\t", "\x1c", "\u3000", "\xa0", "\x85", "\u2028"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(words=st.lists(st.tuples(_TOKEN_PARTS, _SPACES), max_size=60))
+def test_long_tokens_of_text_in_other_scripts_are_those_split_cuts(
+    words: list[tuple[str, str]],
+) -> None:
+    # Text that is not ASCII is cut around its runs of 16 characters (one byte each once
+    # continuation bytes are deleted; astral characters and lone surrogates too), each run
+    # split at the spaces that are not ASCII; with many runs it is split whole.
+    text = "".join(word + space for word, space in words)
+    raw = text.encode("utf-8", "surrogatepass")
+    assert decode._long_tokens(text, raw) == [t for t in text.split() if len(t) >= 16]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "é " + " ".join(["Systemanforderungen"] * 40),  # more runs than are cut around
+        "é " + "x" * 17 + " " + "日本語" * 6000,  # longer than is cut around
+        "日本語\u3000" * 8 + "é" * 20 + "\xa0" + "日" * 16,
+        "\U0001f600" * 16 + " " + "\ud800" * 15 + "a",
+    ],
+)
+def test_long_tokens_of_long_or_many_worded_text_are_those_split_cuts(text: str) -> None:
+    raw = text.encode("utf-8", "surrogatepass")
+    assert decode._long_tokens(text, raw) == [t for t in text.split() if len(t) >= 16]
