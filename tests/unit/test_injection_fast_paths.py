@@ -393,3 +393,13 @@ def test_long_tokens_of_text_in_other_scripts_are_those_split_cuts(
 def test_long_tokens_of_long_or_many_worded_text_are_those_split_cuts(text: str) -> None:
     raw = text.encode("utf-8", "surrogatepass")
     assert decode._long_tokens(text, raw) == [t for t in text.split() if len(t) >= 16]
+
+
+@settings(max_examples=500, deadline=None)
+@given(parts=st.lists(_BLOBBY, max_size=40))
+def test_a_blob_is_a_run_in_the_shape_of_chunked_pieces(parts: list[str]) -> None:
+    # ``_blobs`` looks for blobs only where the pieces' shape has a run of 16 ``a``.
+    text = "".join(parts)
+    shape = text.encode("utf-8", "surrogatepass").translate(decode._PIECES)
+    if decode._BLOB.search(text) is not None:
+        assert decode._RUN in shape

@@ -123,8 +123,6 @@ _UESC = re.compile(r"(?:\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2})+")
 #: One blob: 16 or more characters of the base64 alphabets (hex and base32 are subsets).
 _BLOB = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,6}")
 _BLOB_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-")
-#: Maps blob characters to ``a`` and everything else to a space, for a cheap run check.
-_BLOB_BYTES = bytes(97 if i in _BLOB_CHARS else 32 for i in range(256))
 _RUN = b"a" * 16
 #: Pieces of a chunked blob: two or more runs set apart by spaces, commas or line breaks.
 _CHUNKED = re.compile(
@@ -352,7 +350,7 @@ def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
         yield "reversed", text[::-1]
     tokens = _long_tokens(text, raw)
     reads = _Reads()
-    yield from _blobs(text, budget, tokens, reads)
+    yield from _blobs(text, raw, budget, tokens, reads)
     # A token may be a blob rot13'd or reversed after encoding.
     if tokens:
         yield from _turned_tokens(tokens, reads)
@@ -673,10 +671,10 @@ def _runs(pattern: Any, raw: bytes) -> Iterator[str]:
 
 
 def _blobs(
-    text: str, budget: Budget, tokens: list[str], reads: _Reads
+    text: str, raw: bytes, budget: Budget, tokens: list[str], reads: _Reads
 ) -> Iterator[tuple[str, str]]:
+    """The blobs in ``text`` (``raw``: its UTF-8, ``surrogatepass``) decoded."""
     found = 0
-    raw = text.encode("utf-8", "surrogatepass")
     # Base64 of text made of hex digits or a few letters may hold no digit: then several
     # lower case letters before an upper case one are the sign.
     # A hex digit is a digit of the rot13'd shape too: where that shape has no four spaced
@@ -707,7 +705,8 @@ def _blobs(
                 yield "reversed", run[::-1]
     # Pieces of one width first: the case shapes' two-byte searches cost more (some 20 µs for
     # 4 KB, one RE2 pass 10) and most texts have no such pieces.
-    if _EVEN_PIECES.search(raw.translate(_PIECES)) is not None and _mixed(raw):
+    pieces = raw.translate(_PIECES)
+    if _EVEN_PIECES.search(pieces) is not None and _mixed(raw):
         for m in _CHUNKED.finditer(text):
             run = m.group()
             # A run longer than a blob may be many chunked blobs, a line each: each line
@@ -729,7 +728,9 @@ def _blobs(
                     yield decoded
     #: Blobs read as base64 (or hex, base32): not tried again as base85.
     read: set[str] = set()
-    if tokens and _RUN in raw.translate(_BLOB_BYTES):
+    # Blob characters are ``a`` in the pieces' shape (``=`` too): where it has no run of
+    # 16, there is no blob to find (one pass fewer than a shape of its own).
+    if tokens and _RUN in pieces:
         # The tokens hold no white space and a blob none: one scan of them joined by spaces
         # finds each token's blobs in turn (a scan per token cost 4 KB of prose with code
         # in it some 13 µs, the one scan 4).
