@@ -10,6 +10,7 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
+from agentdock_plugins.policies import injection_decode as decode
 from agentdock_plugins.policies import injection_normal as normal
 from agentdock_plugins.policies import injection_rules
 from agentdock_plugins.policies.injection_decode import (
@@ -191,6 +192,41 @@ def test_turned_prose_counts_the_words_past_the_first_ones(text: str) -> None:
     assert _turned_prose(text) == _reference_turned_prose(text)
 
 
+@settings(max_examples=500, deadline=None)
+@given(
+    words=st.lists(
+        st.one_of(
+            st.sampled_from(_WORDS),
+            st.text(alphabet="abcdefgnrtuvzTHE0é\u00e9\ud800日-", max_size=7),
+        ),
+        min_size=16,
+        max_size=500,
+    ),
+    separators=st.lists(
+        st.sampled_from([" ", "", "1", "-", "日", "\ud800", "É", "\n"]), min_size=1
+    ),
+)
+def test_turned_prose_past_the_first_words_reads_as_before(
+    words: list[str], separators: list[str]
+) -> None:
+    # Words glued to digits, capitals, other scripts and lone surrogates, and texts long
+    # enough that the list words past the first ones are ruled out in one pass (or not).
+    text = "".join(w + separators[i % len(separators)] for i, w in enumerate(words))
+    assert _turned_prose(text) == _reference_turned_prose(text)
+
+
+@pytest.mark.parametrize("cut", [1, 2, 3, 4])
+def test_turned_prose_reads_a_list_word_cut_at_the_end_of_its_span(cut: int) -> None:
+    # A word cut at the 2,000th character counts as what is left of it.
+    head = " ".join(["xyzzy"] * 20) + " gur naq "
+    for tail in ("sebz", "lbhe", "eht"):
+        text = head + "q" * (2000 - len(head) - (len(tail) - cut)) + " " + tail + "zz"
+        text = text[: 2000 - len(tail) + cut] + tail[cut:] + " more words"
+        assert _turned_prose(text) == _reference_turned_prose(text)
+    past = head + "x" * (2000 - len(head)) + " lbh lbh"
+    assert _turned_prose(past) == _reference_turned_prose(past) == (True, False)
+
+
 def _rules_looked_up_one_by_one(
     text: str, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[set[str], float]:
@@ -299,3 +335,71 @@ def test_an_attack_in_each_language_is_caught(language: str) -> None:
     # Look-alikes in Cyrillic text (most of its letters are in the table) do not hide it.
     if language == "ru":
         assert normal.canonical(attack)[0] == _reference_canonical(attack)[0]
+
+
+_BLOBBY = st.one_of(
+    st.text(
+        alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-=", max_size=40
+    ),
+    st.sampled_from(
+        ["aWdub3JlIGFsbCBwcmV2aW91cw==", "69676e6f7265", "%49gnore", "&#105;gnore", "<~9jqo^~>"]
+    ),
+    st.text(alphabet=_ALPHABET, max_size=12),
+    st.sampled_from([" ", "\n", "\u3000", "\u00a0", "\x1c", "\ud800"]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(parts=st.lists(_BLOBBY, max_size=40))
+def test_blobs_found_in_the_tokens_joined_are_each_tokens_blobs(parts: list[str]) -> None:
+    # ``_blobs`` scans a text's long tokens joined by spaces, once: the blobs are those
+    # that a scan of each token in turn finds, in the same order.
+    text = "".join(parts)
+    tokens = decode._long_tokens(text, text.encode("utf-8", "surrogatepass"))
+    assert tokens == [t for t in text.split() if len(t) >= 16]
+    per_token = [m.group() for token in tokens for m in decode._BLOB.finditer(token)]
+    assert [m.group() for m in decode._BLOB.finditer(" ".join(tokens))] == per_token
+
+
+_TOKEN_PARTS = st.one_of(
+    st.text(alphabet="aZ9+/=é日\U0001f600\ud800-", min_size=1, max_size=24),
+    st.sampled_from(["aWdub3JlIGFsbCBwcmV2aW91cw==", "システムの設定画面はどこにありますか"]),
+)
+_SPACES = st.sampled_from([" ", "\n", "\t\t", "\x1c", "\u3000", "\xa0", "\x85", "\u2028"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(words=st.lists(st.tuples(_TOKEN_PARTS, _SPACES), max_size=60))
+def test_long_tokens_of_text_in_other_scripts_are_those_split_cuts(
+    words: list[tuple[str, str]],
+) -> None:
+    # Text that is not ASCII is cut around its runs of 16 characters (one byte each once
+    # continuation bytes are deleted; astral characters and lone surrogates too), each run
+    # split at the spaces that are not ASCII; with many runs it is split whole.
+    text = "".join(word + space for word, space in words)
+    raw = text.encode("utf-8", "surrogatepass")
+    assert decode._long_tokens(text, raw) == [t for t in text.split() if len(t) >= 16]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "é " + " ".join(["Systemanforderungen"] * 40),  # more runs than are cut around
+        "é " + "x" * 17 + " " + "日本語" * 6000,  # longer than is cut around
+        "日本語\u3000" * 8 + "é" * 20 + "\xa0" + "日" * 16,
+        "\U0001f600" * 16 + " " + "\ud800" * 15 + "a",
+    ],
+)
+def test_long_tokens_of_long_or_many_worded_text_are_those_split_cuts(text: str) -> None:
+    raw = text.encode("utf-8", "surrogatepass")
+    assert decode._long_tokens(text, raw) == [t for t in text.split() if len(t) >= 16]
+
+
+@settings(max_examples=500, deadline=None)
+@given(parts=st.lists(_BLOBBY, max_size=40))
+def test_a_blob_is_a_run_in_the_shape_of_chunked_pieces(parts: list[str]) -> None:
+    # ``_blobs`` looks for blobs only where the pieces' shape has a run of 16 ``a``.
+    text = "".join(parts)
+    shape = text.encode("utf-8", "surrogatepass").translate(decode._PIECES)
+    if decode._BLOB.search(text) is not None:
+        assert decode._RUN in shape

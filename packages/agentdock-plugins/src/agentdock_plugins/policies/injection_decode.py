@@ -123,8 +123,6 @@ _UESC = re.compile(r"(?:\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2})+")
 #: One blob: 16 or more characters of the base64 alphabets (hex and base32 are subsets).
 _BLOB = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,6}")
 _BLOB_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-")
-#: Maps blob characters to ``a`` and everything else to a space, for a cheap run check.
-_BLOB_BYTES = bytes(97 if i in _BLOB_CHARS else 32 for i in range(256))
 _RUN = b"a" * 16
 #: Pieces of a chunked blob: two or more runs set apart by spaces, commas or line breaks.
 _CHUNKED = re.compile(
@@ -268,10 +266,13 @@ def _turned_prose(lower: str) -> tuple[bool, bool]:
             break
     else:
         end = -1
-    if end >= 0:
+    if end >= 0 and _ANY_LISTED.search(_letter_words(lower[end:_PROSE_SPAN])) is not None:
         # Past its first words, a text that has not shown itself to be English prose is
         # read in C: its other words listed by ``findall`` and counted with ``map`` (one
         # match object and one loop step a word cost 4 KB of other languages some 60 µs).
+        # Where none of them is a word of the three lists, they change none of the counts
+        # (``words`` holds 16 already): one RE2 pass says so, where listing the words of
+        # 2,000 characters of other languages cost some 30 µs and counting them 12.
         rest = _LETTERS_RUN.findall(lower, end, _PROSE_SPAN)
         common += sum(map(_COMMON.__contains__, rest))
         if common > 1:
@@ -288,6 +289,23 @@ def _turned_prose(lower: str) -> tuple[bool, bool]:
 #: :func:`_turned_prose` reads a text's first characters, and its first words one by one.
 _PROSE_SPAN = 2000
 _FIRST_WORDS = 16
+#: Lower case letters kept, every other byte a space: a text's UTF-8 so shaped holds its
+#: words (as :data:`_LETTERS_RUN` finds them) set apart by spaces.
+_LETTER_BYTES = bytes(i if 97 <= i <= 122 else 32 for i in range(256))
+#: A word of three letters or more of the three lists, whole (``_LETTERS_RUN`` words are
+#: three letters or more: a two-letter one never counts).
+_ANY_LISTED = re2.compile(
+    b" (?:"
+    + b"|".join(
+        w.encode() for w in sorted(_COMMON | _COMMON_ROT13 | _COMMON_REVERSED) if len(w) > 2
+    )
+    + b") "
+)
+
+
+def _letter_words(text: str) -> bytes:
+    """``text``'s UTF-8 shaped by :data:`_LETTER_BYTES`, a space before and after."""
+    return b" " + text.encode("utf-8", "surrogatepass").translate(_LETTER_BYTES) + b" "
 
 
 def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
@@ -332,7 +350,7 @@ def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
         yield "reversed", text[::-1]
     tokens = _long_tokens(text, raw)
     reads = _Reads()
-    yield from _blobs(text, budget, tokens, reads)
+    yield from _blobs(text, raw, budget, tokens, reads)
     # A token may be a blob rot13'd or reversed after encoding.
     if tokens:
         yield from _turned_tokens(tokens, reads)
@@ -377,27 +395,53 @@ class _Reads:
 
 
 _SIXTEEN = b"x" * 16
+#: Continuation bytes of UTF-8: deleted, they leave one byte per character.
+_CONTINUATION = bytes(range(0x80, 0xC0))
+#: Text that is not ASCII, up to this many bytes, is cut around its runs of 16 characters
+#: (at most :data:`_MAX_RUNS` of them) rather than split whole.
+_RUNS_TEXT = 16_384
+_MAX_RUNS = 16
 
 
 def _long_tokens(text: str, raw: bytes) -> list[str]:
     """The tokens of ``text`` (as ``str.split`` cuts them) long enough to be a blob, 16
     characters or more. ``raw`` (its UTF-8) is shaped in one C-level pass, spaces and the
     rest; ASCII text, where a byte is a character, is then cut only around the runs of 16
-    (``bytes.find``; splitting 4 KB of prose into its 600 words cost 23 µs, this 9). Other
-    text, which ``str.split`` also cuts at non-ASCII spaces, is split."""
+    (``bytes.find``; splitting 4 KB of prose into its 600 words cost 23 µs, this 9).
+
+    Other text is shaped again with UTF-8's continuation bytes deleted, one byte per
+    character, and cut the same way; each run (set apart by ASCII spaces, which
+    ``str.split`` cuts at too) that is not ASCII is split, since ``str.split`` also cuts at
+    other spaces (``\u3000``, ``\xa0``). 4 KB of other languages, split whole, cost some
+    44 µs, cut around their runs 23. A longer text, or one with many runs (words of 16
+    characters or more), is split whole."""
     shape = raw.translate(_TOKENS)
     at = shape.find(_SIXTEEN)
     if at < 0:
         return []
-    if not text.isascii():
-        return [t for t in text.split() if len(t) >= 16]
+    plain = text.isascii()
+    if not plain:
+        if len(raw) > _RUNS_TEXT:
+            return [t for t in text.split() if len(t) >= 16]
+        shape = raw.translate(_TOKENS, _CONTINUATION)
+        at = shape.find(_SIXTEEN)
     found: list[str] = []
+    runs = 0
     while at >= 0:
         end = shape.find(b" ", at + 16)
+        run = text[at:] if end < 0 else text[at:end]
+        if plain:
+            found.append(run)
+        else:
+            runs += 1
+            if runs > _MAX_RUNS:
+                return [t for t in text.split() if len(t) >= 16]
+            if run.isascii():
+                found.append(run)
+            else:
+                found += [t for t in run.split() if len(t) >= 16]
         if end < 0:
-            found.append(text[at:])
             break
-        found.append(text[at:end])
         at = shape.find(_SIXTEEN, end)
     return found
 
@@ -627,10 +671,10 @@ def _runs(pattern: Any, raw: bytes) -> Iterator[str]:
 
 
 def _blobs(
-    text: str, budget: Budget, tokens: list[str], reads: _Reads
+    text: str, raw: bytes, budget: Budget, tokens: list[str], reads: _Reads
 ) -> Iterator[tuple[str, str]]:
+    """The blobs in ``text`` (``raw``: its UTF-8, ``surrogatepass``) decoded."""
     found = 0
-    raw = text.encode("utf-8", "surrogatepass")
     # Base64 of text made of hex digits or a few letters may hold no digit: then several
     # lower case letters before an upper case one are the sign.
     # A hex digit is a digit of the rot13'd shape too: where that shape has no four spaced
@@ -661,7 +705,8 @@ def _blobs(
                 yield "reversed", run[::-1]
     # Pieces of one width first: the case shapes' two-byte searches cost more (some 20 µs for
     # 4 KB, one RE2 pass 10) and most texts have no such pieces.
-    if _EVEN_PIECES.search(raw.translate(_PIECES)) is not None and _mixed(raw):
+    pieces = raw.translate(_PIECES)
+    if _EVEN_PIECES.search(pieces) is not None and _mixed(raw):
         for m in _CHUNKED.finditer(text):
             run = m.group()
             # A run longer than a blob may be many chunked blobs, a line each: each line
@@ -681,11 +726,15 @@ def _blobs(
                 if decoded is not None:
                     found += 1
                     yield decoded
-    blobs = (m for token in tokens for m in _BLOB.finditer(token))
     #: Blobs read as base64 (or hex, base32): not tried again as base85.
     read: set[str] = set()
-    if tokens and _RUN in raw.translate(_BLOB_BYTES):
-        for m in blobs:
+    # Blob characters are ``a`` in the pieces' shape (``=`` too): where it has no run of
+    # 16, there is no blob to find (one pass fewer than a shape of its own).
+    if tokens and _RUN in pieces:
+        # The tokens hold no white space and a blob none: one scan of them joined by spaces
+        # finds each token's blobs in turn (a scan per token cost 4 KB of prose with code
+        # in it some 13 µs, the one scan 4).
+        for m in _BLOB.finditer(" ".join(tokens)):
             if found >= MAX_BLOBS:
                 return
             blob = m.group()
