@@ -7,6 +7,7 @@ real uvicorn server (api_key auth, keys in the registry), each under ``/agents/{
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -986,3 +987,84 @@ def test_the_container_entrypoint_refuses_a_directory_it_cannot_serve(tmp_path: 
     assert "two agents are named 'echo'" in twins.stderr
     assert str(agents / "twin" / "Dockfile.yaml") in twins.stderr
     assert str(agents / "twin2" / "Dockfile.yaml") in twins.stderr
+
+
+# -- a client that goes away, under an agent's prefix ------------------------------------------
+
+
+@pytest.fixture
+def deadlines(home: Path) -> Iterator[dict[str, Any]]:
+    """``echo`` and ``chat`` served with one-second read deadlines; echo's developer key."""
+    from agentdock_plugins.litestar.limits import ServerLimits
+
+    agents = home / "agents"
+    agents.mkdir()
+    _copy_example("echo", agents)
+    _copy_example("chat", agents)
+    with open_store() as store:
+        key = stored_key(store, "echo", "developer")[0].key
+    host = AgentHost(agents, plugins=_plugins())
+    host.load_all()
+    limits = ServerLimits(header_timeout=1.0, body_timeout=1.0)
+    with serving(host, limits) as port:
+        yield {"port": port, "key": key}
+
+
+def _counted(port: int, key: str, route: str, status: int | None = None) -> float:
+    """echo's ``agentdock_http_requests_total`` of ``POST route`` answered ``status``
+    (None: any)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(
+        f"http://127.0.0.1:{port}/agents/echo/metrics", headers={"x-api-key": key}, timeout=30
+    ).text
+    wanted = {"route": route, "method": "POST"}
+    if status is not None:
+        wanted["status"] = str(status)
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "agentdock_http_requests_total"
+        and all(sample.labels.get(k) == v for k, v in wanted.items())
+    )
+
+
+def _half_a_body(port: int, path: str, key: str) -> socket.socket:
+    raw = socket.create_connection(("127.0.0.1", port), timeout=60)
+    raw.sendall(
+        f"POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+        f"x-api-key: {key}\r\ncontent-length: 100\r\n\r\n".encode()
+        + b'{"te'
+    )
+    return raw
+
+
+@pytest.mark.parametrize("route", ["/invoke", "/runs/wait"])
+@pytest.mark.parametrize("status", [408, 499])
+def test_a_client_gone_under_an_agents_prefix_is_counted_as_on_one_agent(
+    deadlines: dict[str, Any], route: str, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A body cut off at its deadline (408) or a client that closes before its answer
+    (499), on ``/agents/echo/…``, is counted by echo under that status, as ``serve FILE``
+    counts it, not as a 500, and logged as no server error."""
+    port, key = deadlines["port"], deadlines["key"]
+    before = {s: _counted(port, key, route, s) for s in (None, status, 500)}
+    with caplog.at_level("ERROR", logger="agentdock"):
+        raw = _half_a_body(port, f"/agents/echo{route}", key)
+        with raw:
+            if status == 408:
+                received = b""
+                with contextlib.suppress(ConnectionResetError):
+                    while chunk := raw.recv(65536):
+                        received += chunk
+                assert received.startswith(b"HTTP/1.1 408"), received
+            else:
+                time.sleep(0.2)
+        deadline = time.monotonic() + 60
+        while _counted(port, key, route) == before[None]:
+            assert time.monotonic() < deadline, f"{route} was never counted"
+            time.sleep(0.05)
+    assert _counted(port, key, route, status) == before[status] + 1
+    assert _counted(port, key, route, 500) == before[500]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text

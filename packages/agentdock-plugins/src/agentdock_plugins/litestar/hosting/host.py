@@ -23,6 +23,7 @@ from agentdock.agentdirs import (
     agent_directories,
     duplicate_message,
 )
+from agentdock.capabilities import CLIENT_GONE
 from agentdock.findings import Finding
 
 from agentdock_plugins.litestar.hosting.hosted import HostedAgent, build_hosted
@@ -51,6 +52,30 @@ class InvalidAgents(HostingError):
     def __init__(self, findings: list[Finding]) -> None:
         super().__init__(f"{len(findings)} finding(s) in the Dockfiles of the directory")
         self.findings = findings
+
+
+class _ChildScope(dict[str, Any]):
+    """The scope an agent's application gets under ``/agents/{name}``: a copy of the
+    connection's (its paths rewritten) that still answers :data:`CLIENT_GONE` from it.
+    The server marks the connection's own scope when the client goes away or its body
+    comes too late, possibly while the agent serves the request; the agent's metrics and
+    error handler read the mark here, so they count that status, not a server failure."""
+
+    __slots__ = ("parent",)
+    parent: Scope
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key == CLIENT_GONE and not dict.__contains__(self, key):
+            return self.parent.get(key, default)
+        return dict.get(self, key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or (key == CLIENT_GONE and key in self.parent)
+
+    def __missing__(self, key: str) -> Any:
+        if key == CLIENT_GONE:
+            return self.parent[key]
+        raise KeyError(key)
 
 
 class AgentHost:
@@ -173,7 +198,8 @@ class AgentHost:
                 name, _, rest = path[_PREFIX_LEN:].partition("/")
                 agent = self.agents.get(name)
                 if agent is not None:
-                    child = dict(scope)
+                    child = _ChildScope(scope)
+                    child.parent = scope
                     child["path"] = "/" + rest
                     raw = scope.get("raw_path")
                     if raw is not None:  # as sent: kept when it spells the prefix plainly
