@@ -1068,3 +1068,61 @@ def test_a_client_gone_under_an_agents_prefix_is_counted_as_on_one_agent(
     assert _counted(port, key, route, status) == before[status] + 1
     assert _counted(port, key, route, 500) == before[500]
     assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+
+
+# -- which refusal a caller gets at the root ----------------------------------------------------
+
+
+@pytest.fixture
+def echo_roles(home: Path) -> Iterator[dict[str, Any]]:
+    """``echo`` (roles ``developer``: invoke, view_metrics; ``reader``: read_docs) and
+    ``chat`` served from one directory; echo's keys of both roles."""
+    agents = home / "agents"
+    agents.mkdir()
+    dockfile = _copy_example("echo", agents) / "Dockfile.yaml"
+    roles = (
+        "  roles:\n"
+        "    - {name: developer, permissions: [invoke, view_metrics]}\n"
+        "    - {name: reader, permissions: [read_docs]}\n"
+    )
+    text = dockfile.read_text()
+    dockfile.write_text(
+        text.replace(
+            "  api_keys: { enabled: true }\n", "  api_keys: { enabled: true }\n" + roles, 1
+        )
+    )
+    _copy_example("chat", agents)
+    with open_store() as store:
+        keys = {role: stored_key(store, "echo", role)[0].key for role in ("developer", "reader")}
+    host = AgentHost(agents, plugins=_plugins())
+    host.load_all()
+    with serving(host) as port:
+        yield {"url": f"http://127.0.0.1:{port}", "keys": keys}
+
+
+def test_a_known_caller_without_the_permission_is_told_so_at_the_root(
+    echo_roles: dict[str, Any],
+) -> None:
+    """echo knows its reader's key, whose role lacks ``invoke`` (``view_metrics``): every
+    root route answers echo's 403 naming the permission, as ``/runs/wait`` does, never
+    chat's 401 "unknown API key" (which would tell the caller its good key is wrong)."""
+    url, key = echo_roles["url"], {"x-api-key": echo_roles["keys"]["reader"]}
+    listing = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    mcp = {**key, "accept": "application/json, text/event-stream"}
+    calls = {
+        "POST /runs/wait": ("POST", "/runs/wait", {"assistant_id": "echo"}, key, "invoke"),
+        "POST /threads": ("POST", "/threads", {}, key, "invoke"),
+        "POST /threads/search": ("POST", "/threads/search", {}, key, "invoke"),
+        "POST /assistants/search": ("POST", "/assistants/search", {}, key, "invoke"),
+        "POST /mcp tools/list": ("POST", "/mcp", listing, mcp, "invoke"),
+        "GET /agents": ("GET", "/agents", None, key, "view_metrics"),
+        "GET /metrics": ("GET", "/metrics", None, key, "view_metrics"),
+    }
+    wrong = {}
+    with httpx.Client(base_url=url, timeout=30) as http:
+        for name, (method, path, body, headers, permission) in calls.items():
+            answer = http.request(method, path, json=body, headers=headers)
+            told = f"lacks permission '{permission}'" in answer.text
+            if answer.status_code != 403 or not told:
+                wrong[name] = (answer.status_code, answer.text)
+    assert not wrong, wrong

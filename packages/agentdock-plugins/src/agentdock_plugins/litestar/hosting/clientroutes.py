@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from agentdock_plugins.litestar.hosting.host import AgentHost
     from agentdock_plugins.litestar.hosting.hosted import HostedAgent
 
-__all__ = ["ROUTED_ROOTS", "ClientRoutes"]
+__all__ = ["ROUTED_ROOTS", "ClientRoutes", "outranks"]
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -215,7 +215,7 @@ class ClientRoutes:
             try:  # the agent's own refusal, reported as its routes report one
                 await agent.pipeline.authorize(headers, "invoke")
             except RuntimeHTTPError as exc:
-                if refusal is None or (refusal.status == 401 and exc.status != 401):
+                if outranks(exc.status, None if refusal is None else refusal.status):
                     refusal = exc
                 continue
             finally:
@@ -234,7 +234,7 @@ class ClientRoutes:
             try:
                 await self.host.agents[name].pipeline.authorize(headers, "invoke")
             except RuntimeHTTPError as exc:
-                if refusal is None or (refusal.status == 401 and exc.status != 401):
+                if outranks(exc.status, None if refusal is None else refusal.status):
                     refusal = exc
                 continue
             refusal = None
@@ -253,7 +253,7 @@ class ClientRoutes:
             if answer.status_code not in _NOT_MINE:
                 await _forward(send, answer)
                 return
-            if first is None or (first.status_code == 401 and answer.status_code != 401):
+            if outranks(answer.status_code, None if first is None else first.status_code):
                 first = answer
         if first is None:
             await _reply(send, 404, _envelope(404, "NotFound", "no agent is hosted"))
@@ -282,7 +282,8 @@ class ClientRoutes:
                 accepted = True
                 joined += answer.json()
             elif answer.status_code in _NOT_MINE:
-                refusal = refusal or answer
+                if outranks(answer.status_code, None if refusal is None else refusal.status_code):
+                    refusal = answer
             else:  # a malformed body: every agent would say the same
                 await _forward(send, answer)
                 return
@@ -309,8 +310,8 @@ class ClientRoutes:
             answer = await self._ask(name, scope, shared)
             if answer.status_code == 200:
                 created = created or answer
-            else:
-                refusal = refusal or answer
+            elif outranks(answer.status_code, None if refusal is None else refusal.status_code):
+                refusal = answer
         chosen = created or refusal
         if chosen is None:
             await _reply(send, 404, _envelope(404, "NotFound", "no agent is hosted"))
@@ -336,7 +337,8 @@ class ClientRoutes:
         for name in sorted(self.host.agents):
             answer = await self._ask(name, scope, body)
             if answer.status_code != 200:
-                refusal = refusal or answer
+                if outranks(answer.status_code, None if refusal is None else refusal.status_code):
+                    refusal = answer
                 continue
             document = answer.json()
             result = document.get("result")
@@ -352,6 +354,15 @@ class ClientRoutes:
             return
         reply["result"]["tools"] = tools
         await _reply(send, 200, _encoder.encode(reply))
+
+
+def outranks(status: int, kept: int | None) -> bool:
+    """Whether an agent's refusal ``status`` is the one to answer rather than ``kept`` (the
+    status kept so far, None for none), agents being asked in name order: the first, except
+    that the refusal of an agent that knew the caller (its 403, 404, 429: the credential is
+    good) comes before the 401 of one that did not, which would tell the caller its good
+    key is wrong."""
+    return kept is None or (kept == 401 and status != 401)
 
 
 def _decode(body: bytes) -> Any:

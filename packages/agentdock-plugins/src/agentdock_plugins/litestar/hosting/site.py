@@ -20,7 +20,8 @@ agent's auth decides for ``/metrics``, and a request counts as in flight like an
   the root's ``/health`` is that agent's own: this is where its reload errors show). It
   names directories, so it is authorised as ``/metrics`` is: the agents whose
   ``view_metrics`` the caller's credential holds are listed (and the directories that load
-  nothing, once one is); a caller no agent admits gets the first agent's refusal.
+  nothing, once one is); a caller no agent admits gets the refusal of an agent that knew
+  it (403) before a 401 (:func:`.clientroutes.outranks`), as ``/metrics`` does.
 * ``/store/…``: each agent's store is its own; a 404 pointing at ``/agents/{name}/store/…``.
 """
 
@@ -39,6 +40,7 @@ from litestar.params import PathParameter
 
 from agentdock_plugins.litestar.encoding import encode_json
 from agentdock_plugins.litestar.errors import EXCEPTION_HANDLERS, JSON
+from agentdock_plugins.litestar.hosting.clientroutes import outranks
 from agentdock_plugins.litestar.hosting.metrics import merge_expositions
 from agentdock_plugins.litestar.invoke import request_headers
 
@@ -134,7 +136,12 @@ def site_app(host: AgentHost) -> Litestar:
         answers = await ask_all("/metrics", headers)
         shown = {n: a.text for n, a in answers.items() if a.status_code == 200}
         if not shown:
-            refusal = next((a for a in answers.values() if a.status_code != 404), None)
+            refusal: httpx.Response | None = None
+            for answer in answers.values():  # name order
+                if answer.status_code != 404 and outranks(
+                    answer.status_code, None if refusal is None else refusal.status_code
+                ):
+                    refusal = answer
             if refusal is None:
                 raise RuntimeHTTPError(404, "NotFound", "no hosted agent exports metrics")
             return Response(
@@ -149,7 +156,8 @@ def site_app(host: AgentHost) -> Litestar:
         return Response(content=body, media_type=content_type)
 
     async def viewable(headers: dict[str, str]) -> list[tuple[str, HostedAgent]]:
-        """The agents whose ``view_metrics`` the caller holds; none: the first refusal."""
+        """The agents whose ``view_metrics`` the caller holds; none: the refusal, chosen by
+        :func:`.clientroutes.outranks`."""
         shown: list[tuple[str, HostedAgent]] = []
         refusal: RuntimeHTTPError | None = None
         for name, agent in sorted(host.agents.items()):
@@ -157,7 +165,8 @@ def site_app(host: AgentHost) -> Litestar:
             try:
                 await agent.pipeline.authorize(headers, VIEW_METRICS)
             except RuntimeHTTPError as exc:
-                refusal = refusal or exc
+                if outranks(exc.status, None if refusal is None else refusal.status):
+                    refusal = exc
                 continue
             finally:
                 agent.left()
