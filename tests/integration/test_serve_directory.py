@@ -1126,3 +1126,85 @@ def test_a_known_caller_without_the_permission_is_told_so_at_the_root(
             if answer.status_code != 403 or not told:
                 wrong[name] = (answer.status_code, answer.text)
     assert not wrong, wrong
+
+
+# -- a caller one agent knows costs the others nothing -----------------------------------------
+
+
+def _refused(url: str, key: dict[str, str], agent: str) -> tuple[float, float]:
+    """``agent``'s auth failures and its requests answered 401, read with its ``key``."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{url}/agents/{agent}/metrics", headers=key, timeout=30).text
+    failures = answered = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "agentdock_auth_failures_total":
+                failures += sample.value
+            elif sample.name == "agentdock_http_requests_total":
+                answered += sample.value if sample.labels.get("status") == "401" else 0.0
+    return failures, answered
+
+
+def test_a_caller_one_agent_knows_is_no_auth_failure_of_the_others_at_the_root(
+    two_agents: dict[str, Any],
+) -> None:
+    """echo's developer at the root (the host's routes, the client protocols' routes) is
+    asked of echo alone: chat, which does not know its key, counts no auth failure and no
+    401; a caller no agent knows is still refused, and counted, by every agent."""
+    url, keys = two_agents["url"], two_agents["keys"]
+    echo, chat = _key(keys, "echo"), _key(keys, "chat")
+    listing = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    missing = str(uuid.uuid4())
+    before = _refused(url, chat, "chat")
+    with httpx.Client(base_url=url, headers=echo, timeout=30) as http:
+        for method, path, body in (
+            ("GET", "/metrics", None),
+            ("GET", "/agents", None),
+            ("GET", "/health", None),
+            ("POST", "/threads", {}),
+            ("POST", "/threads/search", {}),
+            ("POST", "/assistants/search", {}),
+            ("GET", f"/threads/{missing}", None),
+            ("GET", f"/assistants/{missing}", None),
+            ("POST", "/mcp", listing),
+        ):
+            headers = {"accept": "application/json, text/event-stream"}
+            answer = http.request(method, path, json=body, headers=headers)
+            assert answer.status_code in (200, 404), (path, answer.text)
+        seen = http.get("/metrics").text
+        assert 'agent="echo"' in seen and 'agent="chat"' not in seen
+        tools = http.post("/mcp", json=listing, headers=headers).json()["result"]["tools"]
+        assert [tool["name"] for tool in tools] == ["echo"]
+    assert _refused(url, chat, "chat") == before
+    # A caller no agent knows: every agent refuses and reports it, as before.
+    for path in ("/metrics", "/agents"):
+        assert httpx.get(f"{url}{path}", headers={"x-api-key": PLANTED}).status_code == 401
+    failures, answered = _refused(url, chat, "chat")
+    assert failures == before[0] + 2
+    assert answered == before[1] + 1  # /metrics asked of chat in-process
+
+
+def test_a_public_agents_metrics_are_shown_to_a_caller_another_agent_knows(home: Path) -> None:
+    """chat's metrics are public: a caller echo knows sees chat's beside echo's at the
+    root, and a caller with no credential sees chat's alone."""
+    agents = home / "agents"
+    agents.mkdir()
+    _copy_example("echo", agents)
+    dockfile = _copy_example("chat", agents) / "Dockfile.yaml"
+    text = dockfile.read_text()
+    opened = text.replace("observability:\n", "observability:\n  metrics: {public: true}\n", 1)
+    assert opened != text
+    dockfile.write_text(opened)
+    with open_store() as store:
+        key = {"x-api-key": stored_key(store, "echo", "developer")[0].key}
+    host = AgentHost(agents, plugins=_plugins())
+    host.load_all()
+    with serving(host) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+        http.post("/agents/echo/invoke", json={"text": "a"}, headers=key, timeout=30)
+        both = http.get("/metrics", headers=key, timeout=30)
+        assert both.status_code == 200, both.text
+        assert 'agent="echo"' in both.text and 'agent="chat"' in both.text
+        anonymous = http.get("/metrics", timeout=30)
+        assert anonymous.status_code == 200, anonymous.text
+        assert 'agent="chat"' in anonymous.text and 'agent="echo"' not in anonymous.text

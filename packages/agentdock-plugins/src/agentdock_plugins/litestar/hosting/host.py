@@ -25,6 +25,7 @@ from agentdock.agentdirs import (
 )
 from agentdock.capabilities import CLIENT_GONE
 from agentdock.findings import Finding
+from agentdock_runtime import RuntimeHTTPError
 
 from agentdock_plugins.litestar.hosting.hosted import HostedAgent, build_hosted
 
@@ -217,6 +218,26 @@ class AgentHost:
                 if await self.routes(scope, receive, send):
                     return
         await self.site(scope, receive, send)
+
+    async def known(self, headers: Mapping[str, str]) -> list[str]:
+        """The names (sorted) of the agents whose auth provider knows the caller from
+        ``headers`` (or takes anyone), asked without a refusal reported: the host asks
+        only those with the caller's credentials, so a caller one agent knows is no auth
+        failure of the others. Empty for a caller none knows, whom every agent then
+        refuses and reports, as its own routes would."""
+        agents = self.agents
+        names: list[str] = []
+        for name in sorted(agents):
+            agent = agents[name]
+            agent.inflight += 1  # its pipeline stays open while it is asked
+            try:
+                await agent.pipeline.authenticate(headers)
+            except RuntimeHTTPError:
+                continue
+            finally:
+                agent.left()
+            names.append(name)
+        return names
 
     @staticmethod
     async def enter(agent: HostedAgent, scope: Scope, receive: Receive, send: Send) -> None:
