@@ -7,6 +7,7 @@ real uvicorn server (api_key auth, keys in the registry), each under ``/agents/{
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -986,3 +987,224 @@ def test_the_container_entrypoint_refuses_a_directory_it_cannot_serve(tmp_path: 
     assert "two agents are named 'echo'" in twins.stderr
     assert str(agents / "twin" / "Dockfile.yaml") in twins.stderr
     assert str(agents / "twin2" / "Dockfile.yaml") in twins.stderr
+
+
+# -- a client that goes away, under an agent's prefix ------------------------------------------
+
+
+@pytest.fixture
+def deadlines(home: Path) -> Iterator[dict[str, Any]]:
+    """``echo`` and ``chat`` served with one-second read deadlines; echo's developer key."""
+    from agentdock_plugins.litestar.limits import ServerLimits
+
+    agents = home / "agents"
+    agents.mkdir()
+    _copy_example("echo", agents)
+    _copy_example("chat", agents)
+    with open_store() as store:
+        key = stored_key(store, "echo", "developer")[0].key
+    host = AgentHost(agents, plugins=_plugins())
+    host.load_all()
+    limits = ServerLimits(header_timeout=1.0, body_timeout=1.0)
+    with serving(host, limits) as port:
+        yield {"port": port, "key": key}
+
+
+def _counted(port: int, key: str, route: str, status: int | None = None) -> float:
+    """echo's ``agentdock_http_requests_total`` of ``POST route`` answered ``status``
+    (None: any)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(
+        f"http://127.0.0.1:{port}/agents/echo/metrics", headers={"x-api-key": key}, timeout=30
+    ).text
+    wanted = {"route": route, "method": "POST"}
+    if status is not None:
+        wanted["status"] = str(status)
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "agentdock_http_requests_total"
+        and all(sample.labels.get(k) == v for k, v in wanted.items())
+    )
+
+
+def _half_a_body(port: int, path: str, key: str) -> socket.socket:
+    raw = socket.create_connection(("127.0.0.1", port), timeout=60)
+    raw.sendall(
+        f"POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+        f"x-api-key: {key}\r\ncontent-length: 100\r\n\r\n".encode()
+        + b'{"te'
+    )
+    return raw
+
+
+@pytest.mark.parametrize("route", ["/invoke", "/runs/wait"])
+@pytest.mark.parametrize("status", [408, 499])
+def test_a_client_gone_under_an_agents_prefix_is_counted_as_on_one_agent(
+    deadlines: dict[str, Any], route: str, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A body cut off at its deadline (408) or a client that closes before its answer
+    (499), on ``/agents/echo/…``, is counted by echo under that status, as ``serve FILE``
+    counts it, not as a 500, and logged as no server error."""
+    port, key = deadlines["port"], deadlines["key"]
+    before = {s: _counted(port, key, route, s) for s in (None, status, 500)}
+    with caplog.at_level("ERROR", logger="agentdock"):
+        raw = _half_a_body(port, f"/agents/echo{route}", key)
+        with raw:
+            if status == 408:
+                received = b""
+                with contextlib.suppress(ConnectionResetError):
+                    while chunk := raw.recv(65536):
+                        received += chunk
+                assert received.startswith(b"HTTP/1.1 408"), received
+            else:
+                time.sleep(0.2)
+        deadline = time.monotonic() + 60
+        while _counted(port, key, route) == before[None]:
+            assert time.monotonic() < deadline, f"{route} was never counted"
+            time.sleep(0.05)
+    assert _counted(port, key, route, status) == before[status] + 1
+    assert _counted(port, key, route, 500) == before[500]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+
+
+# -- which refusal a caller gets at the root ----------------------------------------------------
+
+
+@pytest.fixture
+def echo_roles(home: Path) -> Iterator[dict[str, Any]]:
+    """``echo`` (roles ``developer``: invoke, view_metrics; ``reader``: read_docs) and
+    ``chat`` served from one directory; echo's keys of both roles."""
+    agents = home / "agents"
+    agents.mkdir()
+    dockfile = _copy_example("echo", agents) / "Dockfile.yaml"
+    roles = (
+        "  roles:\n"
+        "    - {name: developer, permissions: [invoke, view_metrics]}\n"
+        "    - {name: reader, permissions: [read_docs]}\n"
+    )
+    text = dockfile.read_text()
+    dockfile.write_text(
+        text.replace(
+            "  api_keys: { enabled: true }\n", "  api_keys: { enabled: true }\n" + roles, 1
+        )
+    )
+    _copy_example("chat", agents)
+    with open_store() as store:
+        keys = {role: stored_key(store, "echo", role)[0].key for role in ("developer", "reader")}
+    host = AgentHost(agents, plugins=_plugins())
+    host.load_all()
+    with serving(host) as port:
+        yield {"url": f"http://127.0.0.1:{port}", "keys": keys}
+
+
+def test_a_known_caller_without_the_permission_is_told_so_at_the_root(
+    echo_roles: dict[str, Any],
+) -> None:
+    """echo knows its reader's key, whose role lacks ``invoke`` (``view_metrics``): every
+    root route answers echo's 403 naming the permission, as ``/runs/wait`` does, never
+    chat's 401 "unknown API key" (which would tell the caller its good key is wrong)."""
+    url, key = echo_roles["url"], {"x-api-key": echo_roles["keys"]["reader"]}
+    listing = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    mcp = {**key, "accept": "application/json, text/event-stream"}
+    calls = {
+        "POST /runs/wait": ("POST", "/runs/wait", {"assistant_id": "echo"}, key, "invoke"),
+        "POST /threads": ("POST", "/threads", {}, key, "invoke"),
+        "POST /threads/search": ("POST", "/threads/search", {}, key, "invoke"),
+        "POST /assistants/search": ("POST", "/assistants/search", {}, key, "invoke"),
+        "POST /mcp tools/list": ("POST", "/mcp", listing, mcp, "invoke"),
+        "GET /agents": ("GET", "/agents", None, key, "view_metrics"),
+        "GET /metrics": ("GET", "/metrics", None, key, "view_metrics"),
+    }
+    wrong = {}
+    with httpx.Client(base_url=url, timeout=30) as http:
+        for name, (method, path, body, headers, permission) in calls.items():
+            answer = http.request(method, path, json=body, headers=headers)
+            told = f"lacks permission '{permission}'" in answer.text
+            if answer.status_code != 403 or not told:
+                wrong[name] = (answer.status_code, answer.text)
+    assert not wrong, wrong
+
+
+# -- a caller one agent knows costs the others nothing -----------------------------------------
+
+
+def _refused(url: str, key: dict[str, str], agent: str) -> tuple[float, float]:
+    """``agent``'s auth failures and its requests answered 401, read with its ``key``."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{url}/agents/{agent}/metrics", headers=key, timeout=30).text
+    failures = answered = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "agentdock_auth_failures_total":
+                failures += sample.value
+            elif sample.name == "agentdock_http_requests_total":
+                answered += sample.value if sample.labels.get("status") == "401" else 0.0
+    return failures, answered
+
+
+def test_a_caller_one_agent_knows_is_no_auth_failure_of_the_others_at_the_root(
+    two_agents: dict[str, Any],
+) -> None:
+    """echo's developer at the root (the host's routes, the client protocols' routes) is
+    asked of echo alone: chat, which does not know its key, counts no auth failure and no
+    401; a caller no agent knows is still refused, and counted, by every agent."""
+    url, keys = two_agents["url"], two_agents["keys"]
+    echo, chat = _key(keys, "echo"), _key(keys, "chat")
+    listing = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    missing = str(uuid.uuid4())
+    before = _refused(url, chat, "chat")
+    with httpx.Client(base_url=url, headers=echo, timeout=30) as http:
+        for method, path, body in (
+            ("GET", "/metrics", None),
+            ("GET", "/agents", None),
+            ("GET", "/health", None),
+            ("POST", "/threads", {}),
+            ("POST", "/threads/search", {}),
+            ("POST", "/assistants/search", {}),
+            ("GET", f"/threads/{missing}", None),
+            ("GET", f"/assistants/{missing}", None),
+            ("POST", "/mcp", listing),
+        ):
+            headers = {"accept": "application/json, text/event-stream"}
+            answer = http.request(method, path, json=body, headers=headers)
+            assert answer.status_code in (200, 404), (path, answer.text)
+        seen = http.get("/metrics").text
+        assert 'agent="echo"' in seen and 'agent="chat"' not in seen
+        tools = http.post("/mcp", json=listing, headers=headers).json()["result"]["tools"]
+        assert [tool["name"] for tool in tools] == ["echo"]
+    assert _refused(url, chat, "chat") == before
+    # A caller no agent knows: every agent refuses and reports it, as before.
+    for path in ("/metrics", "/agents"):
+        assert httpx.get(f"{url}{path}", headers={"x-api-key": PLANTED}).status_code == 401
+    failures, answered = _refused(url, chat, "chat")
+    assert failures == before[0] + 2
+    assert answered == before[1] + 1  # /metrics asked of chat in-process
+
+
+def test_a_public_agents_metrics_are_shown_to_a_caller_another_agent_knows(home: Path) -> None:
+    """chat's metrics are public: a caller echo knows sees chat's beside echo's at the
+    root, and a caller with no credential sees chat's alone."""
+    agents = home / "agents"
+    agents.mkdir()
+    _copy_example("echo", agents)
+    dockfile = _copy_example("chat", agents) / "Dockfile.yaml"
+    text = dockfile.read_text()
+    opened = text.replace("observability:\n", "observability:\n  metrics: {public: true}\n", 1)
+    assert opened != text
+    dockfile.write_text(opened)
+    with open_store() as store:
+        key = {"x-api-key": stored_key(store, "echo", "developer")[0].key}
+    host = AgentHost(agents, plugins=_plugins())
+    host.load_all()
+    with serving(host) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+        http.post("/agents/echo/invoke", json={"text": "a"}, headers=key, timeout=30)
+        both = http.get("/metrics", headers=key, timeout=30)
+        assert both.status_code == 200, both.text
+        assert 'agent="echo"' in both.text and 'agent="chat"' in both.text
+        anonymous = http.get("/metrics", timeout=30)
+        assert anonymous.status_code == 200, anonymous.text
+        assert 'agent="chat"' in anonymous.text and 'agent="echo"' not in anonymous.text

@@ -27,6 +27,11 @@ alone: a caller none knows (no credential, a wrong one) is refused 401 with its 
 as an agent's own routes refuse it. The chosen agent then admits the caller as usual
 (permission and rate limit counted once, by it).
 
+"Every agent" asked in turn is every agent whose auth provider knows the caller, when one
+does (``_Asked``): the others are not asked with its credentials, so a caller one agent
+knows is no auth failure of the others; a caller none knows is asked of all, each refusing
+and reporting it as its own routes would.
+
 ``/store/…`` is not routed across agents (each agent's store is its own): use
 ``/agents/{name}/store/…``.
 """
@@ -49,7 +54,7 @@ if TYPE_CHECKING:
     from agentdock_plugins.litestar.hosting.host import AgentHost
     from agentdock_plugins.litestar.hosting.hosted import HostedAgent
 
-__all__ = ["ROUTED_ROOTS", "ClientRoutes"]
+__all__ = ["ROUTED_ROOTS", "ClientRoutes", "outranks"]
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -117,44 +122,45 @@ class ClientRoutes:
                 await _reply(send, 405, envelope, {"allow": "GET"})
                 return True
         body = b""
+        asked = _Asked(self.host, scope)
         if method == "POST":
             # The body chooses the agent, so no agent can admit the caller before it is
             # read; but a caller no hosted agent's auth knows is refused before it is.
-            refusal = await self._stranger(request_headers(scope))
+            refusal = await self._stranger(asked)
             if refusal is not None:
                 await _reply(send, *error_parts(refusal))
                 return True
             try:
                 body = await _read_body(scope, receive, self.max_body_bytes)
             except _TooLarge:
-                await self._too_large(scope, send)
+                await self._too_large(asked, send)
                 return True
         if root == "langserve":
             # An agent not hosted: told, as an unknown assistant is, by the agents.
-            await self._first(scope, send, body)
+            await self._first(asked, send, body)
             return True
         if searching:
-            await self._joined(scope, send, body)
+            await self._joined(asked, send, body)
             return True
         if root == "assistants":
-            return await self._to_assistant(parts[1], scope, body, receive, send)
+            return await self._to_assistant(parts[1], asked, body, receive, send)
         if root == "mcp":
-            await self._mcp(scope, send, body, receive)
+            await self._mcp(asked, send, body, receive)
             return True
         runs_at = 0 if root == "runs" else 2
         named = _field(body, "assistant_id") if method == "POST" else None
         if isinstance(named, str) and len(parts) > runs_at and parts[runs_at] == "runs":
-            return await self._to_assistant(named, scope, body, receive, send)
+            return await self._to_assistant(named, asked, body, receive, send)
         if parts == ["threads"] and method == "POST":
-            await self._create_thread(scope, send, body)
+            await self._create_thread(asked, send, body)
         elif parts == ["threads", "search"] and method == "POST":
-            await self._joined(scope, send, body)
+            await self._joined(asked, send, body)
         else:
-            await self._first(scope, send, body)
+            await self._first(asked, send, body)
         return True
 
     async def _to_assistant(
-        self, ident: str, scope: Scope, body: bytes, receive: Receive, send: Send
+        self, ident: str, asked: _Asked, body: bytes, receive: Receive, send: Send
     ) -> bool:
         """Hand the request to the agent whose name or assistant id ``ident`` is. An
         assistant no agent has is decided as an unknown thread is (:meth:`_first`): a
@@ -162,9 +168,9 @@ class ClientRoutes:
         answers; anyone else the refusal, learning nothing of which assistants exist."""
         agent = self._agent(ident)
         if agent is None:
-            await self._first(scope, send, body)
+            await self._first(asked, send, body)
             return True
-        return await self._to(agent, scope, body, receive, send)
+        return await self._to(agent, asked.scope, body, receive, send)
 
     async def _to(
         self, agent: HostedAgent | None, scope: Scope, body: bytes, receive: Receive, send: Send
@@ -188,7 +194,7 @@ class ClientRoutes:
             scope["method"], f"{url}?{query}" if query else url, content=body, headers=headers
         )
 
-    async def _stranger(self, headers: Mapping[str, str]) -> RuntimeHTTPError | None:
+    async def _stranger(self, asked: _Asked) -> RuntimeHTTPError | None:
         """The refusal for a caller whom no hosted agent's auth provider knows (from the
         headers alone: its body unread), chosen as :meth:`_first` chooses (a 401 last), and
         reported by every agent that refused it, as asking each agent would; ``None`` when
@@ -196,26 +202,18 @@ class ClientRoutes:
 
         Only authentication is asked: the role's permission and rate limit are the chosen
         agent's to judge, once (a rate limit asked here would count the call twice)."""
-        agents = self.host.agents
-        names = sorted(agents)
-        for name in names:
-            agent = agents[name]
-            agent.inflight += 1  # its pipeline stays open while it is asked
-            try:
-                await agent.pipeline.authenticate(headers)
-            except RuntimeHTTPError:
-                continue
-            finally:
-                agent.left()
+        if await asked.known():
             return None
+        agents = self.host.agents
+        headers = asked.headers
         refusal: RuntimeHTTPError | None = None
-        for name in names:
+        for name in sorted(agents):
             agent = agents[name]
             agent.inflight += 1
             try:  # the agent's own refusal, reported as its routes report one
                 await agent.pipeline.authorize(headers, "invoke")
             except RuntimeHTTPError as exc:
-                if refusal is None or (refusal.status == 401 and exc.status != 401):
+                if outranks(exc.status, None if refusal is None else refusal.status):
                     refusal = exc
                 continue
             finally:
@@ -223,18 +221,20 @@ class ClientRoutes:
             return None  # known to it since (a key created meanwhile): its route decides
         return refusal
 
-    async def _too_large(self, scope: Scope, send: Send) -> None:
+    async def _too_large(self, asked: _Asked, send: Send) -> None:
         """A body over the limit: 413 to a caller some agent admits, anyone else the
         refusal of an agent that knew it (403, 429) before a 401, as an agent's own routes
         tell what is wrong with a body to an admitted caller only. Authentication reads
         only headers: the body (declared too large) is not read."""
-        headers = request_headers(scope)
         refusal: RuntimeHTTPError | None = None
-        for name in sorted(self.host.agents):
+        for name in await asked.names():
+            agent = self.host.agents.get(name)
+            if agent is None:
+                continue
             try:
-                await self.host.agents[name].pipeline.authorize(headers, "invoke")
+                await agent.pipeline.authorize(asked.headers, "invoke")
             except RuntimeHTTPError as exc:
-                if refusal is None or (refusal.status == 401 and exc.status != 401):
+                if outranks(exc.status, None if refusal is None else refusal.status):
                     refusal = exc
                 continue
             refusal = None
@@ -243,46 +243,47 @@ class ClientRoutes:
         status, content, extra = error_parts(error)
         await _reply(send, status, content, extra)
 
-    async def _first(self, scope: Scope, send: Send, body: bytes) -> None:
+    async def _first(self, asked: _Asked, send: Send, body: bytes) -> None:
         """The first agent's answer that is not "not mine"; else the first refusal of an
         agent that knew the caller (its 403 or 404: the caller's key is good, the thread is
         not there), before the 401 of one that did not."""
         first: httpx.Response | None = None
-        for name in sorted(self.host.agents):
-            answer = await self._ask(name, scope, body)
+        for name in await asked.names():
+            answer = await self._ask(name, asked.scope, body)
             if answer.status_code not in _NOT_MINE:
                 await _forward(send, answer)
                 return
-            if first is None or (first.status_code == 401 and answer.status_code != 401):
+            if outranks(answer.status_code, None if first is None else first.status_code):
                 first = answer
         if first is None:
             await _reply(send, 404, _envelope(404, "NotFound", "no agent is hosted"))
         else:
             await _forward(send, first)
 
-    async def _joined(self, scope: Scope, send: Send, body: bytes) -> None:
+    async def _joined(self, asked: _Asked, send: Send, body: bytes) -> None:
         """Every accepting agent's list, joined; ``offset``/``limit`` applied to it."""
         query = _decode(body)
         if not isinstance(query, dict):
-            await self._first(scope, send, body)  # the agents' own 4xx for a malformed body
+            await self._first(asked, send, body)  # the agents' own 4xx for a malformed body
             return
         offset = query.pop("offset", 0)
         limit = query.pop("limit", 10)
         if not isinstance(offset, int) or not isinstance(limit, int):
-            await self._first(scope, send, body)
+            await self._first(asked, send, body)
             return
-        asked = {**query, "offset": 0, "limit": offset + max(limit, 0)}
-        wide = _encoder.encode(asked)
+        widened = {**query, "offset": 0, "limit": offset + max(limit, 0)}
+        wide = _encoder.encode(widened)
         joined: list[Any] = []
         accepted = False
         refusal: httpx.Response | None = None
-        for name in sorted(self.host.agents):
-            answer = await self._ask(name, scope, wide)
+        for name in await asked.names():
+            answer = await self._ask(name, asked.scope, wide)
             if answer.status_code == 200:
                 accepted = True
                 joined += answer.json()
             elif answer.status_code in _NOT_MINE:
-                refusal = refusal or answer
+                if outranks(answer.status_code, None if refusal is None else refusal.status_code):
+                    refusal = answer
             else:  # a malformed body: every agent would say the same
                 await _forward(send, answer)
                 return
@@ -293,11 +294,11 @@ class ClientRoutes:
             return
         await _reply(send, 200, _encoder.encode(joined[offset : offset + max(limit, 0)]))
 
-    async def _create_thread(self, scope: Scope, send: Send, body: bytes) -> None:
+    async def _create_thread(self, asked: _Asked, send: Send, body: bytes) -> None:
         """The thread created in every agent that accepts the caller (one id for all)."""
         document = _decode(body) if body.strip() else {}
         if not isinstance(document, dict):
-            await self._first(scope, send, body)
+            await self._first(asked, send, body)
             return
         document.setdefault("thread_id", str(uuid.uuid4()))
         if document["thread_id"] is None:
@@ -305,19 +306,19 @@ class ClientRoutes:
         shared = _encoder.encode(document)
         created: httpx.Response | None = None
         refusal: httpx.Response | None = None
-        for name in sorted(self.host.agents):
-            answer = await self._ask(name, scope, shared)
+        for name in await asked.names():
+            answer = await self._ask(name, asked.scope, shared)
             if answer.status_code == 200:
                 created = created or answer
-            else:
-                refusal = refusal or answer
+            elif outranks(answer.status_code, None if refusal is None else refusal.status_code):
+                refusal = answer
         chosen = created or refusal
         if chosen is None:
             await _reply(send, 404, _envelope(404, "NotFound", "no agent is hosted"))
         else:
             await _forward(send, chosen)
 
-    async def _mcp(self, scope: Scope, send: Send, body: bytes, receive: Receive) -> None:
+    async def _mcp(self, asked: _Asked, send: Send, body: bytes, receive: Receive) -> None:
         """``tools/list`` across agents, ``tools/call`` to the tool's agent, else the first."""
         message = _decode(body)
         method = message.get("method") if isinstance(message, dict) else None
@@ -325,18 +326,19 @@ class ClientRoutes:
         if method == "tools/call" and isinstance(params, dict):
             agent = self.host.agents.get(str(params.get("name")))
             if agent is not None:
-                await self.host.enter(agent, scope, _replay(body, receive), send)
+                await self.host.enter(agent, asked.scope, _replay(body, receive), send)
                 return
         if method != "tools/list":
-            await self._first(scope, send, body)
+            await self._first(asked, send, body)
             return
         tools: list[Any] = []
         reply: dict[str, Any] | None = None
         refusal: httpx.Response | None = None
-        for name in sorted(self.host.agents):
-            answer = await self._ask(name, scope, body)
+        for name in await asked.names():
+            answer = await self._ask(name, asked.scope, body)
             if answer.status_code != 200:
-                refusal = refusal or answer
+                if outranks(answer.status_code, None if refusal is None else refusal.status_code):
+                    refusal = answer
                 continue
             document = answer.json()
             result = document.get("result")
@@ -352,6 +354,38 @@ class ClientRoutes:
             return
         reply["result"]["tools"] = tools
         await _reply(send, 200, _encoder.encode(reply))
+
+
+class _Asked:
+    """One root request and the agents to ask it of: those whose auth provider knows the
+    caller (:meth:`.AgentHost.known`, learnt once, when first needed), or every agent when
+    none does (each then refuses it and reports that, as its own routes would). A caller
+    one agent knows is thus no auth failure of the others."""
+
+    __slots__ = ("_known", "headers", "host", "scope")
+
+    def __init__(self, host: AgentHost, scope: Scope) -> None:
+        self.host = host
+        self.scope = scope
+        self.headers = request_headers(scope)
+        self._known: list[str] | None = None
+
+    async def known(self) -> list[str]:
+        if self._known is None:
+            self._known = await self.host.known(self.headers)
+        return self._known
+
+    async def names(self) -> list[str]:
+        return await self.known() or sorted(self.host.agents)
+
+
+def outranks(status: int, kept: int | None) -> bool:
+    """Whether an agent's refusal ``status`` is the one to answer rather than ``kept`` (the
+    status kept so far, None for none), agents being asked in name order: the first, except
+    that the refusal of an agent that knew the caller (its 403, 404, 429: the credential is
+    good) comes before the 401 of one that did not, which would tell the caller its good
+    key is wrong."""
+    return kept is None or (kept == 401 and status != 401)
 
 
 def _decode(body: bytes) -> Any:

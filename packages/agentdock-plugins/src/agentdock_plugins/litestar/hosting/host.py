@@ -23,7 +23,9 @@ from agentdock.agentdirs import (
     agent_directories,
     duplicate_message,
 )
+from agentdock.capabilities import CLIENT_GONE
 from agentdock.findings import Finding
+from agentdock_runtime import RuntimeHTTPError
 
 from agentdock_plugins.litestar.hosting.hosted import HostedAgent, build_hosted
 
@@ -51,6 +53,30 @@ class InvalidAgents(HostingError):
     def __init__(self, findings: list[Finding]) -> None:
         super().__init__(f"{len(findings)} finding(s) in the Dockfiles of the directory")
         self.findings = findings
+
+
+class _ChildScope(dict[str, Any]):
+    """The scope an agent's application gets under ``/agents/{name}``: a copy of the
+    connection's (its paths rewritten) that still answers :data:`CLIENT_GONE` from it.
+    The server marks the connection's own scope when the client goes away or its body
+    comes too late, possibly while the agent serves the request; the agent's metrics and
+    error handler read the mark here, so they count that status, not a server failure."""
+
+    __slots__ = ("parent",)
+    parent: Scope
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key == CLIENT_GONE and not dict.__contains__(self, key):
+            return self.parent.get(key, default)
+        return dict.get(self, key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or (key == CLIENT_GONE and key in self.parent)
+
+    def __missing__(self, key: str) -> Any:
+        if key == CLIENT_GONE:
+            return self.parent[key]
+        raise KeyError(key)
 
 
 class AgentHost:
@@ -173,7 +199,8 @@ class AgentHost:
                 name, _, rest = path[_PREFIX_LEN:].partition("/")
                 agent = self.agents.get(name)
                 if agent is not None:
-                    child = dict(scope)
+                    child = _ChildScope(scope)
+                    child.parent = scope
                     child["path"] = "/" + rest
                     raw = scope.get("raw_path")
                     if raw is not None:  # as sent: kept when it spells the prefix plainly
@@ -191,6 +218,26 @@ class AgentHost:
                 if await self.routes(scope, receive, send):
                     return
         await self.site(scope, receive, send)
+
+    async def known(self, headers: Mapping[str, str]) -> list[str]:
+        """The names (sorted) of the agents whose auth provider knows the caller from
+        ``headers`` (or takes anyone), asked without a refusal reported: the host asks
+        only those with the caller's credentials, so a caller one agent knows is no auth
+        failure of the others. Empty for a caller none knows, whom every agent then
+        refuses and reports, as its own routes would."""
+        agents = self.agents
+        names: list[str] = []
+        for name in sorted(agents):
+            agent = agents[name]
+            agent.inflight += 1  # its pipeline stays open while it is asked
+            try:
+                await agent.pipeline.authenticate(headers)
+            except RuntimeHTTPError:
+                continue
+            finally:
+                agent.left()
+            names.append(name)
+        return names
 
     @staticmethod
     async def enter(agent: HostedAgent, scope: Scope, receive: Receive, send: Send) -> None:

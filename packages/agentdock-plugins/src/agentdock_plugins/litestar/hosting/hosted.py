@@ -47,10 +47,16 @@ class HostedAgent:
     #: ``raw_path``), made once.
     prefix: str = field(init=False)
     raw_prefix: bytes = field(init=False)
+    #: Its ``/metrics`` is served without credentials (``observability.metrics.public``).
+    metrics_public: bool = field(init=False)
 
     def __post_init__(self) -> None:
+        from agentdock.spec.models import MetricsCfg11
+
         self.prefix = f"/agents/{self.name}"
         self.raw_prefix = self.prefix.encode()
+        metrics = self.spec.observability.metrics
+        self.metrics_public = isinstance(metrics, MetricsCfg11) and metrics.public
 
     async def start(self) -> None:
         """Run the application's start-up (no time limit: an agent may load a model)."""

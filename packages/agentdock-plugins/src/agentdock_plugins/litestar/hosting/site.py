@@ -16,11 +16,14 @@ agent's auth decides for ``/metrics``, and a request counts as in flight like an
   are not (``details``).
 * ``GET /metrics``: the exposition of every agent that lets the caller see it (its
   ``view_metrics`` permission, or ``public: true``), each series labelled ``agent``;
+  a caller some agent knows is asked of those and of the public ones only (the others
+  would count it as an auth failure), one none knows of every agent;
 * ``GET /agents``: the hosted agents, their paths and reload errors (with one agent hosted,
   the root's ``/health`` is that agent's own: this is where its reload errors show). It
   names directories, so it is authorised as ``/metrics`` is: the agents whose
   ``view_metrics`` the caller's credential holds are listed (and the directories that load
-  nothing, once one is); a caller no agent admits gets the first agent's refusal.
+  nothing, once one is); a caller no agent admits gets the refusal of an agent that knew
+  it (403) before a 401 (:func:`.clientroutes.outranks`), as ``/metrics`` does.
 * ``/store/…``: each agent's store is its own; a 404 pointing at ``/agents/{name}/store/…``.
 """
 
@@ -39,6 +42,7 @@ from litestar.params import PathParameter
 
 from agentdock_plugins.litestar.encoding import encode_json
 from agentdock_plugins.litestar.errors import EXCEPTION_HANDLERS, JSON
+from agentdock_plugins.litestar.hosting.clientroutes import outranks
 from agentdock_plugins.litestar.hosting.metrics import merge_expositions
 from agentdock_plugins.litestar.invoke import request_headers
 
@@ -61,8 +65,10 @@ def site_app(host: AgentHost) -> Litestar:
     async def ask(name: str, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
         return await client.get(f"/agents/{name}{path}", headers=headers)
 
-    async def ask_all(path: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
-        names = sorted(host.agents)
+    async def ask_all(
+        path: str, headers: dict[str, str] | None = None, names: list[str] | None = None
+    ) -> dict[str, Any]:
+        names = sorted(host.agents) if names is None else names
         answers = await asyncio.gather(*(ask(name, path, headers) for name in names))
         return dict(zip(names, answers, strict=True))
 
@@ -131,10 +137,21 @@ def site_app(host: AgentHost) -> Litestar:
     @get("/metrics")
     async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
         headers = {k: v for k in _FORWARDED if (v := request.headers.get(k)) is not None}
-        answers = await ask_all("/metrics", headers)
+        # A caller some agent knows is asked of those (and of the agents whose metrics are
+        # public): the others would count it as an auth failure. One none knows: of all.
+        known = await host.known(headers) if headers else []
+        asked = None
+        if known:
+            asked = sorted({*known, *(n for n, a in host.agents.items() if a.metrics_public)})
+        answers = await ask_all("/metrics", headers, asked)
         shown = {n: a.text for n, a in answers.items() if a.status_code == 200}
         if not shown:
-            refusal = next((a for a in answers.values() if a.status_code != 404), None)
+            refusal: httpx.Response | None = None
+            for answer in answers.values():  # name order
+                if answer.status_code != 404 and outranks(
+                    answer.status_code, None if refusal is None else refusal.status_code
+                ):
+                    refusal = answer
             if refusal is None:
                 raise RuntimeHTTPError(404, "NotFound", "no hosted agent exports metrics")
             return Response(
@@ -149,15 +166,23 @@ def site_app(host: AgentHost) -> Litestar:
         return Response(content=body, media_type=content_type)
 
     async def viewable(headers: dict[str, str]) -> list[tuple[str, HostedAgent]]:
-        """The agents whose ``view_metrics`` the caller holds; none: the first refusal."""
+        """The agents whose ``view_metrics`` the caller holds; none: the refusal, chosen by
+        :func:`.clientroutes.outranks`. Only the agents that know the caller are asked,
+        when one does (the others would count it as an auth failure); else all are."""
         shown: list[tuple[str, HostedAgent]] = []
         refusal: RuntimeHTTPError | None = None
-        for name, agent in sorted(host.agents.items()):
+        agents = host.agents
+        names = await host.known(headers) or sorted(agents)
+        for name in names:
+            agent = agents.get(name)
+            if agent is None:
+                continue
             agent.inflight += 1  # its pipeline stays open while it is asked
             try:
                 await agent.pipeline.authorize(headers, VIEW_METRICS)
             except RuntimeHTTPError as exc:
-                refusal = refusal or exc
+                if outranks(exc.status, None if refusal is None else refusal.status):
+                    refusal = exc
                 continue
             finally:
                 agent.left()
