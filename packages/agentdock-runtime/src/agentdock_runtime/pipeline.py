@@ -394,13 +394,7 @@ class Pipeline:
                 return headers._identity
         caller: Mapping[str, Any] | None = None  # once authenticated: who was refused
         try:
-            try:
-                identity: Mapping[str, Any] = await self._auth(headers)
-            except RuntimeHTTPError:
-                raise
-            except Exception as exc:
-                log.warning("auth provider failed (%s)", type(exc).__name__)
-                raise Unauthorized("invalid or missing credentials", headers=_CHALLENGE) from None
+            identity = await self.authenticate(headers)
             caller = identity
             if self._access is not None:
                 await self._access(identity, permission)
