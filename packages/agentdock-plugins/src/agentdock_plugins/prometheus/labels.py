@@ -135,7 +135,12 @@ def route_label(path: str) -> str:
     segments = path.split("/", _MOST + 1)
     if len(segments) > _MOST + 1 or segments.count("") != 1:
         return _uneven_label(path)
-    node = _TREE
+    return _walk(_TREE, segments)
+
+
+def _walk(node: _Node, segments: list[str]) -> str:
+    """The template reached by going down from ``node`` one segment at a time, a fixed
+    segment before a parameter; ``"other"`` where no route goes on."""
     for segment in segments:
         child = node.fixed.get(segment) or node.param
         if child is None:
@@ -156,13 +161,7 @@ def _uneven_label(path: str) -> str:
     label = _FIXED.get("/" + "/".join(segments))
     if label is not None:
         return label
-    node = _TREE.fixed[""]
-    for segment in segments:
-        child = node.fixed.get(segment) or node.param
-        if child is None:
-            return OTHER
-        node = child
-    return node.label or OTHER
+    return _walk(_TREE.fixed[""], segments)
 
 
 class LabelCap:
