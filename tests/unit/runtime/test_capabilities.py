@@ -168,3 +168,51 @@ def pipeline_spec() -> Any:
     from unit.runtime.test_pipeline import make_spec
 
     return make_spec()
+
+
+class FailingCountSink(Sink):
+    """A sink whose lost-event count and event names raise: from the start, or after its
+    first batch."""
+
+    def __init__(self, *, at_once: bool) -> None:
+        super().__init__()
+        self.at_once = at_once
+
+    @property
+    def dropped(self) -> int:
+        if self.at_once or self.events:
+            raise RuntimeError("count unavailable")
+        return 0
+
+    @property
+    def wants(self) -> frozenset[str]:
+        if self.at_once:
+            raise RuntimeError("names unavailable")
+        return frozenset({"run_end"})
+
+
+@pytest.mark.parametrize("at_once", [True, False], ids=["at-once", "after-a-run"])
+def test_a_sink_whose_count_raises_fails_no_build_no_run_and_no_other_sinks_count(
+    at_once: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    failing, metered = FailingCountSink(at_once=at_once), MeteredSink()
+    pipeline = build(Agent(), sinks={"failing": failing, "metered": metered})
+    sinks = pipeline.capabilities.sinks
+    assert sinks.loss_counting == ((0, failing), (1, metered))  # judged without reading it
+    # Names that cannot be read are no names: every event is built.
+    assert sinks.wanted == (None if at_once else frozenset({"run_end"}))
+
+    async def main() -> None:
+        await pipeline.invoke(b'{"text": "a"}', headers=GOOD)
+        await pipeline.invoke(b'{"text": "b"}', headers=GOOD)
+        await pipeline.aclose()
+
+    run(main())
+    assert [e["event"] for e in metered.events].count("run_end") == 2
+    assert [e["event"] for e in failing.events].count("run_end") == 2
+    with caplog.at_level("WARNING", logger="agentdock"):
+        first, second = pipeline.telemetry_drops(), pipeline.telemetry_drops()
+    assert first == second == {"failing": 0, "metered": 7}
+    warned = [r for r in caplog.records if "lost-event count failed" in r.getMessage()]
+    assert len(warned) == 1, "warned once, not on every scrape"
+    assert "failing" in warned[0].getMessage() and "RuntimeError" in warned[0].getMessage()

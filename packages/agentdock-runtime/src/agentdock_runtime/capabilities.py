@@ -10,6 +10,7 @@ found by its class or its name.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +47,7 @@ class SinkCapabilities:
 
     @classmethod
     def sort(cls, sinks: Sequence[Any]) -> SinkCapabilities:
-        named = [sink.wants if isinstance(sink, EventSelectingSink) else None for sink in sinks]
+        named = [_attribute(sink, EventSelectingSink, "wants") for sink in sinks]
         sets = [names for names in named if isinstance(names, frozenset | set)]
         wanted = (
             frozenset(str(name) for names in sets for name in names)
@@ -56,9 +57,7 @@ class SinkCapabilities:
         return cls(
             wanted=wanted,
             loss_counting=tuple(
-                (index, sink)
-                for index, sink in enumerate(sinks)
-                if isinstance(sink, LossCountingSink)
+                (index, sink) for index, sink in enumerate(sinks) if _offers(sink, LossCountingSink)
             ),
             bound=tuple(sink for sink in sinks if isinstance(sink, PipelineBoundSink)),
             metrics=next((sink for sink in sinks if isinstance(sink, MetricsRendering)), None),
@@ -66,6 +65,40 @@ class SinkCapabilities:
                 sink.asgi_middleware for sink in sinks if isinstance(sink, MiddlewareProviding)
             ),
         )
+
+
+def _offers(plugin: Any, capability: type) -> bool:
+    """Whether ``plugin`` has ``capability``'s members, judged without running them: on
+    Python 3.11 ``isinstance`` against a protocol with a data member reads it, so a plugin
+    property that raises would fail the pipeline's build (3.12 reads them statically)."""
+    members = getattr(capability, "__protocol_attrs__", None) or _members(capability)
+    for name in members:
+        try:
+            inspect.getattr_static(plugin, name)
+        except AttributeError:
+            return False
+    return True
+
+
+def _members(capability: type) -> frozenset[str]:
+    """A protocol's own members (what ``isinstance`` checks), on Pythons without
+    ``__protocol_attrs__``."""
+    return frozenset(
+        name
+        for name in (*getattr(capability, "__annotations__", {}), *vars(capability))
+        if not name.startswith("_")
+    )
+
+
+def _attribute(plugin: Any, capability: type, name: str) -> Any:
+    """``plugin.<name>`` when the plugin has ``capability``, else ``None``; ``None`` too
+    when reading it raises (the plugin then offers nothing there)."""
+    if not _offers(plugin, capability):
+        return None
+    try:
+        return getattr(plugin, name)
+    except Exception:
+        return None
 
 
 @dataclass(frozen=True, slots=True)

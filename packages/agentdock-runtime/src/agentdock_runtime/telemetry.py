@@ -100,11 +100,11 @@ class TelemetryQueues:
         self.sink_timeout = sink_timeout
         self.stats = TelemetryStats()
         self._pending: list[deque[Events]] = [deque() for _ in self.sinks]
+        #: The sinks whose ``dropped`` raised once (warned about, not again).
+        self._count_warned: set[int] = set()
         # A sink whose ``wants`` is empty is given nothing (only flushed, its own losses
         # counted); one that takes events itself (``hand_over``) gets them at once.
-        taking = [
-            i for i, s in enumerate(self.sinks) if not _wants_nothing(getattr(s, "wants", None))
-        ]
+        taking = [i for i, s in enumerate(self.sinks) if not _wants_nothing(s)]
         #: The sinks handed each run's events directly, by position.
         self._handed = tuple(i for i in taking if isinstance(self.sinks[i], HandingOverSink))
         #: The sinks whose queue and drain take each run's events, by position.
@@ -170,10 +170,24 @@ class TelemetryQueues:
         queued = self.stats.dropped_by_sink
         out = {name: queued.get(name, 0) for name in self.names}
         for index, sink in self._loss_counting:
-            own = sink.dropped
+            try:
+                own = sink.dropped
+            except Exception as exc:  # a plugin's count that fails is no count, not a failure
+                self._count_failed(index, exc)
+                continue
             if isinstance(own, int) and not isinstance(own, bool):
                 out[self.names[index]] += own
         return out
+
+    def _count_failed(self, index: int, exc: Exception) -> None:
+        """Warn once per sink that its ``dropped`` raised (it is read on every scrape)."""
+        if index not in self._count_warned:
+            self._count_warned.add(index)
+            log.warning(
+                "telemetry sink %s: reading its lost-event count failed (%s); counted as none",
+                self.names[index],
+                type(exc).__name__,
+            )
 
     def _drainer(self, index: int) -> asyncio.Task[None]:
         return asyncio.get_running_loop().create_task(
@@ -256,7 +270,13 @@ class TelemetryQueues:
         await asyncio.gather(*(flush(sink) for sink in self.sinks))
 
 
-def _wants_nothing(wants: Any) -> bool:
+def _wants_nothing(sink: Any) -> bool:
+    """Whether ``sink`` names no event at all (a ``wants`` that cannot be read names none:
+    the sink is given every event)."""
+    try:
+        wants = getattr(sink, "wants", None)
+    except Exception:
+        return False
     return isinstance(wants, frozenset | set) and not wants
 
 
