@@ -1070,6 +1070,39 @@ def test_a_client_gone_under_an_agents_prefix_is_counted_as_on_one_agent(
     assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
 
 
+@pytest.mark.parametrize("status", [408, 499])
+def test_a_client_gone_at_the_root_asks_no_agent_with_half_a_body(
+    deadlines: dict[str, Any], status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At the root, the body chooses the agent: a body cut off at its deadline (408) or by a
+    client that leaves (499) is handed to no agent (which would count the half body as its
+    own 400); the next whole call is counted as usual."""
+    port, key = deadlines["port"], deadlines["key"]
+    before = _counted(port, key, "/runs/wait")
+    with caplog.at_level("ERROR", logger="agentdock"):
+        raw = _half_a_body(port, "/runs/wait", key)
+        with raw:
+            if status == 408:
+                received = b""
+                with contextlib.suppress(ConnectionResetError):
+                    while chunk := raw.recv(65536):
+                        received += chunk
+                assert received.startswith(b"HTTP/1.1 408"), received
+            else:
+                time.sleep(0.2)
+        time.sleep(0.5)
+        whole = httpx.post(
+            f"http://127.0.0.1:{port}/runs/wait",
+            json={"assistant_id": "echo", "input": {"text": "hi"}},
+            headers={"x-api-key": key},
+            timeout=30,
+        )
+    assert whole.status_code == 200, whole.text
+    assert _counted(port, key, "/runs/wait") == before + 1
+    assert _counted(port, key, "/runs/wait", 200) >= 1
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+
+
 # -- which refusal a caller gets at the root ----------------------------------------------------
 
 

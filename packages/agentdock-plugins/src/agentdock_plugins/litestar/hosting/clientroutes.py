@@ -75,6 +75,11 @@ class _TooLarge(Exception):
     pass
 
 
+class _ClientGone(Exception):
+    """The connection ended before the whole body came (the client left, or the server's
+    body deadline answered 408 on it): no agent is asked with what arrived."""
+
+
 class ClientRoutes:
     """Routes root protocol requests to hosted agents (see the module docstring)."""
 
@@ -132,6 +137,8 @@ class ClientRoutes:
                 return True
             try:
                 body = await _read_body(scope, receive, self.max_body_bytes)
+            except _ClientGone:
+                return True  # nothing to answer: the connection is gone
             except _TooLarge:
                 await self._too_large(asked, send)
                 return True
@@ -402,7 +409,7 @@ def _field(body: bytes, name: str) -> Any:
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     """The body, up to ``limit`` (:class:`_TooLarge` past it, unread when its
-    ``content-length`` says so)."""
+    ``content-length`` says so; :class:`_ClientGone` when the connection ends first)."""
     for name, value in scope["headers"]:
         if name == b"content-length" and value.isdigit() and int(value) > limit:
             raise _TooLarge
@@ -411,7 +418,7 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
+            raise _ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
