@@ -431,6 +431,26 @@ def test_a2a_stream(server: dict[str, Any]) -> None:
     assert final.status.state == TaskState.TASK_STATE_COMPLETED
 
 
+def test_a2a_stream_names_its_run_and_the_callers_trace(server: dict[str, Any]) -> None:
+    trace = uuid.uuid4().hex
+    message = {
+        "messageId": str(uuid.uuid4()),
+        "role": "user",
+        "parts": [{"kind": "text", "text": "hi"}],
+    }
+    headers = {
+        "x-api-key": server["keys"]["developer"],
+        "traceparent": f"00-{trace}-{uuid.uuid4().hex[:16]}-01",
+    }
+    body = {"jsonrpc": "2.0", "id": 3, "method": "message/stream", "params": {"message": message}}
+    with httpx.stream(
+        "POST", f"{server['url']}/a2a/{AGENT_NAME}", json=body, headers=headers, timeout=30
+    ) as answer:
+        answer.read()
+    assert answer.status_code == 200 and answer.headers["x-run-id"], answer.headers
+    assert answer.headers["x-trace-id"] == trace
+
+
 def _rpc(server: dict[str, Any], method: str, params: dict[str, Any]) -> dict[str, Any]:
     answer = httpx.post(
         f"{server['url']}/a2a/{AGENT_NAME}",

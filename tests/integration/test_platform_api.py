@@ -365,6 +365,48 @@ def test_a_failing_run_is_an_error_event_and_an_error_body(server: dict[str, Any
     assert client.threads.get(tid)["status"] == "error"
 
 
+def test_every_run_route_names_its_run_and_the_callers_trace(server: dict[str, Any]) -> None:
+    """Each answer that names a run (``x-run-id``) names its trace too (``x-trace-id``),
+    as ``/invoke`` does: the caller's, when it sent a ``traceparent``; else the run's own."""
+    trace = uuid.uuid4().hex
+    parent = {"traceparent": f"00-{trace}-{uuid.uuid4().hex[:16]}-01"}
+    client = sync_client(server)
+    tid = client.threads.create()["thread_id"]
+    run = {"assistant_id": AGENT_NAME, "input": {"text": "hi"}}
+    failing = {"assistant_id": AGENT_NAME, "input": {"text": "boom"}}
+    headers = {"x-api-key": server["keys"]["developer"]}
+    answers: dict[str, httpx.Response] = {}
+    with httpx.Client(base_url=server["url"], headers=headers, timeout=30) as http:
+        answers["own trace"] = http.post("/runs/wait", json=run)
+        for name, path, body in (
+            ("wait", "/runs/wait", run),
+            ("thread wait", f"/threads/{tid}/runs/wait", run),
+            ("stream", "/runs/stream", run),
+            ("thread stream", f"/threads/{tid}/runs/stream", run),
+            ("failed wait", "/runs/wait", failing),
+            ("failed thread wait", f"/threads/{tid}/runs/wait", failing),
+            ("langserve invoke", f"/langserve/{AGENT_NAME}/invoke", {"input": {"text": "hi"}}),
+            ("langserve stream", f"/langserve/{AGENT_NAME}/stream", {"input": {"text": "hi"}}),
+        ):
+            answers[name] = http.post(path, json=body, headers=parent)
+        other = client.threads.create()["thread_id"]
+        started = http.post(f"/threads/{other}/runs", json=run, headers=parent)
+        assert started.status_code == 200, started.text
+        run_id = started.json()["run_id"]
+        answers["join"] = http.get(f"/threads/{other}/runs/{run_id}/join")
+        answers["join stream"] = http.get(f"/threads/{other}/runs/{run_id}/stream")
+        started = http.post(f"/threads/{other}/runs", json=failing, headers=parent)
+        answers["failed join"] = http.get(f"/threads/{other}/runs/{started.json()['run_id']}/join")
+    for name, answer in answers.items():
+        assert answer.status_code == (500 if "failed" in name else 200), (name, answer.text)
+        assert answer.headers.get("x-run-id"), (name, answer.headers)
+        seen = answer.headers.get("x-trace-id", "")
+        assert len(seen) == 32 and seen == seen.lower() and int(seen, 16) > 0, (name, seen)
+        if name != "own trace":
+            assert seen == trace, (name, seen)
+    assert answers["own trace"].headers["x-trace-id"] != trace
+
+
 # -- auth and policies --------------------------------------------------------------------
 
 

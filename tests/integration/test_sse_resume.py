@@ -19,6 +19,10 @@ from agentdock_plugins.litestar.sse import StreamReplay, parse_event_id
 from agentdock_runtime import RuntimeHTTPError, Unauthorized, compile_pipeline
 from litestar.testing import TestClient
 
+#: A caller's W3C trace, continued by the runs it starts.
+CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+CALLER = {"traceparent": f"00-{CALLER_TRACE}-00f067aa0ba902b7-01"}
+
 
 class CountingAgent:
     """Streams one token per word of ``text``; counts its runs."""
@@ -114,7 +118,8 @@ def test_ids_name_the_run_and_the_frame(client: TestClient[Any]) -> None:
 def test_resume_replays_the_frames_after_the_id(
     client: TestClient[Any], agent: CountingAgent, method: str
 ) -> None:
-    first = client.post("/stream", json={"text": "one two three"})
+    first = client.post("/stream", json={"text": "one two three"}, headers=CALLER)
+    assert first.headers["x-trace-id"] == CALLER_TRACE
     sent = frames(first.text)
     assert [f[0] for f in sent] == ["start", "token", "token", "token", "end"]
     assert agent.runs == 1
@@ -126,6 +131,7 @@ def test_resume_replays_the_frames_after_the_id(
     assert resumed.status_code == 200, resumed.text
     assert resumed.headers["content-type"].startswith("text/event-stream")
     assert resumed.headers["x-run-id"] == first.headers["x-run-id"]
+    assert resumed.headers["x-trace-id"] == CALLER_TRACE  # the run's trace, as first sent
     assert frames(resumed.text) == sent[2:]
     assert agent.runs == 1
 
@@ -158,10 +164,12 @@ def test_unknown_or_malformed_id_is_409(client: TestClient[Any], event_id: str) 
 
 
 def test_id_past_the_end_is_409(client: TestClient[Any]) -> None:
-    run_id = client.post("/stream", json={"text": "a"}).headers["x-run-id"]
+    run_id = client.post("/stream", json={"text": "a"}, headers=CALLER).headers["x-run-id"]
     response = client.get("/stream", headers={"last-event-id": f"{run_id}:9"})
     assert response.status_code == 409
     assert response.json()["run_id"] == run_id
+    assert response.headers["x-run-id"] == run_id
+    assert response.headers["x-trace-id"] == CALLER_TRACE
 
 
 class Clock:

@@ -255,7 +255,11 @@ def _stream_handler(
         return Stream(
             replay.follow(recording, after, heartbeat=heartbeat_sec),
             media_type="text/event-stream",
-            headers={**_SSE_HEADERS, "x-run-id": recording.run_id},
+            headers={
+                **_SSE_HEADERS,
+                "x-run-id": recording.run_id,
+                "x-trace-id": recording.trace_id or recording.run_id,
+            },
         )
 
     # One handler for both methods, so ``OPTIONS /stream`` lists both in ``Allow``.

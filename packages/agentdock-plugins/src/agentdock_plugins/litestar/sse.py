@@ -67,10 +67,12 @@ DEFAULT_REPLAY_TTL_SEC = 60.0
 DEFAULT_REPLAY_RUNS = 1024
 
 
-def not_resumable(detail: str, run_id: str | None = None) -> RuntimeHTTPError:
+def not_resumable(
+    detail: str, run_id: str | None = None, trace_id: str | None = None
+) -> RuntimeHTTPError:
     """The 409 for a ``Last-Event-ID`` the window cannot serve."""
     error = RuntimeHTTPError(409, "StreamNotResumable", detail, path="Last-Event-ID")
-    error.run_id = run_id
+    error.run_id, error.trace_id = run_id, trace_id
     return error
 
 
@@ -95,10 +97,20 @@ class _Recording:
         "run_id",
         "size",
         "terminal",
+        "trace_id",
     )
 
-    def __init__(self, run_id: str, max_frames: int, max_bytes: int, owner: str | None) -> None:
+    def __init__(
+        self,
+        run_id: str,
+        max_frames: int,
+        max_bytes: int,
+        owner: str | None,
+        trace_id: str | None = None,
+    ) -> None:
         self.run_id = run_id
+        #: The run's W3C trace id (``x-trace-id`` of a resumed stream).
+        self.trace_id = trace_id
         self.owner = owner
         self.max_bytes = max_bytes
         self.size = 0
@@ -172,14 +184,16 @@ class StreamReplay:
         for run_id in expired:
             del self._runs[run_id]
 
-    def start(self, run_id: str, owner: str | None = None) -> _Recording:
-        """A new recording for ``run_id`` of the caller ``owner``, forgetting expired and
-        then the oldest runs."""
+    def start(
+        self, run_id: str, owner: str | None = None, trace_id: str | None = None
+    ) -> _Recording:
+        """A new recording for ``run_id`` (traced as ``trace_id``) of the caller ``owner``,
+        forgetting expired and then the oldest runs."""
         self._expire()
         self._runs.pop(run_id, None)
         while len(self._runs) >= self.max_runs:
             self._runs.popitem(last=False)
-        rec = _Recording(run_id, self.max_frames, self.max_bytes, owner)
+        rec = _Recording(run_id, self.max_frames, self.max_bytes, owner, trace_id)
         self._runs[run_id] = rec
         return rec
 
@@ -197,9 +211,9 @@ class StreamReplay:
         if rec is None or rec.owner != owner:
             raise not_resumable("the stream is unknown or has expired; start a new run")
         if n > rec.last and rec.finished_at is not None:
-            raise not_resumable("the stream never sent that frame", run_id)
+            raise not_resumable("the stream never sent that frame", run_id, rec.trace_id)
         if not rec.holds_after(n):
-            raise not_resumable("the frames after that id are no longer held", run_id)
+            raise not_resumable("the frames after that id are no longer held", run_id, rec.trace_id)
         return rec, n
 
     async def follow(
@@ -249,7 +263,11 @@ async def sse_stream(
     With ``replay``, every frame is recorded (before it is sent) for clients that resume.
     """
     run_id = str(first.data.get("run_id", ""))
-    rec = replay.start(run_id, first.owner) if replay is not None and run_id else None
+    rec = (
+        replay.start(run_id, first.owner, first.data.get("trace_id"))
+        if replay is not None and run_id
+        else None
+    )
 
     def frame(item: StreamItem) -> bytes:
         data = sse_frame(item, run_id)

@@ -55,7 +55,7 @@ from agentdock_plugins.litestar.invoke import Scope, request_headers
 from agentdock_plugins.litestar.openapi import declared_schemas
 from agentdock_plugins.litestar.platform.admitted import body_admitted
 from agentdock_plugins.litestar.platform.bodies import not_found
-from agentdock_plugins.litestar.platform.encoding import encode
+from agentdock_plugins.litestar.platform.encoding import encode, run_ids
 from agentdock_plugins.litestar.platform.jsonrpc import (
     INVALID_PARAMS,
     RUN_REFUSALS,
@@ -455,7 +455,7 @@ def a2a_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
         return Stream(
             _events(ident, items, task, agent, run_id),
             media_type="text/event-stream",
-            headers={"cache-control": "no-cache", "x-run-id": run_id},
+            headers={"cache-control": "no-cache", **run_ids(run_id, first.data.get("trace_id"))},
         )
 
     @post("/a2a/{agent_name:str}", status_code=200)

@@ -28,7 +28,7 @@ from agentdock_plugins.langgraph.stateschema import state_jsonschema
 from agentdock_plugins.litestar.openapi import declared_schemas
 from agentdock_plugins.litestar.platform.admitted import decode_admitted, refuse
 from agentdock_plugins.litestar.platform.bodies import RunCreate, not_found
-from agentdock_plugins.litestar.platform.encoding import HEARTBEAT, encode
+from agentdock_plugins.litestar.platform.encoding import HEARTBEAT, encode, run_ids
 from agentdock_plugins.litestar.platform.records import Records, RunRecord, ThreadRecord, now_iso
 from agentdock_plugins.litestar.platform.replies import (
     SSE_HEADERS,
@@ -326,16 +326,21 @@ class Platform:
         except RuntimeHTTPError as error:
             if error.status < 500:
                 raise
-            return failure_parts(error, error.run_id, {})
+            ids = run_ids(error.run_id, error.trace_id) if error.run_id else {}
+            return failure_parts(error, error.run_id, ids)
         finally:
             PLATFORM_RUN.reset(token)
-        return 200, encode(result.output), {"x-run-id": result.run_id}
+        return 200, encode(result.output), run_ids(result.run_id, result.trace_id)
 
     def run_headers(self, handle: RunHandle) -> dict[str, str]:
-        headers = {"content-location": self._run_path(handle)}
-        if handle.pipeline_run_id:
-            headers["x-run-id"] = handle.pipeline_run_id
-        return headers
+        """A started run's ``content-location`` and, once the pipeline ran it, its ids."""
+        return {"content-location": self._run_path(handle), **self.ids_of(handle)}
+
+    @staticmethod
+    def ids_of(handle: RunHandle) -> dict[str, str]:
+        """``x-run-id`` and ``x-trace-id`` of ``handle``'s pipeline run; none before it ran."""
+        run_id = handle.pipeline_run_id
+        return run_ids(run_id, handle.trace_id) if run_id else {}
 
     def _run_path(self, handle: RunHandle) -> str:
         record = handle.record
@@ -361,7 +366,7 @@ class Platform:
         error = handle.error
         if error is not None:
             if error.status < 500 and handle.output is None:
-                error.run_id = handle.pipeline_run_id
+                error.run_id, error.trace_id = handle.pipeline_run_id, handle.trace_id
                 raise error
             return failure_parts(error, handle.pipeline_run_id, self.run_headers(handle))
         return 200, encode(handle.output), self.run_headers(handle)

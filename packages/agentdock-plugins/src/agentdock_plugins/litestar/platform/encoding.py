@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["HEARTBEAT", "encode", "sse_event"]
+__all__ = ["HEARTBEAT", "encode", "run_ids", "sse_event"]
 
 #: The comment sent on an idle stream.
 HEARTBEAT = b": heartbeat\n\n"
@@ -44,3 +44,10 @@ def sse_event(event: str, data: Any, event_id: int | None = None) -> bytes:
     if event_id is not None:
         head += b"id: %d\n" % event_id
     return head + b"\n"
+
+
+def run_ids(run_id: str, trace_id: str | None) -> dict[str, str]:
+    """The headers that name a run and its trace: ``x-run-id`` and ``x-trace-id`` (the
+    run's W3C trace id, the caller's when it sent a ``traceparent``; else the run id,
+    which a run without a trace of its own is traced under), as ``/invoke`` sends them."""
+    return {"x-run-id": run_id, "x-trace-id": trace_id or run_id}

@@ -37,7 +37,7 @@ from agentdock_plugins.langgraph.platformrun import PLATFORM_RUN, PlatformRun
 from agentdock_plugins.litestar.invoke import Scope, request_headers
 from agentdock_plugins.litestar.platform.admitted import body_admitted, decode_admitted, refuse
 from agentdock_plugins.litestar.platform.bodies import not_found, run_config
-from agentdock_plugins.litestar.platform.encoding import HEARTBEAT, encode, sse_event
+from agentdock_plugins.litestar.platform.encoding import HEARTBEAT, encode, run_ids, sse_event
 
 if TYPE_CHECKING:
     from agentdock.spec import DockSpec
@@ -99,7 +99,7 @@ def langserve_handlers(pipeline: Pipeline, spec: DockSpec, *, heartbeat_sec: flo
         return Response(
             content=encode({"output": result.output, "metadata": metadata}),
             media_type=JSON,
-            headers={"x-run-id": result.run_id},
+            headers=run_ids(result.run_id, result.trace_id),
         )
 
     @post("/langserve/{agent:str}/batch", status_code=200)
@@ -132,7 +132,7 @@ def langserve_handlers(pipeline: Pipeline, spec: DockSpec, *, heartbeat_sec: flo
         return Stream(
             _frames(run_id, items, heartbeat_sec, run),
             media_type="text/event-stream",
-            headers={"cache-control": "no-cache", "x-run-id": run_id},
+            headers={"cache-control": "no-cache", **run_ids(run_id, first.data.get("trace_id"))},
         )
 
     return [invoke, batch, stream]

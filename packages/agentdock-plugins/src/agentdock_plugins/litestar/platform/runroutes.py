@@ -160,12 +160,14 @@ async def _joined(p: Platform, thread_id: str, run_id: str) -> Response[bytes]:
     """``join`` of the caller's run: once it ends, its output, its failure, or (when
     neither is held) the thread's values."""
     handle = p.runs.handle(run_id)
+    ids: dict[str, str] = {}
     if handle is not None:
         await handle.done.wait()
+        ids = p.ids_of(handle)
         if handle.error is not None:
-            return failure(handle.error, handle.pipeline_run_id, {})
+            return failure(handle.error, handle.pipeline_run_id, ids)
         if handle.output is not None:
-            return json_reply(handle.output)
+            return json_reply(handle.output, 200, ids)
     elif p.records.shared:
         # A run of another replica: its row says when it ends, and how.
         result = await p.ended_elsewhere(run_id)
@@ -174,8 +176,8 @@ async def _joined(p: Platform, thread_id: str, run_id: str) -> Response[bytes]:
         if result and result.get("output") is not None:
             return json_reply(result["output"])
     if p.stateful is None:
-        return json_reply({})
-    return json_reply((await p.state(thread_id)).values)
+        return json_reply({}, 200, ids)
+    return json_reply((await p.state(thread_id)).values, 200, ids)
 
 
 def _rejoined(
@@ -196,7 +198,11 @@ def _rejoined(
             409, "StreamNotResumable", f"the events of run {run_id} are no longer held"
         )
     handle.cancel_on_disconnect = cancel_on_disconnect
-    return Stream(p.follow(handle, after), media_type="text/event-stream", headers=SSE_HEADERS)
+    return Stream(
+        p.follow(handle, after),
+        media_type="text/event-stream",
+        headers={**SSE_HEADERS, **p.ids_of(handle)},
+    )
 
 
 async def _cancel(p: Platform, record: RunRecord, *, wait: bool) -> None:

@@ -96,6 +96,8 @@ class RunHandle:
         self.error: RuntimeHTTPError | None = None
         #: The pipeline's own run id (``x-run-id``, telemetry).
         self.pipeline_run_id: str | None = None
+        #: The run's W3C trace id (``x-trace-id``), set with ``pipeline_run_id``.
+        self.trace_id: str | None = None
         self.cancel_on_disconnect = True
         #: The id of the last frame written to shared records.
         self.flushed = 0
@@ -345,11 +347,11 @@ class Runs:
             )
         except RuntimeHTTPError as exc:
             handle.error = exc
-            handle.pipeline_run_id = exc.run_id
+            handle.pipeline_run_id, handle.trace_id = exc.run_id, exc.trace_id
             if not handle.started.done():
                 handle.started.set_exception(exc)
             return "error"
-        handle.pipeline_run_id = result.run_id
+        handle.pipeline_run_id, handle.trace_id = result.run_id, result.trace_id
         handle.output = result.output
         if not handle.started.done():
             handle.started.set_result(None)
@@ -374,10 +376,11 @@ class Runs:
                 first = await anext(items)
             except RuntimeHTTPError as exc:
                 handle.error = exc
-                handle.pipeline_run_id = exc.run_id
+                handle.pipeline_run_id, handle.trace_id = exc.run_id, exc.trace_id
                 handle.started.set_exception(exc)
                 return "error"
             handle.pipeline_run_id = str(first.data.get("run_id") or "") or None
+            handle.trace_id = str(first.data.get("trace_id") or "") or None
             handle.add("metadata", {"run_id": handle.record.run_id, "attempt": 1})
             handle.started.set_result(None)
             modes = handle.record.kwargs.get("stream_mode") or ()
