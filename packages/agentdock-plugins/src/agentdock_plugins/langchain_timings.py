@@ -55,12 +55,10 @@ class StepTimings:
         if opened is None:
             return
         kind, data, start_ns, started = opened
-        data.update(
-            status=status,
-            duration_ms=(time.perf_counter_ns() - started) / 1e6,
-            start_unix_nano=start_ns,
-            span_id=new_span_id(),
-        )
+        data["status"] = status
+        data["duration_ms"] = (time.perf_counter_ns() - started) / 1e6
+        data["start_unix_nano"] = start_ns
+        data["span_id"] = new_span_id()
         if extra:
             data.update(extra)
         self.emit(kind, data)
