@@ -204,11 +204,21 @@ class _Recorder(BaseCallbackHandler):
         return self._nodes is None and self.tracker.context.tools.refusal is None
 
     def on_chain_start(
-        self, serialized: Any, inputs: Any, *, run_id: UUID, metadata: Any = None, **kwargs: Any
+        self,
+        serialized: Any,
+        inputs: Any,
+        *,
+        run_id: UUID,
+        metadata: Any = None,
+        name: Any = None,
+        **kwargs: Any,
     ) -> None:
-        self.tracker.stop_if_refused()
+        # Called for every runnable of a traced run (the graph itself, each node): the
+        # refusal is looked at here rather than through ``stop_if_refused``.
+        if self.tracker.context.tools.refusal is not None:
+            self.tracker.stop_if_refused()
         if self._nodes is not None:
-            self._nodes.chain_start(run_id, metadata, kwargs.get("name"))
+            self._nodes.chain_start(run_id, metadata, name)
 
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
         if self._nodes is not None:

@@ -39,23 +39,26 @@ class StepTimings:
         self.nodes = "node_event" in steps
         self.models = "model_event" in steps
         self.tools = "tool_event" in steps
-        self._open: dict[UUID, tuple[str, dict[str, Any], int, int]] = {}
+        self._open: dict[int, tuple[str, dict[str, Any], int, int]] = {}
+
+    # Open steps are keyed by ``run_id.int``: a ``UUID`` hashes in Python (``UUID.__hash__``),
+    # its ``int`` in C, and every chain end (the graph's own included) looks one up.
 
     def _start(self, run_id: UUID, kind: str, data: dict[str, Any]) -> None:
-        self._open[run_id] = (kind, data, time.time_ns(), time.perf_counter_ns())
+        self._open[run_id.int] = (kind, data, time.time_ns(), time.perf_counter_ns())
 
     def end(self, run_id: UUID, status: str, extra: Mapping[str, Any] | None = None) -> None:
         """The step ``run_id`` ended with ``status``: its event, if it was timed."""
-        opened = self._open.pop(run_id, None)
+        if not self._open:
+            return
+        opened = self._open.pop(run_id.int, None)
         if opened is None:
             return
         kind, data, start_ns, started = opened
-        data.update(
-            status=status,
-            duration_ms=(time.perf_counter_ns() - started) / 1e6,
-            start_unix_nano=start_ns,
-            span_id=new_span_id(),
-        )
+        data["status"] = status
+        data["duration_ms"] = (time.perf_counter_ns() - started) / 1e6
+        data["start_unix_nano"] = start_ns
+        data["span_id"] = new_span_id()
         if extra:
             data.update(extra)
         self.emit(kind, data)
@@ -63,9 +66,16 @@ class StepTimings:
     def chain_start(self, run_id: UUID, metadata: Any, name: Any) -> None:
         """A runnable started: timed when it is a graph node (LangGraph names the node in
         ``metadata``; the node's nested runnables carry the same metadata, other names)."""
-        node = metadata.get("langgraph_node") if isinstance(metadata, Mapping) else None
+        if metadata.__class__ is not dict and not isinstance(metadata, Mapping):
+            return
+        node = metadata.get("langgraph_node")
         if node is not None and name == node:
-            self._start(run_id, "node_event", {"node": str(node)})
+            self._open[run_id.int] = (
+                "node_event",
+                {"node": str(node)},
+                time.time_ns(),
+                time.perf_counter_ns(),
+            )
 
     def tool_start(self, run_id: UUID, name: str, call_id: str | None) -> None:
         self._start(run_id, "tool_event", {"tool": name, "call_id": call_id})
