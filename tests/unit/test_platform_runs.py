@@ -118,7 +118,7 @@ class _FailingEnd(MemoryRecords):
 
 class _Pipeline:
     async def invoke(self, payload: object, **kwargs: object) -> object:
-        return type("Result", (), {"run_id": "p1", "output": {"ok": True}})()
+        return type("Result", (), {"run_id": "p1", "trace_id": "0" * 32, "output": {"ok": True}})()
 
 
 def test_a_store_failing_at_a_runs_end_still_ends_it_for_those_waiting() -> None:
