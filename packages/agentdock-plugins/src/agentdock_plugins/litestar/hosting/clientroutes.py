@@ -47,6 +47,7 @@ import msgspec
 from agentdock_runtime import PayloadTooLarge, RuntimeHTTPError
 
 from agentdock_plugins.litestar.errors import error_parts
+from agentdock_plugins.litestar.hosting.hosted import outranks
 from agentdock_plugins.litestar.invoke import request_headers
 from agentdock_plugins.litestar.platform.context import assistant_id
 
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
     from agentdock_plugins.litestar.hosting.host import AgentHost
     from agentdock_plugins.litestar.hosting.hosted import HostedAgent
 
-__all__ = ["ROUTED_ROOTS", "ClientRoutes", "outranks"]
+__all__ = ["ROUTED_ROOTS", "ClientRoutes"]
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -211,42 +212,22 @@ class ClientRoutes:
         agent's to judge, once (a rate limit asked here would count the call twice)."""
         if await asked.known():
             return None
-        agents = self.host.agents
-        headers = asked.headers
-        refusal: RuntimeHTTPError | None = None
-        for name in sorted(agents):
-            agent = agents[name]
-            agent.inflight += 1
-            try:  # the agent's own refusal, reported as its routes report one
-                await agent.pipeline.authorize(headers, "invoke")
-            except RuntimeHTTPError as exc:
-                if outranks(exc.status, None if refusal is None else refusal.status):
-                    refusal = exc
-                continue
-            finally:
-                agent.left()
-            return None  # known to it since (a key created meanwhile): its route decides
-        return refusal
+        # Each agent's own refusal, reported as its routes report one.
+        admitted, refusal = await self.host.admitting(asked.headers, "invoke", first=True)
+        return None if admitted else refusal  # admitted: a key created meanwhile
 
     async def _too_large(self, asked: _Asked, send: Send) -> None:
         """A body over the limit: 413 to a caller some agent admits, anyone else the
         refusal of an agent that knew it (403, 429) before a 401, as an agent's own routes
         tell what is wrong with a body to an admitted caller only. Authentication reads
         only headers: the body (declared too large) is not read."""
-        refusal: RuntimeHTTPError | None = None
-        for name in await asked.names():
-            agent = self.host.agents.get(name)
-            if agent is None:
-                continue
-            try:
-                await agent.pipeline.authorize(asked.headers, "invoke")
-            except RuntimeHTTPError as exc:
-                if outranks(exc.status, None if refusal is None else refusal.status):
-                    refusal = exc
-                continue
-            refusal = None
-            break
-        error = refusal or PayloadTooLarge("the request body is too large")
+        names = await asked.names()
+        admitted, refusal = await self.host.admitting(asked.headers, "invoke", names, first=True)
+        error = (
+            refusal
+            if refusal is not None and not admitted
+            else PayloadTooLarge("the request body is too large")
+        )
         status, content, extra = error_parts(error)
         await _reply(send, status, content, extra)
 
@@ -384,15 +365,6 @@ class _Asked:
 
     async def names(self) -> list[str]:
         return await self.known() or sorted(self.host.agents)
-
-
-def outranks(status: int, kept: int | None) -> bool:
-    """Whether an agent's refusal ``status`` is the one to answer rather than ``kept`` (the
-    status kept so far, None for none), agents being asked in name order: the first, except
-    that the refusal of an agent that knew the caller (its 403, 404, 429: the credential is
-    good) comes before the 401 of one that did not, which would tell the caller its good
-    key is wrong."""
-    return kept is None or (kept == 401 and status != 401)
 
 
 def _decode(body: bytes) -> Any:

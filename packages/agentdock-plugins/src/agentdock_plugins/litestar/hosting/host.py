@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ from agentdock.capabilities import CLIENT_GONE
 from agentdock.findings import Finding
 from agentdock_runtime import RuntimeHTTPError
 
-from agentdock_plugins.litestar.hosting.hosted import HostedAgent, build_hosted
+from agentdock_plugins.litestar.hosting.hosted import HostedAgent, build_hosted, outranks
 
 if TYPE_CHECKING:
     from agentdock.plugins import PluginManager
@@ -225,19 +225,54 @@ class AgentHost:
         only those with the caller's credentials, so a caller one agent knows is no auth
         failure of the others. Empty for a caller none knows, whom every agent then
         refuses and reports, as its own routes would."""
+        known, _ = await self._each(sorted(self.agents), lambda p: p.authenticate(headers))
+        return [name for name, _agent in known]
+
+    async def admitting(
+        self,
+        headers: Mapping[str, str],
+        permission: str,
+        names: Iterable[str] | None = None,
+        *,
+        first: bool = False,
+    ) -> tuple[list[tuple[str, HostedAgent]], RuntimeHTTPError | None]:
+        """The agents of ``names`` (default: every one, in name order) that admit the caller
+        to ``permission``, each refusal reported by its agent as its routes report one, and
+        the refusal to answer were none to admit it (:func:`.hosted.outranks`); ``first``:
+        stop at the first that admits."""
+        names = sorted(self.agents) if names is None else names
+        return await self._each(names, lambda p: p.authorize(headers, permission), first=first)
+
+    async def _each(
+        self,
+        names: Iterable[str],
+        check: Callable[[Any], Awaitable[Any]],
+        *,
+        first: bool = False,
+    ) -> tuple[list[tuple[str, HostedAgent]], RuntimeHTTPError | None]:
+        """``check(pipeline)`` of each agent of ``names`` still hosted, its pipeline held
+        open (in flight) meanwhile: those it passed, and the refusal that outranks the
+        others (``first``: up to the first it passes)."""
         agents = self.agents
-        names: list[str] = []
-        for name in sorted(agents):
-            agent = agents[name]
-            agent.inflight += 1  # its pipeline stays open while it is asked
+        passed: list[tuple[str, HostedAgent]] = []
+        refusal: RuntimeHTTPError | None = None
+        for name in names:
+            agent = agents.get(name)
+            if agent is None:
+                continue
+            agent.inflight += 1
             try:
-                await agent.pipeline.authenticate(headers)
-            except RuntimeHTTPError:
+                await check(agent.pipeline)
+            except RuntimeHTTPError as exc:
+                if outranks(exc.status, None if refusal is None else refusal.status):
+                    refusal = exc
                 continue
             finally:
                 agent.left()
-            names.append(name)
-        return names
+            passed.append((name, agent))
+            if first:
+                break
+        return passed, refusal
 
     @staticmethod
     async def enter(agent: HostedAgent, scope: Scope, receive: Receive, send: Send) -> None:

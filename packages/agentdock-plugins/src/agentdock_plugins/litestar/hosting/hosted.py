@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from agentdock.spec import DockSpec
     from agentdock_runtime import Pipeline
 
-__all__ = ["HostedAgent", "build_hosted"]
+__all__ = ["HostedAgent", "build_hosted", "outranks"]
 
 
 @dataclass(eq=False, slots=True)
@@ -101,3 +101,12 @@ def build_hosted(
     )
     application = build_server_app(spec, pipeline, plugins=plugins)
     return HostedAgent(spec.agent.name, directory, spec, application, pipeline)
+
+
+def outranks(status: int, kept: int | None) -> bool:
+    """Whether an agent's refusal ``status`` is the one to answer rather than ``kept`` (the
+    status kept so far, None for none), agents being asked in name order: the first, except
+    that the refusal of an agent that knew the caller (its 403, 404, 429: the credential is
+    good) comes before the 401 of one that did not, which would tell the caller its good
+    key is wrong."""
+    return kept is None or (kept == 401 and status != 401)

@@ -23,7 +23,7 @@ agent's auth decides for ``/metrics``, and a request counts as in flight like an
   names directories, so it is authorised as ``/metrics`` is: the agents whose
   ``view_metrics`` the caller's credential holds are listed (and the directories that load
   nothing, once one is); a caller no agent admits gets the refusal of an agent that knew
-  it (403) before a 401 (:func:`.clientroutes.outranks`), as ``/metrics`` does.
+  it (403) before a 401 (:func:`.hosted.outranks`), as ``/metrics`` does.
 * ``/store/…``: each agent's store is its own; a 404 pointing at ``/agents/{name}/store/…``.
 """
 
@@ -42,7 +42,7 @@ from litestar.params import PathParameter
 
 from agentdock_plugins.litestar.encoding import encode_json
 from agentdock_plugins.litestar.errors import EXCEPTION_HANDLERS, JSON
-from agentdock_plugins.litestar.hosting.clientroutes import outranks
+from agentdock_plugins.litestar.hosting.hosted import outranks
 from agentdock_plugins.litestar.hosting.metrics import merge_expositions
 from agentdock_plugins.litestar.invoke import request_headers
 
@@ -167,26 +167,10 @@ def site_app(host: AgentHost) -> Litestar:
 
     async def viewable(headers: dict[str, str]) -> list[tuple[str, HostedAgent]]:
         """The agents whose ``view_metrics`` the caller holds; none: the refusal, chosen by
-        :func:`.clientroutes.outranks`. Only the agents that know the caller are asked,
+        :func:`.hosted.outranks`. Only the agents that know the caller are asked,
         when one does (the others would count it as an auth failure); else all are."""
-        shown: list[tuple[str, HostedAgent]] = []
-        refusal: RuntimeHTTPError | None = None
-        agents = host.agents
-        names = await host.known(headers) or sorted(agents)
-        for name in names:
-            agent = agents.get(name)
-            if agent is None:
-                continue
-            agent.inflight += 1  # its pipeline stays open while it is asked
-            try:
-                await agent.pipeline.authorize(headers, VIEW_METRICS)
-            except RuntimeHTTPError as exc:
-                if outranks(exc.status, None if refusal is None else refusal.status):
-                    refusal = exc
-                continue
-            finally:
-                agent.left()
-            shown.append((name, agent))
+        names = await host.known(headers) or sorted(host.agents)
+        shown, refusal = await host.admitting(headers, VIEW_METRICS, names)
         if not shown and refusal is not None:
             raise refusal
         return shown
