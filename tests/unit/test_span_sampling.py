@@ -20,6 +20,7 @@ from agentdock_plugins.langfuse.attributes import LangfuseFlavor
 from agentdock_plugins.otel import spans, wire
 from agentdock_plugins.otel.spans import RunSpanBuilder, SpanTarget, fast_decision
 from agentdock_runtime.events import envelope, new_span_id
+from integration._probe_spec import PROBE_DOCUMENT
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace.sampling import (
@@ -241,17 +242,7 @@ def test_the_private_generator_is_reseeded_in_a_forked_child() -> None:
 def _spec() -> Any:
     from agentdock import validate
 
-    document = {
-        "version": "1.1",
-        "agent": {"name": "probe", "entrypoint": "probe:graph", "framework": "langgraph"},
-        "model": {"provider": "openai", "name": "gpt-4o-mini"},
-        "io_schema": {
-            "input": {"type": "object", "properties": {"text": {"type": "string"}}},
-            "output": {"type": "object", "properties": {"text": {"type": "string"}}},
-        },
-        "auth": {"mode": "api_key", "api_keys": {"enabled": True}},
-        "expose": {"rest": True},
-    }
+    document = PROBE_DOCUMENT  # the telemetry sink tests' probe agent
     report = validate(document, skip_imports=True)
     assert report.ok
     return report.spec
