@@ -172,3 +172,61 @@ def test_declared_schemas_keep_their_null_values_and_the_document_names_no_serve
     assert set(document["paths"]) == {"/invoke", "/schema", "/health", "/ready"}
     assert "StreamEnd" not in document["components"]["schemas"]
     jsonschema.Draft202012Validator.check_schema(document["components"]["schemas"]["Input"])
+
+
+def _served_echo() -> Any:
+    import agentdock_plugins.auth
+
+    manager = make_plugin_manager(
+        plugins=[agentdock_plugins.langgraph, agentdock_plugins.litestar, agentdock_plugins.auth]
+    )
+    return agentdock.app(ECHO, plugins=manager)
+
+
+#: The operations whose answer names the run they start or follow.
+RUN_OPERATIONS = {
+    ("/invoke", "post"),
+    ("/stream", "get"),
+    ("/stream", "post"),
+    ("/runs/wait", "post"),
+    ("/runs/stream", "post"),
+    ("/runs", "post"),
+    ("/threads/{thread_id}/runs/wait", "post"),
+    ("/threads/{thread_id}/runs/stream", "post"),
+    ("/threads/{thread_id}/runs", "post"),
+    ("/threads/{thread_id}/runs/{run_id}/join", "get"),
+    ("/threads/{thread_id}/runs/{run_id}/stream", "get"),
+    ("/langserve/{agent}/invoke", "post"),
+    ("/langserve/{agent}/stream", "post"),
+    ("/a2a/{agent}", "post"),
+}
+
+
+def test_every_answer_that_names_its_run_names_its_trace_too() -> None:
+    """``x-run-id`` and ``x-trace-id`` are declared together, on each operation whose
+    answer sends them; a LangServe batch, which names its runs in its body, declares
+    neither."""
+    document = echo_document()
+    named = set()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            headers = operation["responses"].get("200", {}).get("headers", {})
+            if {"x-run-id", "x-trace-id"} & set(headers):
+                assert {"x-run-id", "x-trace-id"} <= set(headers), (path, method, headers)
+                named.add((path, method))
+    assert named == RUN_OPERATIONS
+    assert ("/langserve/{agent}/batch", "post") not in named
+
+
+def test_the_documents_paths_are_the_routes_the_app_serves() -> None:
+    """Each path of the document is a route of the app, its parameters named alike (the
+    Platform's ``{assistant_id}``, not another name), so a path template read from the
+    document is the route label ``/metrics`` reports."""
+    import re
+
+    app = _served_echo()
+    routes = {re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path_format) for route in app.routes}
+    with TestClient(app) as client:
+        document = client.get("/openapi.json").json()
+    missing = set(document["paths"]) - routes
+    assert not missing, sorted(missing)

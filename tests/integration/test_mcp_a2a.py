@@ -451,6 +451,56 @@ def test_a2a_stream_names_its_run_and_the_callers_trace(server: dict[str, Any]) 
     assert answer.headers["x-trace-id"] == trace
 
 
+def test_a2a_send_names_its_run_and_the_callers_trace(server: dict[str, Any]) -> None:
+    """``message/send`` starts a run as ``message/stream`` does, and names it as it does:
+    blocking, in the background, and when a policy rejects the message (a run that
+    ended refused); ``tasks/get`` starts none and names none."""
+    trace = uuid.uuid4().hex
+    headers = {
+        "x-api-key": server["keys"]["developer"],
+        "traceparent": f"00-{trace}-{uuid.uuid4().hex[:16]}-01",
+    }
+
+    def send(text: str, **configuration: Any) -> httpx.Response:
+        message = {
+            "messageId": str(uuid.uuid4()),
+            "role": "user",
+            "parts": [{"kind": "text", "text": text}],
+        }
+        params: dict[str, Any] = {"message": message}
+        if configuration:
+            params["configuration"] = configuration
+        body = {"jsonrpc": "2.0", "id": 4, "method": "message/send", "params": params}
+        url = f"{server['url']}/a2a/{AGENT_NAME}"
+        answer = httpx.post(url, json=body, headers=headers, timeout=30)
+        assert answer.status_code == 200, answer.text
+        return answer
+
+    blocking = send("hi")
+    task = blocking.json()["result"]
+    assert task["status"]["state"] == "completed", task
+    assert blocking.headers["x-run-id"] == task["metadata"]["agentdock/run_id"]
+    assert blocking.headers["x-trace-id"] == trace
+    ends = server["events"].of_run(blocking.headers["x-run-id"])
+    assert [e["data"]["status"] for e in ends if e["event"] == "run_end"] == ["ok"]
+    later = send("quick", blocking=False)
+    assert later.json()["result"]["status"]["state"] == "working", later.text
+    assert later.headers["x-trace-id"] == trace
+    server["events"].of_run(later.headers["x-run-id"])  # the run the answer names ended
+    rejected = send(INJECTION)
+    assert rejected.json()["result"]["status"]["state"] == "rejected", rejected.text
+    envelope = rejected.json()["result"]["status"]["message"]["parts"][1]["data"]
+    assert rejected.headers["x-run-id"] == envelope["run_id"]
+    assert rejected.headers["x-trace-id"] == trace
+    got = httpx.post(
+        f"{server['url']}/a2a/{AGENT_NAME}",
+        json={"jsonrpc": "2.0", "id": 5, "method": "tasks/get", "params": {"id": task["id"]}},
+        headers=headers,
+        timeout=30,
+    )
+    assert got.status_code == 200 and "x-run-id" not in got.headers, got.headers
+
+
 def _rpc(server: dict[str, Any], method: str, params: dict[str, Any]) -> dict[str, Any]:
     answer = httpx.post(
         f"{server['url']}/a2a/{AGENT_NAME}",

@@ -407,6 +407,39 @@ def test_every_run_route_names_its_run_and_the_callers_trace(server: dict[str, A
     assert answers["own trace"].headers["x-trace-id"] != trace
 
 
+def test_a_background_run_is_named_when_it_is_created(server: dict[str, Any]) -> None:
+    """``runs.create`` (with a thread or without) answers before its run starts, and names
+    the run its pipeline runs and reports (``x-run-id``) and its trace (``x-trace-id``), as
+    ``join`` does later; a run enqueued behind another is named before its turn too."""
+    trace = uuid.uuid4().hex
+    parent = {"traceparent": f"00-{trace}-{uuid.uuid4().hex[:16]}-01"}
+    client = sync_client(server)
+    tid = client.threads.create()["thread_id"]
+    run = {"assistant_id": AGENT_NAME, "input": {"text": "hi"}}
+    headers = {"x-api-key": server["keys"]["developer"]}
+    captured: CapturedEvents = server["events"]
+    with httpx.Client(base_url=server["url"], headers=headers, timeout=30) as http:
+        slow = http.post(f"/threads/{tid}/runs", json={**run, "input": {"text": "slow bg"}})
+        queued = http.post(
+            f"/threads/{tid}/runs", json={**run, "multitask_strategy": "enqueue"}, headers=parent
+        )
+        stateless = http.post("/runs", json=run)
+        for started in (slow, queued, stateless):
+            assert started.status_code == 200, started.text
+            assert len(started.headers.get("x-run-id", "")) == 32, started.headers
+        assert queued.json()["status"] == "pending"  # answered before it started
+        assert queued.headers["x-trace-id"] == trace
+        assert stateless.headers["x-trace-id"] == stateless.headers["x-run-id"]
+        joined = http.get(f"/threads/{tid}/runs/{queued.json()['run_id']}/join")
+    assert joined.status_code == 200, joined.text
+    assert joined.headers["x-run-id"] == queued.headers["x-run-id"]
+    assert joined.headers["x-trace-id"] == trace
+    for started in (slow, queued, stateless):
+        events = captured.of_run(started.headers["x-run-id"])
+        end = next(e for e in events if e["event"] == "run_end")
+        assert end["data"]["status"] == "ok", end
+
+
 # -- auth and policies --------------------------------------------------------------------
 
 
@@ -855,6 +888,29 @@ def test_langserve_remote_runnable_invoke_batch_and_stream(server: dict[str, Any
     with pytest.raises(httpx.HTTPStatusError) as unknown:
         other.invoke({"text": "hi"})
     assert_envelope(unknown.value.response, 404, "NotFound")
+
+
+def test_langserve_batch_names_its_runs_in_the_body_not_in_headers(
+    server: dict[str, Any],
+) -> None:
+    """A batch starts one run per input: a one-value header cannot name them, so the body's
+    ``metadata.run_ids`` (LangServe's own field) does, in the inputs' order, and neither
+    ``x-run-id`` nor ``x-trace-id`` is sent."""
+    key = server["keys"]["developer"]
+    body = {"inputs": [{"text": "a"}, {"text": "b"}]}
+    answer = httpx.post(
+        f"{server['url']}/langserve/{AGENT_NAME}/batch",
+        json=body,
+        headers={"x-api-key": key},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    assert "x-run-id" not in answer.headers and "x-trace-id" not in answer.headers
+    run_ids = answer.json()["metadata"]["run_ids"]
+    assert len(set(run_ids)) == 2, run_ids
+    for run_id in run_ids:
+        events = server["events"].of_run(run_id)
+        assert next(e for e in events if e["event"] == "run_end")["data"]["status"] == "ok"
 
 
 def test_openapi_lists_the_platform_routes(server: dict[str, Any]) -> None:

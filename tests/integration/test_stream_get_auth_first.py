@@ -100,6 +100,42 @@ def test_an_admitted_caller_is_told_what_is_wrong_with_its_input(
     assert len(starts) == 1, starts
 
 
+@pytest.mark.parametrize(
+    ("params", "status", "name"),
+    [
+        ({}, 400, "BadRequest"),
+        ({"input": "{not json"}, 400, "MalformedJSONError"),
+        ({"input": "[1]"}, 422, "ValidationError"),
+    ],
+    ids=["no-input", "malformed", "array"],
+)
+def test_an_admitted_callers_unreadable_input_is_a_run_as_a_malformed_body_is(
+    server: dict[str, Any], params: dict[str, str], status: int, name: str
+) -> None:
+    """An admitted caller's ``input`` that cannot be run (missing, not JSON, not an object)
+    is refused as ``/invoke`` refuses a malformed body: the envelope and ``x-run-id`` name
+    the run, ``x-trace-id`` its trace, and the run is reported (one ``run_end``, status
+    ``error``)."""
+    answer = _stream(server, params, server["keys"]["developer"])
+    assert answer.status_code == status, answer.text
+    envelope = answer.json()
+    assert envelope["error"] == name, envelope
+    run_id = answer.headers["x-run-id"]
+    assert envelope["run_id"] == run_id and answer.headers["x-trace-id"] == run_id
+    ends = [e for e in server["events"].of_run(run_id) if e["event"] == "run_end"]
+    assert len(ends) == 1 and ends[0]["data"]["status"] == "error", ends
+    assert ends[0]["data"]["error_type"] == name, ends
+    # As /invoke answers a malformed body.
+    invoked = httpx.post(
+        f"{server['url']}/invoke",
+        content=b"{not json",
+        headers={"x-api-key": server["keys"]["developer"], "content-type": "application/json"},
+        timeout=30,
+    )
+    assert invoked.status_code == 400 and invoked.json()["run_id"] == invoked.headers["x-run-id"]
+    server["events"].of_run(invoked.headers["x-run-id"])
+
+
 @pytest.fixture
 def limited(tmp_path: Any) -> Iterator[dict[str, Any]]:
     auth = '  rate_limits: {developer: "3/h"}\n'
@@ -112,7 +148,9 @@ def limited(tmp_path: Any) -> Iterator[dict[str, Any]]:
 
 def test_an_admitted_call_counts_once_against_the_rate_limit(limited: dict[str, Any]) -> None:
     developer = limited["keys"]["developer"]
-    for _ in range(3):  # admitted at the route, then run: one hit each
+    refused = _stream(limited, QUERIES[1], developer)  # a run refused at its input: one hit
+    assert refused.status_code == 400 and refused.headers["x-run-id"], refused.text
+    for _ in range(2):  # admitted at the route, then run: one hit each
         _run_id(_stream(limited, QUERIES[-1], developer))
     over = _stream(limited, QUERIES[-1], developer)
     assert over.status_code == 429, over.text

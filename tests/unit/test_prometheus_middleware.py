@@ -213,9 +213,9 @@ def served() -> Iterator[tuple[Litestar, PrometheusSink]]:
 
 
 def _template(path_format: str) -> str:
-    """A Litestar route's path as a label: its parameters without their types (A2A's
-    ``{agent_name}`` is ``{agent}``, as it always was)."""
-    return re.sub(r"\{(\w+):\w+\}", r"{\1}", path_format).replace("{agent_name}", "{agent}")
+    """A Litestar route's path as a label: its parameters without their types (the names
+    are those of the OpenAPI document, ``{assistant_id}``, ``{agent}``)."""
+    return re.sub(r"\{(\w+):\w+\}", r"{\1}", path_format)
 
 
 def _litestar_label(app: Litestar, path: str) -> str:

@@ -30,7 +30,7 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from agentdock.capabilities import ClosingAdapter
 from agentdock.run import (
@@ -282,6 +282,7 @@ class Pipeline:
         thread_id: str | None = None,
         own_thread: bool = False,
         resume: bool = False,
+        run_id: str | None = None,
     ) -> InvokeResult:
         """Run the agent once.
 
@@ -294,9 +295,11 @@ class Pipeline:
         :param resume: ``payload`` (a mapping: ``{"resume": …}``) resumes a run stopped at
             an interrupt: it is no input, so the input schema does not check it; the ``pre``
             policies do (a refusal's ``path`` starts with ``resume``).
+        :param run_id: the run's id, when the server named the run before it started (a
+            Platform run in the background answers with it); a fresh one otherwise.
         :raises RuntimeHTTPError: any refusal or failure, with ``run_id`` set.
         """
-        run_id = new_run_id()
+        run_id = run_id or new_run_id()
         started = time.perf_counter()
         state = self._new_state(run_id, headers, thread_id)
         status, error, identity = "error", None, _ANONYMOUS
@@ -454,6 +457,31 @@ class Pipeline:
         value = await self._run_policies(self._pre, value, context, large)
         return value, context
 
+    async def refuse_input(
+        self,
+        error: RuntimeHTTPError,
+        *,
+        headers: Mapping[str, str] = _NO_HEADERS,
+        mode: Literal["invoke", "stream"] = "stream",
+    ) -> NoReturn:
+        """Raise ``error``, an input the server could not hand to the run (``GET /stream``
+        with no ``input``, or one that is not JSON), as a run refused at its input: the
+        caller admitted as every run is, ``error`` stamped with the run's ids and the run
+        reported, as a malformed body is on ``/invoke``."""
+        run_id = new_run_id()
+        started = time.perf_counter()
+        state = self._new_state(run_id, headers, None)
+        identity = _ANONYMOUS
+        try:
+            identity = await self._admit(headers, "invoke", state)
+            state.stage = "input"
+            raise error
+        except RuntimeHTTPError as exc:
+            error = _stamped(exc, run_id, state)
+            raise
+        finally:
+            self._finish(mode, run_id, started, "error", error, identity, state)
+
     # -- stream ----------------------------------------------------------------------------------
 
     async def stream(
@@ -464,6 +492,7 @@ class Pipeline:
         thread_id: str | None = None,
         own_thread: bool = False,
         resume: bool = False,
+        run_id: str | None = None,
     ) -> AsyncIterator[StreamItem]:
         """Run the agent, yielding ``start``, then ``token``/``event`` items, then ``end``
         (``run_id``, ``usage`` and the run's ``output``, as ``invoke`` would answer it).
@@ -476,8 +505,9 @@ class Pipeline:
         are settled in one ``finally`` for every way a stream ends (done, refused, failed,
         cancelled, closed), and every token passes through here; a nested generator would
         add a frame per token (about 0.2 µs, against some 13 µs a token costs with policies).
+        ``run_id`` is as :meth:`invoke` takes it.
         """
-        run_id = new_run_id()
+        run_id = run_id or new_run_id()
         started = time.perf_counter()
         state = self._new_state(run_id, headers, thread_id)
         status, error, identity = "error", None, _ANONYMOUS

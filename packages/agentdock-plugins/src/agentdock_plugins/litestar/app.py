@@ -275,18 +275,22 @@ def _stream_handler(
             return await _open_stream(body, admitted, request)
         # As a body is: the caller is admitted (401, 403, 429) before its input is judged,
         # and a refused caller starts no run; the run takes the admission (counted once).
+        # An input that cannot be read is refused as a run, as a malformed body is: with its
+        # run id, counted among the runs.
         caller = await pipeline.admit(headers)
         raw = request.query_params.get("input")
         if raw is None:
-            raise RuntimeHTTPError(
+            missing = RuntimeHTTPError(
                 400, "BadRequest", "the input query parameter is required", path="input"
             )
+            await pipeline.refuse_input(missing, headers=caller)
         try:
             value = decode_json(raw)
         except MalformedJSONError:
-            raise MalformedJSONError(
+            malformed = MalformedJSONError(
                 "the input query parameter is not valid JSON", path="input"
-            ) from None
+            )
+            await pipeline.refuse_input(malformed, headers=caller)
         payload: bytes | Mapping[str, Any] | str = value if type(value) is dict else raw
         return await _open_stream(payload, caller, request)
 

@@ -174,7 +174,14 @@ _RUN_ERRORS = ("400", "401", "403", "413", "415", "422", "429", "498", "499", "5
 _STREAM_ERRORS = (*_RUN_ERRORS[:3], "409", *_RUN_ERRORS[3:])
 
 _INPUT = Reference(_REF + "Input")
-_RUN_ID_HEADER = {"x-run-id": OpenAPIHeader(description="The run's id", schema=_STRING)}
+#: The headers that name a run: its id and its W3C trace id (the caller's ``traceparent``'s).
+_RUN_ID_HEADER = {
+    "x-run-id": OpenAPIHeader(description="The run's id", schema=_STRING),
+    "x-trace-id": OpenAPIHeader(
+        description="The run's W3C trace id (the caller's, when it sent a traceparent)",
+        schema=_STRING,
+    ),
+}
 _THREAD_PARAMETERS: list[Parameter | Reference] = [
     Parameter(
         name="x-thread-id",

@@ -44,9 +44,9 @@ ROUTE_TEMPLATES: tuple[str, ...] = (
     "/langserve/{agent}/stream",
     # The LangGraph Platform API
     "/assistants/search",
-    "/assistants/{assistant}",
-    "/assistants/{assistant}/graph",
-    "/assistants/{assistant}/schemas",
+    "/assistants/{assistant_id}",
+    "/assistants/{assistant_id}/graph",
+    "/assistants/{assistant_id}/schemas",
     "/threads",
     "/threads/search",
     "/threads/{thread_id}",

@@ -8,7 +8,8 @@
   the run stopped at an ``interrupt()``, what it asks in the status message, and a
   ``message/send`` naming the task's ``taskId`` answers it and resumes the run
   (:mod:`..resume`); ``rejected`` when a policy refuses; ``failed`` otherwise, with
-  AgentDock's error envelope as a ``data`` part of the status message).
+  AgentDock's error envelope as a ``data`` part of the status message). The answer's
+  ``x-run-id`` and ``x-trace-id`` name the run (none when the run never started).
 * ``message/stream``: the same run as ``/stream`` runs it, answered as Server-Sent Events:
   the ``Task`` (``working``), then ``artifact-update`` and a final ``status-update``.
 * ``tasks/get``: a task this server answered (the 1,024 most recent; a task id is a random
@@ -90,6 +91,8 @@ INPUT_REQUIRED = "input-required"
 _METHODS = frozenset({"message/send", "message/stream", "tasks/get", "tasks/cancel"})
 
 AgentPath = Annotated[str, PathParameter()]
+#: A ``message/send`` answer: the task, and its run's ``x-run-id`` and ``x-trace-id``.
+Sent = tuple[dict[str, Any], dict[str, str]]
 _decoder = msgspec.json.Decoder()
 
 
@@ -309,7 +312,7 @@ class _Agent:
 
     async def resume(
         self, task: dict[str, Any], params: Mapping[str, Any], headers: Mapping[str, str]
-    ) -> dict[str, Any]:
+    ) -> Sent:
         """``message/send`` answering an ``input-required`` task: the run resumed with the
         message's answer (not an input: the input policies see it, the schema does not)."""
         message = cast("Mapping[str, Any]", params["message"])
@@ -324,11 +327,12 @@ class _Agent:
             if is_admission(exc):  # a caller refused leaves the task as it was
                 raise
             task["history"].append(answer)
-            return self.fail(task, exc.envelope())
+            return self.fail(task, exc.envelope()), _ids_of(exc)
         finally:
             self.answering.discard(task["id"])
         task["history"].append(answer)
-        return self.complete(task, result.output, result.run_id)
+        done = self.complete(task, result.output, result.run_id)
+        return done, run_ids(result.run_id, result.trace_id)
 
     def fail(self, task: dict[str, Any], envelope: dict[str, Any]) -> dict[str, Any]:
         state = "rejected" if envelope.get("error") in RUN_REFUSALS else "failed"
@@ -341,7 +345,9 @@ class _Agent:
         self.keep(task)
         return task
 
-    async def send(self, params: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
+    async def send(self, params: Mapping[str, Any], headers: Mapping[str, str]) -> Sent:
+        """``message/send``: the task the run ended, and the run's ``x-run-id`` and
+        ``x-trace-id`` (none when no run started)."""
         waiting = await self.waiting(params, headers)
         if waiting is not None:
             return await self.resume(waiting, params, headers)
@@ -353,14 +359,15 @@ class _Agent:
         except RuntimeHTTPError as exc:
             if is_admission(exc):
                 raise
-            return self.fail(task, exc.envelope())
-        return self.complete(task, result.output, result.run_id)
+            return self.fail(task, exc.envelope()), _ids_of(exc)
+        return self.complete(task, result.output, result.run_id), run_ids(
+            result.run_id, result.trace_id
+        )
 
-    async def send_later(
-        self, params: Mapping[str, Any], headers: Mapping[str, str]
-    ) -> dict[str, Any]:
+    async def send_later(self, params: Mapping[str, Any], headers: Mapping[str, str]) -> Sent:
         """``message/send`` with ``blocking: false``: the run admitted (a refusal of the
-        caller keeps its HTTP status), then left to run; the task, ``working``."""
+        caller keeps its HTTP status), then left to run; the task, ``working``, and the
+        run's ids."""
         await self.no_answer(params, headers)
         value, task = self.begin(params)
         items = self.pipeline.stream(value, headers=headers, thread_id=self.thread_of(task))
@@ -369,16 +376,17 @@ class _Agent:
         except RuntimeHTTPError as exc:
             if is_admission(exc):
                 raise
-            return self.fail(task, exc.envelope())
+            return self.fail(task, exc.envelope()), _ids_of(exc)
         task["status"] = {"state": "working", "timestamp": _now()}
         self.keep(task)
         self.running[task["id"]] = asyncio.Event()
         answer = msgspec.json.decode(encode(task))  # as it stands now, not as the run goes on
-        frames = _events(None, items, task, self, str(first.data.get("run_id", "")))
+        run_id = str(first.data.get("run_id", ""))
+        frames = _events(None, items, task, self, run_id)
         run = asyncio.create_task(_drain(frames))
         self.background.add(run)
         run.add_done_callback(self.background.discard)
-        return cast("dict[str, Any]", answer)
+        return cast("dict[str, Any]", answer), run_ids(run_id, first.data.get("trace_id"))
 
     async def no_answer(self, params: Mapping[str, Any], headers: Mapping[str, str]) -> None:
         """An answer to an ``input-required`` task resumes with a blocking ``message/send``
@@ -427,44 +435,42 @@ def _frame(ident: Any, result: Mapping[str, Any]) -> bytes:
 
 def a2a_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
     """The Litestar handlers of A2A for ``pipeline`` (built once)."""
-    agent = _Agent(pipeline, spec)
+    served = _Agent(pipeline, spec)
 
     def check_agent(name: str) -> None:
-        if name != agent.name:
+        if name != served.name:
             raise not_found("agent", name)
 
-    @get("/a2a/{agent_name:str}/.well-known/agent-card.json")
-    async def card(request: Request[Any, Any, Any], agent_name: AgentPath) -> Response[bytes]:
-        check_agent(agent_name)
+    @get("/a2a/{agent:str}/.well-known/agent-card.json")
+    async def card(request: Request[Any, Any, Any], agent: AgentPath) -> Response[bytes]:
+        check_agent(agent)
         return Response(
-            content=encode(agent.card(str(request.base_url))), media_type="application/json"
+            content=encode(served.card(str(request.base_url))), media_type="application/json"
         )
 
     async def stream(
         ident: Any, value: dict[str, Any], task: dict[str, Any], headers: Mapping[str, str]
     ) -> Stream:
-        items = pipeline.stream(value, headers=headers, thread_id=agent.thread_of(task))
+        items = pipeline.stream(value, headers=headers, thread_id=served.thread_of(task))
         try:
             first = await anext(items)  # a refusal of the caller keeps its HTTP status
         except RuntimeHTTPError as exc:
             if is_admission(exc):
                 raise
-            agent.fail(task, exc.envelope())
+            served.fail(task, exc.envelope())
             return Stream(_one(ident, task), media_type="text/event-stream")
         run_id = str(first.data.get("run_id", ""))
         return Stream(
-            _events(ident, items, task, agent, run_id),
+            _events(ident, items, task, served, run_id),
             media_type="text/event-stream",
             headers={"cache-control": "no-cache", **run_ids(run_id, first.data.get("trace_id"))},
         )
 
-    @post("/a2a/{agent_name:str}", status_code=200)
-    async def rpc(
-        request: Request[Any, Any, Any], agent_name: AgentPath
-    ) -> Response[bytes] | Stream:
+    @post("/a2a/{agent:str}", status_code=200)
+    async def rpc(request: Request[Any, Any, Any], agent: AgentPath) -> Response[bytes] | Stream:
         headers = request_headers(cast("Scope", request.scope))
         body, headers = await body_admitted(pipeline, request, headers)
-        check_agent(agent_name)  # after admission: a stranger learns no agent's name
+        check_agent(agent)  # after admission: a stranger learns no agent's name
         ident: Any = None
         try:
             message = read_message(body)
@@ -478,24 +484,25 @@ def a2a_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
             # admission's refusal (401, 403, 429) and learns nothing of the protocol.
             await pipeline.authorize(headers, "invoke")
             return error_response(ident, exc)
+        ids: dict[str, str] = {}
         try:
             if method == "message/send" and _non_blocking(params):
-                result = await agent.send_later(params, headers)
+                result, ids = await served.send_later(params, headers)
             elif method == "message/send":
-                result = await agent.send(params, headers)
+                result, ids = await served.send(params, headers)
             elif method == "message/stream":
-                await agent.no_answer(params, headers)
-                value, task = agent.begin(params)
+                await served.no_answer(params, headers)
+                value, task = served.begin(params)
                 return await stream(ident, value, task, headers)
             elif method == "tasks/get":
                 await pipeline.authorize(headers, "invoke")
-                result = agent.get_task(params)
+                result = served.get_task(params)
             else:  # tasks/cancel
                 await pipeline.authorize(headers, "invoke")
-                result = agent.cancel_task(params)
+                result = served.cancel_task(params)
         except RpcError as exc:
             return error_response(ident, exc)
-        return result_response(ident, result)
+        return result_response(ident, result, ids)
 
     return [card, rpc]
 
@@ -549,6 +556,11 @@ async def _events(
         agent.running.pop(task["id"], None)
         with anyio.CancelScope(shield=True):
             await items.aclose()
+
+
+def _ids_of(exc: RuntimeHTTPError) -> dict[str, str]:
+    """``x-run-id`` and ``x-trace-id`` of the run ``exc`` ended (none when no run started)."""
+    return run_ids(exc.run_id, exc.trace_id) if exc.run_id else {}
 
 
 def _non_blocking(params: Mapping[str, Any]) -> bool:

@@ -32,26 +32,26 @@ def assistant_handlers(p: Platform) -> list[Any]:
         found = [p.assistant] if hit else []
         return json_reply(found[query.offset : query.offset + max(query.limit, 0)])
 
-    @get("/assistants/{assistant:str}")
+    @get("/assistants/{assistant_id:str}")
     async def assistant_get(
-        request: Request[Any, Any, Any], assistant: PathPart
+        request: Request[Any, Any, Any], assistant_id: PathPart
     ) -> Response[bytes]:
-        await p.known_assistant(headers_of(request), assistant)
+        await p.known_assistant(headers_of(request), assistant_id)
         return json_reply(p.assistant)
 
-    @get("/assistants/{assistant:str}/graph")
+    @get("/assistants/{assistant_id:str}/graph")
     async def assistant_graph(
-        request: Request[Any, Any, Any], assistant: PathPart
+        request: Request[Any, Any, Any], assistant_id: PathPart
     ) -> Response[bytes]:
-        await p.known_assistant(headers_of(request), assistant)
+        await p.known_assistant(headers_of(request), assistant_id)
         xray = request.query_params.get("xray") or "false"
         return json_reply(p.drawn_graph(xray))
 
-    @get("/assistants/{assistant:str}/schemas")
+    @get("/assistants/{assistant_id:str}/schemas")
     async def assistant_schemas(
-        request: Request[Any, Any, Any], assistant: PathPart
+        request: Request[Any, Any, Any], assistant_id: PathPart
     ) -> Response[bytes]:
-        await p.known_assistant(headers_of(request), assistant)
+        await p.known_assistant(headers_of(request), assistant_id)
         return json_reply(p.schemas())
 
     return [

@@ -333,12 +333,13 @@ class Platform:
         return 200, encode(result.output), run_ids(result.run_id, result.trace_id)
 
     def run_headers(self, handle: RunHandle) -> dict[str, str]:
-        """A started run's ``content-location`` and, once the pipeline ran it, its ids."""
+        """A started run's ``content-location``, ``x-run-id`` and ``x-trace-id`` (named when
+        the run is started, before it runs: ``runs.create`` answers with them)."""
         return {"content-location": self._run_path(handle), **self.ids_of(handle)}
 
     @staticmethod
     def ids_of(handle: RunHandle) -> dict[str, str]:
-        """``x-run-id`` and ``x-trace-id`` of ``handle``'s pipeline run; none before it ran."""
+        """``x-run-id`` and ``x-trace-id`` of ``handle``'s pipeline run."""
         run_id = handle.pipeline_run_id
         return run_ids(run_id, handle.trace_id) if run_id else {}
 

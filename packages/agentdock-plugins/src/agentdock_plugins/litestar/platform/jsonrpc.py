@@ -112,9 +112,12 @@ def request_id(message: dict[str, Any]) -> str | int:
     return ident
 
 
-def result_response(ident: Any, result: Any) -> Response[bytes]:
+def result_response(
+    ident: Any, result: Any, headers: Mapping[str, str] | None = None
+) -> Response[bytes]:
+    """The result answer; ``headers`` (a run's ``x-run-id`` and ``x-trace-id``) with it."""
     body = {"jsonrpc": "2.0", "id": ident, "result": result}
-    return Response(content=encode(body), media_type=JSON)
+    return Response(content=encode(body), media_type=JSON, headers=headers)
 
 
 def error_response(ident: Any, exc: RpcError) -> Response[bytes]:

@@ -5,7 +5,9 @@ works unchanged: ``invoke``, ``batch`` and ``stream``.
   ``{"output", "metadata": {"run_id", "feedback_tokens"}}``;
 * ``POST /langserve/{agent}/batch`` ``{"inputs", "config", "kwargs"}`` answers
   ``{"output": [...], "metadata": {"run_ids": [...]}}`` (the runs run one after another, so
-  one caller's batch takes one run's share of the agent at a time);
+  one caller's batch takes one run's share of the agent at a time); the body's ``run_ids``
+  name the runs, as LangServe's clients read them: no ``x-run-id`` or ``x-trace-id``,
+  whose one value could name only one of them (``invoke`` and ``stream`` send both);
 * ``POST /langserve/{agent}/stream`` sends ``metadata`` (``{"run_id"}``), a ``data`` event
   per state the graph reaches (its ``values``, as ``graph.stream`` yields them), then
   ``end``; a failure once streaming is an ``error`` event ``{"status_code", "message"}``.

@@ -28,6 +28,15 @@ _SSE = {
     "description": "Server-Sent Events",
     "content": {"text/event-stream": {"schema": {"type": "string"}}},
 }
+_STRING: dict[str, Any] = {"type": "string"}
+#: The headers of an answer that names the run it started or follows (as ``/invoke``'s).
+RUN_HEADERS: dict[str, Any] = {
+    "x-run-id": {"description": "The run's id", "schema": _STRING},
+    "x-trace-id": {
+        "description": "The run's W3C trace id (the caller's, when it sent a traceparent)",
+        "schema": _STRING,
+    },
+}
 
 
 def _param(name: str, where: str = "path") -> dict[str, Any]:
@@ -43,6 +52,7 @@ def _op(
     body: bool = False,
     answer: dict[str, Any] | None = None,
     status: str = "200",
+    ids: bool = False,
 ) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     if status == "204":
@@ -54,6 +64,8 @@ def _op(
             "description": "OK",
             "content": {"application/json": {"schema": answer if answer is not None else _OBJECT}},
         }
+    if ids and "200" in responses:
+        responses["200"] = {**responses["200"], "headers": RUN_HEADERS}
     # Every refusal is the one envelope: 400, 401, 403, 404, 409 (a busy, existing or
     # stateless thread), 415, 422, 429, 498, 499, 500, 501, 503, 504.
     responses["default"] = {
@@ -86,6 +98,8 @@ class _Route(NamedTuple):
     answer: dict[str, Any] | None = None
     status: str = "200"
     query: tuple[str, ...] = ()
+    #: Its answer names a run (``x-run-id``, ``x-trace-id``).
+    ids: bool = False
 
 
 #: A path's parameters, as its ``{name}`` segments name them.
@@ -175,11 +189,18 @@ _ROUTES = (
         "Run, answer the final values",
         body=True,
         answer=_ANY,
+        ids=True,
     ),
     _Route(
-        "/runs/stream", "post", "platform_runs_stream", "Run, streaming", body=True, answer=_SSE
+        "/runs/stream",
+        "post",
+        "platform_runs_stream",
+        "Run, streaming",
+        body=True,
+        answer=_SSE,
+        ids=True,
     ),
-    _Route("/runs", "post", "platform_runs_create", "Start a background run", body=True),
+    _Route("/runs", "post", "platform_runs_create", "Start a background run", body=True, ids=True),
     _Route(
         "/threads/{thread_id}/runs/wait",
         "post",
@@ -187,6 +208,7 @@ _ROUTES = (
         "Run on a thread, answer the final values",
         body=True,
         answer=_ANY,
+        ids=True,
     ),
     _Route(
         "/threads/{thread_id}/runs/stream",
@@ -195,6 +217,7 @@ _ROUTES = (
         "Run on a thread, streaming",
         body=True,
         answer=_SSE,
+        ids=True,
     ),
     _Route(
         "/threads/{thread_id}/runs",
@@ -202,6 +225,7 @@ _ROUTES = (
         "platform_thread_runs_create",
         "Start a background run on a thread",
         body=True,
+        ids=True,
     ),
     _Route(
         "/threads/{thread_id}/runs",
@@ -217,6 +241,7 @@ _ROUTES = (
         "platform_run_join",
         "Wait for a run's end",
         answer=_ANY,
+        ids=True,
     ),
     _Route(
         "/threads/{thread_id}/runs/{run_id}/stream",
@@ -224,6 +249,7 @@ _ROUTES = (
         "platform_run_join_stream",
         "Follow a run's events",
         answer=_SSE,
+        ids=True,
     ),
     _Route(
         "/threads/{thread_id}/runs/{run_id}/cancel",
@@ -269,12 +295,13 @@ _ROUTES = (
         "langserve_invoke",
         "LangServe: run once",
         body=True,
+        ids=True,
     ),
     _Route(
         "/langserve/{agent}/batch",
         "post",
         "langserve_batch",
-        "LangServe: run each input",
+        "LangServe: run each input (metadata.run_ids names the runs, in order)",
         body=True,
     ),
     _Route(
@@ -284,6 +311,7 @@ _ROUTES = (
         "LangServe: run, streaming",
         body=True,
         answer=_SSE,
+        ids=True,
     ),
     _Route(
         "/runs/crons/search", "post", "platform_crons_search", _NO_CRONS, body=True, status="501"
@@ -309,14 +337,18 @@ def platform_paths() -> dict[str, Any]:
             body=route.body,
             answer=route.answer,
             status=route.status,
+            ids=route.ids,
         )
         paths.setdefault(route.path, {})[route.method] = operation
     return paths
 
 
-def _rpc(op_id: str, summary: str, params: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A JSON-RPC endpoint: one message in, a JSON answer or Server-Sent Events out."""
-    operation = _op(op_id, summary, params=params, body=True)
+def _rpc(
+    op_id: str, summary: str, params: tuple[str, ...] = (), *, ids: bool = False
+) -> dict[str, Any]:
+    """A JSON-RPC endpoint: one message in, a JSON answer or Server-Sent Events out (with
+    ``ids``, naming the run a message started)."""
+    operation = _op(op_id, summary, params=params, body=True, ids=ids)
     operation["responses"]["200"]["content"]["text/event-stream"] = {"schema": {"type": "string"}}
     return operation
 
@@ -336,7 +368,10 @@ def protocol_paths(protocols: frozenset[str]) -> dict[str, Any]:
     if "a2a" in protocols:
         paths["/a2a/{agent}"] = {
             "post": _rpc(
-                "a2a", "A2A 0.3 JSON-RPC: message/send, message/stream, tasks/get", ("agent",)
+                "a2a",
+                "A2A 0.3 JSON-RPC: message/send, message/stream, tasks/get",
+                ("agent",),
+                ids=True,
             )
         }
         paths["/a2a/{agent}/.well-known/agent-card.json"] = {

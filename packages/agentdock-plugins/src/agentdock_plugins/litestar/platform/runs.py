@@ -36,6 +36,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from agentdock_runtime import Pipeline, RuntimeHTTPError
+from agentdock_runtime.events import new_run_id, parse_traceparent
 
 from agentdock_plugins.langgraph.platformrun import PLATFORM_RUN, PlatformRun
 from agentdock_plugins.litestar.platform.encoding import HEARTBEAT, encode, sse_event
@@ -94,7 +95,8 @@ class RunHandle:
         self.started.add_done_callback(_retrieve)
         self.output: Any = None
         self.error: RuntimeHTTPError | None = None
-        #: The pipeline's own run id (``x-run-id``, telemetry).
+        #: The pipeline's own run id (``x-run-id``, telemetry), chosen before the run
+        #: starts, so that a run's first answer names it even while the run waits its turn.
         self.pipeline_run_id: str | None = None
         #: The run's W3C trace id (``x-trace-id``), set with ``pipeline_run_id``.
         self.trace_id: str | None = None
@@ -176,6 +178,11 @@ class Runs:
         """Start a run as a task, after the multitask check (409 when its thread is busy
         under ``reject``); it runs once the runs before it on its thread are done."""
         handle = RunHandle(record, thread)
+        # The ids the pipeline runs it under (it takes the run id; the trace is the
+        # caller's ``traceparent``, else the run id, as the pipeline decides it).
+        handle.pipeline_run_id = pipeline_run_id = new_run_id()
+        caller = parse_traceparent(headers.get("traceparent"))
+        handle.trace_id = caller.trace_id if caller is not None else pipeline_run_id
         if thread is not None:
             active = self._active.setdefault(thread.thread_id, [])
             strategy = record.multitask_strategy
@@ -343,7 +350,12 @@ class Runs:
         thread_id = handle.thread.thread_id if handle.thread is not None else None
         try:
             result = await self._pipeline.invoke(
-                payload, headers=headers, thread_id=thread_id, own_thread=True, resume=resume
+                payload,
+                headers=headers,
+                thread_id=thread_id,
+                own_thread=True,
+                resume=resume,
+                run_id=handle.pipeline_run_id,
             )
         except RuntimeHTTPError as exc:
             handle.error = exc
@@ -369,7 +381,12 @@ class Runs:
         thread_id = handle.thread.thread_id if handle.thread is not None else None
         # The thread was found to be the caller's (its owner checked): used as it is.
         items = self._pipeline.stream(
-            payload, headers=headers, thread_id=thread_id, own_thread=True, resume=resume
+            payload,
+            headers=headers,
+            thread_id=thread_id,
+            own_thread=True,
+            resume=resume,
+            run_id=handle.pipeline_run_id,
         )
         try:
             try:
