@@ -223,3 +223,32 @@ def test_steps_made_once_are_the_spans_each_step_planned_makes() -> None:
     nested = [span for span in reused if span[0] == "execute_tool fetch"]
     outer_ids = {span[3] for span in reused if span[0] == "node outer"}
     assert {span[4] for span in nested} <= outer_ids  # under its node, not the run
+
+
+def _provider_of(spans: list[tuple[str, list[tuple[str, Any]]]], title: str) -> Any:
+    (attributes,) = [dict(a) for name, a in spans if name == title]
+    return attributes.get("gen_ai.provider.name")
+
+
+def test_the_agents_own_model_span_names_the_dockfiles_provider() -> None:
+    """A model span of the Dockfile's model says the Dockfile's provider, as the run span
+    does, not the model class LangChain names when it does not know the class; a span of
+    another model keeps the provider LangChain reports."""
+    events = _run()
+    model = next(e for e in events if e["event"] == "model_event")
+    model["data"]["provider"] = "offlinechatmodel"
+    other = {
+        **model,
+        "data": {
+            **model["data"],
+            "model": "small",
+            "provider": "anthropic",
+            "span_id": new_span_id(),
+        },
+    }
+    events.insert(-1, other)
+    spans = _build(events)
+    assert _provider_of(spans, "chat m") == "openai"
+    assert _provider_of(spans, "chat small") == "anthropic"
+    run_span = next(a for name, a in spans if name.startswith("invoke_agent"))
+    assert dict(run_span)["gen_ai.provider.name"] == "openai"

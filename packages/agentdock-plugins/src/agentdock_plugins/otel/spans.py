@@ -739,9 +739,19 @@ class RunSpanBuilder:
             fixed = self._fixed.get(("tool", agent, tool, status), _tool_fixed)
             _put(attributes, TOOL_CALL_ID, data.get("call_id"))
         elif name == "model_event":
-            model = data.get("model") or _data(end).get("model") or "model"
+            run = _data(end)
+            configured = run.get("model")
+            model = data.get("model") or configured or "model"
             title, kind = f"chat {model}", SpanKind.CLIENT
-            provider = data.get("provider") or _data(end).get("provider")
+            # The agent's own model (the Dockfile's ``model.name``) is the Dockfile's
+            # provider's, as the run span says: LangChain's ``ls_provider`` names a model
+            # class it does not know by the class (``offlinechatmodel``). Another model keeps
+            # the provider LangChain reports.
+            provider = (
+                run.get("provider")
+                if model == configured and run.get("provider")
+                else data.get("provider") or run.get("provider")
+            )
             model = model if type(model) is str else str(model)
             # The model repeats run after run: encoded once with the agent and provider.
             fixed = self._fixed.get(("model", agent, provider, model), _model_fixed)
