@@ -106,6 +106,40 @@ def test_each_gate_matches_wherever_its_pattern_does(data: st.DataObject, index:
             assert gate.search(raw) is not None, (family.language, regex.pattern[:40], text)
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), index=st.integers(0, len(FAMILIES) - 1))
+def test_a_jailbreak_match_holds_one_of_its_trigger_words(data: st.DataObject, index: int) -> None:
+    """The jailbreak rule is run only where one of its own trigger words occurs: a text it
+    matches always holds one."""
+    family = FAMILIES[index]
+    words = _words(family)
+    parts = data.draw(
+        st.lists(st.one_of(st.sampled_from(words), _SEPARATORS, st.text(max_size=6)), max_size=14)
+    )
+    text = "".join(parts)
+    if family.jailbreak.search(text) is None:
+        return
+    if family.unspaced:
+        assert family.jailbreak_trigger is not None
+        assert family.jailbreak_trigger.search(text) is not None, (family.language, text)
+    else:
+        found = injection_rules._words(text)
+        assert not family.jailbreak_triggers.isdisjoint(found), (family.language, text)
+
+
+def test_each_jailbreak_phrase_is_found_by_its_triggers() -> None:
+    for family in FAMILIES:
+        words = PHRASES[family.language]
+        for now in injection_rules._canon_words(words["now"]):
+            for you, what in (("lack", "limits"), ("are", "free")):
+                you_word = injection_rules._canon_words(words[you])[-1]
+                what_word = injection_rules._canon_words(words[what])[-1]
+                glue = "" if family.unspaced else " "
+                text = glue.join((now, you_word, what_word))
+                assert family.jailbreak.search(text) is not None, (family.language, text)
+                assert RULES.rules(text)[0] == {f"jailbreak[{family.language}]"}, text
+
+
 def _found_with_and_without_gates(
     text: str, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[set[str], set[str]]:

@@ -136,7 +136,7 @@ PHRASES: dict[str, Phrases] = {
         ),
         "now": (
             "ab jetzt", "ab sofort", "von nun an", "von jetzt an", "ab heute", "jetzt", "nun",
-            "fortan", "ab diesem moment", "künftig",
+            "fortan", "künftig",
         ),
         "lack": (
             "du hast", "hast du", "ihr habt", "habt ihr", "für dich gibt es", "gibt es für dich",
