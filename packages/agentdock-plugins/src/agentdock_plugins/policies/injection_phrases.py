@@ -36,9 +36,14 @@ class Phrases(TypedDict):
     are: tuple[str, ...]
     #: What it is then (*DAN*, *unrestricted*, *without rules*, *in developer mode*).
     free: tuple[str, ...]
-    #: Words that, right after the limits or the freedom, say what they apply to (*on
-    #: returns*, *beim Parken*): the sentence is then about something, not the assistant.
+    #: Words that may not come between the second person and its limits or freedom (*mit*
+    #: in *du bist jetzt mit Dan*, *можешь* in *ты можешь играть без правил*).
     after: tuple[str, ...]
+    #: What may come right after the limits or the freedom, besides the end of the text or
+    #: of a clause (and a *now* word): *and*, *AI*, a copula. Anything else says what they
+    #: apply to (*no restrictions on returns*, *keine Regeln für die Schlafenszeit*, *無制限
+    #: プラン*): the sentence is then about something, not the assistant.
+    then: tuple[str, ...]
     #: Whether the language is written without spaces (triggers are found as substrings).
     unspaced: bool
 
@@ -102,7 +107,11 @@ PHRASES: dict[str, Phrases] = {
         ),
         "after": (
             "de", "d'", "d’", "du", "des", "sur", "pour", "concernant", "en", "au", "aux", "à",
-            "quant", "dans", "avec", "chez",
+            "quant", "dans", "avec", "chez", "peux", "pouvez", "pourras", "pourrez",
+        ),
+        "then": (
+            "et", "ni", "mais", "car", "donc", "alors", "ia", "intelligence artificielle",
+            "assistant", "assistante", "modèle", "chatbot", "bot", "tu", "vous",
         ),
         "unspaced": False,
     },
@@ -146,6 +155,8 @@ PHRASES: dict[str, Phrases] = {
             "keine einschränkungen", "keinerlei einschränkungen", "keine beschränkungen",
             "keine grenzen", "keine regeln", "keine filter", "keine zensur", "keine limits",
             "keine richtlinien", "keine vorgaben", "keine limitierungen",
+            "keine einschränkungen mehr", "keine beschränkungen mehr", "keine grenzen mehr",
+            "keine regeln mehr", "keine filter mehr", "keine zensur mehr",
         ),
         "are": ("du bist", "bist du", "ihr seid", "seid ihr", "du wirst", "wirst du"),
         "free": (
@@ -156,7 +167,12 @@ PHRASES: dict[str, Phrases] = {
         ),
         "after": (
             "beim", "bei", "für", "auf", "im", "in", "hinsichtlich", "bezüglich", "zum", "zur",
-            "an", "am", "von", "des", "der", "bis", "mit", "über", "gegenüber",
+            "an", "am", "von", "des", "der", "bis", "mit", "über", "gegenüber", "kannst",
+            "könnt", "darfst", "dürft",
+        ),
+        "then": (
+            "und", "oder", "aber", "denn", "also", "ki", "assistent", "modell", "chatbot",
+            "bot", "du", "ihr",
         ),
         "unspaced": False,
     },
@@ -207,6 +223,11 @@ PHRASES: dict[str, Phrases] = {
         ),
         "after": (
             "de", "del", "en", "para", "sobre", "con", "al", "a", "respecto", "por",
+            "puedes", "puede", "podéis", "podrás",
+        ),
+        "then": (
+            "y", "ni", "pero", "así", "ia", "inteligencia artificial", "asistente", "modelo",
+            "chatbot", "bot", "de ningún tipo", "de ninguna clase", "en absoluto", "tú",
         ),
         "unspaced": False,
     },
@@ -254,7 +275,11 @@ PHRASES: dict[str, Phrases] = {
         ),
         "after": (
             "de", "do", "da", "dos", "das", "em", "no", "na", "para", "sobre", "com", "ao", "à",
-            "por", "quanto",
+            "por", "quanto", "pode", "podes", "poderá", "poderás",
+        ),
+        "then": (
+            "e", "nem", "mas", "ia", "inteligência artificial", "assistente", "modelo",
+            "chatbot", "bot", "de nenhum tipo", "de qualquer tipo", "você",
         ),
         "unspaced": False,
     },
@@ -305,7 +330,12 @@ PHRASES: dict[str, Phrases] = {
         ),
         "after": (
             "di", "del", "della", "dei", "delle", "su", "sul", "sulla", "sui", "per", "nel",
-            "nella", "nei", "in", "al", "alla", "a", "riguardo", "con",
+            "nella", "nei", "in", "al", "alla", "a", "riguardo", "con", "puoi", "può",
+            "potete", "potrai",
+        ),
+        "then": (
+            "e", "né", "ma", "ia", "intelligenza artificiale", "assistente", "modello",
+            "chatbot", "bot", "di alcun tipo", "di nessun tipo", "tu",
         ),
         "unspaced": False,
     },
@@ -358,6 +388,11 @@ PHRASES: dict[str, Phrases] = {
         ),
         "after": (
             "на", "для", "по", "в", "во", "при", "к", "с", "у", "относительно", "касательно",
+            "можешь", "можете", "сможешь", "сможете",
+        ),
+        "then": (
+            "и", "а", "но", "ни", "ии", "искусственный интеллект", "ассистент", "модель",
+            "чат-бот", "бот", "вообще", "ты", "вы",
         ),
         "unspaced": False,
     },
@@ -396,7 +431,8 @@ PHRASES: dict[str, Phrases] = {
         ),
         "limits": (
             "限制", "约束", "約束", "规则", "規則", "审查", "審查", "过滤", "過濾", "底线", "底線",
-            "束缚", "束縛",
+            "束缚", "束縛", "任何限制", "任何约束", "任何約束", "任何规则", "任何規則", "一切限制",
+            "任何审查", "任何審查", "任何过滤", "任何過濾",
         ),
         "are": (
             "你", "您", "你是", "你就是", "你已经是", "你已經是", "你将是", "你將是", "你变成",
@@ -405,9 +441,15 @@ PHRASES: dict[str, Phrases] = {
         "free": (
             "dan", "不受限制", "不受任何限制", "无限制", "無限制", "没有限制", "沒有限制",
             "没有任何限制", "沒有任何限制", "不受约束", "不受約束", "开发者模式", "開發者模式",
-            "越狱", "越獄",
+            "越狱", "越獄", "是dan", "就是dan", "是不受限制的", "是一个不受限制的",
+            "是一個不受限制的", "是没有任何限制的", "是一个没有任何限制的", "是沒有任何限制的",
+            "是一個沒有任何限制的", "是无限制的", "是無限制的",
         ),
         "after": ("地",),
+        "then": (
+            "了", "啦", "的", "ai", "人工智能", "助手", "模型", "机器人", "機器人", "可以", "并且",
+            "並且", "而且", "和", "你",
+        ),
         "unspaced": True,
     },
     "ja": {
@@ -455,6 +497,10 @@ PHRASES: dict[str, Phrases] = {
             "制限から解放", "制約から解放", "ルールから解放", "自由の身",
         ),
         "after": (),
+        "then": (
+            "です", "だ", "である", "よ", "ね", "の", "な", "ai", "アシスタント", "モデル",
+            "人工知能", "ボット", "チャットボット", "し", "あなた",
+        ),
         "unspaced": True,
     },
     "ko": {
@@ -480,7 +526,8 @@ PHRASES: dict[str, Phrases] = {
         ),
         "limits": (
             "제한이 없", "제한은 없", "제한 없", "제약이 없", "제약은 없", "규칙이 없", "규칙은 없",
-            "검열이 없", "필터가 없", "아무 제한", "어떤 제한도", "아무런 제한", "제한도 없",
+            "검열이 없", "필터가 없", "아무 제한도 없", "어떤 제한도 없", "아무런 제한도 없",
+            "아무 제약도 없", "어떤 제약도 없", "아무런 제약도 없", "제한도 없",
         ),
         "are": ("너는", "넌", "당신은"),
         "free": (
@@ -488,6 +535,10 @@ PHRASES: dict[str, Phrases] = {
             "해방된",
         ),
         "after": (),
+        "then": (
+            "ai", "인공지능", "어시스턴트", "모델", "챗봇", "봇", "이야", "야", "입니다", "이다",
+            "다", "어", "어요", "습니다", "고", "으니", "이에요", "예요", "너", "당신",
+        ),
         "unspaced": True,
     },
 }  # fmt: skip

@@ -216,35 +216,43 @@ class _Family:
     jailbreak_trigger_words: tuple[str, ...] = ()
 
 
+#: Where a clause ends: a punctuation mark or a line break.
+_CLAUSE_END = r"[\n.,;:!?…)\]\"'»”“。．，、；：！？」』]"
+
+
 def _family_sources(
     words: Sequence[Sequence[str]], unspaced: bool, b: str, space: str, bounded: bool = True
 ) -> tuple[str, str, str, str]:
     """The override, soft-override, exfiltration and jailbreak patterns over canonical
-    ``words`` (verbs, objects, which, show, secrets, now, lack, limits, are, free, after),
+    ``words`` (verbs, objects, which, show, secrets, now, lack, limits, are, free, after,
+    then),
     ``b`` the word boundary, ``space`` the class a space between two words of a phrase
     stands for; without ``bounded``, the gaps between words any length and no look-ahead.
 
     The jailbreak pattern wants three things near each other: a *now* word, the second
     person (*you have* / *you are*) and what it lacks or is (*no restrictions*, *DAN*), the
     last two close (a few words apart; in an unspaced language, a few characters and no
-    possessive particle: *your visa has no limits* is about the visa). Limits or freedom
-    followed by one of the *after* words (*no restrictions on returns*, *无限制地* "without
-    limits, adverbially") say what they apply to, and do not count, nor does the second
-    person with such a word before its freedom (*du bist jetzt mit Dan*)."""
+    nothing but a space or two: *your visa has no limits* is about the visa). Limits or
+    freedom count only at the end of a clause or followed by one of the *then* words (*and*,
+    *AI*) or a *now* word: *no restrictions on returns* says what they apply to. Nor does
+    the second person count with one of the *after* words before its freedom (*du bist
+    jetzt mit Dan*, *ты можешь играть без правил*)."""
     stop = r"[^。！？!?\n]" if unspaced else r"[^.!?\n]"
-    after = words[10]
-    # Spaced: an *after* word (``de``, ``mit``) starts a phrase that says what it is about.
-    ahead = f"{space}+{_alt(after, space)}\\b" if after and not unspaced else _alt(after, space)
+    after, then = words[10], words[11]
     if not bounded:
         gap = near = tight = f"{stop}*"
+        guard = ""
     elif unspaced:
-        gap, near = f"{stop}{{0,24}}?", f"{stop}{{0,16}}?"
-        tight = r"[^。！？!?\n的の의]{0,6}?"
+        gap, near, tight = f"{stop}{{0,24}}?", f"{stop}{{0,16}}?", r"\s{0,2}"
+        guard = f"(?!{_alt(after, space)})" if after else ""
+        guard += f"(?=\\s*$|\\s*{_CLAUSE_END}|\\s*{_alt(then, space)})"
     else:
         gap, near = f"{stop}{{0,48}}?", f"{stop}{{0,32}}?"
-        tight = f"(?:(?!{ahead}){stop}){{0,16}}?" if after else f"{stop}{{0,16}}?"
+        # An *after* word (``mit``, ``peux``) starts a phrase that says what it is about.
+        ahead = f"{space}+{_alt(after, space)}\\b"
+        tight = f"(?:(?!{ahead}){stop}){{0,12}}?" if after else f"{stop}{{0,12}}?"
+        guard = f"(?=\\s*$|\\s*{_CLAUSE_END}|\\s+{_alt(then, space)}\\b)"
     v, o, w, s, k, n, lack, m, a, f = (f"{b}{_alt(x, space)}{b}" for x in words[:10])
-    guard = f"(?!{ahead})" if bounded and after else ""
     override = (
         f"{v}{gap}{w}{near}{o}|{v}{gap}{o}{near}{w}|{o}{near}{w}{near}{v}|{w}{near}{o}{near}{v}"
     )
@@ -287,8 +295,8 @@ def _family(language: str) -> _Family:
         triggers = frozenset(_first_word(v) for v in said)
         jailbreak_triggers = _phrase_triggers(now)
         trigger = jailbreak_trigger = None
-    after = _canon_words(words["after"])
-    parts = (verbs, objects, which, show, secrets, now, lack, limits, are, free, after)
+    after, then = _canon_words(words["after"]), _canon_words(words["then"] + words["now"])
+    parts = (verbs, objects, which, show, secrets, now, lack, limits, are, free, after, then)
     override, soft, exfiltration, jailbreak = (
         re.compile(source)
         for source in _family_sources(parts, unspaced, "" if unspaced else r"\b", r"\s")
