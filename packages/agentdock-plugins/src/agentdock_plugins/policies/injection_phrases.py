@@ -4,8 +4,9 @@ Each language lists verbs that throw instructions away (*ignore*), what is throw
 (*instructions*), words that say which (*previous*, *all*), verbs that ask for something to
 be shown (*reveal*) and the secrets asked for (*system prompt*); and, for the jailbreak
 family, words that say *from now on*, the second person that lacks or is something (*you
-have no*, *you are*), what it lacks or is (*restrictions*, *DAN*) and the words that, right
-after those, make them about something else (*on returns*). The rules
+have no*, *you are*), what it lacks or is (*restrictions*, *DAN*), the words that may not
+come between those (*with*, *you can*) and those that may follow them (*and*, *AI*): any
+other makes them about something else (*on returns*). The rules
 (:mod:`~agentdock_plugins.policies.injection_rules`) put them through
 :func:`~agentdock_plugins.policies.injection_normal.canonical` when they are compiled, so
 the words are written here with their accents and in their own script. English lives in
