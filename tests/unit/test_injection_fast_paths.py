@@ -245,7 +245,11 @@ _PHRASE_WORDS = sorted(
     | {
         word
         for family in (*DEFAULT_RULES._spaced, *DEFAULT_RULES._unspaced)
-        for word in (*family.trigger_words, *(w.decode() for w in family.triggers))
+        for word in (
+            *family.trigger_words,
+            *family.jailbreak_trigger_words,
+            *(w.decode() for w in family.triggers | family.jailbreak_triggers),
+        )
     }
     | {"système", "instructions", "précédentes", "все", "предыдущие", "指示", "무시하고"}
 )

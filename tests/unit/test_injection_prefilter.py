@@ -182,7 +182,9 @@ def test_long_words_are_those_a_full_split_finds(text: str) -> None:
         assert injection_rules._long_words(sample) == _long_words_split(sample)
 
 
-_TRIGGER_ALPHABET = ["ne", "no", "was", "ignore", "ignorez", "игнорируй", "_", "é", "a", "0"]
+_TRIGGER_ALPHABET = [
+    "ne", "no", "was", "ignore", "ignorez", "игнорируй", "_", "é", "a", "0", "jetzt", "ahora",
+]  # fmt: skip
 
 
 @settings(max_examples=400, deadline=None)
@@ -199,7 +201,7 @@ def test_trigger_words_found_in_one_pass_are_those_of_the_word_set(parts: list[s
     for sample in (text, canon):
         words = injection_rules._words(sample)
         expected = {
-            i for i, family in enumerate(rules._spaced) if not family.triggers.isdisjoint(words)
+            i for i, group in enumerate(rules._trigger_groups) if not group.isdisjoint(words)
         }
         assert rules._triggers.present(sample) == expected
 

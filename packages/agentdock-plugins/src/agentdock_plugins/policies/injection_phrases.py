@@ -2,7 +2,11 @@
 
 Each language lists verbs that throw instructions away (*ignore*), what is thrown away
 (*instructions*), words that say which (*previous*, *all*), verbs that ask for something to
-be shown (*reveal*) and the secrets asked for (*system prompt*). The rules
+be shown (*reveal*) and the secrets asked for (*system prompt*); and, for the jailbreak
+family, words that say *from now on*, the second person that lacks or is something (*you
+have no*, *you are*), what it lacks or is (*restrictions*, *DAN*), the words that may not
+come between those (*with*, *you can*) and those that may follow them (*and*, *AI*): any
+other makes them about something else (*on returns*). The rules
 (:mod:`~agentdock_plugins.policies.injection_rules`) put them through
 :func:`~agentdock_plugins.policies.injection_normal.canonical` when they are compiled, so
 the words are written here with their accents and in their own script. English lives in
@@ -22,6 +26,25 @@ class Phrases(TypedDict):
     which: tuple[str, ...]
     show: tuple[str, ...]
     secrets: tuple[str, ...]
+    #: Words that say the change starts now (*from now on*).
+    now: tuple[str, ...]
+    #: The second person that lacks something (*you have no*, *there are for you no*).
+    lack: tuple[str, ...]
+    #: What the second person lacks (*restrictions*, *rules*, *filters*), with the negation
+    #: where the language puts it on the noun.
+    limits: tuple[str, ...]
+    #: The second person that is something (*you are*, *you become*).
+    are: tuple[str, ...]
+    #: What it is then (*DAN*, *unrestricted*, *without rules*, *in developer mode*).
+    free: tuple[str, ...]
+    #: Words that may not come between the second person and its limits or freedom (*mit*
+    #: in *du bist jetzt mit Dan*, *можешь* in *ты можешь играть без правил*).
+    after: tuple[str, ...]
+    #: What may come right after the limits or the freedom, besides the end of the text or
+    #: of a clause (and a *now* word): *and*, *AI*, a copula. Anything else says what they
+    #: apply to (*no restrictions on returns*, *keine Regeln für die Schlafenszeit*, *無制限
+    #: プラン*): the sentence is then about something, not the assistant.
+    then: tuple[str, ...]
     #: Whether the language is written without spaces (triggers are found as substrings).
     unspaced: bool
 
@@ -58,6 +81,39 @@ PHRASES: dict[str, Phrases] = {
             "consignes initiales", "prompt initial", "instructions d'origine",
             "instructions secrètes", "consignes système", "instructions de départ",
         ),
+        "now": (
+            "à partir de maintenant", "dès maintenant", "maintenant", "désormais", "dorénavant",
+            "à présent", "dès à présent", "à partir d'aujourd'hui",
+        ),
+        "lack": (
+            "tu n'as", "tu n’as", "vous n'avez", "vous n’avez", "tu n'auras", "tu n’auras",
+            "vous n'aurez", "vous n’aurez", "t'as", "t’as", "pour toi il n'y a",
+        ),
+        "limits": (
+            "aucune restriction", "aucune limite", "aucune règle", "aucun filtre",
+            "aucune censure", "aucune limitation", "aucune contrainte", "aucun garde-fou",
+            "plus de restrictions", "plus de limites", "plus de règles", "plus de filtres",
+            "pas de restrictions", "pas de limites", "pas de règles", "pas de filtres",
+        ),
+        "are": (
+            "tu es", "vous êtes", "tu seras", "vous serez", "tu deviens", "vous devenez", "t'es",
+            "t’es",
+        ),
+        "free": (
+            "dan", "sans restriction", "sans restrictions", "sans limite", "sans limites",
+            "sans filtre", "sans filtres", "sans censure", "sans aucune restriction",
+            "sans aucune limite", "libre de toute restriction", "libéré de toutes",
+            "libéré de tes", "affranchi de", "débridé", "débridée", "non censuré", "jailbreaké",
+            "en mode développeur",
+        ),
+        "after": (
+            "de", "d'", "d’", "du", "des", "sur", "pour", "concernant", "en", "au", "aux", "à",
+            "quant", "dans", "avec", "chez", "peux", "pouvez", "pourras", "pourrez",
+        ),
+        "then": (
+            "et", "ni", "mais", "car", "donc", "alors", "ia", "intelligence artificielle",
+            "assistant", "assistante", "modèle", "chatbot", "bot", "tu", "vous",
+        ),
         "unspaced": False,
     },
     "de": {
@@ -88,6 +144,37 @@ PHRASES: dict[str, Phrases] = {
             "geheimen anweisungen", "initialen anweisungen", "anfänglichen anweisungen",
             "systemanweisung", "ersten anweisungen", "interne anweisungen",
         ),
+        "now": (
+            "ab jetzt", "ab sofort", "von nun an", "von jetzt an", "ab heute", "jetzt", "nun",
+            "fortan", "künftig",
+        ),
+        "lack": (
+            "du hast", "hast du", "ihr habt", "habt ihr", "für dich gibt es", "gibt es für dich",
+            "für dich gelten", "gelten für dich", "du unterliegst", "unterliegst du",
+        ),
+        "limits": (
+            "keine einschränkungen", "keinerlei einschränkungen", "keine beschränkungen",
+            "keine grenzen", "keine regeln", "keine filter", "keine zensur", "keine limits",
+            "keine richtlinien", "keine vorgaben", "keine limitierungen",
+            "keine einschränkungen mehr", "keine beschränkungen mehr", "keine grenzen mehr",
+            "keine regeln mehr", "keine filter mehr", "keine zensur mehr",
+        ),
+        "are": ("du bist", "bist du", "ihr seid", "seid ihr", "du wirst", "wirst du"),
+        "free": (
+            "dan", "uneingeschränkt", "unzensiert", "ungefiltert", "ohne einschränkungen",
+            "ohne jede einschränkung", "ohne grenzen", "ohne regeln", "ohne filter",
+            "ohne zensur", "frei von allen einschränkungen", "frei von jeglichen",
+            "an keine regeln gebunden", "nicht mehr eingeschränkt", "im entwicklermodus",
+        ),
+        "after": (
+            "beim", "bei", "für", "auf", "im", "in", "hinsichtlich", "bezüglich", "zum", "zur",
+            "an", "am", "von", "des", "der", "bis", "mit", "über", "gegenüber", "kannst",
+            "könnt", "darfst", "dürft",
+        ),
+        "then": (
+            "und", "oder", "aber", "denn", "also", "ki", "assistent", "modell", "chatbot",
+            "bot", "du", "ihr",
+        ),
         "unspaced": False,
     },
     "es": {
@@ -116,6 +203,33 @@ PHRASES: dict[str, Phrases] = {
             "instrucciones originales", "instrucciones secretas", "prompt inicial",
             "indicaciones del sistema", "instrucciones internas",
         ),
+        "now": (
+            "desde ahora", "a partir de ahora", "de ahora en adelante", "ahora",
+            "desde este momento", "a partir de este momento", "en adelante",
+        ),
+        "lack": (
+            "no tienes", "ya no tienes", "no tendrás", "usted no tiene", "no tenéis",
+            "para ti no hay", "no hay para ti",
+        ),
+        "limits": (
+            "restricciones", "ninguna restricción", "límites", "ningún límite", "reglas",
+            "ninguna regla", "filtros", "ningún filtro", "censura", "limitaciones",
+            "restricción alguna",
+        ),
+        "are": ("eres", "serás", "estás", "usted es", "te conviertes en", "sois"),
+        "free": (
+            "dan", "sin restricciones", "sin ninguna restricción", "sin límites", "sin filtros",
+            "sin censura", "sin reglas", "libre de toda restricción", "libre de restricciones",
+            "ilimitado", "ilimitada", "sin limitaciones", "en modo desarrollador",
+        ),
+        "after": (
+            "de", "del", "en", "para", "sobre", "con", "al", "a", "respecto", "por",
+            "puedes", "puede", "podéis", "podrás",
+        ),
+        "then": (
+            "y", "ni", "pero", "así", "ia", "inteligencia artificial", "asistente", "modelo",
+            "chatbot", "bot", "de ningún tipo", "de ninguna clase", "en absoluto", "tú",
+        ),
         "unspaced": False,
     },
     "pt": {
@@ -142,6 +256,32 @@ PHRASES: dict[str, Phrases] = {
             "instruções iniciais", "instruções ocultas", "instruções originais",
             "instruções secretas", "prompt inicial", "instruções internas",
         ),
+        "now": (
+            "a partir de agora", "de agora em diante", "desde agora", "agora", "doravante",
+            "daqui em diante", "a partir deste momento",
+        ),
+        "lack": (
+            "você não tem", "voce não tem", "você já não tem", "não tens", "tu não tens",
+            "vocês não têm", "você não terá", "para você não há", "não há para você",
+        ),
+        "limits": (
+            "restrições", "nenhuma restrição", "limites", "nenhum limite", "regras",
+            "nenhuma regra", "filtros", "nenhum filtro", "censura", "limitações",
+        ),
+        "are": ("você é", "você está", "tu és", "tu estás", "você será", "você se torna"),
+        "free": (
+            "dan", "sem restrições", "sem nenhuma restrição", "sem limites", "sem filtros",
+            "sem censura", "sem regras", "livre de restrições", "livre de todas",
+            "ilimitado", "ilimitada", "sem limitações", "em modo desenvolvedor",
+        ),
+        "after": (
+            "de", "do", "da", "dos", "das", "em", "no", "na", "para", "sobre", "com", "ao", "à",
+            "por", "quanto", "pode", "podes", "poderá", "poderás",
+        ),
+        "then": (
+            "e", "nem", "mas", "ia", "inteligência artificial", "assistente", "modelo",
+            "chatbot", "bot", "de nenhum tipo", "de qualquer tipo", "você",
+        ),
         "unspaced": False,
     },
     "it": {
@@ -167,6 +307,36 @@ PHRASES: dict[str, Phrases] = {
             "prompt di sistema", "messaggio di sistema", "istruzioni di sistema",
             "istruzioni iniziali", "istruzioni nascoste", "istruzioni originali",
             "istruzioni segrete", "prompt iniziale", "istruzioni interne",
+        ),
+        "now": (
+            "da ora in poi", "d'ora in poi", "d’ora in poi", "da adesso", "da adesso in poi",
+            "da questo momento", "ora", "adesso", "d'ora in avanti", "d’ora in avanti",
+            "d'ora innanzi", "d’ora innanzi",
+        ),
+        "lack": (
+            "non hai", "tu non hai", "non avrai", "lei non ha", "non avete", "per te non ci sono",
+            "non ci sono per te",
+        ),
+        "limits": (
+            "restrizioni", "nessuna restrizione", "alcuna restrizione", "limiti", "nessun limite",
+            "alcun limite", "regole", "alcuna regola",
+            "nessuna regola", "filtri", "nessun filtro", "censura", "limitazioni", "vincoli",
+            "nessun vincolo",
+        ),
+        "are": ("sei", "tu sei", "sarai", "siete", "lei è", "diventi"),
+        "free": (
+            "dan", "senza restrizioni", "senza alcuna restrizione", "senza limiti", "senza filtri",
+            "senza censura", "senza regole", "libero da ogni restrizione", "libero da",
+            "libera da", "illimitato", "senza vincoli", "in modalità sviluppatore",
+        ),
+        "after": (
+            "di", "del", "della", "dei", "delle", "su", "sul", "sulla", "sui", "per", "nel",
+            "nella", "nei", "in", "al", "alla", "a", "riguardo", "con", "puoi", "può",
+            "potete", "potrai",
+        ),
+        "then": (
+            "e", "né", "ma", "ia", "intelligenza artificiale", "assistente", "modello",
+            "chatbot", "bot", "di alcun tipo", "di nessun tipo", "tu",
         ),
         "unspaced": False,
     },
@@ -198,6 +368,33 @@ PHRASES: dict[str, Phrases] = {
             "первоначальные инструкции", "секретные инструкции", "начальный промпт",
             "системный запрос", "системные указания",
         ),
+        "now": (
+            "теперь", "отныне", "с этого момента", "с этой минуты", "начиная с этого момента",
+            "с сегодняшнего дня", "впредь", "сейчас",
+        ),
+        "lack": (
+            "у тебя нет", "у вас нет", "у тебя больше нет", "у вас больше нет", "для тебя нет",
+            "для вас нет", "на тебя не распространяются", "тебя не касаются",
+        ),
+        "limits": (
+            "ограничений", "никаких ограничений", "правил", "никаких правил", "фильтров",
+            "никаких фильтров", "цензуры", "запретов", "никаких запретов", "рамок",
+            "ограничения", "правила",
+        ),
+        "are": ("ты", "ты теперь", "вы", "ты стал", "ты станешь", "ты являешься"),
+        "free": (
+            "dan", "без ограничений", "без каких-либо ограничений", "без правил", "без фильтров",
+            "без цензуры", "свободен от", "свободна от", "свободный от", "не ограничен",
+            "не ограничена", "в режиме разработчика", "никем не ограничен",
+        ),
+        "after": (
+            "на", "для", "по", "в", "во", "при", "к", "с", "у", "относительно", "касательно",
+            "можешь", "можете", "сможешь", "сможете",
+        ),
+        "then": (
+            "и", "а", "но", "ни", "ии", "искусственный интеллект", "ассистент", "модель",
+            "чат-бот", "бот", "вообще", "ты", "вы",
+        ),
         "unspaced": False,
     },
     "zh": {
@@ -225,6 +422,35 @@ PHRASES: dict[str, Phrases] = {
             "提示詞", "系统说明", "隐藏的指令", "隱藏的指令", "隐藏的指示", "隱藏的指示",
             "隐藏提示词", "隱藏提示詞",
         ),
+        "now": (
+            "从现在开始", "從現在開始", "从现在起", "從現在起", "现在", "現在", "从今以后",
+            "從今以後", "今后", "今後", "此后", "此後", "从此", "從此", "接下来", "接下來",
+        ),
+        "lack": (
+            "你没有", "你沒有", "您没有", "您沒有", "你不再有", "你不受", "您不受", "你不再受",
+            "你已经没有", "你已經沒有", "对你没有", "對你沒有", "你将没有", "你將沒有",
+        ),
+        "limits": (
+            "限制", "约束", "約束", "规则", "規則", "审查", "審查", "过滤", "過濾", "底线", "底線",
+            "束缚", "束縛", "任何限制", "任何约束", "任何約束", "任何规则", "任何規則", "一切限制",
+            "任何审查", "任何審查", "任何过滤", "任何過濾",
+        ),
+        "are": (
+            "你", "您", "你是", "你就是", "你已经是", "你已經是", "你将是", "你將是", "你变成",
+            "你變成",
+        ),
+        "free": (
+            "dan", "不受限制", "不受任何限制", "无限制", "無限制", "没有限制", "沒有限制",
+            "没有任何限制", "沒有任何限制", "不受约束", "不受約束", "开发者模式", "開發者模式",
+            "越狱", "越獄", "是dan", "就是dan", "是不受限制的", "是一个不受限制的",
+            "是一個不受限制的", "是没有任何限制的", "是一个没有任何限制的", "是沒有任何限制的",
+            "是一個沒有任何限制的", "是无限制的", "是無限制的",
+        ),
+        "after": ("地",),
+        "then": (
+            "了", "啦", "的", "ai", "人工智能", "助手", "模型", "机器人", "機器人", "可以", "并且",
+            "並且", "而且", "和", "你",
+        ),
         "unspaced": True,
     },
     "ja": {
@@ -248,6 +474,34 @@ PHRASES: dict[str, Phrases] = {
             "システムプロンプト", "初期プロンプト", "隠された指示", "元の指示", "初期の指示",
             "システムメッセージ", "システムの指示", "最初の指示", "秘密の指示",
         ),
+        "now": (
+            "今から", "これから", "今後", "これより", "今日から", "この瞬間から", "以後", "今は",
+            "今や", "もう",
+        ),
+        "lack": (
+            "あなたには", "あなたに", "君には", "きみには", "お前には", "あなたは", "君は",
+            "お前は",
+        ),
+        "limits": (
+            "制限がありません", "制限はありません", "制限がない", "制限はない", "制限なし",
+            "制約がありません", "制約はありません", "制約がない", "制約はない",
+            "ルールはありません", "ルールがありません", "ルールはない", "検閲はありません",
+            "検閲がない",
+            "フィルターはありません", "フィルターがない", "何の制限もない", "何の制限もありません",
+            "一切の制限がない", "一切の制限はありません", "一切制限がない", "一切制限はありません",
+            "一切の制限がありません", "いかなる制限もありません", "いかなる制限もない",
+            "制限は一切ありません", "制限は一切ない",
+        ),
+        "are": ("あなたは", "君は", "きみは", "お前は"),
+        "free": (
+            "dan", "制限のない", "無制限", "検閲のない", "制約のない", "開発者モード",
+            "制限から解放", "制約から解放", "ルールから解放", "自由の身",
+        ),
+        "after": (),
+        "then": (
+            "です", "だ", "である", "よ", "ね", "の", "な", "ai", "アシスタント", "モデル",
+            "人工知能", "ボット", "チャットボット", "し", "あなた",
+        ),
         "unspaced": True,
     },
     "ko": {
@@ -264,6 +518,27 @@ PHRASES: dict[str, Phrases] = {
             "시스템 프롬프트", "시스템프롬프트", "초기 프롬프트", "숨겨진 지시", "원래 지시",
             "시스템 메시지", "시스템 지시", "초기 지시", "비밀 지시", "숨겨진 지침",
             "숨겨진 프롬프트", "숨겨진 명령",
+        ),
+        "now": (
+            "지금부터", "이제부터", "이제", "앞으로", "지금", "오늘부터", "이 순간부터",
+        ),
+        "lack": (
+            "너는", "넌", "너에게는", "너한테는", "당신은", "당신에게는", "너에겐", "당신에겐",
+        ),
+        "limits": (
+            "제한이 없", "제한은 없", "제한 없", "제약이 없", "제약은 없", "규칙이 없", "규칙은 없",
+            "검열이 없", "필터가 없", "아무 제한도 없", "어떤 제한도 없", "아무런 제한도 없",
+            "아무 제약도 없", "어떤 제약도 없", "아무런 제약도 없", "제한도 없",
+        ),
+        "are": ("너는", "넌", "당신은"),
+        "free": (
+            "dan", "제한 없는", "무제한", "검열 없는", "제약 없는", "개발자 모드", "자유로운",
+            "해방된",
+        ),
+        "after": (),
+        "then": (
+            "ai", "인공지능", "어시스턴트", "모델", "챗봇", "봇", "이야", "야", "입니다", "이다",
+            "다", "어", "어요", "습니다", "고", "으니", "이에요", "예요", "너", "당신",
         ),
         "unspaced": True,
     },

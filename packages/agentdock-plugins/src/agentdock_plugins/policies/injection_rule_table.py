@@ -27,9 +27,18 @@ _WHICH = (
 )
 # Possessive separators: a run of apostrophes splits one way only (no polynomial backtracking).
 _W = r"(?:[\s,;:'\"-]++[\w']+){0,3}?[\s,;:'\"-]++"
+#: A document or the program that edits it: "show hidden text in Word" asks about
+#: formatting, not the model's prompt ("the hidden instructions in my Word file" too).
+_DOCUMENT = (
+    r"(?:(?:ms|microsoft|google|libre\s*office|open\s*office|the|a|an|my|this|that|our|"
+    r"their|his|her)\s+){0,2}(?:word|excel|powerpoint|outlook|onenote|docs|pages|writer|"
+    r"documents?|docx?|files?|spreadsheets?|pdfs?|templates?|forms?|sheets?|slides?|"
+    r"presentations?|workbooks?)\b"
+)
 _HIDDEN_PROMPT = (
     r"(?:system\s+(?:prompt|message|instructions?)|initial\s+(?:prompt|instructions?)|"
-    r"hidden\s+(?:prompt|instructions?|rules)|original\s+(?:prompt|instructions?)|"
+    r"hidden\s+(?:prompt|instructions?|rules)\b(?!\s+(?:in|on|inside|within|from|of)\s+"
+    rf"{_DOCUMENT})|original\s+(?:prompt|instructions?)|"
     r"developer\s+(?:message|prompt|instructions?)|secret\s+(?:prompt|instructions?)|"
     r"pre-?prompt|internal\s+instructions)\b"
 )
@@ -153,6 +162,12 @@ RULE_SOURCES: tuple[tuple[str, float, str, Triggers], ...] = (
             _SHOW_WORDS,
             _w("prompt instruction instructions preprompt message rules"),
         ),
+    ),
+    (
+        "exfiltration",
+        1.0,
+        rf"{_SHOW}\b(?:\s+me)?(?:\s+(?:all|of))*\s+your\s+hidden\s+(?:prompt|instructions?|rules)\b",
+        (_w("your"), _w("hidden"), _SHOW_WORDS),
     ),
     (
         "exfiltration",

@@ -32,6 +32,9 @@ exfiltration_soft   0.6     "show me your instructions/rules/configuration"
 jailbreak           1.0     "do anything now", "developer mode enabled", "you are now DAN /
                             unrestricted", "no longer bound by ... rules", "freed from the
                             confines", "ignore OpenAI's content policy"
+jailbreak[xx]       1.0     in the other languages, "from now on" + "you have no
+                            restrictions" / "you are DAN / unrestricted" close together
+                            (not "no restrictions on returns", not "the shop has none")
 jailbreak_persona   0.5     "unfiltered", "uncensored", "amoral", "no ethical guidelines",
                             "no filters", "removed the ethics module", "unlocked its full
                             potential"
@@ -160,7 +163,9 @@ _PREFILTER = Prefilter([src for _, _, src, _ in RULE_SOURCES])
 _UNCOVERED = frozenset(range(len(_COMPILED))) - _PREFILTER.covered
 
 _WEIGHTS: dict[str, float] = {n: w for n, w, _, _ in RULE_SOURCES}
-_FAMILY_WEIGHTS = {"override": 1.0, "override_soft": 0.6, "exfiltration": 1.0}
+_FAMILY_WEIGHTS = {"override": 1.0, "override_soft": 0.6, "exfiltration": 1.0, "jailbreak": 1.0}
+#: A family's rules, in the order of its patterns and of its gates.
+_FAMILY_RULES = ("override", "override_soft", "exfiltration", "jailbreak")
 
 
 def _canon_words(words: Iterable[str]) -> list[str]:
@@ -183,52 +188,89 @@ _GATES_MEM = 8 << 20
 
 @dataclass(frozen=True, slots=True)
 class _Family:
-    """One language's compiled override and exfiltration patterns and their triggers."""
+    """One language's compiled override, exfiltration and jailbreak patterns and their
+    triggers."""
 
     language: str
     unspaced: bool
-    #: Spaced languages: the first words of the verbs (as :func:`_words` gives them).
+    #: Override, soft override and exfiltration. Spaced languages: the first words of the
+    #: verbs and show words (as :func:`_words` gives them).
     triggers: frozenset[bytes]
-    #: Unspaced languages: any verb.
+    #: Unspaced languages: any verb or show word.
     trigger: re.Pattern[str] | None
     override: re.Pattern[str]
     override_soft: re.Pattern[str]
     exfiltration: re.Pattern[str]
-    #: For each of the three, an RE2 pattern that matches every UTF-8 text it matches
+    jailbreak: re.Pattern[str]
+    #: For each of the four, an RE2 pattern that matches every UTF-8 text it matches
     #: (:func:`_gate_sources`): where none finds anything in a long text, ``re`` is spared.
-    gate_sources: tuple[str, str, str]
-    #: Unspaced languages: the words :attr:`trigger` looks for (canonical, a space in one
-    #: a run of ``\\s`` there).
+    gate_sources: tuple[str, str, str, str]
+    #: Jailbreak, whose words are others: spaced languages, a word of each *now* phrase
+    #: (:func:`_phrase_triggers`); unspaced languages, any limit or freedom (a *now* word
+    #: there is too common).
+    jailbreak_triggers: frozenset[bytes] = frozenset()
+    jailbreak_trigger: re.Pattern[str] | None = None
+    #: Unspaced languages: the words :attr:`trigger` and :attr:`jailbreak_trigger` look for
+    #: (canonical, a space in one a run of ``\\s`` there).
     trigger_words: tuple[str, ...] = ()
+    jailbreak_trigger_words: tuple[str, ...] = ()
+
+
+#: Where a clause ends: a punctuation mark or a line break.
+_CLAUSE_END = r"[\n.,;:!?…)\]\"'»”“。．，、；：！？」』]"
 
 
 def _family_sources(
     words: Sequence[Sequence[str]], unspaced: bool, b: str, space: str, bounded: bool = True
-) -> tuple[str, str, str]:
-    """The override, soft-override and exfiltration patterns over canonical ``words``
-    (verbs, objects, which, show, secrets), ``b`` the word boundary, ``space`` the class a
-    space between two words of a phrase stands for; without ``bounded``, the gaps between
-    words any length."""
+) -> tuple[str, str, str, str]:
+    """The override, soft-override, exfiltration and jailbreak patterns over canonical
+    ``words`` (verbs, objects, which, show, secrets, now, lack, limits, are, free, after,
+    then),
+    ``b`` the word boundary, ``space`` the class a space between two words of a phrase
+    stands for; without ``bounded``, the gaps between words any length and no look-ahead.
+
+    The jailbreak pattern wants three things near each other: a *now* word, the second
+    person (*you have* / *you are*) and what it lacks or is (*no restrictions*, *DAN*), the
+    last two close (a few words apart; in an unspaced language, a few characters and no
+    nothing but a space or two: *your visa has no limits* is about the visa). Limits or
+    freedom count only at the end of a clause or followed by one of the *then* words (*and*,
+    *AI*) or a *now* word: *no restrictions on returns* says what they apply to. Nor does
+    the second person count with one of the *after* words before its freedom (*du bist
+    jetzt mit Dan*, *ты можешь играть без правил*)."""
     stop = r"[^。！？!?\n]" if unspaced else r"[^.!?\n]"
+    after, then = words[10], words[11]
     if not bounded:
-        gap = near = f"{stop}*"
+        gap = near = tight = f"{stop}*"
+        guard = ""
     elif unspaced:
-        gap, near = f"{stop}{{0,24}}?", f"{stop}{{0,16}}?"
+        gap, near, tight = f"{stop}{{0,24}}?", f"{stop}{{0,16}}?", r"\s{0,2}"
+        guard = f"(?!{_alt(after, space)})" if after else ""
+        guard += f"(?=\\s*$|\\s*{_CLAUSE_END}|\\s*{_alt(then, space)})"
     else:
         gap, near = f"{stop}{{0,48}}?", f"{stop}{{0,32}}?"
-    v, o, w, s, k = (f"{b}{_alt(x, space)}{b}" for x in words)
+        # An *after* word (``mit``, ``peux``) starts a phrase that says what it is about.
+        ahead = f"{space}+{_alt(after, space)}\\b"
+        tight = f"(?:(?!{ahead}){stop}){{0,12}}?" if after else f"{stop}{{0,12}}?"
+        guard = f"(?=\\s*$|\\s*{_CLAUSE_END}|\\s+{_alt(then, space)}\\b)"
+    v, o, w, s, k, n, lack, m, a, f = (f"{b}{_alt(x, space)}{b}" for x in words[:10])
     override = (
         f"{v}{gap}{w}{near}{o}|{v}{gap}{o}{near}{w}|{o}{near}{w}{near}{v}|{w}{near}{o}{near}{v}"
     )
-    return override, f"{v}{gap}{o}|{o}{near}{v}", f"{s}{gap}{k}|{k}{near}{s}"
+    jailbreak = "|".join(
+        f"{n}{gap}{you}{tight}{what}{guard}|{you}{tight}{n}{tight}{what}{guard}|"
+        f"{you}{tight}{what}{guard}{near}{n}"
+        for you, what in ((lack, m), (a, f))
+    )
+    return override, f"{v}{gap}{o}|{o}{near}{v}", f"{s}{gap}{k}|{k}{near}{s}", jailbreak
 
 
-def _gate_sources(words: Sequence[Sequence[str]], unspaced: bool) -> tuple[str, str, str]:
+def _gate_sources(words: Sequence[Sequence[str]], unspaced: bool) -> tuple[str, str, str, str]:
     """The patterns of :func:`_family_sources` as RE2 reads them, each matching wherever
     ``re``'s does in any text: no word boundary (dropping one only widens), a space between
     words any character ``re`` counts as one, a gap between words any length (a bounded
-    repeat of a class of code points is a large automaton), the rest (escaped literals,
-    negated classes of a few punctuation marks) read alike by both."""
+    repeat of a class of code points is a large automaton), no look-ahead (RE2 has none:
+    dropping one only widens), the rest (escaped literals, negated classes of a few
+    punctuation marks) read alike by both."""
     return _family_sources(words, unspaced, "", UNICODE_SPACE, bounded=False)
 
 
@@ -236,16 +278,26 @@ def _family(language: str) -> _Family:
     words = PHRASES[language]
     verbs, objects = _canon_words(words["verbs"]), _canon_words(words["objects"])
     which, show = _canon_words(words["which"]), _canon_words(words["show"])
-    secrets = _canon_words(words["secrets"])
+    secrets, now = _canon_words(words["secrets"]), _canon_words(words["now"])
+    lack, limits = _canon_words(words["lack"]), _canon_words(words["limits"])
+    are, free = _canon_words(words["are"]), _canon_words(words["free"])
     unspaced = words["unspaced"]
+    # Each rule's matches hold one of its trigger words: override and exfiltration a verb or
+    # a show word, jailbreak (spaced) a now phrase and so one of its words, or (unspaced) a
+    # limit or a freedom.
+    said, freed = verbs + show, _canon_words(limits + free)
     if unspaced:
         triggers: frozenset[bytes] = frozenset()
-        trigger: re.Pattern[str] | None = re.compile(_alt(verbs + show))
+        jailbreak_triggers: frozenset[bytes] = frozenset()
+        trigger: re.Pattern[str] | None = re.compile(_alt(said))
+        jailbreak_trigger: re.Pattern[str] | None = re.compile(_alt(freed))
     else:
-        triggers = frozenset(_first_word(v) for v in verbs + show)
-        trigger = None
-    parts = (verbs, objects, which, show, secrets)
-    override, soft, exfiltration = (
+        triggers = frozenset(_first_word(v) for v in said)
+        jailbreak_triggers = _phrase_triggers(now)
+        trigger = jailbreak_trigger = None
+    after, then = _canon_words(words["after"]), _canon_words(words["then"] + words["now"])
+    parts = (verbs, objects, which, show, secrets, now, lack, limits, are, free, after, then)
+    override, soft, exfiltration, jailbreak = (
         re.compile(source)
         for source in _family_sources(parts, unspaced, "" if unspaced else r"\b", r"\s")
     )
@@ -258,9 +310,25 @@ def _family(language: str) -> _Family:
         override,
         soft,
         exfiltration,
+        jailbreak,
         sources,
-        tuple(verbs + show) if unspaced else (),
+        jailbreak_triggers,
+        jailbreak_trigger,
+        tuple(said) if unspaced else (),
+        tuple(freed) if unspaced else (),
     )
+
+
+#: One family's rules that share their triggers: ``(index among the family's gates, rule,
+#: pattern)`` each.
+_Checks = tuple[tuple[int, str, re.Pattern[str]], ...]
+
+
+def _checks(family: _Family) -> tuple[_Checks, _Checks]:
+    """The family's rules triggered by its verbs and show words, and its jailbreak rule."""
+    patterns = (family.override, family.override_soft, family.exfiltration, family.jailbreak)
+    rules = tuple(zip(range(len(_FAMILY_RULES)), _FAMILY_RULES, patterns, strict=True))
+    return rules[:3], rules[3:]
 
 
 class _FamilyGates:
@@ -273,10 +341,11 @@ class _FamilyGates:
         options = re2.Options()
         options.max_mem = _GATES_MEM
         self._set = re2.Set.SearchSet(options)
-        #: Each language's first index in the set (override, soft override, exfiltration).
+        #: Each language's first index in the set (its rules in :data:`_FAMILY_RULES`'
+        #: order).
         self.first: dict[str, int] = {}
         for family in families:
-            self.first[family.language] = len(self.first) * 3
+            self.first[family.language] = len(self.first) * len(_FAMILY_RULES)
             for source in family.gate_sources:
                 self._set.Add(source)
         self._sentinel = self._set.Add("")
@@ -304,6 +373,26 @@ def _gated(text: str) -> bytes | None:
 def _first_word(phrase: str) -> bytes:
     """The first word of a canonical phrase, as :func:`_words` splits it."""
     return phrase.encode().translate(_WORD_BYTES).split()[0]
+
+
+_CURLY = "’".encode()
+
+
+def _phrase_triggers(phrases: Iterable[str]) -> frozenset[bytes]:
+    """One word of each canonical phrase, as :func:`_words` splits them: a phrase of one
+    word, that word; of several, one of them that is a phrase of its own (*ahora* for *a
+    partir de ahora*), else the longest of those without a curly apostrophe (*d’ora*: glued
+    to the apostrophe, no word of the text where one comes before it too), else the
+    longest."""
+    split = [phrase.encode().translate(_WORD_BYTES).split() for phrase in phrases]
+    alone = {words[0] for words in split if len(words) == 1}
+    found = set(alone)
+    for words in split:
+        if len(words) == 1 or not alone.isdisjoint(words):
+            continue
+        plain = [w for w in words if _CURLY not in w] or words
+        found.add(max(reversed(plain), key=len))
+    return frozenset(found)
 
 
 #: Texts longer than this are searched by ``re`` from where RE2 first matches (see
@@ -493,7 +582,7 @@ class _OtherPass:
     substring lookups and three ``re`` scans; the pass some 15. Each answer is the one the
     lookups give; a pass RE2 cannot finish answers ``None``, and they are asked as before."""
 
-    def __init__(self, triggers: _TriggerWords, unspaced: Sequence[_Family]) -> None:
+    def __init__(self, triggers: _TriggerWords, unspaced: Sequence[Sequence[str]]) -> None:
         options = re2.Options()
         options.encoding = re2.Options.Encoding.LATIN1
         options.max_mem = _OTHER_MEM
@@ -521,18 +610,17 @@ class _OtherPass:
             if self._set.Add(pattern) != self._first_group + offset:
                 raise RuntimeError("RE2 set indices out of step")
         self._first_unspaced = self._first_group + len(triggers.patterns)
-        self._unspaced = tuple(unspaced)
-        for offset, family in enumerate(self._unspaced):
-            words = family.trigger_words
+        self._unspaced = len(unspaced)
+        for offset, words in enumerate(unspaced):
             pattern = b"|".join(_SPACE_RUN.join(map(_literal, w.split(" "))) for w in words)
             if self._set.Add(pattern) != self._first_unspaced + offset:
                 raise RuntimeError("RE2 set indices out of step")
         self._sentinel = self._set.Add(b"")
         self._set.Compile()
 
-    def match(self, text: str) -> tuple[frozenset[int], frozenset[int], tuple[_Family, ...]] | None:
-        """``(English rules triggered, spaced trigger groups present, unspaced families
-        triggered)`` for ``text``, or ``None`` (see the class)."""
+    def match(self, text: str) -> tuple[frozenset[int], frozenset[int], tuple[int, ...]] | None:
+        """``(English rules triggered, spaced trigger groups present, unspaced groups of
+        trigger words present)`` for ``text``, or ``None`` (see the class)."""
         found = self._set.Match(text.encode("utf-8", "surrogatepass"))
         if not found or self._sentinel not in found:
             return None
@@ -540,10 +628,8 @@ class _OtherPass:
         triggered = self._always.union(index for index, ids in self._rules if ids <= hits)
         first, unspaced = self._first_group, self._first_unspaced
         present = frozenset(i - first for i in found if first <= i < unspaced)
-        families = tuple(
-            family for offset, family in enumerate(self._unspaced) if unspaced + offset in hits
-        )
-        return triggered, present, families
+        groups = tuple(offset for offset in range(self._unspaced) if unspaced + offset in hits)
+        return triggered, present, groups
 
 
 @dataclass(frozen=True, slots=True)
@@ -602,9 +688,27 @@ class RuleSet:
         families = [_family(lang) for lang in chosen if lang != "en"]
         self._spaced = tuple(f for f in families if not f.unspaced)
         self._unspaced = tuple(f for f in families if f.unspaced)
-        self._triggers = _TriggerWords([f.triggers for f in self._spaced])
+        # Each family's rules in two groups with triggers of their own (verbs and show
+        # words; the jailbreak's), the first groups of every family, then the second: a
+        # trigger group's index is its rules' index here.
+        spaced = [(f, checks) for i in (0, 1) for f in self._spaced for checks in (_checks(f)[i],)]
+        unspaced = [
+            (f, checks) for i in (0, 1) for f in self._unspaced for checks in (_checks(f)[i],)
+        ]
+        self._spaced_checks: tuple[tuple[_Family, _Checks], ...] = tuple(spaced)
+        self._unspaced_checks: tuple[tuple[_Family, _Checks], ...] = tuple(unspaced)
+        #: The spaced groups' trigger words, and the unspaced groups' (patterns, words).
+        self._trigger_groups = tuple(f.triggers for f in self._spaced) + tuple(
+            f.jailbreak_triggers for f in self._spaced
+        )
+        self._unspaced_triggers = tuple(f.trigger for f in self._unspaced) + tuple(
+            f.jailbreak_trigger for f in self._unspaced
+        )
+        unspaced_words = [f.trigger_words for f in self._unspaced]
+        unspaced_words += [f.jailbreak_trigger_words for f in self._unspaced]
+        self._triggers = _TriggerWords(self._trigger_groups)
         self._ascii = _AsciiPass(self._triggers)
-        self._other = _OtherPass(self._triggers, self._unspaced)
+        self._other = _OtherPass(self._triggers, unspaced_words)
         self._gates = _FamilyGates(families)
 
     def rules(self, text: str) -> tuple[set[str], float]:
@@ -650,51 +754,50 @@ class RuleSet:
         text: str,
         names: set[str],
         present: frozenset[int] | None = None,
-        unspaced: Sequence[_Family] | None = None,
+        unspaced: Sequence[int] | None = None,
     ) -> float:
         """The other languages' families: each rule counts once whatever the language (a
         phrase that reads as English and French is one signal, not two). ``present``: the
-        trigger groups present, and ``unspaced``: the unspaced families triggered (for a text
-        that is not ASCII), where the caller has them."""
+        spaced trigger groups present, and ``unspaced``: the unspaced trigger groups present
+        (for a text that is not ASCII), where the caller has them."""
         total = 0.0
-        families: list[_Family] = []
         if present is None:
             present = self._triggers.present(text)
         if present is None:
             words = _words(text)
-            families.extend(f for f in self._spaced if not f.triggers.isdisjoint(words))
-        else:
-            families.extend(self._spaced[index] for index in sorted(present))
-        if unspaced is not None:
-            families.extend(unspaced)
-        elif self._unspaced and not text.isascii():
-            families.extend(
-                f for f in self._unspaced if f.trigger is not None and f.trigger.search(text)
+            present = frozenset(
+                i for i, group in enumerate(self._trigger_groups) if not group.isdisjoint(words)
             )
+        checks = [self._spaced_checks[index] for index in sorted(present)]
+        if unspaced is None and self._unspaced and not text.isascii():
+            unspaced = [
+                i
+                for i, trigger in enumerate(self._unspaced_triggers)
+                if trigger is not None and trigger.search(text)
+            ]
+        if unspaced:
+            checks.extend(self._unspaced_checks[index] for index in unspaced)
+        if not checks:
+            return total
         counted = {name for name in names if name in _FAMILY_WEIGHTS}
         passed: frozenset[int] | None = None
         asked = False  # the gates are asked once, when a family's rule is first to be run
-        for family in families:
-            lang = family.language
-            first = self._gates.first[lang]
-            for index, (base, regex) in enumerate(
-                (
-                    ("override", family.override),
-                    ("override_soft", family.override_soft),
-                    ("exfiltration", family.exfiltration),
-                )
-            ):
+        for family, rules in checks:
+            first = self._gates.first[family.language]
+            for index, base, regex in rules:
                 if base in counted or (base == "override_soft" and "override" in counted):
                     continue
                 if not asked:
                     raw = _gated(text)
                     passed = self._gates.match(raw) if raw is not None else None
                     asked = True
+                    if passed is not None and len(passed) == 1:
+                        return total  # no gate but the sentinel: no pattern can match
                 if passed is not None and first + index not in passed:
                     continue  # RE2 found no match of the widened pattern: re would find none
                 if regex.search(text) is None:
                     continue
-                names.add(f"{base}[{lang}]")
+                names.add(f"{base}[{family.language}]")
                 counted.add(base)
                 total += _FAMILY_WEIGHTS[base]
         return total
