@@ -15,7 +15,6 @@ import codecs
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
-from itertools import accumulate, repeat
 
 from agentdock_plugins.policies.injection_normal import strip_hidden
 
@@ -161,16 +160,20 @@ _B64_NOT_TEXT = frozenset(
     c0 + c1
     for c0, v0 in _B64_VALUES.items()
     for c1, v1 in _B64_VALUES.items()
-    if 1 not in _UTF8_STARTS[v0 << 10 | (v1 << 4 & 0x3F0) :][:16]
+    # The first byte and the second's first four bits: ``v0 << 10 | v1 << 4``, in the table.
+    if _UTF8_STARTS.find(1, v0 << 10 | v1 << 4, (v0 << 10 | v1 << 4) + 16) < 0
 )
 #: Of those, the ones that begin no hex (a character that is no hex digit) and no base32
 #: (one not of ``A-Z2-7``) either: a blob of base64 characters that begins so decodes to
 #: nothing (:func:`decode_blob`, not cut), known without calling it.
-BLOB_NOT_TEXT_STARTS = frozenset(
-    pair
-    for pair in _B64_NOT_TEXT
-    if not set(pair) <= set("0123456789abcdefABCDEF")
-    and not set(pair) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+BLOB_NOT_TEXT_STARTS = (
+    _B64_NOT_TEXT
+    - frozenset(a + b for a in "0123456789abcdefABCDEF" for b in "0123456789abcdefABCDEF")
+    - frozenset(
+        a + b
+        for a in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+        for b in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    )
 )
 #: Characters that are all base64 (either alphabet), no ``=``.
 _B64_DATA = re.compile(r"[A-Za-z0-9+/_-]+")
@@ -180,35 +183,36 @@ _B85_DIGITS = (
 _A85_DIGITS = "".join(map(chr, range(33, 118)))
 
 
-def _b85_not_text(digits: str) -> frozenset[str]:
-    """Two digits (``digits`` in their order of value) that begin no base85 group whose
-    first two bytes may begin UTF-8 text: a group is a number below 85**5, its first two
-    digits leave a range of 85**3 in which every number overflows 32 bits or has first
-    bytes that begin no UTF-8 (counted over the range by prefix sums of the table)."""
-    # Numbers of 2**32 or more (up to 85**5) overflow: no more beginnings counted there.
-    below = [*accumulate(_UTF8_STARTS, initial=0)]
-    below += repeat(below[-1], (85**5 >> 16) + 1 - 65536)
-    pairs = [c0 + c1 for c0 in digits for c1 in digits]
+def _b85_not_text() -> list[int]:
+    """The pairs of base85 digits, by value (``85 * first + second``), that begin no group
+    whose first two bytes may begin UTF-8 text: a group is a number below 85**5, its first
+    two digits leave a range of 85**3 in which every number overflows 32 bits or has first
+    two bytes that begin no UTF-8 (no 1 in that stretch of the table, found in C). Both
+    base85 alphabets spell a group's number so: one list serves both."""
     group = 85**3
-    return frozenset(
-        pairs[n]
-        for n in range(len(pairs))
-        if below[((n + 1) * group - 1 >> 16) + 1] == below[n * group >> 16]
-    )
+    find = _UTF8_STARTS.find
+    return [
+        n for n in range(85 * 85) if find(1, n * group >> 16, ((n + 1) * group - 1 >> 16) + 1) < 0
+    ]
 
 
-_B85_NOT_TEXT = _b85_not_text(_B85_DIGITS)
-_A85_NOT_TEXT = _b85_not_text(_A85_DIGITS)
+def _digit_pairs(digits: str, values: list[int]) -> frozenset[str]:
+    """The two-digit strings of ``digits`` whose values (``85 * first + second``) are
+    listed."""
+    return frozenset(digits[n // 85] + digits[n % 85] for n in values)
+
+
+_B85_PAIRS_NOT_TEXT = _b85_not_text()
+_B85_NOT_TEXT = _digit_pairs(_B85_DIGITS, _B85_PAIRS_NOT_TEXT)
+_A85_NOT_TEXT = _digit_pairs(_A85_DIGITS, _B85_PAIRS_NOT_TEXT)
 #: Two printable ASCII characters that begin no token :func:`b85_text` lets through (for
 #: each alphabet, a pair of :data:`_B85_NOT_TEXT` or a character outside it); ``<~``, which
 #: may be cut off before the body, is left out.
-B85_NOT_TEXT_STARTS = frozenset(
-    c0 + c1
-    for c0 in map(chr, range(33, 127))
-    for c1 in map(chr, range(33, 127))
-    if (c0 + c1 in _B85_NOT_TEXT or not {c0, c1} <= set(_B85_DIGITS))
-    and (c0 + c1 in _A85_NOT_TEXT or not {c0, c1} <= set(_A85_DIGITS + "z"))
-    and c0 + c1 != "<~"
+B85_NOT_TEXT_STARTS = (
+    frozenset(a + b for a in map(chr, range(33, 127)) for b in map(chr, range(33, 127)))
+    - (frozenset(a + b for a in _B85_DIGITS for b in _B85_DIGITS) - _B85_NOT_TEXT)
+    - (frozenset(a + b for a in _A85_DIGITS + "z" for b in _A85_DIGITS + "z") - _A85_NOT_TEXT)
+    - {"<~"}
 )
 
 

@@ -514,19 +514,21 @@ def _b85_readable(token: str) -> bool:
     """Whether ``token`` or one of its readings (reversed, rot13'd, both) may decode as
     base85 (:func:`~agentdock_plugins.policies.injection_blobs.b85_text`): when none may,
     none decodes, and :func:`_turned_tokens` asks no more (``b85ish`` costs more)."""
-    heads = token[:2] + token[:-3:-1]  # the first two characters of it and of it reversed
+    # The first two characters of each reading, looked up first (most tokens of prose and
+    # code end there): a reading that begins so is refused by ``b85_text`` too.
+    heads = token[:2] + token[:-3:-1]
+    turned = heads.translate(ROT13)
     never = B85_NOT_TEXT_STARTS
-    if (
-        heads[:2] in never
-        and heads[2:] in never
-        and (turned := heads.translate(ROT13))[:2] in never
-        and turned[2:] in never
+    if (heads[:2] not in never and b85_text(token)) or (
+        heads[2:] not in never and b85_text(token[::-1])
     ):
-        return False  # a set look-up each: most tokens of prose and code end here
-    if b85_text(token) or b85_text(token[::-1]):
         return True
+    if turned[:2] in never and turned[2:] in never:
+        return False
     rot13 = token.translate(ROT13)
-    return b85_text(rot13) or b85_text(rot13[::-1])
+    return (turned[:2] not in never and b85_text(rot13)) or (
+        turned[2:] not in never and b85_text(rot13[::-1])
+    )
 
 
 def _turned_tokens(tokens: list[str], reads: _Reads) -> Iterator[tuple[str, str]]:
