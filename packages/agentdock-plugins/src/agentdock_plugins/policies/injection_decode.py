@@ -781,9 +781,11 @@ def _blobs(
         # The tokens hold no white space and a blob none: one scan of them joined by spaces
         # finds each token's blobs in turn (a scan per token cost 4 KB of prose with code
         # in it some 13 µs, the one scan 4).
-        for blob in _BLOB.findall(" ".join(tokens)):
+        # (Scanned as it is read: a text of many blobs stops at MAX_BLOBS of them.)
+        for m in _BLOB.finditer(" ".join(tokens)):
             if found >= MAX_BLOBS:
                 return
+            blob = m.group()
             if blob[:2] in BLOB_NOT_TEXT_STARTS and len(blob) <= MAX_BLOB:
                 # Decodes to nothing, known from its first two characters (prose and code
                 # tried as blobs mostly begin so: ``RawTextHelpFormatter``, ``+-----+``).
