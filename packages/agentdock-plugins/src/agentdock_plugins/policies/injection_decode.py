@@ -48,11 +48,13 @@ from typing import Any
 import re2
 
 from agentdock_plugins.policies.injection_blobs import (
+    B85_NOT_TEXT_STARTS,
+    BLOB_NOT_TEXT_STARTS,
     MAX_BLOB,
     MAX_WINDOWS,
     ROT13,
     WINDOW_STEP,
-    b85_alphabet,
+    b85_text,
     b85ish,
     decode_b85,
     decode_blob,
@@ -486,6 +488,49 @@ def _ascii_runs(tokens: list[str]) -> Iterator[str]:
             yield from (m.group() for m in _ASCII_RUN.finditer(token))
 
 
+#: Tokens of base32 characters alone.
+_B32_ONLY = re.compile("[A-Z2-7]+")
+
+
+def _no_turned_blob(token: str) -> bool:
+    """Whether no reading of ``token`` (of base64 characters: reversed, rot13'd, both)
+    decodes as a blob, known without decoding (:func:`_turned_tokens`' test of the token
+    itself does not count where no reading decodes): ``=`` only at the end of each, a
+    reading one character past whole base64 quanta and not base32 (nor hex, being of odd
+    length), or one that begins so that it decodes to nothing
+    (:data:`~agentdock_plugins.policies.injection_blobs.BLOB_NOT_TEXT_STARTS`); rot13 and
+    reversal keep a token's length and its base32 characters."""
+    if "=" in token:
+        return False
+    if len(token) % 4 == 1 and _B32_ONLY.fullmatch(token) is None:
+        return True
+    heads = token[:-3:-1] + token[:2]  # the reversed reading's first two, then the token's
+    turned = heads.translate(ROT13)
+    never = BLOB_NOT_TEXT_STARTS
+    return heads[:2] in never and turned[:2] in never and turned[2:] in never
+
+
+def _b85_readable(token: str) -> bool:
+    """Whether ``token`` or one of its readings (reversed, rot13'd, both) may decode as
+    base85 (:func:`~agentdock_plugins.policies.injection_blobs.b85_text`): when none may,
+    none decodes, and :func:`_turned_tokens` asks no more (``b85ish`` costs more)."""
+    # The first two characters of each reading, looked up first (most tokens of prose and
+    # code end there): a reading that begins so is refused by ``b85_text`` too.
+    heads = token[:2] + token[:-3:-1]
+    turned = heads.translate(ROT13)
+    never = B85_NOT_TEXT_STARTS
+    if (heads[:2] not in never and b85_text(token)) or (
+        heads[2:] not in never and b85_text(token[::-1])
+    ):
+        return True
+    if turned[:2] in never and turned[2:] in never:
+        return False
+    rot13 = token.translate(ROT13)
+    return (turned[:2] not in never and b85_text(rot13)) or (
+        turned[2:] not in never and b85_text(rot13[::-1])
+    )
+
+
 def _turned_tokens(tokens: list[str], reads: _Reads) -> Iterator[tuple[str, str]]:
     """Tokens that decode once rot13'd or reversed (as a blob of the alphabet they are
     written in, or with more ``%XX`` escapes than before): each such reading (at most
@@ -504,8 +549,10 @@ def _turned_tokens(tokens: list[str], reads: _Reads) -> Iterator[tuple[str, str]
         if _B64_ONLY.fullmatch(token):
             # A word in one case (``implementations``) is no blob; digits alone may be hex.
             plain = token.isalpha() and (token.islower() or token.isupper())
-            decode = None if plain else reads.blob
-        elif token.isascii() and reads.b85ish(token):
+            if plain or _no_turned_blob(token):
+                continue  # (a token of these characters has no ``%``)
+            decode = reads.blob
+        elif token.isascii() and _b85_readable(token) and reads.b85ish(token):
             # Every blob alphabet is ASCII, and rot13 and reversal keep a token's other
             # characters: a token that is not ASCII is read only for its ``%XX`` escapes.
             decode = reads.base85
@@ -734,10 +781,15 @@ def _blobs(
         # The tokens hold no white space and a blob none: one scan of them joined by spaces
         # finds each token's blobs in turn (a scan per token cost 4 KB of prose with code
         # in it some 13 µs, the one scan 4).
+        # (Scanned as it is read: a text of many blobs stops at MAX_BLOBS of them.)
         for m in _BLOB.finditer(" ".join(tokens)):
             if found >= MAX_BLOBS:
                 return
             blob = m.group()
+            if blob[:2] in BLOB_NOT_TEXT_STARTS and len(blob) <= MAX_BLOB:
+                # Decodes to nothing, known from its first two characters (prose and code
+                # tried as blobs mostly begin so: ``RawTextHelpFormatter``, ``+-----+``).
+                continue
             if len(blob) > MAX_BLOB:
                 # Too long to decode whole: read in windows (a padded payload is found).
                 if (
@@ -765,11 +817,14 @@ def _blobs(
                 continue
             if (
                 len(token) > MAX_BLOB
+                # Tokens that begin so decode to nothing (one set look-up, before the
+                # alphabets' matches and ``b85ish``).
+                or token[:2] in B85_NOT_TEXT_STARTS
                 # Base85 may use only base64's characters: such a token is tried unless
                 # it was read as base64 already.
                 or token in read
                 or _URL_START.match(token)
-                or not b85_alphabet(token)
+                or not b85_text(token)
                 or not reads.b85ish(token)
             ):
                 continue
