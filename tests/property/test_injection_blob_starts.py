@@ -14,8 +14,9 @@ import contextlib
 import urllib.parse
 from collections.abc import Callable, Iterator
 
+import blob_start_tables
 import pytest
-from agentdock_plugins.policies import injection_blobs, injection_decode
+from agentdock_plugins.policies import injection_blob_starts, injection_blobs, injection_decode
 from agentdock_plugins.policies.injection_blobs import (
     _B32,
     _B85_PROBE,
@@ -274,7 +275,7 @@ def _may_begin_text(prefix: bytes) -> bool:
 
 
 def test_the_table_of_utf8_beginnings_is_the_decoders() -> None:
-    table = injection_blobs._UTF8_STARTS
+    table = blob_start_tables.utf8_starts()
     assert len(table) == 65536
     for pair in range(65536):
         assert table[pair] == _may_begin_text(pair.to_bytes(2, "big")), hex(pair)
@@ -284,7 +285,7 @@ def test_base64_beginnings_refused_decode_to_no_utf8_beginning() -> None:
     """Every refused pair, with every third character: the two bytes it spells begin no
     UTF-8 text; and the pairs kept are not all refused by that test (the table is not
     empty or full)."""
-    refused = injection_blobs._B64_NOT_TEXT
+    refused = injection_blob_starts.B64_NOT_TEXT
     for head in refused:
         for third in _B64:
             raw = binascii.a2b_base64(
@@ -310,8 +311,8 @@ def test_base64_beginnings_refused_decode_to_no_utf8_beginning() -> None:
 @pytest.mark.parametrize(
     ("digits", "decode", "refused", "low", "high"),
     [
-        (_B85, base64.b85decode, "_B85_NOT_TEXT", "000", "~~~"),
-        (_A85, base64.a85decode, "_A85_NOT_TEXT", "!!!", "uuu"),
+        (_B85, base64.b85decode, "B85_NOT_TEXT", "000", "~~~"),
+        (_A85, base64.a85decode, "A85_NOT_TEXT", "!!!", "uuu"),
     ],
 )
 def test_base85_beginnings_refused_decode_to_no_utf8_beginning(
@@ -324,8 +325,8 @@ def test_base85_beginnings_refused_decode_to_no_utf8_beginning(
     """For each pair of digits, the first group's smallest and largest numbers (decoded by
     the library) bound its first bytes: a refused pair's range holds no UTF-8 beginning (or
     overflows), a kept pair's holds one."""
-    table = injection_blobs._UTF8_STARTS
-    pairs = getattr(injection_blobs, refused)
+    table = blob_start_tables.utf8_starts()
+    pairs = getattr(injection_blob_starts, refused)
     for c0 in digits:
         for c1 in digits:
             try:
@@ -366,3 +367,11 @@ def test_code_and_prose_tokens_are_refused_without_decoding() -> None:
         assert list(injection_decode._turned_tokens(["optparse-inspired", tokens[4]], reads)) == []
         assert tried == []
         assert _all_views(text)[0] == expected
+
+
+def test_the_tables_spelled_out_are_the_ones_computed() -> None:
+    """The module holds the tables written out (computing them cost ~15 ms at import):
+    each is what ``blob_start_tables`` computes; when not, run that script."""
+    for name, pairs in blob_start_tables.tables().items():
+        assert getattr(injection_blob_starts, name) == pairs, name
+    assert injection_blobs.B85_NOT_TEXT_STARTS is injection_blob_starts.B85_NOT_TEXT_STARTS

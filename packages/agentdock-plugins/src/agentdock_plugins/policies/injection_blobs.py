@@ -16,6 +16,13 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 
+from agentdock_plugins.policies.injection_blob_starts import (
+    A85_NOT_TEXT,
+    B64_NOT_TEXT,
+    B85_NOT_TEXT,
+    B85_NOT_TEXT_STARTS,
+    BLOB_NOT_TEXT_STARTS,
+)
 from agentdock_plugins.policies.injection_normal import strip_hidden
 
 __all__ = [
@@ -137,83 +144,8 @@ def _text_end(data: bytes) -> int:
     return len(data)
 
 
-def _utf8_starts() -> bytes:
-    """``table[b0 << 8 | b1]`` is 1 where the bytes ``b0 b1`` may begin UTF-8 text as
-    Python's decoder reads it (no overlong forms, surrogates or code points past U+10FFFF;
-    the tests check it against the decoder), else 0."""
-    ascii_first = bytes(1 if b1 < 0x80 or 0xC2 <= b1 <= 0xF4 else 0 for b1 in range(256))
-    table = bytearray(ascii_first * 0x80 + bytes(0x80 << 8))
-    seconds = {0xE0: (0xA0, 0xBF), 0xED: (0x80, 0x9F), 0xF0: (0x90, 0xBF), 0xF4: (0x80, 0x8F)}
-    for b0 in range(0xC2, 0xF5):
-        low, high = seconds.get(b0, (0x80, 0xBF))
-        table[b0 << 8 | low : (b0 << 8 | high) + 1] = bytes([1]) * (high - low + 1)
-    return bytes(table)
-
-
-_UTF8_STARTS = _utf8_starts()
-_B64_DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-_B64_VALUES = {c: v for v, c in enumerate(_B64_DIGITS)} | {"-": 62, "_": 63}
-#: Two characters that begin no base64 (standard or URL-safe) of UTF-8 text: the first
-#: byte they spell and the first four bits of the second (the third character gives the
-#: other four) begin no UTF-8, whatever the rest is.
-_B64_NOT_TEXT = frozenset(
-    c0 + c1
-    for c0, v0 in _B64_VALUES.items()
-    for c1, v1 in _B64_VALUES.items()
-    # The first byte and the second's first four bits: ``v0 << 10 | v1 << 4``, in the table.
-    if _UTF8_STARTS.find(1, v0 << 10 | v1 << 4, (v0 << 10 | v1 << 4) + 16) < 0
-)
-#: Of those, the ones that begin no hex (a character that is no hex digit) and no base32
-#: (one not of ``A-Z2-7``) either: a blob of base64 characters that begins so decodes to
-#: nothing (:func:`decode_blob`, not cut), known without calling it.
-BLOB_NOT_TEXT_STARTS = (
-    _B64_NOT_TEXT
-    - frozenset(a + b for a in "0123456789abcdefABCDEF" for b in "0123456789abcdefABCDEF")
-    - frozenset(
-        a + b
-        for a in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-        for b in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-    )
-)
 #: Characters that are all base64 (either alphabet), no ``=``.
 _B64_DATA = re.compile(r"[A-Za-z0-9+/_-]+")
-_B85_DIGITS = (
-    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~"
-)
-_A85_DIGITS = "".join(map(chr, range(33, 118)))
-
-
-def _b85_not_text() -> list[int]:
-    """The pairs of base85 digits, by value (``85 * first + second``), that begin no group
-    whose first two bytes may begin UTF-8 text: a group is a number below 85**5, its first
-    two digits leave a range of 85**3 in which every number overflows 32 bits or has first
-    two bytes that begin no UTF-8 (no 1 in that stretch of the table, found in C). Both
-    base85 alphabets spell a group's number so: one list serves both."""
-    group = 85**3
-    find = _UTF8_STARTS.find
-    return [
-        n for n in range(85 * 85) if find(1, n * group >> 16, ((n + 1) * group - 1 >> 16) + 1) < 0
-    ]
-
-
-def _digit_pairs(digits: str, values: list[int]) -> frozenset[str]:
-    """The two-digit strings of ``digits`` whose values (``85 * first + second``) are
-    listed."""
-    return frozenset(digits[n // 85] + digits[n % 85] for n in values)
-
-
-_B85_PAIRS_NOT_TEXT = _b85_not_text()
-_B85_NOT_TEXT = _digit_pairs(_B85_DIGITS, _B85_PAIRS_NOT_TEXT)
-_A85_NOT_TEXT = _digit_pairs(_A85_DIGITS, _B85_PAIRS_NOT_TEXT)
-#: Two printable ASCII characters that begin no token :func:`b85_text` lets through (for
-#: each alphabet, a pair of :data:`_B85_NOT_TEXT` or a character outside it); ``<~``, which
-#: may be cut off before the body, is left out.
-B85_NOT_TEXT_STARTS = (
-    frozenset(a + b for a in map(chr, range(33, 127)) for b in map(chr, range(33, 127)))
-    - (frozenset(a + b for a in _B85_DIGITS for b in _B85_DIGITS) - _B85_NOT_TEXT)
-    - (frozenset(a + b for a in _A85_DIGITS + "z" for b in _A85_DIGITS + "z") - _A85_NOT_TEXT)
-    - {"<~"}
-)
 
 
 def decode_blob(blob: str, *, cut: bool = False) -> tuple[str, str] | None:
@@ -237,9 +169,9 @@ def decode_blob(blob: str, *, cut: bool = False) -> tuple[str, str] | None:
                 return "base32", out
         # Refused before decoding (a failed try cost some 2 µs, most of it in Python): base64
         # one character past whole quanta, which ``a2b_base64`` refuses, and base64 whose
-        # first two bytes cannot begin UTF-8 (:data:`_B64_NOT_TEXT`), which :func:`texty`
-        # refuses (a blob cut out of a longer one may begin mid-character).
-        if (len(core) % 4 == 1 or (not cut and core[:2] in _B64_NOT_TEXT)) and (
+        # first two bytes cannot begin UTF-8 (``B64_NOT_TEXT``), which :func:`texty` refuses
+        # (a blob cut out of a longer one may begin mid-character).
+        if (len(core) % 4 == 1 or (not cut and core[:2] in B64_NOT_TEXT)) and (
             _B64_DATA.fullmatch(core) is not None
         ):
             return None
@@ -343,12 +275,13 @@ def b85_alphabet(token: str) -> bool:
 def b85_text(token: str) -> bool:
     """Whether :func:`decode_b85` may find text in ``token`` (not ``cut``): it is written in
     one of the base85 alphabets, and its first two digits there may begin UTF-8 text
-    (:data:`_B85_NOT_TEXT`). When not, the token decodes to nothing, known without
-    decoding it (both decoders loop in Python) or asking :func:`b85ish`."""
+    (:mod:`~agentdock_plugins.policies.injection_blob_starts`). When not, the token decodes
+    to nothing, known without decoding it (both decoders loop in Python) or asking
+    :func:`b85ish`."""
     body = token.removeprefix("<~").removesuffix("~>")
     head = body[:2]
-    return (head not in _B85_NOT_TEXT and _B85_ALPHABET.fullmatch(body) is not None) or (
-        head not in _A85_NOT_TEXT and _A85_ALPHABET.fullmatch(body) is not None
+    return (head not in B85_NOT_TEXT and _B85_ALPHABET.fullmatch(body) is not None) or (
+        head not in A85_NOT_TEXT and _A85_ALPHABET.fullmatch(body) is not None
     )
 
 
@@ -391,8 +324,8 @@ def decode_b85(token: str, *, cut: bool = False) -> tuple[str, str] | None:
     :data:`_B85_FIRST` characters, then in the first :data:`_B85_PROBE`."""
     body = token.removeprefix("<~").removesuffix("~>")
     for name, decode, alphabet, not_text in (
-        ("base85", base64.b85decode, _B85_ALPHABET, _B85_NOT_TEXT),
-        ("base85", base64.a85decode, _A85_ALPHABET, _A85_NOT_TEXT),
+        ("base85", base64.b85decode, _B85_ALPHABET, B85_NOT_TEXT),
+        ("base85", base64.a85decode, _A85_ALPHABET, A85_NOT_TEXT),
     ):
         if alphabet.fullmatch(body) is None or (not cut and body[:2] in not_text):
             continue
