@@ -870,3 +870,137 @@ def test_an_asynchronous_run_gets_no_thread_limit() -> None:
     assert not adapter.synchronous
     run(adapter.invoke({"name": "a", "at": 0.0}, ctx()))
     assert seen == ["absent"]
+
+
+class _Wide(TypedDict):
+    name: str
+    note: str
+
+
+class _Narrow(TypedDict):
+    name: str
+
+
+def _interrupting(*nodes: str, asynchronous: bool) -> Any:
+    """A graph whose ``nodes`` run side by side after START, each stopping at an
+    ``interrupt()``; its output schema is narrower than its state."""
+    from langgraph.types import interrupt
+
+    graph = StateGraph(_Wide, output_schema=_Narrow)
+    for name in nodes:
+
+        def stop(state: _Wide, name: str = name) -> dict[str, Any]:
+            return {"note": interrupt(f"{name}?")}
+
+        async def astop(state: _Wide, name: str = name) -> dict[str, Any]:
+            return {"note": interrupt(f"{name}?")}
+
+        graph.add_node(name, astop if asynchronous else stop)
+        graph.add_edge(START, name)
+        graph.add_edge(name, END)
+    return graph.compile()
+
+
+def _plain(*, asynchronous: bool) -> Any:
+    def node(state: _Wide) -> dict[str, Any]:
+        return {"name": state["name"].upper(), "note": "kept inside"}
+
+    async def anode(state: _Wide) -> dict[str, Any]:
+        return node(state)
+
+    graph = StateGraph(_Wide, output_schema=_Narrow)
+    graph.add_node("node", anode if asynchronous else node)
+    graph.add_edge(START, "node")
+    graph.add_edge("node", END)
+    return graph.compile()
+
+
+def _functional(*, asynchronous: bool, stop: bool) -> Any:
+    """A functional-API graph: one output channel (a string), not a list of keys."""
+    from langgraph.func import entrypoint
+    from langgraph.types import interrupt
+
+    if asynchronous:
+
+        @entrypoint()
+        async def shout(value: dict[str, Any]) -> str:
+            return str(interrupt("why?") if stop else value["name"].upper())
+
+        return shout
+
+    @entrypoint()
+    def shout_sync(value: dict[str, Any]) -> str:
+        return str(interrupt("why?") if stop else value["name"].upper())
+
+    return shout_sync
+
+
+def _comparable(value: Any) -> Any:
+    """``value`` with each interrupt as its value (their ids differ from run to run)."""
+    from langgraph.types import Interrupt
+
+    if isinstance(value, dict):
+        return {key: _comparable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_comparable(item) for item in value]
+    if isinstance(value, tuple):
+        return ("tuple", [_comparable(item) for item in value])
+    if isinstance(value, Interrupt):
+        return ("interrupt", value.value)
+    return value
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize(
+    "build",
+    [
+        _plain,
+        lambda asynchronous: _interrupting("one", asynchronous=asynchronous),
+        lambda asynchronous: _interrupting("one", "two", asynchronous=asynchronous),
+        lambda asynchronous: _functional(asynchronous=asynchronous, stop=False),
+        lambda asynchronous: _functional(asynchronous=asynchronous, stop=True),
+    ],
+    ids=["plain", "interrupt", "two-interrupts", "functional", "functional-interrupt"],
+)
+def test_a_run_answers_what_langgraph_invoke_answers(asynchronous: bool, build: Any) -> None:
+    """A run is folded from LangGraph's ``values`` stream alone, not ``invoke``'s
+    ``updates`` and ``values``: its answer is still ``invoke``'s, interrupts included (all
+    of them, as a list, when two nodes of one step stop) and output schema applied."""
+    graph = build(asynchronous=asynchronous)
+    adapter = LangGraphAdapter(graph, NO_ARGUMENTS)
+    expected = (
+        run(graph.ainvoke({"name": "a", "note": ""}))
+        if asynchronous
+        else graph.invoke({"name": "a", "note": ""})
+    )
+    result = run(adapter.invoke({"name": "a", "note": ""}, ctx()))
+    assert _comparable(result.output) == _comparable(expected)
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_a_run_asks_langgraph_for_the_values_stream_only(asynchronous: bool) -> None:
+    """``invoke``/``ainvoke`` stream ``updates`` besides ``values`` only to collect
+    interrupts, which the ``values`` chunks carry too: a run asks for ``values`` alone
+    (one stream mode less, about 50 calls a run on a one-node graph)."""
+    adapter = LangGraphAdapter(_plain(asynchronous=asynchronous), NO_ARGUMENTS)
+    graph = adapter.graph  # the graph the adapter runs (a copy, given its store)
+    modes: list[Any] = []
+    if asynchronous:
+        astream = graph.astream
+
+        def spy(*args: Any, **kwargs: Any) -> Any:
+            modes.append(kwargs.get("stream_mode"))
+            return astream(*args, **kwargs)
+
+        graph.astream = spy
+    else:
+        stream = graph.stream
+
+        def spy_sync(*args: Any, **kwargs: Any) -> Any:
+            modes.append(kwargs.get("stream_mode"))
+            return stream(*args, **kwargs)
+
+        graph.stream = spy_sync
+    result = run(adapter.invoke({"name": "a", "note": ""}, ctx()))
+    assert result.output == {"name": "A"}
+    assert modes == ["values"]

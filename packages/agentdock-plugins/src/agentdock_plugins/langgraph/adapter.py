@@ -129,6 +129,16 @@ class LangGraphAdapter:
             getattr(self.graph, "interrupt_before_nodes", None)
             or getattr(self.graph, "interrupt_after_nodes", None)
         )
+        #: A run outside the Platform API is LangGraph's own ``invoke``/``ainvoke`` folded
+        #: here from the ``values`` chunks alone (:func:`_invoke_values`): those ask for
+        #: ``updates`` too, only to collect the run's interrupts, which the ``values``
+        #: chunks carry as well; one stream mode less is about 50 calls a run (echo graph). A
+        #: graph class whose ``invoke``/``ainvoke`` are not Pregel's keeps them.
+        self._values_only = (
+            isinstance(self.graph, Pregel)
+            and type(self.graph).invoke is Pregel.invoke
+            and type(self.graph).ainvoke is Pregel.ainvoke
+        )
 
     # -- the Adapter protocol -------------------------------------------------------------------
 
@@ -151,6 +161,12 @@ class LangGraphAdapter:
                 )
             except EmptyInputError as exc:
                 raise _nothing_to_run(exc) from None
+        if self._values_only:
+            if self._workers is not None:
+                return await tracked_result(
+                    tracker, self._workers.run(_invoke_values, graph, dict(payload), config)
+                )
+            return await tracked_result(tracker, _ainvoke_values(graph, dict(payload), config))
         if self._workers is not None:
             return await tracked_result(
                 tracker, self._workers.run(graph.invoke, dict(payload), config)
@@ -438,6 +454,46 @@ class _Outcome:
         if self.interrupts is not None and isinstance(output, Mapping):
             return {**output, INTERRUPT: tuple(self.interrupts)}
         return output
+
+
+def _invoke_values(graph: Pregel[Any, Any, Any, Any], payload: Any, config: RunnableConfig) -> Any:
+    """What ``graph.invoke(payload, config)`` returns, from its ``values`` stream alone."""
+    latest: Any = None
+    interrupts: list[Any] = []
+    for chunk in graph.stream(
+        payload, config, stream_mode="values", output_keys=graph.output_channels
+    ):
+        latest = chunk
+        if isinstance(chunk, dict) and INTERRUPT in chunk:
+            interrupts.extend(chunk[INTERRUPT])
+    return _as_invoked(latest, interrupts)
+
+
+async def _ainvoke_values(
+    graph: Pregel[Any, Any, Any, Any], payload: Any, config: RunnableConfig
+) -> Any:
+    """What ``await graph.ainvoke(payload, config)`` returns, from its ``values`` stream
+    alone."""
+    latest: Any = None
+    interrupts: list[Any] = []
+    async for chunk in graph.astream(
+        payload, config, stream_mode="values", output_keys=graph.output_channels
+    ):
+        latest = chunk
+        if isinstance(chunk, dict) and INTERRUPT in chunk:
+            interrupts.extend(chunk[INTERRUPT])
+    return _as_invoked(latest, interrupts)
+
+
+def _as_invoked(latest: Any, interrupts: list[Any]) -> Any:
+    """The last ``values`` chunk as ``invoke`` answers it: with every interrupt of the run
+    (a chunk carries those of one task; ``invoke`` collects them from the ``updates``
+    chunks, the same ones) as a list under ``__interrupt__``."""
+    if not interrupts:
+        return latest
+    return (
+        {**latest, INTERRUPT: interrupts} if isinstance(latest, dict) else {INTERRUPT: interrupts}
+    )
 
 
 def _output_of(graph: Any, values: Any) -> Any:
