@@ -17,6 +17,13 @@ lost inside the sink: a span queue, a backend that failed or timed out, a buffer
 and, when the auth provider fetches keys (``key_set_stats()``: mode oauth2), the fetches by
 outcome and the age of the key set in use; and, for an agent with rate limits, where they are
 kept now (Redis, locally, or refused while Redis is unreachable) and how many times Redis failed.
+In one process those are read when the metrics are (a scrape, any read of ``registry``);
+with several workers, after every batch (a scrape of another worker reads this one's file).
+
+Per event the sink does no ``.labels(...)`` lookup and no label check it has done before:
+each combination's child is resolved once and kept as its value's ``inc`` (a histogram's as
+the sum's ``inc`` and a bisection over its buckets). ``tests/prometheus_reference_sink.py``
+is the sink as it was before; ``test_prometheus_identity`` holds the two to the same text.
 
 Several worker processes: when ``PROMETHEUS_MULTIPROC_DIR`` names a directory before
 prometheus-client is first imported (``agentdock serve --workers N`` sets it), every process
@@ -31,6 +38,7 @@ import logging
 import math
 import os
 import threading
+from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +76,7 @@ _ACTIONS = frozenset({"redact", "block", "truncate", "deny", "flag", "log"})
 _AUTH_REASONS = frozenset(
     {"missing", "invalid", "expired", "revoked", "forbidden", "rate_limited", "unavailable"}
 )
+_ERROR_STAGES = _STAGES | {"auth", "input", "agent", "output"}
 #: ``agentdock_ratelimit_backend`` states: the limiter's ``backend``.
 _LIMIT_BACKENDS = ("redis", "local", "closed")
 
@@ -85,26 +94,77 @@ def _one_of(value: Any, allowed: frozenset[str]) -> str:
 
 
 def _number(value: Any) -> float | None:
+    kind = value.__class__
+    if kind is float:  # the common case first: the same answer as below, fewer steps
+        return value if 0.0 <= value < _INF else None
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     number = float(value)
     return number if math.isfinite(number) and number >= 0 else None
 
 
+_INF = math.inf
+
+
+def _adder(child: Any) -> Callable[[float], None]:
+    """``child.inc`` without its checks, for amounts the sink made non-negative itself: the
+    value's own ``inc`` (a lock and an add, or a write to the worker's file)."""
+    value = getattr(child, "_value", None)
+    inc = getattr(value, "inc", None)
+    return inc if callable(inc) else child.inc  # type: ignore[no-any-return]
+
+
+def _observer(child: Any) -> Callable[[float], None]:
+    """``child.observe`` for a histogram child: the sum, then the first bucket whose bound
+    holds the amount, found by bisection (the same bucket the linear scan finds)."""
+    try:
+        bounds = list(child._upper_bounds)
+        buckets = [bucket.inc for bucket in child._buckets]
+        add_sum = child._sum.inc
+    except AttributeError:  # another prometheus-client's layout: its own observe
+        return child.observe  # type: ignore[no-any-return]
+    if len(bounds) != len(buckets) or not bounds or bounds[-1] != _INF:
+        return child.observe  # type: ignore[no-any-return]
+
+    def observe(amount: float) -> None:
+        add_sum(amount)
+        buckets[bisect_left(bounds, amount)](1)
+
+    return observe
+
+
 class _Children:
-    """A metric's label children, resolved once per combination of (bounded) label values."""
+    """A metric's label children, resolved once per combination of (bounded) label values;
+    ``wrap`` turns a child into what the sink calls (its ``inc``, its ``observe``)."""
 
-    __slots__ = ("_cache", "_metric")
+    __slots__ = ("_cache", "_metric", "_wrap")
 
-    def __init__(self, metric: Any) -> None:
+    def __init__(self, metric: Any, wrap: Callable[[Any], Any] = _adder) -> None:
         self._metric = metric
+        self._wrap = wrap
         self._cache: dict[tuple[str, ...], Any] = {}
 
     def __call__(self, *values: str) -> Any:
         child = self._cache.get(values)
         if child is None:
-            child = self._cache[values] = self._metric.labels(*values)
+            child = self._cache[values] = self._wrap(self._metric.labels(*values))
         return child
+
+
+class _SyncOnCollect:
+    """Registered first in the sink's registry: every read of it (a scrape, a test's
+    ``get_sample_value``) first brings the pipeline's counters up to date, so the sink need
+    not read them per batch in one process."""
+
+    def __init__(self, sync: Callable[[], None]) -> None:
+        self._sync = sync
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> list[Any]:
+        self._sync()
+        return []
 
 
 def _multiprocess_dir() -> str | None:
@@ -186,6 +246,12 @@ class PrometheusSink:
 
         self.multiprocess_dir = _multiprocess_dir()
         self.registry = CollectorRegistry(auto_describe=True)
+        # One process: the pipeline's counters are read when the metrics are (exact, and
+        # nothing per batch). Several: each worker writes them to its file per batch, since
+        # a scrape of another worker reads that file and cannot ask this one.
+        self._sync_per_batch = self.multiprocess_dir is not None
+        if not self._sync_per_batch:
+            self.registry.register(_SyncOnCollect(self._sync_stats))
         self._render_registry = self._collectors(self.registry)
         metrics = families.build(
             families.FAMILIES,
@@ -214,17 +280,22 @@ class PrometheusSink:
         self._runs_of = _Children(self._runs)
         self._run_errors_of = _Children(self._run_errors)
         self._tool_calls_of = _Children(self._tool_calls)
-        self._tool_duration_of = _Children(self._tool_duration)
         self._policy_events_of = _Children(self._policy_events)
         self._policy_matches_of = _Children(self._policy_matches)
         self._auth_failures_of = _Children(self._auth_failures)
         self._errors_of = _Children(self._errors)
+        self._tool_duration_of = _Children(self._tool_duration, _observer)
         if self._run_duration is not None:
-            self._run_duration_of = _Children(self._run_duration)
+            self._run_duration_of = _Children(self._run_duration, _observer)
+        #: What a run_end with a known mode and status updates, by (mode, status); resolved
+        #: on first use (a series appears when it is first counted, not before).
+        self._run_slots: dict[tuple[Any, Any], tuple[Callable[[float], None], str, bool]] = {}
         # Children that never change, resolved once.
         if self._tokens is not None:
-            self._tokens_in = self._tokens.labels("input")
-            self._tokens_out = self._tokens.labels("output")
+            self._tokens_in = _adder(self._tokens.labels("input"))
+            self._tokens_out = _adder(self._tokens.labels("output"))
+        if self._cost is not None:
+            self._cost_add = _adder(self._cost)
         self._handlers: dict[str, Callable[[Mapping[str, Any]], None]] = {
             "run_end": self._on_run_end,
             "tool_event": self._on_tool,
@@ -288,7 +359,8 @@ class PrometheusSink:
 
     def render_metrics(self) -> tuple[bytes, str]:
         """The exposition text for ``GET /metrics`` and its content type."""
-        self._sync_stats()
+        if self._sync_per_batch:  # else the registry's first collector syncs
+            self._sync_stats()
         return generate_latest(self._render_registry), CONTENT_TYPE
 
     # -- the telemetry side ----------------------------------------------------------------------
@@ -302,7 +374,8 @@ class PrometheusSink:
                     handler(event["data"])
             except Exception:  # one malformed event must not lose the batch
                 self._invalid.inc()
-        self._sync_stats()
+        if self._sync_per_batch:
+            self._sync_stats()
 
     async def flush(self) -> None:
         """Metrics are pulled; at shutdown a worker's live gauges leave the merged view."""
@@ -345,7 +418,7 @@ class PrometheusSink:
             for sink, value in drops.items():
                 delta = value - seen.get(sink, 0)
                 if delta > 0:
-                    self._dropped_of(sink).inc(delta)
+                    self._dropped_of(sink)(delta)
                     seen[sink] = value
             if self._key_stats is not None:
                 self._sync_key_stats(self._key_stats())
@@ -355,57 +428,72 @@ class PrometheusSink:
         for outcome, value in stats.fetches.items():
             delta = value - seen.get(outcome, 0)
             if delta > 0:
-                self._key_fetches_of(self._outcome_label(outcome)).inc(delta)
+                self._key_fetches_of(self._outcome_label(outcome))(delta)
                 seen[outcome] = value
         self._key_age.set(stats.age_seconds)
 
+    def _run_slot(self, raw_mode: Any, raw_status: Any) -> tuple[Any, str, bool]:
+        mode = _one_of(raw_mode, _MODES)
+        status = _one_of(raw_status, _RUN_STATUS)
+        slot = self._run_slots.get((mode, status))
+        if slot is None:
+            slot = self._run_slots[(mode, status)] = (
+                self._runs_of(mode, status),
+                mode,
+                status == "error",
+            )
+        return slot
+
     def _on_run_end(self, data: Mapping[str, Any]) -> None:
-        mode = _one_of(data.get("mode"), _MODES)
-        status = _one_of(data.get("status"), _RUN_STATUS)
-        self._runs_of(mode, status).inc()
-        if status == "error":
-            self._run_errors_of(self._error_label(data.get("error_type") or "unknown")).inc()
+        # The same updates, in the same order, as mode and status read one by one.
+        try:
+            count, mode, failed = self._run_slots[(data.get("mode"), data.get("status"))]
+        except (KeyError, TypeError):  # first of its kind, or a value outside the label sets
+            count, mode, failed = self._run_slot(data.get("mode"), data.get("status"))
+        count(1)
+        if failed:
+            self._run_errors_of(self._error_label(data.get("error_type") or "unknown"))(1)
         latency = _number(data.get("latency_ms"))
         if self._run_duration is not None and latency is not None:
-            self._run_duration_of(mode).observe(latency / 1000.0)
+            self._run_duration_of(mode)(latency / 1000.0)
         if self._tokens is not None:
             tokens_in = _number(data.get("tokens_input"))
             tokens_out = _number(data.get("tokens_output"))
             if tokens_in:
-                self._tokens_in.inc(tokens_in)
+                self._tokens_in(tokens_in)
             if tokens_out:
-                self._tokens_out.inc(tokens_out)
+                self._tokens_out(tokens_out)
         if self._cost is not None:
             cost = _number(data.get("cost_usd"))
             if cost:
-                self._cost.inc(cost)
+                self._cost_add(cost)
 
     def _on_tool(self, data: Mapping[str, Any]) -> None:
         tool = self._tool_label(data.get("tool"))
-        self._tool_calls_of(tool, _one_of(data.get("status"), _TOOL_STATUS)).inc()
+        self._tool_calls_of(tool, _one_of(data.get("status"), _TOOL_STATUS))(1)
         duration = _number(data.get("duration_ms"))
         if duration is not None:
-            self._tool_duration_of(tool).observe(duration / 1000.0)
+            self._tool_duration_of(tool)(duration / 1000.0)
 
     def _on_policy(self, data: Mapping[str, Any]) -> None:
         policy = self._policy_label(data.get("policy"))
         self._policy_events_of(
             policy, _one_of(data.get("stage"), _STAGES), _one_of(data.get("action"), _ACTIONS)
-        ).inc()
+        )(1)
         matches = _number(data.get("matches"))
         if matches:
-            self._policy_matches_of(policy).inc(matches)
+            self._policy_matches_of(policy)(matches)
 
     def _on_auth(self, data: Mapping[str, Any]) -> None:
         if data.get("outcome") != "failure":
             return
         reason = _one_of(data.get("reason"), _AUTH_REASONS)
-        self._auth_failures_of(reason).inc()
+        self._auth_failures_of(reason)(1)
         if reason == "rate_limited":
             self._rate_limited.inc()
 
     def _on_error(self, data: Mapping[str, Any]) -> None:
         self._errors_of(
             self._error_label(data.get("error_type") or "unknown"),
-            _one_of(data.get("stage"), _STAGES | {"auth", "input", "agent", "output"}),
-        ).inc()
+            _one_of(data.get("stage"), _ERROR_STAGES),
+        )(1)
