@@ -89,6 +89,12 @@ def _drops(pipeline: Any) -> dict[str, int]:
     return dict(getattr(pipeline.telemetry_stats, "dropped_by_sink", None) or {})
 
 
+def _unsampled(pipeline: Any) -> dict[str, int]:
+    """Runs left out per sampling sink (none for a pipeline that does not say)."""
+    per_sink = getattr(pipeline, "telemetry_unsampled", None)
+    return dict(per_sink()) if callable(per_sink) else {}
+
+
 def _one_of(value: Any, allowed: frozenset[str]) -> str:
     return value if isinstance(value, str) and value in allowed else OTHER
 
@@ -273,6 +279,8 @@ class PrometheusSink:
             stat: metrics[attr] for stat, attr in families.TELEMETRY_STATS.items()
         }
         self._drops_seen: dict[str, int] = {}
+        self._unsampled_of: _Children | None = None
+        self._unsampled_seen: dict[str, int] = {}
         self._limiter: Any | None = None
         self._fallbacks_seen = 0
         # Label children, resolved once per combination (every label value is bounded).
@@ -330,6 +338,12 @@ class PrometheusSink:
             self._plugin_errors.labels(plugin).set(1)
         for name in _drops(pipeline):
             self._dropped_of(name)
+        unsampled = _unsampled(pipeline)
+        if unsampled and self._unsampled_of is None:  # only beside a sink that samples
+            metric = families.build(families.UNSAMPLED_FAMILIES, self.registry, {})["_unsampled"]
+            self._unsampled_of = _Children(metric)
+            for name in unsampled:
+                self._unsampled_of(name)
         access = getattr(pipeline, "access", None)
         if access is not None and getattr(access, "rates", None):
             self._limiter = access.limiter
@@ -420,8 +434,18 @@ class PrometheusSink:
                 if delta > 0:
                     self._dropped_of(sink)(delta)
                     seen[sink] = value
+            if self._unsampled_of is not None:
+                self._sync_unsampled(self._unsampled_of, _unsampled(pipeline))
             if self._key_stats is not None:
                 self._sync_key_stats(self._key_stats())
+
+    def _sync_unsampled(self, children: _Children, counts: Mapping[str, int]) -> None:
+        seen = self._unsampled_seen
+        for sink, value in counts.items():
+            delta = value - seen.get(sink, 0)
+            if delta > 0:
+                children(sink)(delta)
+                seen[sink] = value
 
     def _sync_key_stats(self, stats: Any) -> None:
         seen = self._key_fetches_seen
