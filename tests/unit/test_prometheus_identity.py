@@ -138,32 +138,67 @@ def test_same_metrics_as_the_reference_read_from_the_registry() -> None:
         assert got
 
 
+def _served(sink: Any, queue_size: int) -> tuple[list[str], TelemetryQueues]:
+    """The runtime's queues give ``sink`` the runs, two or three per turn of the loop."""
+    queues = TelemetryQueues(
+        [sink], queue_size=queue_size, batch_size=4, sink_timeout=5.0, names=["prometheus"]
+    )
+    sink.bind(
+        type("P", (), {"telemetry_stats": queues.stats, "telemetry_drops": queues.sink_drops})
+    )
+
+    async def go() -> None:
+        for turn, batch in enumerate(BATCHES * 2):
+            for _ in range(2 + turn % 2):
+                queues.put(batch)
+            await asyncio.sleep(0)
+        await queues.aclose(5.0)
+
+    asyncio.run(go())
+    return exported(sink), queues
+
+
 def test_same_metrics_as_the_reference_through_the_telemetry_queues() -> None:
-    """As served: the runtime's queues hand both sinks the runs; the sinks read their
-    counters (queued, delivered, dropped per sink)."""
-
-    def served(sink: Any) -> list[str]:
-        queues = TelemetryQueues(
-            [sink], queue_size=1, batch_size=4, sink_timeout=5.0, names=["prometheus"]
-        )
-        sink.bind(
-            type("P", (), {"telemetry_stats": queues.stats, "telemetry_drops": queues.sink_drops})
-        )
-
-        async def go() -> None:
-            for batch in BATCHES * 2:
-                for _ in range(3):  # runs before the drain turns: the queue overflows
-                    queues.put(batch)
-                await asyncio.sleep(0)
-            await queues.aclose(5.0)
-
-        asyncio.run(go())
-        return exported(sink)
-
-    new, old = served(PrometheusSink(make_spec())), served(ReferencePrometheusSink(make_spec()))
+    """As served: the sink is handed each run (no drain task, no ``emit``), the reference
+    is fed by its queue and drain; the same metrics, the queues' counters included."""
+    new, queues = _served(PrometheusSink(make_spec()), queue_size=100)
+    old, reference_queues = _served(ReferencePrometheusSink(make_spec()), queue_size=100)
     assert new == old
-    dropped = 'agentdock_telemetry_events_dropped_total{sink="prometheus"} '
-    assert [line for line in new if line.startswith(dropped)] != [dropped + "0.0"]
+    assert 'agentdock_runs_total{mode="invoke",status="ok"} 25.0' in new
+    assert queues.stats.queued == queues.stats.delivered == reference_queues.stats.delivered
+
+
+def test_handed_runs_are_counted_in_the_loops_next_turn_and_never_dropped() -> None:
+    from agentdock.capabilities import HandingOverSink
+
+    sink = PrometheusSink(make_spec())
+    assert isinstance(sink, HandingOverSink)
+    # A queue of one run: the reference's drain drops what one turn brings beyond it.
+    new, queues = _served(sink, queue_size=1)
+    old, reference_queues = _served(ReferencePrometheusSink(make_spec()), queue_size=1)
+    assert queues.stats.dropped == 0 and reference_queues.stats.dropped > 0
+    assert 'agentdock_runs_total{mode="invoke",status="ok"} 25.0' in new
+    assert 'agentdock_runs_total{mode="invoke",status="ok"} 25.0' not in old
+
+    counted = PrometheusSink(make_spec())
+    runs = "agentdock_runs_total"
+
+    async def turns() -> list[float | None]:
+        seen = []
+        for _ in range(3):
+            counted.hand_over([run_end()])
+        seen.append(counted.registry.get_sample_value(runs, {"mode": "invoke", "status": "ok"}))
+        await asyncio.sleep(0)  # one callback counts the three
+        seen.append(counted.registry.get_sample_value(runs, {"mode": "invoke", "status": "ok"}))
+        counted.hand_over([run_end()])
+        await counted.flush()  # what is left is counted at shutdown
+        seen.append(counted.registry.get_sample_value(runs, {"mode": "invoke", "status": "ok"}))
+        return seen
+
+    assert asyncio.run(turns()) == [None, 3.0, 4.0]
+    counted.hand_over([run_end(), {"event": "run_end"}])  # no loop running: counted at once
+    assert counted.registry.get_sample_value(runs, {"mode": "invoke", "status": "ok"}) == 5.0
+    assert counted.registry.get_sample_value("agentdock_telemetry_invalid_events_total") == 1.0
 
 
 _LABELISH = st.sampled_from(

@@ -4,9 +4,11 @@ One :class:`PrometheusSink` per application, each with its own ``CollectorRegist
 the process-global one, so several apps or tests in one process do not collide). It gives
 the server three things:
 
-- ``emit(events)``: runs in the telemetry drain task; updates run, token, cost, tool, policy,
-  auth and error metrics from ``run_end``, ``tool_event``, ``policy_event``, ``auth_event``
-  and ``error_event``;
+- ``hand_over(events)``: called by the runtime's telemetry queues on the event loop with
+  each run's events; one loop callback per turn of the loop counts what was handed over
+  (run, token, cost, tool, policy, auth and error metrics from ``run_end``, ``tool_event``,
+  ``policy_event``, ``auth_event`` and ``error_event``): no drain task, no ``emit`` per run
+  (``emit(events)`` counts a batch at once, for a caller that has one);
 - ``asgi_middleware(app)``: wraps the routes; requests by route template, method and status,
   a duration histogram in seconds and an in-flight gauge (see :mod:`.middleware`);
 - ``render_metrics()``: the exposition text for ``GET /metrics``.
@@ -34,11 +36,13 @@ exported in single-process mode only, where they describe the one process servin
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import os
 import threading
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -279,6 +283,11 @@ class PrometheusSink:
             stat: metrics[attr] for stat, attr in families.TELEMETRY_STATS.items()
         }
         self._drops_seen: dict[str, int] = {}
+        #: Runs handed over (``hand_over``) and not counted yet; whether the callback that
+        #: counts them is scheduled; whether it failed once (warned about, not again).
+        self._handed: deque[Sequence[Mapping[str, Any]]] = deque()
+        self._count_scheduled = False
+        self._count_failed = False
         self._unsampled_of: _Children | None = None
         self._unsampled_seen: dict[str, int] = {}
         self._limiter: Any | None = None
@@ -379,7 +388,42 @@ class PrometheusSink:
 
     # -- the telemetry side ----------------------------------------------------------------------
 
+    def hand_over(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Take a run's events on the event loop (:class:`~agentdock.capabilities.HandingOverSink`):
+        they are queued here and counted by one loop callback for every run handed over
+        before it runs, off the caller's stack. No drain task is woken and no ``emit``
+        awaited per run; the sink cannot block, so it needs no bound nor timeout of its own
+        (the callback takes what the loop's turn handed over)."""
+        self._handed.append(events)
+        if self._count_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # handed over outside a loop: counted at once
+            self._count_handed()
+            return
+        self._count_scheduled = True
+        loop.call_soon(self._count_handed)
+
+    def _count_handed(self) -> None:
+        self._count_scheduled = False
+        handed = self._handed
+        try:
+            while handed:
+                self._count(handed.popleft())
+            if self._sync_per_batch:
+                self._sync_stats()
+        except Exception as exc:  # the loop's callback must not raise; say it once
+            if not self._count_failed:
+                self._count_failed = True
+                log.warning("metrics: counting telemetry events failed (%s)", type(exc).__name__)
+
     async def emit(self, events: Sequence[Mapping[str, Any]]) -> None:
+        self._count(events)
+        if self._sync_per_batch:
+            self._sync_stats()
+
+    def _count(self, events: Sequence[Mapping[str, Any]]) -> None:
         handlers = self._handlers
         for event in events:
             try:
@@ -388,11 +432,10 @@ class PrometheusSink:
                     handler(event["data"])
             except Exception:  # one malformed event must not lose the batch
                 self._invalid.inc()
-        if self._sync_per_batch:
-            self._sync_stats()
 
     async def flush(self) -> None:
         """Metrics are pulled; at shutdown a worker's live gauges leave the merged view."""
+        self._count_handed()
         self._sync_stats()
         if self.multiprocess_dir is not None:
             from prometheus_client import multiprocess
