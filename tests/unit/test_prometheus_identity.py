@@ -280,14 +280,26 @@ WORKER = """
 import asyncio, sys
 import prometheus_reference_sink, test_prometheus_sink as t, test_prometheus_identity as i
 from agentdock_plugins.prometheus.sink import PrometheusSink
-cls = PrometheusSink if sys.argv[1] == "sink" else prometheus_reference_sink.ReferencePrometheusSink
-sink = cls(t.make_spec())
+new = sys.argv[1] == "sink"
+sink = (PrometheusSink if new else prometheus_reference_sink.ReferencePrometheusSink)(t.make_spec())
 assert sink.multiprocess_dir is not None
 pipeline = t.FakePipeline()
+unsampled = {"otel": 0}
+pipeline.telemetry_unsampled = lambda: dict(unsampled)
 sink.bind(pipeline)
-for step, batch in enumerate(i.BATCHES, 1):
-    i._move(pipeline, step)
-    asyncio.run(sink.emit(batch))
+
+async def main():
+    for step, batch in enumerate(i.BATCHES, 1):
+        i._move(pipeline, step)
+        unsampled["otel"] += step
+        if new:  # as served: handed over, counted in the loop's next turn
+            sink.hand_over(batch)
+            await asyncio.sleep(0)
+        else:
+            await sink.emit(batch)
+    await asyncio.sleep(1.2)  # idle, no flush: the last unsampled read still comes
+
+asyncio.run(main())
 """
 
 SCRAPE = """
@@ -307,7 +319,8 @@ def _python(code: str, *args: str, env: dict[str, str]) -> str:
 
 def test_same_merged_metrics_as_the_reference_in_multiprocess_mode(tmp_path: Path) -> None:
     """Each worker writes its samples (the pipeline's counters too) to its file per batch,
-    with no scrape of its own and no flush: another process's scrape sees them all."""
+    with no scrape of its own and no flush: another process's scrape sees them all (the
+    trace sinks' unsampled runs, read at most once a second, a second after the batch)."""
     tests = str(Path(__file__).resolve().parents[1])
     path = os.pathsep.join([tests, str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])
     bodies = []
@@ -319,6 +332,8 @@ def test_same_merged_metrics_as_the_reference_in_multiprocess_mode(tmp_path: Pat
         _python(WORKER, which, env=env)
         body = _python(SCRAPE, env=env)
         bodies.append(sorted(line for line in body.splitlines() if "agentdock_" in line))
-    assert bodies[0] == bodies[1]
+    unsampled = [line for line in bodies[0] if "runs_unsampled" in line]
+    assert 'agentdock_telemetry_runs_unsampled_total{sink="otel"} 30.0' in unsampled
+    assert [line for line in bodies[0] if line not in unsampled] == bodies[1]
     assert "agentdock_telemetry_events_queued_total 90.0" in bodies[0]
     assert 'agentdock_runs_total{mode="invoke",status="ok"} 10.0' in bodies[0]

@@ -114,6 +114,8 @@ def _number(value: Any) -> float | None:
 
 
 _INF = math.inf
+#: With several workers, how often the trace sinks' unsampled counts are read at most.
+_UNSAMPLED_EVERY_S = 1.0
 
 
 def _adder(child: Any) -> Callable[[float], None]:
@@ -290,6 +292,7 @@ class PrometheusSink:
         self._count_failed = False
         self._unsampled_of: _Children | None = None
         self._unsampled_seen: dict[str, int] = {}
+        self._unsampled_timer: asyncio.TimerHandle | None = None
         self._limiter: Any | None = None
         self._fallbacks_seen = 0
         # Label children, resolved once per combination (every label value is bounded).
@@ -412,7 +415,7 @@ class PrometheusSink:
             while handed:
                 self._count(handed.popleft())
             if self._sync_per_batch:
-                self._sync_stats()
+                self._sync_batch()
         except Exception as exc:  # the loop's callback must not raise; say it once
             if not self._count_failed:
                 self._count_failed = True
@@ -421,7 +424,7 @@ class PrometheusSink:
     async def emit(self, events: Sequence[Mapping[str, Any]]) -> None:
         self._count(events)
         if self._sync_per_batch:
-            self._sync_stats()
+            self._sync_batch()
 
     def _count(self, events: Sequence[Mapping[str, Any]]) -> None:
         handlers = self._handlers
@@ -436,6 +439,9 @@ class PrometheusSink:
     async def flush(self) -> None:
         """Metrics are pulled; at shutdown a worker's live gauges leave the merged view."""
         self._count_handed()
+        if self._unsampled_timer is not None:
+            self._unsampled_timer.cancel()
+            self._unsampled_timer = None
         self._sync_stats()
         if self.multiprocess_dir is not None:
             from prometheus_client import multiprocess
@@ -457,7 +463,31 @@ class PrometheusSink:
             self._limit_fallbacks.inc(fallbacks - self._fallbacks_seen)
             self._fallbacks_seen = fallbacks
 
-    def _sync_stats(self) -> None:
+    def _sync_batch(self) -> None:
+        """After a batch, with several workers: the pipeline's counters into this worker's
+        file. The trace sinks' ``unsampled`` counts are read from their whole ``stats``
+        (about 10 µs for both): at most once a second, a second after the first batch that
+        finds no read scheduled, so an idle worker's file still ends up exact."""
+        self._sync_stats(unsampled=False)
+        if self._unsampled_of is None or self._unsampled_timer is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # outside a loop: read now
+            self._sync_unsampled_now()
+            return
+        self._unsampled_timer = loop.call_later(_UNSAMPLED_EVERY_S, self._sync_unsampled_now)
+
+    def _sync_unsampled_now(self) -> None:
+        self._unsampled_timer = None
+        pipeline, children = self._pipeline, self._unsampled_of
+        if pipeline is None or children is None:
+            return
+        counts = _unsampled(pipeline)
+        with self._stats_lock:
+            self._sync_unsampled(children, counts)
+
+    def _sync_stats(self, *, unsampled: bool = True) -> None:
         pipeline = self._pipeline
         if pipeline is None:
             return
@@ -477,7 +507,7 @@ class PrometheusSink:
                 if delta > 0:
                     self._dropped_of(sink)(delta)
                     seen[sink] = value
-            if self._unsampled_of is not None:
+            if unsampled and self._unsampled_of is not None:
                 self._sync_unsampled(self._unsampled_of, _unsampled(pipeline))
             if self._key_stats is not None:
                 self._sync_key_stats(self._key_stats())
