@@ -285,14 +285,16 @@ class PrometheusSink:
             stat: metrics[attr] for stat, attr in families.TELEMETRY_STATS.items()
         }
         self._drops_seen: dict[str, int] = {}
-        #: Runs handed over (``hand_over``) and not counted yet; whether the callback that
-        #: counts them is scheduled; whether it failed once (warned about, not again).
+        #: Runs handed over (``hand_over``) and not counted yet; the loop the callback that
+        #: counts them is scheduled on; whether it failed once (warned about, not again).
         self._handed: deque[Sequence[Mapping[str, Any]]] = deque()
-        self._count_scheduled = False
+        self._count_loop: asyncio.AbstractEventLoop | None = None
         self._count_failed = False
         self._unsampled_of: _Children | None = None
         self._unsampled_seen: dict[str, int] = {}
+        #: The pending unsampled read and the loop it waits on (several workers only).
         self._unsampled_timer: asyncio.TimerHandle | None = None
+        self._unsampled_loop: asyncio.AbstractEventLoop | None = None
         self._limiter: Any | None = None
         self._fallbacks_seen = 0
         # Label children, resolved once per combination (every label value is bounded).
@@ -398,18 +400,17 @@ class PrometheusSink:
         awaited per run; the sink cannot block, so it needs no bound nor timeout of its own
         (the callback takes what the loop's turn handed over)."""
         self._handed.append(events)
-        if self._count_scheduled:
-            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # handed over outside a loop: counted at once
             self._count_handed()
             return
-        self._count_scheduled = True
-        loop.call_soon(self._count_handed)
+        if self._count_loop is not loop:  # (a loop that closed first never ran it)
+            self._count_loop = loop
+            loop.call_soon(self._count_handed)
 
     def _count_handed(self) -> None:
-        self._count_scheduled = False
+        self._count_loop = None
         handed = self._handed
         try:
             while handed:
@@ -441,7 +442,7 @@ class PrometheusSink:
         self._count_handed()
         if self._unsampled_timer is not None:
             self._unsampled_timer.cancel()
-            self._unsampled_timer = None
+            self._unsampled_timer = self._unsampled_loop = None
         self._sync_stats()
         if self.multiprocess_dir is not None:
             from prometheus_client import multiprocess
@@ -469,17 +470,19 @@ class PrometheusSink:
         (about 10 µs for both): at most once a second, a second after the first batch that
         finds no read scheduled, so an idle worker's file still ends up exact."""
         self._sync_stats(unsampled=False)
-        if self._unsampled_of is None or self._unsampled_timer is not None:
+        if self._unsampled_of is None:
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # outside a loop: read now
             self._sync_unsampled_now()
             return
-        self._unsampled_timer = loop.call_later(_UNSAMPLED_EVERY_S, self._sync_unsampled_now)
+        if self._unsampled_loop is not loop:  # none pending (or on a loop that closed)
+            self._unsampled_loop = loop
+            self._unsampled_timer = loop.call_later(_UNSAMPLED_EVERY_S, self._sync_unsampled_now)
 
     def _sync_unsampled_now(self) -> None:
-        self._unsampled_timer = None
+        self._unsampled_timer = self._unsampled_loop = None
         pipeline, children = self._pipeline, self._unsampled_of
         if pipeline is None or children is None:
             return
