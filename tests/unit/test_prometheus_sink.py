@@ -376,7 +376,7 @@ def test_every_metric_family_is_declared_documented_and_exported() -> None:
     name docs/observability.md explains, and a family ``GET /metrics`` shows."""
     from pathlib import Path
 
-    from agentdock_plugins.prometheus.families import FAMILIES, KEY_FAMILIES
+    from agentdock_plugins.prometheus.families import FAMILIES, KEY_FAMILIES, UNSAMPLED_FAMILIES
     from prometheus_client import Counter
 
     docs = (Path(__file__).resolve().parents[2] / "docs" / "observability.md").read_text()
@@ -389,8 +389,16 @@ def test_every_metric_family_is_declared_documented_and_exported() -> None:
         exported = f"{family.name}_total" if family.kind is Counter else family.name
         assert f"# TYPE {exported} " in text, family.name
         assert getattr(sink, family.attr) is not None
-    for family in KEY_FAMILIES:
+    for family in (*KEY_FAMILIES, *UNSAMPLED_FAMILIES):
         assert family.name in docs, family.name
     switched_off = PrometheusSink(make_spec(metrics={"latency": False, "tokens": False}))
     assert switched_off._run_duration is None and switched_off._tokens is None
     assert "agentdock_run_duration_seconds" not in switched_off.render_metrics()[0].decode()
+
+
+def test_no_unsampled_family_without_a_sink_that_samples() -> None:
+    sink = PrometheusSink(make_spec())
+    pipeline = FakePipeline()
+    pipeline.telemetry_unsampled = dict  # type: ignore[attr-defined]
+    sink.bind(pipeline)
+    assert "agentdock_telemetry_runs_unsampled" not in sink.render_metrics()[0].decode()

@@ -426,3 +426,54 @@ def test_the_runtime_hands_runs_to_the_carrier_only() -> None:
     finally:
         carrier.shutdown()
         attached.shutdown()
+
+
+def test_runs_left_unsampled_are_exported_per_sink_beside_its_losses() -> None:
+    """``agentdock_telemetry_runs_unsampled_total{sink}``: each trace sink's ``unsampled``,
+    read through the pipeline's queues when the metrics are read."""
+    from agentdock_plugins.prometheus.sink import PrometheusSink
+    from agentdock_runtime.telemetry import TelemetryQueues
+
+    carrier, collector, langfuse, attached = _pipeline()
+    metrics = PrometheusSink()
+    queues = TelemetryQueues(
+        [metrics, carrier, attached],
+        names=["prometheus", "otel", "langfuse"],
+        queue_size=10,
+        batch_size=64,
+        sink_timeout=1,
+    )
+    pipeline = type(
+        "Pipeline",
+        (),
+        {
+            "telemetry_stats": queues.stats,
+            "telemetry_drops": queues.sink_drops,
+            "telemetry_unsampled": queues.sink_unsampled,
+        },
+    )
+    metrics.bind(pipeline)
+    name = "agentdock_telemetry_runs_unsampled_total"
+    try:
+        # Only the sinks that sample have a series, from the start, at 0.
+        assert metrics.registry.get_sample_value(name, {"sink": "otel"}) == 0
+        assert metrics.registry.get_sample_value(name, {"sink": "prometheus"}) is None
+
+        async def main() -> None:
+            for _ in range(3):
+                queues.put(_run(_trace_id(sampled=False)))
+            queues.put(_run(_trace_id(sampled=True)))
+            await queues.aclose(1.0)
+
+        asyncio.run(main())
+        assert carrier.drain()
+        body = metrics.render_metrics()[0].decode()
+        assert f'{name}{{sink="otel"}} 3.0' in body
+        assert f'{name}{{sink="langfuse"}} 3.0' in body
+        assert 'agentdock_telemetry_events_dropped_total{sink="otel"} 0.0' in body
+        assert len(collector.runs) == len(langfuse.runs) == 1
+        metrics.render_metrics()  # read again: nothing new counted twice
+        assert metrics.registry.get_sample_value(name, {"sink": "langfuse"}) == 3
+    finally:
+        carrier.shutdown()
+        attached.shutdown()

@@ -231,6 +231,11 @@ class Pipeline:
         :meth:`~agentdock_runtime.telemetry.TelemetryQueues.sink_drops`)."""
         return self._telemetry.sink_drops()
 
+    def telemetry_unsampled(self) -> dict[str, int]:
+        """Runs each sampling sink left out, by sink name (see
+        :meth:`~agentdock_runtime.telemetry.TelemetryQueues.sink_unsampled`)."""
+        return self._telemetry.sink_unsampled()
+
     @property
     def authenticated(self) -> bool:
         """Whether requests are authenticated (``False`` only with ``insecure_no_auth``)."""

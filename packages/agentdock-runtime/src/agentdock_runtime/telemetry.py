@@ -179,6 +179,21 @@ class TelemetryQueues:
                 out[self.names[index]] += own
         return out
 
+    def sink_unsampled(self) -> dict[str, int]:
+        """Runs each sampling sink's sampler left out since start-up, by sink name: the
+        sinks whose ``stats`` count ``unsampled`` (OpenTelemetry, LangFuse). Read when the
+        metrics are, not per run (a sink's ``stats`` is a handful of counters)."""
+        out: dict[str, int] = {}
+        for name, sink in zip(self.names, self.sinks, strict=True):
+            try:
+                stats = getattr(sink, "stats", None)
+                count = stats.get("unsampled") if isinstance(stats, Mapping) else None
+            except Exception:  # a plugin's count that fails is no count, not a failure
+                count = None
+            if isinstance(count, int) and not isinstance(count, bool):
+                out[name] = count
+        return out
+
     def _count_failed(self, index: int, exc: Exception) -> None:
         """Warn once per sink that its ``dropped`` raised (it is read on every scrape)."""
         if index not in self._count_warned:

@@ -21,6 +21,7 @@ __all__ = [
     "KEY_FAMILIES",
     "TELEMETRY_STATS",
     "TOOL_BUCKETS",
+    "UNSAMPLED_FAMILIES",
     "Family",
     "build",
 ]
@@ -267,6 +268,18 @@ KEY_FAMILIES: tuple[Family, ...] = (
         "Seconds since the signing keys in use were fetched (+Inf: none yet); the oldest "
         "of the live workers.",
         multiprocess_mode="livemax",
+    ),
+)
+
+
+#: Made when the pipeline has a sink that samples its runs (OpenTelemetry, LangFuse).
+UNSAMPLED_FAMILIES: tuple[Family, ...] = (
+    Family(
+        "_unsampled",
+        Counter,
+        "agentdock_telemetry_runs_unsampled",
+        "Runs a trace sink's sampler left out, by sink: not built, not sent, not a loss.",
+        ("sink",),
     ),
 )
 
