@@ -567,6 +567,40 @@ def test_any_text_unescapes_as_html_unescape_does(parts: list[str], head_ref: st
         assert _unescape_html(text) == html.unescape(text)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(0, 0x110100),
+            st.sampled_from([0, 13, 128, 159, 0xD800, 0xFFFE, 0x10FFFF, 0x110000, 9999999]),
+        ),
+        min_size=1,
+        max_size=60,
+    ),
+    st.sampled_from(["", "0", "000"]),
+)
+def test_texts_of_decimal_references_alone_unescape_as_html_unescape_does(
+    numbers: list[int], zeros: str
+) -> None:
+    """A long text of decimal references alone, each ended by ``;``, is split at ``;&#``
+    (no regex split): distinct or repeated, with the tables' exceptions, past Unicode, with
+    leading zeros and past seven digits (the regex split then)."""
+    import html
+
+    from agentdock_plugins.policies.injection_decode import (
+        _DECIMAL_REFS,
+        _HTML_SAMPLE,
+        _unescape_html,
+    )
+
+    refs = "".join(f"&#{zeros}{n};" for n in numbers)
+    distinct = "".join(f"&#{n};" for n in range(300, 300 + _HTML_SAMPLE // 5))
+    for text in (refs * (_HTML_SAMPLE // len(refs) + 1), distinct + refs, refs + distinct):
+        assert _unescape_html(text) == html.unescape(text)
+        short = all(len(f"{zeros}{n}") <= 7 for n in numbers)
+        assert (_DECIMAL_REFS.fullmatch(text) is not None) == short
+
+
 def test_every_numeric_reference_unescapes_as_html_unescape_does() -> None:
     """Every code point and then some, decimal and hexadecimal, with and without ``;``, with
     leading zeros, and past seven digits (the Windows-1252 table, surrogates, invalid code
