@@ -601,6 +601,35 @@ def test_texts_of_decimal_references_alone_unescape_as_html_unescape_does(
         assert (_DECIMAL_REFS.fullmatch(text) is not None) == short
 
 
+def test_expat_reads_decimal_references_as_html_unescape_does() -> None:
+    """Every code point that XML and HTML read alike is read by expat (the fast path taken),
+    as ``html.unescape`` reads it; one that either reads otherwise (a NUL, a C1 control,
+    a surrogate, a noncharacter, past Unicode), among them, sends the text the long way."""
+    import html
+
+    from agentdock_plugins.policies.injection_decode import (
+        _NUMERIC_SPECIALS,
+        _read_by_expat,
+        _unescape_html,
+    )
+
+    assert _NUMERIC_SPECIALS is not None
+    alike = [
+        n
+        for n in range(0x20, 0x110000)
+        if n not in _NUMERIC_SPECIALS and not 0xD800 <= n <= 0xDFFF and n & 0xFFFE != 0xFFFE
+    ]
+    for start in range(5):
+        text = "".join(f"&#{n};" for n in alike[start::5])
+        assert _read_by_expat(text) == html.unescape(text) == _unescape_html(text)
+    head = "".join(f"&#{n};" for n in range(0x100, 0x1100))
+    for odd in (0, 9, 10, 13, 0x7F, 0x80, 0x9F, 0xD800, 0xFDD0, 0xFFFE, 0x1FFFF, 0x110000):
+        text = f"{head}&#{odd};{head}"
+        if odd not in (9, 10, 13):  # tab and line feed are read alike; so is CR, as itself
+            assert _read_by_expat(text) is None, odd
+        assert _unescape_html(text) == html.unescape(text), odd
+
+
 def test_every_numeric_reference_unescapes_as_html_unescape_does() -> None:
     """Every code point and then some, decimal and hexadecimal, with and without ``;``, with
     leading zeros, and past seven digits (the Windows-1252 table, surrogates, invalid code

@@ -44,6 +44,7 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any
+from xml.parsers import expat
 
 import re2
 
@@ -62,6 +63,7 @@ from agentdock_plugins.policies.injection_blobs import (
     hex_text,
 )
 from agentdock_plugins.policies.injection_normal import byte_table, canonical, strip_hidden
+from agentdock_plugins.policies.invisible import char_class
 
 __all__ = [
     "KEY_WORDS",
@@ -594,6 +596,48 @@ def _decimal_chars(digits: list[str], specials: dict[int, str]) -> list[str]:
 _DECIMAL_REFS = re.compile(r"(?:&#[0-9]{1,7}+;)++")
 
 
+#: A character that ``html.unescape`` may read a decimal reference to otherwise than as
+#: itself (see :func:`_numeric_specials`), or an astral one (a noncharacter, U+1FFFE and
+#: the like, is looked up): where expat's reading holds one, it is not used. Surrogates are
+#: left out (expat refuses them), and astral characters are one range (``re`` tries each
+#: astral range of a class in turn for every character).
+_HTML_OTHERWISE = (
+    re.compile(
+        f"[{char_class(c for c in _NUMERIC_SPECIALS if c < 0xD800 or 0xDFFF < c < 0x10000)}"
+        "\U00010000-\U0010ffff]"
+    )
+    if _NUMERIC_SPECIALS is not None
+    else None
+)
+
+
+def _read_by_expat(text: str) -> str | None:
+    """``html.unescape`` of a text of decimal references alone (:data:`_DECIMAL_REFS`),
+    read by the standard library's XML parser in C: 100 KB of distinct references in some
+    0.4 ms, where reading their numbers with ``int`` and ``chr`` cost some 3 ms. ``None``
+    where a reference is to a character XML refuses (NUL, most controls, surrogates,
+    U+FFFE, past Unicode: the parser stops) or that HTML reads otherwise
+    (:data:`_HTML_OTHERWISE`: C1 controls as Windows-1252, noncharacters as nothing). The
+    document is one element around the references: no markup, entity or declaration of
+    the text's own reaches the parser."""
+    specials, otherwise = _NUMERIC_SPECIALS, _HTML_OTHERWISE
+    if specials is None or otherwise is None:
+        return None
+    chunks: list[str] = []
+    parser = expat.ParserCreate()
+    parser.buffer_text = True
+    parser.CharacterDataHandler = chunks.append
+    try:
+        parser.Parse(f"<a>{text}</a>", True)
+    except expat.ExpatError:
+        return None
+    read = "".join(chunks)
+    for match in otherwise.finditer(read):
+        if ord(match.group()) in specials:  # not an astral character in Unicode
+            return None
+    return read
+
+
 def _decimal_reads(digits: list[str], specials: dict[int, str]) -> list[str]:
     """:func:`_decimal_chars` of ``digits``; where the first ones repeat, each distinct one
     read once."""
@@ -618,8 +662,12 @@ def _unescape_html(text: str) -> str:
     if len(text) <= _HTML_SAMPLE or specials is None:
         return html.unescape(text)
     if text.endswith(";") and _DECIMAL_REFS.fullmatch(text) is not None:
-        # Decimal references alone, each ended by ``;``: their digits are the text
-        # split at ``;&#``, with no regex split building three parts per reference.
+        # Decimal references alone, each ended by ``;``: read by expat where XML and HTML
+        # agree on each, else their digits are the text split at ``;&#``, with no regex
+        # split building three parts per reference.
+        read = _read_by_expat(text)
+        if read is not None:
+            return read
         return "".join(_decimal_reads(text[2:-1].split(";&#"), specials))
     parts = _DECIMAL_CHARREF.split(text)
     if len(parts) == 1:
