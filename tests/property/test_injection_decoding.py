@@ -630,6 +630,30 @@ def test_expat_reads_decimal_references_as_html_unescape_does() -> None:
         assert _unescape_html(text) == html.unescape(text), odd
 
 
+_LITERAL = st.sampled_from(
+    ["a", " ", "\n", "\t", "\r", "\r\n", "<", ">", "]]>", "]]", "\x01", "\x85", "\u2028",
+     "\ufdd0", "\ufffe", "\ud800", "é", "\U0001f600", "\U0001fffe", ";", "#", "x", "&",
+     "<b>", "</b>", "<br/>"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_NUMERIC_REFS, _LITERAL), min_size=1, max_size=40))
+def test_text_of_numeric_references_read_by_expat_as_html_unescape_does(
+    parts: list[str],
+) -> None:
+    """Numeric references among written-out text (what expat is given where every ``&``
+    opens one): controls, CR, markup characters, ``]]>``, noncharacters, surrogates."""
+    import html
+
+    from agentdock_plugins.policies.injection_decode import _HTML_SAMPLE, _unescape_html
+
+    body = "".join(parts)
+    distinct = "".join(f"&#{n};" for n in range(300, 300 + _HTML_SAMPLE // 5))
+    for text in (distinct + body, body * (_HTML_SAMPLE // len(body) + 1), body + distinct):
+        assert _unescape_html(text) == html.unescape(text)
+
+
 def test_every_numeric_reference_unescapes_as_html_unescape_does() -> None:
     """Every code point and then some, decimal and hexadecimal, with and without ``;``, with
     leading zeros, and past seven digits (the Windows-1252 table, surrogates, invalid code
