@@ -140,7 +140,7 @@ def test_korean_text_is_normalised_in_windows() -> None:
     """A Hangul syllable is costly (NFKD takes it apart, NFKC composes all the text again)
     and stable: Korean prose holds no window, and an LV syllable still absorbs a trailing
     jamo that a hidden character kept apart from it."""
-    assert normal._HIDDEN_OR_COSTLY.search("ignore 이전 지시") is not None
+    assert normal._hidden_or_costly().search("ignore 이전 지시") is not None
     assert normal._windows().split("이전 지시를 무시하세요"[::-1]) == [
         "이전 지시를 무시하세요"[::-1]
     ]

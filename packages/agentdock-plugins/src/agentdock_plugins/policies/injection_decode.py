@@ -42,9 +42,9 @@ import re
 import urllib.parse
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import repeat
 from typing import Any
-from xml.parsers import expat
 
 import re2
 
@@ -596,19 +596,18 @@ def _decimal_chars(digits: list[str], specials: dict[int, str]) -> list[str]:
 _DECIMAL_REFS = re.compile(r"(?:&#[0-9]{1,7}+;)++")
 
 
-#: A character that ``html.unescape`` may read a decimal reference to otherwise than as
-#: itself (see :func:`_numeric_specials`), or an astral one (a noncharacter, U+1FFFE and
-#: the like, is looked up): where expat's reading holds one, it is not used. Surrogates are
-#: left out (expat refuses them), and astral characters are one range (``re`` tries each
-#: astral range of a class in turn for every character).
-_HTML_OTHERWISE = (
-    re.compile(
-        f"[{char_class(c for c in _NUMERIC_SPECIALS if c < 0xD800 or 0xDFFF < c < 0x10000)}"
-        "\U00010000-\U0010ffff]"
-    )
-    if _NUMERIC_SPECIALS is not None
-    else None
-)
+@lru_cache(maxsize=1)
+def _html_otherwise() -> re.Pattern[str] | None:
+    """A character that ``html.unescape`` may read a decimal reference to otherwise than
+    as itself (see :func:`_numeric_specials`), or an astral one (a noncharacter, U+1FFFE
+    and the like, is looked up): where expat's reading holds one, it is not used.
+    Surrogates are left out (expat refuses them), and astral characters are one range
+    (``re`` tries each astral range of a class in turn for every character). Compiled at
+    first use."""
+    if _NUMERIC_SPECIALS is None:
+        return None
+    bmp = (c for c in _NUMERIC_SPECIALS if c < 0xD800 or 0xDFFF < c < 0x10000)
+    return re.compile(f"[{char_class(bmp)}\U00010000-\U0010ffff]")
 
 
 def _read_by_expat(text: str) -> str | None:
@@ -621,10 +620,12 @@ def _read_by_expat(text: str) -> str | None:
     most controls, a surrogate, U+FFFE or past Unicode, one without ``;`` or with ``X``,
     such a character written out, ``]]>``, a lone surrogate: the parser stops) or where
     the reading holds a character that HTML reads a reference to otherwise
-    (:data:`_HTML_OTHERWISE`: C1 controls as Windows-1252, noncharacters as nothing)."""
-    specials, otherwise = _NUMERIC_SPECIALS, _HTML_OTHERWISE
+    (:func:`_html_otherwise`: C1 controls as Windows-1252, noncharacters as nothing)."""
+    specials, otherwise = _NUMERIC_SPECIALS, _html_otherwise()
     if specials is None or otherwise is None:
         return None
+    from xml.parsers import expat  # imported where first needed
+
     chunks: list[str] = []
     parser = expat.ParserCreate()
     parser.buffer_text = True
