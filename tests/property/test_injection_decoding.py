@@ -567,6 +567,93 @@ def test_any_text_unescapes_as_html_unescape_does(parts: list[str], head_ref: st
         assert _unescape_html(text) == html.unescape(text)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(0, 0x110100),
+            st.sampled_from([0, 13, 128, 159, 0xD800, 0xFFFE, 0x10FFFF, 0x110000, 9999999]),
+        ),
+        min_size=1,
+        max_size=60,
+    ),
+    st.sampled_from(["", "0", "000"]),
+)
+def test_texts_of_decimal_references_alone_unescape_as_html_unescape_does(
+    numbers: list[int], zeros: str
+) -> None:
+    """A long text of decimal references alone, each ended by ``;``, is split at ``;&#``
+    (no regex split): distinct or repeated, with the tables' exceptions, past Unicode, with
+    leading zeros and past seven digits (the regex split then)."""
+    import html
+
+    from agentdock_plugins.policies.injection_decode import (
+        _DECIMAL_REFS,
+        _HTML_SAMPLE,
+        _unescape_html,
+    )
+
+    refs = "".join(f"&#{zeros}{n};" for n in numbers)
+    distinct = "".join(f"&#{n};" for n in range(300, 300 + _HTML_SAMPLE // 5))
+    for text in (refs * (_HTML_SAMPLE // len(refs) + 1), distinct + refs, refs + distinct):
+        assert _unescape_html(text) == html.unescape(text)
+        short = all(len(f"{zeros}{n}") <= 7 for n in numbers)
+        assert (_DECIMAL_REFS.fullmatch(text) is not None) == short
+
+
+def test_expat_reads_decimal_references_as_html_unescape_does() -> None:
+    """Every code point that XML and HTML read alike is read by expat (the fast path taken),
+    as ``html.unescape`` reads it; one that either reads otherwise (a NUL, a C1 control,
+    a surrogate, a noncharacter, past Unicode), among them, sends the text the long way."""
+    import html
+
+    from agentdock_plugins.policies.injection_decode import (
+        _NUMERIC_SPECIALS,
+        _read_by_expat,
+        _unescape_html,
+    )
+
+    assert _NUMERIC_SPECIALS is not None
+    alike = [
+        n
+        for n in range(0x20, 0x110000)
+        if n not in _NUMERIC_SPECIALS and not 0xD800 <= n <= 0xDFFF and n & 0xFFFE != 0xFFFE
+    ]
+    for start in range(5):
+        text = "".join(f"&#{n};" for n in alike[start::5])
+        assert _read_by_expat(text) == html.unescape(text) == _unescape_html(text)
+    head = "".join(f"&#{n};" for n in range(0x100, 0x1100))
+    for odd in (0, 9, 10, 13, 0x7F, 0x80, 0x9F, 0xD800, 0xFDD0, 0xFFFE, 0x1FFFF, 0x110000):
+        text = f"{head}&#{odd};{head}"
+        if odd not in (9, 10, 13):  # tab and line feed are read alike; so is CR, as itself
+            assert _read_by_expat(text) is None, odd
+        assert _unescape_html(text) == html.unescape(text), odd
+
+
+_LITERAL = st.sampled_from(
+    ["a", " ", "\n", "\t", "\r", "\r\n", "<", ">", "]]>", "]]", "\x01", "\x85", "\u2028",
+     "\ufdd0", "\ufffe", "\ud800", "é", "\U0001f600", "\U0001fffe", ";", "#", "x", "&",
+     "<b>", "</b>", "<br/>"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_NUMERIC_REFS, _LITERAL), min_size=1, max_size=40))
+def test_text_of_numeric_references_read_by_expat_as_html_unescape_does(
+    parts: list[str],
+) -> None:
+    """Numeric references among written-out text (what expat is given where every ``&``
+    opens one): controls, CR, markup characters, ``]]>``, noncharacters, surrogates."""
+    import html
+
+    from agentdock_plugins.policies.injection_decode import _HTML_SAMPLE, _unescape_html
+
+    body = "".join(parts)
+    distinct = "".join(f"&#{n};" for n in range(300, 300 + _HTML_SAMPLE // 5))
+    for text in (distinct + body, body * (_HTML_SAMPLE // len(body) + 1), body + distinct):
+        assert _unescape_html(text) == html.unescape(text)
+
+
 def test_every_numeric_reference_unescapes_as_html_unescape_does() -> None:
     """Every code point and then some, decimal and hexadecimal, with and without ``;``, with
     leading zeros, and past seven digits (the Windows-1252 table, surrogates, invalid code

@@ -149,6 +149,18 @@ def test_look_alikes_fold_as_one_translate_does(text: str) -> None:
     assert normal._fold_confusables(text) == text.translate(normal._CONFUSABLE)
 
 
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=_CYRILLIC + _GREEK + "\U0001d422\U0001f600ab 日本\x00", max_size=120))
+def test_look_alikes_translated_in_runs_as_one_translate_does(text: str) -> None:
+    assert normal._translate_confusables(text) == text.translate(normal._CONFUSABLE)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet="ab z0134573@$_- 日本語한국\u0300\ud800\x00", max_size=120))
+def test_leetspeak_in_sparse_runs_folds_as_in_the_whole_text(text: str) -> None:
+    assert normal._leet_sparse(text) == normal._leet(text)
+
+
 def test_many_distinct_look_alikes_and_marks_take_the_long_way() -> None:
     looks = "".join(chr(c) for c in sorted(normal._CONFUSABLE) if c < 0x10000)[:200]
     assert normal._fold_confusables(looks) == looks.translate(normal._CONFUSABLE)

@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from itertools import islice
 
 import re2
 
+from agentdock_plugins.policies import injection_unstable
 from agentdock_plugins.policies.invisible import INVISIBLE, char_class
 
 __all__ = ["LEET", "byte_table", "canonical", "confusable_table", "strip_hidden"]
@@ -69,10 +70,11 @@ _HIDDEN = _hidden_codes()
 _ASTRAL = "\U00010000-\U0010ffff"
 #: A run of them: ``sub`` then replaces each run once (a text of marks alone is one
 #: replacement, not one per character).
-_HIDDEN_BMP = re.compile(f"[{char_class([c for c in _HIDDEN if c < 0x10000])}]+")
+_HIDDEN_BMP_CLASS = char_class([c for c in _HIDDEN if c < 0x10000])
+_HIDDEN_BMP = re.compile(f"[{_HIDDEN_BMP_CLASS}]+")
 #: A hidden character or a combining mark in NFC text: an accent on a letter that has a
 #: precomposed form is composed by NFC and so not found (``é`` in French is no disguise).
-_HIDDEN_CHAR = re.compile(f"[{char_class([c for c in _HIDDEN if c < 0x10000])}{_ASTRAL}]")
+_HIDDEN_CHAR = re.compile(f"[{_HIDDEN_BMP_CLASS}{_ASTRAL}]")
 _ANY_ASTRAL = re.compile(f"[{_ASTRAL}]")
 
 
@@ -129,10 +131,183 @@ def _drop(text: str) -> str:
     return text
 
 
-def _stripped(text: str) -> str:
+def _stripped_all(text: str) -> str:
     """``text`` with compatibility forms decomposed, marks and hidden characters dropped,
     the rest composed again."""
     return unicodedata.normalize("NFKC", _drop(unicodedata.normalize("NFKD", text)))
+
+
+def _ranges(codes: set[int]) -> list[tuple[int, int]]:
+    ranges: list[tuple[int, int]] = []
+    for code in sorted(codes):
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    return ranges
+
+
+def unstable_ranges() -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """``(unstable, costly)``: two sets of code points, as ranges of consecutive ones.
+
+    Unstable: the characters that NFKD or NFKC may change or join to what precedes them:
+    one that decomposes (canonically or by compatibility), a combining mark (canonical
+    combining class other than 0), the second of a canonical decomposition (it may compose
+    with the character before it: an accent, a Tamil or Kannada length mark) and the Hangul
+    vowel and trailing consonant jamo (a syllable absorbs them). Every other character is a
+    starter that is NFKC_QC=Yes and NFC_QC=Yes: NFKC of a text is NFKC of what precedes it
+    followed by NFKC of the rest (Unicode Standard Annex #15), and so is NFKD.
+
+    Costly: the characters whose NFKD holds one that may compose with what precedes it and
+    is not a mark that :func:`_drop` takes away (Hangul syllables and jamo, Indic two-part
+    vowels): where one is left after NFKD, CPython's NFKC composes the whole text again.
+
+    Computed over every code point (some 0.3 s); stored in
+    :mod:`~agentdock_plugins.policies.injection_unstable` for the running Unicode version.
+    """
+    composing = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))
+    unstable: set[int] = set()
+    for code in range(0x110000):
+        char = chr(code)
+        parts = unicodedata.decomposition(char).split()
+        if parts:
+            unstable.add(code)
+            if len(parts) == 2 and not parts[0].startswith("<"):
+                composing.add(int(parts[1], 16))
+        elif unicodedata.combining(char):
+            unstable.add(code)
+    unstable |= composing
+    kept = {code for code in composing if unicodedata.category(chr(code)) not in {"Mn", "Me"}}
+    costly = set(kept)
+    for code in [*unstable, *range(0xAC00, 0xD7A4)]:  # and Hangul syllables
+        if any(ord(char) in kept for char in unicodedata.normalize("NFKD", chr(code))):
+            costly.add(code)
+    return _ranges(unstable), _ranges(costly)
+
+
+def _write_unstable_table() -> None:
+    """Write :mod:`~agentdock_plugins.policies.injection_unstable` for the running Python's
+    Unicode version (``python -m agentdock_plugins.policies.injection_normal``)."""
+    import textwrap
+    from pathlib import Path
+
+    unstable, costly = unstable_ranges()
+
+    def rows(ranges: list[tuple[int, int]]) -> str:
+        cells = [f"{a:04X}" if a == b else f"{a:04X}-{b:04X}" for a, b in ranges]
+        return textwrap.fill(" ".join(cells), 96) + "\n"
+
+    Path(__file__).with_name("injection_unstable.py").write_text(
+        '"""Code points that NFKD or NFKC may change or join to the character before them, and\n'
+        "those that make CPython's NFKC compose a whole text again, for one Unicode version\n"
+        "(see :func:`~agentdock_plugins.policies.injection_normal.unstable_ranges`), as\n"
+        "hexadecimal code points and ranges of them (a string: no tuples to build at import).\n"
+        "Generated by ``python -m agentdock_plugins.policies.injection_normal``; a test checks\n"
+        'it against the running Python\'s Unicode data."""\n\n'
+        f'UNIDATA_VERSION = "{unicodedata.unidata_version}"\n'
+        f'UNSTABLE = """\n{rows(unstable)}"""\n'
+        f'COSTLY = """\n{rows(costly)}"""\n'
+    )
+
+
+def stored_ranges(table: str) -> list[tuple[int, int]]:
+    """The ranges of a table of :mod:`~agentdock_plugins.policies.injection_unstable`."""
+    ranges: list[tuple[int, int]] = []
+    for cell in table.split():
+        first, _, last = cell.partition("-")
+        ranges.append((int(first, 16), int(last or first, 16)))
+    return ranges
+
+
+def _range_class(table: str) -> str:
+    """The body of a regex character class matching the BMP part of a stored table."""
+    return "".join(
+        f"{re.escape(chr(first))}-{re.escape(chr(min(last, 0xFFFF)))}"
+        for first, last in stored_ranges(table)
+        if first < 0x10000
+    )
+
+
+#: Whether the stored table is of the running Python's Unicode version (else every text is
+#: normalised whole).
+_TABLE_CURRENT = unicodedata.unidata_version == injection_unstable.UNIDATA_VERSION
+
+
+@lru_cache(maxsize=1)
+def _hidden_or_costly() -> re.Pattern[str]:
+    """A hidden character, an astral one or a costly one (see :func:`unstable_ranges`):
+    where the first is a costly one, :func:`canonical` goes on looking with
+    :data:`_HIDDEN_CHAR`. Compiled at first use (some 1.8 ms: the class holds every Hangul
+    syllable), not at import."""
+    costly = _range_class(injection_unstable.COSTLY) if _TABLE_CURRENT else ""
+    return re.compile(f"[{_HIDDEN_BMP_CLASS}{costly}{_ASTRAL}]")
+
+
+@lru_cache(maxsize=2)
+def _windows(hidden: bool = True) -> re.Pattern[str]:
+    """In the text reversed, a run of unstable characters (and of ``hidden`` ones) and the
+    character after it (before it in the text: the one it may compose with). Astral
+    characters are all taken as unstable (see :data:`_ASTRAL`). Captured: ``split`` hands
+    the windows over in C. The pattern starts with the class itself (``[u][u]*``, not
+    ``[u]+``): ``re`` then skips to a character of it in one loop (4 KB of Korean: some
+    29 µs, not 60). Compiled at first use (some 2.5 ms), not at import."""
+    body = _range_class(injection_unstable.UNSTABLE) + (_HIDDEN_BMP_CLASS if hidden else "")
+    unstable = f"[{body}{_ASTRAL}]"
+    return re.compile(f"({unstable}{unstable}*.?)", re.DOTALL)
+
+
+def _windowed(text: str, windows: re.Pattern[str], normalise: Callable[[str], str]) -> str:
+    """``normalise(text)``, computed over the ``windows`` of ``text`` alone (see
+    :func:`_stripped`), or over the whole text where it holds a NUL."""
+    if not _TABLE_CURRENT or "\x00" in text:
+        return normalise(text)
+    parts = windows.split(text[::-1])
+    if len(parts) == 1:
+        return text
+    # Set apart by NUL (no window holds one), normalised in one call, put back in place.
+    parts[1::2] = normalise("\x00".join(parts[1::2])[::-1])[::-1].split("\x00")
+    return "".join(parts)[::-1]
+
+
+def _stripped(text: str, costly: bool = False) -> str:
+    """:func:`_stripped_all`'s answer; where ``text`` holds a costly character (see
+    :func:`unstable_ranges`), computed over windows of it alone.
+
+    A character that is neither unstable nor hidden is a starter that NFKD and NFKC leave
+    as it is, that nothing before it composes with, and that is not dropped: the text can be
+    cut before it and each piece normalised alone. CPython's ``normalize`` decomposes and
+    composes again the whole text where one character is not NFKC_QC=Yes (after NFKD, every
+    Korean syllable; 4 KB of text in the corpus's nine other languages cost some 130 µs
+    there). A window is a run of unstable or hidden characters with the character before
+    it; the windows, set apart by NUL, are normalised in one call and put back in place,
+    all in C: the text is reversed so that the character before a run is the one after it
+    (``re`` finds a run fast where the pattern starts with its class). Text without a
+    costly character is normalised whole: each ``normalize`` is a fast check or a plain
+    decomposition there, cheaper than the windows where accents are many (French prose)."""
+    if not costly:
+        return _stripped_all(text)
+    return _windowed(text, _windows(), _stripped_all)
+
+
+def _plain_costly(text: str) -> tuple[bool, str]:
+    """``(whether NFC takes a character of text apart into a hidden one, the stripped
+    form)``, for a costly text (see :func:`unstable_ranges`) with neither hidden nor
+    astral characters, over one set of windows (see :func:`_stripped`): NFC too changes
+    only the windows (its unstable characters are among NFKC's), and NFKD of the NFC form is
+    NFKD of the text. Where NFC composes much (100 KB of distinct HTML references decode to
+    12,800 characters of every script; NFC of them cost some 2 ms) it reads the windows
+    alone; and the hidden characters are looked for in them alone (all are in windows)."""
+    if not _TABLE_CURRENT or "\x00" in text:
+        nfc = unicodedata.normalize("NFC", text)
+        return nfc != text and _search(_HIDDEN_CHAR, nfc, _HIDDEN), _stripped_all(nfc)
+    parts = _windows().split(text[::-1])
+    if len(parts) == 1:
+        return False, text
+    windows = "\x00".join(parts[1::2])[::-1]
+    nfc = unicodedata.normalize("NFC", windows)
+    hidden = nfc != windows and _search(_HIDDEN_CHAR, nfc, _HIDDEN)
+    parts[1::2] = _stripped_all(nfc)[::-1].split("\x00")
+    return hidden, "".join(parts)[::-1]
 
 
 @lru_cache(maxsize=1)
@@ -234,6 +409,27 @@ def _shape(text: str, table: bytes) -> bytes:
 _MAX_REPLACES = 24
 
 
+@lru_cache(maxsize=1)
+def _confusable_runs() -> re.Pattern[str]:
+    """A run of :data:`_CONFUSABLE_CHAR`'s characters, captured (compiled at first use)."""
+    return re.compile(f"({_CONFUSABLE_CHAR.pattern}+)")
+
+
+def _translate_confusables(text: str) -> str:
+    """``text.translate(confusable_table())``, the runs of look-alikes alone translated
+    (set apart by NUL, in one call: no look-alike is NUL, none reads as one). ``translate``
+    looks every character up in the table: in the 13,800 characters of every script that
+    100 KB of distinct HTML references decode to, some 1.8 ms; their 420 look-alikes, in
+    230 runs, some 0.6 ms with the split."""
+    if "\x00" in text:
+        return text.translate(_CONFUSABLE)
+    parts = _confusable_runs().split(text)
+    if len(parts) == 1:
+        return text
+    parts[1::2] = "\x00".join(parts[1::2]).translate(_CONFUSABLE).split("\x00")
+    return "".join(parts)
+
+
 def _fold_confusables(text: str) -> str:
     """``text.translate(confusable_table())``, or ``text`` itself (the same object) where it
     holds no look-alike. Each look-alike found is replaced throughout with one
@@ -251,7 +447,7 @@ def _fold_confusables(text: str) -> str:
             continue
         steps += 1
         if steps > _MAX_REPLACES:
-            return text.translate(_CONFUSABLE)
+            return _translate_confusables(text)
         text = text.replace(char, ascii_form)
         match = find(text, at + 1)
     return text
@@ -296,6 +492,27 @@ def _leet(text: str) -> str:
 
 
 _NOT_LETTERS = "0123456789@$"
+#: A run of the characters :data:`_LEETY` matches (a class first: ``re`` skips to one fast).
+_LEET_RUN = re.compile(r"([a-z0-9@$][a-z0-9@$]*)")
+
+
+def _leet_sparse(text: str) -> str:
+    """:func:`_leet`'s answer, for text where letters, digits, ``@`` and ``$`` are few
+    (mostly other scripts: two UTF-8 bytes a character or more). :data:`_LEETY`, which
+    starts with a look-behind, is tried at every character of the text; here only at those
+    of its runs, set apart by spaces (a run starts where none of its characters precedes,
+    as in the text, and folding keeps each run's length). 13,800 characters of every
+    script (100 KB of distinct HTML references decoded), 1,700 of them in runs: some
+    0.3 ms, not 0.85."""
+    parts = _LEET_RUN.split(text)
+    if len(parts) == 1:
+        return text
+    runs = " ".join(parts[1::2])
+    folded = _leet(runs)
+    if folded is runs:
+        return text
+    parts[1::2] = folded.split(" ")
+    return "".join(parts)
 
 
 def canonical(text: str) -> tuple[str, bool]:
@@ -310,15 +527,25 @@ def canonical(text: str) -> tuple[str, bool]:
     if text.isascii():
         out = text.lower()
     else:
-        if _HIDDEN_CHAR.search(text) is None:
+        costly = False
+        found = _hidden_or_costly().search(text)
+        if found is not None and found.group() < "\U00010000" and ord(found.group()) not in _HIDDEN:
+            # Korean and other text that CPython's NFKC composes again whole: normalised
+            # in windows (see ``_stripped``). The scan goes on for the other branch.
+            costly = True
+            found = _HIDDEN_CHAR.search(text, found.end())
+        if found is None:
             # Most text: no tag, inert or hidden character and no mark (each is one of
             # ``_HIDDEN_CHAR``'s), so this one scan answers for the three of the other
             # branch, unless NFC changes the text (it may take a letter apart into one
             # and a mark).
-            nfc = unicodedata.normalize("NFC", text)
-            if nfc != text and _search(_HIDDEN_CHAR, nfc, _HIDDEN):
-                disguised = True
-            out = _stripped(nfc)
+            if costly:
+                disguised, out = _plain_costly(text)
+            else:
+                nfc = unicodedata.normalize("NFC", text)
+                if nfc != text and _search(_HIDDEN_CHAR, nfc, _HIDDEN):
+                    disguised = True
+                out = _stripped_all(nfc)
         else:
             inert = False
             if _TAG_OR_INERT.search(text) is not None:
@@ -332,7 +559,8 @@ def canonical(text: str) -> tuple[str, bool]:
                 nfc = unicodedata.normalize("NFC", text)
                 if _search(_HIDDEN_CHAR, nfc, _HIDDEN) or _stacked(text):
                     disguised = True
-                out = _stripped(nfc)
+                # A costly character before the first hidden or astral one counts.
+                out = _stripped(nfc, costly)
         out = out.casefold()
         if not out.isascii():
             folded = _fold_confusables(out)
@@ -346,8 +574,9 @@ def canonical(text: str) -> tuple[str, bool]:
         # too; elsewhere two single letters are left alone.
         out = _SPACED_PAIR.sub(_join_run, out)
         disguised = True
-    if _LEET_PAIR.search(out.encode("utf-8", "surrogatepass")) is not None:
-        folded = _leet(out)
+    raw = out.encode("utf-8", "surrogatepass")
+    if _LEET_PAIR.search(raw) is not None:
+        folded = _leet_sparse(out) if len(raw) >= 2 * len(out) else _leet(out)
         if folded != out:
             disguised = True
             out = folded
@@ -371,3 +600,7 @@ def _stacked(text: str) -> bool:
 
 def _has_ascii_letter(text: str) -> bool:
     return _ASCII_LETTER.search(text) is not None
+
+
+if __name__ == "__main__":
+    _write_unstable_table()
