@@ -71,7 +71,7 @@ scores texts with it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import re2
@@ -186,6 +186,24 @@ UNICODE_SPACE = (
 _GATES_MEM = 8 << 20
 
 
+class _Later:
+    """A ``re`` pattern compiled when it is first searched: the nine languages' families
+    are some 100 large patterns whose compiling by ``re`` took some 0.2-0.3 s of every
+    start (a server's, ``validate``'s), where most texts never reach them (their trigger
+    words and RE2 gates turn them away first). The first search puts the compiled
+    pattern's own ``search`` in its place; two threads that race compile it twice, alike."""
+
+    __slots__ = ("pattern", "search")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self.search: Callable[[str], re.Match[str] | None] = self._compiled_search
+
+    def _compiled_search(self, text: str) -> re.Match[str] | None:
+        self.search = re.compile(self.pattern).search
+        return self.search(text)
+
+
 @dataclass(frozen=True, slots=True)
 class _Family:
     """One language's compiled override, exfiltration and jailbreak patterns and their
@@ -197,11 +215,11 @@ class _Family:
     #: verbs and show words (as :func:`_words` gives them).
     triggers: frozenset[bytes]
     #: Unspaced languages: any verb or show word.
-    trigger: re.Pattern[str] | None
-    override: re.Pattern[str]
-    override_soft: re.Pattern[str]
-    exfiltration: re.Pattern[str]
-    jailbreak: re.Pattern[str]
+    trigger: _Later | None
+    override: _Later
+    override_soft: _Later
+    exfiltration: _Later
+    jailbreak: _Later
     #: For each of the four, an RE2 pattern that matches every UTF-8 text it matches
     #: (:func:`_gate_sources`): where none finds anything in a long text, ``re`` is spared.
     gate_sources: tuple[str, str, str, str]
@@ -209,7 +227,7 @@ class _Family:
     #: (:func:`_phrase_triggers`); unspaced languages, any limit or freedom (a *now* word
     #: there is too common).
     jailbreak_triggers: frozenset[bytes] = frozenset()
-    jailbreak_trigger: re.Pattern[str] | None = None
+    jailbreak_trigger: _Later | None = None
     #: Unspaced languages: the words :attr:`trigger` and :attr:`jailbreak_trigger` look for
     #: (canonical, a space in one a run of ``\\s`` there).
     trigger_words: tuple[str, ...] = ()
@@ -289,8 +307,8 @@ def _family(language: str) -> _Family:
     if unspaced:
         triggers: frozenset[bytes] = frozenset()
         jailbreak_triggers: frozenset[bytes] = frozenset()
-        trigger: re.Pattern[str] | None = re.compile(_alt(said))
-        jailbreak_trigger: re.Pattern[str] | None = re.compile(_alt(freed))
+        trigger: _Later | None = _Later(_alt(said))
+        jailbreak_trigger: _Later | None = _Later(_alt(freed))
     else:
         triggers = frozenset(_first_word(v) for v in said)
         jailbreak_triggers = _phrase_triggers(now)
@@ -298,7 +316,7 @@ def _family(language: str) -> _Family:
     after, then = _canon_words(words["after"]), _canon_words(words["then"] + words["now"])
     parts = (verbs, objects, which, show, secrets, now, lack, limits, are, free, after, then)
     override, soft, exfiltration, jailbreak = (
-        re.compile(source)
+        _Later(source)
         for source in _family_sources(parts, unspaced, "" if unspaced else r"\b", r"\s")
     )
     sources = _gate_sources(parts, unspaced)
@@ -321,7 +339,7 @@ def _family(language: str) -> _Family:
 
 #: One family's rules that share their triggers: ``(index among the family's gates, rule,
 #: pattern)`` each.
-_Checks = tuple[tuple[int, str, re.Pattern[str]], ...]
+_Checks = tuple[tuple[int, str, _Later], ...]
 
 
 def _checks(family: _Family) -> tuple[_Checks, _Checks]:
