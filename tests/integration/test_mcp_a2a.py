@@ -10,6 +10,7 @@ runs the pipeline with the caller's key, as ``/invoke`` does.
 from __future__ import annotations
 
 import asyncio
+import json
 import textwrap
 import time
 import uuid
@@ -499,6 +500,78 @@ def test_a2a_send_names_its_run_and_the_callers_trace(server: dict[str, Any]) ->
         timeout=30,
     )
     assert got.status_code == 200 and "x-run-id" not in got.headers, got.headers
+
+
+def _raw_stream(
+    server: dict[str, Any], parts: list[dict[str, Any]], headers: dict[str, str]
+) -> tuple[httpx.Response, list[dict[str, Any]]]:
+    """A ``message/stream`` read to its end: the answer and its events' results."""
+    message = {"messageId": str(uuid.uuid4()), "role": "user", "parts": parts}
+    body = {"jsonrpc": "2.0", "id": 8, "method": "message/stream", "params": {"message": message}}
+    with httpx.stream(
+        "POST", f"{server['url']}/a2a/{AGENT_NAME}", json=body, headers=headers, timeout=30
+    ) as answer:
+        text = answer.read().decode()
+    results = [
+        json.loads(line[len("data: ") :])["result"]
+        for line in text.splitlines()
+        if line.startswith("data: ")
+    ]
+    return answer, results
+
+
+def _run_end_status(server: dict[str, Any], run_id: str) -> list[str]:
+    events = server["events"].of_run(run_id)
+    return [e["data"]["status"] for e in events if e["event"] == "run_end"]
+
+
+def test_a2a_runs_that_complete_end_ok_and_cancelled_ones_cancelled(
+    server: dict[str, Any],
+) -> None:
+    """A streamed or background task that completed is a run that ended ``ok`` (its
+    stream is read past its last item, not closed at it); one stopped by ``tasks/cancel``
+    ended ``cancelled``."""
+    headers = {"x-api-key": server["keys"]["developer"]}
+    streamed, results = _raw_stream(server, [{"kind": "text", "text": "hi"}], headers)
+    assert results[-1]["status"]["state"] == "completed", results
+    assert _run_end_status(server, streamed.headers["x-run-id"]) == ["ok"]
+    quick = _send_later(server, "quick")
+    deadline = time.monotonic() + 30
+    while (got := _rpc(server, "tasks/get", {"id": quick["id"]})["result"])["status"][
+        "state"
+    ] == "working" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert got["status"]["state"] == "completed", got
+    assert _run_end_status(server, got["metadata"]["agentdock/run_id"]) == ["ok"]
+    message = {"messageId": "m-3", "role": "user", "parts": [{"kind": "text", "text": "slow 3"}]}
+    params = {"message": message, "configuration": {"blocking": False}}
+    body = {"jsonrpc": "2.0", "id": 9, "method": "message/send", "params": params}
+    slow = httpx.post(f"{server['url']}/a2a/{AGENT_NAME}", json=body, headers=headers, timeout=30)
+    canceled = _rpc(server, "tasks/cancel", {"id": slow.json()["result"]["id"]})["result"]
+    assert canceled["status"]["state"] == "canceled", canceled
+    run_id = slow.headers["x-run-id"]
+    assert _run_end_status(server, run_id) == ["cancelled"]
+
+
+def test_a2a_stream_names_the_run_a_policy_or_the_schema_refused(server: dict[str, Any]) -> None:
+    """``message/stream`` whose run started and was refused (``rejected``) or failed
+    (``failed``) names it in ``x-run-id`` and ``x-trace-id``, as ``message/send`` does."""
+    trace = uuid.uuid4().hex
+    headers = {
+        "x-api-key": server["keys"]["developer"],
+        "traceparent": f"00-{trace}-{uuid.uuid4().hex[:16]}-01",
+    }
+    for parts, state in (
+        ([{"kind": "text", "text": INJECTION}], "rejected"),
+        ([{"kind": "data", "data": {"text": 5}}], "failed"),
+    ):
+        answer, results = _raw_stream(server, parts, headers)
+        assert answer.status_code == 200, answer.text
+        assert results[-1]["status"]["state"] == state, results
+        envelope = results[-1]["status"]["message"]["parts"][1]["data"]
+        assert answer.headers.get("x-run-id") == envelope["run_id"], answer.headers
+        assert answer.headers.get("x-trace-id") == trace, answer.headers
+        assert len(_run_end_status(server, envelope["run_id"])) == 1
 
 
 def _rpc(server: dict[str, Any], method: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,9 @@
   AgentDock's error envelope as a ``data`` part of the status message). The answer's
   ``x-run-id`` and ``x-trace-id`` name the run (none when the run never started).
 * ``message/stream``: the same run as ``/stream`` runs it, answered as Server-Sent Events:
-  the ``Task`` (``working``), then ``artifact-update`` and a final ``status-update``.
+  the ``Task`` (``working``), then ``artifact-update`` and a final ``status-update``; its
+  ``x-run-id`` and ``x-trace-id`` as ``message/send``'s (a task ``rejected`` or ``failed``
+  once its run started included).
 * ``tasks/get``: a task this server answered (the 1,024 most recent; a task id is a random
   UUID, known only to whoever sent the message).
 * ``message/send`` with ``configuration.blocking: false``: the run, once admitted, goes on
@@ -457,8 +459,8 @@ def a2a_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
         except RuntimeHTTPError as exc:
             if is_admission(exc):
                 raise
-            served.fail(task, exc.envelope())
-            return Stream(_one(ident, task), media_type="text/event-stream")
+            served.fail(task, exc.envelope())  # the run started: its ids, as message/send
+            return Stream(_one(ident, task), media_type="text/event-stream", headers=_ids_of(exc))
         run_id = str(first.data.get("run_id", ""))
         return Stream(
             _events(ident, items, task, served, run_id),
@@ -522,6 +524,11 @@ async def _events(
         agent.keep(task)
         yield _frame(ident, task)
         while (item := await _next_unless(items, stop)) is not None:
+            if item.event in ("end", "error"):
+                # The run's last item: its stream is read to its end (the run is recorded
+                # as it ended, ``ok`` or refused), not closed at it as a stream a caller left.
+                agent.running.pop(task["id"], None)
+                await _settle(items)
             if item.event == "end":
                 done = agent.complete(task, item.data.get("output"), run_id)
                 if done["status"]["state"] == INPUT_REQUIRED:
@@ -571,6 +578,13 @@ def _non_blocking(params: Mapping[str, Any]) -> bool:
 async def _drain(frames: AsyncIterator[bytes]) -> None:
     """A background task's run to its end (its frames are not sent anywhere)."""
     async for _ in frames:
+        pass
+
+
+async def _settle(items: Any) -> None:
+    """The run's stream past its last item, so it ends as it ran; closing it there would
+    record the run ``cancelled``."""
+    async for _ in items:
         pass
 
 
