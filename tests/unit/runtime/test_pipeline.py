@@ -914,3 +914,29 @@ def test_closing_a_stream_early_closes_the_agent() -> None:
 
     run(main())
     assert agent.closed
+
+
+@pytest.mark.parametrize(
+    ("text", "last", "status"),
+    [("a b", "end", "ok"), ("fail late", "error", "error"), ("a b c", "token", "cancelled")],
+)
+def test_a_stream_closed_at_its_last_item_ends_as_that_item_says(
+    text: str, last: str, status: str
+) -> None:
+    """A reader that stops at ``end`` (or ``error``) and closes the stream there, as the
+    A2A and LangServe streams did, leaves a run that ended ``ok`` (or ``error``), not one
+    ``cancelled``; closed before its last item, the run was cancelled."""
+    sink = Sink()
+    pipeline = build(Agent(), sinks={"s": sink})
+
+    async def main() -> None:
+        stream = pipeline.stream(json.dumps({"text": text}).encode(), headers=GOOD)
+        async for item in stream:
+            if item.event == last:
+                break
+        await stream.aclose()  # type: ignore[attr-defined]
+        await pipeline.aclose()
+
+    run(main())
+    ends = [e["data"] for e in sink.events if e["event"] == "run_end"]
+    assert [end["status"] for end in ends] == [status]

@@ -516,6 +516,7 @@ class Pipeline:
         started = time.perf_counter()
         state = self._new_state(run_id, headers, thread_id)
         status, error, identity = "error", None, _ANONYMOUS
+        ended: str | None = None  # the status its last item says, once that item is out
         context: RunContext | None = None
         try:
             try:
@@ -572,9 +573,11 @@ class Pipeline:
             if failure is not None:
                 error = failure
                 item_id += 1
+                ended = "error"
                 yield StreamItem(item_id, "error", failure.envelope(run_id))
                 return
             item_id += 1
+            ended = "ok"
             yield StreamItem(
                 item_id,
                 "end",
@@ -582,7 +585,9 @@ class Pipeline:
             )
             status = "ok"
         except (asyncio.CancelledError, GeneratorExit):
-            status = "cancelled"
+            # Closed once its last item was out (a reader that stops at ``end`` or
+            # ``error``), the run ended as that item says; before it, it was cancelled.
+            status = ended or "cancelled"
             raise
         finally:
             if context is not None:
