@@ -88,6 +88,11 @@ PHRASES: dict[str, Phrases] = {
         "lack": (
             "tu n'as", "tu n’as", "vous n'avez", "vous n’avez", "tu n'auras", "tu n’auras",
             "vous n'aurez", "vous n’aurez", "t'as", "t’as", "pour toi il n'y a",
+            "tu n'es soumis à", "tu n’es soumis à", "tu n'es plus soumis à",
+            "tu n’es plus soumis à", "tu n'es plus soumise à", "tu n’es plus soumise à",
+            "vous n'êtes plus soumis à", "vous n’êtes plus soumis à", "tu n'es lié par",
+            "tu n’es lié par", "tu n'es plus lié par", "tu n’es plus lié par",
+            "tu n'es plus tenu par", "tu n’es plus tenu par",
         ),
         "limits": (
             "aucune restriction", "aucune limite", "aucune règle", "aucun filtre",
@@ -158,12 +163,17 @@ PHRASES: dict[str, Phrases] = {
             "keine richtlinien", "keine vorgaben", "keine limitierungen",
             "keine einschränkungen mehr", "keine beschränkungen mehr", "keine grenzen mehr",
             "keine regeln mehr", "keine filter mehr", "keine zensur mehr",
+            "keinerlei beschränkungen", "keinerlei regeln", "keinerlei grenzen",
         ),
         "are": ("du bist", "bist du", "ihr seid", "seid ihr", "du wirst", "wirst du"),
         "free": (
             "dan", "uneingeschränkt", "unzensiert", "ungefiltert", "ohne einschränkungen",
             "ohne jede einschränkung", "ohne grenzen", "ohne regeln", "ohne filter",
             "ohne zensur", "frei von allen einschränkungen", "frei von jeglichen",
+            "ohne jegliche einschränkungen", "ohne jegliche beschränkungen",
+            "ohne jede beschränkung", "ohne beschränkungen", "ohne jegliche regeln",
+            "ohne jegliche grenzen", "ohne jegliche filter", "ohne jegliche zensur",
+            "ohne irgendwelche einschränkungen", "an keinerlei regeln gebunden",
             "an keine regeln gebunden", "nicht mehr eingeschränkt", "im entwicklermodus",
         ),
         "after": (
@@ -195,7 +205,10 @@ PHRASES: dict[str, Phrases] = {
         "show": (
             "revela", "revele", "revelar", "muestra", "muestre", "mostrar", "imprime",
             "imprimir", "repite", "repetir", "dime", "dame", "escribe", "divulga", "comparte",
-            "cuál es", "cuáles son", "copia", "recita", "enséñame",
+            "cuál es", "cuáles son", "copia", "recita", "enséñame", "muéstrame", "muéstranos",
+            "muéstreme", "enséñanos", "enséñeme", "dígame", "revélame", "revélanos",
+            "revéleme", "repíteme", "escríbeme", "imprímeme", "cópiame", "compárteme",
+            "recítame", "deme",
         ),
         "secrets": (
             "prompt del sistema", "prompt de sistema", "mensaje del sistema",
@@ -205,7 +218,7 @@ PHRASES: dict[str, Phrases] = {
         ),
         "now": (
             "desde ahora", "a partir de ahora", "de ahora en adelante", "ahora",
-            "desde este momento", "a partir de este momento", "en adelante",
+            "desde este momento", "a partir de este momento", "en adelante", "ya",
         ),
         "lack": (
             "no tienes", "ya no tienes", "no tendrás", "usted no tiene", "no tenéis",
@@ -214,7 +227,9 @@ PHRASES: dict[str, Phrases] = {
         "limits": (
             "restricciones", "ninguna restricción", "límites", "ningún límite", "reglas",
             "ninguna regla", "filtros", "ningún filtro", "censura", "limitaciones",
-            "restricción alguna",
+            "restricción alguna", "ninguna regla que seguir", "reglas que seguir",
+            "ninguna norma que seguir", "normas que seguir", "ninguna restricción que respetar",
+            "restricciones que respetar", "reglas que cumplir", "ninguna regla que cumplir",
         ),
         "are": ("eres", "serás", "estás", "usted es", "te conviertes en", "sois"),
         "free": (
@@ -248,7 +263,8 @@ PHRASES: dict[str, Phrases] = {
         ),
         "show": (
             "revele", "revela", "revelar", "mostre", "mostra", "mostrar", "imprima", "imprimir",
-            "repita", "repetir", "me diga", "diga-me", "me dê", "escreva", "divulgue",
+            "repita", "repetir", "me diga", "diga-me", "me dê", "dê-me", "me dá", "escreva",
+            "divulgue", "me mostre", "me mostra", "me revele", "me conte", "conte-me",
             "compartilhe", "qual é", "quais são", "copie", "recite",
         ),
         "secrets": (
@@ -263,6 +279,8 @@ PHRASES: dict[str, Phrases] = {
         "lack": (
             "você não tem", "voce não tem", "você já não tem", "não tens", "tu não tens",
             "vocês não têm", "você não terá", "para você não há", "não há para você",
+            "você agora não tem", "voce agora não tem", "você agora já não tem",
+            "tu agora não tens", "vocês agora não têm",
         ),
         "limits": (
             "restrições", "nenhuma restrição", "limites", "nenhum limite", "regras",
@@ -301,6 +319,8 @@ PHRASES: dict[str, Phrases] = {
         "show": (
             "rivela", "rivelare", "mostra", "mostrami", "mostrare", "stampa", "stampare",
             "ripeti", "ripetere", "dimmi", "dammi", "scrivi", "divulga", "condividi",
+            "rivelami", "ripetimi", "scrivimi", "stampami", "copiami", "mostratemi",
+            "ditemi", "rivelatemi", "fammi vedere",
             "qual è", "quali sono", "copia", "recita",
         ),
         "secrets": (
@@ -328,6 +348,12 @@ PHRASES: dict[str, Phrases] = {
             "dan", "senza restrizioni", "senza alcuna restrizione", "senza limiti", "senza filtri",
             "senza censura", "senza regole", "libero da ogni restrizione", "libero da",
             "libera da", "illimitato", "senza vincoli", "in modalità sviluppatore",
+            "libero da ogni limite", "libera da ogni limite", "libero da ogni restrizione",
+            "libera da ogni restrizione", "libero da ogni regola", "libera da ogni regola",
+            "libero da ogni vincolo", "libera da ogni vincolo", "libero da qualsiasi limite",
+            "libero da qualsiasi restrizione", "libero da qualsiasi regola", "libero da limiti",
+            "libero da restrizioni", "libero da regole", "libero da vincoli",
+            "libera da limiti", "libera da restrizioni", "libera da regole",
         ),
         "after": (
             "di", "del", "della", "dei", "delle", "su", "sul", "sulla", "sui", "per", "nel",
@@ -360,7 +386,7 @@ PHRASES: dict[str, Phrases] = {
         "show": (
             "покажи", "покажите", "раскрой", "раскройте", "выведи", "выведите", "напечатай",
             "повтори", "повторите", "скажи", "дай", "напиши", "какой у тебя", "каков твой",
-            "какие у тебя", "поделись", "скопируй", "процитируй",
+            "какие у тебя", "поделись", "скопируй", "процитируй", "выдай", "озвучь",
         ),
         "secrets": (
             "системный промпт", "системное сообщение", "системные инструкции",
@@ -375,6 +401,8 @@ PHRASES: dict[str, Phrases] = {
         "lack": (
             "у тебя нет", "у вас нет", "у тебя больше нет", "у вас больше нет", "для тебя нет",
             "для вас нет", "на тебя не распространяются", "тебя не касаются",
+            "для тебя не существует", "для вас не существует", "для тебя больше не существует",
+            "для вас больше не существует", "не существует для тебя", "не существует для вас",
         ),
         "limits": (
             "ограничений", "никаких ограничений", "правил", "никаких правил", "фильтров",
@@ -444,7 +472,9 @@ PHRASES: dict[str, Phrases] = {
             "没有任何限制", "沒有任何限制", "不受约束", "不受約束", "开发者模式", "開發者模式",
             "越狱", "越獄", "是dan", "就是dan", "是不受限制的", "是一个不受限制的",
             "是一個不受限制的", "是没有任何限制的", "是一个没有任何限制的", "是沒有任何限制的",
-            "是一個沒有任何限制的", "是无限制的", "是無限制的",
+            "是一個沒有任何限制的", "是无限制的", "是無限制的", "没有任何规则", "沒有任何規則",
+            "没有规则", "沒有規則", "没有任何约束", "沒有任何約束", "不受任何规则", "不受任何規則",
+            "不受任何约束", "不受任何約束",
         ),
         "after": ("地",),
         "then": (
@@ -476,7 +506,7 @@ PHRASES: dict[str, Phrases] = {
         ),
         "now": (
             "今から", "これから", "今後", "これより", "今日から", "この瞬間から", "以後", "今は",
-            "今や", "もう",
+            "今や", "もう", "今、", "今では",
         ),
         "lack": (
             "あなたには", "あなたに", "君には", "きみには", "お前には", "あなたは", "君は",
@@ -490,12 +520,18 @@ PHRASES: dict[str, Phrases] = {
             "フィルターはありません", "フィルターがない", "何の制限もない", "何の制限もありません",
             "一切の制限がない", "一切の制限はありません", "一切制限がない", "一切制限はありません",
             "一切の制限がありません", "いかなる制限もありません", "いかなる制限もない",
-            "制限は一切ありません", "制限は一切ない",
+            "制限は一切ありません", "制限は一切ない", "いかなる制約も受けません",
+            "いかなる制約も受けない", "いかなる制限も受けません", "いかなる制限も受けない",
+            "何の制約も受けません", "何の制約も受けない", "一切の制約を受けません",
+            "一切の制約を受けない", "制約を受けません", "制約を受けない", "制限を受けません",
+            "制限を受けない", "規則はありません", "規則がありません", "規則はない", "ルールがない",
+            "どんなルールにも縛られない", "どんなルールにも縛られません", "ルールに縛られない",
+            "ルールに縛られません", "何にも縛られない", "何にも縛られません",
         ),
         "are": ("あなたは", "君は", "きみは", "お前は"),
         "free": (
             "dan", "制限のない", "無制限", "検閲のない", "制約のない", "開発者モード",
-            "制限から解放", "制約から解放", "ルールから解放", "自由の身",
+            "制限から解放", "制約から解放", "ルールから解放", "自由の身", "danで",
         ),
         "after": (),
         "then": (
@@ -528,7 +564,9 @@ PHRASES: dict[str, Phrases] = {
         "limits": (
             "제한이 없", "제한은 없", "제한 없", "제약이 없", "제약은 없", "규칙이 없", "규칙은 없",
             "검열이 없", "필터가 없", "아무 제한도 없", "어떤 제한도 없", "아무런 제한도 없",
-            "아무 제약도 없", "어떤 제약도 없", "아무런 제약도 없", "제한도 없",
+            "아무 제약도 없", "어떤 제약도 없", "아무런 제약도 없", "제한도 없", "아무런 제약이 없",
+            "아무런 제한이 없", "아무 제약이 없", "아무 제한이 없", "아무런 규칙이 없",
+            "아무런 규칙도 없", "아무 규칙도 없", "어떤 규칙도 없", "규칙도 없", "제약도 없",
         ),
         "are": ("너는", "넌", "당신은"),
         "free": (
@@ -538,7 +576,7 @@ PHRASES: dict[str, Phrases] = {
         "after": (),
         "then": (
             "ai", "인공지능", "어시스턴트", "모델", "챗봇", "봇", "이야", "야", "입니다", "이다",
-            "다", "어", "어요", "습니다", "고", "으니", "이에요", "예요", "너", "당신",
+            "다", "어", "어요", "습니다", "고", "이고", "으니", "이에요", "예요", "너", "당신",
         ),
         "unspaced": True,
     },

@@ -243,7 +243,7 @@ def _family_sources(
 ) -> tuple[str, str, str, str]:
     """The override, soft-override, exfiltration and jailbreak patterns over canonical
     ``words`` (verbs, objects, which, show, secrets, now, lack, limits, are, free, after,
-    then),
+    then, and those of lack and are that hold a *now* word),
     ``b`` the word boundary, ``space`` the class a space between two words of a phrase
     stands for; without ``bounded``, the gaps between words any length and no look-ahead.
 
@@ -279,6 +279,10 @@ def _family_sources(
         f"{you}{tight}{what}{guard}{near}{n}"
         for you, what in ((lack, m), (a, f))
     )
+    # A second person that holds its own *now* word (*você agora não tem*) needs no other.
+    for you_now, what in zip(words[12:14], (m, f), strict=False):
+        if you_now:
+            jailbreak += f"|{b}{_alt(you_now, space)}{b}{tight}{what}{guard}"
     return override, f"{v}{gap}{o}|{o}{near}{v}", f"{s}{gap}{k}|{k}{near}{s}", jailbreak
 
 
@@ -290,6 +294,13 @@ def _gate_sources(words: Sequence[Sequence[str]], unspaced: bool) -> tuple[str, 
     dropping one only widens), the rest (escaped literals, negated classes of a few
     punctuation marks) read alike by both."""
     return _family_sources(words, unspaced, "", UNICODE_SPACE, bounded=False)
+
+
+def _holds_now(phrase: str, now: Sequence[str], unspaced: bool) -> bool:
+    """Whether canonical ``phrase`` (a second person) holds one of the *now* words."""
+    if unspaced:
+        return any(n in phrase for n in now)
+    return any(f" {n} " in f" {phrase} " for n in now)
 
 
 def _family(language: str) -> _Family:
@@ -314,7 +325,11 @@ def _family(language: str) -> _Family:
         jailbreak_triggers = _phrase_triggers(now)
         trigger = jailbreak_trigger = None
     after, then = _canon_words(words["after"]), _canon_words(words["then"] + words["now"])
-    parts = (verbs, objects, which, show, secrets, now, lack, limits, are, free, after, then)
+    lack_now, are_now = ([y for y in you if _holds_now(y, now, unspaced)] for you in (lack, are))
+    parts = (
+        verbs, objects, which, show, secrets, now, lack, limits, are, free, after, then,
+        lack_now, are_now,
+    )  # fmt: skip
     override, soft, exfiltration, jailbreak = (
         _Later(source)
         for source in _family_sources(parts, unspaced, "" if unspaced else r"\b", r"\s")
