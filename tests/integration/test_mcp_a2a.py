@@ -528,9 +528,9 @@ def _run_end_status(server: dict[str, Any], run_id: str) -> list[str]:
 def test_a2a_runs_that_complete_end_ok_and_cancelled_ones_cancelled(
     server: dict[str, Any],
 ) -> None:
-    """A streamed or background task that completed is a run that ended ``ok`` (its
-    stream is read past its last item, not closed at it); one stopped by ``tasks/cancel``
-    ended ``cancelled``."""
+    """A streamed or background task that completed is a run that ended ``ok`` (its stream
+    closed at its last item is no cancellation); one stopped by ``tasks/cancel`` ended
+    ``cancelled``."""
     headers = {"x-api-key": server["keys"]["developer"]}
     streamed, results = _raw_stream(server, [{"kind": "text", "text": "hi"}], headers)
     assert results[-1]["status"]["state"] == "completed", results

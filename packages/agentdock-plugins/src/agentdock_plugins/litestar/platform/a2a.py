@@ -525,10 +525,9 @@ async def _events(
         yield _frame(ident, task)
         while (item := await _next_unless(items, stop)) is not None:
             if item.event in ("end", "error"):
-                # The run's last item: its stream is read to its end (the run is recorded
-                # as it ended, ``ok`` or refused), not closed at it as a stream a caller left.
+                # The run's last item: the task can no longer be cancelled (the pipeline
+                # records a stream closed once this item is out as it ended, not cancelled).
                 agent.running.pop(task["id"], None)
-                await _settle(items)
             if item.event == "end":
                 done = agent.complete(task, item.data.get("output"), run_id)
                 if done["status"]["state"] == INPUT_REQUIRED:
@@ -578,13 +577,6 @@ def _non_blocking(params: Mapping[str, Any]) -> bool:
 async def _drain(frames: AsyncIterator[bytes]) -> None:
     """A background task's run to its end (its frames are not sent anywhere)."""
     async for _ in frames:
-        pass
-
-
-async def _settle(items: Any) -> None:
-    """The run's stream past its last item, so it ends as it ran; closing it there would
-    record the run ``cancelled``."""
-    async for _ in items:
         pass
 
 
