@@ -1030,6 +1030,20 @@ def _counted(port: int, key: str, route: str, status: int | None = None) -> floa
     )
 
 
+def _cut_off(raw: socket.socket, status: int) -> None:
+    """A half body ended as ``status`` says: 408, waited out until the server answers it
+    (read to the end); 499, the client leaving (the socket closed)."""
+    with raw:
+        if status == 408:
+            received = b""
+            with contextlib.suppress(ConnectionResetError):
+                while chunk := raw.recv(65536):
+                    received += chunk
+            assert received.startswith(b"HTTP/1.1 408"), received
+        else:
+            time.sleep(0.2)
+
+
 def _half_a_body(port: int, path: str, key: str) -> socket.socket:
     raw = socket.create_connection(("127.0.0.1", port), timeout=60)
     raw.sendall(
@@ -1051,16 +1065,7 @@ def test_a_client_gone_under_an_agents_prefix_is_counted_as_on_one_agent(
     port, key = deadlines["port"], deadlines["key"]
     before = {s: _counted(port, key, route, s) for s in (None, status, 500)}
     with caplog.at_level("ERROR", logger="agentdock"):
-        raw = _half_a_body(port, f"/agents/echo{route}", key)
-        with raw:
-            if status == 408:
-                received = b""
-                with contextlib.suppress(ConnectionResetError):
-                    while chunk := raw.recv(65536):
-                        received += chunk
-                assert received.startswith(b"HTTP/1.1 408"), received
-            else:
-                time.sleep(0.2)
+        _cut_off(_half_a_body(port, f"/agents/echo{route}", key), status)
         deadline = time.monotonic() + 60
         while _counted(port, key, route) == before[None]:
             assert time.monotonic() < deadline, f"{route} was never counted"
@@ -1080,16 +1085,7 @@ def test_a_client_gone_at_the_root_asks_no_agent_with_half_a_body(
     port, key = deadlines["port"], deadlines["key"]
     before = _counted(port, key, "/runs/wait")
     with caplog.at_level("ERROR", logger="agentdock"):
-        raw = _half_a_body(port, "/runs/wait", key)
-        with raw:
-            if status == 408:
-                received = b""
-                with contextlib.suppress(ConnectionResetError):
-                    while chunk := raw.recv(65536):
-                        received += chunk
-                assert received.startswith(b"HTTP/1.1 408"), received
-            else:
-                time.sleep(0.2)
+        _cut_off(_half_a_body(port, "/runs/wait", key), status)
         time.sleep(0.5)
         whole = httpx.post(
             f"http://127.0.0.1:{port}/runs/wait",
