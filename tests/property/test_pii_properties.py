@@ -18,7 +18,7 @@ from agentdock_plugins.policies.invisible import INVISIBLE_CLASS, compact, has_i
 from agentdock_plugins.policies.lookalikes import fold
 from agentdock_plugins.policies.recognisers import RECOGNISERS, luhn_ok
 from agentdock_plugins.policies.redaction_engine import Redactor, StreamHold
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 ALL = Redactor([], list(RECOGNISERS))
@@ -97,6 +97,8 @@ CARD_SEPARATORS = [
 ]
 #: Separators that figures are written with: cards use them only in the issuer's grouping.
 FIGURE_SEPARATORS = {".", "\uff0e", ",", ", "}
+#: A list's separator: in a card only where every separator is the same.
+LIST_SEPARATORS = {", "}
 #: (issuer prefix, length, grouping or None for one run of digits).
 CARD_SHAPES = [
     ("4", 16, (4, 4, 4, 4)),
@@ -151,6 +153,8 @@ def cards(draw: st.DrawFn) -> str:
             if (fold(sep).strip() == "" or has_invisible(sep)) == spaces
         ]
         seps = [draw(st.sampled_from(choices)) for _ in groups[1:]]
+        if len(set(seps)) > 1:  # a list's separator among others ends an item
+            seps = [sep.strip() if sep in LIST_SEPARATORS else sep for sep in seps]
     written = draw(
         dressed(groups[0] + "".join(s + g for s, g in zip(seps, groups[1:], strict=True)))
     )
@@ -502,6 +506,9 @@ def luhn_card(body: str) -> str:
 
 @settings(max_examples=500, deadline=None)
 @given(st.lists(ordinary(), min_size=1, max_size=6), st.sampled_from([" ", ", ", "; ", "\n"]))
+# A part number and a phone number in a list: 15 digits, Luhn-valid, across the comma.
+@example(["Part 1111-1118-2111", "998-0000"], ", ")
+@example(["Part 1111-1118-2111", "998 ms"], "; ")
 def test_ordinary_text_with_numbers_is_left_alone(pieces: list[str], joiner: str) -> None:
     text = joiner.join(pieces)
     assert ALL.redact(text)[0] == text

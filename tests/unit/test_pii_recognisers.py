@@ -362,6 +362,8 @@ ORDINARY = [
     "A billion is 1.000.000.000 in Germany, ten are 10.000.000.000.",
     "ghp_short and sk-aaaaaaaaaaaaaaaaaaaaaaaa and AKIA are not keys.",
     "Part numbers 1234-5678-9012, 12-3456-7890 and 100-200-3000.",
+    # A list: 1111-1118-2111, 998 has 15 digits with a valid Luhn digit and a card's shape.
+    "Parts 1111-1118-2111, 998-0000; 1111-1118-2111; 998 ms.",
     "Reference 2024 1234 5678 9012.",
     "Chapter 12.34.56.78 and section 1.2.3.4.",
     "Serial no. 4111 1111 1111 1111 1111 1111.",

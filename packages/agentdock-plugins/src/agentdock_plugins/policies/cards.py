@@ -10,7 +10,9 @@ lists of figures; what tells a card apart:
 * its shape: a first group of 4 digits, middle ones of 4 to 8 and a last one of 1 to 6, as
   issuers group them (4-4-4-4, 4-6-5, 4-8-4), set apart by any separators, mixed
   punctuation too (``4111-1111.1111/1111``) but not spaces alone between punctuated groups
-  (``2387-0000-1247 2089-01-01`` is a part number and a date); or three groups or more of
+  (``2387-0000-1247 2089-01-01`` is a part number and a date), nor a comma or semicolon
+  followed by a space among other separators (``1111-1118-2111, 998-0000`` is a list of
+  two numbers); or three groups or more of
   one size of two digits or more, the last up to 8 (``41 11 11 11 11 11 11 11``,
   ``40000 00000 00009``), all set apart by the same separator, which is then not a comma or a
   full stop, nor spaces or apostrophes between groups of three (``41 111 111 111 111 111``
@@ -82,8 +84,12 @@ _SPACES = re.compile(f"[{SPACE}]+")
 #: The groups right before a candidate (read within the look-back).
 _CHAIN_BEFORE = re.compile(rf"(?:(?<![0-9A-Za-z_])[0-9]+{GAP})+\Z")
 YEAR = re.compile(r"(?:19|20)[0-9]{2}")
+#: The kinds of a comma or semicolon followed by a space: the separator of a list's items.
+_LIST_MARKS = frozenset({", ", "; "})
+#: A comma or semicolon followed by a space (spaces and invisible characters around them).
+_LIST_GAP = re.compile(f"[{SPACE}]*([,;])[{SPACE}]*\\s[{SPACE}]*")
 #: Separators that write figures (1,234.56): cards use them only in the issuer's shape.
-_FIGURE_MARKS = frozenset({",", "."})
+_FIGURE_MARKS = frozenset({",", ".", ", "})
 #: Separators of figures with thousands groups of three (the first and the last group of a
 #: candidate may be of another size: the figure's first, and the next number's).
 _THOUSANDS_MARKS = frozenset({"", "'", "\u2019"})
@@ -148,12 +154,15 @@ _AMEX = frozenset({"34", "37"})
 def gap_kind(gap: str) -> str:
     """A separator's kind: its punctuation, spaces and invisible characters aside; ``""``
     for a separator of spaces only, :data:`INVISIBLE_KIND` for one of invisible characters
-    only (which is no visible separator at all)."""
+    only (which is no visible separator at all), and ``", "`` or ``"; "`` for a comma or
+    semicolon followed by a space (a list's separator, :data:`_LIST_MARKS`)."""
     kind = _KINDS.get(gap)
     if kind is None:
         kind = _SPACES.sub("", gap)
         if not kind and _INVISIBLE_ONLY.fullmatch(gap):
             kind = INVISIBLE_KIND
+        elif kind in (",", ";") and (listed := _LIST_GAP.fullmatch(gap)) is not None:
+            kind = listed.group(1) + " "
         if len(_KINDS) < 256:
             _KINDS[gap] = kind
     return kind
@@ -176,7 +185,9 @@ def shape_ok(sizes: Sequence[int], kinds: Sequence[str]) -> bool:
     shown = [k for k in kinds if k != INVISIBLE_KIND] or [INVISIBLE_KIND]
     kind = shown[0]
     mixed = any(k != kind for k in shown)
-    if mixed and "" in shown:  # a space between punctuated groups ends a token
+    # A space between punctuated groups ends a token; a list's separator among others
+    # ends an item.
+    if mixed and ("" in shown or any(k in _LIST_MARKS for k in shown)):
         return False
     if sizes[0] == 4 and all(4 <= s <= 8 for s in sizes[1:-1]) and sizes[-1] <= 6:
         return True
