@@ -1002,3 +1002,41 @@ def test_every_answer_that_names_a_run_is_declared_so(server: dict[str, Any]) ->
     # Every kind of run error was met: 400, 403, 422 and 500.
     assert {status for _, _, status in named} >= {200, 400, 403, 422, 500}, named
 
+
+def test_two_traceparent_headers_start_a_new_trace(server: dict[str, Any]) -> None:
+    """W3C Trace Context: a request with more than one ``traceparent`` is invalid for
+    propagation, so its run starts a trace of its own, as for a malformed one, on
+    ``/invoke`` and on the Platform's runs (waited for, streamed, in the background)."""
+    first, second = uuid.uuid4().hex, uuid.uuid4().hex
+    twice = [
+        ("x-api-key", server["keys"]["developer"]),
+        ("traceparent", f"00-{first}-{uuid.uuid4().hex[:16]}-01"),
+        ("traceparent", f"00-{second}-{uuid.uuid4().hex[:16]}-01"),
+    ]
+    once = [twice[0], twice[2]]
+    run = {"assistant_id": AGENT_NAME, "input": {"text": "hi"}}
+    captured: CapturedEvents = server["events"]
+    with httpx.Client(base_url=server["url"], timeout=30) as http:
+        tid = http.post("/threads", json={}, headers=[twice[0]]).json()["thread_id"]
+        for path, body in (
+            ("/invoke", {"text": "hi"}),
+            ("/runs/wait", run),
+            ("/runs/stream", run),
+            (f"/threads/{tid}/runs", {**run, "multitask_strategy": "enqueue"}),
+            (f"/langserve/{AGENT_NAME}/invoke", {"input": {"text": "hi"}}),
+        ):
+            continued = http.post(path, json=body, headers=once)
+            assert continued.status_code == 200, (path, continued.text)
+            assert continued.headers["x-trace-id"] == second, path
+            ended = captured.of_run(continued.headers["x-run-id"])
+            end = next(e for e in ended if e["event"] == "run_end")
+            assert end["data"]["parent_span_id"] == once[1][1].split("-")[2], (path, end)
+            answer = http.post(path, json=body, headers=twice)
+            assert answer.status_code == 200, (path, answer.text)
+            run_id, trace = answer.headers["x-run-id"], answer.headers["x-trace-id"]
+            assert trace not in (first, second), (path, trace)
+            assert len(trace) == 32 and int(trace, 16) > 0, (path, trace)
+            events = captured.of_run(run_id)
+            assert {e.get("trace_id") for e in events} == {trace}, (path, events[0])
+            end = next(e for e in events if e["event"] == "run_end")
+            assert end["data"]["parent_span_id"] is None, (path, end)
