@@ -202,20 +202,40 @@ RUN_OPERATIONS = {
 }
 
 
+#: The operations whose success names its run, but none of whose HTTP errors does (a run's
+#: refusal or failure is a JSON-RPC answer, 200).
+RPC_RUN_OPERATIONS = {("/a2a/{agent}", "post"), ("/mcp", "post")}
+#: The error statuses of ``/invoke`` and ``/stream`` that may belong to a run, and so name
+#: it: a refused input (400, 422), a policy (403), a failure (500, 503), a timeout (504).
+RUN_NAMED_STATUSES = {"400", "403", "422", "500", "503", "504"}
+
+
 def test_every_answer_that_names_its_run_names_its_trace_too() -> None:
-    """``x-run-id`` and ``x-trace-id`` are declared together, on each operation whose
-    answer sends them; a LangServe batch, which names its runs in its body, declares
-    neither."""
+    """``x-run-id`` and ``x-trace-id`` are declared together, on each response that may
+    send them: the success of each run operation and those of its errors that may belong
+    to a run (on the Platform's routes, whose errors are one ``default``, that one); not
+    on a refusal of the caller or of a body unread; a LangServe batch, which names its
+    runs in its body, declares neither."""
     document = echo_document()
-    named = set()
+    named: dict[tuple[str, str], set[str]] = {}
     for path, item in document["paths"].items():
         for method, operation in item.items():
-            headers = operation["responses"].get("200", {}).get("headers", {})
-            if {"x-run-id", "x-trace-id"} & set(headers):
-                assert {"x-run-id", "x-trace-id"} <= set(headers), (path, method, headers)
-                named.add((path, method))
-    assert named == RUN_OPERATIONS
+            for status, response in operation["responses"].items():
+                headers = response.get("headers", {})
+                if {"x-run-id", "x-trace-id"} & set(headers):
+                    assert {"x-run-id", "x-trace-id"} <= set(headers), (path, method, status)
+                    named.setdefault((path, method), set()).add(status)
+    assert set(named) == RUN_OPERATIONS | RPC_RUN_OPERATIONS
     assert ("/langserve/{agent}/batch", "post") not in named
+    for operation, statuses in named.items():
+        declared = set(document["paths"][operation[0]][operation[1]]["responses"])
+        if operation in RPC_RUN_OPERATIONS:
+            assert statuses == {"200"}, operation
+        elif operation[0] in ("/invoke", "/stream"):
+            assert statuses == {"200"} | (RUN_NAMED_STATUSES & declared), operation
+            assert not statuses & {"401", "409", "413", "415", "429", "498", "499"}
+        else:
+            assert statuses == {"200", "default"}, operation
 
 
 def test_the_documents_paths_are_the_routes_the_app_serves() -> None:

@@ -187,6 +187,44 @@ def _post(server: dict[str, Any], body: Any, key: str | None = None, **kw: Any) 
     return httpx.post(f"{server['url']}/mcp/", json=body, headers=headers, **kw)
 
 
+def test_a_tool_call_names_its_run_and_the_callers_trace(server: dict[str, Any]) -> None:
+    """``tools/call`` runs the agent once and its answer names that run (``x-run-id``, the
+    ``_meta`` run id) and trace (``x-trace-id``, the caller's ``traceparent``), as A2A's
+    ``message/send`` does, when the run succeeds and when it is refused (a tool error);
+    ``tools/list`` starts no run and names none."""
+    trace = uuid.uuid4().hex
+    parent = {"traceparent": f"00-{trace}-{uuid.uuid4().hex[:16]}-01"}
+
+    def call(arguments: Any) -> httpx.Response:
+        params = {"name": AGENT_NAME, "arguments": arguments}
+        message = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params}
+        answer = _post(server, message, headers=parent, timeout=30)
+        assert answer.status_code == 200, answer.text
+        return answer
+
+    called = call({"text": "hi"})
+    result = called.json()["result"]
+    assert result["isError"] is False, result
+    assert called.headers["x-run-id"] == result["_meta"]["agentdock/run_id"]
+    assert called.headers["x-trace-id"] == trace
+    ends = server["events"].of_run(called.headers["x-run-id"])
+    assert [e["data"]["status"] for e in ends if e["event"] == "run_end"] == ["ok"]
+    for arguments, code in (({"text": 3}, 422), ({"text": INJECTION}, 403)):
+        refused = call(arguments)
+        envelope = refused.json()["result"]["structuredContent"]
+        assert envelope["code"] == code, envelope
+        assert refused.headers["x-run-id"] == envelope["run_id"]
+        assert refused.headers["x-trace-id"] == trace
+    own = _post(
+        server,
+        {"jsonrpc": "2.0", "id": 8, "method": "tools/call", "params": {"name": AGENT_NAME}},
+    )
+    assert own.headers["x-trace-id"] != trace and len(own.headers["x-run-id"]) == 32
+    listed = _post(server, {"jsonrpc": "2.0", "id": 9, "method": "tools/list"}, headers=parent)
+    assert listed.status_code == 200 and "x-run-id" not in listed.headers, listed.headers
+    assert "x-trace-id" not in listed.headers
+
+
 def test_wrong_key_is_401_and_never_echoed(server: dict[str, Any]) -> None:
     for message in (
         {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},

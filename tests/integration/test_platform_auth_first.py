@@ -3,7 +3,9 @@
 A caller with no key or a wrong key gets 401, one whose role may not run the agent 403,
 whatever body it sends: malformed JSON, a wrong shape, an unknown assistant, agent or
 thread are told only to a caller the agent admits, who gets the same 400, 422 and 404 as
-before. A refusal names nothing of what a valid body needs.
+before. A refusal names nothing of what a valid body needs, nor any run: a stranger starts
+none. To an admitted caller, a malformed body on a route that starts one run is that run
+refused at its input, as on ``/invoke`` (its ``x-run-id``, ``x-trace-id``, ``run_end``).
 """
 
 from __future__ import annotations
@@ -135,8 +137,18 @@ def _send(
     return http.request(method, path, content=body, headers=headers)
 
 
+#: Where a malformed body is a run refused at its input: the routes that start one run.
+ONE_RUN_ROUTES = {
+    *(p for _, p in RUN_ROUTES),
+    "/invoke",
+    f"/langserve/{AGENT_NAME}/invoke",
+    f"/langserve/{AGENT_NAME}/stream",
+}
+
+
 def _refusal(answer: httpx.Response, status: int, name: str) -> None:
     assert answer.status_code == status, answer.text
+    assert "x-run-id" not in answer.headers and "x-trace-id" not in answer.headers
     assert answer.json()["error"] == name, answer.text
     assert answer.json()["code"] == status
     assert WRONG_KEY not in answer.text
@@ -155,6 +167,17 @@ def test_a_stranger_is_refused_before_the_body_is_read(
     admitted = _send(http, method, path, body, server["keys"]["developer"])
     assert admitted.status_code == good, admitted.text
     assert admitted.json()["code"] == good
+    # Only a malformed body of a route that starts one run is a run (refused at its input).
+    run_id = admitted.headers.get("x-run-id")
+    if body == MALFORMED and path in ONE_RUN_ROUTES:
+        assert run_id and admitted.json()["run_id"] == run_id, admitted.headers
+        assert admitted.headers["x-trace-id"] == run_id
+        events = server["events"].of_run(run_id)
+        end = next(e for e in events if e["event"] == "run_end")
+        assert end["data"]["status"] == "error", end
+        assert [e["event"] for e in events].count("run_end") == 1
+    elif path != "/invoke":
+        assert run_id is None, (admitted.headers, admitted.text)
 
 
 def test_a_refused_body_reaches_no_log_and_no_event_with_the_key(

@@ -37,6 +37,20 @@ def test_repeated_credential_headers_are_joined_others_keep_their_last() -> None
     assert request_headers(single) == {"x-api-key": "adk_one", "accept": "*/*"}
 
 
+def test_a_repeated_traceparent_is_dropped_a_single_one_kept() -> None:
+    """W3C Trace Context: a request with more than one ``traceparent`` is invalid for
+    propagation (its run starts a new trace); one ``traceparent`` is kept, whatever else
+    repeats."""
+    first = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    second = b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    twice = {"headers": [(b"traceparent", first), (b"accept", b"*/*"), (b"traceparent", second)]}
+    assert request_headers(twice) == {"accept": "*/*"}
+    same = {"headers": [(b"traceparent", first), (b"traceparent", first)]}
+    assert request_headers(same) == {}
+    once = {"headers": [(b"traceparent", first), (b"accept", b"a"), (b"accept", b"b")]}
+    assert request_headers(once) == {"traceparent": first.decode(), "accept": "b"}
+
+
 @pytest.mark.parametrize(
     "headers",
     [

@@ -26,8 +26,9 @@ class _Platform:
         self.calls: list[tuple[str | None, RunCreate, Mapping[str, str]]] = []
 
     async def run_request(
-        self, raw: bytes, headers: Mapping[str, str]
+        self, raw: bytes, headers: Mapping[str, str], *, mode: str
     ) -> tuple[RunCreate, list[str]]:
+        assert mode == "invoke"  # runs.wait runs as /invoke does
         body = decode_body(raw, RunCreate, empty_ok=False)  # as an agent without auth does
         return body, body.modes()
 

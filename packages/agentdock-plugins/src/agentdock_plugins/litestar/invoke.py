@@ -29,6 +29,9 @@ Send = Callable[[Message], Awaitable[None]]
 
 #: Headers whose repeats are kept (joined) so that the auth provider refuses them.
 _CREDENTIAL_HEADERS = (b"authorization", b"x-api-key")
+#: A header that, sent more than once, is dropped: W3C Trace Context makes a request with
+#: several ``traceparent`` headers invalid for propagation, so its run starts a new trace.
+_TRACEPARENT = b"traceparent"
 
 
 def request_headers(scope: Scope) -> dict[str, str]:
@@ -37,7 +40,9 @@ def request_headers(scope: Scope) -> dict[str, str]:
     A repeated header keeps its last value, except a credential header: its values are
     joined with ``", "`` (as RFC 9110 §5.3 combines field lines), which no key or token
     contains, so the auth provider sees several credentials and refuses the request instead
-    of silently using the last. Only a request with a repeated header pays for the check.
+    of silently using the last. A repeated ``traceparent`` is dropped, as W3C Trace Context
+    asks of a request that sends more than one: the run starts a trace of its own, as for a
+    malformed one. Only a request with a repeated header pays for the checks.
     """
     raw = scope["headers"]
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
@@ -46,6 +51,8 @@ def request_headers(scope: Scope) -> dict[str, str]:
             values = [v.decode("latin-1") for k, v in raw if k == name]
             if len(values) > 1:
                 headers[name.decode()] = ", ".join(values)
+        if sum(1 for k, _ in raw if k == _TRACEPARENT) > 1:
+            del headers["traceparent"]
     return headers
 
 

@@ -172,6 +172,12 @@ _ERRORS = {
 _RUN_ERRORS = ("400", "401", "403", "413", "415", "422", "429", "498", "499", "500", "503")
 #: A resumed stream may also answer 409.
 _STREAM_ERRORS = (*_RUN_ERRORS[:3], "409", *_RUN_ERRORS[3:])
+#: The errors that may belong to a run, and then name it (``x-run-id``, ``x-trace-id``): a
+#: body or input the run refused (400, 422), a policy or the tool gate (403), the agent or
+#: the runtime failing (500), the state store down (503), the run's timeout (504). A refused
+#: caller (401, 403, 429, 498, 499), a body refused unread (413, 415) or a stream no longer
+#: held (409) starts no run and names none.
+_RUN_NAMED_ERRORS = frozenset({"400", "403", "422", "500", "503", "504"})
 
 _INPUT = Reference(_REF + "Input")
 #: The headers that name a run: its id and its W3C trace id (the caller's ``traceparent``'s).
@@ -179,6 +185,16 @@ _RUN_ID_HEADER = {
     "x-run-id": OpenAPIHeader(description="The run's id", schema=_STRING),
     "x-trace-id": OpenAPIHeader(
         description="The run's W3C trace id (the caller's, when it sent a traceparent)",
+        schema=_STRING,
+    ),
+}
+#: The same headers on an error, which names a run only when one had started.
+_ERROR_RUN_ID_HEADER = {
+    "x-run-id": OpenAPIHeader(
+        description="The run's id, when the refusal or failure is a run's", schema=_STRING
+    ),
+    "x-trace-id": OpenAPIHeader(
+        description="The run's W3C trace id, when the refusal or failure is a run's",
         schema=_STRING,
     ),
 }
@@ -246,10 +262,14 @@ def _json(schema: Schema | Reference) -> dict[str, OpenAPIMediaType]:
     return {"application/json": OpenAPIMediaType(schema=schema)}
 
 
-def _error_responses(*statuses: str) -> dict[str, OpenAPIResponse | Reference]:
+def _error_responses(*statuses: str, run: bool = False) -> dict[str, OpenAPIResponse | Reference]:
+    """The error answers ``statuses``; of a route that runs the agent (``run``), those that
+    may belong to a run declare the headers naming it."""
     return {
         status: OpenAPIResponse(
-            description=_ERRORS[status], content=_json(Reference(_REF + "Error"))
+            description=_ERRORS[status],
+            headers=dict(_ERROR_RUN_ID_HEADER) if run and status in _RUN_NAMED_ERRORS else None,
+            content=_json(Reference(_REF + "Error")),
         )
         for status in statuses
     }
@@ -269,7 +289,7 @@ def _run_paths() -> dict[str, PathItem]:
                 headers=dict(_RUN_ID_HEADER),
                 content=_json(Reference(_REF + "Output")),
             ),
-            **_error_responses(*_RUN_ERRORS, "504"),
+            **_error_responses(*_RUN_ERRORS, "504", run=True),
         },
     )
     stream_get = Operation(
@@ -287,7 +307,7 @@ def _run_paths() -> dict[str, PathItem]:
             *_THREAD_PARAMETERS,
             _LAST_EVENT_ID,
         ],
-        responses={"200": _SSE, **_error_responses(*_STREAM_ERRORS)},
+        responses={"200": _SSE, **_error_responses(*_STREAM_ERRORS, run=True)},
     )
     stream_post = Operation(
         tags=[TAG],
@@ -295,7 +315,7 @@ def _run_paths() -> dict[str, PathItem]:
         operation_id="stream_post",
         parameters=[*_THREAD_PARAMETERS, _LAST_EVENT_ID],
         request_body=RequestBody(required=True, content=_json(_INPUT)),
-        responses={"200": _SSE, **_error_responses(*_STREAM_ERRORS)},
+        responses={"200": _SSE, **_error_responses(*_STREAM_ERRORS, run=True)},
     )
     return {"/invoke": PathItem(post=invoke), "/stream": PathItem(get=stream_get, post=stream_post)}
 

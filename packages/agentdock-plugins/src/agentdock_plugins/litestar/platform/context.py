@@ -4,9 +4,10 @@ graph, threads and runs, who calls, and how a run starts, is waited for and stre
 Every route authenticates as ``/invoke`` does (``x-api-key`` or ``Authorization: Bearer``,
 through the agent's auth provider; the role needs ``invoke``; the rate limit counts the
 request). Runs are admitted by the pipeline itself; the other routes through
-``Pipeline.authorize``. A run's body that cannot start a run (malformed, the wrong shape,
-another assistant, an unknown mode) is told to an admitted caller only
-(:mod:`.admitted`): anyone else gets 401, 403 or 429 first. A thread belongs to the
+``Pipeline.authorize``. A run's body that cannot start a run (the wrong shape, another
+assistant, an unknown mode) is told to an admitted caller only (:mod:`.admitted`): anyone
+else gets 401, 403 or 429 first; one that is not JSON is, to an admitted caller, a run
+refused at its input, as on ``/invoke``. A thread belongs to the
 subject that created it: to any other caller it is unknown (404), like a thread that does
 not exist.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from agentdock.registry.platformrows import ACTIVE_STATUSES as ACTIVE
 from agentdock_runtime import Pipeline, RuntimeHTTPError, Unauthorized
@@ -124,11 +125,13 @@ class Platform:
         await refuse(self.pipeline, headers, error)
 
     async def run_request(
-        self, raw: bytes, headers: Mapping[str, str]
+        self, raw: bytes, headers: Mapping[str, str], *, mode: Literal["invoke", "stream"]
     ) -> tuple[RunCreate, list[str]]:
-        """A run's body and its stream modes; a body that names another assistant or a mode
-        not streamed is told, as a malformed one is, to an admitted caller only."""
-        body = await decode_admitted(self.pipeline, headers, raw, RunCreate)
+        """A run's body and its stream modes; a body of the wrong shape, or that names
+        another assistant or a mode not streamed, is told to an admitted caller only. A
+        body that is not JSON is a run refused at its input, as on ``/invoke`` (``mode``:
+        how the pipeline would have run it, ``invoke`` for ``runs.wait``)."""
+        body = await decode_admitted(self.pipeline, headers, raw, RunCreate, run=mode)
         try:
             self.check_assistant(body.assistant_id)
             return body, body.modes()

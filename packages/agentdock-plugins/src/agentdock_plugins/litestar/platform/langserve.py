@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, cast
 
 import anyio
 import msgspec
@@ -72,13 +72,18 @@ def langserve_handlers(pipeline: Pipeline, spec: DockSpec, *, heartbeat_sec: flo
     name = spec.agent.name
 
     async def read(
-        request: Request[Any, Any, Any], agent: str, kind: type[T]
+        request: Request[Any, Any, Any],
+        agent: str,
+        kind: type[T],
+        run: Literal["invoke", "stream"] | None = None,
     ) -> tuple[dict[str, str], T]:
+        """The admitted caller's headers and body; with ``run``, a body that is not JSON
+        is a run refused at its input, as on ``/invoke`` (a batch's is no one run)."""
         headers = request_headers(cast("Scope", request.scope))
         if agent != name:
             await refuse(pipeline, headers, not_found("agent", agent))
         body, headers = await body_admitted(pipeline, request, headers)
-        return headers, await decode_admitted(pipeline, headers, body, kind)
+        return headers, await decode_admitted(pipeline, headers, body, kind, run=run)
 
     async def run_of(config: Any, headers: Mapping[str, str]) -> PlatformRun:
         try:
@@ -95,7 +100,7 @@ def langserve_handlers(pipeline: Pipeline, spec: DockSpec, *, heartbeat_sec: flo
 
     @post("/langserve/{agent:str}/invoke", status_code=200)
     async def invoke(request: Request[Any, Any, Any], agent: AgentPath) -> Response[bytes]:
-        headers, body = await read(request, agent, Invoke)
+        headers, body = await read(request, agent, Invoke, "invoke")
         result = await run(body.input, body.config, headers)
         metadata = {"run_id": result.run_id, "feedback_tokens": []}
         return Response(
@@ -122,7 +127,7 @@ def langserve_handlers(pipeline: Pipeline, spec: DockSpec, *, heartbeat_sec: flo
 
     @post("/langserve/{agent:str}/stream", status_code=200)
     async def stream(request: Request[Any, Any, Any], agent: AgentPath) -> Stream:
-        headers, body = await read(request, agent, Invoke)
+        headers, body = await read(request, agent, Invoke, "stream")
         run = await run_of(body.config, headers)
         token = PLATFORM_RUN.set(run)
         try:

@@ -10,9 +10,11 @@ its protocol version, and results carry ``resultType``).
 * ``tools/list`` names one tool: the agent, with its description and the Dockfile's input
   schema as ``inputSchema`` (its output schema as ``outputSchema`` when it is an object);
 * ``tools/call`` runs the agent's pipeline, as ``/invoke`` does, with the caller's
-  credentials: its output comes back as ``structuredContent`` and as JSON text. A refusal
-  once the caller is admitted (the input schema, a policy, the agent failing) is a tool
-  error (``isError``) carrying AgentDock's error envelope, so the model sees why. A run
+  credentials: its output comes back as ``structuredContent`` and as JSON text, and the
+  HTTP answer names the run (``x-run-id``, ``x-trace-id``), as A2A's ``message/send``
+  does. A refusal once the caller is admitted (the input schema, a policy, the agent
+  failing) is a tool error (``isError``) carrying AgentDock's error envelope, so the model
+  sees why, its answer naming the run too. A run
   stopped at an ``interrupt()`` asks for input with 2026-07-28's ``input_required`` result
   (the retried call resumes it, :mod:`..resume`); in the handshake era, which has no way
   to take the answer, it is a tool error saying so.
@@ -41,7 +43,7 @@ from litestar import HttpMethod, Request, Response, route
 from agentdock_plugins.litestar.invoke import Scope, request_headers
 from agentdock_plugins.litestar.openapi import declared_schemas
 from agentdock_plugins.litestar.platform.admitted import body_admitted
-from agentdock_plugins.litestar.platform.encoding import encode
+from agentdock_plugins.litestar.platform.encoding import encode, run_ids
 from agentdock_plugins.litestar.platform.jsonrpc import (
     INVALID_PARAMS,
     INVALID_REQUEST,
@@ -106,10 +108,11 @@ class _Tool:
 
     async def call(
         self, params: Mapping[str, Any], headers: Mapping[str, str], *, modern: bool = False
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], dict[str, str]]:
         """``tools/call``: one run; in the 2026-07-28 era, of a resumable agent, on a thread
         of its own, so that a run stopped at an interrupt can ask for input and be resumed
-        (``requestState`` names that thread)."""
+        (``requestState`` names that thread). With the result, the headers naming the run
+        it ran (``x-run-id``, ``x-trace-id``; none when it ran none)."""
         name = params.get("name")
         if not isinstance(name, str):
             await self.refuse(
@@ -136,12 +139,15 @@ class _Tool:
         except RuntimeHTTPError as exc:
             if is_admission(exc):
                 raise
-            return _tool_error(exc)
-        return self.answer(result, thread)
+            return _tool_error(exc), _ids_of(exc)
+        return self.answer(result, thread), run_ids(result.run_id, result.trace_id)
 
-    async def resume(self, params: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
+    async def resume(
+        self, params: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> tuple[dict[str, Any], dict[str, str]]:
         """A ``tools/call`` retried with ``inputResponses`` and the ``requestState`` of an
-        ``input_required`` result: the run of that thread resumed with the answer."""
+        ``input_required`` result: the run of that thread resumed with the answer, and the
+        headers naming that run."""
         thread = params["requestState"]
         if not isinstance(thread, str) or not thread.startswith(THREAD_PREFIX):
             await self.refuse(
@@ -156,7 +162,7 @@ class _Tool:
         if response.get("action") != "accept":
             await self.pipeline.authorize(headers, "invoke")  # answered to the admitted only
             text = f"the interrupt was not answered ({response.get('action')}): not resumed"
-            return {"content": [{"type": "text", "text": text}], "isError": True}
+            return {"content": [{"type": "text", "text": text}], "isError": True}, {}
         content = response.get("content")
         if isinstance(content, Mapping) and set(content) == {"answer"}:
             content = content["answer"]
@@ -167,8 +173,8 @@ class _Tool:
         except RuntimeHTTPError as exc:
             if is_admission(exc):
                 raise
-            return _tool_error(exc)
-        return self.answer(result, thread)
+            return _tool_error(exc), _ids_of(exc)
+        return self.answer(result, thread), run_ids(result.run_id, result.trace_id)
 
     async def refuse(self, headers: Mapping[str, str], error: RpcError) -> NoReturn:
         """Raise ``error`` to an admitted caller only; any other gets the admission's refusal
@@ -226,6 +232,11 @@ def _tool_error(exc: RuntimeHTTPError) -> dict[str, Any]:
     }
 
 
+def _ids_of(exc: RuntimeHTTPError) -> dict[str, str]:
+    """``x-run-id`` and ``x-trace-id`` of the run ``exc`` refused (none when none started)."""
+    return run_ids(exc.run_id, exc.trace_id) if exc.run_id else {}
+
+
 def _modern_version(params: Mapping[str, Any]) -> str | None:
     """The 2026-era version a request names in its ``_meta`` (-32022 for one not served)."""
     meta = params.get("_meta")
@@ -268,7 +279,10 @@ def mcp_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
 
     async def answer(
         message: Mapping[str, Any], headers: Mapping[str, str]
-    ) -> dict[str, Any] | None:
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """The result of a request, and the headers naming the run it ran (a
+        ``tools/call``'s), as A2A's ``message/send`` names its run."""
+        ids: dict[str, str] = {}
         try:
             method = method_of(message, _METHODS)  # -32601 whatever the params
             params = message.get("params")
@@ -281,7 +295,7 @@ def mcp_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
             await tool.refuse(headers, exc)
         if method == "tools/call":
             # The pipeline admits the caller.
-            result = await tool.call(params, headers, modern=modern is not None)
+            result, ids = await tool.call(params, headers, modern=modern is not None)
         else:
             await pipeline.authorize(headers, "invoke")
             if method == "initialize":
@@ -296,7 +310,7 @@ def mcp_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
                 result = {}
         if modern or method == "server/discover":
             result.setdefault("resultType", "complete")
-        return result
+        return result, ids
 
     @route("/mcp", http_method=[HttpMethod.POST], status_code=200)
     async def mcp_post(request: Request[Any, Any, Any]) -> Response[bytes]:
@@ -317,7 +331,8 @@ def mcp_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
             if ident is None:
                 await pipeline.authorize(headers, "invoke")
                 return Response(content=b"", status_code=202)
-            return result_response(ident, await answer(message, headers))
+            result, ids = await answer(message, headers)
+            return result_response(ident, result, ids)
         except RpcError as exc:
             return error_response(ident, exc)
 

@@ -37,6 +37,18 @@ RUN_HEADERS: dict[str, Any] = {
         "schema": _STRING,
     },
 }
+#: The same headers on an error, which names a run only when one had started (a refused
+#: caller, a body of the wrong shape or a busy thread starts none).
+ERROR_RUN_HEADERS: dict[str, Any] = {
+    "x-run-id": {
+        "description": "The run's id, when the refusal or failure is a run's",
+        "schema": _STRING,
+    },
+    "x-trace-id": {
+        "description": "The run's W3C trace id, when the refusal or failure is a run's",
+        "schema": _STRING,
+    },
+}
 
 
 def _param(name: str, where: str = "path") -> dict[str, Any]:
@@ -53,7 +65,10 @@ def _op(
     answer: dict[str, Any] | None = None,
     status: str = "200",
     ids: bool = False,
+    error_ids: bool = False,
 ) -> dict[str, Any]:
+    """One operation; ``ids``: its answer names the run (``x-run-id``, ``x-trace-id``);
+    ``error_ids``: so may its errors (a run refused or failed answers with the envelope)."""
     responses: dict[str, Any] = {}
     if status == "204":
         responses["204"] = {"description": "Done"}
@@ -72,6 +87,8 @@ def _op(
         "description": "An error, as the error envelope",
         "content": {"application/json": {"schema": _ERROR}},
     }
+    if error_ids:
+        responses["default"] = {**responses["default"], "headers": ERROR_RUN_HEADERS}
     operation: dict[str, Any] = {
         "tags": [TAG],
         "summary": summary,
@@ -338,6 +355,7 @@ def platform_paths() -> dict[str, Any]:
             answer=route.answer,
             status=route.status,
             ids=route.ids,
+            error_ids=route.ids,
         )
         paths.setdefault(route.path, {})[route.method] = operation
     return paths
@@ -347,7 +365,8 @@ def _rpc(
     op_id: str, summary: str, params: tuple[str, ...] = (), *, ids: bool = False
 ) -> dict[str, Any]:
     """A JSON-RPC endpoint: one message in, a JSON answer or Server-Sent Events out (with
-    ``ids``, naming the run a message started)."""
+    ``ids``, naming the run a message started; a run's refusal or failure is a JSON-RPC
+    answer too, so no HTTP error names a run)."""
     operation = _op(op_id, summary, params=params, body=True, ids=ids)
     operation["responses"]["200"]["content"]["text/event-stream"] = {"schema": {"type": "string"}}
     return operation
@@ -363,7 +382,7 @@ def protocol_paths(protocols: frozenset[str]) -> dict[str, Any]:
                 paths[path] = item
     if "mcp" in protocols:
         paths["/mcp"] = {
-            "post": _rpc("mcp", "MCP (Streamable HTTP, stateless): the agent as one tool")
+            "post": _rpc("mcp", "MCP (Streamable HTTP, stateless): the agent as one tool", ids=True)
         }
     if "a2a" in protocols:
         paths["/a2a/{agent}"] = {

@@ -45,7 +45,7 @@ def _start_handlers(p: Platform) -> list[Any]:
     ) -> RunHandle:
         headers = headers_of(request)
         raw, headers = await body_admitted(p.pipeline, request, headers)
-        body = await p.run_request(raw, headers)
+        body = await p.run_request(raw, headers, mode="stream")
         return await p.start(body, thread_id, headers, wait=wait)
 
     async def waited(request: Request[Any, Any, Any], thread_id: str | None) -> Response[bytes]:
@@ -74,7 +74,7 @@ def _start_handlers(p: Platform) -> list[Any]:
     async def create(request: Request[Any, Any, Any], thread_id: str | None) -> Response[bytes]:
         headers = headers_of(request)
         raw, headers = await body_admitted(p.pipeline, request, headers)
-        body = await p.run_request(raw, headers)
+        body = await p.run_request(raw, headers, mode="stream")
         if thread_id is None:
             # A stateless background run still needs a thread to be found by: its own.
             owner = await p.subject(headers)

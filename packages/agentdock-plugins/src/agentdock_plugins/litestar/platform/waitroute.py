@@ -48,7 +48,7 @@ class WaitRoute:
     async def run(self, body: bytes, headers: Mapping[str, str], thread_id: str | None) -> Reply:
         """The run waited for: its output, or its failure, as a reply."""
         p = self._platform
-        request = await p.run_request(body, headers)
+        request = await p.run_request(body, headers, mode="invoke")
         if thread_id is None:
             return await p.wait_stateless(request, headers)
         return await p.wait(await p.start(request, thread_id, headers, wait=True))
