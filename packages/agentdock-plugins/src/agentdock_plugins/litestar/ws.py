@@ -14,13 +14,16 @@ Credentials come from
       new WebSocket(url, ["agentdock", "agentdock.bearer." + base64url(token)])
 
 The handshake counts as one request against the caller's rate limit, and failures are
-counted in telemetry like those of any route. A refused handshake is answered with the HTTP
-response the same failure gets on ``/invoke`` (status, error envelope, ``WWW-Authenticate``
-or ``Retry-After``) instead of ``101``: 400 (a credential both in a header and in a
-subprotocol, several credential subprotocols, or one without ``agentdock`` beside it), 401,
-403, 429, 498, 499, 503 (shutting down, or :attr:`~.limits.ServerLimits.ws_max_connections`
-open already). An ASGI server without the WebSocket denial-response extension answers 403.
-A browser reports any refusal as a failed connection (close code 1006).
+counted in telemetry like those of any route. A middleware that measures requests is told
+how the handshake was answered (``101``, or the refusal's status) through the scope
+(:data:`agentdock.capabilities.WS_HANDSHAKE`), so the frames pass it untouched. A refused
+handshake is answered with the HTTP response the same failure gets on ``/invoke`` (status,
+error envelope, ``WWW-Authenticate`` or ``Retry-After``) instead of ``101``: 400 (a
+credential both in a header and in a subprotocol, several credential subprotocols, or one
+without ``agentdock`` beside it), 401, 403, 429, 498, 499, 503 (shutting down, or
+:attr:`~.limits.ServerLimits.ws_max_connections` open already). An ASGI server without the
+WebSocket denial-response extension answers 403. A browser reports any refusal as a failed
+connection (close code 1006).
 
 **Runs.** The client sends ``{"input": {...}, "thread_id": "..."}`` (``thread_id``
 optional); the server answers with ``{"event": KIND, "id": N, "data": {...}}`` frames,
@@ -52,6 +55,7 @@ import contextlib
 from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any, cast
 
+from agentdock.capabilities import WS_HANDSHAKE
 from agentdock_runtime import (
     MalformedJSONError,
     Pipeline,
@@ -163,6 +167,7 @@ async def refuse(scope: Scope, send: Send, error: RuntimeHTTPError) -> None:
     """Answer the handshake with ``error``'s status and envelope instead of accepting it."""
     if _DENIAL not in (scope.get("extensions") or {}):
         await send({"type": "websocket.close", "code": CLOSE_CREDENTIALS, "reason": error.name})
+        _answered(scope, 403)  # what the server answers a close before accepting
         return
     status, body, extra = error_parts(error)
     headers = [
@@ -173,6 +178,14 @@ async def refuse(scope: Scope, send: Send, error: RuntimeHTTPError) -> None:
     start = {"type": "websocket.http.response.start", "status": status, "headers": headers}
     await send(start)
     await send({"type": "websocket.http.response.body", "body": body})
+    _answered(scope, status)
+
+
+def _answered(scope: Scope, status: int) -> None:
+    """Tell a middleware that measures requests how the handshake was answered."""
+    told = scope.get(WS_HANDSHAKE)
+    if told is not None:
+        told(status)
 
 
 def _frame(event: str, item_id: int, data: Mapping[str, Any]) -> str:
@@ -279,6 +292,7 @@ async def ws_endpoint(
         return
     try:
         await send({"type": "websocket.accept", "subprotocol": subprotocol, "headers": []})
+        _answered(scope, 101)
         with contextlib.suppress(WebSocketDisconnect, OSError):
             await _runs(
                 receive,

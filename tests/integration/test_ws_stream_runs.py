@@ -1,0 +1,106 @@
+"""``/ws/stream`` as the other run routes are: its handshake counted among the HTTP requests."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from agentdock_plugins.prometheus.sink import PrometheusSink
+from litestar.testing import TestClient
+from scripted_server import GOOD_KEY, VIEWER_KEY, Scripted, scripted_spec
+from served import serving
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+KEY = {"x-api-key": GOOD_KEY}
+
+
+def _metered(scripted: Scripted) -> PrometheusSink:
+    """A Prometheus sink's middleware around ``scripted``'s app, as ``create_app`` puts it."""
+    sink = PrometheusSink()
+    scripted.app.asgi_handler = sink.asgi_middleware(scripted.app.asgi_handler)
+    return sink
+
+
+def _count(sink: PrometheusSink, status: str, route: str = "/ws/stream") -> float:
+    labels = {"route": route, "method": "GET", "status": status}
+    return sink.registry.get_sample_value("agentdock_http_requests_total", labels) or 0.0
+
+
+def _ws(port: int, **options: Any) -> ClientConnection:
+    return connect(f"ws://127.0.0.1:{port}/ws/stream", proxy=None, open_timeout=10, **options)
+
+
+def _refused(port: int, **options: Any) -> int:
+    with pytest.raises(InvalidStatus) as caught:
+        _ws(port, **options).close()
+    return caught.value.response.status_code
+
+
+def _frames(receive: Any) -> list[dict[str, Any]]:
+    frames = [json.loads(receive())]
+    while frames[-1]["event"] not in ("end", "error"):
+        frames.append(json.loads(receive()))
+    return frames
+
+
+# -- the handshake in agentdock_http_requests_total ---------------------------------------------
+
+
+def test_the_handshake_is_counted_with_its_route_and_status() -> None:
+    scripted = Scripted(scripted_spec(auth=_limited("3/m")))
+    sink = _metered(scripted)
+    with serving(scripted.app) as port:
+        with _ws(port, additional_headers=KEY) as connection:
+            # Counted once the handshake is answered, before any frame, while it is open.
+            assert _count(sink, "101") == 1
+            connection.send(json.dumps({"input": {"text": "a"}}))
+            assert _frames(lambda: connection.recv(timeout=30))[-1]["event"] == "end"
+        assert _refused(port) == 401
+        assert _refused(port, additional_headers={"x-api-key": VIEWER_KEY}) == 403
+        # The limit of 3 a minute: the handshake and the run took 2, this handshake the third.
+        with _ws(port, additional_headers=KEY):
+            pass
+        assert _refused(port, additional_headers=KEY) == 429
+        deadline = time.monotonic() + 30
+        while _count(sink, "429") < 1:  # counted as the server sends the refusal's last byte
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    assert {code: _count(sink, code) for code in ("101", "401", "403", "429")} == {
+        "101": 2,
+        "401": 1,
+        "403": 1,
+        "429": 1,
+    }
+    # Frames are no requests: nothing else is counted, in flight or under another label.
+    text = sink.render_metrics()[0].decode()
+    assert text.count("agentdock_http_requests_total{") == 4
+    assert 'route="other"' not in text
+    assert sink.registry.get_sample_value("agentdock_http_requests_in_flight") == 0
+    duration = sink.registry.get_sample_value(
+        "agentdock_http_request_duration_seconds_count", {"route": "/ws/stream", "method": "GET"}
+    )
+    assert duration == 5
+
+
+def _limited(rate: str) -> dict[str, Any]:
+    return {
+        "mode": "api_key",
+        "api_keys": {"enabled": True},
+        "rate_limits": {"developer": rate},
+    }
+
+
+def test_a_refusal_without_the_denial_extension_is_counted_as_the_403_sent() -> None:
+    """The test client has no WebSocket denial response: the server answers 403."""
+    scripted = Scripted()
+    sink = _metered(scripted)
+    with TestClient(scripted.app) as client:
+        with pytest.raises(Exception), client.websocket_connect("/ws/stream") as socket:  # noqa: B017
+            socket.receive_text()
+        with client.websocket_connect("/ws/stream", headers=KEY) as socket:
+            socket.send_text(json.dumps({"input": {"text": "a"}}))
+            assert _frames(socket.receive_text)[-1]["event"] == "end"
+    assert (_count(sink, "403"), _count(sink, "101")) == (1, 1)
