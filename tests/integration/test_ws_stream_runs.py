@@ -1,9 +1,12 @@
-"""``/ws/stream`` as the other run routes are: its handshake counted among the HTTP requests."""
+"""``/ws/stream`` as the other run routes are: its handshake counted among the HTTP requests,
+and a malformed frame refused as a run (as a malformed body is on ``/invoke``).
+"""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -44,6 +47,17 @@ def _frames(receive: Any) -> list[dict[str, Any]]:
     while frames[-1]["event"] not in ("end", "error"):
         frames.append(json.loads(receive()))
     return frames
+
+
+def _run_ends(scripted: Scripted, count: int) -> list[Mapping[str, Any]]:
+    """The ``run_end`` events once ``count`` arrived (the sink is fed in the background)."""
+    deadline = time.monotonic() + 30
+    while True:
+        ends = [e for e in list(scripted.recorder.events) if e["event"] == "run_end"]
+        if len(ends) >= count:
+            return ends
+        assert time.monotonic() < deadline, f"only {len(ends)} run_end events arrived"
+        time.sleep(0.02)
 
 
 # -- the handshake in agentdock_http_requests_total ---------------------------------------------
@@ -104,3 +118,69 @@ def test_a_refusal_without_the_denial_extension_is_counted_as_the_403_sent() -> 
             socket.send_text(json.dumps({"input": {"text": "a"}}))
             assert _frames(socket.receive_text)[-1]["event"] == "end"
     assert (_count(sink, "403"), _count(sink, "101")) == (1, 1)
+
+
+# -- malformed frames are runs refused at their input -------------------------------------------
+
+MALFORMED = [
+    ("{garbage", "MalformedJSONError", 400, None),
+    (json.dumps([1]), "BadRequest", 400, "input"),
+    (json.dumps({"text": "no input"}), "BadRequest", 400, "input"),
+    (json.dumps({"input": {"text": "a"}, "thread_id": 3}), "BadRequest", 400, "thread_id"),
+]
+
+
+def test_a_malformed_frame_is_a_run_refused_at_its_input() -> None:
+    scripted = Scripted()
+    with (
+        TestClient(scripted.app) as client,
+        client.websocket_connect("/ws/stream", headers=KEY) as socket,
+    ):
+        refusals = []
+        for text, name, code, path in MALFORMED:
+            socket.send_text(text)
+            frame = json.loads(socket.receive_text())
+            assert frame["event"] == "error"
+            data = frame["data"]
+            assert (data["error"], data["code"], data.get("path")) == (name, code, path)
+            refusals.append(data["run_id"])
+        # The connection stays open for the next run.
+        socket.send_text(json.dumps({"input": {"text": "still open"}}))
+        assert _frames(socket.receive_text)[-1]["event"] == "end"
+        ends = _run_ends(scripted, len(MALFORMED) + 1)
+    assert len(set(refusals)) == len(MALFORMED)
+    by_run = {e["run_id"]: e["data"] for e in ends}
+    for run_id in refusals:
+        assert (by_run[run_id]["status"], by_run[run_id]["mode"]) == ("error", "stream")
+    assert scripted.agent.runs == 1
+
+
+def test_a_malformed_frame_counts_once_against_the_rate_limit() -> None:
+    scripted = Scripted(scripted_spec(auth=_limited("3/m")))
+    with (
+        TestClient(scripted.app) as client,
+        client.websocket_connect("/ws/stream", headers=KEY) as socket,
+    ):
+        # 1: the handshake; 2: the malformed frame; 3: a run; 4: refused.
+        socket.send_text("{garbage")
+        assert json.loads(socket.receive_text())["data"]["error"] == "MalformedJSONError"
+        socket.send_text(json.dumps({"input": {"text": "a"}}))
+        assert _frames(socket.receive_text)[-1]["event"] == "end"
+        socket.send_text(json.dumps({"input": {"text": "b"}}))
+        refusal = json.loads(socket.receive_text())
+    assert (refusal["event"], refusal["data"]["code"]) == ("error", 429)
+
+
+def test_a_malformed_frame_of_a_caller_no_longer_admitted_gets_the_admission_refusal() -> None:
+    scripted = Scripted()
+    with (
+        TestClient(scripted.app) as client,
+        client.websocket_connect("/ws/stream", headers=KEY) as socket,
+    ):
+        scripted.keys.revoked.add(GOOD_KEY)
+        socket.send_text("{garbage")
+        refusal = json.loads(socket.receive_text())
+        assert (refusal["event"], refusal["data"]["error"]) == ("error", "KeyRevoked")
+        with pytest.raises(Exception):  # noqa: B017 - the close frame: 1008
+            socket.receive_text()
+    assert scripted.agent.runs == 0

@@ -28,11 +28,15 @@ connection (close code 1006).
 **Runs.** The client sends ``{"input": {...}, "thread_id": "..."}`` (``thread_id``
 optional); the server answers with ``{"event": KIND, "id": N, "data": {...}}`` frames,
 ``start`` to ``end`` or ``error``, the same items as the SSE stream. A frame that is not
-such an object gets one ``error`` frame holding the error envelope, and the connection
-stays open for the next run. Runs go one at a time: the next frame is read when the current
-run has ended, and the server stops reading the socket meanwhile, so at most one message
-waits per connection. Each run is authenticated again (a revoked key stops working on an
-open connection). When the client disconnects mid-run, the run is cancelled.
+such an object (not JSON, no ``input``, a ``thread_id`` that is not a
+string) is a run refused at its input, as a malformed body is on ``/invoke``: one
+``error`` frame holding the error envelope with the run's ``run_id``, the run reported and
+counted against the rate limit; a caller no longer admitted gets the admission's refusal
+instead. The connection stays open for the next run. Runs go one at a time: the next
+frame is read when the current run has ended, and the server stops reading the socket
+meanwhile, so at most one message waits per connection. Each run is authenticated again (a
+revoked key stops working on an open connection). When the client disconnects mid-run, the
+run is cancelled.
 
 **Close codes.**
 
@@ -250,7 +254,13 @@ async def _runs(
             await close(CLOSE_TOO_BIG, f"a message may hold {max_bytes} bytes")
             return
         try:
-            payload, thread_id = _request(data)
+            try:
+                payload, thread_id = _request(data)
+            except RuntimeHTTPError as malformed:
+                # As a malformed body on /invoke: a run refused at its input (its run id in
+                # the error frame, reported, counted against the rate limit), told to an
+                # admitted caller only; anyone else gets the admission's refusal.
+                await pipeline.refuse_input(malformed, headers=headers)
             # Pipeline.stream is an async generator: aclose() ends the run on disconnect.
             items = cast(
                 "AsyncGenerator[StreamItem, None]",
