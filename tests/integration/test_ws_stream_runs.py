@@ -1,12 +1,13 @@
 """``/ws/stream`` as the other run routes are: its handshake counted among the HTTP requests,
-and a malformed frame refused as a run (as a malformed body is on ``/invoke``).
+a malformed frame refused as a run (as a malformed body is on ``/invoke``), and its ``end``
+frame naming the run's trace.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 KEY = {"x-api-key": GOOD_KEY}
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
 def _metered(scripted: Scripted) -> PrometheusSink:
@@ -184,3 +186,31 @@ def test_a_malformed_frame_of_a_caller_no_longer_admitted_gets_the_admission_ref
         with pytest.raises(Exception):  # noqa: B017 - the close frame: 1008
             socket.receive_text()
     assert scripted.agent.runs == 0
+
+
+# -- the end frame names the trace --------------------------------------------------------------
+
+
+@pytest.fixture
+def port() -> Iterator[int]:
+    with serving(Scripted().app) as bound:
+        yield bound
+
+
+def test_the_end_frame_carries_the_trace_id_of_the_run(port: int) -> None:
+    with _ws(port, additional_headers=KEY) as connection:
+        connection.send(json.dumps({"input": {"text": "a"}}))
+        frames = _frames(lambda: connection.recv(timeout=30))
+    start, end = frames[0]["data"], frames[-1]["data"]
+    assert end["trace_id"] == start["trace_id"]
+    assert end["run_id"] == start["run_id"]
+    assert set(end) == {"run_id", "trace_id", "usage", "output"}
+
+
+def test_the_end_frame_carries_the_callers_trace(port: int) -> None:
+    traceparent = f"00-{TRACE}-00f067aa0ba902b7-01"
+    with _ws(port, additional_headers={**KEY, "traceparent": traceparent}) as connection:
+        for _ in range(2):  # every run of the connection
+            connection.send(json.dumps({"input": {"text": "a"}}))
+            end = _frames(lambda: connection.recv(timeout=30))[-1]
+            assert (end["event"], end["data"]["trace_id"]) == ("end", TRACE)

@@ -27,8 +27,9 @@ connection (close code 1006).
 
 **Runs.** The client sends ``{"input": {...}, "thread_id": "..."}`` (``thread_id``
 optional); the server answers with ``{"event": KIND, "id": N, "data": {...}}`` frames,
-``start`` to ``end`` or ``error``, the same items as the SSE stream. A frame that is not
-such an object (not JSON, no ``input``, a ``thread_id`` that is not a
+``start`` to ``end`` or ``error``, the same items as the SSE stream; ``end`` also names the
+run's trace (``trace_id``, as ``start`` does and ``x-trace-id`` on the HTTP routes). A
+frame that is not such an object (not JSON, no ``input``, a ``thread_id`` that is not a
 string) is a run refused at its input, as a malformed body is on ``/invoke``: one
 ``error`` frame holding the error envelope with the run's ``run_id``, the run reported and
 counted against the rate limit; a caller no longer admitted gets the admission's refusal
@@ -267,8 +268,15 @@ async def _runs(
                 pipeline.stream(payload, headers=headers, thread_id=thread_id),
             )
             async with contextlib.aclosing(items):
+                start = await anext(items)  # a refusal before the run starts raises here
+                trace_id = start.data.get("trace_id") or start.data.get("run_id")
+                await send_text(_frame(start.event, start.id, start.data))
                 async for item in items:
-                    await send_text(_frame(item.event, item.id, item.data))
+                    if item.event == "end":  # its trace, as x-trace-id names it elsewhere
+                        ended = {**item.data, "trace_id": trace_id}
+                        await send_text(_frame(item.event, item.id, ended))
+                    else:
+                        await send_text(_frame(item.event, item.id, item.data))
         except RuntimeHTTPError as exc:
             await send_text(_frame("error", 1, exc.envelope()))
             if exc.status in _CREDENTIALS_GONE:
