@@ -862,6 +862,10 @@ def test_assistants_search_lists_every_agent_open_to_the_caller(
                 frames.append(json.loads(socket.recv(timeout=30)))
         assert frames[-1]["event"] == "end", frames
         assert frames[-1]["data"]["output"] == {"text": "WS"}
+        # Its handshake is counted by echo, under the route without the prefix.
+        metrics = httpx.get(f"http://127.0.0.1:{port}/agents/echo/metrics", timeout=30).text
+        counted = 'agentdock_http_requests_total{method="GET",route="/ws/stream",status="101"} 1.0'
+        assert counted in metrics
 
 
 def test_the_serve_command_hosts_a_directory_until_sigterm(tmp_path: Path) -> None:

@@ -456,6 +456,29 @@ def test_export_csv_and_json(tmp_path: Path) -> None:
     assert invoke("metrics", "export", "--db", str(path)).exit_code == 2
 
 
+def test_export_takes_the_agent_as_show_does(tmp_path: Path) -> None:
+    """``export AGENT`` as ``show AGENT``; ``--agent`` still works, and both may be given only
+    when they agree."""
+    path = str(filled(tmp_path))
+    by_option = invoke("metrics", "export", "--agent", "local", "--db", path, "--since", "1h")
+    by_argument = invoke("metrics", "export", "local", "--db", path, "--since", "1h")
+    both = invoke("metrics", "export", "local", "--agent", "local", "--db", path, "--since", "1h")
+    assert by_option.exit_code == by_argument.exit_code == both.exit_code == 0
+    # The same rows (the time column aside, all written at once).
+    assert len(by_argument.output.splitlines()) == len(by_option.output.splitlines()) == 105
+    assert both.output.splitlines()[0] == by_argument.output.splitlines()[0]
+    assert invoke("metrics", "export", "nobody", "--db", path).exit_code == 5
+    differing = CliRunner().invoke(
+        cli, ["metrics", "export", "local", "--agent", "other", "--db", path]
+    )
+    assert differing.exit_code == 2
+    assert "'local'" in differing.output and "'other'" in differing.output
+    missing = CliRunner().invoke(cli, ["metrics", "export", "--db", path])
+    assert missing.exit_code == 2 and "AGENT" in missing.output
+    usage = CliRunner().invoke(cli, ["metrics", "export", "--help"]).output
+    assert "export [OPTIONS] [AGENT]" in usage
+
+
 def test_parse_since() -> None:
     assert parse_since("90m", now=10_000.0) == 10_000.0 - 5400
     assert parse_since("1.5h", now=10_000.0) == 10_000.0 - 5400

@@ -10,7 +10,7 @@ from typing import Any
 
 import agentdock_plugins.litestar.app as litestar_app
 import pytest
-from agentdock.capabilities import CLIENT_GONE
+from agentdock.capabilities import CLIENT_GONE, WS_HANDSHAKE
 from agentdock_plugins.prometheus.labels import OTHER, ROUTE_TEMPLATES, route_label
 from agentdock_plugins.prometheus.sink import PrometheusSink
 from agentdock_runtime.asgiclient import client
@@ -183,18 +183,109 @@ def test_a_request_whose_client_went_away_is_counted_under_the_servers_mark() ->
     assert counted == {"499": 2, "408": 1, "500": 1, "200": 1}
 
 
-def test_websocket_and_lifespan_scopes_pass_through_uncounted() -> None:
+def test_lifespan_scopes_pass_through_uncounted() -> None:
     sink = PrometheusSink()
     app = App()
     wrapped = sink.asgi_middleware(app)
+    asyncio.run(call(wrapped, "", kind="lifespan"))
+    assert app.seen == ["lifespan"]
+    assert b"agentdock_http_requests_total{" not in sink.render_metrics()[0]
+
+
+class Socket:
+    """A WebSocket route: answers the handshake ``status`` through the scope's callable
+    (or never, with ``None``), then sends ``frames`` frames; it may raise after that."""
+
+    def __init__(self, status: int | None, frames: int = 0, *, fail: bool = False) -> None:
+        self.status, self.frames, self.fail = status, frames, fail
+        self.sends: list[Any] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.sends.append(send)
+        if self.status is not None:
+            scope[WS_HANDSHAKE](self.status)
+            scope[WS_HANDSHAKE](self.status)  # a second call is not counted again
+        for n in range(self.frames):
+            await send({"type": "websocket.send", "text": str(n)})
+        if self.fail:
+            raise RuntimeError("boom")
+
+
+def test_a_websocket_handshake_is_counted_as_the_route_answers_it() -> None:
+    sink = PrometheusSink()
 
     async def main() -> None:
-        await call(wrapped, "/ws/stream", kind="websocket")
-        await call(wrapped, "", kind="lifespan")
+        for status in (101, 101, 401, 429):
+            app = Socket(status, frames=3)
+            sent = await call(sink.asgi_middleware(app), "/ws/stream", kind="websocket")
+            assert len(sent) == 3
+        # Not answered by the route: a close before accepting (403), or a failure (500).
+        await call(sink.asgi_middleware(Socket(None)), "/somewhere", kind="websocket")
+        with pytest.raises(RuntimeError):
+            await call(
+                sink.asgi_middleware(Socket(None, fail=True)), "/ws/stream", kind="websocket"
+            )
+        # A failure once the handshake was answered changes nothing.
+        with pytest.raises(RuntimeError):
+            await call(sink.asgi_middleware(Socket(101, fail=True)), "/ws/stream", kind="websocket")
 
     asyncio.run(main())
-    assert app.seen == ["websocket", "lifespan"]
-    assert b"agentdock_http_requests_total{" not in sink.render_metrics()[0]
+    counted = {
+        (route, code): value(
+            sink, "agentdock_http_requests_total", route=route, method="GET", status=code
+        )
+        for route, code in (
+            ("/ws/stream", "101"),
+            ("/ws/stream", "401"),
+            ("/ws/stream", "429"),
+            ("/ws/stream", "500"),
+            (OTHER, "403"),
+        )
+    }
+    assert counted == {
+        ("/ws/stream", "101"): 3,
+        ("/ws/stream", "401"): 1,
+        ("/ws/stream", "429"): 1,
+        ("/ws/stream", "500"): 1,
+        (OTHER, "403"): 1,
+    }
+    assert sink.registry.get_sample_value("agentdock_http_requests_in_flight") == 0
+
+
+def test_a_websockets_frames_pass_through_unwrapped() -> None:
+    """No cost per frame: the route gets the server's own ``send``."""
+    sink = PrometheusSink()
+    app = Socket(101, frames=2)
+    server_sends: list[Any] = []
+
+    async def send(message: Any) -> None:
+        server_sends.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    scope = {"type": "websocket", "path": "/ws/stream", "headers": []}
+    asyncio.run(sink.asgi_middleware(app)(scope, receive, send))
+    assert app.sends == [send]
+    assert len(server_sends) == 2
+
+
+def test_a_handshake_is_in_flight_until_answered_and_told_to_an_outer_middleware() -> None:
+    inner, outer = PrometheusSink(), PrometheusSink()
+    seen: list[float | None] = []
+
+    async def route(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen.append(inner.registry.get_sample_value("agentdock_http_requests_in_flight"))
+        scope[WS_HANDSHAKE](101)
+        seen.append(inner.registry.get_sample_value("agentdock_http_requests_in_flight"))
+
+    wrapped = outer.asgi_middleware(inner.asgi_middleware(route))
+    asyncio.run(call(wrapped, "/ws/stream", kind="websocket"))
+    assert seen == [1, 0]
+    for sink in (inner, outer):
+        labels = {"route": "/ws/stream", "method": "GET", "status": "101"}
+        assert value(sink, "agentdock_http_requests_total", **labels) == 1
+        assert value(sink, "agentdock_http_requests_total", **{**labels, "status": "403"}) is None
 
 
 # -- route templates: the labels are the routes the server answers ---------------------------

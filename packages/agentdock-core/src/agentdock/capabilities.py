@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLIENT_GONE",
+    "WS_HANDSHAKE",
     "AppServer",
     "ClosingAdapter",
     "ClosingAuthProvider",
@@ -137,7 +138,8 @@ class MiddlewareProviding(Protocol):
     """A sink that measures requests: ``asgi_middleware(app)`` wraps the server's routes
     and returns the wrapped ASGI app. A request whose client went away before its response
     was sent carries :data:`CLIENT_GONE` in its scope: count it under that status, not as a
-    server error."""
+    server error. A WebSocket's handshake is told by the route that answers it, through
+    :data:`WS_HANDSHAKE`, so its frames pass through the middleware untouched."""
 
     def asgi_middleware(self, app: Any) -> Any: ...
 
@@ -148,6 +150,14 @@ class MiddlewareProviding(Protocol):
 #: (often a 500 for a body that never came) reached no one, so it is neither counted nor
 #: logged as a server error.
 CLIENT_GONE = "agentdock.client_gone"
+
+#: The ASGI scope key a middleware that measures requests sets on a ``websocket`` scope: a
+#: callable taking the HTTP status the handshake was answered with (``101`` accepted, else
+#: the refusal's: the denial response's status, or ``403`` for a close before accepting). A
+#: WebSocket route calls it once, when its answer is sent; a middleware counts a handshake
+#: no route answered when the application returns. Called from the route, not seen in a
+#: wrapped ``send``: the connection's frames then cost the middleware nothing.
+WS_HANDSHAKE = "agentdock.ws_handshake"
 
 
 # -- auth providers --------------------------------------------------------------------------

@@ -14,22 +14,30 @@ Credentials come from
       new WebSocket(url, ["agentdock", "agentdock.bearer." + base64url(token)])
 
 The handshake counts as one request against the caller's rate limit, and failures are
-counted in telemetry like those of any route. A refused handshake is answered with the HTTP
-response the same failure gets on ``/invoke`` (status, error envelope, ``WWW-Authenticate``
-or ``Retry-After``) instead of ``101``: 400 (a credential both in a header and in a
-subprotocol, several credential subprotocols, or one without ``agentdock`` beside it), 401,
-403, 429, 498, 499, 503 (shutting down, or :attr:`~.limits.ServerLimits.ws_max_connections`
-open already). An ASGI server without the WebSocket denial-response extension answers 403.
-A browser reports any refusal as a failed connection (close code 1006).
+counted in telemetry like those of any route. A middleware that measures requests is told
+how the handshake was answered (``101``, or the refusal's status) through the scope
+(:data:`agentdock.capabilities.WS_HANDSHAKE`), so the frames pass it untouched. A refused
+handshake is answered with the HTTP response the same failure gets on ``/invoke`` (status,
+error envelope, ``WWW-Authenticate`` or ``Retry-After``) instead of ``101``: 400 (a
+credential both in a header and in a subprotocol, several credential subprotocols, or one
+without ``agentdock`` beside it), 401, 403, 429, 498, 499, 503 (shutting down, or
+:attr:`~.limits.ServerLimits.ws_max_connections` open already). An ASGI server without the
+WebSocket denial-response extension answers 403. A browser reports any refusal as a failed
+connection (close code 1006).
 
 **Runs.** The client sends ``{"input": {...}, "thread_id": "..."}`` (``thread_id``
 optional); the server answers with ``{"event": KIND, "id": N, "data": {...}}`` frames,
-``start`` to ``end`` or ``error``, the same items as the SSE stream. A frame that is not
-such an object gets one ``error`` frame holding the error envelope, and the connection
-stays open for the next run. Runs go one at a time: the next frame is read when the current
-run has ended, and the server stops reading the socket meanwhile, so at most one message
-waits per connection. Each run is authenticated again (a revoked key stops working on an
-open connection). When the client disconnects mid-run, the run is cancelled.
+``start`` to ``end`` or ``error``, the same items as the SSE stream; ``end`` also names the
+run's trace (``trace_id``, as ``start`` does and ``x-trace-id`` on the HTTP routes). A
+frame that is not such an object (not JSON, no ``input``, a ``thread_id`` that is not a
+string) is a run refused at its input, as a malformed body is on ``/invoke``: one
+``error`` frame holding the error envelope with the run's ``run_id``, the run reported and
+counted against the rate limit; a caller no longer admitted gets the admission's refusal
+instead. The connection stays open for the next run. Runs go one at a time: the next
+frame is read when the current run has ended, and the server stops reading the socket
+meanwhile, so at most one message waits per connection. Each run is authenticated again (a
+revoked key stops working on an open connection). When the client disconnects mid-run, the
+run is cancelled.
 
 **Close codes.**
 
@@ -52,6 +60,7 @@ import contextlib
 from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any, cast
 
+from agentdock.capabilities import WS_HANDSHAKE
 from agentdock_runtime import (
     MalformedJSONError,
     Pipeline,
@@ -163,6 +172,7 @@ async def refuse(scope: Scope, send: Send, error: RuntimeHTTPError) -> None:
     """Answer the handshake with ``error``'s status and envelope instead of accepting it."""
     if _DENIAL not in (scope.get("extensions") or {}):
         await send({"type": "websocket.close", "code": CLOSE_CREDENTIALS, "reason": error.name})
+        _answered(scope, 403)  # what the server answers a close before accepting
         return
     status, body, extra = error_parts(error)
     headers = [
@@ -173,6 +183,14 @@ async def refuse(scope: Scope, send: Send, error: RuntimeHTTPError) -> None:
     start = {"type": "websocket.http.response.start", "status": status, "headers": headers}
     await send(start)
     await send({"type": "websocket.http.response.body", "body": body})
+    _answered(scope, status)
+
+
+def _answered(scope: Scope, status: int) -> None:
+    """Tell a middleware that measures requests how the handshake was answered."""
+    told = scope.get(WS_HANDSHAKE)
+    if told is not None:
+        told(status)
 
 
 def _frame(event: str, item_id: int, data: Mapping[str, Any]) -> str:
@@ -237,15 +255,28 @@ async def _runs(
             await close(CLOSE_TOO_BIG, f"a message may hold {max_bytes} bytes")
             return
         try:
-            payload, thread_id = _request(data)
+            try:
+                payload, thread_id = _request(data)
+            except RuntimeHTTPError as malformed:
+                # As a malformed body on /invoke: a run refused at its input (its run id in
+                # the error frame, reported, counted against the rate limit), told to an
+                # admitted caller only; anyone else gets the admission's refusal.
+                await pipeline.refuse_input(malformed, headers=headers)
             # Pipeline.stream is an async generator: aclose() ends the run on disconnect.
             items = cast(
                 "AsyncGenerator[StreamItem, None]",
                 pipeline.stream(payload, headers=headers, thread_id=thread_id),
             )
             async with contextlib.aclosing(items):
+                start = await anext(items)  # a refusal before the run starts raises here
+                trace_id = start.data.get("trace_id") or start.data.get("run_id")
+                await send_text(_frame(start.event, start.id, start.data))
                 async for item in items:
-                    await send_text(_frame(item.event, item.id, item.data))
+                    if item.event == "end":  # its trace, as x-trace-id names it elsewhere
+                        ended = {**item.data, "trace_id": trace_id}
+                        await send_text(_frame(item.event, item.id, ended))
+                    else:
+                        await send_text(_frame(item.event, item.id, item.data))
         except RuntimeHTTPError as exc:
             await send_text(_frame("error", 1, exc.envelope()))
             if exc.status in _CREDENTIALS_GONE:
@@ -279,6 +310,7 @@ async def ws_endpoint(
         return
     try:
         await send({"type": "websocket.accept", "subprotocol": subprotocol, "headers": []})
+        _answered(scope, 101)
         with contextlib.suppress(WebSocketDisconnect, OSError):
             await _runs(
                 receive,

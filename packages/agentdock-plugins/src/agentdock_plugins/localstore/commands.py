@@ -2,9 +2,10 @@
 
 ``show AGENT`` prints requests, error rate, p50/p90/p99 latency, tokens, cost, policy
 violations, time per tool and telemetry events lost per sink over a window (a rich table,
-or ``--json``); ``export`` writes the rows out as CSV or JSON. Exit codes: 0 ok, 1 the
-store cannot be read, 2 usage, 5 no data for that agent. The command comes with the
-collector's plugin, added to the CLI through ``agentdock_register_commands``.
+or ``--json``); ``export AGENT`` (or ``--agent AGENT``) writes the rows out as CSV or JSON.
+Exit codes: 0 ok, 1 the store cannot be read, 2 usage, 5 no data for that agent. The
+command comes with the collector's plugin, added to the CLI through
+``agentdock_register_commands``.
 """
 
 from __future__ import annotations
@@ -198,7 +199,14 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 
 @metrics_command.command("export")
-@click.option("--agent", required=True, help="The agent whose rows to export.")
+@click.argument("agent", required=False)
+@click.option(
+    "--agent",
+    "agent_option",
+    metavar="NAME",
+    default=None,
+    help="The agent, as AGENT names it (kept for earlier scripts).",
+)
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
 )
@@ -216,10 +224,18 @@ def _print_summary(summary: dict[str, Any]) -> None:
     help="Write to this file instead of stdout.",
 )
 @_DB_OPTION
-def export_command(agent: str, fmt: str, since: float, out: Path | None, db: Path | None) -> None:
-    """Write AGENT's run, tool and policy rows as CSV or JSON."""
+def export_command(
+    agent: str | None,
+    agent_option: str | None,
+    fmt: str,
+    since: float,
+    out: Path | None,
+    db: Path | None,
+) -> None:
+    """Write AGENT's run, tool and policy rows as CSV or JSON (--agent NAME names it too)."""
     from agentdock_plugins.localstore.store import COLUMNS, read_rows
 
+    agent = _export_agent(agent, agent_option)
     path = _store(db)
     _check_agent(path, agent, as_json=fmt == "json")
     try:
@@ -248,6 +264,18 @@ def export_command(agent: str, fmt: str, since: float, out: Path | None, db: Pat
             _fail(f"cannot write {out}: {exc.strerror or exc}", exitcodes.INVALID, as_json=False)
         err_console().print(f"✓ {len(rows):,} rows written to {escape_path(out)}")
     raise SystemExit(exitcodes.OK)
+
+
+def _export_agent(argument: str | None, option: str | None) -> str:
+    """The agent ``export`` reads: AGENT or ``--agent``, both only when they agree (exit 2)."""
+    if argument is not None and option is not None and argument != option:
+        raise click.UsageError(
+            f"AGENT {argument!r} and --agent {option!r} name different agents: give one"
+        )
+    agent = argument if argument is not None else option
+    if agent is None:
+        raise click.UsageError("Missing argument 'AGENT' (or --agent NAME).")
+    return agent
 
 
 def escape_path(path: Path) -> str:

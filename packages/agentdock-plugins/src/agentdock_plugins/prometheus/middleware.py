@@ -8,7 +8,15 @@ A request that ended without a response, or with a 5xx, after its client went aw
 server marks its scope with :data:`agentdock.capabilities.CLIENT_GONE`) is counted under
 that mark's status (499, or 408 for a body the server stopped waiting for), not as a 500:
 a client that disconnects is no server error.
-WebSocket and lifespan scopes pass straight through.
+
+A WebSocket's handshake is a request too (a ``GET``): counted ``101`` when accepted, or
+under the status of its refusal, and timed until that answer. The route tells the answer
+through the callable this middleware puts in the scope
+(:data:`agentdock.capabilities.WS_HANDSHAKE`), so neither ``send`` nor ``receive`` is
+wrapped: the connection's frames pass through at no cost, and an open connection is no
+request in flight. A handshake no route answered is counted when the application returns:
+``403`` (what the server answers a close before accepting) or, when it raised, ``500``.
+Lifespan scopes pass straight through.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentdock.capabilities import CLIENT_GONE
+from agentdock.capabilities import CLIENT_GONE, WS_HANDSHAKE
 
 from agentdock_plugins.prometheus.labels import OTHER, route_label
 
@@ -61,9 +69,38 @@ def metrics_middleware(app: ASGIApp, metrics: HttpMetrics) -> ASGIApp:
     record = metrics.record
     clock = time.perf_counter
 
+    async def handshake(scope: Scope, receive: Receive, send: Send) -> None:
+        route = route_label(scope["path"])
+        outer = scope.get(WS_HANDSHAKE)  # another middleware's, around this one
+        started = 0.0
+        answered = False
+
+        def answer(status: int) -> None:
+            nonlocal answered
+            if answered:
+                return
+            answered = True
+            in_flight.dec()
+            record(route, "GET", status, clock() - started)
+            if outer is not None:
+                outer(status)
+
+        scope[WS_HANDSHAKE] = answer
+        in_flight.inc()
+        started = clock()
+        try:
+            await app(scope, receive, send)
+        except BaseException:
+            answer(scope.get(CLIENT_GONE) or 500)
+            raise
+        answer(403)
+
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await app(scope, receive, send)
+            if scope["type"] == "websocket":
+                await handshake(scope, receive, send)
+            else:
+                await app(scope, receive, send)
             return
         route = route_label(scope["path"])
         method = _METHODS.get(scope["method"], OTHER)
