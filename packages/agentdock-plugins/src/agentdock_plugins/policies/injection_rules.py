@@ -155,7 +155,27 @@ def _groups(triggers: Triggers) -> tuple[_Group, ...]:
     )
 
 
-_COMPILED = tuple((n, w, re.compile(src), _groups(trig)) for n, w, src, trig in RULE_SOURCES)
+class _Later:
+    """A ``re`` pattern compiled when it is first searched: the nine languages' families
+    are some 100 large patterns whose compiling by ``re`` took some 0.2-0.3 s of every
+    start (a server's, ``validate``'s), and the English rules some 50 more (15-40 ms), where
+    most texts never reach most of them (their trigger words, the prefilter and the RE2
+    gates turn them away first). The first search puts the compiled pattern's own
+    ``search`` in its place, so later ones cost what the compiled pattern's do; two threads
+    that race compile it twice, alike."""
+
+    __slots__ = ("pattern", "search")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self.search: Callable[..., re.Match[str] | None] = self._compiled_search
+
+    def _compiled_search(self, text: str, pos: int = 0) -> re.Match[str] | None:
+        self.search = re.compile(self.pattern).search
+        return self.search(text, pos)
+
+
+_COMPILED = tuple((n, w, _Later(src), _groups(trig)) for n, w, src, trig in RULE_SOURCES)
 #: Which of :data:`_COMPILED` can match an ASCII text, in one RE2 pass (see the module).
 _PREFILTER = Prefilter([src for _, _, src, _ in RULE_SOURCES])
 
@@ -184,24 +204,6 @@ UNICODE_SPACE = (
 )
 #: Memory for the set of every family's gates (:class:`_FamilyGates`).
 _GATES_MEM = 8 << 20
-
-
-class _Later:
-    """A ``re`` pattern compiled when it is first searched: the nine languages' families
-    are some 100 large patterns whose compiling by ``re`` took some 0.2-0.3 s of every
-    start (a server's, ``validate``'s), where most texts never reach them (their trigger
-    words and RE2 gates turn them away first). The first search puts the compiled
-    pattern's own ``search`` in its place; two threads that race compile it twice, alike."""
-
-    __slots__ = ("pattern", "search")
-
-    def __init__(self, pattern: str) -> None:
-        self.pattern = pattern
-        self.search: Callable[[str], re.Match[str] | None] = self._compiled_search
-
-    def _compiled_search(self, text: str) -> re.Match[str] | None:
-        self.search = re.compile(self.pattern).search
-        return self.search(text)
 
 
 @dataclass(frozen=True, slots=True)
