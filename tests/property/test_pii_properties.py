@@ -93,12 +93,10 @@ afters = st.sampled_from(["", " ok", ".", ", thanks", ")", '"', "。", "谢谢",
 CARD_SEPARATORS = [
     *(" ", "  ", "    ", "\t", "\n", "\u00a0", "\u2009", "\u202f", "\u3000", "\u200b"),
     *("\u200b ", "\u2060", "-", "\u2013", "\u2014", "\u2212", "\uff0d", " - ", "_", "/"),
-    *("\uff0f", ".", "\uff0e", ",", ", ", ":", "~", "\u00b7", " \u00b7 ", "|", "\u30fb"),
+    *("\uff0f", ".", "\uff0e", ",", ":", "~", "\u00b7", " \u00b7 ", "|", "\u30fb"),
 ]
 #: Separators that figures are written with: cards use them only in the issuer's grouping.
-FIGURE_SEPARATORS = {".", "\uff0e", ",", ", "}
-#: A list's separator: in a card only where every separator is the same.
-LIST_SEPARATORS = {", "}
+FIGURE_SEPARATORS = {".", "\uff0e", ","}
 #: (issuer prefix, length, grouping or None for one run of digits).
 CARD_SHAPES = [
     ("4", 16, (4, 4, 4, 4)),
@@ -153,8 +151,6 @@ def cards(draw: st.DrawFn) -> str:
             if (fold(sep).strip() == "" or has_invisible(sep)) == spaces
         ]
         seps = [draw(st.sampled_from(choices)) for _ in groups[1:]]
-        if len(set(seps)) > 1:  # a list's separator among others ends an item
-            seps = [sep.strip() if sep in LIST_SEPARATORS else sep for sep in seps]
     written = draw(
         dressed(groups[0] + "".join(s + g for s, g in zip(seps, groups[1:], strict=True)))
     )
@@ -509,6 +505,7 @@ def luhn_card(body: str) -> str:
 # A part number and a phone number in a list: 15 digits, Luhn-valid, across the comma.
 @example(["Part 1111-1118-2111", "998-0000"], ", ")
 @example(["Part 1111-1118-2111", "998 ms"], "; ")
+@example(["Serial 4111 1111 1111 1111 1225 1234"], " ")
 def test_ordinary_text_with_numbers_is_left_alone(pieces: list[str], joiner: str) -> None:
     text = joiner.join(pieces)
     assert ALL.redact(text)[0] == text
@@ -751,4 +748,40 @@ def reference_spans(text: str) -> list[tuple[int, int, str]]:
 @given(st.lists(st.tuples(fillers, st.one_of(values, pieces)), min_size=1, max_size=6))
 def test_the_engine_finds_what_trying_every_position_finds(items: list[tuple[str, str]]) -> None:
     text = "".join(filler + value for filler, value in items)
+    assert [(s, e, rule.kind) for s, e, rule in ALL.spans(text)] == reference_spans(text)
+
+
+#: Groups of four that make cards, expiry dates (MMYY) and years likely in a long run.
+_GROUPS_OF_FOUR = ["4111", "1111", "5500", "0000", "0004", "1225", "0325", "2025", "1999"]
+
+
+@st.composite
+def long_runs(draw: st.DrawFn) -> str:
+    """A run of digit groups long enough to be swept as a whole (``runs.py``): one shape
+    of unit (sizes and separators) repeated, its digits drawn afresh for each repeat."""
+    unit = draw(
+        st.lists(
+            st.tuples(st.sampled_from([2, 3, 4, 4, 4, 5]), st.sampled_from([" ", "-", " - ", "/"])),
+            min_size=1,
+            max_size=6,
+        )
+    )
+    groups: list[str] = []
+    for _ in range(draw(st.integers(6, 16))):
+        for size, separator in unit:
+            if size == 4:
+                group = draw(st.sampled_from([*_GROUPS_OF_FOUR, "random"]))
+                if group == "random":
+                    group = draw(st.text("0123456789", min_size=4, max_size=4))
+            else:
+                group = draw(st.text("0123456789", min_size=size, max_size=size))
+            groups.append(group + separator)
+    return "".join(groups).rstrip(" -/") + draw(st.sampled_from(["", " ok", " 123", "/25"]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(long_runs())
+@example("4111 1111 1111 1111 1225 123 " * 8)
+@example("4111-1111-1111-1111 0325 " * 8)
+def test_a_long_run_is_swept_as_trying_every_position_reads_it(text: str) -> None:
     assert [(s, e, rule.kind) for s, e, rule in ALL.spans(text)] == reference_spans(text)

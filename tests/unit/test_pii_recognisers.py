@@ -66,7 +66,6 @@ CARD_VARIANTS = [
     "4111\n1111\n1111\n1111",  # a number wrapped across lines
     "4111    1111    1111    1111",  # four spaces
     "4111,1111,1111,1111",
-    "4111, 1111, 1111, 1111",
     "4111:1111:1111:1111",
     "4111~1111~1111~1111",
     "4111\u00b71111\u00b71111\u00b71111",  # middle dot
@@ -86,6 +85,10 @@ def test_a_card_followed_by_its_expiry_date_is_cut_at_the_card() -> None:
     # The candidate runs on into "12/25"; the longest Luhn-valid prefix is the card.
     assert redact("4111 1111 1111 1111 12/25") == f"{marker('credit_card')} 12/25"
     assert redact("4111-1111-1111-1111-2025") == f"{marker('credit_card')}-2025"
+    # An expiry date (MMYY) in the card's shape, where the run ends with it.
+    assert redact("Card 4111 1111 1111 1111 1225") == f"Card {marker('credit_card')} 1225"
+    assert redact("4111-1111-1111-1111-0325 ok") == f"{marker('credit_card')}-0325 ok"
+    assert redact("4111 1111 1111 1111 1225 123") == f"{marker('credit_card')} 1225 123"
 
 
 def test_a_card_inside_a_longer_run_of_groups_is_left_alone() -> None:
@@ -95,6 +98,7 @@ def test_a_card_inside_a_longer_run_of_groups_is_left_alone() -> None:
         "Serial no. 1234 5678 4111 1111 1111 1111",
         "Serial no. 1234 4111 1111 1111 1111 5678",
         "Serial no. 4111-1111-1111-1111-1111-1111",
+        "Serial no. 4111 1111 1111 1111 1225 1234",  # no expiry: the run goes on
     ):
         assert redact(text) == text
 
@@ -364,6 +368,8 @@ ORDINARY = [
     "Part numbers 1234-5678-9012, 12-3456-7890 and 100-200-3000.",
     # A list: 1111-1118-2111, 998 has 15 digits with a valid Luhn digit and a card's shape.
     "Parts 1111-1118-2111, 998-0000; 1111-1118-2111; 998 ms.",
+    # Lists: a comma or semicolon and a space separate items, never a card's groups.
+    "IDs 4111, 1111, 1111, 1111; 4440, 1664, 3107, 2866; 4111; 1111; 1111; 1111.",
     "Reference 2024 1234 5678 9012.",
     "Chapter 12.34.56.78 and section 1.2.3.4.",
     "Serial no. 4111 1111 1111 1111 1111 1111.",

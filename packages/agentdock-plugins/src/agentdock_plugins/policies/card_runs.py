@@ -18,6 +18,7 @@ from agentdock_plugins.policies.cards import (
     GAP,
     CardRun,
     card_end,
+    gap_kind,
     issued,
 )
 from agentdock_plugins.policies.runs import Stretch
@@ -41,6 +42,8 @@ SHAPED = (
 _SHAPED = re.compile(SHAPED)
 #: A group that may be a year (see :data:`YEAR`), at the start of a group.
 _YEAR_GROUP = re.compile(r"1(?<![0-9]1)9[0-9]{2}(?![0-9])|2(?<![0-9]2)0[0-9]{2}(?![0-9])")
+#: A group that may be an expiry date (see :data:`EXPIRY`), at the start of a group.
+_EXPIRY_GROUP = re.compile(r"0(?<![0-9]0)[1-9][0-9]{2}(?![0-9])|1(?<![0-9]1)[0-2][0-9]{2}(?![0-9])")
 
 
 def _issued_pairs(size: int) -> frozenset[str]:
@@ -234,7 +237,8 @@ def _confirm(text: str, starts: list[int], lookback: int) -> list[tuple[int, int
 
 
 def _years(text: str, stretch: Stretch, start: int, end: int) -> set[int]:
-    """The groups of ``stretch`` in ``text[start:end]`` that are years, counted from its start."""
+    """The groups of ``stretch`` in ``text[start:end]`` that are years, or expiry dates
+    where one can end a card (:func:`_expiry_groups`), counted from its start."""
     where = {offset: index for index, offset in enumerate(stretch.offsets)}
     count = len(stretch.sizes)
     found: set[int] = set()
@@ -243,4 +247,28 @@ def _years(text: str, stretch: Stretch, start: int, end: int) -> set[int]:
         index = where.get(offset)
         if index is not None:
             found.add(units * count + index)
+    expiries = _expiry_groups(stretch)
+    if expiries:
+        for match in _EXPIRY_GROUP.finditer(text, start, end):
+            units, offset = divmod(match.start() - stretch.start, stretch.unit)
+            index = where.get(offset)
+            if index in expiries:
+                found.add(units * count + index)
     return found
+
+
+def _expiry_groups(stretch: Stretch) -> frozenset[int]:
+    """The groups of ``stretch``'s unit where an expiry date may end a card's run (see
+    ``CardRun._expiry``): groups of four that the next group does not carry on (another
+    size, or another separator than the one before), and every group of four where the
+    unit has groups of two digits or fewer (a card of nine such groups may end right
+    before one, at its candidate's last group, where no next group is read)."""
+    sizes, count = stretch.sizes, len(stretch.sizes)
+    kinds = [gap_kind(sep) for sep in stretch.separators]
+    short = min(sizes) <= 2
+    return frozenset(
+        index
+        for index in range(count)
+        if sizes[index] == 4
+        and (short or sizes[(index + 1) % count] != 4 or kinds[index] != kinds[index - 1])
+    )

@@ -10,20 +10,21 @@ lists of figures; what tells a card apart:
 * its shape: a first group of 4 digits, middle ones of 4 to 8 and a last one of 1 to 6, as
   issuers group them (4-4-4-4, 4-6-5, 4-8-4), set apart by any separators, mixed
   punctuation too (``4111-1111.1111/1111``) but not spaces alone between punctuated groups
-  (``2387-0000-1247 2089-01-01`` is a part number and a date), nor a comma or semicolon
-  followed by a space among other separators (``1111-1118-2111, 998-0000`` is a list of
-  two numbers); or three groups or more of
+  (``2387-0000-1247 2089-01-01`` is a part number and a date); or three groups or more of
   one size of two digits or more, the last up to 8 (``41 11 11 11 11 11 11 11``,
-  ``40000 00000 00009``), all set apart by the same separator, which is then not a comma or a
+  ``37828 22463 10005``), all set apart by the same separator, which is then not a comma or a
   full stop, nor spaces or apostrophes between groups of three (``41 111 111 111 111 111``
-  is a figure written with thousands separators). Numbers of other sizes side by side (an
+  is a figure written with thousands separators). A comma or semicolon followed by a space
+  separates a list's items, never a card's groups (``1111-1118-2111, 998-0000``, ``IDs
+  4440, 1664, 3107, 2866``). Numbers of other sizes side by side (an
   order number and a Unix time, ``36 19990104 2000``) are not a card, and groups of one to
   three digits set apart differently are dates and times (``30.12.2024 23:59:59``);
 * where it ends: the run of groups must not go on past it. A group of the same length as
   the card's edge group, joined by a separator the card uses, continues the run (a 24-digit
   serial ``4111 1111 1111 1111 1111 1111``, or one whose last 16 digits are a card), unless
-  it is a year after the card (``4111-1111-1111-1111-2025``) or another card (two cards in a
-  row); a year before a card is as often a reference's first group. A group
+  it is a year after the card (``4111-1111-1111-1111-2025``), an expiry date that ends the
+  run (``4111 1111 1111 1111 1225``: a month, then the year's last two digits) or another
+  card (two cards in a row); a year before a card is as often a reference's first group. A group
   of another length (an expiry date ``12/25``, a security code ``123``) or one joined by
   another separator (``, `` between two cards) ends the card.
 
@@ -84,12 +85,15 @@ _SPACES = re.compile(f"[{SPACE}]+")
 #: The groups right before a candidate (read within the look-back).
 _CHAIN_BEFORE = re.compile(rf"(?:(?<![0-9A-Za-z_])[0-9]+{GAP})+\Z")
 YEAR = re.compile(r"(?:19|20)[0-9]{2}")
-#: The kinds of a comma or semicolon followed by a space: the separator of a list's items.
+#: A group that may be an expiry date: its month, then the year's last two digits (MMYY).
+EXPIRY = re.compile(r"(?:0[1-9]|1[0-2])[0-9]{2}")
+#: The kinds of a comma or semicolon followed by a space: the separator of a list's items,
+#: never of a card's groups.
 _LIST_MARKS = frozenset({", ", "; "})
 #: A comma or semicolon followed by a space (spaces and invisible characters around them).
 _LIST_GAP = re.compile(f"[{SPACE}]*([,;])[{SPACE}]*\\s[{SPACE}]*")
 #: Separators that write figures (1,234.56): cards use them only in the issuer's shape.
-_FIGURE_MARKS = frozenset({",", ".", ", "})
+_FIGURE_MARKS = frozenset({",", "."})
 #: Separators of figures with thousands groups of three (the first and the last group of a
 #: candidate may be of another size: the figure's first, and the next number's).
 _THOUSANDS_MARKS = frozenset({"", "'", "\u2019"})
@@ -185,9 +189,9 @@ def shape_ok(sizes: Sequence[int], kinds: Sequence[str]) -> bool:
     shown = [k for k in kinds if k != INVISIBLE_KIND] or [INVISIBLE_KIND]
     kind = shown[0]
     mixed = any(k != kind for k in shown)
-    # A space between punctuated groups ends a token; a list's separator among others
-    # ends an item.
-    if mixed and ("" in shown or any(k in _LIST_MARKS for k in shown)):
+    if mixed and "" in shown:  # a space between punctuated groups ends a token
+        return False
+    if not _LIST_MARKS.isdisjoint(shown):  # a list's items
         return False
     if sizes[0] == 4 and all(4 <= s <= 8 for s in sizes[1:-1]) and sizes[-1] <= 6:
         return True
@@ -254,6 +258,17 @@ class CardRun:
             return self.years and self.sizes[index] == 4
         return YEAR.fullmatch(self.groups[index]) is not None
 
+    def _expiry(self, index: int, wend: int) -> bool:
+        """Whether group ``index`` is an expiry date (MMYY) that ends the run: no group of
+        its size follows it across the separator before it (so ``4111 1111 1111 1111
+        1225`` is a card and its expiry, ``4111 1111 1111 1111 1111 1111`` a serial)."""
+        if self.lenient or EXPIRY.fullmatch(self.groups[index]) is None:
+            return False  # a lenient run's groups of four may all be years already
+        sizes, kinds = self.sizes, self.kinds
+        return index >= wend or not _continues(
+            (kinds[index - 1],), sizes[index], kinds[index], sizes[index + 1]
+        )
+
     def card_from(self, first: int, wend: int, before: tuple[str, int, bool] | None = None) -> int:
         """The last group of the longest card that starts at group ``first``, ends by group
         ``wend`` and ends its run, or -1. ``before``: the separator kind and size of the
@@ -303,6 +318,7 @@ class CardRun:
             last < wend
             and _continues(card_kinds, sizes[last], kinds[last], sizes[last + 1])
             and not self._year(last + 1)
+            and not self._expiry(last + 1, wend)
             and self.card_from(last + 1, wend) < 0
         )
 
