@@ -50,7 +50,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import anyio
 import msgspec
-from agentdock_runtime import Pipeline, RuntimeHTTPError
+from agentdock_runtime import MalformedJSONError, Pipeline, RuntimeHTTPError
+from agentdock_runtime.jsonvalues import decode_json
 from agentdock_runtime.pipeline import INTERRUPT_KEY
 from agentdock_runtime.version import served_version
 from litestar import Request, Response, get, post
@@ -70,6 +71,7 @@ from agentdock_plugins.litestar.platform.jsonrpc import (
     is_admission,
     method_of,
     read_message,
+    refused_data,
     request_id,
     result_response,
     shown,
@@ -101,7 +103,6 @@ Sent = tuple[dict[str, Any], dict[str, str]]
 #: How a message carried its input: a ``data`` part, text holding a JSON object, or text
 #: that is the input schema's one string property.
 Carried = Literal["data", "json", "text"]
-_decoder = msgspec.json.Decoder()
 
 
 def _now() -> str:
@@ -191,9 +192,11 @@ class _Agent:
         text = "".join(texts)
         if text.lstrip().startswith("{"):
             try:
-                value = _decoder.decode(text)
-            except msgspec.DecodeError:
-                value = None
+                value = decode_json(text)
+            except MalformedJSONError as error:
+                if error.path is not None:  # an integer wider than 64 bits, as in a body
+                    raise RpcError(INVALID_PARAMS, error.detail, refused_data(error)) from None
+                value = None  # not JSON: the text itself
             if isinstance(value, dict):
                 return value, "json"
         if texts and self.text_field is not None:
