@@ -288,6 +288,10 @@ def test_a2a_asks_for_input_and_the_answer_resumes_the_task(approval: dict[str, 
     output = MessageToDict(done.artifacts[0].parts[0])["data"]
     assert output == {"answer": "release: yes [REDACTED]"}
     assert len(done.history) == 2
+    # The history keeps the answer as the input policies made it, not the caller's secret.
+    kept = MessageToDict(done.history[1])["parts"]
+    assert kept == [{"text": "yes [REDACTED]"}], kept
+    assert "hunter2" not in str(MessageToDict(refused)) + str(MessageToDict(done))
     # A completed task takes no more messages; an injected answer is rejected.
     assert "is completed: it takes no message" in str(again.value)
     assert refused.status.state == TaskState.TASK_STATE_REJECTED

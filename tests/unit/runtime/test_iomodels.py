@@ -23,6 +23,7 @@ from agentdock_runtime import (
     output_model,
 )
 from agentdock_runtime.iomodels import PydanticSchema
+from agentdock_runtime.jsonvalues import check_integers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field
@@ -139,6 +140,22 @@ def test_an_integer_wider_than_64_bits_is_400_with_its_path(raw: bytes | str, pa
         _decode(raw)
     assert exc.value.status == 400 and exc.value.path == path
     assert "64-bit" in exc.value.detail
+
+
+@pytest.mark.parametrize("kind", [bytes, bytearray])
+def test_every_buffer_is_scanned_for_a_wide_integer(kind: Any) -> None:
+    """The scan that spares well-formed bodies the walk sees runs of 19 digits in each kind
+    of buffer a server hands over; shorter runs, however many, need no walk."""
+    wide = kind(b'{"a": [1.5, "\xc3\xa9", {"b": 123456789012345678901}]}')
+    with pytest.raises(MalformedJSONError) as exc:
+        decode_json(wide)
+    assert exc.value.path == "a[2].b"
+    with pytest.raises(MalformedJSONError):
+        check_integers(wide)
+    check_integers(kind(b'{"a": 1000000000000000000, "b": "1234567890.123456789"}'))
+    with pytest.raises(MalformedJSONError) as exc:
+        decode_json(memoryview(bytes(wide)))
+    assert exc.value.path == "a[2].b"
 
 
 def test_integers_within_64_bits_and_long_digit_strings_pass() -> None:

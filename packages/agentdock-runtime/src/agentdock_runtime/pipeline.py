@@ -92,6 +92,10 @@ class InvokeResult:
     usage: Usage
     #: The W3C trace id of the run (the caller's, when it sent a ``traceparent``).
     trace_id: str | None = None
+    #: What the agent was given: the input (or the resume payload) as the ``pre`` policies
+    #: made it (redacted). A server that keeps or repeats the caller's input keeps this,
+    #: never the raw one.
+    input: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +108,9 @@ class StreamItem:
     #: On the ``start`` item: the caller's subject, so a server lets only that caller
     #: resume the stream. Never sent to the client.
     owner: str | None = field(default=None, compare=False)
+    #: On the ``start`` item: the input as the ``pre`` policies made it (as
+    #: :attr:`InvokeResult.input`). Never sent to the client.
+    input: Any = field(default=None, compare=False, repr=False)
 
 
 class AdmittedHeaders(dict[str, str]):
@@ -328,7 +335,7 @@ class Pipeline:
                 self._post, output, context, bool(self._sync) and is_large(output)
             )
             status = "ok"
-            return InvokeResult(run_id, output, result.usage, state.trace_id)
+            return InvokeResult(run_id, output, result.usage, state.trace_id, value)
         except RuntimeHTTPError as exc:
             error = _stamped(exc, run_id, state)
             raise
@@ -545,6 +552,7 @@ class Pipeline:
                 "start",
                 {"run_id": run_id, "trace_id": state.trace_id},
                 owner(identity),
+                value,
             )
             failure: RuntimeHTTPError | None = None
             state.stage = "agent"

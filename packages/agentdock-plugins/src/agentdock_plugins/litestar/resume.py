@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import msgspec
-from agentdock_runtime import InputValidationError, InvokeResult, MalformedJSONError, Pipeline
+from agentdock_runtime import InputValidationError, InvokeResult, Pipeline
+from agentdock_runtime.jsonvalues import decode_json
 
 from agentdock_plugins.langgraph.platformrun import PLATFORM_RUN, PlatformRun
 
@@ -25,8 +25,6 @@ __all__ = ["RESUME_HEADER", "asks_resume", "can_resume", "resume_body", "resume_
 RESUME_HEADER = "x-resume"
 #: Values of :data:`RESUME_HEADER` that ask for a resume.
 _TRUE = frozenset({"1", "true", "yes"})
-
-_decoder = msgspec.json.Decoder()
 
 
 def can_resume(pipeline: Pipeline) -> bool:
@@ -42,11 +40,9 @@ def asks_resume(headers: Mapping[str, str]) -> bool:
 
 
 def resume_body(body: bytes) -> dict[str, Any]:
-    """``/invoke``'s body as a resume: ``{"resume": value}`` (400 not JSON, 422 otherwise)."""
-    try:
-        document = _decoder.decode(body)
-    except msgspec.DecodeError:
-        raise MalformedJSONError("the resume body is not valid JSON") from None
+    """``/invoke``'s body as a resume: ``{"resume": value}`` (400 not JSON or holding an
+    integer wider than 64 bits, as an input; 422 otherwise)."""
+    document = decode_json(body)
     if not isinstance(document, dict) or "resume" not in document or len(document) != 1:
         raise InputValidationError(
             'a resume body is {"resume": <the answer to the interrupt>}', path="resume"

@@ -24,7 +24,10 @@
   ``TaskNotFound`` (-32001).
 
 The message's input: its first ``data`` part that is an object; else its text, read as a
-JSON object, or, when the input schema has one string property, as that property.
+JSON object, or, when the input schema has one string property, as that property. A task's
+history keeps (and ``tasks/get`` and every answer send back) the message as the run was
+given it: its input as the input policies made it (redacted), in the part it came in; the
+message of a run refused before those policies ran keeps no parts.
 ``contextId`` names a thread (``a2a:<contextId>``) when the agent has a checkpointer: a
 message with the context id of an earlier task continues that conversation; a new one is
 made when absent.
@@ -43,11 +46,12 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import anyio
 import msgspec
-from agentdock_runtime import Pipeline, RuntimeHTTPError
+from agentdock_runtime import MalformedJSONError, Pipeline, RuntimeHTTPError
+from agentdock_runtime.jsonvalues import decode_json
 from agentdock_runtime.pipeline import INTERRUPT_KEY
 from agentdock_runtime.version import served_version
 from litestar import Request, Response, get, post
@@ -67,6 +71,7 @@ from agentdock_plugins.litestar.platform.jsonrpc import (
     is_admission,
     method_of,
     read_message,
+    refused_data,
     request_id,
     result_response,
     shown,
@@ -95,7 +100,9 @@ _METHODS = frozenset({"message/send", "message/stream", "tasks/get", "tasks/canc
 AgentPath = Annotated[str, PathParameter()]
 #: A ``message/send`` answer: the task, and its run's ``x-run-id`` and ``x-trace-id``.
 Sent = tuple[dict[str, Any], dict[str, str]]
-_decoder = msgspec.json.Decoder()
+#: How a message carried its input: a ``data`` part, text holding a JSON object, or text
+#: that is the input schema's one string property.
+Carried = Literal["data", "json", "text"]
 
 
 def _now() -> str:
@@ -170,7 +177,7 @@ class _Agent:
         url = f"{base_url.rstrip('/')}/a2a/{self.name}"
         return {**self.card_template, "url": url}
 
-    def input_of(self, message: Any) -> dict[str, Any]:
+    def input_of(self, message: Any) -> tuple[dict[str, Any], Carried]:
         if not isinstance(message, Mapping) or not isinstance(message.get("parts"), list):
             raise RpcError(INVALID_PARAMS, "params.message needs a list of parts")
         texts: list[str] = []
@@ -179,34 +186,37 @@ class _Agent:
                 continue
             kind = part.get("kind")
             if kind == "data" and isinstance(part.get("data"), dict):
-                return dict(part["data"])
+                return dict(part["data"]), "data"
             if kind == "text" and isinstance(part.get("text"), str):
                 texts.append(part["text"])
         text = "".join(texts)
         if text.lstrip().startswith("{"):
             try:
-                value = _decoder.decode(text)
-            except msgspec.DecodeError:
-                value = None
+                value = decode_json(text)
+            except MalformedJSONError as error:
+                if error.path is not None:  # an integer wider than 64 bits, as in a body
+                    raise RpcError(INVALID_PARAMS, error.detail, refused_data(error)) from None
+                value = None  # not JSON: the text itself
             if isinstance(value, dict):
-                return value
+                return value, "json"
         if texts and self.text_field is not None:
-            return {self.text_field: text}
+            return {self.text_field: text}, "text"
         raise RpcError(
             INVALID_PARAMS,
             "the message needs a data part with an object, or text that is a JSON object",
         )
 
-    def begin(self, params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The run's input and its new task (``submitted``)."""
+    def begin(self, params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], Carried]:
+        """The run's input, its new task (``submitted``; the message in its history holds no
+        parts until the run was given its input: :meth:`given`) and how the input came."""
         message = params.get("message")
-        value = self.input_of(message)
+        value, carried = self.input_of(message)
         message = cast("Mapping[str, Any]", message)
         context_id = message.get("contextId")
         if not isinstance(context_id, str) or not context_id:
             context_id = str(uuid.uuid4())
         task_id = str(uuid.uuid4())
-        user = {**message, "contextId": context_id, "taskId": task_id}
+        user = {**message, "contextId": context_id, "taskId": task_id, "parts": []}
         task = {
             "kind": "task",
             "id": task_id,
@@ -215,7 +225,22 @@ class _Agent:
             "history": [user],
             "artifacts": [],
         }
-        return value, task
+        return value, task, carried
+
+    def given(self, message: dict[str, Any], value: Any, carried: Carried) -> None:
+        """``message`` (of a task's history) holding ``value``, the input (or the answer)
+        as the run's input policies made it, in the kind of part it came in: never the
+        caller's raw text, which may hold what they redact."""
+        if carried == "data":
+            part = {"kind": "data", "data": value}
+        elif carried == "text" and isinstance(value, Mapping):
+            field = value.get(self.text_field) if self.text_field is not None else None
+            text = field if isinstance(field, str) else encode(value).decode()
+            part = {"kind": "text", "text": text}
+        else:
+            text = value if isinstance(value, str) else encode(value).decode()
+            part = {"kind": "text", "text": text}
+        message["parts"] = [part]
 
     def thread_of(self, task: Mapping[str, Any]) -> str | None:
         """The checkpointer's thread of the task's context. Named apart (``a2a:``), so a
@@ -298,19 +323,19 @@ class _Agent:
             raise refusal
         return task
 
-    def answer_of(self, message: Mapping[str, Any]) -> Any:
+    def answer_of(self, message: Mapping[str, Any]) -> tuple[Any, Carried]:
         """The resume value a message carries: its first ``data`` part, else its text."""
         texts: list[str] = []
         for part in message.get("parts") or ():
             if not isinstance(part, Mapping):
                 continue
             if part.get("kind") == "data" and "data" in part:
-                return part["data"]
+                return part["data"], "data"
             if part.get("kind") == "text" and isinstance(part.get("text"), str):
                 texts.append(part["text"])
         if not texts:
             raise RpcError(INVALID_PARAMS, "the answer needs a data part or text")
-        return "".join(texts)
+        return "".join(texts), "json"
 
     async def resume(
         self, task: dict[str, Any], params: Mapping[str, Any], headers: Mapping[str, str]
@@ -318,8 +343,9 @@ class _Agent:
         """``message/send`` answering an ``input-required`` task: the run resumed with the
         message's answer (not an input: the input policies see it, the schema does not)."""
         message = cast("Mapping[str, Any]", params["message"])
-        payload = {"resume": self.answer_of(message)}
-        answer = {**message, "contextId": task["contextId"], "taskId": task["id"]}
+        value, carried = self.answer_of(message)
+        payload = {"resume": value}
+        answer = {**message, "contextId": task["contextId"], "taskId": task["id"], "parts": []}
         self.answering.add(task["id"])
         try:
             result = await resume_run(
@@ -332,6 +358,8 @@ class _Agent:
             return self.fail(task, exc.envelope()), _ids_of(exc)
         finally:
             self.answering.discard(task["id"])
+        if isinstance(result.input, Mapping):
+            self.given(answer, result.input.get("resume"), carried)
         task["history"].append(answer)
         done = self.complete(task, result.output, result.run_id)
         return done, run_ids(result.run_id, result.trace_id)
@@ -353,7 +381,7 @@ class _Agent:
         waiting = await self.waiting(params, headers)
         if waiting is not None:
             return await self.resume(waiting, params, headers)
-        value, task = self.begin(params)
+        value, task, carried = self.begin(params)
         try:
             result = await self.pipeline.invoke(
                 value, headers=headers, thread_id=self.thread_of(task)
@@ -362,6 +390,7 @@ class _Agent:
             if is_admission(exc):
                 raise
             return self.fail(task, exc.envelope()), _ids_of(exc)
+        self.given(task["history"][0], result.input, carried)
         return self.complete(task, result.output, result.run_id), run_ids(
             result.run_id, result.trace_id
         )
@@ -371,7 +400,7 @@ class _Agent:
         caller keeps its HTTP status), then left to run; the task, ``working``, and the
         run's ids."""
         await self.no_answer(params, headers)
-        value, task = self.begin(params)
+        value, task, carried = self.begin(params)
         items = self.pipeline.stream(value, headers=headers, thread_id=self.thread_of(task))
         try:
             first = await anext(items)
@@ -379,6 +408,7 @@ class _Agent:
             if is_admission(exc):
                 raise
             return self.fail(task, exc.envelope()), _ids_of(exc)
+        self.given(task["history"][0], first.input, carried)
         task["status"] = {"state": "working", "timestamp": _now()}
         self.keep(task)
         self.running[task["id"]] = asyncio.Event()
@@ -451,7 +481,11 @@ def a2a_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
         )
 
     async def stream(
-        ident: Any, value: dict[str, Any], task: dict[str, Any], headers: Mapping[str, str]
+        ident: Any,
+        value: dict[str, Any],
+        task: dict[str, Any],
+        carried: Carried,
+        headers: Mapping[str, str],
     ) -> Stream:
         items = pipeline.stream(value, headers=headers, thread_id=served.thread_of(task))
         try:
@@ -461,6 +495,7 @@ def a2a_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
                 raise
             served.fail(task, exc.envelope())  # the run started: its ids, as message/send
             return Stream(_one(ident, task), media_type="text/event-stream", headers=_ids_of(exc))
+        served.given(task["history"][0], first.input, carried)
         run_id = str(first.data.get("run_id", ""))
         return Stream(
             _events(ident, items, task, served, run_id),
@@ -494,8 +529,8 @@ def a2a_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
                 result, ids = await served.send(params, headers)
             elif method == "message/stream":
                 await served.no_answer(params, headers)
-                value, task = served.begin(params)
-                return await stream(ident, value, task, headers)
+                value, task, carried = served.begin(params)
+                return await stream(ident, value, task, carried, headers)
             elif method == "tasks/get":
                 await pipeline.authorize(headers, "invoke")
                 result = served.get_task(params)

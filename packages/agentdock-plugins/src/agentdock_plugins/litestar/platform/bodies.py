@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 from agentdock_runtime import InputValidationError, MalformedJSONError, RuntimeHTTPError
+from agentdock_runtime.jsonvalues import check_integers
 
 from agentdock_plugins.langgraph.platformrun import STREAM_MODES
 
@@ -153,7 +154,8 @@ _decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
 
 def decode_body(body: bytes, kind: type[T], *, empty_ok: bool = True) -> T:
     """``body`` as a ``kind`` (an empty body is the defaults when ``empty_ok``): 400 for
-    bytes that are not JSON, 422 naming the path of a field of the wrong type."""
+    bytes that are not JSON or hold an integer wider than 64 bits (naming its path, as
+    ``/invoke`` does), 422 naming the path of a field of the wrong type."""
     decoder = _decoders.get(kind)
     if decoder is None:
         decoder = _decoders[kind] = msgspec.json.Decoder(kind)
@@ -162,6 +164,7 @@ def decode_body(body: bytes, kind: type[T], *, empty_ok: bool = True) -> T:
             body = b"{}"
         else:
             raise MalformedJSONError("the request body is empty")
+    check_integers(body)
     try:
         return decoder.decode(body)  # type: ignore[no-any-return]
     except msgspec.ValidationError as exc:

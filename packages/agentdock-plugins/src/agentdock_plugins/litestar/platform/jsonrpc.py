@@ -16,12 +16,14 @@ from typing import Any
 import msgspec
 from agentdock_runtime import (
     KeyRevoked,
+    MalformedJSONError,
     RateLimited,
     RuntimeHTTPError,
     ServiceUnavailable,
     TokenExpired,
     Unauthorized,
 )
+from agentdock_runtime.jsonvalues import check_integers
 from litestar import Response
 
 from agentdock_plugins.litestar.platform.encoding import encode
@@ -37,6 +39,7 @@ __all__ = [
     "is_admission",
     "method_of",
     "read_message",
+    "refused_data",
     "request_id",
     "result_response",
     "shown",
@@ -81,12 +84,16 @@ def is_admission(exc: RuntimeHTTPError) -> bool:
 
 
 def read_message(raw: bytes) -> dict[str, Any]:
-    """The one JSON-RPC 2.0 message of a body (``-32700`` for bytes that are not JSON,
-    ``-32600`` for anything but one message object: batches are not taken)."""
+    """The one JSON-RPC 2.0 message of a body (``-32700`` for bytes that are not JSON, or
+    that hold an integer wider than 64 bits, its path in the error's ``data``; ``-32600``
+    for anything but one message object: batches are not taken)."""
     try:
         message = _decoder.decode(raw)
+        check_integers(raw)
     except msgspec.DecodeError:
         raise RpcError(PARSE_ERROR, "the body is not JSON") from None
+    except MalformedJSONError as error:
+        raise RpcError(PARSE_ERROR, error.detail, refused_data(error)) from None
     if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
         raise RpcError(INVALID_REQUEST, "one JSON-RPC 2.0 message per request")
     return message
@@ -118,6 +125,11 @@ def result_response(
     """The result answer; ``headers`` (a run's ``x-run-id`` and ``x-trace-id``) with it."""
     body = {"jsonrpc": "2.0", "id": ident, "result": result}
     return Response(content=encode(body), media_type=JSON, headers=headers)
+
+
+def refused_data(error: MalformedJSONError) -> dict[str, Any]:
+    """An error's ``data`` for a value :func:`read_message` refused: its name and path."""
+    return {"error": error.name, "path": error.path}
 
 
 def error_response(ident: Any, exc: RpcError) -> Response[bytes]:
