@@ -30,7 +30,9 @@ INVOKE = f"/langserve/{AGENT_NAME}/invoke"
 
 
 @pytest.fixture
-def limited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, dict[str, str]]]:
+def limited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Any, dict[str, str]]]:
     """A client of an agent whose developers may run 6 times an hour, and their headers."""
     monkeypatch.setenv("AGENTDOCK_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("AGENTDOCK_REDIS_URL", raising=False)

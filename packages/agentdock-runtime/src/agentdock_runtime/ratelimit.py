@@ -201,10 +201,11 @@ SLACK_S = 1e-6
 
 #: GCRA on Redis' clock (its ``0.001`` ms is :data:`SLACK_S`). KEYS[1] caller;
 #: ARGV[1] interval ms; ARGV[2] period ms; ARGV[3] ms the caller's TAT runs ahead by this
-#: runtime's own count; ARGV[4] ms the request advances the TAT by (its cost in intervals) (more than a period: another clock's, none). That count is taken
+#: runtime's own count (more than a period: another clock's, none). That count is taken
 #: when Redis holds no TAT for the caller (it restarted empty) or one more than half an
 #: interval behind it (the runtime admitted callers alone while Redis was unreachable);
-#: closer, it is only the network's delay.
+#: closer, it is only the network's delay. ARGV[4]: ms the request advances the TAT by,
+#: its cost in intervals (a batch charged at once; one interval when absent).
 #: Returns {1, "0", "<ms the TAT now runs ahead>"} when allowed, {0, "<ms to wait>", "<ms
 #: ahead>"} when refused.
 GCRA_LUA = """

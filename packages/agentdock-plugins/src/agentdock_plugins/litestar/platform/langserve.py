@@ -125,11 +125,11 @@ def langserve_handlers(pipeline: Pipeline, spec: DockSpec, *, heartbeat_sec: flo
             await refuse(pipeline, headers, error)
         # Admitted whole before any input runs: the rate limit is charged for every input
         # at once, or the batch is refused (429) with no run started and nothing spent.
-        headers = await pipeline.admit_runs(headers, len(body.inputs))
+        admitted = await pipeline.admit_runs(headers, len(body.inputs))
         results = []
         for index, (value, config) in enumerate(zip(body.inputs, configs, strict=True)):
             try:
-                results.append(await run(value, config, headers))
+                results.append(await run(value, config, admitted))
             except RuntimeHTTPError as error:
                 return _failed_input(error, index)
         answer = {
