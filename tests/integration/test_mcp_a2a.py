@@ -215,6 +215,8 @@ def test_a_tool_call_names_its_run_and_the_callers_trace(server: dict[str, Any])
         assert envelope["code"] == code, envelope
         assert refused.headers["x-run-id"] == envelope["run_id"]
         assert refused.headers["x-trace-id"] == trace
+        # Named in _meta as a success's run is.
+        assert refused.json()["result"]["_meta"] == {"agentdock/run_id": envelope["run_id"]}
     own = _post(
         server,
         {"jsonrpc": "2.0", "id": 8, "method": "tools/call", "params": {"name": AGENT_NAME}},

@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -323,3 +324,22 @@ def test_a_local_count_beyond_a_period_is_not_carried_into_redis(redis_url: str)
         return decisions
 
     assert asyncio.run(main()) == [True, True, False]
+
+
+def test_a_charge_of_several_requests_in_redis_is_all_or_none(redis_url: str) -> None:
+    rate = parse_rate("6/h")
+
+    async def main() -> None:
+        limiter = RedisLimiter(redis_url, prefix=f"agentdock:test-cost-{uuid.uuid4().hex}:")
+        try:
+            assert (await limiter.hit("k", rate)).allowed
+            refused = await limiter.hit("k", rate, 6)
+            assert not refused.allowed
+            assert refused.retry_after == pytest.approx(600.0, abs=1.0)
+            assert (await limiter.hit("k", rate, 5)).allowed  # the refusal spent nothing
+            assert not (await limiter.hit("k", rate)).allowed
+            assert limiter.fallbacks == 0
+        finally:
+            await limiter.close()
+
+    asyncio.run(main())

@@ -146,6 +146,7 @@ def test_a_malformed_frame_is_a_run_refused_at_its_input() -> None:
             data = frame["data"]
             assert (data["error"], data["code"], data.get("path")) == (name, code, path)
             refusals.append(data["run_id"])
+            assert len(data["trace_id"]) == 32  # the run's trace, as x-trace-id names it
         # The connection stays open for the next run.
         socket.send_text(json.dumps({"input": {"text": "still open"}}))
         assert _frames(socket.receive_text)[-1]["event"] == "end"
@@ -214,3 +215,62 @@ def test_the_end_frame_carries_the_callers_trace(port: int) -> None:
             connection.send(json.dumps({"input": {"text": "a"}}))
             end = _frames(lambda: connection.recv(timeout=30))[-1]
             assert (end["event"], end["data"]["trace_id"]) == ("end", TRACE)
+
+
+# -- a frame refused by the admission starts no run ---------------------------------------------
+
+
+def test_a_frame_refused_by_the_rate_limit_starts_no_run() -> None:
+    """As on HTTP, where a 429 starts no run: no run id, no run reported."""
+    scripted = Scripted(scripted_spec(auth=_limited("3/m")))
+    with (
+        TestClient(scripted.app) as client,
+        client.websocket_connect("/ws/stream", headers=KEY) as socket,
+    ):
+        # 1: the handshake; 2 and 3: runs; then refused, and the connection stays open.
+        for text in ("a", "b"):
+            socket.send_text(json.dumps({"input": {"text": text}}))
+            assert _frames(socket.receive_text)[-1]["event"] == "end"
+        refusals = []
+        for _ in range(3):
+            socket.send_text(json.dumps({"input": {"text": "c"}}))
+            refusals.append(json.loads(socket.receive_text()))
+        # A malformed frame of a refused caller gets the same refusal, and no run either.
+        socket.send_text("{garbage")
+        refusals.append(json.loads(socket.receive_text()))
+    # The app has shut down: every queued event was delivered.
+    for refusal in refusals:
+        assert refusal["event"] == "error"
+        assert (refusal["data"]["error"], refusal["data"]["code"]) == ("RateLimitExceeded", 429)
+        assert "run_id" not in refusal["data"]
+        assert "trace_id" not in refusal["data"]
+    events = list(scripted.recorder.events)
+    assert [e["data"]["status"] for e in events if e["event"] == "run_end"] == ["ok", "ok"]
+    assert len(scripted.recorder.auth_failures()) == len(refusals)
+    assert scripted.agent.runs == 2
+
+
+def test_a_frame_refused_after_its_key_was_revoked_starts_no_run() -> None:
+    scripted = Scripted()
+    with (
+        TestClient(scripted.app) as client,
+        client.websocket_connect("/ws/stream", headers=KEY) as socket,
+    ):
+        scripted.keys.revoked.add(GOOD_KEY)
+        socket.send_text(json.dumps({"input": {"text": "a"}}))
+        refusal = json.loads(socket.receive_text())
+        with pytest.raises(Exception):  # noqa: B017 - the close frame: 1008
+            socket.receive_text()
+    assert (refusal["event"], refusal["data"]["error"]) == ("error", "KeyRevoked")
+    assert "run_id" not in refusal["data"]
+    assert [e for e in scripted.recorder.events if e["event"] == "run_end"] == []
+
+
+def test_an_error_frame_of_a_run_names_the_callers_trace(port: int) -> None:
+    traceparent = f"00-{TRACE}-00f067aa0ba902b7-01"
+    with _ws(port, additional_headers={**KEY, "traceparent": traceparent}) as connection:
+        connection.send("{garbage")
+        refusal = json.loads(connection.recv(timeout=30))
+    assert refusal["event"] == "error"
+    assert (refusal["data"]["code"], refusal["data"]["trace_id"]) == (400, TRACE)
+    assert refusal["data"]["run_id"]

@@ -281,3 +281,32 @@ def test_the_memory_limiter_mirrors_a_tat_forward_only() -> None:
     assert not limiter.hit_now("k", rate).allowed
     clock.now += 120
     assert limiter.ahead("k") < 0
+
+
+def test_a_charge_of_several_requests_is_allowed_whole_or_refused_whole() -> None:
+    """A batch's runs charged at once: never part of them, a refusal spends nothing."""
+    clock = Clock()
+    limiter = MemoryLimiter(clock)
+    rate = parse_rate("6/h")
+    assert limiter.hit_now("k", rate).allowed
+    refused = limiter.hit_now("k", rate, 6)  # 1 + 6 > 6
+    assert not refused.allowed
+    assert refused.retry_after == pytest.approx(600.0)  # when 6 more fit: one interval
+    assert limiter.hit_now("k", rate, 5).allowed  # nothing was spent by the refusal
+    assert not limiter.hit_now("k", rate).allowed
+    clock.now += 1200.0
+    assert limiter.hit_now("k", rate, 2).allowed
+    assert not limiter.hit_now("k", rate).allowed
+
+
+def test_a_call_of_more_runs_than_the_limit_is_refused_with_nothing_spent() -> None:
+    spec = make_spec({"rate_limits": {"developer": "6/h"}})
+    access = compile_access(spec, redis_url="")
+    ann = {"sub": "ann", "role": "developer"}
+    check(access, ann, "invoke")
+    with pytest.raises(RateLimited) as never:
+        asyncio.run(access.check(ann, "invoke", cost=6, spent=1))
+    assert "at most 6" in never.value.detail and "6/h" in never.value.detail
+    asyncio.run(access.check(ann, "invoke", cost=5, spent=1))
+    with pytest.raises(RateLimited):
+        check(access, ann, "invoke")

@@ -545,3 +545,21 @@ def test_the_collector_does_not_know_the_backends_by_name() -> None:
         for m in imported
         if m.startswith(("agentdock_plugins.langfuse", "agentdock_plugins.otel"))
     }
+
+
+def test_export_refuses_two_different_agents_given_twice_as_an_option(tmp_path: Path) -> None:
+    """``--agent a --agent b`` names two agents, as ``a --agent b`` does: exit 2, not ``b``."""
+    path = str(filled(tmp_path))
+    twice = CliRunner().invoke(
+        cli, ["metrics", "export", "--agent", "local", "--agent", "other", "--db", path]
+    )
+    assert twice.exit_code == 2, twice.output
+    assert "'local'" in twice.output and "'other'" in twice.output
+    assert "run_id" not in twice.output  # no rows written
+    again = invoke("metrics", "export", "--agent", "local", "--agent", "local", "--db", path)
+    assert again.exit_code == 0
+    assert len(again.output.splitlines()) > 1
+    mixed = CliRunner().invoke(
+        cli, ["metrics", "export", "local", "--agent", "local", "--agent", "other", "--db", path]
+    )
+    assert mixed.exit_code == 2, mixed.output

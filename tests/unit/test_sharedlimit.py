@@ -183,3 +183,16 @@ def test_compile_access_uses_the_file_the_environment_names(
         compile_access(auth_spec({"mode": "api_key", "api_keys": {"enabled": True}})).limiter,
         MemoryLimiter,
     )
+
+
+def test_a_charge_of_several_requests_as_in_memory(tmp_path: Path) -> None:
+    clock = Clock()
+    shared = SharedLimiter(tmp_path / "t", clock=clock)
+    memory = MemoryLimiter(clock)
+    rate = parse_rate("6/h")
+    try:
+        for cost, gap in [(1, 0.0), (6, 0.0), (5, 0.0), (1, 0.0), (2, 1200.0), (1, 0.0)]:
+            clock.now += gap
+            assert shared.hit_now("k", rate, cost) == memory.hit_now("k", rate, cost), cost
+    finally:
+        close(shared)

@@ -412,6 +412,28 @@ def test_a_caller_admitted_from_its_headers_is_authenticated_once_for_its_run() 
     run(main())
 
 
+def test_runs_admitted_together_are_authenticated_once_for_all_of_them() -> None:
+    """A batch's runs admitted at once: each of them takes the admission, one more does not."""
+    agent = Agent()
+    pipeline = build(agent)
+
+    async def main() -> None:
+        admitted = await pipeline.admit(GOOD)
+        assert await pipeline.admit_runs(admitted, 1) is admitted
+        together = await pipeline.admit_runs(admitted, 3)
+        assert isinstance(together, AdmittedHeaders) and dict(together) == GOOD
+        for text in ("a", "b", "c"):
+            await pipeline.invoke(json.dumps({"text": text}).encode(), headers=together)
+        assert agent.calls == ["auth", "adapter", "adapter", "adapter"]
+        await pipeline.invoke(b'{"text": "d"}', headers=together)  # a fourth: admitted anew
+        assert agent.calls[-2:] == ["auth", "adapter"]
+        agent.calls.clear()
+        await pipeline.admit_runs(GOOD, 2)  # headers not admitted yet: admitted first, once
+        assert agent.calls == ["auth"]
+
+    run(main())
+
+
 def test_headers_admitted_elsewhere_are_not_trusted() -> None:
     agent = Agent()
     pipeline, other = build(agent), build(Agent())

@@ -81,8 +81,15 @@ class Access:
         """Whether ``role`` holds ``permission`` (no rate limit involved)."""
         return permission in self.roles.get(role, ())
 
-    async def check(self, identity: Mapping[str, Any], permission: str) -> None:
-        """Raise :class:`Forbidden` or :class:`RateLimited`; return None when the call may go."""
+    async def check(
+        self, identity: Mapping[str, Any], permission: str, *, cost: int = 1, spent: int = 0
+    ) -> None:
+        """Raise :class:`Forbidden` or :class:`RateLimited`; return None when the call may go.
+
+        ``cost``: the call counts as that many against the rate limit, all or none (a batch's
+        runs, charged before any runs); ``spent``: what the same call was charged already
+        (its admission from the headers). A call of more than the role's whole limit is
+        refused outright: no wait would let it go."""
         role = str(identity.get("role", ""))
         granted = self.roles.get(role)
         if granted is None:
@@ -99,7 +106,17 @@ class Access:
         if rate is None:
             return
         subject = str(identity.get("sub", ""))
-        decision = await self.limiter.hit(f"{self._prefix}{role}:{subject}", rate)
+        key = f"{self._prefix}{role}:{subject}"
+        if cost == 1 and not spent:
+            decision = await self.limiter.hit(key, rate)
+        else:
+            if cost + spent > rate.count:
+                raise RateLimited(
+                    f"role {role!r} is limited to {rate.text}: a call of {cost + spent} runs "
+                    f"is more than it ever allows; send at most {rate.count}",
+                    retry_after=rate.period,
+                )
+            decision = await self.limiter.hit(key, rate, cost)
         if not decision.allowed:
             if decision.unavailable:
                 raise ServiceUnavailable(

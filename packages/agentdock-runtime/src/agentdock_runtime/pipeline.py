@@ -119,9 +119,10 @@ class AdmittedHeaders(dict[str, str]):
     A server admits the caller from the headers alone, before it reads the body, then hands
     these headers to the run: the run's own admission takes the identity from here instead
     of authenticating again, so the rate limit still counts the call once. That holds for
-    one run (a second run on the same headers, as a batch makes, is admitted again, as
-    it always was); :meth:`Pipeline.authorize` for ``invoke`` reads it as often as asked.
-    Only the pipeline that made them trusts them.
+    one run (a further run on the same headers is admitted again), or for as many as
+    :meth:`Pipeline.admit_runs` charged the rate limit for up front (a batch's);
+    :meth:`Pipeline.authorize` for ``invoke`` reads it as often as asked. Only the pipeline
+    that made them trusts them.
     """
 
     __slots__ = ("_by", "_identity", "_unused")
@@ -130,7 +131,8 @@ class AdmittedHeaders(dict[str, str]):
     # set there (dict's own constructor and plain stores: half the cost of an ``__init__``).
     _by: Pipeline
     _identity: Mapping[str, Any]
-    _unused: bool
+    #: Runs still to take this admission as theirs.
+    _unused: int
 
 
 def _usage_dict(usage: Usage) -> dict[str, int]:
@@ -393,7 +395,30 @@ class Pipeline:
             return headers
         identity = await self._admit(headers, "invoke", None)
         admitted = AdmittedHeaders(headers)
-        admitted._identity, admitted._by, admitted._unused = identity, self, True
+        admitted._identity, admitted._by, admitted._unused = identity, self, 1
+        return admitted
+
+    async def admit_runs(self, headers: Mapping[str, str], runs: int) -> Mapping[str, str]:
+        """Admit ``runs`` runs on one request's headers at once, before any of them starts
+        (a batch's): the rate limit is charged for all of them, or refused (429) with nothing
+        spent, and each run takes the admission as its own. ``headers`` are :meth:`admit`'s
+        answer for one run, whose charge counts as the first; other headers are admitted
+        first. With auth off, or one run, ``headers`` as they are."""
+        if self._auth is None or runs < 2:
+            return headers
+        if type(headers) is AdmittedHeaders and headers._by is self and headers._unused == 1:
+            identity = headers._identity
+        else:
+            identity = await self._admit(dict(headers), "invoke", None)
+        if self._access is not None:
+            try:
+                await self._access(identity, "invoke", cost=runs - 1, spent=1)
+            except RuntimeHTTPError as exc:
+                if self._telemetry.sinks:
+                    self._report.auth_failure(exc, headers, None, identity)
+                raise
+        admitted = AdmittedHeaders(headers)
+        admitted._identity, admitted._by, admitted._unused = identity, self, runs
         return admitted
 
     async def _admit(
@@ -404,8 +429,8 @@ class Pipeline:
         if type(headers) is AdmittedHeaders and headers._by is self and permission == "invoke":
             if state is None:  # outside a run: as often as asked
                 return headers._identity
-            if headers._unused:  # the run the caller was admitted for
-                headers._unused = False
+            if headers._unused:  # a run the caller was admitted for
+                headers._unused -= 1
                 return headers._identity
         caller: Mapping[str, Any] | None = None  # once authenticated: who was refused
         try:

@@ -98,15 +98,17 @@ class Decision:
 ALLOWED = Decision(True)
 
 
-def gcra_wait(tat: float, now: float, rate: Rate) -> float:
+def gcra_wait(tat: float, now: float, rate: Rate, cost: int = 1) -> float:
     """Seconds a request at ``now`` would wait, for a caller whose TAT is ``tat`` (at least
     ``now``): how far the TAT would run past one period ahead. More than :data:`SLACK_S`
-    refuses the request; else the caller's TAT becomes ``tat + rate.interval``.
+    refuses the request; else the caller's TAT becomes ``tat + rate.interval``. A request
+    that counts as ``cost`` requests (a batch's runs, charged together) advances it by
+    ``cost`` intervals, all or none.
 
     Float sums of ``interval`` round, and a wait of a few ulps would refuse the last request
     of a burst (or, at a burst of 1, a caller's very first): waits under SLACK_S count as none.
     """
-    return (tat - now) - (rate.period - rate.interval)
+    return (tat - now) - (rate.period - rate.interval * cost)
 
 
 class Limiter(Protocol):
@@ -114,13 +116,15 @@ class Limiter(Protocol):
 
     ``backend`` is where limits are kept now: ``redis``, ``local`` (this process, or the
     workers of one host together) or ``closed`` (Redis failing, limited callers refused);
-    ``fallbacks`` counts the times Redis failed and limits left it.
+    ``fallbacks`` counts the times Redis failed and limits left it. ``cost``: the request
+    counts as that many (a batch charged for its runs at once): allowed whole or refused
+    whole, a refusal spending nothing.
     """
 
     backend: str
     fallbacks: int
 
-    async def hit(self, key: str, rate: Rate) -> Decision: ...
+    async def hit(self, key: str, rate: Rate, cost: int = 1) -> Decision: ...
 
     async def close(self) -> None: ...
 
@@ -128,7 +132,7 @@ class Limiter(Protocol):
 class LocalLimiter(Limiter, Protocol):
     """A limiter of this host that answers without I/O: what Redis falls back to."""
 
-    def hit_now(self, key: str, rate: Rate) -> Decision: ...
+    def hit_now(self, key: str, rate: Rate, cost: int = 1) -> Decision: ...
 
     def ahead(self, key: str) -> float:
         """Seconds the caller's TAT runs ahead of now (0 or less: its whole budget)."""
@@ -150,14 +154,15 @@ class MemoryLimiter:
         self._tat: dict[str, float] = {}
         self._max_keys = max_keys
 
-    def hit_now(self, key: str, rate: Rate) -> Decision:
+    def hit_now(self, key: str, rate: Rate, cost: int = 1) -> Decision:
         now = self._clock()
         tat = self._tat.get(key, now)
         if tat < now:
             tat = now
-        new_tat = tat + rate.interval
+        step = rate.interval * cost
+        new_tat = tat + step
         # :func:`gcra_wait`, inlined: a call would cost this method a tenth of its time.
-        wait = (tat - now) - (rate.period - rate.interval)
+        wait = (tat - now) - (rate.period - step)
         if wait > SLACK_S:
             return Decision(False, wait)
         if len(self._tat) >= self._max_keys and key not in self._tat:
@@ -165,8 +170,8 @@ class MemoryLimiter:
         self._tat[key] = new_tat
         return ALLOWED
 
-    async def hit(self, key: str, rate: Rate) -> Decision:
-        return self.hit_now(key, rate)
+    async def hit(self, key: str, rate: Rate, cost: int = 1) -> Decision:
+        return self.hit_now(key, rate, cost)
 
     def ahead(self, key: str) -> float:
         tat = self._tat.get(key)
@@ -199,7 +204,8 @@ SLACK_S = 1e-6
 #: runtime's own count (more than a period: another clock's, none). That count is taken
 #: when Redis holds no TAT for the caller (it restarted empty) or one more than half an
 #: interval behind it (the runtime admitted callers alone while Redis was unreachable);
-#: closer, it is only the network's delay.
+#: closer, it is only the network's delay. ARGV[4]: ms the request advances the TAT by,
+#: its cost in intervals (a batch charged at once; one interval when absent).
 #: Returns {1, "0", "<ms the TAT now runs ahead>"} when allowed, {0, "<ms to wait>", "<ms
 #: ahead>"} when refused.
 GCRA_LUA = """
@@ -208,13 +214,14 @@ local period = tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local ahead = tonumber(ARGV[3])
+local step = tonumber(ARGV[4]) or interval
 if ahead > period + interval then ahead = 0 end
 local known = now + ahead
 local tat = tonumber(redis.call('GET', KEYS[1]))
 local carried = tat == nil or known - tat > interval / 2
 if carried then tat = known end
 if tat < now then tat = now end
-local new_tat = tat + interval
+local new_tat = tat + step
 local allow_at = new_tat - period
 if allow_at - now > 0.001 then
   if carried and tat > now then
@@ -276,14 +283,15 @@ class RedisLimiter:
         #: While Redis is failing, it is tried again only after this (monotonic) time.
         self._retry_at = 0.0
 
-    async def hit(self, key: str, rate: Rate) -> Decision:
+    async def hit(self, key: str, rate: Rate, cost: int = 1) -> Decision:
         if self._failing and time.monotonic() < self._retry_at:
-            return self._without_redis(key, rate)
+            return self._without_redis(key, rate, cost)
         local = self._local
+        interval = rate.interval * 1000.0
         try:
             allowed, wait, ahead = await self._script(
                 keys=[self.prefix + key],
-                args=[rate.interval * 1000.0, rate.period * 1000.0, local.ahead(key) * 1000.0],
+                args=[interval, rate.period * 1000.0, local.ahead(key) * 1000.0, interval * cost],
             )
         except Exception as exc:  # Redis down: keep limiting from what was heard last
             if not self._failing:
@@ -298,7 +306,7 @@ class RedisLimiter:
                     else "this runtime keeps rate limits alone, from the spend it last heard of",
                 )
             self._retry_at = time.monotonic() + REDIS_RETRY_SEC
-            return self._without_redis(key, rate)
+            return self._without_redis(key, rate, cost)
         if self._failing:
             log.warning("rate limits are shared through Redis again")
             self._failing = False
@@ -308,10 +316,10 @@ class RedisLimiter:
             return ALLOWED
         return Decision(False, max(0.0, float(wait) / 1000.0))
 
-    def _without_redis(self, key: str, rate: Rate) -> Decision:
+    def _without_redis(self, key: str, rate: Rate, cost: int) -> Decision:
         if self._closed:
             return Decision(False, REDIS_RETRY_SEC, unavailable=True)
-        return self._local.hit_now(key, rate)
+        return self._local.hit_now(key, rate, cost)
 
     async def close(self) -> None:
         await self._client.aclose()

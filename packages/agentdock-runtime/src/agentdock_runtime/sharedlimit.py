@@ -139,21 +139,21 @@ class SharedLimiter:
 
     # -- LocalLimiter ----------------------------------------------------------------------
 
-    def hit_now(self, key: str, rate: Rate) -> Decision:
+    def hit_now(self, key: str, rate: Rate, cost: int = 1) -> Decision:
         h = _hash(key)
         with self._lock:
             now = self._clock()
             offset, tat = self._find(h)
             if tat < now or tat - now > rate.period + rate.interval:
                 tat = now
-            wait = gcra_wait(tat, now, rate)
+            wait = gcra_wait(tat, now, rate, cost)
             if wait > SLACK_S:
                 return Decision(False, wait)
-            self._store(h, offset, tat + rate.interval, now)
+            self._store(h, offset, tat + rate.interval * cost, now)
             return ALLOWED
 
-    async def hit(self, key: str, rate: Rate) -> Decision:
-        return self.hit_now(key, rate)
+    async def hit(self, key: str, rate: Rate, cost: int = 1) -> Decision:
+        return self.hit_now(key, rate, cost)
 
     def ahead(self, key: str) -> float:
         h = _hash(key)

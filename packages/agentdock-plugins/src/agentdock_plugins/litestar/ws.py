@@ -27,17 +27,19 @@ connection (close code 1006).
 
 **Runs.** The client sends ``{"input": {...}, "thread_id": "..."}`` (``thread_id``
 optional); the server answers with ``{"event": KIND, "id": N, "data": {...}}`` frames,
-``start`` to ``end`` or ``error``, the same items as the SSE stream; ``end`` also names the
-run's trace (``trace_id``, as ``start`` does and ``x-trace-id`` on the HTTP routes). A
-frame that is not such an object (not JSON, no ``input``, a ``thread_id`` that is not a
-string) is a run refused at its input, as a malformed body is on ``/invoke``: one
-``error`` frame holding the error envelope with the run's ``run_id``, the run reported and
-counted against the rate limit; a caller no longer admitted gets the admission's refusal
-instead. The connection stays open for the next run. Runs go one at a time: the next
-frame is read when the current run has ended, and the server stops reading the socket
-meanwhile, so at most one message waits per connection. Each run is authenticated again (a
-revoked key stops working on an open connection). When the client disconnects mid-run, the
-run is cancelled.
+``start`` to ``end`` or ``error``, the same items as the SSE stream; ``end`` and ``error``
+also name the run's trace (``trace_id``, as ``start`` does and ``x-trace-id`` on the HTTP
+routes). Each frame's caller is admitted again before the frame is read, as ``/invoke``
+admits a request before its body (a revoked key stops working on an open connection): a
+frame refused there (401, 403, 429, 498, 499) starts no run, and its ``error`` frame names
+none. A frame that is not such an object (not JSON, no ``input``, a ``thread_id`` that is
+not a string) from an admitted caller is a run refused at its input, as a malformed body
+is on ``/invoke``: one ``error`` frame holding the error envelope with the run's
+``run_id`` and ``trace_id``, the run reported and counted against the rate limit. The
+connection stays open for the next run. Runs go one at a time: the next frame is read when
+the current run has ended, and the server stops reading the socket meanwhile, so at most
+one message waits per connection. When the client disconnects mid-run, the run is
+cancelled.
 
 **Close codes.**
 
@@ -98,6 +100,8 @@ CLOSE_CREDENTIALS = 1008
 CLOSE_TOO_BIG = 1009
 #: A run refused with one of these: the connection's credentials are no longer good.
 _CREDENTIALS_GONE = frozenset({401, 498, 499})
+#: The frames that end a run: each names the run's trace besides its id.
+_TRACED = frozenset({"end", "error"})
 #: Base64url text of the largest credential accepted.
 _MAX_ENCODED = (MAX_CREDENTIAL_BYTES * 4 + 2) // 3
 _DENIAL = "websocket.http.response"
@@ -236,6 +240,8 @@ async def _runs(
     async def send_text(text: str) -> None:
         await send({"type": "websocket.send", "text": text})
 
+    admit = pipeline.admit
+
     while True:
         try:
             async with asyncio.timeout(idle_timeout):
@@ -255,30 +261,36 @@ async def _runs(
             await close(CLOSE_TOO_BIG, f"a message may hold {max_bytes} bytes")
             return
         try:
+            # As on /invoke, the caller is admitted (401, 403, 429, 498, 499) before the
+            # frame is read: a refusal here starts no run, and its frame names none. The
+            # run takes the admission as it is (the rate limit counts the frame once).
+            admitted = await admit(headers)
             try:
                 payload, thread_id = _request(data)
             except RuntimeHTTPError as malformed:
                 # As a malformed body on /invoke: a run refused at its input (its run id in
-                # the error frame, reported, counted against the rate limit), told to an
-                # admitted caller only; anyone else gets the admission's refusal.
-                await pipeline.refuse_input(malformed, headers=headers)
+                # the error frame, reported, counted against the rate limit).
+                await pipeline.refuse_input(malformed, headers=admitted)
             # Pipeline.stream is an async generator: aclose() ends the run on disconnect.
             items = cast(
                 "AsyncGenerator[StreamItem, None]",
-                pipeline.stream(payload, headers=headers, thread_id=thread_id),
+                pipeline.stream(payload, headers=admitted, thread_id=thread_id),
             )
             async with contextlib.aclosing(items):
                 start = await anext(items)  # a refusal before the run starts raises here
                 trace_id = start.data.get("trace_id") or start.data.get("run_id")
                 await send_text(_frame(start.event, start.id, start.data))
                 async for item in items:
-                    if item.event == "end":  # its trace, as x-trace-id names it elsewhere
-                        ended = {**item.data, "trace_id": trace_id}
-                        await send_text(_frame(item.event, item.id, ended))
+                    if item.event in _TRACED:  # its trace, as x-trace-id names it elsewhere
+                        traced = {**item.data, "trace_id": trace_id}
+                        await send_text(_frame(item.event, item.id, traced))
                     else:
                         await send_text(_frame(item.event, item.id, item.data))
         except RuntimeHTTPError as exc:
-            await send_text(_frame("error", 1, exc.envelope()))
+            envelope = exc.envelope()
+            if exc.run_id is not None:  # a run refused: its trace, as x-trace-id names it
+                envelope["trace_id"] = exc.trace_id or exc.run_id
+            await send_text(_frame("error", 1, envelope))
             if exc.status in _CREDENTIALS_GONE:
                 await close(CLOSE_CREDENTIALS, "the credentials are no longer valid")
                 return

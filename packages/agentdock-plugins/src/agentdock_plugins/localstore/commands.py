@@ -204,7 +204,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
     "--agent",
     "agent_option",
     metavar="NAME",
-    default=None,
+    multiple=True,
     help="The agent, as AGENT names it (kept for earlier scripts).",
 )
 @click.option(
@@ -226,7 +226,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
 @_DB_OPTION
 def export_command(
     agent: str | None,
-    agent_option: str | None,
+    agent_option: tuple[str, ...],
     fmt: str,
     since: float,
     out: Path | None,
@@ -266,16 +266,20 @@ def export_command(
     raise SystemExit(exitcodes.OK)
 
 
-def _export_agent(argument: str | None, option: str | None) -> str:
-    """The agent ``export`` reads: AGENT or ``--agent``, both only when they agree (exit 2)."""
-    if argument is not None and option is not None and argument != option:
+def _export_agent(argument: str | None, options: tuple[str, ...]) -> str:
+    """The agent ``export`` reads: AGENT or ``--agent`` (given once or more), all only when
+    they name the same agent (exit 2 otherwise: a repeated option never quietly keeps its
+    last value)."""
+    named = dict.fromkeys(([argument] if argument is not None else []) + list(options))
+    if len(named) > 1:
         raise click.UsageError(
-            f"AGENT {argument!r} and --agent {option!r} name different agents: give one"
+            "AGENT and --agent name different agents ("
+            + ", ".join(repr(name) for name in named)
+            + "): give one"
         )
-    agent = argument if argument is not None else option
-    if agent is None:
+    if not named:
         raise click.UsageError("Missing argument 'AGENT' (or --agent NAME).")
-    return agent
+    return next(iter(named))
 
 
 def escape_path(path: Path) -> str:

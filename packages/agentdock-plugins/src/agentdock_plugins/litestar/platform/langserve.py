@@ -6,8 +6,13 @@ works unchanged: ``invoke``, ``batch`` and ``stream``.
 * ``POST /langserve/{agent}/batch`` ``{"inputs", "config", "kwargs"}`` answers
   ``{"output": [...], "metadata": {"run_ids": [...]}}`` (the runs run one after another, so
   one caller's batch takes one run's share of the agent at a time); the body's ``run_ids``
-  name the runs, as LangServe's clients read them: no ``x-run-id`` or ``x-trace-id``,
-  whose one value could name only one of them (``invoke`` and ``stream`` send both);
+  name the runs, as LangServe's clients read them: no ``x-run-id`` or ``x-trace-id`` on
+  any batch answer, errors included, whose one value could name only one of them
+  (``invoke`` and ``stream`` send both). LangServe's batch is all or nothing (no
+  ``return_exceptions`` on a remote client), so the batch is admitted whole before any
+  input runs (:meth:`~agentdock_runtime.Pipeline.admit_runs`: the rate limit charged for
+  every input, or a plain 429 with nothing run or spent); an input that fails ends the batch
+  with its status and envelope, ``path`` under ``inputs[i]``;
 * ``POST /langserve/{agent}/stream`` sends ``metadata`` (``{"run_id"}``), a ``data`` event
   per state the graph reaches (its ``values``, as ``graph.stream`` yields them), then
   ``end``; a failure once streaming is an ``error`` event ``{"status_code", "message"}``.
@@ -118,7 +123,15 @@ def langserve_handlers(pipeline: Pipeline, spec: DockSpec, *, heartbeat_sec: flo
                 422, "ValidationError", "config must be one object or one per input", path="config"
             )
             await refuse(pipeline, headers, error)
-        results = [await run(v, c, headers) for v, c in zip(body.inputs, configs, strict=True)]
+        # Admitted whole before any input runs: the rate limit is charged for every input
+        # at once, or the batch is refused (429) with no run started and nothing spent.
+        admitted = await pipeline.admit_runs(headers, len(body.inputs))
+        results = []
+        for index, (value, config) in enumerate(zip(body.inputs, configs, strict=True)):
+            try:
+                results.append(await run(value, config, admitted))
+            except RuntimeHTTPError as error:
+                return _failed_input(error, index)
         answer = {
             "output": [r.output for r in results],
             "metadata": {"run_ids": [r.run_id for r in results]},
@@ -143,6 +156,21 @@ def langserve_handlers(pipeline: Pipeline, spec: DockSpec, *, heartbeat_sec: flo
         )
 
     return [invoke, batch, stream]
+
+
+def _failed_input(error: RuntimeHTTPError, index: int) -> Response[bytes]:
+    """The answer to a batch whose input ``index`` failed: the error's status and envelope,
+    its ``path`` under ``inputs[index]`` and its ``run_id`` the failing run's, but neither
+    ``x-run-id`` nor ``x-trace-id`` (no header names one run of a batch)."""
+    envelope = error.envelope()
+    where = f"inputs[{index}]"
+    envelope["path"] = f"{where}.{error.path}" if error.path else where
+    return Response(
+        content=encode(envelope),
+        status_code=error.status,
+        media_type=JSON,
+        headers=dict(error.headers),
+    )
 
 
 async def _next(items: Any) -> StreamItem:

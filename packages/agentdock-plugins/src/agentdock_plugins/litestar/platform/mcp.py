@@ -14,7 +14,10 @@ its protocol version, and results carry ``resultType``).
   HTTP answer names the run (``x-run-id``, ``x-trace-id``), as A2A's ``message/send``
   does. A refusal once the caller is admitted (the input schema, a policy, the agent
   failing) is a tool error (``isError``) carrying AgentDock's error envelope, so the model
-  sees why, its answer naming the run too. A run
+  sees why, its answer naming the run too. A result's ``_meta`` names its run
+  (``agentdock/run_id``: on a success, on a tool error once the run started, on an
+  ``input_required`` result) and, for a run stopped at an interrupt,
+  ``agentdock/interrupted: true``. A run
   stopped at an ``interrupt()`` asks for input with 2026-07-28's ``input_required`` result
   (the retried call resumes it, :mod:`..resume`); in the handshake era, which has no way
   to take the answer, it is a tool error saying so.
@@ -70,6 +73,10 @@ HANDSHAKE_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 MODERN_VERSIONS = ("2026-07-28",)
 _VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
 UNSUPPORTED_VERSION = -32022
+#: The ``_meta`` keys of a ``tools/call`` result: the run it started, and whether that run
+#: stopped at an interrupt.
+_RUN_ID_KEY = "agentdock/run_id"
+_INTERRUPTED_KEY = "agentdock/interrupted"
 #: The methods served (any other is -32601, whatever its params).
 _METHODS = frozenset({"initialize", "server/discover", "tools/list", "tools/call", "ping"})
 #: The threads of ``tools/call`` runs that may be resumed are ``mcp:<uuid>``.
@@ -193,7 +200,7 @@ class _Tool:
             "content": [{"type": "text", "text": encode(output).decode()}],
             "structuredContent": structured,
             "isError": False,
-            "_meta": {"agentdock/run_id": result.run_id},
+            "_meta": {_RUN_ID_KEY: result.run_id},
         }
 
     def asks(self, interrupts: Any, run_id: str, thread: str | None) -> dict[str, Any]:
@@ -206,7 +213,7 @@ class _Tool:
         asked = [interrupt_of(item) for item in interrupts or ()]
         values = [item["value"] for item in asked]
         text = encode(values[0] if len(values) == 1 else values).decode()
-        meta = {"agentdock/run_id": run_id, "agentdock/interrupted": True}
+        meta = {_RUN_ID_KEY: run_id, _INTERRUPTED_KEY: True}
         if thread is not None:
             form = {"mode": "form", "message": text, "requestedSchema": _ANSWER_SCHEMA}
             return {
@@ -224,12 +231,16 @@ class _Tool:
 
 
 def _tool_error(exc: RuntimeHTTPError) -> dict[str, Any]:
-    """A refusal once the caller is admitted, as a tool error carrying the envelope."""
-    return {
+    """A refusal once the caller is admitted, as a tool error carrying the envelope; once
+    its run started, ``_meta`` names the run as a success's does."""
+    result: dict[str, Any] = {
         "content": [{"type": "text", "text": f"{exc.name}: {exc.detail}"}],
         "structuredContent": exc.envelope(),
         "isError": True,
     }
+    if exc.run_id is not None:
+        result["_meta"] = {_RUN_ID_KEY: exc.run_id}
+    return result
 
 
 def _ids_of(exc: RuntimeHTTPError) -> dict[str, str]:
