@@ -23,7 +23,7 @@ from agentdock_runtime import (
     output_model,
 )
 from agentdock_runtime.iomodels import PydanticSchema
-from agentdock_runtime.jsonvalues import check_integers
+from agentdock_runtime.jsonvalues import MAX_DEPTH, check_integers, too_deep
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field
@@ -175,10 +175,12 @@ def test_non_object_json_is_422(raw: bytes) -> None:
     assert details[0]["message"].startswith("expected an object")
 
 
-def test_deep_nesting_inside_a_free_field_is_accepted() -> None:
-    deep = '{"x":' * 200 + "1" + "}" * 200
+def test_deep_nesting_inside_a_free_field_is_accepted_up_to_the_limit() -> None:
+    deep = '{"x":' * (MAX_DEPTH - 1) + "1" + "}" * (MAX_DEPTH - 1)
     value = _decode(f'{{"invoice_id": "INV", "lines": [{{"sku": "a"}}], "free": {deep}}}'.encode())
     assert "free" in value
+    with pytest.raises(MalformedJSONError, match="nested more than"):
+        _decode(f'{{"invoice_id": "INV", "lines": [], "free": {{"x": {deep}}}}}'.encode())
 
 
 # -- every failing field -------------------------------------------------------------------------
@@ -567,3 +569,18 @@ def test_every_reference_error_location_is_reported(schema: dict[str, Any], inst
             continue  # reported at each unexpected field's own path
         path = agentdock.findings.format_path(tuple(error.absolute_path))
         assert any(p == path or p.startswith(path) for p in ours), (path, ours)
+
+
+def test_a_body_nested_past_the_limit_is_malformed_and_one_at_it_is_not() -> None:
+    """Arrays and objects count alike; brackets inside strings are no nesting; a value a
+    typed decoder made (no dict or list) is judged by the document itself."""
+    at_limit = '{"a": ' + "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1) + "}"
+    past = '{"a": ' + "[{}," * MAX_DEPTH + "1" + "]" * MAX_DEPTH + "}"
+    assert isinstance(decode_json(at_limit)["a"], list)
+    assert too_deep(at_limit, json.loads(at_limit)) is None
+    with pytest.raises(MalformedJSONError, match="nested more than"):
+        decode_json(past)
+    assert too_deep(past.encode(), object()) is not None  # a typed decoder's value
+    in_text = json.dumps({"text": "[" * 5000})
+    assert too_deep(in_text, json.loads(in_text)) is None
+    assert decode_json(in_text) == {"text": "[" * 5000}

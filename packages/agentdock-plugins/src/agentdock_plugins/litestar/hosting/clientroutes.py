@@ -370,7 +370,7 @@ class _Asked:
 def _decode(body: bytes) -> Any:
     try:
         return _decoder.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
 
 

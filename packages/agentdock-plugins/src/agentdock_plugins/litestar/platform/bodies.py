@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 from agentdock_runtime import InputValidationError, MalformedJSONError, RuntimeHTTPError
-from agentdock_runtime.jsonvalues import check_integers
+from agentdock_runtime.jsonvalues import check_integers, too_deep
 
 from agentdock_plugins.langgraph.platformrun import STREAM_MODES
 
@@ -166,13 +166,18 @@ def decode_body(body: bytes, kind: type[T], *, empty_ok: bool = True) -> T:
             raise MalformedJSONError("the request body is empty")
     check_integers(body)
     try:
-        return decoder.decode(body)  # type: ignore[no-any-return]
+        value = decoder.decode(body)
     except msgspec.ValidationError as exc:
         message = str(exc)
         path = message.rpartition("at `$.")[2].rstrip("`") if "at `$." in message else None
         raise InputValidationError(message.partition(" - at")[0], path=path) from None
     except msgspec.DecodeError:
         raise MalformedJSONError("the request body is not valid JSON") from None
+    except RecursionError:
+        raise MalformedJSONError("the request body is nested too deeply") from None
+    if (deep := too_deep(body, value)) is not None:
+        raise deep
+    return value  # type: ignore[no-any-return]
 
 
 def run_config(value: Any) -> dict[str, Any]:

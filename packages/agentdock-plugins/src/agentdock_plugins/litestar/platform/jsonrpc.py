@@ -23,7 +23,7 @@ from agentdock_runtime import (
     TokenExpired,
     Unauthorized,
 )
-from agentdock_runtime.jsonvalues import check_integers
+from agentdock_runtime.jsonvalues import check_integers, too_deep
 from litestar import Response
 
 from agentdock_plugins.litestar.platform.encoding import encode
@@ -90,8 +90,13 @@ def read_message(raw: bytes) -> dict[str, Any]:
     try:
         message = _decoder.decode(raw)
         check_integers(raw)
+        deep = too_deep(raw, message)
+        if deep is not None:
+            raise deep
     except msgspec.DecodeError:
         raise RpcError(PARSE_ERROR, "the body is not JSON") from None
+    except RecursionError:
+        raise RpcError(PARSE_ERROR, "the body is nested too deeply") from None
     except MalformedJSONError as error:
         raise RpcError(PARSE_ERROR, error.detail, refused_data(error)) from None
     if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
