@@ -129,6 +129,14 @@ MALFORMED = [
     (json.dumps([1]), "BadRequest", 400, "input"),
     (json.dumps({"text": "no input"}), "BadRequest", 400, "input"),
     (json.dumps({"input": {"text": "a"}, "thread_id": 3}), "BadRequest", 400, "thread_id"),
+    # An integer wider than 64 bits is named by its path, as on /invoke.
+    (
+        '{"input": {"text": "a", "n": 99999999999999999999999}}',
+        "MalformedJSONError",
+        400,
+        "input.n",
+    ),
+    ('{"input": {"n": ' + "[" * 200 + "]" * 200 + "}}", "MalformedJSONError", 400, None),
 ]
 
 

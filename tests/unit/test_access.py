@@ -307,6 +307,7 @@ def test_a_call_of_more_runs_than_the_limit_is_refused_with_nothing_spent() -> N
     with pytest.raises(RateLimited) as never:
         asyncio.run(access.check(ann, "invoke", cost=6, spent=1))
     assert "at most 6" in never.value.detail and "6/h" in never.value.detail
+    assert never.value.retry_after is None and "Retry-After" not in never.value.headers
     asyncio.run(access.check(ann, "invoke", cost=5, spent=1))
     with pytest.raises(RateLimited):
         check(access, ann, "invoke")

@@ -172,7 +172,8 @@ class RateLimited(_Fixed):
     """429: the caller's role exceeded its rate limit.
 
     ``retry_after`` is how many seconds until one more request would be allowed; it is sent
-    as ``Retry-After`` (whole seconds, rounded up, at least 1).
+    as ``Retry-After`` (whole seconds, rounded up, at least 1). ``None``: no wait would help
+    (a call larger than the limit ever allows), and no ``Retry-After`` is sent.
     """
 
     STATUS = 429
@@ -182,13 +183,15 @@ class RateLimited(_Fixed):
         self,
         detail: str,
         *,
-        retry_after: float = 1.0,
+        retry_after: float | None = 1.0,
         path: str | None = None,
         details: Sequence[Mapping[str, Any]] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        self.retry_after = max(0.0, float(retry_after))
-        merged = {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
+        self.retry_after = None if retry_after is None else max(0.0, float(retry_after))
+        merged = {}
+        if self.retry_after is not None:
+            merged["Retry-After"] = str(max(1, math.ceil(self.retry_after)))
         merged.update(headers or {})
         super().__init__(detail, path=path, details=details, headers=merged)
 

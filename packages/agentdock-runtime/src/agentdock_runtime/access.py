@@ -114,7 +114,7 @@ class Access:
                 raise RateLimited(
                     f"role {role!r} is limited to {rate.text}: a call of {cost + spent} runs "
                     f"is more than it ever allows; send at most {rate.count}",
-                    retry_after=rate.period,
+                    retry_after=None,
                 )
             decision = await self.limiter.hit(key, rate, cost)
         if not decision.allowed:

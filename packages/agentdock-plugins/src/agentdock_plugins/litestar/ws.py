@@ -204,7 +204,9 @@ def _frame(event: str, item_id: int, data: Mapping[str, Any]) -> str:
 def _request(raw: str | bytes) -> tuple[Any, str | None]:
     try:
         message = decode_json(raw)
-    except MalformedJSONError:
+    except MalformedJSONError as error:
+        if error.path is not None:  # an integer wider than 64 bits: where it is
+            raise
         raise MalformedJSONError("the frame is not valid JSON") from None
     if type(message) is not dict or "input" not in message:
         raise RuntimeHTTPError(
