@@ -62,7 +62,7 @@ from agentdock_plugins.litestar.invoke import Scope, request_headers
 from agentdock_plugins.litestar.openapi import declared_schemas
 from agentdock_plugins.litestar.platform.admitted import body_admitted
 from agentdock_plugins.litestar.platform.bodies import not_found
-from agentdock_plugins.litestar.platform.encoding import encode, run_ids
+from agentdock_plugins.litestar.platform.encoding import encode, refused_run_ids, run_ids
 from agentdock_plugins.litestar.platform.jsonrpc import (
     INVALID_PARAMS,
     RUN_REFUSALS,
@@ -355,7 +355,7 @@ class _Agent:
             if is_admission(exc):  # a caller refused leaves the task as it was
                 raise
             task["history"].append(answer)
-            return self.fail(task, exc.envelope()), _ids_of(exc)
+            return self.fail(task, exc.envelope()), refused_run_ids(exc)
         finally:
             self.answering.discard(task["id"])
         if isinstance(result.input, Mapping):
@@ -389,7 +389,7 @@ class _Agent:
         except RuntimeHTTPError as exc:
             if is_admission(exc):
                 raise
-            return self.fail(task, exc.envelope()), _ids_of(exc)
+            return self.fail(task, exc.envelope()), refused_run_ids(exc)
         self.given(task["history"][0], result.input, carried)
         return self.complete(task, result.output, result.run_id), run_ids(
             result.run_id, result.trace_id
@@ -407,7 +407,7 @@ class _Agent:
         except RuntimeHTTPError as exc:
             if is_admission(exc):
                 raise
-            return self.fail(task, exc.envelope()), _ids_of(exc)
+            return self.fail(task, exc.envelope()), refused_run_ids(exc)
         self.given(task["history"][0], first.input, carried)
         task["status"] = {"state": "working", "timestamp": _now()}
         self.keep(task)
@@ -494,7 +494,8 @@ def a2a_handlers(pipeline: Pipeline, spec: DockSpec) -> list[Any]:
             if is_admission(exc):
                 raise
             served.fail(task, exc.envelope())  # the run started: its ids, as message/send
-            return Stream(_one(ident, task), media_type="text/event-stream", headers=_ids_of(exc))
+            ids = refused_run_ids(exc)
+            return Stream(_one(ident, task), media_type="text/event-stream", headers=ids)
         served.given(task["history"][0], first.input, carried)
         run_id = str(first.data.get("run_id", ""))
         return Stream(
@@ -597,11 +598,6 @@ async def _events(
         agent.running.pop(task["id"], None)
         with anyio.CancelScope(shield=True):
             await items.aclose()
-
-
-def _ids_of(exc: RuntimeHTTPError) -> dict[str, str]:
-    """``x-run-id`` and ``x-trace-id`` of the run ``exc`` ended (none when no run started)."""
-    return run_ids(exc.run_id, exc.trace_id) if exc.run_id else {}
 
 
 def _non_blocking(params: Mapping[str, Any]) -> bool:

@@ -29,7 +29,7 @@ from agentdock_plugins.langgraph.stateschema import state_jsonschema
 from agentdock_plugins.litestar.openapi import declared_schemas
 from agentdock_plugins.litestar.platform.admitted import decode_admitted, refuse
 from agentdock_plugins.litestar.platform.bodies import RunCreate, not_found
-from agentdock_plugins.litestar.platform.encoding import HEARTBEAT, encode, run_ids
+from agentdock_plugins.litestar.platform.encoding import HEARTBEAT, encode, refused_run_ids, run_ids
 from agentdock_plugins.litestar.platform.records import Records, RunRecord, ThreadRecord, now_iso
 from agentdock_plugins.litestar.platform.replies import (
     SSE_HEADERS,
@@ -329,8 +329,7 @@ class Platform:
         except RuntimeHTTPError as error:
             if error.status < 500:
                 raise
-            ids = run_ids(error.run_id, error.trace_id) if error.run_id else {}
-            return failure_parts(error, error.run_id, ids)
+            return failure_parts(error, error.run_id, refused_run_ids(error))
         finally:
             PLATFORM_RUN.reset(token)
         return 200, encode(result.output), run_ids(result.run_id, result.trace_id)

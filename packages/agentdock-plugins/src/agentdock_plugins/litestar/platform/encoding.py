@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
+from agentdock_runtime import RuntimeHTTPError
 
-__all__ = ["HEARTBEAT", "encode", "run_ids", "sse_event"]
+__all__ = ["HEARTBEAT", "encode", "refused_run_ids", "run_ids", "sse_event"]
 
 #: The comment sent on an idle stream.
 HEARTBEAT = b": heartbeat\n\n"
@@ -51,3 +52,9 @@ def run_ids(run_id: str, trace_id: str | None) -> dict[str, str]:
     run's W3C trace id, the caller's when it sent a ``traceparent``; else the run id,
     which a run without a trace of its own is traced under), as ``/invoke`` sends them."""
     return {"x-run-id": run_id, "x-trace-id": trace_id or run_id}
+
+
+def refused_run_ids(error: RuntimeHTTPError) -> dict[str, str]:
+    """:func:`run_ids` of the run a ``RuntimeHTTPError`` ended; none when it refused the
+    call before any run started."""
+    return run_ids(error.run_id, error.trace_id) if error.run_id else {}

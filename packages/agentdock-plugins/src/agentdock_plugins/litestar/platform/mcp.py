@@ -46,7 +46,7 @@ from litestar import HttpMethod, Request, Response, route
 from agentdock_plugins.litestar.invoke import Scope, request_headers
 from agentdock_plugins.litestar.openapi import declared_schemas
 from agentdock_plugins.litestar.platform.admitted import body_admitted
-from agentdock_plugins.litestar.platform.encoding import encode, run_ids
+from agentdock_plugins.litestar.platform.encoding import encode, refused_run_ids, run_ids
 from agentdock_plugins.litestar.platform.jsonrpc import (
     INVALID_PARAMS,
     INVALID_REQUEST,
@@ -146,7 +146,7 @@ class _Tool:
         except RuntimeHTTPError as exc:
             if is_admission(exc):
                 raise
-            return _tool_error(exc), _ids_of(exc)
+            return _tool_error(exc), refused_run_ids(exc)
         return self.answer(result, thread), run_ids(result.run_id, result.trace_id)
 
     async def resume(
@@ -180,7 +180,7 @@ class _Tool:
         except RuntimeHTTPError as exc:
             if is_admission(exc):
                 raise
-            return _tool_error(exc), _ids_of(exc)
+            return _tool_error(exc), refused_run_ids(exc)
         return self.answer(result, thread), run_ids(result.run_id, result.trace_id)
 
     async def refuse(self, headers: Mapping[str, str], error: RpcError) -> NoReturn:
@@ -241,11 +241,6 @@ def _tool_error(exc: RuntimeHTTPError) -> dict[str, Any]:
     if exc.run_id is not None:
         result["_meta"] = {_RUN_ID_KEY: exc.run_id}
     return result
-
-
-def _ids_of(exc: RuntimeHTTPError) -> dict[str, str]:
-    """``x-run-id`` and ``x-trace-id`` of the run ``exc`` refused (none when none started)."""
-    return run_ids(exc.run_id, exc.trace_id) if exc.run_id else {}
 
 
 def _modern_version(params: Mapping[str, Any]) -> str | None:
