@@ -40,7 +40,14 @@ import re2
 from agentdock_plugins.policies import injection_confusables, injection_unstable
 from agentdock_plugins.policies.invisible import INVISIBLE, char_class
 
-__all__ = ["LEET", "byte_table", "canonical", "confusable_table", "strip_hidden"]
+__all__ = [
+    "LEET",
+    "byte_table",
+    "canonical",
+    "confusable_table",
+    "strip_hidden",
+    "strip_hidden_clean",
+]
 
 #: Leetspeak digits and symbols, read as letters inside a word that holds letters.
 LEET = str.maketrans(
@@ -114,9 +121,12 @@ _HIDDEN_CHAR = re.compile(f"[{_HIDDEN_BMP_CLASS}{_ASTRAL}]")
 _ANY_ASTRAL = re.compile(f"[{_ASTRAL}]")
 
 
-def _search(pattern: re.Pattern[str], text: str, members: Mapping[int, object]) -> bool:
-    """Whether ``text`` holds a character of ``pattern``'s class that is in ``members``."""
-    for match in pattern.finditer(text):
+def _search(
+    pattern: re.Pattern[str], text: str, members: Mapping[int, object], pos: int = 0
+) -> bool:
+    """Whether ``text`` (from ``pos``) holds a character of ``pattern``'s class that is in
+    ``members``."""
+    for match in pattern.finditer(text, pos):
         code = ord(match.group())
         if code < 0x10000 or code in members:
             return True
@@ -526,16 +536,28 @@ def strip_hidden(text: str) -> str:
     What the decoders read: a base64 blob with a zero-width space inside is still a blob,
     and its case still matters.
     """
+    return strip_hidden_clean(text)[0]
+
+
+def strip_hidden_clean(text: str) -> tuple[str, bool]:
+    """``(strip_hidden(text), whether text is clean)``: *clean* text holds no character of
+    :data:`_HIDDEN_CHAR`'s class (no hidden, no astral character), and is returned as it
+    is. :func:`canonical` scans a text that is not ASCII for the same class; told that it
+    is clean (``clean=True``), it does not scan again (4 KB of the corpus's nine other
+    languages: one scan, some 30 µs)."""
     if text.isascii():
-        return text
+        return text, True
     # Tag characters are hidden ones too: a text without any is returned in one scan.
-    if not _search(_HIDDEN_CHAR, text, _HIDDEN):
-        return text
+    found = _HIDDEN_CHAR.search(text)
+    if found is None:
+        return text, True
+    if not _search(_HIDDEN_CHAR, text, _HIDDEN, found.start()):
+        return text, False
     if _ANY_TAG.search(text) is not None:
         text = text.translate(_TAGS)
     if not _search(_HIDDEN_CHAR, text, _HIDDEN):
-        return text
-    return _drop(text)
+        return text, False
+    return _drop(text), False
 
 
 #: Two single characters set apart by one space, between wider gaps or the text's ends.
@@ -582,13 +604,15 @@ def _leet_sparse(text: str) -> str:
     return "".join(parts)
 
 
-def canonical(text: str) -> tuple[str, bool]:
+def canonical(text: str, clean: bool = False) -> tuple[str, bool]:
     """``(canonical form, whether a disguise was taken off)`` (see the module docstring).
 
     A disguise is a hidden character, a combining mark left after NFC (one that no
     precomposed letter absorbs), combining marks typed after ASCII letters (``i\u0301``), a
     look-alike folded in text that also holds ASCII letters, a letter-separated word, or
-    leetspeak.
+    leetspeak. ``clean``: the caller knows that ``text`` holds no character of
+    :data:`_HIDDEN_CHAR`'s class (:func:`strip_hidden_clean` said so), and it is not
+    looked for again; the answer is the same.
     """
     disguised = False
     if text.isascii():
@@ -600,7 +624,7 @@ def canonical(text: str) -> tuple[str, bool]:
             # Korean and other text that CPython's NFKC composes again whole: normalised
             # in windows (see ``_stripped``). The scan goes on for the other branch.
             costly = True
-            found = _HIDDEN_CHAR.search(text, found.end())
+            found = None if clean else _HIDDEN_CHAR.search(text, found.end())
         if found is None:
             # Most text: no tag, inert or hidden character and no mark (each is one of
             # ``_HIDDEN_CHAR``'s), so this one scan answers for the three of the other
