@@ -483,3 +483,33 @@ def test_shapes_without_continuation_bytes_find_what_the_whole_shapes_find(
         decode._EVEN_PIECES.search(wide) is None
     )
     assert (decode._RUN in narrow) == (decode._RUN in wide)
+
+
+_WORDY = st.one_of(
+    st.sampled_from(
+        ["vafgehpg", "tpmorp", "metsys", "the", "ignore", "erirny", " ", "-", "\n", "é"]
+    ),
+    st.text(alphabet="abcdefgnopqrstuvwxyz ", max_size=12),
+    st.text(alphabet="é日한\U0001f600\ud800\u3000\xa0Жω", min_size=1, max_size=3),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(parts=st.lists(_WORDY, max_size=60))
+def test_stems_and_listed_words_are_found_in_the_narrow_bytes_as_in_utf8(
+    parts: list[str],
+) -> None:
+    # ``decode_once`` looks for the turned stems, and ``_turned_prose`` for listed words,
+    # in bytes where each character that is not ASCII is one space: they are found there
+    # exactly where they are found in the text's UTF-8.
+    text = "".join(parts)
+    raw = text.encode("utf-8", "surrogatepass")
+    narrow = decode._narrow(text)
+    assert narrow.isascii()
+    assert (decode._TURNED_STEMS.search(narrow) is None) == (
+        decode._TURNED_STEMS.search(raw) is None
+    )
+    wide = b" " + raw.translate(decode._LETTER_BYTES) + b" "
+    assert (decode._ANY_LISTED.search(decode._letter_words(text)) is None) == (
+        decode._ANY_LISTED.search(wide) is None
+    )

@@ -318,8 +318,26 @@ _ANY_LISTED = re2.compile(
 
 
 def _letter_words(text: str) -> bytes:
-    """``text``'s UTF-8 shaped by :data:`_LETTER_BYTES`, a space before and after."""
-    return b" " + text.encode("utf-8", "surrogatepass").translate(_LETTER_BYTES) + b" "
+    """``text``'s UTF-8 shaped by :data:`_LETTER_BYTES`, a space before and after (UTF-8's
+    continuation bytes deleted: a character that is not ASCII is one space, and RE2 reads
+    a third of the bytes of text in other scripts)."""
+    return (
+        b" " + text.encode("utf-8", "surrogatepass").translate(_LETTER_BYTES, _CONTINUATION) + b" "
+    )
+
+
+#: Bytes past ASCII made spaces: with UTF-8's continuation bytes deleted, a character that is
+#: not ASCII is one space.
+_ASCII_BYTES = bytes(i if i < 128 else 32 for i in range(256))
+
+
+def _narrow(text: str) -> bytes:
+    """``text``'s UTF-8, each character that is not ASCII one space: where ASCII words (the
+    stems of :data:`_TURNED_STEMS`) are looked for, they are found as in the UTF-8, and RE2
+    reads a byte per character (4 KB of the corpus's nine other languages in canonical form
+    are 11 KB of UTF-8: some 8 µs fewer)."""
+    raw = text.encode("utf-8", "surrogatepass")
+    return raw if len(raw) == len(text) else raw.translate(_ASCII_BYTES, _CONTINUATION)
 
 
 def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
@@ -353,7 +371,7 @@ def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
         if unescaped is not None:
             yield "escape", unescaped
     rot13, backwards = _turned_prose(lower)
-    stems = _TURNED_STEMS.search(lower.encode("utf-8", "surrogatepass")) is not None
+    stems = _TURNED_STEMS.search(_narrow(lower)) is not None
     if rot13 or (stems and any(stem in lower for stem in _ROT13_STEMS)):
         yield "rot13", text.translate(ROT13)
     if (
