@@ -513,3 +513,23 @@ def test_stems_and_listed_words_are_found_in_the_narrow_bytes_as_in_utf8(
     assert (decode._ANY_LISTED.search(decode._letter_words(text)) is None) == (
         decode._ANY_LISTED.search(wide) is None
     )
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    text=st.one_of(
+        st.text(alphabet="abzAZ 0134573@$2689.-_*/|+~,:;!?'\n\t", max_size=40),
+        st.lists(st.sampled_from(["i", " ", "g", ".", "n", "0", "h3", "-", "Ab", "e"])).map(
+            "".join
+        ),
+        st.text(alphabet=st.characters(max_codepoint=127), max_size=30),
+    )
+)
+def test_one_pass_over_ascii_text_finds_spaced_letters_and_leetspeak_as_the_shape_does(
+    text: str,
+) -> None:
+    # ``canonical`` asks one RE2 set of ASCII text what the ``_UNITS`` shape and
+    # ``_LEET_PAIR`` would say.
+    shaped = b"sasas" in b"s" + normal._shape(text, normal._UNITS) + b"s"
+    leet = normal._LEET_PAIR.search(text.encode("ascii")) is not None
+    assert normal._ascii_units(text) == (shaped, leet)
