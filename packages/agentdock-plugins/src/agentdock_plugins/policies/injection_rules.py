@@ -455,7 +455,10 @@ def _english(
         candidates = _PREFILTER.candidates(text)
     if candidates is None:
         covered: frozenset[int] = frozenset()
-        tried: Iterable[int] = range(len(_COMPILED))
+        # Where the rules whose triggers are present are known, only they are tried (in the
+        # table's order): the loop below passes over every other (4 KB of the corpus's nine
+        # other languages trigger none, and a pass over the table cost some 6 µs).
+        tried: Iterable[int] = range(len(_COMPILED)) if triggered is None else sorted(triggered)
     else:
         # Only the named rules and those the set does not hold, in the table's order.
         covered = _PREFILTER.covered
