@@ -269,6 +269,10 @@ def _hidden_or_costly() -> re.Pattern[str]:
     return re.compile(f"[{_HIDDEN_BMP_CLASS}{costly}{_ASTRAL}]")
 
 
+#: Characters of a text :func:`strip_hidden_clean` looks at with ``re`` before RE2 reads all.
+_PROBE = 256
+
+
 @lru_cache(maxsize=1)
 def _hidden_char_re2() -> Any:
     """:data:`_HIDDEN_CHAR`'s class for RE2 over UTF-8 (the module is untyped): ``re`` tries
@@ -617,8 +621,12 @@ def strip_hidden_clean(text: str) -> tuple[str, bool]:
     languages: one scan, some 30 µs)."""
     if text.isascii():
         return text, True
-    # Tag characters are hidden ones too: a text without any is returned in one scan.
-    if not _holds(_hidden_char_re2(), _HIDDEN_CHAR, text):
+    # Tag characters are hidden ones too: a text without any is returned in one scan (by
+    # RE2, unless ``re`` finds one in the first characters: a long text of marks is not
+    # encoded for RE2 to find its first).
+    if _HIDDEN_CHAR.search(text, 0, _PROBE) is None and not _holds(
+        _hidden_char_re2(), _HIDDEN_CHAR, text
+    ):
         return text, True
     if not _search(_HIDDEN_CHAR, text, _HIDDEN):
         return text, False
