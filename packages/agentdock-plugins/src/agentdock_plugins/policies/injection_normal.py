@@ -122,12 +122,9 @@ _HIDDEN_CHAR = re.compile(f"[{_HIDDEN_BMP_CLASS}{_ASTRAL}]")
 _ANY_ASTRAL = re.compile(f"[{_ASTRAL}]")
 
 
-def _search(
-    pattern: re.Pattern[str], text: str, members: Mapping[int, object], pos: int = 0
-) -> bool:
-    """Whether ``text`` (from ``pos``) holds a character of ``pattern``'s class that is in
-    ``members``."""
-    for match in pattern.finditer(text, pos):
+def _search(pattern: re.Pattern[str], text: str, members: Mapping[int, object]) -> bool:
+    """Whether ``text`` holds a character of ``pattern``'s class that is in ``members``."""
+    for match in pattern.finditer(text):
         code = ord(match.group())
         if code < 0x10000 or code in members:
             return True
@@ -538,11 +535,11 @@ _UNITS_SET = _units_set()
 
 
 def _ascii_units(text: str) -> tuple[bool | None, bool | None]:
-    """``(whether ``sasas`` is in text's padded :data:`_UNITS` shape, whether
-    :data:`_LEET_PAIR` matches it)`` for ASCII ``text``, in one RE2 pass over its bytes:
-    4 KB of prose cost some 21 µs shaped, searched for ``sasas`` (``in`` is slow where
-    ``s`` and ``a`` are most bytes) and for a pair, the pass 16. ``(None, None)`` where RE2
-    did not finish."""
+    """For ASCII ``text``, whether ``sasas`` is in its padded :data:`_UNITS` shape and
+    whether :data:`_LEET_PAIR` matches it, in one RE2 pass over its bytes: 4 KB of prose
+    cost some 21 µs shaped, searched for ``sasas`` (``in`` is slow where ``s`` and ``a``
+    are most bytes) and for a pair, the pass 16. ``(None, None)`` where RE2 did not
+    finish."""
     found = _UNITS_SET.Match(text.encode("ascii"))
     if not found or 2 not in found:
         return None, None
