@@ -64,7 +64,12 @@ from agentdock_plugins.policies.injection_blobs import (
     decode_windows,
     hex_text,
 )
-from agentdock_plugins.policies.injection_normal import byte_table, canonical, strip_hidden
+from agentdock_plugins.policies.injection_normal import (
+    byte_table,
+    canonical,
+    strip_hidden,
+    strip_hidden_clean,
+)
 from agentdock_plugins.policies.invisible import char_class
 
 __all__ = [
@@ -199,11 +204,16 @@ class Budget:
     #: ``unread_encoded``).
     unread: bool = False
 
+    #: Texts :func:`views` found clean (see
+    #: :func:`~agentdock_plugins.policies.injection_normal.strip_hidden_clean`): their
+    #: canonical form is computed without scanning them for hidden characters again.
+    clean: set[str] = field(default_factory=set)
+
     def canonical(self, text: str) -> tuple[str, bool]:
         """:func:`~agentdock_plugins.policies.injection_normal.canonical`, once per text."""
         found = self.canonical_forms.get(text)
         if found is None:
-            found = self.canonical_forms[text] = canonical(text)
+            found = self.canonical_forms[text] = canonical(text, text in self.clean)
         return found
 
     def take(self, text: str) -> bool:
@@ -308,8 +318,26 @@ _ANY_LISTED = re2.compile(
 
 
 def _letter_words(text: str) -> bytes:
-    """``text``'s UTF-8 shaped by :data:`_LETTER_BYTES`, a space before and after."""
-    return b" " + text.encode("utf-8", "surrogatepass").translate(_LETTER_BYTES) + b" "
+    """``text``'s UTF-8 shaped by :data:`_LETTER_BYTES`, a space before and after (UTF-8's
+    continuation bytes deleted: a character that is not ASCII is one space, and RE2 reads
+    a third of the bytes of text in other scripts)."""
+    return (
+        b" " + text.encode("utf-8", "surrogatepass").translate(_LETTER_BYTES, _CONTINUATION) + b" "
+    )
+
+
+#: Bytes past ASCII made spaces: with UTF-8's continuation bytes deleted, a character that is
+#: not ASCII is one space.
+_ASCII_BYTES = bytes(i if i < 128 else 32 for i in range(256))
+
+
+def _narrow(text: str) -> bytes:
+    """``text``'s UTF-8, each character that is not ASCII one space: where ASCII words (the
+    stems of :data:`_TURNED_STEMS`) are looked for, they are found as in the UTF-8, and RE2
+    reads a byte per character (4 KB of the corpus's nine other languages in canonical form
+    are 11 KB of UTF-8: some 8 µs fewer)."""
+    raw = text.encode("utf-8", "surrogatepass")
+    return raw if len(raw) == len(text) else raw.translate(_ASCII_BYTES, _CONTINUATION)
 
 
 def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
@@ -343,7 +371,7 @@ def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
         if unescaped is not None:
             yield "escape", unescaped
     rot13, backwards = _turned_prose(lower)
-    stems = _TURNED_STEMS.search(lower.encode("utf-8", "surrogatepass")) is not None
+    stems = _TURNED_STEMS.search(_narrow(lower)) is not None
     if rot13 or (stems and any(stem in lower for stem in _ROT13_STEMS)):
         yield "rot13", text.translate(ROT13)
     if (
@@ -413,20 +441,22 @@ def _long_tokens(text: str, raw: bytes) -> list[str]:
     rest; ASCII text, where a byte is a character, is then cut only around the runs of 16
     (``bytes.find``; splitting 4 KB of prose into its 600 words cost 23 µs, this 9).
 
-    Other text is shaped again with UTF-8's continuation bytes deleted, one byte per
-    character, and cut the same way; each run (set apart by ASCII spaces, which
-    ``str.split`` cuts at too) that is not ASCII is split, since ``str.split`` also cuts at
-    other spaces (``\u3000``, ``\xa0``). 4 KB of other languages, split whole, cost some
-    44 µs, cut around their runs 23. A longer text, or one with many runs (words of 16
-    characters or more), is split whole."""
-    shape = raw.translate(_TOKENS)
-    at = shape.find(_SIXTEEN)
-    if at < 0:
-        return []
+    Other text is shaped with UTF-8's continuation bytes deleted, one byte per character
+    (a run of 16 there is one of 16 characters; shaped first as it is, to see whether a run
+    of 16 bytes was there, it cost 4 KB of other languages some 8 µs more), and cut the same
+    way; each run (set apart by ASCII spaces, which ``str.split`` cuts at too) that is not
+    ASCII is split, since ``str.split`` also cuts at other spaces (``\u3000``, ``\xa0``).
+    4 KB of other languages, split whole, cost some 44 µs, cut around their runs 23. A
+    longer text, or one with many runs (words of 16 characters or more), is split whole."""
     plain = text.isascii()
-    if not plain:
-        if len(raw) > _RUNS_TEXT:
+    if plain or len(raw) > _RUNS_TEXT:
+        shape = raw.translate(_TOKENS)
+        at = shape.find(_SIXTEEN)
+        if at < 0:
+            return []
+        if not plain:
             return [t for t in text.split() if len(t) >= 16]
+    else:
         shape = raw.translate(_TOKENS, _CONTINUATION)
         at = shape.find(_SIXTEEN)
     found: list[str] = []
@@ -554,9 +584,12 @@ def _turned_tokens(tokens: list[str], reads: _Reads) -> Iterator[tuple[str, str]
             if plain or _no_turned_blob(token):
                 continue  # (a token of these characters has no ``%``)
             decode = reads.blob
-        elif token.isascii() and _b85_readable(token) and reads.b85ish(token):
+        elif token.isascii() and reads.b85ish(token) and _b85_readable(token):
             # Every blob alphabet is ASCII, and rot13 and reversal keep a token's other
             # characters: a token that is not ASCII is read only for its ``%XX`` escapes.
+            # ``b85ish`` first: most tokens of prose and code are no base85 (runs of lower
+            # case letters), often known from ``_blobs`` already, and four readings' heads
+            # and alphabets cost more (4 KB of prose with code: some 5 µs fewer).
             decode = reads.base85
         url = "%" in token
         if decode is None and not url:
@@ -787,11 +820,17 @@ def _blobs(
 ) -> Iterator[tuple[str, str]]:
     """The blobs in ``text`` (``raw``: its UTF-8, ``surrogatepass``) decoded."""
     found = 0
+    # Text that is not ASCII is shaped with UTF-8's continuation bytes deleted, a byte per
+    # character: the shapes below are searched for runs of ASCII classes, which a character
+    # of another script parts whatever its length (its lead byte is of no class), and the
+    # searches then read a third of the bytes (4 KB of the corpus's nine other languages are
+    # 12 KB of UTF-8: some 15 µs fewer).
+    cut = b"" if len(raw) == len(text) else _CONTINUATION
     # Base64 of text made of hex digits or a few letters may hold no digit: then several
     # lower case letters before an upper case one are the sign.
     # A hex digit is a digit of the rot13'd shape too: where that shape has no four spaced
     # pairs, the plain one has none either (one pass over most texts, not two).
-    rot_pairs = b"hhshhshhshh" in raw.translate(_ROT_HEXES)
+    rot_pairs = b"hhshhshhshh" in raw.translate(_ROT_HEXES, cut)
     # Hex bytes rot13'd first: the plain hex between their letters (``4r``, ``5n``) is
     # fragments, which would spend the blobs (and, read first, the views) before them.
     if rot_pairs:
@@ -801,7 +840,7 @@ def _blobs(
             if _ROT_HEX_LETTER.search(run) is not None:
                 found += 1  # hex bytes rot13'd: the run rot13'd back is decoded next
                 yield "rot13", run.translate(ROT13)
-    if "0x" in text or (rot_pairs and b"hhshhshhshh" in raw.translate(_HEXES)):
+    if "0x" in text or (rot_pairs and b"hhshhshhshh" in raw.translate(_HEXES, cut)):
         for run in _runs(_HEX_BYTES_RE2, raw):
             joined = _HEX_SEP.sub("", run)
             if len(joined) < 16 or len(joined) % 2:
@@ -817,7 +856,7 @@ def _blobs(
                 yield "reversed", run[::-1]
     # Pieces of one width first: the case shapes' two-byte searches cost more (some 20 µs for
     # 4 KB, one RE2 pass 10) and most texts have no such pieces.
-    pieces = raw.translate(_PIECES)
+    pieces = raw.translate(_PIECES, cut)
     if _EVEN_PIECES.search(pieces) is not None and _mixed(raw):
         for m in _CHUNKED.finditer(text):
             run = m.group()
@@ -929,7 +968,9 @@ def views(text: str, budget: Budget | None = None) -> Iterator[tuple[tuple[str, 
     (a junk decoding may reach a text first, by a longer way, and eat its depth).
     """
     budget = budget if budget is not None else Budget()
-    plain = strip_hidden(text)
+    plain, clean = strip_hidden_clean(text)
+    if clean and not plain.isascii():
+        budget.clean.add(plain)  # (``plain`` is ``text``: its canonical form is read first)
     yield (), plain
     #: Each text seen, and the fewest transforms it was reached by.
     seen = {plain: 0}
@@ -947,7 +988,9 @@ def views(text: str, budget: Budget | None = None) -> Iterator[tuple[tuple[str, 
             continue
         found: list[tuple[tuple[str, ...], str]] = []
         for transform, out in decode_once(current, budget):
-            out = strip_hidden(out)
+            out, clean = strip_hidden_clean(out)
+            if clean and not out.isascii():
+                budget.clean.add(out)
             known = seen.get(out)
             if (known is not None and known <= len(path) + 1) or not budget.take(out):
                 continue
