@@ -490,7 +490,7 @@ def test_shapes_without_continuation_bytes_find_what_the_whole_shapes_find(
     # byte per character: every run it looks for is found there exactly where it is found
     # in the shape of every byte.
     raw = "".join(parts).encode("utf-8", "surrogatepass")
-    cut = decode._CONTINUATION
+    cut = decode.CONTINUATION
     for table in (decode._ROT_HEXES, decode._HEXES):
         assert (b"hhshhshhshh" in raw.translate(table, cut)) == (
             b"hhshhshhshh" in raw.translate(table)

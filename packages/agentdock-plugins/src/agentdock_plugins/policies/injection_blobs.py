@@ -23,7 +23,7 @@ from agentdock_plugins.policies.injection_blob_starts import (
     B85_NOT_TEXT_STARTS,
     BLOB_NOT_TEXT_STARTS,
 )
-from agentdock_plugins.policies.injection_normal import strip_hidden
+from agentdock_plugins.policies.injection_normal import CONTINUATION, strip_hidden
 
 __all__ = [
     "B85_NOT_TEXT_STARTS",
@@ -59,7 +59,6 @@ _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 #: Bytes before hex-spelled text that may be left out (words before it read as hex pairs).
 _HEX_LEAD = 32
 _UTF8 = codecs.getincrementaldecoder("utf-8")
-_CONTINUATION = bytes(range(0x80, 0xC0))
 #: ASCII control bytes but tab and line breaks: the unprintable ASCII characters.
 _CONTROLS = bytes(b for b in (*range(0x20), 0x7F) if b not in b"\t\n\r")
 #: What ``surrogateescape`` reads a byte that is not UTF-8 as.
@@ -76,7 +75,7 @@ def texty(raw: bytes, *, cut: bool = False) -> str | None:
     """``raw`` as text, if it is UTF-8 and mostly printable; else ``None``. ``cut``: ``raw``
     was cut out of longer bytes, so a character split at either end is left out."""
     if cut:
-        raw = raw.lstrip(_CONTINUATION)
+        raw = raw.lstrip(CONTINUATION)
         try:
             text = _UTF8().decode(raw, final=False)
         except UnicodeDecodeError:
@@ -137,7 +136,7 @@ def _text_end(data: bytes) -> int:
     character cut at the window's start left out."""
     for end in range(len(data), max(len(data) - _HEX_LEAD, 0), -1):
         try:
-            data[max(end - 64, 0) : end].lstrip(_CONTINUATION).decode("utf-8")
+            data[max(end - 64, 0) : end].lstrip(CONTINUATION).decode("utf-8")
         except UnicodeDecodeError:
             continue
         return end
@@ -297,7 +296,7 @@ def _not_utf8(head: bytes, *, cut: bool) -> bool:
     group cut short at the probe's end is padded and may decode otherwise."""
     head = head[:-4]
     if cut:
-        head = head.lstrip(_CONTINUATION)
+        head = head.lstrip(CONTINUATION)
     try:
         _UTF8().decode(head, final=False)
     except UnicodeDecodeError:

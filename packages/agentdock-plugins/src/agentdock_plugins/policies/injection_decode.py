@@ -65,6 +65,7 @@ from agentdock_plugins.policies.injection_blobs import (
     hex_text,
 )
 from agentdock_plugins.policies.injection_normal import (
+    CONTINUATION,
     byte_table,
     canonical,
     strip_hidden,
@@ -322,7 +323,7 @@ def _letter_words(text: str) -> bytes:
     continuation bytes deleted: a character that is not ASCII is one space, and RE2 reads
     a third of the bytes of text in other scripts)."""
     return (
-        b" " + text.encode("utf-8", "surrogatepass").translate(_LETTER_BYTES, _CONTINUATION) + b" "
+        b" " + text.encode("utf-8", "surrogatepass").translate(_LETTER_BYTES, CONTINUATION) + b" "
     )
 
 
@@ -337,7 +338,7 @@ def _narrow(text: str) -> bytes:
     reads a byte per character (4 KB of the corpus's nine other languages in canonical form
     are 11 KB of UTF-8: some 8 µs fewer)."""
     raw = text.encode("utf-8", "surrogatepass")
-    return raw if len(raw) == len(text) else raw.translate(_ASCII_BYTES, _CONTINUATION)
+    return raw if len(raw) == len(text) else raw.translate(_ASCII_BYTES, CONTINUATION)
 
 
 def decode_once(text: str, budget: Budget) -> Iterator[tuple[str, str]]:
@@ -427,8 +428,6 @@ class _Reads:
 
 
 _SIXTEEN = b"x" * 16
-#: Continuation bytes of UTF-8: deleted, they leave one byte per character.
-_CONTINUATION = bytes(range(0x80, 0xC0))
 #: Text that is not ASCII, up to this many bytes, is cut around its runs of 16 characters
 #: (at most :data:`_MAX_RUNS` of them) rather than split whole.
 _RUNS_TEXT = 16_384
@@ -457,7 +456,7 @@ def _long_tokens(text: str, raw: bytes) -> list[str]:
         if not plain:
             return [t for t in text.split() if len(t) >= 16]
     else:
-        shape = raw.translate(_TOKENS, _CONTINUATION)
+        shape = raw.translate(_TOKENS, CONTINUATION)
         at = shape.find(_SIXTEEN)
     found: list[str] = []
     runs = 0
@@ -825,7 +824,7 @@ def _blobs(
     # of another script parts whatever its length (its lead byte is of no class), and the
     # searches then read a third of the bytes (4 KB of the corpus's nine other languages are
     # 12 KB of UTF-8: some 15 µs fewer).
-    cut = b"" if len(raw) == len(text) else _CONTINUATION
+    cut = b"" if len(raw) == len(text) else CONTINUATION
     # Base64 of text made of hex digits or a few letters may hold no digit: then several
     # lower case letters before an upper case one are the sign.
     # A hex digit is a digit of the rot13'd shape too: where that shape has no four spaced

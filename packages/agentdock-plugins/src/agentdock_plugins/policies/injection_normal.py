@@ -42,6 +42,7 @@ from agentdock_plugins.policies import injection_confusables, injection_unstable
 from agentdock_plugins.policies.invisible import INVISIBLE, char_class
 
 __all__ = [
+    "CONTINUATION",
     "LEET",
     "byte_table",
     "canonical",
@@ -495,7 +496,7 @@ _LETTERS = bytes(range(97, 123))
 #: Shapes: the UTF-8 bytes of a text translated to one class letter each (a C-level pass),
 #: so that what a regex would look for can first be ruled out with ``in``. Continuation
 #: bytes of a multi-byte character are deleted: one character, one class letter.
-_CONTINUATION = bytes(range(0x80, 0xC0))
+CONTINUATION = bytes(range(0x80, 0xC0))
 #: Letters ``a``, digits ``d``, separators ``s``: two single letters in a row, each set
 #: apart (``sasas``), are in every letter-spaced word.
 _UNITS = byte_table(
@@ -547,7 +548,7 @@ def _ascii_units(text: str) -> tuple[bool | None, bool | None]:
 
 
 def _shape(text: str, table: bytes) -> bytes:
-    return text.encode("utf-8", "surrogatepass").translate(table, _CONTINUATION)
+    return text.encode("utf-8", "surrogatepass").translate(table, CONTINUATION)
 
 
 #: Distinct look-alikes folded one ``str.replace`` at a time before one ``str.translate``
